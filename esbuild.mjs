@@ -1,0 +1,49 @@
+// One build for every entry point: extension host, worker, CLI, benchmark (node, CommonJS) and the webview (browser, IIFE).
+// Usage: node esbuild.mjs [--production] [--watch]
+import * as esbuild from 'esbuild';
+import { existsSync, mkdirSync, cpSync } from 'node:fs';
+
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+
+const nodeEntries = [
+  { in: 'src/extension/extension.ts', out: 'extension' },
+  { in: 'src/worker/worker.ts', out: 'worker' },
+  { in: 'src/cli/cli.ts', out: 'cli', banner: '#!/usr/bin/env node' },
+  { in: 'bench/bench.ts', out: 'bench' },
+].filter((e) => existsSync(e.in));
+
+const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning', target: 'es2022' };
+
+const builds = nodeEntries.map((e) => ({
+  ...common,
+  entryPoints: { [e.out]: e.in },
+  outdir: 'dist',
+  platform: 'node',
+  format: 'cjs',
+  external: ['vscode'],
+  banner: e.banner ? { js: e.banner } : undefined,
+}));
+
+if (existsSync('webview/main.ts')) {
+  builds.push({
+    ...common,
+    entryPoints: { webview: 'webview/main.ts' },
+    outdir: 'dist',
+    platform: 'browser',
+    format: 'iife',
+    loader: { '.ttf': 'file', '.css': 'css' },
+  });
+}
+
+mkdirSync('dist', { recursive: true });
+if (existsSync('node_modules/@vscode/codicons/dist')) {
+  cpSync('node_modules/@vscode/codicons/dist/codicon.css', 'dist/codicon.css');
+  cpSync('node_modules/@vscode/codicons/dist/codicon.ttf', 'dist/codicon.ttf');
+}
+
+if (watch) {
+  for (const b of builds) await (await esbuild.context(b)).watch();
+} else {
+  await Promise.all(builds.map((b) => esbuild.build(b)));
+}

@@ -1,0 +1,59 @@
+/** Plain element types: floats and integers, one element per "block". Integers are plain casts (ggml has no to_float for them). */
+import type { QuantCodec } from './codec.ts';
+import { F16_TO_F32 } from './scalars.ts';
+
+function viewOf<T>(ctor: { new (b: ArrayBufferLike, o: number, n: number): T; BYTES_PER_ELEMENT: number }, src: Uint8Array, n: number): T {
+  // Typed-array views need aligned offsets; copy when the source is not aligned.
+  if (src.byteOffset % ctor.BYTES_PER_ELEMENT === 0) return new ctor(src.buffer, src.byteOffset, n);
+  const copy = src.slice(0, n * ctor.BYTES_PER_ELEMENT);
+  return new ctor(copy.buffer, 0, n);
+}
+
+const f32: QuantCodec = {
+  dequantize(src, dst, n) {
+    dst.set(viewOf(Float32Array, src, n));
+  },
+};
+
+const f16: QuantCodec = {
+  dequantize(src, dst, n) {
+    for (let i = 0, j = 0; i < n; i++, j += 2) dst[i] = F16_TO_F32[src[j] | (src[j + 1] << 8)];
+  },
+};
+
+const bf16: QuantCodec = {
+  dequantize(src, dst, n) {
+    const bits = new Uint32Array(dst.buffer, dst.byteOffset, n);
+    for (let i = 0, j = 0; i < n; i++, j += 2) bits[i] = ((src[j] | (src[j + 1] << 8)) << 16) >>> 0;
+  },
+};
+
+const f64: QuantCodec = {
+  dequantize(src, dst, n) {
+    dst.set(viewOf(Float64Array, src, n));
+  },
+};
+
+const i8: QuantCodec = {
+  dequantize(src, dst, n) {
+    dst.set(new Int8Array(src.buffer, src.byteOffset, n));
+  },
+};
+const i16: QuantCodec = {
+  dequantize(src, dst, n) {
+    dst.set(viewOf(Int16Array, src, n));
+  },
+};
+const i32: QuantCodec = {
+  dequantize(src, dst, n) {
+    dst.set(viewOf(Int32Array, src, n));
+  },
+};
+const i64: QuantCodec = {
+  dequantize(src, dst, n) {
+    const v = viewOf(BigInt64Array, src, n);
+    for (let i = 0; i < n; i++) dst[i] = Number(v[i]);
+  },
+};
+
+export const floatCodecs: Record<number, QuantCodec> = { 0: f32, 1: f16, 30: bf16, 28: f64, 24: i8, 25: i16, 26: i32, 27: i64 };

@@ -1,0 +1,29 @@
+/** Codec registry: ggml type id -> codec. Each family file exports its codecs; nothing else hard-codes layouts. */
+import type { QuantCodec } from './codec.ts';
+import { floatCodecs } from './float.ts';
+import { legacyCodecs } from './legacy.ts';
+import { kQuantCodecs } from './kquants.ts';
+import { iQuantCodecs } from './iquants.ts';
+import { otherCodecs } from './other.ts';
+import { ggmlType, type TensorType } from '../types.ts';
+import { QuantLensError } from '../errors.ts';
+
+const CODECS = new Map<number, QuantCodec>();
+for (const family of [floatCodecs, legacyCodecs, kQuantCodecs, iQuantCodecs, otherCodecs]) {
+  for (const [id, codec] of Object.entries(family)) CODECS.set(Number(id), codec);
+}
+
+export function codecForGgmlId(id: number): QuantCodec | undefined {
+  return CODECS.get(id);
+}
+
+/** The codec for a type, or a typed error saying why the type cannot be decoded. */
+export function requireCodec(ty: TensorType): QuantCodec {
+  const codec = ty.ggmlId !== undefined ? CODECS.get(ty.ggmlId) : undefined;
+  if (!codec) {
+    throw new QuantLensError('not-decodable', `cannot decode tensors of type ${ty.name}${ggmlType(ty.ggmlId ?? -1) ? ' (no decoder)' : ''}`);
+  }
+  return codec;
+}
+
+export type { QuantCodec } from './codec.ts';

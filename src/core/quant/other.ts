@@ -1,0 +1,3 @@
+import type { QuantCodec } from './codec.ts';
+
+export const otherCodecs: Record<number, QuantCodec> = {};

@@ -1,0 +1,63 @@
+/** Small-float conversions shared by every codec. All results are exact float32 values. */
+
+function halfBitsToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
+  return sign * (1024 + mant) * 2 ** (exp - 25);
+}
+
+/** binary16 -> binary32 for all 65536 bit patterns (NaN payloads and signs preserved, as ggml's conversion does). */
+export const F16_TO_F32: Float32Array = (() => {
+  const table = new Float32Array(65536);
+  const bits = new Uint32Array(table.buffer);
+  for (let h = 0; h < 65536; h++) {
+    const exp = (h >> 10) & 0x1f;
+    if (exp === 0x1f && h & 0x3ff) {
+      // NaN: keep sign and payload the way a hardware/ggml conversion does (payload shifted into the top bits).
+      bits[h] = ((h & 0x8000) << 16) | 0x7f800000 | ((h & 0x3ff) << 13);
+    } else {
+      table[h] = halfBitsToNumber(h);
+    }
+  }
+  return table;
+})();
+
+/** The float32 value of the little-endian binary16 at src[off]. */
+export function f16At(src: Uint8Array, off: number): number {
+  return F16_TO_F32[src[off] | (src[off + 1] << 8)];
+}
+
+const f32Scratch = new Float32Array(1);
+const u32Scratch = new Uint32Array(f32Scratch.buffer);
+
+/** bfloat16 bits -> float32 value (exact: bf16 is the upper half of binary32). */
+export function bf16ToNumber(bits: number): number {
+  u32Scratch[0] = bits << 16;
+  return f32Scratch[0];
+}
+
+/** E8M0 (MX shared exponent) byte -> float32 value, as ggml's ggml_e8m0_to_fp32. */
+export function e8m0ToNumber(x: number): number {
+  // ggml builds the float32 bits directly: exponent field = x (so 0xff gives +Inf), and 0 maps to the subnormal 2^-127.
+  return x === 0 ? 2 ** -127 : 2 ** (x - 127);
+}
+
+/** OCP FP8 E4M3FN byte -> value (bias 7, no infinities, 0x7f/0xff NaN, max 448). */
+export function e4m3ToNumber(x: number): number {
+  const sign = x & 0x80 ? -1 : 1;
+  const exp = (x >> 3) & 0xf;
+  const mant = x & 7;
+  if (exp === 0xf && mant === 7) return NaN;
+  if (exp === 0) return sign * (mant / 8) * 2 ** -6;
+  return sign * (1 + mant / 8) * 2 ** (exp - 7);
+}
+
+/** FP8 E5M2 byte -> value (bias 15, exponent 31 is Inf/NaN). */
+export function e5m2ToNumber(x: number): number {
+  return F16_TO_F32[x << 8];
+}
+
+export const fround = Math.fround;

@@ -1,6 +1,6 @@
 /** Plain element types: floats and integers, one element per "block". Integers are plain casts (ggml has no to_float for them). */
 import type { QuantCodec } from './codec.ts';
-import { F16_TO_F32 } from './scalars.ts';
+import { F16_TO_F32, e4m3ToNumber, e5m2ToNumber } from './scalars.ts';
 
 function viewOf<T>(ctor: { new (b: ArrayBufferLike, o: number, n: number): T; BYTES_PER_ELEMENT: number }, src: Uint8Array, n: number): T {
   // Typed-array views need aligned offsets; copy when the source is not aligned.
@@ -57,3 +57,29 @@ const i64: QuantCodec = {
 };
 
 export const floatCodecs: Record<number, QuantCodec> = { 0: f32, 1: f16, 30: bf16, 28: f64, 24: i8, 25: i16, 26: i32, 27: i64 };
+
+function lookupCodec(table: Float32Array): QuantCodec {
+  return {
+    dequantize(src, dst, n) {
+      for (let i = 0; i < n; i++) dst[i] = table[src[i]];
+    },
+  };
+}
+const byteTable = (f: (b: number) => number) => Float32Array.from({ length: 256 }, (_, b) => f(b));
+
+/** safetensors dtypes that ggml has no id for, keyed by dtype name. */
+export const safetensorsOnlyCodecs: Record<string, QuantCodec> = {
+  U8: lookupCodec(byteTable((b) => b)),
+  BOOL: lookupCodec(byteTable((b) => (b ? 1 : 0))),
+  F8_E4M3: lookupCodec(byteTable(e4m3ToNumber)),
+  F8_E5M2: lookupCodec(byteTable(e5m2ToNumber)),
+  F8_E8M0: lookupCodec(byteTable((b) => (b === 0xff ? NaN : 2 ** (b - 127)))),
+  U16: { dequantize: (src, dst, n) => dst.set(viewOf(Uint16Array, src, n)) },
+  U32: { dequantize: (src, dst, n) => dst.set(viewOf(Uint32Array, src, n)) },
+  U64: {
+    dequantize(src, dst, n) {
+      const v = viewOf(BigUint64Array, src, n);
+      for (let i = 0; i < n; i++) dst[i] = Number(v[i]);
+    },
+  },
+};

@@ -1,6 +1,6 @@
 /** Codec registry: ggml type id -> codec. Each family file exports its codecs; nothing else hard-codes layouts. */
 import type { QuantCodec } from './codec.ts';
-import { floatCodecs } from './float.ts';
+import { floatCodecs, safetensorsOnlyCodecs } from './float.ts';
 import { legacyCodecs } from './legacy.ts';
 import { kQuantCodecs } from './kquants.ts';
 import { iQuantCodecs } from './iquants.ts';
@@ -17,11 +17,16 @@ export function codecForGgmlId(id: number): QuantCodec | undefined {
   return CODECS.get(id);
 }
 
+export function codecForType(ty: TensorType): QuantCodec | undefined {
+  return ty.ggmlId !== undefined ? CODECS.get(ty.ggmlId) : safetensorsOnlyCodecs[ty.name];
+}
+
 /** The codec for a type, or a typed error saying why the type cannot be decoded. */
 export function requireCodec(ty: TensorType): QuantCodec {
-  const codec = ty.ggmlId !== undefined ? CODECS.get(ty.ggmlId) : undefined;
+  const codec = codecForType(ty);
   if (!codec) {
-    throw new QuantLensError('not-decodable', `cannot decode tensors of type ${ty.name}${ggmlType(ty.ggmlId ?? -1) ? ' (no decoder)' : ''}`);
+    const why = ggmlType(ty.ggmlId ?? -1) ? 'no decoder for this type' : 'the type is not known to Quant Lens';
+    throw new QuantLensError('not-decodable', `cannot decode tensors of type ${ty.name}: ${why}`);
   }
   return codec;
 }

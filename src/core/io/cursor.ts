@@ -1,0 +1,132 @@
+/**
+ * A forward-reading cursor over a ByteSource with a sliding window. Readers call `has(n)` (synchronous) and
+ * `await fill(n)` only when the window runs dry, so walking hundreds of thousands of small fields stays fast.
+ * Every length is checked against the bytes left in the file before anything is allocated.
+ */
+import type { ByteSource } from './byteSource.ts';
+import { QuantLensError } from '../errors.ts';
+
+const DEFAULT_WINDOW = 1 << 20;
+const utf8 = new TextDecoder('utf-8');
+
+export class Cursor {
+  private window = new Uint8Array(0);
+  private view = new DataView(this.window.buffer);
+  /** Absolute file offset of window[0]. */
+  private windowStart = 0;
+  /** Absolute file offset of the next byte to read. */
+  pos: number;
+
+  constructor(
+    readonly source: ByteSource,
+    start = 0,
+    private readonly windowSize = DEFAULT_WINDOW,
+  ) {
+    this.pos = start;
+  }
+
+  get remaining(): number {
+    return this.source.size - this.pos;
+  }
+
+  /** True when the next n bytes are already in the window. */
+  has(n: number): boolean {
+    return this.pos + n <= this.windowStart + this.window.length;
+  }
+
+  /**
+   * Make the next n bytes readable, or throw 'truncated' saying what was being read. n is checked against
+   * the file size before any buffer is allocated.
+   */
+  async fill(n: number, what: string): Promise<void> {
+    if (this.has(n)) return;
+    if (n > this.remaining) {
+      throw new QuantLensError(
+        'truncated',
+        `file ends inside ${what}: needs ${n} bytes at byte ${this.pos}, only ${Math.max(0, this.remaining)} left`,
+        this.pos,
+        this.source.name,
+      );
+    }
+    const size = Math.min(Math.max(this.windowSize, n), this.remaining);
+    const buf = new Uint8Array(size);
+    const got = await this.source.read(this.pos, buf);
+    if (got < n) {
+      throw new QuantLensError('truncated', `file ends inside ${what} at byte ${this.pos + got}`, this.pos + got, this.source.name);
+    }
+    this.window = buf.subarray(0, got);
+    this.view = new DataView(buf.buffer, 0, got);
+    this.windowStart = this.pos;
+  }
+
+  /** Throw unless n more bytes exist in the file (without reading them). */
+  requireInFile(n: number, what: string): void {
+    if (n > this.remaining) {
+      throw new QuantLensError(
+        'truncated',
+        `${what} needs ${n} bytes at byte ${this.pos}, but the file has only ${Math.max(0, this.remaining)} left`,
+        this.pos,
+        this.source.name,
+      );
+    }
+  }
+
+  skip(n: number): void {
+    this.pos += n;
+  }
+
+  private at(n: number): number {
+    const i = this.pos - this.windowStart;
+    this.pos += n;
+    return i;
+  }
+
+  u8(): number {
+    return this.window[this.at(1)];
+  }
+  i8(): number {
+    return this.view.getInt8(this.at(1));
+  }
+  u16(): number {
+    return this.view.getUint16(this.at(2), true);
+  }
+  i16(): number {
+    return this.view.getInt16(this.at(2), true);
+  }
+  u32(): number {
+    return this.view.getUint32(this.at(4), true);
+  }
+  i32(): number {
+    return this.view.getInt32(this.at(4), true);
+  }
+  f32(): number {
+    return this.view.getFloat32(this.at(4), true);
+  }
+  f64(): number {
+    return this.view.getFloat64(this.at(8), true);
+  }
+  u64(): bigint {
+    return this.view.getBigUint64(this.at(8), true);
+  }
+  i64(): bigint {
+    return this.view.getBigInt64(this.at(8), true);
+  }
+  /** A u64 that must fit a JS number exactly (lengths, counts, offsets); larger values are reported as `what`. */
+  u64Number(what: string): number {
+    const start = this.pos;
+    const v = this.u64();
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new QuantLensError('limit-exceeded', `${what} is ${v}, beyond any file (at byte ${start})`, start, this.source.name);
+    }
+    return Number(v);
+  }
+  /** n bytes already in the window, as UTF-8 text. */
+  utf8(n: number): string {
+    const i = this.at(n);
+    return utf8.decode(this.window.subarray(i, i + n));
+  }
+  bytes(n: number): Uint8Array {
+    const i = this.at(n);
+    return this.window.subarray(i, i + n);
+  }
+}

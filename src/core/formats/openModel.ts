@@ -9,8 +9,8 @@ import { parseGgufShardFilename } from '@huggingface/gguf';
 import { FileByteSource, type ByteSource } from '../io/byteSource.ts';
 import { QuantLensError } from '../errors.ts';
 import type { Model, ModelFile, TensorInfo, MetadataEntry } from '../model.ts';
-import { readGgufHeader } from './gguf.ts';
-import { readSafetensorsHeader } from './safetensors.ts';
+import { readGgufHeader, type GgufHeader } from './gguf.ts';
+import { readSafetensorsHeader, type SafetensorsHeader } from './safetensors.ts';
 
 export const SAFETENSORS_INDEX_SUFFIX = '.safetensors.index.json';
 
@@ -84,8 +84,13 @@ async function openSplitGguf(prefix: string, total: number): Promise<Model> {
   }
 }
 
-async function ggufModel(sources: FileByteSource[]): Promise<Model> {
-  const headers = [];
+/** Open a single in-memory or already-open source (tests, fuzzing, generated files). */
+export async function openModelFromSource(source: ByteSource): Promise<Model> {
+  return (await sniffFormat(source)) === 'gguf' ? ggufModel([source]) : safetensorsModel([source]);
+}
+
+async function ggufModel(sources: ByteSource[]): Promise<Model> {
+  const headers: GgufHeader[] = [];
   for (const [i, s] of sources.entries()) headers.push(await readGgufHeader(s, i));
   const first = headers[0];
   // Shard 1 holds the model's metadata; later shards repeat only the split.* keys.
@@ -113,8 +118,8 @@ async function ggufModel(sources: FileByteSource[]): Promise<Model> {
   };
 }
 
-async function safetensorsModel(sources: FileByteSource[]): Promise<Model> {
-  const headers = [];
+async function safetensorsModel(sources: ByteSource[]): Promise<Model> {
+  const headers: SafetensorsHeader[] = [];
   for (const [i, s] of sources.entries()) headers.push(await readSafetensorsHeader(s, i));
   const metadata = headers.flatMap((h, i) => (i === 0 ? h.metadata : h.metadata.filter((m) => !headers[0].metadata.some((x) => x.key === m.key))));
   const tensors = headers.flatMap((h) => h.tensors);

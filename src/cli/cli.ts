@@ -1,0 +1,216 @@
+/**
+ * quantlens — the command-line face of the Quant Lens core.
+ * Exit status: 0 success, 1 usage error, 2 invalid or unreadable input (one line `error: ...` on stderr).
+ */
+import { parseArgs } from 'node:util';
+import { openModel } from '../core/formats/openModel.ts';
+import type { Model, TensorInfo } from '../core/model.ts';
+import { QuantLensError, oneLine } from '../core/errors.ts';
+import { computeTensorStats, DEFAULT_BINS, type TensorStats } from '../core/analysis/tensorStats.ts';
+import { forEachChunk } from '../core/analysis/tensorValues.ts';
+import { metadataToJson, describeValue } from '../core/analysis/metadataJson.ts';
+import { summarize, formatBytes, formatCount } from '../core/analysis/summary.ts';
+import { writeSampleModel } from '../core/sample/sampleModel.ts';
+import { writeFileAtomically } from '../core/io/atomicWrite.ts';
+
+const USAGE = `usage: quantlens <command> [options]
+
+commands:
+  info FILE [--json]                                  format, metadata, tensors, size by type
+  stats FILE [--tensor REGEX] [--bins N] [--json]     exact per-tensor statistics and histograms
+  dequant FILE TENSOR -o OUT.f32                      a tensor's values as raw little-endian float32
+  sample OUT.gguf                                     write the bundled sample model
+
+FILE is a .gguf (any shard of a split model), a .safetensors file or a model.safetensors.index.json.`;
+
+class UsageError extends Error {}
+
+function out(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+}
+
+function tensorJson(model: Model, t: TensorInfo) {
+  return {
+    name: t.name,
+    ...(model.format === 'gguf' ? { n_dims: t.shape.length, ne: t.shape, type_id: t.ggmlTypeId } : { shape: t.shape, dtype: t.dtype }),
+    type_name: t.type.ggmlName ?? t.type.name,
+    offset: t.offset,
+    absolute_offset: t.absoluteOffset,
+    nbytes: t.nbytes,
+    n_elements: t.nElements,
+    bits_per_weight: t.type.bitsPerWeight,
+    ...(model.files.length > 1 ? { file: model.files[t.fileIndex].path } : {}),
+  };
+}
+
+async function info(file: string, json: boolean): Promise<void> {
+  const model = await openModel(file);
+  try {
+    const s = summarize(model);
+    if (json) {
+      out(JSON.stringify({
+        format: model.format,
+        ...(model.format === 'gguf' ? { gguf_version: model.ggufVersion, alignment: model.alignment } : { header_length: model.headerEnd }),
+        data_offset: model.dataOffset,
+        files: model.files.map((f) => ({ path: f.path, size: f.size })),
+        summary: s,
+        kv: await metadataToJson(model),
+        tensors: model.tensors.map((t) => tensorJson(model, t)),
+      }, null, 1));
+      return;
+    }
+    const lines = [
+      `${file}`,
+      `  format        ${s.format}${s.files > 1 ? ` (${s.files} files)` : ''}${model.alignment ? `, alignment ${model.alignment}` : ''}, data at byte ${model.dataOffset}`,
+      ...(s.architecture ? [`  architecture  ${s.architecture}`] : []),
+      ...(s.name ? [`  name          ${s.name}`] : []),
+      ...(s.fileType ? [`  file type     ${s.fileType}`] : []),
+      `  parameters    ${formatCount(s.parameterCount)} (${s.parameterCount})`,
+      `  tensors       ${s.tensorCount}, ${formatBytes(s.tensorBytes)}, ${s.averageBitsPerWeight.toFixed(3)} bits per weight`,
+      `  by type       ${s.byType.map((b) => `${b.type} ${b.tensors} (${formatBytes(b.bytes)})`).join(', ')}`,
+      '',
+      `metadata (${model.metadata.length} keys)`,
+      ...model.metadata.map((m) => `  ${m.key.padEnd(40)} ${m.type.padEnd(8)} ${describeValue(m.value)}`),
+      '',
+      `tensors (${model.tensors.length})`,
+      `  ${'name'.padEnd(36)} ${'shape'.padEnd(18)} ${'type'.padEnd(9)} ${'bpw'.padStart(7)} ${'bytes'.padStart(12)} ${'offset'.padStart(12)}`,
+      ...model.tensors.map((t) =>
+        `  ${t.name.padEnd(36)} ${`[${t.shape.join(', ')}]`.padEnd(18)} ${t.type.name.padEnd(9)} ${Number.isFinite(t.type.bitsPerWeight) ? t.type.bitsPerWeight.toFixed(3).padStart(7) : '?'.padStart(7)} ${String(t.nbytes).padStart(12)} ${String(t.offset).padStart(12)}`),
+    ];
+    out(lines.join('\n'));
+  } finally {
+    await model.close();
+  }
+}
+
+function selectTensors(model: Model, pattern: string | undefined): TensorInfo[] {
+  if (pattern === undefined) return model.tensors;
+  let re: RegExp;
+  try {
+    re = new RegExp(pattern);
+  } catch (e) {
+    throw new UsageError(`--tensor: invalid regular expression: ${(e as Error).message}`);
+  }
+  return model.tensors.filter((t) => re.test(t.name));
+}
+
+function formatStats(s: TensorStats): string {
+  const g = (x: number) => (Number.isFinite(x) ? x.toPrecision(6) : String(x));
+  const special = s.nan_count + s.posinf_count + s.neginf_count ? `  nan ${s.nan_count} +inf ${s.posinf_count} -inf ${s.neginf_count}` : '';
+  return `min ${g(s.min)}  max ${g(s.max)}  mean ${g(s.mean)}  std ${g(s.std)}  rms ${g(s.rms)}  zeros ${s.zero_count}${special}`;
+}
+
+async function stats(file: string, pattern: string | undefined, bins: number, json: boolean): Promise<void> {
+  const model = await openModel(file);
+  try {
+    const tensors = selectTensors(model, pattern);
+    const results: { name: string; type_name: string; stats?: TensorStats; error?: string }[] = [];
+    const tty = process.stderr.isTTY;
+    for (const [i, t] of tensors.entries()) {
+      const label = `[${i + 1}/${tensors.length}] ${t.name}`;
+      let lastShown = -1;
+      try {
+        const s = computeTensorStats(model, t, {
+          bins,
+          onProgress: tty
+            ? (done, total) => {
+                const pct = Math.floor((100 * done) / total);
+                if (pct !== lastShown) process.stderr.write(`\r${label} ${(lastShown = pct)}%`);
+              }
+            : undefined,
+        });
+        results.push({ name: t.name, type_name: t.type.ggmlName ?? t.type.name, stats: s });
+        if (tty) process.stderr.write(`\r\x1b[K`);
+        else process.stderr.write(`${label} done\n`);
+        if (!json) out(`${t.name.padEnd(36)} ${t.type.name.padEnd(8)} ${formatStats(s)}`);
+      } catch (e) {
+        if (!(e instanceof QuantLensError)) throw e;
+        results.push({ name: t.name, type_name: t.type.ggmlName ?? t.type.name, error: e.message });
+        if (tty) process.stderr.write(`\r\x1b[K`);
+        process.stderr.write(`warning: ${t.name}: ${e.message}\n`);
+      }
+    }
+    if (json) out(JSON.stringify({ file, tensors: results }, null, 1));
+  } finally {
+    await model.close();
+  }
+}
+
+async function dequant(file: string, tensorName: string, outPath: string): Promise<void> {
+  const model = await openModel(file);
+  try {
+    const t = model.tensors.find((x) => x.name === tensorName);
+    if (!t) throw new QuantLensError('usage', `no tensor named ${tensorName} in ${file}`);
+    await writeFileAtomically(outPath, (write) => {
+      forEachChunk(model, t, (values) => {
+        const f32 = values instanceof Float32Array ? values : Float32Array.from(values);
+        write(new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength));
+      });
+    });
+    process.stderr.write(`wrote ${t.nElements} float32 values of ${t.name} to ${outPath}\n`);
+  } finally {
+    await model.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    out(USAGE);
+    return command ? 0 : 1;
+  }
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      tensor: { type: 'string' },
+      bins: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+    },
+  });
+  switch (command) {
+    case 'info':
+      if (positionals.length !== 1) throw new UsageError('info takes one FILE');
+      await info(positionals[0], values.json!);
+      return 0;
+    case 'stats': {
+      if (positionals.length !== 1) throw new UsageError('stats takes one FILE');
+      const bins = values.bins === undefined ? DEFAULT_BINS : Number(values.bins);
+      if (!Number.isInteger(bins) || bins < 1 || bins > 1 << 20) throw new UsageError('--bins must be an integer from 1 to 1048576');
+      await stats(positionals[0], values.tensor, bins, values.json!);
+      return 0;
+    }
+    case 'dequant':
+      if (positionals.length !== 2 || !values.output) throw new UsageError('dequant takes FILE TENSOR -o OUT.f32');
+      await dequant(positionals[0], positionals[1], values.output);
+      return 0;
+    case 'sample': {
+      if (positionals.length !== 1) throw new UsageError('sample takes OUT.gguf');
+      const bytes = writeSampleModel();
+      await writeFileAtomically(positionals[0], (write) => write(bytes));
+      process.stderr.write(`wrote sample model ${positionals[0]} (${bytes.length} bytes)\n`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command ${command}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof UsageError || (e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || (e as { code?: string }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      process.stderr.write(`error: ${oneLine(e)}\n${USAGE}\n`);
+      process.exitCode = 1;
+    } else if (e instanceof QuantLensError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      process.exitCode = e.code === 'usage' ? 1 : 2;
+    } else {
+      process.stderr.write(`error: internal error: ${oneLine(e)}\n`);
+      process.exitCode = 3;
+    }
+  },
+);

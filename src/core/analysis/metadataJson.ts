@@ -1,0 +1,59 @@
+/** Metadata as plain JSON, in the corpus's expected.json shapes (64-bit integers as decimal strings, non-finite floats as strings). */
+import type { ArrayValue, MetadataEntry, Model, ScalarValue } from '../model.ts';
+import { readArrayPage } from '../formats/gguf.ts';
+
+/** Arrays up to this length are listed whole; longer ones show their first HEAD_LENGTH elements. */
+export const LIST_WHOLE_ARRAY = 32;
+export const HEAD_LENGTH = 5;
+
+export function scalarToJson(v: ScalarValue): string | number | boolean {
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+  return v;
+}
+
+export interface KvJson {
+  key: string;
+  type: string;
+  value?: unknown;
+  array_type?: string;
+  length?: number;
+  values?: unknown[];
+  head?: unknown[];
+}
+
+function isArray(v: MetadataEntry['value']): v is ArrayValue {
+  return typeof v === 'object' && v !== null && (v as ArrayValue).kind === 'array';
+}
+
+async function arrayToJson(model: Model, arr: ArrayValue): Promise<Pick<KvJson, 'array_type' | 'length' | 'values' | 'head'>> {
+  const whole = arr.length <= LIST_WHOLE_ARRAY;
+  const count = whole ? arr.length : HEAD_LENGTH;
+  let items: unknown[];
+  if (arr.elementType === 'ARRAY') {
+    items = await Promise.all((arr.values ?? []).slice(0, count).map(async (v) => ({ type: 'ARRAY', ...(await arrayToJson(model, v as ArrayValue)) })));
+  } else {
+    const page = await readArrayPage(model.files[arr.fileIndex].source, arr, 0, count);
+    items = page.map(scalarToJson);
+  }
+  return { array_type: arr.elementType, length: arr.length, ...(whole ? { values: items } : { head: items }) };
+}
+
+export async function metadataToJson(model: Model): Promise<KvJson[]> {
+  const out: KvJson[] = [];
+  for (const m of model.metadata) {
+    if (isArray(m.value)) out.push({ key: m.key, type: m.type, ...(await arrayToJson(model, m.value)) });
+    else out.push({ key: m.key, type: m.type, value: scalarToJson(m.value) });
+  }
+  return out;
+}
+
+/** One metadata value as a short line of text (arrays summarised). */
+export function describeValue(v: MetadataEntry['value'], maxLength = 80): string {
+  if (isArray(v)) {
+    const shown = v.values ? v.values.slice(0, 8).map((x) => (isArray(x) ? `[${x.length}]` : JSON.stringify(scalarToJson(x)))).join(', ') : '';
+    return `[${v.elementType} x ${v.length}]${shown ? ` ${shown}${v.length > 8 ? ', ...' : ''}` : ''}`;
+  }
+  const text = typeof v === 'string' ? JSON.stringify(v) : String(scalarToJson(v));
+  return text.length > maxLength ? `${text.slice(0, maxLength - 3)}...` : text;
+}

@@ -1,0 +1,63 @@
+/** Float -> storage conversions and the simplest reference quantizers, bit-exact with ggml's. */
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** binary32 -> binary16 bits, round to nearest even (as ggml's GGML_FP32_TO_FP16 on x86 F16C / its scalar fallback). */
+export function f32ToF16Bits(x: number): number {
+  f32[0] = x;
+  const b = u32[0];
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  let mant = b & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0);
+  let e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    const rest = mant & ((1 << shift) - 1);
+    let h = mant >>> shift;
+    if (rest > half || (rest === half && h & 1)) h++;
+    return sign | h;
+  }
+  const rest = mant & 0x1fff;
+  let h = (e << 10) | (mant >>> 13);
+  if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++;
+  return sign | h;
+}
+
+/** C's roundf: halves away from zero. */
+export function roundHalfAway(x: number): number {
+  return x < 0 ? -Math.floor(-x + 0.5) : Math.floor(x + 0.5);
+}
+
+/** F16 storage of float32 values. */
+export function encodeF16(src: Float32Array): Uint8Array {
+  const out = new Uint8Array(src.length * 2);
+  for (let i = 0; i < src.length; i++) {
+    const h = f32ToF16Bits(src[i]);
+    out[2 * i] = h & 0xff;
+    out[2 * i + 1] = h >> 8;
+  }
+  return out;
+}
+
+/** ggml's quantize_row_q8_0_ref: per 32 weights d = absmax / 127 (stored as f16), q = round(x / d). */
+export function quantizeQ8_0(src: Float32Array): Uint8Array {
+  const nBlocks = src.length / 32;
+  const out = new Uint8Array(nBlocks * 34);
+  const fr = Math.fround;
+  for (let b = 0; b < nBlocks; b++) {
+    let amax = 0;
+    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(src[b * 32 + j]));
+    const d = fr(amax / 127);
+    const id = d ? fr(1 / d) : 0;
+    const h = f32ToF16Bits(d);
+    out[b * 34] = h & 0xff;
+    out[b * 34 + 1] = h >> 8;
+    for (let j = 0; j < 32; j++) out[b * 34 + 2 + j] = roundHalfAway(fr(src[b * 32 + j] * id)) & 0xff;
+  }
+  return out;
+}

@@ -1,0 +1,94 @@
+/** Summaries, the quant-mix map, memory estimates, tokenizer lookups and block views on real corpus files. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openModel } from '../../src/core/formats/openModel.ts';
+import { summarize } from '../../src/core/analysis/summary.ts';
+import { buildQuantMap, blockOf } from '../../src/core/analysis/quantMap.ts';
+import { estimateMemory } from '../../src/core/analysis/memoryFit.ts';
+import { findTokens, tokenById, tokenPage } from '../../src/core/analysis/tokenizer.ts';
+import { readBlock, computeScaleDistribution } from '../../src/core/analysis/blocks.ts';
+import { readTensorValues } from '../../src/core/analysis/tensorValues.ts';
+import { corpusPath, readF32, readJson } from '../helpers/corpus.ts';
+
+test('summary of the Q4_K_M mix speaks llama.cpp', async () => {
+  const m = await openModel(corpusPath('gguf', 'llama-mix-Q4_K_M.gguf'));
+  try {
+    const s = summarize(m);
+    const exp = readJson('gguf/llama-mix-Q4_K_M.expected.json');
+    assert.equal(s.fileType, 'Q4_K_M');
+    assert.equal(s.architecture, 'llama');
+    assert.equal(s.tensorCount, exp.n_tensors);
+    assert.equal(s.parameterCount, exp.tensors.reduce((a: number, t: any) => a + t.n_elements, 0));
+    assert.deepEqual(s.byType.map((b) => b.type).sort(), ['F32', 'Q4_K', 'Q6_K']);
+    const bytes = exp.tensors.reduce((a: number, t: any) => a + t.nbytes, 0);
+    assert.equal(s.tensorBytes, bytes);
+    assert.ok(Math.abs(s.averageBitsPerWeight - (8 * bytes) / s.parameterCount) < 1e-12);
+  } finally {
+    await m.close();
+  }
+});
+
+test('quant-mix map: blocks x kinds with Q6_K where Q4_K_M puts it', async () => {
+  const m = await openModel(corpusPath('gguf', 'llama-mix-Q4_K_M.gguf'));
+  try {
+    const map = buildQuantMap(m);
+    assert.deepEqual(map.blocks, [0, 1]);
+    assert.equal(map.kinds[0], 'attn_norm');
+    const cell = (b: number, k: string) => map.cells.find((c) => c.block === b && c.kind === k)?.type;
+    assert.equal(cell(0, 'attn_v'), 'Q6_K');
+    assert.equal(cell(1, 'ffn_down'), 'Q6_K');
+    assert.equal(cell(0, 'attn_q'), 'Q4_K');
+    assert.ok(map.outside.some((o) => o.tensor === 'token_embd.weight'));
+  } finally {
+    await m.close();
+  }
+  assert.deepEqual(blockOf('model.layers.12.self_attn.q_proj.weight'), { block: 12, kind: 'self_attn.q_proj' });
+});
+
+test('memory estimate: weights + KV cache from llama metadata', async () => {
+  const m = await openModel(corpusPath('gguf', 'llama-tiny-Q4_K.gguf'));
+  try {
+    const fit = estimateMemory(m, 2048);
+    // 1 layer, 1 KV head, head_dim 256/4 = 64, K and V in f16.
+    assert.equal(fit.kvCacheBytes, 1 * 2048 * 1 * (64 + 64) * 2);
+    assert.equal(fit.weightsBytes, m.tensors.reduce((a, t) => a + t.nbytes, 0));
+    assert.ok(fit.fits.every((f) => f.fits));
+  } finally {
+    await m.close();
+  }
+});
+
+test('tokenizer lookups page the token array from the file', async () => {
+  const m = await openModel(corpusPath('gguf', 'llama-tiny-Q4_K.gguf'));
+  try {
+    assert.deepEqual(await tokenById(m, 1), { id: 1, text: '<s>' });
+    const page = await tokenPage(m, 1020, 10); // crosses the 1024-element index stride
+    const walk = await tokenPage(m, 0, 1030);
+    assert.deepEqual(page, walk.slice(1020, 1030));
+    const found = await findTokens(m, '</s>');
+    assert.equal(found[0].id, 2);
+    assert.equal(await tokenById(m, 5000), undefined);
+  } finally {
+    await m.close();
+  }
+});
+
+test('block view: raw bytes, decoded values equal to the tensor values', async () => {
+  const m = await openModel(corpusPath('gguf', 'llama-tiny-Q4_K.gguf'));
+  try {
+    const t = m.tensors.find((x) => x.name === 'blk.0.attn_q.weight')!;
+    const b = readBlock(m, t, 3);
+    assert.equal(b.blockCount, t.nElements / 256);
+    assert.equal(b.raw.length, 144);
+    assert.deepEqual(b.values, readTensorValues(m, t, 3 * 256, 256));
+    const exp = readJson('gguf/llama-tiny-Q4_K.expected.json').tensors.find((x: any) => x.name === t.name);
+    assert.deepEqual(b.values, readF32(corpusPath('gguf', exp.dequant.file), exp.dequant.offset_bytes + 3 * 256 * 4, 256));
+    const dist = computeScaleDistribution(m, t)!;
+    assert.equal(dist.blocks, t.nElements / 256);
+    assert.equal(dist.d.count, dist.blocks);
+    assert.ok(dist.dmin && dist.sub, 'Q4_K has dmin and sub-block scales');
+    assert.equal(dist.sub!.count, dist.blocks * dist.subBlocksPerBlock);
+  } finally {
+    await m.close();
+  }
+});

@@ -1,0 +1,102 @@
+/** Error metrics against the corpus's error_vs_source, and the textbook schemes against hand-computed values. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openModel } from '../../src/core/formats/openModel.ts';
+import { readTensorValues } from '../../src/core/analysis/tensorValues.ts';
+import { errorMetrics } from '../../src/core/analysis/errorMetrics.ts';
+import { simulate, bitsPerWeight, schemeName, NF4_LEVELS, type Scheme } from '../../src/core/quant/schemes.ts';
+import { corpusPath, readF32, readJson, TINY_TYPES } from '../helpers/corpus.ts';
+
+const rel = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.abs(b);
+
+test('error metrics of F32/F16/BF16 files against their float32 source match the corpus', async () => {
+  for (const type of ['F32', 'F16', 'BF16']) {
+    const exp = readJson(`gguf/llama-tiny-${type}.expected.json`);
+    const m = await openModel(corpusPath('gguf', exp.file));
+    try {
+      for (const t of exp.tensors) {
+        const src = readF32(corpusPath('gguf', t.quantizer.source.file), t.quantizer.source.offset_bytes, t.n_elements);
+        const got = errorMetrics(readTensorValues(m, m.tensors.find((x) => x.name === t.name)!), src);
+        const want = t.stats.error_vs_source;
+        assert.ok(rel(got.rmse, want.rmse), `${type} ${t.name} rmse ${got.rmse} vs ${want.rmse}`);
+        assert.equal(got.max_abs, want.max_abs_err);
+        assert.ok(Math.abs(got.mean_err - want.mean_err) <= 1e-9 * Math.abs(want.mean_err) + 1e-18);
+        assert.ok(rel(got.rel_rmse, want.rel_rmse));
+        if (want.snr_db === null) assert.equal(got.snr_db, null);
+        else assert.ok(Math.abs(got.snr_db! - want.snr_db) < 1e-9);
+      }
+    } finally {
+      await m.close();
+    }
+  }
+});
+
+test('error metrics of every quantized type against the source match the corpus', async () => {
+  for (const type of TINY_TYPES) {
+    const exp = readJson(`gguf/llama-tiny-${type}.expected.json`);
+    const m = await openModel(corpusPath('gguf', exp.file));
+    try {
+      for (const t of exp.tensors) {
+        const src = readF32(corpusPath('gguf', t.quantizer.source.file), t.quantizer.source.offset_bytes, t.n_elements);
+        const got = errorMetrics(readTensorValues(m, m.tensors.find((x) => x.name === t.name)!), src);
+        const want = t.stats.error_vs_source;
+        assert.ok(rel(got.rmse, want.rmse), `${type} ${t.name} rmse ${got.rmse} vs ${want.rmse}`);
+        assert.equal(got.max_abs, want.max_abs_err, `${type} ${t.name} max_abs`);
+      }
+    } finally {
+      await m.close();
+    }
+  }
+});
+
+test('cosine and SNR by hand', () => {
+  const ref = Float32Array.from([1, 2, 3, 4]);
+  const rec = Float32Array.from([1, 2, 3, 5]);
+  const e = errorMetrics(rec, ref);
+  assert.equal(e.rmse, Math.sqrt(1 / 4));
+  assert.equal(e.max_abs, 1);
+  assert.ok(Math.abs(e.cosine - 34 / Math.sqrt(30 * 39)) < 1e-15);
+  assert.ok(Math.abs(e.snr_db! - 20 * Math.log10(Math.sqrt(30 / 4) / 0.5)) < 1e-12);
+});
+
+test('symmetric INT4 per tensor: scale = absmax / 7, values snap to multiples of it', () => {
+  const x = Float32Array.from([0.7, -0.36, 0.1, 0.26, -0.7, 0.04, 0, 0.33]);
+  const s: Scheme = { kind: 'int', bits: 4, symmetric: true, granularity: 'tensor' };
+  const y = simulate(s, x, 8);
+  const scale = Math.fround(0.7) / 7;
+  assert.deepEqual(Array.from(y), Array.from(Float32Array.from([7, -4, 1, 3, -7, 0, 0, 3].map((q) => q * scale))));
+  assert.equal(bitsPerWeight(s, 8, 1), 4 + 16 / 8);
+  assert.equal(schemeName(s), 'INT4 sym per tensor');
+});
+
+test('asymmetric INT2 per group: min and max are exact, zero-point shifts the grid', () => {
+  const x = Float32Array.from([0, 1, 2, 3, 10, 11, 12, 13]);
+  const y = simulate({ kind: 'int', bits: 2, symmetric: false, granularity: { group: 4 } }, x, 8);
+  assert.deepEqual(Array.from(y), [0, 1, 2, 3, 10, 11, 12, 13]);
+});
+
+test('an outlier stretches a per-tensor scale; per-group scales contain the damage', () => {
+  const x = new Float32Array(256);
+  for (let i = 0; i < 256; i++) x[i] = Math.sin(i) * 0.1;
+  x[5] = 10;
+  const perTensor = simulate({ kind: 'int', bits: 4, symmetric: true, granularity: 'tensor' }, x, 256);
+  const perGroup = simulate({ kind: 'int', bits: 4, symmetric: true, granularity: { group: 32 } }, x, 256);
+  // With one scale for the tensor, absmax/7 = 1.43 rounds every small weight to 0; a per-group scale confines
+  // that to the outlier's own group of 32.
+  const outside = (y: Float32Array) => errorMetrics(y.subarray(32), x.subarray(32)).rmse;
+  assert.ok(outside(perTensor) > 0.06, `per-tensor error outside the outlier's group: ${outside(perTensor)}`);
+  assert.ok(outside(perGroup) < outside(perTensor) / 5, `${outside(perGroup)} vs ${outside(perTensor)}`);
+});
+
+test('NF4 maps absmax to ±1 and keeps exact zero; FP8 E4M3 keeps the absmax', () => {
+  assert.equal(NF4_LEVELS.length, 16);
+  const x = Float32Array.from([2, -2, 0, 1]);
+  const y = simulate({ kind: 'nf4', group: 4 }, x, 4);
+  assert.equal(y[0], 2);
+  assert.equal(y[1], -2);
+  assert.equal(y[2], 0);
+  const z = simulate({ kind: 'fp8', format: 'E4M3' }, Float32Array.from([448, 1, -3]), 3);
+  assert.equal(z[0], 448);
+  assert.equal(z[1], 1);
+  assert.equal(z[2], -3);
+});

@@ -5,8 +5,15 @@ import { QuantLensError } from '../errors.ts';
 export interface WriterEntry {
   key: string;
   type: GgufValueTypeName;
-  /** Arrays are given as { elementType, values }. */
-  value: ScalarValue | { elementType: GgufValueTypeName; values: ScalarValue[] };
+  /** Arrays are given as { elementType, values }, or copied as stored: { elementType, length, payload }. */
+  value: ScalarValue | { elementType: GgufValueTypeName; values: ScalarValue[] } | RawArray;
+}
+
+/** An array copied byte for byte from another GGUF file: the payload after its element type and count. */
+export interface RawArray {
+  elementType: GgufValueTypeName;
+  length: number;
+  payload: Uint8Array;
 }
 
 export interface WriterTensor {
@@ -66,6 +73,13 @@ function writeScalar(w: ByteWriter, type: GgufValueTypeName, v: ScalarValue): vo
 
 function writeValue(w: ByteWriter, type: GgufValueTypeName, value: WriterEntry['value']): void {
   if (type !== 'ARRAY') return writeScalar(w, type, value as ScalarValue);
+  if ((value as RawArray).payload) {
+    const raw = value as RawArray;
+    w.u32(GGUF_VALUE_TYPES.indexOf(raw.elementType));
+    w.u64(raw.length);
+    w.bytes(raw.payload);
+    return;
+  }
   const arr = value as { elementType: GgufValueTypeName; values: ScalarValue[] };
   w.u32(GGUF_VALUE_TYPES.indexOf(arr.elementType));
   w.u64(arr.values.length);

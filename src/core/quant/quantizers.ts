@@ -1,0 +1,66 @@
+/**
+ * Quantizer registry: ggml type id -> a quantizer whose bytes equal ggml's `ggml_quantize_chunk` in strict
+ * binary32. Each family file adds its own; types without one here cannot be written (yet).
+ */
+import { encodeF16, quantizeQ8_0 } from './encode.ts';
+import { QuantLensError } from '../errors.ts';
+import type { TensorType } from '../types.ts';
+
+export interface Quantizer {
+  /**
+   * Quantize nRows rows of nPerRow float32 values (row-major) into the type's blocks, as
+   * ggml_quantize_chunk(type, src, dst, 0, nRows, nPerRow, imatrix) does.
+   */
+  quantize(src: Float32Array, nRows: number, nPerRow: number, imatrix?: Float32Array): Uint8Array;
+  /** ggml refuses to quantize these types without an importance matrix. */
+  requiresImatrix?: boolean;
+}
+
+const f32ToBytes = (src: Float32Array) => new Uint8Array(src.buffer.slice(src.byteOffset, src.byteOffset + src.byteLength));
+
+const bf16Bits = new Uint32Array(1);
+const bf16Float = new Float32Array(bf16Bits.buffer);
+/** ggml_compute_fp32_to_bf16: round to nearest even; NaN becomes a quiet NaN with the sign kept. */
+function f32ToBf16(x: number): number {
+  bf16Float[0] = x;
+  const u = bf16Bits[0];
+  if ((u & 0x7fffffff) > 0x7f800000) return ((u >>> 16) | 64) & 0xffff;
+  return ((u + (0x7fff + ((u >>> 16) & 1))) >>> 16) & 0xffff;
+}
+
+const QUANTIZERS = new Map<number, Quantizer>([
+  [0, { quantize: (src) => f32ToBytes(src) }],
+  [1, { quantize: (src) => encodeF16(src) }],
+  [30, {
+    quantize(src) {
+      const out = new Uint8Array(src.length * 2);
+      for (let i = 0; i < src.length; i++) {
+        const h = f32ToBf16(src[i]);
+        out[2 * i] = h & 0xff;
+        out[2 * i + 1] = h >> 8;
+      }
+      return out;
+    },
+  }],
+  [8, { quantize: (src) => quantizeQ8_0(src) }],
+]);
+
+/** Family files register their quantizers here. */
+export function registerQuantizers(entries: Record<number, Quantizer>): void {
+  for (const [id, q] of Object.entries(entries)) QUANTIZERS.set(Number(id), q);
+}
+
+export function quantizerFor(ty: TensorType): Quantizer | undefined {
+  return ty.ggmlId === undefined ? undefined : QUANTIZERS.get(ty.ggmlId);
+}
+
+export function requireQuantizer(ty: TensorType): Quantizer {
+  const q = quantizerFor(ty);
+  if (!q) throw new QuantLensError('not-decodable', `Quant Lens cannot write ${ty.name} yet`);
+  return q;
+}
+
+/** Types that can be written. */
+export function writableTypeIds(): number[] {
+  return [...QUANTIZERS.keys()].sort((a, b) => a - b);
+}

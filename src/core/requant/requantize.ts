@@ -1,0 +1,244 @@
+/**
+ * Requantize chosen tensors of a GGUF model into a new GGUF file. Metadata and unchanged tensors are copied byte
+ * for byte; offsets and alignment are recomputed; the file is written to a temporary path, re-opened and
+ * verified (types, sizes, and a checksum of the rewritten tensors' dequantized values), then renamed into place.
+ */
+import type { ArrayValue, MetadataEntry, Model, TensorInfo } from '../model.ts';
+import type { TensorType } from '../types.ts';
+import { typeByName, GGML_TYPES } from '../types.ts';
+import { QuantLensError } from '../errors.ts';
+import { buildGgufHeader, type WriterEntry, type WriterTensor } from '../formats/ggufWriter.ts';
+import { openModel } from '../formats/openModel.ts';
+import { forEachChunk, readTensorValues } from '../analysis/tensorValues.ts';
+import { ErrorAccumulator, type ErrorMetrics } from '../analysis/errorMetrics.ts';
+import { requireQuantizer, quantizerFor } from '../quant/quantizers.ts';
+import { codecForType } from '../quant/index.ts';
+import { writeFileAtomically, type WriteBytes } from '../io/atomicWrite.ts';
+
+export interface TensorTypeRule {
+  pattern: RegExp;
+  type: TensorType;
+  /** As the user wrote it, for messages. */
+  text: string;
+}
+
+/** `REGEX=TYPE` as llama.cpp's `--tensor-type` takes it (the regex is searched in the tensor name). */
+export function parseTensorTypeRule(text: string): TensorTypeRule {
+  const eq = text.lastIndexOf('=');
+  if (eq <= 0) throw new QuantLensError('usage', `--tensor-type ${text}: expected REGEX=TYPE`);
+  const typeName = text.slice(eq + 1);
+  const type = typeByName(typeName);
+  if (!type || type.ggmlId === undefined || !GGML_TYPES.has(type.ggmlId)) throw new QuantLensError('usage', `--tensor-type ${text}: unknown ggml type ${typeName}`);
+  let pattern: RegExp;
+  try {
+    pattern = new RegExp(text.slice(0, eq));
+  } catch (e) {
+    throw new QuantLensError('usage', `--tensor-type ${text}: invalid regular expression (${(e as Error).message})`);
+  }
+  return { pattern, type, text };
+}
+
+export interface PlannedChange {
+  tensor: TensorInfo;
+  from: TensorType;
+  to: TensorType;
+  oldBytes: number;
+  newBytes: number;
+  rule: string;
+}
+
+export interface RequantPlan {
+  changes: PlannedChange[];
+  /** Tensors a rule matched but that cannot be changed, with the reason. */
+  skipped: { tensor: string; reason: string }[];
+  oldBytes: number;
+  newBytes: number;
+}
+
+/** Which tensors change, to what, and the size delta. Rules apply in order; the last match wins. */
+export function planRequantize(model: Model, rules: TensorTypeRule[]): RequantPlan {
+  if (model.format !== 'gguf') throw new QuantLensError('usage', 'requantize writes GGUF files; open a GGUF model');
+  const changes: PlannedChange[] = [];
+  const skipped: RequantPlan['skipped'] = [];
+  let oldBytes = 0;
+  let newBytes = 0;
+  for (const t of model.tensors) {
+    oldBytes += t.nbytes;
+    let rule: TensorTypeRule | undefined;
+    for (const r of rules) if (r.pattern.test(t.name)) rule = r;
+    if (!rule || rule.type === t.type) {
+      newBytes += t.nbytes;
+      continue;
+    }
+    const reason =
+      t.shape.length < 2 ? 'one-dimensional tensors (norms, biases) stay as they are'
+      : t.shape[0] % rule.type.blockSize !== 0 ? `row length ${t.shape[0]} is not a multiple of the ${rule.type.name} block size ${rule.type.blockSize}`
+      : !codecForType(t.type) ? `its type ${t.type.name} cannot be decoded`
+      : !quantizerFor(rule.type) ? `Quant Lens cannot write ${rule.type.name} yet`
+      : undefined;
+    if (reason) {
+      skipped.push({ tensor: t.name, reason });
+      newBytes += t.nbytes;
+      continue;
+    }
+    const bytes = (t.nElements / rule.type.blockSize) * rule.type.bytesPerBlock;
+    changes.push({ tensor: t, from: t.type, to: rule.type, oldBytes: t.nbytes, newBytes: bytes, rule: rule.text });
+    newBytes += bytes;
+  }
+  return { changes, skipped, oldBytes, newBytes };
+}
+
+/** Rows per quantization chunk: whole rows, about 4M weights. */
+function rowsPerChunk(rowLength: number): number {
+  return Math.max(1, Math.floor((4 << 20) / rowLength));
+}
+
+/** Quantize `tensor` to `to`, calling `emit` with consecutive byte chunks and `onRows` with the reconstruction. */
+function quantizeTensor(
+  model: Model,
+  tensor: TensorInfo,
+  to: TensorType,
+  emit: (bytes: Uint8Array) => void,
+  onReconstruction: (reconstruction: Float32Array, reference: Float32Array) => void,
+  imatrix: Float32Array | undefined,
+  isCancelled?: () => boolean,
+): void {
+  const quantizer = requireQuantizer(to);
+  const rowLength = tensor.shape[0];
+  const rows = tensor.nElements / rowLength;
+  const step = rowsPerChunk(rowLength);
+  const decoder = codecForType(to)!;
+  for (let r = 0; r < rows; r += step) {
+    if (isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while requantizing ${tensor.name}`);
+    const n = Math.min(step, rows - r);
+    const src = readTensorValues(model, tensor, r * rowLength, n * rowLength);
+    const bytes = quantizer.quantize(src, n, rowLength, imatrix);
+    emit(bytes);
+    const back = new Float32Array(src.length);
+    decoder.dequantize(bytes, back, src.length / to.blockSize);
+    onReconstruction(back, src);
+  }
+}
+
+/** FNV-1a over the float32 bits of a stream of values: a cheap fingerprint for verification. */
+class Fingerprint {
+  private h = 0x811c9dc5;
+  add(v: Float32Array): void {
+    const u = new Uint32Array(v.buffer, v.byteOffset, v.length);
+    let h = this.h;
+    for (let i = 0; i < u.length; i++) h = Math.imul(h ^ u[i], 0x01000193);
+    this.h = h;
+  }
+  get value(): number {
+    return this.h >>> 0;
+  }
+}
+
+export interface RequantResult {
+  path: string;
+  bytes: number;
+  /** Error of each rewritten tensor against the values it had before. */
+  errors: { tensor: string; from: string; to: string; metrics: ErrorMetrics }[];
+}
+
+export interface WriteOptions {
+  imatrix?: Map<string, Float32Array>;
+  onProgress?: (done: number, total: number, tensor: string) => void;
+  isCancelled?: () => boolean;
+}
+
+function metadataForWriting(model: Model, readPayload: (arr: ArrayValue) => Uint8Array): WriterEntry[] {
+  return model.metadata
+    .filter((m: MetadataEntry) => !m.key.startsWith('split.'))
+    .map((m) => {
+      const v = m.value;
+      if (typeof v === 'object' && v !== null && (v as ArrayValue).kind === 'array') {
+        const arr = v as ArrayValue;
+        return { key: m.key, type: 'ARRAY', value: { elementType: arr.elementType, length: arr.length, payload: readPayload(arr) } };
+      }
+      return { key: m.key, type: m.type, value: v as Exclude<typeof v, ArrayValue> };
+    });
+}
+
+export async function writeRequantized(model: Model, plan: RequantPlan, destination: string, options: WriteOptions = {}): Promise<RequantResult> {
+  const byName = new Map(plan.changes.map((c) => [c.tensor.name, c]));
+  const entries = metadataForWriting(model, (arr) => {
+    const buf = new Uint8Array(arr.payloadBytes);
+    model.files[arr.fileIndex].source.readSync(arr.payloadOffset, buf);
+    return buf;
+  });
+  const tensors: WriterTensor[] = model.tensors.map((t) => {
+    const c = byName.get(t.name);
+    return { name: t.name, shape: t.shape, ggmlTypeId: (c ? c.to : t.type).ggmlId!, nbytes: c ? c.newBytes : t.nbytes };
+  });
+  const alignment = model.alignment ?? 32;
+  const layout = buildGgufHeader(entries, tensors, alignment);
+  const total = model.tensors.reduce((a, t) => a + t.nElements, 0);
+  const fingerprints = new Map<string, number>();
+  const errors: RequantResult['errors'] = [];
+  let done = 0;
+
+  await writeFileAtomically(
+    destination,
+    (write: WriteBytes) => {
+      write(layout.header);
+      let written = layout.header.length;
+      for (const [i, t] of model.tensors.entries()) {
+        const start = layout.dataOffset + layout.offsets[i];
+        if (start > written) write(new Uint8Array(start - written));
+        written = start;
+        const c = byName.get(t.name);
+        if (c) {
+          const fp = new Fingerprint();
+          const acc = new ErrorAccumulator();
+          quantizeTensor(model, t, c.to, (bytes) => {
+            write(bytes);
+            written += bytes.length;
+          }, (rec, ref) => {
+            fp.add(rec);
+            acc.add(rec, ref);
+          }, options.imatrix?.get(t.name), options.isCancelled);
+          fingerprints.set(t.name, fp.value);
+          errors.push({ tensor: t.name, from: c.from.name, to: c.to.name, metrics: acc.result() });
+        } else {
+          const source = model.files[t.fileIndex].source;
+          const buf = new Uint8Array(Math.min(t.nbytes, 8 << 20));
+          for (let at = 0; at < t.nbytes; at += buf.length) {
+            if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while copying ${t.name}`);
+            const part = buf.subarray(0, Math.min(buf.length, t.nbytes - at));
+            source.readSync(t.absoluteOffset + at, part);
+            write(part);
+            written += part.length;
+          }
+        }
+        done += t.nElements;
+        options.onProgress?.(done, total, t.name);
+      }
+      if (layout.fileSize > written) write(new Uint8Array(layout.fileSize - written));
+    },
+    {
+      protect: model.files.map((f) => f.path),
+      verify: async (tmp) => {
+        const check = await openModel(tmp);
+        try {
+          if (check.tensors.length !== model.tensors.length) throw new QuantLensError('io', `verification failed: ${check.tensors.length} tensors written, ${model.tensors.length} expected`);
+          for (const [i, t] of check.tensors.entries()) {
+            const want = tensors[i];
+            if (t.name !== want.name || t.ggmlTypeId !== want.ggmlTypeId || t.nbytes !== want.nbytes) {
+              throw new QuantLensError('io', `verification failed at tensor ${want.name}: read back ${t.name} ${t.type.name} ${t.nbytes} bytes`);
+            }
+            const expected = fingerprints.get(t.name);
+            if (expected !== undefined) {
+              const fp = new Fingerprint();
+              forEachChunk(check, t, (v) => fp.add(v as Float32Array));
+              if (fp.value !== expected) throw new QuantLensError('io', `verification failed: ${t.name} does not dequantize to what was computed`);
+            }
+          }
+        } finally {
+          await check.close();
+        }
+      },
+    },
+  );
+  return { path: destination, bytes: layout.fileSize, errors };
+}

@@ -1,0 +1,94 @@
+/** Requantization writes a new, verified GGUF whose rewritten tensors are byte-identical to ggml's quantizers. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, statSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openModel } from '../../src/core/formats/openModel.ts';
+import { parseTensorTypeRule, planRequantize, writeRequantized } from '../../src/core/requant/requantize.ts';
+import { QuantLensError } from '../../src/core/errors.ts';
+import { corpusPath, readJson } from '../helpers/corpus.ts';
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+for (const type of ['F16', 'BF16', 'Q8_0']) {
+  test(`F32 -> ${type}: every matrix byte-identical to ggml's ${type} file`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ql-requant-'));
+    const out = join(dir, `tiny-${type}.gguf`);
+    const m = await openModel(corpusPath('gguf', 'llama-tiny-F32.gguf'));
+    try {
+      const plan = planRequantize(m, [parseTensorTypeRule(`.=${type.toLowerCase()}`)]);
+      assert.equal(plan.changes.length, 3, 'the three matrices change; norms stay F32');
+      assert.ok(plan.skipped.every((s) => /one-dimensional/.test(s.reason)));
+      const result = await writeRequantized(m, plan, out);
+      assert.equal(statSync(out).size, result.bytes);
+      assert.deepEqual(readdirSync(dir), [`tiny-${type}.gguf`], 'no temporary file left behind');
+    } finally {
+      await m.close();
+    }
+    const exp = readJson(`gguf/llama-tiny-${type}.expected.json`);
+    const written = await openModel(out);
+    try {
+      const bytes = readFileSync(out);
+      for (const t of exp.tensors) {
+        const got = written.tensors.find((x) => x.name === t.name)!;
+        assert.equal(got.type.ggmlName, t.type_name, t.name);
+        assert.equal(sha(bytes.subarray(got.absoluteOffset, got.absoluteOffset + got.nbytes)), t.data_sha256, `${t.name} bytes`);
+      }
+      assert.equal(written.metadata.length, m.metadata.length);
+    } finally {
+      await written.close();
+    }
+  });
+}
+
+test('last matching rule wins; rules can keep a tensor at its type', async () => {
+  const m = await openModel(corpusPath('gguf', 'llama-tiny-F32.gguf'));
+  try {
+    const plan = planRequantize(m, [parseTensorTypeRule('weight=q8_0'), parseTensorTypeRule('attn_q=f16'), parseTensorTypeRule('token_embd=f32')]);
+    const to = Object.fromEntries(plan.changes.map((c) => [c.tensor.name, c.to.name]));
+    assert.deepEqual(to, { 'blk.0.attn_q.weight': 'F16', 'blk.0.ffn_down.weight': 'Q8_0' });
+    assert.equal(plan.newBytes - plan.oldBytes, plan.changes.reduce((a, c) => a + c.newBytes - c.oldBytes, 0));
+  } finally {
+    await m.close();
+  }
+  assert.throws(() => parseTensorTypeRule('attn_q=q9_9'), QuantLensError);
+  assert.throws(() => parseTensorTypeRule('noequals'), QuantLensError);
+});
+
+test('cancelling leaves no file at the destination; the source is never overwritten', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ql-requant-'));
+  const src = join(dir, 'src.gguf');
+  copyFileSync(corpusPath('gguf', 'llama-tiny-F32.gguf'), src);
+  const m = await openModel(src);
+  try {
+    const plan = planRequantize(m, [parseTensorTypeRule('.=q8_0')]);
+    let calls = 0;
+    await assert.rejects(writeRequantized(m, plan, join(dir, 'out.gguf'), { isCancelled: () => ++calls > 2 }), (e: unknown) => e instanceof QuantLensError && e.code === 'cancelled');
+    assert.deepEqual(readdirSync(dir), ['src.gguf']);
+    const before = sha(readFileSync(src));
+    await assert.rejects(writeRequantized(m, plan, src), (e: unknown) => e instanceof QuantLensError && /source/.test(e.message));
+    assert.equal(sha(readFileSync(src)), before);
+    assert.deepEqual(readdirSync(dir), ['src.gguf']);
+  } finally {
+    await m.close();
+  }
+});
+
+test('split model requantizes into one file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ql-requant-'));
+  const m = await openModel(corpusPath('gguf', 'llama-mix-Q4_K_M-00001-of-00002.gguf'));
+  try {
+    const plan = planRequantize(m, [parseTensorTypeRule('attn_norm=q8_0')]);
+    assert.equal(plan.changes.length, 0);
+    await writeRequantized(m, plan, join(dir, 'joined.gguf'));
+    const j = await openModel(join(dir, 'joined.gguf'));
+    assert.equal(j.files.length, 1);
+    assert.equal(j.tensors.length, m.tensors.length);
+    assert.ok(!j.metadata.some((e) => e.key.startsWith('split.')));
+    await j.close();
+  } finally {
+    await m.close();
+  }
+});

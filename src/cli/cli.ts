@@ -12,6 +12,7 @@ import { metadataToJson, describeValue } from '../core/analysis/metadataJson.ts'
 import { summarize, formatBytes, formatCount } from '../core/analysis/summary.ts';
 import { writeSampleModel } from '../core/sample/sampleModel.ts';
 import { writeFileAtomically } from '../core/io/atomicWrite.ts';
+import { quantizeCommand, requantizeCommand, errorCommand } from './quantCommands.ts';
 
 const USAGE = `usage: quantlens <command> [options]
 
@@ -19,6 +20,12 @@ commands:
   info FILE [--json]                                  format, metadata, tensors, size by type
   stats FILE [--tensor REGEX] [--bins N] [--json]     exact per-tensor statistics and histograms
   dequant FILE TENSOR -o OUT.f32                      a tensor's values as raw little-endian float32
+  quantize --type TYPE --row-length N [--imatrix IMATRIX.f32] IN.f32 -o OUT.bin
+                                                      raw blocks, as ggml_quantize_chunk writes them
+  requantize IN.gguf OUT.gguf --tensor-type REGEX=TYPE [...] [--imatrix FILE] [--json]
+                                                      a new GGUF with the matching tensors at TYPE (last rule wins)
+  error FILE [--tensor REGEX] [--candidates q8_0,q4_K,int4-sym-g32,nf4,...] [--json]
+                                                      what-if error of each candidate type or scheme
   sample OUT.gguf                                     write the bundled sample model
 
 FILE is a .gguf (any shard of a split model), a .safetensors file or a model.safetensors.index.json.`;
@@ -167,6 +174,11 @@ async function main(argv: string[]): Promise<number> {
       tensor: { type: 'string' },
       bins: { type: 'string' },
       output: { type: 'string', short: 'o' },
+      type: { type: 'string' },
+      'row-length': { type: 'string' },
+      imatrix: { type: 'string' },
+      'tensor-type': { type: 'string', multiple: true },
+      candidates: { type: 'string' },
     },
   });
   switch (command) {
@@ -184,6 +196,18 @@ async function main(argv: string[]): Promise<number> {
     case 'dequant':
       if (positionals.length !== 2 || !values.output) throw new UsageError('dequant takes FILE TENSOR -o OUT.f32');
       await dequant(positionals[0], positionals[1], values.output);
+      return 0;
+    case 'quantize':
+      if (positionals.length !== 1 || !values.output || !values.type || !values['row-length']) throw new UsageError('quantize takes --type TYPE --row-length N IN.f32 -o OUT.bin');
+      await quantizeCommand(positionals[0], values.type, Number(values['row-length']), values.output, values.imatrix);
+      return 0;
+    case 'requantize':
+      if (positionals.length !== 2) throw new UsageError('requantize takes IN.gguf OUT.gguf --tensor-type REGEX=TYPE [...]');
+      await requantizeCommand(positionals[0], positionals[1], values['tensor-type'] ?? [], values.imatrix, values.json!);
+      return 0;
+    case 'error':
+      if (positionals.length !== 1) throw new UsageError('error takes one FILE');
+      await errorCommand(positionals[0], values.tensor, values.candidates, values.json!);
       return 0;
     case 'sample': {
       if (positionals.length !== 1) throw new UsageError('sample takes OUT.gguf');

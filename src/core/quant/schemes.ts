@@ -53,7 +53,13 @@ function nearestLevel(levels: Float32Array, x: number): number {
   return levels[best];
 }
 
-function quantizeGroupInt(src: Float32Array, dst: Float32Array, from: number, to: number, bits: number, symmetric: boolean): void {
+/** min and max over the values a scheme's scale is computed from. */
+export interface ValueRange {
+  min: number;
+  max: number;
+}
+
+function rangeOf(src: Float32Array, from: number, to: number): ValueRange {
   let min = Infinity;
   let max = -Infinity;
   for (let i = from; i < to; i++) {
@@ -61,6 +67,11 @@ function quantizeGroupInt(src: Float32Array, dst: Float32Array, from: number, to
     if (x < min) min = x;
     if (x > max) max = x;
   }
+  return { min, max };
+}
+
+function quantizeGroupInt(src: Float32Array, dst: Float32Array, from: number, to: number, bits: number, symmetric: boolean, range = rangeOf(src, from, to)): void {
+  const { min, max } = range;
   if (symmetric) {
     const qmax = 2 ** (bits - 1) - 1;
     const scale = Math.max(Math.abs(min), Math.abs(max)) / qmax;
@@ -73,16 +84,19 @@ function quantizeGroupInt(src: Float32Array, dst: Float32Array, from: number, to
   }
 }
 
-/** Quantize then dequantize `src` (rows of `rowLength`) with a scheme. */
-export function simulate(s: Scheme, src: Float32Array, rowLength: number): Float32Array {
+/**
+ * Quantize then dequantize `src` (rows of `rowLength`) with a scheme. Per-tensor schemes take their scale from
+ * `tensorRange` when `src` is only a chunk of the tensor.
+ */
+export function simulate(s: Scheme, src: Float32Array, rowLength: number, tensorRange?: ValueRange): Float32Array {
   const dst = new Float32Array(src.length);
   const rows = src.length / rowLength;
   if (s.kind === 'fp8') {
     const decode = s.format === 'E4M3' ? e4m3ToNumber : e5m2ToNumber;
     const levels = Float32Array.from({ length: 256 }, (_, b) => decode(b)).filter((v) => Number.isFinite(v)).sort();
     const fmax = levels[levels.length - 1];
-    let absmax = 0;
-    for (const x of src) absmax = Math.max(absmax, Math.abs(x));
+    const r = tensorRange ?? rangeOf(src, 0, src.length);
+    const absmax = Math.max(Math.abs(r.min), Math.abs(r.max));
     const scale = absmax === 0 ? 1 : absmax / fmax;
     for (let i = 0; i < src.length; i++) dst[i] = nearestLevel(levels, src[i] / scale) * scale;
     return dst;
@@ -97,7 +111,7 @@ export function simulate(s: Scheme, src: Float32Array, rowLength: number): Float
     return dst;
   }
   const g = s.granularity;
-  if (g === 'tensor') quantizeGroupInt(src, dst, 0, src.length, s.bits, s.symmetric);
+  if (g === 'tensor') quantizeGroupInt(src, dst, 0, src.length, s.bits, s.symmetric, tensorRange);
   else {
     const size = g === 'channel' ? rowLength : g.group;
     for (let r = 0; r < rows; r++) {
@@ -120,4 +134,28 @@ export function defaultSchemes(): Scheme[] {
   }
   out.push({ kind: 'nf4', group: 64 }, { kind: 'fp8', format: 'E4M3' }, { kind: 'fp8', format: 'E5M2' });
   return out;
+}
+
+/** Parse a candidate name: int4-sym-g32, int8-asym-channel, int3-sym-tensor, nf4, nf4-g128, fp8-e4m3, fp8-e5m2. */
+export function parseScheme(name: string): Scheme | undefined {
+  const n = name.toLowerCase();
+  let m = /^int([2-8])-(sym|asym)-(tensor|channel|g(\d+))$/.exec(n);
+  if (m) {
+    const granularity: Granularity = m[3] === 'tensor' ? 'tensor' : m[3] === 'channel' ? 'channel' : { group: Number(m[4]) };
+    if (typeof granularity === 'object' && !(granularity.group > 0)) return undefined;
+    return { kind: 'int', bits: Number(m[1]), symmetric: m[2] === 'sym', granularity };
+  }
+  m = /^nf4(?:-g(\d+))?$/.exec(n);
+  if (m) return { kind: 'nf4', group: m[1] ? Number(m[1]) : 64 };
+  m = /^fp8-(e4m3|e5m2)$/.exec(n);
+  if (m) return { kind: 'fp8', format: m[1].toUpperCase() as 'E4M3' | 'E5M2' };
+  return undefined;
+}
+
+/** The canonical candidate name of a scheme (inverse of parseScheme). */
+export function schemeId(s: Scheme): string {
+  if (s.kind === 'nf4') return s.group === 64 ? 'nf4' : `nf4-g${s.group}`;
+  if (s.kind === 'fp8') return `fp8-${s.format.toLowerCase()}`;
+  const g = s.granularity === 'tensor' ? 'tensor' : s.granularity === 'channel' ? 'channel' : `g${s.granularity.group}`;
+  return `int${s.bits}-${s.symmetric ? 'sym' : 'asym'}-${g}`;
 }

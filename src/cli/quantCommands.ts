@@ -1,0 +1,106 @@
+/** CLI commands that quantize: quantize (raw blocks), requantize (a new GGUF), error (what-if table). */
+import { readFileSync } from 'node:fs';
+import { openModel } from '../core/formats/openModel.ts';
+import { QuantLensError } from '../core/errors.ts';
+import { typeByName } from '../core/types.ts';
+import { requireQuantizer } from '../core/quant/quantizers.ts';
+import { writeFileAtomically } from '../core/io/atomicWrite.ts';
+import { parseTensorTypeRule, planRequantize, writeRequantized } from '../core/requant/requantize.ts';
+import { computeWhatIf, parseCandidate, type Candidate } from '../core/analysis/whatIf.ts';
+import { formatBytes } from '../core/analysis/summary.ts';
+import { readImatrix } from '../core/requant/imatrix.ts';
+
+function readF32File(path: string, what: string): Float32Array {
+  let b: Buffer;
+  try {
+    b = readFileSync(path);
+  } catch (e) {
+    throw new QuantLensError('io', `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (b.length % 4) throw new QuantLensError('invalid-value', `${what} ${path} is ${b.length} bytes, not a whole number of float32 values`);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+}
+
+export async function quantizeCommand(input: string, typeName: string, rowLength: number, output: string, imatrixPath?: string): Promise<void> {
+  const type = typeByName(typeName);
+  if (!type || type.ggmlId === undefined) throw new QuantLensError('usage', `unknown ggml type ${typeName}`);
+  const src = readF32File(input, 'input');
+  if (!Number.isInteger(rowLength) || rowLength <= 0 || src.length % rowLength) {
+    throw new QuantLensError('usage', `--row-length ${rowLength} does not divide the ${src.length} input values`);
+  }
+  if (rowLength % type.blockSize) throw new QuantLensError('usage', `--row-length ${rowLength} is not a multiple of the ${type.name} block size ${type.blockSize}`);
+  const imatrix = imatrixPath ? readF32File(imatrixPath, 'imatrix') : undefined;
+  if (imatrix && imatrix.length !== rowLength) throw new QuantLensError('usage', `imatrix has ${imatrix.length} values; expected one per column (${rowLength})`);
+  const quantizer = requireQuantizer(type);
+  if (quantizer.requiresImatrix && !imatrix) throw new QuantLensError('usage', `${type.name} needs an importance matrix (--imatrix)`);
+  const bytes = quantizer.quantize(src, src.length / rowLength, rowLength, imatrix);
+  await writeFileAtomically(output, (write) => write(bytes), { protect: [input] });
+  process.stderr.write(`wrote ${bytes.length} bytes of ${type.name} blocks (${src.length / rowLength} rows of ${rowLength}) to ${output}\n`);
+}
+
+export async function requantizeCommand(input: string, output: string, rules: string[], imatrixPath: string | undefined, json: boolean): Promise<void> {
+  if (!rules.length) throw new QuantLensError('usage', 'requantize needs at least one --tensor-type REGEX=TYPE');
+  const parsed = rules.map(parseTensorTypeRule);
+  const model = await openModel(input);
+  try {
+    const plan = planRequantize(model, parsed);
+    for (const s of plan.skipped) process.stderr.write(`skipped ${s.tensor}: ${s.reason}\n`);
+    if (!plan.changes.length) process.stderr.write('no tensor changes type; writing a copy\n');
+    const imatrix = imatrixPath ? await readImatrix(imatrixPath) : undefined;
+    const tty = process.stderr.isTTY;
+    const result = await writeRequantized(model, plan, output, {
+      imatrix,
+      onProgress: (done, total, name) => {
+        if (tty) process.stderr.write(`\r${Math.floor((100 * done) / total)}% ${name}\x1b[K`);
+      },
+    });
+    if (tty) process.stderr.write('\r\x1b[K');
+    if (json) {
+      process.stdout.write(JSON.stringify({ output: result.path, bytes: result.bytes, changes: result.errors }, null, 1) + '\n');
+    } else {
+      for (const e of result.errors) {
+        process.stdout.write(`${e.tensor.padEnd(36)} ${e.from.padEnd(8)} -> ${e.to.padEnd(8)} rel RMSE ${e.metrics.rel_rmse.toPrecision(4)}  SNR ${e.metrics.snr_db?.toFixed(2) ?? 'inf'} dB\n`);
+      }
+      process.stdout.write(`wrote ${output}: ${formatBytes(plan.oldBytes)} -> ${formatBytes(plan.newBytes)} of tensor data, ${plan.changes.length} tensors changed\n`);
+    }
+  } finally {
+    await model.close();
+  }
+}
+
+export const DEFAULT_CANDIDATES = 'F16,BF16,Q8_0,Q6_K,Q5_K,Q4_K,Q4_0,IQ4_XS,Q3_K,Q2_K,int8-sym-channel,int4-sym-g32,int4-asym-g32,nf4,fp8-e4m3';
+
+export async function errorCommand(file: string, pattern: string | undefined, candidateList: string | undefined, json: boolean): Promise<void> {
+  const candidates: Candidate[] = (candidateList ?? DEFAULT_CANDIDATES).split(',').filter(Boolean).map(parseCandidate);
+  let re: RegExp | undefined;
+  try {
+    re = pattern === undefined ? undefined : new RegExp(pattern);
+  } catch (e) {
+    throw new QuantLensError('usage', `--tensor: invalid regular expression: ${(e as Error).message}`);
+  }
+  const model = await openModel(file);
+  try {
+    const tensors = model.tensors.filter((t) => (!re || re.test(t.name)) && t.shape.length >= 2);
+    const results = [];
+    for (const [i, t] of tensors.entries()) {
+      process.stderr.write(`[${i + 1}/${tensors.length}] ${t.name}\n`);
+      try {
+        const rows = computeWhatIf(model, t, candidates);
+        results.push({ name: t.name, type_name: t.type.ggmlName ?? t.type.name, candidates: rows });
+        if (!json) {
+          process.stdout.write(`${t.name} (${t.type.name}, [${t.shape.join(', ')}])\n`);
+          for (const r of rows) {
+            process.stdout.write(`  ${r.current ? '*' : ' '} ${r.label.padEnd(26)} ${r.bitsPerWeight.toFixed(3).padStart(7)} bpw  rel RMSE ${r.metrics.rel_rmse.toPrecision(4).padStart(10)}  SNR ${(r.metrics.snr_db?.toFixed(2) ?? 'inf').padStart(7)} dB  cos ${r.metrics.cosine.toFixed(6)}\n`);
+          }
+        }
+      } catch (e) {
+        if (!(e instanceof QuantLensError)) throw e;
+        process.stderr.write(`warning: ${t.name}: ${e.message}\n`);
+        results.push({ name: t.name, type_name: t.type.ggmlName ?? t.type.name, error: e.message });
+      }
+    }
+    if (json) process.stdout.write(JSON.stringify({ file, tensors: results }, null, 1) + '\n');
+  } finally {
+    await model.close();
+  }
+}

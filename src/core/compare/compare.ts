@@ -1,0 +1,129 @@
+/**
+ * Compare a model with a reference (its source checkpoint, or another quantization): tensors matched by name
+ * (and by the llama.cpp <-> Hugging Face name map), reconstruction metrics per tensor, streamed in bounded memory.
+ */
+import type { Model, TensorInfo } from '../model.ts';
+import { QuantLensError } from '../errors.ts';
+import { readTensorValues } from '../analysis/tensorValues.ts';
+import { ErrorAccumulator, type ErrorMetrics } from '../analysis/errorMetrics.ts';
+import { metadataValue } from '../analysis/summary.ts';
+import { ggufToHf, hfToGguf, permutedKind, hfRowOf } from './nameMap.ts';
+
+export interface TensorPair {
+  name: string;
+  tensor: TensorInfo;
+  reference: TensorInfo;
+  /** Rows of the reference are permuted per head of this many rows (q/k from a HF checkpoint). */
+  headDim?: number;
+}
+
+export interface Pairing {
+  pairs: TensorPair[];
+  /** In the model, no counterpart in the reference. */
+  missingInReference: string[];
+  /** In the reference, no counterpart in the model. */
+  missingInModel: string[];
+  /** Matched by name but of different shapes. */
+  shapeMismatches: { name: string; shape: number[]; referenceShape: number[] }[];
+}
+
+/** Shapes in one convention: outermost first (GGUF ne reversed; safetensors as stored). */
+function outerFirst(model: Model, t: TensorInfo): number[] {
+  return model.format === 'gguf' ? [...t.shape].reverse() : t.shape;
+}
+
+function num(model: Model, key: string): number | undefined {
+  const v = metadataValue(model, key);
+  return typeof v === 'number' ? v : undefined;
+}
+
+/** Pair the tensors of `model` with those of `reference`. */
+export function pairTensors(model: Model, reference: Model): Pairing {
+  const refByName = new Map(reference.tensors.map((t) => [t.name, t]));
+  const used = new Set<string>();
+  const pairs: TensorPair[] = [];
+  const missingInReference: string[] = [];
+  const shapeMismatches: Pairing['shapeMismatches'] = [];
+  const arch = metadataValue(model, 'general.architecture') ?? metadataValue(reference, 'general.architecture');
+  const crossFormat = model.format !== reference.format;
+  for (const t of model.tensors) {
+    const mapped = crossFormat ? (model.format === 'gguf' ? ggufToHf(t.name) : hfToGguf(t.name)) : undefined;
+    const ref = refByName.get(t.name) ?? (mapped ? refByName.get(mapped) : undefined);
+    if (!ref) {
+      missingInReference.push(t.name);
+      continue;
+    }
+    used.add(ref.name);
+    const a = outerFirst(model, t);
+    const b = outerFirst(reference, ref);
+    if (a.length !== b.length || a.some((d, i) => d !== b[i])) {
+      shapeMismatches.push({ name: t.name, shape: a, referenceShape: b });
+      continue;
+    }
+    let headDim: number | undefined;
+    const ggufSide = model.format === 'gguf' ? model : reference;
+    const ggufName = model.format === 'gguf' ? t.name : ref.name;
+    const kind = crossFormat ? permutedKind(ggufName) : undefined;
+    if (kind && typeof arch === 'string') {
+      const heads = kind === 'q' ? num(ggufSide, `${arch}.attention.head_count`) : (num(ggufSide, `${arch}.attention.head_count_kv`) ?? num(ggufSide, `${arch}.attention.head_count`));
+      const rows = a[0];
+      if (heads && rows % heads === 0 && (rows / heads) % 2 === 0) headDim = rows / heads;
+    }
+    pairs.push({ name: t.name, tensor: t, reference: ref, headDim });
+  }
+  const missingInModel = reference.tensors.filter((t) => !used.has(t.name)).map((t) => t.name);
+  return { pairs, missingInReference, missingInModel, shapeMismatches };
+}
+
+const CHUNK_WEIGHTS = 1 << 20;
+
+/** Reconstruction metrics of pair.tensor against pair.reference over every value. */
+export function compareTensor(model: Model, reference: Model, pair: TensorPair, isCancelled?: () => boolean): ErrorMetrics {
+  const rowLength = model.format === 'gguf' ? pair.tensor.shape[0] : pair.tensor.shape[pair.tensor.shape.length - 1] ?? 1;
+  const rows = pair.tensor.nElements / Math.max(1, rowLength);
+  const unit = pair.headDim ?? 1;
+  const step = Math.max(unit, Math.floor(CHUNK_WEIGHTS / Math.max(1, rowLength) / unit) * unit);
+  const acc = new ErrorAccumulator();
+  for (let r = 0; r < rows; r += step) {
+    if (isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while comparing ${pair.name}`);
+    const n = Math.min(step, rows - r);
+    const mine = readTensorValues(model, pair.tensor, r * rowLength, n * rowLength);
+    let ref = readTensorValues(reference, pair.reference, r * rowLength, n * rowLength);
+    if (pair.headDim) {
+      // Rows r..r+n are whole heads; bring the reference rows into the model's order.
+      const fromHf = model.format === 'gguf';
+      const permuted = new Float32Array(ref.length);
+      for (let i = 0; i < n; i++) {
+        const j = hfRowOf(i, pair.headDim);
+        if (fromHf) permuted.set(ref.subarray(j * rowLength, (j + 1) * rowLength), i * rowLength);
+        else permuted.set(ref.subarray(i * rowLength, (i + 1) * rowLength), j * rowLength);
+      }
+      ref = permuted;
+    }
+    acc.add(mine, ref);
+  }
+  return acc.result();
+}
+
+export interface ComparedTensor extends ErrorMetrics {
+  name: string;
+  reference_name: string;
+  type_name: string;
+  reference_type_name: string;
+}
+
+export function compareModels(
+  model: Model,
+  reference: Model,
+  options: { filter?: RegExp; isCancelled?: () => boolean; onProgress?: (done: number, total: number, name: string) => void } = {},
+): { pairing: Pairing; tensors: ComparedTensor[] } {
+  const pairing = pairTensors(model, reference);
+  const pairs = pairing.pairs.filter((p) => !options.filter || options.filter.test(p.name));
+  const tensors: ComparedTensor[] = [];
+  for (const [i, p] of pairs.entries()) {
+    const m = compareTensor(model, reference, p, options.isCancelled);
+    tensors.push({ name: p.name, reference_name: p.reference.name, type_name: p.tensor.type.name, reference_type_name: p.reference.type.name, ...m });
+    options.onProgress?.(i + 1, pairs.length, p.name);
+  }
+  return { pairing, tensors };
+}

@@ -13,6 +13,7 @@ import { summarize, formatBytes, formatCount } from '../core/analysis/summary.ts
 import { writeSampleModel } from '../core/sample/sampleModel.ts';
 import { writeFileAtomically } from '../core/io/atomicWrite.ts';
 import { quantizeCommand, requantizeCommand, errorCommand } from './quantCommands.ts';
+import { compareCommand, reportCommand, dumpCommand } from './reportCommands.ts';
 
 const USAGE = `usage: quantlens <command> [options]
 
@@ -26,6 +27,9 @@ commands:
                                                       a new GGUF with the matching tensors at TYPE (last rule wins)
   error FILE [--tensor REGEX] [--candidates q8_0,q4_K,int4-sym-g32,nf4,...] [--json]
                                                       what-if error of each candidate type or scheme
+  compare FILE REF [--tensor REGEX] [--json]          per-tensor error of FILE against a reference model
+  report FILE [--compare REF] --format md|json|csv    summary, tensors, stats (and errors) to paste elsewhere
+  dump FILE [--stats]                                 the model as stable, diffable text
   sample OUT.gguf                                     write the bundled sample model
 
 FILE is a .gguf (any shard of a split model), a .safetensors file or a model.safetensors.index.json.`;
@@ -179,6 +183,9 @@ async function main(argv: string[]): Promise<number> {
       imatrix: { type: 'string' },
       'tensor-type': { type: 'string', multiple: true },
       candidates: { type: 'string' },
+      compare: { type: 'string' },
+      format: { type: 'string' },
+      stats: { type: 'boolean', default: false },
     },
   });
   switch (command) {
@@ -208,6 +215,18 @@ async function main(argv: string[]): Promise<number> {
     case 'error':
       if (positionals.length !== 1) throw new UsageError('error takes one FILE');
       await errorCommand(positionals[0], values.tensor, values.candidates, values.json!);
+      return 0;
+    case 'compare':
+      if (positionals.length !== 2) throw new UsageError('compare takes FILE REF');
+      await compareCommand(positionals[0], positionals[1], values.tensor, values.json!);
+      return 0;
+    case 'report':
+      if (positionals.length !== 1) throw new UsageError('report takes one FILE');
+      await reportCommand(positionals[0], values.compare, values.format ?? 'md');
+      return 0;
+    case 'dump':
+      if (positionals.length !== 1) throw new UsageError('dump takes one FILE');
+      await dumpCommand(positionals[0], values.stats!);
       return 0;
     case 'sample': {
       if (positionals.length !== 1) throw new UsageError('sample takes OUT.gguf');

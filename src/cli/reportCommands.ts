@@ -1,0 +1,82 @@
+/** CLI commands that take findings elsewhere: compare, report, dump. */
+import { openModel } from '../core/formats/openModel.ts';
+import { QuantLensError } from '../core/errors.ts';
+import type { Model } from '../core/model.ts';
+import { compareModels } from '../core/compare/compare.ts';
+import { computeTensorStats, type TensorStats } from '../core/analysis/tensorStats.ts';
+import { buildReport, type ReportFormat } from '../core/report/report.ts';
+import { dumpModel } from '../core/report/textDump.ts';
+
+function regex(pattern: string | undefined): RegExp | undefined {
+  if (pattern === undefined) return undefined;
+  try {
+    return new RegExp(pattern);
+  } catch (e) {
+    throw new QuantLensError('usage', `--tensor: invalid regular expression: ${(e as Error).message}`);
+  }
+}
+
+async function withModels<T>(paths: string[], f: (models: Model[]) => Promise<T>): Promise<T> {
+  const models: Model[] = [];
+  try {
+    for (const p of paths) models.push(await openModel(p));
+    return await f(models);
+  } finally {
+    for (const m of models) await m.close();
+  }
+}
+
+function allStats(model: Model): Map<string, TensorStats> {
+  const out = new Map<string, TensorStats>();
+  for (const [i, t] of model.tensors.entries()) {
+    if (process.stderr.isTTY) process.stderr.write(`\r[${i + 1}/${model.tensors.length}] stats ${t.name}\x1b[K`);
+    try {
+      out.set(t.name, computeTensorStats(model, t));
+    } catch (e) {
+      if (!(e instanceof QuantLensError)) throw e;
+    }
+  }
+  if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+  return out;
+}
+
+export async function compareCommand(file: string, ref: string, pattern: string | undefined, json: boolean): Promise<void> {
+  await withModels([file, ref], async ([model, reference]) => {
+    const { pairing, tensors } = compareModels(model, reference, {
+      filter: regex(pattern),
+      onProgress: (done, total, name) => process.stderr.write(`[${done}/${total}] ${name}\n`),
+    });
+    if (json) {
+      process.stdout.write(JSON.stringify({
+        file, reference: ref, tensors,
+        missing_in_reference: pairing.missingInReference,
+        missing_in_file: pairing.missingInModel,
+        shape_mismatches: pairing.shapeMismatches,
+      }, null, 1) + '\n');
+      return;
+    }
+    const ranked = [...tensors].sort((a, b) => b.rel_rmse - a.rel_rmse);
+    process.stdout.write(`${'tensor'.padEnd(40)} ${'type'.padEnd(8)} ${'rel RMSE'.padStart(10)} ${'SNR dB'.padStart(8)} ${'max abs'.padStart(10)} ${'cosine'.padStart(9)}\n`);
+    for (const t of ranked) {
+      process.stdout.write(`${t.name.padEnd(40)} ${t.type_name.padEnd(8)} ${t.rel_rmse.toPrecision(4).padStart(10)} ${(t.snr_db?.toFixed(2) ?? 'inf').padStart(8)} ${t.max_abs.toPrecision(4).padStart(10)} ${t.cosine.toFixed(6).padStart(9)}\n`);
+    }
+    for (const n of pairing.missingInReference) process.stdout.write(`only in ${file}: ${n}\n`);
+    for (const n of pairing.missingInModel) process.stdout.write(`only in ${ref}: ${n}\n`);
+    for (const s of pairing.shapeMismatches) process.stdout.write(`shape mismatch ${s.name}: [${s.shape}] vs [${s.referenceShape}]\n`);
+  });
+}
+
+export async function reportCommand(file: string, ref: string | undefined, format: string): Promise<void> {
+  if (!['md', 'json', 'csv'].includes(format)) throw new QuantLensError('usage', `--format must be md, json or csv (got ${format})`);
+  await withModels(ref ? [file, ref] : [file], async ([model, reference]) => {
+    const stats = allStats(model);
+    const comparison = reference ? { reference: ref!, tensors: compareModels(model, reference).tensors } : undefined;
+    process.stdout.write(buildReport({ model, stats, comparison }, format as ReportFormat));
+  });
+}
+
+export async function dumpCommand(file: string, withStats: boolean): Promise<void> {
+  await withModels([file], async ([model]) => {
+    process.stdout.write(dumpModel(model, withStats ? allStats(model) : undefined));
+  });
+}

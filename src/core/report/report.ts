@@ -1,0 +1,74 @@
+/** Reports to take elsewhere: Markdown (for a GitHub issue), JSON and CSV of summary, tensors, stats and errors. */
+import { basename } from 'node:path';
+import type { Model } from '../model.ts';
+import type { TensorStats } from '../analysis/tensorStats.ts';
+import type { ComparedTensor } from '../compare/compare.ts';
+import { summarize, formatBytes, formatCount } from '../analysis/summary.ts';
+
+export type ReportFormat = 'md' | 'json' | 'csv';
+
+export interface ReportInput {
+  model: Model;
+  stats: Map<string, TensorStats>;
+  comparison?: { reference: string; tensors: ComparedTensor[] };
+}
+
+const sig = (x: number | null | undefined, n = 4) => (x === null || x === undefined ? '' : Number.isFinite(x) ? Number(x.toPrecision(n)).toString() : String(x));
+
+function csvCell(v: unknown): string {
+  const s = v === undefined || v === null ? '' : String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function buildReport(input: ReportInput, format: ReportFormat): string {
+  const { model, stats, comparison } = input;
+  const s = summarize(model);
+  const errors = new Map(comparison?.tensors.map((t) => [t.name, t]));
+  const rows = model.tensors.map((t) => ({
+    name: t.name,
+    type: t.type.name,
+    shape: t.shape,
+    bits_per_weight: t.type.bitsPerWeight,
+    nbytes: t.nbytes,
+    stats: stats.get(t.name),
+    error: errors.get(t.name),
+  }));
+  if (format === 'json') {
+    return JSON.stringify({ file: model.files.map((f) => basename(f.path)), summary: s, reference: comparison?.reference, tensors: rows }, null, 1) + '\n';
+  }
+  if (format === 'csv') {
+    const head = ['name', 'type', 'shape', 'bits_per_weight', 'nbytes', 'min', 'max', 'mean', 'std', 'rms', 'absmax', 'zero_count', 'nan_count', 'rmse', 'rel_rmse', 'snr_db', 'max_abs', 'cosine'];
+    const lines = [head.join(',')];
+    for (const r of rows) {
+      lines.push([
+        r.name, r.type, r.shape.join('x'), r.bits_per_weight, r.nbytes,
+        r.stats?.min, r.stats?.max, r.stats?.mean, r.stats?.std, r.stats?.rms, r.stats?.absmax, r.stats?.zero_count, r.stats?.nan_count,
+        r.error?.rmse, r.error?.rel_rmse, r.error?.snr_db, r.error?.max_abs, r.error?.cosine,
+      ].map(csvCell).join(','));
+    }
+    return lines.join('\n') + '\n';
+  }
+  const md: string[] = [];
+  md.push(`### ${s.name ?? basename(model.files[0].path)}`, '');
+  md.push(`| | |`, `|---|---|`);
+  md.push(`| file | \`${model.files.map((f) => basename(f.path)).join('`, `')}\` |`);
+  md.push(`| format | ${s.format} |`);
+  if (s.architecture) md.push(`| architecture | ${s.architecture} |`);
+  if (s.fileType) md.push(`| file type | ${s.fileType} |`);
+  md.push(`| parameters | ${formatCount(s.parameterCount)} |`);
+  md.push(`| size | ${formatBytes(s.tensorBytes)} in ${s.tensorCount} tensors, ${s.averageBitsPerWeight.toFixed(3)} bits/weight |`);
+  md.push(`| by type | ${s.byType.map((b) => `${b.type} × ${b.tensors}`).join(', ')} |`);
+  if (comparison) md.push(`| compared with | \`${comparison.reference}\` |`);
+  md.push('');
+  if (comparison) {
+    const ranked = [...comparison.tensors].sort((a, b) => b.rel_rmse - a.rel_rmse);
+    md.push(`#### Error against the reference, worst first`, '');
+    md.push(`| tensor | type | rel. RMSE | SNR dB | max abs | cosine |`, `|---|---|---:|---:|---:|---:|`);
+    for (const t of ranked) md.push(`| \`${t.name}\` | ${t.type_name} | ${sig(t.rel_rmse)} | ${sig(t.snr_db)} | ${sig(t.max_abs)} | ${sig(t.cosine, 6)} |`);
+    md.push('');
+  }
+  md.push(`#### Tensors`, '');
+  md.push(`| tensor | type | shape | bpw | min | max | std |`, `|---|---|---|---:|---:|---:|---:|`);
+  for (const r of rows) md.push(`| \`${r.name}\` | ${r.type} | ${r.shape.join('×')} | ${sig(r.bits_per_weight)} | ${sig(r.stats?.min)} | ${sig(r.stats?.max)} | ${sig(r.stats?.std)} |`);
+  return md.join('\n') + '\n';
+}

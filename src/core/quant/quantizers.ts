@@ -5,6 +5,7 @@
 import { encodeF16, quantizeQ8_0 } from './encode.ts';
 import { QuantLensError } from '../errors.ts';
 import type { TensorType } from '../types.ts';
+import { legacyQuantizers } from './legacyQuantizers.ts';
 
 export interface Quantizer {
   /**
@@ -14,6 +15,8 @@ export interface Quantizer {
   quantize(src: Float32Array, nRows: number, nPerRow: number, imatrix?: Float32Array): Uint8Array;
   /** ggml refuses to quantize these types without an importance matrix. */
   requiresImatrix?: boolean;
+  /** How an importance matrix is treated: used (changes the bytes), ignored (as ggml does for this type), or not implemented yet. */
+  imatrix?: 'used' | 'ignored' | 'unsupported';
 }
 
 const f32ToBytes = (src: Float32Array) => new Uint8Array(src.buffer.slice(src.byteOffset, src.byteOffset + src.byteLength));
@@ -29,9 +32,10 @@ function f32ToBf16(x: number): number {
 }
 
 const QUANTIZERS = new Map<number, Quantizer>([
-  [0, { quantize: (src) => f32ToBytes(src) }],
-  [1, { quantize: (src) => encodeF16(src) }],
+  [0, { quantize: (src) => f32ToBytes(src), imatrix: 'ignored' }],
+  [1, { quantize: (src) => encodeF16(src), imatrix: 'ignored' }],
   [30, {
+    imatrix: 'ignored',
     quantize(src) {
       const out = new Uint8Array(src.length * 2);
       for (let i = 0; i < src.length; i++) {
@@ -42,7 +46,8 @@ const QUANTIZERS = new Map<number, Quantizer>([
       return out;
     },
   }],
-  [8, { quantize: (src) => quantizeQ8_0(src) }],
+  [8, { quantize: (src) => quantizeQ8_0(src), imatrix: 'ignored' }],
+  ...Object.entries(legacyQuantizers).map(([id, q]) => [Number(id), q] as [number, Quantizer]),
 ]);
 
 /** Family files register their quantizers here. */

@@ -1,0 +1,48 @@
+/** Quantizers are byte-identical to ggml's ggml_quantize_chunk (strict binary32) on the corpus sources. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { ggmlType } from '../../src/core/types.ts';
+import { quantizerFor, writableTypeIds } from '../../src/core/quant/quantizers.ts';
+import { corpusPath, readF32, readJson, TINY_TYPES } from '../helpers/corpus.ts';
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+for (const type of TINY_TYPES) {
+  const exp = readJson(`gguf/llama-tiny-${type}.expected.json`);
+  const id = exp.tensors.find((t: any) => t.n_dims === 2).type_id;
+  const q = quantizerFor(ggmlType(id)!);
+  if (!q) continue;
+  test(`${type}: every tensor quantized from its float32 source equals ggml's bytes`, () => {
+    for (const t of exp.tensors) {
+      if (t.type_id !== id || t.quantizer.imatrix) continue;
+      const src = readF32(corpusPath('gguf', t.quantizer.source.file), t.quantizer.source.offset_bytes, t.n_elements);
+      const bytes = q.quantize(src, t.n_elements / t.ne[0], t.ne[0]);
+      assert.equal(bytes.length, t.nbytes);
+      assert.equal(sha(bytes), t.data_sha256, `${type} ${t.name}`);
+    }
+  });
+}
+
+test('requant.json: every available path of every writable type is byte-identical', () => {
+  const rq = readJson('requant/requant.json');
+  const checked: string[] = [];
+  for (const entry of rq.types) {
+    const q = quantizerFor(ggmlType(entry.type_id)!);
+    if (!q) continue;
+    for (const t of entry.tensors) {
+      const src = readF32(corpusPath('gguf', t.source.file), t.source.offset_bytes, t.source.count);
+      const imatrix = readF32(corpusPath('gguf', t.imatrix.file), t.imatrix.offset_bytes, t.imatrix.count);
+      for (const p of t.paths) {
+        if (!p.available || (p.path !== 'chunk_no_imatrix' && p.path !== 'chunk_imatrix')) continue;
+        if (p.path === 'chunk_imatrix' && q.imatrix === 'unsupported') continue;
+        const bytes = q.quantize(src, t.nrows, t.n_per_row, p.path === 'chunk_imatrix' ? imatrix : undefined);
+        assert.equal(sha(bytes), p.sha256, `${entry.type} ${t.tensor} ${p.path}`);
+        checked.push(`${entry.type}/${p.path}`);
+      }
+    }
+  }
+  for (const must of ['F16/chunk_no_imatrix', 'F16/chunk_imatrix', 'BF16/chunk_no_imatrix', 'Q8_0/chunk_no_imatrix', 'Q8_0/chunk_imatrix', 'Q4_0/chunk_no_imatrix', 'Q5_1/chunk_no_imatrix']) {
+    assert.ok(checked.includes(must), `checked ${must}`);
+  }
+});

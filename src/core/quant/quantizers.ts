@@ -6,6 +6,7 @@ import { encodeF16, quantizeQ8_0 } from './encode.ts';
 import { QuantLensError } from '../errors.ts';
 import type { TensorType } from '../types.ts';
 import { legacyQuantizers } from './legacyQuantizers.ts';
+import { kQuantizers } from './kQuantizers.ts';
 
 export interface Quantizer {
   /**
@@ -47,7 +48,7 @@ const QUANTIZERS = new Map<number, Quantizer>([
     },
   }],
   [8, { quantize: (src) => quantizeQ8_0(src), imatrix: 'ignored' }],
-  ...Object.entries(legacyQuantizers).map(([id, q]) => [Number(id), q] as [number, Quantizer]),
+  ...Object.entries({ ...legacyQuantizers, ...kQuantizers }).map(([id, q]) => [Number(id), q] as [number, Quantizer]),
 ]);
 
 /** Family files register their quantizers here. */

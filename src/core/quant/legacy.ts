@@ -1,3 +1,120 @@
-import type { QuantCodec } from './codec.ts';
+/**
+ * ggml's legacy quants: blocks of 32 weights with one fp16 scale d (and an fp16 min m for the _1 types).
+ *   Q4_0 { d; qs[16] }        w = d · (q − 8)           Q4_1 { d; m; qs[16] }       w = d · q + m
+ *   Q5_0 { d; qh[4]; qs[16] } w = d · (q − 16)          Q5_1 { d; m; qh[4]; qs[16] } w = d · q + m
+ *   Q8_0 { d; qs[32] int8 }   w = d · q
+ * Nibble order: byte j holds weight j (low nibble) and weight j + 16 (high nibble); qh bit j is the fifth bit
+ * of weight j. Decoding is exact: every product and sum is rounded to float32 as ggml's C does.
+ */
+import type { BlockRecord, QuantCodec } from './codec.ts';
+import { F16_TO_F32 } from './scalars.ts';
 
-export const legacyCodecs: Record<number, QuantCodec> = {};
+const fr = Math.fround;
+const QK = 32;
+
+function f16(src: Uint8Array, at: number): number {
+  return F16_TO_F32[src[at] | (src[at + 1] << 8)];
+}
+
+function u32(src: Uint8Array, at: number): number {
+  return (src[at] | (src[at + 1] << 8) | (src[at + 2] << 16) | (src[at + 3] << 24)) >>> 0;
+}
+
+interface LegacyLayout {
+  bytes: number;
+  /** Offset of the fp16 min m, for the asymmetric types. */
+  minAt?: number;
+  /** Offset of the 4-byte fifth-bit field, for the 5-bit types. */
+  qhAt?: number;
+  qsAt: number;
+  /** Subtracted from the unsigned code for the symmetric types. */
+  bias: number;
+}
+
+/** Unsigned codes (0..15 or 0..31) of one block, in weight order. */
+function codes(src: Uint8Array, o: number, layout: LegacyLayout, out: Int32Array): void {
+  const qs = o + layout.qsAt;
+  const qh = layout.qhAt !== undefined ? u32(src, o + layout.qhAt) : 0;
+  for (let j = 0; j < 16; j++) {
+    const b = src[qs + j];
+    out[j] = (b & 0x0f) | (((qh >>> j) << 4) & 0x10);
+    out[j + 16] = (b >> 4) | ((qh >>> (j + 12)) & 0x10);
+  }
+}
+
+function nibbleCodec(layout: LegacyLayout): QuantCodec {
+  const { bytes, minAt, bias } = layout;
+  const q = new Int32Array(QK);
+  return {
+    dequantize(src, dst, nBlocks) {
+      for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += bytes, y += QK) {
+        const d = f16(src, o);
+        codes(src, o, layout, q);
+        if (minAt === undefined) {
+          for (let j = 0; j < QK; j++) dst[y + j] = fr((q[j] - bias) * d);
+        } else {
+          const m = f16(src, o + minAt);
+          for (let j = 0; j < QK; j++) dst[y + j] = fr(fr(q[j] * d) + m);
+        }
+      }
+    },
+    decodeBlock(src, offset): BlockRecord {
+      codes(src, offset, layout, q);
+      const d = f16(src, offset);
+      const fields = [{ name: 'd', offset: 0, size: 2, values: [d], note: 'block scale (fp16)' }];
+      let m: number | undefined;
+      if (minAt !== undefined) {
+        m = f16(src, offset + minAt);
+        fields.push({ name: 'm', offset: minAt, size: 2, values: [m], note: 'block minimum (fp16), added to every weight' });
+      }
+      if (layout.qhAt !== undefined) {
+        const qh = u32(src, offset + layout.qhAt);
+        fields.push({ name: 'qh', offset: layout.qhAt, size: 4, values: Array.from({ length: QK }, (_, j) => (qh >>> j) & 1), note: 'fifth bit of each weight' });
+      }
+      fields.push({
+        name: 'qs',
+        offset: layout.qsAt,
+        size: 16,
+        values: Array.from(q, (v) => v - bias),
+        note: bias ? `codes in weight order, minus ${bias} (w = d·q)` : 'codes in weight order (w = d·q + m)',
+      });
+      return { d, dmin: m, fields };
+    },
+    blockScales(src, nBlocks, out) {
+      for (let i = 0; i < nBlocks; i++) {
+        out.d[i] = f16(src, i * bytes);
+        if (minAt !== undefined && out.dmin) out.dmin[i] = f16(src, i * bytes + minAt);
+      }
+    },
+  };
+}
+
+const q8_0: QuantCodec = {
+  dequantize(src, dst, nBlocks) {
+    for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += 34, y += QK) {
+      const d = f16(src, o);
+      for (let j = 0; j < QK; j++) dst[y + j] = fr(((src[o + 2 + j] << 24) >> 24) * d);
+    }
+  },
+  decodeBlock(src, offset) {
+    const d = f16(src, offset);
+    return {
+      d,
+      fields: [
+        { name: 'd', offset: 0, size: 2, values: [d], note: 'block scale (fp16)' },
+        { name: 'qs', offset: 2, size: 32, values: Array.from(src.subarray(offset + 2, offset + 34), (b) => (b << 24) >> 24), note: 'int8 codes (w = d·q)' },
+      ],
+    };
+  },
+  blockScales(src, nBlocks, out) {
+    for (let i = 0; i < nBlocks; i++) out.d[i] = f16(src, i * 34);
+  },
+};
+
+export const legacyCodecs: Record<number, QuantCodec> = {
+  2: nibbleCodec({ bytes: 18, qsAt: 2, bias: 8 }),
+  3: nibbleCodec({ bytes: 20, minAt: 2, qsAt: 4, bias: 0 }),
+  6: nibbleCodec({ bytes: 22, qhAt: 2, qsAt: 6, bias: 16 }),
+  7: nibbleCodec({ bytes: 24, minAt: 2, qhAt: 4, qsAt: 8, bias: 0 }),
+  8: q8_0,
+};

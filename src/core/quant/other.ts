@@ -1,3 +1,214 @@
-import type { QuantCodec } from './codec.ts';
+/**
+ * Ternary, FP4 and low-bit "binary" types.
+ *   TQ1_0 { qs[48] (5 trits per byte, base 3); qh[4] (4 trits per byte); d }   w = d·(t − 1), t in 0..2
+ *   TQ2_0 { qs[64] (2-bit codes); d }                                           w = d·(q − 1)
+ *   MXFP4 { e (E8M0); qs[16] }                     w = fp4(q)·2^(e−128)  (fp4 values doubled: 0, ±1, ±2, ... ±12)
+ *   NVFP4 { d[4] (unsigned E4M3, one per 16); qs[32] }    w = fp4(q)·ue4m3(d)/2
+ *   Q1_0  { d; qs[16] }  128 weights, w = bit ? d : −d           Q2_0 { d; qs[16] } 64 weights, w = d·(q − 1)
+ */
+import type { BlockField, BlockRecord, QuantCodec } from './codec.ts';
+import { F16_TO_F32 } from './scalars.ts';
 
-export const otherCodecs: Record<number, QuantCodec> = {};
+const fr = Math.fround;
+
+function f16(src: Uint8Array, at: number): number {
+  return F16_TO_F32[src[at] | (src[at + 1] << 8)];
+}
+
+function field(name: string, offset: number, size: number, values: ArrayLike<number>, note: string): BlockField {
+  return { name, offset, size, values: Array.from(values), note };
+}
+
+/** E2M1 values, doubled so they are integers (ggml's kvalues_fp4). */
+export const FP4_DOUBLED = Int8Array.from([0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12]);
+
+/** ggml_e8m0_to_fp32_half: 2^(x − 128), with the two smallest codes as float32 subnormals. */
+export function e8m0Half(x: number): number {
+  return x < 2 ? 2 ** (-128 + x) : 2 ** (x - 128);
+}
+
+/** ggml_ue4m3_to_fp32: unsigned E4M3 (the sign bit is ignored; 0 and 0x7f are 0), times 0.5. */
+export function ue4m3Half(x: number): number {
+  if (x === 0 || x === 0x7f) return 0;
+  const exp = (x >> 3) & 0xf;
+  const man = x & 7;
+  const raw = exp === 0 ? man * 2 ** -9 : (1 + man / 8) * 2 ** (exp - 7);
+  return raw * 0.5;
+}
+
+// ------------------------------------------------------------------------------------------------ TQ1_0
+
+/** The trits of one TQ1_0 block in weight order. */
+function tq1Trits(src: Uint8Array, o: number, out: Int32Array): void {
+  let y = 0;
+  const trit = (b: number, n: number) => (((b * 3 ** n) & 0xff) * 3) >> 8;
+  for (let j = 0; j < 32; j += 32) for (let n = 0; n < 5; n++) for (let m = 0; m < 32; m++) out[y++] = trit(src[o + j + m], n);
+  for (let j = 32; j < 48; j += 16) for (let n = 0; n < 5; n++) for (let m = 0; m < 16; m++) out[y++] = trit(src[o + j + m], n);
+  for (let n = 0; n < 4; n++) for (let j = 0; j < 4; j++) out[y++] = trit(src[o + 48 + j], n);
+}
+
+const tq1_0: QuantCodec = (() => {
+  const t = new Int32Array(256);
+  return {
+    dequantize(src, dst, nBlocks) {
+      for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += 54) {
+        const d = f16(src, o + 52);
+        tq1Trits(src, o, t);
+        for (let j = 0; j < 256; j++) dst[y++] = fr((t[j] - 1) * d);
+      }
+    },
+    decodeBlock(src, o): BlockRecord {
+      tq1Trits(src, o, t);
+      const d = f16(src, o + 52);
+      return {
+        d,
+        fields: [
+          field('qs', 0, 48, t.subarray(0, 240).map((v) => v - 1), 'ternary weights −1, 0, 1 packed 5 per byte (base 3)'),
+          field('qh', 48, 4, t.subarray(240).map((v) => v - 1), 'the last 16 weights, 4 per byte'),
+          field('d', 52, 2, [d], 'block scale (fp16)'),
+        ],
+      };
+    },
+    blockScales(src, nBlocks, out) {
+      for (let i = 0; i < nBlocks; i++) out.d[i] = f16(src, i * 54 + 52);
+    },
+  };
+})();
+
+// ------------------------------------------------------------------------------------------------ TQ2_0 / Q2_0 / Q1_0
+
+const tq2_0: QuantCodec = {
+  dequantize(src, dst, nBlocks) {
+    for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += 66) {
+      const d = f16(src, o + 64);
+      for (let j = 0; j < 64; j += 32) {
+        for (let l = 0; l < 4; l++) for (let m = 0; m < 32; m++) dst[y++] = fr((((src[o + j + m] >> (2 * l)) & 3) - 1) * d);
+      }
+    }
+  },
+  decodeBlock(src, o) {
+    const codes: number[] = [];
+    for (let j = 0; j < 64; j += 32) for (let l = 0; l < 4; l++) for (let m = 0; m < 32; m++) codes.push(((src[o + j + m] >> (2 * l)) & 3) - 1);
+    const d = f16(src, o + 64);
+    return { d, fields: [field('qs', 0, 64, codes, '2-bit ternary codes minus 1, in weight order'), field('d', 64, 2, [d], 'block scale (fp16)')] };
+  },
+  blockScales(src, nBlocks, out) {
+    for (let i = 0; i < nBlocks; i++) out.d[i] = f16(src, i * 66 + 64);
+  },
+};
+
+const q2_0: QuantCodec = {
+  dequantize(src, dst, nBlocks) {
+    for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += 18) {
+      const d = f16(src, o);
+      for (let j = 0; j < 64; j++) dst[y++] = fr((((src[o + 2 + (j >> 2)] >> ((j & 3) * 2)) & 3) - 1) * d);
+    }
+  },
+  decodeBlock(src, o) {
+    const d = f16(src, o);
+    const codes = Array.from({ length: 64 }, (_, j) => ((src[o + 2 + (j >> 2)] >> ((j & 3) * 2)) & 3) - 1);
+    return { d, fields: [field('d', 0, 2, [d], 'block scale (fp16)'), field('qs', 2, 16, codes, '2-bit codes −1, 0, 1, 2 in weight order')] };
+  },
+  blockScales(src, nBlocks, out) {
+    for (let i = 0; i < nBlocks; i++) out.d[i] = f16(src, i * 18);
+  },
+};
+
+const q1_0: QuantCodec = {
+  dequantize(src, dst, nBlocks) {
+    for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += 18) {
+      const d = f16(src, o);
+      const nd = -d;
+      for (let j = 0; j < 128; j++) dst[y++] = (src[o + 2 + (j >> 3)] >> (j & 7)) & 1 ? d : nd;
+    }
+  },
+  decodeBlock(src, o) {
+    const d = f16(src, o);
+    const bits = Array.from({ length: 128 }, (_, j) => ((src[o + 2 + (j >> 3)] >> (j & 7)) & 1 ? 1 : -1));
+    return { d, fields: [field('d', 0, 2, [d], 'block scale (fp16)'), field('qs', 2, 16, bits, 'signs ±1 in weight order')] };
+  },
+  blockScales(src, nBlocks, out) {
+    for (let i = 0; i < nBlocks; i++) out.d[i] = f16(src, i * 18);
+  },
+};
+
+// ------------------------------------------------------------------------------------------------ MXFP4 / NVFP4
+
+const mxfp4: QuantCodec = {
+  dequantize(src, dst, nBlocks) {
+    for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += 17, y += 32) {
+      const d = e8m0Half(src[o]);
+      for (let j = 0; j < 16; j++) {
+        const b = src[o + 1 + j];
+        dst[y + j] = fr(FP4_DOUBLED[b & 0xf] * d);
+        dst[y + j + 16] = fr(FP4_DOUBLED[b >> 4] * d);
+      }
+    }
+  },
+  decodeBlock(src, o) {
+    const d = e8m0Half(src[o]);
+    const codes = new Array<number>(32);
+    for (let j = 0; j < 16; j++) {
+      codes[j] = FP4_DOUBLED[src[o + 1 + j] & 0xf] / 2;
+      codes[j + 16] = FP4_DOUBLED[src[o + 1 + j] >> 4] / 2;
+    }
+    return {
+      d: 2 * d,
+      fields: [
+        field('e', 0, 1, [src[o]], `shared E8M0 exponent: scale 2^(e−127) = ${2 * d}`),
+        field('qs', 1, 16, codes, 'E2M1 values in weight order'),
+      ],
+    };
+  },
+  blockScales(src, nBlocks, out) {
+    for (let i = 0; i < nBlocks; i++) out.d[i] = 2 * e8m0Half(src[i * 17]);
+  },
+};
+
+const nvfp4: QuantCodec = {
+  subBlocksPerBlock: 4,
+  dequantize(src, dst, nBlocks) {
+    for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += 36) {
+      for (let s = 0; s < 4; s++, y += 16) {
+        const d = ue4m3Half(src[o + s]);
+        const q = o + 4 + 8 * s;
+        for (let j = 0; j < 8; j++) {
+          dst[y + j] = fr(FP4_DOUBLED[src[q + j] & 0xf] * d);
+          dst[y + j + 8] = fr(FP4_DOUBLED[src[q + j] >> 4] * d);
+        }
+      }
+    }
+  },
+  decodeBlock(src, o) {
+    const scales = Array.from(src.subarray(o, o + 4), (b) => 2 * ue4m3Half(b));
+    const codes: number[] = [];
+    for (let s = 0; s < 4; s++) {
+      const q = o + 4 + 8 * s;
+      for (let j = 0; j < 8; j++) codes.push(FP4_DOUBLED[src[q + j] & 0xf] / 2);
+      for (let j = 0; j < 8; j++) codes.push(FP4_DOUBLED[src[q + j] >> 4] / 2);
+    }
+    return {
+      fields: [field('d', 0, 4, scales, 'unsigned E4M3 scale of each 16 weights'), field('qs', 4, 32, codes, 'E2M1 values in weight order')],
+    };
+  },
+  blockScales(src, nBlocks, out) {
+    for (let i = 0; i < nBlocks; i++) {
+      let max = 0;
+      for (let s = 0; s < 4; s++) {
+        const d = 2 * ue4m3Half(src[i * 36 + s]);
+        if (out.sub) out.sub[i * 4 + s] = d;
+        max = Math.max(max, d);
+      }
+      out.d[i] = max;
+    }
+  },
+};
+
+export const otherCodecs: Record<number, QuantCodec> = {
+  34: tq1_0,
+  35: tq2_0,
+  39: mxfp4,
+  40: nvfp4,
+  41: q1_0,
+  42: q2_0,
+};

@@ -1,0 +1,134 @@
+/** The custom editor for .gguf / .safetensors files: header on the host, analyses in workers, UI in a webview. */
+import * as vscode from 'vscode';
+import { basename } from 'node:path';
+import { ModelDocument } from './modelDocument.ts';
+import type { WorkerPool } from './workerPool.ts';
+import { webviewHtml } from './webviewHtml.ts';
+import { buildWebviewModel } from './webviewModel.ts';
+import type { FromWebview, ToWebview, WebviewSettings } from '../shared/webviewProtocol.ts';
+import type { ModelRegistry } from './modelRegistry.ts';
+import { findTokens } from '../core/analysis/tokenizer.ts';
+import { readArrayPage } from '../core/formats/gguf.ts';
+import type { ArrayValue } from '../core/model.ts';
+import { oneLine } from '../core/errors.ts';
+import { DEFAULT_CANDIDATES } from '../cli/quantCommands.ts';
+
+export const VIEW_TYPE = 'quantLens.modelEditor';
+const HEATMAP_SIZE = 128;
+
+export function readSettings(): WebviewSettings {
+  const c = vscode.workspace.getConfiguration('quantLens');
+  return { bins: c.get<number>('histogramBins', 64), histogramScale: c.get<'linear' | 'log'>('histogramScale', 'linear') };
+}
+
+export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<ModelDocument> {
+  private readonly panels = new Map<ModelDocument, vscode.WebviewPanel>();
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly pool: WorkerPool,
+    private readonly registry: ModelRegistry,
+  ) {}
+
+  async openCustomDocument(uri: vscode.Uri): Promise<ModelDocument> {
+    return ModelDocument.open(uri, this.pool);
+  }
+
+  /** The editor of a document whose panel is active, for commands run from the title bar or palette. */
+  activeDocument(): ModelDocument | undefined {
+    for (const [doc, panel] of this.panels) if (panel.active) return doc;
+    return undefined;
+  }
+
+  reveal(doc: ModelDocument, tensor: string): void {
+    const panel = this.panels.get(doc);
+    if (!panel) return;
+    panel.reveal();
+    void panel.webview.postMessage({ type: 'reveal', tensor } satisfies ToWebview);
+  }
+
+  async resolveCustomEditor(doc: ModelDocument, panel: vscode.WebviewPanel): Promise<void> {
+    this.panels.set(doc, panel);
+    this.registry.add(doc);
+    const dist = vscode.Uri.joinPath(this.context.extensionUri, 'dist');
+    panel.webview.options = { enableScripts: true, localResourceRoots: [dist] };
+    panel.webview.html = webviewHtml(panel.webview, dist, basename(doc.uri.fsPath));
+    const post = (m: ToWebview) => void panel.webview.postMessage(m);
+    const subscriptions: vscode.Disposable[] = [];
+    panel.onDidDispose(() => {
+      this.panels.delete(doc);
+      this.registry.remove(doc);
+      doc.cancelJobs();
+      subscriptions.forEach((s) => s.dispose());
+    });
+    subscriptions.push(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('quantLens')) post({ type: 'settings', settings: readSettings() });
+      }),
+    );
+
+    const runInView = async (label: string, work: (progress: (done: number, total: number) => void) => Promise<void>) => {
+      try {
+        await vscode.window.withProgress({ location: { viewId: 'workbench.view.explorer' }, title: label }, () =>
+          work((done, total) => post({ type: 'progress', label, done, total })),
+        );
+        post({ type: 'jobDone' });
+      } catch (e) {
+        post({ type: 'jobError', message: oneLine(e) });
+      }
+    };
+
+    panel.webview.onDidReceiveMessage(async (m: FromWebview) => {
+      const path = doc.uri.fsPath;
+      const settings = readSettings();
+      switch (m.type) {
+        case 'ready':
+          if (!doc.model) return post({ type: 'openError', message: doc.openError ?? 'cannot open this file' });
+          return post({ type: 'model', fileName: basename(path), ...(await buildWebviewModel(doc.model)), settings });
+        case 'selectTensor': {
+          doc.cancelJobs();
+          const t = doc.tensor(m.tensor);
+          if (!t) return;
+          return runInView(`Quant Lens: ${t.name}`, async (progress) => {
+            const stats = await doc.run({ kind: 'stats', path, tensor: t.name, bins: settings.bins }, progress);
+            if (stats.kind === 'stats') post({ type: 'stats', tensor: t.name, stats: stats.stats });
+            const scales = await doc.run({ kind: 'scales', path, tensor: t.name, bins: settings.bins });
+            if (scales.kind === 'scales') post({ type: 'scales', tensor: t.name, scales: scales.scales });
+            const block = await doc.run({ kind: 'block', path, tensor: t.name, index: 0 });
+            if (block.kind === 'block') post({ type: 'block', view: block.view });
+            const heat = await doc.run({ kind: 'heatmap', path, tensor: t.name, width: HEATMAP_SIZE, height: HEATMAP_SIZE });
+            if (heat.kind === 'heatmap') post({ type: 'heatmap', heatmap: heat.heatmap });
+          });
+        }
+        case 'block':
+          try {
+            const r = await doc.run({ kind: 'block', path, tensor: m.tensor, index: m.index });
+            if (r.kind === 'block') post({ type: 'block', view: r.view });
+          } catch (e) {
+            post({ type: 'jobError', tensor: m.tensor, message: oneLine(e) });
+          }
+          return;
+        case 'whatIf':
+          return runInView(`Quant Lens: what-if for ${m.tensor}`, async (progress) => {
+            const r = await doc.run({ kind: 'whatIf', path, tensor: m.tensor, candidates: DEFAULT_CANDIDATES.split(',') }, progress);
+            if (r.kind === 'whatIf') post({ type: 'whatIf', tensor: m.tensor, rows: r.rows });
+          });
+        case 'findTokens':
+          if (doc.model) post({ type: 'tokens', query: m.query, matches: await findTokens(doc.model, m.query) });
+          return;
+        case 'arrayPage': {
+          const entry = doc.model?.metadata.find((e) => e.key === m.key);
+          const arr = entry?.value as ArrayValue | undefined;
+          if (!doc.model || !arr || arr.kind !== 'array') return;
+          const values = await readArrayPage(doc.model.files[arr.fileIndex].source, arr, m.start, m.count);
+          return post({ type: 'arrayPage', key: m.key, start: m.start, values: values.map((v) => (typeof v === 'string' ? v : String(v))) });
+        }
+        case 'cancel':
+          doc.cancelJobs();
+          return;
+        case 'command':
+          return void vscode.commands.executeCommand(`quantLens.${m.command}`, doc.uri, m.tensors);
+      }
+    });
+  }
+}

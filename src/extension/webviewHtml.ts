@@ -1,0 +1,31 @@
+/** The webview's HTML shell: strict Content-Security-Policy with a nonce, resources only from dist/. */
+import * as vscode from 'vscode';
+import { randomBytes } from 'node:crypto';
+
+export function webviewHtml(webview: vscode.Webview, dist: vscode.Uri, title: string): string {
+  const nonce = randomBytes(16).toString('base64');
+  const asset = (name: string) => webview.asWebviewUri(vscode.Uri.joinPath(dist, name)).toString();
+  const csp = [
+    "default-src 'none'",
+    `img-src ${webview.cspSource} data:`,
+    `font-src ${webview.cspSource}`,
+    `style-src ${webview.cspSource}`,
+    `script-src 'nonce-${nonce}'`,
+  ].join('; ');
+  const escaped = title.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${asset('codicon.css')}" id="vscode-codicon-stylesheet">
+<link rel="stylesheet" href="${asset('webview.css')}">
+<title>${escaped}</title>
+</head>
+<body>
+<div id="app" aria-live="polite"><p class="loading"><span class="codicon codicon-loading codicon-modifier-spin"></span> Reading ${escaped}…</p></div>
+<script nonce="${nonce}" src="${asset('webview.js')}"></script>
+</body>
+</html>`;
+}

@@ -1,0 +1,123 @@
+/**
+ * A small pool of worker threads (dist/worker.js). Jobs queue until a worker is free; each can be cancelled
+ * (a shared flag the worker polls between chunks). No vscode import: tests drive it directly.
+ */
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import type { WorkerJob, WorkerRequest, WorkerResponse, WorkerResult } from '../shared/workerProtocol.ts';
+import { QuantLensError } from '../core/errors.ts';
+
+export interface JobHandle<T extends WorkerResult = WorkerResult> {
+  promise: Promise<T>;
+  cancel(): void;
+}
+
+interface Pending {
+  id: number;
+  job: WorkerJob;
+  flag: SharedArrayBuffer;
+  onProgress?: (done: number, total: number) => void;
+  resolve: (r: WorkerResult) => void;
+  reject: (e: Error) => void;
+}
+
+export function defaultWorkerCount(): number {
+  return Math.max(1, Math.min(4, availableParallelism() - 1 || 1));
+}
+
+export class WorkerPool {
+  private idle: Worker[] = [];
+  private busy = new Map<Worker, Pending>();
+  private queue: Pending[] = [];
+  private nextId = 1;
+  private workers: Worker[] = [];
+  private disposed = false;
+
+  constructor(
+    private readonly script: string,
+    size = defaultWorkerCount(),
+  ) {
+    for (let i = 0; i < size; i++) this.spawn();
+  }
+
+  private spawn(): void {
+    const w = new Worker(this.script);
+    w.unref();
+    w.on('message', (m: WorkerResponse) => {
+      const p = this.busy.get(w);
+      if (!p || m.id !== p.id) return;
+      if (m.type === 'progress') return p.onProgress?.(m.done, m.total);
+      this.busy.delete(w);
+      if (m.type === 'result') p.resolve(m.result);
+      else p.reject(new QuantLensError((m.code as never) ?? 'io', m.message));
+      this.idle.push(w);
+      this.pump();
+    });
+    w.on('error', (e) => this.replace(w, e));
+    w.on('exit', (code) => {
+      if (!this.disposed && code !== 0) this.replace(w, new Error(`worker exited with code ${code}`));
+    });
+    this.workers.push(w);
+    this.idle.push(w);
+  }
+
+  private replace(w: Worker, e: Error): void {
+    const p = this.busy.get(w);
+    this.busy.delete(w);
+    this.idle = this.idle.filter((x) => x !== w);
+    this.workers = this.workers.filter((x) => x !== w);
+    p?.reject(new QuantLensError('io', `worker failed: ${e.message}`));
+    if (!this.disposed) {
+      this.spawn();
+      this.pump();
+    }
+  }
+
+  private pump(): void {
+    while (this.idle.length && this.queue.length) {
+      const p = this.queue.shift()!;
+      if (new Int32Array(p.flag)[0] === 1) {
+        p.reject(new QuantLensError('cancelled', 'cancelled'));
+        continue;
+      }
+      const w = this.idle.pop()!;
+      this.busy.set(w, p);
+      const req: WorkerRequest = { id: p.id, job: p.job, cancel: p.flag };
+      w.postMessage(req);
+    }
+  }
+
+  run<T extends WorkerResult = WorkerResult>(job: WorkerJob, onProgress?: (done: number, total: number) => void): JobHandle<T> {
+    if (this.disposed) throw new QuantLensError('cancelled', 'the worker pool is closed');
+    const flag = new SharedArrayBuffer(4);
+    let pending!: Pending;
+    const promise = new Promise<WorkerResult>((resolve, reject) => {
+      pending = { id: this.nextId++, job, flag, onProgress, resolve, reject };
+    });
+    this.queue.push(pending);
+    this.pump();
+    return {
+      promise: promise as Promise<T>,
+      cancel: () => {
+        Atomics.store(new Int32Array(flag), 0, 1);
+        this.pump();
+      },
+    };
+  }
+
+  /** Every worker runs `job`, untracked (used to close a model's file handles in all of them). */
+  broadcast(job: WorkerJob): void {
+    for (const w of this.workers) {
+      const req: WorkerRequest = { id: -this.nextId++, job, cancel: new SharedArrayBuffer(4) };
+      w.postMessage(req);
+    }
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    for (const p of this.queue) p.reject(new QuantLensError('cancelled', 'closed'));
+    this.queue = [];
+    for (const p of this.busy.values()) p.reject(new QuantLensError('cancelled', 'closed'));
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}

@@ -1,0 +1,38 @@
+/** The message protocol between the extension host and its worker threads. */
+import type { TensorStats } from '../core/analysis/tensorStats.ts';
+import type { ScaleDistribution } from '../core/analysis/blocks.ts';
+import type { WhatIfRow } from '../core/analysis/whatIf.ts';
+import type { BlockView, Heatmap } from './webviewProtocol.ts';
+
+export type WorkerJob =
+  | { kind: 'stats'; path: string; tensor: string; bins: number }
+  | { kind: 'scales'; path: string; tensor: string; bins: number }
+  | { kind: 'block'; path: string; tensor: string; index: number }
+  | { kind: 'heatmap'; path: string; tensor: string; width: number; height: number }
+  | { kind: 'whatIf'; path: string; tensor: string; candidates: string[] }
+  | { kind: 'report'; path: string; reference?: string; format: 'md' | 'json' | 'csv' }
+  | { kind: 'dump'; path: string; withStats: boolean }
+  | { kind: 'requantize'; path: string; output: string; rules: string[] }
+  | { kind: 'close'; path: string };
+
+export type WorkerResult =
+  | { kind: 'stats'; stats: TensorStats }
+  | { kind: 'scales'; scales: ScaleDistribution | null }
+  | { kind: 'block'; view: BlockView }
+  | { kind: 'heatmap'; heatmap: Heatmap }
+  | { kind: 'whatIf'; rows: WhatIfRow[] }
+  | { kind: 'text'; text: string }
+  | { kind: 'requantize'; output: string; bytes: number; changed: number }
+  | { kind: 'closed' };
+
+export interface WorkerRequest {
+  id: number;
+  job: WorkerJob;
+  /** Int32Array view: element 0 becomes 1 when the job is cancelled. */
+  cancel: SharedArrayBuffer;
+}
+
+export type WorkerResponse =
+  | { id: number; type: 'progress'; done: number; total: number }
+  | { id: number; type: 'result'; result: WorkerResult }
+  | { id: number; type: 'error'; message: string; code?: string };

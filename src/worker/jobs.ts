@@ -1,0 +1,135 @@
+/**
+ * What the worker does, free of worker_threads and vscode so tests can call it directly: each job opens (or
+ * reuses) its model by path and runs one core analysis, reporting progress and honouring cancellation.
+ */
+import { openModel } from '../core/formats/openModel.ts';
+import type { Model, TensorInfo } from '../core/model.ts';
+import { QuantLensError } from '../core/errors.ts';
+import { computeTensorStats, type TensorStats } from '../core/analysis/tensorStats.ts';
+import { computeScaleDistribution, readBlock } from '../core/analysis/blocks.ts';
+import { forEachChunk } from '../core/analysis/tensorValues.ts';
+import { computeWhatIf, parseCandidate } from '../core/analysis/whatIf.ts';
+import { compareModels } from '../core/compare/compare.ts';
+import { buildReport } from '../core/report/report.ts';
+import { dumpModel } from '../core/report/textDump.ts';
+import { parseTensorTypeRule, planRequantize, writeRequantized } from '../core/requant/requantize.ts';
+import type { WorkerJob, WorkerResult } from '../shared/workerProtocol.ts';
+import type { Heatmap } from '../shared/webviewProtocol.ts';
+
+export interface JobContext {
+  onProgress: (done: number, total: number) => void;
+  isCancelled: () => boolean;
+}
+
+const models = new Map<string, Promise<Model>>();
+
+function modelAt(path: string): Promise<Model> {
+  let m = models.get(path);
+  if (!m) {
+    m = openModel(path);
+    models.set(path, m);
+    m.catch(() => models.delete(path));
+  }
+  return m;
+}
+
+export async function closeModel(path: string): Promise<void> {
+  const m = models.get(path);
+  models.delete(path);
+  if (m) await (await m).close().catch(() => undefined);
+}
+
+function tensorOf(model: Model, name: string): TensorInfo {
+  const t = model.tensors.find((x) => x.name === name);
+  if (!t) throw new QuantLensError('usage', `no tensor named ${name}`);
+  return t;
+}
+
+/** max |w| over a grid of at most width x height cells covering the tensor's rows x columns. */
+export function computeHeatmap(model: Model, tensor: TensorInfo, width: number, height: number, ctx: JobContext): Heatmap {
+  const cols = model.format === 'gguf' ? tensor.shape[0] : (tensor.shape[tensor.shape.length - 1] ?? 1);
+  const rows = Math.max(1, tensor.nElements / Math.max(1, cols));
+  const w = Math.max(1, Math.min(width, cols));
+  const h = Math.max(1, Math.min(height, rows));
+  const cells = new Float64Array(w * h);
+  forEachChunk(model, tensor, (values, first) => {
+    for (let i = 0; i < values.length; i++) {
+      const idx = first + i;
+      const r = Math.floor(idx / cols);
+      const c = idx - r * cols;
+      const cell = Math.floor((r * h) / rows) * w + Math.floor((c * w) / cols);
+      const a = Math.abs(values[i]);
+      if (a > cells[cell]) cells[cell] = a;
+    }
+    ctx.onProgress(first + values.length, tensor.nElements);
+  }, { isCancelled: ctx.isCancelled });
+  let max = 0;
+  for (const v of cells) if (Number.isFinite(v) && v > max) max = v;
+  return { tensor: tensor.name, width: w, height: h, cells: Array.from(cells), max };
+}
+
+export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerResult> {
+  if (job.kind === 'close') {
+    await closeModel(job.path);
+    return { kind: 'closed' };
+  }
+  const model = await modelAt(job.path);
+  switch (job.kind) {
+    case 'stats':
+      return { kind: 'stats', stats: computeTensorStats(model, tensorOf(model, job.tensor), { bins: job.bins, onProgress: ctx.onProgress, isCancelled: ctx.isCancelled }) };
+    case 'scales':
+      return { kind: 'scales', scales: computeScaleDistribution(model, tensorOf(model, job.tensor), { bins: job.bins, onProgress: ctx.onProgress, isCancelled: ctx.isCancelled }) };
+    case 'block': {
+      const t = tensorOf(model, job.tensor);
+      const b = readBlock(model, t, job.index);
+      return { kind: 'block', view: { tensor: t.name, blockIndex: b.blockIndex, blockCount: b.blockCount, offset: b.offset, raw: Array.from(b.raw), values: Array.from(b.values), record: b.record } };
+    }
+    case 'heatmap':
+      return { kind: 'heatmap', heatmap: computeHeatmap(model, tensorOf(model, job.tensor), job.width, job.height, ctx) };
+    case 'whatIf':
+      return { kind: 'whatIf', rows: computeWhatIf(model, tensorOf(model, job.tensor), job.candidates.map(parseCandidate), { onProgress: ctx.onProgress, isCancelled: ctx.isCancelled }) };
+    case 'report': {
+      const stats = new Map<string, TensorStats>();
+      for (const [i, t] of model.tensors.entries()) {
+        if (ctx.isCancelled()) throw new QuantLensError('cancelled', 'cancelled');
+        try {
+          stats.set(t.name, computeTensorStats(model, t, { isCancelled: ctx.isCancelled }));
+        } catch (e) {
+          if (!(e instanceof QuantLensError) || e.code === 'cancelled') throw e;
+        }
+        ctx.onProgress(i + 1, model.tensors.length * (job.reference ? 2 : 1));
+      }
+      let comparison;
+      if (job.reference) {
+        const ref = await openModel(job.reference);
+        try {
+          comparison = {
+            reference: job.reference,
+            tensors: compareModels(model, ref, {
+              isCancelled: ctx.isCancelled,
+              onProgress: (done, total) => ctx.onProgress(model.tensors.length + (done * model.tensors.length) / total, 2 * model.tensors.length),
+            }).tensors,
+          };
+        } finally {
+          await ref.close();
+        }
+      }
+      return { kind: 'text', text: buildReport({ model, stats, comparison }, job.format) };
+    }
+    case 'dump': {
+      const stats = job.withStats ? new Map(model.tensors.flatMap((t) => {
+        try {
+          return [[t.name, computeTensorStats(model, t, { isCancelled: ctx.isCancelled })] as const];
+        } catch {
+          return [];
+        }
+      })) : undefined;
+      return { kind: 'text', text: dumpModel(model, stats) };
+    }
+    case 'requantize': {
+      const plan = planRequantize(model, job.rules.map(parseTensorTypeRule));
+      const result = await writeRequantized(model, plan, job.output, { onProgress: (d, t) => ctx.onProgress(d, t), isCancelled: ctx.isCancelled });
+      return { kind: 'requantize', output: result.path, bytes: result.bytes, changed: plan.changes.length };
+    }
+  }
+}

@@ -1,0 +1,28 @@
+/** Worker thread entry: runs jobs from the extension host (see src/shared/workerProtocol.ts), never on its main thread. */
+import { parentPort } from 'node:worker_threads';
+import { runJob } from './jobs.ts';
+import { QuantLensError, oneLine } from '../core/errors.ts';
+import type { WorkerRequest, WorkerResponse } from '../shared/workerProtocol.ts';
+
+const port = parentPort!;
+const post = (m: WorkerResponse) => port.postMessage(m);
+
+port.on('message', async (req: WorkerRequest) => {
+  const flag = new Int32Array(req.cancel);
+  let lastPost = 0;
+  try {
+    const result = await runJob(req.job, {
+      isCancelled: () => Atomics.load(flag, 0) === 1,
+      onProgress: (done, total) => {
+        const now = Date.now();
+        if (now - lastPost > 100 || done >= total) {
+          lastPost = now;
+          post({ id: req.id, type: 'progress', done, total });
+        }
+      },
+    });
+    post({ id: req.id, type: 'result', result });
+  } catch (e) {
+    post({ id: req.id, type: 'error', message: oneLine(e), code: e instanceof QuantLensError ? e.code : 'internal' });
+  }
+});

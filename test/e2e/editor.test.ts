@@ -1,0 +1,133 @@
+// The model editor in a real VS Code: open files, read the summary and table, select a tensor, inspect it.
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { start, runCommand, quickOpen, show, webview, shot, CORPUS, type Session } from './harness.ts';
+
+const expected = JSON.parse(readFileSync(join(CORPUS, 'gguf', 'llama-tiny-Q4_K.expected.json'), 'utf8'));
+const attnQ = expected.tensors.find((t: { name: string }) => t.name === 'blk.0.attn_q.weight');
+
+let s: Session;
+let step = 0;
+
+before(async () => {
+  s = await start({
+    'models/llama-tiny-Q4_K.gguf': join(CORPUS, 'gguf', 'llama-tiny-Q4_K.gguf'),
+    'models/llama-mix-Q4_K_M.gguf': join(CORPUS, 'gguf', 'llama-mix-Q4_K_M.gguf'),
+    'models/dtypes.safetensors': join(CORPUS, 'safetensors', 'dtypes.safetensors'),
+    'models/broken.gguf': join(CORPUS, 'malformed', 'gguf-bad-magic.gguf'),
+    'notes.py': 'text:# which layer lost most?\nw = state["blk.0.attn_q.weight"]\nprint(w.shape)\n',
+  });
+});
+
+after(async () => {
+  assert.deepEqual(s?.cspViolations ?? [], [], 'no Content-Security-Policy violations');
+  await s?.close();
+});
+
+afterEach(async () => {
+  if (s) await shot(s.page, `editor-${String(++step).padStart(2, '0')}`);
+});
+
+test('a GGUF opens in Quant Lens with its summary and table', async () => {
+  await quickOpen(s.page, 'llama-tiny-Q4_K.gguf');
+  const wv = webview(s.page);
+  await wv.locator('body[data-ready="true"]').waitFor({ timeout: 60_000 });
+  assert.equal(await wv.locator('[data-testid="file-name"]').innerText(), 'llama-tiny-Q4_K.gguf');
+  assert.equal(await wv.locator('[data-testid="table-status"]').innerText(), '5 of 5 tensors');
+  await wv.locator('[data-testid="tab-summary"]').click();
+  assert.equal(await wv.locator('[data-testid="file-type"]').innerText(), 'Q4_K_S');
+  assert.equal(await wv.locator('[data-testid="architecture"]').innerText(), 'llama');
+  assert.equal(await wv.locator('[data-testid="tensor-count"]').innerText(), '5');
+  await wv.locator('[data-testid="fits-total"]').waitFor();
+  await wv.locator('[data-testid="tab-tensors"]').click();
+});
+
+test('filtering the table by text and by regex', async () => {
+  const wv = webview(s.page);
+  const filter = wv.locator('vscode-textfield[data-testid="tensor-filter"] input');
+  await filter.fill('attn');
+  await wv.locator('[data-testid="table-status"]', { hasText: '2 of 5 tensors match' }).waitFor();
+  await filter.fill('/^blk\\.0\\.(attn_q|ffn_down)/');
+  await wv.locator('[data-testid="table-status"]', { hasText: '2 of 5 tensors match' }).waitFor();
+  await filter.fill('');
+  await wv.locator('[data-testid="table-status"]', { hasText: '5 of 5 tensors' }).waitFor();
+});
+
+test('selecting a tensor draws its histogram and shows exact stats, scales and a block', async () => {
+  const wv = webview(s.page);
+  await wv.locator('.row[data-tensor="blk.0.attn_q.weight"]').click();
+  await wv.locator('canvas[data-testid="histogram"][data-drawn="true"]').waitFor();
+  const inked = await wv.locator('canvas[data-testid="histogram"]').evaluate((c: HTMLCanvasElement) => {
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i]) n++;
+    return n / (c.width * c.height);
+  });
+  assert.ok(inked > 0.01, `histogram drawn (${inked})`);
+  const stat = async (k: string) => Number(await wv.locator(`[data-testid="stat-${k}"]`).getAttribute('data-value'));
+  assert.equal(await stat('min'), attnQ.stats.min);
+  assert.equal(await stat('max'), attnQ.stats.max);
+  assert.equal(await stat('zero_count'), attnQ.stats.zero_count);
+  assert.ok(Math.abs((await stat('std')) - attnQ.stats.std) <= 1e-9 * attnQ.stats.std);
+  await wv.locator('[data-testid="block-fields"] tr[data-field="scales"]').waitFor();
+  await wv.locator('[data-testid="scales-note"]', { hasText: 'blocks × 8 sub-blocks' }).waitFor();
+  const title = await wv.locator('.row[data-tensor="blk.0.attn_q.weight"]').getAttribute('title');
+  assert.match(title ?? '', /min -2\.947/, 'row tooltip shows stats');
+});
+
+test('the block inspector moves between blocks', async () => {
+  const wv = webview(s.page);
+  const index = wv.locator('vscode-textfield[data-testid="block-index"] input');
+  await index.fill('3');
+  await index.press('Enter');
+  await wv.locator('[data-testid="block-inspector"]', { hasText: `file offset ${attnQ.absolute_offset + 3 * 144}` }).waitFor();
+});
+
+test('hovering a tensor name in a text file shows its type and stats', async () => {
+  await quickOpen(s.page, 'notes.py');
+  const token = s.page.locator('.part.editor .monaco-editor .view-line span', { hasText: 'attn_q' }).first();
+  await token.waitFor();
+  await token.hover();
+  await s.page.locator('.monaco-hover:not(.hidden)', { hasText: 'Q4_K' }).waitFor();
+  await s.page.locator('.monaco-hover:not(.hidden)', { hasText: 'std' }).waitFor();
+});
+
+test('Show as Text opens the coloured dump', async () => {
+  await show(s.page, 'llama-tiny-Q4_K.gguf');
+  await webview(s.page).locator('body[data-ready="true"]').waitFor();
+  await runCommand(s.page, 'Quant Lens: Show as Text');
+  await s.page.locator('.statusbar-item[id="status.editor.mode"]', { hasText: 'Quant Lens Dump' }).waitFor();
+  await s.page.locator('.part.editor .monaco-editor .view-line', { hasText: 'quantlens-dump 1' }).waitFor();
+});
+
+test('a malformed file shows one clear error line', async () => {
+  await quickOpen(s.page, 'broken.gguf');
+  const err = webview(s.page).locator('[data-testid="open-error"]');
+  await err.waitFor();
+  assert.match(await err.innerText(), /not a GGUF file: magic is "GGML" at byte 0, expected "GGUF"/);
+});
+
+test('a safetensors file opens too', async () => {
+  await quickOpen(s.page, 'dtypes.safetensors');
+  const wv = webview(s.page);
+  await wv.locator('[data-testid="file-name"]', { hasText: 'dtypes.safetensors' }).waitFor();
+  await wv.locator('[data-testid="table-status"]', { hasText: '20 of 20 tensors' }).waitFor();
+});
+
+test('the Q4_K_M mix in both themes: quant map and detail', async () => {
+  await quickOpen(s.page, 'llama-mix-Q4_K_M.gguf');
+  const wv = webview(s.page);
+  await wv.locator('[data-testid="file-name"]', { hasText: 'llama-mix-Q4_K_M.gguf' }).waitFor();
+  await wv.locator('[data-testid="tab-map"]').click();
+  await wv.locator('.map-cell[data-tensor="blk.1.ffn_down.weight"]').click();
+  await wv.locator('[data-testid="detail-name"]', { hasText: 'blk.1.ffn_down.weight' }).waitFor();
+  await wv.locator('canvas[data-testid="histogram"][data-drawn="true"]').waitFor();
+  await shot(s.page, 'theme-dark');
+  await runCommand(s.page, 'Preferences: Toggle between Light/Dark Themes');
+  await s.page.locator('.monaco-workbench.vs').waitFor({ timeout: 30_000 });
+  await show(s.page, 'llama-mix-Q4_K_M.gguf');
+  await wv.locator('canvas[data-testid="histogram"][data-drawn="true"]').waitFor();
+  await shot(s.page, 'theme-light');
+});

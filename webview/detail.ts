@@ -1,0 +1,234 @@
+/**
+ * The tensor detail panel: stats, weight histogram, scale distribution, |w| heatmap, block inspector (fields next
+ * to raw bytes) and the what-if table with its error-vs-bits chart.
+ */
+import type { BlockView, FromWebview, Heatmap, TensorRow, WebviewSettings } from '../src/shared/webviewProtocol.ts';
+import type { TensorStats } from '../src/core/analysis/tensorStats.ts';
+import type { ScaleDistribution } from '../src/core/analysis/blocks.ts';
+import type { WhatIfRow } from '../src/core/analysis/whatIf.ts';
+import { h, el, clear, fmt, bytes, icon, themeColor, append } from './dom.ts';
+import { drawHistogram, drawErrorVsBits } from './charts.ts';
+
+export function statsTooltip(name: string, s: TensorStats): string {
+  return `${name}\nmin ${fmt(s.min)}  max ${fmt(s.max)}\nmean ${fmt(s.mean)}  std ${fmt(s.std)}\nzeros ${s.zero_count}${s.nan_count ? `  NaN ${s.nan_count}` : ''}`;
+}
+
+const STAT_FIELDS: [keyof TensorStats, string][] = [
+  ['count', 'values'], ['min', 'min'], ['max', 'max'], ['mean', 'mean'], ['std', 'std'], ['rms', 'rms'],
+  ['absmax', 'absmax'], ['zero_count', 'zeros'], ['nan_count', 'NaN'], ['posinf_count', '+Inf'], ['neginf_count', '−Inf'],
+];
+
+export class TensorDetail {
+  readonly element: HTMLElement;
+  private row: TensorRow | undefined;
+  private stats: TensorStats | undefined;
+  private scales: ScaleDistribution | null | undefined;
+  private scaleSeries: 'sub' | 'd' | 'dmin' = 'sub';
+  private block: BlockView | undefined;
+
+  constructor(
+    private readonly post: (m: FromWebview) => void,
+    private settings: WebviewSettings,
+  ) {
+    this.element = h('aside', { class: 'detail', 'data-testid': 'detail' }, h('p', { class: 'muted empty-detail' }, 'Select a tensor to see its statistics, histogram, block scales and blocks.'));
+  }
+
+  /** Redraw the charts (after a theme change: chart colours come from the theme). */
+  redraw(): void {
+    this.drawHistogram();
+    if (this.row && this.scales !== undefined) this.onScales(this.row.name, this.scales);
+  }
+
+  setSettings(s: WebviewSettings): void {
+    this.settings = s;
+    this.drawHistogram();
+  }
+
+  private q<T extends Element = HTMLElement>(testid: string): T | null {
+    return this.element.querySelector<T>(`[data-testid="${testid}"]`);
+  }
+
+  show(row: TensorRow, concept: string): void {
+    this.row = row;
+    this.stats = undefined;
+    this.scales = undefined;
+    this.block = undefined;
+    clear(this.element);
+    const logBox = el('vscode-checkbox', { label: 'log scale', 'data-testid': 'log-scale', checked: this.settings.histogramScale === 'log' }) as HTMLInputElement;
+    logBox.addEventListener('change', () => {
+      this.settings = { ...this.settings, histogramScale: logBox.checked ? 'log' : 'linear' };
+      this.drawHistogram();
+    });
+    append(this.element, [
+      h('div', { class: 'detail-head' },
+        h('h2', { 'data-testid': 'detail-name' }, row.name),
+        h('div', { class: 'chips' },
+          h('span', { class: `type-chip family-${row.family}`, 'data-testid': 'detail-type' }, row.type),
+          h('span', { class: 'chip' }, `[${row.shape.join(' × ')}]`),
+          h('span', { class: 'chip' }, `${Number.isFinite(row.bitsPerWeight) ? fmt(row.bitsPerWeight, 4) : '?'} bpw`),
+          h('span', { class: 'chip' }, bytes(row.nbytes))),
+        h('p', { class: 'concept' }, concept),
+        h('div', { class: 'detail-actions' },
+          el('vscode-button', { 'data-testid': 'what-if', disabled: !row.decodable, onclick: () => this.post({ type: 'whatIf', tensor: row.name }) }, 'What if…'),
+          el('vscode-button', { secondary: true, 'data-testid': 'requantize', onclick: () => this.post({ type: 'command', command: 'requantize', tensors: [row.name] }) }, 'Requantize…'),
+          el('vscode-button', { secondary: true, 'data-testid': 'cancel', onclick: () => this.post({ type: 'cancel' }) }, 'Cancel'))),
+      h('div', { class: 'job', 'data-testid': 'job' }),
+      row.decodable ? null : h('div', { class: 'error-line', role: 'alert', 'data-testid': 'tensor-error' }, icon('error'), ` ${row.type}: this tensor cannot be decoded; everything else in the file is usable.`),
+      h('section', {}, h('h3', {}, 'Statistics ', h('span', { class: 'muted' }, '(every value, exact)')), h('dl', { class: 'stats', 'data-testid': 'stats' })),
+      h('section', {}, h('div', { class: 'section-head' }, h('h3', {}, 'Weight histogram'), logBox),
+        h('div', { class: 'chart-box' }, h('canvas', { id: 'histogram', 'data-testid': 'histogram' }))),
+      row.quantized
+        ? h('section', {}, h('div', { class: 'section-head' }, h('h3', {}, 'Block scales'), h('div', { class: 'seg', 'data-testid': 'scale-series' })),
+          h('div', { class: 'chart-box small' }, h('canvas', { id: 'scales', 'data-testid': 'scales' })), h('p', { class: 'muted', 'data-testid': 'scales-note' }))
+        : null,
+      h('section', {}, h('h3', {}, '|w| heatmap ', h('span', { class: 'muted' }, '(max per cell; rows down, columns across)')),
+        h('div', { class: 'heatmap-box' }, h('canvas', { id: 'heatmap', 'data-testid': 'heatmap', width: 1, height: 1 }), h('div', { class: 'muted', 'data-testid': 'heatmap-scale' }))),
+      h('section', { class: 'inspector' }, h('h3', {}, 'Block inspector'), h('div', { 'data-testid': 'block-inspector' })),
+      h('section', {}, h('h3', {}, 'What if'), h('div', { 'data-testid': 'what-if-table' }, h('p', { class: 'muted' }, 'Compute the error every candidate type or scheme would give this tensor.'))),
+    ]);
+  }
+
+  onProgress(label: string, done: number, total: number): void {
+    const box = this.q('job');
+    if (!box) return;
+    clear(box);
+    if (done >= total) return;
+    const bar = el('vscode-progress-bar', { value: String(done / total), max: '1' });
+    box.append(h('span', { class: 'muted' }, `${label} ${Math.floor((100 * done) / total)}%`), bar);
+  }
+
+  onError(message: string): void {
+    const box = this.q('job');
+    if (!box) return;
+    clear(box);
+    box.append(h('div', { class: 'error-line', role: 'alert', 'data-testid': 'job-error' }, icon('error'), ` ${message}`));
+  }
+
+  onStats(tensor: string, s: TensorStats): void {
+    if (tensor !== this.row?.name) return;
+    this.stats = s;
+    const dl = this.q('stats')!;
+    clear(dl);
+    for (const [k, label] of STAT_FIELDS) {
+      const v = s[k] as number;
+      if ((k === 'nan_count' || k === 'posinf_count' || k === 'neginf_count') && !v) continue;
+      dl.append(h('div', { class: 'stat' }, h('dt', {}, label), h('dd', { 'data-testid': `stat-${k}`, 'data-value': String(v), title: String(v) }, typeof v === 'number' && Number.isInteger(v) && k.endsWith('count') ? String(v) : fmt(v, 6))));
+    }
+    this.drawHistogram();
+  }
+
+  private drawHistogram(): void {
+    const canvas = this.q<HTMLCanvasElement>('histogram');
+    if (!canvas || !this.stats?.histogram) return;
+    canvas.dataset.drawn = 'false';
+    drawHistogram(canvas, [{ label: 'weights', histogram: this.stats.histogram, color: themeColor('charts-blue', '#3794ff') }], this.settings.histogramScale, () => {
+      canvas.dataset.drawn = 'true';
+    });
+  }
+
+  onScales(tensor: string, scales: ScaleDistribution | null): void {
+    if (tensor !== this.row?.name) return;
+    this.scales = scales;
+    const seg = this.q('scale-series');
+    if (!seg || !scales) return;
+    clear(seg);
+    const options: ['sub' | 'd' | 'dmin', string][] = [];
+    if (scales.sub) options.push(['sub', 'sub-block scales']);
+    options.push(['d', scales.subBlocksPerBlock ? 'super-block d' : 'block scale d']);
+    if (scales.dmin) options.push(['dmin', scales.subBlocksPerBlock ? 'dmin' : 'block min m']);
+    if (!options.some(([k]) => k === this.scaleSeries)) this.scaleSeries = options[0][0];
+    for (const [k, label] of options) {
+      seg.append(h('button', { class: `seg-btn${k === this.scaleSeries ? ' active' : ''}`, 'data-series': k, onclick: () => {
+        this.scaleSeries = k;
+        this.onScales(tensor, scales);
+      } }, label));
+    }
+    const s = scales[this.scaleSeries]!;
+    const canvas = this.q<HTMLCanvasElement>('scales')!;
+    if (s.histogram) drawHistogram(canvas, [{ label: this.scaleSeries, histogram: s.histogram, color: themeColor('charts-purple', '#b180d7') }], 'linear');
+    const note = this.q('scales-note')!;
+    note.textContent = `${scales.blocks} blocks${scales.subBlocksPerBlock ? ` × ${scales.subBlocksPerBlock} sub-blocks` : ''}: ${this.scaleSeries} from ${fmt(s.min)} to ${fmt(s.max)}, mean ${fmt(s.mean)}. A long right tail means a few blocks hold outliers that stretch their scale.`;
+  }
+
+  onHeatmap(m: Heatmap): void {
+    if (m.tensor !== this.row?.name) return;
+    const canvas = this.q<HTMLCanvasElement>('heatmap');
+    if (!canvas) return;
+    canvas.width = m.width;
+    canvas.height = m.height;
+    const ctx = canvas.getContext('2d')!;
+    const img = ctx.createImageData(m.width, m.height);
+    const max = m.max || 1;
+    for (let i = 0; i < m.cells.length; i++) {
+      // sqrt scale so that outliers stand out without flattening the rest
+      const t = Math.sqrt(Math.min(1, m.cells[i] / max));
+      img.data[4 * i] = Math.round(255 * Math.min(1, 2 * t));
+      img.data[4 * i + 1] = Math.round(255 * Math.max(0, 2 * t - 1));
+      img.data[4 * i + 2] = Math.round(80 * (1 - t));
+      img.data[4 * i + 3] = 255;
+    }
+    ctx.putImageData(img, 0, 0);
+    this.q('heatmap-scale')!.textContent = `${m.height} × ${m.width} cells · black 0 → yellow ${fmt(m.max)} (sqrt scale)`;
+  }
+
+  onBlock(v: BlockView): void {
+    if (v.tensor !== this.row?.name) return;
+    this.block = v;
+    const box = this.q('block-inspector')!;
+    clear(box);
+    const index = el('vscode-textfield', { type: 'number', value: String(v.blockIndex), min: 0, max: v.blockCount - 1, 'data-testid': 'block-index', 'aria-label': 'block index' }) as HTMLInputElement;
+    const go = (i: number) => this.post({ type: 'block', tensor: v.tensor, index: Math.max(0, Math.min(v.blockCount - 1, i)) });
+    index.addEventListener('change', () => go(Number(index.value)));
+    const hex = h('div', { class: 'hex', 'data-testid': 'block-hex' }, v.raw.map((b, i) => h('span', { class: 'byte', 'data-i': i }, b.toString(16).padStart(2, '0'))));
+    const highlight = (from: number, size: number, on: boolean) => {
+      for (const s of hex.querySelectorAll<HTMLElement>('.byte')) {
+        const i = Number(s.dataset.i);
+        s.classList.toggle('hl', on && i >= from && i < from + size);
+      }
+    };
+    box.append(
+      h('div', { class: 'block-nav' },
+        el('vscode-button', { secondary: true, icon: 'chevron-left', 'aria-label': 'previous block', title: 'previous block', onclick: () => go(v.blockIndex - 1) }),
+        h('span', {}, 'block '), index, h('span', { class: 'muted' }, ` of ${v.blockCount} · file offset ${v.offset}`),
+        el('vscode-button', { secondary: true, icon: 'chevron-right', 'aria-label': 'next block', title: 'next block', onclick: () => go(v.blockIndex + 1) })),
+      h('table', { class: 'fields', 'data-testid': 'block-fields' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'field'), h('th', {}, 'bytes'), h('th', {}, 'decoded'))),
+        h('tbody', {}, v.record.fields.map((f) => h('tr', {
+          'data-field': f.name,
+          onmouseenter: () => highlight(f.offset, f.size, true),
+          onmouseleave: () => highlight(f.offset, f.size, false),
+        },
+        h('td', { class: 'field-name' }, f.name),
+        h('td', { class: 'muted' }, f.size ? `${f.offset}..${f.offset + f.size - 1}` : '—'),
+        h('td', {}, h('div', { class: 'field-values' }, f.values.length > 64 ? `${f.values.slice(0, 64).map((x) => fmt(x, 4)).join(' ')} … (${f.values.length})` : f.values.map((x) => fmt(x, 6)).join(' ')), f.note ? h('div', { class: 'muted small' }, f.note) : null))))),
+      h('div', { class: 'muted small' }, `raw bytes (${v.raw.length}) — hover a field to highlight its bytes`),
+      hex,
+      h('div', { class: 'muted small' }, `dequantized values (${v.values.length})`),
+      h('div', { class: 'values', 'data-testid': 'block-values' }, v.values.slice(0, 256).map((x) => fmt(x, 4)).join('  ')),
+    );
+  }
+
+  onWhatIf(tensor: string, rows: WhatIfRow[]): void {
+    if (tensor !== this.row?.name) return;
+    const box = this.q('what-if-table')!;
+    clear(box);
+    const canvas = h('canvas', { 'data-testid': 'error-vs-bits' });
+    box.append(
+      h('div', { class: 'chart-box small' }, canvas),
+      h('table', { class: 'what-if' },
+        h('thead', {}, h('tr', {}, ['candidate', 'bpw', 'size', 'rel. RMSE', 'SNR dB', 'max abs', 'cosine'].map((c) => h('th', {}, c)))),
+        h('tbody', {}, [...rows].sort((a, b) => b.bitsPerWeight - a.bitsPerWeight).map((r) => h('tr', { class: r.current ? 'current' : '' },
+          h('td', {}, r.label, r.current ? h('span', { class: 'chip' }, 'current') : null),
+          h('td', { class: 'num' }, fmt(r.bitsPerWeight, 4)),
+          h('td', { class: 'num' }, bytes(r.bytes)),
+          h('td', { class: 'num' }, fmt(r.metrics.rel_rmse, 4)),
+          h('td', { class: 'num' }, r.metrics.snr_db === null ? '∞' : fmt(r.metrics.snr_db, 4)),
+          h('td', { class: 'num' }, fmt(r.metrics.max_abs, 4)),
+          h('td', { class: 'num' }, fmt(r.metrics.cosine, 7)))))),
+      h('p', { class: 'muted small' }, this.row?.family === 'float'
+        ? 'Error against this tensor\'s own values.'
+        : 'Requantization error: against this tensor\'s dequantized values (a source file via Compare gives the error against the original).'),
+    );
+    drawErrorVsBits(canvas, rows.map((r) => ({ label: r.label, bits: r.bitsPerWeight, error: r.metrics.rel_rmse, current: r.current, ggml: r.label.includes('(ggml)') })));
+  }
+}

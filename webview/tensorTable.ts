@@ -1,0 +1,218 @@
+/**
+ * The tensor table: virtualised (only visible rows are in the DOM, so 50k rows scroll smoothly), filter by text
+ * or /regex/, sort by any column, group by block, keyboard navigation (arrows, Page Up/Down, Home/End, Enter).
+ */
+import type { TensorRow } from '../src/shared/webviewProtocol.ts';
+import { h, clear, fmt, bytes } from './dom.ts';
+
+const ROW_HEIGHT = 24;
+
+type SortKey = 'index' | 'name' | 'shape' | 'type' | 'bitsPerWeight' | 'nbytes' | 'offset';
+type Entry = { kind: 'tensor'; row: TensorRow; index: number } | { kind: 'group'; label: string; count: number; bytes: number };
+
+const COLUMNS: { key: SortKey; label: string; className: string }[] = [
+  { key: 'name', label: 'Name', className: 'col-name' },
+  { key: 'shape', label: 'Shape', className: 'col-shape' },
+  { key: 'type', label: 'Type', className: 'col-type' },
+  { key: 'bitsPerWeight', label: 'bpw', className: 'col-num' },
+  { key: 'nbytes', label: 'Bytes', className: 'col-num' },
+  { key: 'offset', label: 'Offset', className: 'col-num' },
+];
+
+export class TensorTable {
+  readonly element: HTMLElement;
+  private readonly viewport: HTMLElement;
+  private readonly spacer: HTMLElement;
+  private readonly body: HTMLElement;
+  private readonly header: HTMLElement;
+  private readonly status: HTMLElement;
+  private entries: Entry[] = [];
+  private filter = '';
+  private filterError = '';
+  private sortKey: SortKey = 'index';
+  private sortDesc = false;
+  private grouped = false;
+  private selected: string | undefined;
+  /** Tooltip text per tensor (stats, once computed). */
+  private readonly tooltips = new Map<string, string>();
+
+  setTooltip(name: string, text: string): void {
+    this.tooltips.set(name, text);
+    this.renderRows();
+  }
+
+  constructor(
+    private readonly rows: TensorRow[],
+    private readonly onSelect: (name: string) => void,
+  ) {
+    this.header = h('div', { class: 'table-header', role: 'row' });
+    this.spacer = h('div', { class: 'table-spacer' });
+    this.body = h('div', { class: 'table-rows', role: 'rowgroup' });
+    this.viewport = h('div', { class: 'table-viewport', tabindex: 0, role: 'grid', 'aria-label': 'Tensors', 'data-testid': 'tensor-table' }, this.spacer, this.body);
+    this.status = h('div', { class: 'table-status', 'data-testid': 'table-status' });
+    this.element = h('div', { class: 'tensor-table' }, this.header, this.viewport, this.status);
+    this.viewport.addEventListener('scroll', () => this.renderRows());
+    this.viewport.addEventListener('keydown', (e) => this.onKey(e as KeyboardEvent));
+    new ResizeObserver(() => this.renderRows()).observe(this.viewport);
+    this.renderHeader();
+    this.refresh();
+  }
+
+  setFilter(text: string): void {
+    this.filter = text;
+    this.refresh();
+  }
+
+  setGrouped(grouped: boolean): void {
+    this.grouped = grouped;
+    this.refresh();
+  }
+
+  select(name: string, scroll = true): void {
+    this.selected = name;
+    if (scroll) {
+      const i = this.entries.findIndex((e) => e.kind === 'tensor' && e.row.name === name);
+      if (i >= 0) {
+        const top = i * ROW_HEIGHT;
+        if (top < this.viewport.scrollTop || top + ROW_HEIGHT > this.viewport.scrollTop + this.viewport.clientHeight) {
+          this.viewport.scrollTop = Math.max(0, top - this.viewport.clientHeight / 2);
+        }
+      }
+    }
+    this.renderRows();
+  }
+
+  focus(): void {
+    this.viewport.focus();
+  }
+
+  visibleTensorNames(): string[] {
+    return this.entries.flatMap((e) => (e.kind === 'tensor' ? [e.row.name] : []));
+  }
+
+  private matcher(): (name: string) => boolean {
+    this.filterError = '';
+    const f = this.filter.trim();
+    if (!f) return () => true;
+    const re = /^\/(.+)\/([a-z]*)$/.exec(f);
+    if (re) {
+      try {
+        const r = new RegExp(re[1], re[2]);
+        return (n) => r.test(n);
+      } catch (e) {
+        this.filterError = `invalid regular expression: ${(e as Error).message}`;
+        return () => false;
+      }
+    }
+    const words = f.toLowerCase().split(/\s+/);
+    return (n) => words.every((w) => n.toLowerCase().includes(w));
+  }
+
+  refresh(): void {
+    const match = this.matcher();
+    let list = this.rows.map((row, index) => ({ row, index })).filter((x) => match(x.row.name));
+    const key = this.sortKey;
+    const val = (x: { row: TensorRow; index: number }): number | string =>
+      key === 'index' ? x.index : key === 'shape' ? x.row.nElements : key === 'name' ? x.row.name : key === 'type' ? x.row.type : x.row[key];
+    list.sort((a, b) => {
+      const va = val(a);
+      const vb = val(b);
+      const c = typeof va === 'string' ? va.localeCompare(vb as string, undefined, { numeric: true }) : (va as number) - (vb as number);
+      return this.sortDesc ? -c : c;
+    });
+    if (this.grouped) {
+      const groups = new Map<string, typeof list>();
+      for (const x of list) groups.set(x.row.group || 'outside blocks', [...(groups.get(x.row.group || 'outside blocks') ?? []), x]);
+      this.entries = [...groups].flatMap(([label, items]) => [
+        { kind: 'group' as const, label, count: items.length, bytes: items.reduce((a, x) => a + x.row.nbytes, 0) },
+        ...items.map((x) => ({ kind: 'tensor' as const, ...x })),
+      ]);
+      list = list.slice();
+    } else {
+      this.entries = list.map((x) => ({ kind: 'tensor' as const, ...x }));
+    }
+    this.spacer.style.height = `${this.entries.length * ROW_HEIGHT}px`;
+    this.status.textContent = this.filterError || `${list.length} of ${this.rows.length} tensors${this.filter ? ' match' : ''}`;
+    this.status.classList.toggle('error', !!this.filterError);
+    this.renderHeader();
+    this.renderRows();
+  }
+
+  private renderHeader(): void {
+    clear(this.header);
+    for (const c of COLUMNS) {
+      const active = this.sortKey === c.key;
+      this.header.appendChild(
+        h('div', {
+          class: `cell ${c.className}${active ? ' sorted' : ''}`,
+          role: 'columnheader',
+          'aria-sort': active ? (this.sortDesc ? 'descending' : 'ascending') : 'none',
+          'data-sort': c.key,
+          title: `Sort by ${c.label.toLowerCase()}`,
+          onclick: () => {
+            if (this.sortKey === c.key) {
+              if (this.sortDesc) {
+                this.sortKey = 'index';
+                this.sortDesc = false;
+              } else this.sortDesc = true;
+            } else {
+              this.sortKey = c.key;
+              this.sortDesc = false;
+            }
+            this.refresh();
+          },
+        }, c.label, active ? h('span', { class: `codicon codicon-arrow-${this.sortDesc ? 'down' : 'up'}` }) : null),
+      );
+    }
+  }
+
+  private renderRows(): void {
+    const first = Math.max(0, Math.floor(this.viewport.scrollTop / ROW_HEIGHT) - 5);
+    const last = Math.min(this.entries.length, Math.ceil((this.viewport.scrollTop + this.viewport.clientHeight) / ROW_HEIGHT) + 5);
+    clear(this.body);
+    this.body.style.transform = `translateY(${first * ROW_HEIGHT}px)`;
+    for (let i = first; i < last; i++) {
+      const e = this.entries[i];
+      if (e.kind === 'group') {
+        this.body.appendChild(h('div', { class: 'row group', role: 'row' }, h('div', { class: 'cell col-name' }, h('span', { class: 'codicon codicon-symbol-namespace' }), ` ${e.label}`), h('div', { class: 'cell group-info' }, `${e.count} tensors · ${bytes(e.bytes)}`)));
+        continue;
+      }
+      const r = e.row;
+      const row = h('div', {
+        class: `row${r.name === this.selected ? ' selected' : ''}${r.decodable ? '' : ' undecodable'}`,
+        role: 'row',
+        'aria-selected': r.name === this.selected ? 'true' : 'false',
+        'data-tensor': r.name,
+        title: this.tooltips.get(r.name) ?? `${r.name}\n${r.type}, [${r.shape.join(', ')}], ${bytes(r.nbytes)}${r.decodable ? '' : '\ncannot be decoded'}`,
+        onclick: () => this.onSelect(r.name),
+      },
+      h('div', { class: 'cell col-name' }, r.name),
+      h('div', { class: 'cell col-shape' }, r.shape.join(' × ')),
+      h('div', { class: 'cell col-type' }, h('span', { class: `type-chip family-${r.family}` }, r.type)),
+      h('div', { class: 'cell col-num' }, Number.isFinite(r.bitsPerWeight) ? fmt(r.bitsPerWeight, 4) : '?'),
+      h('div', { class: 'cell col-num' }, bytes(r.nbytes)),
+      h('div', { class: 'cell col-num' }, String(r.offset)));
+      this.body.appendChild(row);
+    }
+  }
+
+  private onKey(e: KeyboardEvent): void {
+    const names = this.visibleTensorNames();
+    if (!names.length) return;
+    const at = this.selected ? names.indexOf(this.selected) : -1;
+    const page = Math.max(1, Math.floor(this.viewport.clientHeight / ROW_HEIGHT) - 1);
+    const go = (i: number) => {
+      e.preventDefault();
+      this.onSelect(names[Math.max(0, Math.min(names.length - 1, i))]);
+    };
+    switch (e.key) {
+      case 'ArrowDown': return go(at + 1);
+      case 'ArrowUp': return go(at <= 0 ? 0 : at - 1);
+      case 'PageDown': return go(at + page);
+      case 'PageUp': return go(at - page);
+      case 'Home': return go(0);
+      case 'End': return go(names.length - 1);
+      case 'Enter': if (this.selected) { e.preventDefault(); this.onSelect(this.selected); } return;
+    }
+  }
+}

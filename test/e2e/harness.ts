@@ -115,6 +115,14 @@ export async function runCommand(page: Page, label: string, deadline = Date.now(
   const input = page.locator('.quick-input-widget .quick-input-box input');
   for (;;) {
     await page.keyboard.press('F1');
+    try {
+      await input.waitFor({ state: 'visible', timeout: 2000 });
+    } catch (e) {
+      // Focus was inside a webview that kept the key: give the workbench the focus and try again.
+      await page.locator('.part.sidebar .composite.title').first().click();
+      if (Date.now() > deadline) throw e;
+      continue;
+    }
     await input.fill(`>${label}`);
     try {
       await page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first().waitFor({ timeout: 1500 });

@@ -1,0 +1,96 @@
+// Commands in a real VS Code: requantize round trip, compare, and the text dump's outline and hover.
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { start, runCommand, quickOpen, show, webview, shot, CORPUS, type Session } from './harness.ts';
+
+let s: Session;
+let step = 0;
+
+before(async () => {
+  s = await start({
+    'llama-tiny-F32.gguf': join(CORPUS, 'gguf', 'llama-tiny-F32.gguf'),
+    'llama-tiny-Q4_K.gguf': join(CORPUS, 'gguf', 'llama-tiny-Q4_K.gguf'),
+  });
+});
+
+after(async () => {
+  assert.deepEqual(s?.cspViolations ?? [], [], 'no Content-Security-Policy violations');
+  await s?.close();
+});
+
+afterEach(async () => {
+  if (s) await shot(s.page, `commands-${String(++step).padStart(2, '0')}`);
+});
+
+const quickInput = () => s.page.locator('.quick-input-widget .quick-input-box input');
+const quickRow = (text: string) => s.page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first();
+
+test('requantize: palette -> type -> pattern -> preview -> a new verified file opens with the new types', async () => {
+  await quickOpen(s.page, 'llama-tiny-F32.gguf');
+  await webview(s.page).locator('body[data-ready="true"]').waitFor({ timeout: 60_000 });
+  await runCommand(s.page, 'Quant Lens: Requantize Tensors…');
+  await quickRow('Q8_0').waitFor();
+  await quickInput().fill('Q8_0');
+  await s.page.keyboard.press('Enter');
+  await s.page.locator('.quick-input-widget', { hasText: 'Tensors to change' }).waitFor();
+  await quickInput().fill('attn_q|ffn_down');
+  await s.page.keyboard.press('Enter');
+  await quickRow('blk.0.attn_q.weight').waitFor();
+  assert.ok(await quickRow('F32 → Q8_0').isVisible());
+  await quickRow('Write 2 changed tensors').waitFor();
+  await s.page.keyboard.press('Enter');
+  // The save dialog (VS Code's simple dialog in the browser) proposes a name beside the source.
+  for (let i = 0; !(await quickInput().inputValue()).endsWith('/llama-tiny-F32-Q8_0.gguf'); i++) {
+    assert.ok(i < 100, `save dialog proposes the default name (has ${await quickInput().inputValue()})`);
+    await s.page.waitForTimeout(100);
+  }
+  await s.page.keyboard.press('Enter');
+  const wv = webview(s.page);
+  await wv.locator('[data-testid="file-name"]', { hasText: 'llama-tiny-F32-Q8_0.gguf' }).waitFor({ timeout: 60_000 });
+  await wv.locator('.row[data-tensor="blk.0.attn_q.weight"] .type-chip', { hasText: 'Q8_0' }).waitFor();
+  await wv.locator('.row[data-tensor="token_embd.weight"] .type-chip', { hasText: 'F32' }).waitFor();
+  assert.ok(existsSync(join(s.workspace, 'llama-tiny-F32-Q8_0.gguf')));
+  assert.deepEqual(readdirSync(s.workspace).filter((f) => f.endsWith('.tmp')), [], 'no temporary file left');
+});
+
+test('compare: a quantized file against its F32 source gives a ranked Markdown report', async () => {
+  await show(s.page, 'llama-tiny-Q4_K.gguf');
+  await webview(s.page).locator('[data-testid="file-name"]', { hasText: 'llama-tiny-Q4_K.gguf' }).waitFor();
+  await runCommand(s.page, 'Quant Lens: Compare With…');
+  await s.page.locator('.quick-input-widget', { hasText: 'Compare llama-tiny-Q4_K.gguf with' }).waitFor();
+  // VS Code's simple file dialog: wait for its listing, then type the file name after the folder it shows.
+  await quickRow('llama-tiny-F32.gguf').waitFor();
+  await quickInput().press('End');
+  await s.page.keyboard.type('llama-tiny-F32.gguf');
+  for (let i = 0; !(await quickInput().inputValue()).endsWith('/llama-tiny-F32.gguf'); i++) {
+    assert.ok(i < 50, `dialog shows the typed path (has ${await quickInput().inputValue()})`);
+    await s.page.waitForTimeout(100);
+  }
+  await s.page.keyboard.press('Enter');
+  const editor = s.page.locator('.part.editor .monaco-editor .view-lines');
+  await editor.locator('.view-line', { hasText: 'Error against the reference, worst first' }).waitFor({ timeout: 60_000 });
+  const text = (await editor.innerText()).replace(/\u00a0/g, ' ');
+  // worst first: ffn_down and attn_q (Q4_K) before the F32 norms
+  assert.match(text, /\| `(blk\.0\.ffn_down|blk\.0\.attn_q|token_embd)\.weight` \| Q4_K \|/);
+});
+
+test('the text dump has an outline and the tensor hover', async () => {
+  await show(s.page, 'llama-tiny-Q4_K.gguf');
+  await webview(s.page).locator('vscode-button[data-testid="cmd-showAsText"]').click();
+  await s.page.locator('.statusbar-item[id="status.editor.mode"]', { hasText: 'Quant Lens Dump' }).waitFor();
+  await s.page.locator('.part.editor .monaco-editor .view-line', { hasText: '== tensors' }).waitFor();
+  await s.page.keyboard.press('Control+Shift+O');
+  await quickInput().fill('@attn_q');
+  await quickRow('blk.0.attn_q.weight').waitFor();
+  await quickInput().fill('@block');
+  await quickRow('block 0').waitFor();
+  await quickInput().fill('@ffn_down');
+  await quickRow('blk.0.ffn_down.weight').waitFor();
+  await s.page.keyboard.press('Enter');
+  const token = s.page.locator('.part.editor .monaco-editor .view-line span', { hasText: /^blk\.0\.ffn_down\.weight$/ }).first();
+  await token.waitFor();
+  await token.hover();
+  await s.page.locator('.monaco-hover:not(.hidden)', { hasText: '512 × 256' }).waitFor();
+});

@@ -125,6 +125,47 @@ async function scanBench(dir: string, typeName: string) {
   }
 }
 
+/**
+ * Whole process: `quantlens stats --bins 256 --json` on a multi-tensor Q4_K file (64 tensors of 4M weights, the
+ * corpus tensor tiled), as a user runs it, with all cores; next to a page-cached read of the same file.
+ */
+async function wholeProcessBench(dir: string) {
+  const expected = JSON.parse(require('node:fs').readFileSync(join(CORPUS, 'llama-tiny-Q4_K.expected.json'), 'utf8'));
+  const t = expected.tensors.find((x: { name: string }) => x.name === 'blk.0.ffn_down.weight');
+  const src = require('node:fs').readFileSync(join(CORPUS, expected.file)).subarray(t.absolute_offset, t.absolute_offset + t.nbytes);
+  const tilesPerTensor = 32;
+  const nTensors = 64;
+  const tensorBytes = t.nbytes * tilesPerTensor;
+  const tensors = Array.from({ length: nTensors }, (_, i) => ({ name: `blk.${i}.ffn_down.weight`, shape: [t.ne[0], t.ne[1] * tilesPerTensor], ggmlTypeId: 12, nbytes: tensorBytes }));
+  const layout = buildGgufHeader([{ key: 'general.architecture', type: 'STRING', value: 'bench' }], tensors);
+  const path = join(dir, 'whole-Q4_K.gguf');
+  const fd = require('node:fs').openSync(path, 'w');
+  require('node:fs').writeSync(fd, layout.header);
+  const tensorData = Buffer.allocUnsafe(tensorBytes);
+  for (let i = 0; i < tilesPerTensor; i++) tensorData.set(src, i * t.nbytes);
+  for (let i = 0; i < nTensors; i++) require('node:fs').writeSync(fd, tensorData, 0, tensorBytes, layout.dataOffset + layout.offsets[i]);
+  require('node:fs').closeSync(fd);
+  const weights = nTensors * t.n_elements * tilesPerTensor;
+  const bytes = layout.fileSize;
+  const readMs = readSpeed(path, 0, bytes);
+  const cli = join(ROOT, 'dist', 'cli.js');
+  const run = (threads: number) => bestOf(2, () => execFileSync(process.execPath, [cli, 'stats', path, '--bins', '256', '--json', '--threads', String(threads)], { stdio: ['ignore', 'ignore', 'ignore'] })).ms;
+  const oneMs = run(1);
+  const allMs = run(require('node:os').availableParallelism());
+  const row = {
+    file: `${nTensors} Q4_K tensors, ${(weights / 1e6).toFixed(0)} M weights, ${(bytes / 1e6).toFixed(0)} MB`,
+    oneThreadGWeightsPerS: +(weights / oneMs / 1e6).toFixed(3),
+    allCoresGWeightsPerS: +(weights / allMs / 1e6).toFixed(3),
+    ggmlYardstickGWeightsPerS: GGML_SCAN_YARDSTICK.Q4_K,
+    ratioToGgml: +(weights / allMs / 1e6 / GGML_SCAN_YARDSTICK.Q4_K).toFixed(2),
+    readGBPerS: +(bytes / readMs / 1e6).toFixed(2),
+    scanToReadRatio: +(readMs / allMs).toFixed(4),
+  };
+  log(`\nwhole process, quantlens stats --bins 256 on ${row.file}: ${row.oneThreadGWeightsPerS} G w/s on one thread, ${row.allCoresGWeightsPerS} G w/s on all cores (${row.ratioToGgml}x ggml's ${row.ggmlYardstickGWeightsPerS}); page-cached read ${row.readGBPerS} GB/s, scan/read ${row.scanToReadRatio}`);
+  rmSync(path);
+  return row;
+}
+
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'quantlens-bench-'));
   try {
@@ -132,7 +173,8 @@ async function main() {
     log(`\nexact scan (dequantize + float64 stats + 256-bin histogram, two passes), one thread:`);
     const scans = [];
     for (const t of types) scans.push(await scanBench(dir, t));
-    if (json) process.stdout.write(JSON.stringify({ node: process.version, header, scans }, null, 1) + '\n');
+    const wholeProcess = args.includes('--no-whole') ? undefined : await wholeProcessBench(dir);
+    if (json) process.stdout.write(JSON.stringify({ node: process.version, header, scans, wholeProcess }, null, 1) + '\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

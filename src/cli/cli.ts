@@ -12,6 +12,10 @@ import { metadataToJson, describeValue } from '../core/analysis/metadataJson.ts'
 import { summarize, formatBytes, formatCount } from '../core/analysis/summary.ts';
 import { writeSampleModel } from '../core/sample/sampleModel.ts';
 import { writeFileAtomically } from '../core/io/atomicWrite.ts';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { WorkerPool } from '../extension/workerPool.ts';
 import { quantizeCommand, requantizeCommand, errorCommand } from './quantCommands.ts';
 import { compareCommand, reportCommand, dumpCommand } from './reportCommands.ts';
 
@@ -19,7 +23,8 @@ const USAGE = `usage: quantlens <command> [options]
 
 commands:
   info FILE [--json]                                  format, metadata, tensors, size by type
-  stats FILE [--tensor REGEX] [--bins N] [--json]     exact per-tensor statistics and histograms
+  stats FILE [--tensor REGEX] [--bins N] [--threads N] [--json]
+                                                      exact per-tensor statistics and histograms
   dequant FILE TENSOR -o OUT.f32                      a tensor's values as raw little-endian float32
   quantize --type TYPE --row-length N [--imatrix IMATRIX.f32] IN.f32 -o OUT.bin
                                                       raw blocks, as ggml_quantize_chunk writes them
@@ -111,27 +116,39 @@ function formatStats(s: TensorStats): string {
   return `min ${g(s.min)}  max ${g(s.max)}  mean ${g(s.mean)}  std ${g(s.std)}  rms ${g(s.rms)}  zeros ${s.zero_count}${special}`;
 }
 
-async function stats(file: string, pattern: string | undefined, bins: number, json: boolean): Promise<void> {
+/** The worker script beside the bundled CLI (dist/worker.js); absent when the CLI runs from source. */
+function workerScript(): string | undefined {
+  const p = join(__dirname, 'worker.js');
+  return existsSync(p) ? p : undefined;
+}
+
+async function stats(file: string, pattern: string | undefined, bins: number, json: boolean, threads: number): Promise<void> {
   const model = await openModel(file);
+  const script = workerScript();
+  const pool = script && threads > 1 ? new WorkerPool(script, threads) : undefined;
   try {
     const tensors = selectTensors(model, pattern);
     const results: { name: string; type_name: string; stats?: TensorStats; error?: string }[] = [];
     const tty = process.stderr.isTTY;
+    // With workers, every tensor is queued at once and results are reported in file order.
+    const jobs = pool ? tensors.map((t) => pool.run<{ kind: 'stats'; stats: TensorStats }>({ kind: 'stats', path: file, tensor: t.name, bins })) : [];
     for (const [i, t] of tensors.entries()) {
       const label = `[${i + 1}/${tensors.length}] ${t.name}`;
       let lastShown = -1;
       try {
-        const s = computeTensorStats(model, t, {
-          bins,
-          onProgress: tty
-            ? (done, total) => {
-                const pct = Math.floor((100 * done) / total);
-                if (pct !== lastShown) process.stderr.write(`\r${label} ${(lastShown = pct)}%`);
-              }
-            : undefined,
-        });
+        const s = pool
+          ? (await jobs[i].promise).stats
+          : computeTensorStats(model, t, {
+              bins,
+              onProgress: tty
+                ? (done, total) => {
+                    const pct = Math.floor((100 * done) / total);
+                    if (pct !== lastShown) process.stderr.write(`\r${label} ${(lastShown = pct)}%`);
+                  }
+                : undefined,
+            });
         results.push({ name: t.name, type_name: t.type.ggmlName ?? t.type.name, stats: s });
-        if (tty) process.stderr.write(`\r\x1b[K`);
+        if (tty) process.stderr.write(`\r${label}\x1b[K`);
         else process.stderr.write(`${label} done\n`);
         if (!json) out(`${t.name.padEnd(36)} ${t.type.name.padEnd(8)} ${formatStats(s)}`);
       } catch (e) {
@@ -141,8 +158,10 @@ async function stats(file: string, pattern: string | undefined, bins: number, js
         process.stderr.write(`warning: ${t.name}: ${e.message}\n`);
       }
     }
+    if (tty) process.stderr.write(`\r\x1b[K`);
     if (json) out(JSON.stringify({ file, tensors: results }, null, 1));
   } finally {
+    await pool?.dispose();
     await model.close();
   }
 }
@@ -186,6 +205,7 @@ async function main(argv: string[]): Promise<number> {
       compare: { type: 'string' },
       format: { type: 'string' },
       stats: { type: 'boolean', default: false },
+      threads: { type: 'string' },
     },
   });
   switch (command) {
@@ -197,7 +217,9 @@ async function main(argv: string[]): Promise<number> {
       if (positionals.length !== 1) throw new UsageError('stats takes one FILE');
       const bins = values.bins === undefined ? DEFAULT_BINS : Number(values.bins);
       if (!Number.isInteger(bins) || bins < 1 || bins > 1 << 20) throw new UsageError('--bins must be an integer from 1 to 1048576');
-      await stats(positionals[0], values.tensor, bins, values.json!);
+      const threads = values.threads === undefined ? availableParallelism() : Number(values.threads);
+      if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new UsageError('--threads must be an integer from 1 to 64');
+      await stats(positionals[0], values.tensor, bins, values.json!, threads);
       return 0;
     }
     case 'dequant':

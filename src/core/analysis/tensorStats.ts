@@ -4,7 +4,8 @@
  * deviations from the mean (so std is the two-pass value, not E[x²] − mean²). float64 accumulation throughout.
  */
 import type { Model, TensorInfo } from '../model.ts';
-import { forEachChunk, isWide, type Values } from './tensorValues.ts';
+import { forEachChunk, forEachRawChunk, isWide, tensorCodec, type Values } from './tensorValues.ts';
+import { countingScanner } from './codeCounting.ts';
 
 /** Field names match the corpus's expected.json `stats` objects. */
 export interface TensorStats {
@@ -38,6 +39,8 @@ export interface ScanOptions {
   /** Polled between chunks; when it returns true the scan throws a 'cancelled' QuantLensError. */
   isCancelled?: () => boolean;
   chunkElements?: number;
+  /** Decode every weight even where counting codes would do (tests compare both paths). */
+  generic?: boolean;
 }
 
 export const DEFAULT_BINS = 64;
@@ -72,6 +75,60 @@ export class StatsAccumulator {
 
   /** Pass 1 over a chunk. */
   addFirstPass(v: Values): void {
+    if (!this.addFirstPassFinite(v)) this.addFirstPassChecked(v);
+  }
+
+  /**
+   * The common case, all values finite: four independent accumulators and no classification. Returns false
+   * (having changed nothing) when the chunk holds a NaN or an infinity, which leave the sum non-finite.
+   */
+  private addFirstPassFinite(v: Values): boolean {
+    let min = this.min;
+    let max = this.max;
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0, q0 = 0, q1 = 0, q2 = 0, q3 = 0;
+    let zero = 0;
+    const n = v.length;
+    const n4 = n - (n % 4);
+    let i = 0;
+    for (; i < n4; i += 4) {
+      const a = v[i], b = v[i + 1], c = v[i + 2], d = v[i + 3];
+      if (a < min) min = a;
+      if (a > max) max = a;
+      if (b < min) min = b;
+      if (b > max) max = b;
+      if (c < min) min = c;
+      if (c > max) max = c;
+      if (d < min) min = d;
+      if (d > max) max = d;
+      s0 += a; s1 += b; s2 += c; s3 += d;
+      q0 += a * a; q1 += b * b; q2 += c * c; q3 += d * d;
+      if (a === 0) zero++;
+      if (b === 0) zero++;
+      if (c === 0) zero++;
+      if (d === 0) zero++;
+    }
+    for (; i < n; i++) {
+      const a = v[i];
+      if (a < min) min = a;
+      if (a > max) max = a;
+      s0 += a;
+      q0 += a * a;
+      if (a === 0) zero++;
+    }
+    const sum = s0 + s1 + (s2 + s3);
+    const sumSq = q0 + q1 + (q2 + q3);
+    if (!(sum - sum === 0) || !(sumSq - sumSq === 0)) return false;
+    this.count += n;
+    this.finite += n;
+    this.zero += zero;
+    this.min = min;
+    this.max = max;
+    this.sum += sum;
+    this.sumSq += sumSq;
+    return true;
+  }
+
+  private addFirstPassChecked(v: Values): void {
     let min = this.min;
     let max = this.max;
     let sum = 0;
@@ -114,26 +171,102 @@ export class StatsAccumulator {
     const mean = this.mean;
     const range = hi - lo;
     const last = bins - 1;
+    const scale = range > 0 ? bins / range : 0;
+    const allFinite = this.finite === this.count;
     let devSq = 0;
+    let devSq1 = 0;
     const n = v.length;
     for (let i = 0; i < n; i++) {
       const x = v[i];
-      if (x - x !== 0) continue;
+      if (!allFinite && x - x !== 0) continue;
       const d = x - mean;
-      devSq += d * d;
-      let b = range === 0 ? 0 : Math.floor(((x - lo) * bins) / range);
+      if (i & 1) devSq1 += d * d;
+      else devSq += d * d;
+      // bins/range, then the exact formula near a bin edge (see binner)
+      const t = (x - lo) * scale;
+      let b = Math.floor(t);
+      const f = t - b;
+      if (f < 1e-7 || f > 1 - 1e-7) b = range === 0 ? 0 : Math.floor(((x - lo) * bins) / range);
       if (b > last) b = last;
       else if (b < 0) b = 0;
       counts[b]++;
     }
-    this.devSq += devSq;
+    this.devSq += devSq + devSq1;
   }
 
-  /** Add `count` copies of the finite value x to pass 2 (for code-counting fast paths). */
+  /** Add `count` copies of the value x to pass 2 (code-counting paths); non-finite values are skipped. */
   addSecondPassRepeated(x: number, count: number): void {
+    if (x - x !== 0) return;
     const d = x - this.mean;
     this.devSq += d * d * count;
     this.counts[binOf(x, this.min, this.max, this.bins)] += count;
+  }
+
+  /** Add `count` copies of the value x to pass 1 (code-counting paths). */
+  addFirstPassRepeated(x: number, count: number): void {
+    this.count += count;
+    if (x - x === 0) {
+      this.finite += count;
+      if (x < this.min) this.min = x;
+      if (x > this.max) this.max = x;
+      this.sum += x * count;
+      this.sumSq += x * x * count;
+      if (x === 0) this.zero += count;
+    } else if (x !== x) this.nan += count;
+    else if (x > 0) this.posinf += count;
+    else this.neginf += count;
+  }
+
+  /** Fold in pass-1 totals that a fast path computed for finite values. */
+  mergeFirstPass(count: number, finite: number, zero: number, min: number, max: number, sum: number, sumSq: number): void {
+    this.count += count;
+    this.finite += finite;
+    this.zero += zero;
+    if (min < this.min) this.min = min;
+    if (max > this.max) this.max = max;
+    this.sum += sum;
+    this.sumSq += sumSq;
+  }
+
+  addDevSq(v: number): void {
+    this.devSq += v;
+  }
+
+  /**
+   * A function adding one finite value to the histogram. It multiplies by a precomputed bins/range and falls
+   * back to the exact formula when the result lies within 1e-7 of a bin edge, so counts equal binOf's.
+   */
+  binner(): (x: number) => void {
+    const { counts, bins } = this;
+    const lo = this.min;
+    const range = this.max - lo;
+    const scale = bins / range;
+    const last = bins - 1;
+    if (!(range > 0)) return () => void counts[0]++;
+    return (x) => {
+      const t = (x - lo) * scale;
+      let b = Math.floor(t);
+      const f = t - b;
+      if (f < 1e-7 || f > 1 - 1e-7) b = Math.floor(((x - lo) * bins) / range);
+      counts[b > last ? last : b < 0 ? 0 : b]++;
+    };
+  }
+
+  /** As binner, adding `c` at once. */
+  binnerRepeated(): (x: number, c: number) => void {
+    const { counts, bins } = this;
+    const lo = this.min;
+    const range = this.max - lo;
+    const scale = bins / range;
+    const last = bins - 1;
+    if (!(range > 0)) return (_x, c) => void (counts[0] += c);
+    return (x, c) => {
+      const t = (x - lo) * scale;
+      let b = Math.floor(t);
+      const f = t - b;
+      if (f < 1e-7 || f > 1 - 1e-7) b = Math.floor(((x - lo) * bins) / range);
+      counts[b > last ? last : b < 0 ? 0 : b] += c;
+    };
   }
 
   result(): TensorStats {
@@ -166,6 +299,26 @@ export function computeTensorStats(model: Model, tensor: TensorInfo, options: Sc
     done += n;
     options.onProgress?.(done, total);
   };
+  const scanner = options.generic || isWide(tensor) ? undefined : countingScanner(tensor.type.ggmlId, tensorCodec(tensor));
+  if (scanner && tensor.nElements > 0) {
+    const raw = { chunkElements: options.chunkElements, isCancelled: options.isCancelled };
+    const perBlock = tensor.type.blockSize;
+    forEachRawChunk(model, tensor, (chunk, nBlocks) => {
+      scanner.first(chunk, nBlocks, acc);
+      progress(nBlocks * perBlock);
+    }, raw);
+    scanner.finishFirst?.(acc);
+    if (scanner.secondPassFromMemory) {
+      scanner.secondFromMemory!(acc);
+      progress(tensor.nElements);
+    } else {
+      forEachRawChunk(model, tensor, (chunk, nBlocks) => {
+        scanner.second(chunk, nBlocks, acc);
+        progress(nBlocks * perBlock);
+      }, raw);
+    }
+    return acc.result();
+  }
   if (tensor.nElements === 0) {
     // nothing to read
   } else if (tensor.nElements <= KEEP_DECODED_ELEMENTS) {

@@ -81,6 +81,33 @@ export function forEachChunk(
   }
 }
 
+/**
+ * Calls `onChunk(raw, nBlocks)` for consecutive chunks of the tensor's stored blocks (no decoding). The raw
+ * buffer is reused between calls and starts at offset 0 of its own ArrayBuffer (aligned for typed views).
+ */
+export function forEachRawChunk(
+  model: Model,
+  tensor: TensorInfo,
+  onChunk: (raw: Uint8Array, nBlocks: number) => void,
+  options: { chunkElements?: number; isCancelled?: () => boolean } = {},
+): void {
+  tensorCodec(tensor);
+  const { blockSize, bytesPerBlock } = tensor.type;
+  const totalBlocks = tensor.nElements / blockSize;
+  const blocksPerChunk = Math.max(1, Math.floor((options.chunkElements ?? DEFAULT_CHUNK_ELEMENTS) / blockSize));
+  const raw = new Uint8Array(Math.min(blocksPerChunk, totalBlocks) * bytesPerBlock);
+  const source = model.files[tensor.fileIndex].source;
+  for (let block = 0; block < totalBlocks; block += blocksPerChunk) {
+    if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while reading ${tensor.name}`);
+    const nBlocks = Math.min(blocksPerChunk, totalBlocks - block);
+    const view = raw.subarray(0, nBlocks * bytesPerBlock);
+    const at = tensor.absoluteOffset + block * bytesPerBlock;
+    const got = source.readSync(at, view);
+    if (got < view.length) throw new QuantLensError('truncated', `tensor ${tensor.name} is cut short: file ends at byte ${at + got}`, at + got, source.name);
+    onChunk(view, nBlocks);
+  }
+}
+
 /** Elements [first, first + count) as float32 (block-aligned reads; the result is exactly that range). */
 export function readTensorValues(model: Model, tensor: TensorInfo, first = 0, count = tensor.nElements): Float32Array {
   const end = Math.min(tensor.nElements, first + count);

@@ -1,0 +1,69 @@
+/** The code-counting fast paths give the generic decode-every-weight path's statistics, on real and adversarial data. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildGgufFile } from '../../src/core/formats/ggufWriter.ts';
+import { MemoryByteSource } from '../../src/core/io/byteSource.ts';
+import { openModelFromSource } from '../../src/core/formats/openModel.ts';
+import { computeTensorStats, type TensorStats } from '../../src/core/analysis/tensorStats.ts';
+import { f32ToF16Bits } from '../../src/core/quant/encode.ts';
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function same(fast: TensorStats, generic: TensorStats, what: string): void {
+  for (const k of ['count', 'finite_count', 'nan_count', 'posinf_count', 'neginf_count', 'zero_count'] as const) assert.equal(fast[k], generic[k], `${what} ${k}`);
+  for (const k of ['min', 'max', 'absmax'] as const) assert.ok(Object.is(fast[k], generic[k]) || fast[k] === generic[k], `${what} ${k}: ${fast[k]} vs ${generic[k]}`);
+  for (const k of ['mean', 'std', 'rms'] as const) {
+    const tol = 1e-12 * Math.max(Math.abs(generic[k]), generic.absmax || 0);
+    assert.ok(Number.isNaN(generic[k]) ? Number.isNaN(fast[k]) : Math.abs(fast[k] - generic[k]) <= tol, `${what} ${k}: ${fast[k]} vs ${generic[k]}`);
+  }
+  assert.deepEqual(fast.histogram, generic.histogram, `${what} histogram`);
+}
+
+async function compareOn(typeId: number, data: Uint8Array, n: number, what: string, bins = 64): Promise<void> {
+  const file = buildGgufFile([{ key: 'general.architecture', type: 'STRING', value: 'test' }], [{ name: 't', shape: [n], ggmlTypeId: typeId, nbytes: data.length, data }]);
+  const m = await openModelFromSource(new MemoryByteSource(file));
+  const t = m.tensors[0];
+  for (const chunkElements of [256, 1 << 20]) {
+    same(computeTensorStats(m, t, { bins, chunkElements }), computeTensorStats(m, t, { bins, chunkElements, generic: true }), `${what} (chunks of ${chunkElements})`);
+  }
+}
+
+const h16 = (x: number) => f32ToF16Bits(x);
+
+test('F16: special values, ±0, subnormals, every bit pattern', async () => {
+  const all = new Uint8Array(65536 * 2);
+  for (let b = 0; b < 65536; b++) {
+    all[2 * b] = b & 0xff;
+    all[2 * b + 1] = b >> 8;
+  }
+  await compareOn(1, all, 65536, 'all f16 patterns');
+  const r = rng(1);
+  const vals = Array.from({ length: 4096 }, () => (r() - 0.5) * 4);
+  vals[7] = -0;
+  vals[8] = 0;
+  vals[9] = 6e-8;
+  const data = new Uint8Array(vals.length * 2);
+  vals.forEach((v, i) => {
+    const b = h16(v);
+    data[2 * i] = b & 0xff;
+    data[2 * i + 1] = b >> 8;
+  });
+  await compareOn(1, data, vals.length, 'random f16', 256);
+});
+
+test('BF16: every bit pattern', async () => {
+  const all = new Uint8Array(65536 * 2);
+  for (let b = 0; b < 65536; b++) {
+    all[2 * b] = b & 0xff;
+    all[2 * b + 1] = b >> 8;
+  }
+  await compareOn(30, all, 65536, 'all bf16 patterns');
+});

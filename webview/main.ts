@@ -7,11 +7,11 @@ import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
 import './styles.css';
-import type { FromWebview, MetadataRow, TensorRow, ToWebview, WebviewSettings } from '../src/shared/webviewProtocol.ts';
+import type { Comparison, FromWebview, MetadataRow, TensorRow, ToWebview, WebviewSettings } from '../src/shared/webviewProtocol.ts';
 import type { ModelSummary } from '../src/core/analysis/summary.ts';
 import type { QuantMap } from '../src/core/analysis/quantMap.ts';
 import type { MemoryFit } from '../src/core/analysis/memoryFit.ts';
-import { h, el, clear, fmt, bytes, count, icon } from './dom.ts';
+import { h, el, clear, fmt, bytes, count, icon, append } from './dom.ts';
 import { TensorTable } from './tensorTable.ts';
 import { TensorDetail, statsTooltip } from './detail.ts';
 
@@ -32,6 +32,10 @@ let table: TensorTable | undefined;
 let detail: TensorDetail | undefined;
 let tensors: TensorRow[] = [];
 let tabs: HTMLElement | undefined;
+let quantMap: QuantMap | undefined;
+let comparison: Comparison | undefined;
+let mapColour: 'type' | 'error' = 'type';
+const TAB = { summary: 0, tensors: 1, metadata: 2, map: 3, errors: 4 };
 
 const FAMILY_CONCEPTS: Record<string, string> = {
   float: 'Floating point: no scale and no zero-point; the only loss is mantissa rounding.',
@@ -46,12 +50,24 @@ const FAMILY_CONCEPTS: Record<string, string> = {
   bool: 'Booleans.',
 };
 
+function selectTab(index: number): void {
+  const t = tabs as unknown as { selectedIndex: number } | undefined;
+  if (t && t.selectedIndex !== index) t.selectedIndex = index;
+}
+
+/** Colour of an error: relative RMSE on a log scale, green (1e-4) to red (1). */
+function errorColor(relRmse: number): string {
+  if (!(relRmse > 0)) return 'hsl(130, 55%, 40%)';
+  const t = Math.max(0, Math.min(1, (Math.log10(relRmse) + 4) / 4));
+  return `hsl(${Math.round(130 * (1 - t))}, 60%, 42%)`;
+}
+
 function selectTensor(name: string, fromTable = false): void {
   const row = tensors.find((t) => t.name === name);
   if (!row) return;
   saveState({ selected: name });
   table?.select(name, !fromTable);
-  if (tabs && (tabs as unknown as { selectedIndex: number }).selectedIndex !== 1) (tabs as unknown as { selectedIndex: number }).selectedIndex = 1;
+  selectTab(TAB.tensors);
   detail?.show(row, FAMILY_CONCEPTS[row.family] ?? '');
   if (row.decodable) post({ type: 'selectTensor', tensor: name });
 }
@@ -148,6 +164,8 @@ function typeColor(bits: number): string {
 
 function mapView(map: QuantMap): HTMLElement {
   if (!map.blocks.length) return h('p', { class: 'muted' }, 'No blk.N / model.layers.N tensors: nothing to map.');
+  const errors = new Map(comparison?.tensors.map((t) => [t.name, t]));
+  const byError = mapColour === 'error' && !!comparison;
   const grid = h('div', { class: 'quant-map', 'data-testid': 'quant-map', role: 'grid' });
   grid.style.gridTemplateColumns = `max-content repeat(${map.kinds.length}, minmax(44px, 1fr))`;
   grid.appendChild(h('div', { class: 'map-corner' }, 'block'));
@@ -163,18 +181,83 @@ function mapView(map: QuantMap): HTMLElement {
         continue;
       }
       types.set(c.type, c.bitsPerWeight);
-      const cell = h('button', { class: 'map-cell', 'data-tensor': c.tensor, title: `${c.tensor}\n${c.type} · ${fmt(c.bitsPerWeight, 4)} bpw`, onclick: () => selectTensor(c.tensor) }, c.type);
-      cell.style.background = typeColor(c.bitsPerWeight);
+      const err = errors.get(c.tensor);
+      const title = `${c.tensor}\n${c.type} · ${fmt(c.bitsPerWeight, 4)} bpw${err ? `\nrel. RMSE ${fmt(err.rel_rmse, 4)} · SNR ${err.snr_db === null ? '∞' : fmt(err.snr_db, 4)} dB` : ''}`;
+      const cell = h('button', { class: 'map-cell', 'data-tensor': c.tensor, title, onclick: () => selectTensor(c.tensor) }, byError && err ? fmt(err.rel_rmse, 2) : c.type);
+      cell.style.background = byError ? (err ? errorColor(err.rel_rmse) : 'var(--vscode-disabledForeground)') : typeColor(c.bitsPerWeight);
       grid.appendChild(cell);
     }
   }
-  const legend = h('div', { class: 'legend' }, [...types].sort((a, b) => a[1] - b[1]).map(([t, bits]) => {
-    const sw = h('span', { class: 'swatch' });
-    sw.style.background = typeColor(bits);
-    return h('span', { class: 'legend-item' }, sw, ` ${t} (${fmt(bits, 3)} bpw)`);
-  }));
+  const legend = byError
+    ? h('div', { class: 'legend' }, [1e-4, 1e-3, 1e-2, 1e-1, 1].map((e) => {
+        const sw = h('span', { class: 'swatch' });
+        sw.style.background = errorColor(e);
+        return h('span', { class: 'legend-item' }, sw, ` rel. RMSE ${e}`);
+      }))
+    : h('div', { class: 'legend' }, [...types].sort((a, b) => a[1] - b[1]).map(([t, bits]) => {
+        const sw = h('span', { class: 'swatch' });
+        sw.style.background = typeColor(bits);
+        return h('span', { class: 'legend-item' }, sw, ` ${t} (${fmt(bits, 3)} bpw)`);
+      }));
+  const colourBy = h('div', { class: 'seg', 'data-testid': 'map-colour' },
+    (['type', 'error'] as const).map((k) => h('button', {
+      class: `seg-btn${mapColour === k ? ' active' : ''}`,
+      'data-colour': k,
+      disabled: k === 'error' && !comparison,
+      title: k === 'error' && !comparison ? 'Compare with a reference first' : undefined,
+      onclick: () => {
+        mapColour = k;
+        renderMap();
+      },
+    }, k === 'type' ? 'colour by type' : 'colour by error')));
   const outside = map.outside.length ? h('div', { class: 'outside' }, 'Outside blocks: ', map.outside.map((o) => h('button', { class: 'link', onclick: () => selectTensor(o.tensor) }, `${o.tensor} (${o.type})`))) : null;
-  return h('div', { class: 'map-view' }, legend, h('div', { class: 'map-scroll' }, grid), outside);
+  return h('div', { class: 'map-view' }, h('div', { class: 'map-bar' }, legend, colourBy), h('div', { class: 'map-scroll' }, grid), outside);
+}
+
+function renderMap(): void {
+  const panel = document.querySelector('[data-testid="map-panel"]');
+  if (!panel || !quantMap) return;
+  clear(panel);
+  panel.append(mapView(quantMap));
+}
+
+function errorsView(): HTMLElement {
+  const box = h('div', { class: 'errors', 'data-testid': 'errors' });
+  if (!comparison) {
+    box.append(h('p', { class: 'muted' }, 'Compare this model with a reference — its source checkpoint (safetensors, single or sharded) or another quantization — to rank every tensor by the precision it lost.'),
+      el('vscode-button', { 'data-testid': 'errors-compare', onclick: () => post({ type: 'command', command: 'compare' }) }, 'Compare with…'));
+    return box;
+  }
+  const c = comparison;
+  const ranked = [...c.tensors].sort((a, b) => b.rel_rmse - a.rel_rmse);
+  const maxErr = Math.max(...ranked.map((t) => t.rel_rmse).filter((x) => Number.isFinite(x)), 1e-12);
+  append(box, [
+    h('div', { class: 'errors-head' },
+      h('span', {}, `Against `, h('code', {}, c.reference.split(/[\\/]/).pop()!), ` · ${c.tensors.length} tensors paired`),
+      el('vscode-button', { secondary: true, 'data-testid': 'errors-report', onclick: () => post({ type: 'comparisonReport', reference: c.reference }) }, 'Open as Markdown')),
+    h('table', { class: 'what-if ranked', 'data-testid': 'ranked-errors' },
+      h('thead', {}, h('tr', {}, ['#', 'tensor', 'type', 'reference', 'rel. RMSE', '', 'SNR dB', 'max abs', 'cosine'].map((x) => h('th', {}, x)))),
+      h('tbody', {}, ranked.map((t, i) => {
+        const bar = h('div', { class: 'bar' });
+        bar.style.width = `${Math.round((100 * t.rel_rmse) / maxErr)}%`;
+        bar.style.background = errorColor(t.rel_rmse);
+        return h('tr', { 'data-tensor': t.name, class: 'clickable', onclick: () => selectTensor(t.name) },
+          h('td', { class: 'num' }, i + 1), h('td', { class: 'mono' }, t.name), h('td', {}, t.type_name), h('td', {}, t.reference_type_name),
+          h('td', { class: 'num' }, fmt(t.rel_rmse, 4)), h('td', { class: 'bar-cell' }, bar),
+          h('td', { class: 'num' }, t.snr_db === null ? '∞' : fmt(t.snr_db, 4)), h('td', { class: 'num' }, fmt(t.max_abs, 4)), h('td', { class: 'num' }, fmt(t.cosine, 7)));
+      }))),
+    c.missingInReference.length ? h('p', { class: 'muted' }, `Not in the reference: ${c.missingInReference.join(', ')}`) : null,
+    c.missingInModel.length ? h('p', { class: 'muted' }, `Only in the reference: ${c.missingInModel.join(', ')}`) : null,
+    c.shapeMismatches.length ? h('p', { class: 'error-line' }, `Shapes differ: ${c.shapeMismatches.map((m) => `${m.name} [${m.shape}] vs [${m.referenceShape}]`).join('; ')}`) : null,
+  ]);
+  return box;
+}
+
+function renderErrors(): void {
+  const panel = document.querySelector('[data-testid="errors-panel"]');
+  if (!panel) return;
+  clear(panel);
+  panel.append(errorsView());
 }
 
 function render(m: Extract<ToWebview, { type: 'model' }>): void {
@@ -212,9 +295,14 @@ function render(m: Extract<ToWebview, { type: 'model' }>): void {
     el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-metadata' }, `Metadata (${m.metadata.length})`),
     el('vscode-tab-panel', {}, metadataView(m.metadata)),
     el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-map' }, 'Quant map'),
-    el('vscode-tab-panel', {}, mapView(m.quantMap)),
+    el('vscode-tab-panel', {}, h('div', { 'data-testid': 'map-panel' })),
+    el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-errors' }, 'Errors'),
+    el('vscode-tab-panel', {}, h('div', { 'data-testid': 'errors-panel' })),
   );
   app.append(header, tabs);
+  quantMap = m.quantMap;
+  renderMap();
+  renderErrors();
   for (const bar of app.querySelectorAll<HTMLElement>('.bar')) bar.style.width = `${bar.dataset.width}%`;
   if (saved.selected) selectTensor(saved.selected);
   document.body.dataset.ready = 'true';
@@ -251,6 +339,13 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
       return detail?.onError(m.message);
     case 'reveal':
       return selectTensor(m.tensor);
+    case 'comparison':
+      comparison = m.comparison;
+      mapColour = 'error';
+      renderErrors();
+      renderMap();
+      for (const t of m.comparison.tensors) table?.setTooltip(t.name, `${t.name}\nrel. RMSE ${fmt(t.rel_rmse, 4)} against the reference · SNR ${t.snr_db === null ? '∞' : fmt(t.snr_db, 4)} dB`);
+      return selectTab(TAB.errors);
     case 'tokens': {
       const box = document.querySelector('[data-testid="token-results"]');
       if (!box) return;

@@ -109,6 +109,17 @@ export function registerCommands(context: vscode.ExtensionContext, pool: WorkerP
     });
     const ref = picked?.[0];
     if (!ref) return;
+    const open = provider.documentFor(uri);
+    if (open) {
+      // In the editor: the ranked table and the map coloured by error.
+      const result = await withJob(`Quant Lens: comparing ${basename(uri.fsPath)} with ${basename(ref.fsPath)}`, (p, t) => {
+        const run = open.run({ kind: 'compare', path: uri.fsPath, reference: ref.fsPath }, p);
+        t.onCancellationRequested(() => open.cancelJobs());
+        return run;
+      });
+      if (result.kind === 'compare') provider.post(open, { type: 'comparison', comparison: result.comparison });
+      return;
+    }
     const text = await withJob(`Quant Lens: comparing ${basename(uri.fsPath)} with ${basename(ref.fsPath)}`, (p, t) =>
       runWithCancel<{ kind: 'text'; text: string }>({ kind: 'report', path: uri.fsPath, reference: ref.fsPath, format: 'md' }, p, t),
     );

@@ -40,6 +40,19 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     return undefined;
   }
 
+  /** The open editor of a file, if any. */
+  documentFor(uri: vscode.Uri): ModelDocument | undefined {
+    for (const doc of this.panels.keys()) if (doc.uri.toString() === uri.toString()) return doc;
+    return undefined;
+  }
+
+  post(doc: ModelDocument, message: ToWebview): void {
+    const panel = this.panels.get(doc);
+    if (!panel) return;
+    panel.reveal();
+    void panel.webview.postMessage(message);
+  }
+
   reveal(doc: ModelDocument, tensor: string): void {
     const panel = this.panels.get(doc);
     if (!panel) return;
@@ -126,6 +139,13 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         case 'cancel':
           doc.cancelJobs();
           return;
+        case 'comparisonReport':
+          return runInView('Quant Lens: report', async (progress) => {
+            const r = await doc.run({ kind: 'report', path, reference: m.reference, format: 'md' }, progress);
+            if (r.kind !== 'text') return;
+            const md = await vscode.workspace.openTextDocument({ language: 'markdown', content: r.text });
+            await vscode.window.showTextDocument(md, { preview: false });
+          });
         case 'command':
           return void vscode.commands.executeCommand(`quantLens.${m.command}`, doc.uri, m.tensors);
       }

@@ -10,6 +10,7 @@ import type { TensorStats } from '../core/analysis/tensorStats.ts';
 import type { ScaleDistribution } from '../core/analysis/blocks.ts';
 import type { BlockRecord } from '../core/quant/codec.ts';
 import type { WhatIfRow } from '../core/analysis/whatIf.ts';
+import type { ComparedTensor } from '../core/compare/compare.ts';
 
 export interface TensorRow {
   name: string;
@@ -57,6 +58,15 @@ export interface Heatmap {
   max: number;
 }
 
+/** A model compared with a reference: per-tensor error, and what could not be paired. */
+export interface Comparison {
+  reference: string;
+  tensors: ComparedTensor[];
+  missingInReference: string[];
+  missingInModel: string[];
+  shapeMismatches: { name: string; shape: number[]; referenceShape: number[] }[];
+}
+
 export type ToWebview =
   | { type: 'model'; fileName: string; summary: ModelSummary; tensors: TensorRow[]; metadata: MetadataRow[]; quantMap: QuantMap; memory: MemoryFit; settings: WebviewSettings }
   | { type: 'openError'; message: string }
@@ -71,7 +81,8 @@ export type ToWebview =
   | { type: 'tokens'; query: string; matches: { id: number; text: string }[] }
   | { type: 'arrayPage'; key: string; start: number; values: string[] }
   | { type: 'reveal'; tensor: string }
-  | { type: 'settings'; settings: WebviewSettings };
+  | { type: 'settings'; settings: WebviewSettings }
+  | { type: 'comparison'; comparison: Comparison };
 
 export interface WebviewSettings {
   bins: number;
@@ -86,4 +97,5 @@ export type FromWebview =
   | { type: 'findTokens'; query: string }
   | { type: 'arrayPage'; key: string; start: number; count: number }
   | { type: 'cancel' }
-  | { type: 'command'; command: 'requantize' | 'compare' | 'exportReport' | 'showAsText'; tensors?: string[] };
+  | { type: 'command'; command: 'requantize' | 'compare' | 'exportReport' | 'showAsText'; tensors?: string[] }
+  | { type: 'comparisonReport'; reference: string };

@@ -2,7 +2,7 @@
 import type { TensorStats } from '../core/analysis/tensorStats.ts';
 import type { ScaleDistribution } from '../core/analysis/blocks.ts';
 import type { WhatIfRow } from '../core/analysis/whatIf.ts';
-import type { BlockView, Heatmap } from './webviewProtocol.ts';
+import type { BlockView, Comparison, Heatmap } from './webviewProtocol.ts';
 
 export type WorkerJob =
   | { kind: 'stats'; path: string; tensor: string; bins: number }
@@ -11,6 +11,7 @@ export type WorkerJob =
   | { kind: 'heatmap'; path: string; tensor: string; width: number; height: number }
   | { kind: 'whatIf'; path: string; tensor: string; candidates: string[] }
   | { kind: 'report'; path: string; reference?: string; format: 'md' | 'json' | 'csv' }
+  | { kind: 'compare'; path: string; reference: string }
   | { kind: 'dump'; path: string; withStats: boolean }
   | { kind: 'requantize'; path: string; output: string; rules: string[] }
   | { kind: 'close'; path: string };
@@ -22,6 +23,7 @@ export type WorkerResult =
   | { kind: 'heatmap'; heatmap: Heatmap }
   | { kind: 'whatIf'; rows: WhatIfRow[] }
   | { kind: 'text'; text: string }
+  | { kind: 'compare'; comparison: Comparison }
   | { kind: 'requantize'; output: string; bytes: number; changed: number }
   | { kind: 'closed' };
 

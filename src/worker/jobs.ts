@@ -116,6 +116,18 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
       }
       return { kind: 'text', text: buildReport({ model, stats, comparison }, job.format) };
     }
+    case 'compare': {
+      const ref = await openModel(job.reference);
+      try {
+        const { pairing, tensors } = compareModels(model, ref, { isCancelled: ctx.isCancelled, onProgress: (d, t) => ctx.onProgress(d, t) });
+        return {
+          kind: 'compare',
+          comparison: { reference: job.reference, tensors, missingInReference: pairing.missingInReference, missingInModel: pairing.missingInModel, shapeMismatches: pairing.shapeMismatches },
+        };
+      } finally {
+        await ref.close();
+      }
+    }
     case 'dump': {
       const stats = job.withStats ? new Map(model.tensors.flatMap((t) => {
         try {

@@ -12,6 +12,8 @@ before(async () => {
   s = await start({
     'llama-tiny-F32.gguf': join(CORPUS, 'gguf', 'llama-tiny-F32.gguf'),
     'llama-tiny-Q4_K.gguf': join(CORPUS, 'gguf', 'llama-tiny-Q4_K.gguf'),
+    // the same F32 source under a name no other file starts with (the file dialog completes prefixes)
+    'source-F32.gguf': join(CORPUS, 'gguf', 'llama-tiny-F32.gguf'),
   });
 });
 
@@ -55,25 +57,37 @@ test('requantize: palette -> type -> pattern -> preview -> a new verified file o
   assert.deepEqual(readdirSync(s.workspace).filter((f) => f.endsWith('.tmp')), [], 'no temporary file left');
 });
 
-test('compare: a quantized file against its F32 source gives a ranked Markdown report', async () => {
+test('compare: a quantized file against its F32 source ranks every tensor by error in the editor', async () => {
   await show(s.page, 'llama-tiny-Q4_K.gguf');
-  await webview(s.page).locator('[data-testid="file-name"]', { hasText: 'llama-tiny-Q4_K.gguf' }).waitFor();
+  const wv = webview(s.page);
+  await wv.locator('[data-testid="file-name"]', { hasText: 'llama-tiny-Q4_K.gguf' }).waitFor();
   await runCommand(s.page, 'Quant Lens: Compare With…');
   await s.page.locator('.quick-input-widget', { hasText: 'Compare llama-tiny-Q4_K.gguf with' }).waitFor();
   // VS Code's simple file dialog: wait for its listing, then type the file name after the folder it shows.
-  await quickRow('llama-tiny-F32.gguf').waitFor();
+  await quickRow('source-F32.gguf').waitFor();
   await quickInput().press('End');
-  await s.page.keyboard.type('llama-tiny-F32.gguf');
-  for (let i = 0; !(await quickInput().inputValue()).endsWith('/llama-tiny-F32.gguf'); i++) {
+  await s.page.keyboard.type('source-F32.gguf');
+  for (let i = 0; !(await quickInput().inputValue()).endsWith('/source-F32.gguf'); i++) {
     assert.ok(i < 50, `dialog shows the typed path (has ${await quickInput().inputValue()})`);
     await s.page.waitForTimeout(100);
   }
   await s.page.keyboard.press('Enter');
-  const editor = s.page.locator('.part.editor .monaco-editor .view-lines');
-  await editor.locator('.view-line', { hasText: 'Error against the reference, worst first' }).waitFor({ timeout: 60_000 });
-  const text = (await editor.innerText()).replace(/\u00a0/g, ' ');
-  // worst first: ffn_down and attn_q (Q4_K) before the F32 norms
-  assert.match(text, /\| `(blk\.0\.ffn_down|blk\.0\.attn_q|token_embd)\.weight` \| Q4_K \|/);
+  const rows = wv.locator('[data-testid="ranked-errors"] tbody tr');
+  await rows.first().waitFor({ timeout: 60_000 });
+  assert.equal(await rows.count(), 5);
+  // Worst first: a Q4_K matrix, and the F32 norms (no error) last.
+  const order = await rows.evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.tensor));
+  assert.deepEqual(order.slice(-2).sort(), ['blk.0.attn_norm.weight', 'output_norm.weight']);
+  const worst = await rows.first().locator('td').nth(4).innerText();
+  const expected = JSON.parse((await import('node:fs')).readFileSync(join(CORPUS, 'gguf', 'llama-tiny-Q4_K.expected.json'), 'utf8'));
+  const maxRel = Math.max(...expected.tensors.map((t: { stats: { error_vs_source: { rel_rmse: number } } }) => t.stats.error_vs_source.rel_rmse));
+  assert.ok(Math.abs(Number(worst) - maxRel) / maxRel < 1e-3, `worst rel. RMSE ${worst} vs ${maxRel}`);
+  await wv.locator('[data-testid="tab-map"]').click();
+  await wv.locator('[data-testid="map-colour"] button.active[data-colour="error"]').waitFor();
+  await shot(s.page, 'compare-map');
+  await wv.locator('[data-testid="tab-errors"]').click();
+  await wv.locator('vscode-button[data-testid="errors-report"]').click();
+  await s.page.locator('.part.editor .monaco-editor .view-line', { hasText: 'Error against the reference, worst first' }).waitFor({ timeout: 60_000 });
 });
 
 test('the text dump has an outline and the tensor hover', async () => {

@@ -6,6 +6,7 @@ import type { BlockView, FromWebview, Heatmap, TensorRow, WebviewSettings } from
 import type { TensorStats } from '../src/core/analysis/tensorStats.ts';
 import type { ScaleDistribution } from '../src/core/analysis/blocks.ts';
 import type { WhatIfRow } from '../src/core/analysis/whatIf.ts';
+import type { TensorComparisonDetail } from '../src/core/compare/compare.ts';
 import { h, el, clear, fmt, bytes, icon, themeColor, append } from './dom.ts';
 import { drawHistogram, drawErrorVsBits } from './charts.ts';
 
@@ -75,6 +76,7 @@ export class TensorDetail {
       h('div', { class: 'job', 'data-testid': 'job' }),
       row.decodable ? null : h('div', { class: 'error-line', role: 'alert', 'data-testid': 'tensor-error' }, icon('error'), ` ${row.type}: this tensor cannot be decoded; everything else in the file is usable.`),
       h('section', {}, h('h3', {}, 'Statistics ', h('span', { class: 'muted' }, '(every value, exact)')), h('dl', { class: 'stats', 'data-testid': 'stats' })),
+      h('section', { class: 'against', 'data-testid': 'against' }),
       h('section', {}, h('div', { class: 'section-head' }, h('h3', {}, 'Weight histogram'), logBox),
         h('div', { class: 'chart-box' }, h('canvas', { id: 'histogram', 'data-testid': 'histogram' }))),
       row.quantized
@@ -150,24 +152,38 @@ export class TensorDetail {
     note.textContent = `${scales.blocks} blocks${scales.subBlocksPerBlock ? ` × ${scales.subBlocksPerBlock} sub-blocks` : ''}: ${this.scaleSeries} from ${fmt(s.min)} to ${fmt(s.max)}, mean ${fmt(s.mean)}. A long right tail means a few blocks hold outliers that stretch their scale.`;
   }
 
+  onComparison(c: TensorComparisonDetail): void {
+    if (c.name !== this.row?.name) return;
+    const box = this.q('against');
+    if (!box) return;
+    clear(box);
+    const overlay = h('canvas', { 'data-testid': 'overlay' });
+    const errorHist = h('canvas', { 'data-testid': 'error-histogram' });
+    const heat = h('canvas', { 'data-testid': 'error-heatmap', width: 1, height: 1 });
+    const m = c.metrics;
+    box.append(
+      h('h3', {}, 'Against the reference'),
+      h('p', { 'data-testid': 'against-metrics' }, `rel. RMSE ${fmt(m.rel_rmse, 4)} · SNR ${m.snr_db === null ? '∞' : fmt(m.snr_db, 4)} dB · max |error| ${fmt(m.max_abs, 4)} · cosine ${fmt(m.cosine, 7)}`),
+      h('div', { class: 'chart-box small' }, overlay),
+      h('div', { class: 'muted small' }, 'error = this file − reference'),
+      h('div', { class: 'chart-box small' }, errorHist),
+      h('div', { class: 'heatmap-box' }, heat, h('div', { class: 'muted' }, `|error| per cell, black 0 → yellow ${fmt(c.heatmap.max)}`)),
+    );
+    if (c.values.counts.length) {
+      drawHistogram(overlay, [
+        { label: 'this file', histogram: c.values, color: themeColor('charts-blue', '#3794ff') },
+        { label: 'reference', histogram: c.referenceValues, color: themeColor('charts-orange', '#d18616') },
+      ], 'log');
+    }
+    if (c.error.counts.length) drawHistogram(errorHist, [{ label: 'error', histogram: c.error, color: themeColor('charts-red', '#f14c4c') }], 'log');
+    paintHeatmap(heat, c.heatmap);
+  }
+
   onHeatmap(m: Heatmap): void {
     if (m.tensor !== this.row?.name) return;
     const canvas = this.q<HTMLCanvasElement>('heatmap');
     if (!canvas) return;
-    canvas.width = m.width;
-    canvas.height = m.height;
-    const ctx = canvas.getContext('2d')!;
-    const img = ctx.createImageData(m.width, m.height);
-    const max = m.max || 1;
-    for (let i = 0; i < m.cells.length; i++) {
-      // sqrt scale so that outliers stand out without flattening the rest
-      const t = Math.sqrt(Math.min(1, m.cells[i] / max));
-      img.data[4 * i] = Math.round(255 * Math.min(1, 2 * t));
-      img.data[4 * i + 1] = Math.round(255 * Math.max(0, 2 * t - 1));
-      img.data[4 * i + 2] = Math.round(80 * (1 - t));
-      img.data[4 * i + 3] = 255;
-    }
-    ctx.putImageData(img, 0, 0);
+    paintHeatmap(canvas, m);
     this.q('heatmap-scale')!.textContent = `${m.height} × ${m.width} cells · black 0 → yellow ${fmt(m.max)} (sqrt scale)`;
   }
 
@@ -231,4 +247,22 @@ export class TensorDetail {
     );
     drawErrorVsBits(canvas, rows.map((r) => ({ label: r.label, bits: r.bitsPerWeight, error: r.metrics.rel_rmse, current: r.current, ggml: r.label.includes('(ggml)') })));
   }
+}
+
+/** A max-per-cell grid to pixels, sqrt scale so outliers stand out without flattening the rest. */
+function paintHeatmap(canvas: HTMLCanvasElement, m: { width: number; height: number; cells: number[]; max: number }): void {
+  canvas.width = m.width;
+  canvas.height = m.height;
+  const ctx = canvas.getContext('2d')!;
+  const img = ctx.createImageData(m.width, m.height);
+  const max = m.max || 1;
+  for (let i = 0; i < m.cells.length; i++) {
+    // sqrt scale so that outliers stand out without flattening the rest
+    const t = Math.sqrt(Math.min(1, m.cells[i] / max));
+    img.data[4 * i] = Math.round(255 * Math.min(1, 2 * t));
+    img.data[4 * i + 1] = Math.round(255 * Math.max(0, 2 * t - 1));
+    img.data[4 * i + 2] = Math.round(80 * (1 - t));
+    img.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(img, 0, 0);
 }

@@ -117,7 +117,10 @@ export function registerCommands(context: vscode.ExtensionContext, pool: WorkerP
         t.onCancellationRequested(() => open.cancelJobs());
         return run;
       });
-      if (result.kind === 'compare') provider.post(open, { type: 'comparison', comparison: result.comparison });
+      if (result.kind === 'compare') {
+        open.reference = ref.fsPath;
+        provider.post(open, { type: 'comparison', comparison: result.comparison });
+      }
       return;
     }
     const text = await withJob(`Quant Lens: comparing ${basename(uri.fsPath)} with ${basename(ref.fsPath)}`, (p, t) =>

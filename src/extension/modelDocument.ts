@@ -21,6 +21,8 @@ export class ModelDocument implements vscode.CustomDocument {
   readonly onDidDispose = this.onDidDisposeEmitter.event;
   /** Stats computed so far, by tensor name (the hover shows them). */
   readonly stats = new Map<string, TensorStats>();
+  /** The reference file of the last comparison, if any: selecting a tensor then also compares it. */
+  reference: string | undefined;
 
   private constructor(
     readonly uri: vscode.Uri,

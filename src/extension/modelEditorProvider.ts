@@ -111,6 +111,15 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
             if (block.kind === 'block') post({ type: 'block', view: block.view });
             const heat = await doc.run({ kind: 'heatmap', path, tensor: t.name, width: HEATMAP_SIZE, height: HEATMAP_SIZE });
             if (heat.kind === 'heatmap') post({ type: 'heatmap', heatmap: heat.heatmap });
+            if (doc.reference) {
+              try {
+                const cmp = await doc.run({ kind: 'compareTensor', path, reference: doc.reference, tensor: t.name, bins: settings.bins });
+                if (cmp.kind === 'compareTensor') post({ type: 'tensorComparison', detail: cmp.detail });
+              } catch (e) {
+                // a tensor without a counterpart in the reference simply has no comparison
+                if ((e as { code?: string }).code !== 'usage') throw e;
+              }
+            }
           });
         }
         case 'block':

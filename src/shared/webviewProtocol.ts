@@ -10,7 +10,7 @@ import type { TensorStats } from '../core/analysis/tensorStats.ts';
 import type { ScaleDistribution } from '../core/analysis/blocks.ts';
 import type { BlockRecord } from '../core/quant/codec.ts';
 import type { WhatIfRow } from '../core/analysis/whatIf.ts';
-import type { ComparedTensor } from '../core/compare/compare.ts';
+import type { ComparedTensor, TensorComparisonDetail } from '../core/compare/compare.ts';
 
 export interface TensorRow {
   name: string;
@@ -82,7 +82,8 @@ export type ToWebview =
   | { type: 'arrayPage'; key: string; start: number; values: string[] }
   | { type: 'reveal'; tensor: string }
   | { type: 'settings'; settings: WebviewSettings }
-  | { type: 'comparison'; comparison: Comparison };
+  | { type: 'comparison'; comparison: Comparison }
+  | { type: 'tensorComparison'; detail: TensorComparisonDetail };
 
 export interface WebviewSettings {
   bins: number;

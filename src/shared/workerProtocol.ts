@@ -2,6 +2,7 @@
 import type { TensorStats } from '../core/analysis/tensorStats.ts';
 import type { ScaleDistribution } from '../core/analysis/blocks.ts';
 import type { WhatIfRow } from '../core/analysis/whatIf.ts';
+import type { TensorComparisonDetail } from '../core/compare/compare.ts';
 import type { BlockView, Comparison, Heatmap } from './webviewProtocol.ts';
 
 export type WorkerJob =
@@ -12,6 +13,7 @@ export type WorkerJob =
   | { kind: 'whatIf'; path: string; tensor: string; candidates: string[] }
   | { kind: 'report'; path: string; reference?: string; format: 'md' | 'json' | 'csv' }
   | { kind: 'compare'; path: string; reference: string }
+  | { kind: 'compareTensor'; path: string; reference: string; tensor: string; bins: number }
   | { kind: 'dump'; path: string; withStats: boolean }
   | { kind: 'requantize'; path: string; output: string; rules: string[] }
   | { kind: 'close'; path: string };
@@ -24,6 +26,7 @@ export type WorkerResult =
   | { kind: 'whatIf'; rows: WhatIfRow[] }
   | { kind: 'text'; text: string }
   | { kind: 'compare'; comparison: Comparison }
+  | { kind: 'compareTensor'; detail: TensorComparisonDetail }
   | { kind: 'requantize'; output: string; bytes: number; changed: number }
   | { kind: 'closed' };
 

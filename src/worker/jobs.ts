@@ -9,7 +9,7 @@ import { computeTensorStats, type TensorStats } from '../core/analysis/tensorSta
 import { computeScaleDistribution, readBlock } from '../core/analysis/blocks.ts';
 import { forEachChunk } from '../core/analysis/tensorValues.ts';
 import { computeWhatIf, parseCandidate } from '../core/analysis/whatIf.ts';
-import { compareModels } from '../core/compare/compare.ts';
+import { compareModels, compareTensorDetail, pairTensors } from '../core/compare/compare.ts';
 import { buildReport } from '../core/report/report.ts';
 import { dumpModel } from '../core/report/textDump.ts';
 import { parseTensorTypeRule, planRequantize, writeRequantized } from '../core/requant/requantize.ts';
@@ -127,6 +127,12 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
       } finally {
         await ref.close();
       }
+    }
+    case 'compareTensor': {
+      const ref = await modelAt(job.reference);
+      const pair = pairTensors(model, ref).pairs.find((p) => p.name === job.tensor);
+      if (!pair) throw new QuantLensError('usage', `${job.tensor} has no counterpart in the reference`);
+      return { kind: 'compareTensor', detail: compareTensorDetail(model, ref, pair, { bins: job.bins, isCancelled: ctx.isCancelled }) };
     }
     case 'dump': {
       const stats = job.withStats ? new Map(model.tensors.flatMap((t) => {

@@ -85,6 +85,11 @@ test('compare: a quantized file against its F32 source ranks every tensor by err
   await wv.locator('[data-testid="tab-map"]').click();
   await wv.locator('[data-testid="map-colour"] button.active[data-colour="error"]').waitFor();
   await shot(s.page, 'compare-map');
+  // A ranked row opens the tensor, now with its comparison: overlaid histograms, error histogram and heatmap.
+  await wv.locator('[data-testid="tab-errors"]').click();
+  await wv.locator('[data-testid="ranked-errors"] tr[data-tensor="blk.0.ffn_down.weight"]').click();
+  await wv.locator('[data-testid="against-metrics"]', { hasText: 'rel. RMSE 0.0901' }).waitFor();
+  await shot(s.page, 'compare-tensor');
   await wv.locator('[data-testid="tab-errors"]').click();
   await wv.locator('vscode-button[data-testid="errors-report"]').click();
   await s.page.locator('.part.editor .monaco-editor .view-line', { hasText: 'Error against the reference, worst first' }).waitFor({ timeout: 60_000 });

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openModel } from '../../src/core/formats/openModel.ts';
-import { compareModels } from '../../src/core/compare/compare.ts';
+import { compareModels, compareTensorDetail, pairTensors } from '../../src/core/compare/compare.ts';
 import { ggufToHf, hfToGguf, hfRowOf } from '../../src/core/compare/nameMap.ts';
 import { buildSafetensorsFile } from '../../src/core/formats/safetensorsWriter.ts';
 import { corpusPath, readF32, readJson } from '../helpers/corpus.ts';
@@ -81,6 +81,29 @@ test('GGUF vs a Hugging Face safetensors checkpoint: names mapped, q/k rows un-p
     const back = compareModels(ref, m);
     const q = back.tensors.find((x) => x.name === 'model.layers.0.self_attn.q_proj.weight')!;
     assert.ok(rel(q.rmse, exp.tensors.find((t: any) => t.name === 'blk.0.attn_q.weight').stats.error_vs_source.rmse));
+  } finally {
+    await m.close();
+    await ref.close();
+  }
+});
+
+test('per-tensor comparison detail: overlaid histograms share bins, error histogram and heatmap cover every value', async () => {
+  const exp = readJson('gguf/llama-tiny-Q4_K.expected.json');
+  const m = await openModel(corpusPath('gguf', exp.file));
+  const ref = await openModel(corpusPath('gguf', 'llama-tiny-F32.gguf'));
+  try {
+    const pair = pairTensors(m, ref).pairs.find((p) => p.name === 'blk.0.ffn_down.weight')!;
+    const d = compareTensorDetail(m, ref, pair, { bins: 32, width: 16, height: 8 });
+    const t = exp.tensors.find((x: any) => x.name === pair.name);
+    assert.ok(rel(d.metrics.rmse, t.stats.error_vs_source.rmse));
+    assert.equal(d.values.lo, d.referenceValues.lo);
+    assert.equal(d.values.hi, d.referenceValues.hi);
+    const total = (c: number[]) => c.reduce((a, b) => a + b, 0);
+    assert.equal(total(d.values.counts), t.n_elements);
+    assert.equal(total(d.referenceValues.counts), t.n_elements);
+    assert.equal(total(d.error.counts), t.n_elements);
+    assert.deepEqual([d.heatmap.width, d.heatmap.height, d.heatmap.cells.length], [16, 8, 128]);
+    assert.equal(d.heatmap.max, t.stats.error_vs_source.max_abs_err);
   } finally {
     await m.close();
     await ref.close();

@@ -158,6 +158,14 @@ export class StatsAccumulator {
     this.sumSq += sumSq;
   }
 
+  /** Widen the histogram range before pass 2 (several histograms sharing bins). */
+  setRange(lo: number, hi: number): void {
+    if (this.finite) {
+      this.min = Math.min(this.min, lo);
+      this.max = Math.max(this.max, hi);
+    }
+  }
+
   get mean(): number {
     return this.finite ? this.sum / this.finite : NaN;
   }

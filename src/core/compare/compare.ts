@@ -6,6 +6,7 @@ import type { Model, TensorInfo } from '../model.ts';
 import { QuantLensError } from '../errors.ts';
 import { readTensorValues } from '../analysis/tensorValues.ts';
 import { ErrorAccumulator, type ErrorMetrics } from '../analysis/errorMetrics.ts';
+import { StatsAccumulator, type Histogram } from '../analysis/tensorStats.ts';
 import { metadataValue } from '../analysis/summary.ts';
 import { ggufToHf, hfToGguf, permutedKind, hfRowOf } from './nameMap.ts';
 
@@ -77,13 +78,21 @@ export function pairTensors(model: Model, reference: Model): Pairing {
 
 const CHUNK_WEIGHTS = 1 << 20;
 
-/** Reconstruction metrics of pair.tensor against pair.reference over every value. */
-export function compareTensor(model: Model, reference: Model, pair: TensorPair, isCancelled?: () => boolean): ErrorMetrics {
+/**
+ * Calls `onChunk(values, referenceValues, firstRow, nRows)` over the pair in chunks of whole rows, the reference
+ * rows brought into the model's order (q/k heads from a Hugging Face checkpoint are un-permuted).
+ */
+export function forEachPairedChunk(
+  model: Model,
+  reference: Model,
+  pair: TensorPair,
+  onChunk: (values: Float32Array, referenceValues: Float32Array, firstRow: number, nRows: number, rowLength: number) => void,
+  isCancelled?: () => boolean,
+): void {
   const rowLength = model.format === 'gguf' ? pair.tensor.shape[0] : pair.tensor.shape[pair.tensor.shape.length - 1] ?? 1;
   const rows = pair.tensor.nElements / Math.max(1, rowLength);
   const unit = pair.headDim ?? 1;
   const step = Math.max(unit, Math.floor(CHUNK_WEIGHTS / Math.max(1, rowLength) / unit) * unit);
-  const acc = new ErrorAccumulator();
   for (let r = 0; r < rows; r += step) {
     if (isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while comparing ${pair.name}`);
     const n = Math.min(step, rows - r);
@@ -100,9 +109,80 @@ export function compareTensor(model: Model, reference: Model, pair: TensorPair, 
       }
       ref = permuted;
     }
-    acc.add(mine, ref);
+    onChunk(mine, ref, r, n, rowLength);
   }
+}
+
+/** Reconstruction metrics of pair.tensor against pair.reference over every value. */
+export function compareTensor(model: Model, reference: Model, pair: TensorPair, isCancelled?: () => boolean): ErrorMetrics {
+  const acc = new ErrorAccumulator();
+  forEachPairedChunk(model, reference, pair, (mine, ref) => acc.add(mine, ref), isCancelled);
   return acc.result();
+}
+
+export interface TensorComparisonDetail {
+  name: string;
+  metrics: ErrorMetrics;
+  /** Histograms of the model's and the reference's values over the same bins. */
+  values: Histogram;
+  referenceValues: Histogram;
+  /** Histogram of (model − reference). */
+  error: Histogram;
+  /** max |model − reference| per cell of a rows × columns grid. */
+  heatmap: { width: number; height: number; cells: number[]; max: number };
+}
+
+/** Everything the editor shows for one compared tensor: overlaid histograms, error histogram, error heatmap. */
+export function compareTensorDetail(model: Model, reference: Model, pair: TensorPair, options: { bins?: number; width?: number; height?: number; isCancelled?: () => boolean } = {}): TensorComparisonDetail {
+  const bins = options.bins ?? 64;
+  const mineAcc = new StatsAccumulator(bins);
+  const refAcc = new StatsAccumulator(bins);
+  const errAcc = new StatsAccumulator(bins);
+  const metrics = new ErrorAccumulator();
+  const diff = (a: Float32Array, b: Float32Array) => Float64Array.from(a, (x, i) => x - b[i]);
+  forEachPairedChunk(model, reference, pair, (mine, ref) => {
+    mineAcc.addFirstPass(mine);
+    refAcc.addFirstPass(ref);
+    errAcc.addFirstPass(diff(mine, ref));
+    metrics.add(mine, ref);
+  }, options.isCancelled);
+  // The value histograms share one range so they overlay.
+  const lo = Math.min(mineAcc.min, refAcc.min);
+  const hi = Math.max(mineAcc.max, refAcc.max);
+  mineAcc.setRange(lo, hi);
+  refAcc.setRange(lo, hi);
+  let width = 0, height = 0, cells = new Float64Array(0);
+  forEachPairedChunk(model, reference, pair, (mine, ref, firstRow, nRows, rowLength) => {
+    if (!cells.length) {
+      const rows = pair.tensor.nElements / rowLength;
+      width = Math.max(1, Math.min(options.width ?? 128, rowLength));
+      height = Math.max(1, Math.min(options.height ?? 128, rows));
+      cells = new Float64Array(width * height);
+    }
+    const rows = pair.tensor.nElements / rowLength;
+    mineAcc.addSecondPass(mine);
+    refAcc.addSecondPass(ref);
+    const d = diff(mine, ref);
+    errAcc.addSecondPass(d);
+    for (let i = 0; i < d.length; i++) {
+      const r = firstRow + Math.floor(i / rowLength);
+      const c = i % rowLength;
+      const cell = Math.floor((r * height) / rows) * width + Math.floor((c * width) / rowLength);
+      const a = Math.abs(d[i]);
+      if (a > cells[cell]) cells[cell] = a;
+    }
+  }, options.isCancelled);
+  const empty = { bins, lo: 0, hi: 0, counts: [] as number[] };
+  let max = 0;
+  for (const v of cells) if (Number.isFinite(v) && v > max) max = v;
+  return {
+    name: pair.name,
+    metrics: metrics.result(),
+    values: mineAcc.result().histogram ?? empty,
+    referenceValues: refAcc.result().histogram ?? empty,
+    error: errAcc.result().histogram ?? empty,
+    heatmap: { width, height, cells: Array.from(cells), max },
+  };
 }
 
 export interface ComparedTensor extends ErrorMetrics {

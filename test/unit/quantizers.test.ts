@@ -42,7 +42,7 @@ test('requant.json: every available path of every writable type is byte-identica
       }
     }
   }
-  for (const must of ['F16/chunk_no_imatrix', 'F16/chunk_imatrix', 'BF16/chunk_no_imatrix', 'Q8_0/chunk_no_imatrix', 'Q8_0/chunk_imatrix', 'Q4_0/chunk_no_imatrix', 'Q5_1/chunk_no_imatrix', 'Q2_K/chunk_no_imatrix', 'Q2_K/chunk_imatrix', 'Q3_K/chunk_no_imatrix', 'Q3_K/chunk_imatrix', 'Q4_K/chunk_no_imatrix', 'Q4_K/chunk_imatrix', 'Q5_K/chunk_no_imatrix', 'Q5_K/chunk_imatrix', 'Q6_K/chunk_no_imatrix', 'Q6_K/chunk_imatrix', 'TQ1_0/chunk_no_imatrix', 'TQ2_0/chunk_no_imatrix', 'MXFP4/chunk_no_imatrix', 'NVFP4/chunk_no_imatrix', 'Q1_0/chunk_no_imatrix', 'Q2_0/chunk_no_imatrix']) {
+  for (const must of ['F16/chunk_no_imatrix', 'F16/chunk_imatrix', 'BF16/chunk_no_imatrix', 'Q8_0/chunk_no_imatrix', 'Q8_0/chunk_imatrix', 'Q4_0/chunk_no_imatrix', 'Q5_1/chunk_no_imatrix', 'Q2_K/chunk_no_imatrix', 'Q2_K/chunk_imatrix', 'Q3_K/chunk_no_imatrix', 'Q3_K/chunk_imatrix', 'Q4_K/chunk_no_imatrix', 'Q4_K/chunk_imatrix', 'Q5_K/chunk_no_imatrix', 'Q5_K/chunk_imatrix', 'Q6_K/chunk_no_imatrix', 'Q6_K/chunk_imatrix', 'TQ1_0/chunk_no_imatrix', 'TQ2_0/chunk_no_imatrix', 'MXFP4/chunk_no_imatrix', 'NVFP4/chunk_no_imatrix', 'Q1_0/chunk_no_imatrix', 'Q2_0/chunk_no_imatrix', 'Q4_0/chunk_imatrix', 'Q4_1/chunk_imatrix', 'Q5_0/chunk_imatrix', 'Q5_1/chunk_imatrix', 'IQ4_NL/chunk_no_imatrix', 'IQ4_NL/chunk_imatrix', 'IQ4_XS/chunk_no_imatrix', 'IQ4_XS/chunk_imatrix']) {
     assert.ok(checked.includes(must), `checked ${must}`);
   }
 });

@@ -34,7 +34,7 @@ function clamp(v: number, lo: number, hi: number): number {
  * Symmetric search of one scale for n values (make_qx_quants). Writes codes L[off..off+n) offset by nmax;
  * weights `qw` (or x² / 1 / |x| / sqrt|x| by rmse_type) shape the least-squares fit.
  */
-function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: number, L: Int32Array, lo: number, rmseType: number, qw?: Float32Array, qo = 0): number {
+export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: number, L: Int32Array, lo: number, rmseType: number, qw?: Float32Array, qo = 0): number {
   let max = 0;
   let amax = 0;
   for (let i = 0; i < n; i++) {
@@ -157,7 +157,7 @@ function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: number, L: I
  * make_qkx2_quants (weights required) and make_qkx3_quants (weights optional, x² by default): an asymmetric
  * scale and min for n values, searched over nstep+1 trial scales. Returns [scale, the_min].
  */
-function makeQkxQuants(
+export function makeQkxQuants(
   variant: 2 | 3, n: number, nmax: number, x: Float32Array, xo: number, weights: Float32Array | undefined,
   L: Int32Array, lo: number, Laux: Int32Array, rmin: number, rdelta: number, nstep: number, useMad: boolean,
 ): [number, number] {

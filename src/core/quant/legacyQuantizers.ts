@@ -5,7 +5,7 @@
  */
 import type { Quantizer } from './quantizers.ts';
 import { f32ToF16Bits } from './encode.ts';
-import { QuantLensError } from '../errors.ts';
+import { makeQkxQuants, makeQxQuants } from './kQuantizers.ts';
 
 const fr = Math.fround;
 const QK = 32;
@@ -137,14 +137,50 @@ function q5_1(x: Float32Array): Uint8Array {
   return out;
 }
 
-/** Without an importance matrix ggml_quantize_chunk uses the _ref quantizers for these types. */
-export const legacyQuantizers: Record<number, Quantizer> = {
-  2: { imatrix: 'unsupported', quantize: (x, _r, _n, imatrix) => (imatrix ? unsupportedImatrix('Q4_0') : q4_0(x)) },
-  3: { imatrix: 'unsupported', quantize: (x, _r, _n, imatrix) => (imatrix ? unsupportedImatrix('Q4_1') : q4_1(x)) },
-  6: { imatrix: 'unsupported', quantize: (x, _r, _n, imatrix) => (imatrix ? unsupportedImatrix('Q5_0') : q5_0(x)) },
-  7: { imatrix: 'unsupported', quantize: (x, _r, _n, imatrix) => (imatrix ? unsupportedImatrix('Q5_1') : q5_1(x)) },
-};
-
-function unsupportedImatrix(type: string): never {
-  throw new QuantLensError('not-decodable', `${type} with an importance matrix is not implemented yet`);
+/**
+ * With an importance matrix, ggml quantizes row by row: weights w = imatrix · sqrt(σ² + x²) with σ² the row's
+ * mean square, then a weighted least-squares scale search (make_qx_quants for the symmetric types,
+ * make_qkx3_quants with a min for the _1 types).
+ */
+function legacyWithImatrix(bits: 4 | 5, asymmetric: boolean, x: Float32Array, nPerRow: number, imatrix: Float32Array): Uint8Array {
+  const bytes = (bits === 4 ? 18 : 22) + (asymmetric ? 2 : 0);
+  const out = new Uint8Array((x.length / QK) * bytes);
+  const L = new Int32Array(QK);
+  const Laux = new Int32Array(QK);
+  const weight = new Float32Array(QK);
+  for (let row = 0; row < x.length / nPerRow; row++) {
+    const ro = row * nPerRow;
+    let sumX2 = 0;
+    for (let j = 0; j < nPerRow; j++) sumX2 = fr(sumX2 + fr(x[ro + j] * x[ro + j]));
+    const sigma2 = fr(sumX2 / nPerRow);
+    for (let ib = 0; ib < nPerRow / QK; ib++) {
+      const xo = ro + QK * ib;
+      const o = (xo / QK) * bytes;
+      for (let j = 0; j < QK; j++) weight[j] = fr(imatrix[QK * ib + j] * fr(Math.sqrt(fr(sigma2 + fr(x[xo + j] * x[xo + j])))));
+      if (asymmetric) {
+        const [d, theMin] = makeQkxQuants(3, QK, bits === 4 ? 15 : 31, x, xo, weight, L, 0, Laux, fr(-0.9), fr(0.05), 36, false);
+        putF16(out, o, d);
+        putF16(out, o + 2, -theMin);
+      } else {
+        putF16(out, o, makeQxQuants(QK, bits === 4 ? 8 : 16, x, xo, L, 0, 1, weight, 0));
+      }
+      const qs = o + bytes - 16;
+      let qh = 0;
+      for (let j = 0; j < 16; j++) {
+        out[qs + j] = (L[j] & 0x0f) | ((L[j + 16] & 0x0f) << 4);
+        qh |= ((L[j] & 0x10) >>> 4) << j;
+        qh |= ((L[j + 16] & 0x10) >>> 4) << (j + 16);
+      }
+      if (bits === 5) putQh(out, o + (asymmetric ? 4 : 2), qh);
+    }
+  }
+  return out;
 }
+
+/** ggml_quantize_chunk: the _ref quantizers without an importance matrix, the weighted search with one. */
+export const legacyQuantizers: Record<number, Quantizer> = {
+  2: { imatrix: 'used', quantize: (x, _r, n, im) => (im ? legacyWithImatrix(4, false, x, n, im) : q4_0(x)) },
+  3: { imatrix: 'used', quantize: (x, _r, n, im) => (im ? legacyWithImatrix(4, true, x, n, im) : q4_1(x)) },
+  6: { imatrix: 'used', quantize: (x, _r, n, im) => (im ? legacyWithImatrix(5, false, x, n, im) : q5_0(x)) },
+  7: { imatrix: 'used', quantize: (x, _r, n, im) => (im ? legacyWithImatrix(5, true, x, n, im) : q5_1(x)) },
+};

@@ -8,6 +8,7 @@ import type { TensorType } from '../types.ts';
 import { legacyQuantizers } from './legacyQuantizers.ts';
 import { kQuantizers } from './kQuantizers.ts';
 import { otherQuantizers } from './otherQuantizers.ts';
+import { iqQuantizers } from './iqQuantizers.ts';
 
 export interface Quantizer {
   /**
@@ -49,7 +50,7 @@ const QUANTIZERS = new Map<number, Quantizer>([
     },
   }],
   [8, { quantize: (src) => quantizeQ8_0(src), imatrix: 'ignored' }],
-  ...Object.entries({ ...legacyQuantizers, ...kQuantizers, ...otherQuantizers }).map(([id, q]) => [Number(id), q] as [number, Quantizer]),
+  ...Object.entries({ ...legacyQuantizers, ...kQuantizers, ...otherQuantizers, ...iqQuantizers }).map(([id, q]) => [Number(id), q] as [number, Quantizer]),
 ]);
 
 /** Family files register their quantizers here. */

@@ -1,0 +1,157 @@
+/**
+ * IQ4_NL and IQ4_XS quantizers, byte-identical to ggml_quantize_chunk (quantize_iq4_nl / quantize_iq4_xs, which
+ * search 15 trial scales per 32 weights) in strict binary32, with and without an importance matrix.
+ */
+import type { Quantizer } from './quantizers.ts';
+import { f32ToF16Bits } from './encode.ts';
+import { IQ4NL_LEVELS } from './iqGrids.ts';
+
+const fr = Math.fround;
+const GROUP_MAX_EPS = fr(1e-15);
+const NTRY = 7;
+
+/** ggml's best_index_int8: the level nearest to x (binary search, ties to the upper level). */
+function bestIndex(x: number): number {
+  const v = IQ4NL_LEVELS;
+  if (x <= v[0]) return 0;
+  if (x >= v[15]) return 15;
+  let ml = 0;
+  let mu = 15;
+  while (mu - ml > 1) {
+    const mav = (ml + mu) >> 1;
+    if (x < v[mav]) mu = mav;
+    else ml = mav;
+  }
+  return fr(x - v[mu - 1]) < fr(v[mu] - x) ? mu - 1 : mu;
+}
+
+function nearestInt(f: number): number {
+  return fr(f + 12582912) - 12582912;
+}
+
+/**
+ * quantize_row_iq4_nl_impl for one super-block of `size` weights (32 for IQ4_NL, 256 for IQ4_XS) at x[xo]:
+ * returns the fp16 bits of d and fills L (level indices), and for IQ4_XS the 6-bit sub-block scales.
+ */
+function iq4Block(size: number, x: Float32Array, xo: number, qw: Float32Array | undefined, qo: number, L: Int32Array, scaleCodes: Int32Array, scales: Float32Array, weight: Float32Array): number {
+  const values = IQ4NL_LEVELS;
+  let sigma2 = 0;
+  for (let j = 0; j < size; j++) sigma2 = fr(sigma2 + fr(x[xo + j] * x[xo + j]));
+  sigma2 = fr(sigma2 * fr(2 / size));
+  let maxScale = 0;
+  let amaxScale = 0;
+  const nb = size / 32;
+  for (let ib = 0; ib < nb; ib++) {
+    const b = xo + 32 * ib;
+    for (let j = 0; j < 32; j++) {
+      const v = x[b + j];
+      weight[j] = qw ? fr(qw[qo + 32 * ib + j] * fr(Math.sqrt(fr(sigma2 + fr(v * v))))) : fr(v * v);
+    }
+    let amax = 0;
+    let max = 0;
+    for (let j = 0; j < 32; j++) {
+      const ax = Math.abs(x[b + j]);
+      if (ax > amax) {
+        amax = ax;
+        max = x[b + j];
+      }
+    }
+    if (amax < GROUP_MAX_EPS) {
+      scales[ib] = 0;
+      continue;
+    }
+    let d = fr(-max / values[0]);
+    let id = fr(1 / d);
+    let sumqx = 0;
+    let sumq2 = 0;
+    for (let j = 0; j < 32; j++) {
+      const l = bestIndex(fr(id * x[b + j]));
+      L[32 * ib + j] = l;
+      const q = values[l];
+      const w = weight[j];
+      sumqx = fr(sumqx + fr(fr(w * q) * x[b + j]));
+      sumq2 = fr(sumq2 + fr(fr(w * q) * q));
+    }
+    d = sumq2 > 0 ? fr(sumqx / sumq2) : 0;
+    let best = fr(d * sumqx);
+    for (let itry = -NTRY; itry <= NTRY; itry++) {
+      id = fr((itry + values[0]) / max);
+      sumqx = 0;
+      sumq2 = 0;
+      for (let j = 0; j < 32; j++) {
+        const q = values[bestIndex(fr(id * x[b + j]))];
+        const w = weight[j];
+        sumqx = fr(sumqx + fr(fr(w * q) * x[b + j]));
+        sumq2 = fr(sumq2 + fr(fr(w * q) * q));
+      }
+      if (sumq2 > 0 && fr(sumqx * sumqx) > fr(best * sumq2)) {
+        d = fr(sumqx / sumq2);
+        best = fr(d * sumqx);
+      }
+    }
+    scales[ib] = d;
+    const absD = Math.abs(d);
+    if (absD > amaxScale) {
+      amaxScale = absD;
+      maxScale = d;
+    }
+  }
+  if (nb > 1) {
+    const d = fr(-maxScale / 32);
+    const id = d ? fr(1 / d) : 0;
+    for (let ib = 0; ib < nb; ib++) {
+      const l = Math.max(-32, Math.min(31, nearestInt(fr(id * scales[ib]))));
+      const dl = fr(d * l);
+      const idl = dl ? fr(1 / dl) : 0;
+      for (let j = 0; j < 32; j++) L[32 * ib + j] = bestIndex(fr(idl * x[xo + 32 * ib + j]));
+      scaleCodes[ib] = l + 32;
+    }
+    return f32ToF16Bits(d);
+  }
+  const id = scales[0] ? fr(1 / scales[0]) : 0;
+  for (let j = 0; j < 32; j++) L[j] = bestIndex(fr(id * x[xo + j]));
+  return f32ToF16Bits(scales[0]);
+}
+
+function packNibbles(L: Int32Array, size: number, out: Uint8Array, at: number): void {
+  for (let i = 0; i < size / 32; i++) {
+    for (let j = 0; j < 16; j++) out[at + 16 * i + j] = L[32 * i + j] | (L[32 * i + 16 + j] << 4);
+  }
+}
+
+function iq4(size: 32 | 256, x: Float32Array, nPerRow: number, imatrix?: Float32Array): Uint8Array {
+  const bytes = size === 32 ? 18 : 136;
+  const nb = x.length / size;
+  const out = new Uint8Array(nb * bytes);
+  const L = new Int32Array(size);
+  const codes = new Int32Array(8);
+  const scales = new Float32Array(8);
+  const weight = new Float32Array(32);
+  for (let i = 0; i < nb; i++) {
+    const xo = i * size;
+    const o = i * bytes;
+    const h = iq4Block(size, x, xo, imatrix, xo % nPerRow, L, codes, scales, weight);
+    out[o] = h & 0xff;
+    out[o + 1] = h >> 8;
+    if (size === 32) {
+      packNibbles(L, 32, out, o + 2);
+    } else {
+      let scalesH = 0;
+      for (let ib = 0; ib < 8; ib++) {
+        const l = codes[ib];
+        if (ib % 2 === 0) out[o + 4 + (ib >> 1)] = l & 0xf;
+        else out[o + 4 + (ib >> 1)] |= (l & 0xf) << 4;
+        scalesH |= (l >> 4) << (2 * ib);
+      }
+      out[o + 2] = scalesH & 0xff;
+      out[o + 3] = scalesH >> 8;
+      packNibbles(L, 256, out, o + 8);
+    }
+  }
+  return out;
+}
+
+export const iqQuantizers: Record<number, Quantizer> = {
+  20: { imatrix: 'used', quantize: (x, _rows, nPerRow, im) => iq4(32, x, nPerRow, im) },
+  23: { imatrix: 'used', quantize: (x, _rows, nPerRow, im) => iq4(256, x, nPerRow, im) },
+};

@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { WorkerPool } from '../extension/workerPool.ts';
-import { quantizeCommand, requantizeCommand, errorCommand } from './quantCommands.ts';
+import { quantizeCommand, requantizeCommand, errorCommand, simulateCommand } from './quantCommands.ts';
 import { compareCommand, reportCommand, dumpCommand } from './reportCommands.ts';
 
 const USAGE = `usage: quantlens <command> [options]
@@ -30,6 +30,8 @@ commands:
                                                       raw blocks, as ggml_quantize_chunk writes them
   requantize IN.gguf OUT.gguf --tensor-type REGEX=TYPE [...] [--imatrix FILE] [--json]
                                                       a new GGUF with the matching tensors at TYPE (last rule wins)
+  simulate IN.safetensors OUT.safetensors --tensor-type REGEX=TYPE_OR_SCHEME [...] [--json]
+                                                      chosen tensors replaced by quantize -> dequantize, same dtype
   error FILE [--tensor REGEX] [--candidates q8_0,q4_K,int4-sym-g32,nf4,...] [--json]
                                                       what-if error of each candidate type or scheme
   compare FILE REF [--tensor REGEX] [--json]          per-tensor error of FILE against a reference model
@@ -233,6 +235,10 @@ async function main(argv: string[]): Promise<number> {
     case 'requantize':
       if (positionals.length !== 2) throw new UsageError('requantize takes IN.gguf OUT.gguf --tensor-type REGEX=TYPE [...]');
       await requantizeCommand(positionals[0], positionals[1], values['tensor-type'] ?? [], values.imatrix, values.json!);
+      return 0;
+    case 'simulate':
+      if (positionals.length !== 2) throw new UsageError('simulate takes IN.safetensors OUT.safetensors --tensor-type REGEX=TYPE_OR_SCHEME [...]');
+      await simulateCommand(positionals[0], positionals[1], values['tensor-type'] ?? [], values.json!);
       return 0;
     case 'error':
       if (positionals.length !== 1) throw new UsageError('error takes one FILE');

@@ -9,6 +9,7 @@ import { parseTensorTypeRule, planRequantize, writeRequantized } from '../core/r
 import { computeWhatIf, parseCandidate, type Candidate } from '../core/analysis/whatIf.ts';
 import { formatBytes } from '../core/analysis/summary.ts';
 import { readImatrix } from '../core/requant/imatrix.ts';
+import { parseSimulationRule, planSimulation, writeSimulated } from '../core/requant/simulate.ts';
 
 function readF32File(path: string, what: string): Float32Array {
   let b: Buffer;
@@ -100,6 +101,24 @@ export async function errorCommand(file: string, pattern: string | undefined, ca
       }
     }
     if (json) process.stdout.write(JSON.stringify({ file, tensors: results }, null, 1) + '\n');
+  } finally {
+    await model.close();
+  }
+}
+
+export async function simulateCommand(input: string, output: string, rules: string[], json: boolean): Promise<void> {
+  if (!rules.length) throw new QuantLensError('usage', 'simulate needs at least one --tensor-type REGEX=TYPE_OR_SCHEME');
+  const parsed = rules.map(parseSimulationRule);
+  const model = await openModel(input);
+  try {
+    const plan = planSimulation(model, parsed);
+    for (const s of plan.skipped) process.stderr.write(`skipped ${s.tensor}: ${s.reason}\n`);
+    const result = await writeSimulated(model, plan, output);
+    if (json) process.stdout.write(JSON.stringify({ output: result.path, changes: result.errors }, null, 1) + '\n');
+    else {
+      for (const e of result.errors) process.stdout.write(`${e.tensor.padEnd(48)} ${e.candidate.padEnd(16)} rel RMSE ${e.metrics.rel_rmse.toPrecision(4)}  SNR ${e.metrics.snr_db?.toFixed(2) ?? 'inf'} dB\n`);
+      process.stdout.write(`wrote ${output}: ${result.errors.length} tensors replaced by their simulated quantization, in their original dtype\n`);
+    }
   } finally {
     await model.close();
   }

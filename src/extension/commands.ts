@@ -130,13 +130,41 @@ export function registerCommands(context: vscode.ExtensionContext, pool: WorkerP
     await vscode.window.showTextDocument(doc, { preview: false });
   });
 
+  register('quantLens.simulate', async (arg, tensors) => {
+    const uri = requireTarget(arg);
+    if (!uri) return;
+    if (!vscode.workspace.isTrusted) throw new Error('writing files is disabled in untrusted workspaces');
+    const candidates = [...writableTypeIds().map((id) => GGML_TYPES.get(id)!).filter((t) => t.blockSize > 1).map((t) => ({ label: t.name, description: `${t.bitsPerWeight.toFixed(3)} bpw (ggml)` })),
+      ...['int8-sym-channel', 'int4-sym-g32', 'int4-asym-g32', 'int4-sym-g128', 'int3-asym-g32', 'nf4', 'fp8-e4m3', 'fp8-e5m2'].map((s) => ({ label: s, description: 'textbook scheme' }))];
+    const pick = await vscode.window.showQuickPick(candidates, { title: 'Quant Lens: simulate which quantization? (quantize → dequantize, stored in the original dtype)' });
+    if (!pick) return;
+    const selected = Array.isArray(tensors) && tensors.length ? (tensors as string[]) : undefined;
+    const patterns = await vscode.window.showInputBox({
+      title: 'Tensors to replace (regular expressions, several separated by spaces, last match wins)',
+      value: selected ? `^(${selected.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$` : 'proj',
+    });
+    if (!patterns) return;
+    const rules = patterns.split(/\s+/).filter(Boolean).map((p) => `${p}=${pick.label}`);
+    const base = basename(uri.fsPath).replace(/(-\d{5}-of-\d{5})?\.safetensors$|\.safetensors\.index\.json$/, '');
+    const dest = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(join(dirname(uri.fsPath), `${base}-sim-${pick.label}.safetensors`)), filters: { safetensors: ['safetensors'] } });
+    if (!dest) return;
+    const result = await withJob(`Quant Lens: writing ${basename(dest.fsPath)}`, (p, t) =>
+      runWithCancel<{ kind: 'requantize'; output: string; changed: number }>({ kind: 'simulate', path: uri.fsPath, output: dest.fsPath, rules }, p, t),
+    );
+    void vscode.window.showInformationMessage(`Quant Lens: wrote ${basename(result.output)} (${result.changed} tensors replaced by simulated ${pick.label}, verified).`);
+    await vscode.commands.executeCommand('vscode.openWith', dest, VIEW_TYPE);
+  });
+
   register('quantLens.requantize', async (arg, tensors) => {
     const uri = requireTarget(arg);
     if (!uri) return;
     if (!vscode.workspace.isTrusted) throw new Error('writing files is disabled in untrusted workspaces');
     const model = await openModel(uri.fsPath);
     try {
-      if (model.format !== 'gguf') throw new Error('requantize writes GGUF files; open a GGUF model');
+      if (model.format !== 'gguf') {
+        await vscode.commands.executeCommand('quantLens.simulate', uri, tensors);
+        return;
+      }
       const types = writableTypeIds().map((id) => GGML_TYPES.get(id)!);
       const typePick = await vscode.window.showQuickPick(
         types.map((t) => ({ label: t.name, description: `${t.bitsPerWeight.toFixed(3)} bpw`, detail: t.description })),

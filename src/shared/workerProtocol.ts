@@ -16,6 +16,7 @@ export type WorkerJob =
   | { kind: 'compareTensor'; path: string; reference: string; tensor: string; bins: number }
   | { kind: 'dump'; path: string; withStats: boolean }
   | { kind: 'requantize'; path: string; output: string; rules: string[] }
+  | { kind: 'simulate'; path: string; output: string; rules: string[] }
   | { kind: 'close'; path: string };
 
 export type WorkerResult =

@@ -13,6 +13,7 @@ import { compareModels, compareTensorDetail, pairTensors } from '../core/compare
 import { buildReport } from '../core/report/report.ts';
 import { dumpModel } from '../core/report/textDump.ts';
 import { parseTensorTypeRule, planRequantize, writeRequantized } from '../core/requant/requantize.ts';
+import { parseSimulationRule, planSimulation, writeSimulated } from '../core/requant/simulate.ts';
 import type { WorkerJob, WorkerResult } from '../shared/workerProtocol.ts';
 import type { Heatmap } from '../shared/webviewProtocol.ts';
 
@@ -143,6 +144,11 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
         }
       })) : undefined;
       return { kind: 'text', text: dumpModel(model, stats) };
+    }
+    case 'simulate': {
+      const plan = planSimulation(model, job.rules.map(parseSimulationRule));
+      const result = await writeSimulated(model, plan, job.output, { onProgress: ctx.onProgress, isCancelled: ctx.isCancelled });
+      return { kind: 'requantize', output: result.path, bytes: 0, changed: plan.changes.length };
     }
     case 'requantize': {
       const plan = planRequantize(model, job.rules.map(parseTensorTypeRule));

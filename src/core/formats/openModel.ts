@@ -40,11 +40,15 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-/** Which file format a path holds, from its first bytes (falls back to the extension for empty files). */
+/**
+ * Which file format a source holds, from its first bytes: "GGUF", or an 8-byte length followed by a JSON
+ * object (safetensors); otherwise the file name decides, so the error speaks the format the user expects.
+ */
 async function sniffFormat(source: ByteSource): Promise<'gguf' | 'safetensors'> {
-  const head = new Uint8Array(4);
+  const head = new Uint8Array(9);
   const n = await source.read(0, head);
-  if (n === 4 && head[0] === 0x47 && head[1] === 0x47 && head[2] === 0x55 && head[3] === 0x46) return 'gguf';
+  if (n >= 4 && head[0] === 0x47 && head[1] === 0x47 && head[2] === 0x55 && head[3] === 0x46) return 'gguf';
+  if (n === 9 && head[8] === 0x7b && head[6] === 0 && head[7] === 0) return 'safetensors';
   if (source.name.toLowerCase().endsWith('.safetensors')) return 'safetensors';
   return 'gguf';
 }

@@ -61,3 +61,14 @@ export function quantizeQ8_0(src: Float32Array): Uint8Array {
   }
   return out;
 }
+
+const bf16Bits = new Uint32Array(1);
+const bf16Float = new Float32Array(bf16Bits.buffer);
+/** ggml_compute_fp32_to_bf16: round to nearest even; NaN becomes a quiet NaN with the sign kept. */
+export function f32ToBf16(x: number): number {
+  bf16Float[0] = x;
+  const u = bf16Bits[0];
+  if ((u & 0x7fffffff) > 0x7f800000) return ((u >>> 16) | 64) & 0xffff;
+  return ((u + (0x7fff + ((u >>> 16) & 1))) >>> 16) & 0xffff;
+}
+

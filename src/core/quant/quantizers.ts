@@ -2,7 +2,7 @@
  * Quantizer registry: ggml type id -> a quantizer whose bytes equal ggml's `ggml_quantize_chunk` in strict
  * binary32. Each family file adds its own; types without one here cannot be written (yet).
  */
-import { encodeF16, quantizeQ8_0 } from './encode.ts';
+import { encodeF16, quantizeQ8_0, f32ToBf16 } from './encode.ts';
 import { QuantLensError } from '../errors.ts';
 import type { TensorType } from '../types.ts';
 import { legacyQuantizers } from './legacyQuantizers.ts';
@@ -23,16 +23,6 @@ export interface Quantizer {
 }
 
 const f32ToBytes = (src: Float32Array) => new Uint8Array(src.buffer.slice(src.byteOffset, src.byteOffset + src.byteLength));
-
-const bf16Bits = new Uint32Array(1);
-const bf16Float = new Float32Array(bf16Bits.buffer);
-/** ggml_compute_fp32_to_bf16: round to nearest even; NaN becomes a quiet NaN with the sign kept. */
-function f32ToBf16(x: number): number {
-  bf16Float[0] = x;
-  const u = bf16Bits[0];
-  if ((u & 0x7fffffff) > 0x7f800000) return ((u >>> 16) | 64) & 0xffff;
-  return ((u + (0x7fff + ((u >>> 16) & 1))) >>> 16) & 0xffff;
-}
 
 const QUANTIZERS = new Map<number, Quantizer>([
   [0, { quantize: (src) => f32ToBytes(src), imatrix: 'ignored' }],

@@ -1,0 +1,159 @@
+/**
+ * "Simulated quantization" of a safetensors checkpoint: chosen tensors are replaced by quantize → dequantize at a
+ * ggml type or textbook scheme, stored back in their original dtype, so a PyTorch evaluation of the new file
+ * measures what that quantization does to outputs. Everything else is copied byte for byte; the file is written
+ * to a temporary path, re-opened and verified, then renamed into place.
+ */
+import type { Model, TensorInfo } from '../model.ts';
+import { QuantLensError } from '../errors.ts';
+import { buildSafetensorsHeader } from '../formats/safetensorsWriter.ts';
+import { openModel } from '../formats/openModel.ts';
+import { readTensorValues } from '../analysis/tensorValues.ts';
+import { ErrorAccumulator, type ErrorMetrics } from '../analysis/errorMetrics.ts';
+import { candidateId, parseCandidate, usableCandidates, type Candidate } from '../analysis/whatIf.ts';
+import { quantizerFor } from '../quant/quantizers.ts';
+import { codecForType } from '../quant/index.ts';
+import { simulate as simulateScheme, type ValueRange } from '../quant/schemes.ts';
+import { f32ToBf16, f32ToF16Bits } from '../quant/encode.ts';
+import { writeFileAtomically } from '../io/atomicWrite.ts';
+
+export interface SimulationRule {
+  pattern: RegExp;
+  candidate: Candidate;
+  text: string;
+}
+
+/** `REGEX=CANDIDATE`, the candidate a ggml type (q4_K, iq4_xs …) or a scheme (int4-sym-g32, nf4, fp8-e4m3 …). */
+export function parseSimulationRule(text: string): SimulationRule {
+  const eq = text.lastIndexOf('=');
+  if (eq <= 0) throw new QuantLensError('usage', `--tensor-type ${text}: expected REGEX=TYPE`);
+  let pattern: RegExp;
+  try {
+    pattern = new RegExp(text.slice(0, eq));
+  } catch (e) {
+    throw new QuantLensError('usage', `--tensor-type ${text}: invalid regular expression (${(e as Error).message})`);
+  }
+  return { pattern, candidate: parseCandidate(text.slice(eq + 1)), text };
+}
+
+const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16']);
+
+export interface SimulationPlan {
+  changes: { tensor: TensorInfo; candidate: Candidate }[];
+  skipped: { tensor: string; reason: string }[];
+}
+
+export function planSimulation(model: Model, rules: SimulationRule[]): SimulationPlan {
+  if (model.format !== 'safetensors') throw new QuantLensError('usage', 'simulated quantization writes safetensors files; open a safetensors model');
+  const changes: SimulationPlan['changes'] = [];
+  const skipped: SimulationPlan['skipped'] = [];
+  for (const t of model.tensors) {
+    let rule: SimulationRule | undefined;
+    for (const r of rules) if (r.pattern.test(t.name)) rule = r;
+    if (!rule) continue;
+    const rowLength = t.shape[t.shape.length - 1] ?? 1;
+    const asGgml = { ...t, shape: [rowLength, t.nElements / Math.max(1, rowLength)] };
+    const reason =
+      !FLOAT_DTYPES.has(t.dtype ?? '') ? `dtype ${t.dtype} is not a float weight`
+      : t.shape.length < 2 ? 'one-dimensional tensors (norms, biases) stay as they are'
+      : !usableCandidates(asGgml, [rule.candidate]).length ? `${candidateId(rule.candidate)} cannot quantize rows of ${rowLength}`
+      : undefined;
+    if (reason) skipped.push({ tensor: t.name, reason });
+    else changes.push({ tensor: t, candidate: rule.candidate });
+  }
+  return { changes, skipped };
+}
+
+/** Quantize then dequantize rows [.., n) of values with a candidate. */
+function roundTrip(c: Candidate, values: Float32Array, rowLength: number, range: ValueRange): Float32Array {
+  if (c.kind === 'scheme') return simulateScheme(c.scheme, values, rowLength, range);
+  const bytes = quantizerFor(c.type)!.quantize(values, values.length / rowLength, rowLength);
+  const out = new Float32Array(values.length);
+  codecForType(c.type)!.dequantize(bytes, out, values.length / c.type.blockSize);
+  return out;
+}
+
+function encode(dtype: string, v: Float32Array): Uint8Array {
+  if (dtype === 'F32') return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  const out = new Uint8Array(v.length * 2);
+  const conv = dtype === 'F16' ? f32ToF16Bits : f32ToBf16;
+  for (let i = 0; i < v.length; i++) {
+    const h = conv(v[i]);
+    out[2 * i] = h & 0xff;
+    out[2 * i + 1] = h >> 8;
+  }
+  return out;
+}
+
+export interface SimulationResult {
+  path: string;
+  errors: { tensor: string; candidate: string; metrics: ErrorMetrics }[];
+}
+
+const CHUNK_WEIGHTS = 1 << 20;
+
+export async function writeSimulated(
+  model: Model,
+  plan: SimulationPlan,
+  destination: string,
+  options: { onProgress?: (done: number, total: number) => void; isCancelled?: () => boolean; ruleText?: string[] } = {},
+): Promise<SimulationResult> {
+  const changed = new Map(plan.changes.map((c) => [c.tensor.name, c.candidate]));
+  const metadata: Record<string, string> = {};
+  for (const m of model.metadata) if (!m.key.startsWith('index.')) metadata[m.key] = String(m.value);
+  metadata['quantlens.simulated'] = JSON.stringify(plan.changes.map((c) => ({ tensor: c.tensor.name, as: candidateId(c.candidate) })));
+  const header = buildSafetensorsHeader(model.tensors.map((t) => ({ name: t.name, dtype: t.dtype!, shape: t.shape, nbytes: t.nbytes })), metadata);
+  const errors: SimulationResult['errors'] = [];
+  const total = model.tensors.reduce((a, t) => a + t.nElements, 0);
+  let done = 0;
+  await writeFileAtomically(destination, (write) => {
+    write(header);
+    for (const t of model.tensors) {
+      const c = changed.get(t.name);
+      if (!c) {
+        const source = model.files[t.fileIndex].source;
+        const buf = new Uint8Array(Math.min(Math.max(1, t.nbytes), 8 << 20));
+        for (let at = 0; at < t.nbytes; at += buf.length) {
+          const part = buf.subarray(0, Math.min(buf.length, t.nbytes - at));
+          source.readSync(t.absoluteOffset + at, part);
+          write(part);
+        }
+      } else {
+        const rowLength = t.shape[t.shape.length - 1];
+        const rows = t.nElements / rowLength;
+        const step = Math.max(1, Math.floor(CHUNK_WEIGHTS / rowLength));
+        // Per-tensor schemes need the whole tensor's range first.
+        const range: ValueRange = { min: Infinity, max: -Infinity };
+        for (let r = 0; r < rows; r += step) {
+          for (const x of readTensorValues(model, t, r * rowLength, Math.min(step, rows - r) * rowLength)) {
+            if (x < range.min) range.min = x;
+            if (x > range.max) range.max = x;
+          }
+        }
+        const acc = new ErrorAccumulator();
+        for (let r = 0; r < rows; r += step) {
+          if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while simulating ${t.name}`);
+          const ref = readTensorValues(model, t, r * rowLength, Math.min(step, rows - r) * rowLength);
+          const rec = roundTrip(c, ref, rowLength, range);
+          acc.add(rec, ref);
+          write(encode(t.dtype!, rec));
+        }
+        errors.push({ tensor: t.name, candidate: candidateId(c), metrics: acc.result() });
+      }
+      done += t.nElements;
+      options.onProgress?.(done, total);
+    }
+  }, {
+    protect: model.files.map((f) => f.path),
+    verify: async (tmp) => {
+      const check = await openModel(tmp);
+      try {
+        const ok = check.tensors.length === model.tensors.length && check.tensors.every((t, i) => t.name === model.tensors[i].name && t.dtype === model.tensors[i].dtype && t.nbytes === model.tensors[i].nbytes);
+        if (!ok) throw new QuantLensError('io', 'verification failed: the written file does not list the same tensors');
+      } finally {
+        await check.close();
+      }
+    },
+  });
+  return { path: destination, errors };
+}

@@ -26,6 +26,13 @@ export class TensorDetail {
   private scales: ScaleDistribution | null | undefined;
   private scaleSeries: 'sub' | 'd' | 'dmin' = 'sub';
   private block: BlockView | undefined;
+  private imatrixFile: string | undefined;
+
+  setImatrix(file: string): void {
+    this.imatrixFile = file;
+    const note = this.q('imatrix-note');
+    if (note) note.textContent = `Error weighted by the importance matrix ${file}.`;
+  }
 
   constructor(
     private readonly post: (m: FromWebview) => void,
@@ -86,7 +93,10 @@ export class TensorDetail {
       h('section', {}, h('h3', {}, '|w| heatmap ', h('span', { class: 'muted' }, '(max per cell; rows down, columns across)')),
         h('div', { class: 'heatmap-box' }, h('canvas', { id: 'heatmap', 'data-testid': 'heatmap', width: 1, height: 1 }), h('div', { class: 'muted', 'data-testid': 'heatmap-scale' }))),
       h('section', { class: 'inspector' }, h('h3', {}, 'Block inspector'), h('div', { 'data-testid': 'block-inspector' })),
-      h('section', {}, h('h3', {}, 'What if'), h('div', { 'data-testid': 'what-if-table' }, h('p', { class: 'muted' }, 'Compute the error every candidate type or scheme would give this tensor.'))),
+      h('section', {}, h('div', { class: 'section-head' }, h('h3', {}, 'What if'),
+          el('vscode-button', { secondary: true, 'data-testid': 'load-imatrix', onclick: () => this.post({ type: 'command', command: 'loadImatrix' }) }, 'Importance matrix…')),
+        h('p', { class: 'muted small', 'data-testid': 'imatrix-note' }, this.imatrixFile ? `Error weighted by the importance matrix ${this.imatrixFile}.` : 'Load a llama.cpp importance matrix to weight the error by how much each input column is used.'),
+        h('div', { 'data-testid': 'what-if-table' }, h('p', { class: 'muted' }, 'Compute the error every candidate type or scheme would give this tensor.'))),
     ]);
   }
 
@@ -229,15 +239,17 @@ export class TensorDetail {
     const box = this.q('what-if-table')!;
     clear(box);
     const canvas = h('canvas', { 'data-testid': 'error-vs-bits' });
+    const weighted = rows.some((r) => r.metrics.weighted_rel_rmse !== undefined);
     box.append(
       h('div', { class: 'chart-box small' }, canvas),
       h('table', { class: 'what-if' },
-        h('thead', {}, h('tr', {}, ['candidate', 'bpw', 'size', 'rel. RMSE', 'SNR dB', 'max abs', 'cosine'].map((c) => h('th', {}, c)))),
+        h('thead', {}, h('tr', {}, ['candidate', 'bpw', 'size', 'rel. RMSE', ...(weighted ? ['imatrix-weighted'] : []), 'SNR dB', 'max abs', 'cosine'].map((c) => h('th', {}, c)))),
         h('tbody', {}, [...rows].sort((a, b) => b.bitsPerWeight - a.bitsPerWeight).map((r) => h('tr', { class: r.current ? 'current' : '' },
           h('td', {}, r.label, r.current ? h('span', { class: 'chip' }, 'current') : null),
           h('td', { class: 'num' }, fmt(r.bitsPerWeight, 4)),
           h('td', { class: 'num' }, bytes(r.bytes)),
           h('td', { class: 'num' }, fmt(r.metrics.rel_rmse, 4)),
+          weighted ? h('td', { class: 'num' }, fmt(r.metrics.weighted_rel_rmse, 4)) : null,
           h('td', { class: 'num' }, r.metrics.snr_db === null ? '∞' : fmt(r.metrics.snr_db, 4)),
           h('td', { class: 'num' }, fmt(r.metrics.max_abs, 4)),
           h('td', { class: 'num' }, fmt(r.metrics.cosine, 7)))))),
@@ -245,7 +257,7 @@ export class TensorDetail {
         ? 'Error against this tensor\'s own values.'
         : 'Requantization error: against this tensor\'s dequantized values (a source file via Compare gives the error against the original).'),
     );
-    drawErrorVsBits(canvas, rows.map((r) => ({ label: r.label, bits: r.bitsPerWeight, error: r.metrics.rel_rmse, current: r.current, ggml: r.label.includes('(ggml)') })));
+    drawErrorVsBits(canvas, rows.map((r) => ({ label: r.label, bits: r.bitsPerWeight, error: r.metrics.weighted_rel_rmse ?? r.metrics.rel_rmse, current: r.current, ggml: r.label.includes('(ggml)') })));
   }
 }
 

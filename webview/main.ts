@@ -339,6 +339,8 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
       return detail?.onError(m.message);
     case 'reveal':
       return selectTensor(m.tensor);
+    case 'imatrix':
+      return detail?.setImatrix(m.file);
     case 'tensorComparison':
       return detail?.onComparison(m.detail);
     case 'comparison':

@@ -32,7 +32,7 @@ commands:
                                                       a new GGUF with the matching tensors at TYPE (last rule wins)
   simulate IN.safetensors OUT.safetensors --tensor-type REGEX=TYPE_OR_SCHEME [...] [--json]
                                                       chosen tensors replaced by quantize -> dequantize, same dtype
-  error FILE [--tensor REGEX] [--candidates q8_0,q4_K,int4-sym-g32,nf4,...] [--json]
+  error FILE [--tensor REGEX] [--candidates q8_0,q4_K,int4-sym-g32,nf4,...] [--imatrix FILE] [--json]
                                                       what-if error of each candidate type or scheme
   compare FILE REF [--tensor REGEX] [--json]          per-tensor error of FILE against a reference model
   report FILE [--compare REF] --format md|json|csv    summary, tensors, stats (and errors) to paste elsewhere
@@ -242,7 +242,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'error':
       if (positionals.length !== 1) throw new UsageError('error takes one FILE');
-      await errorCommand(positionals[0], values.tensor, values.candidates, values.json!);
+      await errorCommand(positionals[0], values.tensor, values.candidates, values.json!, values.imatrix);
       return 0;
     case 'compare':
       if (positionals.length !== 2) throw new UsageError('compare takes FILE REF');

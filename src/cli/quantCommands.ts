@@ -8,7 +8,7 @@ import { writeFileAtomically } from '../core/io/atomicWrite.ts';
 import { parseTensorTypeRule, planRequantize, writeRequantized } from '../core/requant/requantize.ts';
 import { computeWhatIf, parseCandidate, type Candidate } from '../core/analysis/whatIf.ts';
 import { formatBytes } from '../core/analysis/summary.ts';
-import { readImatrix } from '../core/requant/imatrix.ts';
+import { readImatrix, imatrixFor } from '../core/requant/imatrix.ts';
 import { parseSimulationRule, planSimulation, writeSimulated } from '../core/requant/simulate.ts';
 
 function readF32File(path: string, what: string): Float32Array {
@@ -71,7 +71,7 @@ export async function requantizeCommand(input: string, output: string, rules: st
 
 export const DEFAULT_CANDIDATES = 'F16,BF16,Q8_0,Q6_K,Q5_K,Q4_K,Q4_0,IQ4_XS,Q3_K,Q2_K,int8-sym-channel,int4-sym-g32,int4-asym-g32,nf4,fp8-e4m3';
 
-export async function errorCommand(file: string, pattern: string | undefined, candidateList: string | undefined, json: boolean): Promise<void> {
+export async function errorCommand(file: string, pattern: string | undefined, candidateList: string | undefined, json: boolean, imatrixPath?: string): Promise<void> {
   const candidates: Candidate[] = (candidateList ?? DEFAULT_CANDIDATES).split(',').filter(Boolean).map(parseCandidate);
   let re: RegExp | undefined;
   try {
@@ -86,12 +86,12 @@ export async function errorCommand(file: string, pattern: string | undefined, ca
     for (const [i, t] of tensors.entries()) {
       process.stderr.write(`[${i + 1}/${tensors.length}] ${t.name}\n`);
       try {
-        const rows = computeWhatIf(model, t, candidates);
+        const rows = computeWhatIf(model, t, candidates, { imatrix: imatrixPath ? await imatrixFor(imatrixPath, t.name) : undefined });
         results.push({ name: t.name, type_name: t.type.ggmlName ?? t.type.name, candidates: rows });
         if (!json) {
           process.stdout.write(`${t.name} (${t.type.name}, [${t.shape.join(', ')}])\n`);
           for (const r of rows) {
-            process.stdout.write(`  ${r.current ? '*' : ' '} ${r.label.padEnd(26)} ${r.bitsPerWeight.toFixed(3).padStart(7)} bpw  rel RMSE ${r.metrics.rel_rmse.toPrecision(4).padStart(10)}  SNR ${(r.metrics.snr_db?.toFixed(2) ?? 'inf').padStart(7)} dB  cos ${r.metrics.cosine.toFixed(6)}\n`);
+            process.stdout.write(`  ${r.current ? '*' : ' '} ${r.label.padEnd(26)} ${r.bitsPerWeight.toFixed(3).padStart(7)} bpw  rel RMSE ${r.metrics.rel_rmse.toPrecision(4).padStart(10)}${r.metrics.weighted_rel_rmse !== undefined ? `  weighted ${r.metrics.weighted_rel_rmse.toPrecision(4).padStart(10)}` : ''}  SNR ${(r.metrics.snr_db?.toFixed(2) ?? 'inf').padStart(7)} dB  cos ${r.metrics.cosine.toFixed(6)}\n`);
           }
         }
       } catch (e) {

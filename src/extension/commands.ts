@@ -130,6 +130,16 @@ export function registerCommands(context: vscode.ExtensionContext, pool: WorkerP
     await vscode.window.showTextDocument(doc, { preview: false });
   });
 
+  register('quantLens.loadImatrix', async (arg) => {
+    const uri = requireTarget(arg);
+    const doc = uri ? provider.documentFor(uri) : undefined;
+    if (!uri || !doc) throw new Error('open the model in Quant Lens first');
+    const picked = await vscode.window.showOpenDialog({ title: 'Importance matrix (llama.cpp imatrix .dat or .gguf) to weight the what-if error', filters: { imatrix: ['dat', 'gguf', 'imatrix'] }, defaultUri: vscode.Uri.file(dirname(uri.fsPath)) });
+    if (!picked?.[0]) return;
+    doc.imatrix = picked[0].fsPath;
+    provider.post(doc, { type: 'imatrix', file: basename(picked[0].fsPath) });
+  });
+
   register('quantLens.simulate', async (arg, tensors) => {
     const uri = requireTarget(arg);
     if (!uri) return;

@@ -23,6 +23,8 @@ export class ModelDocument implements vscode.CustomDocument {
   readonly stats = new Map<string, TensorStats>();
   /** The reference file of the last comparison, if any: selecting a tensor then also compares it. */
   reference: string | undefined;
+  /** An importance matrix file (llama.cpp imatrix) that weights the what-if error, if one was loaded. */
+  imatrix: string | undefined;
 
   private constructor(
     readonly uri: vscode.Uri,

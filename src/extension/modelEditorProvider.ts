@@ -132,7 +132,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
           return;
         case 'whatIf':
           return runInView(`Quant Lens: what-if for ${m.tensor}`, async (progress) => {
-            const r = await doc.run({ kind: 'whatIf', path, tensor: m.tensor, candidates: DEFAULT_CANDIDATES.split(',') }, progress);
+            const r = await doc.run({ kind: 'whatIf', path, tensor: m.tensor, candidates: DEFAULT_CANDIDATES.split(','), imatrix: doc.imatrix }, progress);
             if (r.kind === 'whatIf') post({ type: 'whatIf', tensor: m.tensor, rows: r.rows });
           });
         case 'findTokens':

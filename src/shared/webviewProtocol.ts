@@ -83,7 +83,8 @@ export type ToWebview =
   | { type: 'reveal'; tensor: string }
   | { type: 'settings'; settings: WebviewSettings }
   | { type: 'comparison'; comparison: Comparison }
-  | { type: 'tensorComparison'; detail: TensorComparisonDetail };
+  | { type: 'tensorComparison'; detail: TensorComparisonDetail }
+  | { type: 'imatrix'; file: string };
 
 export interface WebviewSettings {
   bins: number;
@@ -98,5 +99,5 @@ export type FromWebview =
   | { type: 'findTokens'; query: string }
   | { type: 'arrayPage'; key: string; start: number; count: number }
   | { type: 'cancel' }
-  | { type: 'command'; command: 'requantize' | 'compare' | 'exportReport' | 'showAsText'; tensors?: string[] }
+  | { type: 'command'; command: 'requantize' | 'compare' | 'exportReport' | 'showAsText' | 'loadImatrix'; tensors?: string[] }
   | { type: 'comparisonReport'; reference: string };

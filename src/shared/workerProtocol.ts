@@ -10,7 +10,7 @@ export type WorkerJob =
   | { kind: 'scales'; path: string; tensor: string; bins: number }
   | { kind: 'block'; path: string; tensor: string; index: number }
   | { kind: 'heatmap'; path: string; tensor: string; width: number; height: number }
-  | { kind: 'whatIf'; path: string; tensor: string; candidates: string[] }
+  | { kind: 'whatIf'; path: string; tensor: string; candidates: string[]; imatrix?: string }
   | { kind: 'report'; path: string; reference?: string; format: 'md' | 'json' | 'csv' }
   | { kind: 'compare'; path: string; reference: string }
   | { kind: 'compareTensor'; path: string; reference: string; tensor: string; bins: number }

@@ -14,6 +14,7 @@ import { buildReport } from '../core/report/report.ts';
 import { dumpModel } from '../core/report/textDump.ts';
 import { parseTensorTypeRule, planRequantize, writeRequantized } from '../core/requant/requantize.ts';
 import { parseSimulationRule, planSimulation, writeSimulated } from '../core/requant/simulate.ts';
+import { imatrixFor } from '../core/requant/imatrix.ts';
 import type { WorkerJob, WorkerResult } from '../shared/workerProtocol.ts';
 import type { Heatmap } from '../shared/webviewProtocol.ts';
 
@@ -87,8 +88,10 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
     }
     case 'heatmap':
       return { kind: 'heatmap', heatmap: computeHeatmap(model, tensorOf(model, job.tensor), job.width, job.height, ctx) };
-    case 'whatIf':
-      return { kind: 'whatIf', rows: computeWhatIf(model, tensorOf(model, job.tensor), job.candidates.map(parseCandidate), { onProgress: ctx.onProgress, isCancelled: ctx.isCancelled }) };
+    case 'whatIf': {
+      const imatrix = job.imatrix ? await imatrixFor(job.imatrix, job.tensor) : undefined;
+      return { kind: 'whatIf', rows: computeWhatIf(model, tensorOf(model, job.tensor), job.candidates.map(parseCandidate), { onProgress: ctx.onProgress, isCancelled: ctx.isCancelled, imatrix }) };
+    }
     case 'report': {
       const stats = new Map<string, TensorStats>();
       for (const [i, t] of model.tensors.entries()) {

@@ -100,3 +100,35 @@ test('NF4 maps absmax to ±1 and keeps exact zero; FP8 E4M3 keeps the absmax', (
   assert.equal(z[1], 1);
   assert.equal(z[2], -3);
 });
+
+test('an importance matrix drives the ggml quantizers and weights the error by column', async () => {
+  const { computeWhatIf, parseCandidate } = await import('../../src/core/analysis/whatIf.ts');
+  const { quantizerFor } = await import('../../src/core/quant/quantizers.ts');
+  const { codecForType } = await import('../../src/core/quant/index.ts');
+  const { typeByName } = await import('../../src/core/types.ts');
+  const exp = readJson('gguf/llama-tiny-F32.expected.json');
+  const t = exp.tensors.find((x: any) => x.name === 'blk.0.attn_q.weight');
+  const m = await openModel(corpusPath('gguf', 'llama-tiny-F32.gguf'));
+  try {
+    const tensor = m.tensors.find((x) => x.name === t.name)!;
+    const imatrix = readF32(corpusPath('gguf', 'llama-tiny.imatrix.f32'), 1024, 256);
+    const [row] = computeWhatIf(m, tensor, [parseCandidate('q4_K')], { imatrix });
+    // independently: quantize with the imatrix, decode, and weight the squared error by column
+    const src = readTensorValues(m, tensor);
+    const ty = typeByName('Q4_K')!;
+    const rec = new Float32Array(src.length);
+    codecForType(ty)!.dequantize(quantizerFor(ty)!.quantize(src, 256, 256, imatrix), rec, src.length / 256);
+    let se = 0;
+    let sr = 0;
+    for (let i = 0; i < src.length; i++) {
+      se += imatrix[i % 256] * (rec[i] - src[i]) ** 2;
+      sr += imatrix[i % 256] * src[i] ** 2;
+    }
+    assert.ok(row.imatrix);
+    assert.ok(Math.abs(row.metrics.weighted_rel_rmse! - Math.sqrt(se / sr)) < 1e-12);
+    assert.equal(row.metrics.max_abs, errorMetrics(rec, src).max_abs);
+    assert.throws(() => computeWhatIf(m, tensor, [parseCandidate('q4_K')], { imatrix: new Float32Array(10) }));
+  } finally {
+    await m.close();
+  }
+});

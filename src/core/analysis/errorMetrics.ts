@@ -15,6 +15,11 @@ export interface ErrorMetrics {
   max_abs: number;
   mean_err: number;
   cosine: number;
+  /**
+   * With an importance matrix (mean squared activation per input column): sqrt(Σ w·e² / Σ w·r²), the error as
+   * the layer's outputs feel it rather than as the weights show it.
+   */
+  weighted_rel_rmse?: number;
 }
 
 export class ErrorAccumulator {
@@ -28,6 +33,25 @@ export class ErrorAccumulator {
   private sumDot = 0;
   /** Pairs where either side is not finite are counted here and left out of every sum. */
   nonFinite = 0;
+  private wSqErr = 0;
+  private wRefSq = 0;
+  private weighted = false;
+
+  /** Column-weighted sums (weights[j] for column j of rows of weights.length); call alongside add. */
+  addWeighted(reconstruction: Values, reference: Values, weights: Float32Array): void {
+    const cols = weights.length;
+    let se = 0;
+    let sr = 0;
+    for (let i = 0, j = 0; i < reconstruction.length; i++, j = j + 1 === cols ? 0 : j + 1) {
+      const e = reconstruction[i] - reference[i];
+      if (e - e !== 0) continue;
+      se += weights[j] * e * e;
+      sr += weights[j] * reference[i] * reference[i];
+    }
+    this.wSqErr += se;
+    this.wRefSq += sr;
+    this.weighted = true;
+  }
 
   add(reconstruction: Values, reference: Values): void {
     const n = Math.min(reconstruction.length, reference.length);
@@ -76,6 +100,7 @@ export class ErrorAccumulator {
       max_abs: this.maxAbs,
       mean_err: this.sumErr / n,
       cosine: norm === 0 ? (this.sumSqErr === 0 ? 1 : 0) : this.sumDot / norm,
+      ...(this.weighted ? { weighted_rel_rmse: Math.sqrt(this.wSqErr / this.wRefSq) } : {}),
     };
   }
 }

@@ -23,6 +23,8 @@ export interface WhatIfRow {
   metrics: ErrorMetrics;
   /** True for the tensor's current type. */
   current: boolean;
+  /** The ggml quantizers used the importance matrix, and metrics carry weighted_rel_rmse. */
+  imatrix: boolean;
 }
 
 export function parseCandidate(name: string): Candidate {
@@ -52,7 +54,9 @@ export function computeWhatIf(
 ): WhatIfRow[] {
   const rowLength = tensor.shape[0];
   const rows = tensor.nElements / rowLength;
-  const usable = usableCandidates(tensor, candidates);
+  const imatrix = options.imatrix && options.imatrix.length === rowLength ? options.imatrix : undefined;
+  if (options.imatrix && !imatrix) throw new QuantLensError('usage', `the importance matrix has ${options.imatrix.length} columns; ${tensor.name} has rows of ${rowLength}`);
+  const usable = usableCandidates(tensor, candidates).filter((c) => c.kind === 'scheme' || !quantizerFor(c.type)!.requiresImatrix || imatrix);
   const step = Math.max(1, Math.floor(ROWS_CHUNK_WEIGHTS / rowLength));
   // Per-tensor schemes need the whole tensor's range first.
   const range: ValueRange = { min: Infinity, max: -Infinity };
@@ -75,11 +79,13 @@ export function computeWhatIf(
       let rec: Float32Array;
       if (c.kind === 'scheme') rec = simulate(c.scheme, ref, rowLength, range);
       else {
-        const bytes = quantizerFor(c.type)!.quantize(ref, n, rowLength, options.imatrix);
+        const q = quantizerFor(c.type)!;
+        const bytes = q.quantize(ref, n, rowLength, q.imatrix === 'used' ? imatrix : undefined);
         rec = new Float32Array(ref.length);
         codecForType(c.type)!.dequantize(bytes, rec, ref.length / c.type.blockSize);
       }
       accs[i].add(rec, ref);
+      if (imatrix) accs[i].addWeighted(rec, ref, imatrix);
     });
     options.onProgress?.(r + n, rows);
   }
@@ -92,6 +98,7 @@ export function computeWhatIf(
       bytes: Math.ceil((bpw * tensor.nElements) / 8),
       metrics: accs[i].result(),
       current: c.kind === 'ggml' && c.type === tensor.type,
+      imatrix: !!imatrix,
     };
   });
 }

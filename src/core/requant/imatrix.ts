@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { QuantLensError } from '../errors.ts';
 import { openModel } from '../formats/openModel.ts';
 import { readTensorValues } from '../analysis/tensorValues.ts';
+import { hfToGguf } from '../compare/nameMap.ts';
 
 export async function readImatrix(path: string): Promise<Map<string, Float32Array>> {
   const head = Buffer.alloc(4);
@@ -71,4 +72,21 @@ async function readGgufImatrix(path: string): Promise<Map<string, Float32Array>>
   } finally {
     await model.close();
   }
+}
+
+const loaded = new Map<string, Promise<Map<string, Float32Array>>>();
+
+/**
+ * The importance of each input column of one tensor, from an imatrix file (read once per path). Hugging Face
+ * names are looked up under their llama.cpp names. Undefined when the file has no entry for the tensor.
+ */
+export async function imatrixFor(path: string, tensor: string): Promise<Float32Array | undefined> {
+  let m = loaded.get(path);
+  if (!m) {
+    m = readImatrix(path);
+    loaded.set(path, m);
+    m.catch(() => loaded.delete(path));
+  }
+  const table = await m;
+  return table.get(tensor) ?? table.get(hfToGguf(tensor) ?? '');
 }

@@ -203,7 +203,9 @@ export class TensorTable {
     const page = Math.max(1, Math.floor(this.viewport.clientHeight / ROW_HEIGHT) - 1);
     const go = (i: number) => {
       e.preventDefault();
-      this.onSelect(names[Math.max(0, Math.min(names.length - 1, i))]);
+      const name = names[Math.max(0, Math.min(names.length - 1, i))];
+      this.onSelect(name);
+      this.select(name, true);
     };
     switch (e.key) {
       case 'ArrowDown': return go(at + 1);

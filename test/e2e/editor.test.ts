@@ -11,12 +11,27 @@ const attnQ = expected.tensors.find((t: { name: string }) => t.name === 'blk.0.a
 let s: Session;
 let step = 0;
 
+/** A GGUF with 50,000 small F32 tensors in 1,000 blocks, written here byte by byte (no project code). */
+function manyTensorsGguf(): Buffer {
+  const parts: Buffer[] = [];
+  const u32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); return b; };
+  const u64 = (v: number) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); return b; };
+  const str = (t: string) => Buffer.concat([u64(Buffer.byteLength(t)), Buffer.from(t)]);
+  const n = 50_000;
+  parts.push(Buffer.from('GGUF'), u32(3), u64(n), u64(1), str('general.architecture'), u32(8), str('llama'));
+  for (let i = 0; i < n; i++) parts.push(str(`blk.${Math.floor(i / 50)}.t${i % 50}.weight`), u32(1), u64(32), u32(0), u64(i * 128));
+  let header = Buffer.concat(parts);
+  header = Buffer.concat([header, Buffer.alloc((32 - (header.length % 32)) % 32)]);
+  return Buffer.concat([header, Buffer.alloc(n * 128)]);
+}
+
 before(async () => {
   s = await start({
     'models/llama-tiny-Q4_K.gguf': join(CORPUS, 'gguf', 'llama-tiny-Q4_K.gguf'),
     'models/llama-mix-Q4_K_M.gguf': join(CORPUS, 'gguf', 'llama-mix-Q4_K_M.gguf'),
     'models/dtypes.safetensors': join(CORPUS, 'safetensors', 'dtypes.safetensors'),
     'models/broken.gguf': join(CORPUS, 'malformed', 'gguf-bad-magic.gguf'),
+    'models/many.gguf': 'bytes:' + manyTensorsGguf().toString('base64'),
     'notes.py': 'text:# which layer lost most?\nw = state["blk.0.attn_q.weight"]\nprint(w.shape)\n',
   });
 });
@@ -114,6 +129,20 @@ test('a safetensors file opens too', async () => {
   const wv = webview(s.page);
   await wv.locator('[data-testid="file-name"]', { hasText: 'dtypes.safetensors' }).waitFor();
   await wv.locator('[data-testid="table-status"]', { hasText: '20 of 20 tensors' }).waitFor();
+});
+
+test('50,000 tensors: the table opens, filters and scrolls to the end', async () => {
+  await quickOpen(s.page, 'many.gguf');
+  const wv = webview(s.page);
+  await wv.locator('[data-testid="table-status"]', { hasText: '50000 of 50000 tensors' }).waitFor({ timeout: 60_000 });
+  assert.ok((await wv.locator('.row[data-tensor]').count()) < 200, 'only visible rows are in the DOM');
+  await wv.locator('.row[data-tensor="blk.0.t0.weight"]').click();
+  await wv.locator('[data-testid="tensor-table"]').press('End');
+  await wv.locator('.row.selected[data-tensor="blk.999.t49.weight"]').waitFor();
+  const filter = wv.locator('vscode-textfield[data-testid="tensor-filter"] input');
+  await filter.fill('/^blk\\.12\\./');
+  await wv.locator('[data-testid="table-status"]', { hasText: '50 of 50000 tensors match' }).waitFor();
+  await filter.fill('');
 });
 
 test('the Q4_K_M mix in both themes: quant map and detail', async () => {

@@ -41,6 +41,7 @@ export async function start(files: Record<string, string>, theme = 'Default Dark
   for (const [name, from] of Object.entries(files)) {
     mkdirSync(join(workspace, name, '..'), { recursive: true });
     if (from.startsWith('text:')) writeFileSync(join(workspace, name), from.slice(5));
+    else if (from.startsWith('bytes:')) writeFileSync(join(workspace, name), Buffer.from(from.slice(6), 'base64'));
     else cpSync(from, join(workspace, name));
   }
   writeSettings(userData, theme);

@@ -45,23 +45,8 @@ export function fmt(x: number | null | undefined, digits = 5): string {
   return Number(x.toPrecision(digits)).toString();
 }
 
-export function bytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[i]}`;
-}
-
-export function count(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} K`;
-  return String(n);
-}
+/** The core's formatters (browser-safe: summary.ts imports no node module). */
+export { formatBytes as bytes, formatCount as count } from '../src/core/analysis/summary.ts';
 
 /** A theme colour from VS Code's CSS variables. */
 export function themeColor(name: string, fallback: string): string {

@@ -26,10 +26,6 @@ export class QuantLensError extends Error {
   }
 }
 
-export function isQuantLensError(e: unknown): e is QuantLensError {
-  return e instanceof QuantLensError;
-}
-
 /** A one-line description of any thrown value, for UIs and the CLI. */
 export function oneLine(e: unknown): string {
   const text = e instanceof Error ? e.message : String(e);

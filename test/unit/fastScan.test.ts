@@ -6,16 +6,8 @@ import { MemoryByteSource } from '../../src/core/io/byteSource.ts';
 import { openModelFromSource } from '../../src/core/formats/openModel.ts';
 import { computeTensorStats, type TensorStats } from '../../src/core/analysis/tensorStats.ts';
 import { f32ToF16Bits } from '../../src/core/quant/encode.ts';
+import { rng } from '../helpers/rng.ts';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function same(fast: TensorStats, generic: TensorStats, what: string): void {
   for (const k of ['count', 'finite_count', 'nan_count', 'posinf_count', 'neginf_count', 'zero_count'] as const) assert.equal(fast[k], generic[k], `${what} ${k}`);

@@ -10,16 +10,8 @@ import { openModelFromSource } from '../../src/core/formats/openModel.ts';
 import { computeTensorStats } from '../../src/core/analysis/tensorStats.ts';
 import { QuantLensError } from '../../src/core/errors.ts';
 import { corpusPath } from '../helpers/corpus.ts';
+import { rng } from '../helpers/rng.ts';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INTERESTING = [0, 1, 0x7f, 0x80, 0xff, 0xfffffffe, 0xffffffff, 2 ** 31, 13, 9, 8, 4, 5];
 

@@ -15,10 +15,6 @@ export interface TokenMatch {
   text: string;
 }
 
-export async function tokenCount(model: Model): Promise<number> {
-  return tokensArray(model)?.length ?? 0;
-}
-
 export async function tokenById(model: Model, id: number): Promise<TokenMatch | undefined> {
   const arr = tokensArray(model);
   if (!arr || !Number.isInteger(id) || id < 0 || id >= arr.length) return undefined;

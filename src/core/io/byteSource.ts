@@ -1,6 +1,6 @@
 /** Where bytes come from. Reads are positional; nothing reads a whole model file. */
 import { open, type FileHandle } from 'node:fs/promises';
-import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
+import { readSync } from 'node:fs';
 import { QuantLensError } from '../errors.ts';
 
 export interface ByteSource {
@@ -30,19 +30,6 @@ export class FileByteSource implements ByteSource {
     }
     const size = (await handle.stat()).size;
     return new FileByteSource(path, size, handle.fd, handle);
-  }
-
-  /** Open synchronously (CLI/worker convenience). */
-  static openSync(path: string): FileByteSource {
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch (e) {
-      throw new QuantLensError('io', `cannot open ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, undefined, path);
-    }
-    const size = fstatSync(fd).size;
-    const handle = { close: async () => closeSync(fd), fd } as unknown as FileHandle;
-    return new FileByteSource(path, size, fd, handle);
   }
 
   async read(offset: number, target: Uint8Array): Promise<number> {

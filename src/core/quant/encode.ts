@@ -33,15 +33,25 @@ export function roundHalfAway(x: number): number {
   return x < 0 ? -Math.floor(-x + 0.5) : Math.floor(x + 0.5);
 }
 
-/** F16 storage of float32 values. */
-export function encodeF16(src: Float32Array): Uint8Array {
+/** 16-bit little-endian storage of float32 values through a bit conversion (F16 or BF16). */
+function encode16(src: Float32Array, toBits: (x: number) => number): Uint8Array {
   const out = new Uint8Array(src.length * 2);
   for (let i = 0; i < src.length; i++) {
-    const h = f32ToF16Bits(src[i]);
+    const h = toBits(src[i]);
     out[2 * i] = h & 0xff;
     out[2 * i + 1] = h >> 8;
   }
   return out;
+}
+
+/** F16 storage of float32 values. */
+export function encodeF16(src: Float32Array): Uint8Array {
+  return encode16(src, f32ToF16Bits);
+}
+
+/** BF16 storage of float32 values. */
+export function encodeBf16(src: Float32Array): Uint8Array {
+  return encode16(src, f32ToBf16);
 }
 
 /** ggml's quantize_row_q8_0_ref: per 32 weights d = absmax / 127 (stored as f16), q = round(x / d). */

@@ -2,7 +2,7 @@
  * Quantizer registry: ggml type id -> a quantizer whose bytes equal ggml's `ggml_quantize_chunk` in strict
  * binary32. Each family file adds its own; types without one here cannot be written (yet).
  */
-import { encodeF16, quantizeQ8_0, f32ToBf16 } from './encode.ts';
+import { encodeF16, encodeBf16, quantizeQ8_0 } from './encode.ts';
 import { QuantLensError } from '../errors.ts';
 import type { TensorType } from '../types.ts';
 import { legacyQuantizers } from './legacyQuantizers.ts';
@@ -27,26 +27,10 @@ const f32ToBytes = (src: Float32Array) => new Uint8Array(src.buffer.slice(src.by
 const QUANTIZERS = new Map<number, Quantizer>([
   [0, { quantize: (src) => f32ToBytes(src), imatrix: 'ignored' }],
   [1, { quantize: (src) => encodeF16(src), imatrix: 'ignored' }],
-  [30, {
-    imatrix: 'ignored',
-    quantize(src) {
-      const out = new Uint8Array(src.length * 2);
-      for (let i = 0; i < src.length; i++) {
-        const h = f32ToBf16(src[i]);
-        out[2 * i] = h & 0xff;
-        out[2 * i + 1] = h >> 8;
-      }
-      return out;
-    },
-  }],
+  [30, { quantize: (src) => encodeBf16(src), imatrix: 'ignored' }],
   [8, { quantize: (src) => quantizeQ8_0(src), imatrix: 'ignored' }],
   ...Object.entries({ ...legacyQuantizers, ...kQuantizers, ...otherQuantizers, ...iqQuantizers }).map(([id, q]) => [Number(id), q] as [number, Quantizer]),
 ]);
-
-/** Family files register their quantizers here. */
-export function registerQuantizers(entries: Record<number, Quantizer>): void {
-  for (const [id, q] of Object.entries(entries)) QUANTIZERS.set(Number(id), q);
-}
 
 export function quantizerFor(ty: TensorType): Quantizer | undefined {
   return ty.ggmlId === undefined ? undefined : QUANTIZERS.get(ty.ggmlId);

@@ -123,18 +123,6 @@ export function simulate(s: Scheme, src: Float32Array, rowLength: number, tensor
   return dst;
 }
 
-/** A sensible default set of candidates for the what-if table. */
-export function defaultSchemes(): Scheme[] {
-  const out: Scheme[] = [];
-  for (const bits of [8, 4, 3, 2]) {
-    out.push({ kind: 'int', bits, symmetric: true, granularity: 'tensor' });
-    out.push({ kind: 'int', bits, symmetric: true, granularity: 'channel' });
-    out.push({ kind: 'int', bits, symmetric: true, granularity: { group: 32 } });
-    out.push({ kind: 'int', bits, symmetric: false, granularity: { group: 32 } });
-  }
-  out.push({ kind: 'nf4', group: 64 }, { kind: 'fp8', format: 'E4M3' }, { kind: 'fp8', format: 'E5M2' });
-  return out;
-}
 
 /** Parse a candidate name: int4-sym-g32, int8-asym-channel, int3-sym-tensor, nf4, nf4-g128, fp8-e4m3, fp8-e5m2. */
 export function parseScheme(name: string): Scheme | undefined {

@@ -10,7 +10,6 @@ import { summarize, formatCount } from '../analysis/summary.ts';
 import { describeValue } from '../analysis/metadataJson.ts';
 import { blockOf } from '../analysis/quantMap.ts';
 
-export const DUMP_LANGUAGE_ID = 'quantlens-dump';
 export const DUMP_HEADER = 'quantlens-dump 1';
 
 function g(x: number): string {

@@ -22,19 +22,22 @@ export interface TensorTypeRule {
   text: string;
 }
 
-/** `REGEX=TYPE` as llama.cpp's `--tensor-type` takes it (the regex is searched in the tensor name). */
-export function parseTensorTypeRule(text: string): TensorTypeRule {
+/** `REGEX=VALUE`: the regular expression (searched in tensor names) and what follows the last '='. */
+export function splitRule(text: string): { pattern: RegExp; value: string } {
   const eq = text.lastIndexOf('=');
   if (eq <= 0) throw new QuantLensError('usage', `--tensor-type ${text}: expected REGEX=TYPE`);
-  const typeName = text.slice(eq + 1);
-  const type = typeByName(typeName);
-  if (!type || type.ggmlId === undefined || !GGML_TYPES.has(type.ggmlId)) throw new QuantLensError('usage', `--tensor-type ${text}: unknown ggml type ${typeName}`);
-  let pattern: RegExp;
   try {
-    pattern = new RegExp(text.slice(0, eq));
+    return { pattern: new RegExp(text.slice(0, eq)), value: text.slice(eq + 1) };
   } catch (e) {
     throw new QuantLensError('usage', `--tensor-type ${text}: invalid regular expression (${(e as Error).message})`);
   }
+}
+
+/** `REGEX=TYPE` as llama.cpp's `--tensor-type` takes it (the regex is searched in the tensor name). */
+export function parseTensorTypeRule(text: string): TensorTypeRule {
+  const { pattern, value: typeName } = splitRule(text);
+  const type = typeByName(typeName);
+  if (!type || type.ggmlId === undefined || !GGML_TYPES.has(type.ggmlId)) throw new QuantLensError('usage', `--tensor-type ${text}: unknown ggml type ${typeName}`);
   return { pattern, type, text };
 }
 

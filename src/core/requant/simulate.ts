@@ -14,8 +14,9 @@ import { candidateId, parseCandidate, usableCandidates, type Candidate } from '.
 import { quantizerFor } from '../quant/quantizers.ts';
 import { codecForType } from '../quant/index.ts';
 import { simulate as simulateScheme, type ValueRange } from '../quant/schemes.ts';
-import { f32ToBf16, f32ToF16Bits } from '../quant/encode.ts';
+import { encodeBf16, encodeF16 } from '../quant/encode.ts';
 import { writeFileAtomically } from '../io/atomicWrite.ts';
+import { splitRule } from './requantize.ts';
 
 export interface SimulationRule {
   pattern: RegExp;
@@ -25,15 +26,8 @@ export interface SimulationRule {
 
 /** `REGEX=CANDIDATE`, the candidate a ggml type (q4_K, iq4_xs …) or a scheme (int4-sym-g32, nf4, fp8-e4m3 …). */
 export function parseSimulationRule(text: string): SimulationRule {
-  const eq = text.lastIndexOf('=');
-  if (eq <= 0) throw new QuantLensError('usage', `--tensor-type ${text}: expected REGEX=TYPE`);
-  let pattern: RegExp;
-  try {
-    pattern = new RegExp(text.slice(0, eq));
-  } catch (e) {
-    throw new QuantLensError('usage', `--tensor-type ${text}: invalid regular expression (${(e as Error).message})`);
-  }
-  return { pattern, candidate: parseCandidate(text.slice(eq + 1)), text };
+  const { pattern, value } = splitRule(text);
+  return { pattern, candidate: parseCandidate(value), text };
 }
 
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16']);
@@ -75,14 +69,7 @@ function roundTrip(c: Candidate, values: Float32Array, rowLength: number, range:
 
 function encode(dtype: string, v: Float32Array): Uint8Array {
   if (dtype === 'F32') return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-  const out = new Uint8Array(v.length * 2);
-  const conv = dtype === 'F16' ? f32ToF16Bits : f32ToBf16;
-  for (let i = 0; i < v.length; i++) {
-    const h = conv(v[i]);
-    out[2 * i] = h & 0xff;
-    out[2 * i + 1] = h >> 8;
-  }
-  return out;
+  return dtype === 'F16' ? encodeF16(v) : encodeBf16(v);
 }
 
 export interface SimulationResult {

@@ -37,6 +37,8 @@ if (existsSync('webview/main.ts')) {
 }
 
 mkdirSync('dist', { recursive: true });
+// WebAssembly SIMD kernels (dist/kernels.wasm), loaded by the core when present.
+await import('./scripts/build-wasm.mjs');
 if (existsSync('node_modules/@vscode/codicons/dist')) {
   cpSync('node_modules/@vscode/codicons/dist/codicon.css', 'dist/codicon.css');
   cpSync('node_modules/@vscode/codicons/dist/codicon.ttf', 'dist/codicon.ttf');

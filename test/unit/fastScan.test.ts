@@ -59,3 +59,26 @@ test('BF16: every bit pattern', async () => {
   }
   await compareOn(30, all, 65536, 'all bf16 patterns');
 });
+
+test('the WebAssembly kernels give exactly the JavaScript loops\' statistics', async () => {
+  const { setWasmEnabled, wasmKernel } = await import('../../src/core/analysis/wasmStats.ts');
+  const { openModel } = await import('../../src/core/formats/openModel.ts');
+  const { corpusPath } = await import('../helpers/corpus.ts');
+  assert.ok(wasmKernel(), 'dist/kernels.wasm is built and loads');
+  for (const file of ['llama-mix-Q4_K_M.gguf', 'llama-tiny-F32.gguf', 'edge-cases.gguf']) {
+    const m = await openModel(corpusPath('gguf', file));
+    try {
+      for (const t of m.tensors) {
+        const opts = { bins: 256, chunkElements: 8192, generic: true };
+        setWasmEnabled(true);
+        const withWasm = computeTensorStats(m, t, opts);
+        setWasmEnabled(false);
+        const jsOnly = computeTensorStats(m, t, opts);
+        assert.deepEqual(withWasm, jsOnly, `${file} ${t.name}`);
+      }
+    } finally {
+      setWasmEnabled(true);
+      await m.close();
+    }
+  }
+});

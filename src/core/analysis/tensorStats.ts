@@ -6,6 +6,7 @@
 import type { Model, TensorInfo } from '../model.ts';
 import { forEachChunk, forEachRawChunk, isWide, tensorCodec, type Values } from './tensorValues.ts';
 import { countingScanner } from './codeCounting.ts';
+import { wasmKernel, firstPassWasm, secondPassWasm, WASM_MIN_LENGTH } from './wasmStats.ts';
 
 /** Field names match the corpus's expected.json `stats` objects. */
 export interface TensorStats {
@@ -75,6 +76,20 @@ export class StatsAccumulator {
 
   /** Pass 1 over a chunk. */
   addFirstPass(v: Values): void {
+    const k = v instanceof Float32Array && v.length >= WASM_MIN_LENGTH ? wasmKernel() : null;
+    if (k) {
+      const r = firstPassWasm(k, v as Float32Array, this.min, this.max);
+      if (r) {
+        this.count += v.length;
+        this.finite += v.length;
+        this.zero += r.zero;
+        this.min = r.min;
+        this.max = r.max;
+        this.sum += r.sum;
+        this.sumSq += r.sumSq;
+        return;
+      }
+    }
     if (!this.addFirstPassFinite(v)) this.addFirstPassChecked(v);
   }
 
@@ -181,6 +196,11 @@ export class StatsAccumulator {
     const last = bins - 1;
     const scale = range > 0 ? bins / range : 0;
     const allFinite = this.finite === this.count;
+    const k = allFinite && v instanceof Float32Array && v.length >= WASM_MIN_LENGTH ? wasmKernel() : null;
+    if (k) {
+      this.devSq += secondPassWasm(k, v as Float32Array, counts, lo, scale, range, mean);
+      return;
+    }
     let devSq = 0;
     let devSq1 = 0;
     const n = v.length;

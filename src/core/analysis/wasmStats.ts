@@ -1,0 +1,88 @@
+/**
+ * The WebAssembly SIMD kernels (dist/kernels.wasm, built from src/core/wasm/assembly/ by scripts/build-wasm.mjs)
+ * for the two statistics passes over float32 values. They compute exactly what the JavaScript loops compute (same
+ * accumulation order); when the module is missing, or QUANTLENS_NO_WASM is set, the JavaScript loops run.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  alloc(bytes: number): number;
+  reset(): void;
+  firstPassF32(ptr: number, n: number, min: number, max: number): number;
+  secondPassF32(ptr: number, n: number, lo: number, scale: number, range: number, bins: number, mean: number, countsPtr: number): number;
+  resultMin(): number;
+  resultMax(): number;
+  resultSum(): number;
+  resultSumSq(): number;
+  resultZero(): number;
+}
+
+let kernel: KernelExports | null | undefined;
+let enabled = !process.env.QUANTLENS_NO_WASM;
+
+/** Turn the kernels off (tests compare both paths). */
+export function setWasmEnabled(on: boolean): void {
+  enabled = on;
+}
+
+function here(): string {
+  return typeof __dirname !== 'undefined' ? __dirname : process.cwd();
+}
+
+export function wasmKernel(): KernelExports | null {
+  if (!enabled) return null;
+  if (kernel !== undefined) return kernel;
+  kernel = null;
+  // beside the bundle (dist/*.js), or in dist/ of the repository when running from source
+  for (const p of [join(here(), 'kernels.wasm'), join(here(), '..', '..', '..', 'dist', 'kernels.wasm'), join(process.cwd(), 'dist', 'kernels.wasm')]) {
+    if (!existsSync(p)) continue;
+    try {
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(p)), { env: { abort: () => { throw new Error('wasm abort'); } } });
+      kernel = instance.exports as unknown as KernelExports;
+    } catch {
+      kernel = null;
+    }
+    break;
+  }
+  return kernel;
+}
+
+/** Minimum chunk length worth the copy into the module's memory. */
+export const WASM_MIN_LENGTH = 1024;
+
+export interface FirstPassResult {
+  min: number;
+  max: number;
+  sum: number;
+  sumSq: number;
+  zero: number;
+}
+
+/** Pass 1 in WebAssembly, or null when the JavaScript path must run (NaN/Inf present, or a ±0 extreme). */
+export function firstPassWasm(k: KernelExports, v: Float32Array, min: number, max: number): FirstPassResult | null {
+  k.reset();
+  const ptr = k.alloc(v.length * 4);
+  new Float32Array(k.memory.buffer, ptr, v.length).set(v);
+  if (!k.firstPassF32(ptr, v.length, min, max)) return null;
+  const r = { min: k.resultMin(), max: k.resultMax(), sum: k.resultSum(), sumSq: k.resultSumSq(), zero: k.resultZero() };
+  // the JavaScript loop keeps the first of equal extremes; ±0 is the one case where that is visible
+  if (r.min === 0 || r.max === 0) return null;
+  return r;
+}
+
+/** Pass 2 in WebAssembly: adds to `counts` and returns the squared deviations. */
+export function secondPassWasm(k: KernelExports, v: Float32Array, counts: Float64Array, lo: number, scale: number, range: number, mean: number): number {
+  k.reset();
+  const ptr = k.alloc(v.length * 4);
+  const bins = counts.length;
+  const countsPtr = k.alloc(4 * bins * 8);
+  new Float32Array(k.memory.buffer, ptr, v.length).set(v);
+  new Float64Array(k.memory.buffer, countsPtr, 4 * bins).fill(0);
+  const dev = k.secondPassF32(ptr, v.length, lo, scale, range, bins, mean, countsPtr);
+  // four partial histograms (lane i % 4); integer counts in float64 add exactly
+  const c = new Float64Array(k.memory.buffer, countsPtr, 4 * bins);
+  for (let b = 0; b < bins; b++) counts[b] += c[b] + c[bins + b] + c[2 * bins + b] + c[3 * bins + b];
+  return dev;
+}

@@ -82,3 +82,36 @@ test('the WebAssembly kernels give exactly the JavaScript loops\' statistics', a
     }
   }
 });
+
+test('Q4_K decoded inside the WebAssembly kernels gives exactly the generic statistics', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { openModel } = await import('../../src/core/formats/openModel.ts');
+  const { corpusPath } = await import('../helpers/corpus.ts');
+  const m = await openModel(corpusPath('gguf', 'llama-mix-Q4_K_M.gguf'));
+  try {
+    for (const t of m.tensors.filter((x) => x.type.name === 'Q4_K')) {
+      for (const chunkElements of [4096, 1 << 20]) {
+        assert.deepEqual(computeTensorStats(m, t, { bins: 256, chunkElements }), computeTensorStats(m, t, { bins: 256, chunkElements, generic: true }), `${t.name} chunks of ${chunkElements}`);
+      }
+    }
+  } finally {
+    await m.close();
+  }
+  // a tensor larger than the generic path keeps in memory (pass 2 then streams chunk by chunk), plus bad blocks
+  const exp = JSON.parse(readFileSync(corpusPath('gguf', 'llama-tiny-Q4_K.expected.json'), 'utf8'));
+  const t = exp.tensors.find((x: any) => x.name === 'blk.0.ffn_down.weight');
+  const tile = new Uint8Array(readFileSync(corpusPath('gguf', exp.file))).subarray(t.absolute_offset, t.absolute_offset + t.nbytes);
+  const tiles = 130;
+  const big = new Uint8Array(tile.length * tiles);
+  for (let i = 0; i < tiles; i++) big.set(tile, i * tile.length);
+  const file = buildGgufFile([], [{ name: 'w', shape: [512, 256 * tiles], ggmlTypeId: 12, nbytes: big.length, data: big }]);
+  const mm = await openModelFromSource(new MemoryByteSource(file));
+  assert.ok(mm.tensors[0].nElements > 16 << 20);
+  assert.deepEqual(computeTensorStats(mm, mm.tensors[0], { bins: 64 }), computeTensorStats(mm, mm.tensors[0], { bins: 64, generic: true }));
+  const withInf = big.slice(0, 144 * 64);
+  withInf[144 * 5 + 1] = 0x7c; // d = +Inf in block 5
+  withInf[144 * 5] = 0;
+  const f2 = buildGgufFile([], [{ name: 'w', shape: [256, 64], ggmlTypeId: 12, nbytes: withInf.length, data: withInf }]);
+  const m2 = await openModelFromSource(new MemoryByteSource(f2));
+  assert.deepEqual(computeTensorStats(m2, m2.tensors[0], { bins: 64 }), computeTensorStats(m2, m2.tensors[0], { bins: 64, generic: true }));
+});

@@ -6,7 +6,9 @@
 import type { Model, TensorInfo } from '../model.ts';
 import { forEachChunk, forEachRawChunk, isWide, tensorCodec, type Values } from './tensorValues.ts';
 import { countingScanner } from './codeCounting.ts';
-import { wasmKernel, firstPassWasm, secondPassWasm, WASM_MIN_LENGTH } from './wasmStats.ts';
+import { wasmKernel, firstPassWasm, secondPassWasm, WASM_MIN_LENGTH, hasFusedScan, fusedScan } from './wasmStats.ts';
+import { QuantLensError } from '../errors.ts';
+import { DEFAULT_CHUNK_ELEMENTS } from './tensorValues.ts';
 
 /** Field names match the corpus's expected.json `stats` objects. */
 export interface TensorStats {
@@ -260,6 +262,12 @@ export class StatsAccumulator {
     this.devSq += v;
   }
 
+  /** Add histogram counts given as `lanes` partial histograms laid end to end (integers, so exact). */
+  addHistogramCounts(partials: Float64Array): void {
+    const bins = this.bins;
+    for (let l = 0; l < partials.length; l += bins) for (let b = 0; b < bins; b++) this.counts[b] += partials[l + b];
+  }
+
   /**
    * A function adding one finite value to the histogram. It multiplies by a precomputed bins/range and falls
    * back to the exact formula when the result lies within 1e-7 of a bin edge, so counts equal binOf's.
@@ -346,6 +354,30 @@ export function computeTensorStats(model: Model, tensor: TensorInfo, options: Sc
       }, raw);
     }
     return acc.result();
+  }
+  if (!options.generic && tensor.nElements > 0 && hasFusedScan(tensor.type.ggmlId)) {
+    const { blockSize, bytesPerBlock } = tensor.type;
+    const source = model.files[tensor.fileIndex].source;
+    const chunkElements = options.chunkElements ?? DEFAULT_CHUNK_ELEMENTS;
+    const fused = new StatsAccumulator(acc.bins);
+    const ok = fusedScan(
+      tensor.type.ggmlId!, bytesPerBlock, blockSize, tensor.nElements / blockSize,
+      (firstBlock, target) => {
+        const at = tensor.absoluteOffset + firstBlock * bytesPerBlock;
+        const got = source.readSync(at, target);
+        if (got < target.length) throw new QuantLensError('truncated', `tensor ${tensor.name} is cut short: file ends at byte ${at + got}`, at + got, source.name);
+      },
+      Math.max(1, Math.floor(chunkElements / blockSize)),
+      fused,
+      // the generic path keeps tensors up to KEEP_DECODED_ELEMENTS and runs pass 2 over them in one call
+      tensor.nElements <= KEEP_DECODED_ELEMENTS,
+      progress,
+      () => {
+        if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while reading ${tensor.name}`);
+      },
+    );
+    if (ok) return fused.result();
+    done = 0;
   }
   if (tensor.nElements === 0) {
     // nothing to read

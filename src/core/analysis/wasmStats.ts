@@ -17,6 +17,10 @@ interface KernelExports {
   resultSum(): number;
   resultSumSq(): number;
   resultZero(): number;
+  resetDev(): void;
+  devSum(): number;
+  q4kFirstPass(src: number, nBlocks: number, dst: number, min: number, max: number): number;
+  q4kSecondPass(src: number, nBlocks: number, dst: number, lo: number, scale: number, range: number, bins: number, mean: number, countsPtr: number): void;
 }
 
 let kernel: KernelExports | null | undefined;
@@ -85,4 +89,85 @@ export function secondPassWasm(k: KernelExports, v: Float32Array, counts: Float6
   const c = new Float64Array(k.memory.buffer, countsPtr, 4 * bins);
   for (let b = 0; b < bins; b++) counts[b] += c[b] + c[bins + b] + c[2 * bins + b] + c[3 * bins + b];
   return dev;
+}
+
+/** Decoders fused with both passes in WebAssembly, by ggml type id. */
+const FUSED: Record<number, { first: 'q4kFirstPass'; second: 'q4kSecondPass' }> = {
+  12: { first: 'q4kFirstPass', second: 'q4kSecondPass' },
+};
+
+export function hasFusedScan(ggmlId: number | undefined): boolean {
+  return ggmlId !== undefined && ggmlId in FUSED && !!wasmKernel();
+}
+
+export interface FusedScanTarget {
+  min: number;
+  max: number;
+  mean: number;
+  bins: number;
+  mergeFirstPass(count: number, finite: number, zero: number, min: number, max: number, sum: number, sumSq: number): void;
+  addHistogramCounts(counts: Float64Array): void;
+  addDevSq(v: number): void;
+}
+
+/**
+ * Both passes over a tensor's raw blocks with decode fused into the WebAssembly kernels, chunk by chunk exactly
+ * as the generic path would run them (so results are identical). Returns false, having changed nothing, when the
+ * data needs the careful path (NaN/Inf or ±0 extremes): the caller then scans generically.
+ */
+export function fusedScan(
+  ggmlId: number,
+  bytesPerBlock: number,
+  blockSize: number,
+  nBlocksTotal: number,
+  readChunk: (firstBlock: number, target: Uint8Array) => void,
+  blocksPerChunk: number,
+  acc: FusedScanTarget,
+  continuousSecondPass: boolean,
+  onProgress: (weights: number) => void,
+  isCancelled: () => void,
+): boolean {
+  const k = wasmKernel()!;
+  const f = FUSED[ggmlId];
+  k.reset();
+  const chunkBlocks = Math.min(blocksPerChunk, nBlocksTotal);
+  const src = k.alloc(chunkBlocks * bytesPerBlock);
+  const dst = k.alloc(chunkBlocks * blockSize * 4);
+  const counts = k.alloc(4 * acc.bins * 8);
+  const mem = () => new Uint8Array(k.memory.buffer);
+  // pass 1
+  const partial: [number, number, number, number, number, number, number][] = [];
+  let min = acc.min;
+  let max = acc.max;
+  for (let b = 0; b < nBlocksTotal; b += chunkBlocks) {
+    isCancelled();
+    const n = Math.min(chunkBlocks, nBlocksTotal - b);
+    readChunk(b, mem().subarray(src, src + n * bytesPerBlock));
+    if (!k[f.first](src, n, dst, min, max)) return false;
+    const r = { min: k.resultMin(), max: k.resultMax(), sum: k.resultSum(), sumSq: k.resultSumSq(), zero: k.resultZero() };
+    if (r.min === 0 || r.max === 0) return false;
+    min = r.min;
+    max = r.max;
+    partial.push([n * blockSize, n * blockSize, r.zero, r.min, r.max, r.sum, r.sumSq]);
+    onProgress(n * blockSize);
+  }
+  for (const p of partial) acc.mergeFirstPass(...p);
+  // pass 2
+  const lo = acc.min;
+  const range = acc.max - lo;
+  const scale = range > 0 ? acc.bins / range : 0;
+  new Float64Array(k.memory.buffer, counts, 4 * acc.bins).fill(0);
+  k.resetDev();
+  for (let b = 0; b < nBlocksTotal; b += chunkBlocks) {
+    isCancelled();
+    const n = Math.min(chunkBlocks, nBlocksTotal - b);
+    readChunk(b, mem().subarray(src, src + n * bytesPerBlock));
+    if (!continuousSecondPass) k.resetDev();
+    k[f.second](src, n, dst, lo, scale, range, acc.bins, acc.mean, counts);
+    if (!continuousSecondPass) acc.addDevSq(k.devSum());
+    onProgress(n * blockSize);
+  }
+  if (continuousSecondPass) acc.addDevSq(k.devSum());
+  acc.addHistogramCounts(new Float64Array(k.memory.buffer, counts, 4 * acc.bins));
+  return true;
 }

@@ -162,6 +162,21 @@ export class TensorDetail {
     note.textContent = `${scales.blocks} blocks${scales.subBlocksPerBlock ? ` × ${scales.subBlocksPerBlock} sub-blocks` : ''}: ${this.scaleSeries} from ${fmt(s.min)} to ${fmt(s.max)}, mean ${fmt(s.mean)}. A long right tail means a few blocks hold outliers that stretch their scale.`;
   }
 
+  onCandidateError(tensor: string, candidate: string, s: TensorStats): void {
+    if (tensor !== this.row?.name) return;
+    const box = this.q('candidate-error');
+    if (!box || !s.histogram) return;
+    clear(box);
+    const canvas = h('canvas', { 'data-testid': 'candidate-error-histogram' });
+    box.append(
+      h('div', { class: 'muted small' }, `error of ${candidate} (reconstruction − original): mean ${fmt(s.mean)}, std ${fmt(s.std)}, from ${fmt(s.min)} to ${fmt(s.max)}, ${s.zero_count} weights exact`),
+      h('div', { class: 'chart-box small' }, canvas),
+    );
+    drawHistogram(canvas, [{ label: `${candidate} error`, histogram: s.histogram, color: themeColor('charts-red', '#f14c4c') }], 'log', () => {
+      canvas.dataset.drawn = 'true';
+    });
+  }
+
   onComparison(c: TensorComparisonDetail): void {
     if (c.name !== this.row?.name) return;
     const box = this.q('against');
@@ -244,7 +259,12 @@ export class TensorDetail {
       h('div', { class: 'chart-box small' }, canvas),
       h('table', { class: 'what-if' },
         h('thead', {}, h('tr', {}, ['candidate', 'bpw', 'size', 'rel. RMSE', ...(weighted ? ['imatrix-weighted'] : []), 'SNR dB', 'max abs', 'cosine'].map((c) => h('th', {}, c)))),
-        h('tbody', {}, [...rows].sort((a, b) => b.bitsPerWeight - a.bitsPerWeight).map((r) => h('tr', { class: r.current ? 'current' : '' },
+        h('tbody', {}, [...rows].sort((a, b) => b.bitsPerWeight - a.bitsPerWeight).map((r) => h('tr', {
+          class: `clickable${r.current ? ' current' : ''}`,
+          'data-candidate': r.candidate,
+          title: 'Show the distribution of this candidate\'s error',
+          onclick: () => this.post({ type: 'candidateError', tensor, candidate: r.candidate }),
+        },
           h('td', {}, r.label, r.current ? h('span', { class: 'chip' }, 'current') : null),
           h('td', { class: 'num' }, fmt(r.bitsPerWeight, 4)),
           h('td', { class: 'num' }, bytes(r.bytes)),
@@ -253,6 +273,7 @@ export class TensorDetail {
           h('td', { class: 'num' }, r.metrics.snr_db === null ? '∞' : fmt(r.metrics.snr_db, 4)),
           h('td', { class: 'num' }, fmt(r.metrics.max_abs, 4)),
           h('td', { class: 'num' }, fmt(r.metrics.cosine, 7)))))),
+      h('div', { 'data-testid': 'candidate-error' }),
       h('p', { class: 'muted small' }, this.row?.family === 'float'
         ? 'Error against this tensor\'s own values.'
         : 'Requantization error: against this tensor\'s dequantized values (a source file via Compare gives the error against the original).'),

@@ -339,6 +339,8 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
       return detail?.onError(m.message);
     case 'reveal':
       return selectTensor(m.tensor);
+    case 'candidateError':
+      return detail?.onCandidateError(m.tensor, m.candidate, m.stats);
     case 'imatrix':
       return detail?.setImatrix(m.file);
     case 'tensorComparison':

@@ -135,6 +135,11 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
             const r = await doc.run({ kind: 'whatIf', path, tensor: m.tensor, candidates: DEFAULT_CANDIDATES.split(','), imatrix: doc.imatrix }, progress);
             if (r.kind === 'whatIf') post({ type: 'whatIf', tensor: m.tensor, rows: r.rows });
           });
+        case 'candidateError':
+          return runInView(`Quant Lens: error of ${m.candidate}`, async (progress) => {
+            const r = await doc.run({ kind: 'candidateError', path, tensor: m.tensor, candidate: m.candidate, bins: settings.bins, imatrix: doc.imatrix }, progress);
+            if (r.kind === 'candidateError') post({ type: 'candidateError', tensor: m.tensor, candidate: r.candidate, stats: r.stats });
+          });
         case 'findTokens':
           if (doc.model) post({ type: 'tokens', query: m.query, matches: await findTokens(doc.model, m.query) });
           return;

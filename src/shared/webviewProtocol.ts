@@ -84,7 +84,8 @@ export type ToWebview =
   | { type: 'settings'; settings: WebviewSettings }
   | { type: 'comparison'; comparison: Comparison }
   | { type: 'tensorComparison'; detail: TensorComparisonDetail }
-  | { type: 'imatrix'; file: string };
+  | { type: 'imatrix'; file: string }
+  | { type: 'candidateError'; tensor: string; candidate: string; stats: TensorStats };
 
 export interface WebviewSettings {
   bins: number;
@@ -96,6 +97,7 @@ export type FromWebview =
   | { type: 'selectTensor'; tensor: string }
   | { type: 'block'; tensor: string; index: number }
   | { type: 'whatIf'; tensor: string }
+  | { type: 'candidateError'; tensor: string; candidate: string }
   | { type: 'findTokens'; query: string }
   | { type: 'arrayPage'; key: string; start: number; count: number }
   | { type: 'cancel' }

@@ -11,6 +11,7 @@ export type WorkerJob =
   | { kind: 'block'; path: string; tensor: string; index: number }
   | { kind: 'heatmap'; path: string; tensor: string; width: number; height: number }
   | { kind: 'whatIf'; path: string; tensor: string; candidates: string[]; imatrix?: string }
+  | { kind: 'candidateError'; path: string; tensor: string; candidate: string; bins: number; imatrix?: string }
   | { kind: 'report'; path: string; reference?: string; format: 'md' | 'json' | 'csv' }
   | { kind: 'compare'; path: string; reference: string }
   | { kind: 'compareTensor'; path: string; reference: string; tensor: string; bins: number }
@@ -25,6 +26,7 @@ export type WorkerResult =
   | { kind: 'block'; view: BlockView }
   | { kind: 'heatmap'; heatmap: Heatmap }
   | { kind: 'whatIf'; rows: WhatIfRow[] }
+  | { kind: 'candidateError'; candidate: string; stats: TensorStats }
   | { kind: 'text'; text: string }
   | { kind: 'compare'; comparison: Comparison }
   | { kind: 'compareTensor'; detail: TensorComparisonDetail }

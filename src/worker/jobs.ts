@@ -8,7 +8,7 @@ import { QuantLensError } from '../core/errors.ts';
 import { computeTensorStats, type TensorStats } from '../core/analysis/tensorStats.ts';
 import { computeScaleDistribution, readBlock } from '../core/analysis/blocks.ts';
 import { forEachChunk } from '../core/analysis/tensorValues.ts';
-import { computeWhatIf, parseCandidate } from '../core/analysis/whatIf.ts';
+import { computeWhatIf, parseCandidate, candidateErrorStats } from '../core/analysis/whatIf.ts';
 import { compareModels, compareTensorDetail, pairTensors } from '../core/compare/compare.ts';
 import { buildReport } from '../core/report/report.ts';
 import { dumpModel } from '../core/report/textDump.ts';
@@ -91,6 +91,11 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
     case 'whatIf': {
       const imatrix = job.imatrix ? await imatrixFor(job.imatrix, job.tensor) : undefined;
       return { kind: 'whatIf', rows: computeWhatIf(model, tensorOf(model, job.tensor), job.candidates.map(parseCandidate), { onProgress: ctx.onProgress, isCancelled: ctx.isCancelled, imatrix }) };
+    }
+    case 'candidateError': {
+      const imatrix = job.imatrix ? await imatrixFor(job.imatrix, job.tensor) : undefined;
+      const stats = candidateErrorStats(model, tensorOf(model, job.tensor), parseCandidate(job.candidate), { bins: job.bins, imatrix, isCancelled: ctx.isCancelled });
+      return { kind: 'candidateError', candidate: job.candidate, stats };
     }
     case 'report': {
       const stats = new Map<string, TensorStats>();

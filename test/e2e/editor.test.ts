@@ -92,6 +92,16 @@ test('selecting a tensor draws its histogram and shows exact stats, scales and a
   assert.match(title ?? '', /min -2\.947/, 'row tooltip shows stats');
 });
 
+test('what-if: every candidate\'s error, and one candidate\'s error distribution', async () => {
+  const wv = webview(s.page);
+  await wv.locator('vscode-button[data-testid="what-if"]').click();
+  const row = wv.locator('[data-testid="what-if-table"] tr[data-candidate="Q8_0"]');
+  await row.waitFor({ timeout: 60_000 });
+  await row.click();
+  await wv.locator('canvas[data-testid="candidate-error-histogram"][data-drawn="true"]').waitFor();
+  await shot(s.page, 'what-if');
+});
+
 test('the block inspector moves between blocks', async () => {
   const wv = webview(s.page);
   const index = wv.locator('vscode-textfield[data-testid="block-index"] input');

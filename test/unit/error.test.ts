@@ -132,3 +132,25 @@ test('an importance matrix drives the ggml quantizers and weights the error by c
     await m.close();
   }
 });
+
+test('the error distribution of one what-if candidate, against an independent computation', async () => {
+  const { candidateErrorStats, parseCandidate } = await import('../../src/core/analysis/whatIf.ts');
+  const exp = readJson('gguf/llama-tiny-Q8_0.expected.json').tensors.find((x: any) => x.name === 'blk.0.attn_q.weight');
+  const m = await openModel(corpusPath('gguf', 'llama-tiny-F32.gguf'));
+  try {
+    const tensor = m.tensors.find((x) => x.name === exp.name)!;
+    const s = candidateErrorStats(m, tensor, parseCandidate('q8_0'), { bins: 32 });
+    // ggml's own Q8_0 values of the same source are in the corpus: error = dequant − source
+    const deq = readF32(corpusPath('gguf', exp.dequant.file), exp.dequant.offset_bytes, exp.dequant.count);
+    const src = readF32(corpusPath('gguf', exp.quantizer.source.file), exp.quantizer.source.offset_bytes, exp.n_elements);
+    const err = Array.from(deq, (x, i) => x - src[i]);
+    assert.equal(s.count, exp.n_elements);
+    assert.equal(s.min, Math.min(...err));
+    assert.equal(s.max, Math.max(...err));
+    assert.equal(s.zero_count, err.filter((e) => e === 0).length);
+    assert.ok(Math.abs(s.mean - exp.stats.error_vs_source.mean_err) <= 1e-9 * Math.abs(exp.stats.error_vs_source.mean_err));
+    assert.equal(s.histogram!.counts.reduce((a: number, b: number) => a + b, 0), exp.n_elements);
+  } finally {
+    await m.close();
+  }
+});

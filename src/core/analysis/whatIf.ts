@@ -8,6 +8,7 @@ import type { TensorType } from '../types.ts';
 import { typeByName, GGML_TYPES } from '../types.ts';
 import { QuantLensError } from '../errors.ts';
 import { readTensorValues } from './tensorValues.ts';
+import { StatsAccumulator, type TensorStats } from './tensorStats.ts';
 import { ErrorAccumulator, type ErrorMetrics } from './errorMetrics.ts';
 import { quantizerFor } from '../quant/quantizers.ts';
 import { codecForType } from '../quant/index.ts';
@@ -101,4 +102,50 @@ export function computeWhatIf(
       imatrix: !!imatrix,
     };
   });
+}
+
+/**
+ * The distribution of (reconstruction − original) for one candidate over every weight: two passes (the second
+ * quantizes again, deterministically), exact like every other histogram here.
+ */
+export function candidateErrorStats(
+  model: Model,
+  tensor: TensorInfo,
+  candidate: Candidate,
+  options: { bins?: number; imatrix?: Float32Array; isCancelled?: () => boolean } = {},
+): TensorStats {
+  const rowLength = tensor.shape[0];
+  const rows = tensor.nElements / rowLength;
+  if (!usableCandidates(tensor, [candidate]).length) throw new QuantLensError('usage', `${candidateId(candidate)} cannot quantize ${tensor.name}`);
+  const imatrix = options.imatrix && options.imatrix.length === rowLength ? options.imatrix : undefined;
+  const step = Math.max(1, Math.floor(ROWS_CHUNK_WEIGHTS / rowLength));
+  const range: ValueRange = { min: Infinity, max: -Infinity };
+  if (candidate.kind === 'scheme') {
+    for (let r = 0; r < rows; r += step) {
+      for (const x of readTensorValues(model, tensor, r * rowLength, Math.min(step, rows - r) * rowLength)) {
+        if (x < range.min) range.min = x;
+        if (x > range.max) range.max = x;
+      }
+    }
+  }
+  const errors = function* () {
+    for (let r = 0; r < rows; r += step) {
+      if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while computing the error of ${tensor.name}`);
+      const n = Math.min(step, rows - r);
+      const ref = readTensorValues(model, tensor, r * rowLength, n * rowLength);
+      let rec: Float32Array;
+      if (candidate.kind === 'scheme') rec = simulate(candidate.scheme, ref, rowLength, range);
+      else {
+        const q = quantizerFor(candidate.type)!;
+        const bytes = q.quantize(ref, n, rowLength, q.imatrix === 'used' ? imatrix : undefined);
+        rec = new Float32Array(ref.length);
+        codecForType(candidate.type)!.dequantize(bytes, rec, ref.length / candidate.type.blockSize);
+      }
+      yield Float64Array.from(rec, (x, i) => x - ref[i]);
+    }
+  };
+  const acc = new StatsAccumulator(options.bins ?? 64);
+  for (const e of errors()) acc.addFirstPass(e);
+  for (const e of errors()) acc.addSecondPass(e);
+  return acc.result();
 }

@@ -47,6 +47,42 @@ export function usableCandidates(tensor: TensorInfo, candidates: Candidate[]): C
 
 const ROWS_CHUNK_WEIGHTS = 1 << 20;
 
+/** Whole rows per chunk of about a million weights. */
+export function rowsPerChunk(rowLength: number): number {
+  return Math.max(1, Math.floor(ROWS_CHUNK_WEIGHTS / rowLength));
+}
+
+/** Candidates whose scale comes from the whole tensor (per-tensor INT, FP8) need its range before any chunk. */
+export function needsTensorRange(candidates: Candidate[]): boolean {
+  return candidates.some((c) => c.kind === 'scheme' && (c.scheme.kind === 'fp8' || (c.scheme.kind === 'int' && c.scheme.granularity === 'tensor')));
+}
+
+/** min and max over every value of a tensor whose rows are `rowLength` long. */
+export function tensorRange(model: Model, tensor: TensorInfo, rowLength: number): ValueRange {
+  const range: ValueRange = { min: Infinity, max: -Infinity };
+  const rows = tensor.nElements / rowLength;
+  const step = rowsPerChunk(rowLength);
+  for (let r = 0; r < rows; r += step) {
+    const v = readTensorValues(model, tensor, r * rowLength, Math.min(step, rows - r) * rowLength);
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (x < range.min) range.min = x;
+      if (x > range.max) range.max = x;
+    }
+  }
+  return range;
+}
+
+/** Quantize then dequantize whole rows with a candidate (ggml types use the imatrix when they take one). */
+export function roundTrip(c: Candidate, values: Float32Array, rowLength: number, range: ValueRange, imatrix?: Float32Array): Float32Array {
+  if (c.kind === 'scheme') return simulate(c.scheme, values, rowLength, range);
+  const q = quantizerFor(c.type)!;
+  const bytes = q.quantize(values, values.length / rowLength, rowLength, q.imatrix === 'used' ? imatrix : undefined);
+  const out = new Float32Array(values.length);
+  codecForType(c.type)!.dequantize(bytes, out, values.length / c.type.blockSize);
+  return out;
+}
+
 export function computeWhatIf(
   model: Model,
   tensor: TensorInfo,
@@ -58,33 +94,15 @@ export function computeWhatIf(
   const imatrix = options.imatrix && options.imatrix.length === rowLength ? options.imatrix : undefined;
   if (options.imatrix && !imatrix) throw new QuantLensError('usage', `the importance matrix has ${options.imatrix.length} columns; ${tensor.name} has rows of ${rowLength}`);
   const usable = usableCandidates(tensor, candidates).filter((c) => c.kind === 'scheme' || !quantizerFor(c.type)!.requiresImatrix || imatrix);
-  const step = Math.max(1, Math.floor(ROWS_CHUNK_WEIGHTS / rowLength));
-  // Per-tensor schemes need the whole tensor's range first.
-  const range: ValueRange = { min: Infinity, max: -Infinity };
-  if (usable.some((c) => c.kind === 'scheme' && (c.scheme.kind === 'fp8' || (c.scheme.kind === 'int' && c.scheme.granularity === 'tensor')))) {
-    for (let r = 0; r < rows; r += step) {
-      const v = readTensorValues(model, tensor, r * rowLength, Math.min(step, rows - r) * rowLength);
-      for (let i = 0; i < v.length; i++) {
-        const x = v[i];
-        if (x < range.min) range.min = x;
-        if (x > range.max) range.max = x;
-      }
-    }
-  }
+  const step = rowsPerChunk(rowLength);
+  const range = needsTensorRange(usable) ? tensorRange(model, tensor, rowLength) : { min: NaN, max: NaN };
   const accs = usable.map(() => new ErrorAccumulator());
   for (let r = 0; r < rows; r += step) {
     if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while computing what-if for ${tensor.name}`);
     const n = Math.min(step, rows - r);
     const ref = readTensorValues(model, tensor, r * rowLength, n * rowLength);
     usable.forEach((c, i) => {
-      let rec: Float32Array;
-      if (c.kind === 'scheme') rec = simulate(c.scheme, ref, rowLength, range);
-      else {
-        const q = quantizerFor(c.type)!;
-        const bytes = q.quantize(ref, n, rowLength, q.imatrix === 'used' ? imatrix : undefined);
-        rec = new Float32Array(ref.length);
-        codecForType(c.type)!.dequantize(bytes, rec, ref.length / c.type.blockSize);
-      }
+      const rec = roundTrip(c, ref, rowLength, range, imatrix);
       accs[i].add(rec, ref);
       if (imatrix) accs[i].addWeighted(rec, ref, imatrix);
     });
@@ -118,29 +136,14 @@ export function candidateErrorStats(
   const rows = tensor.nElements / rowLength;
   if (!usableCandidates(tensor, [candidate]).length) throw new QuantLensError('usage', `${candidateId(candidate)} cannot quantize ${tensor.name}`);
   const imatrix = options.imatrix && options.imatrix.length === rowLength ? options.imatrix : undefined;
-  const step = Math.max(1, Math.floor(ROWS_CHUNK_WEIGHTS / rowLength));
-  const range: ValueRange = { min: Infinity, max: -Infinity };
-  if (candidate.kind === 'scheme') {
-    for (let r = 0; r < rows; r += step) {
-      for (const x of readTensorValues(model, tensor, r * rowLength, Math.min(step, rows - r) * rowLength)) {
-        if (x < range.min) range.min = x;
-        if (x > range.max) range.max = x;
-      }
-    }
-  }
+  const step = rowsPerChunk(rowLength);
+  const range = needsTensorRange([candidate]) ? tensorRange(model, tensor, rowLength) : { min: NaN, max: NaN };
   const errors = function* () {
     for (let r = 0; r < rows; r += step) {
       if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while computing the error of ${tensor.name}`);
       const n = Math.min(step, rows - r);
       const ref = readTensorValues(model, tensor, r * rowLength, n * rowLength);
-      let rec: Float32Array;
-      if (candidate.kind === 'scheme') rec = simulate(candidate.scheme, ref, rowLength, range);
-      else {
-        const q = quantizerFor(candidate.type)!;
-        const bytes = q.quantize(ref, n, rowLength, q.imatrix === 'used' ? imatrix : undefined);
-        rec = new Float32Array(ref.length);
-        codecForType(candidate.type)!.dequantize(bytes, rec, ref.length / candidate.type.blockSize);
-      }
+      const rec = roundTrip(candidate, ref, rowLength, range, imatrix);
       yield Float64Array.from(rec, (x, i) => x - ref[i]);
     }
   };

@@ -10,10 +10,7 @@ import { buildSafetensorsHeader } from '../formats/safetensorsWriter.ts';
 import { openModel } from '../formats/openModel.ts';
 import { readTensorValues } from '../analysis/tensorValues.ts';
 import { ErrorAccumulator, type ErrorMetrics } from '../analysis/errorMetrics.ts';
-import { candidateId, parseCandidate, usableCandidates, type Candidate } from '../analysis/whatIf.ts';
-import { quantizerFor } from '../quant/quantizers.ts';
-import { codecForType } from '../quant/index.ts';
-import { simulate as simulateScheme, type ValueRange } from '../quant/schemes.ts';
+import { candidateId, needsTensorRange, parseCandidate, roundTrip, rowsPerChunk, tensorRange, usableCandidates, type Candidate } from '../analysis/whatIf.ts';
 import { encodeBf16, encodeF16 } from '../quant/encode.ts';
 import { writeFileAtomically } from '../io/atomicWrite.ts';
 import { splitRule } from './requantize.ts';
@@ -58,15 +55,6 @@ export function planSimulation(model: Model, rules: SimulationRule[]): Simulatio
   return { changes, skipped };
 }
 
-/** Quantize then dequantize rows [.., n) of values with a candidate. */
-function roundTrip(c: Candidate, values: Float32Array, rowLength: number, range: ValueRange): Float32Array {
-  if (c.kind === 'scheme') return simulateScheme(c.scheme, values, rowLength, range);
-  const bytes = quantizerFor(c.type)!.quantize(values, values.length / rowLength, rowLength);
-  const out = new Float32Array(values.length);
-  codecForType(c.type)!.dequantize(bytes, out, values.length / c.type.blockSize);
-  return out;
-}
-
 function encode(dtype: string, v: Float32Array): Uint8Array {
   if (dtype === 'F32') return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
   return dtype === 'F16' ? encodeF16(v) : encodeBf16(v);
@@ -76,8 +64,6 @@ export interface SimulationResult {
   path: string;
   errors: { tensor: string; candidate: string; metrics: ErrorMetrics }[];
 }
-
-const CHUNK_WEIGHTS = 1 << 20;
 
 export async function writeSimulated(
   model: Model,
@@ -108,15 +94,8 @@ export async function writeSimulated(
       } else {
         const rowLength = t.shape[t.shape.length - 1];
         const rows = t.nElements / rowLength;
-        const step = Math.max(1, Math.floor(CHUNK_WEIGHTS / rowLength));
-        // Per-tensor schemes need the whole tensor's range first.
-        const range: ValueRange = { min: Infinity, max: -Infinity };
-        for (let r = 0; r < rows; r += step) {
-          for (const x of readTensorValues(model, t, r * rowLength, Math.min(step, rows - r) * rowLength)) {
-            if (x < range.min) range.min = x;
-            if (x > range.max) range.max = x;
-          }
-        }
+        const step = rowsPerChunk(rowLength);
+        const range = needsTensorRange([c]) ? tensorRange(model, t, rowLength) : { min: NaN, max: NaN };
         const acc = new ErrorAccumulator();
         for (let r = 0; r < rows; r += step) {
           if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while simulating ${t.name}`);

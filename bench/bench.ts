@@ -126,7 +126,7 @@ async function scanBench(dir: string, typeName: string) {
 }
 
 /**
- * Whole process: `quantlens stats --bins 256 --json` on a multi-tensor Q4_K file (64 tensors of 4M weights, the
+ * Whole process: `quantlens stats --bins 256 --json` on a multi-tensor Q4_K file (256 tensors of 4M weights, the
  * corpus tensor tiled), as a user runs it, with all cores; next to a page-cached read of the same file.
  */
 async function wholeProcessBench(dir: string) {
@@ -134,7 +134,7 @@ async function wholeProcessBench(dir: string) {
   const t = expected.tensors.find((x: { name: string }) => x.name === 'blk.0.ffn_down.weight');
   const src = require('node:fs').readFileSync(join(CORPUS, expected.file)).subarray(t.absolute_offset, t.absolute_offset + t.nbytes);
   const tilesPerTensor = 32;
-  const nTensors = 64;
+  const nTensors = 256;
   const tensorBytes = t.nbytes * tilesPerTensor;
   const tensors = Array.from({ length: nTensors }, (_, i) => ({ name: `blk.${i}.ffn_down.weight`, shape: [t.ne[0], t.ne[1] * tilesPerTensor], ggmlTypeId: 12, nbytes: tensorBytes }));
   const layout = buildGgufHeader([{ key: 'general.architecture', type: 'STRING', value: 'bench' }], tensors);

@@ -133,7 +133,7 @@ function metadataView(rows: MetadataRow[]): HTMLElement {
     const value = h('td', { class: 'meta-value' });
     if (r.arrayLength !== undefined) {
       value.appendChild(h('span', {}, r.display));
-      if (r.arrayLength > 0 && r.arrayType !== 'ARRAY') {
+      if (r.arrayLength > 8 && r.arrayType !== 'ARRAY') {
         const more = h('div', { class: 'array-page', 'data-key': r.key });
         let start = 0;
         const page = 100;
@@ -365,12 +365,12 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
         const box = document.querySelector('[data-testid="token-results"]');
         if (box) {
           clear(box);
-          box.append(h('div', { class: 'token' }, h('span', { class: 'token-id' }, String(m.start)), h('code', {}, JSON.stringify(m.values[0]))));
+          box.append(h('div', { class: 'token' }, h('span', { class: 'token-id' }, String(m.start)), h('code', {}, m.values[0])));
         }
       }
       const target = document.querySelector(`.array-page[data-key="${CSS.escape(m.key)}"]`);
       if (target && !(m.key === 'tokenizer.ggml.tokens' && m.values.length === 1)) {
-        target.append(h('div', { class: 'array-values' }, m.values.map((v, i) => h('span', { class: 'array-value', title: `[${m.start + i}]` }, h('span', { class: 'muted' }, `${m.start + i}: `), JSON.stringify(v), ' '))));
+        target.append(h('div', { class: 'array-values' }, m.values.map((v, i) => h('span', { class: 'array-value', title: `[${m.start + i}]` }, h('span', { class: 'muted' }, `${m.start + i}: `), v, ' '))));
       }
       return;
     }

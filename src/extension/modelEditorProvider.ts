@@ -148,7 +148,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
           const arr = entry?.value as ArrayValue | undefined;
           if (!doc.model || !arr || arr.kind !== 'array') return;
           const values = await readArrayPage(doc.model.files[arr.fileIndex].source, arr, m.start, m.count);
-          return post({ type: 'arrayPage', key: m.key, start: m.start, values: values.map((v) => (typeof v === 'string' ? v : String(v))) });
+          return post({ type: 'arrayPage', key: m.key, start: m.start, values: values.map((v) => (typeof v === 'string' ? JSON.stringify(v) : String(v))) });
         }
         case 'cancel':
           doc.cancelJobs();

@@ -79,6 +79,7 @@ export type ToWebview =
   | { type: 'jobDone' }
   | { type: 'jobError'; tensor?: string; message: string }
   | { type: 'tokens'; query: string; matches: { id: number; text: string }[] }
+  /** values rendered as text: strings JSON-quoted, numbers and booleans as written */
   | { type: 'arrayPage'; key: string; start: number; values: string[] }
   | { type: 'reveal'; tensor: string }
   | { type: 'settings'; settings: WebviewSettings }

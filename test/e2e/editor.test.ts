@@ -127,6 +127,26 @@ test('Show as Text opens the coloured dump', async () => {
   await s.page.locator('.part.editor .monaco-editor .view-line', { hasText: 'quantlens-dump 1' }).waitFor();
 });
 
+test('metadata: chat template as text, token lookup by text and by id, long arrays paged', async () => {
+  const wv = webview(s.page);
+  await show(s.page, 'llama-tiny-Q4_K.gguf');
+  await wv.locator('[data-testid="tab-metadata"]').click();
+  const table = wv.locator('[data-testid="metadata-table"]');
+  await table.locator('tr', { hasText: 'tokenizer.chat_template' }).locator('summary').click();
+  await table.locator('pre.long-text', { hasText: "messages[0]['role'] == 'system'" }).waitFor();
+  const query = wv.locator('vscode-textfield[data-testid="token-query"] input');
+  await query.fill('</s>');
+  await query.press('Enter');
+  await wv.locator('[data-testid="token-results"] .token', { hasText: '"</s>"' }).first().waitFor();
+  await query.fill('1');
+  await query.press('Enter');
+  await wv.locator('[data-testid="token-results"] .token', { hasText: '"<s>"' }).waitFor();
+  await wv.locator('vscode-button[data-testid="page-tokenizer.ggml.scores"]').click();
+  await wv.locator('.array-page[data-key="tokenizer.ggml.scores"] .array-value').nth(99).waitFor();
+  await shot(s.page, 'metadata');
+  await wv.locator('[data-testid="tab-tensors"]').click();
+});
+
 test('a malformed file shows one clear error line', async () => {
   await quickOpen(s.page, 'broken.gguf');
   const err = webview(s.page).locator('[data-testid="open-error"]');

@@ -15,9 +15,11 @@ for (const type of TINY_TYPES) {
   if (!q) continue;
   test(`${type}: every tensor quantized from its float32 source equals ggml's bytes`, () => {
     for (const t of exp.tensors) {
-      if (t.type_id !== id || t.quantizer.imatrix) continue;
+      if (t.type_id !== id) continue;
       const src = readF32(corpusPath('gguf', t.quantizer.source.file), t.quantizer.source.offset_bytes, t.n_elements);
-      const bytes = q.quantize(src, t.n_elements / t.ne[0], t.ne[0]);
+      // files of the types ggml quantizes only with an importance matrix were made with the corpus imatrix
+      const im = t.quantizer.imatrix ? readF32(corpusPath('gguf', t.quantizer.imatrix.file), t.quantizer.imatrix.offset_bytes, t.ne[0]) : undefined;
+      const bytes = q.quantize(src, t.n_elements / t.ne[0], t.ne[0], im);
       assert.equal(bytes.length, t.nbytes);
       assert.equal(sha(bytes), t.data_sha256, `${type} ${t.name}`);
     }
@@ -42,7 +44,7 @@ test('requant.json: every available path of every writable type is byte-identica
       }
     }
   }
-  for (const must of ['F16/chunk_no_imatrix', 'F16/chunk_imatrix', 'BF16/chunk_no_imatrix', 'Q8_0/chunk_no_imatrix', 'Q8_0/chunk_imatrix', 'Q4_0/chunk_no_imatrix', 'Q5_1/chunk_no_imatrix', 'Q2_K/chunk_no_imatrix', 'Q2_K/chunk_imatrix', 'Q3_K/chunk_no_imatrix', 'Q3_K/chunk_imatrix', 'Q4_K/chunk_no_imatrix', 'Q4_K/chunk_imatrix', 'Q5_K/chunk_no_imatrix', 'Q5_K/chunk_imatrix', 'Q6_K/chunk_no_imatrix', 'Q6_K/chunk_imatrix', 'TQ1_0/chunk_no_imatrix', 'TQ2_0/chunk_no_imatrix', 'MXFP4/chunk_no_imatrix', 'NVFP4/chunk_no_imatrix', 'Q1_0/chunk_no_imatrix', 'Q2_0/chunk_no_imatrix', 'Q4_0/chunk_imatrix', 'Q4_1/chunk_imatrix', 'Q5_0/chunk_imatrix', 'Q5_1/chunk_imatrix', 'IQ4_NL/chunk_no_imatrix', 'IQ4_NL/chunk_imatrix', 'IQ4_XS/chunk_no_imatrix', 'IQ4_XS/chunk_imatrix']) {
+  for (const must of ['F16/chunk_no_imatrix', 'F16/chunk_imatrix', 'BF16/chunk_no_imatrix', 'Q8_0/chunk_no_imatrix', 'Q8_0/chunk_imatrix', 'Q4_0/chunk_no_imatrix', 'Q5_1/chunk_no_imatrix', 'Q2_K/chunk_no_imatrix', 'Q2_K/chunk_imatrix', 'Q3_K/chunk_no_imatrix', 'Q3_K/chunk_imatrix', 'Q4_K/chunk_no_imatrix', 'Q4_K/chunk_imatrix', 'Q5_K/chunk_no_imatrix', 'Q5_K/chunk_imatrix', 'Q6_K/chunk_no_imatrix', 'Q6_K/chunk_imatrix', 'TQ1_0/chunk_no_imatrix', 'TQ2_0/chunk_no_imatrix', 'MXFP4/chunk_no_imatrix', 'NVFP4/chunk_no_imatrix', 'Q1_0/chunk_no_imatrix', 'Q2_0/chunk_no_imatrix', 'Q4_0/chunk_imatrix', 'Q4_1/chunk_imatrix', 'Q5_0/chunk_imatrix', 'Q5_1/chunk_imatrix', 'IQ4_NL/chunk_no_imatrix', 'IQ4_NL/chunk_imatrix', 'IQ4_XS/chunk_no_imatrix', 'IQ4_XS/chunk_imatrix', 'IQ2_XXS/chunk_imatrix']) {
     assert.ok(checked.includes(must), `checked ${must}`);
   }
 });

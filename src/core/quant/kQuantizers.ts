@@ -228,8 +228,11 @@ export function makeQkxQuants(
   return [scale, -min];
 }
 
-/** make_qp_quants: non-negative values (sub-block scales or mins) to codes 0..nmax with weights. */
-function makeQpQuants(n: number, nmax: number, x: Float32Array, L: Int32Array, qw: Float32Array): number {
+/**
+ * make_qp_quants: values to codes 0..nmax with weights (K-quant sub-block scales and mins; IQ2 magnitudes). ggml
+ * stores the codes in uint8, so a negative code wraps to 256 + code wherever the C reads it back: emulated here.
+ */
+export function makeQpQuants(n: number, nmax: number, x: Float32Array, L: Int32Array, qw: Float32Array): number {
   let max = 0;
   for (let i = 0; i < n; i++) max = Math.max(max, x[i]);
   if (max < GROUP_MAX_EPS) {
@@ -237,7 +240,7 @@ function makeQpQuants(n: number, nmax: number, x: Float32Array, L: Int32Array, q
     return 0;
   }
   let iscale = fr(nmax / max);
-  for (let i = 0; i < n; i++) L[i] = nearestInt(fr(iscale * x[i]));
+  for (let i = 0; i < n; i++) L[i] = nearestInt(fr(iscale * x[i])) & 0xff;
   const scale = fr(1 / iscale);
   let bestMse = 0;
   for (let i = 0; i < n; i++) {
@@ -263,7 +266,7 @@ function makeQpQuants(n: number, nmax: number, x: Float32Array, L: Int32Array, q
   let suml2 = 0;
   for (let i = 0; i < n; i++) {
     const l = Math.min(nmax, nearestInt(fr(iscale * x[i])));
-    L[i] = l;
+    L[i] = l & 0xff;
     sumlx = fr(sumlx + fr(fr(qw[i] * x[i]) * l));
     suml2 = fr(suml2 + fr(fr(qw[i] * l) * l));
   }
@@ -279,7 +282,7 @@ function makeQpQuants(n: number, nmax: number, x: Float32Array, L: Int32Array, q
           slx = fr(slx + fr(fr(w * x[i]) * newL));
           sl2 = fr(sl2 + fr(fr(w * newL) * newL));
           if (fr(fr(slx * slx) * suml2) > fr(fr(sumlx * sumlx) * sl2)) {
-            L[i] = newL;
+            L[i] = newL & 0xff;
             sumlx = slx;
             suml2 = sl2;
             changed++;

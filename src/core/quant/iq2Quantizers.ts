@@ -1,0 +1,265 @@
+/**
+ * The IQ2_XXS quantizer (ggml's quantize_row_iq2_xxs_impl, which needs an importance matrix), byte-identical in
+ * strict binary32. Groups of 8 weights become points of the 256-point E8 grid: each group's signs are stored
+ * apart (an even number of minus signs; the least important weight is flipped if needed), the magnitudes are
+ * scaled to levels 1, 3, 5 and snapped to the grid, or to the nearest grid neighbours of a point off the grid.
+ */
+import type { Quantizer } from './quantizers.ts';
+import { f32ToF16Bits } from './encode.ts';
+import { IQ2XXS_GRID } from './iqGrids.ts';
+import { makeQpQuants } from './kQuantizers.ts';
+import { QuantLensError } from '../errors.ts';
+
+const fr = Math.fround;
+const QK_K = 256;
+const GROUP_MAX_EPS = fr(1e-15);
+
+function nearestInt(f: number): number {
+  return fr(f + 12582912) - 12582912;
+}
+
+/** A grid of 8-coordinate points with levels 2l + 1, its index map and lazily computed neighbour lists. */
+class Grid {
+  /** Coordinates 2l + 1 of every grid point, 8 per point. */
+  readonly pos: Int8Array;
+  /** grid index by the 16-bit word of 2-bit levels, or -1 off the grid */
+  private readonly map = new Int32Array(1 << 16).fill(-1);
+  private readonly neighbours = new Map<number, Int32Array>();
+
+  constructor(
+    dequantGrid: Uint8Array | Int8Array,
+    levels: number[],
+    private readonly nwant: number,
+  ) {
+    const size = dequantGrid.length / 8;
+    this.pos = new Int8Array(size * 8);
+    for (let j = 0; j < size; j++) {
+      let u = 0;
+      for (let k = 0; k < 8; k++) {
+        const l = levels.indexOf(dequantGrid[8 * j + k]);
+        this.pos[8 * j + k] = 2 * l + 1;
+        u |= l << (2 * k);
+      }
+      this.map[u] = j;
+    }
+  }
+
+  index(u: number): number {
+    return this.map[u];
+  }
+
+  /** The grid points nearest to the off-grid point u: every point at the nwant smallest distances, by index. */
+  neighboursOf(u: number): Int32Array {
+    let list = this.neighbours.get(u);
+    if (list) return list;
+    const size = this.pos.length / 8;
+    const d2 = new Int32Array(size);
+    for (let j = 0; j < size; j++) {
+      let d = 0;
+      for (let k = 0; k < 8; k++) {
+        const diff = this.pos[8 * j + k] - (2 * ((u >> (2 * k)) & 3) + 1);
+        d += diff * diff;
+      }
+      d2[j] = d;
+    }
+    const order = Array.from({ length: size }, (_, j) => j).sort((a, b) => d2[a] - d2[b] || a - b);
+    const out: number[] = [];
+    let have = 1;
+    let last = d2[order[0]];
+    for (const j of order) {
+      if (d2[j] > last) {
+        if (have === this.nwant) break;
+        last = d2[j];
+        have++;
+      }
+      out.push(j);
+    }
+    list = Int32Array.from(out);
+    this.neighbours.set(u, list);
+    return list;
+  }
+
+  /** iq2_find_best_neighbour: the neighbour with the least weighted squared error at `scale`; writes its levels. */
+  bestNeighbour(u: number, xval: Float32Array, xo: number, w: Float32Array, scale: number, L: Int32Array, lo: number): number {
+    let best = Infinity;
+    let index = -1;
+    for (const j of this.neighboursOf(u)) {
+      let d2 = 0;
+      for (let i = 0; i < 8; i++) {
+        const diff = fr(fr(scale * this.pos[8 * j + i]) - xval[xo + i]);
+        d2 = fr(d2 + fr(fr(w[xo + i] * diff) * diff));
+      }
+      if (d2 < best) {
+        best = d2;
+        index = j;
+      }
+    }
+    for (let i = 0; i < 8; i++) L[lo + i] = (this.pos[8 * index + i] - 1) >> 1;
+    return index;
+  }
+}
+
+let iq2xxsGrid: Grid | undefined;
+
+function iq2xxs(x: Float32Array, nPerRow: number, imatrix: Float32Array): Uint8Array {
+  const grid = (iq2xxsGrid ??= new Grid(IQ2XXS_GRID, [8, 25, 43], 2));
+  const kMaxQ = 3;
+  const nbl = x.length / QK_K;
+  const out = new Uint8Array(nbl * 66);
+  const scales = new Float32Array(8);
+  const weight = new Float32Array(32);
+  const waux = new Float32Array(32);
+  const xval = new Float32Array(32);
+  const L = new Int32Array(32);
+  const Laux = new Int32Array(32);
+  const qp = new Int32Array(32);
+  const signs = new Int32Array(4);
+  const q2 = new Uint32Array(16);
+  for (let ibl = 0; ibl < nbl; ibl++) {
+    const xo = ibl * QK_K;
+    const qo = xo % nPerRow;
+    q2.fill(0);
+    let maxScale = 0;
+    let sumx2 = 0;
+    for (let i = 0; i < QK_K; i++) sumx2 = fr(sumx2 + fr(x[xo + i] * x[xo + i]));
+    const sigma2 = fr(sumx2 / QK_K);
+    for (let ib = 0; ib < 8; ib++) {
+      const xb = xo + 32 * ib;
+      for (let i = 0; i < 32; i++) weight[i] = fr(imatrix[qo + 32 * ib + i] * fr(Math.sqrt(fr(sigma2 + fr(x[xb + i] * x[xb + i])))));
+      for (let i = 0; i < 32; i++) waux[i] = fr(Math.sqrt(weight[i]));
+      for (let k = 0; k < 4; k++) {
+        let nflip = 0;
+        let s = 0;
+        for (let i = 0; i < 8; i++) {
+          const v = x[xb + 8 * k + i];
+          if (v >= 0) xval[8 * k + i] = v;
+          else {
+            xval[8 * k + i] = -v;
+            nflip++;
+            s |= 1 << i;
+          }
+        }
+        if (nflip % 2) {
+          let imin = 0;
+          let min = fr(fr(weight[8 * k] * x[xb + 8 * k]) * x[xb + 8 * k]);
+          for (let i = 1; i < 8; i++) {
+            const ax = fr(fr(weight[8 * k + i] * x[xb + 8 * k + i]) * x[xb + 8 * k + i]);
+            if (ax < min) {
+              min = ax;
+              imin = i;
+            }
+          }
+          xval[8 * k + imin] = -xval[8 * k + imin];
+          s ^= 1 << imin;
+        }
+        signs[k] = s & 127;
+      }
+      let max = xval[0];
+      for (let i = 1; i < 32; i++) max = max > xval[i] ? max : xval[i];
+      if (max < GROUP_MAX_EPS) {
+        scales[ib] = 0;
+        L.fill(0);
+        continue;
+      }
+      let scale = makeQpQuants(32, kMaxQ + 1, xval, qp, weight);
+      const effMax = fr(scale * kMaxQ);
+      if (effMax <= 0) {
+        scales[ib] = 0;
+        L.fill(0);
+        continue;
+      }
+      let best = 0;
+      for (let is = -6; is <= 6; is++) {
+        const id = fr(fr(2 * kMaxQ - 1 + fr(is * fr(0.1))) / effMax);
+        const thisScale = fr(1 / id);
+        for (let k = 0; k < 4; k++) {
+          let u = 0;
+          for (let i = 0; i < 8; i++) {
+            const l = Math.max(0, Math.min(kMaxQ - 1, nearestInt(fr(0.5 * fr(fr(id * xval[8 * k + i]) - 1)))));
+            Laux[8 * k + i] = l;
+            u |= l << (2 * i);
+          }
+          if (grid.index(u) < 0) grid.bestNeighbour(u, xval, 8 * k, waux, thisScale, Laux, 8 * k);
+        }
+        let sumqx = 0;
+        let sumq2 = 0;
+        for (let i = 0; i < 32; i++) {
+          const w = weight[i];
+          const q = 2 * Laux[i] + 1;
+          sumqx = fr(sumqx + fr(fr(w * xval[i]) * q));
+          sumq2 = fr(sumq2 + fr(fr(w * q) * q));
+        }
+        if (sumq2 > 0 && fr(sumqx * sumqx) > fr(best * sumq2)) {
+          scale = fr(sumqx / sumq2);
+          best = fr(scale * sumqx);
+          L.set(Laux);
+        }
+      }
+      if (scale > 0) {
+        const id = fr(1 / scale);
+        for (let k = 0; k < 4; k++) {
+          let u = 0;
+          for (let i = 0; i < 8; i++) {
+            const l = Math.max(0, Math.min(kMaxQ - 1, nearestInt(fr(0.5 * fr(fr(id * xval[8 * k + i]) - 1)))));
+            u |= l << (2 * i);
+          }
+          let gi = grid.index(u);
+          if (gi < 0) gi = grid.bestNeighbour(u, xval, 8 * k, waux, scale, L, 8 * k);
+          for (let i = 0; i < 8; i++) L[8 * k + i] = (grid.pos[8 * gi + i] - 1) >> 1;
+        }
+        let sumqx = 0;
+        let sumq2 = 0;
+        for (let i = 0; i < 32; i++) {
+          const w = weight[i];
+          const q = 2 * L[i] + 1;
+          sumqx = fr(sumqx + fr(fr(w * xval[i]) * q));
+          sumq2 = fr(sumq2 + fr(fr(w * q) * q));
+        }
+        if (sumq2 > 0) scale = fr(sumqx / sumq2);
+      }
+      if (scale < 0) {
+        scale = -scale;
+        for (let k = 0; k < 4; k++) signs[k] = ~signs[k] & 127;
+      }
+      for (let k = 0; k < 4; k++) {
+        let u = 0;
+        for (let i = 0; i < 8; i++) u |= L[8 * k + i] << (2 * i);
+        const gi = grid.index(u);
+        q2[2 * ib] = (q2[2 * ib] | (gi << (8 * k))) >>> 0;
+        q2[2 * ib + 1] = (q2[2 * ib + 1] | (signs[k] << (7 * k))) >>> 0;
+      }
+      scales[ib] = scale;
+      maxScale = Math.max(maxScale, scale);
+    }
+    const o = ibl * 66;
+    if (!maxScale) continue; // d = 0 and all-zero codes
+    const d = fr(maxScale / 31);
+    const h = f32ToF16Bits(d);
+    out[o] = h & 0xff;
+    out[o + 1] = h >> 8;
+    const id = fr(1 / d);
+    for (let ib = 0; ib < 8; ib++) {
+      const l = Math.max(0, Math.min(15, nearestInt(fr(0.5 * fr(fr(id * scales[ib]) - 1)))));
+      q2[2 * ib + 1] = (q2[2 * ib + 1] | (l << 28)) >>> 0;
+    }
+    for (let i = 0; i < 16; i++) {
+      const v = q2[i];
+      out[o + 2 + 4 * i] = v & 0xff;
+      out[o + 3 + 4 * i] = (v >>> 8) & 0xff;
+      out[o + 4 + 4 * i] = (v >>> 16) & 0xff;
+      out[o + 5 + 4 * i] = v >>> 24;
+    }
+  }
+  return out;
+}
+
+export const iq2Quantizers: Record<number, Quantizer> = {
+  16: {
+    imatrix: 'used',
+    requiresImatrix: true,
+    quantize(x, _rows, nPerRow, imatrix) {
+      if (!imatrix) throw new QuantLensError('usage', 'IQ2_XXS needs an importance matrix (--imatrix)');
+      return iq2xxs(x, nPerRow, imatrix);
+    },
+  },
+};

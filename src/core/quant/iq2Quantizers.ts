@@ -6,7 +6,7 @@
  */
 import type { Quantizer } from './quantizers.ts';
 import { f32ToF16Bits } from './encode.ts';
-import { IQ2XXS_GRID } from './iqGrids.ts';
+import { IQ2XS_GRID, IQ2XXS_GRID } from './iqGrids.ts';
 import { makeQpQuants } from './kQuantizers.ts';
 import { QuantLensError } from '../errors.ts';
 
@@ -127,33 +127,7 @@ function iq2xxs(x: Float32Array, nPerRow: number, imatrix: Float32Array): Uint8A
       const xb = xo + 32 * ib;
       for (let i = 0; i < 32; i++) weight[i] = fr(imatrix[qo + 32 * ib + i] * fr(Math.sqrt(fr(sigma2 + fr(x[xb + i] * x[xb + i])))));
       for (let i = 0; i < 32; i++) waux[i] = fr(Math.sqrt(weight[i]));
-      for (let k = 0; k < 4; k++) {
-        let nflip = 0;
-        let s = 0;
-        for (let i = 0; i < 8; i++) {
-          const v = x[xb + 8 * k + i];
-          if (v >= 0) xval[8 * k + i] = v;
-          else {
-            xval[8 * k + i] = -v;
-            nflip++;
-            s |= 1 << i;
-          }
-        }
-        if (nflip % 2) {
-          let imin = 0;
-          let min = fr(fr(weight[8 * k] * x[xb + 8 * k]) * x[xb + 8 * k]);
-          for (let i = 1; i < 8; i++) {
-            const ax = fr(fr(weight[8 * k + i] * x[xb + 8 * k + i]) * x[xb + 8 * k + i]);
-            if (ax < min) {
-              min = ax;
-              imin = i;
-            }
-          }
-          xval[8 * k + imin] = -xval[8 * k + imin];
-          s ^= 1 << imin;
-        }
-        signs[k] = s & 127;
-      }
+      for (let k = 0; k < 4; k++) signs[k] = signsOf(x, xb + 8 * k, weight, 8 * k, xval, 8 * k);
       let max = xval[0];
       for (let i = 1; i < 32; i++) max = max > xval[i] ? max : xval[i];
       if (max < GROUP_MAX_EPS) {
@@ -253,6 +227,160 @@ function iq2xxs(x: Float32Array, nPerRow: number, imatrix: Float32Array): Uint8A
   return out;
 }
 
+let iq2xsGrid: Grid | undefined;
+
+/** Sign bits of 8 weights (an even count; the least important weight flipped if needed) and their magnitudes. */
+function signsOf(x: Float32Array, xo: number, weight: Float32Array, wo: number, xval: Float32Array, vo: number): number {
+  let nflip = 0;
+  let s = 0;
+  for (let i = 0; i < 8; i++) {
+    const v = x[xo + i];
+    if (v >= 0) xval[vo + i] = v;
+    else {
+      xval[vo + i] = -v;
+      nflip++;
+      s |= 1 << i;
+    }
+  }
+  if (nflip % 2) {
+    let imin = 0;
+    let min = fr(fr(weight[wo] * x[xo]) * x[xo]);
+    for (let i = 1; i < 8; i++) {
+      const ax = fr(fr(weight[wo + i] * x[xo + i]) * x[xo + i]);
+      if (ax < min) {
+        min = ax;
+        imin = i;
+      }
+    }
+    xval[vo + imin] = -xval[vo + imin];
+    s ^= 1 << imin;
+  }
+  return s & 127;
+}
+
+/** quantize_row_iq2_xs_impl: 16-weight sub-blocks, each with its own 4-bit scale; 9-bit grid index + 7 sign bits. */
+function iq2xs(x: Float32Array, nPerRow: number, imatrix: Float32Array): Uint8Array {
+  const grid = (iq2xsGrid ??= new Grid(IQ2XS_GRID, [8, 25, 43], 2));
+  const kMaxQ = 3;
+  const nbl = x.length / QK_K;
+  const out = new Uint8Array(nbl * 74);
+  const scales = new Float32Array(16);
+  const weight = new Float32Array(16);
+  const waux = new Float32Array(16);
+  const xval = new Float32Array(16);
+  const L = new Int32Array(16);
+  const Laux = new Int32Array(16);
+  const onGrid = [true, true];
+  const onGridAux = [true, true];
+  const signs = new Int32Array(2);
+  const q2 = new Uint16Array(32);
+  for (let ibl = 0; ibl < nbl; ibl++) {
+    const xo = ibl * QK_K;
+    const qo = xo % nPerRow;
+    q2.fill(0);
+    let maxScale = 0;
+    let sumx2 = 0;
+    for (let i = 0; i < QK_K; i++) sumx2 = fr(sumx2 + fr(x[xo + i] * x[xo + i]));
+    const sigma2 = fr(sumx2 / QK_K);
+    for (let ib = 0; ib < 16; ib++) {
+      const xb = xo + 16 * ib;
+      for (let i = 0; i < 16; i++) weight[i] = fr(imatrix[qo + 16 * ib + i] * fr(Math.sqrt(fr(sigma2 + fr(x[xb + i] * x[xb + i])))));
+      for (let i = 0; i < 16; i++) waux[i] = fr(Math.sqrt(weight[i]));
+      for (let k = 0; k < 2; k++) signs[k] = signsOf(x, xb + 8 * k, weight, 8 * k, xval, 8 * k);
+      let max = xval[0];
+      for (let i = 1; i < 16; i++) max = max > xval[i] ? max : xval[i];
+      L.fill(0);
+      if (max < GROUP_MAX_EPS) {
+        scales[ib] = 0;
+        continue;
+      }
+      let best = 0;
+      let scale = fr(max / (2 * kMaxQ - 1));
+      onGrid[0] = onGrid[1] = true;
+      for (let is = -9; is <= 9; is++) {
+        const id = fr(fr(2 * kMaxQ - 1 + fr(is * fr(0.1))) / max);
+        const thisScale = fr(1 / id);
+        for (let k = 0; k < 2; k++) {
+          let u = 0;
+          for (let i = 0; i < 8; i++) {
+            const l = Math.max(0, Math.min(kMaxQ - 1, nearestInt(fr(0.5 * fr(fr(id * xval[8 * k + i]) - 1)))));
+            Laux[8 * k + i] = l;
+            u |= l << (2 * i);
+          }
+          onGridAux[k] = true;
+          if (grid.index(u) < 0) {
+            onGridAux[k] = false;
+            grid.bestNeighbour(u, xval, 8 * k, waux, thisScale, Laux, 8 * k);
+          }
+        }
+        let sumqx = 0;
+        let sumq2 = 0;
+        for (let i = 0; i < 16; i++) {
+          const q = 2 * Laux[i] + 1;
+          sumqx = fr(sumqx + fr(fr(weight[i] * xval[i]) * q));
+          sumq2 = fr(sumq2 + fr(fr(weight[i] * q) * q));
+        }
+        if (sumq2 > 0 && fr(sumqx * sumqx) > fr(best * sumq2)) {
+          scale = fr(sumqx / sumq2);
+          best = fr(scale * sumqx);
+          L.set(Laux);
+          onGrid[0] = onGridAux[0];
+          onGrid[1] = onGridAux[1];
+        }
+      }
+      if ((!onGrid[0] || !onGrid[1]) && scale > 0) {
+        const id = fr(1 / scale);
+        for (let k = 0; k < 2; k++) {
+          if (onGrid[k]) continue;
+          let u = 0;
+          for (let i = 0; i < 8; i++) {
+            const l = Math.max(0, Math.min(kMaxQ - 1, nearestInt(fr(0.5 * fr(fr(id * xval[8 * k + i]) - 1)))));
+            u |= l << (2 * i);
+            L[8 * k + i] = l;
+          }
+          if (grid.index(u) < 0) grid.bestNeighbour(u, xval, 8 * k, waux, scale, L, 8 * k);
+        }
+        let sumqx = 0;
+        let sumq2 = 0;
+        for (let i = 0; i < 16; i++) {
+          const q = 2 * L[i] + 1;
+          sumqx = fr(sumqx + fr(fr(weight[i] * xval[i]) * q));
+          sumq2 = fr(sumq2 + fr(fr(weight[i] * q) * q));
+        }
+        if (sumq2 > 0) scale = fr(sumqx / sumq2);
+      }
+      if (scale < 0) {
+        scale = -scale;
+        for (let k = 0; k < 2; k++) signs[k] = ~signs[k] & 127;
+      }
+      for (let k = 0; k < 2; k++) {
+        let u = 0;
+        for (let i = 0; i < 8; i++) u |= L[8 * k + i] << (2 * i);
+        q2[2 * ib + k] = grid.index(u) | (signs[k] << 9);
+      }
+      scales[ib] = scale;
+      maxScale = Math.max(maxScale, scale);
+    }
+    const o = ibl * 74;
+    if (!maxScale) continue;
+    const d = fr(maxScale / 31);
+    const h = f32ToF16Bits(d);
+    out[o] = h & 0xff;
+    out[o + 1] = h >> 8;
+    const id = fr(1 / d);
+    for (let ib = 0; ib < 16; ib++) {
+      const l = Math.max(0, Math.min(15, nearestInt(fr(0.5 * fr(fr(id * scales[ib]) - 1)))));
+      if (ib % 2 === 0) out[o + 66 + (ib >> 1)] = l;
+      else out[o + 66 + (ib >> 1)] |= l << 4;
+    }
+    for (let i = 0; i < 32; i++) {
+      out[o + 2 + 2 * i] = q2[i] & 0xff;
+      out[o + 3 + 2 * i] = q2[i] >> 8;
+    }
+  }
+  return out;
+}
+
 export const iq2Quantizers: Record<number, Quantizer> = {
   16: {
     imatrix: 'used',
@@ -260,6 +388,14 @@ export const iq2Quantizers: Record<number, Quantizer> = {
     quantize(x, _rows, nPerRow, imatrix) {
       if (!imatrix) throw new QuantLensError('usage', 'IQ2_XXS needs an importance matrix (--imatrix)');
       return iq2xxs(x, nPerRow, imatrix);
+    },
+  },
+  17: {
+    imatrix: 'used',
+    requiresImatrix: true,
+    quantize(x, _rows, nPerRow, imatrix) {
+      if (!imatrix) throw new QuantLensError('usage', 'IQ2_XS needs an importance matrix (--imatrix)');
+      return iq2xs(x, nPerRow, imatrix);
     },
   },
 };

@@ -6,7 +6,7 @@
  */
 import type { Quantizer } from './quantizers.ts';
 import { f32ToF16Bits } from './encode.ts';
-import { IQ2XS_GRID, IQ2XXS_GRID } from './iqGrids.ts';
+import { IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID } from './iqGrids.ts';
 import { makeQpQuants } from './kQuantizers.ts';
 import { QuantLensError } from '../errors.ts';
 
@@ -258,12 +258,20 @@ function signsOf(x: Float32Array, xo: number, weight: Float32Array, wo: number, 
   return s & 127;
 }
 
-/** quantize_row_iq2_xs_impl: 16-weight sub-blocks, each with its own 4-bit scale; 9-bit grid index + 7 sign bits. */
-function iq2xs(x: Float32Array, nPerRow: number, imatrix: Float32Array): Uint8Array {
-  const grid = (iq2xsGrid ??= new Grid(IQ2XS_GRID, [8, 25, 43], 2));
+let iq2sGrid: Grid | undefined;
+
+/**
+ * quantize_row_iq2_xs_impl and quantize_row_iq2_s_impl: 16-weight sub-blocks with their own 4-bit scale, 8-weight
+ * groups snapped to the grid. IQ2_XS keeps an even number of minus signs (7 stored bits) and a 9-bit index in a
+ * u16; IQ2_S stores all 8 sign bits and a 10-bit index split over qs and qh, and can run without an imatrix.
+ */
+function iq2sub16(kind: 'xs' | 's', x: Float32Array, nPerRow: number, imatrix: Float32Array | undefined): Uint8Array {
+  const grid = kind === 'xs' ? (iq2xsGrid ??= new Grid(IQ2XS_GRID, [8, 25, 43], 2)) : (iq2sGrid ??= new Grid(IQ2S_GRID, [8, 25, 43], 1));
+  const bytes = kind === 'xs' ? 74 : 82;
+  const eps = kind === 'xs' ? GROUP_MAX_EPS : fr(1e-8);
   const kMaxQ = 3;
   const nbl = x.length / QK_K;
-  const out = new Uint8Array(nbl * 74);
+  const out = new Uint8Array(nbl * bytes);
   const scales = new Float32Array(16);
   const weight = new Float32Array(16);
   const waux = new Float32Array(16);
@@ -273,24 +281,40 @@ function iq2xs(x: Float32Array, nPerRow: number, imatrix: Float32Array): Uint8Ar
   const onGrid = [true, true];
   const onGridAux = [true, true];
   const signs = new Int32Array(2);
-  const q2 = new Uint16Array(32);
   for (let ibl = 0; ibl < nbl; ibl++) {
     const xo = ibl * QK_K;
     const qo = xo % nPerRow;
-    q2.fill(0);
+    const o = ibl * bytes;
     let maxScale = 0;
     let sumx2 = 0;
     for (let i = 0; i < QK_K; i++) sumx2 = fr(sumx2 + fr(x[xo + i] * x[xo + i]));
-    const sigma2 = fr(sumx2 / QK_K);
+    const sigma2 = kind === 'xs' ? fr(sumx2 / QK_K) : fr(fr(2 * sumx2) / QK_K);
     for (let ib = 0; ib < 16; ib++) {
       const xb = xo + 16 * ib;
-      for (let i = 0; i < 16; i++) weight[i] = fr(imatrix[qo + 16 * ib + i] * fr(Math.sqrt(fr(sigma2 + fr(x[xb + i] * x[xb + i])))));
+      for (let i = 0; i < 16; i++) {
+        const v = x[xb + i];
+        weight[i] = imatrix ? fr(imatrix[qo + 16 * ib + i] * fr(Math.sqrt(fr(sigma2 + fr(v * v))))) : fr(fr(0.25 * sigma2) + fr(v * v));
+      }
       for (let i = 0; i < 16; i++) waux[i] = fr(Math.sqrt(weight[i]));
-      for (let k = 0; k < 2; k++) signs[k] = signsOf(x, xb + 8 * k, weight, 8 * k, xval, 8 * k);
+      for (let k = 0; k < 2; k++) {
+        if (kind === 'xs') signs[k] = signsOf(x, xb + 8 * k, weight, 8 * k, xval, 8 * k);
+        else {
+          let sg = 0;
+          for (let i = 0; i < 8; i++) {
+            const v = x[xb + 8 * k + i];
+            if (v >= 0) xval[8 * k + i] = v;
+            else {
+              xval[8 * k + i] = -v;
+              sg |= 1 << i;
+            }
+          }
+          signs[k] = sg;
+        }
+      }
       let max = xval[0];
       for (let i = 1; i < 16; i++) max = max > xval[i] ? max : xval[i];
       L.fill(0);
-      if (max < GROUP_MAX_EPS) {
+      if (max < eps) {
         scales[ib] = 0;
         continue;
       }
@@ -351,31 +375,40 @@ function iq2xs(x: Float32Array, nPerRow: number, imatrix: Float32Array): Uint8Ar
       }
       if (scale < 0) {
         scale = -scale;
-        for (let k = 0; k < 2; k++) signs[k] = ~signs[k] & 127;
+        for (let k = 0; k < 2; k++) signs[k] = ~signs[k] & (kind === 'xs' ? 127 : 255);
       }
       for (let k = 0; k < 2; k++) {
         let u = 0;
         for (let i = 0; i < 8; i++) u |= L[8 * k + i] << (2 * i);
-        q2[2 * ib + k] = grid.index(u) | (signs[k] << 9);
+        const gi = grid.index(u);
+        const i8 = 2 * ib + k;
+        if (kind === 'xs') {
+          const v = gi | (signs[k] << 9);
+          out[o + 2 + 2 * i8] = v & 0xff;
+          out[o + 3 + 2 * i8] = v >> 8;
+        } else {
+          out[o + 2 + i8] = gi & 255;
+          out[o + 66 + (i8 >> 2)] |= (gi >> 8) << (2 * (i8 % 4));
+          out[o + 34 + i8] = signs[k];
+        }
       }
       scales[ib] = scale;
       maxScale = Math.max(maxScale, scale);
     }
-    const o = ibl * 74;
-    if (!maxScale) continue;
+    if (!maxScale) {
+      if (kind === 'xs') out.fill(0, o + 2, o + 66);
+      continue;
+    }
     const d = fr(maxScale / 31);
-    const h = f32ToF16Bits(d);
+    const h = f32ToF16Bits(kind === 'xs' ? d : fr(d * fr(0.9875)));
     out[o] = h & 0xff;
     out[o + 1] = h >> 8;
     const id = fr(1 / d);
+    const so = o + (kind === 'xs' ? 66 : 74);
     for (let ib = 0; ib < 16; ib++) {
       const l = Math.max(0, Math.min(15, nearestInt(fr(0.5 * fr(fr(id * scales[ib]) - 1)))));
-      if (ib % 2 === 0) out[o + 66 + (ib >> 1)] = l;
-      else out[o + 66 + (ib >> 1)] |= l << 4;
-    }
-    for (let i = 0; i < 32; i++) {
-      out[o + 2 + 2 * i] = q2[i] & 0xff;
-      out[o + 3 + 2 * i] = q2[i] >> 8;
+      if (ib % 2 === 0) out[so + (ib >> 1)] = l;
+      else out[so + (ib >> 1)] |= l << 4;
     }
   }
   return out;
@@ -395,7 +428,8 @@ export const iq2Quantizers: Record<number, Quantizer> = {
     requiresImatrix: true,
     quantize(x, _rows, nPerRow, imatrix) {
       if (!imatrix) throw new QuantLensError('usage', 'IQ2_XS needs an importance matrix (--imatrix)');
-      return iq2xs(x, nPerRow, imatrix);
+      return iq2sub16('xs', x, nPerRow, imatrix);
     },
   },
+  22: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq2sub16('s', x, nPerRow, imatrix) },
 };

@@ -9,7 +9,7 @@ import { legacyQuantizers } from './legacyQuantizers.ts';
 import { kQuantizers } from './kQuantizers.ts';
 import { otherQuantizers } from './otherQuantizers.ts';
 import { iqQuantizers } from './iqQuantizers.ts';
-import { iq2Quantizers } from './iq2Quantizers.ts';
+import { gridQuantizers } from './gridQuantizers.ts';
 
 export interface Quantizer {
   /**
@@ -30,7 +30,7 @@ const QUANTIZERS = new Map<number, Quantizer>([
   [1, { quantize: (src) => encodeF16(src), imatrix: 'ignored' }],
   [30, { quantize: (src) => encodeBf16(src), imatrix: 'ignored' }],
   [8, { quantize: (src) => quantizeQ8_0(src), imatrix: 'ignored' }],
-  ...Object.entries({ ...legacyQuantizers, ...kQuantizers, ...otherQuantizers, ...iqQuantizers, ...iq2Quantizers }).map(([id, q]) => [Number(id), q] as [number, Quantizer]),
+  ...Object.entries({ ...legacyQuantizers, ...kQuantizers, ...otherQuantizers, ...iqQuantizers, ...gridQuantizers }).map(([id, q]) => [Number(id), q] as [number, Quantizer]),
 ]);
 
 export function quantizerFor(ty: TensorType): Quantizer | undefined {

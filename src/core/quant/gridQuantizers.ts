@@ -1,12 +1,13 @@
 /**
- * The IQ2_XXS quantizer (ggml's quantize_row_iq2_xxs_impl, which needs an importance matrix), byte-identical in
- * strict binary32. Groups of 8 weights become points of the 256-point E8 grid: each group's signs are stored
- * apart (an even number of minus signs; the least important weight is flipped if needed), the magnitudes are
- * scaled to levels 1, 3, 5 and snapped to the grid, or to the nearest grid neighbours of a point off the grid.
+ * The codebook quantizers of ggml's I-quants (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS), byte-identical to
+ * ggml_quantize_chunk in strict binary32. Groups of 8 (IQ2) or 4 (IQ3) weight magnitudes are scaled to odd levels
+ * 2l + 1 and snapped to the grid, or to the best of the grid's nearest neighbours of a point off the grid; signs
+ * are stored apart (an even number of minus signs per 8, the least important weight flipped if needed, except
+ * in IQ2_S which stores all eight).
  */
 import type { Quantizer } from './quantizers.ts';
 import { f32ToF16Bits } from './encode.ts';
-import { IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID } from './iqGrids.ts';
+import { IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3XXS_GRID } from './iqGrids.ts';
 import { makeQpQuants } from './kQuantizers.ts';
 import { QuantLensError } from '../errors.ts';
 
@@ -18,27 +19,34 @@ function nearestInt(f: number): number {
   return fr(f + 12582912) - 12582912;
 }
 
-/** A grid of 8-coordinate points with levels 2l + 1, its index map and lazily computed neighbour lists. */
-class Grid {
-  /** Coordinates 2l + 1 of every grid point, 8 per point. */
+/**
+ * A grid of points (8 coordinates of 2-bit levels for IQ2, 4 of 3-bit levels for IQ3) with coordinates 2l + 1,
+ * the index of each point by its word of levels, and lazily computed neighbour lists for words off the grid
+ * (ggml's iq2xs_init_impl / iq3xs_init_impl).
+ */
+export class Grid {
+  /** Coordinates 2l + 1 of every grid point, `dims` per point. */
   readonly pos: Int8Array;
-  /** grid index by the 16-bit word of 2-bit levels, or -1 off the grid */
-  private readonly map = new Int32Array(1 << 16).fill(-1);
+  /** grid index by the word of levels, or -1 off the grid */
+  private readonly map: Int32Array;
   private readonly neighbours = new Map<number, Int32Array>();
 
   constructor(
     dequantGrid: Uint8Array | Int8Array,
     levels: number[],
     private readonly nwant: number,
+    readonly dims = 8,
+    readonly bits = 2,
   ) {
-    const size = dequantGrid.length / 8;
-    this.pos = new Int8Array(size * 8);
+    const size = dequantGrid.length / dims;
+    this.map = new Int32Array(1 << (dims * bits)).fill(-1);
+    this.pos = new Int8Array(size * dims);
     for (let j = 0; j < size; j++) {
       let u = 0;
-      for (let k = 0; k < 8; k++) {
-        const l = levels.indexOf(dequantGrid[8 * j + k]);
-        this.pos[8 * j + k] = 2 * l + 1;
-        u |= l << (2 * k);
+      for (let k = 0; k < dims; k++) {
+        const l = levels.indexOf(dequantGrid[dims * j + k]);
+        this.pos[dims * j + k] = 2 * l + 1;
+        u |= l << (bits * k);
       }
       this.map[u] = j;
     }
@@ -52,12 +60,14 @@ class Grid {
   neighboursOf(u: number): Int32Array {
     let list = this.neighbours.get(u);
     if (list) return list;
-    const size = this.pos.length / 8;
+    const { dims, bits } = this;
+    const mask = (1 << bits) - 1;
+    const size = this.pos.length / dims;
     const d2 = new Int32Array(size);
     for (let j = 0; j < size; j++) {
       let d = 0;
-      for (let k = 0; k < 8; k++) {
-        const diff = this.pos[8 * j + k] - (2 * ((u >> (2 * k)) & 3) + 1);
+      for (let k = 0; k < dims; k++) {
+        const diff = this.pos[dims * j + k] - (2 * ((u >> (bits * k)) & mask) + 1);
         d += diff * diff;
       }
       d2[j] = d;
@@ -81,12 +91,13 @@ class Grid {
 
   /** iq2_find_best_neighbour: the neighbour with the least weighted squared error at `scale`; writes its levels. */
   bestNeighbour(u: number, xval: Float32Array, xo: number, w: Float32Array, scale: number, L: Int32Array, lo: number): number {
+    const dims = this.dims;
     let best = Infinity;
     let index = -1;
     for (const j of this.neighboursOf(u)) {
       let d2 = 0;
-      for (let i = 0; i < 8; i++) {
-        const diff = fr(fr(scale * this.pos[8 * j + i]) - xval[xo + i]);
+      for (let i = 0; i < dims; i++) {
+        const diff = fr(fr(scale * this.pos[dims * j + i]) - xval[xo + i]);
         d2 = fr(d2 + fr(fr(w[xo + i] * diff) * diff));
       }
       if (d2 < best) {
@@ -94,7 +105,7 @@ class Grid {
         index = j;
       }
     }
-    for (let i = 0; i < 8; i++) L[lo + i] = (this.pos[8 * index + i] - 1) >> 1;
+    for (let i = 0; i < dims; i++) L[lo + i] = (this.pos[dims * index + i] - 1) >> 1;
     return index;
   }
 }
@@ -414,7 +425,138 @@ function iq2sub16(kind: 'xs' | 's', x: Float32Array, nPerRow: number, imatrix: F
   return out;
 }
 
-export const iq2Quantizers: Record<number, Quantizer> = {
+let iq3xxsGrid: Grid | undefined;
+
+/** quantize_row_iq3_xxs_impl(256, …): 32-weight sub-blocks, 8 groups of 4 on a 256-point grid of 3-bit levels. */
+function iq3xxs(x: Float32Array, nPerRow: number, imatrix: Float32Array | undefined): Uint8Array {
+  const grid = (iq3xxsGrid ??= new Grid(IQ3XXS_GRID, [4, 12, 20, 28, 36, 44, 52, 62], 2, 4, 3));
+  const kMaxQ = 8;
+  const nbl = x.length / QK_K;
+  const out = new Uint8Array(nbl * 98);
+  const scales = new Float32Array(8);
+  const weight = new Float32Array(32);
+  const waux = new Float32Array(32);
+  const xval = new Float32Array(32);
+  const L = new Int32Array(32);
+  const Laux = new Int32Array(32);
+  const onGrid = new Array<boolean>(8).fill(true);
+  const onGridAux = new Array<boolean>(8).fill(true);
+  const signs = new Int32Array(4);
+  const signsAndScales = new Uint32Array(8);
+  const eps = fr(1e-8);
+  const level = (id: number, v: number) => Math.max(0, Math.min(kMaxQ - 1, nearestInt(fr(0.5 * fr(fr(id * v) - 1)))));
+  for (let ibl = 0; ibl < nbl; ibl++) {
+    const xo = ibl * QK_K;
+    const qo = xo % nPerRow;
+    const o = ibl * 98;
+    signsAndScales.fill(0);
+    let maxScale = 0;
+    let sumx2 = 0;
+    for (let i = 0; i < QK_K; i++) sumx2 = fr(sumx2 + fr(x[xo + i] * x[xo + i]));
+    const sigma2 = fr(fr(2 * sumx2) / QK_K);
+    for (let ib = 0; ib < 8; ib++) {
+      const xb = xo + 32 * ib;
+      for (let i = 0; i < 32; i++) {
+        const v = x[xb + i];
+        weight[i] = imatrix ? fr(imatrix[qo + 32 * ib + i] * fr(Math.sqrt(fr(sigma2 + fr(v * v))))) : fr(v * v);
+      }
+      for (let i = 0; i < 32; i++) waux[i] = fr(Math.sqrt(weight[i]));
+      for (let k = 0; k < 4; k++) signs[k] = signsOf(x, xb + 8 * k, weight, 8 * k, xval, 8 * k);
+      let max = xval[0];
+      for (let i = 1; i < 32; i++) max = max > xval[i] ? max : xval[i];
+      L.fill(0);
+      if (max < eps) {
+        scales[ib] = 0;
+        continue;
+      }
+      let best = 0;
+      let scale = fr(max / (2 * kMaxQ - 1));
+      onGrid.fill(true);
+      for (let is = -15; is <= 15; is++) {
+        const id = fr(fr(2 * kMaxQ - 1 + fr(is * fr(0.2))) / max);
+        const thisScale = fr(1 / id);
+        for (let k = 0; k < 8; k++) {
+          let u = 0;
+          for (let i = 0; i < 4; i++) {
+            const l = level(id, xval[4 * k + i]);
+            Laux[4 * k + i] = l;
+            u |= l << (3 * i);
+          }
+          onGridAux[k] = true;
+          if (grid.index(u) < 0) {
+            onGridAux[k] = false;
+            grid.bestNeighbour(u, xval, 4 * k, waux, thisScale, Laux, 4 * k);
+          }
+        }
+        let sumqx = 0;
+        let sumq2 = 0;
+        for (let i = 0; i < 32; i++) {
+          const q = 2 * Laux[i] + 1;
+          sumqx = fr(sumqx + fr(fr(weight[i] * xval[i]) * q));
+          sumq2 = fr(sumq2 + fr(fr(weight[i] * q) * q));
+        }
+        if (sumq2 > 0 && fr(sumqx * sumqx) > fr(best * sumq2)) {
+          scale = fr(sumqx / sumq2);
+          best = fr(scale * sumqx);
+          L.set(Laux);
+          for (let k = 0; k < 8; k++) onGrid[k] = onGridAux[k];
+        }
+      }
+      if (onGrid.some((g) => !g) && scale > 0) {
+        const id = fr(1 / scale);
+        for (let k = 0; k < 8; k++) {
+          if (onGrid[k]) continue;
+          let u = 0;
+          for (let i = 0; i < 4; i++) u |= level(id, xval[4 * k + i]) << (3 * i);
+          let gi = grid.index(u);
+          if (gi < 0) gi = grid.bestNeighbour(u, xval, 4 * k, waux, scale, L, 4 * k);
+          for (let i = 0; i < 4; i++) L[4 * k + i] = (grid.pos[4 * gi + i] - 1) >> 1;
+        }
+        let sumqx = 0;
+        let sumq2 = 0;
+        for (let i = 0; i < 32; i++) {
+          const q = 2 * L[i] + 1;
+          sumqx = fr(sumqx + fr(fr(weight[i] * xval[i]) * q));
+          sumq2 = fr(sumq2 + fr(fr(weight[i] * q) * q));
+        }
+        if (sumq2 > 0) scale = fr(sumqx / sumq2);
+      }
+      if (scale < 0) {
+        scale = -scale;
+        for (let k = 0; k < 4; k++) signs[k] = ~signs[k] & 127;
+      }
+      for (let k = 0; k < 8; k++) {
+        let u = 0;
+        for (let i = 0; i < 4; i++) u |= L[4 * k + i] << (3 * i);
+        out[o + 2 + 8 * ib + k] = grid.index(u);
+      }
+      signsAndScales[ib] = (signs[0] | (signs[1] << 7) | (signs[2] << 14) | (signs[3] << 21)) >>> 0;
+      scales[ib] = scale;
+      maxScale = Math.max(maxScale, scale);
+    }
+    if (!maxScale) {
+      out.fill(0, o + 2, o + 98);
+      continue;
+    }
+    const d = fr(maxScale / 31);
+    const h = f32ToF16Bits(fr(d * fr(1.0125)));
+    out[o] = h & 0xff;
+    out[o + 1] = h >> 8;
+    const id = fr(1 / d);
+    for (let ib = 0; ib < 8; ib++) {
+      const l = Math.max(0, Math.min(15, nearestInt(fr(0.5 * fr(fr(id * scales[ib]) - 1)))));
+      const v = (signsAndScales[ib] | (l << 28)) >>> 0;
+      const at = o + 66 + 4 * ib;
+      out[at] = v & 0xff;
+      out[at + 1] = (v >>> 8) & 0xff;
+      out[at + 2] = (v >>> 16) & 0xff;
+      out[at + 3] = v >>> 24;
+    }
+  }
+  return out;
+}
+
+export const gridQuantizers: Record<number, Quantizer> = {
   16: {
     imatrix: 'used',
     requiresImatrix: true,
@@ -432,4 +574,5 @@ export const iq2Quantizers: Record<number, Quantizer> = {
     },
   },
   22: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq2sub16('s', x, nPerRow, imatrix) },
+  18: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq3xxs(x, nPerRow, imatrix) },
 };

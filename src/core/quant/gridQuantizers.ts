@@ -7,7 +7,7 @@
  */
 import type { Quantizer } from './quantizers.ts';
 import { f32ToF16Bits } from './encode.ts';
-import { IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3XXS_GRID } from './iqGrids.ts';
+import { IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID } from './iqGrids.ts';
 import { makeQpQuants } from './kQuantizers.ts';
 import { QuantLensError } from '../errors.ts';
 
@@ -308,19 +308,7 @@ function iq2sub16(kind: 'xs' | 's', x: Float32Array, nPerRow: number, imatrix: F
       }
       for (let i = 0; i < 16; i++) waux[i] = fr(Math.sqrt(weight[i]));
       for (let k = 0; k < 2; k++) {
-        if (kind === 'xs') signs[k] = signsOf(x, xb + 8 * k, weight, 8 * k, xval, 8 * k);
-        else {
-          let sg = 0;
-          for (let i = 0; i < 8; i++) {
-            const v = x[xb + 8 * k + i];
-            if (v >= 0) xval[8 * k + i] = v;
-            else {
-              xval[8 * k + i] = -v;
-              sg |= 1 << i;
-            }
-          }
-          signs[k] = sg;
-        }
+        signs[k] = kind === 'xs' ? signsOf(x, xb + 8 * k, weight, 8 * k, xval, 8 * k) : allSigns(x, xb + 8 * k, xval, 8 * k);
       }
       let max = xval[0];
       for (let i = 1; i < 16; i++) max = max > xval[i] ? max : xval[i];
@@ -426,13 +414,22 @@ function iq2sub16(kind: 'xs' | 's', x: Float32Array, nPerRow: number, imatrix: F
 }
 
 let iq3xxsGrid: Grid | undefined;
+let iq3sGrid: Grid | undefined;
 
-/** quantize_row_iq3_xxs_impl(256, …): 32-weight sub-blocks, 8 groups of 4 on a 256-point grid of 3-bit levels. */
-function iq3xxs(x: Float32Array, nPerRow: number, imatrix: Float32Array | undefined): Uint8Array {
-  const grid = (iq3xxsGrid ??= new Grid(IQ3XXS_GRID, [4, 12, 20, 28, 36, 44, 52, 62], 2, 4, 3));
+/**
+ * quantize_row_iq3_xxs_impl(256, …) and quantize_row_iq3_s_impl: 32-weight sub-blocks, 8 groups of 4 on a grid
+ * of 3-bit levels (256 points for IQ3_XXS, 512 for IQ3_S whose ninth index bit goes to qh). IQ3_XXS keeps an even
+ * number of minus signs and packs 4-bit scales with the signs; IQ3_S stores every sign and packs scales by pairs.
+ */
+function iq3(kind: 'xxs' | 's', x: Float32Array, nPerRow: number, imatrix: Float32Array | undefined): Uint8Array {
+  const xxs = kind === 'xxs';
+  const grid = xxs
+    ? (iq3xxsGrid ??= new Grid(IQ3XXS_GRID, [4, 12, 20, 28, 36, 44, 52, 62], 2, 4, 3))
+    : (iq3sGrid ??= new Grid(IQ3S_GRID, [1, 3, 5, 7, 9, 11, 13, 15], 3, 4, 3));
+  const bytes = xxs ? 98 : 110;
   const kMaxQ = 8;
   const nbl = x.length / QK_K;
-  const out = new Uint8Array(nbl * 98);
+  const out = new Uint8Array(nbl * bytes);
   const scales = new Float32Array(8);
   const weight = new Float32Array(32);
   const waux = new Float32Array(32);
@@ -448,7 +445,7 @@ function iq3xxs(x: Float32Array, nPerRow: number, imatrix: Float32Array | undefi
   for (let ibl = 0; ibl < nbl; ibl++) {
     const xo = ibl * QK_K;
     const qo = xo % nPerRow;
-    const o = ibl * 98;
+    const o = ibl * bytes;
     signsAndScales.fill(0);
     let maxScale = 0;
     let sumx2 = 0;
@@ -461,18 +458,19 @@ function iq3xxs(x: Float32Array, nPerRow: number, imatrix: Float32Array | undefi
         weight[i] = imatrix ? fr(imatrix[qo + 32 * ib + i] * fr(Math.sqrt(fr(sigma2 + fr(v * v))))) : fr(v * v);
       }
       for (let i = 0; i < 32; i++) waux[i] = fr(Math.sqrt(weight[i]));
-      for (let k = 0; k < 4; k++) signs[k] = signsOf(x, xb + 8 * k, weight, 8 * k, xval, 8 * k);
+      for (let k = 0; k < 4; k++) signs[k] = xxs ? signsOf(x, xb + 8 * k, weight, 8 * k, xval, 8 * k) : allSigns(x, xb + 8 * k, xval, 8 * k);
       let max = xval[0];
       for (let i = 1; i < 32; i++) max = max > xval[i] ? max : xval[i];
       L.fill(0);
-      if (max < eps) {
+      if (xxs ? max < eps : !max) {
         scales[ib] = 0;
         continue;
       }
       let best = 0;
       let scale = fr(max / (2 * kMaxQ - 1));
-      onGrid.fill(true);
-      for (let is = -15; is <= 15; is++) {
+      onGrid.fill(xxs);
+      const range = xxs ? 15 : 9;
+      for (let is = -range; is <= range; is++) {
         const id = fr(fr(2 * kMaxQ - 1 + fr(is * fr(0.2))) / max);
         const thisScale = fr(1 / id);
         for (let k = 0; k < 8; k++) {
@@ -505,7 +503,7 @@ function iq3xxs(x: Float32Array, nPerRow: number, imatrix: Float32Array | undefi
       if (onGrid.some((g) => !g) && scale > 0) {
         const id = fr(1 / scale);
         for (let k = 0; k < 8; k++) {
-          if (onGrid[k]) continue;
+          if (xxs && onGrid[k]) continue;
           let u = 0;
           for (let i = 0; i < 4; i++) u |= level(id, xval[4 * k + i]) << (3 * i);
           let gi = grid.index(u);
@@ -523,28 +521,36 @@ function iq3xxs(x: Float32Array, nPerRow: number, imatrix: Float32Array | undefi
       }
       if (scale < 0) {
         scale = -scale;
-        for (let k = 0; k < 4; k++) signs[k] = ~signs[k] & 127;
+        for (let k = 0; k < 4; k++) signs[k] = ~signs[k] & (xxs ? 127 : 255);
       }
       for (let k = 0; k < 8; k++) {
         let u = 0;
         for (let i = 0; i < 4; i++) u |= L[4 * k + i] << (3 * i);
-        out[o + 2 + 8 * ib + k] = grid.index(u);
+        const gi = grid.index(u);
+        out[o + 2 + 8 * ib + k] = gi & 255;
+        if (!xxs) out[o + 66 + ib] |= (gi >> 8) << k;
       }
-      signsAndScales[ib] = (signs[0] | (signs[1] << 7) | (signs[2] << 14) | (signs[3] << 21)) >>> 0;
+      if (xxs) signsAndScales[ib] = (signs[0] | (signs[1] << 7) | (signs[2] << 14) | (signs[3] << 21)) >>> 0;
+      else for (let k = 0; k < 4; k++) out[o + 74 + 4 * ib + k] = signs[k];
       scales[ib] = scale;
       maxScale = Math.max(maxScale, scale);
     }
     if (!maxScale) {
-      out.fill(0, o + 2, o + 98);
+      if (xxs) out.fill(0, o + 2, o + 98);
       continue;
     }
     const d = fr(maxScale / 31);
-    const h = f32ToF16Bits(fr(d * fr(1.0125)));
+    const h = f32ToF16Bits(fr(d * fr(xxs ? 1.0125 : 1.033)));
     out[o] = h & 0xff;
     out[o + 1] = h >> 8;
     const id = fr(1 / d);
     for (let ib = 0; ib < 8; ib++) {
       const l = Math.max(0, Math.min(15, nearestInt(fr(0.5 * fr(fr(id * scales[ib]) - 1)))));
+      if (!xxs) {
+        if (ib % 2 === 0) out[o + 106 + (ib >> 1)] = l;
+        else out[o + 106 + (ib >> 1)] |= l << 4;
+        continue;
+      }
       const v = (signsAndScales[ib] | (l << 28)) >>> 0;
       const at = o + 66 + 4 * ib;
       out[at] = v & 0xff;
@@ -554,6 +560,20 @@ function iq3xxs(x: Float32Array, nPerRow: number, imatrix: Float32Array | undefi
     }
   }
   return out;
+}
+
+/** All eight sign bits of a group, and its magnitudes (IQ2_S, IQ3_S). */
+function allSigns(x: Float32Array, xo: number, xval: Float32Array, vo: number): number {
+  let s = 0;
+  for (let i = 0; i < 8; i++) {
+    const v = x[xo + i];
+    if (v >= 0) xval[vo + i] = v;
+    else {
+      xval[vo + i] = -v;
+      s |= 1 << i;
+    }
+  }
+  return s;
 }
 
 export const gridQuantizers: Record<number, Quantizer> = {
@@ -574,5 +594,6 @@ export const gridQuantizers: Record<number, Quantizer> = {
     },
   },
   22: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq2sub16('s', x, nPerRow, imatrix) },
-  18: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq3xxs(x, nPerRow, imatrix) },
+  18: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq3('xxs', x, nPerRow, imatrix) },
+  21: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq3('s', x, nPerRow, imatrix) },
 };

@@ -7,7 +7,7 @@
  */
 import type { Quantizer } from './quantizers.ts';
 import { f32ToF16Bits } from './encode.ts';
-import { IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID } from './iqGrids.ts';
+import { IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID } from './iqGrids.ts';
 import { makeQpQuants } from './kQuantizers.ts';
 import { QuantLensError } from '../errors.ts';
 
@@ -576,6 +576,171 @@ function allSigns(x: Float32Array, xo: number, xval: Float32Array, vo: number): 
   return s;
 }
 
+let iq1sGrid: Grid | undefined;
+const FLT_MAX = fr(3.4028234663852886e38);
+const X_P = [fr(-0.875), fr(0.125), fr(1.125)];
+const X_M = [fr(-1.125), fr(-0.125), fr(0.875)];
+
+/**
+ * iq1_find_best_neighbour2: the neighbour of an off-grid group whose ternary values, shifted by ±1/8 (xg) and
+ * scaled, are closest to the weights; writes its levels. (ggml's fallback for the impossible case of no finite
+ * distance is not reproduced: the first neighbour is taken.)
+ */
+function iq1BestNeighbour(grid: Grid, u: number, x: Float32Array, xo: number, w: Float32Array, wo: number, scale: number, xg: number[], L: Int32Array, lo: number): number {
+  let best = FLT_MAX;
+  let index = -1;
+  const nb = grid.neighboursOf(u);
+  for (const j of nb) {
+    let d2 = 0;
+    for (let i = 0; i < 8; i++) {
+      const q = xg[(grid.pos[8 * j + i] - 1) >> 1];
+      const diff = fr(fr(scale * q) - x[xo + i]);
+      d2 = fr(d2 + fr(fr(w[wo + i] * diff) * diff));
+    }
+    if (d2 < best) {
+      best = d2;
+      index = j;
+    }
+  }
+  if (index < 0) index = nb[0];
+  for (let i = 0; i < 8; i++) L[lo + i] = (grid.pos[8 * index + i] - 1) >> 1;
+  return index;
+}
+
+/**
+ * quantize_row_iq1_s_impl: per 32 weights, the exact best split of the sorted weights into the three ternary
+ * values (shifted by ±1/8) and its scale, snapped to the 2048-point grid; 3-bit scales and the shift sign in qh.
+ */
+function iq1s(x: Float32Array, nPerRow: number, imatrix: Float32Array): Uint8Array {
+  const grid = (iq1sGrid ??= new Grid(IQ1S_GRID, [-1, 0, 1], 3));
+  const nbl = x.length / QK_K;
+  const out = new Uint8Array(nbl * 50);
+  const bs = 32;
+  const scales = new Float32Array(8);
+  const shifts = new Int32Array(8);
+  const weight = new Float32Array(bs);
+  const sumx = new Float32Array(bs + 1);
+  const sumw = new Float32Array(bs + 1);
+  const L = new Int32Array(bs);
+  const index = new Int32Array(4);
+  const eps = fr(1e-12);
+  for (let ibl = 0; ibl < nbl; ibl++) {
+    const xo = ibl * QK_K;
+    const qo = xo % nPerRow;
+    const o = ibl * 50;
+    let maxScale = 0;
+    let sumx2 = 0;
+    for (let i = 0; i < QK_K; i++) sumx2 = fr(sumx2 + fr(x[xo + i] * x[xo + i]));
+    const sigma2 = fr(fr(2 * sumx2) / QK_K);
+    for (let ib = 0; ib < 8; ib++) {
+      const xb = xo + bs * ib;
+      for (let i = 0; i < bs; i++) weight[i] = fr(imatrix[qo + bs * ib + i] * fr(Math.sqrt(fr(sigma2 + fr(x[xb + i] * x[xb + i])))));
+      let max = Math.abs(x[xb]);
+      for (let i = 1; i < bs; i++) max = Math.max(max, Math.abs(x[xb + i]));
+      if (max < eps) {
+        scales[ib] = 0;
+        shifts[ib] = 1;
+        continue;
+      }
+      // sort by value (a stable sort, as glibc's merge-sort qsort is for these small arrays)
+      const idx = Array.from({ length: bs }, (_, j) => j).sort((a, b) => x[xb + a] - x[xb + b]);
+      sumx[0] = 0;
+      sumw[0] = 0;
+      for (let j = 0; j < bs; j++) {
+        const i = idx[j];
+        sumx[j + 1] = fr(sumx[j] + fr(weight[i] * x[xb + i]));
+        sumw[j + 1] = fr(sumw[j] + weight[i]);
+      }
+      let bestScore = -FLT_MAX;
+      let scale = max;
+      let besti1 = -1;
+      let besti2 = -1;
+      let bestShift = 0;
+      for (let i1 = 0; i1 <= bs; i1++) {
+        for (let i2 = i1; i2 <= bs; i2++) {
+          for (const [xs, shift] of [[X_P, 1], [X_M, -1]] as const) {
+            const a = fr(sumx[i1] - sumx[0]);
+            const b = fr(sumx[i2] - sumx[i1]);
+            const c = fr(sumx[bs] - sumx[i2]);
+            const sumqx = fr(fr(fr(a * xs[0]) + fr(b * xs[1])) + fr(c * xs[2]));
+            const wa = fr(sumw[i1] - sumw[0]);
+            const wb = fr(sumw[i2] - sumw[i1]);
+            const wc = fr(sumw[bs] - sumw[i2]);
+            const sumq2 = fr(fr(fr(fr(wa * xs[0]) * xs[0]) + fr(fr(wb * xs[1]) * xs[1])) + fr(fr(wc * xs[2]) * xs[2]));
+            if (sumq2 > 0 && fr(sumqx * sumqx) > fr(bestScore * sumq2)) {
+              scale = fr(sumqx / sumq2);
+              bestScore = fr(scale * sumqx);
+              besti1 = i1;
+              besti2 = i2;
+              bestShift = shift;
+            }
+          }
+        }
+      }
+      if (besti1 < 0 || besti2 < 0 || bestShift === 0) {
+        scales[ib] = 0;
+        shifts[ib] = 1;
+        continue;
+      }
+      for (let j = 0; j < besti1; j++) L[idx[j]] = 0;
+      for (let j = besti1; j < besti2; j++) L[idx[j]] = 1;
+      for (let j = besti2; j < bs; j++) L[idx[j]] = 2;
+      if (scale < 0) {
+        for (let j = 0; j < bs; j++) L[j] = 2 - L[j];
+        scale = -scale;
+        bestShift = -bestShift;
+      }
+      let allOnGrid = true;
+      const xx = bestShift === 1 ? X_P : X_M;
+      for (let k = 0; k < bs / 8; k++) {
+        let u = 0;
+        for (let j = 0; j < 8; j++) u |= L[8 * k + j] << (2 * j);
+        let gi = grid.index(u);
+        if (gi < 0) {
+          allOnGrid = false;
+          gi = iq1BestNeighbour(grid, u, x, xb + 8 * k, weight, 8 * k, scale, xx as unknown as number[], L, 8 * k);
+        }
+        index[k] = gi;
+      }
+      if (!allOnGrid) {
+        let sumqx = 0;
+        let sumq2 = 0;
+        for (let k = 0; k < bs / 8; k++) {
+          for (let j = 0; j < 8; j++) {
+            const w = weight[8 * k + j];
+            const q = xx[(grid.pos[8 * index[k] + j] - 1) >> 1];
+            sumqx = fr(sumqx + fr(fr(w * q) * x[xb + 8 * k + j]));
+            sumq2 = fr(sumq2 + fr(fr(w * q) * q));
+          }
+        }
+        if (sumqx > 0 && sumq2 > 0) scale = fr(sumqx / sumq2);
+      }
+      let h = 0;
+      for (let k = 0; k < bs / 8; k++) {
+        out[o + 2 + 4 * ib + k] = index[k] & 255;
+        h |= (index[k] >> 8) << (3 * k);
+      }
+      out[o + 34 + 2 * ib] = h & 0xff;
+      out[o + 35 + 2 * ib] = h >> 8;
+      scales[ib] = scale;
+      shifts[ib] = bestShift;
+      maxScale = Math.max(maxScale, scale);
+    }
+    if (!maxScale) continue;
+    const d = fr(maxScale / 15);
+    const hd = f32ToF16Bits(fr(d * fr(1.125)));
+    out[o] = hd & 0xff;
+    out[o + 1] = hd >> 8;
+    const id = fr(1 / d);
+    for (let ib = 0; ib < 8; ib++) {
+      let l = Math.max(0, Math.min(7, nearestInt(fr(0.5 * fr(fr(id * scales[ib]) - 1)))));
+      if (shifts[ib] === -1) l |= 8;
+      out[o + 35 + 2 * ib] |= l << 4;
+    }
+  }
+  return out;
+}
+
 export const gridQuantizers: Record<number, Quantizer> = {
   16: {
     imatrix: 'used',
@@ -596,4 +761,12 @@ export const gridQuantizers: Record<number, Quantizer> = {
   22: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq2sub16('s', x, nPerRow, imatrix) },
   18: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq3('xxs', x, nPerRow, imatrix) },
   21: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq3('s', x, nPerRow, imatrix) },
+  19: {
+    imatrix: 'used',
+    requiresImatrix: true,
+    quantize(x, _rows, nPerRow, imatrix) {
+      if (!imatrix) throw new QuantLensError('usage', 'IQ1_S needs an importance matrix (--imatrix)');
+      return iq1s(x, nPerRow, imatrix);
+    },
+  },
 };

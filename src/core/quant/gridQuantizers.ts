@@ -1,5 +1,5 @@
 /**
- * The codebook quantizers of ggml's I-quants (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS), byte-identical to
+ * The codebook quantizers of ggml's I-quants (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M), byte-identical to
  * ggml_quantize_chunk in strict binary32. Groups of 8 (IQ2) or 4 (IQ3) weight magnitudes are scaled to odd levels
  * 2l + 1 and snapped to the grid, or to the best of the grid's nearest neighbours of a point off the grid; signs
  * are stored apart (an even number of minus signs per 8, the least important weight flipped if needed, except
@@ -72,18 +72,10 @@ export class Grid {
       }
       d2[j] = d;
     }
-    const order = Array.from({ length: size }, (_, j) => j).sort((a, b) => d2[a] - d2[b] || a - b);
+    // every point at each of the nwant smallest distances, nearest first, by index within a distance
+    const distances = [...new Set(d2)].sort((a, b) => a - b).slice(0, this.nwant);
     const out: number[] = [];
-    let have = 1;
-    let last = d2[order[0]];
-    for (const j of order) {
-      if (d2[j] > last) {
-        if (have === this.nwant) break;
-        last = d2[j];
-        have++;
-      }
-      out.push(j);
-    }
+    for (const d of distances) for (let j = 0; j < size; j++) if (d2[j] === d) out.push(j);
     list = Int32Array.from(out);
     this.neighbours.set(u, list);
     return list;
@@ -741,6 +733,234 @@ function iq1s(x: Float32Array, nPerRow: number, imatrix: Float32Array): Uint8Arr
   return out;
 }
 
+const IQ1M_EPS = fr(1e-7);
+const IQ1M_FUDGE = fr(1.1125);
+/** qh bits of the delta sign of a 16-weight sub-block's two groups of 8, by shift kind (k < 2: first +; k even: second +) */
+const IQ1M_MASKS = [0x00, 0x80, 0x08, 0x88];
+
+/**
+ * quantize_row_iq1_m_impl: like IQ1_S, but per 16 weights, with a separate ±1/8 shift for each group of 8 (four
+ * shift kinds searched with every split), weights x² without an importance matrix, and a super-scale refit by
+ * least squares over the whole block once the 3-bit sub-block scales are chosen.
+ */
+function iq1m(x: Float32Array, nPerRow: number, imatrix: Float32Array | undefined): Uint8Array {
+  const grid = (iq1sGrid ??= new Grid(IQ1S_GRID, [-1, 0, 1], 3));
+  const nbl = x.length / QK_K;
+  const out = new Uint8Array(nbl * 56);
+  const bs = 16;
+  const nb = QK_K / bs;
+  const scales = new Float32Array(nb);
+  const shifts = new Int32Array(nb);
+  const weight = new Float32Array(QK_K);
+  const index = new Int32Array(2 * nb);
+  const L = new Int32Array(bs);
+  // per sorted position j and group g (0, 1, 2): w·x±[g]·x and w·x±[g]², for the shifts + (p) and − (m)
+  const tp = new Float32Array(3 * bs);
+  const tm = new Float32Array(3 * bs);
+  const qp = new Float32Array(3 * bs);
+  const qm = new Float32Array(3 * bs);
+  const low = new Uint8Array(bs);
+  // running sums: sumqx[0..3], sumq2[0..3]
+  const a = new Float32Array(8);
+  const b = new Float32Array(8);
+  const add = (s: Float32Array, j: number, g: number) => {
+    const k = 3 * j + g;
+    const p = tp[k];
+    const m = tm[k];
+    const p2 = qp[k];
+    const m2 = qm[k];
+    s[0] = s[0] + p;
+    s[3] = s[3] + m;
+    s[4] = s[4] + p2;
+    s[7] = s[7] + m2;
+    if (low[j]) {
+      s[1] = s[1] + p;
+      s[2] = s[2] + m;
+      s[5] = s[5] + p2;
+      s[6] = s[6] + m2;
+    } else {
+      s[1] = s[1] + m;
+      s[2] = s[2] + p;
+      s[5] = s[5] + m2;
+      s[6] = s[6] + p2;
+    }
+  };
+  const c = new Float32Array(8);
+  for (let ibl = 0; ibl < nbl; ibl++) {
+    const xo = ibl * QK_K;
+    const qo = xo % nPerRow;
+    const o = ibl * 56;
+    let maxScale = 0;
+    let sumx2 = 0;
+    for (let i = 0; i < QK_K; i++) sumx2 = fr(sumx2 + fr(x[xo + i] * x[xo + i]));
+    const sigma2 = fr(fr(2 * sumx2) / QK_K);
+    for (let i = 0; i < QK_K; i++) {
+      const v = x[xo + i];
+      weight[i] = imatrix ? fr(imatrix[qo + i] * fr(Math.sqrt(fr(sigma2 + fr(v * v))))) : fr(v * v);
+    }
+    index.fill(0);
+    for (let ib = 0; ib < nb; ib++) {
+      const xb = xo + bs * ib;
+      const wo = bs * ib;
+      scales[ib] = 0;
+      shifts[ib] = 0;
+      let max = Math.abs(x[xb]);
+      for (let i = 1; i < bs; i++) max = Math.max(max, Math.abs(x[xb + i]));
+      if (max < IQ1M_EPS) continue;
+      // sort by value (a stable sort, as glibc's merge-sort qsort is for these small arrays)
+      const idx = Array.from({ length: bs }, (_, j) => j).sort((p, q) => x[xb + p] - x[xb + q]);
+      for (let j = 0; j < bs; j++) {
+        const i = idx[j];
+        const w = weight[wo + i];
+        const v = x[xb + i];
+        low[j] = i < bs / 2 ? 1 : 0;
+        for (let g = 0; g < 3; g++) {
+          const wp = fr(w * X_P[g]);
+          const wm = fr(w * X_M[g]);
+          tp[3 * j + g] = fr(wp * v);
+          tm[3 * j + g] = fr(wm * v);
+          qp[3 * j + g] = fr(wp * X_P[g]);
+          qm[3 * j + g] = fr(wm * X_M[g]);
+        }
+      }
+      // ggml sums each split afresh in sorted order; the sums over the first i1 and then i2 positions are
+      // carried from split to split, which adds the same terms in the same order
+      let bestScore = -FLT_MAX;
+      let scale = max;
+      let besti1 = -1;
+      let besti2 = -1;
+      let bestK = -1;
+      a.fill(0);
+      for (let i1 = 0; i1 <= bs; i1++) {
+        if (i1 > 0) add(a, i1 - 1, 0);
+        b.set(a);
+        for (let i2 = i1; i2 <= bs; i2++) {
+          if (i2 > i1) add(b, i2 - 1, 1);
+          let s0 = b[0], s1 = b[1], s2 = b[2], s3 = b[3], s4 = b[4], s5 = b[5], s6 = b[6], s7 = b[7];
+          for (let j = i2; j < bs; j++) {
+            const k = 3 * j + 2;
+            const p = tp[k];
+            const m = tm[k];
+            const p2 = qp[k];
+            const m2 = qm[k];
+            s0 = fr(s0 + p);
+            s3 = fr(s3 + m);
+            s4 = fr(s4 + p2);
+            s7 = fr(s7 + m2);
+            if (low[j]) {
+              s1 = fr(s1 + p);
+              s2 = fr(s2 + m);
+              s5 = fr(s5 + p2);
+              s6 = fr(s6 + m2);
+            } else {
+              s1 = fr(s1 + m);
+              s2 = fr(s2 + p);
+              s5 = fr(s5 + m2);
+              s6 = fr(s6 + p2);
+            }
+          }
+          c[0] = s0;
+          c[1] = s1;
+          c[2] = s2;
+          c[3] = s3;
+          c[4] = s4;
+          c[5] = s5;
+          c[6] = s6;
+          c[7] = s7;
+          for (let k = 0; k < 4; k++) {
+            const sumqx = c[k];
+            const sumq2 = c[4 + k];
+            if (sumq2 > 0 && fr(sumqx * sumqx) > fr(bestScore * sumq2)) {
+              scale = fr(sumqx / sumq2);
+              bestScore = fr(scale * sumqx);
+              besti1 = i1;
+              besti2 = i2;
+              bestK = k;
+            }
+          }
+        }
+      }
+      if (besti1 < 0 || besti2 < 0 || bestK < 0) continue;
+      for (let j = 0; j < besti1; j++) L[idx[j]] = 0;
+      for (let j = besti1; j < besti2; j++) L[idx[j]] = 1;
+      for (let j = besti2; j < bs; j++) L[idx[j]] = 2;
+      if (scale < 0) {
+        for (let j = 0; j < bs; j++) L[j] = 2 - L[j];
+        scale = -scale;
+        bestK = 3 - bestK;
+      }
+      const xs = [bestK < 2 ? X_P : X_M, bestK % 2 === 0 ? X_P : X_M];
+      let allOnGrid = true;
+      for (let k = 0; k < 2; k++) {
+        let u = 0;
+        for (let j = 0; j < 8; j++) u |= L[8 * k + j] << (2 * j);
+        let gi = grid.index(u);
+        if (gi < 0) {
+          allOnGrid = false;
+          gi = iq1BestNeighbour(grid, u, x, xb + 8 * k, weight, wo + 8 * k, scale, xs[k], L, 8 * k);
+        }
+        index[2 * ib + k] = gi;
+      }
+      if (!allOnGrid) {
+        let sumqx = 0;
+        let sumq2 = 0;
+        for (let k = 0; k < 2; k++) {
+          const xx = xs[k];
+          for (let j = 0; j < 8; j++) {
+            const w = weight[wo + 8 * k + j];
+            const q = xx[(grid.pos[8 * index[2 * ib + k] + j] - 1) >> 1];
+            sumqx = fr(sumqx + fr(fr(w * q) * x[xb + 8 * k + j]));
+            sumq2 = fr(sumq2 + fr(fr(w * q) * q));
+          }
+        }
+        if (sumqx > 0 && sumq2 > 0) scale = fr(sumqx / sumq2);
+      }
+      out[o + 2 * ib] = index[2 * ib] & 255;
+      out[o + 2 * ib + 1] = index[2 * ib + 1] & 255;
+      out[o + 32 + ib] = (index[2 * ib] >> 8) | ((index[2 * ib + 1] >> 8) << 4);
+      scales[ib] = scale;
+      shifts[ib] = bestK;
+      maxScale = Math.max(maxScale, scale);
+    }
+    if (!maxScale) continue;
+    // 3-bit sub-block scales at d = max/15, then d refit to them over the whole block (sub-blocks without a
+    // fit count too, as grid point 0 with the + shift)
+    let d = fr(maxScale / 15);
+    const id = fr(1 / d);
+    const sc = [0, 0, 0, 0];
+    let sumqx = 0;
+    let sumq2 = 0;
+    for (let ib = 0; ib < nb; ib++) {
+      const l = Math.max(0, Math.min(7, nearestInt(fr(0.5 * fr(fr(id * scales[ib]) - 1)))));
+      sc[ib >> 2] |= l << (3 * (ib & 3));
+      out[o + 32 + ib] |= IQ1M_MASKS[shifts[ib]];
+      const xs = [shifts[ib] < 2 ? X_P : X_M, shifts[ib] % 2 === 0 ? X_P : X_M];
+      for (let k = 0; k < 2; k++) {
+        const xx = xs[k];
+        const g = 8 * index[2 * ib + k];
+        for (let j = 0; j < 8; j++) {
+          const i = bs * ib + 8 * k + j;
+          const w = weight[i];
+          const q = fr(xx[(grid.pos[g + j] - 1) >> 1] * (2 * l + 1));
+          sumqx = fr(sumqx + fr(fr(w * q) * x[xo + i]));
+          sumq2 = fr(sumq2 + fr(fr(w * q) * q));
+        }
+      }
+    }
+    if (sumq2 > 0) d = fr(sumqx / sumq2);
+    const hd = f32ToF16Bits(fr(d * IQ1M_FUDGE));
+    sc[0] |= (hd & 0x000f) << 12;
+    sc[1] |= (hd & 0x00f0) << 8;
+    sc[2] |= (hd & 0x0f00) << 4;
+    sc[3] |= hd & 0xf000;
+    for (let k = 0; k < 4; k++) {
+      out[o + 48 + 2 * k] = sc[k] & 0xff;
+      out[o + 49 + 2 * k] = sc[k] >> 8;
+    }
+  }
+  return out;
+}
+
 export const gridQuantizers: Record<number, Quantizer> = {
   16: {
     imatrix: 'used',
@@ -769,4 +989,5 @@ export const gridQuantizers: Record<number, Quantizer> = {
       return iq1s(x, nPerRow, imatrix);
     },
   },
+  29: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq1m(x, nPerRow, imatrix) },
 };

@@ -7,6 +7,9 @@ T=${VSCODE_E2E_DIR:-/opt/vscode-e2e}
 CODE_SERVER_VERSION=4.139.1
 # node@24 and code-server install through their own install scripts.
 export npm_config_dangerously_allow_all_scripts=true
+# Run from `npm test`, this script inherits the outer npm's user agent ("node/v20"), which code-server's
+# postinstall reads to check the Node version: let the inner npm (under Node 24) set its own.
+unset npm_config_user_agent
 
 if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq

@@ -7,6 +7,7 @@ import { openModelFromSource } from '../../src/core/formats/openModel.ts';
 import { computeTensorStats, type TensorStats } from '../../src/core/analysis/tensorStats.ts';
 import { f32ToF16Bits } from '../../src/core/quant/encode.ts';
 import { rng } from '../helpers/rng.ts';
+import * as wasm from '../../src/core/analysis/wasmStats.ts';
 
 
 function same(fast: TensorStats, generic: TensorStats, what: string): void {
@@ -19,13 +20,16 @@ function same(fast: TensorStats, generic: TensorStats, what: string): void {
   assert.deepEqual(fast.histogram, generic.histogram, `${what} histogram`);
 }
 
-async function compareOn(typeId: number, data: Uint8Array, n: number, what: string, bins = 64): Promise<void> {
+/** Compares the fast and generic paths; returns how many fused WebAssembly scans ran. */
+async function compareOn(typeId: number, data: Uint8Array, n: number, what: string, bins = 64, chunks = [256, 1 << 20]): Promise<number> {
+  const before = wasm.fusedScansDone;
   const file = buildGgufFile([{ key: 'general.architecture', type: 'STRING', value: 'test' }], [{ name: 't', shape: [n], ggmlTypeId: typeId, nbytes: data.length, data }]);
   const m = await openModelFromSource(new MemoryByteSource(file));
   const t = m.tensors[0];
-  for (const chunkElements of [256, 1 << 20]) {
+  for (const chunkElements of chunks) {
     same(computeTensorStats(m, t, { bins, chunkElements }), computeTensorStats(m, t, { bins, chunkElements, generic: true }), `${what} (chunks of ${chunkElements})`);
   }
+  return wasm.fusedScansDone - before;
 }
 
 const h16 = (x: number) => f32ToF16Bits(x);
@@ -83,35 +87,103 @@ test('the WebAssembly kernels give exactly the JavaScript loops\' statistics', a
   }
 });
 
-test('Q4_K decoded inside the WebAssembly kernels gives exactly the generic statistics', async () => {
-  const { readFileSync } = await import('node:fs');
-  const { openModel } = await import('../../src/core/formats/openModel.ts');
-  const { corpusPath } = await import('../helpers/corpus.ts');
-  const m = await openModel(corpusPath('gguf', 'llama-mix-Q4_K_M.gguf'));
-  try {
-    for (const t of m.tensors.filter((x) => x.type.name === 'Q4_K')) {
-      for (const chunkElements of [4096, 1 << 20]) {
-        assert.deepEqual(computeTensorStats(m, t, { bins: 256, chunkElements }), computeTensorStats(m, t, { bins: 256, chunkElements, generic: true }), `${t.name} chunks of ${chunkElements}`);
+/** The ggml types with a fused WebAssembly kernel: type id, bytes per block, weights per block, where the f16 scales sit. */
+const FUSED_TYPES = [
+  { name: 'Q4_K', id: 12, bytes: 144, weights: 256, halves: [0, 2] },
+];
+
+/** Random blocks of a type with finite f16 scales (random sign and magnitude); `edit` may change each block. */
+function randomBlocks(ty: (typeof FUSED_TYPES)[number], nBlocks: number, seed: number, edit?: (block: Uint8Array, r: () => number) => void): Uint8Array {
+  const r = rng(seed);
+  const out = new Uint8Array(ty.bytes * nBlocks);
+  for (let i = 0; i < out.length; i++) out[i] = Math.floor(r() * 256);
+  for (let b = 0; b < nBlocks; b++) {
+    const block = out.subarray(b * ty.bytes, (b + 1) * ty.bytes);
+    for (const at of ty.halves) {
+      const h = h16((r() - 0.5) * 2 ** Math.floor(r() * 12 - 10));
+      block[at] = h & 0xff;
+      block[at + 1] = h >> 8;
+    }
+    edit?.(block, r);
+  }
+  return out;
+}
+
+function corpusTile(type: string): Uint8Array {
+  const { readFileSync } = require('node:fs');
+  const { corpusPath } = require('../helpers/corpus.ts');
+  const exp = JSON.parse(readFileSync(corpusPath('gguf', `llama-tiny-${type}.expected.json`), 'utf8'));
+  const t = exp.tensors.find((x: any) => x.name === 'blk.0.ffn_down.weight');
+  return new Uint8Array(readFileSync(corpusPath('gguf', exp.file))).subarray(t.absolute_offset, t.absolute_offset + t.nbytes);
+}
+
+for (const ty of FUSED_TYPES) {
+  test(`${ty.name} scanned inside the WebAssembly kernels gives the generic statistics (corpus)`, async () => {
+    const { openModel } = await import('../../src/core/formats/openModel.ts');
+    const { corpusPath } = await import('../helpers/corpus.ts');
+    const { readdirSync } = await import('node:fs');
+    let seen = 0;
+    for (const file of readdirSync(corpusPath('gguf')).filter((f) => f.endsWith('.gguf'))) {
+      const m = await openModel(corpusPath('gguf', file));
+      try {
+        for (const t of m.tensors.filter((x) => x.type.ggmlId === ty.id)) {
+          seen++;
+          for (const chunkElements of [4096, 1 << 20]) {
+            same(computeTensorStats(m, t, { bins: 256, chunkElements }), computeTensorStats(m, t, { bins: 256, chunkElements, generic: true }), `${file} ${t.name} chunks of ${chunkElements}`);
+          }
+        }
+      } finally {
+        await m.close();
       }
     }
-  } finally {
-    await m.close();
-  }
-  // a tensor larger than the generic path keeps in memory (pass 2 then streams chunk by chunk), plus bad blocks
-  const exp = JSON.parse(readFileSync(corpusPath('gguf', 'llama-tiny-Q4_K.expected.json'), 'utf8'));
-  const t = exp.tensors.find((x: any) => x.name === 'blk.0.ffn_down.weight');
-  const tile = new Uint8Array(readFileSync(corpusPath('gguf', exp.file))).subarray(t.absolute_offset, t.absolute_offset + t.nbytes);
-  const tiles = 130;
-  const big = new Uint8Array(tile.length * tiles);
-  for (let i = 0; i < tiles; i++) big.set(tile, i * tile.length);
-  const file = buildGgufFile([], [{ name: 'w', shape: [512, 256 * tiles], ggmlTypeId: 12, nbytes: big.length, data: big }]);
-  const mm = await openModelFromSource(new MemoryByteSource(file));
-  assert.ok(mm.tensors[0].nElements > 16 << 20);
-  assert.deepEqual(computeTensorStats(mm, mm.tensors[0], { bins: 64 }), computeTensorStats(mm, mm.tensors[0], { bins: 64, generic: true }));
-  const withInf = big.slice(0, 144 * 64);
-  withInf[144 * 5 + 1] = 0x7c; // d = +Inf in block 5
-  withInf[144 * 5] = 0;
-  const f2 = buildGgufFile([], [{ name: 'w', shape: [256, 64], ggmlTypeId: 12, nbytes: withInf.length, data: withInf }]);
-  const m2 = await openModelFromSource(new MemoryByteSource(f2));
-  assert.deepEqual(computeTensorStats(m2, m2.tensors[0], { bins: 64 }), computeTensorStats(m2, m2.tensors[0], { bins: 64, generic: true }));
+    assert.ok(seen > 0, `the corpus has ${ty.name} tensors`);
+    // the corpus tensor tiled past what the generic path keeps in memory (pass 2 then streams chunk by chunk)
+    const tile = corpusTile(ty.name);
+    const tiles = Math.ceil((17 << 20) / ((tile.length / ty.bytes) * ty.weights));
+    const big = new Uint8Array(tile.length * tiles);
+    for (let i = 0; i < tiles; i++) big.set(tile, i * tile.length);
+    assert.equal(await compareOn(ty.id, big, (big.length / ty.bytes) * ty.weights, `${ty.name} tiled ×${tiles}`, 64, [1 << 20]), 1, 'the fused kernel ran');
+  });
+
+  test(`${ty.name} scanned inside the WebAssembly kernels gives the generic statistics (generated blocks)`, async () => {
+    const n = 97;
+    const put16 = (block: Uint8Array, at: number, x: number) => {
+      const h = h16(x);
+      block[at] = h & 0xff;
+      block[at + 1] = h >> 8;
+    };
+    assert.equal(await compareOn(ty.id, randomBlocks(ty, n, 1), n * ty.weights, `${ty.name} random`, 256), 2, 'the fused kernel ran');
+    assert.equal(await compareOn(ty.id, randomBlocks(ty, n, 2, (b) => ty.halves.forEach((at) => (b[at + 1] |= 0x80))), n * ty.weights, `${ty.name} negative scales`, 64), 2);
+    await compareOn(ty.id, randomBlocks(ty, n, 3, (b) => put16(b, ty.halves[0], 0)), n * ty.weights, `${ty.name} zero scale`, 64);
+    await compareOn(ty.id, randomBlocks(ty, n, 4, (b) => ty.halves.forEach((at) => put16(b, at, 6e-8))), n * ty.weights, `${ty.name} subnormal scales`, 64);
+    await compareOn(ty.id, randomBlocks(ty, n, 5, (b) => ty.halves.forEach((at) => put16(b, at, 0))), n * ty.weights, `${ty.name} all zero`, 64);
+    // a few bins over a small range, so many values fall on bin edges
+    await compareOn(ty.id, randomBlocks(ty, n, 6, (b) => ty.halves.forEach((at) => put16(b, at, 1))), n * ty.weights, `${ty.name} unit scales`, 7);
+    await compareOn(ty.id, randomBlocks(ty, n, 7, (b) => ty.halves.forEach((at) => put16(b, at, 1))), n * ty.weights, `${ty.name} unit scales`, 15);
+    await compareOn(ty.id, randomBlocks(ty, n, 8), n * ty.weights, `${ty.name} random, 1000 bins`, 1000);
+    // every block the same: an all-equal tensor when the block's weights are equal
+    const one = randomBlocks(ty, 1, 9);
+    const same16 = new Uint8Array(ty.bytes * n);
+    for (let i = 0; i < n; i++) same16.set(one, i * ty.bytes);
+    await compareOn(ty.id, same16, n * ty.weights, `${ty.name} repeated block`, 64);
+    // an infinite or NaN scale takes the careful path
+    for (const bad of [Infinity, NaN, 65504]) {
+      await compareOn(ty.id, randomBlocks(ty, n, 10, (b, r) => r() < 0.05 && put16(b, ty.halves[0], bad)), n * ty.weights, `${ty.name} with scale ${bad}`, 64);
+    }
+  });
+}
+
+test('Q4_K: all-equal sub-blocks (zero scales), a constant tensor', async () => {
+  const q4k = FUSED_TYPES.find((t) => t.name === 'Q4_K')!;
+  const n = 40;
+  // scales bytes 4..15 zero: d1 = 0 for every sub-block, so every weight is −dmin·m with m = 0: all zeros
+  await compareOn(12, randomBlocks(q4k, n, 11, (b) => b.fill(0, 4, 16)), n * 256, 'Q4_K zero sub-block scales and mins', 64);
+  // scales zero, mins 1: every weight is −dmin
+  const constant = randomBlocks(q4k, n, 12, (b) => {
+    b.fill(0, 4, 16);
+    b.fill(1, 8, 12); // mins of sub-blocks 0..3
+    b.fill(0x10, 12, 16); // mins of sub-blocks 4..7 (high nibbles)
+    b[0] = 0x00; b[1] = 0x3c; b[2] = 0x00; b[3] = 0x3c; // d = dmin = 1
+  });
+  assert.equal(await compareOn(12, constant, 40 * 256, 'Q4_K constant sub-blocks', 64), 2, 'the fused kernel ran');
 });

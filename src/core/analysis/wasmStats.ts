@@ -19,8 +19,9 @@ interface KernelExports {
   resultZero(): number;
   resetDev(): void;
   devSum(): number;
-  q4kFirstPass(src: number, nBlocks: number, dst: number, min: number, max: number): number;
-  q4kSecondPass(src: number, nBlocks: number, dst: number, lo: number, scale: number, range: number, bins: number, mean: number, countsPtr: number): void;
+  setBins(lo: number, range: number, bins: number, mean: number): void;
+  q4kFirstPass(src: number, nBlocks: number, min: number, max: number): number;
+  q4kSecondPass(src: number, nBlocks: number, hist: number): void;
 }
 
 let kernel: KernelExports | null | undefined;
@@ -91,10 +92,17 @@ export function secondPassWasm(k: KernelExports, v: Float32Array, counts: Float6
   return dev;
 }
 
-/** Decoders fused with both passes in WebAssembly, by ggml type id. */
-const FUSED: Record<number, { first: 'q4kFirstPass'; second: 'q4kSecondPass' }> = {
-  12: { first: 'q4kFirstPass', second: 'q4kSecondPass' },
+/**
+ * Decoders fused with both passes in WebAssembly, by ggml type id. `counting`: the kernel counts codes per
+ * sub-block (sums may differ from the per-weight path's in the last bits); otherwise it decodes weight by weight
+ * in the generic path's order and its results are identical.
+ */
+const FUSED: Record<number, { first: 'q4kFirstPass'; second: 'q4kSecondPass'; counting: boolean }> = {
+  12: { first: 'q4kFirstPass', second: 'q4kSecondPass', counting: true },
 };
+
+/** Completed fused scans (tests check that the kernels ran rather than the fallback). */
+export let fusedScansDone = 0;
 
 export function hasFusedScan(ggmlId: number | undefined): boolean {
   return ggmlId !== undefined && ggmlId in FUSED && !!wasmKernel();
@@ -111,9 +119,9 @@ export interface FusedScanTarget {
 }
 
 /**
- * Both passes over a tensor's raw blocks with decode fused into the WebAssembly kernels, chunk by chunk exactly
- * as the generic path would run them (so results are identical). Returns false, having changed nothing, when the
- * data needs the careful path (NaN/Inf or ±0 extremes): the caller then scans generically.
+ * Both passes over a tensor's raw blocks with decode fused into the WebAssembly kernels, chunk by chunk as the
+ * generic path runs them (so a per-weight kernel's results are identical). Returns false, having changed nothing,
+ * when the data needs the careful path (NaN/Inf or ±0 extremes): the caller then scans generically.
  */
 export function fusedScan(
   ggmlId: number,
@@ -132,8 +140,8 @@ export function fusedScan(
   k.reset();
   const chunkBlocks = Math.min(blocksPerChunk, nBlocksTotal);
   const src = k.alloc(chunkBlocks * bytesPerBlock);
-  const dst = k.alloc(chunkBlocks * blockSize * 4);
-  const counts = k.alloc(4 * acc.bins * 8);
+  const bins = acc.bins;
+  const hist = k.alloc(4 * bins * 4);
   const mem = () => new Uint8Array(k.memory.buffer);
   // pass 1
   const partial: [number, number, number, number, number, number, number][] = [];
@@ -143,7 +151,7 @@ export function fusedScan(
     isCancelled();
     const n = Math.min(chunkBlocks, nBlocksTotal - b);
     readChunk(b, mem().subarray(src, src + n * bytesPerBlock));
-    if (!k[f.first](src, n, dst, min, max)) return false;
+    if (!k[f.first](src, n, min, max)) return false;
     const r = { min: k.resultMin(), max: k.resultMax(), sum: k.resultSum(), sumSq: k.resultSumSq(), zero: k.resultZero() };
     if (r.min === 0 || r.max === 0) return false;
     min = r.min;
@@ -152,22 +160,25 @@ export function fusedScan(
     onProgress(n * blockSize);
   }
   for (const p of partial) acc.mergeFirstPass(...p);
-  // pass 2
-  const lo = acc.min;
-  const range = acc.max - lo;
-  const scale = range > 0 ? acc.bins / range : 0;
-  new Float64Array(k.memory.buffer, counts, 4 * acc.bins).fill(0);
+  // pass 2: four int32 partial histograms, emptied into `counts` after every chunk (so they cannot overflow)
+  k.setBins(acc.min, acc.max - acc.min, bins, acc.mean);
+  const counts = new Float64Array(bins);
+  new Int32Array(k.memory.buffer, hist, 4 * bins).fill(0);
   k.resetDev();
   for (let b = 0; b < nBlocksTotal; b += chunkBlocks) {
     isCancelled();
     const n = Math.min(chunkBlocks, nBlocksTotal - b);
     readChunk(b, mem().subarray(src, src + n * bytesPerBlock));
     if (!continuousSecondPass) k.resetDev();
-    k[f.second](src, n, dst, lo, scale, range, acc.bins, acc.mean, counts);
+    k[f.second](src, n, hist);
     if (!continuousSecondPass) acc.addDevSq(k.devSum());
+    const h = new Int32Array(k.memory.buffer, hist, 4 * bins);
+    for (let i = 0; i < bins; i++) counts[i] += h[i] + h[bins + i] + h[2 * bins + i] + h[3 * bins + i];
+    h.fill(0);
     onProgress(n * blockSize);
   }
   if (continuousSecondPass) acc.addDevSq(k.devSum());
-  acc.addHistogramCounts(new Float64Array(k.memory.buffer, counts, 4 * acc.bins));
+  acc.addHistogramCounts(counts);
+  fusedScansDone++;
   return true;
 }

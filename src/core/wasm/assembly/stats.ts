@@ -187,7 +187,7 @@ function secondPassCore(ptr: usize, n: i32, lo: f64, scale: f64, range: f64, bin
   }
 }
 
-// ---------------------------------------------------------------------------------------------- Q4_K, fused
+// ------------------------------------------------------------------------------------------- block fields
 
 /** binary16 bits -> binary32 value (exact, subnormals included; NaN/Inf kept). */
 @inline
@@ -217,149 +217,250 @@ function scaleMin(o: usize, j: i32): i32 {
   return sc | (m << 8);
 }
 
+// -------------------------------------------------------------------- code counting (sub-blocks of 4-bit codes)
+// A sub-block of 32 weights with 4-bit codes takes at most 16 distinct values, so pass 2 counts how often each code
+// occurs and bins each distinct value once. The codes are read as four 32-bit bit planes (bit k of every code);
+// the count of code c is the popcount of the AND of the planes (or their complements) that c's bits select.
+
+/** Per-lane population count of four 32-bit words. */
+@inline
+function popcnt32x4(x: v128): v128 {
+  return i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(i8x16.popcnt(x)));
+}
+
+/** Lane l (0..3) holds the weights whose two code bits (planes a = low bit, b = high bit) spell l. */
+@inline
+function planePairs(a: u32, b: u32): v128 {
+  return v128.and(v128.xor(i32x4.splat(a), i32x4(-1, 0, -1, 0)), v128.xor(i32x4.splat(b), i32x4(-1, -1, 0, 0)));
+}
+
+/** Bit plane k of 32 codes held in the low (shift 7 − k) or high (shift 3 − k) nibbles of the bytes of a, then b. */
+@inline
+function plane(a: v128, b: v128, shift: i32): u32 {
+  return <u32>i8x16.bitmask(i16x8.shl(a, shift)) | (<u32>i8x16.bitmask(i16x8.shl(b, shift)) << 16);
+}
+
 /**
- * Pass 1 over nBlocks Q4_K blocks at src, decoding in registers (d·sc·q − dmin·m in float32, as ggml) and
- * accumulating exactly as firstPassF32 does over the decoded values in storage order. `dst` is unused.
+ * The histogram bin of each lane of the float32 values v: floor(((x − lo)·bins)/range) in float64, clamped, as
+ * binOf computes it. A float32 estimate t = (x − lo)·scale is within bins·1.8e-7 of the real quotient (three
+ * roundings of 2⁻²⁴), so where t lies more than `margin` (bins·4e-7) from an integer its floor is the bin; the
+ * other lanes (and NaN from an overflowing range) take the float64 formula.
  */
-export function q4kFirstPass(src: usize, nBlocks: i32, dst: usize, min0: f32, max0: f32): i32 {
-  void dst;
-  let vmin = f32x4.splat(min0);
-  let vmax = f32x4.splat(max0);
-  let s01 = f64x2.splat(0);
-  let s23 = f64x2.splat(0);
-  let q01 = f64x2.splat(0);
-  let q23 = f64x2.splat(0);
-  let zeros = i32x4.splat(0);
-  const zero4 = f32x4.splat(0);
-  const mask = i32x4.splat(0xf);
-  for (let i = 0; i < nBlocks; i++) {
-    const o = src + <usize>i * 144;
-    const d = halfToFloat(<u32>load<u16>(o));
-    const dmin = halfToFloat(<u32>load<u16>(o + 2));
-    for (let sb = 0; sb < 8; sb++) {
-      const sm = scaleMin(o, sb);
-      const d1 = f32x4.splat(d * <f32>(sm & 0xff));
-      const m1 = f32x4.splat(dmin * <f32>(sm >> 8));
-      const qs = o + 16 + 32 * (sb >> 1);
-      const high = sb & 1;
-      for (let l = 0; l < 32; l += 4) {
-        const w = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(qs + l)));
-        const codes = high ? i32x4.shr_u(w, 4) : v128.and(w, mask);
-        const v = f32x4.sub(f32x4.mul(d1, f32x4.convert_i32x4_u(codes)), m1);
-        vmin = f32x4.min(vmin, v);
-        vmax = f32x4.max(vmax, v);
-        const lo = f64x2.promote_low_f32x4(v);
-        const hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
-        s01 = f64x2.add(s01, lo);
-        s23 = f64x2.add(s23, hi);
-        q01 = f64x2.add(q01, f64x2.mul(lo, lo));
-        q23 = f64x2.add(q23, f64x2.mul(hi, hi));
-        zeros = i32x4.sub(zeros, f32x4.eq(v, zero4));
-      }
-    }
+@inline
+function binsOf(v: v128, lo32: f32, scale32: f32, margin: f32, lo: f64, fbins: f64, range: f64, last: i32): v128 {
+  const t = f32x4.mul(f32x4.sub(v, f32x4.splat(lo32)), f32x4.splat(scale32));
+  const fl = f32x4.floor(t);
+  const r = f32x4.sub(t, fl);
+  let b = i32x4.max_s(i32x4.min_s(i32x4.trunc_sat_f32x4_s(fl), i32x4.splat(last)), i32x4.splat(0));
+  const safe = v128.and(f32x4.ge(r, f32x4.splat(margin)), f32x4.le(r, f32x4.splat(1 - margin)));
+  if (!i32x4.all_true(safe)) {
+    if (!i32x4.extract_lane(safe, 0)) b = i32x4.replace_lane(b, 0, clampBin(exactBin(<f64>f32x4.extract_lane(v, 0), lo, fbins, range), last));
+    if (!i32x4.extract_lane(safe, 1)) b = i32x4.replace_lane(b, 1, clampBin(exactBin(<f64>f32x4.extract_lane(v, 1), lo, fbins, range), last));
+    if (!i32x4.extract_lane(safe, 2)) b = i32x4.replace_lane(b, 2, clampBin(exactBin(<f64>f32x4.extract_lane(v, 2), lo, fbins, range), last));
+    if (!i32x4.extract_lane(safe, 3)) b = i32x4.replace_lane(b, 3, clampBin(exactBin(<f64>f32x4.extract_lane(v, 3), lo, fbins, range), last));
   }
-  const sum = f64x2.extract_lane(s01, 0) + f64x2.extract_lane(s01, 1) + (f64x2.extract_lane(s23, 0) + f64x2.extract_lane(s23, 1));
-  const sumSq = f64x2.extract_lane(q01, 0) + f64x2.extract_lane(q01, 1) + (f64x2.extract_lane(q23, 0) + f64x2.extract_lane(q23, 1));
+  return b;
+}
+
+/** Parameters of pass 2, set by setBins before the kernels run. */
+let bLo: f64 = 0;
+let bRange: f64 = 0;
+let bBins: f64 = 1;
+let bLast: i32 = 0;
+let bLo32: f32 = 0;
+let bScale32: f32 = 0;
+let bMargin: f32 = 0;
+let bMean: f64 = 0;
+
+/** Histogram [lo, lo + range] in `bins` bins and the mean, for the pass-2 kernels that bin in float32. */
+export function setBins(lo: f64, range: f64, bins: i32, mean: f64): void {
+  bLo = lo;
+  bRange = range;
+  bBins = <f64>bins;
+  bLast = bins - 1;
+  bLo32 = <f32>lo;
+  bScale32 = range > 0 ? <f32>(<f64>bins / range) : 0;
+  bMargin = <f32>(<f64>bins * 4e-7);
+  bMean = mean;
+}
+
+/**
+ * Pass 2 for four codes of a sub-block: values v (f32x4) occurring c (i32x4) times. Adds c to the bins of v in
+ * the int32 histograms at hist (lane l to the partial histogram l, so adjacent codes do not wait on each other)
+ * and returns c·(v − mean)² as f64x2.
+ */
+@inline
+function binCounted(v: v128, c: v128, hist: usize, stride: usize): v128 {
+  const x01 = f64x2.promote_low_f32x4(v);
+  const x23 = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+  const n01 = f64x2.convert_low_i32x4_u(c);
+  const n23 = f64x2.convert_low_i32x4_u(v128.shuffle<i32>(c, c, 2, 3, 0, 1));
+  const mean2 = f64x2.splat(bMean);
+  const d01 = f64x2.sub(x01, mean2);
+  const d23 = f64x2.sub(x23, mean2);
+  const b = binsOf(v, bLo32, bScale32, bMargin, bLo, bBins, bRange, bLast);
+  const p0 = hist + (<usize>i32x4.extract_lane(b, 0) << 2);
+  const p1 = hist + stride + (<usize>i32x4.extract_lane(b, 1) << 2);
+  const p2 = hist + 2 * stride + (<usize>i32x4.extract_lane(b, 2) << 2);
+  const p3 = hist + 3 * stride + (<usize>i32x4.extract_lane(b, 3) << 2);
+  store<i32>(p0, load<i32>(p0) + i32x4.extract_lane(c, 0));
+  store<i32>(p1, load<i32>(p1) + i32x4.extract_lane(c, 1));
+  store<i32>(p2, load<i32>(p2) + i32x4.extract_lane(c, 2));
+  store<i32>(p3, load<i32>(p3) + i32x4.extract_lane(c, 3));
+  return f64x2.add(f64x2.mul(f64x2.mul(d01, d01), n01), f64x2.mul(f64x2.mul(d23, d23), n23));
+}
+
+/**
+ * Pass 2 of a sub-block of 32 weights given as the bit planes p0..p3 of its codes and the values of codes 0..15
+ * (v0 = codes 0..3, ..., v3 = codes 12..15). Returns Σ count·(v − mean)² as f64x2.
+ */
+@inline
+function subBlockPass2(p0: u32, p1: u32, p2: u32, p3: u32, v0: v128, v1: v128, v2: v128, v3: v128, hist: usize, stride: usize): v128 {
+  const low = planePairs(p0, p1);
+  const high = planePairs(p2, p3);
+  let dev = binCounted(v0, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 0, 0, 0, 0))), hist, stride);
+  dev = f64x2.add(dev, binCounted(v1, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 1, 1, 1, 1))), hist, stride));
+  dev = f64x2.add(dev, binCounted(v2, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 2, 2, 2, 2))), hist, stride));
+  return f64x2.add(dev, binCounted(v3, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 3, 3, 3, 3))), hist, stride));
+}
+
+// Pass-1 running state of the counting kernels (min/max of the codes present, Σ count·v and Σ count·v² as f64x2,
+// zeros), updated once per sub-block.
+let cMin: v128 = f32x4.splat(Infinity);
+let cMax: v128 = f32x4.splat(-Infinity);
+let cSum: v128 = f64x2.splat(0);
+let cSumSq: v128 = f64x2.splat(0);
+let cZero: v128 = i32x4.splat(0);
+
+/** v where the code occurs (count c > 0), else `fill`. */
+@inline
+function present(v: v128, c: v128, fill: f32): v128 {
+  return v128.bitselect(v, f32x4.splat(fill), i32x4.ne(c, i32x4.splat(0)));
+}
+
+/** Σ c·v over four codes, as f64x2 (c·v is exact: c ≤ 32, v a float32). */
+@inline
+function weightedSum(v: v128, c: v128): v128 {
+  const n01 = f64x2.mul(f64x2.promote_low_f32x4(v), f64x2.convert_low_i32x4_u(c));
+  const n23 = f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)), f64x2.convert_low_i32x4_u(v128.shuffle<i32>(c, c, 2, 3, 0, 1)));
+  return f64x2.add(n01, n23);
+}
+
+/** Σ c·v² over four codes, as f64x2. */
+@inline
+function weightedSumSq(v: v128, c: v128): v128 {
+  const x01 = f64x2.promote_low_f32x4(v);
+  const x23 = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+  const n01 = f64x2.mul(x01, f64x2.convert_low_i32x4_u(c));
+  const n23 = f64x2.mul(x23, f64x2.convert_low_i32x4_u(v128.shuffle<i32>(c, c, 2, 3, 0, 1)));
+  return f64x2.add(f64x2.mul(n01, x01), f64x2.mul(n23, x23));
+}
+
+/** Zeros among four codes: c where v = ±0. */
+@inline
+function zeroCount(v: v128, c: v128): v128 {
+  return v128.and(f32x4.eq(v, f32x4.splat(0)), c);
+}
+
+/** Pass 1 of a sub-block of 32 weights: bit planes p0..p3 of its codes, values of codes 0..15 in v0..v3. */
+@inline
+function subBlockPass1(p0: u32, p1: u32, p2: u32, p3: u32, v0: v128, v1: v128, v2: v128, v3: v128): void {
+  const low = planePairs(p0, p1);
+  const high = planePairs(p2, p3);
+  const c0 = popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 0, 0, 0, 0)));
+  const c1 = popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 1, 1, 1, 1)));
+  const c2 = popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 2, 2, 2, 2)));
+  const c3 = popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 3, 3, 3, 3)));
+  cMin = f32x4.pmin(cMin, f32x4.pmin(f32x4.pmin(present(v0, c0, Infinity), present(v1, c1, Infinity)), f32x4.pmin(present(v2, c2, Infinity), present(v3, c3, Infinity))));
+  cMax = f32x4.pmax(cMax, f32x4.pmax(f32x4.pmax(present(v0, c0, -Infinity), present(v1, c1, -Infinity)), f32x4.pmax(present(v2, c2, -Infinity), present(v3, c3, -Infinity))));
+  cZero = i32x4.add(cZero, i32x4.add(i32x4.add(zeroCount(v0, c0), zeroCount(v1, c1)), i32x4.add(zeroCount(v2, c2), zeroCount(v3, c3))));
+  cSum = f64x2.add(cSum, f64x2.add(f64x2.add(weightedSum(v0, c0), weightedSum(v1, c1)), f64x2.add(weightedSum(v2, c2), weightedSum(v3, c3))));
+  cSumSq = f64x2.add(cSumSq, f64x2.add(f64x2.add(weightedSumSq(v0, c0), weightedSumSq(v1, c1)), f64x2.add(weightedSumSq(v2, c2), weightedSumSq(v3, c3))));
+}
+
+function countedBegin(min0: f32, max0: f32): void {
+  cMin = f32x4.splat(min0);
+  cMax = f32x4.splat(max0);
+  cSum = f64x2.splat(0);
+  cSumSq = f64x2.splat(0);
+  cZero = i32x4.splat(0);
+}
+
+/** Publish the counting pass-1 results (resultMin() ...); 0 when the sums are not finite. */
+function countedEnd(): i32 {
+  const sum = f64x2.extract_lane(cSum, 0) + f64x2.extract_lane(cSum, 1);
+  const sumSq = f64x2.extract_lane(cSumSq, 0) + f64x2.extract_lane(cSumSq, 1);
   if (!isFinite(sum) || !isFinite(sumSq)) return 0;
-  rMin = min(min(f32x4.extract_lane(vmin, 0), f32x4.extract_lane(vmin, 1)), min(f32x4.extract_lane(vmin, 2), f32x4.extract_lane(vmin, 3)));
-  rMax = max(max(f32x4.extract_lane(vmax, 0), f32x4.extract_lane(vmax, 1)), max(f32x4.extract_lane(vmax, 2), f32x4.extract_lane(vmax, 3)));
+  rMin = min(min(f32x4.extract_lane(cMin, 0), f32x4.extract_lane(cMin, 1)), min(f32x4.extract_lane(cMin, 2), f32x4.extract_lane(cMin, 3)));
+  rMax = max(max(f32x4.extract_lane(cMax, 0), f32x4.extract_lane(cMax, 1)), max(f32x4.extract_lane(cMax, 2), f32x4.extract_lane(cMax, 3)));
   rSum = sum;
   rSumSq = sumSq;
-  rZero = i32x4.extract_lane(zeros, 0) + i32x4.extract_lane(zeros, 1) + i32x4.extract_lane(zeros, 2) + i32x4.extract_lane(zeros, 3);
+  rZero = i32x4.extract_lane(cZero, 0) + i32x4.extract_lane(cZero, 1) + i32x4.extract_lane(cZero, 2) + i32x4.extract_lane(cZero, 3);
   return 1;
 }
 
-// per sub-block tables of pass 2: the bin and the squared deviation of each of the 16 codes
-// (static data below __heap_base, so the bump allocator never hands it out)
-const binT = memory.data(16 * 4, 16);
-const devT = memory.data(16 * 8, 16);
-
-/**
- * Pass 2 over Q4_K blocks without a per-weight float computation: a sub-block of 32 weights takes at most 16
- * values, so their bins and squared deviations are computed once and looked up by code. The terms and their
- * order (even/odd indices, lane i % 4 histograms) are those of secondPassCore, so results are identical.
- */
-export function q4kSecondPass(src: usize, nBlocks: i32, dst: usize, lo: f64, scale: f64, range: f64, bins: i32, mean: f64, countsPtr: usize): void {
-  void dst;
-  const last = bins - 1;
-  const fbins = <f64>bins;
-  const stride = <usize>bins << 3;
-  let e0 = dev0;
-  let e1 = dev1;
+/** Pass 1 over nBlocks Q4_K blocks at src by code counting (subBlockPass1); results via resultMin() ... */
+export function q4kFirstPass(src: usize, nBlocks: i32, min0: f32, max0: f32): i32 {
+  countedBegin(min0, max0);
+  const q0 = f32x4(0, 1, 2, 3);
+  const q1 = f32x4(4, 5, 6, 7);
+  const q2 = f32x4(8, 9, 10, 11);
+  const q3 = f32x4(12, 13, 14, 15);
   for (let i = 0; i < nBlocks; i++) {
     const o = src + <usize>i * 144;
     const d = halfToFloat(<u32>load<u16>(o));
     const dmin = halfToFloat(<u32>load<u16>(o + 2));
-    for (let sb = 0; sb < 8; sb++) {
-      const sm = scaleMin(o, sb);
-      const d1: f32 = d * <f32>(sm & 0xff);
-      const m1: f32 = dmin * <f32>(sm >> 8);
-      for (let q = 0; q < 16; q++) {
-        const v: f32 = d1 * <f32>q - m1;
-        const x = <f64>v;
-        const dd = x - mean;
-        store<f64>(devT + (<usize>q << 3), dd * dd);
-        const t = (x - lo) * scale;
-        const fl = Math.floor(t);
-        let b = <i32>fl;
-        const f = t - fl;
-        if (f < 1e-7 || f > 1 - 1e-7) b = exactBin(x, lo, fbins, range);
-        store<i32>(binT + (<usize>q << 2), clampBin(b, last));
-      }
-      const qs = o + 16 + 32 * (sb >> 1);
-      const shift = (sb & 1) << 2;
-      for (let l = 0; l < 32; l += 4) {
-        const c0 = (<u32>load<u8>(qs + l) >> shift) & 0xf;
-        const c1 = (<u32>load<u8>(qs + l + 1) >> shift) & 0xf;
-        const c2 = (<u32>load<u8>(qs + l + 2) >> shift) & 0xf;
-        const c3 = (<u32>load<u8>(qs + l + 3) >> shift) & 0xf;
-        e0 += load<f64>(devT + (<usize>c0 << 3));
-        e1 += load<f64>(devT + (<usize>c1 << 3));
-        e0 += load<f64>(devT + (<usize>c2 << 3));
-        e1 += load<f64>(devT + (<usize>c3 << 3));
-        const p0 = countsPtr + (<usize>load<i32>(binT + (<usize>c0 << 2)) << 3);
-        const p1 = countsPtr + stride + (<usize>load<i32>(binT + (<usize>c1 << 2)) << 3);
-        const p2 = countsPtr + 2 * stride + (<usize>load<i32>(binT + (<usize>c2 << 2)) << 3);
-        const p3 = countsPtr + 3 * stride + (<usize>load<i32>(binT + (<usize>c3 << 2)) << 3);
-        store<f64>(p0, load<f64>(p0) + 1);
-        store<f64>(p1, load<f64>(p1) + 1);
-        store<f64>(p2, load<f64>(p2) + 1);
-        store<f64>(p3, load<f64>(p3) + 1);
-      }
+    for (let j = 0; j < 4; j++) {
+      const a = v128.load(o + 16 + 32 * j);
+      const b = v128.load(o + 32 + 32 * j);
+      let sm = scaleMin(o, 2 * j);
+      let d1 = f32x4.splat(d * <f32>(sm & 0xff));
+      let m1 = f32x4.splat(dmin * <f32>(sm >> 8));
+      subBlockPass1(plane(a, b, 7), plane(a, b, 6), plane(a, b, 5), plane(a, b, 4),
+        f32x4.sub(f32x4.mul(d1, q0), m1), f32x4.sub(f32x4.mul(d1, q1), m1), f32x4.sub(f32x4.mul(d1, q2), m1), f32x4.sub(f32x4.mul(d1, q3), m1));
+      sm = scaleMin(o, 2 * j + 1);
+      d1 = f32x4.splat(d * <f32>(sm & 0xff));
+      m1 = f32x4.splat(dmin * <f32>(sm >> 8));
+      subBlockPass1(plane(a, b, 3), plane(a, b, 2), plane(a, b, 1), plane(a, b, 0),
+        f32x4.sub(f32x4.mul(d1, q0), m1), f32x4.sub(f32x4.mul(d1, q1), m1), f32x4.sub(f32x4.mul(d1, q2), m1), f32x4.sub(f32x4.mul(d1, q3), m1));
     }
   }
-  dev0 = e0;
-  dev1 = e1;
+  return countedEnd();
 }
 
-function q4kDecode(src: usize, nBlocks: i32, dst: usize): void {
+/**
+ * Pass 2 over Q4_K blocks by code counting (subBlockPass2). Histogram counts equal the per-weight path's; the
+ * squared deviations are summed as count·d² per distinct value, so they may differ from it in the last bits.
+ */
+export function q4kSecondPass(src: usize, nBlocks: i32, hist: usize): void {
+  const stride = <usize>(bLast + 1) << 2;
+  const q0 = f32x4(0, 1, 2, 3);
+  const q1 = f32x4(4, 5, 6, 7);
+  const q2 = f32x4(8, 9, 10, 11);
+  const q3 = f32x4(12, 13, 14, 15);
+  let dev = f64x2.replace_lane(f64x2.splat(dev0), 1, dev1);
   for (let i = 0; i < nBlocks; i++) {
     const o = src + <usize>i * 144;
     const d = halfToFloat(<u32>load<u16>(o));
     const dmin = halfToFloat(<u32>load<u16>(o + 2));
-    const y = dst + (<usize>i << 10);
     for (let j = 0; j < 4; j++) {
-      const is0 = 2 * j;
-      const is1 = 2 * j + 1;
-      let sc0: i32, m0: i32, sc1: i32, m1: i32;
-      if (is0 < 4) { sc0 = load<u8>(o + 4 + is0) & 63; m0 = load<u8>(o + 8 + is0) & 63; }
-      else { sc0 = (load<u8>(o + 8 + is0) & 0xf) | ((load<u8>(o + is0) >> 6) << 4); m0 = (load<u8>(o + 8 + is0) >> 4) | ((load<u8>(o + 4 + is0) >> 6) << 4); }
-      if (is1 < 4) { sc1 = load<u8>(o + 4 + is1) & 63; m1 = load<u8>(o + 8 + is1) & 63; }
-      else { sc1 = (load<u8>(o + 8 + is1) & 0xf) | ((load<u8>(o + is1) >> 6) << 4); m1 = (load<u8>(o + 8 + is1) >> 4) | ((load<u8>(o + 4 + is1) >> 6) << 4); }
-      const d1 = f32x4.splat(d * <f32>sc0);
-      const mm1 = f32x4.splat(dmin * <f32>m0);
-      const d2 = f32x4.splat(d * <f32>sc1);
-      const mm2 = f32x4.splat(dmin * <f32>m1);
-      const q = o + 16 + 32 * j;
-      const out = y + (<usize>(64 * j) << 2);
-      for (let l = 0; l < 32; l += 4) {
-        const bytes = v128.load32_zero(q + l);
-        const w = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(bytes));
-        const lowq = f32x4.convert_i32x4_u(v128.and(w, i32x4.splat(0xf)));
-        const highq = f32x4.convert_i32x4_u(i32x4.shr_u(w, 4));
-        v128.store(out + (<usize>l << 2), f32x4.sub(f32x4.mul(d1, lowq), mm1));
-        v128.store(out + (<usize>(32 + l) << 2), f32x4.sub(f32x4.mul(d2, highq), mm2));
-      }
+      const a = v128.load(o + 16 + 32 * j);
+      const b = v128.load(o + 32 + 32 * j);
+      // sub-block 2j: low nibbles; 2j + 1: high nibbles
+      let sm = scaleMin(o, 2 * j);
+      let d1 = f32x4.splat(d * <f32>(sm & 0xff));
+      let m1 = f32x4.splat(dmin * <f32>(sm >> 8));
+      dev = f64x2.add(dev, subBlockPass2(plane(a, b, 7), plane(a, b, 6), plane(a, b, 5), plane(a, b, 4),
+        f32x4.sub(f32x4.mul(d1, q0), m1), f32x4.sub(f32x4.mul(d1, q1), m1), f32x4.sub(f32x4.mul(d1, q2), m1), f32x4.sub(f32x4.mul(d1, q3), m1),
+        hist, stride));
+      sm = scaleMin(o, 2 * j + 1);
+      d1 = f32x4.splat(d * <f32>(sm & 0xff));
+      m1 = f32x4.splat(dmin * <f32>(sm >> 8));
+      dev = f64x2.add(dev, subBlockPass2(plane(a, b, 3), plane(a, b, 2), plane(a, b, 1), plane(a, b, 0),
+        f32x4.sub(f32x4.mul(d1, q0), m1), f32x4.sub(f32x4.mul(d1, q1), m1), f32x4.sub(f32x4.mul(d1, q2), m1), f32x4.sub(f32x4.mul(d1, q3), m1),
+        hist, stride));
     }
   }
+  dev0 = f64x2.extract_lane(dev, 0);
+  dev1 = f64x2.extract_lane(dev, 1);
 }

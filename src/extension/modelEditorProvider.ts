@@ -103,12 +103,13 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
           const t = doc.tensor(m.tensor);
           if (!t) return;
           return runInView(`Quant Lens: ${t.name}`, async (progress) => {
+            // the first block reads a few bytes: show it while the passes over the whole tensor run
+            const block = await doc.run({ kind: 'block', path, tensor: t.name, index: 0 });
+            if (block.kind === 'block') post({ type: 'block', view: block.view });
             const stats = await doc.run({ kind: 'stats', path, tensor: t.name, bins: settings.bins }, progress);
             if (stats.kind === 'stats') post({ type: 'stats', tensor: t.name, stats: stats.stats });
             const scales = await doc.run({ kind: 'scales', path, tensor: t.name, bins: settings.bins });
             if (scales.kind === 'scales') post({ type: 'scales', tensor: t.name, scales: scales.scales });
-            const block = await doc.run({ kind: 'block', path, tensor: t.name, index: 0 });
-            if (block.kind === 'block') post({ type: 'block', view: block.view });
             const heat = await doc.run({ kind: 'heatmap', path, tensor: t.name, width: HEATMAP_SIZE, height: HEATMAP_SIZE });
             if (heat.kind === 'heatmap') post({ type: 'heatmap', heatmap: heat.heatmap });
             if (doc.reference) {

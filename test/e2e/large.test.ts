@@ -1,0 +1,70 @@
+// A Llama-3-8B-shaped model (5.2 GB, sparse: 7.9 MB of header, 128k-token vocabulary, 280k merges, 291 tensors)
+// in a real VS Code: it opens to its whole table from the header alone, and a long scan can be cancelled.
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { start, quickOpen, show, webview, shot, ROOT, CORPUS, type Session } from './harness.ts';
+
+let s: Session;
+let step = 0;
+
+before(async () => {
+  s = await start({ 'small.gguf': join(CORPUS, 'gguf', 'llama-tiny-Q8_0.gguf'), 'small2.gguf': join(CORPUS, 'gguf', 'llama-tiny-Q4_K.gguf') });
+  execFileSync('python3', [join(ROOT, 'scripts', 'make-big-header.py'), join(s.workspace, 'llama3-8b-Q4_K_M.gguf')]);
+});
+
+after(async () => {
+  assert.deepEqual(s?.cspViolations ?? [], [], 'no Content-Security-Policy violations');
+  await s?.close();
+});
+
+afterEach(async () => {
+  if (s) await shot(s.page, `large-${String(++step).padStart(2, '0')}`);
+});
+
+test('a 5 GB, 8B-parameter model opens to its summary and full table from the header', async () => {
+  // a small model first, so that the time below is the big model's own, not the extension's activation
+  await quickOpen(s.page, 'small.gguf');
+  const wv = webview(s.page);
+  await wv.locator('[data-testid="table-status"]', { hasText: '5 of 5 tensors' }).waitFor({ timeout: 60_000 });
+  const t0 = Date.now();
+  await quickOpen(s.page, 'llama3-8b-Q4_K_M.gguf');
+  await wv.locator('[data-testid="table-status"]', { hasText: '291 of 291 tensors' }).waitFor({ timeout: 60_000 });
+  const bigMs = Date.now() - t0;
+  const t1 = Date.now();
+  await quickOpen(s.page, 'small2.gguf');
+  await wv.locator('[data-testid="file-name"]', { hasText: 'small2.gguf' }).waitFor();
+  await wv.locator('[data-testid="table-status"]', { hasText: '5 of 5 tensors' }).waitFor({ timeout: 60_000 });
+  console.log(`# table shown after Quick Open: 8B-shaped model ${bigMs} ms, a 5-tensor model ${Date.now() - t1} ms`);
+  await show(s.page, 'llama3-8b-Q4_K_M.gguf');
+  await wv.locator('[data-testid="file-name"]', { hasText: 'llama3-8b-Q4_K_M.gguf' }).waitFor();
+  await wv.locator('[data-testid="tab-summary"]').click();
+  assert.equal(await wv.locator('[data-testid="file-type"]').innerText(), 'Q4_K_M');
+  assert.match(await wv.locator('[data-testid="parameters"]').innerText(), /^8\.03 ?B$/);
+  await wv.locator('[data-testid="fits-total"]').waitFor();
+});
+
+test('the 128k-token vocabulary is looked up by id without decoding it all', async () => {
+  const wv = webview(s.page);
+  await wv.locator('[data-testid="tab-metadata"]').click();
+  const query = wv.locator('vscode-textfield[data-testid="token-query"] input');
+  await query.fill('128255');
+  await query.press('Enter');
+  await wv.locator('[data-testid="token-results"] .token').first().waitFor();
+  await wv.locator('[data-testid="tab-tensors"]').click();
+});
+
+test('a scan of a 525 M-weight tensor shows progress, cancels to one line, and the editor stays usable', async () => {
+  const wv = webview(s.page);
+  await wv.locator('.row[data-tensor="token_embd.weight"]').click();
+  await wv.locator('[data-testid="job"] vscode-progress-bar').waitFor({ timeout: 30_000 });
+  await wv.locator('vscode-button[data-testid="cancel"]').click();
+  const err = wv.locator('[data-testid="job-error"]');
+  await err.waitFor({ timeout: 30_000 });
+  assert.match(await err.innerText(), /cancelled/);
+  await wv.locator('.row[data-tensor="blk.0.attn_norm.weight"]').click();
+  await wv.locator('[data-testid="detail-name"]', { hasText: 'blk.0.attn_norm.weight' }).waitFor();
+  await wv.locator('[data-testid="stat-count"]').waitFor({ timeout: 30_000 });
+  assert.equal(Number(await wv.locator('[data-testid="stat-count"]').getAttribute('data-value')), 4096);
+});

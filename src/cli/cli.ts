@@ -132,8 +132,13 @@ async function stats(file: string, pattern: string | undefined, bins: number, js
     const tensors = selectTensors(model, pattern);
     const results: { name: string; type_name: string; stats?: TensorStats; error?: string }[] = [];
     const tty = process.stderr.isTTY;
-    // With workers, every tensor is queued at once and results are reported in file order.
-    const jobs = pool ? tensors.map((t) => pool.run<{ kind: 'stats'; stats: TensorStats }>({ kind: 'stats', path: file, tensor: t.name, bins })) : [];
+    // With workers, every tensor is queued at once, largest first (so a huge tensor does not start last and run
+    // alone), and results are reported in file order.
+    const jobs: { promise: Promise<{ kind: 'stats'; stats: TensorStats }> }[] = [];
+    if (pool) {
+      const bySize = tensors.map((t, i) => i).sort((a, b) => tensors[b].nElements - tensors[a].nElements || a - b);
+      for (const i of bySize) jobs[i] = pool.run<{ kind: 'stats'; stats: TensorStats }>({ kind: 'stats', path: file, tensor: tensors[i].name, bins });
+    }
     for (const [i, t] of tensors.entries()) {
       const label = `[${i + 1}/${tensors.length}] ${t.name}`;
       let lastShown = -1;

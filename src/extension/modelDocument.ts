@@ -17,6 +17,7 @@ const CACHE_LIMIT = 2000;
 
 export class ModelDocument implements vscode.CustomDocument {
   private jobs = new Set<JobHandle>();
+  private readonly tensorsByName: Map<string, TensorInfo>;
   private readonly onDidDisposeEmitter = new vscode.EventEmitter<void>();
   readonly onDidDispose = this.onDidDisposeEmitter.event;
   /** Stats computed so far, by tensor name (the hover shows them). */
@@ -32,7 +33,9 @@ export class ModelDocument implements vscode.CustomDocument {
     readonly openError: string | undefined,
     private readonly version: string,
     private readonly pool: WorkerPool,
-  ) {}
+  ) {
+    this.tensorsByName = new Map(model?.tensors.map((t) => [t.name, t]));
+  }
 
   static async open(uri: vscode.Uri, pool: WorkerPool): Promise<ModelDocument> {
     let version = uri.fsPath;
@@ -46,16 +49,20 @@ export class ModelDocument implements vscode.CustomDocument {
   }
 
   tensor(name: string): TensorInfo | undefined {
-    return this.model?.tensors.find((t) => t.name === name);
+    return this.tensorsByName.get(name);
   }
 
-  /** Run a worker job for this document, from the cache when this file version already computed it. */
-  async run<T extends WorkerResult>(job: WorkerJob, onProgress?: (done: number, total: number) => void): Promise<T> {
+  /**
+   * Run a worker job for this document, from the cache when this file version already computed it. The job is
+   * cancelled with the editor, by cancelJobs, or by `token`.
+   */
+  async run<T extends WorkerResult>(job: WorkerJob, onProgress?: (done: number, total: number) => void, token?: vscode.CancellationToken): Promise<T> {
     const key = `${this.version}|${JSON.stringify({ ...job, path: undefined })}`;
     const cached = resultCache.get(key);
     if (cached) return cached as T;
     const handle = this.pool.run<T>(job, onProgress);
     this.jobs.add(handle);
+    const onCancel = token?.onCancellationRequested(() => handle.cancel());
     try {
       const result = await handle.promise;
       if (job.kind !== 'requantize') {
@@ -65,6 +72,7 @@ export class ModelDocument implements vscode.CustomDocument {
       if (result.kind === 'stats' && 'tensor' in job) this.stats.set(job.tensor, result.stats);
       return result;
     } finally {
+      onCancel?.dispose();
       this.jobs.delete(handle);
     }
   }

@@ -1,6 +1,14 @@
 /** The models open in Quant Lens editors, so a tensor name written anywhere can be looked up. */
 import type { ModelDocument } from './modelDocument.ts';
 import type { TensorInfo } from '../core/model.ts';
+import { ggufToHf, hfToGguf } from '../core/compare/nameMap.ts';
+
+export interface TensorHit {
+  doc: ModelDocument;
+  tensor: TensorInfo;
+  /** Set when the name written was another naming of this tensor (Hugging Face ↔ llama.cpp, or without `.weight`). */
+  writtenAs?: string;
+}
 
 export class ModelRegistry {
   private docs = new Set<ModelDocument>();
@@ -13,12 +21,24 @@ export class ModelRegistry {
     this.docs.delete(doc);
   }
 
-  /** Every open model holding a tensor of this name, most recently opened first. */
-  find(name: string): { doc: ModelDocument; tensor: TensorInfo }[] {
-    const out: { doc: ModelDocument; tensor: TensorInfo }[] = [];
+  /**
+   * Every open model holding a tensor of this name, most recently opened first. A name in the other naming
+   * (model.layers.0.self_attn.q_proj.weight for a GGUF's blk.0.attn_q.weight, and back) or a dotted name
+   * without its `.weight` finds the tensor too.
+   */
+  find(name: string): TensorHit[] {
+    const out: TensorHit[] = [];
+    // `blk.0.attn_q` stands for its weight; a bare word (`output`) stays a word
+    const spellings = [name, ...(name.includes('.') && !/\.(weight|bias)$/.test(name) ? [`${name}.weight`] : [])];
     for (const doc of [...this.docs].reverse()) {
-      const tensor = doc.tensor(name);
-      if (tensor) out.push({ doc, tensor });
+      for (const written of spellings) {
+        const alias = doc.model?.format === 'gguf' ? hfToGguf(written) : ggufToHf(written);
+        const tensor = doc.tensor(written) ?? (alias ? doc.tensor(alias) : undefined);
+        if (tensor) {
+          out.push({ doc, tensor, writtenAs: tensor.name === name ? undefined : name });
+          break;
+        }
+      }
     }
     return out;
   }

@@ -4,8 +4,13 @@
  */
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
-import type { ModelRegistry } from './modelRegistry.ts';
+import type { ModelRegistry, TensorHit } from './modelRegistry.ts';
 import type { TensorStats } from '../core/analysis/tensorStats.ts';
+import { codecForType } from '../core/quant/index.ts';
+import { readSettings } from './modelEditorProvider.ts';
+
+/** Tensors up to this many weights get their stats computed for the hover (a fraction of a second). */
+const HOVER_SCAN_LIMIT = 16 << 20;
 
 /** Characters a tensor name is made of (blk.0.attn_q.weight, model.layers.3.mlp.down_proj.weight). */
 const TENSOR_NAME = /[A-Za-z0-9_][A-Za-z0-9_.\-]*[A-Za-z0-9_]/;
@@ -21,22 +26,34 @@ export function statsMarkdown(s: TensorStats): string {
 export class TensorHoverProvider implements vscode.HoverProvider {
   constructor(private readonly registry: ModelRegistry) {}
 
-  provideHover(document: vscode.TextDocument, position: vscode.Position): vscode.Hover | undefined {
+  async provideHover(document: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
     if (!this.registry.size) return undefined;
     const range = document.getWordRangeAtPosition(position, TENSOR_NAME);
     if (!range) return undefined;
-    const word = document.getText(range);
-    const hits = this.registry.find(word);
+    const hits = this.registry.find(document.getText(range));
     if (!hits.length) return undefined;
     const md = new vscode.MarkdownString(undefined, true);
     md.isTrusted = { enabledCommands: ['quantLens.revealTensor'] };
-    for (const { doc, tensor } of hits) {
+    for (const hit of hits) {
+      const { doc, tensor, writtenAs } = hit;
       const args = encodeURIComponent(JSON.stringify([doc.uri.toString(), tensor.name]));
-      md.appendMarkdown(`**${tensor.name}** · \`${tensor.type.name}\` · [${tensor.shape.join(' × ')}] · ${tensor.type.bitsPerWeight.toFixed(3)} bpw\n\n`);
-      const s = doc.stats.get(tensor.name);
+      md.appendMarkdown(`**${tensor.name}** · \`${tensor.type.name}\` · [${tensor.shape.join(' × ')}] · ${tensor.type.bitsPerWeight.toFixed(3)} bpw${writtenAs ? ` _(as ${writtenAs})_` : ''}\n\n`);
+      const s = await this.statsFor(hit, token);
       md.appendMarkdown(s ? `${statsMarkdown(s)}\n\n` : '_stats not computed yet: select it in the editor_\n\n');
       md.appendMarkdown(`[$(eye) Reveal in ${basename(doc.uri.fsPath)}](command:quantLens.revealTensor?${args})\n\n`);
     }
-    return new vscode.Hover(md, range);
+    return token.isCancellationRequested ? undefined : new vscode.Hover(md, range);
+  }
+
+  /** Stats already computed, or computed now in a worker for a tensor small enough to scan while hovering. */
+  private async statsFor({ doc, tensor }: TensorHit, token: vscode.CancellationToken): Promise<TensorStats | undefined> {
+    const known = doc.stats.get(tensor.name);
+    if (known || token.isCancellationRequested || tensor.nElements > HOVER_SCAN_LIMIT || !codecForType(tensor.type)) return known;
+    try {
+      const r = await doc.run({ kind: 'stats', path: doc.uri.fsPath, tensor: tensor.name, bins: readSettings().bins }, undefined, token);
+      return r.kind === 'stats' ? r.stats : undefined;
+    } catch {
+      return undefined; // cancelled, or the data is unreadable: the hover still shows what the header says
+    }
   }
 }

@@ -7,6 +7,7 @@ import { start, runCommand, quickOpen, show, webview, shot, CORPUS, type Session
 
 const expected = JSON.parse(readFileSync(join(CORPUS, 'gguf', 'llama-tiny-Q4_K.expected.json'), 'utf8'));
 const attnQ = expected.tensors.find((t: { name: string }) => t.name === 'blk.0.attn_q.weight');
+const ffnDown = expected.tensors.find((t: { name: string }) => t.name === 'blk.0.ffn_down.weight');
 
 let s: Session;
 let step = 0;
@@ -32,7 +33,7 @@ before(async () => {
     'models/dtypes.safetensors': join(CORPUS, 'safetensors', 'dtypes.safetensors'),
     'models/broken.gguf': join(CORPUS, 'malformed', 'gguf-bad-magic.gguf'),
     'models/many.gguf': 'bytes:' + manyTensorsGguf().toString('base64'),
-    'notes.py': 'text:# which layer lost most?\nw = state["blk.0.attn_q.weight"]\nprint(w.shape)\n',
+    'notes.py': 'text:# which layer lost most?\nw = state["blk.0.attn_q.weight"]\nprint(w.shape)\nd = hf_state["model.layers.0.mlp.down_proj.weight"]\n',
   });
 });
 
@@ -117,6 +118,19 @@ test('hovering a tensor name in a text file shows its type and stats', async () 
   await token.hover();
   await s.page.locator('.monaco-hover:not(.hidden)', { hasText: 'Q4_K' }).waitFor();
   await s.page.locator('.monaco-hover:not(.hidden)', { hasText: 'std' }).waitFor();
+  await s.page.keyboard.press('Escape');
+});
+
+test('a Hugging Face name finds its llama.cpp tensor, with stats computed for the hover', async () => {
+  const token = s.page.locator('.part.editor .monaco-editor .view-line span', { hasText: 'down_proj' }).first();
+  await token.hover();
+  const hover = s.page.locator('.monaco-hover:not(.hidden)', { hasText: 'blk.0.ffn_down.weight' });
+  await hover.waitFor();
+  // never selected in the editor: the hover scanned it in a worker
+  await s.page.locator('.monaco-hover:not(.hidden)', { hasText: `std ${Number(ffnDown.stats.std.toPrecision(5))}` }).waitFor();
+  assert.match(await hover.innerText(), /as model\.layers\.0\.mlp\.down_proj\.weight/);
+  await shot(s.page, 'hover-hf-name');
+  await s.page.keyboard.press('Escape');
 });
 
 test('Show as Text opens the coloured dump', async () => {

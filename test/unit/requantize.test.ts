@@ -43,6 +43,32 @@ for (const type of ['F16', 'BF16', 'Q8_0']) {
   });
 }
 
+test('a large tensor is quantized chunk by chunk, with progress in between, to the same bytes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ql-requant-'));
+  const m = await openModel(corpusPath('gguf', 'llama-tiny-F32.gguf'));
+  try {
+    const plan = planRequantize(m, [parseTensorTypeRule('.=q4_K')]);
+    const whole = await writeRequantized(m, plan, join(dir, 'whole.gguf'));
+    const progress: number[] = [];
+    const total = m.tensors.reduce((a, t) => a + t.nElements, 0);
+    const chunked = await writeRequantized(m, plan, join(dir, 'chunked.gguf'), { chunkElements: 256 * 16, onProgress: (done) => progress.push(done) });
+    assert.equal(sha(readFileSync(join(dir, 'chunked.gguf'))), sha(readFileSync(join(dir, 'whole.gguf'))));
+    // the same error, but for the last bits of float64 sums taken chunk by chunk
+    for (const [i, e] of chunked.errors.entries()) {
+      for (const [k, v] of Object.entries(e.metrics)) {
+        const w = (whole.errors[i].metrics as unknown as Record<string, number>)[k];
+        assert.ok(Math.abs(v - w) <= 1e-12 * Math.abs(w), `${e.tensor} ${k}: ${v} vs ${w}`);
+      }
+    }
+    // blk.0.ffn_down.weight alone (131072 weights, rows of 512) reports 16 times
+    assert.ok(progress.length >= 16 + 16 + 2 + m.tensors.length - 3, `${progress.length} progress reports`);
+    assert.ok(progress.every((d, i) => i === 0 || d >= progress[i - 1]), 'progress never goes back');
+    assert.equal(progress.at(-1), total);
+  } finally {
+    await m.close();
+  }
+});
+
 test('last matching rule wins; rules can keep a tensor at its type', async () => {
   const m = await openModel(corpusPath('gguf', 'llama-tiny-F32.gguf'));
   try {

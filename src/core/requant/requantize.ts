@@ -91,10 +91,8 @@ export function planRequantize(model: Model, rules: TensorTypeRule[]): RequantPl
   return { changes, skipped, oldBytes, newBytes };
 }
 
-/** Rows per quantization chunk: whole rows, about 4M weights. */
-function rowsPerChunk(rowLength: number): number {
-  return Math.max(1, Math.floor((4 << 20) / rowLength));
-}
+/** Weights per quantization chunk (whole rows): bounds memory and sets how often progress is reported. */
+const CHUNK_ELEMENTS = 4 << 20;
 
 /** Quantize `tensor` to `to`, calling `emit` with consecutive byte chunks and `onRows` with the reconstruction. */
 function quantizeTensor(
@@ -105,11 +103,13 @@ function quantizeTensor(
   onReconstruction: (reconstruction: Float32Array, reference: Float32Array) => void,
   imatrix: Float32Array | undefined,
   isCancelled?: () => boolean,
+  onRows?: (elements: number) => void,
+  chunkElements = CHUNK_ELEMENTS,
 ): void {
   const quantizer = requireQuantizer(to);
   const rowLength = tensor.shape[0];
   const rows = tensor.nElements / rowLength;
-  const step = rowsPerChunk(rowLength);
+  const step = Math.max(1, Math.floor(chunkElements / rowLength));
   const decoder = codecForType(to)!;
   for (let r = 0; r < rows; r += step) {
     if (isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while requantizing ${tensor.name}`);
@@ -120,6 +120,7 @@ function quantizeTensor(
     const back = new Float32Array(src.length);
     decoder.dequantize(bytes, back, src.length / to.blockSize);
     onReconstruction(back, src);
+    onRows?.(src.length);
   }
 }
 
@@ -148,6 +149,8 @@ export interface WriteOptions {
   imatrix?: Map<string, Float32Array>;
   onProgress?: (done: number, total: number, tensor: string) => void;
   isCancelled?: () => boolean;
+  /** Weights quantized at a time (whole rows; default about 4M). */
+  chunkElements?: number;
 }
 
 function metadataForWriting(model: Model, readPayload: (arr: ArrayValue) => Uint8Array): WriterEntry[] {
@@ -200,7 +203,11 @@ export async function writeRequantized(model: Model, plan: RequantPlan, destinat
           }, (rec, ref) => {
             fp.add(rec);
             acc.add(rec, ref);
-          }, options.imatrix?.get(t.name), options.isCancelled);
+          }, options.imatrix?.get(t.name), options.isCancelled, (n) => {
+            // progress within a large tensor, chunk by chunk
+            done += n;
+            options.onProgress?.(done, total, t.name);
+          }, options.chunkElements);
           fingerprints.set(t.name, fp.value);
           errors.push({ tensor: t.name, from: c.from.name, to: c.to.name, metrics: acc.result() });
         } else {
@@ -213,9 +220,9 @@ export async function writeRequantized(model: Model, plan: RequantPlan, destinat
             write(part);
             written += part.length;
           }
+          done += t.nElements;
+          options.onProgress?.(done, total, t.name);
         }
-        done += t.nElements;
-        options.onProgress?.(done, total, t.name);
       }
       if (layout.fileSize > written) write(new Uint8Array(layout.fileSize - written));
     },

@@ -22,6 +22,10 @@ interface KernelExports {
   setBins(lo: number, range: number, bins: number, mean: number): void;
   q4kFirstPass(src: number, nBlocks: number, min: number, max: number): number;
   q4kSecondPass(src: number, nBlocks: number, hist: number): void;
+  iq4xsFirstPass(src: number, nBlocks: number, min: number, max: number): number;
+  iq4xsSecondPass(src: number, nBlocks: number, hist: number): void;
+  decodedFirstPass(type: number, src: number, nBlocks: number, blockBytes: number, blockWeights: number, min: number, max: number): number;
+  decodedSecondPass(type: number, src: number, nBlocks: number, blockBytes: number, blockWeights: number, hist: number): void;
 }
 
 let kernel: KernelExports | null | undefined;
@@ -92,13 +96,30 @@ export function secondPassWasm(k: KernelExports, v: Float32Array, counts: Float6
   return dev;
 }
 
+interface FusedKernel {
+  /** Pass 1 over n blocks at src (results via resultMin() ...); 0 when the sums are not finite. */
+  first(k: KernelExports, src: number, n: number, min: number, max: number): number;
+  /** Pass 2 over n blocks at src into the four int32 partial histograms at hist, continuing devSum(). */
+  second(k: KernelExports, src: number, n: number, hist: number): void;
+}
+
+/** Decodes weight by weight in the kernel and scans in the generic path's order: results are identical. */
+function decoded(type: number, blockBytes: number, blockWeights: number): FusedKernel {
+  return {
+    first: (k, src, n, min, max) => k.decodedFirstPass(type, src, n, blockBytes, blockWeights, min, max),
+    second: (k, src, n, hist) => k.decodedSecondPass(type, src, n, blockBytes, blockWeights, hist),
+  };
+}
+
 /**
- * Decoders fused with both passes in WebAssembly, by ggml type id. `counting`: the kernel counts codes per
- * sub-block (sums may differ from the per-weight path's in the last bits); otherwise it decodes weight by weight
- * in the generic path's order and its results are identical.
+ * Decoders fused with both passes in WebAssembly, by ggml type id. Q4_K and IQ4_XS count the codes of each
+ * sub-block instead (sums may then differ from the generic path's in the last bits; counts are exact).
  */
-const FUSED: Record<number, { first: 'q4kFirstPass'; second: 'q4kSecondPass'; counting: boolean }> = {
-  12: { first: 'q4kFirstPass', second: 'q4kSecondPass', counting: true },
+const FUSED: Record<number, FusedKernel> = {
+  8: decoded(8, 34, 32),
+  12: { first: (k, src, n, min, max) => k.q4kFirstPass(src, n, min, max), second: (k, src, n, hist) => k.q4kSecondPass(src, n, hist) },
+  14: decoded(14, 210, 256),
+  23: { first: (k, src, n, min, max) => k.iq4xsFirstPass(src, n, min, max), second: (k, src, n, hist) => k.iq4xsSecondPass(src, n, hist) },
 };
 
 /** Completed fused scans (tests check that the kernels ran rather than the fallback). */
@@ -151,7 +172,7 @@ export function fusedScan(
     isCancelled();
     const n = Math.min(chunkBlocks, nBlocksTotal - b);
     readChunk(b, mem().subarray(src, src + n * bytesPerBlock));
-    if (!k[f.first](src, n, min, max)) return false;
+    if (!f.first(k, src, n, min, max)) return false;
     const r = { min: k.resultMin(), max: k.resultMax(), sum: k.resultSum(), sumSq: k.resultSumSq(), zero: k.resultZero() };
     if (r.min === 0 || r.max === 0) return false;
     min = r.min;
@@ -170,7 +191,7 @@ export function fusedScan(
     const n = Math.min(chunkBlocks, nBlocksTotal - b);
     readChunk(b, mem().subarray(src, src + n * bytesPerBlock));
     if (!continuousSecondPass) k.resetDev();
-    k[f.second](src, n, hist);
+    f.second(k, src, n, hist);
     if (!continuousSecondPass) acc.addDevSq(k.devSum());
     const h = new Int32Array(k.memory.buffer, hist, 4 * bins);
     for (let i = 0; i < bins; i++) counts[i] += h[i] + h[bins + i] + h[2 * bins + i] + h[3 * bins + i];

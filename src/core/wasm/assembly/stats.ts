@@ -37,23 +37,36 @@ export function resultSum(): f64 { return rSum; }
 export function resultSumSq(): f64 { return rSumSq; }
 export function resultZero(): i32 { return rZero; }
 
-/**
- * Pass 1 over n finite float32 values at ptr: min, max, zeros, and the sum and sum of squares in float64 with
- * four accumulators (lane i % 4), combined as s0 + s1 + (s2 + s3). Returns 0 when a NaN or infinity leaves the
- * sums non-finite (the caller then takes its careful path).
- */
-export function firstPassF32(ptr: usize, n: i32, min0: f32, max0: f32): i32 {
-  let vmin = f32x4.splat(min0);
-  let vmax = f32x4.splat(max0);
-  let s01 = f64x2.splat(0);
-  let s23 = f64x2.splat(0);
-  let q01 = f64x2.splat(0);
-  let q23 = f64x2.splat(0);
-  let zeros = i32x4.splat(0);
+// pass-1 running state of the float32 loop (lane i % 4), carried across the pieces of one chunk
+let fMin: v128 = f32x4.splat(Infinity);
+let fMax: v128 = f32x4.splat(-Infinity);
+let fS01: v128 = f64x2.splat(0);
+let fS23: v128 = f64x2.splat(0);
+let fQ01: v128 = f64x2.splat(0);
+let fQ23: v128 = f64x2.splat(0);
+let fZeros: v128 = i32x4.splat(0);
+
+function firstBegin(min0: f32, max0: f32): void {
+  fMin = f32x4.splat(min0);
+  fMax = f32x4.splat(max0);
+  fS01 = f64x2.splat(0);
+  fS23 = f64x2.splat(0);
+  fQ01 = f64x2.splat(0);
+  fQ23 = f64x2.splat(0);
+  fZeros = i32x4.splat(0);
+}
+
+/** Pass 1 over n (a multiple of 4) float32 values at ptr, continuing the running state. */
+function firstCore(ptr: usize, n: i32): void {
+  let vmin = fMin;
+  let vmax = fMax;
+  let s01 = fS01;
+  let s23 = fS23;
+  let q01 = fQ01;
+  let q23 = fQ23;
+  let zeros = fZeros;
   const zero4 = f32x4.splat(0);
-  const n4 = n & ~3;
-  let i = 0;
-  for (; i < n4; i += 4) {
+  for (let i = 0; i < n; i += 4) {
     const v = v128.load(ptr + (<usize>i << 2));
     vmin = f32x4.min(vmin, v);
     vmax = f32x4.max(vmax, v);
@@ -65,18 +78,29 @@ export function firstPassF32(ptr: usize, n: i32, min0: f32, max0: f32): i32 {
     q23 = f64x2.add(q23, f64x2.mul(hi, hi));
     zeros = i32x4.sub(zeros, f32x4.eq(v, zero4));
   }
-  let s0 = f64x2.extract_lane(s01, 0);
-  const s1 = f64x2.extract_lane(s01, 1);
-  const s2 = f64x2.extract_lane(s23, 0);
-  const s3 = f64x2.extract_lane(s23, 1);
-  let q0 = f64x2.extract_lane(q01, 0);
-  const q1 = f64x2.extract_lane(q01, 1);
-  const q2 = f64x2.extract_lane(q23, 0);
-  const q3 = f64x2.extract_lane(q23, 1);
-  let mn = min(min(f32x4.extract_lane(vmin, 0), f32x4.extract_lane(vmin, 1)), min(f32x4.extract_lane(vmin, 2), f32x4.extract_lane(vmin, 3)));
-  let mx = max(max(f32x4.extract_lane(vmax, 0), f32x4.extract_lane(vmax, 1)), max(f32x4.extract_lane(vmax, 2), f32x4.extract_lane(vmax, 3)));
-  let z = i32x4.extract_lane(zeros, 0) + i32x4.extract_lane(zeros, 1) + i32x4.extract_lane(zeros, 2) + i32x4.extract_lane(zeros, 3);
-  for (; i < n; i++) {
+  fMin = vmin;
+  fMax = vmax;
+  fS01 = s01;
+  fS23 = s23;
+  fQ01 = q01;
+  fQ23 = q23;
+  fZeros = zeros;
+}
+
+/** Adds the n (< 4) values at ptr to lane 0, then publishes the results (resultMin() ...); 0 if not finite. */
+function firstEnd(ptr: usize, n: i32): i32 {
+  let s0 = f64x2.extract_lane(fS01, 0);
+  const s1 = f64x2.extract_lane(fS01, 1);
+  const s2 = f64x2.extract_lane(fS23, 0);
+  const s3 = f64x2.extract_lane(fS23, 1);
+  let q0 = f64x2.extract_lane(fQ01, 0);
+  const q1 = f64x2.extract_lane(fQ01, 1);
+  const q2 = f64x2.extract_lane(fQ23, 0);
+  const q3 = f64x2.extract_lane(fQ23, 1);
+  let mn = min(min(f32x4.extract_lane(fMin, 0), f32x4.extract_lane(fMin, 1)), min(f32x4.extract_lane(fMin, 2), f32x4.extract_lane(fMin, 3)));
+  let mx = max(max(f32x4.extract_lane(fMax, 0), f32x4.extract_lane(fMax, 1)), max(f32x4.extract_lane(fMax, 2), f32x4.extract_lane(fMax, 3)));
+  let z = i32x4.extract_lane(fZeros, 0) + i32x4.extract_lane(fZeros, 1) + i32x4.extract_lane(fZeros, 2) + i32x4.extract_lane(fZeros, 3);
+  for (let i = 0; i < n; i++) {
     const a = load<f32>(ptr + (<usize>i << 2));
     if (a < mn) mn = a;
     if (a > mx) mx = a;
@@ -94,6 +118,18 @@ export function firstPassF32(ptr: usize, n: i32, min0: f32, max0: f32): i32 {
   rSumSq = sumSq;
   rZero = z;
   return 1;
+}
+
+/**
+ * Pass 1 over n finite float32 values at ptr: min, max, zeros, and the sum and sum of squares in float64 with
+ * four accumulators (lane i % 4), combined as s0 + s1 + (s2 + s3). Returns 0 when a NaN or infinity leaves the
+ * sums non-finite (the caller then takes its careful path).
+ */
+export function firstPassF32(ptr: usize, n: i32, min0: f32, max0: f32): i32 {
+  const n4 = n & ~3;
+  firstBegin(min0, max0);
+  firstCore(ptr, n4);
+  return firstEnd(ptr + (<usize>n4 << 2), n - n4);
 }
 
 @inline
@@ -463,4 +499,165 @@ export function q4kSecondPass(src: usize, nBlocks: i32, hist: usize): void {
   }
   dev0 = f64x2.extract_lane(dev, 0);
   dev1 = f64x2.extract_lane(dev, 1);
+}
+
+// ------------------------------------------------------------------------------------------------ IQ4_XS
+
+/** Pass 1 over nBlocks IQ4_XS blocks by code counting: sub-blocks of 32 weights, w = d·(ls − 32)·level[q]. */
+export function iq4xsFirstPass(src: usize, nBlocks: i32, min0: f32, max0: f32): i32 {
+  countedBegin(min0, max0);
+  for (let i = 0; i < nBlocks; i++) {
+    const o = src + <usize>i * 136;
+    const d = halfToFloat(<u32>load<u16>(o));
+    for (let ib = 0; ib < 8; ib++) {
+      const dl = f32x4.splat(d * <f32>(iq4xsScale(o, ib) - 32));
+      const a = v128.load(o + 8 + 16 * ib);
+      const hi = i8x16.shr_u(a, 4);
+      subBlockPass1(plane(a, hi, 7), plane(a, hi, 6), plane(a, hi, 5), plane(a, hi, 4),
+        f32x4.mul(dl, f32x4(-127, -104, -83, -65)), f32x4.mul(dl, f32x4(-49, -35, -22, -10)), f32x4.mul(dl, f32x4(1, 13, 25, 38)), f32x4.mul(dl, f32x4(53, 69, 89, 113)));
+    }
+  }
+  return countedEnd();
+}
+
+/** Pass 2 over IQ4_XS blocks by code counting (as q4kSecondPass). */
+export function iq4xsSecondPass(src: usize, nBlocks: i32, hist: usize): void {
+  const stride = <usize>(bLast + 1) << 2;
+  let dev = f64x2.replace_lane(f64x2.splat(dev0), 1, dev1);
+  for (let i = 0; i < nBlocks; i++) {
+    const o = src + <usize>i * 136;
+    const d = halfToFloat(<u32>load<u16>(o));
+    for (let ib = 0; ib < 8; ib++) {
+      const dl = f32x4.splat(d * <f32>(iq4xsScale(o, ib) - 32));
+      const a = v128.load(o + 8 + 16 * ib);
+      const hi = i8x16.shr_u(a, 4);
+      dev = f64x2.add(dev, subBlockPass2(plane(a, hi, 7), plane(a, hi, 6), plane(a, hi, 5), plane(a, hi, 4),
+        f32x4.mul(dl, f32x4(-127, -104, -83, -65)), f32x4.mul(dl, f32x4(-49, -35, -22, -10)), f32x4.mul(dl, f32x4(1, 13, 25, 38)), f32x4.mul(dl, f32x4(53, 69, 89, 113)),
+        hist, stride));
+    }
+  }
+  dev0 = f64x2.extract_lane(dev, 0);
+  dev1 = f64x2.extract_lane(dev, 1);
+}
+
+/** The 6-bit scale of sub-block ib: 4 bits from scales_l, 2 from scales_h. */
+@inline
+function iq4xsScale(o: usize, ib: i32): i32 {
+  return ((<i32>load<u8>(o + 4 + (ib >> 1)) >> (4 * (ib & 1))) & 0xf) | (((<i32>load<u16>(o + 2) >> (2 * ib)) & 3) << 4);
+}
+
+// ------------------------------------------------------------------- weight by weight: Q8_0 and Q6_K
+// These types have too many codes per sub-block to count, so each piece of blocks is decoded into a scratch
+// buffer that stays in the L1 cache and scanned by the float32 loops, in the generic path's order.
+
+const SCRATCH_WEIGHTS = 4096;
+const scratch = memory.data(SCRATCH_WEIGHTS * 4, 16);
+
+/** Stores the 16 int8 codes q times `scale` (float32 products, as the JavaScript decoders) at dst. */
+@inline
+function storeScaled16(dst: usize, q: v128, scale: v128): void {
+  const lo = i16x8.extend_low_i8x16_s(q);
+  const hi = i16x8.extend_high_i8x16_s(q);
+  v128.store(dst, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), scale));
+  v128.store(dst + 16, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), scale));
+  v128.store(dst + 32, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), scale));
+  v128.store(dst + 48, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), scale));
+}
+
+/** Q8_0 { d; qs[32] int8 }: w = q·d. */
+function decodeQ80(src: usize, nBlocks: i32, dst: usize): void {
+  for (let i = 0; i < nBlocks; i++) {
+    const o = src + <usize>i * 34;
+    const d = f32x4.splat(halfToFloat(<u32>load<u16>(o)));
+    const y = dst + (<usize>i << 7);
+    storeScaled16(y, v128.load(o + 2), d);
+    storeScaled16(y + 64, v128.load(o + 18), d);
+  }
+}
+
+/** Q6_K { ql[128]; qh[64]; scales[16] int8; d }: w = (d·scale)·(q − 32), q = 4 low bits from ql, 2 high from qh. */
+function decodeQ6K(src: usize, nBlocks: i32, dst: usize): void {
+  const m4 = i8x16.splat(0xf);
+  const m2 = i8x16.splat(3);
+  const bias = i8x16.splat(32);
+  for (let i = 0; i < nBlocks; i++) {
+    const o = src + <usize>i * 210;
+    const d = halfToFloat(<u32>load<u16>(o + 208));
+    for (let n = 0; n < 2; n++) {
+      const ql = o + 64 * n;
+      const qh = o + 128 + 32 * n;
+      const sc = o + 192 + 8 * n;
+      const y = dst + (<usize>(i * 256 + 128 * n) << 2);
+      for (let is = 0; is < 2; is++) {
+        const l = 16 * is;
+        const a = v128.load(ql + l);
+        const b = v128.load(ql + l + 32);
+        const h = v128.load(qh + l);
+        const q1 = v128.or(v128.and(a, m4), i8x16.shl(v128.and(h, m2), 4));
+        const q2 = v128.or(v128.and(b, m4), i8x16.shl(v128.and(i8x16.shr_u(h, 2), m2), 4));
+        const q3 = v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), m2), 4));
+        const q4 = v128.or(i8x16.shr_u(b, 4), i8x16.shl(i8x16.shr_u(h, 6), 4));
+        storeScaled16(y + (<usize>l << 2), i8x16.sub(q1, bias), f32x4.splat(d * <f32>load<i8>(sc + is)));
+        storeScaled16(y + (<usize>(l + 32) << 2), i8x16.sub(q2, bias), f32x4.splat(d * <f32>load<i8>(sc + is + 2)));
+        storeScaled16(y + (<usize>(l + 64) << 2), i8x16.sub(q3, bias), f32x4.splat(d * <f32>load<i8>(sc + is + 4)));
+        storeScaled16(y + (<usize>(l + 96) << 2), i8x16.sub(q4, bias), f32x4.splat(d * <f32>load<i8>(sc + is + 6)));
+      }
+    }
+  }
+}
+
+@inline
+function decodeBlocks(type: i32, src: usize, nBlocks: i32, dst: usize): void {
+  if (type == 8) decodeQ80(src, nBlocks, dst);
+  else decodeQ6K(src, nBlocks, dst);
+}
+
+/**
+ * Pass 2 over n (even) finite float32 values, as secondPassCore (the squared deviations in the same order,
+ * continuing dev0 / dev1) but binning in float32 (binsOf) into the int32 histograms at hist (lane i % 4).
+ */
+function secondCore(ptr: usize, n: i32, hist: usize): void {
+  const stride = <usize>(bLast + 1) << 2;
+  const mean2 = f64x2.splat(bMean);
+  let dev = f64x2.replace_lane(f64x2.splat(dev0), 1, dev1);
+  for (let i = 0; i < n; i += 4) {
+    const v = v128.load(ptr + (<usize>i << 2));
+    const d01 = f64x2.sub(f64x2.promote_low_f32x4(v), mean2);
+    const d23 = f64x2.sub(f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)), mean2);
+    dev = f64x2.add(dev, f64x2.mul(d01, d01));
+    dev = f64x2.add(dev, f64x2.mul(d23, d23));
+    const b = binsOf(v, bLo32, bScale32, bMargin, bLo, bBins, bRange, bLast);
+    const p0 = hist + (<usize>i32x4.extract_lane(b, 0) << 2);
+    const p1 = hist + stride + (<usize>i32x4.extract_lane(b, 1) << 2);
+    const p2 = hist + 2 * stride + (<usize>i32x4.extract_lane(b, 2) << 2);
+    const p3 = hist + 3 * stride + (<usize>i32x4.extract_lane(b, 3) << 2);
+    store<i32>(p0, load<i32>(p0) + 1);
+    store<i32>(p1, load<i32>(p1) + 1);
+    store<i32>(p2, load<i32>(p2) + 1);
+    store<i32>(p3, load<i32>(p3) + 1);
+  }
+  dev0 = f64x2.extract_lane(dev, 0);
+  dev1 = f64x2.extract_lane(dev, 1);
+}
+
+/** Pass 1 over nBlocks blocks of `type` (8 = Q8_0, 14 = Q6_K), exactly as firstPassF32 over the decoded values. */
+export function decodedFirstPass(type: i32, src: usize, nBlocks: i32, blockBytes: i32, blockWeights: i32, min0: f32, max0: f32): i32 {
+  const per = SCRATCH_WEIGHTS / blockWeights;
+  firstBegin(min0, max0);
+  for (let b = 0; b < nBlocks; b += per) {
+    const n = min(per, nBlocks - b);
+    decodeBlocks(type, src + <usize>b * blockBytes, n, scratch);
+    firstCore(scratch, n * blockWeights);
+  }
+  return firstEnd(scratch, 0);
+}
+
+/** Pass 2 over nBlocks blocks of `type`, continuing dev0 / dev1 (secondCore). */
+export function decodedSecondPass(type: i32, src: usize, nBlocks: i32, blockBytes: i32, blockWeights: i32, hist: usize): void {
+  const per = SCRATCH_WEIGHTS / blockWeights;
+  for (let b = 0; b < nBlocks; b += per) {
+    const n = min(per, nBlocks - b);
+    decodeBlocks(type, src + <usize>b * blockBytes, n, scratch);
+    secondCore(scratch, n * blockWeights, hist);
+  }
 }

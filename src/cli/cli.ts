@@ -12,11 +12,10 @@ import { metadataToJson, describeValue } from '../core/analysis/metadataJson.ts'
 import { summarize, formatBytes, formatCount } from '../core/analysis/summary.ts';
 import { writeSampleModel } from '../core/sample/sampleModel.ts';
 import { writeFileAtomically } from '../core/io/atomicWrite.ts';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { availableParallelism } from 'node:os';
 import { WorkerPool } from '../extension/workerPool.ts';
 import { quantizeCommand, requantizeCommand, errorCommand, simulateCommand } from './quantCommands.ts';
+import { workerScript, parseThreads } from './workers.ts';
 import { compareCommand, reportCommand, dumpCommand } from './reportCommands.ts';
 
 const USAGE = `usage: quantlens <command> [options]
@@ -28,7 +27,7 @@ commands:
   dequant FILE TENSOR -o OUT.f32                      a tensor's values as raw little-endian float32
   quantize --type TYPE --row-length N [--imatrix IMATRIX.f32] IN.f32 -o OUT.bin
                                                       raw blocks, as ggml_quantize_chunk writes them
-  requantize IN.gguf OUT.gguf --tensor-type REGEX=TYPE [...] [--imatrix FILE] [--json]
+  requantize IN.gguf OUT.gguf --tensor-type REGEX=TYPE [...] [--imatrix FILE] [--threads N] [--json]
                                                       a new GGUF with the matching tensors at TYPE (last rule wins)
   simulate IN.safetensors OUT.safetensors --tensor-type REGEX=TYPE_OR_SCHEME [...] [--json]
                                                       chosen tensors replaced by quantize -> dequantize, same dtype
@@ -116,12 +115,6 @@ function formatStats(s: TensorStats): string {
   const g = (x: number) => (Number.isFinite(x) ? x.toPrecision(6) : String(x));
   const special = s.nan_count + s.posinf_count + s.neginf_count ? `  nan ${s.nan_count} +inf ${s.posinf_count} -inf ${s.neginf_count}` : '';
   return `min ${g(s.min)}  max ${g(s.max)}  mean ${g(s.mean)}  std ${g(s.std)}  rms ${g(s.rms)}  zeros ${s.zero_count}${special}`;
-}
-
-/** The worker script beside the bundled CLI (dist/worker.js); absent when the CLI runs from source. */
-function workerScript(): string | undefined {
-  const p = join(__dirname, 'worker.js');
-  return existsSync(p) ? p : undefined;
 }
 
 async function stats(file: string, pattern: string | undefined, bins: number, json: boolean, threads: number): Promise<void> {
@@ -224,9 +217,7 @@ async function main(argv: string[]): Promise<number> {
       if (positionals.length !== 1) throw new UsageError('stats takes one FILE');
       const bins = values.bins === undefined ? DEFAULT_BINS : Number(values.bins);
       if (!Number.isInteger(bins) || bins < 1 || bins > 1 << 20) throw new UsageError('--bins must be an integer from 1 to 1048576');
-      const threads = values.threads === undefined ? availableParallelism() : Number(values.threads);
-      if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new UsageError('--threads must be an integer from 1 to 64');
-      await stats(positionals[0], values.tensor, bins, values.json!, threads);
+      await stats(positionals[0], values.tensor, bins, values.json!, parseThreads(values.threads));
       return 0;
     }
     case 'dequant':
@@ -239,7 +230,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'requantize':
       if (positionals.length !== 2) throw new UsageError('requantize takes IN.gguf OUT.gguf --tensor-type REGEX=TYPE [...]');
-      await requantizeCommand(positionals[0], positionals[1], values['tensor-type'] ?? [], values.imatrix, values.json!);
+      await requantizeCommand(positionals[0], positionals[1], values['tensor-type'] ?? [], values.imatrix, values.json!, parseThreads(values.threads));
       return 0;
     case 'simulate':
       if (positionals.length !== 2) throw new UsageError('simulate takes IN.safetensors OUT.safetensors --tensor-type REGEX=TYPE_OR_SCHEME [...]');

@@ -6,6 +6,8 @@ import { typeByName } from '../core/types.ts';
 import { requireQuantizer } from '../core/quant/quantizers.ts';
 import { writeFileAtomically } from '../core/io/atomicWrite.ts';
 import { parseTensorTypeRule, planRequantize, writeRequantized } from '../core/requant/requantize.ts';
+import { WorkerPool } from '../extension/workerPool.ts';
+import { workerScript } from './workers.ts';
 import { computeWhatIf, parseCandidate, type Candidate } from '../core/analysis/whatIf.ts';
 import { formatBytes } from '../core/analysis/summary.ts';
 import { readImatrix, imatrixFor } from '../core/requant/imatrix.ts';
@@ -39,7 +41,7 @@ export async function quantizeCommand(input: string, typeName: string, rowLength
   process.stderr.write(`wrote ${bytes.length} bytes of ${type.name} blocks (${src.length / rowLength} rows of ${rowLength}) to ${output}\n`);
 }
 
-export async function requantizeCommand(input: string, output: string, rules: string[], imatrixPath: string | undefined, json: boolean): Promise<void> {
+export async function requantizeCommand(input: string, output: string, rules: string[], imatrixPath: string | undefined, json: boolean, threads = 1): Promise<void> {
   if (!rules.length) throw new QuantLensError('usage', 'requantize needs at least one --tensor-type REGEX=TYPE');
   const parsed = rules.map(parseTensorTypeRule);
   const model = await openModel(input);
@@ -49,12 +51,16 @@ export async function requantizeCommand(input: string, output: string, rules: st
     if (!plan.changes.length) process.stderr.write('no tensor changes type; writing a copy\n');
     const imatrix = imatrixPath ? await readImatrix(imatrixPath) : undefined;
     const tty = process.stderr.isTTY;
+    const script = workerScript();
+    const pool = script && threads > 1 && plan.changes.length ? new WorkerPool(script, threads) : undefined;
     const result = await writeRequantized(model, plan, output, {
       imatrix,
+      quantize: pool?.chunkQuantizer(),
+      inFlight: pool ? threads + 1 : 1,
       onProgress: (done, total, name) => {
         if (tty) process.stderr.write(`\r${Math.floor((100 * done) / total)}% ${name}\x1b[K`);
       },
-    });
+    }).finally(() => pool?.dispose());
     if (tty) process.stderr.write('\r\x1b[K');
     if (json) {
       process.stdout.write(JSON.stringify({ output: result.path, bytes: result.bytes, changes: result.errors }, null, 1) + '\n');

@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import type { WorkerJob, WorkerRequest, WorkerResponse, WorkerResult } from '../shared/workerProtocol.ts';
 import { QuantLensError } from '../core/errors.ts';
+import type { ChunkQuantizer } from '../core/requant/requantize.ts';
 
 export interface JobHandle<T extends WorkerResult = WorkerResult> {
   promise: Promise<T>;
@@ -103,6 +104,19 @@ export class WorkerPool {
         this.pump();
       },
     };
+  }
+
+  /** A requantization's chunk quantizer that runs each chunk on a free worker of this pool. */
+  chunkQuantizer(): ChunkQuantizer {
+    return async (to, values, nRows, nPerRow, imatrix) => {
+      const r = await this.run({ kind: 'quantizeChunk', typeId: to.ggmlId!, values, nRows, nPerRow, imatrix }).promise;
+      if (r.kind !== 'quantized') throw new QuantLensError('io', `a helper thread answered ${r.kind}`);
+      return r.bytes;
+    };
+  }
+
+  get size(): number {
+    return this.workers.length;
   }
 
   /** Every worker runs `job`, untracked (used to close a model's file handles in all of them). */

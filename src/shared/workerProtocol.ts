@@ -18,7 +18,9 @@ export type WorkerJob =
   | { kind: 'dump'; path: string; withStats: boolean }
   | { kind: 'requantize'; path: string; output: string; rules: string[] }
   | { kind: 'simulate'; path: string; output: string; rules: string[] }
-  | { kind: 'close'; path: string };
+  | { kind: 'close'; path: string }
+  /** One chunk of a requantization, quantized by a helper thread (nRows rows of nPerRow values). */
+  | { kind: 'quantizeChunk'; typeId: number; values: Float32Array; nRows: number; nPerRow: number; imatrix?: Float32Array };
 
 export type WorkerResult =
   | { kind: 'stats'; stats: TensorStats }
@@ -31,7 +33,8 @@ export type WorkerResult =
   | { kind: 'compare'; comparison: Comparison }
   | { kind: 'compareTensor'; detail: TensorComparisonDetail }
   | { kind: 'requantize'; output: string; bytes: number; changed: number }
-  | { kind: 'closed' };
+  | { kind: 'closed' }
+  | { kind: 'quantized'; bytes: Uint8Array };
 
 export interface WorkerRequest {
   id: number;

@@ -12,7 +12,9 @@ import { computeWhatIf, parseCandidate, candidateErrorStats } from '../core/anal
 import { compareModels, compareTensorDetail, pairTensors } from '../core/compare/compare.ts';
 import { buildReport } from '../core/report/report.ts';
 import { dumpModel } from '../core/report/textDump.ts';
-import { parseTensorTypeRule, planRequantize, writeRequantized } from '../core/requant/requantize.ts';
+import { parseTensorTypeRule, planRequantize, writeRequantized, type ChunkQuantizer } from '../core/requant/requantize.ts';
+import { requireQuantizer } from '../core/quant/quantizers.ts';
+import { ggmlType } from '../core/types.ts';
 import { parseSimulationRule, planSimulation, writeSimulated } from '../core/requant/simulate.ts';
 import { imatrixFor } from '../core/requant/imatrix.ts';
 import type { WorkerJob, WorkerResult } from '../shared/workerProtocol.ts';
@@ -21,6 +23,8 @@ import type { Heatmap } from '../shared/webviewProtocol.ts';
 export interface JobContext {
   onProgress: (done: number, total: number) => void;
   isCancelled: () => boolean;
+  /** Helper threads a requantization may hand its chunks to (the worker thread sets this up). */
+  helpers?: () => { quantize: ChunkQuantizer; count: number; dispose(): Promise<void> };
 }
 
 const models = new Map<string, Promise<Model>>();
@@ -74,6 +78,11 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
   if (job.kind === 'close') {
     await closeModel(job.path);
     return { kind: 'closed' };
+  }
+  if (job.kind === 'quantizeChunk') {
+    const to = ggmlType(job.typeId);
+    if (!to) throw new QuantLensError('usage', `unknown ggml type ${job.typeId}`);
+    return { kind: 'quantized', bytes: requireQuantizer(to).quantize(job.values, job.nRows, job.nPerRow, job.imatrix) };
   }
   const model = await modelAt(job.path);
   switch (job.kind) {
@@ -160,8 +169,18 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
     }
     case 'requantize': {
       const plan = planRequantize(model, job.rules.map(parseTensorTypeRule));
-      const result = await writeRequantized(model, plan, job.output, { onProgress: (d, t) => ctx.onProgress(d, t), isCancelled: ctx.isCancelled });
-      return { kind: 'requantize', output: result.path, bytes: result.bytes, changed: plan.changes.length };
+      const helpers = plan.changes.length ? ctx.helpers?.() : undefined;
+      try {
+        const result = await writeRequantized(model, plan, job.output, {
+          onProgress: (d, t) => ctx.onProgress(d, t),
+          isCancelled: ctx.isCancelled,
+          quantize: helpers?.quantize,
+          inFlight: helpers ? helpers.count + 1 : 1,
+        });
+        return { kind: 'requantize', output: result.path, bytes: result.bytes, changed: plan.changes.length };
+      } finally {
+        await helpers?.dispose();
+      }
     }
   }
 }

@@ -1,6 +1,8 @@
 /** Worker thread entry: runs jobs from the extension host (see src/shared/workerProtocol.ts), never on its main thread. */
 import { parentPort } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
 import { runJob } from './jobs.ts';
+import { WorkerPool } from '../extension/workerPool.ts';
 import { QuantLensError, oneLine } from '../core/errors.ts';
 import type { WorkerRequest, WorkerResponse } from '../shared/workerProtocol.ts';
 
@@ -19,6 +21,11 @@ port.on('message', async (req: WorkerRequest) => {
           lastPost = now;
           post({ id: req.id, type: 'progress', done, total });
         }
+      },
+      // a requantization hands its chunks to helper threads running this same script, one per core
+      helpers: () => {
+        const pool = new WorkerPool(__filename, availableParallelism());
+        return { quantize: pool.chunkQuantizer(), count: pool.size, dispose: () => pool.dispose() };
       },
     });
     post({ id: req.id, type: 'result', result });

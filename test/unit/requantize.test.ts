@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { openModel } from '../../src/core/formats/openModel.ts';
 import { parseTensorTypeRule, planRequantize, writeRequantized } from '../../src/core/requant/requantize.ts';
 import { QuantLensError } from '../../src/core/errors.ts';
+import { WorkerPool } from '../../src/extension/workerPool.ts';
+import { buildSync } from 'esbuild';
 import { corpusPath, readJson } from '../helpers/corpus.ts';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -65,6 +67,25 @@ test('a large tensor is quantized chunk by chunk, with progress in between, to t
     assert.ok(progress.every((d, i) => i === 0 || d >= progress[i - 1]), 'progress never goes back');
     assert.equal(progress.at(-1), total);
   } finally {
+    await m.close();
+  }
+});
+
+test('chunks quantized on helper threads (the bundled worker) give the same file as one thread', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ql-requant-'));
+  // the worker script as the extension and the CLI ship it, bundled here so the test needs no prior build
+  const script = join(dir, 'worker.js');
+  buildSync({ entryPoints: [join(import.meta.dirname, '..', '..', 'src', 'worker', 'worker.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: script, logLevel: 'silent' });
+  const pool = new WorkerPool(script, 2);
+  const m = await openModel(corpusPath('gguf', 'llama-tiny-F32.gguf'));
+  try {
+    const plan = planRequantize(m, [parseTensorTypeRule('.=q5_K'), parseTensorTypeRule('attn_q=q8_0')]);
+    const serial = await writeRequantized(m, plan, join(dir, 'serial.gguf'), { chunkElements: 256 * 24 });
+    const parallel = await writeRequantized(m, plan, join(dir, 'parallel.gguf'), { chunkElements: 256 * 24, quantize: pool.chunkQuantizer(), inFlight: 3 });
+    assert.equal(sha(readFileSync(join(dir, 'parallel.gguf'))), sha(readFileSync(join(dir, 'serial.gguf'))));
+    assert.deepEqual(parallel.errors, serial.errors);
+  } finally {
+    await pool.dispose();
     await m.close();
   }
 });

@@ -91,36 +91,60 @@ export function planRequantize(model: Model, rules: TensorTypeRule[]): RequantPl
   return { changes, skipped, oldBytes, newBytes };
 }
 
-/** Weights per quantization chunk (whole rows): bounds memory and sets how often progress is reported. */
-const CHUNK_ELEMENTS = 4 << 20;
+/** Weights per quantization chunk (whole rows): bounds memory, sets how often progress is reported, and is the unit of work handed to helper threads. */
+const CHUNK_ELEMENTS = 1 << 20;
 
-/** Quantize `tensor` to `to`, calling `emit` with consecutive byte chunks and `onRows` with the reconstruction. */
-function quantizeTensor(
-  model: Model,
-  tensor: TensorInfo,
-  to: TensorType,
-  emit: (bytes: Uint8Array) => void,
-  onReconstruction: (reconstruction: Float32Array, reference: Float32Array) => void,
-  imatrix: Float32Array | undefined,
-  isCancelled?: () => boolean,
-  onRows?: (elements: number) => void,
-  chunkElements = CHUNK_ELEMENTS,
-): void {
-  const quantizer = requireQuantizer(to);
-  const rowLength = tensor.shape[0];
-  const rows = tensor.nElements / rowLength;
-  const step = Math.max(1, Math.floor(chunkElements / rowLength));
-  const decoder = codecForType(to)!;
-  for (let r = 0; r < rows; r += step) {
-    if (isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while requantizing ${tensor.name}`);
-    const n = Math.min(step, rows - r);
-    const src = readTensorValues(model, tensor, r * rowLength, n * rowLength);
-    const bytes = quantizer.quantize(src, n, rowLength, imatrix);
-    emit(bytes);
-    const back = new Float32Array(src.length);
-    decoder.dequantize(bytes, back, src.length / to.blockSize);
-    onReconstruction(back, src);
-    onRows?.(src.length);
+/** Quantizes one chunk of rows, possibly on another thread; resolves to the chunk's blocks. */
+export type ChunkQuantizer = (to: TensorType, values: Float32Array, nRows: number, nPerRow: number, imatrix?: Float32Array) => Promise<Uint8Array>;
+
+/** One chunk of a tensor to requantize: rows [firstRow, firstRow + nRows). */
+interface Chunk {
+  change: PlannedChange;
+  firstRow: number;
+  nRows: number;
+}
+
+/**
+ * The chunks of every changed tensor in file order, quantizing up to `inFlight` ahead of the one the writer waits
+ * for (across tensor boundaries, so small tensors keep every helper busy too). Each chunk's source values are
+ * read when it starts, so memory stays at `inFlight` chunks.
+ */
+class ChunkPipeline {
+  private readonly chunks: Chunk[] = [];
+  private readonly started: { chunk: Chunk; values: Float32Array; bytes: Promise<Uint8Array> }[] = [];
+  private nextToStart = 0;
+
+  constructor(
+    private readonly model: Model,
+    changes: PlannedChange[],
+    private readonly quantize: ChunkQuantizer,
+    private readonly imatrix: Map<string, Float32Array> | undefined,
+    private readonly inFlight: number,
+    chunkElements: number,
+  ) {
+    for (const change of changes) {
+      const rowLength = change.tensor.shape[0];
+      const rows = change.tensor.nElements / rowLength;
+      const step = Math.max(1, Math.floor(chunkElements / rowLength));
+      for (let r = 0; r < rows; r += step) this.chunks.push({ change, firstRow: r, nRows: Math.min(step, rows - r) });
+    }
+  }
+
+  /** The next chunk in file order: its source values and its blocks. */
+  async next(): Promise<{ chunk: Chunk; values: Float32Array; bytes: Uint8Array }> {
+    while (this.nextToStart < this.chunks.length && this.started.length < Math.max(1, this.inFlight)) this.start(this.chunks[this.nextToStart++]);
+    const oldest = this.started.shift();
+    if (!oldest) throw new QuantLensError('io', 'requantize: no chunk left to write');
+    return { chunk: oldest.chunk, values: oldest.values, bytes: await oldest.bytes };
+  }
+
+  private start(chunk: Chunk): void {
+    const { tensor, to } = chunk.change;
+    const rowLength = tensor.shape[0];
+    const values = readTensorValues(this.model, tensor, chunk.firstRow * rowLength, chunk.nRows * rowLength);
+    const bytes = this.quantize(to, values, chunk.nRows, rowLength, this.imatrix?.get(tensor.name));
+    bytes.catch(() => undefined); // a chunk still in flight when another fails is not an unhandled rejection
+    this.started.push({ chunk, values, bytes });
   }
 }
 
@@ -149,8 +173,11 @@ export interface WriteOptions {
   imatrix?: Map<string, Float32Array>;
   onProgress?: (done: number, total: number, tensor: string) => void;
   isCancelled?: () => boolean;
-  /** Weights quantized at a time (whole rows; default about 4M). */
+  /** Weights quantized at a time (whole rows; default about 1M). */
   chunkElements?: number;
+  /** Quantize chunks elsewhere (helper threads), `inFlight` at a time; by default on this thread, one at a time. */
+  quantize?: ChunkQuantizer;
+  inFlight?: number;
 }
 
 function metadataForWriting(model: Model, readPayload: (arr: ArrayValue) => Uint8Array): WriterEntry[] {
@@ -181,12 +208,14 @@ export async function writeRequantized(model: Model, plan: RequantPlan, destinat
   const layout = buildGgufHeader(entries, tensors, alignment);
   const total = model.tensors.reduce((a, t) => a + t.nElements, 0);
   const fingerprints = new Map<string, number>();
+  const onThisThread: ChunkQuantizer = async (to, values, nRows, nPerRow, imatrix) => requireQuantizer(to).quantize(values, nRows, nPerRow, imatrix);
+  const pipeline = new ChunkPipeline(model, plan.changes, options.quantize ?? onThisThread, options.imatrix, options.inFlight ?? 1, options.chunkElements ?? CHUNK_ELEMENTS);
   const errors: RequantResult['errors'] = [];
   let done = 0;
 
   await writeFileAtomically(
     destination,
-    (write: WriteBytes) => {
+    async (write: WriteBytes) => {
       write(layout.header);
       let written = layout.header.length;
       for (const [i, t] of model.tensors.entries()) {
@@ -197,17 +226,20 @@ export async function writeRequantized(model: Model, plan: RequantPlan, destinat
         if (c) {
           const fp = new Fingerprint();
           const acc = new ErrorAccumulator();
-          quantizeTensor(model, t, c.to, (bytes) => {
+          const decoder = codecForType(c.to)!;
+          for (let left = t.nElements; left > 0; ) {
+            if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while requantizing ${t.name}`);
+            const { values, bytes } = await pipeline.next();
             write(bytes);
             written += bytes.length;
-          }, (rec, ref) => {
-            fp.add(rec);
-            acc.add(rec, ref);
-          }, options.imatrix?.get(t.name), options.isCancelled, (n) => {
+            const back = new Float32Array(values.length);
+            decoder.dequantize(bytes, back, values.length / c.to.blockSize);
+            fp.add(back);
+            acc.add(back, values);
+            left -= values.length;
             // progress within a large tensor, chunk by chunk
-            done += n;
-            options.onProgress?.(done, total, t.name);
-          }, options.chunkElements);
+            options.onProgress?.((done += values.length), total, t.name);
+          }
           fingerprints.set(t.name, fp.value);
           errors.push({ tensor: t.name, from: c.from.name, to: c.to.name, metrics: acc.result() });
         } else {

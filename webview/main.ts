@@ -73,8 +73,8 @@ function selectTensor(name: string, fromTable = false): void {
 }
 
 function summaryView(fileName: string, s: ModelSummary, memory: MemoryFit): HTMLElement {
-  const card = (label: string, value: string, testid: string, title?: string) =>
-    h('div', { class: 'card', title }, h('div', { class: 'card-label' }, label), h('div', { class: 'card-value', 'data-testid': testid }, value));
+  const card = (label: string, value: string, testid: string, title?: string, wide = false) =>
+    h('div', { class: wide ? 'card wide' : 'card', title }, h('div', { class: 'card-label' }, label), h('div', { class: 'card-value', 'data-testid': testid }, value));
   const maxBytes = Math.max(...s.byType.map((b) => b.bytes), 1);
   const ctxInput = el('vscode-textfield', { type: 'number', value: String(memory.contextLength), 'data-testid': 'context-length', min: 1, 'aria-label': 'context length' }) as HTMLInputElement;
   const fits = h('div', { class: 'fits' });
@@ -94,7 +94,7 @@ function summaryView(fileName: string, s: ModelSummary, memory: MemoryFit): HTML
   return h('div', { class: 'summary', 'data-testid': 'summary' },
     h('div', { class: 'cards' },
       card('Architecture', s.architecture ?? '—', 'architecture'),
-      card('Name', s.name ?? fileName, 'model-name'),
+      card('Name', s.name ?? fileName, 'model-name', s.name ?? fileName, true),
       card('Parameters', count(s.parameterCount), 'parameters', String(s.parameterCount)),
       card('File type', s.fileType ?? '—', 'file-type', 'general.file_type in llama.cpp words'),
       card('Size', bytes(s.tensorBytes), 'size', `${s.tensorBytes} bytes of tensor data; ${s.fileBytes} bytes on disk in ${s.files} file(s)`),

@@ -261,7 +261,7 @@ function scaleMin(o: usize, j: i32): i32 {
 /** Per-lane population count of four 32-bit words. */
 @inline
 function popcnt32x4(x: v128): v128 {
-  return i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(i8x16.popcnt(x)));
+  return i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_u(i8x16.popcnt(x))); // lanes ≤ 16: signed = unsigned
 }
 
 /** Lane l (0..3) holds the weights whose two code bits (planes a = low bit, b = high bit) spell l. */
@@ -287,16 +287,21 @@ function binsOf(v: v128, lo32: f32, scale32: f32, margin: f32, lo: f64, fbins: f
   const t = f32x4.mul(f32x4.sub(v, f32x4.splat(lo32)), f32x4.splat(scale32));
   const fl = f32x4.floor(t);
   const r = f32x4.sub(t, fl);
-  let b = i32x4.max_s(i32x4.min_s(i32x4.trunc_sat_f32x4_s(fl), i32x4.splat(last)), i32x4.splat(0));
+  const b = i32x4.max_s(i32x4.min_s(i32x4.trunc_sat_f32x4_s(fl), i32x4.splat(last)), i32x4.splat(0));
   const safe = v128.and(f32x4.ge(r, f32x4.splat(margin)), f32x4.le(r, f32x4.splat(1 - margin)));
-  if (!i32x4.all_true(safe)) {
-    if (!i32x4.extract_lane(safe, 0)) b = i32x4.replace_lane(b, 0, clampBin(exactBin(<f64>f32x4.extract_lane(v, 0), lo, fbins, range), last));
-    if (!i32x4.extract_lane(safe, 1)) b = i32x4.replace_lane(b, 1, clampBin(exactBin(<f64>f32x4.extract_lane(v, 1), lo, fbins, range), last));
-    if (!i32x4.extract_lane(safe, 2)) b = i32x4.replace_lane(b, 2, clampBin(exactBin(<f64>f32x4.extract_lane(v, 2), lo, fbins, range), last));
-    if (!i32x4.extract_lane(safe, 3)) b = i32x4.replace_lane(b, 3, clampBin(exactBin(<f64>f32x4.extract_lane(v, 3), lo, fbins, range), last));
-  }
+  return i32x4.all_true(safe) ? b : exactBinsOutOfLine(b, safe, v, lo, fbins, range, last);
+}
+
+/** binsOf's rare slow path, called through a function reference so that it is never inlined (the loops around binsOf keep their registers). */
+function exactBins(b: v128, safe: v128, v: v128, lo: f64, fbins: f64, range: f64, last: i32): v128 {
+  if (!i32x4.extract_lane(safe, 0)) b = i32x4.replace_lane(b, 0, clampBin(exactBin(<f64>f32x4.extract_lane(v, 0), lo, fbins, range), last));
+  if (!i32x4.extract_lane(safe, 1)) b = i32x4.replace_lane(b, 1, clampBin(exactBin(<f64>f32x4.extract_lane(v, 1), lo, fbins, range), last));
+  if (!i32x4.extract_lane(safe, 2)) b = i32x4.replace_lane(b, 2, clampBin(exactBin(<f64>f32x4.extract_lane(v, 2), lo, fbins, range), last));
+  if (!i32x4.extract_lane(safe, 3)) b = i32x4.replace_lane(b, 3, clampBin(exactBin(<f64>f32x4.extract_lane(v, 3), lo, fbins, range), last));
   return b;
 }
+
+let exactBinsOutOfLine = exactBins;
 
 /** Parameters of pass 2, set by setBins before the kernels run. */
 let bLo: f64 = 0;
@@ -316,25 +321,18 @@ export function setBins(lo: f64, range: f64, bins: i32, mean: f64): void {
   bLast = bins - 1;
   bLo32 = <f32>lo;
   bScale32 = range > 0 ? <f32>(<f64>bins / range) : 0;
-  bMargin = <f32>(<f64>bins * 4e-7);
+  // a subnormal scale has fewer bits: then every lane takes the exact formula (no r lies in [1, 0])
+  bMargin = bScale32 >= <f32>1.1754943508222875e-38 ? <f32>(<f64>bins * 4e-7) : 1;
   bMean = mean;
 }
 
 /**
- * Pass 2 for four codes of a sub-block: values v (f32x4) occurring c (i32x4) times. Adds c to the bins of v in
+ * Pass 2 for four codes of a sub-block: values v (f32x4) in bins b (i32x4) occurring c (i32x4) times. Adds c to
  * the int32 histograms at hist (lane l to the partial histogram l, so adjacent codes do not wait on each other)
  * and returns c·(v − mean)² as f64x2.
  */
 @inline
-function binCounted(v: v128, c: v128, hist: usize, stride: usize): v128 {
-  const x01 = f64x2.promote_low_f32x4(v);
-  const x23 = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
-  const n01 = f64x2.convert_low_i32x4_u(c);
-  const n23 = f64x2.convert_low_i32x4_u(v128.shuffle<i32>(c, c, 2, 3, 0, 1));
-  const mean2 = f64x2.splat(bMean);
-  const d01 = f64x2.sub(x01, mean2);
-  const d23 = f64x2.sub(x23, mean2);
-  const b = binsOf(v, bLo32, bScale32, bMargin, bLo, bBins, bRange, bLast);
+function binCounted(v: v128, b: v128, c: v128, hist: usize, stride: usize): v128 {
   const p0 = hist + (<usize>i32x4.extract_lane(b, 0) << 2);
   const p1 = hist + stride + (<usize>i32x4.extract_lane(b, 1) << 2);
   const p2 = hist + 2 * stride + (<usize>i32x4.extract_lane(b, 2) << 2);
@@ -343,8 +341,49 @@ function binCounted(v: v128, c: v128, hist: usize, stride: usize): v128 {
   store<i32>(p1, load<i32>(p1) + i32x4.extract_lane(c, 1));
   store<i32>(p2, load<i32>(p2) + i32x4.extract_lane(c, 2));
   store<i32>(p3, load<i32>(p3) + i32x4.extract_lane(c, 3));
+  const mean2 = f64x2.splat(bMean);
+  const d01 = f64x2.sub(f64x2.promote_low_f32x4(v), mean2);
+  const d23 = f64x2.sub(f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)), mean2);
+  const n01 = f64x2.convert_low_i32x4_s(c);
+  const n23 = f64x2.convert_low_i32x4_s(v128.shuffle<i32>(c, c, 2, 3, 0, 1));
   return f64x2.add(f64x2.mul(f64x2.mul(d01, d01), n01), f64x2.mul(f64x2.mul(d23, d23), n23));
 }
+
+/** The float32 bin estimate (x − lo)·scale of each lane (see binsOf). */
+@inline
+function binEstimate(v: v128): v128 {
+  return f32x4.mul(f32x4.sub(v, f32x4.splat(bLo32)), f32x4.splat(bScale32));
+}
+
+/** The bins of estimates t: floor(t), clamped. */
+@inline
+function estimatedBins(t: v128): v128 {
+  return i32x4.max_s(i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.floor(t)), i32x4.splat(bLast)), i32x4.splat(0));
+}
+
+/** Lanes whose estimate t lies within the margin of an integer (or is NaN): their floor may not be the bin. */
+@inline
+function nearEdge(t: v128): v128 {
+  const r = f32x4.sub(t, f32x4.floor(t));
+  return v128.not(v128.and(f32x4.ge(r, f32x4.splat(bMargin)), f32x4.le(r, f32x4.splat(1 - bMargin))));
+}
+
+const exactBins16 = memory.data(16 * 4, 16);
+
+/** The exact bins of the 16 values v0..v3, to exactBins16 (the rare slow path of subBlockPass2). */
+function exactSubBlockBins(v0: v128, v1: v128, v2: v128, v3: v128): void {
+  v128.store(exactBins16, v0);
+  v128.store(exactBins16 + 16, v1);
+  v128.store(exactBins16 + 32, v2);
+  v128.store(exactBins16 + 48, v3);
+  for (let q = 0; q < 16; q++) {
+    const at = exactBins16 + (<usize>q << 2);
+    store<i32>(at, clampBin(exactBin(<f64>load<f32>(at), bLo, bBins, bRange), bLast));
+  }
+}
+
+// called through a function reference, so it is never inlined (the loops keep their registers)
+let exactSubBlockBinsOutOfLine = exactSubBlockBins;
 
 /**
  * Pass 2 of a sub-block of 32 weights given as the bit planes p0..p3 of its codes and the values of codes 0..15
@@ -352,12 +391,27 @@ function binCounted(v: v128, c: v128, hist: usize, stride: usize): v128 {
  */
 @inline
 function subBlockPass2(p0: u32, p1: u32, p2: u32, p3: u32, v0: v128, v1: v128, v2: v128, v3: v128, hist: usize, stride: usize): v128 {
+  const t0 = binEstimate(v0);
+  const t1 = binEstimate(v1);
+  const t2 = binEstimate(v2);
+  const t3 = binEstimate(v3);
+  let b0 = estimatedBins(t0);
+  let b1 = estimatedBins(t1);
+  let b2 = estimatedBins(t2);
+  let b3 = estimatedBins(t3);
+  if (v128.any_true(v128.or(v128.or(nearEdge(t0), nearEdge(t1)), v128.or(nearEdge(t2), nearEdge(t3))))) {
+    exactSubBlockBinsOutOfLine(v0, v1, v2, v3);
+    b0 = v128.load(exactBins16);
+    b1 = v128.load(exactBins16 + 16);
+    b2 = v128.load(exactBins16 + 32);
+    b3 = v128.load(exactBins16 + 48);
+  }
   const low = planePairs(p0, p1);
   const high = planePairs(p2, p3);
-  let dev = binCounted(v0, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 0, 0, 0, 0))), hist, stride);
-  dev = f64x2.add(dev, binCounted(v1, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 1, 1, 1, 1))), hist, stride));
-  dev = f64x2.add(dev, binCounted(v2, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 2, 2, 2, 2))), hist, stride));
-  return f64x2.add(dev, binCounted(v3, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 3, 3, 3, 3))), hist, stride));
+  let dev = binCounted(v0, b0, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 0, 0, 0, 0))), hist, stride);
+  dev = f64x2.add(dev, binCounted(v1, b1, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 1, 1, 1, 1))), hist, stride));
+  dev = f64x2.add(dev, binCounted(v2, b2, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 2, 2, 2, 2))), hist, stride));
+  return f64x2.add(dev, binCounted(v3, b3, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 3, 3, 3, 3))), hist, stride));
 }
 
 // Pass-1 running state of the counting kernels (min/max of the codes present, Σ count·v and Σ count·v² as f64x2,
@@ -374,11 +428,11 @@ function present(v: v128, c: v128, fill: f32): v128 {
   return v128.bitselect(v, f32x4.splat(fill), i32x4.ne(c, i32x4.splat(0)));
 }
 
-/** Σ c·v over four codes, as f64x2 (c·v is exact: c ≤ 32, v a float32). */
+/** Σ c·v over four codes, as f64x2 (c·v is exact: c ≤ 32, v a float32). Counts convert as signed (one x86 instruction). */
 @inline
 function weightedSum(v: v128, c: v128): v128 {
-  const n01 = f64x2.mul(f64x2.promote_low_f32x4(v), f64x2.convert_low_i32x4_u(c));
-  const n23 = f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)), f64x2.convert_low_i32x4_u(v128.shuffle<i32>(c, c, 2, 3, 0, 1)));
+  const n01 = f64x2.mul(f64x2.promote_low_f32x4(v), f64x2.convert_low_i32x4_s(c));
+  const n23 = f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)), f64x2.convert_low_i32x4_s(v128.shuffle<i32>(c, c, 2, 3, 0, 1)));
   return f64x2.add(n01, n23);
 }
 
@@ -387,8 +441,8 @@ function weightedSum(v: v128, c: v128): v128 {
 function weightedSumSq(v: v128, c: v128): v128 {
   const x01 = f64x2.promote_low_f32x4(v);
   const x23 = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
-  const n01 = f64x2.mul(x01, f64x2.convert_low_i32x4_u(c));
-  const n23 = f64x2.mul(x23, f64x2.convert_low_i32x4_u(v128.shuffle<i32>(c, c, 2, 3, 0, 1)));
+  const n01 = f64x2.mul(x01, f64x2.convert_low_i32x4_s(c));
+  const n23 = f64x2.mul(x23, f64x2.convert_low_i32x4_s(v128.shuffle<i32>(c, c, 2, 3, 0, 1)));
   return f64x2.add(f64x2.mul(n01, x01), f64x2.mul(n23, x23));
 }
 

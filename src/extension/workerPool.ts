@@ -37,12 +37,14 @@ export class WorkerPool {
   constructor(
     private readonly script: string,
     size = defaultWorkerCount(),
+    /** Given to each worker as its `workerData` (helper threads are told they are helpers). */
+    private readonly workerData?: unknown,
   ) {
     for (let i = 0; i < size; i++) this.spawn();
   }
 
   private spawn(): void {
-    const w = new Worker(this.script);
+    const w = new Worker(this.script, { workerData: this.workerData });
     w.unref();
     w.on('message', (m: WorkerResponse) => {
       const p = this.busy.get(w);

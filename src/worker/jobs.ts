@@ -8,11 +8,12 @@ import { QuantLensError } from '../core/errors.ts';
 import { computeTensorStats, type TensorStats } from '../core/analysis/tensorStats.ts';
 import { computeScaleDistribution, readBlock } from '../core/analysis/blocks.ts';
 import { forEachChunk } from '../core/analysis/tensorValues.ts';
-import { computeWhatIf, parseCandidate, candidateErrorStats } from '../core/analysis/whatIf.ts';
+import { computeWhatIf, parseCandidate, candidateErrorStats, candidateId, type WhatIfRow } from '../core/analysis/whatIf.ts';
 import { compareModels, compareTensorDetail, pairTensors } from '../core/compare/compare.ts';
 import { buildReport } from '../core/report/report.ts';
 import { dumpModel } from '../core/report/textDump.ts';
-import { parseTensorTypeRule, planRequantize, writeRequantized, type ChunkQuantizer } from '../core/requant/requantize.ts';
+import { parseTensorTypeRule, planRequantize, writeRequantized } from '../core/requant/requantize.ts';
+import type { WorkerPool } from '../extension/workerPool.ts';
 import { requireQuantizer } from '../core/quant/quantizers.ts';
 import { ggmlType } from '../core/types.ts';
 import { parseSimulationRule, planSimulation, writeSimulated } from '../core/requant/simulate.ts';
@@ -23,8 +24,8 @@ import type { Heatmap } from '../shared/webviewProtocol.ts';
 export interface JobContext {
   onProgress: (done: number, total: number) => void;
   isCancelled: () => boolean;
-  /** Helper threads a requantization may hand its chunks to (the worker thread sets this up). */
-  helpers?: () => { quantize: ChunkQuantizer; count: number; dispose(): Promise<void> };
+  /** A new pool of helper threads that a long job may hand parts of its work to (the caller disposes of it). */
+  helpers?: () => WorkerPool;
 }
 
 const models = new Map<string, Promise<Model>>();
@@ -74,6 +75,43 @@ export function computeHeatmap(model: Model, tensor: TensorInfo, width: number, 
   return { tensor: tensor.name, width: w, height: h, cells: Array.from(cells), max };
 }
 
+/** Tensors of at least this many weights spread their what-if candidates over helper threads. */
+const FAN_OUT_ELEMENTS = 1 << 20;
+
+/** A rough relative cost of one candidate's round trip: the K- and I-quant searches dominate. */
+function candidateCost(name: string): number {
+  const c = parseCandidate(name);
+  if (c.kind === 'scheme') return 1;
+  return c.type.family === 'k-quant' || c.type.family === 'i-quant' ? 12 : 2;
+}
+
+/**
+ * The what-if table with its candidates split over helper threads (each streams the whole tensor for its share,
+ * the costliest candidates spread first), merged back in the order asked for.
+ */
+async function whatIfOnHelpers(job: Extract<WorkerJob, { kind: 'whatIf' }>, helpers: WorkerPool, ctx: JobContext): Promise<WhatIfRow[]> {
+  const groups: { candidates: string[]; cost: number }[] = Array.from({ length: helpers.size }, () => ({ candidates: [], cost: 0 }));
+  for (const name of [...job.candidates].sort((a, b) => candidateCost(b) - candidateCost(a))) {
+    const cheapest = groups.reduce((a, b) => (b.cost < a.cost ? b : a));
+    cheapest.candidates.push(name);
+    cheapest.cost += candidateCost(name);
+  }
+  const busy = groups.filter((g) => g.candidates.length);
+  const progress = busy.map(() => ({ done: 0, total: 1 }));
+  const handles = busy.map((g, i) => helpers.run<Extract<WorkerResult, { kind: 'whatIf' }>>({ ...job, candidates: g.candidates }, (done, total) => {
+    progress[i] = { done, total };
+    ctx.onProgress(progress.reduce((a, p) => a + p.done / p.total, 0), progress.length);
+  }));
+  const watch = setInterval(() => ctx.isCancelled() && handles.forEach((h) => h.cancel()), 100);
+  try {
+    const rows = (await Promise.all(handles.map((h) => h.promise))).flatMap((r) => r.rows);
+    const order = job.candidates.map((name) => candidateId(parseCandidate(name)));
+    return rows.sort((a, b) => order.indexOf(a.candidate) - order.indexOf(b.candidate));
+  } finally {
+    clearInterval(watch);
+  }
+}
+
 export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerResult> {
   if (job.kind === 'close') {
     await closeModel(job.path);
@@ -98,6 +136,14 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
     case 'heatmap':
       return { kind: 'heatmap', heatmap: computeHeatmap(model, tensorOf(model, job.tensor), job.width, job.height, ctx) };
     case 'whatIf': {
+      if (job.candidates.length > 1 && tensorOf(model, job.tensor).nElements >= FAN_OUT_ELEMENTS && ctx.helpers) {
+        const helpers = ctx.helpers();
+        try {
+          if (helpers.size > 1) return { kind: 'whatIf', rows: await whatIfOnHelpers(job, helpers, ctx) };
+        } finally {
+          await helpers.dispose();
+        }
+      }
       const imatrix = job.imatrix ? await imatrixFor(job.imatrix, job.tensor) : undefined;
       return { kind: 'whatIf', rows: computeWhatIf(model, tensorOf(model, job.tensor), job.candidates.map(parseCandidate), { onProgress: ctx.onProgress, isCancelled: ctx.isCancelled, imatrix }) };
     }
@@ -174,8 +220,8 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
         const result = await writeRequantized(model, plan, job.output, {
           onProgress: (d, t) => ctx.onProgress(d, t),
           isCancelled: ctx.isCancelled,
-          quantize: helpers?.quantize,
-          inFlight: helpers ? helpers.count + 1 : 1,
+          quantize: helpers?.chunkQuantizer(),
+          inFlight: helpers ? helpers.size + 1 : 1,
         });
         return { kind: 'requantize', output: result.path, bytes: result.bytes, changed: plan.changes.length };
       } finally {

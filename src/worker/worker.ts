@@ -1,5 +1,5 @@
 /** Worker thread entry: runs jobs from the extension host (see src/shared/workerProtocol.ts), never on its main thread. */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { runJob } from './jobs.ts';
 import { WorkerPool } from '../extension/workerPool.ts';
@@ -7,6 +7,8 @@ import { QuantLensError, oneLine } from '../core/errors.ts';
 import type { WorkerRequest, WorkerResponse } from '../shared/workerProtocol.ts';
 
 const port = parentPort!;
+const HELPER = { role: 'helper' };
+const isHelper = (workerData as typeof HELPER | undefined)?.role === HELPER.role;
 const post = (m: WorkerResponse) => port.postMessage(m);
 
 port.on('message', async (req: WorkerRequest) => {
@@ -22,11 +24,9 @@ port.on('message', async (req: WorkerRequest) => {
           post({ id: req.id, type: 'progress', done, total });
         }
       },
-      // a requantization hands its chunks to helper threads running this same script, one per core
-      helpers: () => {
-        const pool = new WorkerPool(__filename, availableParallelism());
-        return { quantize: pool.chunkQuantizer(), count: pool.size, dispose: () => pool.dispose() };
-      },
+      // long jobs hand parts of their work to helper threads running this same script, one per core (helpers
+      // themselves have none)
+      helpers: isHelper ? undefined : () => new WorkerPool(__filename, availableParallelism(), HELPER),
     });
     post({ id: req.id, type: 'result', result });
   } catch (e) {

@@ -9,7 +9,7 @@ import { openModel } from '../../src/core/formats/openModel.ts';
 import { parseTensorTypeRule, planRequantize, writeRequantized } from '../../src/core/requant/requantize.ts';
 import { QuantLensError } from '../../src/core/errors.ts';
 import { WorkerPool } from '../../src/extension/workerPool.ts';
-import { buildSync } from 'esbuild';
+import { bundledWorker } from '../helpers/workerBundle.ts';
 import { corpusPath, readJson } from '../helpers/corpus.ts';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -73,10 +73,7 @@ test('a large tensor is quantized chunk by chunk, with progress in between, to t
 
 test('chunks quantized on helper threads (the bundled worker) give the same file as one thread', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ql-requant-'));
-  // the worker script as the extension and the CLI ship it, bundled here so the test needs no prior build
-  const script = join(dir, 'worker.js');
-  buildSync({ entryPoints: [join(import.meta.dirname, '..', '..', 'src', 'worker', 'worker.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: script, logLevel: 'silent' });
-  const pool = new WorkerPool(script, 2);
+  const pool = new WorkerPool(bundledWorker(), 2);
   const m = await openModel(corpusPath('gguf', 'llama-tiny-F32.gguf'));
   try {
     const plan = planRequantize(m, [parseTensorTypeRule('.=q5_K'), parseTensorTypeRule('attn_q=q8_0')]);

@@ -5,7 +5,7 @@
 import { openModel } from '../core/formats/openModel.ts';
 import type { Model, TensorInfo } from '../core/model.ts';
 import { QuantLensError } from '../core/errors.ts';
-import { computeTensorStats, type TensorStats } from '../core/analysis/tensorStats.ts';
+import { computeTensorStats, DEFAULT_BINS, type TensorStats } from '../core/analysis/tensorStats.ts';
 import { computeScaleDistribution, readBlock } from '../core/analysis/blocks.ts';
 import { forEachChunk } from '../core/analysis/tensorValues.ts';
 import { computeWhatIf, parseCandidate, candidateErrorStats, candidateId, type WhatIfRow } from '../core/analysis/whatIf.ts';
@@ -112,6 +112,47 @@ async function whatIfOnHelpers(job: Extract<WorkerJob, { kind: 'whatIf' }>, help
   }
 }
 
+/**
+ * Stats of every tensor that can be decoded (the others are left out), on helper threads when there are some
+ * (largest tensors first, so a huge one does not start last); `onTensorDone` counts finished tensors.
+ */
+async function everyTensorStats(model: Model, path: string, ctx: JobContext, onTensorDone: (done: number) => void): Promise<Map<string, TensorStats>> {
+  const stats = new Map<string, TensorStats>();
+  const undecodable = (e: unknown) => {
+    if (!(e instanceof QuantLensError) || e.code === 'cancelled') throw e;
+  };
+  let done = 0;
+  const helpers = model.tensors.length > 1 ? ctx.helpers?.() : undefined;
+  if (!helpers) {
+    for (const t of model.tensors) {
+      if (ctx.isCancelled()) throw new QuantLensError('cancelled', 'cancelled');
+      try {
+        stats.set(t.name, computeTensorStats(model, t, { isCancelled: ctx.isCancelled }));
+      } catch (e) {
+        undecodable(e);
+      }
+      onTensorDone(++done);
+    }
+    return stats;
+  }
+  const largestFirst = [...model.tensors].sort((a, b) => b.nElements - a.nElements);
+  const handles = largestFirst.map((t) => helpers.run<Extract<WorkerResult, { kind: 'stats' }>>({ kind: 'stats', path, tensor: t.name, bins: DEFAULT_BINS }));
+  const watch = setInterval(() => ctx.isCancelled() && handles.forEach((h) => h.cancel()), 100);
+  try {
+    const results = await Promise.all(handles.map((h) => h.promise.then((r) => r.stats, (e) => undecodable(e)).finally(() => onTensorDone(++done))));
+    // in file order, as the one-thread path gives them
+    const byName = new Map(largestFirst.map((t, i) => [t.name, results[i]]));
+    for (const t of model.tensors) {
+      const s = byName.get(t.name);
+      if (s) stats.set(t.name, s);
+    }
+    return stats;
+  } finally {
+    clearInterval(watch);
+    await helpers.dispose();
+  }
+}
+
 export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerResult> {
   if (job.kind === 'close') {
     await closeModel(job.path);
@@ -153,16 +194,7 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
       return { kind: 'candidateError', candidate: job.candidate, stats };
     }
     case 'report': {
-      const stats = new Map<string, TensorStats>();
-      for (const [i, t] of model.tensors.entries()) {
-        if (ctx.isCancelled()) throw new QuantLensError('cancelled', 'cancelled');
-        try {
-          stats.set(t.name, computeTensorStats(model, t, { isCancelled: ctx.isCancelled }));
-        } catch (e) {
-          if (!(e instanceof QuantLensError) || e.code === 'cancelled') throw e;
-        }
-        ctx.onProgress(i + 1, model.tensors.length * (job.reference ? 2 : 1));
-      }
+      const stats = await everyTensorStats(model, job.path, ctx, (done) => ctx.onProgress(done, model.tensors.length * (job.reference ? 2 : 1)));
       let comparison;
       if (job.reference) {
         const ref = await openModel(job.reference);
@@ -199,13 +231,7 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
       return { kind: 'compareTensor', detail: compareTensorDetail(model, ref, pair, { bins: job.bins, isCancelled: ctx.isCancelled }) };
     }
     case 'dump': {
-      const stats = job.withStats ? new Map(model.tensors.flatMap((t) => {
-        try {
-          return [[t.name, computeTensorStats(model, t, { isCancelled: ctx.isCancelled })] as const];
-        } catch {
-          return [];
-        }
-      })) : undefined;
+      const stats = job.withStats ? await everyTensorStats(model, job.path, ctx, (done) => ctx.onProgress(done, model.tensors.length)) : undefined;
       return { kind: 'text', text: dumpModel(model, stats) };
     }
     case 'simulate': {

@@ -9,6 +9,7 @@ import { runJob, type JobContext } from '../../src/worker/jobs.ts';
 import { WorkerPool } from '../../src/extension/workerPool.ts';
 import { bundledWorker } from '../helpers/workerBundle.ts';
 import { rng } from '../helpers/rng.ts';
+import { corpusPath } from '../helpers/corpus.ts';
 
 /** A GGUF holding one F32 tensor of 1024 rows of 1024 heavy-tailed values, with a few outlier columns. */
 function bigF32Model(): string {
@@ -61,4 +62,16 @@ test('a cancelled what-if on helper threads stops with a cancelled error', async
     }),
     (e: Error & { code?: string }) => e.code === 'cancelled',
   );
+});
+
+test('the report and the text dump with stats: the same text from helper threads as from one thread', async () => {
+  const path = corpusPath('gguf', 'llama-mix-Q4_K_M.gguf');
+  const quiet: JobContext = { onProgress: () => {}, isCancelled: () => false };
+  const withHelpers: JobContext = { ...quiet, helpers: () => new WorkerPool(bundledWorker(), 2, { role: 'helper' }) };
+  for (const job of [{ kind: 'report' as const, path, format: 'json' as const }, { kind: 'dump' as const, path, withStats: true }]) {
+    const alone = await runJob(job, quiet);
+    const spread = await runJob(job, withHelpers);
+    assert.equal(alone.kind, 'text');
+    assert.deepEqual(spread, alone, job.kind);
+  }
 });

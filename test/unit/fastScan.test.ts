@@ -59,6 +59,15 @@ test('F16: special values, ±0, subnormals, every bit pattern', async () => {
     data[2 * i + 1] = b >> 8;
   });
   await compareOn(1, data, vals.length, 'random f16', 256);
+  // an odd length (the counting kernel's tail), and the JavaScript loop with the kernels off
+  await compareOn(1, data.subarray(0, 2 * 4095), 4095, 'random f16, odd length', 256);
+  wasm.setWasmEnabled(false);
+  try {
+    await compareOn(1, all, 65536, 'all f16 patterns, JavaScript only');
+    await compareOn(1, data.subarray(0, 2 * 4095), 4095, 'random f16, JavaScript only', 256);
+  } finally {
+    wasm.setWasmEnabled(true);
+  }
 });
 
 test('BF16: every bit pattern', async () => {

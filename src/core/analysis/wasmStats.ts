@@ -25,6 +25,7 @@ interface KernelExports {
   iq4xsFirstPass(src: number, nBlocks: number, min: number, max: number): number;
   iq4xsSecondPass(src: number, nBlocks: number, hist: number): void;
   decodedFirstPass(type: number, src: number, nBlocks: number, blockBytes: number, blockWeights: number, min: number, max: number): number;
+  countHalves(src: number, n: number, table: number): void;
   decodedSecondPass(type: number, src: number, nBlocks: number, blockBytes: number, blockWeights: number, hist: number): void;
 }
 

@@ -715,3 +715,25 @@ export function decodedSecondPass(type: i32, src: usize, nBlocks: i32, blockByte
     secondCore(scratch, n * blockWeights, hist);
   }
 }
+
+// ------------------------------------------------------------------------------------------- F16 / BF16
+
+/**
+ * Adds the n 16-bit patterns at src to two int32 tables of 65536 counts at table (even elements to the first,
+ * odd to the second, so a repeated pattern does not wait on its own increment).
+ */
+export function countHalves(src: usize, n: i32, table: usize): void {
+  const odd = table + (65536 << 2);
+  const pairs = n >> 1;
+  for (let i = 0; i < pairs; i++) {
+    const w = load<u32>(src + (<usize>i << 2));
+    const a = table + (<usize>(w & 0xffff) << 2);
+    const b = odd + (<usize>(w >>> 16) << 2);
+    store<i32>(a, load<i32>(a) + 1);
+    store<i32>(b, load<i32>(b) + 1);
+  }
+  if (n & 1) {
+    const a = table + (<usize>load<u16>(src + (<usize>(n - 1) << 1)) << 2);
+    store<i32>(a, load<i32>(a) + 1);
+  }
+}

@@ -13,7 +13,8 @@ export type WorkerJob =
   | { kind: 'whatIf'; path: string; tensor: string; candidates: string[]; imatrix?: string }
   | { kind: 'candidateError'; path: string; tensor: string; candidate: string; bins: number; imatrix?: string }
   | { kind: 'report'; path: string; reference?: string; format: 'md' | 'json' | 'csv' }
-  | { kind: 'compare'; path: string; reference: string }
+  /** `tensors`: only these (a helper thread's share of a comparison). */
+  | { kind: 'compare'; path: string; reference: string; tensors?: string[] }
   | { kind: 'compareTensor'; path: string; reference: string; tensor: string; bins: number }
   | { kind: 'dump'; path: string; withStats: boolean }
   | { kind: 'requantize'; path: string; output: string; rules: string[] }

@@ -13,7 +13,7 @@ import { compareModels, compareTensorDetail, pairTensors } from '../core/compare
 import { buildReport } from '../core/report/report.ts';
 import { dumpModel } from '../core/report/textDump.ts';
 import { parseTensorTypeRule, planRequantize, writeRequantized } from '../core/requant/requantize.ts';
-import type { WorkerPool } from '../extension/workerPool.ts';
+import type { JobHandle, WorkerPool } from '../extension/workerPool.ts';
 import { requireQuantizer } from '../core/quant/quantizers.ts';
 import { ggmlType } from '../core/types.ts';
 import { parseSimulationRule, planSimulation, writeSimulated } from '../core/requant/simulate.ts';
@@ -135,20 +135,56 @@ async function everyTensorStats(model: Model, path: string, ctx: JobContext, onT
     }
     return stats;
   }
-  const largestFirst = [...model.tensors].sort((a, b) => b.nElements - a.nElements);
-  const handles = largestFirst.map((t) => helpers.run<Extract<WorkerResult, { kind: 'stats' }>>({ kind: 'stats', path, tensor: t.name, bins: DEFAULT_BINS }));
-  const watch = setInterval(() => ctx.isCancelled() && handles.forEach((h) => h.cancel()), 100);
   try {
-    const results = await Promise.all(handles.map((h) => h.promise.then((r) => r.stats, (e) => undecodable(e)).finally(() => onTensorDone(++done))));
-    // in file order, as the one-thread path gives them
-    const byName = new Map(largestFirst.map((t, i) => [t.name, results[i]]));
-    for (const t of model.tensors) {
-      const s = byName.get(t.name);
-      if (s) stats.set(t.name, s);
+    const results = await tensorByTensor(helpers, ctx, model.tensors, (t) => ({ kind: 'stats', path, tensor: t.name, bins: DEFAULT_BINS }), (e) => {
+      undecodable(e);
+      return undefined;
+    }, () => onTensorDone(++done));
+    for (const [i, t] of model.tensors.entries()) {
+      const r = results[i];
+      if (r?.kind === 'stats') stats.set(t.name, r.stats);
     }
     return stats;
   } finally {
+    await helpers.dispose();
+  }
+}
+
+/**
+ * One job per tensor on the helper threads, largest tensors first (so a huge one does not start last and run
+ * alone); results in the order of `tensors`. A job's error goes to `onError`, which rethrows or gives a stand-in.
+ */
+async function tensorByTensor<T>(
+  helpers: WorkerPool,
+  ctx: JobContext,
+  tensors: TensorInfo[],
+  jobFor: (t: TensorInfo) => WorkerJob,
+  onError: (e: unknown) => T,
+  onDone: () => void,
+): Promise<(WorkerResult | T)[]> {
+  const largestFirst = tensors.map((t, i) => i).sort((a, b) => tensors[b].nElements - tensors[a].nElements || a - b);
+  const handles: JobHandle[] = [];
+  for (const i of largestFirst) handles[i] = helpers.run(jobFor(tensors[i]));
+  const watch = setInterval(() => ctx.isCancelled() && handles.forEach((h) => h.cancel()), 100);
+  try {
+    return await Promise.all(handles.map((h) => h.promise.then((r) => r, onError).finally(onDone)));
+  } finally {
     clearInterval(watch);
+  }
+}
+
+/** compareModels over every paired tensor, on helper threads when there are some. */
+async function compareOnHelpers(model: Model, ref: Model, job: Extract<WorkerJob, { kind: 'compare' }>, ctx: JobContext): Promise<ReturnType<typeof compareModels>> {
+  const pairing = pairTensors(model, ref);
+  const helpers = pairing.pairs.length > 1 ? ctx.helpers?.() : undefined;
+  if (!helpers) return compareModels(model, ref, { isCancelled: ctx.isCancelled, onProgress: (d, t) => ctx.onProgress(d, t) });
+  try {
+    let done = 0;
+    const results = await tensorByTensor(helpers, ctx, pairing.pairs.map((p) => p.tensor), (t) => ({ ...job, tensors: [t.name] }), (e) => {
+      throw e;
+    }, () => ctx.onProgress(++done, pairing.pairs.length));
+    return { pairing, tensors: results.flatMap((r) => (r.kind === 'compare' ? r.comparison.tensors : [])) };
+  } finally {
     await helpers.dispose();
   }
 }
@@ -213,15 +249,18 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
       return { kind: 'text', text: buildReport({ model, stats, comparison }, job.format) };
     }
     case 'compare': {
-      const ref = await openModel(job.reference);
+      const ref = job.tensors ? await modelAt(job.reference) : await openModel(job.reference);
       try {
-        const { pairing, tensors } = compareModels(model, ref, { isCancelled: ctx.isCancelled, onProgress: (d, t) => ctx.onProgress(d, t) });
+        const only = job.tensors && new Set(job.tensors);
+        const { pairing, tensors } = only
+          ? compareModels(model, ref, { filter: { test: (name) => only.has(name) }, isCancelled: ctx.isCancelled })
+          : await compareOnHelpers(model, ref, job, ctx);
         return {
           kind: 'compare',
           comparison: { reference: job.reference, tensors, missingInReference: pairing.missingInReference, missingInModel: pairing.missingInModel, shapeMismatches: pairing.shapeMismatches },
         };
       } finally {
-        await ref.close();
+        if (!job.tensors) await ref.close();
       }
     }
     case 'compareTensor': {

@@ -75,3 +75,12 @@ test('the report and the text dump with stats: the same text from helper threads
     assert.deepEqual(spread, alone, job.kind);
   }
 });
+
+test('compare over helper threads: every tensor\'s metrics as one thread gives them, in file order', async () => {
+  const job = { kind: 'compare' as const, path: corpusPath('gguf', 'llama-tiny-Q4_K.gguf'), reference: corpusPath('gguf', 'llama-tiny-F32.gguf') };
+  const quiet: JobContext = { onProgress: () => {}, isCancelled: () => false };
+  const alone = await runJob(job, quiet);
+  const spread = await runJob(job, { ...quiet, helpers: () => new WorkerPool(bundledWorker(), 2, { role: 'helper' }) });
+  assert.equal(alone.kind === 'compare' && alone.comparison.tensors.length, 5);
+  assert.deepEqual(spread, alone);
+});

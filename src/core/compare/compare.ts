@@ -195,7 +195,8 @@ export interface ComparedTensor extends ErrorMetrics {
 export function compareModels(
   model: Model,
   reference: Model,
-  options: { filter?: RegExp; isCancelled?: () => boolean; onProgress?: (done: number, total: number, name: string) => void } = {},
+  /** `filter` picks tensors by name: a RegExp, or a Set's lookalike `{ test }`. */
+  options: { filter?: { test(name: string): boolean }; isCancelled?: () => boolean; onProgress?: (done: number, total: number, name: string) => void } = {},
 ): { pairing: Pairing; tensors: ComparedTensor[] } {
   const pairing = pairTensors(model, reference);
   const pairs = pairing.pairs.filter((p) => !options.filter || options.filter.test(p.name));

@@ -103,6 +103,7 @@ export async function writeSimulated(
           const rec = roundTrip(c, ref, rowLength, range);
           acc.add(rec, ref);
           write(encode(t.dtype!, rec));
+          options.onProgress?.(done + r * rowLength + ref.length, total);
         }
         errors.push({ tensor: t.name, candidate: candidateId(c), metrics: acc.result() });
       }

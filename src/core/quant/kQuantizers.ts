@@ -26,8 +26,12 @@ function putF16(out: Uint8Array, at: number, x: number): number {
   return F16_TO_F32[h];
 }
 
+/**
+ * v clamped to [lo, hi]; NaN stays NaN. (Math.min/max keep the result a double: a ternary mixing v with an integer
+ * argument makes V8 box it.) Only -0 differs from the comparisons, and the codes clamped here are never -0.
+ */
 function clamp(v: number, lo: number, hi: number): number {
-  return v < lo ? lo : v > hi ? hi : v;
+  return Math.min(Math.max(v, lo), hi);
 }
 
 /**
@@ -153,79 +157,185 @@ function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: number, L: I
   return fr(1 / iscale);
 }
 
+/** ggml's nearest_int for a result that is then clamped to a small range: round half to even in double. */
+function roundEven(f: number): number {
+  // equal to nearestInt(f) for |f| < 2^22; beyond, both keep the sign and a magnitude >= 2^22, so any clamp
+  // to [-2^21, 2^21] gives the same code. NaN and infinities pass through alike.
+  return f + 6755399441055744 - 6755399441055744;
+}
+
+// Scratch of makeQkxQuants (n <= 32), float64 so that loads need no conversion (all values are float32 ones).
+const QKX_X = new Float64Array(32);
+const QKX_W = new Float64Array(32);
+/** x - min for the current min. */
+const QKX_XM = new Float64Array(32);
+/** The codes of the last summed trial, and its terms w·l, w·l·l, w·l·x and running sums per element. */
+const QKX_L = new Float64Array(32);
+const QKX_T = new Float64Array(3 * 32);
+const QKX_S = new Float64Array(3 * 32);
+/** Σwl², Σwl, Σwlx of the codes in QKX_L, in double (kept in memory: V8 boxes such loop-carried sums). */
+const QKX_E = new Float64Array(3);
+/** binary32's unit roundoff. */
+const U = 2 ** -24;
+/** A float32 sum of n <= 32 non-negative terms, each rounded twice, is at least this factor of the exact sum. */
+const SUM_SLACK = 1 - 1e-5;
+/** Absolute slack for float32 underflow of the terms (2^-150 per rounding, and more). */
+const TINY = 1e-44;
+
 /**
  * make_qkx2_quants (weights required) and make_qkx3_quants (weights optional, x² by default): an asymmetric
- * scale and min for n values, searched over nstep+1 trial scales. Returns [scale, the_min].
+ * scale and min for n values, searched over nstep+1 trial scales. Returns the scale and stores the_min at mins[mi].
+ *
+ * Same float32 operations as ggml's loop, minus work whose result is known: a trial's codes only change in a few
+ * places from the previous trial's, so the sums restart at the first changed code (the float sums up to there are
+ * the same) and an unchanged trial is skipped (it repeats the previous one, which was taken or not). A trial's
+ * error is first bounded in double: when even the bound cannot beat the best error, the float sum cannot either.
  */
 export function makeQkxQuants(
   variant: 2 | 3, n: number, nmax: number, x: Float32Array, xo: number, weights: Float32Array | undefined,
-  L: Int32Array, lo: number, Laux: Int32Array, rmin: number, rdelta: number, nstep: number, useMad: boolean,
-): [number, number] {
-  const w = (i: number): number => (weights ? weights[i] : fr(x[xo + i] * x[xo + i]));
-  let min = x[xo];
-  let max = x[xo];
-  let sumW = w(0);
-  let sumX = fr(sumW * x[xo]);
-  for (let i = 1; i < n; i++) {
+  L: Int32Array, lo: number, rmin: number, rdelta: number, nstep: number, useMad: boolean,
+  mins: Float32Array, mi: number,
+): number {
+  const X = QKX_X;
+  const W = QKX_W;
+  const xm = QKX_XM;
+  const PL = QKX_L;
+  const T = QKX_T;
+  const S = QKX_S;
+  // with no negative weight every error term is >= 0 (or NaN): that is what the error bounds rely on
+  let nonNegative = true;
+  // exact (double) sums for the error bound: Σw, Σwx, Σw|x|, Σwx², max|x|; and Σwl², Σwl, Σwlx of the codes PL
+  let C = 0;
+  let Q = 0;
+  let Qabs = 0;
+  let R = 0;
+  let maxAbsX = 0;
+  for (let i = 0; i < n; i++) {
     const xi = x[xo + i];
+    const wi = weights ? weights[i] : fr(xi * xi);
+    X[i] = xi;
+    W[i] = wi;
+    PL[i] = NaN;
+    if (wi < 0) nonNegative = false;
+    C += wi;
+    Q += wi * xi;
+    Qabs += wi * Math.abs(xi);
+    R += wi * xi * xi;
+    if (Math.abs(xi) > maxAbsX) maxAbsX = Math.abs(xi);
+  }
+  const E = QKX_E;
+  E[0] = 0;
+  E[1] = 0;
+  E[2] = 0;
+  let min = X[0];
+  let max = X[0];
+  let sumW = W[0];
+  let sumX = fr(sumW * X[0]);
+  for (let i = 1; i < n; i++) {
+    const xi = X[i];
     if (xi < min) min = xi;
     if (xi > max) max = xi;
-    const wi = w(i);
+    const wi = W[i];
     sumW = fr(sumW + wi);
     sumX = fr(sumX + fr(wi * xi));
   }
   if (min > 0) min = 0;
   if (variant === 2 ? max === min : max <= min) {
     for (let i = 0; i < n; i++) L[lo + i] = 0;
-    return [0, -min];
+    mins[mi] = -min;
+    return 0;
   }
-  let iscale = fr(nmax / fr(max - min));
+  let range = fr(max - min);
+  for (let i = 0; i < n; i++) xm[i] = fr(X[i] - min);
+  let iscale = fr(nmax / range);
   let scale = fr(1 / iscale);
   let bestError = 0;
   for (let i = 0; i < n; i++) {
-    const l = clamp(nearestInt(fr(iscale * fr(x[xo + i] - min))), 0, nmax);
+    const l = clamp(roundEven(fr(iscale * xm[i])), 0, nmax);
     L[lo + i] = l;
-    let diff = fr(fr(fr(scale * l) + min) - x[xo + i]);
-    diff = useMad ? Math.abs(diff) : fr(diff * diff);
-    bestError = fr(bestError + fr(w(i) * diff));
+    const diff = fr(fr(fr(scale * l) + min) - X[i]);
+    bestError = fr(bestError + fr(W[i] * (useMad ? Math.abs(diff) : fr(diff * diff))));
   }
-  if (nstep < 1) return [scale, -min];
+  if (nstep < 1) {
+    mins[mi] = -min;
+    return scale;
+  }
   for (let is = 0; is <= nstep; is++) {
-    iscale = fr(fr(fr(rmin + fr(rdelta * is)) + nmax) / fr(max - min));
-    let sumL = 0;
-    let sumL2 = 0;
-    let sumXL = 0;
-    for (let i = 0; i < n; i++) {
-      const l = clamp(nearestInt(fr(iscale * fr(x[xo + i] - min))), 0, nmax);
-      Laux[i] = l;
-      const wi = w(i);
-      sumL = fr(sumL + fr(wi * l));
-      sumL2 = fr(sumL2 + fr(fr(wi * l) * l));
-      sumXL = fr(sumXL + fr(fr(wi * l) * x[xo + i]));
+    iscale = fr(fr(fr(rmin + fr(rdelta * is)) + nmax) / range);
+    let first = 0;
+    while (first < n && clamp(roundEven(fr(iscale * xm[first])), 0, nmax) === PL[first]) first++;
+    if (first === n) continue;
+    let sumL = first ? S[3 * first - 3] : 0;
+    let sumL2 = first ? S[3 * first - 2] : 0;
+    let sumXL = first ? S[3 * first - 1] : 0;
+    for (let i = first; i < n; i++) {
+      const l = clamp(roundEven(fr(iscale * xm[i])), 0, nmax);
+      if (l !== PL[i]) {
+        const old = PL[i] === PL[i] ? PL[i] : 0;
+        const wi = W[i];
+        E[0] += wi * (l * l - old * old);
+        E[1] += wi * (l - old);
+        E[2] += wi * X[i] * (l - old);
+        PL[i] = l;
+        const wl = fr(wi * l);
+        T[3 * i] = wl;
+        T[3 * i + 1] = fr(wl * l);
+        T[3 * i + 2] = fr(wl * X[i]);
+      }
+      sumL = fr(sumL + T[3 * i]);
+      sumL2 = fr(sumL2 + T[3 * i + 1]);
+      sumXL = fr(sumXL + T[3 * i + 2]);
+      S[3 * i] = sumL;
+      S[3 * i + 1] = sumL2;
+      S[3 * i + 2] = sumXL;
     }
     const D = fr(fr(sumW * sumL2) - fr(sumL * sumL));
-    if (D > 0) {
-      let thisScale = fr(fr(fr(sumW * sumXL) - fr(sumX * sumL)) / D);
-      let thisMin = fr(fr(fr(sumL2 * sumX) - fr(sumL * sumXL)) / D);
-      if (thisMin > 0) {
-        thisMin = 0;
-        thisScale = fr(sumXL / sumL2);
-      }
-      let err = 0;
-      for (let i = 0; i < n; i++) {
-        let diff = fr(fr(fr(thisScale * Laux[i]) + thisMin) - x[xo + i]);
-        diff = useMad ? Math.abs(diff) : fr(diff * diff);
-        err = fr(err + fr(w(i) * diff));
-      }
-      if (err < bestError) {
-        for (let i = 0; i < n; i++) L[lo + i] = Laux[i];
-        bestError = err;
-        scale = thisScale;
-        min = thisMin;
-      }
+    if (!(D > 0)) continue;
+    let thisScale = fr(fr(fr(sumW * sumXL) - fr(sumX * sumL)) / D);
+    let thisMin = fr(fr(fr(sumL2 * sumX) - fr(sumL * sumXL)) / D);
+    if (thisMin > 0) {
+      thisMin = 0;
+      thisScale = fr(sumXL / sumL2);
+    }
+    if (nonNegative && !useMad && errorLowerBound(thisScale, thisMin, nmax, n, E[0], E[1], C, E[2], Q, Qabs, R, maxAbsX) >= bestError) continue;
+    if (nonNegative && useMad) {
+      let bound = 0;
+      for (let i = 0; i < n; i++) bound += W[i] * Math.abs(fr(fr(fr(thisScale * PL[i]) + thisMin) - X[i]));
+      if (bound * SUM_SLACK - TINY * (C + n) >= bestError) continue;
+    }
+    let err = 0;
+    for (let i = 0; i < n; i++) {
+      const diff = fr(fr(fr(thisScale * PL[i]) + thisMin) - X[i]);
+      err = fr(err + fr(W[i] * (useMad ? Math.abs(diff) : fr(diff * diff))));
+    }
+    if (err < bestError) {
+      for (let k = 0; k < n; k++) L[lo + k] = PL[k];
+      bestError = err;
+      scale = thisScale;
+      // later trials search from the new min, as ggml's loop does
+      min = thisMin;
+      range = fr(max - min);
+      for (let k = 0; k < n; k++) xm[k] = fr(X[k] - min);
     }
   }
-  return [scale, -min];
+  mins[mi] = -min;
+  return scale;
+}
+
+/**
+ * A lower bound of ggml's float32 error sum Σ w·(fr(fr(fr(s·l) + m) - x))² (weights >= 0, codes 0..nmax), from
+ * exact sums: the real error E = Σ w(s·l + m - x)² in closed form (A = Σwl², B = Σwl, C = Σw, P = Σwlx, Q = Σwx,
+ * R = Σwx²), less what the float32 roundings can take off. Each computed difference is within δ of the real one,
+ * so the sum is at least E - 2δ·sqrt(E·C) (Cauchy-Schwarz), and the float sum of the rounded squares at least
+ * SUM_SLACK of that. epsE covers the double rounding of the sums (accumulated over many updates) and of E.
+ */
+function errorLowerBound(s: number, m: number, nmax: number, n: number, A: number, B: number, C: number, P: number, Q: number, Qabs: number, R: number, maxAbsX: number): number {
+  const E = s * s * A + 2 * s * m * B + m * m * C - 2 * s * P - 2 * m * Q + R;
+  const as = Math.abs(s);
+  const am = Math.abs(m);
+  const epsE = 1e-11 * ((as * nmax + am) * (as * nmax + am) * C + 2 * (as * nmax + am) * Qabs + R);
+  const delta = U * 1.001 * (3 * as * nmax + 2 * am + maxAbsX) + TINY;
+  return SUM_SLACK * (E - epsE - 2 * delta * Math.sqrt(Math.max(E + epsE, 0) * C)) - TINY * (C + n);
 }
 
 /**
@@ -330,7 +440,6 @@ function q2K(x: Float32Array, nPerRow: number, imatrix?: Float32Array): Uint8Arr
   const nb = x.length / QK_K;
   const out = new Uint8Array(nb * 84);
   const L = new Int32Array(QK_K);
-  const Laux = new Int32Array(16);
   const weights = new Float32Array(16);
   const mins = new Float32Array(16);
   const scales = new Float32Array(16);
@@ -345,9 +454,9 @@ function q2K(x: Float32Array, nPerRow: number, imatrix?: Float32Array): Uint8Arr
       let maxMin = 0;
       for (let j = 0; j < 16; j++) {
         for (let l = 0; l < 16; l++) weights[l] = Math.abs(x[xo + 16 * j + l]);
-        const [s, m] = makeQkxQuants(2, 16, 3, x, xo + 16 * j, weights, L, 16 * j, Laux, fr(-0.5), TENTH, 15, true);
+        const s = makeQkxQuants(2, 16, 3, x, xo + 16 * j, weights, L, 16 * j, fr(-0.5), TENTH, 15, true, mins, j);
+        const m = mins[j];
         scales[j] = s;
-        mins[j] = m;
         if (s > maxScale) maxScale = s;
         if (m > maxMin) maxMin = m;
       }
@@ -378,9 +487,7 @@ function q2K(x: Float32Array, nPerRow: number, imatrix?: Float32Array): Uint8Arr
           weights[l] = fr(imatrix[qo + 16 * j + l] * fr(Math.sqrt(fr(sigma2 + fr(xv * xv)))));
         }
         for (let l = 0; l < 16; l++) sw[j] = fr(sw[j] + weights[l]);
-        const [s, m] = makeQkxQuants(3, 16, 3, x, xo + 16 * j, weights, L, 16 * j, Laux, fr(-0.9), fr(0.05), 36, false);
-        scales[j] = s;
-        mins[j] = m;
+        scales[j] = makeQkxQuants(3, 16, 3, x, xo + 16 * j, weights, L, 16 * j, fr(-0.9), fr(0.05), 36, false, mins, j);
       }
       const dm = makeQpQuants(16, 15, scales, Ls, sw);
       const mm = makeQpQuants(16, 15, mins, Lm, sw);
@@ -502,7 +609,6 @@ function q45K(bits: 4 | 5, x: Float32Array, nPerRow: number, imatrix?: Float32Ar
   const nb = x.length / QK_K;
   const out = new Uint8Array(nb * size);
   const L = new Int32Array(QK_K);
-  const Laux = new Int32Array(32);
   const weights = new Float32Array(32);
   const mins = new Float32Array(8);
   const scales = new Float32Array(8);
@@ -520,11 +626,11 @@ function q45K(bits: 4 | 5, x: Float32Array, nPerRow: number, imatrix?: Float32Ar
         for (let l = 0; l < 32; l++) sumX2 = fr(sumX2 + fr(x[xo + 32 * j + l] * x[xo + 32 * j + l]));
         const avX = fr(Math.sqrt(fr(sumX2 / 32)));
         for (let l = 0; l < 32; l++) weights[l] = fr(avX + Math.abs(x[xo + 32 * j + l]));
-        const [s, m] = bits === 4
-          ? makeQkxQuants(2, 32, 15, x, xo + 32 * j, weights, L, 32 * j, Laux, -1, TENTH, 20, false)
-          : makeQkxQuants(2, 32, 31, x, xo + 32 * j, weights, L, 32 * j, Laux, fr(-0.5), TENTH, 15, false);
+        const s = bits === 4
+          ? makeQkxQuants(2, 32, 15, x, xo + 32 * j, weights, L, 32 * j, -1, TENTH, 20, false, mins, j)
+          : makeQkxQuants(2, 32, 31, x, xo + 32 * j, weights, L, 32 * j, fr(-0.5), TENTH, 15, false, mins, j);
+        const m = mins[j];
         scales[j] = s;
-        mins[j] = m;
         if (s > maxScale) maxScale = s;
         if (m > maxMin) maxMin = m;
       }
@@ -550,9 +656,7 @@ function q45K(bits: 4 | 5, x: Float32Array, nPerRow: number, imatrix?: Float32Ar
         let sumw = 0;
         for (let l = 0; l < 32; l++) sumw = fr(sumw + weights[l]);
         sw[j] = sumw;
-        const [s, m] = makeQkxQuants(3, 32, nmax, x, xo + 32 * j, weights, L, 32 * j, Laux, fr(-0.9), fr(0.05), 36, false);
-        scales[j] = s;
-        mins[j] = m;
+        scales[j] = makeQkxQuants(3, 32, nmax, x, xo + 32 * j, weights, L, 32 * j, fr(-0.9), fr(0.05), 36, false, mins, j);
       }
       const dBlock = makeQpQuants(8, 63, scales, Ls, sw);
       const mBlock = makeQpQuants(8, 63, mins, Lm, sw);

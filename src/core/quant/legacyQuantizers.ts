@@ -146,8 +146,8 @@ function legacyWithImatrix(bits: 4 | 5, asymmetric: boolean, x: Float32Array, nP
   const bytes = (bits === 4 ? 18 : 22) + (asymmetric ? 2 : 0);
   const out = new Uint8Array((x.length / QK) * bytes);
   const L = new Int32Array(QK);
-  const Laux = new Int32Array(QK);
   const weight = new Float32Array(QK);
+  const theMin = new Float32Array(1);
   for (let row = 0; row < x.length / nPerRow; row++) {
     const ro = row * nPerRow;
     let sumX2 = 0;
@@ -158,9 +158,9 @@ function legacyWithImatrix(bits: 4 | 5, asymmetric: boolean, x: Float32Array, nP
       const o = (xo / QK) * bytes;
       for (let j = 0; j < QK; j++) weight[j] = fr(imatrix[QK * ib + j] * fr(Math.sqrt(fr(sigma2 + fr(x[xo + j] * x[xo + j])))));
       if (asymmetric) {
-        const [d, theMin] = makeQkxQuants(3, QK, bits === 4 ? 15 : 31, x, xo, weight, L, 0, Laux, fr(-0.9), fr(0.05), 36, false);
+        const d = makeQkxQuants(3, QK, bits === 4 ? 15 : 31, x, xo, weight, L, 0, fr(-0.9), fr(0.05), 36, false, theMin, 0);
         putF16(out, o, d);
-        putF16(out, o + 2, -theMin);
+        putF16(out, o + 2, -theMin[0]);
       } else {
         putF16(out, o, makeQxQuants(QK, bits === 4 ? 8 : 16, x, xo, L, 0, 1, weight, 0));
       }

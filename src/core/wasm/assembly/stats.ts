@@ -68,8 +68,9 @@ function firstCore(ptr: usize, n: i32): void {
   const zero4 = f32x4.splat(0);
   for (let i = 0; i < n; i += 4) {
     const v = v128.load(ptr + (<usize>i << 2));
-    vmin = f32x4.min(vmin, v);
-    vmax = f32x4.max(vmax, v);
+    // pmin/pmax keep the running extreme on ties, as the JavaScript loop (NaN and ±0 extremes take its path)
+    vmin = f32x4.pmin(vmin, v);
+    vmax = f32x4.pmax(vmax, v);
     const lo = f64x2.promote_low_f32x4(v);
     const hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
     s01 = f64x2.add(s01, lo);
@@ -666,29 +667,62 @@ function decodeBlocks(type: i32, src: usize, nBlocks: i32, dst: usize): void {
   else decodeQ6K(src, nBlocks, dst);
 }
 
+/** Adds 1 to the bins b (i32x4) of four weights, lane l to the partial histogram l. */
+@inline
+function countWeights(b: v128, hist: usize, stride: usize): void {
+  const p0 = hist + (<usize>i32x4.extract_lane(b, 0) << 2);
+  const p1 = hist + stride + (<usize>i32x4.extract_lane(b, 1) << 2);
+  const p2 = hist + 2 * stride + (<usize>i32x4.extract_lane(b, 2) << 2);
+  const p3 = hist + 3 * stride + (<usize>i32x4.extract_lane(b, 3) << 2);
+  store<i32>(p0, load<i32>(p0) + 1);
+  store<i32>(p1, load<i32>(p1) + 1);
+  store<i32>(p2, load<i32>(p2) + 1);
+  store<i32>(p3, load<i32>(p3) + 1);
+}
+
+/** dev + (x − mean)² for the four values of v, in secondPassCore's order (lanes 0, 1 then 2, 3). */
+@inline
+function addDev(dev: v128, v: v128, mean2: v128): v128 {
+  const d01 = f64x2.sub(f64x2.promote_low_f32x4(v), mean2);
+  const d23 = f64x2.sub(f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)), mean2);
+  return f64x2.add(f64x2.add(dev, f64x2.mul(d01, d01)), f64x2.mul(d23, d23));
+}
+
 /**
- * Pass 2 over n (even) finite float32 values, as secondPassCore (the squared deviations in the same order,
- * continuing dev0 / dev1) but binning in float32 (binsOf) into the int32 histograms at hist (lane i % 4).
+ * Pass 2 over n (a multiple of 16) finite float32 values, as secondPassCore (the squared deviations in the same
+ * order, continuing dev0 / dev1) but binning in float32 (as subBlockPass2, one edge check per 16 values) into the
+ * int32 histograms at hist.
  */
 function secondCore(ptr: usize, n: i32, hist: usize): void {
   const stride = <usize>(bLast + 1) << 2;
   const mean2 = f64x2.splat(bMean);
   let dev = f64x2.replace_lane(f64x2.splat(dev0), 1, dev1);
-  for (let i = 0; i < n; i += 4) {
-    const v = v128.load(ptr + (<usize>i << 2));
-    const d01 = f64x2.sub(f64x2.promote_low_f32x4(v), mean2);
-    const d23 = f64x2.sub(f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)), mean2);
-    dev = f64x2.add(dev, f64x2.mul(d01, d01));
-    dev = f64x2.add(dev, f64x2.mul(d23, d23));
-    const b = binsOf(v, bLo32, bScale32, bMargin, bLo, bBins, bRange, bLast);
-    const p0 = hist + (<usize>i32x4.extract_lane(b, 0) << 2);
-    const p1 = hist + stride + (<usize>i32x4.extract_lane(b, 1) << 2);
-    const p2 = hist + 2 * stride + (<usize>i32x4.extract_lane(b, 2) << 2);
-    const p3 = hist + 3 * stride + (<usize>i32x4.extract_lane(b, 3) << 2);
-    store<i32>(p0, load<i32>(p0) + 1);
-    store<i32>(p1, load<i32>(p1) + 1);
-    store<i32>(p2, load<i32>(p2) + 1);
-    store<i32>(p3, load<i32>(p3) + 1);
+  for (let i = 0; i < n; i += 16) {
+    const at = ptr + (<usize>i << 2);
+    const v0 = v128.load(at);
+    const v1 = v128.load(at + 16);
+    const v2 = v128.load(at + 32);
+    const v3 = v128.load(at + 48);
+    dev = addDev(addDev(addDev(addDev(dev, v0, mean2), v1, mean2), v2, mean2), v3, mean2);
+    const t0 = binEstimate(v0);
+    const t1 = binEstimate(v1);
+    const t2 = binEstimate(v2);
+    const t3 = binEstimate(v3);
+    let b0 = estimatedBins(t0);
+    let b1 = estimatedBins(t1);
+    let b2 = estimatedBins(t2);
+    let b3 = estimatedBins(t3);
+    if (v128.any_true(v128.or(v128.or(nearEdge(t0), nearEdge(t1)), v128.or(nearEdge(t2), nearEdge(t3))))) {
+      exactSubBlockBinsOutOfLine(v0, v1, v2, v3);
+      b0 = v128.load(exactBins16);
+      b1 = v128.load(exactBins16 + 16);
+      b2 = v128.load(exactBins16 + 32);
+      b3 = v128.load(exactBins16 + 48);
+    }
+    countWeights(b0, hist, stride);
+    countWeights(b1, hist, stride);
+    countWeights(b2, hist, stride);
+    countWeights(b3, hist, stride);
   }
   dev0 = f64x2.extract_lane(dev, 0);
   dev1 = f64x2.extract_lane(dev, 1);

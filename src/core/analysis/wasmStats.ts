@@ -20,9 +20,7 @@ interface KernelExports {
   resetDev(): void;
   devSum(): number;
   setBins(lo: number, range: number, bins: number, mean: number): void;
-  q4kFirstPass(src: number, nBlocks: number, min: number, max: number): number;
   q4kSecondPass(src: number, nBlocks: number, hist: number): void;
-  iq4xsFirstPass(src: number, nBlocks: number, min: number, max: number): number;
   iq4xsSecondPass(src: number, nBlocks: number, hist: number): void;
   decodedFirstPass(type: number, src: number, nBlocks: number, blockBytes: number, blockWeights: number, min: number, max: number): number;
   countHalves(src: number, n: number, table: number): void;
@@ -114,13 +112,14 @@ function decoded(type: number, blockBytes: number, blockWeights: number): FusedK
 
 /**
  * Decoders fused with both passes in WebAssembly, by ggml type id. Q4_K and IQ4_XS count the codes of each
- * sub-block instead (sums may then differ from the generic path's in the last bits; counts are exact).
+ * sub-block in pass 2 instead (exact counts; the squared deviations, so std, may differ from the generic path's
+ * in the last bits).
  */
 const FUSED: Record<number, FusedKernel> = {
   8: decoded(8, 34, 32),
-  12: { first: (k, src, n, min, max) => k.q4kFirstPass(src, n, min, max), second: (k, src, n, hist) => k.q4kSecondPass(src, n, hist) },
+  12: { first: decoded(12, 144, 256).first, second: (k, src, n, hist) => k.q4kSecondPass(src, n, hist) },
   14: decoded(14, 210, 256),
-  23: { first: (k, src, n, min, max) => k.iq4xsFirstPass(src, n, min, max), second: (k, src, n, hist) => k.iq4xsSecondPass(src, n, hist) },
+  23: { first: decoded(23, 136, 256).first, second: (k, src, n, hist) => k.iq4xsSecondPass(src, n, hist) },
 };
 
 /** Completed fused scans (tests check that the kernels ran rather than the fallback). */

@@ -415,110 +415,6 @@ function subBlockPass2(p0: u32, p1: u32, p2: u32, p3: u32, v0: v128, v1: v128, v
   return f64x2.add(dev, binCounted(v3, b3, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 3, 3, 3, 3))), hist, stride));
 }
 
-// Pass-1 running state of the counting kernels (min/max of the codes present, Σ count·v and Σ count·v² as f64x2,
-// zeros), updated once per sub-block.
-let cMin: v128 = f32x4.splat(Infinity);
-let cMax: v128 = f32x4.splat(-Infinity);
-let cSum: v128 = f64x2.splat(0);
-let cSumSq: v128 = f64x2.splat(0);
-let cZero: v128 = i32x4.splat(0);
-
-/** v where the code occurs (count c > 0), else `fill`. */
-@inline
-function present(v: v128, c: v128, fill: f32): v128 {
-  return v128.bitselect(v, f32x4.splat(fill), i32x4.ne(c, i32x4.splat(0)));
-}
-
-/** Σ c·v over four codes, as f64x2 (c·v is exact: c ≤ 32, v a float32). Counts convert as signed (one x86 instruction). */
-@inline
-function weightedSum(v: v128, c: v128): v128 {
-  const n01 = f64x2.mul(f64x2.promote_low_f32x4(v), f64x2.convert_low_i32x4_s(c));
-  const n23 = f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)), f64x2.convert_low_i32x4_s(v128.shuffle<i32>(c, c, 2, 3, 0, 1)));
-  return f64x2.add(n01, n23);
-}
-
-/** Σ c·v² over four codes, as f64x2. */
-@inline
-function weightedSumSq(v: v128, c: v128): v128 {
-  const x01 = f64x2.promote_low_f32x4(v);
-  const x23 = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
-  const n01 = f64x2.mul(x01, f64x2.convert_low_i32x4_s(c));
-  const n23 = f64x2.mul(x23, f64x2.convert_low_i32x4_s(v128.shuffle<i32>(c, c, 2, 3, 0, 1)));
-  return f64x2.add(f64x2.mul(n01, x01), f64x2.mul(n23, x23));
-}
-
-/** Zeros among four codes: c where v = ±0. */
-@inline
-function zeroCount(v: v128, c: v128): v128 {
-  return v128.and(f32x4.eq(v, f32x4.splat(0)), c);
-}
-
-/** Pass 1 of a sub-block of 32 weights: bit planes p0..p3 of its codes, values of codes 0..15 in v0..v3. */
-@inline
-function subBlockPass1(p0: u32, p1: u32, p2: u32, p3: u32, v0: v128, v1: v128, v2: v128, v3: v128): void {
-  const low = planePairs(p0, p1);
-  const high = planePairs(p2, p3);
-  const c0 = popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 0, 0, 0, 0)));
-  const c1 = popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 1, 1, 1, 1)));
-  const c2 = popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 2, 2, 2, 2)));
-  const c3 = popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 3, 3, 3, 3)));
-  cMin = f32x4.pmin(cMin, f32x4.pmin(f32x4.pmin(present(v0, c0, Infinity), present(v1, c1, Infinity)), f32x4.pmin(present(v2, c2, Infinity), present(v3, c3, Infinity))));
-  cMax = f32x4.pmax(cMax, f32x4.pmax(f32x4.pmax(present(v0, c0, -Infinity), present(v1, c1, -Infinity)), f32x4.pmax(present(v2, c2, -Infinity), present(v3, c3, -Infinity))));
-  cZero = i32x4.add(cZero, i32x4.add(i32x4.add(zeroCount(v0, c0), zeroCount(v1, c1)), i32x4.add(zeroCount(v2, c2), zeroCount(v3, c3))));
-  cSum = f64x2.add(cSum, f64x2.add(f64x2.add(weightedSum(v0, c0), weightedSum(v1, c1)), f64x2.add(weightedSum(v2, c2), weightedSum(v3, c3))));
-  cSumSq = f64x2.add(cSumSq, f64x2.add(f64x2.add(weightedSumSq(v0, c0), weightedSumSq(v1, c1)), f64x2.add(weightedSumSq(v2, c2), weightedSumSq(v3, c3))));
-}
-
-function countedBegin(min0: f32, max0: f32): void {
-  cMin = f32x4.splat(min0);
-  cMax = f32x4.splat(max0);
-  cSum = f64x2.splat(0);
-  cSumSq = f64x2.splat(0);
-  cZero = i32x4.splat(0);
-}
-
-/** Publish the counting pass-1 results (resultMin() ...); 0 when the sums are not finite. */
-function countedEnd(): i32 {
-  const sum = f64x2.extract_lane(cSum, 0) + f64x2.extract_lane(cSum, 1);
-  const sumSq = f64x2.extract_lane(cSumSq, 0) + f64x2.extract_lane(cSumSq, 1);
-  if (!isFinite(sum) || !isFinite(sumSq)) return 0;
-  rMin = min(min(f32x4.extract_lane(cMin, 0), f32x4.extract_lane(cMin, 1)), min(f32x4.extract_lane(cMin, 2), f32x4.extract_lane(cMin, 3)));
-  rMax = max(max(f32x4.extract_lane(cMax, 0), f32x4.extract_lane(cMax, 1)), max(f32x4.extract_lane(cMax, 2), f32x4.extract_lane(cMax, 3)));
-  rSum = sum;
-  rSumSq = sumSq;
-  rZero = i32x4.extract_lane(cZero, 0) + i32x4.extract_lane(cZero, 1) + i32x4.extract_lane(cZero, 2) + i32x4.extract_lane(cZero, 3);
-  return 1;
-}
-
-/** Pass 1 over nBlocks Q4_K blocks at src by code counting (subBlockPass1); results via resultMin() ... */
-export function q4kFirstPass(src: usize, nBlocks: i32, min0: f32, max0: f32): i32 {
-  countedBegin(min0, max0);
-  const q0 = f32x4(0, 1, 2, 3);
-  const q1 = f32x4(4, 5, 6, 7);
-  const q2 = f32x4(8, 9, 10, 11);
-  const q3 = f32x4(12, 13, 14, 15);
-  for (let i = 0; i < nBlocks; i++) {
-    const o = src + <usize>i * 144;
-    const d = halfToFloat(<u32>load<u16>(o));
-    const dmin = halfToFloat(<u32>load<u16>(o + 2));
-    for (let j = 0; j < 4; j++) {
-      const a = v128.load(o + 16 + 32 * j);
-      const b = v128.load(o + 32 + 32 * j);
-      let sm = scaleMin(o, 2 * j);
-      let d1 = f32x4.splat(d * <f32>(sm & 0xff));
-      let m1 = f32x4.splat(dmin * <f32>(sm >> 8));
-      subBlockPass1(plane(a, b, 7), plane(a, b, 6), plane(a, b, 5), plane(a, b, 4),
-        f32x4.sub(f32x4.mul(d1, q0), m1), f32x4.sub(f32x4.mul(d1, q1), m1), f32x4.sub(f32x4.mul(d1, q2), m1), f32x4.sub(f32x4.mul(d1, q3), m1));
-      sm = scaleMin(o, 2 * j + 1);
-      d1 = f32x4.splat(d * <f32>(sm & 0xff));
-      m1 = f32x4.splat(dmin * <f32>(sm >> 8));
-      subBlockPass1(plane(a, b, 3), plane(a, b, 2), plane(a, b, 1), plane(a, b, 0),
-        f32x4.sub(f32x4.mul(d1, q0), m1), f32x4.sub(f32x4.mul(d1, q1), m1), f32x4.sub(f32x4.mul(d1, q2), m1), f32x4.sub(f32x4.mul(d1, q3), m1));
-    }
-  }
-  return countedEnd();
-}
-
 /**
  * Pass 2 over Q4_K blocks by code counting (subBlockPass2). Histogram counts equal the per-weight path's; the
  * squared deviations are summed as count·d² per distinct value, so they may differ from it in the last bits.
@@ -558,23 +454,6 @@ export function q4kSecondPass(src: usize, nBlocks: i32, hist: usize): void {
 
 // ------------------------------------------------------------------------------------------------ IQ4_XS
 
-/** Pass 1 over nBlocks IQ4_XS blocks by code counting: sub-blocks of 32 weights, w = d·(ls − 32)·level[q]. */
-export function iq4xsFirstPass(src: usize, nBlocks: i32, min0: f32, max0: f32): i32 {
-  countedBegin(min0, max0);
-  for (let i = 0; i < nBlocks; i++) {
-    const o = src + <usize>i * 136;
-    const d = halfToFloat(<u32>load<u16>(o));
-    for (let ib = 0; ib < 8; ib++) {
-      const dl = f32x4.splat(d * <f32>(iq4xsScale(o, ib) - 32));
-      const a = v128.load(o + 8 + 16 * ib);
-      const hi = i8x16.shr_u(a, 4);
-      subBlockPass1(plane(a, hi, 7), plane(a, hi, 6), plane(a, hi, 5), plane(a, hi, 4),
-        f32x4.mul(dl, f32x4(-127, -104, -83, -65)), f32x4.mul(dl, f32x4(-49, -35, -22, -10)), f32x4.mul(dl, f32x4(1, 13, 25, 38)), f32x4.mul(dl, f32x4(53, 69, 89, 113)));
-    }
-  }
-  return countedEnd();
-}
-
 /** Pass 2 over IQ4_XS blocks by code counting (as q4kSecondPass). */
 export function iq4xsSecondPass(src: usize, nBlocks: i32, hist: usize): void {
   const stride = <usize>(bLast + 1) << 2;
@@ -601,9 +480,10 @@ function iq4xsScale(o: usize, ib: i32): i32 {
   return ((<i32>load<u8>(o + 4 + (ib >> 1)) >> (4 * (ib & 1))) & 0xf) | (((<i32>load<u16>(o + 2) >> (2 * ib)) & 3) << 4);
 }
 
-// ------------------------------------------------------------------- weight by weight: Q8_0 and Q6_K
-// These types have too many codes per sub-block to count, so each piece of blocks is decoded into a scratch
-// buffer that stays in the L1 cache and scanned by the float32 loops, in the generic path's order.
+// ------------------------------------------------------------------------------ decoded weight by weight
+// Pass 1 of every fused type, and pass 2 of the types with too many codes per sub-block to count (Q8_0, Q6_K):
+// each piece of blocks is decoded into a scratch buffer that stays in the L1 cache and scanned by the float32
+// loops, in the generic path's order (so the results are identical to it).
 
 const SCRATCH_WEIGHTS = 4096;
 const scratch = memory.data(SCRATCH_WEIGHTS * 4, 16);
@@ -661,10 +541,61 @@ function decodeQ6K(src: usize, nBlocks: i32, dst: usize): void {
   }
 }
 
+/** Q4_K { d; dmin; scales[12]; qs[128] }: w = (d·sc)·q − dmin·m per sub-block of 32. */
+function decodeQ4K(src: usize, nBlocks: i32, dst: usize): void {
+  const m4 = i8x16.splat(0xf);
+  for (let i = 0; i < nBlocks; i++) {
+    const o = src + <usize>i * 144;
+    const d = halfToFloat(<u32>load<u16>(o));
+    const dmin = halfToFloat(<u32>load<u16>(o + 2));
+    const y = dst + (<usize>i << 10);
+    for (let j = 0; j < 4; j++) {
+      const a = v128.load(o + 16 + 32 * j);
+      const b = v128.load(o + 32 + 32 * j);
+      let sm = scaleMin(o, 2 * j);
+      storeAffine16(y + (<usize>(64 * j) << 2), v128.and(a, m4), f32x4.splat(d * <f32>(sm & 0xff)), f32x4.splat(dmin * <f32>(sm >> 8)));
+      storeAffine16(y + (<usize>(64 * j + 16) << 2), v128.and(b, m4), f32x4.splat(d * <f32>(sm & 0xff)), f32x4.splat(dmin * <f32>(sm >> 8)));
+      sm = scaleMin(o, 2 * j + 1);
+      storeAffine16(y + (<usize>(64 * j + 32) << 2), i8x16.shr_u(a, 4), f32x4.splat(d * <f32>(sm & 0xff)), f32x4.splat(dmin * <f32>(sm >> 8)));
+      storeAffine16(y + (<usize>(64 * j + 48) << 2), i8x16.shr_u(b, 4), f32x4.splat(d * <f32>(sm & 0xff)), f32x4.splat(dmin * <f32>(sm >> 8)));
+    }
+  }
+}
+
+/** Stores q·d1 − m1 for the 16 unsigned codes q (float32, as the JavaScript decoder) at dst. */
+@inline
+function storeAffine16(dst: usize, q: v128, d1: v128, m1: v128): void {
+  const lo = i16x8.extend_low_i8x16_u(q);
+  const hi = i16x8.extend_high_i8x16_u(q);
+  v128.store(dst, f32x4.sub(f32x4.mul(d1, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(lo))), m1));
+  v128.store(dst + 16, f32x4.sub(f32x4.mul(d1, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(lo))), m1));
+  v128.store(dst + 32, f32x4.sub(f32x4.mul(d1, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(hi))), m1));
+  v128.store(dst + 48, f32x4.sub(f32x4.mul(d1, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(hi))), m1));
+}
+
+/** IQ4_XS { d; scales_h; scales_l[4]; qs[128] }: w = (d·(ls − 32))·level[q], low nibbles first per sub-block. */
+function decodeIQ4XS(src: usize, nBlocks: i32, dst: usize): void {
+  const levels = i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+  const m4 = i8x16.splat(0xf);
+  for (let i = 0; i < nBlocks; i++) {
+    const o = src + <usize>i * 136;
+    const d = halfToFloat(<u32>load<u16>(o));
+    const y = dst + (<usize>i << 10);
+    for (let ib = 0; ib < 8; ib++) {
+      const dl = f32x4.splat(d * <f32>(iq4xsScale(o, ib) - 32));
+      const a = v128.load(o + 8 + 16 * ib);
+      storeScaled16(y + (<usize>(32 * ib) << 2), i8x16.swizzle(levels, v128.and(a, m4)), dl);
+      storeScaled16(y + (<usize>(32 * ib + 16) << 2), i8x16.swizzle(levels, i8x16.shr_u(a, 4)), dl);
+    }
+  }
+}
+
 @inline
 function decodeBlocks(type: i32, src: usize, nBlocks: i32, dst: usize): void {
   if (type == 8) decodeQ80(src, nBlocks, dst);
-  else decodeQ6K(src, nBlocks, dst);
+  else if (type == 12) decodeQ4K(src, nBlocks, dst);
+  else if (type == 14) decodeQ6K(src, nBlocks, dst);
+  else decodeIQ4XS(src, nBlocks, dst);
 }
 
 /** Adds 1 to the bins b (i32x4) of four weights, lane l to the partial histogram l. */
@@ -728,7 +659,7 @@ function secondCore(ptr: usize, n: i32, hist: usize): void {
   dev1 = f64x2.extract_lane(dev, 1);
 }
 
-/** Pass 1 over nBlocks blocks of `type` (8 = Q8_0, 14 = Q6_K), exactly as firstPassF32 over the decoded values. */
+/** Pass 1 over nBlocks blocks of `type` (8 = Q8_0, 12 = Q4_K, 14 = Q6_K, 23 = IQ4_XS), exactly as firstPassF32 over the decoded values. */
 export function decodedFirstPass(type: i32, src: usize, nBlocks: i32, blockBytes: i32, blockWeights: i32, min0: f32, max0: f32): i32 {
   const per = SCRATCH_WEIGHTS / blockWeights;
   firstBegin(min0, max0);

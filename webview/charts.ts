@@ -57,7 +57,14 @@ export function drawHistogram(canvas: HTMLCanvasElement, series: { label: string
       },
       scales: {
         x: { ticks: { color: text, maxTicksLimit: 9, maxRotation: 0 }, grid: { color: grid } },
-        y: { type: scale === 'log' ? 'logarithmic' : 'linear', ticks: { color: text }, grid: { color: grid }, title: { display: true, text: 'count', color: text } },
+        y: {
+          type: scale === 'log' ? 'logarithmic' : 'linear',
+          // counts are whole: on a log axis label only the powers of ten, without decimals, from 1 up
+          min: scale === 'log' ? 0.5 : undefined,
+          ticks: { color: text, callback: scale === 'log' ? (v) => (Number.isInteger(Math.log10(Number(v))) && Number(v) >= 1 ? Number(v).toLocaleString('en-US') : '') : undefined },
+          grid: { color: grid },
+          title: { display: true, text: 'count', color: text },
+        },
       },
     },
     plugins: [{ id: 'drawn', afterRender: () => onDrawn?.() }],

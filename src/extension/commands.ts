@@ -9,9 +9,13 @@ import { DumpContentProvider } from './textDump.ts';
 import { oneLine } from '../core/errors.ts';
 import { openModel } from '../core/formats/openModel.ts';
 import { parseTensorTypeRule, planRequantize } from '../core/requant/requantize.ts';
-import { writableTypeIds } from '../core/quant/quantizers.ts';
+import { requireQuantizer, writableTypeIds } from '../core/quant/quantizers.ts';
 import { GGML_TYPES } from '../core/types.ts';
-import { formatBytes } from '../core/analysis/summary.ts';
+import { formatBytes, formatCount } from '../core/analysis/summary.ts';
+import type { PredictedError } from '../core/analysis/whatIf.ts';
+
+/** A relative error to 3 significant digits. */
+const fmtError = (x: number) => (x === 0 ? '0' : x.toPrecision(3));
 
 const MODEL_FILTERS = { Models: ['gguf', 'safetensors', 'json'] };
 
@@ -175,12 +179,21 @@ export function registerCommands(context: vscode.ExtensionContext, pool: WorkerP
         await vscode.commands.executeCommand('quantLens.simulate', uri, tensors);
         return;
       }
+      const imatrix = registry.byUri(uri.toString())?.imatrix;
       const types = writableTypeIds().map((id) => GGML_TYPES.get(id)!);
       const typePick = await vscode.window.showQuickPick(
-        types.map((t) => ({ label: t.name, description: `${t.bitsPerWeight.toFixed(3)} bpw`, detail: t.description })),
-        { title: 'Quant Lens: requantize to which type?' },
+        types.map((t) => ({
+          label: t.name,
+          description: `${t.bitsPerWeight.toFixed(3)} bpw${requireQuantizer(t).requiresImatrix ? ' · needs an importance matrix' : ''}`,
+          detail: t.description,
+          type: t,
+        })),
+        { title: `Quant Lens: requantize to which type?${imatrix ? ` (importance matrix ${basename(imatrix)})` : ''}` },
       );
       if (!typePick) return;
+      if (requireQuantizer(typePick.type).requiresImatrix && !imatrix) {
+        throw new Error(`${typePick.label} needs an importance matrix: run "Quant Lens: Load Importance Matrix…" first`);
+      }
       const selected = Array.isArray(tensors) && tensors.length ? (tensors as string[]) : undefined;
       const defaultPattern = selected ? `^(${selected.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$` : '';
       const patterns = await vscode.window.showInputBox({
@@ -196,13 +209,24 @@ export function registerCommands(context: vscode.ExtensionContext, pool: WorkerP
         return;
       }
       const delta = plan.newBytes - plan.oldBytes;
+      const predicted = await withJob(`Quant Lens: predicting the error of ${plan.changes.length} tensors`, (p, t) =>
+        runWithCancel<{ kind: 'predictions'; predictions: ({ tensor: string } & PredictedError)[] }>({ kind: 'predictErrors', path: uri.fsPath, rules, imatrix }, p, t),
+      );
+      const errorOf = new Map(predicted.predictions.map((p) => [p.tensor, p]));
+      const errorText = (name: string) => {
+        const p = errorOf.get(name);
+        if (!p) return '';
+        const m = p.metrics;
+        const weighted = m.weighted_rel_rmse !== undefined ? ` · imatrix-weighted ${fmtError(m.weighted_rel_rmse)}` : '';
+        return ` · rel. RMSE ${fmtError(m.rel_rmse)}${weighted} · SNR ${m.snr_db === null ? '∞' : m.snr_db.toFixed(1)} dB${p.exact ? '' : ` (estimated from ${formatCount(p.sampledWeights)} weights in spread rows)`}`;
+      };
       const preview = await vscode.window.showQuickPick(
         [
           { label: `$(check) Write ${plan.changes.length} changed tensors`, description: `${formatBytes(plan.oldBytes)} → ${formatBytes(plan.newBytes)} (${delta >= 0 ? '+' : '−'}${formatBytes(Math.abs(delta))})`, go: true },
-          ...plan.changes.map((c) => ({ label: c.tensor.name, description: `${c.from.name} → ${c.to.name}`, detail: `${formatBytes(c.oldBytes)} → ${formatBytes(c.newBytes)}`, go: false })),
+          ...plan.changes.map((c) => ({ label: c.tensor.name, description: `${c.from.name} → ${c.to.name}`, detail: `${formatBytes(c.oldBytes)} → ${formatBytes(c.newBytes)}${errorText(c.tensor.name)}`, go: false })),
           ...plan.skipped.map((s) => ({ label: `$(circle-slash) ${s.tensor}`, description: 'unchanged', detail: s.reason, go: false })),
         ],
-        { title: 'Quant Lens: requantize preview', placeHolder: 'Pick the first entry to write the new file' },
+        { title: 'Quant Lens: requantize preview', placeHolder: 'Pick the first entry to write the new file (errors are against the current values)' },
       );
       if (!preview?.go) return;
       const ext = extname(uri.fsPath);
@@ -211,7 +235,7 @@ export function registerCommands(context: vscode.ExtensionContext, pool: WorkerP
       if (!dest) return;
       if (model.files.some((f) => f.path === dest.fsPath)) throw new Error('refusing to overwrite the source file; choose another name');
       const result = await withJob(`Quant Lens: writing ${basename(dest.fsPath)}`, (p, t) =>
-        runWithCancel<{ kind: 'requantize'; output: string; bytes: number; changed: number }>({ kind: 'requantize', path: uri.fsPath, output: dest.fsPath, rules }, p, t),
+        runWithCancel<{ kind: 'requantize'; output: string; bytes: number; changed: number }>({ kind: 'requantize', path: uri.fsPath, output: dest.fsPath, rules, imatrix }, p, t),
       );
       void vscode.window.showInformationMessage(`Quant Lens: wrote ${basename(result.output)} (${formatBytes(result.bytes)}, ${result.changed} tensors changed, verified).`);
       await vscode.commands.executeCommand('vscode.openWith', dest, VIEW_TYPE);

@@ -1,7 +1,7 @@
 /** The message protocol between the extension host and its worker threads. */
 import type { TensorStats } from '../core/analysis/tensorStats.ts';
 import type { ScaleDistribution } from '../core/analysis/blocks.ts';
-import type { WhatIfRow } from '../core/analysis/whatIf.ts';
+import type { PredictedError, WhatIfRow } from '../core/analysis/whatIf.ts';
 import type { TensorComparisonDetail } from '../core/compare/compare.ts';
 import type { BlockView, Comparison, Heatmap } from './webviewProtocol.ts';
 
@@ -17,7 +17,9 @@ export type WorkerJob =
   | { kind: 'compare'; path: string; reference: string; tensors?: string[] }
   | { kind: 'compareTensor'; path: string; reference: string; tensor: string; bins: number }
   | { kind: 'dump'; path: string; withStats: boolean }
-  | { kind: 'requantize'; path: string; output: string; rules: string[] }
+  | { kind: 'requantize'; path: string; output: string; rules: string[]; imatrix?: string }
+  /** The requantize preview: each changed tensor's error at its new type, estimated from spread rows. */
+  | { kind: 'predictErrors'; path: string; rules: string[]; imatrix?: string }
   | { kind: 'simulate'; path: string; output: string; rules: string[] }
   | { kind: 'close'; path: string }
   /** One chunk of a requantization, quantized by a helper thread (nRows rows of nPerRow values). */
@@ -35,7 +37,8 @@ export type WorkerResult =
   | { kind: 'compareTensor'; detail: TensorComparisonDetail }
   | { kind: 'requantize'; output: string; bytes: number; changed: number }
   | { kind: 'closed' }
-  | { kind: 'quantized'; bytes: Uint8Array };
+  | { kind: 'quantized'; bytes: Uint8Array }
+  | { kind: 'predictions'; predictions: ({ tensor: string } & PredictedError)[] };
 
 export interface WorkerRequest {
   id: number;

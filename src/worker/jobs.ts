@@ -8,7 +8,7 @@ import { QuantLensError } from '../core/errors.ts';
 import { computeTensorStats, DEFAULT_BINS, type TensorStats } from '../core/analysis/tensorStats.ts';
 import { computeScaleDistribution, readBlock } from '../core/analysis/blocks.ts';
 import { forEachChunk } from '../core/analysis/tensorValues.ts';
-import { computeWhatIf, parseCandidate, candidateErrorStats, candidateId, type WhatIfRow } from '../core/analysis/whatIf.ts';
+import { computeWhatIf, parseCandidate, candidateErrorStats, candidateId, predictCandidateError, type WhatIfRow } from '../core/analysis/whatIf.ts';
 import { compareModels, compareTensorDetail, pairTensors } from '../core/compare/compare.ts';
 import { buildReport } from '../core/report/report.ts';
 import { dumpModel } from '../core/report/textDump.ts';
@@ -17,7 +17,7 @@ import type { JobHandle, WorkerPool } from '../extension/workerPool.ts';
 import { requireQuantizer } from '../core/quant/quantizers.ts';
 import { ggmlType } from '../core/types.ts';
 import { parseSimulationRule, planSimulation, writeSimulated } from '../core/requant/simulate.ts';
-import { imatrixFor } from '../core/requant/imatrix.ts';
+import { imatrixFor, readImatrix } from '../core/requant/imatrix.ts';
 import type { WorkerJob, WorkerResult } from '../shared/workerProtocol.ts';
 import type { Heatmap } from '../shared/webviewProtocol.ts';
 
@@ -278,11 +278,22 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
       const result = await writeSimulated(model, plan, job.output, { onProgress: ctx.onProgress, isCancelled: ctx.isCancelled });
       return { kind: 'requantize', output: result.path, bytes: 0, changed: plan.changes.length };
     }
+    case 'predictErrors': {
+      const plan = planRequantize(model, job.rules.map(parseTensorTypeRule));
+      const predictions = [];
+      for (const [i, c] of plan.changes.entries()) {
+        const imatrix = job.imatrix ? await imatrixFor(job.imatrix, c.tensor.name) : undefined;
+        predictions.push({ tensor: c.tensor.name, ...predictCandidateError(model, c.tensor, { kind: 'ggml', type: c.to }, { imatrix, isCancelled: ctx.isCancelled }) });
+        ctx.onProgress(i + 1, plan.changes.length);
+      }
+      return { kind: 'predictions', predictions };
+    }
     case 'requantize': {
       const plan = planRequantize(model, job.rules.map(parseTensorTypeRule));
       const helpers = plan.changes.length ? ctx.helpers?.() : undefined;
       try {
         const result = await writeRequantized(model, plan, job.output, {
+          imatrix: job.imatrix ? await readImatrix(job.imatrix) : undefined,
           onProgress: (d, t) => ctx.onProgress(d, t),
           isCancelled: ctx.isCancelled,
           quantize: helpers?.chunkQuantizer(),

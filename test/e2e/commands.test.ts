@@ -41,11 +41,14 @@ test('requantize: palette -> type -> pattern -> preview -> a new verified file o
   await s.page.keyboard.press('Enter');
   await quickRow('blk.0.attn_q.weight').waitFor();
   assert.ok(await quickRow('F32 → Q8_0').isVisible());
+  // each change shows the error it will cost (these tensors are small enough to be measured whole)
+  assert.match(await quickRow('blk.0.ffn_down.weight').innerText(), /rel\. RMSE 0\.0\d+ · SNR \d+\.\d dB/);
+  await shot(s.page, 'requantize-preview');
   await quickRow('Write 2 changed tensors').waitFor();
   await s.page.keyboard.press('Enter');
   // The save dialog (VS Code's simple dialog in the browser) proposes a name beside the source.
   for (let i = 0; !(await quickInput().inputValue()).endsWith('/llama-tiny-F32-Q8_0.gguf'); i++) {
-    assert.ok(i < 100, `save dialog proposes the default name (has ${await quickInput().inputValue()})`);
+    assert.ok(i < 300, `save dialog proposes the default name (has ${await quickInput().inputValue()})`);
     await s.page.waitForTimeout(100);
   }
   await s.page.keyboard.press('Enter');

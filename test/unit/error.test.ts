@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { openModel } from '../../src/core/formats/openModel.ts';
 import { readTensorValues } from '../../src/core/analysis/tensorValues.ts';
 import { errorMetrics } from '../../src/core/analysis/errorMetrics.ts';
+import { computeWhatIf, parseCandidate, predictCandidateError, roundTrip } from '../../src/core/analysis/whatIf.ts';
 import { simulate, bitsPerWeight, schemeName, NF4_LEVELS, type Scheme } from '../../src/core/quant/schemes.ts';
 import { corpusPath, readF32, readJson, TINY_TYPES } from '../helpers/corpus.ts';
 
@@ -150,6 +151,32 @@ test('the error distribution of one what-if candidate, against an independent co
     assert.equal(s.zero_count, err.filter((e) => e === 0).length);
     assert.ok(Math.abs(s.mean - exp.stats.error_vs_source.mean_err) <= 1e-9 * Math.abs(exp.stats.error_vs_source.mean_err));
     assert.equal(s.histogram!.counts.reduce((a: number, b: number) => a + b, 0), exp.n_elements);
+  } finally {
+    await m.close();
+  }
+});
+
+test('the requantize preview\'s predicted error: exact for a small tensor, close from spread rows of a large one', async () => {
+  const m = await openModel(corpusPath('gguf', 'llama-tiny-F32.gguf'));
+  try {
+    const t = m.tensors.find((x) => x.name === 'blk.0.ffn_down.weight')!;
+    const q4k = parseCandidate('q4_K');
+    const whole = computeWhatIf(m, t, [q4k])[0].metrics;
+    const exact = predictCandidateError(m, t, q4k, { sampleWeights: t.nElements });
+    assert.equal(exact.exact, true);
+    assert.equal(exact.sampledWeights, t.nElements);
+    assert.deepEqual(exact.metrics, whole);
+    // 32 of 256 rows, in 8 runs of 4 spread over the tensor; each sampled row is quantized exactly as in the full run
+    const sampled = predictCandidateError(m, t, q4k, { sampleWeights: 32 * 512 });
+    assert.equal(sampled.exact, false);
+    assert.equal(sampled.sampledWeights, 32 * 512);
+    assert.ok(Math.abs(sampled.metrics.rel_rmse - whole.rel_rmse) < 0.15 * whole.rel_rmse, `${sampled.metrics.rel_rmse} vs ${whole.rel_rmse}`);
+    const rows = [0, 36, 72, 108, 144, 180, 216, 252];
+    const ref = new Float32Array(32 * 512);
+    rows.forEach((r, i) => ref.set(readTensorValues(m, t, r * 512, 4 * 512), i * 4 * 512));
+    const rec = new Float32Array(ref.length);
+    rows.forEach((_, i) => rec.set(roundTrip(q4k, ref.subarray(i * 2048, (i + 1) * 2048), 512, { min: NaN, max: NaN }), i * 2048));
+    assert.ok(Math.abs(sampled.metrics.rmse - errorMetrics(rec, ref).rmse) <= 1e-12 * sampled.metrics.rmse, 'the spread rows are the ones sampled');
   } finally {
     await m.close();
   }

@@ -122,6 +122,50 @@ export function computeWhatIf(
   });
 }
 
+export interface PredictedError {
+  metrics: ErrorMetrics;
+  /** Weights the estimate saw: all of them, or whole rows spread over the tensor. */
+  sampledWeights: number;
+  exact: boolean;
+}
+
+/**
+ * The error one candidate would give a tensor, from at most about `sampleWeights` weights: whole rows (ggml
+ * types quantize row by row, so every sampled row is exactly what the full run gives it), in 8 runs spread
+ * evenly over the tensor. A tensor that small is done whole, and the figures are exact.
+ */
+export function predictCandidateError(
+  model: Model,
+  tensor: TensorInfo,
+  candidate: Candidate,
+  options: { sampleWeights?: number; imatrix?: Float32Array; isCancelled?: () => boolean } = {},
+): PredictedError {
+  const rowLength = tensor.shape[0];
+  const rows = tensor.nElements / rowLength;
+  if (!usableCandidates(tensor, [candidate]).length) throw new QuantLensError('usage', `${candidateId(candidate)} cannot quantize ${tensor.name}`);
+  const imatrix = options.imatrix && options.imatrix.length === rowLength ? options.imatrix : undefined;
+  const sampleRows = Math.max(1, Math.floor((options.sampleWeights ?? 1 << 18) / rowLength));
+  const runs = Math.min(8, sampleRows);
+  const rowsPerRun = Math.ceil(sampleRows / runs);
+  const exact = rowsPerRun * runs >= rows;
+  const starts = exact ? [0] : Array.from({ length: runs }, (_, i) => Math.floor((i * (rows - rowsPerRun)) / Math.max(1, runs - 1)));
+  const range = needsTensorRange([candidate]) ? tensorRange(model, tensor, rowLength) : { min: NaN, max: NaN };
+  const acc = new ErrorAccumulator();
+  let sampled = 0;
+  for (const first of starts) {
+    if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while predicting the error of ${tensor.name}`);
+    const n = exact ? rows : rowsPerRun;
+    for (let r = first; r < first + n; r += rowsPerChunk(rowLength)) {
+      const ref = readTensorValues(model, tensor, r * rowLength, Math.min(rowsPerChunk(rowLength), first + n - r) * rowLength);
+      const rec = roundTrip(candidate, ref, rowLength, range, imatrix);
+      acc.add(rec, ref);
+      if (imatrix) acc.addWeighted(rec, ref, imatrix);
+      sampled += ref.length;
+    }
+  }
+  return { metrics: acc.result(), sampledWeights: sampled, exact };
+}
+
 /**
  * The distribution of (reconstruction − original) for one candidate over every weight: two passes (the second
  * quantizes again, deterministically), exact like every other histogram here.

@@ -87,7 +87,8 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         );
         post({ type: 'jobDone' });
       } catch (e) {
-        post({ type: 'jobError', message: oneLine(e) });
+        const cancelled = (e as { code?: string }).code === 'cancelled';
+        post({ type: 'jobError', message: cancelled ? `${label.replace(/^Quant Lens: /, '')}: cancelled` : oneLine(e) });
       }
     };
 

@@ -34,9 +34,29 @@ function clamp(v: number, lo: number, hi: number): number {
   return Math.min(Math.max(v, lo), hi);
 }
 
+// Scratch of makeQxQuants (n <= 256), float64 copies of float32 values.
+const QX_X = new Float64Array(256);
+const QX_W = new Float64Array(256);
+/** fr(w·x), the same in every trial. */
+const QX_WX = new Float64Array(256);
+/** This trial's codes, and those of the last trial whose float sums were taken, with its terms and running sums. */
+const QX_CL = new Float64Array(256);
+const QX_PL = new Float64Array(256);
+const QX_T = new Float64Array(2 * 256);
+const QX_S = new Float64Array(2 * 256);
+/** Σ fr(w·x)·l and Σ w·l² of the codes QX_CL, in double. */
+const QX_E = new Float64Array(2);
+/** Float32 sums of n <= 32 same-signed terms, each rounded twice, are within this relative distance of the exact sums. */
+const SUM_EPS = 1e-5;
+
 /**
  * Symmetric search of one scale for n values (make_qx_quants). Writes codes L[off..off+n) offset by nmax;
  * weights `qw` (or x² / 1 / |x| / sqrt|x| by rmse_type) shape the least-squares fit.
+ *
+ * The trials take ggml's float32 sums only where they can matter: a trial whose codes equal those of the last
+ * summed trial repeats its outcome; one whose exact (double) sums show that even the float sums' worst rounding
+ * cannot pass ggml's test sumlx² > best·suml2 is rejected; otherwise the float sums restart at the first code that
+ * differs from the last summed trial's.
  */
 export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: number, L: Int32Array, lo: number, rmseType: number, qw?: Float32Array, qo = 0): number {
   let max = 0;
@@ -62,36 +82,78 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
     rmseType = -rmseType;
     returnEarly = true;
   }
-  const weight = (i: number): number => {
+  const X = QX_X;
+  const W = QX_W;
+  const WX = QX_WX;
+  const CL = QX_CL;
+  const PL = QX_PL;
+  const T = QX_T;
+  const S = QX_S;
+  const E = QX_E;
+  let nonNegative = true;
+  for (let i = 0; i < n; i++) {
     const xi = x[xo + i];
-    if (qw) return qw[qo + i];
-    return rmseType === 1 ? fr(xi * xi) : rmseType === 2 ? 1 : rmseType === 3 ? Math.abs(xi) : fr(Math.sqrt(Math.abs(xi)));
-  };
+    const w = qw ? qw[qo + i] : rmseType === 1 ? fr(xi * xi) : rmseType === 2 ? 1 : rmseType === 3 ? Math.abs(xi) : fr(Math.sqrt(Math.abs(xi)));
+    X[i] = xi;
+    W[i] = w;
+    WX[i] = fr(w * xi);
+    CL[i] = NaN;
+    PL[i] = NaN;
+    if (w < 0) nonNegative = false;
+  }
   let sumlx = 0;
   let suml2 = 0;
   for (let i = 0; i < n; i++) {
-    const l = clamp(nearestInt(fr(iscale * x[xo + i])), -nmax, nmax - 1);
+    const l = clamp(roundEven(fr(iscale * X[i])), -nmax, nmax - 1);
     L[lo + i] = l + nmax;
-    const w = weight(i);
-    sumlx = fr(sumlx + fr(fr(w * x[xo + i]) * l));
-    suml2 = fr(suml2 + fr(fr(w * l) * l));
+    sumlx = fr(sumlx + fr(WX[i] * l));
+    suml2 = fr(suml2 + fr(fr(W[i] * l) * l));
   }
   let scale = suml2 ? fr(sumlx / suml2) : 0;
   if (returnEarly) return suml2 > 0 ? fr(0.5 * fr(scale + fr(1 / iscale))) : fr(1 / iscale);
   let best = fr(scale * sumlx);
+  E[0] = 0;
+  E[1] = 0;
   for (let is = -9; is <= 9; is++) {
     if (is === 0) continue;
     iscale = fr(-fr(nmax + fr(TENTH * is)) / max);
-    sumlx = 0;
-    suml2 = 0;
+    let changed = false;
     for (let i = 0; i < n; i++) {
-      const l = clamp(nearestInt(fr(iscale * x[xo + i])), -nmax, nmax - 1);
-      const w = weight(i);
-      sumlx = fr(sumlx + fr(fr(w * x[xo + i]) * l));
-      suml2 = fr(suml2 + fr(fr(w * l) * l));
+      const l = clamp(roundEven(fr(iscale * X[i])), -nmax, nmax - 1);
+      const old = CL[i];
+      if (l !== old) {
+        const o = old === old ? old : 0;
+        E[0] += WX[i] * (l - o);
+        E[1] += W[i] * (l * l - o * o);
+        CL[i] = l;
+        changed = true;
+      }
+    }
+    if (!changed) continue;
+    if (nonNegative) {
+      // the terms of sumlx all have the sign of iscale, those of suml2 are >= 0; fr is monotonic
+      const ax = Math.abs(E[0]) * (1 + SUM_EPS) + TINY;
+      if (ax * ax * (1 + 1e-12) <= best * (E[1] * (1 - SUM_EPS) - TINY) * (1 - 1e-12)) continue;
+    }
+    let first = 0;
+    while (first < n && CL[first] === PL[first]) first++;
+    if (first === n) continue;
+    sumlx = first ? S[2 * first - 2] : 0;
+    suml2 = first ? S[2 * first - 1] : 0;
+    for (let i = first; i < n; i++) {
+      const l = CL[i];
+      if (l !== PL[i]) {
+        PL[i] = l;
+        T[2 * i] = fr(WX[i] * l);
+        T[2 * i + 1] = fr(fr(W[i] * l) * l);
+      }
+      sumlx = fr(sumlx + T[2 * i]);
+      suml2 = fr(suml2 + T[2 * i + 1]);
+      S[2 * i] = sumlx;
+      S[2 * i + 1] = suml2;
     }
     if (suml2 > 0 && fr(sumlx * sumlx) > fr(best * suml2)) {
-      for (let i = 0; i < n; i++) L[lo + i] = nmax + clamp(nearestInt(fr(iscale * x[xo + i])), -nmax, nmax - 1);
+      for (let i = 0; i < n; i++) L[lo + i] = nmax + CL[i];
       scale = fr(sumlx / suml2);
       best = fr(scale * sumlx);
     }

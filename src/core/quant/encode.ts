@@ -58,18 +58,30 @@ export function encodeBf16(src: Float32Array): Uint8Array {
 export function quantizeQ8_0(src: Float32Array): Uint8Array {
   const nBlocks = src.length / 32;
   const out = new Uint8Array(nBlocks * 34);
-  const fr = Math.fround;
-  for (let b = 0; b < nBlocks; b++) {
+  for (let b = 0, x = 0, o = 0; b < nBlocks; b++, x += 32, o += 34) {
     let amax = 0;
-    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(src[b * 32 + j]));
-    const d = fr(amax / 127);
-    const id = d ? fr(1 / d) : 0;
+    for (let j = 0; j < 32; j++) {
+      const a = Math.abs(src[x + j]);
+      amax = amax > a ? amax : a; // C's MAX(amax, fabsf(v)), NaN handling included
+    }
+    const d = Math.fround(amax / 127);
+    const id = d ? Math.fround(1 / d) : 0;
     const h = f32ToF16Bits(d);
-    out[b * 34] = h & 0xff;
-    out[b * 34 + 1] = h >> 8;
-    for (let j = 0; j < 32; j++) out[b * 34 + 2 + j] = roundHalfAway(fr(src[b * 32 + j] * id)) & 0xff;
+    out[o] = h & 0xff;
+    out[o + 1] = h >> 8;
+    for (let j = 0; j < 32; j++) out[o + 2 + j] = roundHalfAwayFast(Math.fround(src[x + j] * id));
   }
   return out;
+}
+
+/**
+ * roundHalfAway for |x| < 2^30 without a sign-dependent branch (the sign of a weight is a coin toss for the branch
+ * predictor): floor(x + 0.5) is right except at negative halves, where C's roundf goes one further from zero.
+ */
+function roundHalfAwayFast(x: number): number {
+  const y = x + 0.5;
+  const r = Math.floor(y);
+  return r === y && x < 0 ? r - 1 : r;
 }
 
 const bf16Bits = new Uint32Array(1);

@@ -109,7 +109,9 @@ export class TensorDetail {
     box.append(h('span', { class: 'muted' }, `${label} ${Math.floor((100 * done) / total)}%`), bar);
   }
 
-  onError(message: string): void {
+  /** A job's one-line error; one about another tensor (cancelled when this one was selected) is not shown. */
+  onError(message: string, tensor?: string): void {
+    if (tensor !== undefined && tensor !== this.row?.name) return;
     const box = this.q('job');
     if (!box) return;
     clear(box);

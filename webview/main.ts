@@ -336,7 +336,7 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
     case 'jobDone':
       return detail?.onProgress('', 1, 1);
     case 'jobError':
-      return detail?.onError(m.message);
+      return detail?.onError(m.message, m.tensor);
     case 'reveal':
       return selectTensor(m.tensor);
     case 'candidateError':

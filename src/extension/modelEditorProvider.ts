@@ -80,7 +80,8 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
       }),
     );
 
-    const runInView = async (label: string, work: (progress: (done: number, total: number) => void) => Promise<void>) => {
+    /** A job for the tensor shown (or the whole model): progress inline and in the explorer, errors as one line. */
+    const runInView = async (label: string, tensor: string | undefined, work: (progress: (done: number, total: number) => void) => Promise<void>) => {
       try {
         await vscode.window.withProgress({ location: { viewId: 'workbench.view.explorer' }, title: label }, () =>
           work((done, total) => post({ type: 'progress', label, done, total })),
@@ -88,7 +89,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         post({ type: 'jobDone' });
       } catch (e) {
         const cancelled = (e as { code?: string }).code === 'cancelled';
-        post({ type: 'jobError', message: cancelled ? `${label.replace(/^Quant Lens: /, '')}: cancelled` : oneLine(e) });
+        post({ type: 'jobError', tensor, message: cancelled ? `${label.replace(/^Quant Lens: /, '')}: cancelled` : oneLine(e) });
       }
     };
 
@@ -103,7 +104,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
           doc.cancelJobs();
           const t = doc.tensor(m.tensor);
           if (!t) return;
-          return runInView(`Quant Lens: ${t.name}`, async (progress) => {
+          return runInView(`Quant Lens: ${t.name}`, t.name, async (progress) => {
             // the first block reads a few bytes: show it while the passes over the whole tensor run
             const block = await doc.run({ kind: 'block', path, tensor: t.name, index: 0 });
             if (block.kind === 'block') post({ type: 'block', view: block.view });
@@ -133,12 +134,12 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
           }
           return;
         case 'whatIf':
-          return runInView(`Quant Lens: what-if for ${m.tensor}`, async (progress) => {
+          return runInView(`Quant Lens: what-if for ${m.tensor}`, m.tensor, async (progress) => {
             const r = await doc.run({ kind: 'whatIf', path, tensor: m.tensor, candidates: DEFAULT_CANDIDATES.split(','), imatrix: doc.imatrix }, progress);
             if (r.kind === 'whatIf') post({ type: 'whatIf', tensor: m.tensor, rows: r.rows });
           });
         case 'candidateError':
-          return runInView(`Quant Lens: error of ${m.candidate}`, async (progress) => {
+          return runInView(`Quant Lens: error of ${m.candidate}`, m.tensor, async (progress) => {
             const r = await doc.run({ kind: 'candidateError', path, tensor: m.tensor, candidate: m.candidate, bins: settings.bins, imatrix: doc.imatrix }, progress);
             if (r.kind === 'candidateError') post({ type: 'candidateError', tensor: m.tensor, candidate: r.candidate, stats: r.stats });
           });
@@ -156,7 +157,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
           doc.cancelJobs();
           return;
         case 'comparisonReport':
-          return runInView('Quant Lens: report', async (progress) => {
+          return runInView('Quant Lens: report', undefined, async (progress) => {
             const r = await doc.run({ kind: 'report', path, reference: m.reference, format: 'md' }, progress);
             if (r.kind !== 'text') return;
             const md = await vscode.workspace.openTextDocument({ language: 'markdown', content: r.text });

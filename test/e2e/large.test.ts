@@ -68,3 +68,15 @@ test('a scan of a 525 M-weight tensor shows progress, cancels to one line, and t
   await wv.locator('[data-testid="stat-count"]').waitFor({ timeout: 30_000 });
   assert.equal(Number(await wv.locator('[data-testid="stat-count"]').getAttribute('data-value')), 4096);
 });
+
+test('selecting another tensor mid-scan cancels the scan without an error on the new one', async () => {
+  const wv = webview(s.page);
+  await wv.locator('.row[data-tensor="token_embd.weight"]').click();
+  await wv.locator('[data-testid="job"] vscode-progress-bar').waitFor({ timeout: 30_000 });
+  await wv.locator('.row[data-tensor="blk.0.ffn_norm.weight"]').click();
+  await wv.locator('[data-testid="detail-name"]', { hasText: 'blk.0.ffn_norm.weight' }).waitFor();
+  await wv.locator('[data-testid="stat-count"]').waitFor({ timeout: 30_000 });
+  await wv.locator('[data-testid="block-fields"]').waitFor({ timeout: 30_000 });
+  await s.page.waitForTimeout(1000);
+  assert.equal(await wv.locator('[data-testid="job-error"]').count(), 0, 'no error line for the tensor now shown');
+});

@@ -10,20 +10,42 @@ const fr = Math.fround;
 const GROUP_MAX_EPS = fr(1e-15);
 const NTRY = 7;
 
-/** ggml's best_index_int8: the level nearest to x (binary search, ties to the upper level). */
-function bestIndex(x: number): number {
-  const v = IQ4NL_LEVELS;
-  if (x <= v[0]) return 0;
-  if (x >= v[15]) return 15;
-  let ml = 0;
-  let mu = 15;
-  while (mu - ml > 1) {
-    const mav = (ml + mu) >> 1;
-    if (x < v[mav]) mu = mav;
-    else ml = mav;
+/** For each integer k in [-128, 127] (at k + 128): the last level <= k, so that a level pair brackets any x in [k, k + 1). */
+const LEVEL_BELOW = (() => {
+  const t = new Int32Array(256);
+  for (let k = -128; k < 128; k++) {
+    let j = 0;
+    while (j < 15 && IQ4NL_LEVELS[j + 1] <= k) j++;
+    t[k + 128] = j;
   }
-  return fr(x - v[mu - 1]) < fr(v[mu] - x) ? mu - 1 : mu;
+  return t;
+})();
+const LEVELS = Float64Array.from(IQ4NL_LEVELS);
+
+/**
+ * ggml's best_index_int8: the level nearest to x, ties to the upper level. ggml's binary search ends at the two
+ * levels around x; the levels are integers, so the lower one is found from floor(x) in a table.
+ */
+function bestIndex(x: number): number {
+  const v = LEVELS;
+  if (x <= v[0]) return 0;
+  if (!(x < v[15])) return 15; // NaN too, as the search ends there
+  const lo = LEVEL_BELOW[Math.floor(x) + 128];
+  // as a number rather than a branch: which way a weight falls is unpredictable
+  return lo + 1 - +(Math.fround(x - v[lo]) < Math.fround(v[lo + 1] - x));
 }
+
+// Scratch of the trial search (32 weights): this trial's codes and those of the last trial whose float sums were
+// taken, with that trial's terms and running sums.
+const CL = new Float64Array(32);
+const PL = new Float64Array(32);
+const T = new Float64Array(64);
+const S = new Float64Array(64);
+/** Σ w·q·x, Σ w·q², Σ |w·q·x| of the codes CL, in double. */
+const E = new Float64Array(3);
+/** Float32 sums of 32 terms, each rounded twice, are within this much of the exact sums (relative to Σ|term|). */
+const SUM_EPS = 1e-5;
+const TINY = 1e-44;
 
 function nearestInt(f: number): number {
   return fr(f + 12582912) - 12582912;
@@ -74,15 +96,61 @@ function iq4Block(size: number, x: Float32Array, xo: number, qw: Float32Array | 
     }
     d = sumq2 > 0 ? fr(sumqx / sumq2) : 0;
     let best = fr(d * sumqx);
+    // ggml's 15 trial scales, with its float sums taken only where they can matter (see makeQxQuants)
+    let nonNegative = true;
+    for (let j = 0; j < 32; j++) {
+      CL[j] = NaN;
+      PL[j] = NaN;
+      if (weight[j] < 0) nonNegative = false;
+    }
+    E[0] = 0;
+    E[1] = 0;
+    E[2] = 0;
     for (let itry = -NTRY; itry <= NTRY; itry++) {
       id = fr((itry + values[0]) / max);
-      sumqx = 0;
-      sumq2 = 0;
+      let changed = false;
       for (let j = 0; j < 32; j++) {
-        const q = values[bestIndex(fr(id * x[b + j]))];
-        const w = weight[j];
-        sumqx = fr(sumqx + fr(fr(w * q) * x[b + j]));
-        sumq2 = fr(sumq2 + fr(fr(w * q) * q));
+        const l = bestIndex(fr(id * x[b + j]));
+        const old = CL[j];
+        if (l !== old) {
+          const q = values[l];
+          const wx = weight[j] * x[b + j];
+          if (old === old) {
+            const qo = values[old];
+            E[0] -= wx * qo;
+            E[1] -= weight[j] * qo * qo;
+            E[2] -= Math.abs(wx * qo);
+          }
+          E[0] += wx * q;
+          E[1] += weight[j] * q * q;
+          E[2] += Math.abs(wx * q);
+          CL[j] = l;
+          changed = true;
+        }
+      }
+      if (!changed) continue;
+      if (nonNegative) {
+        const ax = Math.abs(E[0]) + SUM_EPS * E[2] + TINY;
+        if (ax * ax * (1 + 1e-12) <= best * (E[1] * (1 - SUM_EPS) - TINY) * (1 - 1e-12)) continue;
+      }
+      let first = 0;
+      while (first < 32 && CL[first] === PL[first]) first++;
+      if (first === 32) continue;
+      sumqx = first ? S[2 * first - 2] : 0;
+      sumq2 = first ? S[2 * first - 1] : 0;
+      for (let j = first; j < 32; j++) {
+        const l = CL[j];
+        if (l !== PL[j]) {
+          PL[j] = l;
+          const q = values[l];
+          const wq = fr(weight[j] * q);
+          T[2 * j] = fr(wq * x[b + j]);
+          T[2 * j + 1] = fr(wq * q);
+        }
+        sumqx = fr(sumqx + T[2 * j]);
+        sumq2 = fr(sumq2 + T[2 * j + 1]);
+        S[2 * j] = sumqx;
+        S[2 * j + 1] = sumq2;
       }
       if (sumq2 > 0 && fr(sumqx * sumqx) > fr(best * sumq2)) {
         d = fr(sumqx / sumq2);

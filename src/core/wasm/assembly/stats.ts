@@ -1,6 +1,8 @@
 // AssemblyScript, compiled to dist/kernels.wasm by scripts/build-wasm.mjs (WebAssembly SIMD).
 // The exact-statistics inner loops of src/core/analysis/tensorStats.ts, with the same summation order, so the
-// JavaScript and WebAssembly paths give identical results. Inputs live in this module's memory.
+// JavaScript and WebAssembly paths give identical results; the one exception is pass 2 of Q4_K and IQ4_XS, which
+// counts codes per sub-block (exact counts; squared deviations summed per distinct value). Histogram bins are
+// always exactly binOf's. Inputs live in this module's memory.
 
 let heapTop: usize = __heap_base;
 
@@ -277,33 +279,6 @@ function plane(a: v128, b: v128, shift: i32): u32 {
   return <u32>i8x16.bitmask(i16x8.shl(a, shift)) | (<u32>i8x16.bitmask(i16x8.shl(b, shift)) << 16);
 }
 
-/**
- * The histogram bin of each lane of the float32 values v: floor(((x − lo)·bins)/range) in float64, clamped, as
- * binOf computes it. A float32 estimate t = (x − lo)·scale is within bins·1.8e-7 of the real quotient (three
- * roundings of 2⁻²⁴), so where t lies more than `margin` (bins·4e-7) from an integer its floor is the bin; the
- * other lanes (and NaN from an overflowing range) take the float64 formula.
- */
-@inline
-function binsOf(v: v128, lo32: f32, scale32: f32, margin: f32, lo: f64, fbins: f64, range: f64, last: i32): v128 {
-  const t = f32x4.mul(f32x4.sub(v, f32x4.splat(lo32)), f32x4.splat(scale32));
-  const fl = f32x4.floor(t);
-  const r = f32x4.sub(t, fl);
-  const b = i32x4.max_s(i32x4.min_s(i32x4.trunc_sat_f32x4_s(fl), i32x4.splat(last)), i32x4.splat(0));
-  const safe = v128.and(f32x4.ge(r, f32x4.splat(margin)), f32x4.le(r, f32x4.splat(1 - margin)));
-  return i32x4.all_true(safe) ? b : exactBinsOutOfLine(b, safe, v, lo, fbins, range, last);
-}
-
-/** binsOf's rare slow path, called through a function reference so that it is never inlined (the loops around binsOf keep their registers). */
-function exactBins(b: v128, safe: v128, v: v128, lo: f64, fbins: f64, range: f64, last: i32): v128 {
-  if (!i32x4.extract_lane(safe, 0)) b = i32x4.replace_lane(b, 0, clampBin(exactBin(<f64>f32x4.extract_lane(v, 0), lo, fbins, range), last));
-  if (!i32x4.extract_lane(safe, 1)) b = i32x4.replace_lane(b, 1, clampBin(exactBin(<f64>f32x4.extract_lane(v, 1), lo, fbins, range), last));
-  if (!i32x4.extract_lane(safe, 2)) b = i32x4.replace_lane(b, 2, clampBin(exactBin(<f64>f32x4.extract_lane(v, 2), lo, fbins, range), last));
-  if (!i32x4.extract_lane(safe, 3)) b = i32x4.replace_lane(b, 3, clampBin(exactBin(<f64>f32x4.extract_lane(v, 3), lo, fbins, range), last));
-  return b;
-}
-
-let exactBinsOutOfLine = exactBins;
-
 /** Parameters of pass 2, set by setBins before the kernels run. */
 let bLo: f64 = 0;
 let bRange: f64 = 0;
@@ -350,7 +325,12 @@ function binCounted(v: v128, b: v128, c: v128, hist: usize, stride: usize): v128
   return f64x2.add(f64x2.mul(f64x2.mul(d01, d01), n01), f64x2.mul(f64x2.mul(d23, d23), n23));
 }
 
-/** The float32 bin estimate (x − lo)·scale of each lane (see binsOf). */
+/**
+ * The float32 bin estimate t = (x − lo)·scale of each lane. It is within bins·1.8e-7 of the real quotient
+ * (x − lo)·bins/range (three roundings of 2⁻²⁴), so where t lies more than the margin (bins·4e-7) from an
+ * integer its floor is the bin binOf computes (floor(((x − lo)·bins)/range) in float64); the other lanes (and NaN
+ * from an overflowing range) take that float64 formula (exactSubBlockBins).
+ */
 @inline
 function binEstimate(v: v128): v128 {
   return f32x4.mul(f32x4.sub(v, f32x4.splat(bLo32)), f32x4.splat(bScale32));

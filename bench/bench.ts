@@ -1,11 +1,13 @@
 /**
- * npm run bench [-- --json] [-- --types Q4_K,Q8_0] [-- --mweights 64]
+ * npm run bench [-- --json] [-- --types Q4_K,Q8_0] [-- --mweights 64] [-- --quantizers Q4_K,Q6_K] [-- --no-whole]
  *
  * 1. Header: open a Llama-3-8B-shaped GGUF header (7.9 MB, 128k vocabulary, 280k merges, 291 tensors) with
  *    Quant Lens and with @huggingface/gguf, side by side.
  * 2. Scan: for each type, a large tensor made by tiling the corpus tensor's bytes, scanned exactly as
  *    `quantlens stats` does (dequantize, float64 stats, histogram, two passes); throughput in M weights/s and as
  *    a ratio to a plain page-cached read of the same bytes, measured in the same run.
+ * 3. Whole process: `quantlens stats` on a 604 MB Q4_K file, one thread and all cores.
+ * 4. Quantizers: M weights/s per type next to ggml's reference quantizers (bench/quantizerBench.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync, openSync, readSync, closeSync } from 'node:fs';
@@ -17,6 +19,7 @@ import { computeTensorStats } from '../src/core/analysis/tensorStats.ts';
 import { buildGgufHeader } from '../src/core/formats/ggufWriter.ts';
 import { typeByName } from '../src/core/types.ts';
 import { codecForType } from '../src/core/quant/index.ts';
+import { quantizerBench, QUANTIZER_BENCH_TYPES } from './quantizerBench.ts';
 
 const ROOT = join(__dirname, '..');
 const CORPUS = join(ROOT, 'test', 'fixtures', 'corpus', 'gguf');
@@ -27,6 +30,7 @@ const args = process.argv.slice(2);
 const json = args.includes('--json');
 const typeArg = args.find((a, i) => args[i - 1] === '--types');
 const mweights = Number(args.find((a, i) => args[i - 1] === '--mweights') ?? 64);
+const quantizerTypes = args.find((a, i) => args[i - 1] === '--quantizers');
 const types = (typeArg ?? 'F32,F16,BF16,Q4_0,Q4_1,Q5_0,Q5_1,Q8_0,Q2_K,Q3_K,Q4_K,Q5_K,Q6_K,IQ2_XXS,IQ2_XS,IQ2_S,IQ3_XXS,IQ3_S,IQ1_S,IQ1_M,IQ4_NL,IQ4_XS,TQ1_0,TQ2_0,MXFP4,NVFP4,Q1_0,Q2_0').split(',');
 
 function log(s: string): void {
@@ -174,7 +178,9 @@ async function main() {
     const scans = [];
     for (const t of types) scans.push(await scanBench(dir, t));
     const wholeProcess = args.includes('--no-whole') ? undefined : await wholeProcessBench(dir);
-    if (json) process.stdout.write(JSON.stringify({ node: process.version, header, scans, wholeProcess }, null, 1) + '\n');
+    log(`\nquantize (ggml_quantize_chunk, byte-identical), one thread, on the corpus float32 source tiled:`);
+    const quantizers = (quantizerTypes ?? QUANTIZER_BENCH_TYPES).split(',').map((t) => quantizerBench(CORPUS, t, log));
+    if (json) process.stdout.write(JSON.stringify({ node: process.version, header, scans, wholeProcess, quantizers }, null, 1) + '\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

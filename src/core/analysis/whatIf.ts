@@ -122,6 +122,13 @@ export function computeWhatIf(
   });
 }
 
+/** Rows of a tensor one candidate will quantize, and the importance matrix if it fits them. */
+function oneCandidate(tensor: TensorInfo, candidate: Candidate, imatrix: Float32Array | undefined) {
+  const rowLength = tensor.shape[0];
+  if (!usableCandidates(tensor, [candidate]).length) throw new QuantLensError('usage', `${candidateId(candidate)} cannot quantize ${tensor.name}`);
+  return { rowLength, rows: tensor.nElements / rowLength, imatrix: imatrix && imatrix.length === rowLength ? imatrix : undefined };
+}
+
 export interface PredictedError {
   metrics: ErrorMetrics;
   /** Weights the estimate saw: all of them, or whole rows spread over the tensor. */
@@ -140,10 +147,7 @@ export function predictCandidateError(
   candidate: Candidate,
   options: { sampleWeights?: number; imatrix?: Float32Array; isCancelled?: () => boolean } = {},
 ): PredictedError {
-  const rowLength = tensor.shape[0];
-  const rows = tensor.nElements / rowLength;
-  if (!usableCandidates(tensor, [candidate]).length) throw new QuantLensError('usage', `${candidateId(candidate)} cannot quantize ${tensor.name}`);
-  const imatrix = options.imatrix && options.imatrix.length === rowLength ? options.imatrix : undefined;
+  const { rowLength, rows, imatrix } = oneCandidate(tensor, candidate, options.imatrix);
   const sampleRows = Math.max(1, Math.floor((options.sampleWeights ?? 1 << 18) / rowLength));
   const runs = Math.min(8, sampleRows);
   const rowsPerRun = Math.ceil(sampleRows / runs);
@@ -176,10 +180,7 @@ export function candidateErrorStats(
   candidate: Candidate,
   options: { bins?: number; imatrix?: Float32Array; isCancelled?: () => boolean } = {},
 ): TensorStats {
-  const rowLength = tensor.shape[0];
-  const rows = tensor.nElements / rowLength;
-  if (!usableCandidates(tensor, [candidate]).length) throw new QuantLensError('usage', `${candidateId(candidate)} cannot quantize ${tensor.name}`);
-  const imatrix = options.imatrix && options.imatrix.length === rowLength ? options.imatrix : undefined;
+  const { rowLength, rows, imatrix } = oneCandidate(tensor, candidate, options.imatrix);
   const step = rowsPerChunk(rowLength);
   const range = needsTensorRange([candidate]) ? tensorRange(model, tensor, rowLength) : { min: NaN, max: NaN };
   const errors = function* () {

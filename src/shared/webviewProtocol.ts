@@ -11,6 +11,7 @@ import type { ScaleDistribution } from '../core/analysis/blocks.ts';
 import type { BlockRecord } from '../core/quant/codec.ts';
 import type { WhatIfRow } from '../core/analysis/whatIf.ts';
 import type { ComparedTensor, TensorComparisonDetail } from '../core/compare/compare.ts';
+import type { Heatmap } from '../core/analysis/heatmap.ts';
 
 export interface TensorRow {
   name: string;
@@ -49,14 +50,7 @@ export interface BlockView {
   record: BlockRecord;
 }
 
-export interface Heatmap {
-  tensor: string;
-  width: number;
-  height: number;
-  /** max |w| per cell, row-major, height x width. */
-  cells: number[];
-  max: number;
-}
+export type { Heatmap };
 
 /** A model compared with a reference: per-tensor error, and what could not be paired. */
 export interface Comparison {

@@ -19,7 +19,7 @@ import { ggmlType } from '../core/types.ts';
 import { parseSimulationRule, planSimulation, writeSimulated } from '../core/requant/simulate.ts';
 import { imatrixFor, readImatrix } from '../core/requant/imatrix.ts';
 import type { WorkerJob, WorkerResult } from '../shared/workerProtocol.ts';
-import type { Heatmap } from '../shared/webviewProtocol.ts';
+import { computeHeatmap } from '../core/analysis/heatmap.ts';
 
 export interface JobContext {
   onProgress: (done: number, total: number) => void;
@@ -50,29 +50,6 @@ function tensorOf(model: Model, name: string): TensorInfo {
   const t = model.tensors.find((x) => x.name === name);
   if (!t) throw new QuantLensError('usage', `no tensor named ${name}`);
   return t;
-}
-
-/** max |w| over a grid of at most width x height cells covering the tensor's rows x columns. */
-export function computeHeatmap(model: Model, tensor: TensorInfo, width: number, height: number, ctx: JobContext): Heatmap {
-  const cols = model.format === 'gguf' ? tensor.shape[0] : (tensor.shape[tensor.shape.length - 1] ?? 1);
-  const rows = Math.max(1, tensor.nElements / Math.max(1, cols));
-  const w = Math.max(1, Math.min(width, cols));
-  const h = Math.max(1, Math.min(height, rows));
-  const cells = new Float64Array(w * h);
-  forEachChunk(model, tensor, (values, first) => {
-    for (let i = 0; i < values.length; i++) {
-      const idx = first + i;
-      const r = Math.floor(idx / cols);
-      const c = idx - r * cols;
-      const cell = Math.floor((r * h) / rows) * w + Math.floor((c * w) / cols);
-      const a = Math.abs(values[i]);
-      if (a > cells[cell]) cells[cell] = a;
-    }
-    ctx.onProgress(first + values.length, tensor.nElements);
-  }, { isCancelled: ctx.isCancelled });
-  let max = 0;
-  for (const v of cells) if (Number.isFinite(v) && v > max) max = v;
-  return { tensor: tensor.name, width: w, height: h, cells: Array.from(cells), max };
 }
 
 /** Tensors of at least this many weights spread their what-if candidates over helper threads. */

@@ -8,6 +8,7 @@ import { estimateMemory } from '../../src/core/analysis/memoryFit.ts';
 import { findTokens, tokenById, tokenPage } from '../../src/core/analysis/tokenizer.ts';
 import { readBlock, computeScaleDistribution } from '../../src/core/analysis/blocks.ts';
 import { readTensorValues } from '../../src/core/analysis/tensorValues.ts';
+import { computeHeatmap } from '../../src/core/analysis/heatmap.ts';
 import { corpusPath, readF32, readJson } from '../helpers/corpus.ts';
 
 test('summary of the Q4_K_M mix speaks llama.cpp', async () => {
@@ -88,6 +89,43 @@ test('block view: raw bytes, decoded values equal to the tensor values', async (
     assert.equal(dist.d.count, dist.blocks);
     assert.ok(dist.dmin && dist.sub, 'Q4_K has dmin and sub-block scales');
     assert.equal(dist.sub!.count, dist.blocks * dist.subBlocksPerBlock);
+  } finally {
+    await m.close();
+  }
+});
+
+test('the |w| heatmap: every cell is the max |w| of exactly its rows and columns, whatever the chunking', async () => {
+  // a cell-by-cell definition, independent of the streaming code: cell (y, x) holds rows r with
+  // floor(r·h/rows) = y and columns c with floor(c·w/cols) = x
+  const naive = (v: Float32Array, cols: number, rows: number, w: number, h: number) => {
+    const cells = new Array<number>(w * h).fill(0);
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        const cell = Math.floor((r * h) / rows) * w + Math.floor((c * w) / cols);
+        cells[cell] = Math.max(cells[cell], Math.abs(v[r * cols + c]));
+      }
+    }
+    return cells;
+  };
+  const m = await openModel(corpusPath('gguf', 'llama-tiny-Q4_K.gguf'));
+  try {
+    for (const name of ['blk.0.ffn_down.weight', 'token_embd.weight', 'blk.0.attn_norm.weight']) {
+      const t = m.tensors.find((x) => x.name === name)!;
+      const cols = t.shape[0];
+      const rows = t.nElements / cols;
+      const v = readTensorValues(m, t, 0, t.nElements);
+      for (const [w, h] of [[256, 256], [7, 5], [100, 3], [cols, rows], [1, 1], [cols + 9, 1]]) {
+        for (const chunkElements of [undefined, 256 * 3, 256]) {
+          const got = computeHeatmap(m, t, w, h, { chunkElements });
+          const ww = Math.min(w, cols);
+          const hh = Math.min(h, rows);
+          assert.equal(got.width, ww);
+          assert.equal(got.height, hh);
+          assert.deepEqual(got.cells, naive(v, cols, rows, ww, hh), `${name} ${w}x${h} chunk ${chunkElements}`);
+          assert.equal(got.max, got.cells.reduce((a, b) => Math.max(a, b), 0));
+        }
+      }
+    }
   } finally {
     await m.close();
   }

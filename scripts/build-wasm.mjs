@@ -16,3 +16,9 @@ if (error) {
   console.error(stderr.toString());
   process.exit(1);
 }
+// The quantizers (dist/quantizers.wasm, src/core/wasm/assembly/quantize.ts), loaded by src/core/quant/wasmQuantizers.ts.
+const q = await asc.main(['src/core/wasm/assembly/quantize.ts', '--outFile', 'dist/quantizers.wasm', '--optimizeLevel', '3', '--runtime', 'stub', '--noAssert', '--enable', 'simd']);
+if (q.error) {
+  console.error(q.stderr.toString());
+  process.exit(1);
+}

@@ -10,6 +10,7 @@ import { kQuantizers } from './kQuantizers.ts';
 import { otherQuantizers } from './otherQuantizers.ts';
 import { iqQuantizers } from './iqQuantizers.ts';
 import { gridQuantizers } from './gridQuantizers.ts';
+import { quantizeWasm, WASM_QUANTIZER_IDS } from './wasmQuantizers.ts';
 
 export interface Quantizer {
   /**
@@ -32,6 +33,13 @@ const QUANTIZERS = new Map<number, Quantizer>([
   [8, { quantize: (src) => quantizeQ8_0(src), imatrix: 'ignored' }],
   ...Object.entries({ ...legacyQuantizers, ...kQuantizers, ...otherQuantizers, ...iqQuantizers, ...gridQuantizers }).map(([id, q]) => [Number(id), q] as [number, Quantizer]),
 ]);
+
+// the WebAssembly kernel where there is one and it is loaded (same bytes), else the JavaScript
+for (const id of WASM_QUANTIZER_IDS) {
+  const js = QUANTIZERS.get(id);
+  if (!js) continue;
+  QUANTIZERS.set(id, { ...js, quantize: (src, nRows, nPerRow, imatrix) => quantizeWasm(id, src, nRows, nPerRow, imatrix) ?? js.quantize(src, nRows, nPerRow, imatrix) });
+}
 
 export function quantizerFor(ty: TensorType): Quantizer | undefined {
   return ty.ggmlId === undefined ? undefined : QUANTIZERS.get(ty.ggmlId);

@@ -1,0 +1,672 @@
+// AssemblyScript, compiled to dist/quantizers.wasm by scripts/build-wasm.mjs.
+// ggml's quantizers (ggml_quantize_chunk) for Q4_K, Q5_K, Q6_K, IQ4_NL and IQ4_XS, with and without an importance
+// matrix, in native binary32: every f32 operation here is one IEEE binary32 operation (WebAssembly has no implicit
+// FMA and no reassociation), in the order of ggml's C source, with C's int/float conversions and integer
+// truncations. The JavaScript quantizers in src/core/quant/ compute the same bytes (tests compare both with ggml).
+// Inputs and outputs live in this module's memory; the caller passes whole rows.
+
+let heapTop: usize = __heap_base;
+
+/** A buffer of `bytes` in linear memory (bump allocation; `reset` frees everything). */
+export function alloc(bytes: i32): usize {
+  const ptr = (heapTop + 15) & ~(<usize>15);
+  const end = ptr + <usize>bytes;
+  const pages = <i32>((end + 0xffff) >> 16) - memory.size();
+  if (pages > 0 && memory.grow(pages) < 0) unreachable();
+  heapTop = end;
+  return ptr;
+}
+
+export function reset(): void {
+  heapTop = __heap_base;
+}
+
+const QK_K = 256;
+const GROUP_MAX_EPS: f32 = 1e-15;
+
+// scratch (one block at a time)
+const SL: usize = memory.data(256, 16); // codes of the super-block (uint8)
+const SLAUX: usize = memory.data(32, 16); // trial codes of a sub-block
+const SW: usize = memory.data(32 * 4, 16); // weights of a sub-block
+const SMINS: usize = memory.data(16 * 4, 16);
+const SSCALES: usize = memory.data(16 * 4, 16);
+const SSW: usize = memory.data(16 * 4, 16);
+const SLS: usize = memory.data(16, 16);
+const SLM: usize = memory.data(16, 16);
+/** kvalues_iq4nl as float, and for each integer k in [-128, 127] (at k + 128) the last level <= k. */
+const IQ4_VALUES: usize = memory.data<f32>([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], 16);
+const IQ4_BELOW: usize = memory.data(256, 16);
+let iq4Ready = false;
+
+/** make_qkx*_quants' *the_min */
+let theMin: f32 = 0;
+
+// (named so: the search helpers' locals min/max shadow the builtins)
+@inline function imin(a: i32, b: i32): i32 {
+  return a < b ? a : b;
+}
+@inline function imax(a: i32, b: i32): i32 {
+  return a > b ? a : b;
+}
+@inline function ldf(p: usize, i: i32): f32 {
+  return load<f32>(p + (<usize>i << 2));
+}
+@inline function stf(p: usize, i: i32, v: f32): void {
+  store<f32>(p + (<usize>i << 2), v);
+}
+@inline function ldb(p: usize, i: i32): i32 {
+  return <i32>load<u8>(p + <usize>i);
+}
+@inline function stb(p: usize, i: i32, v: i32): void {
+  store<u8>(p + <usize>i, <u8>v);
+}
+
+/** ggml's nearest_int: the bits of fval + 1.5·2^23 (exactly, for any argument). */
+@inline function nearestInt(fval: f32): i32 {
+  const val: f32 = fval + <f32>12582912.0;
+  return (reinterpret<i32>(val) & 0x007fffff) - 0x00400000;
+}
+
+/** binary32 -> binary16 bits, round to nearest even (F16C's _cvtss_sh; NaN keeps the top mantissa bits, quiet). */
+function f32ToF16(x: f32): u32 {
+  const b = reinterpret<u32>(x);
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  let mant = b & 0x7fffff;
+  if (exp == 0xff) return sign | 0x7c00 | (mant != 0 ? 0x200 | (mant >>> 13) : 0);
+  const e = <i32>exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = <u32>(14 - e);
+    const half: u32 = 1 << (shift - 1);
+    const rest = mant & ((<u32>1 << shift) - 1);
+    let h = mant >>> shift;
+    if (rest > half || (rest == half && (h & 1) != 0)) h++;
+    return sign | h;
+  }
+  const rest = mant & 0x1fff;
+  let h = (<u32>e << 10) | (mant >>> 13);
+  if (rest > 0x1000 || (rest == 0x1000 && (h & 1) != 0)) h++;
+  return sign | h;
+}
+
+function f16ToF32(h: u32): f32 {
+  const s = (h & 0x8000) << 16;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e == 0) {
+    const v = <f32>m * <f32>5.9604644775390625e-8; // m · 2^-24, exact
+    return s != 0 ? -v : v;
+  }
+  if (e == 31) return reinterpret<f32>(s | 0x7f800000 | (m << 13));
+  return reinterpret<f32>(s | ((e + 112) << 23) | (m << 13));
+}
+
+/** Store x as f16 at p and return the float32 value stored (GGML_FP16_TO_FP32(GGML_FP32_TO_FP16(x))). */
+@inline function putF16(p: usize, x: f32): f32 {
+  const h = f32ToF16(x);
+  store<u16>(p, <u16>h);
+  return f16ToF32(h);
+}
+
+// ------------------------------------------------------------------------------------------------ search helpers
+
+/**
+ * make_qkx2_quants (v3 false: empty when max == min) and make_qkx3_quants with weights (v3: empty when
+ * max <= min). n values at x, weights at w, codes to L (uint8); returns the scale, the_min in theMin.
+ */
+function makeQkx(n: i32, nmax: i32, x: usize, w: usize, L: usize, rmin: f32, rdelta: f32, nstep: i32, useMad: bool, v3: bool): f32 {
+  let min = ldf(x, 0);
+  let max = min;
+  let sumW = ldf(w, 0);
+  let sumX: f32 = sumW * min;
+  for (let i = 1; i < n; i++) {
+    const xi = ldf(x, i);
+    if (xi < min) min = xi;
+    if (xi > max) max = xi;
+    const wi = ldf(w, i);
+    sumW += wi;
+    sumX += wi * xi;
+  }
+  if (min > 0) min = 0;
+  if (v3 ? max <= min : max == min) {
+    memory.fill(L, 0, <usize>n);
+    theMin = -min;
+    return 0;
+  }
+  let iscale: f32 = <f32>nmax / (max - min);
+  let scale: f32 = <f32>1 / iscale;
+  let bestError: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    const xi = ldf(x, i);
+    let l = nearestInt(iscale * (xi - min));
+    l = imax(0, imin(nmax, l));
+    stb(L, i, l);
+    let diff: f32 = scale * <f32>l + min - xi;
+    diff = useMad ? abs<f32>(diff) : diff * diff;
+    bestError += ldf(w, i) * diff;
+  }
+  if (nstep < 1) {
+    theMin = -min;
+    return scale;
+  }
+  const Laux = SLAUX;
+  for (let is = 0; is <= nstep; is++) {
+    iscale = (rmin + rdelta * <f32>is + <f32>nmax) / (max - min);
+    let sumL: f32 = 0;
+    let sumL2: f32 = 0;
+    let sumXL: f32 = 0;
+    for (let i = 0; i < n; i++) {
+      const xi = ldf(x, i);
+      let l = nearestInt(iscale * (xi - min));
+      l = imax(0, imin(nmax, l));
+      stb(Laux, i, l);
+      const wi = ldf(w, i);
+      const fl = <f32>l;
+      sumL += wi * fl;
+      sumL2 += wi * fl * fl;
+      sumXL += wi * fl * xi;
+    }
+    const D: f32 = sumW * sumL2 - sumL * sumL;
+    if (D > 0) {
+      let thisScale: f32 = (sumW * sumXL - sumX * sumL) / D;
+      let thisMin: f32 = (sumL2 * sumX - sumL * sumXL) / D;
+      if (thisMin > 0) {
+        thisMin = 0;
+        thisScale = sumXL / sumL2;
+      }
+      let cur: f32 = 0;
+      for (let i = 0; i < n; i++) {
+        let diff: f32 = thisScale * <f32>ldb(Laux, i) + thisMin - ldf(x, i);
+        diff = useMad ? abs<f32>(diff) : diff * diff;
+        cur += ldf(w, i) * diff;
+      }
+      if (cur < bestError) {
+        memory.copy(L, Laux, <usize>n);
+        bestError = cur;
+        scale = thisScale;
+        min = thisMin;
+      }
+    }
+  }
+  theMin = -min;
+  return scale;
+}
+
+/** make_qp_quants: n values at x to codes 0..nmax (uint8, as ggml stores them) at L, weights qw. */
+function makeQp(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
+  let max: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    const xi = ldf(x, i);
+    max = max > xi ? max : xi;
+  }
+  if (max < GROUP_MAX_EPS) {
+    memory.fill(L, 0, <usize>n);
+    return 0;
+  }
+  let iscale: f32 = <f32>nmax / max;
+  for (let i = 0; i < n; i++) stb(L, i, nearestInt(iscale * ldf(x, i)));
+  const scale: f32 = <f32>1 / iscale;
+  let bestMse: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    const diff: f32 = ldf(x, i) - scale * <f32>ldb(L, i);
+    bestMse += ldf(qw, i) * diff * diff;
+  }
+  for (let is = -4; is <= 4; is++) {
+    if (is == 0) continue;
+    const iscaleIs: f32 = (<f32>0.1 * <f32>is + <f32>nmax) / max;
+    const scaleIs: f32 = <f32>1 / iscaleIs;
+    let mse: f32 = 0;
+    for (let i = 0; i < n; i++) {
+      const xi = ldf(x, i);
+      const l = imin(nmax, nearestInt(iscaleIs * xi));
+      const diff: f32 = xi - scaleIs * <f32>l;
+      mse += ldf(qw, i) * diff * diff;
+    }
+    if (mse < bestMse) {
+      bestMse = mse;
+      iscale = iscaleIs;
+    }
+  }
+  let sumlx: f32 = 0;
+  let suml2: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    const xi = ldf(x, i);
+    const l = imin(nmax, nearestInt(iscale * xi));
+    stb(L, i, l);
+    const w = ldf(qw, i);
+    sumlx += w * xi * <f32>l;
+    suml2 += w * <f32>l * <f32>l;
+  }
+  for (let itry = 0; itry < 5; itry++) {
+    let changed = 0;
+    for (let i = 0; i < n; i++) {
+      const w = ldf(qw, i);
+      const xi = ldf(x, i);
+      const Li = <f32>ldb(L, i);
+      let slx: f32 = sumlx - w * xi * Li;
+      let sl2: f32 = suml2 - w * Li * Li;
+      if (slx > 0 && sl2 > 0) {
+        const newL = imin(nmax, nearestInt(xi * sl2 / slx));
+        if (newL != ldb(L, i)) {
+          slx += w * xi * <f32>newL;
+          sl2 += w * <f32>newL * <f32>newL;
+          if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+            stb(L, i, newL);
+            sumlx = slx;
+            suml2 = sl2;
+            changed++;
+          }
+        }
+      }
+    }
+    if (changed == 0) break;
+  }
+  return suml2 > 0 ? sumlx / suml2 : 0;
+}
+
+/** make_qx_quants with rmse_type 1: weights qw (or x² when qw is 0); codes l + nmax (int8 in ggml) at L. */
+function makeQx(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
+  let max: f32 = 0;
+  let amax: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    const xi = ldf(x, i);
+    const ax = abs<f32>(xi);
+    if (ax > amax) {
+      amax = ax;
+      max = xi;
+    }
+  }
+  if (amax < GROUP_MAX_EPS) {
+    memory.fill(L, 0, <usize>n);
+    return 0;
+  }
+  let iscale: f32 = <f32>(-nmax) / max;
+  let sumlx: f32 = 0;
+  let suml2: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    const xi = ldf(x, i);
+    const l = imax(-nmax, imin(nmax - 1, nearestInt(iscale * xi)));
+    stb(L, i, l + nmax);
+    const w: f32 = qw ? ldf(qw, i) : xi * xi;
+    sumlx += w * xi * <f32>l;
+    suml2 += w * <f32>l * <f32>l;
+  }
+  let scale: f32 = suml2 != 0 ? sumlx / suml2 : 0;
+  let best: f32 = scale * sumlx;
+  for (let is = -9; is <= 9; is++) {
+    if (is == 0) continue;
+    iscale = -(<f32>nmax + <f32>0.1 * <f32>is) / max;
+    sumlx = 0;
+    suml2 = 0;
+    for (let i = 0; i < n; i++) {
+      const xi = ldf(x, i);
+      const l = imax(-nmax, imin(nmax - 1, nearestInt(iscale * xi)));
+      const w: f32 = qw ? ldf(qw, i) : xi * xi;
+      sumlx += w * xi * <f32>l;
+      suml2 += w * <f32>l * <f32>l;
+    }
+    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+      for (let i = 0; i < n; i++) stb(L, i, nmax + imax(-nmax, imin(nmax - 1, nearestInt(iscale * ldf(x, i)))));
+      scale = sumlx / suml2;
+      best = scale * sumlx;
+    }
+  }
+  return scale;
+}
+
+// ------------------------------------------------------------------------------------------------ Q4_K / Q5_K
+
+/** The 12-byte scales field of Q4_K/Q5_K from 6-bit codes ls[j], lm[j] (uint8 as ggml holds them). */
+function packScalesK4(q: usize, clamp63: bool): void {
+  memory.fill(q, 0, 12);
+  for (let j = 0; j < 8; j++) {
+    let ls = ldb(SLS, j);
+    let lm = ldb(SLM, j);
+    if (clamp63) {
+      ls = imin(63, ls);
+      lm = imin(63, lm);
+    }
+    if (j < 4) {
+      stb(q, j, ls);
+      stb(q, j + 4, lm);
+    } else {
+      stb(q, j + 4, (ls & 0xf) | ((lm & 0xf) << 4));
+      stb(q, j - 4, ldb(q, j - 4) | ((ls >> 4) << 6));
+      stb(q, j, ldb(q, j) | ((lm >> 4) << 6));
+    }
+  }
+}
+
+/**
+ * nb super-blocks of Q4_K (bits 4, 144 bytes) or Q5_K (bits 5, 176 bytes) from x to y: quantize_row_q*_K_ref
+ * over the whole chunk when qw is 0, else quantize_row_q*_K_impl row by row (rows of nPerRow weights; the
+ * importance matrix at qw indexed by the column).
+ */
+export function quantizeQ45K(bits: i32, x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+  const size = bits == 4 ? 144 : 176;
+  const nmax = bits == 4 ? 15 : 31;
+  const L = SL;
+  const weights = SW;
+  for (let i = 0; i < nb; i++) {
+    const x = x0 + (<usize>i << 10);
+    const y = y0 + <usize>i * <usize>size;
+    if (qw0 == 0) {
+      let maxScale: f32 = 0;
+      let maxMin: f32 = 0;
+      for (let j = 0; j < 8; j++) {
+        const xs = x + (<usize>j << 7);
+        let sumX2: f32 = 0;
+        for (let l = 0; l < 32; l++) {
+          const v = ldf(xs, l);
+          sumX2 += v * v;
+        }
+        const avX = sqrt<f32>(sumX2 / <f32>32);
+        for (let l = 0; l < 32; l++) stf(weights, l, avX + abs<f32>(ldf(xs, l)));
+        const s = bits == 4
+          ? makeQkx(32, 15, xs, weights, L + (<usize>j << 5), <f32>-1, <f32>0.1, 20, false, false)
+          : makeQkx(32, 31, xs, weights, L + (<usize>j << 5), <f32>-0.5, <f32>0.1, 15, false, false);
+        stf(SSCALES, j, s);
+        stf(SMINS, j, theMin);
+        if (s > maxScale) maxScale = s;
+        if (theMin > maxMin) maxMin = theMin;
+      }
+      const invScale: f32 = maxScale > 0 ? <f32>63 / maxScale : 0;
+      const invMin: f32 = maxMin > 0 ? <f32>63 / maxMin : 0;
+      for (let j = 0; j < 8; j++) {
+        stb(SLS, j, nearestInt(invScale * ldf(SSCALES, j)));
+        stb(SLM, j, nearestInt(invMin * ldf(SMINS, j)));
+      }
+      packScalesK4(y + 4, true);
+      putF16(y, maxScale / <f32>63);
+      putF16(y + 2, maxMin / <f32>63);
+    } else {
+      const qw = qw0 + (((<usize>i << 8) % <usize>nPerRow) << 2);
+      let sumX2: f32 = 0;
+      for (let l = 0; l < QK_K; l++) {
+        const v = ldf(x, l);
+        sumX2 += v * v;
+      }
+      const sigma2: f32 = <f32>2 * sumX2 / <f32>QK_K;
+      for (let j = 0; j < 8; j++) {
+        const xs = x + (<usize>j << 7);
+        const q = qw + (<usize>j << 7);
+        for (let l = 0; l < 32; l++) {
+          const v = ldf(xs, l);
+          stf(weights, l, ldf(q, l) * sqrt<f32>(sigma2 + v * v));
+        }
+        let sumw: f32 = 0;
+        for (let l = 0; l < 32; l++) sumw += ldf(weights, l);
+        stf(SSW, j, sumw);
+        stf(SSCALES, j, makeQkx(32, nmax, xs, weights, L + (<usize>j << 5), <f32>-0.9, <f32>0.05, 36, false, true));
+        stf(SMINS, j, theMin);
+      }
+      const dBlock = makeQp(8, 63, SSCALES, SLS, SSW);
+      const mBlock = makeQp(8, 63, SMINS, SLM, SSW);
+      // quantize_row_q5_K_impl clamps the codes to 63, quantize_row_q4_K_impl does not
+      packScalesK4(y + 4, bits == 5);
+      putF16(y, dBlock);
+      putF16(y + 2, mBlock);
+    }
+    const d0 = f16ToF32(<u32>load<u16>(y));
+    const m0 = f16ToF32(<u32>load<u16>(y + 2));
+    const sc = y + 4;
+    for (let j = 0; j < 8; j++) {
+      let s: i32, m: i32;
+      if (j < 4) {
+        s = ldb(sc, j) & 63;
+        m = ldb(sc, j + 4) & 63;
+      } else {
+        s = (ldb(sc, j + 4) & 0xf) | ((ldb(sc, j - 4) >> 6) << 4);
+        m = (ldb(sc, j + 4) >> 4) | ((ldb(sc, j) >> 6) << 4);
+      }
+      const d: f32 = d0 * <f32>s;
+      if (d == 0) continue;
+      const dm: f32 = m0 * <f32>m;
+      const xs = x + (<usize>j << 7);
+      for (let ii = 0; ii < 32; ii++) {
+        const l = nearestInt((ldf(xs, ii) + dm) / d);
+        stb(L, 32 * j + ii, imax(0, imin(nmax, l)));
+      }
+    }
+    if (bits == 4) {
+      let q = y + 16;
+      for (let j = 0; j < QK_K; j += 64) {
+        for (let l = 0; l < 32; l++) stb(q, l, ldb(L, j + l) | (ldb(L, j + l + 32) << 4));
+        q += 32;
+      }
+    } else {
+      const qh = y + 16;
+      let ql = y + 48;
+      memory.fill(qh, 0, 32);
+      let m1 = 1;
+      let m2 = 2;
+      for (let n = 0; n < QK_K; n += 64) {
+        for (let j = 0; j < 32; j++) {
+          let l1 = ldb(L, n + j);
+          if (l1 > 15) {
+            l1 -= 16;
+            stb(qh, j, ldb(qh, j) | m1);
+          }
+          let l2 = ldb(L, n + j + 32);
+          if (l2 > 15) {
+            l2 -= 16;
+            stb(qh, j, ldb(qh, j) | m2);
+          }
+          stb(ql, j, l1 | (l2 << 4));
+        }
+        ql += 32;
+        m1 <<= 2;
+        m2 <<= 2;
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ Q6_K
+
+/** nb super-blocks of Q6_K (210 bytes): quantize_row_q6_K_ref when qw is 0, else quantize_row_q6_K_impl per row. */
+export function quantizeQ6K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+  const L = SL;
+  for (let i = 0; i < nb; i++) {
+    const x = x0 + (<usize>i << 10);
+    const y = y0 + <usize>i * 210;
+    const qw: usize = qw0 == 0 ? 0 : qw0 + (((<usize>i << 8) % <usize>nPerRow) << 2);
+    let maxScale: f32 = 0;
+    let maxAbsScale: f32 = 0;
+    for (let ib = 0; ib < 16; ib++) {
+      const scale = makeQx(16, 32, x + (<usize>ib << 6), L + (<usize>ib << 4), qw == 0 ? <usize>0 : qw + (<usize>ib << 6));
+      stf(SSCALES, ib, scale);
+      const a = abs<f32>(scale);
+      if (a > maxAbsScale) {
+        maxAbsScale = a;
+        maxScale = scale;
+      }
+    }
+    if (maxAbsScale < GROUP_MAX_EPS) {
+      memory.fill(y, 0, 210);
+      continue;
+    }
+    const iscale: f32 = <f32>-128 / maxScale;
+    const d0 = putF16(y + 208, <f32>1 / iscale);
+    const scales = y + 192;
+    for (let ib = 0; ib < 16; ib++) stb(scales, ib, imin(127, nearestInt(iscale * ldf(SSCALES, ib))));
+    for (let j = 0; j < 16; j++) {
+      const d: f32 = d0 * <f32>load<i8>(scales + <usize>j);
+      if (d == 0) continue;
+      const xs = x + (<usize>j << 6);
+      for (let ii = 0; ii < 16; ii++) {
+        const l = imax(-32, imin(31, nearestInt(ldf(xs, ii) / d)));
+        stb(L, 16 * j + ii, l + 32);
+      }
+    }
+    let ql = y;
+    let qh = y + 128;
+    for (let j = 0; j < QK_K; j += 128) {
+      for (let l = 0; l < 32; l++) {
+        const a = ldb(L, j + l);
+        const b = ldb(L, j + l + 32);
+        const c = ldb(L, j + l + 64);
+        const e = ldb(L, j + l + 96);
+        stb(ql, l, (a & 0xf) | ((c & 0xf) << 4));
+        stb(ql, l + 32, (b & 0xf) | ((e & 0xf) << 4));
+        stb(qh, l, (a >> 4) | ((b >> 4) << 2) | ((c >> 4) << 4) | ((e >> 4) << 6));
+      }
+      ql += 64;
+      qh += 32;
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ IQ4_NL / IQ4_XS
+
+function iq4Init(): void {
+  for (let k = -128; k < 128; k++) {
+    let j = 0;
+    while (j < 15 && ldf(IQ4_VALUES, j + 1) <= <f32>k) j++;
+    stb(IQ4_BELOW, k + 128, j);
+  }
+  iq4Ready = true;
+}
+
+/**
+ * best_index_int8(16, kvalues_iq4nl, x): the nearest level, ties to the upper one. Its binary search ends at the
+ * last level <= x (levels are integers, so that is the last level <= floor(x), from a table); NaN gives 15.
+ */
+@inline function bestIndex(x: f32): i32 {
+  if (x <= <f32>-127) return 0;
+  if (!(x < <f32>113)) return 15;
+  const lo = ldb(IQ4_BELOW, <i32>floor<f32>(x) + 128);
+  return x - ldf(IQ4_VALUES, lo) < ldf(IQ4_VALUES, lo + 1) - x ? lo : lo + 1;
+}
+
+/**
+ * quantize_row_iq4_nl_impl with ntry 7 for one super-block of sbs weights (32: IQ4_NL, 18 bytes; 256: IQ4_XS,
+ * 136 bytes) at x, importance weights at qw (or 0), output block at y.
+ */
+function iq4Block(sbs: i32, x: usize, qw: usize, y: usize): void {
+  const L = SL;
+  const weight = SW;
+  const scales = SSCALES;
+  const V = IQ4_VALUES;
+  let sigma2: f32 = 0;
+  for (let j = 0; j < sbs; j++) {
+    const v = ldf(x, j);
+    sigma2 += v * v;
+  }
+  sigma2 *= <f32>2 / <f32>sbs;
+  const nb = sbs >> 5;
+  let maxScale: f32 = 0;
+  let amaxScale: f32 = 0;
+  for (let ib = 0; ib < nb; ib++) {
+    const xb = x + (<usize>ib << 7);
+    const Lb = L + (<usize>ib << 5);
+    if (qw != 0) {
+      const q = qw + (<usize>ib << 7);
+      for (let j = 0; j < 32; j++) {
+        const v = ldf(xb, j);
+        stf(weight, j, ldf(q, j) * sqrt<f32>(sigma2 + v * v));
+      }
+    } else {
+      for (let j = 0; j < 32; j++) {
+        const v = ldf(xb, j);
+        stf(weight, j, v * v);
+      }
+    }
+    let amax: f32 = 0;
+    let max: f32 = 0;
+    for (let j = 0; j < 32; j++) {
+      const v = ldf(xb, j);
+      const ax = abs<f32>(v);
+      if (ax > amax) {
+        amax = ax;
+        max = v;
+      }
+    }
+    if (amax < GROUP_MAX_EPS) {
+      stf(scales, ib, 0);
+      continue;
+    }
+    let d: f32 = -max / <f32>-127;
+    let id: f32 = <f32>1 / d;
+    let sumqx: f32 = 0;
+    let sumq2: f32 = 0;
+    for (let j = 0; j < 32; j++) {
+      const v = ldf(xb, j);
+      const l = bestIndex(id * v);
+      stb(Lb, j, l);
+      const q = ldf(V, l);
+      const w = ldf(weight, j);
+      sumqx += w * q * v;
+      sumq2 += w * q * q;
+    }
+    d = sumq2 > 0 ? sumqx / sumq2 : 0;
+    let best: f32 = d * sumqx;
+    for (let itry = -7; itry <= 7; itry++) {
+      id = <f32>(itry - 127) / max;
+      sumqx = 0;
+      sumq2 = 0;
+      for (let j = 0; j < 32; j++) {
+        const v = ldf(xb, j);
+        const q = ldf(V, bestIndex(id * v));
+        const w = ldf(weight, j);
+        sumqx += w * q * v;
+        sumq2 += w * q * q;
+      }
+      if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+        d = sumqx / sumq2;
+        best = d * sumqx;
+      }
+    }
+    stf(scales, ib, d);
+    const absD = abs<f32>(d);
+    if (absD > amaxScale) {
+      amaxScale = absD;
+      maxScale = d;
+    }
+  }
+  if (nb > 1) {
+    const d: f32 = -maxScale / <f32>32;
+    store<u16>(y, <u16>f32ToF16(d));
+    const id: f32 = d != 0 ? <f32>1 / d : 0;
+    let scalesH = 0;
+    const scalesL = y + 4;
+    for (let ib = 0; ib < nb; ib++) {
+      let l = imax(-32, imin(31, nearestInt(id * ldf(scales, ib))));
+      const dl: f32 = d * <f32>l;
+      const idl: f32 = dl != 0 ? <f32>1 / dl : 0;
+      const xb = x + (<usize>ib << 7);
+      const Lb = L + (<usize>ib << 5);
+      for (let j = 0; j < 32; j++) stb(Lb, j, bestIndex(idl * ldf(xb, j)));
+      l += 32;
+      const lLo = l & 0xf;
+      const lHi = (l >> 4) & 0xff;
+      if (ib % 2 == 0) stb(scalesL, ib >> 1, lLo);
+      else stb(scalesL, ib >> 1, ldb(scalesL, ib >> 1) | (lLo << 4));
+      scalesH |= lHi << (2 * (ib % 8));
+    }
+    store<u16>(y + 2, <u16>scalesH);
+  } else {
+    const s0 = ldf(scales, 0);
+    store<u16>(y, <u16>f32ToF16(s0));
+    const id: f32 = s0 != 0 ? <f32>1 / s0 : 0;
+    for (let j = 0; j < sbs; j++) stb(L, j, bestIndex(id * ldf(x, j)));
+  }
+  const q4 = y + (nb > 1 ? 8 : 2);
+  for (let i = 0; i < nb; i++) {
+    for (let j = 0; j < 16; j++) stb(q4, 16 * i + j, ldb(L, 32 * i + j) | (ldb(L, 32 * i + 16 + j) << 4));
+  }
+}
+
+/** nb blocks of IQ4_NL (sbs 32) or IQ4_XS (sbs 256): quantize_iq4_nl / quantize_iq4_xs over whole rows. */
+export function quantizeIQ4(sbs: i32, x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+  if (!iq4Ready) iq4Init();
+  const bytes: usize = sbs == 32 ? 18 : 136;
+  for (let i = 0; i < nb; i++) {
+    const off = <usize>i * <usize>sbs;
+    const qw: usize = qw0 == 0 ? 0 : qw0 + ((off % <usize>nPerRow) << 2);
+    iq4Block(sbs, x0 + (off << 2), qw, y0 + <usize>i * bytes);
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * The WebAssembly quantizers (dist/quantizers.wasm) give ggml's bytes on the corpus, as the JavaScript ones do, and
+ * the same bytes as the JavaScript on generated edge cases, with and without an importance matrix.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { ggmlType } from '../../src/core/types.ts';
+import { quantizerFor } from '../../src/core/quant/quantizers.ts';
+import * as wasmQ from '../../src/core/quant/wasmQuantizers.ts';
+import { corpusPath, readF32, readJson, TINY_TYPES } from '../helpers/corpus.ts';
+import { rng } from '../helpers/rng.ts';
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** Quantize through the WebAssembly path (checking that it ran) or through the JavaScript. */
+function quantize(id: number, wasm: boolean, src: Float32Array, nRows: number, nPerRow: number, im?: Float32Array): Uint8Array {
+  const q = quantizerFor(ggmlType(id)!)!;
+  wasmQ.setQuantizerWasmEnabled(wasm);
+  try {
+    const before = wasmQ.wasmQuantizeCalls;
+    const out = q.quantize(src, nRows, nPerRow, im);
+    assert.equal(wasmQ.wasmQuantizeCalls - before, wasm ? 1 : 0, wasm ? 'the WebAssembly kernel ran' : 'the JavaScript ran');
+    return out;
+  } finally {
+    wasmQ.setQuantizerWasmEnabled(true);
+  }
+}
+
+const PORTED = wasmQ.WASM_QUANTIZER_IDS;
+
+test('the WebAssembly quantizers are built and cover Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS', () => {
+  for (const id of [12, 13, 14, 20, 23]) assert.ok(PORTED.includes(id), `type ${id}`);
+  const src = new Float32Array(256).map((_, i) => Math.sin(i));
+  assert.equal(quantize(12, true, src, 1, 256).length, 144);
+});
+
+for (const wasm of [true, false]) {
+  const path = wasm ? 'WebAssembly' : 'JavaScript';
+  test(`${path} quantizers: requant.json, both imatrix paths of every ported type, equal ggml's bytes`, () => {
+    const rq = readJson('requant/requant.json');
+    const checked = new Set<string>();
+    for (const entry of rq.types) {
+      if (!PORTED.includes(entry.type_id)) continue;
+      for (const t of entry.tensors) {
+        const src = readF32(corpusPath('gguf', t.source.file), t.source.offset_bytes, t.source.count);
+        const imatrix = readF32(corpusPath('gguf', t.imatrix.file), t.imatrix.offset_bytes, t.imatrix.count);
+        for (const p of t.paths) {
+          if (!p.available || (p.path !== 'chunk_no_imatrix' && p.path !== 'chunk_imatrix')) continue;
+          const bytes = quantize(entry.type_id, wasm, src, t.nrows, t.n_per_row, p.path === 'chunk_imatrix' ? imatrix : undefined);
+          assert.equal(sha(bytes), p.sha256, `${entry.type} ${t.tensor} ${p.path}`);
+          checked.add(`${entry.type_id}/${p.path}`);
+        }
+      }
+    }
+    for (const id of PORTED) for (const p of ['chunk_no_imatrix', 'chunk_imatrix']) assert.ok(checked.has(`${id}/${p}`), `checked ${id}/${p}`);
+  });
+
+  test(`${path} quantizers: every tensor of the per-type GGUF fixtures equals ggml's bytes`, () => {
+    let n = 0;
+    for (const type of TINY_TYPES) {
+      const exp = readJson(`gguf/llama-tiny-${type}.expected.json`);
+      const id = exp.tensors.find((t: any) => t.n_dims === 2).type_id;
+      if (!PORTED.includes(id)) continue;
+      for (const t of exp.tensors) {
+        if (t.type_id !== id) continue;
+        const src = readF32(corpusPath('gguf', t.quantizer.source.file), t.quantizer.source.offset_bytes, t.n_elements);
+        const im = t.quantizer.imatrix ? readF32(corpusPath('gguf', t.quantizer.imatrix.file), t.quantizer.imatrix.offset_bytes, t.ne[0]) : undefined;
+        const bytes = quantize(id, wasm, src, t.n_elements / t.ne[0], t.ne[0], im);
+        assert.equal(sha(bytes), t.data_sha256, `${type} ${t.name}`);
+        n++;
+      }
+    }
+    assert.ok(n >= PORTED.length, `${n} tensors`);
+  });
+}
+
+// ---------------------------------------------------------------- generated inputs: WebAssembly vs JavaScript
+
+type Gen = (r: () => number, i: number) => number;
+const gauss = (r: () => number) => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+
+/** Kinds of 256-weight blocks; a tensor mixes them block by block. */
+const KINDS: Record<string, (r: () => number) => Gen> = {
+  normal: () => (r) => gauss(r),
+  zeros: () => () => 0,
+  negZeros: () => (r) => (r() < 0.5 ? -0 : 0),
+  constant: (r) => { const c = gauss(r); return () => c; },
+  constantSubBlocks: (r) => { const cs = Array.from({ length: 16 }, () => (r() < 0.3 ? 0 : gauss(r))); return (_r, i) => cs[i >> 4]; },
+  tiny: () => (r) => gauss(r) * 1e-20,
+  nearEps: () => (r) => gauss(r) * 1e-15,
+  subnormal: () => (r) => gauss(r) * 1e-40,
+  huge: () => (r) => gauss(r) * 1e17,
+  positive: () => (r) => Math.abs(gauss(r)) + 0.01,
+  negative: () => (r) => -Math.abs(gauss(r)) - 0.01,
+  positiveOffset: () => (r) => 5 + r(),
+  sparse: () => (r) => (r() < 0.95 ? 0 : gauss(r)),
+  outlier: () => (r, i) => (i === 77 ? 1e4 : gauss(r) * 0.01),
+  outlierNeg: () => (r, i) => (i % 64 === 5 ? -300 : gauss(r)),
+  halves: () => (r) => Math.round(gauss(r) * 8) / 2,
+  integers: () => (r) => Math.round(gauss(r) * 40),
+  wideRange: () => (r) => gauss(r) * 10 ** (r() * 12 - 6),
+  twoLevels: () => (r) => (r() < 0.5 ? 1 : -0.5),
+};
+
+function generate(seed: number, nRows: number, nPerRow: number, kinds: string[]): Float32Array {
+  const r = rng(seed);
+  const x = new Float32Array(nRows * nPerRow);
+  for (let b = 0; b < x.length; b += 256) {
+    const gen = KINDS[kinds[(b / 256) % kinds.length]](r);
+    for (let i = 0; i < 256; i++) x[b + i] = gen(r, i);
+  }
+  return x;
+}
+
+function imatrixOf(kind: string, seed: number, nPerRow: number): Float32Array | undefined {
+  const r = rng(seed);
+  const im = new Float32Array(nPerRow);
+  switch (kind) {
+    case 'none': return undefined;
+    case 'positive': for (let i = 0; i < nPerRow; i++) im[i] = Math.abs(gauss(r)) * 10 + 1e-3; return im;
+    case 'zeros': return im;
+    case 'sparseWide': for (let i = 0; i < nPerRow; i++) im[i] = r() < 0.3 ? 0 : 10 ** (r() * 8 - 4); return im;
+    default: throw new Error(kind);
+  }
+}
+
+const KIND_NAMES = Object.keys(KINDS);
+
+/**
+ * Kinds where the JavaScript quantizer is known to differ from ggml (and the WebAssembly does not): float32
+ * subnormals in Q4_K/Q5_K, and products that overflow to infinity (huge) in Q6_K and IQ4_NL/IQ4_XS. These are
+ * checked against ggml's own bytes below instead.
+ */
+const JS_DIVERGES: Record<number, string[]> = { 12: ['subnormal'], 13: ['subnormal'], 14: ['huge'], 20: ['huge'], 23: ['huge'] };
+
+for (const id of PORTED) {
+  const name = ggmlType(id)!.name;
+  test(`${name}: WebAssembly and JavaScript give the same bytes on generated edge cases (4 imatrix kinds)`, () => {
+    const nPerRow = 1024;
+    const kindsOk = KIND_NAMES.filter((k) => !(JS_DIVERGES[id] ?? []).includes(k));
+    const bytesPerBlock = ggmlType(id)!.bytesPerBlock;
+    const blockWeights = ggmlType(id)!.blockSize;
+    for (const imKind of ['none', 'positive', 'zeros', 'sparseWide']) {
+      for (let seed = 1; seed <= 4; seed++) {
+        // every kind in every block position, shuffled by seed
+        const r = rng(seed * 7919 + id);
+        const kinds = [...kindsOk].sort(() => r() - 0.5);
+        const nRows = Math.ceil(kinds.length / (nPerRow / 256)) + 1;
+        const src = generate(seed * 31 + id, nRows, nPerRow, kinds);
+        const im = imatrixOf(imKind, seed, nPerRow);
+        const a = quantize(id, true, src, nRows, nPerRow, im);
+        const b = quantize(id, false, src, nRows, nPerRow, im);
+        assert.equal(a.length, b.length);
+        if (sha(a) !== sha(b)) {
+          let i = 0;
+          while (a[i] === b[i]) i++;
+          const w = Math.floor(i / bytesPerBlock) * blockWeights;
+          assert.fail(`${name} imatrix=${imKind} seed=${seed}: first difference at byte ${i} (weight ${w}, kind ${kinds[Math.floor(w / 256) % kinds.length]})`);
+        }
+      }
+    }
+  });
+}
+
+/**
+ * sha256 of ggml's bytes (quantize_q4_K ... quantize_iq4_xs of ggml-org/ggml's src/ggml-quants.c, built with -O2
+ * -DNDEBUG -ffp-contract=off on x86-64) for generate(2024, 5, 1024, every kind in order) with each imatrix kind
+ * (imatrixOf(kind, 2024, 1024)).
+ */
+const GGML_EDGE_SHA: Record<string, string> = {
+  '12/none': 'd94eff16a1aa5c3b08469f9753133c9bc9a114d8066a387f97db70d09217a3cd',
+  '12/positive': '71f347185e8ff02a1a6c09acbff1bfa769653abcacadc00b75ca741aefe9936d',
+  '12/zeros': '89b5f55e418c0fa6d4e54aed2ab36bf529a1e540cf044f1e30234ea5c27c92e6',
+  '12/sparseWide': 'aa3611e260276582e455c274daffc0d9b26b52d308bfaea57b932a08dd9ad930',
+  '13/none': '885cd73c4b128b6400768d3033a7a1933362e6f57f300aa100c75f9ef1ff1a13',
+  '13/positive': '2af3e77fd55a65266c0ce261e4a9873e8ab4244cc0349412d92e7d12c8eec64e',
+  '13/zeros': '3579447bca19fc87ab031a1c4bff91429960661e21136bab581b34d2d8c38b11',
+  '13/sparseWide': '90fd8d52eea7d346374fc4e67e0a1e0aedaabc845056b2794e0a56d65064380e',
+  '14/none': '5dd80bad8969ba8731d4e8e9e756afbd58d1b086e4f9e1f9901985ae622a4923',
+  '14/positive': '7c518c2ed8156f2791c62f2028d84b091ac9337ad98bba39e4a65ee1bd75598a',
+  '14/zeros': '871d72a89ff351869329d3db9dec4eb7771c17d1f2a19f2eb3ae3c4535cdd777',
+  '14/sparseWide': '6d05e368e5eb4068e9a21d58c9ca3bca9a04c4e6bd0d1c8a47f5f15c336e49f9',
+  '20/none': 'aa55186d3028d4e622b58dbaa6aeec439864ff3d8a6d68264732f570c949582d',
+  '20/positive': 'f75fe45acd5fc89b20817ae84ea5a0cfa650c5380d2148141fd9b85927bd48cc',
+  '20/zeros': 'c7588de6ff97541a83b269953fd0eadb13f723edfca8ab5e8b803fbed32f91a3',
+  '20/sparseWide': '94450bfd11e59f00e82bbab68fe17782e42851e86a904407c02663b6fc375c83',
+  '23/none': '46c0fdfb241e5ff7dc1c6e6d80fd0815c3ee06d900934c309789311a82ff11dc',
+  '23/positive': 'd4c766988ec644e407647b0059599ee174183291aa710ef63bbc605ce6690f35',
+  '23/zeros': '01e8e3fd7e1b46a2273b5e6e194cacd86717177fac7ed6d853b623868f1f3364',
+  '23/sparseWide': '90b35369a32a0e82423485c8418c382bdfe63fcb49018ddce88f6b7b6a70f460',
+};
+
+test('WebAssembly quantizers equal ggml\'s bytes on every generated edge-case kind (subnormals and overflow too)', () => {
+  const nRows = Math.ceil(KIND_NAMES.length / 4);
+  assert.equal(nRows, 5);
+  for (const [key, hash] of Object.entries(GGML_EDGE_SHA)) {
+    const [id, imKind] = key.split('/');
+    const src = generate(2024, nRows, 1024, KIND_NAMES);
+    const bytes = quantize(Number(id), true, src, nRows, 1024, imatrixOf(imKind, 2024, 1024));
+    assert.equal(sha(bytes), hash, key);
+  }
+});
+
+test('a shape the kernels do not take runs the JavaScript', () => {
+  const src = new Float32Array(300);
+  assert.equal(wasmQ.quantizeWasm(12, src, 1, 300), null);
+  assert.equal(wasmQ.quantizeWasm(8, new Float32Array(256), 1, 256), null);
+});

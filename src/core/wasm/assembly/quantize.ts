@@ -33,6 +33,26 @@ const SSCALES: usize = memory.data(16 * 4, 16);
 const SSW: usize = memory.data(16 * 4, 16);
 const SLS: usize = memory.data(16, 16);
 const SLM: usize = memory.data(16, 16);
+// SIMD trial scratch (n <= 32): this trial's codes (i32), those of the last trial whose sums were taken, its codes
+// as float, its terms and running sums (per element), and error terms
+const TC: usize = memory.data(32 * 4, 16);
+const PC: usize = memory.data(32 * 4, 16);
+const FL: usize = memory.data(32 * 4, 16);
+const T0: usize = memory.data(32 * 4, 16);
+const T1: usize = memory.data(32 * 4, 16);
+const T2: usize = memory.data(32 * 4, 16);
+const S0: usize = memory.data(32 * 4, 16);
+const S1: usize = memory.data(32 * 4, 16);
+const S2: usize = memory.data(32 * 4, 16);
+const TE: usize = memory.data(32 * 4, 16);
+const WX: usize = memory.data(32 * 4, 16);
+
+/** nearest_int of four floats (the same bit trick per lane). */
+@inline function nearestInt4(f: v128): v128 {
+  const val = f32x4.add(f, f32x4.splat(<f32>12582912.0));
+  return i32x4.sub(v128.and(val, i32x4.splat(0x007fffff)), i32x4.splat(0x00400000));
+}
+
 /** kvalues_iq4nl as float, and for each integer k in [-128, 127] (at k + 128) the last level <= k. */
 const IQ4_VALUES: usize = memory.data<f32>([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], 16);
 const IQ4_BELOW: usize = memory.data(256, 16);
@@ -152,22 +172,50 @@ function makeQkx(n: i32, nmax: i32, x: usize, w: usize, L: usize, rmin: f32, rde
     theMin = -min;
     return scale;
   }
-  const Laux = SLAUX;
+  // ggml's trials, four codes and terms at a time (each lane the same binary32 operations), the float sums in
+  // ggml's order. A trial whose codes equal those of the last trial whose sums were taken repeats its outcome (same
+  // sums, scale, min and error: taken, it cannot beat itself; not taken, nothing changed since), so it is skipped;
+  // otherwise the sums restart at the first code that differs (the float sums before it are the same).
+  const nmaxV = i32x4.splat(nmax);
+  const zeroV = i32x4.splat(0);
+  for (let i = 0; i < n; i += 4) v128.store(PC + (<usize>i << 2), i32x4.splat(-1));
   for (let is = 0; is <= nstep; is++) {
     iscale = (rmin + rdelta * <f32>is + <f32>nmax) / (max - min);
-    let sumL: f32 = 0;
-    let sumL2: f32 = 0;
-    let sumXL: f32 = 0;
-    for (let i = 0; i < n; i++) {
-      const xi = ldf(x, i);
-      let l = nearestInt(iscale * (xi - min));
-      l = imax(0, imin(nmax, l));
-      stb(Laux, i, l);
-      const wi = ldf(w, i);
-      const fl = <f32>l;
-      sumL += wi * fl;
-      sumL2 += wi * fl * fl;
-      sumXL += wi * fl * xi;
+    const iv = f32x4.splat(iscale);
+    const mv = f32x4.splat(min);
+    let first = n;
+    for (let i = 0; i < n; i += 4) {
+      const o = <usize>i << 2;
+      const xv = v128.load(x + o);
+      const lv = i32x4.max_s(zeroV, i32x4.min_s(nmaxV, nearestInt4(f32x4.mul(iv, f32x4.sub(xv, mv)))));
+      v128.store(TC + o, lv);
+      if (first == n) {
+        const ne = i32x4.bitmask(i32x4.ne(lv, v128.load(PC + o)));
+        if (ne != 0) first = i + <i32>ctz(ne);
+      }
+    }
+    if (first == n) continue;
+    for (let i = first & ~3; i < n; i += 4) {
+      const o = <usize>i << 2;
+      const lv = v128.load(TC + o);
+      v128.store(PC + o, lv);
+      const fl = f32x4.convert_i32x4_s(lv);
+      v128.store(FL + o, fl);
+      const wl = f32x4.mul(v128.load(w + o), fl);
+      v128.store(T0 + o, wl);
+      v128.store(T1 + o, f32x4.mul(wl, fl));
+      v128.store(T2 + o, f32x4.mul(wl, v128.load(x + o)));
+    }
+    let sumL: f32 = first ? ldf(S0, first - 1) : 0;
+    let sumL2: f32 = first ? ldf(S1, first - 1) : 0;
+    let sumXL: f32 = first ? ldf(S2, first - 1) : 0;
+    for (let i = first; i < n; i++) {
+      sumL += ldf(T0, i);
+      sumL2 += ldf(T1, i);
+      sumXL += ldf(T2, i);
+      stf(S0, i, sumL);
+      stf(S1, i, sumL2);
+      stf(S2, i, sumXL);
     }
     const D: f32 = sumW * sumL2 - sumL * sumL;
     if (D > 0) {
@@ -177,14 +225,17 @@ function makeQkx(n: i32, nmax: i32, x: usize, w: usize, L: usize, rmin: f32, rde
         thisMin = 0;
         thisScale = sumXL / sumL2;
       }
-      let cur: f32 = 0;
-      for (let i = 0; i < n; i++) {
-        let diff: f32 = thisScale * <f32>ldb(Laux, i) + thisMin - ldf(x, i);
-        diff = useMad ? abs<f32>(diff) : diff * diff;
-        cur += ldf(w, i) * diff;
+      const sv = f32x4.splat(thisScale);
+      const tm = f32x4.splat(thisMin);
+      for (let i = 0; i < n; i += 4) {
+        const o = <usize>i << 2;
+        const diff = f32x4.sub(f32x4.add(f32x4.mul(sv, v128.load(FL + o)), tm), v128.load(x + o));
+        v128.store(TE + o, f32x4.mul(v128.load(w + o), useMad ? f32x4.abs(diff) : f32x4.mul(diff, diff)));
       }
+      let cur: f32 = 0;
+      for (let i = 0; i < n; i++) cur += ldf(TE, i);
       if (cur < bestError) {
-        memory.copy(L, Laux, <usize>n);
+        for (let i = 0; i < n; i++) stb(L, i, load<i32>(PC + (<usize>i << 2)));
         bestError = cur;
         scale = thisScale;
         min = thisMin;
@@ -296,20 +347,52 @@ function makeQx(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
   }
   let scale: f32 = suml2 != 0 ? sumlx / suml2 : 0;
   let best: f32 = scale * sumlx;
+  // ggml's 18 trials, codes and terms four at a time, the float sums in ggml's order; a trial whose codes equal the
+  // last summed trial's repeats its outcome (taken again, it sets the same codes and scale), so it is skipped, and
+  // the sums restart at the first code that differs (see makeQkx)
+  const loV = i32x4.splat(-nmax);
+  const hiV = i32x4.splat(nmax - 1);
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 2;
+    const xv = v128.load(x + o);
+    const wv = qw ? v128.load(qw + o) : f32x4.mul(xv, xv);
+    v128.store(T2 + o, wv);
+    v128.store(WX + o, f32x4.mul(wv, xv));
+    v128.store(PC + o, i32x4.splat(0x7fffffff));
+  }
   for (let is = -9; is <= 9; is++) {
     if (is == 0) continue;
     iscale = -(<f32>nmax + <f32>0.1 * <f32>is) / max;
-    sumlx = 0;
-    suml2 = 0;
-    for (let i = 0; i < n; i++) {
-      const xi = ldf(x, i);
-      const l = imax(-nmax, imin(nmax - 1, nearestInt(iscale * xi)));
-      const w: f32 = qw ? ldf(qw, i) : xi * xi;
-      sumlx += w * xi * <f32>l;
-      suml2 += w * <f32>l * <f32>l;
+    const iv = f32x4.splat(iscale);
+    let first = n;
+    for (let i = 0; i < n; i += 4) {
+      const o = <usize>i << 2;
+      const lv = i32x4.max_s(loV, i32x4.min_s(hiV, nearestInt4(f32x4.mul(iv, v128.load(x + o)))));
+      v128.store(TC + o, lv);
+      if (first == n) {
+        const ne = i32x4.bitmask(i32x4.ne(lv, v128.load(PC + o)));
+        if (ne != 0) first = i + <i32>ctz(ne);
+      }
+    }
+    if (first == n) continue;
+    for (let i = first & ~3; i < n; i += 4) {
+      const o = <usize>i << 2;
+      const lv = v128.load(TC + o);
+      v128.store(PC + o, lv);
+      const fl = f32x4.convert_i32x4_s(lv);
+      v128.store(T0 + o, f32x4.mul(v128.load(WX + o), fl));
+      v128.store(T1 + o, f32x4.mul(f32x4.mul(v128.load(T2 + o), fl), fl));
+    }
+    sumlx = first ? ldf(S0, first - 1) : 0;
+    suml2 = first ? ldf(S1, first - 1) : 0;
+    for (let i = first; i < n; i++) {
+      sumlx += ldf(T0, i);
+      suml2 += ldf(T1, i);
+      stf(S0, i, sumlx);
+      stf(S1, i, suml2);
     }
     if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-      for (let i = 0; i < n; i++) stb(L, i, nmax + imax(-nmax, imin(nmax - 1, nearestInt(iscale * ldf(x, i)))));
+      for (let i = 0; i < n; i++) stb(L, i, nmax + load<i32>(PC + (<usize>i << 2)));
       scale = sumlx / suml2;
       best = scale * sumlx;
     }

@@ -116,3 +116,16 @@ test('the text dump has an outline and the tensor hover', async () => {
   await token.hover();
   await s.page.locator('.monaco-hover:not(.hidden)', { hasText: '512 × 256' }).waitFor();
 });
+
+test('the explorer\'s context menu has the Quant Lens commands for a model file', async () => {
+  await s.page.keyboard.press('Escape');
+  const file = s.page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'source-F32.gguf' }).first();
+  await file.click({ button: 'right' });
+  await s.page.locator('.monaco-menu .action-label', { hasText: /^Quant Lens$/ }).first().hover();
+  const showAsText = s.page.locator('.monaco-menu .action-label', { hasText: /^Show as Text$/ });
+  await showAsText.waitFor();
+  await shot(s.page, 'explorer-menu');
+  await showAsText.click();
+  await s.page.locator('.tabs-container .tab', { hasText: 'source-F32.gguf' }).filter({ hasText: 'qldump' }).first().waitFor();
+  await s.page.locator('.part.editor .monaco-editor .view-line', { hasText: '== tensors' }).first().waitFor();
+});

@@ -24,6 +24,7 @@ interface KernelExports {
   iq4xsSecondPass(src: number, nBlocks: number, hist: number): void;
   decodedFirstPass(type: number, src: number, nBlocks: number, blockBytes: number, blockWeights: number, min: number, max: number): number;
   countHalves(src: number, n: number, table: number): void;
+  dequantize(type: number, src: number, nBlocks: number, dst: number): void;
   decodedSecondPass(type: number, src: number, nBlocks: number, blockBytes: number, blockWeights: number, hist: number): void;
 }
 

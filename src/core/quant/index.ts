@@ -5,12 +5,13 @@ import { legacyCodecs } from './legacy.ts';
 import { kQuantCodecs } from './kquants.ts';
 import { iQuantCodecs } from './iquants.ts';
 import { otherCodecs } from './other.ts';
+import { withWasmDequantize } from './wasmDecode.ts';
 import { ggmlType, type TensorType } from '../types.ts';
 import { QuantLensError } from '../errors.ts';
 
 const CODECS = new Map<number, QuantCodec>();
 for (const family of [floatCodecs, legacyCodecs, kQuantCodecs, iQuantCodecs, otherCodecs]) {
-  for (const [id, codec] of Object.entries(family)) CODECS.set(Number(id), codec);
+  for (const [id, codec] of Object.entries(family)) CODECS.set(Number(id), withWasmDequantize(Number(id), codec));
 }
 
 export function codecForGgmlId(id: number): QuantCodec | undefined {

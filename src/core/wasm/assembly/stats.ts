@@ -570,12 +570,197 @@ function decodeIQ4XS(src: usize, nBlocks: i32, dst: usize): void {
   }
 }
 
+/** Q4_0 { d; qs[16] } (w = d·(q − 8)) and IQ4_NL { d; qs[16] } (w = d·level[q]): byte j holds weights j, j + 16. */
+function decodeQ40(src: usize, nBlocks: i32, dst: usize, nonLinear: bool): void {
+  const levels = nonLinear ? i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113) : i8x16(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
+  const m4 = i8x16.splat(0xf);
+  for (let i = 0; i < nBlocks; i++) {
+    const o = src + <usize>i * 18;
+    const d = f32x4.splat(halfToFloat(<u32>load<u16>(o)));
+    const a = v128.load(o + 2);
+    const y = dst + (<usize>i << 7);
+    storeScaled16(y, i8x16.swizzle(levels, v128.and(a, m4)), d);
+    storeScaled16(y + 64, i8x16.swizzle(levels, i8x16.shr_u(a, 4)), d);
+  }
+}
+
+/** The fifth bits 0..15 (half 0) or 16..31 (half 1) of the 32-bit field qh, as 0x10 or 0 per byte. */
+@inline
+function fifthBits(qh: v128, half: i32): v128 {
+  const bytes = half ? i8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3) : i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  const bit = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+  return v128.and(i8x16.eq(v128.and(i8x16.swizzle(qh, bytes), bit), bit), i8x16.splat(0x10));
+}
+
+/**
+ * The legacy types with 4-bit codes, a fifth bit or a min (Q4_1, Q5_0, Q5_1): w = d·(q − bias) or d·q + m,
+ * bytes `bytes` per block, m at minAt (0: none), qh at qhAt (0: none), qs at qsAt.
+ */
+@inline
+function decodeLegacy(src: usize, nBlocks: i32, dst: usize, bytes: i32, minAt: i32, qhAt: i32, qsAt: i32): void {
+  const m4 = i8x16.splat(0xf);
+  const bias = i8x16.splat(minAt ? 0 : 16);
+  for (let i = 0; i < nBlocks; i++) {
+    const o = src + <usize>i * bytes;
+    const d = f32x4.splat(halfToFloat(<u32>load<u16>(o)));
+    const a = v128.load(o + qsAt);
+    let lo = v128.and(a, m4);
+    let hi = i8x16.shr_u(a, 4);
+    if (qhAt) {
+      const qh = i32x4.splat(load<u32>(o + qhAt));
+      lo = v128.or(lo, fifthBits(qh, 0));
+      hi = v128.or(hi, fifthBits(qh, 1));
+    }
+    const y = dst + (<usize>i << 7);
+    if (minAt) {
+      // d·q + m is d·q − (−m) exactly (IEEE subtraction adds the negation)
+      const m = f32x4.neg(f32x4.splat(halfToFloat(<u32>load<u16>(o + minAt))));
+      storeAffine16(y, lo, d, m);
+      storeAffine16(y + 64, hi, d, m);
+    } else {
+      storeScaled16(y, i8x16.sub(lo, bias), d);
+      storeScaled16(y + 64, i8x16.sub(hi, bias), d);
+    }
+  }
+}
+
+/** Q5_K { d; dmin; scales[12]; qh[32]; qs[128] }: as Q4_K, with the fifth bit of weight l of pair j in bit 2j (2j + 1) of qh[l]. */
+function decodeQ5K(src: usize, nBlocks: i32, dst: usize): void {
+  const m4 = i8x16.splat(0xf);
+  const one = i8x16.splat(1);
+  for (let i = 0; i < nBlocks; i++) {
+    const o = src + <usize>i * 176;
+    const d = halfToFloat(<u32>load<u16>(o));
+    const dmin = halfToFloat(<u32>load<u16>(o + 2));
+    const h0 = v128.load(o + 16);
+    const h1 = v128.load(o + 32);
+    const y = dst + (<usize>i << 10);
+    for (let j = 0; j < 4; j++) {
+      const a = v128.load(o + 48 + 32 * j);
+      const b = v128.load(o + 64 + 32 * j);
+      let sm = scaleMin(o, 2 * j);
+      let d1 = f32x4.splat(d * <f32>(sm & 0xff));
+      let m1 = f32x4.splat(dmin * <f32>(sm >> 8));
+      storeAffine16(y + (<usize>(64 * j) << 2), v128.or(v128.and(a, m4), i8x16.shl(v128.and(i8x16.shr_u(h0, 2 * j), one), 4)), d1, m1);
+      storeAffine16(y + (<usize>(64 * j + 16) << 2), v128.or(v128.and(b, m4), i8x16.shl(v128.and(i8x16.shr_u(h1, 2 * j), one), 4)), d1, m1);
+      sm = scaleMin(o, 2 * j + 1);
+      d1 = f32x4.splat(d * <f32>(sm & 0xff));
+      m1 = f32x4.splat(dmin * <f32>(sm >> 8));
+      storeAffine16(y + (<usize>(64 * j + 32) << 2), v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h0, 2 * j + 1), one), 4)), d1, m1);
+      storeAffine16(y + (<usize>(64 * j + 48) << 2), v128.or(i8x16.shr_u(b, 4), i8x16.shl(v128.and(i8x16.shr_u(h1, 2 * j + 1), one), 4)), d1, m1);
+    }
+  }
+}
+
+/**
+ * Q3_K { hmask[32]; qs[64]; scales[12]; d }: 16 × 16, w = (d·(sc − 32))·q with q = 2 bits of qs minus 4 where the
+ * weight's hmask bit is clear. Weights 32k + l: qs bits 2(k % 4) of byte 32(k / 4) + l, hmask bit k of byte l.
+ */
+function decodeQ3K(src: usize, nBlocks: i32, dst: usize): void {
+  const m2 = i8x16.splat(3);
+  const one = i8x16.splat(1);
+  const four = i8x16.splat(4);
+  for (let i = 0; i < nBlocks; i++) {
+    const o = src + <usize>i * 110;
+    const d = halfToFloat(<u32>load<u16>(o + 108));
+    const y = dst + (<usize>i << 10);
+    for (let s = 0; s < 16; s++) {
+      // sub-block s: weights 16s .. 16s + 15, k = s / 2, bytes l = 16(s % 2) ..
+      const k = s >> 1;
+      const half = 16 * (s & 1);
+      const low = s < 8 ? <i32>load<u8>(o + 96 + s) & 0xf : <i32>load<u8>(o + 96 + s - 8) >> 4;
+      const high = (<i32>load<u8>(o + 104 + (s & 3)) >> (2 * (s >> 2))) & 3;
+      const dl = f32x4.splat(d * <f32>((low | (high << 4)) - 32));
+      const q = v128.and(i8x16.shr_u(v128.load(o + 32 + 32 * (k >> 2) + half), 2 * (k & 3)), m2);
+      const h = i8x16.shl(v128.and(i8x16.shr_u(v128.load(o + half), k), one), 2);
+      storeScaled16(y + (<usize>(16 * s) << 2), i8x16.sub(v128.or(q, h), four), dl);
+    }
+  }
+}
+
+/**
+ * Q2_K { scales[16] (4-bit scale | 4-bit min); qs[64]; d; dmin }: 16 × 16, w = (d·sc)·q − dmin·m, with the
+ * codes laid out as Q3_K's qs.
+ */
+function decodeQ2K(src: usize, nBlocks: i32, dst: usize): void {
+  const m2 = i8x16.splat(3);
+  for (let i = 0; i < nBlocks; i++) {
+    const o = src + <usize>i * 84;
+    const d = halfToFloat(<u32>load<u16>(o + 80));
+    const dmin = halfToFloat(<u32>load<u16>(o + 82));
+    const y = dst + (<usize>i << 10);
+    for (let s = 0; s < 16; s++) {
+      const k = s >> 1;
+      const sc = <i32>load<u8>(o + s);
+      const q = v128.and(i8x16.shr_u(v128.load(o + 16 + 32 * (k >> 2) + 16 * (s & 1)), 2 * (k & 3)), m2);
+      storeAffine16(y + (<usize>(16 * s) << 2), q, f32x4.splat(d * <f32>(sc & 0xf)), f32x4.splat(dmin * <f32>(sc >> 4)));
+    }
+  }
+}
+
+/** Four binary16 patterns (low 16 bits of each i32 lane) as binary32, exactly as halfToFloat. */
+@inline
+function halfToFloat4(h: v128): v128 {
+  const em = v128.and(h, i32x4.splat(0x7fff));
+  const bits = i32x4.shl(em, 13);
+  // normal and subnormal halves: the shifted bits times 2^112 (exact); Inf and NaN: exponent all ones, payload kept
+  const finite = f32x4.mul(bits, f32x4.splat(reinterpret<f32>(0x77800000)));
+  const special = v128.or(bits, i32x4.splat(0x7f800000));
+  const value = v128.bitselect(special, finite, i32x4.ge_s(em, i32x4.splat(0x7c00)));
+  return v128.or(value, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
+}
+
+/** n F16 values (halfToFloat4, eight at a time). */
+function decodeF16(src: usize, n: i32, dst: usize): void {
+  const n8 = n & ~7;
+  let i = 0;
+  for (; i < n8; i += 8) {
+    const h = v128.load(src + (<usize>i << 1));
+    v128.store(dst + (<usize>i << 2), halfToFloat4(i32x4.extend_low_i16x8_u(h)));
+    v128.store(dst + (<usize>i << 2) + 16, halfToFloat4(i32x4.extend_high_i16x8_u(h)));
+  }
+  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), halfToFloat(<u32>load<u16>(src + (<usize>i << 1))));
+}
+
+/** n BF16 values: the upper halves of binary32. */
+function decodeBF16(src: usize, n: i32, dst: usize): void {
+  const n8 = n & ~7;
+  let i = 0;
+  for (; i < n8; i += 8) {
+    const h = v128.load(src + (<usize>i << 1));
+    v128.store(dst + (<usize>i << 2), i32x4.shl(i32x4.extend_low_i16x8_u(h), 16));
+    v128.store(dst + (<usize>i << 2) + 16, i32x4.shl(i32x4.extend_high_i16x8_u(h), 16));
+  }
+  for (; i < n; i++) store<u32>(dst + (<usize>i << 2), <u32>load<u16>(src + (<usize>i << 1)) << 16);
+}
+
+/** nBlocks blocks of ggml type `type` at src, as float32 to dst (F16 and BF16: nBlocks values). */
 @inline
 function decodeBlocks(type: i32, src: usize, nBlocks: i32, dst: usize): void {
-  if (type == 8) decodeQ80(src, nBlocks, dst);
-  else if (type == 12) decodeQ4K(src, nBlocks, dst);
-  else if (type == 14) decodeQ6K(src, nBlocks, dst);
-  else decodeIQ4XS(src, nBlocks, dst);
+  switch (type) {
+    case 1: decodeF16(src, nBlocks, dst); break;
+    case 2: decodeQ40(src, nBlocks, dst, false); break;
+    case 3: decodeLegacy(src, nBlocks, dst, 20, 2, 0, 4); break;
+    case 6: decodeLegacy(src, nBlocks, dst, 22, 0, 2, 6); break;
+    case 7: decodeLegacy(src, nBlocks, dst, 24, 2, 4, 8); break;
+    case 8: decodeQ80(src, nBlocks, dst); break;
+    case 10: decodeQ2K(src, nBlocks, dst); break;
+    case 11: decodeQ3K(src, nBlocks, dst); break;
+    case 12: decodeQ4K(src, nBlocks, dst); break;
+    case 13: decodeQ5K(src, nBlocks, dst); break;
+    case 14: decodeQ6K(src, nBlocks, dst); break;
+    case 20: decodeQ40(src, nBlocks, dst, true); break;
+    case 23: decodeIQ4XS(src, nBlocks, dst); break;
+    case 30: decodeBF16(src, nBlocks, dst); break;
+  }
+}
+
+/**
+ * Dequantize: nBlocks blocks of ggml type `type` at src to float32 at dst, bit-identical to the JavaScript codecs
+ * (src/core/quant/). Types: F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS.
+ */
+export function dequantize(type: i32, src: usize, nBlocks: i32, dst: usize): void {
+  decodeBlocks(type, src, nBlocks, dst);
 }
 
 /** Adds 1 to the bins b (i32x4) of four weights, lane l to the partial histogram l. */

@@ -35,14 +35,17 @@ function range(weights: number, f: () => void): string {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ql-decode-'));
   try {
-    console.log(`M weights/s, min–max of ${runs} runs     forEachChunk: js / wasm       heatmap: js / wasm`);
+    console.log(`M weights/s, min–max of ${runs} runs          forEachChunk: js / wasm       heatmap: js / wasm`);
     for (const name of types) {
       const ty = typeByName(name)!;
       const expected = JSON.parse(readFileSync(join(CORPUS, `llama-tiny-${name}.expected.json`), 'utf8'));
       const t = expected.tensors.find((x: { name: string }) => x.name === 'blk.0.ffn_down.weight');
       const src = readFileSync(join(CORPUS, expected.file)).subarray(t.absolute_offset, t.absolute_offset + t.nbytes);
       const tiles = Math.max(1, Math.round((mweights * 1e6) / t.n_elements));
-      const layout = buildGgufHeader([{ key: 'general.architecture', type: 'STRING', value: 'bench' }], [{ name: 'w', shape: [t.ne[0], t.ne[1] * tiles], ggmlTypeId: ty.ggmlId!, nbytes: t.nbytes * tiles }]);
+      // rows of 4096 (a 7-8B model's width) where the weights divide evenly: the heatmap's cells are then 16 columns wide
+      const n = t.n_elements * tiles;
+      const shape = n % 4096 === 0 ? [4096, n / 4096] : [t.ne[0], t.ne[1] * tiles];
+      const layout = buildGgufHeader([{ key: 'general.architecture', type: 'STRING', value: 'bench' }], [{ name: 'w', shape, ggmlTypeId: ty.ggmlId!, nbytes: t.nbytes * tiles }]);
       const data = Buffer.allocUnsafe(layout.fileSize);
       data.set(layout.header);
       for (let i = 0; i < tiles; i++) data.set(src, layout.dataOffset + i * t.nbytes);
@@ -51,7 +54,6 @@ async function main(): Promise<void> {
       const model = await openModel(path);
       try {
         const tensor = model.tensors[0];
-        const n = tensor.nElements;
         const row: string[] = [];
         for (const what of ['chunks', 'heatmap']) {
           for (const wasm of [false, true]) {
@@ -59,7 +61,7 @@ async function main(): Promise<void> {
             row.push(range(n, () => (what === 'chunks' ? forEachChunk(model, tensor, () => {}) : computeHeatmap(model, tensor, 256, 256))));
           }
         }
-        console.log(`${name.padEnd(7)} ${(n / 1e6).toFixed(1).padStart(5)} Mw   ${row[0]} / ${row[1]}   ${row[2]} / ${row[3]}`);
+        console.log(`${name.padEnd(7)} ${tensor.shape.join('×').padStart(10)}   ${row[0]} / ${row[1]}   ${row[2]} / ${row[3]}`);
       } finally {
         await model.close();
         rmSync(path);

@@ -19,7 +19,8 @@ const PIECE_WEIGHTS = 1 << 15;
 
 /**
  * Decodes nBlocks blocks of ggml type `ggmlId` from src into dst with the kernel. Returns false, having written
- * nothing, when the kernels are not loaded or do not decode this type.
+ * nothing, when the kernels are not loaded or do not decode this type. It frees the kernel module's allocations
+ * (reset), as every user of the module does on entry: nothing may hold memory in the module across this call.
  */
 export function wasmDequantize(ggmlId: number, src: Uint8Array, dst: Float32Array, nBlocks: number): boolean {
   if (!WASM_DEQUANTIZED_TYPES.has(ggmlId)) return false;

@@ -113,6 +113,30 @@ for (const id of TYPES) {
   });
 }
 
+/**
+ * 256 blocks per special d: byte j of block b is (b + 17j) mod 256, so every byte of the block (sub-block scales and
+ * mins, fifth bits, codes) takes every value, and every pair of packed 6-bit scale halves occurs; d (and dmin, m)
+ * run through SPECIAL_HALVES independently.
+ */
+test('every byte value at every position, under every special fp16 d and dmin: kernel = JavaScript', () => {
+  for (const id of TYPES) {
+    const fields = HALF_FIELDS[id];
+    if (!fields) continue;
+    const { bytesPerBlock, name } = ggmlType(id)!;
+    const nBlocks = 256 * SPECIAL_HALVES.length;
+    const raw = new Uint8Array(nBlocks * bytesPerBlock);
+    for (let b = 0; b < nBlocks; b++) {
+      for (let j = 0; j < bytesPerBlock; j++) raw[b * bytesPerBlock + j] = (b + 17 * j) & 0xff;
+      fields.forEach((at, f) => {
+        const h = SPECIAL_HALVES[(Math.floor(b / 256) + 5 * f) % SPECIAL_HALVES.length];
+        raw[b * bytesPerBlock + at] = h & 0xff;
+        raw[b * bytesPerBlock + at + 1] = h >> 8;
+      });
+    }
+    assert.equal(firstBitMismatch(decodeWasm(id, raw, nBlocks), decodeJs(id, raw, nBlocks)), null, name);
+  }
+});
+
 test('F16 and BF16: every 16-bit pattern (NaN payloads, subnormals, ±0), odd counts: kernel = JavaScript', () => {
   const all = new Uint8Array(2 * 65536 + 2 * 7);
   for (let h = 0; h < 65536 + 7; h++) {

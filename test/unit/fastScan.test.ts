@@ -214,3 +214,61 @@ test('Q4_K: all-equal sub-blocks (zero scales), a constant tensor', async () => 
   });
   assert.equal(await compareOn(12, constant, 40 * 256, 'Q4_K constant sub-blocks', 64), 2, 'the fused kernel ran');
 });
+
+test('float32 pass 2 in WebAssembly (float32 bin estimate, exact near edges) gives the JavaScript loop\'s exact result', async () => {
+  const { binOf } = await import('../../src/core/analysis/tensorStats.ts');
+  const r = rng(2026);
+  // float32 values within a few ulps either side of every bin edge of [lo, hi] with 7 bins (and lo, hi themselves)
+  const nearEdges = (lo: number, hi: number, bins: number) => {
+    const out = [lo, hi].map(Math.fround);
+    const f = new Float32Array(1);
+    const u = new Int32Array(f.buffer);
+    for (let k = 1; k < bins; k++) {
+      f[0] = lo + (k * (out[1] - out[0])) / bins;
+      const at = u[0];
+      for (let d = -3; d <= 3; d++) {
+        u[0] = at + d;
+        out.push(f[0]);
+      }
+    }
+    return Float32Array.from({ length: Math.max(2048, out.length + 5) }, (_, i) => out[i % out.length]);
+  };
+  const cases: [string, Float32Array, number][] = [
+    ['ulps around every edge', nearEdges(-1.3, 2.7, 7), 7],
+    ['ulps around every edge, 1000 bins', nearEdges(0.1, 0.7, 1000), 1000],
+    // integers 0..64 with 64 bins over [0, 64]: every value sits exactly on a bin edge
+    ['integers on every edge', Float32Array.from({ length: 100_003 }, (_, i) => i % 65), 64],
+    ['edges with 7 bins', Float32Array.from({ length: 4099 }, (_, i) => (i % 15) / 2), 7],
+    ['heavy tails', Float32Array.from({ length: 65_537 }, () => (r() - 0.5) / Math.max(1e-3, r())), 256],
+    ['a tiny range', Float32Array.from({ length: 1031 }, () => 1 + Math.fround(r() * 1e-6)), 1000],
+    ['subnormal range', Float32Array.from({ length: 517 }, () => Math.fround(r() * 1e-40)), 64],
+    ['near float32 max', Float32Array.from({ length: 515 }, () => Math.fround((r() - 0.5) * 6e38)), 64],
+    ['all equal', new Float32Array(333).fill(0.25), 64],
+    ['fewer than 16', Float32Array.from([3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5]), 4],
+  ];
+  for (const [what, v, bins] of cases) {
+    const data = new Uint8Array(v.buffer);
+    const file = buildGgufFile([{ key: 'general.architecture', type: 'STRING', value: 'test' }], [{ name: 't', shape: [v.length], ggmlTypeId: 0, nbytes: data.length, data }]);
+    const m = await openModelFromSource(new MemoryByteSource(file));
+    try {
+      const t = m.tensors[0];
+      for (const chunkElements of [undefined, 4096]) {
+        const withWasm = computeTensorStats(m, t, { bins, chunkElements });
+        wasm.setWasmEnabled(false);
+        let jsOnly: TensorStats;
+        try {
+          jsOnly = computeTensorStats(m, t, { bins, chunkElements });
+        } finally {
+          wasm.setWasmEnabled(true);
+        }
+        assert.deepEqual(withWasm, jsOnly, `${what} (chunks ${chunkElements ?? 'default'})`);
+        // and both are the histogram's definition, value by value
+        const counts = new Array<number>(bins).fill(0);
+        for (const x of v) counts[binOf(x, withWasm.min, withWasm.max, bins)]++;
+        assert.deepEqual(withWasm.histogram!.counts, counts, `${what} histogram`);
+      }
+    } finally {
+      await m.close();
+    }
+  }
+});

@@ -200,7 +200,7 @@ export class StatsAccumulator {
     const allFinite = this.finite === this.count;
     const k = allFinite && v instanceof Float32Array && v.length >= WASM_MIN_LENGTH ? wasmKernel() : null;
     if (k) {
-      this.devSq += secondPassWasm(k, v as Float32Array, counts, lo, scale, range, mean);
+      this.devSq += secondPassWasm(k, v as Float32Array, counts, lo, range, mean);
       return;
     }
     let devSq = 0;

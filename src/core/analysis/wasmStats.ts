@@ -11,7 +11,7 @@ interface KernelExports {
   alloc(bytes: number): number;
   reset(): void;
   firstPassF32(ptr: number, n: number, min: number, max: number): number;
-  secondPassF32(ptr: number, n: number, lo: number, scale: number, range: number, bins: number, mean: number, countsPtr: number): number;
+  secondPassF32(ptr: number, n: number, hist: number): number;
   resultMin(): number;
   resultMax(): number;
   resultSum(): number;
@@ -82,17 +82,18 @@ export function firstPassWasm(k: KernelExports, v: Float32Array, min: number, ma
 }
 
 /** Pass 2 in WebAssembly: adds to `counts` and returns the squared deviations. */
-export function secondPassWasm(k: KernelExports, v: Float32Array, counts: Float64Array, lo: number, scale: number, range: number, mean: number): number {
+export function secondPassWasm(k: KernelExports, v: Float32Array, counts: Float64Array, lo: number, range: number, mean: number): number {
   k.reset();
   const ptr = k.alloc(v.length * 4);
   const bins = counts.length;
-  const countsPtr = k.alloc(4 * bins * 8);
+  const hist = k.alloc(4 * bins * 4);
   new Float32Array(k.memory.buffer, ptr, v.length).set(v);
-  new Float64Array(k.memory.buffer, countsPtr, 4 * bins).fill(0);
-  const dev = k.secondPassF32(ptr, v.length, lo, scale, range, bins, mean, countsPtr);
-  // four partial histograms (lane i % 4); integer counts in float64 add exactly
-  const c = new Float64Array(k.memory.buffer, countsPtr, 4 * bins);
-  for (let b = 0; b < bins; b++) counts[b] += c[b] + c[bins + b] + c[2 * bins + b] + c[3 * bins + b];
+  new Int32Array(k.memory.buffer, hist, 4 * bins).fill(0);
+  k.setBins(lo, range, bins, mean);
+  const dev = k.secondPassF32(ptr, v.length, hist);
+  // four int32 partial histograms (lane i % 4); a call holds fewer than 2^31 values
+  const h = new Int32Array(k.memory.buffer, hist, 4 * bins);
+  for (let b = 0; b < bins; b++) counts[b] += h[b] + h[bins + b] + h[2 * bins + b] + h[3 * bins + b];
   return dev;
 }
 

@@ -146,84 +146,23 @@ function clampBin(b: i32, last: i32): i32 {
 }
 
 /**
- * Pass 2 over n finite float32 values: histogram counts with bin = floor((x − lo)·scale), the exact
- * floor(((x − lo)·bins)/range) within 1e-7 of an edge, clamped. Counts go to four arrays of `bins` f64 at
- * countsPtr (one per lane i % 4, so repeated increments of one bin do not wait on each other; the caller adds
- * them up). Returns the squared deviations from mean, accumulated in two float64 sums (even and odd i).
+ * Pass 2 over n finite float32 values at ptr, for the histogram set by setBins: Σ(x − mean)² with two
+ * accumulators (even and odd indices, as the JavaScript loop) and the bins, estimated in float32 with the exact
+ * float64 formula near an edge (secondCore), added to the four int32 partial histograms at hist.
  */
-export function secondPassF32(ptr: usize, n: i32, lo: f64, scale: f64, range: f64, bins: i32, mean: f64, countsPtr: usize): f64 {
+export function secondPassF32(ptr: usize, n: i32, hist: usize): f64 {
   resetDev();
-  secondPassCore(ptr, n, lo, scale, range, bins, mean, countsPtr);
-  return dev0 + dev1;
-}
-
-/** Pass 2 continuing dev0 / dev1 (n even, so the even/odd split carries over). */
-function secondPassCore(ptr: usize, n: i32, lo: f64, scale: f64, range: f64, bins: i32, mean: f64, countsPtr: usize): void {
-  const last = bins - 1;
-  const fbins = <f64>bins;
-  const stride = <usize>bins << 3;
-  const c0 = countsPtr;
-  const c1 = countsPtr + stride;
-  const c2 = countsPtr + 2 * stride;
-  const c3 = countsPtr + 3 * stride;
-  const lo2 = f64x2.splat(lo);
-  const mean2 = f64x2.splat(mean);
-  const scale2 = f64x2.splat(scale);
-  const eps = f64x2.splat(1e-7);
-  const oneMinusEps = f64x2.splat(1 - 1e-7);
-  let dev = f64x2.replace_lane(f64x2.splat(dev0), 1, dev1);
-  const n4 = n & ~3;
-  let i = 0;
-  for (; i < n4; i += 4) {
-    const v = v128.load(ptr + (<usize>i << 2));
-    const x01 = f64x2.promote_low_f32x4(v);
-    const x23 = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
-    const d01 = f64x2.sub(x01, mean2);
-    const d23 = f64x2.sub(x23, mean2);
-    dev = f64x2.add(dev, f64x2.mul(d01, d01));
-    dev = f64x2.add(dev, f64x2.mul(d23, d23));
-    const t01 = f64x2.mul(f64x2.sub(x01, lo2), scale2);
-    const t23 = f64x2.mul(f64x2.sub(x23, lo2), scale2);
-    const f01 = f64x2.floor(t01);
-    const f23 = f64x2.floor(t23);
-    const r01 = f64x2.sub(t01, f01);
-    const r23 = f64x2.sub(t23, f23);
-    const near = v128.or(v128.or(f64x2.lt(r01, eps), f64x2.gt(r01, oneMinusEps)), v128.or(f64x2.lt(r23, eps), f64x2.gt(r23, oneMinusEps)));
-    let b0 = <i32>f64x2.extract_lane(f01, 0);
-    let b1 = <i32>f64x2.extract_lane(f01, 1);
-    let b2 = <i32>f64x2.extract_lane(f23, 0);
-    let b3 = <i32>f64x2.extract_lane(f23, 1);
-    if (v128.any_true(near)) {
-      const a0 = f64x2.extract_lane(r01, 0), a1 = f64x2.extract_lane(r01, 1), a2 = f64x2.extract_lane(r23, 0), a3 = f64x2.extract_lane(r23, 1);
-      if (a0 < 1e-7 || a0 > 1 - 1e-7) b0 = exactBin(f64x2.extract_lane(x01, 0), lo, fbins, range);
-      if (a1 < 1e-7 || a1 > 1 - 1e-7) b1 = exactBin(f64x2.extract_lane(x01, 1), lo, fbins, range);
-      if (a2 < 1e-7 || a2 > 1 - 1e-7) b2 = exactBin(f64x2.extract_lane(x23, 0), lo, fbins, range);
-      if (a3 < 1e-7 || a3 > 1 - 1e-7) b3 = exactBin(f64x2.extract_lane(x23, 1), lo, fbins, range);
-    }
-    const p0 = c0 + (<usize>clampBin(b0, last) << 3);
-    const p1 = c1 + (<usize>clampBin(b1, last) << 3);
-    const p2 = c2 + (<usize>clampBin(b2, last) << 3);
-    const p3 = c3 + (<usize>clampBin(b3, last) << 3);
-    store<f64>(p0, load<f64>(p0) + 1);
-    store<f64>(p1, load<f64>(p1) + 1);
-    store<f64>(p2, load<f64>(p2) + 1);
-    store<f64>(p3, load<f64>(p3) + 1);
-  }
-  dev0 = f64x2.extract_lane(dev, 0);
-  dev1 = f64x2.extract_lane(dev, 1);
-  for (; i < n; i++) {
+  const n16 = n & ~15;
+  secondCore(ptr, n16, hist);
+  for (let i = n16; i < n; i++) {
     const x = <f64>load<f32>(ptr + (<usize>i << 2));
-    const d = x - mean;
+    const d = x - bMean;
     if (i & 1) dev1 += d * d;
     else dev0 += d * d;
-    const t = (x - lo) * scale;
-    const fl = Math.floor(t);
-    let b = <i32>fl;
-    const f = t - fl;
-    if (f < 1e-7 || f > 1 - 1e-7) b = exactBin(x, lo, fbins, range);
-    const at = c0 + (<usize>clampBin(b, last) << 3);
-    store<f64>(at, load<f64>(at) + 1);
+    const at = hist + (<usize>clampBin(exactBin(x, bLo, bBins, bRange), bLast) << 2);
+    store<i32>(at, load<i32>(at) + 1);
   }
+  return dev0 + dev1;
 }
 
 // ------------------------------------------------------------------------------------------- block fields
@@ -776,7 +715,7 @@ function countWeights(b: v128, hist: usize, stride: usize): void {
   store<i32>(p3, load<i32>(p3) + 1);
 }
 
-/** dev + (x − mean)² for the four values of v, in secondPassCore's order (lanes 0, 1 then 2, 3). */
+/** dev + (x − mean)² for the four values of v: lanes 0, 1 then 2, 3 (even and odd indices, as the JavaScript loop). */
 @inline
 function addDev(dev: v128, v: v128, mean2: v128): v128 {
   const d01 = f64x2.sub(f64x2.promote_low_f32x4(v), mean2);
@@ -785,8 +724,8 @@ function addDev(dev: v128, v: v128, mean2: v128): v128 {
 }
 
 /**
- * Pass 2 over n (a multiple of 16) finite float32 values, as secondPassCore (the squared deviations in the same
- * order, continuing dev0 / dev1) but binning in float32 (as subBlockPass2, one edge check per 16 values) into the
+ * Pass 2 over n (a multiple of 16) finite float32 values, the squared deviations in the JavaScript loop's
+ * order (continuing dev0 / dev1) but binning in float32 (as subBlockPass2, one edge check per 16 values) into the
  * int32 histograms at hist.
  */
 function secondCore(ptr: usize, n: i32, hist: usize): void {

@@ -29,7 +29,7 @@ commands:
                                                       raw blocks, as ggml_quantize_chunk writes them
   requantize IN.gguf OUT.gguf --tensor-type REGEX=TYPE [...] [--imatrix FILE] [--threads N] [--json]
                                                       a new GGUF with the matching tensors at TYPE (last rule wins)
-  simulate IN.safetensors OUT.safetensors --tensor-type REGEX=TYPE_OR_SCHEME [...] [--json]
+  simulate IN.safetensors OUT.safetensors --tensor-type REGEX=TYPE_OR_SCHEME [...] [--threads N] [--json]
                                                       chosen tensors replaced by quantize -> dequantize, same dtype
   error FILE [--tensor REGEX] [--candidates q8_0,q4_K,int4-sym-g32,nf4,...] [--imatrix FILE] [--json]
                                                       what-if error of each candidate type or scheme
@@ -234,7 +234,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'simulate':
       if (positionals.length !== 2) throw new UsageError('simulate takes IN.safetensors OUT.safetensors --tensor-type REGEX=TYPE_OR_SCHEME [...]');
-      await simulateCommand(positionals[0], positionals[1], values['tensor-type'] ?? [], values.json!);
+      await simulateCommand(positionals[0], positionals[1], values['tensor-type'] ?? [], values.json!, parseThreads(values.threads));
       return 0;
     case 'error':
       if (positionals.length !== 1) throw new UsageError('error takes one FILE');

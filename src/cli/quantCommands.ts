@@ -112,14 +112,16 @@ export async function errorCommand(file: string, pattern: string | undefined, ca
   }
 }
 
-export async function simulateCommand(input: string, output: string, rules: string[], json: boolean): Promise<void> {
+export async function simulateCommand(input: string, output: string, rules: string[], json: boolean, threads = 1): Promise<void> {
   if (!rules.length) throw new QuantLensError('usage', 'simulate needs at least one --tensor-type REGEX=TYPE_OR_SCHEME');
   const parsed = rules.map(parseSimulationRule);
   const model = await openModel(input);
   try {
     const plan = planSimulation(model, parsed);
     for (const s of plan.skipped) process.stderr.write(`skipped ${s.tensor}: ${s.reason}\n`);
-    const result = await writeSimulated(model, plan, output);
+    const script = workerScript();
+    const pool = script && threads > 1 && plan.changes.some((c) => c.candidate.kind === 'ggml') ? new WorkerPool(script, threads) : undefined;
+    const result = await writeSimulated(model, plan, output, { quantize: pool?.chunkQuantizer(), inFlight: pool ? threads + 1 : 1 }).finally(() => pool?.dispose());
     if (json) process.stdout.write(JSON.stringify({ output: result.path, changes: result.errors }, null, 1) + '\n');
     else {
       for (const e of result.errors) process.stdout.write(`${e.tensor.padEnd(48)} ${e.candidate.padEnd(16)} rel RMSE ${e.metrics.rel_rmse.toPrecision(4)}  SNR ${e.metrics.snr_db?.toFixed(2) ?? 'inf'} dB\n`);

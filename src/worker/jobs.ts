@@ -252,8 +252,18 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
     }
     case 'simulate': {
       const plan = planSimulation(model, job.rules.map(parseSimulationRule));
-      const result = await writeSimulated(model, plan, job.output, { onProgress: ctx.onProgress, isCancelled: ctx.isCancelled });
-      return { kind: 'requantize', output: result.path, bytes: 0, changed: plan.changes.length };
+      const helpers = plan.changes.some((c) => c.candidate.kind === 'ggml') ? ctx.helpers?.() : undefined;
+      try {
+        const result = await writeSimulated(model, plan, job.output, {
+          onProgress: ctx.onProgress,
+          isCancelled: ctx.isCancelled,
+          quantize: helpers?.chunkQuantizer(),
+          inFlight: helpers ? helpers.size + 1 : 1,
+        });
+        return { kind: 'requantize', output: result.path, bytes: 0, changed: plan.changes.length };
+      } finally {
+        await helpers?.dispose();
+      }
     }
     case 'predictErrors': {
       const plan = planRequantize(model, job.rules.map(parseTensorTypeRule));

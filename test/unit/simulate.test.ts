@@ -1,7 +1,7 @@
 /** Simulated quantization of a safetensors checkpoint: chosen tensors become quantize -> dequantize, same dtype. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openModel } from '../../src/core/formats/openModel.ts';
@@ -11,6 +11,8 @@ import { readTensorValues } from '../../src/core/analysis/tensorValues.ts';
 import { ggufToHf } from '../../src/core/compare/nameMap.ts';
 import { encodeF16 } from '../../src/core/quant/encode.ts';
 import { corpusPath, readF32, readJson, firstBitMismatch } from '../helpers/corpus.ts';
+import { WorkerPool } from '../../src/extension/workerPool.ts';
+import { bundledWorker } from '../helpers/workerBundle.ts';
 
 function checkpoint(dtype: 'F32' | 'F16'): string {
   const exp = readJson('gguf/llama-tiny-F32.expected.json');
@@ -71,5 +73,24 @@ test('F16 checkpoints stay F16; textbook schemes work too', async () => {
     assert.ok(sim.tensors.every((t) => t.dtype === 'F16'));
   } finally {
     await sim.close();
+  }
+});
+
+test('ggml candidates quantized on helper threads give the same file as one thread, schemes alongside', async () => {
+  const src = checkpoint('F16');
+  const m = await openModel(src);
+  const pool = new WorkerPool(bundledWorker(), 2);
+  try {
+    const plan = planSimulation(m, [parseSimulationRule('proj=q4_K'), parseSimulationRule('embed=int4-sym-tensor'), parseSimulationRule('down=nf4')]);
+    assert.equal(plan.changes.length, 3);
+    const one = join(src, '..', 'one.safetensors');
+    const many = join(src, '..', 'many.safetensors');
+    const serial = await writeSimulated(m, plan, one);
+    const parallel = await writeSimulated(m, plan, many, { quantize: pool.chunkQuantizer(), inFlight: 3 });
+    assert.ok(readFileSync(one).equals(readFileSync(many)), 'identical files');
+    assert.deepEqual(parallel.errors, serial.errors);
+  } finally {
+    await pool.dispose();
+    await m.close();
   }
 });

@@ -9,7 +9,8 @@ import { typeByName, GGML_TYPES } from '../types.ts';
 import { QuantLensError } from '../errors.ts';
 import { buildGgufHeader, type WriterEntry, type WriterTensor } from '../formats/ggufWriter.ts';
 import { openModel } from '../formats/openModel.ts';
-import { forEachChunk, readTensorValues } from '../analysis/tensorValues.ts';
+import { forEachChunk } from '../analysis/tensorValues.ts';
+import { ChunkPipeline } from './chunkPipeline.ts';
 import { ErrorAccumulator, type ErrorMetrics } from '../analysis/errorMetrics.ts';
 import { requireQuantizer, quantizerFor } from '../quant/quantizers.ts';
 import { codecForType } from '../quant/index.ts';
@@ -91,62 +92,14 @@ export function planRequantize(model: Model, rules: TensorTypeRule[]): RequantPl
   return { changes, skipped, oldBytes, newBytes };
 }
 
-/** Weights per quantization chunk (whole rows): bounds memory, sets how often progress is reported, and is the unit of work handed to helper threads. */
-const CHUNK_ELEMENTS = 1 << 20;
+/**
+ * Weights per quantization chunk (whole rows): bounds memory, sets how often progress is reported, and is the unit
+ * of work handed to helper threads.
+ */
+export const CHUNK_ELEMENTS = 1 << 20;
 
 /** Quantizes one chunk of rows, possibly on another thread; resolves to the chunk's blocks. */
 export type ChunkQuantizer = (to: TensorType, values: Float32Array, nRows: number, nPerRow: number, imatrix?: Float32Array) => Promise<Uint8Array>;
-
-/** One chunk of a tensor to requantize: rows [firstRow, firstRow + nRows). */
-interface Chunk {
-  change: PlannedChange;
-  firstRow: number;
-  nRows: number;
-}
-
-/**
- * The chunks of every changed tensor in file order, quantizing up to `inFlight` ahead of the one the writer waits
- * for (across tensor boundaries, so small tensors keep every helper busy too). Each chunk's source values are
- * read when it starts, so memory stays at `inFlight` chunks.
- */
-class ChunkPipeline {
-  private readonly chunks: Chunk[] = [];
-  private readonly started: { chunk: Chunk; values: Float32Array; bytes: Promise<Uint8Array> }[] = [];
-  private nextToStart = 0;
-
-  constructor(
-    private readonly model: Model,
-    changes: PlannedChange[],
-    private readonly quantize: ChunkQuantizer,
-    private readonly imatrix: Map<string, Float32Array> | undefined,
-    private readonly inFlight: number,
-    chunkElements: number,
-  ) {
-    for (const change of changes) {
-      const rowLength = change.tensor.shape[0];
-      const rows = change.tensor.nElements / rowLength;
-      const step = Math.max(1, Math.floor(chunkElements / rowLength));
-      for (let r = 0; r < rows; r += step) this.chunks.push({ change, firstRow: r, nRows: Math.min(step, rows - r) });
-    }
-  }
-
-  /** The next chunk in file order: its source values and its blocks. */
-  async next(): Promise<{ chunk: Chunk; values: Float32Array; bytes: Uint8Array }> {
-    while (this.nextToStart < this.chunks.length && this.started.length < Math.max(1, this.inFlight)) this.start(this.chunks[this.nextToStart++]);
-    const oldest = this.started.shift();
-    if (!oldest) throw new QuantLensError('io', 'requantize: no chunk left to write');
-    return { chunk: oldest.chunk, values: oldest.values, bytes: await oldest.bytes };
-  }
-
-  private start(chunk: Chunk): void {
-    const { tensor, to } = chunk.change;
-    const rowLength = tensor.shape[0];
-    const values = readTensorValues(this.model, tensor, chunk.firstRow * rowLength, chunk.nRows * rowLength);
-    const bytes = this.quantize(to, values, chunk.nRows, rowLength, this.imatrix?.get(tensor.name));
-    bytes.catch(() => undefined); // a chunk still in flight when another fails is not an unhandled rejection
-    this.started.push({ chunk, values, bytes });
-  }
-}
 
 /** FNV-1a over the float32 bits of a stream of values: a cheap fingerprint for verification. */
 class Fingerprint {
@@ -209,7 +162,12 @@ export async function writeRequantized(model: Model, plan: RequantPlan, destinat
   const total = model.tensors.reduce((a, t) => a + t.nElements, 0);
   const fingerprints = new Map<string, number>();
   const onThisThread: ChunkQuantizer = async (to, values, nRows, nPerRow, imatrix) => requireQuantizer(to).quantize(values, nRows, nPerRow, imatrix);
-  const pipeline = new ChunkPipeline(model, plan.changes, options.quantize ?? onThisThread, options.imatrix, options.inFlight ?? 1, options.chunkElements ?? CHUNK_ELEMENTS);
+  const quantize = options.quantize ?? onThisThread;
+  const pipeline = new ChunkPipeline<PlannedChange, Uint8Array>(
+    model, plan.changes, (c) => c.tensor.shape[0],
+    ({ change, nRows, rowLength }, values) => quantize(change.to, values, nRows, rowLength, options.imatrix?.get(change.tensor.name)),
+    options.inFlight ?? 1, options.chunkElements ?? CHUNK_ELEMENTS,
+  );
   const errors: RequantResult['errors'] = [];
   let done = 0;
 
@@ -229,7 +187,7 @@ export async function writeRequantized(model: Model, plan: RequantPlan, destinat
           const decoder = codecForType(c.to)!;
           for (let left = t.nElements; left > 0; ) {
             if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while requantizing ${t.name}`);
-            const { values, bytes } = await pipeline.next();
+            const { values, result: bytes } = await pipeline.next();
             write(bytes);
             written += bytes.length;
             const back = new Float32Array(values.length);

@@ -8,12 +8,14 @@ import type { Model, TensorInfo } from '../model.ts';
 import { QuantLensError } from '../errors.ts';
 import { buildSafetensorsHeader } from '../formats/safetensorsWriter.ts';
 import { openModel } from '../formats/openModel.ts';
-import { readTensorValues } from '../analysis/tensorValues.ts';
 import { ErrorAccumulator, type ErrorMetrics } from '../analysis/errorMetrics.ts';
-import { candidateId, needsTensorRange, parseCandidate, roundTrip, rowsPerChunk, tensorRange, usableCandidates, type Candidate } from '../analysis/whatIf.ts';
+import { candidateId, needsTensorRange, parseCandidate, roundTrip, tensorRange, usableCandidates, type Candidate } from '../analysis/whatIf.ts';
+import type { ValueRange } from '../quant/schemes.ts';
+import { codecForType } from '../quant/index.ts';
+import { ChunkPipeline } from './chunkPipeline.ts';
 import { encodeBf16, encodeF16 } from '../quant/encode.ts';
 import { writeFileAtomically } from '../io/atomicWrite.ts';
-import { splitRule } from './requantize.ts';
+import { splitRule, CHUNK_ELEMENTS, type ChunkQuantizer } from './requantize.ts';
 
 export interface SimulationRule {
   pattern: RegExp;
@@ -65,12 +67,17 @@ export interface SimulationResult {
   errors: { tensor: string; candidate: string; metrics: ErrorMetrics }[];
 }
 
-export async function writeSimulated(
-  model: Model,
-  plan: SimulationPlan,
-  destination: string,
-  options: { onProgress?: (done: number, total: number) => void; isCancelled?: () => boolean; ruleText?: string[] } = {},
-): Promise<SimulationResult> {
+export interface SimulateOptions {
+  onProgress?: (done: number, total: number) => void;
+  isCancelled?: () => boolean;
+  /** Quantize the ggml candidates' chunks elsewhere (helper threads), `inFlight` at a time. */
+  quantize?: ChunkQuantizer;
+  inFlight?: number;
+}
+
+type Change = SimulationPlan['changes'][number];
+
+export async function writeSimulated(model: Model, plan: SimulationPlan, destination: string, options: SimulateOptions = {}): Promise<SimulationResult> {
   const changed = new Map(plan.changes.map((c) => [c.tensor.name, c.candidate]));
   const metadata: Record<string, string> = {};
   for (const m of model.metadata) if (!m.key.startsWith('index.')) metadata[m.key] = String(m.value);
@@ -79,7 +86,25 @@ export async function writeSimulated(
   const errors: SimulationResult['errors'] = [];
   const total = model.tensors.reduce((a, t) => a + t.nElements, 0);
   let done = 0;
-  await writeFileAtomically(destination, (write) => {
+  // rows are the last dimension; per-tensor schemes need the tensor's range first
+  const rowLengthOf = (c: Change) => c.tensor.shape[c.tensor.shape.length - 1];
+  const ranges = new Map<Change, ValueRange>();
+  const rangeOf = (c: Change) => {
+    let r = ranges.get(c);
+    if (!r) ranges.set(c, (r = needsTensorRange([c.candidate]) ? tensorRange(model, c.tensor, rowLengthOf(c)) : { min: NaN, max: NaN }));
+    return r;
+  };
+  const quantize = options.quantize;
+  const pipeline = new ChunkPipeline<Change, Float32Array>(model, plan.changes, rowLengthOf, async ({ change, nRows, rowLength }, values) => {
+    const c = change.candidate;
+    if (c.kind === 'scheme' || !quantize) return roundTrip(c, values, rowLength, rangeOf(change));
+    // a ggml type: its quantizer on a helper thread, dequantized back here
+    const bytes = await quantize(c.type, values, nRows, rowLength);
+    const back = new Float32Array(values.length);
+    codecForType(c.type)!.dequantize(bytes, back, values.length / c.type.blockSize);
+    return back;
+  }, options.inFlight ?? 1, CHUNK_ELEMENTS);
+  await writeFileAtomically(destination, async (write) => {
     write(header);
     for (const t of model.tensors) {
       const c = changed.get(t.name);
@@ -92,18 +117,14 @@ export async function writeSimulated(
           write(part);
         }
       } else {
-        const rowLength = t.shape[t.shape.length - 1];
-        const rows = t.nElements / rowLength;
-        const step = rowsPerChunk(rowLength);
-        const range = needsTensorRange([c]) ? tensorRange(model, t, rowLength) : { min: NaN, max: NaN };
         const acc = new ErrorAccumulator();
-        for (let r = 0; r < rows; r += step) {
+        for (let left = t.nElements; left > 0; ) {
           if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while simulating ${t.name}`);
-          const ref = readTensorValues(model, t, r * rowLength, Math.min(step, rows - r) * rowLength);
-          const rec = roundTrip(c, ref, rowLength, range);
+          const { values: ref, result: rec } = await pipeline.next();
           acc.add(rec, ref);
           write(encode(t.dtype!, rec));
-          options.onProgress?.(done + r * rowLength + ref.length, total);
+          left -= ref.length;
+          options.onProgress?.(done + t.nElements - left, total);
         }
         errors.push({ tensor: t.name, candidate: candidateId(c), metrics: acc.result() });
       }

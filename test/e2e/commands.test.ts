@@ -1,4 +1,5 @@
-// Commands in a real VS Code: requantize round trip, compare, and the text dump's outline and hover.
+// Commands in a real VS Code: requantize round trip, compare, the text dump's outline and hover, the explorer menu,
+// simulated quantization of a safetensors checkpoint.
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
@@ -14,8 +15,20 @@ before(async () => {
     'llama-tiny-Q4_K.gguf': join(CORPUS, 'gguf', 'llama-tiny-Q4_K.gguf'),
     // the same F32 source under a name no other file starts with (the file dialog completes prefixes)
     'source-F32.gguf': join(CORPUS, 'gguf', 'llama-tiny-F32.gguf'),
+    'ckpt.safetensors': 'bytes:' + checkpoint().toString('base64'),
   });
 });
+
+/** A one-tensor Hugging Face-style checkpoint (F32, 64 × 256), written here byte by byte (no project code). */
+function checkpoint(): Buffer {
+  const rows = 64;
+  const cols = 256;
+  const values = new Float32Array(rows * cols).map((_, i) => Math.sin(i * 0.37) * 0.05 * (i % cols === 11 ? 20 : 1));
+  const header = JSON.stringify({ __metadata__: { format: 'pt' }, 'model.layers.0.self_attn.q_proj.weight': { dtype: 'F32', shape: [rows, cols], data_offsets: [0, values.byteLength] } });
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(Buffer.byteLength(header)));
+  return Buffer.concat([len, Buffer.from(header), Buffer.from(values.buffer)]);
+}
 
 after(async () => {
   assert.deepEqual(s?.cspViolations ?? [], [], 'no Content-Security-Policy violations');
@@ -128,4 +141,26 @@ test('the explorer\'s context menu has the Quant Lens commands for a model file'
   await showAsText.click();
   await s.page.locator('.tabs-container .tab', { hasText: 'source-F32.gguf' }).filter({ hasText: 'qldump' }).first().waitFor();
   await s.page.locator('.part.editor .monaco-editor .view-line', { hasText: '== tensors' }).first().waitFor();
+});
+
+test('simulated quantization of a safetensors checkpoint: palette -> scheme -> pattern -> a new verified file opens', async () => {
+  await s.page.keyboard.press('Escape');
+  await quickOpen(s.page, 'ckpt.safetensors');
+  const wv = webview(s.page);
+  await wv.locator('[data-testid="file-name"]', { hasText: 'ckpt.safetensors' }).waitFor({ timeout: 60_000 });
+  await runCommand(s.page, 'Quant Lens: Export Simulated Quantization…');
+  await quickRow('Q4_K').waitFor();
+  await quickInput().fill('Q4_K');
+  await s.page.keyboard.press('Enter');
+  await s.page.locator('.quick-input-widget', { hasText: 'Tensors to replace' }).waitFor();
+  await s.page.keyboard.press('Enter');
+  for (let i = 0; !(await quickInput().inputValue()).endsWith('/ckpt-sim-Q4_K.safetensors'); i++) {
+    assert.ok(i < 300, `save dialog proposes the default name (has ${await quickInput().inputValue()})`);
+    await s.page.waitForTimeout(100);
+  }
+  await s.page.keyboard.press('Enter');
+  await wv.locator('[data-testid="file-name"]', { hasText: 'ckpt-sim-Q4_K.safetensors' }).waitFor({ timeout: 60_000 });
+  await wv.locator('.row[data-tensor="model.layers.0.self_attn.q_proj.weight"] .type-chip', { hasText: 'F32' }).waitFor();
+  assert.ok(existsSync(join(s.workspace, 'ckpt-sim-Q4_K.safetensors')));
+  assert.deepEqual(readdirSync(s.workspace).filter((f) => f.endsWith('.tmp')), [], 'no temporary file left');
 });

@@ -148,7 +148,7 @@ export function registerCommands(context: vscode.ExtensionContext, pool: WorkerP
     const uri = requireTarget(arg);
     if (!uri) return;
     if (!vscode.workspace.isTrusted) throw new Error('writing files is disabled in untrusted workspaces');
-    const candidates = [...writableTypeIds().map((id) => GGML_TYPES.get(id)!).filter((t) => t.blockSize > 1).map((t) => ({ label: t.name, description: `${t.bitsPerWeight.toFixed(3)} bpw (ggml)` })),
+    const candidates = [...writableTypeIds().map((id) => GGML_TYPES.get(id)!).filter((t) => t.blockSize > 1 && !requireQuantizer(t).requiresImatrix).map((t) => ({ label: t.name, description: `${t.bitsPerWeight.toFixed(3)} bpw (ggml)` })),
       ...['int8-sym-channel', 'int4-sym-g32', 'int4-asym-g32', 'int4-sym-g128', 'int3-asym-g32', 'nf4', 'fp8-e4m3', 'fp8-e5m2'].map((s) => ({ label: s, description: 'textbook scheme' }))];
     const pick = await vscode.window.showQuickPick(candidates, { title: 'Quant Lens: simulate which quantization? (quantize → dequantize, stored in the original dtype)' });
     if (!pick) return;

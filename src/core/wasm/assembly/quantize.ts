@@ -753,3 +753,90 @@ export function quantizeIQ4(sbs: i32, x0: usize, nb: i32, nPerRow: i32, qw0: usi
     iq4Block(sbs, x0 + (off << 2), qw, y0 + <usize>i * bytes);
   }
 }
+
+// ------------------------------------------------------------------------------------------------ Q2_K
+
+/** Codes of 256 weights (uint8, 0..3 each) packed four to a byte as Q2_K and Q3_K do, to 64 bytes at q. */
+function pack2bit(q: usize): void {
+  const L = SL;
+  for (let j = 0; j < QK_K; j += 128) {
+    for (let l = 0; l < 32; l++) {
+      stb(q, (j >> 2) + l, ldb(L, j + l) | (ldb(L, j + l + 32) << 2) | (ldb(L, j + l + 64) << 4) | (ldb(L, j + l + 96) << 6));
+    }
+  }
+}
+
+/** nb super-blocks of Q2_K (84 bytes): quantize_row_q2_K_ref over the chunk when qw is 0, else quantize_row_q2_K_impl per row. */
+export function quantizeQ2K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+  const L = SL;
+  const weights = SW;
+  for (let i = 0; i < nb; i++) {
+    const x = x0 + (<usize>i << 10);
+    const y = y0 + <usize>i * 84;
+    if (qw0 == 0) {
+      let maxScale: f32 = 0;
+      let maxMin: f32 = 0;
+      for (let j = 0; j < 16; j++) {
+        const xs = x + (<usize>j << 6);
+        for (let l = 0; l < 16; l++) stf(weights, l, abs<f32>(ldf(xs, l)));
+        const s = makeQkx(16, 3, xs, weights, L + (<usize>j << 4), <f32>-0.5, <f32>0.1, 15, true, false);
+        stf(SSCALES, j, s);
+        stf(SMINS, j, theMin);
+        if (s > maxScale) maxScale = s;
+        if (theMin > maxMin) maxMin = theMin;
+      }
+      if (maxScale > 0) {
+        const iscale: f32 = <f32>15 / maxScale;
+        for (let j = 0; j < 16; j++) stb(y, j, nearestInt(iscale * ldf(SSCALES, j)));
+        putF16(y + 80, maxScale / <f32>15);
+      } else {
+        memory.fill(y, 0, 16);
+        putF16(y + 80, 0);
+      }
+      if (maxMin > 0) {
+        const iscale: f32 = <f32>15 / maxMin;
+        for (let j = 0; j < 16; j++) stb(y, j, ldb(y, j) | (nearestInt(iscale * ldf(SMINS, j)) << 4));
+        putF16(y + 82, maxMin / <f32>15);
+      } else {
+        putF16(y + 82, 0);
+      }
+    } else {
+      const qw = qw0 + (((<usize>i << 8) % <usize>nPerRow) << 2);
+      let sumX2: f32 = 0;
+      for (let l = 0; l < QK_K; l++) {
+        const v = ldf(x, l);
+        sumX2 += v * v;
+      }
+      const sigma2: f32 = sumX2 / <f32>QK_K;
+      for (let j = 0; j < 16; j++) {
+        const xs = x + (<usize>j << 6);
+        const q = qw + (<usize>j << 6);
+        for (let l = 0; l < 16; l++) {
+          const v = ldf(xs, l);
+          stf(weights, l, ldf(q, l) * sqrt<f32>(sigma2 + v * v));
+        }
+        let sumw: f32 = 0;
+        for (let l = 0; l < 16; l++) sumw += ldf(weights, l);
+        stf(SSW, j, sumw);
+        stf(SSCALES, j, makeQkx(16, 3, xs, weights, L + (<usize>j << 4), <f32>-0.9, <f32>0.05, 36, false, true));
+        stf(SMINS, j, theMin);
+      }
+      const dm = makeQp(16, 15, SSCALES, SLS, SSW);
+      const mm = makeQp(16, 15, SMINS, SLM, SSW);
+      putF16(y + 80, dm);
+      putF16(y + 82, mm);
+      for (let j = 0; j < 16; j++) stb(y, j, ldb(SLS, j) | (ldb(SLM, j) << 4));
+    }
+    const d0 = f16ToF32(<u32>load<u16>(y + 80));
+    const m0 = f16ToF32(<u32>load<u16>(y + 82));
+    for (let j = 0; j < 16; j++) {
+      const sc = ldb(y, j);
+      const d: f32 = d0 * <f32>(sc & 0xf);
+      if (d == 0) continue;
+      const dm: f32 = m0 * <f32>(sc >> 4);
+      const xs = x + (<usize>j << 6);
+      for (let ii = 0; ii < 16; ii++) stb(L, 16 * j + ii, imax(0, imin(3, nearestInt((ldf(xs, ii) + dm) / d))));
+    }
+    pack2bit(y + 16);
+  }
+}

@@ -29,8 +29,8 @@ function quantize(id: number, wasm: boolean, src: Float32Array, nRows: number, n
 
 const PORTED = wasmQ.WASM_QUANTIZER_IDS;
 
-test('the WebAssembly quantizers are built and cover Q2_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS', () => {
-  for (const id of [10, 12, 13, 14, 20, 23]) assert.ok(PORTED.includes(id), `type ${id}`);
+test('the WebAssembly quantizers are built and cover Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS', () => {
+  for (const id of [10, 11, 12, 13, 14, 20, 23]) assert.ok(PORTED.includes(id), `type ${id}`);
   const src = new Float32Array(256).map((_, i) => Math.sin(i));
   assert.equal(quantize(12, true, src, 1, 256).length, 144);
 });
@@ -130,10 +130,10 @@ const KIND_NAMES = Object.keys(KINDS);
 /**
  * Kinds where the JavaScript quantizer is known to differ from ggml (and the WebAssembly does not): float32
  * subnormals in Q2_K/Q4_K/Q5_K, some blocks of wideRange in Q2_K (seeds 3 and 4 here; the WebAssembly gives ggml's bytes on
- * every case of this test), and products that overflow to infinity (huge) in Q6_K and IQ4_NL/IQ4_XS. These are
+ * every case of this test), and products that overflow to infinity (huge) in Q3_K, Q6_K and IQ4_NL/IQ4_XS. These are
  * checked against ggml's own bytes below instead.
  */
-const JS_DIVERGES: Record<number, string[]> = { 10: ['subnormal', 'wideRange'], 12: ['subnormal'], 13: ['subnormal'], 14: ['huge'], 20: ['huge'], 23: ['huge'] };
+const JS_DIVERGES: Record<number, string[]> = { 10: ['subnormal', 'wideRange'], 11: ['huge'], 12: ['subnormal'], 13: ['subnormal'], 14: ['huge'], 20: ['huge'], 23: ['huge'] };
 
 for (const id of PORTED) {
   const name = ggmlType(id)!.name;
@@ -165,7 +165,7 @@ for (const id of PORTED) {
 }
 
 /**
- * sha256 of ggml's bytes (quantize_q2_K, quantize_q4_K ... quantize_iq4_xs of ggml-org/ggml's src/ggml-quants.c, built with -O2
+ * sha256 of ggml's bytes (quantize_q2_K, quantize_q3_K, quantize_q4_K ... quantize_iq4_xs of ggml-org/ggml's src/ggml-quants.c, built with -O2
  * -DNDEBUG -ffp-contract=off on x86-64) for generate(2024, 5, 1024, every kind in order) with each imatrix kind
  * (imatrixOf(kind, 2024, 1024)).
  */
@@ -174,6 +174,10 @@ const GGML_EDGE_SHA: Record<string, string> = {
   '10/positive': 'ac2f559c5d9a1c58be98d0769b9c6f1980dbf2c81a3ed897de22f78fdeca93f0',
   '10/zeros': '9c96d86f11c6f5e0b8a66584eb9bcecdf95a5f31ff3cfccd958de888c82740dd',
   '10/sparseWide': '4f2f7a771358bae18e13bc505a2999a9e3fdb87e7e435e5e0ea85cee14ef452a',
+  '11/none': '537f26986f38aba4cb4c924a6ff8e846a505136e1339f3b06e582c570ea10ef6',
+  '11/positive': '73dc16c18aa21e89f385d5f52dfd1c3959a9aed950fb382043818e1b6bb39d61',
+  '11/zeros': 'df351b180682ce98f9362c646335c1dd72f2b2fb3c2228b271255f5b6a5c3784',
+  '11/sparseWide': '6eae2dedc1a095bb2dae0205115b8b82780b2b5e5bbf5deb6b526dbdca5732eb',
   '12/none': 'd94eff16a1aa5c3b08469f9753133c9bc9a114d8066a387f97db70d09217a3cd',
   '12/positive': '71f347185e8ff02a1a6c09acbff1bfa769653abcacadc00b75ca741aefe9936d',
   '12/zeros': '89b5f55e418c0fa6d4e54aed2ab36bf529a1e540cf044f1e30234ea5c27c92e6',

@@ -11,6 +11,7 @@ interface QuantizerExports {
   alloc(bytes: number): number;
   reset(): void;
   quantizeQ2K(x: number, nb: number, nPerRow: number, qw: number, y: number): void;
+  quantizeQ3K(x: number, nb: number, nPerRow: number, qw: number, y: number): void;
   quantizeQ45K(bits: number, x: number, nb: number, nPerRow: number, qw: number, y: number): void;
   quantizeQ6K(x: number, nb: number, nPerRow: number, qw: number, y: number): void;
   quantizeIQ4(sbs: number, x: number, nb: number, nPerRow: number, qw: number, y: number): void;
@@ -56,6 +57,7 @@ interface Kernel {
 /** By ggml type id. */
 const KERNELS: Record<number, Kernel> = {
   10: { block: 256, bytes: 84, run: (k, x, nb, npr, qw, y) => k.quantizeQ2K(x, nb, npr, qw, y) },
+  11: { block: 256, bytes: 110, run: (k, x, nb, npr, qw, y) => k.quantizeQ3K(x, nb, npr, qw, y) },
   12: { block: 256, bytes: 144, run: (k, x, nb, npr, qw, y) => k.quantizeQ45K(4, x, nb, npr, qw, y) },
   13: { block: 256, bytes: 176, run: (k, x, nb, npr, qw, y) => k.quantizeQ45K(5, x, nb, npr, qw, y) },
   14: { block: 256, bytes: 210, run: (k, x, nb, npr, qw, y) => k.quantizeQ6K(x, nb, npr, qw, y) },

@@ -840,3 +840,153 @@ export function quantizeQ2K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: us
     pack2bit(y + 16);
   }
 }
+
+// ------------------------------------------------------------------------------------------------ Q3_K
+
+const Q3L: usize = memory.data(16 * 4, 16); // make_q3_quants' codes (int8 in ggml, signed while it searches)
+
+/** make_q3_quants with do_rmse (weights x²): n values at x, codes l + nmax (uint8) to L; returns the scale. */
+function makeQ3(n: i32, nmax: i32, x: usize, L: usize): f32 {
+  let max: f32 = 0;
+  let amax: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    const xi = ldf(x, i);
+    const ax = abs<f32>(xi);
+    if (ax > amax) {
+      amax = ax;
+      max = xi;
+    }
+  }
+  if (amax < GROUP_MAX_EPS) {
+    memory.fill(L, 0, <usize>n);
+    return 0;
+  }
+  const iscale: f32 = <f32>(-nmax) / max;
+  const Q = Q3L;
+  let sumlx: f32 = 0;
+  let suml2: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    const xi = ldf(x, i);
+    const l = imax(-nmax, imin(nmax - 1, nearestInt(iscale * xi)));
+    store<i32>(Q + (<usize>i << 2), l);
+    const w: f32 = xi * xi;
+    sumlx += w * xi * <f32>l;
+    suml2 += w * <f32>l * <f32>l;
+  }
+  for (let itry = 0; itry < 5; itry++) {
+    let changed = 0;
+    for (let i = 0; i < n; i++) {
+      const xi = ldf(x, i);
+      const w: f32 = xi * xi;
+      const Li = load<i32>(Q + (<usize>i << 2));
+      let slx: f32 = sumlx - w * xi * <f32>Li;
+      if (slx > 0) {
+        let sl2: f32 = suml2 - w * <f32>Li * <f32>Li;
+        const newL = imax(-nmax, imin(nmax - 1, nearestInt(xi * sl2 / slx)));
+        if (newL != Li) {
+          slx += w * xi * <f32>newL;
+          sl2 += w * <f32>newL * <f32>newL;
+          if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+            store<i32>(Q + (<usize>i << 2), newL);
+            sumlx = slx;
+            suml2 = sl2;
+            changed++;
+          }
+        }
+      }
+    }
+    if (changed == 0) break;
+  }
+  for (let i = 0; i < n; i++) stb(L, i, load<i32>(Q + (<usize>i << 2)) + nmax);
+  return suml2 > 0 ? sumlx / suml2 : 0;
+}
+
+/** nb super-blocks of Q3_K (110 bytes): quantize_row_q3_K_ref over the chunk when qw is 0, else quantize_row_q3_K_impl per row. */
+export function quantizeQ3K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+  const L = SL;
+  const weight = SW;
+  for (let i = 0; i < nb; i++) {
+    const x = x0 + (<usize>i << 10);
+    const y = y0 + <usize>i * 110;
+    const sc = y + 96;
+    memory.fill(sc, 0, 12);
+    if (qw0 == 0) {
+      let maxScale: f32 = 0;
+      let amax: f32 = 0;
+      for (let j = 0; j < 16; j++) {
+        const s = makeQ3(16, 4, x + (<usize>j << 6), L + (<usize>j << 4));
+        stf(SSCALES, j, s);
+        const a = abs<f32>(s);
+        if (a > amax) {
+          amax = a;
+          maxScale = s;
+        }
+      }
+      if (maxScale != 0) {
+        const iscale: f32 = <f32>-32 / maxScale;
+        for (let j = 0; j < 16; j++) {
+          // int8_t l = nearest_int(...): narrowed to int8 before the clamp
+          const l8 = <i32><i8>nearestInt(iscale * ldf(SSCALES, j));
+          stb(SLS, j, imax(-32, imin(31, l8)) + 32);
+        }
+        putF16(y + 108, <f32>1 / iscale);
+      } else {
+        memory.fill(SLS, 0, 16);
+        putF16(y + 108, 0);
+      }
+    } else {
+      const qw = qw0 + (((<usize>i << 8) % <usize>nPerRow) << 2);
+      let sumX2: f32 = 0;
+      for (let l = 0; l < QK_K; l++) {
+        const v = ldf(x, l);
+        sumX2 += v * v;
+      }
+      const sigma2: f32 = <f32>2 * sumX2 / <f32>QK_K;
+      for (let j = 0; j < 16; j++) {
+        const xs = x + (<usize>j << 6);
+        const q = qw + (<usize>j << 6);
+        for (let l = 0; l < 16; l++) {
+          const v = ldf(xs, l);
+          stf(weight, l, ldf(q, l) * sqrt<f32>(sigma2 + v * v));
+        }
+        let sumw: f32 = 0;
+        for (let l = 0; l < 16; l++) sumw += ldf(weight, l);
+        stf(SSW, j, sumw);
+        stf(SSCALES, j, makeQx(16, 4, xs, L + (<usize>j << 4), weight));
+      }
+      putF16(y + 108, makeQx(16, 32, SSCALES, SLS, SSW));
+    }
+    // (the ref path leaves the scales 0 when max_scale is 0: SLS is all 0 then)
+    for (let j = 0; j < 16; j++) {
+      let l = ldb(SLS, j);
+      if (j < 8) stb(sc, j, l & 0xf);
+      else stb(sc, j - 8, ldb(sc, j - 8) | ((l & 0xf) << 4));
+      l >>= 4;
+      stb(sc, (j & 3) + 8, ldb(sc, (j & 3) + 8) | (l << (2 * (j >> 2))));
+    }
+    const d0 = f16ToF32(<u32>load<u16>(y + 108));
+    for (let j = 0; j < 16; j++) {
+      let s = j < 8 ? ldb(sc, j) & 0xf : ldb(sc, j - 8) >> 4;
+      s = (s | (((ldb(sc, 8 + (j & 3)) >> (2 * (j >> 2))) & 3) << 4)) - 32;
+      const d: f32 = d0 * <f32>s;
+      if (d == 0) continue;
+      const xs = x + (<usize>j << 6);
+      for (let ii = 0; ii < 16; ii++) stb(L, 16 * j + ii, imax(-4, imin(3, nearestInt(ldf(xs, ii) / d))) + 4);
+    }
+    memory.fill(y, 0, 32);
+    let m = 0;
+    let hm = 1;
+    for (let j = 0; j < QK_K; j++) {
+      const l = ldb(L, j);
+      if (l > 3) {
+        stb(y, m, ldb(y, m) | hm);
+        stb(L, j, l - 4);
+      }
+      if (++m == 32) {
+        m = 0;
+        hm <<= 1;
+      }
+    }
+    pack2bit(y + 32);
+  }
+}

@@ -3,8 +3,7 @@
  * for the two statistics passes over float32 values. They compute exactly what the JavaScript loops compute (same
  * accumulation order); when the module is missing, or QUANTLENS_NO_WASM is set, the JavaScript loops run.
  */
-import { readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { loadWasmModule } from '../wasm/loadModule.ts';
 
 interface KernelExports {
   memory: WebAssembly.Memory;
@@ -36,25 +35,9 @@ export function setWasmEnabled(on: boolean): void {
   enabled = on;
 }
 
-function here(): string {
-  return typeof __dirname !== 'undefined' ? __dirname : process.cwd();
-}
-
 export function wasmKernel(): KernelExports | null {
   if (!enabled) return null;
-  if (kernel !== undefined) return kernel;
-  kernel = null;
-  // beside the bundle (dist/*.js), or in dist/ of the repository when running from source
-  for (const p of [join(here(), 'kernels.wasm'), join(here(), '..', '..', '..', 'dist', 'kernels.wasm'), join(process.cwd(), 'dist', 'kernels.wasm')]) {
-    if (!existsSync(p)) continue;
-    try {
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(p)), { env: { abort: () => { throw new Error('wasm abort'); } } });
-      kernel = instance.exports as unknown as KernelExports;
-    } catch {
-      kernel = null;
-    }
-    break;
-  }
+  if (kernel === undefined) kernel = loadWasmModule<KernelExports>('kernels.wasm');
   return kernel;
 }
 

@@ -3,8 +3,7 @@
  * scripts/build-wasm.mjs): the same bytes as the JavaScript quantizers (and ggml), at native binary32 speed. When the
  * module is missing, QUANTLENS_NO_WASM is set, or setQuantizerWasmEnabled(false) was called, the JavaScript runs.
  */
-import { readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { loadWasmModule } from '../wasm/loadModule.ts';
 
 interface QuantizerExports {
   memory: WebAssembly.Memory;
@@ -25,25 +24,9 @@ export function setQuantizerWasmEnabled(on: boolean): void {
   enabled = on;
 }
 
-function here(): string {
-  return typeof __dirname !== 'undefined' ? __dirname : process.cwd();
-}
-
 function quantizerModule(): QuantizerExports | null {
   if (!enabled) return null;
-  if (module !== undefined) return module;
-  module = null;
-  // beside the bundle (dist/*.js), or in dist/ of the repository when running from source
-  for (const p of [join(here(), 'quantizers.wasm'), join(here(), '..', '..', '..', 'dist', 'quantizers.wasm'), join(process.cwd(), 'dist', 'quantizers.wasm')]) {
-    if (!existsSync(p)) continue;
-    try {
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(p)), { env: { abort: () => { throw new Error('wasm abort'); } } });
-      module = instance.exports as unknown as QuantizerExports;
-    } catch {
-      module = null;
-    }
-    break;
-  }
+  if (module === undefined) module = loadWasmModule<QuantizerExports>('quantizers.wasm');
   return module;
 }
 

@@ -61,7 +61,9 @@ export function drawHistogram(canvas: HTMLCanvasElement, series: { label: string
           type: scale === 'log' ? 'logarithmic' : 'linear',
           // counts are whole: on a log axis label only the powers of ten, without decimals, from 1 up
           min: scale === 'log' ? 0.5 : undefined,
-          ticks: { color: text, callback: scale === 'log' ? (v) => (Number.isInteger(Math.log10(Number(v))) && Number(v) >= 1 ? Number(v).toLocaleString('en-US') : '') : undefined },
+          ticks: scale === 'log'
+            ? { color: text, callback: (v) => (Number.isInteger(Math.log10(Number(v))) && Number(v) >= 1 ? Number(v).toLocaleString('en-US') : '') }
+            : { color: text },
           grid: { color: grid },
           title: { display: true, text: 'count', color: text },
         },

@@ -81,6 +81,28 @@ let theMin: f32 = 0;
   store<u8>(p + <usize>i, <u8>v);
 }
 
+/** Σ x² over the QK_K weights of a super-block at x, in order (float32, as ggml sums it). */
+@inline function sumSquares(x: usize): f32 {
+  let sum: f32 = 0;
+  for (let l = 0; l < QK_K; l++) {
+    const v = ldf(x, l);
+    sum += v * v;
+  }
+  return sum;
+}
+
+/** The importance weights qw·√(σ² + x²) of the n values at xs (imatrix at q) into w; returns their sum, in order. */
+@inline function imatrixWeights(xs: usize, q: usize, sigma2: f32, n: i32, w: usize): f32 {
+  let sum: f32 = 0;
+  for (let l = 0; l < n; l++) {
+    const v = ldf(xs, l);
+    const wl = ldf(q, l) * sqrt<f32>(sigma2 + v * v);
+    stf(w, l, wl);
+    sum += wl;
+  }
+  return sum;
+}
+
 /** ggml's nearest_int: the bits of fval + 1.5·2^23 (exactly, for any argument). */
 @inline function nearestInt(fval: f32): i32 {
   const val: f32 = fval + <f32>12582912.0;
@@ -467,22 +489,11 @@ export function quantizeQ45K(bits: i32, x0: usize, nb: i32, nPerRow: i32, qw0: u
       putF16(y + 2, maxMin / <f32>63);
     } else {
       const qw = qw0 + (((<usize>i << 8) % <usize>nPerRow) << 2);
-      let sumX2: f32 = 0;
-      for (let l = 0; l < QK_K; l++) {
-        const v = ldf(x, l);
-        sumX2 += v * v;
-      }
-      const sigma2: f32 = <f32>2 * sumX2 / <f32>QK_K;
+      const sigma2: f32 = <f32>2 * sumSquares(x) / <f32>QK_K;
       for (let j = 0; j < 8; j++) {
         const xs = x + (<usize>j << 7);
         const q = qw + (<usize>j << 7);
-        for (let l = 0; l < 32; l++) {
-          const v = ldf(xs, l);
-          stf(weights, l, ldf(q, l) * sqrt<f32>(sigma2 + v * v));
-        }
-        let sumw: f32 = 0;
-        for (let l = 0; l < 32; l++) sumw += ldf(weights, l);
-        stf(SSW, j, sumw);
+        stf(SSW, j, imatrixWeights(xs, q, sigma2, 32, weights));
         stf(SSCALES, j, makeQkx(32, nmax, xs, weights, L + (<usize>j << 5), <f32>-0.9, <f32>0.05, 36, false, true));
         stf(SMINS, j, theMin);
       }
@@ -802,22 +813,11 @@ export function quantizeQ2K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: us
       }
     } else {
       const qw = qw0 + (((<usize>i << 8) % <usize>nPerRow) << 2);
-      let sumX2: f32 = 0;
-      for (let l = 0; l < QK_K; l++) {
-        const v = ldf(x, l);
-        sumX2 += v * v;
-      }
-      const sigma2: f32 = sumX2 / <f32>QK_K;
+      const sigma2: f32 = sumSquares(x) / <f32>QK_K;
       for (let j = 0; j < 16; j++) {
         const xs = x + (<usize>j << 6);
         const q = qw + (<usize>j << 6);
-        for (let l = 0; l < 16; l++) {
-          const v = ldf(xs, l);
-          stf(weights, l, ldf(q, l) * sqrt<f32>(sigma2 + v * v));
-        }
-        let sumw: f32 = 0;
-        for (let l = 0; l < 16; l++) sumw += ldf(weights, l);
-        stf(SSW, j, sumw);
+        stf(SSW, j, imatrixWeights(xs, q, sigma2, 16, weights));
         stf(SSCALES, j, makeQkx(16, 3, xs, weights, L + (<usize>j << 4), <f32>-0.9, <f32>0.05, 36, false, true));
         stf(SMINS, j, theMin);
       }
@@ -936,22 +936,11 @@ export function quantizeQ3K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: us
       }
     } else {
       const qw = qw0 + (((<usize>i << 8) % <usize>nPerRow) << 2);
-      let sumX2: f32 = 0;
-      for (let l = 0; l < QK_K; l++) {
-        const v = ldf(x, l);
-        sumX2 += v * v;
-      }
-      const sigma2: f32 = <f32>2 * sumX2 / <f32>QK_K;
+      const sigma2: f32 = <f32>2 * sumSquares(x) / <f32>QK_K;
       for (let j = 0; j < 16; j++) {
         const xs = x + (<usize>j << 6);
         const q = qw + (<usize>j << 6);
-        for (let l = 0; l < 16; l++) {
-          const v = ldf(xs, l);
-          stf(weight, l, ldf(q, l) * sqrt<f32>(sigma2 + v * v));
-        }
-        let sumw: f32 = 0;
-        for (let l = 0; l < 16; l++) sumw += ldf(weight, l);
-        stf(SSW, j, sumw);
+        stf(SSW, j, imatrixWeights(xs, q, sigma2, 16, weight));
         stf(SSCALES, j, makeQx(16, 4, xs, L + (<usize>j << 4), weight));
       }
       putF16(y + 108, makeQx(16, 32, SSCALES, SLS, SSW));

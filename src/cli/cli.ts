@@ -273,7 +273,7 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`error: ${oneLine(e)}\n${USAGE}\n`);
       process.exitCode = 1;
     } else if (e instanceof QuantLensError) {
-      process.stderr.write(`error: ${e.message}\n`);
+      process.stderr.write(`error: ${oneLine(e)}\n`);
       process.exitCode = e.code === 'usage' ? 1 : 2;
     } else {
       process.stderr.write(`error: internal error: ${oneLine(e)}\n`);

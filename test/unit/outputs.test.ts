@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { QuantLensError, oneLine, safeMessage } from '../../src/core/errors.ts';
+import { QuantLensError, escapeText, oneLine, quoteText, showText } from '../../src/core/errors.ts';
 import { openModel } from '../../src/core/formats/openModel.ts';
 import { computeTensorStats } from '../../src/core/analysis/tensorStats.ts';
 import { compareModels } from '../../src/core/compare/compare.ts';
@@ -186,7 +186,7 @@ for (const name of NAMES) assert.ok(Buffer.byteLength(name) < 64, `${JSON.string
 
 // ---- Messages ----
 
-test('error messages: control characters, DEL, C1, bidi controls, separators and lone surrogates are escaped, one by one', () => {
+test('error messages and shown text: control characters, DEL, C1, bidi controls, separators and lone surrogates are escaped, one by one', () => {
   assert.equal(new QuantLensError('invalid-value', 'tensor \x1b[31mred\x1b[0m\r at byte 7').message, 'tensor \\x1b[31mred\\x1b[0m\\r at byte 7');
   assert.equal(new QuantLensError('invalid-value', 'key a\nb\tc\u0000 \x7f\u0085\u009b \u202e\u2066\u2069 \u2028 \ud800!').message, 'key a\\nb\\tc\\x00 \\x7f\\x85\\x9b \\u202e\\u2066\\u2069 \\u2028 \\ud800!');
   // Normal names and unicode stay as they are.
@@ -195,8 +195,10 @@ test('error messages: control characters, DEL, C1, bidi controls, separators and
   // Every code point below U+10000, 2,000 at a time, plus astral ones and a surrogate pair.
   for (let start = 0; start < 0x10000; start += 2000) {
     const text = Array.from({ length: Math.min(2000, 0x10000 - start) }, (_, i) => String.fromCharCode(start + i)).join(' ');
-    const want = [...text].map(escapeChar).join('');
-    assert.equal(oneLine(new Error(text)), safeMessage(want), `U+${start.toString(16)}..`);
+    assert.equal(escapeText(text), esc(text), `U+${start.toString(16)}..`);
+    assert.equal(showText(text, Infinity), esc(text));
+    assert.equal(quoteText(text, Infinity), quoted(text, Infinity));
+    assert.equal(JSON.parse(quoteText(text, Infinity)), text);
     assert.doesNotMatch(oneLine(new Error(text)), RAW_UNSAFE);
   }
   assert.equal(new QuantLensError('io', '\u{1f600}\u{10ffff} \ud83d\ude00').message, '\u{1f600}\u{10ffff} \ud83d\ude00');

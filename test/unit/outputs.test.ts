@@ -4,10 +4,10 @@
  * control characters, `../`, bidi overrides, CJK, emoji, combining marks, `|`, formulas, `<script>` and megabytes.
  * The files are written byte by byte here; every expected line is computed here from the escaping rules.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { QuantLensError, escapeText, oneLine, quoteText, showText } from '../../src/core/errors.ts';
@@ -175,6 +175,7 @@ const KVS: Kv[] = [
 ];
 
 const dir = mkdtempSync(join(tmpdir(), 'ql-outputs-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 /** The GGUF's own file name has a pipe, backticks and a newline. */
 const ggufPath = join(dir, 'we|ird `name`\n.gguf');
 writeFileSync(ggufPath, gguf(KVS, NAMES.map((name) => ({ name, values: VALUES }))));

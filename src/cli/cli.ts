@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { openModel } from '../core/formats/openModel.ts';
 import type { Model, TensorInfo } from '../core/model.ts';
-import { QuantLensError, oneLine } from '../core/errors.ts';
+import { QuantLensError, oneLine, escapeText, showText, MAX_SHOWN } from '../core/errors.ts';
 import { computeTensorStats, DEFAULT_BINS, type TensorStats } from '../core/analysis/tensorStats.ts';
 import { forEachChunk } from '../core/analysis/tensorValues.ts';
 import { metadataToJson, describeValue } from '../core/analysis/metadataJson.ts';
@@ -76,23 +76,24 @@ async function info(file: string, json: boolean): Promise<void> {
       }, null, 1));
       return;
     }
+    // Every name and value from the file is escaped and cut (showText, describeValue), its full length shown.
     const lines = [
-      `${file}`,
+      escapeText(file),
       `  format        ${s.format}${s.files > 1 ? ` (${s.files} files)` : ''}${model.alignment ? `, alignment ${model.alignment}` : ''}, data at byte ${model.dataOffset}`,
-      ...(s.architecture ? [`  architecture  ${s.architecture}`] : []),
-      ...(s.name ? [`  name          ${s.name}`] : []),
+      ...(s.architecture ? [`  architecture  ${showText(s.architecture)}`] : []),
+      ...(s.name ? [`  name          ${showText(s.name)}`] : []),
       ...(s.fileType ? [`  file type     ${s.fileType}`] : []),
       `  parameters    ${formatCount(s.parameterCount)} (${s.parameterCount})`,
       `  tensors       ${s.tensorCount}, ${formatBytes(s.tensorBytes)}, ${s.averageBitsPerWeight.toFixed(3)} bits per weight`,
       `  by type       ${s.byType.map((b) => `${b.type} ${b.tensors} (${formatBytes(b.bytes)})`).join(', ')}`,
       '',
       `metadata (${model.metadata.length} keys)`,
-      ...model.metadata.map((m) => `  ${m.key.padEnd(40)} ${m.type.padEnd(8)} ${describeValue(m.value)}`),
+      ...model.metadata.map((m) => `  ${showText(m.key).padEnd(40)} ${m.type.padEnd(8)} ${describeValue(m.value, MAX_SHOWN)}`),
       '',
       `tensors (${model.tensors.length})`,
       `  ${'name'.padEnd(36)} ${'shape'.padEnd(18)} ${'type'.padEnd(9)} ${'bpw'.padStart(7)} ${'bytes'.padStart(12)} ${'offset'.padStart(12)}`,
       ...model.tensors.map((t) =>
-        `  ${t.name.padEnd(36)} ${`[${t.shape.join(', ')}]`.padEnd(18)} ${t.type.name.padEnd(9)} ${Number.isFinite(t.type.bitsPerWeight) ? t.type.bitsPerWeight.toFixed(3).padStart(7) : '?'.padStart(7)} ${String(t.nbytes).padStart(12)} ${String(t.offset).padStart(12)}`),
+        `  ${showText(t.name).padEnd(36)} ${`[${t.shape.join(', ')}]`.padEnd(18)} ${t.type.name.padEnd(9)} ${Number.isFinite(t.type.bitsPerWeight) ? t.type.bitsPerWeight.toFixed(3).padStart(7) : '?'.padStart(7)} ${String(t.nbytes).padStart(12)} ${String(t.offset).padStart(12)}`),
     ];
     out(lines.join('\n'));
   } finally {
@@ -273,7 +274,7 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`error: ${oneLine(e)}\n${USAGE}\n`);
       process.exitCode = 1;
     } else if (e instanceof QuantLensError) {
-      process.stderr.write(`error: ${e.message}\n`);
+      process.stderr.write(`error: ${oneLine(e)}\n`);
       process.exitCode = e.code === 'usage' ? 1 : 2;
     } else {
       process.stderr.write(`error: internal error: ${oneLine(e)}\n`);

@@ -1,6 +1,7 @@
 /** Metadata as plain JSON, in the corpus's expected.json shapes (64-bit integers as decimal strings, non-finite floats as strings). */
 import type { ArrayValue, MetadataEntry, Model, ScalarValue } from '../model.ts';
 import { readArrayPage } from '../formats/gguf.ts';
+import { quoteText } from '../errors.ts';
 
 /** Arrays up to this length are listed whole; longer ones show their first HEAD_LENGTH elements. */
 export const LIST_WHOLE_ARRAY = 32;
@@ -48,12 +49,23 @@ export async function metadataToJson(model: Model): Promise<KvJson[]> {
   return out;
 }
 
-/** One metadata value as a short line of text (arrays summarised). */
+/**
+ * One metadata value as one line of text, escaped and bounded (at most about `maxLength` characters): strings
+ * as JSON string literals, cut with their full length shown (`"abc…" (104857600 chars)`); arrays summarised by
+ * type, length and their first elements.
+ */
 export function describeValue(v: MetadataEntry['value'], maxLength = 80): string {
   if (isArray(v)) {
-    const shown = v.values ? v.values.slice(0, 8).map((x) => (isArray(x) ? `[${x.length}]` : JSON.stringify(scalarToJson(x)))).join(', ') : '';
-    return `[${v.elementType} x ${v.length}]${shown ? ` ${shown}${v.length > 8 ? ', ...' : ''}` : ''}`;
+    let shown = '';
+    const elements = v.values ?? [];
+    let i = 0;
+    for (; i < Math.min(elements.length, 8); i++) {
+      const x = elements[i];
+      const text = isArray(x) ? `[${x.length}]` : typeof x === 'string' ? quoteText(x, 40) : String(scalarToJson(x));
+      if (shown.length + text.length > maxLength) break;
+      shown += (i ? ', ' : '') + text;
+    }
+    return `[${v.elementType} x ${v.length}]${i ? ` ${shown}${v.length > i ? ', ...' : ''}` : ''}`;
   }
-  const text = typeof v === 'string' ? JSON.stringify(v) : String(scalarToJson(v));
-  return text.length > maxLength ? `${text.slice(0, maxLength - 3)}...` : text;
+  return typeof v === 'string' ? quoteText(v, maxLength) : String(scalarToJson(v));
 }

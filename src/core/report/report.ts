@@ -1,9 +1,19 @@
-/** Reports to take elsewhere: Markdown (for a GitHub issue), JSON and CSV of summary, tensors, stats and errors. */
+/**
+ * Reports to take elsewhere: Markdown (for a GitHub issue), JSON and CSV of summary, tensors, stats and errors.
+ * Names and values from the file are data, never markup or formulas:
+ * - CSV (RFC 4180): a cell holding `"`, `,`, CR or LF is quoted, its quotes doubled; a text cell beginning with
+ *   `=`, `+`, `-`, `@`, tab or CR gets a leading `'` so a spreadsheet does not run it as a formula (OWASP);
+ *   numbers are written as numbers, negative ones included. Names are otherwise complete.
+ * - Markdown: a plain name (letters, digits, `_ . : / + -`) is a code span as before; any other name or value is
+ *   text with control characters escaped (`\n`); backslash, backtick, `*`, `_`, `[`, `]`, `#`, `|`, `~` and a
+ *   leading `-`, `+` or `=` backslash-escaped; `<`, `>`, `&` as entities, and cut after MAX_MD_TEXT characters with its length shown.
+ */
 import { basename } from 'node:path';
 import type { Model } from '../model.ts';
 import type { TensorStats } from '../analysis/tensorStats.ts';
 import type { ComparedTensor } from '../compare/compare.ts';
 import { summarize, formatBytes, formatCount } from '../analysis/summary.ts';
+import { isPlainName, showText } from '../errors.ts';
 
 export type ReportFormat = 'md' | 'json' | 'csv';
 
@@ -15,9 +25,28 @@ export interface ReportInput {
 
 const sig = (x: number | null | undefined, n = 4) => (x === null || x === undefined ? '' : Number.isFinite(x) ? Number(x.toPrecision(n)).toString() : String(x));
 
-function csvCell(v: unknown): string {
-  const s = v === undefined || v === null ? '' : String(v);
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+/** A CSV cell: text made inert (see the file comment) and quoted when RFC 4180 requires it; numbers as they are. */
+export function csvCell(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'number') return String(v);
+  let s = String(v);
+  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** Longest name or value written whole into the Markdown report. */
+export const MAX_MD_TEXT = 200;
+
+/** A name or value as Markdown text: escaped and cut, so it renders as itself and cannot break a table row. */
+export function mdText(text: string): string {
+  return showText(text, MAX_MD_TEXT)
+    .replace(/[\\`*_[\]#|~]|^[-+=]/g, (c) => `\\${c}`)
+    .replace(/[<>&]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : '&amp;'));
+}
+
+/** A tensor or file name: a code span when plain (as names always were), else escaped text. */
+export function mdName(name: string): string {
+  return name.length <= MAX_MD_TEXT && isPlainName(name) ? `\`${name}\`` : mdText(name);
 }
 
 export function buildReport(input: ReportInput, format: ReportFormat): string {
@@ -49,26 +78,26 @@ export function buildReport(input: ReportInput, format: ReportFormat): string {
     return lines.join('\n') + '\n';
   }
   const md: string[] = [];
-  md.push(`### ${s.name ?? basename(model.files[0].path)}`, '');
+  md.push(`### ${mdText(s.name ?? basename(model.files[0].path))}`, '');
   md.push(`| | |`, `|---|---|`);
-  md.push(`| file | \`${model.files.map((f) => basename(f.path)).join('`, `')}\` |`);
+  md.push(`| file | ${model.files.map((f) => mdName(basename(f.path))).join(', ')} |`);
   md.push(`| format | ${s.format} |`);
-  if (s.architecture) md.push(`| architecture | ${s.architecture} |`);
+  if (s.architecture) md.push(`| architecture | ${mdText(s.architecture)} |`);
   if (s.fileType) md.push(`| file type | ${s.fileType} |`);
   md.push(`| parameters | ${formatCount(s.parameterCount)} |`);
   md.push(`| size | ${formatBytes(s.tensorBytes)} in ${s.tensorCount} tensors, ${s.averageBitsPerWeight.toFixed(3)} bits/weight |`);
   md.push(`| by type | ${s.byType.map((b) => `${b.type} × ${b.tensors}`).join(', ')} |`);
-  if (comparison) md.push(`| compared with | \`${comparison.reference}\` |`);
+  if (comparison) md.push(`| compared with | ${mdName(comparison.reference)} |`);
   md.push('');
   if (comparison) {
     const ranked = [...comparison.tensors].sort((a, b) => b.rel_rmse - a.rel_rmse);
     md.push(`#### Error against the reference, worst first`, '');
     md.push(`| tensor | type | rel. RMSE | SNR dB | max abs | cosine |`, `|---|---|---:|---:|---:|---:|`);
-    for (const t of ranked) md.push(`| \`${t.name}\` | ${t.type_name} | ${sig(t.rel_rmse)} | ${sig(t.snr_db)} | ${sig(t.max_abs)} | ${sig(t.cosine, 6)} |`);
+    for (const t of ranked) md.push(`| ${mdName(t.name)} | ${t.type_name} | ${sig(t.rel_rmse)} | ${sig(t.snr_db)} | ${sig(t.max_abs)} | ${sig(t.cosine, 6)} |`);
     md.push('');
   }
   md.push(`#### Tensors`, '');
   md.push(`| tensor | type | shape | bpw | min | max | std |`, `|---|---|---|---:|---:|---:|---:|`);
-  for (const r of rows) md.push(`| \`${r.name}\` | ${r.type} | ${r.shape.join('×')} | ${sig(r.bits_per_weight)} | ${sig(r.stats?.min)} | ${sig(r.stats?.max)} | ${sig(r.stats?.std)} |`);
+  for (const r of rows) md.push(`| ${mdName(r.name)} | ${r.type} | ${r.shape.join('×')} | ${sig(r.bits_per_weight)} | ${sig(r.stats?.min)} | ${sig(r.stats?.max)} | ${sig(r.stats?.std)} |`);
   return md.join('\n') + '\n';
 }

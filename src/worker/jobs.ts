@@ -281,6 +281,7 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
       try {
         const result = await writeRequantized(model, plan, job.output, {
           imatrix: job.imatrix ? await readImatrix(job.imatrix) : undefined,
+          otherInputs: job.imatrix ? [job.imatrix] : undefined,
           onProgress: (d, t) => ctx.onProgress(d, t),
           isCancelled: ctx.isCancelled,
           quantize: helpers?.chunkQuantizer(),

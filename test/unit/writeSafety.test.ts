@@ -391,3 +391,17 @@ test('quantize refuses a NaN in its imatrix', () => {
   assertRefused(cli('quantize', '--type', 'q4_0', '--row-length', '32', '--imatrix', im, input, '-o', join(dir, 'out.bin')), /value 4 is NaN/);
   assert.equal(existsSync(join(dir, 'out.bin')), false);
 });
+
+test('a rewritten tensor that comes out all zeros is refused, not written with exit 0', async () => {
+  const dir = tempDir();
+  const m = await openModel(corpusPath('gguf', 'llama-tiny-F32.gguf'));
+  try {
+    const plan = planRequantize(m, [parseTensorTypeRule('attn_q=q8_0')]);
+    // a broken quantizer: all-zero Q8_0 blocks (34 bytes per 32 weights)
+    const zeros = async (_to: unknown, values: Float32Array) => new Uint8Array((values.length / 32) * 34);
+    await assert.rejects(writeRequantized(m, plan, join(dir, 'out.gguf'), { quantize: zeros }), (e: unknown) => e instanceof QuantLensError && /gave only zeros/.test(e.message));
+  } finally {
+    await m.close();
+  }
+  assert.deepEqual(readdirSync(dir), []);
+});

@@ -405,3 +405,33 @@ test('a rewritten tensor that comes out all zeros is refused, not written with e
   }
   assert.deepEqual(readdirSync(dir), []);
 });
+
+test('a GGUF imatrix (in_sum2 / counts) gives each expert its sums over its own count, 1s where it saw no input', () => {
+  const dir = tempDir();
+  const [ne0, ne1, nExpert] = [32, 4, 2];
+  const name = 'blk.0.ffn_down_exps.weight';
+  const values = randomF32(21, ne0 * ne1 * nExpert);
+  const src = join(dir, 'moe.gguf');
+  writeFileSync(src, ggufOf([{ name, shape: [ne0, ne1, nExpert], ggmlTypeId: 0, nbytes: values.byteLength, data: f32Bytes(values) }]));
+  const sums = Float32Array.from({ length: ne0 * nExpert }, (_, i) => 4 * (1 + (i % 5)));
+  const counts = Float32Array.from([4, 0]);
+  const im = join(dir, 'imatrix.gguf');
+  const imatrixFile = (s: Float32Array) => ggufOf([
+    { name: `${name}.in_sum2`, shape: [ne0, nExpert], ggmlTypeId: 0, nbytes: s.byteLength, data: f32Bytes(s) },
+    { name: `${name}.counts`, shape: [1, nExpert], ggmlTypeId: 0, nbytes: counts.byteLength, data: f32Bytes(counts) },
+  ]);
+  writeFileSync(im, imatrixFile(sums));
+  const out = join(dir, 'out.gguf');
+  const r = cli('requantize', src, out, '--tensor-type', 'exps=q4_0', '--imatrix', im, '--threads', '1');
+  assert.equal(r.code, 0, r.stderr);
+  const q = requireQuantizer(typeByName('Q4_0')!);
+  const importance = [Float32Array.from({ length: ne0 }, (_, i) => 1 + (i % 5)), new Float32Array(ne0).fill(1)];
+  const rows = ne0 * ne1;
+  const expected = Buffer.concat(importance.map((imp, e) => Buffer.from(q.quantize(values.subarray(e * rows, (e + 1) * rows), ne1, ne0, imp))));
+  const written = readFileSync(out);
+  const [t] = parseTensorTable(written);
+  assert.equal(sha(written.subarray(t.absolute, t.absolute + expected.length)), sha(expected));
+  writeFileSync(im, imatrixFile(sums.map((v, i) => (i === 5 ? NaN : v))));
+  assertRefused(cli('requantize', src, join(dir, 'out2.gguf'), '--tensor-type', 'exps=q4_0', '--imatrix', im, '--threads', '1'), /imatrix entry blk\.0\.ffn_down_exps\.weight value 5 is NaN/);
+  assert.equal(existsSync(join(dir, 'out2.gguf')), false);
+});

@@ -255,6 +255,7 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
       const helpers = plan.changes.some((c) => c.candidate.kind === 'ggml') ? ctx.helpers?.() : undefined;
       try {
         const result = await writeSimulated(model, plan, job.output, {
+          otherInputs: [job.path],
           onProgress: ctx.onProgress,
           isCancelled: ctx.isCancelled,
           quantize: helpers?.chunkQuantizer(),
@@ -281,7 +282,7 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
       try {
         const result = await writeRequantized(model, plan, job.output, {
           imatrix: job.imatrix ? await readImatrix(job.imatrix) : undefined,
-          otherInputs: job.imatrix ? [job.imatrix] : undefined,
+          otherInputs: [job.path, ...(job.imatrix ? [job.imatrix] : [])],
           onProgress: (d, t) => ctx.onProgress(d, t),
           isCancelled: ctx.isCancelled,
           quantize: helpers?.chunkQuantizer(),

@@ -100,8 +100,8 @@ export function checkImportance(entry: string, values: Float32Array): void {
 }
 
 /**
- * The checked importance of a GGUF tensor's columns, ne0 values per matrix (`perMatrix` of them, one per expert),
- * or undefined when the imatrix has no entry for it. As llama.cpp's quantize: the entry must hold ne0 * ne2 * ne3
+ * The checked importance of a GGUF tensor's columns: `perMatrix` (= ne0) values for each of its matrices (experts),
+ * one matrix after another, or undefined when the imatrix has no entry for it. As llama.cpp's quantize: the entry must hold ne0 * ne2 * ne3
  * values, except token_embd.weight, whose mismatched entry is left unused.
  */
 export function importanceFor(table: Imatrix, tensor: TensorInfo): { values: Float32Array; perMatrix: number } | undefined {

@@ -36,10 +36,14 @@ export function readFully(source: ByteSource, offset: number, target: Uint8Array
   }
 }
 
-/** Bytes [offset, offset + length) of a source, in bounded pieces, each read fully (short reads throw). */
-export function forEachPiece(source: ByteSource, offset: number, length: number, what: string, onPiece: (piece: Uint8Array) => void, isCancelled?: () => boolean): void {
+/**
+ * Bytes [offset, offset + length) of a source, in bounded pieces, each read fully (short reads throw). The event
+ * loop runs between pieces, so a signal or a cancel is seen during a long copy.
+ */
+export async function forEachPiece(source: ByteSource, offset: number, length: number, what: string, onPiece: (piece: Uint8Array) => void, isCancelled?: () => boolean): Promise<void> {
   const buf = new Uint8Array(Math.max(1, Math.min(length, 8 << 20)));
   for (let at = 0; at < length; at += buf.length) {
+    await new Promise((resolve) => setImmediate(resolve));
     if (isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while copying ${what}`);
     const piece = buf.subarray(0, Math.min(buf.length, length - at));
     readFully(source, offset + at, piece, `${what} at byte ${offset + at}`);
@@ -48,9 +52,9 @@ export function forEachPiece(source: ByteSource, offset: number, length: number,
 }
 
 /** SHA-256 (hex) of bytes [offset, offset + length) of a source. */
-export function hashOfSpan(source: ByteSource, offset: number, length: number, what: string): string {
+export async function hashOfSpan(source: ByteSource, offset: number, length: number, what: string): Promise<string> {
   const h = createHash('sha256');
-  forEachPiece(source, offset, length, what, (piece) => h.update(piece));
+  await forEachPiece(source, offset, length, what, (piece) => h.update(piece));
   return h.digest('hex');
 }
 

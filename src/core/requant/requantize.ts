@@ -245,7 +245,7 @@ export async function writeRequantized(model: Model, plan: RequantPlan, destinat
           errors.push({ tensor: t.name, from: c.from.name, to: c.to.name, metrics: acc.result() });
         } else {
           const h = createHash('sha256');
-          forEachPiece(model.files[t.fileIndex].source, t.absoluteOffset, tensors[i].nbytes, `tensor ${t.name}`, (piece) => {
+          await forEachPiece(model.files[t.fileIndex].source, t.absoluteOffset, tensors[i].nbytes, `tensor ${t.name}`, (piece) => {
             h.update(piece);
             write(piece);
             written += piece.length;
@@ -277,7 +277,7 @@ export async function writeRequantized(model: Model, plan: RequantPlan, destinat
               const fp = new Fingerprint();
               forEachChunk(check, t, (v) => fp.add(v as Float32Array));
               if (fp.value !== expected) throw new QuantLensError('io', `verification failed: ${t.name} does not dequantize to what was computed`);
-            } else if (hashOfSpan(check.files[0].source, t.absoluteOffset, want.nbytes, `written tensor ${t.name}`) !== copiedHashes.get(t.name)) {
+            } else if ((await hashOfSpan(check.files[0].source, t.absoluteOffset, want.nbytes, `written tensor ${t.name}`)) !== copiedHashes.get(t.name)) {
               throw new QuantLensError('io', `verification failed: the bytes written for ${t.name} differ from those read from the source`);
             }
           }

@@ -116,7 +116,7 @@ export async function writeSimulated(model: Model, plan: SimulationPlan, destina
       const c = changed.get(t.name);
       const h = createHash('sha256');
       if (!c) {
-        forEachPiece(model.files[t.fileIndex].source, t.absoluteOffset, t.nbytes, `tensor ${t.name}`, (piece) => {
+        await forEachPiece(model.files[t.fileIndex].source, t.absoluteOffset, t.nbytes, `tensor ${t.name}`, (piece) => {
           h.update(piece);
           write(piece);
         }, options.isCancelled);
@@ -146,7 +146,7 @@ export async function writeSimulated(model: Model, plan: SimulationPlan, destina
         const ok = check.tensors.length === model.tensors.length && check.tensors.every((t, i) => t.name === model.tensors[i].name && t.dtype === model.tensors[i].dtype && t.nbytes === model.tensors[i].nbytes);
         if (!ok) throw new QuantLensError('io', 'verification failed: the written file does not list the same tensors');
         for (const [i, t] of check.tensors.entries()) {
-          if (hashOfSpan(check.files[0].source, t.absoluteOffset, t.nbytes, `written tensor ${t.name}`) !== hashes[i]) {
+          if ((await hashOfSpan(check.files[0].source, t.absoluteOffset, t.nbytes, `written tensor ${t.name}`)) !== hashes[i]) {
             throw new QuantLensError('io', `verification failed: the bytes read back for ${t.name} differ from those written`);
           }
         }

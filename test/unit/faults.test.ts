@@ -26,6 +26,7 @@ const mounts: string[] = [];
 
 after(() => {
   for (const m of mounts) spawnSync('umount', [m]);
+  rmSync(work, { recursive: true, force: true });
 });
 
 function randomF32(seed: number, n: number): Float32Array {

@@ -11,7 +11,7 @@ import { forEachChunk } from '../core/analysis/tensorValues.ts';
 import { metadataToJson, describeValue } from '../core/analysis/metadataJson.ts';
 import { summarize, formatBytes, formatCount } from '../core/analysis/summary.ts';
 import { writeSampleModel } from '../core/sample/sampleModel.ts';
-import { writeFileAtomically } from '../core/io/atomicWrite.ts';
+import { writeFileAtomically, removeTemporaryFiles } from '../core/io/atomicWrite.ts';
 import { join } from 'node:path';
 import { WorkerPool } from '../extension/workerPool.ts';
 import { quantizeCommand, requantizeCommand, errorCommand, simulateCommand } from './quantCommands.ts';
@@ -177,7 +177,7 @@ async function dequant(file: string, tensorName: string, outPath: string): Promi
         const f32 = values instanceof Float32Array ? values : Float32Array.from(values);
         write(new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength));
       });
-    });
+    }, { protect: [file, ...model.files.map((f) => f.path)] });
     process.stderr.write(`wrote ${t.nElements} float32 values of ${t.name} to ${outPath}\n`);
   } finally {
     await model.close();
@@ -263,6 +263,15 @@ async function main(argv: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown command ${command}`);
   }
+}
+
+// Ctrl-C or a SIGTERM during a write: remove the temporary output and exit non-zero (128 + signal number).
+for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15]] as const) {
+  process.on(signal, () => {
+    removeTemporaryFiles();
+    process.stderr.write(`error: interrupted by ${signal}; the temporary output was removed\n`);
+    process.exit(128 + number);
+  });
 }
 
 main(process.argv.slice(2)).then(

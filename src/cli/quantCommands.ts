@@ -10,7 +10,7 @@ import { WorkerPool } from '../extension/workerPool.ts';
 import { workerScript } from './workers.ts';
 import { computeWhatIf, parseCandidate, type Candidate } from '../core/analysis/whatIf.ts';
 import { formatBytes } from '../core/analysis/summary.ts';
-import { readImatrix, imatrixFor } from '../core/requant/imatrix.ts';
+import { readImatrix, imatrixFor, checkImportance } from '../core/requant/imatrix.ts';
 import { parseSimulationRule, planSimulation, writeSimulated } from '../core/requant/simulate.ts';
 
 function readF32File(path: string, what: string): Float32Array {
@@ -34,10 +34,11 @@ export async function quantizeCommand(input: string, typeName: string, rowLength
   if (rowLength % type.blockSize) throw new QuantLensError('usage', `--row-length ${rowLength} is not a multiple of the ${type.name} block size ${type.blockSize}`);
   const imatrix = imatrixPath ? readF32File(imatrixPath, 'imatrix') : undefined;
   if (imatrix && imatrix.length !== rowLength) throw new QuantLensError('usage', `imatrix has ${imatrix.length} values; expected one per column (${rowLength})`);
+  if (imatrix) checkImportance(imatrixPath!, imatrix);
   const quantizer = requireQuantizer(type);
   if (quantizer.requiresImatrix && !imatrix) throw new QuantLensError('usage', `${type.name} needs an importance matrix (--imatrix)`);
   const bytes = quantizer.quantize(src, src.length / rowLength, rowLength, imatrix);
-  await writeFileAtomically(output, (write) => write(bytes), { protect: [input] });
+  await writeFileAtomically(output, (write) => write(bytes), { protect: imatrixPath ? [input, imatrixPath] : [input] });
   process.stderr.write(`wrote ${bytes.length} bytes of ${type.name} blocks (${src.length / rowLength} rows of ${rowLength}) to ${output}\n`);
 }
 
@@ -55,6 +56,7 @@ export async function requantizeCommand(input: string, output: string, rules: st
     const pool = script && threads > 1 && plan.changes.length ? new WorkerPool(script, threads) : undefined;
     const result = await writeRequantized(model, plan, output, {
       imatrix,
+      otherInputs: [input, ...(imatrixPath ? [imatrixPath] : [])],
       quantize: pool?.chunkQuantizer(),
       inFlight: pool ? threads + 1 : 1,
       onProgress: (done, total, name) => {
@@ -92,7 +94,7 @@ export async function errorCommand(file: string, pattern: string | undefined, ca
     for (const [i, t] of tensors.entries()) {
       process.stderr.write(`[${i + 1}/${tensors.length}] ${t.name}\n`);
       try {
-        const rows = computeWhatIf(model, t, candidates, { imatrix: imatrixPath ? await imatrixFor(imatrixPath, t.name) : undefined });
+        const rows = computeWhatIf(model, t, candidates, { imatrix: imatrixPath ? await imatrixFor(imatrixPath, t.name, t.shape[0]) : undefined });
         results.push({ name: t.name, type_name: t.type.ggmlName ?? t.type.name, candidates: rows });
         if (!json) {
           process.stdout.write(`${t.name} (${t.type.name}, [${t.shape.join(', ')}])\n`);
@@ -121,7 +123,7 @@ export async function simulateCommand(input: string, output: string, rules: stri
     for (const s of plan.skipped) process.stderr.write(`skipped ${s.tensor}: ${s.reason}\n`);
     const script = workerScript();
     const pool = script && threads > 1 && plan.changes.some((c) => c.candidate.kind === 'ggml') ? new WorkerPool(script, threads) : undefined;
-    const result = await writeSimulated(model, plan, output, { quantize: pool?.chunkQuantizer(), inFlight: pool ? threads + 1 : 1 }).finally(() => pool?.dispose());
+    const result = await writeSimulated(model, plan, output, { otherInputs: [input], quantize: pool?.chunkQuantizer(), inFlight: pool ? threads + 1 : 1 }).finally(() => pool?.dispose());
     if (json) process.stdout.write(JSON.stringify({ output: result.path, changes: result.errors }, null, 1) + '\n');
     else {
       for (const e of result.errors) process.stdout.write(`${e.tensor.padEnd(48)} ${e.candidate.padEnd(16)} rel RMSE ${e.metrics.rel_rmse.toPrecision(4)}  SNR ${e.metrics.snr_db?.toFixed(2) ?? 'inf'} dB\n`);

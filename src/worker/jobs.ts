@@ -198,11 +198,11 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
           await helpers.dispose();
         }
       }
-      const imatrix = job.imatrix ? await imatrixFor(job.imatrix, job.tensor) : undefined;
+      const imatrix = job.imatrix ? await imatrixFor(job.imatrix, job.tensor, tensorOf(model, job.tensor).shape[0]) : undefined;
       return { kind: 'whatIf', rows: computeWhatIf(model, tensorOf(model, job.tensor), job.candidates.map(parseCandidate), { onProgress: ctx.onProgress, isCancelled: ctx.isCancelled, imatrix }) };
     }
     case 'candidateError': {
-      const imatrix = job.imatrix ? await imatrixFor(job.imatrix, job.tensor) : undefined;
+      const imatrix = job.imatrix ? await imatrixFor(job.imatrix, job.tensor, tensorOf(model, job.tensor).shape[0]) : undefined;
       const stats = candidateErrorStats(model, tensorOf(model, job.tensor), parseCandidate(job.candidate), { bins: job.bins, imatrix, isCancelled: ctx.isCancelled });
       return { kind: 'candidateError', candidate: job.candidate, stats };
     }
@@ -255,6 +255,7 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
       const helpers = plan.changes.some((c) => c.candidate.kind === 'ggml') ? ctx.helpers?.() : undefined;
       try {
         const result = await writeSimulated(model, plan, job.output, {
+          otherInputs: [job.path],
           onProgress: ctx.onProgress,
           isCancelled: ctx.isCancelled,
           quantize: helpers?.chunkQuantizer(),
@@ -269,7 +270,7 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
       const plan = planRequantize(model, job.rules.map(parseTensorTypeRule));
       const predictions = [];
       for (const [i, c] of plan.changes.entries()) {
-        const imatrix = job.imatrix ? await imatrixFor(job.imatrix, c.tensor.name) : undefined;
+        const imatrix = job.imatrix ? await imatrixFor(job.imatrix, c.tensor.name, c.tensor.shape[0]) : undefined;
         predictions.push({ tensor: c.tensor.name, ...predictCandidateError(model, c.tensor, { kind: 'ggml', type: c.to }, { imatrix, isCancelled: ctx.isCancelled }) });
         ctx.onProgress(i + 1, plan.changes.length);
       }
@@ -281,6 +282,7 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
       try {
         const result = await writeRequantized(model, plan, job.output, {
           imatrix: job.imatrix ? await readImatrix(job.imatrix) : undefined,
+          otherInputs: [job.path, ...(job.imatrix ? [job.imatrix] : [])],
           onProgress: (d, t) => ctx.onProgress(d, t),
           isCancelled: ctx.isCancelled,
           quantize: helpers?.chunkQuantizer(),

@@ -71,7 +71,7 @@ export function forEachChunk(
     const at = tensor.absoluteOffset + block * bytesPerBlock;
     const got = source.readSync(at, rawView);
     if (got < rawView.length) {
-      throw new QuantLensError('truncated', `tensor ${tensor.name} is cut short: file ends at byte ${at + got}`, at + got, source.name);
+      throw new QuantLensError('truncated', `${source.name}: tensor ${tensor.name} is cut short: a read at byte ${at} ended at byte ${at + got}`, at + got, source.name);
     }
     const n = nBlocks * blockSize;
     const out = values.subarray(0, n);
@@ -103,7 +103,7 @@ export function forEachRawChunk(
     const view = raw.subarray(0, nBlocks * bytesPerBlock);
     const at = tensor.absoluteOffset + block * bytesPerBlock;
     const got = source.readSync(at, view);
-    if (got < view.length) throw new QuantLensError('truncated', `tensor ${tensor.name} is cut short: file ends at byte ${at + got}`, at + got, source.name);
+    if (got < view.length) throw new QuantLensError('truncated', `${source.name}: tensor ${tensor.name} is cut short: a read at byte ${at} ended at byte ${at + got}`, at + got, source.name);
     onChunk(view, nBlocks);
   }
 }

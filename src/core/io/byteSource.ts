@@ -1,7 +1,20 @@
-/** Where bytes come from. Reads are positional; nothing reads a whole model file. */
+/**
+ * Where bytes come from. Reads are positional; nothing reads a whole model file. A file source remembers the file's
+ * identity (device, inode, size, modification time) from when it was opened, so a job can check before it commits
+ * its output that the file it read did not change under it.
+ */
 import { open, type FileHandle } from 'node:fs/promises';
-import { readSync } from 'node:fs';
+import { readSync, fstatSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { QuantLensError } from '../errors.ts';
+
+/** What identifies one version of a file. */
+export interface FileIdentity {
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
 
 export interface ByteSource {
   readonly name: string;
@@ -10,7 +23,52 @@ export interface ByteSource {
   read(offset: number, target: Uint8Array): Promise<number>;
   /** Synchronous variant for workers and the CLI, where blocking is fine. */
   readSync(offset: number, target: Uint8Array): number;
+  /** Throws a one-line error if the file is no longer the one that was opened (changed, replaced or removed). */
+  assertUnchanged?(): void;
   close(): Promise<void>;
+}
+
+/** Fills `target` from `offset` or throws: a short read inside data the header promised means the file changed. */
+export function readFully(source: ByteSource, offset: number, target: Uint8Array, what: string): void {
+  const got = source.readSync(offset, target);
+  if (got < target.length) {
+    throw new QuantLensError('truncated', `${source.name}: ${what} is cut short at byte ${offset + got} (read ${got} of ${target.length} bytes at byte ${offset}); the file is truncated or changed`, offset + got, source.name);
+  }
+}
+
+/**
+ * Bytes [offset, offset + length) of a source, in bounded pieces, each read fully (short reads throw). The event
+ * loop runs between pieces, so a signal or a cancel is seen during a long copy.
+ */
+export async function forEachPiece(source: ByteSource, offset: number, length: number, what: string, onPiece: (piece: Uint8Array) => void, isCancelled?: () => boolean): Promise<void> {
+  const buf = new Uint8Array(Math.max(1, Math.min(length, 8 << 20)));
+  for (let at = 0; at < length; at += buf.length) {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while copying ${what}`);
+    const piece = buf.subarray(0, Math.min(buf.length, length - at));
+    readFully(source, offset + at, piece, `${what} at byte ${offset + at}`);
+    onPiece(piece);
+  }
+}
+
+/** SHA-256 (hex) of bytes [offset, offset + length) of a source. */
+export async function hashOfSpan(source: ByteSource, offset: number, length: number, what: string): Promise<string> {
+  const h = createHash('sha256');
+  await forEachPiece(source, offset, length, what, (piece) => h.update(piece));
+  return h.digest('hex');
+}
+
+/** Every source is still the file it was when opened. */
+export function assertSourcesUnchanged(sources: ByteSource[]): void {
+  for (const s of sources) s.assertUnchanged?.();
+}
+
+function describeChange(was: FileIdentity, now: FileIdentity | undefined): string | undefined {
+  if (!now) return 'was removed';
+  if (now.dev !== was.dev || now.ino !== was.ino) return 'was replaced by another file';
+  if (now.size !== was.size) return `changed size from ${was.size} to ${now.size} bytes`;
+  if (now.mtimeMs !== was.mtimeMs) return 'was modified';
+  return undefined;
 }
 
 export class FileByteSource implements ByteSource {
@@ -19,6 +77,7 @@ export class FileByteSource implements ByteSource {
     readonly size: number,
     private readonly fd: number,
     private readonly handle: FileHandle,
+    readonly identity: FileIdentity,
   ) {}
 
   static async open(path: string): Promise<FileByteSource> {
@@ -28,8 +87,20 @@ export class FileByteSource implements ByteSource {
     } catch (e) {
       throw new QuantLensError('io', `cannot open ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, undefined, path);
     }
-    const size = (await handle.stat()).size;
-    return new FileByteSource(path, size, handle.fd, handle);
+    const st = await handle.stat();
+    return new FileByteSource(path, st.size, handle.fd, handle, { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs });
+  }
+
+  assertUnchanged(): void {
+    const identityOf = (st: { dev: number; ino: number; size: number; mtimeMs: number }): FileIdentity => ({ dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs });
+    let atPath: FileIdentity | undefined;
+    try {
+      atPath = identityOf(statSync(this.name));
+    } catch {
+      atPath = undefined;
+    }
+    const change = describeChange(this.identity, identityOf(fstatSync(this.fd))) ?? describeChange(this.identity, atPath);
+    if (change) throw new QuantLensError('io', `${this.name} ${change} while it was being read; nothing was written`, undefined, this.name);
   }
 
   async read(offset: number, target: Uint8Array): Promise<number> {

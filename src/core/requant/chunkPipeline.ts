@@ -1,7 +1,8 @@
 /**
  * Chunks of whole rows of every changed tensor, in file order, with up to `inFlight` of them being worked on ahead
  * of the one the writer waits for (across tensor boundaries, so that small tensors keep every helper thread busy
- * too). A chunk's source values are read when its work starts, so memory stays at `inFlight` chunks.
+ * too). A chunk's source values are read when its work starts, so memory stays at `inFlight` chunks. A chunk never
+ * spans two matrices of a 3-D tensor (`rowsPerMatrix`), so each expert's chunks can take that expert's imatrix.
  */
 import type { Model, TensorInfo } from '../model.ts';
 import { QuantLensError } from '../errors.ts';
@@ -27,17 +28,24 @@ export class ChunkPipeline<C extends { tensor: TensorInfo }, T> {
     private readonly work: (chunk: Chunk<C>, values: Float32Array) => Promise<T>,
     private readonly inFlight: number,
     chunkElements: number,
+    rowsPerMatrixOf?: (change: C) => number,
   ) {
     for (const change of changes) {
       const rowLength = rowLengthOf(change);
       const rows = change.tensor.nElements / rowLength;
+      const matrixRows = Math.max(1, rowsPerMatrixOf?.(change) ?? rows);
       const step = Math.max(1, Math.floor(chunkElements / rowLength));
-      for (let r = 0; r < rows; r += step) this.chunks.push({ change, firstRow: r, nRows: Math.min(step, rows - r), rowLength });
+      for (let m = 0; m < rows; m += matrixRows) {
+        const end = Math.min(rows, m + matrixRows);
+        for (let r = m; r < end; r += step) this.chunks.push({ change, firstRow: r, nRows: Math.min(step, end - r), rowLength });
+      }
     }
   }
 
   /** The next chunk in file order: its source values and what its work gave. */
   async next(): Promise<{ chunk: Chunk<C>; values: Float32Array; result: T }> {
+    // let the event loop run between chunks, so that a signal or a cancel is seen during a long write
+    await new Promise((resolve) => setImmediate(resolve));
     while (this.nextToStart < this.chunks.length && this.started.length < Math.max(1, this.inFlight)) this.start(this.chunks[this.nextToStart++]);
     const oldest = this.started.shift();
     if (!oldest) throw new QuantLensError('io', 'no chunk left to write');

@@ -1,15 +1,21 @@
 /**
  * llama.cpp importance matrices: the legacy binary `.dat` format (int32 entry count; per entry int32 name
  * length, name, int32 call count, int32 value count, float32 values) and the GGUF format (`<tensor>.in_sum2`
- * and `<tensor>.counts` tensors). Returns per-tensor mean squared activations, one per input column.
+ * and `<tensor>.counts` tensors). Each entry holds mean squared activations, one per input column and matrix,
+ * as llama.cpp's quantize reads them: a tensor [ne0, ne1, ne2] (ne2 experts) takes ne0 * ne2 values, expert e
+ * using values [e * ne0, (e + 1) * ne0). `importanceFor` checks an entry against its tensor before it is used.
  */
 import { readFile } from 'node:fs/promises';
 import { QuantLensError } from '../errors.ts';
 import { openModel } from '../formats/openModel.ts';
 import { readTensorValues } from '../analysis/tensorValues.ts';
 import { hfToGguf } from '../compare/nameMap.ts';
+import type { TensorInfo } from '../model.ts';
 
-export async function readImatrix(path: string): Promise<Map<string, Float32Array>> {
+/** Entry name → values (ne0 per matrix, matrices one after another). */
+export type Imatrix = Map<string, Float32Array>;
+
+export async function readImatrix(path: string): Promise<Imatrix> {
   const head = Buffer.alloc(4);
   const bytes = await readFile(path).catch((e) => {
     throw new QuantLensError('io', `cannot read imatrix ${path}: ${(e as NodeJS.ErrnoException).code ?? e}`);
@@ -41,17 +47,18 @@ export async function readImatrix(path: string): Promise<Map<string, Float32Arra
     if (n < 0) throw new QuantLensError('invalid-value', `imatrix ${path}: entry ${name} has ${n} values`, at - 4);
     need(4 * n, `entry ${name} values`);
     const values = new Float32Array(n);
-    for (let i = 0; i < n; i++) values[i] = view.getFloat32(at + 4 * i, true) / Math.max(1, calls);
+    // llama.cpp divides by the call count when there is one
+    for (let i = 0; i < n; i++) values[i] = view.getFloat32(at + 4 * i, true) / (calls > 0 ? calls : 1);
     at += 4 * n;
     out.set(name, values);
   }
   return out;
 }
 
-async function readGgufImatrix(path: string): Promise<Map<string, Float32Array>> {
+async function readGgufImatrix(path: string): Promise<Imatrix> {
   const model = await openModel(path);
   try {
-    const out = new Map<string, Float32Array>();
+    const out: Imatrix = new Map();
     for (const t of model.tensors) {
       if (!t.name.endsWith('.in_sum2')) continue;
       const name = t.name.slice(0, -'.in_sum2'.length);
@@ -59,12 +66,11 @@ async function readGgufImatrix(path: string): Promise<Map<string, Float32Array>>
       const countsTensor = model.tensors.find((x) => x.name === `${name}.counts`);
       const counts = countsTensor ? readTensorValues(model, countsTensor) : undefined;
       const cols = t.shape[0];
-      const values = new Float32Array(cols);
-      // For 3-D (expert) tensors the sums of every expert are averaged, as the legacy format stores them.
-      const mats = sums.length / cols;
-      for (let m = 0; m < mats; m++) {
-        const c = counts ? Math.max(1, counts[m] ?? counts[0]) : 1;
-        for (let i = 0; i < cols; i++) values[i] += sums[m * cols + i] / c / mats;
+      const values = new Float32Array(sums.length);
+      // Each matrix (expert) is divided by its own count; one that saw no input gets 1s, as llama.cpp does.
+      for (let m = 0; m < sums.length / cols; m++) {
+        const c = counts ? (counts[m] ?? counts[0]) : 1;
+        for (let i = 0; i < cols; i++) values[m * cols + i] = c > 0 ? sums[m * cols + i] / c : 1;
       }
       out.set(name, values);
     }
@@ -74,19 +80,66 @@ async function readGgufImatrix(path: string): Promise<Map<string, Float32Array>>
   }
 }
 
-const loaded = new Map<string, Promise<Map<string, Float32Array>>>();
+/** The entry of `table` for a tensor (under its own or its llama.cpp name), with the name it was found under. */
+function entryOf(table: Imatrix, tensor: string): { name: string; values: Float32Array } | undefined {
+  const own = table.get(tensor);
+  if (own) return { name: tensor, values: own };
+  const ggufName = hfToGguf(tensor);
+  const mapped = ggufName === undefined ? undefined : table.get(ggufName);
+  return mapped && { name: ggufName!, values: mapped };
+}
+
+/** Every value is a finite, non-negative number (mean squared activations); a one-line error names the first that is not. */
+export function checkImportance(entry: string, values: Float32Array): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!(v >= 0) || v === Infinity) {
+      throw new QuantLensError('invalid-value', `imatrix entry ${entry} value ${i} is ${Number.isNaN(v) ? 'NaN' : v}; importance must be finite and not negative`);
+    }
+  }
+}
 
 /**
- * The importance of each input column of one tensor, from an imatrix file (read once per path). Hugging Face
- * names are looked up under their llama.cpp names. Undefined when the file has no entry for the tensor.
+ * The checked importance of a GGUF tensor's columns: `perMatrix` (= ne0) values for each of its matrices (experts),
+ * one matrix after another, or undefined when the imatrix has no entry for it. As llama.cpp's quantize: the entry must hold ne0 * ne2 * ne3
+ * values, except token_embd.weight, whose mismatched entry is left unused.
  */
-export async function imatrixFor(path: string, tensor: string): Promise<Float32Array | undefined> {
+export function importanceFor(table: Imatrix, tensor: TensorInfo): { values: Float32Array; perMatrix: number } | undefined {
+  const entry = entryOf(table, tensor.name);
+  if (!entry) return undefined;
+  const rowLength = tensor.shape[0];
+  const matrices = tensor.shape.slice(2).reduce((a, b) => a * b, 1);
+  if (entry.values.length !== rowLength * matrices) {
+    if (tensor.name === 'token_embd.weight') return undefined;
+    const need = matrices > 1 ? `${rowLength} x ${matrices} = ${rowLength * matrices} (ne[0] x experts)` : `${rowLength} (ne[0])`;
+    throw new QuantLensError('invalid-value', `imatrix entry ${entry.name} has ${entry.values.length} values; tensor ${tensor.name} [${tensor.shape.join(', ')}] needs ${need}`);
+  }
+  checkImportance(entry.name, entry.values);
+  return { values: entry.values, perMatrix: rowLength };
+}
+
+const loaded = new Map<string, Promise<Imatrix>>();
+
+/**
+ * The importance of each input column of one tensor, from an imatrix file (read once per path): one value per
+ * column (the matrices of an expert tensor averaged when `rowLength` is given). Hugging Face names are looked up
+ * under their llama.cpp names. Undefined when the file has no entry for the tensor; NaN, infinite or negative
+ * values are refused.
+ */
+export async function imatrixFor(path: string, tensor: string, rowLength?: number): Promise<Float32Array | undefined> {
   let m = loaded.get(path);
   if (!m) {
     m = readImatrix(path);
     loaded.set(path, m);
     m.catch(() => loaded.delete(path));
   }
-  const table = await m;
-  return table.get(tensor) ?? table.get(hfToGguf(tensor) ?? '');
+  const entry = entryOf(await m, tensor);
+  if (!entry) return undefined;
+  checkImportance(entry.name, entry.values);
+  const { values } = entry;
+  if (!rowLength || values.length <= rowLength || values.length % rowLength) return values;
+  const matrices = values.length / rowLength;
+  const mean = new Float32Array(rowLength);
+  for (let e = 0; e < matrices; e++) for (let i = 0; i < rowLength; i++) mean[i] += values[e * rowLength + i] / matrices;
+  return mean;
 }

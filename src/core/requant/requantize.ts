@@ -1,11 +1,16 @@
 /**
  * Requantize chosen tensors of a GGUF model into a new GGUF file. Metadata and unchanged tensors are copied byte
- * for byte; offsets and alignment are recomputed; the file is written to a temporary path, re-opened and
- * verified (types, sizes, and a checksum of the rewritten tensors' dequantized values), then renamed into place.
+ * for byte (a tensor of a type Quant Lens cannot size, by its span in the file layout); offsets and alignment are
+ * recomputed; the file is written to a temporary path, re-opened and verified (every tensor: types, sizes, a
+ * fingerprint of each rewritten tensor's dequantized values and a SHA-256 of each copied tensor's bytes against
+ * the bytes read from the source), the sources are checked to be the files that were opened, then it is renamed
+ * into place. Short reads and imatrix entries that do not fit their tensor are one-line errors before anything is
+ * renamed.
  */
+import { createHash } from 'node:crypto';
 import type { ArrayValue, MetadataEntry, Model, TensorInfo } from '../model.ts';
 import type { TensorType } from '../types.ts';
-import { typeByName, GGML_TYPES } from '../types.ts';
+import { typeByName, GGML_TYPES, isUnknownType } from '../types.ts';
 import { QuantLensError } from '../errors.ts';
 import { buildGgufHeader, type WriterEntry, type WriterTensor } from '../formats/ggufWriter.ts';
 import { openModel } from '../formats/openModel.ts';
@@ -15,6 +20,9 @@ import { ErrorAccumulator, type ErrorMetrics } from '../analysis/errorMetrics.ts
 import { requireQuantizer, quantizerFor } from '../quant/quantizers.ts';
 import { codecForType } from '../quant/index.ts';
 import { writeFileAtomically, type WriteBytes } from '../io/atomicWrite.ts';
+import { readFully, assertSourcesUnchanged, forEachPiece, hashOfSpan } from '../io/byteSource.ts';
+import { storedSpans } from '../formats/tensorSpan.ts';
+import { importanceFor, type Imatrix } from './imatrix.ts';
 
 export interface TensorTypeRule {
   pattern: RegExp;
@@ -66,12 +74,14 @@ export function planRequantize(model: Model, rules: TensorTypeRule[]): RequantPl
   const skipped: RequantPlan['skipped'] = [];
   let oldBytes = 0;
   let newBytes = 0;
-  for (const t of model.tensors) {
-    oldBytes += t.nbytes;
+  const spans = storedSpans(model);
+  for (const [i, t] of model.tensors.entries()) {
+    const stored = spans[i] ?? 0;
+    oldBytes += stored;
     let rule: TensorTypeRule | undefined;
     for (const r of rules) if (r.pattern.test(t.name)) rule = r;
     if (!rule || rule.type === t.type) {
-      newBytes += t.nbytes;
+      newBytes += stored;
       continue;
     }
     const reason =
@@ -82,7 +92,7 @@ export function planRequantize(model: Model, rules: TensorTypeRule[]): RequantPl
       : undefined;
     if (reason) {
       skipped.push({ tensor: t.name, reason });
-      newBytes += t.nbytes;
+      newBytes += stored;
       continue;
     }
     const bytes = (t.nElements / rule.type.blockSize) * rule.type.bytesPerBlock;
@@ -123,7 +133,9 @@ export interface RequantResult {
 }
 
 export interface WriteOptions {
-  imatrix?: Map<string, Float32Array>;
+  imatrix?: Imatrix;
+  /** Files read besides the model's own (the imatrix file, an index): the destination may not be one of them. */
+  otherInputs?: string[];
   onProgress?: (done: number, total: number, tensor: string) => void;
   isCancelled?: () => boolean;
   /** Weights quantized at a time (whole rows; default about 1M). */
@@ -148,25 +160,47 @@ function metadataForWriting(model: Model, readPayload: (arr: ArrayValue) => Uint
 
 export async function writeRequantized(model: Model, plan: RequantPlan, destination: string, options: WriteOptions = {}): Promise<RequantResult> {
   const byName = new Map(plan.changes.map((c) => [c.tensor.name, c]));
+  const spans = storedSpans(model);
+  for (const [i, t] of model.tensors.entries()) {
+    if (spans[i] === undefined && !byName.has(t.name)) {
+      throw new QuantLensError('bad-tensor', `tensor ${t.name} has ${t.type.name} and its size cannot be told from the file layout (another tensor starts at the same byte ${t.absoluteOffset}); refusing to copy it`, t.absoluteOffset, model.files[t.fileIndex].path);
+    }
+  }
+  // every imatrix entry used is checked before anything is written
+  const importance = new Map<string, { values: Float32Array; perMatrix: number }>();
+  if (options.imatrix) {
+    for (const c of plan.changes) {
+      const entry = importanceFor(options.imatrix, c.tensor);
+      if (entry) importance.set(c.tensor.name, entry);
+    }
+  }
   const entries = metadataForWriting(model, (arr) => {
     const buf = new Uint8Array(arr.payloadBytes);
-    model.files[arr.fileIndex].source.readSync(arr.payloadOffset, buf);
+    readFully(model.files[arr.fileIndex].source, arr.payloadOffset, buf, 'a metadata array');
     return buf;
   });
-  const tensors: WriterTensor[] = model.tensors.map((t) => {
+  const tensors: WriterTensor[] = model.tensors.map((t, i) => {
     const c = byName.get(t.name);
-    return { name: t.name, shape: t.shape, ggmlTypeId: (c ? c.to : t.type).ggmlId!, nbytes: c ? c.newBytes : t.nbytes };
+    return { name: t.name, shape: t.shape, ggmlTypeId: (c ? c.to : t.type).ggmlId!, nbytes: c ? c.newBytes : spans[i]! };
   });
   const alignment = model.alignment ?? 32;
   const layout = buildGgufHeader(entries, tensors, alignment);
   const total = model.tensors.reduce((a, t) => a + t.nElements, 0);
   const fingerprints = new Map<string, number>();
+  const copiedHashes = new Map<string, string>();
   const onThisThread: ChunkQuantizer = async (to, values, nRows, nPerRow, imatrix) => requireQuantizer(to).quantize(values, nRows, nPerRow, imatrix);
   const quantize = options.quantize ?? onThisThread;
+  // rows of one matrix: all of a 2-D tensor's, one expert's of a 3-D one
+  const rowsPerMatrix = (c: PlannedChange) => c.tensor.shape[1] ?? 1;
   const pipeline = new ChunkPipeline<PlannedChange, Uint8Array>(
     model, plan.changes, (c) => c.tensor.shape[0],
-    ({ change, nRows, rowLength }, values) => quantize(change.to, values, nRows, rowLength, options.imatrix?.get(change.tensor.name)),
-    options.inFlight ?? 1, options.chunkElements ?? CHUNK_ELEMENTS,
+    ({ change, firstRow, nRows, rowLength }, values) => {
+      const entry = importance.get(change.tensor.name);
+      const matrix = Math.floor(firstRow / rowsPerMatrix(change));
+      const imatrix = entry?.values.subarray(matrix * entry.perMatrix, (matrix + 1) * entry.perMatrix);
+      return quantize(change.to, values, nRows, rowLength, imatrix);
+    },
+    options.inFlight ?? 1, options.chunkElements ?? CHUNK_ELEMENTS, rowsPerMatrix,
   );
   const errors: RequantResult['errors'] = [];
   let done = 0;
@@ -185,6 +219,8 @@ export async function writeRequantized(model: Model, plan: RequantPlan, destinat
           const fp = new Fingerprint();
           const acc = new ErrorAccumulator();
           const decoder = codecForType(c.to)!;
+          let sourceAbsMax = 0;
+          let anyNonzero = false;
           for (let left = t.nElements; left > 0; ) {
             if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while requantizing ${t.name}`);
             const { values, result: bytes } = await pipeline.next();
@@ -192,24 +228,29 @@ export async function writeRequantized(model: Model, plan: RequantPlan, destinat
             written += bytes.length;
             const back = new Float32Array(values.length);
             decoder.dequantize(bytes, back, values.length / c.to.blockSize);
+            for (let k = 0; k < values.length; k++) {
+              const a = Math.abs(values[k]);
+              if (a > sourceAbsMax && a !== Infinity) sourceAbsMax = a;
+              if (back[k] !== 0) anyNonzero = true;
+            }
             fp.add(back);
             acc.add(back, values);
             left -= values.length;
             // progress within a large tensor, chunk by chunk
             options.onProgress?.((done += values.length), total, t.name);
           }
+          // weights well inside the type's range that all came out zero: the quantizer was fed something broken
+          if (!anyNonzero && sourceAbsMax >= 1e-3) throw new QuantLensError('invalid-value', `requantizing ${t.name} to ${c.to.name} gave only zeros (its weights reach ${sourceAbsMax.toPrecision(3)}); nothing was written`);
           fingerprints.set(t.name, fp.value);
           errors.push({ tensor: t.name, from: c.from.name, to: c.to.name, metrics: acc.result() });
         } else {
-          const source = model.files[t.fileIndex].source;
-          const buf = new Uint8Array(Math.min(t.nbytes, 8 << 20));
-          for (let at = 0; at < t.nbytes; at += buf.length) {
-            if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while copying ${t.name}`);
-            const part = buf.subarray(0, Math.min(buf.length, t.nbytes - at));
-            source.readSync(t.absoluteOffset + at, part);
-            write(part);
-            written += part.length;
-          }
+          const h = createHash('sha256');
+          await forEachPiece(model.files[t.fileIndex].source, t.absoluteOffset, tensors[i].nbytes, `tensor ${t.name}`, (piece) => {
+            h.update(piece);
+            write(piece);
+            written += piece.length;
+          }, options.isCancelled);
+          copiedHashes.set(t.name, h.digest('hex'));
           done += t.nElements;
           options.onProgress?.(done, total, t.name);
         }
@@ -217,26 +258,33 @@ export async function writeRequantized(model: Model, plan: RequantPlan, destinat
       if (layout.fileSize > written) write(new Uint8Array(layout.fileSize - written));
     },
     {
-      protect: model.files.map((f) => f.path),
+      protect: [...model.files.map((f) => f.path), ...(options.otherInputs ?? [])],
       verify: async (tmp) => {
         const check = await openModel(tmp);
         try {
           if (check.tensors.length !== model.tensors.length) throw new QuantLensError('io', `verification failed: ${check.tensors.length} tensors written, ${model.tensors.length} expected`);
+          const checkSpans = storedSpans(check);
           for (const [i, t] of check.tensors.entries()) {
             const want = tensors[i];
-            if (t.name !== want.name || t.ggmlTypeId !== want.ggmlTypeId || t.nbytes !== want.nbytes) {
-              throw new QuantLensError('io', `verification failed at tensor ${want.name}: read back ${t.name} ${t.type.name} ${t.nbytes} bytes`);
+            const span = checkSpans[i] ?? -1;
+            // a tensor sized by its layout may gain the final padding
+            const sizeOk = isUnknownType(t.type) ? span >= want.nbytes && span < want.nbytes + alignment : t.nbytes === want.nbytes;
+            if (t.name !== want.name || t.ggmlTypeId !== want.ggmlTypeId || !sizeOk) {
+              throw new QuantLensError('io', `verification failed at tensor ${want.name}: read back ${t.name} ${t.type.name} ${span} bytes`);
             }
             const expected = fingerprints.get(t.name);
             if (expected !== undefined) {
               const fp = new Fingerprint();
               forEachChunk(check, t, (v) => fp.add(v as Float32Array));
               if (fp.value !== expected) throw new QuantLensError('io', `verification failed: ${t.name} does not dequantize to what was computed`);
+            } else if ((await hashOfSpan(check.files[0].source, t.absoluteOffset, want.nbytes, `written tensor ${t.name}`)) !== copiedHashes.get(t.name)) {
+              throw new QuantLensError('io', `verification failed: the bytes written for ${t.name} differ from those read from the source`);
             }
           }
         } finally {
           await check.close();
         }
+        assertSourcesUnchanged(model.files.map((f) => f.source));
       },
     },
   );

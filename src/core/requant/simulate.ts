@@ -2,8 +2,10 @@
  * "Simulated quantization" of a safetensors checkpoint: chosen tensors are replaced by quantize → dequantize at a
  * ggml type or textbook scheme, stored back in their original dtype, so a PyTorch evaluation of the new file
  * measures what that quantization does to outputs. Everything else is copied byte for byte; the file is written
- * to a temporary path, re-opened and verified, then renamed into place.
+ * to a temporary path, re-opened and verified (the same tensors, and a SHA-256 of every tensor's bytes against what
+ * was written), the sources are checked to be the files that were opened, then it is renamed into place.
  */
+import { createHash } from 'node:crypto';
 import type { Model, TensorInfo } from '../model.ts';
 import { QuantLensError } from '../errors.ts';
 import { buildSafetensorsHeader } from '../formats/safetensorsWriter.ts';
@@ -15,6 +17,7 @@ import { codecForType } from '../quant/index.ts';
 import { ChunkPipeline } from './chunkPipeline.ts';
 import { encodeBf16, encodeF16 } from '../quant/encode.ts';
 import { writeFileAtomically } from '../io/atomicWrite.ts';
+import { assertSourcesUnchanged, forEachPiece, hashOfSpan } from '../io/byteSource.ts';
 import { splitRule, CHUNK_ELEMENTS, type ChunkQuantizer } from './requantize.ts';
 
 export interface SimulationRule {
@@ -68,6 +71,8 @@ export interface SimulationResult {
 }
 
 export interface SimulateOptions {
+  /** Files read besides the model's own (an index): the destination may not be one of them. */
+  otherInputs?: string[];
   onProgress?: (done: number, total: number) => void;
   isCancelled?: () => boolean;
   /** Quantize the ggml candidates' chunks elsewhere (helper threads), `inFlight` at a time. */
@@ -104,43 +109,51 @@ export async function writeSimulated(model: Model, plan: SimulationPlan, destina
     codecForType(c.type)!.dequantize(bytes, back, values.length / c.type.blockSize);
     return back;
   }, options.inFlight ?? 1, CHUNK_ELEMENTS);
+  const hashes: string[] = [];
   await writeFileAtomically(destination, async (write) => {
     write(header);
     for (const t of model.tensors) {
       const c = changed.get(t.name);
+      const h = createHash('sha256');
       if (!c) {
-        const source = model.files[t.fileIndex].source;
-        const buf = new Uint8Array(Math.min(Math.max(1, t.nbytes), 8 << 20));
-        for (let at = 0; at < t.nbytes; at += buf.length) {
-          const part = buf.subarray(0, Math.min(buf.length, t.nbytes - at));
-          source.readSync(t.absoluteOffset + at, part);
-          write(part);
-        }
+        await forEachPiece(model.files[t.fileIndex].source, t.absoluteOffset, t.nbytes, `tensor ${t.name}`, (piece) => {
+          h.update(piece);
+          write(piece);
+        }, options.isCancelled);
       } else {
         const acc = new ErrorAccumulator();
         for (let left = t.nElements; left > 0; ) {
           if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while simulating ${t.name}`);
           const { values: ref, result: rec } = await pipeline.next();
           acc.add(rec, ref);
-          write(encode(t.dtype!, rec));
+          const bytes = encode(t.dtype!, rec);
+          h.update(bytes);
+          write(bytes);
           left -= ref.length;
           options.onProgress?.(done + t.nElements - left, total);
         }
         errors.push({ tensor: t.name, candidate: candidateId(c), metrics: acc.result() });
       }
+      hashes.push(h.digest('hex'));
       done += t.nElements;
       options.onProgress?.(done, total);
     }
   }, {
-    protect: model.files.map((f) => f.path),
+    protect: [...model.files.map((f) => f.path), ...(options.otherInputs ?? [])],
     verify: async (tmp) => {
       const check = await openModel(tmp);
       try {
         const ok = check.tensors.length === model.tensors.length && check.tensors.every((t, i) => t.name === model.tensors[i].name && t.dtype === model.tensors[i].dtype && t.nbytes === model.tensors[i].nbytes);
         if (!ok) throw new QuantLensError('io', 'verification failed: the written file does not list the same tensors');
+        for (const [i, t] of check.tensors.entries()) {
+          if ((await hashOfSpan(check.files[0].source, t.absoluteOffset, t.nbytes, `written tensor ${t.name}`)) !== hashes[i]) {
+            throw new QuantLensError('io', `verification failed: the bytes read back for ${t.name} differ from those written`);
+          }
+        }
       } finally {
         await check.close();
       }
+      assertSourcesUnchanged(model.files.map((f) => f.source));
     },
   });
   return { path: destination, errors };

@@ -178,7 +178,7 @@ async function dequant(file: string, tensorName: string, outPath: string): Promi
         write(new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength));
       });
     }, { protect: [file, ...model.files.map((f) => f.path)] });
-    process.stderr.write(`wrote ${t.nElements} float32 values of ${t.name} to ${outPath}\n`);
+    process.stderr.write(`wrote ${t.nElements} float32 values of ${showText(t.name)} to ${escapeText(outPath)}\n`);
   } finally {
     await model.close();
   }
@@ -257,7 +257,7 @@ async function main(argv: string[]): Promise<number> {
       if (positionals.length !== 1) throw new UsageError('sample takes OUT.gguf');
       const bytes = writeSampleModel();
       await writeFileAtomically(positionals[0], (write) => write(bytes));
-      process.stderr.write(`wrote sample model ${positionals[0]} (${bytes.length} bytes)\n`);
+      process.stderr.write(`wrote sample model ${escapeText(positionals[0])} (${bytes.length} bytes)\n`);
       return 0;
     }
     default:

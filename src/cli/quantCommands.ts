@@ -1,7 +1,7 @@
 /** CLI commands that quantize: quantize (raw blocks), requantize (a new GGUF), error (what-if table). */
 import { readFileSync } from 'node:fs';
 import { openModel } from '../core/formats/openModel.ts';
-import { QuantLensError } from '../core/errors.ts';
+import { QuantLensError, escapeText, showText } from '../core/errors.ts';
 import { typeByName } from '../core/types.ts';
 import { requireQuantizer } from '../core/quant/quantizers.ts';
 import { writeFileAtomically } from '../core/io/atomicWrite.ts';
@@ -39,7 +39,7 @@ export async function quantizeCommand(input: string, typeName: string, rowLength
   if (quantizer.requiresImatrix && !imatrix) throw new QuantLensError('usage', `${type.name} needs an importance matrix (--imatrix)`);
   const bytes = quantizer.quantize(src, src.length / rowLength, rowLength, imatrix);
   await writeFileAtomically(output, (write) => write(bytes), { protect: imatrixPath ? [input, imatrixPath] : [input] });
-  process.stderr.write(`wrote ${bytes.length} bytes of ${type.name} blocks (${src.length / rowLength} rows of ${rowLength}) to ${output}\n`);
+  process.stderr.write(`wrote ${bytes.length} bytes of ${type.name} blocks (${src.length / rowLength} rows of ${rowLength}) to ${escapeText(output)}\n`);
 }
 
 export async function requantizeCommand(input: string, output: string, rules: string[], imatrixPath: string | undefined, json: boolean, threads = 1): Promise<void> {
@@ -48,7 +48,7 @@ export async function requantizeCommand(input: string, output: string, rules: st
   const model = await openModel(input);
   try {
     const plan = planRequantize(model, parsed);
-    for (const s of plan.skipped) process.stderr.write(`skipped ${s.tensor}: ${s.reason}\n`);
+    for (const s of plan.skipped) process.stderr.write(`skipped ${showText(s.tensor)}: ${s.reason}\n`);
     if (!plan.changes.length) process.stderr.write('no tensor changes type; writing a copy\n');
     const imatrix = imatrixPath ? await readImatrix(imatrixPath) : undefined;
     const tty = process.stderr.isTTY;
@@ -60,7 +60,7 @@ export async function requantizeCommand(input: string, output: string, rules: st
       quantize: pool?.chunkQuantizer(),
       inFlight: pool ? threads + 1 : 1,
       onProgress: (done, total, name) => {
-        if (tty) process.stderr.write(`\r${Math.floor((100 * done) / total)}% ${name}\x1b[K`);
+        if (tty) process.stderr.write(`\r${Math.floor((100 * done) / total)}% ${showText(name)}\x1b[K`);
       },
     }).finally(() => pool?.dispose());
     if (tty) process.stderr.write('\r\x1b[K');
@@ -68,9 +68,9 @@ export async function requantizeCommand(input: string, output: string, rules: st
       process.stdout.write(JSON.stringify({ output: result.path, bytes: result.bytes, changes: result.errors }, null, 1) + '\n');
     } else {
       for (const e of result.errors) {
-        process.stdout.write(`${e.tensor.padEnd(36)} ${e.from.padEnd(8)} -> ${e.to.padEnd(8)} rel RMSE ${e.metrics.rel_rmse.toPrecision(4)}  SNR ${e.metrics.snr_db?.toFixed(2) ?? 'inf'} dB\n`);
+        process.stdout.write(`${showText(e.tensor).padEnd(36)} ${e.from.padEnd(8)} -> ${e.to.padEnd(8)} rel RMSE ${e.metrics.rel_rmse.toPrecision(4)}  SNR ${e.metrics.snr_db?.toFixed(2) ?? 'inf'} dB\n`);
       }
-      process.stdout.write(`wrote ${output}: ${formatBytes(plan.oldBytes)} -> ${formatBytes(plan.newBytes)} of tensor data, ${plan.changes.length} tensors changed\n`);
+      process.stdout.write(`wrote ${escapeText(output)}: ${formatBytes(plan.oldBytes)} -> ${formatBytes(plan.newBytes)} of tensor data, ${plan.changes.length} tensors changed\n`);
     }
   } finally {
     await model.close();
@@ -92,19 +92,19 @@ export async function errorCommand(file: string, pattern: string | undefined, ca
     const tensors = model.tensors.filter((t) => (!re || re.test(t.name)) && t.shape.length >= 2);
     const results = [];
     for (const [i, t] of tensors.entries()) {
-      process.stderr.write(`[${i + 1}/${tensors.length}] ${t.name}\n`);
+      process.stderr.write(`[${i + 1}/${tensors.length}] ${showText(t.name)}\n`);
       try {
         const rows = computeWhatIf(model, t, candidates, { imatrix: imatrixPath ? await imatrixFor(imatrixPath, t.name, t.shape[0]) : undefined });
         results.push({ name: t.name, type_name: t.type.ggmlName ?? t.type.name, candidates: rows });
         if (!json) {
-          process.stdout.write(`${t.name} (${t.type.name}, [${t.shape.join(', ')}])\n`);
+          process.stdout.write(`${showText(t.name)} (${t.type.name}, [${t.shape.join(', ')}])\n`);
           for (const r of rows) {
             process.stdout.write(`  ${r.current ? '*' : ' '} ${r.label.padEnd(26)} ${r.bitsPerWeight.toFixed(3).padStart(7)} bpw  rel RMSE ${r.metrics.rel_rmse.toPrecision(4).padStart(10)}${r.metrics.weighted_rel_rmse !== undefined ? `  weighted ${r.metrics.weighted_rel_rmse.toPrecision(4).padStart(10)}` : ''}  SNR ${(r.metrics.snr_db?.toFixed(2) ?? 'inf').padStart(7)} dB  cos ${r.metrics.cosine.toFixed(6)}\n`);
           }
         }
       } catch (e) {
         if (!(e instanceof QuantLensError)) throw e;
-        process.stderr.write(`warning: ${t.name}: ${e.message}\n`);
+        process.stderr.write(`warning: ${showText(t.name)}: ${e.message}\n`);
         results.push({ name: t.name, type_name: t.type.ggmlName ?? t.type.name, error: e.message });
       }
     }
@@ -120,14 +120,14 @@ export async function simulateCommand(input: string, output: string, rules: stri
   const model = await openModel(input);
   try {
     const plan = planSimulation(model, parsed);
-    for (const s of plan.skipped) process.stderr.write(`skipped ${s.tensor}: ${s.reason}\n`);
+    for (const s of plan.skipped) process.stderr.write(`skipped ${showText(s.tensor)}: ${s.reason}\n`);
     const script = workerScript();
     const pool = script && threads > 1 && plan.changes.some((c) => c.candidate.kind === 'ggml') ? new WorkerPool(script, threads) : undefined;
     const result = await writeSimulated(model, plan, output, { otherInputs: [input], quantize: pool?.chunkQuantizer(), inFlight: pool ? threads + 1 : 1 }).finally(() => pool?.dispose());
     if (json) process.stdout.write(JSON.stringify({ output: result.path, changes: result.errors }, null, 1) + '\n');
     else {
-      for (const e of result.errors) process.stdout.write(`${e.tensor.padEnd(48)} ${e.candidate.padEnd(16)} rel RMSE ${e.metrics.rel_rmse.toPrecision(4)}  SNR ${e.metrics.snr_db?.toFixed(2) ?? 'inf'} dB\n`);
-      process.stdout.write(`wrote ${output}: ${result.errors.length} tensors replaced by their simulated quantization, in their original dtype\n`);
+      for (const e of result.errors) process.stdout.write(`${showText(e.tensor).padEnd(48)} ${e.candidate.padEnd(16)} rel RMSE ${e.metrics.rel_rmse.toPrecision(4)}  SNR ${e.metrics.snr_db?.toFixed(2) ?? 'inf'} dB\n`);
+      process.stdout.write(`wrote ${escapeText(output)}: ${result.errors.length} tensors replaced by their simulated quantization, in their original dtype\n`);
     }
   } finally {
     await model.close();

@@ -29,7 +29,7 @@ async function withModels<T>(paths: string[], f: (models: Model[]) => Promise<T>
 function allStats(model: Model): Map<string, TensorStats> {
   const out = new Map<string, TensorStats>();
   for (const [i, t] of model.tensors.entries()) {
-    if (process.stderr.isTTY) process.stderr.write(`\r[${i + 1}/${model.tensors.length}] stats ${t.name}\x1b[K`);
+    if (process.stderr.isTTY) process.stderr.write(`\r[${i + 1}/${model.tensors.length}] stats ${showText(t.name)}\x1b[K`);
     try {
       out.set(t.name, computeTensorStats(model, t));
     } catch (e) {

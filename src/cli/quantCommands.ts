@@ -1,5 +1,5 @@
 /** CLI commands that quantize: quantize (raw blocks), requantize (a new GGUF), error (what-if table). */
-import { readFileSync } from 'node:fs';
+import { readWholeFile } from '../core/io/byteSource.ts';
 import { openModel } from '../core/formats/openModel.ts';
 import { QuantLensError, escapeText, showText } from '../core/errors.ts';
 import { typeByName } from '../core/types.ts';
@@ -13,26 +13,21 @@ import { formatBytes } from '../core/analysis/summary.ts';
 import { readImatrix, imatrixFor, checkImportance } from '../core/requant/imatrix.ts';
 import { parseSimulationRule, planSimulation, writeSimulated } from '../core/requant/simulate.ts';
 
-function readF32File(path: string, what: string): Float32Array {
-  let b: Buffer;
-  try {
-    b = readFileSync(path);
-  } catch (e) {
-    throw new QuantLensError('io', `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  if (b.length % 4) throw new QuantLensError('invalid-value', `${what} ${path} is ${b.length} bytes, not a whole number of float32 values`);
-  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+async function readF32File(path: string, what: string): Promise<Float32Array> {
+  const b = await readWholeFile(path);
+  if (b.length % 4) throw new QuantLensError('invalid-value', `${what} ${escapeText(path)} is ${b.length} bytes, not a whole number of float32 values`);
+  return new Float32Array(b.buffer, b.byteOffset, b.length / 4);
 }
 
 export async function quantizeCommand(input: string, typeName: string, rowLength: number, output: string, imatrixPath?: string): Promise<void> {
   const type = typeByName(typeName);
   if (!type || type.ggmlId === undefined) throw new QuantLensError('usage', `unknown ggml type ${typeName}`);
-  const src = readF32File(input, 'input');
+  const src = await readF32File(input, 'input');
   if (!Number.isInteger(rowLength) || rowLength <= 0 || src.length % rowLength) {
     throw new QuantLensError('usage', `--row-length ${rowLength} does not divide the ${src.length} input values`);
   }
   if (rowLength % type.blockSize) throw new QuantLensError('usage', `--row-length ${rowLength} is not a multiple of the ${type.name} block size ${type.blockSize}`);
-  const imatrix = imatrixPath ? readF32File(imatrixPath, 'imatrix') : undefined;
+  const imatrix = imatrixPath ? await readF32File(imatrixPath, 'imatrix') : undefined;
   if (imatrix && imatrix.length !== rowLength) throw new QuantLensError('usage', `imatrix has ${imatrix.length} values; expected one per column (${rowLength})`);
   if (imatrix) checkImportance(imatrixPath!, imatrix);
   const quantizer = requireQuantizer(type);

@@ -4,7 +4,7 @@
  * its output that the file it read did not change under it.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { readSync, fstatSync, statSync } from 'node:fs';
+import { readSync, fstatSync, statSync, constants, type Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { QuantLensError } from '../errors.ts';
 
@@ -71,6 +71,14 @@ function describeChange(was: FileIdentity, now: FileIdentity | undefined): strin
   return undefined;
 }
 
+function kindOfNonFile(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a named pipe (FIFO)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  return 'not a file';
+}
+
 export class FileByteSource implements ByteSource {
   private constructor(
     readonly name: string,
@@ -81,13 +89,19 @@ export class FileByteSource implements ByteSource {
   ) {}
 
   static async open(path: string): Promise<FileByteSource> {
+    // Only regular files: opening a FIFO for reading would wait forever for a writer, and a directory or a device
+    // is no model. O_NONBLOCK makes the open itself return at once whatever the path turns into meanwhile.
     let handle: FileHandle;
     try {
-      handle = await open(path, 'r');
+      handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (e) {
       throw new QuantLensError('io', `cannot open ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, undefined, path);
     }
     const st = await handle.stat();
+    if (!st.isFile()) {
+      await handle.close();
+      throw new QuantLensError('io', `${path} is ${kindOfNonFile(st)}, not a regular file`, undefined, path);
+    }
     return new FileByteSource(path, st.size, handle.fd, handle, { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs });
   }
 
@@ -146,4 +160,16 @@ export class MemoryByteSource implements ByteSource {
     return n;
   }
   async close(): Promise<void> {}
+}
+
+/** A whole small file (an imatrix, a raw .f32 input, an index), refusing what is not a regular file as open() does. */
+export async function readWholeFile(path: string): Promise<Uint8Array> {
+  const source = await FileByteSource.open(path);
+  try {
+    const bytes = new Uint8Array(source.size);
+    readFully(source, 0, bytes, 'the file');
+    return bytes;
+  } finally {
+    await source.close();
+  }
 }

@@ -5,7 +5,7 @@
  * as llama.cpp's quantize reads them: a tensor [ne0, ne1, ne2] (ne2 experts) takes ne0 * ne2 values, expert e
  * using values [e * ne0, (e + 1) * ne0). `importanceFor` checks an entry against its tensor before it is used.
  */
-import { readFile } from 'node:fs/promises';
+import { readWholeFile } from '../io/byteSource.ts';
 import { QuantLensError } from '../errors.ts';
 import { openModel } from '../formats/openModel.ts';
 import { readTensorValues } from '../analysis/tensorValues.ts';
@@ -16,12 +16,8 @@ import type { TensorInfo } from '../model.ts';
 export type Imatrix = Map<string, Float32Array>;
 
 export async function readImatrix(path: string): Promise<Imatrix> {
-  const head = Buffer.alloc(4);
-  const bytes = await readFile(path).catch((e) => {
-    throw new QuantLensError('io', `cannot read imatrix ${path}: ${(e as NodeJS.ErrnoException).code ?? e}`);
-  });
-  bytes.copy(head, 0, 0, 4);
-  if (head.toString('latin1') === 'GGUF') return readGgufImatrix(path);
+  const bytes = Buffer.from(await readWholeFile(path));
+  if (bytes.toString('latin1', 0, 4) === 'GGUF') return readGgufImatrix(path);
   const out = new Map<string, Float32Array>();
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   let at = 0;

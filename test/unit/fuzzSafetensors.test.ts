@@ -3,8 +3,8 @@
  * of cases, then more until a time budget; the budget changes how many run, never what passes), counting.
  * Whatever the bytes: only QuantLensErrors escape, every refusal is one short line naming a byte offset,
  * an accepted file satisfies the format's rules as checked here independently, and the strict JSON parser
- * agrees with JSON.parse except where the format's rules are stricter (duplicate keys, lone surrogates,
- * nesting).
+ * agrees with JSON.parse except where serde_json, the reference's parser, is stricter too (duplicate keys,
+ * lone surrogates, nesting, numbers out of range).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

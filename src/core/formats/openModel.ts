@@ -147,7 +147,9 @@ async function safetensorsModel(sources: ByteSource[]): Promise<Model> {
   // Shard 1's metadata, then keys only later shards have.
   const metadata = [...headers[0].metadata];
   const metadataKeys = new Set(metadata.map((m) => m.key));
-  for (const h of headers.slice(1)) metadata.push(...h.metadata.filter((m) => !metadataKeys.has(m.key)));
+  for (const h of headers.slice(1)) {
+    for (const m of h.metadata) if (!metadataKeys.has(m.key)) metadata.push(m);
+  }
   const tensors = headers.length === 1 ? headers[0].tensors : headers.flatMap((h) => h.tensors);
   if (headers.length > 1) {
     // Each header has unique names (the reader checks); across shards a name must appear once too.

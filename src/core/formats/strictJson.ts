@@ -2,7 +2,8 @@
  * A strict JSON parser (RFC 8259) over UTF-8 bytes, for JSON read from untrusted files (safetensors headers,
  * shard indexes). Unlike JSON.parse it reports the byte offset of every error, refuses duplicate keys,
  * builds null-prototype objects (a key such as `__proto__` or `constructor` is just a key), refuses invalid
- * UTF-8 and lone surrogates, bounds nesting, and allocates in proportion to the input.
+ * UTF-8, lone surrogates and numbers beyond float64 (as serde_json does), bounds nesting, and allocates in
+ * proportion to the input.
  */
 import { QuantLensError } from '../errors.ts';
 
@@ -68,7 +69,10 @@ export function parseJson(input: JsonInput): JsonValue {
 export function forEachJsonMember(input: JsonInput, onMember: (key: string, value: JsonValue, valueOffset: number) => void): void {
   const p = new Parser(input);
   p.skipWhitespace();
-  if (p.peek() !== 0x7b) p.fail(`expected the top-level '{' of a JSON object, found ${p.describeHere()}`);
+  if (p.peek() !== 0x7b) {
+    const where = p.absolute(p.pos);
+    throw new QuantLensError('invalid-value', `${input.what} is not a JSON object: it starts with ${p.describeHere()} at byte ${where}`, where, input.file);
+  }
   const seen = new Set<string>();
   for (let more = p.openObject(); more; more = p.nextMember()) {
     const keyAt = p.skipWhitespace();

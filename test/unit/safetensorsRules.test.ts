@@ -62,7 +62,7 @@ const T = (name: string, dtype: string, shape: number[], begin: number, end: num
 test('accepts what the reference accepts: padding, out-of-order entries, zero-size tensors, extra fields, null metadata', async () => {
   // The reference's own test: JSON whitespace before and after the object.
   assert.equal((await open(stFileBytes(Uint8Array.from([0x09, 0x0a, 0x7b, 0x7d, 0x0d, 0x20]), 0))).tensors.length, 0);
-  const header = `{"__metadata__":null,${T('b', 'F16', [2], 4, 8)},${T('a', 'U8', [4], 0, 4)},${T('z', 'F32', [0, 3], 8, 8)},"c":{"data_offsets":[8,9],"extra":{"x":[1.5,true]},"shape":[],"dtype":"BOOL"}}   `;
+  const header = `{"__metadata__":null,${T('b', 'F16', [2], 4, 8)},${T('a', 'U8', [4], 0, 4)},${T('z', 'F32', [0, 3], 8, 8)},"c":{"data_offsets":[8,9],"extra":{"x":[1.5,1e3,true]},"shape":[],"dtype":"BOOL"}}   `;
   const m = await open(stFile(header, 9));
   assert.deepEqual(m.tensors.map((t) => [t.name, t.offset, t.nbytes]), [['b', 4, 4], ['a', 0, 4], ['z', 8, 0], ['c', 8, 1]]);
   assert.equal(m.metadata.length, 0);
@@ -121,6 +121,8 @@ test('every field is type-checked and the refusal names the tensor and the field
     ['{"t":{"dtype":"U8","shape":[4294967296,4294967296,0],"data_offsets":[0,0]}}', '[4294967296', /more than 2\^53 elements/],
     ['{"t":{"dtype":"U8","shape":[1],"data_offsets":[0]}}', '[0]', /data_offsets \[0\] are not \[begin, end\]/],
     ['{"t":{"dtype":"U8","shape":[1],"data_offsets":[0,1,2]}}', '[0,1,2]', /are not \[begin, end\]/],
+    ['{"t":{"dtype":"U8","shape":[1.0],"data_offsets":[0,1]}}', '1.0', /shape holds a number written with a fraction or exponent/],
+    ['{"t":{"dtype":"U8","shape":[1],"data_offsets":[0,1e0],"x":2.5}}', '1e0', /data_offsets holds a number written with a fraction or exponent/],
     ['{"t":{"dtype":"U8","shape":[1],"data_offsets":[-1,0]}}', '[-1,0]', /are not \[begin, end\]/],
     ['{"t":{"dtype":"U8","shape":[1],"data_offsets":[1,0]}}', '[1,0]', /end before they begin/],
     ['{"t":{"dtype":"U8","shape":[1]}}', '{"dtype', /data_offsets null are not/],

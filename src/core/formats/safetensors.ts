@@ -6,16 +6,16 @@
  * `SafeTensors::read_metadata`, `Metadata::validate`, `HashMetadata`, `TensorInfo`): N at most 100 MB and
  * within the file; the header one JSON object, JSON whitespace allowed around it (writers pad with spaces);
  * `__metadata__` absent, null or an object of strings; every other key a tensor whose entry has a string
- * `dtype`, a `shape` of non-negative integers and `data_offsets` [begin, end] with begin <= end (other fields
- * are ignored); dtype x shape bytes equal to end - begin; sorted by offsets, the tensors cover the data from 0
- * with no gap and no overlap and end exactly at the end of the file. Beyond the reference (whose serde map
- * keeps the last of two equal keys silently) a duplicate key is refused, as the format's README requires.
+ * `dtype`, a `shape` of non-negative integers and `data_offsets` [begin, end] with begin <= end, written as
+ * integers (serde_json refuses `4096.0` for a usize), other fields ignored; dtype x shape bytes equal to
+ * end - begin; sorted by offsets, the tensors cover the data from 0 with no gap and no overlap and end
+ * exactly at the end of the file. Duplicate keys are refused too: the format's README disallows them.
  */
 import type { ByteSource } from '../io/byteSource.ts';
 import { QuantLensError } from '../errors.ts';
 import type { MetadataEntry, TensorInfo } from '../model.ts';
 import { SAFETENSORS_DTYPES } from '../types.ts';
-import { forEachJsonMember, jsonForMessage, jsonTypeName, memberOffset, quoteForMessage, type JsonInput, type JsonObject, type JsonValue } from './strictJson.ts';
+import { forEachJsonMember, jsonForMessage, jsonTypeName, memberOffset, memberSpan, quoteForMessage, type JsonInput, type JsonObject, type JsonValue } from './strictJson.ts';
 
 /** The reference refuses headers above 100 MB; so do we (it bounds the JSON parse). */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -60,7 +60,9 @@ export async function readSafetensorsHeader(source: ByteSource, fileIndex = 0): 
   if ((await source.read(8, headerBytes)) !== headerLength) {
     throw new QuantLensError('truncated', `file ended inside the ${headerLength}-byte header`, 8, name);
   }
-  const json: JsonInput = { bytes: headerBytes, baseOffset: 8, what: 'header', file: name };
+  /** Offsets of numbers written with a fraction or exponent: never valid in shape or data_offsets. */
+  const nonIntegerLiterals: number[] = [];
+  const json: JsonInput = { bytes: headerBytes, baseOffset: 8, what: 'header', file: name, onNonIntegerLiteral: (o) => nonIntegerLiterals.push(o) };
   const dataStart = 8 + headerLength;
   const dataSize = source.size - dataStart;
   const metadata: MetadataEntry[] = [];
@@ -114,6 +116,14 @@ export async function readSafetensorsHeader(source: ByteSource, fileIndex = 0): 
     if (end < begin) refuse(key, at, 'data_offsets', `data_offsets [${begin}, ${end}] end before they begin`);
     if (end > dataSize) refuse(key, at, 'data_offsets', `data_offsets [${begin}, ${end}] run past the end of the ${dataSize}-byte data section`);
     if (end - begin !== nbytes) refuse(key, at, 'data_offsets', `${dtype} ${jsonForMessage(shape)} needs ${nbytes} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`);
+    if (nonIntegerLiterals.length && nonIntegerLiterals[nonIntegerLiterals.length - 1] >= at) {
+      // Integer-valued but written as 4096.0 or 4e3: the reference's usize fields refuse it.
+      for (const field of ['shape', 'data_offsets']) {
+        const [from, to] = memberSpan(json, at, field);
+        const literal = nonIntegerLiterals.find((o) => o >= from && o < to);
+        if (literal !== undefined) fail(`tensor ${quoteForMessage(key)} at byte ${literal}: ${field} holds a number written with a fraction or exponent, not as an integer`, literal);
+      }
+    }
     return { name: key, shape: shape as number[], type, dtype, fileIndex, offset: begin, absoluteOffset: dataStart + begin, nbytes, nElements };
   };
 

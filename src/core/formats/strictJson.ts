@@ -20,6 +20,11 @@ export interface JsonInput {
   /** What the bytes are, for messages: "header", "model.safetensors.index.json". */
   what: string;
   file?: string;
+  /**
+   * Told the absolute offset of each number written with a fraction or an exponent (`4096.0`, `1e3`), for
+   * callers whose fields must be written as integers (serde_json refuses `4096.0` for an integer field).
+   */
+  onNonIntegerLiteral?: (offset: number) => void;
 }
 
 /** Deeper nesting is refused (serde_json, which the safetensors reference uses, stops at 128 too). */
@@ -90,15 +95,20 @@ export function forEachJsonMember(input: JsonInput, onMember: (key: string, valu
  * for pointing an error at one field. Parses only that object again; `objectOffset` when the key is absent.
  */
 export function memberOffset(input: JsonInput, objectOffset: number, key: string): number {
-  const p = new Parser(input);
+  return memberSpan(input, objectOffset, key)[0];
+}
+
+/** Like memberOffset, with the absolute offset just after the value: [start, end). */
+export function memberSpan(input: JsonInput, objectOffset: number, key: string): [number, number] {
+  const p = new Parser({ ...input, onNonIntegerLiteral: undefined });
   p.pos = objectOffset - (input.baseOffset ?? 0);
   for (let more = p.openObject(); more; more = p.nextMember()) {
     const k = p.memberKey();
     const at = p.absolute(p.skipWhitespace());
-    if (k === key) return at;
     p.value(1);
+    if (k === key) return [at, p.absolute(p.pos)];
   }
-  return objectOffset;
+  return [objectOffset, objectOffset];
 }
 
 class Parser {
@@ -261,6 +271,7 @@ class Parser {
       if ((i = this.skipDigits(i)) === -1) this.fail('expected a digit in the exponent');
     }
     this.pos = i;
+    if (!integer) this.input.onNonIntegerLiteral?.(this.base + start);
     if (integer && i - start <= 15) {
       // Short integers exactly, without making a string.
       let v = 0;

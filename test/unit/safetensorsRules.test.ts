@@ -4,10 +4,10 @@
  * index, the writer's output, and the memory an open costs. Files are built byte by byte here; expected
  * offsets are found in the bytes with indexOf, never taken from the reader.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryByteSource } from '../../src/core/io/byteSource.ts';
@@ -17,6 +17,9 @@ import { parseJson } from '../../src/core/formats/strictJson.ts';
 import { QuantLensError } from '../../src/core/errors.ts';
 
 const REPO = join(import.meta.dirname, '..', '..');
+/** Every file this suite writes, removed at the end. */
+const SCRATCH = mkdtempSync(join(tmpdir(), 'ql-st-rules-'));
+after(() => rmSync(SCRATCH, { recursive: true, force: true }));
 
 /** 8-byte length, the header text as given, `dataBytes` bytes of data. */
 function stFile(header: string, dataBytes: number): Uint8Array {
@@ -228,7 +231,7 @@ test('what the writer writes re-opens with the same names, shapes, dtypes, data 
 
 /** Shards written by the writer beside an index written here. */
 function shardedModel(weightMap: string | Record<string, unknown>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ql-st-index-'));
+  const dir = mkdtempSync(join(SCRATCH, 'ql-st-index-'));
   writeFileSync(join(dir, 'one.safetensors'), buildSafetensorsFile([{ name: 'constructor', dtype: 'U8', shape: [2], data: Uint8Array.of(1, 2) }]));
   writeFileSync(join(dir, 'two.safetensors'), buildSafetensorsFile([{ name: 'toString', dtype: 'U8', shape: [1], data: Uint8Array.of(3) }]));
   mkdirSync(join(dir, 'adir'));
@@ -278,7 +281,7 @@ test('a shard index that names no plain shard file, or is malformed, gives a one
 });
 
 test('a directory or a FIFO is refused before it is opened', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ql-st-notfile-'));
+  const dir = mkdtempSync(join(SCRATCH, 'ql-st-notfile-'));
   await assert.rejects(openModel(dir), (e: unknown) => e instanceof QuantLensError && /is a directory, not a model file/.test(e.message));
   const fifo = join(dir, 'pipe.safetensors');
   if (spawnSync('mkfifo', [fifo]).status === 0) {
@@ -287,7 +290,7 @@ test('a directory or a FIFO is refused before it is opened', async () => {
 });
 
 test('the CLI exits 2 with one line where it used to report an internal error', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ql-st-cli-'));
+  const dir = mkdtempSync(join(SCRATCH, 'ql-st-cli-'));
   const file = join(dir, 'bad.safetensors');
   writeFileSync(file, stFile('{"w":{"dtype":{"toString":1},"shape":[1],"data_offsets":[0,1]}}', 1));
   const index = shardedModel({ constructor: '..' });
@@ -303,8 +306,8 @@ test('the CLI exits 2 with one line where it used to report an internal error', 
  * multiple of the header's size: retained = heapUsed + external + arrayBuffers with the model held, minus
  * the same before the open; peak = the rise of the process's maximum resident set during the open.
  */
-export function measureOpen(entries: number, modulePath = join(REPO, 'src', 'core', 'formats', 'openModel.ts')): { headerBytes: number; retained: number; peak: number } {
-  const dir = mkdtempSync(join(tmpdir(), 'ql-st-mem-'));
+function measureOpen(entries: number): { headerBytes: number; retained: number; peak: number } {
+  const dir = mkdtempSync(join(SCRATCH, 'ql-st-mem-'));
   const parts: string[] = [];
   let offset = 0;
   for (let i = 0; i < entries; i++) {
@@ -317,7 +320,7 @@ export function measureOpen(entries: number, modulePath = join(REPO, 'src', 'cor
   const file = join(dir, 'many.safetensors');
   writeFileSync(file, stFileBytes(header, offset));
   const child = `
-    const { openModel } = require(${JSON.stringify(modulePath)});
+    const { openModel } = require(${JSON.stringify(join(REPO, 'src', 'core', 'formats', 'openModel.ts'))});
     const mem = () => { const m = process.memoryUsage(); return m.heapUsed + m.external + m.arrayBuffers; };
     gc(); gc();
     const base = mem();

@@ -3,21 +3,39 @@
  * safetensors file, or a sharded safetensors model through `model.safetensors.index.json` (or any of its shards
  * when the index sits beside it). Only headers are read.
  */
-import { readFile, access } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, win32 } from 'node:path';
 import { parseGgufShardFilename } from '@huggingface/gguf';
 import { FileByteSource, type ByteSource } from '../io/byteSource.ts';
 import { QuantLensError } from '../errors.ts';
 import type { Model, ModelFile, TensorInfo, MetadataEntry } from '../model.ts';
 import { readGgufHeader, type GgufHeader } from './gguf.ts';
-import { readSafetensorsHeader, type SafetensorsHeader } from './safetensors.ts';
+import { MAX_HEADER_BYTES, readSafetensorsHeader, type SafetensorsHeader } from './safetensors.ts';
+import { jsonTypeName, memberOffset, parseJson, quoteForMessage, type JsonInput, type JsonObject, type JsonValue } from './strictJson.ts';
 
 export const SAFETENSORS_INDEX_SUFFIX = '.safetensors.index.json';
+
+/** Refuse what is not a regular file (a directory, a FIFO that would block the open) with one line. */
+async function requireRegularFile(path: string, missing: () => QuantLensError): Promise<void> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw missing();
+    throw new QuantLensError('io', `cannot open ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, undefined, path);
+  }
+  if (!st.isFile()) throw new QuantLensError('io', `${path} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}, not a model file`, undefined, path);
+}
+
+const cannotOpen = (path: string) => () => new QuantLensError('io', `cannot open ${path}: ENOENT`, undefined, path);
 
 async function openSources(paths: string[]): Promise<FileByteSource[]> {
   const sources: FileByteSource[] = [];
   try {
-    for (const p of paths) sources.push(await FileByteSource.open(p));
+    for (const p of paths) {
+      await requireRegularFile(p, cannotOpen(p));
+      sources.push(await FileByteSource.open(p));
+    }
   } catch (e) {
     await Promise.all(sources.map((s) => s.close()));
     throw e;
@@ -33,7 +51,7 @@ function closeAll(sources: ByteSource[]): () => Promise<void> {
 
 async function exists(p: string): Promise<boolean> {
   try {
-    await access(p);
+    await stat(p);
     return true;
   } catch {
     return false;
@@ -48,7 +66,8 @@ async function sniffFormat(source: ByteSource): Promise<'gguf' | 'safetensors'> 
   const head = new Uint8Array(9);
   const n = await source.read(0, head);
   if (n >= 4 && head[0] === 0x47 && head[1] === 0x47 && head[2] === 0x55 && head[3] === 0x46) return 'gguf';
-  if (n === 9 && head[8] === 0x7b && head[6] === 0 && head[7] === 0) return 'safetensors';
+  // The reference allows JSON whitespace before the header's '{'.
+  if (n === 9 && [0x7b, 0x20, 0x09, 0x0a, 0x0d].includes(head[8]) && head[6] === 0 && head[7] === 0) return 'safetensors';
   if (source.name.toLowerCase().endsWith('.safetensors')) return 'safetensors';
   return 'gguf';
 }
@@ -125,8 +144,21 @@ async function ggufModel(sources: ByteSource[]): Promise<Model> {
 async function safetensorsModel(sources: ByteSource[]): Promise<Model> {
   const headers: SafetensorsHeader[] = [];
   for (const [i, s] of sources.entries()) headers.push(await readSafetensorsHeader(s, i));
-  const metadata = headers.flatMap((h, i) => (i === 0 ? h.metadata : h.metadata.filter((m) => !headers[0].metadata.some((x) => x.key === m.key))));
-  const tensors = headers.flatMap((h) => h.tensors);
+  // Shard 1's metadata, then keys only later shards have.
+  const metadata = [...headers[0].metadata];
+  const metadataKeys = new Set(metadata.map((m) => m.key));
+  for (const h of headers.slice(1)) {
+    for (const m of h.metadata) if (!metadataKeys.has(m.key)) metadata.push(m);
+  }
+  const tensors = headers.length === 1 ? headers[0].tensors : headers.flatMap((h) => h.tensors);
+  if (headers.length > 1) {
+    // Each header has unique names (the reader checks); across shards a name must appear once too.
+    const seen = new Set<string>();
+    for (const t of tensors) {
+      if (seen.has(t.name)) throw new QuantLensError('bad-tensor', `tensor ${quoteForMessage(t.name)} appears in more than one shard`, t.absoluteOffset, sources[t.fileIndex].name);
+      seen.add(t.name);
+    }
+  }
   const files: ModelFile[] = sources.map((s) => ({ path: s.name, source: s, size: s.size }));
   return {
     format: 'safetensors',
@@ -139,39 +171,69 @@ async function safetensorsModel(sources: ByteSource[]): Promise<Model> {
   };
 }
 
-interface SafetensorsIndex {
-  metadata?: Record<string, unknown>;
-  weight_map: Record<string, string>;
+function isObject(v: JsonValue | undefined): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A shard named in an index must be a plain file name beside the index: no path, not `.` or `..`. */
+function isPlainFileName(name: string): boolean {
+  return name !== '' && name !== '.' && name !== '..' && !/[/\\\0]/.test(name) && !isAbsolute(name) && !win32.isAbsolute(name);
 }
 
 async function openSafetensorsIndex(indexPath: string): Promise<Model> {
-  let index: SafetensorsIndex;
+  const what = basename(indexPath);
+  await requireRegularFile(indexPath, cannotOpen(indexPath));
+  let bytes: Uint8Array;
   try {
-    index = JSON.parse(await readFile(indexPath, 'utf8'));
+    bytes = await readFile(indexPath);
   } catch (e) {
-    throw new QuantLensError('invalid-value', `cannot read safetensors index ${basename(indexPath)}: ${(e as Error).message}`, undefined, indexPath);
+    throw new QuantLensError('io', `cannot read safetensors index ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, undefined, indexPath);
   }
-  if (!index || typeof index.weight_map !== 'object' || index.weight_map === null) {
-    throw new QuantLensError('invalid-value', `${basename(indexPath)} has no weight_map`, undefined, indexPath);
+  if (bytes.length > MAX_HEADER_BYTES) throw new QuantLensError('limit-exceeded', `${what} is ${bytes.length} bytes, over the ${MAX_HEADER_BYTES}-byte limit for JSON`, 0, indexPath);
+  const json: JsonInput = { bytes, what, file: indexPath };
+  const fail = (message: string, offset: number): never => {
+    throw new QuantLensError('invalid-value', message, offset, indexPath);
+  };
+  const index = parseJson(json);
+  if (!isObject(index)) return fail(`${what} is ${jsonTypeName(index)}, not a JSON object`, 0);
+  const weightMapAt = memberOffset(json, 0, 'weight_map');
+  const weightMap = index.weight_map;
+  if (!isObject(weightMap)) return fail(`${what}: weight_map is ${jsonTypeName(weightMap)}, not an object mapping tensors to shard files`, weightMapAt);
+  const shardSet = new Set<string>();
+  for (const [tensor, shard] of Object.entries(weightMap)) {
+    if (typeof shard !== 'string' || !isPlainFileName(shard)) {
+      const at = memberOffset(json, weightMapAt, tensor);
+      const why = typeof shard === 'string' ? 'not a file name beside the index' : `${jsonTypeName(shard)}, not a file name`;
+      fail(`${what} at byte ${at}: weight_map maps tensor ${quoteForMessage(tensor)} to ${typeof shard === 'string' ? quoteForMessage(shard) : 'a value'}, ${why}`, at);
+    }
+    shardSet.add(shard as string);
   }
-  const shardNames = [...new Set(Object.values(index.weight_map))].sort();
+  if (shardSet.size === 0) fail(`${what} at byte ${weightMapAt}: weight_map is empty (it must map every tensor to its shard file)`, weightMapAt);
+  const metadataAt = memberOffset(json, 0, 'metadata');
+  if (index.metadata !== undefined && index.metadata !== null && !isObject(index.metadata)) fail(`${what} at byte ${metadataAt}: metadata is ${jsonTypeName(index.metadata)}, not an object`, metadataAt);
+  const shardNames = [...shardSet].sort();
   const dir = dirname(indexPath);
   for (const name of shardNames) {
-    if (typeof name !== 'string' || name.includes('/') || name.includes('\\')) {
-      throw new QuantLensError('invalid-value', `${basename(indexPath)} names an invalid shard file ${JSON.stringify(name)}`, undefined, indexPath);
-    }
-    if (!(await exists(join(dir, name)))) throw new QuantLensError('io', `sharded model is missing ${name} (listed in ${basename(indexPath)})`, undefined, join(dir, name));
+    const path = join(dir, name);
+    await requireRegularFile(path, () => new QuantLensError('io', `sharded model is missing ${name} (listed in ${what})`, undefined, path));
   }
   const sources = await openSources(shardNames.map((n) => join(dir, n)));
   try {
     const model = await safetensorsModel(sources);
+    const found = new Set<string>();
     for (const t of model.tensors) {
-      const listed = index.weight_map[t.name];
+      const listed = weightMap[t.name];
       if (listed !== undefined && listed !== shardNames[t.fileIndex]) {
-        throw new QuantLensError('invalid-value', `tensor ${t.name} is in ${shardNames[t.fileIndex]} but the index maps it to ${listed}`, undefined, indexPath);
+        throw new QuantLensError('invalid-value', `tensor ${quoteForMessage(t.name)} is in ${shardNames[t.fileIndex]} but ${what} maps it to ${quoteForMessage(listed as string)}`, t.absoluteOffset, indexPath);
       }
+      if (listed !== undefined) found.add(t.name);
     }
-    for (const [k, v] of Object.entries(index.metadata ?? {})) {
+    if (found.size !== Object.keys(weightMap).length) {
+      const absent = Object.keys(weightMap).find((k) => !found.has(k))!;
+      const at = memberOffset(json, weightMapAt, absent);
+      throw new QuantLensError('invalid-value', `${what} at byte ${at}: weight_map maps tensor ${quoteForMessage(absent)} to ${quoteForMessage(weightMap[absent] as string)}, which has no such tensor`, at, indexPath);
+    }
+    for (const [k, v] of Object.entries(isObject(index.metadata) ? index.metadata : {})) {
       model.metadata.push({ key: `index.${k}`, type: 'STRING', value: typeof v === 'string' ? v : JSON.stringify(v), fileIndex: 0 });
     }
     return model;

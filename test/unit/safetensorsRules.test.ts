@@ -258,7 +258,7 @@ test('a shard index that names no plain shard file, or is malformed, gives a one
     [{ constructor: 'sub/one.safetensors' }, /not a file name beside the index/],
     [{ constructor: '..\\one.safetensors' }, /not a file name beside the index/],
     [{ constructor: '/etc/passwd' }, /not a file name beside the index/],
-    [{ constructor: 'adir' }, /adir is a directory, not a model file/],
+    [{ constructor: 'adir' }, /adir is a directory, not a regular file/],
     [{ constructor: 'gone.safetensors' }, /missing gone\.safetensors/],
     [{ constructor: 7 }, /a number, not a file name/],
     [{}, /weight_map is empty/],
@@ -282,10 +282,10 @@ test('a shard index that names no plain shard file, or is malformed, gives a one
 
 test('a directory or a FIFO is refused before it is opened', async () => {
   const dir = mkdtempSync(join(SCRATCH, 'ql-st-notfile-'));
-  await assert.rejects(openModel(dir), (e: unknown) => e instanceof QuantLensError && /is a directory, not a model file/.test(e.message));
+  await assert.rejects(openModel(dir), (e: unknown) => e instanceof QuantLensError && /is a directory, not a regular file/.test(e.message));
   const fifo = join(dir, 'pipe.safetensors');
   if (spawnSync('mkfifo', [fifo]).status === 0) {
-    await assert.rejects(openModel(fifo), (e: unknown) => e instanceof QuantLensError && /is not a regular file/.test(e.message));
+    await assert.rejects(openModel(fifo), (e: unknown) => e instanceof QuantLensError && /is a named pipe \(FIFO\), not a regular file/.test(e.message));
   }
 });
 

@@ -3,10 +3,10 @@
  * safetensors file, or a sharded safetensors model through `model.safetensors.index.json` (or any of its shards
  * when the index sits beside it). Only headers are read.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, win32 } from 'node:path';
 import { parseGgufShardFilename } from '@huggingface/gguf';
-import { FileByteSource, type ByteSource } from '../io/byteSource.ts';
+import { FileByteSource, readWholeFile, type ByteSource } from '../io/byteSource.ts';
 import { QuantLensError } from '../errors.ts';
 import type { Model, ModelFile, TensorInfo, MetadataEntry } from '../model.ts';
 import { readGgufHeader, type GgufHeader } from './gguf.ts';
@@ -15,7 +15,7 @@ import { jsonTypeName, memberOffset, parseJson, quoteForMessage, type JsonInput,
 
 export const SAFETENSORS_INDEX_SUFFIX = '.safetensors.index.json';
 
-/** Refuse what is not a regular file (a directory, a FIFO that would block the open) with one line. */
+/** A shard the index lists must exist and be a regular file; said in one line before any shard is opened. */
 async function requireRegularFile(path: string, missing: () => QuantLensError): Promise<void> {
   let st;
   try {
@@ -24,18 +24,14 @@ async function requireRegularFile(path: string, missing: () => QuantLensError): 
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw missing();
     throw new QuantLensError('io', `cannot open ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, undefined, path);
   }
-  if (!st.isFile()) throw new QuantLensError('io', `${path} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}, not a model file`, undefined, path);
+  if (!st.isFile()) throw new QuantLensError('io', `${path} is ${st.isDirectory() ? 'a directory' : 'not a file'}, not a regular file`, undefined, path);
 }
 
-const cannotOpen = (path: string) => () => new QuantLensError('io', `cannot open ${path}: ENOENT`, undefined, path);
 
 async function openSources(paths: string[]): Promise<FileByteSource[]> {
   const sources: FileByteSource[] = [];
   try {
-    for (const p of paths) {
-      await requireRegularFile(p, cannotOpen(p));
-      sources.push(await FileByteSource.open(p));
-    }
+    for (const p of paths) sources.push(await FileByteSource.open(p)); // refuses what is not a regular file
   } catch (e) {
     await Promise.all(sources.map((s) => s.close()));
     throw e;
@@ -182,13 +178,7 @@ function isPlainFileName(name: string): boolean {
 
 async function openSafetensorsIndex(indexPath: string): Promise<Model> {
   const what = basename(indexPath);
-  await requireRegularFile(indexPath, cannotOpen(indexPath));
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(indexPath);
-  } catch (e) {
-    throw new QuantLensError('io', `cannot read safetensors index ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, undefined, indexPath);
-  }
+  const bytes = await readWholeFile(indexPath);
   if (bytes.length > MAX_HEADER_BYTES) throw new QuantLensError('limit-exceeded', `${what} is ${bytes.length} bytes, over the ${MAX_HEADER_BYTES}-byte limit for JSON`, 0, indexPath);
   const json: JsonInput = { bytes, what, file: indexPath };
   const fail = (message: string, offset: number): never => {

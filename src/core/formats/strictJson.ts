@@ -5,7 +5,7 @@
  * UTF-8, lone surrogates and numbers beyond float64 (as serde_json does), bounds nesting, and allocates in
  * proportion to the input.
  */
-import { QuantLensError } from '../errors.ts';
+import { QuantLensError, quoteText, showText } from '../errors.ts';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
 /** A parsed JSON object: null prototype, own keys only. */
@@ -32,22 +32,14 @@ export const MAX_JSON_DEPTH = 128;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-const UNSAFE_IN_MESSAGES = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-
-function escapeForMessage(text: string): string {
-  return text.replace(UNSAFE_IN_MESSAGES, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-/** A string as it may appear in a one-line message: JSON-quoted, control and bidi characters escaped, capped. */
+/** A string as it may appear in a one-line message: JSON-quoted, unsafe characters escaped, capped. */
 export function quoteForMessage(s: string, max = 80): string {
-  const quoted = escapeForMessage(JSON.stringify(s.length > max ? s.slice(0, max) : s));
-  return s.length > max ? `${quoted}… (${s.length} characters)` : quoted;
+  return quoteText(s, max);
 }
 
 /** A parsed value as it may appear in a one-line message: its JSON, escaped and capped. */
 export function jsonForMessage(v: JsonValue, max = 80): string {
-  const text = JSON.stringify(v);
-  return text.length > max ? `${escapeForMessage(text.slice(0, max))}… (${text.length} characters)` : escapeForMessage(text);
+  return showText(JSON.stringify(v), max);
 }
 
 /** The JSON type of a parsed value, for messages ("a number, not a string"). */

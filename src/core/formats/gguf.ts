@@ -14,22 +14,22 @@ import { ggmlType, unknownGgmlType, type TensorType } from '../types.ts';
 
 const GGUF_MAGIC = 'GGUF';
 const FIXED_HEADER_BYTES = 24; // magic, version u32, tensor_count u64, kv_count u64
-const DEFAULT_ALIGNMENT = 32;
+export const DEFAULT_ALIGNMENT = 32;
 /** Arrays up to this many elements are decoded while the header is read; longer ones are paged on demand. */
 const EAGER_ARRAY_LENGTH = 64;
 /** String arrays record the offset of every STRING_INDEX_STRIDE-th element, so any page is a short walk away. */
 export const STRING_INDEX_STRIDE = 1024;
 const MAX_DIMS = 4;
 /** ggml.h GGML_MAX_NAME: a tensor name is stored in char[64] with its terminator, so at most 63 bytes. */
-const GGML_MAX_NAME = 64;
+export const GGML_MAX_NAME = 64;
 /** gguf.cpp GGUF_MAX_STRING_LENGTH and GGUF_MAX_ARRAY_ELEMENTS: ggml refuses longer strings and arrays. */
-const GGUF_MAX_STRING_LENGTH = 2 ** 30;
-const GGUF_MAX_ARRAY_ELEMENTS = 2 ** 30;
+export const GGUF_MAX_STRING_LENGTH = 2 ** 30;
+export const GGUF_MAX_ARRAY_ELEMENTS = 2 ** 30;
 /**
  * The GGUF spec limits keys to 65535 bytes. ggml's loader itself checks only that a key is non-empty and unique
  * (it applies GGML_MAX_NAME to tensor names, not to keys), so a longer-than-63-byte key is valid here too.
  */
-const GGUF_MAX_KEY_BYTES = 65535;
+export const GGUF_MAX_KEY_BYTES = 65535;
 const INT64_MAX = 2n ** 63n - 1n;
 
 /** Bytes per element of each value type; 0 for variable-sized ones (STRING, ARRAY). */
@@ -234,7 +234,7 @@ class DuplicateFinder {
 }
 
 /** A tensor name as ggml compares them: a C string, up to its first NUL. */
-function cString(name: string): string {
+export function cString(name: string): string {
   const nul = name.indexOf('\0');
   return nul === -1 ? name : name.slice(0, nul);
 }

@@ -179,7 +179,7 @@ test('unknown ggml type: listed (ggml refuses it); the tensor after it must star
   const k = new Gguf().header(3, 0).tensor('a', [8], F32, 0).tensor('u', [8], 99, 64).tensor('b', [8], F32, 32).pad().zeros(128);
   await refused(k, 'bad-tensor', /leaves a gap after tensor a/, k.at.get('offset u')!);
   const n = new Gguf().header(3, 0).tensor('a', [8], F32, 0).tensor('u', [8], 99, 32).tensor('b', [8], F32, 0).pad().zeros(128);
-  await refused(n, 'bad-tensor', /tensor b data offset 0 lies before tensor u \(of unknown size\) begins at 32/, n.at.get('offset b')!);
+  await refused(n, 'bad-tensor', /tensor b data offset 0 lies before the start of tensor u \(32\), whose size is unknown/, n.at.get('offset b')!);
 });
 
 test("strings and arrays over ggml's 2^30 limits are refused before anything is read", async () => {

@@ -31,6 +31,7 @@ export const GGUF_MAX_ARRAY_ELEMENTS = 2 ** 30;
  */
 export const GGUF_MAX_KEY_BYTES = 65535;
 const INT64_MAX = 2n ** 63n - 1n;
+const KEY_LIMIT = 'the GGUF limit of 65535 for a key';
 
 /** Bytes per element of each value type; 0 for variable-sized ones (STRING, ARRAY). */
 const VALUE_SIZE = [1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8];
@@ -65,11 +66,21 @@ function fail(code: ConstructorParameters<typeof QuantLensError>[0], message: st
  * with millions of keys or tensors is read without millions of awaits.
  */
 
+/** The exact u64 (or int64) stored at `at` (already in the window), for messages on the rare error paths. */
+function storedAt(c: Cursor, at: number, signed = false): bigint {
+  const pos = c.pos;
+  c.pos = at;
+  const v = signed ? c.i64() : c.u64();
+  c.pos = pos;
+  return v;
+}
+const int64At = (c: Cursor, at: number) => storedAt(c, at, true);
+
 /** The length field of a string at c.pos (8 bytes in the window), checked against ggml's limit and the file. */
 function stringLength(c: Cursor, what: string, maxBytes: number, limit: string): number {
   const at = c.pos;
   const len = c.u64Float();
-  if (len > maxBytes) fail('limit-exceeded', `${what} declares a ${len > Number.MAX_SAFE_INTEGER ? 'more than 2^53' : len}-byte string at byte ${at}, more than ${limit}`, at, c.source);
+  if (len > maxBytes) fail('limit-exceeded', `${what} declares a ${storedAt(c, at)}-byte string at byte ${at}, more than ${limit}`, at, c.source);
   if (len > c.remaining) fail('truncated', `${what} declares a ${len}-byte string at byte ${at}, but only ${c.remaining} bytes follow`, at, c.source);
   return len;
 }
@@ -154,7 +165,7 @@ async function readArray(c: Cursor, what: string, fileIndex: number): Promise<Gg
   const at = c.pos;
   const length = c.u64Float();
   if (length > GGUF_MAX_ARRAY_ELEMENTS) {
-    fail('limit-exceeded', `${what} declares ${length > Number.MAX_SAFE_INTEGER ? 'more than 2^53' : length} elements at byte ${at}, more than ggml's limit of 2^30`, at, c.source);
+    fail('limit-exceeded', `${what} declares ${storedAt(c, at)} elements at byte ${at}, more than ggml's limit of 2^30`, at, c.source);
   }
   const minBytes = length * MIN_VALUE_SIZE[elementType];
   if (minBytes > c.remaining) {
@@ -178,15 +189,6 @@ async function readArray(c: Cursor, what: string, fileIndex: number): Promise<Gg
   }
   result.payloadBytes = c.pos - payloadOffset;
   return result;
-}
-
-/** The exact int64 stored at `at` (already in the window), for messages on the rare error paths. */
-function int64At(c: Cursor, at: number): bigint {
-  const pos = c.pos;
-  c.pos = at;
-  const v = c.i64();
-  c.pos = pos;
-  return v;
 }
 
 /**
@@ -296,9 +298,9 @@ export async function readGgufHeader(source: ByteSource, fileIndex = 0): Promise
   let alignmentAt = 0;
   for (let i = 0; i < kvCount; i++) {
     const at = c.pos;
-    const what = `key #${i}`;
-    const key = tryString(c, what, GGUF_MAX_KEY_BYTES, 'the GGUF limit of 65535 for a key') ?? (await readString(c, what, GGUF_MAX_KEY_BYTES, 'the GGUF limit of 65535 for a key'));
-    if (key === '') fail('invalid-value', `${what} is empty, at byte ${at}`, at, source);
+    // Constant descriptions in the per-entry fast path (no string built per key); errors add the byte offset.
+    const key = tryString(c, 'a key', GGUF_MAX_KEY_BYTES, KEY_LIMIT) ?? (await readString(c, 'a key', GGUF_MAX_KEY_BYTES, KEY_LIMIT));
+    if (key === '') fail('invalid-value', `key #${i} is empty, at byte ${at}`, at, source);
     const first = keys.add(key);
     if (first !== -1) fail('invalid-value', `duplicate key ${key} at byte ${at} (key #${first} has the same name)`, at, source);
     if (!c.has(4)) await c.fill(4, `${key} type`);
@@ -327,7 +329,8 @@ export async function readGgufHeader(source: ByteSource, fileIndex = 0): Promise
   /** Where the next tensor must start, relative to the data section; after an unknown type, the least start. */
   let expected = 0;
   let afterUnknown = false;
-  let previous = 'the start of the data section';
+  let previousName: string | undefined;
+  const previous = () => (previousName === undefined ? 'the start of the data section' : `tensor ${previousName}`);
   for (let i = 0; i < tensorCount; i++) {
     const at = c.pos;
     if (!c.has(8)) await c.fill(8, `tensor #${i} name length`);
@@ -339,7 +342,7 @@ export async function readGgufHeader(source: ByteSource, fileIndex = 0): Promise
       const shown = c.utf8(GGML_MAX_NAME);
       fail('bad-tensor', `tensor #${i} name ${shown}… is ${nameLength} bytes at byte ${at}; ggml allows at most ${GGML_MAX_NAME - 1} (GGML_MAX_NAME ${GGML_MAX_NAME})`, at, source);
     }
-    const name = tryString(c, `tensor #${i} name`) ?? (await readString(c, `tensor #${i} name`));
+    const name = tryString(c, 'a tensor name') ?? (await readString(c, 'a tensor name'));
     const same = names.add(cString(name));
     if (same !== -1) fail('bad-tensor', `two tensors are named ${cString(name)} (#${same} and #${i}), at byte ${at}`, at, source);
 
@@ -386,19 +389,17 @@ export async function readGgufHeader(source: ByteSource, fileIndex = 0): Promise
     }
     const offsetAt = c.pos;
     const offset = c.u64Float();
-    const shown = offset > Number.MAX_SAFE_INTEGER ? 'beyond 2^53' : String(offset);
-    if (afterUnknown) {
-      if (offset % alignment !== 0 || offset < expected) {
-        const why = offset % alignment !== 0 ? `is not a multiple of the alignment (${alignment})` : `lies before ${previous} (of unknown size) begins at ${expected}`;
-        fail('bad-tensor', `tensor ${name} data offset ${shown} ${why}, at byte ${offsetAt}`, offsetAt, source);
-      }
-    } else if (offset !== expected) {
-      const why = offset % alignment !== 0 ? `is not a multiple of the alignment (${alignment})` : offset < expected ? `overlaps ${previous}` : `leaves a gap after ${previous}`;
-      fail('bad-tensor', `tensor ${name} data offset ${shown} ${why}: ggml expects ${expected} (where ${previous} ends, padded to ${alignment}), at byte ${offsetAt}`, offsetAt, source);
+    if (afterUnknown ? offset % alignment !== 0 || offset < expected : offset !== expected) {
+      const shown = storedAt(c, offsetAt);
+      const unaligned = offset % alignment !== 0 ? `is not a multiple of the alignment (${alignment})` : undefined;
+      const message = afterUnknown
+        ? `${unaligned ?? `lies before the start of ${previous()} (${expected}), whose size is unknown`}`
+        : `${unaligned ?? (offset < expected ? `overlaps ${previous()}` : `leaves a gap after ${previous()}`)}: ggml expects ${expected} (where ${previous()} ends, padded to ${alignment})`;
+      fail('bad-tensor', `tensor ${name} data offset ${shown} ${message}, at byte ${offsetAt}`, offsetAt, source);
     }
     afterUnknown = !known;
     expected = known ? offset + Math.ceil(nbytes / alignment) * alignment : offset;
-    previous = `tensor ${name}`;
+    previousName = name;
     tensors.push({ name, shape, type, ggmlTypeId: typeId, fileIndex, offset, absoluteOffset: offset, nbytes, nElements });
   }
   const tensorInfoEnd = c.pos;

@@ -241,3 +241,16 @@ test('writer refuses what the reader would refuse, before writing', () => {
     assert.throws(build, (e: unknown) => e instanceof QuantLensError && message.test(e.message) && !e.message.includes('\n'), what);
   }
 });
+
+test('duplicate keys are still found among keys crafted to collide in the reader\'s hash table', async () => {
+  // 300 keys whose 32-bit FNV-1a hashes share their low 10 bits (the table's first size), so they all probe one
+  // cluster; the reader must still see every key and the one repeated at the end.
+  const fnv1a = (s: string) => { let h = 0x811c9dc5; for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193); return h >>> 0; };
+  const colliding: string[] = [];
+  for (let i = 0; colliding.length < 300; i++) if ((fnv1a(`c.${i}`) & 1023) === 7) colliding.push(`c.${i}`);
+  const build = (keys: string[]) => { const g = new Gguf().header(0, keys.length); for (const k of keys) g.kv(k, T.UINT8, (x) => x.u8(1)); return g; };
+  const m = await open(build(colliding));
+  assert.deepEqual(m.metadata.map((e) => e.key), colliding);
+  const g = build([...colliding, colliding[123]]);
+  await refused(g, 'invalid-value', new RegExp(`duplicate key ${colliding[123].replace('.', '\\.')} .*key #123`), g.at.get(`key ${colliding[123]}`)!);
+});

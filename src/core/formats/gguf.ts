@@ -194,24 +194,38 @@ async function readArray(c: Cursor, what: string, fileIndex: number): Promise<Gg
 /**
  * Finds a repeated name among millions without a Map of strings (whose growth dominated a million-key header):
  * an open-addressing table of entry numbers keyed by a 32-bit FNV-1a hash of the name, growing by doubling.
- * `nameOf(k)` gives entry k's name; only names with equal hashes are compared.
+ * `nameOf(k)` gives entry k's name; only names with equal hashes are compared. A file crafted so that names
+ * collide cannot make it quadratic: after one long probe it moves everything to a Map (V8's hash is seeded).
  */
 class DuplicateFinder {
   private slots = new Int32Array(1024); // entry number + 1; 0 = empty
   private hashes = new Uint32Array(512);
   private count = 0;
+  private map: Map<string, number> | undefined;
 
   constructor(private readonly nameOf: (entry: number) => string) {}
 
   /** The number of an earlier entry with this name, or -1 (and the name is recorded as the next entry). */
   add(name: string): number {
+    if (this.map) {
+      const k = this.map.get(name);
+      if (k !== undefined) return k;
+      this.map.set(name, this.count++);
+      return -1;
+    }
     let h = 0x811c9dc5;
     for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
     h >>>= 0;
     const mask = this.slots.length - 1;
+    let probes = 0;
     for (let i = h & mask; this.slots[i] !== 0; i = (i + 1) & mask) {
       const k = this.slots[i] - 1;
       if (this.hashes[k] === h && this.nameOf(k) === name) return k;
+      if (++probes > MAX_PROBES) {
+        this.map = new Map();
+        for (let e = 0; e < this.count; e++) this.map.set(this.nameOf(e), e);
+        return this.add(name);
+      }
     }
     if (this.count === this.hashes.length) this.grow();
     this.hashes[this.count] = h;
@@ -234,6 +248,8 @@ class DuplicateFinder {
     for (let k = 0; k < this.count; k++) this.insert(this.hashes[k], k + 1);
   }
 }
+/** Far more probes than a half-full table of distinct hashes needs. */
+const MAX_PROBES = 200;
 
 /** A tensor name as ggml compares them: a C string, up to its first NUL. */
 export function cString(name: string): string {

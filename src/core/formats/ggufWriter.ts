@@ -30,6 +30,8 @@ export interface WriterTensor {
   nbytes: number;
 }
 
+const encoder = new TextEncoder();
+
 class ByteWriter {
   private buf = new Uint8Array(1 << 16);
   private view = new DataView(this.buf.buffer);
@@ -54,7 +56,7 @@ class ByteWriter {
   u64(v: bigint | number) { this.ensure(8); this.view.setBigUint64(this.length, BigInt(v), true); this.length += 8; }
   i64(v: bigint | number) { this.ensure(8); this.view.setBigInt64(this.length, BigInt(v), true); this.length += 8; }
   bytes(b: Uint8Array) { this.ensure(b.length); this.buf.set(b, this.length); this.length += b.length; }
-  string(s: string) { const b = new TextEncoder().encode(s); this.u64(b.length); this.bytes(b); }
+  string(s: string) { const b = encoder.encode(s); this.u64(b.length); this.bytes(b); }
   pad(alignment: number) { while (this.length % alignment) this.u8(0); }
   result(): Uint8Array { return this.buf.slice(0, this.length); }
 }
@@ -101,7 +103,7 @@ export interface GgufLayout {
   fileSize: number;
 }
 
-const utf8Length = (s: string) => new TextEncoder().encode(s).length;
+const utf8Length = (s: string) => encoder.encode(s).length;
 
 function refuse(code: 'invalid-value' | 'bad-tensor', message: string): never {
   throw new QuantLensError(code, `cannot write GGUF: ${message}`);

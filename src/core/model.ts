@@ -22,7 +22,7 @@ export interface ArrayValue {
   kind: 'array';
   elementType: GgufValueTypeName;
   length: number;
-  /** All elements, when the array is short enough to decode eagerly (nested arrays are always decoded). */
+  /** All elements, when the array is short enough to decode eagerly (GGUF has no arrays of arrays: ggml refuses them). */
   values?: (ScalarValue | ArrayValue)[];
   /** Absolute file offset of the payload (after the element type and count) and its size in bytes. */
   payloadOffset: number;

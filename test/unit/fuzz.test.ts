@@ -1,6 +1,8 @@
 /**
  * Mutation fuzzing of the readers and decoders: seeded, bounded. Whatever the bytes, only QuantLensErrors
- * escape, and nothing allocates more than the input could justify (the readers check every length first).
+ * escape, each on one line; every GGUF rejection names a byte offset. The GGUF mutants start from a corpus file
+ * and from a file the project's writer produced (so the writer's output is fuzzed too). Memory is measured in
+ * ggufLimits.test.ts. Each test logs how many mutants it tried, opened and rejected.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +11,7 @@ import { MemoryByteSource } from '../../src/core/io/byteSource.ts';
 import { openModelFromSource } from '../../src/core/formats/openModel.ts';
 import { computeTensorStats } from '../../src/core/analysis/tensorStats.ts';
 import { QuantLensError } from '../../src/core/errors.ts';
+import { buildGgufFile } from '../../src/core/formats/ggufWriter.ts';
 import { corpusPath } from '../helpers/corpus.ts';
 import { rng } from '../helpers/rng.ts';
 
@@ -51,8 +54,9 @@ function mutate(base: Uint8Array, r: () => number, headerEnd: number): Uint8Arra
   return b;
 }
 
-async function fuzz(file: string, headerEnd: number, iterations: number, seed: number): Promise<{ opened: number; rejected: number }> {
-  const base = new Uint8Array(readFileSync(file));
+async function fuzz(file: string | Uint8Array, headerEnd: number, iterations: number, seed: number): Promise<{ tried: number; opened: number; rejected: number }> {
+  const base = typeof file === 'string' ? new Uint8Array(readFileSync(file)) : file;
+  const isGguf = base[0] === 0x47 && base[1] === 0x47 && base[2] === 0x55 && base[3] === 0x46;
   const r = rng(seed);
   let opened = 0;
   let rejected = 0;
@@ -73,20 +77,43 @@ async function fuzz(file: string, headerEnd: number, iterations: number, seed: n
         assert.fail(`seed ${seed} iteration ${i}: untyped error escaped: ${(e as Error).stack}`);
       }
       assert.ok(!e.message.includes('\n'));
+      if (isGguf) assert.ok(e.byteOffset !== undefined, `seed ${seed} iteration ${i}: rejection names no byte offset: ${e.message}`);
       rejected++;
     }
   }
-  return { opened, rejected };
+  return { tried: iterations, opened, rejected };
 }
 
 test('fuzz: GGUF base file', async () => {
   const r = await fuzz(corpusPath('malformed', 'gguf-valid-base.gguf'), 512, 10000, 1);
+  console.log(`GGUF base file: ${JSON.stringify(r)}`);
   assert.ok(r.rejected > 100 && r.opened > 100, JSON.stringify(r));
 });
 
 test('fuzz: GGUF model with a tokenizer (long arrays, K-quant data)', async () => {
   const r = await fuzz(corpusPath('gguf', 'llama-tiny-Q4_K.gguf'), 46880, 1500, 2);
+  console.log(`GGUF tokenizer model: ${JSON.stringify(r)}`);
   assert.ok(r.rejected > 10, JSON.stringify(r));
+});
+
+test('fuzz: GGUF written by the project (alignment 64, arrays, an unknown type)', async () => {
+  const bytes = buildGgufFile(
+    [
+      { key: 'general.architecture', type: 'STRING', value: 'llama' },
+      { key: 'general.alignment', type: 'UINT32', value: 64 },
+      { key: 'tokenizer.ggml.tokens', type: 'ARRAY', value: { elementType: 'STRING', values: Array.from({ length: 80 }, (_, i) => `t${i}`) } },
+      { key: 'x.ids', type: 'ARRAY', value: { elementType: 'INT32', values: [1, -2, 3] } },
+    ],
+    [
+      { name: 'a.weight', shape: [8, 2], ggmlTypeId: 0, nbytes: 64, data: new Uint8Array(64).fill(0x3f) },
+      { name: 'u.weight', shape: [4], ggmlTypeId: 99, nbytes: 10, data: new Uint8Array(10) },
+      { name: 'q.weight', shape: [32], ggmlTypeId: 8, nbytes: 34, data: new Uint8Array(34).fill(1) },
+    ],
+    64,
+  );
+  const r = await fuzz(bytes, bytes.length - 192, 3000, 4);
+  console.log(`GGUF writer output: ${JSON.stringify(r)}`);
+  assert.ok(r.rejected > 100 && r.opened > 100, JSON.stringify(r));
 });
 
 test('fuzz: safetensors base file', async () => {

@@ -2,29 +2,42 @@
  * GGUF v2/v3 header reader. Reads metadata and tensor infos only; long metadata arrays (token lists, merges)
  * are walked, not decoded, and can be paged later with `readArrayPage`. Every count and length is checked
  * against the bytes left in the file before anything is allocated; every defect is a one-line QuantLensError
- * that names the byte offset.
+ * that names the byte offset. It enforces the rules of ggml's own loader (see readGgufHeader), and keeps what it
+ * holds per key and per tensor small (one entry object, no per-entry promise or BigInt), so opening a header
+ * costs a small multiple of its size.
  */
 import type { ByteSource } from '../io/byteSource.ts';
 import { Cursor } from '../io/cursor.ts';
 import { QuantLensError } from '../errors.ts';
 import { GGUF_VALUE_TYPES, type ArrayValue, type GgufValueTypeName, type MetadataEntry, type ScalarValue, type TensorInfo } from '../model.ts';
-import { ggmlType, unknownGgmlType } from '../types.ts';
+import { ggmlType, unknownGgmlType, type TensorType } from '../types.ts';
 
 const GGUF_MAGIC = 'GGUF';
 const FIXED_HEADER_BYTES = 24; // magic, version u32, tensor_count u64, kv_count u64
-const DEFAULT_ALIGNMENT = 32;
+export const DEFAULT_ALIGNMENT = 32;
 /** Arrays up to this many elements are decoded while the header is read; longer ones are paged on demand. */
 const EAGER_ARRAY_LENGTH = 64;
 /** String arrays record the offset of every STRING_INDEX_STRIDE-th element, so any page is a short walk away. */
 export const STRING_INDEX_STRIDE = 1024;
-/** Nested arrays deeper than this are not a real model (ggml itself allows only one level). */
-const MAX_ARRAY_DEPTH = 8;
 const MAX_DIMS = 4;
+/** ggml.h GGML_MAX_NAME: a tensor name is stored in char[64] with its terminator, so at most 63 bytes. */
+export const GGML_MAX_NAME = 64;
+/** gguf.cpp GGUF_MAX_STRING_LENGTH and GGUF_MAX_ARRAY_ELEMENTS: ggml refuses longer strings and arrays. */
+export const GGUF_MAX_STRING_LENGTH = 2 ** 30;
+export const GGUF_MAX_ARRAY_ELEMENTS = 2 ** 30;
+/**
+ * The GGUF spec limits keys to 65535 bytes. ggml's loader itself checks only that a key is non-empty and unique
+ * (it applies GGML_MAX_NAME to tensor names, not to keys), so a longer-than-63-byte key is valid here too.
+ */
+export const GGUF_MAX_KEY_BYTES = 65535;
+const INT64_MAX = 2n ** 63n - 1n;
+const KEY_LIMIT = 'the GGUF limit of 65535 for a key';
 
 /** Bytes per element of each value type; 0 for variable-sized ones (STRING, ARRAY). */
 const VALUE_SIZE = [1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8];
 /** The fewest bytes one element of each type can take (for the "enough bytes left?" check). */
 const MIN_VALUE_SIZE = [1, 1, 2, 2, 4, 4, 4, 1, 8, 12, 8, 8, 8];
+const UINT32 = 4;
 const STRING = 8;
 const ARRAY = 9;
 
@@ -46,28 +59,68 @@ function fail(code: ConstructorParameters<typeof QuantLensError>[0], message: st
   throw new QuantLensError(code, message, offset, source.name);
 }
 
-async function readString(c: Cursor, what: string): Promise<string> {
-  if (!c.has(8)) await c.fill(8, `${what} length`);
+/*
+ * The readers below come in pairs: `tryX` reads from the cursor's window and returns undefined (consuming
+ * nothing) when the bytes are not there yet; `readX` fills the window and then reads. Callers write
+ * `tryX(...) ?? (await readX(...))`, so the common case (the bytes are in the window) costs no promise: a header
+ * with millions of keys or tensors is read without millions of awaits.
+ */
+
+/** The exact u64 (or int64) stored at `at` (already in the window), for messages on the rare error paths. */
+function storedAt(c: Cursor, at: number, signed = false): bigint {
+  const pos = c.pos;
+  c.pos = at;
+  const v = signed ? c.i64() : c.u64();
+  c.pos = pos;
+  return v;
+}
+const int64At = (c: Cursor, at: number) => storedAt(c, at, true);
+
+/** The length field of a string at c.pos (8 bytes in the window), checked against ggml's limit and the file. */
+function stringLength(c: Cursor, what: string, maxBytes: number, limit: string): number {
   const at = c.pos;
-  const len = c.u64Number(`${what} length`);
+  const len = c.u64Float();
+  if (len > maxBytes) fail('limit-exceeded', `${what} declares a ${storedAt(c, at)}-byte string at byte ${at}, more than ${limit}`, at, c.source);
   if (len > c.remaining) fail('truncated', `${what} declares a ${len}-byte string at byte ${at}, but only ${c.remaining} bytes follow`, at, c.source);
+  return len;
+}
+
+function tryString(c: Cursor, what: string, maxBytes = GGUF_MAX_STRING_LENGTH, limit = "ggml's limit of 2^30"): string | undefined {
+  if (!c.has(8)) return undefined;
+  const at = c.pos;
+  const len = stringLength(c, what, maxBytes, limit);
+  if (c.has(len)) return c.utf8(len);
+  c.pos = at;
+  return undefined;
+}
+
+async function readString(c: Cursor, what: string, maxBytes = GGUF_MAX_STRING_LENGTH, limit = "ggml's limit of 2^30"): Promise<string> {
+  if (!c.has(8)) await c.fill(8, `${what} length`);
+  const len = stringLength(c, what, maxBytes, limit);
   if (!c.has(len)) await c.fill(len, what);
   return c.utf8(len);
 }
 
-/** Skip one string, returning nothing; used to walk long string arrays. */
-async function skipString(c: Cursor, what: string): Promise<void> {
-  if (!c.has(8)) await c.fill(8, what);
+/** Skip one string; true when it was in the window (else nothing is consumed). */
+function trySkipString(c: Cursor, what: string): boolean {
+  if (!c.has(8)) return false;
   const at = c.pos;
-  const len = c.u64Number(`${what} length`);
-  if (len > c.remaining) fail('truncated', `${what} declares a ${len}-byte string at byte ${at}, but only ${c.remaining} bytes follow`, at, c.source);
-  c.skip(len);
+  const len = stringLength(c, what, GGUF_MAX_STRING_LENGTH, "ggml's limit of 2^30");
+  if (c.has(len)) {
+    c.skip(len);
+    return true;
+  }
+  c.pos = at;
+  return false;
 }
 
-async function readScalar(c: Cursor, type: number, what: string): Promise<ScalarValue> {
-  if (type === STRING) return readString(c, what);
-  const size = VALUE_SIZE[type];
-  if (!c.has(size)) await c.fill(size, what);
+async function skipString(c: Cursor, what: string): Promise<void> {
+  if (!c.has(8)) await c.fill(8, `${what} length`);
+  c.skip(stringLength(c, what, GGUF_MAX_STRING_LENGTH, "ggml's limit of 2^30"));
+}
+
+/** A value of a fixed-size type whose bytes are in the window. */
+function fixedScalar(c: Cursor, type: number): ScalarValue {
   switch (type) {
     case 0: return c.u8();
     case 1: return c.i8();
@@ -84,20 +137,36 @@ async function readScalar(c: Cursor, type: number, what: string): Promise<Scalar
   throw new Error(`unreachable value type ${type}`);
 }
 
-async function readValueType(c: Cursor, what: string): Promise<number> {
-  if (!c.has(4)) await c.fill(4, `${what} type`);
+function tryScalar(c: Cursor, type: number, what: string): ScalarValue | undefined {
+  if (type === STRING) return tryString(c, what);
+  return c.has(VALUE_SIZE[type]) ? fixedScalar(c, type) : undefined;
+}
+
+async function readScalar(c: Cursor, type: number, what: string): Promise<ScalarValue> {
+  if (type === STRING) return readString(c, what);
+  await c.fill(VALUE_SIZE[type], what);
+  return fixedScalar(c, type);
+}
+
+/** A value type id (4 bytes in the window). */
+function valueType(c: Cursor, what: string): number {
   const at = c.pos;
   const type = c.u32();
   if (type >= GGUF_VALUE_TYPES.length) fail('invalid-value', `${what} has value type ${type} at byte ${at} (valid: 0..12)`, at, c.source);
   return type;
 }
 
-async function readArray(c: Cursor, what: string, fileIndex: number, depth: number): Promise<GgufArrayValue> {
-  if (depth > MAX_ARRAY_DEPTH) fail('limit-exceeded', `${what} nests arrays more than ${MAX_ARRAY_DEPTH} deep`, c.pos, c.source);
-  const elementType = await readValueType(c, `${what} element`);
-  if (!c.has(8)) await c.fill(8, `${what} length`);
+async function readArray(c: Cursor, what: string, fileIndex: number): Promise<GgufArrayValue> {
+  await c.fill(12, `${what} element type and length`);
+  const typeAt = c.pos;
+  const elementType = valueType(c, `${what} element`);
+  // gguf_init_from_reader reads one element type after ARRAY and refuses ARRAY there: no arrays of arrays.
+  if (elementType === ARRAY) fail('invalid-value', `${what} is an array of arrays (at byte ${typeAt}); ggml refuses nested arrays`, typeAt, c.source);
   const at = c.pos;
-  const length = c.u64Number(`${what} length`);
+  const length = c.u64Float();
+  if (length > GGUF_MAX_ARRAY_ELEMENTS) {
+    fail('limit-exceeded', `${what} declares ${storedAt(c, at)} elements at byte ${at}, more than ggml's limit of 2^30`, at, c.source);
+  }
   const minBytes = length * MIN_VALUE_SIZE[elementType];
   if (minBytes > c.remaining) {
     fail('truncated', `${what} declares ${length} elements at byte ${at} (at least ${minBytes} bytes), but only ${c.remaining} bytes follow`, at, c.source);
@@ -105,20 +174,16 @@ async function readArray(c: Cursor, what: string, fileIndex: number, depth: numb
   const payloadOffset = c.pos;
   const result: GgufArrayValue = { kind: 'array', elementType: GGUF_VALUE_TYPES[elementType], length, payloadOffset, payloadBytes: 0, fileIndex };
   if (length <= EAGER_ARRAY_LENGTH) {
-    const values: (ScalarValue | ArrayValue)[] = [];
-    for (let i = 0; i < length; i++) {
-      values.push(elementType === ARRAY ? await readArray(c, `${what}[${i}]`, fileIndex, depth + 1) : await readScalar(c, elementType, `${what}[${i}]`));
-    }
+    const values: ScalarValue[] = [];
+    for (let i = 0; i < length; i++) values.push(tryScalar(c, elementType, `${what}[${i}]`) ?? (await readScalar(c, elementType, `${what}[${i}]`)));
     result.values = values;
   } else if (elementType === STRING) {
     const index = new Float64Array(Math.ceil(length / STRING_INDEX_STRIDE));
     for (let i = 0; i < length; i++) {
       if (i % STRING_INDEX_STRIDE === 0) index[i / STRING_INDEX_STRIDE] = c.pos;
-      await skipString(c, what);
+      if (!trySkipString(c, what)) await skipString(c, what);
     }
     result.stringIndex = index;
-  } else if (elementType === ARRAY) {
-    for (let i = 0; i < length; i++) await readArray(c, `${what}[${i}]`, fileIndex, depth + 1);
   } else {
     c.skip(minBytes);
   }
@@ -126,7 +191,88 @@ async function readArray(c: Cursor, what: string, fileIndex: number, depth: numb
   return result;
 }
 
-/** Read the header of one GGUF file. `fileIndex` tags metadata and tensors for split models. */
+/**
+ * Finds a repeated name among millions without a Map of strings (whose growth dominated a million-key header):
+ * an open-addressing table of entry numbers keyed by a 32-bit FNV-1a hash of the name, growing by doubling.
+ * `nameOf(k)` gives entry k's name; only names with equal hashes are compared. A file crafted so that names
+ * collide cannot make it quadratic: after one long probe it moves everything to a Map (V8's hash is seeded).
+ */
+class DuplicateFinder {
+  private slots = new Int32Array(1024); // entry number + 1; 0 = empty
+  private hashes = new Uint32Array(512);
+  private count = 0;
+  private map: Map<string, number> | undefined;
+
+  constructor(private readonly nameOf: (entry: number) => string) {}
+
+  /** The number of an earlier entry with this name, or -1 (and the name is recorded as the next entry). */
+  add(name: string): number {
+    if (this.map) {
+      const k = this.map.get(name);
+      if (k !== undefined) return k;
+      this.map.set(name, this.count++);
+      return -1;
+    }
+    let h = 0x811c9dc5;
+    for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+    h >>>= 0;
+    const mask = this.slots.length - 1;
+    let probes = 0;
+    for (let i = h & mask; this.slots[i] !== 0; i = (i + 1) & mask) {
+      const k = this.slots[i] - 1;
+      if (this.hashes[k] === h && this.nameOf(k) === name) return k;
+      if (++probes > MAX_PROBES) {
+        this.map = new Map();
+        for (let e = 0; e < this.count; e++) this.map.set(this.nameOf(e), e);
+        return this.add(name);
+      }
+    }
+    if (this.count === this.hashes.length) this.grow();
+    this.hashes[this.count] = h;
+    this.insert(h, ++this.count);
+    return -1;
+  }
+
+  private insert(h: number, slotValue: number): void {
+    const mask = this.slots.length - 1;
+    let i = h & mask;
+    while (this.slots[i] !== 0) i = (i + 1) & mask;
+    this.slots[i] = slotValue;
+  }
+
+  private grow(): void {
+    const hashes = new Uint32Array(this.hashes.length * 2);
+    hashes.set(this.hashes);
+    this.hashes = hashes;
+    this.slots = new Int32Array(this.slots.length * 2);
+    for (let k = 0; k < this.count; k++) this.insert(this.hashes[k], k + 1);
+  }
+}
+/** Far more probes than a half-full table of distinct hashes needs. */
+const MAX_PROBES = 200;
+
+/** A tensor name as ggml compares them: a C string, up to its first NUL. */
+export function cString(name: string): string {
+  const nul = name.indexOf('\0');
+  return nul === -1 ? name : name.slice(0, nul);
+}
+
+/**
+ * Read the header of one GGUF file. `fileIndex` tags metadata and tensors for split models.
+ *
+ * The rules are those of ggml's loader (ggml/src/gguf.cpp, gguf_init_from_reader, at the corpus's ggml commit),
+ * each refused with a one-line QuantLensError naming the byte offset and the key or tensor: keys non-empty and
+ * unique; strings and arrays within ggml's 2^30 limits; no arrays of arrays; general.alignment of type UINT32, a
+ * non-zero power of two; tensor names shorter than GGML_MAX_NAME (64) and unique; at most 4 dims, none negative,
+ * the element count below INT64_MAX; row length a multiple of the type's block size; each tensor's data offset
+ * exactly where the previous one ends, padded to the alignment (so aligned, in order, no overlap and no gap);
+ * the data section inside the file. Two deliberate differences:
+ * - n_dims = 0 is refused (ggml reads it as a 1x1x1x1 tensor; no writer produces it and its size is ambiguous).
+ * - A tensor of a ggml type id this version does not know (ggml refuses it) is listed as "unknown type N" and
+ *   only decoding it fails, so a file from a newer ggml can still be inspected. Its byte size is unknown, so the
+ *   tensor after it must start at an aligned offset at or after its start; every other layout rule holds.
+ * Known tensors must also lie wholly inside the file (ggml checks that only when it loads the data).
+ */
 export async function readGgufHeader(source: ByteSource, fileIndex = 0): Promise<GgufHeader> {
   if (source.size === 0) fail('truncated', 'file is empty (0 bytes)', 0, source);
   const c = new Cursor(source);
@@ -162,78 +308,130 @@ export async function readGgufHeader(source: ByteSource, fileIndex = 0): Promise
   }
 
   const metadata: MetadataEntry[] = [];
+  const keys = new DuplicateFinder((k) => metadata[k].key);
+  let alignmentType = -1;
+  let alignmentValue: ScalarValue = DEFAULT_ALIGNMENT;
+  let alignmentAt = 0;
   for (let i = 0; i < kvCount; i++) {
-    const key = await readString(c, `key #${i}`);
-    const type = await readValueType(c, key);
-    const value = type === ARRAY ? await readArray(c, key, fileIndex, 0) : await readScalar(c, type, key);
+    const at = c.pos;
+    // Constant descriptions in the per-entry fast path (no string built per key); errors add the byte offset.
+    const key = tryString(c, 'a key', GGUF_MAX_KEY_BYTES, KEY_LIMIT) ?? (await readString(c, 'a key', GGUF_MAX_KEY_BYTES, KEY_LIMIT));
+    if (key === '') fail('invalid-value', `key #${i} is empty, at byte ${at}`, at, source);
+    const first = keys.add(key);
+    if (first !== -1) fail('invalid-value', `duplicate key ${key} at byte ${at} (key #${first} has the same name)`, at, source);
+    if (!c.has(4)) await c.fill(4, `${key} type`);
+    const valueAt = c.pos;
+    const type = valueType(c, key);
+    const value = type === ARRAY ? await readArray(c, key, fileIndex) : (tryScalar(c, type, key) ?? (await readScalar(c, type, key)));
+    if (key === 'general.alignment') {
+      alignmentType = type;
+      alignmentValue = value as ScalarValue;
+      alignmentAt = valueAt;
+    }
     metadata.push({ key, type: GGUF_VALUE_TYPES[type] as GgufValueTypeName, value, fileIndex });
   }
 
-  const alignmentEntry = metadata.find((m) => m.key === 'general.alignment');
   let alignment = DEFAULT_ALIGNMENT;
-  if (alignmentEntry) {
-    const a = alignmentEntry.value;
-    if (typeof a !== 'number' || a <= 0 || (a & (a - 1)) !== 0) {
-      fail('invalid-value', `general.alignment is ${String(a)}, must be a power of two`, 0, source);
-    }
+  if (alignmentType !== -1) {
+    if (alignmentType !== UINT32) fail('invalid-value', `general.alignment has type ${GGUF_VALUE_TYPES[alignmentType]}, must be UINT32 (at byte ${alignmentAt})`, alignmentAt, source);
+    const a = alignmentValue as number;
+    if (a === 0 || (a & (a - 1)) !== 0) fail('invalid-value', `general.alignment is ${a}, must be a power of two (at byte ${alignmentAt})`, alignmentAt, source);
     alignment = a;
   }
 
-  const raw: { name: string; ne: number[]; typeId: number; offset: number; at: number }[] = [];
+  const tensors: TensorInfo[] = [];
+  const names = new DuplicateFinder((k) => cString(tensors[k].name));
+  const unknownTypes = new Map<number, TensorType>();
+  /** Where the next tensor must start, relative to the data section; after an unknown type, the least start. */
+  let expected = 0;
+  let afterUnknown = false;
+  let previousName: string | undefined;
+  const previous = () => (previousName === undefined ? 'the start of the data section' : `tensor ${previousName}`);
   for (let i = 0; i < tensorCount; i++) {
     const at = c.pos;
-    const name = await readString(c, `tensor #${i} name`);
-    if (!c.has(4)) await c.fill(4, `tensor ${name} n_dims`);
-    const nDims = c.u32();
-    if (nDims === 0) fail('bad-tensor', `tensor ${name} has n_dims = 0 (must be 1..${MAX_DIMS}), at byte ${c.pos - 4}`, c.pos - 4, source);
-    if (nDims > MAX_DIMS) fail('bad-tensor', `tensor ${name} has n_dims = ${nDims} (maximum is ${MAX_DIMS}), at byte ${c.pos - 4}`, c.pos - 4, source);
-    await c.fill(8 * nDims + 12, `tensor ${name} info`);
-    const neAt = c.pos;
-    const neBig: bigint[] = [];
-    for (let d = 0; d < nDims; d++) neBig.push(c.u64());
-    const count = neBig.reduce((a, b) => a * b, 1n);
-    if (count > BigInt(Number.MAX_SAFE_INTEGER) || neBig.some((x) => x > BigInt(Number.MAX_SAFE_INTEGER))) {
-      const shape = neBig.map((x) => x.toString()).join(' x ');
-      fail('bad-tensor', `tensor ${name} shape ${shape}: element count overflows (at byte ${neAt})`, neAt, source);
+    if (!c.has(8)) await c.fill(8, `tensor #${i} name length`);
+    const nameLength = c.u64Float();
+    c.pos = at;
+    if (nameLength >= GGML_MAX_NAME && nameLength <= c.remaining - 8) {
+      await c.fill(8 + GGML_MAX_NAME, `tensor #${i} name`);
+      c.skip(8);
+      const shown = c.utf8(GGML_MAX_NAME);
+      fail('bad-tensor', `tensor #${i} name ${shown}… is ${nameLength} bytes at byte ${at}; ggml allows at most ${GGML_MAX_NAME - 1} (GGML_MAX_NAME ${GGML_MAX_NAME})`, at, source);
     }
-    const typeId = c.u32();
-    const offsetAt = c.pos;
-    const offBig = c.u64();
-    const offset = offBig > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(offBig);
-    raw.push({ name, ne: neBig.map(Number), typeId, offset, at: offsetAt });
-    void at;
-  }
-  const tensorInfoEnd = c.pos;
-  const dataOffset = Math.ceil(tensorInfoEnd / alignment) * alignment;
+    const name = tryString(c, 'a tensor name') ?? (await readString(c, 'a tensor name'));
+    const same = names.add(cString(name));
+    if (same !== -1) fail('bad-tensor', `two tensors are named ${cString(name)} (#${same} and #${i}), at byte ${at}`, at, source);
 
-  const seen = new Set<string>();
-  const tensors: TensorInfo[] = [];
-  for (const r of raw) {
-    if (seen.has(r.name)) fail('bad-tensor', `two tensors are named ${r.name}`, r.at, source);
-    seen.add(r.name);
-    const known = ggmlType(r.typeId);
-    const type = known ?? unknownGgmlType(r.typeId);
-    const nElements = r.ne.reduce((a, b) => a * b, 1);
+    if (!c.has(4)) await c.fill(4, `tensor ${name} n_dims`);
+    const nDimsAt = c.pos;
+    const nDims = c.u32();
+    if (nDims === 0) fail('bad-tensor', `tensor ${name} has n_dims = 0 (must be 1..${MAX_DIMS}), at byte ${nDimsAt}`, nDimsAt, source);
+    if (nDims > MAX_DIMS) fail('bad-tensor', `tensor ${name} has n_dims = ${nDims} (maximum is ${MAX_DIMS}), at byte ${nDimsAt}`, nDimsAt, source);
+    if (!c.has(8 * nDims + 12)) await c.fill(8 * nDims + 12, `tensor ${name} info`);
+    const neAt = c.pos;
+    const shape = new Array<number>(nDims); // exactly nDims slots (push would reserve 17)
+    let nElements = 1;
+    for (let d = 0; d < nDims; d++) {
+      const lo = c.u32();
+      const hi = c.u32();
+      // ne is an int64 in ggml: a stored value of 2^63 or more is negative.
+      if (hi >= 2 ** 31) fail('bad-tensor', `tensor ${name} dimension ${d} is ${int64At(c, c.pos - 8)} (negative), at byte ${c.pos - 8}`, c.pos - 8, source);
+      const ne = hi === 0 ? lo : hi * 2 ** 32 + lo;
+      shape[d] = ne;
+      nElements *= ne;
+    }
+    if (nElements > Number.MAX_SAFE_INTEGER) {
+      // Exact only here, on the rare path: ggml refuses an element count that reaches INT64_MAX.
+      let exact = 1n;
+      for (let d = 0; d < nDims; d++) exact *= int64At(c, neAt + 8 * d);
+      const dims = Array.from({ length: nDims }, (_, d) => int64At(c, neAt + 8 * d)).join(' x ');
+      if (exact >= INT64_MAX) fail('bad-tensor', `tensor ${name} shape ${dims}: element count overflows int64 (at byte ${neAt})`, neAt, source);
+      fail('limit-exceeded', `tensor ${name} shape ${dims}: ${exact} elements, more than any file can hold (at byte ${neAt})`, neAt, source);
+    }
+    const typeAt = c.pos;
+    const typeId = c.u32();
+    const known = ggmlType(typeId);
+    let type = known;
+    if (!type) {
+      type = unknownTypes.get(typeId) ?? unknownGgmlType(typeId);
+      unknownTypes.set(typeId, type);
+    }
     let nbytes = 0;
     if (known) {
-      if (r.ne[0] % known.blockSize !== 0) {
-        fail('bad-tensor', `tensor ${r.name} row length ${r.ne[0]} is not a multiple of the ${known.name} block size ${known.blockSize}`, r.at, source);
+      if (shape[0] % known.blockSize !== 0) {
+        fail('bad-tensor', `tensor ${name} row length ${shape[0]} is not a multiple of the ${known.name} block size ${known.blockSize}, at byte ${typeAt}`, typeAt, source);
       }
       nbytes = (nElements / known.blockSize) * known.bytesPerBlock;
     }
-    if (r.offset % alignment !== 0) {
-      fail('bad-tensor', `tensor ${r.name} offset ${r.offset} is not a multiple of the alignment (${alignment}), at byte ${r.at}`, r.at, source);
+    const offsetAt = c.pos;
+    const offset = c.u64Float();
+    if (afterUnknown ? offset % alignment !== 0 || offset < expected : offset !== expected) {
+      const shown = storedAt(c, offsetAt);
+      const unaligned = offset % alignment !== 0 ? `is not a multiple of the alignment (${alignment})` : undefined;
+      const message = afterUnknown
+        ? `${unaligned ?? `lies before the start of ${previous()} (${expected}), whose size is unknown`}`
+        : `${unaligned ?? (offset < expected ? `overlaps ${previous()}` : `leaves a gap after ${previous()}`)}: ggml expects ${expected} (where ${previous()} ends, padded to ${alignment})`;
+      fail('bad-tensor', `tensor ${name} data offset ${shown} ${message}, at byte ${offsetAt}`, offsetAt, source);
     }
-    const absoluteOffset = dataOffset + r.offset;
-    if (absoluteOffset > source.size) {
-      const shown = r.offset === Infinity ? 'beyond 2^53' : String(r.offset);
-      fail('bad-tensor', `tensor ${r.name} data offset ${shown} lies past the end of the file (${source.size} bytes), at byte ${r.at}`, r.at, source);
+    afterUnknown = !known;
+    expected = known ? offset + Math.ceil(nbytes / alignment) * alignment : offset;
+    previousName = name;
+    tensors.push({ name, shape, type, ggmlTypeId: typeId, fileIndex, offset, absoluteOffset: offset, nbytes, nElements });
+  }
+  const tensorInfoEnd = c.pos;
+  const dataOffset = Math.ceil(tensorInfoEnd / alignment) * alignment;
+  if (tensorCount > 0 && dataOffset > source.size) {
+    fail('truncated', `file ends at byte ${source.size}, before its data section (byte ${dataOffset}: the tensor infos end at ${tensorInfoEnd}, padded to ${alignment})`, source.size, source);
+  }
+  for (const t of tensors) {
+    t.absoluteOffset = dataOffset + t.offset;
+    if (t.absoluteOffset > source.size) {
+      fail('bad-tensor', `tensor ${t.name} data offset ${t.offset} lies past the end of the file (${source.size} bytes)`, t.absoluteOffset, source);
     }
-    if (absoluteOffset + nbytes > source.size) {
-      const missing = absoluteOffset + nbytes - source.size;
-      fail('truncated', `tensor ${r.name} (${nbytes} bytes at data offset ${r.offset}) is cut short: the file ends ${missing} bytes before its end`, absoluteOffset, source);
+    if (t.absoluteOffset + t.nbytes > source.size) {
+      const missing = t.absoluteOffset + t.nbytes - source.size;
+      fail('truncated', `tensor ${t.name} (${t.nbytes} bytes at data offset ${t.offset}) is cut short: the file ends ${missing} bytes before its end`, t.absoluteOffset, source);
     }
-    tensors.push({ name: r.name, shape: r.ne, type, ggmlTypeId: r.typeId, fileIndex, offset: r.offset, absoluteOffset, nbytes, nElements });
   }
   return { version, alignment, metadata, tensors, tensorInfoEnd, dataOffset };
 }
@@ -247,7 +445,7 @@ export async function readArrayPage(source: ByteSource, arr: ArrayValue, start: 
   const end = Math.min(arr.length, start + count);
   if (start >= end) return [];
   const typeId = GGUF_VALUE_TYPES.indexOf(arr.elementType);
-  if (typeId === ARRAY) throw new QuantLensError('not-decodable', `paging nested arrays is not supported (${arr.length} elements)`);
+  if (typeId === ARRAY) throw new QuantLensError('not-decodable', `arrays of arrays are not GGUF (${arr.length} elements)`);
   const c = new Cursor(source, arr.payloadOffset, 1 << 16);
   if (typeId === STRING) {
     const index = (arr as GgufArrayValue).stringIndex;
@@ -257,11 +455,11 @@ export async function readArrayPage(source: ByteSource, arr: ArrayValue, start: 
       c.pos = index[k];
       i = k * STRING_INDEX_STRIDE;
     }
-    for (; i < start; i++) await skipString(c, 'array element');
+    for (; i < start; i++) if (!trySkipString(c, 'array element')) await skipString(c, 'array element');
   } else {
     c.pos = arr.payloadOffset + start * VALUE_SIZE[typeId];
   }
   const out: ScalarValue[] = [];
-  for (let i = start; i < end; i++) out.push(await readScalar(c, typeId, 'array element'));
+  for (let i = start; i < end; i++) out.push(tryScalar(c, typeId, 'array element') ?? (await readScalar(c, typeId, 'array element')));
   return out;
 }

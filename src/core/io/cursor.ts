@@ -8,6 +8,13 @@ import { QuantLensError } from '../errors.ts';
 
 const DEFAULT_WINDOW = 1 << 20;
 const utf8 = new TextDecoder('utf-8');
+/** Strings up to this many bytes are checked for pure ASCII and built directly. */
+const SHORT_ASCII = 128;
+
+function isAscii(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] > 0x7f) return false;
+  return true;
+}
 
 export class Cursor {
   private window = new Uint8Array(0);
@@ -111,19 +118,32 @@ export class Cursor {
   i64(): bigint {
     return this.view.getBigInt64(this.at(8), true);
   }
+  /**
+   * A u64 as the nearest double, without a BigInt: exact below 2^53, which covers every length, count and
+   * offset a real file can hold; larger values stay larger than any file, so range checks still hold.
+   */
+  u64Float(): number {
+    const lo = this.u32();
+    const hi = this.u32();
+    return hi === 0 ? lo : hi * 2 ** 32 + lo; // small values stay small integers (no boxed double per field)
+  }
   /** A u64 that must fit a JS number exactly (lengths, counts, offsets); larger values are reported as `what`. */
   u64Number(what: string): number {
     const start = this.pos;
-    const v = this.u64();
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new QuantLensError('limit-exceeded', `${what} is ${v}, beyond any file (at byte ${start})`, start, this.source.name);
+    const v = this.u64Float();
+    if (v > Number.MAX_SAFE_INTEGER) {
+      this.pos = start;
+      throw new QuantLensError('limit-exceeded', `${what} is ${this.u64()}, beyond any file (at byte ${start})`, start, this.source.name);
     }
-    return Number(v);
+    return v;
   }
-  /** n bytes already in the window, as UTF-8 text. */
+  /** n bytes already in the window, as UTF-8 text (invalid sequences become U+FFFD). */
   utf8(n: number): string {
     const i = this.at(n);
-    return utf8.decode(this.window.subarray(i, i + n));
+    const bytes = this.window.subarray(i, i + n);
+    // Short ASCII strings (most keys and tensor names) skip TextDecoder, whose per-call cost dominates them.
+    if (n <= SHORT_ASCII && isAscii(bytes)) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+    return utf8.decode(bytes);
   }
   bytes(n: number): Uint8Array {
     const i = this.at(n);

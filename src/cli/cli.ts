@@ -8,7 +8,7 @@ import type { Model, TensorInfo } from '../core/model.ts';
 import { QuantLensError, oneLine, escapeText, showText, MAX_SHOWN } from '../core/errors.ts';
 import { computeTensorStats, DEFAULT_BINS, type TensorStats } from '../core/analysis/tensorStats.ts';
 import { forEachChunk } from '../core/analysis/tensorValues.ts';
-import { metadataToJson, describeValue } from '../core/analysis/metadataJson.ts';
+import { entryToJson, describeValue } from '../core/analysis/metadataJson.ts';
 import { summarize, formatBytes, formatCount } from '../core/analysis/summary.ts';
 import { writeSampleModel } from '../core/sample/sampleModel.ts';
 import { writeFileAtomically, removeTemporaryFiles } from '../core/io/atomicWrite.ts';
@@ -60,20 +60,58 @@ function tensorJson(model: Model, t: TensorInfo) {
   };
 }
 
+/**
+ * Standard output for long listings: lines are gathered into pieces of about 1 MB and each piece waits for the
+ * pipe to drain, so a header of millions of keys streams in bounded memory instead of becoming one huge string.
+ */
+class StreamedOutput {
+  private lines: string[] = [];
+  private size = 0;
+  /** Adds a line; returns a promise to await only when a piece was handed to the pipe. */
+  line(text: string): Promise<void> | undefined {
+    this.lines.push(text);
+    this.size += text.length + 1;
+    return this.size >= 1 << 20 ? this.flush() : undefined;
+  }
+  async flush(): Promise<void> {
+    if (!this.lines.length) return;
+    const piece = this.lines.join('\n') + '\n';
+    this.lines = [];
+    this.size = 0;
+    if (!process.stdout.write(piece)) await new Promise((resolve) => process.stdout.once('drain', resolve));
+  }
+}
+
+/** `value` as JSON.stringify(value, null, 1) would print it as an element of a top-level array. */
+function indentedJson(value: unknown): string {
+  return ('  ' + JSON.stringify(value, null, 1).replace(/\n/g, '\n  '));
+}
+
 async function info(file: string, json: boolean): Promise<void> {
   const model = await openModel(file);
+  const o = new StreamedOutput();
   try {
     const s = summarize(model);
     if (json) {
-      out(JSON.stringify({
+      const head = JSON.stringify({
         format: model.format,
         ...(model.format === 'gguf' ? { gguf_version: model.ggufVersion, alignment: model.alignment } : { header_length: model.headerEnd }),
         data_offset: model.dataOffset,
         files: model.files.map((f) => ({ path: f.path, size: f.size })),
         summary: s,
-        kv: await metadataToJson(model),
-        tensors: model.tensors.map((t) => tensorJson(model, t)),
-      }, null, 1));
+      }, null, 1);
+      await o.line(head.slice(0, -2) + ',');
+      const list = async <T>(name: string, items: readonly T[], toJson: (item: T) => unknown, last: boolean) => {
+        await o.line(` "${name}": [`);
+        for (const [i, item] of items.entries()) {
+          const j = toJson(item);
+          await o.line(indentedJson(j instanceof Promise ? await j : j) + (i + 1 < items.length ? ',' : ''));
+        }
+        await o.line(` ]${last ? '' : ','}`);
+      };
+      await list('kv', model.metadata, (m) => entryToJson(model, m), false);
+      await list('tensors', model.tensors, (t) => tensorJson(model, t), true);
+      await o.line('}');
       return;
     }
     // Every name and value from the file is escaped and cut (showText, describeValue), its full length shown.
@@ -88,15 +126,17 @@ async function info(file: string, json: boolean): Promise<void> {
       `  by type       ${s.byType.map((b) => `${b.type} ${b.tensors} (${formatBytes(b.bytes)})`).join(', ')}`,
       '',
       `metadata (${model.metadata.length} keys)`,
-      ...model.metadata.map((m) => `  ${showText(m.key).padEnd(40)} ${m.type.padEnd(8)} ${describeValue(m.value, MAX_SHOWN)}`),
-      '',
-      `tensors (${model.tensors.length})`,
-      `  ${'name'.padEnd(36)} ${'shape'.padEnd(18)} ${'type'.padEnd(9)} ${'bpw'.padStart(7)} ${'bytes'.padStart(12)} ${'offset'.padStart(12)}`,
-      ...model.tensors.map((t) =>
-        `  ${showText(t.name).padEnd(36)} ${`[${t.shape.join(', ')}]`.padEnd(18)} ${t.type.name.padEnd(9)} ${Number.isFinite(t.type.bitsPerWeight) ? t.type.bitsPerWeight.toFixed(3).padStart(7) : '?'.padStart(7)} ${String(t.nbytes).padStart(12)} ${String(t.offset).padStart(12)}`),
     ];
-    out(lines.join('\n'));
+    for (const line of lines) await o.line(line);
+    for (const m of model.metadata) await o.line(`  ${showText(m.key).padEnd(40)} ${m.type.padEnd(8)} ${describeValue(m.value, MAX_SHOWN)}`);
+    await o.line('');
+    await o.line(`tensors (${model.tensors.length})`);
+    await o.line(`  ${'name'.padEnd(36)} ${'shape'.padEnd(18)} ${'type'.padEnd(9)} ${'bpw'.padStart(7)} ${'bytes'.padStart(12)} ${'offset'.padStart(12)}`);
+    for (const t of model.tensors) {
+      await o.line(`  ${showText(t.name).padEnd(36)} ${`[${t.shape.join(', ')}]`.padEnd(18)} ${t.type.name.padEnd(9)} ${Number.isFinite(t.type.bitsPerWeight) ? t.type.bitsPerWeight.toFixed(3).padStart(7) : '?'.padStart(7)} ${String(t.nbytes).padStart(12)} ${String(t.offset).padStart(12)}`);
+    }
   } finally {
+    await o.flush();
     await model.close();
   }
 }

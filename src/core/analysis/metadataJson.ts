@@ -40,12 +40,15 @@ async function arrayToJson(model: Model, arr: ArrayValue): Promise<Pick<KvJson, 
   return { array_type: arr.elementType, length: arr.length, ...(whole ? { values: items } : { head: items }) };
 }
 
+/** One metadata entry as JSON. */
+export async function entryToJson(model: Model, m: MetadataEntry): Promise<KvJson> {
+  if (isArray(m.value)) return { key: m.key, type: m.type, ...(await arrayToJson(model, m.value)) };
+  return { key: m.key, type: m.type, value: scalarToJson(m.value) };
+}
+
 export async function metadataToJson(model: Model): Promise<KvJson[]> {
   const out: KvJson[] = [];
-  for (const m of model.metadata) {
-    if (isArray(m.value)) out.push({ key: m.key, type: m.type, ...(await arrayToJson(model, m.value)) });
-    else out.push({ key: m.key, type: m.type, value: scalarToJson(m.value) });
-  }
+  for (const m of model.metadata) out.push(await entryToJson(model, m));
   return out;
 }
 

@@ -167,7 +167,7 @@ export function secondPassF32(ptr: usize, n: i32, hist: usize): f64 {
 
 // ------------------------------------------------------------------------------------------- block fields
 
-/** binary16 bits -> binary32 value (exact, subnormals included; NaN/Inf kept). */
+/** binary16 bits -> binary32 value (exact, subnormals included; NaN quieted with sign and payload kept, as ggml). */
 @inline
 function halfToFloat(h: u32): f32 {
   const sign = (h & 0x8000) << 16;
@@ -177,7 +177,7 @@ function halfToFloat(h: u32): f32 {
     const v = <f32>mant * <f32>5.9604644775390625e-8; // mant · 2^-24, exact
     return sign ? -v : v;
   }
-  if (exp == 31) return reinterpret<f32>(sign | 0x7f800000 | (mant << 13));
+  if (exp == 31) return reinterpret<f32>(sign | (mant ? 0x7fc00000 : 0x7f800000) | (mant << 13));
   return reinterpret<f32>(sign | ((exp + 112) << 23) | (mant << 13));
 }
 
@@ -642,9 +642,11 @@ function decodeQ2K(src: usize, nBlocks: i32, dst: usize): void {
 function halfToFloat4(h: v128): v128 {
   const em = v128.and(h, i32x4.splat(0x7fff));
   const bits = i32x4.shl(em, 13);
-  // normal and subnormal halves: the shifted bits times 2^112 (exact); Inf and NaN: exponent all ones, payload kept
+  // normal and subnormal halves: the shifted bits times 2^112 (exact); Inf and NaN: exponent all ones, payload
+  // kept, and the quiet bit set for NaN
   const finite = f32x4.mul(bits, f32x4.splat(reinterpret<f32>(0x77800000)));
-  const special = v128.or(bits, i32x4.splat(0x7f800000));
+  const quiet = v128.and(i32x4.gt_s(em, i32x4.splat(0x7c00)), i32x4.splat(0x00400000));
+  const special = v128.or(v128.or(bits, i32x4.splat(0x7f800000)), quiet);
   const value = v128.bitselect(special, finite, i32x4.ge_s(em, i32x4.splat(0x7c00)));
   return v128.or(value, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
 }

@@ -138,6 +138,12 @@ for (const [name, values] of Object.entries(TENSORS)) {
   });
 }
 
+test('float64 values over the whole double range (subnormal to 1.7e308, sums beyond float64\'s range): exact', () => {
+  const extremes = [1.7e308, -1.7e308, 1e308, 1e-310, -5e-324, 2 ** 500, -(2 ** -500), 0];
+  const values = Float64Array.from({ length: 3001 }, (_, i) => (i < extremes.length ? extremes[i] : (r() - 0.5) * 10 ** Math.floor(r() * 600 - 300)));
+  assertExact('JavaScript float64', statsOf(values), values);
+});
+
 async function tensorStats(ggmlTypeId: number, n: number, data: Uint8Array, options = {}): Promise<TensorStats> {
   const file = buildGgufFile([{ key: 'general.architecture', type: 'STRING', value: 'test' }], [{ name: 't', shape: [n], ggmlTypeId, nbytes: data.length, data }]);
   const model = await openModelFromSource(new MemoryByteSource(file));

@@ -5,11 +5,13 @@
  * - ExactSum: Shewchuk's nonoverlapping expansion (the algorithm of Python's math.fsum) of float64 terms; terms
  *   too large for it (|x| ≥ 2^960, where a partial sum could overflow) and squares outside float64's exact range go
  *   to a BigInt side sum. Every sum is exact.
- * - Float32 values are summed faster through exponent bins (addFloat32Bins, and the same layout in the
- *   WebAssembly kernels, src/core/wasm/assembly/stats.ts): each value x, split by its bits into a (sign, exponent
- *   and top 11 mantissa bits) and b = x − a (the low 12 bits), adds x, a², 2ab and b² to the four float64 sums of
- *   its exponent field. Within one exponent every such term is a multiple of one power of two and at most 2^24 of
- *   it, so a bin stays exact for 2^29 additions; the bins are then folded into ExactSums.
+ * - Float32 values are summed faster through exponent bins, four float64 per exponent field: Σx and three terms
+ *   that add up to Σx², each exact. In JavaScript (addFloat32Bins) each value x, split by its bits into a (sign,
+ *   exponent and top 11 mantissa bits) and b = x − a (the low 12 bits), adds x, a², 2ab and b² to the bins of its
+ *   exponent field: within one exponent every such term is a multiple of one power of two and at most 2^24 of it,
+ *   so a bin stays exact for 2^29 additions. The WebAssembly kernels (src/core/wasm/assembly/stats.ts) sum the
+ *   integer significands and their squares in int64 instead and hand over Σx and Σx²'s high and low parts. The
+ *   bins are then folded into ExactSums.
  * - The results come from BigInt arithmetic on the exact sums: mean = Σx / n, rms = √(Σx² / n) and
  *   std = √((n·Σx² − (Σx)²) / n²) (the exact Σ(x − mean)² over n, with the exact mean), each correctly rounded
  *   to float64 (round to nearest, ties to even).
@@ -22,8 +24,8 @@ const SQUARE_SCALE = 2148n;
 /** Terms at or above this magnitude go to the BigInt side sum (a partial sum of the expansion stays finite). */
 const HUGE = 2 ** 960;
 /** Squares of values in [SQUARE_LO, SQUARE_HI] are split exactly into two float64 (Dekker's product). */
-const SQUARE_LO = 2 ** -480;
-const SQUARE_HI = 2 ** 480;
+export const SQUARE_LO = 2 ** -480;
+export const SQUARE_HI = 2 ** 480;
 const SPLITTER = 2 ** 27 + 1;
 
 const f64 = new Float64Array(1);
@@ -44,8 +46,9 @@ function scaledBigInt(x: number, scale: bigint): bigint {
 
 /** An exact sum of float64 terms. */
 export class ExactSum {
-  /** Nonoverlapping partials, increasing in magnitude. */
-  private parts: number[] = [];
+  /** Nonoverlapping partials parts[0 .. size), increasing in magnitude. */
+  private parts = new Float64Array(8);
+  private size = 0;
   /** The terms that did not fit the expansion, times 2^scale. */
   private side = 0n;
 
@@ -58,8 +61,9 @@ export class ExactSum {
       return;
     }
     const parts = this.parts;
+    const size = this.size;
     let i = 0;
-    for (let j = 0; j < parts.length; j++) {
+    for (let j = 0; j < size; j++) {
       let y = parts[j];
       if (Math.abs(x) < Math.abs(y)) {
         const t = x;
@@ -71,8 +75,12 @@ export class ExactSum {
       if (lo !== 0) parts[i++] = lo;
       x = hi;
     }
-    parts.length = i;
-    parts.push(x);
+    if (i === parts.length) {
+      this.parts = new Float64Array(2 * i);
+      this.parts.set(parts);
+    }
+    this.parts[i] = x;
+    this.size = i + 1;
   }
 
   /**
@@ -110,14 +118,14 @@ export class ExactSum {
   }
 
   addSum(other: ExactSum): void {
-    for (const p of other.parts) this.add(p);
+    for (let j = 0; j < other.size; j++) this.add(other.parts[j]);
     this.side += other.side;
   }
 
   /** The sum times 2^scale, as an integer. */
   toBigInt(): bigint {
     let v = this.side;
-    for (const p of this.parts) v += scaledBigInt(p, this.scale);
+    for (let j = 0; j < this.size; j++) v += scaledBigInt(this.parts[j], this.scale);
     return v;
   }
 }
@@ -157,14 +165,25 @@ export class ExactMoments {
     }
   }
 
-  /** Folds in exponent bins (EXPONENT_BINS float64: Σx, Σa², Σ2ab, Σb² per exponent field, see the file comment). */
+  /**
+   * Folds in exponent bins: EXPONENT_BINS float64, four per exponent field, the first its Σx and the other three
+   * adding up to its Σx² (see the file comment), each an exact float64.
+   */
   addBins(bins: Float64Array): void {
     for (let j = 0; j < EXPONENT_BINS; j += 4) {
-      if (bins[j + 1] === 0 && bins[j + 3] === 0) continue; // only zeros (or nothing) in this exponent
+      if (bins[j + 1] === 0 && bins[j + 2] === 0 && bins[j + 3] === 0) continue; // only zeros (or nothing) here
       this.sum.add(bins[j]);
       this.sumSq.add(bins[j + 1]);
       this.sumSq.add(bins[j + 2]);
       this.sumSq.add(bins[j + 3]);
+    }
+  }
+
+  /** Folds in the float64 bins of addFloat64Bins (DOUBLE_BINS exact float64 each for Σx and for Σx²). */
+  addDoubleBins(sumBins: Float64Array, squareBins: Float64Array): void {
+    for (let j = 0; j < DOUBLE_BINS; j++) {
+      if (sumBins[j] !== 0) this.sum.add(sumBins[j]);
+      if (squareBins[j] !== 0) this.sumSq.add(squareBins[j]);
     }
   }
 
@@ -217,6 +236,56 @@ export function addFloat32Bins(v: Float32Array, bits: Uint32Array, bins: Float64
 }
 
 /** The number of bits of v > 0. */
+/** 2 float64 (the top 26 and the low 27 significand bits) for each of the 2048 float64 exponent fields. */
+export const DOUBLE_BINS = 4096;
+
+/** ±2^(max(e, 1) − 1075) by sign and exponent field: the unit of a float64's last significand bit. */
+const LAST_BIT_64 = Float64Array.from({ length: 4096 }, (_, k) => (k & 2048 ? -1 : 1) * 2 ** (Math.max(k & 2047, 1) - 1075));
+
+/**
+ * Adds d (given with its high and low 32-bit words, |d| < 2^960) to the bins of its exponent field: its top 26
+ * significand bits to the first, the low 27 to the second. Within one exponent the first are multiples of one
+ * power of two and below 2^26 of it, the second below 2^27: each bin is exact for 2^26 additions.
+ */
+function addToDoubleBins(bins: Float64Array, high: number, low: number, d: number): void {
+  const k = high >>> 20;
+  const lo = (low & 0x7ffffff) * LAST_BIT_64[k];
+  const j = (k & 2047) << 1;
+  bins[j] += d - lo;
+  bins[j + 1] += lo;
+}
+
+const wordScratch = new Float64Array(1);
+const words = new Uint32Array(wordScratch.buffer);
+
+/**
+ * Adds the finite values of v with SQUARE_LO ≤ |x| ≤ SQUARE_HI to the double bins, x to sumBins and x² (as its
+ * float64 product and the product's rounding error) to squareBins; returns how many it skipped (zeros, NaN, ±Inf
+ * and values outside that range, which the caller adds itself). v must hold fewer than 2^25 values.
+ */
+export function addFloat64Bins(v: Float64Array, sumBins: Float64Array, squareBins: Float64Array): number {
+  const bits = new Uint32Array(v.buffer, v.byteOffset, 2 * v.length);
+  let skipped = 0;
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    const ax = Math.abs(x);
+    if (!(ax >= SQUARE_LO && ax <= SQUARE_HI)) {
+      skipped++;
+      continue;
+    }
+    addToDoubleBins(sumBins, bits[2 * i + 1], bits[2 * i], x);
+    const p = x * x;
+    wordScratch[0] = p;
+    addToDoubleBins(squareBins, words[1], words[0], p);
+    const e = productError(x, x, p);
+    if (e !== 0) {
+      wordScratch[0] = e;
+      addToDoubleBins(squareBins, words[1], words[0], e);
+    }
+  }
+  return skipped;
+}
+
 function bitLength(v: bigint): number {
   return v.toString(2).length;
 }

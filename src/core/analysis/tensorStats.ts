@@ -8,7 +8,7 @@ import type { Model, TensorInfo } from '../model.ts';
 import { forEachChunk, forEachRawChunk, isWide, tensorCodec, type Values } from './tensorValues.ts';
 import { countingScanner } from './codeCounting.ts';
 import { wasmKernel, firstPassWasm, secondPassWasm, WASM_MIN_LENGTH, hasFusedScan, fusedScan } from './wasmStats.ts';
-import { addFloat32Bins, EXPONENT_BINS, ExactMoments } from './exactSum.ts';
+import { addFloat32Bins, addFloat64Bins, DOUBLE_BINS, EXPONENT_BINS, ExactMoments, SQUARE_HI, SQUARE_LO } from './exactSum.ts';
 import { QuantLensError } from '../errors.ts';
 import { DEFAULT_CHUNK_ELEMENTS } from './tensorValues.ts';
 
@@ -49,8 +49,10 @@ export interface ScanOptions {
 }
 
 export const DEFAULT_BINS = 64;
-/** Scratch exponent bins of the JavaScript float32 pass. */
+/** Scratch exponent bins of the JavaScript float32 and float64 passes. */
 const BINS = new Float64Array(EXPONENT_BINS);
+const SUM_BINS_64 = new Float64Array(DOUBLE_BINS);
+const SQUARE_BINS_64 = new Float64Array(DOUBLE_BINS);
 
 /** Tensors up to this many elements are decoded once and kept for the second pass (64 MB of float32). */
 const KEEP_DECODED_ELEMENTS = 16 << 20;
@@ -91,7 +93,7 @@ export class StatsAccumulator {
       }
     }
     if (v instanceof Float32Array) this.addFirstPassFloat32(v);
-    else this.addFirstPassFloat64(v);
+    else this.addFirstPassFloat64(v as Float64Array);
   }
 
   /** Float32 values: the exponent bins of exactSum.ts, NaN and ±Inf counted apart. */
@@ -130,13 +132,21 @@ export class StatsAccumulator {
     this.max = max;
   }
 
-  private addFirstPassFloat64(v: Values): void {
+  /** Float64 values: the float64 exponent bins of exactSum.ts; zeros, NaN, ±Inf and extreme values one by one. */
+  private addFirstPassFloat64(v: Float64Array): void {
     let min = this.min;
     let max = this.max;
     let finite = 0;
     let zero = 0;
     const moments = this.moments;
     const n = v.length;
+    let skipped = 0;
+    for (let at = 0; at < n; at += 1 << 24) {
+      SUM_BINS_64.fill(0);
+      SQUARE_BINS_64.fill(0);
+      skipped += addFloat64Bins(v.subarray(at, at + (1 << 24)), SUM_BINS_64, SQUARE_BINS_64);
+      moments.addDoubleBins(SUM_BINS_64, SQUARE_BINS_64);
+    }
     for (let i = 0; i < n; i++) {
       const x = v[i];
       if (x - x === 0) {
@@ -144,7 +154,7 @@ export class StatsAccumulator {
         if (x < min) min = x;
         if (x > max) max = x;
         if (x === 0) zero++;
-        else moments.add(x);
+        else if (skipped && !(Math.abs(x) >= SQUARE_LO && Math.abs(x) <= SQUARE_HI)) moments.add(x);
       } else if (x !== x) this.nan++;
       else if (x > 0) this.posinf++;
       else this.neginf++;

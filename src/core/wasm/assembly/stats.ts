@@ -29,17 +29,45 @@ export function resultMin(): f32 { return rMin; }
 export function resultMax(): f32 { return rMax; }
 export function resultZero(): i32 { return rZero; }
 
-// Exponent bins of pass 1 (src/core/analysis/exactSum.ts): for each float32 exponent field e, the float64 sums
-// Σx, Σa², Σ2ab, Σb² (a = x with its low 12 mantissa bits cleared, b = x − a), 32 bytes. One table per lane of
-// the four-value loop, so equal exponents in adjacent lanes do not wait on each other; firstEnd adds them up.
-// Exact while a call adds fewer than 2^29 values.
-const BIN_BYTES: usize = 32;
-const LANE_TABLE: usize = 256 * BIN_BYTES;
-const expBins = memory.data(<i32>(4 * LANE_TABLE), 16);
+// Exponent bins of pass 1 (src/core/analysis/exactSum.ts). A float32 x with exponent field e is m·u_e, with m its
+// signed 24-bit integer significand and u_e = 2^(max(e, 1) − 150). Each value adds m and m² to the int64 pair of
+// its exponent in the table of its lane (i % 4, so equal exponents in adjacent lanes do not wait on each other).
+// m² < 2^48, so a lane's bins are emptied into float64 totals (Σm, and Σm² as its high and low 32 bits, all
+// exact integers) every 2^15 values per lane; firstEnd scales the totals by u_e and u_e² into resultBins()
+// (Σx, Σx² high, Σx² low, 0 per exponent: exactSum.ts's layout). Exact while a call adds fewer than 2^28 values.
+const LANE_BINS_BYTES: usize = 256 * 16;
+const laneBins = memory.data(<i32>(4 * LANE_BINS_BYTES), 16);
+const TOTAL_BYTES: usize = 32;
+const totals = memory.data(<i32>(256 * TOTAL_BYTES), 16);
 const tail = memory.data(16, 16);
+/** Four-value groups a lane table takes before it is emptied (each adds m² < 2^48 to an int64). */
+const GROUPS_PER_FLUSH: i32 = 1 << 15;
+let pendingGroups: i32 = 0;
 
-/** The exponent bins of the last pass 1 (256 × Σx, Σa², Σ2ab, Σb², float64). */
-export function resultBins(): usize { return expBins; }
+/** The exponent bins of the last pass 1 (256 × Σx, Σx² high part, Σx² low part, 0; float64). */
+export function resultBins(): usize { return totals; }
+
+/** Empties the lane tables into the float64 totals. */
+function flushLaneBins(): void {
+  for (let e: usize = 0; e < 256; e++) {
+    let sm: i64 = 0;
+    let hi: i64 = 0;
+    let lo: i64 = 0;
+    for (let l: usize = 0; l < 4; l++) {
+      const p = laneBins + l * LANE_BINS_BYTES + (e << 4);
+      const sq = load<i64>(p + 8);
+      sm += load<i64>(p);
+      hi += sq >>> 32;
+      lo += sq & 0xffffffff;
+    }
+    const t = totals + e * TOTAL_BYTES;
+    store<f64>(t, load<f64>(t) + <f64>sm);
+    store<f64>(t + 8, load<f64>(t + 8) + <f64>hi);
+    store<f64>(t + 16, load<f64>(t + 16) + <f64>lo);
+  }
+  memory.fill(laneBins, 0, 4 * LANE_BINS_BYTES);
+  pendingGroups = 0;
+}
 
 // pass-1 running state of the float32 loop (lane i % 4), carried across the pieces of one chunk
 let fMin: v128 = f32x4.splat(Infinity);
@@ -50,41 +78,33 @@ function firstBegin(min0: f32, max0: f32): void {
   fMin = f32x4.splat(min0);
   fMax = f32x4.splat(max0);
   fZeros = i32x4.splat(0);
-  memory.fill(expBins, 0, 4 * LANE_TABLE);
+  memory.fill(laneBins, 0, 4 * LANE_BINS_BYTES);
+  memory.fill(totals, 0, 256 * TOTAL_BYTES);
+  pendingGroups = 0;
 }
 
-/** Adds x (lane pair xa = [x, a²], bb = [2ab, b²]) to the bin at `at`. */
+/** Adds the int64 pair [m, m²] to the bin at `at`. */
 @inline
-function addToBin(at: usize, xa: v128, bb: v128): void {
-  v128.store(at, f64x2.add(v128.load(at), xa));
-  v128.store(at + 16, f64x2.add(v128.load(at + 16), bb));
+function addToBin(at: usize, pair: v128): void {
+  v128.store(at, i64x2.add(v128.load(at), pair));
 }
 
 /** Adds the four values v to the exponent bins (lane l to table l). */
 @inline
 function binFour(v: v128): void {
-  const a = v128.and(v, i32x4.splat(0xfffff000));
-  const b = f32x4.sub(v, a); // exact: the low 12 bits
-  const at = i32x4.shl(v128.and(i32x4.shr_u(v, 23), i32x4.splat(0xff)), 5);
-  const x01 = f64x2.promote_low_f32x4(v);
-  const a01 = f64x2.promote_low_f32x4(a);
-  const b01 = f64x2.promote_low_f32x4(b);
-  const aa01 = f64x2.mul(a01, a01);
-  const ab01 = f64x2.mul(f64x2.add(a01, a01), b01);
-  const bb01 = f64x2.mul(b01, b01);
-  addToBin(expBins + <usize>i32x4.extract_lane(at, 0), v128.shuffle<f64>(x01, aa01, 0, 2), v128.shuffle<f64>(ab01, bb01, 0, 2));
-  addToBin(expBins + LANE_TABLE + <usize>i32x4.extract_lane(at, 1), v128.shuffle<f64>(x01, aa01, 1, 3), v128.shuffle<f64>(ab01, bb01, 1, 3));
-  const vh = v128.shuffle<f32>(v, v, 2, 3, 0, 1);
-  const ah = v128.shuffle<f32>(a, a, 2, 3, 0, 1);
-  const bh = v128.shuffle<f32>(b, b, 2, 3, 0, 1);
-  const x23 = f64x2.promote_low_f32x4(vh);
-  const a23 = f64x2.promote_low_f32x4(ah);
-  const b23 = f64x2.promote_low_f32x4(bh);
-  const aa23 = f64x2.mul(a23, a23);
-  const ab23 = f64x2.mul(f64x2.add(a23, a23), b23);
-  const bb23 = f64x2.mul(b23, b23);
-  addToBin(expBins + 2 * LANE_TABLE + <usize>i32x4.extract_lane(at, 2), v128.shuffle<f64>(x23, aa23, 0, 2), v128.shuffle<f64>(ab23, bb23, 0, 2));
-  addToBin(expBins + 3 * LANE_TABLE + <usize>i32x4.extract_lane(at, 3), v128.shuffle<f64>(x23, aa23, 1, 3), v128.shuffle<f64>(ab23, bb23, 1, 3));
+  const e = v128.and(i32x4.shr_u(v, 23), i32x4.splat(0xff));
+  const implicit = v128.and(v128.not(i32x4.eq(e, i32x4.splat(0))), i32x4.splat(0x800000));
+  const negative = i32x4.shr_s(v, 31);
+  const m = i32x4.sub(v128.xor(v128.or(v128.and(v, i32x4.splat(0x7fffff)), implicit), negative), negative);
+  const m01 = i64x2.extend_low_i32x4_s(m);
+  const m23 = i64x2.extend_high_i32x4_s(m);
+  const sq01 = i64x2.extmul_low_i32x4_s(m, m);
+  const sq23 = i64x2.extmul_high_i32x4_s(m, m);
+  const at = i32x4.shl(e, 4);
+  addToBin(laneBins + <usize>i32x4.extract_lane(at, 0), v128.shuffle<i64>(m01, sq01, 0, 2));
+  addToBin(laneBins + LANE_BINS_BYTES + <usize>i32x4.extract_lane(at, 1), v128.shuffle<i64>(m01, sq01, 1, 3));
+  addToBin(laneBins + 2 * LANE_BINS_BYTES + <usize>i32x4.extract_lane(at, 2), v128.shuffle<i64>(m23, sq23, 0, 2));
+  addToBin(laneBins + 3 * LANE_BINS_BYTES + <usize>i32x4.extract_lane(at, 3), v128.shuffle<i64>(m23, sq23, 1, 3));
 }
 
 /** Pass 1 over n (a multiple of 4) float32 values at ptr, continuing the running state. */
@@ -93,28 +113,40 @@ function firstCore(ptr: usize, n: i32): void {
   let vmax = fMax;
   let zeros = fZeros;
   const zero4 = f32x4.splat(0);
-  for (let i = 0; i < n; i += 4) {
-    const v = v128.load(ptr + (<usize>i << 2));
-    // pmin/pmax keep the running extreme on ties, as the JavaScript loop (NaN and ±0 extremes take its path)
-    vmin = f32x4.pmin(vmin, v);
-    vmax = f32x4.pmax(vmax, v);
-    zeros = i32x4.sub(zeros, f32x4.eq(v, zero4));
-    binFour(v);
+  let i = 0;
+  while (i < n) {
+    const end = min(n, i + 4 * (GROUPS_PER_FLUSH - pendingGroups));
+    pendingGroups += (end - i) >> 2;
+    for (; i < end; i += 4) {
+      const v = v128.load(ptr + (<usize>i << 2));
+      // pmin/pmax keep the running extreme on ties, as the JavaScript loop (NaN and ±0 extremes take its path)
+      vmin = f32x4.pmin(vmin, v);
+      vmax = f32x4.pmax(vmax, v);
+      zeros = i32x4.sub(zeros, f32x4.eq(v, zero4));
+      binFour(v);
+    }
+    if (pendingGroups == GROUPS_PER_FLUSH) flushLaneBins();
   }
   fMin = vmin;
   fMax = vmax;
   fZeros = zeros;
 }
 
+/** 2^k as float64 (−1022 ≤ k ≤ 1023). */
+@inline
+function pow2(k: i32): f64 {
+  return reinterpret<f64>(<i64>(k + 1023) << 52);
+}
+
 /**
- * Adds the n (< 4) values at ptr, adds the lane tables into the first, then publishes the results (resultMin(),
- * resultBins() ...); 0 if a value is NaN or infinite (exponent field 255).
+ * Adds the n (< 4) values at ptr, empties the lane tables, scales the totals into resultBins(), then publishes
+ * the results (resultMin() ...); 0 if a value is NaN or infinite (exponent field 255).
  */
 function firstEnd(ptr: usize, n: i32): i32 {
   let mn = min(min(f32x4.extract_lane(fMin, 0), f32x4.extract_lane(fMin, 1)), min(f32x4.extract_lane(fMin, 2), f32x4.extract_lane(fMin, 3)));
   let mx = max(max(f32x4.extract_lane(fMax, 0), f32x4.extract_lane(fMax, 1)), max(f32x4.extract_lane(fMax, 2), f32x4.extract_lane(fMax, 3)));
   let z = i32x4.extract_lane(fZeros, 0) + i32x4.extract_lane(fZeros, 1) + i32x4.extract_lane(fZeros, 2) + i32x4.extract_lane(fZeros, 3);
-  // the tail goes to lane 0 (the other lanes zero)
+  // the tail goes to the lanes as one more group, zero-padded (a zero adds nothing)
   if (n) {
     v128.store(tail, i32x4.splat(0));
     memory.copy(tail, ptr, <usize>n << 2);
@@ -126,12 +158,16 @@ function firstEnd(ptr: usize, n: i32): i32 {
     if (a > mx) mx = a;
     if (a == 0) z++;
   }
-  for (let at: usize = 0; at < LANE_TABLE; at += 16) {
-    const p = expBins + at;
-    v128.store(p, f64x2.add(f64x2.add(v128.load(p), v128.load(p + LANE_TABLE)), f64x2.add(v128.load(p + 2 * LANE_TABLE), v128.load(p + 3 * LANE_TABLE))));
+  flushLaneBins();
+  // exponent field 255 (NaN, ±Inf): m² is not 0
+  if (load<f64>(totals + 255 * TOTAL_BYTES + 8) != 0 || load<f64>(totals + 255 * TOTAL_BYTES + 16) != 0) return 0;
+  for (let e = 0; e < 255; e++) {
+    const t = totals + <usize>e * TOTAL_BYTES;
+    const u = max(e, 1) - 150;
+    store<f64>(t, load<f64>(t) * pow2(u));
+    store<f64>(t + 8, load<f64>(t + 8) * pow2(2 * u + 32));
+    store<f64>(t + 16, load<f64>(t + 16) * pow2(2 * u));
   }
-  // exponent field 255 (NaN, ±Inf): a² is not 0
-  if (load<f64>(expBins + 255 * BIN_BYTES + 8) != 0) return 0;
   rMin = mn;
   rMax = mx;
   rZero = z;
@@ -139,7 +175,7 @@ function firstEnd(ptr: usize, n: i32): i32 {
 }
 
 /**
- * Pass 1 over n (< 2^29) float32 values at ptr: min, max, zeros and the exponent bins. Returns 0 when a value is
+ * Pass 1 over n (< 2^28) float32 values at ptr: min, max, zeros and the exponent bins. Returns 0 when a value is
  * NaN or infinite (the caller then takes its careful path).
  */
 export function firstPassF32(ptr: usize, n: i32, min0: f32, max0: f32): i32 {

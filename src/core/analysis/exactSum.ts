@@ -56,6 +56,7 @@ export class ExactSum {
 
   /** Adds a finite x exactly. */
   add(x: number): void {
+    if (x === 0) return;
     if (!(Math.abs(x) < HUGE)) {
       this.side += scaledBigInt(x, this.scale);
       return;

@@ -43,7 +43,7 @@ export function wasmKernel(): KernelExports | null {
 /** Minimum chunk length worth the copy into the module's memory. */
 export const WASM_MIN_LENGTH = 1024;
 
-/** Values per kernel call: its exponent bins are exact below 2^29 values, and its memory stays small. */
+/** Values per kernel call: its exponent bins are exact below 2^28 values, and its memory stays small. */
 const PIECE_VALUES = 1 << 22;
 
 export interface FirstPassResult {

@@ -1,12 +1,14 @@
 /**
  * Exact statistics of a tensor over every value (no sampling), in two streaming passes:
- * pass 1 counts, min/max, sum and sum of squares; pass 2 the histogram over [min, max] and the sum of squared
- * deviations from the mean (so std is the two-pass value, not E[x²] − mean²). float64 accumulation throughout.
+ * pass 1 counts, min/max and the exact Σx and Σx² (exactSum.ts); pass 2 the histogram over [min, max]. mean, std
+ * and rms are the correctly rounded float64 of their exact values (std from the exact Σ(x − mean)², computed as
+ * (n·Σx² − (Σx)²) / n without rounding, so it is the two-pass value with an exact mean).
  */
 import type { Model, TensorInfo } from '../model.ts';
 import { forEachChunk, forEachRawChunk, isWide, tensorCodec, type Values } from './tensorValues.ts';
 import { countingScanner } from './codeCounting.ts';
 import { wasmKernel, firstPassWasm, secondPassWasm, WASM_MIN_LENGTH, hasFusedScan, fusedScan } from './wasmStats.ts';
+import { addFloat32Bins, addFloat64Bins, DOUBLE_BINS, EXPONENT_BINS, ExactMoments, SQUARE_HI, SQUARE_LO } from './exactSum.ts';
 import { QuantLensError } from '../errors.ts';
 import { DEFAULT_CHUNK_ELEMENTS } from './tensorValues.ts';
 
@@ -47,6 +49,11 @@ export interface ScanOptions {
 }
 
 export const DEFAULT_BINS = 64;
+/** Scratch exponent bins of the JavaScript float32 and float64 passes. */
+const BINS = new Float64Array(EXPONENT_BINS);
+const SUM_BINS_64 = new Float64Array(DOUBLE_BINS);
+const SQUARE_BINS_64 = new Float64Array(DOUBLE_BINS);
+
 /** Tensors up to this many elements are decoded once and kept for the second pass (64 MB of float32). */
 const KEEP_DECODED_ELEMENTS = 16 << 20;
 
@@ -67,9 +74,8 @@ export class StatsAccumulator {
   zero = 0;
   min = Infinity;
   max = -Infinity;
-  sum = 0;
-  sumSq = 0;
-  private devSq = 0;
+  /** Σx and Σx² of the finite values, exact. */
+  readonly moments = new ExactMoments();
   private counts: Float64Array;
 
   constructor(readonly bins = DEFAULT_BINS) {
@@ -82,86 +88,73 @@ export class StatsAccumulator {
     if (k) {
       const r = firstPassWasm(k, v as Float32Array, this.min, this.max);
       if (r) {
-        this.count += v.length;
-        this.finite += v.length;
-        this.zero += r.zero;
-        this.min = r.min;
-        this.max = r.max;
-        this.sum += r.sum;
-        this.sumSq += r.sumSq;
+        this.mergeFirstPass(v.length, v.length, r.zero, r.min, r.max, r.moments);
         return;
       }
     }
-    if (!this.addFirstPassFinite(v)) this.addFirstPassChecked(v);
+    if (v instanceof Float32Array) this.addFirstPassFloat32(v);
+    else this.addFirstPassFloat64(v as Float64Array);
   }
 
-  /**
-   * The common case, all values finite: four independent accumulators and no classification. Returns false
-   * (having changed nothing) when the chunk holds a NaN or an infinity, which leave the sum non-finite.
-   */
-  private addFirstPassFinite(v: Values): boolean {
+  /** Float32 values: the exponent bins of exactSum.ts, NaN and ±Inf counted apart. */
+  private addFirstPassFloat32(v: Float32Array): void {
     let min = this.min;
     let max = this.max;
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0, q0 = 0, q1 = 0, q2 = 0, q3 = 0;
+    let finite = 0;
     let zero = 0;
+    const bits = new Uint32Array(v.buffer, v.byteOffset, v.length);
     const n = v.length;
-    const n4 = n - (n % 4);
-    let i = 0;
-    for (; i < n4; i += 4) {
-      const a = v[i], b = v[i + 1], c = v[i + 2], d = v[i + 3];
-      if (a < min) min = a;
-      if (a > max) max = a;
-      if (b < min) min = b;
-      if (b > max) max = b;
-      if (c < min) min = c;
-      if (c > max) max = c;
-      if (d < min) min = d;
-      if (d > max) max = d;
-      s0 += a; s1 += b; s2 += c; s3 += d;
-      q0 += a * a; q1 += b * b; q2 += c * c; q3 += d * d;
-      if (a === 0) zero++;
-      if (b === 0) zero++;
-      if (c === 0) zero++;
-      if (d === 0) zero++;
+    for (let i = 0; i < n; i++) {
+      if ((bits[i] & 0x7f800000) === 0x7f800000) {
+        const x = v[i];
+        if (x !== x) this.nan++;
+        else if (x > 0) this.posinf++;
+        else this.neginf++;
+        continue;
+      }
+      const x = v[i];
+      finite++;
+      if (x < min) min = x;
+      if (x > max) max = x;
+      if (x === 0) zero++;
     }
-    for (; i < n; i++) {
-      const a = v[i];
-      if (a < min) min = a;
-      if (a > max) max = a;
-      s0 += a;
-      q0 += a * a;
-      if (a === 0) zero++;
+    // a bin is exact for 2^29 values
+    for (let at = 0; at < n; at += 1 << 28) {
+      BINS.fill(0);
+      const end = Math.min(n, at + (1 << 28));
+      addFloat32Bins(v.subarray(at, end), bits.subarray(at, end), BINS);
+      this.moments.addBins(BINS);
     }
-    const sum = s0 + s1 + (s2 + s3);
-    const sumSq = q0 + q1 + (q2 + q3);
-    if (!(sum - sum === 0) || !(sumSq - sumSq === 0)) return false;
     this.count += n;
-    this.finite += n;
+    this.finite += finite;
     this.zero += zero;
     this.min = min;
     this.max = max;
-    this.sum += sum;
-    this.sumSq += sumSq;
-    return true;
   }
 
-  private addFirstPassChecked(v: Values): void {
+  /** Float64 values: the float64 exponent bins of exactSum.ts; zeros, NaN, ±Inf and extreme values one by one. */
+  private addFirstPassFloat64(v: Float64Array): void {
     let min = this.min;
     let max = this.max;
-    let sum = 0;
-    let sumSq = 0;
     let finite = 0;
     let zero = 0;
+    const moments = this.moments;
     const n = v.length;
+    let skipped = 0;
+    for (let at = 0; at < n; at += 1 << 24) {
+      SUM_BINS_64.fill(0);
+      SQUARE_BINS_64.fill(0);
+      skipped += addFloat64Bins(v.subarray(at, at + (1 << 24)), SUM_BINS_64, SQUARE_BINS_64);
+      moments.addDoubleBins(SUM_BINS_64, SQUARE_BINS_64);
+    }
     for (let i = 0; i < n; i++) {
       const x = v[i];
       if (x - x === 0) {
         finite++;
         if (x < min) min = x;
         if (x > max) max = x;
-        sum += x;
-        sumSq += x * x;
         if (x === 0) zero++;
+        else if (skipped && !(Math.abs(x) >= SQUARE_LO && Math.abs(x) <= SQUARE_HI)) moments.add(x);
       } else if (x !== x) this.nan++;
       else if (x > 0) this.posinf++;
       else this.neginf++;
@@ -171,8 +164,6 @@ export class StatsAccumulator {
     this.zero += zero;
     this.min = min;
     this.max = max;
-    this.sum += sum;
-    this.sumSq += sumSq;
   }
 
   /** Widen the histogram range before pass 2 (several histograms sharing bins). */
@@ -183,35 +174,25 @@ export class StatsAccumulator {
     }
   }
 
-  get mean(): number {
-    return this.finite ? this.sum / this.finite : NaN;
-  }
-
-  /** Pass 2 over the same values: histogram and squared deviations. */
+  /** Pass 2 over the same values: the histogram. */
   addSecondPass(v: Values): void {
     const lo = this.min;
     const hi = this.max;
     const bins = this.bins;
     const counts = this.counts;
-    const mean = this.mean;
     const range = hi - lo;
     const last = bins - 1;
     const scale = range > 0 ? bins / range : 0;
     const allFinite = this.finite === this.count;
     const k = allFinite && v instanceof Float32Array && v.length >= WASM_MIN_LENGTH ? wasmKernel() : null;
     if (k) {
-      this.devSq += secondPassWasm(k, v as Float32Array, counts, lo, range, mean);
+      secondPassWasm(k, v as Float32Array, counts, lo, range);
       return;
     }
-    let devSq = 0;
-    let devSq1 = 0;
     const n = v.length;
     for (let i = 0; i < n; i++) {
       const x = v[i];
       if (!allFinite && x - x !== 0) continue;
-      const d = x - mean;
-      if (i & 1) devSq1 += d * d;
-      else devSq += d * d;
       // bins/range, then the exact formula near a bin edge (see binner)
       const t = (x - lo) * scale;
       let b = Math.floor(t);
@@ -221,14 +202,11 @@ export class StatsAccumulator {
       else if (b < 0) b = 0;
       counts[b]++;
     }
-    this.devSq += devSq + devSq1;
   }
 
   /** Add `count` copies of the value x to pass 2 (code-counting paths); non-finite values are skipped. */
   addSecondPassRepeated(x: number, count: number): void {
     if (x - x !== 0) return;
-    const d = x - this.mean;
-    this.devSq += d * d * count;
     this.counts[binOf(x, this.min, this.max, this.bins)] += count;
   }
 
@@ -239,8 +217,7 @@ export class StatsAccumulator {
       this.finite += count;
       if (x < this.min) this.min = x;
       if (x > this.max) this.max = x;
-      this.sum += x * count;
-      this.sumSq += x * x * count;
+      this.moments.addRepeated(x, count);
       if (x === 0) this.zero += count;
     } else if (x !== x) this.nan += count;
     else if (x > 0) this.posinf += count;
@@ -248,18 +225,13 @@ export class StatsAccumulator {
   }
 
   /** Fold in pass-1 totals that a fast path computed for finite values. */
-  mergeFirstPass(count: number, finite: number, zero: number, min: number, max: number, sum: number, sumSq: number): void {
+  mergeFirstPass(count: number, finite: number, zero: number, min: number, max: number, moments: ExactMoments): void {
     this.count += count;
     this.finite += finite;
     this.zero += zero;
     if (min < this.min) this.min = min;
     if (max > this.max) this.max = max;
-    this.sum += sum;
-    this.sumSq += sumSq;
-  }
-
-  addDevSq(v: number): void {
-    this.devSq += v;
+    this.moments.addMoments(moments);
   }
 
   /** Add histogram counts given as `lanes` partial histograms laid end to end (integers, so exact). */
@@ -307,6 +279,7 @@ export class StatsAccumulator {
 
   result(): TensorStats {
     const finite = this.finite;
+    const { mean, std, rms } = this.moments.results(finite);
     return {
       count: this.count,
       finite_count: finite,
@@ -315,9 +288,9 @@ export class StatsAccumulator {
       neginf_count: this.neginf,
       min: finite ? this.min : NaN,
       max: finite ? this.max : NaN,
-      mean: this.mean,
-      std: finite ? Math.sqrt(this.devSq / finite) : NaN,
-      rms: finite ? Math.sqrt(this.sumSq / finite) : NaN,
+      mean,
+      std,
+      rms,
       absmax: finite ? Math.max(Math.abs(this.min), Math.abs(this.max)) : NaN,
       zero_count: this.zero,
       histogram: finite ? { bins: this.bins, lo: this.min, hi: this.max, counts: Array.from(this.counts) } : null,
@@ -369,8 +342,6 @@ export function computeTensorStats(model: Model, tensor: TensorInfo, options: Sc
       },
       Math.max(1, Math.floor(chunkElements / blockSize)),
       fused,
-      // the generic path keeps tensors up to KEEP_DECODED_ELEMENTS and runs pass 2 over them in one call
-      tensor.nElements <= KEEP_DECODED_ELEMENTS,
       progress,
       () => {
         if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while reading ${tensor.name}`);

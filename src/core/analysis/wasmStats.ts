@@ -1,24 +1,23 @@
 /**
  * The WebAssembly SIMD kernels (dist/kernels.wasm, built from src/core/wasm/assembly/ by scripts/build-wasm.mjs)
- * for the two statistics passes over float32 values. They compute exactly what the JavaScript loops compute (same
- * accumulation order); when the module is missing, or QUANTLENS_NO_WASM is set, the JavaScript loops run.
+ * for the two statistics passes over float32 values. They compute exactly what the JavaScript loops compute (the
+ * exact sums of exactSum.ts, the same histogram); when the module is missing, or QUANTLENS_NO_WASM is set, the
+ * JavaScript loops run.
  */
 import { loadWasmModule } from '../wasm/loadModule.ts';
+import { EXPONENT_BINS, ExactMoments } from './exactSum.ts';
 
 interface KernelExports {
   memory: WebAssembly.Memory;
   alloc(bytes: number): number;
   reset(): void;
   firstPassF32(ptr: number, n: number, min: number, max: number): number;
-  secondPassF32(ptr: number, n: number, hist: number): number;
+  secondPassF32(ptr: number, n: number, hist: number): void;
   resultMin(): number;
   resultMax(): number;
-  resultSum(): number;
-  resultSumSq(): number;
   resultZero(): number;
-  resetDev(): void;
-  devSum(): number;
-  setBins(lo: number, range: number, bins: number, mean: number): void;
+  resultBins(): number;
+  setBins(lo: number, range: number, bins: number): void;
   q4kSecondPass(src: number, nBlocks: number, hist: number): void;
   iq4xsSecondPass(src: number, nBlocks: number, hist: number): void;
   decodedFirstPass(type: number, src: number, nBlocks: number, blockBytes: number, blockWeights: number, min: number, max: number): number;
@@ -44,50 +43,64 @@ export function wasmKernel(): KernelExports | null {
 /** Minimum chunk length worth the copy into the module's memory. */
 export const WASM_MIN_LENGTH = 1024;
 
+/** Values per kernel call: its exponent bins are exact below 2^28 values, and its memory stays small. */
+const PIECE_VALUES = 1 << 22;
+
 export interface FirstPassResult {
   min: number;
   max: number;
-  sum: number;
-  sumSq: number;
   zero: number;
+  moments: ExactMoments;
+}
+
+/** Folds the kernel's exponent bins of its last pass 1 into `moments`. */
+function addKernelBins(k: KernelExports, moments: ExactMoments): void {
+  moments.addBins(new Float64Array(k.memory.buffer, k.resultBins(), EXPONENT_BINS));
 }
 
 /** Pass 1 in WebAssembly, or null when the JavaScript path must run (NaN/Inf present, or a ±0 extreme). */
 export function firstPassWasm(k: KernelExports, v: Float32Array, min: number, max: number): FirstPassResult | null {
+  const moments = new ExactMoments();
+  let zero = 0;
   k.reset();
-  const ptr = k.alloc(v.length * 4);
-  new Float32Array(k.memory.buffer, ptr, v.length).set(v);
-  if (!k.firstPassF32(ptr, v.length, min, max)) return null;
-  const r = { min: k.resultMin(), max: k.resultMax(), sum: k.resultSum(), sumSq: k.resultSumSq(), zero: k.resultZero() };
+  const ptr = k.alloc(Math.min(v.length, PIECE_VALUES) * 4);
+  for (let at = 0; at < v.length; at += PIECE_VALUES) {
+    const piece = v.subarray(at, at + PIECE_VALUES);
+    new Float32Array(k.memory.buffer, ptr, piece.length).set(piece);
+    if (!k.firstPassF32(ptr, piece.length, min, max)) return null;
+    min = k.resultMin();
+    max = k.resultMax();
+    zero += k.resultZero();
+    addKernelBins(k, moments);
+  }
   // the JavaScript loop keeps the first of equal extremes; ±0 is the one case where that is visible
-  if (r.min === 0 || r.max === 0) return null;
-  return r;
+  if (min === 0 || max === 0) return null;
+  return { min, max, zero, moments };
 }
 
-/** Pass 2 in WebAssembly: adds to `counts` and returns the squared deviations. */
-export function secondPassWasm(k: KernelExports, v: Float32Array, counts: Float64Array, lo: number, range: number, mean: number): number {
+/** Pass 2 in WebAssembly: adds to `counts`. */
+export function secondPassWasm(k: KernelExports, v: Float32Array, counts: Float64Array, lo: number, range: number): void {
   k.reset();
   const ptr = k.alloc(v.length * 4);
   const bins = counts.length;
   const hist = k.alloc(4 * bins * 4);
   new Float32Array(k.memory.buffer, ptr, v.length).set(v);
   new Int32Array(k.memory.buffer, hist, 4 * bins).fill(0);
-  k.setBins(lo, range, bins, mean);
-  const dev = k.secondPassF32(ptr, v.length, hist);
+  k.setBins(lo, range, bins);
+  k.secondPassF32(ptr, v.length, hist);
   // four int32 partial histograms (lane i % 4); a call holds fewer than 2^31 values
   const h = new Int32Array(k.memory.buffer, hist, 4 * bins);
   for (let b = 0; b < bins; b++) counts[b] += h[b] + h[bins + b] + h[2 * bins + b] + h[3 * bins + b];
-  return dev;
 }
 
 interface FusedKernel {
-  /** Pass 1 over n blocks at src (results via resultMin() ...); 0 when the sums are not finite. */
+  /** Pass 1 over n blocks at src (results via resultMin(), resultBins() ...); 0 when a value is not finite. */
   first(k: KernelExports, src: number, n: number, min: number, max: number): number;
-  /** Pass 2 over n blocks at src into the four int32 partial histograms at hist, continuing devSum(). */
+  /** Pass 2 over n blocks at src into the four int32 partial histograms at hist. */
   second(k: KernelExports, src: number, n: number, hist: number): void;
 }
 
-/** Decodes weight by weight in the kernel and scans in the generic path's order: results are identical. */
+/** Decodes weight by weight in the kernel and scans the decoded values as the generic path does. */
 function decoded(type: number, blockBytes: number, blockWeights: number): FusedKernel {
   return {
     first: (k, src, n, min, max) => k.decodedFirstPass(type, src, n, blockBytes, blockWeights, min, max),
@@ -97,8 +110,7 @@ function decoded(type: number, blockBytes: number, blockWeights: number): FusedK
 
 /**
  * Decoders fused with both passes in WebAssembly, by ggml type id. Q4_K and IQ4_XS count the codes of each
- * sub-block in pass 2 instead (exact counts; the squared deviations, so std, may differ from the generic path's
- * in the last bits).
+ * sub-block in pass 2 instead (the same counts).
  */
 const FUSED: Record<number, FusedKernel> = {
   8: decoded(8, 34, 32),
@@ -117,11 +129,9 @@ export function hasFusedScan(ggmlId: number | undefined): boolean {
 export interface FusedScanTarget {
   min: number;
   max: number;
-  mean: number;
   bins: number;
-  mergeFirstPass(count: number, finite: number, zero: number, min: number, max: number, sum: number, sumSq: number): void;
+  mergeFirstPass(count: number, finite: number, zero: number, min: number, max: number, moments: ExactMoments): void;
   addHistogramCounts(counts: Float64Array): void;
-  addDevSq(v: number): void;
 }
 
 /**
@@ -137,53 +147,50 @@ export function fusedScan(
   readChunk: (firstBlock: number, target: Uint8Array) => void,
   blocksPerChunk: number,
   acc: FusedScanTarget,
-  continuousSecondPass: boolean,
   onProgress: (weights: number) => void,
   isCancelled: () => void,
 ): boolean {
   const k = wasmKernel()!;
   const f = FUSED[ggmlId];
   k.reset();
-  const chunkBlocks = Math.min(blocksPerChunk, nBlocksTotal);
+  const chunkBlocks = Math.min(blocksPerChunk, nBlocksTotal, Math.max(1, Math.floor(PIECE_VALUES / blockSize)));
   const src = k.alloc(chunkBlocks * bytesPerBlock);
   const bins = acc.bins;
   const hist = k.alloc(4 * bins * 4);
   const mem = () => new Uint8Array(k.memory.buffer);
-  // pass 1
-  const partial: [number, number, number, number, number, number, number][] = [];
+  // pass 1 (merged into acc only once every chunk has passed)
+  const moments = new ExactMoments();
   let min = acc.min;
   let max = acc.max;
+  let zero = 0;
   for (let b = 0; b < nBlocksTotal; b += chunkBlocks) {
     isCancelled();
     const n = Math.min(chunkBlocks, nBlocksTotal - b);
     readChunk(b, mem().subarray(src, src + n * bytesPerBlock));
     if (!f.first(k, src, n, min, max)) return false;
-    const r = { min: k.resultMin(), max: k.resultMax(), sum: k.resultSum(), sumSq: k.resultSumSq(), zero: k.resultZero() };
-    if (r.min === 0 || r.max === 0) return false;
-    min = r.min;
-    max = r.max;
-    partial.push([n * blockSize, n * blockSize, r.zero, r.min, r.max, r.sum, r.sumSq]);
+    min = k.resultMin();
+    max = k.resultMax();
+    if (min === 0 || max === 0) return false;
+    zero += k.resultZero();
+    addKernelBins(k, moments);
     onProgress(n * blockSize);
   }
-  for (const p of partial) acc.mergeFirstPass(...p);
+  const count = nBlocksTotal * blockSize;
+  acc.mergeFirstPass(count, count, zero, min, max, moments);
   // pass 2: four int32 partial histograms, emptied into `counts` after every chunk (so they cannot overflow)
-  k.setBins(acc.min, acc.max - acc.min, bins, acc.mean);
+  k.setBins(acc.min, acc.max - acc.min, bins);
   const counts = new Float64Array(bins);
   new Int32Array(k.memory.buffer, hist, 4 * bins).fill(0);
-  k.resetDev();
   for (let b = 0; b < nBlocksTotal; b += chunkBlocks) {
     isCancelled();
     const n = Math.min(chunkBlocks, nBlocksTotal - b);
     readChunk(b, mem().subarray(src, src + n * bytesPerBlock));
-    if (!continuousSecondPass) k.resetDev();
     f.second(k, src, n, hist);
-    if (!continuousSecondPass) acc.addDevSq(k.devSum());
     const h = new Int32Array(k.memory.buffer, hist, 4 * bins);
     for (let i = 0; i < bins; i++) counts[i] += h[i] + h[bins + i] + h[2 * bins + i] + h[3 * bins + i];
     h.fill(0);
     onProgress(n * blockSize);
   }
-  if (continuousSecondPass) acc.addDevSq(k.devSum());
   acc.addHistogramCounts(counts);
   fusedScansDone++;
   return true;

@@ -67,11 +67,20 @@ function lookupCodec(table: Float32Array): QuantCodec {
 }
 const byteTable = (f: (b: number) => number) => Float32Array.from({ length: 256 }, (_, b) => f(b));
 
+/** E4M3FN with its NaNs (0x7f, 0xff) quiet and keeping sign and payload, as ggml's binary16 conversion treats NaN. */
+const E4M3_TABLE = (() => {
+  const table = byteTable(e4m3ToNumber);
+  const bits = new Uint32Array(table.buffer);
+  bits[0x7f] = 0x7ff00000;
+  bits[0xff] = 0xfff00000;
+  return table;
+})();
+
 /** safetensors dtypes that ggml has no id for, keyed by dtype name. */
 export const safetensorsOnlyCodecs: Record<string, QuantCodec> = {
   U8: lookupCodec(byteTable((b) => b)),
   BOOL: lookupCodec(byteTable((b) => (b ? 1 : 0))),
-  F8_E4M3: lookupCodec(byteTable(e4m3ToNumber)),
+  F8_E4M3: lookupCodec(E4M3_TABLE),
   F8_E5M2: lookupCodec(byteTable(e5m2ToNumber)),
   F8_E8M0: lookupCodec(byteTable((b) => (b === 0xff ? NaN : 2 ** (b - 127)))),
   U16: { dequantize: (src, dst, n) => dst.set(viewOf(Uint16Array, src, n)) },

@@ -9,18 +9,18 @@ function halfBitsToNumber(h: number): number {
   return sign * (1024 + mant) * 2 ** (exp - 25);
 }
 
-/** binary16 -> binary32 for all 65536 bit patterns (NaN payloads and signs preserved, as ggml's conversion does). */
+/**
+ * binary16 -> binary32 for all 65536 bit patterns, ggml's bits included for NaN: sign and payload kept (shifted
+ * into the top mantissa bits) and the quiet bit set, so a signalling NaN such as 0x7d00 becomes the quiet 0x7fe00000
+ * (as ggml_fp16_to_fp32 and the x86 F16C conversion do).
+ */
 export const F16_TO_F32: Float32Array = (() => {
   const table = new Float32Array(65536);
   const bits = new Uint32Array(table.buffer);
   for (let h = 0; h < 65536; h++) {
     const exp = (h >> 10) & 0x1f;
-    if (exp === 0x1f && h & 0x3ff) {
-      // NaN: keep sign and payload the way a hardware/ggml conversion does (payload shifted into the top bits).
-      bits[h] = ((h & 0x8000) << 16) | 0x7f800000 | ((h & 0x3ff) << 13);
-    } else {
-      table[h] = halfBitsToNumber(h);
-    }
+    if (exp === 0x1f && h & 0x3ff) bits[h] = ((h & 0x8000) << 16) | 0x7fc00000 | ((h & 0x3ff) << 13);
+    else table[h] = halfBitsToNumber(h);
   }
   return table;
 })();

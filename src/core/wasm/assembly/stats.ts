@@ -1,8 +1,8 @@
 // AssemblyScript, compiled to dist/kernels.wasm by scripts/build-wasm.mjs (WebAssembly SIMD).
-// The exact-statistics inner loops of src/core/analysis/tensorStats.ts, with the same summation order, so the
-// JavaScript and WebAssembly paths give identical results; the one exception is pass 2 of Q4_K and IQ4_XS, which
-// counts codes per sub-block (exact counts; squared deviations summed per distinct value). Histogram bins are
-// always exactly binOf's. Inputs live in this module's memory.
+// The exact-statistics inner loops of src/core/analysis/tensorStats.ts: pass 1 sums into the exponent bins of
+// src/core/analysis/exactSum.ts (exact, so the JavaScript and WebAssembly paths give identical results), pass 2
+// counts the histogram (Q4_K and IQ4_XS by counting the codes of each sub-block). Histogram bins are always
+// exactly binOf's. Inputs live in this module's memory.
 
 let heapTop: usize = __heap_base;
 
@@ -20,113 +20,163 @@ export function reset(): void {
   heapTop = __heap_base;
 }
 
-// running squared-deviation sums of pass 2 (even and odd indices), carried between calls where a pass spans chunks
-let dev0: f64 = 0;
-let dev1: f64 = 0;
-export function resetDev(): void { dev0 = 0; dev1 = 0; }
-export function devSum(): f64 { return dev0 + dev1; }
-
 // pass-1 results
 let rMin: f32 = 0;
 let rMax: f32 = 0;
-let rSum: f64 = 0;
-let rSumSq: f64 = 0;
 let rZero: i32 = 0;
 
 export function resultMin(): f32 { return rMin; }
 export function resultMax(): f32 { return rMax; }
-export function resultSum(): f64 { return rSum; }
-export function resultSumSq(): f64 { return rSumSq; }
 export function resultZero(): i32 { return rZero; }
+
+// Exponent bins of pass 1 (src/core/analysis/exactSum.ts). A float32 x with exponent field e is m·u_e, with m its
+// signed 24-bit integer significand and u_e = 2^(max(e, 1) − 150). Each value adds m and m² to the int64 pair of
+// its exponent in the table of its lane (i % 4, so equal exponents in adjacent lanes do not wait on each other).
+// m² < 2^48, so a lane's bins are emptied into float64 totals (Σm, and Σm² as its high and low 32 bits, all
+// exact integers) every 2^15 values per lane; firstEnd scales the totals by u_e and u_e² into resultBins()
+// (Σx, Σx² high, Σx² low, 0 per exponent: exactSum.ts's layout). Exact while a call adds fewer than 2^28 values.
+const LANE_BINS_BYTES: usize = 256 * 16;
+const laneBins = memory.data(<i32>(4 * LANE_BINS_BYTES), 16);
+const TOTAL_BYTES: usize = 32;
+const totals = memory.data(<i32>(256 * TOTAL_BYTES), 16);
+const tail = memory.data(16, 16);
+/** Four-value groups a lane table takes before it is emptied (each adds m² < 2^48 to an int64). */
+const GROUPS_PER_FLUSH: i32 = 1 << 15;
+let pendingGroups: i32 = 0;
+
+/** The exponent bins of the last pass 1 (256 × Σx, Σx² high part, Σx² low part, 0; float64). */
+export function resultBins(): usize { return totals; }
+
+/** Empties the lane tables into the float64 totals. */
+function flushLaneBins(): void {
+  for (let e: usize = 0; e < 256; e++) {
+    let sm: i64 = 0;
+    let hi: i64 = 0;
+    let lo: i64 = 0;
+    for (let l: usize = 0; l < 4; l++) {
+      const p = laneBins + l * LANE_BINS_BYTES + (e << 4);
+      const sq = load<i64>(p + 8);
+      sm += load<i64>(p);
+      hi += sq >>> 32;
+      lo += sq & 0xffffffff;
+    }
+    const t = totals + e * TOTAL_BYTES;
+    store<f64>(t, load<f64>(t) + <f64>sm);
+    store<f64>(t + 8, load<f64>(t + 8) + <f64>hi);
+    store<f64>(t + 16, load<f64>(t + 16) + <f64>lo);
+  }
+  memory.fill(laneBins, 0, 4 * LANE_BINS_BYTES);
+  pendingGroups = 0;
+}
 
 // pass-1 running state of the float32 loop (lane i % 4), carried across the pieces of one chunk
 let fMin: v128 = f32x4.splat(Infinity);
 let fMax: v128 = f32x4.splat(-Infinity);
-let fS01: v128 = f64x2.splat(0);
-let fS23: v128 = f64x2.splat(0);
-let fQ01: v128 = f64x2.splat(0);
-let fQ23: v128 = f64x2.splat(0);
 let fZeros: v128 = i32x4.splat(0);
 
 function firstBegin(min0: f32, max0: f32): void {
   fMin = f32x4.splat(min0);
   fMax = f32x4.splat(max0);
-  fS01 = f64x2.splat(0);
-  fS23 = f64x2.splat(0);
-  fQ01 = f64x2.splat(0);
-  fQ23 = f64x2.splat(0);
   fZeros = i32x4.splat(0);
+  memory.fill(laneBins, 0, 4 * LANE_BINS_BYTES);
+  memory.fill(totals, 0, 256 * TOTAL_BYTES);
+  pendingGroups = 0;
+}
+
+/** Adds the int64 pair [m, m²] to the bin at `at`. */
+@inline
+function addToBin(at: usize, pair: v128): void {
+  v128.store(at, i64x2.add(v128.load(at), pair));
+}
+
+/** Adds the four values v to the exponent bins (lane l to table l). */
+@inline
+function binFour(v: v128): void {
+  const e = v128.and(i32x4.shr_u(v, 23), i32x4.splat(0xff));
+  const implicit = v128.and(v128.not(i32x4.eq(e, i32x4.splat(0))), i32x4.splat(0x800000));
+  const negative = i32x4.shr_s(v, 31);
+  const m = i32x4.sub(v128.xor(v128.or(v128.and(v, i32x4.splat(0x7fffff)), implicit), negative), negative);
+  const m01 = i64x2.extend_low_i32x4_s(m);
+  const m23 = i64x2.extend_high_i32x4_s(m);
+  const sq01 = i64x2.extmul_low_i32x4_s(m, m);
+  const sq23 = i64x2.extmul_high_i32x4_s(m, m);
+  const at = i32x4.shl(e, 4);
+  addToBin(laneBins + <usize>i32x4.extract_lane(at, 0), v128.shuffle<i64>(m01, sq01, 0, 2));
+  addToBin(laneBins + LANE_BINS_BYTES + <usize>i32x4.extract_lane(at, 1), v128.shuffle<i64>(m01, sq01, 1, 3));
+  addToBin(laneBins + 2 * LANE_BINS_BYTES + <usize>i32x4.extract_lane(at, 2), v128.shuffle<i64>(m23, sq23, 0, 2));
+  addToBin(laneBins + 3 * LANE_BINS_BYTES + <usize>i32x4.extract_lane(at, 3), v128.shuffle<i64>(m23, sq23, 1, 3));
 }
 
 /** Pass 1 over n (a multiple of 4) float32 values at ptr, continuing the running state. */
 function firstCore(ptr: usize, n: i32): void {
   let vmin = fMin;
   let vmax = fMax;
-  let s01 = fS01;
-  let s23 = fS23;
-  let q01 = fQ01;
-  let q23 = fQ23;
   let zeros = fZeros;
   const zero4 = f32x4.splat(0);
-  for (let i = 0; i < n; i += 4) {
-    const v = v128.load(ptr + (<usize>i << 2));
-    // pmin/pmax keep the running extreme on ties, as the JavaScript loop (NaN and ±0 extremes take its path)
-    vmin = f32x4.pmin(vmin, v);
-    vmax = f32x4.pmax(vmax, v);
-    const lo = f64x2.promote_low_f32x4(v);
-    const hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
-    s01 = f64x2.add(s01, lo);
-    s23 = f64x2.add(s23, hi);
-    q01 = f64x2.add(q01, f64x2.mul(lo, lo));
-    q23 = f64x2.add(q23, f64x2.mul(hi, hi));
-    zeros = i32x4.sub(zeros, f32x4.eq(v, zero4));
+  let i = 0;
+  while (i < n) {
+    const end = min(n, i + 4 * (GROUPS_PER_FLUSH - pendingGroups));
+    pendingGroups += (end - i) >> 2;
+    for (; i < end; i += 4) {
+      const v = v128.load(ptr + (<usize>i << 2));
+      // pmin/pmax keep the running extreme on ties, as the JavaScript loop (NaN and ±0 extremes take its path)
+      vmin = f32x4.pmin(vmin, v);
+      vmax = f32x4.pmax(vmax, v);
+      zeros = i32x4.sub(zeros, f32x4.eq(v, zero4));
+      binFour(v);
+    }
+    if (pendingGroups == GROUPS_PER_FLUSH) flushLaneBins();
   }
   fMin = vmin;
   fMax = vmax;
-  fS01 = s01;
-  fS23 = s23;
-  fQ01 = q01;
-  fQ23 = q23;
   fZeros = zeros;
 }
 
-/** Adds the n (< 4) values at ptr to lane 0, then publishes the results (resultMin() ...); 0 if not finite. */
+/** 2^k as float64 (−1022 ≤ k ≤ 1023). */
+@inline
+function pow2(k: i32): f64 {
+  return reinterpret<f64>(<i64>(k + 1023) << 52);
+}
+
+/**
+ * Adds the n (< 4) values at ptr, empties the lane tables, scales the totals into resultBins(), then publishes
+ * the results (resultMin() ...); 0 if a value is NaN or infinite (exponent field 255).
+ */
 function firstEnd(ptr: usize, n: i32): i32 {
-  let s0 = f64x2.extract_lane(fS01, 0);
-  const s1 = f64x2.extract_lane(fS01, 1);
-  const s2 = f64x2.extract_lane(fS23, 0);
-  const s3 = f64x2.extract_lane(fS23, 1);
-  let q0 = f64x2.extract_lane(fQ01, 0);
-  const q1 = f64x2.extract_lane(fQ01, 1);
-  const q2 = f64x2.extract_lane(fQ23, 0);
-  const q3 = f64x2.extract_lane(fQ23, 1);
   let mn = min(min(f32x4.extract_lane(fMin, 0), f32x4.extract_lane(fMin, 1)), min(f32x4.extract_lane(fMin, 2), f32x4.extract_lane(fMin, 3)));
   let mx = max(max(f32x4.extract_lane(fMax, 0), f32x4.extract_lane(fMax, 1)), max(f32x4.extract_lane(fMax, 2), f32x4.extract_lane(fMax, 3)));
   let z = i32x4.extract_lane(fZeros, 0) + i32x4.extract_lane(fZeros, 1) + i32x4.extract_lane(fZeros, 2) + i32x4.extract_lane(fZeros, 3);
+  // the tail goes to the lanes as one more group, zero-padded (a zero adds nothing)
+  if (n) {
+    v128.store(tail, i32x4.splat(0));
+    memory.copy(tail, ptr, <usize>n << 2);
+    binFour(v128.load(tail));
+  }
   for (let i = 0; i < n; i++) {
     const a = load<f32>(ptr + (<usize>i << 2));
     if (a < mn) mn = a;
     if (a > mx) mx = a;
-    const d = <f64>a;
-    s0 += d;
-    q0 += d * d;
     if (a == 0) z++;
   }
-  const sum = s0 + s1 + (s2 + s3);
-  const sumSq = q0 + q1 + (q2 + q3);
-  if (!isFinite(sum) || !isFinite(sumSq)) return 0;
+  flushLaneBins();
+  // exponent field 255 (NaN, ±Inf): m² is not 0
+  if (load<f64>(totals + 255 * TOTAL_BYTES + 8) != 0 || load<f64>(totals + 255 * TOTAL_BYTES + 16) != 0) return 0;
+  for (let e = 0; e < 255; e++) {
+    const t = totals + <usize>e * TOTAL_BYTES;
+    const u = max(e, 1) - 150;
+    store<f64>(t, load<f64>(t) * pow2(u));
+    store<f64>(t + 8, load<f64>(t + 8) * pow2(2 * u + 32));
+    store<f64>(t + 16, load<f64>(t + 16) * pow2(2 * u));
+  }
   rMin = mn;
   rMax = mx;
-  rSum = sum;
-  rSumSq = sumSq;
   rZero = z;
   return 1;
 }
 
 /**
- * Pass 1 over n finite float32 values at ptr: min, max, zeros, and the sum and sum of squares in float64 with
- * four accumulators (lane i % 4), combined as s0 + s1 + (s2 + s3). Returns 0 when a NaN or infinity leaves the
- * sums non-finite (the caller then takes its careful path).
+ * Pass 1 over n (< 2^28) float32 values at ptr: min, max, zeros and the exponent bins. Returns 0 when a value is
+ * NaN or infinite (the caller then takes its careful path).
  */
 export function firstPassF32(ptr: usize, n: i32, min0: f32, max0: f32): i32 {
   const n4 = n & ~3;
@@ -146,28 +196,22 @@ function clampBin(b: i32, last: i32): i32 {
 }
 
 /**
- * Pass 2 over n finite float32 values at ptr, for the histogram set by setBins: Σ(x − mean)² with two
- * accumulators (even and odd indices, as the JavaScript loop) and the bins, estimated in float32 with the exact
- * float64 formula near an edge (secondCore), added to the four int32 partial histograms at hist.
+ * Pass 2 over n finite float32 values at ptr, for the histogram set by setBins: the bins, estimated in float32
+ * with the exact float64 formula near an edge (secondCore), added to the four int32 partial histograms at hist.
  */
-export function secondPassF32(ptr: usize, n: i32, hist: usize): f64 {
-  resetDev();
+export function secondPassF32(ptr: usize, n: i32, hist: usize): void {
   const n16 = n & ~15;
   secondCore(ptr, n16, hist);
   for (let i = n16; i < n; i++) {
     const x = <f64>load<f32>(ptr + (<usize>i << 2));
-    const d = x - bMean;
-    if (i & 1) dev1 += d * d;
-    else dev0 += d * d;
     const at = hist + (<usize>clampBin(exactBin(x, bLo, bBins, bRange), bLast) << 2);
     store<i32>(at, load<i32>(at) + 1);
   }
-  return dev0 + dev1;
 }
 
 // ------------------------------------------------------------------------------------------- block fields
 
-/** binary16 bits -> binary32 value (exact, subnormals included; NaN/Inf kept). */
+/** binary16 bits -> binary32 value (exact, subnormals included; NaN quieted with sign and payload kept, as ggml). */
 @inline
 function halfToFloat(h: u32): f32 {
   const sign = (h & 0x8000) << 16;
@@ -177,7 +221,7 @@ function halfToFloat(h: u32): f32 {
     const v = <f32>mant * <f32>5.9604644775390625e-8; // mant · 2^-24, exact
     return sign ? -v : v;
   }
-  if (exp == 31) return reinterpret<f32>(sign | 0x7f800000 | (mant << 13));
+  if (exp == 31) return reinterpret<f32>(sign | (mant ? 0x7fc00000 : 0x7f800000) | (mant << 13));
   return reinterpret<f32>(sign | ((exp + 112) << 23) | (mant << 13));
 }
 
@@ -226,10 +270,9 @@ let bLast: i32 = 0;
 let bLo32: f32 = 0;
 let bScale32: f32 = 0;
 let bMargin: f32 = 0;
-let bMean: f64 = 0;
 
-/** Histogram [lo, lo + range] in `bins` bins and the mean, for the pass-2 kernels that bin in float32. */
-export function setBins(lo: f64, range: f64, bins: i32, mean: f64): void {
+/** Histogram [lo, lo + range] in `bins` bins, for the pass-2 kernels. */
+export function setBins(lo: f64, range: f64, bins: i32): void {
   bLo = lo;
   bRange = range;
   bBins = <f64>bins;
@@ -238,16 +281,14 @@ export function setBins(lo: f64, range: f64, bins: i32, mean: f64): void {
   bScale32 = range > 0 ? <f32>(<f64>bins / range) : 0;
   // a subnormal scale has fewer bits: then every lane takes the exact formula (no r lies in [1, 0])
   bMargin = bScale32 >= <f32>1.1754943508222875e-38 ? <f32>(<f64>bins * 4e-7) : 1;
-  bMean = mean;
 }
 
 /**
- * Pass 2 for four codes of a sub-block: values v (f32x4) in bins b (i32x4) occurring c (i32x4) times. Adds c to
- * the int32 histograms at hist (lane l to the partial histogram l, so adjacent codes do not wait on each other)
- * and returns c·(v − mean)² as f64x2.
+ * Pass 2 for four codes of a sub-block: bins b (i32x4) occurring c (i32x4) times. Adds c to the int32 histograms
+ * at hist (lane l to the partial histogram l, so adjacent codes do not wait on each other).
  */
 @inline
-function binCounted(v: v128, b: v128, c: v128, hist: usize, stride: usize): v128 {
+function binCounted(b: v128, c: v128, hist: usize, stride: usize): void {
   const p0 = hist + (<usize>i32x4.extract_lane(b, 0) << 2);
   const p1 = hist + stride + (<usize>i32x4.extract_lane(b, 1) << 2);
   const p2 = hist + 2 * stride + (<usize>i32x4.extract_lane(b, 2) << 2);
@@ -256,12 +297,6 @@ function binCounted(v: v128, b: v128, c: v128, hist: usize, stride: usize): v128
   store<i32>(p1, load<i32>(p1) + i32x4.extract_lane(c, 1));
   store<i32>(p2, load<i32>(p2) + i32x4.extract_lane(c, 2));
   store<i32>(p3, load<i32>(p3) + i32x4.extract_lane(c, 3));
-  const mean2 = f64x2.splat(bMean);
-  const d01 = f64x2.sub(f64x2.promote_low_f32x4(v), mean2);
-  const d23 = f64x2.sub(f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)), mean2);
-  const n01 = f64x2.convert_low_i32x4_s(c);
-  const n23 = f64x2.convert_low_i32x4_s(v128.shuffle<i32>(c, c, 2, 3, 0, 1));
-  return f64x2.add(f64x2.mul(f64x2.mul(d01, d01), n01), f64x2.mul(f64x2.mul(d23, d23), n23));
 }
 
 /**
@@ -307,10 +342,10 @@ let exactSubBlockBinsOutOfLine = exactSubBlockBins;
 
 /**
  * Pass 2 of a sub-block of 32 weights given as the bit planes p0..p3 of its codes and the values of codes 0..15
- * (v0 = codes 0..3, ..., v3 = codes 12..15). Returns Σ count·(v − mean)² as f64x2.
+ * (v0 = codes 0..3, ..., v3 = codes 12..15).
  */
 @inline
-function subBlockPass2(p0: u32, p1: u32, p2: u32, p3: u32, v0: v128, v1: v128, v2: v128, v3: v128, hist: usize, stride: usize): v128 {
+function subBlockPass2(p0: u32, p1: u32, p2: u32, p3: u32, v0: v128, v1: v128, v2: v128, v3: v128, hist: usize, stride: usize): void {
   const t0 = binEstimate(v0);
   const t1 = binEstimate(v1);
   const t2 = binEstimate(v2);
@@ -328,23 +363,19 @@ function subBlockPass2(p0: u32, p1: u32, p2: u32, p3: u32, v0: v128, v1: v128, v
   }
   const low = planePairs(p0, p1);
   const high = planePairs(p2, p3);
-  let dev = binCounted(v0, b0, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 0, 0, 0, 0))), hist, stride);
-  dev = f64x2.add(dev, binCounted(v1, b1, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 1, 1, 1, 1))), hist, stride));
-  dev = f64x2.add(dev, binCounted(v2, b2, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 2, 2, 2, 2))), hist, stride));
-  return f64x2.add(dev, binCounted(v3, b3, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 3, 3, 3, 3))), hist, stride));
+  binCounted(b0, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 0, 0, 0, 0))), hist, stride);
+  binCounted(b1, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 1, 1, 1, 1))), hist, stride);
+  binCounted(b2, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 2, 2, 2, 2))), hist, stride);
+  binCounted(b3, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 3, 3, 3, 3))), hist, stride);
 }
 
-/**
- * Pass 2 over Q4_K blocks by code counting (subBlockPass2). Histogram counts equal the per-weight path's; the
- * squared deviations are summed as count·d² per distinct value, so they may differ from it in the last bits.
- */
+/** Pass 2 over Q4_K blocks by code counting (subBlockPass2): histogram counts equal the per-weight path's. */
 export function q4kSecondPass(src: usize, nBlocks: i32, hist: usize): void {
   const stride = <usize>(bLast + 1) << 2;
   const q0 = f32x4(0, 1, 2, 3);
   const q1 = f32x4(4, 5, 6, 7);
   const q2 = f32x4(8, 9, 10, 11);
   const q3 = f32x4(12, 13, 14, 15);
-  let dev = f64x2.replace_lane(f64x2.splat(dev0), 1, dev1);
   for (let i = 0; i < nBlocks; i++) {
     const o = src + <usize>i * 144;
     const d = halfToFloat(<u32>load<u16>(o));
@@ -356,19 +387,17 @@ export function q4kSecondPass(src: usize, nBlocks: i32, hist: usize): void {
       let sm = scaleMin(o, 2 * j);
       let d1 = f32x4.splat(d * <f32>(sm & 0xff));
       let m1 = f32x4.splat(dmin * <f32>(sm >> 8));
-      dev = f64x2.add(dev, subBlockPass2(plane(a, b, 7), plane(a, b, 6), plane(a, b, 5), plane(a, b, 4),
+      subBlockPass2(plane(a, b, 7), plane(a, b, 6), plane(a, b, 5), plane(a, b, 4),
         f32x4.sub(f32x4.mul(d1, q0), m1), f32x4.sub(f32x4.mul(d1, q1), m1), f32x4.sub(f32x4.mul(d1, q2), m1), f32x4.sub(f32x4.mul(d1, q3), m1),
-        hist, stride));
+        hist, stride);
       sm = scaleMin(o, 2 * j + 1);
       d1 = f32x4.splat(d * <f32>(sm & 0xff));
       m1 = f32x4.splat(dmin * <f32>(sm >> 8));
-      dev = f64x2.add(dev, subBlockPass2(plane(a, b, 3), plane(a, b, 2), plane(a, b, 1), plane(a, b, 0),
+      subBlockPass2(plane(a, b, 3), plane(a, b, 2), plane(a, b, 1), plane(a, b, 0),
         f32x4.sub(f32x4.mul(d1, q0), m1), f32x4.sub(f32x4.mul(d1, q1), m1), f32x4.sub(f32x4.mul(d1, q2), m1), f32x4.sub(f32x4.mul(d1, q3), m1),
-        hist, stride));
+        hist, stride);
     }
   }
-  dev0 = f64x2.extract_lane(dev, 0);
-  dev1 = f64x2.extract_lane(dev, 1);
 }
 
 // ------------------------------------------------------------------------------------------------ IQ4_XS
@@ -376,7 +405,6 @@ export function q4kSecondPass(src: usize, nBlocks: i32, hist: usize): void {
 /** Pass 2 over IQ4_XS blocks by code counting (as q4kSecondPass). */
 export function iq4xsSecondPass(src: usize, nBlocks: i32, hist: usize): void {
   const stride = <usize>(bLast + 1) << 2;
-  let dev = f64x2.replace_lane(f64x2.splat(dev0), 1, dev1);
   for (let i = 0; i < nBlocks; i++) {
     const o = src + <usize>i * 136;
     const d = halfToFloat(<u32>load<u16>(o));
@@ -384,13 +412,11 @@ export function iq4xsSecondPass(src: usize, nBlocks: i32, hist: usize): void {
       const dl = f32x4.splat(d * <f32>(iq4xsScale(o, ib) - 32));
       const a = v128.load(o + 8 + 16 * ib);
       const hi = i8x16.shr_u(a, 4);
-      dev = f64x2.add(dev, subBlockPass2(plane(a, hi, 7), plane(a, hi, 6), plane(a, hi, 5), plane(a, hi, 4),
+      subBlockPass2(plane(a, hi, 7), plane(a, hi, 6), plane(a, hi, 5), plane(a, hi, 4),
         f32x4.mul(dl, f32x4(-127, -104, -83, -65)), f32x4.mul(dl, f32x4(-49, -35, -22, -10)), f32x4.mul(dl, f32x4(1, 13, 25, 38)), f32x4.mul(dl, f32x4(53, 69, 89, 113)),
-        hist, stride));
+        hist, stride);
     }
   }
-  dev0 = f64x2.extract_lane(dev, 0);
-  dev1 = f64x2.extract_lane(dev, 1);
 }
 
 /** The 6-bit scale of sub-block ib: 4 bits from scales_l, 2 from scales_h. */
@@ -642,9 +668,11 @@ function decodeQ2K(src: usize, nBlocks: i32, dst: usize): void {
 function halfToFloat4(h: v128): v128 {
   const em = v128.and(h, i32x4.splat(0x7fff));
   const bits = i32x4.shl(em, 13);
-  // normal and subnormal halves: the shifted bits times 2^112 (exact); Inf and NaN: exponent all ones, payload kept
+  // normal and subnormal halves: the shifted bits times 2^112 (exact); Inf and NaN: exponent all ones, payload
+  // kept, and the quiet bit set for NaN
   const finite = f32x4.mul(bits, f32x4.splat(reinterpret<f32>(0x77800000)));
-  const special = v128.or(bits, i32x4.splat(0x7f800000));
+  const quiet = v128.and(i32x4.gt_s(em, i32x4.splat(0x7c00)), i32x4.splat(0x00400000));
+  const special = v128.or(v128.or(bits, i32x4.splat(0x7f800000)), quiet);
   const value = v128.bitselect(special, finite, i32x4.ge_s(em, i32x4.splat(0x7c00)));
   return v128.or(value, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
 }
@@ -715,30 +743,18 @@ function countWeights(b: v128, hist: usize, stride: usize): void {
   store<i32>(p3, load<i32>(p3) + 1);
 }
 
-/** dev + (x − mean)² for the four values of v: lanes 0, 1 then 2, 3 (even and odd indices, as the JavaScript loop). */
-@inline
-function addDev(dev: v128, v: v128, mean2: v128): v128 {
-  const d01 = f64x2.sub(f64x2.promote_low_f32x4(v), mean2);
-  const d23 = f64x2.sub(f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)), mean2);
-  return f64x2.add(f64x2.add(dev, f64x2.mul(d01, d01)), f64x2.mul(d23, d23));
-}
-
 /**
- * Pass 2 over n (a multiple of 16) finite float32 values, the squared deviations in the JavaScript loop's
- * order (continuing dev0 / dev1) but binning in float32 (as subBlockPass2, one edge check per 16 values) into the
- * int32 histograms at hist.
+ * Pass 2 over n (a multiple of 16) finite float32 values, binning in float32 (as subBlockPass2, one edge check
+ * per 16 values) into the int32 histograms at hist.
  */
 function secondCore(ptr: usize, n: i32, hist: usize): void {
   const stride = <usize>(bLast + 1) << 2;
-  const mean2 = f64x2.splat(bMean);
-  let dev = f64x2.replace_lane(f64x2.splat(dev0), 1, dev1);
   for (let i = 0; i < n; i += 16) {
     const at = ptr + (<usize>i << 2);
     const v0 = v128.load(at);
     const v1 = v128.load(at + 16);
     const v2 = v128.load(at + 32);
     const v3 = v128.load(at + 48);
-    dev = addDev(addDev(addDev(addDev(dev, v0, mean2), v1, mean2), v2, mean2), v3, mean2);
     const t0 = binEstimate(v0);
     const t1 = binEstimate(v1);
     const t2 = binEstimate(v2);
@@ -759,8 +775,6 @@ function secondCore(ptr: usize, n: i32, hist: usize): void {
     countWeights(b2, hist, stride);
     countWeights(b3, hist, stride);
   }
-  dev0 = f64x2.extract_lane(dev, 0);
-  dev1 = f64x2.extract_lane(dev, 1);
 }
 
 /** Pass 1 over nBlocks blocks of `type` (8 = Q8_0, 12 = Q4_K, 14 = Q6_K, 23 = IQ4_XS), exactly as firstPassF32 over the decoded values. */
@@ -775,7 +789,7 @@ export function decodedFirstPass(type: i32, src: usize, nBlocks: i32, blockBytes
   return firstEnd(scratch, 0);
 }
 
-/** Pass 2 over nBlocks blocks of `type`, continuing dev0 / dev1 (secondCore). */
+/** Pass 2 over nBlocks blocks of `type` (secondCore). */
 export function decodedSecondPass(type: i32, src: usize, nBlocks: i32, blockBytes: i32, blockWeights: i32, hist: usize): void {
   const per = SCRATCH_WEIGHTS / blockWeights;
   for (let b = 0; b < nBlocks; b += per) {

@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import type { WorkerJob, WorkerRequest, WorkerResponse, WorkerResult } from '../shared/workerProtocol.ts';
-import { QuantLensError } from '../core/errors.ts';
+import { QuantLensError, type ErrorCode } from '../core/errors.ts';
 import type { ChunkQuantizer } from '../core/requant/requantize.ts';
 
 export interface JobHandle<T extends WorkerResult = WorkerResult> {
@@ -52,7 +52,8 @@ export class WorkerPool {
       if (m.type === 'progress') return p.onProgress?.(m.done, m.total);
       this.busy.delete(w);
       if (m.type === 'result') p.resolve(m.result);
-      else p.reject(new QuantLensError((m.code as never) ?? 'io', m.message));
+      // a bug in the worker (not a QuantLensError there) stays one here, as it would on this thread
+      else p.reject(m.code === 'internal' ? new Error(m.message) : new QuantLensError((m.code as ErrorCode | undefined) ?? 'io', m.message));
       this.idle.push(w);
       this.pump();
     });
@@ -64,7 +65,9 @@ export class WorkerPool {
     this.idle.push(w);
   }
 
+  /** A worker that failed or exited (both events come for one crash): its job fails, a new worker takes its place. */
   private replace(w: Worker, e: Error): void {
+    if (!this.workers.includes(w)) return;
     const p = this.busy.get(w);
     this.busy.delete(w);
     this.idle = this.idle.filter((x) => x !== w);
@@ -97,6 +100,9 @@ export class WorkerPool {
     const promise = new Promise<WorkerResult>((resolve, reject) => {
       pending = { id: this.nextId++, job, flag, onProgress, resolve, reject };
     });
+    // Callers queue many jobs and await them one by one, or drop a handle once cancelled or disposed: a job that
+    // fails before it is awaited must not be an unhandled rejection. Awaiting the promise still throws.
+    promise.catch(() => undefined);
     this.queue.push(pending);
     this.pump();
     return {
@@ -108,12 +114,18 @@ export class WorkerPool {
     };
   }
 
-  /** A requantization's chunk quantizer that runs each chunk on a free worker of this pool. */
+  /**
+   * A requantization's chunk quantizer that runs each chunk on a free worker of this pool. Like a handle's, its
+   * promise never counts as an unhandled rejection while chunks ahead of it are awaited.
+   */
   chunkQuantizer(): ChunkQuantizer {
-    return async (to, values, nRows, nPerRow, imatrix) => {
-      const r = await this.run({ kind: 'quantizeChunk', typeId: to.ggmlId!, values, nRows, nPerRow, imatrix }).promise;
-      if (r.kind !== 'quantized') throw new QuantLensError('io', `a helper thread answered ${r.kind}`);
-      return r.bytes;
+    return (to, values, nRows, nPerRow, imatrix) => {
+      const bytes = this.run({ kind: 'quantizeChunk', typeId: to.ggmlId!, values, nRows, nPerRow, imatrix }).promise.then((r) => {
+        if (r.kind !== 'quantized') throw new QuantLensError('io', `a helper thread answered ${r.kind}`);
+        return r.bytes;
+      });
+      bytes.catch(() => undefined);
+      return bytes;
     };
   }
 

@@ -9,7 +9,7 @@ import { computeTensorStats, DEFAULT_BINS, type TensorStats } from '../core/anal
 import { computeScaleDistribution, readBlock } from '../core/analysis/blocks.ts';
 import { forEachChunk } from '../core/analysis/tensorValues.ts';
 import { computeWhatIf, parseCandidate, candidateErrorStats, candidateId, predictCandidateError, type WhatIfRow } from '../core/analysis/whatIf.ts';
-import { compareModels, compareTensorDetail, pairTensors } from '../core/compare/compare.ts';
+import { compareModels, compareTensorDetail, pairTensors, type ComparedTensor, type UncomparedTensor } from '../core/compare/compare.ts';
 import { buildReport } from '../core/report/report.ts';
 import { dumpModel } from '../core/report/textDump.ts';
 import { parseTensorTypeRule, planRequantize, writeRequantized } from '../core/requant/requantize.ts';
@@ -150,7 +150,10 @@ async function tensorByTensor<T>(
   }
 }
 
-/** compareModels over every paired tensor, on helper threads when there are some. */
+/**
+ * compareModels over every paired tensor, on helper threads when there are some. A tensor whose job fails (it
+ * cannot be decoded, or its helper thread died) is listed as uncompared; cancelling stops the whole comparison.
+ */
 async function compareOnHelpers(model: Model, ref: Model, job: Extract<WorkerJob, { kind: 'compare' }>, ctx: JobContext): Promise<ReturnType<typeof compareModels>> {
   const pairing = pairTensors(model, ref);
   const helpers = pairing.pairs.length > 1 ? ctx.helpers?.() : undefined;
@@ -158,9 +161,19 @@ async function compareOnHelpers(model: Model, ref: Model, job: Extract<WorkerJob
   try {
     let done = 0;
     const results = await tensorByTensor(helpers, ctx, pairing.pairs.map((p) => p.tensor), (t) => ({ ...job, tensors: [t.name] }), (e) => {
-      throw e;
+      if (!(e instanceof QuantLensError) || e.code === 'cancelled') throw e;
+      return { failed: e.message };
     }, () => ctx.onProgress(++done, pairing.pairs.length));
-    return { pairing, tensors: results.flatMap((r) => (r.kind === 'compare' ? r.comparison.tensors : [])) };
+    const tensors: ComparedTensor[] = [];
+    const uncompared: UncomparedTensor[] = [];
+    for (const [i, r] of results.entries()) {
+      if ('failed' in r) uncompared.push({ name: pairing.pairs[i].name, reference_name: pairing.pairs[i].reference.name, error: r.failed });
+      else if (r.kind === 'compare') {
+        tensors.push(...r.comparison.tensors);
+        uncompared.push(...r.comparison.uncompared);
+      }
+    }
+    return { pairing, tensors, uncompared };
   } finally {
     await helpers.dispose();
   }
@@ -212,13 +225,11 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
       if (job.reference) {
         const ref = await openModel(job.reference);
         try {
-          comparison = {
-            reference: job.reference,
-            tensors: compareModels(model, ref, {
-              isCancelled: ctx.isCancelled,
-              onProgress: (done, total) => ctx.onProgress(model.tensors.length + (done * model.tensors.length) / total, 2 * model.tensors.length),
-            }).tensors,
-          };
+          const { tensors, uncompared } = compareModels(model, ref, {
+            isCancelled: ctx.isCancelled,
+            onProgress: (done, total) => ctx.onProgress(model.tensors.length + (done * model.tensors.length) / total, 2 * model.tensors.length),
+          });
+          comparison = { reference: job.reference, tensors, uncompared };
         } finally {
           await ref.close();
         }
@@ -229,12 +240,12 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
       const ref = job.tensors ? await modelAt(job.reference) : await openModel(job.reference);
       try {
         const only = job.tensors && new Set(job.tensors);
-        const { pairing, tensors } = only
+        const { pairing, tensors, uncompared } = only
           ? compareModels(model, ref, { filter: { test: (name) => only.has(name) }, isCancelled: ctx.isCancelled })
           : await compareOnHelpers(model, ref, job, ctx);
         return {
           kind: 'compare',
-          comparison: { reference: job.reference, tensors, missingInReference: pairing.missingInReference, missingInModel: pairing.missingInModel, shapeMismatches: pairing.shapeMismatches },
+          comparison: { reference: job.reference, tensors, uncompared, missingInReference: pairing.missingInReference, missingInModel: pairing.missingInModel, shapeMismatches: pairing.shapeMismatches },
         };
       } finally {
         if (!job.tensors) await ref.close();

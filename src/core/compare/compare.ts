@@ -192,19 +192,33 @@ export interface ComparedTensor extends ErrorMetrics {
   reference_type_name: string;
 }
 
+/** A paired tensor that could not be compared: one side cannot be decoded (an unknown type, a short read ...). */
+export interface UncomparedTensor {
+  name: string;
+  reference_name: string;
+  /** The one-line reason. */
+  error: string;
+}
+
 export function compareModels(
   model: Model,
   reference: Model,
   /** `filter` picks tensors by name: a RegExp, or a Set's lookalike `{ test }`. */
   options: { filter?: { test(name: string): boolean }; isCancelled?: () => boolean; onProgress?: (done: number, total: number, name: string) => void } = {},
-): { pairing: Pairing; tensors: ComparedTensor[] } {
+): { pairing: Pairing; tensors: ComparedTensor[]; uncompared: UncomparedTensor[] } {
   const pairing = pairTensors(model, reference);
   const pairs = pairing.pairs.filter((p) => !options.filter || options.filter.test(p.name));
   const tensors: ComparedTensor[] = [];
+  const uncompared: UncomparedTensor[] = [];
   for (const [i, p] of pairs.entries()) {
-    const m = compareTensor(model, reference, p, options.isCancelled);
-    tensors.push({ name: p.name, reference_name: p.reference.name, type_name: p.tensor.type.name, reference_type_name: p.reference.type.name, ...m });
+    try {
+      const m = compareTensor(model, reference, p, options.isCancelled);
+      tensors.push({ name: p.name, reference_name: p.reference.name, type_name: p.tensor.type.name, reference_type_name: p.reference.type.name, ...m });
+    } catch (e) {
+      if (!(e instanceof QuantLensError) || e.code === 'cancelled') throw e;
+      uncompared.push({ name: p.name, reference_name: p.reference.name, error: e.message });
+    }
     options.onProgress?.(i + 1, pairs.length, p.name);
   }
-  return { pairing, tensors };
+  return { pairing, tensors, uncompared };
 }

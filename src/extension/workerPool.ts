@@ -1,6 +1,7 @@
 /**
- * A small pool of worker threads (dist/worker.js). Jobs queue until a worker is free; each can be cancelled
- * (a shared flag the worker polls between chunks). No vscode import: tests drive it directly.
+ * A small pool of worker threads (dist/worker.js). Jobs queue until a worker is free (a worker takes jobs once it
+ * has loaded and said it is ready); each can be cancelled (a shared flag the worker polls between chunks). No
+ * vscode import: tests drive it directly.
  */
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
@@ -32,6 +33,8 @@ export class WorkerPool {
   private queue: Pending[] = [];
   private nextId = 1;
   private workers: Worker[] = [];
+  /** Workers that have loaded their script (see spread). */
+  private ready = new Set<Worker>();
   private disposed = false;
 
   constructor(
@@ -47,6 +50,11 @@ export class WorkerPool {
     const w = new Worker(this.script, { workerData: this.workerData });
     w.unref();
     w.on('message', (m: WorkerResponse) => {
+      if (m.type === 'ready') {
+        this.ready.add(w);
+        this.idle.push(w);
+        return this.pump();
+      }
       const p = this.busy.get(w);
       if (!p || m.id !== p.id) return;
       if (m.type === 'progress') return p.onProgress?.(m.done, m.total);
@@ -62,7 +70,6 @@ export class WorkerPool {
       if (!this.disposed && code !== 0) this.replace(w, new Error(`worker exited with code ${code}`));
     });
     this.workers.push(w);
-    this.idle.push(w);
   }
 
   /** A worker that failed or exited (both events come for one crash): its job fails, a new worker takes its place. */
@@ -72,6 +79,7 @@ export class WorkerPool {
     this.busy.delete(w);
     this.idle = this.idle.filter((x) => x !== w);
     this.workers = this.workers.filter((x) => x !== w);
+    this.ready.delete(w);
     p?.reject(new QuantLensError('io', `worker failed: ${e.message}`));
     if (!this.disposed) {
       this.spawn();
@@ -94,6 +102,10 @@ export class WorkerPool {
   }
 
   run<T extends WorkerResult = WorkerResult>(job: WorkerJob, onProgress?: (done: number, total: number) => void): JobHandle<T> {
+    return this.enqueue(job, onProgress).handle as JobHandle<T>;
+  }
+
+  private enqueue(job: WorkerJob, onProgress?: (done: number, total: number) => void): { pending: Pending; handle: JobHandle } {
     if (this.disposed) throw new QuantLensError('cancelled', 'the worker pool is closed');
     const flag = new SharedArrayBuffer(4);
     let pending!: Pending;
@@ -106,12 +118,48 @@ export class WorkerPool {
     this.queue.push(pending);
     this.pump();
     return {
-      promise: promise as Promise<T>,
-      cancel: () => {
-        Atomics.store(new Int32Array(flag), 0, 1);
-        this.pump();
+      pending,
+      handle: {
+        promise,
+        cancel: () => {
+          Atomics.store(new Int32Array(flag), 0, 1);
+          this.pump();
+        },
       },
     };
+  }
+
+  /**
+   * Many jobs at once, started in `order` (say largest first), each handle at its job's index. Until the first
+   * worker is ready, the calling thread runs queued jobs of the batch itself with `runHere` (front of the queue
+   * first, letting worker messages in between two jobs), so that work shorter than a worker's start-up never
+   * waits for one, and nothing is lost while workers load.
+   */
+  spread(jobs: WorkerJob[], runHere: (index: number) => WorkerResult | Promise<WorkerResult>, order: number[] = jobs.map((_, i) => i)): JobHandle[] {
+    const handles: JobHandle[] = [];
+    const indexOf = new Map<Pending, number>();
+    for (const i of order) {
+      const { pending, handle } = this.enqueue(jobs[i]);
+      indexOf.set(pending, i);
+      handles[i] = handle;
+    }
+    void (async () => {
+      while (!this.ready.size && !this.disposed) {
+        const at = this.queue.findIndex((p) => indexOf.has(p));
+        if (at < 0) return;
+        const [p] = this.queue.splice(at, 1);
+        if (new Int32Array(p.flag)[0] === 1) p.reject(new QuantLensError('cancelled', 'cancelled'));
+        else {
+          try {
+            p.resolve(await runHere(indexOf.get(p)!));
+          } catch (e) {
+            p.reject(e instanceof Error ? e : new Error(String(e)));
+          }
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    return handles;
   }
 
   /**

@@ -9,11 +9,11 @@ import { computeTensorStats, DEFAULT_BINS, type TensorStats } from '../core/anal
 import { computeScaleDistribution, readBlock } from '../core/analysis/blocks.ts';
 import { forEachChunk } from '../core/analysis/tensorValues.ts';
 import { computeWhatIf, parseCandidate, candidateErrorStats, candidateId, predictCandidateError, type WhatIfRow } from '../core/analysis/whatIf.ts';
-import { compareModels, compareTensorDetail, pairTensors, type ComparedTensor, type UncomparedTensor } from '../core/compare/compare.ts';
+import { compareModels, comparePair, compareTensorDetail, pairTensors, type ComparedTensor, type UncomparedTensor } from '../core/compare/compare.ts';
 import { buildReport } from '../core/report/report.ts';
 import { dumpModel } from '../core/report/textDump.ts';
 import { parseTensorTypeRule, planRequantize, writeRequantized } from '../core/requant/requantize.ts';
-import type { JobHandle, WorkerPool } from '../extension/workerPool.ts';
+import type { WorkerPool } from '../extension/workerPool.ts';
 import { requireQuantizer } from '../core/quant/quantizers.ts';
 import { ggmlType } from '../core/types.ts';
 import { parseSimulationRule, planSimulation, writeSimulated } from '../core/requant/simulate.ts';
@@ -113,7 +113,10 @@ async function everyTensorStats(model: Model, path: string, ctx: JobContext, onT
     return stats;
   }
   try {
-    const results = await tensorByTensor(helpers, ctx, model.tensors, (t) => ({ kind: 'stats', path, tensor: t.name, bins: DEFAULT_BINS }), (e) => {
+    const results = await tensorByTensor(helpers, ctx, model.tensors, (t) => ({ kind: 'stats', path, tensor: t.name, bins: DEFAULT_BINS }), (t) => ({
+      kind: 'stats',
+      stats: computeTensorStats(model, t, { bins: DEFAULT_BINS, isCancelled: ctx.isCancelled }),
+    }), (e) => {
       undecodable(e);
       return undefined;
     }, () => onTensorDone(++done));
@@ -129,19 +132,20 @@ async function everyTensorStats(model: Model, path: string, ctx: JobContext, onT
 
 /**
  * One job per tensor on the helper threads, largest tensors first (so a huge one does not start last and run
- * alone); results in the order of `tensors`. A job's error goes to `onError`, which rethrows or gives a stand-in.
+ * alone), and on this thread with `runHere` while the helpers load (WorkerPool.spread); results in the order of
+ * `tensors`. A job's error goes to `onError`, which rethrows or gives a stand-in.
  */
 async function tensorByTensor<T>(
   helpers: WorkerPool,
   ctx: JobContext,
   tensors: TensorInfo[],
   jobFor: (t: TensorInfo) => WorkerJob,
+  runHere: (t: TensorInfo, index: number) => WorkerResult,
   onError: (e: unknown) => T,
   onDone: () => void,
 ): Promise<(WorkerResult | T)[]> {
   const largestFirst = tensors.map((t, i) => i).sort((a, b) => tensors[b].nElements - tensors[a].nElements || a - b);
-  const handles: JobHandle[] = [];
-  for (const i of largestFirst) handles[i] = helpers.run(jobFor(tensors[i]));
+  const handles = helpers.spread(tensors.map(jobFor), (i) => runHere(tensors[i], i), largestFirst);
   const watch = setInterval(() => ctx.isCancelled() && handles.forEach((h) => h.cancel()), 100);
   try {
     return await Promise.all(handles.map((h) => h.promise.then((r) => r, onError).finally(onDone)));
@@ -160,7 +164,11 @@ async function compareOnHelpers(model: Model, ref: Model, job: Extract<WorkerJob
   if (!helpers) return compareModels(model, ref, { isCancelled: ctx.isCancelled, onProgress: (d, t) => ctx.onProgress(d, t) });
   try {
     let done = 0;
-    const results = await tensorByTensor(helpers, ctx, pairing.pairs.map((p) => p.tensor), (t) => ({ ...job, tensors: [t.name] }), (e) => {
+    const results = await tensorByTensor(helpers, ctx, pairing.pairs.map((p) => p.tensor), (t) => ({ ...job, tensors: [t.name] }), (t, i) => {
+      const row = comparePair(model, ref, pairing.pairs[i], ctx.isCancelled);
+      const [tensors, uncompared] = 'compared' in row ? [[row.compared], []] : [[], [row.uncompared]];
+      return { kind: 'compare', comparison: { reference: job.reference, tensors, uncompared, missingInReference: [], missingInModel: [], shapeMismatches: [] } };
+    }, (e) => {
       if (!(e instanceof QuantLensError) || e.code === 'cancelled') throw e;
       return { failed: e.message };
     }, () => ctx.onProgress(++done, pairing.pairs.length));

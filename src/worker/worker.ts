@@ -33,3 +33,4 @@ port.on('message', async (req: WorkerRequest) => {
     post({ id: req.id, type: 'error', message: oneLine(e), code: e instanceof QuantLensError ? e.code : 'internal' });
   }
 });
+post({ id: 0, type: 'ready' });

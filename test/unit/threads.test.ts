@@ -15,6 +15,8 @@ import { WorkerPool } from '../../src/extension/workerPool.ts';
 import { runJob, type JobContext } from '../../src/worker/jobs.ts';
 import { QuantLensError } from '../../src/core/errors.ts';
 import { unknownGgmlType } from '../../src/core/types.ts';
+import { openModel } from '../../src/core/formats/openModel.ts';
+import { computeTensorStats } from '../../src/core/analysis/tensorStats.ts';
 import { bundledWorker } from '../helpers/workerBundle.ts';
 import { rng } from '../helpers/rng.ts';
 
@@ -44,7 +46,9 @@ function writeGguf(dir: string, file: string, specs: Spec[]): string {
 
 function randomValues(n: number, seed: number): Float32Array {
   const r = rng(seed);
-  return Float32Array.from({ length: n }, () => (r() - 0.5) * (r() - 0.5));
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) v[i] = (r() - 0.5) * (r() - 0.5);
+  return v;
 }
 
 /** The CLI and its worker bundled side by side (as dist/ ships them), with the WebAssembly modules if built. */
@@ -94,11 +98,13 @@ async function withoutUnhandledRejections(f: () => Promise<void>): Promise<void>
 test('stats --threads 2 with one undecodable tensor, 10 runs: exit 0, one warning line for it, exact stats for the rest', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ql-threads-'));
   // the large tensors come first in the file and the bad one last: it fails on a worker while the CLI still
-  // waits for the earlier ones (the rejection that used to go unhandled)
-  const good: Spec[] = [4, 3, 2, 1].map((k, i) => ({ name: `blk.${i}.ffn_up.weight`, shape: [256, 256 * k], values: randomValues(65536 * k, 11 + i) }));
+  // waits for the earlier ones (the rejection that used to go unhandled). 64 MB of F32, enough for the CLI to
+  // start two workers (it runs small files on one thread).
+  const good: Spec[] = [3, 2, 2, 1].map((k, i) => ({ name: `blk.${i}.ffn_up.weight`, shape: [1024, 2048 * k], values: randomValues((2 << 20) * k, 11 + i) }));
   const bad: Spec = { name: 'blk.9.attn_q.weight', shape: [256, 4] };
   const path = writeGguf(dir, 'one-bad.gguf', [...good, bad]);
   const cli = bundledCli();
+  const expected = good.map((t) => expectedStats(t.values!));
   for (let run = 0; run < 10; run++) {
     const r = spawnSync(process.execPath, [cli, 'stats', path, '--threads', '2', '--json'], { encoding: 'utf8' });
     assert.equal(r.status, 0, `run ${run}: ${r.stderr}`);
@@ -109,7 +115,7 @@ test('stats --threads 2 with one undecodable tensor, 10 runs: exit 0, one warnin
     assert.deepEqual(got.map((t) => t.name), [...good, bad].map((t) => t.name), 'every tensor, in file order');
     assert.match(got[4].error ?? '', /cannot be decoded/);
     for (const [i, t] of good.entries()) {
-      const want = expectedStats(t.values!);
+      const want = expected[i];
       const s = got[i].stats!;
       for (const k of ['count', 'min', 'max', 'zero_count'] as const) assert.equal(s[k], want[k], `${t.name} ${k}`);
       assertClose(s.mean, want.mean, `${t.name} mean`);
@@ -121,6 +127,40 @@ test('stats --threads 2 with one undecodable tensor, 10 runs: exit 0, one warnin
   assert.equal(text.status, 0, text.stderr);
   assert.deepEqual(text.stdout.trim().split('\n').map((l) => l.split(' ')[0]), good.map((t) => t.name));
   assert.equal(text.stderr.split('\n').filter((l) => l.startsWith('warning:')).length, 1);
+});
+
+test('spread: the calling thread takes the first jobs while no worker is ready, ready workers take the rest; every result in job order', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ql-threads-'));
+  const specs: Spec[] = [1, 3, 2].map((k, i) => ({ name: `blk.${i}.w`, shape: [64, 16 * k], values: randomValues(1024 * k, 60 + i) }));
+  const path = writeGguf(dir, 'three.gguf', specs);
+  const model = await openModel(path);
+  const jobs = specs.map((t) => ({ kind: 'stats' as const, path, tensor: t.name, bins: 16 }));
+  const here = (ran: number[]) => (i: number) => {
+    ran.push(i);
+    return { kind: 'stats' as const, stats: computeTensorStats(model, model.tensors[i], { bins: 16 }) };
+  };
+  const check = async (handles: { promise: Promise<unknown> }[]) => {
+    for (const [i, h] of handles.entries()) {
+      const r = (await h.promise) as { kind: string; stats: { count: number; min: number; max: number } };
+      const want = expectedStats(specs[i].values!);
+      assert.deepEqual([r.kind, r.stats.count, r.stats.min, r.stats.max], ['stats', want.count, want.min, want.max], specs[i].name);
+    }
+  };
+  const pool = new WorkerPool(bundledWorker(), 1);
+  try {
+    // a new pool: no worker can be ready before this thread yields, so the first job in order runs here
+    const ranHere: number[] = [];
+    await check(pool.spread(jobs, here(ranHere), [1, 2, 0]));
+    assert.equal(ranHere[0], 1, 'the first job in the order ran on the calling thread');
+    // a worker that has answered is ready: everything goes to it
+    await pool.run({ kind: 'close', path }).promise;
+    const ranAfter: number[] = [];
+    await check(pool.spread(jobs, here(ranAfter)));
+    assert.deepEqual(ranAfter, []);
+  } finally {
+    await pool.dispose();
+    await model.close();
+  }
 });
 
 test('a pool job that fails before it is awaited is not an unhandled rejection, and still rejects when awaited', async () => {
@@ -246,8 +286,11 @@ test('the compare job over helper threads lists the same uncompared tensor and t
   const job = { kind: 'compare' as const, path: model, reference };
   const quiet: JobContext = { onProgress: () => {}, isCancelled: () => false };
   const alone = await runJob(job, quiet);
+  // helpers that have loaded before the job starts: the tensors go to them rather than to the job's own thread
+  const helpers = new WorkerPool(bundledWorker(), 2, { role: 'helper' });
+  await Promise.all([0, 1].map(() => helpers.run({ kind: 'close', path: model }).promise));
   let pools = 0;
-  const spread = await runJob(job, { ...quiet, helpers: () => (pools++, new WorkerPool(bundledWorker(), 2, { role: 'helper' })) });
+  const spread = await runJob(job, { ...quiet, helpers: () => (pools++, helpers) });
   assert.equal(pools, 1);
   assert.ok(alone.kind === 'compare');
   assert.deepEqual(alone.comparison.uncompared.map((u) => u.name), [bad]);

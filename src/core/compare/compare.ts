@@ -200,6 +200,17 @@ export interface UncomparedTensor {
   error: string;
 }
 
+/** One pair's row: its metrics, or why it cannot be compared (a cancelled comparison still throws). */
+export function comparePair(model: Model, reference: Model, p: TensorPair, isCancelled?: () => boolean): { compared: ComparedTensor } | { uncompared: UncomparedTensor } {
+  try {
+    const m = compareTensor(model, reference, p, isCancelled);
+    return { compared: { name: p.name, reference_name: p.reference.name, type_name: p.tensor.type.name, reference_type_name: p.reference.type.name, ...m } };
+  } catch (e) {
+    if (!(e instanceof QuantLensError) || e.code === 'cancelled') throw e;
+    return { uncompared: { name: p.name, reference_name: p.reference.name, error: e.message } };
+  }
+}
+
 export function compareModels(
   model: Model,
   reference: Model,
@@ -211,13 +222,9 @@ export function compareModels(
   const tensors: ComparedTensor[] = [];
   const uncompared: UncomparedTensor[] = [];
   for (const [i, p] of pairs.entries()) {
-    try {
-      const m = compareTensor(model, reference, p, options.isCancelled);
-      tensors.push({ name: p.name, reference_name: p.reference.name, type_name: p.tensor.type.name, reference_type_name: p.reference.type.name, ...m });
-    } catch (e) {
-      if (!(e instanceof QuantLensError) || e.code === 'cancelled') throw e;
-      uncompared.push({ name: p.name, reference_name: p.reference.name, error: e.message });
-    }
+    const row = comparePair(model, reference, p, options.isCancelled);
+    if ('compared' in row) tensors.push(row.compared);
+    else uncompared.push(row.uncompared);
     options.onProgress?.(i + 1, pairs.length, p.name);
   }
   return { pairing, tensors, uncompared };

@@ -122,18 +122,18 @@ function formatStats(s: TensorStats): string {
 const BYTES_PER_WORKER = 32 << 20;
 
 /**
- * Exact stats of the selected tensors, printed in file order. With --threads N, up to N worker threads (no more
- * than the cores, the tensors, or the work is worth) take one tensor each, largest first, so a huge tensor does
- * not start last and run alone; this thread works through the queue too until the first worker has loaded. A
- * tensor that cannot be decoded is a one-line warning, whichever thread it ran on.
+ * Exact stats of the selected tensors, printed in file order. With --threads N, this thread and up to N - 1 worker
+ * threads (N no more than the cores, the tensors, or what the work is worth) take one tensor at a time, largest
+ * first, so a huge tensor does not start last and run alone (WorkerPool.spread). A tensor that cannot be decoded
+ * is a one-line warning, whichever thread it ran on.
  */
 async function stats(file: string, pattern: string | undefined, bins: number, json: boolean, threads: number): Promise<void> {
   const model = await openModel(file);
   const tensors = selectTensors(model, pattern);
   const bytes = tensors.reduce((sum, t) => sum + t.nbytes, 0);
-  const workers = Math.min(threads, availableParallelism(), tensors.length, Math.floor(bytes / BYTES_PER_WORKER));
+  const workers = Math.min(threads, availableParallelism(), tensors.length, Math.floor(bytes / BYTES_PER_WORKER)) - 1;
   const script = workerScript();
-  const pool = script && workers > 1 ? new WorkerPool(script, workers) : undefined;
+  const pool = script && workers > 0 ? new WorkerPool(script, workers, undefined, 2) : undefined;
   try {
     const results: { name: string; type_name: string; stats?: TensorStats; error?: string }[] = [];
     const tty = process.stderr.isTTY;

@@ -28,13 +28,11 @@ export function defaultWorkerCount(): number {
 }
 
 export class WorkerPool {
-  private idle: Worker[] = [];
-  private busy = new Map<Worker, Pending>();
+  /** Jobs posted to each worker that has loaded its script, oldest first (an empty list: idle; none: loading). */
+  private posted = new Map<Worker, Pending[]>();
   private queue: Pending[] = [];
   private nextId = 1;
   private workers: Worker[] = [];
-  /** Workers that have loaded their script (see spread). */
-  private ready = new Set<Worker>();
   private disposed = false;
 
   constructor(
@@ -42,6 +40,11 @@ export class WorkerPool {
     size = defaultWorkerCount(),
     /** Given to each worker as its `workerData` (helper threads are told they are helpers). */
     private readonly workerData?: unknown,
+    /**
+     * Jobs a worker is given at a time. More than one keeps a worker busy while the thread that feeds it is
+     * itself working (see spread); one lets a job wait for the first free worker (interactive use).
+     */
+    private readonly jobsPerWorker = 1,
   ) {
     for (let i = 0; i < size; i++) this.spawn();
   }
@@ -51,18 +54,17 @@ export class WorkerPool {
     w.unref();
     w.on('message', (m: WorkerResponse) => {
       if (m.type === 'ready') {
-        this.ready.add(w);
-        this.idle.push(w);
+        this.posted.set(w, []);
         return this.pump();
       }
-      const p = this.busy.get(w);
-      if (!p || m.id !== p.id) return;
+      const jobs = this.posted.get(w);
+      const p = jobs?.find((x) => x.id === m.id);
+      if (!jobs || !p) return;
       if (m.type === 'progress') return p.onProgress?.(m.done, m.total);
-      this.busy.delete(w);
+      jobs.splice(jobs.indexOf(p), 1);
       if (m.type === 'result') p.resolve(m.result);
       // a bug in the worker (not a QuantLensError there) stays one here, as it would on this thread
       else p.reject(m.code === 'internal' ? new Error(m.message) : new QuantLensError((m.code as ErrorCode | undefined) ?? 'io', m.message));
-      this.idle.push(w);
       this.pump();
     });
     w.on('error', (e) => this.replace(w, e));
@@ -75,27 +77,27 @@ export class WorkerPool {
   /** A worker that failed or exited (both events come for one crash): its job fails, a new worker takes its place. */
   private replace(w: Worker, e: Error): void {
     if (!this.workers.includes(w)) return;
-    const p = this.busy.get(w);
-    this.busy.delete(w);
-    this.idle = this.idle.filter((x) => x !== w);
+    for (const p of this.posted.get(w) ?? []) p.reject(new QuantLensError('io', `worker failed: ${e.message}`));
+    this.posted.delete(w);
     this.workers = this.workers.filter((x) => x !== w);
-    this.ready.delete(w);
-    p?.reject(new QuantLensError('io', `worker failed: ${e.message}`));
     if (!this.disposed) {
       this.spawn();
       this.pump();
     }
   }
 
+  /** Queued jobs to the least busy ready workers, up to jobsPerWorker each. */
   private pump(): void {
-    while (this.idle.length && this.queue.length) {
+    while (this.queue.length) {
+      let w: Worker | undefined;
+      for (const [x, jobs] of this.posted) if (jobs.length < this.jobsPerWorker && (!w || jobs.length < this.posted.get(w)!.length)) w = x;
+      if (!w) return;
       const p = this.queue.shift()!;
       if (new Int32Array(p.flag)[0] === 1) {
         p.reject(new QuantLensError('cancelled', 'cancelled'));
         continue;
       }
-      const w = this.idle.pop()!;
-      this.busy.set(w, p);
+      this.posted.get(w)!.push(p);
       const req: WorkerRequest = { id: p.id, job: p.job, cancel: p.flag };
       w.postMessage(req);
     }
@@ -130,10 +132,10 @@ export class WorkerPool {
   }
 
   /**
-   * Many jobs at once, started in `order` (say largest first), each handle at its job's index. Until the first
-   * worker is ready, the calling thread runs queued jobs of the batch itself with `runHere` (front of the queue
-   * first, letting worker messages in between two jobs), so that work shorter than a worker's start-up never
-   * waits for one, and nothing is lost while workers load.
+   * Many jobs at once, started in `order` (say largest first), each handle at its job's index. The calling thread
+   * is one of the workers: with `runHere` it runs the front job of the batch while no worker has loaded (so work
+   * shorter than a worker's start-up never waits for one), then the back ones (the smallest, so that it lets
+   * worker messages in often), one job at a time with messages in between.
    */
   spread(jobs: WorkerJob[], runHere: (index: number) => WorkerResult | Promise<WorkerResult>, order: number[] = jobs.map((_, i) => i)): JobHandle[] {
     const handles: JobHandle[] = [];
@@ -144,9 +146,10 @@ export class WorkerPool {
       handles[i] = handle;
     }
     void (async () => {
-      while (!this.ready.size && !this.disposed) {
-        const at = this.queue.findIndex((p) => indexOf.has(p));
-        if (at < 0) return;
+      while (!this.disposed) {
+        const batch = this.queue.flatMap((p, at) => (indexOf.has(p) ? [at] : []));
+        if (!batch.length) return;
+        const at = this.posted.size ? batch[batch.length - 1] : batch[0];
         const [p] = this.queue.splice(at, 1);
         if (new Int32Array(p.flag)[0] === 1) p.reject(new QuantLensError('cancelled', 'cancelled'));
         else {
@@ -193,7 +196,7 @@ export class WorkerPool {
     this.disposed = true;
     for (const p of this.queue) p.reject(new QuantLensError('cancelled', 'closed'));
     this.queue = [];
-    for (const p of this.busy.values()) p.reject(new QuantLensError('cancelled', 'closed'));
+    for (const jobs of this.posted.values()) for (const p of jobs) p.reject(new QuantLensError('cancelled', 'closed'));
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }

@@ -2,6 +2,7 @@
  * What the worker does, free of worker_threads and vscode so tests can call it directly: each job opens (or
  * reuses) its model by path and runs one core analysis, reporting progress and honouring cancellation.
  */
+import { availableParallelism } from 'node:os';
 import { openModel } from '../core/formats/openModel.ts';
 import type { Model, TensorInfo } from '../core/model.ts';
 import { QuantLensError } from '../core/errors.ts';
@@ -24,8 +25,11 @@ import { computeHeatmap } from '../core/analysis/heatmap.ts';
 export interface JobContext {
   onProgress: (done: number, total: number) => void;
   isCancelled: () => boolean;
-  /** A new pool of helper threads that a long job may hand parts of its work to (the caller disposes of it). */
-  helpers?: () => WorkerPool;
+  /**
+   * A new pool of `size` helper threads (by default one per core) that a long job may hand parts of its work to
+   * (the caller disposes of it).
+   */
+  helpers?: (size?: number) => WorkerPool;
 }
 
 const models = new Map<string, Promise<Model>>();
@@ -99,7 +103,7 @@ async function everyTensorStats(model: Model, path: string, ctx: JobContext, onT
     if (!(e instanceof QuantLensError) || e.code === 'cancelled') throw e;
   };
   let done = 0;
-  const helpers = model.tensors.length > 1 ? ctx.helpers?.() : undefined;
+  const helpers = model.tensors.length > 1 && HELPERS_BESIDE_THIS_THREAD ? ctx.helpers?.(HELPERS_BESIDE_THIS_THREAD) : undefined;
   if (!helpers) {
     for (const t of model.tensors) {
       if (ctx.isCancelled()) throw new QuantLensError('cancelled', 'cancelled');
@@ -129,6 +133,9 @@ async function everyTensorStats(model: Model, path: string, ctx: JobContext, onT
     await helpers.dispose();
   }
 }
+
+/** Tensor-by-tensor jobs run on this thread too (WorkerPool.spread): one helper fewer than the cores. */
+const HELPERS_BESIDE_THIS_THREAD = availableParallelism() - 1;
 
 /**
  * One job per tensor on the helper threads, largest tensors first (so a huge one does not start last and run
@@ -160,7 +167,7 @@ async function tensorByTensor<T>(
  */
 async function compareOnHelpers(model: Model, ref: Model, job: Extract<WorkerJob, { kind: 'compare' }>, ctx: JobContext): Promise<ReturnType<typeof compareModels>> {
   const pairing = pairTensors(model, ref);
-  const helpers = pairing.pairs.length > 1 ? ctx.helpers?.() : undefined;
+  const helpers = pairing.pairs.length > 1 && HELPERS_BESIDE_THIS_THREAD ? ctx.helpers?.(HELPERS_BESIDE_THIS_THREAD) : undefined;
   if (!helpers) return compareModels(model, ref, { isCancelled: ctx.isCancelled, onProgress: (d, t) => ctx.onProgress(d, t) });
   try {
     let done = 0;

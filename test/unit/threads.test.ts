@@ -129,7 +129,7 @@ test('stats --threads 2 with one undecodable tensor, 10 runs: exit 0, one warnin
   assert.equal(text.stderr.split('\n').filter((l) => l.startsWith('warning:')).length, 1);
 });
 
-test('spread: the calling thread takes the first jobs while no worker is ready, ready workers take the rest; every result in job order', async () => {
+test('spread: the calling thread takes the front job while no worker is ready, then the back ones; every result in job order', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ql-threads-'));
   const specs: Spec[] = [1, 3, 2].map((k, i) => ({ name: `blk.${i}.w`, shape: [64, 16 * k], values: randomValues(1024 * k, 60 + i) }));
   const path = writeGguf(dir, 'three.gguf', specs);
@@ -152,11 +152,12 @@ test('spread: the calling thread takes the first jobs while no worker is ready, 
     const ranHere: number[] = [];
     await check(pool.spread(jobs, here(ranHere), [1, 2, 0]));
     assert.equal(ranHere[0], 1, 'the first job in the order ran on the calling thread');
-    // a worker that has answered is ready: everything goes to it
+    // a worker that has answered is ready: it is given the front job, this thread takes the back one
     await pool.run({ kind: 'close', path }).promise;
     const ranAfter: number[] = [];
-    await check(pool.spread(jobs, here(ranAfter)));
-    assert.deepEqual(ranAfter, []);
+    await check(pool.spread(jobs, here(ranAfter), [1, 2, 0]));
+    assert.equal(ranAfter[0], 0, 'the last job in the order ran on the calling thread');
+    assert.ok(!ranAfter.includes(1), 'the first went to the worker');
   } finally {
     await pool.dispose();
     await model.close();

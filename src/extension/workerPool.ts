@@ -147,9 +147,13 @@ export class WorkerPool {
     }
     void (async () => {
       while (!this.disposed) {
-        const batch = this.queue.flatMap((p, at) => (indexOf.has(p) ? [at] : []));
-        if (!batch.length) return;
-        const at = this.posted.size ? batch[batch.length - 1] : batch[0];
+        let at = this.queue.findIndex((p) => indexOf.has(p));
+        if (at < 0) return;
+        if (this.posted.size) {
+          // a worker has loaded: this thread takes the batch's last job
+          at = this.queue.length - 1;
+          while (!indexOf.has(this.queue[at])) at--;
+        }
         const [p] = this.queue.splice(at, 1);
         if (new Int32Array(p.flag)[0] === 1) p.reject(new QuantLensError('cancelled', 'cancelled'));
         else {

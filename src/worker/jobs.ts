@@ -93,6 +93,9 @@ async function whatIfOnHelpers(job: Extract<WorkerJob, { kind: 'whatIf' }>, help
   }
 }
 
+/** Tensor-by-tensor jobs run on this thread too (WorkerPool.spread): one helper fewer than the cores. */
+const HELPERS_BESIDE_THIS_THREAD = availableParallelism() - 1;
+
 /**
  * Stats of every tensor that can be decoded (the others are left out), on helper threads when there are some
  * (largest tensors first, so a huge one does not start last); `onTensorDone` counts finished tensors.
@@ -134,13 +137,10 @@ async function everyTensorStats(model: Model, path: string, ctx: JobContext, onT
   }
 }
 
-/** Tensor-by-tensor jobs run on this thread too (WorkerPool.spread): one helper fewer than the cores. */
-const HELPERS_BESIDE_THIS_THREAD = availableParallelism() - 1;
-
 /**
  * One job per tensor on the helper threads, largest tensors first (so a huge one does not start last and run
- * alone), and on this thread with `runHere` while the helpers load (WorkerPool.spread); results in the order of
- * `tensors`. A job's error goes to `onError`, which rethrows or gives a stand-in.
+ * alone), and on this thread too with `runHere` (WorkerPool.spread); results in the order of `tensors`. A job's
+ * error goes to `onError`, which rethrows or gives a stand-in.
  */
 async function tensorByTensor<T>(
   helpers: WorkerPool,

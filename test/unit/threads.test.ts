@@ -51,15 +51,18 @@ function randomValues(n: number, seed: number): Float32Array {
   return v;
 }
 
+let cliScript: string | undefined;
+
 /** The CLI and its worker bundled side by side (as dist/ ships them), with the WebAssembly modules if built. */
 function bundledCli(): string {
+  if (cliScript) return cliScript;
   const dir = mkdtempSync(join(tmpdir(), 'ql-threads-cli-'));
   buildSync({
     entryPoints: { cli: join(ROOT, 'src', 'cli', 'cli.ts'), worker: join(ROOT, 'src', 'worker', 'worker.ts') },
     bundle: true, platform: 'node', format: 'cjs', outdir: dir, logLevel: 'silent',
   });
   for (const wasm of ['kernels.wasm', 'quantizers.wasm']) if (existsSync(join(ROOT, 'dist', wasm))) copyFileSync(join(ROOT, 'dist', wasm), join(dir, wasm));
-  return join(dir, 'cli.js');
+  return (cliScript = join(dir, 'cli.js'));
 }
 
 /** Exact count, min, max and zeros, and float64 mean and std, computed here from the values written. */
@@ -103,10 +106,9 @@ test('stats --threads 2 with one undecodable tensor, 10 runs: exit 0, one warnin
   const good: Spec[] = [3, 2, 2, 1].map((k, i) => ({ name: `blk.${i}.ffn_up.weight`, shape: [1024, 2048 * k], values: randomValues((2 << 20) * k, 11 + i) }));
   const bad: Spec = { name: 'blk.9.attn_q.weight', shape: [256, 4] };
   const path = writeGguf(dir, 'one-bad.gguf', [...good, bad]);
-  const cli = bundledCli();
   const expected = good.map((t) => expectedStats(t.values!));
   for (let run = 0; run < 10; run++) {
-    const r = spawnSync(process.execPath, [cli, 'stats', path, '--threads', '2', '--json'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [bundledCli(), 'stats', path, '--threads', '2', '--json'], { encoding: 'utf8' });
     assert.equal(r.status, 0, `run ${run}: ${r.stderr}`);
     const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning:'));
     assert.deepEqual(warnings, [`warning: ${bad.name}: tensor ${bad.name} has unknown type ${UNKNOWN_TYPE}; it cannot be decoded`], `run ${run}`);
@@ -123,7 +125,7 @@ test('stats --threads 2 with one undecodable tensor, 10 runs: exit 0, one warnin
     }
   }
   // the text output: the good tensors' lines on stdout, the same single warning
-  const text = spawnSync(process.execPath, [cli, 'stats', path, '--threads', '2'], { encoding: 'utf8' });
+  const text = spawnSync(process.execPath, [bundledCli(), 'stats', path, '--threads', '2'], { encoding: 'utf8' });
   assert.equal(text.status, 0, text.stderr);
   assert.deepEqual(text.stdout.trim().split('\n').map((l) => l.split(' ')[0]), good.map((t) => t.name));
   assert.equal(text.stderr.split('\n').filter((l) => l.startsWith('warning:')).length, 1);
@@ -244,13 +246,13 @@ function comparePair() {
   return { model, reference, bad, expected };
 }
 
-function runSource(...args: string[]) {
-  return spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'cli.ts'), ...args], { encoding: 'utf8' });
+function runCli(...args: string[]) {
+  return spawnSync(process.execPath, [bundledCli(), ...args], { encoding: 'utf8' });
 }
 
 test('compare flags the tensor it cannot decode and compares the rest: JSON, text table, report', () => {
   const { model, reference, bad, expected } = comparePair();
-  const json = runSource('compare', model, reference, '--json');
+  const json = runCli('compare', model, reference, '--json');
   assert.equal(json.status, 0, json.stderr);
   const got = JSON.parse(json.stdout);
   assert.deepEqual(got.tensors.map((t: { name: string }) => t.name).sort(), [...expected.keys()].sort());
@@ -262,22 +264,22 @@ test('compare flags the tensor it cannot decode and compares the rest: JSON, tex
   assert.equal(got.uncompared[0].name, bad);
   assert.match(got.uncompared[0].error, new RegExp(`^tensor ${bad.replace(/\./g, '\\.')} has unknown type ${UNKNOWN_TYPE}`));
 
-  const text = runSource('compare', model, reference);
+  const text = runCli('compare', model, reference);
   assert.equal(text.status, 0, text.stderr);
   const flagged = text.stdout.split('\n').filter((l) => l.startsWith(bad));
   assert.equal(flagged.length, 1);
   assert.match(flagged[0], /not compared: .*cannot be decoded/);
   for (const name of expected.keys()) assert.ok(text.stdout.split('\n').some((l) => l.startsWith(name)), `${name} in the table`);
 
-  const md = runSource('report', model, '--compare', reference, '--format', 'md');
+  const md = runCli('report', model, '--compare', reference, '--format', 'md');
   assert.equal(md.status, 0, md.stderr);
   assert.ok(md.stdout.split('\n').some((l) => l.includes(bad) && l.includes('not compared')), md.stdout);
-  const report = runSource('report', model, '--compare', reference, '--format', 'json');
+  const report = runCli('report', model, '--compare', reference, '--format', 'json');
   assert.equal(report.status, 0, report.stderr);
   const rows = JSON.parse(report.stdout).tensors as { name: string; error?: { rmse: number }; compare_error?: string }[];
   assert.match(rows.find((r) => r.name === bad)!.compare_error ?? '', /cannot be decoded/);
   for (const name of expected.keys()) assertClose(rows.find((r) => r.name === name)!.error!.rmse, expected.get(name)!.rmse, `report ${name}`);
-  const csv = runSource('report', model, '--compare', reference, '--format', 'csv').stdout.trim().split('\n');
+  const csv = runCli('report', model, '--compare', reference, '--format', 'csv').stdout.trim().split('\n');
   assert.equal(csv[0].split(',').at(-1), 'compare_error');
   assert.match(csv.find((l) => l.startsWith(bad))!, /cannot be decoded/);
 });

@@ -13,6 +13,7 @@ import { summarize, formatBytes, formatCount } from '../core/analysis/summary.ts
 import { writeSampleModel } from '../core/sample/sampleModel.ts';
 import { writeFileAtomically, removeTemporaryFiles } from '../core/io/atomicWrite.ts';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { WorkerPool } from '../extension/workerPool.ts';
 import { quantizeCommand, requantizeCommand, errorCommand, simulateCommand } from './quantCommands.ts';
 import { workerScript, parseThreads } from './workers.ts';
@@ -158,27 +159,34 @@ function formatStats(s: TensorStats): string {
   return `min ${g(s.min)}  max ${g(s.max)}  mean ${g(s.mean)}  std ${g(s.std)}  rms ${g(s.rms)}  zeros ${s.zero_count}${special}`;
 }
 
+/** Tensor bytes worth one worker thread's start-up (loading its script, opening the model): less runs here. */
+const BYTES_PER_WORKER = 32 << 20;
+
+/**
+ * Exact stats of the selected tensors, printed in file order. With --threads N, this thread and up to N - 1 worker
+ * threads (N no more than the cores, the tensors, or what the work is worth) take one tensor at a time, largest
+ * first, so a huge tensor does not start last and run alone (WorkerPool.spread). A tensor that cannot be decoded
+ * is a one-line warning, whichever thread it ran on.
+ */
 async function stats(file: string, pattern: string | undefined, bins: number, json: boolean, threads: number): Promise<void> {
   const model = await openModel(file);
+  const tensors = selectTensors(model, pattern);
+  const bytes = tensors.reduce((sum, t) => sum + t.nbytes, 0);
+  const workers = Math.min(threads, availableParallelism(), tensors.length, Math.floor(bytes / BYTES_PER_WORKER)) - 1;
   const script = workerScript();
-  const pool = script && threads > 1 ? new WorkerPool(script, threads) : undefined;
+  const pool = script && workers > 0 ? new WorkerPool(script, workers, undefined, 2) : undefined;
   try {
-    const tensors = selectTensors(model, pattern);
     const results: { name: string; type_name: string; stats?: TensorStats; error?: string }[] = [];
     const tty = process.stderr.isTTY;
-    // With workers, every tensor is queued at once, largest first (so a huge tensor does not start last and run
-    // alone), and results are reported in file order.
-    const jobs: { promise: Promise<{ kind: 'stats'; stats: TensorStats }> }[] = [];
-    if (pool) {
-      const bySize = tensors.map((t, i) => i).sort((a, b) => tensors[b].nElements - tensors[a].nElements || a - b);
-      for (const i of bySize) jobs[i] = pool.run<{ kind: 'stats'; stats: TensorStats }>({ kind: 'stats', path: file, tensor: tensors[i].name, bins });
-    }
+    type StatsResult = { kind: 'stats'; stats: TensorStats };
+    const largestFirst = tensors.map((t, i) => i).sort((a, b) => tensors[b].nElements - tensors[a].nElements || a - b);
+    const jobs = pool?.spread(tensors.map((t) => ({ kind: 'stats', path: file, tensor: t.name, bins })), (i) => ({ kind: 'stats', stats: computeTensorStats(model, tensors[i], { bins }) }), largestFirst);
     for (const [i, t] of tensors.entries()) {
       const label = `[${i + 1}/${tensors.length}] ${t.name}`;
       let lastShown = -1;
       try {
-        const s = pool
-          ? (await jobs[i].promise).stats
+        const s = jobs
+          ? ((await jobs[i].promise) as StatsResult).stats
           : computeTensorStats(model, t, {
               bins,
               onProgress: tty

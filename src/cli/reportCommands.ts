@@ -42,13 +42,14 @@ function allStats(model: Model): Map<string, TensorStats> {
 
 export async function compareCommand(file: string, ref: string, pattern: string | undefined, json: boolean): Promise<void> {
   await withModels([file, ref], async ([model, reference]) => {
-    const { pairing, tensors } = compareModels(model, reference, {
+    const { pairing, tensors, uncompared } = compareModels(model, reference, {
       filter: regex(pattern),
       onProgress: (done, total, name) => process.stderr.write(`[${done}/${total}] ${showText(name)}\n`),
     });
     if (json) {
       process.stdout.write(JSON.stringify({
         file, reference: ref, tensors,
+        uncompared,
         missing_in_reference: pairing.missingInReference,
         missing_in_file: pairing.missingInModel,
         shape_mismatches: pairing.shapeMismatches,
@@ -61,6 +62,7 @@ export async function compareCommand(file: string, ref: string, pattern: string 
     for (const t of ranked) {
       process.stdout.write(`${showText(t.name).padEnd(40)} ${t.type_name.padEnd(8)} ${t.rel_rmse.toPrecision(4).padStart(10)} ${(t.snr_db?.toFixed(2) ?? 'inf').padStart(8)} ${t.max_abs.toPrecision(4).padStart(10)} ${t.cosine.toFixed(6).padStart(9)}\n`);
     }
+    for (const u of uncompared) process.stdout.write(`${showText(u.name).padEnd(40)} not compared: ${u.error}\n`);
     for (const n of pairing.missingInReference) process.stdout.write(`only in ${escapeText(file)}: ${showText(n)}\n`);
     for (const n of pairing.missingInModel) process.stdout.write(`only in ${escapeText(ref)}: ${showText(n)}\n`);
     for (const s of pairing.shapeMismatches) process.stdout.write(`shape mismatch ${showText(s.name)}: [${s.shape}] vs [${s.referenceShape}]\n`);
@@ -71,7 +73,8 @@ export async function reportCommand(file: string, ref: string | undefined, forma
   if (!['md', 'json', 'csv'].includes(format)) throw new QuantLensError('usage', `--format must be md, json or csv (got ${format})`);
   await withModels(ref ? [file, ref] : [file], async ([model, reference]) => {
     const stats = allStats(model);
-    const comparison = reference ? { reference: ref!, tensors: compareModels(model, reference).tensors } : undefined;
+    const compared = reference ? compareModels(model, reference) : undefined;
+    const comparison = compared ? { reference: ref!, tensors: compared.tensors, uncompared: compared.uncompared } : undefined;
     process.stdout.write(buildReport({ model, stats, comparison }, format as ReportFormat));
   });
 }

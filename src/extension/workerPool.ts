@@ -1,11 +1,12 @@
 /**
- * A small pool of worker threads (dist/worker.js). Jobs queue until a worker is free; each can be cancelled
- * (a shared flag the worker polls between chunks). No vscode import: tests drive it directly.
+ * A small pool of worker threads (dist/worker.js). Jobs queue until a worker is free (a worker takes jobs once it
+ * has loaded and said it is ready); each can be cancelled (a shared flag the worker polls between chunks). No
+ * vscode import: tests drive it directly.
  */
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import type { WorkerJob, WorkerRequest, WorkerResponse, WorkerResult } from '../shared/workerProtocol.ts';
-import { QuantLensError } from '../core/errors.ts';
+import { QuantLensError, type ErrorCode } from '../core/errors.ts';
 import type { ChunkQuantizer } from '../core/requant/requantize.ts';
 
 export interface JobHandle<T extends WorkerResult = WorkerResult> {
@@ -27,8 +28,8 @@ export function defaultWorkerCount(): number {
 }
 
 export class WorkerPool {
-  private idle: Worker[] = [];
-  private busy = new Map<Worker, Pending>();
+  /** Jobs posted to each worker that has loaded its script, oldest first (an empty list: idle; none: loading). */
+  private posted = new Map<Worker, Pending[]>();
   private queue: Pending[] = [];
   private nextId = 1;
   private workers: Worker[] = [];
@@ -39,6 +40,11 @@ export class WorkerPool {
     size = defaultWorkerCount(),
     /** Given to each worker as its `workerData` (helper threads are told they are helpers). */
     private readonly workerData?: unknown,
+    /**
+     * Jobs a worker is given at a time. More than one keeps a worker busy while the thread that feeds it is
+     * itself working (see spread); one lets a job wait for the first free worker (interactive use).
+     */
+    private readonly jobsPerWorker = 1,
   ) {
     for (let i = 0; i < size; i++) this.spawn();
   }
@@ -47,13 +53,18 @@ export class WorkerPool {
     const w = new Worker(this.script, { workerData: this.workerData });
     w.unref();
     w.on('message', (m: WorkerResponse) => {
-      const p = this.busy.get(w);
-      if (!p || m.id !== p.id) return;
+      if (m.type === 'ready') {
+        this.posted.set(w, []);
+        return this.pump();
+      }
+      const jobs = this.posted.get(w);
+      const p = jobs?.find((x) => x.id === m.id);
+      if (!jobs || !p) return;
       if (m.type === 'progress') return p.onProgress?.(m.done, m.total);
-      this.busy.delete(w);
+      jobs.splice(jobs.indexOf(p), 1);
       if (m.type === 'result') p.resolve(m.result);
-      else p.reject(new QuantLensError((m.code as never) ?? 'io', m.message));
-      this.idle.push(w);
+      // a bug in the worker (not a QuantLensError there) stays one here, as it would on this thread
+      else p.reject(m.code === 'internal' ? new Error(m.message) : new QuantLensError((m.code as ErrorCode | undefined) ?? 'io', m.message));
       this.pump();
     });
     w.on('error', (e) => this.replace(w, e));
@@ -61,59 +72,115 @@ export class WorkerPool {
       if (!this.disposed && code !== 0) this.replace(w, new Error(`worker exited with code ${code}`));
     });
     this.workers.push(w);
-    this.idle.push(w);
   }
 
+  /** A worker that failed or exited (both events come for one crash): its job fails, a new worker takes its place. */
   private replace(w: Worker, e: Error): void {
-    const p = this.busy.get(w);
-    this.busy.delete(w);
-    this.idle = this.idle.filter((x) => x !== w);
+    if (!this.workers.includes(w)) return;
+    for (const p of this.posted.get(w) ?? []) p.reject(new QuantLensError('io', `worker failed: ${e.message}`));
+    this.posted.delete(w);
     this.workers = this.workers.filter((x) => x !== w);
-    p?.reject(new QuantLensError('io', `worker failed: ${e.message}`));
     if (!this.disposed) {
       this.spawn();
       this.pump();
     }
   }
 
+  /** Queued jobs to the least busy ready workers, up to jobsPerWorker each. */
   private pump(): void {
-    while (this.idle.length && this.queue.length) {
+    while (this.queue.length) {
+      let w: Worker | undefined;
+      for (const [x, jobs] of this.posted) if (jobs.length < this.jobsPerWorker && (!w || jobs.length < this.posted.get(w)!.length)) w = x;
+      if (!w) return;
       const p = this.queue.shift()!;
       if (new Int32Array(p.flag)[0] === 1) {
         p.reject(new QuantLensError('cancelled', 'cancelled'));
         continue;
       }
-      const w = this.idle.pop()!;
-      this.busy.set(w, p);
+      this.posted.get(w)!.push(p);
       const req: WorkerRequest = { id: p.id, job: p.job, cancel: p.flag };
       w.postMessage(req);
     }
   }
 
   run<T extends WorkerResult = WorkerResult>(job: WorkerJob, onProgress?: (done: number, total: number) => void): JobHandle<T> {
+    return this.enqueue(job, onProgress).handle as JobHandle<T>;
+  }
+
+  private enqueue(job: WorkerJob, onProgress?: (done: number, total: number) => void): { pending: Pending; handle: JobHandle } {
     if (this.disposed) throw new QuantLensError('cancelled', 'the worker pool is closed');
     const flag = new SharedArrayBuffer(4);
     let pending!: Pending;
     const promise = new Promise<WorkerResult>((resolve, reject) => {
       pending = { id: this.nextId++, job, flag, onProgress, resolve, reject };
     });
+    // Callers queue many jobs and await them one by one, or drop a handle once cancelled or disposed: a job that
+    // fails before it is awaited must not be an unhandled rejection. Awaiting the promise still throws.
+    promise.catch(() => undefined);
     this.queue.push(pending);
     this.pump();
     return {
-      promise: promise as Promise<T>,
-      cancel: () => {
-        Atomics.store(new Int32Array(flag), 0, 1);
-        this.pump();
+      pending,
+      handle: {
+        promise,
+        cancel: () => {
+          Atomics.store(new Int32Array(flag), 0, 1);
+          this.pump();
+        },
       },
     };
   }
 
-  /** A requantization's chunk quantizer that runs each chunk on a free worker of this pool. */
+  /**
+   * Many jobs at once, started in `order` (say largest first), each handle at its job's index. The calling thread
+   * is one of the workers: with `runHere` it runs the front job of the batch while no worker has loaded (so work
+   * shorter than a worker's start-up never waits for one), then the back ones (the smallest, so that it lets
+   * worker messages in often), one job at a time with messages in between.
+   */
+  spread(jobs: WorkerJob[], runHere: (index: number) => WorkerResult | Promise<WorkerResult>, order: number[] = jobs.map((_, i) => i)): JobHandle[] {
+    const handles: JobHandle[] = [];
+    const indexOf = new Map<Pending, number>();
+    for (const i of order) {
+      const { pending, handle } = this.enqueue(jobs[i]);
+      indexOf.set(pending, i);
+      handles[i] = handle;
+    }
+    void (async () => {
+      while (!this.disposed) {
+        let at = this.queue.findIndex((p) => indexOf.has(p));
+        if (at < 0) return;
+        if (this.posted.size) {
+          // a worker has loaded: this thread takes the batch's last job
+          at = this.queue.length - 1;
+          while (!indexOf.has(this.queue[at])) at--;
+        }
+        const [p] = this.queue.splice(at, 1);
+        if (new Int32Array(p.flag)[0] === 1) p.reject(new QuantLensError('cancelled', 'cancelled'));
+        else {
+          try {
+            p.resolve(await runHere(indexOf.get(p)!));
+          } catch (e) {
+            p.reject(e instanceof Error ? e : new Error(String(e)));
+          }
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    return handles;
+  }
+
+  /**
+   * A requantization's chunk quantizer that runs each chunk on a free worker of this pool. Like a handle's, its
+   * promise never counts as an unhandled rejection while chunks ahead of it are awaited.
+   */
   chunkQuantizer(): ChunkQuantizer {
-    return async (to, values, nRows, nPerRow, imatrix) => {
-      const r = await this.run({ kind: 'quantizeChunk', typeId: to.ggmlId!, values, nRows, nPerRow, imatrix }).promise;
-      if (r.kind !== 'quantized') throw new QuantLensError('io', `a helper thread answered ${r.kind}`);
-      return r.bytes;
+    return (to, values, nRows, nPerRow, imatrix) => {
+      const bytes = this.run({ kind: 'quantizeChunk', typeId: to.ggmlId!, values, nRows, nPerRow, imatrix }).promise.then((r) => {
+        if (r.kind !== 'quantized') throw new QuantLensError('io', `a helper thread answered ${r.kind}`);
+        return r.bytes;
+      });
+      bytes.catch(() => undefined);
+      return bytes;
     };
   }
 
@@ -133,7 +200,7 @@ export class WorkerPool {
     this.disposed = true;
     for (const p of this.queue) p.reject(new QuantLensError('cancelled', 'closed'));
     this.queue = [];
-    for (const p of this.busy.values()) p.reject(new QuantLensError('cancelled', 'closed'));
+    for (const jobs of this.posted.values()) for (const p of jobs) p.reject(new QuantLensError('cancelled', 'closed'));
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }

@@ -10,7 +10,7 @@ import type { TensorStats } from '../core/analysis/tensorStats.ts';
 import type { ScaleDistribution } from '../core/analysis/blocks.ts';
 import type { BlockRecord } from '../core/quant/codec.ts';
 import type { WhatIfRow } from '../core/analysis/whatIf.ts';
-import type { ComparedTensor, TensorComparisonDetail } from '../core/compare/compare.ts';
+import type { ComparedTensor, TensorComparisonDetail, UncomparedTensor } from '../core/compare/compare.ts';
 import type { Heatmap } from '../core/analysis/heatmap.ts';
 
 export interface TensorRow {
@@ -56,6 +56,8 @@ export type { Heatmap };
 export interface Comparison {
   reference: string;
   tensors: ComparedTensor[];
+  /** Paired tensors that could not be decoded, with the reason. */
+  uncompared: UncomparedTensor[];
   missingInReference: string[];
   missingInModel: string[];
   shapeMismatches: { name: string; shape: number[]; referenceShape: number[] }[];

@@ -48,6 +48,8 @@ export interface WorkerRequest {
 }
 
 export type WorkerResponse =
+  /** Sent once, when the worker has loaded and takes jobs. */
+  | { id: 0; type: 'ready' }
   | { id: number; type: 'progress'; done: number; total: number }
   | { id: number; type: 'result'; result: WorkerResult }
   | { id: number; type: 'error'; message: string; code?: string };

@@ -2,6 +2,7 @@
  * What the worker does, free of worker_threads and vscode so tests can call it directly: each job opens (or
  * reuses) its model by path and runs one core analysis, reporting progress and honouring cancellation.
  */
+import { availableParallelism } from 'node:os';
 import { openModel } from '../core/formats/openModel.ts';
 import type { Model, TensorInfo } from '../core/model.ts';
 import { QuantLensError } from '../core/errors.ts';
@@ -9,11 +10,11 @@ import { computeTensorStats, DEFAULT_BINS, type TensorStats } from '../core/anal
 import { computeScaleDistribution, readBlock } from '../core/analysis/blocks.ts';
 import { forEachChunk } from '../core/analysis/tensorValues.ts';
 import { computeWhatIf, parseCandidate, candidateErrorStats, candidateId, predictCandidateError, type WhatIfRow } from '../core/analysis/whatIf.ts';
-import { compareModels, compareTensorDetail, pairTensors } from '../core/compare/compare.ts';
+import { compareModels, comparePair, compareTensorDetail, pairTensors, type ComparedTensor, type UncomparedTensor } from '../core/compare/compare.ts';
 import { buildReport } from '../core/report/report.ts';
 import { dumpModel } from '../core/report/textDump.ts';
 import { parseTensorTypeRule, planRequantize, writeRequantized } from '../core/requant/requantize.ts';
-import type { JobHandle, WorkerPool } from '../extension/workerPool.ts';
+import type { WorkerPool } from '../extension/workerPool.ts';
 import { requireQuantizer } from '../core/quant/quantizers.ts';
 import { ggmlType } from '../core/types.ts';
 import { parseSimulationRule, planSimulation, writeSimulated } from '../core/requant/simulate.ts';
@@ -24,8 +25,11 @@ import { computeHeatmap } from '../core/analysis/heatmap.ts';
 export interface JobContext {
   onProgress: (done: number, total: number) => void;
   isCancelled: () => boolean;
-  /** A new pool of helper threads that a long job may hand parts of its work to (the caller disposes of it). */
-  helpers?: () => WorkerPool;
+  /**
+   * A new pool of `size` helper threads (by default one per core) that a long job may hand parts of its work to
+   * (the caller disposes of it).
+   */
+  helpers?: (size?: number) => WorkerPool;
 }
 
 const models = new Map<string, Promise<Model>>();
@@ -89,6 +93,9 @@ async function whatIfOnHelpers(job: Extract<WorkerJob, { kind: 'whatIf' }>, help
   }
 }
 
+/** Tensor-by-tensor jobs run on this thread too (WorkerPool.spread): one helper fewer than the cores. */
+const HELPERS_BESIDE_THIS_THREAD = availableParallelism() - 1;
+
 /**
  * Stats of every tensor that can be decoded (the others are left out), on helper threads when there are some
  * (largest tensors first, so a huge one does not start last); `onTensorDone` counts finished tensors.
@@ -99,7 +106,7 @@ async function everyTensorStats(model: Model, path: string, ctx: JobContext, onT
     if (!(e instanceof QuantLensError) || e.code === 'cancelled') throw e;
   };
   let done = 0;
-  const helpers = model.tensors.length > 1 ? ctx.helpers?.() : undefined;
+  const helpers = model.tensors.length > 1 && HELPERS_BESIDE_THIS_THREAD ? ctx.helpers?.(HELPERS_BESIDE_THIS_THREAD) : undefined;
   if (!helpers) {
     for (const t of model.tensors) {
       if (ctx.isCancelled()) throw new QuantLensError('cancelled', 'cancelled');
@@ -113,7 +120,10 @@ async function everyTensorStats(model: Model, path: string, ctx: JobContext, onT
     return stats;
   }
   try {
-    const results = await tensorByTensor(helpers, ctx, model.tensors, (t) => ({ kind: 'stats', path, tensor: t.name, bins: DEFAULT_BINS }), (e) => {
+    const results = await tensorByTensor(helpers, ctx, model.tensors, (t) => ({ kind: 'stats', path, tensor: t.name, bins: DEFAULT_BINS }), (t) => ({
+      kind: 'stats',
+      stats: computeTensorStats(model, t, { bins: DEFAULT_BINS, isCancelled: ctx.isCancelled }),
+    }), (e) => {
       undecodable(e);
       return undefined;
     }, () => onTensorDone(++done));
@@ -129,19 +139,20 @@ async function everyTensorStats(model: Model, path: string, ctx: JobContext, onT
 
 /**
  * One job per tensor on the helper threads, largest tensors first (so a huge one does not start last and run
- * alone); results in the order of `tensors`. A job's error goes to `onError`, which rethrows or gives a stand-in.
+ * alone), and on this thread too with `runHere` (WorkerPool.spread); results in the order of `tensors`. A job's
+ * error goes to `onError`, which rethrows or gives a stand-in.
  */
 async function tensorByTensor<T>(
   helpers: WorkerPool,
   ctx: JobContext,
   tensors: TensorInfo[],
   jobFor: (t: TensorInfo) => WorkerJob,
+  runHere: (t: TensorInfo, index: number) => WorkerResult,
   onError: (e: unknown) => T,
   onDone: () => void,
 ): Promise<(WorkerResult | T)[]> {
   const largestFirst = tensors.map((t, i) => i).sort((a, b) => tensors[b].nElements - tensors[a].nElements || a - b);
-  const handles: JobHandle[] = [];
-  for (const i of largestFirst) handles[i] = helpers.run(jobFor(tensors[i]));
+  const handles = helpers.spread(tensors.map(jobFor), (i) => runHere(tensors[i], i), largestFirst);
   const watch = setInterval(() => ctx.isCancelled() && handles.forEach((h) => h.cancel()), 100);
   try {
     return await Promise.all(handles.map((h) => h.promise.then((r) => r, onError).finally(onDone)));
@@ -150,17 +161,34 @@ async function tensorByTensor<T>(
   }
 }
 
-/** compareModels over every paired tensor, on helper threads when there are some. */
+/**
+ * compareModels over every paired tensor, on helper threads when there are some. A tensor whose job fails (it
+ * cannot be decoded, or its helper thread died) is listed as uncompared; cancelling stops the whole comparison.
+ */
 async function compareOnHelpers(model: Model, ref: Model, job: Extract<WorkerJob, { kind: 'compare' }>, ctx: JobContext): Promise<ReturnType<typeof compareModels>> {
   const pairing = pairTensors(model, ref);
-  const helpers = pairing.pairs.length > 1 ? ctx.helpers?.() : undefined;
+  const helpers = pairing.pairs.length > 1 && HELPERS_BESIDE_THIS_THREAD ? ctx.helpers?.(HELPERS_BESIDE_THIS_THREAD) : undefined;
   if (!helpers) return compareModels(model, ref, { isCancelled: ctx.isCancelled, onProgress: (d, t) => ctx.onProgress(d, t) });
   try {
     let done = 0;
-    const results = await tensorByTensor(helpers, ctx, pairing.pairs.map((p) => p.tensor), (t) => ({ ...job, tensors: [t.name] }), (e) => {
-      throw e;
+    const results = await tensorByTensor(helpers, ctx, pairing.pairs.map((p) => p.tensor), (t) => ({ ...job, tensors: [t.name] }), (t, i) => {
+      const row = comparePair(model, ref, pairing.pairs[i], ctx.isCancelled);
+      const [tensors, uncompared] = 'compared' in row ? [[row.compared], []] : [[], [row.uncompared]];
+      return { kind: 'compare', comparison: { reference: job.reference, tensors, uncompared, missingInReference: [], missingInModel: [], shapeMismatches: [] } };
+    }, (e) => {
+      if (!(e instanceof QuantLensError) || e.code === 'cancelled') throw e;
+      return { failed: e.message };
     }, () => ctx.onProgress(++done, pairing.pairs.length));
-    return { pairing, tensors: results.flatMap((r) => (r.kind === 'compare' ? r.comparison.tensors : [])) };
+    const tensors: ComparedTensor[] = [];
+    const uncompared: UncomparedTensor[] = [];
+    for (const [i, r] of results.entries()) {
+      if ('failed' in r) uncompared.push({ name: pairing.pairs[i].name, reference_name: pairing.pairs[i].reference.name, error: r.failed });
+      else if (r.kind === 'compare') {
+        tensors.push(...r.comparison.tensors);
+        uncompared.push(...r.comparison.uncompared);
+      }
+    }
+    return { pairing, tensors, uncompared };
   } finally {
     await helpers.dispose();
   }
@@ -212,13 +240,11 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
       if (job.reference) {
         const ref = await openModel(job.reference);
         try {
-          comparison = {
-            reference: job.reference,
-            tensors: compareModels(model, ref, {
-              isCancelled: ctx.isCancelled,
-              onProgress: (done, total) => ctx.onProgress(model.tensors.length + (done * model.tensors.length) / total, 2 * model.tensors.length),
-            }).tensors,
-          };
+          const { tensors, uncompared } = compareModels(model, ref, {
+            isCancelled: ctx.isCancelled,
+            onProgress: (done, total) => ctx.onProgress(model.tensors.length + (done * model.tensors.length) / total, 2 * model.tensors.length),
+          });
+          comparison = { reference: job.reference, tensors, uncompared };
         } finally {
           await ref.close();
         }
@@ -229,12 +255,12 @@ export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerRes
       const ref = job.tensors ? await modelAt(job.reference) : await openModel(job.reference);
       try {
         const only = job.tensors && new Set(job.tensors);
-        const { pairing, tensors } = only
+        const { pairing, tensors, uncompared } = only
           ? compareModels(model, ref, { filter: { test: (name) => only.has(name) }, isCancelled: ctx.isCancelled })
           : await compareOnHelpers(model, ref, job, ctx);
         return {
           kind: 'compare',
-          comparison: { reference: job.reference, tensors, missingInReference: pairing.missingInReference, missingInModel: pairing.missingInModel, shapeMismatches: pairing.shapeMismatches },
+          comparison: { reference: job.reference, tensors, uncompared, missingInReference: pairing.missingInReference, missingInModel: pairing.missingInModel, shapeMismatches: pairing.shapeMismatches },
         };
       } finally {
         if (!job.tensors) await ref.close();

@@ -24,12 +24,13 @@ port.on('message', async (req: WorkerRequest) => {
           post({ id: req.id, type: 'progress', done, total });
         }
       },
-      // long jobs hand parts of their work to helper threads running this same script, one per core (helpers
-      // themselves have none)
-      helpers: isHelper ? undefined : () => new WorkerPool(__filename, availableParallelism(), HELPER),
+      // long jobs hand parts of their work to helper threads running this same script, by default one per core
+      // (helpers themselves have none); each is given two jobs at a time, so it never waits for this thread
+      helpers: isHelper ? undefined : (size = availableParallelism()) => new WorkerPool(__filename, size, HELPER, 2),
     });
     post({ id: req.id, type: 'result', result });
   } catch (e) {
     post({ id: req.id, type: 'error', message: oneLine(e), code: e instanceof QuantLensError ? e.code : 'internal' });
   }
 });
+post({ id: 0, type: 'ready' });

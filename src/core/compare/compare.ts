@@ -192,19 +192,40 @@ export interface ComparedTensor extends ErrorMetrics {
   reference_type_name: string;
 }
 
+/** A paired tensor that could not be compared: one side cannot be decoded (an unknown type, a short read ...). */
+export interface UncomparedTensor {
+  name: string;
+  reference_name: string;
+  /** The one-line reason. */
+  error: string;
+}
+
+/** One pair's row: its metrics, or why it cannot be compared (a cancelled comparison still throws). */
+export function comparePair(model: Model, reference: Model, p: TensorPair, isCancelled?: () => boolean): { compared: ComparedTensor } | { uncompared: UncomparedTensor } {
+  try {
+    const m = compareTensor(model, reference, p, isCancelled);
+    return { compared: { name: p.name, reference_name: p.reference.name, type_name: p.tensor.type.name, reference_type_name: p.reference.type.name, ...m } };
+  } catch (e) {
+    if (!(e instanceof QuantLensError) || e.code === 'cancelled') throw e;
+    return { uncompared: { name: p.name, reference_name: p.reference.name, error: e.message } };
+  }
+}
+
 export function compareModels(
   model: Model,
   reference: Model,
   /** `filter` picks tensors by name: a RegExp, or a Set's lookalike `{ test }`. */
   options: { filter?: { test(name: string): boolean }; isCancelled?: () => boolean; onProgress?: (done: number, total: number, name: string) => void } = {},
-): { pairing: Pairing; tensors: ComparedTensor[] } {
+): { pairing: Pairing; tensors: ComparedTensor[]; uncompared: UncomparedTensor[] } {
   const pairing = pairTensors(model, reference);
   const pairs = pairing.pairs.filter((p) => !options.filter || options.filter.test(p.name));
   const tensors: ComparedTensor[] = [];
+  const uncompared: UncomparedTensor[] = [];
   for (const [i, p] of pairs.entries()) {
-    const m = compareTensor(model, reference, p, options.isCancelled);
-    tensors.push({ name: p.name, reference_name: p.reference.name, type_name: p.tensor.type.name, reference_type_name: p.reference.type.name, ...m });
+    const row = comparePair(model, reference, p, options.isCancelled);
+    if ('compared' in row) tensors.push(row.compared);
+    else uncompared.push(row.uncompared);
     options.onProgress?.(i + 1, pairs.length, p.name);
   }
-  return { pairing, tensors };
+  return { pairing, tensors, uncompared };
 }

@@ -11,7 +11,7 @@
 import { basename } from 'node:path';
 import type { Model } from '../model.ts';
 import type { TensorStats } from '../analysis/tensorStats.ts';
-import type { ComparedTensor } from '../compare/compare.ts';
+import type { ComparedTensor, UncomparedTensor } from '../compare/compare.ts';
 import { summarize, formatBytes, formatCount } from '../analysis/summary.ts';
 import { isPlainName, showText } from '../errors.ts';
 
@@ -20,7 +20,7 @@ export type ReportFormat = 'md' | 'json' | 'csv';
 export interface ReportInput {
   model: Model;
   stats: Map<string, TensorStats>;
-  comparison?: { reference: string; tensors: ComparedTensor[] };
+  comparison?: { reference: string; tensors: ComparedTensor[]; uncompared?: UncomparedTensor[] };
 }
 
 const sig = (x: number | null | undefined, n = 4) => (x === null || x === undefined ? '' : Number.isFinite(x) ? Number(x.toPrecision(n)).toString() : String(x));
@@ -53,6 +53,7 @@ export function buildReport(input: ReportInput, format: ReportFormat): string {
   const { model, stats, comparison } = input;
   const s = summarize(model);
   const errors = new Map(comparison?.tensors.map((t) => [t.name, t]));
+  const compareErrors = new Map(comparison?.uncompared?.map((t) => [t.name, t.error]));
   const rows = model.tensors.map((t) => ({
     name: t.name,
     type: t.type.name,
@@ -61,18 +62,20 @@ export function buildReport(input: ReportInput, format: ReportFormat): string {
     nbytes: t.nbytes,
     stats: stats.get(t.name),
     error: errors.get(t.name),
+    compare_error: compareErrors.get(t.name),
   }));
   if (format === 'json') {
     return JSON.stringify({ file: model.files.map((f) => basename(f.path)), summary: s, reference: comparison?.reference, tensors: rows }, null, 1) + '\n';
   }
   if (format === 'csv') {
-    const head = ['name', 'type', 'shape', 'bits_per_weight', 'nbytes', 'min', 'max', 'mean', 'std', 'rms', 'absmax', 'zero_count', 'nan_count', 'rmse', 'rel_rmse', 'snr_db', 'max_abs', 'cosine'];
+    const head = ['name', 'type', 'shape', 'bits_per_weight', 'nbytes', 'min', 'max', 'mean', 'std', 'rms', 'absmax', 'zero_count', 'nan_count', 'rmse', 'rel_rmse', 'snr_db', 'max_abs', 'cosine', 'compare_error'];
     const lines = [head.join(',')];
     for (const r of rows) {
       lines.push([
         r.name, r.type, r.shape.join('x'), r.bits_per_weight, r.nbytes,
         r.stats?.min, r.stats?.max, r.stats?.mean, r.stats?.std, r.stats?.rms, r.stats?.absmax, r.stats?.zero_count, r.stats?.nan_count,
         r.error?.rmse, r.error?.rel_rmse, r.error?.snr_db, r.error?.max_abs, r.error?.cosine,
+        r.compare_error,
       ].map(csvCell).join(','));
     }
     return lines.join('\n') + '\n';
@@ -94,6 +97,7 @@ export function buildReport(input: ReportInput, format: ReportFormat): string {
     md.push(`#### Error against the reference, worst first`, '');
     md.push(`| tensor | type | rel. RMSE | SNR dB | max abs | cosine |`, `|---|---|---:|---:|---:|---:|`);
     for (const t of ranked) md.push(`| ${mdName(t.name)} | ${t.type_name} | ${sig(t.rel_rmse)} | ${sig(t.snr_db)} | ${sig(t.max_abs)} | ${sig(t.cosine, 6)} |`);
+    for (const [name, error] of compareErrors) md.push(`| ${mdName(name)} | not compared: ${mdText(error)} | | | | |`);
     md.push('');
   }
   md.push(`#### Tensors`, '');

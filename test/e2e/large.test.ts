@@ -4,7 +4,7 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { start, quickOpen, show, webview, shot, ROOT, CORPUS, type Session } from './harness.ts';
+import { start, quickOpen, show, webview, shot, assertCleanConsole, ROOT, CORPUS, type Session } from './harness.ts';
 
 let s: Session;
 let step = 0;
@@ -15,8 +15,11 @@ before(async () => {
 });
 
 after(async () => {
-  assert.deepEqual(s?.cspViolations ?? [], [], 'no Content-Security-Policy violations');
-  await s?.close();
+  try {
+    assertCleanConsole(s);
+  } finally {
+    await s?.close();
+  }
 });
 
 afterEach(async () => {
@@ -71,12 +74,25 @@ test('a scan of a 525 M-weight tensor shows progress, cancels to one line, and t
 
 test('selecting another tensor mid-scan cancels the scan without an error on the new one', async () => {
   const wv = webview(s.page);
+  // the editor's jobs also show as progress on the Explorer view: active while any of them runs
+  const jobsRunning = s.page.locator('.part.sidebar .monaco-progress-container.active');
   await wv.locator('.row[data-tensor="token_embd.weight"]').click();
   await wv.locator('[data-testid="job"] vscode-progress-bar').waitFor({ timeout: 30_000 });
+  await jobsRunning.waitFor();
   await wv.locator('.row[data-tensor="blk.0.ffn_norm.weight"]').click();
   await wv.locator('[data-testid="detail-name"]', { hasText: 'blk.0.ffn_norm.weight' }).waitFor();
   await wv.locator('[data-testid="stat-count"]').waitFor({ timeout: 30_000 });
   await wv.locator('[data-testid="block-fields"]').waitFor({ timeout: 30_000 });
-  await s.page.waitForTimeout(1000);
+  // every job has settled, the cancelled scan too: its outcome has been posted to the webview
+  await jobsRunning.waitFor({ state: 'hidden', timeout: 60_000 });
+  // a request answered after that outcome (messages arrive in order): once its answer shows, so has the outcome
+  const inspector = wv.locator('[data-testid="block-inspector"]');
+  const [, blocks, offset] = /of (\d+) · file offset (\d+)/.exec(await inspector.innerText())!.map(Number);
+  const index = wv.locator('vscode-textfield[data-testid="block-index"] input');
+  await index.fill('1');
+  await index.press('Enter');
+  // 4096 F32 weights (16384 bytes) in `blocks` blocks: block 1 starts one block further
+  await wv.locator('[data-testid="block-inspector"]', { hasText: new RegExp(`file offset ${offset + 16384 / blocks}(?!\\d)`) }).waitFor();
   assert.equal(await wv.locator('[data-testid="job-error"]').count(), 0, 'no error line for the tensor now shown');
+  assert.equal(await wv.locator('[data-testid="detail-name"]').innerText(), 'blk.0.ffn_norm.weight');
 });

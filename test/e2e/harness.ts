@@ -221,12 +221,22 @@ export async function show(page: Page, name: string): Promise<void> {
   else await quickOpen(page, name);
 }
 
-export async function quickOpen(page: Page, name: string): Promise<void> {
-  await page.keyboard.press('Control+P');
+export async function quickOpen(page: Page, name: string, deadline = Date.now() + 60_000): Promise<void> {
   const input = page.locator('.quick-input-widget .quick-input-box input');
+  for (;;) {
+    await page.keyboard.press('Control+P');
+    try {
+      await input.waitFor({ state: 'visible', timeout: 2000 });
+      break;
+    } catch (e) {
+      // Focus was inside a webview that kept the key: give the workbench the focus and try again.
+      await page.locator('.part.sidebar .composite.title').first().click();
+      if (Date.now() > deadline) throw e;
+    }
+  }
   await input.fill(name);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor();
-  await page.keyboard.press('Enter');
+  // click the file's own row (Enter would take whichever row is active)
+  await page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: exactly(name) }) }).first().click();
 }
 
 /** The visible Quant Lens webview (two iframes deep). */

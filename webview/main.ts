@@ -308,6 +308,18 @@ function render(m: Extract<ToWebview, { type: 'model' }>): void {
   document.body.dataset.ready = 'true';
 }
 
+/**
+ * A file that does not open: a headline saying what it is not (from its name: the editor opens .gguf files,
+ * .safetensors files and safetensors indexes) and the reader's one-line reason.
+ */
+function openErrorView(fileName: string, reason: string): HTMLElement {
+  const format = /\.gguf$/i.test(fileName) ? 'GGUF' : /\.safetensors(\.index\.json)?$/i.test(fileName) ? 'safetensors' : undefined;
+  return h('div', { class: 'open-error', role: 'alert', 'data-testid': 'open-error' },
+    h('h2', { class: 'open-error-headline', 'data-testid': 'open-error-headline' }, icon('error'), ` ${format ? `Not a valid ${format} file` : 'This file cannot be opened'}`),
+    h('p', { class: 'open-error-reason', 'data-testid': 'open-error-reason' }, reason),
+    h('p', { class: 'muted small' }, fileName));
+}
+
 window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
   const m = event.data;
   switch (m.type) {
@@ -315,7 +327,7 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
       return render(m);
     case 'openError':
       clear(app);
-      app.append(h('div', { class: 'open-error', role: 'alert', 'data-testid': 'open-error' }, icon('error'), ` ${m.message}`));
+      app.append(openErrorView(document.title, m.message));
       document.body.dataset.ready = 'true';
       return;
     case 'settings':

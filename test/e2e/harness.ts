@@ -3,7 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, rmSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type BrowserContext, type Page, type FrameLocator } from 'playwright-core';
+import assert from 'node:assert/strict';
+import { chromium, type BrowserContext, type Page, type FrameLocator, type Locator } from 'playwright-core';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const CORPUS = join(ROOT, 'test', 'fixtures', 'corpus');
@@ -21,18 +22,83 @@ export interface Session {
   close(): Promise<void>;
 }
 
-function writeSettings(userData: string, theme: string): void {
+export interface StartOptions {
+  /** A colour theme's label, e.g. 'Default Dark Modern' (the default), 'Default Light Modern', 'Default High Contrast'. */
+  theme?: string;
+  /** Open the folder with workspace trust enabled and the folder not trusted (Restricted Mode). */
+  untrusted?: boolean;
+}
+
+function settingsFile(userData: string): string {
+  return join(userData, 'User', 'settings.json');
+}
+
+function writeSettings(userData: string, theme: string, untrusted: boolean): void {
   mkdirSync(join(userData, 'User'), { recursive: true });
-  writeFileSync(join(userData, 'User', 'settings.json'), JSON.stringify({
-    'workbench.startupEditor': 'none', 'security.workspace.trust.enabled': false, 'chat.disableAIFeatures': true,
+  writeFileSync(settingsFile(userData), JSON.stringify({
+    'workbench.startupEditor': 'none', 'chat.disableAIFeatures': true,
     'workbench.secondarySideBar.defaultVisibility': 'hidden', 'telemetry.telemetryLevel': 'off', 'update.mode': 'none',
     'extensions.autoCheckUpdates': false, 'extensions.autoUpdate': false, 'git.enabled': false, 'editor.hover.delay': 100,
     'workbench.colorTheme': theme, 'window.commandCenter': false, 'workbench.tips.enabled': false,
+    // untrusted: trust is on, and the folder opens in Restricted Mode without the modal question
+    ...(untrusted
+      ? { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never', 'security.workspace.trust.banner': 'never' }
+      : { 'security.workspace.trust.enabled': false }),
   }, null, 1));
 }
 
+/** Per theme: its row in the Color Theme picker (what to type, the label), and the class it sets on the workbench and on a webview's body. */
+const THEMES: Record<string, { search: string; label: RegExp; workbench: string; webview: string }> = {
+  'Default Dark Modern': { search: 'Dark Modern', label: /^(Default )?Dark Modern$/, workbench: 'vs-dark', webview: 'vscode-dark' },
+  'Default Light Modern': { search: 'Light Modern', label: /^(Default )?Light Modern$/, workbench: 'vs', webview: 'vscode-light' },
+  'Default High Contrast': { search: 'High Contrast', label: /^(Default High Contrast|Dark High Contrast)$/, workbench: 'hc-black', webview: 'vscode-high-contrast' },
+};
 
-export async function start(files: Record<string, string>, theme = 'Default Dark Modern'): Promise<Session> {
+/** Switch the colour theme with Preferences: Color Theme, then wait until the workbench wears it. */
+export async function setTheme(page: Page, theme: string): Promise<void> {
+  await runCommand(page, 'Preferences: Color Theme');
+  await page.locator('.quick-input-widget .quick-input-box input').fill(THEMES[theme].search);
+  await page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: THEMES[theme].label }) }).first().click();
+  await page.locator(`.monaco-workbench.${THEMES[theme].workbench}`).waitFor();
+}
+
+/** Wait until the visible webview has the theme's colours (VS Code sets a class on its body). */
+export async function webviewThemed(page: Page, theme: string): Promise<void> {
+  await webview(page).locator(`body.${THEMES[theme].webview}`).waitFor();
+}
+
+/**
+ * Console errors that are expected in this offline, browser-hosted VS Code and say nothing about Quant Lens,
+ * each with the reason it is benign. Everything else logged as an error fails the suite.
+ */
+const BENIGN_CONSOLE_ERRORS: { pattern: RegExp; reason: string }[] = [
+  { pattern: /open-vsx\.org|marketplace|gallery/i, reason: 'the extension gallery is not reachable offline' },
+  { pattern: /github\.com|api\.github|authentication/i, reason: 'GitHub sign-in lookups fail offline' },
+  { pattern: /telemetry/i, reason: 'telemetry is off and its endpoints unreachable' },
+  { pattern: /Aborted onWillSaveTextDocument-event after \d+ms/, reason: 'VS Code gives up on save participants when the extension host is busy; Quant Lens has none, and the only file saved is settings.json, by the theme switch' },
+  { pattern: /Failed to load resource: the server responded with a status of 404 .*\/node_modules\/vsda\//, reason: 'vsda, the signing module of Microsoft\'s VS Code builds, is not part of code-server' },
+];
+
+/** The console errors of a session that are not known to be benign. */
+export function unexpectedConsoleErrors(s: Session): string[] {
+  return s.consoleErrors.filter((e) => !BENIGN_CONSOLE_ERRORS.some((b) => b.pattern.test(e)));
+}
+
+/** Remove and return the console errors matching `pattern` (errors a test provokes on purpose). */
+export function takeConsoleErrors(s: Session, pattern: RegExp): string[] {
+  const taken = s.consoleErrors.filter((e) => pattern.test(e));
+  s.consoleErrors.splice(0, s.consoleErrors.length, ...s.consoleErrors.filter((e) => !pattern.test(e)));
+  return taken;
+}
+
+/** The end of every suite: no CSP violation and no console error but the known benign ones. */
+export function assertCleanConsole(s: Session | undefined): void {
+  assert.deepEqual(s?.cspViolations ?? [], [], 'no Content-Security-Policy violations');
+  if (s) assert.deepEqual(unexpectedConsoleErrors(s), [], 'no console errors');
+}
+
+
+export async function start(files: Record<string, string>, { theme = 'Default Dark Modern', untrusted = false }: StartOptions = {}): Promise<Session> {
   const run = mkdtempSync(join(tmpdir(), 'quantlens-e2e-'));
   const workspace = join(run, 'workspace');
   const userData = join(run, 'ud');
@@ -44,7 +110,7 @@ export async function start(files: Record<string, string>, theme = 'Default Dark
     else if (from.startsWith('bytes:')) writeFileSync(join(workspace, name), Buffer.from(from.slice(6), 'base64'));
     else cpSync(from, join(workspace, name));
   }
-  writeSettings(userData, theme);
+  writeSettings(userData, theme, untrusted);
   const pkg = JSON.parse((await import('node:fs')).readFileSync(join(ROOT, 'package.json'), 'utf8'));
   symlinkSync(ROOT, join(run, 'ext', `${pkg.publisher}.${pkg.name}-${pkg.version}`));
   writeFileSync(join(run, 'config.yaml'), 'bind-addr: 127.0.0.1:0\nauth: none\ncert: false\n');
@@ -54,17 +120,20 @@ export async function start(files: Record<string, string>, theme = 'Default Dark
   const close = async () => {
     await context?.close().catch(() => undefined);
     if (server?.pid) {
+      // the whole process group (code-server and its file watcher): SIGTERM, then SIGKILL if it has not exited in 5 s
+      const exited = server.exitCode !== null ? Promise.resolve() : new Promise<void>((r) => server!.once('exit', () => r()));
       try { process.kill(-server.pid, 'SIGTERM'); } catch { /* gone */ }
-      await new Promise((r) => setTimeout(r, 500));
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000).unref())]);
       try { process.kill(-server.pid, 'SIGKILL'); } catch { /* gone */ }
     }
     rmSync(run, { recursive: true, force: true });
   };
-  const hardStop = setTimeout(() => void close(), 280_000);
+  // a safety net for a hung suite (the slowest suite takes about 5 minutes with the other core busy)
+  const hardStop = setTimeout(() => void close(), 15 * 60_000);
   hardStop.unref();
   try {
     server = spawn(CODE_SERVER, ['--config', join(run, 'config.yaml'), '--auth', 'none', '--bind-addr', '127.0.0.1:0', '--disable-telemetry',
-      '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', '--user-data-dir', userData,
+      '--disable-update-check', ...(untrusted ? [] : ['--disable-workspace-trust']), '--disable-getting-started-override', '--user-data-dir', userData,
       '--extensions-dir', join(run, 'ext'), workspace], {
       detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${NODE24_BIN}:${process.env.PATH}` },
     });
@@ -83,10 +152,12 @@ export async function start(files: Record<string, string>, theme = 'Default Dark
       server!.stderr!.on('data', onData);
       server!.on('exit', (code) => reject(new Error(`code-server exited with ${code}: ${out}`)));
     });
-    for (let i = 0; i < 100; i++) {
+    // listening is not serving yet: retry /healthz until it answers 200 (a condition, bounded; no fixed wait)
+    for (const deadline = Date.now() + 60_000; ; ) {
       try {
         if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break;
       } catch { /* not yet */ }
+      if (Date.now() > deadline) throw new Error(`code-server never answered /healthz: ${out}`);
       await new Promise((r) => setTimeout(r, 200));
     }
     context = await chromium.launchPersistentContext(join(run, 'profile'), {
@@ -100,7 +171,7 @@ export async function start(files: Record<string, string>, theme = 'Default Dark
     page.on('console', (m) => {
       const text = m.text();
       if (/Content.Security.Policy|securitypolicyviolation/i.test(text) && /quantlens|webview|vscode-resource|vscode-cdn/i.test(text)) cspViolations.push(text);
-      if (m.type() === 'error') consoleErrors.push(text);
+      if (m.type() === 'error') consoleErrors.push(`${text} (${m.location().url})`);
     });
     await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
     await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 90_000 });
@@ -110,6 +181,11 @@ export async function start(files: Record<string, string>, theme = 'Default Dark
     await close();
     throw e;
   }
+}
+
+/** A pattern matching exactly `text`. */
+export function exactly(text: string): RegExp {
+  return new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
 }
 
 export async function runCommand(page: Page, label: string, deadline = Date.now() + 60_000): Promise<void> {
@@ -126,8 +202,10 @@ export async function runCommand(page: Page, label: string, deadline = Date.now(
     }
     await input.fill(`>${label}`);
     try {
-      await page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first().waitFor({ timeout: 1500 });
-      await page.keyboard.press('Enter');
+      // the row of exactly this command (the top row may be another match, e.g. a recently used one)
+      const row = page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: exactly(label) }) }).first();
+      await row.waitFor({ timeout: 1500 });
+      await row.click();
       return;
     } catch (e) {
       await page.keyboard.press('Escape');
@@ -143,12 +221,22 @@ export async function show(page: Page, name: string): Promise<void> {
   else await quickOpen(page, name);
 }
 
-export async function quickOpen(page: Page, name: string): Promise<void> {
-  await page.keyboard.press('Control+P');
+export async function quickOpen(page: Page, name: string, deadline = Date.now() + 60_000): Promise<void> {
   const input = page.locator('.quick-input-widget .quick-input-box input');
+  for (;;) {
+    await page.keyboard.press('Control+P');
+    try {
+      await input.waitFor({ state: 'visible', timeout: 2000 });
+      break;
+    } catch (e) {
+      // Focus was inside a webview that kept the key: give the workbench the focus and try again.
+      await page.locator('.part.sidebar .composite.title').first().click();
+      if (Date.now() > deadline) throw e;
+    }
+  }
   await input.fill(name);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor();
-  await page.keyboard.press('Enter');
+  // click the file's own row (Enter would take whichever row is active)
+  await page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: exactly(name) }) }).first().click();
 }
 
 /** The visible Quant Lens webview (two iframes deep). */
@@ -159,4 +247,34 @@ export function webview(page: Page): FrameLocator {
 export async function shot(page: Page, name: string): Promise<void> {
   mkdirSync(RESULTS, { recursive: true });
   await page.screenshot({ path: join(RESULTS, `${name}.png`) });
+}
+
+/** Wait until the quick input's text ends with `suffix` (VS Code fills the simple file dialog asynchronously). */
+export async function waitForQuickInputValue(page: Page, suffix: string): Promise<void> {
+  await page.waitForFunction((end) => document.querySelector<HTMLInputElement>('.quick-input-widget .quick-input-box input')?.value.endsWith(end) === true, suffix);
+}
+
+/** WCAG 2 contrast ratio of a text element's colour against the background it is drawn on (alpha composited). */
+export async function textContrast(target: Locator): Promise<{ ratio: number; color: string; background: string }> {
+  return target.evaluate((node: Element) => {
+    const parse = (c: string): number[] => {
+      const m = /rgba?\(([^)]+)\)/.exec(c);
+      if (!m) throw new Error(`unexpected colour ${c}`);
+      const [r, g, b, a = 1] = m[1].split(/[ ,/]+/).filter(Boolean).map(Number);
+      return [r, g, b, a];
+    };
+    const over = (top: number[], under: number[]) => [0, 1, 2].map((i) => top[i] * top[3] + under[i] * (1 - top[3])).concat(1);
+    // the backgrounds from the root down to the element, composited
+    const chain: Element[] = [];
+    for (let e: Element | null = node; e; e = e.parentElement) chain.unshift(e);
+    let bg = [255, 255, 255, 1];
+    for (const e of chain) bg = over(parse(getComputedStyle(e).backgroundColor), bg);
+    const fg = over(parse(getComputedStyle(node).color), bg);
+    const lum = (c: number[]) => {
+      const [r, g, b] = c.slice(0, 3).map((v) => { const x = v / 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; });
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+    return { ratio: (hi + 0.05) / (lo + 0.05), color: `rgb(${fg.slice(0, 3).map(Math.round).join(', ')})`, background: `rgb(${bg.slice(0, 3).map(Math.round).join(', ')})` };
+  });
 }

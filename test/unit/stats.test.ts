@@ -25,12 +25,13 @@ export function assertStatsMatch(got: TensorStats, want: any, what: string): voi
   assert.deepEqual(got.histogram?.counts, want.histogram.counts, `${what} histogram`);
 }
 
-async function checkFile(dir: string, file: string, expectedFile: string): Promise<void> {
-  const exp = readJson(dir, expectedFile);
-  const m = await openModel(corpusPath(dir, file));
+/** Check every tensor listed in `want` against the stats Quant Lens computes from the model at `file`. */
+async function checkTensors(file: string, want: { name: string; stats: any }[]): Promise<void> {
+  const m = await openModel(file);
   try {
-    for (const t of exp.tensors) {
-      const tensor = m.tensors.find((x) => x.name === t.name)!;
+    for (const t of want) {
+      const tensor = m.tensors.find((x) => x.name === t.name);
+      assert.ok(tensor, `${file}: tensor ${t.name} is listed`);
       const stats = computeTensorStats(m, tensor, { bins: t.stats?.histogram?.bins ?? 64, chunkElements: 4096 });
       assertStatsMatch(stats, t.stats, `${file} ${t.name}`);
     }
@@ -39,19 +40,19 @@ async function checkFile(dir: string, file: string, expectedFile: string): Promi
   }
 }
 
-for (const f of readdirSync(corpusPath('gguf')).filter((f) => f.endsWith('.gguf') && !/-of-/.test(f))) {
-  test(`stats: ${f}`, () => checkFile('gguf', f, f.replace(/\.gguf$/, '.expected.json')));
+// every GGUF of the corpus, the two shards of the split model included (each has its own expected.json)
+for (const f of readdirSync(corpusPath('gguf')).filter((f) => f.endsWith('.gguf'))) {
+  test(`stats: ${f}`, () => checkTensors(corpusPath('gguf', f), readJson('gguf', f.replace(/\.gguf$/, '.expected.json')).tensors));
 }
-test('stats: dtypes.safetensors', () => checkFile('safetensors', 'dtypes.safetensors', 'dtypes.expected.json'));
-test('stats: sharded safetensors', async () => {
-  const exp = readJson('safetensors/sharded/sharded.expected.json');
-  for (const shard of exp.shards) await checkFile('safetensors/sharded', shard.file, `../sharded/${shard.file.replace('.safetensors', '.expected.json')}`).catch(async () => {
-    // Shard expectations are embedded in sharded.expected.json.
-    const m = await openModel(corpusPath('safetensors/sharded', 'model.safetensors.index.json'));
-    try {
-      for (const t of shard.tensors) assertStatsMatch(computeTensorStats(m, m.tensors.find((x) => x.name === t.name)!), t.stats, t.name);
-    } finally {
-      await m.close();
-    }
-  });
+test('stats: dtypes.safetensors', () => checkTensors(corpusPath('safetensors', 'dtypes.safetensors'), readJson('safetensors', 'dtypes.expected.json').tensors));
+
+// sharded.expected.json holds each shard's expectations: every shard opened on its own, then the whole model from its index
+const sharded = readJson('safetensors/sharded/sharded.expected.json');
+for (const shard of sharded.shards) {
+  test(`stats: sharded safetensors, ${shard.file} alone`, () => checkTensors(corpusPath('safetensors/sharded', shard.file), shard.tensors));
+}
+test('stats: sharded safetensors through model.safetensors.index.json', async () => {
+  const all = sharded.shards.flatMap((shard: { tensors: unknown[] }) => shard.tensors);
+  assert.equal(all.length, sharded.n_tensors);
+  await checkTensors(corpusPath('safetensors/sharded', sharded.index_file), all);
 });

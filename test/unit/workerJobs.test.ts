@@ -11,9 +11,8 @@ import { bundledWorker } from '../helpers/workerBundle.ts';
 import { rng } from '../helpers/rng.ts';
 import { corpusPath } from '../helpers/corpus.ts';
 
-/** A GGUF holding one F32 tensor of 1024 rows of 1024 heavy-tailed values, with a few outlier columns. */
-function bigF32Model(): string {
-  const rows = 1024;
+/** A GGUF holding one F32 tensor of `rows` rows of 1024 heavy-tailed values, with a few outlier columns. */
+function bigF32Model(rows = 1024): string {
   const cols = 1024;
   const layout = buildGgufHeader([{ key: 'general.architecture', type: 'STRING', value: 'llama' }], [{ name: 'blk.0.ffn_up.weight', shape: [cols, rows], ggmlTypeId: 0, nbytes: rows * cols * 4 }]);
   const values = new Float32Array(rows * cols);
@@ -50,18 +49,21 @@ test('what-if over helper threads: the same rows, in the order asked for, with p
   assert.equal(done, total);
 });
 
-test('a cancelled what-if on helper threads stops with a cancelled error', async () => {
-  const path = bigF32Model();
-  let cancelled = false;
-  setTimeout(() => (cancelled = true), 50);
-  await assert.rejects(
-    runJob({ kind: 'whatIf', path, tensor: 'blk.0.ffn_up.weight', candidates: ['Q4_K', 'Q5_K', 'Q6_K', 'Q3_K', 'Q2_K', 'IQ4_XS'] }, {
-      onProgress: () => {},
-      isCancelled: () => cancelled,
-      helpers: () => new WorkerPool(bundledWorker(), 2, { role: 'helper' }),
-    }),
-    (e: Error & { code?: string }) => e.code === 'cancelled',
-  );
+test('a what-if on helper threads, cancelled at its first progress report, stops with a cancelled error', async () => {
+  // three what-if chunks (2^20 weights each) per helper: each reports after its first, and looks at the cancel
+  // flag before its third, so the job cannot end before it sees the cancel
+  const path = bigF32Model(3 * 1024);
+  const reports: number[][] = [];
+  const result = runJob({ kind: 'whatIf', path, tensor: 'blk.0.ffn_up.weight', candidates: ['Q4_K', 'Q5_K', 'Q6_K', 'Q3_K', 'Q2_K', 'IQ4_XS'] }, {
+    onProgress: (done, total) => reports.push([done, total]),
+    // cancelled as soon as the job has shown it is under way: no timer decides when
+    isCancelled: () => reports.length > 0,
+    helpers: () => new WorkerPool(bundledWorker(), 2, { role: 'helper' }),
+  });
+  await assert.rejects(result, (e: Error & { code?: string }) => e.code === 'cancelled');
+  assert.ok(reports.length > 0, 'the job reported progress before it was cancelled');
+  const [done, total] = reports[0];
+  assert.ok(done < total, `the first report (${done} of ${total}) came before the end`);
 });
 
 test('the report and the text dump with stats: the same text from helper threads as from one thread', async () => {

@@ -407,7 +407,7 @@ test('CSV: RFC 4180 quoting reads back every name; text cells starting with = + 
     const csv = buildReport({ model, stats }, 'csv');
     const rows = parseCsv(csv);
     assert.equal(rows.length, 1 + NAMES.length);
-    assert.ok(rows.every((r) => r.length === 18), 'every record has 18 fields');
+    assert.ok(rows.every((r) => r.length === 19), 'every record has 19 fields (the last, compare_error, empty without a comparison)');
     assert.deepEqual(rows.slice(1).map((r) => r[0]), NAMES.map((n) => (/^[=+\-@\t\r]/.test(n) ? `'${n}` : n)));
     for (const r of rows.slice(1)) {
       assert.deepEqual(r.slice(1, 7), ['F32', '4', '32', '16', '-1.5', '2'], 'numbers as numbers, negative ones unprefixed');

@@ -33,8 +33,9 @@ export interface SafetensorsHeader {
   tensors: TensorInfo[];
 }
 
+/** A usize as serde_json reads one: `-0` is not one (serde_json parses it as the float -0.0, which usize refuses). */
 function isCount(v: JsonValue | undefined): v is number {
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && !Object.is(v, -0);
 }
 
 export async function readSafetensorsHeader(source: ByteSource, fileIndex = 0): Promise<SafetensorsHeader> {

@@ -162,6 +162,28 @@ function typeColor(bits: number): string {
   return `hsl(${Math.round(t * 130)}, 55%, 45%)`;
 }
 
+/** Relative luminance (WCAG 2) of an `hsl(h, s%, l%)` colour; undefined for anything else (theme variables). */
+function luminanceOfHsl(colour: string): number | undefined {
+  const m = /^hsl\((\d+(?:\.\d+)?), (\d+(?:\.\d+)?)%, (\d+(?:\.\d+)?)%\)$/.exec(colour);
+  if (!m) return undefined;
+  const [hue, sat, light] = [Number(m[1]), Number(m[2]) / 100, Number(m[3]) / 100];
+  const a = sat * Math.min(light, 1 - light);
+  const channel = (n: number) => {
+    const k = (n + hue / 30) % 12;
+    const c = light - a * Math.max(-1, Math.min(k - 3, 9 - k, 1));
+    const c8 = Math.round(c * 255) / 255;
+    return c8 <= 0.04045 ? c8 / 12.92 : ((c8 + 0.055) / 1.055) ** 2.4;
+  };
+  return 0.2126 * channel(0) + 0.7152 * channel(8) + 0.0722 * channel(4);
+}
+
+/** Black or white, whichever contrasts more with the cell's colour; the theme's foreground on theme colours. */
+function labelColourOn(background: string): string {
+  const l = luminanceOfHsl(background);
+  if (l === undefined) return 'var(--vscode-editor-foreground)';
+  return (l + 0.05) / 0.05 >= 1.05 / (l + 0.05) ? '#000' : '#fff';
+}
+
 function mapView(map: QuantMap): HTMLElement {
   if (!map.blocks.length) return h('p', { class: 'muted' }, 'No blk.N / model.layers.N tensors: nothing to map.');
   const errors = new Map(comparison?.tensors.map((t) => [t.name, t]));
@@ -184,7 +206,9 @@ function mapView(map: QuantMap): HTMLElement {
       const err = errors.get(c.tensor);
       const title = `${c.tensor}\n${c.type} · ${fmt(c.bitsPerWeight, 4)} bpw${err ? `\nrel. RMSE ${fmt(err.rel_rmse, 4)} · SNR ${err.snr_db === null ? '∞' : fmt(err.snr_db, 4)} dB` : ''}`;
       const cell = h('button', { class: 'map-cell', 'data-tensor': c.tensor, title, onclick: () => selectTensor(c.tensor) }, byError && err ? fmt(err.rel_rmse, 2) : c.type);
-      cell.style.background = byError ? (err ? errorColor(err.rel_rmse) : 'var(--vscode-disabledForeground)') : typeColor(c.bitsPerWeight);
+      const background = byError ? (err ? errorColor(err.rel_rmse) : 'var(--vscode-disabledForeground)') : typeColor(c.bitsPerWeight);
+      cell.style.background = background;
+      cell.style.color = labelColourOn(background);
       grid.appendChild(cell);
     }
   }

@@ -19,6 +19,7 @@ import { F16_TO_F32 } from '../../src/core/quant/scalars.ts';
 import { wasmDequantize, WASM_DEQUANTIZED_TYPES } from '../../src/core/quant/wasmDecode.ts';
 import { setWasmEnabled, wasmKernel } from '../../src/core/analysis/wasmStats.ts';
 import { ggmlType } from '../../src/core/types.ts';
+import { decodeJs } from '../helpers/decodeJs.ts';
 import { blockHash, edgeTypes } from '../../scripts/ggml-edge/cases.ts';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/ggml-edge');
@@ -41,17 +42,6 @@ function ggmlTable(name: 'f16' | 'bf16'): Uint32Array {
 
 /** Every 16-bit pattern, little-endian. */
 const ALL_HALVES = new Uint8Array(new Uint16Array(65536).map((_, i) => i).buffer);
-
-function decodeJs(id: number, raw: Uint8Array, nBlocks: number): Float32Array {
-  const out = new Float32Array(nBlocks * ggmlType(id)!.blockSize);
-  setWasmEnabled(false);
-  try {
-    codecForGgmlId(id)!.dequantize(raw, out, nBlocks);
-  } finally {
-    setWasmEnabled(true);
-  }
-  return out;
-}
 
 function decodeWasm(id: number, raw: Uint8Array, nBlocks: number): Float32Array {
   const out = new Float32Array(nBlocks * ggmlType(id)!.blockSize);

@@ -13,22 +13,11 @@ import { buildGgufFile } from '../../src/core/formats/ggufWriter.ts';
 import { MemoryByteSource } from '../../src/core/io/byteSource.ts';
 import { openModelFromSource } from '../../src/core/formats/openModel.ts';
 import { ggmlType } from '../../src/core/types.ts';
+import { decodeJs } from '../helpers/decodeJs.ts';
 import { TINY_TYPES, corpusPath, readBytes, readF32, readJson, firstBitMismatch, type ExpectedTensor } from '../helpers/corpus.ts';
 import { rng } from '../helpers/rng.ts';
 
 const TYPES = [...WASM_DEQUANTIZED_TYPES];
-
-/** The JavaScript codec's values (kernels off). */
-function decodeJs(id: number, raw: Uint8Array, nBlocks: number): Float32Array {
-  const out = new Float32Array(nBlocks * ggmlType(id)!.blockSize);
-  setWasmEnabled(false);
-  try {
-    codecForGgmlId(id)!.dequantize(raw, out, nBlocks);
-  } finally {
-    setWasmEnabled(true);
-  }
-  return out;
-}
 
 /** The kernel's values, directly and through the codec registry (both must run the kernel). */
 function decodeWasm(id: number, raw: Uint8Array, nBlocks: number): Float32Array {

@@ -188,19 +188,31 @@ export function exactly(text: string): RegExp {
   return new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
 }
 
+/** Wait (a few seconds at most) until no quick input is open or closing; press Escape once if one stays open. */
+async function waitForQuickInputClosed(page: Page): Promise<void> {
+  const widget = page.locator('.quick-input-widget');
+  try {
+    await widget.waitFor({ state: 'hidden', timeout: 3000 });
+  } catch {
+    await page.keyboard.press('Escape');
+    await widget.waitFor({ state: 'hidden', timeout: 3000 }).catch(() => undefined);
+  }
+}
+
 export async function runCommand(page: Page, label: string, deadline = Date.now() + 60_000): Promise<void> {
   const input = page.locator('.quick-input-widget .quick-input-box input');
   for (;;) {
+    await waitForQuickInputClosed(page);
     await page.keyboard.press('F1');
     try {
       await input.waitFor({ state: 'visible', timeout: 2000 });
+      await input.fill(`>${label}`, { timeout: 5000 });
     } catch (e) {
       // Focus was inside a webview that kept the key: give the workbench the focus and try again.
       await page.locator('.part.sidebar .composite.title').first().click();
       if (Date.now() > deadline) throw e;
       continue;
     }
-    await input.fill(`>${label}`);
     try {
       // the row of exactly this command (the top row may be another match, e.g. a recently used one)
       const row = page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: exactly(label) }) }).first();
@@ -224,17 +236,20 @@ export async function show(page: Page, name: string): Promise<void> {
 export async function quickOpen(page: Page, name: string, deadline = Date.now() + 60_000): Promise<void> {
   const input = page.locator('.quick-input-widget .quick-input-box input');
   for (;;) {
+    // A quick pick still closing (e.g. the Color Theme picker) would take the key and then go inert under fill.
+    await waitForQuickInputClosed(page);
     await page.keyboard.press('Control+P');
     try {
       await input.waitFor({ state: 'visible', timeout: 2000 });
+      await input.fill(name, { timeout: 5000 });
       break;
     } catch (e) {
-      // Focus was inside a webview that kept the key: give the workbench the focus and try again.
+      // Focus was inside a webview that kept the key, or the input closed under us: give the workbench the focus
+      // and try again.
       await page.locator('.part.sidebar .composite.title').first().click();
       if (Date.now() > deadline) throw e;
     }
   }
-  await input.fill(name);
   // click the file's own row (Enter would take whichever row is active)
   await page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: exactly(name) }) }).first().click();
 }

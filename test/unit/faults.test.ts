@@ -1,5 +1,5 @@
 /**
- * Faults during writes lose nothing. The CLI (dist/cli.js) requantizes a few-MB GGUF and simulates a few-MB
+ * Faults during writes lose nothing. The CLI (bundled from src/ as dist/cli.js ships) requantizes a few-MB GGUF and simulates a few-MB
  * safetensors file while the test injects faults: SIGKILL, SIGTERM and SIGINT at seeded points of the write (triggered when
  * the temporary file reaches N bytes, watched with fs.watch, never by a timer), a destination disk that fills (a
  * 256 KB tmpfs), a read-only destination (a tmpfs remounted read-only), destinations that are the source or a link
@@ -17,8 +17,9 @@ import { basename, dirname, join } from 'node:path';
 import { buildGgufFile } from '../../src/core/formats/ggufWriter.ts';
 import { buildSafetensorsFile } from '../../src/core/formats/safetensorsWriter.ts';
 import { rng } from '../helpers/rng.ts';
+import { bundledCli } from '../helpers/bundles.ts';
 
-const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
+const CLI = bundledCli();
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const shaOf = (path: string) => sha(readFileSync(path));
 const counts = { kills: 0, killsMissed: 0, sigtermExits: 0, faults: 0, changeRefused: 0, changeVerified: 0, lostOrCorrupted: 0, tempLeft: 0, leftBySigkill: 0 };

@@ -9,7 +9,7 @@ import { openModel } from '../../src/core/formats/openModel.ts';
 import { parseTensorTypeRule, planRequantize, writeRequantized } from '../../src/core/requant/requantize.ts';
 import { QuantLensError } from '../../src/core/errors.ts';
 import { WorkerPool } from '../../src/extension/workerPool.ts';
-import { bundledWorker } from '../helpers/workerBundle.ts';
+import { bundledWorker } from '../helpers/bundles.ts';
 import { corpusPath, readJson } from '../helpers/corpus.ts';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');

@@ -12,7 +12,7 @@ import { ggufToHf } from '../../src/core/compare/nameMap.ts';
 import { encodeF16 } from '../../src/core/quant/encode.ts';
 import { corpusPath, readF32, readJson, firstBitMismatch } from '../helpers/corpus.ts';
 import { WorkerPool } from '../../src/extension/workerPool.ts';
-import { bundledWorker } from '../helpers/workerBundle.ts';
+import { bundledWorker } from '../helpers/bundles.ts';
 
 function checkpoint(dtype: 'F32' | 'F16'): string {
   const exp = readJson('gguf/llama-tiny-F32.expected.json');

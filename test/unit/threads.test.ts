@@ -6,10 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildSync } from 'esbuild';
 import { buildGgufHeader } from '../../src/core/formats/ggufWriter.ts';
 import { WorkerPool } from '../../src/extension/workerPool.ts';
 import { runJob, type JobContext } from '../../src/worker/jobs.ts';
@@ -17,10 +16,9 @@ import { QuantLensError } from '../../src/core/errors.ts';
 import { unknownGgmlType } from '../../src/core/types.ts';
 import { openModel } from '../../src/core/formats/openModel.ts';
 import { computeTensorStats } from '../../src/core/analysis/tensorStats.ts';
-import { bundledWorker } from '../helpers/workerBundle.ts';
+import { bundledCli, bundledWorker } from '../helpers/bundles.ts';
 import { rng } from '../helpers/rng.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const UNKNOWN_TYPE = 99;
 
 interface Spec {
@@ -49,20 +47,6 @@ function randomValues(n: number, seed: number): Float32Array {
   const v = new Float32Array(n);
   for (let i = 0; i < n; i++) v[i] = (r() - 0.5) * (r() - 0.5);
   return v;
-}
-
-let cliScript: string | undefined;
-
-/** The CLI and its worker bundled side by side (as dist/ ships them), with the WebAssembly modules if built. */
-function bundledCli(): string {
-  if (cliScript) return cliScript;
-  const dir = mkdtempSync(join(tmpdir(), 'ql-threads-cli-'));
-  buildSync({
-    entryPoints: { cli: join(ROOT, 'src', 'cli', 'cli.ts'), worker: join(ROOT, 'src', 'worker', 'worker.ts') },
-    bundle: true, platform: 'node', format: 'cjs', outdir: dir, logLevel: 'silent',
-  });
-  for (const wasm of ['kernels.wasm', 'quantizers.wasm']) if (existsSync(join(ROOT, 'dist', wasm))) copyFileSync(join(ROOT, 'dist', wasm), join(dir, wasm));
-  return (cliScript = join(dir, 'cli.js'));
 }
 
 /** Exact count, min, max and zeros, and float64 mean and std, computed here from the values written. */

@@ -21,8 +21,9 @@ import { typeByName } from '../../src/core/types.ts';
 import { QuantLensError } from '../../src/core/errors.ts';
 import { corpusPath } from '../helpers/corpus.ts';
 import { rng } from '../helpers/rng.ts';
+import { bundledCli } from '../helpers/bundles.ts';
 
-const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
+const CLI = bundledCli();
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const shaOf = (path: string) => sha(readFileSync(path));
 const tempDir = () => mkdtempSync(join(tmpdir(), 'ql-writes-'));

@@ -4,7 +4,7 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { start, runCommand, quickOpen, show, webview, shot, waitForQuickInputValue, assertCleanConsole, CORPUS, type Session } from './harness.ts';
+import { start, runCommand, quickOpen, show, webview, webviewFocused, shot, waitForQuickInputValue, assertCleanConsole, CORPUS, type Session } from './harness.ts';
 
 const corpusJson = (...parts: string[]) => JSON.parse(readFileSync(join(CORPUS, ...parts), 'utf8'));
 const tensorOf = (file: string, name: string) => corpusJson('gguf', file).tensors.find((t: { name: string }) => t.name === name);
@@ -53,6 +53,7 @@ const quickRow = (text: string) => s.page.locator('.quick-input-list .monaco-lis
 test('requantize: palette -> type -> pattern -> preview -> a new verified file opens with the new types', async () => {
   await quickOpen(s.page, 'llama-tiny-F32.gguf');
   await webview(s.page).locator('body[data-ready="true"]').waitFor({ timeout: 60_000 });
+  await webviewFocused(s.page);
   await runCommand(s.page, 'Quant Lens: Requantize Tensors…');
   await quickRow('Q8_0').waitFor();
   await quickInput().fill('Q8_0');
@@ -158,6 +159,7 @@ test('simulated quantization of a safetensors checkpoint: palette -> scheme -> p
   await quickOpen(s.page, 'ckpt.safetensors');
   const wv = webview(s.page);
   await wv.locator('[data-testid="file-name"]', { hasText: 'ckpt.safetensors' }).waitFor({ timeout: 60_000 });
+  await webviewFocused(s.page);
   await runCommand(s.page, 'Quant Lens: Export Simulated Quantization…');
   await quickRow('Q4_K').waitFor();
   await quickInput().fill('Q4_K');

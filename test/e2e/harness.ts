@@ -254,6 +254,18 @@ export async function quickOpen(page: Page, name: string, deadline = Date.now() 
   await page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: exactly(name) }) }).first().click();
 }
 
+/**
+ * Wait until the visible webview holds the keyboard focus. VS Code moves the focus into a custom editor's webview a
+ * moment after it opens; a quick pick opened before that moment would close on the focus change, and the command
+ * would end as if the user had pressed Escape.
+ */
+export async function webviewFocused(page: Page): Promise<void> {
+  await page.waitForFunction(() => {
+    const active = document.activeElement;
+    return active instanceof HTMLIFrameElement && active.classList.contains('webview') && active.checkVisibility();
+  });
+}
+
 /** The visible Quant Lens webview (two iframes deep). */
 export function webview(page: Page): FrameLocator {
   return page.frameLocator('iframe.webview.ready >> visible=true').frameLocator('iframe#active-frame');

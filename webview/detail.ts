@@ -2,7 +2,9 @@
  * The tensor detail panel: stats, weight histogram, scale distribution, |w| heatmap, block inspector (fields next
  * to raw bytes) and the what-if table with its error-vs-bits chart.
  */
-import type { BlockView, FromWebview, Heatmap, TensorRow, WebviewSettings } from '../src/shared/webviewProtocol.ts';
+import type { FromWebview, TensorRow, WebviewSettings } from '../src/shared/webviewProtocol.ts';
+import type { InspectedBlock } from '../src/core/analysis/inspectedBlock.ts';
+import type { Heatmap } from '../src/core/analysis/heatmap.ts';
 import type { TensorStats } from '../src/core/analysis/tensorStats.ts';
 import type { ScaleDistribution } from '../src/core/analysis/blocks.ts';
 import type { WhatIfRow } from '../src/core/analysis/whatIf.ts';
@@ -25,7 +27,7 @@ export class TensorDetail {
   private stats: TensorStats | undefined;
   private scales: ScaleDistribution | null | undefined;
   private scaleSeries: 'sub' | 'd' | 'dmin' = 'sub';
-  private block: BlockView | undefined;
+  private block: InspectedBlock | undefined;
   private imatrixFile: string | undefined;
 
   setImatrix(file: string): void {
@@ -214,7 +216,7 @@ export class TensorDetail {
     this.q('heatmap-scale')!.textContent = `${m.height} × ${m.width} cells · black 0 → yellow ${fmt(m.max)} (sqrt scale)`;
   }
 
-  onBlock(v: BlockView): void {
+  onBlock(v: InspectedBlock): void {
     if (v.tensor !== this.row?.name) return;
     this.block = v;
     const box = this.q('block-inspector')!;

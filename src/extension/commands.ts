@@ -1,7 +1,7 @@
 /** The palette / title-bar / explorer commands. Each resolves its model, asks what it needs, runs in a worker. */
 import * as vscode from 'vscode';
 import { basename, dirname, extname, join } from 'node:path';
-import type { WorkerPool } from './workerPool.ts';
+import type { WorkerPool } from '../node/workerPool.ts';
 import type { ModelEditorProvider } from './modelEditorProvider.ts';
 import { VIEW_TYPE } from './modelEditorProvider.ts';
 import type { ModelRegistry } from './modelRegistry.ts';
@@ -12,7 +12,7 @@ import { parseTensorTypeRule, planRequantize } from '../core/requant/requantize.
 import { requireQuantizer, writableTypeIds } from '../core/quant/quantizers.ts';
 import { GGML_TYPES } from '../core/types.ts';
 import { formatBytes, formatCount } from '../core/analysis/summary.ts';
-import type { PredictedError } from '../core/analysis/whatIf.ts';
+import type { WorkerJob } from '../shared/workerProtocol.ts';
 
 /** A relative error to 3 significant digits. */
 const fmtError = (x: number) => (x === 0 ? '0' : x.toPrecision(3));
@@ -47,10 +47,10 @@ export function registerCommands(context: vscode.ExtensionContext, pool: WorkerP
       }, token);
     });
 
-  const runWithCancel = <T>(job: Parameters<WorkerPool['run']>[0], progress: (d: number, t: number) => void, token: vscode.CancellationToken) => {
+  const runWithCancel = <J extends WorkerJob>(job: J, progress: (d: number, t: number) => void, token: vscode.CancellationToken) => {
     const handle = pool.run(job, progress);
     token.onCancellationRequested(() => handle.cancel());
-    return handle.promise as Promise<T>;
+    return handle.promise;
   };
 
   const register = (id: string, f: (...args: unknown[]) => unknown) =>
@@ -96,7 +96,7 @@ export function registerCommands(context: vscode.ExtensionContext, pool: WorkerP
     const dest = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(join(dirname(uri.fsPath), `${base}.quantlens.${pick.format}`)) });
     if (!dest) return;
     const text = await withJob(`Quant Lens: computing stats of ${basename(uri.fsPath)}`, (p, t) =>
-      runWithCancel<{ kind: 'text'; text: string }>({ kind: 'report', path: uri.fsPath, format: pick.format }, p, t),
+      runWithCancel({ kind: 'report', path: uri.fsPath, format: pick.format }, p, t),
     );
     await vscode.workspace.fs.writeFile(dest, new TextEncoder().encode(text.text));
     await vscode.window.showTextDocument(dest);
@@ -121,14 +121,12 @@ export function registerCommands(context: vscode.ExtensionContext, pool: WorkerP
         t.onCancellationRequested(() => open.cancelJobs());
         return run;
       });
-      if (result.kind === 'compare') {
-        open.reference = ref.fsPath;
-        provider.post(open, { type: 'comparison', comparison: result.comparison });
-      }
+      open.reference = ref.fsPath;
+      provider.post(open, { type: 'comparison', comparison: result.comparison });
       return;
     }
     const text = await withJob(`Quant Lens: comparing ${basename(uri.fsPath)} with ${basename(ref.fsPath)}`, (p, t) =>
-      runWithCancel<{ kind: 'text'; text: string }>({ kind: 'report', path: uri.fsPath, reference: ref.fsPath, format: 'md' }, p, t),
+      runWithCancel({ kind: 'report', path: uri.fsPath, reference: ref.fsPath, format: 'md' }, p, t),
     );
     const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: text.text });
     await vscode.window.showTextDocument(doc, { preview: false });
@@ -163,7 +161,7 @@ export function registerCommands(context: vscode.ExtensionContext, pool: WorkerP
     const dest = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(join(dirname(uri.fsPath), `${base}-sim-${pick.label}.safetensors`)), filters: { safetensors: ['safetensors'] } });
     if (!dest) return;
     const result = await withJob(`Quant Lens: writing ${basename(dest.fsPath)}`, (p, t) =>
-      runWithCancel<{ kind: 'requantize'; output: string; changed: number }>({ kind: 'simulate', path: uri.fsPath, output: dest.fsPath, rules }, p, t),
+      runWithCancel({ kind: 'simulate', path: uri.fsPath, output: dest.fsPath, rules }, p, t),
     );
     void vscode.window.showInformationMessage(`Quant Lens: wrote ${basename(result.output)} (${result.changed} tensors replaced by simulated ${pick.label}, verified).`);
     await vscode.commands.executeCommand('vscode.openWith', dest, VIEW_TYPE);
@@ -210,7 +208,7 @@ export function registerCommands(context: vscode.ExtensionContext, pool: WorkerP
       }
       const delta = plan.newBytes - plan.oldBytes;
       const predicted = await withJob(`Quant Lens: predicting the error of ${plan.changes.length} tensors`, (p, t) =>
-        runWithCancel<{ kind: 'predictions'; predictions: ({ tensor: string } & PredictedError)[] }>({ kind: 'predictErrors', path: uri.fsPath, rules, imatrix }, p, t),
+        runWithCancel({ kind: 'predictErrors', path: uri.fsPath, rules, imatrix }, p, t),
       );
       const errorOf = new Map(predicted.predictions.map((p) => [p.tensor, p]));
       const errorText = (name: string) => {
@@ -235,7 +233,7 @@ export function registerCommands(context: vscode.ExtensionContext, pool: WorkerP
       if (!dest) return;
       if (model.files.some((f) => f.path === dest.fsPath)) throw new Error('refusing to overwrite the source file; choose another name');
       const result = await withJob(`Quant Lens: writing ${basename(dest.fsPath)}`, (p, t) =>
-        runWithCancel<{ kind: 'requantize'; output: string; bytes: number; changed: number }>({ kind: 'requantize', path: uri.fsPath, output: dest.fsPath, rules, imatrix }, p, t),
+        runWithCancel({ kind: 'requantize', path: uri.fsPath, output: dest.fsPath, rules, imatrix }, p, t),
       );
       void vscode.window.showInformationMessage(`Quant Lens: wrote ${basename(result.output)} (${formatBytes(result.bytes)}, ${result.changed} tensors changed, verified).`);
       await vscode.commands.executeCommand('vscode.openWith', dest, VIEW_TYPE);

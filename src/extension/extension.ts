@@ -1,6 +1,6 @@
 /** Wiring only: the model editor, the worker pool, commands, hovers, and the text dump's language features. */
 import * as vscode from 'vscode';
-import { WorkerPool, defaultWorkerCount } from './workerPool.ts';
+import { WorkerPool, defaultWorkerCount } from '../node/workerPool.ts';
 import { ModelEditorProvider, VIEW_TYPE } from './modelEditorProvider.ts';
 import { ModelRegistry } from './modelRegistry.ts';
 import { TensorHoverProvider } from './tensorHover.ts';

@@ -2,7 +2,7 @@
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
 import { ModelDocument } from './modelDocument.ts';
-import type { WorkerPool } from './workerPool.ts';
+import type { WorkerPool } from '../node/workerPool.ts';
 import { webviewHtml } from './webviewHtml.ts';
 import { buildWebviewModel } from './webviewModel.ts';
 import type { FromWebview, ToWebview, WebviewSettings } from '../shared/webviewProtocol.ts';
@@ -11,7 +11,7 @@ import { findTokens } from '../core/analysis/tokenizer.ts';
 import { readArrayPage } from '../core/formats/gguf.ts';
 import type { ArrayValue } from '../core/model.ts';
 import { oneLine } from '../core/errors.ts';
-import { DEFAULT_CANDIDATES } from '../cli/quantCommands.ts';
+import { DEFAULT_CANDIDATES } from '../core/analysis/whatIf.ts';
 
 export const VIEW_TYPE = 'quantLens.modelEditor';
 const HEATMAP_SIZE = 128;
@@ -107,17 +107,17 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
           return runInView(`Quant Lens: ${t.name}`, t.name, async (progress) => {
             // the first block reads a few bytes: show it while the passes over the whole tensor run
             const block = await doc.run({ kind: 'block', path, tensor: t.name, index: 0 });
-            if (block.kind === 'block') post({ type: 'block', view: block.view });
+            post({ type: 'block', view: block.view });
             const stats = await doc.run({ kind: 'stats', path, tensor: t.name, bins: settings.bins }, progress);
-            if (stats.kind === 'stats') post({ type: 'stats', tensor: t.name, stats: stats.stats });
+            post({ type: 'stats', tensor: t.name, stats: stats.stats });
             const scales = await doc.run({ kind: 'scales', path, tensor: t.name, bins: settings.bins });
-            if (scales.kind === 'scales') post({ type: 'scales', tensor: t.name, scales: scales.scales });
+            post({ type: 'scales', tensor: t.name, scales: scales.scales });
             const heat = await doc.run({ kind: 'heatmap', path, tensor: t.name, width: HEATMAP_SIZE, height: HEATMAP_SIZE });
-            if (heat.kind === 'heatmap') post({ type: 'heatmap', heatmap: heat.heatmap });
+            post({ type: 'heatmap', heatmap: heat.heatmap });
             if (doc.reference) {
               try {
                 const cmp = await doc.run({ kind: 'compareTensor', path, reference: doc.reference, tensor: t.name, bins: settings.bins });
-                if (cmp.kind === 'compareTensor') post({ type: 'tensorComparison', detail: cmp.detail });
+                post({ type: 'tensorComparison', detail: cmp.detail });
               } catch (e) {
                 // a tensor without a counterpart in the reference simply has no comparison
                 if ((e as { code?: string }).code !== 'usage') throw e;
@@ -128,20 +128,20 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         case 'block':
           try {
             const r = await doc.run({ kind: 'block', path, tensor: m.tensor, index: m.index });
-            if (r.kind === 'block') post({ type: 'block', view: r.view });
+            post({ type: 'block', view: r.view });
           } catch (e) {
             post({ type: 'jobError', tensor: m.tensor, message: oneLine(e) });
           }
           return;
         case 'whatIf':
           return runInView(`Quant Lens: what-if for ${m.tensor}`, m.tensor, async (progress) => {
-            const r = await doc.run({ kind: 'whatIf', path, tensor: m.tensor, candidates: DEFAULT_CANDIDATES.split(','), imatrix: doc.imatrix }, progress);
-            if (r.kind === 'whatIf') post({ type: 'whatIf', tensor: m.tensor, rows: r.rows });
+            const r = await doc.run({ kind: 'whatIf', path, tensor: m.tensor, candidates: [...DEFAULT_CANDIDATES], imatrix: doc.imatrix }, progress);
+            post({ type: 'whatIf', tensor: m.tensor, rows: r.rows });
           });
         case 'candidateError':
           return runInView(`Quant Lens: error of ${m.candidate}`, m.tensor, async (progress) => {
             const r = await doc.run({ kind: 'candidateError', path, tensor: m.tensor, candidate: m.candidate, bins: settings.bins, imatrix: doc.imatrix }, progress);
-            if (r.kind === 'candidateError') post({ type: 'candidateError', tensor: m.tensor, candidate: r.candidate, stats: r.stats });
+            post({ type: 'candidateError', tensor: m.tensor, candidate: r.candidate, stats: r.stats });
           });
         case 'findTokens':
           if (doc.model) post({ type: 'tokens', query: m.query, matches: await findTokens(doc.model, m.query) });
@@ -159,7 +159,6 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         case 'comparisonReport':
           return runInView('Quant Lens: report', undefined, async (progress) => {
             const r = await doc.run({ kind: 'report', path, reference: m.reference, format: 'md' }, progress);
-            if (r.kind !== 'text') return;
             const md = await vscode.workspace.openTextDocument({ language: 'markdown', content: r.text });
             await vscode.window.showTextDocument(md, { preview: false });
           });

@@ -8,9 +8,9 @@ import type { QuantMap } from '../core/analysis/quantMap.ts';
 import type { MemoryFit } from '../core/analysis/memoryFit.ts';
 import type { TensorStats } from '../core/analysis/tensorStats.ts';
 import type { ScaleDistribution } from '../core/analysis/blocks.ts';
-import type { BlockRecord } from '../core/quant/codec.ts';
+import type { InspectedBlock } from '../core/analysis/inspectedBlock.ts';
 import type { WhatIfRow } from '../core/analysis/whatIf.ts';
-import type { ComparedTensor, TensorComparisonDetail, UncomparedTensor } from '../core/compare/compare.ts';
+import type { Comparison, TensorComparisonDetail } from '../core/compare/compare.ts';
 import type { Heatmap } from '../core/analysis/heatmap.ts';
 
 export interface TensorRow {
@@ -40,35 +40,12 @@ export interface MetadataRow {
   arrayType?: string;
 }
 
-export interface BlockView {
-  tensor: string;
-  blockIndex: number;
-  blockCount: number;
-  offset: number;
-  raw: number[];
-  values: number[];
-  record: BlockRecord;
-}
-
-export type { Heatmap };
-
-/** A model compared with a reference: per-tensor error, and what could not be paired. */
-export interface Comparison {
-  reference: string;
-  tensors: ComparedTensor[];
-  /** Paired tensors that could not be decoded, with the reason. */
-  uncompared: UncomparedTensor[];
-  missingInReference: string[];
-  missingInModel: string[];
-  shapeMismatches: { name: string; shape: number[]; referenceShape: number[] }[];
-}
-
 export type ToWebview =
   | { type: 'model'; fileName: string; summary: ModelSummary; tensors: TensorRow[]; metadata: MetadataRow[]; quantMap: QuantMap; memory: MemoryFit; settings: WebviewSettings }
   | { type: 'openError'; message: string }
   | { type: 'stats'; tensor: string; stats: TensorStats }
   | { type: 'scales'; tensor: string; scales: ScaleDistribution | null }
-  | { type: 'block'; view: BlockView }
+  | { type: 'block'; view: InspectedBlock }
   | { type: 'heatmap'; heatmap: Heatmap }
   | { type: 'whatIf'; tensor: string; rows: WhatIfRow[] }
   | { type: 'progress'; label: string; done: number; total: number }

@@ -12,7 +12,6 @@ import { entryToJson, describeValue } from '../core/analysis/metadataJson.ts';
 import { summarize, formatBytes, formatCount } from '../core/analysis/summary.ts';
 import { writeSampleModel } from '../core/sample/sampleModel.ts';
 import { writeFileAtomically, removeTemporaryFiles } from '../core/io/atomicWrite.ts';
-import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { WorkerPool } from '../node/workerPool.ts';
 import { quantizeCommand, requantizeCommand, errorCommand, simulateCommand } from './quantCommands.ts';

@@ -9,7 +9,6 @@ import { QuantLensError } from '../core/errors.ts';
 import { computeTensorStats, DEFAULT_BINS, type TensorStats } from '../core/analysis/tensorStats.ts';
 import { computeScaleDistribution } from '../core/analysis/blocks.ts';
 import { inspectBlock } from '../core/analysis/inspectedBlock.ts';
-import { forEachChunk } from '../core/analysis/tensorValues.ts';
 import { computeWhatIf, parseCandidate, candidateErrorStats, candidateId, predictCandidateError, type WhatIfRow } from '../core/analysis/whatIf.ts';
 import { compareModels, comparePair, compareTensorDetail, pairTensors, type ComparedTensor, type UncomparedTensor } from '../core/compare/compare.ts';
 import { buildReport } from '../core/report/report.ts';

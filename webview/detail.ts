@@ -2,7 +2,9 @@
  * The tensor detail panel: stats, weight histogram, scale distribution, |w| heatmap, block inspector (fields next
  * to raw bytes) and the what-if table with its error-vs-bits chart.
  */
-import type { BlockView, FromWebview, Heatmap, TensorRow, WebviewSettings } from '../src/shared/webviewProtocol.ts';
+import type { Requests, Tell, TensorRow, WebviewSettings } from '../src/shared/webviewProtocol.ts';
+import type { InspectedBlock } from '../src/core/analysis/inspectedBlock.ts';
+import type { Heatmap } from '../src/core/analysis/heatmap.ts';
 import type { TensorStats } from '../src/core/analysis/tensorStats.ts';
 import type { ScaleDistribution } from '../src/core/analysis/blocks.ts';
 import type { WhatIfRow } from '../src/core/analysis/whatIf.ts';
@@ -19,13 +21,20 @@ const STAT_FIELDS: [keyof TensorStats, string][] = [
   ['absmax', 'absmax'], ['zero_count', 'zeros'], ['nan_count', 'NaN'], ['posinf_count', '+Inf'], ['neginf_count', '−Inf'],
 ];
 
+/** What the panel sends the host: requests about the tensor shown (the editor routes their replies here), and tells. */
+export type DetailRequest = 'block' | 'whatIf' | 'candidateError';
+export interface DetailHost {
+  ask<K extends DetailRequest>(type: K, body: Requests[K]): void;
+  tell(m: Tell): void;
+}
+
 export class TensorDetail {
   readonly element: HTMLElement;
   private row: TensorRow | undefined;
   private stats: TensorStats | undefined;
   private scales: ScaleDistribution | null | undefined;
   private scaleSeries: 'sub' | 'd' | 'dmin' = 'sub';
-  private block: BlockView | undefined;
+  private block: InspectedBlock | undefined;
   private imatrixFile: string | undefined;
 
   setImatrix(file: string): void {
@@ -35,7 +44,7 @@ export class TensorDetail {
   }
 
   constructor(
-    private readonly post: (m: FromWebview) => void,
+    private readonly host: DetailHost,
     private settings: WebviewSettings,
   ) {
     this.element = h('aside', { class: 'detail', 'data-testid': 'detail' }, h('p', { class: 'muted empty-detail' }, 'Select a tensor to see its statistics, histogram, block scales and blocks.'));
@@ -77,9 +86,9 @@ export class TensorDetail {
           h('span', { class: 'chip' }, bytes(row.nbytes))),
         h('p', { class: 'concept' }, concept),
         h('div', { class: 'detail-actions' },
-          el('vscode-button', { 'data-testid': 'what-if', disabled: !row.decodable, onclick: () => this.post({ type: 'whatIf', tensor: row.name }) }, 'What if…'),
-          el('vscode-button', { secondary: true, 'data-testid': 'requantize', onclick: () => this.post({ type: 'command', command: 'requantize', tensors: [row.name] }) }, 'Requantize…'),
-          el('vscode-button', { secondary: true, 'data-testid': 'cancel', onclick: () => this.post({ type: 'cancel' }) }, 'Cancel'))),
+          el('vscode-button', { 'data-testid': 'what-if', disabled: !row.decodable, onclick: () => this.host.ask('whatIf', { tensor: row.name }) }, 'What if…'),
+          el('vscode-button', { secondary: true, 'data-testid': 'requantize', onclick: () => this.host.tell({ type: 'command', command: 'requantize', tensors: [row.name] }) }, 'Requantize…'),
+          el('vscode-button', { secondary: true, 'data-testid': 'cancel', onclick: () => this.host.tell({ type: 'cancel' }) }, 'Cancel'))),
       h('div', { class: 'job', 'data-testid': 'job' }),
       row.decodable ? null : h('div', { class: 'error-line', role: 'alert', 'data-testid': 'tensor-error' }, icon('error'), ` ${row.type}: this tensor cannot be decoded; everything else in the file is usable.`),
       h('section', {}, h('h3', {}, 'Statistics ', h('span', { class: 'muted' }, '(every value, exact)')), h('dl', { class: 'stats', 'data-testid': 'stats' })),
@@ -94,7 +103,7 @@ export class TensorDetail {
         h('div', { class: 'heatmap-box' }, h('canvas', { id: 'heatmap', 'data-testid': 'heatmap', width: 1, height: 1 }), h('div', { class: 'muted', 'data-testid': 'heatmap-scale' }))),
       h('section', { class: 'inspector' }, h('h3', {}, 'Block inspector'), h('div', { 'data-testid': 'block-inspector' })),
       h('section', {}, h('div', { class: 'section-head' }, h('h3', {}, 'What if'),
-          el('vscode-button', { secondary: true, 'data-testid': 'load-imatrix', onclick: () => this.post({ type: 'command', command: 'loadImatrix' }) }, 'Importance matrix…')),
+          el('vscode-button', { secondary: true, 'data-testid': 'load-imatrix', onclick: () => this.host.tell({ type: 'command', command: 'loadImatrix' }) }, 'Importance matrix…')),
         h('p', { class: 'muted small', 'data-testid': 'imatrix-note' }, this.imatrixFile ? `Error weighted by the importance matrix ${this.imatrixFile}.` : 'Load a llama.cpp importance matrix to weight the error by how much each input column is used.'),
         h('div', { 'data-testid': 'what-if-table' }, h('p', { class: 'muted' }, 'Compute the error every candidate type or scheme would give this tensor.'))),
     ]);
@@ -214,13 +223,13 @@ export class TensorDetail {
     this.q('heatmap-scale')!.textContent = `${m.height} × ${m.width} cells · black 0 → yellow ${fmt(m.max)} (sqrt scale)`;
   }
 
-  onBlock(v: BlockView): void {
+  onBlock(v: InspectedBlock): void {
     if (v.tensor !== this.row?.name) return;
     this.block = v;
     const box = this.q('block-inspector')!;
     clear(box);
     const index = el('vscode-textfield', { type: 'number', value: String(v.blockIndex), min: 0, max: v.blockCount - 1, 'data-testid': 'block-index', 'aria-label': 'block index' }) as HTMLInputElement;
-    const go = (i: number) => this.post({ type: 'block', tensor: v.tensor, index: Math.max(0, Math.min(v.blockCount - 1, i)) });
+    const go = (i: number) => this.host.ask('block', { tensor: v.tensor, index: Math.max(0, Math.min(v.blockCount - 1, i)) });
     index.addEventListener('change', () => go(Number(index.value)));
     const hex = h('div', { class: 'hex', 'data-testid': 'block-hex' }, v.raw.map((b, i) => h('span', { class: 'byte', 'data-i': i }, b.toString(16).padStart(2, '0'))));
     const highlight = (from: number, size: number, on: boolean) => {
@@ -265,7 +274,7 @@ export class TensorDetail {
           class: `clickable${r.current ? ' current' : ''}`,
           'data-candidate': r.candidate,
           title: 'Show the distribution of this candidate\'s error',
-          onclick: () => this.post({ type: 'candidateError', tensor, candidate: r.candidate }),
+          onclick: () => this.host.ask('candidateError', { tensor, candidate: r.candidate }),
         },
           h('td', {}, r.label, r.current ? h('span', { class: 'chip' }, 'current') : null),
           h('td', { class: 'num' }, fmt(r.bitsPerWeight, 4)),

@@ -12,9 +12,8 @@ import { entryToJson, describeValue } from '../core/analysis/metadataJson.ts';
 import { summarize, formatBytes, formatCount } from '../core/analysis/summary.ts';
 import { writeSampleModel } from '../core/sample/sampleModel.ts';
 import { writeFileAtomically, removeTemporaryFiles } from '../core/io/atomicWrite.ts';
-import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { WorkerPool } from '../extension/workerPool.ts';
+import { WorkerPool } from '../node/workerPool.ts';
 import { quantizeCommand, requantizeCommand, errorCommand, simulateCommand } from './quantCommands.ts';
 import { workerScript, parseThreads } from './workers.ts';
 import { compareCommand, reportCommand, dumpCommand } from './reportCommands.ts';
@@ -178,15 +177,14 @@ async function stats(file: string, pattern: string | undefined, bins: number, js
   try {
     const results: { name: string; type_name: string; stats?: TensorStats; error?: string }[] = [];
     const tty = process.stderr.isTTY;
-    type StatsResult = { kind: 'stats'; stats: TensorStats };
     const largestFirst = tensors.map((t, i) => i).sort((a, b) => tensors[b].nElements - tensors[a].nElements || a - b);
-    const jobs = pool?.spread(tensors.map((t) => ({ kind: 'stats', path: file, tensor: t.name, bins })), (i) => ({ kind: 'stats', stats: computeTensorStats(model, tensors[i], { bins }) }), largestFirst);
+    const jobs = pool?.spread(tensors.map((t) => ({ kind: 'stats' as const, path: file, tensor: t.name, bins })), (i) => ({ kind: 'stats' as const, stats: computeTensorStats(model, tensors[i], { bins }) }), largestFirst);
     for (const [i, t] of tensors.entries()) {
       const label = `[${i + 1}/${tensors.length}] ${t.name}`;
       let lastShown = -1;
       try {
         const s = jobs
-          ? ((await jobs[i].promise) as StatsResult).stats
+          ? (await jobs[i].promise).stats
           : computeTensorStats(model, t, {
               bins,
               onProgress: tty

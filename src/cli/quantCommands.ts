@@ -6,9 +6,9 @@ import { typeByName } from '../core/types.ts';
 import { requireQuantizer } from '../core/quant/quantizers.ts';
 import { writeFileAtomically } from '../core/io/atomicWrite.ts';
 import { parseTensorTypeRule, planRequantize, writeRequantized } from '../core/requant/requantize.ts';
-import { WorkerPool } from '../extension/workerPool.ts';
+import { WorkerPool } from '../node/workerPool.ts';
 import { workerScript } from './workers.ts';
-import { computeWhatIf, parseCandidate, type Candidate } from '../core/analysis/whatIf.ts';
+import { computeWhatIf, parseCandidate, DEFAULT_CANDIDATES, type Candidate } from '../core/analysis/whatIf.ts';
 import { formatBytes } from '../core/analysis/summary.ts';
 import { readImatrix, imatrixFor, checkImportance } from '../core/requant/imatrix.ts';
 import { parseSimulationRule, planSimulation, writeSimulated } from '../core/requant/simulate.ts';
@@ -72,10 +72,8 @@ export async function requantizeCommand(input: string, output: string, rules: st
   }
 }
 
-export const DEFAULT_CANDIDATES = 'F16,BF16,Q8_0,Q6_K,Q5_K,Q4_K,Q4_0,IQ4_XS,Q3_K,Q2_K,int8-sym-channel,int4-sym-g32,int4-asym-g32,nf4,fp8-e4m3';
-
 export async function errorCommand(file: string, pattern: string | undefined, candidateList: string | undefined, json: boolean, imatrixPath?: string): Promise<void> {
-  const candidates: Candidate[] = (candidateList ?? DEFAULT_CANDIDATES).split(',').filter(Boolean).map(parseCandidate);
+  const candidates: Candidate[] = (candidateList?.split(',') ?? DEFAULT_CANDIDATES).filter(Boolean).map(parseCandidate);
   let re: RegExp | undefined;
   try {
     re = pattern === undefined ? undefined : new RegExp(pattern);

@@ -1,10 +1,10 @@
 /** Wiring only: the model editor, the worker pool, commands, hovers, and the text dump's language features. */
 import * as vscode from 'vscode';
-import { WorkerPool, defaultWorkerCount } from './workerPool.ts';
+import { WorkerPool, defaultWorkerCount } from '../node/workerPool.ts';
 import { ModelEditorProvider, VIEW_TYPE } from './modelEditorProvider.ts';
 import { ModelRegistry } from './modelRegistry.ts';
 import { TensorHoverProvider } from './tensorHover.ts';
-import { registerCommands } from './commands.ts';
+import { registerCommands } from './commands/index.ts';
 import { DUMP_SCHEME, DumpContentProvider, DumpFoldingProvider, DumpSymbolProvider } from './textDump.ts';
 
 let pool: WorkerPool | undefined;
@@ -22,7 +22,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.languages.registerDocumentSymbolProvider(dumpSelector, new DumpSymbolProvider()),
     vscode.languages.registerFoldingRangeProvider(dumpSelector, new DumpFoldingProvider()),
   );
-  registerCommands(context, pool, provider, registry);
+  registerCommands(context, { pool, provider, registry });
 }
 
 export async function deactivate(): Promise<void> {

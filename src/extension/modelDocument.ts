@@ -8,8 +8,8 @@ import { openModel } from '../core/formats/openModel.ts';
 import type { Model, TensorInfo } from '../core/model.ts';
 import { oneLine } from '../core/errors.ts';
 import type { TensorStats } from '../core/analysis/tensorStats.ts';
-import type { JobHandle, WorkerPool } from './workerPool.ts';
-import type { WorkerJob, WorkerResult } from '../shared/workerProtocol.ts';
+import type { JobHandle, WorkerPool } from '../node/workerPool.ts';
+import type { ResultOf, WorkerJob, WorkerResult } from '../shared/workerProtocol.ts';
 
 /** Results survive closing and reopening the same file version (path + size + mtime). */
 const resultCache = new Map<string, WorkerResult>();
@@ -56,11 +56,12 @@ export class ModelDocument implements vscode.CustomDocument {
    * Run a worker job for this document, from the cache when this file version already computed it. The job is
    * cancelled with the editor, by cancelJobs, or by `token`.
    */
-  async run<T extends WorkerResult>(job: WorkerJob, onProgress?: (done: number, total: number) => void, token?: vscode.CancellationToken): Promise<T> {
+  async run<J extends WorkerJob>(job: J, onProgress?: (done: number, total: number) => void, token?: vscode.CancellationToken): Promise<ResultOf<J>> {
     const key = `${this.version}|${JSON.stringify({ ...job, path: undefined })}`;
-    const cached = resultCache.get(key);
-    if (cached) return cached as T;
-    const handle = this.pool.run<T>(job, onProgress);
+    // the key holds the job, kind included: a cached result is this job's
+    const cached = resultCache.get(key) as ResultOf<J> | undefined;
+    if (cached) return cached;
+    const handle = this.pool.run(job, onProgress);
     this.jobs.add(handle);
     const onCancel = token?.onCancellationRequested(() => handle.cancel());
     try {

@@ -2,16 +2,16 @@
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
 import { ModelDocument } from './modelDocument.ts';
-import type { WorkerPool } from './workerPool.ts';
+import type { WorkerPool } from '../node/workerPool.ts';
 import { webviewHtml } from './webviewHtml.ts';
 import { buildWebviewModel } from './webviewModel.ts';
-import type { FromWebview, ToWebview, WebviewSettings } from '../shared/webviewProtocol.ts';
+import type { FromWebview, JobProgress, Notice, Replies, Request, RequestType, ToWebview, WebviewSettings } from '../shared/webviewProtocol.ts';
 import type { ModelRegistry } from './modelRegistry.ts';
 import { findTokens } from '../core/analysis/tokenizer.ts';
 import { readArrayPage } from '../core/formats/gguf.ts';
 import type { ArrayValue } from '../core/model.ts';
 import { oneLine } from '../core/errors.ts';
-import { DEFAULT_CANDIDATES } from '../cli/quantCommands.ts';
+import { DEFAULT_CANDIDATES } from '../core/analysis/whatIf.ts';
 
 export const VIEW_TYPE = 'quantLens.modelEditor';
 const HEATMAP_SIZE = 128;
@@ -46,7 +46,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     return undefined;
   }
 
-  post(doc: ModelDocument, message: ToWebview): void {
+  post(doc: ModelDocument, message: Notice): void {
     const panel = this.panels.get(doc);
     if (!panel) return;
     panel.reveal();
@@ -57,7 +57,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     const panel = this.panels.get(doc);
     if (!panel) return;
     panel.reveal();
-    void panel.webview.postMessage({ type: 'reveal', tensor } satisfies ToWebview);
+    void panel.webview.postMessage({ type: 'reveal', tensor } satisfies Notice);
   }
 
   async resolveCustomEditor(doc: ModelDocument, panel: vscode.WebviewPanel): Promise<void> {
@@ -80,16 +80,19 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
       }),
     );
 
+    /** The replies to one request: each carries the request's id. */
+    const replyTo = <K extends RequestType>(request: Request<K>) => (r: Replies[K]) => post({ ...r, inReplyTo: request.id });
+
     /** A job for the tensor shown (or the whole model): progress inline and in the explorer, errors as one line. */
-    const runInView = async (label: string, tensor: string | undefined, work: (progress: (done: number, total: number) => void) => Promise<void>) => {
+    const runInView = async (label: string, tensor: string | undefined, reply: (r: JobProgress) => void, work: (progress: (done: number, total: number) => void) => Promise<void>) => {
       try {
         await vscode.window.withProgress({ location: { viewId: 'workbench.view.explorer' }, title: label }, () =>
-          work((done, total) => post({ type: 'progress', label, done, total })),
+          work((done, total) => reply({ type: 'progress', label, done, total })),
         );
-        post({ type: 'jobDone' });
+        reply({ type: 'jobDone' });
       } catch (e) {
         const cancelled = (e as { code?: string }).code === 'cancelled';
-        post({ type: 'jobError', tensor, message: cancelled ? `${label.replace(/^Quant Lens: /, '')}: cancelled` : oneLine(e) });
+        reply({ type: 'jobError', tensor, message: cancelled ? `${label.replace(/^Quant Lens: /, '')}: cancelled` : oneLine(e) });
       }
     };
 
@@ -97,27 +100,30 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
       const path = doc.uri.fsPath;
       const settings = readSettings();
       switch (m.type) {
-        case 'ready':
-          if (!doc.model) return post({ type: 'openError', message: doc.openError ?? 'cannot open this file' });
-          return post({ type: 'model', fileName: basename(path), ...(await buildWebviewModel(doc.model)), settings });
+        case 'ready': {
+          const reply = replyTo(m);
+          if (!doc.model) return reply({ type: 'openError', message: doc.openError ?? 'cannot open this file' });
+          return reply({ type: 'model', fileName: basename(path), ...(await buildWebviewModel(doc.model)), settings });
+        }
         case 'selectTensor': {
           doc.cancelJobs();
           const t = doc.tensor(m.tensor);
           if (!t) return;
-          return runInView(`Quant Lens: ${t.name}`, t.name, async (progress) => {
+          const reply = replyTo(m);
+          return runInView(`Quant Lens: ${t.name}`, t.name, reply, async (progress) => {
             // the first block reads a few bytes: show it while the passes over the whole tensor run
             const block = await doc.run({ kind: 'block', path, tensor: t.name, index: 0 });
-            if (block.kind === 'block') post({ type: 'block', view: block.view });
+            reply({ type: 'block', view: block.view });
             const stats = await doc.run({ kind: 'stats', path, tensor: t.name, bins: settings.bins }, progress);
-            if (stats.kind === 'stats') post({ type: 'stats', tensor: t.name, stats: stats.stats });
+            reply({ type: 'stats', tensor: t.name, stats: stats.stats });
             const scales = await doc.run({ kind: 'scales', path, tensor: t.name, bins: settings.bins });
-            if (scales.kind === 'scales') post({ type: 'scales', tensor: t.name, scales: scales.scales });
+            reply({ type: 'scales', tensor: t.name, scales: scales.scales });
             const heat = await doc.run({ kind: 'heatmap', path, tensor: t.name, width: HEATMAP_SIZE, height: HEATMAP_SIZE });
-            if (heat.kind === 'heatmap') post({ type: 'heatmap', heatmap: heat.heatmap });
+            reply({ type: 'heatmap', heatmap: heat.heatmap });
             if (doc.reference) {
               try {
                 const cmp = await doc.run({ kind: 'compareTensor', path, reference: doc.reference, tensor: t.name, bins: settings.bins });
-                if (cmp.kind === 'compareTensor') post({ type: 'tensorComparison', detail: cmp.detail });
+                reply({ type: 'tensorComparison', detail: cmp.detail });
               } catch (e) {
                 // a tensor without a counterpart in the reference simply has no comparison
                 if ((e as { code?: string }).code !== 'usage') throw e;
@@ -125,41 +131,46 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
             }
           });
         }
-        case 'block':
+        case 'block': {
+          const reply = replyTo(m);
           try {
             const r = await doc.run({ kind: 'block', path, tensor: m.tensor, index: m.index });
-            if (r.kind === 'block') post({ type: 'block', view: r.view });
+            reply({ type: 'block', view: r.view });
           } catch (e) {
-            post({ type: 'jobError', tensor: m.tensor, message: oneLine(e) });
+            reply({ type: 'jobError', tensor: m.tensor, message: oneLine(e) });
           }
           return;
-        case 'whatIf':
-          return runInView(`Quant Lens: what-if for ${m.tensor}`, m.tensor, async (progress) => {
-            const r = await doc.run({ kind: 'whatIf', path, tensor: m.tensor, candidates: DEFAULT_CANDIDATES.split(','), imatrix: doc.imatrix }, progress);
-            if (r.kind === 'whatIf') post({ type: 'whatIf', tensor: m.tensor, rows: r.rows });
+        }
+        case 'whatIf': {
+          const reply = replyTo(m);
+          return runInView(`Quant Lens: what-if for ${m.tensor}`, m.tensor, reply, async (progress) => {
+            const r = await doc.run({ kind: 'whatIf', path, tensor: m.tensor, candidates: [...DEFAULT_CANDIDATES], imatrix: doc.imatrix }, progress);
+            reply({ type: 'whatIf', tensor: m.tensor, rows: r.rows });
           });
-        case 'candidateError':
-          return runInView(`Quant Lens: error of ${m.candidate}`, m.tensor, async (progress) => {
+        }
+        case 'candidateError': {
+          const reply = replyTo(m);
+          return runInView(`Quant Lens: error of ${m.candidate}`, m.tensor, reply, async (progress) => {
             const r = await doc.run({ kind: 'candidateError', path, tensor: m.tensor, candidate: m.candidate, bins: settings.bins, imatrix: doc.imatrix }, progress);
-            if (r.kind === 'candidateError') post({ type: 'candidateError', tensor: m.tensor, candidate: r.candidate, stats: r.stats });
+            reply({ type: 'candidateError', tensor: m.tensor, candidate: r.candidate, stats: r.stats });
           });
+        }
         case 'findTokens':
-          if (doc.model) post({ type: 'tokens', query: m.query, matches: await findTokens(doc.model, m.query) });
+          if (doc.model) replyTo(m)({ type: 'tokens', query: m.query, matches: await findTokens(doc.model, m.query) });
           return;
         case 'arrayPage': {
           const entry = doc.model?.metadata.find((e) => e.key === m.key);
           const arr = entry?.value as ArrayValue | undefined;
           if (!doc.model || !arr || arr.kind !== 'array') return;
           const values = await readArrayPage(doc.model.files[arr.fileIndex].source, arr, m.start, m.count);
-          return post({ type: 'arrayPage', key: m.key, start: m.start, values: values.map((v) => (typeof v === 'string' ? JSON.stringify(v) : String(v))) });
+          return replyTo(m)({ type: 'arrayPage', key: m.key, start: m.start, values: values.map((v) => (typeof v === 'string' ? JSON.stringify(v) : String(v))) });
         }
         case 'cancel':
           doc.cancelJobs();
           return;
         case 'comparisonReport':
-          return runInView('Quant Lens: report', undefined, async (progress) => {
+          return runInView('Quant Lens: report', undefined, replyTo(m), async (progress) => {
             const r = await doc.run({ kind: 'report', path, reference: m.reference, format: 'md' }, progress);
-            if (r.kind !== 'text') return;
             const md = await vscode.workspace.openTextDocument({ language: 'markdown', content: r.text });
             await vscode.window.showTextDocument(md, { preview: false });
           });

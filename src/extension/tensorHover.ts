@@ -51,7 +51,7 @@ export class TensorHoverProvider implements vscode.HoverProvider {
     if (known || token.isCancellationRequested || tensor.nElements > HOVER_SCAN_LIMIT || !codecForType(tensor.type)) return known;
     try {
       const r = await doc.run({ kind: 'stats', path: doc.uri.fsPath, tensor: tensor.name, bins: readSettings().bins }, undefined, token);
-      return r.kind === 'stats' ? r.stats : undefined;
+      return r.stats;
     } catch {
       return undefined; // cancelled, or the data is unreadable: the hover still shows what the header says
     }

@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
-import type { WorkerPool } from './workerPool.ts';
+import type { WorkerPool } from '../node/workerPool.ts';
 import { dumpOutline, type DumpSymbol } from '../core/report/textDump.ts';
 
 export const DUMP_SCHEME = 'quantlens-dump';
@@ -21,7 +21,7 @@ export class DumpContentProvider implements vscode.TextDocumentContentProvider {
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
     const path = decodeURIComponent(uri.query);
     const r = await this.pool.run({ kind: 'dump', path, withStats: false }).promise;
-    return r.kind === 'text' ? r.text : '';
+    return r.text;
   }
 }
 

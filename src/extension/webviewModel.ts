@@ -5,9 +5,9 @@ import { buildQuantMap, blockOf } from '../core/analysis/quantMap.ts';
 import { estimateMemory } from '../core/analysis/memoryFit.ts';
 import { describeValue } from '../core/analysis/metadataJson.ts';
 import { codecForType } from '../core/quant/index.ts';
-import type { MetadataRow, TensorRow, ToWebview } from '../shared/webviewProtocol.ts';
+import type { MetadataRow, ModelMessage, TensorRow } from '../shared/webviewProtocol.ts';
 
-export async function buildWebviewModel(model: Model): Promise<Omit<Extract<ToWebview, { type: 'model' }>, 'type' | 'fileName' | 'settings'>> {
+export async function buildWebviewModel(model: Model): Promise<Omit<ModelMessage, 'type' | 'fileName' | 'settings'>> {
   const tensors: TensorRow[] = model.tensors.map((t) => {
     const b = blockOf(t.name);
     const codec = codecForType(t.type);

@@ -2,16 +2,20 @@
  * The one message protocol between the extension host and the model editor's webview. Nothing is posted that
  * is not declared here. The webview receives summaries (stats, histograms, block records, a downsampled
  * heatmap), never raw tensors.
+ *
+ * Requests (`Requests`) carry an `id`; every reply to one (`Replies`) carries that id back as `inReplyTo`, and
+ * the webview hands it to whoever asked. The host also sends notices of its own accord (`Notice`), and the
+ * webview tells the host things that need no answer (`Tell`).
  */
 import type { ModelSummary } from '../core/analysis/summary.ts';
 import type { QuantMap } from '../core/analysis/quantMap.ts';
 import type { MemoryFit } from '../core/analysis/memoryFit.ts';
 import type { TensorStats } from '../core/analysis/tensorStats.ts';
 import type { ScaleDistribution } from '../core/analysis/blocks.ts';
-import type { BlockRecord } from '../core/quant/codec.ts';
-import type { WhatIfRow } from '../core/analysis/whatIf.ts';
-import type { ComparedTensor, TensorComparisonDetail, UncomparedTensor } from '../core/compare/compare.ts';
+import type { InspectedBlock } from '../core/analysis/inspectedBlock.ts';
 import type { Heatmap } from '../core/analysis/heatmap.ts';
+import type { WhatIfRow } from '../core/analysis/whatIf.ts';
+import type { Comparison, TensorComparisonDetail } from '../core/compare/compare.ts';
 
 export interface TensorRow {
   name: string;
@@ -40,63 +44,77 @@ export interface MetadataRow {
   arrayType?: string;
 }
 
-export interface BlockView {
-  tensor: string;
-  blockIndex: number;
-  blockCount: number;
-  offset: number;
-  raw: number[];
-  values: number[];
-  record: BlockRecord;
-}
-
-export type { Heatmap };
-
-/** A model compared with a reference: per-tensor error, and what could not be paired. */
-export interface Comparison {
-  reference: string;
-  tensors: ComparedTensor[];
-  /** Paired tensors that could not be decoded, with the reason. */
-  uncompared: UncomparedTensor[];
-  missingInReference: string[];
-  missingInModel: string[];
-  shapeMismatches: { name: string; shape: number[]; referenceShape: number[] }[];
-}
-
-export type ToWebview =
-  | { type: 'model'; fileName: string; summary: ModelSummary; tensors: TensorRow[]; metadata: MetadataRow[]; quantMap: QuantMap; memory: MemoryFit; settings: WebviewSettings }
-  | { type: 'openError'; message: string }
-  | { type: 'stats'; tensor: string; stats: TensorStats }
-  | { type: 'scales'; tensor: string; scales: ScaleDistribution | null }
-  | { type: 'block'; view: BlockView }
-  | { type: 'heatmap'; heatmap: Heatmap }
-  | { type: 'whatIf'; tensor: string; rows: WhatIfRow[] }
-  | { type: 'progress'; label: string; done: number; total: number }
-  | { type: 'jobDone' }
-  | { type: 'jobError'; tensor?: string; message: string }
-  | { type: 'tokens'; query: string; matches: { id: number; text: string }[] }
-  /** values rendered as text: strings JSON-quoted, numbers and booleans as written */
-  | { type: 'arrayPage'; key: string; start: number; values: string[] }
-  | { type: 'reveal'; tensor: string }
-  | { type: 'settings'; settings: WebviewSettings }
-  | { type: 'comparison'; comparison: Comparison }
-  | { type: 'tensorComparison'; detail: TensorComparisonDetail }
-  | { type: 'imatrix'; file: string }
-  | { type: 'candidateError'; tensor: string; candidate: string; stats: TensorStats };
-
 export interface WebviewSettings {
   bins: number;
   histogramScale: 'linear' | 'log';
 }
 
-export type FromWebview =
-  | { type: 'ready' }
-  | { type: 'selectTensor'; tensor: string }
-  | { type: 'block'; tensor: string; index: number }
-  | { type: 'whatIf'; tensor: string }
-  | { type: 'candidateError'; tensor: string; candidate: string }
-  | { type: 'findTokens'; query: string }
-  | { type: 'arrayPage'; key: string; start: number; count: number }
+/** What the webview asks the host, by request type. */
+export interface Requests {
+  ready: object;
+  selectTensor: { tensor: string };
+  block: { tensor: string; index: number };
+  whatIf: { tensor: string };
+  candidateError: { tensor: string; candidate: string };
+  findTokens: { query: string };
+  arrayPage: { key: string; start: number; count: number };
+  comparisonReport: { reference: string };
+}
+export type RequestType = keyof Requests;
+export type Request<K extends RequestType = RequestType> = { [P in K]: { type: P; id: number } & Requests[P] }[K];
+
+export type ModelMessage = { type: 'model'; fileName: string; summary: ModelSummary; tensors: TensorRow[]; metadata: MetadataRow[]; quantMap: QuantMap; memory: MemoryFit; settings: WebviewSettings };
+type OpenError = { type: 'openError'; message: string };
+type Stats = { type: 'stats'; tensor: string; stats: TensorStats };
+type Scales = { type: 'scales'; tensor: string; scales: ScaleDistribution | null };
+type Block = { type: 'block'; view: InspectedBlock };
+type HeatmapMessage = { type: 'heatmap'; heatmap: Heatmap };
+type WhatIf = { type: 'whatIf'; tensor: string; rows: WhatIfRow[] };
+type CandidateError = { type: 'candidateError'; tensor: string; candidate: string; stats: TensorStats };
+type TensorComparison = { type: 'tensorComparison'; detail: TensorComparisonDetail };
+/** A job's progress, then its end: jobDone or jobError. */
+export type JobProgress = { type: 'progress'; label: string; done: number; total: number } | { type: 'jobDone' } | { type: 'jobError'; tensor?: string; message: string };
+type Tokens = { type: 'tokens'; query: string; matches: { id: number; text: string }[] };
+/** values rendered as text: strings JSON-quoted, numbers and booleans as written */
+type ArrayPage = { type: 'arrayPage'; key: string; start: number; values: string[] };
+
+/** What each request is answered with. */
+export interface Replies {
+  ready: ModelMessage | OpenError;
+  selectTensor: Block | Stats | Scales | HeatmapMessage | TensorComparison | JobProgress;
+  block: Block | Extract<JobProgress, { type: 'jobError' }>;
+  whatIf: WhatIf | JobProgress;
+  candidateError: CandidateError | JobProgress;
+  findTokens: Tokens;
+  arrayPage: ArrayPage;
+  comparisonReport: JobProgress;
+}
+export type Reply<K extends RequestType = RequestType> = Replies[K] & { inReplyTo: number };
+
+/** The replies after which a request has no more. */
+export const LAST_REPLIES: { readonly [K in RequestType]: readonly Replies[K]['type'][] } = {
+  ready: ['model', 'openError'],
+  selectTensor: ['jobDone', 'jobError'],
+  block: ['block', 'jobError'],
+  whatIf: ['jobDone', 'jobError'],
+  candidateError: ['jobDone', 'jobError'],
+  findTokens: ['tokens'],
+  arrayPage: ['arrayPage'],
+  comparisonReport: ['jobDone', 'jobError'],
+};
+
+/** What the host sends of its own accord. */
+export type Notice =
+  | { type: 'reveal'; tensor: string }
+  | { type: 'settings'; settings: WebviewSettings }
+  | { type: 'comparison'; comparison: Comparison }
+  | { type: 'imatrix'; file: string };
+
+export type ToWebview = Reply | Notice;
+
+/** What the webview tells the host without waiting for an answer. */
+export type Tell =
   | { type: 'cancel' }
-  | { type: 'command'; command: 'requantize' | 'compare' | 'exportReport' | 'showAsText' | 'loadImatrix'; tensors?: string[] }
-  | { type: 'comparisonReport'; reference: string };
+  | { type: 'command'; command: 'requantize' | 'compare' | 'exportReport' | 'showAsText' | 'loadImatrix'; tensors?: string[] };
+
+export type FromWebview = Request | Tell;

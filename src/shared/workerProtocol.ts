@@ -1,9 +1,13 @@
-/** The message protocol between the extension host and its worker threads. */
+/**
+ * The message protocol between the extension host (or the CLI) and its worker threads: the jobs, and for each
+ * job kind the one result it is answered with (`JobResults`), so `WorkerPool.run(job)` knows its result type.
+ */
 import type { TensorStats } from '../core/analysis/tensorStats.ts';
 import type { ScaleDistribution } from '../core/analysis/blocks.ts';
+import type { InspectedBlock } from '../core/analysis/inspectedBlock.ts';
+import type { Heatmap } from '../core/analysis/heatmap.ts';
 import type { PredictedError, WhatIfRow } from '../core/analysis/whatIf.ts';
-import type { TensorComparisonDetail } from '../core/compare/compare.ts';
-import type { BlockView, Comparison, Heatmap } from './webviewProtocol.ts';
+import type { Comparison, TensorComparisonDetail } from '../core/compare/compare.ts';
 
 export type WorkerJob =
   | { kind: 'stats'; path: string; tensor: string; bins: number }
@@ -25,20 +29,33 @@ export type WorkerJob =
   /** One chunk of a requantization, quantized by a helper thread (nRows rows of nPerRow values). */
   | { kind: 'quantizeChunk'; typeId: number; values: Float32Array; nRows: number; nPerRow: number; imatrix?: Float32Array };
 
-export type WorkerResult =
-  | { kind: 'stats'; stats: TensorStats }
-  | { kind: 'scales'; scales: ScaleDistribution | null }
-  | { kind: 'block'; view: BlockView }
-  | { kind: 'heatmap'; heatmap: Heatmap }
-  | { kind: 'whatIf'; rows: WhatIfRow[] }
-  | { kind: 'candidateError'; candidate: string; stats: TensorStats }
-  | { kind: 'text'; text: string }
-  | { kind: 'compare'; comparison: Comparison }
-  | { kind: 'compareTensor'; detail: TensorComparisonDetail }
-  | { kind: 'requantize'; output: string; bytes: number; changed: number }
-  | { kind: 'closed' }
-  | { kind: 'quantized'; bytes: Uint8Array }
-  | { kind: 'predictions'; predictions: ({ tensor: string } & PredictedError)[] };
+export type JobKind = WorkerJob['kind'];
+export type JobOf<K extends JobKind> = Extract<WorkerJob, { kind: K }>;
+
+type TextResult = { kind: 'text'; text: string };
+
+/** What each kind of job is answered with. */
+export interface JobResults {
+  stats: { kind: 'stats'; stats: TensorStats };
+  scales: { kind: 'scales'; scales: ScaleDistribution | null };
+  block: { kind: 'block'; view: InspectedBlock };
+  heatmap: { kind: 'heatmap'; heatmap: Heatmap };
+  whatIf: { kind: 'whatIf'; rows: WhatIfRow[] };
+  candidateError: { kind: 'candidateError'; candidate: string; stats: TensorStats };
+  report: TextResult;
+  compare: { kind: 'compare'; comparison: Comparison };
+  compareTensor: { kind: 'compareTensor'; detail: TensorComparisonDetail };
+  dump: TextResult;
+  requantize: { kind: 'requantize'; output: string; bytes: number; changed: number };
+  predictErrors: { kind: 'predictions'; predictions: ({ tensor: string } & PredictedError)[] };
+  simulate: { kind: 'simulated'; output: string; changed: number };
+  close: { kind: 'closed' };
+  quantizeChunk: { kind: 'quantized'; bytes: Uint8Array };
+}
+
+/** The result of a job (of a union of jobs: the union of their results). */
+export type ResultOf<J extends WorkerJob> = JobResults[J['kind']];
+export type WorkerResult = JobResults[JobKind];
 
 export interface WorkerRequest {
   id: number;

@@ -7,19 +7,19 @@ import { openModel } from '../core/formats/openModel.ts';
 import type { Model, TensorInfo } from '../core/model.ts';
 import { QuantLensError } from '../core/errors.ts';
 import { computeTensorStats, DEFAULT_BINS, type TensorStats } from '../core/analysis/tensorStats.ts';
-import { computeScaleDistribution, readBlock } from '../core/analysis/blocks.ts';
-import { forEachChunk } from '../core/analysis/tensorValues.ts';
+import { computeScaleDistribution } from '../core/analysis/blocks.ts';
+import { inspectBlock } from '../core/analysis/inspectedBlock.ts';
 import { computeWhatIf, parseCandidate, candidateErrorStats, candidateId, predictCandidateError, type WhatIfRow } from '../core/analysis/whatIf.ts';
 import { compareModels, comparePair, compareTensorDetail, pairTensors, type ComparedTensor, type UncomparedTensor } from '../core/compare/compare.ts';
 import { buildReport } from '../core/report/report.ts';
 import { dumpModel } from '../core/report/textDump.ts';
 import { parseTensorTypeRule, planRequantize, writeRequantized } from '../core/requant/requantize.ts';
-import type { WorkerPool } from '../extension/workerPool.ts';
+import type { WorkerPool } from '../node/workerPool.ts';
 import { requireQuantizer } from '../core/quant/quantizers.ts';
 import { ggmlType } from '../core/types.ts';
 import { parseSimulationRule, planSimulation, writeSimulated } from '../core/requant/simulate.ts';
 import { imatrixFor, readImatrix } from '../core/requant/imatrix.ts';
-import type { WorkerJob, WorkerResult } from '../shared/workerProtocol.ts';
+import type { JobKind, JobOf, JobResults, ResultOf, WorkerJob } from '../shared/workerProtocol.ts';
 import { computeHeatmap } from '../core/analysis/heatmap.ts';
 
 export interface JobContext {
@@ -70,7 +70,7 @@ function candidateCost(name: string): number {
  * The what-if table with its candidates split over helper threads (each streams the whole tensor for its share,
  * the costliest candidates spread first), merged back in the order asked for.
  */
-async function whatIfOnHelpers(job: Extract<WorkerJob, { kind: 'whatIf' }>, helpers: WorkerPool, ctx: JobContext): Promise<WhatIfRow[]> {
+async function whatIfOnHelpers(job: JobOf<'whatIf'>, helpers: WorkerPool, ctx: JobContext): Promise<WhatIfRow[]> {
   const groups: { candidates: string[]; cost: number }[] = Array.from({ length: helpers.size }, () => ({ candidates: [], cost: 0 }));
   for (const name of [...job.candidates].sort((a, b) => candidateCost(b) - candidateCost(a))) {
     const cheapest = groups.reduce((a, b) => (b.cost < a.cost ? b : a));
@@ -79,7 +79,7 @@ async function whatIfOnHelpers(job: Extract<WorkerJob, { kind: 'whatIf' }>, help
   }
   const busy = groups.filter((g) => g.candidates.length);
   const progress = busy.map(() => ({ done: 0, total: 1 }));
-  const handles = busy.map((g, i) => helpers.run<Extract<WorkerResult, { kind: 'whatIf' }>>({ ...job, candidates: g.candidates }, (done, total) => {
+  const handles = busy.map((g, i) => helpers.run({ ...job, candidates: g.candidates }, (done, total) => {
     progress[i] = { done, total };
     ctx.onProgress(progress.reduce((a, p) => a + p.done / p.total, 0), progress.length);
   }));
@@ -129,7 +129,7 @@ async function everyTensorStats(model: Model, path: string, ctx: JobContext, onT
     }, () => onTensorDone(++done));
     for (const [i, t] of model.tensors.entries()) {
       const r = results[i];
-      if (r?.kind === 'stats') stats.set(t.name, r.stats);
+      if (r) stats.set(t.name, r.stats);
     }
     return stats;
   } finally {
@@ -142,15 +142,15 @@ async function everyTensorStats(model: Model, path: string, ctx: JobContext, onT
  * alone), and on this thread too with `runHere` (WorkerPool.spread); results in the order of `tensors`. A job's
  * error goes to `onError`, which rethrows or gives a stand-in.
  */
-async function tensorByTensor<T>(
+async function tensorByTensor<J extends WorkerJob, T>(
   helpers: WorkerPool,
   ctx: JobContext,
   tensors: TensorInfo[],
-  jobFor: (t: TensorInfo) => WorkerJob,
-  runHere: (t: TensorInfo, index: number) => WorkerResult,
+  jobFor: (t: TensorInfo) => J,
+  runHere: (t: TensorInfo, index: number) => ResultOf<J>,
   onError: (e: unknown) => T,
   onDone: () => void,
-): Promise<(WorkerResult | T)[]> {
+): Promise<(ResultOf<J> | T)[]> {
   const largestFirst = tensors.map((t, i) => i).sort((a, b) => tensors[b].nElements - tensors[a].nElements || a - b);
   const handles = helpers.spread(tensors.map(jobFor), (i) => runHere(tensors[i], i), largestFirst);
   const watch = setInterval(() => ctx.isCancelled() && handles.forEach((h) => h.cancel()), 100);
@@ -165,7 +165,7 @@ async function tensorByTensor<T>(
  * compareModels over every paired tensor, on helper threads when there are some. A tensor whose job fails (it
  * cannot be decoded, or its helper thread died) is listed as uncompared; cancelling stops the whole comparison.
  */
-async function compareOnHelpers(model: Model, ref: Model, job: Extract<WorkerJob, { kind: 'compare' }>, ctx: JobContext): Promise<ReturnType<typeof compareModels>> {
+async function compareOnHelpers(model: Model, ref: Model, job: JobOf<'compare'>, ctx: JobContext): Promise<ReturnType<typeof compareModels>> {
   const pairing = pairTensors(model, ref);
   const helpers = pairing.pairs.length > 1 && HELPERS_BESIDE_THIS_THREAD ? ctx.helpers?.(HELPERS_BESIDE_THIS_THREAD) : undefined;
   if (!helpers) return compareModels(model, ref, { isCancelled: ctx.isCancelled, onProgress: (d, t) => ctx.onProgress(d, t) });
@@ -174,7 +174,7 @@ async function compareOnHelpers(model: Model, ref: Model, job: Extract<WorkerJob
     const results = await tensorByTensor(helpers, ctx, pairing.pairs.map((p) => p.tensor), (t) => ({ ...job, tensors: [t.name] }), (t, i) => {
       const row = comparePair(model, ref, pairing.pairs[i], ctx.isCancelled);
       const [tensors, uncompared] = 'compared' in row ? [[row.compared], []] : [[], [row.uncompared]];
-      return { kind: 'compare', comparison: { reference: job.reference, tensors, uncompared, missingInReference: [], missingInModel: [], shapeMismatches: [] } };
+      return { kind: 'compare' as const, comparison: { reference: job.reference, tensors, uncompared, missingInReference: [], missingInModel: [], shapeMismatches: [] } };
     }, (e) => {
       if (!(e instanceof QuantLensError) || e.code === 'cancelled') throw e;
       return { failed: e.message };
@@ -183,7 +183,7 @@ async function compareOnHelpers(model: Model, ref: Model, job: Extract<WorkerJob
     const uncompared: UncomparedTensor[] = [];
     for (const [i, r] of results.entries()) {
       if ('failed' in r) uncompared.push({ name: pairing.pairs[i].name, reference_name: pairing.pairs[i].reference.name, error: r.failed });
-      else if (r.kind === 'compare') {
+      else {
         tensors.push(...r.comparison.tensors);
         uncompared.push(...r.comparison.uncompared);
       }
@@ -194,130 +194,151 @@ async function compareOnHelpers(model: Model, ref: Model, job: Extract<WorkerJob
   }
 }
 
-export async function runJob(job: WorkerJob, ctx: JobContext): Promise<WorkerResult> {
-  if (job.kind === 'close') {
+type Handler<K extends JobKind> = (job: JobOf<K>, ctx: JobContext) => Promise<JobResults[K]>;
+
+/** One handler per job kind, answering with that kind's result (src/shared/workerProtocol.ts). */
+const HANDLERS: { [K in JobKind]: Handler<K> } = {
+  close: async (job) => {
     await closeModel(job.path);
     return { kind: 'closed' };
-  }
-  if (job.kind === 'quantizeChunk') {
+  },
+  quantizeChunk: async (job) => {
     const to = ggmlType(job.typeId);
     if (!to) throw new QuantLensError('usage', `unknown ggml type ${job.typeId}`);
     return { kind: 'quantized', bytes: requireQuantizer(to).quantize(job.values, job.nRows, job.nPerRow, job.imatrix) };
-  }
-  const model = await modelAt(job.path);
-  switch (job.kind) {
-    case 'stats':
-      return { kind: 'stats', stats: computeTensorStats(model, tensorOf(model, job.tensor), { bins: job.bins, onProgress: ctx.onProgress, isCancelled: ctx.isCancelled }) };
-    case 'scales':
-      return { kind: 'scales', scales: computeScaleDistribution(model, tensorOf(model, job.tensor), { bins: job.bins, onProgress: ctx.onProgress, isCancelled: ctx.isCancelled }) };
-    case 'block': {
-      const t = tensorOf(model, job.tensor);
-      const b = readBlock(model, t, job.index);
-      return { kind: 'block', view: { tensor: t.name, blockIndex: b.blockIndex, blockCount: b.blockCount, offset: b.offset, raw: Array.from(b.raw), values: Array.from(b.values), record: b.record } };
-    }
-    case 'heatmap':
-      return { kind: 'heatmap', heatmap: computeHeatmap(model, tensorOf(model, job.tensor), job.width, job.height, ctx) };
-    case 'whatIf': {
-      if (job.candidates.length > 1 && tensorOf(model, job.tensor).nElements >= FAN_OUT_ELEMENTS && ctx.helpers) {
-        const helpers = ctx.helpers();
-        try {
-          if (helpers.size > 1) return { kind: 'whatIf', rows: await whatIfOnHelpers(job, helpers, ctx) };
-        } finally {
-          await helpers.dispose();
-        }
-      }
-      const imatrix = job.imatrix ? await imatrixFor(job.imatrix, job.tensor, tensorOf(model, job.tensor).shape[0]) : undefined;
-      return { kind: 'whatIf', rows: computeWhatIf(model, tensorOf(model, job.tensor), job.candidates.map(parseCandidate), { onProgress: ctx.onProgress, isCancelled: ctx.isCancelled, imatrix }) };
-    }
-    case 'candidateError': {
-      const imatrix = job.imatrix ? await imatrixFor(job.imatrix, job.tensor, tensorOf(model, job.tensor).shape[0]) : undefined;
-      const stats = candidateErrorStats(model, tensorOf(model, job.tensor), parseCandidate(job.candidate), { bins: job.bins, imatrix, isCancelled: ctx.isCancelled });
-      return { kind: 'candidateError', candidate: job.candidate, stats };
-    }
-    case 'report': {
-      const stats = await everyTensorStats(model, job.path, ctx, (done) => ctx.onProgress(done, model.tensors.length * (job.reference ? 2 : 1)));
-      let comparison;
-      if (job.reference) {
-        const ref = await openModel(job.reference);
-        try {
-          const { tensors, uncompared } = compareModels(model, ref, {
-            isCancelled: ctx.isCancelled,
-            onProgress: (done, total) => ctx.onProgress(model.tensors.length + (done * model.tensors.length) / total, 2 * model.tensors.length),
-          });
-          comparison = { reference: job.reference, tensors, uncompared };
-        } finally {
-          await ref.close();
-        }
-      }
-      return { kind: 'text', text: buildReport({ model, stats, comparison }, job.format) };
-    }
-    case 'compare': {
-      const ref = job.tensors ? await modelAt(job.reference) : await openModel(job.reference);
+  },
+  stats: async (job, ctx) => {
+    const model = await modelAt(job.path);
+    return { kind: 'stats', stats: computeTensorStats(model, tensorOf(model, job.tensor), { bins: job.bins, onProgress: ctx.onProgress, isCancelled: ctx.isCancelled }) };
+  },
+  scales: async (job, ctx) => {
+    const model = await modelAt(job.path);
+    return { kind: 'scales', scales: computeScaleDistribution(model, tensorOf(model, job.tensor), { bins: job.bins, onProgress: ctx.onProgress, isCancelled: ctx.isCancelled }) };
+  },
+  block: async (job) => {
+    const model = await modelAt(job.path);
+    return { kind: 'block', view: inspectBlock(model, tensorOf(model, job.tensor), job.index) };
+  },
+  heatmap: async (job, ctx) => {
+    const model = await modelAt(job.path);
+    return { kind: 'heatmap', heatmap: computeHeatmap(model, tensorOf(model, job.tensor), job.width, job.height, ctx) };
+  },
+  whatIf: async (job, ctx) => {
+    const model = await modelAt(job.path);
+    if (job.candidates.length > 1 && tensorOf(model, job.tensor).nElements >= FAN_OUT_ELEMENTS && ctx.helpers) {
+      const helpers = ctx.helpers();
       try {
-        const only = job.tensors && new Set(job.tensors);
-        const { pairing, tensors, uncompared } = only
-          ? compareModels(model, ref, { filter: { test: (name) => only.has(name) }, isCancelled: ctx.isCancelled })
-          : await compareOnHelpers(model, ref, job, ctx);
-        return {
-          kind: 'compare',
-          comparison: { reference: job.reference, tensors, uncompared, missingInReference: pairing.missingInReference, missingInModel: pairing.missingInModel, shapeMismatches: pairing.shapeMismatches },
-        };
+        if (helpers.size > 1) return { kind: 'whatIf', rows: await whatIfOnHelpers(job, helpers, ctx) };
       } finally {
-        if (!job.tensors) await ref.close();
+        await helpers.dispose();
       }
     }
-    case 'compareTensor': {
-      const ref = await modelAt(job.reference);
-      const pair = pairTensors(model, ref).pairs.find((p) => p.name === job.tensor);
-      if (!pair) throw new QuantLensError('usage', `${job.tensor} has no counterpart in the reference`);
-      return { kind: 'compareTensor', detail: compareTensorDetail(model, ref, pair, { bins: job.bins, isCancelled: ctx.isCancelled }) };
-    }
-    case 'dump': {
-      const stats = job.withStats ? await everyTensorStats(model, job.path, ctx, (done) => ctx.onProgress(done, model.tensors.length)) : undefined;
-      return { kind: 'text', text: dumpModel(model, stats) };
-    }
-    case 'simulate': {
-      const plan = planSimulation(model, job.rules.map(parseSimulationRule));
-      const helpers = plan.changes.some((c) => c.candidate.kind === 'ggml') ? ctx.helpers?.() : undefined;
+    const imatrix = job.imatrix ? await imatrixFor(job.imatrix, job.tensor, tensorOf(model, job.tensor).shape[0]) : undefined;
+    return { kind: 'whatIf', rows: computeWhatIf(model, tensorOf(model, job.tensor), job.candidates.map(parseCandidate), { onProgress: ctx.onProgress, isCancelled: ctx.isCancelled, imatrix }) };
+  },
+  candidateError: async (job, ctx) => {
+    const model = await modelAt(job.path);
+    const imatrix = job.imatrix ? await imatrixFor(job.imatrix, job.tensor, tensorOf(model, job.tensor).shape[0]) : undefined;
+    const stats = candidateErrorStats(model, tensorOf(model, job.tensor), parseCandidate(job.candidate), { bins: job.bins, imatrix, isCancelled: ctx.isCancelled });
+    return { kind: 'candidateError', candidate: job.candidate, stats };
+  },
+  report: async (job, ctx) => {
+    const model = await modelAt(job.path);
+    const stats = await everyTensorStats(model, job.path, ctx, (done) => ctx.onProgress(done, model.tensors.length * (job.reference ? 2 : 1)));
+    let comparison;
+    if (job.reference) {
+      const ref = await openModel(job.reference);
       try {
-        const result = await writeSimulated(model, plan, job.output, {
-          otherInputs: [job.path],
-          onProgress: ctx.onProgress,
+        const { tensors, uncompared } = compareModels(model, ref, {
           isCancelled: ctx.isCancelled,
-          quantize: helpers?.chunkQuantizer(),
-          inFlight: helpers ? helpers.size + 1 : 1,
+          onProgress: (done, total) => ctx.onProgress(model.tensors.length + (done * model.tensors.length) / total, 2 * model.tensors.length),
         });
-        return { kind: 'requantize', output: result.path, bytes: 0, changed: plan.changes.length };
+        comparison = { reference: job.reference, tensors, uncompared };
       } finally {
-        await helpers?.dispose();
+        await ref.close();
       }
     }
-    case 'predictErrors': {
-      const plan = planRequantize(model, job.rules.map(parseTensorTypeRule));
-      const predictions = [];
-      for (const [i, c] of plan.changes.entries()) {
-        const imatrix = job.imatrix ? await imatrixFor(job.imatrix, c.tensor.name, c.tensor.shape[0]) : undefined;
-        predictions.push({ tensor: c.tensor.name, ...predictCandidateError(model, c.tensor, { kind: 'ggml', type: c.to }, { imatrix, isCancelled: ctx.isCancelled }) });
-        ctx.onProgress(i + 1, plan.changes.length);
-      }
-      return { kind: 'predictions', predictions };
+    return { kind: 'text', text: buildReport({ model, stats, comparison }, job.format) };
+  },
+  compare: async (job, ctx) => {
+    const model = await modelAt(job.path);
+    const ref = job.tensors ? await modelAt(job.reference) : await openModel(job.reference);
+    try {
+      const only = job.tensors && new Set(job.tensors);
+      const { pairing, tensors, uncompared } = only
+        ? compareModels(model, ref, { filter: { test: (name) => only.has(name) }, isCancelled: ctx.isCancelled })
+        : await compareOnHelpers(model, ref, job, ctx);
+      return {
+        kind: 'compare',
+        comparison: { reference: job.reference, tensors, uncompared, missingInReference: pairing.missingInReference, missingInModel: pairing.missingInModel, shapeMismatches: pairing.shapeMismatches },
+      };
+    } finally {
+      if (!job.tensors) await ref.close();
     }
-    case 'requantize': {
-      const plan = planRequantize(model, job.rules.map(parseTensorTypeRule));
-      const helpers = plan.changes.length ? ctx.helpers?.() : undefined;
-      try {
-        const result = await writeRequantized(model, plan, job.output, {
-          imatrix: job.imatrix ? await readImatrix(job.imatrix) : undefined,
-          otherInputs: [job.path, ...(job.imatrix ? [job.imatrix] : [])],
-          onProgress: (d, t) => ctx.onProgress(d, t),
-          isCancelled: ctx.isCancelled,
-          quantize: helpers?.chunkQuantizer(),
-          inFlight: helpers ? helpers.size + 1 : 1,
-        });
-        return { kind: 'requantize', output: result.path, bytes: result.bytes, changed: plan.changes.length };
-      } finally {
-        await helpers?.dispose();
-      }
+  },
+  compareTensor: async (job, ctx) => {
+    const model = await modelAt(job.path);
+    const ref = await modelAt(job.reference);
+    const pair = pairTensors(model, ref).pairs.find((p) => p.name === job.tensor);
+    if (!pair) throw new QuantLensError('usage', `${job.tensor} has no counterpart in the reference`);
+    return { kind: 'compareTensor', detail: compareTensorDetail(model, ref, pair, { bins: job.bins, isCancelled: ctx.isCancelled }) };
+  },
+  dump: async (job, ctx) => {
+    const model = await modelAt(job.path);
+    const stats = job.withStats ? await everyTensorStats(model, job.path, ctx, (done) => ctx.onProgress(done, model.tensors.length)) : undefined;
+    return { kind: 'text', text: dumpModel(model, stats) };
+  },
+  simulate: async (job, ctx) => {
+    const model = await modelAt(job.path);
+    const plan = planSimulation(model, job.rules.map(parseSimulationRule));
+    const helpers = plan.changes.some((c) => c.candidate.kind === 'ggml') ? ctx.helpers?.() : undefined;
+    try {
+      const result = await writeSimulated(model, plan, job.output, {
+        otherInputs: [job.path],
+        onProgress: ctx.onProgress,
+        isCancelled: ctx.isCancelled,
+        quantize: helpers?.chunkQuantizer(),
+        inFlight: helpers ? helpers.size + 1 : 1,
+      });
+      return { kind: 'simulated', output: result.path, changed: plan.changes.length };
+    } finally {
+      await helpers?.dispose();
     }
-  }
+  },
+  predictErrors: async (job, ctx) => {
+    const model = await modelAt(job.path);
+    const plan = planRequantize(model, job.rules.map(parseTensorTypeRule));
+    const predictions = [];
+    for (const [i, c] of plan.changes.entries()) {
+      const imatrix = job.imatrix ? await imatrixFor(job.imatrix, c.tensor.name, c.tensor.shape[0]) : undefined;
+      predictions.push({ tensor: c.tensor.name, ...predictCandidateError(model, c.tensor, { kind: 'ggml', type: c.to }, { imatrix, isCancelled: ctx.isCancelled }) });
+      ctx.onProgress(i + 1, plan.changes.length);
+    }
+    return { kind: 'predictions', predictions };
+  },
+  requantize: async (job, ctx) => {
+    const model = await modelAt(job.path);
+    const plan = planRequantize(model, job.rules.map(parseTensorTypeRule));
+    const helpers = plan.changes.length ? ctx.helpers?.() : undefined;
+    try {
+      const result = await writeRequantized(model, plan, job.output, {
+        imatrix: job.imatrix ? await readImatrix(job.imatrix) : undefined,
+        otherInputs: [job.path, ...(job.imatrix ? [job.imatrix] : [])],
+        onProgress: (d, t) => ctx.onProgress(d, t),
+        isCancelled: ctx.isCancelled,
+        quantize: helpers?.chunkQuantizer(),
+        inFlight: helpers ? helpers.size + 1 : 1,
+      });
+      return { kind: 'requantize', output: result.path, bytes: result.bytes, changed: plan.changes.length };
+    } finally {
+      await helpers?.dispose();
+    }
+  },
+};
+
+/** Run a job on this thread; the result has the type its kind is answered with. */
+export function runJob<J extends WorkerJob>(job: J, ctx: JobContext): Promise<ResultOf<J>> {
+  // HANDLERS is keyed by kind, so job.kind's handler takes exactly this job
+  const handler = HANDLERS[job.kind] as unknown as (job: J, ctx: JobContext) => Promise<ResultOf<J>>;
+  return handler(job, ctx);
 }

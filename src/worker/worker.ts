@@ -2,7 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { runJob } from './jobs.ts';
-import { WorkerPool } from '../extension/workerPool.ts';
+import { WorkerPool } from '../node/workerPool.ts';
 import { QuantLensError, oneLine } from '../core/errors.ts';
 import type { WorkerRequest, WorkerResponse } from '../shared/workerProtocol.ts';
 

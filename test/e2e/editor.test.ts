@@ -20,18 +20,36 @@ const shown = (x: number, digits = 5) => (x !== 0 && Math.abs(x) < 1e-3 ? x.toEx
 let s: Session;
 let step = 0;
 
+/** GGUF's little-endian scalars and length-prefixed strings, and its 32-byte alignment of the tensor data. */
+const u32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); return b; };
+const u64 = (v: number) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); return b; };
+const str = (t: string) => Buffer.concat([u64(Buffer.byteLength(t)), Buffer.from(t)]);
+const aligned = (header: Buffer) => Buffer.concat([header, Buffer.alloc((32 - (header.length % 32)) % 32)]);
+const GGUF_STRING = 8;
+const GGUF_ARRAY = 9;
+
 /** A GGUF with 50,000 small F32 tensors in 1,000 blocks, written here byte by byte (no project code). */
 function manyTensorsGguf(): Buffer {
   const parts: Buffer[] = [];
-  const u32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); return b; };
-  const u64 = (v: number) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); return b; };
-  const str = (t: string) => Buffer.concat([u64(Buffer.byteLength(t)), Buffer.from(t)]);
   const n = 50_000;
-  parts.push(Buffer.from('GGUF'), u32(3), u64(n), u64(1), str('general.architecture'), u32(8), str('llama'));
+  parts.push(Buffer.from('GGUF'), u32(3), u64(n), u64(1), str('general.architecture'), u32(GGUF_STRING), str('llama'));
   for (let i = 0; i < n; i++) parts.push(str(`blk.${Math.floor(i / 50)}.t${i % 50}.weight`), u32(1), u64(32), u32(0), u64(i * 128));
-  let header = Buffer.concat(parts);
-  header = Buffer.concat([header, Buffer.alloc((32 - (header.length % 32)) % 32)]);
-  return Buffer.concat([header, Buffer.alloc(n * 128)]);
+  return Buffer.concat([aligned(Buffer.concat(parts)), Buffer.alloc(n * 128)]);
+}
+
+/** Tokens in the vocabulary: one more than a whole number of "Show values" pages of 100. */
+const VOCABULARY = 201;
+
+/** A GGUF with a vocabulary of VOCABULARY tokens ("tok0", "tok1", ...) and one F32 tensor, written here byte by byte. */
+function vocabularyGguf(): Buffer {
+  const tokens = Array.from({ length: VOCABULARY }, (_, i) => str(`tok${i}`));
+  const header = Buffer.concat([
+    Buffer.from('GGUF'), u32(3), u64(1), u64(2),
+    str('general.architecture'), u32(GGUF_STRING), str('llama'),
+    str('tokenizer.ggml.tokens'), u32(GGUF_ARRAY), u32(GGUF_STRING), u64(VOCABULARY), ...tokens,
+    str('blk.0.attn_norm.weight'), u32(1), u64(32), u32(0), u64(0),
+  ]);
+  return Buffer.concat([aligned(header), Buffer.alloc(32 * 4)]);
 }
 
 before(async () => {
@@ -43,6 +61,7 @@ before(async () => {
     'models/broken.gguf': join(CORPUS, 'malformed', 'gguf-bad-magic.gguf'),
     'models/broken.safetensors': join(CORPUS, 'malformed', 'st-offsets-overlap.safetensors'),
     'models/many.gguf': 'bytes:' + manyTensorsGguf().toString('base64'),
+    'models/vocabulary.gguf': 'bytes:' + vocabularyGguf().toString('base64'),
     'notes.py': 'text:# which layer lost most?\nw = state["blk.0.attn_q.weight"]\nprint(w.shape)\nd = hf_state["model.layers.0.mlp.down_proj.weight"]\n',
   });
 });
@@ -185,6 +204,32 @@ test('metadata: chat template as text, token lookup by text and by id, long arra
   await wv.locator('vscode-button[data-testid="page-tokenizer.ggml.scores"]').click();
   await wv.locator('.array-page[data-key="tokenizer.ggml.scores"] .array-value').nth(99).waitFor();
   await shot(s.page, 'metadata');
+  await wv.locator('[data-testid="tab-tensors"]').click();
+});
+
+// Replies reach the view that asked: the webview routes each of the host's replies by its request's id.
+test('the last page of one token of "Show values" lands in the metadata table, not in the token lookup', async () => {
+  await quickOpen(s.page, 'vocabulary.gguf');
+  const wv = webview(s.page);
+  await wv.locator('[data-testid="file-name"]', { hasText: 'vocabulary.gguf' }).waitFor({ timeout: 60_000 });
+  await wv.locator('[data-testid="tab-metadata"]').click();
+  const page = wv.locator('vscode-button[data-testid="page-tokenizer.ggml.tokens"]');
+  const values = wv.locator('.array-page[data-key="tokenizer.ggml.tokens"] .array-value');
+  for (let shown = 100; shown < VOCABULARY; shown += 100) {
+    await page.click();
+    await values.nth(shown - 1).waitFor();
+  }
+  await page.click();
+  // the last page holds one token: it belongs after the others
+  await values.nth(VOCABULARY - 1).waitFor();
+  assert.equal((await values.nth(VOCABULARY - 1).innerText()).trim(), `${VOCABULARY - 1}: "tok${VOCABULARY - 1}"`);
+  assert.equal(await wv.locator('[data-testid="token-results"] .token').count(), 0, 'the token lookup asked for nothing');
+  // and a lookup by id still answers in the lookup box
+  const query = wv.locator('vscode-textfield[data-testid="token-query"] input');
+  await query.fill('7');
+  await query.press('Enter');
+  await wv.locator('[data-testid="token-results"] .token', { hasText: '"tok7"' }).waitFor();
+  assert.equal(await values.count(), VOCABULARY, 'the lookup added nothing to the metadata table');
   await wv.locator('[data-testid="tab-tensors"]').click();
 });
 

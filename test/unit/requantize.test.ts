@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { openModel } from '../../src/core/formats/openModel.ts';
 import { parseTensorTypeRule, planRequantize, writeRequantized } from '../../src/core/requant/requantize.ts';
 import { QuantLensError } from '../../src/core/errors.ts';
-import { WorkerPool } from '../../src/extension/workerPool.ts';
+import { WorkerPool } from '../../src/node/workerPool.ts';
 import { bundledWorker } from '../helpers/bundles.ts';
 import { corpusPath, readJson } from '../helpers/corpus.ts';
 

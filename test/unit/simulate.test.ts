@@ -11,7 +11,7 @@ import { readTensorValues } from '../../src/core/analysis/tensorValues.ts';
 import { ggufToHf } from '../../src/core/compare/nameMap.ts';
 import { encodeF16 } from '../../src/core/quant/encode.ts';
 import { corpusPath, readF32, readJson, firstBitMismatch } from '../helpers/corpus.ts';
-import { WorkerPool } from '../../src/extension/workerPool.ts';
+import { WorkerPool } from '../../src/node/workerPool.ts';
 import { bundledWorker } from '../helpers/bundles.ts';
 
 function checkpoint(dtype: 'F32' | 'F16'): string {

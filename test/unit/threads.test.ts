@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildGgufHeader } from '../../src/core/formats/ggufWriter.ts';
-import { WorkerPool } from '../../src/extension/workerPool.ts';
+import { WorkerPool } from '../../src/node/workerPool.ts';
 import { runJob, type JobContext } from '../../src/worker/jobs.ts';
 import { QuantLensError } from '../../src/core/errors.ts';
 import { unknownGgmlType } from '../../src/core/types.ts';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildGgufHeader } from '../../src/core/formats/ggufWriter.ts';
 import { runJob, type JobContext } from '../../src/worker/jobs.ts';
-import { WorkerPool } from '../../src/extension/workerPool.ts';
+import { WorkerPool } from '../../src/node/workerPool.ts';
 import { bundledWorker } from '../helpers/bundles.ts';
 import { rng } from '../helpers/rng.ts';
 import { corpusPath } from '../helpers/corpus.ts';

@@ -16,6 +16,12 @@ import { parseScheme, schemeId, schemeName, simulate, bitsPerWeight, type Scheme
 
 export type Candidate = { kind: 'ggml'; type: TensorType } | { kind: 'scheme'; scheme: Scheme };
 
+/** The what-if table's candidates when none are asked for (the CLI's `error` and the editor's what-if). */
+export const DEFAULT_CANDIDATES: readonly string[] = [
+  'F16', 'BF16', 'Q8_0', 'Q6_K', 'Q5_K', 'Q4_K', 'Q4_0', 'IQ4_XS', 'Q3_K', 'Q2_K',
+  'int8-sym-channel', 'int4-sym-g32', 'int4-asym-g32', 'nf4', 'fp8-e4m3',
+];
+
 export interface WhatIfRow {
   candidate: string;
   label: string;

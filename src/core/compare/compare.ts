@@ -200,6 +200,17 @@ export interface UncomparedTensor {
   error: string;
 }
 
+/** A model compared with a reference: per-tensor error, and what could not be paired. */
+export interface Comparison {
+  reference: string;
+  tensors: ComparedTensor[];
+  /** Paired tensors that could not be decoded, with the reason. */
+  uncompared: UncomparedTensor[];
+  missingInReference: string[];
+  missingInModel: string[];
+  shapeMismatches: Pairing['shapeMismatches'];
+}
+
 /** One pair's row: its metrics, or why it cannot be compared (a cancelled comparison still throws). */
 export function comparePair(model: Model, reference: Model, p: TensorPair, isCancelled?: () => boolean): { compared: ComparedTensor } | { uncompared: UncomparedTensor } {
   try {

@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import type { WorkerJob, WorkerRequest, WorkerResponse, WorkerResult } from '../shared/workerProtocol.ts';
+import type { ResultOf, WorkerJob, WorkerRequest, WorkerResponse, WorkerResult } from '../shared/workerProtocol.ts';
 import { QuantLensError, type ErrorCode } from '../core/errors.ts';
 import type { ChunkQuantizer } from '../core/requant/requantize.ts';
 
@@ -103,16 +103,18 @@ export class WorkerPool {
     }
   }
 
-  run<T extends WorkerResult = WorkerResult>(job: WorkerJob, onProgress?: (done: number, total: number) => void): JobHandle<T> {
-    return this.enqueue(job, onProgress).handle as JobHandle<T>;
+  /** Queue a job; its result has the type the protocol gives its kind (a worker answers a job with that result). */
+  run<J extends WorkerJob>(job: J, onProgress?: (done: number, total: number) => void): JobHandle<ResultOf<J>> {
+    return this.enqueue(job, onProgress).handle;
   }
 
-  private enqueue(job: WorkerJob, onProgress?: (done: number, total: number) => void): { pending: Pending; handle: JobHandle } {
+  private enqueue<J extends WorkerJob>(job: J, onProgress?: (done: number, total: number) => void): { pending: Pending; handle: JobHandle<ResultOf<J>> } {
     if (this.disposed) throw new QuantLensError('cancelled', 'the worker pool is closed');
     const flag = new SharedArrayBuffer(4);
     let pending!: Pending;
-    const promise = new Promise<WorkerResult>((resolve, reject) => {
-      pending = { id: this.nextId++, job, flag, onProgress, resolve, reject };
+    const promise = new Promise<ResultOf<J>>((resolve, reject) => {
+      // the worker answers this job with its kind's result (src/shared/workerProtocol.ts)
+      pending = { id: this.nextId++, job, flag, onProgress, resolve: (r) => resolve(r as ResultOf<J>), reject };
     });
     // Callers queue many jobs and await them one by one, or drop a handle once cancelled or disposed: a job that
     // fails before it is awaited must not be an unhandled rejection. Awaiting the promise still throws.
@@ -137,8 +139,8 @@ export class WorkerPool {
    * shorter than a worker's start-up never waits for one), then the back ones (the smallest, so that it lets
    * worker messages in often), one job at a time with messages in between.
    */
-  spread(jobs: WorkerJob[], runHere: (index: number) => WorkerResult | Promise<WorkerResult>, order: number[] = jobs.map((_, i) => i)): JobHandle[] {
-    const handles: JobHandle[] = [];
+  spread<J extends WorkerJob>(jobs: J[], runHere: (index: number) => ResultOf<J> | Promise<ResultOf<J>>, order: number[] = jobs.map((_, i) => i)): JobHandle<ResultOf<J>>[] {
+    const handles: JobHandle<ResultOf<J>>[] = [];
     const indexOf = new Map<Pending, number>();
     for (const i of order) {
       const { pending, handle } = this.enqueue(jobs[i]);
@@ -175,10 +177,7 @@ export class WorkerPool {
    */
   chunkQuantizer(): ChunkQuantizer {
     return (to, values, nRows, nPerRow, imatrix) => {
-      const bytes = this.run({ kind: 'quantizeChunk', typeId: to.ggmlId!, values, nRows, nPerRow, imatrix }).promise.then((r) => {
-        if (r.kind !== 'quantized') throw new QuantLensError('io', `a helper thread answered ${r.kind}`);
-        return r.bytes;
-      });
+      const bytes = this.run({ kind: 'quantizeChunk', typeId: to.ggmlId!, values, nRows, nPerRow, imatrix }).promise.then((r) => r.bytes);
       bytes.catch(() => undefined);
       return bytes;
     };

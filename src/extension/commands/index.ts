@@ -1,0 +1,35 @@
+/** The palette / title-bar / explorer commands, one file each; an error in one is a one-line message. */
+import * as vscode from 'vscode';
+import { oneLine } from '../../core/errors.ts';
+import type { Command, CommandContext } from './common.ts';
+import { openWith } from './openWith.ts';
+import { revealTensor } from './revealTensor.ts';
+import { showAsText } from './showAsText.ts';
+import { exportReport } from './exportReport.ts';
+import { compare } from './compare.ts';
+import { loadImatrix } from './loadImatrix.ts';
+import { simulate } from './simulate.ts';
+import { requantize } from './requantize.ts';
+
+const COMMANDS: Record<string, Command> = {
+  'quantLens.openWith': openWith,
+  'quantLens.revealTensor': revealTensor,
+  'quantLens.showAsText': showAsText,
+  'quantLens.exportReport': exportReport,
+  'quantLens.compare': compare,
+  'quantLens.loadImatrix': loadImatrix,
+  'quantLens.simulate': simulate,
+  'quantLens.requantize': requantize,
+};
+
+export function registerCommands(context: vscode.ExtensionContext, ctx: CommandContext): void {
+  for (const [id, command] of Object.entries(COMMANDS)) {
+    context.subscriptions.push(vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+      try {
+        await command(ctx, ...args);
+      } catch (e) {
+        void vscode.window.showErrorMessage(`Quant Lens: ${oneLine(e)}`);
+      }
+    }));
+  }
+}

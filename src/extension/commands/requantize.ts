@@ -1,0 +1,93 @@
+/**
+ * "Requantize Tensors…": a new GGUF whose chosen tensors have another ggml type, after a preview of each change's
+ * size and predicted error. A safetensors model goes to "Export Simulated Quantization…" instead.
+ */
+import * as vscode from 'vscode';
+import { basename, dirname, extname, join } from 'node:path';
+import { VIEW_TYPE } from '../modelEditorProvider.ts';
+import { openModel } from '../../core/formats/openModel.ts';
+import { parseTensorTypeRule, planRequantize } from '../../core/requant/requantize.ts';
+import { requireQuantizer, writableTypeIds } from '../../core/quant/quantizers.ts';
+import { GGML_TYPES } from '../../core/types.ts';
+import { formatBytes, formatCount } from '../../core/analysis/summary.ts';
+import type { JobResults } from '../../shared/workerProtocol.ts';
+import { exactNames, refuseUntrusted, requireTarget, rulesFor, runWithCancel, selectedTensors, withJob, type CommandContext } from './common.ts';
+
+/** A relative error to 3 significant digits. */
+const fmtError = (x: number) => (x === 0 ? '0' : x.toPrecision(3));
+
+/** A tensor's predicted error as the preview shows it, or '' when none was predicted. */
+function errorText(predicted: Map<string, JobResults['predictErrors']['predictions'][number]>, name: string): string {
+  const p = predicted.get(name);
+  if (!p) return '';
+  const m = p.metrics;
+  const weighted = m.weighted_rel_rmse !== undefined ? ` · imatrix-weighted ${fmtError(m.weighted_rel_rmse)}` : '';
+  return ` · rel. RMSE ${fmtError(m.rel_rmse)}${weighted} · SNR ${m.snr_db === null ? '∞' : m.snr_db.toFixed(1)} dB${p.exact ? '' : ` (estimated from ${formatCount(p.sampledWeights)} weights in spread rows)`}`;
+}
+
+export async function requantize(ctx: CommandContext, arg: unknown, tensors: unknown): Promise<void> {
+  const uri = requireTarget(ctx, arg);
+  if (!uri) return;
+  refuseUntrusted();
+  const model = await openModel(uri.fsPath);
+  try {
+    if (model.format !== 'gguf') {
+      await vscode.commands.executeCommand('quantLens.simulate', uri, tensors);
+      return;
+    }
+    const imatrix = ctx.registry.byUri(uri.toString())?.imatrix;
+    const types = writableTypeIds().map((id) => GGML_TYPES.get(id)!);
+    const typePick = await vscode.window.showQuickPick(
+      types.map((t) => ({
+        label: t.name,
+        description: `${t.bitsPerWeight.toFixed(3)} bpw${requireQuantizer(t).requiresImatrix ? ' · needs an importance matrix' : ''}`,
+        detail: t.description,
+        type: t,
+      })),
+      { title: `Quant Lens: requantize to which type?${imatrix ? ` (importance matrix ${basename(imatrix)})` : ''}` },
+    );
+    if (!typePick) return;
+    if (requireQuantizer(typePick.type).requiresImatrix && !imatrix) {
+      throw new Error(`${typePick.label} needs an importance matrix: run "Quant Lens: Load Importance Matrix…" first`);
+    }
+    const selected = selectedTensors(tensors);
+    const patterns = await vscode.window.showInputBox({
+      title: 'Tensors to change (regular expressions, llama.cpp --tensor-type style; several separated by spaces, last match wins)',
+      value: selected ? exactNames(selected) : 'attn_v|ffn_down',
+      prompt: `Each pattern gets ${typePick.label}. Example: attn_v|ffn_down  or  blk\\.(0|1)\\.`,
+    });
+    if (!patterns) return;
+    const rules = rulesFor(patterns, typePick.label);
+    const plan = planRequantize(model, rules.map(parseTensorTypeRule));
+    if (!plan.changes.length) {
+      void vscode.window.showWarningMessage(`Quant Lens: no tensor would change${plan.skipped.length ? ` (${plan.skipped[0].tensor}: ${plan.skipped[0].reason})` : ''}.`);
+      return;
+    }
+    const delta = plan.newBytes - plan.oldBytes;
+    const predicted = await withJob(`Quant Lens: predicting the error of ${plan.changes.length} tensors`, (p, t) =>
+      runWithCancel(ctx, { kind: 'predictErrors', path: uri.fsPath, rules, imatrix }, p, t),
+    );
+    const errorOf = new Map(predicted.predictions.map((p) => [p.tensor, p]));
+    const preview = await vscode.window.showQuickPick(
+      [
+        { label: `$(check) Write ${plan.changes.length} changed tensors`, description: `${formatBytes(plan.oldBytes)} → ${formatBytes(plan.newBytes)} (${delta >= 0 ? '+' : '−'}${formatBytes(Math.abs(delta))})`, go: true },
+        ...plan.changes.map((c) => ({ label: c.tensor.name, description: `${c.from.name} → ${c.to.name}`, detail: `${formatBytes(c.oldBytes)} → ${formatBytes(c.newBytes)}${errorText(errorOf, c.tensor.name)}`, go: false })),
+        ...plan.skipped.map((s) => ({ label: `$(circle-slash) ${s.tensor}`, description: 'unchanged', detail: s.reason, go: false })),
+      ],
+      { title: 'Quant Lens: requantize preview', placeHolder: 'Pick the first entry to write the new file (errors are against the current values)' },
+    );
+    if (!preview?.go) return;
+    const ext = extname(uri.fsPath);
+    const base = basename(uri.fsPath, ext).replace(/-\d{5}-of-\d{5}$/, '');
+    const dest = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(join(dirname(uri.fsPath), `${base}-${typePick.label}.gguf`)), filters: { GGUF: ['gguf'] } });
+    if (!dest) return;
+    if (model.files.some((f) => f.path === dest.fsPath)) throw new Error('refusing to overwrite the source file; choose another name');
+    const result = await withJob(`Quant Lens: writing ${basename(dest.fsPath)}`, (p, t) =>
+      runWithCancel(ctx, { kind: 'requantize', path: uri.fsPath, output: dest.fsPath, rules, imatrix }, p, t),
+    );
+    void vscode.window.showInformationMessage(`Quant Lens: wrote ${basename(result.output)} (${formatBytes(result.bytes)}, ${result.changed} tensors changed, verified).`);
+    await vscode.commands.executeCommand('vscode.openWith', dest, VIEW_TYPE);
+  } finally {
+    await model.close();
+  }
+}

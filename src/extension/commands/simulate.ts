@@ -1,0 +1,37 @@
+/**
+ * "Export Simulated Quantization…": a safetensors copy whose chosen tensors went through a quantization and back
+ * (a ggml type or a textbook scheme), stored in their original dtype.
+ */
+import * as vscode from 'vscode';
+import { basename, dirname, join } from 'node:path';
+import { VIEW_TYPE } from '../modelEditorProvider.ts';
+import { requireQuantizer, writableTypeIds } from '../../core/quant/quantizers.ts';
+import { GGML_TYPES } from '../../core/types.ts';
+import { exactNames, refuseUntrusted, requireTarget, rulesFor, runWithCancel, selectedTensors, withJob, type CommandContext } from './common.ts';
+
+const SCHEMES = ['int8-sym-channel', 'int4-sym-g32', 'int4-asym-g32', 'int4-sym-g128', 'int3-asym-g32', 'nf4', 'fp8-e4m3', 'fp8-e5m2'];
+
+export async function simulate(ctx: CommandContext, arg: unknown, tensors: unknown): Promise<void> {
+  const uri = requireTarget(ctx, arg);
+  if (!uri) return;
+  refuseUntrusted();
+  const candidates = [
+    ...writableTypeIds().map((id) => GGML_TYPES.get(id)!).filter((t) => t.blockSize > 1 && !requireQuantizer(t).requiresImatrix).map((t) => ({ label: t.name, description: `${t.bitsPerWeight.toFixed(3)} bpw (ggml)` })),
+    ...SCHEMES.map((s) => ({ label: s, description: 'textbook scheme' })),
+  ];
+  const pick = await vscode.window.showQuickPick(candidates, { title: 'Quant Lens: simulate which quantization? (quantize → dequantize, stored in the original dtype)' });
+  if (!pick) return;
+  const selected = selectedTensors(tensors);
+  const patterns = await vscode.window.showInputBox({
+    title: 'Tensors to replace (regular expressions, several separated by spaces, last match wins)',
+    value: selected ? exactNames(selected) : 'proj',
+  });
+  if (!patterns) return;
+  const rules = rulesFor(patterns, pick.label);
+  const base = basename(uri.fsPath).replace(/(-\d{5}-of-\d{5})?\.safetensors$|\.safetensors\.index\.json$/, '');
+  const dest = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(join(dirname(uri.fsPath), `${base}-sim-${pick.label}.safetensors`)), filters: { safetensors: ['safetensors'] } });
+  if (!dest) return;
+  const result = await withJob(`Quant Lens: writing ${basename(dest.fsPath)}`, (p, t) => runWithCancel(ctx, { kind: 'simulate', path: uri.fsPath, output: dest.fsPath, rules }, p, t));
+  void vscode.window.showInformationMessage(`Quant Lens: wrote ${basename(result.output)} (${result.changed} tensors replaced by simulated ${pick.label}, verified).`);
+  await vscode.commands.executeCommand('vscode.openWith', dest, VIEW_TYPE);
+}

@@ -1,0 +1,184 @@
+/**
+ * The model editor's state (the tensors, the table, the detail panel, the comparison) and what changes it: the
+ * model page, selecting a tensor, the replies about the tensor shown, and the host's notices.
+ */
+import type { ModelMessage, Notice, Reply, TensorRow } from '../src/shared/webviewProtocol.ts';
+import type { QuantMap } from '../src/core/analysis/quantMap.ts';
+import type { Comparison } from '../src/core/compare/compare.ts';
+import { h, el, clear, fmt, count, icon } from './dom.ts';
+import { ask, saved, saveState, tell } from './host.ts';
+import { TensorTable } from './tensorTable.ts';
+import { TensorDetail, statsTooltip, type DetailRequest } from './detail.ts';
+import { summaryView } from './summaryView.ts';
+import { metadataView } from './metadataView.ts';
+import { mapView, type MapColour } from './mapView.ts';
+import { errorsView } from './errorsView.ts';
+import { openErrorView } from './openErrorView.ts';
+
+const app = document.getElementById('app')!;
+
+let table: TensorTable | undefined;
+let detail: TensorDetail | undefined;
+let tensors: TensorRow[] = [];
+let tabs: HTMLElement | undefined;
+let quantMap: QuantMap | undefined;
+let comparison: Comparison | undefined;
+let mapColour: MapColour = 'type';
+const TAB = { summary: 0, tensors: 1, metadata: 2, map: 3, errors: 4 };
+
+const FAMILY_CONCEPTS: Record<string, string> = {
+  float: 'Floating point: no scale and no zero-point; the only loss is mantissa rounding.',
+  integer: 'Plain integers, shown as their values.',
+  legacy: 'Legacy ggml quant, per group of 32: one fp16 scale d (symmetric, w = d·q) or a scale and a minimum (asymmetric _1 types, w = d·q + m).',
+  'k-quant': 'K-quant: super-blocks of 256 holding per-group scales (and mins) that are themselves quantized against a super-scale d (and dmin).',
+  'i-quant': 'I-quant: groups of weights are points of a fixed codebook (grid) times a group scale, with signs stored apart; chosen with an importance matrix.',
+  ternary: 'Ternary: every weight is −1, 0 or +1 times one scale per block.',
+  fp4: 'FP4 (E2M1) values with a shared scale per group (E8M0 exponent for MXFP4, E4M3 per 16 for NVFP4).',
+  binary: 'One or two bits per weight times one scale per block.',
+  fp8: '8-bit floating point.',
+  bool: 'Booleans.',
+};
+
+function selectTab(index: number): void {
+  const t = tabs as unknown as { selectedIndex: number } | undefined;
+  if (t && t.selectedIndex !== index) t.selectedIndex = index;
+}
+
+function selectTensor(name: string, fromTable = false): void {
+  const row = tensors.find((t) => t.name === name);
+  if (!row) return;
+  saveState({ selected: name });
+  table?.select(name, !fromTable);
+  selectTab(TAB.tensors);
+  detail?.show(row, FAMILY_CONCEPTS[row.family] ?? '');
+  if (row.decodable) ask('selectTensor', { tensor: name }, onTensorReply);
+}
+
+/** Replies about the tensor shown (its analyses, a block, what-if, a candidate's error) and the progress of the editor's jobs. */
+function onTensorReply(m: Reply<'selectTensor' | 'block' | 'whatIf' | 'candidateError' | 'comparisonReport'>): void {
+  switch (m.type) {
+    case 'stats':
+      table?.setTooltip(m.tensor, statsTooltip(m.tensor, m.stats));
+      return detail?.onStats(m.tensor, m.stats);
+    case 'scales':
+      return detail?.onScales(m.tensor, m.scales);
+    case 'block':
+      return detail?.onBlock(m.view);
+    case 'heatmap':
+      return detail?.onHeatmap(m.heatmap);
+    case 'whatIf':
+      return detail?.onWhatIf(m.tensor, m.rows);
+    case 'candidateError':
+      return detail?.onCandidateError(m.tensor, m.candidate, m.stats);
+    case 'tensorComparison':
+      return detail?.onComparison(m.detail);
+    case 'progress':
+      return detail?.onProgress(m.label, m.done, m.total);
+    case 'jobDone':
+      return detail?.onProgress('', 1, 1);
+    case 'jobError':
+      return detail?.onError(m.message, m.tensor);
+  }
+}
+
+function renderMap(): void {
+  const panel = document.querySelector('[data-testid="map-panel"]');
+  if (!panel || !quantMap) return;
+  clear(panel);
+  panel.append(mapView(quantMap, comparison, mapColour, {
+    select: (tensor) => selectTensor(tensor),
+    colourBy: (colour) => {
+      mapColour = colour;
+      renderMap();
+    },
+  }));
+}
+
+function renderErrors(): void {
+  const panel = document.querySelector('[data-testid="errors-panel"]');
+  if (!panel) return;
+  clear(panel);
+  panel.append(errorsView(comparison, {
+    select: (tensor) => selectTensor(tensor),
+    compare: () => tell({ type: 'command', command: 'compare' }),
+    report: (reference) => ask('comparisonReport', { reference }, onTensorReply),
+  }));
+}
+
+export function renderModel(m: ModelMessage): void {
+  tensors = m.tensors;
+  clear(app);
+  table = new TensorTable(m.tensors, (name) => selectTensor(name, true));
+  detail = new TensorDetail({ ask: (type, body) => ask<DetailRequest>(type, body, onTensorReply), tell }, m.settings);
+  const filter = el('vscode-textfield', { placeholder: 'Filter tensors (text, or /regex/)', 'data-testid': 'tensor-filter', 'aria-label': 'Filter tensors', value: saved.filter ?? '' }) as HTMLInputElement;
+  filter.appendChild(h('span', { slot: 'content-before', class: 'codicon codicon-filter' }));
+  filter.addEventListener('input', () => {
+    table!.setFilter(filter.value);
+    saveState({ filter: filter.value });
+  });
+  if (saved.filter) table.setFilter(saved.filter);
+  const group = el('vscode-checkbox', { label: 'Group by block', 'data-testid': 'group-by-block' }) as HTMLInputElement;
+  group.addEventListener('change', () => table!.setGrouped(group.checked));
+
+  const header = h('header', { class: 'top' },
+    h('div', { class: 'title' }, icon('graph'), h('span', { class: 'file-name', 'data-testid': 'file-name' }, m.fileName),
+      h('span', { class: 'muted' }, ` · ${m.summary.format} · ${count(m.summary.parameterCount)} parameters · ${m.summary.fileType ?? fmt(m.summary.averageBitsPerWeight, 3) + ' bpw'}`)),
+    h('div', { class: 'actions' },
+      el('vscode-button', { secondary: true, 'data-testid': 'cmd-showAsText', onclick: () => tell({ type: 'command', command: 'showAsText' }) }, 'Show as text'),
+      el('vscode-button', { secondary: true, 'data-testid': 'cmd-exportReport', onclick: () => tell({ type: 'command', command: 'exportReport' }) }, 'Export stats…'),
+      el('vscode-button', { secondary: true, 'data-testid': 'cmd-compare', onclick: () => tell({ type: 'command', command: 'compare' }) }, 'Compare with…')));
+
+  tabs = el('vscode-tabs', { 'data-testid': 'tabs', 'selected-index': String(saved.tab ?? 1) });
+  tabs.addEventListener('vsc-tabs-select', (e) => saveState({ tab: (e as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex }));
+  tabs.append(
+    el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-summary' }, 'Summary'),
+    el('vscode-tab-panel', {}, summaryView(m.fileName, m.summary, m.memory)),
+    el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-tensors' }, `Tensors (${m.tensors.length})`),
+    el('vscode-tab-panel', {}, h('div', { class: 'tensors-view' },
+      h('div', { class: 'table-pane' }, h('div', { class: 'toolbar' }, filter, group), table.element),
+      detail.element)),
+    el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-metadata' }, `Metadata (${m.metadata.length})`),
+    el('vscode-tab-panel', {}, metadataView(m.metadata, ask)),
+    el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-map' }, 'Quant map'),
+    el('vscode-tab-panel', {}, h('div', { 'data-testid': 'map-panel' })),
+    el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-errors' }, 'Errors'),
+    el('vscode-tab-panel', {}, h('div', { 'data-testid': 'errors-panel' })),
+  );
+  app.append(header, tabs);
+  quantMap = m.quantMap;
+  renderMap();
+  renderErrors();
+  for (const bar of app.querySelectorAll<HTMLElement>('.bar')) bar.style.width = `${bar.dataset.width}%`;
+  if (saved.selected) selectTensor(saved.selected);
+  document.body.dataset.ready = 'true';
+}
+
+export function renderOpenError(message: string): void {
+  clear(app);
+  app.append(openErrorView(document.title, message));
+  document.body.dataset.ready = 'true';
+}
+
+/** What the host sends of its own accord. */
+export function onNotice(m: Notice): void {
+  switch (m.type) {
+    case 'settings':
+      return detail?.setSettings(m.settings);
+    case 'reveal':
+      return selectTensor(m.tensor);
+    case 'imatrix':
+      return detail?.setImatrix(m.file);
+    case 'comparison':
+      comparison = m.comparison;
+      mapColour = 'error';
+      renderErrors();
+      renderMap();
+      for (const t of m.comparison.tensors) table?.setTooltip(t.name, `${t.name}\nrel. RMSE ${fmt(t.rel_rmse, 4)} against the reference · SNR ${t.snr_db === null ? '∞' : fmt(t.snr_db, 4)} dB`);
+      return selectTab(TAB.errors);
+  }
+}
+
+/** Chart colours are read from the theme when drawn: redraw them when it changes. */
+export function redrawCharts(): void {
+  detail?.redraw();
+}

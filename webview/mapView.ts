@@ -1,0 +1,58 @@
+/** The Quant map tab: blocks × tensor kinds, each cell coloured by its type (bits per weight) or by its error against a reference. */
+import type { QuantMap } from '../src/core/analysis/quantMap.ts';
+import type { Comparison } from '../src/core/compare/compare.ts';
+import { h, fmt } from './dom.ts';
+import { errorColor, labelColourOn, typeColor } from './colours.ts';
+
+export type MapColour = 'type' | 'error';
+
+export function mapView(map: QuantMap, comparison: Comparison | undefined, colour: MapColour, on: { select(tensor: string): void; colourBy(colour: MapColour): void }): HTMLElement {
+  if (!map.blocks.length) return h('p', { class: 'muted' }, 'No blk.N / model.layers.N tensors: nothing to map.');
+  const errors = new Map(comparison?.tensors.map((t) => [t.name, t]));
+  const byError = colour === 'error' && !!comparison;
+  const grid = h('div', { class: 'quant-map', 'data-testid': 'quant-map', role: 'grid' });
+  grid.style.gridTemplateColumns = `max-content repeat(${map.kinds.length}, minmax(44px, 1fr))`;
+  grid.appendChild(h('div', { class: 'map-corner' }, 'block'));
+  for (const k of map.kinds) grid.appendChild(h('div', { class: 'map-kind', title: k }, k));
+  const byKey = new Map(map.cells.map((c) => [`${c.block}|${c.kind}`, c]));
+  const types = new Map<string, number>();
+  for (const b of map.blocks) {
+    grid.appendChild(h('div', { class: 'map-block' }, String(b)));
+    for (const k of map.kinds) {
+      const c = byKey.get(`${b}|${k}`);
+      if (!c) {
+        grid.appendChild(h('div', { class: 'map-cell empty' }));
+        continue;
+      }
+      types.set(c.type, c.bitsPerWeight);
+      const err = errors.get(c.tensor);
+      const title = `${c.tensor}\n${c.type} · ${fmt(c.bitsPerWeight, 4)} bpw${err ? `\nrel. RMSE ${fmt(err.rel_rmse, 4)} · SNR ${err.snr_db === null ? '∞' : fmt(err.snr_db, 4)} dB` : ''}`;
+      const cell = h('button', { class: 'map-cell', 'data-tensor': c.tensor, title, onclick: () => on.select(c.tensor) }, byError && err ? fmt(err.rel_rmse, 2) : c.type);
+      const background = byError ? (err ? errorColor(err.rel_rmse) : 'var(--vscode-disabledForeground)') : typeColor(c.bitsPerWeight);
+      cell.style.background = background;
+      cell.style.color = labelColourOn(background);
+      grid.appendChild(cell);
+    }
+  }
+  const legend = byError
+    ? h('div', { class: 'legend' }, [1e-4, 1e-3, 1e-2, 1e-1, 1].map((e) => {
+        const sw = h('span', { class: 'swatch' });
+        sw.style.background = errorColor(e);
+        return h('span', { class: 'legend-item' }, sw, ` rel. RMSE ${e}`);
+      }))
+    : h('div', { class: 'legend' }, [...types].sort((a, b) => a[1] - b[1]).map(([t, bits]) => {
+        const sw = h('span', { class: 'swatch' });
+        sw.style.background = typeColor(bits);
+        return h('span', { class: 'legend-item' }, sw, ` ${t} (${fmt(bits, 3)} bpw)`);
+      }));
+  const colourBy = h('div', { class: 'seg', 'data-testid': 'map-colour' },
+    (['type', 'error'] as const).map((k) => h('button', {
+      class: `seg-btn${colour === k ? ' active' : ''}`,
+      'data-colour': k,
+      disabled: k === 'error' && !comparison,
+      title: k === 'error' && !comparison ? 'Compare with a reference first' : undefined,
+      onclick: () => on.colourBy(k),
+    }, k === 'type' ? 'colour by type' : 'colour by error')));
+  const outside = map.outside.length ? h('div', { class: 'outside' }, 'Outside blocks: ', map.outside.map((o) => h('button', { class: 'link', onclick: () => on.select(o.tensor) }, `${o.tensor} (${o.type})`))) : null;
+  return h('div', { class: 'map-view' }, h('div', { class: 'map-bar' }, legend, colourBy), h('div', { class: 'map-scroll' }, grid), outside);
+}

@@ -1,12 +1,14 @@
 /**
  * Open any supported model: a GGUF file or any shard of a split GGUF (`name-0000N-of-0000M.gguf`), a
  * safetensors file, or a sharded safetensors model through `model.safetensors.index.json` (or any of its shards
- * when the index sits beside it). Only headers are read.
+ * when the index sits beside it). Only headers are read. Each of these can be a local path or an http(s) URL
+ * (shards and index are then found beside it on the same server; see io/location.ts).
  */
 import { stat } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, win32 } from 'node:path';
+import { isAbsolute, win32 } from 'node:path';
 import { parseGgufShardFilename } from '@huggingface/gguf';
-import { FileByteSource, readWholeFile, type ByteSource } from '../io/byteSource.ts';
+import type { ByteSource } from '../io/byteSource.ts';
+import { baseName, fileExists, isUrl, openByteSource, readWhole, sibling, type RemoteOptions } from '../io/location.ts';
 import { QuantLensError } from '../errors.ts';
 import type { Model, ModelFile, TensorInfo, MetadataEntry } from '../model.ts';
 import { readGgufHeader, type GgufHeader } from './gguf.ts';
@@ -16,7 +18,11 @@ import { jsonTypeName, memberOffset, parseJson, quoteForMessage, type JsonInput,
 export const SAFETENSORS_INDEX_SUFFIX = '.safetensors.index.json';
 
 /** A shard the index lists must exist and be a regular file; said in one line before any shard is opened. */
-async function requireRegularFile(path: string, missing: () => QuantLensError): Promise<void> {
+async function requireRegularFile(path: string, missing: () => QuantLensError, remote: RemoteOptions): Promise<void> {
+  if (isUrl(path)) {
+    if (!(await fileExists(path, remote))) throw missing();
+    return;
+  }
   let st;
   try {
     st = await stat(path);
@@ -28,10 +34,10 @@ async function requireRegularFile(path: string, missing: () => QuantLensError): 
 }
 
 
-async function openSources(paths: string[]): Promise<FileByteSource[]> {
-  const sources: FileByteSource[] = [];
+async function openSources(paths: string[], remote: RemoteOptions): Promise<ByteSource[]> {
+  const sources: ByteSource[] = [];
   try {
-    for (const p of paths) sources.push(await FileByteSource.open(p)); // refuses what is not a regular file
+    for (const p of paths) sources.push(await openByteSource(p, remote)); // a local one refuses what is not a regular file
   } catch (e) {
     await Promise.all(sources.map((s) => s.close()));
     throw e;
@@ -43,15 +49,6 @@ function closeAll(sources: ByteSource[]): () => Promise<void> {
   return async () => {
     await Promise.all(sources.map((s) => s.close()));
   };
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -68,18 +65,23 @@ async function sniffFormat(source: ByteSource): Promise<'gguf' | 'safetensors'> 
   return 'gguf';
 }
 
-export async function openModel(path: string): Promise<Model> {
-  if (path.endsWith('.json')) return openSafetensorsIndex(path);
-  const shard = parseGgufShardFilename(path);
-  if (shard && path.toLowerCase().endsWith('.gguf')) return openSplitGguf(shard.prefix, Number(shard.total));
-  const [source] = await openSources([path]);
+/**
+ * Opens a model from a local path or an http(s) URL. `remote` carries the token for gated repositories; it is sent
+ * only to the host it names.
+ */
+export async function openModel(path: string, remote: RemoteOptions = {}): Promise<Model> {
+  const name = baseName(path);
+  if (name.endsWith('.json')) return openSafetensorsIndex(path, remote);
+  const shard = parseGgufShardFilename(name);
+  if (shard && name.toLowerCase().endsWith('.gguf')) return openSplitGguf(path, shard.prefix, Number(shard.total), remote);
+  const [source] = await openSources([path], remote);
   try {
     const format = await sniffFormat(source);
     if (format === 'gguf') return await ggufModel([source]);
-    const sibling = join(dirname(path), 'model' + SAFETENSORS_INDEX_SUFFIX);
-    if (/-\d{5}-of-\d{5}\.safetensors$/.test(path) && (await exists(sibling))) {
+    const index = sibling(path, 'model' + SAFETENSORS_INDEX_SUFFIX);
+    if (/-\d{5}-of-\d{5}\.safetensors$/.test(name) && (await fileExists(index, remote))) {
       await source.close();
-      return openSafetensorsIndex(sibling);
+      return openSafetensorsIndex(index, remote);
     }
     return await safetensorsModel([source]);
   } catch (e) {
@@ -88,13 +90,13 @@ export async function openModel(path: string): Promise<Model> {
   }
 }
 
-async function openSplitGguf(prefix: string, total: number): Promise<Model> {
+async function openSplitGguf(path: string, prefix: string, total: number, remote: RemoteOptions): Promise<Model> {
   const width = 5;
-  const paths = Array.from({ length: total }, (_, i) => `${prefix}-${String(i + 1).padStart(width, '0')}-of-${String(total).padStart(width, '0')}.gguf`);
+  const paths = Array.from({ length: total }, (_, i) => sibling(path, `${prefix}-${String(i + 1).padStart(width, '0')}-of-${String(total).padStart(width, '0')}.gguf`));
   for (const [i, p] of paths.entries()) {
-    if (!(await exists(p))) throw new QuantLensError('io', `split model is missing shard ${i + 1} of ${total}: ${basename(p)}`, undefined, p);
+    if (!(await fileExists(p, remote))) throw new QuantLensError('io', `split model is missing shard ${i + 1} of ${total}: ${baseName(p)}`, undefined, p);
   }
-  const sources = await openSources(paths);
+  const sources = await openSources(paths, remote);
   try {
     return await ggufModel(sources);
   } catch (e) {
@@ -176,10 +178,9 @@ function isPlainFileName(name: string): boolean {
   return name !== '' && name !== '.' && name !== '..' && !/[/\\\0]/.test(name) && !isAbsolute(name) && !win32.isAbsolute(name);
 }
 
-async function openSafetensorsIndex(indexPath: string): Promise<Model> {
-  const what = basename(indexPath);
-  const bytes = await readWholeFile(indexPath);
-  if (bytes.length > MAX_HEADER_BYTES) throw new QuantLensError('limit-exceeded', `${what} is ${bytes.length} bytes, over the ${MAX_HEADER_BYTES}-byte limit for JSON`, 0, indexPath);
+async function openSafetensorsIndex(indexPath: string, remote: RemoteOptions): Promise<Model> {
+  const what = baseName(indexPath);
+  const bytes = await readWhole(indexPath, remote, MAX_HEADER_BYTES);
   const json: JsonInput = { bytes, what, file: indexPath };
   const fail = (message: string, offset: number): never => {
     throw new QuantLensError('invalid-value', message, offset, indexPath);
@@ -202,12 +203,11 @@ async function openSafetensorsIndex(indexPath: string): Promise<Model> {
   const metadataAt = memberOffset(json, 0, 'metadata');
   if (index.metadata !== undefined && index.metadata !== null && !isObject(index.metadata)) fail(`${what} at byte ${metadataAt}: metadata is ${jsonTypeName(index.metadata)}, not an object`, metadataAt);
   const shardNames = [...shardSet].sort();
-  const dir = dirname(indexPath);
   for (const name of shardNames) {
-    const path = join(dir, name);
-    await requireRegularFile(path, () => new QuantLensError('io', `sharded model is missing ${name} (listed in ${what})`, undefined, path));
+    const path = sibling(indexPath, name);
+    await requireRegularFile(path, () => new QuantLensError('io', `sharded model is missing ${name} (listed in ${what})`, undefined, path), remote);
   }
-  const sources = await openSources(shardNames.map((n) => join(dir, n)));
+  const sources = await openSources(shardNames.map((n) => sibling(indexPath, n)), remote);
   try {
     const model = await safetensorsModel(sources);
     const found = new Set<string>();

@@ -7,6 +7,7 @@ import type { ByteSource } from './byteSource.ts';
 import { QuantLensError } from '../errors.ts';
 
 const DEFAULT_WINDOW = 1 << 20;
+const FIRST_WINDOW = 64 << 10;
 const utf8 = new TextDecoder('utf-8');
 /** Strings up to this many bytes are checked for pure ASCII and built directly. */
 const SHORT_ASCII = 128;
@@ -23,6 +24,7 @@ export class Cursor {
   private windowStart = 0;
   /** Absolute file offset of the next byte to read. */
   pos: number;
+  private nextWindow = FIRST_WINDOW;
 
   constructor(
     readonly source: ByteSource,
@@ -55,7 +57,9 @@ export class Cursor {
         this.source.name,
       );
     }
-    const size = Math.min(Math.max(this.windowSize, n), this.remaining);
+    // The window starts small and doubles: a small header costs one small read (over HTTP, one small request).
+    const size = Math.min(Math.max(this.nextWindow, n), this.remaining);
+    this.nextWindow = Math.min(this.windowSize, this.nextWindow * 2);
     const buf = new Uint8Array(size);
     const got = await this.source.read(this.pos, buf);
     if (got < n) {

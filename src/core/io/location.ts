@@ -1,0 +1,96 @@
+/**
+ * Where a model file is: a local path or an http(s) URL. openModel finds shards and index files beside the file it
+ * was given; these helpers do that the same way for both, so the readers never care which it is.
+ *
+ * A Hugging Face Hub reference is turned into its download URL first (`hubUrl`): `owner/repo/file`,
+ * `owner/repo@revision/file`, `hf://owner/repo/file`, or a page URL `https://huggingface.co/owner/repo/blob/rev/file`.
+ */
+import { stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { FileByteSource, type ByteSource } from './byteSource.ts';
+import { HttpByteSource, type HttpAuth } from './httpByteSource.ts';
+import { QuantLensError } from '../errors.ts';
+
+export const HUB_HOST = 'huggingface.co';
+
+/** How remote files are reached: the token for the Hub (or another host), nothing else. */
+export interface RemoteOptions {
+  auth?: HttpAuth;
+}
+
+export function isUrl(location: string): boolean {
+  return /^https?:\/\//i.test(location);
+}
+
+/**
+ * The download URL of a Hub reference, or undefined if `input` is not one. A plain relative path that happens to
+ * have the `owner/repo/file` shape is a Hub reference only with `hf://`, unless no such local file exists (the
+ * caller decides; see openModel).
+ */
+export function hubUrl(input: string): string | undefined {
+  const page = /^https:\/\/(?:www\.)?huggingface\.co\/([^/]+)\/([^/]+)\/blob\/([^/]+)\/(.+)$/.exec(input);
+  if (page) return `https://${HUB_HOST}/${page[1]}/${page[2]}/resolve/${page[3]}/${page[4]}`;
+  const ref = /^(?:hf:\/\/)?([A-Za-z0-9][\w.-]*)\/([\w.-]+?)(?:@([\w.-]+))?\/(.+)$/.exec(input);
+  if (!ref || (!input.startsWith('hf://') && isUrl(input))) return undefined;
+  const revision = ref[3] ?? 'main';
+  const file = ref[4].split('/').map(encodeURIComponent).join('/');
+  return `https://${HUB_HOST}/${ref[1]}/${ref[2]}/resolve/${encodeURIComponent(revision)}/${file}`;
+}
+
+/** The file name at the end of a location. */
+export function baseName(location: string): string {
+  if (!isUrl(location)) return basename(location);
+  const path = new URL(location).pathname;
+  return decodeURIComponent(path.slice(path.lastIndexOf('/') + 1));
+}
+
+/** The location of `name` in the same folder as `location` (same server, same revision; query dropped). */
+export function sibling(location: string, name: string): string {
+  if (!isUrl(location)) return join(dirname(location), name);
+  const url = new URL(location);
+  url.search = '';
+  url.hash = '';
+  url.pathname = url.pathname.slice(0, url.pathname.lastIndexOf('/') + 1) + encodeURIComponent(name);
+  return url.href;
+}
+
+export async function openByteSource(location: string, remote: RemoteOptions = {}): Promise<ByteSource> {
+  return isUrl(location) ? HttpByteSource.open(location, { auth: remote.auth }) : FileByteSource.open(location);
+}
+
+/**
+ * Whether something is at `location` (opening it says later if it is not a regular file). A missing local path or
+ * a remote 404 is false.
+ */
+export async function fileExists(location: string, remote: RemoteOptions = {}): Promise<boolean> {
+  if (!isUrl(location)) {
+    try {
+      await stat(location);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw new QuantLensError('io', `cannot open ${location}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, undefined, location);
+    }
+  }
+  try {
+    await (await HttpByteSource.open(location, { auth: remote.auth })).close();
+    return true;
+  } catch (e) {
+    if (e instanceof QuantLensError && / HTTP 404:/.test(e.message)) return false;
+    throw e;
+  }
+}
+
+/** A whole small file (an index, a config), refusing what is not a regular file, local or remote. */
+export async function readWhole(location: string, remote: RemoteOptions = {}, maxBytes = Infinity): Promise<Uint8Array> {
+  const source = await openByteSource(location, remote);
+  try {
+    if (source.size > maxBytes) throw new QuantLensError('limit-exceeded', `${baseName(location)} is ${source.size} bytes, over the ${maxBytes}-byte limit for JSON`, 0, location);
+    const bytes = new Uint8Array(source.size);
+    const got = await source.read(0, bytes);
+    if (got < bytes.length) throw new QuantLensError('truncated', `${location}: the file is cut short at byte ${got} (read ${got} of ${bytes.length} bytes)`, got, location);
+    return bytes;
+  } finally {
+    await source.close();
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * Models opened by URL, from a real HTTP server on loopback (test/helpers/httpServerMain.ts, its own process):
+ * the same tensors and exact statistics as ggml's corpus records, only the bytes a view needs fetched (counted by
+ * the server), and a one-line error for every way a server can fail: ignored ranges, 401, 404, 5xx, a changed
+ * file, a lying Content-Range, a refused connection. Tokens go only to their host, never across a redirect.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openModel } from '../../src/core/formats/openModel.ts';
+import { computeTensorStats } from '../../src/core/analysis/tensorStats.ts';
+import { HttpByteSource } from '../../src/core/io/httpByteSource.ts';
+import { hubUrl, sibling } from '../../src/core/io/location.ts';
+import { QuantLensError } from '../../src/core/errors.ts';
+import { corpusPath, readJson } from '../helpers/corpus.ts';
+import { startServer, type TestServer } from '../helpers/httpServer.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const MIX = 'llama-mix-Q4_K_M';
+const mixExpected = readJson(`gguf/${MIX}.expected.json`);
+let server: TestServer;
+let scratch: string;
+let bigTensors = 0;
+
+before(async () => {
+  scratch = mkdtempSync(join(tmpdir(), 'ql-remote-'));
+  const made = execFileSync('python3', [join(ROOT, 'scripts', 'make-big-header.py'), join(scratch, 'big.gguf')], { encoding: 'utf8' });
+  bigTensors = Number(/^(\d+) tensors;/m.exec(made)![1]);
+  const shards = [1, 2].map((i) => `${MIX}-0000${i}-of-00002.gguf`);
+  server = await startServer({
+    [`${MIX}.gguf`]: corpusPath('gguf', `${MIX}.gguf`),
+    [shards[0]]: corpusPath('gguf', shards[0]),
+    [shards[1]]: corpusPath('gguf', shards[1]),
+    'model.safetensors.index.json': corpusPath('safetensors', 'sharded', 'model.safetensors.index.json'),
+    'model-00001-of-00002.safetensors': corpusPath('safetensors', 'sharded', 'model-00001-of-00002.safetensors'),
+    'model-00002-of-00002.safetensors': corpusPath('safetensors', 'sharded', 'model-00002-of-00002.safetensors'),
+    'dtypes.safetensors': corpusPath('safetensors', 'dtypes.safetensors'),
+    'big.gguf': join(scratch, 'big.gguf'),
+  });
+});
+
+after(async () => {
+  await server?.close();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+const at = (path: string) => `${server.url}/${path}`;
+const fast = { retryDelayMs: () => 0 };
+
+async function rejection(p: Promise<unknown>): Promise<QuantLensError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof QuantLensError, `a typed error, not ${(e as Error).stack}`);
+    assert.ok(!e.message.includes('\n'), `one line: ${e.message}`);
+    return e;
+  }
+  return assert.fail('expected a rejection');
+}
+
+test('a GGUF by URL: the tensor table ggml wrote, from the header bytes only', async () => {
+  await server.reset();
+  const m = await openModel(at(`f/${MIX}.gguf`));
+  try {
+    assert.equal(m.tensors.length, mixExpected.n_tensors);
+    assert.equal(m.metadata.length, mixExpected.n_kv);
+    for (const [i, want] of (mixExpected.tensors as any[]).entries()) {
+      const t = m.tensors[i];
+      assert.equal(t.name, want.name);
+      assert.equal(t.ggmlTypeId, want.type_id, want.name);
+      assert.equal(t.absoluteOffset, want.absolute_offset, want.name);
+      assert.equal(t.nbytes, want.nbytes, want.name);
+    }
+  } finally {
+    await m.close();
+  }
+  const { bytesSent } = await server.stats();
+  // The header ends at data_offset; read-ahead may take up to its first 64 KiB step past what the parser asked for.
+  assert.ok(bytesSent <= mixExpected.data_offset + (64 << 10), `fetched ${bytesSent} bytes for a ${mixExpected.data_offset}-byte header`);
+});
+
+test('exact stats of one tensor by URL (synchronous reads on a helper thread) fetch that tensor and little more', async (t) => {
+  const m = await openModel(at(`f/${MIX}.gguf`));
+  try {
+    const want = (mixExpected.tensors as any[]).reduce((a, b) => (b.nbytes > a.nbytes ? b : a));
+    const tensor = m.tensors.find((t) => t.name === want.name)!;
+    await server.reset();
+    const stats = computeTensorStats(m, tensor, { bins: want.stats.histogram.bins });
+    for (const k of ['count', 'zero_count', 'nan_count', 'min', 'max', 'absmax'] as const) assert.equal(stats[k], want.stats[k], `${want.name} ${k}`);
+    assert.deepEqual(stats.histogram?.counts, want.stats.histogram.counts);
+    assert.ok(Math.abs(stats.mean - want.stats.mean) <= 1e-9 * Math.abs(want.stats.mean), `mean ${stats.mean} vs ${want.stats.mean}`);
+    assert.ok(Math.abs(stats.std - want.stats.std) <= 1e-9 * want.stats.std, `std ${stats.std} vs ${want.stats.std}`);
+    const { bytesSent, requests } = await server.stats();
+    t.diagnostic(`stats of ${want.name} (${want.nbytes} bytes) by URL: ${bytesSent} bytes in ${requests.length} requests`);
+    assert.ok(bytesSent >= want.nbytes, `the tensor's ${want.nbytes} bytes were fetched (${bytesSent})`);
+    assert.ok(bytesSent <= want.nbytes + (64 << 10), `a ${want.nbytes}-byte tensor cost ${bytesSent} bytes`);
+    // The scan reads both passes; the second is served from the cache.
+    assert.ok(requests.length <= Math.ceil(want.nbytes / (64 << 10)) + 2, `${requests.length} requests`);
+  } finally {
+    await m.close();
+  }
+});
+
+test('a split GGUF by the URL of its first shard, and a sharded safetensors model by its index URL', async () => {
+  const split = await openModel(at(`f/${MIX}-00001-of-00002.gguf`));
+  try {
+    const names = [1, 2].flatMap((i) => (readJson(`gguf/${MIX}-0000${i}-of-00002.expected.json`).tensors as any[]).map((t) => t.name));
+    assert.deepEqual(split.tensors.map((t) => t.name), names);
+    assert.equal(split.files.length, 2);
+  } finally {
+    await split.close();
+  }
+  const want = readJson('safetensors/sharded/sharded.expected.json');
+  const viaIndex = await openModel(at('f/model.safetensors.index.json'));
+  const viaShard = await openModel(at('f/model-00002-of-00002.safetensors'));
+  try {
+    const expectedNames = (want.shards as any[]).flatMap((s) => s.tensors.map((t: any) => t.name)).sort();
+    assert.deepEqual(viaIndex.tensors.map((t) => t.name).sort(), expectedNames);
+    assert.deepEqual(viaShard.tensors.map((t) => t.name).sort(), expectedNames, 'a shard URL finds the index beside it');
+  } finally {
+    await viaIndex.close();
+    await viaShard.close();
+  }
+});
+
+test('the 5 GB 8B-shaped model opens by URL fetching under 10 MB', async (t) => {
+  await server.reset();
+  const m = await openModel(at('f/big.gguf'));
+  try {
+    assert.equal(m.tensors.length, bigTensors);
+  } finally {
+    await m.close();
+  }
+  const { bytesSent, requests } = await server.stats();
+  t.diagnostic(`5 GB model by URL: ${bytesSent} bytes in ${requests.length} requests for ${bigTensors} tensors`);
+  assert.ok(bytesSent < 10e6, `fetched ${bytesSent} bytes`);
+  assert.ok(requests.length < 40, `${requests.length} requests`);
+});
+
+test('a token goes to its own host only: not without auth, not across a redirect to another host', async () => {
+  const host = `127.0.0.1:${server.port}`;
+  const e = await rejection(openModel(at(`auth/f/${MIX}.gguf`)));
+  assert.match(e.message, /HTTP 401: the server wants a token/);
+  assert.ok(!e.message.includes('hf_test_token'));
+  const wrongHost = await rejection(openModel(at(`auth/f/${MIX}.gguf`), { auth: { host: 'huggingface.co', token: 'hf_test_token' } }));
+  assert.match(wrongHost.message, /HTTP 401/);
+  await server.reset();
+  const m = await openModel(at(`auth/redirect=localhost:${server.port}/f/${MIX}.gguf`), { auth: { host, token: 'hf_test_token' } });
+  await m.close();
+  const { requests } = await server.stats();
+  const first = requests.filter((r) => r.host === host);
+  const cdn = requests.filter((r) => r.host === `localhost:${server.port}`);
+  assert.ok(first.length > 0 && first.every((r) => r.authorization === 'Bearer hf_test_token'), 'the token reaches its host');
+  assert.ok(cdn.length > 0 && cdn.every((r) => r.authorization === undefined), 'the redirected host never sees it');
+});
+
+test('a server that ignores ranges: a small file is read whole, a large one refused in one line', async () => {
+  const whole = await HttpByteSource.open(at('noranges/f/dtypes.safetensors'));
+  assert.equal(whole.size, readJson('manifest.json').files.find((f: any) => f.path === 'safetensors/dtypes.safetensors').size);
+  const m = await openModel(at('noranges/f/dtypes.safetensors'));
+  assert.equal(m.tensors.length, readJson('safetensors/dtypes.expected.json').tensors.length);
+  await m.close();
+  const e = await rejection(HttpByteSource.open(at('noranges/f/dtypes.safetensors'), { maxWholeFile: 1000 }));
+  assert.match(e.message, /ignores range requests and would send all \d+ bytes/);
+});
+
+test('404, 503 retried then given up, a refused connection, a lying Content-Range, a file changed on the server', async () => {
+  assert.match((await rejection(openModel(at('f/nope.gguf')))).message, /HTTP 404: no such file/);
+  const flaky = await HttpByteSource.open(at(`fail=2/f/${MIX}.gguf`), fast);
+  assert.equal(flaky.size, mixExpected.file_size, 'two 503s are retried');
+  assert.match((await rejection(HttpByteSource.open(at(`fail=9/f/${MIX}.gguf`), fast))).message, /HTTP 503/);
+  const closedPort = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+  assert.match((await rejection(HttpByteSource.open(`http://127.0.0.1:${closedPort}/f/x.gguf`, fast))).message, /network error \(ECONNREFUSED\)/);
+  const shifted = await rejection(HttpByteSource.open(at(`lie=5/f/${MIX}.gguf`), fast));
+  assert.match(shifted.message, /the server sent another range \(bytes 5-65540\/778304\)/);
+  const source = await HttpByteSource.open(at(`f/${MIX}.gguf`), fast);
+  await server.changeFiles();
+  const changed = await rejection(source.read(500_000, new Uint8Array(16)));
+  assert.match(changed.message, /changed on the server while it was being read/);
+  assert.throws(() => source.readSync(600_000, new Uint8Array(16)), /changed on the server/);
+});
+
+test('Hub references become download URLs; siblings stay on the same server and revision', () => {
+  assert.equal(hubUrl('Qwen/Qwen3-8B-GGUF/Qwen3-8B-Q4_K_M.gguf'), 'https://huggingface.co/Qwen/Qwen3-8B-GGUF/resolve/main/Qwen3-8B-Q4_K_M.gguf');
+  assert.equal(hubUrl('hf://org/repo@v1.0/sub/model.safetensors'), 'https://huggingface.co/org/repo/resolve/v1.0/sub/model.safetensors');
+  assert.equal(hubUrl('https://huggingface.co/org/repo/blob/main/m.gguf'), 'https://huggingface.co/org/repo/resolve/main/m.gguf');
+  assert.equal(hubUrl('https://example.com/a/b/c.gguf'), undefined);
+  assert.equal(sibling('https://huggingface.co/o/r/resolve/abc/m-00001-of-00002.gguf?download=true', 'm-00002-of-00002.gguf'), 'https://huggingface.co/o/r/resolve/abc/m-00002-of-00002.gguf');
+});

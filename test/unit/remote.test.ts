@@ -148,6 +148,14 @@ test('a token goes to its own host only: not without auth, not across a redirect
   assert.ok(!e.message.includes('hf_test_token'));
   const wrongHost = await rejection(openModel(at(`auth/f/${MIX}.gguf`), { auth: { host: 'huggingface.co', token: 'hf_test_token' } }));
   assert.match(wrongHost.message, /HTTP 401/);
+  process.env.HF_TOKEN = 'hf_test_token'; // the CLI's token is for the Hub, and this server is not the Hub
+  try {
+    await server.reset();
+    assert.match((await rejection(openModel(at(`auth/f/${MIX}.gguf`)))).message, /HTTP 401/);
+    assert.ok((await server.stats()).requests.every((r) => r.authorization === undefined), 'HF_TOKEN is sent to huggingface.co only');
+  } finally {
+    delete process.env.HF_TOKEN;
+  }
   await server.reset();
   const m = await openModel(at(`auth/redirect=localhost:${server.port}/f/${MIX}.gguf`), { auth: { host, token: 'hf_test_token' } });
   await m.close();

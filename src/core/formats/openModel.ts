@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { isAbsolute, win32 } from 'node:path';
 import { parseGgufShardFilename } from '@huggingface/gguf';
 import type { ByteSource } from '../io/byteSource.ts';
-import { baseName, fileExists, isUrl, openByteSource, readWhole, sibling, type RemoteOptions } from '../io/location.ts';
+import { baseName, fileExists, isUrl, openByteSource, readWhole, resolveInput, sibling, type RemoteOptions } from '../io/location.ts';
 import { QuantLensError } from '../errors.ts';
 import type { Model, ModelFile, TensorInfo, MetadataEntry } from '../model.ts';
 import { readGgufHeader, type GgufHeader } from './gguf.ts';
@@ -66,10 +66,11 @@ async function sniffFormat(source: ByteSource): Promise<'gguf' | 'safetensors'> 
 }
 
 /**
- * Opens a model from a local path or an http(s) URL. `remote` carries the token for gated repositories; it is sent
- * only to the host it names.
+ * Opens a model from a local path, an http(s) URL or a Hub reference (`owner/repo/file`, `hf://owner/repo@rev/file`).
+ * `remote` carries the token for gated repositories (else `HF_TOKEN` for the Hub); it is sent only to its host.
  */
-export async function openModel(path: string, remote: RemoteOptions = {}): Promise<Model> {
+export async function openModel(input: string, remote: RemoteOptions = {}): Promise<Model> {
+  const path = await resolveInput(input);
   const name = baseName(path);
   if (name.endsWith('.json')) return openSafetensorsIndex(path, remote);
   const shard = parseGgufShardFilename(name);

@@ -54,8 +54,25 @@ export function sibling(location: string, name: string): string {
   return url.href;
 }
 
+/** The token for the Hub from the environment (`HF_TOKEN`, as huggingface_hub reads it), when none was given. */
+function authFor(remote: RemoteOptions): HttpAuth | undefined {
+  if (remote.auth) return remote.auth;
+  const token = process.env.HF_TOKEN?.trim();
+  return token ? { host: HUB_HOST, token } : undefined;
+}
+
+/**
+ * What the user typed, as a location: a URL as it is (a Hub page URL becomes its download URL), `hf://…` a Hub
+ * download URL, and a local path as it is unless nothing is there and it reads as `owner/repo/file`.
+ */
+export async function resolveInput(input: string): Promise<string> {
+  if (isUrl(input) || input.startsWith('hf://')) return hubUrl(input) ?? input;
+  if (await fileExists(input)) return input;
+  return hubUrl(input) ?? input;
+}
+
 export async function openByteSource(location: string, remote: RemoteOptions = {}): Promise<ByteSource> {
-  return isUrl(location) ? HttpByteSource.open(location, { auth: remote.auth }) : FileByteSource.open(location);
+  return isUrl(location) ? HttpByteSource.open(location, { auth: authFor(remote) }) : FileByteSource.open(location);
 }
 
 /**
@@ -73,7 +90,7 @@ export async function fileExists(location: string, remote: RemoteOptions = {}): 
     }
   }
   try {
-    await (await HttpByteSource.open(location, { auth: remote.auth })).close();
+    await (await HttpByteSource.open(location, { auth: authFor(remote) })).close();
     return true;
   } catch (e) {
     if (e instanceof QuantLensError && / HTTP 404:/.test(e.message)) return false;

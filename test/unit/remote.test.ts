@@ -6,7 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,7 @@ import { hubUrl, sibling } from '../../src/core/io/location.ts';
 import { QuantLensError } from '../../src/core/errors.ts';
 import { corpusPath, readJson } from '../helpers/corpus.ts';
 import { startServer, type TestServer } from '../helpers/httpServer.ts';
+import { bundledCli } from '../helpers/bundles.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const MIX = 'llama-mix-Q4_K_M';
@@ -203,4 +204,32 @@ test('Hub references become download URLs; siblings stay on the same server and 
   assert.equal(hubUrl('https://huggingface.co/org/repo/blob/main/m.gguf'), 'https://huggingface.co/org/repo/resolve/main/m.gguf');
   assert.equal(hubUrl('https://example.com/a/b/c.gguf'), undefined);
   assert.equal(sibling('https://huggingface.co/o/r/resolve/abc/m-00001-of-00002.gguf?download=true', 'm-00002-of-00002.gguf'), 'https://huggingface.co/o/r/resolve/abc/m-00002-of-00002.gguf');
+});
+
+/** The CLI as a user runs it (asynchronously: the server's counters are read over HTTP meanwhile). */
+function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bundledCli(), ...args], { env: { ...process.env, HF_TOKEN: '' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+test('the CLI takes URLs: stats of every tensor on two threads give ggml\'s statistics; a 404 is exit 2 with one line', async () => {
+  const r = await cli(['stats', at(`f/${MIX}.gguf`), '--threads', '2', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const got = JSON.parse(r.stdout);
+  assert.equal(got.tensors.length, mixExpected.n_tensors);
+  for (const want of mixExpected.tensors as any[]) {
+    const t = got.tensors.find((x: any) => x.name === want.name);
+    for (const k of ['count', 'zero_count', 'min', 'max']) assert.equal(t.stats[k], want.stats[k], `${want.name} ${k}`);
+    assert.deepEqual(t.stats.histogram.counts, want.stats.histogram.counts, want.name);
+  }
+  const missing = await cli(['info', at('f/missing.gguf')]);
+  assert.equal(missing.status, 2);
+  assert.equal(missing.stderr.trim().split('\n').length, 1, missing.stderr);
+  assert.match(missing.stderr, /HTTP 404/);
 });

@@ -6,7 +6,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { QuantLensError, showText } from '../errors.ts';
+import { QuantLensError, quoteText, showText } from '../errors.ts';
 import type { Model } from '../model.ts';
 import { outputDtypeOf, type OutputDtype } from './numeric.ts';
 import type { Family } from './table.ts';
@@ -140,5 +140,5 @@ export function describeDetection(d: QuantDetection): string {
 
 /** The error every weight gets when the config names a method this version does not know. */
 export function unknownMethodError(weight: string, d: QuantDetection, looksLike: string): QuantLensError {
-  return new QuantLensError('unknown-type', `${weight}: ${d.source} names quant_method ${showText(d.unknownMethod ?? '')}, which Quant Lens does not know; its tensors look like ${looksLike} but are not decoded`);
+  return new QuantLensError('unknown-type', `${weight}: ${d.source} names quant_method ${quoteText(d.unknownMethod ?? '')}, which Quant Lens does not know; its tensors look like ${looksLike} but are not decoded`);
 }

@@ -133,7 +133,8 @@ export const FP8_SCALED: FormatRow = {
     { role: 'weight_scale', suffix: '.weight_scale', dtypes: ['BF16', 'F16', 'F32'] },
     { role: 'input_scale', suffix: '.input_scale', optional: true },
   ],
-  accepts: (c, d) => !!c.weight_scale && c.weight_scale.dtype !== 'F8_E4M3' && d.family !== 'mlx',
+  // without a config a bare F8 tensor is plain; with one, a missing weight_scale is that weight's error
+  accepts: (c, d) => (d.family ? true : !!c.weight_scale),
   build(ctx) {
     const w = need(ctx, 'weight');
     const s = need(ctx, 'weight_scale');

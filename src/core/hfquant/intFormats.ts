@@ -92,12 +92,10 @@ export const GPTQ: FormatRow = {
     const maxq = (1 << bits) - 1;
     const scales = new Float64Array(N * G);
     const zeros = new Float64Array(N * G);
-    let overflow = 0;
     let symmetric = true;
     for (let g = 0; g < G; g++) {
       for (let n = 0; n < N; n++) {
         const stored = streamField(zw, n, bits, g * zWords);
-        if (v1 && stored === maxq) overflow++;
         const z = stored + (v1 ? 1 : 0); // AutoGPTQ adds 1 per field without wrapping
         if (z !== 1 << (bits - 1)) symmetric = false;
         scales[n * G + g] = s[g * N + n];
@@ -107,7 +105,13 @@ export const GPTQ: FormatRow = {
     const sym = typeof qc.sym === 'boolean' ? qc.sym : symmetric;
     const actOrder = isNonMonotone(gidx);
     const diagnostics: string[] = [];
-    if (overflow) diagnostics.push(`v1 zero-point overflow: ${overflow} stored zero field(s) read ${maxq} (z = ${maxq + 1}); AutoGPTQ stores z = 0 as -1, which also corrupts the higher fields of the same word: lossy checkpoint`);
+    if (v1) {
+      const o = v1Overflow(zw, G, N, bits, zWords);
+      if (o.origins.length) {
+        const at = o.origins.slice(0, 4).map(([g, n]) => `(g ${g}, n ${n})`).join(', ') + (o.origins.length > 4 ? ', ...' : '');
+        diagnostics.push(`v1 zero-point overflow: ${o.origins.length} z=0 field(s) stored as -1 at ${at} (read ${maxq}, decoded z = ${maxq + 1})${o.collateral ? `, which set ${o.collateral} higher field(s) of the same words to ${maxq} too` : ''}: lossy checkpoint`);
+      }
+    }
     if (actOrder) diagnostics.push('act-order: g_idx is non-monotone (desc_act)');
     if (!ctx.detection.family) diagnostics.push('no config: GPTQ v1 zero points (stored z - 1) assumed');
     const rowBytes = N * 4;
@@ -156,6 +160,33 @@ export const GPTQ: FormatRow = {
     });
   },
 };
+
+/**
+ * Stored v1 zero fields equal to maxq: AutoGPTQ packs z = 0 as -1 and ORs 0xFFFFFFFF in, so every higher field of
+ * that word reads maxq as well. In each word the run of maxq fields reaching its top field is one z=0 (its lowest
+ * field) plus collateral; any other maxq field is a z=0 of its own. (3-bit fields straddle words: each counts.)
+ */
+function v1Overflow(zw: Uint32Array, G: number, N: number, bits: number, zWords: number): { origins: [number, number][]; collateral: number } {
+  const maxq = (1 << bits) - 1;
+  const origins: [number, number][] = [];
+  let collateral = 0;
+  const per = 32 % bits === 0 ? 32 / bits : 0;
+  for (let g = 0; g < G; g++) {
+    for (let n = 0; n < N; n++) {
+      if (streamField(zw, n, bits, g * zWords) !== maxq) continue;
+      if (per && n % per !== 0 && streamField(zw, n - 1, bits, g * zWords) === maxq) {
+        let top = true;
+        for (let m = n; m < Math.min(N, (Math.floor(n / per) + 1) * per); m++) if (streamField(zw, m, bits, g * zWords) !== maxq) top = false;
+        if (top) {
+          collateral++;
+          continue;
+        }
+      }
+      origins.push([g, n]);
+    }
+  }
+  return { origins, collateral };
+}
 
 /** AWQ's nibble order: output column 8c + ORDER[i] sits in nibble i of word c; column n is nibble REVERSE[n % 8]. */
 const AWQ_REVERSE_ORDER = [0, 4, 1, 5, 2, 6, 3, 7];

@@ -34,6 +34,7 @@ export function affineKernel(p: AffineParts): Kernel {
   // A table of every (group, code) value per row pays off when it is smaller than the row.
   const useTable = groups * levels <= cols;
   const lut = new Float32Array(useTable ? groups * levels : 0);
+  const lutBase = Int32Array.from(gidx, (g) => g * levels);
   let codes = new Uint8Array(0);
   let columns: number[][] | undefined;
   const oneCode = new Uint8Array(cols);
@@ -75,7 +76,7 @@ export function affineKernel(p: AffineParts): Kernel {
             const z = zeros[base + g];
             for (let q = 0; q < levels; q++) lut[g * levels + q] = round(s * (q - z));
           }
-          for (let k = 0; k < cols; k++) out[o + k] = lut[gidx[k] * levels + codes[o + k]];
+          for (let k = 0; k < cols; k++) out[o + k] = lut[lutBase[k] + codes[o + k]];
         } else {
           for (let k = 0; k < cols; k++) {
             const g = base + gidx[k];

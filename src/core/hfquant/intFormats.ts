@@ -133,6 +133,24 @@ export const GPTQ: FormatRow = {
         if (slab.length < P * R * 4) slab = new Uint8Array(P * R * 4);
         const w = asU32(ctx.reader.columns(qw, P, rowBytes, r0 * 4, r1 * 4, slab));
         const mask = maxq;
+        if (32 % bits === 0) {
+          // whole fields per word: blocks of 16 rows keep the slab reads contiguous and the code writes few streams
+          const per = 32 / bits;
+          for (let j0 = 0; j0 < R; j0 += 16) {
+            const j1 = Math.min(R, j0 + 16);
+            for (let p = 0; p < P; p++) {
+              for (let j = j0; j < j1; j++) {
+                let word = w[p * R + j];
+                const o = j * K + p * per;
+                for (let i = 0; i < per; i++) {
+                  codes[o + i] = word & mask;
+                  word >>>= bits;
+                }
+              }
+            }
+          }
+          return;
+        }
         for (let j = 0; j < R; j++) {
           const o = j * K;
           for (let k = 0, bit = 0; k < K; k++, bit += bits) {

@@ -5,6 +5,8 @@
  */
 import { F16_TO_F32, e4m3ToNumber } from '../quant/scalars.ts';
 
+/** A module-local reference: through the import binding every lookup would be a property access. */
+const HALF = F16_TO_F32;
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
@@ -36,7 +38,7 @@ export function f32ToF16Bits(x: number): number {
 
 /** x rounded to float32, then to binary16 (RNE), as a number. */
 export function roundF16(x: number): number {
-  return F16_TO_F32[f32ToF16Bits(x)];
+  return HALF[f32ToF16Bits(x)];
 }
 
 /** x rounded to float32, then to bfloat16 (RNE, torch's float->bfloat16), as a number. NaN stays NaN. */

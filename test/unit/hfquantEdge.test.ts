@@ -472,3 +472,25 @@ test('roundF16 and roundBf16 round float32 values to nearest-even, ties and subn
     assert.ok(Object.is(roundBf16(x), want), `roundBf16(${x}) = ${roundBf16(x)}, want ${want}`);
   }
 });
+
+test('logicalWeightStats streams with progress and equals the one-chunk result; tensorRows compares with original/', async () => {
+  const { logicalWeightStats, compareLogicalWeight, tensorRows } = await import('../../src/core/hfquant/stats.ts');
+  const { openModel } = await import('../../src/core/formats/openModel.ts');
+  const q = await openQuantizedModel(join(CORPUS, 'ct-w8a16-int8-channel'));
+  const orig = await openModel(join(CORPUS, 'original', 'model.safetensors'));
+  try {
+    const w = q.weight('model.layers.0.mlp.down_proj.weight')!;
+    let last = [0, 0];
+    const a = logicalWeightStats(w, { chunkElements: 3000, onProgress: (d, t) => (last = [d, t]) });
+    assert.deepEqual(last, [2 * w.rows * w.cols, 2 * w.rows * w.cols]);
+    assert.deepEqual(logicalWeightStats(w), a);
+    const e = expectedOf('ct-w8a16-int8-channel').weights.find((x: any) => x.name === w.name);
+    const m = compareLogicalWeight(w, tensorRows(orig, orig.tensors.find((t) => t.name === w.name)!, w), 5);
+    assert.equal(m.max_abs, e.vs_original.max_abs_err);
+    assert.ok(Math.abs(m.rmse - e.vs_original.rmse) <= 1e-9 * e.vs_original.rmse);
+    assert.throws(() => logicalWeightStats(w, { isCancelled: () => true }), /cancelled/);
+  } finally {
+    await q.close();
+    await orig.close();
+  }
+});

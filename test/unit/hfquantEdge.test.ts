@@ -494,3 +494,27 @@ test('logicalWeightStats streams with progress and equals the one-chunk result; 
     await orig.close();
   }
 });
+
+test('GPTQModel dynamic overrides bits and group size per module; pack_dtype other than int32 is flagged', async () => {
+  const four: GptqSpec = { N: 8, K: 64, bits: 4, gs: 32, codes: (n, k) => (n + 3 * k) % 16, zstored: () => 3, scale: () => 0.125 };
+  const eight: GptqSpec = { N: 8, K: 64, bits: 8, gs: 64, codes: (n, k) => (n * 7 + k) % 256, zstored: () => 100, scale: () => 2 ** -7 };
+  const file = buildSafetensorsFile([...gptqTensors('model.layers.0.mlp.up_proj', four), ...gptqTensors('model.layers.0.mlp.down_proj', eight)]);
+  const config = { quantization_config: { quant_method: 'gptq', bits: 4, group_size: 32, checkpoint_format: 'gptq_v2', dynamic: { '+:.*down_proj': { bits: 8, group_size: 64 } } } };
+  const q = await openQuantizedModel(folder({ 'config.json': config, 'model.safetensors': file }));
+  try {
+    assert.equal(firstBitMismatch(q.weight('model.layers.0.mlp.up_proj.weight')!.decode(), expectedGptq(four, false)), null);
+    const down = q.weight('model.layers.0.mlp.down_proj.weight')!;
+    assert.equal(down.error, undefined, down.error?.message);
+    assert.equal(down.scheme, 'GPTQ v2 int8 asym g64');
+    assert.equal(firstBitMismatch(down.decode(), expectedGptq(eight, false)), null);
+  } finally {
+    await q.close();
+  }
+  const q16 = await openQuantizedModel(folder({ 'config.json': { quantization_config: { quant_method: 'gptq', bits: 4, group_size: 32, pack_dtype: 'int16' } }, 'model.safetensors': buildSafetensorsFile(gptqTensors('m.x', four)) }));
+  try {
+    assert.equal(q16.weights[0].error?.code, 'not-decodable');
+    assert.match(q16.weights[0].error!.message, /pack_dtype "int16"/);
+  } finally {
+    await q16.close();
+  }
+});

@@ -44,6 +44,30 @@ function readGidx(ctx: BuildContext, t: TensorInfo, cols: number, groups: number
 
 const int = (b: number) => `int${b}`;
 
+/**
+ * GPTQModel's `dynamic` (GPTQM quantization/config.py): module-name regexes, `+:` (or none) overriding bits /
+ * group_size / sym / desc_act for the modules they match (re.match, so anchored at the start), `-:` skipping them.
+ */
+function gptqModuleConfig(ctx: BuildContext): Record<string, any> {
+  const qc = ctx.detection.qc;
+  const dyn = qc.dynamic;
+  if (!dyn || typeof dyn !== 'object') return qc;
+  for (const [key, override] of Object.entries(dyn as Record<string, any>)) {
+    const negative = key.startsWith('-:');
+    const pattern = key.replace(/^[+-]:/, '');
+    let re: RegExp;
+    try {
+      re = new RegExp(`^(?:${pattern})`);
+    } catch {
+      continue;
+    }
+    if (!re.test(ctx.module)) continue;
+    if (negative) throw bad(ctx, `GPTQ dynamic rule ${JSON.stringify(key)} says ${ctx.module} is not quantized, but it has qweight`);
+    return override && typeof override === 'object' ? { ...qc, ...override } : qc;
+  }
+  return qc;
+}
+
 /** GPTQ (§2): qweight [K·b/32, N] packed along K, qzeros [G, ceil(N·b/32)] along N, scales [G, N], g_idx [K]. */
 export const GPTQ: FormatRow = {
   id: 'gptq',
@@ -62,13 +86,14 @@ export const GPTQ: FormatRow = {
     return !!c.qweight && !!c.scales && c.qweight.shape[1] === c.scales.shape[1] && (!!c.g_idx || c.qweight.shape[1] !== c.scales.shape[1] / 8);
   },
   build(ctx) {
-    const qc = ctx.detection.qc;
+    const qc = gptqModuleConfig(ctx);
     const qw = need(ctx, 'qweight');
     const qz = need(ctx, 'qzeros');
     const sc = need(ctx, 'scales');
     const format = String(qc.checkpoint_format ?? qc.format ?? 'gptq').toLowerCase();
     if (format !== 'gptq' && format !== 'gptq_v2') throw new QuantLensError('not-decodable', `${ctx.name}: GPTQ checkpoint_format ${JSON.stringify(format)} (repacked for a kernel) is not decodable here`);
     const v1 = format === 'gptq';
+    if (qc.pack_dtype !== undefined && qc.pack_dtype !== 'int32' && qc.pack_dtype !== 'torch.int32') throw new QuantLensError('not-decodable', `${ctx.name}: GPTQ pack_dtype ${JSON.stringify(qc.pack_dtype)} (words other than int32) is not decoded here`);
     if (qw.shape.length !== 2 || sc.shape.length !== 2 || qz.shape.length !== 2) throw bad(ctx, `qweight, qzeros and scales must be 2-D (got ${shapeText(qw.shape)}, ${shapeText(qz.shape)}, ${shapeText(sc.shape)})`, qw);
     const N = qw.shape[1];
     if (sc.shape[1] !== N) throw bad(ctx, `scales ${shapeText(sc.shape)} and qweight ${shapeText(qw.shape)} disagree on the output size`, sc);

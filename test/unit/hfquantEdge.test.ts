@@ -518,3 +518,26 @@ test('GPTQModel dynamic overrides bits and group size per module; pack_dtype oth
     await q16.close();
   }
 });
+
+test('compressed-tensors int-quantized (W8A8 INT8): unpacked I8 codes, per-channel scales, optional zero point', async () => {
+  const q = await openQuantizedModel(folder({
+    'config.json': { torch_dtype: 'bfloat16', quantization_config: { quant_method: 'compressed-tensors', format: 'int-quantized', config_groups: { g: { targets: ['Linear'], weights: { num_bits: 8, type: 'int', strategy: 'channel', symmetric: true } } } } },
+    'model.safetensors': buildSafetensorsFile([
+      { name: 'l.weight', dtype: 'I8', shape: [2, 3], data: bytes(Int8Array.from([-128, 0, 127, 5, -5, 1])) },
+      { name: 'l.weight_scale', dtype: 'BF16', shape: [2, 1], data: bytes(Uint16Array.from([0x3f00, 0x4000])) }, // 0.5, 2
+      { name: 'l.input_scale', dtype: 'BF16', shape: [1], data: bytes(Uint16Array.from([0x3f80])) },
+      { name: 'a.weight', dtype: 'I8', shape: [1, 2], data: bytes(Int8Array.from([10, 20])) },
+      { name: 'a.weight_scale', dtype: 'F32', shape: [1], data: bytes(Float32Array.from([0.25])) },
+      { name: 'a.weight_zero_point', dtype: 'I8', shape: [1], data: bytes(Int8Array.from([-2])) },
+    ]),
+  }));
+  try {
+    const l = q.weight('l.weight')!;
+    assert.deepEqual(Array.from(l.decode()), [-64, 0, 63.5, 10, -10, 2]);
+    assert.deepEqual(l.roles, ['weight', 'weight_scale', 'input_scale']);
+    assert.equal(l.scheme, 'compressed-tensors int8 sym per-channel');
+    assert.deepEqual(Array.from(q.weight('a.weight')!.decode()), [3, 5.5]);
+  } finally {
+    await q.close();
+  }
+});

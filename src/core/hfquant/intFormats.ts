@@ -451,3 +451,63 @@ export const CT_PACKED: FormatRow = {
     });
   },
 };
+
+/**
+ * compressed-tensors int-quantized (§6.3, the W8A8 INT8 presets): weight I8 [N, K] unpacked, weight_scale [N, G]
+ * ([N, 1] per channel, [1] per tensor), weight_zero_point [N, G] when asymmetric; W = round((q − zp) · s).
+ */
+export const CT_INT: FormatRow = {
+  id: 'ct-int-quantized',
+  family: 'compressed-tensors',
+  label: 'compressed-tensors int-quantized',
+  components: [
+    { role: 'weight', suffix: '.weight', dtypes: ['I8'] },
+    { role: 'weight_scale', suffix: '.weight_scale', key: true, dtypes: ['BF16', 'F16', 'F32'] },
+    { role: 'weight_zero_point', suffix: '.weight_zero_point', optional: true, dtypes: ['I8', 'I32'] },
+    { role: 'input_scale', suffix: '.input_scale', optional: true },
+    { role: 'input_zero_point', suffix: '.input_zero_point', optional: true },
+  ],
+  accepts: (_c, d) => !d.family || d.family === 'compressed-tensors',
+  build(ctx) {
+    const w = need(ctx, 'weight');
+    const sc = need(ctx, 'weight_scale');
+    if (w.shape.length !== 2) throw bad(ctx, `weight ${shapeText(w.shape)} is not 2-D`, w);
+    const [N, K] = w.shape;
+    const perTensor = sc.nElements === 1;
+    if (!perTensor && (sc.shape.length !== 2 || sc.shape[0] !== N)) throw bad(ctx, `weight_scale ${shapeText(sc.shape)} does not have one row per output (${N})`, sc);
+    const G = perTensor ? 1 : sc.shape[1];
+    const gs = G === 1 ? null : Math.ceil(K / G);
+    const s = floatValues(sc, ctx.reader.whole(sc));
+    const scales = new Float64Array(N * G);
+    for (let n = 0; n < N; n++) for (let g = 0; g < G; g++) scales[n * G + g] = perTensor ? s[0] : s[n * G + g];
+    const zeros = new Float64Array(N * G).fill(128);
+    const zp = ctx.c.weight_zero_point;
+    if (zp) {
+      if (zp.nElements !== sc.nElements) throw bad(ctx, `weight_zero_point ${shapeText(zp.shape)} does not match weight_scale ${shapeText(sc.shape)}`, zp);
+      const z = integerValues(zp, ctx.reader.whole(zp));
+      for (let n = 0; n < N; n++) for (let g = 0; g < G; g++) zeros[n * G + g] = 128 + (perTensor ? z[0] : z[n * G + g]);
+    }
+    let slab = new Uint8Array(0);
+    const e = sc.nbytes / sc.nElements;
+    return affineKernel({
+      shape: [N, K],
+      bits: 8,
+      groupSize: gs,
+      scheme: `compressed-tensors int8 ${zp ? 'asym' : 'sym'} ${gs ? `g${gs}` : perTensor ? 'per-tensor' : 'per-channel'}`,
+      dtype: sc.dtype === 'F32' ? ctx.modelDtype : outputDtypeOf(sc.dtype),
+      diagnostics: [],
+      groups: G,
+      gidx: contiguousGroups(K, gs),
+      scales,
+      zeros,
+      fillCodes(r0, r1, codes) {
+        const len = (r1 - r0) * K;
+        if (slab.length < len) slab = new Uint8Array(len);
+        const b = ctx.reader.range(w, r0 * K, len, slab);
+        for (let i = 0; i < len; i++) codes[i] = b[i] ^ 0x80; // int8 -> stored + 128
+      },
+      codeSpans: (n, k) => [ctx.reader.span('weight', w, n * K + k, 1)],
+      paramSpans: (n, g) => [ctx.reader.span('weight_scale', sc, (perTensor ? 0 : n * G + g) * e, e)],
+    });
+  },
+};

@@ -9,7 +9,7 @@ import type { ByteSpan } from './components.ts';
 import { floatValues } from './components.ts';
 import { E2M1, E2M1_MODELOPT, E4M3, outputDtypeOf, rounderFor, type OutputDtype } from './numeric.ts';
 import type { BuildContext, FormatRow, Kernel } from './table.ts';
-import { bad, need, shapeText } from './intFormats.ts';
+import { bad, need, shapeText } from './checks.ts';
 import { ctWeightArgs } from './ctConfig.ts';
 
 interface ScaledParts {

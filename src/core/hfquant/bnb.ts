@@ -1,7 +1,7 @@
 /** bitsandbytes 4-bit (NF4/FP4, with and without double quantization) and LLM.int8, as transformers saves them (spec §4). */
 import { QuantLensError } from '../errors.ts';
 import type { TensorInfo } from '../model.ts';
-import { floatValues, integerValues } from './components.ts';
+import { floatValues, integerValues, rowSlabs } from './components.ts';
 import { outputDtypeOf, rounderFor } from './numeric.ts';
 import type { BuildContext, FormatRow } from './table.ts';
 import { bad, need, prod, range, shapeText } from './checks.ts';
@@ -123,7 +123,7 @@ export const BNB_INT8: FormatRow = {
     }
     const s = floatValues(scb, ctx.reader.whole(scb));
     const C = Math.fround(1 / 127); // 7.874015718698502e-3, 0x3c010204
-    let slab = new Uint8Array(0);
+    const slab = rowSlabs(ctx.reader, w, K);
     return {
       shape: [N, K], rows: N, cols: K, bits: 8, groupSize: null, scheme: 'LLM.int8 row-wise absmax', dtype: 'float32', diagnostics: [], groupsPerRow: 1,
       groupColumns: () => range(0, K),
@@ -132,10 +132,8 @@ export const BNB_INT8: FormatRow = {
       codeSpans: (r, k) => [ctx.reader.span('weight', w, r * K + k, 1)],
       paramSpans: (r) => [ctx.reader.span('SCB', scb, r * 4, 4)],
       decodeRows(r0, r1, out) {
-        const len = (r1 - r0) * K;
-        if (slab.length < len) slab = new Uint8Array(len);
-        const b = ctx.reader.range(w, r0 * K, len, slab);
-        const a = new Int8Array(b.buffer, b.byteOffset, len);
+        const b = slab(r0, r1);
+        const a = new Int8Array(b.buffer, b.byteOffset, b.length);
         for (let r = r0, o = 0; r < r1; r++, o += K) {
           const sc = s[r];
           for (let k = 0; k < K; k++) out[o + k] = Math.fround(Math.fround(a[o + k] * sc) * C);

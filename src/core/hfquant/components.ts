@@ -69,6 +69,28 @@ export class ComponentReader {
   }
 }
 
+/**
+ * A reader of row slabs [r0, r1) of a row-major tensor whose rows are `rowBytes` long, reusing one buffer (the
+ * returned bytes are valid until the next call).
+ */
+export function rowSlabs(reader: ComponentReader, t: TensorInfo, rowBytes: number): (r0: number, r1: number) => Uint8Array {
+  let buf = new Uint8Array(0);
+  return (r0, r1) => {
+    const len = (r1 - r0) * rowBytes;
+    if (buf.length < len) buf = new Uint8Array(len);
+    return reader.range(t, r0 * rowBytes, len, buf);
+  };
+}
+
+/** A reader of column byte ranges [c0, c1) of every row of a 2-D tensor (ComponentReader.columns), reusing one buffer. */
+export function columnSlabs(reader: ComponentReader, t: TensorInfo, rows: number, rowBytes: number): (c0: number, c1: number) => Uint8Array {
+  let buf = new Uint8Array(0);
+  return (c0, c1) => {
+    if (buf.length < rows * (c1 - c0)) buf = new Uint8Array(rows * (c1 - c0));
+    return reader.columns(t, rows, rowBytes, c0, c1, buf);
+  };
+}
+
 /** An aligned copy of bytes as 32-bit words (little-endian, as every supported host is). */
 export function asU32(b: Uint8Array): Uint32Array {
   if (b.byteOffset % 4 === 0 && b.length % 4 === 0) return new Uint32Array(b.buffer, b.byteOffset, b.length / 4);

@@ -1,7 +1,7 @@
 /** compressed-tensors integer formats (spec §6.2-6.3): pack-quantized int2/4/8 and unpacked int-quantized. */
 import { affineKernel, contiguousGroups, isNonMonotone } from './affine.ts';
 import { bad, expectShape, int, need, num, readGidx, shapeText } from './checks.ts';
-import { asU32, floatValues, integerValues } from './components.ts';
+import { asU32, floatValues, integerValues, rowSlabs } from './components.ts';
 import { ctWeightArgs } from './ctConfig.ts';
 import { outputDtypeOf } from './numeric.ts';
 import type { FormatRow } from './table.ts';
@@ -53,7 +53,7 @@ export const CT_PACKED: FormatRow = {
     } else if (args?.symmetric === false) throw bad(ctx, 'asymmetric scheme without weight_zero_point');
     const rowBytes = words * 4;
     const mask = (1 << bits) - 1;
-    let slab = new Uint8Array(0);
+    const slab = rowSlabs(ctx.reader, wp, rowBytes);
     const actOrder = isNonMonotone(gidx);
     return affineKernel({
       shape: [N, K],
@@ -68,8 +68,7 @@ export const CT_PACKED: FormatRow = {
       zeros,
       fillCodes(r0, r1, codes) {
         const R = r1 - r0;
-        if (slab.length < R * rowBytes) slab = new Uint8Array(R * rowBytes);
-        const w = asU32(ctx.reader.range(wp, r0 * rowBytes, R * rowBytes, slab));
+        const w = asU32(slab(r0, r1));
         for (let j = 0; j < R; j++) {
           const base = j * words;
           const o = j * K;
@@ -124,7 +123,7 @@ export const CT_INT: FormatRow = {
       const z = integerValues(zp, ctx.reader.whole(zp));
       for (let n = 0; n < N; n++) for (let g = 0; g < G; g++) zeros[n * G + g] = 128 + (perTensor ? z[0] : z[n * G + g]);
     }
-    let slab = new Uint8Array(0);
+    const slab = rowSlabs(ctx.reader, w, K);
     const e = sc.nbytes / sc.nElements;
     return affineKernel({
       shape: [N, K],
@@ -138,10 +137,8 @@ export const CT_INT: FormatRow = {
       scales,
       zeros,
       fillCodes(r0, r1, codes) {
-        const len = (r1 - r0) * K;
-        if (slab.length < len) slab = new Uint8Array(len);
-        const b = ctx.reader.range(w, r0 * K, len, slab);
-        for (let i = 0; i < len; i++) codes[i] = b[i] ^ 0x80; // int8 -> stored + 128
+        const b = slab(r0, r1);
+        for (let i = 0; i < b.length; i++) codes[i] = b[i] ^ 0x80; // int8 -> stored + 128
       },
       codeSpans: (n, k) => [ctx.reader.span('weight', w, n * K + k, 1)],
       paramSpans: (n, g) => [ctx.reader.span('weight_scale', sc, (perTensor ? 0 : n * G + g) * e, e)],

@@ -6,7 +6,7 @@
  */
 import type { TensorInfo } from '../model.ts';
 import type { ByteSpan } from './components.ts';
-import { floatValues } from './components.ts';
+import { floatValues, rowSlabs } from './components.ts';
 import { E2M1, E2M1_MODELOPT, E4M3, outputDtypeOf, rounderFor, type OutputDtype } from './numeric.ts';
 import type { BuildContext, FormatRow, Kernel } from './table.ts';
 import { bad, need, shapeText } from './checks.ts';
@@ -42,7 +42,7 @@ function scaledKernel(p: ScaledParts): Kernel {
   const levels = table.length;
   const useTable = levels <= span;
   const lut = new Float32Array(useTable ? groups * levels : 0);
-  let slab = new Uint8Array(0);
+  const slab = rowSlabs(ctx.reader, weight, rowBytes);
   const codeOf = (b: Uint8Array, o: number, k: number) => (codeBits === 8 ? b[o + k] : (b[o + (k >> 1)] >> ((k & 1) << 2)) & 15);
   return {
     shape: p.shape,
@@ -60,9 +60,7 @@ function scaledKernel(p: ScaledParts): Kernel {
     codeSpans: (r, k) => [ctx.reader.span(p.weightRole, weight, r * rowBytes + Math.floor((k * codeBits) / 8), 1)],
     paramSpans: p.scaleSpans,
     decodeRows(r0, r1, out) {
-      const R = r1 - r0;
-      if (slab.length < R * rowBytes) slab = new Uint8Array(R * rowBytes);
-      const b = ctx.reader.range(weight, r0 * rowBytes, R * rowBytes, slab);
+      const b = slab(r0, r1);
       for (let r = r0, j = 0; r < r1; r++, j++) {
         const o = j * cols;
         const bo = j * rowBytes;

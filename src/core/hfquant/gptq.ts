@@ -2,7 +2,7 @@
 import { QuantLensError } from '../errors.ts';
 import { affineKernel, contiguousGroups, isNonMonotone } from './affine.ts';
 import { bad, int, need, num, readGidx, shapeText, VALID_BITS } from './checks.ts';
-import { asU32, floatValues } from './components.ts';
+import { asU32, columnSlabs, floatValues } from './components.ts';
 import { outputDtypeOf, streamField } from './numeric.ts';
 import type { BuildContext, FormatRow } from './table.ts';
 
@@ -103,7 +103,7 @@ export const GPTQ: FormatRow = {
     if (!ctx.detection.family) diagnostics.push('no config: GPTQ v1 zero points (stored z - 1) assumed');
     const rowBytes = N * 4;
     const P = qw.shape[0];
-    let slab = new Uint8Array(0);
+    const slab = columnSlabs(ctx.reader, qw, P, rowBytes);
     return affineKernel({
       shape: [N, K],
       bits,
@@ -117,8 +117,7 @@ export const GPTQ: FormatRow = {
       zeros,
       fillCodes(r0, r1, codes) {
         const R = r1 - r0;
-        if (slab.length < P * R * 4) slab = new Uint8Array(P * R * 4);
-        const w = asU32(ctx.reader.columns(qw, P, rowBytes, r0 * 4, r1 * 4, slab));
+        const w = asU32(slab(r0 * 4, r1 * 4));
         const mask = maxq;
         if (32 % bits === 0) {
           // whole fields per word: blocks of 16 rows keep the slab reads contiguous and the code writes few streams

@@ -1,6 +1,6 @@
 /** MLX affine quantization as mlx-lm saves it (spec §7): per-layer bits and group size from config.json `quantization`. */
 import { QuantLensError } from '../errors.ts';
-import { asU32, floatValues } from './components.ts';
+import { asU32, floatValues, rowSlabs } from './components.ts';
 import { outputDtypeOf, rounderFor, streamField } from './numeric.ts';
 import type { BuildContext, FormatRow } from './table.ts';
 import { bad, need, prod, range, shapeText } from './checks.ts';
@@ -50,7 +50,7 @@ export const MLX_AFFINE: FormatRow = {
     let negative = 0;
     for (let i = 0; i < s.length; i++) if (s[i] < 0) negative++;
     const rowBytes = words * 4;
-    let slab = new Uint8Array(0);
+    const slab = rowSlabs(ctx.reader, w, rowBytes);
     const e = sc.nbytes / sc.nElements;
     return {
       shape: [...lead, K], rows, cols: K, bits, groupSize: gs,
@@ -67,8 +67,7 @@ export const MLX_AFFINE: FormatRow = {
       paramSpans: (r, g) => [ctx.reader.span('scales', sc, (r * G + g) * e, e), ctx.reader.span('biases', bi, (r * G + g) * e, e)],
       decodeRows(r0, r1, out) {
         const R = r1 - r0;
-        if (slab.length < R * rowBytes) slab = new Uint8Array(R * rowBytes);
-        const u = asU32(ctx.reader.range(w, r0 * rowBytes, R * rowBytes, slab));
+        const u = asU32(slab(r0, r1));
         for (let j = 0; j < R; j++) {
           const o = j * K;
           const base = (r0 + j) * G;

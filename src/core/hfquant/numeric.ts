@@ -4,50 +4,26 @@
  * float code tables (E2M1, E4M3, E8M0). `Math.f16round` and `Float16Array` are not used (older Electron/Node).
  */
 import { F16_TO_F32, e4m3ToNumber } from '../quant/scalars.ts';
+import { f32ToBf16, f32ToF16Bits } from '../quant/encode.ts';
+
+/** float32 -> binary16 bits, round to nearest even (the core's encoder, also ggml's conversion). */
+export { f32ToF16Bits };
 
 /** A module-local reference: through the import binding every lookup would be a property access. */
 const HALF = F16_TO_F32;
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
-
-/** binary16 bits of x rounded first to float32, then to binary16 with round-to-nearest-even (torch's float->half). */
-export function f32ToF16Bits(x: number): number {
-  f32[0] = x;
-  const b = u32[0];
-  const sign = (b >>> 16) & 0x8000;
-  const exp = (b >>> 23) & 0xff;
-  let mant = b & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0);
-  const e = exp - 112; // rebias 127 -> 15
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    const shift = 14 - e; // subnormal: value = h * 2^-24
-    if (shift > 24) return sign;
-    mant |= 0x800000;
-    const half = 1 << (shift - 1);
-    let h = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    if (rem > half || (rem === half && h & 1)) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // a carry into the exponent is right, up to Inf
-  return sign | h;
-}
+const toF16Bits = f32ToF16Bits;
+const toBf16Bits = f32ToBf16;
 
 /** x rounded to float32, then to binary16 (RNE), as a number. */
 export function roundF16(x: number): number {
-  return HALF[f32ToF16Bits(x)];
+  return HALF[toF16Bits(x)];
 }
 
 /** x rounded to float32, then to bfloat16 (RNE, torch's float->bfloat16), as a number. NaN stays NaN. */
 export function roundBf16(x: number): number {
-  f32[0] = x;
-  const b = u32[0];
-  if ((b & 0x7f800000) === 0x7f800000 && b & 0x7fffff) return NaN;
-  u32[0] = ((b + 0x7fff + ((b >>> 16) & 1)) & 0xffff0000) >>> 0;
-  return f32[0];
+  return bf16BitsToNumber(toBf16Bits(x));
 }
 
 /** bfloat16 bits -> value. */

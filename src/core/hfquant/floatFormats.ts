@@ -82,6 +82,13 @@ function scaledKernel(p: ScaledParts): Kernel {
 
 const elemBytes = (t: TensorInfo) => t.nbytes / Math.max(1, t.nElements);
 
+/** The one value of a scalar component (shape [] or [1]). */
+function scalarOf(ctx: BuildContext, role: string): number {
+  const t = need(ctx, role);
+  if (t.nElements !== 1) throw bad(ctx, `${role} ${shapeText(t.shape)} is not one value`, t);
+  return floatValues(t, ctx.reader.whole(t))[0];
+}
+
 /** FP8 E4M3 weight [N, K] with a float32 multiplier grid [ceil(N/bh), ceil(K/bw)] (DeepSeek-V3, transformers FineGrainedFP8). */
 export const FP8_BLOCK: FormatRow = {
   id: 'fp8-block',
@@ -205,9 +212,7 @@ export const CT_NVFP4: FormatRow = {
   build(ctx) {
     const w = need(ctx, 'weight_packed');
     const s = need(ctx, 'weight_scale');
-    const gsT = need(ctx, 'weight_global_scale');
-    if (gsT.nElements !== 1) throw bad(ctx, `weight_global_scale ${shapeText(gsT.shape)} is not one value`, gsT);
-    const global = floatValues(gsT, ctx.reader.whole(gsT))[0];
+    const global = scalarOf(ctx, 'weight_global_scale');
     const gs = Number(ctWeightArgs(ctx)?.group_size ?? 16);
     return fp4Kernel(ctx, w, s, gs, E2M1, (raw, i) => Math.fround(raw[i] / global), `NVFP4 E2M1 g${gs} (E4M3 scales / global scale)`, ctx.modelDtype);
   },
@@ -244,9 +249,7 @@ export const MODELOPT_NVFP4: FormatRow = {
   build(ctx) {
     const w = need(ctx, 'weight');
     const s = need(ctx, 'weight_scale');
-    const s2T = need(ctx, 'weight_scale_2');
-    if (s2T.nElements !== 1) throw bad(ctx, `weight_scale_2 ${shapeText(s2T.shape)} is not one value`, s2T);
-    const s2 = floatValues(s2T, ctx.reader.whole(s2T))[0];
+    const s2 = scalarOf(ctx, 'weight_scale_2');
     const gs = Number(ctx.detection.qc.group_size ?? ctx.detection.qc.config_groups?.group_0?.weights?.group_size ?? 16);
     return fp4Kernel(ctx, w, s, gs, E2M1_MODELOPT, (raw, i) => Math.fround(raw[i] * s2), `NVFP4 E2M1 g${gs} (E4M3 scales x weight_scale_2)`, ctx.modelDtype);
   },

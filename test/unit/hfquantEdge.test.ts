@@ -541,3 +541,51 @@ test('compressed-tensors int-quantized (W8A8 INT8): unpacked I8 codes, per-chann
     await q.close();
   }
 });
+
+test('HQQ axis 0 (groups strided through the weight) and the MSB-first 3-bit packing decode exactly', async () => {
+  const u8 = (s: string) => new TextEncoder().encode(s);
+  const meta = (m: string, nbits: number, gs: number, axis: number, shape: number[], packing: string): SafetensorsTensorOut[] => [
+    { name: `${m}.nbits`, dtype: 'I32', shape: [], data: bytes(Int32Array.from([nbits])) },
+    { name: `${m}.group_size`, dtype: 'I32', shape: [], data: bytes(Int32Array.from([gs])) },
+    { name: `${m}.axis`, dtype: 'I32', shape: [], data: bytes(Int32Array.from([axis])) },
+    { name: `${m}.shape`, dtype: 'I64', shape: [2], data: bytes(BigInt64Array.from(shape.map(BigInt))) },
+    { name: `${m}.packing`, dtype: 'U8', shape: [packing.length], data: u8(packing) },
+    { name: `${m}.compute_dtype`, dtype: 'U8', shape: [14], data: u8('torch.bfloat16') },
+  ];
+  const bf = (xs: number[]) => bytes(Uint16Array.from(xs.map((x) => new Uint32Array(Float32Array.from([x]).buffer)[0] >>> 16)));
+  // axis 0, 4-bit: shape [4, 8], group 4 -> view [4 rows (gs), 8 cols (groups)]; element f at view (f >> 3, f & 7)
+  const V = Array.from({ length: 4 }, (_, i) => Array.from({ length: 8 }, (_, j) => (i * 5 + j * 3) % 16));
+  const wq0 = new Uint8Array(2 * 8);
+  for (let i = 0; i < 2; i++) for (let j = 0; j < 8; j++) wq0[i * 8 + j] = (V[i][j] << 4) | V[i + 2][j];
+  const z0 = Array.from({ length: 8 }, (_, j) => j - 0.5);
+  const s0 = Array.from({ length: 8 }, (_, j) => 2 ** -(j % 3));
+  // axis 1, 3-bit: shape [4, 5], group 5 -> view [4, 5]; 10 row-tenths MSB-first in an I32, rows padded to 10
+  const V3 = Array.from({ length: 4 }, (_, i) => Array.from({ length: 5 }, (_, j) => (i * 3 + j) % 8));
+  const wq3 = new Int32Array(5);
+  for (let j = 0; j < 5; j++) for (let p = 0; p < 4; p++) wq3[j] |= V3[p][j] << (27 - 3 * p);
+  const q = await openQuantizedModel(folder({
+    'config.json': { quantization_config: { quant_method: 'hqq' } },
+    'model.safetensors': buildSafetensorsFile([
+      { name: 'h.a.W_q', dtype: 'U8', shape: [2, 8], data: wq0 },
+      { name: 'h.a.scale', dtype: 'BF16', shape: [1, 8], data: bf(s0) },
+      { name: 'h.a.zero', dtype: 'BF16', shape: [1, 8], data: bf(z0) },
+      ...meta('h.a', 4, 4, 0, [4, 8], '4bit_u8'),
+      { name: 'h.b.W_q', dtype: 'I32', shape: [1, 5], data: bytes(wq3) },
+      { name: 'h.b.scale', dtype: 'BF16', shape: [4, 1], data: bf([1, 0.5, 2, 0.25]) },
+      { name: 'h.b.zero', dtype: 'BF16', shape: [4, 1], data: bf([3, 4, 0, 1]) },
+      ...meta('h.b', 3, 5, 1, [4, 5], '3bit_32'),
+    ]),
+  }));
+  try {
+    const a = q.weight('h.a.weight')!;
+    assert.equal(a.error, undefined, a.error?.message);
+    const wantA = Array.from({ length: 32 }, (_, f) => (V[f >> 3][f & 7] - z0[f & 7]) * s0[f & 7]);
+    assert.deepEqual(Array.from(a.decode()), wantA);
+    assert.deepEqual(Array.from(a.decodeRows(2, 3)), wantA.slice(16, 24));
+    const b = q.weight('h.b.weight')!;
+    assert.equal(b.scheme, 'HQQ 3-bit g5 axis 1');
+    assert.deepEqual(Array.from(b.decode()), Array.from({ length: 20 }, (_, f) => (V3[Math.floor(f / 5)][f % 5] - [3, 4, 0, 1][Math.floor(f / 5)]) * [1, 0.5, 2, 0.25][Math.floor(f / 5)]));
+  } finally {
+    await q.close();
+  }
+});

@@ -66,6 +66,7 @@ export const BNB_4BIT: FormatRow = {
     const groupsPerRow = Math.ceil(cols / bs) + (cols % bs ? 1 : 0);
     const firstBlock = (r: number) => Math.floor((r * cols) / bs);
     let slab = new Uint8Array(0);
+    const lut = new Float32Array(16);
     const codeAt = (b: Uint8Array, i: number) => (i & 1 ? b[i >> 1] & 15 : b[i >> 1] >> 4);
     return {
       shape, rows, cols, bits: 4, groupSize: bs,
@@ -94,7 +95,11 @@ export const BNB_4BIT: FormatRow = {
         if (slab.length < len) slab = new Uint8Array(len);
         const b = ctx.reader.range(w, b0, len, slab);
         const base = b0 * 2;
-        for (let i = e0; i < e1; i++) out[i - e0] = round(Math.fround(map[codeAt(b, i - base)] * absmax[Math.floor(i / bs)]));
+        for (let blk = Math.floor(e0 / bs); blk * bs < e1; blk++) {
+          const a = absmax[blk];
+          for (let q = 0; q < 16; q++) lut[q] = round(Math.fround(map[q] * a));
+          for (let i = Math.max(e0, blk * bs), end = Math.min(e1, (blk + 1) * bs); i < end; i++) out[i - e0] = lut[codeAt(b, i - base)];
+        }
       },
     };
   },

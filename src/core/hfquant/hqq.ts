@@ -75,6 +75,7 @@ export const HQQ: FormatRow = {
       const shift = (pk.parts - 1 - p) * pk.bits;
       return ((words ? words[pr * viewCols + j] : buf[pr * viewCols + j]) >>> shift) & mask;
     };
+    const lut = new Float32Array(mask + 1);
     const viewOf = (f: number) => (axis === 1 ? [Math.floor(f / gs), f % gs] : [Math.floor(f / M), f % M]);
     return {
       shape, rows, cols, bits: nbits, groupSize: gs,
@@ -105,24 +106,32 @@ export const HQQ: FormatRow = {
       decodeRows(r0, r1, out) {
         const f0 = r0 * cols;
         const f1 = r1 * cols;
-        // axis 1: the view rows of [f0, f1) are contiguous, so each part's packed rows are too; axis 0 needs all of W_q.
-        let first = 0;
-        let last = h;
-        if (axis === 1) {
-          const i0 = Math.floor(f0 / gs);
-          const i1 = Math.ceil(f1 / gs);
-          if (i1 - i0 < h) {
-            const a = i0 % h;
-            const bEnd = (i1 - 1) % h;
-            if (a <= bEnd && Math.floor(i0 / h) === Math.floor((i1 - 1) / h)) [first, last] = [a, bEnd + 1];
+        // The view rows of [f0, f1) are contiguous; each part holds a contiguous run of them in its packed rows.
+        const i0 = Math.floor(f0 / viewCols);
+        const i1 = Math.floor((f1 - 1) / viewCols) + 1;
+        for (let p = Math.floor(i0 / h); p * h < i1; p++) {
+          const a = Math.max(i0, p * h);
+          const b = Math.min(i1, (p + 1) * h);
+          const buf = ctx.reader.range(wq, (a - p * h) * rowStride, (b - a) * rowStride);
+          const words = pk.i32 ? asU32(buf) : null;
+          const shift = (pk.parts - 1 - p) * pk.bits;
+          for (let i = a; i < b; i++) {
+            const lo = Math.max(f0, i * viewCols);
+            const hi = Math.min(f1, (i + 1) * viewCols);
+            const o = (i - a) * viewCols - i * viewCols;
+            if (axis === 1) {
+              // one group per view row: every (code - zero) * scale of the group at once
+              const zi = z[i];
+              const si = s[i];
+              for (let q = 0; q <= mask; q++) lut[q] = round(round(q - zi) * si);
+              for (let f = lo; f < hi; f++) out[f - f0] = lut[((words ? words[o + f] : buf[o + f]) >>> shift) & mask];
+            } else {
+              for (let f = lo; f < hi; f++) {
+                const g = f - i * viewCols;
+                out[f - f0] = round(round((((words ? words[o + f] : buf[o + f]) >>> shift) & mask) - z[g]) * s[g]);
+              }
+            }
           }
-        }
-        const buf = last - first === h ? ctx.reader.whole(wq) : ctx.reader.range(wq, first * rowStride, (last - first) * rowStride);
-        const words = pk.i32 ? asU32(buf) : null;
-        for (let f = f0; f < f1; f++) {
-          const [i, j] = axis === 1 ? [Math.floor(f / gs), f % gs] : [Math.floor(f / M), f % M];
-          const g = axis === 1 ? i : j;
-          out[f - f0] = round(round(codeFrom(buf, words, first, i, j) - z[g]) * s[g]);
         }
       },
     };

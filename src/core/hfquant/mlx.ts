@@ -51,6 +51,8 @@ export const MLX_AFFINE: FormatRow = {
     for (let i = 0; i < s.length; i++) if (s[i] < 0) negative++;
     const rowBytes = words * 4;
     const slab = rowSlabs(ctx.reader, w, rowBytes);
+    const levels = 1 << bits;
+    const lut = new Float32Array(levels);
     const e = sc.nbytes / sc.nElements;
     return {
       shape: [...lead, K], rows, cols: K, bits, groupSize: gs,
@@ -71,9 +73,11 @@ export const MLX_AFFINE: FormatRow = {
         for (let j = 0; j < R; j++) {
           const o = j * K;
           const base = (r0 + j) * G;
-          for (let k = 0; k < K; k++) {
-            const g = base + Math.floor(k / gs);
-            out[o + k] = round(round(streamField(u, k, bits, j * words) * s[g]) + b[g]);
+          for (let g = 0; g < G; g++) {
+            const sg = s[base + g];
+            const bg = b[base + g];
+            for (let q = 0; q < levels; q++) lut[q] = round(round(q * sg) + bg); // two roundings, as MLX's CPU path
+            for (let k = g * gs; k < (g + 1) * gs; k++) out[o + k] = lut[streamField(u, k, bits, j * words)];
           }
         }
       },

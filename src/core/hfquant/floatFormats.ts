@@ -180,10 +180,14 @@ export const FP8_SCALED: FormatRow = {
   },
 };
 
-/** Two E2M1 codes per byte (low nibble first), one scale per `gs` inputs; `effective(i)` the f32 scale of group entry i. */
-function fp4Kernel(ctx: BuildContext, w: TensorInfo, s: TensorInfo, gs: number, table: Float32Array, effective: (raw: Float64Array, i: number) => number, scheme: string, dtype: OutputDtype, leading: number[] = []): Kernel {
-  const rows = w.shape.slice(0, -1).reduce((a, b) => a * b, 1);
-  const cols = w.shape[w.shape.length - 1] * 2;
+/**
+ * Two E2M1 codes per byte (low nibble first), one scale per `gs` inputs; `effective(raw, i)` is the float32 scale of
+ * scale entry i. The logical shape is the packed one with its last dimension doubled.
+ */
+function fp4Kernel(ctx: BuildContext, w: TensorInfo, s: TensorInfo, gs: number, table: Float32Array, effective: (raw: Float64Array, i: number) => number, scheme: string, dtype: OutputDtype): Kernel {
+  const shape = [...w.shape.slice(0, -1), w.shape[w.shape.length - 1] * 2];
+  const cols = shape[shape.length - 1];
+  const rows = w.nElements / Math.max(1, cols / 2);
   const groups = Math.ceil(cols / gs);
   if (s.nElements !== rows * groups) throw bad(ctx, `${s.name} ${shapeText(s.shape)} holds ${s.nElements} scales, expected ${rows} x ${groups} (one per ${gs} inputs)`, s);
   const raw = floatValues(s, ctx.reader.whole(s), true);
@@ -191,7 +195,7 @@ function fp4Kernel(ctx: BuildContext, w: TensorInfo, s: TensorInfo, gs: number, 
   for (let i = 0; i < scales.length; i++) scales[i] = effective(raw, i);
   const e = elemBytes(s);
   return scaledKernel({
-    shape: [...leading, ...(leading.length ? [rows / leading.reduce((a, b) => a * b, 1)] : [rows]), cols], rows, cols, bits: 4, groupSize: gs, span: gs,
+    shape, rows, cols, bits: 4, groupSize: gs, span: gs,
     scheme, dtype, diagnostics: [], table, scales, weight: w, weightRole: w.name.slice(ctx.module.length + 1), codeBits: 4, ctx,
     scaleSpans: (r, g) => [ctx.reader.span(s.name.slice(ctx.module.length + 1), s, (r * groups + g) * e, e)],
   });
@@ -273,9 +277,7 @@ export const GPTOSS_MXFP4: FormatRow = {
     const lead = b.shape.slice(0, -2);
     const G = b.shape[b.shape.length - 2];
     if (s.shape.length !== lead.length + 1 || s.shape.some((d, i) => d !== (i < lead.length ? lead[i] : G))) throw bad(ctx, `${s.name} ${shapeText(s.shape)} does not match ${b.name} ${shapeText(b.shape)} (expected ${shapeText([...lead, G])})`, s);
-    const flat: TensorInfo = { ...b, shape: [...lead, G * 16] };
-    const k = fp4Kernel(ctx, flat, s, 32, E2M1, (raw, i) => raw[i], 'MXFP4 E2M1 g32 (E8M0 scales)', ctx.modelDtype);
-    k.shape = [...lead, G * 32];
-    return k;
+    const flat: TensorInfo = { ...b, shape: [...lead, G * 16] }; // [..., groups, 16 bytes] read as rows of bytes
+    return fp4Kernel(ctx, flat, s, 32, E2M1, (raw, i) => raw[i], 'MXFP4 E2M1 g32 (E8M0 scales)', ctx.modelDtype);
   },
 };

@@ -98,7 +98,7 @@ test('GPTQ 3-bit: codes straddling 32-bit words decode exactly, act-order g_idx 
   const gidx = Array.from({ length: 96 }, (_, k) => (k * 7) % 3);
   const spec: GptqSpec = { N: 32, K: 96, bits: 3, gs: 32, codes: (n, k) => (n * 5 + k * 3) % 8, zstored: (g, n) => (g + n) % 7, scale: (g, n) => 2 ** -(g + (n % 4)), gidx };
   const d = folder({ 'config.json': gptqConfig(3, 32), 'model.safetensors': buildSafetensorsFile([...gptqTensors('model.layers.0.mlp.up_proj', spec), plainNorm]) });
-  const q = await openQuantizedModel(d);
+  const q = await openQuantizedModel(d, { validate: true });
   try {
     const [w] = q.weights;
     assert.equal(q.weights.length, 1);
@@ -125,7 +125,7 @@ test('GPTQ 3-bit: codes straddling 32-bit words decode exactly, act-order g_idx 
 test('GPTQ v1 overflowed zero: a stored field of 2^b - 1 decodes as z = 2^b and is reported as lossy', async () => {
   const spec: GptqSpec = { N: 8, K: 64, bits: 4, gs: 32, codes: (n, k) => (n + k) % 16, zstored: (g, n) => (g === 1 && n === 5 ? 15 : 7), scale: () => 0.25 };
   const d = folder({ 'config.json': gptqConfig(4, 32, { desc_act: false }), 'model.safetensors': buildSafetensorsFile(gptqTensors('m.q_proj', spec)) });
-  const q = await openQuantizedModel(d);
+  const q = await openQuantizedModel(d, { validate: true });
   try {
     const [w] = q.weights;
     assert.equal(firstBitMismatch(w.decode(), expectedGptq(spec, true)), null);
@@ -150,7 +150,7 @@ test('FP8 128x128 blocks with partial edge blocks: every element uses its block 
       { name: 'x.weight_scale_inv', dtype: 'F32', shape: [2, 3], data: bytes(grid) },
     ]),
   });
-  const q = await openQuantizedModel(d);
+  const q = await openQuantizedModel(d, { validate: true });
   try {
     const [w] = q.weights;
     assert.ok(w.diagnostics.some((x) => x.startsWith('partial edge blocks')));
@@ -175,7 +175,7 @@ test('bad input: each error names its weight and reason, and only that weight is
     ...gptqTensors('a.badzeros', { ...ok, N: 16 }).map((t) => (t.name.endsWith('qzeros') ? { ...t, shape: [2, 1], data: t.data.subarray(0, 8) } : t)),
     plainNorm,
   ]);
-  const q = await openQuantizedModel(folder({ 'config.json': gptqConfig(4, 32), 'model.safetensors': file }));
+  const q = await openQuantizedModel(folder({ 'config.json': gptqConfig(4, 32), 'model.safetensors': file }), { validate: true });
   try {
     const by = (n: string) => q.weight(`a.${n}.weight`)!;
     assert.equal(by('good').error, undefined);
@@ -260,7 +260,7 @@ test('EXL2, EXL3 and marlin-24 are detected and labelled not decodable', async (
     ['exl3', [t('e.trellis', 'I16', [2, 1, 64]), t('e.suh', 'F16', [32]), t('e.svh', 'F16', [16])], 'EXL3'],
     ['compressed-tensors', [t('e.weight_packed', 'I32', [4, 4]), t('e.scale_packed', 'F16', [4]), t('e.meta', 'I16', [4])], 'compressed-tensors marlin-24'],
   ] as const) {
-    const q = await openQuantizedModel(folder({ 'config.json': { quantization_config: { quant_method: method, bits: 4, format: 'marlin-24' } }, 'model.safetensors': buildSafetensorsFile([...tensors]) }));
+    const q = await openQuantizedModel(folder({ 'config.json': { quantization_config: { quant_method: method, bits: 4, format: 'marlin-24' } }, 'model.safetensors': buildSafetensorsFile([...tensors]) }), { validate: true });
     try {
       assert.equal(q.weights.length, 1, method);
       const [w] = q.weights;
@@ -300,7 +300,7 @@ test('no config: tensor fingerprints find the same logical weights (and decode t
     ['hqq-4bit-g64', 'hqq', true], ['mlx-affine-4bit-g64', 'mlx-affine', false],
   ];
   for (const [v, id, decodes] of cases) {
-    const q = await openQuantizedModel(variantWith(v, {}));
+    const q = await openQuantizedModel(variantWith(v, {}), { validate: true });
     try {
       assert.equal(q.detection.family, undefined);
       const exp = expectedOf(v);
@@ -318,7 +318,7 @@ test('no config: tensor fingerprints find the same logical weights (and decode t
 
 test('config locations: text_config, compression_config, quantize_config.json, quant_config.json, hf_quant_config.json', async () => {
   const check = async (v: string, configs: Record<string, object | null>, source: string) => {
-    const q = await openQuantizedModel(variantWith(v, configs));
+    const q = await openQuantizedModel(variantWith(v, configs), { validate: true });
     try {
       assert.equal(q.detection.source, source, v);
       const exp = expectedOf(v);
@@ -338,7 +338,7 @@ test('config locations: text_config, compression_config, quantize_config.json, q
 
 test('opening a folder, its index, any shard or a single file gives the same logical weights', async () => {
   const names = async (p: string) => {
-    const q = await openQuantizedModel(p);
+    const q = await openQuantizedModel(p, { validate: true });
     try {
       return q.weights.map((w) => `${w.name}:${w.components.length}:${w.error?.message ?? ''}`);
     } finally {
@@ -355,7 +355,7 @@ test('opening a folder, its index, any shard or a single file gives the same log
 
 test('row ranges, chunks, group scales and the group inspector agree with the whole decode', async () => {
   for (const v of ['gptq-v1-4bit-asym-actorder-g128', 'awq-gemm-4bit-g128', 'bnb-nf4-dq-bf16', 'mlx-affine-8bit-g64', 'hqq-4bit-g64', 'gptoss-mxfp4', 'ct-nvfp4', 'bnb-int8']) {
-    const q = await openQuantizedModel(join(CORPUS, v));
+    const q = await openQuantizedModel(join(CORPUS, v), { validate: true });
     try {
       const w = q.weights[0];
       const whole = w.decode();
@@ -396,7 +396,7 @@ test('scheme labels, effective bits per weight and diagnostics of the corpus', a
     'mlx-affine-4bit-g64': ['MLX affine 4-bit g64', 4 + 32 / 64],
   };
   for (const [v, [scheme, bpw]] of Object.entries(want)) {
-    const q = await openQuantizedModel(join(CORPUS, v));
+    const q = await openQuantizedModel(join(CORPUS, v), { validate: true });
     try {
       const w = q.weight('model.layers.0.self_attn.q_proj.weight')!;
       assert.equal(w.scheme, scheme, v);
@@ -406,7 +406,7 @@ test('scheme labels, effective bits per weight and diagnostics of the corpus', a
       await q.close();
     }
   }
-  const q = await openQuantizedModel(join(CORPUS, 'gptq-v1-4bit-asym-actorder-g128'));
+  const q = await openQuantizedModel(join(CORPUS, 'gptq-v1-4bit-asym-actorder-g128'), { validate: true });
   try {
     // the corpus README: q_proj of layer 0 and k_proj of layer 1 have one z=0 each, stored as -1
     assert.ok(q.weight('model.layers.0.self_attn.q_proj.weight')!.diagnostics.some((d) => d.startsWith('v1 zero-point overflow: 1 z=0 field(s) stored as -1 at (g 0, n 206) (read 15, decoded z = 16), which set 1 higher field(s)')));
@@ -415,7 +415,7 @@ test('scheme labels, effective bits per weight and diagnostics of the corpus', a
   } finally {
     await q.close();
   }
-  const mlx = await openQuantizedModel(join(CORPUS, 'mlx-affine-4bit-g64'));
+  const mlx = await openQuantizedModel(join(CORPUS, 'mlx-affine-4bit-g64'), { validate: true });
   try {
     assert.equal(mlx.weight('lm_head.weight')!.bits, 6);
     assert.equal(mlx.weight('lm_head.weight')!.groupScales().zeroKind, 'bias');
@@ -476,7 +476,7 @@ test('roundF16 and roundBf16 round float32 values to nearest-even, ties and subn
 test('logicalWeightStats streams with progress and equals the one-chunk result; tensorRows compares with original/', async () => {
   const { logicalWeightStats, compareLogicalWeight, tensorRows } = await import('../../src/core/hfquant/stats.ts');
   const { openModel } = await import('../../src/core/formats/openModel.ts');
-  const q = await openQuantizedModel(join(CORPUS, 'ct-w8a16-int8-channel'));
+  const q = await openQuantizedModel(join(CORPUS, 'ct-w8a16-int8-channel'), { validate: true });
   const orig = await openModel(join(CORPUS, 'original', 'model.safetensors'));
   try {
     const w = q.weight('model.layers.0.mlp.down_proj.weight')!;
@@ -500,7 +500,7 @@ test('GPTQModel dynamic overrides bits and group size per module; pack_dtype oth
   const eight: GptqSpec = { N: 8, K: 64, bits: 8, gs: 64, codes: (n, k) => (n * 7 + k) % 256, zstored: () => 100, scale: () => 2 ** -7 };
   const file = buildSafetensorsFile([...gptqTensors('model.layers.0.mlp.up_proj', four), ...gptqTensors('model.layers.0.mlp.down_proj', eight)]);
   const config = { quantization_config: { quant_method: 'gptq', bits: 4, group_size: 32, checkpoint_format: 'gptq_v2', dynamic: { '+:.*down_proj': { bits: 8, group_size: 64 } } } };
-  const q = await openQuantizedModel(folder({ 'config.json': config, 'model.safetensors': file }));
+  const q = await openQuantizedModel(folder({ 'config.json': config, 'model.safetensors': file }), { validate: true });
   try {
     assert.equal(firstBitMismatch(q.weight('model.layers.0.mlp.up_proj.weight')!.decode(), expectedGptq(four, false)), null);
     const down = q.weight('model.layers.0.mlp.down_proj.weight')!;
@@ -585,6 +585,30 @@ test('HQQ axis 0 (groups strided through the weight) and the MSB-first 3-bit pac
     const b = q.weight('h.b.weight')!;
     assert.equal(b.scheme, 'HQQ 3-bit g5 axis 1');
     assert.deepEqual(Array.from(b.decode()), Array.from({ length: 20 }, (_, f) => (V3[Math.floor(f / 5)][f % 5] - [3, 4, 0, 1][Math.floor(f / 5)]) * [1, 0.5, 2, 0.25][Math.floor(f / 5)]));
+  } finally {
+    await q.close();
+  }
+});
+
+test('without validate only headers and metadata are read: data-level checks run when a weight is first used', async () => {
+  // g_idx of 2048 columns is 8 KB: more than the listing reads (LISTING_READ_BYTES), so its range check waits for load()
+  const ok: GptqSpec = { N: 8, K: 2048, bits: 4, gs: 1024, codes: (n, k) => (n * k) % 16, zstored: () => 7, scale: () => 0.5 };
+  const bad: GptqSpec = { ...ok, gidx: Array.from({ length: 2048 }, (_, k) => (k === 1500 ? 2 : (k * 5) % 2)) };
+  const d = folder({ 'config.json': gptqConfig(4, 1024), 'model.safetensors': buildSafetensorsFile([...gptqTensors('a.good', { ...ok, gidx: Array.from({ length: 2048 }, (_, k) => (k * 5) % 2) }), ...gptqTensors('a.bad', bad)]) });
+  const q = await openQuantizedModel(d);
+  try {
+    const good = q.weight('a.good.weight')!;
+    const b = q.weight('a.bad.weight')!;
+    assert.equal(good.loaded, false);
+    assert.equal(b.decodable, true, 'the headers are consistent');
+    assert.equal(good.scheme, 'GPTQ int4 asym g1024');
+    good.decodeRows(0, 1);
+    assert.equal(good.loaded, true);
+    assert.equal(good.scheme, 'GPTQ int4 asym g1024 act-order', 'the label is completed from g_idx');
+    assert.match(b.load()!.message, /g_idx\[1500\] = 2 is out of range/);
+    assert.equal(b.decodable, false);
+    assert.throws(() => b.decode(), /out of range/);
+    assert.equal(firstBitMismatch(good.decode(), expectedGptq({ ...ok, gidx: Array.from({ length: 2048 }, (_, k) => (k * 5) % 2) }, true)), null);
   } finally {
     await q.close();
   }

@@ -20,17 +20,32 @@ export interface ByteSpan {
   length: number;
 }
 
+/** When listing a model, components up to this size are read (metadata: quant states, shapes, scalars, flags). */
+export const LISTING_READ_BYTES = 4096;
+
 export class ComponentReader {
   private readonly cache = new Map<string, Uint8Array>();
-  constructor(readonly model: Model) {}
+  /** Bytes read from the model's sources so far. */
+  bytesRead = 0;
+  /**
+   * `listing`: the reader a weight's row is first built with, to list it from its headers: larger components read
+   * as zeros (every header-level check still runs; the data-level ones run when the weight is loaded).
+   */
+  constructor(
+    readonly model: Model,
+    readonly listing = false,
+  ) {}
 
-  /** All bytes of a (small) component, cached. */
+  /** All bytes of a (small) component, cached for the life of this reader. */
   whole(t: TensorInfo): Uint8Array {
     let b = this.cache.get(t.name);
     if (!b) {
       if (t.nbytes > MAX_WHOLE_COMPONENT_BYTES) throw new QuantLensError('limit-exceeded', `${t.name} is ${t.nbytes} bytes, over the ${MAX_WHOLE_COMPONENT_BYTES}-byte limit for a scale or index tensor`, t.absoluteOffset, this.model.files[t.fileIndex].path);
       b = new Uint8Array(t.nbytes);
-      readFully(this.model.files[t.fileIndex].source, t.absoluteOffset, b, `tensor ${t.name}`);
+      if (!this.listing || t.nbytes <= LISTING_READ_BYTES) {
+        readFully(this.model.files[t.fileIndex].source, t.absoluteOffset, b, `tensor ${t.name}`);
+        this.bytesRead += t.nbytes;
+      }
       this.cache.set(t.name, b);
     }
     return b;
@@ -40,6 +55,7 @@ export class ComponentReader {
   range(t: TensorInfo, offset: number, length: number, target: Uint8Array = new Uint8Array(length)): Uint8Array {
     const dst = target.length === length ? target : target.subarray(0, length);
     readFully(this.model.files[t.fileIndex].source, t.absoluteOffset + offset, dst, `tensor ${t.name}`);
+    this.bytesRead += length;
     return dst;
   }
 
@@ -53,6 +69,7 @@ export class ComponentReader {
     if (w === rowBytes) return this.range(t, 0, rows * rowBytes, out);
     const src = this.model.files[t.fileIndex].source;
     for (let r = 0; r < rows; r++) readFully(src, t.absoluteOffset + r * rowBytes + c0, out.subarray(r * w, (r + 1) * w), `tensor ${t.name}`);
+    this.bytesRead += rows * w;
     return out;
   }
 

@@ -18,7 +18,6 @@ import { dirname, join } from 'node:path';
 import { QuantLensError } from '../errors.ts';
 import { openModel } from '../formats/openModel.ts';
 import type { Model, TensorInfo } from '../model.ts';
-import { ComponentReader } from './components.ts';
 import { describeDetection, detectQuantization, type QuantDetection } from './detect.ts';
 import { groupWeights, type LogicalWeight } from './weights.ts';
 
@@ -74,13 +73,23 @@ function entryOfFile(path: string): string {
   return path;
 }
 
-export async function openQuantizedModel(path: string): Promise<QuantizedModel> {
+export interface OpenOptions {
+  /**
+   * Load every weight at open (read all scales, zeros and indices once, a few percent of the model) so that data-level
+   * errors and diagnostics are known up front. Without it only headers and metadata components are read, and each
+   * weight completes its checks when it is first decoded or load()ed.
+   */
+  validate?: boolean;
+}
+
+export async function openQuantizedModel(path: string, options: OpenOptions = {}): Promise<QuantizedModel> {
   const folder = isDir(path) ? path : dirname(path);
   const entry = isDir(path) ? entryOfFolder(path) : entryOfFile(path);
   const model = await openModel(entry);
   try {
     const detection = detectQuantization(folder, model);
-    const { weights, plain } = groupWeights(model, detection, new ComponentReader(model));
+    const { weights, plain } = groupWeights(model, detection);
+    if (options.validate) for (const w of weights) w.load();
     const byName = new Map<string, LogicalWeight>();
     for (const w of weights) {
       byName.set(w.name, w);

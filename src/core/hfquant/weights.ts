@@ -61,10 +61,19 @@ export interface LogicalWeight {
   components: TensorInfo[];
   /** Role of each component, in the same order (qweight, qzeros, scales, g_idx ...). */
   roles: string[];
+  /**
+   * Whether it decodes. A listed weight has passed every check its headers allow; `load()` reads its scales, zeros
+   * and indices and runs the data-level checks (g_idx range) and diagnostics, which can still flag it.
+   */
   decodable: boolean;
   /** Why it is not decoded: a bad component, an unknown method, or a format without a decoder here. */
   error?: QuantLensError;
+  /** Data-level findings (v1 zero overflow, act-order, negative MLX scales); complete once loaded. */
   diagnostics: string[];
+  /** Whether the data-level checks have run (load() or any decode did). */
+  loaded: boolean;
+  /** Reads the weight's scales, zeros and indices, runs the data-level checks; returns the error, if any. */
+  load(): QuantLensError | undefined;
   /** Rows of the flattened leading dimensions, each `cols` long. */
   rows: number;
   cols: number;
@@ -83,6 +92,9 @@ export interface GroupedModel {
   plain: TensorInfo[];
 }
 
+/** How many weights keep their loaded scales and zeros at once (the others reload when used again). */
+export const LOADED_KERNELS = 8;
+
 function matchesDtype(t: TensorInfo | undefined, dtypes?: string[]): boolean {
   return !!t && (!dtypes || dtypes.includes(t.dtype ?? ''));
 }
@@ -93,11 +105,25 @@ function candidateRows(d: QuantDetection): readonly FormatRow[] {
   return FORMAT_TABLE;
 }
 
-export function groupWeights(model: Model, detection: QuantDetection, reader = new ComponentReader(model)): GroupedModel {
+/** Loaded kernels, least recently used first; unloading drops a kernel's tables, not the weight. */
+class KernelCache {
+  private readonly order: { unload(): void }[] = [];
+  touch(entry: { unload(): void }): void {
+    const i = this.order.indexOf(entry);
+    if (i >= 0) this.order.splice(i, 1);
+    this.order.push(entry);
+    while (this.order.length > LOADED_KERNELS) this.order.shift()!.unload();
+  }
+}
+
+/** Groups a model's tensors into logical weights by the format table; only small metadata components are read. */
+export function groupWeights(model: Model, detection: QuantDetection): GroupedModel {
   const byName = new Map(model.tensors.map((t) => [t.name, t]));
+  const position = new Map(model.tensors.map((t, i) => [t.name, i]));
   const claimed = new Set<string>();
   const weights: LogicalWeight[] = [];
   const names = [...byName.keys()].sort();
+  const cache = new KernelCache();
   for (const row of candidateRows(detection)) {
     const [main, ...rest] = row.components;
     for (const mainSuffix of suffixes(main)) {
@@ -117,96 +143,115 @@ export function groupWeights(model: Model, detection: QuantDetection, reader = n
         if (row.accepts && !row.accepts(c, detection)) continue;
         const ordered = row.components.map((s) => c[s.role]).filter((x): x is TensorInfo => !!x);
         for (const x of ordered) claimed.add(x.name);
-        weights.push(makeWeight(row, module, c, reader, detection));
+        weights.push(makeWeight(row, module, c, model, detection, cache));
       }
     }
   }
   const plain = model.tensors.filter((t) => !claimed.has(t.name));
-  weights.sort((a, b) => model.tensors.indexOf(a.components[0]) - model.tensors.indexOf(b.components[0]));
+  weights.sort((a, b) => position.get(a.components[0].name)! - position.get(b.components[0].name)!);
   return { weights, plain };
 }
 
-function makeWeight(row: FormatRow, module: string, c: Record<string, TensorInfo | undefined>, reader: ComponentReader, detection: QuantDetection): LogicalWeight {
-  const name = row.logicalName ? row.logicalName(module) : `${module}.weight`;
-  const roles = row.components.filter((s) => c[s.role]).map((s) => s.role);
-  const components = roles.map((r) => c[r]!);
-  const ctx: BuildContext = { module, name, c, reader, detection, modelDtype: detection.modelDtype };
-  let kernel: Kernel | undefined;
-  let error: QuantLensError | undefined;
-  let shape: number[] = [];
-  let bits = NaN;
-  let scheme = row.label;
-  const diagnostics: string[] = [];
+/** Runs a row's builder; a QuantLensError it throws is the weight's error. */
+function tryBuild(row: FormatRow, ctx: BuildContext): { kernel?: Kernel; error?: QuantLensError; described?: { shape: number[]; bits: number; scheme: string } } {
+  const { name, module, c, detection } = ctx;
+  let described: { shape: number[]; bits: number; scheme: string } | undefined;
   try {
     if (detection.unknownMethod) throw unknownMethodError(name, detection, row.label);
     if (detection.unsupportedMethod) throw new QuantLensError('not-decodable', `${name}: quant_method ${detection.unsupportedMethod} has no decoder in this version (tensors look like ${row.label})`);
     for (const spec of row.components) if (!spec.optional && !c[spec.role]) throw new QuantLensError('bad-tensor', `${name}: missing component ${spec.role} (${module}${suffixes(spec).join(' or ' + module)})`);
-    if (row.build) {
-      kernel = row.build(ctx);
-      ({ shape, bits, scheme } = kernel);
-      diagnostics.push(...kernel.diagnostics);
-    } else if (row.notDecodable) {
-      try {
-        ({ shape, bits, scheme } = row.notDecodable.describe(ctx));
-      } catch {
-        // a label is enough
-      }
-      throw new QuantLensError('not-decodable', `${name}: ${row.label} is detected but not decodable here: ${row.notDecodable.reason}`);
+    if (row.build) return { kernel: row.build(ctx) };
+    try {
+      described = row.notDecodable!.describe(ctx);
+    } catch {
+      // a label is enough
     }
+    throw new QuantLensError('not-decodable', `${name}: ${row.label} is detected but not decodable here: ${row.notDecodable!.reason}`);
   } catch (e) {
     if (!(e instanceof QuantLensError)) throw e;
-    error = e;
-    kernel = undefined;
+    return { error: e, described };
   }
+}
+
+function makeWeight(row: FormatRow, module: string, c: Record<string, TensorInfo | undefined>, model: Model, detection: QuantDetection, cache: KernelCache): LogicalWeight {
+  const name = row.logicalName ? row.logicalName(module) : `${module}.weight`;
+  const roles = row.components.filter((s) => c[s.role]).map((s) => s.role);
+  const components = roles.map((r) => c[r]!);
+  const context = (reader: ComponentReader): BuildContext => ({ module, name, c, reader, detection, modelDtype: detection.modelDtype });
+  // Listed from the headers and the small metadata components only.
+  const listed = tryBuild(row, context(new ComponentReader(model, true)));
+  const info = listed.kernel ?? listed.described;
   const bytes = components.reduce((a, t) => a + t.nbytes, 0);
+  const shape = info?.shape ?? [];
   const nElements = shape.length && shape.every(Number.isFinite) ? shape.reduce((a, b) => a * b, 1) : 0;
-  const rows = kernel?.rows ?? 0;
-  const cols = kernel?.cols ?? 0;
-  const k = (): Kernel => {
-    if (!kernel) throw error!;
-    return kernel;
+  let kernel: Kernel | undefined;
+  let reader: ComponentReader | undefined;
+  const entry = {
+    unload() {
+      kernel = undefined;
+      reader = undefined;
+    },
   };
-  const decodeRows = (r0: number, r1: number, out?: Float32Array) => {
-    const kk = k();
-    if (!(Number.isInteger(r0) && Number.isInteger(r1) && 0 <= r0 && r0 <= r1 && r1 <= kk.rows)) throw new QuantLensError('usage', `${name}: row range [${r0}, ${r1}) is outside [0, ${kk.rows})`);
-    const dst = out ?? new Float32Array((r1 - r0) * kk.cols);
-    if (dst.length < (r1 - r0) * kk.cols) throw new QuantLensError('usage', `${name}: output holds ${dst.length} values, rows [${r0}, ${r1}) need ${(r1 - r0) * kk.cols}`);
-    if (r1 > r0) kk.decodeRows(r0, r1, dst);
-    return dst;
-  };
-  const forEachChunk = (onChunk: (v: Float32Array, first: number) => void, rowsPerChunk?: number, isCancelled?: () => boolean) => {
-    const kk = k();
-    const step = Math.max(1, rowsPerChunk ?? Math.floor(ROWS_PER_CHUNK_TARGET_ELEMENTS / Math.max(1, kk.cols)));
-    const buf = new Float32Array(Math.min(step, kk.rows) * kk.cols);
-    for (let r = 0; r < kk.rows; r += step) {
-      if (isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while decoding ${name}`);
-      const r1 = Math.min(kk.rows, r + step);
-      kk.decodeRows(r, r1, buf);
-      onChunk(buf.subarray(0, (r1 - r) * kk.cols), r);
-    }
-  };
-  return {
+  const w: LogicalWeight = {
     name,
     module,
     format: { id: row.id, label: row.label, family: row.family },
-    scheme,
+    scheme: info?.scheme ?? row.label,
     shape,
     nElements,
-    dtype: kernel?.dtype,
-    bits,
-    groupSize: kernel?.groupSize ?? null,
+    dtype: listed.kernel?.dtype,
+    bits: info?.bits ?? NaN,
+    groupSize: listed.kernel?.groupSize ?? null,
     bitsPerWeight: nElements ? (bytes * 8) / nElements : NaN,
     bytes,
     components,
     roles,
-    decodable: !!kernel,
-    error,
-    diagnostics,
-    rows,
-    cols,
-    decodeRows,
-    decode: () => decodeRows(0, k().rows),
-    forEachChunk,
+    decodable: !!listed.kernel,
+    error: listed.error,
+    diagnostics: [...(listed.kernel?.diagnostics ?? [])], // the header-level ones; load() completes them
+    loaded: !listed.kernel,
+    rows: listed.kernel?.rows ?? 0,
+    cols: listed.kernel?.cols ?? 0,
+    load() {
+      if (!w.decodable) return w.error;
+      if (!kernel) {
+        const r = new ComponentReader(model);
+        const built = tryBuild(row, context(r));
+        if (!built.kernel) {
+          w.error = built.error;
+          w.decodable = false;
+          w.loaded = true;
+          return w.error;
+        }
+        kernel = built.kernel;
+        reader = r;
+        w.scheme = kernel.scheme;
+        w.diagnostics.splice(0, w.diagnostics.length, ...kernel.diagnostics);
+        w.loaded = true;
+      }
+      cache.touch(entry);
+      return undefined;
+    },
+    decodeRows(r0, r1, out) {
+      const kk = k();
+      if (!(Number.isInteger(r0) && Number.isInteger(r1) && 0 <= r0 && r0 <= r1 && r1 <= kk.rows)) throw new QuantLensError('usage', `${name}: row range [${r0}, ${r1}) is outside [0, ${kk.rows})`);
+      const dst = out ?? new Float32Array((r1 - r0) * kk.cols);
+      if (dst.length < (r1 - r0) * kk.cols) throw new QuantLensError('usage', `${name}: output holds ${dst.length} values, rows [${r0}, ${r1}) need ${(r1 - r0) * kk.cols}`);
+      if (r1 > r0) kk.decodeRows(r0, r1, dst);
+      return dst;
+    },
+    decode: () => w.decodeRows(0, k().rows),
+    forEachChunk(onChunk, rowsPerChunk, isCancelled) {
+      const kk = k();
+      const step = Math.max(1, rowsPerChunk ?? Math.floor(ROWS_PER_CHUNK_TARGET_ELEMENTS / Math.max(1, kk.cols)));
+      const buf = new Float32Array(Math.min(step, kk.rows) * kk.cols);
+      for (let r = 0; r < kk.rows; r += step) {
+        if (isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while decoding ${name}`);
+        const r1 = Math.min(kk.rows, r + step);
+        kk.decodeRows(r, r1, buf);
+        onChunk(buf.subarray(0, (r1 - r) * kk.cols), r);
+      }
+    },
     groupScales() {
       const kk = k();
       const G = kk.groupsPerRow;
@@ -224,7 +269,7 @@ function makeWeight(row: FormatRow, module: string, c: Record<string, TensorInfo
       const kk = k();
       if (!(Number.isInteger(r) && r >= 0 && r < kk.rows && Number.isInteger(g) && g >= 0 && g < kk.groupsPerRow)) throw new QuantLensError('usage', `${name}: no group ${g} in row ${r} (${kk.rows} rows of ${kk.groupsPerRow} groups)`);
       const columns = kk.groupColumns(r, g);
-      const rowValues = decodeRows(r, r + 1);
+      const rowValues = w.decodeRows(r, r + 1);
       const spans: ByteSpan[] = [];
       const seen = new Set<string>();
       const add = (s: ByteSpan) => {
@@ -246,8 +291,15 @@ function makeWeight(row: FormatRow, module: string, c: Record<string, TensorInfo
         columns,
         codes: columns.map((col) => kk.code(r, col)),
         values: columns.map((col) => rowValues[col]),
-        sources: spans.map((s) => ({ ...s, bytes: reader.bytesOf(s) })),
+        sources: spans.map((s) => ({ ...s, bytes: reader!.bytesOf(s) })),
       };
     },
   };
+  /** The loaded kernel, loading it when needed; throws the weight's error when it does not decode. */
+  function k(): Kernel {
+    const err = w.load();
+    if (err) throw err;
+    return kernel!;
+  }
+  return w;
 }

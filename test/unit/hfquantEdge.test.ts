@@ -613,3 +613,15 @@ test('without validate only headers and metadata are read: data-level checks run
     await q.close();
   }
 });
+
+test('an unquantized checkpoint has no logical weights; a config file names its folder; a GGUF is refused', async () => {
+  const q = await openQuantizedModel(join(CORPUS, 'original', 'config.json'));
+  try {
+    assert.equal(q.weights.length, 0);
+    assert.equal(q.plain.length, q.model.tensors.length);
+    assert.match(q.summary, /^no quantized weights; quantization config|^no quantized weights; no quantization config/);
+  } finally {
+    await q.close();
+  }
+  await assert.rejects(openQuantizedModel(join(import.meta.dirname, '..', 'fixtures', 'corpus', 'gguf', 'llama-tiny-Q4_0.gguf')), /is GGUF, not a safetensors checkpoint/);
+});

@@ -14,7 +14,7 @@
  * Only safetensors headers, the config files and the bytes a decode needs are read.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { QuantLensError } from '../errors.ts';
 import { openModel } from '../formats/openModel.ts';
 import type { Model, TensorInfo } from '../model.ts';
@@ -82,11 +82,16 @@ export interface OpenOptions {
   validate?: boolean;
 }
 
+/** Config files name their folder. */
+const CONFIG_FILES = new Set(['config.json', 'quantize_config.json', 'quant_config.json', 'hf_quant_config.json']);
+
 export async function openQuantizedModel(path: string, options: OpenOptions = {}): Promise<QuantizedModel> {
+  const asFolder = isDir(path) || CONFIG_FILES.has(basename(path));
   const folder = isDir(path) ? path : dirname(path);
-  const entry = isDir(path) ? entryOfFolder(path) : entryOfFile(path);
+  const entry = asFolder ? entryOfFolder(folder) : entryOfFile(path);
   const model = await openModel(entry);
   try {
+    if (model.format !== 'safetensors') throw new QuantLensError('usage', `${entry} is ${model.format.toUpperCase()}, not a safetensors checkpoint: open it as a model`);
     const detection = detectQuantization(folder, model);
     const { weights, plain } = groupWeights(model, detection);
     if (options.validate) for (const w of weights) w.load();

@@ -253,6 +253,18 @@ test('bad input in other formats: FP8 without weight_scale, AWQ scales of the wr
   }
 });
 
+test('no config: a qweight without scales is still a (flagged) quantized weight, never plain numbers', async () => {
+  const ok: GptqSpec = { N: 8, K: 64, bits: 4, gs: 32, codes: () => 1, zstored: () => 7, scale: () => 1 };
+  const q = await openQuantizedModel(folder({ 'model.safetensors': buildSafetensorsFile(gptqTensors('x', { ...ok, omit: ['scales', 'g_idx'] })) }));
+  try {
+    assert.equal(q.weights.length, 1);
+    assert.equal(q.plain.length, 0);
+    assert.match(q.weights[0].error!.message, /^x\.weight: missing component scales/);
+  } finally {
+    await q.close();
+  }
+});
+
 test('EXL2, EXL3 and marlin-24 are detected and labelled not decodable', async () => {
   const t = (name: string, dtype: string, shape: number[]) => ({ name, dtype, shape, data: new Uint8Array(shape.reduce((a, b) => a * b, 1) * (dtype === 'I32' ? 4 : dtype === 'U8' ? 1 : 2)) });
   for (const [method, tensors, label] of [

@@ -44,8 +44,10 @@ export const GPTQ: FormatRow = {
   accepts(c, d) {
     if (d.family === 'gptq') return true;
     if (d.family) return false;
-    // fingerprint: qweight [K·b/32, N] and scales [G, N] share N
-    return !!c.qweight && !!c.scales && c.qweight.shape[1] === c.scales.shape[1] && (!!c.g_idx || c.qweight.shape[1] !== c.scales.shape[1] / 8);
+    // fingerprint: g_idx is GPTQ's own; else qweight [K·b/32, N] and scales [G, N] share N. Without scales the
+    // tensors are still a quantized weight (flagged: missing scales), so GPTQ, the most common, takes them.
+    if (c.g_idx || !c.scales) return true;
+    return c.qweight!.shape[1] === c.scales.shape[1];
   },
   build(ctx) {
     const qc = gptqModuleConfig(ctx);

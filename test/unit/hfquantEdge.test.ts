@@ -606,7 +606,7 @@ test('without validate only headers and metadata are read: data-level checks run
   // g_idx of 2048 columns is 8 KB: more than the listing reads (LISTING_READ_BYTES), so its range check waits for load()
   const ok: GptqSpec = { N: 8, K: 2048, bits: 4, gs: 1024, codes: (n, k) => (n * k) % 16, zstored: () => 7, scale: () => 0.5 };
   const bad: GptqSpec = { ...ok, gidx: Array.from({ length: 2048 }, (_, k) => (k === 1500 ? 2 : (k * 5) % 2)) };
-  const d = folder({ 'config.json': gptqConfig(4, 1024), 'model.safetensors': buildSafetensorsFile([...gptqTensors('a.good', { ...ok, gidx: Array.from({ length: 2048 }, (_, k) => (k * 5) % 2) }), ...gptqTensors('a.bad', bad)]) });
+  const d = folder({ 'config.json': gptqConfig(4, 1024, { desc_act: false }), 'model.safetensors': buildSafetensorsFile([...gptqTensors('a.good', { ...ok, gidx: Array.from({ length: 2048 }, (_, k) => (k * 5) % 2) }), ...gptqTensors('a.bad', bad)]) });
   const q = await openQuantizedModel(d);
   try {
     const good = q.weight('a.good.weight')!;
@@ -616,7 +616,7 @@ test('without validate only headers and metadata are read: data-level checks run
     assert.equal(good.scheme, 'GPTQ int4 asym g1024');
     good.decodeRows(0, 1);
     assert.equal(good.loaded, true);
-    assert.equal(good.scheme, 'GPTQ int4 asym g1024 act-order', 'the label is completed from g_idx');
+    assert.equal(good.scheme, 'GPTQ int4 asym g1024 act-order', 'the config said desc_act false; g_idx shows act-order');
     assert.match(b.load()!.message, /g_idx\[1500\] = 2 is out of range/);
     assert.equal(b.decodable, false);
     assert.throws(() => b.decode(), /out of range/);

@@ -3,7 +3,7 @@ import { affineKernel, contiguousGroups } from './affine.ts';
 import { bad, expectShape, need, num } from './checks.ts';
 import { asU32, columnSlabs, floatValues, rowSlabs } from './components.ts';
 import { outputDtypeOf } from './numeric.ts';
-import type { BuildContext, FormatRow } from './table.ts';
+import { plan, type BuildContext, type FormatRow, type Plan } from './table.ts';
 
 /** AWQ's nibble order: output column 8c + ORDER[i] sits in nibble i of word c; column n is nibble REVERSE[n % 8]. */
 const AWQ_REVERSE_ORDER = [0, 4, 1, 5, 2, 6, 3, 7];
@@ -29,35 +29,33 @@ interface AwqLayout {
   codeWord(n: number, k: number): number;
 }
 
-/** The kernel of either layout: W[n][k] = round((q − z) · s) in the scales dtype, zeros stored as is (no −1). */
-function awqKernel(ctx: BuildContext, L: AwqLayout) {
+/** The plan of either layout: W[n][k] = round((q − z) · s) in the scales dtype, zeros stored as is (no −1). */
+function awqPlan(ctx: BuildContext, L: AwqLayout): Plan {
   const [qw, qz, sc] = [need(ctx, 'qweight'), need(ctx, 'qzeros'), need(ctx, 'scales')];
   const { N, groups: G } = L;
-  const s = floatValues(sc, ctx.reader.whole(sc));
-  const zw = asU32(ctx.reader.whole(qz));
-  const scales = new Float64Array(N * G);
-  const zeros = new Float64Array(N * G);
-  for (let n = 0; n < N; n++) {
-    for (let g = 0; g < G; g++) {
-      scales[n * G + g] = s[L.scaleIndex(n, g)];
-      zeros[n * G + g] = (zw[L.zeroWord(n, g)] >>> L.zeroShift(n, g)) & 15;
+  const listing = { shape: [N, L.K], bits: awqBits(ctx), groupSize: L.groupSize, scheme: `AWQ ${L.version} int4 asym g${L.groupSize}`, dtype: outputDtypeOf(sc.dtype), diagnostics: [] };
+  return plan(listing, () => {
+    const s = floatValues(sc, ctx.reader.whole(sc));
+    const zw = asU32(ctx.reader.whole(qz));
+    const scales = new Float64Array(N * G);
+    const zeros = new Float64Array(N * G);
+    for (let n = 0; n < N; n++) {
+      for (let g = 0; g < G; g++) {
+        scales[n * G + g] = s[L.scaleIndex(n, g)];
+        zeros[n * G + g] = (zw[L.zeroWord(n, g)] >>> L.zeroShift(n, g)) & 15;
+      }
     }
-  }
-  const e = sc.nbytes / sc.nElements;
-  return affineKernel({
-    shape: [N, L.K],
-    bits: awqBits(ctx),
-    groupSize: L.groupSize,
-    scheme: `AWQ ${L.version} int4 asym g${L.groupSize}`,
-    dtype: outputDtypeOf(sc.dtype),
-    diagnostics: [],
-    groups: G,
-    gidx: contiguousGroups(L.K, L.groupSize),
-    scales,
-    zeros,
-    fillCodes: L.fillCodes,
-    codeSpans: (n, k) => [ctx.reader.span('qweight', qw, L.codeWord(n, k) * 4, 4)],
-    paramSpans: (n, g) => [ctx.reader.span('scales', sc, L.scaleIndex(n, g) * e, e), ctx.reader.span('qzeros', qz, L.zeroWord(n, g) * 4, 4)],
+    const e = sc.nbytes / sc.nElements;
+    return affineKernel({
+      ...listing,
+      groups: G,
+      gidx: contiguousGroups(L.K, L.groupSize),
+      scales,
+      zeros,
+      fillCodes: L.fillCodes,
+      codeSpans: (n, k) => [ctx.reader.span('qweight', qw, L.codeWord(n, k) * 4, 4)],
+      paramSpans: (n, g) => [ctx.reader.span('scales', sc, L.scaleIndex(n, g) * e, e), ctx.reader.span('qzeros', qz, L.zeroWord(n, g) * 4, 4)],
+    });
   });
 }
 
@@ -87,7 +85,7 @@ export const AWQ_GEMM: FormatRow = {
     const gs = num(ctx.detection.qc.group_size) ?? Math.ceil(K / G);
     if (Math.ceil(K / gs) !== G) throw bad(ctx, `scales has ${G} groups, expected ${Math.ceil(K / gs)} for ${K} inputs at group size ${gs}`, sc);
     const slab = columnSlabs(ctx.reader, qw, K, W * 4);
-    return awqKernel(ctx, {
+    return awqPlan(ctx, {
       version: 'GEMM', N, K, groups: G, groupSize: gs,
       scaleIndex: (n, g) => g * N + n,
       zeroWord: (n, g) => g * W + (n >> 3),
@@ -132,7 +130,7 @@ export const AWQ_GEMV: FormatRow = {
     if (G > zw * 8) throw bad(ctx, `${K} inputs at group size ${gs} need ${G} groups, but scales holds ${zw * 8}`, sc);
     const rowWords = qw.shape[1];
     const slab = rowSlabs(ctx.reader, qw, rowWords * 4);
-    return awqKernel(ctx, {
+    return awqPlan(ctx, {
       version: 'GEMV', N, K, groups: G, groupSize: gs,
       scaleIndex: (n, g) => n * zw * 8 + g,
       zeroWord: (n, g) => n * zw + (g >> 3),

@@ -3,7 +3,7 @@ import { QuantLensError } from '../errors.ts';
 import type { TensorInfo } from '../model.ts';
 import { floatValues, integerValues, rowSlabs } from './components.ts';
 import { outputDtypeOf, rounderFor } from './numeric.ts';
-import type { BuildContext, FormatRow } from './table.ts';
+import { plan, type BuildContext, type FormatRow } from './table.ts';
 import { bad, need, prod, range, shapeText } from './checks.ts';
 
 /** The UTF-8 JSON of `weight.quant_state.bitsandbytes__nf4|fp4`. */
@@ -43,65 +43,69 @@ export const BNB_4BIT: FormatRow = {
     const nblocks = Math.ceil(n / bs);
     if (am.nElements !== nblocks) throw bad(ctx, `absmax has ${am.nElements} entries, expected ${nblocks} blocks of ${bs}`, am);
     if (qm.nElements !== 16) throw bad(ctx, `quant_map has ${qm.nElements} entries, not 16`, qm);
-    const map = Float32Array.from(floatValues(qm, ctx.reader.whole(qm)));
-    const absmax = new Float64Array(nblocks);
     const nested = am.dtype === 'U8';
+    const nbs = Number(state.nested_blocksize ?? 256);
     if (nested) {
       const na = need(ctx, 'nested_absmax');
       const nq = need(ctx, 'nested_quant_map');
-      const nbs = Number(state.nested_blocksize ?? 256);
-      const off = Number(state.nested_offset ?? 0);
       if (na.nElements !== Math.ceil(nblocks / nbs)) throw bad(ctx, `nested_absmax has ${na.nElements} entries, expected ${Math.ceil(nblocks / nbs)}`, na);
       if (nq.nElements !== 256) throw bad(ctx, `nested_quant_map has ${nq.nElements} entries, not 256`, nq);
-      const nav = floatValues(na, ctx.reader.whole(na));
-      const nqv = floatValues(nq, ctx.reader.whole(nq));
-      const codes = ctx.reader.whole(am);
-      for (let b = 0; b < nblocks; b++) absmax[b] = Math.fround(Math.fround(nqv[codes[b]] * nav[Math.floor(b / nbs)]) + off);
-    } else absmax.set(floatValues(am, ctx.reader.whole(am)));
+    }
     const rows = shape[0];
     const cols = n / Math.max(1, rows);
-    const dtype = outputDtypeOf(state.dtype, ctx.modelDtype);
-    const round = rounderFor(dtype);
     const type = String(state.quant_type ?? (st.name.endsWith('nf4') ? 'nf4' : 'fp4'));
-    const groupsPerRow = Math.ceil(cols / bs) + (cols % bs ? 1 : 0);
-    const firstBlock = (r: number) => Math.floor((r * cols) / bs);
-    let slab = new Uint8Array(0);
-    const lut = new Float32Array(16);
-    const codeAt = (b: Uint8Array, i: number) => (i & 1 ? b[i >> 1] & 15 : b[i >> 1] >> 4);
-    return {
-      shape, rows, cols, bits: 4, groupSize: bs,
-      scheme: `bitsandbytes ${type.toUpperCase()} blocksize ${bs}${nested ? ' double-quant' : ''}`,
-      dtype, diagnostics: [], groupsPerRow,
-      groupColumns(r, g) {
-        const b = firstBlock(r) + g;
-        return range(Math.max(0, b * bs - r * cols), Math.min(cols, (b + 1) * bs - r * cols));
-      },
-      scale: (r, g) => absmax[Math.min(nblocks - 1, firstBlock(r) + g)],
-      code: (r, k) => {
-        const i = r * cols + k;
-        return codeAt(ctx.reader.range(w, i >> 1, 1), i & 1);
-      },
-      codeSpans: (r, k) => [ctx.reader.span('weight', w, (r * cols + k) >> 1, 1)],
-      paramSpans(r, g) {
-        const b = firstBlock(r) + g;
-        const e = am.nbytes / am.nElements;
-        return [ctx.reader.span('absmax', am, b * e, e)];
-      },
-      decodeRows(r0, r1, out) {
-        const e0 = r0 * cols;
-        const e1 = r1 * cols;
-        const b0 = e0 >> 1;
-        const len = ((e1 + 1) >> 1) - b0;
-        if (slab.length < len) slab = new Uint8Array(len);
-        const b = ctx.reader.range(w, b0, len, slab);
-        const base = b0 * 2;
-        for (let blk = Math.floor(e0 / bs); blk * bs < e1; blk++) {
-          const a = absmax[blk];
-          for (let q = 0; q < 16; q++) lut[q] = round(Math.fround(map[q] * a));
-          for (let i = Math.max(e0, blk * bs), end = Math.min(e1, (blk + 1) * bs); i < end; i++) out[i - e0] = lut[codeAt(b, i - base)];
-        }
-      },
-    };
+    const listing = { shape, bits: 4, groupSize: bs, scheme: `bitsandbytes ${type.toUpperCase()} blocksize ${bs}${nested ? ' double-quant' : ''}`, dtype: outputDtypeOf(state.dtype, ctx.modelDtype), diagnostics: [] };
+    return plan(listing, () => {
+      const map = Float32Array.from(floatValues(qm, ctx.reader.whole(qm)));
+      const absmax = new Float64Array(nblocks);
+      if (nested) {
+        const na = need(ctx, 'nested_absmax');
+        const nq = need(ctx, 'nested_quant_map');
+        const off = Number(state.nested_offset ?? 0);
+        const nav = floatValues(na, ctx.reader.whole(na));
+        const nqv = floatValues(nq, ctx.reader.whole(nq));
+        const codes = ctx.reader.whole(am);
+        for (let b = 0; b < nblocks; b++) absmax[b] = Math.fround(Math.fround(nqv[codes[b]] * nav[Math.floor(b / nbs)]) + off);
+      } else absmax.set(floatValues(am, ctx.reader.whole(am)));
+      const round = rounderFor(listing.dtype);
+      const groupsPerRow = Math.ceil(cols / bs) + (cols % bs ? 1 : 0);
+      const firstBlock = (r: number) => Math.floor((r * cols) / bs);
+      let slab = new Uint8Array(0);
+      const lut = new Float32Array(16);
+      const codeAt = (b: Uint8Array, i: number) => (i & 1 ? b[i >> 1] & 15 : b[i >> 1] >> 4);
+      return {
+        ...listing, rows, cols, groupsPerRow,
+        groupColumns(r, g) {
+          const b = firstBlock(r) + g;
+          return range(Math.max(0, b * bs - r * cols), Math.min(cols, (b + 1) * bs - r * cols));
+        },
+        scale: (r, g) => absmax[Math.min(nblocks - 1, firstBlock(r) + g)],
+        code: (r, k) => {
+          const i = r * cols + k;
+          return codeAt(ctx.reader.range(w, i >> 1, 1), i & 1);
+        },
+        codeSpans: (r, k) => [ctx.reader.span('weight', w, (r * cols + k) >> 1, 1)],
+        paramSpans(r, g) {
+          const b = firstBlock(r) + g;
+          const e = am.nbytes / am.nElements;
+          return [ctx.reader.span('absmax', am, b * e, e)];
+        },
+        decodeRows(r0, r1, out) {
+          const e0 = r0 * cols;
+          const e1 = r1 * cols;
+          const b0 = e0 >> 1;
+          const len = ((e1 + 1) >> 1) - b0;
+          if (slab.length < len) slab = new Uint8Array(len);
+          const b = ctx.reader.range(w, b0, len, slab);
+          const base = b0 * 2;
+          for (let blk = Math.floor(e0 / bs); blk * bs < e1; blk++) {
+            const a = absmax[blk];
+            for (let q = 0; q < 16; q++) lut[q] = round(Math.fround(map[q] * a));
+            for (let i = Math.max(e0, blk * bs), end = Math.min(e1, (blk + 1) * bs); i < end; i++) out[i - e0] = lut[codeAt(b, i - base)];
+          }
+        },
+      };
+    });
   },
 };
 
@@ -126,25 +130,28 @@ export const BNB_INT8: FormatRow = {
       const f = integerValues(ctx.c.weight_format, ctx.reader.whole(ctx.c.weight_format))[0];
       if (f !== 0) throw new QuantLensError('not-decodable', `${ctx.name}: weight_format ${f} (${['row', 'col32', 'col_turing', 'col_ampere'][f] ?? 'unknown'}) is a legacy tiled layout bitsandbytes no longer reads`);
     }
-    const s = floatValues(scb, ctx.reader.whole(scb));
-    const C = Math.fround(1 / 127); // 7.874015718698502e-3, 0x3c010204
-    const slab = rowSlabs(ctx.reader, w, K);
-    return {
-      shape: [N, K], rows: N, cols: K, bits: 8, groupSize: null, scheme: 'LLM.int8 row-wise absmax', dtype: 'float32', diagnostics: [], groupsPerRow: 1,
-      groupColumns: () => range(0, K),
-      scale: (r) => s[r] * C,
-      code: (r, k) => (ctx.reader.range(w, r * K + k, 1)[0] << 24) >> 24,
-      codeSpans: (r, k) => [ctx.reader.span('weight', w, r * K + k, 1)],
-      paramSpans: (r) => [ctx.reader.span('SCB', scb, r * 4, 4)],
-      decodeRows(r0, r1, out) {
-        const b = slab(r0, r1);
-        const a = new Int8Array(b.buffer, b.byteOffset, b.length);
-        for (let r = r0, o = 0; r < r1; r++, o += K) {
-          const sc = s[r];
-          for (let k = 0; k < K; k++) out[o + k] = Math.fround(Math.fround(a[o + k] * sc) * C);
-        }
-      },
-    };
+    const listing = { shape: [N, K], bits: 8, groupSize: null, scheme: 'LLM.int8 row-wise absmax', dtype: 'float32' as const, diagnostics: [] };
+    return plan(listing, () => {
+      const s = floatValues(scb, ctx.reader.whole(scb));
+      const C = Math.fround(1 / 127); // 7.874015718698502e-3, 0x3c010204
+      const slab = rowSlabs(ctx.reader, w, K);
+      return {
+        ...listing, rows: N, cols: K, groupsPerRow: 1,
+        groupColumns: () => range(0, K),
+        scale: (r) => s[r] * C,
+        code: (r, k) => (ctx.reader.range(w, r * K + k, 1)[0] << 24) >> 24,
+        codeSpans: (r, k) => [ctx.reader.span('weight', w, r * K + k, 1)],
+        paramSpans: (r) => [ctx.reader.span('SCB', scb, r * 4, 4)],
+        decodeRows(r0, r1, out) {
+          const b = slab(r0, r1);
+          const a = new Int8Array(b.buffer, b.byteOffset, b.length);
+          for (let r = r0, o = 0; r < r1; r++, o += K) {
+            const sc = s[r];
+            for (let k = 0; k < K; k++) out[o + k] = Math.fround(Math.fround(a[o + k] * sc) * C);
+          }
+        },
+      };
+    });
   },
 };
 

@@ -20,34 +20,17 @@ export interface ByteSpan {
   length: number;
 }
 
-/** When listing a model, components up to this size are read (metadata: quant states, shapes, scalars, flags). */
-export const LISTING_READ_BYTES = 4096;
-
 export class ComponentReader {
-  private readonly cache = new Map<string, Uint8Array>();
   /** Bytes read from the model's sources so far. */
   bytesRead = 0;
-  /**
-   * `listing`: the reader a weight's row is first built with, to list it from its headers: larger components read
-   * as zeros (every header-level check still runs; the data-level ones run when the weight is loaded).
-   */
-  constructor(
-    readonly model: Model,
-    readonly listing = false,
-  ) {}
+  constructor(readonly model: Model) {}
 
-  /** All bytes of a (small) component, cached for the life of this reader. */
+  /** All bytes of a (small) component: a scale, zero or index tensor, or a metadata tensor. */
   whole(t: TensorInfo): Uint8Array {
-    let b = this.cache.get(t.name);
-    if (!b) {
-      if (t.nbytes > MAX_WHOLE_COMPONENT_BYTES) throw new QuantLensError('limit-exceeded', `${t.name} is ${t.nbytes} bytes, over the ${MAX_WHOLE_COMPONENT_BYTES}-byte limit for a scale or index tensor`, t.absoluteOffset, this.model.files[t.fileIndex].path);
-      b = new Uint8Array(t.nbytes);
-      if (!this.listing || t.nbytes <= LISTING_READ_BYTES) {
-        readFully(this.model.files[t.fileIndex].source, t.absoluteOffset, b, `tensor ${t.name}`);
-        this.bytesRead += t.nbytes;
-      }
-      this.cache.set(t.name, b);
-    }
+    if (t.nbytes > MAX_WHOLE_COMPONENT_BYTES) throw new QuantLensError('limit-exceeded', `${t.name} is ${t.nbytes} bytes, over the ${MAX_WHOLE_COMPONENT_BYTES}-byte limit for a scale or index tensor`, t.absoluteOffset, this.model.files[t.fileIndex].path);
+    const b = new Uint8Array(t.nbytes);
+    readFully(this.model.files[t.fileIndex].source, t.absoluteOffset, b, `tensor ${t.name}`);
+    this.bytesRead += t.nbytes;
     return b;
   }
 

@@ -4,7 +4,7 @@ import { bad, expectShape, int, need, num, readGidx, shapeText } from './checks.
 import { asU32, floatValues, integerValues, rowSlabs } from './components.ts';
 import { ctWeightArgs } from './ctConfig.ts';
 import { outputDtypeOf } from './numeric.ts';
-import type { FormatRow } from './table.ts';
+import { plan, type FormatRow } from './table.ts';
 
 /**
  * compressed-tensors pack-quantized (§6.2): weight_packed I32 [N, ceil(K·b/32)] along K, weight_shape [N, K],
@@ -40,50 +40,54 @@ export const CT_PACKED: FormatRow = {
     const strategy = String(args?.strategy ?? (G === 1 ? 'channel' : 'group'));
     const gs = G === 1 ? null : num(args?.group_size) ?? Math.ceil(K / G);
     if (gs !== null && !ctx.c.weight_g_idx && Math.ceil(K / gs) !== G) throw bad(ctx, `weight_scale has ${G} groups, expected ${Math.ceil(K / gs)} for ${K} inputs at group size ${gs}`, sc);
-    const gidx = ctx.c.weight_g_idx ? readGidx(ctx, ctx.c.weight_g_idx, K, G) : contiguousGroups(K, gs);
-    const offset = 1 << (bits - 1);
-    const s = floatValues(sc, ctx.reader.whole(sc));
-    const zeros = new Float64Array(N * G).fill(offset);
     const zp = ctx.c.weight_zero_point;
     const per = 32 / bits;
-    if (zp) {
-      expectShape(ctx, zp, [Math.ceil(N / per), G], 'weight_zero_point packed along the outputs');
-      const z = asU32(ctx.reader.whole(zp));
-      for (let n = 0; n < N; n++) for (let g = 0; g < G; g++) zeros[n * G + g] = (z[Math.floor(n / per) * G + g] >>> ((n % per) * bits)) & ((1 << bits) - 1);
-    } else if (args?.symmetric === false) throw bad(ctx, 'asymmetric scheme without weight_zero_point');
-    const rowBytes = words * 4;
-    const mask = (1 << bits) - 1;
-    const slab = rowSlabs(ctx.reader, wp, rowBytes);
-    const actOrder = isNonMonotone(gidx);
-    return affineKernel({
-      shape: [N, K],
-      bits,
-      groupSize: gs,
-      scheme: `compressed-tensors ${int(bits)} ${zp ? 'asym' : 'sym'} ${gs ? `g${gs}` : strategy === 'channel' ? 'per-channel' : strategy}${ctx.c.weight_g_idx ? (actOrder ? ' act-order' : ' g_idx') : ''}`,
-      dtype: outputDtypeOf(sc.dtype),
-      diagnostics: actOrder ? ['act-order: weight_g_idx is non-monotone'] : [],
-      groups: G,
-      gidx,
-      scales: Float64Array.from({ length: N * G }, (_, i) => s[i]),
-      zeros,
-      fillCodes(r0, r1, codes) {
-        const R = r1 - r0;
-        const w = asU32(slab(r0, r1));
-        for (let j = 0; j < R; j++) {
-          const base = j * words;
-          const o = j * K;
-          if (bits === 4 || bits === 8 || bits === 2) {
-            for (let k = 0; k < K; k++) codes[o + k] = (w[base + Math.floor(k / per)] >>> ((k % per) * bits)) & mask;
+    if (zp) expectShape(ctx, zp, [Math.ceil(N / per), G], 'weight_zero_point packed along the outputs');
+    else if (args?.symmetric === false) throw bad(ctx, 'asymmetric scheme without weight_zero_point');
+    const scheme = (actOrder: boolean) => `compressed-tensors ${int(bits)} ${zp ? 'asym' : 'sym'} ${gs ? `g${gs}` : strategy === 'channel' ? 'per-channel' : strategy}${ctx.c.weight_g_idx ? (actOrder ? ' act-order' : ' g_idx') : ''}`;
+    return plan({ shape: [N, K], bits, groupSize: gs, scheme: scheme(!!args?.actorder), dtype: outputDtypeOf(sc.dtype), diagnostics: [] }, () => {
+      const gidx = ctx.c.weight_g_idx ? readGidx(ctx, ctx.c.weight_g_idx, K, G) : contiguousGroups(K, gs);
+      const offset = 1 << (bits - 1);
+      const s = floatValues(sc, ctx.reader.whole(sc));
+      const zeros = new Float64Array(N * G).fill(offset);
+      if (zp) {
+        const z = asU32(ctx.reader.whole(zp));
+        for (let n = 0; n < N; n++) for (let g = 0; g < G; g++) zeros[n * G + g] = (z[Math.floor(n / per) * G + g] >>> ((n % per) * bits)) & ((1 << bits) - 1);
+      }
+      const rowBytes = words * 4;
+      const mask = (1 << bits) - 1;
+      const slab = rowSlabs(ctx.reader, wp, rowBytes);
+      const actOrder = isNonMonotone(gidx);
+      return affineKernel({
+        shape: [N, K],
+        bits,
+        groupSize: gs,
+        scheme: scheme(actOrder),
+        dtype: outputDtypeOf(sc.dtype),
+        diagnostics: actOrder ? ['act-order: weight_g_idx is non-monotone'] : [],
+        groups: G,
+        gidx,
+        scales: Float64Array.from({ length: N * G }, (_, i) => s[i]),
+        zeros,
+        fillCodes(r0, r1, codes) {
+          const R = r1 - r0;
+          const w = asU32(slab(r0, r1));
+          for (let j = 0; j < R; j++) {
+            const base = j * words;
+            const o = j * K;
+            if (bits === 4 || bits === 8 || bits === 2) {
+              for (let k = 0; k < K; k++) codes[o + k] = (w[base + Math.floor(k / per)] >>> ((k % per) * bits)) & mask;
+            }
           }
-        }
-      },
-      codeSpans: (n, k) => [ctx.reader.span('weight_packed', wp, n * rowBytes + Math.floor(k / per) * 4, 4)],
-      paramSpans(n, g) {
-        const e = sc.nbytes / sc.nElements;
-        const spans = [ctx.reader.span('weight_scale', sc, (n * G + g) * e, e)];
-        if (zp) spans.push(ctx.reader.span('weight_zero_point', zp, (Math.floor(n / per) * G + g) * 4, 4));
-        return spans;
-      },
+        },
+        codeSpans: (n, k) => [ctx.reader.span('weight_packed', wp, n * rowBytes + Math.floor(k / per) * 4, 4)],
+        paramSpans(n, g) {
+          const e = sc.nbytes / sc.nElements;
+          const spans = [ctx.reader.span('weight_scale', sc, (n * G + g) * e, e)];
+          if (zp) spans.push(ctx.reader.span('weight_zero_point', zp, (Math.floor(n / per) * G + g) * 4, 4));
+          return spans;
+        },
+      });
     });
   },
 };
@@ -113,35 +117,39 @@ export const CT_INT: FormatRow = {
     if (!perTensor && (sc.shape.length !== 2 || sc.shape[0] !== N)) throw bad(ctx, `weight_scale ${shapeText(sc.shape)} does not have one row per output (${N})`, sc);
     const G = perTensor ? 1 : sc.shape[1];
     const gs = G === 1 ? null : Math.ceil(K / G);
-    const s = floatValues(sc, ctx.reader.whole(sc));
-    const scales = new Float64Array(N * G);
-    for (let n = 0; n < N; n++) for (let g = 0; g < G; g++) scales[n * G + g] = perTensor ? s[0] : s[n * G + g];
-    const zeros = new Float64Array(N * G).fill(128);
     const zp = ctx.c.weight_zero_point;
-    if (zp) {
-      if (zp.nElements !== sc.nElements) throw bad(ctx, `weight_zero_point ${shapeText(zp.shape)} does not match weight_scale ${shapeText(sc.shape)}`, zp);
-      const z = integerValues(zp, ctx.reader.whole(zp));
-      for (let n = 0; n < N; n++) for (let g = 0; g < G; g++) zeros[n * G + g] = 128 + (perTensor ? z[0] : z[n * G + g]);
-    }
-    const slab = rowSlabs(ctx.reader, w, K);
-    const e = sc.nbytes / sc.nElements;
-    return affineKernel({
-      shape: [N, K],
-      bits: 8,
-      groupSize: gs,
-      scheme: `compressed-tensors int8 ${zp ? 'asym' : 'sym'} ${gs ? `g${gs}` : perTensor ? 'per-tensor' : 'per-channel'}`,
-      dtype: sc.dtype === 'F32' ? ctx.modelDtype : outputDtypeOf(sc.dtype),
-      diagnostics: [],
-      groups: G,
-      gidx: contiguousGroups(K, gs),
-      scales,
-      zeros,
-      fillCodes(r0, r1, codes) {
-        const b = slab(r0, r1);
-        for (let i = 0; i < b.length; i++) codes[i] = b[i] ^ 0x80; // int8 -> stored + 128
-      },
-      codeSpans: (n, k) => [ctx.reader.span('weight', w, n * K + k, 1)],
-      paramSpans: (n, g) => [ctx.reader.span('weight_scale', sc, (perTensor ? 0 : n * G + g) * e, e)],
+    if (zp && zp.nElements !== sc.nElements) throw bad(ctx, `weight_zero_point ${shapeText(zp.shape)} does not match weight_scale ${shapeText(sc.shape)}`, zp);
+    const scheme = `compressed-tensors int8 ${zp ? 'asym' : 'sym'} ${gs ? `g${gs}` : perTensor ? 'per-tensor' : 'per-channel'}`;
+    const dtype = sc.dtype === 'F32' ? ctx.modelDtype : outputDtypeOf(sc.dtype);
+    return plan({ shape: [N, K], bits: 8, groupSize: gs, scheme, dtype, diagnostics: [] }, () => {
+      const s = floatValues(sc, ctx.reader.whole(sc));
+      const scales = new Float64Array(N * G);
+      for (let n = 0; n < N; n++) for (let g = 0; g < G; g++) scales[n * G + g] = perTensor ? s[0] : s[n * G + g];
+      const zeros = new Float64Array(N * G).fill(128);
+      if (zp) {
+        const z = integerValues(zp, ctx.reader.whole(zp));
+        for (let n = 0; n < N; n++) for (let g = 0; g < G; g++) zeros[n * G + g] = 128 + (perTensor ? z[0] : z[n * G + g]);
+      }
+      const slab = rowSlabs(ctx.reader, w, K);
+      const e = sc.nbytes / sc.nElements;
+      return affineKernel({
+        shape: [N, K],
+        bits: 8,
+        groupSize: gs,
+        scheme,
+        dtype,
+        diagnostics: [],
+        groups: G,
+        gidx: contiguousGroups(K, gs),
+        scales,
+        zeros,
+        fillCodes(r0, r1, codes) {
+          const b = slab(r0, r1);
+          for (let i = 0; i < b.length; i++) codes[i] = b[i] ^ 0x80; // int8 -> stored + 128
+        },
+        codeSpans: (n, k) => [ctx.reader.span('weight', w, n * K + k, 1)],
+        paramSpans: (n, g) => [ctx.reader.span('weight_scale', sc, (perTensor ? 0 : n * G + g) * e, e)],
+      });
     });
   },
 };

@@ -8,7 +8,7 @@ import type { TensorInfo } from '../model.ts';
 import type { ByteSpan } from './components.ts';
 import { floatValues, rowSlabs } from './components.ts';
 import { E2M1, E2M1_MODELOPT, E4M3, outputDtypeOf, rounderFor, type OutputDtype } from './numeric.ts';
-import type { BuildContext, FormatRow, Kernel } from './table.ts';
+import { plan, type BuildContext, type FormatRow, type Kernel, type Plan } from './table.ts';
 import { bad, need, shapeText } from './checks.ts';
 import { ctWeightArgs } from './ctConfig.ts';
 
@@ -108,18 +108,23 @@ export const FP8_BLOCK: FormatRow = {
     const [bh, bw] = Array.isArray(block) && block.length === 2 ? (block as number[]) : [128, 128];
     const want = [Math.ceil(N / bh), Math.ceil(K / bw)];
     if (s.shape.length !== 2 || s.shape[0] !== want[0] || s.shape[1] !== want[1]) throw bad(ctx, `weight_scale_inv ${shapeText(s.shape)} is not the ${bh}x${bw} block grid ${shapeText(want)} of weight ${shapeText(w.shape)}`, s);
-    const grid = floatValues(s, ctx.reader.whole(s));
-    const groups = want[1];
-    const scales = new Float64Array(N * groups);
-    for (let r = 0; r < N; r++) for (let g = 0; g < groups; g++) scales[r * groups + g] = grid[Math.floor(r / bh) * groups + g];
     const partial = N % bh !== 0 || K % bw !== 0;
-    return scaledKernel({
-      shape: [N, K], rows: N, cols: K, bits: 8, groupSize: bw, span: bw,
+    const listing = {
+      shape: [N, K], bits: 8, groupSize: bw,
       scheme: `FP8 E4M3 block ${bh}x${bw}`,
       dtype: ctx.modelDtype,
       diagnostics: partial ? [`partial edge blocks: ${N}x${K} is not a multiple of ${bh}x${bw} (the last block row/column is cut)`] : [],
-      table: E4M3, scales, weight: w, weightRole: 'weight', codeBits: 8, ctx,
-      scaleSpans: (r, g) => [ctx.reader.span('weight_scale_inv', s, (Math.floor(r / bh) * groups + g) * elemBytes(s), elemBytes(s))],
+    };
+    return plan(listing, () => {
+      const groups = want[1];
+      const grid = floatValues(s, ctx.reader.whole(s));
+      const scales = new Float64Array(N * groups);
+      for (let r = 0; r < N; r++) for (let g = 0; g < groups; g++) scales[r * groups + g] = grid[Math.floor(r / bh) * groups + g];
+      return scaledKernel({
+        ...listing, rows: N, cols: K, span: bw,
+        table: E4M3, scales, weight: w, weightRole: 'weight', codeBits: 8, ctx,
+        scaleSpans: (r, g) => [ctx.reader.span('weight_scale_inv', s, (Math.floor(r / bh) * groups + g) * elemBytes(s), elemBytes(s))],
+      });
     });
   },
 };
@@ -145,7 +150,6 @@ export const FP8_SCALED: FormatRow = {
     const s = need(ctx, 'weight_scale');
     if (w.shape.length !== 2) throw bad(ctx, `weight ${shapeText(w.shape)} is not 2-D`, w);
     const [N, K] = w.shape;
-    const v = floatValues(s, ctx.reader.whole(s));
     let kind: string;
     let span = K;
     let rowsPerScale = 1;
@@ -168,14 +172,16 @@ export const FP8_SCALED: FormatRow = {
     } else throw bad(ctx, `weight_scale ${shapeText(s.shape)} fits no FP8 scale layout of weight ${shapeText(w.shape)}`, s);
     if (Math.ceil(K / span) !== gridCols || Math.ceil(N / rowsPerScale) * gridCols !== s.nElements) throw bad(ctx, `weight_scale ${shapeText(s.shape)} does not cover weight ${shapeText(w.shape)} in ${rowsPerScale}x${span} blocks`, s);
     const groups = gridCols;
-    const scales = new Float64Array(N * groups);
-    for (let r = 0; r < N; r++) for (let g = 0; g < groups; g++) scales[r * groups + g] = v[Math.floor(r / rowsPerScale) * groups + g];
-    const dtype = s.dtype === 'F32' ? ctx.modelDtype : outputDtypeOf(s.dtype);
-    return scaledKernel({
-      shape: [N, K], rows: N, cols: K, bits: 8, groupSize: span === K ? null : span, span,
-      scheme: `FP8 E4M3 ${kind}`,
-      dtype, diagnostics: [], table: E4M3, scales, weight: w, weightRole: 'weight', codeBits: 8, ctx,
-      scaleSpans: (r, g) => [ctx.reader.span('weight_scale', s, (Math.floor(r / rowsPerScale) * groups + g) * elemBytes(s), elemBytes(s))],
+    const listing = { shape: [N, K], bits: 8, groupSize: span === K ? null : span, scheme: `FP8 E4M3 ${kind}`, dtype: s.dtype === 'F32' ? ctx.modelDtype : outputDtypeOf(s.dtype), diagnostics: [] };
+    return plan(listing, () => {
+      const v = floatValues(s, ctx.reader.whole(s));
+      const scales = new Float64Array(N * groups);
+      for (let r = 0; r < N; r++) for (let g = 0; g < groups; g++) scales[r * groups + g] = v[Math.floor(r / rowsPerScale) * groups + g];
+      return scaledKernel({
+        ...listing, rows: N, cols: K, span,
+        table: E4M3, scales, weight: w, weightRole: 'weight', codeBits: 8, ctx,
+        scaleSpans: (r, g) => [ctx.reader.span('weight_scale', s, (Math.floor(r / rowsPerScale) * groups + g) * elemBytes(s), elemBytes(s))],
+      });
     });
   },
 };
@@ -184,20 +190,22 @@ export const FP8_SCALED: FormatRow = {
  * Two E2M1 codes per byte (low nibble first), one scale per `gs` inputs; `effective(raw, i)` is the float32 scale of
  * scale entry i. The logical shape is the packed one with its last dimension doubled.
  */
-function fp4Kernel(ctx: BuildContext, w: TensorInfo, s: TensorInfo, gs: number, table: Float32Array, effective: (raw: Float64Array, i: number) => number, scheme: string, dtype: OutputDtype): Kernel {
+function fp4Plan(ctx: BuildContext, w: TensorInfo, s: TensorInfo, gs: number, table: Float32Array, effective: (raw: Float64Array, i: number) => number, scheme: string, dtype: OutputDtype): Plan {
   const shape = [...w.shape.slice(0, -1), w.shape[w.shape.length - 1] * 2];
   const cols = shape[shape.length - 1];
   const rows = w.nElements / Math.max(1, cols / 2);
   const groups = Math.ceil(cols / gs);
   if (s.nElements !== rows * groups) throw bad(ctx, `${s.name} ${shapeText(s.shape)} holds ${s.nElements} scales, expected ${rows} x ${groups} (one per ${gs} inputs)`, s);
-  const raw = floatValues(s, ctx.reader.whole(s), true);
-  const scales = new Float64Array(rows * groups);
-  for (let i = 0; i < scales.length; i++) scales[i] = effective(raw, i);
-  const e = elemBytes(s);
-  return scaledKernel({
-    shape, rows, cols, bits: 4, groupSize: gs, span: gs,
-    scheme, dtype, diagnostics: [], table, scales, weight: w, weightRole: w.name.slice(ctx.module.length + 1), codeBits: 4, ctx,
-    scaleSpans: (r, g) => [ctx.reader.span(s.name.slice(ctx.module.length + 1), s, (r * groups + g) * e, e)],
+  const listing = { shape, bits: 4, groupSize: gs, scheme, dtype, diagnostics: [] };
+  return plan(listing, () => {
+    const raw = floatValues(s, ctx.reader.whole(s), true);
+    const scales = new Float64Array(rows * groups);
+    for (let i = 0; i < scales.length; i++) scales[i] = effective(raw, i);
+    const e = elemBytes(s);
+    return scaledKernel({
+      ...listing, rows, cols, span: gs, table, scales, weight: w, weightRole: w.name.slice(ctx.module.length + 1), codeBits: 4, ctx,
+      scaleSpans: (r, g) => [ctx.reader.span(s.name.slice(ctx.module.length + 1), s, (r * groups + g) * e, e)],
+    });
   });
 }
 
@@ -218,7 +226,7 @@ export const CT_NVFP4: FormatRow = {
     const s = need(ctx, 'weight_scale');
     const global = scalarOf(ctx, 'weight_global_scale');
     const gs = Number(ctWeightArgs(ctx)?.group_size ?? 16);
-    return fp4Kernel(ctx, w, s, gs, E2M1, (raw, i) => Math.fround(raw[i] / global), `NVFP4 E2M1 g${gs} (E4M3 scales / global scale)`, ctx.modelDtype);
+    return fp4Plan(ctx, w, s, gs, E2M1, (raw, i) => Math.fround(raw[i] / global), `NVFP4 E2M1 g${gs} (E4M3 scales / global scale)`, ctx.modelDtype);
   },
 };
 
@@ -235,7 +243,7 @@ export const CT_MXFP4: FormatRow = {
   build(ctx) {
     const w = need(ctx, 'weight_packed');
     const s = need(ctx, 'weight_scale');
-    return fp4Kernel(ctx, w, s, 32, E2M1, (raw, i) => raw[i], 'MXFP4 E2M1 g32 (E8M0 scales)', ctx.modelDtype);
+    return fp4Plan(ctx, w, s, 32, E2M1, (raw, i) => raw[i], 'MXFP4 E2M1 g32 (E8M0 scales)', ctx.modelDtype);
   },
 };
 
@@ -255,7 +263,7 @@ export const MODELOPT_NVFP4: FormatRow = {
     const s = need(ctx, 'weight_scale');
     const s2 = scalarOf(ctx, 'weight_scale_2');
     const gs = Number(ctx.detection.qc.group_size ?? ctx.detection.qc.config_groups?.group_0?.weights?.group_size ?? 16);
-    return fp4Kernel(ctx, w, s, gs, E2M1_MODELOPT, (raw, i) => Math.fround(raw[i] * s2), `NVFP4 E2M1 g${gs} (E4M3 scales x weight_scale_2)`, ctx.modelDtype);
+    return fp4Plan(ctx, w, s, gs, E2M1_MODELOPT, (raw, i) => Math.fround(raw[i] * s2), `NVFP4 E2M1 g${gs} (E4M3 scales x weight_scale_2)`, ctx.modelDtype);
   },
 };
 
@@ -278,6 +286,6 @@ export const GPTOSS_MXFP4: FormatRow = {
     const G = b.shape[b.shape.length - 2];
     if (s.shape.length !== lead.length + 1 || s.shape.some((d, i) => d !== (i < lead.length ? lead[i] : G))) throw bad(ctx, `${s.name} ${shapeText(s.shape)} does not match ${b.name} ${shapeText(b.shape)} (expected ${shapeText([...lead, G])})`, s);
     const flat: TensorInfo = { ...b, shape: [...lead, G * 16] }; // [..., groups, 16 bytes] read as rows of bytes
-    return fp4Kernel(ctx, flat, s, 32, E2M1, (raw, i) => raw[i], 'MXFP4 E2M1 g32 (E8M0 scales)', ctx.modelDtype);
+    return fp4Plan(ctx, flat, s, 32, E2M1, (raw, i) => raw[i], 'MXFP4 E2M1 g32 (E8M0 scales)', ctx.modelDtype);
   },
 };

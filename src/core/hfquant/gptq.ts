@@ -4,7 +4,7 @@ import { affineKernel, contiguousGroups, isNonMonotone } from './affine.ts';
 import { bad, int, need, num, readGidx, shapeText, VALID_BITS } from './checks.ts';
 import { asU32, columnSlabs, floatValues } from './components.ts';
 import { outputDtypeOf, streamField } from './numeric.ts';
-import type { BuildContext, FormatRow } from './table.ts';
+import { plan, type BuildContext, type FormatRow } from './table.ts';
 
 /**
  * GPTQModel's `dynamic` (GPTQM quantization/config.py): module-name regexes, `+:` (or none) overriding bits /
@@ -29,6 +29,8 @@ function gptqModuleConfig(ctx: BuildContext): Record<string, any> {
   }
   return qc;
 }
+
+const NO_CONFIG = 'no config: GPTQ v1 zero points (stored z - 1) assumed';
 
 /** GPTQ (§2): qweight [K·b/32, N] packed along K, qzeros [G, ceil(N·b/32)] along N, scales [G, N], g_idx [K]. */
 export const GPTQ: FormatRow = {
@@ -75,94 +77,103 @@ export const GPTQ: FormatRow = {
     const wantG = gs > 0 ? Math.ceil(K / gs) : 1;
     if (!ctx.c.g_idx && G !== wantG) throw bad(ctx, `scales has ${G} groups, expected ${wantG} for ${K} inputs at group size ${gs}`, sc);
     if (qz.shape[0] !== G) throw bad(ctx, `qzeros has ${qz.shape[0]} groups but scales has ${G}`, qz);
-    const gidx = ctx.c.g_idx ? readGidx(ctx, ctx.c.g_idx, K, G) : contiguousGroups(K, gs);
-    const s = floatValues(sc, ctx.reader.whole(sc));
-    const zw = asU32(ctx.reader.whole(qz));
-    const maxq = (1 << bits) - 1;
-    const scales = new Float64Array(N * G);
-    const zeros = new Float64Array(N * G);
-    let symmetric = true;
-    for (let g = 0; g < G; g++) {
-      for (let n = 0; n < N; n++) {
-        const stored = streamField(zw, n, bits, g * zWords);
-        const z = stored + (v1 ? 1 : 0); // AutoGPTQ adds 1 per field without wrapping
-        if (z !== 1 << (bits - 1)) symmetric = false;
-        scales[n * G + g] = s[g * N + n];
-        zeros[n * G + g] = z;
-      }
-    }
-    const sym = typeof qc.sym === 'boolean' ? qc.sym : symmetric;
-    const actOrder = isNonMonotone(gidx);
-    const diagnostics: string[] = [];
-    if (v1) {
-      const o = v1Overflow(zw, G, N, bits, zWords);
-      if (o.origins.length) {
-        const at = o.origins.slice(0, 4).map(([g, n]) => `(g ${g}, n ${n})`).join(', ') + (o.origins.length > 4 ? ', ...' : '');
-        diagnostics.push(`v1 zero-point overflow: ${o.origins.length} z=0 field(s) stored as -1 at ${at} (read ${maxq}, decoded z = ${maxq + 1})${o.collateral ? `, which set ${o.collateral} higher field(s) of the same words to ${maxq} too` : ''}: lossy checkpoint`);
-      }
-    }
-    if (actOrder) diagnostics.push('act-order: g_idx is non-monotone (desc_act)');
-    if (!ctx.detection.family) diagnostics.push('no config: GPTQ v1 zero points (stored z - 1) assumed');
-    const rowBytes = N * 4;
-    const P = qw.shape[0];
-    const slab = columnSlabs(ctx.reader, qw, P, rowBytes);
-    return affineKernel({
+    return plan({
       shape: [N, K],
       bits,
       groupSize: gs > 0 ? gs : null,
-      scheme: `GPTQ${v1 ? '' : ' v2'} ${int(bits)} ${sym ? 'sym' : 'asym'} ${gs > 0 ? `g${gs}` : 'per-channel'}${actOrder ? ' act-order' : ''}`,
+      scheme: `GPTQ${v1 ? '' : ' v2'} ${int(bits)}${typeof qc.sym === 'boolean' ? (qc.sym ? ' sym' : ' asym') : ''} ${gs > 0 ? `g${gs}` : 'per-channel'}${qc.desc_act === true ? ' act-order' : ''}`,
       dtype: outputDtypeOf(sc.dtype),
-      diagnostics,
-      groups: G,
-      gidx,
-      scales,
-      zeros,
-      fillCodes(r0, r1, codes) {
-        const R = r1 - r0;
-        const w = asU32(slab(r0 * 4, r1 * 4));
-        const mask = maxq;
-        if (32 % bits === 0) {
-          // whole fields per word: blocks of 16 rows keep the slab reads contiguous and the code writes few streams
-          const per = 32 / bits;
-          for (let j0 = 0; j0 < R; j0 += 16) {
-            const j1 = Math.min(R, j0 + 16);
-            for (let p = 0; p < P; p++) {
-              for (let j = j0; j < j1; j++) {
-                let word = w[p * R + j];
-                const o = j * K + p * per;
-                for (let i = 0; i < per; i++) {
-                  codes[o + i] = word & mask;
-                  word >>>= bits;
+      diagnostics: ctx.detection.family ? [] : [NO_CONFIG],
+    }, () => {
+      const gidx = ctx.c.g_idx ? readGidx(ctx, ctx.c.g_idx, K, G) : contiguousGroups(K, gs);
+      const s = floatValues(sc, ctx.reader.whole(sc));
+      const zw = asU32(ctx.reader.whole(qz));
+      const maxq = (1 << bits) - 1;
+      const scales = new Float64Array(N * G);
+      const zeros = new Float64Array(N * G);
+      let symmetric = true;
+      for (let g = 0; g < G; g++) {
+        for (let n = 0; n < N; n++) {
+          const stored = streamField(zw, n, bits, g * zWords);
+          const z = stored + (v1 ? 1 : 0); // AutoGPTQ adds 1 per field without wrapping
+          if (z !== 1 << (bits - 1)) symmetric = false;
+          scales[n * G + g] = s[g * N + n];
+          zeros[n * G + g] = z;
+        }
+      }
+      const sym = typeof qc.sym === 'boolean' ? qc.sym : symmetric;
+      const actOrder = isNonMonotone(gidx);
+      const diagnostics: string[] = [];
+      if (v1) {
+        const o = v1Overflow(zw, G, N, bits, zWords);
+        if (o.origins.length) {
+          const at = o.origins.slice(0, 4).map(([g, n]) => `(g ${g}, n ${n})`).join(', ') + (o.origins.length > 4 ? ', ...' : '');
+          diagnostics.push(`v1 zero-point overflow: ${o.origins.length} z=0 field(s) stored as -1 at ${at} (read ${maxq}, decoded z = ${maxq + 1})${o.collateral ? `, which set ${o.collateral} higher field(s) of the same words to ${maxq} too` : ''}: lossy checkpoint`);
+        }
+      }
+      if (actOrder) diagnostics.push('act-order: g_idx is non-monotone (desc_act)');
+      if (!ctx.detection.family) diagnostics.push(NO_CONFIG);
+      const rowBytes = N * 4;
+      const P = qw.shape[0];
+      const slab = columnSlabs(ctx.reader, qw, P, rowBytes);
+      return affineKernel({
+        shape: [N, K],
+        bits,
+        groupSize: gs > 0 ? gs : null,
+        scheme: `GPTQ${v1 ? '' : ' v2'} ${int(bits)} ${sym ? 'sym' : 'asym'} ${gs > 0 ? `g${gs}` : 'per-channel'}${actOrder ? ' act-order' : ''}`,
+        dtype: outputDtypeOf(sc.dtype),
+        diagnostics,
+        groups: G,
+        gidx,
+        scales,
+        zeros,
+        fillCodes(r0, r1, codes) {
+          const R = r1 - r0;
+          const w = asU32(slab(r0 * 4, r1 * 4));
+          const mask = maxq;
+          if (32 % bits === 0) {
+            // whole fields per word: blocks of 16 rows keep the slab reads contiguous and the code writes few streams
+            const per = 32 / bits;
+            for (let j0 = 0; j0 < R; j0 += 16) {
+              const j1 = Math.min(R, j0 + 16);
+              for (let p = 0; p < P; p++) {
+                for (let j = j0; j < j1; j++) {
+                  let word = w[p * R + j];
+                  const o = j * K + p * per;
+                  for (let i = 0; i < per; i++) {
+                    codes[o + i] = word & mask;
+                    word >>>= bits;
+                  }
                 }
               }
             }
+            return;
           }
-          return;
-        }
-        for (let j = 0; j < R; j++) {
-          const o = j * K;
-          for (let k = 0, bit = 0; k < K; k++, bit += bits) {
-            const p = bit >>> 5;
-            const sh = bit & 31;
-            let v = w[p * R + j] >>> sh;
-            if (sh + bits > 32) v |= w[(p + 1) * R + j] << (32 - sh);
-            codes[o + k] = v & mask;
+          for (let j = 0; j < R; j++) {
+            const o = j * K;
+            for (let k = 0, bit = 0; k < K; k++, bit += bits) {
+              const p = bit >>> 5;
+              const sh = bit & 31;
+              let v = w[p * R + j] >>> sh;
+              if (sh + bits > 32) v |= w[(p + 1) * R + j] << (32 - sh);
+              codes[o + k] = v & mask;
+            }
           }
-        }
-      },
-      codeSpans(n, k) {
-        const bit = k * bits;
-        const p = bit >>> 5;
-        const spans = [ctx.reader.span('qweight', qw, (p * N + n) * 4, 4)];
-        if ((bit & 31) + bits > 32) spans.push(ctx.reader.span('qweight', qw, ((p + 1) * N + n) * 4, 4));
-        return spans;
-      },
-      paramSpans(n, g) {
-        const zb = n * bits;
-        const zSpans = [ctx.reader.span('qzeros', qz, (g * zWords + (zb >>> 5)) * 4, 4)];
-        if ((zb & 31) + bits > 32) zSpans.push(ctx.reader.span('qzeros', qz, (g * zWords + (zb >>> 5) + 1) * 4, 4));
-        return [ctx.reader.span('scales', sc, (g * N + n) * (sc.nbytes / sc.nElements), sc.nbytes / sc.nElements), ...zSpans];
-      },
+        },
+        codeSpans(n, k) {
+          const bit = k * bits;
+          const p = bit >>> 5;
+          const spans = [ctx.reader.span('qweight', qw, (p * N + n) * 4, 4)];
+          if ((bit & 31) + bits > 32) spans.push(ctx.reader.span('qweight', qw, ((p + 1) * N + n) * 4, 4));
+          return spans;
+        },
+        paramSpans(n, g) {
+          const zb = n * bits;
+          const zSpans = [ctx.reader.span('qzeros', qz, (g * zWords + (zb >>> 5)) * 4, 4)];
+          if ((zb & 31) + bits > 32) zSpans.push(ctx.reader.span('qzeros', qz, (g * zWords + (zb >>> 5) + 1) * 4, 4));
+          return [ctx.reader.span('scales', sc, (g * N + n) * (sc.nbytes / sc.nElements), sc.nbytes / sc.nElements), ...zSpans];
+        },
+      });
     });
   },
 };

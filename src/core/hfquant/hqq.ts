@@ -2,7 +2,7 @@
 import { QuantLensError } from '../errors.ts';
 import { asU32, floatValues, integerValues } from './components.ts';
 import { outputDtypeOf, rounderFor } from './numeric.ts';
-import type { FormatRow } from './table.ts';
+import { plan, type FormatRow } from './table.ts';
 import { bad, need, prod, range, shapeText } from './checks.ts';
 
 const HQQ_META = ['nbits', 'group_size', 'shape', 'axis', 'packing', 'unpack_view_dtype', 'view_as_float', 'quant_scale', 'quant_zero', 'compute_dtype', 'offload_meta', 'encoded_state_dict', 'stores_quant_config', 'channel_wise', 'optimize', 'round_zero'];
@@ -60,81 +60,83 @@ export const HQQ: FormatRow = {
     const containerBytes = pk.i32 ? 4 : 1;
     if (wq.nbytes !== h * viewCols * containerBytes) throw bad(ctx, `W_q holds ${wq.nbytes} bytes, expected ${h * viewCols * containerBytes} for shape ${shapeText(shape)} packed as ${packing} along axis ${axis}`, wq);
     if (sc.nElements !== M || zt.nElements !== M) throw bad(ctx, `scale/zero hold ${sc.nElements}/${zt.nElements} entries, expected one per group (${M})`, sc);
-    const s = floatValues(sc, ctx.reader.whole(sc));
-    const z = floatValues(zt, ctx.reader.whole(zt));
-    const dtype = outputDtypeOf(strOf('compute_dtype'), outputDtypeOf(sc.dtype));
-    const round = rounderFor(dtype);
-    const rows = shape[0];
-    const cols = n / rows;
-    const mask = (1 << pk.bits) - 1;
-    const rowStride = viewCols * containerBytes;
-    /** Code of view element (i, j) from packed bytes/words given for packed rows starting at `first`. */
-    const codeFrom = (buf: Uint8Array, words: Uint32Array | null, first: number, i: number, j: number) => {
-      const p = Math.floor(i / h);
-      const pr = (i % h) - first;
-      const shift = (pk.parts - 1 - p) * pk.bits;
-      return ((words ? words[pr * viewCols + j] : buf[pr * viewCols + j]) >>> shift) & mask;
-    };
-    const lut = new Float32Array(mask + 1);
-    const viewOf = (f: number) => (axis === 1 ? [Math.floor(f / gs), f % gs] : [Math.floor(f / M), f % M]);
-    return {
-      shape, rows, cols, bits: nbits, groupSize: gs,
-      scheme: `HQQ ${nbits}-bit g${gs} axis ${axis}`,
-      dtype, diagnostics: [],
-      groupsPerRow: axis === 1 ? Math.ceil(cols / gs) : cols,
-      groupColumns(r, g) {
-        if (axis === 1) return range(g * gs, Math.min(cols, (g + 1) * gs));
-        return [g];
-      },
-      scale: (r, g) => s[axis === 1 ? (r * cols) / gs + g : (r * cols + g) % M],
-      zero: (r, g) => z[axis === 1 ? (r * cols) / gs + g : (r * cols + g) % M],
-      zeroKind: 'zero-point',
-      code(r, k) {
-        const [i, j] = viewOf(r * cols + k);
-        const b = ctx.reader.range(wq, (i % h) * rowStride + j * containerBytes, containerBytes);
-        return codeFrom(b, pk.i32 ? asU32(b) : null, i % h, i, 0);
-      },
-      codeSpans(r, k) {
-        const [i, j] = viewOf(r * cols + k);
-        return [ctx.reader.span('W_q', wq, (i % h) * rowStride + j * containerBytes, containerBytes)];
-      },
-      paramSpans(r, g) {
-        const idx = axis === 1 ? (r * cols) / gs + g : (r * cols + g) % M;
-        const e = sc.nbytes / sc.nElements;
-        return [ctx.reader.span('scale', sc, idx * e, e), ctx.reader.span('zero', zt, idx * e, e)];
-      },
-      decodeRows(r0, r1, out) {
-        const f0 = r0 * cols;
-        const f1 = r1 * cols;
-        // The view rows of [f0, f1) are contiguous; each part holds a contiguous run of them in its packed rows.
-        const i0 = Math.floor(f0 / viewCols);
-        const i1 = Math.floor((f1 - 1) / viewCols) + 1;
-        for (let p = Math.floor(i0 / h); p * h < i1; p++) {
-          const a = Math.max(i0, p * h);
-          const b = Math.min(i1, (p + 1) * h);
-          const buf = ctx.reader.range(wq, (a - p * h) * rowStride, (b - a) * rowStride);
-          const words = pk.i32 ? asU32(buf) : null;
-          const shift = (pk.parts - 1 - p) * pk.bits;
-          for (let i = a; i < b; i++) {
-            const lo = Math.max(f0, i * viewCols);
-            const hi = Math.min(f1, (i + 1) * viewCols);
-            const o = (i - a) * viewCols - i * viewCols;
-            if (axis === 1) {
-              // one group per view row: every (code - zero) * scale of the group at once
-              const zi = z[i];
-              const si = s[i];
-              for (let q = 0; q <= mask; q++) lut[q] = round(round(q - zi) * si);
-              for (let f = lo; f < hi; f++) out[f - f0] = lut[((words ? words[o + f] : buf[o + f]) >>> shift) & mask];
-            } else {
-              for (let f = lo; f < hi; f++) {
-                const g = f - i * viewCols;
-                out[f - f0] = round(round((((words ? words[o + f] : buf[o + f]) >>> shift) & mask) - z[g]) * s[g]);
+    const listing = { shape, bits: nbits, groupSize: gs, scheme: `HQQ ${nbits}-bit g${gs} axis ${axis}`, dtype: outputDtypeOf(strOf('compute_dtype'), outputDtypeOf(sc.dtype)), diagnostics: [] };
+    return plan(listing, () => {
+      const s = floatValues(sc, ctx.reader.whole(sc));
+      const z = floatValues(zt, ctx.reader.whole(zt));
+      const round = rounderFor(listing.dtype);
+      const rows = shape[0];
+      const cols = n / rows;
+      const mask = (1 << pk.bits) - 1;
+      const rowStride = viewCols * containerBytes;
+      /** Code of view element (i, j) from packed bytes/words given for packed rows starting at `first`. */
+      const codeFrom = (buf: Uint8Array, words: Uint32Array | null, first: number, i: number, j: number) => {
+        const p = Math.floor(i / h);
+        const pr = (i % h) - first;
+        const shift = (pk.parts - 1 - p) * pk.bits;
+        return ((words ? words[pr * viewCols + j] : buf[pr * viewCols + j]) >>> shift) & mask;
+      };
+      const lut = new Float32Array(mask + 1);
+      const viewOf = (f: number) => (axis === 1 ? [Math.floor(f / gs), f % gs] : [Math.floor(f / M), f % M]);
+      return {
+        ...listing,
+        rows,
+        cols,
+        groupsPerRow: axis === 1 ? Math.ceil(cols / gs) : cols,
+        groupColumns(r, g) {
+          if (axis === 1) return range(g * gs, Math.min(cols, (g + 1) * gs));
+          return [g];
+        },
+        scale: (r, g) => s[axis === 1 ? (r * cols) / gs + g : (r * cols + g) % M],
+        zero: (r, g) => z[axis === 1 ? (r * cols) / gs + g : (r * cols + g) % M],
+        zeroKind: 'zero-point',
+        code(r, k) {
+          const [i, j] = viewOf(r * cols + k);
+          const b = ctx.reader.range(wq, (i % h) * rowStride + j * containerBytes, containerBytes);
+          return codeFrom(b, pk.i32 ? asU32(b) : null, i % h, i, 0);
+        },
+        codeSpans(r, k) {
+          const [i, j] = viewOf(r * cols + k);
+          return [ctx.reader.span('W_q', wq, (i % h) * rowStride + j * containerBytes, containerBytes)];
+        },
+        paramSpans(r, g) {
+          const idx = axis === 1 ? (r * cols) / gs + g : (r * cols + g) % M;
+          const e = sc.nbytes / sc.nElements;
+          return [ctx.reader.span('scale', sc, idx * e, e), ctx.reader.span('zero', zt, idx * e, e)];
+        },
+        decodeRows(r0, r1, out) {
+          const f0 = r0 * cols;
+          const f1 = r1 * cols;
+          // The view rows of [f0, f1) are contiguous; each part holds a contiguous run of them in its packed rows.
+          const i0 = Math.floor(f0 / viewCols);
+          const i1 = Math.floor((f1 - 1) / viewCols) + 1;
+          for (let p = Math.floor(i0 / h); p * h < i1; p++) {
+            const a = Math.max(i0, p * h);
+            const b = Math.min(i1, (p + 1) * h);
+            const buf = ctx.reader.range(wq, (a - p * h) * rowStride, (b - a) * rowStride);
+            const words = pk.i32 ? asU32(buf) : null;
+            const shift = (pk.parts - 1 - p) * pk.bits;
+            for (let i = a; i < b; i++) {
+              const lo = Math.max(f0, i * viewCols);
+              const hi = Math.min(f1, (i + 1) * viewCols);
+              const o = (i - a) * viewCols - i * viewCols;
+              if (axis === 1) {
+                // one group per view row: every (code - zero) * scale of the group at once
+                const zi = z[i];
+                const si = s[i];
+                for (let q = 0; q <= mask; q++) lut[q] = round(round(q - zi) * si);
+                for (let f = lo; f < hi; f++) out[f - f0] = lut[((words ? words[o + f] : buf[o + f]) >>> shift) & mask];
+              } else {
+                for (let f = lo; f < hi; f++) {
+                  const g = f - i * viewCols;
+                  out[f - f0] = round(round((((words ? words[o + f] : buf[o + f]) >>> shift) & mask) - z[g]) * s[g]);
+                }
               }
             }
           }
-        }
-      },
-    };
+        },
+      };
+    });
   },
 };
 

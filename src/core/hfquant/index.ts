@@ -7,6 +7,7 @@
  * What the CLI and the worker call:
  *
  *   const q = await openQuantizedModel(path);    // a folder, model.safetensors.index.json, any shard, a single file
+ *                                                // (headers and tiny metadata only; { validate: true } loads all)
  *   q.summary                                    // "GPTQ; gptq (quantize_config.json): 14 logical weights, 7 plain tensors"
  *   q.weights                                    // LogicalWeight[], in file order; q.plain: the other tensors
  *   q.weight('model.layers.0.self_attn.q_proj.weight')   // by logical name or by any component's name
@@ -16,7 +17,10 @@
  * shard) and their `roles`, `diagnostics` (v1 zero overflow, act-order, partial FP8 blocks, negative MLX scales) and,
  * when it cannot be decoded, `error`: a QuantLensError naming the weight and the reason (missing or inconsistent
  * component, g_idx out of range, config bits that contradict the packed shapes, unknown quant_method, a format
- * without a decoder). Errors stay on their weight; everything else in the model works.
+ * without a decoder). Errors stay on their weight; everything else in the model works. Listing runs every
+ * header-level check; a weight's scales, zeros and indices are read when it is first used (`w.load()`, any
+ * decode), which runs the data-level checks (g_idx range) and completes `scheme` and `diagnostics`. At most
+ * LOADED_KERNELS weights keep their loaded tables at once.
  *
  * Values, streamed in bounded memory:  w.forEachChunk((values, firstRow) => ..., rowsPerChunk?, isCancelled?)
  *                                       w.decodeRows(r0, r1, out?)   w.decode()   (float32, row-major)

@@ -2,7 +2,7 @@
 import { QuantLensError } from '../errors.ts';
 import { asU32, floatValues, rowSlabs } from './components.ts';
 import { outputDtypeOf, rounderFor, streamField } from './numeric.ts';
-import type { BuildContext, FormatRow } from './table.ts';
+import { plan, type BuildContext, type FormatRow } from './table.ts';
 import { bad, need, prod, range, shapeText } from './checks.ts';
 
 /** The MLX per-layer entry of `quantization` (mlx-lm utils.py:375-389): an override object, false, or the defaults. */
@@ -43,45 +43,47 @@ export const MLX_AFFINE: FormatRow = {
     const want = [...lead, G];
     for (const t of [sc, bi]) if (!Number.isInteger(G) || t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) throw bad(ctx, `${t.name} ${shapeText(t.shape)} does not match ${bits}-bit group-${gs} weight ${shapeText(w.shape)} (expected ${shapeText(want)}): config bits/group size contradict the packed shapes`, t);
     const rows = prod(lead);
-    const s = floatValues(sc, ctx.reader.whole(sc));
-    const b = floatValues(bi, ctx.reader.whole(bi));
-    const dtype = outputDtypeOf(sc.dtype);
-    const round = rounderFor(dtype);
-    let negative = 0;
-    for (let i = 0; i < s.length; i++) if (s[i] < 0) negative++;
-    const rowBytes = words * 4;
-    const slab = rowSlabs(ctx.reader, w, rowBytes);
-    const levels = 1 << bits;
-    const lut = new Float32Array(levels);
-    const e = sc.nbytes / sc.nElements;
-    return {
-      shape: [...lead, K], rows, cols: K, bits, groupSize: gs,
-      scheme: `MLX affine ${bits}-bit g${gs}`,
-      dtype,
-      diagnostics: negative ? [`${negative} of ${s.length} group scales are negative (MLX picks scale < 0 when |max| >= |min|)`] : [],
-      zeroKind: 'bias',
-      groupsPerRow: G,
-      groupColumns: (_r, g) => range(g * gs, (g + 1) * gs),
-      scale: (r, g) => s[r * G + g],
-      zero: (r, g) => b[r * G + g],
-      code: (r, k) => streamField(asU32(ctx.reader.range(w, r * rowBytes, rowBytes)), k, bits),
-      codeSpans: (r, k) => [ctx.reader.span('weight', w, r * rowBytes + ((k * bits) >>> 5) * 4, (((k * bits) & 31) + bits > 32 ? 8 : 4))],
-      paramSpans: (r, g) => [ctx.reader.span('scales', sc, (r * G + g) * e, e), ctx.reader.span('biases', bi, (r * G + g) * e, e)],
-      decodeRows(r0, r1, out) {
-        const R = r1 - r0;
-        const u = asU32(slab(r0, r1));
-        for (let j = 0; j < R; j++) {
-          const o = j * K;
-          const base = (r0 + j) * G;
-          for (let g = 0; g < G; g++) {
-            const sg = s[base + g];
-            const bg = b[base + g];
-            for (let q = 0; q < levels; q++) lut[q] = round(round(q * sg) + bg); // two roundings, as MLX's CPU path
-            for (let k = g * gs; k < (g + 1) * gs; k++) out[o + k] = lut[streamField(u, k, bits, j * words)];
+    const listing = { shape: [...lead, K], bits, groupSize: gs, scheme: `MLX affine ${bits}-bit g${gs}`, dtype: outputDtypeOf(sc.dtype), diagnostics: [] };
+    return plan(listing, () => {
+      const s = floatValues(sc, ctx.reader.whole(sc));
+      const b = floatValues(bi, ctx.reader.whole(bi));
+      const round = rounderFor(listing.dtype);
+      let negative = 0;
+      for (let i = 0; i < s.length; i++) if (s[i] < 0) negative++;
+      const rowBytes = words * 4;
+      const slab = rowSlabs(ctx.reader, w, rowBytes);
+      const levels = 1 << bits;
+      const lut = new Float32Array(levels);
+      const e = sc.nbytes / sc.nElements;
+      return {
+        ...listing,
+        rows,
+        cols: K,
+        diagnostics: negative ? [`${negative} of ${s.length} group scales are negative (MLX picks scale < 0 when |max| >= |min|)`] : [],
+        zeroKind: 'bias',
+        groupsPerRow: G,
+        groupColumns: (_r, g) => range(g * gs, (g + 1) * gs),
+        scale: (r, g) => s[r * G + g],
+        zero: (r, g) => b[r * G + g],
+        code: (r, k) => streamField(asU32(ctx.reader.range(w, r * rowBytes, rowBytes)), k, bits),
+        codeSpans: (r, k) => [ctx.reader.span('weight', w, r * rowBytes + ((k * bits) >>> 5) * 4, (((k * bits) & 31) + bits > 32 ? 8 : 4))],
+        paramSpans: (r, g) => [ctx.reader.span('scales', sc, (r * G + g) * e, e), ctx.reader.span('biases', bi, (r * G + g) * e, e)],
+        decodeRows(r0, r1, out) {
+          const R = r1 - r0;
+          const u = asU32(slab(r0, r1));
+          for (let j = 0; j < R; j++) {
+            const o = j * K;
+            const base = (r0 + j) * G;
+            for (let g = 0; g < G; g++) {
+              const sg = s[base + g];
+              const bg = b[base + g];
+              for (let q = 0; q < levels; q++) lut[q] = round(round(q * sg) + bg); // two roundings, as MLX's CPU path
+              for (let k = g * gs; k < (g + 1) * gs; k++) out[o + k] = lut[streamField(u, k, bits, j * words)];
+            }
           }
-        }
-      },
-    };
+        },
+      };
+    });
   },
 };
 

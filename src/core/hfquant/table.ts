@@ -39,18 +39,29 @@ export interface BuildContext {
   modelDtype: OutputDtype;
 }
 
-/** A decoder of one logical weight, built (and validated) from its components. Rows are the flattened leading dims. */
-export interface Kernel {
+/** What a weight's headers (and tiny metadata components) tell: enough to list it. */
+export interface Listing {
   shape: number[];
-  rows: number;
-  cols: number;
   bits: number;
   /** Elements sharing one scale along the input dimension (null: per channel or per tensor). */
   groupSize: number | null;
-  /** `GPTQ int4 asym g128 act-order` */
+  /** `GPTQ int4 asym g128 act-order`; load() may complete it from the data (act-order, symmetry). */
   scheme: string;
   dtype: OutputDtype;
+  /** Findings the headers already show (partial FP8 blocks, a missing config). */
   diagnostics: string[];
+}
+
+/** A row's builder result: the listing, checked against every header-level rule, and how to load the decoder. */
+export interface Plan extends Listing {
+  /** Reads the scales, zeros and indices, runs the data-level checks (throws a QuantLensError), returns the decoder. */
+  load(): Kernel;
+}
+
+/** A decoder of one logical weight, built (and validated) from its components. Rows are the flattened leading dims. */
+export interface Kernel extends Listing {
+  rows: number;
+  cols: number;
   /** What `zero` means for this format. */
   zeroKind?: 'zero-point' | 'bias';
   groupsPerRow: number;
@@ -65,6 +76,11 @@ export interface Kernel {
   paramSpans(r: number, g: number): ByteSpan[];
   /** Dequantize rows [r0, r1) into out (length ≥ (r1 - r0) · cols), bit-exact to the reference. */
   decodeRows(r0: number, r1: number, out: Float32Array): void;
+}
+
+/** A plan whose load() runs `load` (the kernel's listing fields are the plan's unless load refines them). */
+export function plan(listing: Listing, load: () => Kernel): Plan {
+  return { ...listing, load };
 }
 
 /** Shape, bits and label of a weight this version lists but cannot decode (EXL2, EXL3, marlin-24). */
@@ -86,7 +102,8 @@ export interface FormatRow {
   logicalName?(module: string): string;
   /** Disambiguates rows that share a main suffix, from the components found (shapes, dtypes) and the config. */
   accepts?(c: Record<string, TensorInfo | undefined>, detection: QuantDetection): boolean;
-  build?(ctx: BuildContext): Kernel;
+  /** Header-level checks and the listing (only tiny metadata components read); throws a QuantLensError. */
+  build?(ctx: BuildContext): Plan;
   /** For rows without a decoder: why, and what can be said without decoding. */
   notDecodable?: { reason: string; describe(ctx: BuildContext): Description };
 }

@@ -9,7 +9,7 @@ import { ComponentReader, type ByteSpan } from './components.ts';
 import { unknownMethodError, type QuantDetection } from './detect.ts';
 import { FORMAT_TABLE } from './formatTable.ts';
 import type { OutputDtype } from './numeric.ts';
-import { suffixes, type BuildContext, type FormatRow, type Kernel } from './table.ts';
+import { suffixes, type BuildContext, type FormatRow, type Kernel, type Plan } from './table.ts';
 
 /** Rows decoded per call when a whole weight is decoded or scanned: bounded memory for any weight size. */
 export const ROWS_PER_CHUNK_TARGET_ELEMENTS = 1 << 20;
@@ -153,14 +153,14 @@ export function groupWeights(model: Model, detection: QuantDetection): GroupedMo
 }
 
 /** Runs a row's builder; a QuantLensError it throws is the weight's error. */
-function tryBuild(row: FormatRow, ctx: BuildContext): { kernel?: Kernel; error?: QuantLensError; described?: { shape: number[]; bits: number; scheme: string } } {
+function tryPlan(row: FormatRow, ctx: BuildContext): { plan?: Plan; error?: QuantLensError; described?: { shape: number[]; bits: number; scheme: string } } {
   const { name, module, c, detection } = ctx;
   let described: { shape: number[]; bits: number; scheme: string } | undefined;
   try {
     if (detection.unknownMethod) throw unknownMethodError(name, detection, row.label);
     if (detection.unsupportedMethod) throw new QuantLensError('not-decodable', `${name}: quant_method ${detection.unsupportedMethod} has no decoder in this version (tensors look like ${row.label})`);
     for (const spec of row.components) if (!spec.optional && !c[spec.role]) throw new QuantLensError('bad-tensor', `${name}: missing component ${spec.role} (${module}${suffixes(spec).join(' or ' + module)})`);
-    if (row.build) return { kernel: row.build(ctx) };
+    if (row.build) return { plan: row.build(ctx) };
     try {
       described = row.notDecodable!.describe(ctx);
     } catch {
@@ -177,19 +177,18 @@ function makeWeight(row: FormatRow, module: string, c: Record<string, TensorInfo
   const name = row.logicalName ? row.logicalName(module) : `${module}.weight`;
   const roles = row.components.filter((s) => c[s.role]).map((s) => s.role);
   const components = roles.map((r) => c[r]!);
-  const context = (reader: ComponentReader): BuildContext => ({ module, name, c, reader, detection, modelDtype: detection.modelDtype });
-  // Listed from the headers and the small metadata components only.
-  const listed = tryBuild(row, context(new ComponentReader(model, true)));
-  const info = listed.kernel ?? listed.described;
+  const reader = new ComponentReader(model);
+  // Listed from the headers and the tiny metadata components only; load() reads the rest.
+  const listed = tryPlan(row, { module, name, c, reader, detection, modelDtype: detection.modelDtype });
+  const info = listed.plan ?? listed.described;
   const bytes = components.reduce((a, t) => a + t.nbytes, 0);
   const shape = info?.shape ?? [];
   const nElements = shape.length && shape.every(Number.isFinite) ? shape.reduce((a, b) => a * b, 1) : 0;
+  const cols = listed.plan ? shape[shape.length - 1] : 0;
   let kernel: Kernel | undefined;
-  let reader: ComponentReader | undefined;
   const entry = {
     unload() {
       kernel = undefined;
-      reader = undefined;
     },
   };
   const w: LogicalWeight = {
@@ -199,32 +198,31 @@ function makeWeight(row: FormatRow, module: string, c: Record<string, TensorInfo
     scheme: info?.scheme ?? row.label,
     shape,
     nElements,
-    dtype: listed.kernel?.dtype,
+    dtype: listed.plan?.dtype,
     bits: info?.bits ?? NaN,
-    groupSize: listed.kernel?.groupSize ?? null,
+    groupSize: listed.plan?.groupSize ?? null,
     bitsPerWeight: nElements ? (bytes * 8) / nElements : NaN,
     bytes,
     components,
     roles,
-    decodable: !!listed.kernel,
+    decodable: !!listed.plan,
     error: listed.error,
-    diagnostics: [...(listed.kernel?.diagnostics ?? [])], // the header-level ones; load() completes them
-    loaded: !listed.kernel,
-    rows: listed.kernel?.rows ?? 0,
-    cols: listed.kernel?.cols ?? 0,
+    diagnostics: [...(listed.plan?.diagnostics ?? [])], // the header-level ones; load() completes them
+    loaded: !listed.plan,
+    rows: cols ? nElements / cols : 0,
+    cols,
     load() {
       if (!w.decodable) return w.error;
       if (!kernel) {
-        const r = new ComponentReader(model);
-        const built = tryBuild(row, context(r));
-        if (!built.kernel) {
-          w.error = built.error;
+        try {
+          kernel = listed.plan!.load();
+        } catch (e) {
+          if (!(e instanceof QuantLensError)) throw e;
+          w.error = e;
           w.decodable = false;
           w.loaded = true;
-          return w.error;
+          return e;
         }
-        kernel = built.kernel;
-        reader = r;
         w.scheme = kernel.scheme;
         w.diagnostics.splice(0, w.diagnostics.length, ...kernel.diagnostics);
         w.loaded = true;
@@ -291,7 +289,7 @@ function makeWeight(row: FormatRow, module: string, c: Record<string, TensorInfo
         columns,
         codes: columns.map((col) => kk.code(r, col)),
         values: columns.map((col) => rowValues[col]),
-        sources: spans.map((s) => ({ ...s, bytes: reader!.bytesOf(s) })),
+        sources: spans.map((s) => ({ ...s, bytes: reader.bytesOf(s) })),
       };
     },
   };

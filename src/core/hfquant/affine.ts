@@ -4,16 +4,10 @@
  * in how codes, scales and zeros are packed, which their rows supply as functions.
  */
 import type { ByteSpan } from './components.ts';
-import { rounderFor, type OutputDtype } from './numeric.ts';
-import type { Kernel } from './table.ts';
+import { rounderFor } from './numeric.ts';
+import type { Kernel, Listing } from './table.ts';
 
-export interface AffineParts {
-  shape: number[];
-  bits: number;
-  groupSize: number | null;
-  scheme: string;
-  dtype: OutputDtype;
-  diagnostics: string[];
+export interface AffineParts extends Listing {
   groups: number;
   /** Group of every input column (length cols). */
   gidx: Int32Array;

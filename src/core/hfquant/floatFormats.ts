@@ -8,21 +8,15 @@ import type { TensorInfo } from '../model.ts';
 import type { ByteSpan } from './components.ts';
 import { floatValues, rowSlabs } from './components.ts';
 import { E2M1, E2M1_MODELOPT, E4M3, outputDtypeOf, rounderFor, type OutputDtype } from './numeric.ts';
-import { plan, type BuildContext, type FormatRow, type Kernel, type Plan } from './table.ts';
+import { plan, type BuildContext, type FormatRow, type Kernel, type Listing, type Plan } from './table.ts';
 import { bad, need, shapeText } from './checks.ts';
 import { ctWeightArgs } from './ctConfig.ts';
 
-interface ScaledParts {
-  shape: number[];
+interface ScaledParts extends Listing {
   rows: number;
   cols: number;
-  bits: number;
-  groupSize: number | null;
   /** Columns per scale group (cols for per-row scales). */
   span: number;
-  scheme: string;
-  dtype: OutputDtype;
-  diagnostics: string[];
   table: Float32Array;
   /** float32 scale of (row, group) at r·groups + g. */
   scales: Float64Array;

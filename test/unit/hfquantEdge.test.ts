@@ -603,7 +603,7 @@ test('HQQ axis 0 (groups strided through the weight) and the MSB-first 3-bit pac
 });
 
 test('without validate only headers and metadata are read: data-level checks run when a weight is first used', async () => {
-  // g_idx of 2048 columns is 8 KB: more than the listing reads (LISTING_READ_BYTES), so its range check waits for load()
+  // listing reads no g_idx, so its range check (and the act-order label) waits for load()
   const ok: GptqSpec = { N: 8, K: 2048, bits: 4, gs: 1024, codes: (n, k) => (n * k) % 16, zstored: () => 7, scale: () => 0.5 };
   const bad: GptqSpec = { ...ok, gidx: Array.from({ length: 2048 }, (_, k) => (k === 1500 ? 2 : (k * 5) % 2)) };
   const d = folder({ 'config.json': gptqConfig(4, 1024, { desc_act: false }), 'model.safetensors': buildSafetensorsFile([...gptqTensors('a.good', { ...ok, gidx: Array.from({ length: 2048 }, (_, k) => (k * 5) % 2) }), ...gptqTensors('a.bad', bad)]) });

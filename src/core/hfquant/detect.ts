@@ -1,0 +1,144 @@
+/**
+ * Where a quantized checkpoint says what it is, read as the real tools write it (spec §1.1), in this order:
+ * config.json `quantization_config` (also `text_config.quantization_config` and the old `compression_config`),
+ * quantize_config.json (AutoGPTQ, GPTQModel), quant_config.json (AutoAWQ), hf_quant_config.json (ModelOpt),
+ * MLX's config.json `quantization`. Without any, the tensor names decide (groupWeights' fingerprints).
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { QuantLensError, quoteText, showText } from '../errors.ts';
+import type { Model } from '../model.ts';
+import { outputDtypeOf, type OutputDtype } from './numeric.ts';
+import type { Family } from './table.ts';
+
+/** Config files larger than this are refused (they are a few KB). */
+const MAX_CONFIG_BYTES = 16 << 20;
+
+export type Json = Record<string, any>;
+
+export interface QuantDetection {
+  /** The format family the configuration names; undefined when only fingerprints can tell. */
+  family?: Family;
+  /** quant_method (or its equivalent) as written. */
+  method?: string;
+  /** Where it was found: `config.json quantization_config`, `quantize_config.json` ... */
+  source?: string;
+  /** The quantization configuration object, with file-specific synonyms normalized (w_bit -> bits ...). */
+  qc: Json;
+  /** The whole config.json, when there is one. */
+  config?: Json;
+  /** A quant_method this version does not know: every weight found by fingerprint is flagged with it. */
+  unknownMethod?: string;
+  /** A method transformers knows but Quant Lens has no decoder for (aqlm, quanto ...). */
+  unsupportedMethod?: string;
+  modelDtype: OutputDtype;
+  /** Problems with the configuration files themselves (not fatal). */
+  warnings: string[];
+}
+
+const METHOD_FAMILY: Record<string, Family> = {
+  gptq: 'gptq',
+  awq: 'awq',
+  bitsandbytes: 'bitsandbytes',
+  fp8: 'fp8',
+  fbgemm_fp8: 'fp8',
+  'compressed-tensors': 'compressed-tensors',
+  compressed_tensors: 'compressed-tensors',
+  modelopt: 'modelopt',
+  mxfp4: 'mxfp4',
+  mlx: 'mlx',
+  hqq: 'hqq',
+  exl2: 'exl2',
+  exl3: 'exl3',
+};
+
+/** quant_method values of transformers without a decoder here (TF5 utils/quantization_config.py:43-69). */
+const KNOWN_UNSUPPORTED = new Set(['aqlm', 'vptq', 'quanto', 'eetq', 'higgs', 'torchao', 'gguf', 'bitnet', 'spqr', 'quark', 'fp_quant', 'auto-round', 'nvfp4', 'mxfp8', 'metal', 'fouroversix', 'sinq', 'gemma']);
+
+function readJsonFile(path: string, warnings: string[]): Json | undefined {
+  let size: number;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) return undefined;
+    size = st.size;
+  } catch {
+    return undefined;
+  }
+  if (size > MAX_CONFIG_BYTES) {
+    warnings.push(`${path} is ${size} bytes, over the ${MAX_CONFIG_BYTES}-byte limit for a config; ignored`);
+    return undefined;
+  }
+  try {
+    const v = JSON.parse(readFileSync(path, 'utf8'));
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Json;
+    warnings.push(`${path} is not a JSON object; ignored`);
+  } catch (e) {
+    warnings.push(`${path} is not valid JSON (${(e as Error).message}); ignored`);
+  }
+  return undefined;
+}
+
+const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** AutoAWQ quant_config.json and GPTQModel synonyms -> the config.json spelling (GPTQM config.py:1507-1529). */
+function normalize(qc: Json): Json {
+  const out: Json = { ...qc };
+  if (out.bits === undefined && out.w_bit !== undefined) out.bits = out.w_bit;
+  if (out.group_size === undefined && out.q_group_size !== undefined) out.group_size = out.q_group_size;
+  return out;
+}
+
+/** The detection for a model folder (the folder of the opened file). */
+export function detectQuantization(folder: string, model?: Model): QuantDetection {
+  const warnings: string[] = [];
+  const config = readJsonFile(join(folder, 'config.json'), warnings);
+  const modelDtype = outputDtypeOf(config?.torch_dtype ?? config?.dtype ?? config?.text_config?.torch_dtype, 'bfloat16');
+  const base = { config, modelDtype, warnings };
+  const found = (qc: Json, source: string, method: string | undefined): QuantDetection => {
+    const m = typeof method === 'string' ? method.toLowerCase() : undefined;
+    const family = m ? METHOD_FAMILY[m] : undefined;
+    const d: QuantDetection = { ...base, qc: normalize(qc), source, method, family };
+    if (m && !family) {
+      if (KNOWN_UNSUPPORTED.has(m)) d.unsupportedMethod = method;
+      else d.unknownMethod = method;
+    }
+    return d;
+  };
+  // MLX writes `quantization` (and a copy as quantization_config without quant_method).
+  if (config && isObj(config.quantization) && !(isObj(config.quantization_config) && typeof config.quantization_config.quant_method === 'string')) {
+    return found(config.quantization, 'config.json quantization', 'mlx');
+  }
+  const candidates: [Json | undefined, string][] = [
+    [config?.quantization_config, 'config.json quantization_config'],
+    [config?.text_config?.quantization_config, 'config.json text_config.quantization_config'],
+    [config?.compression_config, 'config.json compression_config'],
+  ];
+  for (const [qc, source] of candidates) {
+    if (!isObj(qc)) continue;
+    if (typeof qc.quant_method === 'string') return found(qc, source, qc.quant_method);
+    if (source.endsWith('compression_config')) return found(qc, source, 'compressed-tensors');
+    if (qc.bits !== undefined && qc.group_size !== undefined && qc.mode !== undefined) return found(qc, source, 'mlx');
+    return found(qc, source, undefined);
+  }
+  const gptq = readJsonFile(join(folder, 'quantize_config.json'), warnings);
+  if (gptq) return found(gptq, 'quantize_config.json', typeof gptq.quant_method === 'string' ? gptq.quant_method : 'gptq');
+  const awq = readJsonFile(join(folder, 'quant_config.json'), warnings);
+  if (awq) return found(awq, 'quant_config.json', typeof awq.quant_method === 'string' ? awq.quant_method : awq.w_bit !== undefined ? 'awq' : 'gptq');
+  const mo = readJsonFile(join(folder, 'hf_quant_config.json'), warnings);
+  if (mo && isObj(mo.quantization)) return found({ ...mo.quantization, producer: mo.producer }, 'hf_quant_config.json', 'modelopt');
+  if (model?.metadata.some((m) => m.key === 'format' && m.value === 'mlx')) warnings.push('safetensors __metadata__ says format "mlx" but config.json has no `quantization`: bits and group size come from the shapes');
+  return { ...base, qc: {}, warnings };
+}
+
+/** One line naming what was detected, for the summary. */
+export function describeDetection(d: QuantDetection): string {
+  if (d.unknownMethod) return `unknown quant_method ${showText(d.unknownMethod)} (${d.source})`;
+  if (d.unsupportedMethod) return `${showText(d.unsupportedMethod)} (${d.source}): no decoder in this version`;
+  if (!d.family) return d.source ? `quantization config without quant_method (${d.source}); format from tensor names` : 'no quantization config; format from tensor names';
+  return `${d.method} (${d.source})`;
+}
+
+/** The error every weight gets when the config names a method this version does not know. */
+export function unknownMethodError(weight: string, d: QuantDetection, looksLike: string): QuantLensError {
+  return new QuantLensError('unknown-type', `${weight}: ${d.source} names quant_method ${quoteText(d.unknownMethod ?? '')}, which Quant Lens does not know; its tensors look like ${looksLike} but are not decoded`);
+}

@@ -1,0 +1,111 @@
+/**
+ * The one entry point the CLI and the worker call: open a quantized Hugging Face checkpoint from a folder, a
+ * `model.safetensors.index.json`, any shard or a single file, and get its logical weights.
+ *
+ *   const q = await openQuantizedModel('path/to/model-00001-of-00002.safetensors');
+ *   q.summary;                       // "GPTQ (quantize_config.json): 14 logical weights, 7 plain tensors"
+ *   for (const w of q.weights) {      // one row per logical weight
+ *     w.name, w.shape, w.scheme, w.bitsPerWeight, w.components, w.error, w.diagnostics;
+ *     w.forEachChunk((values, firstRow) => ...);   // streamed float32, bounded memory
+ *     w.decodeRows(0, 16); w.groupScales(); w.inspectGroup(row, group);
+ *   }
+ *   await q.close();
+ *
+ * Only safetensors headers, the config files and the bytes a decode needs are read.
+ */
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { QuantLensError } from '../errors.ts';
+import { openModel } from '../formats/openModel.ts';
+import type { Model, TensorInfo } from '../model.ts';
+import { describeDetection, detectQuantization, type QuantDetection } from './detect.ts';
+import { groupWeights, type LogicalWeight } from './weights.ts';
+
+export interface QuantizedModel {
+  model: Model;
+  /** The folder whose config files were read. */
+  folder: string;
+  detection: QuantDetection;
+  /** One line: the format, where it was found, how many weights. */
+  summary: string;
+  weights: LogicalWeight[];
+  plain: TensorInfo[];
+  /** A logical weight by name (or by the name of any of its components). */
+  weight(name: string): LogicalWeight | undefined;
+  close(): Promise<void>;
+}
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The file to open for a folder: its index, model.safetensors, or its only .safetensors file. */
+function entryOfFolder(folder: string): string {
+  const names = readdirSync(folder);
+  if (names.includes('model.safetensors.index.json')) return join(folder, 'model.safetensors.index.json');
+  if (names.includes('model.safetensors')) return join(folder, 'model.safetensors');
+  const st = names.filter((n) => n.endsWith('.safetensors'));
+  if (st.length === 1) return join(folder, st[0]);
+  const idx = names.filter((n) => n.endsWith('.safetensors.index.json'));
+  if (idx.length === 1) return join(folder, idx[0]);
+  throw new QuantLensError('usage', st.length ? `${folder} holds ${st.length} .safetensors files and no model.safetensors.index.json: open one of them` : `${folder} holds no .safetensors file`);
+}
+
+/** Opens a shard as its whole model when an index beside it lists it (openModel does this for -0000N-of- names). */
+function entryOfFile(path: string): string {
+  const index = join(dirname(path), 'model.safetensors.index.json');
+  if (path.endsWith('.safetensors') && !/-\d{5}-of-\d{5}\.safetensors$/.test(path)) {
+    try {
+      if (statSync(index).isFile()) {
+        const map = JSON.parse(readFileSync(index, 'utf8')).weight_map ?? {};
+        const base = path.slice(dirname(path).length + 1);
+        const shards = new Set(Object.values(map));
+        if (shards.has(base) && shards.size > 1) return index;
+      }
+    } catch {
+      // not an index we can use: open the file alone
+    }
+  }
+  return path;
+}
+
+export interface OpenOptions {
+  /**
+   * Load every weight at open (read all scales, zeros and indices once, a few percent of the model) so that data-level
+   * errors and diagnostics are known up front. Without it only headers and metadata components are read, and each
+   * weight completes its checks when it is first decoded or load()ed.
+   */
+  validate?: boolean;
+}
+
+/** Config files name their folder. */
+const CONFIG_FILES = new Set(['config.json', 'quantize_config.json', 'quant_config.json', 'hf_quant_config.json']);
+
+export async function openQuantizedModel(path: string, options: OpenOptions = {}): Promise<QuantizedModel> {
+  const asFolder = isDir(path) || CONFIG_FILES.has(basename(path));
+  const folder = isDir(path) ? path : dirname(path);
+  const entry = asFolder ? entryOfFolder(folder) : entryOfFile(path);
+  const model = await openModel(entry);
+  try {
+    if (model.format !== 'safetensors') throw new QuantLensError('usage', `${entry} is ${model.format.toUpperCase()}, not a safetensors checkpoint: open it as a model`);
+    const detection = detectQuantization(folder, model);
+    const { weights, plain } = groupWeights(model, detection);
+    if (options.validate) for (const w of weights) w.load();
+    const byName = new Map<string, LogicalWeight>();
+    for (const w of weights) {
+      byName.set(w.name, w);
+      for (const c of w.components) if (!byName.has(c.name)) byName.set(c.name, w);
+    }
+    const labels = [...new Set(weights.map((w) => w.format.label))];
+    const flagged = weights.filter((w) => w.error).length;
+    const summary = `${labels.length ? labels.join(' + ') : 'no quantized weights'}; ${describeDetection(detection)}: ${weights.length} logical weights${flagged ? ` (${flagged} not decoded)` : ''}, ${plain.length} plain tensors`;
+    return { model, folder, detection, summary, weights, plain, weight: (n) => byName.get(n), close: () => model.close() };
+  } catch (e) {
+    await model.close();
+    throw e;
+  }
+}

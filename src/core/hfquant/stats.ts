@@ -1,0 +1,52 @@
+/**
+ * Exact statistics and error metrics of logical weights, streamed in bounded chunks of rows with the core's
+ * accumulators (analysis/tensorStats.ts, analysis/errorMetrics.ts), so they mean what they mean for a GGUF tensor.
+ */
+import type { Model, TensorInfo } from '../model.ts';
+import { QuantLensError } from '../errors.ts';
+import { DEFAULT_BINS, StatsAccumulator, type ScanOptions, type TensorStats } from '../analysis/tensorStats.ts';
+import { ErrorAccumulator, type ErrorMetrics } from '../analysis/errorMetrics.ts';
+import { readTensorValues } from '../analysis/tensorValues.ts';
+import type { LogicalWeight } from './weights.ts';
+
+/** Weights up to this many values are decoded once and kept for the histogram pass (64 MB of float32). */
+const KEEP_DECODED = 16 << 20;
+
+/** Exact stats and histogram of a logical weight's dequantized values (two passes, or one decode when small). */
+export function logicalWeightStats(w: LogicalWeight, options: ScanOptions = {}): TensorStats {
+  const acc = new StatsAccumulator(options.bins ?? DEFAULT_BINS);
+  const total = 2 * w.rows * w.cols;
+  let done = 0;
+  const rowsPerChunk = options.chunkElements ? Math.max(1, Math.floor(options.chunkElements / Math.max(1, w.cols))) : undefined;
+  const progress = (n: number) => options.onProgress?.((done += n), total);
+  if (w.rows * w.cols <= KEEP_DECODED) {
+    const all = new Float32Array(w.rows * w.cols);
+    w.forEachChunk((v, first) => {
+      all.set(v, first * w.cols);
+      acc.addFirstPass(v);
+      progress(v.length);
+    }, rowsPerChunk, options.isCancelled);
+    acc.addSecondPass(all);
+    progress(all.length);
+  } else {
+    w.forEachChunk((v) => (acc.addFirstPass(v), progress(v.length)), rowsPerChunk, options.isCancelled);
+    w.forEachChunk((v) => (acc.addSecondPass(v), progress(v.length)), rowsPerChunk, options.isCancelled);
+  }
+  return acc.result();
+}
+
+/** Rows [r0, r1) of the reference a weight is compared with, row-major in the weight's logical layout. */
+export type ReferenceRows = (r0: number, r1: number) => Float32Array;
+
+/** The reference rows of a plain tensor of the same logical shape (an unquantized checkpoint's weight). */
+export function tensorRows(model: Model, tensor: TensorInfo, w: LogicalWeight): ReferenceRows {
+  if (tensor.nElements !== w.rows * w.cols) throw new QuantLensError('usage', `${tensor.name} has ${tensor.nElements} values, ${w.name} has ${w.rows * w.cols}`);
+  return (r0, r1) => readTensorValues(model, tensor, r0 * w.cols, (r1 - r0) * w.cols);
+}
+
+/** RMSE, relative RMSE, max abs error ... of a logical weight against a reference, streamed by rows. */
+export function compareLogicalWeight(w: LogicalWeight, reference: ReferenceRows, rowsPerChunk?: number, isCancelled?: () => boolean): ErrorMetrics {
+  const acc = new ErrorAccumulator();
+  w.forEachChunk((v, first) => acc.add(v, reference(first, first + v.length / w.cols)), rowsPerChunk, isCancelled);
+  return acc.result();
+}

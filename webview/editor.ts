@@ -153,9 +153,9 @@ export function renderModel(m: ModelMessage): void {
   document.body.dataset.ready = 'true';
 }
 
-export function renderOpenError(message: string): void {
+export function renderOpenError(message: string, unreadable: boolean): void {
   clear(app);
-  app.append(openErrorView(document.title, message));
+  app.append(openErrorView(document.title, message, unreadable));
   document.body.dataset.ready = 'true';
 }
 

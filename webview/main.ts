@@ -19,4 +19,4 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
 // VS Code marks the theme kind on <body>; chart colours are read from the theme when drawn.
 new MutationObserver(redrawCharts).observe(document.body, { attributes: true, attributeFilter: ['class'] });
 
-ask('ready', {}, (m) => (m.type === 'model' ? renderModel(m) : renderOpenError(m.message)));
+ask('ready', {}, (m) => (m.type === 'model' ? renderModel(m) : renderOpenError(m.message, m.unreadable)));

@@ -38,7 +38,8 @@ commands:
   dump FILE [--stats]                                 the model as stable, diffable text
   sample OUT.gguf                                     write the bundled sample model
 
-FILE is a .gguf (any shard of a split model), a .safetensors file or a model.safetensors.index.json.`;
+FILE is a .gguf (any shard of a split model), a .safetensors file or a model.safetensors.index.json, local or by
+http(s) URL or Hub reference (owner/repo/file.gguf; HF_TOKEN is sent to huggingface.co only).`;
 
 class UsageError extends Error {}
 

@@ -2,11 +2,13 @@
  * One opened model in the editor: its header (read on the extension host: headers only, fast), results cached
  * per file version, and the worker jobs it started (cancelled when the editor closes).
  */
+import type { RemoteOptions } from '../core/io/location.ts';
+import { isRemote, modelLocation } from './modelUri.ts';
 import * as vscode from 'vscode';
 import { stat } from 'node:fs/promises';
 import { openModel } from '../core/formats/openModel.ts';
 import type { Model, TensorInfo } from '../core/model.ts';
-import { oneLine } from '../core/errors.ts';
+import { oneLine, QuantLensError } from '../core/errors.ts';
 import type { TensorStats } from '../core/analysis/tensorStats.ts';
 import type { JobHandle, WorkerPool } from '../node/workerPool.ts';
 import type { ResultOf, WorkerJob, WorkerResult } from '../shared/workerProtocol.ts';
@@ -30,21 +32,27 @@ export class ModelDocument implements vscode.CustomDocument {
   private constructor(
     readonly uri: vscode.Uri,
     readonly model: Model | undefined,
-    readonly openError: string | undefined,
+    /** Why the file did not open, and whether it could not be read at all (missing, refused, unreachable). */
+    readonly openError: { message: string; unreadable: boolean } | undefined,
     private readonly version: string,
     private readonly pool: WorkerPool,
   ) {
     this.tensorsByName = new Map(model?.tensors.map((t) => [t.name, t]));
   }
 
-  static async open(uri: vscode.Uri, pool: WorkerPool): Promise<ModelDocument> {
-    let version = uri.fsPath;
+  /** Opens the model's header: a local file, or a remote one by URL (`remote` holds the Hub token, if any). */
+  static async open(uri: vscode.Uri, pool: WorkerPool, remote: RemoteOptions = {}): Promise<ModelDocument> {
+    let version = uri.toString();
     try {
-      const s = await stat(uri.fsPath);
-      version = `${uri.fsPath}:${s.size}:${s.mtimeMs}`;
-      return new ModelDocument(uri, await openModel(uri.fsPath), undefined, version, pool);
+      const location = modelLocation(uri);
+      if (!isRemote(uri)) {
+        const s = await stat(location);
+        version = `${location}:${s.size}:${s.mtimeMs}`;
+      }
+      // a remote file's version is checked by its ETag on every read (core/io/httpByteSource.ts)
+      return new ModelDocument(uri, await openModel(location, remote), undefined, version, pool);
     } catch (e) {
-      return new ModelDocument(uri, undefined, oneLine(e), version, pool);
+      return new ModelDocument(uri, undefined, { message: oneLine(e), unreadable: e instanceof QuantLensError && e.code === 'io' }, version, pool);
     }
   }
 
@@ -85,7 +93,7 @@ export class ModelDocument implements vscode.CustomDocument {
 
   dispose(): void {
     this.cancelJobs();
-    this.pool.broadcast({ kind: 'close', path: this.uri.fsPath });
+    this.pool.broadcast({ kind: 'close', path: modelLocation(this.uri) });
     void this.model?.close();
     this.onDidDisposeEmitter.fire();
     this.onDidDisposeEmitter.dispose();

@@ -1,12 +1,13 @@
 /** The custom editor for .gguf / .safetensors files: header on the host, analyses in workers, UI in a webview. */
 import * as vscode from 'vscode';
-import { basename } from 'node:path';
 import { ModelDocument } from './modelDocument.ts';
 import type { WorkerPool } from '../node/workerPool.ts';
 import { webviewHtml } from './webviewHtml.ts';
 import { buildWebviewModel } from './webviewModel.ts';
 import type { FromWebview, JobProgress, Notice, Replies, Request, RequestType, ToWebview, WebviewSettings } from '../shared/webviewProtocol.ts';
 import type { ModelRegistry } from './modelRegistry.ts';
+import type { HubToken } from './hubToken.ts';
+import { isRemote, modelLocation, modelName } from './modelUri.ts';
 import { findTokens } from '../core/analysis/tokenizer.ts';
 import { readArrayPage } from '../core/formats/gguf.ts';
 import type { ArrayValue } from '../core/model.ts';
@@ -28,10 +29,14 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     private readonly context: vscode.ExtensionContext,
     private readonly pool: WorkerPool,
     private readonly registry: ModelRegistry,
+    private readonly hubToken: HubToken,
   ) {}
 
   async openCustomDocument(uri: vscode.Uri): Promise<ModelDocument> {
-    return ModelDocument.open(uri, this.pool);
+    const open = () => ModelDocument.open(uri, this.pool, this.hubToken.remoteOptions());
+    if (!isRemote(uri)) return open();
+    // a remote header can take a few seconds: say what is happening meanwhile
+    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Quant Lens: reading the header of ${modelName(uri)} from ${uri.authority}` }, open);
   }
 
   /** The editor of a document whose panel is active, for commands run from the title bar or palette. */
@@ -65,7 +70,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     this.registry.add(doc);
     const dist = vscode.Uri.joinPath(this.context.extensionUri, 'dist');
     panel.webview.options = { enableScripts: true, localResourceRoots: [dist] };
-    panel.webview.html = webviewHtml(panel.webview, dist, basename(doc.uri.fsPath));
+    panel.webview.html = webviewHtml(panel.webview, dist, modelName(doc.uri));
     const post = (m: ToWebview) => void panel.webview.postMessage(m);
     const subscriptions: vscode.Disposable[] = [];
     panel.onDidDispose(() => {
@@ -97,13 +102,13 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     };
 
     panel.webview.onDidReceiveMessage(async (m: FromWebview) => {
-      const path = doc.uri.fsPath;
+      const path = modelLocation(doc.uri);
       const settings = readSettings();
       switch (m.type) {
         case 'ready': {
           const reply = replyTo(m);
-          if (!doc.model) return reply({ type: 'openError', message: doc.openError ?? 'cannot open this file' });
-          return reply({ type: 'model', fileName: basename(path), ...(await buildWebviewModel(doc.model)), settings });
+          if (!doc.model) return reply({ type: 'openError', ...(doc.openError ?? { message: 'cannot open this file', unreadable: true }) });
+          return reply({ type: 'model', fileName: modelName(doc.uri), ...(await buildWebviewModel(doc.model)), settings });
         }
         case 'selectTensor': {
           doc.cancelJobs();

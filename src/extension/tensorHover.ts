@@ -2,8 +2,8 @@
  * Hover for tensor names written anywhere (a Python script, a log, JSON, a Quant Lens dump): shape, type and,
  * once computed, stats of that tensor in every open model, with a link that reveals it in its editor.
  */
+import { modelLocation, modelName } from './modelUri.ts';
 import * as vscode from 'vscode';
-import { basename } from 'node:path';
 import type { ModelRegistry, TensorHit } from './modelRegistry.ts';
 import type { TensorStats } from '../core/analysis/tensorStats.ts';
 import { codecForType } from '../core/quant/index.ts';
@@ -40,7 +40,7 @@ export class TensorHoverProvider implements vscode.HoverProvider {
       md.appendMarkdown(`**${tensor.name}** · \`${tensor.type.name}\` · [${tensor.shape.join(' × ')}] · ${tensor.type.bitsPerWeight.toFixed(3)} bpw${writtenAs ? ` _(as ${writtenAs})_` : ''}\n\n`);
       const s = await this.statsFor(hit, token);
       md.appendMarkdown(s ? `${statsMarkdown(s)}\n\n` : '_stats not computed yet: select it in the editor_\n\n');
-      md.appendMarkdown(`[$(eye) Reveal in ${basename(doc.uri.fsPath)}](command:quantLens.revealTensor?${args})\n\n`);
+      md.appendMarkdown(`[$(eye) Reveal in ${modelName(doc.uri)}](command:quantLens.revealTensor?${args})\n\n`);
     }
     return token.isCancellationRequested ? undefined : new vscode.Hover(md, range);
   }
@@ -50,7 +50,7 @@ export class TensorHoverProvider implements vscode.HoverProvider {
     const known = doc.stats.get(tensor.name);
     if (known || token.isCancellationRequested || tensor.nElements > HOVER_SCAN_LIMIT || !codecForType(tensor.type)) return known;
     try {
-      const r = await doc.run({ kind: 'stats', path: doc.uri.fsPath, tensor: tensor.name, bins: readSettings().bins }, undefined, token);
+      const r = await doc.run({ kind: 'stats', path: modelLocation(doc.uri), tensor: tensor.name, bins: readSettings().bins }, undefined, token);
       return r.stats;
     } catch {
       return undefined; // cancelled, or the data is unreadable: the hover still shows what the header says

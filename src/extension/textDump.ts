@@ -3,8 +3,8 @@
  * own language and grammar (syntaxes/quantlens-dump.tmLanguage.json), an outline (sections, blocks, tensors)
  * and folding, both read by dumpOutline (src/core/report/textDump.ts), which knows the line format.
  */
+import { modelLocation, modelName } from './modelUri.ts';
 import * as vscode from 'vscode';
-import { basename } from 'node:path';
 import type { WorkerPool } from '../node/workerPool.ts';
 import { dumpOutline, type DumpSymbol } from '../core/report/textDump.ts';
 
@@ -13,9 +13,9 @@ export const DUMP_SCHEME = 'quantlens-dump';
 export class DumpContentProvider implements vscode.TextDocumentContentProvider {
   constructor(private readonly pool: WorkerPool) {}
 
-  /** quantlens-dump:/<file name>.qldump?<encoded model path> */
+  /** quantlens-dump:/<file name>.qldump?<encoded model path or URL> */
   static uriFor(model: vscode.Uri): vscode.Uri {
-    return vscode.Uri.from({ scheme: DUMP_SCHEME, path: `/${basename(model.fsPath)}.qldump`, query: encodeURIComponent(model.fsPath) });
+    return vscode.Uri.from({ scheme: DUMP_SCHEME, path: `/${modelName(model)}.qldump`, query: encodeURIComponent(modelLocation(model)) });
   }
 
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {

@@ -45,12 +45,14 @@ export class WorkerPool {
      * itself working (see spread); one lets a job wait for the first free worker (interactive use).
      */
     private readonly jobsPerWorker = 1,
+    /** The workers' environment (each thread has its own copy; by default this process's). */
+    private env?: Record<string, string | undefined>,
   ) {
     for (let i = 0; i < size; i++) this.spawn();
   }
 
   private spawn(): void {
-    const w = new Worker(this.script, { workerData: this.workerData });
+    const w = new Worker(this.script, { workerData: this.workerData, env: this.env ?? process.env });
     w.unref();
     w.on('message', (m: WorkerResponse) => {
       if (m.type === 'ready') {
@@ -193,6 +195,22 @@ export class WorkerPool {
       const req: WorkerRequest = { id: -this.nextId++, job, cancel: new SharedArrayBuffer(4) };
       w.postMessage(req);
     }
+  }
+
+  /**
+   * New workers with a new environment (a token was set or cleared): the running ones are stopped and their jobs
+   * fail as cancelled; queued jobs go to the new workers.
+   */
+  async setEnv(env: Record<string, string | undefined>): Promise<void> {
+    this.env = env;
+    const old = this.workers;
+    this.workers = [];
+    for (const w of old) {
+      for (const p of this.posted.get(w) ?? []) p.reject(new QuantLensError('cancelled', 'cancelled: the workers restarted with the new token'));
+      this.posted.delete(w);
+    }
+    for (let i = 0; i < old.length; i++) this.spawn();
+    await Promise.all(old.map((w) => w.terminate()));
   }
 
   async dispose(): Promise<void> {

@@ -64,7 +64,8 @@ export type RequestType = keyof Requests;
 export type Request<K extends RequestType = RequestType> = { [P in K]: { type: P; id: number } & Requests[P] }[K];
 
 export type ModelMessage = { type: 'model'; fileName: string; summary: ModelSummary; tensors: TensorRow[]; metadata: MetadataRow[]; quantMap: QuantMap; memory: MemoryFit; settings: WebviewSettings };
-type OpenError = { type: 'openError'; message: string };
+/** `unreadable`: the file could not be read at all (missing, refused, unreachable), as opposed to read and refused. */
+type OpenError = { type: 'openError'; message: string; unreadable: boolean };
 type Stats = { type: 'stats'; tensor: string; stats: TensorStats };
 type Scales = { type: 'scales'; tensor: string; scales: ScaleDistribution | null };
 type Block = { type: 'block'; view: InspectedBlock };

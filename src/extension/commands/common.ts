@@ -3,12 +3,14 @@ import * as vscode from 'vscode';
 import type { WorkerPool } from '../../node/workerPool.ts';
 import type { ModelEditorProvider } from '../modelEditorProvider.ts';
 import type { ModelRegistry } from '../modelRegistry.ts';
+import type { HubToken } from '../hubToken.ts';
 import type { ResultOf, WorkerJob } from '../../shared/workerProtocol.ts';
 
 export interface CommandContext {
   pool: WorkerPool;
   provider: ModelEditorProvider;
   registry: ModelRegistry;
+  hubToken: HubToken;
 }
 
 /** A command: its arguments are whatever VS Code passes (an explorer Uri, the editor's tensors ...). */

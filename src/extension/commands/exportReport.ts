@@ -1,4 +1,5 @@
 /** "Export Stats…": every tensor's stats as Markdown, JSON or CSV, saved beside the model. */
+import { besideModel, modelLocation, modelName } from '../modelUri.ts';
 import * as vscode from 'vscode';
 import { basename, dirname, join } from 'node:path';
 import { requireTarget, runWithCancel, withJob, type CommandContext } from './common.ts';
@@ -15,11 +16,11 @@ export async function exportReport(ctx: CommandContext, arg: unknown): Promise<v
     { title: 'Quant Lens: export stats as' },
   );
   if (!pick) return;
-  const base = basename(uri.fsPath).replace(/\.(gguf|safetensors|json)$/, '');
-  const dest = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(join(dirname(uri.fsPath), `${base}.quantlens.${pick.format}`)) });
+  const base = modelName(uri).replace(/\.(gguf|safetensors|json)$/, '');
+  const dest = await vscode.window.showSaveDialog({ defaultUri: besideModel(uri, `${base}.quantlens.${pick.format}`) });
   if (!dest) return;
-  const text = await withJob(`Quant Lens: computing stats of ${basename(uri.fsPath)}`, (p, t) =>
-    runWithCancel(ctx, { kind: 'report', path: uri.fsPath, format: pick.format }, p, t),
+  const text = await withJob(`Quant Lens: computing stats of ${modelName(uri)}`, (p, t) =>
+    runWithCancel(ctx, { kind: 'report', path: modelLocation(uri), format: pick.format }, p, t),
   );
   await vscode.workspace.fs.writeFile(dest, new TextEncoder().encode(text.text));
   await vscode.window.showTextDocument(dest);

@@ -10,6 +10,8 @@ import { compare } from './compare.ts';
 import { loadImatrix } from './loadImatrix.ts';
 import { simulate } from './simulate.ts';
 import { requantize } from './requantize.ts';
+import { openUrl } from './openUrl.ts';
+import { setHubToken } from './setHubToken.ts';
 
 const COMMANDS: Record<string, Command> = {
   'quantLens.openWith': openWith,
@@ -20,6 +22,8 @@ const COMMANDS: Record<string, Command> = {
   'quantLens.loadImatrix': loadImatrix,
   'quantLens.simulate': simulate,
   'quantLens.requantize': requantize,
+  'quantLens.openUrl': openUrl,
+  'quantLens.setHubToken': setHubToken,
 };
 
 export function registerCommands(context: vscode.ExtensionContext, ctx: CommandContext): void {

@@ -2,8 +2,9 @@
  * "Requantize Tensors…": a new GGUF whose chosen tensors have another ggml type, after a preview of each change's
  * size and predicted error. A safetensors model goes to "Export Simulated Quantization…" instead.
  */
+import { besideModel, modelLocation, modelName } from '../modelUri.ts';
 import * as vscode from 'vscode';
-import { basename, dirname, extname, join } from 'node:path';
+import { basename, extname } from 'node:path';
 import { VIEW_TYPE } from '../modelEditorProvider.ts';
 import { openModel } from '../../core/formats/openModel.ts';
 import { parseTensorTypeRule, planRequantize } from '../../core/requant/requantize.ts';
@@ -29,7 +30,7 @@ export async function requantize(ctx: CommandContext, arg: unknown, tensors: unk
   const uri = requireTarget(ctx, arg);
   if (!uri) return;
   refuseUntrusted();
-  const model = await openModel(uri.fsPath);
+  const model = await openModel(modelLocation(uri), ctx.hubToken.remoteOptions());
   try {
     if (model.format !== 'gguf') {
       await vscode.commands.executeCommand('quantLens.simulate', uri, tensors);
@@ -65,7 +66,7 @@ export async function requantize(ctx: CommandContext, arg: unknown, tensors: unk
     }
     const delta = plan.newBytes - plan.oldBytes;
     const predicted = await withJob(`Quant Lens: predicting the error of ${plan.changes.length} tensors`, (p, t) =>
-      runWithCancel(ctx, { kind: 'predictErrors', path: uri.fsPath, rules, imatrix }, p, t),
+      runWithCancel(ctx, { kind: 'predictErrors', path: modelLocation(uri), rules, imatrix }, p, t),
     );
     const errorOf = new Map(predicted.predictions.map((p) => [p.tensor, p]));
     const preview = await vscode.window.showQuickPick(
@@ -77,13 +78,13 @@ export async function requantize(ctx: CommandContext, arg: unknown, tensors: unk
       { title: 'Quant Lens: requantize preview', placeHolder: 'Pick the first entry to write the new file (errors are against the current values)' },
     );
     if (!preview?.go) return;
-    const ext = extname(uri.fsPath);
-    const base = basename(uri.fsPath, ext).replace(/-\d{5}-of-\d{5}$/, '');
-    const dest = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(join(dirname(uri.fsPath), `${base}-${typePick.label}.gguf`)), filters: { GGUF: ['gguf'] } });
+    const ext = extname(modelName(uri));
+    const base = basename(modelName(uri), ext).replace(/-\d{5}-of-\d{5}$/, '');
+    const dest = await vscode.window.showSaveDialog({ defaultUri: besideModel(uri, `${base}-${typePick.label}.gguf`), filters: { GGUF: ['gguf'] } });
     if (!dest) return;
     if (model.files.some((f) => f.path === dest.fsPath)) throw new Error('refusing to overwrite the source file; choose another name');
     const result = await withJob(`Quant Lens: writing ${basename(dest.fsPath)}`, (p, t) =>
-      runWithCancel(ctx, { kind: 'requantize', path: uri.fsPath, output: dest.fsPath, rules, imatrix }, p, t),
+      runWithCancel(ctx, { kind: 'requantize', path: modelLocation(uri), output: dest.fsPath, rules, imatrix }, p, t),
     );
     void vscode.window.showInformationMessage(`Quant Lens: wrote ${basename(result.output)} (${formatBytes(result.bytes)}, ${result.changed} tensors changed, verified).`);
     await vscode.commands.executeCommand('vscode.openWith', dest, VIEW_TYPE);

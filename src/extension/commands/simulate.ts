@@ -2,8 +2,9 @@
  * "Export Simulated Quantization…": a safetensors copy whose chosen tensors went through a quantization and back
  * (a ggml type or a textbook scheme), stored in their original dtype.
  */
+import { besideModel, modelLocation, modelName } from '../modelUri.ts';
 import * as vscode from 'vscode';
-import { basename, dirname, join } from 'node:path';
+import { basename } from 'node:path';
 import { VIEW_TYPE } from '../modelEditorProvider.ts';
 import { requireQuantizer, writableTypeIds } from '../../core/quant/quantizers.ts';
 import { GGML_TYPES } from '../../core/types.ts';
@@ -28,10 +29,10 @@ export async function simulate(ctx: CommandContext, arg: unknown, tensors: unkno
   });
   if (!patterns) return;
   const rules = rulesFor(patterns, pick.label);
-  const base = basename(uri.fsPath).replace(/(-\d{5}-of-\d{5})?\.safetensors$|\.safetensors\.index\.json$/, '');
-  const dest = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(join(dirname(uri.fsPath), `${base}-sim-${pick.label}.safetensors`)), filters: { safetensors: ['safetensors'] } });
+  const base = modelName(uri).replace(/(-\d{5}-of-\d{5})?\.safetensors$|\.safetensors\.index\.json$/, '');
+  const dest = await vscode.window.showSaveDialog({ defaultUri: besideModel(uri, `${base}-sim-${pick.label}.safetensors`), filters: { safetensors: ['safetensors'] } });
   if (!dest) return;
-  const result = await withJob(`Quant Lens: writing ${basename(dest.fsPath)}`, (p, t) => runWithCancel(ctx, { kind: 'simulate', path: uri.fsPath, output: dest.fsPath, rules }, p, t));
+  const result = await withJob(`Quant Lens: writing ${basename(dest.fsPath)}`, (p, t) => runWithCancel(ctx, { kind: 'simulate', path: modelLocation(uri), output: dest.fsPath, rules }, p, t));
   void vscode.window.showInformationMessage(`Quant Lens: wrote ${basename(result.output)} (${result.changed} tensors replaced by simulated ${pick.label}, verified).`);
   await vscode.commands.executeCommand('vscode.openWith', dest, VIEW_TYPE);
 }

@@ -1,0 +1,39 @@
+/**
+ * "Open Model from URL…": a model on the Hugging Face Hub or any HTTP server that answers range requests, opened
+ * from its header alone; each view then fetches only the bytes it needs. Takes a download or page URL, or a Hub
+ * reference `owner/repo/file` (`owner/repo@revision/file`).
+ */
+import * as vscode from 'vscode';
+import { VIEW_TYPE } from '../modelEditorProvider.ts';
+import { hubUrl, isUrl } from '../../core/io/location.ts';
+import { remoteModelUri } from '../modelUri.ts';
+import type { CommandContext } from './common.ts';
+
+/** The URL a typed reference stands for, or a one-line reason it is none. */
+export function urlOfReference(input: string): string | { error: string } {
+  const text = input.trim();
+  const url = isUrl(text) ? (hubUrl(text) ?? text) : hubUrl(text.startsWith('hf://') ? text : `hf://${text}`);
+  if (!url) return { error: 'give an http(s) URL, or a Hub file as owner/repo/file.gguf' };
+  if (!/\.(gguf|safetensors|json)$/i.test(new URL(url).pathname)) return { error: 'the URL must end in a .gguf, .safetensors or model.safetensors.index.json file' };
+  return url;
+}
+
+export async function openUrl(_ctx: CommandContext, arg: unknown): Promise<void> {
+  const input =
+    typeof arg === 'string'
+      ? arg
+      : await vscode.window.showInputBox({
+          title: 'Quant Lens: open a model from a URL',
+          prompt: 'A Hugging Face file (owner/repo/model.gguf, or its page or download URL), or any URL of a server that answers range requests',
+          placeHolder: 'https://huggingface.co/owner/repo/resolve/main/model-Q4_K_M.gguf',
+          ignoreFocusOut: true,
+          validateInput: (v) => {
+            const r = urlOfReference(v);
+            return typeof r === 'string' || !v.trim() ? undefined : r.error;
+          },
+        });
+  if (!input?.trim()) return;
+  const url = urlOfReference(input);
+  if (typeof url !== 'string') throw new Error(url.error);
+  await vscode.commands.executeCommand('vscode.openWith', remoteModelUri(url), VIEW_TYPE);
+}

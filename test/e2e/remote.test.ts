@@ -1,0 +1,74 @@
+// Opening a model by URL in real VS Code: the palette command, a model served over HTTP on loopback (a real server
+// in its own process, counting what it sends), the table from the header, a tensor's exact stats from its own bytes.
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { start, runCommand, webview, webviewFocused, shot, assertCleanConsole, CORPUS, type Session } from './harness.ts';
+import { startServer, type TestServer } from '../helpers/httpServer.ts';
+
+const MIX = 'llama-mix-Q4_K_M';
+const expected = JSON.parse(readFileSync(join(CORPUS, 'gguf', `${MIX}.expected.json`), 'utf8'));
+const ffnDown = expected.tensors.find((t: { name: string }) => t.name === 'blk.0.ffn_down.weight');
+let s: Session;
+let server: TestServer;
+let step = 0;
+const quickInput = () => s.page.locator('.quick-input-widget .quick-input-box input');
+
+before(async () => {
+  server = await startServer({ [`${MIX}.gguf`]: join(CORPUS, 'gguf', `${MIX}.gguf`) });
+  s = await start({ 'README.md': 'text:models are remote here\n' });
+});
+
+after(async () => {
+  try {
+    assertCleanConsole(s);
+  } finally {
+    await s?.close();
+    await server?.close();
+  }
+});
+
+afterEach(async () => {
+  if (s) await shot(s.page, `remote-${String(++step).padStart(2, '0')}`);
+});
+
+test('Open Model from URL: the table from the header, then one tensor\'s exact stats, fetching only those bytes', async () => {
+  await server.reset();
+  await runCommand(s.page, 'Quant Lens: Open Model from URL…');
+  await s.page.locator('.quick-input-widget', { hasText: 'open a model from a URL' }).waitFor();
+  await quickInput().fill(`${server.url}/f/${MIX}.gguf`);
+  await quickInput().press('Enter');
+  const wv = webview(s.page);
+  await wv.locator('[data-testid="file-name"]', { hasText: `${MIX}.gguf` }).waitFor({ timeout: 60_000 });
+  await wv.locator('[data-testid="table-status"]', { hasText: `${expected.n_tensors} of ${expected.n_tensors} tensors` }).waitFor();
+  await webviewFocused(s.page);
+  const afterHeader = (await server.stats()).bytesSent;
+  assert.ok(afterHeader <= expected.data_offset + (64 << 10), `opening fetched ${afterHeader} bytes for a ${expected.data_offset}-byte header`);
+
+  await wv.locator(`.row[data-tensor="${ffnDown.name}"]`).click();
+  const stat = async (k: string) => Number(await wv.locator(`[data-testid="stat-${k}"]`).getAttribute('data-value'));
+  await wv.locator('[data-testid="stat-std"][data-value]').waitFor({ timeout: 60_000 });
+  assert.equal(await stat('min'), ffnDown.stats.min);
+  assert.equal(await stat('max'), ffnDown.stats.max);
+  assert.equal(await stat('zero_count'), ffnDown.stats.zero_count);
+  assert.ok(Math.abs((await stat('std')) - ffnDown.stats.std) <= 1e-9 * ffnDown.stats.std);
+  await wv.locator('canvas[data-testid="histogram"][data-drawn="true"]').waitFor();
+  await shot(s.page, 'remote-tensor');
+  // the header, then this tensor (its stats, scales, heatmap and first block all read the same bytes) and a
+  // read-ahead step at most per reader: far less than the file
+  const total = (await server.stats()).bytesSent;
+  assert.ok(total <= afterHeader + ffnDown.nbytes + 3 * (64 << 10), `viewing one tensor of ${ffnDown.nbytes} bytes fetched ${total - afterHeader} more bytes`);
+  assert.ok(total < expected.file_size, `${total} bytes of a ${expected.file_size}-byte file`);
+});
+
+test('a URL that is not there: the editor says so in one line', async () => {
+  await runCommand(s.page, 'Quant Lens: Open Model from URL…');
+  await s.page.locator('.quick-input-widget', { hasText: 'open a model from a URL' }).waitFor();
+  await quickInput().fill(`${server.url}/f/missing.gguf`);
+  await quickInput().press('Enter');
+  const wv = webview(s.page);
+  await wv.locator('[data-testid="open-error-reason"]', { hasText: 'HTTP 404: no such file' }).waitFor({ timeout: 60_000 });
+  // not "Not a valid GGUF file": nothing was read
+  assert.match(await wv.locator('[data-testid="open-error-headline"]').innerText(), /This file cannot be opened/);
+});

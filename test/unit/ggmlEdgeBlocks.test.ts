@@ -17,7 +17,7 @@ import { codecForGgmlId } from '../../src/core/quant/index.ts';
 import { safetensorsOnlyCodecs } from '../../src/core/quant/float.ts';
 import { F16_TO_F32 } from '../../src/core/quant/scalars.ts';
 import { wasmDequantize, WASM_DEQUANTIZED_TYPES } from '../../src/core/quant/wasmDecode.ts';
-import { setWasmEnabled, wasmKernel } from '../../src/core/analysis/wasmStats.ts';
+import { setWasmEnabled, wasmKernel } from '../../src/core/wasm/kernels.ts';
 import { ggmlType } from '../../src/core/types.ts';
 import { decodeJs } from '../helpers/decodeJs.ts';
 import { blockHash, edgeTypes } from '../../scripts/ggml-edge/cases.ts';

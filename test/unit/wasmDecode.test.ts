@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { codecForGgmlId } from '../../src/core/quant/index.ts';
 import { wasmDequantize, WASM_DEQUANTIZED_TYPES } from '../../src/core/quant/wasmDecode.ts';
-import { setWasmEnabled, wasmKernel } from '../../src/core/analysis/wasmStats.ts';
+import { setWasmEnabled, wasmKernel } from '../../src/core/wasm/kernels.ts';
 import { forEachChunk, readTensorValues } from '../../src/core/analysis/tensorValues.ts';
 import { buildGgufFile } from '../../src/core/formats/ggufWriter.ts';
 import { MemoryByteSource } from '../../src/core/io/byteSource.ts';

@@ -7,7 +7,9 @@
 import type { Model, TensorInfo } from '../model.ts';
 import { forEachChunk, forEachRawChunk, isWide, tensorCodec, type Values } from './tensorValues.ts';
 import { countingScanner } from './codeCounting.ts';
-import { wasmKernel, firstPassWasm, secondPassWasm, WASM_MIN_LENGTH, hasFusedScan, fusedScan } from './wasmStats.ts';
+import type { RepeatedValueSink } from './countingScanner.ts';
+import { firstPassWasm, secondPassWasm, WASM_MIN_LENGTH, hasFusedScan, fusedScan } from './wasmStats.ts';
+import { wasmKernel } from '../wasm/kernels.ts';
 import { addFloat32Bins, addFloat64Bins, DOUBLE_BINS, EXPONENT_BINS, ExactMoments, SQUARE_HI, SQUARE_LO } from './exactSum.ts';
 import { QuantLensError } from '../errors.ts';
 import { DEFAULT_CHUNK_ELEMENTS } from './tensorValues.ts';
@@ -65,7 +67,7 @@ export function binOf(x: number, lo: number, hi: number, bins: number): number {
 }
 
 /** Accumulates the statistics of a stream of values, pass by pass. */
-export class StatsAccumulator {
+export class StatsAccumulator implements RepeatedValueSink {
   count = 0;
   finite = 0;
   nan = 0;
@@ -334,7 +336,7 @@ export function computeTensorStats(model: Model, tensor: TensorInfo, options: Sc
     const chunkElements = options.chunkElements ?? DEFAULT_CHUNK_ELEMENTS;
     const fused = new StatsAccumulator(acc.bins);
     const ok = fusedScan(
-      tensor.type.ggmlId!, bytesPerBlock, blockSize, tensor.nElements / blockSize,
+      tensor.type.ggmlId!, tensor.nElements / blockSize,
       (firstBlock, target) => {
         const at = tensor.absoluteOffset + firstBlock * bytesPerBlock;
         const got = source.readSync(at, target);

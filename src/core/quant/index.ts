@@ -1,4 +1,4 @@
-/** Codec registry: ggml type id -> codec. Each family file exports its codecs; nothing else hard-codes layouts. */
+/** Codec registry: ggml type -> codec. Each family file exports its codecs; layouts come from the type table (types.ts). */
 import type { QuantCodec } from './codec.ts';
 import { floatCodecs, safetensorsOnlyCodecs } from './float.ts';
 import { legacyCodecs } from './legacy.ts';
@@ -6,15 +6,15 @@ import { kQuantCodecs } from './kquants.ts';
 import { iQuantCodecs } from './iquants.ts';
 import { otherCodecs } from './other.ts';
 import { withWasmDequantize } from './wasmDecode.ts';
-import { ggmlType, type TensorType } from '../types.ts';
+import { ggmlType, type GgmlType, type TensorType } from '../types.ts';
 import { QuantLensError } from '../errors.ts';
 
-const CODECS = new Map<number, QuantCodec>();
+const CODECS = new Map<GgmlType, QuantCodec>();
 for (const family of [floatCodecs, legacyCodecs, kQuantCodecs, iQuantCodecs, otherCodecs]) {
-  for (const [id, codec] of Object.entries(family)) CODECS.set(Number(id), withWasmDequantize(Number(id), codec));
+  for (const [id, codec] of Object.entries(family)) CODECS.set(Number(id), withWasmDequantize(ggmlType(Number(id))!, codec));
 }
 
-export function codecForGgmlId(id: number): QuantCodec | undefined {
+export function codecForGgmlId(id: GgmlType): QuantCodec | undefined {
   return CODECS.get(id);
 }
 

@@ -9,15 +9,11 @@
  *   Q8_K { float d; qs[256] int8; bsums[16] }                               w = d·q (intermediate format)
  * Decoding is exact: each product and difference is rounded to float32 where ggml's C rounds it.
  */
-import type { BlockField, BlockRecord, QuantCodec } from './codec.ts';
-import { F16_TO_F32 } from './scalars.ts';
+import { blockField, declaredField, type BlockField, type BlockRecord, type QuantCodec } from './codec.ts';
+import { F16_TO_F32, f16, fr } from './scalars.ts';
+import { GgmlType, traits } from '../types.ts';
 
-const fr = Math.fround;
 const QK_K = 256;
-
-function f16(src: Uint8Array, at: number): number {
-  return F16_TO_F32[src[at] | (src[at + 1] << 8)];
-}
 
 const f32View = new DataView(new ArrayBuffer(4));
 function f32(src: Uint8Array, at: number): number {
@@ -43,10 +39,6 @@ function q3Scales(src: Uint8Array, at: number, out: Int32Array): void {
     const high = (src[at + 8 + (j % 4)] >> (2 * (j >> 2))) & 3;
     out[j] = (low | (high << 4)) - 32;
   }
-}
-
-function field(name: string, offset: number, size: number, values: ArrayLike<number>, note: string): BlockField {
-  return { name, offset, size, values: Array.from(values), note };
 }
 
 // ------------------------------------------------------------------------------------------------ Q2_K
@@ -93,10 +85,10 @@ const q2K: QuantCodec = {
       d,
       dmin,
       fields: [
-        field('scales', 0, 16, sc.map((b) => b & 0xf), '4-bit sub-block scales (low nibbles; mins in the high nibbles)'),
-        field('qs', 16, 64, codes, '2-bit codes 0..3 in weight order'),
-        field('d', 80, 2, [d], 'super-block scale of the sub-block scales (fp16)'),
-        field('dmin', 82, 2, [dmin], 'super-block scale of the sub-block mins (fp16)'),
+        blockField('scales', 0, 16, sc.map((b) => b & 0xf), '4-bit sub-block scales (low nibbles; mins in the high nibbles)'),
+        blockField('qs', 16, 64, codes, '2-bit codes 0..3 in weight order'),
+        blockField('d', 80, 2, [d], 'super-block scale of the sub-block scales (fp16)'),
+        blockField('dmin', 82, 2, [dmin], 'super-block scale of the sub-block mins (fp16)'),
       ],
     };
   },
@@ -149,10 +141,10 @@ const q3K: QuantCodec = (() => {
       return {
         d,
         fields: [
-          field('hmask', 0, 32, hbits, 'high bit of each weight (0 means subtract 4)'),
-          field('qs', 32, 64, codes, '3-bit codes −4..3 in weight order'),
-          field('scales', 96, 12, scales, '6-bit sub-block scales, unpacked, minus 32'),
-          field('d', 108, 2, [d], 'super-block scale (fp16)'),
+          blockField('hmask', 0, 32, hbits, 'high bit of each weight (0 means subtract 4)'),
+          blockField('qs', 32, 64, codes, '3-bit codes −4..3 in weight order'),
+          blockField('scales', 96, 12, scales, '6-bit sub-block scales, unpacked, minus 32'),
+          blockField('d', 108, 2, [d], 'super-block scale (fp16)'),
         ],
       };
     },
@@ -172,34 +164,35 @@ const q3K: QuantCodec = (() => {
 // ------------------------------------------------------------------------------------------------ Q4_K / Q5_K
 
 function q45K(bits: 4 | 5): QuantCodec {
-  const bytes = bits === 4 ? 144 : 176;
-  const qsAt = bits === 4 ? 16 : 48;
+  const ty = traits(bits === 4 ? GgmlType.Q4_K : GgmlType.Q5_K);
+  const { bytesPerBlock: bytes, at } = ty;
+  const { d: dAt, dmin: dminAt, scales: scAt, qs: qsAt, qh: qhAt } = at;
   const sm = new Int32Array(2);
   const codes = new Int32Array(QK_K);
   const unpack = (src: Uint8Array, o: number) => {
     for (let j = 0, y = 0, ql = o + qsAt, u1 = 1, u2 = 2; j < 4; j++, ql += 32, u1 <<= 2, u2 <<= 2) {
-      for (let l = 0; l < 32; l++) codes[y++] = (src[ql + l] & 0xf) + (bits === 5 && src[o + 16 + l] & u1 ? 16 : 0);
-      for (let l = 0; l < 32; l++) codes[y++] = (src[ql + l] >> 4) + (bits === 5 && src[o + 16 + l] & u2 ? 16 : 0);
+      for (let l = 0; l < 32; l++) codes[y++] = (src[ql + l] & 0xf) + (bits === 5 && src[o + qhAt + l] & u1 ? 16 : 0);
+      for (let l = 0; l < 32; l++) codes[y++] = (src[ql + l] >> 4) + (bits === 5 && src[o + qhAt + l] & u2 ? 16 : 0);
     }
   };
   return {
     subBlocksPerBlock: 8,
     dequantize(src, dst, nBlocks) {
       for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += bytes) {
-        const d = f16(src, o);
-        const min = f16(src, o + 2);
+        const d = f16(src, o + dAt);
+        const min = f16(src, o + dminAt);
         for (let j = 0, ql = o + qsAt, u1 = 1, u2 = 2; j < 4; j++, ql += 32, u1 <<= 2, u2 <<= 2) {
-          scaleMinK4(2 * j, src, o + 4, sm);
+          scaleMinK4(2 * j, src, o + scAt, sm);
           const d1 = fr(d * sm[0]);
           const m1 = fr(min * sm[1]);
-          scaleMinK4(2 * j + 1, src, o + 4, sm);
+          scaleMinK4(2 * j + 1, src, o + scAt, sm);
           const d2 = fr(d * sm[0]);
           const m2 = fr(min * sm[1]);
           if (bits === 4) {
             for (let l = 0; l < 32; l++) dst[y++] = fr(fr(d1 * (src[ql + l] & 0xf)) - m1);
             for (let l = 0; l < 32; l++) dst[y++] = fr(fr(d2 * (src[ql + l] >> 4)) - m2);
           } else {
-            const qh = o + 16;
+            const qh = o + qhAt;
             for (let l = 0; l < 32; l++) dst[y++] = fr(fr(d1 * ((src[ql + l] & 0xf) + (src[qh + l] & u1 ? 16 : 0))) - m1);
             for (let l = 0; l < 32; l++) dst[y++] = fr(fr(d2 * ((src[ql + l] >> 4) + (src[qh + l] & u2 ? 16 : 0))) - m2);
           }
@@ -207,34 +200,34 @@ function q45K(bits: 4 | 5): QuantCodec {
       }
     },
     decodeBlock(src, o): BlockRecord {
-      const d = f16(src, o);
-      const dmin = f16(src, o + 2);
+      const d = f16(src, o + dAt);
+      const dmin = f16(src, o + dminAt);
       const scales: number[] = [];
       const mins: number[] = [];
       for (let j = 0; j < 8; j++) {
-        scaleMinK4(j, src, o + 4, sm);
+        scaleMinK4(j, src, o + scAt, sm);
         scales.push(sm[0]);
         mins.push(sm[1]);
       }
       unpack(src, o);
       const fields: BlockField[] = [
-        field('d', 0, 2, [d], 'super-block scale of the sub-block scales (fp16)'),
-        field('dmin', 2, 2, [dmin], 'super-block scale of the sub-block mins (fp16)'),
-        field('scales', 4, 12, [...scales, ...mins], '6-bit packed: 8 sub-block scales, then 8 sub-block mins, unpacked'),
+        declaredField(ty, 'd', [d], 'super-block scale of the sub-block scales (fp16)'),
+        declaredField(ty, 'dmin', [dmin], 'super-block scale of the sub-block mins (fp16)'),
+        declaredField(ty, 'scales', [...scales, ...mins], '6-bit packed: 8 sub-block scales, then 8 sub-block mins, unpacked'),
       ];
-      if (bits === 5) fields.push(field('qh', 16, 32, Array.from(codes, (c) => c >> 4), 'fifth bit of each weight, in weight order'));
-      fields.push(field('qs', qsAt, 128, bits === 5 ? Array.from(codes, (c) => c & 15) : codes, bits === 5 ? 'low 4 bits of each weight, in weight order' : '4-bit codes 0..15 in weight order'));
+      if (bits === 5) fields.push(declaredField(ty, 'qh', Array.from(codes, (c) => c >> 4), 'fifth bit of each weight, in weight order'));
+      fields.push(declaredField(ty, 'qs', bits === 5 ? Array.from(codes, (c) => c & 15) : codes, bits === 5 ? 'low 4 bits of each weight, in weight order' : '4-bit codes 0..15 in weight order'));
       return { d, dmin, fields };
     },
     blockScales(src, nBlocks, out) {
       for (let i = 0, o = 0; i < nBlocks; i++, o += bytes) {
-        const d = f16(src, o);
-        const dmin = f16(src, o + 2);
+        const d = f16(src, o + dAt);
+        const dmin = f16(src, o + dminAt);
         out.d[i] = d;
         if (out.dmin) out.dmin[i] = dmin;
         if (out.sub) {
           for (let j = 0; j < 8; j++) {
-            scaleMinK4(j, src, o + 4, sm);
+            scaleMinK4(j, src, o + scAt, sm);
             out.sub[i * 8 + j] = fr(d * sm[0]);
           }
         }
@@ -287,10 +280,10 @@ const q6K: QuantCodec = {
     return {
       d,
       fields: [
-        field('ql', 0, 128, Array.from(codes, (c) => (c + 32) & 0xf), 'low 4 bits of each weight, in weight order'),
-        field('qh', 128, 64, Array.from(codes, (c) => (c + 32) >> 4), 'high 2 bits of each weight, in weight order'),
-        field('scales', 192, 16, Array.from(src.subarray(o + 192, o + 208), (b) => (b << 24) >> 24), 'int8 sub-block scales'),
-        field('d', 208, 2, [d], 'super-block scale (fp16); weight = d·scale·(q − 32)'),
+        blockField('ql', 0, 128, Array.from(codes, (c) => (c + 32) & 0xf), 'low 4 bits of each weight, in weight order'),
+        blockField('qh', 128, 64, Array.from(codes, (c) => (c + 32) >> 4), 'high 2 bits of each weight, in weight order'),
+        blockField('scales', 192, 16, Array.from(src.subarray(o + 192, o + 208), (b) => (b << 24) >> 24), 'int8 sub-block scales'),
+        blockField('d', 208, 2, [d], 'super-block scale (fp16); weight = d·scale·(q − 32)'),
       ],
     };
   },
@@ -318,9 +311,9 @@ const q8K: QuantCodec = {
     return {
       d,
       fields: [
-        field('d', 0, 4, [d], 'block scale (float32)'),
-        field('qs', 4, 256, Array.from(src.subarray(o + 4, o + 260), (b) => (b << 24) >> 24), 'int8 codes'),
-        field('bsums', 260, 32, bsums, 'sums of the codes in groups of 16'),
+        blockField('d', 0, 4, [d], 'block scale (float32)'),
+        blockField('qs', 4, 256, Array.from(src.subarray(o + 4, o + 260), (b) => (b << 24) >> 24), 'int8 codes'),
+        blockField('bsums', 260, 32, bsums, 'sums of the codes in groups of 16'),
       ],
     };
   },
@@ -329,11 +322,11 @@ const q8K: QuantCodec = {
   },
 };
 
-export const kQuantCodecs: Record<number, QuantCodec> = {
-  10: q2K,
-  11: q3K,
-  12: q45K(4),
-  13: q45K(5),
-  14: q6K,
-  15: q8K,
+export const kQuantCodecs: Partial<Record<GgmlType, QuantCodec>> = {
+  [GgmlType.Q2_K]: q2K,
+  [GgmlType.Q3_K]: q3K,
+  [GgmlType.Q4_K]: q45K(4),
+  [GgmlType.Q5_K]: q45K(5),
+  [GgmlType.Q6_K]: q6K,
+  [GgmlType.Q8_K]: q8K,
 };

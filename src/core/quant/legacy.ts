@@ -7,14 +7,10 @@
  * of weight j. Decoding is exact: every product and sum is rounded to float32 as ggml's C does.
  */
 import type { BlockRecord, QuantCodec } from './codec.ts';
-import { F16_TO_F32 } from './scalars.ts';
+import { F16_TO_F32, f16, fr } from './scalars.ts';
+import { GgmlType } from '../types.ts';
 
-const fr = Math.fround;
 const QK = 32;
-
-function f16(src: Uint8Array, at: number): number {
-  return F16_TO_F32[src[at] | (src[at + 1] << 8)];
-}
 
 function u32(src: Uint8Array, at: number): number {
   return (src[at] | (src[at + 1] << 8) | (src[at + 2] << 16) | (src[at + 3] << 24)) >>> 0;
@@ -111,10 +107,10 @@ const q8_0: QuantCodec = {
   },
 };
 
-export const legacyCodecs: Record<number, QuantCodec> = {
-  2: nibbleCodec({ bytes: 18, qsAt: 2, bias: 8 }),
-  3: nibbleCodec({ bytes: 20, minAt: 2, qsAt: 4, bias: 0 }),
-  6: nibbleCodec({ bytes: 22, qhAt: 2, qsAt: 6, bias: 16 }),
-  7: nibbleCodec({ bytes: 24, minAt: 2, qhAt: 4, qsAt: 8, bias: 0 }),
-  8: q8_0,
+export const legacyCodecs: Partial<Record<GgmlType, QuantCodec>> = {
+  [GgmlType.Q4_0]: nibbleCodec({ bytes: 18, qsAt: 2, bias: 8 }),
+  [GgmlType.Q4_1]: nibbleCodec({ bytes: 20, minAt: 2, qsAt: 4, bias: 0 }),
+  [GgmlType.Q5_0]: nibbleCodec({ bytes: 22, qhAt: 2, qsAt: 6, bias: 16 }),
+  [GgmlType.Q5_1]: nibbleCodec({ bytes: 24, minAt: 2, qhAt: 4, qsAt: 8, bias: 0 }),
+  [GgmlType.Q8_0]: q8_0,
 };

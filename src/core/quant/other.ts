@@ -6,18 +6,9 @@
  *   NVFP4 { d[4] (unsigned E4M3, one per 16); qs[32] }    w = fp4(q)·ue4m3(d)/2
  *   Q1_0  { d; qs[16] }  128 weights, w = bit ? d : −d           Q2_0 { d; qs[16] } 64 weights, w = d·(q − 1)
  */
-import type { BlockField, BlockRecord, QuantCodec } from './codec.ts';
-import { F16_TO_F32 } from './scalars.ts';
-
-const fr = Math.fround;
-
-function f16(src: Uint8Array, at: number): number {
-  return F16_TO_F32[src[at] | (src[at + 1] << 8)];
-}
-
-function field(name: string, offset: number, size: number, values: ArrayLike<number>, note: string): BlockField {
-  return { name, offset, size, values: Array.from(values), note };
-}
+import { blockField, type BlockField, type BlockRecord, type QuantCodec } from './codec.ts';
+import { F16_TO_F32, f16, fr } from './scalars.ts';
+import { GgmlType } from '../types.ts';
 
 /** E2M1 values, doubled so they are integers (ggml's kvalues_fp4). */
 export const FP4_DOUBLED = Int8Array.from([0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12]);
@@ -63,9 +54,9 @@ const tq1_0: QuantCodec = (() => {
       return {
         d,
         fields: [
-          field('qs', 0, 48, t.subarray(0, 240).map((v) => v - 1), 'ternary weights −1, 0, 1 packed 5 per byte (base 3)'),
-          field('qh', 48, 4, t.subarray(240).map((v) => v - 1), 'the last 16 weights, 4 per byte'),
-          field('d', 52, 2, [d], 'block scale (fp16)'),
+          blockField('qs', 0, 48, t.subarray(0, 240).map((v) => v - 1), 'ternary weights −1, 0, 1 packed 5 per byte (base 3)'),
+          blockField('qh', 48, 4, t.subarray(240).map((v) => v - 1), 'the last 16 weights, 4 per byte'),
+          blockField('d', 52, 2, [d], 'block scale (fp16)'),
         ],
       };
     },
@@ -90,7 +81,7 @@ const tq2_0: QuantCodec = {
     const codes: number[] = [];
     for (let j = 0; j < 64; j += 32) for (let l = 0; l < 4; l++) for (let m = 0; m < 32; m++) codes.push(((src[o + j + m] >> (2 * l)) & 3) - 1);
     const d = f16(src, o + 64);
-    return { d, fields: [field('qs', 0, 64, codes, '2-bit ternary codes minus 1, in weight order'), field('d', 64, 2, [d], 'block scale (fp16)')] };
+    return { d, fields: [blockField('qs', 0, 64, codes, '2-bit ternary codes minus 1, in weight order'), blockField('d', 64, 2, [d], 'block scale (fp16)')] };
   },
   blockScales(src, nBlocks, out) {
     for (let i = 0; i < nBlocks; i++) out.d[i] = f16(src, i * 66 + 64);
@@ -107,7 +98,7 @@ const q2_0: QuantCodec = {
   decodeBlock(src, o) {
     const d = f16(src, o);
     const codes = Array.from({ length: 64 }, (_, j) => ((src[o + 2 + (j >> 2)] >> ((j & 3) * 2)) & 3) - 1);
-    return { d, fields: [field('d', 0, 2, [d], 'block scale (fp16)'), field('qs', 2, 16, codes, '2-bit codes −1, 0, 1, 2 in weight order')] };
+    return { d, fields: [blockField('d', 0, 2, [d], 'block scale (fp16)'), blockField('qs', 2, 16, codes, '2-bit codes −1, 0, 1, 2 in weight order')] };
   },
   blockScales(src, nBlocks, out) {
     for (let i = 0; i < nBlocks; i++) out.d[i] = f16(src, i * 18);
@@ -125,7 +116,7 @@ const q1_0: QuantCodec = {
   decodeBlock(src, o) {
     const d = f16(src, o);
     const bits = Array.from({ length: 128 }, (_, j) => ((src[o + 2 + (j >> 3)] >> (j & 7)) & 1 ? 1 : -1));
-    return { d, fields: [field('d', 0, 2, [d], 'block scale (fp16)'), field('qs', 2, 16, bits, 'signs ±1 in weight order')] };
+    return { d, fields: [blockField('d', 0, 2, [d], 'block scale (fp16)'), blockField('qs', 2, 16, bits, 'signs ±1 in weight order')] };
   },
   blockScales(src, nBlocks, out) {
     for (let i = 0; i < nBlocks; i++) out.d[i] = f16(src, i * 18);
@@ -155,8 +146,8 @@ const mxfp4: QuantCodec = {
     return {
       d: 2 * d,
       fields: [
-        field('e', 0, 1, [src[o]], `shared E8M0 exponent: scale 2^(e−127) = ${2 * d}`),
-        field('qs', 1, 16, codes, 'E2M1 values in weight order'),
+        blockField('e', 0, 1, [src[o]], `shared E8M0 exponent: scale 2^(e−127) = ${2 * d}`),
+        blockField('qs', 1, 16, codes, 'E2M1 values in weight order'),
       ],
     };
   },
@@ -188,7 +179,7 @@ const nvfp4: QuantCodec = {
       for (let j = 0; j < 8; j++) codes.push(FP4_DOUBLED[src[q + j] >> 4] / 2);
     }
     return {
-      fields: [field('d', 0, 4, scales, 'unsigned E4M3 scale of each 16 weights'), field('qs', 4, 32, codes, 'E2M1 values in weight order')],
+      fields: [blockField('d', 0, 4, scales, 'unsigned E4M3 scale of each 16 weights'), blockField('qs', 4, 32, codes, 'E2M1 values in weight order')],
     };
   },
   blockScales(src, nBlocks, out) {
@@ -204,11 +195,11 @@ const nvfp4: QuantCodec = {
   },
 };
 
-export const otherCodecs: Record<number, QuantCodec> = {
-  34: tq1_0,
-  35: tq2_0,
-  39: mxfp4,
-  40: nvfp4,
-  41: q1_0,
-  42: q2_0,
+export const otherCodecs: Partial<Record<GgmlType, QuantCodec>> = {
+  [GgmlType.TQ1_0]: tq1_0,
+  [GgmlType.TQ2_0]: tq2_0,
+  [GgmlType.MXFP4]: mxfp4,
+  [GgmlType.NVFP4]: nvfp4,
+  [GgmlType.Q1_0]: q1_0,
+  [GgmlType.Q2_0]: q2_0,
 };

@@ -25,9 +25,9 @@ export const F16_TO_F32: Float32Array = (() => {
   return table;
 })();
 
-/** The float32 value of the little-endian binary16 at src[off]. */
-export function f16At(src: Uint8Array, off: number): number {
-  return F16_TO_F32[src[off] | (src[off + 1] << 8)];
+/** The float32 value of the little-endian binary16 at src[at]. */
+export function f16(src: Uint8Array, at: number): number {
+  return F16_TO_F32[src[at] | (src[at + 1] << 8)];
 }
 
 const f32Scratch = new Float32Array(1);
@@ -60,4 +60,10 @@ export function e5m2ToNumber(x: number): number {
   return F16_TO_F32[x << 8];
 }
 
-export const fround = Math.fround;
+/** Rounding to binary32, written where ggml's C rounds to float. */
+export const fr = Math.fround;
+
+/** ggml's nearest_int: round half to even through the float 1.5·2^23 trick (the argument is a float). */
+export function nearestInt(f: number): number {
+  return fr(f + 12582912) - 12582912;
+}

@@ -5,7 +5,7 @@
  */
 import type { Quantizer } from '../../src/core/quant/quantizer.ts';
 import { f32ToF16Bits } from '../../src/core/quant/encode.ts';
-import { IQ4NL_LEVELS } from '../../src/core/quant/iqGrids.ts';
+import { IQ4NL_LEVELS } from '../../src/core/quant/iquants/grids.ts';
 import { GgmlType } from '../../src/core/types.ts';
 import { fr, nearestInt } from '../../src/core/quant/scalars.ts';
 import { GROUP_MAX_EPS } from '../../src/core/quant/searches.ts';

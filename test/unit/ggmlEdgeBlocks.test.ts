@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { brotliDecompressSync } from 'node:zlib';
 import { codecForGgmlId } from '../../src/core/quant/index.ts';
-import { safetensorsOnlyCodecs } from '../../src/core/quant/float.ts';
+import { safetensorsOnlyCodecs } from '../../src/core/quant/float/decode.ts';
 import { F16_TO_F32 } from '../../src/core/quant/scalars.ts';
 import { wasmDequantize, WASM_DEQUANTIZED_TYPES } from '../../src/core/quant/wasmDecode.ts';
 import { setWasmEnabled, wasmKernel } from '../../src/core/wasm/kernels.ts';

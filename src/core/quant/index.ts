@@ -1,10 +1,14 @@
-/** Codec registry: ggml type -> codec. Each family file exports its codecs; layouts come from the type table (types.ts). */
+/**
+ * Codec registry: ggml type -> codec. Each family has a folder with its decoder (decode.ts: dequantize, the block
+ * inspector's decodeBlock, block scales) and its quantizer (quantize.ts); layouts come from the type table
+ * (types.ts). Contracts: codec.ts, quantizer.ts.
+ */
 import type { QuantCodec } from './codec.ts';
-import { floatCodecs, safetensorsOnlyCodecs } from './float.ts';
-import { legacyCodecs } from './legacy.ts';
-import { kQuantCodecs } from './kquants.ts';
-import { iQuantCodecs } from './iquants.ts';
-import { otherCodecs } from './other.ts';
+import { floatCodecs, safetensorsOnlyCodecs } from './float/decode.ts';
+import { legacyCodecs } from './legacy/decode.ts';
+import { kQuantCodecs } from './kquants/decode.ts';
+import { iQuantCodecs } from './iquants/decode.ts';
+import { otherCodecs } from './other/decode.ts';
 import { withWasmDequantize } from './wasmDecode.ts';
 import { ggmlType, type GgmlType, type TensorType } from '../types.ts';
 import { QuantLensError } from '../errors.ts';

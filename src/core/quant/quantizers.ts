@@ -7,9 +7,9 @@ import { encodeF16, encodeBf16, quantizeQ8_0 } from './encode.ts';
 import { QuantLensError } from '../errors.ts';
 import { GgmlType, GGML_TYPES, type TensorType } from '../types.ts';
 import type { Quantizer } from './quantizer.ts';
-import { legacyQuantizers } from './legacyQuantizers.ts';
-import { otherQuantizers } from './otherQuantizers.ts';
-import { gridQuantizers } from './gridQuantizers.ts';
+import { legacyQuantizers } from './legacy/quantize.ts';
+import { otherQuantizers } from './other/quantize.ts';
+import { gridQuantizers } from './iquants/quantize.ts';
 import { quantizeWasm } from './wasmQuantizers.ts';
 
 export type { Quantizer } from './quantizer.ts';

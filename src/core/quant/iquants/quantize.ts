@@ -5,13 +5,13 @@
  * are stored apart (an even number of minus signs per 8, the least important weight flipped if needed, except
  * in IQ2_S which stores all eight).
  */
-import type { Quantizer } from './quantizer.ts';
-import { f32ToF16Bits } from './encode.ts';
-import { IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID } from './iqGrids.ts';
-import { GROUP_MAX_EPS, makeQpQuants } from './searches.ts';
-import { QuantLensError } from '../errors.ts';
-import { GgmlType } from '../types.ts';
-import { fr, nearestInt } from './scalars.ts';
+import type { Quantizer } from '../quantizer.ts';
+import { f32ToF16Bits } from '../encode.ts';
+import { IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID } from './grids.ts';
+import { GROUP_MAX_EPS, makeQpQuants } from '../searches.ts';
+import { QuantLensError } from '../../errors.ts';
+import { GgmlType } from '../../types.ts';
+import { fr, nearestInt } from '../scalars.ts';
 
 const QK_K = 256;
 

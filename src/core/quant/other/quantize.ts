@@ -2,11 +2,11 @@
  * Reference quantizers of the ternary, FP4 and low-bit types (TQ1_0, TQ2_0, MXFP4, NVFP4, Q1_0, Q2_0), byte-identical
  * to ggml_quantize_chunk in strict binary32. None of them uses an importance matrix (ggml ignores it for these).
  */
-import type { Quantizer } from './quantizer.ts';
-import { f32ToF16Bits, putF16, roundHalfAway } from './encode.ts';
-import { FP4_DOUBLED, e8m0Half, ue4m3Half } from './other.ts';
-import { GgmlType } from '../types.ts';
-import { fr } from './scalars.ts';
+import type { Quantizer } from '../quantizer.ts';
+import { f32ToF16Bits, putF16, roundHalfAway } from '../encode.ts';
+import { FP4_DOUBLED, e8m0Half, ue4m3Half } from './decode.ts';
+import { GgmlType } from '../../types.ts';
+import { fr } from '../scalars.ts';
 
 const QK_K = 256;
 

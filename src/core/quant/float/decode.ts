@@ -1,7 +1,7 @@
 /** Plain element types: floats and integers, one element per "block". Integers are plain casts (ggml has no to_float for them). */
-import type { QuantCodec } from './codec.ts';
-import { F16_TO_F32, e4m3ToNumber, e5m2ToNumber } from './scalars.ts';
-import { GgmlType } from '../types.ts';
+import type { QuantCodec } from '../codec.ts';
+import { F16_TO_F32, e4m3ToNumber, e5m2ToNumber } from '../scalars.ts';
+import { GgmlType } from '../../types.ts';
 
 function viewOf<T>(ctor: { new (b: ArrayBufferLike, o: number, n: number): T; BYTES_PER_ELEMENT: number }, src: Uint8Array, n: number): T {
   // Typed-array views need aligned offsets; copy when the source is not aligned.

@@ -3,11 +3,11 @@
  * binary32: every float operation is rounded with Math.fround as C rounds it, and C's float -> int casts
  * truncate toward zero.
  */
-import type { Quantizer } from './quantizer.ts';
-import { f32ToF16Bits, putF16 } from './encode.ts';
-import { makeQkxQuants, makeQxQuants } from './searches.ts';
-import { GgmlType } from '../types.ts';
-import { fr } from './scalars.ts';
+import type { Quantizer } from '../quantizer.ts';
+import { f32ToF16Bits, putF16 } from '../encode.ts';
+import { makeQkxQuants, makeQxQuants } from '../searches.ts';
+import { GgmlType } from '../../types.ts';
+import { fr } from '../scalars.ts';
 
 const QK = 32;
 

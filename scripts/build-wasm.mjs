@@ -1,28 +1,29 @@
 // Compiles the AssemblyScript kernels in src/core/wasm/assembly/ (WebAssembly SIMD): kernels.ts (decode and the
-// statistics passes) to dist/kernels.wasm, quantizers.ts to dist/quantizers.wasm. The layout constants they use
-// are generated first from the type table (scripts/wasmLayout.ts).
+// statistics passes) to dist/kernels.wasm, quantizers.ts to dist/quantizers.wasm. First the layout constants they use
+// are generated from the type table (scripts/wasmLayout.ts); then each module's TypeScript bindings are written to
+// src/core/wasm/generated/ (scripts/wasmModules.ts). Both generated files are committed; tests fail when stale.
 import asc from 'assemblyscript/asc';
 import { tsImport } from 'tsx/esm/api';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 const { renderLayout, LAYOUT_FILE } = await tsImport('./wasmLayout.ts', import.meta.url);
-const layout = renderLayout();
-let old = '';
-try { old = readFileSync(LAYOUT_FILE, 'utf8'); } catch {}
-if (old !== layout) writeFileSync(LAYOUT_FILE, layout);
+const { MODULES, bindingsFile, compileModule } = await tsImport('./wasmModules.ts', import.meta.url);
 
+function writeIfChanged(path, text) {
+  let old = '';
+  try { old = readFileSync(path, 'utf8'); } catch {}
+  if (old !== text) writeFileSync(path, text);
+}
+
+writeIfChanged(LAYOUT_FILE, renderLayout());
 mkdirSync('dist', { recursive: true });
-for (const [entry, out] of [['kernels', 'kernels'], ['quantizers', 'quantizers']]) {
-  const { error, stderr } = await asc.main([
-    `src/core/wasm/assembly/${entry}.ts`,
-    '--outFile', `dist/${out}.wasm`,
-    '--optimizeLevel', '3',
-    '--runtime', 'stub',
-    '--noAssert',
-    '--enable', 'simd',
-  ]);
-  if (error) {
-    console.error(stderr.toString());
+for (const name of MODULES) {
+  try {
+    const { wasm, bindings } = await compileModule(asc, name);
+    writeFileSync(`dist/${name}.wasm`, wasm);
+    writeIfChanged(bindingsFile(name), bindings);
+  } catch (e) {
+    console.error(e.message);
     process.exit(1);
   }
 }

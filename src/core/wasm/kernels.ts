@@ -5,32 +5,12 @@
  * their ggml ids; the kernels take only types whose row in the type table (src/core/types.ts) names them.
  */
 import { loadWasmModule } from './loadModule.ts';
+import type { instantiate as instantiateKernels } from './generated/kernels.js';
+import type { instantiate as instantiateQuantizers } from './generated/quantizers.js';
 
-/** The shared bump allocator (assembly/common/memory.ts): `alloc` traps when the memory cannot grow. */
-interface Allocator {
-  memory: WebAssembly.Memory;
-  alloc(bytes: number): number;
-  reset(): void;
-}
-
-export interface KernelExports extends Allocator {
-  dequantize(type: number, src: number, nBlocks: number, dst: number): void;
-  firstPassF32(ptr: number, n: number, min: number, max: number): number;
-  secondPassF32(ptr: number, n: number, hist: number): void;
-  resultMin(): number;
-  resultMax(): number;
-  resultZero(): number;
-  resultBins(): number;
-  setBins(lo: number, range: number, bins: number): void;
-  countedSecondPass(type: number, src: number, nBlocks: number, hist: number): void;
-  decodedFirstPass(type: number, src: number, nBlocks: number, blockBytes: number, blockWeights: number, min: number, max: number): number;
-  decodedSecondPass(type: number, src: number, nBlocks: number, blockBytes: number, blockWeights: number, hist: number): void;
-  countHalves(src: number, n: number, table: number): void;
-}
-
-export interface QuantizerExports extends Allocator {
-  quantize(type: number, x: number, nBlocks: number, nPerRow: number, qw: number, y: number): void;
-}
+/** The exports of dist/kernels.wasm and dist/quantizers.wasm, as generated from the AssemblyScript (generated/*.d.ts). */
+export type KernelExports = Awaited<ReturnType<typeof instantiateKernels>>;
+export type QuantizerExports = Awaited<ReturnType<typeof instantiateQuantizers>>;
 
 let kernels: KernelExports | undefined;
 let quantizers: QuantizerExports | undefined;

@@ -11,10 +11,10 @@
  *   IQ4_NL  { d; qs[16] } blocks of 32, w = d·level[q]          IQ4_XS { d; scales_h; scales_l[4]; qs[128] }
  * Decoding is exact: products rounded to float32 where ggml's C rounds them, signs applied by multiplying by ±1.
  */
-import { blockField, type BlockField, type BlockRecord, type QuantCodec } from '../codec.ts';
+import { declaredField, type BlockField, type BlockRecord, type QuantCodec } from '../codec.ts';
 import { F16_TO_F32, f16, fr } from '../scalars.ts';
 import { IQ1S_DELTA, IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, IQ4NL_LEVELS, KSIGNS_IQ2XS } from './grids.ts';
-import { GgmlType } from '../../types.ts';
+import { GgmlType, traits } from '../../types.ts';
 
 const QK_K = 256;
 
@@ -40,13 +40,14 @@ function put4(dst: Float32Array, y: number, db: number, grid: Uint8Array | Int8A
  * dst[y..], `scales` the block's d and effective sub-block scales. Block records come from `record`.
  */
 function iqCodec(
-  bytes: number,
+  type: GgmlType,
   subBlocksPerBlock: number,
   decode: (src: Uint8Array, o: number, dst: Float32Array, y: number) => void,
   scales: (src: Uint8Array, o: number, sub: Float32Array, at: number) => number,
   record: (src: Uint8Array, o: number) => BlockRecord,
 ): QuantCodec {
   const scratch = new Float32Array(subBlocksPerBlock);
+  const bytes = traits(type).bytesPerBlock;
   return {
     subBlocksPerBlock,
     dequantize(src, dst, nBlocks) {
@@ -68,8 +69,9 @@ function gridIndices(n: number, f: (k: number) => number): number[] {
 
 const iq2xxsScale = (d: number, aux1: number) => fr(fr(d * fr(0.5 + (aux1 >>> 28))) * 0.25);
 
+const IQ2XXS_ROW = traits(GgmlType.IQ2_XXS);
 const iq2xxs = iqCodec(
-  66,
+  GgmlType.IQ2_XXS,
   8,
   (src, o, dst, y) => {
     const d = f16(src, o);
@@ -91,8 +93,8 @@ const iq2xxs = iqCodec(
     return {
       d,
       fields: [
-        blockField('d', 0, 2, [d], 'super-block scale (fp16)'),
-        blockField('qs', 2, 64, gridIndices(32, (k) => src[o + 2 + 8 * (k >> 2) + (k & 3)]), '32 grid indices (256-point E8 grid), 4 per 32 weights; plus per 32: 4 × 7 sign bits and a 4-bit scale'),
+        declaredField(IQ2XXS_ROW, 'd', [d], 'super-block scale (fp16)'),
+        declaredField(IQ2XXS_ROW, 'qs', gridIndices(32, (k) => src[o + 2 + 8 * (k >> 2) + (k & 3)]), '32 grid indices (256-point E8 grid), 4 per 32 weights; plus per 32: 4 × 7 sign bits and a 4-bit scale'),
         { name: 'signs', offset: 2, size: 0, values: gridIndices(32, (k) => KSIGNS_IQ2XS[(aux(k >> 2) >>> (7 * (k & 3))) & 127]), note: 'sign byte of each group of 8 (bit j set = weight j negative)' },
         { name: 'scales', offset: 2, size: 0, values: gridIndices(8, (ib) => aux(ib) >>> 28), note: '4-bit scale per 32: db = d·(0.5 + s)/4' },
       ],
@@ -104,8 +106,9 @@ const iq2xxs = iqCodec(
 
 const halfScale = (d: number, s: number) => fr(fr(d * fr(0.5 + s)) * 0.25);
 
+const IQ2XS_ROW = traits(GgmlType.IQ2_XS);
 const iq2xs = iqCodec(
-  74,
+  GgmlType.IQ2_XS,
   16,
   (src, o, dst, y) => {
     const d = f16(src, o);
@@ -132,9 +135,9 @@ const iq2xs = iqCodec(
     return {
       d,
       fields: [
-        blockField('d', 0, 2, [d], 'super-block scale (fp16)'),
-        blockField('qs', 2, 64, gridIndices(32, (k) => u16(src, o + 2 + 2 * k) & 511), '9-bit grid indices (512-point grid), one per 8 weights; the top 7 bits of each u16 are its signs'),
-        blockField('scales', 66, 8, gridIndices(16, (k) => (src[o + 66 + (k >> 1)] >> (4 * (k & 1))) & 0xf), '4-bit scale per 16 weights: db = d·(0.5 + s)/4'),
+        declaredField(IQ2XS_ROW, 'd', [d], 'super-block scale (fp16)'),
+        declaredField(IQ2XS_ROW, 'qs', gridIndices(32, (k) => u16(src, o + 2 + 2 * k) & 511), '9-bit grid indices (512-point grid), one per 8 weights; the top 7 bits of each u16 are its signs'),
+        declaredField(IQ2XS_ROW, 'scales', gridIndices(16, (k) => (src[o + 66 + (k >> 1)] >> (4 * (k & 1))) & 0xf), '4-bit scale per 16 weights: db = d·(0.5 + s)/4'),
       ],
     };
   },
@@ -144,8 +147,9 @@ const iq2xs = iqCodec(
 
 const iq2sIndex = (src: Uint8Array, o: number, ib: number, l: number) => src[o + 2 + 4 * ib + l] | ((src[o + 66 + ib] << (8 - 2 * l)) & 0x300);
 
+const IQ2S_ROW = traits(GgmlType.IQ2_S);
 const iq2s = iqCodec(
-  82,
+  GgmlType.IQ2_S,
   16,
   (src, o, dst, y) => {
     const d = f16(src, o);
@@ -169,11 +173,11 @@ const iq2s = iqCodec(
     return {
       d,
       fields: [
-        blockField('d', 0, 2, [d], 'super-block scale (fp16)'),
-        blockField('qs', 2, 32, gridIndices(32, (k) => iq2sIndex(src, o, k >> 2, k & 3)), '10-bit grid indices (1024-point grid), low 8 bits here, high 2 in qh'),
-        blockField('signs', 34, 32, Array.from(src.subarray(o + 34, o + 66)), 'sign byte of each group of 8'),
-        blockField('qh', 66, 8, Array.from(src.subarray(o + 66, o + 74)), 'high bits of the grid indices'),
-        blockField('scales', 74, 8, gridIndices(16, (k) => (src[o + 74 + (k >> 1)] >> (4 * (k & 1))) & 0xf), '4-bit scale per 16 weights: db = d·(0.5 + s)/4'),
+        declaredField(IQ2S_ROW, 'd', [d], 'super-block scale (fp16)'),
+        declaredField(IQ2S_ROW, 'qs', gridIndices(32, (k) => iq2sIndex(src, o, k >> 2, k & 3)), '10-bit grid indices (1024-point grid), low 8 bits here, high 2 in qh'),
+        declaredField(IQ2S_ROW, 'signs', Array.from(src.subarray(o + 34, o + 66)), 'sign byte of each group of 8'),
+        declaredField(IQ2S_ROW, 'qh', Array.from(src.subarray(o + 66, o + 74)), 'high bits of the grid indices'),
+        declaredField(IQ2S_ROW, 'scales', gridIndices(16, (k) => (src[o + 74 + (k >> 1)] >> (4 * (k & 1))) & 0xf), '4-bit scale per 16 weights: db = d·(0.5 + s)/4'),
       ],
     };
   },
@@ -183,8 +187,9 @@ const iq2s = iqCodec(
 
 const iq3xxsScale = (d: number, aux: number) => fr(fr(d * fr(0.5 + (aux >>> 28))) * 0.5);
 
+const IQ3XXS_ROW = traits(GgmlType.IQ3_XXS);
 const iq3xxs = iqCodec(
-  98,
+  GgmlType.IQ3_XXS,
   8,
   (src, o, dst, y) => {
     const d = f16(src, o);
@@ -209,9 +214,9 @@ const iq3xxs = iqCodec(
     return {
       d,
       fields: [
-        blockField('d', 0, 2, [d], 'super-block scale (fp16)'),
-        blockField('qs', 2, 64, Array.from(src.subarray(o + 2, o + 66)), 'grid indices (256-point grid of 4-tuples), one per 4 weights'),
-        blockField('scales_and_signs', 66, 32, gridIndices(8, (ib) => u32(src, o + 66 + 4 * ib) >>> 28), 'per 32 weights: 4 × 7 sign bits and a 4-bit scale (shown): db = d·(0.5 + s)/2'),
+        declaredField(IQ3XXS_ROW, 'd', [d], 'super-block scale (fp16)'),
+        declaredField(IQ3XXS_ROW, 'qs', Array.from(src.subarray(o + 2, o + 66)), 'grid indices (256-point grid of 4-tuples), one per 4 weights'),
+        declaredField(IQ3XXS_ROW, 'scales_and_signs', gridIndices(8, (ib) => u32(src, o + 66 + 4 * ib) >>> 28), 'per 32 weights: 4 × 7 sign bits and a 4-bit scale (shown): db = d·(0.5 + s)/2'),
       ],
     };
   },
@@ -221,8 +226,9 @@ const iq3xxs = iqCodec(
 
 const iq3sScale = (d: number, s: number) => fr(d * (1 + 2 * s));
 
+const IQ3S_ROW = traits(GgmlType.IQ3_S);
 const iq3s = iqCodec(
-  110,
+  GgmlType.IQ3_S,
   8,
   (src, o, dst, y) => {
     const d = f16(src, o);
@@ -253,11 +259,11 @@ const iq3s = iqCodec(
     return {
       d,
       fields: [
-        blockField('d', 0, 2, [d], 'super-block scale (fp16)'),
-        blockField('qs', 2, 64, gridIndices(64, (k) => src[o + 2 + k] | ((src[o + 66 + (k >> 3)] << (8 - (k & 7))) & 256)), '9-bit grid indices (512-point grid of 4-tuples), low 8 bits here'),
-        blockField('qh', 66, 8, Array.from(src.subarray(o + 66, o + 74)), 'ninth bit of each grid index'),
-        blockField('signs', 74, 32, Array.from(src.subarray(o + 74, o + 106)), 'sign byte of each group of 8'),
-        blockField('scales', 106, 4, gridIndices(8, (k) => (src[o + 106 + (k >> 1)] >> (4 * (k & 1))) & 0xf), '4-bit scale per 32 weights: db = d·(1 + 2s)'),
+        declaredField(IQ3S_ROW, 'd', [d], 'super-block scale (fp16)'),
+        declaredField(IQ3S_ROW, 'qs', gridIndices(64, (k) => src[o + 2 + k] | ((src[o + 66 + (k >> 3)] << (8 - (k & 7))) & 256)), '9-bit grid indices (512-point grid of 4-tuples), low 8 bits here'),
+        declaredField(IQ3S_ROW, 'qh', Array.from(src.subarray(o + 66, o + 74)), 'ninth bit of each grid index'),
+        declaredField(IQ3S_ROW, 'signs', Array.from(src.subarray(o + 74, o + 106)), 'sign byte of each group of 8'),
+        declaredField(IQ3S_ROW, 'scales', gridIndices(8, (k) => (src[o + 106 + (k >> 1)] >> (4 * (k & 1))) & 0xf), '4-bit scale per 32 weights: db = d·(1 + 2s)'),
       ],
     };
   },
@@ -267,8 +273,9 @@ const iq3s = iqCodec(
 
 const iq1sScale = (d: number, qh: number) => fr(d * (2 * ((qh >> 12) & 7) + 1));
 
+const IQ1S_ROW = traits(GgmlType.IQ1_S);
 const iq1s = iqCodec(
-  50,
+  GgmlType.IQ1_S,
   8,
   (src, o, dst, y) => {
     const d = f16(src, o);
@@ -293,9 +300,9 @@ const iq1s = iqCodec(
     return {
       d,
       fields: [
-        blockField('d', 0, 2, [d], 'super-block scale (fp16)'),
-        blockField('qs', 2, 32, gridIndices(32, (k) => src[o + 2 + k] | (((qh(k >> 2) >> (3 * (k & 3))) & 7) << 8)), '11-bit grid indices (2048-point ternary grid), low 8 bits here'),
-        blockField('qh', 34, 16, gridIndices(8, (ib) => (qh(ib) >> 12) & 7), 'per 32 weights: 4 × 3 high index bits, a 3-bit scale (shown: dl = d·(2s + 1)) and the sign of the ±1/8 shift'),
+        declaredField(IQ1S_ROW, 'd', [d], 'super-block scale (fp16)'),
+        declaredField(IQ1S_ROW, 'qs', gridIndices(32, (k) => src[o + 2 + k] | (((qh(k >> 2) >> (3 * (k & 3))) & 7) << 8)), '11-bit grid indices (2048-point ternary grid), low 8 bits here'),
+        declaredField(IQ1S_ROW, 'qh', gridIndices(8, (ib) => (qh(ib) >> 12) & 7), 'per 32 weights: 4 × 3 high index bits, a 3-bit scale (shown: dl = d·(2s + 1)) and the sign of the ±1/8 shift'),
       ],
     };
   },
@@ -313,8 +320,9 @@ const iq1mScale = (d: number, src: Uint8Array, o: number, k: number) => {
   return fr(d * (2 * ((sc >> (6 * (ib % 2) + 3 * (k & 1))) & 7) + 1));
 };
 
+const IQ1M_ROW = traits(GgmlType.IQ1_M);
 const iq1m = iqCodec(
-  56,
+  GgmlType.IQ1_M,
   16,
   (src, o, dst, y) => {
     const d = iq1mD(src, o);
@@ -343,9 +351,9 @@ const iq1m = iqCodec(
     return {
       d,
       fields: [
-        blockField('qs', 0, 32, Array.from(src.subarray(o, o + 32)), 'grid index low 8 bits (2048-point ternary grid), one per 8 weights'),
-        blockField('qh', 32, 16, Array.from(src.subarray(o + 32, o + 48)), 'per 8 weights: 3 high index bits and the sign of the ±1/8 shift'),
-        blockField('scales', 48, 8, gridIndices(16, (k) => {
+        declaredField(IQ1M_ROW, 'qs', Array.from(src.subarray(o, o + 32)), 'grid index low 8 bits (2048-point ternary grid), one per 8 weights'),
+        declaredField(IQ1M_ROW, 'qh', Array.from(src.subarray(o + 32, o + 48)), 'per 8 weights: 3 high index bits and the sign of the ±1/8 shift'),
+        declaredField(IQ1M_ROW, 'scales', gridIndices(16, (k) => {
           const ib = k >> 1;
           return (u16(src, o + 48 + 2 * (ib >> 1)) >> (6 * (ib % 2) + 3 * (k & 1))) & 7;
         }), `3-bit scale per 16 weights (dl = d·(2s + 1)); the top nibbles hold d = ${d} (fp16)`),
@@ -356,9 +364,10 @@ const iq1m = iqCodec(
 
 // ------------------------------------------------------------------------------------------------ IQ4_NL / IQ4_XS
 
+const IQ4NL_ROW = traits(GgmlType.IQ4_NL);
 const iq4nl: QuantCodec = {
   dequantize(src, dst, nBlocks) {
-    for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += 18, y += 32) {
+    for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += IQ4NL_ROW.bytesPerBlock, y += 32) {
       const d = f16(src, o);
       for (let j = 0; j < 16; j++) {
         const b = src[o + 2 + j];
@@ -370,17 +379,18 @@ const iq4nl: QuantCodec = {
   decodeBlock(src, o) {
     const d = f16(src, o);
     const codes = gridIndices(32, (k) => IQ4NL_LEVELS[k < 16 ? src[o + 2 + k] & 0xf : src[o + 2 + k - 16] >> 4]);
-    return { d, fields: [blockField('d', 0, 2, [d], 'block scale (fp16)'), blockField('qs', 2, 16, codes, 'non-linear levels (−127 .. 113) in weight order: w = d·level')] };
+    return { d, fields: [declaredField(IQ4NL_ROW, 'd', [d], 'block scale (fp16)'), declaredField(IQ4NL_ROW, 'qs', codes, 'non-linear levels (−127 .. 113) in weight order: w = d·level')] };
   },
   blockScales(src, nBlocks, out) {
-    for (let i = 0; i < nBlocks; i++) out.d[i] = f16(src, i * 18);
+    for (let i = 0; i < nBlocks; i++) out.d[i] = f16(src, i * IQ4NL_ROW.bytesPerBlock);
   },
 };
 
 const iq4xsLs = (src: Uint8Array, o: number, ib: number) => ((src[o + 4 + (ib >> 1)] >> (4 * (ib % 2))) & 0xf) | (((u16(src, o + 2) >> (2 * ib)) & 3) << 4);
 
+const IQ4XS_ROW = traits(GgmlType.IQ4_XS);
 const iq4xs = iqCodec(
-  136,
+  GgmlType.IQ4_XS,
   8,
   (src, o, dst, y) => {
     const d = f16(src, o);
@@ -403,10 +413,10 @@ const iq4xs = iqCodec(
     return {
       d,
       fields: [
-        blockField('d', 0, 2, [d], 'super-block scale (fp16)'),
-        blockField('scales_h', 2, 2, gridIndices(8, (ib) => (u16(src, o + 2) >> (2 * ib)) & 3), 'high 2 bits of the 6-bit sub-block scales'),
-        blockField('scales_l', 4, 4, gridIndices(8, (ib) => iq4xsLs(src, o, ib) - 32), '6-bit sub-block scales, unpacked, minus 32 (dl = d·s)'),
-        blockField('qs', 8, 128, gridIndices(256, (k) => {
+        declaredField(IQ4XS_ROW, 'd', [d], 'super-block scale (fp16)'),
+        declaredField(IQ4XS_ROW, 'scales_h', gridIndices(8, (ib) => (u16(src, o + 2) >> (2 * ib)) & 3), 'high 2 bits of the 6-bit sub-block scales'),
+        declaredField(IQ4XS_ROW, 'scales_l', gridIndices(8, (ib) => iq4xsLs(src, o, ib) - 32), '6-bit sub-block scales, unpacked, minus 32 (dl = d·s)'),
+        declaredField(IQ4XS_ROW, 'qs', gridIndices(256, (k) => {
           const ib = k >> 5;
           const j = k & 31;
           return IQ4NL_LEVELS[j < 16 ? src[o + 8 + 16 * ib + j] & 0xf : src[o + 8 + 16 * ib + j - 16] >> 4];

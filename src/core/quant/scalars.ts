@@ -25,6 +25,14 @@ export const F16_TO_F32: Float32Array = (() => {
   return table;
 })();
 
+/** The little-endian unsigned 16-bit and 32-bit integers at src[at]. */
+export function u16(src: Uint8Array, at: number): number {
+  return src[at] | (src[at + 1] << 8);
+}
+export function u32(src: Uint8Array, at: number): number {
+  return (src[at] | (src[at + 1] << 8) | (src[at + 2] << 16) | (src[at + 3] << 24)) >>> 0;
+}
+
 /** The float32 value of the little-endian binary16 at src[at]. */
 export function f16(src: Uint8Array, at: number): number {
   return F16_TO_F32[src[at] | (src[at + 1] << 8)];

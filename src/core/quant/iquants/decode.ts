@@ -11,19 +11,12 @@
  *   IQ4_NL  { d; qs[16] } blocks of 32, w = d·level[q]          IQ4_XS { d; scales_h; scales_l[4]; qs[128] }
  * Decoding is exact: products rounded to float32 where ggml's C rounds them, signs applied by multiplying by ±1.
  */
-import { declaredField, type BlockField, type BlockRecord, type QuantCodec } from '../codec.ts';
-import { F16_TO_F32, f16, fr } from '../scalars.ts';
+import { declaredField, type BlockRecord, type QuantCodec } from '../codec.ts';
+import { F16_TO_F32, f16, fr, u16, u32 } from '../scalars.ts';
 import { IQ1S_DELTA, IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, IQ4NL_LEVELS, KSIGNS_IQ2XS } from './grids.ts';
 import { GgmlType, traits } from '../../types.ts';
 
 const QK_K = 256;
-
-function u16(src: Uint8Array, at: number): number {
-  return src[at] | (src[at + 1] << 8);
-}
-function u32(src: Uint8Array, at: number): number {
-  return (src[at] | (src[at + 1] << 8) | (src[at + 2] << 16) | (src[at + 3] << 24)) >>> 0;
-}
 
 /** Writes 8 weights db·grid[k]·(±1) from grid entry `g` of `grid` (8 coordinates) with sign byte `signs`. */
 function put8(dst: Float32Array, y: number, db: number, grid: Uint8Array | Int8Array, g: number, signs: number): void {

@@ -12,7 +12,7 @@
  * Q2_K .. Q6_K are the WebAssembly ones (src/core/wasm/assembly/quantize.ts, through ../wasmQuantizers.ts).
  */
 import { declaredField, type BlockField, type BlockRecord, type QuantCodec } from '../codec.ts';
-import { F16_TO_F32, f16, fr } from '../scalars.ts';
+import { f16, fr } from '../scalars.ts';
 import { GgmlType, traits } from '../../types.ts';
 
 const QK_K = 256;

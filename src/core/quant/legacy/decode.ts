@@ -7,14 +7,10 @@
  * of weight j. Decoding is exact: every product and sum is rounded to float32 as ggml's C does.
  */
 import { declaredField, type BlockRecord, type QuantCodec } from '../codec.ts';
-import { F16_TO_F32, f16, fr } from '../scalars.ts';
+import { f16, fr, u32 } from '../scalars.ts';
 import { GgmlType, traits } from '../../types.ts';
 
 const QK = 32;
-
-function u32(src: Uint8Array, at: number): number {
-  return (src[at] | (src[at + 1] << 8) | (src[at + 2] << 16) | (src[at + 3] << 24)) >>> 0;
-}
 
 interface LegacyLayout {
   bytes: number;

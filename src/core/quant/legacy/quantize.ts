@@ -4,7 +4,7 @@
  * truncate toward zero.
  */
 import type { Quantizer } from '../quantizer.ts';
-import { f32ToF16Bits, putF16 } from '../encode.ts';
+import { putF16 } from '../encode.ts';
 import { makeQkxQuants, makeQxQuants } from '../searches.ts';
 import { GgmlType } from '../../types.ts';
 import { fr } from '../scalars.ts';

@@ -3,7 +3,7 @@
  * to ggml_quantize_chunk in strict binary32. None of them uses an importance matrix (ggml ignores it for these).
  */
 import type { Quantizer } from '../quantizer.ts';
-import { f32ToF16Bits, putF16, roundHalfAway } from '../encode.ts';
+import { putF16, roundHalfAway } from '../encode.ts';
 import { FP4_DOUBLED, e8m0Half, ue4m3Half } from './decode.ts';
 import { GgmlType } from '../../types.ts';
 import { fr } from '../scalars.ts';

@@ -11,7 +11,7 @@
  *   IQ4_NL  { d; qs[16] } blocks of 32, w = d·level[q]          IQ4_XS { d; scales_h; scales_l[4]; qs[128] }
  * Decoding is exact: products rounded to float32 where ggml's C rounds them, signs applied by multiplying by ±1.
  */
-import { declaredField, type BlockRecord, type QuantCodec } from '../codec.ts';
+import { declaredField, f16BlockScales, type BlockRecord, type QuantCodec } from '../codec.ts';
 import { F16_TO_F32, f16, fr, u16, u32 } from '../scalars.ts';
 import { IQ1S_DELTA, IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, IQ4NL_LEVELS, KSIGNS_IQ2XS } from './grids.ts';
 import { GgmlType, traits } from '../../types.ts';
@@ -374,9 +374,7 @@ const iq4nl: QuantCodec = {
     const codes = gridIndices(32, (k) => IQ4NL_LEVELS[k < 16 ? src[o + 2 + k] & 0xf : src[o + 2 + k - 16] >> 4]);
     return { d, fields: [declaredField(IQ4NL_ROW, 'd', [d], 'block scale (fp16)'), declaredField(IQ4NL_ROW, 'qs', codes, 'non-linear levels (−127 .. 113) in weight order: w = d·level')] };
   },
-  blockScales(src, nBlocks, out) {
-    for (let i = 0; i < nBlocks; i++) out.d[i] = f16(src, i * IQ4NL_ROW.bytesPerBlock);
-  },
+  blockScales: f16BlockScales(IQ4NL_ROW),
 };
 
 const iq4xsLs = (src: Uint8Array, o: number, ib: number) => ((src[o + 4 + (ib >> 1)] >> (4 * (ib % 2))) & 0xf) | (((u16(src, o + 2) >> (2 * ib)) & 3) << 4);

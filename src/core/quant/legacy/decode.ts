@@ -6,7 +6,7 @@
  * Nibble order: byte j holds weight j (low nibble) and weight j + 16 (high nibble); qh bit j is the fifth bit
  * of weight j. Decoding is exact: every product and sum is rounded to float32 as ggml's C does.
  */
-import { declaredField, type BlockRecord, type QuantCodec } from '../codec.ts';
+import { declaredField, f16BlockScales, type BlockRecord, type QuantCodec } from '../codec.ts';
 import { f16, fr, u32 } from '../scalars.ts';
 import { GgmlType, traits } from '../../types.ts';
 
@@ -109,9 +109,7 @@ const q8_0: QuantCodec = {
       ],
     };
   },
-  blockScales(src, nBlocks, out) {
-    for (let i = 0; i < nBlocks; i++) out.d[i] = f16(src, i * Q8_BYTES + Q8_D);
-  },
+  blockScales: f16BlockScales(Q8_0),
 };
 
 export const legacyCodecs: Partial<Record<GgmlType, QuantCodec>> = {

@@ -6,7 +6,7 @@
  *   NVFP4 { d[4] (unsigned E4M3, one per 16); qs[32] }    w = fp4(q)·ue4m3(d)/2
  *   Q1_0  { d; qs[16] }  128 weights, w = bit ? d : −d           Q2_0 { d; qs[16] } 64 weights, w = d·(q − 1)
  */
-import { declaredField, type BlockRecord, type QuantCodec } from '../codec.ts';
+import { declaredField, f16BlockScales, type BlockRecord, type QuantCodec } from '../codec.ts';
 import { f16, fr } from '../scalars.ts';
 import { GgmlType, traits } from '../../types.ts';
 
@@ -61,9 +61,7 @@ const tq1_0: QuantCodec = (() => {
         ],
       };
     },
-    blockScales(src, nBlocks, out) {
-      for (let i = 0; i < nBlocks; i++) out.d[i] = f16(src, i * TQ1_0_ROW.bytesPerBlock + 52);
-    },
+    blockScales: f16BlockScales(TQ1_0_ROW),
   };
 })();
 
@@ -85,9 +83,7 @@ const tq2_0: QuantCodec = {
     const d = f16(src, o + 64);
     return { d, fields: [declaredField(TQ2_0_ROW, 'qs', codes, '2-bit ternary codes minus 1, in weight order'), declaredField(TQ2_0_ROW, 'd', [d], 'block scale (fp16)')] };
   },
-  blockScales(src, nBlocks, out) {
-    for (let i = 0; i < nBlocks; i++) out.d[i] = f16(src, i * TQ2_0_ROW.bytesPerBlock + 64);
-  },
+  blockScales: f16BlockScales(TQ2_0_ROW),
 };
 
 const Q2_0_ROW = traits(GgmlType.Q2_0);
@@ -103,9 +99,7 @@ const q2_0: QuantCodec = {
     const codes = Array.from({ length: 64 }, (_, j) => ((src[o + 2 + (j >> 2)] >> ((j & 3) * 2)) & 3) - 1);
     return { d, fields: [declaredField(Q2_0_ROW, 'd', [d], 'block scale (fp16)'), declaredField(Q2_0_ROW, 'qs', codes, '2-bit codes −1, 0, 1, 2 in weight order')] };
   },
-  blockScales(src, nBlocks, out) {
-    for (let i = 0; i < nBlocks; i++) out.d[i] = f16(src, i * Q2_0_ROW.bytesPerBlock);
-  },
+  blockScales: f16BlockScales(Q2_0_ROW),
 };
 
 const Q1_0_ROW = traits(GgmlType.Q1_0);
@@ -122,9 +116,7 @@ const q1_0: QuantCodec = {
     const bits = Array.from({ length: 128 }, (_, j) => ((src[o + 2 + (j >> 3)] >> (j & 7)) & 1 ? 1 : -1));
     return { d, fields: [declaredField(Q1_0_ROW, 'd', [d], 'block scale (fp16)'), declaredField(Q1_0_ROW, 'qs', bits, 'signs ±1 in weight order')] };
   },
-  blockScales(src, nBlocks, out) {
-    for (let i = 0; i < nBlocks; i++) out.d[i] = f16(src, i * Q1_0_ROW.bytesPerBlock);
-  },
+  blockScales: f16BlockScales(Q1_0_ROW),
 };
 
 // ------------------------------------------------------------------------------------------------ MXFP4 / NVFP4

@@ -85,15 +85,21 @@ function decodeQ4K(src: usize, nBlocks: i32, dst: usize): void {
   }
 }
 
-/** Stores q·d1 − m1 for the 16 unsigned codes q (float32, as the JavaScript decoder) at dst. */
+/** Stores q·d1 − m1 (q·d1 + m1 with plusM) for the 16 unsigned codes q (float32, as the JavaScript decoder) at dst. */
 @inline
-function storeAffine16(dst: usize, q: v128, d1: v128, m1: v128): void {
+function storeAffine16(dst: usize, q: v128, d1: v128, m1: v128, plusM: bool = false): void {
   const lo = i16x8.extend_low_i8x16_u(q);
   const hi = i16x8.extend_high_i8x16_u(q);
-  v128.store(dst, f32x4.sub(f32x4.mul(d1, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(lo))), m1));
-  v128.store(dst + 16, f32x4.sub(f32x4.mul(d1, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(lo))), m1));
-  v128.store(dst + 32, f32x4.sub(f32x4.mul(d1, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(hi))), m1));
-  v128.store(dst + 48, f32x4.sub(f32x4.mul(d1, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(hi))), m1));
+  v128.store(dst, affine4(f32x4.mul(d1, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(lo))), m1, plusM));
+  v128.store(dst + 16, affine4(f32x4.mul(d1, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(lo))), m1, plusM));
+  v128.store(dst + 32, affine4(f32x4.mul(d1, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(hi))), m1, plusM));
+  v128.store(dst + 48, affine4(f32x4.mul(d1, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(hi))), m1, plusM));
+}
+
+/** p − m, or p + m for the legacy _1 types (as their C adds the min: a NaN min keeps its sign). */
+@inline
+function affine4(p: v128, m: v128, plusM: bool): v128 {
+  return plusM ? f32x4.add(p, m) : f32x4.sub(p, m);
 }
 
 /** IQ4_XS { d; scales_h; scales_l[4]; qs[128] }: w = (d·(ls − 32))·level[q], low nibbles first per sub-block. */
@@ -157,10 +163,10 @@ function decodeLegacy(src: usize, nBlocks: i32, dst: usize, bytes: i32, minAt: i
     }
     const y = dst + (<usize>i << 7);
     if (minAt) {
-      // d·q + m is d·q − (−m) exactly (IEEE subtraction adds the negation)
-      const m = f32x4.neg(f32x4.splat(halfToFloat(<u32>load<u16>(o + minAt))));
-      storeAffine16(y, lo, d, m);
-      storeAffine16(y + 64, hi, d, m);
+      // d·q + m, as the C and the JavaScript (not d·q − (−m): that flips the sign of a NaN min)
+      const m = f32x4.splat(halfToFloat(<u32>load<u16>(o + minAt)));
+      storeAffine16(y, lo, d, m, true);
+      storeAffine16(y + 64, hi, d, m, true);
     } else {
       storeScaled16(y, i8x16.sub(lo, bias), d);
       storeScaled16(y + 64, i8x16.sub(hi, bias), d);

@@ -3,9 +3,6 @@
  * start at a block boundary. All values are produced exactly as ggml's scalar `to_float` does in strict
  * binary32 (every intermediate rounded with Math.fround where ggml rounds to float).
  */
-import type { TensorType } from '../types.ts';
-import { f16 } from './scalars.ts';
-
 export interface QuantCodec {
   /** Decode `nBlocks` blocks from `src` (starting at src[0]) into dst[0 .. nBlocks*blockSize). */
   dequantize(src: Uint8Array, dst: Float32Array, nBlocks: number): void;
@@ -46,23 +43,3 @@ export interface BlockRecord {
   fields: BlockField[];
 }
 
-/** A decoded field where the type table declares it (its offset and size from the row of `ty`). */
-export function declaredField(ty: TensorType, name: string, values: ArrayLike<number>, note: string): BlockField {
-  const f = ty.fields.find((x) => x.name === name);
-  if (!f) throw new Error(`${ty.name} has no field ${name}`);
-  return blockField(name, f.offset, f.size, values, note);
-}
-
-/** A decoded field of the block inspector. */
-export function blockField(name: string, offset: number, size: number, values: ArrayLike<number>, note: string): BlockField {
-  return { name, offset, size, values: Array.from(values), note };
-}
-
-/** blockScales for the types with one fp16 scale per block: field `d` of each block (where the table puts it). */
-export function f16BlockScales(ty: TensorType): NonNullable<QuantCodec['blockScales']> {
-  const { bytesPerBlock, at } = ty;
-  const dAt = at.d;
-  return (src, nBlocks, out) => {
-    for (let i = 0; i < nBlocks; i++) out.d[i] = f16(src, i * bytesPerBlock + dAt);
-  };
-}

@@ -11,7 +11,8 @@
  *   IQ4_NL  { d; qs[16] } blocks of 32, w = d·level[q]          IQ4_XS { d; scales_h; scales_l[4]; qs[128] }
  * Decoding is exact: products rounded to float32 where ggml's C rounds them, signs applied by multiplying by ±1.
  */
-import { declaredField, f16BlockScales, type BlockRecord, type QuantCodec } from '../codec.ts';
+import type { BlockRecord, QuantCodec } from '../codec.ts';
+import { declaredField, f16BlockScales } from '../blockFields.ts';
 import { F16_TO_F32, f16, fr, u16, u32 } from '../scalars.ts';
 import { IQ1S_DELTA, IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, IQ4NL_LEVELS, KSIGNS_IQ2XS } from './grids.ts';
 import { GgmlType, traits } from '../../types.ts';

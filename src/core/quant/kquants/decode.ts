@@ -11,7 +11,8 @@
  * Decoding is exact: each product and difference is rounded to float32 where ggml's C rounds it. The quantizers of
  * Q2_K .. Q6_K are the WebAssembly ones (src/core/wasm/assembly/quantize.ts, through ../wasmQuantizers.ts).
  */
-import { declaredField, type BlockField, type BlockRecord, type QuantCodec } from '../codec.ts';
+import type { BlockField, BlockRecord, QuantCodec } from '../codec.ts';
+import { declaredField } from '../blockFields.ts';
 import { f16, fr } from '../scalars.ts';
 import { GgmlType, traits } from '../../types.ts';
 

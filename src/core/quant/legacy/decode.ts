@@ -6,7 +6,8 @@
  * Nibble order: byte j holds weight j (low nibble) and weight j + 16 (high nibble); qh bit j is the fifth bit
  * of weight j. Decoding is exact: every product and sum is rounded to float32 as ggml's C does.
  */
-import { declaredField, f16BlockScales, type BlockRecord, type QuantCodec } from '../codec.ts';
+import type { BlockRecord, QuantCodec } from '../codec.ts';
+import { declaredField, f16BlockScales } from '../blockFields.ts';
 import { f16, fr, u32 } from '../scalars.ts';
 import { GgmlType, traits } from '../../types.ts';
 

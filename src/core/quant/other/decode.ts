@@ -6,7 +6,8 @@
  *   NVFP4 { d[4] (unsigned E4M3, one per 16); qs[32] }    w = fp4(q)·ue4m3(d)/2
  *   Q1_0  { d; qs[16] }  128 weights, w = bit ? d : −d           Q2_0 { d; qs[16] } 64 weights, w = d·(q − 1)
  */
-import { declaredField, f16BlockScales, type BlockRecord, type QuantCodec } from '../codec.ts';
+import type { BlockRecord, QuantCodec } from '../codec.ts';
+import { declaredField, f16BlockScales } from '../blockFields.ts';
 import { f16, fr } from '../scalars.ts';
 import { GgmlType, traits } from '../../types.ts';
 

@@ -1,5 +1,6 @@
 // AssemblyScript (part of dist/kernels.wasm, see kernels.ts): the block decoders, bit-identical to the JavaScript
-// codecs of src/core/quant/ (their scalar reference). Offsets come from the type table (generated/layout.ts).
+// codecs of src/core/quant/ (their scalar reference). The block layouts are the type table's (src/core/types.ts), as
+// the constants of generated/layout.ts.
 import { halfToFloat } from './common/half';
 import { scaleMin } from './common/scales';
 import * as T from './generated/layout';
@@ -22,7 +23,7 @@ function storeScaled16(dst: usize, q: v128, scale: v128): void {
   v128.store(dst + 48, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), scale));
 }
 
-/** Q8_0 { d; qs[32] int8 }: w = q·d. */
+/** Q8_0: w = q·d (int8 codes). */
 function decodeQ80(src: usize, nBlocks: i32, dst: usize): void {
   for (let i = 0; i < nBlocks; i++) {
     const o = src + <usize>i * T.Q8_0_BYTES;
@@ -33,7 +34,7 @@ function decodeQ80(src: usize, nBlocks: i32, dst: usize): void {
   }
 }
 
-/** Q6_K { ql[128]; qh[64]; scales[16] int8; d }: w = (d·scale)·(q − 32), q = 4 low bits from ql, 2 high from qh. */
+/** Q6_K: w = (d·scale)·(q − 32), q = 4 low bits from ql, 2 high from qh. */
 function decodeQ6K(src: usize, nBlocks: i32, dst: usize): void {
   const m4 = i8x16.splat(0xf);
   const m2 = i8x16.splat(3);
@@ -64,7 +65,7 @@ function decodeQ6K(src: usize, nBlocks: i32, dst: usize): void {
   }
 }
 
-/** Q4_K { d; dmin; scales[12]; qs[128] }: w = (d·sc)·q − dmin·m per sub-block of 32. */
+/** Q4_K: w = (d·sc)·q − dmin·m per sub-block of 32. */
 function decodeQ4K(src: usize, nBlocks: i32, dst: usize): void {
   const m4 = i8x16.splat(0xf);
   for (let i = 0; i < nBlocks; i++) {
@@ -102,7 +103,7 @@ function affine4(p: v128, m: v128, plusM: bool): v128 {
   return plusM ? f32x4.add(p, m) : f32x4.sub(p, m);
 }
 
-/** IQ4_XS { d; scales_h; scales_l[4]; qs[128] }: w = (d·(ls − 32))·level[q], low nibbles first per sub-block. */
+/** IQ4_XS: w = (d·(ls − 32))·level[q], low nibbles first per sub-block. */
 function decodeIQ4XS(src: usize, nBlocks: i32, dst: usize): void {
   const levels = i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
   const m4 = i8x16.splat(0xf);
@@ -119,7 +120,7 @@ function decodeIQ4XS(src: usize, nBlocks: i32, dst: usize): void {
   }
 }
 
-/** Q4_0 { d; qs[16] } (w = d·(q − 8)) and IQ4_NL { d; qs[16] } (w = d·level[q]): byte j holds weights j, j + 16. */
+/** Q4_0 (w = d·(q − 8)) and IQ4_NL (w = d·level[q]), one block layout: byte j holds weights j, j + 16. */
 function decodeQ40(src: usize, nBlocks: i32, dst: usize, nonLinear: bool): void {
   // IQ4_NL's block is Q4_0's: { d; qs[16] }
   const levels = nonLinear ? i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113) : i8x16(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
@@ -174,7 +175,7 @@ function decodeLegacy(src: usize, nBlocks: i32, dst: usize, bytes: i32, minAt: i
   }
 }
 
-/** Q5_K { d; dmin; scales[12]; qh[32]; qs[128] }: as Q4_K, with the fifth bit of weight l of pair j in bit 2j (2j + 1) of qh[l]. */
+/** Q5_K: as Q4_K, with the fifth bit of weight l of pair j in bit 2j (2j + 1) of qh[l]. */
 function decodeQ5K(src: usize, nBlocks: i32, dst: usize): void {
   const m4 = i8x16.splat(0xf);
   const one = i8x16.splat(1);
@@ -203,7 +204,7 @@ function decodeQ5K(src: usize, nBlocks: i32, dst: usize): void {
 }
 
 /**
- * Q3_K { hmask[32]; qs[64]; scales[12]; d }: 16 × 16, w = (d·(sc − 32))·q with q = 2 bits of qs minus 4 where the
+ * Q3_K: 16 × 16, w = (d·(sc − 32))·q with q = 2 bits of qs minus 4 where the
  * weight's hmask bit is clear. Weights 32k + l: qs bits 2(k % 4) of byte 32(k / 4) + l, hmask bit k of byte l.
  */
 function decodeQ3K(src: usize, nBlocks: i32, dst: usize): void {
@@ -229,7 +230,7 @@ function decodeQ3K(src: usize, nBlocks: i32, dst: usize): void {
 }
 
 /**
- * Q2_K { scales[16] (4-bit scale | 4-bit min); qs[64]; d; dmin }: 16 × 16, w = (d·sc)·q − dmin·m, with the
+ * Q2_K (4-bit scale | 4-bit min per sub-block): 16 × 16, w = (d·sc)·q − dmin·m, with the
  * codes laid out as Q3_K's qs.
  */
 function decodeQ2K(src: usize, nBlocks: i32, dst: usize): void {

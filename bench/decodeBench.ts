@@ -13,7 +13,7 @@ import { buildGgufHeader } from '../src/core/formats/ggufWriter.ts';
 import { typeByName } from '../src/core/types.ts';
 import { forEachChunk } from '../src/core/analysis/tensorValues.ts';
 import { computeHeatmap } from '../src/core/analysis/heatmap.ts';
-import { setWasmEnabled } from '../src/core/analysis/wasmStats.ts';
+import { setWasmEnabled } from '../src/core/wasm/kernels.ts';
 
 const CORPUS = join(import.meta.dirname, '..', 'test', 'fixtures', 'corpus', 'gguf');
 const args = process.argv.slice(2);

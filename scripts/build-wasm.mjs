@@ -1,24 +1,29 @@
-// Compiles the AssemblyScript kernels in src/core/wasm/assembly/ to dist/kernels.wasm (WebAssembly SIMD).
+// Compiles the AssemblyScript kernels in src/core/wasm/assembly/ (WebAssembly SIMD): kernels.ts (decode and the
+// statistics passes) to dist/kernels.wasm, quantizers.ts to dist/quantizers.wasm. First the layout constants they use
+// are generated from the type table (scripts/wasmLayout.ts); then each module's TypeScript bindings are written to
+// src/core/wasm/generated/ (scripts/wasmModules.ts). Both generated files are committed; tests fail when stale.
 import asc from 'assemblyscript/asc';
-import { mkdirSync } from 'node:fs';
+import { tsImport } from 'tsx/esm/api';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 
-mkdirSync('dist', { recursive: true });
-const { error, stderr } = await asc.main([
-  'src/core/wasm/assembly/stats.ts',
-  '--outFile', 'dist/kernels.wasm',
-  '--optimizeLevel', '3',
-  '--runtime', 'stub',
-  '--noAssert',
-  '--enable', 'simd',
-  '--exportRuntime',
-]);
-if (error) {
-  console.error(stderr.toString());
-  process.exit(1);
+const { renderLayout, LAYOUT_FILE } = await tsImport('./wasmLayout.ts', import.meta.url);
+const { MODULES, bindingsFile, compileModule } = await tsImport('./wasmModules.ts', import.meta.url);
+
+function writeIfChanged(path, text) {
+  let old = '';
+  try { old = readFileSync(path, 'utf8'); } catch {}
+  if (old !== text) writeFileSync(path, text);
 }
-// The quantizers (dist/quantizers.wasm, src/core/wasm/assembly/quantize.ts), loaded by src/core/quant/wasmQuantizers.ts.
-const q = await asc.main(['src/core/wasm/assembly/quantize.ts', '--outFile', 'dist/quantizers.wasm', '--optimizeLevel', '3', '--runtime', 'stub', '--noAssert', '--enable', 'simd']);
-if (q.error) {
-  console.error(q.stderr.toString());
-  process.exit(1);
+
+writeIfChanged(LAYOUT_FILE, renderLayout());
+mkdirSync('dist', { recursive: true });
+for (const name of MODULES) {
+  try {
+    const { wasm, bindings } = await compileModule(asc, name);
+    writeFileSync(`dist/${name}.wasm`, wasm);
+    writeIfChanged(bindingsFile(name), bindings);
+  } catch (e) {
+    console.error(e.message);
+    process.exit(1);
+  }
 }

@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'unknown-type'
   | 'not-decodable'
   | 'io'
+  | 'wasm'
   | 'usage'
   | 'cancelled';
 

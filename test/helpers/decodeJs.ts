@@ -1,6 +1,6 @@
 /** Decoding with the JavaScript codecs alone (the WebAssembly kernels switched off for the call), for tests. */
 import { codecForGgmlId } from '../../src/core/quant/index.ts';
-import { setWasmEnabled } from '../../src/core/analysis/wasmStats.ts';
+import { setWasmEnabled } from '../../src/core/wasm/kernels.ts';
 import { ggmlType } from '../../src/core/types.ts';
 
 export function decodeJs(id: number, raw: Uint8Array, nBlocks: number): Float32Array {

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StatsAccumulator, computeTensorStats, type TensorStats } from '../../src/core/analysis/tensorStats.ts';
-import { setWasmEnabled, wasmKernel } from '../../src/core/analysis/wasmStats.ts';
+import { setWasmEnabled, wasmKernel } from '../../src/core/wasm/kernels.ts';
 import { buildGgufFile } from '../../src/core/formats/ggufWriter.ts';
 import { MemoryByteSource } from '../../src/core/io/byteSource.ts';
 import { openModelFromSource } from '../../src/core/formats/openModel.ts';

@@ -8,6 +8,7 @@ import { computeTensorStats, type TensorStats } from '../../src/core/analysis/te
 import { f32ToF16Bits } from '../../src/core/quant/encode.ts';
 import { rng } from '../helpers/rng.ts';
 import * as wasm from '../../src/core/analysis/wasmStats.ts';
+import { setWasmEnabled, wasmKernel } from '../../src/core/wasm/kernels.ts';
 
 
 function same(fast: TensorStats, generic: TensorStats, what: string): void {
@@ -70,12 +71,12 @@ test('F16: special values, ±0, subnormals, every bit pattern', async () => {
   await compareOn(1, data, vals.length, 'random f16', 256);
   // an odd length (the counting kernel's tail), and the JavaScript loop with the kernels off
   await compareOn(1, data.subarray(0, 2 * 4095), 4095, 'random f16, odd length', 256);
-  wasm.setWasmEnabled(false);
+  setWasmEnabled(false);
   try {
     await compareOn(1, all, 65536, 'all f16 patterns, JavaScript only');
     await compareOn(1, data.subarray(0, 2 * 4095), 4095, 'random f16, JavaScript only', 256);
   } finally {
-    wasm.setWasmEnabled(true);
+    setWasmEnabled(true);
   }
 });
 
@@ -89,7 +90,6 @@ test('BF16: every bit pattern', async () => {
 });
 
 test('the WebAssembly kernels give exactly the JavaScript loops\' statistics', async () => {
-  const { setWasmEnabled, wasmKernel } = await import('../../src/core/analysis/wasmStats.ts');
   const { openModel } = await import('../../src/core/formats/openModel.ts');
   const { corpusPath } = await import('../helpers/corpus.ts');
   assert.ok(wasmKernel(), 'dist/kernels.wasm is built and loads');
@@ -254,12 +254,12 @@ test('float32 pass 2 in WebAssembly (float32 bin estimate, exact near edges) giv
       const t = m.tensors[0];
       for (const chunkElements of [undefined, 4096]) {
         const withWasm = computeTensorStats(m, t, { bins, chunkElements });
-        wasm.setWasmEnabled(false);
+        setWasmEnabled(false);
         let jsOnly: TensorStats;
         try {
           jsOnly = computeTensorStats(m, t, { bins, chunkElements });
         } finally {
-          wasm.setWasmEnabled(true);
+          setWasmEnabled(true);
         }
         assert.deepEqual(withWasm, jsOnly, `${what} (chunks ${chunkElements ?? 'default'})`);
         // and both are the histogram's definition, value by value

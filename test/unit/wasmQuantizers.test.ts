@@ -1,33 +1,38 @@
 /**
- * The WebAssembly quantizers (dist/quantizers.wasm) give ggml's bytes on the corpus, as the JavaScript ones do, and
- * the same bytes as the JavaScript on generated edge cases, with and without an importance matrix.
+ * The WebAssembly quantizers (dist/quantizers.wasm) give ggml's bytes on the corpus, as the JavaScript ports kept as
+ * test oracles (test/oracles/) do, and the same bytes as those ports on generated edge cases, with and without an
+ * importance matrix.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { ggmlType } from '../../src/core/types.ts';
+import { ggmlType, typesWith, type GgmlType } from '../../src/core/types.ts';
 import { quantizerFor } from '../../src/core/quant/quantizers.ts';
 import * as wasmQ from '../../src/core/quant/wasmQuantizers.ts';
+import { QuantLensError } from '../../src/core/errors.ts';
+import { kQuantizers } from '../oracles/kQuantizers.ts';
+import { iqQuantizers } from '../oracles/iqQuantizers.ts';
 import { corpusPath, readF32, readJson, TINY_TYPES } from '../helpers/corpus.ts';
 import { rng } from '../helpers/rng.ts';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-/** Quantize through the WebAssembly path (checking that it ran) or through the JavaScript. */
-function quantize(id: number, wasm: boolean, src: Float32Array, nRows: number, nPerRow: number, im?: Float32Array): Uint8Array {
-  const q = quantizerFor(ggmlType(id)!)!;
-  wasmQ.setQuantizerWasmEnabled(wasm);
-  try {
-    const before = wasmQ.wasmQuantizeCalls;
-    const out = q.quantize(src, nRows, nPerRow, im);
-    assert.equal(wasmQ.wasmQuantizeCalls - before, wasm ? 1 : 0, wasm ? 'the WebAssembly kernel ran' : 'the JavaScript ran');
-    return out;
-  } finally {
-    wasmQ.setQuantizerWasmEnabled(true);
-  }
+const ORACLES = { ...kQuantizers, ...iqQuantizers };
+
+/** Quantize through the product's (WebAssembly) quantizer, checking that the kernel ran, or through the JavaScript oracle. */
+function quantize(id: GgmlType, wasm: boolean, src: Float32Array, nRows: number, nPerRow: number, im?: Float32Array): Uint8Array {
+  const q = wasm ? quantizerFor(ggmlType(id)!)! : ORACLES[id]!;
+  const before = wasmQ.wasmQuantizeCalls;
+  const out = q.quantize(src, nRows, nPerRow, im);
+  assert.equal(wasmQ.wasmQuantizeCalls - before, wasm ? 1 : 0, wasm ? 'the WebAssembly kernel ran' : 'the JavaScript ran');
+  return out;
 }
 
-const PORTED = wasmQ.WASM_QUANTIZER_IDS;
+const PORTED = typesWith('wasmQuantize');
+
+test('every type with a WebAssembly quantizer has a JavaScript oracle, and no other type has one', () => {
+  assert.deepEqual(Object.keys(ORACLES).map(Number).sort((a, b) => a - b), PORTED);
+});
 
 test('the WebAssembly quantizers are built and cover Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS', () => {
   for (const id of [10, 11, 12, 13, 14, 20, 23]) assert.ok(PORTED.includes(id), `type ${id}`);
@@ -211,8 +216,9 @@ test('WebAssembly quantizers equal ggml\'s bytes on every generated edge-case ki
   }
 });
 
-test('a shape the kernels do not take runs the JavaScript', () => {
+test('a shape the kernels do not take is refused with a typed error (there is no other path)', () => {
   const src = new Float32Array(300);
-  assert.equal(wasmQ.quantizeWasm(12, src, 1, 300), null);
-  assert.equal(wasmQ.quantizeWasm(8, new Float32Array(256), 1, 256), null);
+  assert.equal(wasmQ.quantizeWasm(ggmlType(12)!, src, 1, 300), null);
+  assert.equal(wasmQ.quantizeWasm(ggmlType(8)!, new Float32Array(256), 1, 256), null);
+  assert.throws(() => quantizerFor(ggmlType(12)!)!.quantize(src, 1, 300), (e) => e instanceof QuantLensError && /whole blocks of 256/.test(e.message));
 });

@@ -8,19 +8,11 @@
  * (Q4_K, IQ4_XS) live in src/core/wasm/assembly/stats.ts and run through wasmStats.ts's fusedScan.
  */
 import type { QuantCodec } from '../quant/codec.ts';
-import { F16_TO_F32 } from '../quant/scalars.ts';
-import type { StatsAccumulator } from './tensorStats.ts';
-import { wasmKernel } from './wasmStats.ts';
+import { bf16ToNumber, F16_TO_F32 } from '../quant/scalars.ts';
+import type { CountingScanner } from './countingScanner.ts';
+import { wasmKernel, type KernelExports } from '../wasm/kernels.ts';
+import { GgmlType } from '../types.ts';
 
-
-export interface CountingScanner {
-  /** True when pass 2 needs nothing from the raw data (the scanner kept what it needs from pass 1). */
-  readonly secondPassFromMemory?: boolean;
-  first(raw: Uint8Array, nBlocks: number, acc: StatsAccumulator): void;
-  second(raw: Uint8Array, nBlocks: number, acc: StatsAccumulator): void;
-  /** For scanners with secondPassFromMemory: pass 2 from what pass 1 kept. */
-  secondFromMemory?(acc: StatsAccumulator): void;
-}
 
 /** F16 and BF16: one table of 65536 counts per tensor. */
 function halfTableScanner(toFloat: (bits: number) => number): () => CountingScanner {
@@ -41,15 +33,15 @@ function halfTableScanner(toFloat: (bits: number) => number): () => CountingScan
         for (let b = 0; b < 65536; b++) if (counts[b]) acc.addSecondPassRepeated(values[b], counts[b]);
       },
       // pass 1 statistics are added once the whole tensor has been counted
-      finishFirst(acc: StatsAccumulator) {
+      finishFirst(acc) {
         for (let b = 0; b < 65536; b++) if (counts[b]) acc.addFirstPassRepeated(values[b], counts[b]);
       },
-    } as CountingScanner & { finishFirst(acc: StatsAccumulator): void };
+    };
   };
 }
 
 /** Counts the n 16-bit patterns of raw into counts in WebAssembly (two int32 tables, added in after the chunk). */
-function countHalvesWasm(k: NonNullable<ReturnType<typeof wasmKernel>>, raw: Uint8Array, n: number, counts: Float64Array): void {
+function countHalvesWasm(k: KernelExports, raw: Uint8Array, n: number, counts: Float64Array): void {
   k.reset();
   const table = k.alloc(2 * 65536 * 4);
   const src = k.alloc(2 * n);
@@ -60,21 +52,14 @@ function countHalvesWasm(k: NonNullable<ReturnType<typeof wasmKernel>>, raw: Uin
   for (let b = 0; b < 65536; b++) counts[b] += t[b] + t[65536 + b];
 }
 
-const bf16Scratch = new Float32Array(1);
-const bf16Bits = new Uint32Array(bf16Scratch.buffer);
-function bf16(bits: number): number {
-  bf16Bits[0] = bits << 16;
-  return bf16Scratch[0];
-}
-
 /** A fresh scanner for a ggml type id, or undefined where the generic path is used. */
-export function countingScanner(ggmlId: number | undefined, _codec: QuantCodec): (CountingScanner & { finishFirst?(acc: StatsAccumulator): void }) | undefined {
+export function countingScanner(ggmlId: number | undefined, _codec: QuantCodec): CountingScanner | undefined {
   switch (ggmlId) {
-    case 1: return F16_SCANNER();
-    case 30: return BF16_SCANNER();
+    case GgmlType.F16: return F16_SCANNER();
+    case GgmlType.BF16: return BF16_SCANNER();
   }
   return undefined;
 }
 
 const F16_SCANNER = halfTableScanner((b) => F16_TO_F32[b]);
-const BF16_SCANNER = halfTableScanner(bf16);
+const BF16_SCANNER = halfTableScanner(bf16ToNumber);

@@ -5,13 +5,10 @@
  * - ExactSum: Shewchuk's nonoverlapping expansion (the algorithm of Python's math.fsum) of float64 terms; terms
  *   too large for it (|x| ≥ 2^960, where a partial sum could overflow) and squares outside float64's exact range go
  *   to a BigInt side sum. Every sum is exact.
- * - Float32 values are summed faster through exponent bins, four float64 per exponent field: Σx and three terms
- *   that add up to Σx², each exact. In JavaScript (addFloat32Bins) each value x, split by its bits into a (sign,
- *   exponent and top 11 mantissa bits) and b = x − a (the low 12 bits), adds x, a², 2ab and b² to the bins of its
- *   exponent field: within one exponent every such term is a multiple of one power of two and at most 2^24 of it,
- *   so a bin stays exact for 2^29 additions. The WebAssembly kernels (src/core/wasm/assembly/stats.ts) sum the
- *   integer significands and their squares in int64 instead and hand over Σx and Σx²'s high and low parts. The
- *   bins are then folded into ExactSums.
+ * - Float32 values are summed faster through exponent bins, four float64 per exponent field (Σx, and Σx² as its
+ *   high and low parts): the WebAssembly kernels (src/core/wasm/assembly/stats.ts) sum the integer significands
+ *   and their squares in int64 and hand the bins over (addBins); they are then folded into ExactSums. Float32
+ *   values the kernels do not take go through the float64 bins (addFloat64Bins), exact as well.
  * - The results come from BigInt arithmetic on the exact sums: mean = Σx / n, rms = √(Σx² / n) and
  *   std = √((n·Σx² − (Σx)²) / n²) (the exact Σ(x − mean)² over n, with the exact mean), each correctly rounded
  *   to float64 (round to nearest, ties to even).
@@ -210,31 +207,6 @@ export class ExactMoments {
 
 /** 4 float64 sums for each of the 256 float32 exponent fields. */
 export const EXPONENT_BINS = 1024;
-
-/** ±2^-149 · 2^max(e − 1, 0) by sign and exponent field (the unit of a float32's last mantissa bit). */
-const LAST_BIT = Float64Array.from({ length: 512 }, (_, k) => (k & 256 ? -1 : 1) * 2 ** (Math.max(k & 255, 1) - 150));
-
-/**
- * Adds the finite values of v (entries with exponent field 255, NaN and ±Inf, are skipped) to the exponent bins
- * (see the file comment). v must hold fewer than 2^29 values.
- */
-export function addFloat32Bins(v: Float32Array, bits: Uint32Array, bins: Float64Array): void {
-  const n = v.length;
-  for (let i = 0; i < n; i++) {
-    const u = bits[i];
-    const k = u >>> 23;
-    const e = k & 255;
-    if (e === 255) continue;
-    const x = v[i];
-    const b = (u & 0xfff) * LAST_BIT[k];
-    const a = x - b;
-    const j = e << 2;
-    bins[j] += x;
-    bins[j + 1] += a * a;
-    bins[j + 2] += 2 * a * b;
-    bins[j + 3] += b * b;
-  }
-}
 
 /** The number of bits of v > 0. */
 /** 2 float64 (the top 26 and the low 27 significand bits) for each of the 2048 float64 exponent fields. */

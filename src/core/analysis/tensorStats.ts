@@ -7,8 +7,10 @@
 import type { Model, TensorInfo } from '../model.ts';
 import { forEachChunk, forEachRawChunk, isWide, tensorCodec, type Values } from './tensorValues.ts';
 import { countingScanner } from './codeCounting.ts';
-import { wasmKernel, firstPassWasm, secondPassWasm, WASM_MIN_LENGTH, hasFusedScan, fusedScan } from './wasmStats.ts';
-import { addFloat32Bins, addFloat64Bins, DOUBLE_BINS, EXPONENT_BINS, ExactMoments, SQUARE_HI, SQUARE_LO } from './exactSum.ts';
+import type { RepeatedValueSink } from './countingScanner.ts';
+import { firstPassWasm, secondPassWasm, WASM_MIN_LENGTH, hasFusedScan, fusedScan } from './wasmStats.ts';
+import { wasmKernel } from '../wasm/kernels.ts';
+import { addFloat64Bins, DOUBLE_BINS, ExactMoments, SQUARE_HI, SQUARE_LO } from './exactSum.ts';
 import { QuantLensError } from '../errors.ts';
 import { DEFAULT_CHUNK_ELEMENTS } from './tensorValues.ts';
 
@@ -50,7 +52,6 @@ export interface ScanOptions {
 
 export const DEFAULT_BINS = 64;
 /** Scratch exponent bins of the JavaScript float32 and float64 passes. */
-const BINS = new Float64Array(EXPONENT_BINS);
 const SUM_BINS_64 = new Float64Array(DOUBLE_BINS);
 const SQUARE_BINS_64 = new Float64Array(DOUBLE_BINS);
 
@@ -65,7 +66,7 @@ export function binOf(x: number, lo: number, hi: number, bins: number): number {
 }
 
 /** Accumulates the statistics of a stream of values, pass by pass. */
-export class StatsAccumulator {
+export class StatsAccumulator implements RepeatedValueSink {
   count = 0;
   finite = 0;
   nan = 0;
@@ -92,47 +93,12 @@ export class StatsAccumulator {
         return;
       }
     }
-    if (v instanceof Float32Array) this.addFirstPassFloat32(v);
-    else this.addFirstPassFloat64(v as Float64Array);
+    // float32 values the kernel does not take (NaN, infinities, a ±0 extreme, a short chunk, or the kernels
+    // switched off) go through the float64 loop: the same exact sums and the same extremes
+    this.addFirstPassFloat64(v instanceof Float64Array ? v : Float64Array.from(v));
   }
 
-  /** Float32 values: the exponent bins of exactSum.ts, NaN and ±Inf counted apart. */
-  private addFirstPassFloat32(v: Float32Array): void {
-    let min = this.min;
-    let max = this.max;
-    let finite = 0;
-    let zero = 0;
-    const bits = new Uint32Array(v.buffer, v.byteOffset, v.length);
-    const n = v.length;
-    for (let i = 0; i < n; i++) {
-      if ((bits[i] & 0x7f800000) === 0x7f800000) {
-        const x = v[i];
-        if (x !== x) this.nan++;
-        else if (x > 0) this.posinf++;
-        else this.neginf++;
-        continue;
-      }
-      const x = v[i];
-      finite++;
-      if (x < min) min = x;
-      if (x > max) max = x;
-      if (x === 0) zero++;
-    }
-    // a bin is exact for 2^29 values
-    for (let at = 0; at < n; at += 1 << 28) {
-      BINS.fill(0);
-      const end = Math.min(n, at + (1 << 28));
-      addFloat32Bins(v.subarray(at, end), bits.subarray(at, end), BINS);
-      this.moments.addBins(BINS);
-    }
-    this.count += n;
-    this.finite += finite;
-    this.zero += zero;
-    this.min = min;
-    this.max = max;
-  }
-
-  /** Float64 values: the float64 exponent bins of exactSum.ts; zeros, NaN, ±Inf and extreme values one by one. */
+  /** Float64 (and float32) values: the float64 exponent bins of exactSum.ts; zeros, NaN, ±Inf and extreme values one by one. */
   private addFirstPassFloat64(v: Float64Array): void {
     let min = this.min;
     let max = this.max;
@@ -334,7 +300,7 @@ export function computeTensorStats(model: Model, tensor: TensorInfo, options: Sc
     const chunkElements = options.chunkElements ?? DEFAULT_CHUNK_ELEMENTS;
     const fused = new StatsAccumulator(acc.bins);
     const ok = fusedScan(
-      tensor.type.ggmlId!, bytesPerBlock, blockSize, tensor.nElements / blockSize,
+      tensor.type.ggmlId!, tensor.nElements / blockSize,
       (firstBlock, target) => {
         const at = tensor.absoluteOffset + firstBlock * bytesPerBlock;
         const got = source.readSync(at, target);

@@ -1,44 +1,12 @@
 /**
- * The WebAssembly SIMD kernels (dist/kernels.wasm, built from src/core/wasm/assembly/ by scripts/build-wasm.mjs)
- * for the two statistics passes over float32 values. They compute exactly what the JavaScript loops compute (the
- * exact sums of exactSum.ts, the same histogram); when the module is missing, or QUANTLENS_NO_WASM is set, the
- * JavaScript loops run.
+ * The statistics passes over float32 values in WebAssembly SIMD (src/core/wasm/assembly/stats.ts, in
+ * dist/kernels.wasm). They compute exactly what the JavaScript loops of tensorStats.ts compute (the exact sums of
+ * exactSum.ts, the same histogram); the JavaScript loops remain the careful path (NaN, infinities, ±0 extremes,
+ * float64 values, short chunks) and the reference the tests compare with.
  */
-import { loadWasmModule } from '../wasm/loadModule.ts';
+import { wasmKernel, type KernelExports } from '../wasm/kernels.ts';
 import { EXPONENT_BINS, ExactMoments } from './exactSum.ts';
-
-interface KernelExports {
-  memory: WebAssembly.Memory;
-  alloc(bytes: number): number;
-  reset(): void;
-  firstPassF32(ptr: number, n: number, min: number, max: number): number;
-  secondPassF32(ptr: number, n: number, hist: number): void;
-  resultMin(): number;
-  resultMax(): number;
-  resultZero(): number;
-  resultBins(): number;
-  setBins(lo: number, range: number, bins: number): void;
-  q4kSecondPass(src: number, nBlocks: number, hist: number): void;
-  iq4xsSecondPass(src: number, nBlocks: number, hist: number): void;
-  decodedFirstPass(type: number, src: number, nBlocks: number, blockBytes: number, blockWeights: number, min: number, max: number): number;
-  countHalves(src: number, n: number, table: number): void;
-  dequantize(type: number, src: number, nBlocks: number, dst: number): void;
-  decodedSecondPass(type: number, src: number, nBlocks: number, blockBytes: number, blockWeights: number, hist: number): void;
-}
-
-let kernel: KernelExports | null | undefined;
-let enabled = !process.env.QUANTLENS_NO_WASM;
-
-/** Turn the kernels off (tests compare both paths). */
-export function setWasmEnabled(on: boolean): void {
-  enabled = on;
-}
-
-export function wasmKernel(): KernelExports | null {
-  if (!enabled) return null;
-  if (kernel === undefined) kernel = loadWasmModule<KernelExports>('kernels.wasm');
-  return kernel;
-}
+import { ggmlType, traits, type GgmlType } from '../types.ts';
 
 /** Minimum chunk length worth the copy into the module's memory. */
 export const WASM_MIN_LENGTH = 1024;
@@ -93,37 +61,12 @@ export function secondPassWasm(k: KernelExports, v: Float32Array, counts: Float6
   for (let b = 0; b < bins; b++) counts[b] += h[b] + h[bins + b] + h[2 * bins + b] + h[3 * bins + b];
 }
 
-interface FusedKernel {
-  /** Pass 1 over n blocks at src (results via resultMin(), resultBins() ...); 0 when a value is not finite. */
-  first(k: KernelExports, src: number, n: number, min: number, max: number): number;
-  /** Pass 2 over n blocks at src into the four int32 partial histograms at hist. */
-  second(k: KernelExports, src: number, n: number, hist: number): void;
-}
-
-/** Decodes weight by weight in the kernel and scans the decoded values as the generic path does. */
-function decoded(type: number, blockBytes: number, blockWeights: number): FusedKernel {
-  return {
-    first: (k, src, n, min, max) => k.decodedFirstPass(type, src, n, blockBytes, blockWeights, min, max),
-    second: (k, src, n, hist) => k.decodedSecondPass(type, src, n, blockBytes, blockWeights, hist),
-  };
-}
-
-/**
- * Decoders fused with both passes in WebAssembly, by ggml type id. Q4_K and IQ4_XS count the codes of each
- * sub-block in pass 2 instead (the same counts).
- */
-const FUSED: Record<number, FusedKernel> = {
-  8: decoded(8, 34, 32),
-  12: { first: decoded(12, 144, 256).first, second: (k, src, n, hist) => k.q4kSecondPass(src, n, hist) },
-  14: decoded(14, 210, 256),
-  23: { first: decoded(23, 136, 256).first, second: (k, src, n, hist) => k.iq4xsSecondPass(src, n, hist) },
-};
-
 /** Completed fused scans (tests check that the kernels ran rather than the fallback). */
 export let fusedScansDone = 0;
 
-export function hasFusedScan(ggmlId: number | undefined): boolean {
-  return ggmlId !== undefined && ggmlId in FUSED && !!wasmKernel();
+/** The type's table row has a fused scan (and the kernels are on). */
+export function hasFusedScan(ggmlId: GgmlType | undefined): boolean {
+  return ggmlId !== undefined && (ggmlType(ggmlId)?.caps.wasmFusedScan ?? false) !== false && !!wasmKernel();
 }
 
 export interface FusedScanTarget {
@@ -140,9 +83,7 @@ export interface FusedScanTarget {
  * when the data needs the careful path (NaN/Inf or ±0 extremes): the caller then scans generically.
  */
 export function fusedScan(
-  ggmlId: number,
-  bytesPerBlock: number,
-  blockSize: number,
+  ggmlId: GgmlType,
   nBlocksTotal: number,
   readChunk: (firstBlock: number, target: Uint8Array) => void,
   blocksPerChunk: number,
@@ -151,7 +92,11 @@ export function fusedScan(
   isCancelled: () => void,
 ): boolean {
   const k = wasmKernel()!;
-  const f = FUSED[ggmlId];
+  const { bytesPerBlock, blockSize, caps } = traits(ggmlId);
+  // pass 2 counts the codes of each sub-block, or scans the decoded weights as pass 1 does
+  const second = caps.wasmFusedScan === 'codes'
+    ? (src: number, n: number, hist: number) => k.countedSecondPass(ggmlId, src, n, hist)
+    : (src: number, n: number, hist: number) => k.decodedSecondPass(ggmlId, src, n, bytesPerBlock, blockSize, hist);
   k.reset();
   const chunkBlocks = Math.min(blocksPerChunk, nBlocksTotal, Math.max(1, Math.floor(PIECE_VALUES / blockSize)));
   const src = k.alloc(chunkBlocks * bytesPerBlock);
@@ -167,7 +112,7 @@ export function fusedScan(
     isCancelled();
     const n = Math.min(chunkBlocks, nBlocksTotal - b);
     readChunk(b, mem().subarray(src, src + n * bytesPerBlock));
-    if (!f.first(k, src, n, min, max)) return false;
+    if (!k.decodedFirstPass(ggmlId, src, n, bytesPerBlock, blockSize, min, max)) return false;
     min = k.resultMin();
     max = k.resultMax();
     if (min === 0 || max === 0) return false;
@@ -185,7 +130,7 @@ export function fusedScan(
     isCancelled();
     const n = Math.min(chunkBlocks, nBlocksTotal - b);
     readChunk(b, mem().subarray(src, src + n * bytesPerBlock));
-    f.second(k, src, n, hist);
+    second(src, n, hist);
     const h = new Int32Array(k.memory.buffer, hist, 4 * bins);
     for (let i = 0; i < bins; i++) counts[i] += h[i] + h[bins + i] + h[2 * bins + i] + h[3 * bins + i];
     h.fill(0);

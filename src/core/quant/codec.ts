@@ -42,3 +42,4 @@ export interface BlockRecord {
   dmin?: number;
   fields: BlockField[];
 }
+

@@ -1,4 +1,5 @@
 /** Float -> storage conversions and the simplest reference quantizers, bit-exact with ggml's. */
+import { F16_TO_F32 } from './scalars.ts';
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
@@ -26,6 +27,14 @@ export function f32ToF16Bits(x: number): number {
   let h = (e << 10) | (mant >>> 13);
   if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++;
   return sign | h;
+}
+
+/** Store x as binary16 at out[at] and return the float value stored (GGML_FP16_TO_FP32(GGML_FP32_TO_FP16(x))). */
+export function putF16(out: Uint8Array, at: number, x: number): number {
+  const h = f32ToF16Bits(x);
+  out[at] = h & 0xff;
+  out[at + 1] = h >> 8;
+  return F16_TO_F32[h];
 }
 
 /** C's roundf: halves away from zero. */

@@ -1,20 +1,24 @@
-/** Codec registry: ggml type id -> codec. Each family file exports its codecs; nothing else hard-codes layouts. */
+/**
+ * Codec registry: ggml type -> codec. Each family has a folder with its decoder (decode.ts: dequantize, the block
+ * inspector's decodeBlock, block scales) and its quantizer (quantize.ts); layouts come from the type table
+ * (types.ts). Contracts: codec.ts, quantizer.ts.
+ */
 import type { QuantCodec } from './codec.ts';
-import { floatCodecs, safetensorsOnlyCodecs } from './float.ts';
-import { legacyCodecs } from './legacy.ts';
-import { kQuantCodecs } from './kquants.ts';
-import { iQuantCodecs } from './iquants.ts';
-import { otherCodecs } from './other.ts';
+import { floatCodecs, safetensorsOnlyCodecs } from './float/decode.ts';
+import { legacyCodecs } from './legacy/decode.ts';
+import { kQuantCodecs } from './kquants/decode.ts';
+import { iQuantCodecs } from './iquants/decode.ts';
+import { otherCodecs } from './other/decode.ts';
 import { withWasmDequantize } from './wasmDecode.ts';
-import { ggmlType, type TensorType } from '../types.ts';
+import { ggmlType, type GgmlType, type TensorType } from '../types.ts';
 import { QuantLensError } from '../errors.ts';
 
-const CODECS = new Map<number, QuantCodec>();
+const CODECS = new Map<GgmlType, QuantCodec>();
 for (const family of [floatCodecs, legacyCodecs, kQuantCodecs, iQuantCodecs, otherCodecs]) {
-  for (const [id, codec] of Object.entries(family)) CODECS.set(Number(id), withWasmDequantize(Number(id), codec));
+  for (const [id, codec] of Object.entries(family)) CODECS.set(Number(id), withWasmDequantize(ggmlType(Number(id))!, codec));
 }
 
-export function codecForGgmlId(id: number): QuantCodec | undefined {
+export function codecForGgmlId(id: GgmlType): QuantCodec | undefined {
   return CODECS.get(id);
 }
 

@@ -1,44 +1,49 @@
 /**
- * Quantizer registry: ggml type id -> a quantizer whose bytes equal ggml's `ggml_quantize_chunk` in strict
- * binary32. Each family file adds its own; types without one here cannot be written (yet).
+ * Quantizer registry: ggml type -> a quantizer whose bytes equal ggml's `ggml_quantize_chunk` in strict binary32.
+ * The type table (types.ts) says which types have one; each family file adds its JavaScript quantizers, and the
+ * types whose row says wasmQuantize run in WebAssembly only (wasmQuantizers.ts).
  */
 import { encodeF16, encodeBf16, quantizeQ8_0 } from './encode.ts';
 import { QuantLensError } from '../errors.ts';
-import type { TensorType } from '../types.ts';
-import { legacyQuantizers } from './legacyQuantizers.ts';
-import { kQuantizers } from './kQuantizers.ts';
-import { otherQuantizers } from './otherQuantizers.ts';
-import { iqQuantizers } from './iqQuantizers.ts';
-import { gridQuantizers } from './gridQuantizers.ts';
-import { quantizeWasm, WASM_QUANTIZER_IDS } from './wasmQuantizers.ts';
+import { GgmlType, GGML_TYPES, type TensorType } from '../types.ts';
+import type { Quantizer } from './quantizer.ts';
+import { legacyQuantizers } from './legacy/quantize.ts';
+import { otherQuantizers } from './other/quantize.ts';
+import { gridQuantizers } from './iquants/quantize.ts';
+import { quantizeWasm } from './wasmQuantizers.ts';
 
-export interface Quantizer {
-  /**
-   * Quantize nRows rows of nPerRow float32 values (row-major) into the type's blocks, as
-   * ggml_quantize_chunk(type, src, dst, 0, nRows, nPerRow, imatrix) does.
-   */
-  quantize(src: Float32Array, nRows: number, nPerRow: number, imatrix?: Float32Array): Uint8Array;
-  /** ggml refuses to quantize these types without an importance matrix. */
-  requiresImatrix?: boolean;
-  /** How an importance matrix is treated: used (changes the bytes), ignored (as ggml does for this type), or not implemented yet. */
-  imatrix?: 'used' | 'ignored' | 'unsupported';
-}
+export type { Quantizer } from './quantizer.ts';
 
 const f32ToBytes = (src: Float32Array) => new Uint8Array(src.buffer.slice(src.byteOffset, src.byteOffset + src.byteLength));
 
-const QUANTIZERS = new Map<number, Quantizer>([
-  [0, { quantize: (src) => f32ToBytes(src), imatrix: 'ignored' }],
-  [1, { quantize: (src) => encodeF16(src), imatrix: 'ignored' }],
-  [30, { quantize: (src) => encodeBf16(src), imatrix: 'ignored' }],
-  [8, { quantize: (src) => quantizeQ8_0(src), imatrix: 'ignored' }],
-  ...Object.entries({ ...legacyQuantizers, ...kQuantizers, ...otherQuantizers, ...iqQuantizers, ...gridQuantizers }).map(([id, q]) => [Number(id), q] as [number, Quantizer]),
-]);
+const JAVASCRIPT: Partial<Record<GgmlType, Quantizer>> = {
+  [GgmlType.F32]: { quantize: (src) => f32ToBytes(src), imatrix: 'ignored' },
+  [GgmlType.F16]: { quantize: (src) => encodeF16(src), imatrix: 'ignored' },
+  [GgmlType.BF16]: { quantize: (src) => encodeBf16(src), imatrix: 'ignored' },
+  [GgmlType.Q8_0]: { quantize: (src) => quantizeQ8_0(src), imatrix: 'ignored' },
+  ...legacyQuantizers,
+  ...otherQuantizers,
+  ...gridQuantizers,
+};
 
-// the WebAssembly kernel where there is one and it is loaded (same bytes), else the JavaScript
-for (const id of WASM_QUANTIZER_IDS) {
-  const js = QUANTIZERS.get(id);
-  if (!js) continue;
-  QUANTIZERS.set(id, { ...js, quantize: (src, nRows, nPerRow, imatrix) => quantizeWasm(id, src, nRows, nPerRow, imatrix) ?? js.quantize(src, nRows, nPerRow, imatrix) });
+/** A WebAssembly quantizer (these types use their importance matrix); a shape ggml does not take is refused. */
+function wasmQuantizer(ty: TensorType): Quantizer {
+  return {
+    imatrix: 'used',
+    quantize(src, nRows, nPerRow, imatrix) {
+      const out = quantizeWasm(ty, src, nRows, nPerRow, imatrix);
+      if (!out) throw new QuantLensError('usage', `cannot quantize ${nRows} rows of ${nPerRow} weights to ${ty.name}: rows must be whole blocks of ${ty.blockSize}${imatrix ? ' and the importance matrix a whole row' : ''}`);
+      return out;
+    },
+  };
+}
+
+const QUANTIZERS = new Map<GgmlType, Quantizer>();
+for (const ty of GGML_TYPES.values()) {
+  if (!ty.caps.quantizer) continue;
+  const q = ty.caps.wasmQuantize ? wasmQuantizer(ty) : JAVASCRIPT[ty.ggmlId!];
+  if (!q) throw new Error(`the type table says ${ty.name} has a quantizer, but no family file has one`);
+  QUANTIZERS.set(ty.ggmlId!, { ...q, requiresImatrix: ty.caps.requiresImatrix });
 }
 
 export function quantizerFor(ty: TensorType): Quantizer | undefined {
@@ -52,6 +57,6 @@ export function requireQuantizer(ty: TensorType): Quantizer {
 }
 
 /** Types that can be written. */
-export function writableTypeIds(): number[] {
+export function writableTypeIds(): GgmlType[] {
   return [...QUANTIZERS.keys()].sort((a, b) => a - b);
 }

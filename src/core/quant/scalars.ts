@@ -25,9 +25,17 @@ export const F16_TO_F32: Float32Array = (() => {
   return table;
 })();
 
-/** The float32 value of the little-endian binary16 at src[off]. */
-export function f16At(src: Uint8Array, off: number): number {
-  return F16_TO_F32[src[off] | (src[off + 1] << 8)];
+/** The little-endian unsigned 16-bit and 32-bit integers at src[at]. */
+export function u16(src: Uint8Array, at: number): number {
+  return src[at] | (src[at + 1] << 8);
+}
+export function u32(src: Uint8Array, at: number): number {
+  return (src[at] | (src[at + 1] << 8) | (src[at + 2] << 16) | (src[at + 3] << 24)) >>> 0;
+}
+
+/** The float32 value of the little-endian binary16 at src[at]. */
+export function f16(src: Uint8Array, at: number): number {
+  return F16_TO_F32[src[at] | (src[at + 1] << 8)];
 }
 
 const f32Scratch = new Float32Array(1);
@@ -60,4 +68,10 @@ export function e5m2ToNumber(x: number): number {
   return F16_TO_F32[x << 8];
 }
 
-export const fround = Math.fround;
+/** Rounding to binary32, written where ggml's C rounds to float. */
+export const fr = Math.fround;
+
+/** ggml's nearest_int: round half to even through the float 1.5·2^23 trick (the argument is a float). */
+export function nearestInt(f: number): number {
+  return fr(f + 12582912) - 12582912;
+}

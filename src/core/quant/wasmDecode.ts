@@ -1,15 +1,15 @@
 /**
- * Dequantizing in WebAssembly SIMD (`dequantize` in src/core/wasm/assembly/stats.ts, in dist/kernels.wasm): the
+ * Dequantizing in WebAssembly SIMD (`dequantize` in src/core/wasm/assembly/decode.ts, in dist/kernels.wasm): the
  * same float32 bits as the JavaScript codecs, several times faster. The codec registry (index.ts) wraps the codecs
- * of these types; when the kernels are not loaded (missing module, QUANTLENS_NO_WASM, setWasmEnabled(false)) the
- * JavaScript decoders run.
+ * of the types whose table row says wasmDecode; the JavaScript decoders are their reference (and decode single
+ * blocks for the block inspector), run only while setWasmEnabled(false) holds.
  */
 import type { QuantCodec } from './codec.ts';
-import { ggmlType } from '../types.ts';
-import { wasmKernel } from '../analysis/wasmStats.ts';
+import { ggmlType, typesWith, type GgmlType, type TensorType } from '../types.ts';
+import { wasmKernel } from '../wasm/kernels.ts';
 
-/** ggml type ids the kernel decodes: F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, BF16. */
-export const WASM_DEQUANTIZED_TYPES: ReadonlySet<number> = new Set([1, 2, 3, 6, 7, 8, 10, 11, 12, 13, 14, 20, 23, 30]);
+/** ggml types the kernel decodes (the wasmDecode capability of the type table). */
+export const WASM_DEQUANTIZED_TYPES: ReadonlySet<GgmlType> = new Set(typesWith('wasmDecode'));
 
 /**
  * Weights per call into the kernel: the raw bytes are copied into its memory and the values out of it piece by
@@ -19,10 +19,10 @@ const PIECE_WEIGHTS = 1 << 15;
 
 /**
  * Decodes nBlocks blocks of ggml type `ggmlId` from src into dst with the kernel. Returns false, having written
- * nothing, when the kernels are not loaded or do not decode this type. It frees the kernel module's allocations
+ * nothing, when the kernels are switched off or do not decode this type. It frees the kernel module's allocations
  * (reset), as every user of the module does on entry: nothing may hold memory in the module across this call.
  */
-export function wasmDequantize(ggmlId: number, src: Uint8Array, dst: Float32Array, nBlocks: number): boolean {
+export function wasmDequantize(ggmlId: GgmlType, src: Uint8Array, dst: Float32Array, nBlocks: number): boolean {
   if (!WASM_DEQUANTIZED_TYPES.has(ggmlId)) return false;
   const k = wasmKernel();
   if (!k) return false;
@@ -43,13 +43,14 @@ export function wasmDequantize(ggmlId: number, src: Uint8Array, dst: Float32Arra
   return true;
 }
 
-/** The codec with its dequantize run by the kernel when it can (the codec itself for the other types). */
-export function withWasmDequantize(ggmlId: number, codec: QuantCodec): QuantCodec {
-  if (!WASM_DEQUANTIZED_TYPES.has(ggmlId)) return codec;
+/** The codec with its dequantize run by the kernel (the codec itself for the types the kernel does not decode). */
+export function withWasmDequantize(ty: TensorType, codec: QuantCodec): QuantCodec {
+  if (!ty.caps.wasmDecode) return codec;
+  const id = ty.ggmlId!;
   return {
     ...codec,
     dequantize(src, dst, nBlocks) {
-      if (!wasmDequantize(ggmlId, src, dst, nBlocks)) codec.dequantize(src, dst, nBlocks);
+      if (!wasmDequantize(id, src, dst, nBlocks)) codec.dequantize(src, dst, nBlocks);
     },
   };
 }

@@ -4,6 +4,7 @@
  */
 import { buildGgufFile, type WriterEntry } from '../formats/ggufWriter.ts';
 import { encodeF16, quantizeQ8_0 } from '../quant/encode.ts';
+import { GgmlType } from '../types.ts';
 
 /** Deterministic PRNG (mulberry32) so the sample is byte-identical on every machine. */
 function rng(seed: number): () => number {
@@ -54,7 +55,7 @@ export function writeSampleModel(): Uint8Array {
   const tensors: { name: string; shape: number[]; ggmlTypeId: number; data: Uint8Array; nbytes: number }[] = [];
   const add = (name: string, shape: number[], values: Float32Array, type: 'F32' | 'F16' | 'Q8_0') => {
     const data = type === 'F32' ? new Uint8Array(values.buffer.slice(0)) : type === 'F16' ? encodeF16(values) : quantizeQ8_0(values);
-    tensors.push({ name, shape, ggmlTypeId: type === 'F32' ? 0 : type === 'F16' ? 1 : 8, data, nbytes: data.length });
+    tensors.push({ name, shape, ggmlTypeId: type === 'F32' ? GgmlType.F32 : type === 'F16' ? GgmlType.F16 : GgmlType.Q8_0, data, nbytes: data.length });
   };
   add('token_embd.weight', [E, V], weights(r, E, V, 0.02), 'Q8_0');
   for (let b = 0; b < SAMPLE_BLOCKS; b++) {

@@ -2,24 +2,12 @@
 // ggml's quantizers (ggml_quantize_chunk) for Q4_K, Q5_K, Q6_K, IQ4_NL and IQ4_XS, with and without an importance
 // matrix, in native binary32: every f32 operation here is one IEEE binary32 operation (WebAssembly has no implicit
 // FMA and no reassociation), in the order of ggml's C source, with C's int/float conversions and integer
-// truncations. The JavaScript quantizers in src/core/quant/ compute the same bytes (tests compare both with ggml).
-// Inputs and outputs live in this module's memory; the caller passes whole rows.
+// truncations. These are the only implementation of these types' quantizers (tests pin ggml's bytes). Inputs and
+// outputs live in this module's memory; the caller passes whole rows.
+import { f32ToF16, halfToFloat, putF16 } from './common/half';
+import { scaleMin } from './common/scales';
+import * as T from './generated/layout';
 
-let heapTop: usize = __heap_base;
-
-/** A buffer of `bytes` in linear memory (bump allocation; `reset` frees everything). */
-export function alloc(bytes: i32): usize {
-  const ptr = (heapTop + 15) & ~(<usize>15);
-  const end = ptr + <usize>bytes;
-  const pages = <i32>((end + 0xffff) >> 16) - memory.size();
-  if (pages > 0 && memory.grow(pages) < 0) unreachable();
-  heapTop = end;
-  return ptr;
-}
-
-export function reset(): void {
-  heapTop = __heap_base;
-}
 
 const QK_K = 256;
 const GROUP_MAX_EPS: f32 = 1e-15;
@@ -109,49 +97,6 @@ let theMin: f32 = 0;
   return (reinterpret<i32>(val) & 0x007fffff) - 0x00400000;
 }
 
-/** binary32 -> binary16 bits, round to nearest even (F16C's _cvtss_sh; NaN keeps the top mantissa bits, quiet). */
-function f32ToF16(x: f32): u32 {
-  const b = reinterpret<u32>(x);
-  const sign = (b >>> 16) & 0x8000;
-  const exp = (b >>> 23) & 0xff;
-  let mant = b & 0x7fffff;
-  if (exp == 0xff) return sign | 0x7c00 | (mant != 0 ? 0x200 | (mant >>> 13) : 0);
-  const e = <i32>exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = <u32>(14 - e);
-    const half: u32 = 1 << (shift - 1);
-    const rest = mant & ((<u32>1 << shift) - 1);
-    let h = mant >>> shift;
-    if (rest > half || (rest == half && (h & 1) != 0)) h++;
-    return sign | h;
-  }
-  const rest = mant & 0x1fff;
-  let h = (<u32>e << 10) | (mant >>> 13);
-  if (rest > 0x1000 || (rest == 0x1000 && (h & 1) != 0)) h++;
-  return sign | h;
-}
-
-function f16ToF32(h: u32): f32 {
-  const s = (h & 0x8000) << 16;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e == 0) {
-    const v = <f32>m * <f32>5.9604644775390625e-8; // m · 2^-24, exact
-    return s != 0 ? -v : v;
-  }
-  if (e == 31) return reinterpret<f32>(s | 0x7f800000 | (m << 13));
-  return reinterpret<f32>(s | ((e + 112) << 23) | (m << 13));
-}
-
-/** Store x as f16 at p and return the float32 value stored (GGML_FP16_TO_FP32(GGML_FP32_TO_FP16(x))). */
-@inline function putF16(p: usize, x: f32): f32 {
-  const h = f32ToF16(x);
-  store<u16>(p, <u16>h);
-  return f16ToF32(h);
-}
 
 // ------------------------------------------------------------------------------------------------ search helpers
 
@@ -446,12 +391,15 @@ function packScalesK4(q: usize, clamp63: bool): void {
 }
 
 /**
- * nb super-blocks of Q4_K (bits 4, 144 bytes) or Q5_K (bits 5, 176 bytes) from x to y: quantize_row_q*_K_ref
+ * nb super-blocks of Q4_K (bits 4) or Q5_K (bits 5) from x to y: quantize_row_q*_K_ref
  * over the whole chunk when qw is 0, else quantize_row_q*_K_impl row by row (rows of nPerRow weights; the
  * importance matrix at qw indexed by the column).
  */
-export function quantizeQ45K(bits: i32, x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
-  const size = bits == 4 ? 144 : 176;
+function quantizeQ45K(bits: i32, x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+  const size = bits == 4 ? T.Q4_K_BYTES : T.Q5_K_BYTES;
+  const atD = bits == 4 ? T.Q4_K_D : T.Q5_K_D;
+  const atDmin = bits == 4 ? T.Q4_K_DMIN : T.Q5_K_DMIN;
+  const atScales = bits == 4 ? T.Q4_K_SCALES : T.Q5_K_SCALES;
   const nmax = bits == 4 ? 15 : 31;
   const L = SL;
   const weights = SW;
@@ -484,9 +432,9 @@ export function quantizeQ45K(bits: i32, x0: usize, nb: i32, nPerRow: i32, qw0: u
         stb(SLS, j, nearestInt(invScale * ldf(SSCALES, j)));
         stb(SLM, j, nearestInt(invMin * ldf(SMINS, j)));
       }
-      packScalesK4(y + 4, true);
-      putF16(y, maxScale / <f32>63);
-      putF16(y + 2, maxMin / <f32>63);
+      packScalesK4(y + atScales, true);
+      putF16(y + atD, maxScale / <f32>63);
+      putF16(y + atDmin, maxMin / <f32>63);
     } else {
       const qw = qw0 + (((<usize>i << 8) % <usize>nPerRow) << 2);
       const sigma2: f32 = <f32>2 * sumSquares(x) / <f32>QK_K;
@@ -500,22 +448,16 @@ export function quantizeQ45K(bits: i32, x0: usize, nb: i32, nPerRow: i32, qw0: u
       const dBlock = makeQp(8, 63, SSCALES, SLS, SSW);
       const mBlock = makeQp(8, 63, SMINS, SLM, SSW);
       // quantize_row_q5_K_impl clamps the codes to 63, quantize_row_q4_K_impl does not
-      packScalesK4(y + 4, bits == 5);
-      putF16(y, dBlock);
-      putF16(y + 2, mBlock);
+      packScalesK4(y + atScales, bits == 5);
+      putF16(y + atD, dBlock);
+      putF16(y + atDmin, mBlock);
     }
-    const d0 = f16ToF32(<u32>load<u16>(y));
-    const m0 = f16ToF32(<u32>load<u16>(y + 2));
-    const sc = y + 4;
+    const d0 = halfToFloat(<u32>load<u16>(y + atD));
+    const m0 = halfToFloat(<u32>load<u16>(y + atDmin));
     for (let j = 0; j < 8; j++) {
-      let s: i32, m: i32;
-      if (j < 4) {
-        s = ldb(sc, j) & 63;
-        m = ldb(sc, j + 4) & 63;
-      } else {
-        s = (ldb(sc, j + 4) & 0xf) | ((ldb(sc, j - 4) >> 6) << 4);
-        m = (ldb(sc, j + 4) >> 4) | ((ldb(sc, j) >> 6) << 4);
-      }
+      const sm = scaleMin(y + atScales, j);
+      const s = sm & 0xff;
+      const m = sm >> 8;
       const d: f32 = d0 * <f32>s;
       if (d == 0) continue;
       const dm: f32 = m0 * <f32>m;
@@ -526,14 +468,14 @@ export function quantizeQ45K(bits: i32, x0: usize, nb: i32, nPerRow: i32, qw0: u
       }
     }
     if (bits == 4) {
-      let q = y + 16;
+      let q = y + T.Q4_K_QS;
       for (let j = 0; j < QK_K; j += 64) {
         for (let l = 0; l < 32; l++) stb(q, l, ldb(L, j + l) | (ldb(L, j + l + 32) << 4));
         q += 32;
       }
     } else {
-      const qh = y + 16;
-      let ql = y + 48;
+      const qh = y + T.Q5_K_QH;
+      let ql = y + T.Q5_K_QS;
       memory.fill(qh, 0, 32);
       let m1 = 1;
       let m2 = 2;
@@ -561,12 +503,12 @@ export function quantizeQ45K(bits: i32, x0: usize, nb: i32, nPerRow: i32, qw0: u
 
 // ------------------------------------------------------------------------------------------------ Q6_K
 
-/** nb super-blocks of Q6_K (210 bytes): quantize_row_q6_K_ref when qw is 0, else quantize_row_q6_K_impl per row. */
-export function quantizeQ6K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+/** nb super-blocks of Q6_K: quantize_row_q6_K_ref when qw is 0, else quantize_row_q6_K_impl per row. */
+function quantizeQ6K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
   const L = SL;
   for (let i = 0; i < nb; i++) {
     const x = x0 + (<usize>i << 10);
-    const y = y0 + <usize>i * 210;
+    const y = y0 + <usize>i * T.Q6_K_BYTES;
     const qw: usize = qw0 == 0 ? 0 : qw0 + (((<usize>i << 8) % <usize>nPerRow) << 2);
     let maxScale: f32 = 0;
     let maxAbsScale: f32 = 0;
@@ -580,12 +522,12 @@ export function quantizeQ6K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: us
       }
     }
     if (maxAbsScale < GROUP_MAX_EPS) {
-      memory.fill(y, 0, 210);
+      memory.fill(y, 0, T.Q6_K_BYTES);
       continue;
     }
     const iscale: f32 = <f32>-128 / maxScale;
-    const d0 = putF16(y + 208, <f32>1 / iscale);
-    const scales = y + 192;
+    const d0 = putF16(y + T.Q6_K_D, <f32>1 / iscale);
+    const scales = y + T.Q6_K_SCALES;
     for (let ib = 0; ib < 16; ib++) stb(scales, ib, imin(127, nearestInt(iscale * ldf(SSCALES, ib))));
     for (let j = 0; j < 16; j++) {
       const d: f32 = d0 * <f32>load<i8>(scales + <usize>j);
@@ -596,8 +538,8 @@ export function quantizeQ6K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: us
         stb(L, 16 * j + ii, l + 32);
       }
     }
-    let ql = y;
-    let qh = y + 128;
+    let ql = y + T.Q6_K_QL;
+    let qh = y + T.Q6_K_QH;
     for (let j = 0; j < QK_K; j += 128) {
       for (let l = 0; l < 32; l++) {
         const a = ldb(L, j + l);
@@ -637,8 +579,7 @@ function iq4Init(): void {
 }
 
 /**
- * quantize_row_iq4_nl_impl with ntry 7 for one super-block of sbs weights (32: IQ4_NL, 18 bytes; 256: IQ4_XS,
- * 136 bytes) at x, importance weights at qw (or 0), output block at y.
+ * quantize_row_iq4_nl_impl with ntry 7 for one super-block of sbs weights (32: IQ4_NL; 256: IQ4_XS) at x, importance weights at qw (or 0), output block at y.
  */
 function iq4Block(sbs: i32, x: usize, qw: usize, y: usize): void {
   const L = SL;
@@ -723,10 +664,10 @@ function iq4Block(sbs: i32, x: usize, qw: usize, y: usize): void {
   }
   if (nb > 1) {
     const d: f32 = -maxScale / <f32>32;
-    store<u16>(y, <u16>f32ToF16(d));
+    store<u16>(y + T.IQ4_XS_D, <u16>f32ToF16(d));
     const id: f32 = d != 0 ? <f32>1 / d : 0;
     let scalesH = 0;
-    const scalesL = y + 4;
+    const scalesL = y + T.IQ4_XS_SCALES_L;
     for (let ib = 0; ib < nb; ib++) {
       let l = imax(-32, imin(31, nearestInt(id * ldf(scales, ib))));
       const dl: f32 = d * <f32>l;
@@ -741,23 +682,23 @@ function iq4Block(sbs: i32, x: usize, qw: usize, y: usize): void {
       else stb(scalesL, ib >> 1, ldb(scalesL, ib >> 1) | (lLo << 4));
       scalesH |= lHi << (2 * (ib % 8));
     }
-    store<u16>(y + 2, <u16>scalesH);
+    store<u16>(y + T.IQ4_XS_SCALES_H, <u16>scalesH);
   } else {
     const s0 = ldf(scales, 0);
-    store<u16>(y, <u16>f32ToF16(s0));
+    store<u16>(y + T.IQ4_NL_D, <u16>f32ToF16(s0));
     const id: f32 = s0 != 0 ? <f32>1 / s0 : 0;
     for (let j = 0; j < sbs; j++) stb(L, j, bestIndex(id * ldf(x, j)));
   }
-  const q4 = y + (nb > 1 ? 8 : 2);
+  const q4 = y + (nb > 1 ? T.IQ4_XS_QS : T.IQ4_NL_QS);
   for (let i = 0; i < nb; i++) {
     for (let j = 0; j < 16; j++) stb(q4, 16 * i + j, ldb(L, 32 * i + j) | (ldb(L, 32 * i + 16 + j) << 4));
   }
 }
 
 /** nb blocks of IQ4_NL (sbs 32) or IQ4_XS (sbs 256): quantize_iq4_nl / quantize_iq4_xs over whole rows. */
-export function quantizeIQ4(sbs: i32, x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+function quantizeIQ4(sbs: i32, x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
   if (!iq4Ready) iq4Init();
-  const bytes: usize = sbs == 32 ? 18 : 136;
+  const bytes: usize = sbs == 32 ? T.IQ4_NL_BYTES : T.IQ4_XS_BYTES;
   for (let i = 0; i < nb; i++) {
     const off = <usize>i * <usize>sbs;
     const qw: usize = qw0 == 0 ? 0 : qw0 + ((off % <usize>nPerRow) << 2);
@@ -778,12 +719,13 @@ function pack2bit(q: usize): void {
 }
 
 /** nb super-blocks of Q2_K (84 bytes): quantize_row_q2_K_ref over the chunk when qw is 0, else quantize_row_q2_K_impl per row. */
-export function quantizeQ2K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+function quantizeQ2K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
   const L = SL;
   const weights = SW;
   for (let i = 0; i < nb; i++) {
     const x = x0 + (<usize>i << 10);
-    const y = y0 + <usize>i * 84;
+    const y = y0 + <usize>i * T.Q2_K_BYTES;
+    const sc = y + T.Q2_K_SCALES;
     if (qw0 == 0) {
       let maxScale: f32 = 0;
       let maxMin: f32 = 0;
@@ -798,18 +740,18 @@ export function quantizeQ2K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: us
       }
       if (maxScale > 0) {
         const iscale: f32 = <f32>15 / maxScale;
-        for (let j = 0; j < 16; j++) stb(y, j, nearestInt(iscale * ldf(SSCALES, j)));
-        putF16(y + 80, maxScale / <f32>15);
+        for (let j = 0; j < 16; j++) stb(sc, j, nearestInt(iscale * ldf(SSCALES, j)));
+        putF16(y + T.Q2_K_D, maxScale / <f32>15);
       } else {
-        memory.fill(y, 0, 16);
-        putF16(y + 80, 0);
+        memory.fill(sc, 0, 16);
+        putF16(y + T.Q2_K_D, 0);
       }
       if (maxMin > 0) {
         const iscale: f32 = <f32>15 / maxMin;
-        for (let j = 0; j < 16; j++) stb(y, j, ldb(y, j) | (nearestInt(iscale * ldf(SMINS, j)) << 4));
-        putF16(y + 82, maxMin / <f32>15);
+        for (let j = 0; j < 16; j++) stb(sc, j, ldb(sc, j) | (nearestInt(iscale * ldf(SMINS, j)) << 4));
+        putF16(y + T.Q2_K_DMIN, maxMin / <f32>15);
       } else {
-        putF16(y + 82, 0);
+        putF16(y + T.Q2_K_DMIN, 0);
       }
     } else {
       const qw = qw0 + (((<usize>i << 8) % <usize>nPerRow) << 2);
@@ -823,21 +765,21 @@ export function quantizeQ2K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: us
       }
       const dm = makeQp(16, 15, SSCALES, SLS, SSW);
       const mm = makeQp(16, 15, SMINS, SLM, SSW);
-      putF16(y + 80, dm);
-      putF16(y + 82, mm);
-      for (let j = 0; j < 16; j++) stb(y, j, ldb(SLS, j) | (ldb(SLM, j) << 4));
+      putF16(y + T.Q2_K_D, dm);
+      putF16(y + T.Q2_K_DMIN, mm);
+      for (let j = 0; j < 16; j++) stb(sc, j, ldb(SLS, j) | (ldb(SLM, j) << 4));
     }
-    const d0 = f16ToF32(<u32>load<u16>(y + 80));
-    const m0 = f16ToF32(<u32>load<u16>(y + 82));
+    const d0 = halfToFloat(<u32>load<u16>(y + T.Q2_K_D));
+    const m0 = halfToFloat(<u32>load<u16>(y + T.Q2_K_DMIN));
     for (let j = 0; j < 16; j++) {
-      const sc = ldb(y, j);
-      const d: f32 = d0 * <f32>(sc & 0xf);
+      const scj = ldb(sc, j);
+      const d: f32 = d0 * <f32>(scj & 0xf);
       if (d == 0) continue;
-      const dm: f32 = m0 * <f32>(sc >> 4);
+      const dm: f32 = m0 * <f32>(scj >> 4);
       const xs = x + (<usize>j << 6);
       for (let ii = 0; ii < 16; ii++) stb(L, 16 * j + ii, imax(0, imin(3, nearestInt((ldf(xs, ii) + dm) / d))));
     }
-    pack2bit(y + 16);
+    pack2bit(y + T.Q2_K_QS);
   }
 }
 
@@ -902,13 +844,14 @@ function makeQ3(n: i32, nmax: i32, x: usize, L: usize): f32 {
 }
 
 /** nb super-blocks of Q3_K (110 bytes): quantize_row_q3_K_ref over the chunk when qw is 0, else quantize_row_q3_K_impl per row. */
-export function quantizeQ3K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+function quantizeQ3K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
   const L = SL;
   const weight = SW;
   for (let i = 0; i < nb; i++) {
     const x = x0 + (<usize>i << 10);
-    const y = y0 + <usize>i * 110;
-    const sc = y + 96;
+    const y = y0 + <usize>i * T.Q3_K_BYTES;
+    const sc = y + T.Q3_K_SCALES;
+    const hmask = y + T.Q3_K_HMASK;
     memory.fill(sc, 0, 12);
     if (qw0 == 0) {
       let maxScale: f32 = 0;
@@ -929,10 +872,10 @@ export function quantizeQ3K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: us
           const l8 = <i32><i8>nearestInt(iscale * ldf(SSCALES, j));
           stb(SLS, j, imax(-32, imin(31, l8)) + 32);
         }
-        putF16(y + 108, <f32>1 / iscale);
+        putF16(y + T.Q3_K_D, <f32>1 / iscale);
       } else {
         memory.fill(SLS, 0, 16);
-        putF16(y + 108, 0);
+        putF16(y + T.Q3_K_D, 0);
       }
     } else {
       const qw = qw0 + (((<usize>i << 8) % <usize>nPerRow) << 2);
@@ -943,7 +886,7 @@ export function quantizeQ3K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: us
         stf(SSW, j, imatrixWeights(xs, q, sigma2, 16, weight));
         stf(SSCALES, j, makeQx(16, 4, xs, L + (<usize>j << 4), weight));
       }
-      putF16(y + 108, makeQx(16, 32, SSCALES, SLS, SSW));
+      putF16(y + T.Q3_K_D, makeQx(16, 32, SSCALES, SLS, SSW));
     }
     // (the ref path leaves the scales 0 when max_scale is 0: SLS is all 0 then)
     for (let j = 0; j < 16; j++) {
@@ -953,7 +896,7 @@ export function quantizeQ3K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: us
       l >>= 4;
       stb(sc, (j & 3) + 8, ldb(sc, (j & 3) + 8) | (l << (2 * (j >> 2))));
     }
-    const d0 = f16ToF32(<u32>load<u16>(y + 108));
+    const d0 = halfToFloat(<u32>load<u16>(y + T.Q3_K_D));
     for (let j = 0; j < 16; j++) {
       let s = j < 8 ? ldb(sc, j) & 0xf : ldb(sc, j - 8) >> 4;
       s = (s | (((ldb(sc, 8 + (j & 3)) >> (2 * (j >> 2))) & 3) << 4)) - 32;
@@ -962,13 +905,13 @@ export function quantizeQ3K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: us
       const xs = x + (<usize>j << 6);
       for (let ii = 0; ii < 16; ii++) stb(L, 16 * j + ii, imax(-4, imin(3, nearestInt(ldf(xs, ii) / d))) + 4);
     }
-    memory.fill(y, 0, 32);
+    memory.fill(hmask, 0, 32);
     let m = 0;
     let hm = 1;
     for (let j = 0; j < QK_K; j++) {
       const l = ldb(L, j);
       if (l > 3) {
-        stb(y, m, ldb(y, m) | hm);
+        stb(hmask, m, ldb(hmask, m) | hm);
         stb(L, j, l - 4);
       }
       if (++m == 32) {
@@ -976,6 +919,23 @@ export function quantizeQ3K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: us
         hm <<= 1;
       }
     }
-    pack2bit(y + 32);
+    pack2bit(y + T.Q3_K_QS);
+  }
+}
+
+/**
+ * ggml_quantize_chunk(type, x, y, 0, nb · weights per block / nPerRow, nPerRow, qw) for a type whose table row says
+ * wasmQuantize: nb blocks from the float32 weights at x to y, the importance matrix at qw (0 for none).
+ */
+export function quantize(type: i32, x: usize, nb: i32, nPerRow: i32, qw: usize, y: usize): void {
+  switch (type) {
+    case T.TYPE_Q2_K: quantizeQ2K(x, nb, nPerRow, qw, y); break;
+    case T.TYPE_Q3_K: quantizeQ3K(x, nb, nPerRow, qw, y); break;
+    case T.TYPE_Q4_K: quantizeQ45K(4, x, nb, nPerRow, qw, y); break;
+    case T.TYPE_Q5_K: quantizeQ45K(5, x, nb, nPerRow, qw, y); break;
+    case T.TYPE_Q6_K: quantizeQ6K(x, nb, nPerRow, qw, y); break;
+    case T.TYPE_IQ4_NL: quantizeIQ4(32, x, nb, nPerRow, qw, y); break;
+    case T.TYPE_IQ4_XS: quantizeIQ4(256, x, nb, nPerRow, qw, y); break;
+    default: unreachable();
   }
 }

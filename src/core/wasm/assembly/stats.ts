@@ -1,24 +1,13 @@
-// AssemblyScript, compiled to dist/kernels.wasm by scripts/build-wasm.mjs (WebAssembly SIMD).
-// The exact-statistics inner loops of src/core/analysis/tensorStats.ts: pass 1 sums into the exponent bins of
-// src/core/analysis/exactSum.ts (exact, so the JavaScript and WebAssembly paths give identical results), pass 2
-// counts the histogram (Q4_K and IQ4_XS by counting the codes of each sub-block). Histogram bins are always
-// exactly binOf's. Inputs live in this module's memory.
+// AssemblyScript (part of dist/kernels.wasm, see kernels.ts): the exact-statistics inner loops of
+// src/core/analysis/tensorStats.ts. Pass 1 sums into the exponent bins of src/core/analysis/exactSum.ts (exact, so
+// the JavaScript and WebAssembly paths give identical results), pass 2 counts the histogram (Q4_K and IQ4_XS by
+// counting the codes of each sub-block). Histogram bins are always exactly binOf's. Inputs live in this module's
+// memory.
+import { halfToFloat } from './common/half';
+import { scaleMin } from './common/scales';
+import { decodeBlocks, iq4xsScale } from './decode';
+import { IQ4_XS_BYTES, IQ4_XS_D, IQ4_XS_QS, Q4_K_BYTES, Q4_K_D, Q4_K_DMIN, Q4_K_QS, Q4_K_SCALES, TYPE_IQ4_XS, TYPE_Q4_K } from './generated/layout';
 
-let heapTop: usize = __heap_base;
-
-/** A buffer of `bytes` in linear memory (bump allocation; `reset` frees everything). */
-export function alloc(bytes: i32): usize {
-  const ptr = (heapTop + 15) & ~(<usize>15);
-  const end = ptr + <usize>bytes;
-  const pages = <i32>((end + 0xffff) >> 16) - memory.size();
-  if (pages > 0) memory.grow(pages);
-  heapTop = end;
-  return ptr;
-}
-
-export function reset(): void {
-  heapTop = __heap_base;
-}
 
 // pass-1 results
 let rMin: f32 = 0;
@@ -209,36 +198,6 @@ export function secondPassF32(ptr: usize, n: i32, hist: usize): void {
   }
 }
 
-// ------------------------------------------------------------------------------------------- block fields
-
-/** binary16 bits -> binary32 value (exact, subnormals included; NaN quieted with sign and payload kept, as ggml). */
-@inline
-function halfToFloat(h: u32): f32 {
-  const sign = (h & 0x8000) << 16;
-  const exp = (h >> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp == 0) {
-    const v = <f32>mant * <f32>5.9604644775390625e-8; // mant · 2^-24, exact
-    return sign ? -v : v;
-  }
-  if (exp == 31) return reinterpret<f32>(sign | (mant ? 0x7fc00000 : 0x7f800000) | (mant << 13));
-  return reinterpret<f32>(sign | ((exp + 112) << 23) | (mant << 13));
-}
-
-
-@inline
-function scaleMin(o: usize, j: i32): i32 {
-  // 6-bit scale in the low 8 bits, 6-bit min in the next 8 (ggml's get_scale_min_k4)
-  // (u8 arithmetic would wrap: widen every byte first)
-  const a = <i32>load<u8>(o + j);
-  const b = <i32>load<u8>(o + 4 + j);
-  const c = <i32>load<u8>(o + 8 + j);
-  if (j < 4) return (b & 63) | ((c & 63) << 8);
-  const sc = (c & 0xf) | ((a >> 6) << 4);
-  const m = (c >> 4) | ((b >> 6) << 4);
-  return sc | (m << 8);
-}
-
 // -------------------------------------------------------------------- code counting (sub-blocks of 4-bit codes)
 // A sub-block of 32 weights with 4-bit codes takes at most 16 distinct values, so pass 2 counts how often each code
 // occurs and bins each distinct value once. The codes are read as four 32-bit bit planes (bit k of every code);
@@ -370,27 +329,27 @@ function subBlockPass2(p0: u32, p1: u32, p2: u32, p3: u32, v0: v128, v1: v128, v
 }
 
 /** Pass 2 over Q4_K blocks by code counting (subBlockPass2): histogram counts equal the per-weight path's. */
-export function q4kSecondPass(src: usize, nBlocks: i32, hist: usize): void {
+function q4kSecondPass(src: usize, nBlocks: i32, hist: usize): void {
   const stride = <usize>(bLast + 1) << 2;
   const q0 = f32x4(0, 1, 2, 3);
   const q1 = f32x4(4, 5, 6, 7);
   const q2 = f32x4(8, 9, 10, 11);
   const q3 = f32x4(12, 13, 14, 15);
   for (let i = 0; i < nBlocks; i++) {
-    const o = src + <usize>i * 144;
-    const d = halfToFloat(<u32>load<u16>(o));
-    const dmin = halfToFloat(<u32>load<u16>(o + 2));
+    const o = src + <usize>i * Q4_K_BYTES;
+    const d = halfToFloat(<u32>load<u16>(o + Q4_K_D));
+    const dmin = halfToFloat(<u32>load<u16>(o + Q4_K_DMIN));
     for (let j = 0; j < 4; j++) {
-      const a = v128.load(o + 16 + 32 * j);
-      const b = v128.load(o + 32 + 32 * j);
+      const a = v128.load(o + Q4_K_QS + 32 * j);
+      const b = v128.load(o + Q4_K_QS + 16 + 32 * j);
       // sub-block 2j: low nibbles; 2j + 1: high nibbles
-      let sm = scaleMin(o, 2 * j);
+      let sm = scaleMin(o + Q4_K_SCALES, 2 * j);
       let d1 = f32x4.splat(d * <f32>(sm & 0xff));
       let m1 = f32x4.splat(dmin * <f32>(sm >> 8));
       subBlockPass2(plane(a, b, 7), plane(a, b, 6), plane(a, b, 5), plane(a, b, 4),
         f32x4.sub(f32x4.mul(d1, q0), m1), f32x4.sub(f32x4.mul(d1, q1), m1), f32x4.sub(f32x4.mul(d1, q2), m1), f32x4.sub(f32x4.mul(d1, q3), m1),
         hist, stride);
-      sm = scaleMin(o, 2 * j + 1);
+      sm = scaleMin(o + Q4_K_SCALES, 2 * j + 1);
       d1 = f32x4.splat(d * <f32>(sm & 0xff));
       m1 = f32x4.splat(dmin * <f32>(sm >> 8));
       subBlockPass2(plane(a, b, 3), plane(a, b, 2), plane(a, b, 1), plane(a, b, 0),
@@ -403,14 +362,14 @@ export function q4kSecondPass(src: usize, nBlocks: i32, hist: usize): void {
 // ------------------------------------------------------------------------------------------------ IQ4_XS
 
 /** Pass 2 over IQ4_XS blocks by code counting (as q4kSecondPass). */
-export function iq4xsSecondPass(src: usize, nBlocks: i32, hist: usize): void {
+function iq4xsSecondPass(src: usize, nBlocks: i32, hist: usize): void {
   const stride = <usize>(bLast + 1) << 2;
   for (let i = 0; i < nBlocks; i++) {
-    const o = src + <usize>i * 136;
-    const d = halfToFloat(<u32>load<u16>(o));
+    const o = src + <usize>i * IQ4_XS_BYTES;
+    const d = halfToFloat(<u32>load<u16>(o + IQ4_XS_D));
     for (let ib = 0; ib < 8; ib++) {
       const dl = f32x4.splat(d * <f32>(iq4xsScale(o, ib) - 32));
-      const a = v128.load(o + 8 + 16 * ib);
+      const a = v128.load(o + IQ4_XS_QS + 16 * ib);
       const hi = i8x16.shr_u(a, 4);
       subBlockPass2(plane(a, hi, 7), plane(a, hi, 6), plane(a, hi, 5), plane(a, hi, 4),
         f32x4.mul(dl, f32x4(-127, -104, -83, -65)), f32x4.mul(dl, f32x4(-49, -35, -22, -10)), f32x4.mul(dl, f32x4(1, 13, 25, 38)), f32x4.mul(dl, f32x4(53, 69, 89, 113)),
@@ -419,316 +378,21 @@ export function iq4xsSecondPass(src: usize, nBlocks: i32, hist: usize): void {
   }
 }
 
-/** The 6-bit scale of sub-block ib: 4 bits from scales_l, 2 from scales_h. */
-@inline
-function iq4xsScale(o: usize, ib: i32): i32 {
-  return ((<i32>load<u8>(o + 4 + (ib >> 1)) >> (4 * (ib & 1))) & 0xf) | (((<i32>load<u16>(o + 2) >> (2 * ib)) & 3) << 4);
+/** Pass 2 by code counting over nBlocks blocks of `type` (the types whose table row says wasmFusedScan: 'codes'). */
+export function countedSecondPass(type: i32, src: usize, nBlocks: i32, hist: usize): void {
+  switch (type) {
+    case TYPE_Q4_K: q4kSecondPass(src, nBlocks, hist); break;
+    case TYPE_IQ4_XS: iq4xsSecondPass(src, nBlocks, hist); break;
+  }
 }
 
 // ------------------------------------------------------------------------------ decoded weight by weight
 // Pass 1 of every fused type, and pass 2 of the types with too many codes per sub-block to count (Q8_0, Q6_K):
-// each piece of blocks is decoded into a scratch buffer that stays in the L1 cache and scanned by the float32
-// loops, in the generic path's order (so the results are identical to it).
+// each piece of blocks is decoded (decode.ts) into a scratch buffer that stays in the L1 cache and scanned by the
+// float32 loops, in the generic path's order (so the results are identical to it).
 
 const SCRATCH_WEIGHTS = 4096;
 const scratch = memory.data(SCRATCH_WEIGHTS * 4, 16);
-
-/** Stores the 16 int8 codes q times `scale` (float32 products, as the JavaScript decoders) at dst. */
-@inline
-function storeScaled16(dst: usize, q: v128, scale: v128): void {
-  const lo = i16x8.extend_low_i8x16_s(q);
-  const hi = i16x8.extend_high_i8x16_s(q);
-  v128.store(dst, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), scale));
-  v128.store(dst + 16, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), scale));
-  v128.store(dst + 32, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), scale));
-  v128.store(dst + 48, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), scale));
-}
-
-/** Q8_0 { d; qs[32] int8 }: w = q·d. */
-function decodeQ80(src: usize, nBlocks: i32, dst: usize): void {
-  for (let i = 0; i < nBlocks; i++) {
-    const o = src + <usize>i * 34;
-    const d = f32x4.splat(halfToFloat(<u32>load<u16>(o)));
-    const y = dst + (<usize>i << 7);
-    storeScaled16(y, v128.load(o + 2), d);
-    storeScaled16(y + 64, v128.load(o + 18), d);
-  }
-}
-
-/** Q6_K { ql[128]; qh[64]; scales[16] int8; d }: w = (d·scale)·(q − 32), q = 4 low bits from ql, 2 high from qh. */
-function decodeQ6K(src: usize, nBlocks: i32, dst: usize): void {
-  const m4 = i8x16.splat(0xf);
-  const m2 = i8x16.splat(3);
-  const bias = i8x16.splat(32);
-  for (let i = 0; i < nBlocks; i++) {
-    const o = src + <usize>i * 210;
-    const d = halfToFloat(<u32>load<u16>(o + 208));
-    for (let n = 0; n < 2; n++) {
-      const ql = o + 64 * n;
-      const qh = o + 128 + 32 * n;
-      const sc = o + 192 + 8 * n;
-      const y = dst + (<usize>(i * 256 + 128 * n) << 2);
-      for (let is = 0; is < 2; is++) {
-        const l = 16 * is;
-        const a = v128.load(ql + l);
-        const b = v128.load(ql + l + 32);
-        const h = v128.load(qh + l);
-        const q1 = v128.or(v128.and(a, m4), i8x16.shl(v128.and(h, m2), 4));
-        const q2 = v128.or(v128.and(b, m4), i8x16.shl(v128.and(i8x16.shr_u(h, 2), m2), 4));
-        const q3 = v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), m2), 4));
-        const q4 = v128.or(i8x16.shr_u(b, 4), i8x16.shl(i8x16.shr_u(h, 6), 4));
-        storeScaled16(y + (<usize>l << 2), i8x16.sub(q1, bias), f32x4.splat(d * <f32>load<i8>(sc + is)));
-        storeScaled16(y + (<usize>(l + 32) << 2), i8x16.sub(q2, bias), f32x4.splat(d * <f32>load<i8>(sc + is + 2)));
-        storeScaled16(y + (<usize>(l + 64) << 2), i8x16.sub(q3, bias), f32x4.splat(d * <f32>load<i8>(sc + is + 4)));
-        storeScaled16(y + (<usize>(l + 96) << 2), i8x16.sub(q4, bias), f32x4.splat(d * <f32>load<i8>(sc + is + 6)));
-      }
-    }
-  }
-}
-
-/** Q4_K { d; dmin; scales[12]; qs[128] }: w = (d·sc)·q − dmin·m per sub-block of 32. */
-function decodeQ4K(src: usize, nBlocks: i32, dst: usize): void {
-  const m4 = i8x16.splat(0xf);
-  for (let i = 0; i < nBlocks; i++) {
-    const o = src + <usize>i * 144;
-    const d = halfToFloat(<u32>load<u16>(o));
-    const dmin = halfToFloat(<u32>load<u16>(o + 2));
-    const y = dst + (<usize>i << 10);
-    for (let j = 0; j < 4; j++) {
-      const a = v128.load(o + 16 + 32 * j);
-      const b = v128.load(o + 32 + 32 * j);
-      let sm = scaleMin(o, 2 * j);
-      storeAffine16(y + (<usize>(64 * j) << 2), v128.and(a, m4), f32x4.splat(d * <f32>(sm & 0xff)), f32x4.splat(dmin * <f32>(sm >> 8)));
-      storeAffine16(y + (<usize>(64 * j + 16) << 2), v128.and(b, m4), f32x4.splat(d * <f32>(sm & 0xff)), f32x4.splat(dmin * <f32>(sm >> 8)));
-      sm = scaleMin(o, 2 * j + 1);
-      storeAffine16(y + (<usize>(64 * j + 32) << 2), i8x16.shr_u(a, 4), f32x4.splat(d * <f32>(sm & 0xff)), f32x4.splat(dmin * <f32>(sm >> 8)));
-      storeAffine16(y + (<usize>(64 * j + 48) << 2), i8x16.shr_u(b, 4), f32x4.splat(d * <f32>(sm & 0xff)), f32x4.splat(dmin * <f32>(sm >> 8)));
-    }
-  }
-}
-
-/** Stores q·d1 − m1 for the 16 unsigned codes q (float32, as the JavaScript decoder) at dst. */
-@inline
-function storeAffine16(dst: usize, q: v128, d1: v128, m1: v128): void {
-  const lo = i16x8.extend_low_i8x16_u(q);
-  const hi = i16x8.extend_high_i8x16_u(q);
-  v128.store(dst, f32x4.sub(f32x4.mul(d1, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(lo))), m1));
-  v128.store(dst + 16, f32x4.sub(f32x4.mul(d1, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(lo))), m1));
-  v128.store(dst + 32, f32x4.sub(f32x4.mul(d1, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(hi))), m1));
-  v128.store(dst + 48, f32x4.sub(f32x4.mul(d1, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(hi))), m1));
-}
-
-/** IQ4_XS { d; scales_h; scales_l[4]; qs[128] }: w = (d·(ls − 32))·level[q], low nibbles first per sub-block. */
-function decodeIQ4XS(src: usize, nBlocks: i32, dst: usize): void {
-  const levels = i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
-  const m4 = i8x16.splat(0xf);
-  for (let i = 0; i < nBlocks; i++) {
-    const o = src + <usize>i * 136;
-    const d = halfToFloat(<u32>load<u16>(o));
-    const y = dst + (<usize>i << 10);
-    for (let ib = 0; ib < 8; ib++) {
-      const dl = f32x4.splat(d * <f32>(iq4xsScale(o, ib) - 32));
-      const a = v128.load(o + 8 + 16 * ib);
-      storeScaled16(y + (<usize>(32 * ib) << 2), i8x16.swizzle(levels, v128.and(a, m4)), dl);
-      storeScaled16(y + (<usize>(32 * ib + 16) << 2), i8x16.swizzle(levels, i8x16.shr_u(a, 4)), dl);
-    }
-  }
-}
-
-/** Q4_0 { d; qs[16] } (w = d·(q − 8)) and IQ4_NL { d; qs[16] } (w = d·level[q]): byte j holds weights j, j + 16. */
-function decodeQ40(src: usize, nBlocks: i32, dst: usize, nonLinear: bool): void {
-  const levels = nonLinear ? i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113) : i8x16(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
-  const m4 = i8x16.splat(0xf);
-  for (let i = 0; i < nBlocks; i++) {
-    const o = src + <usize>i * 18;
-    const d = f32x4.splat(halfToFloat(<u32>load<u16>(o)));
-    const a = v128.load(o + 2);
-    const y = dst + (<usize>i << 7);
-    storeScaled16(y, i8x16.swizzle(levels, v128.and(a, m4)), d);
-    storeScaled16(y + 64, i8x16.swizzle(levels, i8x16.shr_u(a, 4)), d);
-  }
-}
-
-/** The fifth bits 0..15 (half 0) or 16..31 (half 1) of the 32-bit field qh, as 0x10 or 0 per byte. */
-@inline
-function fifthBits(qh: v128, half: i32): v128 {
-  const bytes = half ? i8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3) : i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-  const bit = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
-  return v128.and(i8x16.eq(v128.and(i8x16.swizzle(qh, bytes), bit), bit), i8x16.splat(0x10));
-}
-
-/**
- * The legacy types with 4-bit codes, a fifth bit or a min (Q4_1, Q5_0, Q5_1): w = d·(q − bias) or d·q + m,
- * bytes `bytes` per block, m at minAt (0: none), qh at qhAt (0: none), qs at qsAt.
- */
-@inline
-function decodeLegacy(src: usize, nBlocks: i32, dst: usize, bytes: i32, minAt: i32, qhAt: i32, qsAt: i32): void {
-  const m4 = i8x16.splat(0xf);
-  const bias = i8x16.splat(minAt ? 0 : 16);
-  for (let i = 0; i < nBlocks; i++) {
-    const o = src + <usize>i * bytes;
-    const d = f32x4.splat(halfToFloat(<u32>load<u16>(o)));
-    const a = v128.load(o + qsAt);
-    let lo = v128.and(a, m4);
-    let hi = i8x16.shr_u(a, 4);
-    if (qhAt) {
-      const qh = i32x4.splat(load<u32>(o + qhAt));
-      lo = v128.or(lo, fifthBits(qh, 0));
-      hi = v128.or(hi, fifthBits(qh, 1));
-    }
-    const y = dst + (<usize>i << 7);
-    if (minAt) {
-      // d·q + m is d·q − (−m) exactly (IEEE subtraction adds the negation)
-      const m = f32x4.neg(f32x4.splat(halfToFloat(<u32>load<u16>(o + minAt))));
-      storeAffine16(y, lo, d, m);
-      storeAffine16(y + 64, hi, d, m);
-    } else {
-      storeScaled16(y, i8x16.sub(lo, bias), d);
-      storeScaled16(y + 64, i8x16.sub(hi, bias), d);
-    }
-  }
-}
-
-/** Q5_K { d; dmin; scales[12]; qh[32]; qs[128] }: as Q4_K, with the fifth bit of weight l of pair j in bit 2j (2j + 1) of qh[l]. */
-function decodeQ5K(src: usize, nBlocks: i32, dst: usize): void {
-  const m4 = i8x16.splat(0xf);
-  const one = i8x16.splat(1);
-  for (let i = 0; i < nBlocks; i++) {
-    const o = src + <usize>i * 176;
-    const d = halfToFloat(<u32>load<u16>(o));
-    const dmin = halfToFloat(<u32>load<u16>(o + 2));
-    const h0 = v128.load(o + 16);
-    const h1 = v128.load(o + 32);
-    const y = dst + (<usize>i << 10);
-    for (let j = 0; j < 4; j++) {
-      const a = v128.load(o + 48 + 32 * j);
-      const b = v128.load(o + 64 + 32 * j);
-      let sm = scaleMin(o, 2 * j);
-      let d1 = f32x4.splat(d * <f32>(sm & 0xff));
-      let m1 = f32x4.splat(dmin * <f32>(sm >> 8));
-      storeAffine16(y + (<usize>(64 * j) << 2), v128.or(v128.and(a, m4), i8x16.shl(v128.and(i8x16.shr_u(h0, 2 * j), one), 4)), d1, m1);
-      storeAffine16(y + (<usize>(64 * j + 16) << 2), v128.or(v128.and(b, m4), i8x16.shl(v128.and(i8x16.shr_u(h1, 2 * j), one), 4)), d1, m1);
-      sm = scaleMin(o, 2 * j + 1);
-      d1 = f32x4.splat(d * <f32>(sm & 0xff));
-      m1 = f32x4.splat(dmin * <f32>(sm >> 8));
-      storeAffine16(y + (<usize>(64 * j + 32) << 2), v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h0, 2 * j + 1), one), 4)), d1, m1);
-      storeAffine16(y + (<usize>(64 * j + 48) << 2), v128.or(i8x16.shr_u(b, 4), i8x16.shl(v128.and(i8x16.shr_u(h1, 2 * j + 1), one), 4)), d1, m1);
-    }
-  }
-}
-
-/**
- * Q3_K { hmask[32]; qs[64]; scales[12]; d }: 16 × 16, w = (d·(sc − 32))·q with q = 2 bits of qs minus 4 where the
- * weight's hmask bit is clear. Weights 32k + l: qs bits 2(k % 4) of byte 32(k / 4) + l, hmask bit k of byte l.
- */
-function decodeQ3K(src: usize, nBlocks: i32, dst: usize): void {
-  const m2 = i8x16.splat(3);
-  const one = i8x16.splat(1);
-  const four = i8x16.splat(4);
-  for (let i = 0; i < nBlocks; i++) {
-    const o = src + <usize>i * 110;
-    const d = halfToFloat(<u32>load<u16>(o + 108));
-    const y = dst + (<usize>i << 10);
-    for (let s = 0; s < 16; s++) {
-      // sub-block s: weights 16s .. 16s + 15, k = s / 2, bytes l = 16(s % 2) ..
-      const k = s >> 1;
-      const half = 16 * (s & 1);
-      const low = s < 8 ? <i32>load<u8>(o + 96 + s) & 0xf : <i32>load<u8>(o + 96 + s - 8) >> 4;
-      const high = (<i32>load<u8>(o + 104 + (s & 3)) >> (2 * (s >> 2))) & 3;
-      const dl = f32x4.splat(d * <f32>((low | (high << 4)) - 32));
-      const q = v128.and(i8x16.shr_u(v128.load(o + 32 + 32 * (k >> 2) + half), 2 * (k & 3)), m2);
-      const h = i8x16.shl(v128.and(i8x16.shr_u(v128.load(o + half), k), one), 2);
-      storeScaled16(y + (<usize>(16 * s) << 2), i8x16.sub(v128.or(q, h), four), dl);
-    }
-  }
-}
-
-/**
- * Q2_K { scales[16] (4-bit scale | 4-bit min); qs[64]; d; dmin }: 16 × 16, w = (d·sc)·q − dmin·m, with the
- * codes laid out as Q3_K's qs.
- */
-function decodeQ2K(src: usize, nBlocks: i32, dst: usize): void {
-  const m2 = i8x16.splat(3);
-  for (let i = 0; i < nBlocks; i++) {
-    const o = src + <usize>i * 84;
-    const d = halfToFloat(<u32>load<u16>(o + 80));
-    const dmin = halfToFloat(<u32>load<u16>(o + 82));
-    const y = dst + (<usize>i << 10);
-    for (let s = 0; s < 16; s++) {
-      const k = s >> 1;
-      const sc = <i32>load<u8>(o + s);
-      const q = v128.and(i8x16.shr_u(v128.load(o + 16 + 32 * (k >> 2) + 16 * (s & 1)), 2 * (k & 3)), m2);
-      storeAffine16(y + (<usize>(16 * s) << 2), q, f32x4.splat(d * <f32>(sc & 0xf)), f32x4.splat(dmin * <f32>(sc >> 4)));
-    }
-  }
-}
-
-/** Four binary16 patterns (low 16 bits of each i32 lane) as binary32, exactly as halfToFloat. */
-@inline
-function halfToFloat4(h: v128): v128 {
-  const em = v128.and(h, i32x4.splat(0x7fff));
-  const bits = i32x4.shl(em, 13);
-  // normal and subnormal halves: the shifted bits times 2^112 (exact); Inf and NaN: exponent all ones, payload
-  // kept, and the quiet bit set for NaN
-  const finite = f32x4.mul(bits, f32x4.splat(reinterpret<f32>(0x77800000)));
-  const quiet = v128.and(i32x4.gt_s(em, i32x4.splat(0x7c00)), i32x4.splat(0x00400000));
-  const special = v128.or(v128.or(bits, i32x4.splat(0x7f800000)), quiet);
-  const value = v128.bitselect(special, finite, i32x4.ge_s(em, i32x4.splat(0x7c00)));
-  return v128.or(value, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
-}
-
-/** n F16 values (halfToFloat4, eight at a time). */
-function decodeF16(src: usize, n: i32, dst: usize): void {
-  const n8 = n & ~7;
-  let i = 0;
-  for (; i < n8; i += 8) {
-    const h = v128.load(src + (<usize>i << 1));
-    v128.store(dst + (<usize>i << 2), halfToFloat4(i32x4.extend_low_i16x8_u(h)));
-    v128.store(dst + (<usize>i << 2) + 16, halfToFloat4(i32x4.extend_high_i16x8_u(h)));
-  }
-  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), halfToFloat(<u32>load<u16>(src + (<usize>i << 1))));
-}
-
-/** n BF16 values: the upper halves of binary32. */
-function decodeBF16(src: usize, n: i32, dst: usize): void {
-  const n8 = n & ~7;
-  let i = 0;
-  for (; i < n8; i += 8) {
-    const h = v128.load(src + (<usize>i << 1));
-    v128.store(dst + (<usize>i << 2), i32x4.shl(i32x4.extend_low_i16x8_u(h), 16));
-    v128.store(dst + (<usize>i << 2) + 16, i32x4.shl(i32x4.extend_high_i16x8_u(h), 16));
-  }
-  for (; i < n; i++) store<u32>(dst + (<usize>i << 2), <u32>load<u16>(src + (<usize>i << 1)) << 16);
-}
-
-/** nBlocks blocks of ggml type `type` at src, as float32 to dst (F16 and BF16: nBlocks values). */
-@inline
-function decodeBlocks(type: i32, src: usize, nBlocks: i32, dst: usize): void {
-  switch (type) {
-    case 1: decodeF16(src, nBlocks, dst); break;
-    case 2: decodeQ40(src, nBlocks, dst, false); break;
-    case 3: decodeLegacy(src, nBlocks, dst, 20, 2, 0, 4); break;
-    case 6: decodeLegacy(src, nBlocks, dst, 22, 0, 2, 6); break;
-    case 7: decodeLegacy(src, nBlocks, dst, 24, 2, 4, 8); break;
-    case 8: decodeQ80(src, nBlocks, dst); break;
-    case 10: decodeQ2K(src, nBlocks, dst); break;
-    case 11: decodeQ3K(src, nBlocks, dst); break;
-    case 12: decodeQ4K(src, nBlocks, dst); break;
-    case 13: decodeQ5K(src, nBlocks, dst); break;
-    case 14: decodeQ6K(src, nBlocks, dst); break;
-    case 20: decodeQ40(src, nBlocks, dst, true); break;
-    case 23: decodeIQ4XS(src, nBlocks, dst); break;
-    case 30: decodeBF16(src, nBlocks, dst); break;
-  }
-}
-
-/**
- * Dequantize: nBlocks blocks of ggml type `type` at src to float32 at dst, bit-identical to the JavaScript codecs
- * (src/core/quant/). Types: F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS.
- */
-export function dequantize(type: i32, src: usize, nBlocks: i32, dst: usize): void {
-  decodeBlocks(type, src, nBlocks, dst);
-}
 
 /** Adds 1 to the bins b (i32x4) of four weights, lane l to the partial histogram l. */
 @inline
@@ -777,7 +441,7 @@ function secondCore(ptr: usize, n: i32, hist: usize): void {
   }
 }
 
-/** Pass 1 over nBlocks blocks of `type` (8 = Q8_0, 12 = Q4_K, 14 = Q6_K, 23 = IQ4_XS), exactly as firstPassF32 over the decoded values. */
+/** Pass 1 over nBlocks blocks of `type` (a type with a wasmFusedScan in the table), exactly as firstPassF32 over the decoded values. */
 export function decodedFirstPass(type: i32, src: usize, nBlocks: i32, blockBytes: i32, blockWeights: i32, min0: f32, max0: f32): i32 {
   const per = SCRATCH_WEIGHTS / blockWeights;
   firstBegin(min0, max0);

@@ -3,18 +3,13 @@
  * binary32: every float operation is rounded with Math.fround as C rounds it, and C's float -> int casts
  * truncate toward zero.
  */
-import type { Quantizer } from './quantizers.ts';
-import { f32ToF16Bits } from './encode.ts';
-import { makeQkxQuants, makeQxQuants } from './kQuantizers.ts';
+import type { Quantizer } from '../quantizer.ts';
+import { putF16 } from '../encode.ts';
+import { makeQkxQuants, makeQxQuants } from '../searches.ts';
+import { GgmlType } from '../../types.ts';
+import { fr } from '../scalars.ts';
 
-const fr = Math.fround;
 const QK = 32;
-
-function putF16(out: Uint8Array, at: number, x: number): void {
-  const h = f32ToF16Bits(x);
-  out[at] = h & 0xff;
-  out[at + 1] = h >> 8;
-}
 
 /** The value of largest magnitude (first one wins on ties), as ggml's symmetric legacy quantizers pick it. */
 function signedAbsMax(x: Float32Array, from: number): number {
@@ -178,9 +173,9 @@ function legacyWithImatrix(bits: 4 | 5, asymmetric: boolean, x: Float32Array, nP
 }
 
 /** ggml_quantize_chunk: the _ref quantizers without an importance matrix, the weighted search with one. */
-export const legacyQuantizers: Record<number, Quantizer> = {
-  2: { imatrix: 'used', quantize: (x, _r, n, im) => (im ? legacyWithImatrix(4, false, x, n, im) : q4_0(x)) },
-  3: { imatrix: 'used', quantize: (x, _r, n, im) => (im ? legacyWithImatrix(4, true, x, n, im) : q4_1(x)) },
-  6: { imatrix: 'used', quantize: (x, _r, n, im) => (im ? legacyWithImatrix(5, false, x, n, im) : q5_0(x)) },
-  7: { imatrix: 'used', quantize: (x, _r, n, im) => (im ? legacyWithImatrix(5, true, x, n, im) : q5_1(x)) },
+export const legacyQuantizers: Partial<Record<GgmlType, Quantizer>> = {
+  [GgmlType.Q4_0]: { imatrix: 'used', quantize: (x, _r, n, im) => (im ? legacyWithImatrix(4, false, x, n, im) : q4_0(x)) },
+  [GgmlType.Q4_1]: { imatrix: 'used', quantize: (x, _r, n, im) => (im ? legacyWithImatrix(4, true, x, n, im) : q4_1(x)) },
+  [GgmlType.Q5_0]: { imatrix: 'used', quantize: (x, _r, n, im) => (im ? legacyWithImatrix(5, false, x, n, im) : q5_0(x)) },
+  [GgmlType.Q5_1]: { imatrix: 'used', quantize: (x, _r, n, im) => (im ? legacyWithImatrix(5, true, x, n, im) : q5_1(x)) },
 };

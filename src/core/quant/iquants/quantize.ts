@@ -5,19 +5,15 @@
  * are stored apart (an even number of minus signs per 8, the least important weight flipped if needed, except
  * in IQ2_S which stores all eight).
  */
-import type { Quantizer } from './quantizers.ts';
-import { f32ToF16Bits } from './encode.ts';
-import { IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID } from './iqGrids.ts';
-import { makeQpQuants } from './kQuantizers.ts';
-import { QuantLensError } from '../errors.ts';
+import type { Quantizer } from '../quantizer.ts';
+import { f32ToF16Bits } from '../encode.ts';
+import { IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID } from './grids.ts';
+import { GROUP_MAX_EPS, makeQpQuants } from '../searches.ts';
+import { QuantLensError } from '../../errors.ts';
+import { GgmlType } from '../../types.ts';
+import { fr, nearestInt } from '../scalars.ts';
 
-const fr = Math.fround;
 const QK_K = 256;
-const GROUP_MAX_EPS = fr(1e-15);
-
-function nearestInt(f: number): number {
-  return fr(f + 12582912) - 12582912;
-}
 
 /**
  * A grid of points (8 coordinates of 2-bit levels for IQ2, 4 of 3-bit levels for IQ3) with coordinates 2l + 1,
@@ -961,33 +957,30 @@ function iq1m(x: Float32Array, nPerRow: number, imatrix: Float32Array | undefine
   return out;
 }
 
-export const gridQuantizers: Record<number, Quantizer> = {
-  16: {
+export const gridQuantizers: Partial<Record<GgmlType, Quantizer>> = {
+  [GgmlType.IQ2_XXS]: {
     imatrix: 'used',
-    requiresImatrix: true,
     quantize(x, _rows, nPerRow, imatrix) {
       if (!imatrix) throw new QuantLensError('usage', 'IQ2_XXS needs an importance matrix (--imatrix)');
       return iq2xxs(x, nPerRow, imatrix);
     },
   },
-  17: {
+  [GgmlType.IQ2_XS]: {
     imatrix: 'used',
-    requiresImatrix: true,
     quantize(x, _rows, nPerRow, imatrix) {
       if (!imatrix) throw new QuantLensError('usage', 'IQ2_XS needs an importance matrix (--imatrix)');
       return iq2sub16('xs', x, nPerRow, imatrix);
     },
   },
-  22: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq2sub16('s', x, nPerRow, imatrix) },
-  18: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq3('xxs', x, nPerRow, imatrix) },
-  21: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq3('s', x, nPerRow, imatrix) },
-  19: {
+  [GgmlType.IQ2_S]: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq2sub16('s', x, nPerRow, imatrix) },
+  [GgmlType.IQ3_XXS]: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq3('xxs', x, nPerRow, imatrix) },
+  [GgmlType.IQ3_S]: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq3('s', x, nPerRow, imatrix) },
+  [GgmlType.IQ1_S]: {
     imatrix: 'used',
-    requiresImatrix: true,
     quantize(x, _rows, nPerRow, imatrix) {
       if (!imatrix) throw new QuantLensError('usage', 'IQ1_S needs an importance matrix (--imatrix)');
       return iq1s(x, nPerRow, imatrix);
     },
   },
-  29: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq1m(x, nPerRow, imatrix) },
+  [GgmlType.IQ1_M]: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq1m(x, nPerRow, imatrix) },
 };

@@ -1,13 +1,15 @@
 /**
- * IQ4_NL and IQ4_XS quantizers, byte-identical to ggml_quantize_chunk (quantize_iq4_nl / quantize_iq4_xs, which
- * search 15 trial scales per 32 weights) in strict binary32, with and without an importance matrix.
+ * Test oracle: a literal JavaScript port of ggml's IQ4_NL and IQ4_XS quantizers (quantize_iq4_nl / quantize_iq4_xs,
+ * which search 15 trial scales per 32 weights), kept only to compare the WebAssembly quantizers with on generated
+ * inputs (test/unit/wasmQuantizers.test.ts). The product's quantizers for these types are the WebAssembly ones.
  */
-import type { Quantizer } from './quantizers.ts';
-import { f32ToF16Bits } from './encode.ts';
-import { IQ4NL_LEVELS } from './iqGrids.ts';
+import type { Quantizer } from '../../src/core/quant/quantizer.ts';
+import { f32ToF16Bits } from '../../src/core/quant/encode.ts';
+import { IQ4NL_LEVELS } from '../../src/core/quant/iquants/grids.ts';
+import { GgmlType } from '../../src/core/types.ts';
+import { fr, nearestInt } from '../../src/core/quant/scalars.ts';
+import { GROUP_MAX_EPS } from '../../src/core/quant/searches.ts';
 
-const fr = Math.fround;
-const GROUP_MAX_EPS = fr(1e-15);
 const NTRY = 7;
 
 /** For each integer k in [-128, 127] (at k + 128): the last level <= k, so that a level pair brackets any x in [k, k + 1). */
@@ -46,10 +48,6 @@ const E = new Float64Array(3);
 /** Float32 sums of 32 terms, each rounded twice, are within this much of the exact sums (relative to Σ|term|). */
 const SUM_EPS = 1e-5;
 const TINY = 1e-44;
-
-function nearestInt(f: number): number {
-  return fr(f + 12582912) - 12582912;
-}
 
 /**
  * quantize_row_iq4_nl_impl for one super-block of `size` weights (32 for IQ4_NL, 256 for IQ4_XS) at x[xo]:
@@ -219,7 +217,7 @@ function iq4(size: 32 | 256, x: Float32Array, nPerRow: number, imatrix?: Float32
   return out;
 }
 
-export const iqQuantizers: Record<number, Quantizer> = {
-  20: { imatrix: 'used', quantize: (x, _rows, nPerRow, im) => iq4(32, x, nPerRow, im) },
-  23: { imatrix: 'used', quantize: (x, _rows, nPerRow, im) => iq4(256, x, nPerRow, im) },
+export const iqQuantizers: Partial<Record<GgmlType, Quantizer>> = {
+  [GgmlType.IQ4_NL]: { imatrix: 'used', quantize: (x, _rows, nPerRow, im) => iq4(32, x, nPerRow, im) },
+  [GgmlType.IQ4_XS]: { imatrix: 'used', quantize: (x, _rows, nPerRow, im) => iq4(256, x, nPerRow, im) },
 };

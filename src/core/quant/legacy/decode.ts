@@ -1,27 +1,22 @@
 /**
- * ggml's legacy quants: blocks of 32 weights with one fp16 scale d (and an fp16 min m for the _1 types).
- *   Q4_0 { d; qs[16] }        w = d · (q − 8)           Q4_1 { d; m; qs[16] }       w = d · q + m
- *   Q5_0 { d; qh[4]; qs[16] } w = d · (q − 16)          Q5_1 { d; m; qh[4]; qs[16] } w = d · q + m
- *   Q8_0 { d; qs[32] int8 }   w = d · q
+ * ggml's legacy quants: blocks of 32 weights with one fp16 scale d (and an fp16 min m for the _1 types); the
+ * layouts are the rows of the type table (src/core/types.ts). Their quantizers are in quantize.ts beside this file.
+ *   Q4_0  w = d · (q − 8)       Q4_1  w = d · q + m       Q5_0  w = d · (q − 16)       Q5_1  w = d · q + m
+ *   Q8_0  w = d · q (int8 codes)
  * Nibble order: byte j holds weight j (low nibble) and weight j + 16 (high nibble); qh bit j is the fifth bit
  * of weight j. Decoding is exact: every product and sum is rounded to float32 as ggml's C does.
  */
-import type { BlockRecord, QuantCodec } from './codec.ts';
-import { F16_TO_F32 } from './scalars.ts';
+import type { BlockRecord, QuantCodec } from '../codec.ts';
+import { declaredField, f16BlockScales } from '../blockFields.ts';
+import { f16, fr, u32 } from '../scalars.ts';
+import { GgmlType, traits } from '../../types.ts';
 
-const fr = Math.fround;
 const QK = 32;
-
-function f16(src: Uint8Array, at: number): number {
-  return F16_TO_F32[src[at] | (src[at + 1] << 8)];
-}
-
-function u32(src: Uint8Array, at: number): number {
-  return (src[at] | (src[at + 1] << 8) | (src[at + 2] << 16) | (src[at + 3] << 24)) >>> 0;
-}
 
 interface LegacyLayout {
   bytes: number;
+  /** Offset of the fp16 scale d. */
+  dAt: number;
   /** Offset of the fp16 min m, for the asymmetric types. */
   minAt?: number;
   /** Offset of the 4-byte fifth-bit field, for the 5-bit types. */
@@ -29,6 +24,12 @@ interface LegacyLayout {
   qsAt: number;
   /** Subtracted from the unsigned code for the symmetric types. */
   bias: number;
+}
+
+/** The layout of a 4/5-bit legacy type from its row of the type table. */
+function layoutOf(id: GgmlType, bias: number): LegacyLayout {
+  const { bytesPerBlock, at } = traits(id);
+  return { bytes: bytesPerBlock, dAt: at.d, minAt: at.m, qhAt: at.qh, qsAt: at.qs, bias };
 }
 
 /** Unsigned codes (0..15 or 0..31) of one block, in weight order. */
@@ -43,12 +44,12 @@ function codes(src: Uint8Array, o: number, layout: LegacyLayout, out: Int32Array
 }
 
 function nibbleCodec(layout: LegacyLayout): QuantCodec {
-  const { bytes, minAt, bias } = layout;
+  const { bytes, dAt, minAt, bias } = layout;
   const q = new Int32Array(QK);
   return {
     dequantize(src, dst, nBlocks) {
       for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += bytes, y += QK) {
-        const d = f16(src, o);
+        const d = f16(src, o + dAt);
         codes(src, o, layout, q);
         if (minAt === undefined) {
           for (let j = 0; j < QK; j++) dst[y + j] = fr((q[j] - bias) * d);
@@ -60,8 +61,8 @@ function nibbleCodec(layout: LegacyLayout): QuantCodec {
     },
     decodeBlock(src, offset): BlockRecord {
       codes(src, offset, layout, q);
-      const d = f16(src, offset);
-      const fields = [{ name: 'd', offset: 0, size: 2, values: [d], note: 'block scale (fp16)' }];
+      const d = f16(src, offset + dAt);
+      const fields = [{ name: 'd', offset: dAt, size: 2, values: [d], note: 'block scale (fp16)' }];
       let m: number | undefined;
       if (minAt !== undefined) {
         m = f16(src, offset + minAt);
@@ -82,39 +83,40 @@ function nibbleCodec(layout: LegacyLayout): QuantCodec {
     },
     blockScales(src, nBlocks, out) {
       for (let i = 0; i < nBlocks; i++) {
-        out.d[i] = f16(src, i * bytes);
+        out.d[i] = f16(src, i * bytes + dAt);
         if (minAt !== undefined && out.dmin) out.dmin[i] = f16(src, i * bytes + minAt);
       }
     },
   };
 }
 
+const Q8_0 = traits(GgmlType.Q8_0);
+const { bytesPerBlock: Q8_BYTES, at: { d: Q8_D, qs: Q8_QS } } = Q8_0;
+
 const q8_0: QuantCodec = {
   dequantize(src, dst, nBlocks) {
-    for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += 34, y += QK) {
-      const d = f16(src, o);
-      for (let j = 0; j < QK; j++) dst[y + j] = fr(((src[o + 2 + j] << 24) >> 24) * d);
+    for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += Q8_BYTES, y += QK) {
+      const d = f16(src, o + Q8_D);
+      for (let j = 0; j < QK; j++) dst[y + j] = fr(((src[o + Q8_QS + j] << 24) >> 24) * d);
     }
   },
   decodeBlock(src, offset) {
-    const d = f16(src, offset);
+    const d = f16(src, offset + Q8_D);
     return {
       d,
       fields: [
-        { name: 'd', offset: 0, size: 2, values: [d], note: 'block scale (fp16)' },
-        { name: 'qs', offset: 2, size: 32, values: Array.from(src.subarray(offset + 2, offset + 34), (b) => (b << 24) >> 24), note: 'int8 codes (w = d·q)' },
+        declaredField(Q8_0, 'd', [d], 'block scale (fp16)'),
+        declaredField(Q8_0, 'qs', Array.from(src.subarray(offset + Q8_QS, offset + Q8_QS + QK), (b) => (b << 24) >> 24), 'int8 codes (w = d·q)'),
       ],
     };
   },
-  blockScales(src, nBlocks, out) {
-    for (let i = 0; i < nBlocks; i++) out.d[i] = f16(src, i * 34);
-  },
+  blockScales: f16BlockScales(Q8_0),
 };
 
-export const legacyCodecs: Record<number, QuantCodec> = {
-  2: nibbleCodec({ bytes: 18, qsAt: 2, bias: 8 }),
-  3: nibbleCodec({ bytes: 20, minAt: 2, qsAt: 4, bias: 0 }),
-  6: nibbleCodec({ bytes: 22, qhAt: 2, qsAt: 6, bias: 16 }),
-  7: nibbleCodec({ bytes: 24, minAt: 2, qhAt: 4, qsAt: 8, bias: 0 }),
-  8: q8_0,
+export const legacyCodecs: Partial<Record<GgmlType, QuantCodec>> = {
+  [GgmlType.Q4_0]: nibbleCodec(layoutOf(GgmlType.Q4_0, 8)),
+  [GgmlType.Q4_1]: nibbleCodec(layoutOf(GgmlType.Q4_1, 0)),
+  [GgmlType.Q5_0]: nibbleCodec(layoutOf(GgmlType.Q5_0, 16)),
+  [GgmlType.Q5_1]: nibbleCodec(layoutOf(GgmlType.Q5_1, 0)),
+  [GgmlType.Q8_0]: q8_0,
 };

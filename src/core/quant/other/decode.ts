@@ -6,18 +6,10 @@
  *   NVFP4 { d[4] (unsigned E4M3, one per 16); qs[32] }    w = fp4(q)·ue4m3(d)/2
  *   Q1_0  { d; qs[16] }  128 weights, w = bit ? d : −d           Q2_0 { d; qs[16] } 64 weights, w = d·(q − 1)
  */
-import type { BlockField, BlockRecord, QuantCodec } from './codec.ts';
-import { F16_TO_F32 } from './scalars.ts';
-
-const fr = Math.fround;
-
-function f16(src: Uint8Array, at: number): number {
-  return F16_TO_F32[src[at] | (src[at + 1] << 8)];
-}
-
-function field(name: string, offset: number, size: number, values: ArrayLike<number>, note: string): BlockField {
-  return { name, offset, size, values: Array.from(values), note };
-}
+import type { BlockRecord, QuantCodec } from '../codec.ts';
+import { declaredField, f16BlockScales } from '../blockFields.ts';
+import { f16, fr } from '../scalars.ts';
+import { GgmlType, traits } from '../../types.ts';
 
 /** E2M1 values, doubled so they are integers (ggml's kvalues_fp4). */
 export const FP4_DOUBLED = Int8Array.from([0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12]);
@@ -47,11 +39,12 @@ function tq1Trits(src: Uint8Array, o: number, out: Int32Array): void {
   for (let n = 0; n < 4; n++) for (let j = 0; j < 4; j++) out[y++] = trit(src[o + 48 + j], n);
 }
 
+const TQ1_0_ROW = traits(GgmlType.TQ1_0);
 const tq1_0: QuantCodec = (() => {
   const t = new Int32Array(256);
   return {
     dequantize(src, dst, nBlocks) {
-      for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += 54) {
+      for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += TQ1_0_ROW.bytesPerBlock) {
         const d = f16(src, o + 52);
         tq1Trits(src, o, t);
         for (let j = 0; j < 256; j++) dst[y++] = fr((t[j] - 1) * d);
@@ -63,23 +56,22 @@ const tq1_0: QuantCodec = (() => {
       return {
         d,
         fields: [
-          field('qs', 0, 48, t.subarray(0, 240).map((v) => v - 1), 'ternary weights −1, 0, 1 packed 5 per byte (base 3)'),
-          field('qh', 48, 4, t.subarray(240).map((v) => v - 1), 'the last 16 weights, 4 per byte'),
-          field('d', 52, 2, [d], 'block scale (fp16)'),
+          declaredField(TQ1_0_ROW, 'qs', t.subarray(0, 240).map((v) => v - 1), 'ternary weights −1, 0, 1 packed 5 per byte (base 3)'),
+          declaredField(TQ1_0_ROW, 'qh', t.subarray(240).map((v) => v - 1), 'the last 16 weights, 4 per byte'),
+          declaredField(TQ1_0_ROW, 'd', [d], 'block scale (fp16)'),
         ],
       };
     },
-    blockScales(src, nBlocks, out) {
-      for (let i = 0; i < nBlocks; i++) out.d[i] = f16(src, i * 54 + 52);
-    },
+    blockScales: f16BlockScales(TQ1_0_ROW),
   };
 })();
 
 // ------------------------------------------------------------------------------------------------ TQ2_0 / Q2_0 / Q1_0
 
+const TQ2_0_ROW = traits(GgmlType.TQ2_0);
 const tq2_0: QuantCodec = {
   dequantize(src, dst, nBlocks) {
-    for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += 66) {
+    for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += TQ2_0_ROW.bytesPerBlock) {
       const d = f16(src, o + 64);
       for (let j = 0; j < 64; j += 32) {
         for (let l = 0; l < 4; l++) for (let m = 0; m < 32; m++) dst[y++] = fr((((src[o + j + m] >> (2 * l)) & 3) - 1) * d);
@@ -90,16 +82,15 @@ const tq2_0: QuantCodec = {
     const codes: number[] = [];
     for (let j = 0; j < 64; j += 32) for (let l = 0; l < 4; l++) for (let m = 0; m < 32; m++) codes.push(((src[o + j + m] >> (2 * l)) & 3) - 1);
     const d = f16(src, o + 64);
-    return { d, fields: [field('qs', 0, 64, codes, '2-bit ternary codes minus 1, in weight order'), field('d', 64, 2, [d], 'block scale (fp16)')] };
+    return { d, fields: [declaredField(TQ2_0_ROW, 'qs', codes, '2-bit ternary codes minus 1, in weight order'), declaredField(TQ2_0_ROW, 'd', [d], 'block scale (fp16)')] };
   },
-  blockScales(src, nBlocks, out) {
-    for (let i = 0; i < nBlocks; i++) out.d[i] = f16(src, i * 66 + 64);
-  },
+  blockScales: f16BlockScales(TQ2_0_ROW),
 };
 
+const Q2_0_ROW = traits(GgmlType.Q2_0);
 const q2_0: QuantCodec = {
   dequantize(src, dst, nBlocks) {
-    for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += 18) {
+    for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += Q2_0_ROW.bytesPerBlock) {
       const d = f16(src, o);
       for (let j = 0; j < 64; j++) dst[y++] = fr((((src[o + 2 + (j >> 2)] >> ((j & 3) * 2)) & 3) - 1) * d);
     }
@@ -107,16 +98,15 @@ const q2_0: QuantCodec = {
   decodeBlock(src, o) {
     const d = f16(src, o);
     const codes = Array.from({ length: 64 }, (_, j) => ((src[o + 2 + (j >> 2)] >> ((j & 3) * 2)) & 3) - 1);
-    return { d, fields: [field('d', 0, 2, [d], 'block scale (fp16)'), field('qs', 2, 16, codes, '2-bit codes −1, 0, 1, 2 in weight order')] };
+    return { d, fields: [declaredField(Q2_0_ROW, 'd', [d], 'block scale (fp16)'), declaredField(Q2_0_ROW, 'qs', codes, '2-bit codes −1, 0, 1, 2 in weight order')] };
   },
-  blockScales(src, nBlocks, out) {
-    for (let i = 0; i < nBlocks; i++) out.d[i] = f16(src, i * 18);
-  },
+  blockScales: f16BlockScales(Q2_0_ROW),
 };
 
+const Q1_0_ROW = traits(GgmlType.Q1_0);
 const q1_0: QuantCodec = {
   dequantize(src, dst, nBlocks) {
-    for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += 18) {
+    for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += Q1_0_ROW.bytesPerBlock) {
       const d = f16(src, o);
       const nd = -d;
       for (let j = 0; j < 128; j++) dst[y++] = (src[o + 2 + (j >> 3)] >> (j & 7)) & 1 ? d : nd;
@@ -125,18 +115,17 @@ const q1_0: QuantCodec = {
   decodeBlock(src, o) {
     const d = f16(src, o);
     const bits = Array.from({ length: 128 }, (_, j) => ((src[o + 2 + (j >> 3)] >> (j & 7)) & 1 ? 1 : -1));
-    return { d, fields: [field('d', 0, 2, [d], 'block scale (fp16)'), field('qs', 2, 16, bits, 'signs ±1 in weight order')] };
+    return { d, fields: [declaredField(Q1_0_ROW, 'd', [d], 'block scale (fp16)'), declaredField(Q1_0_ROW, 'qs', bits, 'signs ±1 in weight order')] };
   },
-  blockScales(src, nBlocks, out) {
-    for (let i = 0; i < nBlocks; i++) out.d[i] = f16(src, i * 18);
-  },
+  blockScales: f16BlockScales(Q1_0_ROW),
 };
 
 // ------------------------------------------------------------------------------------------------ MXFP4 / NVFP4
 
+const MXFP4_ROW = traits(GgmlType.MXFP4);
 const mxfp4: QuantCodec = {
   dequantize(src, dst, nBlocks) {
-    for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += 17, y += 32) {
+    for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += MXFP4_ROW.bytesPerBlock, y += 32) {
       const d = e8m0Half(src[o]);
       for (let j = 0; j < 16; j++) {
         const b = src[o + 1 + j];
@@ -155,20 +144,21 @@ const mxfp4: QuantCodec = {
     return {
       d: 2 * d,
       fields: [
-        field('e', 0, 1, [src[o]], `shared E8M0 exponent: scale 2^(e−127) = ${2 * d}`),
-        field('qs', 1, 16, codes, 'E2M1 values in weight order'),
+        declaredField(MXFP4_ROW, 'e', [src[o]], `shared E8M0 exponent: scale 2^(e−127) = ${2 * d}`),
+        declaredField(MXFP4_ROW, 'qs', codes, 'E2M1 values in weight order'),
       ],
     };
   },
   blockScales(src, nBlocks, out) {
-    for (let i = 0; i < nBlocks; i++) out.d[i] = 2 * e8m0Half(src[i * 17]);
+    for (let i = 0; i < nBlocks; i++) out.d[i] = 2 * e8m0Half(src[i * MXFP4_ROW.bytesPerBlock]);
   },
 };
 
+const NVFP4_ROW = traits(GgmlType.NVFP4);
 const nvfp4: QuantCodec = {
   subBlocksPerBlock: 4,
   dequantize(src, dst, nBlocks) {
-    for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += 36) {
+    for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += NVFP4_ROW.bytesPerBlock) {
       for (let s = 0; s < 4; s++, y += 16) {
         const d = ue4m3Half(src[o + s]);
         const q = o + 4 + 8 * s;
@@ -188,14 +178,14 @@ const nvfp4: QuantCodec = {
       for (let j = 0; j < 8; j++) codes.push(FP4_DOUBLED[src[q + j] >> 4] / 2);
     }
     return {
-      fields: [field('d', 0, 4, scales, 'unsigned E4M3 scale of each 16 weights'), field('qs', 4, 32, codes, 'E2M1 values in weight order')],
+      fields: [declaredField(NVFP4_ROW, 'd', scales, 'unsigned E4M3 scale of each 16 weights'), declaredField(NVFP4_ROW, 'qs', codes, 'E2M1 values in weight order')],
     };
   },
   blockScales(src, nBlocks, out) {
     for (let i = 0; i < nBlocks; i++) {
       let max = 0;
       for (let s = 0; s < 4; s++) {
-        const d = 2 * ue4m3Half(src[i * 36 + s]);
+        const d = 2 * ue4m3Half(src[i * NVFP4_ROW.bytesPerBlock + s]);
         if (out.sub) out.sub[i * 4 + s] = d;
         max = Math.max(max, d);
       }
@@ -204,11 +194,11 @@ const nvfp4: QuantCodec = {
   },
 };
 
-export const otherCodecs: Record<number, QuantCodec> = {
-  34: tq1_0,
-  35: tq2_0,
-  39: mxfp4,
-  40: nvfp4,
-  41: q1_0,
-  42: q2_0,
+export const otherCodecs: Partial<Record<GgmlType, QuantCodec>> = {
+  [GgmlType.TQ1_0]: tq1_0,
+  [GgmlType.TQ2_0]: tq2_0,
+  [GgmlType.MXFP4]: mxfp4,
+  [GgmlType.NVFP4]: nvfp4,
+  [GgmlType.Q1_0]: q1_0,
+  [GgmlType.Q2_0]: q2_0,
 };

@@ -2,18 +2,13 @@
  * Reference quantizers of the ternary, FP4 and low-bit types (TQ1_0, TQ2_0, MXFP4, NVFP4, Q1_0, Q2_0), byte-identical
  * to ggml_quantize_chunk in strict binary32. None of them uses an importance matrix (ggml ignores it for these).
  */
-import type { Quantizer } from './quantizers.ts';
-import { f32ToF16Bits, roundHalfAway } from './encode.ts';
-import { FP4_DOUBLED, e8m0Half, ue4m3Half } from './other.ts';
+import type { Quantizer } from '../quantizer.ts';
+import { putF16, roundHalfAway } from '../encode.ts';
+import { FP4_DOUBLED, e8m0Half, ue4m3Half } from './decode.ts';
+import { GgmlType } from '../../types.ts';
+import { fr } from '../scalars.ts';
 
-const fr = Math.fround;
 const QK_K = 256;
-
-function putF16(out: Uint8Array, at: number, x: number): void {
-  const h = f32ToF16Bits(x);
-  out[at] = h & 0xff;
-  out[at + 1] = h >> 8;
-}
 
 function absMax(x: Float32Array, from: number, n: number): number {
   let amax = 0;
@@ -175,11 +170,11 @@ function q2_0(x: Float32Array): Uint8Array {
   return out;
 }
 
-export const otherQuantizers: Record<number, Quantizer> = {
-  34: { imatrix: 'ignored', quantize: (x) => tq1_0(x) },
-  35: { imatrix: 'ignored', quantize: (x) => tq2_0(x) },
-  39: { imatrix: 'ignored', quantize: (x) => mxfp4(x) },
-  40: { imatrix: 'ignored', quantize: (x) => nvfp4(x) },
-  41: { imatrix: 'ignored', quantize: (x) => q1_0(x) },
-  42: { imatrix: 'ignored', quantize: (x) => q2_0(x) },
+export const otherQuantizers: Partial<Record<GgmlType, Quantizer>> = {
+  [GgmlType.TQ1_0]: { imatrix: 'ignored', quantize: (x) => tq1_0(x) },
+  [GgmlType.TQ2_0]: { imatrix: 'ignored', quantize: (x) => tq2_0(x) },
+  [GgmlType.MXFP4]: { imatrix: 'ignored', quantize: (x) => mxfp4(x) },
+  [GgmlType.NVFP4]: { imatrix: 'ignored', quantize: (x) => nvfp4(x) },
+  [GgmlType.Q1_0]: { imatrix: 'ignored', quantize: (x) => q1_0(x) },
+  [GgmlType.Q2_0]: { imatrix: 'ignored', quantize: (x) => q2_0(x) },
 };

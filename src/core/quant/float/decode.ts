@@ -1,6 +1,7 @@
 /** Plain element types: floats and integers, one element per "block". Integers are plain casts (ggml has no to_float for them). */
-import type { QuantCodec } from './codec.ts';
-import { F16_TO_F32, e4m3ToNumber, e5m2ToNumber } from './scalars.ts';
+import type { QuantCodec } from '../codec.ts';
+import { F16_TO_F32, e4m3ToNumber, e5m2ToNumber } from '../scalars.ts';
+import { GgmlType } from '../../types.ts';
 
 function viewOf<T>(ctor: { new (b: ArrayBufferLike, o: number, n: number): T; BYTES_PER_ELEMENT: number }, src: Uint8Array, n: number): T {
   // Typed-array views need aligned offsets; copy when the source is not aligned.
@@ -56,7 +57,7 @@ const i64: QuantCodec = {
   },
 };
 
-export const floatCodecs: Record<number, QuantCodec> = { 0: f32, 1: f16, 30: bf16, 28: f64, 24: i8, 25: i16, 26: i32, 27: i64 };
+export const floatCodecs: Partial<Record<GgmlType, QuantCodec>> = { [GgmlType.F32]: f32, [GgmlType.F16]: f16, [GgmlType.BF16]: bf16, [GgmlType.F64]: f64, [GgmlType.I8]: i8, [GgmlType.I16]: i16, [GgmlType.I32]: i32, [GgmlType.I64]: i64 };
 
 function lookupCodec(table: Float32Array): QuantCodec {
   return {

@@ -11,25 +11,13 @@
  *   IQ4_NL  { d; qs[16] } blocks of 32, w = d·level[q]          IQ4_XS { d; scales_h; scales_l[4]; qs[128] }
  * Decoding is exact: products rounded to float32 where ggml's C rounds them, signs applied by multiplying by ±1.
  */
-import type { BlockField, BlockRecord, QuantCodec } from './codec.ts';
-import { F16_TO_F32 } from './scalars.ts';
-import { IQ1S_DELTA, IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, IQ4NL_LEVELS, KSIGNS_IQ2XS } from './iqGrids.ts';
+import type { BlockRecord, QuantCodec } from '../codec.ts';
+import { declaredField, f16BlockScales } from '../blockFields.ts';
+import { F16_TO_F32, f16, fr, u16, u32 } from '../scalars.ts';
+import { IQ1S_DELTA, IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, IQ4NL_LEVELS, KSIGNS_IQ2XS } from './grids.ts';
+import { GgmlType, traits } from '../../types.ts';
 
-const fr = Math.fround;
 const QK_K = 256;
-
-function f16(src: Uint8Array, at: number): number {
-  return F16_TO_F32[src[at] | (src[at + 1] << 8)];
-}
-function u16(src: Uint8Array, at: number): number {
-  return src[at] | (src[at + 1] << 8);
-}
-function u32(src: Uint8Array, at: number): number {
-  return (src[at] | (src[at + 1] << 8) | (src[at + 2] << 16) | (src[at + 3] << 24)) >>> 0;
-}
-function field(name: string, offset: number, size: number, values: ArrayLike<number>, note: string): BlockField {
-  return { name, offset, size, values: Array.from(values), note };
-}
 
 /** Writes 8 weights db·grid[k]·(±1) from grid entry `g` of `grid` (8 coordinates) with sign byte `signs`. */
 function put8(dst: Float32Array, y: number, db: number, grid: Uint8Array | Int8Array, g: number, signs: number): void {
@@ -46,13 +34,14 @@ function put4(dst: Float32Array, y: number, db: number, grid: Uint8Array | Int8A
  * dst[y..], `scales` the block's d and effective sub-block scales. Block records come from `record`.
  */
 function iqCodec(
-  bytes: number,
+  type: GgmlType,
   subBlocksPerBlock: number,
   decode: (src: Uint8Array, o: number, dst: Float32Array, y: number) => void,
   scales: (src: Uint8Array, o: number, sub: Float32Array, at: number) => number,
   record: (src: Uint8Array, o: number) => BlockRecord,
 ): QuantCodec {
   const scratch = new Float32Array(subBlocksPerBlock);
+  const bytes = traits(type).bytesPerBlock;
   return {
     subBlocksPerBlock,
     dequantize(src, dst, nBlocks) {
@@ -74,8 +63,9 @@ function gridIndices(n: number, f: (k: number) => number): number[] {
 
 const iq2xxsScale = (d: number, aux1: number) => fr(fr(d * fr(0.5 + (aux1 >>> 28))) * 0.25);
 
+const IQ2XXS_ROW = traits(GgmlType.IQ2_XXS);
 const iq2xxs = iqCodec(
-  66,
+  GgmlType.IQ2_XXS,
   8,
   (src, o, dst, y) => {
     const d = f16(src, o);
@@ -97,8 +87,8 @@ const iq2xxs = iqCodec(
     return {
       d,
       fields: [
-        field('d', 0, 2, [d], 'super-block scale (fp16)'),
-        field('qs', 2, 64, gridIndices(32, (k) => src[o + 2 + 8 * (k >> 2) + (k & 3)]), '32 grid indices (256-point E8 grid), 4 per 32 weights; plus per 32: 4 × 7 sign bits and a 4-bit scale'),
+        declaredField(IQ2XXS_ROW, 'd', [d], 'super-block scale (fp16)'),
+        declaredField(IQ2XXS_ROW, 'qs', gridIndices(32, (k) => src[o + 2 + 8 * (k >> 2) + (k & 3)]), '32 grid indices (256-point E8 grid), 4 per 32 weights; plus per 32: 4 × 7 sign bits and a 4-bit scale'),
         { name: 'signs', offset: 2, size: 0, values: gridIndices(32, (k) => KSIGNS_IQ2XS[(aux(k >> 2) >>> (7 * (k & 3))) & 127]), note: 'sign byte of each group of 8 (bit j set = weight j negative)' },
         { name: 'scales', offset: 2, size: 0, values: gridIndices(8, (ib) => aux(ib) >>> 28), note: '4-bit scale per 32: db = d·(0.5 + s)/4' },
       ],
@@ -110,8 +100,9 @@ const iq2xxs = iqCodec(
 
 const halfScale = (d: number, s: number) => fr(fr(d * fr(0.5 + s)) * 0.25);
 
+const IQ2XS_ROW = traits(GgmlType.IQ2_XS);
 const iq2xs = iqCodec(
-  74,
+  GgmlType.IQ2_XS,
   16,
   (src, o, dst, y) => {
     const d = f16(src, o);
@@ -138,9 +129,9 @@ const iq2xs = iqCodec(
     return {
       d,
       fields: [
-        field('d', 0, 2, [d], 'super-block scale (fp16)'),
-        field('qs', 2, 64, gridIndices(32, (k) => u16(src, o + 2 + 2 * k) & 511), '9-bit grid indices (512-point grid), one per 8 weights; the top 7 bits of each u16 are its signs'),
-        field('scales', 66, 8, gridIndices(16, (k) => (src[o + 66 + (k >> 1)] >> (4 * (k & 1))) & 0xf), '4-bit scale per 16 weights: db = d·(0.5 + s)/4'),
+        declaredField(IQ2XS_ROW, 'd', [d], 'super-block scale (fp16)'),
+        declaredField(IQ2XS_ROW, 'qs', gridIndices(32, (k) => u16(src, o + 2 + 2 * k) & 511), '9-bit grid indices (512-point grid), one per 8 weights; the top 7 bits of each u16 are its signs'),
+        declaredField(IQ2XS_ROW, 'scales', gridIndices(16, (k) => (src[o + 66 + (k >> 1)] >> (4 * (k & 1))) & 0xf), '4-bit scale per 16 weights: db = d·(0.5 + s)/4'),
       ],
     };
   },
@@ -150,8 +141,9 @@ const iq2xs = iqCodec(
 
 const iq2sIndex = (src: Uint8Array, o: number, ib: number, l: number) => src[o + 2 + 4 * ib + l] | ((src[o + 66 + ib] << (8 - 2 * l)) & 0x300);
 
+const IQ2S_ROW = traits(GgmlType.IQ2_S);
 const iq2s = iqCodec(
-  82,
+  GgmlType.IQ2_S,
   16,
   (src, o, dst, y) => {
     const d = f16(src, o);
@@ -175,11 +167,11 @@ const iq2s = iqCodec(
     return {
       d,
       fields: [
-        field('d', 0, 2, [d], 'super-block scale (fp16)'),
-        field('qs', 2, 32, gridIndices(32, (k) => iq2sIndex(src, o, k >> 2, k & 3)), '10-bit grid indices (1024-point grid), low 8 bits here, high 2 in qh'),
-        field('signs', 34, 32, Array.from(src.subarray(o + 34, o + 66)), 'sign byte of each group of 8'),
-        field('qh', 66, 8, Array.from(src.subarray(o + 66, o + 74)), 'high bits of the grid indices'),
-        field('scales', 74, 8, gridIndices(16, (k) => (src[o + 74 + (k >> 1)] >> (4 * (k & 1))) & 0xf), '4-bit scale per 16 weights: db = d·(0.5 + s)/4'),
+        declaredField(IQ2S_ROW, 'd', [d], 'super-block scale (fp16)'),
+        declaredField(IQ2S_ROW, 'qs', gridIndices(32, (k) => iq2sIndex(src, o, k >> 2, k & 3)), '10-bit grid indices (1024-point grid), low 8 bits here, high 2 in qh'),
+        declaredField(IQ2S_ROW, 'signs', Array.from(src.subarray(o + 34, o + 66)), 'sign byte of each group of 8'),
+        declaredField(IQ2S_ROW, 'qh', Array.from(src.subarray(o + 66, o + 74)), 'high bits of the grid indices'),
+        declaredField(IQ2S_ROW, 'scales', gridIndices(16, (k) => (src[o + 74 + (k >> 1)] >> (4 * (k & 1))) & 0xf), '4-bit scale per 16 weights: db = d·(0.5 + s)/4'),
       ],
     };
   },
@@ -189,8 +181,9 @@ const iq2s = iqCodec(
 
 const iq3xxsScale = (d: number, aux: number) => fr(fr(d * fr(0.5 + (aux >>> 28))) * 0.5);
 
+const IQ3XXS_ROW = traits(GgmlType.IQ3_XXS);
 const iq3xxs = iqCodec(
-  98,
+  GgmlType.IQ3_XXS,
   8,
   (src, o, dst, y) => {
     const d = f16(src, o);
@@ -215,9 +208,9 @@ const iq3xxs = iqCodec(
     return {
       d,
       fields: [
-        field('d', 0, 2, [d], 'super-block scale (fp16)'),
-        field('qs', 2, 64, Array.from(src.subarray(o + 2, o + 66)), 'grid indices (256-point grid of 4-tuples), one per 4 weights'),
-        field('scales_and_signs', 66, 32, gridIndices(8, (ib) => u32(src, o + 66 + 4 * ib) >>> 28), 'per 32 weights: 4 × 7 sign bits and a 4-bit scale (shown): db = d·(0.5 + s)/2'),
+        declaredField(IQ3XXS_ROW, 'd', [d], 'super-block scale (fp16)'),
+        declaredField(IQ3XXS_ROW, 'qs', Array.from(src.subarray(o + 2, o + 66)), 'grid indices (256-point grid of 4-tuples), one per 4 weights'),
+        declaredField(IQ3XXS_ROW, 'scales_and_signs', gridIndices(8, (ib) => u32(src, o + 66 + 4 * ib) >>> 28), 'per 32 weights: 4 × 7 sign bits and a 4-bit scale (shown): db = d·(0.5 + s)/2'),
       ],
     };
   },
@@ -227,8 +220,9 @@ const iq3xxs = iqCodec(
 
 const iq3sScale = (d: number, s: number) => fr(d * (1 + 2 * s));
 
+const IQ3S_ROW = traits(GgmlType.IQ3_S);
 const iq3s = iqCodec(
-  110,
+  GgmlType.IQ3_S,
   8,
   (src, o, dst, y) => {
     const d = f16(src, o);
@@ -259,11 +253,11 @@ const iq3s = iqCodec(
     return {
       d,
       fields: [
-        field('d', 0, 2, [d], 'super-block scale (fp16)'),
-        field('qs', 2, 64, gridIndices(64, (k) => src[o + 2 + k] | ((src[o + 66 + (k >> 3)] << (8 - (k & 7))) & 256)), '9-bit grid indices (512-point grid of 4-tuples), low 8 bits here'),
-        field('qh', 66, 8, Array.from(src.subarray(o + 66, o + 74)), 'ninth bit of each grid index'),
-        field('signs', 74, 32, Array.from(src.subarray(o + 74, o + 106)), 'sign byte of each group of 8'),
-        field('scales', 106, 4, gridIndices(8, (k) => (src[o + 106 + (k >> 1)] >> (4 * (k & 1))) & 0xf), '4-bit scale per 32 weights: db = d·(1 + 2s)'),
+        declaredField(IQ3S_ROW, 'd', [d], 'super-block scale (fp16)'),
+        declaredField(IQ3S_ROW, 'qs', gridIndices(64, (k) => src[o + 2 + k] | ((src[o + 66 + (k >> 3)] << (8 - (k & 7))) & 256)), '9-bit grid indices (512-point grid of 4-tuples), low 8 bits here'),
+        declaredField(IQ3S_ROW, 'qh', Array.from(src.subarray(o + 66, o + 74)), 'ninth bit of each grid index'),
+        declaredField(IQ3S_ROW, 'signs', Array.from(src.subarray(o + 74, o + 106)), 'sign byte of each group of 8'),
+        declaredField(IQ3S_ROW, 'scales', gridIndices(8, (k) => (src[o + 106 + (k >> 1)] >> (4 * (k & 1))) & 0xf), '4-bit scale per 32 weights: db = d·(1 + 2s)'),
       ],
     };
   },
@@ -273,8 +267,9 @@ const iq3s = iqCodec(
 
 const iq1sScale = (d: number, qh: number) => fr(d * (2 * ((qh >> 12) & 7) + 1));
 
+const IQ1S_ROW = traits(GgmlType.IQ1_S);
 const iq1s = iqCodec(
-  50,
+  GgmlType.IQ1_S,
   8,
   (src, o, dst, y) => {
     const d = f16(src, o);
@@ -299,9 +294,9 @@ const iq1s = iqCodec(
     return {
       d,
       fields: [
-        field('d', 0, 2, [d], 'super-block scale (fp16)'),
-        field('qs', 2, 32, gridIndices(32, (k) => src[o + 2 + k] | (((qh(k >> 2) >> (3 * (k & 3))) & 7) << 8)), '11-bit grid indices (2048-point ternary grid), low 8 bits here'),
-        field('qh', 34, 16, gridIndices(8, (ib) => (qh(ib) >> 12) & 7), 'per 32 weights: 4 × 3 high index bits, a 3-bit scale (shown: dl = d·(2s + 1)) and the sign of the ±1/8 shift'),
+        declaredField(IQ1S_ROW, 'd', [d], 'super-block scale (fp16)'),
+        declaredField(IQ1S_ROW, 'qs', gridIndices(32, (k) => src[o + 2 + k] | (((qh(k >> 2) >> (3 * (k & 3))) & 7) << 8)), '11-bit grid indices (2048-point ternary grid), low 8 bits here'),
+        declaredField(IQ1S_ROW, 'qh', gridIndices(8, (ib) => (qh(ib) >> 12) & 7), 'per 32 weights: 4 × 3 high index bits, a 3-bit scale (shown: dl = d·(2s + 1)) and the sign of the ±1/8 shift'),
       ],
     };
   },
@@ -319,8 +314,9 @@ const iq1mScale = (d: number, src: Uint8Array, o: number, k: number) => {
   return fr(d * (2 * ((sc >> (6 * (ib % 2) + 3 * (k & 1))) & 7) + 1));
 };
 
+const IQ1M_ROW = traits(GgmlType.IQ1_M);
 const iq1m = iqCodec(
-  56,
+  GgmlType.IQ1_M,
   16,
   (src, o, dst, y) => {
     const d = iq1mD(src, o);
@@ -349,9 +345,9 @@ const iq1m = iqCodec(
     return {
       d,
       fields: [
-        field('qs', 0, 32, Array.from(src.subarray(o, o + 32)), 'grid index low 8 bits (2048-point ternary grid), one per 8 weights'),
-        field('qh', 32, 16, Array.from(src.subarray(o + 32, o + 48)), 'per 8 weights: 3 high index bits and the sign of the ±1/8 shift'),
-        field('scales', 48, 8, gridIndices(16, (k) => {
+        declaredField(IQ1M_ROW, 'qs', Array.from(src.subarray(o, o + 32)), 'grid index low 8 bits (2048-point ternary grid), one per 8 weights'),
+        declaredField(IQ1M_ROW, 'qh', Array.from(src.subarray(o + 32, o + 48)), 'per 8 weights: 3 high index bits and the sign of the ±1/8 shift'),
+        declaredField(IQ1M_ROW, 'scales', gridIndices(16, (k) => {
           const ib = k >> 1;
           return (u16(src, o + 48 + 2 * (ib >> 1)) >> (6 * (ib % 2) + 3 * (k & 1))) & 7;
         }), `3-bit scale per 16 weights (dl = d·(2s + 1)); the top nibbles hold d = ${d} (fp16)`),
@@ -362,9 +358,10 @@ const iq1m = iqCodec(
 
 // ------------------------------------------------------------------------------------------------ IQ4_NL / IQ4_XS
 
+const IQ4NL_ROW = traits(GgmlType.IQ4_NL);
 const iq4nl: QuantCodec = {
   dequantize(src, dst, nBlocks) {
-    for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += 18, y += 32) {
+    for (let i = 0, o = 0, y = 0; i < nBlocks; i++, o += IQ4NL_ROW.bytesPerBlock, y += 32) {
       const d = f16(src, o);
       for (let j = 0; j < 16; j++) {
         const b = src[o + 2 + j];
@@ -376,17 +373,16 @@ const iq4nl: QuantCodec = {
   decodeBlock(src, o) {
     const d = f16(src, o);
     const codes = gridIndices(32, (k) => IQ4NL_LEVELS[k < 16 ? src[o + 2 + k] & 0xf : src[o + 2 + k - 16] >> 4]);
-    return { d, fields: [field('d', 0, 2, [d], 'block scale (fp16)'), field('qs', 2, 16, codes, 'non-linear levels (−127 .. 113) in weight order: w = d·level')] };
+    return { d, fields: [declaredField(IQ4NL_ROW, 'd', [d], 'block scale (fp16)'), declaredField(IQ4NL_ROW, 'qs', codes, 'non-linear levels (−127 .. 113) in weight order: w = d·level')] };
   },
-  blockScales(src, nBlocks, out) {
-    for (let i = 0; i < nBlocks; i++) out.d[i] = f16(src, i * 18);
-  },
+  blockScales: f16BlockScales(IQ4NL_ROW),
 };
 
 const iq4xsLs = (src: Uint8Array, o: number, ib: number) => ((src[o + 4 + (ib >> 1)] >> (4 * (ib % 2))) & 0xf) | (((u16(src, o + 2) >> (2 * ib)) & 3) << 4);
 
+const IQ4XS_ROW = traits(GgmlType.IQ4_XS);
 const iq4xs = iqCodec(
-  136,
+  GgmlType.IQ4_XS,
   8,
   (src, o, dst, y) => {
     const d = f16(src, o);
@@ -409,10 +405,10 @@ const iq4xs = iqCodec(
     return {
       d,
       fields: [
-        field('d', 0, 2, [d], 'super-block scale (fp16)'),
-        field('scales_h', 2, 2, gridIndices(8, (ib) => (u16(src, o + 2) >> (2 * ib)) & 3), 'high 2 bits of the 6-bit sub-block scales'),
-        field('scales_l', 4, 4, gridIndices(8, (ib) => iq4xsLs(src, o, ib) - 32), '6-bit sub-block scales, unpacked, minus 32 (dl = d·s)'),
-        field('qs', 8, 128, gridIndices(256, (k) => {
+        declaredField(IQ4XS_ROW, 'd', [d], 'super-block scale (fp16)'),
+        declaredField(IQ4XS_ROW, 'scales_h', gridIndices(8, (ib) => (u16(src, o + 2) >> (2 * ib)) & 3), 'high 2 bits of the 6-bit sub-block scales'),
+        declaredField(IQ4XS_ROW, 'scales_l', gridIndices(8, (ib) => iq4xsLs(src, o, ib) - 32), '6-bit sub-block scales, unpacked, minus 32 (dl = d·s)'),
+        declaredField(IQ4XS_ROW, 'qs', gridIndices(256, (k) => {
           const ib = k >> 5;
           const j = k & 31;
           return IQ4NL_LEVELS[j < 16 ? src[o + 8 + 16 * ib + j] & 0xf : src[o + 8 + 16 * ib + j - 16] >> 4];
@@ -422,14 +418,14 @@ const iq4xs = iqCodec(
   },
 );
 
-export const iQuantCodecs: Record<number, QuantCodec> = {
-  16: iq2xxs,
-  17: iq2xs,
-  18: iq3xxs,
-  19: iq1s,
-  20: iq4nl,
-  21: iq3s,
-  22: iq2s,
-  23: iq4xs,
-  29: iq1m,
+export const iQuantCodecs: Partial<Record<GgmlType, QuantCodec>> = {
+  [GgmlType.IQ2_XXS]: iq2xxs,
+  [GgmlType.IQ2_XS]: iq2xs,
+  [GgmlType.IQ3_XXS]: iq3xxs,
+  [GgmlType.IQ1_S]: iq1s,
+  [GgmlType.IQ4_NL]: iq4nl,
+  [GgmlType.IQ3_S]: iq3s,
+  [GgmlType.IQ2_S]: iq2s,
+  [GgmlType.IQ4_XS]: iq4xs,
+  [GgmlType.IQ1_M]: iq1m,
 };

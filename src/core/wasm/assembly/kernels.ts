@@ -1,0 +1,5 @@
+// AssemblyScript entry of dist/kernels.wasm (scripts/build-wasm.mjs): the block decoders and the statistics passes,
+// with the shared allocator. Their TypeScript side is src/core/wasm/kernels.ts.
+export * from './common/memory';
+export { dequantize } from './decode';
+export * from './stats';

@@ -8,8 +8,7 @@ import { basename, extname } from 'node:path';
 import { VIEW_TYPE } from '../modelEditorProvider.ts';
 import { openModel } from '../../core/formats/openModel.ts';
 import { parseTensorTypeRule, planRequantize } from '../../core/requant/requantize.ts';
-import { requireQuantizer, writableTypeIds } from '../../core/quant/quantizers.ts';
-import { GGML_TYPES } from '../../core/types.ts';
+import { requiresImatrix, writableTypes } from '../../core/types.ts';
 import { formatBytes, formatCount } from '../../core/analysis/summary.ts';
 import type { JobResults } from '../../shared/workerProtocol.ts';
 import { exactNames, refuseUntrusted, requireTarget, rulesFor, runWithCancel, selectedTensors, withJob, type CommandContext } from './common.ts';
@@ -37,18 +36,19 @@ export async function requantize(ctx: CommandContext, arg: unknown, tensors: unk
       return;
     }
     const imatrix = ctx.registry.byUri(uri.toString())?.imatrix;
-    const types = writableTypeIds().map((id) => GGML_TYPES.get(id)!);
+    const types = writableTypes();
     const typePick = await vscode.window.showQuickPick(
       types.map((t) => ({
         label: t.name,
-        description: `${t.bitsPerWeight.toFixed(3)} bpw${requireQuantizer(t).requiresImatrix ? ' · needs an importance matrix' : ''}`,
+        description: `${t.bitsPerWeight.toFixed(3)} bpw${requiresImatrix(t) ? ' · needs an importance matrix' : ''}`,
         detail: t.description,
         type: t,
       })),
-      { title: `Quant Lens: requantize to which type?${imatrix ? ` (importance matrix ${basename(imatrix)})` : ''}` },
+      // every step stays open while the user looks something up in the editor
+      { title: `Quant Lens: requantize to which type?${imatrix ? ` (importance matrix ${basename(imatrix)})` : ''}`, ignoreFocusOut: true },
     );
     if (!typePick) return;
-    if (requireQuantizer(typePick.type).requiresImatrix && !imatrix) {
+    if (requiresImatrix(typePick.type) && !imatrix) {
       throw new Error(`${typePick.label} needs an importance matrix: run "Quant Lens: Load Importance Matrix…" first`);
     }
     const selected = selectedTensors(tensors);
@@ -56,6 +56,7 @@ export async function requantize(ctx: CommandContext, arg: unknown, tensors: unk
       title: 'Tensors to change (regular expressions, llama.cpp --tensor-type style; several separated by spaces, last match wins)',
       value: selected ? exactNames(selected) : 'attn_v|ffn_down',
       prompt: `Each pattern gets ${typePick.label}. Example: attn_v|ffn_down  or  blk\\.(0|1)\\.`,
+      ignoreFocusOut: true,
     });
     if (!patterns) return;
     const rules = rulesFor(patterns, typePick.label);
@@ -75,7 +76,7 @@ export async function requantize(ctx: CommandContext, arg: unknown, tensors: unk
         ...plan.changes.map((c) => ({ label: c.tensor.name, description: `${c.from.name} → ${c.to.name}`, detail: `${formatBytes(c.oldBytes)} → ${formatBytes(c.newBytes)}${errorText(errorOf, c.tensor.name)}`, go: false })),
         ...plan.skipped.map((s) => ({ label: `$(circle-slash) ${s.tensor}`, description: 'unchanged', detail: s.reason, go: false })),
       ],
-      { title: 'Quant Lens: requantize preview', placeHolder: 'Pick the first entry to write the new file (errors are against the current values)' },
+      { title: 'Quant Lens: requantize preview', placeHolder: 'Pick the first entry to write the new file (errors are against the current values)', ignoreFocusOut: true },
     );
     if (!preview?.go) return;
     const ext = extname(modelName(uri));

@@ -6,8 +6,7 @@ import { besideModel, modelLocation, modelName } from '../modelUri.ts';
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
 import { VIEW_TYPE } from '../modelEditorProvider.ts';
-import { requireQuantizer, writableTypeIds } from '../../core/quant/quantizers.ts';
-import { GGML_TYPES } from '../../core/types.ts';
+import { requiresImatrix, writableTypes } from '../../core/types.ts';
 import { exactNames, refuseUntrusted, requireTarget, rulesFor, runWithCancel, selectedTensors, withJob, type CommandContext } from './common.ts';
 
 const SCHEMES = ['int8-sym-channel', 'int4-sym-g32', 'int4-asym-g32', 'int4-sym-g128', 'int3-asym-g32', 'nf4', 'fp8-e4m3', 'fp8-e5m2'];
@@ -17,15 +16,16 @@ export async function simulate(ctx: CommandContext, arg: unknown, tensors: unkno
   if (!uri) return;
   refuseUntrusted();
   const candidates = [
-    ...writableTypeIds().map((id) => GGML_TYPES.get(id)!).filter((t) => t.blockSize > 1 && !requireQuantizer(t).requiresImatrix).map((t) => ({ label: t.name, description: `${t.bitsPerWeight.toFixed(3)} bpw (ggml)` })),
+    ...writableTypes().filter((t) => t.blockSize > 1 && !requiresImatrix(t)).map((t) => ({ label: t.name, description: `${t.bitsPerWeight.toFixed(3)} bpw (ggml)` })),
     ...SCHEMES.map((s) => ({ label: s, description: 'textbook scheme' })),
   ];
-  const pick = await vscode.window.showQuickPick(candidates, { title: 'Quant Lens: simulate which quantization? (quantize → dequantize, stored in the original dtype)' });
+  const pick = await vscode.window.showQuickPick(candidates, { title: 'Quant Lens: simulate which quantization? (quantize → dequantize, stored in the original dtype)', ignoreFocusOut: true });
   if (!pick) return;
   const selected = selectedTensors(tensors);
   const patterns = await vscode.window.showInputBox({
     title: 'Tensors to replace (regular expressions, several separated by spaces, last match wins)',
     value: selected ? exactNames(selected) : 'proj',
+    ignoreFocusOut: true,
   });
   if (!patterns) return;
   const rules = rulesFor(patterns, pick.label);

@@ -2,8 +2,6 @@
  * One opened model in the editor: its header (read on the extension host: headers only, fast), results cached
  * per file version, and the worker jobs it started (cancelled when the editor closes).
  */
-import type { RemoteOptions } from '../core/io/location.ts';
-import { isRemote, modelLocation } from './modelUri.ts';
 import * as vscode from 'vscode';
 import { stat } from 'node:fs/promises';
 import { openModel } from '../core/formats/openModel.ts';
@@ -12,6 +10,8 @@ import { oneLine, QuantLensError } from '../core/errors.ts';
 import type { TensorStats } from '../core/analysis/tensorStats.ts';
 import type { JobHandle, WorkerPool } from '../node/workerPool.ts';
 import type { ResultOf, WorkerJob, WorkerResult } from '../shared/workerProtocol.ts';
+import type { RemoteOptions } from '../core/io/location.ts';
+import { isRemote, modelLocation } from './modelUri.ts';
 
 /** Results survive closing and reopening the same file version (path + size + mtime). */
 const resultCache = new Map<string, WorkerResult>();

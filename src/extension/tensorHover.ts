@@ -2,12 +2,12 @@
  * Hover for tensor names written anywhere (a Python script, a log, JSON, a Quant Lens dump): shape, type and,
  * once computed, stats of that tensor in every open model, with a link that reveals it in its editor.
  */
-import { modelLocation, modelName } from './modelUri.ts';
 import * as vscode from 'vscode';
 import type { ModelRegistry, TensorHit } from './modelRegistry.ts';
 import type { TensorStats } from '../core/analysis/tensorStats.ts';
 import { codecForType } from '../core/quant/index.ts';
 import { readSettings } from './modelEditorProvider.ts';
+import { modelLocation, modelName } from './modelUri.ts';
 
 /** Tensors up to this many weights get their stats computed for the hover (a fraction of a second). */
 const HOVER_SCAN_LIMIT = 16 << 20;

@@ -3,10 +3,10 @@
  * own language and grammar (syntaxes/quantlens-dump.tmLanguage.json), an outline (sections, blocks, tensors)
  * and folding, both read by dumpOutline (src/core/report/textDump.ts), which knows the line format.
  */
-import { modelLocation, modelName } from './modelUri.ts';
 import * as vscode from 'vscode';
 import type { WorkerPool } from '../node/workerPool.ts';
 import { dumpOutline, type DumpSymbol } from '../core/report/textDump.ts';
+import { modelLocation, modelName } from './modelUri.ts';
 
 export const DUMP_SCHEME = 'quantlens-dump';
 

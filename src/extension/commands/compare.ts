@@ -2,10 +2,10 @@
  * "Compare With…": the model against a reference. In its open editor: the ranked table and the map coloured by
  * error; otherwise a Markdown report.
  */
-import { folderOfModel, modelLocation, modelName } from '../modelUri.ts';
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
 import { MODEL_FILTERS, requireTarget, runWithCancel, withJob, type CommandContext } from './common.ts';
+import { folderOfModel, modelLocation, modelName } from '../modelUri.ts';
 
 export async function compare(ctx: CommandContext, arg: unknown): Promise<void> {
   const uri = requireTarget(ctx, arg);

@@ -1,8 +1,7 @@
 /** "Export Stats…": every tensor's stats as Markdown, JSON or CSV, saved beside the model. */
-import { besideModel, modelLocation, modelName } from '../modelUri.ts';
 import * as vscode from 'vscode';
-import { basename, dirname, join } from 'node:path';
 import { requireTarget, runWithCancel, withJob, type CommandContext } from './common.ts';
+import { besideModel, modelLocation, modelName } from '../modelUri.ts';
 
 export async function exportReport(ctx: CommandContext, arg: unknown): Promise<void> {
   const uri = requireTarget(ctx, arg);

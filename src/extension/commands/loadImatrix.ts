@@ -1,8 +1,8 @@
 /** "Load Importance Matrix…": a llama.cpp imatrix that weights the what-if error of the open editor's model. */
-import { folderOfModel } from '../modelUri.ts';
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
 import { requireTarget, type CommandContext } from './common.ts';
+import { folderOfModel } from '../modelUri.ts';
 
 export async function loadImatrix(ctx: CommandContext, arg: unknown): Promise<void> {
   const uri = requireTarget(ctx, arg);

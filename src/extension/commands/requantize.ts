@@ -2,7 +2,6 @@
  * "Requantize Tensors…": a new GGUF whose chosen tensors have another ggml type, after a preview of each change's
  * size and predicted error. A safetensors model goes to "Export Simulated Quantization…" instead.
  */
-import { besideModel, modelLocation, modelName } from '../modelUri.ts';
 import * as vscode from 'vscode';
 import { basename, extname } from 'node:path';
 import { VIEW_TYPE } from '../modelEditorProvider.ts';
@@ -12,6 +11,7 @@ import { requiresImatrix, writableTypes } from '../../core/types.ts';
 import { formatBytes, formatCount } from '../../core/analysis/summary.ts';
 import type { JobResults } from '../../shared/workerProtocol.ts';
 import { exactNames, refuseUntrusted, requireTarget, rulesFor, runWithCancel, selectedTensors, withJob, type CommandContext } from './common.ts';
+import { besideModel, modelLocation, modelName } from '../modelUri.ts';
 
 /** A relative error to 3 significant digits. */
 const fmtError = (x: number) => (x === 0 ? '0' : x.toPrecision(3));

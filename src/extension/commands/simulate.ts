@@ -2,12 +2,12 @@
  * "Export Simulated Quantization…": a safetensors copy whose chosen tensors went through a quantization and back
  * (a ggml type or a textbook scheme), stored in their original dtype.
  */
-import { besideModel, modelLocation, modelName } from '../modelUri.ts';
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
 import { VIEW_TYPE } from '../modelEditorProvider.ts';
 import { requiresImatrix, writableTypes } from '../../core/types.ts';
 import { exactNames, refuseUntrusted, requireTarget, rulesFor, runWithCancel, selectedTensors, withJob, type CommandContext } from './common.ts';
+import { besideModel, modelLocation, modelName } from '../modelUri.ts';
 
 const SCHEMES = ['int8-sym-channel', 'int4-sym-g32', 'int4-asym-g32', 'int4-sym-g128', 'int3-asym-g32', 'nf4', 'fp8-e4m3', 'fp8-e5m2'];
 

@@ -4,7 +4,7 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { start, runCommand, webview, webviewFocused, shot, assertCleanConsole, CORPUS, type Session } from './harness.ts';
+import { start, runCommand, quickOpen, webview, webviewFocused, shot, assertCleanConsole, CORPUS, type Session } from './harness.ts';
 import { startServer, type TestServer } from '../helpers/httpServer.ts';
 
 const MIX = 'llama-mix-Q4_K_M';
@@ -16,8 +16,8 @@ let step = 0;
 const quickInput = () => s.page.locator('.quick-input-widget .quick-input-box input');
 
 before(async () => {
-  server = await startServer({ [`${MIX}.gguf`]: join(CORPUS, 'gguf', `${MIX}.gguf`) });
-  s = await start({ 'README.md': 'text:models are remote here\n' });
+  server = await startServer({ [`${MIX}.gguf`]: join(CORPUS, 'gguf', `${MIX}.gguf`), 'llama-tiny-F32.gguf': join(CORPUS, 'gguf', 'llama-tiny-F32.gguf') });
+  s = await start({ 'llama-tiny-Q4_K.gguf': join(CORPUS, 'gguf', 'llama-tiny-Q4_K.gguf') });
 });
 
 after(async () => {
@@ -71,4 +71,23 @@ test('a URL that is not there: the editor says so in one line', async () => {
   await wv.locator('[data-testid="open-error-reason"]', { hasText: 'HTTP 404: no such file' }).waitFor({ timeout: 60_000 });
   // not "Not a valid GGUF file": nothing was read
   assert.match(await wv.locator('[data-testid="open-error-headline"]').innerText(), /This file cannot be opened/);
+});
+
+test('Compare With Model at URL: a local quantization against its remote F32 source, ranked by ggml-measured error', async () => {
+  await quickOpen(s.page, 'llama-tiny-Q4_K.gguf');
+  const wv = webview(s.page);
+  await wv.locator('[data-testid="file-name"]', { hasText: 'llama-tiny-Q4_K.gguf' }).waitFor({ timeout: 60_000 });
+  await webviewFocused(s.page);
+  await runCommand(s.page, 'Quant Lens: Compare With Model at URL…');
+  await s.page.locator('.quick-input-widget', { hasText: 'with the model at a URL' }).waitFor();
+  await quickInput().fill(`${server.url}/f/llama-tiny-F32.gguf`);
+  await quickInput().press('Enter');
+  const rows = wv.locator('[data-testid="ranked-errors"] tbody tr');
+  await rows.first().waitFor({ timeout: 60_000 });
+  const q4k = JSON.parse(readFileSync(join(CORPUS, 'gguf', 'llama-tiny-Q4_K.expected.json'), 'utf8'));
+  assert.equal(await rows.count(), q4k.n_tensors);
+  const worst = Number(await rows.first().locator('td').nth(4).innerText());
+  const maxRel = Math.max(...q4k.tensors.map((t: { stats: { error_vs_source: { rel_rmse: number } } }) => t.stats.error_vs_source.rel_rmse));
+  assert.ok(Math.abs(worst - maxRel) / maxRel < 1e-3, `worst rel. RMSE ${worst} vs ggml's ${maxRel}`);
+  await shot(s.page, 'remote-compare');
 });

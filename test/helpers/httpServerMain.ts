@@ -8,10 +8,11 @@
  *   fail=N            the first N requests of this exact path get 503
  *   redirect=H        302 to http://H/f/<name> (another host name for the same server, no options)
  *   lie=N             206 with a Content-Range N bytes off
+ *   slow=MS           every reply waits MS ms (a slow link, for cancelling mid-scan)
  * GET /__stats gives {requests, bytesSent} as JSON; POST /__reset clears them; POST /__etag bumps every file's ETag
  * (the file "changed on the server"). Prints its port on stdout when listening.
  */
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 
@@ -39,6 +40,12 @@ function readSpan(path: string, start: number, end: number): Buffer {
 }
 
 const server = createServer((req, res) => {
+  const slow = /\/slow=(\d+)\//.exec(req.url ?? '');
+  if (slow) setTimeout(() => handle(req, res), Number(slow[1]));
+  else handle(req, res);
+});
+
+function handle(req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url ?? '/', 'http://x');
   if (url.pathname === '/__stats') return send(res, 200, { 'content-type': 'application/json' }, Buffer.from(JSON.stringify({ requests, bytesSent })));
   if (url.pathname === '/__reset') {
@@ -80,7 +87,7 @@ const server = createServer((req, res) => {
   if (start >= size) return send(res, 416, { 'content-range': `bytes */${size}` });
   const shift = Number(options.get('lie') ?? 0);
   send(res, 206, { 'content-range': `bytes ${start + shift}-${end - 1 + shift}/${size}`, etag, 'accept-ranges': 'bytes' }, readSpan(path, start, end));
-});
+}
 
 server.listen(0, '127.0.0.1', () => process.stdout.write(`${(server.address() as AddressInfo).port}\n`));
 process.stdin.on('end', () => process.exit(0)); // the test process went away

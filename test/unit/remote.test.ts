@@ -106,6 +106,29 @@ test('exact stats of one tensor by URL (synchronous reads on a helper thread) fe
   }
 });
 
+test('a scan over a slow link cancels at its first progress report, without fetching the rest of the tensor', async () => {
+  const m = await openModel(at('slow=100/f/big.gguf'));
+  try {
+    const tensor = m.tensors.reduce((a, b) => (b.nbytes > a.nbytes ? b : a));
+    const want = { nbytes: tensor.nbytes };
+    await server.reset();
+    let cancelled = false;
+    const e = (() => {
+      try {
+        computeTensorStats(m, tensor, { chunkElements: 1 << 16, onProgress: () => (cancelled = true), isCancelled: () => cancelled });
+      } catch (err) {
+        return err as QuantLensError;
+      }
+      return undefined;
+    })();
+    assert.equal(e?.code, 'cancelled', `the scan stopped: ${e?.message}`);
+    const { bytesSent } = await server.stats();
+    assert.ok(bytesSent < 4 << 20, `a cancelled scan fetched ${bytesSent} of the tensor's ${want.nbytes} bytes`);
+  } finally {
+    await m.close();
+  }
+});
+
 test('a split GGUF by the URL of its first shard, and a sharded safetensors model by its index URL', async () => {
   const split = await openModel(at(`f/${MIX}-00001-of-00002.gguf`));
   try {

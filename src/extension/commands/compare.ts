@@ -1,11 +1,11 @@
 /**
- * "Compare With…": the model against a reference. In its open editor: the ranked table and the map coloured by
- * error; otherwise a Markdown report.
+ * "Compare With…" and "Compare With Model at URL…": the model against a reference, a local file or a remote one.
  */
 import * as vscode from 'vscode';
-import { basename } from 'node:path';
 import { MODEL_FILTERS, requireTarget, runWithCancel, withJob, type CommandContext } from './common.ts';
 import { folderOfModel, modelLocation, modelName } from '../modelUri.ts';
+import { baseName } from '../../core/io/location.ts';
+import { urlOfReference } from './openUrl.ts';
 
 export async function compare(ctx: CommandContext, arg: unknown): Promise<void> {
   const uri = requireTarget(ctx, arg);
@@ -16,21 +16,43 @@ export async function compare(ctx: CommandContext, arg: unknown): Promise<void> 
     defaultUri: folderOfModel(uri),
     canSelectMany: false,
   });
-  const ref = picked?.[0];
-  if (!ref) return;
-  const title = `Quant Lens: comparing ${modelName(uri)} with ${basename(ref.fsPath)}`;
+  if (picked?.[0]) await compareWith(ctx, uri, picked[0].fsPath);
+}
+
+/** "Compare With Model at URL…": the same, against a reference on the Hub or any HTTP server (only what is compared is fetched). */
+export async function compareUrl(ctx: CommandContext, arg: unknown): Promise<void> {
+  const uri = requireTarget(ctx, arg);
+  if (!uri) return;
+  const input = await vscode.window.showInputBox({
+    title: `Compare ${modelName(uri)} with the model at a URL`,
+    prompt: 'A Hugging Face file (owner/repo/model.gguf, or its page or download URL), or any URL of a server that answers range requests',
+    ignoreFocusOut: true,
+    validateInput: (v) => {
+      const r = urlOfReference(v);
+      return typeof r === 'string' || !v.trim() ? undefined : r.error;
+    },
+  });
+  if (!input?.trim()) return;
+  const url = urlOfReference(input);
+  if (typeof url !== 'string') throw new Error(url.error);
+  await compareWith(ctx, uri, url);
+}
+
+/** In the model's open editor: the ranked table and the map coloured by error; otherwise a Markdown report. */
+async function compareWith(ctx: CommandContext, uri: vscode.Uri, reference: string): Promise<void> {
+  const title = `Quant Lens: comparing ${modelName(uri)} with ${baseName(reference)}`;
   const open = ctx.provider.documentFor(uri);
   if (open) {
     const result = await withJob(title, (p, t) => {
-      const run = open.run({ kind: 'compare', path: modelLocation(uri), reference: ref.fsPath }, p);
+      const run = open.run({ kind: 'compare', path: modelLocation(uri), reference }, p);
       t.onCancellationRequested(() => open.cancelJobs());
       return run;
     });
-    open.reference = ref.fsPath;
+    open.reference = reference;
     ctx.provider.post(open, { type: 'comparison', comparison: result.comparison });
     return;
   }
-  const text = await withJob(title, (p, t) => runWithCancel(ctx, { kind: 'report', path: modelLocation(uri), reference: ref.fsPath, format: 'md' }, p, t));
+  const text = await withJob(title, (p, t) => runWithCancel(ctx, { kind: 'report', path: modelLocation(uri), reference, format: 'md' }, p, t));
   const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: text.text });
   await vscode.window.showTextDocument(doc, { preview: false });
 }

@@ -6,7 +6,7 @@ import { openWith } from './openWith.ts';
 import { revealTensor } from './revealTensor.ts';
 import { showAsText } from './showAsText.ts';
 import { exportReport } from './exportReport.ts';
-import { compare } from './compare.ts';
+import { compare, compareUrl } from './compare.ts';
 import { loadImatrix } from './loadImatrix.ts';
 import { simulate } from './simulate.ts';
 import { requantize } from './requantize.ts';
@@ -19,6 +19,7 @@ const COMMANDS: Record<string, Command> = {
   'quantLens.showAsText': showAsText,
   'quantLens.exportReport': exportReport,
   'quantLens.compare': compare,
+  'quantLens.compareUrl': compareUrl,
   'quantLens.loadImatrix': loadImatrix,
   'quantLens.simulate': simulate,
   'quantLens.requantize': requantize,

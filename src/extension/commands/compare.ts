@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import { MODEL_FILTERS, requireTarget, runWithCancel, withJob, type CommandContext } from './common.ts';
 import { folderOfModel, modelLocation, modelName } from '../modelUri.ts';
 import { baseName } from '../../core/io/location.ts';
-import { urlOfReference } from './openUrl.ts';
+import { askForModelUrl } from './openUrl.ts';
 
 export async function compare(ctx: CommandContext, arg: unknown): Promise<void> {
   const uri = requireTarget(ctx, arg);
@@ -23,18 +23,8 @@ export async function compare(ctx: CommandContext, arg: unknown): Promise<void> 
 export async function compareUrl(ctx: CommandContext, arg: unknown): Promise<void> {
   const uri = requireTarget(ctx, arg);
   if (!uri) return;
-  const input = await vscode.window.showInputBox({
-    title: `Compare ${modelName(uri)} with the model at a URL`,
-    prompt: 'A Hugging Face file (owner/repo/model.gguf, or its page or download URL), or any URL of a server that answers range requests',
-    ignoreFocusOut: true,
-    validateInput: (v) => {
-      const r = urlOfReference(v);
-      return typeof r === 'string' || !v.trim() ? undefined : r.error;
-    },
-  });
-  if (!input?.trim()) return;
-  const url = urlOfReference(input);
-  if (typeof url !== 'string') throw new Error(url.error);
+  const url = await askForModelUrl(`Compare ${modelName(uri)} with the model at a URL`);
+  if (!url) return;
   await compareWith(ctx, uri, url);
 }
 

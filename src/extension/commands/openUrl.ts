@@ -18,13 +18,16 @@ export function urlOfReference(input: string): string | { error: string } {
   return url;
 }
 
-export async function openUrl(_ctx: CommandContext, arg: unknown): Promise<void> {
+const PROMPT = 'A Hugging Face file (owner/repo/model.gguf, or its page or download URL), or any URL of a server that answers range requests';
+
+/** Asks for a model's URL (or takes `given`); undefined when the user gives none. */
+export async function askForModelUrl(title: string, given?: unknown): Promise<string | undefined> {
   const input =
-    typeof arg === 'string'
-      ? arg
+    typeof given === 'string'
+      ? given
       : await vscode.window.showInputBox({
-          title: 'Quant Lens: open a model from a URL',
-          prompt: 'A Hugging Face file (owner/repo/model.gguf, or its page or download URL), or any URL of a server that answers range requests',
+          title,
+          prompt: PROMPT,
           placeHolder: 'https://huggingface.co/owner/repo/resolve/main/model-Q4_K_M.gguf',
           ignoreFocusOut: true,
           validateInput: (v) => {
@@ -32,8 +35,13 @@ export async function openUrl(_ctx: CommandContext, arg: unknown): Promise<void>
             return typeof r === 'string' || !v.trim() ? undefined : r.error;
           },
         });
-  if (!input?.trim()) return;
+  if (!input?.trim()) return undefined;
   const url = urlOfReference(input);
   if (typeof url !== 'string') throw new Error(url.error);
-  await vscode.commands.executeCommand('vscode.openWith', remoteModelUri(url), VIEW_TYPE);
+  return url;
+}
+
+export async function openUrl(_ctx: CommandContext, arg: unknown): Promise<void> {
+  const url = await askForModelUrl('Quant Lens: open a model from a URL', arg);
+  if (url) await vscode.commands.executeCommand('vscode.openWith', remoteModelUri(url), VIEW_TYPE);
 }

@@ -73,7 +73,10 @@ test('requantize: palette -> type -> pattern -> preview -> a new verified file o
   assert.ok(Math.abs(Number(m[2]) - q8.snr_db) <= 0.1, `SNR ${m[2]} dB vs ggml's ${q8.snr_db}`);
   await shot(s.page, 'requantize-preview');
   await quickRow('Write 2 changed tensors').waitFor();
-  await s.page.keyboard.press('Enter');
+  // a change row is part of the preview: choosing it keeps the preview open (it used to end the flow silently)
+  await quickRow('blk.0.attn_q.weight').click();
+  await quickRow('Write 2 changed tensors').waitFor();
+  await quickRow('Write 2 changed tensors').click();
   // The save dialog (VS Code's simple dialog in the browser) proposes a name beside the source.
   await waitForQuickInputValue(s.page, '/llama-tiny-F32-Q8_0.gguf');
   await s.page.keyboard.press('Enter');

@@ -8,6 +8,7 @@ import { VIEW_TYPE } from '../modelEditorProvider.ts';
 import { requiresImatrix, writableTypes } from '../../core/types.ts';
 import { exactNames, refuseUntrusted, requireTarget, rulesFor, runWithCancel, selectedTensors, withJob, type CommandContext } from './common.ts';
 import { besideModel, modelLocation, modelName } from '../modelUri.ts';
+import { QuickFlow } from './quickFlow.ts';
 
 const SCHEMES = ['int8-sym-channel', 'int4-sym-g32', 'int4-asym-g32', 'int4-sym-g128', 'int3-asym-g32', 'nf4', 'fp8-e4m3', 'fp8-e5m2'];
 
@@ -19,18 +20,23 @@ export async function simulate(ctx: CommandContext, arg: unknown, tensors: unkno
     ...writableTypes().filter((t) => t.blockSize > 1 && !requiresImatrix(t)).map((t) => ({ label: t.name, description: `${t.bitsPerWeight.toFixed(3)} bpw (ggml)` })),
     ...SCHEMES.map((s) => ({ label: s, description: 'textbook scheme' })),
   ];
-  const pick = await vscode.window.showQuickPick(candidates, { title: 'Quant Lens: simulate which quantization? (quantize → dequantize, stored in the original dtype)', ignoreFocusOut: true });
-  if (!pick) return;
-  const selected = selectedTensors(tensors);
-  const patterns = await vscode.window.showInputBox({
-    title: 'Tensors to replace (regular expressions, several separated by spaces, last match wins)',
-    value: selected ? exactNames(selected) : 'proj',
-    ignoreFocusOut: true,
-  });
-  if (!patterns) return;
-  const rules = rulesFor(patterns, pick.label);
-  const base = modelName(uri).replace(/(-\d{5}-of-\d{5})?\.safetensors$|\.safetensors\.index\.json$/, '');
-  const dest = await vscode.window.showSaveDialog({ defaultUri: besideModel(uri, `${base}-sim-${pick.label}.safetensors`), filters: { safetensors: ['safetensors'] } });
+  const flow = new QuickFlow();
+  let pick: (typeof candidates)[number] | undefined;
+  let rules: string[];
+  let dest: vscode.Uri | undefined;
+  try {
+    pick = await flow.pick('Quant Lens: simulate which quantization? (quantize → dequantize, stored in the original dtype)', candidates);
+    if (!pick) return;
+    const selected = selectedTensors(tensors);
+    const patterns = await flow.text('Tensors to replace (regular expressions, several separated by spaces, last match wins)', { value: selected ? exactNames(selected) : 'proj' });
+    if (!patterns) return;
+    rules = rulesFor(patterns, pick.label);
+    const base = modelName(uri).replace(/(-\d{5}-of-\d{5})?\.safetensors$|\.safetensors\.index\.json$/, '');
+    // asked while the flow is still open: the dialog takes its place rather than the editor taking the focus
+    dest = await vscode.window.showSaveDialog({ defaultUri: besideModel(uri, `${base}-sim-${pick.label}.safetensors`), filters: { safetensors: ['safetensors'] } });
+  } finally {
+    flow.dispose();
+  }
   if (!dest) return;
   const result = await withJob(`Quant Lens: writing ${basename(dest.fsPath)}`, (p, t) => runWithCancel(ctx, { kind: 'simulate', path: modelLocation(uri), output: dest.fsPath, rules }, p, t));
   void vscode.window.showInformationMessage(`Quant Lens: wrote ${basename(result.output)} (${result.changed} tensors replaced by simulated ${pick.label}, verified).`);

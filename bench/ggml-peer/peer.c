@@ -236,7 +236,7 @@ static int cmd_scan(const char *path, int bins, int reps) {
   double var = s0.finite ? s0.sumsq / s0.finite - mean * mean : NAN;
   uint64_t hsum = 0;
   for (int b = 0; b < bins; b++) hsum += hist0[b];
-  printf("stats %llu %.9g %.9g %.17g %.17g %llu %llu %llu\n", (unsigned long long)s0.count, s0.min, s0.max, mean, sqrt(var > 0 ? var : 0), (unsigned long long)s0.zero, (unsigned long long)hsum, (unsigned long long)hist0[bins / 2]);
+  printf("stats %llu %.17g %.17g %.17g %.17g %llu %llu %llu\n", (unsigned long long)s0.count, s0.min, s0.max, mean, sqrt(var > 0 ? var : 0), (unsigned long long)s0.zero, (unsigned long long)hsum, (unsigned long long)hist0[bins / 2]);
   free(buf);
   free(vals);
   free(hist);

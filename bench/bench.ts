@@ -13,7 +13,7 @@
  * 2. Scan, one thread: for each type, a large tensor made by tiling the corpus tensor's bytes, scanned as
  *    `quantlens stats` does (dequantize, stats, histogram, two passes) against ggml's to_float + min/max/mean/std +
  *    histogram in C (two passes); both sides' min/max/mean/count are checked against each other.
- * 3. Whole process: `quantlens stats` of a 268M-weight multi-tensor file of each of Q4_K, Q6_K, Q8_0, IQ4_XS and F16,
+ * 3. Whole process: `quantlens stats` of a 134M-weight multi-tensor file of each of Q4_K, Q6_K, Q8_0, IQ4_XS and F16,
  *    one thread and all cores, against the peer's scan of the same file on one core, as a whole process.
  * 4. Quantizers: each type Quant Lens can write, one thread, against ggml_quantize_chunk, bytes compared
  *    (bench/quantizerBench.ts).
@@ -42,7 +42,7 @@ const WHOLE_TYPES = ['Q4_K', 'Q6_K', 'Q8_0', 'IQ4_XS', 'F16'];
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const typeArg = args.find((a, i) => args[i - 1] === '--types');
-const mweights = Number(args.find((a, i) => args[i - 1] === '--mweights') ?? 64);
+const mweights = Number(args.find((a, i) => args[i - 1] === '--mweights') ?? 32);
 const quantizerTypes = args.find((a, i) => args[i - 1] === '--quantizers');
 const types = (typeArg ?? 'F32,F16,BF16,Q4_0,Q4_1,Q5_0,Q5_1,Q8_0,Q2_K,Q3_K,Q4_K,Q5_K,Q6_K,IQ2_XXS,IQ2_XS,IQ2_S,IQ3_XXS,IQ3_S,IQ1_S,IQ1_M,IQ4_NL,IQ4_XS,TQ1_0,TQ2_0,MXFP4,NVFP4,Q1_0,Q2_0').split(',');
 
@@ -157,18 +157,18 @@ async function scanBench(dir: string, typeName: string, peer: Peer | undefined) 
 }
 
 /**
- * Whole process: `quantlens stats --bins 256 --json` on a multi-tensor file (64 tensors of 4M weights, the corpus
+ * Whole process: `quantlens stats --bins 256 --json` on a multi-tensor file (32 tensors of 4M weights, the corpus
  * tensor tiled), as a user runs it, on one thread and on all cores; the peer's scan of the same file on one core as
  * a whole process; a page-cached read of the same file.
  */
 function wholeProcessBench(dir: string, typeName: string, peer: Peer | undefined) {
   const path = join(dir, `whole-${typeName}.gguf`);
-  const { weights, bytes } = tiledGguf(path, typeName, 64, 32);
+  const { weights, bytes } = tiledGguf(path, typeName, 32, 32);
   try {
     const read = readMs(path, 0, bytes);
     const cores = availableParallelism();
     const stats = (threads: number) => () => processMs(process.execPath, [CLI, 'stats', path, '--bins', String(BINS), '--json', '--threads', String(threads)]);
-    const file = `${typeName}, 64 tensors, ${(weights / 1e6).toFixed(0)} M weights, ${(bytes / 1e6).toFixed(0)} MB`;
+    const file = `${typeName}, 32 tensors, ${(weights / 1e6).toFixed(0)} M weights, ${(bytes / 1e6).toFixed(0)} MB`;
     const readText = `page-cached read ${(bytes / read / 1e6).toFixed(2)} GB/s`;
     if (!peer) {
       const one = [stats(1)(), stats(1)()];
@@ -176,14 +176,19 @@ function wholeProcessBench(dir: string, typeName: string, peer: Peer | undefined
       log(`${file}: Quant Lens ${rateRange(weights, one, 1e6)} G w/s on one thread, ${rateRange(weights, all, 1e6)} G w/s on ${cores} cores; ${readText}, scan/read ${(read / Math.min(...all)).toFixed(3)}`);
       return { type: typeName, weights, bytes, oneThreadMs: one, allCoresMs: all, readMs: read };
     }
-    const ggml = () => processMs(...peer.argv('scan', path, String(BINS), '1'));
-    const one = alternate(2, stats(1), ggml);
-    const all = alternate(2, stats(cores), ggml);
-    const peerMs = [...one.peer, ...all.peer];
-    const vOne = versus(one);
-    const vAll = versus(all);
-    log(`${file}: ggml C one core ${rateRange(weights, peerMs, 1e6)} G w/s; Quant Lens one thread ${rateRange(weights, one.ours, 1e6)} G w/s (${ratioText(vOne)}), ${cores} cores ${rateRange(weights, all.ours, 1e6)} G w/s (${ratioText(vAll)}); ${readText}`);
-    return { type: typeName, weights, bytes, oneThreadMs: one.ours, allCoresMs: all.ours, ggmlMs: peerMs, ratioOneThread: vOne, ratioAllCores: vAll, readMs: read };
+    // rounds of ours on one thread, ours on all cores, the peer
+    const one: number[] = [];
+    const all: number[] = [];
+    const peerMs: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      one.push(stats(1)());
+      all.push(stats(cores)());
+      peerMs.push(processMs(...peer.argv('scan', path, String(BINS), '1')));
+    }
+    const vOne = versus({ ours: one, peer: peerMs });
+    const vAll = versus({ ours: all, peer: peerMs });
+    log(`${file}: ggml C one core ${rateRange(weights, peerMs, 1e6)} G w/s; Quant Lens one thread ${rateRange(weights, one, 1e6)} G w/s (${ratioText(vOne)}), ${cores} cores ${rateRange(weights, all, 1e6)} G w/s (${ratioText(vAll)}); ${readText}`);
+    return { type: typeName, weights, bytes, oneThreadMs: one, allCoresMs: all, ggmlMs: peerMs, ratioOneThread: vOne, ratioAllCores: vAll, readMs: read };
   } finally {
     rmSync(path);
   }

@@ -20,7 +20,7 @@ export const QUANTIZER_BENCH_TYPES = writableTypeIds()
 /** Each side's runs alternate this many times. */
 const ROUNDS = 3;
 /** About this much of Quant Lens's work per run: the slow codebook searches get one tile, the fast ones many. */
-const TARGET_MS = 400;
+const TARGET_MS = 300;
 
 export interface QuantizerRow {
   type: string;

@@ -125,6 +125,7 @@ static int cmd_quantize(int type, const char *src_path, int64_t n_per_row, const
 
 /* read [offset, offset + n) with pread, 4 MB at a time, the page-cached way `quantlens stats` reads */
 #define CHUNK_BYTES (4u << 20)
+#define DECODE_WEIGHTS (64u << 10)
 
 struct stats {
   uint64_t count, finite, nan, inf, zero;
@@ -161,14 +162,18 @@ static void first_pass(const float *v, int64_t n, struct stats *s, int bins) {
   s->sumsq += sumsq;
 }
 
+/* bin = floor((x - lo) * bins / range): a multiply by bins / range, and the division itself only near a bin edge
+   (x >= lo, so a truncating conversion is the floor) */
 static void second_pass(const float *v, int64_t n, struct stats *s, int bins) {
-  const double lo = s->min, range = s->max - s->min;
+  const double lo = s->min, range = s->max - s->min, scale = range > 0 ? bins / range : 0;
   uint64_t *h = s->hist;
   for (int64_t i = 0; i < n; i++) {
     double x = v[i];
     if (!isfinite(x)) continue;
-    int64_t b = range > 0 ? (int64_t)floor(((x - lo) * bins) / range) : 0;
-    if (b < 0) b = 0;
+    double t = (x - lo) * scale;
+    int64_t b = (int64_t)t;
+    double f = t - (double)b;
+    if ((f < 1e-7 || f > 1 - 1e-7) && range > 0) b = (int64_t)(((x - lo) * bins) / range);
     if (b >= bins) b = bins - 1;
     h[b]++;
   }
@@ -179,14 +184,19 @@ static void copy_f32(const void *x, float *y, int64_t k) { memcpy(y, x, (size_t)
 
 static void pass(int fd, size_t offset, size_t nbytes, const struct ggml_type_traits *tr, unsigned char *buf, float *vals, chunk_fn f, struct stats *s, int bins) {
   to_float_fn to_float = tr->to_float ? tr->to_float : copy_f32;
-  /* whole blocks per chunk */
+  /* whole blocks per read, and per decode at most DECODE_WEIGHTS (the float32 stay in cache between to_float and f) */
   size_t step = (CHUNK_BYTES / tr->type_size) * tr->type_size;
+  size_t blocks_per_decode = DECODE_WEIGHTS / (size_t)tr->blck_size;
   for (size_t at = 0; at < nbytes; at += step) {
     size_t len = nbytes - at < step ? nbytes - at : step;
     if ((size_t)pread(fd, buf, len, (off_t)(offset + at)) != len) die("pread");
-    int64_t n = (int64_t)(len / tr->type_size) * tr->blck_size;
-    to_float(buf, vals, n);
-    f(vals, n, s, bins);
+    size_t blocks = len / tr->type_size;
+    for (size_t b = 0; b < blocks; b += blocks_per_decode) {
+      size_t nb = blocks - b < blocks_per_decode ? blocks - b : blocks_per_decode;
+      int64_t n = (int64_t)nb * tr->blck_size;
+      to_float(buf + b * tr->type_size, vals, n);
+      f(vals, n, s, bins);
+    }
   }
 }
 
@@ -198,14 +208,8 @@ static int cmd_scan(const char *path, int bins, int reps) {
   if (fd < 0) die(path);
   int64_t nt = gguf_get_n_tensors(g);
   size_t data = gguf_get_data_offset(g);
-  size_t most = 0; /* weights in the largest chunk of any tensor */
-  for (int64_t t = 0; t < nt; t++) {
-    const struct ggml_type_traits *tr = ggml_get_type_traits(gguf_get_tensor_type(g, t));
-    size_t n = (CHUNK_BYTES / tr->type_size) * (size_t)tr->blck_size;
-    if (n > most) most = n;
-  }
   unsigned char *buf = malloc(CHUNK_BYTES);
-  float *vals = malloc(sizeof(float) * most);
+  float *vals = malloc(sizeof(float) * DECODE_WEIGHTS);
   uint64_t *hist = calloc((size_t)bins, sizeof(uint64_t)), *hist0 = calloc((size_t)bins, sizeof(uint64_t));
   struct stats s0 = {0};
   if (!buf || !vals || !hist || !hist0) die("malloc");

@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --json] [-- --types Q4_K,Q8_0] [-- --mweights 64] [-- --quantizers Q4_K,Q6_K] [-- --no-whole]
+ * npm run bench [-- --json] [-- --types Q4_K,Q8_0] [-- --mweights 32] [-- --quantizers Q4_K,Q6_K] [-- --no-whole]
  *
  * Every figure is measured in this run, side by side with a real peer: ggml as shipped in llama.cpp's release builds
  * (libggml-base.so of the optional dependency @node-llama-cpp/linux-x64), through the C shim bench/ggml-peer/peer.c
@@ -13,7 +13,7 @@
  * 2. Scan, one thread: for each type, a large tensor made by tiling the corpus tensor's bytes, scanned as
  *    `quantlens stats` does (dequantize, stats, histogram, two passes) against ggml's to_float + min/max/mean/std +
  *    histogram in C (two passes); both sides' min/max/mean/count are checked against each other.
- * 3. Whole process: `quantlens stats` of a 134M-weight multi-tensor file of each of Q4_K, Q6_K, Q8_0, IQ4_XS and F16,
+ * 3. Whole process: `quantlens stats` of a 268M-weight multi-tensor file of each of Q4_K, Q6_K, Q8_0, IQ4_XS and F16,
  *    one thread and all cores, against the peer's scan of the same file on one core, as a whole process.
  * 4. Quantizers: each type Quant Lens can write, one thread, against ggml_quantize_chunk, bytes compared
  *    (bench/quantizerBench.ts).
@@ -157,18 +157,18 @@ async function scanBench(dir: string, typeName: string, peer: Peer | undefined) 
 }
 
 /**
- * Whole process: `quantlens stats --bins 256 --json` on a multi-tensor file (32 tensors of 4M weights, the corpus
+ * Whole process: `quantlens stats --bins 256 --json` on a multi-tensor file (64 tensors of 4M weights, the corpus
  * tensor tiled), as a user runs it, on one thread and on all cores; the peer's scan of the same file on one core as
  * a whole process; a page-cached read of the same file.
  */
 function wholeProcessBench(dir: string, typeName: string, peer: Peer | undefined) {
   const path = join(dir, `whole-${typeName}.gguf`);
-  const { weights, bytes } = tiledGguf(path, typeName, 32, 32);
+  const { weights, bytes } = tiledGguf(path, typeName, 64, 32);
   try {
     const read = readMs(path, 0, bytes);
     const cores = availableParallelism();
     const stats = (threads: number) => () => processMs(process.execPath, [CLI, 'stats', path, '--bins', String(BINS), '--json', '--threads', String(threads)]);
-    const file = `${typeName}, 32 tensors, ${(weights / 1e6).toFixed(0)} M weights, ${(bytes / 1e6).toFixed(0)} MB`;
+    const file = `${typeName}, 64 tensors, ${(weights / 1e6).toFixed(0)} M weights, ${(bytes / 1e6).toFixed(0)} MB`;
     const readText = `page-cached read ${(bytes / read / 1e6).toFixed(2)} GB/s`;
     if (!peer) {
       const one = [stats(1)(), stats(1)()];

@@ -1,35 +1,48 @@
 /**
- * npm run bench [-- --json] [-- --types Q4_K,Q8_0] [-- --mweights 64] [-- --quantizers Q4_K,Q6_K] [-- --no-whole]
+ * npm run bench [-- --json] [-- --types Q4_K,Q8_0] [-- --mweights 32] [-- --quantizers Q4_K,Q6_K] [-- --no-whole]
  *
- * 1. Header: open a Llama-3-8B-shaped GGUF header (7.9 MB, 128k vocabulary, 280k merges, 291 tensors) with
- *    Quant Lens and with @huggingface/gguf, side by side.
- * 2. Scan: for each type, a large tensor made by tiling the corpus tensor's bytes, scanned exactly as
- *    `quantlens stats` does (dequantize, float64 stats, histogram, two passes); throughput in M weights/s and as
- *    a ratio to a plain page-cached read of the same bytes, measured in the same run.
- * 3. Whole process: `quantlens stats` on a 604 MB Q4_K file, one thread and all cores.
- * 4. Quantizers: M weights/s per type next to ggml's reference quantizers (bench/quantizerBench.ts).
+ * Every figure is measured in this run, side by side with a real peer: ggml as shipped in llama.cpp's release builds
+ * (libggml-base.so of the optional dependency @node-llama-cpp/linux-x64), through the C shim bench/ggml-peer/peer.c
+ * that bench/peer.ts compiles with the machine's gcc. Runs alternate (ours, ggml, ours, ggml, ...) and the ratios
+ * are printed best against best, with their range over the rounds: the machine may be loaded. Where there is no
+ * peer (no package, no gcc), the bench says so in one line and prints ratios to a page-cached read instead.
+ *
+ * 1. Header: a Llama-3-8B-shaped GGUF header (7.9 MB, 128k vocabulary, 280k merges, 291 tensors) opened by Quant Lens,
+ *    @huggingface/gguf and gguf_init_from_file(no_alloc), in process; then `quantlens info --json` and the peer's
+ *    header read as whole processes.
+ * 2. Scan, one thread: for each type, a large tensor made by tiling the corpus tensor's bytes, scanned as
+ *    `quantlens stats` does (dequantize, stats, histogram, two passes) against ggml's to_float + min/max/mean/std +
+ *    histogram in C (two passes); both sides' min/max/mean/count are checked against each other.
+ * 3. Whole process: `quantlens stats` of a 268M-weight multi-tensor file of each of Q4_K, Q6_K, Q8_0, IQ4_XS and F16,
+ *    one thread and all cores, against the peer's scan of the same file on one core, as a whole process.
+ * 4. Quantizers: each type Quant Lens can write, one thread, against ggml_quantize_chunk, bytes compared
+ *    (bench/quantizerBench.ts).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync, openSync, readSync, closeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, existsSync, readFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gguf as hfGguf } from '@huggingface/gguf';
 import { openModel } from '../src/core/formats/openModel.ts';
-import { computeTensorStats } from '../src/core/analysis/tensorStats.ts';
+import { computeTensorStats, type TensorStats } from '../src/core/analysis/tensorStats.ts';
 import { buildGgufHeader } from '../src/core/formats/ggufWriter.ts';
 import { typeByName } from '../src/core/types.ts';
 import { codecForType } from '../src/core/quant/index.ts';
 import { quantizerBench, QUANTIZER_BENCH_TYPES } from './quantizerBench.ts';
+import { loadPeer, type Peer, type PeerStats } from './peer.ts';
+import { alternate, bestOf, bestOfAsync, fmt, processMs, rateRange, ratioText, readMs, timed, versus } from './timing.ts';
 
 const ROOT = join(__dirname, '..');
 const CORPUS = join(ROOT, 'test', 'fixtures', 'corpus', 'gguf');
-/** ggml's own C on one core of this machine, exact scan as `quantlens stats` does it, G weights/s. */
-const GGML_SCAN_YARDSTICK: Record<string, number> = { Q4_K: 0.4, Q8_0: 0.33, Q6_K: 0.26, IQ4_XS: 0.29, F16: 0.23 };
+const CLI = join(ROOT, 'dist', 'cli.js');
+const BINS = 256;
+/** The whole-process scan's types (the issue's five). */
+const WHOLE_TYPES = ['Q4_K', 'Q6_K', 'Q8_0', 'IQ4_XS', 'F16'];
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const typeArg = args.find((a, i) => args[i - 1] === '--types');
-const mweights = Number(args.find((a, i) => args[i - 1] === '--mweights') ?? 64);
+const mweights = Number(args.find((a, i) => args[i - 1] === '--mweights') ?? 32);
 const quantizerTypes = args.find((a, i) => args[i - 1] === '--quantizers');
 const types = (typeArg ?? 'F32,F16,BF16,Q4_0,Q4_1,Q5_0,Q5_1,Q8_0,Q2_K,Q3_K,Q4_K,Q5_K,Q6_K,IQ2_XXS,IQ2_XS,IQ2_S,IQ3_XXS,IQ3_S,IQ1_S,IQ1_M,IQ4_NL,IQ4_XS,TQ1_0,TQ2_0,MXFP4,NVFP4,Q1_0,Q2_0').split(',');
 
@@ -37,44 +50,34 @@ function log(s: string): void {
   if (!json) process.stdout.write(s + '\n');
 }
 
-function bestOf<T>(n: number, f: () => T): { ms: number; result: T } {
-  let best = Infinity;
-  let result!: T;
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    result = f();
-    best = Math.min(best, performance.now() - t0);
-  }
-  return { ms: best, result };
+/** The corpus tensor blk.0.ffn_down.weight of a type: its bytes and shape. */
+function corpusTensor(typeName: string): { src: Buffer; ne: number[]; nbytes: number; nElements: number } {
+  const expected = JSON.parse(readFileSync(join(CORPUS, `llama-tiny-${typeName}.expected.json`), 'utf8'));
+  const t = expected.tensors.find((x: { name: string }) => x.name === 'blk.0.ffn_down.weight');
+  const src = readFileSync(join(CORPUS, expected.file)).subarray(t.absolute_offset, t.absolute_offset + t.nbytes);
+  return { src, ne: t.ne, nbytes: t.nbytes, nElements: t.n_elements };
 }
 
-async function bestOfAsync<T>(n: number, f: () => Promise<T>): Promise<{ ms: number; result: T }> {
-  let best = Infinity;
-  let result!: T;
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    result = await f();
-    best = Math.min(best, performance.now() - t0);
-  }
-  return { ms: best, result };
-}
-
-/** Plain page-cached read of [offset, offset + nbytes) in 4 MB chunks: the speed floor for any scan. */
-function readSpeed(path: string, offset: number, nbytes: number): number {
-  const fd = openSync(path, 'r');
-  const buf = Buffer.allocUnsafe(4 << 20);
+/** A GGUF of nTensors tensors, each the corpus tensor tiled `tiles` times along its rows, written tensor by tensor. */
+function tiledGguf(path: string, typeName: string, nTensors: number, tiles: number): { weights: number; bytes: number } {
+  const ty = typeByName(typeName)!;
+  const t = corpusTensor(typeName);
+  const tensorBytes = t.nbytes * tiles;
+  const tensors = Array.from({ length: nTensors }, (_, i) => ({ name: nTensors === 1 ? 'w' : `blk.${i}.ffn_down.weight`, shape: [t.ne[0], t.ne[1] * tiles], ggmlTypeId: ty.ggmlId!, nbytes: tensorBytes }));
+  const layout = buildGgufHeader([{ key: 'general.architecture', type: 'STRING', value: 'bench' }], tensors);
+  const data = Buffer.allocUnsafe(tensorBytes);
+  for (let i = 0; i < tiles; i++) data.set(t.src, i * t.nbytes);
+  const fd = openSync(path, 'w');
   try {
-    return bestOf(3, () => {
-      let sum = 0;
-      for (let at = 0; at < nbytes; at += buf.length) sum += readSync(fd, buf, 0, Math.min(buf.length, nbytes - at), offset + at);
-      return sum;
-    }).ms;
+    writeSync(fd, layout.header);
+    for (let i = 0; i < nTensors; i++) writeSync(fd, data, 0, tensorBytes, layout.dataOffset + layout.offsets[i]);
   } finally {
     closeSync(fd);
   }
+  return { weights: nTensors * tiles * t.nElements, bytes: layout.fileSize };
 }
 
-async function headerBench(dir: string) {
+async function headerBench(dir: string, peer: Peer | undefined) {
   const big = join(dir, 'big-header.gguf');
   execFileSync('python3', [join(ROOT, 'scripts', 'make-big-header.py'), big], { stdio: 'ignore' });
   const ours = await bestOfAsync(5, async () => {
@@ -82,47 +85,71 @@ async function headerBench(dir: string) {
     await m.close();
     return m.tensors.length;
   });
-  const theirs = await bestOfAsync(2, async () => (await hfGguf(big, { allowLocalFile: true })).tensorInfos.length);
-  const row = { quantLensMs: +ours.ms.toFixed(1), huggingfaceGgufMs: +theirs.ms.toFixed(1), speedup: +(theirs.ms / ours.ms).toFixed(1), tensors: ours.result };
-  log(`header: Llama-3-8B-shaped (7.9 MB header, ${ours.result} tensors): Quant Lens ${row.quantLensMs} ms, @huggingface/gguf ${row.huggingfaceGgufMs} ms (${row.speedup}x)`);
-  return row;
+  const hf = await bestOfAsync(2, async () => (await hfGguf(big, { allowLocalFile: true })).tensorInfos.length);
+  const peerMs = peer ? Math.min(...peer.header(big, 5)) : undefined;
+  log(`header: Llama-3-8B-shaped (7.9 MB header, ${ours.result} tensors), in process, best of 5:`);
+  log(`  Quant Lens ${ours.ms.toFixed(1)} ms, @huggingface/gguf ${hf.ms.toFixed(1)} ms (ours ${fmt(hf.ms / ours.ms)}x)${peerMs !== undefined ? `, ggml gguf_init_from_file ${peerMs.toFixed(1)} ms (ours ${fmt(peerMs / ours.ms)}x)` : ''}`);
+  const nodeMs = bestOf(3, () => processMs(process.execPath, ['-e', '0'])).ms;
+  const info = () => processMs(process.execPath, [CLI, 'info', big, '--json']);
+  let whole;
+  if (peer) {
+    const ms = alternate(5, info, () => processMs(...peer.argv('header', big, '1')));
+    const v = versus(ms);
+    whole = { quantLensMs: ms.ours, ggmlMs: ms.peer, ratio: v };
+    log(`  whole process: quantlens info --json ${Math.min(...ms.ours).toFixed(0)}-${Math.max(...ms.ours).toFixed(0)} ms, ggml (shim, gguf_init_from_file) ${Math.min(...ms.peer).toFixed(0)}-${Math.max(...ms.peer).toFixed(0)} ms: ours ${ratioText(v)}; bare node -e 0 ${nodeMs.toFixed(0)} ms`);
+  } else {
+    const ms = [info(), info(), info()];
+    whole = { quantLensMs: ms };
+    log(`  whole process: quantlens info --json ${Math.min(...ms).toFixed(0)}-${Math.max(...ms).toFixed(0)} ms; bare node -e 0 ${nodeMs.toFixed(0)} ms`);
+  }
+  return { tensors: ours.result, quantLensMs: +ours.ms.toFixed(1), huggingfaceGgufMs: +hf.ms.toFixed(1), ggmlMs: peerMs, nodeStartMs: nodeMs, whole };
 }
 
-async function scanBench(dir: string, typeName: string) {
+/** Both sides scanned the same weights: count, min and max exactly, mean and std closely (the C sums in float64). */
+function statsAgree(ours: TensorStats, theirs: PeerStats): string | undefined {
+  const close = (a: number, b: number, tol: number) => Math.abs(a - b) <= tol * Math.max(Math.abs(a), Math.abs(b), 1e-30);
+  const bad: string[] = [];
+  if (ours.count !== theirs.count) bad.push(`count ${ours.count} vs ${theirs.count}`);
+  if (Math.fround(ours.min) !== theirs.min || Math.fround(ours.max) !== theirs.max) bad.push(`min/max ${ours.min}/${ours.max} vs ${theirs.min}/${theirs.max}`);
+  if (!close(ours.mean, theirs.mean, 1e-6) && Math.abs(ours.mean - theirs.mean) > 1e-9 * ours.std) bad.push(`mean ${ours.mean} vs ${theirs.mean}`);
+  if (!close(ours.std, theirs.std, 1e-6)) bad.push(`std ${ours.std} vs ${theirs.std}`);
+  if (ours.zero_count !== theirs.zero) bad.push(`zeros ${ours.zero_count} vs ${theirs.zero}`);
+  if (theirs.histogramTotal !== ours.finite_count) bad.push(`ggml histogram total ${theirs.histogramTotal}`);
+  return bad.length ? bad.join(', ') : undefined;
+}
+
+async function scanBench(dir: string, typeName: string, peer: Peer | undefined) {
   const ty = typeByName(typeName)!;
   if (!codecForType(ty)) return { type: typeName, skipped: 'no decoder' };
-  const expected = JSON.parse(require('node:fs').readFileSync(join(CORPUS, `llama-tiny-${typeName}.expected.json`), 'utf8'));
-  const t = expected.tensors.find((x: { name: string }) => x.name === 'blk.0.ffn_down.weight');
-  const src = require('node:fs').readFileSync(join(CORPUS, expected.file)).subarray(t.absolute_offset, t.absolute_offset + t.nbytes);
-  const rowLen = t.ne[0];
-  const rowsPerTile = t.ne[1];
-  const tiles = Math.max(1, Math.round((mweights * 1e6) / t.n_elements));
-  const nbytes = t.nbytes * tiles;
-  const layout = buildGgufHeader([{ key: 'general.architecture', type: 'STRING', value: 'bench' }], [{ name: 'w', shape: [rowLen, rowsPerTile * tiles], ggmlTypeId: ty.ggmlId!, nbytes }]);
+  const tiles = Math.max(1, Math.round((mweights * 1e6) / corpusTensor(typeName).nElements));
   const path = join(dir, `scan-${typeName}.gguf`);
-  const data = Buffer.allocUnsafe(layout.fileSize);
-  data.set(layout.header);
-  for (let i = 0; i < tiles; i++) data.set(src, layout.dataOffset + i * t.nbytes);
-  writeFileSync(path, data);
+  const { bytes } = tiledGguf(path, typeName, 1, tiles);
   const model = await openModel(path);
   try {
     const tensor = model.tensors[0];
     const weights = tensor.nElements;
-    const readMs = readSpeed(path, tensor.absoluteOffset, nbytes);
-    const scan = bestOf(2, () => computeTensorStats(model, tensor, { bins: 256 }));
-    const mws = weights / scan.ms / 1e3;
-    const yard = GGML_SCAN_YARDSTICK[typeName];
-    const row = {
-      type: typeName,
-      mweights: +(weights / 1e6).toFixed(1),
-      scanMWeightsPerS: +mws.toFixed(1),
-      readMWeightsPerS: +(weights / readMs / 1e3).toFixed(0),
-      readGBPerS: +(nbytes / readMs / 1e6).toFixed(2),
-      scanToReadRatio: +(readMs / scan.ms).toFixed(3),
-      ...(yard ? { ggmlScanMWeightsPerS: yard * 1000, ratioToGgml: +(mws / (yard * 1000)).toFixed(2) } : {}),
-    };
-    log(`${typeName.padEnd(8)} ${String(row.mweights).padStart(6)} Mw  scan ${String(row.scanMWeightsPerS).padStart(7)} Mw/s  read ${String(row.readMWeightsPerS).padStart(7)} Mw/s (${row.readGBPerS} GB/s)  scan/read ${row.scanToReadRatio.toFixed(3)}${yard ? `  vs ggml C ${row.ratioToGgml}x` : ''}`);
-    return row;
+    const nbytes = bytes - tensor.absoluteOffset;
+    const read = readMs(path, tensor.absoluteOffset, nbytes);
+    let stats!: TensorStats;
+    const ours = () => timed(() => (stats = computeTensorStats(model, tensor, { bins: BINS })));
+    const tag = `${typeName.padEnd(8)} ${String(+(weights / 1e6).toFixed(1)).padStart(6)} Mw`;
+    const readText = `read ${fmt(weights / read / 1e3).padStart(6)} Mw/s`;
+    const withPeer = peer?.toFloat.has(ty.ggmlId!);
+    if (!withPeer) {
+      const ms = [ours(), ours()];
+      log(`${tag}  Quant Lens ${rateRange(weights, ms).padStart(11)} Mw/s  ${readText}  scan/read ${(read / Math.min(...ms)).toFixed(3)}${peer ? '  (no to_float in ggml)' : ''}`);
+      return { type: typeName, mweights: weights / 1e6, quantLensMs: ms, readMs: read, scanToReadRatio: read / Math.min(...ms) };
+    }
+    let theirs!: PeerStats;
+    const ms = alternate(2, ours, () => {
+      const r = peer!.scan(path, BINS, 1);
+      theirs = r.stats;
+      return r.ms[0];
+    });
+    const v = versus(ms);
+    const disagree = statsAgree(stats, theirs);
+    log(`${tag}  Quant Lens ${rateRange(weights, ms.ours).padStart(11)} Mw/s  ggml ${rateRange(weights, ms.peer).padStart(11)} Mw/s  ${ratioText(v).padEnd(18)} ${readText}${disagree ? `  *** STATS DIFFER from ggml: ${disagree} ***` : ''}`);
+    return { type: typeName, mweights: weights / 1e6, quantLensMs: ms.ours, ggmlMs: ms.peer, ratio: v, readMs: read, scanToReadRatio: read / v.ours, ...(disagree ? { statsDiffer: disagree } : {}) };
   } finally {
     await model.close();
     rmSync(path);
@@ -130,57 +157,63 @@ async function scanBench(dir: string, typeName: string) {
 }
 
 /**
- * Whole process: `quantlens stats --bins 256 --json` on a multi-tensor Q4_K file (256 tensors of 4M weights, the
- * corpus tensor tiled), as a user runs it, with all cores; next to a page-cached read of the same file.
+ * Whole process: `quantlens stats --bins 256 --json` on a multi-tensor file (64 tensors of 4M weights, the corpus
+ * tensor tiled), as a user runs it, on one thread and on all cores; the peer's scan of the same file on one core as
+ * a whole process; a page-cached read of the same file.
  */
-async function wholeProcessBench(dir: string) {
-  const expected = JSON.parse(require('node:fs').readFileSync(join(CORPUS, 'llama-tiny-Q4_K.expected.json'), 'utf8'));
-  const t = expected.tensors.find((x: { name: string }) => x.name === 'blk.0.ffn_down.weight');
-  const src = require('node:fs').readFileSync(join(CORPUS, expected.file)).subarray(t.absolute_offset, t.absolute_offset + t.nbytes);
-  const tilesPerTensor = 32;
-  const nTensors = 256;
-  const tensorBytes = t.nbytes * tilesPerTensor;
-  const tensors = Array.from({ length: nTensors }, (_, i) => ({ name: `blk.${i}.ffn_down.weight`, shape: [t.ne[0], t.ne[1] * tilesPerTensor], ggmlTypeId: 12, nbytes: tensorBytes }));
-  const layout = buildGgufHeader([{ key: 'general.architecture', type: 'STRING', value: 'bench' }], tensors);
-  const path = join(dir, 'whole-Q4_K.gguf');
-  const fd = require('node:fs').openSync(path, 'w');
-  require('node:fs').writeSync(fd, layout.header);
-  const tensorData = Buffer.allocUnsafe(tensorBytes);
-  for (let i = 0; i < tilesPerTensor; i++) tensorData.set(src, i * t.nbytes);
-  for (let i = 0; i < nTensors; i++) require('node:fs').writeSync(fd, tensorData, 0, tensorBytes, layout.dataOffset + layout.offsets[i]);
-  require('node:fs').closeSync(fd);
-  const weights = nTensors * t.n_elements * tilesPerTensor;
-  const bytes = layout.fileSize;
-  const readMs = readSpeed(path, 0, bytes);
-  const cli = join(ROOT, 'dist', 'cli.js');
-  const run = (threads: number) => bestOf(2, () => execFileSync(process.execPath, [cli, 'stats', path, '--bins', '256', '--json', '--threads', String(threads)], { stdio: ['ignore', 'ignore', 'ignore'] })).ms;
-  const oneMs = run(1);
-  const allMs = run(require('node:os').availableParallelism());
-  const row = {
-    file: `${nTensors} Q4_K tensors, ${(weights / 1e6).toFixed(0)} M weights, ${(bytes / 1e6).toFixed(0)} MB`,
-    oneThreadGWeightsPerS: +(weights / oneMs / 1e6).toFixed(3),
-    allCoresGWeightsPerS: +(weights / allMs / 1e6).toFixed(3),
-    ggmlYardstickGWeightsPerS: GGML_SCAN_YARDSTICK.Q4_K,
-    ratioToGgml: +(weights / allMs / 1e6 / GGML_SCAN_YARDSTICK.Q4_K).toFixed(2),
-    readGBPerS: +(bytes / readMs / 1e6).toFixed(2),
-    scanToReadRatio: +(readMs / allMs).toFixed(4),
-  };
-  log(`\nwhole process, quantlens stats --bins 256 on ${row.file}: ${row.oneThreadGWeightsPerS} G w/s on one thread, ${row.allCoresGWeightsPerS} G w/s on all cores (${row.ratioToGgml}x ggml's ${row.ggmlYardstickGWeightsPerS}); page-cached read ${row.readGBPerS} GB/s, scan/read ${row.scanToReadRatio}`);
-  rmSync(path);
-  return row;
+function wholeProcessBench(dir: string, typeName: string, peer: Peer | undefined) {
+  const path = join(dir, `whole-${typeName}.gguf`);
+  const { weights, bytes } = tiledGguf(path, typeName, 64, 32);
+  try {
+    const read = readMs(path, 0, bytes);
+    const cores = availableParallelism();
+    const stats = (threads: number) => () => processMs(process.execPath, [CLI, 'stats', path, '--bins', String(BINS), '--json', '--threads', String(threads)]);
+    const file = `${typeName}, 64 tensors, ${(weights / 1e6).toFixed(0)} M weights, ${(bytes / 1e6).toFixed(0)} MB`;
+    const readText = `page-cached read ${(bytes / read / 1e6).toFixed(2)} GB/s`;
+    if (!peer) {
+      const one = [stats(1)(), stats(1)()];
+      const all = [stats(cores)(), stats(cores)()];
+      log(`${file}: Quant Lens ${rateRange(weights, one, 1e6)} G w/s on one thread, ${rateRange(weights, all, 1e6)} G w/s on ${cores} cores; ${readText}, scan/read ${(read / Math.min(...all)).toFixed(3)}`);
+      return { type: typeName, weights, bytes, oneThreadMs: one, allCoresMs: all, readMs: read };
+    }
+    // rounds of ours on one thread, ours on all cores, the peer
+    const one: number[] = [];
+    const all: number[] = [];
+    const peerMs: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      one.push(stats(1)());
+      all.push(stats(cores)());
+      peerMs.push(processMs(...peer.argv('scan', path, String(BINS), '1')));
+    }
+    const vOne = versus({ ours: one, peer: peerMs });
+    const vAll = versus({ ours: all, peer: peerMs });
+    log(`${file}: ggml C one core ${rateRange(weights, peerMs, 1e6)} G w/s; Quant Lens one thread ${rateRange(weights, one, 1e6)} G w/s (${ratioText(vOne)}), ${cores} cores ${rateRange(weights, all, 1e6)} G w/s (${ratioText(vAll)}); ${readText}`);
+    return { type: typeName, weights, bytes, oneThreadMs: one, allCoresMs: all, ggmlMs: peerMs, ratioOneThread: vOne, ratioAllCores: vAll, readMs: read };
+  } finally {
+    rmSync(path);
+  }
 }
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'quantlens-bench-'));
   try {
-    const header = existsSync(join(ROOT, 'scripts', 'make-big-header.py')) ? await headerBench(dir) : undefined;
-    log(`\nexact scan (dequantize + float64 stats + 256-bin histogram, two passes), one thread:`);
+    const loaded = loadPeer(ROOT);
+    const peer = typeof loaded === 'string' ? undefined : loaded;
+    log(peer ? `peer: ${peer.version}, libggml-base.so of @node-llama-cpp/linux-x64, one thread, via bench/ggml-peer/peer.c; ratios are ours/ggml speed, best against best (range over the alternating rounds)\n` : `${loaded}; ratios are to a page-cached read instead\n`);
+    const header = existsSync(join(ROOT, 'scripts', 'make-big-header.py')) ? await headerBench(dir, peer) : undefined;
+    log(`\nexact scan (dequantize + stats + ${BINS}-bin histogram, two passes), one thread, in process:`);
     const scans = [];
-    for (const t of types) scans.push(await scanBench(dir, t));
-    const wholeProcess = args.includes('--no-whole') ? undefined : await wholeProcessBench(dir);
-    log(`\nquantize (ggml_quantize_chunk, byte-identical), one thread, on the corpus float32 source tiled:`);
-    const quantizers = (quantizerTypes ?? QUANTIZER_BENCH_TYPES).split(',').map((t) => quantizerBench(CORPUS, t, log));
-    if (json) process.stdout.write(JSON.stringify({ node: process.version, header, scans, wholeProcess, quantizers }, null, 1) + '\n');
+    for (const t of types) scans.push(await scanBench(dir, t, peer));
+    let wholeProcess;
+    if (!args.includes('--no-whole')) {
+      log(`\nwhole process, quantlens stats --bins ${BINS}${peer ? ' against the ggml shim scanning the same file' : ''}:`);
+      wholeProcess = WHOLE_TYPES.filter((t) => !typeArg || types.includes(t)).map((t) => wholeProcessBench(dir, t, peer));
+    }
+    log(`\nquantize, one thread, the corpus float32 source tiled (rows of 512)${peer ? ', against ggml_quantize_chunk, output bytes compared' : ''}:`);
+    const quantizers = (quantizerTypes ?? QUANTIZER_BENCH_TYPES).split(',').map((t) => quantizerBench(CORPUS, t, log, peer, dir));
+    const ratios = quantizers.flatMap((q) => ('ratioToGgml' in q && q.ratioToGgml ? [q.ratioToGgml.ratio] : []));
+    if (ratios.length) log(`quantizers: geometric mean ${fmt(Math.exp(ratios.reduce((s, r) => s + Math.log(r), 0) / ratios.length))}x ggml over ${ratios.length} types; ${quantizers.filter((q) => 'bytesIdentical' in q && q.bytesIdentical === false).length} byte mismatches`);
+    if (json) process.stdout.write(JSON.stringify({ node: process.version, peer: peer?.version ?? loaded, header, scans, wholeProcess, quantizers }, null, 1) + '\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

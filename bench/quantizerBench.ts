@@ -1,30 +1,44 @@
 /**
- * Quantizer throughput: the byte-exact quantizers (ggml_quantize_chunk without an importance matrix, or with the
- * corpus one where ggml requires it) on the corpus's float32 source of blk.0.ffn_down.weight, tiled, in million
- * weights per second, next to ggml's own reference quantizers on one core of this machine where we have the figure.
+ * Quantizer throughput, one thread: Quant Lens's byte-exact quantizers and ggml's ggml_quantize_chunk (the peer,
+ * bench/peer.ts) on the same float32 input, the corpus's float32 source of blk.0.ffn_down.weight tiled, with the
+ * corpus importance matrix where either side requires one. Runs alternate (ours, ggml, ours, ggml, ...); the output
+ * bytes of both are compared. Without the peer, the ratio is to a page-cached read of the float32 input.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { typeByName } from '../src/core/types.ts';
-import { quantizerFor } from '../src/core/quant/quantizers.ts';
+import { ggmlType, typeByName } from '../src/core/types.ts';
+import { quantizerFor, writableTypeIds } from '../src/core/quant/quantizers.ts';
+import type { Peer } from './peer.ts';
+import { alternate, fmt, rateRange, ratioText, readMs, timed, versus, type Versus } from './timing.ts';
 
-/** ggml's reference quantizers (strict binary32), one core of this machine, M weights/s. */
-const GGML_QUANTIZE_YARDSTICK: Record<string, number> = { Q4_K: 17, Q6_K: 40, Q8_0: 277, IQ4_XS: 5.2 };
+/** Every type Quant Lens can write but F32 (a copy on both sides). */
+export const QUANTIZER_BENCH_TYPES = writableTypeIds()
+  .filter((id) => id !== 0)
+  .map((id) => ggmlType(id)!.name)
+  .join(',');
 
-export const QUANTIZER_BENCH_TYPES = 'Q8_0,Q4_0,Q4_1,Q5_0,Q5_1,Q2_K,Q3_K,Q4_K,Q5_K,Q6_K,IQ4_NL,IQ4_XS,IQ3_S,IQ2_S,IQ1_M,TQ1_0,MXFP4';
+/** Each side's runs alternate this many times. */
+const ROUNDS = 3;
+/** About this much of Quant Lens's work per run: the slow codebook searches get one tile, the fast ones many. */
+const TARGET_MS = 300;
 
 export interface QuantizerRow {
   type: string;
   mweights: number;
+  imatrix: boolean;
   quantizeMWeightsPerS: number;
   ggmlMWeightsPerS?: number;
-  ratioToGgml?: number;
+  ratioToGgml?: Versus;
+  bytesIdentical?: boolean;
+  firstMismatchBlock?: number;
+  readMWeightsPerS?: number;
+  ratioToRead?: number;
 }
 
-export function quantizerBench(corpusGguf: string, typeName: string, log: (s: string) => void): QuantizerRow | { type: string; skipped: string } {
+export function quantizerBench(corpusGguf: string, typeName: string, log: (s: string) => void, peer: Peer | undefined, dir: string): QuantizerRow | { type: string; skipped: string } {
   const ty = typeByName(typeName);
   const q = ty && quantizerFor(ty);
-  if (!q) return { type: typeName, skipped: 'no quantizer' };
+  if (!ty || !q) return { type: typeName, skipped: 'no quantizer' };
   const info = JSON.parse(readFileSync(join(corpusGguf, 'llama-tiny.source.json'), 'utf8'));
   const t = (info.tensors as { name: string; ne: number[]; offset_bytes: number; imatrix: { offset_bytes: number } }[]).find((x) => x.name === 'blk.0.ffn_down.weight')!;
   const nPerRow = t.ne[0];
@@ -32,28 +46,55 @@ export function quantizerBench(corpusGguf: string, typeName: string, log: (s: st
   const raw = readFileSync(join(corpusGguf, 'llama-tiny.source.f32'));
   const tile = new Float32Array(raw.buffer.slice(raw.byteOffset + t.offset_bytes, raw.byteOffset + t.offset_bytes + 4 * count));
   const imatrixRaw = readFileSync(join(corpusGguf, 'llama-tiny.imatrix.f32'));
-  const imatrix = q.requiresImatrix ? new Float32Array(imatrixRaw.buffer.slice(imatrixRaw.byteOffset + t.imatrix.offset_bytes, imatrixRaw.byteOffset + t.imatrix.offset_bytes + 4 * nPerRow)) : undefined;
-  // about a second of work per type: the slow codebook searches get one tile, the fast ones many
-  const first = timed(() => q.quantize(tile, count / nPerRow, nPerRow, imatrix));
-  const tiles = Math.max(1, Math.min(64, Math.round(1000 / Math.max(first, 1))));
+  const withImatrix = !!q.requiresImatrix || !!peer?.requiresImatrix.has(ty.ggmlId!);
+  const imatrix = withImatrix ? new Float32Array(imatrixRaw.buffer.slice(imatrixRaw.byteOffset + t.imatrix.offset_bytes, imatrixRaw.byteOffset + t.imatrix.offset_bytes + 4 * nPerRow)) : undefined;
+  // the second run of a tile sizes the work (the first compiles)
+  const first = Math.min(...[0, 1].map(() => timed(() => q.quantize(tile, count / nPerRow, nPerRow, imatrix))));
+  const tiles = Math.max(1, Math.min(64, Math.round(TARGET_MS / Math.max(first, 1))));
   const src = new Float32Array(count * tiles);
   for (let i = 0; i < tiles; i++) src.set(tile, i * count);
-  let best = Infinity;
-  for (let i = 0; i < 2; i++) best = Math.min(best, timed(() => q.quantize(src, src.length / nPerRow, nPerRow, imatrix)));
-  const mws = src.length / best / 1e3;
-  const yard = GGML_QUANTIZE_YARDSTICK[typeName];
+  const srcPath = join(dir, 'quantize-src.f32');
+  const imatrixPath = join(dir, 'quantize-imatrix.f32');
+  const outPath = join(dir, 'quantize-ggml.bin');
+  writeFileSync(srcPath, src);
+  if (imatrix) writeFileSync(imatrixPath, imatrix);
+  const weights = src.length;
+  const tag = `${typeName.padEnd(8)} ${fmt(weights / 1e6).padStart(5)} Mw${withImatrix ? ' (imatrix)' : '          '}`;
+  let ours!: Uint8Array;
+  const oursRun = () => {
+    const t0 = performance.now();
+    ours = q.quantize(src, weights / nPerRow, nPerRow, imatrix);
+    return performance.now() - t0;
+  };
+  if (!peer) {
+    const ms = [oursRun(), oursRun()];
+    const read = readMs(srcPath, 0, weights * 4);
+    const row: QuantizerRow = { type: typeName, mweights: weights / 1e6, imatrix: withImatrix, quantizeMWeightsPerS: weights / Math.min(...ms) / 1e3, readMWeightsPerS: weights / read / 1e3, ratioToRead: read / Math.min(...ms) };
+    log(`${tag}  Quant Lens ${rateRange(weights, ms).padStart(11)} Mw/s  page-cached read of the input ${fmt(row.readMWeightsPerS!)} Mw/s  quantize/read ${row.ratioToRead!.toFixed(3)}`);
+    return row;
+  }
+  const ms = alternate(ROUNDS, oursRun, () => peer.quantize(ty.ggmlId!, srcPath, nPerRow, imatrix && imatrixPath, outPath, 1)[0]);
+  const v = versus(ms);
+  const theirs = readFileSync(outPath);
+  const identical = Buffer.compare(Buffer.from(ours.buffer, ours.byteOffset, ours.byteLength), theirs) === 0;
+  let firstMismatchBlock: number | undefined;
+  if (!identical) {
+    const n = Math.min(ours.length, theirs.length);
+    let i = 0;
+    while (i < n && ours[i] === theirs[i]) i++;
+    firstMismatchBlock = Math.floor(i / ty.bytesPerBlock);
+  }
   const row: QuantizerRow = {
     type: typeName,
-    mweights: +(src.length / 1e6).toFixed(2),
-    quantizeMWeightsPerS: +mws.toFixed(mws < 10 ? 2 : 1),
-    ...(yard ? { ggmlMWeightsPerS: yard, ratioToGgml: +(mws / yard).toFixed(2) } : {}),
+    mweights: +(weights / 1e6).toFixed(2),
+    imatrix: withImatrix,
+    quantizeMWeightsPerS: weights / v.ours / 1e3,
+    ggmlMWeightsPerS: weights / v.peer / 1e3,
+    ratioToGgml: v,
+    bytesIdentical: identical,
+    ...(identical ? {} : { firstMismatchBlock }),
   };
-  log(`${typeName.padEnd(8)} ${String(row.mweights).padStart(6)} Mw  quantize ${String(row.quantizeMWeightsPerS).padStart(7)} Mw/s${q.requiresImatrix ? ' (imatrix)' : ''}${yard ? `  vs ggml C ${row.ratioToGgml}x (${yard})` : ''}`);
+  const bytes = identical ? 'bytes identical' : `*** BYTE MISMATCH with ggml: ${ours.length} vs ${theirs.length} bytes, first differing block ${firstMismatchBlock} ***`;
+  log(`${tag}  Quant Lens ${rateRange(weights, ms.ours).padStart(11)} Mw/s  ggml ${rateRange(weights, ms.peer).padStart(11)} Mw/s  ${ratioText(v).padEnd(18)} ${bytes}`);
   return row;
-}
-
-function timed(f: () => unknown): number {
-  const t0 = performance.now();
-  f();
-  return performance.now() - t0;
 }

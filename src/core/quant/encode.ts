@@ -6,12 +6,16 @@ const u32 = new Uint32Array(f32.buffer);
 /** binary32 -> binary16 bits, round to nearest even (as ggml's GGML_FP32_TO_FP16 on x86 F16C / its scalar fallback). */
 export function f32ToF16Bits(x: number): number {
   f32[0] = x;
-  const b = u32[0];
+  return f16BitsOf(u32[0]);
+}
+
+/** f32ToF16Bits on the binary32 bit pattern `b`. */
+function f16BitsOf(b: number): number {
   const sign = (b >>> 16) & 0x8000;
   const exp = (b >>> 23) & 0xff;
   let mant = b & 0x7fffff;
   if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0);
-  let e = exp - 127 + 15;
+  const e = exp - 127 + 15;
   if (e >= 0x1f) return sign | 0x7c00;
   if (e <= 0) {
     if (e < -10) return sign;
@@ -42,25 +46,24 @@ export function roundHalfAway(x: number): number {
   return x < 0 ? -Math.floor(-x + 0.5) : Math.floor(x + 0.5);
 }
 
-/** 16-bit little-endian storage of float32 values through a bit conversion (F16 or BF16). */
-function encode16(src: Float32Array, toBits: (x: number) => number): Uint8Array {
-  const out = new Uint8Array(src.length * 2);
-  for (let i = 0; i < src.length; i++) {
-    const h = toBits(src[i]);
-    out[2 * i] = h & 0xff;
-    out[2 * i + 1] = h >> 8;
-  }
-  return out;
-}
-
-/** F16 storage of float32 values. */
+/**
+ * F16 storage of float32 values, converted from their bit patterns in one pass (no per-value scratch writes).
+ * Little-endian, as every platform Node and VS Code run on. (F16 and BF16 have a loop each: one loop calling
+ * either conversion would not inline it.)
+ */
 export function encodeF16(src: Float32Array): Uint8Array {
-  return encode16(src, f32ToF16Bits);
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  const out = new Uint16Array(src.length);
+  for (let i = 0; i < bits.length; i++) out[i] = f16BitsOf(bits[i]);
+  return new Uint8Array(out.buffer);
 }
 
-/** BF16 storage of float32 values. */
+/** BF16 storage of float32 values, as encodeF16. */
 export function encodeBf16(src: Float32Array): Uint8Array {
-  return encode16(src, f32ToBf16);
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  const out = new Uint16Array(src.length);
+  for (let i = 0; i < bits.length; i++) out[i] = bf16BitsOf(bits[i]);
+  return new Uint8Array(out.buffer);
 }
 
 /** ggml's quantize_row_q8_0_ref: per 32 weights d = absmax / 127 (stored as f16), q = round(x / d). */
@@ -93,13 +96,14 @@ function roundHalfAwayFast(x: number): number {
   return r === y && x < 0 ? r - 1 : r;
 }
 
-const bf16Bits = new Uint32Array(1);
-const bf16Float = new Float32Array(bf16Bits.buffer);
 /** ggml_compute_fp32_to_bf16: round to nearest even; NaN becomes a quiet NaN with the sign kept. */
 export function f32ToBf16(x: number): number {
-  bf16Float[0] = x;
-  const u = bf16Bits[0];
+  f32[0] = x;
+  return bf16BitsOf(u32[0]);
+}
+
+/** f32ToBf16 on the binary32 bit pattern `u`. */
+function bf16BitsOf(u: number): number {
   if ((u & 0x7fffffff) > 0x7f800000) return ((u >>> 16) | 64) & 0xffff;
   return ((u + (0x7fff + ((u >>> 16) & 1))) >>> 16) & 0xffff;
 }
-

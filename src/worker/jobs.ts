@@ -21,6 +21,9 @@ import { parseSimulationRule, planSimulation, writeSimulated } from '../core/req
 import { imatrixFor, readImatrix } from '../core/requant/imatrix.ts';
 import type { JobKind, JobOf, JobResults, ResultOf, WorkerJob } from '../shared/workerProtocol.ts';
 import { computeHeatmap } from '../core/analysis/heatmap.ts';
+import { quantizedViewOf, type QuantizedModel } from '../core/hfquant/open.ts';
+import type { LogicalWeight } from '../core/hfquant/weights.ts';
+import { logicalWeightStats } from '../core/hfquant/stats.ts';
 
 export interface JobContext {
   onProgress: (done: number, total: number) => void;
@@ -44,9 +47,24 @@ function modelAt(path: string): Promise<Model> {
   return m;
 }
 
+/** The logical weights of each open quantized checkpoint (null: the model at that path is not one). */
+const views = new Map<string, QuantizedModel | null>();
+
+async function viewAt(path: string): Promise<QuantizedModel | undefined> {
+  const model = await modelAt(path);
+  if (!views.has(path)) views.set(path, quantizedViewOf(model, path) ?? null);
+  return views.get(path) ?? undefined;
+}
+
+/** The logical weight of that exact name in a quantized checkpoint (a component's name is its tensor, not the weight). */
+async function logicalWeightAt(path: string, name: string): Promise<LogicalWeight | undefined> {
+  return (await viewAt(path))?.weights.find((w) => w.name === name);
+}
+
 export async function closeModel(path: string): Promise<void> {
   const m = models.get(path);
   models.delete(path);
+  views.delete(path);
   if (m) await (await m).close().catch(() => undefined);
 }
 
@@ -209,6 +227,8 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
   },
   stats: async (job, ctx) => {
     const model = await modelAt(job.path);
+    const weight = await logicalWeightAt(job.path, job.tensor);
+    if (weight) return { kind: 'stats', stats: logicalWeightStats(weight, { bins: job.bins, onProgress: ctx.onProgress, isCancelled: ctx.isCancelled }) };
     return { kind: 'stats', stats: computeTensorStats(model, tensorOf(model, job.tensor), { bins: job.bins, onProgress: ctx.onProgress, isCancelled: ctx.isCancelled }) };
   },
   scales: async (job, ctx) => {

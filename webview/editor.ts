@@ -39,6 +39,11 @@ const FAMILY_CONCEPTS: Record<string, string> = {
   bool: 'Booleans.',
 };
 
+/** What a logical weight of a quantized Hugging Face checkpoint is. */
+function logicalConcept(format: string): string {
+  return `${format}: a logical weight stored as the packed component tensors below, decoded exactly as the reference library does. Shape, statistics and histogram are those of the dequantized [out, in] values; the block scales are its group scales.`;
+}
+
 function selectTab(index: number): void {
   const t = tabs as unknown as { selectedIndex: number } | undefined;
   if (t && t.selectedIndex !== index) t.selectedIndex = index;
@@ -50,7 +55,7 @@ function selectTensor(name: string, fromTable = false): void {
   saveState({ selected: name });
   table?.select(name, !fromTable);
   selectTab(TAB.tensors);
-  detail?.show(row, FAMILY_CONCEPTS[row.family] ?? '');
+  detail?.show(row, row.logical ? logicalConcept(row.logical.format) : FAMILY_CONCEPTS[row.family] ?? '');
   if (row.decodable) ask('selectTensor', { tensor: name }, onTensorReply);
 }
 
@@ -122,7 +127,8 @@ export function renderModel(m: ModelMessage): void {
 
   const header = h('header', { class: 'top' },
     h('div', { class: 'title' }, icon('graph'), h('span', { class: 'file-name', 'data-testid': 'file-name' }, m.fileName),
-      h('span', { class: 'muted' }, ` · ${m.summary.format} · ${count(m.summary.parameterCount)} parameters · ${m.summary.fileType ?? fmt(m.summary.averageBitsPerWeight, 3) + ' bpw'}`)),
+      h('span', { class: 'muted' }, ` · ${m.summary.format} · ${count(m.summary.parameterCount)} parameters · ${m.summary.fileType ?? fmt(m.summary.averageBitsPerWeight, 3) + ' bpw'}`),
+      m.quantization ? h('span', { class: 'muted', 'data-testid': 'quantization' }, ` · ${m.quantization}`) : null),
     h('div', { class: 'actions' },
       el('vscode-button', { secondary: true, 'data-testid': 'cmd-showAsText', onclick: () => tell({ type: 'command', command: 'showAsText' }) }, 'Show as text'),
       el('vscode-button', { secondary: true, 'data-testid': 'cmd-exportReport', onclick: () => tell({ type: 'command', command: 'exportReport' }) }, 'Export stats…'),
@@ -132,7 +138,7 @@ export function renderModel(m: ModelMessage): void {
   tabs.addEventListener('vsc-tabs-select', (e) => saveState({ tab: (e as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex }));
   tabs.append(
     el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-summary' }, 'Summary'),
-    el('vscode-tab-panel', {}, summaryView(m.fileName, m.summary, m.memory)),
+    el('vscode-tab-panel', {}, summaryView(m.fileName, m.summary, m.memory, m.quantization)),
     el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-tensors' }, `Tensors (${m.tensors.length})`),
     el('vscode-tab-panel', {}, h('div', { class: 'tensors-view' },
       h('div', { class: 'table-pane' }, h('div', { class: 'toolbar' }, filter, group), table.element),

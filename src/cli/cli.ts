@@ -17,7 +17,7 @@ import { WorkerPool } from '../node/workerPool.ts';
 import { quantizeCommand, requantizeCommand, errorCommand, simulateCommand } from './quantCommands.ts';
 import { workerScript, parseThreads } from './workers.ts';
 import { compareCommand, reportCommand, dumpCommand } from './reportCommands.ts';
-import { quantizedViewOf } from '../core/hfquant/open.ts';
+import { logicalSummary, quantizedViewOf } from '../core/hfquant/open.ts';
 import { logicalWeightStats } from '../core/hfquant/stats.ts';
 import { logicalInfoJson, logicalInfoLines, statsItems } from './logicalWeights.ts';
 
@@ -98,7 +98,7 @@ async function info(file: string, json: boolean): Promise<void> {
   const o = new StreamedOutput();
   try {
     const view = quantizedViewOf(model, file);
-    const s = summarize(model);
+    const s = view ? logicalSummary(summarize(model), view) : summarize(model);
     if (json) {
       const head = JSON.stringify({
         format: model.format,

@@ -108,10 +108,21 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         case 'ready': {
           const reply = replyTo(m);
           if (!doc.model) return reply({ type: 'openError', ...(doc.openError ?? { message: 'cannot open this file', unreadable: true }) });
-          return reply({ type: 'model', fileName: modelName(doc.uri), ...(await buildWebviewModel(doc.model)), settings });
+          return reply({ type: 'model', fileName: modelName(doc.uri), ...(await buildWebviewModel(doc.model, doc.quantized)), settings });
         }
         case 'selectTensor': {
           doc.cancelJobs();
+          const w = doc.logicalWeight(m.tensor);
+          if (w) {
+            // a logical weight: exact stats of its dequantized values, then its group scales (the worker decodes)
+            return runInView(`Quant Lens: ${w.name}`, w.name, replyTo(m), async (progress) => {
+              const reply = replyTo(m);
+              const stats = await doc.run({ kind: 'stats', path, tensor: w.name, bins: settings.bins }, progress);
+              reply({ type: 'stats', tensor: w.name, stats: stats.stats });
+              const scales = await doc.run({ kind: 'scales', path, tensor: w.name, bins: settings.bins });
+              reply({ type: 'scales', tensor: w.name, scales: scales.scales });
+            });
+          }
           const t = doc.tensor(m.tensor);
           if (!t) return;
           const reply = replyTo(m);

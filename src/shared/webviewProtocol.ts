@@ -31,6 +31,21 @@ export interface TensorRow {
   decodable: boolean;
   /** Has per-block scales to plot and a block inspector worth opening. */
   quantized: boolean;
+  /**
+   * A logical weight of a quantized Hugging Face checkpoint (issue 9): `shape` is its logical [out, in], `type` its
+   * scheme, `bitsPerWeight` and `nbytes` count every component; its stats are those of the dequantized values.
+   */
+  logical?: LogicalRow;
+}
+
+export interface LogicalRow {
+  /** `GPTQ`, `MLX affine` ... */
+  format: string;
+  scheme: string;
+  components: { role: string; name: string; shape: number[]; dtype: string; nbytes: number; offset: number }[];
+  diagnostics: string[];
+  /** Why it cannot be decoded (one line), when it cannot. */
+  error?: string;
 }
 
 export interface MetadataRow {
@@ -63,7 +78,8 @@ export interface Requests {
 export type RequestType = keyof Requests;
 export type Request<K extends RequestType = RequestType> = { [P in K]: { type: P; id: number } & Requests[P] }[K];
 
-export type ModelMessage = { type: 'model'; fileName: string; summary: ModelSummary; tensors: TensorRow[]; metadata: MetadataRow[]; quantMap: QuantMap; memory: MemoryFit; settings: WebviewSettings };
+/** `quantization`: one line naming the format of a quantized Hugging Face checkpoint, whose rows are its logical weights. */
+export type ModelMessage = { type: 'model'; fileName: string; summary: ModelSummary; quantization?: string; tensors: TensorRow[]; metadata: MetadataRow[]; quantMap: QuantMap; memory: MemoryFit; settings: WebviewSettings };
 /** `unreadable`: the file could not be read at all (missing, refused, unreachable), as opposed to read and refused. */
 type OpenError = { type: 'openError'; message: string; unreadable: boolean };
 type Stats = { type: 'stats'; tensor: string; stats: TensorStats };

@@ -23,7 +23,7 @@ import type { JobKind, JobOf, JobResults, ResultOf, WorkerJob } from '../shared/
 import { computeHeatmap } from '../core/analysis/heatmap.ts';
 import { quantizedViewOf, type QuantizedModel } from '../core/hfquant/open.ts';
 import type { LogicalWeight } from '../core/hfquant/weights.ts';
-import { logicalWeightStats } from '../core/hfquant/stats.ts';
+import { groupScaleDistribution, logicalWeightStats } from '../core/hfquant/stats.ts';
 
 export interface JobContext {
   onProgress: (done: number, total: number) => void;
@@ -233,6 +233,8 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
   },
   scales: async (job, ctx) => {
     const model = await modelAt(job.path);
+    const weight = await logicalWeightAt(job.path, job.tensor);
+    if (weight) return { kind: 'scales', scales: groupScaleDistribution(weight, job.bins) };
     return { kind: 'scales', scales: computeScaleDistribution(model, tensorOf(model, job.tensor), { bins: job.bins, onProgress: ctx.onProgress, isCancelled: ctx.isCancelled }) };
   },
   block: async (job) => {

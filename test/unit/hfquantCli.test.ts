@@ -56,8 +56,12 @@ for (const [variant, file] of CASES) {
     const exp = expected(variant);
     const r = run('info', path, '--json');
     assert.equal(r.code, 0, r.stderr);
-    const q = JSON.parse(r.stdout).quantization;
+    const got = JSON.parse(r.stdout);
+    const q = got.quantization;
     assert.ok(q, 'a quantization member');
+    const product = (xs: number[]) => xs.reduce((x, y) => x * y, 1);
+    const parameters = [...exp.weights, ...exp.unquantized_tensors].reduce((a: number, t: any) => a + product(t.shape), 0);
+    assert.equal(got.summary.parameterCount, parameters, 'parameters count the logical weights, not their packed containers');
     assert.deepEqual(q.weights.map((w: any) => w.name).sort(), exp.weights.map((w: any) => w.name).sort());
     assert.deepEqual([...q.plain].sort(), exp.unquantized_tensors.map((u: any) => u.tensor).sort());
     for (const e of exp.weights) {

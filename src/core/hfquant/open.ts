@@ -18,6 +18,7 @@ import { basename, dirname, join } from 'node:path';
 import { QuantLensError } from '../errors.ts';
 import { openModel } from '../formats/openModel.ts';
 import { isUrl } from '../io/location.ts';
+import type { ModelSummary } from '../analysis/summary.ts';
 import type { Model, TensorInfo } from '../model.ts';
 import { describeDetection, detectQuantization, type QuantDetection } from './detect.ts';
 import { groupWeights, type LogicalWeight } from './weights.ts';
@@ -124,6 +125,15 @@ export function quantizedViewOf(model: Model, input: string): QuantizedModel | u
   if (model.format !== 'safetensors' || isUrl(input) || !existsSync(input)) return undefined;
   const view = quantizedView(model, isDir(input) ? input : dirname(input));
   return view.weights.length ? view : undefined;
+}
+
+/**
+ * A model summary counted as the checkpoint means it: parameters are the logical weights' [out, in] values (not
+ * their packed containers) plus the plain tensors, and bits per weight divide the stored bytes by those.
+ */
+export function logicalSummary(summary: ModelSummary, q: QuantizedModel): ModelSummary {
+  const parameterCount = q.weights.reduce((a, w) => a + w.nElements, 0) + q.plain.reduce((a, t) => a + t.nElements, 0);
+  return { ...summary, parameterCount, averageBitsPerWeight: parameterCount ? (8 * summary.tensorBytes) / parameterCount : 0 };
 }
 
 /** A model's listing in file order: each logical weight where its first component is, plain tensors as they are. */

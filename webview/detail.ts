@@ -2,7 +2,7 @@
  * The tensor detail panel: stats, weight histogram, scale distribution, |w| heatmap, block inspector (fields next
  * to raw bytes) and the what-if table with its error-vs-bits chart.
  */
-import type { LogicalRow, Requests, Tell, TensorRow, WebviewSettings } from '../src/shared/webviewProtocol.ts';
+import type { GroupView, LogicalRow, Requests, Tell, TensorRow, WebviewSettings } from '../src/shared/webviewProtocol.ts';
 import type { InspectedBlock } from '../src/core/analysis/inspectedBlock.ts';
 import type { Heatmap } from '../src/core/analysis/heatmap.ts';
 import type { TensorStats } from '../src/core/analysis/tensorStats.ts';
@@ -22,7 +22,7 @@ const STAT_FIELDS: [keyof TensorStats, string][] = [
 ];
 
 /** What the panel sends the host: requests about the tensor shown (the editor routes their replies here), and tells. */
-export type DetailRequest = 'block' | 'whatIf' | 'candidateError';
+export type DetailRequest = 'block' | 'group' | 'whatIf' | 'candidateError';
 export interface DetailHost {
   ask<K extends DetailRequest>(type: K, body: Requests[K]): void;
   tell(m: Tell): void;
@@ -100,7 +100,7 @@ export class TensorDetail {
         ? h('section', {}, h('div', { class: 'section-head' }, h('h3', {}, 'Block scales'), h('div', { class: 'seg', 'data-testid': 'scale-series' })),
           h('div', { class: 'chart-box small' }, h('canvas', { id: 'scales', 'data-testid': 'scales' })), h('p', { class: 'muted', 'data-testid': 'scales-note' }))
         : null,
-      ...(row.logical ? [] : this.tensorOnlySections()),
+      ...(row.logical ? [h('section', { class: 'inspector' }, h('h3', {}, 'Group inspector'), h('div', { 'data-testid': 'group-inspector' }))] : this.tensorOnlySections()),
     ]);
   }
 
@@ -179,7 +179,8 @@ export class TensorDetail {
     if (s.histogram) drawHistogram(canvas, [{ label: this.scaleSeries, histogram: s.histogram, color: themeColor('charts-purple', '#b180d7') }], 'linear');
     const note = this.q('scales-note')!;
     const what = scales.groups ? `${scales.groups.rows} rows × ${scales.groups.groupsPerRow} groups` : `${scales.blocks} blocks${scales.subBlocksPerBlock ? ` × ${scales.subBlocksPerBlock} sub-blocks` : ''}`;
-    note.textContent = `${what}: ${this.scaleSeries} from ${fmt(s.min)} to ${fmt(s.max)}, mean ${fmt(s.mean)}. A long right tail means a few blocks hold outliers that stretch their scale.`;
+    const series = options.find(([k]) => k === this.scaleSeries)![1];
+    note.textContent = `${what}: ${series} from ${fmt(s.min)} to ${fmt(s.max)}, mean ${fmt(s.mean)}. A long right tail means a few blocks hold outliers that stretch their scale.`;
   }
 
   onCandidateError(tensor: string, candidate: string, s: TensorStats): void {
@@ -266,6 +267,39 @@ export class TensorDetail {
       hex,
       h('div', { class: 'muted small' }, `dequantized values (${v.values.length})`),
       h('div', { class: 'values', 'data-testid': 'block-values' }, v.values.slice(0, 256).map((x) => fmt(x, 4)).join('  ')),
+    );
+  }
+
+  /** A logical weight's group: its scale and zero, each column's stored code and value, the bytes they come from. */
+  onGroup(v: GroupView): void {
+    if (v.weight !== this.row?.name) return;
+    const box = this.q('group-inspector');
+    if (!box) return;
+    clear(box);
+    const dims = this.scales?.groups;
+    const field = (label: string, value: number, max: number | undefined, testid: string) => {
+      const input = el('vscode-textfield', { type: 'number', value: String(value), min: 0, max, 'data-testid': testid, 'aria-label': label }) as HTMLInputElement;
+      input.addEventListener('change', () => go(testid === 'group-row' ? Number(input.value) : v.row, testid === 'group-col' ? Number(input.value) : v.group));
+      return input;
+    };
+    const go = (row: number, group: number) => {
+      const clamp = (x: number, n: number | undefined) => Math.max(0, n === undefined ? x : Math.min(n - 1, x));
+      this.host.ask('group', { tensor: v.weight, row: clamp(row, dims?.rows), group: clamp(group, dims?.groupsPerRow) });
+    };
+    box.append(
+      h('div', { class: 'block-nav' },
+        el('vscode-button', { secondary: true, icon: 'chevron-left', 'aria-label': 'previous group', title: 'previous group', onclick: () => go(v.row, v.group - 1) }),
+        h('span', {}, 'row '), field('row', v.row, dims?.rows, 'group-row'), h('span', { class: 'muted' }, dims ? ` of ${dims.rows}` : ''),
+        h('span', {}, ' group '), field('group', v.group, dims?.groupsPerRow, 'group-col'), h('span', { class: 'muted' }, dims ? ` of ${dims.groupsPerRow}` : ''),
+        el('vscode-button', { secondary: true, icon: 'chevron-right', 'aria-label': 'next group', title: 'next group', onclick: () => go(v.row, v.group + 1) })),
+      h('p', { 'data-testid': 'group-params' }, `scale ${fmt(v.scale, 6)}`, v.zero === undefined ? '' : ` · ${v.zeroKind === 'bias' ? 'bias' : 'zero point'} ${fmt(v.zero, 6)}`, ` · ${v.columns.length} columns`),
+      h('div', { class: 'values', 'data-testid': 'group-values' }, v.columns.slice(0, 256).map((c, i) => h('span', { class: 'group-value', 'data-col': c, title: `column ${c}: code ${v.codes[i]} → ${v.values[i]}` }, `${v.codes[i]}→${fmt(v.values[i], 4)} `))),
+      h('table', { class: 'fields', 'data-testid': 'group-sources' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'component'), h('th', {}, 'file offset'), h('th', {}, 'bytes'))),
+        h('tbody', {}, v.sources.slice(0, 64).map((s) => h('tr', { 'data-role': s.role, title: `${s.tensor} in ${s.file}` },
+          h('td', { class: 'field-name' }, s.role),
+          h('td', { class: 'muted' }, `${s.offset}..${s.offset + s.length - 1}`),
+          h('td', {}, h('span', { class: 'hex' }, s.bytes.slice(0, 32).map((b) => b.toString(16).padStart(2, '0')).join(' ') + (s.bytes.length > 32 ? ` … (${s.bytes.length})` : ''))))))),
     );
   }
 

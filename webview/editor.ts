@@ -60,7 +60,7 @@ function selectTensor(name: string, fromTable = false): void {
 }
 
 /** Replies about the tensor shown (its analyses, a block, what-if, a candidate's error) and the progress of the editor's jobs. */
-function onTensorReply(m: Reply<'selectTensor' | 'block' | 'whatIf' | 'candidateError' | 'comparisonReport'>): void {
+function onTensorReply(m: Reply<'selectTensor' | 'block' | 'group' | 'whatIf' | 'candidateError' | 'comparisonReport'>): void {
   switch (m.type) {
     case 'stats':
       table?.setTooltip(m.tensor, statsTooltip(m.tensor, m.stats));
@@ -69,6 +69,8 @@ function onTensorReply(m: Reply<'selectTensor' | 'block' | 'whatIf' | 'candidate
       return detail?.onScales(m.tensor, m.scales);
     case 'block':
       return detail?.onBlock(m.view);
+    case 'group':
+      return detail?.onGroup(m.view);
     case 'heatmap':
       return detail?.onHeatmap(m.heatmap);
     case 'whatIf':

@@ -16,6 +16,7 @@ import type { InspectedBlock } from '../core/analysis/inspectedBlock.ts';
 import type { Heatmap } from '../core/analysis/heatmap.ts';
 import type { WhatIfRow } from '../core/analysis/whatIf.ts';
 import type { Comparison, TensorComparisonDetail } from '../core/compare/compare.ts';
+import type { GroupRecord } from '../core/hfquant/weights.ts';
 
 export interface TensorRow {
   name: string;
@@ -69,6 +70,7 @@ export interface Requests {
   ready: object;
   selectTensor: { tensor: string };
   block: { tensor: string; index: number };
+  group: { tensor: string; row: number; group: number };
   whatIf: { tensor: string };
   candidateError: { tensor: string; candidate: string };
   findTokens: { query: string };
@@ -85,6 +87,9 @@ type OpenError = { type: 'openError'; message: string; unreadable: boolean };
 type Stats = { type: 'stats'; tensor: string; stats: TensorStats };
 type Scales = { type: 'scales'; tensor: string; scales: ScaleDistribution | null };
 type Block = { type: 'block'; view: InspectedBlock };
+/** A logical weight's group (hfquant GroupRecord) with its raw bytes as numbers. */
+export type GroupView = Omit<GroupRecord, 'sources'> & { sources: (Omit<GroupRecord['sources'][number], 'bytes'> & { bytes: number[] })[] };
+type Group = { type: 'group'; view: GroupView };
 type HeatmapMessage = { type: 'heatmap'; heatmap: Heatmap };
 type WhatIf = { type: 'whatIf'; tensor: string; rows: WhatIfRow[] };
 type CandidateError = { type: 'candidateError'; tensor: string; candidate: string; stats: TensorStats };
@@ -98,8 +103,9 @@ type ArrayPage = { type: 'arrayPage'; key: string; start: number; values: string
 /** What each request is answered with. */
 export interface Replies {
   ready: ModelMessage | OpenError;
-  selectTensor: Block | Stats | Scales | HeatmapMessage | TensorComparison | JobProgress;
+  selectTensor: Block | Group | Stats | Scales | HeatmapMessage | TensorComparison | JobProgress;
   block: Block | Extract<JobProgress, { type: 'jobError' }>;
+  group: Group | Extract<JobProgress, { type: 'jobError' }>;
   whatIf: WhatIf | JobProgress;
   candidateError: CandidateError | JobProgress;
   findTokens: Tokens;
@@ -113,6 +119,7 @@ export const LAST_REPLIES: { readonly [K in RequestType]: readonly Replies[K]['t
   ready: ['model', 'openError'],
   selectTensor: ['jobDone', 'jobError'],
   block: ['block', 'jobError'],
+  group: ['group', 'jobError'],
   whatIf: ['jobDone', 'jobError'],
   candidateError: ['jobDone', 'jobError'],
   findTokens: ['tokens'],

@@ -241,6 +241,11 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
     const model = await modelAt(job.path);
     return { kind: 'block', view: inspectBlock(model, tensorOf(model, job.tensor), job.index) };
   },
+  group: async (job) => {
+    const weight = await logicalWeightAt(job.path, job.tensor);
+    if (!weight) throw new QuantLensError('usage', `no logical weight named ${job.tensor}`);
+    return { kind: 'group', record: weight.inspectGroup(job.row, job.group) };
+  },
   heatmap: async (job, ctx) => {
     const model = await modelAt(job.path);
     return { kind: 'heatmap', heatmap: computeHeatmap(model, tensorOf(model, job.tensor), job.width, job.height, ctx) };

@@ -16,6 +16,14 @@ const shown = (x: number, digits = 5) => (x !== 0 && (Math.abs(x) < 1e-3 || Math
 const DTYPE_BYTES: Record<string, number> = { I32: 4, U32: 4, F32: 4, F16: 2, BF16: 2, U8: 1 };
 const product = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
 
+/** A logical weight written in a script: both checkpoints have it, neither holds a tensor of that name for GPTQ. */
+const HOVERED = 'model.layers.1.mlp.down_proj.weight';
+/** The float32 values of a weight in expected.f32 (row-major [out, in]). */
+function expectedValues(variant: string, e: { f32_offset: number; f32_count: number }): Float32Array {
+  const b = readFileSync(join(QUANT, variant, 'expected.f32'));
+  return new Float32Array(b.buffer.slice(b.byteOffset + 4 * e.f32_offset, b.byteOffset + 4 * (e.f32_offset + e.f32_count)));
+}
+
 let s: Session;
 let step = 0;
 
@@ -29,6 +37,7 @@ before(async () => {
     'mlx/config.json': join(QUANT, MLX, 'config.json'),
     'mlx/model.safetensors': join(QUANT, MLX, 'model.safetensors'),
     'mlx/model.safetensors.index.json': join(QUANT, MLX, 'model.safetensors.index.json'),
+    'notes.py': `text:# which checkpoint keeps this layer closer?\nw = state_dict["${HOVERED}"]\n`,
   });
 });
 
@@ -112,6 +121,32 @@ test('selecting a GPTQ weight shows its components, the exact stats of its dequa
   await shot(s.page, 'hfquant-gptq-detail');
 });
 
+test('the group inspector shows a GPTQ group\'s columns (act-order: not contiguous) with codes and the values of expected.f32', async () => {
+  const e = expected(GPTQ).weights.find((w: { name: string }) => w.name === 'model.layers.0.self_attn.q_proj.weight');
+  const want = expectedValues(GPTQ, e);
+  const wv = webview(s.page);
+  const check = async (row: number) => {
+    const cells = wv.locator('[data-testid="group-values"] .group-value');
+    await wv.locator(`[data-testid="group-inspector"] vscode-textfield[data-testid="group-row"][value="${row}"]`).waitFor();
+    const shownCells = await cells.evaluateAll((xs) => xs.map((x) => [Number(x.getAttribute('data-col')), x.getAttribute('title')!] as const));
+    assert.equal(shownCells.length, e.group_size, 'one entry per column of the group');
+    for (const [col, title] of shownCells) {
+      const value = Number(/→ (\S+)$/.exec(title)![1]);
+      assert.equal(value, want[row * e.shape[1] + col], `row ${row} column ${col}`);
+    }
+    const cols = shownCells.map(([c]) => c);
+    assert.ok(cols.some((c, i) => i > 0 && c !== cols[i - 1] + 1), `act-order groups are not contiguous: ${cols.slice(0, 8)}`);
+    assert.ok(await wv.locator('[data-testid="group-sources"] tr[data-role="qweight"]').count() > 0);
+    assert.equal(await wv.locator('[data-testid="group-sources"] tr[data-role="scales"]').count(), 1);
+  };
+  await check(0);
+  const row = wv.locator('vscode-textfield[data-testid="group-row"] input');
+  await row.fill('7');
+  await row.press('Enter');
+  await check(7);
+  await shot(s.page, 'hfquant-group-inspector');
+});
+
 test('an MLX checkpoint lists its logical weights (the 6-bit lm_head override included)', async () => {
   await assertLogicalTable(MLX, 'model.safetensors', /^· MLX affine; mlx/);
 });
@@ -121,4 +156,20 @@ test('selecting an MLX weight shows its exact stats and its group scales and bia
   const wv = webview(s.page);
   await wv.locator('[data-testid="scale-series"] [data-series="dmin"]', { hasText: 'biases' }).waitFor();
   await shot(s.page, 'hfquant-mlx-detail');
+});
+
+test('hovering a logical weight\'s name in a script shows its scheme and the stats of its dequantized values in each checkpoint', async () => {
+  await quickOpen(s.page, 'notes.py');
+  const token = s.page.locator('.part.editor .monaco-editor .view-line span', { hasText: 'down_proj' }).first();
+  await token.waitFor();
+  await token.hover();
+  const hover = s.page.locator('.monaco-hover:not(.hidden)', { hasText: HOVERED });
+  await hover.waitFor();
+  for (const v of [GPTQ, MLX]) {
+    const e = expected(v).weights.find((w: { name: string }) => w.name === HOVERED);
+    await s.page.locator('.monaco-hover:not(.hidden)', { hasText: `std ${Number(e.stats.std.toPrecision(5))}` }).waitFor();
+    assert.ok((await hover.innerText()).includes(`[${e.shape.join(' × ')}]`), `${v}: logical shape in the hover`);
+  }
+  await shot(s.page, 'hfquant-hover');
+  await s.page.keyboard.press('Escape');
 });

@@ -189,5 +189,11 @@ test('the worker stats job resolves a logical name to the dequantized weight, a 
   const qweight = e.components.find((c: any) => c.tensor.endsWith('.qweight'));
   const raw = await runJob({ kind: 'stats', path, tensor: qweight.tensor, bins: 64 }, ctx);
   assert.equal(raw.stats.count, qweight.shape[0] * qweight.shape[1]);
+  // the group inspector's job: group 0 of row 3, its values those of expected.f32 at its columns
+  const want = readF32(join(CORPUS, variant, 'expected.f32'), 4 * e.f32_offset, e.f32_count);
+  const g = (await runJob({ kind: 'group', path, tensor: e.name, row: 3, group: 0 }, ctx)).record;
+  assert.equal(g.columns.length, e.group_size);
+  assert.deepEqual(g.values, g.columns.map((c) => want[3 * e.shape[1] + c]));
+  assert.ok(g.sources.some((s) => s.role === 'qweight') && g.sources.some((s) => s.role === 'scales'));
   await runJob({ kind: 'close', path }, ctx);
 });

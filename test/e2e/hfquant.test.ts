@@ -1,11 +1,11 @@
 // Quantized Hugging Face checkpoints in the model editor (issue 9): a GPTQ and an MLX model folder open as their
 // logical weights (logical shape, scheme, bits per weight, components), and selecting one shows the exact stats of
 // its dequantized values and its group scales. Every expected value comes from the corpus oracle (expected.json).
-import { test, before, after, afterEach } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { start, quickOpen, webview, shot, assertCleanConsole, ROOT, type Session } from './harness.ts';
+import { start, quickOpen, webview, shot, endEachTest, ROOT, type Session } from './harness.ts';
 
 const QUANT = join(ROOT, 'test', 'fixtures', 'safetensors-quant');
 const GPTQ = 'gptq-v1-4bit-asym-actorder-g128';
@@ -25,7 +25,6 @@ function expectedValues(variant: string, e: { f32_offset: number; f32_count: num
 }
 
 let s: Session;
-let step = 0;
 
 before(async () => {
   // each variant folder as the user has it (the oracle files left out); the GPTQ checkpoint under its own file name
@@ -41,17 +40,7 @@ before(async () => {
   });
 });
 
-after(async () => {
-  try {
-    assertCleanConsole(s);
-  } finally {
-    await s?.close();
-  }
-});
-
-afterEach(async () => {
-  if (s) await shot(s.page, `hfquant-${String(++step).padStart(2, '0')}`);
-});
+endEachTest('hfquant', () => s);
 
 /** The table lists exactly the logical weights and plain tensors of expected.json, each weight with its shape and bits. */
 async function assertLogicalTable(variant: string, fileName: string, format: RegExp): Promise<void> {

@@ -3,7 +3,6 @@
  * Exit status: 0 success, 1 usage error, 2 invalid or unreadable input (one line `error: ...` on stderr).
  */
 import { parseArgs } from 'node:util';
-import { openModel } from '../core/formats/openModel.ts';
 import type { Model, TensorInfo } from '../core/model.ts';
 import { QuantLensError, oneLine, escapeText, showText, MAX_SHOWN } from '../core/errors.ts';
 import { computeTensorStats, DEFAULT_BINS, type TensorStats } from '../core/analysis/tensorStats.ts';
@@ -17,7 +16,7 @@ import { WorkerPool } from '../node/workerPool.ts';
 import { quantizeCommand, requantizeCommand, errorCommand, simulateCommand } from './quantCommands.ts';
 import { workerScript, parseThreads } from './workers.ts';
 import { compareCommand, reportCommand, dumpCommand } from './reportCommands.ts';
-import { logicalSummary, quantizedViewOf } from '../core/hfquant/open.ts';
+import { logicalSummary, openModelAndWeights } from '../core/hfquant/open.ts';
 import { logicalWeightStats } from '../core/hfquant/stats.ts';
 import { logicalInfoJson, logicalInfoLines, statsItems } from './logicalWeights.ts';
 
@@ -43,8 +42,9 @@ commands:
 
 FILE is a .gguf (any shard of a split model), a .safetensors file or a model.safetensors.index.json, local or by
 http(s) URL or Hub reference (owner/repo/file.gguf; HF_TOKEN is sent to huggingface.co only). A local quantized
-Hugging Face checkpoint (GPTQ, AWQ, bitsandbytes, FP8, compressed-tensors, MLX, HQQ ...) is shown as its logical
-weights: info lists them with their components, stats and dequant take logical names ([out, in] float32).`;
+Hugging Face checkpoint (GPTQ, AWQ, bitsandbytes, FP8, compressed-tensors, MLX, HQQ ...; FILE may be its folder) is
+shown as its logical weights: info lists them with their components, stats and dequant take logical names
+(dequant writes float32 [out, in]).`;
 
 class UsageError extends Error {}
 
@@ -94,10 +94,9 @@ function indentedJson(value: unknown): string {
 }
 
 async function info(file: string, json: boolean): Promise<void> {
-  const model = await openModel(file);
+  const { model, view } = await openModelAndWeights(file);
   const o = new StreamedOutput();
   try {
-    const view = quantizedViewOf(model, file);
     const s = view ? logicalSummary(summarize(model), view) : summarize(model);
     if (json) {
       const head = JSON.stringify({
@@ -181,8 +180,8 @@ const BYTES_PER_WORKER = 32 << 20;
  * is a one-line warning, whichever thread it ran on.
  */
 async function stats(file: string, pattern: string | undefined, bins: number, json: boolean, threads: number): Promise<void> {
-  const model = await openModel(file);
-  const items = selectTensors(statsItems(model, quantizedViewOf(model, file)), pattern);
+  const { model, view } = await openModelAndWeights(file);
+  const items = selectTensors(statsItems(model, view), pattern);
   const bytes = items.reduce((sum, t) => sum + (t.weight?.bytes ?? t.tensor!.nbytes), 0);
   const workers = Math.min(threads, availableParallelism(), items.length, Math.floor(bytes / BYTES_PER_WORKER)) - 1;
   const script = workerScript();
@@ -230,9 +229,9 @@ async function stats(file: string, pattern: string | undefined, bins: number, js
 }
 
 async function dequant(file: string, tensorName: string, outPath: string): Promise<void> {
-  const model = await openModel(file);
+  const { model, view } = await openModelAndWeights(file);
   try {
-    const weight = quantizedViewOf(model, file)?.weights.find((w) => w.name === tensorName);
+    const weight = view?.weights.find((w) => w.name === tensorName);
     const t = weight ? undefined : model.tensors.find((x) => x.name === tensorName);
     if (!weight && !t) throw new QuantLensError('usage', `no tensor named ${tensorName} in ${file}`);
     const writeF32 = (write: (bytes: Uint8Array) => void) => (f32: Float32Array) => write(new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength));

@@ -21,7 +21,7 @@ import { parseSimulationRule, planSimulation, writeSimulated } from '../core/req
 import { imatrixFor, readImatrix } from '../core/requant/imatrix.ts';
 import type { JobKind, JobOf, JobResults, ResultOf, WorkerJob } from '../shared/workerProtocol.ts';
 import { computeHeatmap } from '../core/analysis/heatmap.ts';
-import { quantizedViewOf, type QuantizedModel } from '../core/hfquant/open.ts';
+import { openModelAndWeights, type QuantizedModel } from '../core/hfquant/open.ts';
 import type { LogicalWeight } from '../core/hfquant/weights.ts';
 import { groupScaleDistribution, logicalWeightStats } from '../core/hfquant/stats.ts';
 
@@ -35,37 +35,32 @@ export interface JobContext {
   helpers?: (size?: number) => WorkerPool;
 }
 
-const models = new Map<string, Promise<Model>>();
+const models = new Map<string, Promise<{ model: Model; view?: QuantizedModel }>>();
 
-function modelAt(path: string): Promise<Model> {
+/** The model at a path (and its logical weights when it is a quantized Hugging Face checkpoint), opened once. */
+function openedAt(path: string): Promise<{ model: Model; view?: QuantizedModel }> {
   let m = models.get(path);
   if (!m) {
-    m = openModel(path);
+    m = openModelAndWeights(path);
     models.set(path, m);
     m.catch(() => models.delete(path));
   }
   return m;
 }
 
-/** The logical weights of each open quantized checkpoint (null: the model at that path is not one). */
-const views = new Map<string, QuantizedModel | null>();
-
-async function viewAt(path: string): Promise<QuantizedModel | undefined> {
-  const model = await modelAt(path);
-  if (!views.has(path)) views.set(path, quantizedViewOf(model, path) ?? null);
-  return views.get(path) ?? undefined;
+async function modelAt(path: string): Promise<Model> {
+  return (await openedAt(path)).model;
 }
 
 /** The logical weight of that exact name in a quantized checkpoint (a component's name is its tensor, not the weight). */
 async function logicalWeightAt(path: string, name: string): Promise<LogicalWeight | undefined> {
-  return (await viewAt(path))?.weights.find((w) => w.name === name);
+  return (await openedAt(path)).view?.weights.find((w) => w.name === name);
 }
 
 export async function closeModel(path: string): Promise<void> {
   const m = models.get(path);
   models.delete(path);
-  views.delete(path);
-  if (m) await (await m).close().catch(() => undefined);
+  if (m) await (await m).model.close().catch(() => undefined);
 }
 
 function tensorOf(model: Model, name: string): TensorInfo {

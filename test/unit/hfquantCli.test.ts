@@ -18,7 +18,7 @@ const CORPUS = join(import.meta.dirname, '..', 'fixtures', 'safetensors-quant');
 const tmp = mkdtempSync(join(tmpdir(), 'ql-hfcli-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** Each variant under test and the file the user opens (a single file, an index, a shard). */
+/** Each variant under test and the file the user opens (a single file, an index, a shard, the folder). */
 const CASES: [variant: string, file: string][] = [
   ['gptq-v1-4bit-asym-actorder-g128', 'model.safetensors'],
   ['awq-gemm-4bit-g128', 'model.safetensors'],
@@ -26,6 +26,8 @@ const CASES: [variant: string, file: string][] = [
   ['bnb-nf4-dq-bf16', 'model-00002-of-00002.safetensors'],
   ['fp8-block128-deepseek', 'model-00001-of-00003.safetensors'],
   ['mlx-affine-4bit-g64', 'model.safetensors'],
+  // the model folder itself (sharded GPTQ v2: its index)
+  ['gptq-v2-4bit-asym-g128', '.'],
 ];
 
 function run(...args: string[]) {

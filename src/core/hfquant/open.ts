@@ -128,6 +128,24 @@ export function quantizedViewOf(model: Model, input: string): QuantizedModel | u
 }
 
 /**
+ * A model as openModel opens it and, when it is a local quantized Hugging Face checkpoint, its logical weights;
+ * a folder opens the checkpoint in it (its index, model.safetensors or its only .safetensors file).
+ */
+export async function openModelAndWeights(input: string): Promise<{ model: Model; view?: QuantizedModel }> {
+  if (!isUrl(input) && isDir(input)) {
+    const q = await openQuantizedModel(input);
+    return { model: q.model, view: q.weights.length ? q : undefined };
+  }
+  const model = await openModel(input);
+  try {
+    return { model, view: quantizedViewOf(model, input) };
+  } catch (e) {
+    await model.close();
+    throw e;
+  }
+}
+
+/**
  * A model summary counted as the checkpoint means it: parameters are the logical weights' [out, in] values (not
  * their packed containers) plus the plain tensors, and bits per weight divide the stored bytes by those.
  */

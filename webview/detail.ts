@@ -2,7 +2,7 @@
  * The tensor detail panel: stats, weight histogram, scale distribution, |w| heatmap, block inspector (fields next
  * to raw bytes) and the what-if table with its error-vs-bits chart.
  */
-import type { Requests, Tell, TensorRow, WebviewSettings } from '../src/shared/webviewProtocol.ts';
+import type { GroupView, LogicalRow, Requests, Tell, TensorRow, WebviewSettings } from '../src/shared/webviewProtocol.ts';
 import type { InspectedBlock } from '../src/core/analysis/inspectedBlock.ts';
 import type { Heatmap } from '../src/core/analysis/heatmap.ts';
 import type { TensorStats } from '../src/core/analysis/tensorStats.ts';
@@ -22,7 +22,7 @@ const STAT_FIELDS: [keyof TensorStats, string][] = [
 ];
 
 /** What the panel sends the host: requests about the tensor shown (the editor routes their replies here), and tells. */
-export type DetailRequest = 'block' | 'whatIf' | 'candidateError';
+export type DetailRequest = 'block' | 'group' | 'whatIf' | 'candidateError';
 export interface DetailHost {
   ask<K extends DetailRequest>(type: K, body: Requests[K]): void;
   tell(m: Tell): void;
@@ -86,11 +86,12 @@ export class TensorDetail {
           h('span', { class: 'chip' }, bytes(row.nbytes))),
         h('p', { class: 'concept' }, concept),
         h('div', { class: 'detail-actions' },
-          el('vscode-button', { 'data-testid': 'what-if', disabled: !row.decodable, onclick: () => this.host.ask('whatIf', { tensor: row.name }) }, 'What if…'),
-          el('vscode-button', { secondary: true, 'data-testid': 'requantize', onclick: () => this.host.tell({ type: 'command', command: 'requantize', tensors: [row.name] }) }, 'Requantize…'),
+          row.logical ? null : el('vscode-button', { 'data-testid': 'what-if', disabled: !row.decodable, onclick: () => this.host.ask('whatIf', { tensor: row.name }) }, 'What if…'),
+          row.logical ? null : el('vscode-button', { secondary: true, 'data-testid': 'requantize', onclick: () => this.host.tell({ type: 'command', command: 'requantize', tensors: [row.name] }) }, 'Requantize…'),
           el('vscode-button', { secondary: true, 'data-testid': 'cancel', onclick: () => this.host.tell({ type: 'cancel' }) }, 'Cancel'))),
       h('div', { class: 'job', 'data-testid': 'job' }),
-      row.decodable ? null : h('div', { class: 'error-line', role: 'alert', 'data-testid': 'tensor-error' }, icon('error'), ` ${row.type}: this tensor cannot be decoded; everything else in the file is usable.`),
+      row.decodable ? null : h('div', { class: 'error-line', role: 'alert', 'data-testid': 'tensor-error' }, icon('error'), ` ${row.logical?.error ?? `${row.type}: this tensor cannot be decoded`}; everything else in the file is usable.`),
+      row.logical ? logicalSection(row.logical) : null,
       h('section', {}, h('h3', {}, 'Statistics ', h('span', { class: 'muted' }, '(every value, exact)')), h('dl', { class: 'stats', 'data-testid': 'stats' })),
       h('section', { class: 'against', 'data-testid': 'against' }),
       h('section', {}, h('div', { class: 'section-head' }, h('h3', {}, 'Weight histogram'), logBox),
@@ -99,6 +100,13 @@ export class TensorDetail {
         ? h('section', {}, h('div', { class: 'section-head' }, h('h3', {}, 'Block scales'), h('div', { class: 'seg', 'data-testid': 'scale-series' })),
           h('div', { class: 'chart-box small' }, h('canvas', { id: 'scales', 'data-testid': 'scales' })), h('p', { class: 'muted', 'data-testid': 'scales-note' }))
         : null,
+      ...(row.logical ? [h('section', { class: 'inspector' }, h('h3', {}, 'Group inspector'), h('div', { 'data-testid': 'group-inspector' }))] : this.tensorOnlySections()),
+    ]);
+  }
+
+  /** The heatmap, block inspector and what-if sections of a tensor (a logical weight has none of them yet). */
+  private tensorOnlySections(): HTMLElement[] {
+    return [
       h('section', {}, h('h3', {}, '|w| heatmap ', h('span', { class: 'muted' }, '(max per cell; rows down, columns across)')),
         h('div', { class: 'heatmap-box' }, h('canvas', { id: 'heatmap', 'data-testid': 'heatmap', width: 1, height: 1 }), h('div', { class: 'muted', 'data-testid': 'heatmap-scale' }))),
       h('section', { class: 'inspector' }, h('h3', {}, 'Block inspector'), h('div', { 'data-testid': 'block-inspector' })),
@@ -106,7 +114,7 @@ export class TensorDetail {
           el('vscode-button', { secondary: true, 'data-testid': 'load-imatrix', onclick: () => this.host.tell({ type: 'command', command: 'loadImatrix' }) }, 'Importance matrix…')),
         h('p', { class: 'muted small', 'data-testid': 'imatrix-note' }, this.imatrixFile ? `Error weighted by the importance matrix ${this.imatrixFile}.` : 'Load a llama.cpp importance matrix to weight the error by how much each input column is used.'),
         h('div', { 'data-testid': 'what-if-table' }, h('p', { class: 'muted' }, 'Compute the error every candidate type or scheme would give this tensor.'))),
-    ]);
+    ];
   }
 
   onProgress(label: string, done: number, total: number): void {
@@ -157,8 +165,8 @@ export class TensorDetail {
     clear(seg);
     const options: ['sub' | 'd' | 'dmin', string][] = [];
     if (scales.sub) options.push(['sub', 'sub-block scales']);
-    options.push(['d', scales.subBlocksPerBlock ? 'super-block d' : 'block scale d']);
-    if (scales.dmin) options.push(['dmin', scales.subBlocksPerBlock ? 'dmin' : 'block min m']);
+    options.push(['d', scales.groups ? 'group scales' : scales.subBlocksPerBlock ? 'super-block d' : 'block scale d']);
+    if (scales.dmin) options.push(['dmin', scales.groups ? (scales.groups.zeroKind === 'bias' ? 'biases' : 'zero points') : scales.subBlocksPerBlock ? 'dmin' : 'block min m']);
     if (!options.some(([k]) => k === this.scaleSeries)) this.scaleSeries = options[0][0];
     for (const [k, label] of options) {
       seg.append(h('button', { class: `seg-btn${k === this.scaleSeries ? ' active' : ''}`, 'data-series': k, onclick: () => {
@@ -170,7 +178,9 @@ export class TensorDetail {
     const canvas = this.q<HTMLCanvasElement>('scales')!;
     if (s.histogram) drawHistogram(canvas, [{ label: this.scaleSeries, histogram: s.histogram, color: themeColor('charts-purple', '#b180d7') }], 'linear');
     const note = this.q('scales-note')!;
-    note.textContent = `${scales.blocks} blocks${scales.subBlocksPerBlock ? ` × ${scales.subBlocksPerBlock} sub-blocks` : ''}: ${this.scaleSeries} from ${fmt(s.min)} to ${fmt(s.max)}, mean ${fmt(s.mean)}. A long right tail means a few blocks hold outliers that stretch their scale.`;
+    const what = scales.groups ? `${scales.groups.rows} rows × ${scales.groups.groupsPerRow} groups` : `${scales.blocks} blocks${scales.subBlocksPerBlock ? ` × ${scales.subBlocksPerBlock} sub-blocks` : ''}`;
+    const series = options.find(([k]) => k === this.scaleSeries)![1];
+    note.textContent = `${what}: ${series} from ${fmt(s.min)} to ${fmt(s.max)}, mean ${fmt(s.mean)}. A long right tail means a few blocks hold outliers that stretch their scale.`;
   }
 
   onCandidateError(tensor: string, candidate: string, s: TensorStats): void {
@@ -260,6 +270,39 @@ export class TensorDetail {
     );
   }
 
+  /** A logical weight's group: its scale and zero, each column's stored code and value, the bytes they come from. */
+  onGroup(v: GroupView): void {
+    if (v.weight !== this.row?.name) return;
+    const box = this.q('group-inspector');
+    if (!box) return;
+    clear(box);
+    const dims = this.scales?.groups;
+    const field = (label: string, value: number, max: number | undefined, testid: string) => {
+      const input = el('vscode-textfield', { type: 'number', value: String(value), min: 0, max, 'data-testid': testid, 'aria-label': label }) as HTMLInputElement;
+      input.addEventListener('change', () => go(testid === 'group-row' ? Number(input.value) : v.row, testid === 'group-col' ? Number(input.value) : v.group));
+      return input;
+    };
+    const go = (row: number, group: number) => {
+      const clamp = (x: number, n: number | undefined) => Math.max(0, n === undefined ? x : Math.min(n - 1, x));
+      this.host.ask('group', { tensor: v.weight, row: clamp(row, dims?.rows), group: clamp(group, dims?.groupsPerRow) });
+    };
+    box.append(
+      h('div', { class: 'block-nav' },
+        el('vscode-button', { secondary: true, icon: 'chevron-left', 'aria-label': 'previous group', title: 'previous group', onclick: () => go(v.row, v.group - 1) }),
+        h('span', {}, 'row '), field('row', v.row, dims?.rows, 'group-row'), h('span', { class: 'muted' }, dims ? ` of ${dims.rows}` : ''),
+        h('span', {}, ' group '), field('group', v.group, dims?.groupsPerRow, 'group-col'), h('span', { class: 'muted' }, dims ? ` of ${dims.groupsPerRow}` : ''),
+        el('vscode-button', { secondary: true, icon: 'chevron-right', 'aria-label': 'next group', title: 'next group', onclick: () => go(v.row, v.group + 1) })),
+      h('p', { 'data-testid': 'group-params' }, `scale ${fmt(v.scale, 6)}`, v.zero === undefined ? '' : ` · ${v.zeroKind === 'bias' ? 'bias' : 'zero point'} ${fmt(v.zero, 6)}`, ` · ${v.columns.length} columns`),
+      h('div', { class: 'values', 'data-testid': 'group-values' }, v.columns.slice(0, 256).map((c, i) => h('span', { class: 'group-value', 'data-col': c, title: `column ${c}: code ${v.codes[i]} → ${v.values[i]}` }, `${v.codes[i]}→${fmt(v.values[i], 4)} `))),
+      h('table', { class: 'fields', 'data-testid': 'group-sources' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'component'), h('th', {}, 'file offset'), h('th', {}, 'bytes'))),
+        h('tbody', {}, v.sources.slice(0, 64).map((s) => h('tr', { 'data-role': s.role, title: `${s.tensor} in ${s.file}` },
+          h('td', { class: 'field-name' }, s.role),
+          h('td', { class: 'muted' }, `${s.offset}..${s.offset + s.length - 1}`),
+          h('td', {}, h('span', { class: 'hex' }, s.bytes.slice(0, 32).map((b) => b.toString(16).padStart(2, '0')).join(' ') + (s.bytes.length > 32 ? ` … (${s.bytes.length})` : ''))))))),
+    );
+  }
+
   onWhatIf(tensor: string, rows: WhatIfRow[]): void {
     if (tensor !== this.row?.name) return;
     const box = this.q('what-if-table')!;
@@ -291,6 +334,17 @@ export class TensorDetail {
     );
     drawErrorVsBits(canvas, rows.map((r) => ({ label: r.label, bits: r.bitsPerWeight, error: r.metrics.weighted_rel_rmse ?? r.metrics.rel_rmse, current: r.current, ggml: r.label.includes('(ggml)') })));
   }
+}
+
+/** A logical weight's components (the tensors it is decoded from) and its diagnostics. */
+function logicalSection(l: LogicalRow): HTMLElement {
+  return h('section', {},
+    h('h3', {}, 'Components ', h('span', { class: 'muted' }, `(${l.format}, as stored)`)),
+    h('table', { class: 'fields', 'data-testid': 'components' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'role'), h('th', {}, 'tensor'), h('th', {}, 'shape'), h('th', {}, 'dtype'), h('th', {}, 'bytes'))),
+      h('tbody', {}, l.components.map((c) => h('tr', { 'data-component': c.name, title: `file offset ${c.offset}` },
+        h('td', { class: 'field-name' }, c.role), h('td', {}, c.name), h('td', {}, `[${c.shape.join(' × ')}]`), h('td', {}, c.dtype), h('td', { class: 'num' }, bytes(c.nbytes)))))),
+    l.diagnostics.length ? h('ul', { class: 'muted small', 'data-testid': 'diagnostics' }, l.diagnostics.map((d) => h('li', {}, d))) : null);
 }
 
 /** A max-per-cell grid to pixels, sqrt scale so outliers stand out without flattening the rest. */

@@ -39,6 +39,11 @@ const FAMILY_CONCEPTS: Record<string, string> = {
   bool: 'Booleans.',
 };
 
+/** What a logical weight of a quantized Hugging Face checkpoint is. */
+function logicalConcept(format: string): string {
+  return `${format}: a logical weight stored as the packed component tensors below, decoded exactly as the reference library does. Shape, statistics and histogram are those of the dequantized [out, in] values; the block scales are its group scales.`;
+}
+
 function selectTab(index: number): void {
   const t = tabs as unknown as { selectedIndex: number } | undefined;
   if (t && t.selectedIndex !== index) t.selectedIndex = index;
@@ -50,12 +55,12 @@ function selectTensor(name: string, fromTable = false): void {
   saveState({ selected: name });
   table?.select(name, !fromTable);
   selectTab(TAB.tensors);
-  detail?.show(row, FAMILY_CONCEPTS[row.family] ?? '');
+  detail?.show(row, row.logical ? logicalConcept(row.logical.format) : FAMILY_CONCEPTS[row.family] ?? '');
   if (row.decodable) ask('selectTensor', { tensor: name }, onTensorReply);
 }
 
 /** Replies about the tensor shown (its analyses, a block, what-if, a candidate's error) and the progress of the editor's jobs. */
-function onTensorReply(m: Reply<'selectTensor' | 'block' | 'whatIf' | 'candidateError' | 'comparisonReport'>): void {
+function onTensorReply(m: Reply<'selectTensor' | 'block' | 'group' | 'whatIf' | 'candidateError' | 'comparisonReport'>): void {
   switch (m.type) {
     case 'stats':
       table?.setTooltip(m.tensor, statsTooltip(m.tensor, m.stats));
@@ -64,6 +69,8 @@ function onTensorReply(m: Reply<'selectTensor' | 'block' | 'whatIf' | 'candidate
       return detail?.onScales(m.tensor, m.scales);
     case 'block':
       return detail?.onBlock(m.view);
+    case 'group':
+      return detail?.onGroup(m.view);
     case 'heatmap':
       return detail?.onHeatmap(m.heatmap);
     case 'whatIf':
@@ -122,7 +129,8 @@ export function renderModel(m: ModelMessage): void {
 
   const header = h('header', { class: 'top' },
     h('div', { class: 'title' }, icon('graph'), h('span', { class: 'file-name', 'data-testid': 'file-name' }, m.fileName),
-      h('span', { class: 'muted' }, ` · ${m.summary.format} · ${count(m.summary.parameterCount)} parameters · ${m.summary.fileType ?? fmt(m.summary.averageBitsPerWeight, 3) + ' bpw'}`)),
+      h('span', { class: 'muted' }, ` · ${m.summary.format} · ${count(m.summary.parameterCount)} parameters · ${m.summary.fileType ?? fmt(m.summary.averageBitsPerWeight, 3) + ' bpw'}`),
+      m.quantization ? h('span', { class: 'muted', 'data-testid': 'quantization' }, ` · ${m.quantization}`) : null),
     h('div', { class: 'actions' },
       el('vscode-button', { secondary: true, 'data-testid': 'cmd-showAsText', onclick: () => tell({ type: 'command', command: 'showAsText' }) }, 'Show as text'),
       el('vscode-button', { secondary: true, 'data-testid': 'cmd-exportReport', onclick: () => tell({ type: 'command', command: 'exportReport' }) }, 'Export stats…'),
@@ -132,7 +140,7 @@ export function renderModel(m: ModelMessage): void {
   tabs.addEventListener('vsc-tabs-select', (e) => saveState({ tab: (e as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex }));
   tabs.append(
     el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-summary' }, 'Summary'),
-    el('vscode-tab-panel', {}, summaryView(m.fileName, m.summary, m.memory)),
+    el('vscode-tab-panel', {}, summaryView(m.fileName, m.summary, m.memory, m.quantization)),
     el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-tensors' }, `Tensors (${m.tensors.length})`),
     el('vscode-tab-panel', {}, h('div', { class: 'tensors-view' },
       h('div', { class: 'table-pane' }, h('div', { class: 'toolbar' }, filter, group), table.element),

@@ -3,7 +3,7 @@ import type { ModelSummary } from '../src/core/analysis/summary.ts';
 import type { MemoryFit } from '../src/core/analysis/memoryFit.ts';
 import { h, el, clear, fmt, bytes, count, icon } from './dom.ts';
 
-export function summaryView(fileName: string, s: ModelSummary, memory: MemoryFit): HTMLElement {
+export function summaryView(fileName: string, s: ModelSummary, memory: MemoryFit, quantization?: string): HTMLElement {
   const card = (label: string, value: string, testid: string, title?: string, wide = false) =>
     h('div', { class: wide ? 'card wide' : 'card', title }, h('div', { class: 'card-label' }, label), h('div', { class: 'card-value', 'data-testid': testid }, value));
   const maxBytes = Math.max(...s.byType.map((b) => b.bytes), 1);
@@ -31,7 +31,8 @@ export function summaryView(fileName: string, s: ModelSummary, memory: MemoryFit
       card('Size', bytes(s.tensorBytes), 'size', `${s.tensorBytes} bytes of tensor data; ${s.fileBytes} bytes on disk in ${s.files} file(s)`),
       card('Bits per weight', fmt(s.averageBitsPerWeight, 4), 'bpw'),
       card('Tensors', String(s.tensorCount), 'tensor-count'),
-      card('Format', s.format, 'format')),
+      card('Format', s.format, 'format'),
+      quantization ? card('Quantization', quantization, 'quantization-summary', quantization, true) : null),
     h('div', { class: 'panels' },
       h('section', { class: 'panel' }, h('h3', {}, 'Size by type'),
         h('table', { class: 'by-type', 'data-testid': 'size-by-type' },

@@ -183,7 +183,7 @@ export class TensorTable {
         role: 'row',
         'aria-selected': r.name === this.selected ? 'true' : 'false',
         'data-tensor': r.name,
-        title: this.tooltips.get(r.name) ?? `${r.name}\n${r.type}, [${r.shape.join(', ')}], ${bytes(r.nbytes)}${r.decodable ? '' : '\ncannot be decoded'}`,
+        title: this.tooltips.get(r.name) ?? `${r.name}\n${r.type}, [${r.shape.join(', ')}], ${bytes(r.nbytes)}${r.logical ? `\n${r.logical.components.length} components: ${r.logical.components.map((c) => c.role).join(', ')}` : ''}${r.decodable ? '' : `\n${r.logical?.error ?? 'cannot be decoded'}`}`,
         onclick: () => this.onSelect(r.name),
       },
       h('div', { class: 'cell col-name' }, r.name),

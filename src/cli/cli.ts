@@ -3,7 +3,6 @@
  * Exit status: 0 success, 1 usage error, 2 invalid or unreadable input (one line `error: ...` on stderr).
  */
 import { parseArgs } from 'node:util';
-import { openModel } from '../core/formats/openModel.ts';
 import type { Model, TensorInfo } from '../core/model.ts';
 import { QuantLensError, oneLine, escapeText, showText, MAX_SHOWN } from '../core/errors.ts';
 import { computeTensorStats, DEFAULT_BINS, type TensorStats } from '../core/analysis/tensorStats.ts';
@@ -17,6 +16,9 @@ import { WorkerPool } from '../node/workerPool.ts';
 import { quantizeCommand, requantizeCommand, errorCommand, simulateCommand } from './quantCommands.ts';
 import { workerScript, parseThreads } from './workers.ts';
 import { compareCommand, reportCommand, dumpCommand } from './reportCommands.ts';
+import { logicalSummary, openModelAndWeights } from '../core/hfquant/open.ts';
+import { logicalWeightStats } from '../core/hfquant/stats.ts';
+import { logicalInfoJson, logicalInfoLines, statsItems } from './logicalWeights.ts';
 
 const USAGE = `usage: quantlens <command> [options]
 
@@ -39,7 +41,10 @@ commands:
   sample OUT.gguf                                     write the bundled sample model
 
 FILE is a .gguf (any shard of a split model), a .safetensors file or a model.safetensors.index.json, local or by
-http(s) URL or Hub reference (owner/repo/file.gguf; HF_TOKEN is sent to huggingface.co only).`;
+http(s) URL or Hub reference (owner/repo/file.gguf; HF_TOKEN is sent to huggingface.co only). A local quantized
+Hugging Face checkpoint (GPTQ, AWQ, bitsandbytes, FP8, compressed-tensors, MLX, HQQ ...; FILE may be its folder) is
+shown as its logical weights: info lists them with their components, stats and dequant take logical names
+(dequant writes float32 [out, in]).`;
 
 class UsageError extends Error {}
 
@@ -89,10 +94,10 @@ function indentedJson(value: unknown): string {
 }
 
 async function info(file: string, json: boolean): Promise<void> {
-  const model = await openModel(file);
+  const { model, view } = await openModelAndWeights(file);
   const o = new StreamedOutput();
   try {
-    const s = summarize(model);
+    const s = view ? logicalSummary(summarize(model), view) : summarize(model);
     if (json) {
       const head = JSON.stringify({
         format: model.format,
@@ -100,6 +105,7 @@ async function info(file: string, json: boolean): Promise<void> {
         data_offset: model.dataOffset,
         files: model.files.map((f) => ({ path: f.path, size: f.size })),
         summary: s,
+        ...(view ? { quantization: logicalInfoJson(view) } : {}),
       }, null, 1);
       await o.line(head.slice(0, -2) + ',');
       const list = async <T>(name: string, items: readonly T[], toJson: (item: T) => unknown, last: boolean) => {
@@ -119,6 +125,7 @@ async function info(file: string, json: boolean): Promise<void> {
     const lines = [
       escapeText(file),
       `  format        ${s.format}${s.files > 1 ? ` (${s.files} files)` : ''}${model.alignment ? `, alignment ${model.alignment}` : ''}, data at byte ${model.dataOffset}`,
+      ...(view ? [`  quantization  ${showText(view.summary, 400)}`] : []),
       ...(s.architecture ? [`  architecture  ${showText(s.architecture)}`] : []),
       ...(s.name ? [`  name          ${showText(s.name)}`] : []),
       ...(s.fileType ? [`  file type     ${s.fileType}`] : []),
@@ -131,6 +138,10 @@ async function info(file: string, json: boolean): Promise<void> {
     for (const line of lines) await o.line(line);
     for (const m of model.metadata) await o.line(`  ${showText(m.key).padEnd(40)} ${m.type.padEnd(8)} ${describeValue(m.value, MAX_SHOWN)}`);
     await o.line('');
+    if (view) {
+      for (const line of logicalInfoLines(view)) await o.line(line);
+      return;
+    }
     await o.line(`tensors (${model.tensors.length})`);
     await o.line(`  ${'name'.padEnd(36)} ${'shape'.padEnd(18)} ${'type'.padEnd(9)} ${'bpw'.padStart(7)} ${'bytes'.padStart(12)} ${'offset'.padStart(12)}`);
     for (const t of model.tensors) {
@@ -142,15 +153,15 @@ async function info(file: string, json: boolean): Promise<void> {
   }
 }
 
-function selectTensors(model: Model, pattern: string | undefined): TensorInfo[] {
-  if (pattern === undefined) return model.tensors;
+function selectTensors<T extends { name: string }>(items: T[], pattern: string | undefined): T[] {
+  if (pattern === undefined) return items;
   let re: RegExp;
   try {
     re = new RegExp(pattern);
   } catch (e) {
     throw new UsageError(`--tensor: invalid regular expression: ${(e as Error).message}`);
   }
-  return model.tensors.filter((t) => re.test(t.name));
+  return items.filter((t) => re.test(t.name));
 }
 
 function formatStats(s: TensorStats): string {
@@ -169,39 +180,42 @@ const BYTES_PER_WORKER = 32 << 20;
  * is a one-line warning, whichever thread it ran on.
  */
 async function stats(file: string, pattern: string | undefined, bins: number, json: boolean, threads: number): Promise<void> {
-  const model = await openModel(file);
-  const tensors = selectTensors(model, pattern);
-  const bytes = tensors.reduce((sum, t) => sum + t.nbytes, 0);
-  const workers = Math.min(threads, availableParallelism(), tensors.length, Math.floor(bytes / BYTES_PER_WORKER)) - 1;
+  const { model, view } = await openModelAndWeights(file);
+  const items = selectTensors(statsItems(model, view), pattern);
+  const bytes = items.reduce((sum, t) => sum + (t.weight?.bytes ?? t.tensor!.nbytes), 0);
+  const workers = Math.min(threads, availableParallelism(), items.length, Math.floor(bytes / BYTES_PER_WORKER)) - 1;
   const script = workerScript();
   const pool = script && workers > 0 ? new WorkerPool(script, workers, undefined, 2) : undefined;
+  // A logical weight's stats are those of its dequantized values; the worker resolves logical names the same way.
+  const computeHere = (i: number, onProgress?: (done: number, total: number) => void): TensorStats => {
+    const { weight, tensor } = items[i];
+    return weight ? logicalWeightStats(weight, { bins, onProgress }) : computeTensorStats(model, tensor!, { bins, onProgress });
+  };
   try {
-    const results: { name: string; type_name: string; stats?: TensorStats; error?: string }[] = [];
+    const results: { name: string; type_name: string; scheme?: string; stats?: TensorStats; error?: string }[] = [];
     const tty = process.stderr.isTTY;
-    const largestFirst = tensors.map((t, i) => i).sort((a, b) => tensors[b].nElements - tensors[a].nElements || a - b);
-    const jobs = pool?.spread(tensors.map((t) => ({ kind: 'stats' as const, path: file, tensor: t.name, bins })), (i) => ({ kind: 'stats' as const, stats: computeTensorStats(model, tensors[i], { bins }) }), largestFirst);
-    for (const [i, t] of tensors.entries()) {
-      const label = `[${i + 1}/${tensors.length}] ${t.name}`;
+    const largestFirst = items.map((t, i) => i).sort((a, b) => items[b].nElements - items[a].nElements || a - b);
+    const jobs = pool?.spread(items.map((t) => ({ kind: 'stats' as const, path: file, tensor: t.name, bins })), (i) => ({ kind: 'stats' as const, stats: computeHere(i) }), largestFirst);
+    for (const [i, t] of items.entries()) {
+      const label = `[${i + 1}/${items.length}] ${t.name}`;
+      const entry = { name: t.name, type_name: t.typeName, ...(t.weight ? { scheme: t.weight.scheme } : {}) };
       let lastShown = -1;
       try {
         const s = jobs
           ? (await jobs[i].promise).stats
-          : computeTensorStats(model, t, {
-              bins,
-              onProgress: tty
-                ? (done, total) => {
-                    const pct = Math.floor((100 * done) / total);
-                    if (pct !== lastShown) process.stderr.write(`\r${label} ${(lastShown = pct)}%`);
-                  }
-                : undefined,
-            });
-        results.push({ name: t.name, type_name: t.type.ggmlName ?? t.type.name, stats: s });
+          : computeHere(i, tty
+              ? (done, total) => {
+                  const pct = Math.floor((100 * done) / total);
+                  if (pct !== lastShown) process.stderr.write(`\r${label} ${(lastShown = pct)}%`);
+                }
+              : undefined);
+        results.push({ ...entry, stats: s });
         if (tty) process.stderr.write(`\r${label}\x1b[K`);
         else process.stderr.write(`${label} done\n`);
-        if (!json) out(`${t.name.padEnd(36)} ${t.type.name.padEnd(8)} ${formatStats(s)}`);
+        if (!json) out(`${t.name.padEnd(36)} ${(t.weight?.scheme ?? t.shownType).padEnd(8)} ${formatStats(s)}`);
       } catch (e) {
         if (!(e instanceof QuantLensError)) throw e;
-        results.push({ name: t.name, type_name: t.type.ggmlName ?? t.type.name, error: e.message });
+        results.push({ ...entry, error: e.message });
         if (tty) process.stderr.write(`\r\x1b[K`);
         process.stderr.write(`warning: ${t.name}: ${e.message}\n`);
       }
@@ -215,17 +229,18 @@ async function stats(file: string, pattern: string | undefined, bins: number, js
 }
 
 async function dequant(file: string, tensorName: string, outPath: string): Promise<void> {
-  const model = await openModel(file);
+  const { model, view } = await openModelAndWeights(file);
   try {
-    const t = model.tensors.find((x) => x.name === tensorName);
-    if (!t) throw new QuantLensError('usage', `no tensor named ${tensorName} in ${file}`);
+    const weight = view?.weights.find((w) => w.name === tensorName);
+    const t = weight ? undefined : model.tensors.find((x) => x.name === tensorName);
+    if (!weight && !t) throw new QuantLensError('usage', `no tensor named ${tensorName} in ${file}`);
+    const writeF32 = (write: (bytes: Uint8Array) => void) => (f32: Float32Array) => write(new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength));
     await writeFileAtomically(outPath, (write) => {
-      forEachChunk(model, t, (values) => {
-        const f32 = values instanceof Float32Array ? values : Float32Array.from(values);
-        write(new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength));
-      });
+      if (weight) weight.forEachChunk(writeF32(write));
+      else forEachChunk(model, t!, (values) => writeF32(write)(values instanceof Float32Array ? values : Float32Array.from(values)));
     }, { protect: [file, ...model.files.map((f) => f.path)] });
-    process.stderr.write(`wrote ${t.nElements} float32 values of ${showText(t.name)} to ${escapeText(outPath)}\n`);
+    const what = weight ? `${weight.rows * weight.cols} float32 values of ${showText(weight.name)} ([${weight.shape.join(', ')}], ${weight.scheme})` : `${t!.nElements} float32 values of ${showText(t!.name)}`;
+    process.stderr.write(`wrote ${what} to ${escapeText(outPath)}\n`);
   } finally {
     await model.close();
   }

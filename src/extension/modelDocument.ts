@@ -12,6 +12,8 @@ import type { JobHandle, WorkerPool } from '../node/workerPool.ts';
 import type { ResultOf, WorkerJob, WorkerResult } from '../shared/workerProtocol.ts';
 import type { RemoteOptions } from '../core/io/location.ts';
 import { isRemote, modelLocation } from './modelUri.ts';
+import { quantizedViewOf, type QuantizedModel } from '../core/hfquant/open.ts';
+import type { LogicalWeight } from '../core/hfquant/weights.ts';
 
 /** Results survive closing and reopening the same file version (path + size + mtime). */
 const resultCache = new Map<string, WorkerResult>();
@@ -29,6 +31,9 @@ export class ModelDocument implements vscode.CustomDocument {
   /** An importance matrix file (llama.cpp imatrix) that weights the what-if error, if one was loaded. */
   imatrix: string | undefined;
 
+  /** A quantized Hugging Face checkpoint's logical weights (the table shows them instead of their components). */
+  readonly quantized: QuantizedModel | undefined;
+
   private constructor(
     readonly uri: vscode.Uri,
     readonly model: Model | undefined,
@@ -38,6 +43,7 @@ export class ModelDocument implements vscode.CustomDocument {
     private readonly pool: WorkerPool,
   ) {
     this.tensorsByName = new Map(model?.tensors.map((t) => [t.name, t]));
+    this.quantized = model && !isRemote(uri) ? quantizedViewOf(model, modelLocation(uri)) : undefined;
   }
 
   /** Opens the model's header: a local file, or a remote one by URL (`remote` holds the Hub token, if any). */
@@ -58,6 +64,11 @@ export class ModelDocument implements vscode.CustomDocument {
 
   tensor(name: string): TensorInfo | undefined {
     return this.tensorsByName.get(name);
+  }
+
+  /** The logical weight of exactly that name, in a quantized checkpoint. */
+  logicalWeight(name: string): LogicalWeight | undefined {
+    return this.quantized?.weights.find((w) => w.name === name);
   }
 
   /**

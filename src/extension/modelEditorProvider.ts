@@ -4,7 +4,8 @@ import { ModelDocument } from './modelDocument.ts';
 import type { WorkerPool } from '../node/workerPool.ts';
 import { webviewHtml } from './webviewHtml.ts';
 import { buildWebviewModel } from './webviewModel.ts';
-import type { FromWebview, JobProgress, Notice, Replies, Request, RequestType, ToWebview, WebviewSettings } from '../shared/webviewProtocol.ts';
+import type { GroupRecord } from '../core/hfquant/weights.ts';
+import type { FromWebview, GroupView, JobProgress, Notice, Replies, Request, RequestType, ToWebview, WebviewSettings } from '../shared/webviewProtocol.ts';
 import type { ModelRegistry } from './modelRegistry.ts';
 import type { HubToken } from './hubToken.ts';
 import { isRemote, modelLocation, modelName } from './modelUri.ts';
@@ -20,6 +21,11 @@ const HEATMAP_SIZE = 128;
 export function readSettings(): WebviewSettings {
   const c = vscode.workspace.getConfiguration('quantLens');
   return { bins: c.get<number>('histogramBins', 64), histogramScale: c.get<'linear' | 'log'>('histogramScale', 'linear') };
+}
+
+/** A group record as the webview takes it (bytes as numbers: messages are JSON). */
+function groupView(r: GroupRecord): GroupView {
+  return { ...r, sources: r.sources.map((s) => ({ ...s, bytes: [...s.bytes] })) };
 }
 
 export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<ModelDocument> {
@@ -108,10 +114,23 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         case 'ready': {
           const reply = replyTo(m);
           if (!doc.model) return reply({ type: 'openError', ...(doc.openError ?? { message: 'cannot open this file', unreadable: true }) });
-          return reply({ type: 'model', fileName: modelName(doc.uri), ...(await buildWebviewModel(doc.model)), settings });
+          return reply({ type: 'model', fileName: modelName(doc.uri), ...(await buildWebviewModel(doc.model, doc.quantized)), settings });
         }
         case 'selectTensor': {
           doc.cancelJobs();
+          const w = doc.logicalWeight(m.tensor);
+          if (w) {
+            // a logical weight: exact stats of its dequantized values, then its group scales (the worker decodes)
+            return runInView(`Quant Lens: ${w.name}`, w.name, replyTo(m), async (progress) => {
+              const reply = replyTo(m);
+              const stats = await doc.run({ kind: 'stats', path, tensor: w.name, bins: settings.bins }, progress);
+              reply({ type: 'stats', tensor: w.name, stats: stats.stats });
+              const scales = await doc.run({ kind: 'scales', path, tensor: w.name, bins: settings.bins });
+              reply({ type: 'scales', tensor: w.name, scales: scales.scales });
+              const group = await doc.run({ kind: 'group', path, tensor: w.name, row: 0, group: 0 });
+              reply({ type: 'group', view: groupView(group.record) });
+            });
+          }
           const t = doc.tensor(m.tensor);
           if (!t) return;
           const reply = replyTo(m);
@@ -141,6 +160,16 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
           try {
             const r = await doc.run({ kind: 'block', path, tensor: m.tensor, index: m.index });
             reply({ type: 'block', view: r.view });
+          } catch (e) {
+            reply({ type: 'jobError', tensor: m.tensor, message: oneLine(e) });
+          }
+          return;
+        }
+        case 'group': {
+          const reply = replyTo(m);
+          try {
+            const r = await doc.run({ kind: 'group', path, tensor: m.tensor, row: m.row, group: m.group });
+            reply({ type: 'group', view: groupView(r.record) });
           } catch (e) {
             reply({ type: 'jobError', tensor: m.tensor, message: oneLine(e) });
           }

@@ -2,10 +2,13 @@
 import type { ModelDocument } from './modelDocument.ts';
 import type { TensorInfo } from '../core/model.ts';
 import { ggufToHf, hfToGguf } from '../core/compare/nameMap.ts';
+import type { LogicalWeight } from '../core/hfquant/weights.ts';
 
-export interface TensorHit {
+/** A tensor, or (a quantized Hugging Face checkpoint) a logical weight, found by a name written somewhere. */
+export type TensorHit = HitBase & ({ tensor: TensorInfo; weight?: undefined } | { weight: LogicalWeight; tensor?: undefined });
+
+interface HitBase {
   doc: ModelDocument;
-  tensor: TensorInfo;
   /** Set when the name written was another naming of this tensor (Hugging Face ↔ llama.cpp, or without `.weight`). */
   writtenAs?: string;
 }
@@ -33,6 +36,12 @@ export class ModelRegistry {
     for (const doc of [...this.docs].reverse()) {
       for (const written of spellings) {
         const alias = doc.model?.format === 'gguf' ? hfToGguf(written) : ggufToHf(written);
+        // a logical weight's name comes first: its main component may have the same name (FP8, bitsandbytes, MLX)
+        const weight = doc.logicalWeight(written) ?? (alias ? doc.logicalWeight(alias) : undefined);
+        if (weight) {
+          out.push({ doc, weight, writtenAs: weight.name === name ? undefined : name });
+          break;
+        }
         const tensor = doc.tensor(written) ?? (alias ? doc.tensor(alias) : undefined);
         if (tensor) {
           out.push({ doc, tensor, writtenAs: tensor.name === name ? undefined : name });

@@ -23,6 +23,13 @@ export function statsMarkdown(s: TensorStats): string {
   return `min ${g(s.min)} · max ${g(s.max)} · mean ${g(s.mean)} · std ${g(s.std)} · zeros ${s.zero_count}${s.nan_count ? ` · NaN ${s.nan_count}` : ''}`;
 }
 
+/** What the hover says of a tensor, or of a logical weight (its scheme as the type, its logical shape). */
+function describe(hit: TensorHit): { name: string; type: string; shape: number[]; bitsPerWeight: number; nElements: number; decodable: boolean } {
+  const { tensor: t, weight: w } = hit;
+  if (w) return { name: w.name, type: w.scheme, shape: w.shape, bitsPerWeight: w.bitsPerWeight, nElements: w.nElements, decodable: w.decodable };
+  return { name: t!.name, type: t!.type.name, shape: t!.shape, bitsPerWeight: t!.type.bitsPerWeight, nElements: t!.nElements, decodable: !!codecForType(t!.type) };
+}
+
 export class TensorHoverProvider implements vscode.HoverProvider {
   constructor(private readonly registry: ModelRegistry) {}
 
@@ -35,9 +42,11 @@ export class TensorHoverProvider implements vscode.HoverProvider {
     const md = new vscode.MarkdownString(undefined, true);
     md.isTrusted = { enabledCommands: ['quantLens.revealTensor'] };
     for (const hit of hits) {
-      const { doc, tensor, writtenAs } = hit;
-      const args = encodeURIComponent(JSON.stringify([doc.uri.toString(), tensor.name]));
-      md.appendMarkdown(`**${tensor.name}** · \`${tensor.type.name}\` · [${tensor.shape.join(' × ')}] · ${tensor.type.bitsPerWeight.toFixed(3)} bpw${writtenAs ? ` _(as ${writtenAs})_` : ''}\n\n`);
+      const { doc, writtenAs } = hit;
+      const d = describe(hit);
+      const args = encodeURIComponent(JSON.stringify([doc.uri.toString(), d.name]));
+      md.appendMarkdown(`**${d.name}** · \`${d.type}\` · [${d.shape.join(' × ')}] · ${d.bitsPerWeight.toFixed(3)} bpw${writtenAs ? ` _(as ${writtenAs})_` : ''}\n\n`);
+      if (hit.weight?.error) md.appendMarkdown(`_${hit.weight.error.message}_\n\n`);
       const s = await this.statsFor(hit, token);
       md.appendMarkdown(s ? `${statsMarkdown(s)}\n\n` : '_stats not computed yet: select it in the editor_\n\n');
       md.appendMarkdown(`[$(eye) Reveal in ${modelName(doc.uri)}](command:quantLens.revealTensor?${args})\n\n`);
@@ -46,11 +55,14 @@ export class TensorHoverProvider implements vscode.HoverProvider {
   }
 
   /** Stats already computed, or computed now in a worker for a tensor small enough to scan while hovering. */
-  private async statsFor({ doc, tensor }: TensorHit, token: vscode.CancellationToken): Promise<TensorStats | undefined> {
-    const known = doc.stats.get(tensor.name);
-    if (known || token.isCancellationRequested || tensor.nElements > HOVER_SCAN_LIMIT || !codecForType(tensor.type)) return known;
+  private async statsFor(hit: TensorHit, token: vscode.CancellationToken): Promise<TensorStats | undefined> {
+    const { doc } = hit;
+    const d = describe(hit);
+    const known = doc.stats.get(d.name);
+    if (known || token.isCancellationRequested || d.nElements > HOVER_SCAN_LIMIT || !d.decodable) return known;
     try {
-      const r = await doc.run({ kind: 'stats', path: modelLocation(doc.uri), tensor: tensor.name, bins: readSettings().bins }, undefined, token);
+      // the worker resolves a logical weight's name to its dequantized values
+      const r = await doc.run({ kind: 'stats', path: modelLocation(doc.uri), tensor: d.name, bins: readSettings().bins }, undefined, token);
       return r.stats;
     } catch {
       return undefined; // cancelled, or the data is unreadable: the hover still shows what the header says

@@ -1,30 +1,64 @@
 /** What the webview is sent when a model opens: summary, tensor rows, metadata rows, quant map, memory fit. */
-import type { Model, ArrayValue } from '../core/model.ts';
+import type { Model, ArrayValue, TensorInfo } from '../core/model.ts';
 import { summarize } from '../core/analysis/summary.ts';
 import { buildQuantMap, blockOf } from '../core/analysis/quantMap.ts';
 import { estimateMemory } from '../core/analysis/memoryFit.ts';
 import { describeValue } from '../core/analysis/metadataJson.ts';
 import { codecForType } from '../core/quant/index.ts';
 import type { MetadataRow, ModelMessage, TensorRow } from '../shared/webviewProtocol.ts';
+import { listedEntries, logicalSummary, type QuantizedModel } from '../core/hfquant/open.ts';
+import type { LogicalWeight } from '../core/hfquant/weights.ts';
+import { oneLine } from '../core/errors.ts';
 
-export async function buildWebviewModel(model: Model): Promise<Omit<ModelMessage, 'type' | 'fileName' | 'settings'>> {
-  const tensors: TensorRow[] = model.tensors.map((t) => {
-    const b = blockOf(t.name);
-    const codec = codecForType(t.type);
-    return {
-      name: t.name,
-      shape: t.shape,
-      type: t.type.name,
-      family: t.type.family,
-      bitsPerWeight: t.type.bitsPerWeight,
-      nbytes: t.nbytes,
-      offset: t.offset,
-      nElements: t.nElements,
-      group: b ? (/^(.*?\.\d+)\./.exec(t.name)?.[1] ?? '') : '',
-      decodable: !!codec,
-      quantized: !!codec?.blockScales && t.type.blockSize > 1,
-    };
-  });
+/** "blk.3" / "model.layers.3" of a name inside a block, else "". */
+function groupOf(name: string): string {
+  return blockOf(name) ? (/^(.*?\.\d+)\./.exec(name)?.[1] ?? '') : '';
+}
+
+/** One table row per logical weight: logical shape, scheme, bits per weight and bytes of all its components. */
+function logicalRow(w: LogicalWeight): TensorRow {
+  return {
+    name: w.name,
+    shape: w.shape,
+    type: w.scheme,
+    family: w.format.family,
+    bitsPerWeight: w.bitsPerWeight,
+    nbytes: w.bytes,
+    offset: Math.min(...w.components.map((c) => c.offset)),
+    nElements: w.nElements,
+    group: groupOf(w.name),
+    decodable: w.decodable,
+    quantized: w.decodable,
+    logical: {
+      format: w.format.label,
+      scheme: w.scheme,
+      components: w.components.map((c, i) => ({ role: w.roles[i], name: c.name, shape: c.shape, dtype: c.dtype ?? c.type.name, nbytes: c.nbytes, offset: c.offset })),
+      diagnostics: w.diagnostics,
+      ...(w.error ? { error: oneLine(w.error) } : {}),
+    },
+  };
+}
+
+function tensorRow(t: TensorInfo): TensorRow {
+  const codec = codecForType(t.type);
+  return {
+    name: t.name,
+    shape: t.shape,
+    type: t.type.name,
+    family: t.type.family,
+    bitsPerWeight: t.type.bitsPerWeight,
+    nbytes: t.nbytes,
+    offset: t.offset,
+    nElements: t.nElements,
+    group: groupOf(t.name),
+    decodable: !!codec,
+    quantized: !!codec?.blockScales && t.type.blockSize > 1,
+  };
+}
+
+/** The rows: the model's tensors, or (a quantized checkpoint) its logical weights and plain tensors, in file order. */
+export async function buildWebviewModel(model: Model, view?: QuantizedModel): Promise<Omit<ModelMessage, 'type' | 'fileName' | 'settings'>> {
+  const tensors = view ? listedEntries(view).map((e) => (e.weight ? logicalRow(e.weight) : tensorRow(e.tensor))) : model.tensors.map(tensorRow);
   const metadata: MetadataRow[] = model.metadata.map((m) => {
     const v = m.value;
     if (typeof v === 'object' && v !== null && (v as ArrayValue).kind === 'array') {
@@ -34,5 +68,6 @@ export async function buildWebviewModel(model: Model): Promise<Omit<ModelMessage
     const display = describeValue(v, 120);
     return { key: m.key, type: m.type, display, text: typeof v === 'string' && display.length < JSON.stringify(v).length ? v : undefined };
   });
-  return { summary: summarize(model), tensors, metadata, quantMap: buildQuantMap(model), memory: estimateMemory(model) };
+  const summary = summarize(model);
+  return { summary: view ? logicalSummary(summary, view) : summary, ...(view ? { quantization: view.summary } : {}), tensors, metadata, quantMap: buildQuantMap(model), memory: estimateMemory(model) };
 }

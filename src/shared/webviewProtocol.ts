@@ -16,6 +16,7 @@ import type { InspectedBlock } from '../core/analysis/inspectedBlock.ts';
 import type { Heatmap } from '../core/analysis/heatmap.ts';
 import type { WhatIfRow } from '../core/analysis/whatIf.ts';
 import type { Comparison, TensorComparisonDetail } from '../core/compare/compare.ts';
+import type { GroupRecord } from '../core/hfquant/weights.ts';
 
 export interface TensorRow {
   name: string;
@@ -31,6 +32,21 @@ export interface TensorRow {
   decodable: boolean;
   /** Has per-block scales to plot and a block inspector worth opening. */
   quantized: boolean;
+  /**
+   * A logical weight of a quantized Hugging Face checkpoint (issue 9): `shape` is its logical [out, in], `type` its
+   * scheme, `bitsPerWeight` and `nbytes` count every component; its stats are those of the dequantized values.
+   */
+  logical?: LogicalRow;
+}
+
+export interface LogicalRow {
+  /** `GPTQ`, `MLX affine` ... */
+  format: string;
+  scheme: string;
+  components: { role: string; name: string; shape: number[]; dtype: string; nbytes: number; offset: number }[];
+  diagnostics: string[];
+  /** Why it cannot be decoded (one line), when it cannot. */
+  error?: string;
 }
 
 export interface MetadataRow {
@@ -54,6 +70,7 @@ export interface Requests {
   ready: object;
   selectTensor: { tensor: string };
   block: { tensor: string; index: number };
+  group: { tensor: string; row: number; group: number };
   whatIf: { tensor: string };
   candidateError: { tensor: string; candidate: string };
   findTokens: { query: string };
@@ -63,12 +80,16 @@ export interface Requests {
 export type RequestType = keyof Requests;
 export type Request<K extends RequestType = RequestType> = { [P in K]: { type: P; id: number } & Requests[P] }[K];
 
-export type ModelMessage = { type: 'model'; fileName: string; summary: ModelSummary; tensors: TensorRow[]; metadata: MetadataRow[]; quantMap: QuantMap; memory: MemoryFit; settings: WebviewSettings };
+/** `quantization`: one line naming the format of a quantized Hugging Face checkpoint, whose rows are its logical weights. */
+export type ModelMessage = { type: 'model'; fileName: string; summary: ModelSummary; quantization?: string; tensors: TensorRow[]; metadata: MetadataRow[]; quantMap: QuantMap; memory: MemoryFit; settings: WebviewSettings };
 /** `unreadable`: the file could not be read at all (missing, refused, unreachable), as opposed to read and refused. */
 type OpenError = { type: 'openError'; message: string; unreadable: boolean };
 type Stats = { type: 'stats'; tensor: string; stats: TensorStats };
 type Scales = { type: 'scales'; tensor: string; scales: ScaleDistribution | null };
 type Block = { type: 'block'; view: InspectedBlock };
+/** A logical weight's group (hfquant GroupRecord) with its raw bytes as numbers. */
+export type GroupView = Omit<GroupRecord, 'sources'> & { sources: (Omit<GroupRecord['sources'][number], 'bytes'> & { bytes: number[] })[] };
+type Group = { type: 'group'; view: GroupView };
 type HeatmapMessage = { type: 'heatmap'; heatmap: Heatmap };
 type WhatIf = { type: 'whatIf'; tensor: string; rows: WhatIfRow[] };
 type CandidateError = { type: 'candidateError'; tensor: string; candidate: string; stats: TensorStats };
@@ -82,8 +103,9 @@ type ArrayPage = { type: 'arrayPage'; key: string; start: number; values: string
 /** What each request is answered with. */
 export interface Replies {
   ready: ModelMessage | OpenError;
-  selectTensor: Block | Stats | Scales | HeatmapMessage | TensorComparison | JobProgress;
+  selectTensor: Block | Group | Stats | Scales | HeatmapMessage | TensorComparison | JobProgress;
   block: Block | Extract<JobProgress, { type: 'jobError' }>;
+  group: Group | Extract<JobProgress, { type: 'jobError' }>;
   whatIf: WhatIf | JobProgress;
   candidateError: CandidateError | JobProgress;
   findTokens: Tokens;
@@ -97,6 +119,7 @@ export const LAST_REPLIES: { readonly [K in RequestType]: readonly Replies[K]['t
   ready: ['model', 'openError'],
   selectTensor: ['jobDone', 'jobError'],
   block: ['block', 'jobError'],
+  group: ['group', 'jobError'],
   whatIf: ['jobDone', 'jobError'],
   candidateError: ['jobDone', 'jobError'],
   findTokens: ['tokens'],

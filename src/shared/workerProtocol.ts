@@ -8,11 +8,14 @@ import type { InspectedBlock } from '../core/analysis/inspectedBlock.ts';
 import type { Heatmap } from '../core/analysis/heatmap.ts';
 import type { PredictedError, WhatIfRow } from '../core/analysis/whatIf.ts';
 import type { Comparison, TensorComparisonDetail } from '../core/compare/compare.ts';
+import type { GroupRecord } from '../core/hfquant/weights.ts';
 
 export type WorkerJob =
   | { kind: 'stats'; path: string; tensor: string; bins: number }
   | { kind: 'scales'; path: string; tensor: string; bins: number }
   | { kind: 'block'; path: string; tensor: string; index: number }
+  /** Group `group` of row `row` of a quantized Hugging Face checkpoint's logical weight, next to its bytes. */
+  | { kind: 'group'; path: string; tensor: string; row: number; group: number }
   | { kind: 'heatmap'; path: string; tensor: string; width: number; height: number }
   | { kind: 'whatIf'; path: string; tensor: string; candidates: string[]; imatrix?: string }
   | { kind: 'candidateError'; path: string; tensor: string; candidate: string; bins: number; imatrix?: string }
@@ -39,6 +42,7 @@ export interface JobResults {
   stats: { kind: 'stats'; stats: TensorStats };
   scales: { kind: 'scales'; scales: ScaleDistribution | null };
   block: { kind: 'block'; view: InspectedBlock };
+  group: { kind: 'group'; record: GroupRecord };
   heatmap: { kind: 'heatmap'; heatmap: Heatmap };
   whatIf: { kind: 'whatIf'; rows: WhatIfRow[] };
   candidateError: { kind: 'candidateError'; candidate: string; stats: TensorStats };

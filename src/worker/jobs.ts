@@ -21,6 +21,9 @@ import { parseSimulationRule, planSimulation, writeSimulated } from '../core/req
 import { imatrixFor, readImatrix } from '../core/requant/imatrix.ts';
 import type { JobKind, JobOf, JobResults, ResultOf, WorkerJob } from '../shared/workerProtocol.ts';
 import { computeHeatmap } from '../core/analysis/heatmap.ts';
+import { openModelAndWeights, type QuantizedModel } from '../core/hfquant/open.ts';
+import type { LogicalWeight } from '../core/hfquant/weights.ts';
+import { groupScaleDistribution, logicalWeightStats } from '../core/hfquant/stats.ts';
 
 export interface JobContext {
   onProgress: (done: number, total: number) => void;
@@ -32,22 +35,32 @@ export interface JobContext {
   helpers?: (size?: number) => WorkerPool;
 }
 
-const models = new Map<string, Promise<Model>>();
+const models = new Map<string, Promise<{ model: Model; view?: QuantizedModel }>>();
 
-function modelAt(path: string): Promise<Model> {
+/** The model at a path (and its logical weights when it is a quantized Hugging Face checkpoint), opened once. */
+function openedAt(path: string): Promise<{ model: Model; view?: QuantizedModel }> {
   let m = models.get(path);
   if (!m) {
-    m = openModel(path);
+    m = openModelAndWeights(path);
     models.set(path, m);
     m.catch(() => models.delete(path));
   }
   return m;
 }
 
+async function modelAt(path: string): Promise<Model> {
+  return (await openedAt(path)).model;
+}
+
+/** The logical weight of that exact name in a quantized checkpoint (a component's name is its tensor, not the weight). */
+async function logicalWeightAt(path: string, name: string): Promise<LogicalWeight | undefined> {
+  return (await openedAt(path)).view?.weights.find((w) => w.name === name);
+}
+
 export async function closeModel(path: string): Promise<void> {
   const m = models.get(path);
   models.delete(path);
-  if (m) await (await m).close().catch(() => undefined);
+  if (m) await (await m).model.close().catch(() => undefined);
 }
 
 function tensorOf(model: Model, name: string): TensorInfo {
@@ -209,15 +222,24 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
   },
   stats: async (job, ctx) => {
     const model = await modelAt(job.path);
+    const weight = await logicalWeightAt(job.path, job.tensor);
+    if (weight) return { kind: 'stats', stats: logicalWeightStats(weight, { bins: job.bins, onProgress: ctx.onProgress, isCancelled: ctx.isCancelled }) };
     return { kind: 'stats', stats: computeTensorStats(model, tensorOf(model, job.tensor), { bins: job.bins, onProgress: ctx.onProgress, isCancelled: ctx.isCancelled }) };
   },
   scales: async (job, ctx) => {
     const model = await modelAt(job.path);
+    const weight = await logicalWeightAt(job.path, job.tensor);
+    if (weight) return { kind: 'scales', scales: groupScaleDistribution(weight, job.bins) };
     return { kind: 'scales', scales: computeScaleDistribution(model, tensorOf(model, job.tensor), { bins: job.bins, onProgress: ctx.onProgress, isCancelled: ctx.isCancelled }) };
   },
   block: async (job) => {
     const model = await modelAt(job.path);
     return { kind: 'block', view: inspectBlock(model, tensorOf(model, job.tensor), job.index) };
+  },
+  group: async (job) => {
+    const weight = await logicalWeightAt(job.path, job.tensor);
+    if (!weight) throw new QuantLensError('usage', `no logical weight named ${job.tensor}`);
+    return { kind: 'group', record: weight.inspectGroup(job.row, job.group) };
   },
   heatmap: async (job, ctx) => {
     const model = await modelAt(job.path);

@@ -1,10 +1,10 @@
 // Commands in a real VS Code: requantize round trip, compare, the text dump's outline and hover, the explorer menu,
 // simulated quantization of a safetensors checkpoint.
-import { test, before, after, afterEach } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { start, runCommand, quickOpen, show, webview, webviewFocused, shot, waitForQuickInputValue, assertCleanConsole, CORPUS, type Session } from './harness.ts';
+import { start, runCommand, quickOpen, show, webview, webviewFocused, shot, waitForQuickInputValue, endEachTest, CORPUS, type Session } from './harness.ts';
 
 const corpusJson = (...parts: string[]) => JSON.parse(readFileSync(join(CORPUS, ...parts), 'utf8'));
 const tensorOf = (file: string, name: string) => corpusJson('gguf', file).tensors.find((t: { name: string }) => t.name === name);
@@ -12,7 +12,6 @@ const tensorOf = (file: string, name: string) => corpusJson('gguf', file).tensor
 const shown = (x: number, digits: number) => Number(x.toPrecision(digits)).toString();
 
 let s: Session;
-let step = 0;
 
 before(async () => {
   s = await start({
@@ -35,17 +34,7 @@ function checkpoint(): Buffer {
   return Buffer.concat([len, Buffer.from(header), Buffer.from(values.buffer)]);
 }
 
-after(async () => {
-  try {
-    assertCleanConsole(s);
-  } finally {
-    await s?.close();
-  }
-});
-
-afterEach(async () => {
-  if (s) await shot(s.page, `commands-${String(++step).padStart(2, '0')}`);
-});
+endEachTest('commands', () => s);
 
 const quickInput = () => s.page.locator('.quick-input-widget .quick-input-box input');
 const quickRow = (text: string) => s.page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first();

@@ -1,9 +1,9 @@
 // The model editor in a real VS Code: open files, read the summary and table, select a tensor, inspect it.
-import { test, before, after, afterEach } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { start, runCommand, quickOpen, show, webview, shot, setTheme, webviewThemed, textContrast, assertCleanConsole, CORPUS, type Session } from './harness.ts';
+import { start, runCommand, quickOpen, show, webview, shot, setTheme, webviewThemed, textContrast, endEachTest, CORPUS, type Session } from './harness.ts';
 
 const corpusJson = (...parts: string[]) => JSON.parse(readFileSync(join(CORPUS, ...parts), 'utf8'));
 const expected = corpusJson('gguf', 'llama-tiny-Q4_K.expected.json');
@@ -18,7 +18,6 @@ const kv = (file: { kv: { key: string; value: unknown }[] }, key: string) => fil
 const shown = (x: number, digits = 5) => (x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential(digits - 1) : Number(x.toPrecision(digits)).toString());
 
 let s: Session;
-let step = 0;
 
 /** GGUF's little-endian scalars and length-prefixed strings, and its 32-byte alignment of the tensor data. */
 const u32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); return b; };
@@ -66,17 +65,7 @@ before(async () => {
   });
 });
 
-after(async () => {
-  try {
-    assertCleanConsole(s);
-  } finally {
-    await s?.close();
-  }
-});
-
-afterEach(async () => {
-  if (s) await shot(s.page, `editor-${String(++step).padStart(2, '0')}`);
-});
+endEachTest('editor', () => s);
 
 test('a GGUF opens in Quant Lens with its summary and table', async () => {
   await quickOpen(s.page, 'llama-tiny-Q4_K.gguf');

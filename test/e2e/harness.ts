@@ -4,6 +4,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, rmSync, cpSync } fr
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import assert from 'node:assert/strict';
+import { after, afterEach } from 'node:test';
 import { chromium, type BrowserContext, type Page, type FrameLocator, type Locator } from 'playwright-core';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -181,6 +182,26 @@ export async function start(files: Record<string, string>, { theme = 'Default Da
     await close();
     throw e;
   }
+}
+
+/**
+ * The end of every suite: a screenshot `<prefix>-NN.png` after each test, and after the last one a clean console
+ * checked and the session closed (then `alsoClose`, e.g. a test server).
+ */
+export function endEachTest(prefix: string, session: () => Session | undefined, alsoClose?: () => Promise<void> | undefined): void {
+  let step = 0;
+  after(async () => {
+    try {
+      assertCleanConsole(session());
+    } finally {
+      await session()?.close();
+      await alsoClose?.();
+    }
+  });
+  afterEach(async () => {
+    const s = session();
+    if (s) await shot(s.page, `${prefix}-${String(++step).padStart(2, '0')}`);
+  });
 }
 
 /** A pattern matching exactly `text`. */

@@ -1,14 +1,13 @@
 // A Llama-3-8B-shaped model (5.2 GB, sparse: 7.9 MB of header, 128k-token vocabulary, 280k merges, 291 tensors)
 // in a real VS Code: it opens to its whole table from the header alone, and a long scan can be cancelled.
-import { test, before, after, afterEach } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { start, quickOpen, show, webview, shot, assertCleanConsole, ROOT, CORPUS, type Session } from './harness.ts';
+import { start, quickOpen, show, webview, endEachTest, ROOT, CORPUS, type Session } from './harness.ts';
 
 let s: Session;
-let step = 0;
 let bigTensors = 0;
 const smallTensors = (file: string) => JSON.parse(readFileSync(join(CORPUS, 'gguf', file), 'utf8')).n_tensors as number;
 
@@ -19,17 +18,7 @@ before(async () => {
   bigTensors = Number(/^(\d+) tensors;/m.exec(made)![1]);
 });
 
-after(async () => {
-  try {
-    assertCleanConsole(s);
-  } finally {
-    await s?.close();
-  }
-});
-
-afterEach(async () => {
-  if (s) await shot(s.page, `large-${String(++step).padStart(2, '0')}`);
-});
+endEachTest('large', () => s);
 
 test('a 5 GB, 8B-parameter model opens to its summary and full table from the header', async () => {
   // a small model first, so that the time below is the big model's own, not the extension's activation

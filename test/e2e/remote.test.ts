@@ -1,10 +1,10 @@
 // Opening a model by URL in real VS Code: the palette command, a model served over HTTP on loopback (a real server
 // in its own process, counting what it sends), the table from the header, a tensor's exact stats from its own bytes.
-import { test, before, after, afterEach } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { start, runCommand, quickOpen, webview, webviewFocused, shot, assertCleanConsole, CORPUS, type Session } from './harness.ts';
+import { start, runCommand, quickOpen, webview, webviewFocused, shot, endEachTest, CORPUS, type Session } from './harness.ts';
 import { startServer, type TestServer } from '../helpers/httpServer.ts';
 
 const MIX = 'llama-mix-Q4_K_M';
@@ -12,7 +12,6 @@ const expected = JSON.parse(readFileSync(join(CORPUS, 'gguf', `${MIX}.expected.j
 const ffnDown = expected.tensors.find((t: { name: string }) => t.name === 'blk.0.ffn_down.weight');
 let s: Session;
 let server: TestServer;
-let step = 0;
 const quickInput = () => s.page.locator('.quick-input-widget .quick-input-box input');
 
 before(async () => {
@@ -20,18 +19,7 @@ before(async () => {
   s = await start({ 'llama-tiny-Q4_K.gguf': join(CORPUS, 'gguf', 'llama-tiny-Q4_K.gguf') });
 });
 
-after(async () => {
-  try {
-    assertCleanConsole(s);
-  } finally {
-    await s?.close();
-    await server?.close();
-  }
-});
-
-afterEach(async () => {
-  if (s) await shot(s.page, `remote-${String(++step).padStart(2, '0')}`);
-});
+endEachTest('remote', () => s, () => server?.close());
 
 test('Open Model from URL: the table from the header, then one tensor\'s exact stats, fetching only those bytes', async () => {
   await server.reset();

@@ -1,17 +1,16 @@
 // Restricted Mode in a real VS Code: with workspace trust on and the folder not trusted, models can be viewed,
 // while Requantize and Export Simulated Quantization, which write files, are disabled everywhere they are offered.
-import { test, before, after, afterEach } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Locator } from 'playwright-core';
-import { start, quickOpen, webview, shot, assertCleanConsole, takeConsoleErrors, CORPUS, type Session } from './harness.ts';
+import { start, quickOpen, webview, shot, endEachTest, takeConsoleErrors, CORPUS, type Session } from './harness.ts';
 
 const expected = JSON.parse(readFileSync(join(CORPUS, 'gguf', 'llama-tiny-Q4_K.expected.json'), 'utf8'));
 const WRITING_COMMANDS = ['Requantize Tensors…', 'Export Simulated Quantization…'];
 
 let s: Session;
-let step = 0;
 
 before(async () => {
   s = await start({
@@ -20,17 +19,7 @@ before(async () => {
   }, { untrusted: true });
 });
 
-after(async () => {
-  try {
-    assertCleanConsole(s);
-  } finally {
-    await s?.close();
-  }
-});
-
-afterEach(async () => {
-  if (s) await shot(s.page, `trust-${String(++step).padStart(2, '0')}`);
-});
+endEachTest('trust', () => s);
 
 test('the folder opens in Restricted Mode', async () => {
   await s.page.locator('.statusbar-item', { hasText: 'Restricted Mode' }).waitFor();

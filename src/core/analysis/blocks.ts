@@ -49,6 +49,8 @@ export interface ScaleDistribution {
   sub?: TensorStats;
   blocks: number;
   subBlocksPerBlock: number;
+  /** A quantized Hugging Face weight's groups (hfquant): d is its group scales, dmin its zero points or MLX biases. */
+  groups?: { rows: number; groupsPerRow: number; zeroKind?: 'zero-point' | 'bias' };
 }
 
 const SCALE_CHUNK_BLOCKS = 1 << 14;

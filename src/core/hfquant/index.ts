@@ -32,10 +32,10 @@
  *
  * The layouts live in one table (formatTable.ts, one row per format in its family's file); nothing else knows them.
  */
-export { openQuantizedModel, type QuantizedModel } from './open.ts';
+export { openQuantizedModel, quantizedView, quantizedViewOf, openModelAndWeights, listedEntries, logicalSummary, type QuantizedModel, type ListedEntry } from './open.ts';
 export type { LogicalWeight, GroupRecord, GroupScales } from './weights.ts';
 export { groupWeights } from './weights.ts';
 export { detectQuantization, describeDetection, type QuantDetection } from './detect.ts';
 export { FORMAT_TABLE, formatRow } from './formatTable.ts';
 export type { FormatRow, Kernel, Family } from './table.ts';
-export { logicalWeightStats, compareLogicalWeight, tensorRows, type ReferenceRows } from './stats.ts';
+export { logicalWeightStats, groupScaleDistribution, compareLogicalWeight, tensorRows, type ReferenceRows } from './stats.ts';

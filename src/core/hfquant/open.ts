@@ -13,10 +13,12 @@
  *
  * Only safetensors headers, the config files and the bytes a decode needs are read.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { QuantLensError } from '../errors.ts';
 import { openModel } from '../formats/openModel.ts';
+import { isUrl } from '../io/location.ts';
+import type { ModelSummary } from '../analysis/summary.ts';
 import type { Model, TensorInfo } from '../model.ts';
 import { describeDetection, detectQuantization, type QuantDetection } from './detect.ts';
 import { groupWeights, type LogicalWeight } from './weights.ts';
@@ -92,20 +94,81 @@ export async function openQuantizedModel(path: string, options: OpenOptions = {}
   const model = await openModel(entry);
   try {
     if (model.format !== 'safetensors') throw new QuantLensError('usage', `${entry} is ${model.format.toUpperCase()}, not a safetensors checkpoint: open it as a model`);
-    const detection = detectQuantization(folder, model);
-    const { weights, plain } = groupWeights(model, detection);
-    if (options.validate) for (const w of weights) w.load();
-    const byName = new Map<string, LogicalWeight>();
-    for (const w of weights) {
-      byName.set(w.name, w);
-      for (const c of w.components) if (!byName.has(c.name)) byName.set(c.name, w);
-    }
-    const labels = [...new Set(weights.map((w) => w.format.label))];
-    const flagged = weights.filter((w) => w.error).length;
-    const summary = `${labels.length ? labels.join(' + ') : 'no quantized weights'}; ${describeDetection(detection)}: ${weights.length} logical weights${flagged ? ` (${flagged} not decoded)` : ''}, ${plain.length} plain tensors`;
-    return { model, folder, detection, summary, weights, plain, weight: (n) => byName.get(n), close: () => model.close() };
+    return quantizedView(model, folder, options);
   } catch (e) {
     await model.close();
     throw e;
   }
+}
+
+/** The logical weights of an open safetensors model whose config files sit in `folder`; close() closes the model. */
+export function quantizedView(model: Model, folder: string, options: OpenOptions = {}): QuantizedModel {
+  const detection = detectQuantization(folder, model);
+  const { weights, plain } = groupWeights(model, detection);
+  if (options.validate) for (const w of weights) w.load();
+  const byName = new Map<string, LogicalWeight>();
+  for (const w of weights) {
+    byName.set(w.name, w);
+    for (const c of w.components) if (!byName.has(c.name)) byName.set(c.name, w);
+  }
+  const labels = [...new Set(weights.map((w) => w.format.label))];
+  const flagged = weights.filter((w) => w.error).length;
+  const summary = `${labels.length ? labels.join(' + ') : 'no quantized weights'}; ${describeDetection(detection)}: ${weights.length} logical weights${flagged ? ` (${flagged} not decoded)` : ''}, ${plain.length} plain tensors`;
+  return { model, folder, detection, summary, weights, plain, weight: (n) => byName.get(n), close: () => model.close() };
+}
+
+/**
+ * The logical weights of a model that openModel opened from `input`, when it is a local safetensors checkpoint
+ * with at least one quantized weight; undefined for anything else (GGUF, a URL, an unquantized checkpoint).
+ */
+export function quantizedViewOf(model: Model, input: string): QuantizedModel | undefined {
+  if (model.format !== 'safetensors' || isUrl(input) || !existsSync(input)) return undefined;
+  const view = quantizedView(model, isDir(input) ? input : dirname(input));
+  return view.weights.length ? view : undefined;
+}
+
+/**
+ * A model as openModel opens it and, when it is a local quantized Hugging Face checkpoint, its logical weights;
+ * a folder opens the checkpoint in it (its index, model.safetensors or its only .safetensors file).
+ */
+export async function openModelAndWeights(input: string): Promise<{ model: Model; view?: QuantizedModel }> {
+  if (!isUrl(input) && isDir(input)) {
+    const q = await openQuantizedModel(input);
+    return { model: q.model, view: q.weights.length ? q : undefined };
+  }
+  const model = await openModel(input);
+  try {
+    return { model, view: quantizedViewOf(model, input) };
+  } catch (e) {
+    await model.close();
+    throw e;
+  }
+}
+
+/**
+ * A model summary counted as the checkpoint means it: parameters are the logical weights' [out, in] values (not
+ * their packed containers) plus the plain tensors, and bits per weight divide the stored bytes by those.
+ */
+export function logicalSummary(summary: ModelSummary, q: QuantizedModel): ModelSummary {
+  const parameterCount = q.weights.reduce((a, w) => a + w.nElements, 0) + q.plain.reduce((a, t) => a + t.nElements, 0);
+  return { ...summary, parameterCount, averageBitsPerWeight: parameterCount ? (8 * summary.tensorBytes) / parameterCount : 0 };
+}
+
+/** A model's listing in file order: each logical weight where its first component is, plain tensors as they are. */
+export type ListedEntry = { weight: LogicalWeight; tensor?: undefined } | { tensor: TensorInfo; weight?: undefined };
+
+export function listedEntries(q: QuantizedModel): ListedEntry[] {
+  const owner = new Map<string, LogicalWeight>();
+  for (const w of q.weights) for (const c of w.components) owner.set(c.name, w);
+  const out: ListedEntry[] = [];
+  const seen = new Set<LogicalWeight>();
+  for (const t of q.model.tensors) {
+    const w = owner.get(t.name);
+    if (!w) out.push({ tensor: t });
+    else if (!seen.has(w)) {
+      seen.add(w);
+      out.push({ weight: w });
+    }
+  }
+  return out;
 }

@@ -7,6 +7,7 @@ import { QuantLensError } from '../errors.ts';
 import { DEFAULT_BINS, StatsAccumulator, type ScanOptions, type TensorStats } from '../analysis/tensorStats.ts';
 import { ErrorAccumulator, type ErrorMetrics } from '../analysis/errorMetrics.ts';
 import { readTensorValues } from '../analysis/tensorValues.ts';
+import type { ScaleDistribution } from '../analysis/blocks.ts';
 import type { LogicalWeight } from './weights.ts';
 
 /** Weights up to this many values are decoded once and kept for the histogram pass (64 MB of float32). */
@@ -33,6 +34,27 @@ export function logicalWeightStats(w: LogicalWeight, options: ScanOptions = {}):
     w.forEachChunk((v) => (acc.addSecondPass(v), progress(v.length)), rowsPerChunk, options.isCancelled);
   }
   return acc.result();
+}
+
+/** Stats of the finite values of a group-scale table (a row without a group has NaN there). */
+function scaleStats(values: Float64Array, bins: number): TensorStats {
+  const finite = values.filter((x) => !Number.isNaN(x));
+  const acc = new StatsAccumulator(bins);
+  acc.addFirstPass(finite);
+  acc.addSecondPass(finite);
+  return acc.result();
+}
+
+/** The block-scales plot of a logical weight: its group scales (and zero points or MLX biases) from groupScales(). */
+export function groupScaleDistribution(w: LogicalWeight, bins = DEFAULT_BINS): ScaleDistribution {
+  const g = w.groupScales();
+  return {
+    d: scaleStats(g.scales, bins),
+    ...(g.zeros ? { dmin: scaleStats(g.zeros, bins) } : {}),
+    blocks: g.rows * g.groupsPerRow,
+    subBlocksPerBlock: 0,
+    groups: { rows: g.rows, groupsPerRow: g.groupsPerRow, zeroKind: g.zeroKind },
+  };
 }
 
 /** Rows [r0, r1) of the reference a weight is compared with, row-major in the weight's logical layout. */

@@ -44,7 +44,10 @@ const json = args.includes('--json');
 const typeArg = args.find((a, i) => args[i - 1] === '--types');
 const mweights = Number(args.find((a, i) => args[i - 1] === '--mweights') ?? 32);
 const quantizerTypes = args.find((a, i) => args[i - 1] === '--quantizers');
-const types = (typeArg ?? 'F32,F16,BF16,Q4_0,Q4_1,Q5_0,Q5_1,Q8_0,Q2_K,Q3_K,Q4_K,Q5_K,Q6_K,IQ2_XXS,IQ2_XS,IQ2_S,IQ3_XXS,IQ3_S,IQ1_S,IQ1_M,IQ4_NL,IQ4_XS,TQ1_0,TQ2_0,MXFP4,NVFP4,Q1_0,Q2_0').split(',');
+const types = (
+  typeArg ??
+  'F32,F16,BF16,Q4_0,Q4_1,Q5_0,Q5_1,Q8_0,Q2_K,Q3_K,Q4_K,Q5_K,Q6_K,IQ2_XXS,IQ2_XS,IQ2_S,IQ3_XXS,IQ3_S,IQ1_S,IQ1_M,IQ4_NL,IQ4_XS,TQ1_0,TQ2_0,MXFP4,NVFP4,Q1_0,Q2_0'
+).split(',');
 
 function log(s: string): void {
   if (!json) process.stdout.write(s + '\n');
@@ -63,7 +66,12 @@ function tiledGguf(path: string, typeName: string, nTensors: number, tiles: numb
   const ty = typeByName(typeName)!;
   const t = corpusTensor(typeName);
   const tensorBytes = t.nbytes * tiles;
-  const tensors = Array.from({ length: nTensors }, (_, i) => ({ name: nTensors === 1 ? 'w' : `blk.${i}.ffn_down.weight`, shape: [t.ne[0], t.ne[1] * tiles], ggmlTypeId: ty.ggmlId!, nbytes: tensorBytes }));
+  const tensors = Array.from({ length: nTensors }, (_, i) => ({
+    name: nTensors === 1 ? 'w' : `blk.${i}.ffn_down.weight`,
+    shape: [t.ne[0], t.ne[1] * tiles],
+    ggmlTypeId: ty.ggmlId!,
+    nbytes: tensorBytes,
+  }));
   const layout = buildGgufHeader([{ key: 'general.architecture', type: 'STRING', value: 'bench' }], tensors);
   const data = Buffer.allocUnsafe(tensorBytes);
   for (let i = 0; i < tiles; i++) data.set(t.src, i * t.nbytes);
@@ -88,7 +96,9 @@ async function headerBench(dir: string, peer: Peer | undefined) {
   const hf = await bestOfAsync(2, async () => (await hfGguf(big, { allowLocalFile: true })).tensorInfos.length);
   const peerMs = peer ? Math.min(...peer.header(big, 5)) : undefined;
   log(`header: Llama-3-8B-shaped (7.9 MB header, ${ours.result} tensors), in process, best of 5:`);
-  log(`  Quant Lens ${ours.ms.toFixed(1)} ms, @huggingface/gguf ${hf.ms.toFixed(1)} ms (ours ${fmt(hf.ms / ours.ms)}x)${peerMs !== undefined ? `, ggml gguf_init_from_file ${peerMs.toFixed(1)} ms (ours ${fmt(peerMs / ours.ms)}x)` : ''}`);
+  log(
+    `  Quant Lens ${ours.ms.toFixed(1)} ms, @huggingface/gguf ${hf.ms.toFixed(1)} ms (ours ${fmt(hf.ms / ours.ms)}x)${peerMs !== undefined ? `, ggml gguf_init_from_file ${peerMs.toFixed(1)} ms (ours ${fmt(peerMs / ours.ms)}x)` : ''}`,
+  );
   const nodeMs = bestOf(3, () => processMs(process.execPath, ['-e', '0'])).ms;
   const info = () => processMs(process.execPath, [CLI, 'info', big, '--json']);
   let whole;
@@ -96,13 +106,24 @@ async function headerBench(dir: string, peer: Peer | undefined) {
     const ms = alternate(5, info, () => processMs(...peer.argv('header', big, '1')));
     const v = versus(ms);
     whole = { quantLensMs: ms.ours, ggmlMs: ms.peer, ratio: v };
-    log(`  whole process: quantlens info --json ${Math.min(...ms.ours).toFixed(0)}-${Math.max(...ms.ours).toFixed(0)} ms, ggml (shim, gguf_init_from_file) ${Math.min(...ms.peer).toFixed(0)}-${Math.max(...ms.peer).toFixed(0)} ms: ours ${ratioText(v)}; bare node -e 0 ${nodeMs.toFixed(0)} ms`);
+    log(
+      `  whole process: quantlens info --json ${Math.min(...ms.ours).toFixed(0)}-${Math.max(...ms.ours).toFixed(0)} ms, ggml (shim, gguf_init_from_file) ${Math.min(...ms.peer).toFixed(0)}-${Math.max(...ms.peer).toFixed(0)} ms: ours ${ratioText(v)}; bare node -e 0 ${nodeMs.toFixed(0)} ms`,
+    );
   } else {
     const ms = [info(), info(), info()];
     whole = { quantLensMs: ms };
-    log(`  whole process: quantlens info --json ${Math.min(...ms).toFixed(0)}-${Math.max(...ms).toFixed(0)} ms; bare node -e 0 ${nodeMs.toFixed(0)} ms`);
+    log(
+      `  whole process: quantlens info --json ${Math.min(...ms).toFixed(0)}-${Math.max(...ms).toFixed(0)} ms; bare node -e 0 ${nodeMs.toFixed(0)} ms`,
+    );
   }
-  return { tensors: ours.result, quantLensMs: +ours.ms.toFixed(1), huggingfaceGgufMs: +hf.ms.toFixed(1), ggmlMs: peerMs, nodeStartMs: nodeMs, whole };
+  return {
+    tensors: ours.result,
+    quantLensMs: +ours.ms.toFixed(1),
+    huggingfaceGgufMs: +hf.ms.toFixed(1),
+    ggmlMs: peerMs,
+    nodeStartMs: nodeMs,
+    whole,
+  };
 }
 
 /** Both sides scanned the same weights: count, min and max exactly, mean and std closely (the C sums in float64). */
@@ -110,8 +131,10 @@ function statsAgree(ours: TensorStats, theirs: PeerStats): string | undefined {
   const close = (a: number, b: number, tol: number) => Math.abs(a - b) <= tol * Math.max(Math.abs(a), Math.abs(b), 1e-30);
   const bad: string[] = [];
   if (ours.count !== theirs.count) bad.push(`count ${ours.count} vs ${theirs.count}`);
-  if (Math.fround(ours.min) !== theirs.min || Math.fround(ours.max) !== theirs.max) bad.push(`min/max ${ours.min}/${ours.max} vs ${theirs.min}/${theirs.max}`);
-  if (!close(ours.mean, theirs.mean, 1e-6) && Math.abs(ours.mean - theirs.mean) > 1e-9 * ours.std) bad.push(`mean ${ours.mean} vs ${theirs.mean}`);
+  if (Math.fround(ours.min) !== theirs.min || Math.fround(ours.max) !== theirs.max)
+    bad.push(`min/max ${ours.min}/${ours.max} vs ${theirs.min}/${theirs.max}`);
+  if (!close(ours.mean, theirs.mean, 1e-6) && Math.abs(ours.mean - theirs.mean) > 1e-9 * ours.std)
+    bad.push(`mean ${ours.mean} vs ${theirs.mean}`);
   if (!close(ours.std, theirs.std, 1e-6)) bad.push(`std ${ours.std} vs ${theirs.std}`);
   if (ours.zero_count !== theirs.zero) bad.push(`zeros ${ours.zero_count} vs ${theirs.zero}`);
   if (theirs.histogramTotal !== ours.finite_count) bad.push(`ggml histogram total ${theirs.histogramTotal}`);
@@ -137,7 +160,9 @@ async function scanBench(dir: string, typeName: string, peer: Peer | undefined) 
     const withPeer = peer?.toFloat.has(ty.ggmlId!);
     if (!withPeer) {
       const ms = [ours(), ours()];
-      log(`${tag}  Quant Lens ${rateRange(weights, ms).padStart(11)} Mw/s  ${readText}  scan/read ${(read / Math.min(...ms)).toFixed(3)}${peer ? '  (no to_float in ggml)' : ''}`);
+      log(
+        `${tag}  Quant Lens ${rateRange(weights, ms).padStart(11)} Mw/s  ${readText}  scan/read ${(read / Math.min(...ms)).toFixed(3)}${peer ? '  (no to_float in ggml)' : ''}`,
+      );
       return { type: typeName, mweights: weights / 1e6, quantLensMs: ms, readMs: read, scanToReadRatio: read / Math.min(...ms) };
     }
     let theirs!: PeerStats;
@@ -148,8 +173,19 @@ async function scanBench(dir: string, typeName: string, peer: Peer | undefined) 
     });
     const v = versus(ms);
     const disagree = statsAgree(stats, theirs);
-    log(`${tag}  Quant Lens ${rateRange(weights, ms.ours).padStart(11)} Mw/s  ggml ${rateRange(weights, ms.peer).padStart(11)} Mw/s  ${ratioText(v).padEnd(18)} ${readText}${disagree ? `  *** STATS DIFFER from ggml: ${disagree} ***` : ''}`);
-    return { type: typeName, mweights: weights / 1e6, quantLensMs: ms.ours, ggmlMs: ms.peer, ratio: v, readMs: read, scanToReadRatio: read / v.ours, ...(disagree ? { statsDiffer: disagree } : {}) };
+    log(
+      `${tag}  Quant Lens ${rateRange(weights, ms.ours).padStart(11)} Mw/s  ggml ${rateRange(weights, ms.peer).padStart(11)} Mw/s  ${ratioText(v).padEnd(18)} ${readText}${disagree ? `  *** STATS DIFFER from ggml: ${disagree} ***` : ''}`,
+    );
+    return {
+      type: typeName,
+      mweights: weights / 1e6,
+      quantLensMs: ms.ours,
+      ggmlMs: ms.peer,
+      ratio: v,
+      readMs: read,
+      scanToReadRatio: read / v.ours,
+      ...(disagree ? { statsDiffer: disagree } : {}),
+    };
   } finally {
     await model.close();
     rmSync(path);
@@ -167,13 +203,16 @@ function wholeProcessBench(dir: string, typeName: string, peer: Peer | undefined
   try {
     const read = readMs(path, 0, bytes);
     const cores = availableParallelism();
-    const stats = (threads: number) => () => processMs(process.execPath, [CLI, 'stats', path, '--bins', String(BINS), '--json', '--threads', String(threads)]);
+    const stats = (threads: number) => () =>
+      processMs(process.execPath, [CLI, 'stats', path, '--bins', String(BINS), '--json', '--threads', String(threads)]);
     const file = `${typeName}, 64 tensors, ${(weights / 1e6).toFixed(0)} M weights, ${(bytes / 1e6).toFixed(0)} MB`;
     const readText = `page-cached read ${(bytes / read / 1e6).toFixed(2)} GB/s`;
     if (!peer) {
       const one = [stats(1)(), stats(1)()];
       const all = [stats(cores)(), stats(cores)()];
-      log(`${file}: Quant Lens ${rateRange(weights, one, 1e6)} G w/s on one thread, ${rateRange(weights, all, 1e6)} G w/s on ${cores} cores; ${readText}, scan/read ${(read / Math.min(...all)).toFixed(3)}`);
+      log(
+        `${file}: Quant Lens ${rateRange(weights, one, 1e6)} G w/s on one thread, ${rateRange(weights, all, 1e6)} G w/s on ${cores} cores; ${readText}, scan/read ${(read / Math.min(...all)).toFixed(3)}`,
+      );
       return { type: typeName, weights, bytes, oneThreadMs: one, allCoresMs: all, readMs: read };
     }
     // rounds of ours on one thread, ours on all cores, the peer
@@ -187,8 +226,20 @@ function wholeProcessBench(dir: string, typeName: string, peer: Peer | undefined
     }
     const vOne = versus({ ours: one, peer: peerMs });
     const vAll = versus({ ours: all, peer: peerMs });
-    log(`${file}: ggml C one core ${rateRange(weights, peerMs, 1e6)} G w/s; Quant Lens one thread ${rateRange(weights, one, 1e6)} G w/s (${ratioText(vOne)}), ${cores} cores ${rateRange(weights, all, 1e6)} G w/s (${ratioText(vAll)}); ${readText}`);
-    return { type: typeName, weights, bytes, oneThreadMs: one, allCoresMs: all, ggmlMs: peerMs, ratioOneThread: vOne, ratioAllCores: vAll, readMs: read };
+    log(
+      `${file}: ggml C one core ${rateRange(weights, peerMs, 1e6)} G w/s; Quant Lens one thread ${rateRange(weights, one, 1e6)} G w/s (${ratioText(vOne)}), ${cores} cores ${rateRange(weights, all, 1e6)} G w/s (${ratioText(vAll)}); ${readText}`,
+    );
+    return {
+      type: typeName,
+      weights,
+      bytes,
+      oneThreadMs: one,
+      allCoresMs: all,
+      ggmlMs: peerMs,
+      ratioOneThread: vOne,
+      ratioAllCores: vAll,
+      readMs: read,
+    };
   } finally {
     rmSync(path);
   }
@@ -199,7 +250,11 @@ async function main() {
   try {
     const loaded = loadPeer(ROOT);
     const peer = typeof loaded === 'string' ? undefined : loaded;
-    log(peer ? `peer: ${peer.version}, libggml-base.so of @node-llama-cpp/linux-x64, one thread, via bench/ggml-peer/peer.c; ratios are ours/ggml speed, best against best (range over the alternating rounds)\n` : `${loaded}; ratios are to a page-cached read instead\n`);
+    log(
+      peer
+        ? `peer: ${peer.version}, libggml-base.so of @node-llama-cpp/linux-x64, one thread, via bench/ggml-peer/peer.c; ratios are ours/ggml speed, best against best (range over the alternating rounds)\n`
+        : `${loaded}; ratios are to a page-cached read instead\n`,
+    );
     const header = existsSync(join(ROOT, 'scripts', 'make-big-header.py')) ? await headerBench(dir, peer) : undefined;
     log(`\nexact scan (dequantize + stats + ${BINS}-bin histogram, two passes), one thread, in process:`);
     const scans = [];
@@ -209,11 +264,19 @@ async function main() {
       log(`\nwhole process, quantlens stats --bins ${BINS}${peer ? ' against the ggml shim scanning the same file' : ''}:`);
       wholeProcess = WHOLE_TYPES.filter((t) => !typeArg || types.includes(t)).map((t) => wholeProcessBench(dir, t, peer));
     }
-    log(`\nquantize, one thread, the corpus float32 source tiled (rows of 512)${peer ? ', against ggml_quantize_chunk, output bytes compared' : ''}:`);
+    log(
+      `\nquantize, one thread, the corpus float32 source tiled (rows of 512)${peer ? ', against ggml_quantize_chunk, output bytes compared' : ''}:`,
+    );
     const quantizers = (quantizerTypes ?? QUANTIZER_BENCH_TYPES).split(',').map((t) => quantizerBench(CORPUS, t, log, peer, dir));
     const ratios = quantizers.flatMap((q) => ('ratioToGgml' in q && q.ratioToGgml ? [q.ratioToGgml.ratio] : []));
-    if (ratios.length) log(`quantizers: geometric mean ${fmt(Math.exp(ratios.reduce((s, r) => s + Math.log(r), 0) / ratios.length))}x ggml over ${ratios.length} types; ${quantizers.filter((q) => 'bytesIdentical' in q && q.bytesIdentical === false).length} byte mismatches`);
-    if (json) process.stdout.write(JSON.stringify({ node: process.version, peer: peer?.version ?? loaded, header, scans, wholeProcess, quantizers }, null, 1) + '\n');
+    if (ratios.length)
+      log(
+        `quantizers: geometric mean ${fmt(Math.exp(ratios.reduce((s, r) => s + Math.log(r), 0) / ratios.length))}x ggml over ${ratios.length} types; ${quantizers.filter((q) => 'bytesIdentical' in q && q.bytesIdentical === false).length} byte mismatches`,
+      );
+    if (json)
+      process.stdout.write(
+        JSON.stringify({ node: process.version, peer: peer?.version ?? loaded, header, scans, wholeProcess, quantizers }, null, 1) + '\n',
+      );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

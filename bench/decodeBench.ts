@@ -45,7 +45,10 @@ async function main(): Promise<void> {
       // rows of 4096 (a 7-8B model's width) where the weights divide evenly: the heatmap's cells are then 16 columns wide
       const n = t.n_elements * tiles;
       const shape = n % 4096 === 0 ? [4096, n / 4096] : [t.ne[0], t.ne[1] * tiles];
-      const layout = buildGgufHeader([{ key: 'general.architecture', type: 'STRING', value: 'bench' }], [{ name: 'w', shape, ggmlTypeId: ty.ggmlId!, nbytes: t.nbytes * tiles }]);
+      const layout = buildGgufHeader(
+        [{ key: 'general.architecture', type: 'STRING', value: 'bench' }],
+        [{ name: 'w', shape, ggmlTypeId: ty.ggmlId!, nbytes: t.nbytes * tiles }],
+      );
       const data = Buffer.allocUnsafe(layout.fileSize);
       data.set(layout.header);
       for (let i = 0; i < tiles; i++) data.set(src, layout.dataOffset + i * t.nbytes);

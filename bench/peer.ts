@@ -43,16 +43,22 @@ function run(bin: string, args: string[]): string {
   return execFileSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 24 });
 }
 
-const msLines = (out: string) => out.split('\n').filter((l) => l.startsWith('ms ')).map((l) => Number(l.slice(3)));
+const msLines = (out: string) =>
+  out
+    .split('\n')
+    .filter((l) => l.startsWith('ms '))
+    .map((l) => Number(l.slice(3)));
 
 /** The peer, or a one-line reason why there is none here. */
 export function loadPeer(root: string): Peer | string {
   const pkg = join(root, 'node_modules', PACKAGE);
   const libDir = join(pkg, 'bins', 'linux-x64');
   const lib = join(libDir, 'libggml-base.so');
-  if (process.platform !== 'linux' || process.arch !== 'x64') return `no ggml peer: ${PACKAGE} is for linux-x64, this is ${process.platform}-${process.arch}`;
+  if (process.platform !== 'linux' || process.arch !== 'x64')
+    return `no ggml peer: ${PACKAGE} is for linux-x64, this is ${process.platform}-${process.arch}`;
   if (!existsSync(lib)) return `no ggml peer: ${PACKAGE} is not installed (an optional dependency: npm ci installs it on linux-x64)`;
-  if (spawnSync('gcc', ['--version'], { stdio: 'ignore' }).status !== 0) return 'no ggml peer: gcc is not on PATH (it compiles bench/ggml-peer/peer.c)';
+  if (spawnSync('gcc', ['--version'], { stdio: 'ignore' }).status !== 0)
+    return 'no ggml peer: gcc is not on PATH (it compiles bench/ggml-peer/peer.c)';
   const source = join(root, 'bench', 'ggml-peer', 'peer.c');
   const pkgVersion = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')).version as string;
   const key = createHash('sha256').update(readFileSync(source)).update(lib).update(pkgVersion).digest('hex').slice(0, 12);
@@ -62,7 +68,11 @@ export function loadPeer(root: string): Peer | string {
     mkdirSync(buildDir, { recursive: true });
     // one binary per source and library: the older ones go
     for (const f of readdirSync(buildDir)) if (f.startsWith('peer-')) rmSync(join(buildDir, f));
-    const r = spawnSync('gcc', ['-O2', '-std=c11', '-Wall', source, '-o', bin, `-L${libDir}`, '-l:libggml-base.so', `-Wl,-rpath,${libDir}`, '-lm'], { encoding: 'utf8' });
+    const r = spawnSync(
+      'gcc',
+      ['-O2', '-std=c11', '-Wall', source, '-o', bin, `-L${libDir}`, '-l:libggml-base.so', `-Wl,-rpath,${libDir}`, '-lm'],
+      { encoding: 'utf8' },
+    );
     if (r.status !== 0) return `no ggml peer: gcc failed on bench/ggml-peer/peer.c: ${(r.stderr || r.error?.message || '').split('\n')[0]}`;
   }
   let version = '';
@@ -80,21 +90,29 @@ export function loadPeer(root: string): Peer | string {
       if (imatrix) requiresImatrix.add(id);
       // the layout check of the shim's struct: ggml's table must agree with Quant Lens's
       const ours = GGML_TYPES.get(id);
-      if (ours && (ours.ggmlName !== name || ours.blockSize !== blck || ours.bytesPerBlock !== size)) mismatches.push(`${id}: ggml ${name}/${blck}/${size}, Quant Lens ${ours.ggmlName}/${ours.blockSize}/${ours.bytesPerBlock}`);
+      if (ours && (ours.ggmlName !== name || ours.blockSize !== blck || ours.bytesPerBlock !== size))
+        mismatches.push(`${id}: ggml ${name}/${blck}/${size}, Quant Lens ${ours.ggmlName}/${ours.blockSize}/${ours.bytesPerBlock}`);
     }
   } catch (e) {
     return `no ggml peer: the shim does not run: ${(e as Error).message.split('\n')[0]}`;
   }
-  if (mismatches.length) return `no ggml peer: ggml's type table disagrees with Quant Lens's (struct layout or type ids): ${mismatches.join('; ')}`;
+  if (mismatches.length)
+    return `no ggml peer: ggml's type table disagrees with Quant Lens's (struct layout or type ids): ${mismatches.join('; ')}`;
   toFloat.add(0);
   return {
     version,
     toFloat,
     requiresImatrix,
-    quantize: (typeId, src, nPerRow, imatrix, out, reps) => msLines(run(bin, ['quantize', String(typeId), src, String(nPerRow), imatrix ?? '-', out, String(reps)])),
+    quantize: (typeId, src, nPerRow, imatrix, out, reps) =>
+      msLines(run(bin, ['quantize', String(typeId), src, String(nPerRow), imatrix ?? '-', out, String(reps)])),
     scan(path, bins, reps) {
       const out = run(bin, ['scan', path, String(bins), String(reps)]);
-      const s = out.split('\n').find((l) => l.startsWith('stats '))!.split(' ').slice(1).map(Number);
+      const s = out
+        .split('\n')
+        .find((l) => l.startsWith('stats '))!
+        .split(' ')
+        .slice(1)
+        .map(Number);
       return { ms: msLines(out), stats: { count: s[0], min: s[1], max: s[2], mean: s[3], std: s[4], zero: s[5], histogramTotal: s[6] } };
     },
     header: (path, reps) => msLines(run(bin, ['header', path, String(reps)])),

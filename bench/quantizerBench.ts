@@ -35,19 +35,34 @@ export interface QuantizerRow {
   ratioToRead?: number;
 }
 
-export function quantizerBench(corpusGguf: string, typeName: string, log: (s: string) => void, peer: Peer | undefined, dir: string): QuantizerRow | { type: string; skipped: string } {
+export function quantizerBench(
+  corpusGguf: string,
+  typeName: string,
+  log: (s: string) => void,
+  peer: Peer | undefined,
+  dir: string,
+): QuantizerRow | { type: string; skipped: string } {
   const ty = typeByName(typeName);
   const q = ty && quantizerFor(ty);
   if (!ty || !q) return { type: typeName, skipped: 'no quantizer' };
   const info = JSON.parse(readFileSync(join(corpusGguf, 'llama-tiny.source.json'), 'utf8'));
-  const t = (info.tensors as { name: string; ne: number[]; offset_bytes: number; imatrix: { offset_bytes: number } }[]).find((x) => x.name === 'blk.0.ffn_down.weight')!;
+  const t = (info.tensors as { name: string; ne: number[]; offset_bytes: number; imatrix: { offset_bytes: number } }[]).find(
+    (x) => x.name === 'blk.0.ffn_down.weight',
+  )!;
   const nPerRow = t.ne[0];
   const count = t.ne[0] * t.ne[1];
   const raw = readFileSync(join(corpusGguf, 'llama-tiny.source.f32'));
   const tile = new Float32Array(raw.buffer.slice(raw.byteOffset + t.offset_bytes, raw.byteOffset + t.offset_bytes + 4 * count));
   const imatrixRaw = readFileSync(join(corpusGguf, 'llama-tiny.imatrix.f32'));
   const withImatrix = !!q.requiresImatrix || !!peer?.requiresImatrix.has(ty.ggmlId!);
-  const imatrix = withImatrix ? new Float32Array(imatrixRaw.buffer.slice(imatrixRaw.byteOffset + t.imatrix.offset_bytes, imatrixRaw.byteOffset + t.imatrix.offset_bytes + 4 * nPerRow)) : undefined;
+  const imatrix = withImatrix
+    ? new Float32Array(
+        imatrixRaw.buffer.slice(
+          imatrixRaw.byteOffset + t.imatrix.offset_bytes,
+          imatrixRaw.byteOffset + t.imatrix.offset_bytes + 4 * nPerRow,
+        ),
+      )
+    : undefined;
   // the second run of a tile sizes the work (the first compiles)
   const first = Math.min(...[0, 1].map(() => timed(() => q.quantize(tile, count / nPerRow, nPerRow, imatrix))));
   const tiles = Math.max(1, Math.min(64, Math.round(TARGET_MS / Math.max(first, 1))));
@@ -69,8 +84,17 @@ export function quantizerBench(corpusGguf: string, typeName: string, log: (s: st
   if (!peer) {
     const ms = [oursRun(), oursRun()];
     const read = readMs(srcPath, 0, weights * 4);
-    const row: QuantizerRow = { type: typeName, mweights: weights / 1e6, imatrix: withImatrix, quantizeMWeightsPerS: weights / Math.min(...ms) / 1e3, readMWeightsPerS: weights / read / 1e3, ratioToRead: read / Math.min(...ms) };
-    log(`${tag}  Quant Lens ${rateRange(weights, ms).padStart(11)} Mw/s  page-cached read of the input ${fmt(row.readMWeightsPerS!)} Mw/s  quantize/read ${row.ratioToRead!.toFixed(3)}`);
+    const row: QuantizerRow = {
+      type: typeName,
+      mweights: weights / 1e6,
+      imatrix: withImatrix,
+      quantizeMWeightsPerS: weights / Math.min(...ms) / 1e3,
+      readMWeightsPerS: weights / read / 1e3,
+      ratioToRead: read / Math.min(...ms),
+    };
+    log(
+      `${tag}  Quant Lens ${rateRange(weights, ms).padStart(11)} Mw/s  page-cached read of the input ${fmt(row.readMWeightsPerS!)} Mw/s  quantize/read ${row.ratioToRead!.toFixed(3)}`,
+    );
     return row;
   }
   const ms = alternate(ROUNDS, oursRun, () => peer.quantize(ty.ggmlId!, srcPath, nPerRow, imatrix && imatrixPath, outPath, 1)[0]);
@@ -94,7 +118,11 @@ export function quantizerBench(corpusGguf: string, typeName: string, log: (s: st
     bytesIdentical: identical,
     ...(identical ? {} : { firstMismatchBlock }),
   };
-  const bytes = identical ? 'bytes identical' : `*** BYTE MISMATCH with ggml: ${ours.length} vs ${theirs.length} bytes, first differing block ${firstMismatchBlock} ***`;
-  log(`${tag}  Quant Lens ${rateRange(weights, ms.ours).padStart(11)} Mw/s  ggml ${rateRange(weights, ms.peer).padStart(11)} Mw/s  ${ratioText(v).padEnd(18)} ${bytes}`);
+  const bytes = identical
+    ? 'bytes identical'
+    : `*** BYTE MISMATCH with ggml: ${ours.length} vs ${theirs.length} bytes, first differing block ${firstMismatchBlock} ***`;
+  log(
+    `${tag}  Quant Lens ${rateRange(weights, ms.ours).padStart(11)} Mw/s  ggml ${rateRange(weights, ms.peer).padStart(11)} Mw/s  ${ratioText(v).padEnd(18)} ${bytes}`,
+  );
   return row;
 }

@@ -11,7 +11,9 @@ const { MODULES, bindingsFile, compileModule } = await tsImport('./wasmModules.t
 
 function writeIfChanged(path, text) {
   let old = '';
-  try { old = readFileSync(path, 'utf8'); } catch {}
+  try {
+    old = readFileSync(path, 'utf8');
+  } catch {}
   if (old !== text) writeFileSync(path, text);
 }
 

@@ -24,12 +24,39 @@ export interface Asc {
 }
 
 /** Compiles one module (optimized unless `optimize` is false: the bindings do not depend on it). */
-export async function compileModule(asc: Asc, name: ModuleName, optimize = true): Promise<{ wasm: Uint8Array; bindings: string; stderr: string }> {
+export async function compileModule(
+  asc: Asc,
+  name: ModuleName,
+  optimize = true,
+): Promise<{ wasm: Uint8Array; bindings: string; stderr: string }> {
   const files: Record<string, Uint8Array | string> = {};
   let stderr = '';
   const { error } = await asc.main(
-    [`src/core/wasm/assembly/${name}.ts`, '--outFile', `${name}.wasm`, '--optimizeLevel', optimize ? '3' : '0', '--runtime', 'stub', '--noAssert', '--enable', 'simd', '--bindings', 'raw'],
-    { writeFile: (file, contents) => { files[file] = contents; }, stderr: { write: (s) => { stderr += s; return true; } } },
+    [
+      `src/core/wasm/assembly/${name}.ts`,
+      '--outFile',
+      `${name}.wasm`,
+      '--optimizeLevel',
+      optimize ? '3' : '0',
+      '--runtime',
+      'stub',
+      '--noAssert',
+      '--enable',
+      'simd',
+      '--bindings',
+      'raw',
+    ],
+    {
+      writeFile: (file, contents) => {
+        files[file] = contents;
+      },
+      stderr: {
+        write: (s) => {
+          stderr += s;
+          return true;
+        },
+      },
+    },
   );
   if (error) throw new Error(`${name}: ${error.message}\n${stderr}`);
   return { wasm: files[`${name}.wasm`] as Uint8Array, bindings: HEADER + String(files[`${name}.d.ts`]), stderr };

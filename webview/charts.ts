@@ -1,5 +1,16 @@
 /** chart.js charts in the theme's colours: histograms (linear or log y) and the error-vs-bits chart. */
-import { Chart, BarController, BarElement, CategoryScale, LinearScale, LogarithmicScale, Tooltip, Legend, ScatterController, PointElement } from 'chart.js';
+import {
+  Chart,
+  BarController,
+  BarElement,
+  CategoryScale,
+  LinearScale,
+  LogarithmicScale,
+  Tooltip,
+  Legend,
+  ScatterController,
+  PointElement,
+} from 'chart.js';
 import { fmt, themeColor } from './dom.ts';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, LogarithmicScale, Tooltip, Legend, ScatterController, PointElement);
@@ -20,7 +31,12 @@ function baseColors() {
 }
 
 /** Draw (or redraw) a histogram into a canvas. Series share the bins of the first. */
-export function drawHistogram(canvas: HTMLCanvasElement, series: { label: string; histogram: HistogramInput; color: string }[], scale: 'linear' | 'log', onDrawn?: () => void): void {
+export function drawHistogram(
+  canvas: HTMLCanvasElement,
+  series: { label: string; histogram: HistogramInput; color: string }[],
+  scale: 'linear' | 'log',
+  onDrawn?: () => void,
+): void {
   charts.get(canvas)?.destroy();
   const first = series[0].histogram;
   const bins = first.counts.length;
@@ -61,9 +77,13 @@ export function drawHistogram(canvas: HTMLCanvasElement, series: { label: string
           type: scale === 'log' ? 'logarithmic' : 'linear',
           // counts are whole: on a log axis label only the powers of ten, without decimals, from 1 up
           min: scale === 'log' ? 0.5 : undefined,
-          ticks: scale === 'log'
-            ? { color: text, callback: (v) => (Number.isInteger(Math.log10(Number(v))) && Number(v) >= 1 ? Number(v).toLocaleString('en-US') : '') }
-            : { color: text },
+          ticks:
+            scale === 'log'
+              ? {
+                  color: text,
+                  callback: (v) => (Number.isInteger(Math.log10(Number(v))) && Number(v) >= 1 ? Number(v).toLocaleString('en-US') : ''),
+                }
+              : { color: text },
           grid: { color: grid },
           title: { display: true, text: 'count', color: text },
         },
@@ -75,19 +95,29 @@ export function drawHistogram(canvas: HTMLCanvasElement, series: { label: string
 }
 
 /** Error (relative RMSE, log scale) against bits per weight for each candidate; the current type highlighted. */
-export function drawErrorVsBits(canvas: HTMLCanvasElement, points: { label: string; bits: number; error: number; current: boolean; ggml: boolean }[]): void {
+export function drawErrorVsBits(
+  canvas: HTMLCanvasElement,
+  points: { label: string; bits: number; error: number; current: boolean; ggml: boolean }[],
+): void {
   charts.get(canvas)?.destroy();
   const { text, grid } = baseColors();
-  const color = (p: { current: boolean; ggml: boolean }) => (p.current ? themeColor('charts-red', '#f14c4c') : p.ggml ? themeColor('charts-blue', '#3794ff') : themeColor('charts-orange', '#d18616'));
+  const color = (p: { current: boolean; ggml: boolean }) =>
+    p.current
+      ? themeColor('charts-red', '#f14c4c')
+      : p.ggml
+        ? themeColor('charts-blue', '#3794ff')
+        : themeColor('charts-orange', '#d18616');
   const chart = new Chart(canvas, {
     type: 'scatter',
     data: {
-      datasets: [{
-        label: 'candidates',
-        data: points.filter((p) => p.error > 0).map((p) => ({ x: p.bits, y: p.error })),
-        pointBackgroundColor: points.filter((p) => p.error > 0).map(color),
-        pointRadius: 5,
-      }],
+      datasets: [
+        {
+          label: 'candidates',
+          data: points.filter((p) => p.error > 0).map((p) => ({ x: p.bits, y: p.error })),
+          pointBackgroundColor: points.filter((p) => p.error > 0).map(color),
+          pointRadius: 5,
+        },
+      ],
     },
     options: {
       animation: false,
@@ -95,11 +125,23 @@ export function drawErrorVsBits(canvas: HTMLCanvasElement, points: { label: stri
       maintainAspectRatio: false,
       plugins: {
         legend: { display: false },
-        tooltip: { callbacks: { label: (item) => { const p = points.filter((q) => q.error > 0)[item.dataIndex]; return `${p.label}: ${fmt(p.bits, 4)} bpw, rel. RMSE ${fmt(p.error, 3)}`; } } },
+        tooltip: {
+          callbacks: {
+            label: (item) => {
+              const p = points.filter((q) => q.error > 0)[item.dataIndex];
+              return `${p.label}: ${fmt(p.bits, 4)} bpw, rel. RMSE ${fmt(p.error, 3)}`;
+            },
+          },
+        },
       },
       scales: {
         x: { title: { display: true, text: 'bits per weight', color: text }, ticks: { color: text }, grid: { color: grid } },
-        y: { type: 'logarithmic', title: { display: true, text: 'relative RMSE', color: text }, ticks: { color: text }, grid: { color: grid } },
+        y: {
+          type: 'logarithmic',
+          title: { display: true, text: 'relative RMSE', color: text },
+          ticks: { color: text },
+          grid: { color: grid },
+        },
       },
     },
   });

@@ -17,8 +17,17 @@ export function statsTooltip(name: string, s: TensorStats): string {
 }
 
 const STAT_FIELDS: [keyof TensorStats, string][] = [
-  ['count', 'values'], ['min', 'min'], ['max', 'max'], ['mean', 'mean'], ['std', 'std'], ['rms', 'rms'],
-  ['absmax', 'absmax'], ['zero_count', 'zeros'], ['nan_count', 'NaN'], ['posinf_count', '+Inf'], ['neginf_count', '−Inf'],
+  ['count', 'values'],
+  ['min', 'min'],
+  ['max', 'max'],
+  ['mean', 'mean'],
+  ['std', 'std'],
+  ['rms', 'rms'],
+  ['absmax', 'absmax'],
+  ['zero_count', 'zeros'],
+  ['nan_count', 'NaN'],
+  ['posinf_count', '+Inf'],
+  ['neginf_count', '−Inf'],
 ];
 
 /** What the panel sends the host: requests about the tensor shown (the editor routes their replies here), and tells. */
@@ -47,7 +56,11 @@ export class TensorDetail {
     private readonly host: DetailHost,
     private settings: WebviewSettings,
   ) {
-    this.element = h('aside', { class: 'detail', 'data-testid': 'detail' }, h('p', { class: 'muted empty-detail' }, 'Select a tensor to see its statistics, histogram, block scales and blocks.'));
+    this.element = h(
+      'aside',
+      { class: 'detail', 'data-testid': 'detail' },
+      h('p', { class: 'muted empty-detail' }, 'Select a tensor to see its statistics, histogram, block scales and blocks.'),
+    );
   }
 
   /** Redraw the charts (after a theme change: chart colours come from the theme). */
@@ -71,49 +84,132 @@ export class TensorDetail {
     this.scales = undefined;
     this.block = undefined;
     clear(this.element);
-    const logBox = el('vscode-checkbox', { label: 'log scale', 'data-testid': 'log-scale', checked: this.settings.histogramScale === 'log' }) as HTMLInputElement;
+    const logBox = el('vscode-checkbox', {
+      label: 'log scale',
+      'data-testid': 'log-scale',
+      checked: this.settings.histogramScale === 'log',
+    }) as HTMLInputElement;
     logBox.addEventListener('change', () => {
       this.settings = { ...this.settings, histogramScale: logBox.checked ? 'log' : 'linear' };
       this.drawHistogram();
     });
     append(this.element, [
-      h('div', { class: 'detail-head' },
+      h(
+        'div',
+        { class: 'detail-head' },
         h('h2', { 'data-testid': 'detail-name' }, row.name),
-        h('div', { class: 'chips' },
+        h(
+          'div',
+          { class: 'chips' },
           h('span', { class: `type-chip family-${row.family}`, 'data-testid': 'detail-type' }, row.type),
           h('span', { class: 'chip' }, `[${row.shape.join(' × ')}]`),
           h('span', { class: 'chip' }, `${Number.isFinite(row.bitsPerWeight) ? fmt(row.bitsPerWeight, 4) : '?'} bpw`),
-          h('span', { class: 'chip' }, bytes(row.nbytes))),
+          h('span', { class: 'chip' }, bytes(row.nbytes)),
+        ),
         h('p', { class: 'concept' }, concept),
-        h('div', { class: 'detail-actions' },
-          row.logical ? null : el('vscode-button', { 'data-testid': 'what-if', disabled: !row.decodable, onclick: () => this.host.ask('whatIf', { tensor: row.name }) }, 'What if…'),
-          row.logical ? null : el('vscode-button', { secondary: true, 'data-testid': 'requantize', onclick: () => this.host.tell({ type: 'command', command: 'requantize', tensors: [row.name] }) }, 'Requantize…'),
-          el('vscode-button', { secondary: true, 'data-testid': 'cancel', onclick: () => this.host.tell({ type: 'cancel' }) }, 'Cancel'))),
+        h(
+          'div',
+          { class: 'detail-actions' },
+          row.logical
+            ? null
+            : el(
+                'vscode-button',
+                { 'data-testid': 'what-if', disabled: !row.decodable, onclick: () => this.host.ask('whatIf', { tensor: row.name }) },
+                'What if…',
+              ),
+          row.logical
+            ? null
+            : el(
+                'vscode-button',
+                {
+                  secondary: true,
+                  'data-testid': 'requantize',
+                  onclick: () => this.host.tell({ type: 'command', command: 'requantize', tensors: [row.name] }),
+                },
+                'Requantize…',
+              ),
+          el('vscode-button', { secondary: true, 'data-testid': 'cancel', onclick: () => this.host.tell({ type: 'cancel' }) }, 'Cancel'),
+        ),
+      ),
       h('div', { class: 'job', 'data-testid': 'job' }),
-      row.decodable ? null : h('div', { class: 'error-line', role: 'alert', 'data-testid': 'tensor-error' }, icon('error'), ` ${row.logical?.error ?? `${row.type}: this tensor cannot be decoded`}; everything else in the file is usable.`),
+      row.decodable
+        ? null
+        : h(
+            'div',
+            { class: 'error-line', role: 'alert', 'data-testid': 'tensor-error' },
+            icon('error'),
+            ` ${row.logical?.error ?? `${row.type}: this tensor cannot be decoded`}; everything else in the file is usable.`,
+          ),
       row.logical ? logicalSection(row.logical) : null,
-      h('section', {}, h('h3', {}, 'Statistics ', h('span', { class: 'muted' }, '(every value, exact)')), h('dl', { class: 'stats', 'data-testid': 'stats' })),
+      h(
+        'section',
+        {},
+        h('h3', {}, 'Statistics ', h('span', { class: 'muted' }, '(every value, exact)')),
+        h('dl', { class: 'stats', 'data-testid': 'stats' }),
+      ),
       h('section', { class: 'against', 'data-testid': 'against' }),
-      h('section', {}, h('div', { class: 'section-head' }, h('h3', {}, 'Weight histogram'), logBox),
-        h('div', { class: 'chart-box' }, h('canvas', { id: 'histogram', 'data-testid': 'histogram' }))),
+      h(
+        'section',
+        {},
+        h('div', { class: 'section-head' }, h('h3', {}, 'Weight histogram'), logBox),
+        h('div', { class: 'chart-box' }, h('canvas', { id: 'histogram', 'data-testid': 'histogram' })),
+      ),
       row.quantized
-        ? h('section', {}, h('div', { class: 'section-head' }, h('h3', {}, 'Block scales'), h('div', { class: 'seg', 'data-testid': 'scale-series' })),
-          h('div', { class: 'chart-box small' }, h('canvas', { id: 'scales', 'data-testid': 'scales' })), h('p', { class: 'muted', 'data-testid': 'scales-note' }))
+        ? h(
+            'section',
+            {},
+            h('div', { class: 'section-head' }, h('h3', {}, 'Block scales'), h('div', { class: 'seg', 'data-testid': 'scale-series' })),
+            h('div', { class: 'chart-box small' }, h('canvas', { id: 'scales', 'data-testid': 'scales' })),
+            h('p', { class: 'muted', 'data-testid': 'scales-note' }),
+          )
         : null,
-      ...(row.logical ? [h('section', { class: 'inspector' }, h('h3', {}, 'Group inspector'), h('div', { 'data-testid': 'group-inspector' }))] : this.tensorOnlySections()),
+      ...(row.logical
+        ? [h('section', { class: 'inspector' }, h('h3', {}, 'Group inspector'), h('div', { 'data-testid': 'group-inspector' }))]
+        : this.tensorOnlySections()),
     ]);
   }
 
   /** The heatmap, block inspector and what-if sections of a tensor (a logical weight has none of them yet). */
   private tensorOnlySections(): HTMLElement[] {
     return [
-      h('section', {}, h('h3', {}, '|w| heatmap ', h('span', { class: 'muted' }, '(max per cell; rows down, columns across)')),
-        h('div', { class: 'heatmap-box' }, h('canvas', { id: 'heatmap', 'data-testid': 'heatmap', width: 1, height: 1 }), h('div', { class: 'muted', 'data-testid': 'heatmap-scale' }))),
+      h(
+        'section',
+        {},
+        h('h3', {}, '|w| heatmap ', h('span', { class: 'muted' }, '(max per cell; rows down, columns across)')),
+        h(
+          'div',
+          { class: 'heatmap-box' },
+          h('canvas', { id: 'heatmap', 'data-testid': 'heatmap', width: 1, height: 1 }),
+          h('div', { class: 'muted', 'data-testid': 'heatmap-scale' }),
+        ),
+      ),
       h('section', { class: 'inspector' }, h('h3', {}, 'Block inspector'), h('div', { 'data-testid': 'block-inspector' })),
-      h('section', {}, h('div', { class: 'section-head' }, h('h3', {}, 'What if'),
-          el('vscode-button', { secondary: true, 'data-testid': 'load-imatrix', onclick: () => this.host.tell({ type: 'command', command: 'loadImatrix' }) }, 'Importance matrix…')),
-        h('p', { class: 'muted small', 'data-testid': 'imatrix-note' }, this.imatrixFile ? `Error weighted by the importance matrix ${this.imatrixFile}.` : 'Load a llama.cpp importance matrix to weight the error by how much each input column is used.'),
-        h('div', { 'data-testid': 'what-if-table' }, h('p', { class: 'muted' }, 'Compute the error every candidate type or scheme would give this tensor.'))),
+      h(
+        'section',
+        {},
+        h(
+          'div',
+          { class: 'section-head' },
+          h('h3', {}, 'What if'),
+          el(
+            'vscode-button',
+            { secondary: true, 'data-testid': 'load-imatrix', onclick: () => this.host.tell({ type: 'command', command: 'loadImatrix' }) },
+            'Importance matrix…',
+          ),
+        ),
+        h(
+          'p',
+          { class: 'muted small', 'data-testid': 'imatrix-note' },
+          this.imatrixFile
+            ? `Error weighted by the importance matrix ${this.imatrixFile}.`
+            : 'Load a llama.cpp importance matrix to weight the error by how much each input column is used.',
+        ),
+        h(
+          'div',
+          { 'data-testid': 'what-if-table' },
+          h('p', { class: 'muted' }, 'Compute the error every candidate type or scheme would give this tensor.'),
+        ),
+      ),
     ];
   }
 
@@ -143,7 +239,18 @@ export class TensorDetail {
     for (const [k, label] of STAT_FIELDS) {
       const v = s[k] as number;
       if ((k === 'nan_count' || k === 'posinf_count' || k === 'neginf_count') && !v) continue;
-      dl.append(h('div', { class: 'stat' }, h('dt', {}, label), h('dd', { 'data-testid': `stat-${k}`, 'data-value': String(v), title: String(v) }, typeof v === 'number' && Number.isInteger(v) && k.endsWith('count') ? String(v) : fmt(v, 6))));
+      dl.append(
+        h(
+          'div',
+          { class: 'stat' },
+          h('dt', {}, label),
+          h(
+            'dd',
+            { 'data-testid': `stat-${k}`, 'data-value': String(v), title: String(v) },
+            typeof v === 'number' && Number.isInteger(v) && k.endsWith('count') ? String(v) : fmt(v, 6),
+          ),
+        ),
+      );
     }
     this.drawHistogram();
   }
@@ -152,9 +259,14 @@ export class TensorDetail {
     const canvas = this.q<HTMLCanvasElement>('histogram');
     if (!canvas || !this.stats?.histogram) return;
     canvas.dataset.drawn = 'false';
-    drawHistogram(canvas, [{ label: 'weights', histogram: this.stats.histogram, color: themeColor('charts-blue', '#3794ff') }], this.settings.histogramScale, () => {
-      canvas.dataset.drawn = 'true';
-    });
+    drawHistogram(
+      canvas,
+      [{ label: 'weights', histogram: this.stats.histogram, color: themeColor('charts-blue', '#3794ff') }],
+      this.settings.histogramScale,
+      () => {
+        canvas.dataset.drawn = 'true';
+      },
+    );
   }
 
   onScales(tensor: string, scales: ScaleDistribution | null): void {
@@ -166,19 +278,36 @@ export class TensorDetail {
     const options: ['sub' | 'd' | 'dmin', string][] = [];
     if (scales.sub) options.push(['sub', 'sub-block scales']);
     options.push(['d', scales.groups ? 'group scales' : scales.subBlocksPerBlock ? 'super-block d' : 'block scale d']);
-    if (scales.dmin) options.push(['dmin', scales.groups ? (scales.groups.zeroKind === 'bias' ? 'biases' : 'zero points') : scales.subBlocksPerBlock ? 'dmin' : 'block min m']);
+    if (scales.dmin)
+      options.push([
+        'dmin',
+        scales.groups ? (scales.groups.zeroKind === 'bias' ? 'biases' : 'zero points') : scales.subBlocksPerBlock ? 'dmin' : 'block min m',
+      ]);
     if (!options.some(([k]) => k === this.scaleSeries)) this.scaleSeries = options[0][0];
     for (const [k, label] of options) {
-      seg.append(h('button', { class: `seg-btn${k === this.scaleSeries ? ' active' : ''}`, 'data-series': k, onclick: () => {
-        this.scaleSeries = k;
-        this.onScales(tensor, scales);
-      } }, label));
+      seg.append(
+        h(
+          'button',
+          {
+            class: `seg-btn${k === this.scaleSeries ? ' active' : ''}`,
+            'data-series': k,
+            onclick: () => {
+              this.scaleSeries = k;
+              this.onScales(tensor, scales);
+            },
+          },
+          label,
+        ),
+      );
     }
     const s = scales[this.scaleSeries]!;
     const canvas = this.q<HTMLCanvasElement>('scales')!;
-    if (s.histogram) drawHistogram(canvas, [{ label: this.scaleSeries, histogram: s.histogram, color: themeColor('charts-purple', '#b180d7') }], 'linear');
+    if (s.histogram)
+      drawHistogram(canvas, [{ label: this.scaleSeries, histogram: s.histogram, color: themeColor('charts-purple', '#b180d7') }], 'linear');
     const note = this.q('scales-note')!;
-    const what = scales.groups ? `${scales.groups.rows} rows × ${scales.groups.groupsPerRow} groups` : `${scales.blocks} blocks${scales.subBlocksPerBlock ? ` × ${scales.subBlocksPerBlock} sub-blocks` : ''}`;
+    const what = scales.groups
+      ? `${scales.groups.rows} rows × ${scales.groups.groupsPerRow} groups`
+      : `${scales.blocks} blocks${scales.subBlocksPerBlock ? ` × ${scales.subBlocksPerBlock} sub-blocks` : ''}`;
     const series = options.find(([k]) => k === this.scaleSeries)![1];
     note.textContent = `${what}: ${series} from ${fmt(s.min)} to ${fmt(s.max)}, mean ${fmt(s.mean)}. A long right tail means a few blocks hold outliers that stretch their scale.`;
   }
@@ -190,12 +319,21 @@ export class TensorDetail {
     clear(box);
     const canvas = h('canvas', { 'data-testid': 'candidate-error-histogram' });
     box.append(
-      h('div', { class: 'muted small' }, `error of ${candidate} (reconstruction − original): mean ${fmt(s.mean)}, std ${fmt(s.std)}, from ${fmt(s.min)} to ${fmt(s.max)}, ${s.zero_count} weights exact`),
+      h(
+        'div',
+        { class: 'muted small' },
+        `error of ${candidate} (reconstruction − original): mean ${fmt(s.mean)}, std ${fmt(s.std)}, from ${fmt(s.min)} to ${fmt(s.max)}, ${s.zero_count} weights exact`,
+      ),
       h('div', { class: 'chart-box small' }, canvas),
     );
-    drawHistogram(canvas, [{ label: `${candidate} error`, histogram: s.histogram, color: themeColor('charts-red', '#f14c4c') }], 'log', () => {
-      canvas.dataset.drawn = 'true';
-    });
+    drawHistogram(
+      canvas,
+      [{ label: `${candidate} error`, histogram: s.histogram, color: themeColor('charts-red', '#f14c4c') }],
+      'log',
+      () => {
+        canvas.dataset.drawn = 'true';
+      },
+    );
   }
 
   onComparison(c: TensorComparisonDetail): void {
@@ -209,19 +347,28 @@ export class TensorDetail {
     const m = c.metrics;
     box.append(
       h('h3', {}, 'Against the reference'),
-      h('p', { 'data-testid': 'against-metrics' }, `rel. RMSE ${fmt(m.rel_rmse, 4)} · SNR ${m.snr_db === null ? '∞' : fmt(m.snr_db, 4)} dB · max |error| ${fmt(m.max_abs, 4)} · cosine ${fmt(m.cosine, 7)}`),
+      h(
+        'p',
+        { 'data-testid': 'against-metrics' },
+        `rel. RMSE ${fmt(m.rel_rmse, 4)} · SNR ${m.snr_db === null ? '∞' : fmt(m.snr_db, 4)} dB · max |error| ${fmt(m.max_abs, 4)} · cosine ${fmt(m.cosine, 7)}`,
+      ),
       h('div', { class: 'chart-box small' }, overlay),
       h('div', { class: 'muted small' }, 'error = this file − reference'),
       h('div', { class: 'chart-box small' }, errorHist),
       h('div', { class: 'heatmap-box' }, heat, h('div', { class: 'muted' }, `|error| per cell, black 0 → yellow ${fmt(c.heatmap.max)}`)),
     );
     if (c.values.counts.length) {
-      drawHistogram(overlay, [
-        { label: 'this file', histogram: c.values, color: themeColor('charts-blue', '#3794ff') },
-        { label: 'reference', histogram: c.referenceValues, color: themeColor('charts-orange', '#d18616') },
-      ], 'log');
+      drawHistogram(
+        overlay,
+        [
+          { label: 'this file', histogram: c.values, color: themeColor('charts-blue', '#3794ff') },
+          { label: 'reference', histogram: c.referenceValues, color: themeColor('charts-orange', '#d18616') },
+        ],
+        'log',
+      );
     }
-    if (c.error.counts.length) drawHistogram(errorHist, [{ label: 'error', histogram: c.error, color: themeColor('charts-red', '#f14c4c') }], 'log');
+    if (c.error.counts.length)
+      drawHistogram(errorHist, [{ label: 'error', histogram: c.error, color: themeColor('charts-red', '#f14c4c') }], 'log');
     paintHeatmap(heat, c.heatmap);
   }
 
@@ -238,10 +385,21 @@ export class TensorDetail {
     this.block = v;
     const box = this.q('block-inspector')!;
     clear(box);
-    const index = el('vscode-textfield', { type: 'number', value: String(v.blockIndex), min: 0, max: v.blockCount - 1, 'data-testid': 'block-index', 'aria-label': 'block index' }) as HTMLInputElement;
+    const index = el('vscode-textfield', {
+      type: 'number',
+      value: String(v.blockIndex),
+      min: 0,
+      max: v.blockCount - 1,
+      'data-testid': 'block-index',
+      'aria-label': 'block index',
+    }) as HTMLInputElement;
     const go = (i: number) => this.host.ask('block', { tensor: v.tensor, index: Math.max(0, Math.min(v.blockCount - 1, i)) });
     index.addEventListener('change', () => go(Number(index.value)));
-    const hex = h('div', { class: 'hex', 'data-testid': 'block-hex' }, v.raw.map((b, i) => h('span', { class: 'byte', 'data-i': i }, b.toString(16).padStart(2, '0'))));
+    const hex = h(
+      'div',
+      { class: 'hex', 'data-testid': 'block-hex' },
+      v.raw.map((b, i) => h('span', { class: 'byte', 'data-i': i }, b.toString(16).padStart(2, '0'))),
+    );
     const highlight = (from: number, size: number, on: boolean) => {
       for (const s of hex.querySelectorAll<HTMLElement>('.byte')) {
         const i = Number(s.dataset.i);
@@ -249,24 +407,74 @@ export class TensorDetail {
       }
     };
     box.append(
-      h('div', { class: 'block-nav' },
-        el('vscode-button', { secondary: true, icon: 'chevron-left', 'aria-label': 'previous block', title: 'previous block', onclick: () => go(v.blockIndex - 1) }),
-        h('span', {}, 'block '), index, h('span', { class: 'muted' }, ` of ${v.blockCount} · file offset ${v.offset}`),
-        el('vscode-button', { secondary: true, icon: 'chevron-right', 'aria-label': 'next block', title: 'next block', onclick: () => go(v.blockIndex + 1) })),
-      h('table', { class: 'fields', 'data-testid': 'block-fields' },
+      h(
+        'div',
+        { class: 'block-nav' },
+        el('vscode-button', {
+          secondary: true,
+          icon: 'chevron-left',
+          'aria-label': 'previous block',
+          title: 'previous block',
+          onclick: () => go(v.blockIndex - 1),
+        }),
+        h('span', {}, 'block '),
+        index,
+        h('span', { class: 'muted' }, ` of ${v.blockCount} · file offset ${v.offset}`),
+        el('vscode-button', {
+          secondary: true,
+          icon: 'chevron-right',
+          'aria-label': 'next block',
+          title: 'next block',
+          onclick: () => go(v.blockIndex + 1),
+        }),
+      ),
+      h(
+        'table',
+        { class: 'fields', 'data-testid': 'block-fields' },
         h('thead', {}, h('tr', {}, h('th', {}, 'field'), h('th', {}, 'bytes'), h('th', {}, 'decoded'))),
-        h('tbody', {}, v.record.fields.map((f) => h('tr', {
-          'data-field': f.name,
-          onmouseenter: () => highlight(f.offset, f.size, true),
-          onmouseleave: () => highlight(f.offset, f.size, false),
-        },
-        h('td', { class: 'field-name' }, f.name),
-        h('td', { class: 'muted' }, f.size ? `${f.offset}..${f.offset + f.size - 1}` : '—'),
-        h('td', {}, h('div', { class: 'field-values' }, f.values.length > 64 ? `${f.values.slice(0, 64).map((x) => fmt(x, 4)).join(' ')} … (${f.values.length})` : f.values.map((x) => fmt(x, 6)).join(' ')), f.note ? h('div', { class: 'muted small' }, f.note) : null))))),
+        h(
+          'tbody',
+          {},
+          v.record.fields.map((f) =>
+            h(
+              'tr',
+              {
+                'data-field': f.name,
+                onmouseenter: () => highlight(f.offset, f.size, true),
+                onmouseleave: () => highlight(f.offset, f.size, false),
+              },
+              h('td', { class: 'field-name' }, f.name),
+              h('td', { class: 'muted' }, f.size ? `${f.offset}..${f.offset + f.size - 1}` : '—'),
+              h(
+                'td',
+                {},
+                h(
+                  'div',
+                  { class: 'field-values' },
+                  f.values.length > 64
+                    ? `${f.values
+                        .slice(0, 64)
+                        .map((x) => fmt(x, 4))
+                        .join(' ')} … (${f.values.length})`
+                    : f.values.map((x) => fmt(x, 6)).join(' '),
+                ),
+                f.note ? h('div', { class: 'muted small' }, f.note) : null,
+              ),
+            ),
+          ),
+        ),
+      ),
       h('div', { class: 'muted small' }, `raw bytes (${v.raw.length}) — hover a field to highlight its bytes`),
       hex,
       h('div', { class: 'muted small' }, `dequantized values (${v.values.length})`),
-      h('div', { class: 'values', 'data-testid': 'block-values' }, v.values.slice(0, 256).map((x) => fmt(x, 4)).join('  ')),
+      h(
+        'div',
+        { class: 'values', 'data-testid': 'block-values' },
+        v.values
+          .slice(0, 256)
+          .map((x) => fmt(x, 4))
+          .join('  '),
+      ),
     );
   }
 
@@ -278,8 +486,17 @@ export class TensorDetail {
     clear(box);
     const dims = this.scales?.groups;
     const field = (label: string, value: number, max: number | undefined, testid: string) => {
-      const input = el('vscode-textfield', { type: 'number', value: String(value), min: 0, max, 'data-testid': testid, 'aria-label': label }) as HTMLInputElement;
-      input.addEventListener('change', () => go(testid === 'group-row' ? Number(input.value) : v.row, testid === 'group-col' ? Number(input.value) : v.group));
+      const input = el('vscode-textfield', {
+        type: 'number',
+        value: String(value),
+        min: 0,
+        max,
+        'data-testid': testid,
+        'aria-label': label,
+      }) as HTMLInputElement;
+      input.addEventListener('change', () =>
+        go(testid === 'group-row' ? Number(input.value) : v.row, testid === 'group-col' ? Number(input.value) : v.group),
+      );
       return input;
     };
     const go = (row: number, group: number) => {
@@ -287,19 +504,79 @@ export class TensorDetail {
       this.host.ask('group', { tensor: v.weight, row: clamp(row, dims?.rows), group: clamp(group, dims?.groupsPerRow) });
     };
     box.append(
-      h('div', { class: 'block-nav' },
-        el('vscode-button', { secondary: true, icon: 'chevron-left', 'aria-label': 'previous group', title: 'previous group', onclick: () => go(v.row, v.group - 1) }),
-        h('span', {}, 'row '), field('row', v.row, dims?.rows, 'group-row'), h('span', { class: 'muted' }, dims ? ` of ${dims.rows}` : ''),
-        h('span', {}, ' group '), field('group', v.group, dims?.groupsPerRow, 'group-col'), h('span', { class: 'muted' }, dims ? ` of ${dims.groupsPerRow}` : ''),
-        el('vscode-button', { secondary: true, icon: 'chevron-right', 'aria-label': 'next group', title: 'next group', onclick: () => go(v.row, v.group + 1) })),
-      h('p', { 'data-testid': 'group-params' }, `scale ${fmt(v.scale, 6)}`, v.zero === undefined ? '' : ` · ${v.zeroKind === 'bias' ? 'bias' : 'zero point'} ${fmt(v.zero, 6)}`, ` · ${v.columns.length} columns`),
-      h('div', { class: 'values', 'data-testid': 'group-values' }, v.columns.slice(0, 256).map((c, i) => h('span', { class: 'group-value', 'data-col': c, title: `column ${c}: code ${v.codes[i]} → ${v.values[i]}` }, `${v.codes[i]}→${fmt(v.values[i], 4)} `))),
-      h('table', { class: 'fields', 'data-testid': 'group-sources' },
+      h(
+        'div',
+        { class: 'block-nav' },
+        el('vscode-button', {
+          secondary: true,
+          icon: 'chevron-left',
+          'aria-label': 'previous group',
+          title: 'previous group',
+          onclick: () => go(v.row, v.group - 1),
+        }),
+        h('span', {}, 'row '),
+        field('row', v.row, dims?.rows, 'group-row'),
+        h('span', { class: 'muted' }, dims ? ` of ${dims.rows}` : ''),
+        h('span', {}, ' group '),
+        field('group', v.group, dims?.groupsPerRow, 'group-col'),
+        h('span', { class: 'muted' }, dims ? ` of ${dims.groupsPerRow}` : ''),
+        el('vscode-button', {
+          secondary: true,
+          icon: 'chevron-right',
+          'aria-label': 'next group',
+          title: 'next group',
+          onclick: () => go(v.row, v.group + 1),
+        }),
+      ),
+      h(
+        'p',
+        { 'data-testid': 'group-params' },
+        `scale ${fmt(v.scale, 6)}`,
+        v.zero === undefined ? '' : ` · ${v.zeroKind === 'bias' ? 'bias' : 'zero point'} ${fmt(v.zero, 6)}`,
+        ` · ${v.columns.length} columns`,
+      ),
+      h(
+        'div',
+        { class: 'values', 'data-testid': 'group-values' },
+        v.columns
+          .slice(0, 256)
+          .map((c, i) =>
+            h(
+              'span',
+              { class: 'group-value', 'data-col': c, title: `column ${c}: code ${v.codes[i]} → ${v.values[i]}` },
+              `${v.codes[i]}→${fmt(v.values[i], 4)} `,
+            ),
+          ),
+      ),
+      h(
+        'table',
+        { class: 'fields', 'data-testid': 'group-sources' },
         h('thead', {}, h('tr', {}, h('th', {}, 'component'), h('th', {}, 'file offset'), h('th', {}, 'bytes'))),
-        h('tbody', {}, v.sources.slice(0, 64).map((s) => h('tr', { 'data-role': s.role, title: `${s.tensor} in ${s.file}` },
-          h('td', { class: 'field-name' }, s.role),
-          h('td', { class: 'muted' }, `${s.offset}..${s.offset + s.length - 1}`),
-          h('td', {}, h('span', { class: 'hex' }, s.bytes.slice(0, 32).map((b) => b.toString(16).padStart(2, '0')).join(' ') + (s.bytes.length > 32 ? ` … (${s.bytes.length})` : ''))))))),
+        h(
+          'tbody',
+          {},
+          v.sources.slice(0, 64).map((s) =>
+            h(
+              'tr',
+              { 'data-role': s.role, title: `${s.tensor} in ${s.file}` },
+              h('td', { class: 'field-name' }, s.role),
+              h('td', { class: 'muted' }, `${s.offset}..${s.offset + s.length - 1}`),
+              h(
+                'td',
+                {},
+                h(
+                  'span',
+                  { class: 'hex' },
+                  s.bytes
+                    .slice(0, 32)
+                    .map((b) => b.toString(16).padStart(2, '0'))
+                    .join(' ') + (s.bytes.length > 32 ? ` … (${s.bytes.length})` : ''),
+                ),
+              ),
+            ),
+          ),
+        ),
+      ),
     );
   }
 
@@ -311,40 +588,106 @@ export class TensorDetail {
     const weighted = rows.some((r) => r.metrics.weighted_rel_rmse !== undefined);
     box.append(
       h('div', { class: 'chart-box small' }, canvas),
-      h('table', { class: 'what-if' },
-        h('thead', {}, h('tr', {}, ['candidate', 'bpw', 'size', 'rel. RMSE', ...(weighted ? ['imatrix-weighted'] : []), 'SNR dB', 'max abs', 'cosine'].map((c) => h('th', {}, c)))),
-        h('tbody', {}, [...rows].sort((a, b) => b.bitsPerWeight - a.bitsPerWeight).map((r) => h('tr', {
-          class: `clickable${r.current ? ' current' : ''}`,
-          'data-candidate': r.candidate,
-          title: 'Show the distribution of this candidate\'s error',
-          onclick: () => this.host.ask('candidateError', { tensor, candidate: r.candidate }),
-        },
-          h('td', {}, r.label, r.current ? h('span', { class: 'chip' }, 'current') : null),
-          h('td', { class: 'num' }, fmt(r.bitsPerWeight, 4)),
-          h('td', { class: 'num' }, bytes(r.bytes)),
-          h('td', { class: 'num' }, fmt(r.metrics.rel_rmse, 4)),
-          weighted ? h('td', { class: 'num' }, fmt(r.metrics.weighted_rel_rmse, 4)) : null,
-          h('td', { class: 'num' }, r.metrics.snr_db === null ? '∞' : fmt(r.metrics.snr_db, 4)),
-          h('td', { class: 'num' }, fmt(r.metrics.max_abs, 4)),
-          h('td', { class: 'num' }, fmt(r.metrics.cosine, 7)))))),
+      h(
+        'table',
+        { class: 'what-if' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['candidate', 'bpw', 'size', 'rel. RMSE', ...(weighted ? ['imatrix-weighted'] : []), 'SNR dB', 'max abs', 'cosine'].map((c) =>
+              h('th', {}, c),
+            ),
+          ),
+        ),
+        h(
+          'tbody',
+          {},
+          [...rows]
+            .sort((a, b) => b.bitsPerWeight - a.bitsPerWeight)
+            .map((r) =>
+              h(
+                'tr',
+                {
+                  class: `clickable${r.current ? ' current' : ''}`,
+                  'data-candidate': r.candidate,
+                  title: "Show the distribution of this candidate's error",
+                  onclick: () => this.host.ask('candidateError', { tensor, candidate: r.candidate }),
+                },
+                h('td', {}, r.label, r.current ? h('span', { class: 'chip' }, 'current') : null),
+                h('td', { class: 'num' }, fmt(r.bitsPerWeight, 4)),
+                h('td', { class: 'num' }, bytes(r.bytes)),
+                h('td', { class: 'num' }, fmt(r.metrics.rel_rmse, 4)),
+                weighted ? h('td', { class: 'num' }, fmt(r.metrics.weighted_rel_rmse, 4)) : null,
+                h('td', { class: 'num' }, r.metrics.snr_db === null ? '∞' : fmt(r.metrics.snr_db, 4)),
+                h('td', { class: 'num' }, fmt(r.metrics.max_abs, 4)),
+                h('td', { class: 'num' }, fmt(r.metrics.cosine, 7)),
+              ),
+            ),
+        ),
+      ),
       h('div', { 'data-testid': 'candidate-error' }),
-      h('p', { class: 'muted small' }, this.row?.family === 'float'
-        ? 'Error against this tensor\'s own values.'
-        : 'Requantization error: against this tensor\'s dequantized values (a source file via Compare gives the error against the original).'),
+      h(
+        'p',
+        { class: 'muted small' },
+        this.row?.family === 'float'
+          ? "Error against this tensor's own values."
+          : "Requantization error: against this tensor's dequantized values (a source file via Compare gives the error against the original).",
+      ),
     );
-    drawErrorVsBits(canvas, rows.map((r) => ({ label: r.label, bits: r.bitsPerWeight, error: r.metrics.weighted_rel_rmse ?? r.metrics.rel_rmse, current: r.current, ggml: r.label.includes('(ggml)') })));
+    drawErrorVsBits(
+      canvas,
+      rows.map((r) => ({
+        label: r.label,
+        bits: r.bitsPerWeight,
+        error: r.metrics.weighted_rel_rmse ?? r.metrics.rel_rmse,
+        current: r.current,
+        ggml: r.label.includes('(ggml)'),
+      })),
+    );
   }
 }
 
 /** A logical weight's components (the tensors it is decoded from) and its diagnostics. */
 function logicalSection(l: LogicalRow): HTMLElement {
-  return h('section', {},
+  return h(
+    'section',
+    {},
     h('h3', {}, 'Components ', h('span', { class: 'muted' }, `(${l.format}, as stored)`)),
-    h('table', { class: 'fields', 'data-testid': 'components' },
-      h('thead', {}, h('tr', {}, h('th', {}, 'role'), h('th', {}, 'tensor'), h('th', {}, 'shape'), h('th', {}, 'dtype'), h('th', {}, 'bytes'))),
-      h('tbody', {}, l.components.map((c) => h('tr', { 'data-component': c.name, title: `file offset ${c.offset}` },
-        h('td', { class: 'field-name' }, c.role), h('td', {}, c.name), h('td', {}, `[${c.shape.join(' × ')}]`), h('td', {}, c.dtype), h('td', { class: 'num' }, bytes(c.nbytes)))))),
-    l.diagnostics.length ? h('ul', { class: 'muted small', 'data-testid': 'diagnostics' }, l.diagnostics.map((d) => h('li', {}, d))) : null);
+    h(
+      'table',
+      { class: 'fields', 'data-testid': 'components' },
+      h(
+        'thead',
+        {},
+        h('tr', {}, h('th', {}, 'role'), h('th', {}, 'tensor'), h('th', {}, 'shape'), h('th', {}, 'dtype'), h('th', {}, 'bytes')),
+      ),
+      h(
+        'tbody',
+        {},
+        l.components.map((c) =>
+          h(
+            'tr',
+            { 'data-component': c.name, title: `file offset ${c.offset}` },
+            h('td', { class: 'field-name' }, c.role),
+            h('td', {}, c.name),
+            h('td', {}, `[${c.shape.join(' × ')}]`),
+            h('td', {}, c.dtype),
+            h('td', { class: 'num' }, bytes(c.nbytes)),
+          ),
+        ),
+      ),
+    ),
+    l.diagnostics.length
+      ? h(
+          'ul',
+          { class: 'muted small', 'data-testid': 'diagnostics' },
+          l.diagnostics.map((d) => h('li', {}, d)),
+        )
+      : null,
+  );
 }
 
 /** A max-per-cell grid to pixels, sqrt scale so outliers stand out without flattening the rest. */

@@ -19,7 +19,11 @@ export function h<K extends keyof HTMLElementTagNameMap>(
 }
 
 /** Any element by tag name (custom elements such as vscode-button). */
-export function el(tag: string, attrs: Record<string, string | number | boolean | undefined | ((e: Event) => void)> = {}, ...children: (Child | Child[])[]): HTMLElement {
+export function el(
+  tag: string,
+  attrs: Record<string, string | number | boolean | undefined | ((e: Event) => void)> = {},
+  ...children: (Child | Child[])[]
+): HTMLElement {
   return h(tag as 'div', attrs, ...children);
 }
 

@@ -29,9 +29,12 @@ const TAB = { summary: 0, tensors: 1, metadata: 2, map: 3, errors: 4 };
 const FAMILY_CONCEPTS: Record<string, string> = {
   float: 'Floating point: no scale and no zero-point; the only loss is mantissa rounding.',
   integer: 'Plain integers, shown as their values.',
-  legacy: 'Legacy ggml quant, per group of 32: one fp16 scale d (symmetric, w = d·q) or a scale and a minimum (asymmetric _1 types, w = d·q + m).',
-  'k-quant': 'K-quant: super-blocks of 256 holding per-group scales (and mins) that are themselves quantized against a super-scale d (and dmin).',
-  'i-quant': 'I-quant: groups of weights are points of a fixed codebook (grid) times a group scale, with signs stored apart; chosen with an importance matrix.',
+  legacy:
+    'Legacy ggml quant, per group of 32: one fp16 scale d (symmetric, w = d·q) or a scale and a minimum (asymmetric _1 types, w = d·q + m).',
+  'k-quant':
+    'K-quant: super-blocks of 256 holding per-group scales (and mins) that are themselves quantized against a super-scale d (and dmin).',
+  'i-quant':
+    'I-quant: groups of weights are points of a fixed codebook (grid) times a group scale, with signs stored apart; chosen with an importance matrix.',
   ternary: 'Ternary: every weight is −1, 0 or +1 times one scale per block.',
   fp4: 'FP4 (E2M1) values with a shared scale per group (E8M0 exponent for MXFP4, E4M3 per 16 for NVFP4).',
   binary: 'One or two bits per weight times one scale per block.',
@@ -55,7 +58,7 @@ function selectTensor(name: string, fromTable = false): void {
   saveState({ selected: name });
   table?.select(name, !fromTable);
   selectTab(TAB.tensors);
-  detail?.show(row, row.logical ? logicalConcept(row.logical.format) : FAMILY_CONCEPTS[row.family] ?? '');
+  detail?.show(row, row.logical ? logicalConcept(row.logical.format) : (FAMILY_CONCEPTS[row.family] ?? ''));
   if (row.decodable) ask('selectTensor', { tensor: name }, onTensorReply);
 }
 
@@ -92,24 +95,28 @@ function renderMap(): void {
   const panel = document.querySelector('[data-testid="map-panel"]');
   if (!panel || !quantMap) return;
   clear(panel);
-  panel.append(mapView(quantMap, comparison, mapColour, {
-    select: (tensor) => selectTensor(tensor),
-    colourBy: (colour) => {
-      mapColour = colour;
-      renderMap();
-    },
-  }));
+  panel.append(
+    mapView(quantMap, comparison, mapColour, {
+      select: (tensor) => selectTensor(tensor),
+      colourBy: (colour) => {
+        mapColour = colour;
+        renderMap();
+      },
+    }),
+  );
 }
 
 function renderErrors(): void {
   const panel = document.querySelector('[data-testid="errors-panel"]');
   if (!panel) return;
   clear(panel);
-  panel.append(errorsView(comparison, {
-    select: (tensor) => selectTensor(tensor),
-    compare: () => tell({ type: 'command', command: 'compare' }),
-    report: (reference) => ask('comparisonReport', { reference }, onTensorReply),
-  }));
+  panel.append(
+    errorsView(comparison, {
+      select: (tensor) => selectTensor(tensor),
+      compare: () => tell({ type: 'command', command: 'compare' }),
+      report: (reference) => ask('comparisonReport', { reference }, onTensorReply),
+    }),
+  );
 }
 
 export function renderModel(m: ModelMessage): void {
@@ -117,7 +124,12 @@ export function renderModel(m: ModelMessage): void {
   clear(app);
   table = new TensorTable(m.tensors, (name) => selectTensor(name, true));
   detail = new TensorDetail({ ask: (type, body) => ask<DetailRequest>(type, body, onTensorReply), tell }, m.settings);
-  const filter = el('vscode-textfield', { placeholder: 'Filter tensors (text, or /regex/)', 'data-testid': 'tensor-filter', 'aria-label': 'Filter tensors', value: saved.filter ?? '' }) as HTMLInputElement;
+  const filter = el('vscode-textfield', {
+    placeholder: 'Filter tensors (text, or /regex/)',
+    'data-testid': 'tensor-filter',
+    'aria-label': 'Filter tensors',
+    value: saved.filter ?? '',
+  }) as HTMLInputElement;
   filter.appendChild(h('span', { slot: 'content-before', class: 'codicon codicon-filter' }));
   filter.addEventListener('input', () => {
     table!.setFilter(filter.value);
@@ -127,14 +139,41 @@ export function renderModel(m: ModelMessage): void {
   const group = el('vscode-checkbox', { label: 'Group by block', 'data-testid': 'group-by-block' }) as HTMLInputElement;
   group.addEventListener('change', () => table!.setGrouped(group.checked));
 
-  const header = h('header', { class: 'top' },
-    h('div', { class: 'title' }, icon('graph'), h('span', { class: 'file-name', 'data-testid': 'file-name' }, m.fileName),
-      h('span', { class: 'muted' }, ` · ${m.summary.format} · ${count(m.summary.parameterCount)} parameters · ${m.summary.fileType ?? fmt(m.summary.averageBitsPerWeight, 3) + ' bpw'}`),
-      m.quantization ? h('span', { class: 'muted', 'data-testid': 'quantization' }, ` · ${m.quantization}`) : null),
-    h('div', { class: 'actions' },
-      el('vscode-button', { secondary: true, 'data-testid': 'cmd-showAsText', onclick: () => tell({ type: 'command', command: 'showAsText' }) }, 'Show as text'),
-      el('vscode-button', { secondary: true, 'data-testid': 'cmd-exportReport', onclick: () => tell({ type: 'command', command: 'exportReport' }) }, 'Export stats…'),
-      el('vscode-button', { secondary: true, 'data-testid': 'cmd-compare', onclick: () => tell({ type: 'command', command: 'compare' }) }, 'Compare with…')));
+  const header = h(
+    'header',
+    { class: 'top' },
+    h(
+      'div',
+      { class: 'title' },
+      icon('graph'),
+      h('span', { class: 'file-name', 'data-testid': 'file-name' }, m.fileName),
+      h(
+        'span',
+        { class: 'muted' },
+        ` · ${m.summary.format} · ${count(m.summary.parameterCount)} parameters · ${m.summary.fileType ?? fmt(m.summary.averageBitsPerWeight, 3) + ' bpw'}`,
+      ),
+      m.quantization ? h('span', { class: 'muted', 'data-testid': 'quantization' }, ` · ${m.quantization}`) : null,
+    ),
+    h(
+      'div',
+      { class: 'actions' },
+      el(
+        'vscode-button',
+        { secondary: true, 'data-testid': 'cmd-showAsText', onclick: () => tell({ type: 'command', command: 'showAsText' }) },
+        'Show as text',
+      ),
+      el(
+        'vscode-button',
+        { secondary: true, 'data-testid': 'cmd-exportReport', onclick: () => tell({ type: 'command', command: 'exportReport' }) },
+        'Export stats…',
+      ),
+      el(
+        'vscode-button',
+        { secondary: true, 'data-testid': 'cmd-compare', onclick: () => tell({ type: 'command', command: 'compare' }) },
+        'Compare with…',
+      ),
+    ),
+  );
 
   tabs = el('vscode-tabs', { 'data-testid': 'tabs', 'selected-index': String(saved.tab ?? 1) });
   tabs.addEventListener('vsc-tabs-select', (e) => saveState({ tab: (e as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex }));
@@ -142,9 +181,16 @@ export function renderModel(m: ModelMessage): void {
     el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-summary' }, 'Summary'),
     el('vscode-tab-panel', {}, summaryView(m.fileName, m.summary, m.memory, m.quantization)),
     el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-tensors' }, `Tensors (${m.tensors.length})`),
-    el('vscode-tab-panel', {}, h('div', { class: 'tensors-view' },
-      h('div', { class: 'table-pane' }, h('div', { class: 'toolbar' }, filter, group), table.element),
-      detail.element)),
+    el(
+      'vscode-tab-panel',
+      {},
+      h(
+        'div',
+        { class: 'tensors-view' },
+        h('div', { class: 'table-pane' }, h('div', { class: 'toolbar' }, filter, group), table.element),
+        detail.element,
+      ),
+    ),
     el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-metadata' }, `Metadata (${m.metadata.length})`),
     el('vscode-tab-panel', {}, metadataView(m.metadata, ask)),
     el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-map' }, 'Quant map'),
@@ -181,7 +227,11 @@ export function onNotice(m: Notice): void {
       mapColour = 'error';
       renderErrors();
       renderMap();
-      for (const t of m.comparison.tensors) table?.setTooltip(t.name, `${t.name}\nrel. RMSE ${fmt(t.rel_rmse, 4)} against the reference · SNR ${t.snr_db === null ? '∞' : fmt(t.snr_db, 4)} dB`);
+      for (const t of m.comparison.tensors)
+        table?.setTooltip(
+          t.name,
+          `${t.name}\nrel. RMSE ${fmt(t.rel_rmse, 4)} against the reference · SNR ${t.snr_db === null ? '∞' : fmt(t.snr_db, 4)} dB`,
+        );
       return selectTab(TAB.errors);
   }
 }

@@ -6,7 +6,12 @@ import { errorColor, labelColourOn, typeColor } from './colours.ts';
 
 export type MapColour = 'type' | 'error';
 
-export function mapView(map: QuantMap, comparison: Comparison | undefined, colour: MapColour, on: { select(tensor: string): void; colourBy(colour: MapColour): void }): HTMLElement {
+export function mapView(
+  map: QuantMap,
+  comparison: Comparison | undefined,
+  colour: MapColour,
+  on: { select(tensor: string): void; colourBy(colour: MapColour): void },
+): HTMLElement {
   if (!map.blocks.length) return h('p', { class: 'muted' }, 'No blk.N / model.layers.N tensors: nothing to map.');
   const errors = new Map(comparison?.tensors.map((t) => [t.name, t]));
   const byError = colour === 'error' && !!comparison;
@@ -27,7 +32,11 @@ export function mapView(map: QuantMap, comparison: Comparison | undefined, colou
       types.set(c.type, c.bitsPerWeight);
       const err = errors.get(c.tensor);
       const title = `${c.tensor}\n${c.type} · ${fmt(c.bitsPerWeight, 4)} bpw${err ? `\nrel. RMSE ${fmt(err.rel_rmse, 4)} · SNR ${err.snr_db === null ? '∞' : fmt(err.snr_db, 4)} dB` : ''}`;
-      const cell = h('button', { class: 'map-cell', 'data-tensor': c.tensor, title, onclick: () => on.select(c.tensor) }, byError && err ? fmt(err.rel_rmse, 2) : c.type);
+      const cell = h(
+        'button',
+        { class: 'map-cell', 'data-tensor': c.tensor, title, onclick: () => on.select(c.tensor) },
+        byError && err ? fmt(err.rel_rmse, 2) : c.type,
+      );
       const background = byError ? (err ? errorColor(err.rel_rmse) : 'var(--vscode-disabledForeground)') : typeColor(c.bitsPerWeight);
       cell.style.background = background;
       cell.style.color = labelColourOn(background);
@@ -35,24 +44,56 @@ export function mapView(map: QuantMap, comparison: Comparison | undefined, colou
     }
   }
   const legend = byError
-    ? h('div', { class: 'legend' }, [1e-4, 1e-3, 1e-2, 1e-1, 1].map((e) => {
-        const sw = h('span', { class: 'swatch' });
-        sw.style.background = errorColor(e);
-        return h('span', { class: 'legend-item' }, sw, ` rel. RMSE ${e}`);
-      }))
-    : h('div', { class: 'legend' }, [...types].sort((a, b) => a[1] - b[1]).map(([t, bits]) => {
-        const sw = h('span', { class: 'swatch' });
-        sw.style.background = typeColor(bits);
-        return h('span', { class: 'legend-item' }, sw, ` ${t} (${fmt(bits, 3)} bpw)`);
-      }));
-  const colourBy = h('div', { class: 'seg', 'data-testid': 'map-colour' },
-    (['type', 'error'] as const).map((k) => h('button', {
-      class: `seg-btn${colour === k ? ' active' : ''}`,
-      'data-colour': k,
-      disabled: k === 'error' && !comparison,
-      title: k === 'error' && !comparison ? 'Compare with a reference first' : undefined,
-      onclick: () => on.colourBy(k),
-    }, k === 'type' ? 'colour by type' : 'colour by error')));
-  const outside = map.outside.length ? h('div', { class: 'outside' }, 'Outside blocks: ', map.outside.map((o) => h('button', { class: 'link', onclick: () => on.select(o.tensor) }, `${o.tensor} (${o.type})`))) : null;
-  return h('div', { class: 'map-view' }, h('div', { class: 'map-bar' }, legend, colourBy), h('div', { class: 'map-scroll' }, grid), outside);
+    ? h(
+        'div',
+        { class: 'legend' },
+        [1e-4, 1e-3, 1e-2, 1e-1, 1].map((e) => {
+          const sw = h('span', { class: 'swatch' });
+          sw.style.background = errorColor(e);
+          return h('span', { class: 'legend-item' }, sw, ` rel. RMSE ${e}`);
+        }),
+      )
+    : h(
+        'div',
+        { class: 'legend' },
+        [...types]
+          .sort((a, b) => a[1] - b[1])
+          .map(([t, bits]) => {
+            const sw = h('span', { class: 'swatch' });
+            sw.style.background = typeColor(bits);
+            return h('span', { class: 'legend-item' }, sw, ` ${t} (${fmt(bits, 3)} bpw)`);
+          }),
+      );
+  const colourBy = h(
+    'div',
+    { class: 'seg', 'data-testid': 'map-colour' },
+    (['type', 'error'] as const).map((k) =>
+      h(
+        'button',
+        {
+          class: `seg-btn${colour === k ? ' active' : ''}`,
+          'data-colour': k,
+          disabled: k === 'error' && !comparison,
+          title: k === 'error' && !comparison ? 'Compare with a reference first' : undefined,
+          onclick: () => on.colourBy(k),
+        },
+        k === 'type' ? 'colour by type' : 'colour by error',
+      ),
+    ),
+  );
+  const outside = map.outside.length
+    ? h(
+        'div',
+        { class: 'outside' },
+        'Outside blocks: ',
+        map.outside.map((o) => h('button', { class: 'link', onclick: () => on.select(o.tensor) }, `${o.tensor} (${o.type})`)),
+      )
+    : null;
+  return h(
+    'div',
+    { class: 'map-view' },
+    h('div', { class: 'map-bar' }, legend, colourBy),
+    h('div', { class: 'map-scroll' }, grid),
+    outside,
+  );
 }

@@ -8,10 +8,15 @@ const TOKENS_KEY = 'tokenizer.ggml.tokens';
 const PAGE = 100;
 
 /** One token of the lookup's results: its id and its text as shown (JSON-quoted). */
-const tokenLine = (id: number, text: string) => h('div', { class: 'token' }, h('span', { class: 'token-id' }, String(id)), h('code', {}, text));
+const tokenLine = (id: number, text: string) =>
+  h('div', { class: 'token' }, h('span', { class: 'token-id' }, String(id)), h('code', {}, text));
 
 export function metadataView(rows: MetadataRow[], ask: ReplyRouter['request']): HTMLElement {
-  const tokenBox = el('vscode-textfield', { placeholder: 'token text or id', 'data-testid': 'token-query', 'aria-label': 'Find a token' }) as HTMLInputElement;
+  const tokenBox = el('vscode-textfield', {
+    placeholder: 'token text or id',
+    'data-testid': 'token-query',
+    'aria-label': 'Find a token',
+  }) as HTMLInputElement;
   const tokenResults = h('div', { class: 'token-results', 'data-testid': 'token-results' });
   const hasTokens = rows.some((r) => r.key === TOKENS_KEY);
   tokenBox.addEventListener('keydown', (e) => {
@@ -38,12 +43,34 @@ export function metadataView(rows: MetadataRow[], ask: ReplyRouter['request']): 
       if (r.arrayLength > 8 && r.arrayType !== 'ARRAY') {
         const more = h('div', { class: 'array-page', 'data-key': r.key });
         let start = 0;
-        const btn = el('vscode-button', { secondary: true, 'data-testid': `page-${r.key}`, onclick: () => {
-          ask('arrayPage', { key: r.key, start, count: PAGE }, (m) => {
-            more.append(h('div', { class: 'array-values' }, m.values.map((v, i) => h('span', { class: 'array-value', title: `[${m.start + i}]` }, h('span', { class: 'muted' }, `${m.start + i}: `), v, ' '))));
-          });
-          start += PAGE;
-        } }, 'Show values');
+        const btn = el(
+          'vscode-button',
+          {
+            secondary: true,
+            'data-testid': `page-${r.key}`,
+            onclick: () => {
+              ask('arrayPage', { key: r.key, start, count: PAGE }, (m) => {
+                more.append(
+                  h(
+                    'div',
+                    { class: 'array-values' },
+                    m.values.map((v, i) =>
+                      h(
+                        'span',
+                        { class: 'array-value', title: `[${m.start + i}]` },
+                        h('span', { class: 'muted' }, `${m.start + i}: `),
+                        v,
+                        ' ',
+                      ),
+                    ),
+                  ),
+                );
+              });
+              start += PAGE;
+            },
+          },
+          'Show values',
+        );
         value.append(' ', btn, more);
       }
     } else if (r.text !== undefined) {
@@ -53,7 +80,15 @@ export function metadataView(rows: MetadataRow[], ask: ReplyRouter['request']): 
     }
     body.appendChild(h('tr', {}, h('td', { class: 'meta-key' }, r.key), h('td', { class: 'meta-type' }, r.type), value));
   }
-  return h('div', { class: 'metadata' },
+  return h(
+    'div',
+    { class: 'metadata' },
     hasTokens ? h('div', { class: 'token-lookup' }, h('label', {}, icon('search'), ' Tokenizer lookup '), tokenBox, tokenResults) : null,
-    h('table', { class: 'meta-table', 'data-testid': 'metadata-table' }, h('thead', {}, h('tr', {}, h('th', {}, 'Key'), h('th', {}, 'Type'), h('th', {}, 'Value'))), body));
+    h(
+      'table',
+      { class: 'meta-table', 'data-testid': 'metadata-table' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'Key'), h('th', {}, 'Type'), h('th', {}, 'Value'))),
+      body,
+    ),
+  );
 }

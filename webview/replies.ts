@@ -2,7 +2,15 @@
  * Requests to the extension host, and the routing of its replies: each request gets an id, each reply carries it
  * back (inReplyTo) and goes to the handler of the request it answers, until the request's last reply. No DOM.
  */
-import { LAST_REPLIES, type FromWebview, type Reply, type Request, type RequestType, type Requests, type ToWebview } from '../src/shared/webviewProtocol.ts';
+import {
+  LAST_REPLIES,
+  type FromWebview,
+  type Reply,
+  type Request,
+  type RequestType,
+  type Requests,
+  type ToWebview,
+} from '../src/shared/webviewProtocol.ts';
 
 export type ReplyHandler<K extends RequestType> = (reply: Reply<K>) => void;
 

@@ -5,9 +5,20 @@ import { h, el, clear, fmt, bytes, count, icon } from './dom.ts';
 
 export function summaryView(fileName: string, s: ModelSummary, memory: MemoryFit, quantization?: string): HTMLElement {
   const card = (label: string, value: string, testid: string, title?: string, wide = false) =>
-    h('div', { class: wide ? 'card wide' : 'card', title }, h('div', { class: 'card-label' }, label), h('div', { class: 'card-value', 'data-testid': testid }, value));
+    h(
+      'div',
+      { class: wide ? 'card wide' : 'card', title },
+      h('div', { class: 'card-label' }, label),
+      h('div', { class: 'card-value', 'data-testid': testid }, value),
+    );
   const maxBytes = Math.max(...s.byType.map((b) => b.bytes), 1);
-  const ctxInput = el('vscode-textfield', { type: 'number', value: String(memory.contextLength), 'data-testid': 'context-length', min: 1, 'aria-label': 'context length' }) as HTMLInputElement;
+  const ctxInput = el('vscode-textfield', {
+    type: 'number',
+    value: String(memory.contextLength),
+    'data-testid': 'context-length',
+    min: 1,
+    'aria-label': 'context length',
+  }) as HTMLInputElement;
   const fits = h('div', { class: 'fits' });
   const kvPerToken = memory.kvCacheBytes !== undefined ? memory.kvCacheBytes / memory.contextLength : undefined;
   const renderFits = () => {
@@ -15,37 +26,127 @@ export function summaryView(fileName: string, s: ModelSummary, memory: MemoryFit
     const kv = kvPerToken !== undefined ? kvPerToken * ctx : 0;
     const total = memory.weightsBytes + kv;
     clear(fits);
-    fits.appendChild(h('div', { class: 'fits-line', 'data-testid': 'fits-total' }, `weights ${bytes(memory.weightsBytes)} + KV cache ${kvPerToken !== undefined ? bytes(kv) : '?'} (f16, ${ctx} tokens) = ${bytes(total)}`));
-    fits.appendChild(h('div', { class: 'fits-chips' }, [4, 6, 8, 12, 16, 24, 32, 48, 64, 80, 128].map((g) =>
-      h('span', { class: `chip ${total <= g * 2 ** 30 ? 'fits-yes' : 'fits-no'}`, title: total <= g * 2 ** 30 ? `fits in ${g} GiB` : `does not fit in ${g} GiB` }, total <= g * 2 ** 30 ? icon('check') : icon('close'), ` ${g} GiB`))));
+    fits.appendChild(
+      h(
+        'div',
+        { class: 'fits-line', 'data-testid': 'fits-total' },
+        `weights ${bytes(memory.weightsBytes)} + KV cache ${kvPerToken !== undefined ? bytes(kv) : '?'} (f16, ${ctx} tokens) = ${bytes(total)}`,
+      ),
+    );
+    fits.appendChild(
+      h(
+        'div',
+        { class: 'fits-chips' },
+        [4, 6, 8, 12, 16, 24, 32, 48, 64, 80, 128].map((g) =>
+          h(
+            'span',
+            {
+              class: `chip ${total <= g * 2 ** 30 ? 'fits-yes' : 'fits-no'}`,
+              title: total <= g * 2 ** 30 ? `fits in ${g} GiB` : `does not fit in ${g} GiB`,
+            },
+            total <= g * 2 ** 30 ? icon('check') : icon('close'),
+            ` ${g} GiB`,
+          ),
+        ),
+      ),
+    );
     if (memory.note) fits.appendChild(h('div', { class: 'muted' }, `KV cache unknown: ${memory.note}`));
   };
   ctxInput.addEventListener('input', renderFits);
   renderFits();
-  return h('div', { class: 'summary', 'data-testid': 'summary' },
-    h('div', { class: 'cards' },
+  return h(
+    'div',
+    { class: 'summary', 'data-testid': 'summary' },
+    h(
+      'div',
+      { class: 'cards' },
       card('Architecture', s.architecture ?? '—', 'architecture'),
       card('Name', s.name ?? fileName, 'model-name', s.name ?? fileName, true),
       card('Parameters', count(s.parameterCount), 'parameters', String(s.parameterCount)),
       card('File type', s.fileType ?? '—', 'file-type', 'general.file_type in llama.cpp words'),
-      card('Size', bytes(s.tensorBytes), 'size', `${s.tensorBytes} bytes of tensor data; ${s.fileBytes} bytes on disk in ${s.files} file(s)`),
+      card(
+        'Size',
+        bytes(s.tensorBytes),
+        'size',
+        `${s.tensorBytes} bytes of tensor data; ${s.fileBytes} bytes on disk in ${s.files} file(s)`,
+      ),
       card('Bits per weight', fmt(s.averageBitsPerWeight, 4), 'bpw'),
       card('Tensors', String(s.tensorCount), 'tensor-count'),
       card('Format', s.format, 'format'),
-      quantization ? card('Quantization', quantization, 'quantization-summary', quantization, true) : null),
-    h('div', { class: 'panels' },
-      h('section', { class: 'panel' }, h('h3', {}, 'Size by type'),
-        h('table', { class: 'by-type', 'data-testid': 'size-by-type' },
-          h('thead', {}, h('tr', {}, h('th', {}, 'Type'), h('th', {}, 'Tensors'), h('th', {}, 'Parameters'), h('th', {}, 'Bytes'), h('th', {}, ''))),
-          h('tbody', {}, s.byType.map((b) => h('tr', {},
-            h('td', {}, h('span', { class: 'type-chip' }, b.type)), h('td', { class: 'num' }, b.tensors), h('td', { class: 'num' }, count(b.parameters)), h('td', { class: 'num' }, bytes(b.bytes)),
-            h('td', { class: 'bar-cell' }, h('div', { class: 'bar', 'data-width': String(Math.round((100 * b.bytes) / maxBytes)) }))))))),
+      quantization ? card('Quantization', quantization, 'quantization-summary', quantization, true) : null,
+    ),
+    h(
+      'div',
+      { class: 'panels' },
+      h(
+        'section',
+        { class: 'panel' },
+        h('h3', {}, 'Size by type'),
+        h(
+          'table',
+          { class: 'by-type', 'data-testid': 'size-by-type' },
+          h(
+            'thead',
+            {},
+            h('tr', {}, h('th', {}, 'Type'), h('th', {}, 'Tensors'), h('th', {}, 'Parameters'), h('th', {}, 'Bytes'), h('th', {}, '')),
+          ),
+          h(
+            'tbody',
+            {},
+            s.byType.map((b) =>
+              h(
+                'tr',
+                {},
+                h('td', {}, h('span', { class: 'type-chip' }, b.type)),
+                h('td', { class: 'num' }, b.tensors),
+                h('td', { class: 'num' }, count(b.parameters)),
+                h('td', { class: 'num' }, bytes(b.bytes)),
+                h('td', { class: 'bar-cell' }, h('div', { class: 'bar', 'data-width': String(Math.round((100 * b.bytes) / maxBytes)) })),
+              ),
+            ),
+          ),
+        ),
+      ),
       h('section', { class: 'panel' }, h('h3', {}, 'Fits in'), h('label', { class: 'inline' }, 'Context length ', ctxInput), fits),
-      h('section', { class: 'panel concepts' }, h('h3', {}, 'Reading the numbers'),
-        h('ul', {},
-          h('li', {}, h('b', {}, 'Scale and zero-point. '), 'A quantized weight is w = scale·q (symmetric) or w = scale·q + min (asymmetric); the block inspector shows both, field by field.'),
-          h('li', {}, h('b', {}, 'Granularity. '), 'One scale per tensor, per channel (row) or per group: smaller groups cost bits for scales but keep an outlier from stretching everyone\'s scale. The what-if table compares them.'),
-          h('li', {}, h('b', {}, 'Outliers. '), 'A single large weight sets its block\'s scale and rounds its neighbours coarsely: look for hot cells in the |w| heatmap and wide tails in the scale distribution.'),
-          h('li', {}, h('b', {}, 'Families. '), 'Legacy (Q4_0…Q8_0: one scale per 32), K-quants (super-blocks of 256 with quantized sub-scales), I-quants (codebooks chosen with an importance matrix).'),
-          h('li', {}, h('b', {}, 'Weights are a proxy. '), 'What matters is the error on the layer\'s outputs; an importance matrix (llama.cpp imatrix) weights the error by how much each input column is used.')))));
+      h(
+        'section',
+        { class: 'panel concepts' },
+        h('h3', {}, 'Reading the numbers'),
+        h(
+          'ul',
+          {},
+          h(
+            'li',
+            {},
+            h('b', {}, 'Scale and zero-point. '),
+            'A quantized weight is w = scale·q (symmetric) or w = scale·q + min (asymmetric); the block inspector shows both, field by field.',
+          ),
+          h(
+            'li',
+            {},
+            h('b', {}, 'Granularity. '),
+            "One scale per tensor, per channel (row) or per group: smaller groups cost bits for scales but keep an outlier from stretching everyone's scale. The what-if table compares them.",
+          ),
+          h(
+            'li',
+            {},
+            h('b', {}, 'Outliers. '),
+            "A single large weight sets its block's scale and rounds its neighbours coarsely: look for hot cells in the |w| heatmap and wide tails in the scale distribution.",
+          ),
+          h(
+            'li',
+            {},
+            h('b', {}, 'Families. '),
+            'Legacy (Q4_0…Q8_0: one scale per 32), K-quants (super-blocks of 256 with quantized sub-scales), I-quants (codebooks chosen with an importance matrix).',
+          ),
+          h(
+            'li',
+            {},
+            h('b', {}, 'Weights are a proxy. '),
+            "What matters is the error on the layer's outputs; an importance matrix (llama.cpp imatrix) weights the error by how much each input column is used.",
+          ),
+        ),
+      ),
+    ),
+  );
 }

@@ -48,7 +48,12 @@ export class TensorTable {
     this.header = h('div', { class: 'table-header', role: 'row' });
     this.spacer = h('div', { class: 'table-spacer' });
     this.body = h('div', { class: 'table-rows', role: 'rowgroup' });
-    this.viewport = h('div', { class: 'table-viewport', tabindex: 0, role: 'grid', 'aria-label': 'Tensors', 'data-testid': 'tensor-table' }, this.spacer, this.body);
+    this.viewport = h(
+      'div',
+      { class: 'table-viewport', tabindex: 0, role: 'grid', 'aria-label': 'Tensors', 'data-testid': 'tensor-table' },
+      this.spacer,
+      this.body,
+    );
     this.status = h('div', { class: 'table-status', 'data-testid': 'table-status' });
     this.element = h('div', { class: 'tensor-table' }, this.header, this.viewport, this.status);
     this.viewport.addEventListener('scroll', () => this.renderRows());
@@ -113,7 +118,15 @@ export class TensorTable {
     let list = this.rows.map((row, index) => ({ row, index })).filter((x) => match(x.row.name));
     const key = this.sortKey;
     const val = (x: { row: TensorRow; index: number }): number | string =>
-      key === 'index' ? x.index : key === 'shape' ? x.row.nElements : key === 'name' ? x.row.name : key === 'type' ? x.row.type : x.row[key];
+      key === 'index'
+        ? x.index
+        : key === 'shape'
+          ? x.row.nElements
+          : key === 'name'
+            ? x.row.name
+            : key === 'type'
+              ? x.row.type
+              : x.row[key];
     list.sort((a, b) => {
       const va = val(a);
       const vb = val(b);
@@ -143,25 +156,30 @@ export class TensorTable {
     for (const c of COLUMNS) {
       const active = this.sortKey === c.key;
       this.header.appendChild(
-        h('div', {
-          class: `cell ${c.className}${active ? ' sorted' : ''}`,
-          role: 'columnheader',
-          'aria-sort': active ? (this.sortDesc ? 'descending' : 'ascending') : 'none',
-          'data-sort': c.key,
-          title: `Sort by ${c.label.toLowerCase()}`,
-          onclick: () => {
-            if (this.sortKey === c.key) {
-              if (this.sortDesc) {
-                this.sortKey = 'index';
+        h(
+          'div',
+          {
+            class: `cell ${c.className}${active ? ' sorted' : ''}`,
+            role: 'columnheader',
+            'aria-sort': active ? (this.sortDesc ? 'descending' : 'ascending') : 'none',
+            'data-sort': c.key,
+            title: `Sort by ${c.label.toLowerCase()}`,
+            onclick: () => {
+              if (this.sortKey === c.key) {
+                if (this.sortDesc) {
+                  this.sortKey = 'index';
+                  this.sortDesc = false;
+                } else this.sortDesc = true;
+              } else {
+                this.sortKey = c.key;
                 this.sortDesc = false;
-              } else this.sortDesc = true;
-            } else {
-              this.sortKey = c.key;
-              this.sortDesc = false;
-            }
-            this.refresh();
+              }
+              this.refresh();
+            },
           },
-        }, c.label, active ? h('span', { class: `codicon codicon-arrow-${this.sortDesc ? 'down' : 'up'}` }) : null),
+          c.label,
+          active ? h('span', { class: `codicon codicon-arrow-${this.sortDesc ? 'down' : 'up'}` }) : null,
+        ),
       );
     }
   }
@@ -174,24 +192,36 @@ export class TensorTable {
     for (let i = first; i < last; i++) {
       const e = this.entries[i];
       if (e.kind === 'group') {
-        this.body.appendChild(h('div', { class: 'row group', role: 'row' }, h('div', { class: 'cell col-name' }, h('span', { class: 'codicon codicon-symbol-namespace' }), ` ${e.label}`), h('div', { class: 'cell group-info' }, `${e.count} tensors · ${bytes(e.bytes)}`)));
+        this.body.appendChild(
+          h(
+            'div',
+            { class: 'row group', role: 'row' },
+            h('div', { class: 'cell col-name' }, h('span', { class: 'codicon codicon-symbol-namespace' }), ` ${e.label}`),
+            h('div', { class: 'cell group-info' }, `${e.count} tensors · ${bytes(e.bytes)}`),
+          ),
+        );
         continue;
       }
       const r = e.row;
-      const row = h('div', {
-        class: `row${r.name === this.selected ? ' selected' : ''}${r.decodable ? '' : ' undecodable'}`,
-        role: 'row',
-        'aria-selected': r.name === this.selected ? 'true' : 'false',
-        'data-tensor': r.name,
-        title: this.tooltips.get(r.name) ?? `${r.name}\n${r.type}, [${r.shape.join(', ')}], ${bytes(r.nbytes)}${r.logical ? `\n${r.logical.components.length} components: ${r.logical.components.map((c) => c.role).join(', ')}` : ''}${r.decodable ? '' : `\n${r.logical?.error ?? 'cannot be decoded'}`}`,
-        onclick: () => this.onSelect(r.name),
-      },
-      h('div', { class: 'cell col-name' }, r.name),
-      h('div', { class: 'cell col-shape' }, r.shape.join(' × ')),
-      h('div', { class: 'cell col-type' }, h('span', { class: `type-chip family-${r.family}` }, r.type)),
-      h('div', { class: 'cell col-num' }, Number.isFinite(r.bitsPerWeight) ? fmt(r.bitsPerWeight, 4) : '?'),
-      h('div', { class: 'cell col-num' }, bytes(r.nbytes)),
-      h('div', { class: 'cell col-num' }, String(r.offset)));
+      const row = h(
+        'div',
+        {
+          class: `row${r.name === this.selected ? ' selected' : ''}${r.decodable ? '' : ' undecodable'}`,
+          role: 'row',
+          'aria-selected': r.name === this.selected ? 'true' : 'false',
+          'data-tensor': r.name,
+          title:
+            this.tooltips.get(r.name) ??
+            `${r.name}\n${r.type}, [${r.shape.join(', ')}], ${bytes(r.nbytes)}${r.logical ? `\n${r.logical.components.length} components: ${r.logical.components.map((c) => c.role).join(', ')}` : ''}${r.decodable ? '' : `\n${r.logical?.error ?? 'cannot be decoded'}`}`,
+          onclick: () => this.onSelect(r.name),
+        },
+        h('div', { class: 'cell col-name' }, r.name),
+        h('div', { class: 'cell col-shape' }, r.shape.join(' × ')),
+        h('div', { class: 'cell col-type' }, h('span', { class: `type-chip family-${r.family}` }, r.type)),
+        h('div', { class: 'cell col-num' }, Number.isFinite(r.bitsPerWeight) ? fmt(r.bitsPerWeight, 4) : '?'),
+        h('div', { class: 'cell col-num' }, bytes(r.nbytes)),
+        h('div', { class: 'cell col-num' }, String(r.offset)),
+      );
       this.body.appendChild(row);
     }
   }
@@ -208,13 +238,24 @@ export class TensorTable {
       this.select(name, true);
     };
     switch (e.key) {
-      case 'ArrowDown': return go(at + 1);
-      case 'ArrowUp': return go(at <= 0 ? 0 : at - 1);
-      case 'PageDown': return go(at + page);
-      case 'PageUp': return go(at - page);
-      case 'Home': return go(0);
-      case 'End': return go(names.length - 1);
-      case 'Enter': if (this.selected) { e.preventDefault(); this.onSelect(this.selected); } return;
+      case 'ArrowDown':
+        return go(at + 1);
+      case 'ArrowUp':
+        return go(at <= 0 ? 0 : at - 1);
+      case 'PageDown':
+        return go(at + page);
+      case 'PageUp':
+        return go(at - page);
+      case 'Home':
+        return go(0);
+      case 'End':
+        return go(names.length - 1);
+      case 'Enter':
+        if (this.selected) {
+          e.preventDefault();
+          this.onSelect(this.selected);
+        }
+        return;
     }
   }
 }

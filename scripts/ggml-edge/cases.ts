@@ -12,8 +12,7 @@ import { createHash } from 'node:crypto';
 
 /** binary16 patterns used as block scales: ±0, subnormal min/max, min normal, 1, ±max, ±Inf, quiet and signalling NaNs. */
 export const SPECIAL_HALVES: readonly number[] = [
-  0x0000, 0x8000, 0x0001, 0x8001, 0x03ff, 0x0400, 0x3c00, 0x7bff,
-  0xfbff, 0x7c00, 0xfc00, 0x7e00, 0xfe00, 0x7d00, 0xfd00, 0x7c01,
+  0x0000, 0x8000, 0x0001, 0x8001, 0x03ff, 0x0400, 0x3c00, 0x7bff, 0xfbff, 0x7c00, 0xfc00, 0x7e00, 0xfe00, 0x7d00, 0xfd00, 0x7c01,
 ];
 
 export interface EdgeCase {
@@ -92,7 +91,9 @@ const LAYOUTS: readonly Layout[] = [
   { ggmlId: 22, name: 'iq2_s', bytesPerBlock: 82, halves: [0] },
   { ggmlId: 23, name: 'iq4_xs', bytesPerBlock: 136, halves: [0] },
   {
-    ggmlId: 29, name: 'iq1_m', bytesPerBlock: 56,
+    ggmlId: 29,
+    name: 'iq1_m',
+    bytesPerBlock: 56,
     setScale(b, h) {
       for (let k = 0; k < 4; k++) b[48 + 2 * k + 1] = (b[48 + 2 * k + 1] & 0x0f) | (((h >> (4 * k)) & 0xf) << 4);
     },
@@ -149,7 +150,12 @@ function sweeps(layout: Layout, seedBase: number): EdgeCase[] {
       for (let i = 0; i < 512; i++) {
         const b = block(i);
         const pairs = Array.from({ length: 8 }, (_, j) => 8 * i + j);
-        packScaleMinK4(b, 4, pairs.map((p) => p & 63), pairs.map((p) => p >> 6));
+        packScaleMinK4(
+          b,
+          4,
+          pairs.map((p) => p & 63),
+          pairs.map((p) => p >> 6),
+        );
         putHalf(b, 0, SWEEP_D);
         putHalf(b, 2, SWEEP_DMIN);
         out.push({ name: `scale/min pairs ${8 * i}..${8 * i + 7}`, bytes: b });
@@ -158,7 +164,11 @@ function sweeps(layout: Layout, seedBase: number): EdgeCase[] {
     case 'q3_K':
       for (let i = 0; i < 4; i++) {
         const b = block(i);
-        packQ3KScales(b, 96, Array.from({ length: 16 }, (_, s) => 16 * i + s));
+        packQ3KScales(
+          b,
+          96,
+          Array.from({ length: 16 }, (_, s) => 16 * i + s),
+        );
         putHalf(b, 108, SWEEP_D);
         out.push({ name: `scales ${16 * i}..${16 * i + 15}`, bytes: b });
       }
@@ -185,7 +195,10 @@ function sweeps(layout: Layout, seedBase: number): EdgeCase[] {
     case 'iq4_xs':
       for (let i = 0; i < 8; i++) {
         const b = block(i);
-        packIQ4XSScales(b, Array.from({ length: 8 }, (_, s) => 8 * i + s));
+        packIQ4XSScales(
+          b,
+          Array.from({ length: 8 }, (_, s) => 8 * i + s),
+        );
         putHalf(b, 0, SWEEP_D);
         out.push({ name: `scales ${8 * i}..${8 * i + 7}`, bytes: b });
       }

@@ -30,7 +30,10 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 const types = edgeTypes();
 // ggml's own block sizes and to_float presence must be what the cases assume
-for (const line of run(['types', ...types.map((t) => String(t.ggmlId))]).toString().trim().split('\n')) {
+for (const line of run(['types', ...types.map((t) => String(t.ggmlId))])
+  .toString()
+  .trim()
+  .split('\n')) {
   const [id, name, blockSize, typeSize, hasToFloat] = line.split(' ');
   const mine = ggmlType(Number(id))!;
   if (name !== mine.ggmlName || Number(blockSize) !== mine.blockSize || Number(typeSize) !== mine.bytesPerBlock || hasToFloat !== '1') {
@@ -70,5 +73,12 @@ for (const t of types) {
 }
 if (at !== floats.length) throw new Error(`ggml wrote ${floats.length} bytes, expected ${at}`);
 
-writeFileSync(join(outDir, 'expected.json'), JSON.stringify({ source, hashHexDigits: HASH_HEX_DIGITS, tables, types: expected }, null, 1) + '\n');
-console.log(Object.entries(expected).map(([n, e]) => `${n} ${e.cases}`).join(', '));
+writeFileSync(
+  join(outDir, 'expected.json'),
+  JSON.stringify({ source, hashHexDigits: HASH_HEX_DIGITS, tables, types: expected }, null, 1) + '\n',
+);
+console.log(
+  Object.entries(expected)
+    .map(([n, e]) => `${n} ${e.cases}`)
+    .join(', '),
+);

@@ -90,7 +90,7 @@ class StreamedOutput {
 
 /** `value` as JSON.stringify(value, null, 1) would print it as an element of a top-level array. */
 function indentedJson(value: unknown): string {
-  return ('  ' + JSON.stringify(value, null, 1).replace(/\n/g, '\n  '));
+  return '  ' + JSON.stringify(value, null, 1).replace(/\n/g, '\n  ');
 }
 
 async function info(file: string, json: boolean): Promise<void> {
@@ -99,14 +99,20 @@ async function info(file: string, json: boolean): Promise<void> {
   try {
     const s = view ? logicalSummary(summarize(model), view) : summarize(model);
     if (json) {
-      const head = JSON.stringify({
-        format: model.format,
-        ...(model.format === 'gguf' ? { gguf_version: model.ggufVersion, alignment: model.alignment } : { header_length: model.headerEnd }),
-        data_offset: model.dataOffset,
-        files: model.files.map((f) => ({ path: f.path, size: f.size })),
-        summary: s,
-        ...(view ? { quantization: logicalInfoJson(view) } : {}),
-      }, null, 1);
+      const head = JSON.stringify(
+        {
+          format: model.format,
+          ...(model.format === 'gguf'
+            ? { gguf_version: model.ggufVersion, alignment: model.alignment }
+            : { header_length: model.headerEnd }),
+          data_offset: model.dataOffset,
+          files: model.files.map((f) => ({ path: f.path, size: f.size })),
+          summary: s,
+          ...(view ? { quantization: logicalInfoJson(view) } : {}),
+        },
+        null,
+        1,
+      );
       await o.line(head.slice(0, -2) + ',');
       const list = async <T>(name: string, items: readonly T[], toJson: (item: T) => unknown, last: boolean) => {
         await o.line(` "${name}": [`);
@@ -136,16 +142,21 @@ async function info(file: string, json: boolean): Promise<void> {
       `metadata (${model.metadata.length} keys)`,
     ];
     for (const line of lines) await o.line(line);
-    for (const m of model.metadata) await o.line(`  ${showText(m.key).padEnd(40)} ${m.type.padEnd(8)} ${describeValue(m.value, MAX_SHOWN)}`);
+    for (const m of model.metadata)
+      await o.line(`  ${showText(m.key).padEnd(40)} ${m.type.padEnd(8)} ${describeValue(m.value, MAX_SHOWN)}`);
     await o.line('');
     if (view) {
       for (const line of logicalInfoLines(view)) await o.line(line);
       return;
     }
     await o.line(`tensors (${model.tensors.length})`);
-    await o.line(`  ${'name'.padEnd(36)} ${'shape'.padEnd(18)} ${'type'.padEnd(9)} ${'bpw'.padStart(7)} ${'bytes'.padStart(12)} ${'offset'.padStart(12)}`);
+    await o.line(
+      `  ${'name'.padEnd(36)} ${'shape'.padEnd(18)} ${'type'.padEnd(9)} ${'bpw'.padStart(7)} ${'bytes'.padStart(12)} ${'offset'.padStart(12)}`,
+    );
     for (const t of model.tensors) {
-      await o.line(`  ${showText(t.name).padEnd(36)} ${`[${t.shape.join(', ')}]`.padEnd(18)} ${t.type.name.padEnd(9)} ${Number.isFinite(t.type.bitsPerWeight) ? t.type.bitsPerWeight.toFixed(3).padStart(7) : '?'.padStart(7)} ${String(t.nbytes).padStart(12)} ${String(t.offset).padStart(12)}`);
+      await o.line(
+        `  ${showText(t.name).padEnd(36)} ${`[${t.shape.join(', ')}]`.padEnd(18)} ${t.type.name.padEnd(9)} ${Number.isFinite(t.type.bitsPerWeight) ? t.type.bitsPerWeight.toFixed(3).padStart(7) : '?'.padStart(7)} ${String(t.nbytes).padStart(12)} ${String(t.offset).padStart(12)}`,
+      );
     }
   } finally {
     await o.flush();
@@ -195,7 +206,11 @@ async function stats(file: string, pattern: string | undefined, bins: number, js
     const results: { name: string; type_name: string; scheme?: string; stats?: TensorStats; error?: string }[] = [];
     const tty = process.stderr.isTTY;
     const largestFirst = items.map((t, i) => i).sort((a, b) => items[b].nElements - items[a].nElements || a - b);
-    const jobs = pool?.spread(items.map((t) => ({ kind: 'stats' as const, path: file, tensor: t.name, bins })), (i) => ({ kind: 'stats' as const, stats: computeHere(i) }), largestFirst);
+    const jobs = pool?.spread(
+      items.map((t) => ({ kind: 'stats' as const, path: file, tensor: t.name, bins })),
+      (i) => ({ kind: 'stats' as const, stats: computeHere(i) }),
+      largestFirst,
+    );
     for (const [i, t] of items.entries()) {
       const label = `[${i + 1}/${items.length}] ${t.name}`;
       const entry = { name: t.name, type_name: t.typeName, ...(t.weight ? { scheme: t.weight.scheme } : {}) };
@@ -203,12 +218,15 @@ async function stats(file: string, pattern: string | undefined, bins: number, js
       try {
         const s = jobs
           ? (await jobs[i].promise).stats
-          : computeHere(i, tty
-              ? (done, total) => {
-                  const pct = Math.floor((100 * done) / total);
-                  if (pct !== lastShown) process.stderr.write(`\r${label} ${(lastShown = pct)}%`);
-                }
-              : undefined);
+          : computeHere(
+              i,
+              tty
+                ? (done, total) => {
+                    const pct = Math.floor((100 * done) / total);
+                    if (pct !== lastShown) process.stderr.write(`\r${label} ${(lastShown = pct)}%`);
+                  }
+                : undefined,
+            );
         results.push({ ...entry, stats: s });
         if (tty) process.stderr.write(`\r${label}\x1b[K`);
         else process.stderr.write(`${label} done\n`);
@@ -234,12 +252,19 @@ async function dequant(file: string, tensorName: string, outPath: string): Promi
     const weight = view?.weights.find((w) => w.name === tensorName);
     const t = weight ? undefined : model.tensors.find((x) => x.name === tensorName);
     if (!weight && !t) throw new QuantLensError('usage', `no tensor named ${tensorName} in ${file}`);
-    const writeF32 = (write: (bytes: Uint8Array) => void) => (f32: Float32Array) => write(new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength));
-    await writeFileAtomically(outPath, (write) => {
-      if (weight) weight.forEachChunk(writeF32(write));
-      else forEachChunk(model, t!, (values) => writeF32(write)(values instanceof Float32Array ? values : Float32Array.from(values)));
-    }, { protect: [file, ...model.files.map((f) => f.path)] });
-    const what = weight ? `${weight.rows * weight.cols} float32 values of ${showText(weight.name)} ([${weight.shape.join(', ')}], ${weight.scheme})` : `${t!.nElements} float32 values of ${showText(t!.name)}`;
+    const writeF32 = (write: (bytes: Uint8Array) => void) => (f32: Float32Array) =>
+      write(new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength));
+    await writeFileAtomically(
+      outPath,
+      (write) => {
+        if (weight) weight.forEachChunk(writeF32(write));
+        else forEachChunk(model, t!, (values) => writeF32(write)(values instanceof Float32Array ? values : Float32Array.from(values)));
+      },
+      { protect: [file, ...model.files.map((f) => f.path)] },
+    );
+    const what = weight
+      ? `${weight.rows * weight.cols} float32 values of ${showText(weight.name)} ([${weight.shape.join(', ')}], ${weight.scheme})`
+      : `${t!.nElements} float32 values of ${showText(t!.name)}`;
     process.stderr.write(`wrote ${what} to ${escapeText(outPath)}\n`);
   } finally {
     await model.close();
@@ -288,15 +313,24 @@ async function main(argv: string[]): Promise<number> {
       await dequant(positionals[0], positionals[1], values.output);
       return 0;
     case 'quantize':
-      if (positionals.length !== 1 || !values.output || !values.type || !values['row-length']) throw new UsageError('quantize takes --type TYPE --row-length N IN.f32 -o OUT.bin');
+      if (positionals.length !== 1 || !values.output || !values.type || !values['row-length'])
+        throw new UsageError('quantize takes --type TYPE --row-length N IN.f32 -o OUT.bin');
       await quantizeCommand(positionals[0], values.type, Number(values['row-length']), values.output, values.imatrix);
       return 0;
     case 'requantize':
       if (positionals.length !== 2) throw new UsageError('requantize takes IN.gguf OUT.gguf --tensor-type REGEX=TYPE [...]');
-      await requantizeCommand(positionals[0], positionals[1], values['tensor-type'] ?? [], values.imatrix, values.json!, parseThreads(values.threads));
+      await requantizeCommand(
+        positionals[0],
+        positionals[1],
+        values['tensor-type'] ?? [],
+        values.imatrix,
+        values.json!,
+        parseThreads(values.threads),
+      );
       return 0;
     case 'simulate':
-      if (positionals.length !== 2) throw new UsageError('simulate takes IN.safetensors OUT.safetensors --tensor-type REGEX=TYPE_OR_SCHEME [...]');
+      if (positionals.length !== 2)
+        throw new UsageError('simulate takes IN.safetensors OUT.safetensors --tensor-type REGEX=TYPE_OR_SCHEME [...]');
       await simulateCommand(positionals[0], positionals[1], values['tensor-type'] ?? [], values.json!, parseThreads(values.threads));
       return 0;
     case 'error':
@@ -328,7 +362,10 @@ async function main(argv: string[]): Promise<number> {
 }
 
 // Ctrl-C or a SIGTERM during a write: remove the temporary output and exit non-zero (128 + signal number).
-for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15]] as const) {
+for (const [signal, number] of [
+  ['SIGINT', 2],
+  ['SIGTERM', 15],
+] as const) {
   process.on(signal, () => {
     removeTemporaryFiles();
     process.stderr.write(`error: interrupted by ${signal}; the temporary output was removed\n`);
@@ -341,7 +378,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    if (e instanceof UsageError || (e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || (e as { code?: string }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    if (
+      e instanceof UsageError ||
+      (e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ||
+      (e as { code?: string }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE'
+    ) {
       process.stderr.write(`error: ${oneLine(e)}\n${USAGE}\n`);
       process.exitCode = 1;
     } else if (e instanceof QuantLensError) {

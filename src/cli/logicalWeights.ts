@@ -19,12 +19,22 @@ export interface StatsItem {
   tensor?: TensorInfo;
 }
 
-const tensorItem = (t: TensorInfo): StatsItem => ({ name: t.name, typeName: t.type.ggmlName ?? t.type.name, shownType: t.type.name, nElements: t.nElements, tensor: t });
+const tensorItem = (t: TensorInfo): StatsItem => ({
+  name: t.name,
+  typeName: t.type.ggmlName ?? t.type.name,
+  shownType: t.type.name,
+  nElements: t.nElements,
+  tensor: t,
+});
 
 /** The rows `stats` lists, in file order: the model's tensors, or the view's logical weights and plain tensors. */
 export function statsItems(model: Model, view: QuantizedModel | undefined): StatsItem[] {
   if (!view) return model.tensors.map(tensorItem);
-  return listedEntries(view).map((e) => (e.weight ? { name: e.weight.name, typeName: e.weight.format.id, shownType: e.weight.scheme, nElements: e.weight.nElements, weight: e.weight } : tensorItem(e.tensor)));
+  return listedEntries(view).map((e) =>
+    e.weight
+      ? { name: e.weight.name, typeName: e.weight.format.id, shownType: e.weight.scheme, nElements: e.weight.nElements, weight: e.weight }
+      : tensorItem(e.tensor),
+  );
 }
 
 function bpw(x: number): string {
@@ -33,17 +43,27 @@ function bpw(x: number): string {
 
 /** The `info` lines of the logical weights, each with its components indented under it, then the plain tensors. */
 export function logicalInfoLines(view: QuantizedModel): string[] {
-  const lines = [`logical weights (${view.weights.length})`, `  ${'name'.padEnd(40)} ${'shape'.padEnd(14)} ${'scheme'.padEnd(36)} ${'bpw'.padStart(7)} ${'bytes'.padStart(10)}`];
+  const lines = [
+    `logical weights (${view.weights.length})`,
+    `  ${'name'.padEnd(40)} ${'shape'.padEnd(14)} ${'scheme'.padEnd(36)} ${'bpw'.padStart(7)} ${'bytes'.padStart(10)}`,
+  ];
   for (const w of view.weights) {
-    lines.push(`  ${showText(w.name).padEnd(40)} ${`[${w.shape.join(', ')}]`.padEnd(14)} ${w.scheme.padEnd(36)} ${bpw(w.bitsPerWeight)} ${String(w.bytes).padStart(10)}`);
+    lines.push(
+      `  ${showText(w.name).padEnd(40)} ${`[${w.shape.join(', ')}]`.padEnd(14)} ${w.scheme.padEnd(36)} ${bpw(w.bitsPerWeight)} ${String(w.bytes).padStart(10)}`,
+    );
     if (w.error) lines.push(`    error: ${oneLine(w.error)}`);
     for (const d of w.diagnostics) lines.push(`    note: ${d}`);
     for (const [i, c] of w.components.entries()) {
-      lines.push(`    ${w.roles[i].padEnd(16)} ${showText(c.name).padEnd(48)} ${`[${c.shape.join(', ')}]`.padEnd(14)} ${(c.dtype ?? c.type.name).padEnd(8)} ${String(c.nbytes).padStart(10)}`);
+      lines.push(
+        `    ${w.roles[i].padEnd(16)} ${showText(c.name).padEnd(48)} ${`[${c.shape.join(', ')}]`.padEnd(14)} ${(c.dtype ?? c.type.name).padEnd(8)} ${String(c.nbytes).padStart(10)}`,
+      );
     }
   }
   lines.push('', `plain tensors (${view.plain.length})`);
-  for (const t of view.plain) lines.push(`  ${showText(t.name).padEnd(40)} ${`[${t.shape.join(', ')}]`.padEnd(14)} ${t.type.name.padEnd(36)} ${bpw(t.type.bitsPerWeight)} ${String(t.nbytes).padStart(10)}`);
+  for (const t of view.plain)
+    lines.push(
+      `  ${showText(t.name).padEnd(40)} ${`[${t.shape.join(', ')}]`.padEnd(14)} ${t.type.name.padEnd(36)} ${bpw(t.type.bitsPerWeight)} ${String(t.nbytes).padStart(10)}`,
+    );
   return lines;
 }
 

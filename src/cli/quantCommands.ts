@@ -15,29 +15,47 @@ import { parseSimulationRule, planSimulation, writeSimulated } from '../core/req
 
 async function readF32File(path: string, what: string): Promise<Float32Array> {
   const b = await readWholeFile(path);
-  if (b.length % 4) throw new QuantLensError('invalid-value', `${what} ${escapeText(path)} is ${b.length} bytes, not a whole number of float32 values`);
+  if (b.length % 4)
+    throw new QuantLensError('invalid-value', `${what} ${escapeText(path)} is ${b.length} bytes, not a whole number of float32 values`);
   return new Float32Array(b.buffer, b.byteOffset, b.length / 4);
 }
 
-export async function quantizeCommand(input: string, typeName: string, rowLength: number, output: string, imatrixPath?: string): Promise<void> {
+export async function quantizeCommand(
+  input: string,
+  typeName: string,
+  rowLength: number,
+  output: string,
+  imatrixPath?: string,
+): Promise<void> {
   const type = typeByName(typeName);
   if (!type || type.ggmlId === undefined) throw new QuantLensError('usage', `unknown ggml type ${typeName}`);
   const src = await readF32File(input, 'input');
   if (!Number.isInteger(rowLength) || rowLength <= 0 || src.length % rowLength) {
     throw new QuantLensError('usage', `--row-length ${rowLength} does not divide the ${src.length} input values`);
   }
-  if (rowLength % type.blockSize) throw new QuantLensError('usage', `--row-length ${rowLength} is not a multiple of the ${type.name} block size ${type.blockSize}`);
+  if (rowLength % type.blockSize)
+    throw new QuantLensError('usage', `--row-length ${rowLength} is not a multiple of the ${type.name} block size ${type.blockSize}`);
   const imatrix = imatrixPath ? await readF32File(imatrixPath, 'imatrix') : undefined;
-  if (imatrix && imatrix.length !== rowLength) throw new QuantLensError('usage', `imatrix has ${imatrix.length} values; expected one per column (${rowLength})`);
+  if (imatrix && imatrix.length !== rowLength)
+    throw new QuantLensError('usage', `imatrix has ${imatrix.length} values; expected one per column (${rowLength})`);
   if (imatrix) checkImportance(imatrixPath!, imatrix);
   const quantizer = requireQuantizer(type);
   if (quantizer.requiresImatrix && !imatrix) throw new QuantLensError('usage', `${type.name} needs an importance matrix (--imatrix)`);
   const bytes = quantizer.quantize(src, src.length / rowLength, rowLength, imatrix);
   await writeFileAtomically(output, (write) => write(bytes), { protect: imatrixPath ? [input, imatrixPath] : [input] });
-  process.stderr.write(`wrote ${bytes.length} bytes of ${type.name} blocks (${src.length / rowLength} rows of ${rowLength}) to ${escapeText(output)}\n`);
+  process.stderr.write(
+    `wrote ${bytes.length} bytes of ${type.name} blocks (${src.length / rowLength} rows of ${rowLength}) to ${escapeText(output)}\n`,
+  );
 }
 
-export async function requantizeCommand(input: string, output: string, rules: string[], imatrixPath: string | undefined, json: boolean, threads = 1): Promise<void> {
+export async function requantizeCommand(
+  input: string,
+  output: string,
+  rules: string[],
+  imatrixPath: string | undefined,
+  json: boolean,
+  threads = 1,
+): Promise<void> {
   if (!rules.length) throw new QuantLensError('usage', 'requantize needs at least one --tensor-type REGEX=TYPE');
   const parsed = rules.map(parseTensorTypeRule);
   const model = await openModel(input);
@@ -63,16 +81,26 @@ export async function requantizeCommand(input: string, output: string, rules: st
       process.stdout.write(JSON.stringify({ output: result.path, bytes: result.bytes, changes: result.errors }, null, 1) + '\n');
     } else {
       for (const e of result.errors) {
-        process.stdout.write(`${showText(e.tensor).padEnd(36)} ${e.from.padEnd(8)} -> ${e.to.padEnd(8)} rel RMSE ${e.metrics.rel_rmse.toPrecision(4)}  SNR ${e.metrics.snr_db?.toFixed(2) ?? 'inf'} dB\n`);
+        process.stdout.write(
+          `${showText(e.tensor).padEnd(36)} ${e.from.padEnd(8)} -> ${e.to.padEnd(8)} rel RMSE ${e.metrics.rel_rmse.toPrecision(4)}  SNR ${e.metrics.snr_db?.toFixed(2) ?? 'inf'} dB\n`,
+        );
       }
-      process.stdout.write(`wrote ${escapeText(output)}: ${formatBytes(plan.oldBytes)} -> ${formatBytes(plan.newBytes)} of tensor data, ${plan.changes.length} tensors changed\n`);
+      process.stdout.write(
+        `wrote ${escapeText(output)}: ${formatBytes(plan.oldBytes)} -> ${formatBytes(plan.newBytes)} of tensor data, ${plan.changes.length} tensors changed\n`,
+      );
     }
   } finally {
     await model.close();
   }
 }
 
-export async function errorCommand(file: string, pattern: string | undefined, candidateList: string | undefined, json: boolean, imatrixPath?: string): Promise<void> {
+export async function errorCommand(
+  file: string,
+  pattern: string | undefined,
+  candidateList: string | undefined,
+  json: boolean,
+  imatrixPath?: string,
+): Promise<void> {
   const candidates: Candidate[] = (candidateList?.split(',') ?? DEFAULT_CANDIDATES).filter(Boolean).map(parseCandidate);
   let re: RegExp | undefined;
   try {
@@ -87,12 +115,16 @@ export async function errorCommand(file: string, pattern: string | undefined, ca
     for (const [i, t] of tensors.entries()) {
       process.stderr.write(`[${i + 1}/${tensors.length}] ${showText(t.name)}\n`);
       try {
-        const rows = computeWhatIf(model, t, candidates, { imatrix: imatrixPath ? await imatrixFor(imatrixPath, t.name, t.shape[0]) : undefined });
+        const rows = computeWhatIf(model, t, candidates, {
+          imatrix: imatrixPath ? await imatrixFor(imatrixPath, t.name, t.shape[0]) : undefined,
+        });
         results.push({ name: t.name, type_name: t.type.ggmlName ?? t.type.name, candidates: rows });
         if (!json) {
           process.stdout.write(`${showText(t.name)} (${t.type.name}, [${t.shape.join(', ')}])\n`);
           for (const r of rows) {
-            process.stdout.write(`  ${r.current ? '*' : ' '} ${r.label.padEnd(26)} ${r.bitsPerWeight.toFixed(3).padStart(7)} bpw  rel RMSE ${r.metrics.rel_rmse.toPrecision(4).padStart(10)}${r.metrics.weighted_rel_rmse !== undefined ? `  weighted ${r.metrics.weighted_rel_rmse.toPrecision(4).padStart(10)}` : ''}  SNR ${(r.metrics.snr_db?.toFixed(2) ?? 'inf').padStart(7)} dB  cos ${r.metrics.cosine.toFixed(6)}\n`);
+            process.stdout.write(
+              `  ${r.current ? '*' : ' '} ${r.label.padEnd(26)} ${r.bitsPerWeight.toFixed(3).padStart(7)} bpw  rel RMSE ${r.metrics.rel_rmse.toPrecision(4).padStart(10)}${r.metrics.weighted_rel_rmse !== undefined ? `  weighted ${r.metrics.weighted_rel_rmse.toPrecision(4).padStart(10)}` : ''}  SNR ${(r.metrics.snr_db?.toFixed(2) ?? 'inf').padStart(7)} dB  cos ${r.metrics.cosine.toFixed(6)}\n`,
+            );
           }
         }
       } catch (e) {
@@ -115,12 +147,22 @@ export async function simulateCommand(input: string, output: string, rules: stri
     const plan = planSimulation(model, parsed);
     for (const s of plan.skipped) process.stderr.write(`skipped ${showText(s.tensor)}: ${s.reason}\n`);
     const script = workerScript();
-    const pool = script && threads > 1 && plan.changes.some((c) => c.candidate.kind === 'ggml') ? new WorkerPool(script, threads) : undefined;
-    const result = await writeSimulated(model, plan, output, { otherInputs: [input], quantize: pool?.chunkQuantizer(), inFlight: pool ? threads + 1 : 1 }).finally(() => pool?.dispose());
+    const pool =
+      script && threads > 1 && plan.changes.some((c) => c.candidate.kind === 'ggml') ? new WorkerPool(script, threads) : undefined;
+    const result = await writeSimulated(model, plan, output, {
+      otherInputs: [input],
+      quantize: pool?.chunkQuantizer(),
+      inFlight: pool ? threads + 1 : 1,
+    }).finally(() => pool?.dispose());
     if (json) process.stdout.write(JSON.stringify({ output: result.path, changes: result.errors }, null, 1) + '\n');
     else {
-      for (const e of result.errors) process.stdout.write(`${showText(e.tensor).padEnd(48)} ${e.candidate.padEnd(16)} rel RMSE ${e.metrics.rel_rmse.toPrecision(4)}  SNR ${e.metrics.snr_db?.toFixed(2) ?? 'inf'} dB\n`);
-      process.stdout.write(`wrote ${escapeText(output)}: ${result.errors.length} tensors replaced by their simulated quantization, in their original dtype\n`);
+      for (const e of result.errors)
+        process.stdout.write(
+          `${showText(e.tensor).padEnd(48)} ${e.candidate.padEnd(16)} rel RMSE ${e.metrics.rel_rmse.toPrecision(4)}  SNR ${e.metrics.snr_db?.toFixed(2) ?? 'inf'} dB\n`,
+        );
+      process.stdout.write(
+        `wrote ${escapeText(output)}: ${result.errors.length} tensors replaced by their simulated quantization, in their original dtype\n`,
+      );
     }
   } finally {
     await model.close();

@@ -47,25 +47,38 @@ export async function compareCommand(file: string, ref: string, pattern: string 
       onProgress: (done, total, name) => process.stderr.write(`[${done}/${total}] ${showText(name)}\n`),
     });
     if (json) {
-      process.stdout.write(JSON.stringify({
-        file, reference: ref, tensors,
-        uncompared,
-        missing_in_reference: pairing.missingInReference,
-        missing_in_file: pairing.missingInModel,
-        shape_mismatches: pairing.shapeMismatches,
-      }, null, 1) + '\n');
+      process.stdout.write(
+        JSON.stringify(
+          {
+            file,
+            reference: ref,
+            tensors,
+            uncompared,
+            missing_in_reference: pairing.missingInReference,
+            missing_in_file: pairing.missingInModel,
+            shape_mismatches: pairing.shapeMismatches,
+          },
+          null,
+          1,
+        ) + '\n',
+      );
       return;
     }
     // Names from the files (and the paths given) are escaped and cut; --json has them whole.
     const ranked = [...tensors].sort((a, b) => b.rel_rmse - a.rel_rmse);
-    process.stdout.write(`${'tensor'.padEnd(40)} ${'type'.padEnd(8)} ${'rel RMSE'.padStart(10)} ${'SNR dB'.padStart(8)} ${'max abs'.padStart(10)} ${'cosine'.padStart(9)}\n`);
+    process.stdout.write(
+      `${'tensor'.padEnd(40)} ${'type'.padEnd(8)} ${'rel RMSE'.padStart(10)} ${'SNR dB'.padStart(8)} ${'max abs'.padStart(10)} ${'cosine'.padStart(9)}\n`,
+    );
     for (const t of ranked) {
-      process.stdout.write(`${showText(t.name).padEnd(40)} ${t.type_name.padEnd(8)} ${t.rel_rmse.toPrecision(4).padStart(10)} ${(t.snr_db?.toFixed(2) ?? 'inf').padStart(8)} ${t.max_abs.toPrecision(4).padStart(10)} ${t.cosine.toFixed(6).padStart(9)}\n`);
+      process.stdout.write(
+        `${showText(t.name).padEnd(40)} ${t.type_name.padEnd(8)} ${t.rel_rmse.toPrecision(4).padStart(10)} ${(t.snr_db?.toFixed(2) ?? 'inf').padStart(8)} ${t.max_abs.toPrecision(4).padStart(10)} ${t.cosine.toFixed(6).padStart(9)}\n`,
+      );
     }
     for (const u of uncompared) process.stdout.write(`${showText(u.name).padEnd(40)} not compared: ${u.error}\n`);
     for (const n of pairing.missingInReference) process.stdout.write(`only in ${escapeText(file)}: ${showText(n)}\n`);
     for (const n of pairing.missingInModel) process.stdout.write(`only in ${escapeText(ref)}: ${showText(n)}\n`);
-    for (const s of pairing.shapeMismatches) process.stdout.write(`shape mismatch ${showText(s.name)}: [${s.shape}] vs [${s.referenceShape}]\n`);
+    for (const s of pairing.shapeMismatches)
+      process.stdout.write(`shape mismatch ${showText(s.name)}: [${s.shape}] vs [${s.referenceShape}]\n`);
   });
 }
 

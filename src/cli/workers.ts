@@ -13,6 +13,7 @@ export function workerScript(): string | undefined {
 /** --threads N (1 to 64), by default one per core. */
 export function parseThreads(value: string | undefined): number {
   const threads = value === undefined ? availableParallelism() : Number(value);
-  if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new QuantLensError('usage', '--threads must be an integer from 1 to 64');
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64)
+    throw new QuantLensError('usage', '--threads must be an integer from 1 to 64');
   return threads;
 }

@@ -37,7 +37,8 @@ export const MAX_MESSAGE = 500;
  * (U+202A-202E, U+2066-2069), the line and paragraph separators (editors break lines there) and unpaired
  * surrogates.
  */
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const UNSAFE =
+  /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 const UNSAFE_ONE = new RegExp(`^(?:${UNSAFE.source})$`);
 
 const hex = (code: number, digits: number) => code.toString(16).padStart(digits, '0');
@@ -130,7 +131,10 @@ export function isPlainName(text: string): boolean {
  * and the end kept). Applying it twice gives the same text.
  */
 export function safeMessage(text: string): string {
-  const runs = escapeText(text).replace(new RegExp(`\\S{${MAX_RUN + 1},}`, 'gu'), (run) => `${run.slice(0, indexAfter(run, MAX_RUN - 1))}… (${countChars(run)} chars)`);
+  const runs = escapeText(text).replace(
+    new RegExp(`\\S{${MAX_RUN + 1},}`, 'gu'),
+    (run) => `${run.slice(0, indexAfter(run, MAX_RUN - 1))}… (${countChars(run)} chars)`,
+  );
   const length = countChars(runs);
   if (length <= MAX_MESSAGE) return runs;
   const marker = ` … (${length} chars) … `;

@@ -8,7 +8,21 @@ import type { TensorType } from './types.ts';
 export type ModelFormat = 'gguf' | 'safetensors';
 
 /** GGUF metadata value types, ids as in the GGUF spec. */
-export const GGUF_VALUE_TYPES = ['UINT8', 'INT8', 'UINT16', 'INT16', 'UINT32', 'INT32', 'FLOAT32', 'BOOL', 'STRING', 'ARRAY', 'UINT64', 'INT64', 'FLOAT64'] as const;
+export const GGUF_VALUE_TYPES = [
+  'UINT8',
+  'INT8',
+  'UINT16',
+  'INT16',
+  'UINT32',
+  'INT32',
+  'FLOAT32',
+  'BOOL',
+  'STRING',
+  'ARRAY',
+  'UINT64',
+  'INT64',
+  'FLOAT64',
+] as const;
 export type GgufValueTypeName = (typeof GGUF_VALUE_TYPES)[number];
 
 /** A scalar metadata value: numbers, bigint for 64-bit integers, booleans and strings. */

@@ -14,12 +14,21 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const configured = vscode.workspace.getConfiguration('quantLens').get<number>('workerCount', 0);
   const hubToken = new HubToken(context.secrets);
   await hubToken.load();
-  pool = new WorkerPool(vscode.Uri.joinPath(context.extensionUri, 'dist', 'worker.js').fsPath, configured > 0 ? configured : defaultWorkerCount(), undefined, 1, hubToken.workerEnv());
+  pool = new WorkerPool(
+    vscode.Uri.joinPath(context.extensionUri, 'dist', 'worker.js').fsPath,
+    configured > 0 ? configured : defaultWorkerCount(),
+    undefined,
+    1,
+    hubToken.workerEnv(),
+  );
   const registry = new ModelRegistry();
   const provider = new ModelEditorProvider(context, pool, registry, hubToken);
   const dumpSelector: vscode.DocumentSelector = { language: 'quantlens-dump' };
   context.subscriptions.push(
-    vscode.window.registerCustomEditorProvider(VIEW_TYPE, provider, { webviewOptions: { retainContextWhenHidden: true }, supportsMultipleEditorsPerDocument: false }),
+    vscode.window.registerCustomEditorProvider(VIEW_TYPE, provider, {
+      webviewOptions: { retainContextWhenHidden: true },
+      supportsMultipleEditorsPerDocument: false,
+    }),
     vscode.languages.registerHoverProvider('*', new TensorHoverProvider(registry)),
     vscode.workspace.registerTextDocumentContentProvider(DUMP_SCHEME, new DumpContentProvider(pool)),
     vscode.languages.registerDocumentSymbolProvider(dumpSelector, new DumpSymbolProvider()),

@@ -58,7 +58,13 @@ export class ModelDocument implements vscode.CustomDocument {
       // a remote file's version is checked by its ETag on every read (core/io/httpByteSource.ts)
       return new ModelDocument(uri, await openModel(location, remote), undefined, version, pool);
     } catch (e) {
-      return new ModelDocument(uri, undefined, { message: oneLine(e), unreadable: e instanceof QuantLensError && e.code === 'io' }, version, pool);
+      return new ModelDocument(
+        uri,
+        undefined,
+        { message: oneLine(e), unreadable: e instanceof QuantLensError && e.code === 'io' },
+        version,
+        pool,
+      );
     }
   }
 
@@ -75,7 +81,11 @@ export class ModelDocument implements vscode.CustomDocument {
    * Run a worker job for this document, from the cache when this file version already computed it. The job is
    * cancelled with the editor, by cancelJobs, or by `token`.
    */
-  async run<J extends WorkerJob>(job: J, onProgress?: (done: number, total: number) => void, token?: vscode.CancellationToken): Promise<ResultOf<J>> {
+  async run<J extends WorkerJob>(
+    job: J,
+    onProgress?: (done: number, total: number) => void,
+    token?: vscode.CancellationToken,
+  ): Promise<ResultOf<J>> {
     const key = `${this.version}|${JSON.stringify({ ...job, path: undefined })}`;
     // the key holds the job, kind included: a cached result is this job's
     const cached = resultCache.get(key) as ResultOf<J> | undefined;

@@ -5,7 +5,17 @@ import type { WorkerPool } from '../node/workerPool.ts';
 import { webviewHtml } from './webviewHtml.ts';
 import { buildWebviewModel } from './webviewModel.ts';
 import type { GroupRecord } from '../core/hfquant/weights.ts';
-import type { FromWebview, GroupView, JobProgress, Notice, Replies, Request, RequestType, ToWebview, WebviewSettings } from '../shared/webviewProtocol.ts';
+import type {
+  FromWebview,
+  GroupView,
+  JobProgress,
+  Notice,
+  Replies,
+  Request,
+  RequestType,
+  ToWebview,
+  WebviewSettings,
+} from '../shared/webviewProtocol.ts';
 import type { ModelRegistry } from './modelRegistry.ts';
 import type { HubToken } from './hubToken.ts';
 import { isRemote, modelLocation, modelName } from './modelUri.ts';
@@ -42,7 +52,13 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     const open = () => ModelDocument.open(uri, this.pool, this.hubToken.remoteOptions());
     if (!isRemote(uri)) return open();
     // a remote header can take a few seconds: say what is happening meanwhile
-    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Quant Lens: reading the header of ${modelName(uri)} from ${uri.authority}` }, open);
+    return vscode.window.withProgress(
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: `Quant Lens: reading the header of ${modelName(uri)} from ${uri.authority}`,
+      },
+      open,
+    );
   }
 
   /** The editor of a document whose panel is active, for commands run from the title bar or palette. */
@@ -92,10 +108,18 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     );
 
     /** The replies to one request: each carries the request's id. */
-    const replyTo = <K extends RequestType>(request: Request<K>) => (r: Replies[K]) => post({ ...r, inReplyTo: request.id });
+    const replyTo =
+      <K extends RequestType>(request: Request<K>) =>
+      (r: Replies[K]) =>
+        post({ ...r, inReplyTo: request.id });
 
     /** A job for the tensor shown (or the whole model): progress inline and in the explorer, errors as one line. */
-    const runInView = async (label: string, tensor: string | undefined, reply: (r: JobProgress) => void, work: (progress: (done: number, total: number) => void) => Promise<void>) => {
+    const runInView = async (
+      label: string,
+      tensor: string | undefined,
+      reply: (r: JobProgress) => void,
+      work: (progress: (done: number, total: number) => void) => Promise<void>,
+    ) => {
       try {
         await vscode.window.withProgress({ location: { viewId: 'workbench.view.explorer' }, title: label }, () =>
           work((done, total) => reply({ type: 'progress', label, done, total })),
@@ -178,14 +202,20 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         case 'whatIf': {
           const reply = replyTo(m);
           return runInView(`Quant Lens: what-if for ${m.tensor}`, m.tensor, reply, async (progress) => {
-            const r = await doc.run({ kind: 'whatIf', path, tensor: m.tensor, candidates: [...DEFAULT_CANDIDATES], imatrix: doc.imatrix }, progress);
+            const r = await doc.run(
+              { kind: 'whatIf', path, tensor: m.tensor, candidates: [...DEFAULT_CANDIDATES], imatrix: doc.imatrix },
+              progress,
+            );
             reply({ type: 'whatIf', tensor: m.tensor, rows: r.rows });
           });
         }
         case 'candidateError': {
           const reply = replyTo(m);
           return runInView(`Quant Lens: error of ${m.candidate}`, m.tensor, reply, async (progress) => {
-            const r = await doc.run({ kind: 'candidateError', path, tensor: m.tensor, candidate: m.candidate, bins: settings.bins, imatrix: doc.imatrix }, progress);
+            const r = await doc.run(
+              { kind: 'candidateError', path, tensor: m.tensor, candidate: m.candidate, bins: settings.bins, imatrix: doc.imatrix },
+              progress,
+            );
             reply({ type: 'candidateError', tensor: m.tensor, candidate: r.candidate, stats: r.stats });
           });
         }
@@ -197,7 +227,12 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
           const arr = entry?.value as ArrayValue | undefined;
           if (!doc.model || !arr || arr.kind !== 'array') return;
           const values = await readArrayPage(doc.model.files[arr.fileIndex].source, arr, m.start, m.count);
-          return replyTo(m)({ type: 'arrayPage', key: m.key, start: m.start, values: values.map((v) => (typeof v === 'string' ? JSON.stringify(v) : String(v))) });
+          return replyTo(m)({
+            type: 'arrayPage',
+            key: m.key,
+            start: m.start,
+            values: values.map((v) => (typeof v === 'string' ? JSON.stringify(v) : String(v))),
+          });
         }
         case 'cancel':
           doc.cancelJobs();

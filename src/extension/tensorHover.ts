@@ -24,16 +24,35 @@ export function statsMarkdown(s: TensorStats): string {
 }
 
 /** What the hover says of a tensor, or of a logical weight (its scheme as the type, its logical shape). */
-function describe(hit: TensorHit): { name: string; type: string; shape: number[]; bitsPerWeight: number; nElements: number; decodable: boolean } {
+function describe(hit: TensorHit): {
+  name: string;
+  type: string;
+  shape: number[];
+  bitsPerWeight: number;
+  nElements: number;
+  decodable: boolean;
+} {
   const { tensor: t, weight: w } = hit;
-  if (w) return { name: w.name, type: w.scheme, shape: w.shape, bitsPerWeight: w.bitsPerWeight, nElements: w.nElements, decodable: w.decodable };
-  return { name: t!.name, type: t!.type.name, shape: t!.shape, bitsPerWeight: t!.type.bitsPerWeight, nElements: t!.nElements, decodable: !!codecForType(t!.type) };
+  if (w)
+    return { name: w.name, type: w.scheme, shape: w.shape, bitsPerWeight: w.bitsPerWeight, nElements: w.nElements, decodable: w.decodable };
+  return {
+    name: t!.name,
+    type: t!.type.name,
+    shape: t!.shape,
+    bitsPerWeight: t!.type.bitsPerWeight,
+    nElements: t!.nElements,
+    decodable: !!codecForType(t!.type),
+  };
 }
 
 export class TensorHoverProvider implements vscode.HoverProvider {
   constructor(private readonly registry: ModelRegistry) {}
 
-  async provideHover(document: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
+  async provideHover(
+    document: vscode.TextDocument,
+    position: vscode.Position,
+    token: vscode.CancellationToken,
+  ): Promise<vscode.Hover | undefined> {
     if (!this.registry.size) return undefined;
     const range = document.getWordRangeAtPosition(position, TENSOR_NAME);
     if (!range) return undefined;
@@ -45,7 +64,9 @@ export class TensorHoverProvider implements vscode.HoverProvider {
       const { doc, writtenAs } = hit;
       const d = describe(hit);
       const args = encodeURIComponent(JSON.stringify([doc.uri.toString(), d.name]));
-      md.appendMarkdown(`**${d.name}** · \`${d.type}\` · [${d.shape.join(' × ')}] · ${d.bitsPerWeight.toFixed(3)} bpw${writtenAs ? ` _(as ${writtenAs})_` : ''}\n\n`);
+      md.appendMarkdown(
+        `**${d.name}** · \`${d.type}\` · [${d.shape.join(' × ')}] · ${d.bitsPerWeight.toFixed(3)} bpw${writtenAs ? ` _(as ${writtenAs})_` : ''}\n\n`,
+      );
       if (hit.weight?.error) md.appendMarkdown(`_${hit.weight.error.message}_\n\n`);
       const s = await this.statsFor(hit, token);
       md.appendMarkdown(s ? `${statsMarkdown(s)}\n\n` : '_stats not computed yet: select it in the editor_\n\n');

@@ -32,7 +32,14 @@ function logicalRow(w: LogicalWeight): TensorRow {
     logical: {
       format: w.format.label,
       scheme: w.scheme,
-      components: w.components.map((c, i) => ({ role: w.roles[i], name: c.name, shape: c.shape, dtype: c.dtype ?? c.type.name, nbytes: c.nbytes, offset: c.offset })),
+      components: w.components.map((c, i) => ({
+        role: w.roles[i],
+        name: c.name,
+        shape: c.shape,
+        dtype: c.dtype ?? c.type.name,
+        nbytes: c.nbytes,
+        offset: c.offset,
+      })),
       diagnostics: w.diagnostics,
       ...(w.error ? { error: oneLine(w.error) } : {}),
     },
@@ -57,8 +64,13 @@ function tensorRow(t: TensorInfo): TensorRow {
 }
 
 /** The rows: the model's tensors, or (a quantized checkpoint) its logical weights and plain tensors, in file order. */
-export async function buildWebviewModel(model: Model, view?: QuantizedModel): Promise<Omit<ModelMessage, 'type' | 'fileName' | 'settings'>> {
-  const tensors = view ? listedEntries(view).map((e) => (e.weight ? logicalRow(e.weight) : tensorRow(e.tensor))) : model.tensors.map(tensorRow);
+export async function buildWebviewModel(
+  model: Model,
+  view?: QuantizedModel,
+): Promise<Omit<ModelMessage, 'type' | 'fileName' | 'settings'>> {
+  const tensors = view
+    ? listedEntries(view).map((e) => (e.weight ? logicalRow(e.weight) : tensorRow(e.tensor)))
+    : model.tensors.map(tensorRow);
   const metadata: MetadataRow[] = model.metadata.map((m) => {
     const v = m.value;
     if (typeof v === 'object' && v !== null && (v as ArrayValue).kind === 'array') {
@@ -69,5 +81,12 @@ export async function buildWebviewModel(model: Model, view?: QuantizedModel): Pr
     return { key: m.key, type: m.type, display, text: typeof v === 'string' && display.length < JSON.stringify(v).length ? v : undefined };
   });
   const summary = summarize(model);
-  return { summary: view ? logicalSummary(summary, view) : summary, ...(view ? { quantization: view.summary } : {}), tensors, metadata, quantMap: buildQuantMap(model), memory: estimateMemory(model) };
+  return {
+    summary: view ? logicalSummary(summary, view) : summary,
+    ...(view ? { quantization: view.summary } : {}),
+    tensors,
+    metadata,
+    quantMap: buildQuantMap(model),
+    memory: estimateMemory(model),
+  };
 }

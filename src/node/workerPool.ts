@@ -66,7 +66,8 @@ export class WorkerPool {
       jobs.splice(jobs.indexOf(p), 1);
       if (m.type === 'result') p.resolve(m.result);
       // a bug in the worker (not a QuantLensError there) stays one here, as it would on this thread
-      else p.reject(m.code === 'internal' ? new Error(m.message) : new QuantLensError((m.code as ErrorCode | undefined) ?? 'io', m.message));
+      else
+        p.reject(m.code === 'internal' ? new Error(m.message) : new QuantLensError((m.code as ErrorCode | undefined) ?? 'io', m.message));
       this.pump();
     });
     w.on('error', (e) => this.replace(w, e));
@@ -110,7 +111,10 @@ export class WorkerPool {
     return this.enqueue(job, onProgress).handle;
   }
 
-  private enqueue<J extends WorkerJob>(job: J, onProgress?: (done: number, total: number) => void): { pending: Pending; handle: JobHandle<ResultOf<J>> } {
+  private enqueue<J extends WorkerJob>(
+    job: J,
+    onProgress?: (done: number, total: number) => void,
+  ): { pending: Pending; handle: JobHandle<ResultOf<J>> } {
     if (this.disposed) throw new QuantLensError('cancelled', 'the worker pool is closed');
     const flag = new SharedArrayBuffer(4);
     let pending!: Pending;
@@ -141,7 +145,11 @@ export class WorkerPool {
    * shorter than a worker's start-up never waits for one), then the back ones (the smallest, so that it lets
    * worker messages in often), one job at a time with messages in between.
    */
-  spread<J extends WorkerJob>(jobs: J[], runHere: (index: number) => ResultOf<J> | Promise<ResultOf<J>>, order: number[] = jobs.map((_, i) => i)): JobHandle<ResultOf<J>>[] {
+  spread<J extends WorkerJob>(
+    jobs: J[],
+    runHere: (index: number) => ResultOf<J> | Promise<ResultOf<J>>,
+    order: number[] = jobs.map((_, i) => i),
+  ): JobHandle<ResultOf<J>>[] {
     const handles: JobHandle<ResultOf<J>>[] = [];
     const indexOf = new Map<Pending, number>();
     for (const i of order) {
@@ -206,7 +214,8 @@ export class WorkerPool {
     const old = this.workers;
     this.workers = [];
     for (const w of old) {
-      for (const p of this.posted.get(w) ?? []) p.reject(new QuantLensError('cancelled', 'cancelled: the workers restarted with the new token'));
+      for (const p of this.posted.get(w) ?? [])
+        p.reject(new QuantLensError('cancelled', 'cancelled: the workers restarted with the new token'));
       this.posted.delete(w);
     }
     for (let i = 0; i < old.length; i++) this.spawn();

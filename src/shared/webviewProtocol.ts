@@ -81,7 +81,17 @@ export type RequestType = keyof Requests;
 export type Request<K extends RequestType = RequestType> = { [P in K]: { type: P; id: number } & Requests[P] }[K];
 
 /** `quantization`: one line naming the format of a quantized Hugging Face checkpoint, whose rows are its logical weights. */
-export type ModelMessage = { type: 'model'; fileName: string; summary: ModelSummary; quantization?: string; tensors: TensorRow[]; metadata: MetadataRow[]; quantMap: QuantMap; memory: MemoryFit; settings: WebviewSettings };
+export type ModelMessage = {
+  type: 'model';
+  fileName: string;
+  summary: ModelSummary;
+  quantization?: string;
+  tensors: TensorRow[];
+  metadata: MetadataRow[];
+  quantMap: QuantMap;
+  memory: MemoryFit;
+  settings: WebviewSettings;
+};
 /** `unreadable`: the file could not be read at all (missing, refused, unreachable), as opposed to read and refused. */
 type OpenError = { type: 'openError'; message: string; unreadable: boolean };
 type Stats = { type: 'stats'; tensor: string; stats: TensorStats };
@@ -95,7 +105,10 @@ type WhatIf = { type: 'whatIf'; tensor: string; rows: WhatIfRow[] };
 type CandidateError = { type: 'candidateError'; tensor: string; candidate: string; stats: TensorStats };
 type TensorComparison = { type: 'tensorComparison'; detail: TensorComparisonDetail };
 /** A job's progress, then its end: jobDone or jobError. */
-export type JobProgress = { type: 'progress'; label: string; done: number; total: number } | { type: 'jobDone' } | { type: 'jobError'; tensor?: string; message: string };
+export type JobProgress =
+  | { type: 'progress'; label: string; done: number; total: number }
+  | { type: 'jobDone' }
+  | { type: 'jobError'; tensor?: string; message: string };
 type Tokens = { type: 'tokens'; query: string; matches: { id: number; text: string }[] };
 /** values rendered as text: strings JSON-quoted, numbers and booleans as written */
 type ArrayPage = { type: 'arrayPage'; key: string; start: number; values: string[] };

@@ -9,8 +9,22 @@ import { QuantLensError } from '../core/errors.ts';
 import { computeTensorStats, DEFAULT_BINS, type TensorStats } from '../core/analysis/tensorStats.ts';
 import { computeScaleDistribution } from '../core/analysis/blocks.ts';
 import { inspectBlock } from '../core/analysis/inspectedBlock.ts';
-import { computeWhatIf, parseCandidate, candidateErrorStats, candidateId, predictCandidateError, type WhatIfRow } from '../core/analysis/whatIf.ts';
-import { compareModels, comparePair, compareTensorDetail, pairTensors, type ComparedTensor, type UncomparedTensor } from '../core/compare/compare.ts';
+import {
+  computeWhatIf,
+  parseCandidate,
+  candidateErrorStats,
+  candidateId,
+  predictCandidateError,
+  type WhatIfRow,
+} from '../core/analysis/whatIf.ts';
+import {
+  compareModels,
+  comparePair,
+  compareTensorDetail,
+  pairTensors,
+  type ComparedTensor,
+  type UncomparedTensor,
+} from '../core/compare/compare.ts';
 import { buildReport } from '../core/report/report.ts';
 import { dumpModel } from '../core/report/textDump.ts';
 import { parseTensorTypeRule, planRequantize, writeRequantized } from '../core/requant/requantize.ts';
@@ -92,10 +106,15 @@ async function whatIfOnHelpers(job: JobOf<'whatIf'>, helpers: WorkerPool, ctx: J
   }
   const busy = groups.filter((g) => g.candidates.length);
   const progress = busy.map(() => ({ done: 0, total: 1 }));
-  const handles = busy.map((g, i) => helpers.run({ ...job, candidates: g.candidates }, (done, total) => {
-    progress[i] = { done, total };
-    ctx.onProgress(progress.reduce((a, p) => a + p.done / p.total, 0), progress.length);
-  }));
+  const handles = busy.map((g, i) =>
+    helpers.run({ ...job, candidates: g.candidates }, (done, total) => {
+      progress[i] = { done, total };
+      ctx.onProgress(
+        progress.reduce((a, p) => a + p.done / p.total, 0),
+        progress.length,
+      );
+    }),
+  );
   const watch = setInterval(() => ctx.isCancelled() && handles.forEach((h) => h.cancel()), 100);
   try {
     const rows = (await Promise.all(handles.map((h) => h.promise))).flatMap((r) => r.rows);
@@ -113,7 +132,12 @@ const HELPERS_BESIDE_THIS_THREAD = availableParallelism() - 1;
  * Stats of every tensor that can be decoded (the others are left out), on helper threads when there are some
  * (largest tensors first, so a huge one does not start last); `onTensorDone` counts finished tensors.
  */
-async function everyTensorStats(model: Model, path: string, ctx: JobContext, onTensorDone: (done: number) => void): Promise<Map<string, TensorStats>> {
+async function everyTensorStats(
+  model: Model,
+  path: string,
+  ctx: JobContext,
+  onTensorDone: (done: number) => void,
+): Promise<Map<string, TensorStats>> {
   const stats = new Map<string, TensorStats>();
   const undecodable = (e: unknown) => {
     if (!(e instanceof QuantLensError) || e.code === 'cancelled') throw e;
@@ -133,13 +157,21 @@ async function everyTensorStats(model: Model, path: string, ctx: JobContext, onT
     return stats;
   }
   try {
-    const results = await tensorByTensor(helpers, ctx, model.tensors, (t) => ({ kind: 'stats', path, tensor: t.name, bins: DEFAULT_BINS }), (t) => ({
-      kind: 'stats',
-      stats: computeTensorStats(model, t, { bins: DEFAULT_BINS, isCancelled: ctx.isCancelled }),
-    }), (e) => {
-      undecodable(e);
-      return undefined;
-    }, () => onTensorDone(++done));
+    const results = await tensorByTensor(
+      helpers,
+      ctx,
+      model.tensors,
+      (t) => ({ kind: 'stats', path, tensor: t.name, bins: DEFAULT_BINS }),
+      (t) => ({
+        kind: 'stats',
+        stats: computeTensorStats(model, t, { bins: DEFAULT_BINS, isCancelled: ctx.isCancelled }),
+      }),
+      (e) => {
+        undecodable(e);
+        return undefined;
+      },
+      () => onTensorDone(++done),
+    );
     for (const [i, t] of model.tensors.entries()) {
       const r = results[i];
       if (r) stats.set(t.name, r.stats);
@@ -178,20 +210,36 @@ async function tensorByTensor<J extends WorkerJob, T>(
  * compareModels over every paired tensor, on helper threads when there are some. A tensor whose job fails (it
  * cannot be decoded, or its helper thread died) is listed as uncompared; cancelling stops the whole comparison.
  */
-async function compareOnHelpers(model: Model, ref: Model, job: JobOf<'compare'>, ctx: JobContext): Promise<ReturnType<typeof compareModels>> {
+async function compareOnHelpers(
+  model: Model,
+  ref: Model,
+  job: JobOf<'compare'>,
+  ctx: JobContext,
+): Promise<ReturnType<typeof compareModels>> {
   const pairing = pairTensors(model, ref);
   const helpers = pairing.pairs.length > 1 && HELPERS_BESIDE_THIS_THREAD ? ctx.helpers?.(HELPERS_BESIDE_THIS_THREAD) : undefined;
   if (!helpers) return compareModels(model, ref, { isCancelled: ctx.isCancelled, onProgress: (d, t) => ctx.onProgress(d, t) });
   try {
     let done = 0;
-    const results = await tensorByTensor(helpers, ctx, pairing.pairs.map((p) => p.tensor), (t) => ({ ...job, tensors: [t.name] }), (t, i) => {
-      const row = comparePair(model, ref, pairing.pairs[i], ctx.isCancelled);
-      const [tensors, uncompared] = 'compared' in row ? [[row.compared], []] : [[], [row.uncompared]];
-      return { kind: 'compare' as const, comparison: { reference: job.reference, tensors, uncompared, missingInReference: [], missingInModel: [], shapeMismatches: [] } };
-    }, (e) => {
-      if (!(e instanceof QuantLensError) || e.code === 'cancelled') throw e;
-      return { failed: e.message };
-    }, () => ctx.onProgress(++done, pairing.pairs.length));
+    const results = await tensorByTensor(
+      helpers,
+      ctx,
+      pairing.pairs.map((p) => p.tensor),
+      (t) => ({ ...job, tensors: [t.name] }),
+      (t, i) => {
+        const row = comparePair(model, ref, pairing.pairs[i], ctx.isCancelled);
+        const [tensors, uncompared] = 'compared' in row ? [[row.compared], []] : [[], [row.uncompared]];
+        return {
+          kind: 'compare' as const,
+          comparison: { reference: job.reference, tensors, uncompared, missingInReference: [], missingInModel: [], shapeMismatches: [] },
+        };
+      },
+      (e) => {
+        if (!(e instanceof QuantLensError) || e.code === 'cancelled') throw e;
+        return { failed: e.message };
+      },
+      () => ctx.onProgress(++done, pairing.pairs.length),
+    );
     const tensors: ComparedTensor[] = [];
     const uncompared: UncomparedTensor[] = [];
     for (const [i, r] of results.entries()) {
@@ -223,14 +271,32 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
   stats: async (job, ctx) => {
     const model = await modelAt(job.path);
     const weight = await logicalWeightAt(job.path, job.tensor);
-    if (weight) return { kind: 'stats', stats: logicalWeightStats(weight, { bins: job.bins, onProgress: ctx.onProgress, isCancelled: ctx.isCancelled }) };
-    return { kind: 'stats', stats: computeTensorStats(model, tensorOf(model, job.tensor), { bins: job.bins, onProgress: ctx.onProgress, isCancelled: ctx.isCancelled }) };
+    if (weight)
+      return {
+        kind: 'stats',
+        stats: logicalWeightStats(weight, { bins: job.bins, onProgress: ctx.onProgress, isCancelled: ctx.isCancelled }),
+      };
+    return {
+      kind: 'stats',
+      stats: computeTensorStats(model, tensorOf(model, job.tensor), {
+        bins: job.bins,
+        onProgress: ctx.onProgress,
+        isCancelled: ctx.isCancelled,
+      }),
+    };
   },
   scales: async (job, ctx) => {
     const model = await modelAt(job.path);
     const weight = await logicalWeightAt(job.path, job.tensor);
     if (weight) return { kind: 'scales', scales: groupScaleDistribution(weight, job.bins) };
-    return { kind: 'scales', scales: computeScaleDistribution(model, tensorOf(model, job.tensor), { bins: job.bins, onProgress: ctx.onProgress, isCancelled: ctx.isCancelled }) };
+    return {
+      kind: 'scales',
+      scales: computeScaleDistribution(model, tensorOf(model, job.tensor), {
+        bins: job.bins,
+        onProgress: ctx.onProgress,
+        isCancelled: ctx.isCancelled,
+      }),
+    };
   },
   block: async (job) => {
     const model = await modelAt(job.path);
@@ -256,24 +322,38 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
       }
     }
     const imatrix = job.imatrix ? await imatrixFor(job.imatrix, job.tensor, tensorOf(model, job.tensor).shape[0]) : undefined;
-    return { kind: 'whatIf', rows: computeWhatIf(model, tensorOf(model, job.tensor), job.candidates.map(parseCandidate), { onProgress: ctx.onProgress, isCancelled: ctx.isCancelled, imatrix }) };
+    return {
+      kind: 'whatIf',
+      rows: computeWhatIf(model, tensorOf(model, job.tensor), job.candidates.map(parseCandidate), {
+        onProgress: ctx.onProgress,
+        isCancelled: ctx.isCancelled,
+        imatrix,
+      }),
+    };
   },
   candidateError: async (job, ctx) => {
     const model = await modelAt(job.path);
     const imatrix = job.imatrix ? await imatrixFor(job.imatrix, job.tensor, tensorOf(model, job.tensor).shape[0]) : undefined;
-    const stats = candidateErrorStats(model, tensorOf(model, job.tensor), parseCandidate(job.candidate), { bins: job.bins, imatrix, isCancelled: ctx.isCancelled });
+    const stats = candidateErrorStats(model, tensorOf(model, job.tensor), parseCandidate(job.candidate), {
+      bins: job.bins,
+      imatrix,
+      isCancelled: ctx.isCancelled,
+    });
     return { kind: 'candidateError', candidate: job.candidate, stats };
   },
   report: async (job, ctx) => {
     const model = await modelAt(job.path);
-    const stats = await everyTensorStats(model, job.path, ctx, (done) => ctx.onProgress(done, model.tensors.length * (job.reference ? 2 : 1)));
+    const stats = await everyTensorStats(model, job.path, ctx, (done) =>
+      ctx.onProgress(done, model.tensors.length * (job.reference ? 2 : 1)),
+    );
     let comparison;
     if (job.reference) {
       const ref = await openModel(job.reference);
       try {
         const { tensors, uncompared } = compareModels(model, ref, {
           isCancelled: ctx.isCancelled,
-          onProgress: (done, total) => ctx.onProgress(model.tensors.length + (done * model.tensors.length) / total, 2 * model.tensors.length),
+          onProgress: (done, total) =>
+            ctx.onProgress(model.tensors.length + (done * model.tensors.length) / total, 2 * model.tensors.length),
         });
         comparison = { reference: job.reference, tensors, uncompared };
       } finally {
@@ -292,7 +372,14 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
         : await compareOnHelpers(model, ref, job, ctx);
       return {
         kind: 'compare',
-        comparison: { reference: job.reference, tensors, uncompared, missingInReference: pairing.missingInReference, missingInModel: pairing.missingInModel, shapeMismatches: pairing.shapeMismatches },
+        comparison: {
+          reference: job.reference,
+          tensors,
+          uncompared,
+          missingInReference: pairing.missingInReference,
+          missingInModel: pairing.missingInModel,
+          shapeMismatches: pairing.shapeMismatches,
+        },
       };
     } finally {
       if (!job.tensors) await ref.close();
@@ -307,7 +394,9 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
   },
   dump: async (job, ctx) => {
     const model = await modelAt(job.path);
-    const stats = job.withStats ? await everyTensorStats(model, job.path, ctx, (done) => ctx.onProgress(done, model.tensors.length)) : undefined;
+    const stats = job.withStats
+      ? await everyTensorStats(model, job.path, ctx, (done) => ctx.onProgress(done, model.tensors.length))
+      : undefined;
     return { kind: 'text', text: dumpModel(model, stats) };
   },
   simulate: async (job, ctx) => {
@@ -333,7 +422,10 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
     const predictions = [];
     for (const [i, c] of plan.changes.entries()) {
       const imatrix = job.imatrix ? await imatrixFor(job.imatrix, c.tensor.name, c.tensor.shape[0]) : undefined;
-      predictions.push({ tensor: c.tensor.name, ...predictCandidateError(model, c.tensor, { kind: 'ggml', type: c.to }, { imatrix, isCancelled: ctx.isCancelled }) });
+      predictions.push({
+        tensor: c.tensor.name,
+        ...predictCandidateError(model, c.tensor, { kind: 'ggml', type: c.to }, { imatrix, isCancelled: ctx.isCancelled }),
+      });
       ctx.onProgress(i + 1, plan.changes.length);
     }
     return { kind: 'predictions', predictions };

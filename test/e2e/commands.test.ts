@@ -4,7 +4,19 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { start, runCommand, quickOpen, show, webview, webviewFocused, shot, waitForQuickInputValue, endEachTest, CORPUS, type Session } from './harness.ts';
+import {
+  start,
+  runCommand,
+  quickOpen,
+  show,
+  webview,
+  webviewFocused,
+  shot,
+  waitForQuickInputValue,
+  endEachTest,
+  CORPUS,
+  type Session,
+} from './harness.ts';
 
 const corpusJson = (...parts: string[]) => JSON.parse(readFileSync(join(CORPUS, ...parts), 'utf8'));
 const tensorOf = (file: string, name: string) => corpusJson('gguf', file).tensors.find((t: { name: string }) => t.name === name);
@@ -28,7 +40,10 @@ function checkpoint(): Buffer {
   const rows = 64;
   const cols = 256;
   const values = new Float32Array(rows * cols).map((_, i) => Math.sin(i * 0.37) * 0.05 * (i % cols === 11 ? 20 : 1));
-  const header = JSON.stringify({ __metadata__: { format: 'pt' }, 'model.layers.0.self_attn.q_proj.weight': { dtype: 'F32', shape: [rows, cols], data_offsets: [0, values.byteLength] } });
+  const header = JSON.stringify({
+    __metadata__: { format: 'pt' },
+    'model.layers.0.self_attn.q_proj.weight': { dtype: 'F32', shape: [rows, cols], data_offsets: [0, values.byteLength] },
+  });
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(Buffer.byteLength(header)));
   return Buffer.concat([len, Buffer.from(header), Buffer.from(values.buffer)]);
@@ -74,7 +89,11 @@ test('requantize: palette -> type -> pattern -> preview -> a new verified file o
   await wv.locator('.row[data-tensor="blk.0.attn_q.weight"] .type-chip', { hasText: 'Q8_0' }).waitFor();
   await wv.locator('.row[data-tensor="token_embd.weight"] .type-chip', { hasText: 'F32' }).waitFor();
   assert.ok(existsSync(join(s.workspace, 'llama-tiny-F32-Q8_0.gguf')));
-  assert.deepEqual(readdirSync(s.workspace).filter((f) => f.endsWith('.tmp')), [], 'no temporary file left');
+  assert.deepEqual(
+    readdirSync(s.workspace).filter((f) => f.endsWith('.tmp')),
+    [],
+    'no temporary file left',
+  );
 });
 
 test('compare: a quantized file against its F32 source ranks every tensor by error in the editor', async () => {
@@ -97,7 +116,9 @@ test('compare: a quantized file against its F32 source ranks every tensor by err
   assert.deepEqual(order.slice(-2).sort(), ['blk.0.attn_norm.weight', 'output_norm.weight']);
   const worst = await rows.first().locator('td').nth(4).innerText();
   const expected = corpusJson('gguf', 'llama-tiny-Q4_K.expected.json');
-  const maxRel = Math.max(...expected.tensors.map((t: { stats: { error_vs_source: { rel_rmse: number } } }) => t.stats.error_vs_source.rel_rmse));
+  const maxRel = Math.max(
+    ...expected.tensors.map((t: { stats: { error_vs_source: { rel_rmse: number } } }) => t.stats.error_vs_source.rel_rmse),
+  );
   assert.ok(Math.abs(Number(worst) - maxRel) / maxRel < 1e-3, `worst rel. RMSE ${worst} vs ${maxRel}`);
   await wv.locator('[data-testid="tab-map"]').click();
   await wv.locator('[data-testid="map-colour"] button.active[data-colour="error"]').waitFor();
@@ -110,7 +131,9 @@ test('compare: a quantized file against its F32 source ranks every tensor by err
   await shot(s.page, 'compare-tensor');
   await wv.locator('[data-testid="tab-errors"]').click();
   await wv.locator('vscode-button[data-testid="errors-report"]').click();
-  await s.page.locator('.part.editor .monaco-editor .view-line', { hasText: 'Error against the reference, worst first' }).waitFor({ timeout: 60_000 });
+  await s.page
+    .locator('.part.editor .monaco-editor .view-line', { hasText: 'Error against the reference, worst first' })
+    .waitFor({ timeout: 60_000 });
 });
 
 test('the text dump has an outline and the tensor hover', async () => {
@@ -133,11 +156,14 @@ test('the text dump has an outline and the tensor hover', async () => {
   await s.page.locator('.monaco-hover:not(.hidden)', { hasText: ne.join(' × ') }).waitFor();
 });
 
-test('the explorer\'s context menu has the Quant Lens commands for a model file', async () => {
+test("the explorer's context menu has the Quant Lens commands for a model file", async () => {
   await s.page.keyboard.press('Escape');
   const file = s.page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'source-F32.gguf' }).first();
   await file.click({ button: 'right' });
-  await s.page.locator('.monaco-menu .action-label', { hasText: /^Quant Lens$/ }).first().hover();
+  await s.page
+    .locator('.monaco-menu .action-label', { hasText: /^Quant Lens$/ })
+    .first()
+    .hover();
   const showAsText = s.page.locator('.monaco-menu .action-label', { hasText: /^Show as Text$/ });
   await showAsText.waitFor();
   await shot(s.page, 'explorer-menu');
@@ -163,5 +189,9 @@ test('simulated quantization of a safetensors checkpoint: palette -> scheme -> p
   await wv.locator('[data-testid="file-name"]', { hasText: 'ckpt-sim-Q4_K.safetensors' }).waitFor({ timeout: 60_000 });
   await wv.locator('.row[data-tensor="model.layers.0.self_attn.q_proj.weight"] .type-chip', { hasText: 'F32' }).waitFor();
   assert.ok(existsSync(join(s.workspace, 'ckpt-sim-Q4_K.safetensors')));
-  assert.deepEqual(readdirSync(s.workspace).filter((f) => f.endsWith('.tmp')), [], 'no temporary file left');
+  assert.deepEqual(
+    readdirSync(s.workspace).filter((f) => f.endsWith('.tmp')),
+    [],
+    'no temporary file left',
+  );
 });

@@ -3,7 +3,20 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { start, runCommand, quickOpen, show, webview, shot, setTheme, webviewThemed, textContrast, endEachTest, CORPUS, type Session } from './harness.ts';
+import {
+  start,
+  runCommand,
+  quickOpen,
+  show,
+  webview,
+  shot,
+  setTheme,
+  webviewThemed,
+  textContrast,
+  endEachTest,
+  CORPUS,
+  type Session,
+} from './harness.ts';
 
 const corpusJson = (...parts: string[]) => JSON.parse(readFileSync(join(CORPUS, ...parts), 'utf8'));
 const expected = corpusJson('gguf', 'llama-tiny-Q4_K.expected.json');
@@ -15,13 +28,22 @@ const Q4_K_BLOCK_BYTES = ggmlTypes.find((t) => t.name === 'q4_K')!.type_size;
 const LLAMA_FTYPE_NAMES: Record<number, string> = { 14: 'Q4_K_S', 15: 'Q4_K_M' };
 const kv = (file: { kv: { key: string; value: unknown }[] }, key: string) => file.kv.find((k) => k.key === key)!.value;
 /** What the webview shows for a number (webview/dom.ts fmt: `digits` significant digits, exponent form below 1e-3). */
-const shown = (x: number, digits = 5) => (x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential(digits - 1) : Number(x.toPrecision(digits)).toString());
+const shown = (x: number, digits = 5) =>
+  x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential(digits - 1) : Number(x.toPrecision(digits)).toString();
 
 let s: Session;
 
 /** GGUF's little-endian scalars and length-prefixed strings, and its 32-byte alignment of the tensor data. */
-const u32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); return b; };
-const u64 = (v: number) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); return b; };
+const u32 = (v: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v);
+  return b;
+};
+const u64 = (v: number) => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt(v));
+  return b;
+};
 const str = (t: string) => Buffer.concat([u64(Buffer.byteLength(t)), Buffer.from(t)]);
 const aligned = (header: Buffer) => Buffer.concat([header, Buffer.alloc((32 - (header.length % 32)) % 32)]);
 const GGUF_STRING = 8;
@@ -43,10 +65,23 @@ const VOCABULARY = 201;
 function vocabularyGguf(): Buffer {
   const tokens = Array.from({ length: VOCABULARY }, (_, i) => str(`tok${i}`));
   const header = Buffer.concat([
-    Buffer.from('GGUF'), u32(3), u64(1), u64(2),
-    str('general.architecture'), u32(GGUF_STRING), str('llama'),
-    str('tokenizer.ggml.tokens'), u32(GGUF_ARRAY), u32(GGUF_STRING), u64(VOCABULARY), ...tokens,
-    str('blk.0.attn_norm.weight'), u32(1), u64(32), u32(0), u64(0),
+    Buffer.from('GGUF'),
+    u32(3),
+    u64(1),
+    u64(2),
+    str('general.architecture'),
+    u32(GGUF_STRING),
+    str('llama'),
+    str('tokenizer.ggml.tokens'),
+    u32(GGUF_ARRAY),
+    u32(GGUF_STRING),
+    u64(VOCABULARY),
+    ...tokens,
+    str('blk.0.attn_norm.weight'),
+    u32(1),
+    u64(32),
+    u32(0),
+    u64(0),
   ]);
   return Buffer.concat([aligned(header), Buffer.alloc(32 * 4)]);
 }
@@ -61,7 +96,8 @@ before(async () => {
     'models/broken.safetensors': join(CORPUS, 'malformed', 'st-offsets-overlap.safetensors'),
     'models/many.gguf': 'bytes:' + manyTensorsGguf().toString('base64'),
     'models/vocabulary.gguf': 'bytes:' + vocabularyGguf().toString('base64'),
-    'notes.py': 'text:# which layer lost most?\nw = state["blk.0.attn_q.weight"]\nprint(w.shape)\nd = hf_state["model.layers.0.mlp.down_proj.weight"]\n',
+    'notes.py':
+      'text:# which layer lost most?\nw = state["blk.0.attn_q.weight"]\nprint(w.shape)\nd = hf_state["model.layers.0.mlp.down_proj.weight"]\n',
   });
 });
 
@@ -122,7 +158,7 @@ test('the block inspector moves between blocks', async () => {
   await wv.locator('[data-testid="block-inspector"]', { hasText: `file offset ${attnQ.absolute_offset + 3 * Q4_K_BLOCK_BYTES}` }).waitFor();
 });
 
-test('what-if on the F32 source: each ggml type\'s rel. RMSE is the error of ggml\'s own quantization of it', async () => {
+test("what-if on the F32 source: each ggml type's rel. RMSE is the error of ggml's own quantization of it", async () => {
   // llama-tiny-F32 holds the corpus's float32 source; llama-tiny-<TYPE> holds ggml's quantization of it, and its
   // expected.json the error numpy measured against the source: what-if must show that error for every such type
   await quickOpen(s.page, 'llama-tiny-F32.gguf');
@@ -134,7 +170,9 @@ test('what-if on the F32 source: each ggml type\'s rel. RMSE is the error of ggm
   await wv.locator('[data-testid="what-if-table"] tr[data-candidate]').first().waitFor({ timeout: 60_000 });
   const checked: string[] = [];
   for (const type of ['F16', 'BF16', 'Q8_0', 'Q6_K', 'Q5_K', 'Q4_K', 'Q4_0', 'IQ4_XS', 'Q3_K', 'Q2_K']) {
-    const ggml = corpusJson('gguf', `llama-tiny-${type}.expected.json`).tensors.find((t: { name: string }) => t.name === 'blk.0.attn_q.weight');
+    const ggml = corpusJson('gguf', `llama-tiny-${type}.expected.json`).tensors.find(
+      (t: { name: string }) => t.name === 'blk.0.attn_q.weight',
+    );
     const want = ggml.stats.error_vs_source.rel_rmse;
     const cell = wv.locator(`[data-testid="what-if-table"] tr[data-candidate="${type}"] td`).nth(3);
     assert.equal(await cell.innerText(), shown(want, 4), `${type}: rel. RMSE shown vs ggml's ${want}`);
@@ -261,10 +299,20 @@ test('50,000 tensors: the table opens, filters and scrolls to the end', async ()
 });
 
 /** The text a user reads first, and the weakest contrast it may have on its background (WCAG AA for normal text). */
-const KEY_TEXT = ['[data-testid="file-name"]', '[data-testid="tab-tensors"]', '.row[data-tensor="blk.1.ffn_down.weight"] .type-chip', '.row[data-tensor="output.weight"]',
-  '[data-testid="detail-name"]', '[data-testid="stat-std"]'];
+const KEY_TEXT = [
+  '[data-testid="file-name"]',
+  '[data-testid="tab-tensors"]',
+  '.row[data-tensor="blk.1.ffn_down.weight"] .type-chip',
+  '.row[data-tensor="output.weight"]',
+  '[data-testid="detail-name"]',
+  '[data-testid="stat-std"]',
+];
 const MIN_CONTRAST = 4.5;
-for (const [theme, tag] of [['Default Dark Modern', 'dark'], ['Default Light Modern', 'light'], ['Default High Contrast', 'high-contrast']] as const) {
+for (const [theme, tag] of [
+  ['Default Dark Modern', 'dark'],
+  ['Default Light Modern', 'light'],
+  ['Default High Contrast', 'high-contrast'],
+] as const) {
   test(`${theme}: the Q4_K_M mix's quant map and detail, and an invalid file's headline, in readable contrast`, async () => {
     await setTheme(s.page, theme);
     await quickOpen(s.page, 'llama-mix-Q4_K_M.gguf');
@@ -315,7 +363,8 @@ for (const [theme, tag] of [['Default Dark Modern', 'dark'], ['Default Light Mod
     const low: string[] = [];
     for (let i = 0; i < (await cells.count()); i++) {
       const c = await textContrast(cells.nth(i));
-      if (c.ratio < MIN_CONTRAST) low.push(`${await cells.nth(i).getAttribute('data-tensor')} ${c.ratio.toFixed(2)} (${c.color} on ${c.background})`);
+      if (c.ratio < MIN_CONTRAST)
+        low.push(`${await cells.nth(i).getAttribute('data-tensor')} ${c.ratio.toFixed(2)} (${c.color} on ${c.background})`);
     }
     await wv.locator('[data-testid="tab-tensors"]').click();
     assert.deepEqual(low, [], `${theme}: map labels below ${MIN_CONTRAST}:1`);

@@ -36,30 +36,57 @@ function settingsFile(userData: string): string {
 
 function writeSettings(userData: string, theme: string, untrusted: boolean): void {
   mkdirSync(join(userData, 'User'), { recursive: true });
-  writeFileSync(settingsFile(userData), JSON.stringify({
-    'workbench.startupEditor': 'none', 'chat.disableAIFeatures': true,
-    'workbench.secondarySideBar.defaultVisibility': 'hidden', 'telemetry.telemetryLevel': 'off', 'update.mode': 'none',
-    'extensions.autoCheckUpdates': false, 'extensions.autoUpdate': false, 'git.enabled': false, 'editor.hover.delay': 100,
-    'workbench.colorTheme': theme, 'window.commandCenter': false, 'workbench.tips.enabled': false,
-    // untrusted: trust is on, and the folder opens in Restricted Mode without the modal question
-    ...(untrusted
-      ? { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never', 'security.workspace.trust.banner': 'never' }
-      : { 'security.workspace.trust.enabled': false }),
-  }, null, 1));
+  writeFileSync(
+    settingsFile(userData),
+    JSON.stringify(
+      {
+        'workbench.startupEditor': 'none',
+        'chat.disableAIFeatures': true,
+        'workbench.secondarySideBar.defaultVisibility': 'hidden',
+        'telemetry.telemetryLevel': 'off',
+        'update.mode': 'none',
+        'extensions.autoCheckUpdates': false,
+        'extensions.autoUpdate': false,
+        'git.enabled': false,
+        'editor.hover.delay': 100,
+        'workbench.colorTheme': theme,
+        'window.commandCenter': false,
+        'workbench.tips.enabled': false,
+        // untrusted: trust is on, and the folder opens in Restricted Mode without the modal question
+        ...(untrusted
+          ? {
+              'security.workspace.trust.enabled': true,
+              'security.workspace.trust.startupPrompt': 'never',
+              'security.workspace.trust.banner': 'never',
+            }
+          : { 'security.workspace.trust.enabled': false }),
+      },
+      null,
+      1,
+    ),
+  );
 }
 
 /** Per theme: its row in the Color Theme picker (what to type, the label), and the class it sets on the workbench and on a webview's body. */
 const THEMES: Record<string, { search: string; label: RegExp; workbench: string; webview: string }> = {
   'Default Dark Modern': { search: 'Dark Modern', label: /^(Default )?Dark Modern$/, workbench: 'vs-dark', webview: 'vscode-dark' },
   'Default Light Modern': { search: 'Light Modern', label: /^(Default )?Light Modern$/, workbench: 'vs', webview: 'vscode-light' },
-  'Default High Contrast': { search: 'High Contrast', label: /^(Default High Contrast|Dark High Contrast)$/, workbench: 'hc-black', webview: 'vscode-high-contrast' },
+  'Default High Contrast': {
+    search: 'High Contrast',
+    label: /^(Default High Contrast|Dark High Contrast)$/,
+    workbench: 'hc-black',
+    webview: 'vscode-high-contrast',
+  },
 };
 
 /** Switch the colour theme with Preferences: Color Theme, then wait until the workbench wears it. */
 export async function setTheme(page: Page, theme: string): Promise<void> {
   await runCommand(page, 'Preferences: Color Theme');
   await page.locator('.quick-input-widget .quick-input-box input').fill(THEMES[theme].search);
-  await page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: THEMES[theme].label }) }).first().click();
+  await page
+    .locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: THEMES[theme].label }) })
+    .first()
+    .click();
   await page.locator(`.monaco-workbench.${THEMES[theme].workbench}`).waitFor();
 }
 
@@ -76,8 +103,15 @@ const BENIGN_CONSOLE_ERRORS: { pattern: RegExp; reason: string }[] = [
   { pattern: /open-vsx\.org|marketplace|gallery/i, reason: 'the extension gallery is not reachable offline' },
   { pattern: /github\.com|api\.github|authentication/i, reason: 'GitHub sign-in lookups fail offline' },
   { pattern: /telemetry/i, reason: 'telemetry is off and its endpoints unreachable' },
-  { pattern: /Aborted onWillSaveTextDocument-event after \d+ms/, reason: 'VS Code gives up on save participants when the extension host is busy; Quant Lens has none, and the only file saved is settings.json, by the theme switch' },
-  { pattern: /Failed to load resource: the server responded with a status of 404 .*\/node_modules\/vsda\//, reason: 'vsda, the signing module of Microsoft\'s VS Code builds, is not part of code-server' },
+  {
+    pattern: /Aborted onWillSaveTextDocument-event after \d+ms/,
+    reason:
+      'VS Code gives up on save participants when the extension host is busy; Quant Lens has none, and the only file saved is settings.json, by the theme switch',
+  },
+  {
+    pattern: /Failed to load resource: the server responded with a status of 404 .*\/node_modules\/vsda\//,
+    reason: "vsda, the signing module of Microsoft's VS Code builds, is not part of code-server",
+  },
 ];
 
 /** The console errors of a session that are not known to be benign. */
@@ -98,8 +132,10 @@ export function assertCleanConsole(s: Session | undefined): void {
   if (s) assert.deepEqual(unexpectedConsoleErrors(s), [], 'no console errors');
 }
 
-
-export async function start(files: Record<string, string>, { theme = 'Default Dark Modern', untrusted = false }: StartOptions = {}): Promise<Session> {
+export async function start(
+  files: Record<string, string>,
+  { theme = 'Default Dark Modern', untrusted = false }: StartOptions = {},
+): Promise<Session> {
   const run = mkdtempSync(join(tmpdir(), 'quantlens-e2e-'));
   const workspace = join(run, 'workspace');
   const userData = join(run, 'ud');
@@ -123,9 +159,17 @@ export async function start(files: Record<string, string>, { theme = 'Default Da
     if (server?.pid) {
       // the whole process group (code-server and its file watcher): SIGTERM, then SIGKILL if it has not exited in 5 s
       const exited = server.exitCode !== null ? Promise.resolve() : new Promise<void>((r) => server!.once('exit', () => r()));
-      try { process.kill(-server.pid, 'SIGTERM'); } catch { /* gone */ }
+      try {
+        process.kill(-server.pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000).unref())]);
-      try { process.kill(-server.pid, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(-server.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
     rmSync(run, { recursive: true, force: true });
   };
@@ -133,11 +177,31 @@ export async function start(files: Record<string, string>, { theme = 'Default Da
   const hardStop = setTimeout(() => void close(), 15 * 60_000);
   hardStop.unref();
   try {
-    server = spawn(CODE_SERVER, ['--config', join(run, 'config.yaml'), '--auth', 'none', '--bind-addr', '127.0.0.1:0', '--disable-telemetry',
-      '--disable-update-check', ...(untrusted ? [] : ['--disable-workspace-trust']), '--disable-getting-started-override', '--user-data-dir', userData,
-      '--extensions-dir', join(run, 'ext'), workspace], {
-      detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${NODE24_BIN}:${process.env.PATH}` },
-    });
+    server = spawn(
+      CODE_SERVER,
+      [
+        '--config',
+        join(run, 'config.yaml'),
+        '--auth',
+        'none',
+        '--bind-addr',
+        '127.0.0.1:0',
+        '--disable-telemetry',
+        '--disable-update-check',
+        ...(untrusted ? [] : ['--disable-workspace-trust']),
+        '--disable-getting-started-override',
+        '--user-data-dir',
+        userData,
+        '--extensions-dir',
+        join(run, 'ext'),
+        workspace,
+      ],
+      {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, PATH: `${NODE24_BIN}:${process.env.PATH}` },
+      },
+    );
     let out = '';
     const port = await new Promise<number>((resolvePort, reject) => {
       const t = setTimeout(() => reject(new Error(`code-server did not start: ${out}`)), 60_000);
@@ -154,16 +218,28 @@ export async function start(files: Record<string, string>, { theme = 'Default Da
       server!.on('exit', (code) => reject(new Error(`code-server exited with ${code}: ${out}`)));
     });
     // listening is not serving yet: retry /healthz until it answers 200 (a condition, bounded; no fixed wait)
-    for (const deadline = Date.now() + 60_000; ; ) {
+    for (const deadline = Date.now() + 60_000; ;) {
       try {
         if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break;
-      } catch { /* not yet */ }
+      } catch {
+        /* not yet */
+      }
       if (Date.now() > deadline) throw new Error(`code-server never answered /healthz: ${out}`);
       await new Promise((r) => setTimeout(r, 200));
     }
     context = await chromium.launchPersistentContext(join(run, 'profile'), {
-      executablePath: '/usr/bin/chromium', headless: true, viewport: { width: 1500, height: 950 },
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      viewport: { width: 1500, height: 950 },
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     const page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(30_000);
@@ -171,12 +247,23 @@ export async function start(files: Record<string, string>, { theme = 'Default Da
     const cspViolations: string[] = [];
     page.on('console', (m) => {
       const text = m.text();
-      if (/Content.Security.Policy|securitypolicyviolation/i.test(text) && /quantlens|webview|vscode-resource|vscode-cdn/i.test(text)) cspViolations.push(text);
+      if (/Content.Security.Policy|securitypolicyviolation/i.test(text) && /quantlens|webview|vscode-resource|vscode-cdn/i.test(text))
+        cspViolations.push(text);
       if (m.type() === 'error') consoleErrors.push(`${text} (${m.location().url})`);
     });
     await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
     await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 90_000 });
-    return { page, workspace, userData, consoleErrors, cspViolations, close: async () => { clearTimeout(hardStop); await close(); } };
+    return {
+      page,
+      workspace,
+      userData,
+      consoleErrors,
+      cspViolations,
+      close: async () => {
+        clearTimeout(hardStop);
+        await close();
+      },
+    };
   } catch (e) {
     clearTimeout(hardStop);
     await close();
@@ -236,7 +323,9 @@ export async function runCommand(page: Page, label: string, deadline = Date.now(
     }
     try {
       // the row of exactly this command (the top row may be another match, e.g. a recently used one)
-      const row = page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: exactly(label) }) }).first();
+      const row = page
+        .locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: exactly(label) }) })
+        .first();
       await row.waitFor({ timeout: 1500 });
       await row.click();
       return;
@@ -272,7 +361,10 @@ export async function quickOpen(page: Page, name: string, deadline = Date.now() 
     }
   }
   // click the file's own row (Enter would take whichever row is active)
-  await page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: exactly(name) }) }).first().click();
+  await page
+    .locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: exactly(name) }) })
+    .first()
+    .click();
 }
 
 /**
@@ -299,7 +391,10 @@ export async function shot(page: Page, name: string): Promise<void> {
 
 /** Wait until the quick input's text ends with `suffix` (VS Code fills the simple file dialog asynchronously). */
 export async function waitForQuickInputValue(page: Page, suffix: string): Promise<void> {
-  await page.waitForFunction((end) => document.querySelector<HTMLInputElement>('.quick-input-widget .quick-input-box input')?.value.endsWith(end) === true, suffix);
+  await page.waitForFunction(
+    (end) => document.querySelector<HTMLInputElement>('.quick-input-widget .quick-input-box input')?.value.endsWith(end) === true,
+    suffix,
+  );
 }
 
 /** WCAG 2 contrast ratio of a text element's colour against the background it is drawn on (alpha composited). */
@@ -308,7 +403,10 @@ export async function textContrast(target: Locator): Promise<{ ratio: number; co
     const parse = (c: string): number[] => {
       const m = /rgba?\(([^)]+)\)/.exec(c);
       if (!m) throw new Error(`unexpected colour ${c}`);
-      const [r, g, b, a = 1] = m[1].split(/[ ,/]+/).filter(Boolean).map(Number);
+      const [r, g, b, a = 1] = m[1]
+        .split(/[ ,/]+/)
+        .filter(Boolean)
+        .map(Number);
       return [r, g, b, a];
     };
     const over = (top: number[], under: number[]) => [0, 1, 2].map((i) => top[i] * top[3] + under[i] * (1 - top[3])).concat(1);
@@ -319,10 +417,17 @@ export async function textContrast(target: Locator): Promise<{ ratio: number; co
     for (const e of chain) bg = over(parse(getComputedStyle(e).backgroundColor), bg);
     const fg = over(parse(getComputedStyle(node).color), bg);
     const lum = (c: number[]) => {
-      const [r, g, b] = c.slice(0, 3).map((v) => { const x = v / 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; });
+      const [r, g, b] = c.slice(0, 3).map((v) => {
+        const x = v / 255;
+        return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+      });
       return 0.2126 * r + 0.7152 * g + 0.0722 * b;
     };
     const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
-    return { ratio: (hi + 0.05) / (lo + 0.05), color: `rgb(${fg.slice(0, 3).map(Math.round).join(', ')})`, background: `rgb(${bg.slice(0, 3).map(Math.round).join(', ')})` };
+    return {
+      ratio: (hi + 0.05) / (lo + 0.05),
+      color: `rgb(${fg.slice(0, 3).map(Math.round).join(', ')})`,
+      background: `rgb(${bg.slice(0, 3).map(Math.round).join(', ')})`,
+    };
   });
 }

@@ -12,7 +12,8 @@ const GPTQ = 'gptq-v1-4bit-asym-actorder-g128';
 const MLX = 'mlx-affine-4bit-g64';
 const expected = (variant: string) => JSON.parse(readFileSync(join(QUANT, variant, 'expected.json'), 'utf8'));
 /** What the webview shows for a number (webview/dom.ts fmt: `digits` significant digits, exponent form below 1e-3). */
-const shown = (x: number, digits = 5) => (x !== 0 && (Math.abs(x) < 1e-3 || Math.abs(x) >= 1e6) ? x.toExponential(digits - 1) : Number(x.toPrecision(digits)).toString());
+const shown = (x: number, digits = 5) =>
+  x !== 0 && (Math.abs(x) < 1e-3 || Math.abs(x) >= 1e6) ? x.toExponential(digits - 1) : Number(x.toPrecision(digits)).toString();
 const DTYPE_BYTES: Record<string, number> = { I32: 4, U32: 4, F32: 4, F16: 2, BF16: 2, U8: 1 };
 const product = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
 
@@ -64,11 +65,17 @@ async function assertLogicalTable(variant: string, fileName: string, format: Reg
     const cells = row.locator('.cell');
     assert.equal(await cells.nth(1).innerText(), e.shape.join(' × '), `${e.name} logical shape`);
     const chip = await cells.nth(2).locator('.type-chip').innerText();
-    assert.ok(chip.includes(String(e.bits)) && chip.includes(`g${e.group_size}`), `${e.name} scheme chip names ${e.bits} bits, group ${e.group_size}: ${chip}`);
+    assert.ok(
+      chip.includes(String(e.bits)) && chip.includes(`g${e.group_size}`),
+      `${e.name} scheme chip names ${e.bits} bits, group ${e.group_size}: ${chip}`,
+    );
     const bytes = e.components.reduce((a: number, c: { dtype: string; shape: number[] }) => a + product(c.shape) * DTYPE_BYTES[c.dtype], 0);
     assert.equal(await cells.nth(3).innerText(), shown((8 * bytes) / product(e.shape), 4), `${e.name} bits per weight`);
   }
-  assert.deepEqual(listed, exp.weights.map((w: { name: string }) => w.name));
+  assert.deepEqual(
+    listed,
+    exp.weights.map((w: { name: string }) => w.name),
+  );
   await filter.fill('');
   await wv.locator('[data-testid="table-status"]', { hasText: `${total} of ${total} tensors` }).waitFor();
   for (const u of exp.unquantized_tensors.slice(0, 3)) {
@@ -87,7 +94,9 @@ async function assertWeightDetail(variant: string, name: string): Promise<void> 
   await filter.fill(`/^${name.replace(/\./g, '\\.')}$/`);
   await wv.locator(`.row[data-tensor="${name}"]`).click();
   await wv.locator('[data-testid="detail-name"]', { hasText: name }).waitFor();
-  const components = await wv.locator('[data-testid="components"] tr[data-component]').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-component')));
+  const components = await wv
+    .locator('[data-testid="components"] tr[data-component]')
+    .evaluateAll((rs) => rs.map((r) => r.getAttribute('data-component')));
   assert.deepEqual(components.sort(), e.components.map((c: { tensor: string }) => c.tensor).sort(), `${name} components`);
   await wv.locator('canvas[data-testid="histogram"][data-drawn="true"]').waitFor({ timeout: 60_000 });
   const stat = async (k: string) => Number(await wv.locator(`[data-testid="stat-${k}"]`).getAttribute('data-value'));
@@ -110,22 +119,27 @@ test('selecting a GPTQ weight shows its components, the exact stats of its dequa
   await shot(s.page, 'hfquant-gptq-detail');
 });
 
-test('the group inspector shows a GPTQ group\'s columns (act-order: not contiguous) with codes and the values of expected.f32', async () => {
+test("the group inspector shows a GPTQ group's columns (act-order: not contiguous) with codes and the values of expected.f32", async () => {
   const e = expected(GPTQ).weights.find((w: { name: string }) => w.name === 'model.layers.0.self_attn.q_proj.weight');
   const want = expectedValues(GPTQ, e);
   const wv = webview(s.page);
   const check = async (row: number) => {
     const cells = wv.locator('[data-testid="group-values"] .group-value');
     await wv.locator(`[data-testid="group-inspector"] vscode-textfield[data-testid="group-row"][value="${row}"]`).waitFor();
-    const shownCells = await cells.evaluateAll((xs) => xs.map((x) => [Number(x.getAttribute('data-col')), x.getAttribute('title')!] as const));
+    const shownCells = await cells.evaluateAll((xs) =>
+      xs.map((x) => [Number(x.getAttribute('data-col')), x.getAttribute('title')!] as const),
+    );
     assert.equal(shownCells.length, e.group_size, 'one entry per column of the group');
     for (const [col, title] of shownCells) {
       const value = Number(/→ (\S+)$/.exec(title)![1]);
       assert.equal(value, want[row * e.shape[1] + col], `row ${row} column ${col}`);
     }
     const cols = shownCells.map(([c]) => c);
-    assert.ok(cols.some((c, i) => i > 0 && c !== cols[i - 1] + 1), `act-order groups are not contiguous: ${cols.slice(0, 8)}`);
-    assert.ok(await wv.locator('[data-testid="group-sources"] tr[data-role="qweight"]').count() > 0);
+    assert.ok(
+      cols.some((c, i) => i > 0 && c !== cols[i - 1] + 1),
+      `act-order groups are not contiguous: ${cols.slice(0, 8)}`,
+    );
+    assert.ok((await wv.locator('[data-testid="group-sources"] tr[data-role="qweight"]').count()) > 0);
     assert.equal(await wv.locator('[data-testid="group-sources"] tr[data-role="scales"]').count(), 1);
   };
   await check(0);
@@ -147,7 +161,7 @@ test('selecting an MLX weight shows its exact stats and its group scales and bia
   await shot(s.page, 'hfquant-mlx-detail');
 });
 
-test('hovering a logical weight\'s name in a script shows its scheme and the stats of its dequantized values in each checkpoint', async () => {
+test("hovering a logical weight's name in a script shows its scheme and the stats of its dequantized values in each checkpoint", async () => {
   await quickOpen(s.page, 'notes.py');
   const token = s.page.locator('.part.editor .monaco-editor .view-line span', { hasText: 'down_proj' }).first();
   await token.waitFor();

@@ -12,9 +12,14 @@ let bigTensors = 0;
 const smallTensors = (file: string) => JSON.parse(readFileSync(join(CORPUS, 'gguf', file), 'utf8')).n_tensors as number;
 
 before(async () => {
-  s = await start({ 'small.gguf': join(CORPUS, 'gguf', 'llama-tiny-Q8_0.gguf'), 'small2.gguf': join(CORPUS, 'gguf', 'llama-tiny-Q4_K.gguf') });
+  s = await start({
+    'small.gguf': join(CORPUS, 'gguf', 'llama-tiny-Q8_0.gguf'),
+    'small2.gguf': join(CORPUS, 'gguf', 'llama-tiny-Q4_K.gguf'),
+  });
   // the generator says how many tensors it wrote ("291 tensors; header …")
-  const made = execFileSync('python3', [join(ROOT, 'scripts', 'make-big-header.py'), join(s.workspace, 'llama3-8b-Q4_K_M.gguf')], { encoding: 'utf8' });
+  const made = execFileSync('python3', [join(ROOT, 'scripts', 'make-big-header.py'), join(s.workspace, 'llama3-8b-Q4_K_M.gguf')], {
+    encoding: 'utf8',
+  });
   bigTensors = Number(/^(\d+) tensors;/m.exec(made)![1]);
 });
 

@@ -7,9 +7,15 @@ import { join } from 'node:path';
 import { ROOT } from './harness.ts';
 
 test('the .vsix ships every built file but the benchmark and source maps', () => {
-  const built = readdirSync(join(ROOT, 'dist')).filter((f) => !f.endsWith('.map') && !f.startsWith('bench') && !f.endsWith('.vsix') && !f.endsWith('.gguf'));
+  const built = readdirSync(join(ROOT, 'dist')).filter(
+    (f) => !f.endsWith('.map') && !f.startsWith('bench') && !f.endsWith('.vsix') && !f.endsWith('.gguf'),
+  );
   assert.ok(built.includes('worker.js') && built.includes('kernels.wasm'), `dist holds the build: ${built.join(', ')}`);
-  const shipped = execFileSync(process.execPath, [join(ROOT, 'node_modules', '@vscode', 'vsce', 'vsce'), 'ls', '--no-dependencies'], { cwd: ROOT, encoding: 'utf8' }).split('\n');
+  const shipped = execFileSync(process.execPath, [join(ROOT, 'node_modules', '@vscode', 'vsce', 'vsce'), 'ls', '--no-dependencies'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  }).split('\n');
   for (const f of built) assert.ok(shipped.includes(`dist/${f}`), `dist/${f} is in the .vsix`);
-  for (const f of ['package.json', 'README.md', 'LICENSE', 'syntaxes/quantlens-dump.tmLanguage.json']) assert.ok(shipped.includes(f), `${f} is in the .vsix`);
+  for (const f of ['package.json', 'README.md', 'LICENSE', 'syntaxes/quantlens-dump.tmLanguage.json'])
+    assert.ok(shipped.includes(f), `${f} is in the .vsix`);
 });

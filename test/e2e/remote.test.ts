@@ -15,13 +15,20 @@ let server: TestServer;
 const quickInput = () => s.page.locator('.quick-input-widget .quick-input-box input');
 
 before(async () => {
-  server = await startServer({ [`${MIX}.gguf`]: join(CORPUS, 'gguf', `${MIX}.gguf`), 'llama-tiny-F32.gguf': join(CORPUS, 'gguf', 'llama-tiny-F32.gguf') });
+  server = await startServer({
+    [`${MIX}.gguf`]: join(CORPUS, 'gguf', `${MIX}.gguf`),
+    'llama-tiny-F32.gguf': join(CORPUS, 'gguf', 'llama-tiny-F32.gguf'),
+  });
   s = await start({ 'llama-tiny-Q4_K.gguf': join(CORPUS, 'gguf', 'llama-tiny-Q4_K.gguf') });
 });
 
-endEachTest('remote', () => s, () => server?.close());
+endEachTest(
+  'remote',
+  () => s,
+  () => server?.close(),
+);
 
-test('Open Model from URL: the table from the header, then one tensor\'s exact stats, fetching only those bytes', async () => {
+test("Open Model from URL: the table from the header, then one tensor's exact stats, fetching only those bytes", async () => {
   await server.reset();
   await runCommand(s.page, 'Quant Lens: Open Model from URL…');
   await s.page.locator('.quick-input-widget', { hasText: 'open a model from a URL' }).waitFor();
@@ -32,7 +39,10 @@ test('Open Model from URL: the table from the header, then one tensor\'s exact s
   await wv.locator('[data-testid="table-status"]', { hasText: `${expected.n_tensors} of ${expected.n_tensors} tensors` }).waitFor();
   await webviewFocused(s.page);
   const afterHeader = (await server.stats()).bytesSent;
-  assert.ok(afterHeader <= expected.data_offset + (64 << 10), `opening fetched ${afterHeader} bytes for a ${expected.data_offset}-byte header`);
+  assert.ok(
+    afterHeader <= expected.data_offset + (64 << 10),
+    `opening fetched ${afterHeader} bytes for a ${expected.data_offset}-byte header`,
+  );
 
   await wv.locator(`.row[data-tensor="${ffnDown.name}"]`).click();
   const stat = async (k: string) => Number(await wv.locator(`[data-testid="stat-${k}"]`).getAttribute('data-value'));
@@ -46,7 +56,10 @@ test('Open Model from URL: the table from the header, then one tensor\'s exact s
   // the header, then this tensor (its stats, scales, heatmap and first block all read the same bytes) and a
   // read-ahead step at most per reader: far less than the file
   const total = (await server.stats()).bytesSent;
-  assert.ok(total <= afterHeader + ffnDown.nbytes + 3 * (64 << 10), `viewing one tensor of ${ffnDown.nbytes} bytes fetched ${total - afterHeader} more bytes`);
+  assert.ok(
+    total <= afterHeader + ffnDown.nbytes + 3 * (64 << 10),
+    `viewing one tensor of ${ffnDown.nbytes} bytes fetched ${total - afterHeader} more bytes`,
+  );
   assert.ok(total < expected.file_size, `${total} bytes of a ${expected.file_size}-byte file`);
 });
 
@@ -75,7 +88,9 @@ test('Compare With Model at URL: a local quantization against its remote F32 sou
   const q4k = JSON.parse(readFileSync(join(CORPUS, 'gguf', 'llama-tiny-Q4_K.expected.json'), 'utf8'));
   assert.equal(await rows.count(), q4k.n_tensors);
   const worst = Number(await rows.first().locator('td').nth(4).innerText());
-  const maxRel = Math.max(...q4k.tensors.map((t: { stats: { error_vs_source: { rel_rmse: number } } }) => t.stats.error_vs_source.rel_rmse));
+  const maxRel = Math.max(
+    ...q4k.tensors.map((t: { stats: { error_vs_source: { rel_rmse: number } } }) => t.stats.error_vs_source.rel_rmse),
+  );
   assert.ok(Math.abs(worst - maxRel) / maxRel < 1e-3, `worst rel. RMSE ${worst} vs ggml's ${maxRel}`);
   await shot(s.page, 'remote-compare');
 });

@@ -16,7 +16,14 @@ let cliScript: string | undefined;
 export function bundledWorker(): string {
   if (!workerScript) {
     workerScript = join(mkdtempSync(join(tmpdir(), 'ql-worker-')), 'worker.js');
-    buildSync({ entryPoints: [join(ROOT, 'src', 'worker', 'worker.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: workerScript, logLevel: 'silent' });
+    buildSync({
+      entryPoints: [join(ROOT, 'src', 'worker', 'worker.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      outfile: workerScript,
+      logLevel: 'silent',
+    });
   }
   return workerScript;
 }
@@ -27,9 +34,14 @@ export function bundledCli(): string {
     const dir = mkdtempSync(join(tmpdir(), 'ql-cli-'));
     buildSync({
       entryPoints: { cli: join(ROOT, 'src', 'cli', 'cli.ts'), worker: join(ROOT, 'src', 'worker', 'worker.ts') },
-      bundle: true, platform: 'node', format: 'cjs', outdir: dir, logLevel: 'silent',
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      outdir: dir,
+      logLevel: 'silent',
     });
-    for (const wasm of ['kernels.wasm', 'quantizers.wasm']) if (existsSync(join(ROOT, 'dist', wasm))) copyFileSync(join(ROOT, 'dist', wasm), join(dir, wasm));
+    for (const wasm of ['kernels.wasm', 'quantizers.wasm'])
+      if (existsSync(join(ROOT, 'dist', wasm))) copyFileSync(join(ROOT, 'dist', wasm), join(dir, wasm));
     cliScript = join(dir, 'cli.js');
   }
   return cliScript;

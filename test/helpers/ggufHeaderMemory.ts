@@ -12,9 +12,13 @@ const path = process.argv[2];
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with --expose-gc');
 const collect = gc;
-const used = () => { const m = process.memoryUsage(); return m.heapUsed + m.external; };
+const used = () => {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external;
+};
 async function main(): Promise<void> {
-  collect(); collect();
+  collect();
+  collect();
   const baseline = used();
   const rssBefore = process.memoryUsage().rss;
   const started = performance.now();
@@ -23,7 +27,8 @@ async function main(): Promise<void> {
   const ms = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
   const maxRssGrowth = process.resourceUsage().maxRSS * 1024 - rssBefore;
-  collect(); collect();
+  collect();
+  collect();
   const retained = used() - baseline;
   const entries = model.metadata.length + model.tensors.length;
   await model.close();

@@ -19,7 +19,11 @@ export interface TestServer {
 
 /** Serves `files` (name -> local path) until close(). */
 export async function startServer(files: Record<string, string>): Promise<TestServer> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'httpServerMain.ts'), ...Object.entries(files).map(([n, p]) => `${n}=${p}`)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(import.meta.dirname, 'httpServerMain.ts'), ...Object.entries(files).map(([n, p]) => `${n}=${p}`)],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {

@@ -47,7 +47,8 @@ const server = createServer((req, res) => {
 
 function handle(req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url ?? '/', 'http://x');
-  if (url.pathname === '/__stats') return send(res, 200, { 'content-type': 'application/json' }, Buffer.from(JSON.stringify({ requests, bytesSent })));
+  if (url.pathname === '/__stats')
+    return send(res, 200, { 'content-type': 'application/json' }, Buffer.from(JSON.stringify({ requests, bytesSent })));
   if (url.pathname === '/__reset') {
     requests = [];
     bytesSent = 0;
@@ -60,7 +61,13 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   requests.push({ path: url.pathname, host: req.headers.host, range: req.headers.range, authorization: req.headers.authorization });
   const at = url.pathname.indexOf('/f/');
   if (at < 0) return send(res, 404, {});
-  const options = new Map(url.pathname.slice(1, at).split('/').filter(Boolean).map((s) => [s.split('=')[0], s.split('=')[1] ?? '']));
+  const options = new Map(
+    url.pathname
+      .slice(1, at)
+      .split('/')
+      .filter(Boolean)
+      .map((s) => [s.split('=')[0], s.split('=')[1] ?? '']),
+  );
   const name = decodeURIComponent(url.pathname.slice(at + 3));
   if (options.has('fail')) {
     const failed = failures.get(url.pathname) ?? 0;
@@ -86,7 +93,12 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   const end = Math.min(size, range[2] !== undefined ? Number(range[2]) + 1 : size);
   if (start >= size) return send(res, 416, { 'content-range': `bytes */${size}` });
   const shift = Number(options.get('lie') ?? 0);
-  send(res, 206, { 'content-range': `bytes ${start + shift}-${end - 1 + shift}/${size}`, etag, 'accept-ranges': 'bytes' }, readSpan(path, start, end));
+  send(
+    res,
+    206,
+    { 'content-range': `bytes ${start + shift}-${end - 1 + shift}/${size}`, etag, 'accept-ranges': 'bytes' },
+    readSpan(path, start, end),
+  );
 }
 
 server.listen(0, '127.0.0.1', () => process.stdout.write(`${(server.address() as AddressInfo).port}\n`));

@@ -53,7 +53,17 @@ const TINY = 1e-44;
  * quantize_row_iq4_nl_impl for one super-block of `size` weights (32 for IQ4_NL, 256 for IQ4_XS) at x[xo]:
  * returns the fp16 bits of d and fills L (level indices), and for IQ4_XS the 6-bit sub-block scales.
  */
-function iq4Block(size: number, x: Float32Array, xo: number, qw: Float32Array | undefined, qo: number, L: Int32Array, scaleCodes: Int32Array, scales: Float32Array, weight: Float32Array): number {
+function iq4Block(
+  size: number,
+  x: Float32Array,
+  xo: number,
+  qw: Float32Array | undefined,
+  qo: number,
+  L: Int32Array,
+  scaleCodes: Int32Array,
+  scales: Float32Array,
+  weight: Float32Array,
+): number {
   const values = IQ4NL_LEVELS;
   let sigma2 = 0;
   for (let j = 0; j < size; j++) sigma2 = fr(sigma2 + fr(x[xo + j] * x[xo + j]));

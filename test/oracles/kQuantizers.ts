@@ -141,7 +141,7 @@ function q2K(x: Float32Array, nPerRow: number, imatrix?: Float32Array): Uint8Arr
       let sumx2 = 0;
       for (let j = 0; j < QK_K; j++) sumx2 = fr(sumx2 + fr(x[xo + j] * x[xo + j]));
       const sigma2 = fr(sumx2 / QK_K);
-      const qo = (xo % nPerRow);
+      const qo = xo % nPerRow;
       for (let j = 0; j < 16; j++) {
         for (let l = 0; l < 16; l++) {
           const xv = x[xo + 16 * j + l];
@@ -209,7 +209,7 @@ function q3K(x: Float32Array, nPerRow: number, imatrix?: Float32Array): Uint8Arr
         const iscale = fr(-32 / maxScale);
         for (let j = 0; j < 16; j++) {
           // int8_t l = nearest_int(...): the int is narrowed to int8 before MAX/MIN.
-          const l8 = ((nearestInt(fr(iscale * scales[j])) << 24) >> 24);
+          const l8 = (nearestInt(fr(iscale * scales[j])) << 24) >> 24;
           Ls[j] = clamp(l8, -32, 31) + 32;
         }
         packQ3Scales(Ls, out, o + 96);
@@ -287,9 +287,10 @@ function q45K(bits: 4 | 5, x: Float32Array, nPerRow: number, imatrix?: Float32Ar
         for (let l = 0; l < 32; l++) sumX2 = fr(sumX2 + fr(x[xo + 32 * j + l] * x[xo + 32 * j + l]));
         const avX = fr(Math.sqrt(fr(sumX2 / 32)));
         for (let l = 0; l < 32; l++) weights[l] = fr(avX + Math.abs(x[xo + 32 * j + l]));
-        const s = bits === 4
-          ? makeQkxQuants(2, 32, 15, x, xo + 32 * j, weights, L, 32 * j, -1, TENTH, 20, false, mins, j)
-          : makeQkxQuants(2, 32, 31, x, xo + 32 * j, weights, L, 32 * j, fr(-0.5), TENTH, 15, false, mins, j);
+        const s =
+          bits === 4
+            ? makeQkxQuants(2, 32, 15, x, xo + 32 * j, weights, L, 32 * j, -1, TENTH, 20, false, mins, j)
+            : makeQkxQuants(2, 32, 31, x, xo + 32 * j, weights, L, 32 * j, fr(-0.5), TENTH, 15, false, mins, j);
         const m = mins[j];
         scales[j] = s;
         if (s > maxScale) maxScale = s;

@@ -19,7 +19,10 @@ test('summary of the Q4_K_M mix speaks llama.cpp', async () => {
     assert.equal(s.fileType, 'Q4_K_M');
     assert.equal(s.architecture, 'llama');
     assert.equal(s.tensorCount, exp.n_tensors);
-    assert.equal(s.parameterCount, exp.tensors.reduce((a: number, t: any) => a + t.n_elements, 0));
+    assert.equal(
+      s.parameterCount,
+      exp.tensors.reduce((a: number, t: any) => a + t.n_elements, 0),
+    );
     assert.deepEqual(s.byType.map((b) => b.type).sort(), ['F32', 'Q4_K', 'Q6_K']);
     const bytes = exp.tensors.reduce((a: number, t: any) => a + t.nbytes, 0);
     assert.equal(s.tensorBytes, bytes);
@@ -52,7 +55,10 @@ test('memory estimate: weights + KV cache from llama metadata', async () => {
     const fit = estimateMemory(m, 2048);
     // 1 layer, 1 KV head, head_dim 256/4 = 64, K and V in f16.
     assert.equal(fit.kvCacheBytes, 1 * 2048 * 1 * (64 + 64) * 2);
-    assert.equal(fit.weightsBytes, m.tensors.reduce((a, t) => a + t.nbytes, 0));
+    assert.equal(
+      fit.weightsBytes,
+      m.tensors.reduce((a, t) => a + t.nbytes, 0),
+    );
     assert.ok(fit.fits.every((f) => f.fits));
   } finally {
     await m.close();
@@ -114,7 +120,14 @@ test('the |w| heatmap: every cell is the max |w| of exactly its rows and columns
       const cols = t.shape[0];
       const rows = t.nElements / cols;
       const v = readTensorValues(m, t, 0, t.nElements);
-      for (const [w, h] of [[256, 256], [7, 5], [100, 3], [cols, rows], [1, 1], [cols + 9, 1]]) {
+      for (const [w, h] of [
+        [256, 256],
+        [7, 5],
+        [100, 3],
+        [cols, rows],
+        [1, 1],
+        [cols + 9, 1],
+      ]) {
         for (const chunkElements of [undefined, 256 * 3, 256]) {
           const got = computeHeatmap(m, t, w, h, { chunkElements });
           const ww = Math.min(w, cols);
@@ -122,7 +135,10 @@ test('the |w| heatmap: every cell is the max |w| of exactly its rows and columns
           assert.equal(got.width, ww);
           assert.equal(got.height, hh);
           assert.deepEqual(got.cells, naive(v, cols, rows, ww, hh), `${name} ${w}x${h} chunk ${chunkElements}`);
-          assert.equal(got.max, got.cells.reduce((a, b) => Math.max(a, b), 0));
+          assert.equal(
+            got.max,
+            got.cells.reduce((a, b) => Math.max(a, b), 0),
+          );
         }
       }
     }

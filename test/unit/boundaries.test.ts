@@ -10,7 +10,9 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-type Linter = { lintText(code: string, options: { filePath: string }): Promise<{ messages: { ruleId: string | null; message: string }[] }[]> };
+type Linter = {
+  lintText(code: string, options: { filePath: string }): Promise<{ messages: { ruleId: string | null; message: string }[] }[]>;
+};
 let eslint: Linter;
 
 before(async () => {
@@ -52,9 +54,15 @@ const FORBIDDEN: [string, string][] = [
 
 const ALLOWED: [string, string][] = [
   ['src/core/analysis/x.ts', "import { readFile } from 'node:fs/promises';\nimport type { Model } from '../model.ts';"],
-  ['webview/x.ts', "import type { Tell } from '../src/shared/webviewProtocol.ts';\nimport { formatBytes } from '../src/core/analysis/summary.ts';"],
+  [
+    'webview/x.ts',
+    "import type { Tell } from '../src/shared/webviewProtocol.ts';\nimport { formatBytes } from '../src/core/analysis/summary.ts';",
+  ],
   ['src/shared/x.ts', "import type { Heatmap } from '../core/analysis/heatmap.ts';"],
-  ['src/extension/x.ts', "import * as vscode from 'vscode';\nimport { WorkerPool } from '../node/workerPool.ts';\nimport { DEFAULT_CANDIDATES } from '../core/analysis/whatIf.ts';"],
+  [
+    'src/extension/x.ts',
+    "import * as vscode from 'vscode';\nimport { WorkerPool } from '../node/workerPool.ts';\nimport { DEFAULT_CANDIDATES } from '../core/analysis/whatIf.ts';",
+  ],
   ['src/cli/x.ts', "import { WorkerPool } from '../node/workerPool.ts';"],
 ];
 
@@ -62,7 +70,16 @@ test('imports across a boundary fail the lint, naming the boundary', async () =>
   for (const [file, code] of FORBIDDEN) {
     const found = await violations(file, code);
     assert.equal(found.length, 1, `${file}: ${code} -> ${JSON.stringify(found)}`);
-    assert.match(found[0], new RegExp(`^${file.split('/').slice(0, file.startsWith('src/') ? 2 : 1).join('/')}/ may not import`), found[0]);
+    assert.match(
+      found[0],
+      new RegExp(
+        `^${file
+          .split('/')
+          .slice(0, file.startsWith('src/') ? 2 : 1)
+          .join('/')}/ may not import`,
+      ),
+      found[0],
+    );
   }
 });
 

@@ -23,11 +23,15 @@ test('info --json reports the corpus fields', () => {
   assert.equal(got.gguf_version, exp.gguf_version);
   assert.equal(got.alignment, exp.alignment);
   assert.equal(got.data_offset, exp.data_offset);
-  assert.deepEqual(got.kv.map((k: any) => k.key), exp.kv.map((k: any) => k.key));
+  assert.deepEqual(
+    got.kv.map((k: any) => k.key),
+    exp.kv.map((k: any) => k.key),
+  );
   const tokens = got.kv.find((k: any) => k.key === 'tokenizer.ggml.tokens');
   assert.deepEqual(tokens.head, exp.kv.find((k: any) => k.key === 'tokenizer.ggml.tokens').head);
   for (const [i, t] of exp.tensors.entries()) {
-    for (const f of ['name', 'ne', 'type_name', 'offset', 'nbytes', 'n_elements', 'bits_per_weight']) assert.deepEqual(got.tensors[i][f], t[f], `${t.name} ${f}`);
+    for (const f of ['name', 'ne', 'type_name', 'offset', 'nbytes', 'n_elements', 'bits_per_weight'])
+      assert.deepEqual(got.tensors[i][f], t[f], `${t.name} ${f}`);
   }
 });
 
@@ -44,10 +48,27 @@ test('stats --json has exactly the corpus stats fields and values', () => {
   assert.equal(r.code, 0, r.stderr);
   const got = JSON.parse(r.stdout);
   const exp = readJson('gguf/llama-tiny-F16.expected.json');
-  assert.deepEqual(got.tensors.map((t: any) => t.name), ['blk.0.attn_norm.weight', 'blk.0.attn_q.weight', 'output_norm.weight']);
+  assert.deepEqual(
+    got.tensors.map((t: any) => t.name),
+    ['blk.0.attn_norm.weight', 'blk.0.attn_q.weight', 'output_norm.weight'],
+  );
   for (const t of got.tensors) {
     const want = exp.tensors.find((x: any) => x.name === t.name).stats;
-    const fields = ['count', 'finite_count', 'nan_count', 'posinf_count', 'neginf_count', 'min', 'max', 'mean', 'std', 'rms', 'absmax', 'zero_count', 'histogram'];
+    const fields = [
+      'count',
+      'finite_count',
+      'nan_count',
+      'posinf_count',
+      'neginf_count',
+      'min',
+      'max',
+      'mean',
+      'std',
+      'rms',
+      'absmax',
+      'zero_count',
+      'histogram',
+    ];
     assert.deepEqual(Object.keys(t.stats).sort(), [...fields].sort());
     assert.deepEqual(t.stats.histogram.counts, want.histogram.counts);
     assert.equal(t.stats.min, want.min);
@@ -61,7 +82,13 @@ test('dequant writes raw float32 identical to ggml', () => {
   assert.equal(r.code, 0, r.stderr);
   const t = readJson('gguf/llama-tiny-BF16.expected.json').tensors.find((x: any) => x.name === 'blk.0.attn_q.weight');
   const b = readFileSync(out);
-  assert.equal(firstBitMismatch(new Float32Array(b.buffer, b.byteOffset, b.length / 4), readF32(corpusPath('gguf', t.dequant.file), t.dequant.offset_bytes, t.dequant.count)), null);
+  assert.equal(
+    firstBitMismatch(
+      new Float32Array(b.buffer, b.byteOffset, b.length / 4),
+      readF32(corpusPath('gguf', t.dequant.file), t.dequant.offset_bytes, t.dequant.count),
+    ),
+    null,
+  );
 });
 
 test('exit codes: 1 for usage, 2 for a bad file with one error line', () => {
@@ -106,7 +133,7 @@ test('report formats: markdown table, csv header, json', () => {
   assert.equal(run('report', f, '--format', 'xml').code, 1);
 });
 
-test('compare --json ranks every tensor with the issue\'s field names', () => {
+test("compare --json ranks every tensor with the issue's field names", () => {
   const r = run('compare', corpusPath('gguf', 'llama-tiny-F16.gguf'), corpusPath('gguf', 'llama-tiny-F32.gguf'), '--json');
   assert.equal(r.code, 0, r.stderr);
   const got = JSON.parse(r.stdout);

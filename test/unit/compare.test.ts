@@ -19,7 +19,10 @@ test('name map both ways', () => {
   assert.equal(hfToGguf('model.layers.0.post_attention_layernorm.weight'), 'blk.0.ffn_norm.weight');
   assert.equal(hfToGguf('model.norm.weight'), 'output_norm.weight');
   // Within a head of 8 rows: GGUF rows 0..7 come from HF rows 0,4,1,5,2,6,3,7.
-  assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((r) => hfRowOf(r, 8)), [0, 4, 1, 5, 2, 6, 3, 7, 8, 12]);
+  assert.deepEqual(
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((r) => hfRowOf(r, 8)),
+    [0, 4, 1, 5, 2, 6, 3, 7, 8, 12],
+  );
 });
 
 for (const type of ['Q8_0', 'F16', 'Q4_0']) {

@@ -87,7 +87,9 @@ const BLOCK_SCALES: Record<string, { d: ((block: Uint8Array) => number) | null; 
 const D_TIMES_CODE = new Set(['Q4_0', 'Q5_0', 'Q8_0']);
 
 // the block types among the corpus's per-type files, by ggml's own table
-const GGML_BLOCK_SIZE = new Map<string, number>(readJson('ggml-types.json').map((t: { name: string; blck_size: number }) => [t.name.toUpperCase(), t.blck_size]));
+const GGML_BLOCK_SIZE = new Map<string, number>(
+  readJson('ggml-types.json').map((t: { name: string; blck_size: number }) => [t.name.toUpperCase(), t.blck_size]),
+);
 for (const type of TINY_TYPES.filter((ty) => GGML_BLOCK_SIZE.get(ty)! > 1)) {
   test(`${type}: every block record covers the block and reports the d and dmin of its bytes`, () => {
     const expected = readJson(`gguf/llama-tiny-${type}.expected.json`);
@@ -114,7 +116,11 @@ for (const type of TINY_TYPES.filter((ty) => GGML_BLOCK_SIZE.get(ty)! > 1)) {
         if (!D_TIMES_CODE.has(type)) continue;
         const codes = rec.fields.find((f) => f.name === 'qs')!.values;
         const weights = ggmlValues.subarray(b * ty.blockSize, (b + 1) * ty.blockSize);
-        assert.deepEqual(codes.map((q) => Math.fround(rec.d! * q)), Array.from(weights), `${where}: ggml's weights are d times the codes`);
+        assert.deepEqual(
+          codes.map((q) => Math.fround(rec.d! * q)),
+          Array.from(weights),
+          `${where}: ggml's weights are d times the codes`,
+        );
       }
     }
   });

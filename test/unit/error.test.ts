@@ -17,7 +17,13 @@ test('error metrics of F32/F16/BF16 files against their float32 source match the
     try {
       for (const t of exp.tensors) {
         const src = readF32(corpusPath('gguf', t.quantizer.source.file), t.quantizer.source.offset_bytes, t.n_elements);
-        const got = errorMetrics(readTensorValues(m, m.tensors.find((x) => x.name === t.name)!), src);
+        const got = errorMetrics(
+          readTensorValues(
+            m,
+            m.tensors.find((x) => x.name === t.name)!,
+          ),
+          src,
+        );
         const want = t.stats.error_vs_source;
         assert.ok(rel(got.rmse, want.rmse), `${type} ${t.name} rmse ${got.rmse} vs ${want.rmse}`);
         assert.equal(got.max_abs, want.max_abs_err);
@@ -39,7 +45,13 @@ test('error metrics of every quantized type against the source match the corpus'
     try {
       for (const t of exp.tensors) {
         const src = readF32(corpusPath('gguf', t.quantizer.source.file), t.quantizer.source.offset_bytes, t.n_elements);
-        const got = errorMetrics(readTensorValues(m, m.tensors.find((x) => x.name === t.name)!), src);
+        const got = errorMetrics(
+          readTensorValues(
+            m,
+            m.tensors.find((x) => x.name === t.name)!,
+          ),
+          src,
+        );
         const want = t.stats.error_vs_source;
         assert.ok(rel(got.rmse, want.rmse), `${type} ${t.name} rmse ${got.rmse} vs ${want.rmse}`);
         assert.equal(got.max_abs, want.max_abs_err, `${type} ${t.name} max_abs`);
@@ -150,13 +162,16 @@ test('the error distribution of one what-if candidate, against an independent co
     assert.equal(s.max, Math.max(...err));
     assert.equal(s.zero_count, err.filter((e) => e === 0).length);
     assert.ok(Math.abs(s.mean - exp.stats.error_vs_source.mean_err) <= 1e-9 * Math.abs(exp.stats.error_vs_source.mean_err));
-    assert.equal(s.histogram!.counts.reduce((a: number, b: number) => a + b, 0), exp.n_elements);
+    assert.equal(
+      s.histogram!.counts.reduce((a: number, b: number) => a + b, 0),
+      exp.n_elements,
+    );
   } finally {
     await m.close();
   }
 });
 
-test('the requantize preview\'s predicted error: exact for a small tensor, close from spread rows of a large one', async () => {
+test("the requantize preview's predicted error: exact for a small tensor, close from spread rows of a large one", async () => {
   const m = await openModel(corpusPath('gguf', 'llama-tiny-F32.gguf'));
   try {
     const t = m.tensors.find((x) => x.name === 'blk.0.ffn_down.weight')!;
@@ -170,13 +185,19 @@ test('the requantize preview\'s predicted error: exact for a small tensor, close
     const sampled = predictCandidateError(m, t, q4k, { sampleWeights: 32 * 512 });
     assert.equal(sampled.exact, false);
     assert.equal(sampled.sampledWeights, 32 * 512);
-    assert.ok(Math.abs(sampled.metrics.rel_rmse - whole.rel_rmse) < 0.15 * whole.rel_rmse, `${sampled.metrics.rel_rmse} vs ${whole.rel_rmse}`);
+    assert.ok(
+      Math.abs(sampled.metrics.rel_rmse - whole.rel_rmse) < 0.15 * whole.rel_rmse,
+      `${sampled.metrics.rel_rmse} vs ${whole.rel_rmse}`,
+    );
     const rows = [0, 36, 72, 108, 144, 180, 216, 252];
     const ref = new Float32Array(32 * 512);
     rows.forEach((r, i) => ref.set(readTensorValues(m, t, r * 512, 4 * 512), i * 4 * 512));
     const rec = new Float32Array(ref.length);
     rows.forEach((_, i) => rec.set(roundTrip(q4k, ref.subarray(i * 2048, (i + 1) * 2048), 512, { min: NaN, max: NaN }), i * 2048));
-    assert.ok(Math.abs(sampled.metrics.rmse - errorMetrics(rec, ref).rmse) <= 1e-12 * sampled.metrics.rmse, 'the spread rows are the ones sampled');
+    assert.ok(
+      Math.abs(sampled.metrics.rmse - errorMetrics(rec, ref).rmse) <= 1e-12 * sampled.metrics.rmse,
+      'the spread rows are the ones sampled',
+    );
   } finally {
     await m.close();
   }

@@ -55,7 +55,10 @@ function exactSums(values: ArrayLike<number>) {
 /** Asserts that m is a float64 nearest to num / den (den > 0), both scaled by 2^1074 (so m·2^1074 is an integer). */
 function assertNearest(what: string, m: number, num: bigint, den: bigint): void {
   const err = (x: number) => abs(scaled(x) * den - num);
-  assert.ok(err(m) <= err(nextUp(m)) && err(m) <= err(nextDown(m)), `${what}: ${m} is not the nearest float64 (neighbours ${nextDown(m)}, ${nextUp(m)})`);
+  assert.ok(
+    err(m) <= err(nextUp(m)) && err(m) <= err(nextDown(m)),
+    `${what}: ${m} is not the nearest float64 (neighbours ${nextDown(m)}, ${nextUp(m)})`,
+  );
 }
 
 /** Asserts that r is a float64 nearest to √(num / den) (num ≥ 0 scaled by 2^2148, den > 0). */
@@ -94,7 +97,8 @@ const TENSORS: Record<string, Float32Array> = {
   'BF16 ±max with small values between': bf16Extremes,
   'cancellation (1e30, small, −1e30 repeated)': Float32Array.from({ length: 3000 }, (_, i) => [1e30, 1 + r(), -1e30][i % 3]),
   'huge dynamic range (2^-149 .. float32 max, both signs)': Float32Array.from({ length: 5003 }, (_, i) =>
-    i === 0 ? F32_MAX : i === 1 ? -F32_MAX : (r() < 0.5 ? -1 : 1) * Math.fround(2 ** (-149 + Math.floor(r() * 277)) * (1 + r()))),
+    i === 0 ? F32_MAX : i === 1 ? -F32_MAX : (r() < 0.5 ? -1 : 1) * Math.fround(2 ** (-149 + Math.floor(r() * 277)) * (1 + r())),
+  ),
   'subnormals only': Float32Array.from({ length: 2049 }, () => Math.fround((r() - 0.5) * 2 ** -126)),
   'all equal (0.1f)': new Float32Array(10000).fill(0.1),
   'one value': Float32Array.of(-7.25),
@@ -112,7 +116,7 @@ test('kernels loaded (the WebAssembly paths must run)', () => {
   assert.ok(wasmKernel(), 'dist/kernels.wasm loads (node scripts/build-wasm.mjs)');
 });
 
-test('the issue\'s BF16 tensor: mean is −0.049, not 0', () => {
+test("the issue's BF16 tensor: mean is −0.049, not 0", () => {
   const mean = statsOf(bf16Extremes).mean;
   assert.ok(mean < -0.04 && mean > -0.06, `mean ${mean}`);
 });
@@ -138,14 +142,19 @@ for (const [name, values] of Object.entries(TENSORS)) {
   });
 }
 
-test('float64 values over the whole double range (subnormal to 1.7e308, sums beyond float64\'s range): exact', () => {
+test("float64 values over the whole double range (subnormal to 1.7e308, sums beyond float64's range): exact", () => {
   const extremes = [1.7e308, -1.7e308, 1e308, 1e-310, -5e-324, 2 ** 500, -(2 ** -500), 0];
-  const values = Float64Array.from({ length: 3001 }, (_, i) => (i < extremes.length ? extremes[i] : (r() - 0.5) * 10 ** Math.floor(r() * 600 - 300)));
+  const values = Float64Array.from({ length: 3001 }, (_, i) =>
+    i < extremes.length ? extremes[i] : (r() - 0.5) * 10 ** Math.floor(r() * 600 - 300),
+  );
   assertExact('JavaScript float64', statsOf(values), values);
 });
 
 async function tensorStats(ggmlTypeId: number, n: number, data: Uint8Array, options = {}): Promise<TensorStats> {
-  const file = buildGgufFile([{ key: 'general.architecture', type: 'STRING', value: 'test' }], [{ name: 't', shape: [n], ggmlTypeId, nbytes: data.length, data }]);
+  const file = buildGgufFile(
+    [{ key: 'general.architecture', type: 'STRING', value: 'test' }],
+    [{ name: 't', shape: [n], ggmlTypeId, nbytes: data.length, data }],
+  );
   const model = await openModelFromSource(new MemoryByteSource(file));
   // chunks of 40000 values: sums carried across chunks (and a partial last chunk)
   return computeTensorStats(model, model.tensors[0], { bins: 16, chunkElements: 40000, ...options });
@@ -174,6 +183,8 @@ test('Q8_0 (fused WebAssembly kernel): ±65504·127 blocks around small blocks, 
   }
   assertExact('Q8_0 tensor', await tensorStats(8, values.length, raw), values);
   assertExact('Q8_0 tensor, generic path', await tensorStats(8, values.length, raw, { generic: true }), values);
-  const halves = Uint16Array.from({ length: 70000 }, (_, i) => (i === 0 ? 0x7bff : i === 1 ? 0xfbff : Math.floor(r() * 0x7c00) | (r() < 0.6 ? 0x8000 : 0)));
+  const halves = Uint16Array.from({ length: 70000 }, (_, i) =>
+    i === 0 ? 0x7bff : i === 1 ? 0xfbff : Math.floor(r() * 0x7c00) | (r() < 0.6 ? 0x8000 : 0),
+  );
   assertExact('F16 tensor', await tensorStats(1, halves.length, new Uint8Array(halves.buffer)), Array.from(halves, half));
 });

@@ -10,13 +10,17 @@ import { rng } from '../helpers/rng.ts';
 import * as wasm from '../../src/core/analysis/wasmStats.ts';
 import { setWasmEnabled, wasmKernel } from '../../src/core/wasm/kernels.ts';
 
-
 function same(fast: TensorStats, generic: TensorStats, what: string): void {
-  for (const k of ['count', 'finite_count', 'nan_count', 'posinf_count', 'neginf_count', 'zero_count'] as const) assert.equal(fast[k], generic[k], `${what} ${k}`);
-  for (const k of ['min', 'max', 'absmax'] as const) assert.ok(Object.is(fast[k], generic[k]) || fast[k] === generic[k], `${what} ${k}: ${fast[k]} vs ${generic[k]}`);
+  for (const k of ['count', 'finite_count', 'nan_count', 'posinf_count', 'neginf_count', 'zero_count'] as const)
+    assert.equal(fast[k], generic[k], `${what} ${k}`);
+  for (const k of ['min', 'max', 'absmax'] as const)
+    assert.ok(Object.is(fast[k], generic[k]) || fast[k] === generic[k], `${what} ${k}: ${fast[k]} vs ${generic[k]}`);
   for (const k of ['mean', 'std', 'rms'] as const) {
     const tol = 1e-12 * Math.max(Math.abs(generic[k]), generic.absmax || 0);
-    assert.ok(Number.isNaN(generic[k]) ? Number.isNaN(fast[k]) : Math.abs(fast[k] - generic[k]) <= tol, `${what} ${k}: ${fast[k]} vs ${generic[k]}`);
+    assert.ok(
+      Number.isNaN(generic[k]) ? Number.isNaN(fast[k]) : Math.abs(fast[k] - generic[k]) <= tol,
+      `${what} ${k}: ${fast[k]} vs ${generic[k]}`,
+    );
   }
   assert.deepEqual(fast.histogram, generic.histogram, `${what} histogram`);
 }
@@ -39,11 +43,19 @@ function checkFused(typeId: number, fast: TensorStats, generic: TensorStats, wha
 /** Compares the fast and generic paths; returns how many fused WebAssembly scans ran. */
 async function compareOn(typeId: number, data: Uint8Array, n: number, what: string, bins = 64, chunks = [256, 1 << 20]): Promise<number> {
   const before = wasm.fusedScansDone;
-  const file = buildGgufFile([{ key: 'general.architecture', type: 'STRING', value: 'test' }], [{ name: 't', shape: [n], ggmlTypeId: typeId, nbytes: data.length, data }]);
+  const file = buildGgufFile(
+    [{ key: 'general.architecture', type: 'STRING', value: 'test' }],
+    [{ name: 't', shape: [n], ggmlTypeId: typeId, nbytes: data.length, data }],
+  );
   const m = await openModelFromSource(new MemoryByteSource(file));
   const t = m.tensors[0];
   for (const chunkElements of chunks) {
-    checkFused(typeId, computeTensorStats(m, t, { bins, chunkElements }), computeTensorStats(m, t, { bins, chunkElements, generic: true }), `${what} (chunks of ${chunkElements})`);
+    checkFused(
+      typeId,
+      computeTensorStats(m, t, { bins, chunkElements }),
+      computeTensorStats(m, t, { bins, chunkElements, generic: true }),
+      `${what} (chunks of ${chunkElements})`,
+    );
   }
   return wasm.fusedScansDone - before;
 }
@@ -89,7 +101,7 @@ test('BF16: every bit pattern', async () => {
   await compareOn(30, all, 65536, 'all bf16 patterns');
 });
 
-test('the WebAssembly kernels give exactly the JavaScript loops\' statistics', async () => {
+test("the WebAssembly kernels give exactly the JavaScript loops' statistics", async () => {
   const { openModel } = await import('../../src/core/formats/openModel.ts');
   const { corpusPath } = await import('../helpers/corpus.ts');
   assert.ok(wasmKernel(), 'dist/kernels.wasm is built and loads');
@@ -120,7 +132,12 @@ const FUSED_TYPES = [
 ];
 
 /** Random blocks of a type with finite f16 scales (random sign and magnitude); `edit` may change each block. */
-function randomBlocks(ty: (typeof FUSED_TYPES)[number], nBlocks: number, seed: number, edit?: (block: Uint8Array, r: () => number) => void): Uint8Array {
+function randomBlocks(
+  ty: (typeof FUSED_TYPES)[number],
+  nBlocks: number,
+  seed: number,
+  edit?: (block: Uint8Array, r: () => number) => void,
+): Uint8Array {
   const r = rng(seed);
   const out = new Uint8Array(ty.bytes * nBlocks);
   for (let i = 0; i < out.length; i++) out[i] = Math.floor(r() * 256);
@@ -156,7 +173,12 @@ for (const ty of FUSED_TYPES) {
         for (const t of m.tensors.filter((x) => x.type.ggmlId === ty.id)) {
           seen++;
           for (const chunkElements of [4096, 1 << 20]) {
-            checkFused(ty.id, computeTensorStats(m, t, { bins: 256, chunkElements }), computeTensorStats(m, t, { bins: 256, chunkElements, generic: true }), `${file} ${t.name} chunks of ${chunkElements}`);
+            checkFused(
+              ty.id,
+              computeTensorStats(m, t, { bins: 256, chunkElements }),
+              computeTensorStats(m, t, { bins: 256, chunkElements, generic: true }),
+              `${file} ${t.name} chunks of ${chunkElements}`,
+            );
           }
         }
       } finally {
@@ -169,7 +191,11 @@ for (const ty of FUSED_TYPES) {
     const tiles = Math.ceil((17 << 20) / ((tile.length / ty.bytes) * ty.weights));
     const big = new Uint8Array(tile.length * tiles);
     for (let i = 0; i < tiles; i++) big.set(tile, i * tile.length);
-    assert.equal(await compareOn(ty.id, big, (big.length / ty.bytes) * ty.weights, `${ty.name} tiled ×${tiles}`, 64, [1 << 20]), 1, 'the fused kernel ran');
+    assert.equal(
+      await compareOn(ty.id, big, (big.length / ty.bytes) * ty.weights, `${ty.name} tiled ×${tiles}`, 64, [1 << 20]),
+      1,
+      'the fused kernel ran',
+    );
   });
 
   test(`${ty.name} scanned inside the WebAssembly kernels gives the generic statistics (generated blocks)`, async () => {
@@ -180,13 +206,52 @@ for (const ty of FUSED_TYPES) {
       block[at + 1] = h >> 8;
     };
     assert.equal(await compareOn(ty.id, randomBlocks(ty, n, 1), n * ty.weights, `${ty.name} random`, 256), 2, 'the fused kernel ran');
-    assert.equal(await compareOn(ty.id, randomBlocks(ty, n, 2, (b) => ty.halves.forEach((at) => (b[at + 1] |= 0x80))), n * ty.weights, `${ty.name} negative scales`, 64), 2);
-    await compareOn(ty.id, randomBlocks(ty, n, 3, (b) => put16(b, ty.halves[0], 0)), n * ty.weights, `${ty.name} zero scale`, 64);
-    await compareOn(ty.id, randomBlocks(ty, n, 4, (b) => ty.halves.forEach((at) => put16(b, at, 6e-8))), n * ty.weights, `${ty.name} subnormal scales`, 64);
-    await compareOn(ty.id, randomBlocks(ty, n, 5, (b) => ty.halves.forEach((at) => put16(b, at, 0))), n * ty.weights, `${ty.name} all zero`, 64);
+    assert.equal(
+      await compareOn(
+        ty.id,
+        randomBlocks(ty, n, 2, (b) => ty.halves.forEach((at) => (b[at + 1] |= 0x80))),
+        n * ty.weights,
+        `${ty.name} negative scales`,
+        64,
+      ),
+      2,
+    );
+    await compareOn(
+      ty.id,
+      randomBlocks(ty, n, 3, (b) => put16(b, ty.halves[0], 0)),
+      n * ty.weights,
+      `${ty.name} zero scale`,
+      64,
+    );
+    await compareOn(
+      ty.id,
+      randomBlocks(ty, n, 4, (b) => ty.halves.forEach((at) => put16(b, at, 6e-8))),
+      n * ty.weights,
+      `${ty.name} subnormal scales`,
+      64,
+    );
+    await compareOn(
+      ty.id,
+      randomBlocks(ty, n, 5, (b) => ty.halves.forEach((at) => put16(b, at, 0))),
+      n * ty.weights,
+      `${ty.name} all zero`,
+      64,
+    );
     // a few bins over a small range, so many values fall on bin edges
-    await compareOn(ty.id, randomBlocks(ty, n, 6, (b) => ty.halves.forEach((at) => put16(b, at, 1))), n * ty.weights, `${ty.name} unit scales`, 7);
-    await compareOn(ty.id, randomBlocks(ty, n, 7, (b) => ty.halves.forEach((at) => put16(b, at, 1))), n * ty.weights, `${ty.name} unit scales`, 15);
+    await compareOn(
+      ty.id,
+      randomBlocks(ty, n, 6, (b) => ty.halves.forEach((at) => put16(b, at, 1))),
+      n * ty.weights,
+      `${ty.name} unit scales`,
+      7,
+    );
+    await compareOn(
+      ty.id,
+      randomBlocks(ty, n, 7, (b) => ty.halves.forEach((at) => put16(b, at, 1))),
+      n * ty.weights,
+      `${ty.name} unit scales`,
+      15,
+    );
     await compareOn(ty.id, randomBlocks(ty, n, 8), n * ty.weights, `${ty.name} random, 1000 bins`, 1000);
     // every block the same: an all-equal tensor when the block's weights are equal
     const one = randomBlocks(ty, 1, 9);
@@ -195,7 +260,13 @@ for (const ty of FUSED_TYPES) {
     await compareOn(ty.id, same16, n * ty.weights, `${ty.name} repeated block`, 64);
     // an infinite or NaN scale takes the careful path
     for (const bad of [Infinity, NaN, 65504]) {
-      await compareOn(ty.id, randomBlocks(ty, n, 10, (b, r) => r() < 0.05 && put16(b, ty.halves[0], bad)), n * ty.weights, `${ty.name} with scale ${bad}`, 64);
+      await compareOn(
+        ty.id,
+        randomBlocks(ty, n, 10, (b, r) => r() < 0.05 && put16(b, ty.halves[0], bad)),
+        n * ty.weights,
+        `${ty.name} with scale ${bad}`,
+        64,
+      );
     }
   });
 }
@@ -204,18 +275,27 @@ test('Q4_K: all-equal sub-blocks (zero scales), a constant tensor', async () => 
   const q4k = FUSED_TYPES.find((t) => t.name === 'Q4_K')!;
   const n = 40;
   // scales bytes 4..15 zero: d1 = 0 for every sub-block, so every weight is −dmin·m with m = 0: all zeros
-  await compareOn(12, randomBlocks(q4k, n, 11, (b) => b.fill(0, 4, 16)), n * 256, 'Q4_K zero sub-block scales and mins', 64);
+  await compareOn(
+    12,
+    randomBlocks(q4k, n, 11, (b) => b.fill(0, 4, 16)),
+    n * 256,
+    'Q4_K zero sub-block scales and mins',
+    64,
+  );
   // scales zero, mins 1: every weight is −dmin
   const constant = randomBlocks(q4k, n, 12, (b) => {
     b.fill(0, 4, 16);
     b.fill(1, 8, 12); // mins of sub-blocks 0..3
     b.fill(0x10, 12, 16); // mins of sub-blocks 4..7 (high nibbles)
-    b[0] = 0x00; b[1] = 0x3c; b[2] = 0x00; b[3] = 0x3c; // d = dmin = 1
+    b[0] = 0x00;
+    b[1] = 0x3c;
+    b[2] = 0x00;
+    b[3] = 0x3c; // d = dmin = 1
   });
   assert.equal(await compareOn(12, constant, 40 * 256, 'Q4_K constant sub-blocks', 64), 2, 'the fused kernel ran');
 });
 
-test('float32 pass 2 in WebAssembly (float32 bin estimate, exact near edges) gives the JavaScript loop\'s exact result', async () => {
+test("float32 pass 2 in WebAssembly (float32 bin estimate, exact near edges) gives the JavaScript loop's exact result", async () => {
   const { binOf } = await import('../../src/core/analysis/tensorStats.ts');
   const r = rng(2026);
   // float32 values within a few ulps either side of every bin edge of [lo, hi] with 7 bins (and lo, hi themselves)
@@ -248,7 +328,10 @@ test('float32 pass 2 in WebAssembly (float32 bin estimate, exact near edges) giv
   ];
   for (const [what, v, bins] of cases) {
     const data = new Uint8Array(v.buffer);
-    const file = buildGgufFile([{ key: 'general.architecture', type: 'STRING', value: 'test' }], [{ name: 't', shape: [v.length], ggmlTypeId: 0, nbytes: data.length, data }]);
+    const file = buildGgufFile(
+      [{ key: 'general.architecture', type: 'STRING', value: 'test' }],
+      [{ name: 't', shape: [v.length], ggmlTypeId: 0, nbytes: data.length, data }],
+    );
     const m = await openModelFromSource(new MemoryByteSource(file));
     try {
       const t = m.tensors[0];

@@ -11,7 +11,24 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, truncateSync, watch, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  watch,
+  writeFileSync,
+  openSync,
+  writeSync,
+  closeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { buildGgufFile } from '../../src/core/formats/ggufWriter.ts';
@@ -22,7 +39,17 @@ import { bundledCli } from '../helpers/bundles.ts';
 const CLI = bundledCli();
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const shaOf = (path: string) => sha(readFileSync(path));
-const counts = { kills: 0, killsMissed: 0, sigtermExits: 0, faults: 0, changeRefused: 0, changeVerified: 0, lostOrCorrupted: 0, tempLeft: 0, leftBySigkill: 0 };
+const counts = {
+  kills: 0,
+  killsMissed: 0,
+  sigtermExits: 0,
+  faults: 0,
+  changeRefused: 0,
+  changeVerified: 0,
+  lostOrCorrupted: 0,
+  tempLeft: 0,
+  leftBySigkill: 0,
+};
 const mounts: string[] = [];
 
 after(() => {
@@ -45,15 +72,24 @@ const ST = join(work, 'big.safetensors');
   const up = randomF32(1, 1024 * 1024);
   const q = randomF32(2, 1024 * 256);
   const norm = randomF32(3, 1024);
-  writeFileSync(GGUF, buildGgufFile([{ key: 'general.architecture', type: 'STRING', value: 'test' }], [
-    { name: 'blk.0.ffn_up.weight', shape: [1024, 1024], ggmlTypeId: 0, nbytes: up.byteLength, data: bytesOf(up) },
-    { name: 'blk.0.attn_q.weight', shape: [1024, 256], ggmlTypeId: 0, nbytes: q.byteLength, data: bytesOf(q) },
-    { name: 'blk.0.attn_norm.weight', shape: [1024], ggmlTypeId: 0, nbytes: norm.byteLength, data: bytesOf(norm) },
-  ]));
-  writeFileSync(ST, buildSafetensorsFile([
-    { name: 'mlp.up.weight', dtype: 'F32', shape: [1024, 1024], data: bytesOf(up) },
-    { name: 'attn.q.weight', dtype: 'F32', shape: [256, 1024], data: bytesOf(q) },
-  ]));
+  writeFileSync(
+    GGUF,
+    buildGgufFile(
+      [{ key: 'general.architecture', type: 'STRING', value: 'test' }],
+      [
+        { name: 'blk.0.ffn_up.weight', shape: [1024, 1024], ggmlTypeId: 0, nbytes: up.byteLength, data: bytesOf(up) },
+        { name: 'blk.0.attn_q.weight', shape: [1024, 256], ggmlTypeId: 0, nbytes: q.byteLength, data: bytesOf(q) },
+        { name: 'blk.0.attn_norm.weight', shape: [1024], ggmlTypeId: 0, nbytes: norm.byteLength, data: bytesOf(norm) },
+      ],
+    ),
+  );
+  writeFileSync(
+    ST,
+    buildSafetensorsFile([
+      { name: 'mlp.up.weight', dtype: 'F32', shape: [1024, 1024], data: bytesOf(up) },
+      { name: 'attn.q.weight', dtype: 'F32', shape: [256, 1024], data: bytesOf(q) },
+    ]),
+  );
 }
 const SOURCE_SHA = { gguf: shaOf(GGUF), st: shaOf(ST) };
 
@@ -132,7 +168,11 @@ function assertNoTemporaries(dest: string, what: string): void {
 /** Exactly one error line, the last of stderr, matching `why`. */
 function assertOneErrorLine(stderr: string, why: RegExp, what: string): void {
   const lines = stderr.trim().split('\n');
-  assert.deepEqual(lines.filter((l) => l.startsWith('error:')), [lines[lines.length - 1]], `${what}: ${stderr}`);
+  assert.deepEqual(
+    lines.filter((l) => l.startsWith('error:')),
+    [lines[lines.length - 1]],
+    `${what}: ${stderr}`,
+  );
   assert.match(lines[lines.length - 1], why, what);
 }
 
@@ -161,7 +201,7 @@ for (const job of ['requantize', 'simulate'] as const) {
     for (let i = 0; i < 2 * points; i++) {
       const signal = (['SIGKILL', 'SIGTERM', 'SIGINT'] as const)[i % 3];
       // kill points spread over the whole write, from the empty temporary file to the full one being verified
-      const atBytes = Math.floor(((i >> 1) + r()) / points * ref.size);
+      const atBytes = Math.floor((((i >> 1) + r()) / points) * ref.size);
       rmSync(dest, { force: true });
       const what = `${job} ${signal} at ${atBytes} bytes`;
       const res = await runWatched(JOBS[job](dest), dest, atBytes, (child) => child.kill(signal));
@@ -297,21 +337,31 @@ test('two requantize jobs writing one destination at once: one complete, verifie
   const dest = join(dir, 'out.gguf');
   counts.faults++;
   rmSync(dest, { force: true });
-  const both = await Promise.all([0, 1].map(() => new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...JOBS.requantize(dest)], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stderr }));
-  })));
+  const both = await Promise.all(
+    [0, 1].map(
+      () =>
+        new Promise<{ code: number | null; stderr: string }>((resolve) => {
+          const child = spawn(process.execPath, [CLI, ...JOBS.requantize(dest)], { stdio: ['ignore', 'ignore', 'pipe'] });
+          let stderr = '';
+          child.stderr!.on('data', (d) => (stderr += d));
+          child.on('close', (code) => resolve({ code, stderr }));
+        }),
+    ),
+  );
   for (const b of both) if (b.code !== 0) assertOneErrorLine(b.stderr, /error: /, 'the job that lost');
-  assert.ok(both.some((b) => b.code === 0), both.map((b) => b.stderr).join('\n'));
+  assert.ok(
+    both.some((b) => b.code === 0),
+    both.map((b) => b.stderr).join('\n'),
+  );
   assert.equal(shaOf(dest), referenceOf('requantize').sha, 'the destination is one complete output');
   assertNoTemporaries(dest, 'concurrent writers');
   assert.equal(shaOf(GGUF), SOURCE_SHA.gguf);
 });
 
 test('summary', (t) => {
-  t.diagnostic(`faults: ${counts.kills} kills landed during writes (${counts.killsMissed} came too late; ${counts.sigtermExits} SIGTERM/SIGINT exits 143/130 with the temporary file removed; ${counts.leftBySigkill} temporary files left by SIGKILL, each swept by the next run), ${counts.faults} other faults injected (sources changed mid-read: ${counts.changeRefused} refused, ${counts.changeVerified} finished with the output of the file as read), ${counts.lostOrCorrupted} files lost or corrupted, ${counts.tempLeft} temporary files left`);
+  t.diagnostic(
+    `faults: ${counts.kills} kills landed during writes (${counts.killsMissed} came too late; ${counts.sigtermExits} SIGTERM/SIGINT exits 143/130 with the temporary file removed; ${counts.leftBySigkill} temporary files left by SIGKILL, each swept by the next run), ${counts.faults} other faults injected (sources changed mid-read: ${counts.changeRefused} refused, ${counts.changeVerified} finished with the output of the file as read), ${counts.lostOrCorrupted} files lost or corrupted, ${counts.tempLeft} temporary files left`,
+  );
   assert.equal(counts.lostOrCorrupted, 0);
   assert.equal(counts.tempLeft, 0);
 });

@@ -15,7 +15,6 @@ import { buildGgufFile } from '../../src/core/formats/ggufWriter.ts';
 import { corpusPath } from '../helpers/corpus.ts';
 import { rng } from '../helpers/rng.ts';
 
-
 const INTERESTING = [0, 1, 0x7f, 0x80, 0xff, 0xfffffffe, 0xffffffff, 2 ** 31, 13, 9, 8, 4, 5];
 
 function mutate(base: Uint8Array, r: () => number, headerEnd: number): Uint8Array {
@@ -26,26 +25,37 @@ function mutate(base: Uint8Array, r: () => number, headerEnd: number): Uint8Arra
   const n = 1 + pick(4);
   for (let k = 0; k < n; k++) {
     switch (kind) {
-      case 0: b[at()] ^= 1 << pick(8); break; // bit flip
-      case 1: b[at()] = pick(256); break; // random byte
-      case 2: { // an interesting 32-bit value at a 4-aligned offset (counts, lengths, types)
+      case 0:
+        b[at()] ^= 1 << pick(8);
+        break; // bit flip
+      case 1:
+        b[at()] = pick(256);
+        break; // random byte
+      case 2: {
+        // an interesting 32-bit value at a 4-aligned offset (counts, lengths, types)
         const o = at() & ~3;
         const v = INTERESTING[pick(INTERESTING.length)];
         new DataView(b.buffer).setUint32(Math.min(o, b.length - 4), v >>> 0, true);
         break;
       }
-      case 3: { // a huge 64-bit value
+      case 3: {
+        // a huge 64-bit value
         const o = Math.min(at() & ~7, b.length - 8);
         new DataView(b.buffer).setBigUint64(o, BigInt(Math.floor(r() * 2 ** 53)) << BigInt(pick(12)), true);
         break;
       }
-      case 4: b = b.slice(0, pick(b.length)); break; // truncate
-      case 5: { // duplicate a slice
+      case 4:
+        b = b.slice(0, pick(b.length));
+        break; // truncate
+      case 5: {
+        // duplicate a slice
         const o = at();
         const len = pick(32);
         const ins = b.slice(o, o + len);
         const next = new Uint8Array(b.length + ins.length);
-        next.set(b.subarray(0, o)); next.set(ins, o); next.set(b.subarray(o), o + ins.length);
+        next.set(b.subarray(0, o));
+        next.set(ins, o);
+        next.set(b.subarray(o), o + ins.length);
         b = next;
         break;
       }
@@ -54,7 +64,12 @@ function mutate(base: Uint8Array, r: () => number, headerEnd: number): Uint8Arra
   return b;
 }
 
-async function fuzz(file: string | Uint8Array, headerEnd: number, iterations: number, seed: number): Promise<{ tried: number; opened: number; rejected: number }> {
+async function fuzz(
+  file: string | Uint8Array,
+  headerEnd: number,
+  iterations: number,
+  seed: number,
+): Promise<{ tried: number; opened: number; rejected: number }> {
   const base = typeof file === 'string' ? new Uint8Array(readFileSync(file)) : file;
   const isGguf = base[0] === 0x47 && base[1] === 0x47 && base[2] === 0x55 && base[3] === 0x46;
   const r = rng(seed);
@@ -101,7 +116,11 @@ test('fuzz: GGUF written by the project (alignment 64, arrays, an unknown type)'
     [
       { key: 'general.architecture', type: 'STRING', value: 'llama' },
       { key: 'general.alignment', type: 'UINT32', value: 64 },
-      { key: 'tokenizer.ggml.tokens', type: 'ARRAY', value: { elementType: 'STRING', values: Array.from({ length: 80 }, (_, i) => `t${i}`) } },
+      {
+        key: 'tokenizer.ggml.tokens',
+        type: 'ARRAY',
+        value: { elementType: 'STRING', values: Array.from({ length: 80 }, (_, i) => `t${i}`) },
+      },
       { key: 'x.ids', type: 'ARRAY', value: { elementType: 'INT32', values: [1, -2, 3] } },
     ],
     [

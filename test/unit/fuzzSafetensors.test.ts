@@ -18,15 +18,73 @@ import { corpusPath } from '../helpers/corpus.ts';
 import { rng } from '../helpers/rng.ts';
 
 /** Bytes per element of each dtype, from the safetensors format (Dtype::bitsize / 8). */
-const WIDTH: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1, F8_E4M3: 1, F8_E5M2: 1, F8_E8M0: 1 };
+const WIDTH: Record<string, number> = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
+  U8: 1,
+  BOOL: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+  F8_E8M0: 1,
+};
 
 const MIN_CASES = 3000;
 const MAX_CASES = 200_000;
 const BUDGET_MS = 6000;
 
-const NUMBERS = ['-1', '0', '-0', '1', '2', '8', '01', '1.5', '1.0', '1e3', '1e400', '-', '4294967296', '9007199254740991', '9007199254740993', '18446744073709551616', '100000000'];
-const VALUES = ['""', '"__metadata__"', '"constructor"', '"__proto__"', '"toString"', '"\\ud800"', '"\\u0000"', '"F12"', '"C64"', '"U8"', '"F32"', '{"toString":1}', 'null', 'true', '[]', '{}', '[1,2]', '[0,0]', '"\u202e\u0007"', `"${'x'.repeat(500)}"`];
-const BYTES = [0x00, 0x22, 0x5c, 0x7b, 0x7d, 0x5b, 0x5d, 0x2c, 0x3a, 0x80, 0xff, 0xc0, 0xed, 0xf4, 0x20, 0x0a, 0x1b, 0x2d, 0x30, 0x65, 0x2e];
+const NUMBERS = [
+  '-1',
+  '0',
+  '-0',
+  '1',
+  '2',
+  '8',
+  '01',
+  '1.5',
+  '1.0',
+  '1e3',
+  '1e400',
+  '-',
+  '4294967296',
+  '9007199254740991',
+  '9007199254740993',
+  '18446744073709551616',
+  '100000000',
+];
+const VALUES = [
+  '""',
+  '"__metadata__"',
+  '"constructor"',
+  '"__proto__"',
+  '"toString"',
+  '"\\ud800"',
+  '"\\u0000"',
+  '"F12"',
+  '"C64"',
+  '"U8"',
+  '"F32"',
+  '{"toString":1}',
+  'null',
+  'true',
+  '[]',
+  '{}',
+  '[1,2]',
+  '[0,0]',
+  '"\u202e\u0007"',
+  `"${'x'.repeat(500)}"`,
+];
+const BYTES = [
+  0x00, 0x22, 0x5c, 0x7b, 0x7d, 0x5b, 0x5d, 0x2c, 0x3a, 0x80, 0xff, 0xc0, 0xed, 0xf4, 0x20, 0x0a, 0x1b, 0x2d, 0x30, 0x65, 0x2e,
+];
 
 function frame(header: Uint8Array, data: Uint8Array, lengthField = header.length): Uint8Array {
   const out = new Uint8Array(8 + header.length + data.length);
@@ -62,29 +120,34 @@ function mutate(base: { header: Uint8Array; data: Uint8Array }, r: () => number)
   for (let k = 1 + pick(3); k > 0; k--) {
     const text = Buffer.from(h).toString('latin1');
     switch (pick(8)) {
-      case 0: { // replace a number
+      case 0: {
+        // replace a number
         const t = tokens(text, 'number');
         if (t.length) splice(...t[pick(t.length)], Buffer.from(NUMBERS[pick(NUMBERS.length)]));
         break;
       }
-      case 1: { // replace a string (a key, a dtype, a metadata value) with another value
+      case 1: {
+        // replace a string (a key, a dtype, a metadata value) with another value
         const t = tokens(text, 'string');
         if (t.length) splice(...t[pick(t.length)], Buffer.from(VALUES[pick(VALUES.length)]));
         break;
       }
-      case 2: { // duplicate a member (or any slice): duplicate keys, overlapping offsets
+      case 2: {
+        // duplicate a member (or any slice): duplicate keys, overlapping offsets
         const from = pick(h.length);
         const to = Math.min(h.length, from + 1 + pick(120));
         const at = pick(h.length + 1);
         splice(at, at, h.slice(from, to));
         break;
       }
-      case 3: { // delete a slice
+      case 3: {
+        // delete a slice
         const from = pick(h.length);
         splice(from, Math.min(h.length, from + 1 + pick(16)), new Uint8Array(0));
         break;
       }
-      case 4: { // insert or overwrite a structural, invalid-UTF-8 or control byte
+      case 4: {
+        // insert or overwrite a structural, invalid-UTF-8 or control byte
         const at = pick(h.length + 1);
         splice(at, r() < 0.5 ? at : Math.min(h.length, at + 1), Uint8Array.of(BYTES[pick(BYTES.length)]));
         break;
@@ -95,13 +158,15 @@ function mutate(base: { header: Uint8Array; data: Uint8Array }, r: () => number)
           h[pick(h.length)] ^= 1 << pick(8);
         }
         break;
-      case 6: { // data one byte short or long, or gone
+      case 6: {
+        // data one byte short or long, or gone
         const longer = new Uint8Array(data.length + 1);
         longer.set(data);
         data = [data.subarray(0, Math.max(0, data.length - 1)), longer, new Uint8Array(0)][pick(3)];
         break;
       }
-      case 7: { // nest: wrap a value in arrays
+      case 7: {
+        // nest: wrap a value in arrays
         const t = tokens(text, 'number');
         if (t.length) {
           const [a, b] = t[pick(t.length)];
@@ -155,7 +220,12 @@ function checkParserAgainstJsonParse(header: Uint8Array): void {
   } catch (e) {
     if (!(e instanceof QuantLensError)) throw e;
     assert.ok(e.byteOffset !== undefined && e.byteOffset >= 0 && e.byteOffset <= header.length, e.message);
-    if (referenceOk) assert.match(e.message, /duplicate key|lone surrogate|nested deeper|number out of range/, 'stricter than JSON.parse only where serde_json is');
+    if (referenceOk)
+      assert.match(
+        e.message,
+        /duplicate key|lone surrogate|nested deeper|number out of range/,
+        'stricter than JSON.parse only where serde_json is',
+      );
   }
 }
 
@@ -176,7 +246,10 @@ async function fuzz(bases: Uint8Array[], seed: number) {
       if (!(e instanceof QuantLensError)) assert.fail(`seed ${seed} case ${i}: untyped error escaped: ${(e as Error)?.stack}`);
       assert.ok(e.byteOffset !== undefined, `seed ${seed} case ${i}: no byte offset in: ${e.message}`);
       assert.ok(e.message.length <= 400, `seed ${seed} case ${i}: ${e.message.length}-character message`);
-      assert.ok(!/[\u0000-\u001f\u007f-\u009f\u202e]/.test(e.message), `seed ${seed} case ${i}: raw control character in: ${JSON.stringify(e.message)}`);
+      assert.ok(
+        !/[\u0000-\u001f\u007f-\u009f\u202e]/.test(e.message),
+        `seed ${seed} case ${i}: raw control character in: ${JSON.stringify(e.message)}`,
+      );
       counts.rejected++;
     }
   }
@@ -198,7 +271,11 @@ function generatedBase(): Uint8Array {
 }
 
 test('fuzz: safetensors header mutants', async (t) => {
-  const bases = [generatedBase(), readFileSync(corpusPath('malformed', 'st-valid-base.safetensors')), readFileSync(corpusPath('safetensors', 'dtypes.safetensors'))].map((b) => new Uint8Array(b));
+  const bases = [
+    generatedBase(),
+    readFileSync(corpusPath('malformed', 'st-valid-base.safetensors')),
+    readFileSync(corpusPath('safetensors', 'dtypes.safetensors')),
+  ].map((b) => new Uint8Array(b));
   const c = await fuzz(bases, 11);
   t.diagnostic(`safetensors header mutants tried: ${c.tried} (opened ${c.opened}, rejected ${c.rejected})`);
   assert.ok(c.rejected > MIN_CASES / 2 && c.opened > 50, JSON.stringify(c));
@@ -206,7 +283,7 @@ test('fuzz: safetensors header mutants', async (t) => {
 
 test('fuzz: the writer either refuses its input or writes a file that opens as written', async (t) => {
   const r = rng(12);
-  const pick = <T,>(xs: T[]) => xs[Math.floor(r() * xs.length)];
+  const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)];
   const names = ['a', 'a', '__metadata__', '__proto__', 'constructor', '', 'x\ud800', 'é', 'line\nbreak', '"', '0', '12'];
   const dtypes = [...Object.keys(WIDTH), 'F12', 'C64', 'f32'];
   let written = 0;
@@ -229,7 +306,10 @@ test('fuzz: the writer either refuses its input or writes a file that opens as w
     }
     const m = await openModelFromSource(new MemoryByteSource(file, `written-${i}`));
     checkAccepted(file, m);
-    assert.deepEqual(m.tensors.map((x) => [x.name, x.dtype, x.shape, x.nbytes]), tensors.map((x) => [x.name, x.dtype, x.shape, x.data.length]));
+    assert.deepEqual(
+      m.tensors.map((x) => [x.name, x.dtype, x.shape, x.nbytes]),
+      tensors.map((x) => [x.name, x.dtype, x.shape, x.data.length]),
+    );
     written++;
   }
   t.diagnostic(`writer cases: ${written} written and re-opened, ${refusedCount} refused`);

@@ -52,7 +52,8 @@ function decodeWasm(id: number, raw: Uint8Array, nBlocks: number): Float32Array 
 function tableMismatches(got: Float32Array, want: Uint32Array): string[] {
   const bits = new Uint32Array(got.buffer, got.byteOffset, got.length);
   const out: string[] = [];
-  for (let i = 0; i < want.length && out.length < 5; i++) if (bits[i] !== want[i]) out.push(`0x${i.toString(16)}: ${hex8(bits[i])}, ggml ${hex8(want[i])}`);
+  for (let i = 0; i < want.length && out.length < 5; i++)
+    if (bits[i] !== want[i]) out.push(`0x${i.toString(16)}: ${hex8(bits[i])}, ggml ${hex8(want[i])}`);
   return out;
 }
 
@@ -60,7 +61,10 @@ test('kernels loaded (the WebAssembly half of these tests must run)', () => {
   assert.ok(wasmKernel(), 'dist/kernels.wasm loads (node scripts/build-wasm.mjs)');
 });
 
-for (const [name, id] of [['f16', 1], ['bf16', 30]] as const) {
+for (const [name, id] of [
+  ['f16', 1],
+  ['bf16', 30],
+] as const) {
   test(`${name}: every one of the 65536 patterns gives ggml's float32 bits (JavaScript and WebAssembly)`, () => {
     const want = ggmlTable(name);
     assert.deepEqual(tableMismatches(decodeJs(id, ALL_HALVES, 65536), want), [], 'JavaScript codec');
@@ -69,16 +73,30 @@ for (const [name, id] of [['f16', 1], ['bf16', 30]] as const) {
   });
 }
 
-test('FP8 E5M2 is the top byte of binary16: its 256 values have ggml\'s binary16 bits', () => {
+test("FP8 E5M2 is the top byte of binary16: its 256 values have ggml's binary16 bits", () => {
   const want = ggmlTable('f16');
   const out = new Float32Array(256);
-  safetensorsOnlyCodecs.F8_E5M2.dequantize(Uint8Array.from({ length: 256 }, (_, b) => b), out, 256);
-  assert.deepEqual(tableMismatches(out, Uint32Array.from({ length: 256 }, (_, b) => want[b << 8])), []);
+  safetensorsOnlyCodecs.F8_E5M2.dequantize(
+    Uint8Array.from({ length: 256 }, (_, b) => b),
+    out,
+    256,
+  );
+  assert.deepEqual(
+    tableMismatches(
+      out,
+      Uint32Array.from({ length: 256 }, (_, b) => want[b << 8]),
+    ),
+    [],
+  );
 });
 
 test('FP8 E4M3FN: every byte decodes to its value; the NaNs 0x7f and 0xff are quiet and keep sign and payload', () => {
   const out = new Float32Array(256);
-  safetensorsOnlyCodecs.F8_E4M3.dequantize(Uint8Array.from({ length: 256 }, (_, b) => b), out, 256);
+  safetensorsOnlyCodecs.F8_E4M3.dequantize(
+    Uint8Array.from({ length: 256 }, (_, b) => b),
+    out,
+    256,
+  );
   const bits = new Uint32Array(out.buffer);
   for (let b = 0; b < 256; b++) {
     const e = (b >> 3) & 0xf;
@@ -92,7 +110,10 @@ test('FP8 E4M3FN: every byte decodes to its value; the NaNs 0x7f and 0xff are qu
 const TYPES = edgeTypes();
 
 test('the cases are the ones ggml dequantized (same types, same counts)', () => {
-  assert.deepEqual(TYPES.map((t) => [t.name, t.cases.length]), Object.entries(expected.types).map(([n, e]) => [n, e.cases]));
+  assert.deepEqual(
+    TYPES.map((t) => [t.name, t.cases.length]),
+    Object.entries(expected.types).map(([n, e]) => [n, e.cases]),
+  );
 });
 
 for (const t of TYPES) {

@@ -21,23 +21,58 @@ const Q4_0 = 2; // 32 elements per block, 18 bytes
 class Gguf {
   private bytes: number[] = [];
   readonly at = new Map<string, number>();
-  get length(): number { return this.bytes.length; }
-  mark(label: string): this { this.at.set(label, this.bytes.length); return this; }
-  u8(v: number): this { this.bytes.push(v & 0xff); return this; }
-  u32(v: number): this { for (let i = 0; i < 4; i++) this.bytes.push((v >>> (8 * i)) & 0xff); return this; }
-  u64(v: bigint | number): this { const x = BigInt.asUintN(64, BigInt(v)); for (let i = 0n; i < 8n; i++) this.bytes.push(Number((x >> (8n * i)) & 0xffn)); return this; }
-  raw(b: Uint8Array): this { for (const x of b) this.bytes.push(x); return this; }
-  str(s: string): this { const b = new TextEncoder().encode(s); return this.u64(b.length).raw(b); }
-  header(tensors: number, keys: number): this { return this.raw(new TextEncoder().encode('GGUF')).u32(3).u64(tensors).u64(keys); }
-  kv(key: string, type: number, value: (g: this) => void): this { this.mark(`key ${key}`).str(key).mark(`type ${key}`).u32(type); value(this); return this; }
+  get length(): number {
+    return this.bytes.length;
+  }
+  mark(label: string): this {
+    this.at.set(label, this.bytes.length);
+    return this;
+  }
+  u8(v: number): this {
+    this.bytes.push(v & 0xff);
+    return this;
+  }
+  u32(v: number): this {
+    for (let i = 0; i < 4; i++) this.bytes.push((v >>> (8 * i)) & 0xff);
+    return this;
+  }
+  u64(v: bigint | number): this {
+    const x = BigInt.asUintN(64, BigInt(v));
+    for (let i = 0n; i < 8n; i++) this.bytes.push(Number((x >> (8n * i)) & 0xffn));
+    return this;
+  }
+  raw(b: Uint8Array): this {
+    for (const x of b) this.bytes.push(x);
+    return this;
+  }
+  str(s: string): this {
+    const b = new TextEncoder().encode(s);
+    return this.u64(b.length).raw(b);
+  }
+  header(tensors: number, keys: number): this {
+    return this.raw(new TextEncoder().encode('GGUF')).u32(3).u64(tensors).u64(keys);
+  }
+  kv(key: string, type: number, value: (g: this) => void): this {
+    this.mark(`key ${key}`).str(key).mark(`type ${key}`).u32(type);
+    value(this);
+    return this;
+  }
   tensor(name: string, ne: (bigint | number)[], type: number, offset: bigint | number): this {
     this.mark(`tensor ${name}`).str(name).u32(ne.length);
     ne.forEach((d, i) => this.mark(`ne${i} ${name}`).u64(d));
     return this.mark(`ggml type ${name}`).u32(type).mark(`offset ${name}`).u64(offset);
   }
-  pad(alignment = 32): this { while (this.bytes.length % alignment) this.bytes.push(0); return this; }
-  zeros(n: number): this { for (let i = 0; i < n; i++) this.bytes.push(0); return this; }
-  file(): Uint8Array { return Uint8Array.from(this.bytes); }
+  pad(alignment = 32): this {
+    while (this.bytes.length % alignment) this.bytes.push(0);
+    return this;
+  }
+  zeros(n: number): this {
+    for (let i = 0; i < n; i++) this.bytes.push(0);
+    return this;
+  }
+  file(): Uint8Array {
+    return Uint8Array.from(this.bytes);
+  }
 }
 
 const open = (g: Gguf) => openModelFromSource(new MemoryByteSource(g.file(), 'rules.gguf'));
@@ -61,7 +96,10 @@ test('duplicate key: refused at the second one', async () => {
 });
 
 test('empty key: refused', async () => {
-  const g = new Gguf().header(0, 2).kv('a', T.UINT8, (x) => x.u8(1)).kv('', T.UINT8, (x) => x.u8(1));
+  const g = new Gguf()
+    .header(0, 2)
+    .kv('a', T.UINT8, (x) => x.u8(1))
+    .kv('', T.UINT8, (x) => x.u8(1));
   await refused(g, 'invalid-value', /key #1 is empty/, g.at.get('key ')!);
 });
 
@@ -95,16 +133,28 @@ test('general.alignment of type UINT64 is refused as such (not as "not a power o
 test('general.alignment 0 and 48 are refused; 64 is used for the layout', async () => {
   for (const a of [0, 48]) {
     const g = new Gguf().header(0, 1).kv('general.alignment', T.UINT32, (x) => x.u32(a));
-    await refused(g, 'invalid-value', new RegExp(`general\\.alignment is ${a}, must be a power of two`), g.at.get('type general.alignment')!);
+    await refused(
+      g,
+      'invalid-value',
+      new RegExp(`general\\.alignment is ${a}, must be a power of two`),
+      g.at.get('type general.alignment')!,
+    );
   }
   // Two F32 tensors of 8 elements (32 bytes): with alignment 64 the second starts at 64.
-  const g = new Gguf().header(2, 1).kv('general.alignment', T.UINT32, (x) => x.u32(64)).tensor('a', [8], F32, 0).tensor('b', [8], F32, 64);
+  const g = new Gguf()
+    .header(2, 1)
+    .kv('general.alignment', T.UINT32, (x) => x.u32(64))
+    .tensor('a', [8], F32, 0)
+    .tensor('b', [8], F32, 64);
   const infoEnd = g.length;
   g.pad(64).zeros(96);
   const m = await open(g);
   assert.equal(m.alignment, 64);
   assert.equal(m.dataOffset, Math.ceil(infoEnd / 64) * 64);
-  assert.deepEqual(m.tensors.map((t) => t.absoluteOffset), [m.dataOffset, m.dataOffset + 64]);
+  assert.deepEqual(
+    m.tensors.map((t) => t.absoluteOffset),
+    [m.dataOffset, m.dataOffset + 64],
+  );
 });
 
 test('duplicate tensor names are refused, also when they differ only after a NUL (ggml compares C strings)', async () => {
@@ -116,9 +166,13 @@ test('duplicate tensor names are refused, also when they differ only after a NUL
 
 test('data offsets: each tensor exactly where the previous one ends, padded to the alignment', async () => {
   // a: 8 F32 = 32 bytes at 0; b: 4 F32 = 16 bytes, expected at 32; c expected at 64.
-  const layout = (offB: number, offC: number) => new Gguf().header(3, 0).tensor('a', [8], F32, 0).tensor('b', [4], F32, offB).tensor('c', [8], F32, offC).pad().zeros(128);
+  const layout = (offB: number, offC: number) =>
+    new Gguf().header(3, 0).tensor('a', [8], F32, 0).tensor('b', [4], F32, offB).tensor('c', [8], F32, offC).pad().zeros(128);
   const m = await open(layout(32, 64));
-  assert.deepEqual(m.tensors.map((t) => t.offset), [0, 32, 64]);
+  assert.deepEqual(
+    m.tensors.map((t) => t.offset),
+    [0, 32, 64],
+  );
   const cases: [number, number, string, RegExp][] = [
     [40, 64, 'b', /tensor b data offset 40 is not a multiple of the alignment \(32\): ggml expects 32/],
     [0, 64, 'b', /tensor b data offset 0 overlaps tensor a: ggml expects 32/],
@@ -132,7 +186,12 @@ test('data offsets: each tensor exactly where the previous one ends, padded to t
   }
   // The first tensor must start at 0.
   const first = new Gguf().header(1, 0).tensor('a', [8], F32, 32).pad().zeros(64);
-  await refused(first, 'bad-tensor', /tensor a data offset 32 leaves a gap after the start of the data section: ggml expects 0/, first.at.get('offset a')!);
+  await refused(
+    first,
+    'bad-tensor',
+    /tensor a data offset 32 leaves a gap after the start of the data section: ggml expects 0/,
+    first.at.get('offset a')!,
+  );
 });
 
 test('data section: a tensor past the end of the file, and a file ending before its data section', async () => {
@@ -156,9 +215,15 @@ test('dims: negative ne (>= 2^63 as int64) is refused at that dim; a zero dim is
 });
 
 test('element count: reaching INT64_MAX is refused as ggml does; beyond 2^53 is refused as beyond any file', async () => {
-  const g = new Gguf().header(1, 0).tensor('a', [2n ** 32n, 2n ** 32n], F32, 0).pad();
+  const g = new Gguf()
+    .header(1, 0)
+    .tensor('a', [2n ** 32n, 2n ** 32n], F32, 0)
+    .pad();
   await refused(g, 'bad-tensor', /tensor a shape 4294967296 x 4294967296: element count overflows int64/, g.at.get('ne0 a')!);
-  const h = new Gguf().header(1, 0).tensor('b', [2n ** 31n, 2n ** 31n], F32, 0).pad();
+  const h = new Gguf()
+    .header(1, 0)
+    .tensor('b', [2n ** 31n, 2n ** 31n], F32, 0)
+    .pad();
   await refused(h, 'limit-exceeded', /tensor b shape 2147483648 x 2147483648: 4611686018427387904 elements/, h.at.get('ne0 b')!);
 });
 
@@ -179,19 +244,35 @@ test('unknown ggml type: listed (ggml refuses it); the tensor after it must star
   const k = new Gguf().header(3, 0).tensor('a', [8], F32, 0).tensor('u', [8], 99, 64).tensor('b', [8], F32, 32).pad().zeros(128);
   await refused(k, 'bad-tensor', /leaves a gap after tensor a/, k.at.get('offset u')!);
   const n = new Gguf().header(3, 0).tensor('a', [8], F32, 0).tensor('u', [8], 99, 32).tensor('b', [8], F32, 0).pad().zeros(128);
-  await refused(n, 'bad-tensor', /tensor b data offset 0 lies before the start of tensor u \(32\), whose size is unknown/, n.at.get('offset b')!);
+  await refused(
+    n,
+    'bad-tensor',
+    /tensor b data offset 0 lies before the start of tensor u \(32\), whose size is unknown/,
+    n.at.get('offset b')!,
+  );
 });
 
 test("strings and arrays over ggml's 2^30 limits are refused before anything is read", async () => {
   const g = new Gguf().header(0, 1).kv('general.name', T.STRING, (x) => x.mark('len').u64(2 ** 30 + 1));
   await refused(g, 'limit-exceeded', /general\.name declares a 1073741825-byte string .*2\^30/, g.at.get('len')!);
-  const h = new Gguf().header(0, 1).kv('x.big', T.ARRAY, (x) => x.u32(T.UINT8).mark('len').u64(2 ** 30 + 1));
+  const h = new Gguf().header(0, 1).kv('x.big', T.ARRAY, (x) =>
+    x
+      .u32(T.UINT8)
+      .mark('len')
+      .u64(2 ** 30 + 1),
+  );
   await refused(h, 'limit-exceeded', /x\.big declares 1073741825 elements .*2\^30/, h.at.get('len')!);
 });
 
 // ---- writer ----
 
-const f32Tensor = (name: string, n: number): WriterTensor & { data: Uint8Array } => ({ name, shape: [n], ggmlTypeId: F32, nbytes: 4 * n, data: new Uint8Array(4 * n).fill(1) });
+const f32Tensor = (name: string, n: number): WriterTensor & { data: Uint8Array } => ({
+  name,
+  shape: [n],
+  ggmlTypeId: F32,
+  nbytes: 4 * n,
+  data: new Uint8Array(4 * n).fill(1),
+});
 
 test('writer output re-opens with the layout ggml expects (alignments 32 and 64, an unknown type copied as stored)', async () => {
   for (const alignment of [32, 64]) {
@@ -207,13 +288,26 @@ test('writer output re-opens with the layout ggml expects (alignments 32 and 64,
     const bytes = buildGgufFile(entries, tensors, alignment);
     const m = await openModelFromSource(new MemoryByteSource(bytes, 'written.gguf'));
     assert.equal(m.alignment, alignment);
-    assert.deepEqual(m.metadata.map((e) => e.key), entries.map((e) => e.key));
+    assert.deepEqual(
+      m.metadata.map((e) => e.key),
+      entries.map((e) => e.key),
+    );
     assert.deepEqual((m.metadata[2].value as ArrayValue).values, [1, 2, 3]);
     // Expected offsets: each tensor's size rounded up to the alignment, summed.
     let offset = 0;
-    const expected = tensors.map((t) => { const o = offset; offset += Math.ceil(t.nbytes / alignment) * alignment; return o; });
-    assert.deepEqual(m.tensors.map((t) => t.offset), expected);
-    assert.deepEqual(m.tensors.map((t) => t.name), tensors.map((t) => t.name));
+    const expected = tensors.map((t) => {
+      const o = offset;
+      offset += Math.ceil(t.nbytes / alignment) * alignment;
+      return o;
+    });
+    assert.deepEqual(
+      m.tensors.map((t) => t.offset),
+      expected,
+    );
+    assert.deepEqual(
+      m.tensors.map((t) => t.name),
+      tensors.map((t) => t.name),
+    );
     assert.equal(m.tensors[2].type.name, 'unknown type 99');
   }
 });
@@ -223,18 +317,46 @@ test('writer refuses what the reader would refuse, before writing', () => {
   const cases: [string, () => unknown, RegExp][] = [
     ['duplicate key', () => buildGgufHeader([...ok, ...ok], []), /duplicate key general\.architecture/],
     ['empty key', () => buildGgufHeader([{ key: '', type: 'UINT8', value: 1 }], []), /a key is empty/],
-    ['array of arrays', () => buildGgufHeader([{ key: 'x', type: 'ARRAY', value: { elementType: 'ARRAY', values: [] } }], []), /x is an array of arrays/],
-    ['alignment type', () => buildGgufHeader([{ key: 'general.alignment', type: 'UINT64', value: 32n }], []), /general\.alignment has type UINT64, must be UINT32/],
-    ['alignment value', () => buildGgufHeader([{ key: 'general.alignment', type: 'UINT32', value: 48 }], [], 48), /alignment 48 is not a power of two/],
-    ['alignment mismatch', () => buildGgufHeader([{ key: 'general.alignment', type: 'UINT32', value: 64 }], [], 32), /general\.alignment is 64 but the data is aligned to 32/],
+    [
+      'array of arrays',
+      () => buildGgufHeader([{ key: 'x', type: 'ARRAY', value: { elementType: 'ARRAY', values: [] } }], []),
+      /x is an array of arrays/,
+    ],
+    [
+      'alignment type',
+      () => buildGgufHeader([{ key: 'general.alignment', type: 'UINT64', value: 32n }], []),
+      /general\.alignment has type UINT64, must be UINT32/,
+    ],
+    [
+      'alignment value',
+      () => buildGgufHeader([{ key: 'general.alignment', type: 'UINT32', value: 48 }], [], 48),
+      /alignment 48 is not a power of two/,
+    ],
+    [
+      'alignment mismatch',
+      () => buildGgufHeader([{ key: 'general.alignment', type: 'UINT32', value: 64 }], [], 32),
+      /general\.alignment is 64 but the data is aligned to 32/,
+    ],
     ['alignment without key', () => buildGgufHeader(ok, [], 64), /needs a general\.alignment key/],
-    ['long tensor name', () => buildGgufHeader(ok, [{ name: 'n'.repeat(64), shape: [8], ggmlTypeId: F32, nbytes: 32 }]), /is 64 bytes; ggml allows at most 63/],
+    [
+      'long tensor name',
+      () => buildGgufHeader(ok, [{ name: 'n'.repeat(64), shape: [8], ggmlTypeId: F32, nbytes: 32 }]),
+      /is 64 bytes; ggml allows at most 63/,
+    ],
     ['duplicate tensor', () => buildGgufHeader(ok, [f32Tensor('t', 8), f32Tensor('t', 8)]), /two tensors are named t/],
     ['C-string duplicate', () => buildGgufHeader(ok, [f32Tensor('t\0a', 8), f32Tensor('t\0b', 8)]), /two tensors are named t/],
     ['no dims', () => buildGgufHeader(ok, [{ name: 't', shape: [], ggmlTypeId: F32, nbytes: 4 }]), /0 dims/],
     ['negative dim', () => buildGgufHeader(ok, [{ name: 't', shape: [8, -1], ggmlTypeId: F32, nbytes: 32 }]), /not a non-negative integer/],
-    ['row length', () => buildGgufHeader(ok, [{ name: 'q', shape: [16], ggmlTypeId: Q4_0, nbytes: 9 }]), /row length 16 is not a multiple of the Q4_0 block size 32/],
-    ['byte size', () => buildGgufHeader(ok, [{ name: 't', shape: [8], ggmlTypeId: F32, nbytes: 16 }]), /given 16 bytes, but 8 F32 takes 32/],
+    [
+      'row length',
+      () => buildGgufHeader(ok, [{ name: 'q', shape: [16], ggmlTypeId: Q4_0, nbytes: 9 }]),
+      /row length 16 is not a multiple of the Q4_0 block size 32/,
+    ],
+    [
+      'byte size',
+      () => buildGgufHeader(ok, [{ name: 't', shape: [8], ggmlTypeId: F32, nbytes: 16 }]),
+      /given 16 bytes, but 8 F32 takes 32/,
+    ],
     ['data length', () => buildGgufFile(ok, [{ ...f32Tensor('t', 8), data: new Uint8Array(8) }]), /8 bytes of data but declares 32/],
   ];
   for (const [what, build, message] of cases) {
@@ -242,15 +364,31 @@ test('writer refuses what the reader would refuse, before writing', () => {
   }
 });
 
-test('duplicate keys are still found among keys crafted to collide in the reader\'s hash table', async () => {
+test("duplicate keys are still found among keys crafted to collide in the reader's hash table", async () => {
   // 300 keys whose 32-bit FNV-1a hashes share their low 10 bits (the table's first size), so they all probe one
   // cluster; the reader must still see every key and the one repeated at the end.
-  const fnv1a = (s: string) => { let h = 0x811c9dc5; for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193); return h >>> 0; };
+  const fnv1a = (s: string) => {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+    return h >>> 0;
+  };
   const colliding: string[] = [];
   for (let i = 0; colliding.length < 300; i++) if ((fnv1a(`c.${i}`) & 1023) === 7) colliding.push(`c.${i}`);
-  const build = (keys: string[]) => { const g = new Gguf().header(0, keys.length); for (const k of keys) g.kv(k, T.UINT8, (x) => x.u8(1)); return g; };
+  const build = (keys: string[]) => {
+    const g = new Gguf().header(0, keys.length);
+    for (const k of keys) g.kv(k, T.UINT8, (x) => x.u8(1));
+    return g;
+  };
   const m = await open(build(colliding));
-  assert.deepEqual(m.metadata.map((e) => e.key), colliding);
+  assert.deepEqual(
+    m.metadata.map((e) => e.key),
+    colliding,
+  );
   const g = build([...colliding, colliding[123]]);
-  await refused(g, 'invalid-value', new RegExp(`duplicate key ${colliding[123].replace('.', '\\.')} .*key #123`), g.at.get(`key ${colliding[123]}`)!);
+  await refused(
+    g,
+    'invalid-value',
+    new RegExp(`duplicate key ${colliding[123].replace('.', '\\.')} .*key #123`),
+    g.at.get(`key ${colliding[123]}`)!,
+  );
 });

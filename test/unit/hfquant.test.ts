@@ -15,11 +15,21 @@ import { readTensorValues } from '../../src/core/analysis/tensorValues.ts';
 import { firstBitMismatch } from '../helpers/corpus.ts';
 
 const CORPUS = join(import.meta.dirname, '..', 'fixtures', 'safetensors-quant');
-const VARIANTS = readdirSync(CORPUS).filter((v) => v !== 'original' && !v.includes('.')).sort();
+const VARIANTS = readdirSync(CORPUS)
+  .filter((v) => v !== 'original' && !v.includes('.'))
+  .sort();
 
 /** Family the configuration of each variant must be detected as. */
 const FAMILY: Record<string, string> = {
-  gptq: 'gptq', awq: 'awq', bnb: 'bitsandbytes', fp8: 'fp8', ct: 'compressed-tensors', modelopt: 'modelopt', gptoss: 'mxfp4', mlx: 'mlx', hqq: 'hqq',
+  gptq: 'gptq',
+  awq: 'awq',
+  bnb: 'bitsandbytes',
+  fp8: 'fp8',
+  ct: 'compressed-tensors',
+  modelopt: 'modelopt',
+  gptoss: 'mxfp4',
+  mlx: 'mlx',
+  hqq: 'hqq',
 };
 
 function expected(v: string) {
@@ -72,11 +82,22 @@ for (const v of VARIANTS) {
         assert.deepEqual(w.shape, e.shape, `${e.name} shape`);
         assert.equal(w.dtype, e.dtype, `${e.name} dtype`);
         assert.equal(w.bits, e.bits, `${e.name} bits`);
-        assert.deepEqual(w.components.map((c) => [c.name, c.dtype, c.shape]).sort(), e.components.map((c: any) => [c.tensor, c.dtype, c.shape]).sort(), `${e.name} components`);
-        for (const c of e.components) assert.equal(q.model.files[w.components.find((x) => x.name === c.tensor)!.fileIndex].path.split('/').pop(), c.file, `${c.tensor} file`);
+        assert.deepEqual(
+          w.components.map((c) => [c.name, c.dtype, c.shape]).sort(),
+          e.components.map((c: any) => [c.tensor, c.dtype, c.shape]).sort(),
+          `${e.name} components`,
+        );
+        for (const c of e.components)
+          assert.equal(
+            q.model.files[w.components.find((x) => x.name === c.tensor)!.fileIndex].path.split('/').pop(),
+            c.file,
+            `${c.tensor} file`,
+          );
         const values = w.decode();
         if (e.f32_offset !== null) {
-          const want = new Float32Array(f32.buffer.slice(f32.byteOffset + 4 * e.f32_offset, f32.byteOffset + 4 * (e.f32_offset + e.f32_count)));
+          const want = new Float32Array(
+            f32.buffer.slice(f32.byteOffset + 4 * e.f32_offset, f32.byteOffset + 4 * (e.f32_offset + e.f32_count)),
+          );
           assert.equal(firstBitMismatch(values, want), null, `${e.name} values`);
         }
         const s = logicalWeightStats(w, { chunkElements: 10000 });

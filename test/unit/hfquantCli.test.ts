@@ -70,8 +70,15 @@ for (const [variant, file] of CASES) {
       const w = q.weights.find((x: any) => x.name === e.name);
       assert.deepEqual(w.shape, e.shape, `${e.name} shape`);
       assert.equal(w.bits, e.bits, `${e.name} bits`);
-      assert.deepEqual(w.components.map((c: any) => [c.name, c.dtype, c.shape]).sort(), e.components.map((c: any) => [c.tensor, c.dtype, c.shape]).sort(), `${e.name} components`);
-      const bytes = e.components.reduce((a: number, c: any) => a + c.shape.reduce((x: number, y: number) => x * y, 1) * DTYPE_BYTES[c.dtype], 0);
+      assert.deepEqual(
+        w.components.map((c: any) => [c.name, c.dtype, c.shape]).sort(),
+        e.components.map((c: any) => [c.tensor, c.dtype, c.shape]).sort(),
+        `${e.name} components`,
+      );
+      const bytes = e.components.reduce(
+        (a: number, c: any) => a + c.shape.reduce((x: number, y: number) => x * y, 1) * DTYPE_BYTES[c.dtype],
+        0,
+      );
       assert.equal(w.bytes, bytes, `${e.name} bytes`);
       assert.equal(w.bits_per_weight, (8 * bytes) / e.shape.reduce((x: number, y: number) => x * y, 1), `${e.name} bits per weight`);
       assert.equal(w.error, undefined, `${e.name}: ${w.error}`);
@@ -87,7 +94,11 @@ for (const [variant, file] of CASES) {
       assert.ok(at > 0, `${e.name} listed`);
       assert.ok(lines[at].includes(`[${e.shape.join(', ')}]`), `${e.name} shape shown: ${lines[at]}`);
       const under = lines.slice(at + 1, at + 1 + e.components.length);
-      assert.deepEqual(under.map((l) => l.trim().split(/\s+/)[1]).sort(), e.components.map((c: any) => c.tensor).sort(), `${e.name} components under it`);
+      assert.deepEqual(
+        under.map((l) => l.trim().split(/\s+/)[1]).sort(),
+        e.components.map((c: any) => c.tensor).sort(),
+        `${e.name} components under it`,
+      );
       for (const l of under) assert.match(l, /^ {4}\S/);
     }
   });
@@ -98,16 +109,23 @@ for (const [variant, file] of CASES) {
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stderr, /warning:/);
     const got = JSON.parse(r.stdout).tensors;
-    assert.deepEqual(got.map((t: any) => t.name).sort(), [...exp.weights.map((w: any) => w.name), ...exp.unquantized_tensors.map((u: any) => u.tensor)].sort());
+    assert.deepEqual(
+      got.map((t: any) => t.name).sort(),
+      [...exp.weights.map((w: any) => w.name), ...exp.unquantized_tensors.map((u: any) => u.tensor)].sort(),
+    );
     for (const e of exp.weights) assertStats(got.find((t: any) => t.name === e.name).stats, e.stats, e.name);
-      // plain tensors keep today's type names (the ggml spelling of the dtype: F16 -> f16)
-    for (const u of exp.unquantized_tensors) assert.equal(got.find((t: any) => t.name === u.tensor).type_name, u.dtype.toLowerCase(), `${u.tensor} type`);
+    // plain tensors keep today's type names (the ggml spelling of the dtype: F16 -> f16)
+    for (const u of exp.unquantized_tensors)
+      assert.equal(got.find((t: any) => t.name === u.tensor).type_name, u.dtype.toLowerCase(), `${u.tensor} type`);
 
     const one = exp.weights[1];
     const only = run('stats', path, '--json', '--tensor', `^${one.name.replace(/\./g, '\\.')}$`);
     assert.equal(only.code, 0, only.stderr);
     const sel = JSON.parse(only.stdout).tensors;
-    assert.deepEqual(sel.map((t: any) => t.name), [one.name]);
+    assert.deepEqual(
+      sel.map((t: any) => t.name),
+      [one.name],
+    );
     assertStats(sel[0].stats, one.stats, one.name);
   });
 
@@ -174,7 +192,8 @@ test('a logical weight that cannot be decoded: its one-line error in the listing
   assert.match(warnings[0], /^warning: model\.layers\.1\.self_attn\.k_proj\.weight: .*missing component scales/);
   const got = JSON.parse(stats.stdout).tensors;
   assert.match(got.find((t: any) => t.name === broken).error, /missing component scales/);
-  for (const e of exp.weights.filter((w: any) => w.name !== broken)) assertStats(got.find((t: any) => t.name === e.name).stats, e.stats, e.name);
+  for (const e of exp.weights.filter((w: any) => w.name !== broken))
+    assertStats(got.find((t: any) => t.name === e.name).stats, e.stats, e.name);
 
   const dq = run('dequant', path, broken, '-o', join(tmp, 'broken.f32'));
   assert.equal(dq.code, 2);
@@ -195,7 +214,10 @@ test('the worker stats job resolves a logical name to the dequantized weight, a 
   const want = readF32(join(CORPUS, variant, 'expected.f32'), 4 * e.f32_offset, e.f32_count);
   const g = (await runJob({ kind: 'group', path, tensor: e.name, row: 3, group: 0 }, ctx)).record;
   assert.equal(g.columns.length, e.group_size);
-  assert.deepEqual(g.values, g.columns.map((c) => want[3 * e.shape[1] + c]));
+  assert.deepEqual(
+    g.values,
+    g.columns.map((c) => want[3 * e.shape[1] + c]),
+  );
   assert.ok(g.sources.some((s) => s.role === 'qweight') && g.sources.some((s) => s.role === 'scales'));
   await runJob({ kind: 'close', path }, ctx);
 });

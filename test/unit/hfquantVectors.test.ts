@@ -34,14 +34,22 @@ test('AWQ GEMM interleave: word 0x7b0f335c holds columns 0..7 = [12, 15, 5, 0, 3
     const w = q.weights[0];
     assert.deepEqual(w.shape, [8, 8]);
     const v = w.decode();
-    assert.deepEqual(Array.from({ length: 8 }, (_, c) => v[c * 8]), [12, 15, 5, 0, 3, 11, 3, 7]);
-    assert.deepEqual(Array.from({ length: 8 }, (_, c) => w.inspectGroup(c, 0).codes[0]), [12, 15, 5, 0, 3, 11, 3, 7]);
+    assert.deepEqual(
+      Array.from({ length: 8 }, (_, c) => v[c * 8]),
+      [12, 15, 5, 0, 3, 11, 3, 7],
+    );
+    assert.deepEqual(
+      Array.from({ length: 8 }, (_, c) => w.inspectGroup(c, 0).codes[0]),
+      [12, 15, 5, 0, 3, 11, 3, 7],
+    );
   } finally {
     await q.close();
   }
 });
 
-const ct = (weights: object, format = 'pack-quantized') => ({ quantization_config: { quant_method: 'compressed-tensors', format, config_groups: { group_0: { targets: ['Linear'], weights } } } });
+const ct = (weights: object, format = 'pack-quantized') => ({
+  quantization_config: { quant_method: 'compressed-tensors', format, config_groups: { group_0: { targets: ['Linear'], weights } } },
+});
 
 test('compressed-tensors pack_to_int32 vectors: int4 [1,2,3,4] = 52137, [-8..-1] = 1985229328; int8 [1,2,3,4] = -2071756159', async () => {
   const q = await open(ct({ num_bits: 4, strategy: 'channel', symmetric: true }), [
@@ -114,7 +122,10 @@ test('MLX 3-bit and 5-bit: a continuous LSB-first bitstream over each row, bias 
     try {
       const v = q.weights[0];
       assert.equal(v.scheme, `MLX affine ${bits}-bit g32`);
-      assert.deepEqual(Array.from(v.decode()), codes.map((c, i) => (i < K ? c * -0.5 + 3 : c * 2 - 1)));
+      assert.deepEqual(
+        Array.from(v.decode()),
+        codes.map((c, i) => (i < K ? c * -0.5 + 3 : c * 2 - 1)),
+      );
     } finally {
       await q.close();
     }
@@ -147,7 +158,10 @@ test('gpt-oss MXFP4: byte 0x2F at scale byte 128 gives -12 then 2; bitsandbytes 
   try {
     const w = qb.weights[0];
     const codes = [0x0, 0xf, 0x1, 0x9, 0x8, 0xa, 0x7, 0xc, 0x3];
-    assert.deepEqual(Array.from(w.decode()), codes.map((c, i) => map[c] * [1, 2, 4][Math.floor(i / 4)]));
+    assert.deepEqual(
+      Array.from(w.decode()),
+      codes.map((c, i) => map[c] * [1, 2, 4][Math.floor(i / 4)]),
+    );
     assert.equal(w.dtype, 'float16');
     // row 1 is elements 3..5: blocks 0 (element 3) and 1 (elements 4, 5)
     assert.deepEqual(w.inspectGroup(1, 0).columns, [0]);

@@ -29,7 +29,13 @@ function run(...args: string[]) {
 
 /** C0, DEL, C1, U+2028/2029, the bidi embeddings/overrides/isolates, and (lone) surrogates. */
 const unsafe = (cp: number) =>
-  cp <= 0x1f || (cp >= 0x7f && cp <= 0x9f) || cp === 0x2028 || cp === 0x2029 || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || (cp >= 0xd800 && cp <= 0xdfff);
+  cp <= 0x1f ||
+  (cp >= 0x7f && cp <= 0x9f) ||
+  cp === 0x2028 ||
+  cp === 0x2029 ||
+  (cp >= 0x202a && cp <= 0x202e) ||
+  (cp >= 0x2066 && cp <= 0x2069) ||
+  (cp >= 0xd800 && cp <= 0xdfff);
 /** Any unsafe character except the newline that separates lines. */
 const RAW_UNSAFE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
@@ -87,9 +93,20 @@ const mdName = (s: string) => (s.length <= 200 && PLAIN.test(s) ? `\`${s}\`` : m
 
 // ---- Files written by hand ----
 
-function u32(v: number) { const b = Buffer.alloc(4); b.writeUInt32LE(v); return b; }
-function u64(v: number) { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); return b; }
-function str(s: string) { const b = Buffer.from(s, 'utf8'); return Buffer.concat([u64(b.length), b]); }
+function u32(v: number) {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v);
+  return b;
+}
+function u64(v: number) {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt(v));
+  return b;
+}
+function str(s: string) {
+  const b = Buffer.from(s, 'utf8');
+  return Buffer.concat([u64(b.length), b]);
+}
 
 type Kv = { key: string; value: string | string[] };
 /** A GGUF v3 file: string (or string array) metadata, F32 tensors of the given values, alignment 32. */
@@ -178,7 +195,13 @@ const dir = mkdtempSync(join(tmpdir(), 'ql-outputs-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 /** The GGUF's own file name has a pipe, backticks and a newline. */
 const ggufPath = join(dir, 'we|ird `name`\n.gguf');
-writeFileSync(ggufPath, gguf(KVS, NAMES.map((name) => ({ name, values: VALUES }))));
+writeFileSync(
+  ggufPath,
+  gguf(
+    KVS,
+    NAMES.map((name) => ({ name, values: VALUES })),
+  ),
+);
 const LONG_NAMES = ['L'.repeat(5000), '\u202e'.repeat(200)];
 const longPath = join(dir, 'long.safetensors');
 writeFileSync(longPath, safetensors(LONG_NAMES.map((name) => ({ name, values: [1, -2] }))));
@@ -188,8 +211,14 @@ for (const name of NAMES) assert.ok(Buffer.byteLength(name) < 64, `${JSON.string
 // ---- Messages ----
 
 test('error messages and shown text: control characters, DEL, C1, bidi controls, separators and lone surrogates are escaped, one by one', () => {
-  assert.equal(new QuantLensError('invalid-value', 'tensor \x1b[31mred\x1b[0m\r at byte 7').message, 'tensor \\x1b[31mred\\x1b[0m\\r at byte 7');
-  assert.equal(new QuantLensError('invalid-value', 'key a\nb\tc\u0000 \x7f\u0085\u009b \u202e\u2066\u2069 \u2028 \ud800!').message, 'key a\\nb\\tc\\x00 \\x7f\\x85\\x9b \\u202e\\u2066\\u2069 \\u2028 \\ud800!');
+  assert.equal(
+    new QuantLensError('invalid-value', 'tensor \x1b[31mred\x1b[0m\r at byte 7').message,
+    'tensor \\x1b[31mred\\x1b[0m\\r at byte 7',
+  );
+  assert.equal(
+    new QuantLensError('invalid-value', 'key a\nb\tc\u0000 \x7f\u0085\u009b \u202e\u2066\u2069 \u2028 \ud800!').message,
+    'key a\\nb\\tc\\x00 \\x7f\\x85\\x9b \\u202e\\u2066\\u2069 \\u2028 \\ud800!',
+  );
   // Normal names and unicode stay as they are.
   const plain = 'tensor blk.0.attn_q.weight has n_dims = 0 (must be 1..4), at byte 1234; 模型.权重 😀 e\u0301 ../x a|b';
   assert.equal(new QuantLensError('bad-tensor', plain).message, plain);
@@ -275,23 +304,46 @@ test('info: every name and value escaped and cut with its length; --json complet
     `  ${'strs.key'.padEnd(40)} ARRAY    [STRING x 3] "a\\nb", "\\u001b[0m", "<b>"`,
   ]);
   const first = lines.indexOf(`tensors (${NAMES.length})`) + 2;
-  assert.deepEqual(lines.slice(first, first + NAMES.length), NAMES.map((name, i) =>
-    `  ${shown(name, 120).padEnd(36)} ${'[4]'.padEnd(18)} ${'F32'.padEnd(9)} ${'32.000'.padStart(7)} ${'16'.padStart(12)} ${String(32 * i).padStart(12)}`));
+  assert.deepEqual(
+    lines.slice(first, first + NAMES.length),
+    NAMES.map(
+      (name, i) =>
+        `  ${shown(name, 120).padEnd(36)} ${'[4]'.padEnd(18)} ${'F32'.padEnd(9)} ${'32.000'.padStart(7)} ${'16'.padStart(12)} ${String(32 * i).padStart(12)}`,
+    ),
+  );
   // Literal spot checks of the rule.
-  assert.ok(lines.includes(`  ${'\\x1b[31mred\\x1b[0m\\r'.padEnd(36)} ${'[4]'.padEnd(18)} F32       ${'32.000'.padStart(7)} ${'16'.padStart(12)} ${'96'.padStart(12)}`));
+  assert.ok(
+    lines.includes(
+      `  ${'\\x1b[31mred\\x1b[0m\\r'.padEnd(36)} ${'[4]'.padEnd(18)} F32       ${'32.000'.padStart(7)} ${'16'.padStart(12)} ${'96'.padStart(12)}`,
+    ),
+  );
 
   const long = run('info', longPath);
   assert.equal(long.code, 0, long.stderr);
   const longLines = long.stdout.split('\n');
-  assert.ok(longLines.includes(`  ${'L'.repeat(120)}… (5000 chars) ${'[2]'.padEnd(18)} ${'F32'.padEnd(9)} ${'32.000'.padStart(7)} ${'8'.padStart(12)} ${'0'.padStart(12)}`));
-  assert.ok(longLines.includes(`  ${'\\u202e'.repeat(20)}… (200 chars) ${'[2]'.padEnd(18)} ${'F32'.padEnd(9)} ${'32.000'.padStart(7)} ${'8'.padStart(12)} ${'8'.padStart(12)}`));
+  assert.ok(
+    longLines.includes(
+      `  ${'L'.repeat(120)}… (5000 chars) ${'[2]'.padEnd(18)} ${'F32'.padEnd(9)} ${'32.000'.padStart(7)} ${'8'.padStart(12)} ${'0'.padStart(12)}`,
+    ),
+  );
+  assert.ok(
+    longLines.includes(
+      `  ${'\\u202e'.repeat(20)}… (200 chars) ${'[2]'.padEnd(18)} ${'F32'.padEnd(9)} ${'32.000'.padStart(7)} ${'8'.padStart(12)} ${'8'.padStart(12)}`,
+    ),
+  );
   assert.ok(Math.max(...longLines.map(chars)) < 300);
 
   const json = run('info', ggufPath, '--json');
   assert.equal(json.code, 0, json.stderr);
   const got = JSON.parse(json.stdout);
-  assert.deepEqual(got.tensors.map((t: { name: string }) => t.name), NAMES);
-  assert.deepEqual(got.kv.map((k: { key: string }) => k.key), KVS.map((k) => k.key));
+  assert.deepEqual(
+    got.tensors.map((t: { name: string }) => t.name),
+    NAMES,
+  );
+  assert.deepEqual(
+    got.kv.map((k: { key: string }) => k.key),
+    KVS.map((k) => k.key),
+  );
   assert.equal(got.kv[1].value, GENERAL_NAME);
   assert.deepEqual(got.kv[5].values, KVS[5].value);
   assert.equal(got.files[0].path, ggufPath);
@@ -338,12 +390,24 @@ test('dump: one line per record, odd names quoted as JSON strings; the outline a
     }
 
     const outline = dumpOutline(lines);
-    assert.deepEqual(outline.map((s) => [s.kind, s.name]), [['section', 'metadata'], ['section', 'tensors']]);
-    assert.deepEqual(outline[0].children.map((s) => [s.kind, s.name, s.detail]), KVS.map((k) => ['key', dumpName(k.key), typeof k.value === 'string' ? 'STRING' : 'ARRAY']));
-    assert.deepEqual(outline[1].children.map((g) => [g.kind, g.name, g.children.map((t) => [t.kind, t.name, t.detail])]), [
-      ['group', 'block 0', [['tensor', NAMES[0], 'F32']]],
-      ['group', 'global', NAMES.slice(1).map((n) => ['tensor', dumpName(n), 'F32'])],
-    ]);
+    assert.deepEqual(
+      outline.map((s) => [s.kind, s.name]),
+      [
+        ['section', 'metadata'],
+        ['section', 'tensors'],
+      ],
+    );
+    assert.deepEqual(
+      outline[0].children.map((s) => [s.kind, s.name, s.detail]),
+      KVS.map((k) => ['key', dumpName(k.key), typeof k.value === 'string' ? 'STRING' : 'ARRAY']),
+    );
+    assert.deepEqual(
+      outline[1].children.map((g) => [g.kind, g.name, g.children.map((t) => [t.kind, t.name, t.detail])]),
+      [
+        ['group', 'block 0', [['tensor', NAMES[0], 'F32']]],
+        ['group', 'global', NAMES.slice(1).map((n) => ['tensor', dumpName(n), 'F32'])],
+      ],
+    );
     assert.equal(outline[1].endLine, lines.length - 1);
 
     // The TextMate grammar's tensor and metadata rules match every record line and capture the whole name.
@@ -353,8 +417,16 @@ test('dump: one line per record, odd names quoted as JSON strings; the outline a
     for (const line of lines.slice(from + 1, from + 1 + KVS.length)) assert.ok(keyRule.test(line), line);
     const sectionRule = new RegExp(GRAMMAR.repository.section.match);
     const groupRule = new RegExp(GRAMMAR.repository.group.match);
-    assert.deepEqual(lines.filter((l) => sectionRule.test(l)), [`== metadata (${KVS.length})`, `== tensors (${NAMES.length})`], 'no record passes for a section');
-    assert.deepEqual(lines.filter((l) => groupRule.test(l)), ['-- block 0', '-- global'], 'no record passes for a group');
+    assert.deepEqual(
+      lines.filter((l) => sectionRule.test(l)),
+      [`== metadata (${KVS.length})`, `== tensors (${NAMES.length})`],
+      'no record passes for a section',
+    );
+    assert.deepEqual(
+      lines.filter((l) => groupRule.test(l)),
+      ['-- block 0', '-- global'],
+      'no record passes for a group',
+    );
   } finally {
     await model.close();
   }
@@ -363,7 +435,10 @@ test('dump: one line per record, odd names quoted as JSON strings; the outline a
     const lines = dumpModel(long).split('\n');
     assert.ok(lines.includes(`"${'L'.repeat(200)}…" (5000 chars) F32 [2] 32.0000 bpw 8 bytes`));
     assert.ok(lines.includes(`"${'\\u202e'.repeat(33)}…" (200 chars) F32 [2] 32.0000 bpw 8 bytes`));
-    assert.deepEqual(dumpOutline(lines)[1].children[0].children.map((t) => t.name), LONG_NAMES.map(dumpName));
+    assert.deepEqual(
+      dumpOutline(lines)[1].children[0].children.map((t) => t.name),
+      LONG_NAMES.map(dumpName),
+    );
   } finally {
     await long.close();
   }
@@ -381,19 +456,19 @@ function parseCsv(text: string): string[][] {
   while (i < text.length) {
     const c = text[i];
     if (quotedField) {
-      if (c === '"' && text[i + 1] === '"') (field += '"'), (i += 2);
-      else if (c === '"') (quotedField = false), i++;
-      else (field += c), i++;
-    } else if (c === '"' && field === '') (quotedField = true), i++;
-    else if (c === ',') row.push(field), (field = ''), i++;
+      if (c === '"' && text[i + 1] === '"') ((field += '"'), (i += 2));
+      else if (c === '"') ((quotedField = false), i++);
+      else ((field += c), i++);
+    } else if (c === '"' && field === '') ((quotedField = true), i++);
+    else if (c === ',') (row.push(field), (field = ''), i++);
     else if (c === '\n' || (c === '\r' && text[i + 1] === '\n')) {
       row.push(field);
       rows.push(row);
-      (row = []), (field = '');
+      ((row = []), (field = ''));
       i += c === '\r' ? 2 : 1;
     } else {
       assert.ok(c !== '"' && c !== '\r', `unquoted ${JSON.stringify(c)} at ${i}`);
-      (field += c), i++;
+      ((field += c), i++);
     }
   }
   assert.equal(field + row.join(''), '', 'the text ends with a record separator');
@@ -407,8 +482,14 @@ test('CSV: RFC 4180 quoting reads back every name; text cells starting with = + 
     const csv = buildReport({ model, stats }, 'csv');
     const rows = parseCsv(csv);
     assert.equal(rows.length, 1 + NAMES.length);
-    assert.ok(rows.every((r) => r.length === 19), 'every record has 19 fields (the last, compare_error, empty without a comparison)');
-    assert.deepEqual(rows.slice(1).map((r) => r[0]), NAMES.map((n) => (/^[=+\-@\t\r]/.test(n) ? `'${n}` : n)));
+    assert.ok(
+      rows.every((r) => r.length === 19),
+      'every record has 19 fields (the last, compare_error, empty without a comparison)',
+    );
+    assert.deepEqual(
+      rows.slice(1).map((r) => r[0]),
+      NAMES.map((n) => (/^[=+\-@\t\r]/.test(n) ? `'${n}` : n)),
+    );
     for (const r of rows.slice(1)) {
       assert.deepEqual(r.slice(1, 7), ['F32', '4', '32', '16', '-1.5', '2'], 'numbers as numbers, negative ones unprefixed');
       assert.equal(Number(r[7]), 0.0625);
@@ -440,11 +521,21 @@ test('Markdown: names and values escaped, no raw HTML, every table row keeps its
     assert.ok(lines.includes(`| file | ${mdText(basename(ggufPath))} |`));
     assert.ok(lines.includes(`| compared with | ${mdText(reference)} |`));
     /** Cells of a table row, split at pipes no backslash escapes. */
-    const cells = (line: string) => line.split(/(?<!(?:^|[^\\])(?:\\\\)*\\)\|/).slice(1, -1).map((c) => c.trim());
-    for (const [heading, count] of [['#### Error against the reference, worst first', 6], ['#### Tensors', 7]] as const) {
+    const cells = (line: string) =>
+      line
+        .split(/(?<!(?:^|[^\\])(?:\\\\)*\\)\|/)
+        .slice(1, -1)
+        .map((c) => c.trim());
+    for (const [heading, count] of [
+      ['#### Error against the reference, worst first', 6],
+      ['#### Tensors', 7],
+    ] as const) {
       const start = lines.indexOf(heading) + 4;
       const rows = lines.slice(start, start + NAMES.length);
-      assert.ok(rows.every((r) => cells(r).length === count), `${heading}: ${count} cells in every row`);
+      assert.ok(
+        rows.every((r) => cells(r).length === count),
+        `${heading}: ${count} cells in every row`,
+      );
       assert.deepEqual(rows.map((r) => cells(r)[0]).sort(), NAMES.map(mdName).sort());
       assert.equal(lines[start + NAMES.length], '');
     }

@@ -18,7 +18,9 @@ for (const type of TINY_TYPES) {
       if (t.type_id !== id) continue;
       const src = readF32(corpusPath('gguf', t.quantizer.source.file), t.quantizer.source.offset_bytes, t.n_elements);
       // files of the types ggml quantizes only with an importance matrix were made with the corpus imatrix
-      const im = t.quantizer.imatrix ? readF32(corpusPath('gguf', t.quantizer.imatrix.file), t.quantizer.imatrix.offset_bytes, t.ne[0]) : undefined;
+      const im = t.quantizer.imatrix
+        ? readF32(corpusPath('gguf', t.quantizer.imatrix.file), t.quantizer.imatrix.offset_bytes, t.ne[0])
+        : undefined;
       const bytes = q.quantize(src, t.n_elements / t.ne[0], t.ne[0], im);
       assert.equal(bytes.length, t.nbytes);
       assert.equal(sha(bytes), t.data_sha256, `${type} ${t.name}`);
@@ -64,7 +66,13 @@ for (const entry of requant.types) {
       }
       const fromRef = p.path === 'ref_per_row' || p.path === 'ref_whole_tensor';
       if (fromRef && !(chunk?.available && chunk.sha256 === p.sha256)) {
-        test(name, { skip: `ggml's from_float_ref gives other bytes than ggml_quantize_chunk for ${entry.type}; Quant Lens implements ggml_quantize_chunk` }, () => {});
+        test(
+          name,
+          {
+            skip: `ggml's from_float_ref gives other bytes than ggml_quantize_chunk for ${entry.type}; Quant Lens implements ggml_quantize_chunk`,
+          },
+          () => {},
+        );
         continue;
       }
       test(name, () => {

@@ -43,7 +43,11 @@ async function checkGguf(file: string): Promise<void> {
             const page = await readArrayPage(model.files[0].source, arr, 0, want.length);
             const norm = (v: unknown) => (typeof v === 'bigint' ? v.toString() : v);
             const isFloat = /^FLOAT/.test(kv.array_type);
-            assert.deepEqual(page.map(norm), want.map((w: unknown) => (isFloat ? expectedScalar({ type: 'FLOAT', value: w }) : w)), kv.key);
+            assert.deepEqual(
+              page.map(norm),
+              want.map((w: unknown) => (isFloat ? expectedScalar({ type: 'FLOAT', value: w }) : w)),
+              kv.key,
+            );
           }
         } else if (kv.type === 'FLOAT32' && kv.bits) {
           const bits = new Uint32Array(new Float32Array([got.value as number]).buffer)[0];
@@ -121,7 +125,10 @@ test('sharded safetensors opens through the index and from a shard', async () =>
     try {
       assert.equal(m.files.length, 2);
       assert.equal(m.tensors.length, exp.n_tensors);
-      assert.equal(m.tensors.reduce((a, t) => a + t.nbytes, 0), exp.total_size);
+      assert.equal(
+        m.tensors.reduce((a, t) => a + t.nbytes, 0),
+        exp.total_size,
+      );
       for (const [si, shard] of exp.shards.entries()) {
         for (const t of shard.tensors) {
           const got = m.tensors.find((x) => x.name === t.name)!;

@@ -91,7 +91,8 @@ test('exact stats of one tensor by URL (synchronous reads on a helper thread) fe
     const tensor = m.tensors.find((t) => t.name === want.name)!;
     await server.reset();
     const stats = computeTensorStats(m, tensor, { bins: want.stats.histogram.bins });
-    for (const k of ['count', 'zero_count', 'nan_count', 'min', 'max', 'absmax'] as const) assert.equal(stats[k], want.stats[k], `${want.name} ${k}`);
+    for (const k of ['count', 'zero_count', 'nan_count', 'min', 'max', 'absmax'] as const)
+      assert.equal(stats[k], want.stats[k], `${want.name} ${k}`);
     assert.deepEqual(stats.histogram?.counts, want.stats.histogram.counts);
     assert.ok(Math.abs(stats.mean - want.stats.mean) <= 1e-9 * Math.abs(want.stats.mean), `mean ${stats.mean} vs ${want.stats.mean}`);
     assert.ok(Math.abs(stats.std - want.stats.std) <= 1e-9 * want.stats.std, `std ${stats.std} vs ${want.stats.std}`);
@@ -133,7 +134,10 @@ test('a split GGUF by the URL of its first shard, and a sharded safetensors mode
   const split = await openModel(at(`f/${MIX}-00001-of-00002.gguf`));
   try {
     const names = [1, 2].flatMap((i) => (readJson(`gguf/${MIX}-0000${i}-of-00002.expected.json`).tensors as any[]).map((t) => t.name));
-    assert.deepEqual(split.tensors.map((t) => t.name), names);
+    assert.deepEqual(
+      split.tensors.map((t) => t.name),
+      names,
+    );
     assert.equal(split.files.length, 2);
   } finally {
     await split.close();
@@ -176,7 +180,10 @@ test('a token goes to its own host only: not without auth, not across a redirect
   try {
     await server.reset();
     assert.match((await rejection(openModel(at(`auth/f/${MIX}.gguf`)))).message, /HTTP 401/);
-    assert.ok((await server.stats()).requests.every((r) => r.authorization === undefined), 'HF_TOKEN is sent to huggingface.co only');
+    assert.ok(
+      (await server.stats()).requests.every((r) => r.authorization === undefined),
+      'HF_TOKEN is sent to huggingface.co only',
+    );
   } finally {
     delete process.env.HF_TOKEN;
   }
@@ -211,7 +218,10 @@ test('404, 503 retried then given up, a refused connection, a lying Content-Rang
       s.close(() => resolve(p));
     });
   });
-  assert.match((await rejection(HttpByteSource.open(`http://127.0.0.1:${closedPort}/f/x.gguf`, fast))).message, /network error \(ECONNREFUSED\)/);
+  assert.match(
+    (await rejection(HttpByteSource.open(`http://127.0.0.1:${closedPort}/f/x.gguf`, fast))).message,
+    /network error \(ECONNREFUSED\)/,
+  );
   const shifted = await rejection(HttpByteSource.open(at(`lie=5/f/${MIX}.gguf`), fast));
   assert.match(shifted.message, /the server sent another range \(bytes 5-65540\/778304\)/);
   const source = await HttpByteSource.open(at(`f/${MIX}.gguf`), fast);
@@ -222,11 +232,17 @@ test('404, 503 retried then given up, a refused connection, a lying Content-Rang
 });
 
 test('Hub references become download URLs; siblings stay on the same server and revision', () => {
-  assert.equal(hubUrl('Qwen/Qwen3-8B-GGUF/Qwen3-8B-Q4_K_M.gguf'), 'https://huggingface.co/Qwen/Qwen3-8B-GGUF/resolve/main/Qwen3-8B-Q4_K_M.gguf');
+  assert.equal(
+    hubUrl('Qwen/Qwen3-8B-GGUF/Qwen3-8B-Q4_K_M.gguf'),
+    'https://huggingface.co/Qwen/Qwen3-8B-GGUF/resolve/main/Qwen3-8B-Q4_K_M.gguf',
+  );
   assert.equal(hubUrl('hf://org/repo@v1.0/sub/model.safetensors'), 'https://huggingface.co/org/repo/resolve/v1.0/sub/model.safetensors');
   assert.equal(hubUrl('https://huggingface.co/org/repo/blob/main/m.gguf'), 'https://huggingface.co/org/repo/resolve/main/m.gguf');
   assert.equal(hubUrl('https://example.com/a/b/c.gguf'), undefined);
-  assert.equal(sibling('https://huggingface.co/o/r/resolve/abc/m-00001-of-00002.gguf?download=true', 'm-00002-of-00002.gguf'), 'https://huggingface.co/o/r/resolve/abc/m-00002-of-00002.gguf');
+  assert.equal(
+    sibling('https://huggingface.co/o/r/resolve/abc/m-00001-of-00002.gguf?download=true', 'm-00002-of-00002.gguf'),
+    'https://huggingface.co/o/r/resolve/abc/m-00002-of-00002.gguf',
+  );
 });
 
 /** The CLI as a user runs it (asynchronously: the server's counters are read over HTTP meanwhile). */
@@ -241,7 +257,7 @@ function cli(args: string[]): Promise<{ status: number | null; stdout: string; s
   });
 }
 
-test('the CLI takes URLs: stats of every tensor on two threads give ggml\'s statistics; a 404 is exit 2 with one line', async () => {
+test("the CLI takes URLs: stats of every tensor on two threads give ggml's statistics; a 404 is exit 2 with one line", async () => {
   const r = await cli(['stats', at(`f/${MIX}.gguf`), '--threads', '2', '--json']);
   assert.equal(r.status, 0, r.stderr);
   const got = JSON.parse(r.stdout);

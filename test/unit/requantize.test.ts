@@ -53,7 +53,10 @@ test('a large tensor is quantized chunk by chunk, with progress in between, to t
     const whole = await writeRequantized(m, plan, join(dir, 'whole.gguf'));
     const progress: number[] = [];
     const total = m.tensors.reduce((a, t) => a + t.nElements, 0);
-    const chunked = await writeRequantized(m, plan, join(dir, 'chunked.gguf'), { chunkElements: 256 * 16, onProgress: (done) => progress.push(done) });
+    const chunked = await writeRequantized(m, plan, join(dir, 'chunked.gguf'), {
+      chunkElements: 256 * 16,
+      onProgress: (done) => progress.push(done),
+    });
     assert.equal(sha(readFileSync(join(dir, 'chunked.gguf'))), sha(readFileSync(join(dir, 'whole.gguf'))));
     // the same error, but for the last bits of float64 sums taken chunk by chunk
     for (const [i, e] of chunked.errors.entries()) {
@@ -64,7 +67,10 @@ test('a large tensor is quantized chunk by chunk, with progress in between, to t
     }
     // blk.0.ffn_down.weight alone (131072 weights, rows of 512) reports 16 times
     assert.ok(progress.length >= 16 + 16 + 2 + m.tensors.length - 3, `${progress.length} progress reports`);
-    assert.ok(progress.every((d, i) => i === 0 || d >= progress[i - 1]), 'progress never goes back');
+    assert.ok(
+      progress.every((d, i) => i === 0 || d >= progress[i - 1]),
+      'progress never goes back',
+    );
     assert.equal(progress.at(-1), total);
   } finally {
     await m.close();
@@ -78,7 +84,11 @@ test('chunks quantized on helper threads (the bundled worker) give the same file
   try {
     const plan = planRequantize(m, [parseTensorTypeRule('.=q5_K'), parseTensorTypeRule('attn_q=q8_0')]);
     const serial = await writeRequantized(m, plan, join(dir, 'serial.gguf'), { chunkElements: 256 * 24 });
-    const parallel = await writeRequantized(m, plan, join(dir, 'parallel.gguf'), { chunkElements: 256 * 24, quantize: pool.chunkQuantizer(), inFlight: 3 });
+    const parallel = await writeRequantized(m, plan, join(dir, 'parallel.gguf'), {
+      chunkElements: 256 * 24,
+      quantize: pool.chunkQuantizer(),
+      inFlight: 3,
+    });
     assert.equal(sha(readFileSync(join(dir, 'parallel.gguf'))), sha(readFileSync(join(dir, 'serial.gguf'))));
     assert.deepEqual(parallel.errors, serial.errors);
   } finally {
@@ -90,10 +100,17 @@ test('chunks quantized on helper threads (the bundled worker) give the same file
 test('last matching rule wins; rules can keep a tensor at its type', async () => {
   const m = await openModel(corpusPath('gguf', 'llama-tiny-F32.gguf'));
   try {
-    const plan = planRequantize(m, [parseTensorTypeRule('weight=q8_0'), parseTensorTypeRule('attn_q=f16'), parseTensorTypeRule('token_embd=f32')]);
+    const plan = planRequantize(m, [
+      parseTensorTypeRule('weight=q8_0'),
+      parseTensorTypeRule('attn_q=f16'),
+      parseTensorTypeRule('token_embd=f32'),
+    ]);
     const to = Object.fromEntries(plan.changes.map((c) => [c.tensor.name, c.to.name]));
     assert.deepEqual(to, { 'blk.0.attn_q.weight': 'F16', 'blk.0.ffn_down.weight': 'Q8_0' });
-    assert.equal(plan.newBytes - plan.oldBytes, plan.changes.reduce((a, c) => a + c.newBytes - c.oldBytes, 0));
+    assert.equal(
+      plan.newBytes - plan.oldBytes,
+      plan.changes.reduce((a, c) => a + c.newBytes - c.oldBytes, 0),
+    );
   } finally {
     await m.close();
   }
@@ -109,7 +126,10 @@ test('cancelling leaves no file at the destination; the source is never overwrit
   try {
     const plan = planRequantize(m, [parseTensorTypeRule('.=q8_0')]);
     let calls = 0;
-    await assert.rejects(writeRequantized(m, plan, join(dir, 'out.gguf'), { isCancelled: () => ++calls > 2 }), (e: unknown) => e instanceof QuantLensError && e.code === 'cancelled');
+    await assert.rejects(
+      writeRequantized(m, plan, join(dir, 'out.gguf'), { isCancelled: () => ++calls > 2 }),
+      (e: unknown) => e instanceof QuantLensError && e.code === 'cancelled',
+    );
     assert.deepEqual(readdirSync(dir), ['src.gguf']);
     const before = sha(readFileSync(src));
     await assert.rejects(writeRequantized(m, plan, src), (e: unknown) => e instanceof QuantLensError && /source/.test(e.message));

@@ -67,7 +67,15 @@ test('accepts what the reference accepts: padding, out-of-order entries, zero-si
   assert.equal((await open(stFileBytes(Uint8Array.from([0x09, 0x0a, 0x7b, 0x7d, 0x0d, 0x20]), 0))).tensors.length, 0);
   const header = `{"__metadata__":null,${T('b', 'F16', [2], 4, 8)},${T('a', 'U8', [4], 0, 4)},${T('z', 'F32', [0, 3], 8, 8)},"c":{"data_offsets":[8,9],"extra":{"x":[1.5,1e3,true]},"shape":[],"dtype":"BOOL"}}   `;
   const m = await open(stFile(header, 9));
-  assert.deepEqual(m.tensors.map((t) => [t.name, t.offset, t.nbytes]), [['b', 4, 4], ['a', 0, 4], ['z', 8, 0], ['c', 8, 1]]);
+  assert.deepEqual(
+    m.tensors.map((t) => [t.name, t.offset, t.nbytes]),
+    [
+      ['b', 4, 4],
+      ['a', 0, 4],
+      ['z', 8, 0],
+      ['c', 8, 1],
+    ],
+  );
   assert.equal(m.metadata.length, 0);
 });
 
@@ -75,8 +83,17 @@ test('tensors named like object properties are tensors', async () => {
   const names = ['constructor', '__proto__', 'toString', 'hasOwnProperty', '__defineGetter__', 'valueOf'];
   const header = `{"__metadata__":{"__proto__":"p","constructor":"c"},${names.map((n, i) => T(n, 'U8', [1], i, i + 1)).join(',')}}`;
   const m = await open(stFile(header, names.length));
-  assert.deepEqual(m.tensors.map((t) => t.name), names);
-  assert.deepEqual(m.metadata.map((e) => [e.key, e.value]), [['__proto__', 'p'], ['constructor', 'c']]);
+  assert.deepEqual(
+    m.tensors.map((t) => t.name),
+    names,
+  );
+  assert.deepEqual(
+    m.metadata.map((e) => [e.key, e.value]),
+    [
+      ['__proto__', 'p'],
+      ['constructor', 'c'],
+    ],
+  );
 });
 
 test('the header is one JSON object within the file and the 100 MB limit', async () => {
@@ -125,7 +142,11 @@ test('every field is type-checked and the refusal names the tensor and the field
     ['{"t":{"dtype":"U8","shape":[1],"data_offsets":[0]}}', '[0]', /data_offsets \[0\] are not \[begin, end\]/],
     ['{"t":{"dtype":"U8","shape":[1],"data_offsets":[0,1,2]}}', '[0,1,2]', /are not \[begin, end\]/],
     ['{"t":{"dtype":"U8","shape":[1.0],"data_offsets":[0,1]}}', '1.0', /shape holds a number written with a fraction or exponent/],
-    ['{"t":{"dtype":"U8","shape":[1],"data_offsets":[0,1e0],"x":2.5}}', '1e0', /data_offsets holds a number written with a fraction or exponent/],
+    [
+      '{"t":{"dtype":"U8","shape":[1],"data_offsets":[0,1e0],"x":2.5}}',
+      '1e0',
+      /data_offsets holds a number written with a fraction or exponent/,
+    ],
     ['{"t":{"dtype":"U8","shape":[1],"data_offsets":[-1,0]}}', '[-1,0]', /are not \[begin, end\]/],
     ['{"t":{"dtype":"U8","shape":[1],"data_offsets":[1,0]}}', '[1,0]', /end before they begin/],
     ['{"t":{"dtype":"U8","shape":[1]}}', '{"dtype', /data_offsets null are not/],
@@ -203,7 +224,10 @@ test('the writer refuses what the reader would refuse', () => {
     [[{ ...ok, name: 'x\ud800' }], /lone surrogate/],
   ];
   for (const [tensors, pattern] of cases) {
-    assert.throws(() => buildSafetensorsFile(tensors as never), (e: unknown) => e instanceof QuantLensError && pattern.test(e.message));
+    assert.throws(
+      () => buildSafetensorsFile(tensors as never),
+      (e: unknown) => e instanceof QuantLensError && pattern.test(e.message),
+    );
   }
   assert.throws(() => buildSafetensorsFile([ok], { k: 1 as unknown as string }), /metadata value of "k" is not a string/);
   assert.throws(() => buildSafetensorsHeader([{ name: 'b', dtype: 'U8', shape: [2 ** 40, 2 ** 40, 0], nbytes: 0 }]), /more than 2\^53/);
@@ -224,16 +248,29 @@ test('what the writer writes re-opens with the same names, shapes, dtypes, data 
   const headerLength = Number(new DataView(bytes.buffer).getBigUint64(0, true));
   assert.equal((8 + headerLength) % 8, 0, 'data starts 8-aligned');
   const m = await open(bytes);
-  assert.deepEqual(m.tensors.map((t) => [t.name, t.dtype, t.shape, t.nbytes]), tensors.map((t) => [t.name, t.dtype, t.shape, t.data.length]));
-  for (const [i, t] of m.tensors.entries()) assert.deepEqual(bytes.subarray(t.absoluteOffset, t.absoluteOffset + t.nbytes), tensors[i].data, t.name);
-  assert.deepEqual(m.metadata.map((e) => [e.key, e.value]), Object.entries(metadata));
+  assert.deepEqual(
+    m.tensors.map((t) => [t.name, t.dtype, t.shape, t.nbytes]),
+    tensors.map((t) => [t.name, t.dtype, t.shape, t.data.length]),
+  );
+  for (const [i, t] of m.tensors.entries())
+    assert.deepEqual(bytes.subarray(t.absoluteOffset, t.absoluteOffset + t.nbytes), tensors[i].data, t.name);
+  assert.deepEqual(
+    m.metadata.map((e) => [e.key, e.value]),
+    Object.entries(metadata),
+  );
 });
 
 /** Shards written by the writer beside an index written here. */
 function shardedModel(weightMap: string | Record<string, unknown>): string {
   const dir = mkdtempSync(join(SCRATCH, 'ql-st-index-'));
-  writeFileSync(join(dir, 'one.safetensors'), buildSafetensorsFile([{ name: 'constructor', dtype: 'U8', shape: [2], data: Uint8Array.of(1, 2) }]));
-  writeFileSync(join(dir, 'two.safetensors'), buildSafetensorsFile([{ name: 'toString', dtype: 'U8', shape: [1], data: Uint8Array.of(3) }]));
+  writeFileSync(
+    join(dir, 'one.safetensors'),
+    buildSafetensorsFile([{ name: 'constructor', dtype: 'U8', shape: [2], data: Uint8Array.of(1, 2) }]),
+  );
+  writeFileSync(
+    join(dir, 'two.safetensors'),
+    buildSafetensorsFile([{ name: 'toString', dtype: 'U8', shape: [1], data: Uint8Array.of(3) }]),
+  );
   mkdirSync(join(dir, 'adir'));
   const index = typeof weightMap === 'string' ? weightMap : JSON.stringify({ metadata: { total_size: 3 }, weight_map: weightMap });
   writeFileSync(join(dir, 'model.safetensors.index.json'), index);
@@ -243,8 +280,17 @@ function shardedModel(weightMap: string | Record<string, unknown>): string {
 test('a shard index with tensors named like object properties opens', async () => {
   const m = await openModel(shardedModel({ constructor: 'one.safetensors', toString: 'two.safetensors' }));
   try {
-    assert.deepEqual(m.tensors.map((t) => [t.name, t.fileIndex, t.nbytes]), [['constructor', 0, 2], ['toString', 1, 1]]);
-    assert.deepEqual(m.metadata.map((e) => [e.key, e.value]), [['index.total_size', '3']]);
+    assert.deepEqual(
+      m.tensors.map((t) => [t.name, t.fileIndex, t.nbytes]),
+      [
+        ['constructor', 0, 2],
+        ['toString', 1, 1],
+      ],
+    );
+    assert.deepEqual(
+      m.metadata.map((e) => [e.key, e.value]),
+      [['index.total_size', '3']],
+    );
   } finally {
     await m.close();
   }
@@ -262,7 +308,10 @@ test('a shard index that names no plain shard file, or is malformed, gives a one
     [{ constructor: 'gone.safetensors' }, /missing gone\.safetensors/],
     [{ constructor: 7 }, /a number, not a file name/],
     [{}, /weight_map is empty/],
-    [{ constructor: 'one.safetensors', toString: 'one.safetensors' }, /maps tensor "toString" to "one\.safetensors", which has no such tensor/],
+    [
+      { constructor: 'one.safetensors', toString: 'one.safetensors' },
+      /maps tensor "toString" to "one\.safetensors", which has no such tensor/,
+    ],
     [{ constructor: 'two.safetensors', toString: 'two.safetensors' }, /tensor "constructor" is in|no such tensor/],
     ['{"weight_map":{"constructor":"one.safetensors","constructor":"one.safetensors"}}', /duplicate key "constructor"/],
     ['{"weight_map":[]}', /weight_map is an array/],
@@ -285,7 +334,10 @@ test('a directory or a FIFO is refused before it is opened', async () => {
   await assert.rejects(openModel(dir), (e: unknown) => e instanceof QuantLensError && /is a directory, not a regular file/.test(e.message));
   const fifo = join(dir, 'pipe.safetensors');
   if (spawnSync('mkfifo', [fifo]).status === 0) {
-    await assert.rejects(openModel(fifo), (e: unknown) => e instanceof QuantLensError && /is a named pipe \(FIFO\), not a regular file/.test(e.message));
+    await assert.rejects(
+      openModel(fifo),
+      (e: unknown) => e instanceof QuantLensError && /is a named pipe \(FIFO\), not a regular file/.test(e.message),
+    );
   }
 });
 
@@ -295,7 +347,10 @@ test('the CLI exits 2 with one line where it used to report an internal error', 
   writeFileSync(file, stFile('{"w":{"dtype":{"toString":1},"shape":[1],"data_offsets":[0,1]}}', 1));
   const index = shardedModel({ constructor: '..' });
   for (const input of [file, index, dir]) {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src', 'cli', 'cli.ts'), 'info', input], { encoding: 'utf8', cwd: REPO });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'src', 'cli', 'cli.ts'), 'info', input], {
+      encoding: 'utf8',
+      cwd: REPO,
+    });
     assert.equal(r.status, 2, `${input}: ${r.stderr}`);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }

@@ -26,13 +26,16 @@ function checkpoint(dtype: 'F32' | 'F16'): string {
   return path;
 }
 
-test('q_proj at Q8_0 equals ggml\'s Q8_0 dequantized values; other tensors are copied unchanged', async () => {
+test("q_proj at Q8_0 equals ggml's Q8_0 dequantized values; other tensors are copied unchanged", async () => {
   const src = checkpoint('F32');
   const out = join(src, '..', 'sim.safetensors');
   const m = await openModel(src);
   try {
     const plan = planSimulation(m, [parseSimulationRule('q_proj=q8_0'), parseSimulationRule('norm=q8_0')]);
-    assert.deepEqual(plan.changes.map((c) => c.tensor.name), ['model.layers.0.self_attn.q_proj.weight']);
+    assert.deepEqual(
+      plan.changes.map((c) => c.tensor.name),
+      ['model.layers.0.self_attn.q_proj.weight'],
+    );
     assert.ok(plan.skipped.every((s) => /one-dimensional/.test(s.reason)));
     const r = await writeSimulated(m, plan, out);
     assert.equal(r.errors.length, 1);
@@ -46,8 +49,18 @@ test('q_proj at Q8_0 equals ggml\'s Q8_0 dequantized values; other tensors are c
     const exp = readJson('gguf/llama-tiny-Q8_0.expected.json').tensors.find((t: any) => t.name === 'blk.0.attn_q.weight');
     const q = sim.tensors.find((t) => t.name === 'model.layers.0.self_attn.q_proj.weight')!;
     assert.equal(q.dtype, 'F32');
-    assert.equal(firstBitMismatch(readTensorValues(sim, q), readF32(corpusPath('gguf', exp.dequant.file), exp.dequant.offset_bytes, exp.dequant.count)), null);
-    const down = (mm: typeof sim) => readTensorValues(mm, mm.tensors.find((t) => t.name === 'model.layers.0.mlp.down_proj.weight')!);
+    assert.equal(
+      firstBitMismatch(
+        readTensorValues(sim, q),
+        readF32(corpusPath('gguf', exp.dequant.file), exp.dequant.offset_bytes, exp.dequant.count),
+      ),
+      null,
+    );
+    const down = (mm: typeof sim) =>
+      readTensorValues(
+        mm,
+        mm.tensors.find((t) => t.name === 'model.layers.0.mlp.down_proj.weight')!,
+      );
     assert.equal(firstBitMismatch(down(sim), down(orig)), null);
     assert.match(String(sim.metadata.find((e) => e.key === 'quantlens.simulated')?.value), /q8_0|Q8_0/);
   } finally {
@@ -81,7 +94,11 @@ test('ggml candidates quantized on helper threads give the same file as one thre
   const m = await openModel(src);
   const pool = new WorkerPool(bundledWorker(), 2);
   try {
-    const plan = planSimulation(m, [parseSimulationRule('proj=q4_K'), parseSimulationRule('embed=int4-sym-tensor'), parseSimulationRule('down=nf4')]);
+    const plan = planSimulation(m, [
+      parseSimulationRule('proj=q4_K'),
+      parseSimulationRule('embed=int4-sym-tensor'),
+      parseSimulationRule('down=nf4'),
+    ]);
     assert.equal(plan.changes.length, 3);
     const one = join(src, '..', 'one.safetensors');
     const many = join(src, '..', 'many.safetensors');

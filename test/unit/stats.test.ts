@@ -13,7 +13,8 @@ function close(actual: number, expected: number, what: string, absTol = 0): void
 }
 
 export function assertStatsMatch(got: TensorStats, want: any, what: string): void {
-  for (const k of ['count', 'finite_count', 'nan_count', 'posinf_count', 'neginf_count', 'zero_count'] as const) assert.equal(got[k], want[k], `${what} ${k}`);
+  for (const k of ['count', 'finite_count', 'nan_count', 'posinf_count', 'neginf_count', 'zero_count'] as const)
+    assert.equal(got[k], want[k], `${what} ${k}`);
   for (const k of ['min', 'max', 'absmax'] as const) assert.equal(got[k], want[k] ?? NaN, `${what} ${k}`);
   // The corpus notes one tensor mixing ±3.4e38 whose mean is rounding noise: absolute tolerance ~1e-12 x absmax there.
   const absTol = 1e-12 * (want.absmax ?? 0);
@@ -44,7 +45,8 @@ async function checkTensors(file: string, want: { name: string; stats: any }[]):
 for (const f of readdirSync(corpusPath('gguf')).filter((f) => f.endsWith('.gguf'))) {
   test(`stats: ${f}`, () => checkTensors(corpusPath('gguf', f), readJson('gguf', f.replace(/\.gguf$/, '.expected.json')).tensors));
 }
-test('stats: dtypes.safetensors', () => checkTensors(corpusPath('safetensors', 'dtypes.safetensors'), readJson('safetensors', 'dtypes.expected.json').tensors));
+test('stats: dtypes.safetensors', () =>
+  checkTensors(corpusPath('safetensors', 'dtypes.safetensors'), readJson('safetensors', 'dtypes.expected.json').tensors));
 
 // sharded.expected.json holds each shard's expectations: every shard opened on its own, then the whole model from its index
 const sharded = readJson('safetensors/sharded/sharded.expected.json');

@@ -32,7 +32,12 @@ interface Spec {
 function writeGguf(dir: string, file: string, specs: Spec[]): string {
   const layout = buildGgufHeader(
     [{ key: 'general.architecture', type: 'STRING', value: 'llama' }],
-    specs.map((s) => ({ name: s.name, shape: s.shape, ggmlTypeId: s.values ? 0 : UNKNOWN_TYPE, nbytes: s.values ? s.values.length * 4 : 0 })),
+    specs.map((s) => ({
+      name: s.name,
+      shape: s.shape,
+      ggmlTypeId: s.values ? 0 : UNKNOWN_TYPE,
+      nbytes: s.values ? s.values.length * 4 : 0,
+    })),
   );
   const bytes = Buffer.alloc(layout.fileSize);
   bytes.set(layout.header);
@@ -51,7 +56,10 @@ function randomValues(n: number, seed: number): Float32Array {
 
 /** Exact count, min, max and zeros, and float64 mean and std, computed here from the values written. */
 function expectedStats(v: Float32Array) {
-  let min = Infinity, max = -Infinity, sum = 0, zeros = 0;
+  let min = Infinity,
+    max = -Infinity,
+    sum = 0,
+    zeros = 0;
   for (const x of v) {
     if (x < min) min = x;
     if (x > max) max = x;
@@ -87,7 +95,11 @@ test('stats --threads 2 with one undecodable tensor, 10 runs: exit 0, one warnin
   // the large tensors come first in the file and the bad one last: it fails on a worker while the CLI still
   // waits for the earlier ones (the rejection that used to go unhandled). 64 MB of F32, enough for the CLI to
   // start two workers (it runs small files on one thread).
-  const good: Spec[] = [3, 2, 2, 1].map((k, i) => ({ name: `blk.${i}.ffn_up.weight`, shape: [1024, 2048 * k], values: randomValues((2 << 20) * k, 11 + i) }));
+  const good: Spec[] = [3, 2, 2, 1].map((k, i) => ({
+    name: `blk.${i}.ffn_up.weight`,
+    shape: [1024, 2048 * k],
+    values: randomValues((2 << 20) * k, 11 + i),
+  }));
   const bad: Spec = { name: 'blk.9.attn_q.weight', shape: [256, 4] };
   const path = writeGguf(dir, 'one-bad.gguf', [...good, bad]);
   const expected = good.map((t) => expectedStats(t.values!));
@@ -95,10 +107,18 @@ test('stats --threads 2 with one undecodable tensor, 10 runs: exit 0, one warnin
     const r = spawnSync(process.execPath, [bundledCli(), 'stats', path, '--threads', '2', '--json'], { encoding: 'utf8' });
     assert.equal(r.status, 0, `run ${run}: ${r.stderr}`);
     const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning:'));
-    assert.deepEqual(warnings, [`warning: ${bad.name}: tensor ${bad.name} has unknown type ${UNKNOWN_TYPE}; it cannot be decoded`], `run ${run}`);
+    assert.deepEqual(
+      warnings,
+      [`warning: ${bad.name}: tensor ${bad.name} has unknown type ${UNKNOWN_TYPE}; it cannot be decoded`],
+      `run ${run}`,
+    );
     assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
     const got = JSON.parse(r.stdout).tensors as { name: string; stats?: Record<string, number>; error?: string }[];
-    assert.deepEqual(got.map((t) => t.name), [...good, bad].map((t) => t.name), 'every tensor, in file order');
+    assert.deepEqual(
+      got.map((t) => t.name),
+      [...good, bad].map((t) => t.name),
+      'every tensor, in file order',
+    );
     assert.match(got[4].error ?? '', /cannot be decoded/);
     for (const [i, t] of good.entries()) {
       const want = expected[i];
@@ -111,7 +131,13 @@ test('stats --threads 2 with one undecodable tensor, 10 runs: exit 0, one warnin
   // the text output: the good tensors' lines on stdout, the same single warning
   const text = spawnSync(process.execPath, [bundledCli(), 'stats', path, '--threads', '2'], { encoding: 'utf8' });
   assert.equal(text.status, 0, text.stderr);
-  assert.deepEqual(text.stdout.trim().split('\n').map((l) => l.split(' ')[0]), good.map((t) => t.name));
+  assert.deepEqual(
+    text.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ')[0]),
+    good.map((t) => t.name),
+  );
   assert.equal(text.stderr.split('\n').filter((l) => l.startsWith('warning:')).length, 1);
 });
 
@@ -174,7 +200,7 @@ test('jobs still queued or running when the pool closes reject as cancelled, non
   });
 });
 
-test('a failing chunk of the pool\'s chunk quantizer is a one-line QuantLensError', async () => {
+test("a failing chunk of the pool's chunk quantizer is a one-line QuantLensError", async () => {
   const pool = new WorkerPool(bundledWorker(), 2);
   try {
     await withoutUnhandledRejections(async () => {
@@ -193,15 +219,19 @@ test('what-if on helper threads over a tensor that cannot be decoded: one-line e
   let pools = 0;
   await withoutUnhandledRejections(async () => {
     await assert.rejects(
-      runJob({ kind: 'whatIf', path, tensor: 'blk.0.ffn_up.weight', candidates: ['Q8_0', 'Q4_K', 'nf4', 'Q4_0'] }, {
-        onProgress: () => {},
-        isCancelled: () => false,
-        helpers: () => {
-          pools++;
-          return new WorkerPool(bundledWorker(), 2, { role: 'helper' });
+      runJob(
+        { kind: 'whatIf', path, tensor: 'blk.0.ffn_up.weight', candidates: ['Q8_0', 'Q4_K', 'nf4', 'Q4_0'] },
+        {
+          onProgress: () => {},
+          isCancelled: () => false,
+          helpers: () => {
+            pools++;
+            return new WorkerPool(bundledWorker(), 2, { role: 'helper' });
+          },
         },
-      }),
-      (e: Error) => e instanceof QuantLensError && e.code === 'not-decodable' && /blk\.0\.ffn_up\.weight/.test(e.message) && !e.message.includes('\n'),
+      ),
+      (e: Error) =>
+        e instanceof QuantLensError && e.code === 'not-decodable' && /blk\.0\.ffn_up\.weight/.test(e.message) && !e.message.includes('\n'),
     );
   });
   assert.equal(pools, 1, 'the candidates went to helper threads');
@@ -215,18 +245,25 @@ function comparePair() {
   const deltas = [0.25, -0.125, 0.0625];
   const mine = refs.map((r, i) => ({ ...r, values: Float32Array.from(r.values, (x) => x + deltas[i]) }));
   const bad = 'blk.0.attn_v.weight';
-  const reference = writeGguf(dir, 'ref.gguf', [...refs.slice(0, 2), { name: bad, shape: [64, 32], values: randomValues(64 * 32, 49) }, refs[2]]);
+  const reference = writeGguf(dir, 'ref.gguf', [
+    ...refs.slice(0, 2),
+    { name: bad, shape: [64, 32], values: randomValues(64 * 32, 49) },
+    refs[2],
+  ]);
   const model = writeGguf(dir, 'model.gguf', [...mine.slice(0, 2), { name: bad, shape: [64, 32] }, mine[2]]);
   // rmse and max |error| computed here, in float64, from the float32 values written
-  const expected = new Map(names.map((name, i) => {
-    let sq = 0, max = 0;
-    for (let j = 0; j < refs[i].values.length; j++) {
-      const d = mine[i].values[j] - refs[i].values[j];
-      sq += d * d;
-      max = Math.max(max, Math.abs(d));
-    }
-    return [name, { rmse: Math.sqrt(sq / refs[i].values.length), max_abs: max }];
-  }));
+  const expected = new Map(
+    names.map((name, i) => {
+      let sq = 0,
+        max = 0;
+      for (let j = 0; j < refs[i].values.length; j++) {
+        const d = mine[i].values[j] - refs[i].values[j];
+        sq += d * d;
+        max = Math.max(max, Math.abs(d));
+      }
+      return [name, { rmse: Math.sqrt(sq / refs[i].values.length), max_abs: max }];
+    }),
+  );
   return { model, reference, bad, expected };
 }
 
@@ -253,19 +290,30 @@ test('compare flags the tensor it cannot decode and compares the rest: JSON, tex
   const flagged = text.stdout.split('\n').filter((l) => l.startsWith(bad));
   assert.equal(flagged.length, 1);
   assert.match(flagged[0], /not compared: .*cannot be decoded/);
-  for (const name of expected.keys()) assert.ok(text.stdout.split('\n').some((l) => l.startsWith(name)), `${name} in the table`);
+  for (const name of expected.keys())
+    assert.ok(
+      text.stdout.split('\n').some((l) => l.startsWith(name)),
+      `${name} in the table`,
+    );
 
   const md = runCli('report', model, '--compare', reference, '--format', 'md');
   assert.equal(md.status, 0, md.stderr);
-  assert.ok(md.stdout.split('\n').some((l) => l.includes(bad) && l.includes('not compared')), md.stdout);
+  assert.ok(
+    md.stdout.split('\n').some((l) => l.includes(bad) && l.includes('not compared')),
+    md.stdout,
+  );
   const report = runCli('report', model, '--compare', reference, '--format', 'json');
   assert.equal(report.status, 0, report.stderr);
   const rows = JSON.parse(report.stdout).tensors as { name: string; error?: { rmse: number }; compare_error?: string }[];
   assert.match(rows.find((r) => r.name === bad)!.compare_error ?? '', /cannot be decoded/);
-  for (const name of expected.keys()) assertClose(rows.find((r) => r.name === name)!.error!.rmse, expected.get(name)!.rmse, `report ${name}`);
+  for (const name of expected.keys())
+    assertClose(rows.find((r) => r.name === name)!.error!.rmse, expected.get(name)!.rmse, `report ${name}`);
   const csv = runCli('report', model, '--compare', reference, '--format', 'csv').stdout.trim().split('\n');
   assert.equal(csv[0].split(',').at(-1), 'compare_error');
-  assert.match(csv.find((l) => l.startsWith(bad))!, /cannot be decoded/);
+  assert.match(
+    csv.find((l) => l.startsWith(bad))!,
+    /cannot be decoded/,
+  );
 });
 
 test('the compare job over helper threads lists the same uncompared tensor and the same metrics as one thread', async () => {
@@ -280,7 +328,10 @@ test('the compare job over helper threads lists the same uncompared tensor and t
   const spread = await runJob(job, { ...quiet, helpers: () => (pools++, helpers) });
   assert.equal(pools, 1);
   assert.ok(alone.kind === 'compare');
-  assert.deepEqual(alone.comparison.uncompared.map((u) => u.name), [bad]);
+  assert.deepEqual(
+    alone.comparison.uncompared.map((u) => u.name),
+    [bad],
+  );
   assert.deepEqual(alone.comparison.tensors.map((t) => t.name).sort(), [...expected.keys()].sort());
   assert.deepEqual(spread, alone);
 });

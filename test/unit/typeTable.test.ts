@@ -30,8 +30,14 @@ const live = ggml.filter((t) => t.blck_size > 0);
 const removed = ggml.filter((t) => t.blck_size === 0);
 
 test('ggml-types.json is the whole table: ids 0..N-1, each once', () => {
-  assert.deepEqual(ggml.map((t) => t.id), ggml.map((_, i) => i));
-  assert.deepEqual(removed.map((t) => t.id), [4, 5, 31, 32, 33, 36, 37, 38]);
+  assert.deepEqual(
+    ggml.map((t) => t.id),
+    ggml.map((_, i) => i),
+  );
+  assert.deepEqual(
+    removed.map((t) => t.id),
+    [4, 5, 31, 32, 33, 36, 37, 38],
+  );
 });
 
 for (const t of live) {
@@ -49,7 +55,10 @@ for (const t of live) {
 
 test('removed ids are not in the table, and the table has no id ggml lacks', () => {
   for (const t of removed) assert.equal(GGML_TYPES.has(t.id), false, `id ${t.id} (${t.name}) is absent`);
-  assert.deepEqual([...GGML_TYPES.keys()].sort((a, b) => a - b), live.map((t) => t.id));
+  assert.deepEqual(
+    [...GGML_TYPES.keys()].sort((a, b) => a - b),
+    live.map((t) => t.id),
+  );
 });
 
 test('every type ggml can turn into floats has a decoder (F32 too, which needs no to_float)', () => {
@@ -60,7 +69,12 @@ test('every type ggml can turn into floats has a decoder (F32 too, which needs n
 
 test('every row names its ggml type: GgmlType.X is the id of the row named X', () => {
   for (const [id, t] of GGML_TYPES) assert.equal(GgmlType[t.name as keyof typeof GgmlType], id, t.name);
-  assert.deepEqual(Object.values(GgmlType).filter((v) => typeof v === 'number').sort((a, b) => a - b), [...GGML_TYPES.keys()].sort((a, b) => a - b));
+  assert.deepEqual(
+    Object.values(GgmlType)
+      .filter((v) => typeof v === 'number')
+      .sort((a, b) => a - b),
+    [...GGML_TYPES.keys()].sort((a, b) => a - b),
+  );
 });
 
 const allRows = [...GGML_TYPES.values(), ...SAFETENSORS_DTYPES.values()];
@@ -93,15 +107,20 @@ test('the block inspector shows each field where the table declares it', () => {
   }
 });
 
-test('capabilities: requiresImatrix is ggml\'s, and a quantizer exists exactly where the table says', () => {
+test("capabilities: requiresImatrix is ggml's, and a quantizer exists exactly where the table says", () => {
   for (const t of live) {
     const ours = GGML_TYPES.get(t.id)!;
     assert.equal(requiresImatrix(ours), t.requires_imatrix, `${t.name} requires_imatrix`);
     assert.equal(!!quantizerFor(ours), ours.caps.quantizer, `${t.name} quantizer`);
-    if (ours.caps.quantizer) assert.equal(!!quantizerFor(ours)!.requiresImatrix, t.requires_imatrix, `${t.name}: the quantizer says so too`);
-    if (ours.caps.wasmQuantize || ours.caps.wasmFusedScan) assert.ok(ours.caps.quantizer || ours.caps.wasmDecode, `${t.name}: a kernel needs a quantizer or a decoder`);
+    if (ours.caps.quantizer)
+      assert.equal(!!quantizerFor(ours)!.requiresImatrix, t.requires_imatrix, `${t.name}: the quantizer says so too`);
+    if (ours.caps.wasmQuantize || ours.caps.wasmFusedScan)
+      assert.ok(ours.caps.quantizer || ours.caps.wasmDecode, `${t.name}: a kernel needs a quantizer or a decoder`);
   }
-  assert.deepEqual(writableTypes().map((t) => t.ggmlId), writableTypeIds());
+  assert.deepEqual(
+    writableTypes().map((t) => t.ggmlId),
+    writableTypeIds(),
+  );
 });
 
 test('the AssemblyScript layout constants are generated from this table and not stale', () => {

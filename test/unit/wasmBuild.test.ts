@@ -21,12 +21,19 @@ for (const name of MODULES) {
     const compiler: string = 'assemblyscript/asc';
     const { default: asc } = (await import(compiler)) as { default: Asc };
     const { bindings } = await compileModule(asc, name, false);
-    assert.equal(readFileSync(join(ROOT, bindingsFile(name)), 'utf8'), bindings, `${bindingsFile(name)} is stale: run node scripts/build-wasm.mjs`);
+    assert.equal(
+      readFileSync(join(ROOT, bindingsFile(name)), 'utf8'),
+      bindings,
+      `${bindingsFile(name)} is stale: run node scripts/build-wasm.mjs`,
+    );
   });
 }
 
 test('a module that is missing or does not instantiate is a loud QuantLensError, never a silent other path', () => {
-  assert.throws(() => loadWasmModule('no-such-module.wasm'), (e) => e instanceof QuantLensError && e.code === 'wasm' && /no-such-module\.wasm is missing/.test(e.message));
+  assert.throws(
+    () => loadWasmModule('no-such-module.wasm'),
+    (e) => e instanceof QuantLensError && e.code === 'wasm' && /no-such-module\.wasm is missing/.test(e.message),
+  );
   // a file in dist/ of the working directory that is not WebAssembly
   const dir = mkdtempSync(join(tmpdir(), 'ql-wasm-'));
   mkdirSync(join(dir, 'dist'));
@@ -34,7 +41,10 @@ test('a module that is missing or does not instantiate is a loud QuantLensError,
   const cwd = process.cwd();
   process.chdir(dir);
   try {
-    assert.throws(() => loadWasmModule('bad.wasm'), (e) => e instanceof QuantLensError && e.code === 'wasm' && /does not load/.test(e.message));
+    assert.throws(
+      () => loadWasmModule('bad.wasm'),
+      (e) => e instanceof QuantLensError && e.code === 'wasm' && /does not load/.test(e.message),
+    );
   } finally {
     process.chdir(cwd);
     rmSync(dir, { recursive: true });

@@ -50,15 +50,32 @@ test('every corpus tensor of each kernel type decodes to ggml bits through the k
       seen.add(t.type_id);
     }
   }
-  assert.deepEqual([...seen].sort((a, b) => a - b), [...TYPES].sort((a, b) => a - b), 'a corpus tensor of every kernel type');
+  assert.deepEqual(
+    [...seen].sort((a, b) => a - b),
+    [...TYPES].sort((a, b) => a - b),
+    'a corpus tensor of every kernel type',
+  );
 });
 
 /** fp16 patterns that make d or dmin special: ±0, ±Inf, NaNs, subnormals, the largest and smallest normals. */
-const SPECIAL_HALVES = [0x0000, 0x8000, 0x7c00, 0xfc00, 0x7e00, 0x7c01, 0xffff, 0x0001, 0x8001, 0x03ff, 0x83ff, 0x0400, 0x7bff, 0xfbff, 0x3c00];
+const SPECIAL_HALVES = [
+  0x0000, 0x8000, 0x7c00, 0xfc00, 0x7e00, 0x7c01, 0xffff, 0x0001, 0x8001, 0x03ff, 0x83ff, 0x0400, 0x7bff, 0xfbff, 0x3c00,
+];
 
 /** Byte offsets of the fp16 fields (d, dmin, m) in a block of each type. */
 const HALF_FIELDS: Record<number, number[]> = {
-  2: [0], 3: [0, 2], 6: [0], 7: [0, 2], 8: [0], 10: [80, 82], 11: [108], 12: [0, 2], 13: [0, 2], 14: [208], 20: [0], 23: [0],
+  2: [0],
+  3: [0, 2],
+  6: [0],
+  7: [0, 2],
+  8: [0],
+  10: [80, 82],
+  11: [108],
+  12: [0, 2],
+  13: [0, 2],
+  14: [208],
+  20: [0],
+  23: [0],
 };
 
 /** nBlocks random blocks; the fp16 fields of every other block take the special patterns in turn. */
@@ -157,7 +174,10 @@ test('forEachChunk and readTensorValues: odd chunk sizes and ranges give the Jav
     const nBlocks = Math.ceil(40000 / ty.blockSize) + 3;
     const raw = randomBlocks(id, nBlocks, 77 + id);
     const n = nBlocks * ty.blockSize;
-    const file = buildGgufFile([{ key: 'general.architecture', type: 'STRING', value: 'test' }], [{ name: 't', shape: [n], ggmlTypeId: id, nbytes: raw.length, data: raw }]);
+    const file = buildGgufFile(
+      [{ key: 'general.architecture', type: 'STRING', value: 'test' }],
+      [{ name: 't', shape: [n], ggmlTypeId: id, nbytes: raw.length, data: raw }],
+    );
     const model = await openModelFromSource(new MemoryByteSource(file));
     const tensor = model.tensors[0];
     const js = decodeJs(id, raw, nBlocks);
@@ -167,6 +187,10 @@ test('forEachChunk and readTensorValues: odd chunk sizes and ranges give the Jav
       assert.equal(firstBitMismatch(got, js), null, `${ty.name}, chunks of ${chunkElements}`);
     }
     const from = 3 * ty.blockSize + 5;
-    assert.equal(firstBitMismatch(readTensorValues(model, tensor, from, n - from - 11), js.subarray(from, n - 11)), null, `${ty.name}, readTensorValues`);
+    assert.equal(
+      firstBitMismatch(readTensorValues(model, tensor, from, n - from - 11), js.subarray(from, n - 11)),
+      null,
+      `${ty.name}, readTensorValues`,
+    );
   }
 });

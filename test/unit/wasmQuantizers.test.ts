@@ -31,7 +31,12 @@ function quantize(id: GgmlType, wasm: boolean, src: Float32Array, nRows: number,
 const PORTED = typesWith('wasmQuantize');
 
 test('every type with a WebAssembly quantizer has a JavaScript oracle, and no other type has one', () => {
-  assert.deepEqual(Object.keys(ORACLES).map(Number).sort((a, b) => a - b), PORTED);
+  assert.deepEqual(
+    Object.keys(ORACLES)
+      .map(Number)
+      .sort((a, b) => a - b),
+    PORTED,
+  );
 });
 
 test('the WebAssembly quantizers are built and cover Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS', () => {
@@ -58,7 +63,8 @@ for (const wasm of [true, false]) {
         }
       }
     }
-    for (const id of PORTED) for (const p of ['chunk_no_imatrix', 'chunk_imatrix']) assert.ok(checked.has(`${id}/${p}`), `checked ${id}/${p}`);
+    for (const id of PORTED)
+      for (const p of ['chunk_no_imatrix', 'chunk_imatrix']) assert.ok(checked.has(`${id}/${p}`), `checked ${id}/${p}`);
   });
 
   test(`${path} quantizers: every tensor of the per-type GGUF fixtures equals ggml's bytes`, () => {
@@ -70,7 +76,9 @@ for (const wasm of [true, false]) {
       for (const t of exp.tensors) {
         if (t.type_id !== id) continue;
         const src = readF32(corpusPath('gguf', t.quantizer.source.file), t.quantizer.source.offset_bytes, t.n_elements);
-        const im = t.quantizer.imatrix ? readF32(corpusPath('gguf', t.quantizer.imatrix.file), t.quantizer.imatrix.offset_bytes, t.ne[0]) : undefined;
+        const im = t.quantizer.imatrix
+          ? readF32(corpusPath('gguf', t.quantizer.imatrix.file), t.quantizer.imatrix.offset_bytes, t.ne[0])
+          : undefined;
         const bytes = quantize(id, wasm, src, t.n_elements / t.ne[0], t.ne[0], im);
         assert.equal(sha(bytes), t.data_sha256, `${type} ${t.name}`);
         n++;
@@ -90,8 +98,14 @@ const KINDS: Record<string, (r: () => number) => Gen> = {
   normal: () => (r) => gauss(r),
   zeros: () => () => 0,
   negZeros: () => (r) => (r() < 0.5 ? -0 : 0),
-  constant: (r) => { const c = gauss(r); return () => c; },
-  constantSubBlocks: (r) => { const cs = Array.from({ length: 16 }, () => (r() < 0.3 ? 0 : gauss(r))); return (_r, i) => cs[i >> 4]; },
+  constant: (r) => {
+    const c = gauss(r);
+    return () => c;
+  },
+  constantSubBlocks: (r) => {
+    const cs = Array.from({ length: 16 }, () => (r() < 0.3 ? 0 : gauss(r)));
+    return (_r, i) => cs[i >> 4];
+  },
   tiny: () => (r) => gauss(r) * 1e-20,
   nearEps: () => (r) => gauss(r) * 1e-15,
   subnormal: () => (r) => gauss(r) * 1e-40,
@@ -122,11 +136,18 @@ function imatrixOf(kind: string, seed: number, nPerRow: number): Float32Array | 
   const r = rng(seed);
   const im = new Float32Array(nPerRow);
   switch (kind) {
-    case 'none': return undefined;
-    case 'positive': for (let i = 0; i < nPerRow; i++) im[i] = Math.abs(gauss(r)) * 10 + 1e-3; return im;
-    case 'zeros': return im;
-    case 'sparseWide': for (let i = 0; i < nPerRow; i++) im[i] = r() < 0.3 ? 0 : 10 ** (r() * 8 - 4); return im;
-    default: throw new Error(kind);
+    case 'none':
+      return undefined;
+    case 'positive':
+      for (let i = 0; i < nPerRow; i++) im[i] = Math.abs(gauss(r)) * 10 + 1e-3;
+      return im;
+    case 'zeros':
+      return im;
+    case 'sparseWide':
+      for (let i = 0; i < nPerRow; i++) im[i] = r() < 0.3 ? 0 : 10 ** (r() * 8 - 4);
+      return im;
+    default:
+      throw new Error(kind);
   }
 }
 
@@ -138,7 +159,15 @@ const KIND_NAMES = Object.keys(KINDS);
  * every case of this test), and products that overflow to infinity (huge) in Q3_K, Q6_K and IQ4_NL/IQ4_XS. These are
  * checked against ggml's own bytes below instead.
  */
-const JS_DIVERGES: Record<number, string[]> = { 10: ['subnormal', 'wideRange'], 11: ['huge'], 12: ['subnormal'], 13: ['subnormal'], 14: ['huge'], 20: ['huge'], 23: ['huge'] };
+const JS_DIVERGES: Record<number, string[]> = {
+  10: ['subnormal', 'wideRange'],
+  11: ['huge'],
+  12: ['subnormal'],
+  13: ['subnormal'],
+  14: ['huge'],
+  20: ['huge'],
+  23: ['huge'],
+};
 
 for (const id of PORTED) {
   const name = ggmlType(id)!.name;
@@ -162,7 +191,9 @@ for (const id of PORTED) {
           let i = 0;
           while (a[i] === b[i]) i++;
           const w = Math.floor(i / bytesPerBlock) * blockWeights;
-          assert.fail(`${name} imatrix=${imKind} seed=${seed}: first difference at byte ${i} (weight ${w}, kind ${kinds[Math.floor(w / 256) % kinds.length]})`);
+          assert.fail(
+            `${name} imatrix=${imKind} seed=${seed}: first difference at byte ${i} (weight ${w}, kind ${kinds[Math.floor(w / 256) % kinds.length]})`,
+          );
         }
       }
     }
@@ -205,7 +236,7 @@ const GGML_EDGE_SHA: Record<string, string> = {
   '23/sparseWide': '90b35369a32a0e82423485c8418c382bdfe63fcb49018ddce88f6b7b6a70f460',
 };
 
-test('WebAssembly quantizers equal ggml\'s bytes on every generated edge-case kind (subnormals and overflow too)', () => {
+test("WebAssembly quantizers equal ggml's bytes on every generated edge-case kind (subnormals and overflow too)", () => {
   const nRows = Math.ceil(KIND_NAMES.length / 4);
   assert.equal(nRows, 5);
   for (const [key, hash] of Object.entries(GGML_EDGE_SHA)) {
@@ -220,5 +251,8 @@ test('a shape the kernels do not take is refused with a typed error (there is no
   const src = new Float32Array(300);
   assert.equal(wasmQ.quantizeWasm(ggmlType(12)!, src, 1, 300), null);
   assert.equal(wasmQ.quantizeWasm(ggmlType(8)!, new Float32Array(256), 1, 256), null);
-  assert.throws(() => quantizerFor(ggmlType(12)!)!.quantize(src, 1, 300), (e) => e instanceof QuantLensError && /whole blocks of 256/.test(e.message));
+  assert.throws(
+    () => quantizerFor(ggmlType(12)!)!.quantize(src, 1, 300),
+    (e) => e instanceof QuantLensError && /whole blocks of 256/.test(e.message),
+  );
 });

@@ -23,14 +23,26 @@ test('a one-value page of "Show values" goes to its button, a token looked up by
   const [askedLookup, askedPage] = sent.map(idOf);
   assert.notEqual(askedLookup, askedPage);
   // the page is answered first, with the one value left at the end of a 201-token vocabulary
-  assert.equal(replies.route({ type: 'arrayPage', key: 'tokenizer.ggml.tokens', start: 200, values: ['"tok200"'], inReplyTo: askedPage }), true);
-  assert.equal(replies.route({ type: 'arrayPage', key: 'tokenizer.ggml.tokens', start: 7, values: ['"tok7"'], inReplyTo: askedLookup }), true);
-  assert.deepEqual(page.map((m) => m.values), [['"tok200"']]);
-  assert.deepEqual(lookup.map((m) => m.values), [['"tok7"']]);
+  assert.equal(
+    replies.route({ type: 'arrayPage', key: 'tokenizer.ggml.tokens', start: 200, values: ['"tok200"'], inReplyTo: askedPage }),
+    true,
+  );
+  assert.equal(
+    replies.route({ type: 'arrayPage', key: 'tokenizer.ggml.tokens', start: 7, values: ['"tok7"'], inReplyTo: askedLookup }),
+    true,
+  );
+  assert.deepEqual(
+    page.map((m) => m.values),
+    [['"tok200"']],
+  );
+  assert.deepEqual(
+    lookup.map((m) => m.values),
+    [['"tok7"']],
+  );
   assert.equal(replies.pending, 0);
 });
 
-test('a job\'s replies reach its handler until its last one (jobDone or jobError); later ones are dropped', () => {
+test("a job's replies reach its handler until its last one (jobDone or jobError); later ones are dropped", () => {
   const { sent, replies } = router();
   const got: string[] = [];
   replies.request('selectTensor', { tensor: 'a' }, (m) => got.push(m.type));
@@ -50,7 +62,10 @@ test('the request sent carries its type, body and a fresh id; notices are not re
   const { sent, replies } = router();
   replies.request('findTokens', { query: '</s>' }, () => assert.fail('no reply was sent'));
   replies.request('block', { tensor: 't', index: 3 }, () => assert.fail('no reply was sent'));
-  assert.deepEqual(sent, [{ type: 'findTokens', query: '</s>', id: 1 }, { type: 'block', tensor: 't', index: 3, id: 2 }]);
+  assert.deepEqual(sent, [
+    { type: 'findTokens', query: '</s>', id: 1 },
+    { type: 'block', tensor: 't', index: 3, id: 2 },
+  ]);
   assert.equal(replies.route({ type: 'reveal', tensor: 't' }), false);
   assert.equal(replies.route({ type: 'imatrix', file: 'x.dat' }), false);
   assert.equal(replies.pending, 2);

@@ -13,11 +13,27 @@ const NODE = ['node:', ...builtinModules];
 
 /** What each folder may not import: folders (from the repository root) and modules ("vscode", Node's own). */
 export const BOUNDARIES = [
-  { from: 'src/core/', forbid: [...HOST_GLUE, 'src/shared/', 'webview/', 'vscode'], why: 'the core runs in every runtime: no VS Code, no webview, no host glue' },
+  {
+    from: 'src/core/',
+    forbid: [...HOST_GLUE, 'src/shared/', 'webview/', 'vscode'],
+    why: 'the core runs in every runtime: no VS Code, no webview, no host glue',
+  },
   { from: 'src/shared/', forbid: [...HOST_GLUE, 'webview/', 'vscode'], why: 'the protocols are imported by both sides: only the core' },
-  { from: 'webview/', forbid: [...HOST_GLUE, 'vscode', ...NODE], why: 'the webview runs in a browser: the core and the protocols only, no Node' },
-  { from: 'src/node/', forbid: ['src/extension/', 'src/cli/', 'src/worker/', 'webview/', 'vscode'], why: 'the worker pool serves the CLI and the extension alike' },
-  { from: 'src/worker/', forbid: ['src/extension/', 'src/cli/', 'webview/', 'vscode'], why: 'the worker runs under the CLI too: no VS Code' },
+  {
+    from: 'webview/',
+    forbid: [...HOST_GLUE, 'vscode', ...NODE],
+    why: 'the webview runs in a browser: the core and the protocols only, no Node',
+  },
+  {
+    from: 'src/node/',
+    forbid: ['src/extension/', 'src/cli/', 'src/worker/', 'webview/', 'vscode'],
+    why: 'the worker pool serves the CLI and the extension alike',
+  },
+  {
+    from: 'src/worker/',
+    forbid: ['src/extension/', 'src/cli/', 'webview/', 'vscode'],
+    why: 'the worker runs under the CLI too: no VS Code',
+  },
   { from: 'src/cli/', forbid: ['src/extension/', 'webview/', 'vscode'], why: 'the CLI runs without VS Code' },
 ];
 
@@ -40,7 +56,11 @@ const boundaries = {
       const source = node.source;
       if (!source || source.type !== 'Literal' || typeof source.value !== 'string') return;
       const hit = forbidden(context.filename, source.value, layer.forbid);
-      if (hit) context.report({ node: source, message: `${layer.from} may not import ${hit === 'node:' || builtinModules.includes(hit) ? 'Node modules' : hit} ("${source.value}"): ${layer.why}.` });
+      if (hit)
+        context.report({
+          node: source,
+          message: `${layer.from} may not import ${hit === 'node:' || builtinModules.includes(hit) ? 'Node modules' : hit} ("${source.value}"): ${layer.why}.`,
+        });
     };
     return {
       ImportDeclaration: check,
@@ -53,7 +73,17 @@ const boundaries = {
 };
 
 export default [
-  { ignores: ['dist/**', 'dist-test/**', '.tsbuild/**', 'test-results/**', 'test/fixtures/**', '**/node_modules/**', 'src/core/wasm/assembly/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'dist-test/**',
+      '.tsbuild/**',
+      'test-results/**',
+      'test/fixtures/**',
+      '**/node_modules/**',
+      'src/core/wasm/assembly/**',
+    ],
+  },
   {
     files: ['**/*.ts', '**/*.mjs'],
     languageOptions: { parser: tseslint.parser, ecmaVersion: 2022, sourceType: 'module' },
@@ -80,7 +110,18 @@ export default [
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: ROOT } },
     rules: {
       // node:test's test() returns a promise the runner awaits
-      '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] }],
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            {
+              from: 'package',
+              package: 'node:test',
+              name: ['test', 'describe', 'it', 'suite', 'before', 'after', 'beforeEach', 'afterEach'],
+            },
+          ],
+        },
+      ],
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
     },
   },

@@ -13,7 +13,6 @@ import type { CountingScanner } from './countingScanner.ts';
 import { wasmKernel, type KernelExports } from '../wasm/kernels.ts';
 import { GgmlType } from '../types.ts';
 
-
 /** F16 and BF16: one table of 65536 counts per tensor. */
 function halfTableScanner(toFloat: (bits: number) => number): () => CountingScanner {
   const values = new Float64Array(65536);
@@ -55,8 +54,10 @@ function countHalvesWasm(k: KernelExports, raw: Uint8Array, n: number, counts: F
 /** A fresh scanner for a ggml type id, or undefined where the generic path is used. */
 export function countingScanner(ggmlId: number | undefined, _codec: QuantCodec): CountingScanner | undefined {
   switch (ggmlId) {
-    case GgmlType.F16: return F16_SCANNER();
-    case GgmlType.BF16: return BF16_SCANNER();
+    case GgmlType.F16:
+      return F16_SCANNER();
+    case GgmlType.BF16:
+      return BF16_SCANNER();
   }
   return undefined;
 }

@@ -55,7 +55,14 @@ export class ErrorAccumulator {
 
   add(reconstruction: Values, reference: Values): void {
     const n = Math.min(reconstruction.length, reference.length);
-    let sumSqErr = 0, sumErr = 0, maxAbs = this.maxAbs, sumRef = 0, sumRefSq = 0, sumRecSq = 0, sumDot = 0, bad = 0;
+    let sumSqErr = 0,
+      sumErr = 0,
+      maxAbs = this.maxAbs,
+      sumRef = 0,
+      sumRefSq = 0,
+      sumRecSq = 0,
+      sumDot = 0,
+      bad = 0;
     for (let i = 0; i < n; i++) {
       const x = reconstruction[i];
       const r = reference[i];

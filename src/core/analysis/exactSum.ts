@@ -136,7 +136,7 @@ function productError(a: number, b: number, p: number): number {
   t = SPLITTER * b;
   const bh = t - (t - b);
   const bl = b - bh;
-  return al * bl - (((p - ah * bh) - al * bh) - ah * bl);
+  return al * bl - (p - ah * bh - al * bh - ah * bl);
 }
 
 /** Σx and Σx² of the finite values added, exactly. */
@@ -271,8 +271,14 @@ function floorLog2Ratio(p: bigint, q: bigint): number {
 
 /** x · 2^k for an exactly representable result (k may be beyond one power's range). */
 function scaleByPow2(x: number, k: number): number {
-  while (k > 1000) { x *= 2 ** 1000; k -= 1000; }
-  while (k < -1000) { x *= 2 ** -1000; k += 1000; }
+  while (k > 1000) {
+    x *= 2 ** 1000;
+    k -= 1000;
+  }
+  while (k < -1000) {
+    x *= 2 ** -1000;
+    k += 1000;
+  }
   return x * 2 ** k;
 }
 

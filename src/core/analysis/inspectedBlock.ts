@@ -17,5 +17,13 @@ export interface InspectedBlock {
 
 export function inspectBlock(model: Model, tensor: TensorInfo, blockIndex: number): InspectedBlock {
   const b = readBlock(model, tensor, blockIndex);
-  return { tensor: tensor.name, blockIndex: b.blockIndex, blockCount: b.blockCount, offset: b.offset, raw: Array.from(b.raw), values: Array.from(b.values), record: b.record };
+  return {
+    tensor: tensor.name,
+    blockIndex: b.blockIndex,
+    blockCount: b.blockCount,
+    offset: b.offset,
+    raw: Array.from(b.raw),
+    values: Array.from(b.values),
+    record: b.record,
+  };
 }

@@ -32,7 +32,9 @@ async function arrayToJson(model: Model, arr: ArrayValue): Promise<Pick<KvJson, 
   const count = whole ? arr.length : HEAD_LENGTH;
   let items: unknown[];
   if (arr.elementType === 'ARRAY') {
-    items = await Promise.all((arr.values ?? []).slice(0, count).map(async (v) => ({ type: 'ARRAY', ...(await arrayToJson(model, v as ArrayValue)) })));
+    items = await Promise.all(
+      (arr.values ?? []).slice(0, count).map(async (v) => ({ type: 'ARRAY', ...(await arrayToJson(model, v as ArrayValue)) })),
+    );
   } else {
     const page = await readArrayPage(model.files[arr.fileIndex].source, arr, 0, count);
     items = page.map(scalarToJson);

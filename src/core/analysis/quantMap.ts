@@ -20,7 +20,12 @@ export interface QuantMap {
   outside: { tensor: string; type: string; bitsPerWeight: number }[];
 }
 
-const BLOCK_PATTERNS = [/^blk\.(\d+)\.(.+)$/, /^(?:model\.)?layers\.(\d+)\.(.+)$/, /^transformer\.h\.(\d+)\.(.+)$/, /^model\.language_model\.layers\.(\d+)\.(.+)$/];
+const BLOCK_PATTERNS = [
+  /^blk\.(\d+)\.(.+)$/,
+  /^(?:model\.)?layers\.(\d+)\.(.+)$/,
+  /^transformer\.h\.(\d+)\.(.+)$/,
+  /^model\.language_model\.layers\.(\d+)\.(.+)$/,
+];
 
 /** Preferred column order; other kinds follow alphabetically. */
 const KIND_ORDER = ['attn_norm', 'attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_norm', 'ffn_gate', 'ffn_up', 'ffn_down'];

@@ -278,19 +278,29 @@ export function computeTensorStats(model: Model, tensor: TensorInfo, options: Sc
   if (scanner && tensor.nElements > 0) {
     const raw = { chunkElements: options.chunkElements, isCancelled: options.isCancelled };
     const perBlock = tensor.type.blockSize;
-    forEachRawChunk(model, tensor, (chunk, nBlocks) => {
-      scanner.first(chunk, nBlocks, acc);
-      progress(nBlocks * perBlock);
-    }, raw);
+    forEachRawChunk(
+      model,
+      tensor,
+      (chunk, nBlocks) => {
+        scanner.first(chunk, nBlocks, acc);
+        progress(nBlocks * perBlock);
+      },
+      raw,
+    );
     scanner.finishFirst?.(acc);
     if (scanner.secondPassFromMemory) {
       scanner.secondFromMemory!(acc);
       progress(tensor.nElements);
     } else {
-      forEachRawChunk(model, tensor, (chunk, nBlocks) => {
-        scanner.second(chunk, nBlocks, acc);
-        progress(nBlocks * perBlock);
-      }, raw);
+      forEachRawChunk(
+        model,
+        tensor,
+        (chunk, nBlocks) => {
+          scanner.second(chunk, nBlocks, acc);
+          progress(nBlocks * perBlock);
+        },
+        raw,
+      );
     }
     return acc.result();
   }
@@ -300,11 +310,13 @@ export function computeTensorStats(model: Model, tensor: TensorInfo, options: Sc
     const chunkElements = options.chunkElements ?? DEFAULT_CHUNK_ELEMENTS;
     const fused = new StatsAccumulator(acc.bins);
     const ok = fusedScan(
-      tensor.type.ggmlId!, tensor.nElements / blockSize,
+      tensor.type.ggmlId!,
+      tensor.nElements / blockSize,
       (firstBlock, target) => {
         const at = tensor.absoluteOffset + firstBlock * bytesPerBlock;
         const got = source.readSync(at, target);
-        if (got < target.length) throw new QuantLensError('truncated', `tensor ${tensor.name} is cut short: file ends at byte ${at + got}`, at + got, source.name);
+        if (got < target.length)
+          throw new QuantLensError('truncated', `tensor ${tensor.name} is cut short: file ends at byte ${at + got}`, at + got, source.name);
       },
       Math.max(1, Math.floor(chunkElements / blockSize)),
       fused,
@@ -320,22 +332,37 @@ export function computeTensorStats(model: Model, tensor: TensorInfo, options: Sc
     // nothing to read
   } else if (tensor.nElements <= KEEP_DECODED_ELEMENTS) {
     const all = new (isWide(tensor) ? Float64Array : Float32Array)(tensor.nElements);
-    forEachChunk(model, tensor, (v, first) => {
-      all.set(v, first);
-      acc.addFirstPass(v);
-      progress(v.length);
-    }, chunkOptions);
+    forEachChunk(
+      model,
+      tensor,
+      (v, first) => {
+        all.set(v, first);
+        acc.addFirstPass(v);
+        progress(v.length);
+      },
+      chunkOptions,
+    );
     acc.addSecondPass(all);
     progress(all.length);
   } else {
-    forEachChunk(model, tensor, (v) => {
-      acc.addFirstPass(v);
-      progress(v.length);
-    }, chunkOptions);
-    forEachChunk(model, tensor, (v) => {
-      acc.addSecondPass(v);
-      progress(v.length);
-    }, chunkOptions);
+    forEachChunk(
+      model,
+      tensor,
+      (v) => {
+        acc.addFirstPass(v);
+        progress(v.length);
+      },
+      chunkOptions,
+    );
+    forEachChunk(
+      model,
+      tensor,
+      (v) => {
+        acc.addSecondPass(v);
+        progress(v.length);
+      },
+      chunkOptions,
+    );
   }
   return acc.result();
 }

@@ -25,11 +25,25 @@ function decodeWide(name: string, src: Uint8Array, dst: Float64Array, n: number)
   const buf = bytes.buffer;
   const off = bytes.byteOffset;
   switch (name) {
-    case 'F64': dst.set(new Float64Array(buf, off, n)); break;
-    case 'I32': dst.set(new Int32Array(buf, off, n)); break;
-    case 'U32': dst.set(new Uint32Array(buf, off, n)); break;
-    case 'I64': { const v = new BigInt64Array(buf, off, n); for (let i = 0; i < n; i++) dst[i] = Number(v[i]); break; }
-    case 'U64': { const v = new BigUint64Array(buf, off, n); for (let i = 0; i < n; i++) dst[i] = Number(v[i]); break; }
+    case 'F64':
+      dst.set(new Float64Array(buf, off, n));
+      break;
+    case 'I32':
+      dst.set(new Int32Array(buf, off, n));
+      break;
+    case 'U32':
+      dst.set(new Uint32Array(buf, off, n));
+      break;
+    case 'I64': {
+      const v = new BigInt64Array(buf, off, n);
+      for (let i = 0; i < n; i++) dst[i] = Number(v[i]);
+      break;
+    }
+    case 'U64': {
+      const v = new BigUint64Array(buf, off, n);
+      for (let i = 0; i < n; i++) dst[i] = Number(v[i]);
+      break;
+    }
   }
 }
 
@@ -71,7 +85,12 @@ export function forEachChunk(
     const at = tensor.absoluteOffset + block * bytesPerBlock;
     const got = source.readSync(at, rawView);
     if (got < rawView.length) {
-      throw new QuantLensError('truncated', `${source.name}: tensor ${tensor.name} is cut short: a read at byte ${at} ended at byte ${at + got}`, at + got, source.name);
+      throw new QuantLensError(
+        'truncated',
+        `${source.name}: tensor ${tensor.name} is cut short: a read at byte ${at} ended at byte ${at + got}`,
+        at + got,
+        source.name,
+      );
     }
     const n = nBlocks * blockSize;
     const out = values.subarray(0, n);
@@ -103,7 +122,13 @@ export function forEachRawChunk(
     const view = raw.subarray(0, nBlocks * bytesPerBlock);
     const at = tensor.absoluteOffset + block * bytesPerBlock;
     const got = source.readSync(at, view);
-    if (got < view.length) throw new QuantLensError('truncated', `${source.name}: tensor ${tensor.name} is cut short: a read at byte ${at} ended at byte ${at + got}`, at + got, source.name);
+    if (got < view.length)
+      throw new QuantLensError(
+        'truncated',
+        `${source.name}: tensor ${tensor.name} is cut short: a read at byte ${at} ended at byte ${at + got}`,
+        at + got,
+        source.name,
+      );
     onChunk(view, nBlocks);
   }
 }

@@ -94,9 +94,10 @@ export function fusedScan(
   const k = wasmKernel()!;
   const { bytesPerBlock, blockSize, caps } = traits(ggmlId);
   // pass 2 counts the codes of each sub-block, or scans the decoded weights as pass 1 does
-  const second = caps.wasmFusedScan === 'codes'
-    ? (src: number, n: number, hist: number) => k.countedSecondPass(ggmlId, src, n, hist)
-    : (src: number, n: number, hist: number) => k.decodedSecondPass(ggmlId, src, n, bytesPerBlock, blockSize, hist);
+  const second =
+    caps.wasmFusedScan === 'codes'
+      ? (src: number, n: number, hist: number) => k.countedSecondPass(ggmlId, src, n, hist)
+      : (src: number, n: number, hist: number) => k.decodedSecondPass(ggmlId, src, n, bytesPerBlock, blockSize, hist);
   k.reset();
   const chunkBlocks = Math.min(blocksPerChunk, nBlocksTotal, Math.max(1, Math.floor(PIECE_VALUES / blockSize)));
   const src = k.alloc(chunkBlocks * bytesPerBlock);

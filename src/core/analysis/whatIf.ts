@@ -18,8 +18,21 @@ export type Candidate = { kind: 'ggml'; type: TensorType } | { kind: 'scheme'; s
 
 /** The what-if table's candidates when none are asked for (the CLI's `error` and the editor's what-if). */
 export const DEFAULT_CANDIDATES: readonly string[] = [
-  'F16', 'BF16', 'Q8_0', 'Q6_K', 'Q5_K', 'Q4_K', 'Q4_0', 'IQ4_XS', 'Q3_K', 'Q2_K',
-  'int8-sym-channel', 'int4-sym-g32', 'int4-asym-g32', 'nf4', 'fp8-e4m3',
+  'F16',
+  'BF16',
+  'Q8_0',
+  'Q6_K',
+  'Q5_K',
+  'Q4_K',
+  'Q4_0',
+  'IQ4_XS',
+  'Q3_K',
+  'Q2_K',
+  'int8-sym-channel',
+  'int4-sym-g32',
+  'int4-asym-g32',
+  'nf4',
+  'fp8-e4m3',
 ];
 
 export interface WhatIfRow {
@@ -39,7 +52,10 @@ export function parseCandidate(name: string): Candidate {
   if (scheme) return { kind: 'scheme', scheme };
   const type = typeByName(name);
   if (type && type.ggmlId !== undefined && GGML_TYPES.has(type.ggmlId)) return { kind: 'ggml', type };
-  throw new QuantLensError('usage', `unknown candidate ${name}: a ggml type (q8_0, q4_K, iq4_xs ...) or a scheme (int4-sym-g32, int8-asym-channel, nf4, fp8-e4m3 ...)`);
+  throw new QuantLensError(
+    'usage',
+    `unknown candidate ${name}: a ggml type (q8_0, q4_K, iq4_xs ...) or a scheme (int4-sym-g32, int8-asym-channel, nf4, fp8-e4m3 ...)`,
+  );
 }
 
 export function candidateId(c: Candidate): string {
@@ -60,7 +76,9 @@ export function rowsPerChunk(rowLength: number): number {
 
 /** Candidates whose scale comes from the whole tensor (per-tensor INT, FP8) need its range before any chunk. */
 export function needsTensorRange(candidates: Candidate[]): boolean {
-  return candidates.some((c) => c.kind === 'scheme' && (c.scheme.kind === 'fp8' || (c.scheme.kind === 'int' && c.scheme.granularity === 'tensor')));
+  return candidates.some(
+    (c) => c.kind === 'scheme' && (c.scheme.kind === 'fp8' || (c.scheme.kind === 'int' && c.scheme.granularity === 'tensor')),
+  );
 }
 
 /** min and max over every value of a tensor whose rows are `rowLength` long. */
@@ -98,8 +116,14 @@ export function computeWhatIf(
   const rowLength = tensor.shape[0];
   const rows = tensor.nElements / rowLength;
   const imatrix = options.imatrix && options.imatrix.length === rowLength ? options.imatrix : undefined;
-  if (options.imatrix && !imatrix) throw new QuantLensError('usage', `the importance matrix has ${options.imatrix.length} columns; ${tensor.name} has rows of ${rowLength}`);
-  const usable = usableCandidates(tensor, candidates).filter((c) => c.kind === 'scheme' || !quantizerFor(c.type)!.requiresImatrix || imatrix);
+  if (options.imatrix && !imatrix)
+    throw new QuantLensError(
+      'usage',
+      `the importance matrix has ${options.imatrix.length} columns; ${tensor.name} has rows of ${rowLength}`,
+    );
+  const usable = usableCandidates(tensor, candidates).filter(
+    (c) => c.kind === 'scheme' || !quantizerFor(c.type)!.requiresImatrix || imatrix,
+  );
   const step = rowsPerChunk(rowLength);
   const range = needsTensorRange(usable) ? tensorRange(model, tensor, rowLength) : { min: NaN, max: NaN };
   const accs = usable.map(() => new ErrorAccumulator());
@@ -131,7 +155,8 @@ export function computeWhatIf(
 /** Rows of a tensor one candidate will quantize, and the importance matrix if it fits them. */
 function oneCandidate(tensor: TensorInfo, candidate: Candidate, imatrix: Float32Array | undefined) {
   const rowLength = tensor.shape[0];
-  if (!usableCandidates(tensor, [candidate]).length) throw new QuantLensError('usage', `${candidateId(candidate)} cannot quantize ${tensor.name}`);
+  if (!usableCandidates(tensor, [candidate]).length)
+    throw new QuantLensError('usage', `${candidateId(candidate)} cannot quantize ${tensor.name}`);
   return { rowLength, rows: tensor.nElements / rowLength, imatrix: imatrix && imatrix.length === rowLength ? imatrix : undefined };
 }
 

@@ -66,7 +66,10 @@ export function pairTensors(model: Model, reference: Model): Pairing {
     const ggufName = model.format === 'gguf' ? t.name : ref.name;
     const kind = crossFormat ? permutedKind(ggufName) : undefined;
     if (kind && typeof arch === 'string') {
-      const heads = kind === 'q' ? num(ggufSide, `${arch}.attention.head_count`) : (num(ggufSide, `${arch}.attention.head_count_kv`) ?? num(ggufSide, `${arch}.attention.head_count`));
+      const heads =
+        kind === 'q'
+          ? num(ggufSide, `${arch}.attention.head_count`)
+          : (num(ggufSide, `${arch}.attention.head_count_kv`) ?? num(ggufSide, `${arch}.attention.head_count`));
       const rows = a[0];
       if (heads && rows % heads === 0 && (rows / heads) % 2 === 0) headDim = rows / heads;
     }
@@ -89,7 +92,7 @@ export function forEachPairedChunk(
   onChunk: (values: Float32Array, referenceValues: Float32Array, firstRow: number, nRows: number, rowLength: number) => void,
   isCancelled?: () => boolean,
 ): void {
-  const rowLength = model.format === 'gguf' ? pair.tensor.shape[0] : pair.tensor.shape[pair.tensor.shape.length - 1] ?? 1;
+  const rowLength = model.format === 'gguf' ? pair.tensor.shape[0] : (pair.tensor.shape[pair.tensor.shape.length - 1] ?? 1);
   const rows = pair.tensor.nElements / Math.max(1, rowLength);
   const unit = pair.headDim ?? 1;
   const step = Math.max(unit, Math.floor(CHUNK_WEIGHTS / Math.max(1, rowLength) / unit) * unit);
@@ -133,45 +136,64 @@ export interface TensorComparisonDetail {
 }
 
 /** Everything the editor shows for one compared tensor: overlaid histograms, error histogram, error heatmap. */
-export function compareTensorDetail(model: Model, reference: Model, pair: TensorPair, options: { bins?: number; width?: number; height?: number; isCancelled?: () => boolean } = {}): TensorComparisonDetail {
+export function compareTensorDetail(
+  model: Model,
+  reference: Model,
+  pair: TensorPair,
+  options: { bins?: number; width?: number; height?: number; isCancelled?: () => boolean } = {},
+): TensorComparisonDetail {
   const bins = options.bins ?? 64;
   const mineAcc = new StatsAccumulator(bins);
   const refAcc = new StatsAccumulator(bins);
   const errAcc = new StatsAccumulator(bins);
   const metrics = new ErrorAccumulator();
   const diff = (a: Float32Array, b: Float32Array) => Float64Array.from(a, (x, i) => x - b[i]);
-  forEachPairedChunk(model, reference, pair, (mine, ref) => {
-    mineAcc.addFirstPass(mine);
-    refAcc.addFirstPass(ref);
-    errAcc.addFirstPass(diff(mine, ref));
-    metrics.add(mine, ref);
-  }, options.isCancelled);
+  forEachPairedChunk(
+    model,
+    reference,
+    pair,
+    (mine, ref) => {
+      mineAcc.addFirstPass(mine);
+      refAcc.addFirstPass(ref);
+      errAcc.addFirstPass(diff(mine, ref));
+      metrics.add(mine, ref);
+    },
+    options.isCancelled,
+  );
   // The value histograms share one range so they overlay.
   const lo = Math.min(mineAcc.min, refAcc.min);
   const hi = Math.max(mineAcc.max, refAcc.max);
   mineAcc.setRange(lo, hi);
   refAcc.setRange(lo, hi);
-  let width = 0, height = 0, cells = new Float64Array(0);
-  forEachPairedChunk(model, reference, pair, (mine, ref, firstRow, nRows, rowLength) => {
-    if (!cells.length) {
+  let width = 0,
+    height = 0,
+    cells = new Float64Array(0);
+  forEachPairedChunk(
+    model,
+    reference,
+    pair,
+    (mine, ref, firstRow, nRows, rowLength) => {
+      if (!cells.length) {
+        const rows = pair.tensor.nElements / rowLength;
+        width = Math.max(1, Math.min(options.width ?? 128, rowLength));
+        height = Math.max(1, Math.min(options.height ?? 128, rows));
+        cells = new Float64Array(width * height);
+      }
       const rows = pair.tensor.nElements / rowLength;
-      width = Math.max(1, Math.min(options.width ?? 128, rowLength));
-      height = Math.max(1, Math.min(options.height ?? 128, rows));
-      cells = new Float64Array(width * height);
-    }
-    const rows = pair.tensor.nElements / rowLength;
-    mineAcc.addSecondPass(mine);
-    refAcc.addSecondPass(ref);
-    const d = diff(mine, ref);
-    errAcc.addSecondPass(d);
-    for (let i = 0; i < d.length; i++) {
-      const r = firstRow + Math.floor(i / rowLength);
-      const c = i % rowLength;
-      const cell = Math.floor((r * height) / rows) * width + Math.floor((c * width) / rowLength);
-      const a = Math.abs(d[i]);
-      if (a > cells[cell]) cells[cell] = a;
-    }
-  }, options.isCancelled);
+      mineAcc.addSecondPass(mine);
+      refAcc.addSecondPass(ref);
+      const d = diff(mine, ref);
+      errAcc.addSecondPass(d);
+      for (let i = 0; i < d.length; i++) {
+        const r = firstRow + Math.floor(i / rowLength);
+        const c = i % rowLength;
+        const cell = Math.floor((r * height) / rows) * width + Math.floor((c * width) / rowLength);
+        const a = Math.abs(d[i]);
+        if (a > cells[cell]) cells[cell] = a;
+      }
+    },
+    options.isCancelled,
+  );
   const empty = { bins, lo: 0, hi: 0, counts: [] as number[] };
   let max = 0;
   for (const v of cells) if (Number.isFinite(v) && v > max) max = v;
@@ -212,10 +234,23 @@ export interface Comparison {
 }
 
 /** One pair's row: its metrics, or why it cannot be compared (a cancelled comparison still throws). */
-export function comparePair(model: Model, reference: Model, p: TensorPair, isCancelled?: () => boolean): { compared: ComparedTensor } | { uncompared: UncomparedTensor } {
+export function comparePair(
+  model: Model,
+  reference: Model,
+  p: TensorPair,
+  isCancelled?: () => boolean,
+): { compared: ComparedTensor } | { uncompared: UncomparedTensor } {
   try {
     const m = compareTensor(model, reference, p, isCancelled);
-    return { compared: { name: p.name, reference_name: p.reference.name, type_name: p.tensor.type.name, reference_type_name: p.reference.type.name, ...m } };
+    return {
+      compared: {
+        name: p.name,
+        reference_name: p.reference.name,
+        type_name: p.tensor.type.name,
+        reference_type_name: p.reference.type.name,
+        ...m,
+      },
+    };
   } catch (e) {
     if (!(e instanceof QuantLensError) || e.code === 'cancelled') throw e;
     return { uncompared: { name: p.name, reference_name: p.reference.name, error: e.message } };
@@ -226,7 +261,11 @@ export function compareModels(
   model: Model,
   reference: Model,
   /** `filter` picks tensors by name: a RegExp, or a Set's lookalike `{ test }`. */
-  options: { filter?: { test(name: string): boolean }; isCancelled?: () => boolean; onProgress?: (done: number, total: number, name: string) => void } = {},
+  options: {
+    filter?: { test(name: string): boolean };
+    isCancelled?: () => boolean;
+    onProgress?: (done: number, total: number, name: string) => void;
+  } = {},
 ): { pairing: Pairing; tensors: ComparedTensor[]; uncompared: UncomparedTensor[] } {
   const pairing = pairTensors(model, reference);
   const pairs = pairing.pairs.filter((p) => !options.filter || options.filter.test(p.name));

@@ -9,7 +9,14 @@
 import type { ByteSource } from '../io/byteSource.ts';
 import { Cursor } from '../io/cursor.ts';
 import { QuantLensError } from '../errors.ts';
-import { GGUF_VALUE_TYPES, type ArrayValue, type GgufValueTypeName, type MetadataEntry, type ScalarValue, type TensorInfo } from '../model.ts';
+import {
+  GGUF_VALUE_TYPES,
+  type ArrayValue,
+  type GgufValueTypeName,
+  type MetadataEntry,
+  type ScalarValue,
+  type TensorInfo,
+} from '../model.ts';
 import { ggmlType, unknownGgmlType, type TensorType } from '../types.ts';
 
 const GGUF_MAGIC = 'GGUF';
@@ -80,8 +87,10 @@ const int64At = (c: Cursor, at: number) => storedAt(c, at, true);
 function stringLength(c: Cursor, what: string, maxBytes: number, limit: string): number {
   const at = c.pos;
   const len = c.u64Float();
-  if (len > maxBytes) fail('limit-exceeded', `${what} declares a ${storedAt(c, at)}-byte string at byte ${at}, more than ${limit}`, at, c.source);
-  if (len > c.remaining) fail('truncated', `${what} declares a ${len}-byte string at byte ${at}, but only ${c.remaining} bytes follow`, at, c.source);
+  if (len > maxBytes)
+    fail('limit-exceeded', `${what} declares a ${storedAt(c, at)}-byte string at byte ${at}, more than ${limit}`, at, c.source);
+  if (len > c.remaining)
+    fail('truncated', `${what} declares a ${len}-byte string at byte ${at}, but only ${c.remaining} bytes follow`, at, c.source);
   return len;
 }
 
@@ -122,17 +131,28 @@ async function skipString(c: Cursor, what: string): Promise<void> {
 /** A value of a fixed-size type whose bytes are in the window. */
 function fixedScalar(c: Cursor, type: number): ScalarValue {
   switch (type) {
-    case 0: return c.u8();
-    case 1: return c.i8();
-    case 2: return c.u16();
-    case 3: return c.i16();
-    case 4: return c.u32();
-    case 5: return c.i32();
-    case 6: return c.f32();
-    case 7: return c.u8() !== 0;
-    case 10: return c.u64();
-    case 11: return c.i64();
-    case 12: return c.f64();
+    case 0:
+      return c.u8();
+    case 1:
+      return c.i8();
+    case 2:
+      return c.u16();
+    case 3:
+      return c.i16();
+    case 4:
+      return c.u32();
+    case 5:
+      return c.i32();
+    case 6:
+      return c.f32();
+    case 7:
+      return c.u8() !== 0;
+    case 10:
+      return c.u64();
+    case 11:
+      return c.i64();
+    case 12:
+      return c.f64();
   }
   throw new Error(`unreachable value type ${type}`);
 }
@@ -161,7 +181,8 @@ async function readArray(c: Cursor, what: string, fileIndex: number): Promise<Gg
   const typeAt = c.pos;
   const elementType = valueType(c, `${what} element`);
   // gguf_init_from_reader reads one element type after ARRAY and refuses ARRAY there: no arrays of arrays.
-  if (elementType === ARRAY) fail('invalid-value', `${what} is an array of arrays (at byte ${typeAt}); ggml refuses nested arrays`, typeAt, c.source);
+  if (elementType === ARRAY)
+    fail('invalid-value', `${what} is an array of arrays (at byte ${typeAt}); ggml refuses nested arrays`, typeAt, c.source);
   const at = c.pos;
   const length = c.u64Float();
   if (length > GGUF_MAX_ARRAY_ELEMENTS) {
@@ -169,13 +190,26 @@ async function readArray(c: Cursor, what: string, fileIndex: number): Promise<Gg
   }
   const minBytes = length * MIN_VALUE_SIZE[elementType];
   if (minBytes > c.remaining) {
-    fail('truncated', `${what} declares ${length} elements at byte ${at} (at least ${minBytes} bytes), but only ${c.remaining} bytes follow`, at, c.source);
+    fail(
+      'truncated',
+      `${what} declares ${length} elements at byte ${at} (at least ${minBytes} bytes), but only ${c.remaining} bytes follow`,
+      at,
+      c.source,
+    );
   }
   const payloadOffset = c.pos;
-  const result: GgufArrayValue = { kind: 'array', elementType: GGUF_VALUE_TYPES[elementType], length, payloadOffset, payloadBytes: 0, fileIndex };
+  const result: GgufArrayValue = {
+    kind: 'array',
+    elementType: GGUF_VALUE_TYPES[elementType],
+    length,
+    payloadOffset,
+    payloadBytes: 0,
+    fileIndex,
+  };
   if (length <= EAGER_ARRAY_LENGTH) {
     const values: ScalarValue[] = [];
-    for (let i = 0; i < length; i++) values.push(tryScalar(c, elementType, `${what}[${i}]`) ?? (await readScalar(c, elementType, `${what}[${i}]`)));
+    for (let i = 0; i < length; i++)
+      values.push(tryScalar(c, elementType, `${what}[${i}]`) ?? (await readScalar(c, elementType, `${what}[${i}]`)));
     result.values = values;
   } else if (elementType === STRING) {
     const index = new Float64Array(Math.ceil(length / STRING_INDEX_STRIDE));
@@ -284,7 +318,9 @@ export async function readGgufHeader(source: ByteSource, fileIndex = 0): Promise
   const magicBytes = c.bytes(Math.min(4, source.size));
   const magic = String.fromCharCode(...magicBytes);
   if (magic !== GGUF_MAGIC) {
-    const printable = /^[\x20-\x7e]*$/.test(magic) ? `"${magic}"` : `0x${[...magicBytes].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+    const printable = /^[\x20-\x7e]*$/.test(magic)
+      ? `"${magic}"`
+      : `0x${[...magicBytes].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
     fail('bad-magic', `not a GGUF file: magic is ${printable} at byte 0, expected "GGUF"`, 0, source);
   }
   if (source.size < FIXED_HEADER_BYTES) {
@@ -294,7 +330,13 @@ export async function readGgufHeader(source: ByteSource, fileIndex = 0): Promise
   if (version !== 2 && version !== 3) {
     // A big-endian file stores 3 as 0x03000000.
     const swapped = ((version & 0xff) << 24) | ((version & 0xff00) << 8) | ((version >>> 8) & 0xff00) | (version >>> 24);
-    if (swapped === 2 || swapped === 3) fail('big-endian', `GGUF file is big-endian (version ${swapped} byte-swapped at byte 4); only little-endian files are supported`, 4, source);
+    if (swapped === 2 || swapped === 3)
+      fail(
+        'big-endian',
+        `GGUF file is big-endian (version ${swapped} byte-swapped at byte 4); only little-endian files are supported`,
+        4,
+        source,
+      );
     if (version === 1) fail('unsupported-version', 'GGUF version 1 is not supported (only 2 and 3), at byte 4', 4, source);
     if (version > 3) fail('unsupported-version', `GGUF version ${version} is newer than supported (2..3), at byte 4`, 4, source);
     fail('unsupported-version', `GGUF version ${version} at byte 4 is not supported (only 2 and 3)`, 4, source);
@@ -304,7 +346,12 @@ export async function readGgufHeader(source: ByteSource, fileIndex = 0): Promise
   // Each tensor info takes at least 8 (name length) + 4 + 8 + 4 + 8 bytes; each key/value at least 8 + 4 + 1.
   const leastBytes = tensorCount * 32 + kvCount * 13;
   if (leastBytes > c.remaining) {
-    fail('truncated', `file ends inside the key/value and tensor info sections: ${kvCount} keys and ${tensorCount} tensors need at least ${leastBytes} bytes after byte 24, only ${c.remaining} left`, 24, source);
+    fail(
+      'truncated',
+      `file ends inside the key/value and tensor info sections: ${kvCount} keys and ${tensorCount} tensors need at least ${leastBytes} bytes after byte 24, only ${c.remaining} left`,
+      24,
+      source,
+    );
   }
 
   const metadata: MetadataEntry[] = [];
@@ -333,9 +380,16 @@ export async function readGgufHeader(source: ByteSource, fileIndex = 0): Promise
 
   let alignment = DEFAULT_ALIGNMENT;
   if (alignmentType !== -1) {
-    if (alignmentType !== UINT32) fail('invalid-value', `general.alignment has type ${GGUF_VALUE_TYPES[alignmentType]}, must be UINT32 (at byte ${alignmentAt})`, alignmentAt, source);
+    if (alignmentType !== UINT32)
+      fail(
+        'invalid-value',
+        `general.alignment has type ${GGUF_VALUE_TYPES[alignmentType]}, must be UINT32 (at byte ${alignmentAt})`,
+        alignmentAt,
+        source,
+      );
     const a = alignmentValue as number;
-    if (a === 0 || (a & (a - 1)) !== 0) fail('invalid-value', `general.alignment is ${a}, must be a power of two (at byte ${alignmentAt})`, alignmentAt, source);
+    if (a === 0 || (a & (a - 1)) !== 0)
+      fail('invalid-value', `general.alignment is ${a}, must be a power of two (at byte ${alignmentAt})`, alignmentAt, source);
     alignment = a;
   }
 
@@ -356,7 +410,12 @@ export async function readGgufHeader(source: ByteSource, fileIndex = 0): Promise
       await c.fill(8 + GGML_MAX_NAME, `tensor #${i} name`);
       c.skip(8);
       const shown = c.utf8(GGML_MAX_NAME);
-      fail('bad-tensor', `tensor #${i} name ${shown}… is ${nameLength} bytes at byte ${at}; ggml allows at most ${GGML_MAX_NAME - 1} (GGML_MAX_NAME ${GGML_MAX_NAME})`, at, source);
+      fail(
+        'bad-tensor',
+        `tensor #${i} name ${shown}… is ${nameLength} bytes at byte ${at}; ggml allows at most ${GGML_MAX_NAME - 1} (GGML_MAX_NAME ${GGML_MAX_NAME})`,
+        at,
+        source,
+      );
     }
     const name = tryString(c, 'a tensor name') ?? (await readString(c, 'a tensor name'));
     const same = names.add(cString(name));
@@ -366,7 +425,8 @@ export async function readGgufHeader(source: ByteSource, fileIndex = 0): Promise
     const nDimsAt = c.pos;
     const nDims = c.u32();
     if (nDims === 0) fail('bad-tensor', `tensor ${name} has n_dims = 0 (must be 1..${MAX_DIMS}), at byte ${nDimsAt}`, nDimsAt, source);
-    if (nDims > MAX_DIMS) fail('bad-tensor', `tensor ${name} has n_dims = ${nDims} (maximum is ${MAX_DIMS}), at byte ${nDimsAt}`, nDimsAt, source);
+    if (nDims > MAX_DIMS)
+      fail('bad-tensor', `tensor ${name} has n_dims = ${nDims} (maximum is ${MAX_DIMS}), at byte ${nDimsAt}`, nDimsAt, source);
     if (!c.has(8 * nDims + 12)) await c.fill(8 * nDims + 12, `tensor ${name} info`);
     const neAt = c.pos;
     const shape = new Array<number>(nDims); // exactly nDims slots (push would reserve 17)
@@ -375,7 +435,8 @@ export async function readGgufHeader(source: ByteSource, fileIndex = 0): Promise
       const lo = c.u32();
       const hi = c.u32();
       // ne is an int64 in ggml: a stored value of 2^63 or more is negative.
-      if (hi >= 2 ** 31) fail('bad-tensor', `tensor ${name} dimension ${d} is ${int64At(c, c.pos - 8)} (negative), at byte ${c.pos - 8}`, c.pos - 8, source);
+      if (hi >= 2 ** 31)
+        fail('bad-tensor', `tensor ${name} dimension ${d} is ${int64At(c, c.pos - 8)} (negative), at byte ${c.pos - 8}`, c.pos - 8, source);
       const ne = hi === 0 ? lo : hi * 2 ** 32 + lo;
       shape[d] = ne;
       nElements *= ne;
@@ -385,8 +446,14 @@ export async function readGgufHeader(source: ByteSource, fileIndex = 0): Promise
       let exact = 1n;
       for (let d = 0; d < nDims; d++) exact *= int64At(c, neAt + 8 * d);
       const dims = Array.from({ length: nDims }, (_, d) => int64At(c, neAt + 8 * d)).join(' x ');
-      if (exact >= INT64_MAX) fail('bad-tensor', `tensor ${name} shape ${dims}: element count overflows int64 (at byte ${neAt})`, neAt, source);
-      fail('limit-exceeded', `tensor ${name} shape ${dims}: ${exact} elements, more than any file can hold (at byte ${neAt})`, neAt, source);
+      if (exact >= INT64_MAX)
+        fail('bad-tensor', `tensor ${name} shape ${dims}: element count overflows int64 (at byte ${neAt})`, neAt, source);
+      fail(
+        'limit-exceeded',
+        `tensor ${name} shape ${dims}: ${exact} elements, more than any file can hold (at byte ${neAt})`,
+        neAt,
+        source,
+      );
     }
     const typeAt = c.pos;
     const typeId = c.u32();
@@ -399,7 +466,12 @@ export async function readGgufHeader(source: ByteSource, fileIndex = 0): Promise
     let nbytes = 0;
     if (known) {
       if (shape[0] % known.blockSize !== 0) {
-        fail('bad-tensor', `tensor ${name} row length ${shape[0]} is not a multiple of the ${known.name} block size ${known.blockSize}, at byte ${typeAt}`, typeAt, source);
+        fail(
+          'bad-tensor',
+          `tensor ${name} row length ${shape[0]} is not a multiple of the ${known.name} block size ${known.blockSize}, at byte ${typeAt}`,
+          typeAt,
+          source,
+        );
       }
       nbytes = (nElements / known.blockSize) * known.bytesPerBlock;
     }
@@ -421,16 +493,31 @@ export async function readGgufHeader(source: ByteSource, fileIndex = 0): Promise
   const tensorInfoEnd = c.pos;
   const dataOffset = Math.ceil(tensorInfoEnd / alignment) * alignment;
   if (tensorCount > 0 && dataOffset > source.size) {
-    fail('truncated', `file ends at byte ${source.size}, before its data section (byte ${dataOffset}: the tensor infos end at ${tensorInfoEnd}, padded to ${alignment})`, source.size, source);
+    fail(
+      'truncated',
+      `file ends at byte ${source.size}, before its data section (byte ${dataOffset}: the tensor infos end at ${tensorInfoEnd}, padded to ${alignment})`,
+      source.size,
+      source,
+    );
   }
   for (const t of tensors) {
     t.absoluteOffset = dataOffset + t.offset;
     if (t.absoluteOffset > source.size) {
-      fail('bad-tensor', `tensor ${t.name} data offset ${t.offset} lies past the end of the file (${source.size} bytes)`, t.absoluteOffset, source);
+      fail(
+        'bad-tensor',
+        `tensor ${t.name} data offset ${t.offset} lies past the end of the file (${source.size} bytes)`,
+        t.absoluteOffset,
+        source,
+      );
     }
     if (t.absoluteOffset + t.nbytes > source.size) {
       const missing = t.absoluteOffset + t.nbytes - source.size;
-      fail('truncated', `tensor ${t.name} (${t.nbytes} bytes at data offset ${t.offset}) is cut short: the file ends ${missing} bytes before its end`, t.absoluteOffset, source);
+      fail(
+        'truncated',
+        `tensor ${t.name} (${t.nbytes} bytes at data offset ${t.offset}) is cut short: the file ends ${missing} bytes before its end`,
+        t.absoluteOffset,
+        source,
+      );
     }
   }
   return { version, alignment, metadata, tensors, tensorInfoEnd, dataOffset };

@@ -45,37 +45,102 @@ class ByteWriter {
     this.buf = next;
     this.view = new DataView(next.buffer);
   }
-  u8(v: number) { this.ensure(1); this.view.setUint8(this.length, v); this.length += 1; }
-  i8(v: number) { this.ensure(1); this.view.setInt8(this.length, v); this.length += 1; }
-  u16(v: number) { this.ensure(2); this.view.setUint16(this.length, v, true); this.length += 2; }
-  i16(v: number) { this.ensure(2); this.view.setInt16(this.length, v, true); this.length += 2; }
-  u32(v: number) { this.ensure(4); this.view.setUint32(this.length, v, true); this.length += 4; }
-  i32(v: number) { this.ensure(4); this.view.setInt32(this.length, v, true); this.length += 4; }
-  f32(v: number) { this.ensure(4); this.view.setFloat32(this.length, v, true); this.length += 4; }
-  f64(v: number) { this.ensure(8); this.view.setFloat64(this.length, v, true); this.length += 8; }
-  u64(v: bigint | number) { this.ensure(8); this.view.setBigUint64(this.length, BigInt(v), true); this.length += 8; }
-  i64(v: bigint | number) { this.ensure(8); this.view.setBigInt64(this.length, BigInt(v), true); this.length += 8; }
-  bytes(b: Uint8Array) { this.ensure(b.length); this.buf.set(b, this.length); this.length += b.length; }
-  string(s: string) { const b = encoder.encode(s); this.u64(b.length); this.bytes(b); }
-  pad(alignment: number) { while (this.length % alignment) this.u8(0); }
-  result(): Uint8Array { return this.buf.slice(0, this.length); }
+  u8(v: number) {
+    this.ensure(1);
+    this.view.setUint8(this.length, v);
+    this.length += 1;
+  }
+  i8(v: number) {
+    this.ensure(1);
+    this.view.setInt8(this.length, v);
+    this.length += 1;
+  }
+  u16(v: number) {
+    this.ensure(2);
+    this.view.setUint16(this.length, v, true);
+    this.length += 2;
+  }
+  i16(v: number) {
+    this.ensure(2);
+    this.view.setInt16(this.length, v, true);
+    this.length += 2;
+  }
+  u32(v: number) {
+    this.ensure(4);
+    this.view.setUint32(this.length, v, true);
+    this.length += 4;
+  }
+  i32(v: number) {
+    this.ensure(4);
+    this.view.setInt32(this.length, v, true);
+    this.length += 4;
+  }
+  f32(v: number) {
+    this.ensure(4);
+    this.view.setFloat32(this.length, v, true);
+    this.length += 4;
+  }
+  f64(v: number) {
+    this.ensure(8);
+    this.view.setFloat64(this.length, v, true);
+    this.length += 8;
+  }
+  u64(v: bigint | number) {
+    this.ensure(8);
+    this.view.setBigUint64(this.length, BigInt(v), true);
+    this.length += 8;
+  }
+  i64(v: bigint | number) {
+    this.ensure(8);
+    this.view.setBigInt64(this.length, BigInt(v), true);
+    this.length += 8;
+  }
+  bytes(b: Uint8Array) {
+    this.ensure(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+  }
+  string(s: string) {
+    const b = encoder.encode(s);
+    this.u64(b.length);
+    this.bytes(b);
+  }
+  pad(alignment: number) {
+    while (this.length % alignment) this.u8(0);
+  }
+  result(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
 }
 
 function writeScalar(w: ByteWriter, type: GgufValueTypeName, v: ScalarValue): void {
   switch (type) {
-    case 'UINT8': return w.u8(Number(v));
-    case 'INT8': return w.i8(Number(v));
-    case 'UINT16': return w.u16(Number(v));
-    case 'INT16': return w.i16(Number(v));
-    case 'UINT32': return w.u32(Number(v));
-    case 'INT32': return w.i32(Number(v));
-    case 'FLOAT32': return w.f32(Number(v));
-    case 'FLOAT64': return w.f64(Number(v));
-    case 'BOOL': return w.u8(v ? 1 : 0);
-    case 'STRING': return w.string(String(v));
-    case 'UINT64': return w.u64(BigInt(v as bigint | number));
-    case 'INT64': return w.i64(BigInt(v as bigint | number));
-    case 'ARRAY': throw new QuantLensError('usage', 'nested arrays are written through writeValue');
+    case 'UINT8':
+      return w.u8(Number(v));
+    case 'INT8':
+      return w.i8(Number(v));
+    case 'UINT16':
+      return w.u16(Number(v));
+    case 'INT16':
+      return w.i16(Number(v));
+    case 'UINT32':
+      return w.u32(Number(v));
+    case 'INT32':
+      return w.i32(Number(v));
+    case 'FLOAT32':
+      return w.f32(Number(v));
+    case 'FLOAT64':
+      return w.f64(Number(v));
+    case 'BOOL':
+      return w.u8(v ? 1 : 0);
+    case 'STRING':
+      return w.string(String(v));
+    case 'UINT64':
+      return w.u64(BigInt(v as bigint | number));
+    case 'INT64':
+      return w.i64(BigInt(v as bigint | number));
+    case 'ARRAY':
+      throw new QuantLensError('usage', 'nested arrays are written through writeValue');
   }
 }
 
@@ -118,14 +183,16 @@ function validate(entries: WriterEntry[], tensors: WriterTensor[], alignment: nu
   let alignmentKey: WriterEntry | undefined;
   for (const e of entries) {
     if (e.key === '') refuse('invalid-value', 'a key is empty');
-    if (utf8Length(e.key) > GGUF_MAX_KEY_BYTES) refuse('invalid-value', `key ${e.key.slice(0, 64)}… is longer than ${GGUF_MAX_KEY_BYTES} bytes`);
+    if (utf8Length(e.key) > GGUF_MAX_KEY_BYTES)
+      refuse('invalid-value', `key ${e.key.slice(0, 64)}… is longer than ${GGUF_MAX_KEY_BYTES} bytes`);
     if (keys.has(e.key)) refuse('invalid-value', `duplicate key ${e.key}`);
     keys.add(e.key);
     if (!GGUF_VALUE_TYPES.includes(e.type)) refuse('invalid-value', `key ${e.key} has unknown value type ${String(e.type)}`);
     if (e.type === 'ARRAY') {
       const arr = e.value as { elementType: GgufValueTypeName; values?: unknown[]; length?: number };
       if (arr.elementType === 'ARRAY') refuse('invalid-value', `key ${e.key} is an array of arrays (ggml refuses nested arrays)`);
-      if (!GGUF_VALUE_TYPES.includes(arr.elementType)) refuse('invalid-value', `key ${e.key} has unknown array element type ${String(arr.elementType)}`);
+      if (!GGUF_VALUE_TYPES.includes(arr.elementType))
+        refuse('invalid-value', `key ${e.key} has unknown array element type ${String(arr.elementType)}`);
       const length = arr.values ? arr.values.length : arr.length!;
       if (length > GGUF_MAX_ARRAY_ELEMENTS) refuse('invalid-value', `key ${e.key} has ${length} elements, more than ggml's limit of 2^30`);
     }
@@ -133,28 +200,40 @@ function validate(entries: WriterEntry[], tensors: WriterTensor[], alignment: nu
   }
   if (alignmentKey) {
     if (alignmentKey.type !== 'UINT32') refuse('invalid-value', `general.alignment has type ${alignmentKey.type}, must be UINT32`);
-    if (Number(alignmentKey.value) !== alignment) refuse('invalid-value', `general.alignment is ${String(alignmentKey.value)} but the data is aligned to ${alignment}`);
+    if (Number(alignmentKey.value) !== alignment)
+      refuse('invalid-value', `general.alignment is ${String(alignmentKey.value)} but the data is aligned to ${alignment}`);
   } else if (alignment !== DEFAULT_ALIGNMENT) {
-    refuse('invalid-value', `alignment ${alignment} needs a general.alignment key (UINT32 ${alignment}); without it readers assume ${DEFAULT_ALIGNMENT}`);
+    refuse(
+      'invalid-value',
+      `alignment ${alignment} needs a general.alignment key (UINT32 ${alignment}); without it readers assume ${DEFAULT_ALIGNMENT}`,
+    );
   }
   const names = new Set<string>();
   for (const t of tensors) {
     const name = cString(t.name);
-    if (utf8Length(t.name) >= GGML_MAX_NAME) refuse('bad-tensor', `tensor name ${t.name.slice(0, GGML_MAX_NAME)}… is ${utf8Length(t.name)} bytes; ggml allows at most ${GGML_MAX_NAME - 1}`);
+    if (utf8Length(t.name) >= GGML_MAX_NAME)
+      refuse(
+        'bad-tensor',
+        `tensor name ${t.name.slice(0, GGML_MAX_NAME)}… is ${utf8Length(t.name)} bytes; ggml allows at most ${GGML_MAX_NAME - 1}`,
+      );
     if (names.has(name)) refuse('bad-tensor', `two tensors are named ${name}`);
     names.add(name);
     if (t.shape.length < 1 || t.shape.length > 4) refuse('bad-tensor', `tensor ${t.name} has ${t.shape.length} dims (must be 1..4)`);
-    if (t.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) refuse('bad-tensor', `tensor ${t.name} shape ${t.shape.join(' x ')} has a dim that is not a non-negative integer`);
+    if (t.shape.some((d) => !Number.isSafeInteger(d) || d < 0))
+      refuse('bad-tensor', `tensor ${t.name} shape ${t.shape.join(' x ')} has a dim that is not a non-negative integer`);
     const nElements = t.shape.reduce((a, b) => a * b, 1);
     if (!Number.isSafeInteger(nElements)) refuse('bad-tensor', `tensor ${t.name} shape ${t.shape.join(' x ')} has more than 2^53 elements`);
-    if (!Number.isInteger(t.ggmlTypeId) || t.ggmlTypeId < 0 || t.ggmlTypeId >= 2 ** 31) refuse('bad-tensor', `tensor ${t.name} has ggml type id ${t.ggmlTypeId}`);
+    if (!Number.isInteger(t.ggmlTypeId) || t.ggmlTypeId < 0 || t.ggmlTypeId >= 2 ** 31)
+      refuse('bad-tensor', `tensor ${t.name} has ggml type id ${t.ggmlTypeId}`);
     if (!Number.isSafeInteger(t.nbytes) || t.nbytes < 0) refuse('bad-tensor', `tensor ${t.name} has ${t.nbytes} bytes`);
     const type = ggmlType(t.ggmlTypeId);
     // A type this version does not know is copied as stored: its size is whatever the caller says.
     if (!type) continue;
-    if (t.shape[0] % type.blockSize !== 0) refuse('bad-tensor', `tensor ${t.name} row length ${t.shape[0]} is not a multiple of the ${type.name} block size ${type.blockSize}`);
+    if (t.shape[0] % type.blockSize !== 0)
+      refuse('bad-tensor', `tensor ${t.name} row length ${t.shape[0]} is not a multiple of the ${type.name} block size ${type.blockSize}`);
     const expected = (nElements / type.blockSize) * type.bytesPerBlock;
-    if (t.nbytes !== expected) refuse('bad-tensor', `tensor ${t.name} is given ${t.nbytes} bytes, but ${t.shape.join(' x ')} ${type.name} takes ${expected}`);
+    if (t.nbytes !== expected)
+      refuse('bad-tensor', `tensor ${t.name} is given ${t.nbytes} bytes, but ${t.shape.join(' x ')} ${type.name} takes ${expected}`);
   }
 }
 
@@ -191,9 +270,14 @@ export function buildGgufHeader(entries: WriterEntry[], tensors: WriterTensor[],
 }
 
 /** Whole GGUF file in memory (for small generated models). */
-export function buildGgufFile(entries: WriterEntry[], tensors: (WriterTensor & { data: Uint8Array })[], alignment = DEFAULT_ALIGNMENT): Uint8Array {
+export function buildGgufFile(
+  entries: WriterEntry[],
+  tensors: (WriterTensor & { data: Uint8Array })[],
+  alignment = DEFAULT_ALIGNMENT,
+): Uint8Array {
   const layout = buildGgufHeader(entries, tensors, alignment);
-  for (const t of tensors) if (t.data.length !== t.nbytes) refuse('bad-tensor', `tensor ${t.name} has ${t.data.length} bytes of data but declares ${t.nbytes}`);
+  for (const t of tensors)
+    if (t.data.length !== t.nbytes) refuse('bad-tensor', `tensor ${t.name} has ${t.data.length} bytes of data but declares ${t.nbytes}`);
   const out = new Uint8Array(layout.fileSize);
   out.set(layout.header);
   tensors.forEach((t, i) => out.set(t.data, layout.dataOffset + layout.offsets[i]));

@@ -30,9 +30,9 @@ async function requireRegularFile(path: string, missing: () => QuantLensError, r
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw missing();
     throw new QuantLensError('io', `cannot open ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, undefined, path);
   }
-  if (!st.isFile()) throw new QuantLensError('io', `${path} is ${st.isDirectory() ? 'a directory' : 'not a file'}, not a regular file`, undefined, path);
+  if (!st.isFile())
+    throw new QuantLensError('io', `${path} is ${st.isDirectory() ? 'a directory' : 'not a file'}, not a regular file`, undefined, path);
 }
-
 
 async function openSources(paths: string[], remote: RemoteOptions): Promise<ByteSource[]> {
   const sources: ByteSource[] = [];
@@ -93,9 +93,12 @@ export async function openModel(input: string, remote: RemoteOptions = {}): Prom
 
 async function openSplitGguf(path: string, prefix: string, total: number, remote: RemoteOptions): Promise<Model> {
   const width = 5;
-  const paths = Array.from({ length: total }, (_, i) => sibling(path, `${prefix}-${String(i + 1).padStart(width, '0')}-of-${String(total).padStart(width, '0')}.gguf`));
+  const paths = Array.from({ length: total }, (_, i) =>
+    sibling(path, `${prefix}-${String(i + 1).padStart(width, '0')}-of-${String(total).padStart(width, '0')}.gguf`),
+  );
   for (const [i, p] of paths.entries()) {
-    if (!(await fileExists(p, remote))) throw new QuantLensError('io', `split model is missing shard ${i + 1} of ${total}: ${baseName(p)}`, undefined, p);
+    if (!(await fileExists(p, remote)))
+      throw new QuantLensError('io', `split model is missing shard ${i + 1} of ${total}: ${baseName(p)}`, undefined, p);
   }
   const sources = await openSources(paths, remote);
   try {
@@ -121,7 +124,13 @@ async function ggufModel(sources: ByteSource[]): Promise<Model> {
   const seen = new Set<string>();
   for (const h of headers) {
     for (const t of h.tensors) {
-      if (seen.has(t.name)) throw new QuantLensError('bad-tensor', `tensor ${t.name} appears in more than one shard`, t.absoluteOffset, sources[t.fileIndex].name);
+      if (seen.has(t.name))
+        throw new QuantLensError(
+          'bad-tensor',
+          `tensor ${t.name} appears in more than one shard`,
+          t.absoluteOffset,
+          sources[t.fileIndex].name,
+        );
       seen.add(t.name);
       tensors.push(t);
     }
@@ -154,7 +163,13 @@ async function safetensorsModel(sources: ByteSource[]): Promise<Model> {
     // Each header has unique names (the reader checks); across shards a name must appear once too.
     const seen = new Set<string>();
     for (const t of tensors) {
-      if (seen.has(t.name)) throw new QuantLensError('bad-tensor', `tensor ${quoteForMessage(t.name)} appears in more than one shard`, t.absoluteOffset, sources[t.fileIndex].name);
+      if (seen.has(t.name))
+        throw new QuantLensError(
+          'bad-tensor',
+          `tensor ${quoteForMessage(t.name)} appears in more than one shard`,
+          t.absoluteOffset,
+          sources[t.fileIndex].name,
+        );
       seen.add(t.name);
     }
   }
@@ -190,39 +205,62 @@ async function openSafetensorsIndex(indexPath: string, remote: RemoteOptions): P
   if (!isObject(index)) return fail(`${what} is ${jsonTypeName(index)}, not a JSON object`, 0);
   const weightMapAt = memberOffset(json, 0, 'weight_map');
   const weightMap = index.weight_map;
-  if (!isObject(weightMap)) return fail(`${what}: weight_map is ${jsonTypeName(weightMap)}, not an object mapping tensors to shard files`, weightMapAt);
+  if (!isObject(weightMap))
+    return fail(`${what}: weight_map is ${jsonTypeName(weightMap)}, not an object mapping tensors to shard files`, weightMapAt);
   const shardSet = new Set<string>();
   for (const [tensor, shard] of Object.entries(weightMap)) {
     if (typeof shard !== 'string' || !isPlainFileName(shard)) {
       const at = memberOffset(json, weightMapAt, tensor);
       const why = typeof shard === 'string' ? 'not a file name beside the index' : `${jsonTypeName(shard)}, not a file name`;
-      fail(`${what} at byte ${at}: weight_map maps tensor ${quoteForMessage(tensor)} to ${typeof shard === 'string' ? quoteForMessage(shard) : 'a value'}, ${why}`, at);
+      fail(
+        `${what} at byte ${at}: weight_map maps tensor ${quoteForMessage(tensor)} to ${typeof shard === 'string' ? quoteForMessage(shard) : 'a value'}, ${why}`,
+        at,
+      );
     }
     shardSet.add(shard as string);
   }
-  if (shardSet.size === 0) fail(`${what} at byte ${weightMapAt}: weight_map is empty (it must map every tensor to its shard file)`, weightMapAt);
+  if (shardSet.size === 0)
+    fail(`${what} at byte ${weightMapAt}: weight_map is empty (it must map every tensor to its shard file)`, weightMapAt);
   const metadataAt = memberOffset(json, 0, 'metadata');
-  if (index.metadata !== undefined && index.metadata !== null && !isObject(index.metadata)) fail(`${what} at byte ${metadataAt}: metadata is ${jsonTypeName(index.metadata)}, not an object`, metadataAt);
+  if (index.metadata !== undefined && index.metadata !== null && !isObject(index.metadata))
+    fail(`${what} at byte ${metadataAt}: metadata is ${jsonTypeName(index.metadata)}, not an object`, metadataAt);
   const shardNames = [...shardSet].sort();
   for (const name of shardNames) {
     const path = sibling(indexPath, name);
-    await requireRegularFile(path, () => new QuantLensError('io', `sharded model is missing ${name} (listed in ${what})`, undefined, path), remote);
+    await requireRegularFile(
+      path,
+      () => new QuantLensError('io', `sharded model is missing ${name} (listed in ${what})`, undefined, path),
+      remote,
+    );
   }
-  const sources = await openSources(shardNames.map((n) => sibling(indexPath, n)), remote);
+  const sources = await openSources(
+    shardNames.map((n) => sibling(indexPath, n)),
+    remote,
+  );
   try {
     const model = await safetensorsModel(sources);
     const found = new Set<string>();
     for (const t of model.tensors) {
       const listed = weightMap[t.name];
       if (listed !== undefined && listed !== shardNames[t.fileIndex]) {
-        throw new QuantLensError('invalid-value', `tensor ${quoteForMessage(t.name)} is in ${shardNames[t.fileIndex]} but ${what} maps it to ${quoteForMessage(listed as string)}`, t.absoluteOffset, indexPath);
+        throw new QuantLensError(
+          'invalid-value',
+          `tensor ${quoteForMessage(t.name)} is in ${shardNames[t.fileIndex]} but ${what} maps it to ${quoteForMessage(listed as string)}`,
+          t.absoluteOffset,
+          indexPath,
+        );
       }
       if (listed !== undefined) found.add(t.name);
     }
     if (found.size !== Object.keys(weightMap).length) {
       const absent = Object.keys(weightMap).find((k) => !found.has(k))!;
       const at = memberOffset(json, weightMapAt, absent);
-      throw new QuantLensError('invalid-value', `${what} at byte ${at}: weight_map maps tensor ${quoteForMessage(absent)} to ${quoteForMessage(weightMap[absent] as string)}, which has no such tensor`, at, indexPath);
+      throw new QuantLensError(
+        'invalid-value',
+        `${what} at byte ${at}: weight_map maps tensor ${quoteForMessage(absent)} to ${quoteForMessage(weightMap[absent] as string)}, which has no such tensor`,
+        at,
+        indexPath,
+      );
     }
     for (const [k, v] of Object.entries(isObject(index.metadata) ? index.metadata : {})) {
       model.metadata.push({ key: `index.${k}`, type: 'STRING', value: typeof v === 'string' ? v : JSON.stringify(v), fileIndex: 0 });

@@ -15,7 +15,17 @@ import type { ByteSource } from '../io/byteSource.ts';
 import { QuantLensError } from '../errors.ts';
 import type { MetadataEntry, TensorInfo } from '../model.ts';
 import { SAFETENSORS_DTYPES } from '../types.ts';
-import { forEachJsonMember, jsonForMessage, jsonTypeName, memberOffset, memberSpan, quoteForMessage, type JsonInput, type JsonObject, type JsonValue } from './strictJson.ts';
+import {
+  forEachJsonMember,
+  jsonForMessage,
+  jsonTypeName,
+  memberOffset,
+  memberSpan,
+  quoteForMessage,
+  type JsonInput,
+  type JsonObject,
+  type JsonValue,
+} from './strictJson.ts';
 
 /** The reference refuses headers above 100 MB; so do we (it bounds the JSON parse). */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -44,7 +54,14 @@ export async function readSafetensorsHeader(source: ByteSource, fileIndex = 0): 
     throw new QuantLensError('invalid-value', message, offset, name);
   };
   if (source.size < 8) {
-    throw new QuantLensError('truncated', source.size === 0 ? 'file is empty (needs at least the 8-byte header length)' : `file is ${source.size} bytes, too short for the 8-byte header length`, 0, name);
+    throw new QuantLensError(
+      'truncated',
+      source.size === 0
+        ? 'file is empty (needs at least the 8-byte header length)'
+        : `file is ${source.size} bytes, too short for the 8-byte header length`,
+      0,
+      name,
+    );
   }
   const lenBytes = new Uint8Array(8);
   await source.read(0, lenBytes);
@@ -55,7 +72,12 @@ export async function readSafetensorsHeader(source: ByteSource, fileIndex = 0): 
   }
   const headerLength = Number(lenBig);
   if (headerLength > MAX_HEADER_BYTES) {
-    throw new QuantLensError('limit-exceeded', `header length ${headerLength} at byte 0 exceeds the ${MAX_HEADER_BYTES}-byte limit`, 0, name);
+    throw new QuantLensError(
+      'limit-exceeded',
+      `header length ${headerLength} at byte 0 exceeds the ${MAX_HEADER_BYTES}-byte limit`,
+      0,
+      name,
+    );
   }
   const headerBytes = new Uint8Array(headerLength);
   if ((await source.read(8, headerBytes)) !== headerLength) {
@@ -63,7 +85,13 @@ export async function readSafetensorsHeader(source: ByteSource, fileIndex = 0): 
   }
   /** Offsets of numbers written with a fraction or exponent: never valid in shape or data_offsets. */
   const nonIntegerLiterals: number[] = [];
-  const json: JsonInput = { bytes: headerBytes, baseOffset: 8, what: 'header', file: name, onNonIntegerLiteral: (o) => nonIntegerLiterals.push(o) };
+  const json: JsonInput = {
+    bytes: headerBytes,
+    baseOffset: 8,
+    what: 'header',
+    file: name,
+    onNonIntegerLiteral: (o) => nonIntegerLiterals.push(o),
+  };
   const dataStart = 8 + headerLength;
   const dataSize = source.size - dataStart;
   const metadata: MetadataEntry[] = [];
@@ -73,7 +101,8 @@ export async function readSafetensorsHeader(source: ByteSource, fileIndex = 0): 
 
   const readMetadata = (value: JsonValue, at: number): void => {
     if (value === null) return; // the reference reads null as "no metadata"
-    if (typeof value !== 'object' || Array.isArray(value)) fail(`__metadata__ at byte ${at} is ${jsonTypeName(value)}, not an object of strings`, at);
+    if (typeof value !== 'object' || Array.isArray(value))
+      fail(`__metadata__ at byte ${at} is ${jsonTypeName(value)}, not an object of strings`, at);
     for (const [key, v] of Object.entries(value as JsonObject)) {
       if (typeof v !== 'string') {
         const where = memberOffset(json, at, key);
@@ -90,18 +119,22 @@ export async function readSafetensorsHeader(source: ByteSource, fileIndex = 0): 
   };
 
   const readTensor = (key: string, value: JsonValue, at: number): TensorInfo => {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) refuse(key, at, undefined, `entry is ${jsonTypeName(value)}, not an object`);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      refuse(key, at, undefined, `entry is ${jsonTypeName(value)}, not an object`);
     const entry = value as JsonObject;
     const rawDtype = entry.dtype;
     if (typeof rawDtype !== 'string') refuse(key, at, 'dtype', `dtype is ${jsonTypeName(rawDtype)}, not a string`);
     const dtype = DTYPE_NAMES.get(rawDtype as string);
     if (dtype === undefined) {
-      const what = UNSUPPORTED_REFERENCE_DTYPES.has(rawDtype as string) ? 'is a safetensors dtype this version of Quant Lens does not read' : 'is not a safetensors dtype';
+      const what = UNSUPPORTED_REFERENCE_DTYPES.has(rawDtype as string)
+        ? 'is a safetensors dtype this version of Quant Lens does not read'
+        : 'is not a safetensors dtype';
       return refuse(key, at, 'dtype', `dtype ${quoteForMessage(rawDtype as string)} ${what}`);
     }
     const type = SAFETENSORS_DTYPES.get(dtype)!;
     const shape = entry.shape;
-    if (!Array.isArray(shape) || !shape.every(isCount)) return refuse(key, at, 'shape', `shape ${jsonForMessage(shape ?? null)} is not a list of non-negative integers`);
+    if (!Array.isArray(shape) || !shape.every(isCount))
+      return refuse(key, at, 'shape', `shape ${jsonForMessage(shape ?? null)} is not a list of non-negative integers`);
     let nElements = 1;
     for (const d of shape as number[]) {
       nElements *= d;
@@ -115,17 +148,38 @@ export async function readSafetensorsHeader(source: ByteSource, fileIndex = 0): 
     }
     const [begin, end] = offsets as [number, number];
     if (end < begin) refuse(key, at, 'data_offsets', `data_offsets [${begin}, ${end}] end before they begin`);
-    if (end > dataSize) refuse(key, at, 'data_offsets', `data_offsets [${begin}, ${end}] run past the end of the ${dataSize}-byte data section`);
-    if (end - begin !== nbytes) refuse(key, at, 'data_offsets', `${dtype} ${jsonForMessage(shape)} needs ${nbytes} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`);
+    if (end > dataSize)
+      refuse(key, at, 'data_offsets', `data_offsets [${begin}, ${end}] run past the end of the ${dataSize}-byte data section`);
+    if (end - begin !== nbytes)
+      refuse(
+        key,
+        at,
+        'data_offsets',
+        `${dtype} ${jsonForMessage(shape)} needs ${nbytes} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
+      );
     if (nonIntegerLiterals.length && nonIntegerLiterals[nonIntegerLiterals.length - 1] >= at) {
       // Integer-valued but written as 4096.0 or 4e3: the reference's usize fields refuse it.
       for (const field of ['shape', 'data_offsets']) {
         const [from, to] = memberSpan(json, at, field);
         const literal = nonIntegerLiterals.find((o) => o >= from && o < to);
-        if (literal !== undefined) fail(`tensor ${quoteForMessage(key)} at byte ${literal}: ${field} holds a number written with a fraction or exponent, not as an integer`, literal);
+        if (literal !== undefined)
+          fail(
+            `tensor ${quoteForMessage(key)} at byte ${literal}: ${field} holds a number written with a fraction or exponent, not as an integer`,
+            literal,
+          );
       }
     }
-    return { name: key, shape: shape as number[], type, dtype, fileIndex, offset: begin, absoluteOffset: dataStart + begin, nbytes, nElements };
+    return {
+      name: key,
+      shape: shape as number[],
+      type,
+      dtype,
+      fileIndex,
+      offset: begin,
+      absoluteOffset: dataStart + begin,
+      nbytes,
+      nElements,
+    };
   };
 
   forEachJsonMember(json, (key, value, at) => {
@@ -147,14 +201,22 @@ export async function readSafetensorsHeader(source: ByteSource, fileIndex = 0): 
       const prev = k > 0 ? tensors[order[k - 1]] : undefined;
       const span = `data_offsets [${t.offset}, ${t.offset + t.nbytes}]`;
       if (t.offset > covered) {
-        refuse(t.name, at, 'data_offsets', `${span} leave a gap of ${t.offset - covered} bytes after ${prev ? `tensor ${quoteForMessage(prev.name)}` : 'the start of the data'} (which ends at ${covered})`);
+        refuse(
+          t.name,
+          at,
+          'data_offsets',
+          `${span} leave a gap of ${t.offset - covered} bytes after ${prev ? `tensor ${quoteForMessage(prev.name)}` : 'the start of the data'} (which ends at ${covered})`,
+        );
       }
       refuse(t.name, at, 'data_offsets', `${span} overlap tensor ${quoteForMessage(prev!.name)} [${prev!.offset}, ${covered}]`);
     }
     covered = t.offset + t.nbytes;
   }
   if (covered !== dataSize) {
-    fail(`${dataSize - covered} trailing bytes at byte ${dataStart + covered}: the tensors end ${covered} bytes into the ${dataSize}-byte data section, which must end there`, dataStart + covered);
+    fail(
+      `${dataSize - covered} trailing bytes at byte ${dataStart + covered}: the tensors end ${covered} bytes into the ${dataSize}-byte data section, which must end there`,
+      dataStart + covered,
+    );
   }
   return { headerLength, dataStart, metadata, tensors };
 }

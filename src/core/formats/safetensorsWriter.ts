@@ -28,7 +28,10 @@ function checkText(what: string, s: unknown): void {
   if (LONE_SURROGATE.test(s as string)) refuse(`${what} ${quoteForMessage(s as string)} holds a lone surrogate, which UTF-8 cannot encode`);
 }
 
-export function buildSafetensorsHeader(tensors: { name: string; dtype: string; shape: number[]; nbytes: number }[], metadata?: Record<string, string>): Uint8Array {
+export function buildSafetensorsHeader(
+  tensors: { name: string; dtype: string; shape: number[]; nbytes: number }[],
+  metadata?: Record<string, string>,
+): Uint8Array {
   const members: string[] = [];
   const metadataEntries = Object.entries(metadata ?? {});
   if (metadataEntries.length) {
@@ -48,17 +51,24 @@ export function buildSafetensorsHeader(tensors: { name: string; dtype: string; s
     names.add(t.name);
     const type = SAFETENSORS_DTYPES.get(t.dtype);
     if (!type) refuse(`${tensor}: dtype ${quoteForMessage(String(t.dtype))} is not a safetensors dtype`);
-    if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) refuse(`${tensor}: shape ${JSON.stringify(t.shape)} is not a list of non-negative integers`);
+    if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      refuse(`${tensor}: shape ${JSON.stringify(t.shape)} is not a list of non-negative integers`);
     // Every partial product must be exact, as the reader checks.
     const nbytes = t.shape.reduce((a, d) => (Number.isSafeInteger(a * d) ? a * d : NaN), 1) * type!.bytesPerBlock;
-    if (nbytes !== t.nbytes) refuse(`${tensor}: ${t.dtype} ${JSON.stringify(t.shape)} needs ${Number.isNaN(nbytes) ? 'more than 2^53' : nbytes} bytes, not ${t.nbytes}`);
-    members.push(`${JSON.stringify(t.name)}:{"dtype":"${t.dtype}","shape":[${t.shape.join(',')}],"data_offsets":[${offset},${offset + nbytes}]}`);
+    if (nbytes !== t.nbytes)
+      refuse(
+        `${tensor}: ${t.dtype} ${JSON.stringify(t.shape)} needs ${Number.isNaN(nbytes) ? 'more than 2^53' : nbytes} bytes, not ${t.nbytes}`,
+      );
+    members.push(
+      `${JSON.stringify(t.name)}:{"dtype":"${t.dtype}","shape":[${t.shape.join(',')}],"data_offsets":[${offset},${offset + nbytes}]}`,
+    );
     offset += nbytes;
   }
   let json = `{${members.join(',')}}`;
   json += ' '.repeat((8 - ((Buffer.byteLength(json) + 8) % 8)) % 8);
   const body = new TextEncoder().encode(json);
-  if (body.length > MAX_HEADER_BYTES) refuse(`the header would be ${body.length} bytes, over the ${MAX_HEADER_BYTES}-byte limit readers enforce`);
+  if (body.length > MAX_HEADER_BYTES)
+    refuse(`the header would be ${body.length} bytes, over the ${MAX_HEADER_BYTES}-byte limit readers enforce`);
   const out = new Uint8Array(8 + body.length);
   new DataView(out.buffer).setBigUint64(0, BigInt(body.length), true);
   out.set(body, 8);
@@ -66,7 +76,10 @@ export function buildSafetensorsHeader(tensors: { name: string; dtype: string; s
 }
 
 export function buildSafetensorsFile(tensors: SafetensorsTensorOut[], metadata?: Record<string, string>): Uint8Array {
-  const header = buildSafetensorsHeader(tensors.map((t) => ({ ...t, nbytes: t.data.length })), metadata);
+  const header = buildSafetensorsHeader(
+    tensors.map((t) => ({ ...t, nbytes: t.data.length })),
+    metadata,
+  );
   const out = new Uint8Array(header.length + tensors.reduce((a, t) => a + t.data.length, 0));
   out.set(header);
   let at = header.length;

@@ -68,7 +68,12 @@ export function forEachJsonMember(input: JsonInput, onMember: (key: string, valu
   p.skipWhitespace();
   if (p.peek() !== 0x7b) {
     const where = p.absolute(p.pos);
-    throw new QuantLensError('invalid-value', `${input.what} is not a JSON object: it starts with ${p.describeHere()} at byte ${where}`, where, input.file);
+    throw new QuantLensError(
+      'invalid-value',
+      `${input.what} is not a JSON object: it starts with ${p.describeHere()} at byte ${where}`,
+      where,
+      input.file,
+    );
   }
   const seen = new Set<string>();
   for (let more = p.openObject(); more; more = p.nextMember()) {
@@ -157,7 +162,8 @@ class Parser {
     if (depth > MAX_JSON_DEPTH) this.fail(`nested deeper than ${MAX_JSON_DEPTH} levels`);
     this.skipWhitespace();
     switch (this.peek()) {
-      case 0x7b: { // {
+      case 0x7b: {
+        // {
         const obj: JsonObject = Object.create(null);
         for (let more = this.openObject(); more; more = this.nextMember()) {
           const keyAt = this.skipWhitespace();
@@ -167,7 +173,8 @@ class Parser {
         }
         return obj;
       }
-      case 0x5b: { // [
+      case 0x5b: {
+        // [
         // Elements go on a shared stack and leave it as one array of exactly their number.
         const mark = this.stack.length;
         this.pos++;
@@ -313,7 +320,24 @@ class Parser {
       // A backslash escape.
       if (i > run) parts.push(utf8.decode(b.subarray(run, i)));
       const e = b[i + 1];
-      const simple = e === 0x22 ? '"' : e === 0x5c ? '\\' : e === 0x2f ? '/' : e === 0x62 ? '\b' : e === 0x66 ? '\f' : e === 0x6e ? '\n' : e === 0x72 ? '\r' : e === 0x74 ? '\t' : undefined;
+      const simple =
+        e === 0x22
+          ? '"'
+          : e === 0x5c
+            ? '\\'
+            : e === 0x2f
+              ? '/'
+              : e === 0x62
+                ? '\b'
+                : e === 0x66
+                  ? '\f'
+                  : e === 0x6e
+                    ? '\n'
+                    : e === 0x72
+                      ? '\r'
+                      : e === 0x74
+                        ? '\t'
+                        : undefined;
       if (simple !== undefined) {
         parts.push(simple);
         i += 2;
@@ -369,7 +393,8 @@ class Parser {
     } else return this.fail(`invalid UTF-8 byte 0x${c.toString(16)}`, at);
     for (let k = 1; k < n; k++) {
       const x = b[at + k];
-      if (x === undefined || x < (k === 1 ? lo : 0x80) || x > (k === 1 ? hi : 0xbf)) this.fail(`invalid UTF-8 sequence starting with byte 0x${c.toString(16)}`, at);
+      if (x === undefined || x < (k === 1 ? lo : 0x80) || x > (k === 1 ? hi : 0xbf))
+        this.fail(`invalid UTF-8 sequence starting with byte 0x${c.toString(16)}`, at);
     }
     return n;
   }

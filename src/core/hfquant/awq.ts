@@ -33,7 +33,14 @@ interface AwqLayout {
 function awqPlan(ctx: BuildContext, L: AwqLayout): Plan {
   const [qw, qz, sc] = [need(ctx, 'qweight'), need(ctx, 'qzeros'), need(ctx, 'scales')];
   const { N, groups: G } = L;
-  const listing = { shape: [N, L.K], bits: awqBits(ctx), groupSize: L.groupSize, scheme: `AWQ ${L.version} int4 asym g${L.groupSize}`, dtype: outputDtypeOf(sc.dtype), diagnostics: [] };
+  const listing = {
+    shape: [N, L.K],
+    bits: awqBits(ctx),
+    groupSize: L.groupSize,
+    scheme: `AWQ ${L.version} int4 asym g${L.groupSize}`,
+    dtype: outputDtypeOf(sc.dtype),
+    diagnostics: [],
+  };
   return plan(listing, () => {
     const s = floatValues(sc, ctx.reader.whole(sc));
     const zw = asU32(ctx.reader.whole(qz));
@@ -54,7 +61,10 @@ function awqPlan(ctx: BuildContext, L: AwqLayout): Plan {
       zeros,
       fillCodes: L.fillCodes,
       codeSpans: (n, k) => [ctx.reader.span('qweight', qw, L.codeWord(n, k) * 4, 4)],
-      paramSpans: (n, g) => [ctx.reader.span('scales', sc, L.scaleIndex(n, g) * e, e), ctx.reader.span('qzeros', qz, L.zeroWord(n, g) * 4, 4)],
+      paramSpans: (n, g) => [
+        ctx.reader.span('scales', sc, L.scaleIndex(n, g) * e, e),
+        ctx.reader.span('qzeros', qz, L.zeroWord(n, g) * 4, 4),
+      ],
     });
   });
 }
@@ -83,10 +93,15 @@ export const AWQ_GEMM: FormatRow = {
     const G = sc.shape[0];
     expectShape(ctx, qz, [G, W], 'qzeros [groups, out/8]');
     const gs = num(ctx.detection.qc.group_size) ?? Math.ceil(K / G);
-    if (Math.ceil(K / gs) !== G) throw bad(ctx, `scales has ${G} groups, expected ${Math.ceil(K / gs)} for ${K} inputs at group size ${gs}`, sc);
+    if (Math.ceil(K / gs) !== G)
+      throw bad(ctx, `scales has ${G} groups, expected ${Math.ceil(K / gs)} for ${K} inputs at group size ${gs}`, sc);
     const slab = columnSlabs(ctx.reader, qw, K, W * 4);
     return awqPlan(ctx, {
-      version: 'GEMM', N, K, groups: G, groupSize: gs,
+      version: 'GEMM',
+      N,
+      K,
+      groups: G,
+      groupSize: gs,
       scaleIndex: (n, g) => g * N + n,
       zeroWord: (n, g) => g * W + (n >> 3),
       zeroShift: (n) => 4 * AWQ_REVERSE_ORDER[n & 7],
@@ -116,7 +131,14 @@ export const AWQ_GEMV: FormatRow = {
     const v = String(d.qc.version ?? d.qc.format ?? 'gemm').toLowerCase();
     if (d.family === 'awq') return v === 'gemv';
     if (d.family) return false;
-    return !!c.qweight && !!c.scales && !!c.qzeros && c.qweight.dtype === 'I32' && c.scales.shape[0] === c.qweight.shape[0] && c.qzeros.shape[0] === c.qweight.shape[0];
+    return (
+      !!c.qweight &&
+      !!c.scales &&
+      !!c.qzeros &&
+      c.qweight.dtype === 'I32' &&
+      c.scales.shape[0] === c.qweight.shape[0] &&
+      c.qzeros.shape[0] === c.qweight.shape[0]
+    );
   },
   build(ctx) {
     const [qw, qz, sc] = [need(ctx, 'qweight'), need(ctx, 'qzeros'), need(ctx, 'scales')];
@@ -131,7 +153,11 @@ export const AWQ_GEMV: FormatRow = {
     const rowWords = qw.shape[1];
     const slab = rowSlabs(ctx.reader, qw, rowWords * 4);
     return awqPlan(ctx, {
-      version: 'GEMV', N, K, groups: G, groupSize: gs,
+      version: 'GEMV',
+      N,
+      K,
+      groups: G,
+      groupSize: gs,
       scaleIndex: (n, g) => n * zw * 8 + g,
       zeroWord: (n, g) => n * zw + (g >> 3),
       zeroShift: (_n, g) => 4 * (g & 7),

@@ -36,10 +36,16 @@ export const BNB_4BIT: FormatRow = {
     const st = need(ctx, 'quant_state');
     const state = bnbState(ctx, st);
     const shape = state.shape as number[];
-    if (!Array.isArray(shape) || shape.length < 1 || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw bad(ctx, `quant state shape ${JSON.stringify(state.shape)} is not a shape`, st);
+    if (!Array.isArray(shape) || shape.length < 1 || shape.some((d) => !Number.isSafeInteger(d) || d < 0))
+      throw bad(ctx, `quant state shape ${JSON.stringify(state.shape)} is not a shape`, st);
     const n = prod(shape);
     const bs = Number(state.blocksize ?? 64);
-    if (w.nbytes !== Math.ceil(n / 2)) throw bad(ctx, `weight holds ${w.nbytes} bytes, but shape ${shapeText(shape)} needs ${Math.ceil(n / 2)} (two 4-bit codes per byte)`, w);
+    if (w.nbytes !== Math.ceil(n / 2))
+      throw bad(
+        ctx,
+        `weight holds ${w.nbytes} bytes, but shape ${shapeText(shape)} needs ${Math.ceil(n / 2)} (two 4-bit codes per byte)`,
+        w,
+      );
     const nblocks = Math.ceil(n / bs);
     if (am.nElements !== nblocks) throw bad(ctx, `absmax has ${am.nElements} entries, expected ${nblocks} blocks of ${bs}`, am);
     if (qm.nElements !== 16) throw bad(ctx, `quant_map has ${qm.nElements} entries, not 16`, qm);
@@ -48,13 +54,21 @@ export const BNB_4BIT: FormatRow = {
     if (nested) {
       const na = need(ctx, 'nested_absmax');
       const nq = need(ctx, 'nested_quant_map');
-      if (na.nElements !== Math.ceil(nblocks / nbs)) throw bad(ctx, `nested_absmax has ${na.nElements} entries, expected ${Math.ceil(nblocks / nbs)}`, na);
+      if (na.nElements !== Math.ceil(nblocks / nbs))
+        throw bad(ctx, `nested_absmax has ${na.nElements} entries, expected ${Math.ceil(nblocks / nbs)}`, na);
       if (nq.nElements !== 256) throw bad(ctx, `nested_quant_map has ${nq.nElements} entries, not 256`, nq);
     }
     const rows = shape[0];
     const cols = n / Math.max(1, rows);
     const type = String(state.quant_type ?? (st.name.endsWith('nf4') ? 'nf4' : 'fp4'));
-    const listing = { shape, bits: 4, groupSize: bs, scheme: `bitsandbytes ${type.toUpperCase()} blocksize ${bs}${nested ? ' double-quant' : ''}`, dtype: outputDtypeOf(state.dtype, ctx.modelDtype), diagnostics: [] };
+    const listing = {
+      shape,
+      bits: 4,
+      groupSize: bs,
+      scheme: `bitsandbytes ${type.toUpperCase()} blocksize ${bs}${nested ? ' double-quant' : ''}`,
+      dtype: outputDtypeOf(state.dtype, ctx.modelDtype),
+      diagnostics: [],
+    };
     return plan(listing, () => {
       const map = Float32Array.from(floatValues(qm, ctx.reader.whole(qm)));
       const absmax = new Float64Array(nblocks);
@@ -74,7 +88,10 @@ export const BNB_4BIT: FormatRow = {
       const lut = new Float32Array(16);
       const codeAt = (b: Uint8Array, i: number) => (i & 1 ? b[i >> 1] & 15 : b[i >> 1] >> 4);
       return {
-        ...listing, rows, cols, groupsPerRow,
+        ...listing,
+        rows,
+        cols,
+        groupsPerRow,
         groupColumns(r, g) {
           const b = firstBlock(r) + g;
           return range(Math.max(0, b * bs - r * cols), Math.min(cols, (b + 1) * bs - r * cols));
@@ -128,15 +145,29 @@ export const BNB_INT8: FormatRow = {
     if (scb.nElements !== N) throw bad(ctx, `SCB has ${scb.nElements} entries, expected one per output row (${N})`, scb);
     if (ctx.c.weight_format) {
       const f = integerValues(ctx.c.weight_format, ctx.reader.whole(ctx.c.weight_format))[0];
-      if (f !== 0) throw new QuantLensError('not-decodable', `${ctx.name}: weight_format ${f} (${['row', 'col32', 'col_turing', 'col_ampere'][f] ?? 'unknown'}) is a legacy tiled layout bitsandbytes no longer reads`);
+      if (f !== 0)
+        throw new QuantLensError(
+          'not-decodable',
+          `${ctx.name}: weight_format ${f} (${['row', 'col32', 'col_turing', 'col_ampere'][f] ?? 'unknown'}) is a legacy tiled layout bitsandbytes no longer reads`,
+        );
     }
-    const listing = { shape: [N, K], bits: 8, groupSize: null, scheme: 'LLM.int8 row-wise absmax', dtype: 'float32' as const, diagnostics: [] };
+    const listing = {
+      shape: [N, K],
+      bits: 8,
+      groupSize: null,
+      scheme: 'LLM.int8 row-wise absmax',
+      dtype: 'float32' as const,
+      diagnostics: [],
+    };
     return plan(listing, () => {
       const s = floatValues(scb, ctx.reader.whole(scb));
       const C = Math.fround(1 / 127); // 7.874015718698502e-3, 0x3c010204
       const slab = rowSlabs(ctx.reader, w, K);
       return {
-        ...listing, rows: N, cols: K, groupsPerRow: 1,
+        ...listing,
+        rows: N,
+        cols: K,
+        groupsPerRow: 1,
         groupColumns: () => range(0, K),
         scale: (r) => s[r] * C,
         code: (r, k) => (ctx.reader.range(w, r * K + k, 1)[0] << 24) >> 24,
@@ -154,4 +185,3 @@ export const BNB_INT8: FormatRow = {
     });
   },
 };
-

@@ -5,7 +5,12 @@ import { integerValues } from './components.ts';
 import type { BuildContext } from './table.ts';
 
 export function bad(ctx: BuildContext, reason: string, t?: TensorInfo): QuantLensError {
-  return new QuantLensError('bad-tensor', `${ctx.name}: ${reason}`, t?.absoluteOffset, t ? ctx.reader.model.files[t.fileIndex].path : undefined);
+  return new QuantLensError(
+    'bad-tensor',
+    `${ctx.name}: ${reason}`,
+    t?.absoluteOffset,
+    t ? ctx.reader.model.files[t.fileIndex].path : undefined,
+  );
 }
 
 export function need(ctx: BuildContext, role: string): TensorInfo {
@@ -17,7 +22,8 @@ export function need(ctx: BuildContext, role: string): TensorInfo {
 export const shapeText = (s: number[]) => `[${s.join(', ')}]`;
 
 export function expectShape(ctx: BuildContext, t: TensorInfo, want: number[], why: string): void {
-  if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) throw bad(ctx, `${t.name} has shape ${shapeText(t.shape)}, expected ${shapeText(want)} (${why})`, t);
+  if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i]))
+    throw bad(ctx, `${t.name} has shape ${shapeText(t.shape)}, expected ${shapeText(want)} (${why})`, t);
 }
 
 export const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
@@ -39,4 +45,3 @@ export function readGidx(ctx: BuildContext, t: TensorInfo, cols: number, groups:
 }
 
 export const int = (b: number) => `int${b}`;
-

@@ -27,7 +27,13 @@ export class ComponentReader {
 
   /** All bytes of a (small) component: a scale, zero or index tensor, or a metadata tensor. */
   whole(t: TensorInfo): Uint8Array {
-    if (t.nbytes > MAX_WHOLE_COMPONENT_BYTES) throw new QuantLensError('limit-exceeded', `${t.name} is ${t.nbytes} bytes, over the ${MAX_WHOLE_COMPONENT_BYTES}-byte limit for a scale or index tensor`, t.absoluteOffset, this.model.files[t.fileIndex].path);
+    if (t.nbytes > MAX_WHOLE_COMPONENT_BYTES)
+      throw new QuantLensError(
+        'limit-exceeded',
+        `${t.name} is ${t.nbytes} bytes, over the ${MAX_WHOLE_COMPONENT_BYTES}-byte limit for a scale or index tensor`,
+        t.absoluteOffset,
+        this.model.files[t.fileIndex].path,
+      );
     const b = new Uint8Array(t.nbytes);
     readFully(this.model.files[t.fileIndex].source, t.absoluteOffset, b, `tensor ${t.name}`);
     this.bytesRead += t.nbytes;
@@ -51,7 +57,8 @@ export class ComponentReader {
     const out: Uint8Array = target && target.length >= rows * w ? target.subarray(0, rows * w) : new Uint8Array(rows * w);
     if (w === rowBytes) return this.range(t, 0, rows * rowBytes, out);
     const src = this.model.files[t.fileIndex].source;
-    for (let r = 0; r < rows; r++) readFully(src, t.absoluteOffset + r * rowBytes + c0, out.subarray(r * w, (r + 1) * w), `tensor ${t.name}`);
+    for (let r = 0; r < rows; r++)
+      readFully(src, t.absoluteOffset + r * rowBytes + c0, out.subarray(r * w, (r + 1) * w), `tensor ${t.name}`);
     this.bytesRead += rows * w;
     return out;
   }
@@ -83,7 +90,12 @@ export function rowSlabs(reader: ComponentReader, t: TensorInfo, rowBytes: numbe
 }
 
 /** A reader of column byte ranges [c0, c1) of every row of a 2-D tensor (ComponentReader.columns), reusing one buffer. */
-export function columnSlabs(reader: ComponentReader, t: TensorInfo, rows: number, rowBytes: number): (c0: number, c1: number) => Uint8Array {
+export function columnSlabs(
+  reader: ComponentReader,
+  t: TensorInfo,
+  rows: number,
+  rowBytes: number,
+): (c0: number, c1: number) => Uint8Array {
   let buf = new Uint8Array(0);
   return (c0, c1) => {
     if (buf.length < rows * (c1 - c0)) buf = new Uint8Array(rows * (c1 - c0));
@@ -110,15 +122,33 @@ export function integerValues(t: TensorInfo, b: Uint8Array): number[] {
   const out: number[] = new Array(n);
   for (let i = 0; i < n; i++) {
     switch (t.dtype) {
-      case 'I64': out[i] = Number(dv.getBigInt64(8 * i, true)); break;
-      case 'U64': out[i] = Number(dv.getBigUint64(8 * i, true)); break;
-      case 'I32': out[i] = dv.getInt32(4 * i, true); break;
-      case 'U32': out[i] = dv.getUint32(4 * i, true); break;
-      case 'I16': out[i] = dv.getInt16(2 * i, true); break;
-      case 'U16': out[i] = dv.getUint16(2 * i, true); break;
-      case 'I8': out[i] = dv.getInt8(i); break;
-      case 'U8': case 'BOOL': out[i] = b[i]; break;
-      default: throw new QuantLensError('bad-tensor', `${t.name} is ${t.dtype}, not an integer tensor`);
+      case 'I64':
+        out[i] = Number(dv.getBigInt64(8 * i, true));
+        break;
+      case 'U64':
+        out[i] = Number(dv.getBigUint64(8 * i, true));
+        break;
+      case 'I32':
+        out[i] = dv.getInt32(4 * i, true);
+        break;
+      case 'U32':
+        out[i] = dv.getUint32(4 * i, true);
+        break;
+      case 'I16':
+        out[i] = dv.getInt16(2 * i, true);
+        break;
+      case 'U16':
+        out[i] = dv.getUint16(2 * i, true);
+        break;
+      case 'I8':
+        out[i] = dv.getInt8(i);
+        break;
+      case 'U8':
+      case 'BOOL':
+        out[i] = b[i];
+        break;
+      default:
+        throw new QuantLensError('bad-tensor', `${t.name} is ${t.dtype}, not an integer tensor`);
     }
   }
   return out;
@@ -130,17 +160,30 @@ export function floatValues(t: TensorInfo, b: Uint8Array, u8AsE8m0 = false): Flo
   const out = new Float64Array(n);
   const dv = new DataView(b.buffer, b.byteOffset, b.length);
   switch (t.dtype) {
-    case 'F32': for (let i = 0; i < n; i++) out[i] = dv.getFloat32(4 * i, true); break;
-    case 'F64': for (let i = 0; i < n; i++) out[i] = dv.getFloat64(8 * i, true); break;
-    case 'F16': for (let i = 0; i < n; i++) out[i] = F16_TO_F32[dv.getUint16(2 * i, true)]; break;
-    case 'BF16': for (let i = 0; i < n; i++) out[i] = bf16BitsToNumber(dv.getUint16(2 * i, true)); break;
-    case 'F8_E4M3': for (let i = 0; i < n; i++) out[i] = E4M3[b[i]]; break;
-    case 'F8_E8M0': for (let i = 0; i < n; i++) out[i] = e8m0(b[i]); break;
+    case 'F32':
+      for (let i = 0; i < n; i++) out[i] = dv.getFloat32(4 * i, true);
+      break;
+    case 'F64':
+      for (let i = 0; i < n; i++) out[i] = dv.getFloat64(8 * i, true);
+      break;
+    case 'F16':
+      for (let i = 0; i < n; i++) out[i] = F16_TO_F32[dv.getUint16(2 * i, true)];
+      break;
+    case 'BF16':
+      for (let i = 0; i < n; i++) out[i] = bf16BitsToNumber(dv.getUint16(2 * i, true));
+      break;
+    case 'F8_E4M3':
+      for (let i = 0; i < n; i++) out[i] = E4M3[b[i]];
+      break;
+    case 'F8_E8M0':
+      for (let i = 0; i < n; i++) out[i] = e8m0(b[i]);
+      break;
     case 'U8':
       if (!u8AsE8m0) throw new QuantLensError('bad-tensor', `${t.name} is U8, not a float scale tensor`);
       for (let i = 0; i < n; i++) out[i] = e8m0(b[i]);
       break;
-    default: throw new QuantLensError('bad-tensor', `${t.name} is ${t.dtype}, not a float scale tensor`);
+    default:
+      throw new QuantLensError('bad-tensor', `${t.name} is ${t.dtype}, not a float scale tensor`);
   }
   return out;
 }

@@ -35,60 +35,67 @@ export const CT_PACKED: FormatRow = {
     if (bits !== 4 && bits !== 8 && bits !== 2) throw bad(ctx, `num_bits ${bits} is not 2, 4 or 8`, wp);
     const words = Math.ceil((K * bits) / 32);
     expectShape(ctx, wp, [N, words], `weight_shape ${shapeText(shape)} at ${bits} bits`);
-    if (sc.shape.length !== 2 || sc.shape[0] !== N) throw bad(ctx, `weight_scale ${shapeText(sc.shape)} does not have one row per output (${N})`, sc);
+    if (sc.shape.length !== 2 || sc.shape[0] !== N)
+      throw bad(ctx, `weight_scale ${shapeText(sc.shape)} does not have one row per output (${N})`, sc);
     const G = sc.shape[1];
     const strategy = String(args?.strategy ?? (G === 1 ? 'channel' : 'group'));
-    const gs = G === 1 ? null : num(args?.group_size) ?? Math.ceil(K / G);
-    if (gs !== null && !ctx.c.weight_g_idx && Math.ceil(K / gs) !== G) throw bad(ctx, `weight_scale has ${G} groups, expected ${Math.ceil(K / gs)} for ${K} inputs at group size ${gs}`, sc);
+    const gs = G === 1 ? null : (num(args?.group_size) ?? Math.ceil(K / G));
+    if (gs !== null && !ctx.c.weight_g_idx && Math.ceil(K / gs) !== G)
+      throw bad(ctx, `weight_scale has ${G} groups, expected ${Math.ceil(K / gs)} for ${K} inputs at group size ${gs}`, sc);
     const zp = ctx.c.weight_zero_point;
     const per = 32 / bits;
     if (zp) expectShape(ctx, zp, [Math.ceil(N / per), G], 'weight_zero_point packed along the outputs');
     else if (args?.symmetric === false) throw bad(ctx, 'asymmetric scheme without weight_zero_point');
-    const scheme = (actOrder: boolean) => `compressed-tensors ${int(bits)} ${zp ? 'asym' : 'sym'} ${gs ? `g${gs}` : strategy === 'channel' ? 'per-channel' : strategy}${ctx.c.weight_g_idx ? (actOrder ? ' act-order' : ' g_idx') : ''}`;
-    return plan({ shape: [N, K], bits, groupSize: gs, scheme: scheme(!!args?.actorder), dtype: outputDtypeOf(sc.dtype), diagnostics: [] }, () => {
-      const gidx = ctx.c.weight_g_idx ? readGidx(ctx, ctx.c.weight_g_idx, K, G) : contiguousGroups(K, gs);
-      const offset = 1 << (bits - 1);
-      const s = floatValues(sc, ctx.reader.whole(sc));
-      const zeros = new Float64Array(N * G).fill(offset);
-      if (zp) {
-        const z = asU32(ctx.reader.whole(zp));
-        for (let n = 0; n < N; n++) for (let g = 0; g < G; g++) zeros[n * G + g] = (z[Math.floor(n / per) * G + g] >>> ((n % per) * bits)) & ((1 << bits) - 1);
-      }
-      const rowBytes = words * 4;
-      const mask = (1 << bits) - 1;
-      const slab = rowSlabs(ctx.reader, wp, rowBytes);
-      const actOrder = isNonMonotone(gidx);
-      return affineKernel({
-        shape: [N, K],
-        bits,
-        groupSize: gs,
-        scheme: scheme(actOrder),
-        dtype: outputDtypeOf(sc.dtype),
-        diagnostics: actOrder ? ['act-order: weight_g_idx is non-monotone'] : [],
-        groups: G,
-        gidx,
-        scales: Float64Array.from({ length: N * G }, (_, i) => s[i]),
-        zeros,
-        fillCodes(r0, r1, codes) {
-          const R = r1 - r0;
-          const w = asU32(slab(r0, r1));
-          for (let j = 0; j < R; j++) {
-            const base = j * words;
-            const o = j * K;
-            if (bits === 4 || bits === 8 || bits === 2) {
-              for (let k = 0; k < K; k++) codes[o + k] = (w[base + Math.floor(k / per)] >>> ((k % per) * bits)) & mask;
+    const scheme = (actOrder: boolean) =>
+      `compressed-tensors ${int(bits)} ${zp ? 'asym' : 'sym'} ${gs ? `g${gs}` : strategy === 'channel' ? 'per-channel' : strategy}${ctx.c.weight_g_idx ? (actOrder ? ' act-order' : ' g_idx') : ''}`;
+    return plan(
+      { shape: [N, K], bits, groupSize: gs, scheme: scheme(!!args?.actorder), dtype: outputDtypeOf(sc.dtype), diagnostics: [] },
+      () => {
+        const gidx = ctx.c.weight_g_idx ? readGidx(ctx, ctx.c.weight_g_idx, K, G) : contiguousGroups(K, gs);
+        const offset = 1 << (bits - 1);
+        const s = floatValues(sc, ctx.reader.whole(sc));
+        const zeros = new Float64Array(N * G).fill(offset);
+        if (zp) {
+          const z = asU32(ctx.reader.whole(zp));
+          for (let n = 0; n < N; n++)
+            for (let g = 0; g < G; g++) zeros[n * G + g] = (z[Math.floor(n / per) * G + g] >>> ((n % per) * bits)) & ((1 << bits) - 1);
+        }
+        const rowBytes = words * 4;
+        const mask = (1 << bits) - 1;
+        const slab = rowSlabs(ctx.reader, wp, rowBytes);
+        const actOrder = isNonMonotone(gidx);
+        return affineKernel({
+          shape: [N, K],
+          bits,
+          groupSize: gs,
+          scheme: scheme(actOrder),
+          dtype: outputDtypeOf(sc.dtype),
+          diagnostics: actOrder ? ['act-order: weight_g_idx is non-monotone'] : [],
+          groups: G,
+          gidx,
+          scales: Float64Array.from({ length: N * G }, (_, i) => s[i]),
+          zeros,
+          fillCodes(r0, r1, codes) {
+            const R = r1 - r0;
+            const w = asU32(slab(r0, r1));
+            for (let j = 0; j < R; j++) {
+              const base = j * words;
+              const o = j * K;
+              if (bits === 4 || bits === 8 || bits === 2) {
+                for (let k = 0; k < K; k++) codes[o + k] = (w[base + Math.floor(k / per)] >>> ((k % per) * bits)) & mask;
+              }
             }
-          }
-        },
-        codeSpans: (n, k) => [ctx.reader.span('weight_packed', wp, n * rowBytes + Math.floor(k / per) * 4, 4)],
-        paramSpans(n, g) {
-          const e = sc.nbytes / sc.nElements;
-          const spans = [ctx.reader.span('weight_scale', sc, (n * G + g) * e, e)];
-          if (zp) spans.push(ctx.reader.span('weight_zero_point', zp, (Math.floor(n / per) * G + g) * 4, 4));
-          return spans;
-        },
-      });
-    });
+          },
+          codeSpans: (n, k) => [ctx.reader.span('weight_packed', wp, n * rowBytes + Math.floor(k / per) * 4, 4)],
+          paramSpans(n, g) {
+            const e = sc.nbytes / sc.nElements;
+            const spans = [ctx.reader.span('weight_scale', sc, (n * G + g) * e, e)];
+            if (zp) spans.push(ctx.reader.span('weight_zero_point', zp, (Math.floor(n / per) * G + g) * 4, 4));
+            return spans;
+          },
+        });
+      },
+    );
   },
 };
 
@@ -114,11 +121,13 @@ export const CT_INT: FormatRow = {
     if (w.shape.length !== 2) throw bad(ctx, `weight ${shapeText(w.shape)} is not 2-D`, w);
     const [N, K] = w.shape;
     const perTensor = sc.nElements === 1;
-    if (!perTensor && (sc.shape.length !== 2 || sc.shape[0] !== N)) throw bad(ctx, `weight_scale ${shapeText(sc.shape)} does not have one row per output (${N})`, sc);
+    if (!perTensor && (sc.shape.length !== 2 || sc.shape[0] !== N))
+      throw bad(ctx, `weight_scale ${shapeText(sc.shape)} does not have one row per output (${N})`, sc);
     const G = perTensor ? 1 : sc.shape[1];
     const gs = G === 1 ? null : Math.ceil(K / G);
     const zp = ctx.c.weight_zero_point;
-    if (zp && zp.nElements !== sc.nElements) throw bad(ctx, `weight_zero_point ${shapeText(zp.shape)} does not match weight_scale ${shapeText(sc.shape)}`, zp);
+    if (zp && zp.nElements !== sc.nElements)
+      throw bad(ctx, `weight_zero_point ${shapeText(zp.shape)} does not match weight_scale ${shapeText(sc.shape)}`, zp);
     const scheme = `compressed-tensors int8 ${zp ? 'asym' : 'sym'} ${gs ? `g${gs}` : perTensor ? 'per-tensor' : 'per-channel'}`;
     const dtype = sc.dtype === 'F32' ? ctx.modelDtype : outputDtypeOf(sc.dtype);
     return plan({ shape: [N, K], bits: 8, groupSize: gs, scheme, dtype, diagnostics: [] }, () => {

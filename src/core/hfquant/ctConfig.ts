@@ -27,7 +27,11 @@ export function ctGroupFor(qc: Json, module: string): { weights?: Json; format?:
   for (const g of groups as Json[]) {
     if (!g || typeof g !== 'object') continue;
     const targets = Array.isArray(g.targets) ? g.targets : [];
-    if (targets.some((t: unknown) => matches(t, module))) return { weights: g.weights, format: typeof g.format === 'string' ? g.format : typeof qc.format === 'string' ? qc.format : undefined };
+    if (targets.some((t: unknown) => matches(t, module)))
+      return {
+        weights: g.weights,
+        format: typeof g.format === 'string' ? g.format : typeof qc.format === 'string' ? qc.format : undefined,
+      };
   }
   return undefined;
 }

@@ -53,7 +53,26 @@ const METHOD_FAMILY: Record<string, Family> = {
 };
 
 /** quant_method values of transformers without a decoder here (TF5 utils/quantization_config.py:43-69). */
-const KNOWN_UNSUPPORTED = new Set(['aqlm', 'vptq', 'quanto', 'eetq', 'higgs', 'torchao', 'gguf', 'bitnet', 'spqr', 'quark', 'fp_quant', 'auto-round', 'nvfp4', 'mxfp8', 'metal', 'fouroversix', 'sinq', 'gemma']);
+const KNOWN_UNSUPPORTED = new Set([
+  'aqlm',
+  'vptq',
+  'quanto',
+  'eetq',
+  'higgs',
+  'torchao',
+  'gguf',
+  'bitnet',
+  'spqr',
+  'quark',
+  'fp_quant',
+  'auto-round',
+  'nvfp4',
+  'mxfp8',
+  'metal',
+  'fouroversix',
+  'sinq',
+  'gemma',
+]);
 
 function readJsonFile(path: string, warnings: string[]): Json | undefined {
   let size: number;
@@ -105,7 +124,11 @@ export function detectQuantization(folder: string, model?: Model): QuantDetectio
     return d;
   };
   // MLX writes `quantization` (and a copy as quantization_config without quant_method).
-  if (config && isObj(config.quantization) && !(isObj(config.quantization_config) && typeof config.quantization_config.quant_method === 'string')) {
+  if (
+    config &&
+    isObj(config.quantization) &&
+    !(isObj(config.quantization_config) && typeof config.quantization_config.quant_method === 'string')
+  ) {
     return found(config.quantization, 'config.json quantization', 'mlx');
   }
   const candidates: [Json | undefined, string][] = [
@@ -123,10 +146,18 @@ export function detectQuantization(folder: string, model?: Model): QuantDetectio
   const gptq = readJsonFile(join(folder, 'quantize_config.json'), warnings);
   if (gptq) return found(gptq, 'quantize_config.json', typeof gptq.quant_method === 'string' ? gptq.quant_method : 'gptq');
   const awq = readJsonFile(join(folder, 'quant_config.json'), warnings);
-  if (awq) return found(awq, 'quant_config.json', typeof awq.quant_method === 'string' ? awq.quant_method : awq.w_bit !== undefined ? 'awq' : 'gptq');
+  if (awq)
+    return found(
+      awq,
+      'quant_config.json',
+      typeof awq.quant_method === 'string' ? awq.quant_method : awq.w_bit !== undefined ? 'awq' : 'gptq',
+    );
   const mo = readJsonFile(join(folder, 'hf_quant_config.json'), warnings);
   if (mo && isObj(mo.quantization)) return found({ ...mo.quantization, producer: mo.producer }, 'hf_quant_config.json', 'modelopt');
-  if (model?.metadata.some((m) => m.key === 'format' && m.value === 'mlx')) warnings.push('safetensors __metadata__ says format "mlx" but config.json has no `quantization`: bits and group size come from the shapes');
+  if (model?.metadata.some((m) => m.key === 'format' && m.value === 'mlx'))
+    warnings.push(
+      'safetensors __metadata__ says format "mlx" but config.json has no `quantization`: bits and group size come from the shapes',
+    );
   return { ...base, qc: {}, warnings };
 }
 
@@ -134,11 +165,17 @@ export function detectQuantization(folder: string, model?: Model): QuantDetectio
 export function describeDetection(d: QuantDetection): string {
   if (d.unknownMethod) return `unknown quant_method ${showText(d.unknownMethod)} (${d.source})`;
   if (d.unsupportedMethod) return `${showText(d.unsupportedMethod)} (${d.source}): no decoder in this version`;
-  if (!d.family) return d.source ? `quantization config without quant_method (${d.source}); format from tensor names` : 'no quantization config; format from tensor names';
+  if (!d.family)
+    return d.source
+      ? `quantization config without quant_method (${d.source}); format from tensor names`
+      : 'no quantization config; format from tensor names';
   return `${d.method} (${d.source})`;
 }
 
 /** The error every weight gets when the config names a method this version does not know. */
 export function unknownMethodError(weight: string, d: QuantDetection, looksLike: string): QuantLensError {
-  return new QuantLensError('unknown-type', `${weight}: ${d.source} names quant_method ${quoteText(d.unknownMethod ?? '')}, which Quant Lens does not know; its tensors look like ${looksLike} but are not decoded`);
+  return new QuantLensError(
+    'unknown-type',
+    `${weight}: ${d.source} names quant_method ${quoteText(d.unknownMethod ?? '')}, which Quant Lens does not know; its tensors look like ${looksLike} but are not decoded`,
+  );
 }

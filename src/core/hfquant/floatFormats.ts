@@ -101,10 +101,17 @@ export const FP8_BLOCK: FormatRow = {
     const block = ctx.detection.qc.weight_block_size;
     const [bh, bw] = Array.isArray(block) && block.length === 2 ? (block as number[]) : [128, 128];
     const want = [Math.ceil(N / bh), Math.ceil(K / bw)];
-    if (s.shape.length !== 2 || s.shape[0] !== want[0] || s.shape[1] !== want[1]) throw bad(ctx, `weight_scale_inv ${shapeText(s.shape)} is not the ${bh}x${bw} block grid ${shapeText(want)} of weight ${shapeText(w.shape)}`, s);
+    if (s.shape.length !== 2 || s.shape[0] !== want[0] || s.shape[1] !== want[1])
+      throw bad(
+        ctx,
+        `weight_scale_inv ${shapeText(s.shape)} is not the ${bh}x${bw} block grid ${shapeText(want)} of weight ${shapeText(w.shape)}`,
+        s,
+      );
     const partial = N % bh !== 0 || K % bw !== 0;
     const listing = {
-      shape: [N, K], bits: 8, groupSize: bw,
+      shape: [N, K],
+      bits: 8,
+      groupSize: bw,
       scheme: `FP8 E4M3 block ${bh}x${bw}`,
       dtype: ctx.modelDtype,
       diagnostics: partial ? [`partial edge blocks: ${N}x${K} is not a multiple of ${bh}x${bw} (the last block row/column is cut)`] : [],
@@ -115,8 +122,16 @@ export const FP8_BLOCK: FormatRow = {
       const scales = new Float64Array(N * groups);
       for (let r = 0; r < N; r++) for (let g = 0; g < groups; g++) scales[r * groups + g] = grid[Math.floor(r / bh) * groups + g];
       return scaledKernel({
-        ...listing, rows: N, cols: K, span: bw,
-        table: E4M3, scales, weight: w, weightRole: 'weight', codeBits: 8, ctx,
+        ...listing,
+        rows: N,
+        cols: K,
+        span: bw,
+        table: E4M3,
+        scales,
+        weight: w,
+        weightRole: 'weight',
+        codeBits: 8,
+        ctx,
         scaleSpans: (r, g) => [ctx.reader.span('weight_scale_inv', s, (Math.floor(r / bh) * groups + g) * elemBytes(s), elemBytes(s))],
       });
     });
@@ -164,17 +179,35 @@ export const FP8_SCALED: FormatRow = {
       const args = ctWeightArgs(ctx);
       if (Array.isArray(args?.block_structure)) [rowsPerScale, span] = args!.block_structure as number[];
     } else throw bad(ctx, `weight_scale ${shapeText(s.shape)} fits no FP8 scale layout of weight ${shapeText(w.shape)}`, s);
-    if (Math.ceil(K / span) !== gridCols || Math.ceil(N / rowsPerScale) * gridCols !== s.nElements) throw bad(ctx, `weight_scale ${shapeText(s.shape)} does not cover weight ${shapeText(w.shape)} in ${rowsPerScale}x${span} blocks`, s);
+    if (Math.ceil(K / span) !== gridCols || Math.ceil(N / rowsPerScale) * gridCols !== s.nElements)
+      throw bad(ctx, `weight_scale ${shapeText(s.shape)} does not cover weight ${shapeText(w.shape)} in ${rowsPerScale}x${span} blocks`, s);
     const groups = gridCols;
-    const listing = { shape: [N, K], bits: 8, groupSize: span === K ? null : span, scheme: `FP8 E4M3 ${kind}`, dtype: s.dtype === 'F32' ? ctx.modelDtype : outputDtypeOf(s.dtype), diagnostics: [] };
+    const listing = {
+      shape: [N, K],
+      bits: 8,
+      groupSize: span === K ? null : span,
+      scheme: `FP8 E4M3 ${kind}`,
+      dtype: s.dtype === 'F32' ? ctx.modelDtype : outputDtypeOf(s.dtype),
+      diagnostics: [],
+    };
     return plan(listing, () => {
       const v = floatValues(s, ctx.reader.whole(s));
       const scales = new Float64Array(N * groups);
       for (let r = 0; r < N; r++) for (let g = 0; g < groups; g++) scales[r * groups + g] = v[Math.floor(r / rowsPerScale) * groups + g];
       return scaledKernel({
-        ...listing, rows: N, cols: K, span,
-        table: E4M3, scales, weight: w, weightRole: 'weight', codeBits: 8, ctx,
-        scaleSpans: (r, g) => [ctx.reader.span('weight_scale', s, (Math.floor(r / rowsPerScale) * groups + g) * elemBytes(s), elemBytes(s))],
+        ...listing,
+        rows: N,
+        cols: K,
+        span,
+        table: E4M3,
+        scales,
+        weight: w,
+        weightRole: 'weight',
+        codeBits: 8,
+        ctx,
+        scaleSpans: (r, g) => [
+          ctx.reader.span('weight_scale', s, (Math.floor(r / rowsPerScale) * groups + g) * elemBytes(s), elemBytes(s)),
+        ],
       });
     });
   },
@@ -184,12 +217,22 @@ export const FP8_SCALED: FormatRow = {
  * Two E2M1 codes per byte (low nibble first), one scale per `gs` inputs; `effective(raw, i)` is the float32 scale of
  * scale entry i. The logical shape is the packed one with its last dimension doubled.
  */
-function fp4Plan(ctx: BuildContext, w: TensorInfo, s: TensorInfo, gs: number, table: Float32Array, effective: (raw: Float64Array, i: number) => number, scheme: string, dtype: OutputDtype): Plan {
+function fp4Plan(
+  ctx: BuildContext,
+  w: TensorInfo,
+  s: TensorInfo,
+  gs: number,
+  table: Float32Array,
+  effective: (raw: Float64Array, i: number) => number,
+  scheme: string,
+  dtype: OutputDtype,
+): Plan {
   const shape = [...w.shape.slice(0, -1), w.shape[w.shape.length - 1] * 2];
   const cols = shape[shape.length - 1];
   const rows = w.nElements / Math.max(1, cols / 2);
   const groups = Math.ceil(cols / gs);
-  if (s.nElements !== rows * groups) throw bad(ctx, `${s.name} ${shapeText(s.shape)} holds ${s.nElements} scales, expected ${rows} x ${groups} (one per ${gs} inputs)`, s);
+  if (s.nElements !== rows * groups)
+    throw bad(ctx, `${s.name} ${shapeText(s.shape)} holds ${s.nElements} scales, expected ${rows} x ${groups} (one per ${gs} inputs)`, s);
   const listing = { shape, bits: 4, groupSize: gs, scheme, dtype, diagnostics: [] };
   return plan(listing, () => {
     const raw = floatValues(s, ctx.reader.whole(s), true);
@@ -197,7 +240,16 @@ function fp4Plan(ctx: BuildContext, w: TensorInfo, s: TensorInfo, gs: number, ta
     for (let i = 0; i < scales.length; i++) scales[i] = effective(raw, i);
     const e = elemBytes(s);
     return scaledKernel({
-      ...listing, rows, cols, span: gs, table, scales, weight: w, weightRole: w.name.slice(ctx.module.length + 1), codeBits: 4, ctx,
+      ...listing,
+      rows,
+      cols,
+      span: gs,
+      table,
+      scales,
+      weight: w,
+      weightRole: w.name.slice(ctx.module.length + 1),
+      codeBits: 4,
+      ctx,
       scaleSpans: (r, g) => [ctx.reader.span(s.name.slice(ctx.module.length + 1), s, (r * groups + g) * e, e)],
     });
   });
@@ -214,13 +266,23 @@ export const CT_NVFP4: FormatRow = {
     { role: 'weight_global_scale', suffix: '.weight_global_scale', dtypes: ['F32', 'BF16', 'F16'] },
     { role: 'input_global_scale', suffix: '.input_global_scale', optional: true },
   ],
-  accepts: (c, d) => (!d.family || d.family === 'compressed-tensors') && c.weight_packed?.dtype === 'U8' && c.weight_scale?.dtype === 'F8_E4M3',
+  accepts: (c, d) =>
+    (!d.family || d.family === 'compressed-tensors') && c.weight_packed?.dtype === 'U8' && c.weight_scale?.dtype === 'F8_E4M3',
   build(ctx) {
     const w = need(ctx, 'weight_packed');
     const s = need(ctx, 'weight_scale');
     const global = scalarOf(ctx, 'weight_global_scale');
     const gs = Number(ctWeightArgs(ctx)?.group_size ?? 16);
-    return fp4Plan(ctx, w, s, gs, E2M1, (raw, i) => Math.fround(raw[i] / global), `NVFP4 E2M1 g${gs} (E4M3 scales / global scale)`, ctx.modelDtype);
+    return fp4Plan(
+      ctx,
+      w,
+      s,
+      gs,
+      E2M1,
+      (raw, i) => Math.fround(raw[i] / global),
+      `NVFP4 E2M1 g${gs} (E4M3 scales / global scale)`,
+      ctx.modelDtype,
+    );
   },
 };
 
@@ -233,7 +295,10 @@ export const CT_MXFP4: FormatRow = {
     { role: 'weight_packed', suffix: '.weight_packed', dtypes: ['U8'] },
     { role: 'weight_scale', suffix: '.weight_scale', dtypes: ['U8', 'F8_E8M0'] },
   ],
-  accepts: (c, d) => (!d.family || d.family === 'compressed-tensors') && c.weight_packed?.dtype === 'U8' && (c.weight_scale?.dtype === 'U8' || c.weight_scale?.dtype === 'F8_E8M0'),
+  accepts: (c, d) =>
+    (!d.family || d.family === 'compressed-tensors') &&
+    c.weight_packed?.dtype === 'U8' &&
+    (c.weight_scale?.dtype === 'U8' || c.weight_scale?.dtype === 'F8_E8M0'),
   build(ctx) {
     const w = need(ctx, 'weight_packed');
     const s = need(ctx, 'weight_scale');
@@ -257,7 +322,16 @@ export const MODELOPT_NVFP4: FormatRow = {
     const s = need(ctx, 'weight_scale');
     const s2 = scalarOf(ctx, 'weight_scale_2');
     const gs = Number(ctx.detection.qc.group_size ?? ctx.detection.qc.config_groups?.group_0?.weights?.group_size ?? 16);
-    return fp4Plan(ctx, w, s, gs, E2M1_MODELOPT, (raw, i) => Math.fround(raw[i] * s2), `NVFP4 E2M1 g${gs} (E4M3 scales x weight_scale_2)`, ctx.modelDtype);
+    return fp4Plan(
+      ctx,
+      w,
+      s,
+      gs,
+      E2M1_MODELOPT,
+      (raw, i) => Math.fround(raw[i] * s2),
+      `NVFP4 E2M1 g${gs} (E4M3 scales x weight_scale_2)`,
+      ctx.modelDtype,
+    );
   },
 };
 
@@ -275,10 +349,16 @@ export const GPTOSS_MXFP4: FormatRow = {
   build(ctx) {
     const b = need(ctx, 'blocks');
     const s = need(ctx, 'scales');
-    if (b.shape.length < 3 || b.shape[b.shape.length - 1] !== 16) throw bad(ctx, `${b.name} ${shapeText(b.shape)} is not [..., groups, 16]`, b);
+    if (b.shape.length < 3 || b.shape[b.shape.length - 1] !== 16)
+      throw bad(ctx, `${b.name} ${shapeText(b.shape)} is not [..., groups, 16]`, b);
     const lead = b.shape.slice(0, -2);
     const G = b.shape[b.shape.length - 2];
-    if (s.shape.length !== lead.length + 1 || s.shape.some((d, i) => d !== (i < lead.length ? lead[i] : G))) throw bad(ctx, `${s.name} ${shapeText(s.shape)} does not match ${b.name} ${shapeText(b.shape)} (expected ${shapeText([...lead, G])})`, s);
+    if (s.shape.length !== lead.length + 1 || s.shape.some((d, i) => d !== (i < lead.length ? lead[i] : G)))
+      throw bad(
+        ctx,
+        `${s.name} ${shapeText(s.shape)} does not match ${b.name} ${shapeText(b.shape)} (expected ${shapeText([...lead, G])})`,
+        s,
+      );
     const flat: TensorInfo = { ...b, shape: [...lead, G * 16] }; // [..., groups, 16 bytes] read as rows of bytes
     return fp4Plan(ctx, flat, s, 32, E2M1, (raw, i) => raw[i], 'MXFP4 E2M1 g32 (E8M0 scales)', ctx.modelDtype);
   },

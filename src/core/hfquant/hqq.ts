@@ -5,7 +5,24 @@ import { outputDtypeOf, rounderFor } from './numeric.ts';
 import { plan, type FormatRow } from './table.ts';
 import { bad, need, prod, range, shapeText } from './checks.ts';
 
-const HQQ_META = ['nbits', 'group_size', 'shape', 'axis', 'packing', 'unpack_view_dtype', 'view_as_float', 'quant_scale', 'quant_zero', 'compute_dtype', 'offload_meta', 'encoded_state_dict', 'stores_quant_config', 'channel_wise', 'optimize', 'round_zero'];
+const HQQ_META = [
+  'nbits',
+  'group_size',
+  'shape',
+  'axis',
+  'packing',
+  'unpack_view_dtype',
+  'view_as_float',
+  'quant_scale',
+  'quant_zero',
+  'compute_dtype',
+  'offload_meta',
+  'encoded_state_dict',
+  'stores_quant_config',
+  'channel_wise',
+  'optimize',
+  'round_zero',
+];
 
 /** HQQ packings (hqq/core/bitpack.py): parts per packed row, bits, and whether the container is I32. */
 const HQQ_PACKING: Record<string, { parts: number; bits: number; i32?: boolean }> = {
@@ -49,8 +66,10 @@ export const HQQ: FormatRow = {
     const pk = HQQ_PACKING[packing];
     if (!pk) throw new QuantLensError('not-decodable', `${ctx.name}: HQQ packing ${JSON.stringify(packing)} is not known`);
     if (pk.bits !== nbits) throw bad(ctx, `packing ${packing} contradicts nbits ${nbits}`);
-    if (ctx.c.quant_scale && ctx.reader.whole(ctx.c.quant_scale)[0]) throw new QuantLensError('not-decodable', `${ctx.name}: quantized HQQ scales are not decoded here`);
-    if (ctx.c.quant_zero && ctx.reader.whole(ctx.c.quant_zero)[0]) throw new QuantLensError('not-decodable', `${ctx.name}: quantized HQQ zeros are not decoded here`);
+    if (ctx.c.quant_scale && ctx.reader.whole(ctx.c.quant_scale)[0])
+      throw new QuantLensError('not-decodable', `${ctx.name}: quantized HQQ scales are not decoded here`);
+    if (ctx.c.quant_zero && ctx.reader.whole(ctx.c.quant_zero)[0])
+      throw new QuantLensError('not-decodable', `${ctx.name}: quantized HQQ zeros are not decoded here`);
     const n = prod(shape);
     if (n % gs) throw bad(ctx, `shape ${shapeText(shape)} is not a whole number of groups of ${gs}`);
     const M = n / gs;
@@ -58,9 +77,22 @@ export const HQQ: FormatRow = {
     const viewCols = axis === 1 ? gs : M;
     const h = Math.ceil(viewRows / pk.parts);
     const containerBytes = pk.i32 ? 4 : 1;
-    if (wq.nbytes !== h * viewCols * containerBytes) throw bad(ctx, `W_q holds ${wq.nbytes} bytes, expected ${h * viewCols * containerBytes} for shape ${shapeText(shape)} packed as ${packing} along axis ${axis}`, wq);
-    if (sc.nElements !== M || zt.nElements !== M) throw bad(ctx, `scale/zero hold ${sc.nElements}/${zt.nElements} entries, expected one per group (${M})`, sc);
-    const listing = { shape, bits: nbits, groupSize: gs, scheme: `HQQ ${nbits}-bit g${gs} axis ${axis}`, dtype: outputDtypeOf(strOf('compute_dtype'), outputDtypeOf(sc.dtype)), diagnostics: [] };
+    if (wq.nbytes !== h * viewCols * containerBytes)
+      throw bad(
+        ctx,
+        `W_q holds ${wq.nbytes} bytes, expected ${h * viewCols * containerBytes} for shape ${shapeText(shape)} packed as ${packing} along axis ${axis}`,
+        wq,
+      );
+    if (sc.nElements !== M || zt.nElements !== M)
+      throw bad(ctx, `scale/zero hold ${sc.nElements}/${zt.nElements} entries, expected one per group (${M})`, sc);
+    const listing = {
+      shape,
+      bits: nbits,
+      groupSize: gs,
+      scheme: `HQQ ${nbits}-bit g${gs} axis ${axis}`,
+      dtype: outputDtypeOf(strOf('compute_dtype'), outputDtypeOf(sc.dtype)),
+      diagnostics: [],
+    };
     return plan(listing, () => {
       const s = floatValues(sc, ctx.reader.whole(sc));
       const z = floatValues(zt, ctx.reader.whole(zt));
@@ -139,4 +171,3 @@ export const HQQ: FormatRow = {
     });
   },
 };
-

@@ -32,7 +32,16 @@
  *
  * The layouts live in one table (formatTable.ts, one row per format in its family's file); nothing else knows them.
  */
-export { openQuantizedModel, quantizedView, quantizedViewOf, openModelAndWeights, listedEntries, logicalSummary, type QuantizedModel, type ListedEntry } from './open.ts';
+export {
+  openQuantizedModel,
+  quantizedView,
+  quantizedViewOf,
+  openModelAndWeights,
+  listedEntries,
+  logicalSummary,
+  type QuantizedModel,
+  type ListedEntry,
+} from './open.ts';
 export type { LogicalWeight, GroupRecord, GroupScales } from './weights.ts';
 export { groupWeights } from './weights.ts';
 export { detectQuantization, describeDetection, type QuantDetection } from './detect.ts';

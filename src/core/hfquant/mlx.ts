@@ -13,7 +13,8 @@ function mlxParams(ctx: BuildContext): { bits: number; groupSize: number; mode: 
   const src = o && typeof o === 'object' ? o : q;
   const bits = Number(src.bits ?? q.bits);
   const groupSize = Number(src.group_size ?? q.group_size);
-  if (!Number.isFinite(bits) || !Number.isFinite(groupSize)) throw bad(ctx, 'MLX bits and group size are not in config.json quantization (they cannot be inferred from shapes alone)');
+  if (!Number.isFinite(bits) || !Number.isFinite(groupSize))
+    throw bad(ctx, 'MLX bits and group size are not in config.json quantization (they cannot be inferred from shapes alone)');
   return { bits, groupSize, mode: String(src.mode ?? q.mode ?? 'affine') };
 }
 
@@ -33,7 +34,8 @@ export const MLX_AFFINE: FormatRow = {
     const sc = need(ctx, 'scales');
     const bi = need(ctx, 'biases');
     const { bits, groupSize: gs, mode } = mlxParams(ctx);
-    if (mode !== 'affine') throw new QuantLensError('not-decodable', `${ctx.name}: MLX mode ${JSON.stringify(mode)} is not decoded here (affine only)`);
+    if (mode !== 'affine')
+      throw new QuantLensError('not-decodable', `${ctx.name}: MLX mode ${JSON.stringify(mode)} is not decoded here (affine only)`);
     if (![2, 3, 4, 5, 6, 8].includes(bits)) throw bad(ctx, `MLX bits ${bits} is not 2, 3, 4, 5, 6 or 8`, w);
     const lead = w.shape.slice(0, -1);
     const words = w.shape[w.shape.length - 1];
@@ -41,9 +43,22 @@ export const MLX_AFFINE: FormatRow = {
     if (!Number.isInteger(K)) throw bad(ctx, `weight ${shapeText(w.shape)} is not a whole number of ${bits}-bit values per row`, w);
     const G = K / gs;
     const want = [...lead, G];
-    for (const t of [sc, bi]) if (!Number.isInteger(G) || t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) throw bad(ctx, `${t.name} ${shapeText(t.shape)} does not match ${bits}-bit group-${gs} weight ${shapeText(w.shape)} (expected ${shapeText(want)}): config bits/group size contradict the packed shapes`, t);
+    for (const t of [sc, bi])
+      if (!Number.isInteger(G) || t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i]))
+        throw bad(
+          ctx,
+          `${t.name} ${shapeText(t.shape)} does not match ${bits}-bit group-${gs} weight ${shapeText(w.shape)} (expected ${shapeText(want)}): config bits/group size contradict the packed shapes`,
+          t,
+        );
     const rows = prod(lead);
-    const listing = { shape: [...lead, K], bits, groupSize: gs, scheme: `MLX affine ${bits}-bit g${gs}`, dtype: outputDtypeOf(sc.dtype), diagnostics: [] };
+    const listing = {
+      shape: [...lead, K],
+      bits,
+      groupSize: gs,
+      scheme: `MLX affine ${bits}-bit g${gs}`,
+      dtype: outputDtypeOf(sc.dtype),
+      diagnostics: [],
+    };
     return plan(listing, () => {
       const s = floatValues(sc, ctx.reader.whole(sc));
       const b = floatValues(bi, ctx.reader.whole(bi));
@@ -66,7 +81,7 @@ export const MLX_AFFINE: FormatRow = {
         scale: (r, g) => s[r * G + g],
         zero: (r, g) => b[r * G + g],
         code: (r, k) => streamField(asU32(ctx.reader.range(w, r * rowBytes, rowBytes)), k, bits),
-        codeSpans: (r, k) => [ctx.reader.span('weight', w, r * rowBytes + ((k * bits) >>> 5) * 4, (((k * bits) & 31) + bits > 32 ? 8 : 4))],
+        codeSpans: (r, k) => [ctx.reader.span('weight', w, r * rowBytes + ((k * bits) >>> 5) * 4, ((k * bits) & 31) + bits > 32 ? 8 : 4)],
         paramSpans: (r, g) => [ctx.reader.span('scales', sc, (r * G + g) * e, e), ctx.reader.span('biases', bi, (r * G + g) * e, e)],
         decodeRows(r0, r1, out) {
           const R = r1 - r0;
@@ -86,4 +101,3 @@ export const MLX_AFFINE: FormatRow = {
     });
   },
 };
-

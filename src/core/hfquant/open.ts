@@ -54,7 +54,12 @@ function entryOfFolder(folder: string): string {
   if (st.length === 1) return join(folder, st[0]);
   const idx = names.filter((n) => n.endsWith('.safetensors.index.json'));
   if (idx.length === 1) return join(folder, idx[0]);
-  throw new QuantLensError('usage', st.length ? `${folder} holds ${st.length} .safetensors files and no model.safetensors.index.json: open one of them` : `${folder} holds no .safetensors file`);
+  throw new QuantLensError(
+    'usage',
+    st.length
+      ? `${folder} holds ${st.length} .safetensors files and no model.safetensors.index.json: open one of them`
+      : `${folder} holds no .safetensors file`,
+  );
 }
 
 /** Opens a shard as its whole model when an index beside it lists it (openModel does this for -0000N-of- names). */
@@ -93,7 +98,8 @@ export async function openQuantizedModel(path: string, options: OpenOptions = {}
   const entry = asFolder ? entryOfFolder(folder) : entryOfFile(path);
   const model = await openModel(entry);
   try {
-    if (model.format !== 'safetensors') throw new QuantLensError('usage', `${entry} is ${model.format.toUpperCase()}, not a safetensors checkpoint: open it as a model`);
+    if (model.format !== 'safetensors')
+      throw new QuantLensError('usage', `${entry} is ${model.format.toUpperCase()}, not a safetensors checkpoint: open it as a model`);
     return quantizedView(model, folder, options);
   } catch (e) {
     await model.close();

@@ -22,11 +22,15 @@ export function logicalWeightStats(w: LogicalWeight, options: ScanOptions = {}):
   const progress = (n: number) => options.onProgress?.((done += n), total);
   if (w.rows * w.cols <= KEEP_DECODED) {
     const all = new Float32Array(w.rows * w.cols);
-    w.forEachChunk((v, first) => {
-      all.set(v, first * w.cols);
-      acc.addFirstPass(v);
-      progress(v.length);
-    }, rowsPerChunk, options.isCancelled);
+    w.forEachChunk(
+      (v, first) => {
+        all.set(v, first * w.cols);
+        acc.addFirstPass(v);
+        progress(v.length);
+      },
+      rowsPerChunk,
+      options.isCancelled,
+    );
     acc.addSecondPass(all);
     progress(all.length);
   } else {
@@ -62,12 +66,18 @@ export type ReferenceRows = (r0: number, r1: number) => Float32Array;
 
 /** The reference rows of a plain tensor of the same logical shape (an unquantized checkpoint's weight). */
 export function tensorRows(model: Model, tensor: TensorInfo, w: LogicalWeight): ReferenceRows {
-  if (tensor.nElements !== w.rows * w.cols) throw new QuantLensError('usage', `${tensor.name} has ${tensor.nElements} values, ${w.name} has ${w.rows * w.cols}`);
+  if (tensor.nElements !== w.rows * w.cols)
+    throw new QuantLensError('usage', `${tensor.name} has ${tensor.nElements} values, ${w.name} has ${w.rows * w.cols}`);
   return (r0, r1) => readTensorValues(model, tensor, r0 * w.cols, (r1 - r0) * w.cols);
 }
 
 /** RMSE, relative RMSE, max abs error ... of a logical weight against a reference, streamed by rows. */
-export function compareLogicalWeight(w: LogicalWeight, reference: ReferenceRows, rowsPerChunk?: number, isCancelled?: () => boolean): ErrorMetrics {
+export function compareLogicalWeight(
+  w: LogicalWeight,
+  reference: ReferenceRows,
+  rowsPerChunk?: number,
+  isCancelled?: () => boolean,
+): ErrorMetrics {
   const acc = new ErrorAccumulator();
   w.forEachChunk((v, first) => acc.add(v, reference(first, first + v.length / w.cols)), rowsPerChunk, isCancelled);
   return acc.result();

@@ -9,7 +9,8 @@ import type { ByteSpan, ComponentReader } from './components.ts';
 import type { OutputDtype } from './numeric.ts';
 import type { QuantDetection } from './detect.ts';
 
-export type Family = 'gptq' | 'awq' | 'bitsandbytes' | 'fp8' | 'compressed-tensors' | 'modelopt' | 'mxfp4' | 'mlx' | 'hqq' | 'exl2' | 'exl3';
+export type Family =
+  'gptq' | 'awq' | 'bitsandbytes' | 'fp8' | 'compressed-tensors' | 'modelopt' | 'mxfp4' | 'mlx' | 'hqq' | 'exl2' | 'exl3';
 
 export interface ComponentSpec {
   /** Name the row's code uses for it. */

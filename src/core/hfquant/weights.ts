@@ -135,7 +135,9 @@ export function groupWeights(model: Model, detection: QuantDetection): GroupedMo
         const c: Record<string, TensorInfo | undefined> = { [main.role]: t };
         let keyMissing = false;
         for (const spec of rest) {
-          const found = suffixes(spec).map((s) => byName.get(module + s)).find((x) => x && !claimed.has(x.name));
+          const found = suffixes(spec)
+            .map((s) => byName.get(module + s))
+            .find((x) => x && !claimed.has(x.name));
           if (found && matchesDtype(found, spec.dtypes)) c[spec.role] = found;
           else if (spec.key) keyMissing = true;
         }
@@ -153,13 +155,25 @@ export function groupWeights(model: Model, detection: QuantDetection): GroupedMo
 }
 
 /** Runs a row's builder; a QuantLensError it throws is the weight's error. */
-function tryPlan(row: FormatRow, ctx: BuildContext): { plan?: Plan; error?: QuantLensError; described?: { shape: number[]; bits: number; scheme: string } } {
+function tryPlan(
+  row: FormatRow,
+  ctx: BuildContext,
+): { plan?: Plan; error?: QuantLensError; described?: { shape: number[]; bits: number; scheme: string } } {
   const { name, module, c, detection } = ctx;
   let described: { shape: number[]; bits: number; scheme: string } | undefined;
   try {
     if (detection.unknownMethod) throw unknownMethodError(name, detection, row.label);
-    if (detection.unsupportedMethod) throw new QuantLensError('not-decodable', `${name}: quant_method ${detection.unsupportedMethod} has no decoder in this version (tensors look like ${row.label})`);
-    for (const spec of row.components) if (!spec.optional && !c[spec.role]) throw new QuantLensError('bad-tensor', `${name}: missing component ${spec.role} (${module}${suffixes(spec).join(' or ' + module)})`);
+    if (detection.unsupportedMethod)
+      throw new QuantLensError(
+        'not-decodable',
+        `${name}: quant_method ${detection.unsupportedMethod} has no decoder in this version (tensors look like ${row.label})`,
+      );
+    for (const spec of row.components)
+      if (!spec.optional && !c[spec.role])
+        throw new QuantLensError(
+          'bad-tensor',
+          `${name}: missing component ${spec.role} (${module}${suffixes(spec).join(' or ' + module)})`,
+        );
     if (row.build) return { plan: row.build(ctx) };
     try {
       described = row.notDecodable!.describe(ctx);
@@ -173,7 +187,14 @@ function tryPlan(row: FormatRow, ctx: BuildContext): { plan?: Plan; error?: Quan
   }
 }
 
-function makeWeight(row: FormatRow, module: string, c: Record<string, TensorInfo | undefined>, model: Model, detection: QuantDetection, cache: KernelCache): LogicalWeight {
+function makeWeight(
+  row: FormatRow,
+  module: string,
+  c: Record<string, TensorInfo | undefined>,
+  model: Model,
+  detection: QuantDetection,
+  cache: KernelCache,
+): LogicalWeight {
   const name = row.logicalName ? row.logicalName(module) : `${module}.weight`;
   const roles = row.components.filter((s) => c[s.role]).map((s) => s.role);
   const components = roles.map((r) => c[r]!);
@@ -232,9 +253,11 @@ function makeWeight(row: FormatRow, module: string, c: Record<string, TensorInfo
     },
     decodeRows(r0, r1, out) {
       const kk = k();
-      if (!(Number.isInteger(r0) && Number.isInteger(r1) && 0 <= r0 && r0 <= r1 && r1 <= kk.rows)) throw new QuantLensError('usage', `${name}: row range [${r0}, ${r1}) is outside [0, ${kk.rows})`);
+      if (!(Number.isInteger(r0) && Number.isInteger(r1) && 0 <= r0 && r0 <= r1 && r1 <= kk.rows))
+        throw new QuantLensError('usage', `${name}: row range [${r0}, ${r1}) is outside [0, ${kk.rows})`);
       const dst = out ?? new Float32Array((r1 - r0) * kk.cols);
-      if (dst.length < (r1 - r0) * kk.cols) throw new QuantLensError('usage', `${name}: output holds ${dst.length} values, rows [${r0}, ${r1}) need ${(r1 - r0) * kk.cols}`);
+      if (dst.length < (r1 - r0) * kk.cols)
+        throw new QuantLensError('usage', `${name}: output holds ${dst.length} values, rows [${r0}, ${r1}) need ${(r1 - r0) * kk.cols}`);
       if (r1 > r0) kk.decodeRows(r0, r1, dst);
       return dst;
     },
@@ -261,11 +284,12 @@ function makeWeight(row: FormatRow, module: string, c: Record<string, TensorInfo
           if (zeros) zeros[r * G + g] = kk.zero!(r, g);
         }
       }
-      return { rows: kk.rows, groupsPerRow: G, scales, zeros, zeroKind: kk.zero ? kk.zeroKind ?? 'zero-point' : undefined };
+      return { rows: kk.rows, groupsPerRow: G, scales, zeros, zeroKind: kk.zero ? (kk.zeroKind ?? 'zero-point') : undefined };
     },
     inspectGroup(r, g) {
       const kk = k();
-      if (!(Number.isInteger(r) && r >= 0 && r < kk.rows && Number.isInteger(g) && g >= 0 && g < kk.groupsPerRow)) throw new QuantLensError('usage', `${name}: no group ${g} in row ${r} (${kk.rows} rows of ${kk.groupsPerRow} groups)`);
+      if (!(Number.isInteger(r) && r >= 0 && r < kk.rows && Number.isInteger(g) && g >= 0 && g < kk.groupsPerRow))
+        throw new QuantLensError('usage', `${name}: no group ${g} in row ${r} (${kk.rows} rows of ${kk.groupsPerRow} groups)`);
       const columns = kk.groupColumns(r, g);
       const rowValues = w.decodeRows(r, r + 1);
       const spans: ByteSpan[] = [];
@@ -285,7 +309,7 @@ function makeWeight(row: FormatRow, module: string, c: Record<string, TensorInfo
         group: g,
         scale: kk.scale(r, g),
         zero: kk.zero?.(r, g),
-        zeroKind: kk.zero ? kk.zeroKind ?? 'zero-point' : undefined,
+        zeroKind: kk.zero ? (kk.zeroKind ?? 'zero-point') : undefined,
         columns,
         codes: columns.map((col) => kk.code(r, col)),
         values: columns.map((col) => rowValues[col]),

@@ -6,7 +6,20 @@
  * is never replaced. Temporary files of earlier runs whose process has died are swept before a new write; the CLI
  * removes its own on SIGINT/SIGTERM through `removeTemporaryFiles`.
  */
-import { openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, realpathSync, statSync, lstatSync, readlinkSync, readdirSync, type Stats } from 'node:fs';
+import {
+  openSync,
+  writeSync,
+  fsyncSync,
+  closeSync,
+  renameSync,
+  unlinkSync,
+  realpathSync,
+  statSync,
+  lstatSync,
+  readlinkSync,
+  readdirSync,
+  type Stats,
+} from 'node:fs';
 import { dirname, basename, join, resolve } from 'node:path';
 import { QuantLensError } from '../errors.ts';
 
@@ -108,11 +121,20 @@ export function sweepStaleTemporaryFiles(dest: string): void {
 
 function ioError(what: string, dest: string, e: unknown): QuantLensError {
   const code = (e as NodeJS.ErrnoException).code;
-  const reason = code === 'ENOSPC' ? 'ENOSPC (no space left on the device)' : code === 'EROFS' ? 'EROFS (read-only file system)' : (code ?? (e as Error).message);
+  const reason =
+    code === 'ENOSPC'
+      ? 'ENOSPC (no space left on the device)'
+      : code === 'EROFS'
+        ? 'EROFS (read-only file system)'
+        : (code ?? (e as Error).message);
   return new QuantLensError('io', `${what}: ${reason}`, undefined, dest);
 }
 
-export async function writeFileAtomically(destination: string, fill: (write: WriteBytes) => void | Promise<void>, options: AtomicWriteOptions = {}): Promise<void> {
+export async function writeFileAtomically(
+  destination: string,
+  fill: (write: WriteBytes) => void | Promise<void>,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
   const dest = resolve(destination);
   const protect = options.protect ?? [];
   checkDestination(dest, protect);

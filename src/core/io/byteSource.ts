@@ -32,7 +32,12 @@ export interface ByteSource {
 export function readFully(source: ByteSource, offset: number, target: Uint8Array, what: string): void {
   const got = source.readSync(offset, target);
   if (got < target.length) {
-    throw new QuantLensError('truncated', `${source.name}: ${what} is cut short at byte ${offset + got} (read ${got} of ${target.length} bytes at byte ${offset}); the file is truncated or changed`, offset + got, source.name);
+    throw new QuantLensError(
+      'truncated',
+      `${source.name}: ${what} is cut short at byte ${offset + got} (read ${got} of ${target.length} bytes at byte ${offset}); the file is truncated or changed`,
+      offset + got,
+      source.name,
+    );
   }
 }
 
@@ -40,7 +45,14 @@ export function readFully(source: ByteSource, offset: number, target: Uint8Array
  * Bytes [offset, offset + length) of a source, in bounded pieces, each read fully (short reads throw). The event
  * loop runs between pieces, so a signal or a cancel is seen during a long copy.
  */
-export async function forEachPiece(source: ByteSource, offset: number, length: number, what: string, onPiece: (piece: Uint8Array) => void, isCancelled?: () => boolean): Promise<void> {
+export async function forEachPiece(
+  source: ByteSource,
+  offset: number,
+  length: number,
+  what: string,
+  onPiece: (piece: Uint8Array) => void,
+  isCancelled?: () => boolean,
+): Promise<void> {
   const buf = new Uint8Array(Math.max(1, Math.min(length, 8 << 20)));
   for (let at = 0; at < length; at += buf.length) {
     await new Promise((resolve) => setImmediate(resolve));
@@ -106,7 +118,12 @@ export class FileByteSource implements ByteSource {
   }
 
   assertUnchanged(): void {
-    const identityOf = (st: { dev: number; ino: number; size: number; mtimeMs: number }): FileIdentity => ({ dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs });
+    const identityOf = (st: { dev: number; ino: number; size: number; mtimeMs: number }): FileIdentity => ({
+      dev: st.dev,
+      ino: st.ino,
+      size: st.size,
+      mtimeMs: st.mtimeMs,
+    });
     let atPath: FileIdentity | undefined;
     try {
       atPath = identityOf(statSync(this.name));

@@ -42,7 +42,8 @@ const DEFAULT_MAX_WHOLE_FILE = 16 << 20;
 /** What the server said, in one line. */
 function describeStatus(status: number): string {
   if (status === 401) return 'HTTP 401: the server wants a token (a gated or private repository: set a Hugging Face token)';
-  if (status === 403) return 'HTTP 403: access refused (for a gated repository, accept its terms on the Hub and use a token that may read it)';
+  if (status === 403)
+    return 'HTTP 403: access refused (for a gated repository, accept its terms on the Hub and use a token that may read it)';
   if (status === 404) return 'HTTP 404: no such file (check the repository, revision and file name)';
   if (status === 416) return 'HTTP 416: the server refused the byte range';
   return `HTTP ${status}`;
@@ -66,7 +67,7 @@ type Exchange<T> = Generator<Step, T, HttpReply | undefined>;
 const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 async function runAsync<T>(exchange: Exchange<T>): Promise<T> {
-  for (let step = exchange.next(undefined); ; ) {
+  for (let step = exchange.next(undefined); ;) {
     if (step.done) return step.value;
     const s = step.value;
     step = exchange.next('request' in s ? await fetchOnce(s.request) : (await pause(s.pauseMs), undefined));
@@ -74,7 +75,7 @@ async function runAsync<T>(exchange: Exchange<T>): Promise<T> {
 }
 
 function runSync<T>(exchange: Exchange<T>): T {
-  for (let step = exchange.next(undefined); ; ) {
+  for (let step = exchange.next(undefined); ;) {
     if (step.done) return step.value;
     const s = step.value;
     if ('request' in s) step = exchange.next(fetchSync(s.request));
@@ -115,7 +116,8 @@ export class HttpByteSource implements ByteSource {
     } catch {
       throw new QuantLensError('usage', `not a URL: ${url}`);
     }
-    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new QuantLensError('usage', `${url}: only http and https URLs can be opened`);
+    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
+      throw new QuantLensError('usage', `${url}: only http and https URLs can be opened`);
     const source = new HttpByteSource(parsed.href, options);
     await runAsync(source.probe());
     return source;
@@ -144,13 +146,25 @@ export class HttpByteSource implements ByteSource {
     if (reply.status === 200) {
       const length = Number(reply.headers['content-length'] ?? reply.body.length);
       const max = this.options.maxWholeFile ?? DEFAULT_MAX_WHOLE_FILE;
-      if (reply.truncated || length > max) throw new QuantLensError('io', `${this.name}: the server ignores range requests and would send all ${length} bytes; only files up to ${max} bytes are read that way`, undefined, this.name);
+      if (reply.truncated || length > max)
+        throw new QuantLensError(
+          'io',
+          `${this.name}: the server ignores range requests and would send all ${length} bytes; only files up to ${max} bytes are read that way`,
+          undefined,
+          this.name,
+        );
       this.whole = reply.body;
       this.size_ = reply.body.length;
       return;
     }
     const total = /^bytes \d+-\d+\/(\d+)$/.exec(reply.headers['content-range'] ?? '');
-    if (reply.status !== 206 || !total) throw new QuantLensError('io', `${this.name}: the reply to a range request has no Content-Range with the file size (HTTP ${reply.status})`, undefined, this.name);
+    if (reply.status !== 206 || !total)
+      throw new QuantLensError(
+        'io',
+        `${this.name}: the reply to a range request has no Content-Range with the file size (HTTP ${reply.status})`,
+        undefined,
+        this.name,
+      );
     this.size_ = Number(total[1]);
     this.check(reply, 0, Math.min(FIRST_READ_AHEAD, this.size));
     this.nextSequential = reply.body.length;
@@ -206,13 +220,24 @@ export class HttpByteSource implements ByteSource {
     const where = `${this.name} at byte ${start}`;
     if (reply.status === 200) throw new QuantLensError('io', `${where}: the server stopped answering range requests`, start, this.name);
     if (this.etag !== undefined && reply.headers.etag !== this.etag) {
-      throw new QuantLensError('io', `${this.name} changed on the server while it was being read (ETag ${reply.headers.etag ?? 'absent'}, was ${this.etag})`, start, this.name);
+      throw new QuantLensError(
+        'io',
+        `${this.name} changed on the server while it was being read (ETag ${reply.headers.etag ?? 'absent'}, was ${this.etag})`,
+        start,
+        this.name,
+      );
     }
     const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(reply.headers['content-range'] ?? '');
     if (!range || Number(range[1]) !== start || Number(range[3]) !== this.size) {
-      throw new QuantLensError('io', `${where}: the server sent another range (${reply.headers['content-range'] ?? 'no Content-Range'}) of a file of ${this.size} bytes`, start, this.name);
+      throw new QuantLensError(
+        'io',
+        `${where}: the server sent another range (${reply.headers['content-range'] ?? 'no Content-Range'}) of a file of ${this.size} bytes`,
+        start,
+        this.name,
+      );
     }
-    if (reply.body.length !== end - start) throw new QuantLensError('truncated', `${where}: the server sent ${reply.body.length} of ${end - start} bytes`, start, this.name);
+    if (reply.body.length !== end - start)
+      throw new QuantLensError('truncated', `${where}: the server sent ${reply.body.length} of ${end - start} bytes`, start, this.name);
   }
 
   private headersFor(url: URL, start: number, end: number): Record<string, string> {
@@ -236,11 +261,14 @@ export class HttpByteSource implements ByteSource {
         if (reply.status < 300 || reply.status >= 400 || !location) break;
         if (hop === MAX_REDIRECTS) throw new QuantLensError('io', `${this.name}: more than ${MAX_REDIRECTS} redirects`, start, this.name);
         url = new URL(location, url);
-        if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new QuantLensError('io', `${this.name}: redirected to a ${url.protocol} URL`, start, this.name);
+        if (url.protocol !== 'https:' && url.protocol !== 'http:')
+          throw new QuantLensError('io', `${this.name}: redirected to a ${url.protocol} URL`, start, this.name);
       }
       if (!retriable(reply) || attempt === RETRIES) {
-        if (reply.networkError) throw new QuantLensError('io', `${this.name} at byte ${start}: network error (${reply.networkError})`, start, this.name);
-        if (reply.status !== 200 && reply.status !== 206) throw new QuantLensError('io', `${this.name}: ${describeStatus(reply.status)}`, start, this.name);
+        if (reply.networkError)
+          throw new QuantLensError('io', `${this.name} at byte ${start}: network error (${reply.networkError})`, start, this.name);
+        if (reply.status !== 200 && reply.status !== 206)
+          throw new QuantLensError('io', `${this.name}: ${describeStatus(reply.status)}`, start, this.name);
         return reply;
       }
       yield { pauseMs: this.options.retryDelayMs?.(attempt) ?? 200 * 4 ** attempt };

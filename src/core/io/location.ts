@@ -86,7 +86,12 @@ export async function fileExists(location: string, remote: RemoteOptions = {}): 
       return true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw new QuantLensError('io', `cannot open ${location}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, undefined, location);
+      throw new QuantLensError(
+        'io',
+        `cannot open ${location}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        undefined,
+        location,
+      );
     }
   }
   try {
@@ -102,10 +107,22 @@ export async function fileExists(location: string, remote: RemoteOptions = {}): 
 export async function readWhole(location: string, remote: RemoteOptions = {}, maxBytes = Infinity): Promise<Uint8Array> {
   const source = await openByteSource(location, remote);
   try {
-    if (source.size > maxBytes) throw new QuantLensError('limit-exceeded', `${baseName(location)} is ${source.size} bytes, over the ${maxBytes}-byte limit for JSON`, 0, location);
+    if (source.size > maxBytes)
+      throw new QuantLensError(
+        'limit-exceeded',
+        `${baseName(location)} is ${source.size} bytes, over the ${maxBytes}-byte limit for JSON`,
+        0,
+        location,
+      );
     const bytes = new Uint8Array(source.size);
     const got = await source.read(0, bytes);
-    if (got < bytes.length) throw new QuantLensError('truncated', `${location}: the file is cut short at byte ${got} (read ${got} of ${bytes.length} bytes)`, got, location);
+    if (got < bytes.length)
+      throw new QuantLensError(
+        'truncated',
+        `${location}: the file is cut short at byte ${got} (read ${got} of ${bytes.length} bytes)`,
+        got,
+        location,
+      );
     return bytes;
   } finally {
     await source.close();

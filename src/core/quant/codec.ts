@@ -42,4 +42,3 @@ export interface BlockRecord {
   dmin?: number;
   fields: BlockField[];
 }
-

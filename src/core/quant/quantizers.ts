@@ -32,7 +32,11 @@ function wasmQuantizer(ty: TensorType): Quantizer {
     imatrix: 'used',
     quantize(src, nRows, nPerRow, imatrix) {
       const out = quantizeWasm(ty, src, nRows, nPerRow, imatrix);
-      if (!out) throw new QuantLensError('usage', `cannot quantize ${nRows} rows of ${nPerRow} weights to ${ty.name}: rows must be whole blocks of ${ty.blockSize}${imatrix ? ' and the importance matrix a whole row' : ''}`);
+      if (!out)
+        throw new QuantLensError(
+          'usage',
+          `cannot quantize ${nRows} rows of ${nPerRow} weights to ${ty.name}: rows must be whole blocks of ${ty.blockSize}${imatrix ? ' and the importance matrix a whole row' : ''}`,
+        );
       return out;
     },
   };

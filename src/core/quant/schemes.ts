@@ -35,9 +35,9 @@ export function bitsPerWeight(s: Scheme, rowLength: number, rows: number): numbe
 
 /** The 16 NF4 levels: quantiles of N(0,1) normalised to [-1, 1], with an exact zero (QLoRA). */
 export const NF4_LEVELS = Float32Array.from([
-  -1, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334,
-  -0.09105003625154495, 0, 0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
-  0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1,
+  -1, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0,
+  0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941,
+  0.7229568362236023, 1,
 ]);
 
 function nearestLevel(levels: Float32Array, x: number): number {
@@ -70,7 +70,15 @@ function rangeOf(src: Float32Array, from: number, to: number): ValueRange {
   return { min, max };
 }
 
-function quantizeGroupInt(src: Float32Array, dst: Float32Array, from: number, to: number, bits: number, symmetric: boolean, range = rangeOf(src, from, to)): void {
+function quantizeGroupInt(
+  src: Float32Array,
+  dst: Float32Array,
+  from: number,
+  to: number,
+  bits: number,
+  symmetric: boolean,
+  range = rangeOf(src, from, to),
+): void {
   const { min, max } = range;
   if (symmetric) {
     const qmax = 2 ** (bits - 1) - 1;
@@ -80,7 +88,8 @@ function quantizeGroupInt(src: Float32Array, dst: Float32Array, from: number, to
     const levels = 2 ** bits - 1;
     const scale = (max - min) / levels;
     const zero = scale === 0 ? 0 : roundHalfAway(-min / scale);
-    for (let i = from; i < to; i++) dst[i] = scale === 0 ? min : (Math.max(0, Math.min(levels, roundHalfAway(src[i] / scale) + zero)) - zero) * scale;
+    for (let i = from; i < to; i++)
+      dst[i] = scale === 0 ? min : (Math.max(0, Math.min(levels, roundHalfAway(src[i] / scale) + zero)) - zero) * scale;
   }
 }
 
@@ -93,7 +102,9 @@ export function simulate(s: Scheme, src: Float32Array, rowLength: number, tensor
   const rows = src.length / rowLength;
   if (s.kind === 'fp8') {
     const decode = s.format === 'E4M3' ? e4m3ToNumber : e5m2ToNumber;
-    const levels = Float32Array.from({ length: 256 }, (_, b) => decode(b)).filter((v) => Number.isFinite(v)).sort();
+    const levels = Float32Array.from({ length: 256 }, (_, b) => decode(b))
+      .filter((v) => Number.isFinite(v))
+      .sort();
     const fmax = levels[levels.length - 1];
     const r = tensorRange ?? rangeOf(src, 0, src.length);
     const absmax = Math.max(Math.abs(r.min), Math.abs(r.max));
@@ -122,7 +133,6 @@ export function simulate(s: Scheme, src: Float32Array, rowLength: number, tensor
   }
   return dst;
 }
-
 
 /** Parse a candidate name: int4-sym-g32, int8-asym-channel, int3-sym-tensor, nf4, nf4-g128, fp8-e4m3, fp8-e5m2. */
 export function parseScheme(name: string): Scheme | undefined {

@@ -41,7 +41,17 @@ const SUM_EPS = 1e-5;
  * cannot pass ggml's test sumlx² > best·suml2 is rejected; otherwise the float sums restart at the first code that
  * differs from the last summed trial's.
  */
-export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: number, L: Int32Array, lo: number, rmseType: number, qw?: Float32Array, qo = 0): number {
+export function makeQxQuants(
+  n: number,
+  nmax: number,
+  x: Float32Array,
+  xo: number,
+  L: Int32Array,
+  lo: number,
+  rmseType: number,
+  qw?: Float32Array,
+  qo = 0,
+): number {
   let max = 0;
   let amax = 0;
   for (let i = 0; i < n; i++) {
@@ -76,7 +86,15 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
   let nonNegative = true;
   for (let i = 0; i < n; i++) {
     const xi = x[xo + i];
-    const w = qw ? qw[qo + i] : rmseType === 1 ? fr(xi * xi) : rmseType === 2 ? 1 : rmseType === 3 ? Math.abs(xi) : fr(Math.sqrt(Math.abs(xi)));
+    const w = qw
+      ? qw[qo + i]
+      : rmseType === 1
+        ? fr(xi * xi)
+        : rmseType === 2
+          ? 1
+          : rmseType === 3
+            ? Math.abs(xi)
+            : fr(Math.sqrt(Math.abs(xi)));
     X[i] = xi;
     W[i] = w;
     WX[i] = fr(w * xi);
@@ -144,7 +162,6 @@ export function makeQxQuants(n: number, nmax: number, x: Float32Array, xo: numbe
   return scale;
 }
 
-
 /** ggml's nearest_int for a result that is then clamped to a small range: round half to even in double. */
 export function roundEven(f: number): number {
   // equal to nearestInt(f) for |f| < 2^22; beyond, both keep the sign and a magnitude >= 2^22, so any clamp
@@ -180,9 +197,20 @@ const TINY = 1e-44;
  * error is first bounded in double: when even the bound cannot beat the best error, the float sum cannot either.
  */
 export function makeQkxQuants(
-  variant: 2 | 3, n: number, nmax: number, x: Float32Array, xo: number, weights: Float32Array | undefined,
-  L: Int32Array, lo: number, rmin: number, rdelta: number, nstep: number, useMad: boolean,
-  mins: Float32Array, mi: number,
+  variant: 2 | 3,
+  n: number,
+  nmax: number,
+  x: Float32Array,
+  xo: number,
+  weights: Float32Array | undefined,
+  L: Int32Array,
+  lo: number,
+  rmin: number,
+  rdelta: number,
+  nstep: number,
+  useMad: boolean,
+  mins: Float32Array,
+  mi: number,
 ): number {
   const X = QKX_X;
   const W = QKX_W;
@@ -285,7 +313,8 @@ export function makeQkxQuants(
       thisMin = 0;
       thisScale = fr(sumXL / sumL2);
     }
-    if (nonNegative && !useMad && errorLowerBound(thisScale, thisMin, nmax, n, E[0], E[1], C, E[2], Q, Qabs, R, maxAbsX) >= bestError) continue;
+    if (nonNegative && !useMad && errorLowerBound(thisScale, thisMin, nmax, n, E[0], E[1], C, E[2], Q, Qabs, R, maxAbsX) >= bestError)
+      continue;
     if (nonNegative && useMad) {
       let bound = 0;
       for (let i = 0; i < n; i++) bound += W[i] * Math.abs(fr(fr(fr(thisScale * PL[i]) + thisMin) - X[i]));
@@ -317,7 +346,20 @@ export function makeQkxQuants(
  * so the sum is at least E - 2δ·sqrt(E·C) (Cauchy-Schwarz), and the float sum of the rounded squares at least
  * SUM_SLACK of that. epsE covers the double rounding of the sums (accumulated over many updates) and of E.
  */
-function errorLowerBound(s: number, m: number, nmax: number, n: number, A: number, B: number, C: number, P: number, Q: number, Qabs: number, R: number, maxAbsX: number): number {
+function errorLowerBound(
+  s: number,
+  m: number,
+  nmax: number,
+  n: number,
+  A: number,
+  B: number,
+  C: number,
+  P: number,
+  Q: number,
+  Qabs: number,
+  R: number,
+  maxAbsX: number,
+): number {
   const E = s * s * A + 2 * s * m * B + m * m * C - 2 * s * P - 2 * m * Q + R;
   const as = Math.abs(s);
   const am = Math.abs(m);

@@ -23,7 +23,8 @@ export interface ReportInput {
   comparison?: { reference: string; tensors: ComparedTensor[]; uncompared?: UncomparedTensor[] };
 }
 
-const sig = (x: number | null | undefined, n = 4) => (x === null || x === undefined ? '' : Number.isFinite(x) ? Number(x.toPrecision(n)).toString() : String(x));
+const sig = (x: number | null | undefined, n = 4) =>
+  x === null || x === undefined ? '' : Number.isFinite(x) ? Number(x.toPrecision(n)).toString() : String(x);
 
 /** A CSV cell: text made inert (see the file comment) and quoted when RFC 4180 requires it; numbers as they are. */
 export function csvCell(v: unknown): string {
@@ -65,18 +66,63 @@ export function buildReport(input: ReportInput, format: ReportFormat): string {
     compare_error: compareErrors.get(t.name),
   }));
   if (format === 'json') {
-    return JSON.stringify({ file: model.files.map((f) => basename(f.path)), summary: s, reference: comparison?.reference, tensors: rows }, null, 1) + '\n';
+    return (
+      JSON.stringify(
+        { file: model.files.map((f) => basename(f.path)), summary: s, reference: comparison?.reference, tensors: rows },
+        null,
+        1,
+      ) + '\n'
+    );
   }
   if (format === 'csv') {
-    const head = ['name', 'type', 'shape', 'bits_per_weight', 'nbytes', 'min', 'max', 'mean', 'std', 'rms', 'absmax', 'zero_count', 'nan_count', 'rmse', 'rel_rmse', 'snr_db', 'max_abs', 'cosine', 'compare_error'];
+    const head = [
+      'name',
+      'type',
+      'shape',
+      'bits_per_weight',
+      'nbytes',
+      'min',
+      'max',
+      'mean',
+      'std',
+      'rms',
+      'absmax',
+      'zero_count',
+      'nan_count',
+      'rmse',
+      'rel_rmse',
+      'snr_db',
+      'max_abs',
+      'cosine',
+      'compare_error',
+    ];
     const lines = [head.join(',')];
     for (const r of rows) {
-      lines.push([
-        r.name, r.type, r.shape.join('x'), r.bits_per_weight, r.nbytes,
-        r.stats?.min, r.stats?.max, r.stats?.mean, r.stats?.std, r.stats?.rms, r.stats?.absmax, r.stats?.zero_count, r.stats?.nan_count,
-        r.error?.rmse, r.error?.rel_rmse, r.error?.snr_db, r.error?.max_abs, r.error?.cosine,
-        r.compare_error,
-      ].map(csvCell).join(','));
+      lines.push(
+        [
+          r.name,
+          r.type,
+          r.shape.join('x'),
+          r.bits_per_weight,
+          r.nbytes,
+          r.stats?.min,
+          r.stats?.max,
+          r.stats?.mean,
+          r.stats?.std,
+          r.stats?.rms,
+          r.stats?.absmax,
+          r.stats?.zero_count,
+          r.stats?.nan_count,
+          r.error?.rmse,
+          r.error?.rel_rmse,
+          r.error?.snr_db,
+          r.error?.max_abs,
+          r.error?.cosine,
+          r.compare_error,
+        ]
+          .map(csvCell)
+          .join(','),
+      );
     }
     return lines.join('\n') + '\n';
   }
@@ -96,12 +142,16 @@ export function buildReport(input: ReportInput, format: ReportFormat): string {
     const ranked = [...comparison.tensors].sort((a, b) => b.rel_rmse - a.rel_rmse);
     md.push(`#### Error against the reference, worst first`, '');
     md.push(`| tensor | type | rel. RMSE | SNR dB | max abs | cosine |`, `|---|---|---:|---:|---:|---:|`);
-    for (const t of ranked) md.push(`| ${mdName(t.name)} | ${t.type_name} | ${sig(t.rel_rmse)} | ${sig(t.snr_db)} | ${sig(t.max_abs)} | ${sig(t.cosine, 6)} |`);
+    for (const t of ranked)
+      md.push(`| ${mdName(t.name)} | ${t.type_name} | ${sig(t.rel_rmse)} | ${sig(t.snr_db)} | ${sig(t.max_abs)} | ${sig(t.cosine, 6)} |`);
     for (const [name, error] of compareErrors) md.push(`| ${mdName(name)} | not compared: ${mdText(error)} | | | | |`);
     md.push('');
   }
   md.push(`#### Tensors`, '');
   md.push(`| tensor | type | shape | bpw | min | max | std |`, `|---|---|---|---:|---:|---:|---:|`);
-  for (const r of rows) md.push(`| ${mdName(r.name)} | ${r.type} | ${r.shape.join('×')} | ${sig(r.bits_per_weight)} | ${sig(r.stats?.min)} | ${sig(r.stats?.max)} | ${sig(r.stats?.std)} |`);
+  for (const r of rows)
+    md.push(
+      `| ${mdName(r.name)} | ${r.type} | ${r.shape.join('×')} | ${sig(r.bits_per_weight)} | ${sig(r.stats?.min)} | ${sig(r.stats?.max)} | ${sig(r.stats?.std)} |`,
+    );
   return md.join('\n') + '\n';
 }

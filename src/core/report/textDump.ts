@@ -103,7 +103,14 @@ export function dumpOutline(lines: string[]): DumpSymbol[] {
   const close = (s: DumpSymbol | undefined, line: number) => {
     if (s) s.endLine = Math.max(s.line, line);
   };
-  const symbol = (kind: DumpSymbol['kind'], name: string, detail: string, line: number): DumpSymbol => ({ kind, name, detail, line, endLine: line, children: [] });
+  const symbol = (kind: DumpSymbol['kind'], name: string, detail: string, line: number): DumpSymbol => ({
+    kind,
+    name,
+    detail,
+    line,
+    endLine: line,
+    children: [],
+  });
   for (const [i, text] of lines.entries()) {
     let m: RegExpExecArray | null;
     if ((m = DUMP_SECTION.exec(text))) {

@@ -46,7 +46,8 @@ export class ChunkPipeline<C extends { tensor: TensorInfo }, T> {
   async next(): Promise<{ chunk: Chunk<C>; values: Float32Array; result: T }> {
     // let the event loop run between chunks, so that a signal or a cancel is seen during a long write
     await new Promise((resolve) => setImmediate(resolve));
-    while (this.nextToStart < this.chunks.length && this.started.length < Math.max(1, this.inFlight)) this.start(this.chunks[this.nextToStart++]);
+    while (this.nextToStart < this.chunks.length && this.started.length < Math.max(1, this.inFlight))
+      this.start(this.chunks[this.nextToStart++]);
     const oldest = this.started.shift();
     if (!oldest) throw new QuantLensError('io', 'no chunk left to write');
     return { chunk: oldest.chunk, values: oldest.values, result: await oldest.result };

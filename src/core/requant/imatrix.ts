@@ -27,7 +27,8 @@ export async function readImatrix(path: string): Promise<Imatrix> {
   need(4, 'the entry count');
   const entries = view.getInt32(at, true);
   at += 4;
-  if (entries < 0 || entries * 12 > bytes.length) throw new QuantLensError('invalid-value', `imatrix ${path} declares ${entries} entries`, 0);
+  if (entries < 0 || entries * 12 > bytes.length)
+    throw new QuantLensError('invalid-value', `imatrix ${path} declares ${entries} entries`, 0);
   for (let e = 0; e < entries; e++) {
     need(4, 'a name length');
     const len = view.getInt32(at, true);
@@ -90,7 +91,10 @@ export function checkImportance(entry: string, values: Float32Array): void {
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (!(v >= 0) || v === Infinity) {
-      throw new QuantLensError('invalid-value', `imatrix entry ${entry} value ${i} is ${Number.isNaN(v) ? 'NaN' : v}; importance must be finite and not negative`);
+      throw new QuantLensError(
+        'invalid-value',
+        `imatrix entry ${entry} value ${i} is ${Number.isNaN(v) ? 'NaN' : v}; importance must be finite and not negative`,
+      );
     }
   }
 }
@@ -108,7 +112,10 @@ export function importanceFor(table: Imatrix, tensor: TensorInfo): { values: Flo
   if (entry.values.length !== rowLength * matrices) {
     if (tensor.name === 'token_embd.weight') return undefined;
     const need = matrices > 1 ? `${rowLength} x ${matrices} = ${rowLength * matrices} (ne[0] x experts)` : `${rowLength} (ne[0])`;
-    throw new QuantLensError('invalid-value', `imatrix entry ${entry.name} has ${entry.values.length} values; tensor ${tensor.name} [${tensor.shape.join(', ')}] needs ${need}`);
+    throw new QuantLensError(
+      'invalid-value',
+      `imatrix entry ${entry.name} has ${entry.values.length} values; tensor ${tensor.name} [${tensor.shape.join(', ')}] needs ${need}`,
+    );
   }
   checkImportance(entry.name, entry.values);
   return { values: entry.values, perMatrix: rowLength };

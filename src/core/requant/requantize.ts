@@ -46,7 +46,8 @@ export function splitRule(text: string): { pattern: RegExp; value: string } {
 export function parseTensorTypeRule(text: string): TensorTypeRule {
   const { pattern, value: typeName } = splitRule(text);
   const type = typeByName(typeName);
-  if (!type || type.ggmlId === undefined || !GGML_TYPES.has(type.ggmlId)) throw new QuantLensError('usage', `--tensor-type ${text}: unknown ggml type ${typeName}`);
+  if (!type || type.ggmlId === undefined || !GGML_TYPES.has(type.ggmlId))
+    throw new QuantLensError('usage', `--tensor-type ${text}: unknown ggml type ${typeName}`);
   return { pattern, type, text };
 }
 
@@ -85,11 +86,15 @@ export function planRequantize(model: Model, rules: TensorTypeRule[]): RequantPl
       continue;
     }
     const reason =
-      t.shape.length < 2 ? 'one-dimensional tensors (norms, biases) stay as they are'
-      : t.shape[0] % rule.type.blockSize !== 0 ? `row length ${t.shape[0]} is not a multiple of the ${rule.type.name} block size ${rule.type.blockSize}`
-      : !codecForType(t.type) ? `its type ${t.type.name} cannot be decoded`
-      : !quantizerFor(rule.type) ? `Quant Lens cannot write ${rule.type.name} yet`
-      : undefined;
+      t.shape.length < 2
+        ? 'one-dimensional tensors (norms, biases) stay as they are'
+        : t.shape[0] % rule.type.blockSize !== 0
+          ? `row length ${t.shape[0]} is not a multiple of the ${rule.type.name} block size ${rule.type.blockSize}`
+          : !codecForType(t.type)
+            ? `its type ${t.type.name} cannot be decoded`
+            : !quantizerFor(rule.type)
+              ? `Quant Lens cannot write ${rule.type.name} yet`
+              : undefined;
     if (reason) {
       skipped.push({ tensor: t.name, reason });
       newBytes += stored;
@@ -109,7 +114,13 @@ export function planRequantize(model: Model, rules: TensorTypeRule[]): RequantPl
 export const CHUNK_ELEMENTS = 1 << 20;
 
 /** Quantizes one chunk of rows, possibly on another thread; resolves to the chunk's blocks. */
-export type ChunkQuantizer = (to: TensorType, values: Float32Array, nRows: number, nPerRow: number, imatrix?: Float32Array) => Promise<Uint8Array>;
+export type ChunkQuantizer = (
+  to: TensorType,
+  values: Float32Array,
+  nRows: number,
+  nPerRow: number,
+  imatrix?: Float32Array,
+) => Promise<Uint8Array>;
 
 /** FNV-1a over the float32 bits of a stream of values: a cheap fingerprint for verification. */
 class Fingerprint {
@@ -158,12 +169,22 @@ function metadataForWriting(model: Model, readPayload: (arr: ArrayValue) => Uint
     });
 }
 
-export async function writeRequantized(model: Model, plan: RequantPlan, destination: string, options: WriteOptions = {}): Promise<RequantResult> {
+export async function writeRequantized(
+  model: Model,
+  plan: RequantPlan,
+  destination: string,
+  options: WriteOptions = {},
+): Promise<RequantResult> {
   const byName = new Map(plan.changes.map((c) => [c.tensor.name, c]));
   const spans = storedSpans(model);
   for (const [i, t] of model.tensors.entries()) {
     if (spans[i] === undefined && !byName.has(t.name)) {
-      throw new QuantLensError('bad-tensor', `tensor ${t.name} has ${t.type.name} and its size cannot be told from the file layout (another tensor starts at the same byte ${t.absoluteOffset}); refusing to copy it`, t.absoluteOffset, model.files[t.fileIndex].path);
+      throw new QuantLensError(
+        'bad-tensor',
+        `tensor ${t.name} has ${t.type.name} and its size cannot be told from the file layout (another tensor starts at the same byte ${t.absoluteOffset}); refusing to copy it`,
+        t.absoluteOffset,
+        model.files[t.fileIndex].path,
+      );
     }
   }
   // every imatrix entry used is checked before anything is written
@@ -188,19 +209,24 @@ export async function writeRequantized(model: Model, plan: RequantPlan, destinat
   const total = model.tensors.reduce((a, t) => a + t.nElements, 0);
   const fingerprints = new Map<string, number>();
   const copiedHashes = new Map<string, string>();
-  const onThisThread: ChunkQuantizer = async (to, values, nRows, nPerRow, imatrix) => requireQuantizer(to).quantize(values, nRows, nPerRow, imatrix);
+  const onThisThread: ChunkQuantizer = async (to, values, nRows, nPerRow, imatrix) =>
+    requireQuantizer(to).quantize(values, nRows, nPerRow, imatrix);
   const quantize = options.quantize ?? onThisThread;
   // rows of one matrix: all of a 2-D tensor's, one expert's of a 3-D one
   const rowsPerMatrix = (c: PlannedChange) => c.tensor.shape[1] ?? 1;
   const pipeline = new ChunkPipeline<PlannedChange, Uint8Array>(
-    model, plan.changes, (c) => c.tensor.shape[0],
+    model,
+    plan.changes,
+    (c) => c.tensor.shape[0],
     ({ change, firstRow, nRows, rowLength }, values) => {
       const entry = importance.get(change.tensor.name);
       const matrix = Math.floor(firstRow / rowsPerMatrix(change));
       const imatrix = entry?.values.subarray(matrix * entry.perMatrix, (matrix + 1) * entry.perMatrix);
       return quantize(change.to, values, nRows, rowLength, imatrix);
     },
-    options.inFlight ?? 1, options.chunkElements ?? CHUNK_ELEMENTS, rowsPerMatrix,
+    options.inFlight ?? 1,
+    options.chunkElements ?? CHUNK_ELEMENTS,
+    rowsPerMatrix,
   );
   const errors: RequantResult['errors'] = [];
   let done = 0;
@@ -221,7 +247,7 @@ export async function writeRequantized(model: Model, plan: RequantPlan, destinat
           const decoder = codecForType(c.to)!;
           let sourceAbsMax = 0;
           let anyNonzero = false;
-          for (let left = t.nElements; left > 0; ) {
+          for (let left = t.nElements; left > 0;) {
             if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while requantizing ${t.name}`);
             const { values, result: bytes } = await pipeline.next();
             write(bytes);
@@ -240,16 +266,27 @@ export async function writeRequantized(model: Model, plan: RequantPlan, destinat
             options.onProgress?.((done += values.length), total, t.name);
           }
           // weights well inside the type's range that all came out zero: the quantizer was fed something broken
-          if (!anyNonzero && sourceAbsMax >= 1e-3) throw new QuantLensError('invalid-value', `requantizing ${t.name} to ${c.to.name} gave only zeros (its weights reach ${sourceAbsMax.toPrecision(3)}); nothing was written`);
+          if (!anyNonzero && sourceAbsMax >= 1e-3)
+            throw new QuantLensError(
+              'invalid-value',
+              `requantizing ${t.name} to ${c.to.name} gave only zeros (its weights reach ${sourceAbsMax.toPrecision(3)}); nothing was written`,
+            );
           fingerprints.set(t.name, fp.value);
           errors.push({ tensor: t.name, from: c.from.name, to: c.to.name, metrics: acc.result() });
         } else {
           const h = createHash('sha256');
-          await forEachPiece(model.files[t.fileIndex].source, t.absoluteOffset, tensors[i].nbytes, `tensor ${t.name}`, (piece) => {
-            h.update(piece);
-            write(piece);
-            written += piece.length;
-          }, options.isCancelled);
+          await forEachPiece(
+            model.files[t.fileIndex].source,
+            t.absoluteOffset,
+            tensors[i].nbytes,
+            `tensor ${t.name}`,
+            (piece) => {
+              h.update(piece);
+              write(piece);
+              written += piece.length;
+            },
+            options.isCancelled,
+          );
           copiedHashes.set(t.name, h.digest('hex'));
           done += t.nElements;
           options.onProgress?.(done, total, t.name);
@@ -262,7 +299,11 @@ export async function writeRequantized(model: Model, plan: RequantPlan, destinat
       verify: async (tmp) => {
         const check = await openModel(tmp);
         try {
-          if (check.tensors.length !== model.tensors.length) throw new QuantLensError('io', `verification failed: ${check.tensors.length} tensors written, ${model.tensors.length} expected`);
+          if (check.tensors.length !== model.tensors.length)
+            throw new QuantLensError(
+              'io',
+              `verification failed: ${check.tensors.length} tensors written, ${model.tensors.length} expected`,
+            );
           const checkSpans = storedSpans(check);
           for (const [i, t] of check.tensors.entries()) {
             const want = tensors[i];
@@ -270,14 +311,21 @@ export async function writeRequantized(model: Model, plan: RequantPlan, destinat
             // a tensor sized by its layout may gain the final padding
             const sizeOk = isUnknownType(t.type) ? span >= want.nbytes && span < want.nbytes + alignment : t.nbytes === want.nbytes;
             if (t.name !== want.name || t.ggmlTypeId !== want.ggmlTypeId || !sizeOk) {
-              throw new QuantLensError('io', `verification failed at tensor ${want.name}: read back ${t.name} ${t.type.name} ${span} bytes`);
+              throw new QuantLensError(
+                'io',
+                `verification failed at tensor ${want.name}: read back ${t.name} ${t.type.name} ${span} bytes`,
+              );
             }
             const expected = fingerprints.get(t.name);
             if (expected !== undefined) {
               const fp = new Fingerprint();
               forEachChunk(check, t, (v) => fp.add(v as Float32Array));
-              if (fp.value !== expected) throw new QuantLensError('io', `verification failed: ${t.name} does not dequantize to what was computed`);
-            } else if ((await hashOfSpan(check.files[0].source, t.absoluteOffset, want.nbytes, `written tensor ${t.name}`)) !== copiedHashes.get(t.name)) {
+              if (fp.value !== expected)
+                throw new QuantLensError('io', `verification failed: ${t.name} does not dequantize to what was computed`);
+            } else if (
+              (await hashOfSpan(check.files[0].source, t.absoluteOffset, want.nbytes, `written tensor ${t.name}`)) !==
+              copiedHashes.get(t.name)
+            ) {
               throw new QuantLensError('io', `verification failed: the bytes written for ${t.name} differ from those read from the source`);
             }
           }

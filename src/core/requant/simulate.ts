@@ -11,7 +11,15 @@ import { QuantLensError } from '../errors.ts';
 import { buildSafetensorsHeader } from '../formats/safetensorsWriter.ts';
 import { openModel } from '../formats/openModel.ts';
 import { ErrorAccumulator, type ErrorMetrics } from '../analysis/errorMetrics.ts';
-import { candidateId, needsTensorRange, parseCandidate, roundTrip, tensorRange, usableCandidates, type Candidate } from '../analysis/whatIf.ts';
+import {
+  candidateId,
+  needsTensorRange,
+  parseCandidate,
+  roundTrip,
+  tensorRange,
+  usableCandidates,
+  type Candidate,
+} from '../analysis/whatIf.ts';
 import type { ValueRange } from '../quant/schemes.ts';
 import { codecForType } from '../quant/index.ts';
 import { ChunkPipeline } from './chunkPipeline.ts';
@@ -40,7 +48,8 @@ export interface SimulationPlan {
 }
 
 export function planSimulation(model: Model, rules: SimulationRule[]): SimulationPlan {
-  if (model.format !== 'safetensors') throw new QuantLensError('usage', 'simulated quantization writes safetensors files; open a safetensors model');
+  if (model.format !== 'safetensors')
+    throw new QuantLensError('usage', 'simulated quantization writes safetensors files; open a safetensors model');
   const changes: SimulationPlan['changes'] = [];
   const skipped: SimulationPlan['skipped'] = [];
   for (const t of model.tensors) {
@@ -49,11 +58,13 @@ export function planSimulation(model: Model, rules: SimulationRule[]): Simulatio
     if (!rule) continue;
     const rowLength = t.shape[t.shape.length - 1] ?? 1;
     const asGgml = { ...t, shape: [rowLength, t.nElements / Math.max(1, rowLength)] };
-    const reason =
-      !FLOAT_DTYPES.has(t.dtype ?? '') ? `dtype ${t.dtype} is not a float weight`
-      : t.shape.length < 2 ? 'one-dimensional tensors (norms, biases) stay as they are'
-      : !usableCandidates(asGgml, [rule.candidate]).length ? `${candidateId(rule.candidate)} cannot quantize rows of ${rowLength}`
-      : undefined;
+    const reason = !FLOAT_DTYPES.has(t.dtype ?? '')
+      ? `dtype ${t.dtype} is not a float weight`
+      : t.shape.length < 2
+        ? 'one-dimensional tensors (norms, biases) stay as they are'
+        : !usableCandidates(asGgml, [rule.candidate]).length
+          ? `${candidateId(rule.candidate)} cannot quantize rows of ${rowLength}`
+          : undefined;
     if (reason) skipped.push({ tensor: t.name, reason });
     else changes.push({ tensor: t, candidate: rule.candidate });
   }
@@ -82,12 +93,20 @@ export interface SimulateOptions {
 
 type Change = SimulationPlan['changes'][number];
 
-export async function writeSimulated(model: Model, plan: SimulationPlan, destination: string, options: SimulateOptions = {}): Promise<SimulationResult> {
+export async function writeSimulated(
+  model: Model,
+  plan: SimulationPlan,
+  destination: string,
+  options: SimulateOptions = {},
+): Promise<SimulationResult> {
   const changed = new Map(plan.changes.map((c) => [c.tensor.name, c.candidate]));
   const metadata: Record<string, string> = {};
   for (const m of model.metadata) if (!m.key.startsWith('index.')) metadata[m.key] = String(m.value);
   metadata['quantlens.simulated'] = JSON.stringify(plan.changes.map((c) => ({ tensor: c.tensor.name, as: candidateId(c.candidate) })));
-  const header = buildSafetensorsHeader(model.tensors.map((t) => ({ name: t.name, dtype: t.dtype!, shape: t.shape, nbytes: t.nbytes })), metadata);
+  const header = buildSafetensorsHeader(
+    model.tensors.map((t) => ({ name: t.name, dtype: t.dtype!, shape: t.shape, nbytes: t.nbytes })),
+    metadata,
+  );
   const errors: SimulationResult['errors'] = [];
   const total = model.tensors.reduce((a, t) => a + t.nElements, 0);
   let done = 0;
@@ -100,61 +119,83 @@ export async function writeSimulated(model: Model, plan: SimulationPlan, destina
     return r;
   };
   const quantize = options.quantize;
-  const pipeline = new ChunkPipeline<Change, Float32Array>(model, plan.changes, rowLengthOf, async ({ change, nRows, rowLength }, values) => {
-    const c = change.candidate;
-    if (c.kind === 'scheme' || !quantize) return roundTrip(c, values, rowLength, rangeOf(change));
-    // a ggml type: its quantizer on a helper thread, dequantized back here
-    const bytes = await quantize(c.type, values, nRows, rowLength);
-    const back = new Float32Array(values.length);
-    codecForType(c.type)!.dequantize(bytes, back, values.length / c.type.blockSize);
-    return back;
-  }, options.inFlight ?? 1, CHUNK_ELEMENTS);
-  const hashes: string[] = [];
-  await writeFileAtomically(destination, async (write) => {
-    write(header);
-    for (const t of model.tensors) {
-      const c = changed.get(t.name);
-      const h = createHash('sha256');
-      if (!c) {
-        await forEachPiece(model.files[t.fileIndex].source, t.absoluteOffset, t.nbytes, `tensor ${t.name}`, (piece) => {
-          h.update(piece);
-          write(piece);
-        }, options.isCancelled);
-      } else {
-        const acc = new ErrorAccumulator();
-        for (let left = t.nElements; left > 0; ) {
-          if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while simulating ${t.name}`);
-          const { values: ref, result: rec } = await pipeline.next();
-          acc.add(rec, ref);
-          const bytes = encode(t.dtype!, rec);
-          h.update(bytes);
-          write(bytes);
-          left -= ref.length;
-          options.onProgress?.(done + t.nElements - left, total);
-        }
-        errors.push({ tensor: t.name, candidate: candidateId(c), metrics: acc.result() });
-      }
-      hashes.push(h.digest('hex'));
-      done += t.nElements;
-      options.onProgress?.(done, total);
-    }
-  }, {
-    protect: [...model.files.map((f) => f.path), ...(options.otherInputs ?? [])],
-    verify: async (tmp) => {
-      const check = await openModel(tmp);
-      try {
-        const ok = check.tensors.length === model.tensors.length && check.tensors.every((t, i) => t.name === model.tensors[i].name && t.dtype === model.tensors[i].dtype && t.nbytes === model.tensors[i].nbytes);
-        if (!ok) throw new QuantLensError('io', 'verification failed: the written file does not list the same tensors');
-        for (const [i, t] of check.tensors.entries()) {
-          if ((await hashOfSpan(check.files[0].source, t.absoluteOffset, t.nbytes, `written tensor ${t.name}`)) !== hashes[i]) {
-            throw new QuantLensError('io', `verification failed: the bytes read back for ${t.name} differ from those written`);
-          }
-        }
-      } finally {
-        await check.close();
-      }
-      assertSourcesUnchanged(model.files.map((f) => f.source));
+  const pipeline = new ChunkPipeline<Change, Float32Array>(
+    model,
+    plan.changes,
+    rowLengthOf,
+    async ({ change, nRows, rowLength }, values) => {
+      const c = change.candidate;
+      if (c.kind === 'scheme' || !quantize) return roundTrip(c, values, rowLength, rangeOf(change));
+      // a ggml type: its quantizer on a helper thread, dequantized back here
+      const bytes = await quantize(c.type, values, nRows, rowLength);
+      const back = new Float32Array(values.length);
+      codecForType(c.type)!.dequantize(bytes, back, values.length / c.type.blockSize);
+      return back;
     },
-  });
+    options.inFlight ?? 1,
+    CHUNK_ELEMENTS,
+  );
+  const hashes: string[] = [];
+  await writeFileAtomically(
+    destination,
+    async (write) => {
+      write(header);
+      for (const t of model.tensors) {
+        const c = changed.get(t.name);
+        const h = createHash('sha256');
+        if (!c) {
+          await forEachPiece(
+            model.files[t.fileIndex].source,
+            t.absoluteOffset,
+            t.nbytes,
+            `tensor ${t.name}`,
+            (piece) => {
+              h.update(piece);
+              write(piece);
+            },
+            options.isCancelled,
+          );
+        } else {
+          const acc = new ErrorAccumulator();
+          for (let left = t.nElements; left > 0;) {
+            if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while simulating ${t.name}`);
+            const { values: ref, result: rec } = await pipeline.next();
+            acc.add(rec, ref);
+            const bytes = encode(t.dtype!, rec);
+            h.update(bytes);
+            write(bytes);
+            left -= ref.length;
+            options.onProgress?.(done + t.nElements - left, total);
+          }
+          errors.push({ tensor: t.name, candidate: candidateId(c), metrics: acc.result() });
+        }
+        hashes.push(h.digest('hex'));
+        done += t.nElements;
+        options.onProgress?.(done, total);
+      }
+    },
+    {
+      protect: [...model.files.map((f) => f.path), ...(options.otherInputs ?? [])],
+      verify: async (tmp) => {
+        const check = await openModel(tmp);
+        try {
+          const ok =
+            check.tensors.length === model.tensors.length &&
+            check.tensors.every(
+              (t, i) => t.name === model.tensors[i].name && t.dtype === model.tensors[i].dtype && t.nbytes === model.tensors[i].nbytes,
+            );
+          if (!ok) throw new QuantLensError('io', 'verification failed: the written file does not list the same tensors');
+          for (const [i, t] of check.tensors.entries()) {
+            if ((await hashOfSpan(check.files[0].source, t.absoluteOffset, t.nbytes, `written tensor ${t.name}`)) !== hashes[i]) {
+              throw new QuantLensError('io', `verification failed: the bytes read back for ${t.name} differ from those written`);
+            }
+          }
+        } finally {
+          await check.close();
+        }
+        assertSourcesUnchanged(model.files.map((f) => f.source));
+      },
+    },
+  );
   return { path: destination, errors };
 }

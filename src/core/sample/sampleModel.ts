@@ -55,7 +55,13 @@ export function writeSampleModel(): Uint8Array {
   const tensors: { name: string; shape: number[]; ggmlTypeId: number; data: Uint8Array; nbytes: number }[] = [];
   const add = (name: string, shape: number[], values: Float32Array, type: 'F32' | 'F16' | 'Q8_0') => {
     const data = type === 'F32' ? new Uint8Array(values.buffer.slice(0)) : type === 'F16' ? encodeF16(values) : quantizeQ8_0(values);
-    tensors.push({ name, shape, ggmlTypeId: type === 'F32' ? GgmlType.F32 : type === 'F16' ? GgmlType.F16 : GgmlType.Q8_0, data, nbytes: data.length });
+    tensors.push({
+      name,
+      shape,
+      ggmlTypeId: type === 'F32' ? GgmlType.F32 : type === 'F16' ? GgmlType.F16 : GgmlType.Q8_0,
+      data,
+      nbytes: data.length,
+    });
   };
   add('token_embd.weight', [E, V], weights(r, E, V, 0.02), 'Q8_0');
   for (let b = 0; b < SAMPLE_BLOCKS; b++) {
@@ -94,7 +100,11 @@ export function writeSampleModel(): Uint8Array {
     { key: 'tokenizer.ggml.scores', type: 'ARRAY', value: { elementType: 'FLOAT32', values: tokens.map((_, i) => -i) } },
     { key: 'tokenizer.ggml.bos_token_id', type: 'UINT32', value: 1 },
     { key: 'tokenizer.ggml.eos_token_id', type: 'UINT32', value: 2 },
-    { key: 'tokenizer.chat_template', type: 'STRING', value: "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}\n{% endfor %}<|assistant|>\n" },
+    {
+      key: 'tokenizer.chat_template',
+      type: 'STRING',
+      value: "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}\n{% endfor %}<|assistant|>\n",
+    },
   ];
   return buildGgufFile(entries, tensors);
 }

@@ -15,9 +15,19 @@ function here(): string {
 export function loadWasmModule<T>(file: string): T {
   const places = [join(here(), file), join(here(), '..', '..', '..', 'dist', file), join(process.cwd(), 'dist', file)];
   const path = places.find((p) => existsSync(p));
-  if (!path) throw new QuantLensError('wasm', `the WebAssembly module ${file} is missing (looked in ${places.join(', ')}); run node scripts/build-wasm.mjs`);
+  if (!path)
+    throw new QuantLensError(
+      'wasm',
+      `the WebAssembly module ${file} is missing (looked in ${places.join(', ')}); run node scripts/build-wasm.mjs`,
+    );
   try {
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(path)), { env: { abort: () => { throw new Error('wasm abort'); } } });
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(path)), {
+      env: {
+        abort: () => {
+          throw new Error('wasm abort');
+        },
+      },
+    });
     return instance.exports as unknown as T;
   } catch (e) {
     throw new QuantLensError('wasm', `the WebAssembly module ${path} does not load: ${e instanceof Error ? e.message : String(e)}`);

@@ -37,7 +37,10 @@ export function requireTarget(ctx: CommandContext, arg: unknown): vscode.Uri | u
 }
 
 /** Long work with a cancellable progress notification (percent done). */
-export function withJob<T>(title: string, run: (progress: (done: number, total: number) => void, token: vscode.CancellationToken) => Promise<T>): Thenable<T> {
+export function withJob<T>(
+  title: string,
+  run: (progress: (done: number, total: number) => void, token: vscode.CancellationToken) => Promise<T>,
+): Thenable<T> {
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) => {
     let last = 0;
     return run((done, total) => {
@@ -51,7 +54,12 @@ export function withJob<T>(title: string, run: (progress: (done: number, total: 
 }
 
 /** A worker job that `token` cancels. */
-export function runWithCancel<J extends WorkerJob>(ctx: CommandContext, job: J, progress: (d: number, t: number) => void, token: vscode.CancellationToken): Promise<ResultOf<J>> {
+export function runWithCancel<J extends WorkerJob>(
+  ctx: CommandContext,
+  job: J,
+  progress: (d: number, t: number) => void,
+  token: vscode.CancellationToken,
+): Promise<ResultOf<J>> {
   const handle = ctx.pool.run(job, progress);
   token.onCancellationRequested(() => handle.cancel());
   return handle.promise;
@@ -69,7 +77,10 @@ export function exactNames(names: string[]): string {
 
 /** Patterns separated by spaces, each given `type`: llama.cpp --tensor-type rules. */
 export function rulesFor(patterns: string, type: string): string[] {
-  return patterns.split(/\s+/).filter(Boolean).map((p) => `${p}=${type}`);
+  return patterns
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((p) => `${p}=${type}`);
 }
 
 export function refuseUntrusted(): void {

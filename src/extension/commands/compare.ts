@@ -42,7 +42,9 @@ async function compareWith(ctx: CommandContext, uri: vscode.Uri, reference: stri
     ctx.provider.post(open, { type: 'comparison', comparison: result.comparison });
     return;
   }
-  const text = await withJob(title, (p, t) => runWithCancel(ctx, { kind: 'report', path: modelLocation(uri), reference, format: 'md' }, p, t));
+  const text = await withJob(title, (p, t) =>
+    runWithCancel(ctx, { kind: 'report', path: modelLocation(uri), reference, format: 'md' }, p, t),
+  );
   const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: text.text });
   await vscode.window.showTextDocument(doc, { preview: false });
 }

@@ -29,12 +29,14 @@ const COMMANDS: Record<string, Command> = {
 
 export function registerCommands(context: vscode.ExtensionContext, ctx: CommandContext): void {
   for (const [id, command] of Object.entries(COMMANDS)) {
-    context.subscriptions.push(vscode.commands.registerCommand(id, async (...args: unknown[]) => {
-      try {
-        await command(ctx, ...args);
-      } catch (e) {
-        void vscode.window.showErrorMessage(`Quant Lens: ${oneLine(e)}`);
-      }
-    }));
+    context.subscriptions.push(
+      vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+        try {
+          await command(ctx, ...args);
+        } catch (e) {
+          void vscode.window.showErrorMessage(`Quant Lens: ${oneLine(e)}`);
+        }
+      }),
+    );
   }
 }

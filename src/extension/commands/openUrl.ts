@@ -14,11 +14,13 @@ export function urlOfReference(input: string): string | { error: string } {
   const text = input.trim();
   const url = isUrl(text) ? (hubUrl(text) ?? text) : hubUrl(text.startsWith('hf://') ? text : `hf://${text}`);
   if (!url) return { error: 'give an http(s) URL, or a Hub file as owner/repo/file.gguf' };
-  if (!/\.(gguf|safetensors|json)$/i.test(new URL(url).pathname)) return { error: 'the URL must end in a .gguf, .safetensors or model.safetensors.index.json file' };
+  if (!/\.(gguf|safetensors|json)$/i.test(new URL(url).pathname))
+    return { error: 'the URL must end in a .gguf, .safetensors or model.safetensors.index.json file' };
   return url;
 }
 
-const PROMPT = 'A Hugging Face file (owner/repo/model.gguf, or its page or download URL), or any URL of a server that answers range requests';
+const PROMPT =
+  'A Hugging Face file (owner/repo/model.gguf, or its page or download URL), or any URL of a server that answers range requests';
 
 /** Asks for a model's URL (or takes `given`); undefined when the user gives none. */
 export async function askForModelUrl(title: string, given?: unknown): Promise<string | undefined> {

@@ -22,7 +22,11 @@ export class QuickFlow implements vscode.Disposable {
    * A choice; undefined if the user pressed Escape. `accepts` says which items end the step (others, such as
    * preview rows, leave it open).
    */
-  pick<T extends vscode.QuickPickItem>(title: string, items: T[], options: { placeholder?: string; accepts?: (item: T) => boolean } = {}): Promise<T | undefined> {
+  pick<T extends vscode.QuickPickItem>(
+    title: string,
+    items: T[],
+    options: { placeholder?: string; accepts?: (item: T) => boolean } = {},
+  ): Promise<T | undefined> {
     const input = vscode.window.createQuickPick<T>();
     input.title = title;
     input.items = items;

@@ -11,7 +11,16 @@ import { requiresImatrix, writableTypes } from '../../core/types.ts';
 import { formatBytes, formatCount } from '../../core/analysis/summary.ts';
 import type { JobResults } from '../../shared/workerProtocol.ts';
 import type { Model } from '../../core/model.ts';
-import { exactNames, refuseUntrusted, requireTarget, rulesFor, runWithCancel, selectedTensors, withJob, type CommandContext } from './common.ts';
+import {
+  exactNames,
+  refuseUntrusted,
+  requireTarget,
+  rulesFor,
+  runWithCancel,
+  selectedTensors,
+  withJob,
+  type CommandContext,
+} from './common.ts';
 import { besideModel, modelLocation, modelName } from '../modelUri.ts';
 import { QuickFlow } from './quickFlow.ts';
 
@@ -49,7 +58,14 @@ export async function requantize(ctx: CommandContext, arg: unknown, tensors: unk
   }
 }
 
-async function requantizeSteps(ctx: CommandContext, uri: vscode.Uri, model: Model, tensors: unknown, imatrix: string | undefined, flow: QuickFlow): Promise<void> {
+async function requantizeSteps(
+  ctx: CommandContext,
+  uri: vscode.Uri,
+  model: Model,
+  tensors: unknown,
+  imatrix: string | undefined,
+  flow: QuickFlow,
+): Promise<void> {
   const typePick = await flow.pick(
     `Quant Lens: requantize to which type?${imatrix ? ` (importance matrix ${basename(imatrix)})` : ''}`,
     writableTypes().map((t) => ({
@@ -64,15 +80,20 @@ async function requantizeSteps(ctx: CommandContext, uri: vscode.Uri, model: Mode
     throw new Error(`${typePick.label} needs an importance matrix: run "Quant Lens: Load Importance Matrix…" first`);
   }
   const selected = selectedTensors(tensors);
-  const patterns = await flow.text('Tensors to change (regular expressions, llama.cpp --tensor-type style; several separated by spaces, last match wins)', {
-    value: selected ? exactNames(selected) : 'attn_v|ffn_down',
-    prompt: `Each pattern gets ${typePick.label}. Example: attn_v|ffn_down  or  blk\\.(0|1)\\.`,
-  });
+  const patterns = await flow.text(
+    'Tensors to change (regular expressions, llama.cpp --tensor-type style; several separated by spaces, last match wins)',
+    {
+      value: selected ? exactNames(selected) : 'attn_v|ffn_down',
+      prompt: `Each pattern gets ${typePick.label}. Example: attn_v|ffn_down  or  blk\\.(0|1)\\.`,
+    },
+  );
   if (!patterns) return;
   const rules = rulesFor(patterns, typePick.label);
   const plan = planRequantize(model, rules.map(parseTensorTypeRule));
   if (!plan.changes.length) {
-    void vscode.window.showWarningMessage(`Quant Lens: no tensor would change${plan.skipped.length ? ` (${plan.skipped[0].tensor}: ${plan.skipped[0].reason})` : ''}.`);
+    void vscode.window.showWarningMessage(
+      `Quant Lens: no tensor would change${plan.skipped.length ? ` (${plan.skipped[0].tensor}: ${plan.skipped[0].reason})` : ''}.`,
+    );
     return;
   }
   const delta = plan.newBytes - plan.oldBytes;
@@ -89,8 +110,17 @@ async function requantizeSteps(ctx: CommandContext, uri: vscode.Uri, model: Mode
   const preview = await flow.pick(
     'Quant Lens: requantize preview',
     [
-      { label: `$(check) Write ${plan.changes.length} changed tensors`, description: `${formatBytes(plan.oldBytes)} → ${formatBytes(plan.newBytes)} (${delta >= 0 ? '+' : '−'}${formatBytes(Math.abs(delta))})`, go: true },
-      ...plan.changes.map((c) => ({ label: c.tensor.name, description: `${c.from.name} → ${c.to.name}`, detail: `${formatBytes(c.oldBytes)} → ${formatBytes(c.newBytes)}${errorText(errorOf, c.tensor.name)}`, go: false })),
+      {
+        label: `$(check) Write ${plan.changes.length} changed tensors`,
+        description: `${formatBytes(plan.oldBytes)} → ${formatBytes(plan.newBytes)} (${delta >= 0 ? '+' : '−'}${formatBytes(Math.abs(delta))})`,
+        go: true,
+      },
+      ...plan.changes.map((c) => ({
+        label: c.tensor.name,
+        description: `${c.from.name} → ${c.to.name}`,
+        detail: `${formatBytes(c.oldBytes)} → ${formatBytes(c.newBytes)}${errorText(errorOf, c.tensor.name)}`,
+        go: false,
+      })),
       ...plan.skipped.map((s) => ({ label: `$(circle-slash) ${s.tensor}`, description: 'unchanged', detail: s.reason, go: false })),
     ],
     // the change rows are the preview: choosing one keeps the preview open
@@ -100,13 +130,18 @@ async function requantizeSteps(ctx: CommandContext, uri: vscode.Uri, model: Mode
   const ext = extname(modelName(uri));
   const base = basename(modelName(uri), ext).replace(/-\d{5}-of-\d{5}$/, '');
   // asked while the flow is still open: the dialog takes its place rather than the editor taking the focus
-  const dest = await vscode.window.showSaveDialog({ defaultUri: besideModel(uri, `${base}-${typePick.label}.gguf`), filters: { GGUF: ['gguf'] } });
+  const dest = await vscode.window.showSaveDialog({
+    defaultUri: besideModel(uri, `${base}-${typePick.label}.gguf`),
+    filters: { GGUF: ['gguf'] },
+  });
   flow.dispose();
   if (!dest) return;
   if (model.files.some((f) => f.path === dest.fsPath)) throw new Error('refusing to overwrite the source file; choose another name');
   const result = await withJob(`Quant Lens: writing ${basename(dest.fsPath)}`, (p, t) =>
     runWithCancel(ctx, { kind: 'requantize', path: modelLocation(uri), output: dest.fsPath, rules, imatrix }, p, t),
   );
-  void vscode.window.showInformationMessage(`Quant Lens: wrote ${basename(result.output)} (${formatBytes(result.bytes)}, ${result.changed} tensors changed, verified).`);
+  void vscode.window.showInformationMessage(
+    `Quant Lens: wrote ${basename(result.output)} (${formatBytes(result.bytes)}, ${result.changed} tensors changed, verified).`,
+  );
   await vscode.commands.executeCommand('vscode.openWith', dest, VIEW_TYPE);
 }

@@ -6,7 +6,16 @@ import * as vscode from 'vscode';
 import { basename } from 'node:path';
 import { VIEW_TYPE } from '../modelEditorProvider.ts';
 import { requiresImatrix, writableTypes } from '../../core/types.ts';
-import { exactNames, refuseUntrusted, requireTarget, rulesFor, runWithCancel, selectedTensors, withJob, type CommandContext } from './common.ts';
+import {
+  exactNames,
+  refuseUntrusted,
+  requireTarget,
+  rulesFor,
+  runWithCancel,
+  selectedTensors,
+  withJob,
+  type CommandContext,
+} from './common.ts';
 import { besideModel, modelLocation, modelName } from '../modelUri.ts';
 import { QuickFlow } from './quickFlow.ts';
 
@@ -17,7 +26,9 @@ export async function simulate(ctx: CommandContext, arg: unknown, tensors: unkno
   if (!uri) return;
   refuseUntrusted();
   const candidates = [
-    ...writableTypes().filter((t) => t.blockSize > 1 && !requiresImatrix(t)).map((t) => ({ label: t.name, description: `${t.bitsPerWeight.toFixed(3)} bpw (ggml)` })),
+    ...writableTypes()
+      .filter((t) => t.blockSize > 1 && !requiresImatrix(t))
+      .map((t) => ({ label: t.name, description: `${t.bitsPerWeight.toFixed(3)} bpw (ggml)` })),
     ...SCHEMES.map((s) => ({ label: s, description: 'textbook scheme' })),
   ];
   const flow = new QuickFlow();
@@ -28,17 +39,26 @@ export async function simulate(ctx: CommandContext, arg: unknown, tensors: unkno
     pick = await flow.pick('Quant Lens: simulate which quantization? (quantize → dequantize, stored in the original dtype)', candidates);
     if (!pick) return;
     const selected = selectedTensors(tensors);
-    const patterns = await flow.text('Tensors to replace (regular expressions, several separated by spaces, last match wins)', { value: selected ? exactNames(selected) : 'proj' });
+    const patterns = await flow.text('Tensors to replace (regular expressions, several separated by spaces, last match wins)', {
+      value: selected ? exactNames(selected) : 'proj',
+    });
     if (!patterns) return;
     rules = rulesFor(patterns, pick.label);
     const base = modelName(uri).replace(/(-\d{5}-of-\d{5})?\.safetensors$|\.safetensors\.index\.json$/, '');
     // asked while the flow is still open: the dialog takes its place rather than the editor taking the focus
-    dest = await vscode.window.showSaveDialog({ defaultUri: besideModel(uri, `${base}-sim-${pick.label}.safetensors`), filters: { safetensors: ['safetensors'] } });
+    dest = await vscode.window.showSaveDialog({
+      defaultUri: besideModel(uri, `${base}-sim-${pick.label}.safetensors`),
+      filters: { safetensors: ['safetensors'] },
+    });
   } finally {
     flow.dispose();
   }
   if (!dest) return;
-  const result = await withJob(`Quant Lens: writing ${basename(dest.fsPath)}`, (p, t) => runWithCancel(ctx, { kind: 'simulate', path: modelLocation(uri), output: dest.fsPath, rules }, p, t));
-  void vscode.window.showInformationMessage(`Quant Lens: wrote ${basename(result.output)} (${result.changed} tensors replaced by simulated ${pick.label}, verified).`);
+  const result = await withJob(`Quant Lens: writing ${basename(dest.fsPath)}`, (p, t) =>
+    runWithCancel(ctx, { kind: 'simulate', path: modelLocation(uri), output: dest.fsPath, rules }, p, t),
+  );
+  void vscode.window.showInformationMessage(
+    `Quant Lens: wrote ${basename(result.output)} (${result.changed} tensors replaced by simulated ${pick.label}, verified).`,
+  );
   await vscode.commands.executeCommand('vscode.openWith', dest, VIEW_TYPE);
 }

@@ -57,7 +57,16 @@ const i64: QuantCodec = {
   },
 };
 
-export const floatCodecs: Partial<Record<GgmlType, QuantCodec>> = { [GgmlType.F32]: f32, [GgmlType.F16]: f16, [GgmlType.BF16]: bf16, [GgmlType.F64]: f64, [GgmlType.I8]: i8, [GgmlType.I16]: i16, [GgmlType.I32]: i32, [GgmlType.I64]: i64 };
+export const floatCodecs: Partial<Record<GgmlType, QuantCodec>> = {
+  [GgmlType.F32]: f32,
+  [GgmlType.F16]: f16,
+  [GgmlType.BF16]: bf16,
+  [GgmlType.F64]: f64,
+  [GgmlType.I8]: i8,
+  [GgmlType.I16]: i16,
+  [GgmlType.I32]: i32,
+  [GgmlType.I64]: i64,
+};
 
 function lookupCodec(table: Float32Array): QuantCodec {
   return {

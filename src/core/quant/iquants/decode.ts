@@ -88,9 +88,26 @@ const iq2xxs = iqCodec(
       d,
       fields: [
         declaredField(IQ2XXS_ROW, 'd', [d], 'super-block scale (fp16)'),
-        declaredField(IQ2XXS_ROW, 'qs', gridIndices(32, (k) => src[o + 2 + 8 * (k >> 2) + (k & 3)]), '32 grid indices (256-point E8 grid), 4 per 32 weights; plus per 32: 4 × 7 sign bits and a 4-bit scale'),
-        { name: 'signs', offset: 2, size: 0, values: gridIndices(32, (k) => KSIGNS_IQ2XS[(aux(k >> 2) >>> (7 * (k & 3))) & 127]), note: 'sign byte of each group of 8 (bit j set = weight j negative)' },
-        { name: 'scales', offset: 2, size: 0, values: gridIndices(8, (ib) => aux(ib) >>> 28), note: '4-bit scale per 32: db = d·(0.5 + s)/4' },
+        declaredField(
+          IQ2XXS_ROW,
+          'qs',
+          gridIndices(32, (k) => src[o + 2 + 8 * (k >> 2) + (k & 3)]),
+          '32 grid indices (256-point E8 grid), 4 per 32 weights; plus per 32: 4 × 7 sign bits and a 4-bit scale',
+        ),
+        {
+          name: 'signs',
+          offset: 2,
+          size: 0,
+          values: gridIndices(32, (k) => KSIGNS_IQ2XS[(aux(k >> 2) >>> (7 * (k & 3))) & 127]),
+          note: 'sign byte of each group of 8 (bit j set = weight j negative)',
+        },
+        {
+          name: 'scales',
+          offset: 2,
+          size: 0,
+          values: gridIndices(8, (ib) => aux(ib) >>> 28),
+          note: '4-bit scale per 32: db = d·(0.5 + s)/4',
+        },
       ],
     };
   },
@@ -130,8 +147,18 @@ const iq2xs = iqCodec(
       d,
       fields: [
         declaredField(IQ2XS_ROW, 'd', [d], 'super-block scale (fp16)'),
-        declaredField(IQ2XS_ROW, 'qs', gridIndices(32, (k) => u16(src, o + 2 + 2 * k) & 511), '9-bit grid indices (512-point grid), one per 8 weights; the top 7 bits of each u16 are its signs'),
-        declaredField(IQ2XS_ROW, 'scales', gridIndices(16, (k) => (src[o + 66 + (k >> 1)] >> (4 * (k & 1))) & 0xf), '4-bit scale per 16 weights: db = d·(0.5 + s)/4'),
+        declaredField(
+          IQ2XS_ROW,
+          'qs',
+          gridIndices(32, (k) => u16(src, o + 2 + 2 * k) & 511),
+          '9-bit grid indices (512-point grid), one per 8 weights; the top 7 bits of each u16 are its signs',
+        ),
+        declaredField(
+          IQ2XS_ROW,
+          'scales',
+          gridIndices(16, (k) => (src[o + 66 + (k >> 1)] >> (4 * (k & 1))) & 0xf),
+          '4-bit scale per 16 weights: db = d·(0.5 + s)/4',
+        ),
       ],
     };
   },
@@ -139,7 +166,8 @@ const iq2xs = iqCodec(
 
 // ------------------------------------------------------------------------------------------------ IQ2_S
 
-const iq2sIndex = (src: Uint8Array, o: number, ib: number, l: number) => src[o + 2 + 4 * ib + l] | ((src[o + 66 + ib] << (8 - 2 * l)) & 0x300);
+const iq2sIndex = (src: Uint8Array, o: number, ib: number, l: number) =>
+  src[o + 2 + 4 * ib + l] | ((src[o + 66 + ib] << (8 - 2 * l)) & 0x300);
 
 const IQ2S_ROW = traits(GgmlType.IQ2_S);
 const iq2s = iqCodec(
@@ -168,10 +196,20 @@ const iq2s = iqCodec(
       d,
       fields: [
         declaredField(IQ2S_ROW, 'd', [d], 'super-block scale (fp16)'),
-        declaredField(IQ2S_ROW, 'qs', gridIndices(32, (k) => iq2sIndex(src, o, k >> 2, k & 3)), '10-bit grid indices (1024-point grid), low 8 bits here, high 2 in qh'),
+        declaredField(
+          IQ2S_ROW,
+          'qs',
+          gridIndices(32, (k) => iq2sIndex(src, o, k >> 2, k & 3)),
+          '10-bit grid indices (1024-point grid), low 8 bits here, high 2 in qh',
+        ),
         declaredField(IQ2S_ROW, 'signs', Array.from(src.subarray(o + 34, o + 66)), 'sign byte of each group of 8'),
         declaredField(IQ2S_ROW, 'qh', Array.from(src.subarray(o + 66, o + 74)), 'high bits of the grid indices'),
-        declaredField(IQ2S_ROW, 'scales', gridIndices(16, (k) => (src[o + 74 + (k >> 1)] >> (4 * (k & 1))) & 0xf), '4-bit scale per 16 weights: db = d·(0.5 + s)/4'),
+        declaredField(
+          IQ2S_ROW,
+          'scales',
+          gridIndices(16, (k) => (src[o + 74 + (k >> 1)] >> (4 * (k & 1))) & 0xf),
+          '4-bit scale per 16 weights: db = d·(0.5 + s)/4',
+        ),
       ],
     };
   },
@@ -209,8 +247,18 @@ const iq3xxs = iqCodec(
       d,
       fields: [
         declaredField(IQ3XXS_ROW, 'd', [d], 'super-block scale (fp16)'),
-        declaredField(IQ3XXS_ROW, 'qs', Array.from(src.subarray(o + 2, o + 66)), 'grid indices (256-point grid of 4-tuples), one per 4 weights'),
-        declaredField(IQ3XXS_ROW, 'scales_and_signs', gridIndices(8, (ib) => u32(src, o + 66 + 4 * ib) >>> 28), 'per 32 weights: 4 × 7 sign bits and a 4-bit scale (shown): db = d·(0.5 + s)/2'),
+        declaredField(
+          IQ3XXS_ROW,
+          'qs',
+          Array.from(src.subarray(o + 2, o + 66)),
+          'grid indices (256-point grid of 4-tuples), one per 4 weights',
+        ),
+        declaredField(
+          IQ3XXS_ROW,
+          'scales_and_signs',
+          gridIndices(8, (ib) => u32(src, o + 66 + 4 * ib) >>> 28),
+          'per 32 weights: 4 × 7 sign bits and a 4-bit scale (shown): db = d·(0.5 + s)/2',
+        ),
       ],
     };
   },
@@ -254,10 +302,20 @@ const iq3s = iqCodec(
       d,
       fields: [
         declaredField(IQ3S_ROW, 'd', [d], 'super-block scale (fp16)'),
-        declaredField(IQ3S_ROW, 'qs', gridIndices(64, (k) => src[o + 2 + k] | ((src[o + 66 + (k >> 3)] << (8 - (k & 7))) & 256)), '9-bit grid indices (512-point grid of 4-tuples), low 8 bits here'),
+        declaredField(
+          IQ3S_ROW,
+          'qs',
+          gridIndices(64, (k) => src[o + 2 + k] | ((src[o + 66 + (k >> 3)] << (8 - (k & 7))) & 256)),
+          '9-bit grid indices (512-point grid of 4-tuples), low 8 bits here',
+        ),
         declaredField(IQ3S_ROW, 'qh', Array.from(src.subarray(o + 66, o + 74)), 'ninth bit of each grid index'),
         declaredField(IQ3S_ROW, 'signs', Array.from(src.subarray(o + 74, o + 106)), 'sign byte of each group of 8'),
-        declaredField(IQ3S_ROW, 'scales', gridIndices(8, (k) => (src[o + 106 + (k >> 1)] >> (4 * (k & 1))) & 0xf), '4-bit scale per 32 weights: db = d·(1 + 2s)'),
+        declaredField(
+          IQ3S_ROW,
+          'scales',
+          gridIndices(8, (k) => (src[o + 106 + (k >> 1)] >> (4 * (k & 1))) & 0xf),
+          '4-bit scale per 32 weights: db = d·(1 + 2s)',
+        ),
       ],
     };
   },
@@ -295,8 +353,18 @@ const iq1s = iqCodec(
       d,
       fields: [
         declaredField(IQ1S_ROW, 'd', [d], 'super-block scale (fp16)'),
-        declaredField(IQ1S_ROW, 'qs', gridIndices(32, (k) => src[o + 2 + k] | (((qh(k >> 2) >> (3 * (k & 3))) & 7) << 8)), '11-bit grid indices (2048-point ternary grid), low 8 bits here'),
-        declaredField(IQ1S_ROW, 'qh', gridIndices(8, (ib) => (qh(ib) >> 12) & 7), 'per 32 weights: 4 × 3 high index bits, a 3-bit scale (shown: dl = d·(2s + 1)) and the sign of the ±1/8 shift'),
+        declaredField(
+          IQ1S_ROW,
+          'qs',
+          gridIndices(32, (k) => src[o + 2 + k] | (((qh(k >> 2) >> (3 * (k & 3))) & 7) << 8)),
+          '11-bit grid indices (2048-point ternary grid), low 8 bits here',
+        ),
+        declaredField(
+          IQ1S_ROW,
+          'qh',
+          gridIndices(8, (ib) => (qh(ib) >> 12) & 7),
+          'per 32 weights: 4 × 3 high index bits, a 3-bit scale (shown: dl = d·(2s + 1)) and the sign of the ±1/8 shift',
+        ),
       ],
     };
   },
@@ -326,7 +394,12 @@ const iq1m = iqCodec(
       const qs = o + 4 * ib;
       const qh0 = src[o + 32 + 2 * ib];
       const qh1 = src[o + 33 + 2 * ib];
-      const idx = [src[qs] | ((qh0 << 8) & 0x700), src[qs + 1] | ((qh0 << 4) & 0x700), src[qs + 2] | ((qh1 << 8) & 0x700), src[qs + 3] | ((qh1 << 4) & 0x700)];
+      const idx = [
+        src[qs] | ((qh0 << 8) & 0x700),
+        src[qs + 1] | ((qh0 << 4) & 0x700),
+        src[qs + 2] | ((qh1 << 8) & 0x700),
+        src[qs + 3] | ((qh1 << 4) & 0x700),
+      ];
       const delta = [qh0 & 0x08, qh0 & 0x80, qh1 & 0x08, qh1 & 0x80].map((b) => (b ? -IQ1S_DELTA : IQ1S_DELTA));
       for (let l = 0; l < 4; l++, y += 8) {
         const dl = l < 2 ? dl1 : dl2;
@@ -345,12 +418,27 @@ const iq1m = iqCodec(
     return {
       d,
       fields: [
-        declaredField(IQ1M_ROW, 'qs', Array.from(src.subarray(o, o + 32)), 'grid index low 8 bits (2048-point ternary grid), one per 8 weights'),
-        declaredField(IQ1M_ROW, 'qh', Array.from(src.subarray(o + 32, o + 48)), 'per 8 weights: 3 high index bits and the sign of the ±1/8 shift'),
-        declaredField(IQ1M_ROW, 'scales', gridIndices(16, (k) => {
-          const ib = k >> 1;
-          return (u16(src, o + 48 + 2 * (ib >> 1)) >> (6 * (ib % 2) + 3 * (k & 1))) & 7;
-        }), `3-bit scale per 16 weights (dl = d·(2s + 1)); the top nibbles hold d = ${d} (fp16)`),
+        declaredField(
+          IQ1M_ROW,
+          'qs',
+          Array.from(src.subarray(o, o + 32)),
+          'grid index low 8 bits (2048-point ternary grid), one per 8 weights',
+        ),
+        declaredField(
+          IQ1M_ROW,
+          'qh',
+          Array.from(src.subarray(o + 32, o + 48)),
+          'per 8 weights: 3 high index bits and the sign of the ±1/8 shift',
+        ),
+        declaredField(
+          IQ1M_ROW,
+          'scales',
+          gridIndices(16, (k) => {
+            const ib = k >> 1;
+            return (u16(src, o + 48 + 2 * (ib >> 1)) >> (6 * (ib % 2) + 3 * (k & 1))) & 7;
+          }),
+          `3-bit scale per 16 weights (dl = d·(2s + 1)); the top nibbles hold d = ${d} (fp16)`,
+        ),
       ],
     };
   },
@@ -373,12 +461,19 @@ const iq4nl: QuantCodec = {
   decodeBlock(src, o) {
     const d = f16(src, o);
     const codes = gridIndices(32, (k) => IQ4NL_LEVELS[k < 16 ? src[o + 2 + k] & 0xf : src[o + 2 + k - 16] >> 4]);
-    return { d, fields: [declaredField(IQ4NL_ROW, 'd', [d], 'block scale (fp16)'), declaredField(IQ4NL_ROW, 'qs', codes, 'non-linear levels (−127 .. 113) in weight order: w = d·level')] };
+    return {
+      d,
+      fields: [
+        declaredField(IQ4NL_ROW, 'd', [d], 'block scale (fp16)'),
+        declaredField(IQ4NL_ROW, 'qs', codes, 'non-linear levels (−127 .. 113) in weight order: w = d·level'),
+      ],
+    };
   },
   blockScales: f16BlockScales(IQ4NL_ROW),
 };
 
-const iq4xsLs = (src: Uint8Array, o: number, ib: number) => ((src[o + 4 + (ib >> 1)] >> (4 * (ib % 2))) & 0xf) | (((u16(src, o + 2) >> (2 * ib)) & 3) << 4);
+const iq4xsLs = (src: Uint8Array, o: number, ib: number) =>
+  ((src[o + 4 + (ib >> 1)] >> (4 * (ib % 2))) & 0xf) | (((u16(src, o + 2) >> (2 * ib)) & 3) << 4);
 
 const IQ4XS_ROW = traits(GgmlType.IQ4_XS);
 const iq4xs = iqCodec(
@@ -406,13 +501,28 @@ const iq4xs = iqCodec(
       d,
       fields: [
         declaredField(IQ4XS_ROW, 'd', [d], 'super-block scale (fp16)'),
-        declaredField(IQ4XS_ROW, 'scales_h', gridIndices(8, (ib) => (u16(src, o + 2) >> (2 * ib)) & 3), 'high 2 bits of the 6-bit sub-block scales'),
-        declaredField(IQ4XS_ROW, 'scales_l', gridIndices(8, (ib) => iq4xsLs(src, o, ib) - 32), '6-bit sub-block scales, unpacked, minus 32 (dl = d·s)'),
-        declaredField(IQ4XS_ROW, 'qs', gridIndices(256, (k) => {
-          const ib = k >> 5;
-          const j = k & 31;
-          return IQ4NL_LEVELS[j < 16 ? src[o + 8 + 16 * ib + j] & 0xf : src[o + 8 + 16 * ib + j - 16] >> 4];
-        }), 'non-linear levels (−127 .. 113) in weight order'),
+        declaredField(
+          IQ4XS_ROW,
+          'scales_h',
+          gridIndices(8, (ib) => (u16(src, o + 2) >> (2 * ib)) & 3),
+          'high 2 bits of the 6-bit sub-block scales',
+        ),
+        declaredField(
+          IQ4XS_ROW,
+          'scales_l',
+          gridIndices(8, (ib) => iq4xsLs(src, o, ib) - 32),
+          '6-bit sub-block scales, unpacked, minus 32 (dl = d·s)',
+        ),
+        declaredField(
+          IQ4XS_ROW,
+          'qs',
+          gridIndices(256, (k) => {
+            const ib = k >> 5;
+            const j = k & 31;
+            return IQ4NL_LEVELS[j < 16 ? src[o + 8 + 16 * ib + j] & 0xf : src[o + 8 + 16 * ib + j - 16] >> 4];
+          }),
+          'non-linear levels (−127 .. 113) in weight order',
+        ),
       ],
     };
   },

@@ -446,7 +446,8 @@ function iq3(kind: 'xxs' | 's', x: Float32Array, nPerRow: number, imatrix: Float
         weight[i] = imatrix ? fr(imatrix[qo + 32 * ib + i] * fr(Math.sqrt(fr(sigma2 + fr(v * v))))) : fr(v * v);
       }
       for (let i = 0; i < 32; i++) waux[i] = fr(Math.sqrt(weight[i]));
-      for (let k = 0; k < 4; k++) signs[k] = xxs ? signsOf(x, xb + 8 * k, weight, 8 * k, xval, 8 * k) : allSigns(x, xb + 8 * k, xval, 8 * k);
+      for (let k = 0; k < 4; k++)
+        signs[k] = xxs ? signsOf(x, xb + 8 * k, weight, 8 * k, xval, 8 * k) : allSigns(x, xb + 8 * k, xval, 8 * k);
       let max = xval[0];
       for (let i = 1; i < 32; i++) max = max > xval[i] ? max : xval[i];
       L.fill(0);
@@ -574,7 +575,18 @@ const X_M = [fr(-1.125), fr(-0.125), fr(0.875)];
  * scaled, are closest to the weights; writes its levels. (ggml's fallback for the impossible case of no finite
  * distance is not reproduced: the first neighbour is taken.)
  */
-function iq1BestNeighbour(grid: Grid, u: number, x: Float32Array, xo: number, w: Float32Array, wo: number, scale: number, xg: number[], L: Int32Array, lo: number): number {
+function iq1BestNeighbour(
+  grid: Grid,
+  u: number,
+  x: Float32Array,
+  xo: number,
+  w: Float32Array,
+  wo: number,
+  scale: number,
+  xg: number[],
+  L: Int32Array,
+  lo: number,
+): number {
   let best = FLT_MAX;
   let index = -1;
   const nb = grid.neighboursOf(u);
@@ -646,7 +658,10 @@ function iq1s(x: Float32Array, nPerRow: number, imatrix: Float32Array): Uint8Arr
       let bestShift = 0;
       for (let i1 = 0; i1 <= bs; i1++) {
         for (let i2 = i1; i2 <= bs; i2++) {
-          for (const [xs, shift] of [[X_P, 1], [X_M, -1]] as const) {
+          for (const [xs, shift] of [
+            [X_P, 1],
+            [X_M, -1],
+          ] as const) {
             const a = fr(sumx[i1] - sumx[0]);
             const b = fr(sumx[i2] - sumx[i1]);
             const c = fr(sumx[bs] - sumx[i2]);
@@ -832,7 +847,14 @@ function iq1m(x: Float32Array, nPerRow: number, imatrix: Float32Array | undefine
         b.set(a);
         for (let i2 = i1; i2 <= bs; i2++) {
           if (i2 > i1) add(b, i2 - 1, 1);
-          let s0 = b[0], s1 = b[1], s2 = b[2], s3 = b[3], s4 = b[4], s5 = b[5], s6 = b[6], s7 = b[7];
+          let s0 = b[0],
+            s1 = b[1],
+            s2 = b[2],
+            s3 = b[3],
+            s4 = b[4],
+            s5 = b[5],
+            s6 = b[6],
+            s7 = b[7];
           for (let j = i2; j < bs; j++) {
             const k = 3 * j + 2;
             const p = tp[k];

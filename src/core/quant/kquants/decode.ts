@@ -58,7 +58,10 @@ function unpack2bit(src: Uint8Array, qs: number, out: Int32Array): void {
 }
 
 const Q2 = traits(GgmlType.Q2_K);
-const { bytesPerBlock: Q2_BYTES, at: { scales: Q2_SCALES, qs: Q2_QS, d: Q2_D, dmin: Q2_DMIN } } = Q2;
+const {
+  bytesPerBlock: Q2_BYTES,
+  at: { scales: Q2_SCALES, qs: Q2_QS, d: Q2_D, dmin: Q2_DMIN },
+} = Q2;
 
 const q2K: QuantCodec = {
   subBlocksPerBlock: 16,
@@ -91,7 +94,12 @@ const q2K: QuantCodec = {
       d,
       dmin,
       fields: [
-        declaredField(Q2, 'scales', sc.map((b) => b & 0xf), '4-bit sub-block scales (low nibbles; mins in the high nibbles)'),
+        declaredField(
+          Q2,
+          'scales',
+          sc.map((b) => b & 0xf),
+          '4-bit sub-block scales (low nibbles; mins in the high nibbles)',
+        ),
         declaredField(Q2, 'qs', codes, '2-bit codes 0..3 in weight order'),
         declaredField(Q2, 'd', [d], 'super-block scale of the sub-block scales (fp16)'),
         declaredField(Q2, 'dmin', [dmin], 'super-block scale of the sub-block mins (fp16)'),
@@ -111,7 +119,10 @@ const q2K: QuantCodec = {
 // ------------------------------------------------------------------------------------------------ Q3_K
 
 const Q3 = traits(GgmlType.Q3_K);
-const { bytesPerBlock: Q3_BYTES, at: { hmask: Q3_HMASK, qs: Q3_QS, scales: Q3_SCALES, d: Q3_D } } = Q3;
+const {
+  bytesPerBlock: Q3_BYTES,
+  at: { hmask: Q3_HMASK, qs: Q3_QS, scales: Q3_SCALES, d: Q3_D },
+} = Q3;
 
 const q3K: QuantCodec = (() => {
   const scales = new Int32Array(16);
@@ -224,8 +235,23 @@ function q45K(bits: 4 | 5): QuantCodec {
         declaredField(ty, 'dmin', [dmin], 'super-block scale of the sub-block mins (fp16)'),
         declaredField(ty, 'scales', [...scales, ...mins], '6-bit packed: 8 sub-block scales, then 8 sub-block mins, unpacked'),
       ];
-      if (bits === 5) fields.push(declaredField(ty, 'qh', Array.from(codes, (c) => c >> 4), 'fifth bit of each weight, in weight order'));
-      fields.push(declaredField(ty, 'qs', bits === 5 ? Array.from(codes, (c) => c & 15) : codes, bits === 5 ? 'low 4 bits of each weight, in weight order' : '4-bit codes 0..15 in weight order'));
+      if (bits === 5)
+        fields.push(
+          declaredField(
+            ty,
+            'qh',
+            Array.from(codes, (c) => c >> 4),
+            'fifth bit of each weight, in weight order',
+          ),
+        );
+      fields.push(
+        declaredField(
+          ty,
+          'qs',
+          bits === 5 ? Array.from(codes, (c) => c & 15) : codes,
+          bits === 5 ? 'low 4 bits of each weight, in weight order' : '4-bit codes 0..15 in weight order',
+        ),
+      );
       return { d, dmin, fields };
     },
     blockScales(src, nBlocks, out) {
@@ -248,7 +274,10 @@ function q45K(bits: 4 | 5): QuantCodec {
 // ------------------------------------------------------------------------------------------------ Q6_K
 
 const Q6 = traits(GgmlType.Q6_K);
-const { bytesPerBlock: Q6_BYTES, at: { ql: Q6_QL, qh: Q6_QH, scales: Q6_SCALES, d: Q6_D } } = Q6;
+const {
+  bytesPerBlock: Q6_BYTES,
+  at: { ql: Q6_QL, qh: Q6_QH, scales: Q6_SCALES, d: Q6_D },
+} = Q6;
 
 const q6K: QuantCodec = {
   subBlocksPerBlock: 16,
@@ -292,9 +321,24 @@ const q6K: QuantCodec = {
     return {
       d,
       fields: [
-        declaredField(Q6, 'ql', Array.from(codes, (c) => (c + 32) & 0xf), 'low 4 bits of each weight, in weight order'),
-        declaredField(Q6, 'qh', Array.from(codes, (c) => (c + 32) >> 4), 'high 2 bits of each weight, in weight order'),
-        declaredField(Q6, 'scales', Array.from(src.subarray(o + Q6_SCALES, o + Q6_SCALES + 16), (b) => (b << 24) >> 24), 'int8 sub-block scales'),
+        declaredField(
+          Q6,
+          'ql',
+          Array.from(codes, (c) => (c + 32) & 0xf),
+          'low 4 bits of each weight, in weight order',
+        ),
+        declaredField(
+          Q6,
+          'qh',
+          Array.from(codes, (c) => (c + 32) >> 4),
+          'high 2 bits of each weight, in weight order',
+        ),
+        declaredField(
+          Q6,
+          'scales',
+          Array.from(src.subarray(o + Q6_SCALES, o + Q6_SCALES + 16), (b) => (b << 24) >> 24),
+          'int8 sub-block scales',
+        ),
         declaredField(Q6, 'd', [d], 'super-block scale (fp16); weight = d·scale·(q − 32)'),
       ],
     };
@@ -311,7 +355,10 @@ const q6K: QuantCodec = {
 // ------------------------------------------------------------------------------------------------ Q8_K
 
 const Q8K = traits(GgmlType.Q8_K);
-const { bytesPerBlock: Q8K_BYTES, at: { d: Q8K_D, qs: Q8K_QS, bsums: Q8K_BSUMS } } = Q8K;
+const {
+  bytesPerBlock: Q8K_BYTES,
+  at: { d: Q8K_D, qs: Q8K_QS, bsums: Q8K_BSUMS },
+} = Q8K;
 
 const q8K: QuantCodec = {
   dequantize(src, dst, nBlocks) {
@@ -322,12 +369,17 @@ const q8K: QuantCodec = {
   },
   decodeBlock(src, o) {
     const d = f32(src, o + Q8K_D);
-    const bsums = Array.from({ length: 16 }, (_, j) => (((src[o + Q8K_BSUMS + 2 * j] | (src[o + Q8K_BSUMS + 1 + 2 * j] << 8)) << 16) >> 16));
+    const bsums = Array.from({ length: 16 }, (_, j) => ((src[o + Q8K_BSUMS + 2 * j] | (src[o + Q8K_BSUMS + 1 + 2 * j] << 8)) << 16) >> 16);
     return {
       d,
       fields: [
         declaredField(Q8K, 'd', [d], 'block scale (float32)'),
-        declaredField(Q8K, 'qs', Array.from(src.subarray(o + Q8K_QS, o + Q8K_QS + QK_K), (b) => (b << 24) >> 24), 'int8 codes'),
+        declaredField(
+          Q8K,
+          'qs',
+          Array.from(src.subarray(o + Q8K_QS, o + Q8K_QS + QK_K), (b) => (b << 24) >> 24),
+          'int8 codes',
+        ),
         declaredField(Q8K, 'bsums', bsums, 'sums of the codes in groups of 16'),
       ],
     };

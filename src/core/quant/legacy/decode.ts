@@ -70,7 +70,13 @@ function nibbleCodec(layout: LegacyLayout): QuantCodec {
       }
       if (layout.qhAt !== undefined) {
         const qh = u32(src, offset + layout.qhAt);
-        fields.push({ name: 'qh', offset: layout.qhAt, size: 4, values: Array.from({ length: QK }, (_, j) => (qh >>> j) & 1), note: 'fifth bit of each weight' });
+        fields.push({
+          name: 'qh',
+          offset: layout.qhAt,
+          size: 4,
+          values: Array.from({ length: QK }, (_, j) => (qh >>> j) & 1),
+          note: 'fifth bit of each weight',
+        });
       }
       fields.push({
         name: 'qs',
@@ -91,7 +97,10 @@ function nibbleCodec(layout: LegacyLayout): QuantCodec {
 }
 
 const Q8_0 = traits(GgmlType.Q8_0);
-const { bytesPerBlock: Q8_BYTES, at: { d: Q8_D, qs: Q8_QS } } = Q8_0;
+const {
+  bytesPerBlock: Q8_BYTES,
+  at: { d: Q8_D, qs: Q8_QS },
+} = Q8_0;
 
 const q8_0: QuantCodec = {
   dequantize(src, dst, nBlocks) {
@@ -106,7 +115,12 @@ const q8_0: QuantCodec = {
       d,
       fields: [
         declaredField(Q8_0, 'd', [d], 'block scale (fp16)'),
-        declaredField(Q8_0, 'qs', Array.from(src.subarray(offset + Q8_QS, offset + Q8_QS + QK), (b) => (b << 24) >> 24), 'int8 codes (w = d·q)'),
+        declaredField(
+          Q8_0,
+          'qs',
+          Array.from(src.subarray(offset + Q8_QS, offset + Q8_QS + QK), (b) => (b << 24) >> 24),
+          'int8 codes (w = d·q)',
+        ),
       ],
     };
   },

@@ -56,8 +56,18 @@ const tq1_0: QuantCodec = (() => {
       return {
         d,
         fields: [
-          declaredField(TQ1_0_ROW, 'qs', t.subarray(0, 240).map((v) => v - 1), 'ternary weights −1, 0, 1 packed 5 per byte (base 3)'),
-          declaredField(TQ1_0_ROW, 'qh', t.subarray(240).map((v) => v - 1), 'the last 16 weights, 4 per byte'),
+          declaredField(
+            TQ1_0_ROW,
+            'qs',
+            t.subarray(0, 240).map((v) => v - 1),
+            'ternary weights −1, 0, 1 packed 5 per byte (base 3)',
+          ),
+          declaredField(
+            TQ1_0_ROW,
+            'qh',
+            t.subarray(240).map((v) => v - 1),
+            'the last 16 weights, 4 per byte',
+          ),
           declaredField(TQ1_0_ROW, 'd', [d], 'block scale (fp16)'),
         ],
       };
@@ -80,9 +90,16 @@ const tq2_0: QuantCodec = {
   },
   decodeBlock(src, o) {
     const codes: number[] = [];
-    for (let j = 0; j < 64; j += 32) for (let l = 0; l < 4; l++) for (let m = 0; m < 32; m++) codes.push(((src[o + j + m] >> (2 * l)) & 3) - 1);
+    for (let j = 0; j < 64; j += 32)
+      for (let l = 0; l < 4; l++) for (let m = 0; m < 32; m++) codes.push(((src[o + j + m] >> (2 * l)) & 3) - 1);
     const d = f16(src, o + 64);
-    return { d, fields: [declaredField(TQ2_0_ROW, 'qs', codes, '2-bit ternary codes minus 1, in weight order'), declaredField(TQ2_0_ROW, 'd', [d], 'block scale (fp16)')] };
+    return {
+      d,
+      fields: [
+        declaredField(TQ2_0_ROW, 'qs', codes, '2-bit ternary codes minus 1, in weight order'),
+        declaredField(TQ2_0_ROW, 'd', [d], 'block scale (fp16)'),
+      ],
+    };
   },
   blockScales: f16BlockScales(TQ2_0_ROW),
 };
@@ -98,7 +115,13 @@ const q2_0: QuantCodec = {
   decodeBlock(src, o) {
     const d = f16(src, o);
     const codes = Array.from({ length: 64 }, (_, j) => ((src[o + 2 + (j >> 2)] >> ((j & 3) * 2)) & 3) - 1);
-    return { d, fields: [declaredField(Q2_0_ROW, 'd', [d], 'block scale (fp16)'), declaredField(Q2_0_ROW, 'qs', codes, '2-bit codes −1, 0, 1, 2 in weight order')] };
+    return {
+      d,
+      fields: [
+        declaredField(Q2_0_ROW, 'd', [d], 'block scale (fp16)'),
+        declaredField(Q2_0_ROW, 'qs', codes, '2-bit codes −1, 0, 1, 2 in weight order'),
+      ],
+    };
   },
   blockScales: f16BlockScales(Q2_0_ROW),
 };
@@ -115,7 +138,10 @@ const q1_0: QuantCodec = {
   decodeBlock(src, o) {
     const d = f16(src, o);
     const bits = Array.from({ length: 128 }, (_, j) => ((src[o + 2 + (j >> 3)] >> (j & 7)) & 1 ? 1 : -1));
-    return { d, fields: [declaredField(Q1_0_ROW, 'd', [d], 'block scale (fp16)'), declaredField(Q1_0_ROW, 'qs', bits, 'signs ±1 in weight order')] };
+    return {
+      d,
+      fields: [declaredField(Q1_0_ROW, 'd', [d], 'block scale (fp16)'), declaredField(Q1_0_ROW, 'qs', bits, 'signs ±1 in weight order')],
+    };
   },
   blockScales: f16BlockScales(Q1_0_ROW),
 };
@@ -178,7 +204,10 @@ const nvfp4: QuantCodec = {
       for (let j = 0; j < 8; j++) codes.push(FP4_DOUBLED[src[q + j] >> 4] / 2);
     }
     return {
-      fields: [declaredField(NVFP4_ROW, 'd', scales, 'unsigned E4M3 scale of each 16 weights'), declaredField(NVFP4_ROW, 'qs', codes, 'E2M1 values in weight order')],
+      fields: [
+        declaredField(NVFP4_ROW, 'd', scales, 'unsigned E4M3 scale of each 16 weights'),
+        declaredField(NVFP4_ROW, 'qs', codes, 'E2M1 values in weight order'),
+      ],
     };
   },
   blockScales(src, nBlocks, out) {

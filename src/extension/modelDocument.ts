@@ -31,19 +31,17 @@ export class ModelDocument implements vscode.CustomDocument {
   /** An importance matrix file (llama.cpp imatrix) that weights the what-if error, if one was loaded. */
   imatrix: string | undefined;
 
-  /** A quantized Hugging Face checkpoint's logical weights (the table shows them instead of their components). */
-  readonly quantized: QuantizedModel | undefined;
-
   private constructor(
     readonly uri: vscode.Uri,
     readonly model: Model | undefined,
+    /** A quantized Hugging Face checkpoint's logical weights (the table shows them instead of their components). */
+    readonly quantized: QuantizedModel | undefined,
     /** Why the file did not open, and whether it could not be read at all (missing, refused, unreachable). */
     readonly openError: { message: string; unreadable: boolean } | undefined,
     private readonly version: string,
     private readonly pool: WorkerPool,
   ) {
     this.tensorsByName = new Map(model?.tensors.map((t) => [t.name, t]));
-    this.quantized = model && !isRemote(uri) ? quantizedViewOf(model, modelLocation(uri)) : undefined;
   }
 
   /** Opens the model's header: a local file, or a remote one by URL (`remote` holds the Hub token, if any). */
@@ -56,10 +54,18 @@ export class ModelDocument implements vscode.CustomDocument {
         version = `${location}:${s.size}:${s.mtimeMs}`;
       }
       // a remote file's version is checked by its ETag on every read (core/io/httpByteSource.ts)
-      return new ModelDocument(uri, await openModel(location, remote), undefined, version, pool);
+      const model = await openModel(location, remote);
+      try {
+        // config files beside it (over HTTP for a remote model) say whether it is a quantized checkpoint
+        return new ModelDocument(uri, model, await quantizedViewOf(model, location, remote), undefined, version, pool);
+      } catch (e) {
+        await model.close();
+        throw e;
+      }
     } catch (e) {
       return new ModelDocument(
         uri,
+        undefined,
         undefined,
         { message: oneLine(e), unreadable: e instanceof QuantLensError && e.code === 'io' },
         version,

@@ -8,6 +8,7 @@ import { start, runCommand, quickOpen, webview, webviewFocused, shot, endEachTes
 import { startServer, type TestServer } from '../helpers/httpServer.ts';
 
 const MIX = 'llama-mix-Q4_K_M';
+const GPTQ = join(CORPUS, '..', 'safetensors-quant', 'gptq-v1-4bit-asym-actorder-g128');
 const expected = JSON.parse(readFileSync(join(CORPUS, 'gguf', `${MIX}.expected.json`), 'utf8'));
 const ffnDown = expected.tensors.find((t: { name: string }) => t.name === 'blk.0.ffn_down.weight');
 let s: Session;
@@ -18,6 +19,7 @@ before(async () => {
   server = await startServer({
     [`${MIX}.gguf`]: join(CORPUS, 'gguf', `${MIX}.gguf`),
     'llama-tiny-F32.gguf': join(CORPUS, 'gguf', 'llama-tiny-F32.gguf'),
+    ...Object.fromEntries(['config.json', 'quantize_config.json', 'model.safetensors'].map((f) => [`gptq/${f}`, join(GPTQ, f)])),
   });
   s = await start({ 'llama-tiny-Q4_K.gguf': join(CORPUS, 'gguf', 'llama-tiny-Q4_K.gguf') });
 });
@@ -93,4 +95,22 @@ test('Compare With Model at URL: a local quantization against its remote F32 sou
   );
   assert.ok(Math.abs(worst - maxRel) / maxRel < 1e-3, `worst rel. RMSE ${worst} vs ggml's ${maxRel}`);
   await shot(s.page, 'remote-compare');
+});
+
+test('a GPTQ checkpoint by URL opens as its logical weights, their values decoded as the reference does', async () => {
+  const want = JSON.parse(readFileSync(join(GPTQ, 'expected.json'), 'utf8'));
+  const weight = want.weights[0];
+  await runCommand(s.page, 'Quant Lens: Open Model from URL…');
+  await s.page.locator('.quick-input-widget', { hasText: 'open a model from a URL' }).waitFor();
+  await quickInput().fill(`${server.url}/f/gptq/model.safetensors`);
+  await quickInput().press('Enter');
+  const wv = webview(s.page);
+  await wv.locator('[data-testid="quantization"]', { hasText: 'GPTQ' }).waitFor({ timeout: 60_000 });
+  const total = want.weights.length + want.unquantized_tensors.length;
+  await wv.locator('[data-testid="table-status"]', { hasText: `${total} of ${total} tensors` }).waitFor();
+  await wv.locator(`.row[data-tensor="${weight.name}"]`).click();
+  await wv.locator('canvas[data-testid="histogram"][data-drawn="true"]').waitFor({ timeout: 60_000 });
+  const stat = async (k: string) => Number(await wv.locator(`[data-testid="stat-${k}"]`).getAttribute('data-value'));
+  for (const k of ['count', 'min', 'max', 'zero_count']) assert.equal(await stat(k), weight.stats[k], `${weight.name} ${k}`);
+  await shot(s.page, 'remote-gptq');
 });

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ import { bundledCli } from '../helpers/bundles.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const MIX = 'llama-mix-Q4_K_M';
+const GPTQ = join(ROOT, 'test', 'fixtures', 'safetensors-quant', 'gptq-v1-4bit-asym-actorder-g128');
 const mixExpected = readJson(`gguf/${MIX}.expected.json`);
 let server: TestServer;
 let scratch: string;
@@ -41,6 +42,8 @@ before(async () => {
     'model-00002-of-00002.safetensors': corpusPath('safetensors', 'sharded', 'model-00002-of-00002.safetensors'),
     'dtypes.safetensors': corpusPath('safetensors', 'dtypes.safetensors'),
     'big.gguf': join(scratch, 'big.gguf'),
+    // a quantized Hugging Face checkpoint: its config files beside the weights
+    ...Object.fromEntries(['config.json', 'quantize_config.json', 'model.safetensors'].map((f) => [`gptq/${f}`, join(GPTQ, f)])),
   });
 });
 
@@ -271,4 +274,21 @@ test("the CLI takes URLs: stats of every tensor on two threads give ggml's stati
   assert.equal(missing.status, 2);
   assert.equal(missing.stderr.trim().split('\n').length, 1, missing.stderr);
   assert.match(missing.stderr, /HTTP 404/);
+});
+
+test('a quantized Hugging Face checkpoint by URL: its config files fetched beside it, its logical weights decoded as the reference does', async () => {
+  const want = JSON.parse(readFileSync(join(GPTQ, 'expected.json'), 'utf8'));
+  const r = await cli(['stats', at('f/gptq/model.safetensors'), '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const got = JSON.parse(r.stdout);
+  for (const w of want.weights as any[]) {
+    const t = got.tensors.find((x: any) => x.name === w.name);
+    assert.ok(t, `${w.name} listed by its logical name`);
+    for (const k of ['count', 'zero_count', 'min', 'max', 'absmax']) assert.equal(t.stats[k], w.stats[k], `${w.name} ${k}`);
+    assert.deepEqual(t.stats.histogram.counts, w.stats.histogram, `${w.name} histogram`);
+  }
+  const missing = (await server.stats()).requests.filter(
+    (q) => q.path.endsWith('quant_config.json') || q.path.endsWith('hf_quant_config.json'),
+  );
+  assert.ok(missing.length > 0, 'the config files that are not there were asked for (404) and skipped');
 });

@@ -4,9 +4,9 @@
  * quantize_config.json (AutoGPTQ, GPTQModel), quant_config.json (AutoAWQ), hf_quant_config.json (ModelOpt),
  * MLX's config.json `quantization`. Without any, the tensor names decide (groupWeights' fingerprints).
  */
-import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { QuantLensError, quoteText, showText } from '../errors.ts';
+import { oneLine, QuantLensError, quoteText, showText } from '../errors.ts';
+import { fileExists, readWhole, sibling, type RemoteOptions } from '../io/location.ts';
 import type { Model } from '../model.ts';
 import { outputDtypeOf, type OutputDtype } from './numeric.ts';
 import type { Family } from './table.ts';
@@ -74,25 +74,45 @@ const KNOWN_UNSUPPORTED = new Set([
   'gemma',
 ]);
 
-function readJsonFile(path: string, warnings: string[]): Json | undefined {
-  let size: number;
-  try {
-    const st = statSync(path);
-    if (!st.isFile()) return undefined;
-    size = st.size;
-  } catch {
-    return undefined;
+/** The names of the files a checkpoint's folder may describe itself in. */
+export const CONFIG_NAMES = ['config.json', 'quantize_config.json', 'quant_config.json', 'hf_quant_config.json'] as const;
+export type ConfigName = (typeof CONFIG_NAMES)[number];
+
+/** The config files found beside a checkpoint (local or remote), as read: where each is, and its bytes. */
+export type ConfigFiles = Partial<Record<ConfigName, { location: string; bytes: Uint8Array }>>;
+
+/**
+ * Reads the config files beside `entry` (a checkpoint's file or its folder, a path or a URL): each one that
+ * exists, up to MAX_CONFIG_BYTES; a larger one is noted in `warnings` and skipped.
+ */
+export async function readConfigFiles(
+  entry: string,
+  inFolder: boolean,
+  remote: RemoteOptions = {},
+  warnings: string[] = [],
+): Promise<ConfigFiles> {
+  const files: ConfigFiles = {};
+  for (const name of CONFIG_NAMES) {
+    const location = inFolder ? join(entry, name) : sibling(entry, name);
+    if (!(await fileExists(location, remote))) continue;
+    try {
+      files[name] = { location, bytes: await readWhole(location, remote, MAX_CONFIG_BYTES) };
+    } catch (e) {
+      warnings.push(`${location}: ${oneLine(e)}; ignored`);
+    }
   }
-  if (size > MAX_CONFIG_BYTES) {
-    warnings.push(`${path} is ${size} bytes, over the ${MAX_CONFIG_BYTES}-byte limit for a config; ignored`);
-    return undefined;
-  }
+  return files;
+}
+
+function parseConfig(files: ConfigFiles, name: ConfigName, warnings: string[]): Json | undefined {
+  const file = files[name];
+  if (!file) return undefined;
   try {
-    const v = JSON.parse(readFileSync(path, 'utf8'));
+    const v = JSON.parse(new TextDecoder().decode(file.bytes));
     if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Json;
-    warnings.push(`${path} is not a JSON object; ignored`);
+    warnings.push(`${file.location} is not a JSON object; ignored`);
   } catch (e) {
-    warnings.push(`${path} is not valid JSON (${(e as Error).message}); ignored`);
+    warnings.push(`${file.location} is not valid JSON (${(e as Error).message}); ignored`);
   }
   return undefined;
 }
@@ -107,10 +127,10 @@ function normalize(qc: Json): Json {
   return out;
 }
 
-/** The detection for a model folder (the folder of the opened file). */
-export function detectQuantization(folder: string, model?: Model): QuantDetection {
-  const warnings: string[] = [];
-  const config = readJsonFile(join(folder, 'config.json'), warnings);
+/** The detection for a model from the config files beside it (readConfigFiles). */
+export function detectQuantization(files: ConfigFiles, model?: Model, readWarnings: string[] = []): QuantDetection {
+  const warnings: string[] = [...readWarnings];
+  const config = parseConfig(files, 'config.json', warnings);
   const modelDtype = outputDtypeOf(config?.torch_dtype ?? config?.dtype ?? config?.text_config?.torch_dtype, 'bfloat16');
   const base = { config, modelDtype, warnings };
   const found = (qc: Json, source: string, method: string | undefined): QuantDetection => {
@@ -143,16 +163,16 @@ export function detectQuantization(folder: string, model?: Model): QuantDetectio
     if (qc.bits !== undefined && qc.group_size !== undefined && qc.mode !== undefined) return found(qc, source, 'mlx');
     return found(qc, source, undefined);
   }
-  const gptq = readJsonFile(join(folder, 'quantize_config.json'), warnings);
+  const gptq = parseConfig(files, 'quantize_config.json', warnings);
   if (gptq) return found(gptq, 'quantize_config.json', typeof gptq.quant_method === 'string' ? gptq.quant_method : 'gptq');
-  const awq = readJsonFile(join(folder, 'quant_config.json'), warnings);
+  const awq = parseConfig(files, 'quant_config.json', warnings);
   if (awq)
     return found(
       awq,
       'quant_config.json',
       typeof awq.quant_method === 'string' ? awq.quant_method : awq.w_bit !== undefined ? 'awq' : 'gptq',
     );
-  const mo = readJsonFile(join(folder, 'hf_quant_config.json'), warnings);
+  const mo = parseConfig(files, 'hf_quant_config.json', warnings);
   if (mo && isObj(mo.quantization)) return found({ ...mo.quantization, producer: mo.producer }, 'hf_quant_config.json', 'modelopt');
   if (model?.metadata.some((m) => m.key === 'format' && m.value === 'mlx'))
     warnings.push(

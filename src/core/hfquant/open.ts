@@ -17,10 +17,10 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { QuantLensError } from '../errors.ts';
 import { openModel } from '../formats/openModel.ts';
-import { isUrl } from '../io/location.ts';
+import { isUrl, sibling, type RemoteOptions } from '../io/location.ts';
 import type { ModelSummary } from '../analysis/summary.ts';
 import type { Model, TensorInfo } from '../model.ts';
-import { describeDetection, detectQuantization, type QuantDetection } from './detect.ts';
+import { describeDetection, detectQuantization, readConfigFiles, type ConfigFiles, type QuantDetection } from './detect.ts';
 import { groupWeights, type LogicalWeight } from './weights.ts';
 
 export interface QuantizedModel {
@@ -100,16 +100,26 @@ export async function openQuantizedModel(path: string, options: OpenOptions = {}
   try {
     if (model.format !== 'safetensors')
       throw new QuantLensError('usage', `${entry} is ${model.format.toUpperCase()}, not a safetensors checkpoint: open it as a model`);
-    return quantizedView(model, folder, options);
+    const warnings: string[] = [];
+    return quantizedView(model, folder, await readConfigFiles(folder, true, {}, warnings), options, warnings);
   } catch (e) {
     await model.close();
     throw e;
   }
 }
 
-/** The logical weights of an open safetensors model whose config files sit in `folder`; close() closes the model. */
-export function quantizedView(model: Model, folder: string, options: OpenOptions = {}): QuantizedModel {
-  const detection = detectQuantization(folder, model);
+/**
+ * The logical weights of an open safetensors model, described by the config files beside it (read from `folder`:
+ * a path or, for a remote model, the URL of its folder); close() closes the model.
+ */
+export function quantizedView(
+  model: Model,
+  folder: string,
+  configs: ConfigFiles,
+  options: OpenOptions = {},
+  readWarnings: string[] = [],
+): QuantizedModel {
+  const detection = detectQuantization(configs, model, readWarnings);
   const { weights, plain } = groupWeights(model, detection);
   if (options.validate) for (const w of weights) w.load();
   const byName = new Map<string, LogicalWeight>();
@@ -124,12 +134,16 @@ export function quantizedView(model: Model, folder: string, options: OpenOptions
 }
 
 /**
- * The logical weights of a model that openModel opened from `input`, when it is a local safetensors checkpoint
- * with at least one quantized weight; undefined for anything else (GGUF, a URL, an unquantized checkpoint).
+ * The logical weights of a model that openModel opened from `input` (a path or a URL), when it is a safetensors
+ * checkpoint with at least one quantized weight; undefined for anything else (GGUF, an unquantized checkpoint).
+ * Its config files are read beside it, over HTTP for a remote model.
  */
-export function quantizedViewOf(model: Model, input: string): QuantizedModel | undefined {
-  if (model.format !== 'safetensors' || isUrl(input) || !existsSync(input)) return undefined;
-  const view = quantizedView(model, isDir(input) ? input : dirname(input));
+export async function quantizedViewOf(model: Model, input: string, remote: RemoteOptions = {}): Promise<QuantizedModel | undefined> {
+  if (model.format !== 'safetensors' || (!isUrl(input) && !existsSync(input))) return undefined;
+  const inFolder = !isUrl(input) && isDir(input);
+  const warnings: string[] = [];
+  const configs = await readConfigFiles(input, inFolder, remote, warnings);
+  const view = quantizedView(model, inFolder ? input : isUrl(input) ? sibling(input, '') : dirname(input), configs, {}, warnings);
   return view.weights.length ? view : undefined;
 }
 
@@ -137,14 +151,16 @@ export function quantizedViewOf(model: Model, input: string): QuantizedModel | u
  * A model as openModel opens it and, when it is a local quantized Hugging Face checkpoint, its logical weights;
  * a folder opens the checkpoint in it (its index, model.safetensors or its only .safetensors file).
  */
-export async function openModelAndWeights(input: string): Promise<{ model: Model; view?: QuantizedModel }> {
+export async function openModelAndWeights(input: string, remote: RemoteOptions = {}): Promise<{ model: Model; view?: QuantizedModel }> {
   if (!isUrl(input) && isDir(input)) {
     const q = await openQuantizedModel(input);
     return { model: q.model, view: q.weights.length ? q : undefined };
   }
-  const model = await openModel(input);
+  const model = await openModel(input, remote);
   try {
-    return { model, view: quantizedViewOf(model, input) };
+    // a Hub reference resolves to a URL: the configs are beside the file the model came from
+    const location = isUrl(model.files[0]?.path ?? '') ? model.files[0].path : input;
+    return { model, view: await quantizedViewOf(model, location, remote) };
   } catch (e) {
     await model.close();
     throw e;

@@ -213,13 +213,15 @@ export class TensorDetail {
     ];
   }
 
-  onProgress(label: string, done: number, total: number): void {
+  /** `fetched`: bytes received so far for a model opened by URL. */
+  onProgress(label: string, done: number, total: number, fetched?: number): void {
     const box = this.q('job');
     if (!box) return;
     clear(box);
     if (done >= total) return;
     const bar = el('vscode-progress-bar', { value: String(done / total), max: '1' });
-    box.append(h('span', { class: 'muted' }, `${label} ${Math.floor((100 * done) / total)}%`), bar);
+    const got = fetched ? ` · ${bytes(fetched)} fetched` : '';
+    box.append(h('span', { class: 'muted', 'data-testid': 'job-progress' }, `${label} ${Math.floor((100 * done) / total)}%${got}`), bar);
   }
 
   /** A job's one-line error; one about another tensor (cancelled when this one was selected) is not shown. */

@@ -83,7 +83,7 @@ function onTensorReply(m: Reply<'selectTensor' | 'block' | 'group' | 'whatIf' | 
     case 'tensorComparison':
       return detail?.onComparison(m.detail);
     case 'progress':
-      return detail?.onProgress(m.label, m.done, m.total);
+      return detail?.onProgress(m.label, m.done, m.total, m.fetched);
     case 'jobDone':
       return detail?.onProgress('', 1, 1);
     case 'jobError':

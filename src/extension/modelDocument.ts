@@ -8,7 +8,7 @@ import { openModel } from '../core/formats/openModel.ts';
 import type { Model, TensorInfo } from '../core/model.ts';
 import { oneLine, QuantLensError } from '../core/errors.ts';
 import type { TensorStats } from '../core/analysis/tensorStats.ts';
-import type { JobHandle, WorkerPool } from '../node/workerPool.ts';
+import type { JobHandle, ProgressCallback, WorkerPool } from '../node/workerPool.ts';
 import type { ResultOf, WorkerJob, WorkerResult } from '../shared/workerProtocol.ts';
 import type { RemoteOptions } from '../core/io/location.ts';
 import { isRemote, modelLocation } from './modelUri.ts';
@@ -87,11 +87,7 @@ export class ModelDocument implements vscode.CustomDocument {
    * Run a worker job for this document, from the cache when this file version already computed it. The job is
    * cancelled with the editor, by cancelJobs, or by `token`.
    */
-  async run<J extends WorkerJob>(
-    job: J,
-    onProgress?: (done: number, total: number) => void,
-    token?: vscode.CancellationToken,
-  ): Promise<ResultOf<J>> {
+  async run<J extends WorkerJob>(job: J, onProgress?: ProgressCallback, token?: vscode.CancellationToken): Promise<ResultOf<J>> {
     const key = `${this.version}|${JSON.stringify({ ...job, path: undefined })}`;
     // the key holds the job, kind included: a cached result is this job's
     const cached = resultCache.get(key) as ResultOf<J> | undefined;

@@ -1,7 +1,7 @@
 /** The custom editor for .gguf / .safetensors files: header on the host, analyses in workers, UI in a webview. */
 import * as vscode from 'vscode';
 import { ModelDocument } from './modelDocument.ts';
-import type { WorkerPool } from '../node/workerPool.ts';
+import type { ProgressCallback, WorkerPool } from '../node/workerPool.ts';
 import { webviewHtml } from './webviewHtml.ts';
 import { buildWebviewModel } from './webviewModel.ts';
 import type { GroupRecord } from '../core/hfquant/weights.ts';
@@ -118,11 +118,11 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
       label: string,
       tensor: string | undefined,
       reply: (r: JobProgress) => void,
-      work: (progress: (done: number, total: number) => void) => Promise<void>,
+      work: (progress: ProgressCallback) => Promise<void>,
     ) => {
       try {
         await vscode.window.withProgress({ location: { viewId: 'workbench.view.explorer' }, title: label }, () =>
-          work((done, total) => reply({ type: 'progress', label, done, total })),
+          work((done, total, fetched) => reply({ type: 'progress', label, done, total, ...(fetched ? { fetched } : {}) })),
         );
         reply({ type: 'jobDone' });
       } catch (e) {

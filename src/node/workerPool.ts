@@ -9,6 +9,9 @@ import type { ResultOf, WorkerJob, WorkerRequest, WorkerResponse, WorkerResult }
 import { QuantLensError, type ErrorCode } from '../core/errors.ts';
 import type { ChunkQuantizer } from '../core/requant/requantize.ts';
 
+/** A job's progress: work done of total, and for a remote model the bytes the worker has fetched so far. */
+export type ProgressCallback = (done: number, total: number, fetched?: number) => void;
+
 export interface JobHandle<T extends WorkerResult = WorkerResult> {
   promise: Promise<T>;
   cancel(): void;
@@ -18,7 +21,7 @@ interface Pending {
   id: number;
   job: WorkerJob;
   flag: SharedArrayBuffer;
-  onProgress?: (done: number, total: number) => void;
+  onProgress?: ProgressCallback;
   resolve: (r: WorkerResult) => void;
   reject: (e: Error) => void;
 }
@@ -62,7 +65,7 @@ export class WorkerPool {
       const jobs = this.posted.get(w);
       const p = jobs?.find((x) => x.id === m.id);
       if (!jobs || !p) return;
-      if (m.type === 'progress') return p.onProgress?.(m.done, m.total);
+      if (m.type === 'progress') return p.onProgress?.(m.done, m.total, m.fetched);
       jobs.splice(jobs.indexOf(p), 1);
       if (m.type === 'result') p.resolve(m.result);
       // a bug in the worker (not a QuantLensError there) stays one here, as it would on this thread
@@ -107,14 +110,11 @@ export class WorkerPool {
   }
 
   /** Queue a job; its result has the type the protocol gives its kind (a worker answers a job with that result). */
-  run<J extends WorkerJob>(job: J, onProgress?: (done: number, total: number) => void): JobHandle<ResultOf<J>> {
+  run<J extends WorkerJob>(job: J, onProgress?: ProgressCallback): JobHandle<ResultOf<J>> {
     return this.enqueue(job, onProgress).handle;
   }
 
-  private enqueue<J extends WorkerJob>(
-    job: J,
-    onProgress?: (done: number, total: number) => void,
-  ): { pending: Pending; handle: JobHandle<ResultOf<J>> } {
+  private enqueue<J extends WorkerJob>(job: J, onProgress?: ProgressCallback): { pending: Pending; handle: JobHandle<ResultOf<J>> } {
     if (this.disposed) throw new QuantLensError('cancelled', 'the worker pool is closed');
     const flag = new SharedArrayBuffer(4);
     let pending!: Pending;

@@ -106,7 +106,8 @@ type CandidateError = { type: 'candidateError'; tensor: string; candidate: strin
 type TensorComparison = { type: 'tensorComparison'; detail: TensorComparisonDetail };
 /** A job's progress, then its end: jobDone or jobError. */
 export type JobProgress =
-  | { type: 'progress'; label: string; done: number; total: number }
+  /** `fetched`: bytes received over HTTP so far, for a model opened by URL. */
+  | { type: 'progress'; label: string; done: number; total: number; fetched?: number }
   | { type: 'jobDone' }
   | { type: 'jobError'; tensor?: string; message: string };
 type Tokens = { type: 'tokens'; query: string; matches: { id: number; text: string }[] };

@@ -71,6 +71,7 @@ export interface WorkerRequest {
 export type WorkerResponse =
   /** Sent once, when the worker has loaded and takes jobs. */
   | { id: 0; type: 'ready' }
-  | { id: number; type: 'progress'; done: number; total: number }
+  /** `fetched`: bytes the worker has received over HTTP so far, when it reads a remote model. */
+  | { id: number; type: 'progress'; done: number; total: number; fetched?: number }
   | { id: number; type: 'result'; result: WorkerResult }
   | { id: number; type: 'error'; message: string; code?: string };

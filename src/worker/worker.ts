@@ -2,6 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { runJob } from './jobs.ts';
+import { bytesFetchedByThisThread } from '../core/io/httpByteSource.ts';
 import { WorkerPool } from '../node/workerPool.ts';
 import { QuantLensError, oneLine } from '../core/errors.ts';
 import type { WorkerRequest, WorkerResponse } from '../shared/workerProtocol.ts';
@@ -21,7 +22,8 @@ port.on('message', async (req: WorkerRequest) => {
         const now = Date.now();
         if (now - lastPost > 100 || done >= total) {
           lastPost = now;
-          post({ id: req.id, type: 'progress', done, total });
+          const fetched = bytesFetchedByThisThread();
+          post({ id: req.id, type: 'progress', done, total, ...(fetched ? { fetched } : {}) });
         }
       },
       // long jobs hand parts of their work to helper threads running this same script, by default one per core

@@ -18,7 +18,8 @@ import { hubUrl, sibling } from '../../src/core/io/location.ts';
 import { QuantLensError } from '../../src/core/errors.ts';
 import { corpusPath, readJson } from '../helpers/corpus.ts';
 import { startServer, type TestServer } from '../helpers/httpServer.ts';
-import { bundledCli } from '../helpers/bundles.ts';
+import { bundledCli, bundledWorker } from '../helpers/bundles.ts';
+import { WorkerPool } from '../../src/node/workerPool.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const MIX = 'llama-mix-Q4_K_M';
@@ -291,4 +292,20 @@ test('a quantized Hugging Face checkpoint by URL: its config files fetched besid
     (q) => q.path.endsWith('quant_config.json') || q.path.endsWith('hf_quant_config.json'),
   );
   assert.ok(missing.length > 0, 'the config files that are not there were asked for (404) and skipped');
+});
+
+test('a worker job on a remote model reports its progress in bytes fetched too', async () => {
+  const pool = new WorkerPool(bundledWorker(), 1);
+  try {
+    const want = (mixExpected.tensors as any[]).reduce((a, b) => (b.nbytes > a.nbytes ? b : a));
+    const fetched: number[] = [];
+    const r = await pool.run({ kind: 'stats', path: at(`f/${MIX}.gguf`), tensor: want.name, bins: 64 }, (_done, _total, f) => {
+      if (f !== undefined) fetched.push(f);
+    }).promise;
+    assert.equal(r.stats.count, want.stats.count);
+    assert.ok(fetched.length > 0, 'progress carries the bytes fetched');
+    assert.ok(fetched.at(-1)! >= want.nbytes, `${fetched.at(-1)} bytes fetched for a ${want.nbytes}-byte tensor`);
+  } finally {
+    await pool.dispose();
+  }
 });

@@ -86,6 +86,13 @@ function runSync<T>(exchange: Exchange<T>): T {
   }
 }
 
+let fetchedByThisThread = 0;
+
+/** Bytes this thread (the worker, a helper, the CLI) has received over HTTP so far, for progress in bytes. */
+export function bytesFetchedByThisThread(): number {
+  return fetchedByThisThread;
+}
+
 export class HttpByteSource implements ByteSource {
   /** Bytes received from the server so far (for progress and for the tests). */
   bytesFetched = 0;
@@ -257,6 +264,7 @@ export class HttpByteSource implements ByteSource {
         const maxBody = Math.max(end - start, this.options.maxWholeFile ?? DEFAULT_MAX_WHOLE_FILE) + 1;
         reply = (yield { request: { url: url.href, headers: this.headersFor(url, start, end), method: 'GET', maxBody } })!;
         this.bytesFetched += reply.body.length;
+        fetchedByThisThread += reply.body.length;
         const location = reply.headers.location;
         if (reply.status < 300 || reply.status >= 400 || !location) break;
         if (hop === MAX_REDIRECTS) throw new QuantLensError('io', `${this.name}: more than ${MAX_REDIRECTS} redirects`, start, this.name);

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,10 @@ before(async () => {
   const made = execFileSync('python3', [join(ROOT, 'scripts', 'make-big-header.py'), join(scratch, 'big.gguf')], { encoding: 'utf8' });
   bigTensors = Number(/^(\d+) tensors;/m.exec(made)![1]);
   const shards = [1, 2].map((i) => `${MIX}-0000${i}-of-00002.gguf`);
+  writeFileSync(
+    join(scratch, 'gone.safetensors.index.json'),
+    JSON.stringify({ weight_map: { 'model.embed_tokens.weight': 'gone-00001-of-00001.safetensors' } }),
+  );
   server = await startServer({
     [`${MIX}.gguf`]: corpusPath('gguf', `${MIX}.gguf`),
     [shards[0]]: corpusPath('gguf', shards[0]),
@@ -42,6 +46,9 @@ before(async () => {
     'model-00001-of-00002.safetensors': corpusPath('safetensors', 'sharded', 'model-00001-of-00002.safetensors'),
     'model-00002-of-00002.safetensors': corpusPath('safetensors', 'sharded', 'model-00002-of-00002.safetensors'),
     'dtypes.safetensors': corpusPath('safetensors', 'dtypes.safetensors'),
+    // a split model whose second shard is not on the server, and an index naming a shard that is not there
+    'lone-00001-of-00002.gguf': corpusPath('gguf', shards[0]),
+    'gone.safetensors.index.json': join(scratch, 'gone.safetensors.index.json'),
     'big.gguf': join(scratch, 'big.gguf'),
     // a quantized Hugging Face checkpoint: its config files beside the weights
     ...Object.fromEntries(['config.json', 'quantize_config.json', 'model.safetensors'].map((f) => [`gptq/${f}`, join(GPTQ, f)])),
@@ -135,7 +142,14 @@ test('a scan over a slow link cancels at its first progress report, without fetc
 });
 
 test('a split GGUF by the URL of its first shard, and a sharded safetensors model by its index URL', async () => {
+  await server.reset();
   const split = await openModel(at(`f/${MIX}-00001-of-00002.gguf`));
+  // each shard is asked for once: opening it is the check that it is there
+  const perShard = (await server.stats()).requests.map((r) => r.path);
+  assert.deepEqual(
+    perShard,
+    [1, 2].map((i) => `/f/${MIX}-0000${i}-of-00002.gguf`),
+  );
   try {
     const names = [1, 2].flatMap((i) => (readJson(`gguf/${MIX}-0000${i}-of-00002.expected.json`).tensors as any[]).map((t) => t.name));
     assert.deepEqual(
@@ -157,6 +171,10 @@ test('a split GGUF by the URL of its first shard, and a sharded safetensors mode
     await viaIndex.close();
     await viaShard.close();
   }
+  const lone = await rejection(openModel(at('f/lone-00001-of-00002.gguf')));
+  assert.match(lone.message, /^split model is missing shard 2 of 2: lone-00002-of-00002\.gguf$/);
+  const gone = await rejection(openModel(at('f/gone.safetensors.index.json')));
+  assert.match(gone.message, /^sharded model is missing gone-00001-of-00001\.safetensors \(listed in gone\.safetensors\.index\.json\)$/);
 });
 
 test('the 5 GB 8B-shaped model opens by URL fetching under 10 MB', async (t) => {

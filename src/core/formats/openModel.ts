@@ -8,7 +8,17 @@ import { stat } from 'node:fs/promises';
 import { isAbsolute, win32 } from 'node:path';
 import { parseGgufShardFilename } from '@huggingface/gguf';
 import type { ByteSource } from '../io/byteSource.ts';
-import { baseName, fileExists, isUrl, openByteSource, readWhole, resolveInput, sibling, type RemoteOptions } from '../io/location.ts';
+import {
+  baseName,
+  fileExists,
+  isNotFound,
+  isUrl,
+  openByteSource,
+  readWhole,
+  resolveInput,
+  sibling,
+  type RemoteOptions,
+} from '../io/location.ts';
 import { QuantLensError } from '../errors.ts';
 import type { Model, ModelFile, TensorInfo, MetadataEntry } from '../model.ts';
 import { readGgufHeader, type GgufHeader } from './gguf.ts';
@@ -18,11 +28,8 @@ import { jsonTypeName, memberOffset, parseJson, quoteForMessage, type JsonInput,
 export const SAFETENSORS_INDEX_SUFFIX = '.safetensors.index.json';
 
 /** A shard the index lists must exist and be a regular file; said in one line before any shard is opened. */
-async function requireRegularFile(path: string, missing: () => QuantLensError, remote: RemoteOptions): Promise<void> {
-  if (isUrl(path)) {
-    if (!(await fileExists(path, remote))) throw missing();
-    return;
-  }
+async function requireRegularFile(path: string, missing: () => QuantLensError): Promise<void> {
+  if (isUrl(path)) return; // a remote shard is not probed twice: openSources turns its 404 into `missing`
   let st;
   try {
     st = await stat(path);
@@ -34,13 +41,14 @@ async function requireRegularFile(path: string, missing: () => QuantLensError, r
     throw new QuantLensError('io', `${path} is ${st.isDirectory() ? 'a directory' : 'not a file'}, not a regular file`, undefined, path);
 }
 
-async function openSources(paths: string[], remote: RemoteOptions): Promise<ByteSource[]> {
+/** Opens every file; a remote one that is not there (404) fails with `missing(i)`, if given, as a local one would. */
+async function openSources(paths: string[], remote: RemoteOptions, missing?: (i: number) => QuantLensError): Promise<ByteSource[]> {
   const sources: ByteSource[] = [];
   try {
     for (const p of paths) sources.push(await openByteSource(p, remote)); // a local one refuses what is not a regular file
   } catch (e) {
     await Promise.all(sources.map((s) => s.close()));
-    throw e;
+    throw missing && isNotFound(e) ? missing(sources.length) : e;
   }
   return sources;
 }
@@ -96,11 +104,11 @@ async function openSplitGguf(path: string, prefix: string, total: number, remote
   const paths = Array.from({ length: total }, (_, i) =>
     sibling(path, `${prefix}-${String(i + 1).padStart(width, '0')}-of-${String(total).padStart(width, '0')}.gguf`),
   );
-  for (const [i, p] of paths.entries()) {
-    if (!(await fileExists(p, remote)))
-      throw new QuantLensError('io', `split model is missing shard ${i + 1} of ${total}: ${baseName(p)}`, undefined, p);
-  }
-  const sources = await openSources(paths, remote);
+  const missing = (i: number) =>
+    new QuantLensError('io', `split model is missing shard ${i + 1} of ${total}: ${baseName(paths[i])}`, undefined, paths[i]);
+  // locally every shard is checked before any is opened; remotely opening is the check (one request each)
+  for (const [i, p] of paths.entries()) if (!isUrl(p) && !(await fileExists(p))) throw missing(i);
+  const sources = await openSources(paths, remote, missing);
   try {
     return await ggufModel(sources);
   } catch (e) {
@@ -225,17 +233,13 @@ async function openSafetensorsIndex(indexPath: string, remote: RemoteOptions): P
   if (index.metadata !== undefined && index.metadata !== null && !isObject(index.metadata))
     fail(`${what} at byte ${metadataAt}: metadata is ${jsonTypeName(index.metadata)}, not an object`, metadataAt);
   const shardNames = [...shardSet].sort();
-  for (const name of shardNames) {
-    const path = sibling(indexPath, name);
-    await requireRegularFile(
-      path,
-      () => new QuantLensError('io', `sharded model is missing ${name} (listed in ${what})`, undefined, path),
-      remote,
-    );
-  }
+  const missing = (i: number) =>
+    new QuantLensError('io', `sharded model is missing ${shardNames[i]} (listed in ${what})`, undefined, sibling(indexPath, shardNames[i]));
+  for (const [i, name] of shardNames.entries()) await requireRegularFile(sibling(indexPath, name), () => missing(i));
   const sources = await openSources(
     shardNames.map((n) => sibling(indexPath, n)),
     remote,
+    missing,
   );
   try {
     const model = await safetensorsModel(sources);

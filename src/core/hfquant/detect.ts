@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { oneLine, QuantLensError, quoteText, showText } from '../errors.ts';
-import { fileExists, readWhole, sibling, type RemoteOptions } from '../io/location.ts';
+import { readIfPresent, sibling, type RemoteOptions } from '../io/location.ts';
 import type { Model } from '../model.ts';
 import { outputDtypeOf, type OutputDtype } from './numeric.ts';
 import type { Family } from './table.ts';
@@ -94,9 +94,9 @@ export async function readConfigFiles(
   const files: ConfigFiles = {};
   for (const name of CONFIG_NAMES) {
     const location = inFolder ? join(entry, name) : sibling(entry, name);
-    if (!(await fileExists(location, remote))) continue;
     try {
-      files[name] = { location, bytes: await readWhole(location, remote, MAX_CONFIG_BYTES) };
+      const bytes = await readIfPresent(location, remote, MAX_CONFIG_BYTES);
+      if (bytes) files[name] = { location, bytes };
     } catch (e) {
       warnings.push(`${location}: ${oneLine(e)}; ignored`);
     }

@@ -98,7 +98,26 @@ export async function fileExists(location: string, remote: RemoteOptions = {}): 
     await (await HttpByteSource.open(location, { auth: authFor(remote) })).close();
     return true;
   } catch (e) {
-    if (e instanceof QuantLensError && / HTTP 404:/.test(e.message)) return false;
+    if (isNotFound(e)) return false;
+    throw e;
+  }
+}
+
+/** The server said the file is not there (HTTP 404). */
+export function isNotFound(e: unknown): boolean {
+  return e instanceof QuantLensError && / HTTP 404:/.test(e.message);
+}
+
+/**
+ * A whole small file if it is there, else undefined: locally a missing path, remotely a 404, with one request (a
+ * remote file is not probed first and then read).
+ */
+export async function readIfPresent(location: string, remote: RemoteOptions = {}, maxBytes = Infinity): Promise<Uint8Array | undefined> {
+  if (!isUrl(location)) return (await fileExists(location)) ? readWhole(location, remote, maxBytes) : undefined;
+  try {
+    return await readWhole(location, remote, maxBytes);
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
     throw e;
   }
 }

@@ -84,6 +84,14 @@ function scalarOf(ctx: BuildContext, role: string): number {
 }
 
 /** FP8 E4M3 weight [N, K] with a float32 multiplier grid [ceil(N/bh), ceil(K/bw)] (DeepSeek-V3, transformers FineGrainedFP8). */
+
+/** A scale grid of one row per `rowsPerScale` weight rows, spread to one row of `groups` scales per weight row. */
+function scalesPerRow(grid: ArrayLike<number>, rows: number, groups: number, rowsPerScale: number): Float64Array {
+  const scales = new Float64Array(rows * groups);
+  for (let r = 0; r < rows; r++) for (let g = 0; g < groups; g++) scales[r * groups + g] = grid[Math.floor(r / rowsPerScale) * groups + g];
+  return scales;
+}
+
 export const FP8_BLOCK: FormatRow = {
   id: 'fp8-block',
   family: 'fp8',
@@ -118,9 +126,7 @@ export const FP8_BLOCK: FormatRow = {
     };
     return plan(listing, () => {
       const groups = want[1];
-      const grid = floatValues(s, ctx.reader.whole(s));
-      const scales = new Float64Array(N * groups);
-      for (let r = 0; r < N; r++) for (let g = 0; g < groups; g++) scales[r * groups + g] = grid[Math.floor(r / bh) * groups + g];
+      const scales = scalesPerRow(floatValues(s, ctx.reader.whole(s)), N, groups, bh);
       return scaledKernel({
         ...listing,
         rows: N,
@@ -191,9 +197,7 @@ export const FP8_SCALED: FormatRow = {
       diagnostics: [],
     };
     return plan(listing, () => {
-      const v = floatValues(s, ctx.reader.whole(s));
-      const scales = new Float64Array(N * groups);
-      for (let r = 0; r < N; r++) for (let g = 0; g < groups; g++) scales[r * groups + g] = v[Math.floor(r / rowsPerScale) * groups + g];
+      const scales = scalesPerRow(floatValues(s, ctx.reader.whole(s)), N, groups, rowsPerScale);
       return scaledKernel({
         ...listing,
         rows: N,

@@ -11,6 +11,8 @@ const nodeEntries = [
   { in: 'src/worker/worker.ts', out: 'worker' },
   { in: 'src/cli/cli.ts', out: 'cli', banner: '#!/usr/bin/env node' },
   { in: 'bench/bench.ts', out: 'bench' },
+  // the evaluation child process: loads node-llama-cpp (external) at run time
+  { in: 'src/evalChild/evalChild.ts', out: 'evalChild' },
 ].filter((e) => existsSync(e.in));
 
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning', target: 'es2022' };
@@ -21,7 +23,8 @@ const builds = nodeEntries.map((e) => ({
   outdir: 'dist',
   platform: 'node',
   format: 'cjs',
-  external: ['vscode'],
+  // node-llama-cpp (ESM-only, native) is loaded at run time by the evaluation child, never bundled
+  external: ['vscode', 'node-llama-cpp'],
   banner: e.banner ? { js: e.banner } : undefined,
 }));
 

@@ -23,7 +23,9 @@ export type ErrorCode =
   | 'io'
   | 'wasm'
   | 'usage'
-  | 'cancelled';
+  | 'cancelled'
+  /** The llama.cpp runtime is missing, or its process died. */
+  | 'engine';
 
 /** Names and values quoted into messages and text outputs show at most this many characters. */
 export const MAX_SHOWN = 120;

@@ -2,7 +2,7 @@
  * The CLI and the worker thread script as dist/ ships them, bundled from src/ once per test process, so that the
  * unit tests run on a clean checkout without `npm run build` and always test the current sources.
  */
-import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
@@ -45,4 +45,34 @@ export function bundledCli(): string {
     cliScript = join(dir, 'cli.js');
   }
   return cliScript;
+}
+
+let evalBundleDir: string | undefined;
+
+/**
+ * dist/evalChild.js, dist/cli.js and dist/worker.js bundled into a fresh folder under the repository's dist-test/:
+ * the evaluation child loads node-llama-cpp with import(), which resolves node_modules from where the bundle is.
+ */
+export function bundledEvalDir(): string {
+  if (!evalBundleDir) {
+    mkdirSync(join(ROOT, 'dist-test'), { recursive: true });
+    const dir = mkdtempSync(join(ROOT, 'dist-test', 'eval-'));
+    buildSync({
+      entryPoints: {
+        cli: join(ROOT, 'src', 'cli', 'cli.ts'),
+        worker: join(ROOT, 'src', 'worker', 'worker.ts'),
+        evalChild: join(ROOT, 'src', 'evalChild', 'evalChild.ts'),
+      },
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      outdir: dir,
+      external: ['node-llama-cpp'],
+      logLevel: 'silent',
+    });
+    for (const wasm of ['kernels.wasm', 'quantizers.wasm'])
+      if (existsSync(join(ROOT, 'dist', wasm))) copyFileSync(join(ROOT, 'dist', wasm), join(dir, wasm));
+    evalBundleDir = dir;
+  }
+  return evalBundleDir;
 }

@@ -19,6 +19,7 @@ import { compareCommand, reportCommand, dumpCommand } from './reportCommands.ts'
 import { logicalSummary, openModelAndWeights } from '../core/hfquant/open.ts';
 import { logicalWeightStats } from '../core/hfquant/stats.ts';
 import { logicalInfoJson, logicalInfoLines, statsItems } from './logicalWeights.ts';
+import { evalCommand, sensitivityCommand, suggestCommand } from './evalCommands.ts';
 
 const USAGE = `usage: quantlens <command> [options]
 
@@ -39,6 +40,12 @@ commands:
   report FILE [--compare REF] --format md|json|csv    summary, tensors, stats (and errors) to paste elsewhere
   dump FILE [--stats]                                 the model as stable, diffable text
   sample OUT.gguf                                     write the bundled sample model
+  eval MODEL --reference REF [--text FILE] [--ctx N] [--chunks N] [--threads N] [--json]
+                                                      KLD, same top token and perplexity against REF (llama.cpp)
+  sensitivity MODEL --type T [--text FILE] [--by kind|block] [--ctx N] [--chunks N] [--json]
+                                                      KLD of each group quantized alone to T
+  suggest MODEL --target-bpw X|--target-size GB [--types Q8_0,Q5_0,Q4_0] [--text FILE] [--by kind|block]
+                                                      types per group for a size budget, as --tensor-type lines
 
 FILE is a .gguf (any shard of a split model), a .safetensors file or a model.safetensors.index.json, local or by
 http(s) URL or Hub reference (owner/repo/file.gguf; HF_TOKEN is sent to huggingface.co only). A local quantized
@@ -294,8 +301,17 @@ async function main(argv: string[]): Promise<number> {
       format: { type: 'string' },
       stats: { type: 'boolean', default: false },
       threads: { type: 'string' },
+      reference: { type: 'string' },
+      text: { type: 'string' },
+      ctx: { type: 'string' },
+      chunks: { type: 'string' },
+      by: { type: 'string' },
+      types: { type: 'string' },
+      'target-bpw': { type: 'string' },
+      'target-size': { type: 'string' },
     },
   });
+  const evalOptions = { text: values.text, ctx: values.ctx, chunks: values.chunks, threads: values.threads, json: values.json! };
   switch (command) {
     case 'info':
       if (positionals.length !== 1) throw new UsageError('info takes one FILE');
@@ -356,6 +372,18 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`wrote sample model ${escapeText(positionals[0])} (${bytes.length} bytes)\n`);
       return 0;
     }
+    case 'eval':
+      if (positionals.length !== 1) throw new UsageError('eval takes MODEL --reference REF');
+      await evalCommand(positionals[0], values.reference, evalOptions);
+      return 0;
+    case 'sensitivity':
+      if (positionals.length !== 1) throw new UsageError('sensitivity takes MODEL --type T');
+      await sensitivityCommand(positionals[0], values.type, values.by, evalOptions);
+      return 0;
+    case 'suggest':
+      if (positionals.length !== 1) throw new UsageError('suggest takes MODEL --target-bpw X|--target-size GB');
+      await suggestCommand(positionals[0], values['target-bpw'], values['target-size'], values.types, values.by, evalOptions);
+      return 0;
     default:
       throw new UsageError(`unknown command ${command}`);
   }

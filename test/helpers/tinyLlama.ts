@@ -45,7 +45,44 @@ export interface TinyLlama {
   tensors: TinyTensor[];
 }
 
-const WORDS = ['the', 'of', 'and', 'to', 'in', 'a', 'that', 'is', 'for', 'it', 'as', 'with', 'be', 'on', 'not', 'he', 'by', 'this', 'are', 'or', 'his', 'from', 'at', 'which', 'but', 'have', 'an', 'they', 'all', 'has', 'their', 'people', 'laws', 'government', 'right', 'power'];
+const WORDS = [
+  'the',
+  'of',
+  'and',
+  'to',
+  'in',
+  'a',
+  'that',
+  'is',
+  'for',
+  'it',
+  'as',
+  'with',
+  'be',
+  'on',
+  'not',
+  'he',
+  'by',
+  'this',
+  'are',
+  'or',
+  'his',
+  'from',
+  'at',
+  'which',
+  'but',
+  'have',
+  'an',
+  'they',
+  'all',
+  'has',
+  'their',
+  'people',
+  'laws',
+  'government',
+  'right',
+  'power',
+];
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
 
 /** SPM vocabulary: <unk>, <s>, </s>, 256 byte tokens, '▁', letters, '▁'+letter, whole words, then letter pairs. */
@@ -126,7 +163,11 @@ export function writeTinyLlama(m: TinyLlama, options: WriteOptions = {}): Uint8A
     { key: 'tokenizer.ggml.model', type: 'STRING', value: 'llama' },
     { key: 'tokenizer.ggml.tokens', type: 'ARRAY', value: { elementType: 'STRING', values: m.tokens } },
     // SPM merges by score: longer pieces first
-    { key: 'tokenizer.ggml.scores', type: 'ARRAY', value: { elementType: 'FLOAT32', values: m.tokens.map((t, i) => (tokenType[i] === 1 ? [...t].length - i * 1e-4 : 0)) } },
+    {
+      key: 'tokenizer.ggml.scores',
+      type: 'ARRAY',
+      value: { elementType: 'FLOAT32', values: m.tokens.map((t, i) => (tokenType[i] === 1 ? [...t].length - i * 1e-4 : 0)) },
+    },
     { key: 'tokenizer.ggml.token_type', type: 'ARRAY', value: { elementType: 'INT32', values: tokenType } },
     { key: 'tokenizer.ggml.bos_token_id', type: 'UINT32', value: 1 },
     { key: 'tokenizer.ggml.eos_token_id', type: 'UINT32', value: 2 },

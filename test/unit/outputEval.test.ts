@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { makeTinyLlama, writeTinyLlama, type TinyLlama } from '../helpers/tinyLlama.ts';
 import { bundledEvalDir } from '../helpers/bundles.ts';
 import { evaluateInChild, runEvalJob, runtimeStatus } from '../../src/node/evalClient.ts';
@@ -58,7 +57,15 @@ test('chunking and percentiles follow llama-perplexity', () => {
 });
 
 test('a model against itself: KLD 0, same top 100 %, equal perplexities', { skip }, async () => {
-  const r = await evaluateInChild(child, { kind: 'evaluate', model: file('f32.gguf'), reference: file('f32.gguf'), text: SAMPLE_TEXT, ctx: CTX, chunks: 3, threads: 1 });
+  const r = await evaluateInChild(child, {
+    kind: 'evaluate',
+    model: file('f32.gguf'),
+    reference: file('f32.gguf'),
+    text: SAMPLE_TEXT,
+    ctx: CTX,
+    chunks: 3,
+    threads: 1,
+  });
   assert.equal(r.chunks, 3);
   assert.equal(r.scored, 3 * (CTX - 1 - CTX / 2));
   assert.equal(r.kld.mean, 0);
@@ -73,7 +80,15 @@ test('a model against itself: KLD 0, same top 100 %, equal perplexities', { skip
 
 test('the same model loaded twice is still KLD 0 (two contexts, same numbers)', { skip }, async () => {
   writeFileSync(file('copy.gguf'), writeTinyLlama(tiny));
-  const r = await evaluateInChild(child, { kind: 'evaluate', model: file('copy.gguf'), reference: file('f32.gguf'), text: SAMPLE_TEXT, ctx: CTX, chunks: 2, threads: 1 });
+  const r = await evaluateInChild(child, {
+    kind: 'evaluate',
+    model: file('copy.gguf'),
+    reference: file('f32.gguf'),
+    text: SAMPLE_TEXT,
+    ctx: CTX,
+    chunks: 2,
+    threads: 1,
+  });
   assert.equal(r.kld.max, 0);
   assert.equal(r.sameTop, 1);
 });
@@ -81,7 +96,15 @@ test('the same model loaded twice is still KLD 0 (two contexts, same numbers)', 
 test('KLD against F32 orders F16 < Q8_0 < Q4_0', { skip }, async () => {
   const kld: Record<string, number> = {};
   for (const t of ['F16', 'Q8_0', 'Q4_0']) {
-    const r = await evaluateInChild(child, { kind: 'evaluate', model: file(`${t}.gguf`), reference: file('f32.gguf'), text: SAMPLE_TEXT, ctx: CTX, chunks: 3, threads: 1 });
+    const r = await evaluateInChild(child, {
+      kind: 'evaluate',
+      model: file(`${t}.gguf`),
+      reference: file('f32.gguf'),
+      text: SAMPLE_TEXT,
+      ctx: CTX,
+      chunks: 3,
+      threads: 1,
+    });
     assert.ok(r.kld.mean > 0, `${t}: KLD ${r.kld.mean}`);
     assert.ok(r.kld.median <= r.kld.p90 && r.kld.p90 <= r.kld.p99 && r.kld.p99 <= r.kld.max);
     kld[t] = r.kld.mean;
@@ -154,8 +177,7 @@ function forward(m: TinyLlama, tokens: number[]): Float64Array[] {
         const mx = Math.max(...scores);
         const e = scores.map((sc) => Math.exp(sc - mx));
         const z = e.reduce((a, c) => a + c, 0);
-        for (let j = 0; j < e.length; j++)
-          for (let i = 0; i < hd; i++) att[head * hd + i] += (e[j] / z) * vals[b][j][kvh * hd + i];
+        for (let j = 0; j < e.length; j++) for (let i = 0; i < hd; i++) att[head * hd + i] += (e[j] / z) * vals[b][j][kvh * hd + i];
       }
       const o = matVec(W(p + 'attn_output.weight'), E, att);
       x = x.map((xv, i) => xv + o[i]);
@@ -176,7 +198,12 @@ function forward(m: TinyLlama, tokens: number[]): Float64Array[] {
 }
 
 test("llama.cpp's probabilities match a float64 forward pass within 1e-5 (F32 KV cache, no flash attention)", { skip }, async () => {
-  const r = await evaluateInChild(child, { kind: 'distributions', model: file('f32.gguf'), text: 'We hold these truths to be self-evident, that all men are created equal', threads: 1 });
+  const r = await evaluateInChild(child, {
+    kind: 'distributions',
+    model: file('f32.gguf'),
+    text: 'We hold these truths to be self-evident, that all men are created equal',
+    threads: 1,
+  });
   assert.equal(r.vocab, tiny.shape.vocab);
   assert.equal(r.tokens[0], 1, 'BOS first');
   assert.ok(r.tokens.length > 20);
@@ -192,7 +219,15 @@ test("llama.cpp's probabilities match a float64 forward pass within 1e-5 (F32 KV
 
 test('a broken model is one error line naming it, and the next evaluation works', { skip }, async () => {
   await assert.rejects(
-    evaluateInChild(child, { kind: 'evaluate', model: file('broken.gguf'), reference: file('f32.gguf'), text: SAMPLE_TEXT, ctx: CTX, chunks: 1, threads: 1 }),
+    evaluateInChild(child, {
+      kind: 'evaluate',
+      model: file('broken.gguf'),
+      reference: file('f32.gguf'),
+      text: SAMPLE_TEXT,
+      ctx: CTX,
+      chunks: 1,
+      threads: 1,
+    }),
     (e: unknown) => {
       assert.ok(e instanceof QuantLensError, String(e));
       assert.equal(e.code, 'engine');
@@ -201,18 +236,40 @@ test('a broken model is one error line naming it, and the next evaluation works'
       return true;
     },
   );
-  const r = await evaluateInChild(child, { kind: 'evaluate', model: file('Q8_0.gguf'), reference: file('f32.gguf'), text: SAMPLE_TEXT, ctx: CTX, chunks: 1, threads: 1 });
+  const r = await evaluateInChild(child, {
+    kind: 'evaluate',
+    model: file('Q8_0.gguf'),
+    reference: file('f32.gguf'),
+    text: SAMPLE_TEXT,
+    ctx: CTX,
+    chunks: 1,
+    threads: 1,
+  });
   assert.ok(r.kld.mean > 0);
 });
 
 test('a text too short for the context, and models of different vocabularies, are one-line usage errors', { skip }, async () => {
   await assert.rejects(
-    evaluateInChild(child, { kind: 'evaluate', model: file('f32.gguf'), reference: file('f32.gguf'), text: 'too short', ctx: CTX, threads: 1 }),
+    evaluateInChild(child, {
+      kind: 'evaluate',
+      model: file('f32.gguf'),
+      reference: file('f32.gguf'),
+      text: 'too short',
+      ctx: CTX,
+      threads: 1,
+    }),
     (e: unknown) => e instanceof QuantLensError && e.code === 'usage' && /needs at least 128/.test(e.message),
   );
   writeFileSync(file('bigvocab.gguf'), writeTinyLlama(makeTinyLlama({ vocab: 512 })));
   await assert.rejects(
-    evaluateInChild(child, { kind: 'evaluate', model: file('bigvocab.gguf'), reference: file('f32.gguf'), text: SAMPLE_TEXT, ctx: CTX, threads: 1 }),
+    evaluateInChild(child, {
+      kind: 'evaluate',
+      model: file('bigvocab.gguf'),
+      reference: file('f32.gguf'),
+      text: SAMPLE_TEXT,
+      ctx: CTX,
+      threads: 1,
+    }),
     (e: unknown) => e instanceof QuantLensError && /do not share a vocabulary \(512 and 384 tokens\)/.test(e.message),
   );
 });
@@ -232,9 +289,14 @@ test('progress arrives and cancel stops the child', { skip }, async () => {
 
 test('without the runtime the job says what is missing in one line', { skip }, async () => {
   await assert.rejects(
-    evaluateInChild(child, { kind: 'evaluate', model: file('f32.gguf'), reference: file('f32.gguf'), text: SAMPLE_TEXT, ctx: CTX }, {
-      env: { ...process.env, QUANTLENS_LLAMA_RUNTIME: 'node-llama-cpp-not-installed' },
-    }),
-    (e: unknown) => e instanceof QuantLensError && e.code === 'engine' && /runtime is not installed: node-llama-cpp 3\.21\.1/.test(e.message),
+    evaluateInChild(
+      child,
+      { kind: 'evaluate', model: file('f32.gguf'), reference: file('f32.gguf'), text: SAMPLE_TEXT, ctx: CTX },
+      {
+        env: { ...process.env, QUANTLENS_LLAMA_RUNTIME: 'node-llama-cpp-not-installed' },
+      },
+    ),
+    (e: unknown) =>
+      e instanceof QuantLensError && e.code === 'engine' && /runtime is not installed: node-llama-cpp 3\.21\.1/.test(e.message),
   );
 });

@@ -17,7 +17,7 @@ interface LlamaModel {
   tokens: { bos: Token | null; shouldPrependBosToken: boolean };
   fileInfo: { metadata?: { tokenizer?: { ggml?: { tokens?: unknown[] } } } };
   tokenize(text: string): Token[];
-  detokenize(tokens: readonly Token[]): string;
+  detokenize(tokens: readonly Token[], specialTokens?: boolean, lastTokens?: readonly Token[]): string;
   createContext(options: Record<string, unknown>): Promise<LlamaContext>;
 }
 interface LlamaContext {
@@ -175,7 +175,8 @@ async function evaluate(llama: Llama, job: Extract<EvalJob, { kind: 'evaluate' }
   }
   const seconds = (performance.now() - evalStart) / 1000;
   const evaluated = tokens.slice(0, plan.chunks * job.ctx);
-  const pieces = evaluated.map((t) => reference.detokenize([t]));
+  // each token's text as it continues the ones before it (a leading space stays)
+  const pieces = evaluated.map((t, i) => reference.detokenize([t], false, evaluated.slice(Math.max(0, i - 4), i)));
   void started;
   return {
     type: 'result',

@@ -12,6 +12,7 @@ import { simulate } from './simulate.ts';
 import { requantize } from './requantize.ts';
 import { openUrl } from './openUrl.ts';
 import { setHubToken } from './setHubToken.ts';
+import { evaluate } from './evaluate.ts';
 
 const COMMANDS: Record<string, Command> = {
   'quantLens.openWith': openWith,
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, Command> = {
   'quantLens.requantize': requantize,
   'quantLens.openUrl': openUrl,
   'quantLens.setHubToken': setHubToken,
+  'quantLens.evaluate': evaluate,
 };
 
 export function registerCommands(context: vscode.ExtensionContext, ctx: CommandContext): void {

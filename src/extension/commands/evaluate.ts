@@ -1,0 +1,95 @@
+/**
+ * "Evaluate on Outputs…": the model against a reference (another open model or a file) on a text (the bundled
+ * sample or a file), run through llama.cpp in a child process (src/node/evalClient.ts) with progress and cancel;
+ * the report (statistics, KLD per position, the highest-KLD tokens marked in the text) opens as Markdown.
+ */
+import * as vscode from 'vscode';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { requireTarget, withJob, MODEL_FILTERS, type CommandContext } from './common.ts';
+import { folderOfModel, modelName } from '../modelUri.ts';
+import { evalChildScript, runEvalJob, runtimeStatus } from '../../node/evalClient.ts';
+import { SAMPLE_TEXT, SAMPLE_TEXT_SOURCE } from '../../core/eval/sampleText.ts';
+import { evalMarkdown } from '../../core/eval/evalReport.ts';
+
+const VIEW_TYPE = 'quantLens.modelEditor';
+
+/** Models open in Quant Lens editors other than `uri`. */
+function otherOpenModels(uri: vscode.Uri): vscode.Uri[] {
+  const seen = new Map<string, vscode.Uri>();
+  for (const g of vscode.window.tabGroups.all)
+    for (const t of g.tabs)
+      if (t.input instanceof vscode.TabInputCustom && t.input.viewType === VIEW_TYPE && t.input.uri.toString() !== uri.toString())
+        seen.set(t.input.uri.toString(), t.input.uri);
+  return [...seen.values()];
+}
+
+async function pickReference(uri: vscode.Uri): Promise<string | undefined> {
+  const browse = { label: '$(folder-opened) Choose a model file…', uri: undefined as vscode.Uri | undefined };
+  const items = [
+    ...otherOpenModels(uri).map((u) => ({ label: modelName(u), description: u.fsPath, uri: u as vscode.Uri | undefined })),
+    browse,
+  ];
+  const picked = await vscode.window.showQuickPick(items, {
+    title: `Evaluate ${modelName(uri)}: the reference (its source, or any model with the same vocabulary)`,
+  });
+  if (!picked) return undefined;
+  if (picked.uri) return picked.uri.fsPath;
+  const files = await vscode.window.showOpenDialog({ filters: MODEL_FILTERS, defaultUri: folderOfModel(uri), canSelectMany: false });
+  return files?.[0]?.fsPath;
+}
+
+async function pickText(uri: vscode.Uri): Promise<{ text: string; source: string } | undefined> {
+  const sample = { label: 'Bundled sample text', description: SAMPLE_TEXT_SOURCE };
+  const file = { label: '$(file) Choose a text file…', description: '' };
+  const picked = await vscode.window.showQuickPick([sample, file], { title: 'Evaluate on which text?' });
+  if (!picked) return undefined;
+  if (picked === sample) return { text: SAMPLE_TEXT, source: `bundled sample: ${SAMPLE_TEXT_SOURCE}` };
+  const files = await vscode.window.showOpenDialog({
+    defaultUri: folderOfModel(uri),
+    canSelectMany: false,
+    filters: { Text: ['txt', 'raw', 'md'], All: ['*'] },
+  });
+  if (!files?.[0]) return undefined;
+  return { text: await readFile(files[0].fsPath, 'utf8'), source: files[0].fsPath };
+}
+
+async function askNumber(title: string, value: string, optional: boolean): Promise<number | null | undefined> {
+  const answer = await vscode.window.showInputBox({
+    title,
+    value,
+    validateInput: (v) =>
+      (optional && v.trim() === '') || (Number.isInteger(Number(v)) && Number(v) >= 1) ? undefined : 'a positive integer',
+  });
+  if (answer === undefined) return undefined;
+  return answer.trim() === '' ? null : Number(answer);
+}
+
+export async function evaluate(ctx: CommandContext, arg: unknown): Promise<void> {
+  const uri = requireTarget(ctx, arg);
+  if (!uri) return;
+  const root = join(__dirname, '..');
+  const status = runtimeStatus(root);
+  if (status !== true) throw new Error(status);
+  const script = evalChildScript(__dirname);
+  if (!script) throw new Error('dist/evalChild.js is missing from the extension');
+  const reference = await pickReference(uri);
+  if (!reference) return;
+  const text = await pickText(uri);
+  if (!text) return;
+  const contextSize = await askNumber('Context size (tokens per chunk, as llama-perplexity -c)', '512', false);
+  if (!contextSize) return;
+  const chunks = await askNumber('Chunks to evaluate (empty: all the text allows)', '', true);
+  if (chunks === undefined) return;
+  const result = await withJob(`Quant Lens: evaluating ${modelName(uri)} on outputs`, (progress, token) => {
+    const handle = runEvalJob(
+      script,
+      { kind: 'evaluate', model: uri.fsPath, reference, text: text.text, ctx: contextSize, chunks: chunks ?? undefined },
+      { onProgress: (done, total) => total && progress(done, total) },
+    );
+    token.onCancellationRequested(() => handle.cancel());
+    return handle.promise;
+  });
+  const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: evalMarkdown(result, text.source) });
+  await vscode.window.showTextDocument(doc, { preview: false });
+}

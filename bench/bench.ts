@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --json] [-- --types Q4_K,Q8_0] [-- --mweights 32] [-- --quantizers Q4_K,Q6_K] [-- --no-whole]
+ * npm run bench [-- --json] [-- --types Q4_K,Q8_0] [-- --mweights 32] [-- --quantizers Q4_K,Q6_K] [-- --no-whole] [-- --no-eval]
  *
  * Every figure is measured in this run, side by side with a real peer: ggml as shipped in llama.cpp's release builds
  * (libggml-base.so of the optional dependency @node-llama-cpp/linux-x64), through the C shim bench/ggml-peer/peer.c
@@ -17,6 +17,8 @@
  *    one thread and all cores, against the peer's scan of the same file on one core, as a whole process.
  * 4. Quantizers: each type Quant Lens can write, one thread, against ggml_quantize_chunk, bytes compared
  *    (bench/quantizerBench.ts).
+ * 5. Output evaluation: tokens/s through llama.cpp and the share spent reading distributions into JS
+ *    (bench/evalBench.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, readFileSync, openSync, writeSync, closeSync } from 'node:fs';
@@ -30,6 +32,7 @@ import { typeByName } from '../src/core/types.ts';
 import { codecForType } from '../src/core/quant/index.ts';
 import { quantizerBench, QUANTIZER_BENCH_TYPES } from './quantizerBench.ts';
 import { loadPeer, type Peer, type PeerStats } from './peer.ts';
+import { evalBench } from './evalBench.ts';
 import { alternate, bestOf, bestOfAsync, fmt, processMs, rateRange, ratioText, readMs, timed, versus } from './timing.ts';
 
 const ROOT = join(__dirname, '..');
@@ -273,9 +276,19 @@ async function main() {
       log(
         `quantizers: geometric mean ${fmt(Math.exp(ratios.reduce((s, r) => s + Math.log(r), 0) / ratios.length))}x ggml over ${ratios.length} types; ${quantizers.filter((q) => 'bytesIdentical' in q && q.bytesIdentical === false).length} byte mismatches`,
       );
+    let evaluation;
+    if (!args.includes('--no-eval')) {
+      log('\noutput evaluation through llama.cpp (Q8_0 against F32, tiny llama):');
+      evaluation = await evalBench(ROOT, dir, log);
+      if (typeof evaluation === 'string') log(`  ${evaluation}`);
+    }
     if (json)
       process.stdout.write(
-        JSON.stringify({ node: process.version, peer: peer?.version ?? loaded, header, scans, wholeProcess, quantizers }, null, 1) + '\n',
+        JSON.stringify(
+          { node: process.version, peer: peer?.version ?? loaded, header, scans, wholeProcess, quantizers, evaluation },
+          null,
+          1,
+        ) + '\n',
       );
   } finally {
     rmSync(dir, { recursive: true, force: true });

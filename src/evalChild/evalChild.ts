@@ -174,6 +174,18 @@ async function evaluate(llama: Llama, job: Extract<EvalJob, { kind: 'evaluate' }
     }
   }
   const seconds = (performance.now() - evalStart) / 1000;
+  let plainSeconds: number | undefined;
+  if (job.profile) {
+    const t0 = performance.now();
+    for (let c = 0; c < plan.chunks; c++) {
+      const chunk = chunkTokens(tokens, job.ctx, c, bos ?? tokens[c * job.ctx]).slice(0, job.ctx - 1);
+      for (const s of seq === seqRef ? [seq] : [seq, seqRef]) {
+        await s.clearHistory();
+        await s.controlledEvaluate(chunk);
+      }
+    }
+    plainSeconds = (performance.now() - t0) / 1000;
+  }
   const evaluated = tokens.slice(0, plan.chunks * job.ctx);
   // each token's text as it continues the ones before it (a leading space stays)
   const pieces = evaluated.map((t, i) => reference.detokenize([t], false, evaluated.slice(Math.max(0, i - 4), i)));
@@ -194,6 +206,7 @@ async function evaluate(llama: Llama, job: Extract<EvalJob, { kind: 'evaluate' }
       pieces,
       seconds,
       transferSeconds: transfer / 1000,
+      ...(plainSeconds !== undefined ? { plainSeconds } : {}),
     },
   };
 }

@@ -8,7 +8,17 @@ import type { EvalSummary } from '../core/eval/scoring.ts';
 
 export type EvalJob =
   /** llama-perplexity's KL-divergence run: MODEL's next-token distributions against REFERENCE's on a text. */
-  | { kind: 'evaluate'; model: string; reference: string; text: string; ctx: number; chunks?: number; threads?: number }
+  | {
+      kind: 'evaluate';
+      model: string;
+      reference: string;
+      text: string;
+      ctx: number;
+      chunks?: number;
+      threads?: number;
+      /** Also time each chunk evaluated without distributions (the bench: what reading them costs). */
+      profile?: boolean;
+    }
   /** Every next-token probability of MODEL after each token of BOS + tokenize(text) (small vocabularies only). */
   | { kind: 'distributions'; model: string; text: string; threads?: number };
 

@@ -110,6 +110,8 @@ export interface EvalSummary {
   /** Seconds spent evaluating, and of them moving distributions into JavaScript. */
   seconds: number;
   transferSeconds: number;
+  /** With `profile`: seconds the same chunks took through both models without asking for distributions. */
+  plainSeconds?: number;
 }
 
 /** llama-perplexity's percentile: linear between the sorted values at fraction * (n - 1). */

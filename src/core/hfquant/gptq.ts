@@ -159,6 +159,7 @@ export const GPTQ: FormatRow = {
           gidx,
           scales,
           zeros,
+          ...(32 % bits === 0 ? { packedCodes: { columnWords: (r0, r1) => asU32(slab(r0 * 4, r1 * 4)), packedRows: P, bits } } : {}),
           fillCodes(r0, r1, codes) {
             const R = r1 - r0;
             const w = asU32(slab(r0 * 4, r1 * 4));

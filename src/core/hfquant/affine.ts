@@ -5,7 +5,14 @@
  */
 import type { ByteSpan } from './components.ts';
 import { rounderFor } from './numeric.ts';
-import { countCodeRowsInWasm, decodeCodeRowsInWasm, type CodeRows, type CodeSource } from './codeTables.ts';
+import {
+  countCodeRowsInWasm,
+  countStoredOrderInWasm,
+  decodeCodeRowsInWasm,
+  type CodeRows,
+  type CodeSource,
+  type StoredOrder,
+} from './codeTables.ts';
 import type { Kernel, Listing } from './table.ts';
 
 export interface AffineParts extends Listing {
@@ -19,6 +26,8 @@ export interface AffineParts extends Listing {
   fillCodes(r0: number, r1: number, codes: Uint8Array): void;
   /** The packed words the WebAssembly unpackers read instead of fillCodes, when the layout is one they know. */
   packedCodes?: CodeSource;
+  /** The packed words in their stored order, where that is not row order (GPTQ, AWQ GEMM): counted as stored. */
+  storedOrder?: StoredOrder;
   codeSpans(r: number, k: number): ByteSpan[];
   paramSpans(r: number, g: number): ByteSpan[];
 }
@@ -64,6 +73,8 @@ export function affineKernel(p: AffineParts): Kernel {
     codeSpans: p.codeSpans,
     paramSpans: p.paramSpans,
     countPatterns: (r0, r1, counts) => countCodeRowsInWasm(inWasm, source, r0, r1, counts),
+    countAllPatterns: (counts, onValues, checkCancelled) =>
+      !!p.storedOrder && countStoredOrderInWasm(inWasm, rows, p.storedOrder, counts, onValues, checkCancelled),
     decodeRows(r0, r1, out) {
       if (decodeCodeRowsInWasm(inWasm, source, r0, r1, out)) return;
       const n = (r1 - r0) * cols;

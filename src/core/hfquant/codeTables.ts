@@ -124,3 +124,75 @@ function stage(k: KernelExports, w: CodeRows, src: CodeSource, r0: number, r1: n
   else if ('fill' in src) src.fill(r0, r1, new Uint8Array(mem, codes, n));
   return { codes, group, scales, zeros, table, formula: FORMULA_ID[w.formula], dtype: DTYPE_ID[w.dtype] };
 }
+
+/**
+ * GPTQ's and AWQ GEMM's packed words in their stored order, bands of input columns for every output row, for
+ * counting value patterns without the strided reads that decoding rows needs. GPTQ: packed rows p (32 / bits
+ * input columns each) of N words, one per output row; AWQ: input columns k of W words of eight output rows each,
+ * nibble j holding row 8c + ((order >> 4j) & 7).
+ */
+export type StoredOrder =
+  | { kind: 'gptq'; packedRows: number; bits: number; band(p0: number, p1: number): Uint32Array }
+  | { kind: 'awq'; inputs: number; W: number; order: number; band(k0: number, k1: number): Uint32Array };
+
+/** The (group, row, code) pattern table of the stored-order counters stays below this (else rows are decoded). */
+const MAX_PATTERN_TABLE_BYTES = 32 << 20;
+/** Words per band read. */
+const BAND_WORDS = 1 << 20;
+
+/**
+ * Adds the 16-bit patterns of every value of a weight of `rows` rows to counts, reading its words in stored order;
+ * false when the kernels are off, the output is float32, or the table would be too large. onValues(n) after each band.
+ */
+export function countStoredOrderInWasm(
+  w: CodeRows,
+  rows: number,
+  src: StoredOrder,
+  counts: Float64Array,
+  onValues?: (n: number) => void,
+  isCancelled?: () => void,
+): boolean {
+  const k = wasmKernel();
+  const tableBytes = rows * w.groups * w.levels * 2;
+  if (!k || w.dtype === 'float32' || tableBytes > MAX_PATTERN_TABLE_BYTES || !w.zeros) return false;
+  const perBandRow = src.kind === 'gptq' ? rows : src.W;
+  const bandRows = Math.max(1, Math.floor(BAND_WORDS / perBandRow));
+  const totalBandRows = src.kind === 'gptq' ? src.packedRows : src.inputs;
+  const valuesPerBandRow = src.kind === 'gptq' ? rows * (32 / src.bits) : 8 * src.W;
+  k.reset();
+  const P = rows * w.groups;
+  const scales = k.alloc(P * 8);
+  const zeros = k.alloc(P * 8);
+  const table = k.alloc(tableBytes);
+  const group = k.alloc(w.cols * 4);
+  const tables = k.alloc(2 * 65536 * 4);
+  const band = k.alloc(Math.min(totalBandRows, bandRows) * perBandRow * 4);
+  const mem = k.memory.buffer;
+  new Float64Array(mem, scales, P).set(w.scales.subarray(0, P));
+  new Float64Array(mem, zeros, P).set(w.zeros.subarray(0, P));
+  new Int32Array(mem, group, w.cols).set(w.group);
+  k.buildPatternTable(scales, zeros, rows, w.groups, w.levels, FORMULA_ID[w.formula], DTYPE_ID[w.dtype], table);
+  const t = new Int32Array(mem, tables, 2 * 65536);
+  t.fill(0);
+  for (let b0 = 0; b0 < totalBandRows; b0 += bandRows) {
+    isCancelled?.();
+    const b1 = Math.min(totalBandRows, b0 + bandRows);
+    const words = src.band(b0, b1);
+    new Uint32Array(mem, band, words.length).set(words);
+    if (src.kind === 'gptq') k.countGptqWords(band, b0, b1 - b0, rows, src.bits, group, table, w.levels, tables);
+    else k.countAwqWords(band, b0, b1 - b0, src.W, rows, src.order, group, table, w.levels, tables);
+    onValues?.((b1 - b0) * valuesPerBandRow);
+    // int32 counters: emptied every 64 bands (at most 2^29 values), well before 2^31
+    if (b1 < totalBandRows && ((b1 / bandRows) & 63) === 0) drain(t, counts);
+  }
+  drain(t, counts);
+  return true;
+}
+
+function drain(t: Int32Array, counts: Float64Array): void {
+  for (let i = 0; i < 65536; i++) {
+    if (t[i] | t[65536 + i]) counts[i] += t[i] + t[65536 + i];
+    t[i] = 0;
+    t[65536 + i] = 0;
+  }
+}

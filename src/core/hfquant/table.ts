@@ -82,6 +82,11 @@ export interface Kernel extends Listing {
    * rows [r0, r1)'s values to counts (65536 entries) without storing them, and return true.
    */
   countPatterns?(r0: number, r1: number, counts: Float64Array): boolean;
+  /**
+   * The same for the whole weight, reading its words in their stored order where that is not row order (GPTQ,
+   * AWQ GEMM); onValues(n) as it goes, checkCancelled() throws when the scan is cancelled.
+   */
+  countAllPatterns?(counts: Float64Array, onValues?: (n: number) => void, checkCancelled?: () => void): boolean;
 }
 
 /** A plan whose load() runs `load` (the kernel's listing fields are the plan's unless load refines them). */

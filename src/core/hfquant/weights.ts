@@ -272,6 +272,10 @@ function makeWeight(
       const kk = k();
       if (!kk.countPatterns) return null;
       const counts = new Float64Array(65536);
+      const checkCancelled = () => {
+        if (isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while decoding ${name}`);
+      };
+      if (kk.countAllPatterns?.(counts, (n) => onRows?.(n / kk.cols), checkCancelled)) return counts;
       // counting keeps no values: chunks of 4 M codes
       const step = Math.max(1, rowsPerChunk ?? Math.floor((4 * ROWS_PER_CHUNK_TARGET_ELEMENTS) / Math.max(1, kk.cols)));
       for (let r = 0; r < kk.rows; r += step) {

@@ -209,3 +209,81 @@ export function unpackInterleavedColumns(words: usize, K: i32, Wd: i32, c0: i32,
     for (let k = 0; k < K; k++) store<u8>(c + <usize>k, <u8>((load<u32>(w + <usize>k * stride) >>> sh) & 15));
   }
 }
+
+/**
+ * The pattern of every (group, row, code) value of a weight, for counting in the stored order of GPTQ and AWQ:
+ * table[(g · nRows + r) · levels + q] (u16), from scales and zeros (f64 at r · groups + g).
+ */
+export function buildPatternTable(
+  scales: usize, zeros: usize, nRows: i32, groups: i32, levels: i32, formula: i32, dtype: i32, table: usize,
+): void {
+  for (let g = 0; g < groups; g++) {
+    for (let r = 0; r < nRows; r++) {
+      const at = <usize>r * <usize>groups + <usize>g;
+      const s = load<f64>(scales + (at << 3));
+      const z = load<f64>(zeros + (at << 3));
+      const t = table + ((<usize>g * <usize>nRows + <usize>r) * <usize>levels << 1);
+      for (let q = 0; q < levels; q++) store<u16>(t + (<usize>q << 1), <u16>patternOf(value(q, s, z, formula, dtype), dtype));
+    }
+  }
+}
+
+@inline
+function bump(counts: usize, pattern: u32): void {
+  const p = counts + (<usize>pattern << 2);
+  store<i32>(p, load<i32>(p) + 1);
+}
+
+/**
+ * Counts the value patterns of GPTQ packed rows [p0, p0 + pRows): words[(p − p0) · nRows + n] holds the codes of
+ * row n at input columns p · per ... p · per + per − 1 (bits each, lowest first); group is per input column.
+ */
+export function countGptqWords(
+  words: usize, p0: i32, pRows: i32, nRows: i32, bits: i32, group: usize, table: usize, levels: i32, counts: usize,
+): void {
+  const per = 32 / bits;
+  const mask: u32 = (<u32>1 << <u32>bits) - 1;
+  const odd = counts + (65536 << 2);
+  for (let p = 0; p < pRows; p++) {
+    const k0 = (p0 + p) * per;
+    for (let i = 0; i < per; i++) {
+      // the table rows of this input column's group, one per output row
+      const t = table + (<usize>load<i32>(group + (<usize>(k0 + i) << 2)) * <usize>nRows * <usize>levels << 1);
+      const sh = <u32>(i * bits);
+      const w = words + ((<usize>p * <usize>nRows) << 2);
+      let n = 0;
+      for (; n + 1 < nRows; n += 2) {
+        const a = (load<u32>(w + (<usize>n << 2)) >>> sh) & mask;
+        const b = (load<u32>(w + (<usize>(n + 1) << 2)) >>> sh) & mask;
+        bump(counts, <u32>load<u16>(t + ((<usize>n * <usize>levels + <usize>a) << 1)));
+        bump(odd, <u32>load<u16>(t + ((<usize>(n + 1) * <usize>levels + <usize>b) << 1)));
+      }
+      if (n < nRows) bump(counts, <u32>load<u16>(t + ((<usize>n * <usize>levels + <usize>((load<u32>(w + (<usize>n << 2)) >>> sh) & mask)) << 1)));
+    }
+  }
+}
+
+/**
+ * Counts the value patterns of AWQ GEMM input columns [k0, k0 + kRows): words[(k − k0) · W + c] holds 4-bit codes
+ * of rows 8c + j' where nibble j belongs to row 8c + ((order >> 4j) & 7).
+ */
+export function countAwqWords(
+  words: usize, k0: i32, kRows: i32, W: i32, nRows: i32, order: u32, group: usize, table: usize, levels: i32, counts: usize,
+): void {
+  const odd = counts + (65536 << 2);
+  for (let k = 0; k < kRows; k++) {
+    const t = table + (<usize>load<i32>(group + (<usize>(k0 + k) << 2)) * <usize>nRows * <usize>levels << 1);
+    const w = words + ((<usize>k * <usize>W) << 2);
+    for (let c = 0; c < W; c++) {
+      const word = load<u32>(w + (<usize>c << 2));
+      for (let j = 0; j < 8; j += 2) {
+        const na = (c << 3) + <i32>((order >>> (<u32>j << 2)) & 7);
+        const nb = (c << 3) + <i32>((order >>> (<u32>(j + 1) << 2)) & 7);
+        const a = (word >>> (<u32>j << 2)) & 15;
+        const b = (word >>> (<u32>(j + 1) << 2)) & 15;
+        if (na < nRows) bump(counts, <u32>load<u16>(t + ((<usize>na * <usize>levels + <usize>a) << 1)));
+        if (nb < nRows) bump(odd, <u32>load<u16>(t + ((<usize>nb * <usize>levels + <usize>b) << 1)));
+      }
+    }
+  }
+}

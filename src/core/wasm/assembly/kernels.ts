@@ -3,4 +3,4 @@
 export * from './common/memory';
 export { dequantize } from './decode';
 export * from './stats';
-export { countCodeRows, decodeCodeRows, setCodeValues, unpackColumnWords, unpackFieldRows, unpackHighNibbles, unpackInterleavedColumns } from './codeTables';
+export { buildPatternTable, countAwqWords, countCodeRows, countGptqWords, decodeCodeRows, setCodeValues, unpackColumnWords, unpackFieldRows, unpackHighNibbles, unpackInterleavedColumns } from './codeTables';

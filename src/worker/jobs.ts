@@ -37,6 +37,7 @@ import type { JobKind, JobOf, JobResults, ResultOf, WorkerJob } from '../shared/
 import { computeHeatmap } from '../core/analysis/heatmap.ts';
 import { openModelAndWeights, type QuantizedModel } from '../core/hfquant/open.ts';
 import type { LogicalWeight } from '../core/hfquant/weights.ts';
+import type { OpenedModel } from '../core/hfquant/source.ts';
 import { groupScaleDistribution, logicalWeightStats } from '../core/hfquant/stats.ts';
 
 export interface JobContext {
@@ -187,12 +188,12 @@ async function everyTensorStats(
  * alone), and on this thread too with `runHere` (WorkerPool.spread); results in the order of `tensors`. A job's
  * error goes to `onError`, which rethrows or gives a stand-in.
  */
-async function tensorByTensor<J extends WorkerJob, T>(
+async function tensorByTensor<E extends { name: string; nElements: number }, J extends WorkerJob, T>(
   helpers: WorkerPool,
   ctx: JobContext,
-  tensors: TensorInfo[],
-  jobFor: (t: TensorInfo) => J,
-  runHere: (t: TensorInfo, index: number) => ResultOf<J>,
+  tensors: E[],
+  jobFor: (t: E) => J,
+  runHere: (t: E, index: number) => ResultOf<J>,
   onError: (e: unknown) => T,
   onDone: () => void,
 ): Promise<(ResultOf<J> | T)[]> {
@@ -211,8 +212,8 @@ async function tensorByTensor<J extends WorkerJob, T>(
  * cannot be decoded, or its helper thread died) is listed as uncompared; cancelling stops the whole comparison.
  */
 async function compareOnHelpers(
-  model: Model,
-  ref: Model,
+  model: OpenedModel,
+  ref: OpenedModel,
   job: JobOf<'compare'>,
   ctx: JobContext,
 ): Promise<ReturnType<typeof compareModels>> {
@@ -363,8 +364,9 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
     return { kind: 'text', text: buildReport({ model, stats, comparison }, job.format) };
   },
   compare: async (job, ctx) => {
-    const model = await modelAt(job.path);
-    const ref = job.tensors ? await modelAt(job.reference) : await openModel(job.reference);
+    const model = await openedAt(job.path);
+    // a helper's share reuses the reference it opened; the whole comparison opens it for itself
+    const ref = job.tensors ? await openedAt(job.reference) : await openModelAndWeights(job.reference);
     try {
       const only = job.tensors && new Set(job.tensors);
       const { pairing, tensors, uncompared } = only
@@ -382,12 +384,12 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
         },
       };
     } finally {
-      if (!job.tensors) await ref.close();
+      if (!job.tensors) await ref.model.close();
     }
   },
   compareTensor: async (job, ctx) => {
-    const model = await modelAt(job.path);
-    const ref = await modelAt(job.reference);
+    const model = await openedAt(job.path);
+    const ref = await openedAt(job.reference);
     const pair = pairTensors(model, ref).pairs.find((p) => p.name === job.tensor);
     if (!pair) throw new QuantLensError('usage', `${job.tensor} has no counterpart in the reference`);
     return { kind: 'compareTensor', detail: compareTensorDetail(model, ref, pair, { bins: job.bins, isCancelled: ctx.isCancelled }) };

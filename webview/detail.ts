@@ -110,13 +110,11 @@ export class TensorDetail {
         h(
           'div',
           { class: 'detail-actions' },
-          row.logical
-            ? null
-            : el(
-                'vscode-button',
-                { 'data-testid': 'what-if', disabled: !row.decodable, onclick: () => this.host.ask('whatIf', { tensor: row.name }) },
-                'What if…',
-              ),
+          el(
+            'vscode-button',
+            { 'data-testid': 'what-if', disabled: !row.decodable, onclick: () => this.host.ask('whatIf', { tensor: row.name }) },
+            'What if…',
+          ),
           row.logical
             ? null
             : el(
@@ -163,14 +161,12 @@ export class TensorDetail {
             h('p', { class: 'muted', 'data-testid': 'scales-note' }),
           )
         : null,
-      ...(row.logical
-        ? [h('section', { class: 'inspector' }, h('h3', {}, 'Group inspector'), h('div', { 'data-testid': 'group-inspector' }))]
-        : this.tensorOnlySections()),
+      ...this.valueSections(row),
     ]);
   }
 
-  /** The heatmap, block inspector and what-if sections of a tensor (a logical weight has none of them yet). */
-  private tensorOnlySections(): HTMLElement[] {
+  /** The heatmap, the block inspector (a logical weight: its group inspector) and the what-if sections. */
+  private valueSections(row: TensorRow): HTMLElement[] {
     return [
       h(
         'section',
@@ -183,7 +179,9 @@ export class TensorDetail {
           h('div', { class: 'muted', 'data-testid': 'heatmap-scale' }),
         ),
       ),
-      h('section', { class: 'inspector' }, h('h3', {}, 'Block inspector'), h('div', { 'data-testid': 'block-inspector' })),
+      row.logical
+        ? h('section', { class: 'inspector' }, h('h3', {}, 'Group inspector'), h('div', { 'data-testid': 'group-inspector' }))
+        : h('section', { class: 'inspector' }, h('h3', {}, 'Block inspector'), h('div', { 'data-testid': 'block-inspector' })),
       h(
         'section',
         {},
@@ -634,9 +632,11 @@ export class TensorDetail {
       h(
         'p',
         { class: 'muted small' },
-        this.row?.family === 'float'
-          ? "Error against this tensor's own values."
-          : "Requantization error: against this tensor's dequantized values (a source file via Compare gives the error against the original).",
+        this.row?.logical
+          ? 'Re-quantization error of the dequantized values: each candidate re-quantizes this weight as decoded, so the figures are not the checkpoint’s own loss; Compare with the original checkpoint gives that.'
+          : this.row?.family === 'float'
+            ? "Error against this tensor's own values."
+            : "Requantization error: against this tensor's dequantized values (a source file via Compare gives the error against the original).",
       ),
     );
     drawErrorVsBits(

@@ -10,9 +10,9 @@ import { computeTensorStats, DEFAULT_BINS, type TensorStats } from '../core/anal
 import { computeScaleDistribution } from '../core/analysis/blocks.ts';
 import { inspectBlock } from '../core/analysis/inspectedBlock.ts';
 import {
-  computeWhatIf,
+  whatIfOf,
   parseCandidate,
-  candidateErrorStats,
+  candidateErrorStatsOf,
   candidateId,
   predictCandidateError,
   type WhatIfRow,
@@ -34,10 +34,11 @@ import { ggmlType } from '../core/types.ts';
 import { parseSimulationRule, planSimulation, writeSimulated } from '../core/requant/simulate.ts';
 import { imatrixFor, readImatrix } from '../core/requant/imatrix.ts';
 import type { JobKind, JobOf, JobResults, ResultOf, WorkerJob } from '../shared/workerProtocol.ts';
-import { computeHeatmap } from '../core/analysis/heatmap.ts';
+import { heatmapOf } from '../core/analysis/heatmap.ts';
+import type { ValueSource } from '../core/analysis/valueSource.ts';
 import { openModelAndWeights, type QuantizedModel } from '../core/hfquant/open.ts';
 import type { LogicalWeight } from '../core/hfquant/weights.ts';
-import type { OpenedModel } from '../core/hfquant/source.ts';
+import { valueSourceOf, type OpenedModel } from '../core/hfquant/source.ts';
 import { groupScaleDistribution, logicalWeightStats } from '../core/hfquant/stats.ts';
 
 export interface JobContext {
@@ -70,6 +71,13 @@ async function modelAt(path: string): Promise<Model> {
 /** The logical weight of that exact name in a quantized checkpoint (a component's name is its tensor, not the weight). */
 async function logicalWeightAt(path: string, name: string): Promise<LogicalWeight | undefined> {
   return (await openedAt(path)).view?.weights.find((w) => w.name === name);
+}
+
+/** A logical weight (by its logical name) or a tensor as the streaming views read it. */
+async function sourceAt(path: string, name: string): Promise<ValueSource> {
+  const source = valueSourceOf(await openedAt(path), name);
+  if (!source) throw new QuantLensError('usage', `no tensor named ${name}`);
+  return source;
 }
 
 export async function closeModel(path: string): Promise<void> {
@@ -309,12 +317,12 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
     return { kind: 'group', record: weight.inspectGroup(job.row, job.group) };
   },
   heatmap: async (job, ctx) => {
-    const model = await modelAt(job.path);
-    return { kind: 'heatmap', heatmap: computeHeatmap(model, tensorOf(model, job.tensor), job.width, job.height, ctx) };
+    const source = await sourceAt(job.path, job.tensor);
+    return { kind: 'heatmap', heatmap: heatmapOf(source, job.width, job.height, ctx) };
   },
   whatIf: async (job, ctx) => {
-    const model = await modelAt(job.path);
-    if (job.candidates.length > 1 && tensorOf(model, job.tensor).nElements >= FAN_OUT_ELEMENTS && ctx.helpers) {
+    const source = await sourceAt(job.path, job.tensor);
+    if (job.candidates.length > 1 && source.nElements >= FAN_OUT_ELEMENTS && ctx.helpers) {
       const helpers = ctx.helpers();
       try {
         if (helpers.size > 1) return { kind: 'whatIf', rows: await whatIfOnHelpers(job, helpers, ctx) };
@@ -322,10 +330,10 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
         await helpers.dispose();
       }
     }
-    const imatrix = job.imatrix ? await imatrixFor(job.imatrix, job.tensor, tensorOf(model, job.tensor).shape[0]) : undefined;
+    const imatrix = job.imatrix ? await imatrixFor(job.imatrix, job.tensor, source.rowLength) : undefined;
     return {
       kind: 'whatIf',
-      rows: computeWhatIf(model, tensorOf(model, job.tensor), job.candidates.map(parseCandidate), {
+      rows: whatIfOf(source, job.candidates.map(parseCandidate), {
         onProgress: ctx.onProgress,
         isCancelled: ctx.isCancelled,
         imatrix,
@@ -333,9 +341,9 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
     };
   },
   candidateError: async (job, ctx) => {
-    const model = await modelAt(job.path);
-    const imatrix = job.imatrix ? await imatrixFor(job.imatrix, job.tensor, tensorOf(model, job.tensor).shape[0]) : undefined;
-    const stats = candidateErrorStats(model, tensorOf(model, job.tensor), parseCandidate(job.candidate), {
+    const source = await sourceAt(job.path, job.tensor);
+    const imatrix = job.imatrix ? await imatrixFor(job.imatrix, job.tensor, source.rowLength) : undefined;
+    const stats = candidateErrorStatsOf(source, parseCandidate(job.candidate), {
       bins: job.bins,
       imatrix,
       isCancelled: ctx.isCancelled,

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { openModelAndWeights } from '../../src/core/hfquant/open.ts';
 import { openModel } from '../../src/core/formats/openModel.ts';
 import { compareModels, compareTensorDetail, pairTensors } from '../../src/core/compare/compare.ts';
+import { runJob, type JobContext } from '../../src/worker/jobs.ts';
 
 const CORPUS = join(import.meta.dirname, '..', 'fixtures', 'safetensors-quant');
 const ORIGINAL = join(CORPUS, 'original', 'model.safetensors');
@@ -79,7 +80,9 @@ for (const v of VARIANTS.filter((x) => !x.startsWith('gptoss'))) {
       assert.deepEqual(uncompared, []);
       assert.deepEqual(pairing.shapeMismatches, []);
       // only the auxiliary tensors the corpus gives no original (activation scales) are missing from the reference
-      const auxiliary = exp.unquantized_tensors.filter((u: { original: string | null }) => u.original === null).map((u: { tensor: string }) => u.tensor);
+      const auxiliary = exp.unquantized_tensors
+        .filter((u: { original: string | null }) => u.original === null)
+        .map((u: { tensor: string }) => u.tensor);
       assert.deepEqual(pairing.missingInReference.sort(), auxiliary.sort());
       for (const e of exp.weights) assert.ok(!pairing.missingInReference.includes(e.name), `${e.name} has its original`);
       const byName = new Map(tensors.map((t) => [t.name, t]));
@@ -126,13 +129,91 @@ test('the compared-weight detail of a logical weight: overlay, error histogram a
     assert.equal(sum(d.error.counts), e.stats.count);
     // the value histograms overlay on one range: the union of the dequantized and the original range
     const o = originalBf16(e.name);
-    assert.equal(d.values.lo, Math.min(e.stats.min, o.reduce((a, b) => Math.min(a, b))));
-    assert.equal(d.values.hi, Math.max(e.stats.max, o.reduce((a, b) => Math.max(a, b))));
+    assert.equal(
+      d.values.lo,
+      Math.min(
+        e.stats.min,
+        o.reduce((a, b) => Math.min(a, b)),
+      ),
+    );
+    assert.equal(
+      d.values.hi,
+      Math.max(
+        e.stats.max,
+        o.reduce((a, b) => Math.max(a, b)),
+      ),
+    );
     assert.equal(d.heatmap.width, 16);
     assert.equal(d.heatmap.height, 8);
     assert.equal(d.heatmap.max, ref.max_abs, 'the worst cell holds the largest |error|');
   } finally {
     await opened.model.close();
     await original.close();
+  }
+});
+
+const quiet: JobContext = { onProgress: () => {}, isCancelled: () => false };
+
+/** expected.f32's values of a weight, and its entry in expected.json. */
+function expectedValues(v: string, name: string) {
+  const e = expected(v).weights.find((x: { name: string }) => x.name === name);
+  const f32 = readFileSync(join(CORPUS, v, 'expected.f32'));
+  const values = new Float32Array(f32.buffer.slice(f32.byteOffset + 4 * e.f32_offset, f32.byteOffset + 4 * (e.f32_offset + e.f32_count)));
+  return { e, values };
+}
+
+test('the |w| heatmap of a logical weight (worker job) is max |value| per cell of its dequantized [out, in] values', async () => {
+  const v = 'awq-gemm-4bit-g128';
+  const name = 'model.layers.0.mlp.down_proj.weight';
+  const { e, values } = expectedValues(v, name);
+  const [rows, cols] = e.shape;
+  const width = 24;
+  const height = 10;
+  const cells = new Float64Array(width * height);
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) {
+      const i = Math.floor((r * height) / rows) * width + Math.floor((c * width) / cols);
+      cells[i] = Math.max(cells[i], Math.abs(values[r * cols + c]));
+    }
+  const path = join(CORPUS, v);
+  const { heatmap } = await runJob({ kind: 'heatmap', path, tensor: name, width, height }, quiet);
+  assert.equal(heatmap.tensor, name);
+  assert.deepEqual([heatmap.width, heatmap.height], [width, height]);
+  assert.deepEqual(heatmap.cells, Array.from(cells));
+  assert.equal(heatmap.max, e.stats.absmax);
+  await runJob({ kind: 'close', path }, quiet);
+});
+
+test('what-if on a logical weight re-quantizes its dequantized values: rows of `in`, its own output dtype loses nothing', async () => {
+  for (const [v, exact] of [
+    ['gptq-v1-4bit-sym-g128', 'F16'],
+    ['bnb-nf4-dq-bf16', 'BF16'],
+  ]) {
+    const name = 'model.layers.0.self_attn.q_proj.weight';
+    const { e, values } = expectedValues(v, name);
+    const path = join(CORPUS, v);
+    const { rows } = await runJob({ kind: 'whatIf', path, tensor: name, candidates: [exact, 'Q8_0', 'Q4_K', 'int4-sym-g32'] }, quiet);
+    assert.deepEqual(
+      rows.map((r) => r.candidate),
+      [exact, 'Q8_0', 'Q4_K', 'int4-sym-g32'],
+      `${v}: every candidate fits rows of ${e.shape[1]}`,
+    );
+    const own = rows[0].metrics;
+    // the reference library's output dtype holds every dequantized value: a round trip through it is exact
+    assert.equal(own.rmse, 0, `${v}: ${exact} of values that are ${e.dtype}`);
+    assert.equal(own.count, e.stats.count);
+    for (const r of rows) assert.ok(!r.current, 'a logical weight has no ggml type of its own');
+    // Q8_0 error is bounded by half a step of absmax/127 per block of 32 along a row of `in`
+    let bound = 0;
+    for (let b = 0; b < values.length; b += 32) {
+      let m = 0;
+      for (let i = b; i < b + 32; i++) m = Math.max(m, Math.abs(values[i]));
+      bound = Math.max(bound, (m / 127) * 0.5 * (1 + 1e-2));
+    }
+    assert.ok(rows[1].metrics.max_abs > 0 && rows[1].metrics.max_abs <= bound, `${v}: Q8_0 max abs ${rows[1].metrics.max_abs} <= ${bound}`);
+    const err = await runJob({ kind: 'candidateError', path, tensor: name, candidate: 'Q8_0', bins: 16 }, quiet);
+    assert.equal(err.stats.count, e.stats.count);
+    assert.ok(Math.abs(err.stats.absmax - rows[1].metrics.max_abs) <= 1e-12 * rows[1].metrics.max_abs);
+    await runJob({ kind: 'close', path }, quiet);
   }
 });

@@ -38,7 +38,7 @@ import { heatmapOf } from '../core/analysis/heatmap.ts';
 import type { ValueSource } from '../core/analysis/valueSource.ts';
 import { openModelAndWeights, type QuantizedModel } from '../core/hfquant/open.ts';
 import type { LogicalWeight } from '../core/hfquant/weights.ts';
-import { valueSourceOf, type OpenedModel } from '../core/hfquant/source.ts';
+import { statsEntries, valueSourceOf, type OpenedModel } from '../core/hfquant/source.ts';
 import { groupScaleDistribution, logicalWeightStats } from '../core/hfquant/stats.ts';
 
 export interface JobContext {
@@ -142,22 +142,23 @@ const HELPERS_BESIDE_THIS_THREAD = availableParallelism() - 1;
  * (largest tensors first, so a huge one does not start last); `onTensorDone` counts finished tensors.
  */
 async function everyTensorStats(
-  model: Model,
+  opened: OpenedModel,
   path: string,
   ctx: JobContext,
   onTensorDone: (done: number) => void,
 ): Promise<Map<string, TensorStats>> {
   const stats = new Map<string, TensorStats>();
+  const entries = statsEntries(opened);
   const undecodable = (e: unknown) => {
     if (!(e instanceof QuantLensError) || e.code === 'cancelled') throw e;
   };
   let done = 0;
-  const helpers = model.tensors.length > 1 && HELPERS_BESIDE_THIS_THREAD ? ctx.helpers?.(HELPERS_BESIDE_THIS_THREAD) : undefined;
+  const helpers = entries.length > 1 && HELPERS_BESIDE_THIS_THREAD ? ctx.helpers?.(HELPERS_BESIDE_THIS_THREAD) : undefined;
   if (!helpers) {
-    for (const t of model.tensors) {
+    for (const t of entries) {
       if (ctx.isCancelled()) throw new QuantLensError('cancelled', 'cancelled');
       try {
-        stats.set(t.name, computeTensorStats(model, t, { isCancelled: ctx.isCancelled }));
+        stats.set(t.name, t.stats({ isCancelled: ctx.isCancelled }));
       } catch (e) {
         undecodable(e);
       }
@@ -166,22 +167,20 @@ async function everyTensorStats(
     return stats;
   }
   try {
+    // the helpers' stats job resolves a logical weight's name to its dequantized values as this thread does
     const results = await tensorByTensor(
       helpers,
       ctx,
-      model.tensors,
+      entries,
       (t) => ({ kind: 'stats', path, tensor: t.name, bins: DEFAULT_BINS }),
-      (t) => ({
-        kind: 'stats',
-        stats: computeTensorStats(model, t, { bins: DEFAULT_BINS, isCancelled: ctx.isCancelled }),
-      }),
+      (t) => ({ kind: 'stats', stats: t.stats({ bins: DEFAULT_BINS, isCancelled: ctx.isCancelled }) }),
       (e) => {
         undecodable(e);
         return undefined;
       },
       () => onTensorDone(++done),
     );
-    for (const [i, t] of model.tensors.entries()) {
+    for (const [i, t] of entries.entries()) {
       const r = results[i];
       if (r) stats.set(t.name, r.stats);
     }
@@ -351,25 +350,23 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
     return { kind: 'candidateError', candidate: job.candidate, stats };
   },
   report: async (job, ctx) => {
-    const model = await modelAt(job.path);
-    const stats = await everyTensorStats(model, job.path, ctx, (done) =>
-      ctx.onProgress(done, model.tensors.length * (job.reference ? 2 : 1)),
-    );
+    const opened = await openedAt(job.path);
+    const n = statsEntries(opened).length;
+    const stats = await everyTensorStats(opened, job.path, ctx, (done) => ctx.onProgress(done, n * (job.reference ? 2 : 1)));
     let comparison;
     if (job.reference) {
-      const ref = await openModel(job.reference);
+      const ref = await openModelAndWeights(job.reference);
       try {
-        const { tensors, uncompared } = compareModels(model, ref, {
+        const { tensors, uncompared } = compareModels(opened, ref, {
           isCancelled: ctx.isCancelled,
-          onProgress: (done, total) =>
-            ctx.onProgress(model.tensors.length + (done * model.tensors.length) / total, 2 * model.tensors.length),
+          onProgress: (done, total) => ctx.onProgress(n + (done * n) / total, 2 * n),
         });
         comparison = { reference: job.reference, tensors, uncompared };
       } finally {
-        await ref.close();
+        await ref.model.close();
       }
     }
-    return { kind: 'text', text: buildReport({ model, stats, comparison }, job.format) };
+    return { kind: 'text', text: buildReport({ model: opened.model, view: opened.view, stats, comparison }, job.format) };
   },
   compare: async (job, ctx) => {
     const model = await openedAt(job.path);
@@ -403,11 +400,10 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
     return { kind: 'compareTensor', detail: compareTensorDetail(model, ref, pair, { bins: job.bins, isCancelled: ctx.isCancelled }) };
   },
   dump: async (job, ctx) => {
-    const model = await modelAt(job.path);
-    const stats = job.withStats
-      ? await everyTensorStats(model, job.path, ctx, (done) => ctx.onProgress(done, model.tensors.length))
-      : undefined;
-    return { kind: 'text', text: dumpModel(model, stats) };
+    const opened = await openedAt(job.path);
+    const n = statsEntries(opened).length;
+    const stats = job.withStats ? await everyTensorStats(opened, job.path, ctx, (done) => ctx.onProgress(done, n)) : undefined;
+    return { kind: 'text', text: dumpModel(opened.model, stats, opened.view) };
   },
   simulate: async (job, ctx) => {
     const model = await modelAt(job.path);

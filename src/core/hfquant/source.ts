@@ -2,8 +2,10 @@
  * Logical weights as value sources (analysis/valueSource.ts) and as comparable entries of a model: compare, the
  * |w| heatmap and what-if stream a weight's dequantized [out, in] rows exactly as they stream a tensor's.
  */
-import type { Model } from '../model.ts';
+import type { Model, TensorInfo } from '../model.ts';
 import { tensorSource, type ValueSource } from '../analysis/valueSource.ts';
+import { computeTensorStats, type ScanOptions, type TensorStats } from '../analysis/tensorStats.ts';
+import { logicalWeightStats } from './stats.ts';
 import type { LogicalWeight } from './weights.ts';
 import { listedEntries, type QuantizedModel } from './open.ts';
 
@@ -44,4 +46,26 @@ export function valueSourceOf(opened: OpenedModel, name: string): ValueSource | 
   if (w) return weightSource(w);
   const t = opened.model.tensors.find((x) => x.name === name);
   return t ? tensorSource(opened.model, t) : undefined;
+}
+
+/** An entry whose exact stats a report or a dump lists: a tensor, or a logical weight (its dequantized values). */
+export interface StatsEntry {
+  name: string;
+  nElements: number;
+  stats(options?: ScanOptions): TensorStats;
+}
+
+/** The entries of a model whose stats a report lists, in file order (a quantized checkpoint: logical weights and plain tensors). */
+export function statsEntries(opened: OpenedModel): StatsEntry[] {
+  const { model, view } = opened;
+  const tensor = (t: TensorInfo): StatsEntry => ({
+    name: t.name,
+    nElements: t.nElements,
+    stats: (o) => computeTensorStats(model, t, o),
+  });
+  if (!view) return model.tensors.map(tensor);
+  return listedEntries(view).map((e) => {
+    const w = e.weight;
+    return w ? { name: w.name, nElements: w.nElements, stats: (o?: ScanOptions) => logicalWeightStats(w, o) } : tensor(e.tensor);
+  });
 }

@@ -3,6 +3,7 @@
  * to raw bytes) and the what-if table with its error-vs-bits chart.
  */
 import type { GroupView, LogicalRow, Requests, Tell, TensorRow, WebviewSettings } from '../src/shared/webviewProtocol.ts';
+import type { WeightChecks } from '../src/shared/workerProtocol.ts';
 import type { InspectedBlock } from '../src/core/analysis/inspectedBlock.ts';
 import type { Heatmap } from '../src/core/analysis/heatmap.ts';
 import type { TensorStats } from '../src/core/analysis/tensorStats.ts';
@@ -479,6 +480,18 @@ export class TensorDetail {
   }
 
   /** A logical weight's group: its scale and zero, each column's stored code and value, the bytes they come from. */
+  /** A logical weight's data-level checks: its complete scheme, and its diagnostics (act-order, v1 zero overflow ...). */
+  onChecks(c: WeightChecks): void {
+    if (c.tensor !== this.row?.name || !this.row.logical) return;
+    const chip = this.q('detail-type');
+    if (chip) chip.textContent = c.scheme;
+    const notes = [...(c.error ? [c.error] : []), ...c.diagnostics];
+    const list = this.q('diagnostics');
+    if (!list) return;
+    clear(list);
+    list.append(...notes.map((d) => h('li', {}, d)));
+  }
+
   onGroup(v: GroupView): void {
     if (v.weight !== this.row?.name) return;
     const box = this.q('group-inspector');
@@ -682,13 +695,12 @@ function logicalSection(l: LogicalRow): HTMLElement {
         ),
       ),
     ),
-    l.diagnostics.length
-      ? h(
-          'ul',
-          { class: 'muted small', 'data-testid': 'diagnostics' },
-          l.diagnostics.map((d) => h('li', {}, d)),
-        )
-      : null,
+    // header-level findings now; the data-level ones arrive with the weight's checks (onChecks)
+    h(
+      'ul',
+      { class: 'muted small', 'data-testid': 'diagnostics', 'aria-label': 'diagnostics' },
+      l.diagnostics.map((d) => h('li', {}, d)),
+    ),
   );
 }
 

@@ -160,6 +160,9 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
             // a logical weight: exact stats of its dequantized values, then its group scales (the worker decodes)
             return runInView(`Quant Lens: ${w.name}`, w.name, replyTo(m), async (progress) => {
               const reply = replyTo(m);
+              // its data-level checks first (a few small reads): act-order, v1 zero overflow ... and the full scheme
+              const checks = await doc.run({ kind: 'weightChecks', path, tensor: w.name });
+              reply({ type: 'checks', checks: checks.checks });
               const stats = await doc.run({ kind: 'stats', path, tensor: w.name, bins: settings.bins }, progress);
               reply({ type: 'stats', tensor: w.name, stats: stats.stats });
               const scales = await doc.run({ kind: 'scales', path, tensor: w.name, bins: settings.bins });

@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { openModel } from '../core/formats/openModel.ts';
 import type { Model, TensorInfo } from '../core/model.ts';
-import { QuantLensError } from '../core/errors.ts';
+import { oneLine, QuantLensError } from '../core/errors.ts';
 import { computeTensorStats, DEFAULT_BINS, type TensorStats } from '../core/analysis/tensorStats.ts';
 import { computeScaleDistribution } from '../core/analysis/blocks.ts';
 import { inspectBlock } from '../core/analysis/inspectedBlock.ts';
@@ -314,6 +314,20 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
     const weight = await logicalWeightAt(job.path, job.tensor);
     if (!weight) throw new QuantLensError('usage', `no logical weight named ${job.tensor}`);
     return { kind: 'group', record: weight.inspectGroup(job.row, job.group) };
+  },
+  weightChecks: async (job) => {
+    const weight = await logicalWeightAt(job.path, job.tensor);
+    if (!weight) throw new QuantLensError('usage', `no logical weight named ${job.tensor}`);
+    const error = weight.load();
+    return {
+      kind: 'weightChecks',
+      checks: {
+        tensor: weight.name,
+        scheme: weight.scheme,
+        diagnostics: [...weight.diagnostics],
+        ...(error ? { error: oneLine(error) } : {}),
+      },
+    };
   },
   heatmap: async (job, ctx) => {
     const source = await sourceAt(job.path, job.tensor);

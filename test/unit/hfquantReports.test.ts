@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { runJob, type JobContext } from '../../src/worker/jobs.ts';
 import { openModelAndWeights } from '../../src/core/hfquant/open.ts';
 import { buildWebviewModel } from '../../src/extension/webviewModel.ts';
@@ -118,4 +119,40 @@ test('Show as Text lists logical weights with scheme, components, notes and stat
   assert.ok(names.includes(e.name));
   assert.ok(!names.some((n) => n.endsWith('.qweight')));
   await runJob({ kind: 'close', path }, quiet);
+});
+
+test('info runs the data-level checks: v1 zero-point overflow where the corpus observed it, act-order on every weight', () => {
+  const v = 'gptq-v1-4bit-asym-actorder-g128';
+  const exp = expected(v);
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(import.meta.dirname, '..', '..', 'src', 'cli', 'cli.ts'), 'info', join(CORPUS, v)],
+    {
+      encoding: 'utf8',
+    },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  // the modules whose overflow the corpus's generator observed, and the (g, n) of each z = 0 field
+  const overflowed = new Map<string, string>(
+    exp.observed_quirks
+      .filter((q: string) => /v1 zero-point overflow/.test(q))
+      .map((q: string) => {
+        const [, module, g, n] = /^(\S+): .*z=0 at \(g,n\)=\[\[(\d+), (\d+)\]\]/.exec(q)!;
+        return [`${module}.weight`, `(g ${g}, n ${n})`];
+      }),
+  );
+  assert.ok(overflowed.size > 0);
+  for (const e of exp.weights) {
+    const at = lines.findIndex((l) => l.startsWith(`  ${e.name} `));
+    const end = lines.findIndex((l, i) => i > at && /^ {2}\S/.test(l));
+    const notes = lines.slice(at + 1, end).filter((l) => l.startsWith('    note: '));
+    assert.ok(
+      notes.some((n) => /act-order: g_idx is non-monotone/.test(n)),
+      `${e.name}: act-order noted`,
+    );
+    const overflow = notes.find((n) => /v1 zero-point overflow/.test(n));
+    if (overflowed.has(e.name)) assert.ok(overflow?.includes(`at ${overflowed.get(e.name)}`), `${e.name}: ${overflow}`);
+    else assert.equal(overflow, undefined, `${e.name} has no overflow`);
+  }
 });

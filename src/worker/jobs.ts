@@ -3,7 +3,6 @@
  * reuses) its model by path and runs one core analysis, reporting progress and honouring cancellation.
  */
 import { availableParallelism } from 'node:os';
-import { openModel } from '../core/formats/openModel.ts';
 import type { Model, TensorInfo } from '../core/model.ts';
 import { oneLine, QuantLensError } from '../core/errors.ts';
 import { computeTensorStats, DEFAULT_BINS, type TensorStats } from '../core/analysis/tensorStats.ts';

@@ -146,6 +146,20 @@ test('AWQ: the logical weight detail, then Compare With… the original ranks th
   await shot(s.page, 'hfquant-views-awq-against');
 });
 
+test('what-if on a logical weight: its dequantized values re-quantized, labelled as such, next to its |w| heatmap', async () => {
+  const wv = webview(s.page);
+  await wv.locator('[data-testid="tab-tensors"]').click();
+  await wv.locator('[data-testid="detail-name"]', { hasText: WEIGHT }).waitFor();
+  await wv.locator('vscode-button[data-testid="what-if"]').click();
+  const rows = wv.locator('[data-testid="what-if-table"] tr[data-candidate]');
+  await rows.first().waitFor({ timeout: 120_000 });
+  // AWQ dequantizes to float16: re-quantizing into F16 loses nothing
+  assert.equal(await wv.locator('[data-testid="what-if-table"] tr[data-candidate="F16"] td').nth(3).innerText(), '0');
+  await wv.locator('[data-testid="what-if-table"]', { hasText: 'Re-quantization error of the dequantized values' }).waitFor();
+  await wv.locator('canvas[data-testid="heatmap"]').scrollIntoViewIfNeeded();
+  await shot(s.page, 'hfquant-views-awq-what-if');
+});
+
 test('bitsandbytes NF4 (sharded): group scales, group inspector and heatmap, then its errors against the original', async () => {
   await openWeight(NF4, 'model-00001-of-00002.safetensors', /^· bitsandbytes/i);
   await compareWithOriginal('model-00002-of-00002.safetensors');

@@ -3,6 +3,7 @@
  * to raw bytes) and the what-if table with its error-vs-bits chart.
  */
 import type { GroupView, LogicalRow, Requests, Tell, TensorRow, WebviewSettings } from '../src/shared/webviewProtocol.ts';
+import type { WeightChecks } from '../src/shared/workerProtocol.ts';
 import type { InspectedBlock } from '../src/core/analysis/inspectedBlock.ts';
 import type { Heatmap } from '../src/core/analysis/heatmap.ts';
 import type { TensorStats } from '../src/core/analysis/tensorStats.ts';
@@ -110,13 +111,11 @@ export class TensorDetail {
         h(
           'div',
           { class: 'detail-actions' },
-          row.logical
-            ? null
-            : el(
-                'vscode-button',
-                { 'data-testid': 'what-if', disabled: !row.decodable, onclick: () => this.host.ask('whatIf', { tensor: row.name }) },
-                'What if…',
-              ),
+          el(
+            'vscode-button',
+            { 'data-testid': 'what-if', disabled: !row.decodable, onclick: () => this.host.ask('whatIf', { tensor: row.name }) },
+            'What if…',
+          ),
           row.logical
             ? null
             : el(
@@ -163,14 +162,12 @@ export class TensorDetail {
             h('p', { class: 'muted', 'data-testid': 'scales-note' }),
           )
         : null,
-      ...(row.logical
-        ? [h('section', { class: 'inspector' }, h('h3', {}, 'Group inspector'), h('div', { 'data-testid': 'group-inspector' }))]
-        : this.tensorOnlySections()),
+      ...this.valueSections(row),
     ]);
   }
 
-  /** The heatmap, block inspector and what-if sections of a tensor (a logical weight has none of them yet). */
-  private tensorOnlySections(): HTMLElement[] {
+  /** The heatmap, the block inspector (a logical weight: its group inspector) and the what-if sections. */
+  private valueSections(row: TensorRow): HTMLElement[] {
     return [
       h(
         'section',
@@ -183,7 +180,9 @@ export class TensorDetail {
           h('div', { class: 'muted', 'data-testid': 'heatmap-scale' }),
         ),
       ),
-      h('section', { class: 'inspector' }, h('h3', {}, 'Block inspector'), h('div', { 'data-testid': 'block-inspector' })),
+      row.logical
+        ? h('section', { class: 'inspector' }, h('h3', {}, 'Group inspector'), h('div', { 'data-testid': 'group-inspector' }))
+        : h('section', { class: 'inspector' }, h('h3', {}, 'Block inspector'), h('div', { 'data-testid': 'block-inspector' })),
       h(
         'section',
         {},
@@ -481,6 +480,18 @@ export class TensorDetail {
   }
 
   /** A logical weight's group: its scale and zero, each column's stored code and value, the bytes they come from. */
+  /** A logical weight's data-level checks: its complete scheme, and its diagnostics (act-order, v1 zero overflow ...). */
+  onChecks(c: WeightChecks): void {
+    if (c.tensor !== this.row?.name || !this.row.logical) return;
+    const chip = this.q('detail-type');
+    if (chip) chip.textContent = c.scheme;
+    const notes = [...(c.error ? [c.error] : []), ...c.diagnostics];
+    const list = this.q('diagnostics');
+    if (!list) return;
+    clear(list);
+    list.append(...notes.map((d) => h('li', {}, d)));
+  }
+
   onGroup(v: GroupView): void {
     if (v.weight !== this.row?.name) return;
     const box = this.q('group-inspector');
@@ -634,9 +645,11 @@ export class TensorDetail {
       h(
         'p',
         { class: 'muted small' },
-        this.row?.family === 'float'
-          ? "Error against this tensor's own values."
-          : "Requantization error: against this tensor's dequantized values (a source file via Compare gives the error against the original).",
+        this.row?.logical
+          ? 'Re-quantization error of the dequantized values: each candidate re-quantizes this weight as decoded, so the figures are not the checkpoint’s own loss; Compare with the original checkpoint gives that.'
+          : this.row?.family === 'float'
+            ? "Error against this tensor's own values."
+            : "Requantization error: against this tensor's dequantized values (a source file via Compare gives the error against the original).",
       ),
     );
     drawErrorVsBits(
@@ -682,13 +695,12 @@ function logicalSection(l: LogicalRow): HTMLElement {
         ),
       ),
     ),
-    l.diagnostics.length
-      ? h(
-          'ul',
-          { class: 'muted small', 'data-testid': 'diagnostics' },
-          l.diagnostics.map((d) => h('li', {}, d)),
-        )
-      : null,
+    // header-level findings now; the data-level ones arrive with the weight's checks (onChecks)
+    h(
+      'ul',
+      { class: 'muted small', 'data-testid': 'diagnostics', 'aria-label': 'diagnostics' },
+      l.diagnostics.map((d) => h('li', {}, d)),
+    ),
   );
 }
 

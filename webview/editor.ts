@@ -74,6 +74,8 @@ function onTensorReply(m: Reply<'selectTensor' | 'block' | 'group' | 'whatIf' | 
       return detail?.onBlock(m.view);
     case 'group':
       return detail?.onGroup(m.view);
+    case 'checks':
+      return detail?.onChecks(m.checks);
     case 'heatmap':
       return detail?.onHeatmap(m.heatmap);
     case 'whatIf':

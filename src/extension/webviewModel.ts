@@ -86,7 +86,8 @@ export async function buildWebviewModel(
     ...(view ? { quantization: view.summary } : {}),
     tensors,
     metadata,
-    quantMap: buildQuantMap(model),
+    // a quantized checkpoint maps its logical weights (scheme, effective bpw) where their packed components were
+    quantMap: buildQuantMap(model, view && tensors.map((r) => ({ name: r.name, type: r.type, bitsPerWeight: r.bitsPerWeight }))),
     memory: estimateMemory(model),
   };
 }

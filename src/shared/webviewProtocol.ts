@@ -17,6 +17,7 @@ import type { Heatmap } from '../core/analysis/heatmap.ts';
 import type { WhatIfRow } from '../core/analysis/whatIf.ts';
 import type { Comparison, TensorComparisonDetail } from '../core/compare/compare.ts';
 import type { GroupRecord } from '../core/hfquant/weights.ts';
+import type { WeightChecks } from './workerProtocol.ts';
 
 export interface TensorRow {
   name: string;
@@ -101,6 +102,8 @@ type Block = { type: 'block'; view: InspectedBlock };
 export type GroupView = Omit<GroupRecord, 'sources'> & { sources: (Omit<GroupRecord['sources'][number], 'bytes'> & { bytes: number[] })[] };
 type Group = { type: 'group'; view: GroupView };
 type HeatmapMessage = { type: 'heatmap'; heatmap: Heatmap };
+/** A logical weight's complete scheme and diagnostics, once the worker has read its scales, zeros and indices. */
+type Checks = { type: 'checks'; checks: WeightChecks };
 type WhatIf = { type: 'whatIf'; tensor: string; rows: WhatIfRow[] };
 type CandidateError = { type: 'candidateError'; tensor: string; candidate: string; stats: TensorStats };
 type TensorComparison = { type: 'tensorComparison'; detail: TensorComparisonDetail };
@@ -117,7 +120,7 @@ type ArrayPage = { type: 'arrayPage'; key: string; start: number; values: string
 /** What each request is answered with. */
 export interface Replies {
   ready: ModelMessage | OpenError;
-  selectTensor: Block | Group | Stats | Scales | HeatmapMessage | TensorComparison | JobProgress;
+  selectTensor: Block | Group | Checks | Stats | Scales | HeatmapMessage | TensorComparison | JobProgress;
   block: Block | Extract<JobProgress, { type: 'jobError' }>;
   group: Group | Extract<JobProgress, { type: 'jobError' }>;
   whatIf: WhatIf | JobProgress;

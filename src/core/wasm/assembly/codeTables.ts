@@ -46,6 +46,27 @@ function value(q: i32, s: f64, z: f64, formula: i32, dtype: i32): f32 {
   return roundTo(s * (<f64>q - z), dtype);
 }
 
+/** Whether rows a and b have the same scales and zeros in every group (FP8 blocks share them over 128 rows). */
+function sameParams(scales: usize, zeros: usize, groups: i32, a: i32, b: i32): bool {
+  const pa = <usize>a * <usize>groups;
+  const pb = <usize>b * <usize>groups;
+  for (let g = 0; g < groups; g++) {
+    const ia = (pa + <usize>g) << 3;
+    const ib = (pb + <usize>g) << 3;
+    if (load<u64>(scales + ia) != load<u64>(scales + ib) || load<u64>(zeros + ia) != load<u64>(zeros + ib)) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether row r reads its values from the (group, code) table: when the table is smaller than the row, or when the
+ * next row shares its parameters (the table is then built once for both; a row sharing the previous row's keeps it).
+ */
+@inline
+function tableFor(scales: usize, zeros: usize, groups: i32, levels: i32, cols: i32, nRows: i32, r: i32): bool {
+  return groups * levels <= cols || (r + 1 < nRows && sameParams(scales, zeros, groups, r, r + 1));
+}
+
 /**
  * Rows [0, nRows) of codes (u8, nRows × cols) into out (f32): group (i32 per column), scales and zeros (f64,
  * nRows × groups, the rows' own), table (f32, groups × levels of scratch).
@@ -54,13 +75,15 @@ export function decodeCodeRows(
   codes: usize, nRows: i32, cols: i32, group: usize, scales: usize, zeros: usize, groups: i32, levels: i32,
   formula: i32, dtype: i32, table: usize, out: usize,
 ): void {
-  const useTable = groups * levels <= cols;
+  let built = false; // the table holds row r − 1's values
   for (let r = 0; r < nRows; r++) {
     const c = codes + <usize>r * <usize>cols;
     const o = out + ((<usize>r * <usize>cols) << 2);
     const params = <usize>r * <usize>groups;
-    if (useTable) {
-      for (let g = 0; g < groups; g++) {
+    const keep = built && sameParams(scales, zeros, groups, r - 1, r);
+    if (keep || tableFor(scales, zeros, groups, levels, cols, nRows, r)) {
+      built = true;
+      if (!keep) for (let g = 0; g < groups; g++) {
         const s = load<f64>(scales + ((params + <usize>g) << 3));
         const z = load<f64>(zeros + ((params + <usize>g) << 3));
         const t = table + (<usize>(g * levels) << 2);
@@ -71,6 +94,7 @@ export function decodeCodeRows(
         store<f32>(o + (<usize>k << 2), load<f32>(table + (<usize>at << 2)));
       }
     } else {
+      built = false;
       for (let k = 0; k < cols; k++) {
         const g = params + <usize>load<i32>(group + (<usize>k << 2));
         const q = <i32>load<u8>(c + <usize>k);
@@ -148,12 +172,14 @@ export function countCodeRows(
   formula: i32, dtype: i32, table: usize, counts: usize,
 ): void {
   const odd = counts + (65536 << 2);
-  const useTable = groups * levels <= cols;
+  let built = false;
   for (let r = 0; r < nRows; r++) {
     const c = codes + <usize>r * <usize>cols;
     const params = <usize>r * <usize>groups;
-    if (useTable) {
-      for (let g = 0; g < groups; g++) {
+    const keep = built && sameParams(scales, zeros, groups, r - 1, r);
+    if (keep || tableFor(scales, zeros, groups, levels, cols, nRows, r)) {
+      built = true;
+      if (!keep) for (let g = 0; g < groups; g++) {
         const s = load<f64>(scales + ((params + <usize>g) << 3));
         const z = load<f64>(zeros + ((params + <usize>g) << 3));
         const t = table + (<usize>(g * levels) << 1);
@@ -174,6 +200,7 @@ export function countCodeRows(
         store<i32>(pa, load<i32>(pa) + 1);
       }
     } else {
+      built = false;
       for (let k = 0; k < cols; k++) {
         const g = params + <usize>load<i32>(group + (<usize>k << 2));
         const q = <i32>load<u8>(c + <usize>k);

@@ -46,10 +46,32 @@ export class TensorDetail {
   private block: InspectedBlock | undefined;
   private imatrixFile: string | undefined;
 
-  setImatrix(file: string): void {
-    this.imatrixFile = file;
-    const note = this.q('imatrix-note');
-    if (note) note.textContent = `Error weighted by the importance matrix ${file}.`;
+  /** The importance matrix in use (undefined: none, after Unload), and what of the model it covers. */
+  setImatrix(file: string | undefined, coverage?: string): void {
+    this.imatrixFile = file && `${file}${coverage ? ` (${coverage})` : ''}`;
+    this.q('imatrix-note')?.replaceWith(this.imatrixNote());
+  }
+
+  /** What the what-if error is weighted by, with Unload when an importance matrix is in use. */
+  private imatrixNote(): HTMLElement {
+    return h(
+      'p',
+      { class: 'muted small', 'data-testid': 'imatrix-note' },
+      ...(this.imatrixFile
+        ? [
+            `Error weighted by the importance matrix ${this.imatrixFile}. `,
+            el(
+              'vscode-button',
+              {
+                secondary: true,
+                'data-testid': 'unload-imatrix',
+                onclick: () => this.host.tell({ type: 'command', command: 'unloadImatrix' }),
+              },
+              'Unload',
+            ),
+          ]
+        : ['Load a llama.cpp importance matrix to weight the error by how much each input column is used.']),
+    );
   }
 
   constructor(
@@ -197,13 +219,7 @@ export class TensorDetail {
             'Importance matrix…',
           ),
         ),
-        h(
-          'p',
-          { class: 'muted small', 'data-testid': 'imatrix-note' },
-          this.imatrixFile
-            ? `Error weighted by the importance matrix ${this.imatrixFile}.`
-            : 'Load a llama.cpp importance matrix to weight the error by how much each input column is used.',
-        ),
+        this.imatrixNote(),
         h(
           'div',
           { 'data-testid': 'what-if-table' },

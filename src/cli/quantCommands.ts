@@ -116,7 +116,7 @@ export async function errorCommand(
       process.stderr.write(`[${i + 1}/${tensors.length}] ${showText(t.name)}\n`);
       try {
         const rows = computeWhatIf(model, t, candidates, {
-          imatrix: imatrixPath ? await imatrixFor(imatrixPath, t.name, t.shape[0]) : undefined,
+          imatrix: imatrixPath ? await imatrixFor(imatrixPath, t) : undefined,
         });
         results.push({ name: t.name, type_name: t.type.ggmlName ?? t.type.name, candidates: rows });
         if (!json) {

@@ -321,7 +321,7 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
         await helpers.dispose();
       }
     }
-    const imatrix = job.imatrix ? await imatrixFor(job.imatrix, job.tensor, tensorOf(model, job.tensor).shape[0]) : undefined;
+    const imatrix = job.imatrix ? await imatrixFor(job.imatrix, tensorOf(model, job.tensor)) : undefined;
     return {
       kind: 'whatIf',
       rows: computeWhatIf(model, tensorOf(model, job.tensor), job.candidates.map(parseCandidate), {
@@ -333,7 +333,7 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
   },
   candidateError: async (job, ctx) => {
     const model = await modelAt(job.path);
-    const imatrix = job.imatrix ? await imatrixFor(job.imatrix, job.tensor, tensorOf(model, job.tensor).shape[0]) : undefined;
+    const imatrix = job.imatrix ? await imatrixFor(job.imatrix, tensorOf(model, job.tensor)) : undefined;
     const stats = candidateErrorStats(model, tensorOf(model, job.tensor), parseCandidate(job.candidate), {
       bins: job.bins,
       imatrix,
@@ -421,7 +421,7 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
     const plan = planRequantize(model, job.rules.map(parseTensorTypeRule));
     const predictions = [];
     for (const [i, c] of plan.changes.entries()) {
-      const imatrix = job.imatrix ? await imatrixFor(job.imatrix, c.tensor.name, c.tensor.shape[0]) : undefined;
+      const imatrix = job.imatrix ? await imatrixFor(job.imatrix, c.tensor) : undefined;
       predictions.push({
         tensor: c.tensor.name,
         ...predictCandidateError(model, c.tensor, { kind: 'ggml', type: c.to }, { imatrix, isCancelled: ctx.isCancelled }),

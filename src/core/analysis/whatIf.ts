@@ -97,6 +97,52 @@ export function tensorRange(model: Model, tensor: TensorInfo, rowLength: number)
   return range;
 }
 
+/**
+ * The importance of a tensor's columns for the rows it quantizes: `imatrix` holds ne0 values for every matrix
+ * (expert) of the tensor, one matrix after another as llama.cpp writes them, or ne0 values shared by all. Undefined
+ * without one; a length that fits neither is a one-line error.
+ */
+export class RowImportance {
+  private constructor(
+    private readonly values: Float32Array,
+    private readonly rowLength: number,
+    /** Rows of one matrix: ne1 of a 3-D expert tensor; every row when the values are shared. */
+    readonly rowsPerMatrix: number,
+  ) {}
+
+  static of(tensor: TensorInfo, imatrix: Float32Array | undefined): RowImportance | undefined {
+    if (!imatrix) return undefined;
+    const rowLength = tensor.shape[0];
+    const rows = tensor.nElements / rowLength;
+    const matrices = tensor.shape.slice(2).reduce((a, b) => a * b, 1);
+    if (imatrix.length === rowLength) return new RowImportance(imatrix, rowLength, rows);
+    if (matrices > 1 && imatrix.length === rowLength * matrices) return new RowImportance(imatrix, rowLength, rows / matrices);
+    throw new QuantLensError(
+      'usage',
+      `the importance matrix has ${imatrix.length} values; ${tensor.name} [${tensor.shape.join(', ')}] takes ${rowLength}${matrices > 1 ? ` or ${rowLength} x ${matrices} experts = ${rowLength * matrices}` : ''} (one per column${matrices > 1 ? ' of each expert' : ''})`,
+    );
+  }
+
+  /** The importance of the columns of the matrix (expert) that row `row` belongs to. */
+  forRow(row: number): Float32Array {
+    const m = Math.floor(row / this.rowsPerMatrix);
+    return this.values.subarray(m * this.rowLength, (m + 1) * this.rowLength);
+  }
+}
+
+/**
+ * Runs of at most `step` whole rows covering [first, first + count): with an importance matrix, a run never crosses
+ * from one expert's rows into the next, so each run is quantized with its own expert's importance.
+ */
+function* rowRuns(first: number, count: number, step: number, importance?: RowImportance): Generator<[number, number]> {
+  const perMatrix = importance?.rowsPerMatrix ?? Infinity;
+  for (let r = first; r < first + count; ) {
+    const end = Math.min(first + count, r + step, (Math.floor(r / perMatrix) + 1) * perMatrix);
+    yield [r, end - r];
+    r = end;
+  }
+}
+
 /** Quantize then dequantize whole rows with a candidate (ggml types use the imatrix when they take one). */
 export function roundTrip(c: Candidate, values: Float32Array, rowLength: number, range: ValueRange, imatrix?: Float32Array): Float32Array {
   if (c.kind === 'scheme') return simulate(c.scheme, values, rowLength, range);
@@ -115,22 +161,17 @@ export function computeWhatIf(
 ): WhatIfRow[] {
   const rowLength = tensor.shape[0];
   const rows = tensor.nElements / rowLength;
-  const imatrix = options.imatrix && options.imatrix.length === rowLength ? options.imatrix : undefined;
-  if (options.imatrix && !imatrix)
-    throw new QuantLensError(
-      'usage',
-      `the importance matrix has ${options.imatrix.length} columns; ${tensor.name} has rows of ${rowLength}`,
-    );
+  const importance = RowImportance.of(tensor, options.imatrix);
   const usable = usableCandidates(tensor, candidates).filter(
-    (c) => c.kind === 'scheme' || !quantizerFor(c.type)!.requiresImatrix || imatrix,
+    (c) => c.kind === 'scheme' || !quantizerFor(c.type)!.requiresImatrix || importance,
   );
   const step = rowsPerChunk(rowLength);
   const range = needsTensorRange(usable) ? tensorRange(model, tensor, rowLength) : { min: NaN, max: NaN };
   const accs = usable.map(() => new ErrorAccumulator());
-  for (let r = 0; r < rows; r += step) {
+  for (const [r, n] of rowRuns(0, rows, step, importance)) {
     if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while computing what-if for ${tensor.name}`);
-    const n = Math.min(step, rows - r);
     const ref = readTensorValues(model, tensor, r * rowLength, n * rowLength);
+    const imatrix = importance?.forRow(r);
     usable.forEach((c, i) => {
       const rec = roundTrip(c, ref, rowLength, range, imatrix);
       accs[i].add(rec, ref);
@@ -147,17 +188,19 @@ export function computeWhatIf(
       bytes: Math.ceil((bpw * tensor.nElements) / 8),
       metrics: accs[i].result(),
       current: c.kind === 'ggml' && c.type === tensor.type,
-      imatrix: !!imatrix,
+      imatrix: !!importance,
     };
   });
 }
 
-/** Rows of a tensor one candidate will quantize, and the importance matrix if it fits them. */
+/** Rows of a tensor one candidate will quantize, and the importance of their columns (see RowImportance). */
 function oneCandidate(tensor: TensorInfo, candidate: Candidate, imatrix: Float32Array | undefined) {
   const rowLength = tensor.shape[0];
   if (!usableCandidates(tensor, [candidate]).length)
     throw new QuantLensError('usage', `${candidateId(candidate)} cannot quantize ${tensor.name}`);
-  return { rowLength, rows: tensor.nElements / rowLength, imatrix: imatrix && imatrix.length === rowLength ? imatrix : undefined };
+  if (candidate.kind === 'ggml' && quantizerFor(candidate.type)!.requiresImatrix && !imatrix)
+    throw new QuantLensError('usage', `${candidate.type.name} needs an importance matrix (llama.cpp imatrix) with an entry for ${tensor.name}`);
+  return { rowLength, rows: tensor.nElements / rowLength, importance: RowImportance.of(tensor, imatrix) };
 }
 
 export interface PredictedError {
@@ -178,7 +221,7 @@ export function predictCandidateError(
   candidate: Candidate,
   options: { sampleWeights?: number; imatrix?: Float32Array; isCancelled?: () => boolean } = {},
 ): PredictedError {
-  const { rowLength, rows, imatrix } = oneCandidate(tensor, candidate, options.imatrix);
+  const { rowLength, rows, importance } = oneCandidate(tensor, candidate, options.imatrix);
   const sampleRows = Math.max(1, Math.floor((options.sampleWeights ?? 1 << 18) / rowLength));
   const runs = Math.min(8, sampleRows);
   const rowsPerRun = Math.ceil(sampleRows / runs);
@@ -190,8 +233,9 @@ export function predictCandidateError(
   for (const first of starts) {
     if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while predicting the error of ${tensor.name}`);
     const n = exact ? rows : rowsPerRun;
-    for (let r = first; r < first + n; r += rowsPerChunk(rowLength)) {
-      const ref = readTensorValues(model, tensor, r * rowLength, Math.min(rowsPerChunk(rowLength), first + n - r) * rowLength);
+    for (const [r, count] of rowRuns(first, n, rowsPerChunk(rowLength), importance)) {
+      const ref = readTensorValues(model, tensor, r * rowLength, count * rowLength);
+      const imatrix = importance?.forRow(r);
       const rec = roundTrip(candidate, ref, rowLength, range, imatrix);
       acc.add(rec, ref);
       if (imatrix) acc.addWeighted(rec, ref, imatrix);
@@ -211,15 +255,14 @@ export function candidateErrorStats(
   candidate: Candidate,
   options: { bins?: number; imatrix?: Float32Array; isCancelled?: () => boolean } = {},
 ): TensorStats {
-  const { rowLength, rows, imatrix } = oneCandidate(tensor, candidate, options.imatrix);
+  const { rowLength, rows, importance } = oneCandidate(tensor, candidate, options.imatrix);
   const step = rowsPerChunk(rowLength);
   const range = needsTensorRange([candidate]) ? tensorRange(model, tensor, rowLength) : { min: NaN, max: NaN };
   const errors = function* () {
-    for (let r = 0; r < rows; r += step) {
+    for (const [r, n] of rowRuns(0, rows, step, importance)) {
       if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while computing the error of ${tensor.name}`);
-      const n = Math.min(step, rows - r);
       const ref = readTensorValues(model, tensor, r * rowLength, n * rowLength);
-      const rec = roundTrip(candidate, ref, rowLength, range, imatrix);
+      const rec = roundTrip(candidate, ref, rowLength, range, importance?.forRow(r));
       yield Float64Array.from(rec, (x, i) => x - ref[i]);
     }
   };

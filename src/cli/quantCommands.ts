@@ -62,6 +62,7 @@ export async function requantizeCommand(
   try {
     const plan = planRequantize(model, parsed);
     for (const s of plan.skipped) process.stderr.write(`skipped ${showText(s.tensor)}: ${s.reason}\n`);
+    for (const r of plan.unmatched) process.stderr.write(`warning: --tensor-type ${showText(r)} matches no tensor\n`);
     if (!plan.changes.length) process.stderr.write('no tensor changes type; writing a copy\n');
     const imatrix = imatrixPath ? await readImatrix(imatrixPath) : undefined;
     const tty = process.stderr.isTTY;

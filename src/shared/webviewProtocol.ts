@@ -154,6 +154,10 @@ export type ToWebview = Reply | Notice;
 /** What the webview tells the host without waiting for an answer. */
 export type Tell =
   | { type: 'cancel' }
-  | { type: 'command'; command: 'requantize' | 'compare' | 'exportReport' | 'showAsText' | 'loadImatrix' | 'unloadImatrix'; tensors?: string[] };
+  | {
+      type: 'command';
+      command: 'requantize' | 'compare' | 'exportReport' | 'showAsText' | 'loadImatrix' | 'unloadImatrix';
+      tensors?: string[];
+    };
 
 export type FromWebview = Request | Tell;

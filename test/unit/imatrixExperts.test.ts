@@ -148,7 +148,10 @@ test('an imatrix file is checked when it is loaded: its format, its entries, and
     const refused = async (path: string, why: RegExp) =>
       assert.rejects(checkImatrixFile(path, m.tensors), (e: unknown) => e instanceof QuantLensError && why.test(e.message));
     // a raw float32 file (here: the corpus's per-column values for llama-tiny)
-    await refused(corpusPath('gguf', 'llama-tiny.imatrix.f32'), /^llama-tiny\.imatrix\.f32 is not a llama\.cpp importance matrix .*declares \d+ entries/);
+    await refused(
+      corpusPath('gguf', 'llama-tiny.imatrix.f32'),
+      /^llama-tiny\.imatrix\.f32 is not a llama\.cpp importance matrix .*declares \d+ entries/,
+    );
     // a model GGUF, not an imatrix GGUF
     await refused(corpusPath('gguf', 'llama-tiny-F32.gguf'), /is not a llama\.cpp importance matrix: it has no entries/);
     // a legacy file for another model

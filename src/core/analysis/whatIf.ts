@@ -136,7 +136,7 @@ export class RowImportance {
  */
 function* rowRuns(first: number, count: number, step: number, importance?: RowImportance): Generator<[number, number]> {
   const perMatrix = importance?.rowsPerMatrix ?? Infinity;
-  for (let r = first; r < first + count; ) {
+  for (let r = first; r < first + count;) {
     const end = Math.min(first + count, r + step, (Math.floor(r / perMatrix) + 1) * perMatrix);
     yield [r, end - r];
     r = end;
@@ -199,7 +199,10 @@ function oneCandidate(tensor: TensorInfo, candidate: Candidate, imatrix: Float32
   if (!usableCandidates(tensor, [candidate]).length)
     throw new QuantLensError('usage', `${candidateId(candidate)} cannot quantize ${tensor.name}`);
   if (candidate.kind === 'ggml' && quantizerFor(candidate.type)!.requiresImatrix && !imatrix)
-    throw new QuantLensError('usage', `${candidate.type.name} needs an importance matrix (llama.cpp imatrix) with an entry for ${tensor.name}`);
+    throw new QuantLensError(
+      'usage',
+      `${candidate.type.name} needs an importance matrix (llama.cpp imatrix) with an entry for ${tensor.name}`,
+    );
   return { rowLength, rows: tensor.nElements / rowLength, importance: RowImportance.of(tensor, imatrix) };
 }
 

@@ -72,6 +72,7 @@ export function mapView(
         'button',
         {
           class: `seg-btn${colour === k ? ' active' : ''}`,
+          'aria-pressed': String(colour === k),
           'data-colour': k,
           disabled: k === 'error' && !comparison,
           title: k === 'error' && !comparison ? 'Compare with a reference first' : undefined,

@@ -23,7 +23,7 @@ import { findTokens } from '../core/analysis/tokenizer.ts';
 import { readArrayPage } from '../core/formats/gguf.ts';
 import type { ArrayValue } from '../core/model.ts';
 import { oneLine } from '../core/errors.ts';
-import { DEFAULT_CANDIDATES } from '../core/analysis/whatIf.ts';
+import { DEFAULT_CANDIDATES, whatIfCandidates } from '../core/analysis/whatIf.ts';
 
 export const VIEW_TYPE = 'quantLens.modelEditor';
 const HEATMAP_SIZE = 128;
@@ -202,10 +202,9 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         case 'whatIf': {
           const reply = replyTo(m);
           return runInView(`Quant Lens: what-if for ${m.tensor}`, m.tensor, reply, async (progress) => {
-            const r = await doc.run(
-              { kind: 'whatIf', path, tensor: m.tensor, candidates: [...DEFAULT_CANDIDATES], imatrix: doc.imatrix },
-              progress,
-            );
+            const t = doc.tensor(m.tensor);
+            const candidates = t ? whatIfCandidates(t, m.candidates) : [...DEFAULT_CANDIDATES];
+            const r = await doc.run({ kind: 'whatIf', path, tensor: m.tensor, candidates, imatrix: doc.imatrix }, progress);
             reply({ type: 'whatIf', tensor: m.tensor, rows: r.rows });
           });
         }

@@ -71,7 +71,8 @@ export interface Requests {
   selectTensor: { tensor: string };
   block: { tensor: string; index: number };
   group: { tensor: string; row: number; group: number };
-  whatIf: { tensor: string };
+  /** `candidates`: the user's own, computed beside the defaults, the tensor's own type and its neighbours. */
+  whatIf: { tensor: string; candidates?: string[] };
   candidateError: { tensor: string; candidate: string };
   findTokens: { query: string };
   arrayPage: { key: string; start: number; count: number };

@@ -35,6 +35,34 @@ export const DEFAULT_CANDIDATES: readonly string[] = [
   'fp8-e4m3',
 ];
 
+/**
+ * The editor's what-if candidates for a tensor: the defaults, its own type and the ggml types nearest it in bits per
+ * weight that fit its rows and are not among the defaults (three below, two above: a 192-wide Q5_1 tensor, which no K-quant fits, gets Q5_1, Q5_0,
+ * Q4_1, IQ4_NL ...), then the user's own choices (checked: an unknown name is a one-line error). Without duplicates.
+ */
+export function whatIfCandidates(tensor: TensorInfo, chosen: readonly string[] = []): string[] {
+  const fits = (t: TensorType) => quantizerFor(t) && tensor.shape[0] % t.blockSize === 0;
+  const near = [...GGML_TYPES.values()]
+    .filter((t) => t !== tensor.type && fits(t) && !quantizerFor(t)!.requiresImatrix && !DEFAULT_CANDIDATES.includes(t.name))
+    .sort((a, b) => b.bitsPerWeight - a.bitsPerWeight);
+  const own = tensor.type.bitsPerWeight;
+  const above = near.filter((t) => t.bitsPerWeight >= own && t.bitsPerWeight < 16).slice(-2);
+  const below = near.filter((t) => t.bitsPerWeight < own).slice(0, 3);
+  const ownType = tensor.type.ggmlId !== undefined && GGML_TYPES.has(tensor.type.ggmlId) && fits(tensor.type) ? [tensor.type] : [];
+  const names = [
+    ...DEFAULT_CANDIDATES,
+    ...[...above, ...ownType, ...below].map((t) => t.name),
+    ...chosen.map((c) => candidateId(parseCandidate(c))),
+  ];
+  const seen = new Set<string>();
+  return names.filter((n) => {
+    const id = candidateId(parseCandidate(n));
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
 export interface WhatIfRow {
   candidate: string;
   label: string;

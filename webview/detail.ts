@@ -173,7 +173,7 @@ export class TensorDetail {
           el('vscode-button', { secondary: true, 'data-testid': 'cancel', onclick: () => this.host.tell({ type: 'cancel' }) }, 'Cancel'),
         ),
       ),
-      h('div', { class: 'job', 'data-testid': 'job' }),
+      h('div', { class: 'job', 'data-testid': 'job', role: 'status', 'aria-live': 'polite' }),
       row.decodable
         ? null
         : h(

@@ -34,6 +34,10 @@ export function summaryView(fileName: string, s: ModelSummary, memory: MemoryFit
   const kvPerToken = memory.kvElementsPerToken;
   const renderFits = () => {
     clear(fits);
+    if (memory.notAModel) {
+      fits.appendChild(h('p', { class: 'note', 'data-testid': 'not-a-model' }, memory.notAModel));
+      return;
+    }
     const raw = Number(ctxInput.value);
     if (!Number.isInteger(raw) || raw < 1) {
       fits.appendChild(
@@ -133,10 +137,14 @@ export function summaryView(fileName: string, s: ModelSummary, memory: MemoryFit
       h(
         'section',
         { class: 'panel' },
-        h('h3', {}, 'Fits in'),
-        h('label', { class: 'inline' }, 'Context length ', ctxInput),
-        h('label', { class: 'inline' }, ' KV cache ', kvSelect),
-        fits,
+        ...(memory.notAModel
+          ? [h('h3', {}, 'Not a model'), fits]
+          : [
+              h('h3', {}, 'Fits in'),
+              h('label', { class: 'inline' }, 'Context length ', ctxInput),
+              h('label', { class: 'inline' }, ' KV cache ', kvSelect),
+              fits,
+            ]),
       ),
       h(
         'section',

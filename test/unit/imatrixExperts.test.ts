@@ -14,6 +14,7 @@ import { buildGgufFile } from '../../src/core/formats/ggufWriter.ts';
 import { openModel } from '../../src/core/formats/openModel.ts';
 import { computeWhatIf, parseCandidate, predictCandidateError, candidateErrorStats } from '../../src/core/analysis/whatIf.ts';
 import { checkImatrixFile, imatrixFor } from '../../src/core/requant/imatrix.ts';
+import { estimateMemory } from '../../src/core/analysis/memoryFit.ts';
 import { requireQuantizer } from '../../src/core/quant/quantizers.ts';
 import { codecForType } from '../../src/core/quant/index.ts';
 import { typeByName } from '../../src/core/types.ts';
@@ -168,5 +169,41 @@ test('an imatrix file is checked when it is loaded: its format, its entries, and
     await refused(cut, /is not a llama\.cpp importance matrix .*ends inside entry/);
   } finally {
     await m.close();
+  }
+});
+
+test('a GGUF imatrix opened as a file says it is an importance matrix, not a model that fits somewhere', async () => {
+  const f = moeFixture();
+  const sums = new Float32Array(NE0 * EXPERTS).fill(4);
+  const counts = Float32Array.from([4, 4, 4, 4]);
+  const path = join(f.dir, 'imatrix.gguf');
+  writeFileSync(
+    path,
+    buildGgufFile(
+      [{ key: 'general.type', type: 'STRING', value: 'imatrix' }],
+      [
+        { name: `${NAME}.in_sum2`, shape: [NE0, EXPERTS], ggmlTypeId: 0, nbytes: sums.byteLength, data: new Uint8Array(sums.buffer) },
+        { name: `${NAME}.counts`, shape: [1, EXPERTS], ggmlTypeId: 0, nbytes: counts.byteLength, data: new Uint8Array(counts.buffer) },
+      ],
+    ),
+  );
+  const m = await openModel(path);
+  try {
+    assert.match(estimateMemory(m).notAModel!, /llama\.cpp importance matrix \(1 entries\), not a model/);
+  } finally {
+    await m.close();
+  }
+  // and it loads as one into the model's editor
+  const model = await openModel(f.model);
+  try {
+    assert.deepEqual(await checkImatrixFile(path, model.tensors), { entries: 1, covered: 1, matrices: 1 });
+  } finally {
+    await model.close();
+  }
+  const tiny = await openModel(corpusPath('gguf', 'llama-tiny-F32.gguf'));
+  try {
+    assert.equal(estimateMemory(tiny).notAModel, undefined);
+  } finally {
+    await tiny.close();
   }
 });

@@ -30,6 +30,8 @@ export interface MemoryFit {
   fits: { gib: number; fits: boolean }[];
   /** Why the KV cache could not be estimated, when it could not. */
   note?: string;
+  /** Set when the file is not a model at all (a llama.cpp importance matrix): what it is instead. */
+  notAModel?: string;
 }
 
 export const COMMON_MEMORY_GIB = [4, 6, 8, 12, 16, 24, 32, 48, 64, 80, 128];
@@ -111,6 +113,7 @@ export function fitTotal(
  * `hfConfig` is the parsed config.json beside a safetensors model, if there is one.
  */
 export function estimateMemory(model: Model, contextLength?: number, kvBytesPerElement = 2, hfConfig?: unknown): MemoryFit {
+  const notAModel = importanceMatrixNote(model);
   const weightsBytes = model.tensors.reduce((a, t) => a + t.nbytes, 0);
   const arch = metadataValue(model, 'general.architecture');
   let note: string | undefined;
@@ -140,5 +143,15 @@ export function estimateMemory(model: Model, contextLength?: number, kvBytesPerE
     computeBytes,
     ...fitTotal(weightsBytes, kvElementsPerToken, ctx, kvBytesPerElement, computeBytes),
     note,
+    notAModel,
   };
+}
+
+/** A GGUF imatrix (general.type "imatrix", or only `<tensor>.in_sum2` / `.counts` tensors) says so; else undefined. */
+function importanceMatrixNote(model: Model): string | undefined {
+  if (model.format !== 'gguf' || !model.tensors.length) return undefined;
+  const isImatrix = metadataValue(model, 'general.type') === 'imatrix' || model.tensors.every((t) => /\.(in_sum2|counts)$/.test(t.name));
+  if (!isImatrix) return undefined;
+  const entries = model.tensors.filter((t) => t.name.endsWith('.in_sum2')).length;
+  return `This is a llama.cpp importance matrix (${entries} entries), not a model: it runs nowhere. Open a model and use Load Importance Matrix… there to weight its what-if error and drive its imatrix quantizers.`;
 }

@@ -194,14 +194,32 @@ export class TensorDetail {
         'section',
         {},
         h('div', { class: 'section-head' }, h('h3', {}, 'Weight histogram'), logBox),
-        h('div', { class: 'chart-box' }, h('canvas', { id: 'histogram', 'data-testid': 'histogram' })),
+        h(
+          'div',
+          { class: 'chart-box' },
+          h('canvas', {
+            id: 'histogram',
+            'data-testid': 'histogram',
+            role: 'img',
+            'aria-label': `weight histogram of ${row.name}; the statistics above give its exact figures`,
+          }),
+        ),
       ),
       row.quantized
         ? h(
             'section',
             {},
             h('div', { class: 'section-head' }, h('h3', {}, 'Block scales'), h('div', { class: 'seg', 'data-testid': 'scale-series' })),
-            h('div', { class: 'chart-box small' }, h('canvas', { id: 'scales', 'data-testid': 'scales' })),
+            h(
+              'div',
+              { class: 'chart-box small' },
+              h('canvas', {
+                id: 'scales',
+                'data-testid': 'scales',
+                role: 'img',
+                'aria-label': `distribution of the block scales of ${row.name}; the note below summarises it`,
+              }),
+            ),
             h('p', { class: 'muted', 'data-testid': 'scales-note' }),
           )
         : null,
@@ -221,7 +239,14 @@ export class TensorDetail {
         h(
           'div',
           { class: 'heatmap-box' },
-          h('canvas', { id: 'heatmap', 'data-testid': 'heatmap', width: 1, height: 1 }),
+          h('canvas', {
+            id: 'heatmap',
+            'data-testid': 'heatmap',
+            width: 1,
+            height: 1,
+            role: 'img',
+            'aria-label': 'heatmap of |w| over the rows and columns of this tensor, brighter for larger magnitudes',
+          }),
           h('div', { class: 'muted', 'data-testid': 'heatmap-scale' }),
         ),
       ),

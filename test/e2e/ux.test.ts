@@ -163,6 +163,35 @@ test('Fits in: a negative context length is said in words, and the KV cache type
   await wv.locator('[data-testid="fits-total"]', { hasText: '(q8_0, 2048 tokens)' }).waitFor();
 });
 
+test('the tensor table is a grid a screen reader can follow, sortable from the keyboard', async () => {
+  await show(s.page, 'llama-tiny-Q4_K.gguf');
+  const wv = webview(s.page);
+  await wv.locator('[data-testid="file-name"]', { hasText: 'llama-tiny-Q4_K.gguf' }).waitFor();
+  await wv.locator('[data-testid="tab-tensors"]').click();
+  const grid = wv.locator('[data-testid="tensor-table"]');
+  // 5 tensors and the header row, which the grid owns
+  assert.equal(await grid.getAttribute('aria-rowcount'), '6');
+  assert.equal(await grid.getAttribute('aria-owns'), 'tensor-table-header');
+  assert.equal(await wv.locator('#tensor-table-header [role="columnheader"]').count(), 6);
+  assert.equal(await wv.locator('.row[data-tensor="output_norm.weight"]').getAttribute('aria-rowindex'), '6');
+  assert.equal(await wv.locator('.row[data-tensor="output_norm.weight"] [role="gridcell"]').count(), 5);
+  await wv.locator('.row[data-tensor="blk.0.attn_q.weight"]').click();
+  await grid.press('ArrowDown');
+  await wv.locator('[data-testid="detail-name"]', { hasText: 'blk.0.ffn_down.weight' }).waitFor();
+  const active = await grid.getAttribute('aria-activedescendant');
+  assert.equal(await wv.locator(`#${active}`).getAttribute('data-tensor'), 'blk.0.ffn_down.weight');
+  // Enter on a header sorts by it
+  const bytesHeader = wv.locator('#tensor-table-header [data-sort="nbytes"]');
+  await bytesHeader.focus();
+  await s.page.keyboard.press('Enter');
+  await wv.locator('#tensor-table-header [data-sort="nbytes"][aria-sort="ascending"]').waitFor();
+  assert.equal(await wv.locator('.row[data-tensor]').first().getAttribute('data-tensor'), 'blk.0.attn_norm.weight');
+  assert.equal(await wv.locator('.row[data-tensor="blk.0.ffn_down.weight"] .col-name').getAttribute('title'), 'blk.0.ffn_down.weight');
+  await s.page.keyboard.press('Enter');
+  await s.page.keyboard.press('Enter');
+  await wv.locator('#tensor-table-header [data-sort="nbytes"][aria-sort="none"]').waitFor();
+});
+
 for (const [theme, tag] of [
   ['Default Dark Modern', 'dark'],
   ['Default Light Modern', 'light'],

@@ -223,7 +223,7 @@ export function onNotice(m: Notice): void {
     case 'reveal':
       return selectTensor(m.tensor);
     case 'imatrix':
-      return detail?.setImatrix(m.file);
+      return detail?.setImatrix(m.file, m.coverage);
     case 'comparison':
       comparison = m.comparison;
       mapColour = 'error';

@@ -23,7 +23,8 @@ import { findTokens } from '../core/analysis/tokenizer.ts';
 import { readArrayPage } from '../core/formats/gguf.ts';
 import type { ArrayValue } from '../core/model.ts';
 import { oneLine } from '../core/errors.ts';
-import { DEFAULT_CANDIDATES } from '../core/analysis/whatIf.ts';
+import { DEFAULT_CANDIDATES, whatIfCandidates } from '../core/analysis/whatIf.ts';
+import { tensorSource } from '../core/analysis/valueSource.ts';
 
 export const VIEW_TYPE = 'quantLens.modelEditor';
 const HEATMAP_SIZE = 128;
@@ -209,10 +210,15 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         case 'whatIf': {
           const reply = replyTo(m);
           return runInView(`Quant Lens: what-if for ${m.tensor}`, m.tensor, reply, async (progress) => {
-            const r = await doc.run(
-              { kind: 'whatIf', path, tensor: m.tensor, candidates: [...DEFAULT_CANDIDATES], imatrix: doc.imatrix },
-              progress,
-            );
+            // a logical weight's rows are its `in` columns; a tensor's as the streaming views read it
+            const w = doc.logicalWeight(m.tensor);
+            const t = w ? undefined : doc.tensor(m.tensor);
+            const candidates = w
+              ? whatIfCandidates({ rowLength: w.cols }, m.candidates)
+              : t && doc.model
+                ? whatIfCandidates(tensorSource(doc.model, t), m.candidates)
+                : [...DEFAULT_CANDIDATES];
+            const r = await doc.run({ kind: 'whatIf', path, tensor: m.tensor, candidates, imatrix: doc.imatrix }, progress);
             reply({ type: 'whatIf', tensor: m.tensor, rows: r.rows });
           });
         }

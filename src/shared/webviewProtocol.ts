@@ -72,7 +72,8 @@ export interface Requests {
   selectTensor: { tensor: string };
   block: { tensor: string; index: number };
   group: { tensor: string; row: number; group: number };
-  whatIf: { tensor: string };
+  /** `candidates`: the user's own, computed beside the defaults, the tensor's own type and its neighbours. */
+  whatIf: { tensor: string; candidates?: string[] };
   candidateError: { tensor: string; candidate: string };
   findTokens: { query: string };
   arrayPage: { key: string; start: number; count: number };
@@ -149,13 +150,18 @@ export type Notice =
   | { type: 'reveal'; tensor: string }
   | { type: 'settings'; settings: WebviewSettings }
   | { type: 'comparison'; comparison: Comparison }
-  | { type: 'imatrix'; file: string };
+  /** The importance matrix now in use (none after Unload), and how much of the model it covers. */
+  | { type: 'imatrix'; file?: string; coverage?: string };
 
 export type ToWebview = Reply | Notice;
 
 /** What the webview tells the host without waiting for an answer. */
 export type Tell =
   | { type: 'cancel' }
-  | { type: 'command'; command: 'requantize' | 'compare' | 'exportReport' | 'showAsText' | 'loadImatrix'; tensors?: string[] };
+  | {
+      type: 'command';
+      command: 'requantize' | 'compare' | 'exportReport' | 'showAsText' | 'loadImatrix' | 'unloadImatrix';
+      tensors?: string[];
+    };
 
 export type FromWebview = Request | Tell;

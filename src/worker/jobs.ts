@@ -85,6 +85,16 @@ export async function closeModel(path: string): Promise<void> {
   if (m) await (await m).model.close().catch(() => undefined);
 }
 
+/**
+ * The loaded importance matrix's values for a tensor (every expert's, for a 3-D expert tensor); none for a logical
+ * weight of a quantized checkpoint (llama.cpp's imatrix entries name GGUF tensors).
+ */
+async function importanceOf(path: string, imatrix: string | undefined, name: string): Promise<Float32Array | undefined> {
+  if (!imatrix) return undefined;
+  const tensor = (await modelAt(path)).tensors.find((t) => t.name === name);
+  return tensor ? imatrixFor(imatrix, tensor) : undefined;
+}
+
 function tensorOf(model: Model, name: string): TensorInfo {
   const t = model.tensors.find((x) => x.name === name);
   if (!t) throw new QuantLensError('usage', `no tensor named ${name}`);
@@ -342,7 +352,7 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
         await helpers.dispose();
       }
     }
-    const imatrix = job.imatrix ? await imatrixFor(job.imatrix, job.tensor, source.rowLength) : undefined;
+    const imatrix = await importanceOf(job.path, job.imatrix, job.tensor);
     return {
       kind: 'whatIf',
       rows: whatIfOf(source, job.candidates.map(parseCandidate), {
@@ -354,7 +364,7 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
   },
   candidateError: async (job, ctx) => {
     const source = await sourceAt(job.path, job.tensor);
-    const imatrix = job.imatrix ? await imatrixFor(job.imatrix, job.tensor, source.rowLength) : undefined;
+    const imatrix = await importanceOf(job.path, job.imatrix, job.tensor);
     const stats = candidateErrorStatsOf(source, parseCandidate(job.candidate), {
       bins: job.bins,
       imatrix,
@@ -440,7 +450,7 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
     const plan = planRequantize(model, job.rules.map(parseTensorTypeRule));
     const predictions = [];
     for (const [i, c] of plan.changes.entries()) {
-      const imatrix = job.imatrix ? await imatrixFor(job.imatrix, c.tensor.name, c.tensor.shape[0]) : undefined;
+      const imatrix = job.imatrix ? await imatrixFor(job.imatrix, c.tensor) : undefined;
       predictions.push({
         tensor: c.tensor.name,
         ...predictCandidateError(model, c.tensor, { kind: 'ggml', type: c.to }, { imatrix, isCancelled: ctx.isCancelled }),

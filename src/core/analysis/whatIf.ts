@@ -37,6 +37,37 @@ export const DEFAULT_CANDIDATES: readonly string[] = [
   'fp8-e4m3',
 ];
 
+/**
+ * The editor's what-if candidates for a tensor (or a logical weight, which has no ggml type): the defaults, its own type and the ggml types nearest it in bits per
+ * weight that fit its rows and are not among the defaults (three below, two above: a 192-wide Q5_1 tensor, which no K-quant fits, gets Q5_1, Q5_0,
+ * Q4_1, IQ4_NL ...), then the user's own choices (checked: an unknown name is a one-line error). Without duplicates.
+ */
+export function whatIfCandidates(entry: Pick<ValueSource, 'type' | 'rowLength'>, chosen: readonly string[] = []): string[] {
+  const fits = (t: TensorType) => quantizerFor(t) && entry.rowLength % t.blockSize === 0;
+  const type = entry.type;
+  const near = type
+    ? [...GGML_TYPES.values()]
+        .filter((t) => t !== type && fits(t) && !quantizerFor(t)!.requiresImatrix && !DEFAULT_CANDIDATES.includes(t.name))
+        .sort((a, b) => b.bitsPerWeight - a.bitsPerWeight)
+    : [];
+  const own = type?.bitsPerWeight ?? 0;
+  const above = near.filter((t) => t.bitsPerWeight >= own && t.bitsPerWeight < 16).slice(-2);
+  const below = near.filter((t) => t.bitsPerWeight < own).slice(0, 3);
+  const ownType = type && type.ggmlId !== undefined && GGML_TYPES.has(type.ggmlId) && fits(type) ? [type] : [];
+  const names = [
+    ...DEFAULT_CANDIDATES,
+    ...[...above, ...ownType, ...below].map((t) => t.name),
+    ...chosen.map((c) => candidateId(parseCandidate(c))),
+  ];
+  const seen = new Set<string>();
+  return names.filter((n) => {
+    const id = candidateId(parseCandidate(n));
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
 export interface WhatIfRow {
   candidate: string;
   label: string;
@@ -119,6 +150,52 @@ function sourceRange(source: ValueSource): ValueRange {
   return range;
 }
 
+/**
+ * The importance of a tensor's columns for the rows it quantizes: `imatrix` holds ne0 values for every matrix
+ * (expert) of the tensor, one matrix after another as llama.cpp writes them, or ne0 values shared by all. Undefined
+ * without one; a length that fits neither is a one-line error.
+ */
+export class RowImportance {
+  private constructor(
+    private readonly values: Float32Array,
+    private readonly rowLength: number,
+    /** Rows of one matrix: ne1 of a 3-D expert tensor; every row when the values are shared. */
+    readonly rowsPerMatrix: number,
+  ) {}
+
+  static of(source: ValueSource, imatrix: Float32Array | undefined): RowImportance | undefined {
+    if (!imatrix) return undefined;
+    const { rowLength, rows } = source;
+    // matrices: the dimensions outside the last two (GGUF ne2 ..., a logical weight's experts)
+    const matrices = source.shape.slice(0, -2).reduce((a, b) => a * b, 1);
+    if (imatrix.length === rowLength) return new RowImportance(imatrix, rowLength, rows);
+    if (matrices > 1 && imatrix.length === rowLength * matrices) return new RowImportance(imatrix, rowLength, rows / matrices);
+    throw new QuantLensError(
+      'usage',
+      `the importance matrix has ${imatrix.length} values; ${source.name} [${source.shape.join(', ')}] takes ${rowLength}${matrices > 1 ? ` or ${rowLength} x ${matrices} experts = ${rowLength * matrices}` : ''} (one per column${matrices > 1 ? ' of each expert' : ''})`,
+    );
+  }
+
+  /** The importance of the columns of the matrix (expert) that row `row` belongs to. */
+  forRow(row: number): Float32Array {
+    const m = Math.floor(row / this.rowsPerMatrix);
+    return this.values.subarray(m * this.rowLength, (m + 1) * this.rowLength);
+  }
+}
+
+/**
+ * Runs of at most `step` whole rows covering [first, first + count): with an importance matrix, a run never crosses
+ * from one expert's rows into the next, so each run is quantized with its own expert's importance.
+ */
+function* rowRuns(first: number, count: number, step: number, importance?: RowImportance): Generator<[number, number]> {
+  const perMatrix = importance?.rowsPerMatrix ?? Infinity;
+  for (let r = first; r < first + count;) {
+    const end = Math.min(first + count, r + step, (Math.floor(r / perMatrix) + 1) * perMatrix);
+    yield [r, end - r];
+    r = end;
+  }
+}
+
 /** Quantize then dequantize whole rows with a candidate (ggml types use the imatrix when they take one). */
 export function roundTrip(c: Candidate, values: Float32Array, rowLength: number, range: ValueRange, imatrix?: Float32Array): Float32Array {
   if (c.kind === 'scheme') return simulate(c.scheme, values, rowLength, range);
@@ -142,20 +219,17 @@ export interface WhatIfOptions {
 /** The what-if table of any value source: each candidate's round trip of its values, against those values. */
 export function whatIfOf(source: ValueSource, candidates: Candidate[], options: WhatIfOptions = {}): WhatIfRow[] {
   const { rowLength, rows } = source;
-  const imatrix = options.imatrix && options.imatrix.length === rowLength ? options.imatrix : undefined;
-  if (options.imatrix && !imatrix)
-    throw new QuantLensError(
-      'usage',
-      `the importance matrix has ${options.imatrix.length} columns; ${source.name} has rows of ${rowLength}`,
-    );
-  const usable = usableFor(rowLength, candidates).filter((c) => c.kind === 'scheme' || !quantizerFor(c.type)!.requiresImatrix || imatrix);
+  const importance = RowImportance.of(source, options.imatrix);
+  const usable = usableFor(rowLength, candidates).filter(
+    (c) => c.kind === 'scheme' || !quantizerFor(c.type)!.requiresImatrix || importance,
+  );
   const step = rowsPerChunk(rowLength);
   const range = needsTensorRange(usable) ? sourceRange(source) : { min: NaN, max: NaN };
   const accs = usable.map(() => new ErrorAccumulator());
-  for (let r = 0; r < rows; r += step) {
+  for (const [r, n] of rowRuns(0, rows, step, importance)) {
     if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while computing what-if for ${source.name}`);
-    const n = Math.min(step, rows - r);
     const ref = source.readRows(r, n);
+    const imatrix = importance?.forRow(r);
     usable.forEach((c, i) => {
       const rec = roundTrip(c, ref, rowLength, range, imatrix);
       accs[i].add(rec, ref);
@@ -172,17 +246,22 @@ export function whatIfOf(source: ValueSource, candidates: Candidate[], options: 
       bytes: Math.ceil((bpw * source.nElements) / 8),
       metrics: accs[i].result(),
       current: c.kind === 'ggml' && c.type === source.type,
-      imatrix: !!imatrix,
+      imatrix: !!importance,
     };
   });
 }
 
-/** Rows of a source one candidate will quantize, and the importance matrix if it fits them. */
+/** Rows of a source one candidate will quantize, and the importance of their columns (see RowImportance). */
 function oneCandidate(source: ValueSource, candidate: Candidate, imatrix: Float32Array | undefined) {
   const { rowLength, rows } = source;
   if (!usableFor(rowLength, [candidate]).length)
     throw new QuantLensError('usage', `${candidateId(candidate)} cannot quantize ${source.name} (rows of ${rowLength})`);
-  return { rowLength, rows, imatrix: imatrix && imatrix.length === rowLength ? imatrix : undefined };
+  if (candidate.kind === 'ggml' && quantizerFor(candidate.type)!.requiresImatrix && !imatrix)
+    throw new QuantLensError(
+      'usage',
+      `${candidate.type.name} needs an importance matrix (llama.cpp imatrix) with an entry for ${source.name}`,
+    );
+  return { rowLength, rows, importance: RowImportance.of(source, imatrix) };
 }
 
 export interface PredictedError {
@@ -204,7 +283,7 @@ export function predictCandidateError(
   options: { sampleWeights?: number; imatrix?: Float32Array; isCancelled?: () => boolean } = {},
 ): PredictedError {
   const source = tensorSource(model, tensor);
-  const { rowLength, rows, imatrix } = oneCandidate(source, candidate, options.imatrix);
+  const { rowLength, rows, importance } = oneCandidate(source, candidate, options.imatrix);
   const sampleRows = Math.max(1, Math.floor((options.sampleWeights ?? 1 << 18) / rowLength));
   const runs = Math.min(8, sampleRows);
   const rowsPerRun = Math.ceil(sampleRows / runs);
@@ -216,8 +295,9 @@ export function predictCandidateError(
   for (const first of starts) {
     if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while predicting the error of ${tensor.name}`);
     const n = exact ? rows : rowsPerRun;
-    for (let r = first; r < first + n; r += rowsPerChunk(rowLength)) {
-      const ref = source.readRows(r, Math.min(rowsPerChunk(rowLength), first + n - r));
+    for (const [r, count] of rowRuns(first, n, rowsPerChunk(rowLength), importance)) {
+      const ref = source.readRows(r, count);
+      const imatrix = importance?.forRow(r);
       const rec = roundTrip(candidate, ref, rowLength, range, imatrix);
       acc.add(rec, ref);
       if (imatrix) acc.addWeighted(rec, ref, imatrix);
@@ -248,15 +328,14 @@ export interface CandidateErrorOptions {
 
 /** candidateErrorStats of any value source (a logical weight: its dequantized values re-quantized). */
 export function candidateErrorStatsOf(source: ValueSource, candidate: Candidate, options: CandidateErrorOptions = {}): TensorStats {
-  const { rowLength, rows, imatrix } = oneCandidate(source, candidate, options.imatrix);
+  const { rowLength, rows, importance } = oneCandidate(source, candidate, options.imatrix);
   const step = rowsPerChunk(rowLength);
   const range = needsTensorRange([candidate]) ? sourceRange(source) : { min: NaN, max: NaN };
   const errors = function* () {
-    for (let r = 0; r < rows; r += step) {
+    for (const [r, n] of rowRuns(0, rows, step, importance)) {
       if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while computing the error of ${source.name}`);
-      const n = Math.min(step, rows - r);
       const ref = source.readRows(r, n);
-      const rec = roundTrip(candidate, ref, rowLength, range, imatrix);
+      const rec = roundTrip(candidate, ref, rowLength, range, importance?.forRow(r));
       yield Float64Array.from(rec, (x, i) => x - ref[i]);
     }
   };

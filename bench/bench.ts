@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --json] [-- --types Q4_K,Q8_0] [-- --mweights 32] [-- --quantizers Q4_K,Q6_K] [-- --no-whole] [-- --no-eval]
+ * npm run bench [-- --json] [-- --types Q4_K,Q8_0] [-- --mweights 32] [-- --quantizers Q4_K,Q6_K] [-- --no-whole] [-- --no-hfquant] [-- --no-eval]
  *
  * Every figure is measured in this run, side by side with a real peer: ggml as shipped in llama.cpp's release builds
  * (libggml-base.so of the optional dependency @node-llama-cpp/linux-x64), through the C shim bench/ggml-peer/peer.c
@@ -13,6 +13,8 @@
  * 2. Scan, one thread: for each type, a large tensor made by tiling the corpus tensor's bytes, scanned as
  *    `quantlens stats` does (dequantize, stats, histogram, two passes) against ggml's to_float + min/max/mean/std +
  *    histogram in C (two passes); both sides' min/max/mean/count are checked against each other.
+ * 2b. Quantized safetensors checkpoints (bench/hfquantBench.ts): the exact scan of a [4096, 4096] weight of GPTQ,
+ *    AWQ, compressed-tensors, MLX and FP8-block checkpoints, per byte against the Q4_K scan, alternating.
  * 3. Whole process: `quantlens stats` of a 268M-weight multi-tensor file of each of Q4_K, Q6_K, Q8_0, IQ4_XS and F16,
  *    one thread and all cores, against the peer's scan of the same file on one core, as a whole process.
  * 4. Quantizers: each type Quant Lens can write, one thread, against ggml_quantize_chunk, bytes compared
@@ -31,6 +33,7 @@ import { buildGgufHeader } from '../src/core/formats/ggufWriter.ts';
 import { typeByName } from '../src/core/types.ts';
 import { codecForType } from '../src/core/quant/index.ts';
 import { quantizerBench, QUANTIZER_BENCH_TYPES } from './quantizerBench.ts';
+import { hfquantBench } from './hfquantBench.ts';
 import { loadPeer, type Peer, type PeerStats } from './peer.ts';
 import { evalBench } from './evalBench.ts';
 import { alternate, bestOf, bestOfAsync, fmt, processMs, rateRange, ratioText, readMs, timed, versus } from './timing.ts';
@@ -262,6 +265,24 @@ async function main() {
     log(`\nexact scan (dequantize + stats + ${BINS}-bin histogram, two passes), one thread, in process:`);
     const scans = [];
     for (const t of types) scans.push(await scanBench(dir, t, peer));
+    let hfquant;
+    if (!args.includes('--no-hfquant')) {
+      const path = join(dir, 'hfquant-reference-Q4_K.gguf');
+      const tiles = Math.max(1, Math.round((4096 * 4096) / corpusTensor('Q4_K').nElements));
+      const { weights, bytes } = tiledGguf(path, 'Q4_K', 1, tiles);
+      const model = await openModel(path);
+      try {
+        const tensor = model.tensors[0];
+        hfquant = await hfquantBench(
+          dir,
+          { run: () => timed(() => computeTensorStats(model, tensor, { bins: BINS })), bytes: bytes - tensor.absoluteOffset, weights },
+          log,
+        );
+      } finally {
+        await model.close();
+        rmSync(path);
+      }
+    }
     let wholeProcess;
     if (!args.includes('--no-whole')) {
       log(`\nwhole process, quantlens stats --bins ${BINS}${peer ? ' against the ggml shim scanning the same file' : ''}:`);
@@ -285,7 +306,7 @@ async function main() {
     if (json)
       process.stdout.write(
         JSON.stringify(
-          { node: process.version, peer: peer?.version ?? loaded, header, scans, wholeProcess, quantizers, evaluation },
+          { node: process.version, peer: peer?.version ?? loaded, header, scans, hfquant, wholeProcess, quantizers, evaluation },
           null,
           1,
         ) + '\n',

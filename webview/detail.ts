@@ -3,6 +3,7 @@
  * to raw bytes) and the what-if table with its error-vs-bits chart.
  */
 import type { GroupView, LogicalRow, Requests, Tell, TensorRow, WebviewSettings } from '../src/shared/webviewProtocol.ts';
+import type { WeightChecks } from '../src/shared/workerProtocol.ts';
 import type { InspectedBlock } from '../src/core/analysis/inspectedBlock.ts';
 import type { Heatmap } from '../src/core/analysis/heatmap.ts';
 import type { TensorStats } from '../src/core/analysis/tensorStats.ts';
@@ -45,11 +46,50 @@ export class TensorDetail {
   private scaleSeries: 'sub' | 'd' | 'dmin' = 'sub';
   private block: InspectedBlock | undefined;
   private imatrixFile: string | undefined;
+  /** A what-if table was asked for and has not come: its error shows in the What if section, where the user is. */
+  private whatIfPending = false;
 
-  setImatrix(file: string): void {
-    this.imatrixFile = file;
-    const note = this.q('imatrix-note');
-    if (note) note.textContent = `Error weighted by the importance matrix ${file}.`;
+  /** The importance matrix in use (undefined: none, after Unload), and what of the model it covers. */
+  setImatrix(file: string | undefined, coverage?: string): void {
+    this.imatrixFile = file && `${file}${coverage ? ` (${coverage})` : ''}`;
+    this.q('imatrix-note')?.replaceWith(this.imatrixNote());
+  }
+
+  /** Asks for the what-if table with the user's own candidates (comma- or space-separated), if any. */
+  private askWhatIf(tensor: string): void {
+    const typed = (this.q('what-if-candidates') as HTMLInputElement | null)?.value ?? '';
+    const candidates = typed.split(/[\s,]+/).filter(Boolean);
+    this.host.ask('whatIf', { tensor, candidates });
+    this.whatIfPending = true;
+    const box = this.q('what-if-table');
+    if (box) {
+      clear(box);
+      box.append(h('p', { class: 'muted', 'data-testid': 'what-if-computing' }, 'Computing the what-if table…'));
+    }
+    // the results appear in the What if section: bring it into view, where they (or an error) will show
+    this.q('what-if-section')?.scrollIntoView({ block: 'start' });
+  }
+
+  /** What the what-if error is weighted by, with Unload when an importance matrix is in use. */
+  private imatrixNote(): HTMLElement {
+    return h(
+      'p',
+      { class: 'muted small', 'data-testid': 'imatrix-note' },
+      ...(this.imatrixFile
+        ? [
+            `Error weighted by the importance matrix ${this.imatrixFile}. `,
+            el(
+              'vscode-button',
+              {
+                secondary: true,
+                'data-testid': 'unload-imatrix',
+                onclick: () => this.host.tell({ type: 'command', command: 'unloadImatrix' }),
+              },
+              'Unload',
+            ),
+          ]
+        : ['Load a llama.cpp importance matrix to weight the error by how much each input column is used.']),
+    );
   }
 
   constructor(
@@ -83,7 +123,10 @@ export class TensorDetail {
     this.stats = undefined;
     this.scales = undefined;
     this.block = undefined;
+    this.whatIfPending = false;
     clear(this.element);
+    // a new tensor starts at its name, not where the last one was scrolled to
+    this.element.scrollTop = 0;
     const logBox = el('vscode-checkbox', {
       label: 'log scale',
       'data-testid': 'log-scale',
@@ -110,13 +153,7 @@ export class TensorDetail {
         h(
           'div',
           { class: 'detail-actions' },
-          row.logical
-            ? null
-            : el(
-                'vscode-button',
-                { 'data-testid': 'what-if', disabled: !row.decodable, onclick: () => this.host.ask('whatIf', { tensor: row.name }) },
-                'What if…',
-              ),
+          el('vscode-button', { 'data-testid': 'what-if', disabled: !row.decodable, onclick: () => this.askWhatIf(row.name) }, 'What if…'),
           row.logical
             ? null
             : el(
@@ -131,7 +168,7 @@ export class TensorDetail {
           el('vscode-button', { secondary: true, 'data-testid': 'cancel', onclick: () => this.host.tell({ type: 'cancel' }) }, 'Cancel'),
         ),
       ),
-      h('div', { class: 'job', 'data-testid': 'job' }),
+      h('div', { class: 'job', 'data-testid': 'job', role: 'status', 'aria-live': 'polite' }),
       row.decodable
         ? null
         : h(
@@ -152,25 +189,41 @@ export class TensorDetail {
         'section',
         {},
         h('div', { class: 'section-head' }, h('h3', {}, 'Weight histogram'), logBox),
-        h('div', { class: 'chart-box' }, h('canvas', { id: 'histogram', 'data-testid': 'histogram' })),
+        h(
+          'div',
+          { class: 'chart-box' },
+          h('canvas', {
+            id: 'histogram',
+            'data-testid': 'histogram',
+            role: 'img',
+            'aria-label': `weight histogram of ${row.name}; the statistics above give its exact figures`,
+          }),
+        ),
       ),
       row.quantized
         ? h(
             'section',
             {},
             h('div', { class: 'section-head' }, h('h3', {}, 'Block scales'), h('div', { class: 'seg', 'data-testid': 'scale-series' })),
-            h('div', { class: 'chart-box small' }, h('canvas', { id: 'scales', 'data-testid': 'scales' })),
+            h(
+              'div',
+              { class: 'chart-box small' },
+              h('canvas', {
+                id: 'scales',
+                'data-testid': 'scales',
+                role: 'img',
+                'aria-label': `distribution of the block scales of ${row.name}; the note below summarises it`,
+              }),
+            ),
             h('p', { class: 'muted', 'data-testid': 'scales-note' }),
           )
         : null,
-      ...(row.logical
-        ? [h('section', { class: 'inspector' }, h('h3', {}, 'Group inspector'), h('div', { 'data-testid': 'group-inspector' }))]
-        : this.tensorOnlySections()),
+      ...this.valueSections(row),
     ]);
   }
 
-  /** The heatmap, block inspector and what-if sections of a tensor (a logical weight has none of them yet). */
-  private tensorOnlySections(): HTMLElement[] {
+  /** The heatmap, the block inspector (a logical weight: its group inspector) and the what-if sections. */
+  private valueSections(row: TensorRow): HTMLElement[] {
     return [
       h(
         'section',
@@ -179,14 +232,23 @@ export class TensorDetail {
         h(
           'div',
           { class: 'heatmap-box' },
-          h('canvas', { id: 'heatmap', 'data-testid': 'heatmap', width: 1, height: 1 }),
+          h('canvas', {
+            id: 'heatmap',
+            'data-testid': 'heatmap',
+            width: 1,
+            height: 1,
+            role: 'img',
+            'aria-label': 'heatmap of |w| over the rows and columns of this tensor, brighter for larger magnitudes',
+          }),
           h('div', { class: 'muted', 'data-testid': 'heatmap-scale' }),
         ),
       ),
-      h('section', { class: 'inspector' }, h('h3', {}, 'Block inspector'), h('div', { 'data-testid': 'block-inspector' })),
+      row.logical
+        ? h('section', { class: 'inspector' }, h('h3', {}, 'Group inspector'), h('div', { 'data-testid': 'group-inspector' }))
+        : h('section', { class: 'inspector' }, h('h3', {}, 'Block inspector'), h('div', { 'data-testid': 'block-inspector' })),
       h(
         'section',
-        {},
+        { 'data-testid': 'what-if-section' },
         h(
           'div',
           { class: 'section-head' },
@@ -197,16 +259,20 @@ export class TensorDetail {
             'Importance matrix…',
           ),
         ),
+        this.imatrixNote(),
         h(
-          'p',
-          { class: 'muted small', 'data-testid': 'imatrix-note' },
-          this.imatrixFile
-            ? `Error weighted by the importance matrix ${this.imatrixFile}.`
-            : 'Load a llama.cpp importance matrix to weight the error by how much each input column is used.',
+          'label',
+          { class: 'small candidates' },
+          'More candidates ',
+          el('vscode-textfield', {
+            'data-testid': 'what-if-candidates',
+            placeholder: 'q5_1, iq4_nl, int4-asym-g64 …',
+            'aria-label': 'more what-if candidates: ggml types or schemes, separated by commas',
+          }),
         ),
         h(
           'div',
-          { 'data-testid': 'what-if-table' },
+          { 'data-testid': 'what-if-table', 'aria-live': 'polite' },
           h('p', { class: 'muted' }, 'Compute the error every candidate type or scheme would give this tensor.'),
         ),
       ),
@@ -231,6 +297,13 @@ export class TensorDetail {
     if (!box) return;
     clear(box);
     box.append(h('div', { class: 'error-line', role: 'alert', 'data-testid': 'job-error' }, icon('error'), ` ${message}`));
+    const table = this.whatIfPending ? this.q('what-if-table') : null;
+    if (table) {
+      this.whatIfPending = false;
+      clear(table);
+      table.append(h('div', { class: 'error-line', 'data-testid': 'what-if-error' }, icon('error'), ` ${message}`));
+      table.scrollIntoView({ block: 'nearest' });
+    }
   }
 
   onStats(tensor: string, s: TensorStats): void {
@@ -292,6 +365,7 @@ export class TensorDetail {
           'button',
           {
             class: `seg-btn${k === this.scaleSeries ? ' active' : ''}`,
+            'aria-pressed': String(k === this.scaleSeries),
             'data-series': k,
             onclick: () => {
               this.scaleSeries = k;
@@ -481,6 +555,18 @@ export class TensorDetail {
   }
 
   /** A logical weight's group: its scale and zero, each column's stored code and value, the bytes they come from. */
+  /** A logical weight's data-level checks: its complete scheme, and its diagnostics (act-order, v1 zero overflow ...). */
+  onChecks(c: WeightChecks): void {
+    if (c.tensor !== this.row?.name || !this.row.logical) return;
+    const chip = this.q('detail-type');
+    if (chip) chip.textContent = c.scheme;
+    const notes = [...(c.error ? [c.error] : []), ...c.diagnostics];
+    const list = this.q('diagnostics');
+    if (!list) return;
+    clear(list);
+    list.append(...notes.map((d) => h('li', {}, d)));
+  }
+
   onGroup(v: GroupView): void {
     if (v.weight !== this.row?.name) return;
     const box = this.q('group-inspector');
@@ -584,15 +670,34 @@ export class TensorDetail {
 
   onWhatIf(tensor: string, rows: WhatIfRow[]): void {
     if (tensor !== this.row?.name) return;
+    this.whatIfPending = false;
     const box = this.q('what-if-table')!;
     clear(box);
     const canvas = h('canvas', { 'data-testid': 'error-vs-bits' });
     const weighted = rows.some((r) => r.metrics.weighted_rel_rmse !== undefined);
+    const requantization =
+      this.row?.family !== 'float'
+        ? h(
+            'p',
+            { class: 'note small', 'data-testid': 'what-if-requantization' },
+            icon('info'),
+            ` This tensor is already ${this.row?.type}: these figures are the error of quantizing its dequantized values again, not the precision it lost when it was made. For that, compare the model with its float source (Compare With…, then the Errors tab).`,
+          )
+        : null;
     box.append(
-      h('div', { class: 'chart-box small' }, canvas),
+      requantization ?? '',
+      h(
+        'div',
+        {
+          class: 'chart-box small',
+          role: 'img',
+          'aria-label': `error against bits per weight for ${rows.length} candidates; the table below lists them`,
+        },
+        canvas,
+      ),
       h(
         'table',
-        { class: 'what-if' },
+        { class: 'what-if', 'aria-label': `what-if error of ${tensor}` },
         h(
           'thead',
           {},
@@ -616,7 +721,13 @@ export class TensorDetail {
                   class: `clickable${r.current ? ' current' : ''}`,
                   'data-candidate': r.candidate,
                   title: "Show the distribution of this candidate's error",
+                  tabindex: 0,
                   onclick: () => this.host.ask('candidateError', { tensor, candidate: r.candidate }),
+                  onkeydown: (e: Event) => {
+                    if ((e as KeyboardEvent).key !== 'Enter' && (e as KeyboardEvent).key !== ' ') return;
+                    e.preventDefault();
+                    this.host.ask('candidateError', { tensor, candidate: r.candidate });
+                  },
                 },
                 h('td', {}, r.label, r.current ? h('span', { class: 'chip' }, 'current') : null),
                 h('td', { class: 'num' }, fmt(r.bitsPerWeight, 4)),
@@ -634,11 +745,14 @@ export class TensorDetail {
       h(
         'p',
         { class: 'muted small' },
-        this.row?.family === 'float'
-          ? "Error against this tensor's own values."
-          : "Requantization error: against this tensor's dequantized values (a source file via Compare gives the error against the original).",
+        this.row?.logical
+          ? 'Re-quantization error of the dequantized values: each candidate re-quantizes this weight as decoded, so the figures are not the checkpoint’s own loss; Compare with the original checkpoint gives that.'
+          : this.row?.family === 'float'
+            ? "Error against this tensor's own values."
+            : "Requantization error: against this tensor's dequantized values (a source file via Compare gives the error against the original).",
       ),
     );
+    box.scrollIntoView({ block: 'nearest' });
     drawErrorVsBits(
       canvas,
       rows.map((r) => ({
@@ -682,13 +796,12 @@ function logicalSection(l: LogicalRow): HTMLElement {
         ),
       ),
     ),
-    l.diagnostics.length
-      ? h(
-          'ul',
-          { class: 'muted small', 'data-testid': 'diagnostics' },
-          l.diagnostics.map((d) => h('li', {}, d)),
-        )
-      : null,
+    // header-level findings now; the data-level ones arrive with the weight's checks (onChecks)
+    h(
+      'ul',
+      { class: 'muted small', 'data-testid': 'diagnostics', 'aria-label': 'diagnostics' },
+      l.diagnostics.map((d) => h('li', {}, d)),
+    ),
   );
 }
 

@@ -74,6 +74,8 @@ function onTensorReply(m: Reply<'selectTensor' | 'block' | 'group' | 'whatIf' | 
       return detail?.onBlock(m.view);
     case 'group':
       return detail?.onGroup(m.view);
+    case 'checks':
+      return detail?.onChecks(m.checks);
     case 'heatmap':
       return detail?.onHeatmap(m.heatmap);
     case 'whatIf':
@@ -221,7 +223,7 @@ export function onNotice(m: Notice): void {
     case 'reveal':
       return selectTensor(m.tensor);
     case 'imatrix':
-      return detail?.setImatrix(m.file);
+      return detail?.setImatrix(m.file, m.coverage);
     case 'comparison':
       comparison = m.comparison;
       mapColour = 'error';

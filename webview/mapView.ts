@@ -15,7 +15,13 @@ export function mapView(
   if (!map.blocks.length) return h('p', { class: 'muted' }, 'No blk.N / model.layers.N tensors: nothing to map.');
   const errors = new Map(comparison?.tensors.map((t) => [t.name, t]));
   const byError = colour === 'error' && !!comparison;
-  const grid = h('div', { class: 'quant-map', 'data-testid': 'quant-map', role: 'grid' });
+  // a set of buttons laid out as a table, not an interactive grid: each cell is a button named by its tensor
+  const grid = h('div', {
+    class: 'quant-map',
+    'data-testid': 'quant-map',
+    role: 'group',
+    'aria-label': `quant map: ${map.blocks.length} blocks × ${map.kinds.length} tensor kinds, coloured by ${byError ? 'error' : 'type'}; each cell opens its tensor`,
+  });
   grid.style.gridTemplateColumns = `max-content repeat(${map.kinds.length}, minmax(44px, 1fr))`;
   grid.appendChild(h('div', { class: 'map-corner' }, 'block'));
   for (const k of map.kinds) grid.appendChild(h('div', { class: 'map-kind', title: k }, k));
@@ -34,7 +40,7 @@ export function mapView(
       const title = `${c.tensor}\n${c.type} · ${fmt(c.bitsPerWeight, 4)} bpw${err ? `\nrel. RMSE ${fmt(err.rel_rmse, 4)} · SNR ${err.snr_db === null ? '∞' : fmt(err.snr_db, 4)} dB` : ''}`;
       const cell = h(
         'button',
-        { class: 'map-cell', 'data-tensor': c.tensor, title, onclick: () => on.select(c.tensor) },
+        { class: 'map-cell', 'data-tensor': c.tensor, title, 'aria-label': title.replace(/\n/g, ', '), onclick: () => on.select(c.tensor) },
         byError && err ? fmt(err.rel_rmse, 2) : c.type,
       );
       const background = byError ? (err ? errorColor(err.rel_rmse) : 'var(--vscode-disabledForeground)') : typeColor(c.bitsPerWeight);
@@ -72,6 +78,7 @@ export function mapView(
         'button',
         {
           class: `seg-btn${colour === k ? ' active' : ''}`,
+          'aria-pressed': String(colour === k),
           'data-colour': k,
           disabled: k === 'error' && !comparison,
           title: k === 'error' && !comparison ? 'Compare with a reference first' : undefined,

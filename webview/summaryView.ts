@@ -20,17 +20,43 @@ export function summaryView(fileName: string, s: ModelSummary, memory: MemoryFit
     'aria-label': 'context length',
   }) as HTMLInputElement;
   const fits = h('div', { class: 'fits' });
-  const kvPerToken = memory.kvCacheBytes !== undefined ? memory.kvCacheBytes / memory.contextLength : undefined;
+  // llama.cpp's KV cache types (--cache-type-k/-v) and their bytes per element
+  const kvTypes: [string, number][] = [
+    ['f16', 2],
+    ['q8_0', 34 / 32],
+    ['q4_0', 18 / 32],
+  ];
+  const kvSelect = h(
+    'select',
+    { 'data-testid': 'kv-type', 'aria-label': 'KV cache type', class: 'kv-type' },
+    kvTypes.map(([name]) => h('option', { value: name }, name)),
+  );
+  const kvPerToken = memory.kvElementsPerToken;
   const renderFits = () => {
-    const ctx = Math.max(1, Number(ctxInput.value) || memory.contextLength);
-    const kv = kvPerToken !== undefined ? kvPerToken * ctx : 0;
-    const total = memory.weightsBytes + kv;
     clear(fits);
+    if (memory.notAModel) {
+      fits.appendChild(h('p', { class: 'note', 'data-testid': 'not-a-model' }, memory.notAModel));
+      return;
+    }
+    const raw = Number(ctxInput.value);
+    if (!Number.isInteger(raw) || raw < 1) {
+      fits.appendChild(
+        h(
+          'div',
+          { class: 'error-line', 'data-testid': 'fits-total' },
+          `The context length must be a whole number of tokens, 1 or more (not ${ctxInput.value || 'empty'}).`,
+        ),
+      );
+      return;
+    }
+    const perElement = kvTypes.find(([name]) => name === kvSelect.value)?.[1] ?? 2;
+    const kv = kvPerToken !== undefined ? kvPerToken * raw * perElement : 0;
+    const total = memory.weightsBytes + kv + memory.computeBytes;
     fits.appendChild(
       h(
         'div',
         { class: 'fits-line', 'data-testid': 'fits-total' },
-        `weights ${bytes(memory.weightsBytes)} + KV cache ${kvPerToken !== undefined ? bytes(kv) : '?'} (f16, ${ctx} tokens) = ${bytes(total)}`,
+        `weights ${bytes(memory.weightsBytes)} + KV cache ${kvPerToken !== undefined ? bytes(kv) : '?'} (${kvSelect.value}, ${raw} ${raw === 1 ? 'token' : 'tokens'}) + compute buffers ${bytes(memory.computeBytes)} = ${bytes(total)}`,
       ),
     );
     fits.appendChild(
@@ -53,6 +79,7 @@ export function summaryView(fileName: string, s: ModelSummary, memory: MemoryFit
     if (memory.note) fits.appendChild(h('div', { class: 'muted' }, `KV cache unknown: ${memory.note}`));
   };
   ctxInput.addEventListener('input', renderFits);
+  kvSelect.addEventListener('change', renderFits);
   renderFits();
   return h(
     'div',
@@ -107,7 +134,18 @@ export function summaryView(fileName: string, s: ModelSummary, memory: MemoryFit
           ),
         ),
       ),
-      h('section', { class: 'panel' }, h('h3', {}, 'Fits in'), h('label', { class: 'inline' }, 'Context length ', ctxInput), fits),
+      h(
+        'section',
+        { class: 'panel' },
+        ...(memory.notAModel
+          ? [h('h3', {}, 'Not a model'), fits]
+          : [
+              h('h3', {}, 'Fits in'),
+              h('label', { class: 'inline' }, 'Context length ', ctxInput),
+              h('label', { class: 'inline' }, ' KV cache ', kvSelect),
+              fits,
+            ]),
+      ),
       h(
         'section',
         { class: 'panel concepts' },

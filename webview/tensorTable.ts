@@ -10,13 +10,23 @@ const ROW_HEIGHT = 24;
 type SortKey = 'index' | 'name' | 'shape' | 'type' | 'bitsPerWeight' | 'nbytes' | 'offset';
 type Entry = { kind: 'tensor'; row: TensorRow; index: number } | { kind: 'group'; label: string; count: number; bytes: number };
 
-const COLUMNS: { key: SortKey; label: string; className: string }[] = [
+const COLUMNS: { key: SortKey; label: string; className: string; title?: string }[] = [
   { key: 'name', label: 'Name', className: 'col-name' },
-  { key: 'shape', label: 'Shape', className: 'col-shape' },
+  {
+    key: 'shape',
+    label: 'Shape',
+    className: 'col-shape',
+    title: 'GGUF: ggml ne order, row length first; safetensors: row-major, outermost first (as each file stores it)',
+  },
   { key: 'type', label: 'Type', className: 'col-type' },
   { key: 'bitsPerWeight', label: 'bpw', className: 'col-num' },
   { key: 'nbytes', label: 'Bytes', className: 'col-num' },
-  { key: 'offset', label: 'Offset', className: 'col-num' },
+  {
+    key: 'offset',
+    label: 'Data offset',
+    className: 'col-num',
+    title: "Bytes from the start of the file's data section (the block inspector's file offset counts from the start of the file)",
+  },
 ];
 
 export class TensorTable {
@@ -45,12 +55,21 @@ export class TensorTable {
     private readonly rows: TensorRow[],
     private readonly onSelect: (name: string) => void,
   ) {
-    this.header = h('div', { class: 'table-header', role: 'row' });
+    // the header row belongs to the grid (aria-owns): it stays outside the scrolled rows so it never scrolls away
+    this.header = h('div', { class: 'table-header', role: 'row', id: 'tensor-table-header', 'aria-rowindex': 1 });
     this.spacer = h('div', { class: 'table-spacer' });
     this.body = h('div', { class: 'table-rows', role: 'rowgroup' });
     this.viewport = h(
       'div',
-      { class: 'table-viewport', tabindex: 0, role: 'grid', 'aria-label': 'Tensors', 'data-testid': 'tensor-table' },
+      {
+        class: 'table-viewport',
+        tabindex: 0,
+        role: 'grid',
+        'aria-label': 'Tensors',
+        'aria-owns': 'tensor-table-header',
+        'aria-colcount': COLUMNS.length,
+        'data-testid': 'tensor-table',
+      },
       this.spacer,
       this.body,
     );
@@ -163,7 +182,15 @@ export class TensorTable {
             role: 'columnheader',
             'aria-sort': active ? (this.sortDesc ? 'descending' : 'ascending') : 'none',
             'data-sort': c.key,
-            title: `Sort by ${c.label.toLowerCase()}`,
+            title: `${c.title ? `${c.title}. ` : ''}Sort by ${c.label.toLowerCase()} (Enter)`,
+            tabindex: 0,
+            onkeydown: (e: Event) => {
+              const key = (e as KeyboardEvent).key;
+              if (key !== 'Enter' && key !== ' ') return;
+              e.preventDefault();
+              (e.currentTarget as HTMLElement).click();
+              this.header.querySelector<HTMLElement>(`[data-sort="${c.key}"]`)?.focus();
+            },
             onclick: () => {
               if (this.sortKey === c.key) {
                 if (this.sortDesc) {
@@ -179,15 +206,59 @@ export class TensorTable {
           },
           c.label,
           active ? h('span', { class: `codicon codicon-arrow-${this.sortDesc ? 'down' : 'up'}` }) : null,
+          this.resizeHandle(c.key),
         ),
       );
     }
+  }
+
+  /** Column widths the user dragged to (px), by column; the others keep the stylesheet's. */
+  private widths = new Map<SortKey, number>();
+
+  /** A handle on a header cell's right edge: dragging it widens or narrows that column (the name column too). */
+  private resizeHandle(key: SortKey): HTMLElement {
+    const handle = h('span', { class: 'col-resize', title: 'Drag to resize the column', 'aria-hidden': 'true' });
+    handle.addEventListener('click', (e) => e.stopPropagation());
+    handle.addEventListener('pointerdown', (e) => {
+      e.preventDefault();
+      e.stopPropagation();
+      const cell = handle.parentElement!;
+      const startX = e.clientX;
+      const startW = cell.getBoundingClientRect().width;
+      handle.setPointerCapture(e.pointerId);
+      const move = (m: PointerEvent) => {
+        this.widths.set(key, Math.max(40, Math.round(startW + m.clientX - startX)));
+        this.applyWidths();
+      };
+      const up = () => {
+        handle.removeEventListener('pointermove', move);
+        handle.removeEventListener('pointerup', up);
+      };
+      handle.addEventListener('pointermove', move);
+      handle.addEventListener('pointerup', up);
+    });
+    return handle;
+  }
+
+  private applyWidths(): void {
+    const defaults: Record<string, string> = {
+      name: 'minmax(124px, 1fr)',
+      shape: '104px',
+      type: '66px',
+      bitsPerWeight: '54px',
+      nbytes: '76px',
+      offset: '84px',
+    };
+    const template = COLUMNS.map((c) => (this.widths.has(c.key) ? `${this.widths.get(c.key)}px` : defaults[c.key])).join(' ');
+    this.element.style.setProperty('--table-columns', template);
   }
 
   private renderRows(): void {
     const first = Math.max(0, Math.floor(this.viewport.scrollTop / ROW_HEIGHT) - 5);
     const last = Math.min(this.entries.length, Math.ceil((this.viewport.scrollTop + this.viewport.clientHeight) / ROW_HEIGHT) + 5);
     clear(this.body);
+    this.viewport.setAttribute('aria-rowcount', String(this.entries.length + 1));
+    this.viewport.removeAttribute('aria-activedescendant');
     this.body.style.transform = `translateY(${first * ROW_HEIGHT}px)`;
     for (let i = first; i < last; i++) {
       const e = this.entries[i];
@@ -195,9 +266,18 @@ export class TensorTable {
         this.body.appendChild(
           h(
             'div',
-            { class: 'row group', role: 'row' },
-            h('div', { class: 'cell col-name' }, h('span', { class: 'codicon codicon-symbol-namespace' }), ` ${e.label}`),
-            h('div', { class: 'cell group-info' }, `${e.count} tensors · ${bytes(e.bytes)}`),
+            { class: 'row group', role: 'row', 'aria-rowindex': i + 2 },
+            h(
+              'div',
+              { class: 'cell col-name', role: 'rowheader' },
+              h('span', { class: 'codicon codicon-symbol-namespace' }),
+              ` ${e.label}`,
+            ),
+            h(
+              'div',
+              { class: 'cell group-info', role: 'gridcell', 'aria-colspan': COLUMNS.length - 1 },
+              `${e.count} tensors · ${bytes(e.bytes)}`,
+            ),
           ),
         );
         continue;
@@ -208,6 +288,8 @@ export class TensorTable {
         {
           class: `row${r.name === this.selected ? ' selected' : ''}${r.decodable ? '' : ' undecodable'}`,
           role: 'row',
+          id: `tensor-row-${i}`,
+          'aria-rowindex': i + 2,
           'aria-selected': r.name === this.selected ? 'true' : 'false',
           'data-tensor': r.name,
           title:
@@ -215,14 +297,17 @@ export class TensorTable {
             `${r.name}\n${r.type}, [${r.shape.join(', ')}], ${bytes(r.nbytes)}${r.logical ? `\n${r.logical.components.length} components: ${r.logical.components.map((c) => c.role).join(', ')}` : ''}${r.decodable ? '' : `\n${r.logical?.error ?? 'cannot be decoded'}`}`,
           onclick: () => this.onSelect(r.name),
         },
-        h('div', { class: 'cell col-name' }, r.name),
-        h('div', { class: 'cell col-shape' }, r.shape.join(' × ')),
-        h('div', { class: 'cell col-type' }, h('span', { class: `type-chip family-${r.family}` }, r.type)),
-        h('div', { class: 'cell col-num' }, Number.isFinite(r.bitsPerWeight) ? fmt(r.bitsPerWeight, 4) : '?'),
-        h('div', { class: 'cell col-num' }, bytes(r.nbytes)),
-        h('div', { class: 'cell col-num' }, String(r.offset)),
+        // the full name and shape on hover of their cells, however narrow the columns
+        h('div', { class: 'cell col-name', role: 'rowheader', title: r.name }, r.name),
+        h('div', { class: 'cell col-shape', role: 'gridcell', title: `[${r.shape.join(', ')}]` }, r.shape.join(' × ')),
+        h('div', { class: 'cell col-type', role: 'gridcell' }, h('span', { class: `type-chip family-${r.family}` }, r.type)),
+        h('div', { class: 'cell col-num', role: 'gridcell' }, Number.isFinite(r.bitsPerWeight) ? fmt(r.bitsPerWeight, 4) : '?'),
+        h('div', { class: 'cell col-num', role: 'gridcell' }, bytes(r.nbytes)),
+        h('div', { class: 'cell col-num', role: 'gridcell' }, String(r.offset)),
       );
       this.body.appendChild(row);
+      // arrow-key moves are announced: the focused grid names its selected row
+      if (r.name === this.selected) this.viewport.setAttribute('aria-activedescendant', row.id);
     }
   }
 

@@ -104,6 +104,9 @@ async function info(file: string, json: boolean): Promise<void> {
   const { model, view } = await openModelAndWeights(file);
   const o = new StreamedOutput();
   try {
+    // the data-level checks a publisher wants (v1 zero overflow, act-order g_idx, g_idx range) read each weight's
+    // scales, zeros and indices: a few percent of the checkpoint, never its packed codes
+    if (view) for (const w of view.weights) w.load();
     const s = view ? logicalSummary(summarize(model), view) : summarize(model);
     if (json) {
       const head = JSON.stringify(

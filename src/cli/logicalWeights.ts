@@ -44,6 +44,7 @@ function bpw(x: number): string {
 /** The `info` lines of the logical weights, each with its components indented under it, then the plain tensors. */
 export function logicalInfoLines(view: QuantizedModel): string[] {
   const lines = [
+    ...view.detection.warnings.map((w) => `warning: ${w}`),
     `logical weights (${view.weights.length})`,
     `  ${'name'.padEnd(40)} ${'shape'.padEnd(14)} ${'scheme'.padEnd(36)} ${'bpw'.padStart(7)} ${'bytes'.padStart(10)}`,
   ];
@@ -52,12 +53,13 @@ export function logicalInfoLines(view: QuantizedModel): string[] {
       `  ${showText(w.name).padEnd(40)} ${`[${w.shape.join(', ')}]`.padEnd(14)} ${w.scheme.padEnd(36)} ${bpw(w.bitsPerWeight)} ${String(w.bytes).padStart(10)}`,
     );
     if (w.error) lines.push(`    error: ${oneLine(w.error)}`);
-    for (const d of w.diagnostics) lines.push(`    note: ${d}`);
     for (const [i, c] of w.components.entries()) {
       lines.push(
         `    ${w.roles[i].padEnd(16)} ${showText(c.name).padEnd(48)} ${`[${c.shape.join(', ')}]`.padEnd(14)} ${(c.dtype ?? c.type.name).padEnd(8)} ${String(c.nbytes).padStart(10)}`,
       );
     }
+    // after its components: what its data-level checks found
+    for (const d of w.diagnostics) lines.push(`    note: ${d}`);
   }
   lines.push('', `plain tensors (${view.plain.length})`);
   for (const t of view.plain)

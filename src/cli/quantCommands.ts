@@ -62,6 +62,7 @@ export async function requantizeCommand(
   try {
     const plan = planRequantize(model, parsed);
     for (const s of plan.skipped) process.stderr.write(`skipped ${showText(s.tensor)}: ${s.reason}\n`);
+    for (const r of plan.unmatched) process.stderr.write(`warning: --tensor-type ${showText(r)} matches no tensor\n`);
     if (!plan.changes.length) process.stderr.write('no tensor changes type; writing a copy\n');
     const imatrix = imatrixPath ? await readImatrix(imatrixPath) : undefined;
     const tty = process.stderr.isTTY;
@@ -116,7 +117,7 @@ export async function errorCommand(
       process.stderr.write(`[${i + 1}/${tensors.length}] ${showText(t.name)}\n`);
       try {
         const rows = computeWhatIf(model, t, candidates, {
-          imatrix: imatrixPath ? await imatrixFor(imatrixPath, t.name, t.shape[0]) : undefined,
+          imatrix: imatrixPath ? await imatrixFor(imatrixPath, t) : undefined,
         });
         results.push({ name: t.name, type_name: t.type.ggmlName ?? t.type.name, candidates: rows });
         if (!json) {

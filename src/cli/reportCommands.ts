@@ -1,9 +1,12 @@
-/** CLI commands that take findings elsewhere: compare, report, dump. */
-import { openModel } from '../core/formats/openModel.ts';
+/**
+ * CLI commands that take findings elsewhere: compare, report, dump. A quantized Hugging Face checkpoint (a folder,
+ * its index, a shard) is seen as its logical weights and plain tensors, on either side of a comparison.
+ */
 import { QuantLensError, escapeText, showText } from '../core/errors.ts';
-import type { Model } from '../core/model.ts';
 import { compareModels } from '../core/compare/compare.ts';
-import { computeTensorStats, type TensorStats } from '../core/analysis/tensorStats.ts';
+import type { TensorStats } from '../core/analysis/tensorStats.ts';
+import { openModelAndWeights } from '../core/hfquant/open.ts';
+import { statsEntries, type OpenedModel } from '../core/hfquant/source.ts';
 import { buildReport, type ReportFormat } from '../core/report/report.ts';
 import { dumpModel } from '../core/report/textDump.ts';
 
@@ -16,22 +19,23 @@ function regex(pattern: string | undefined): RegExp | undefined {
   }
 }
 
-async function withModels<T>(paths: string[], f: (models: Model[]) => Promise<T>): Promise<T> {
-  const models: Model[] = [];
+async function withModels<T>(paths: string[], f: (models: OpenedModel[]) => Promise<T>): Promise<T> {
+  const models: OpenedModel[] = [];
   try {
-    for (const p of paths) models.push(await openModel(p));
+    for (const p of paths) models.push(await openModelAndWeights(p));
     return await f(models);
   } finally {
-    for (const m of models) await m.close();
+    for (const m of models) await m.model.close();
   }
 }
 
-function allStats(model: Model): Map<string, TensorStats> {
+function allStats(opened: OpenedModel): Map<string, TensorStats> {
   const out = new Map<string, TensorStats>();
-  for (const [i, t] of model.tensors.entries()) {
-    if (process.stderr.isTTY) process.stderr.write(`\r[${i + 1}/${model.tensors.length}] stats ${showText(t.name)}\x1b[K`);
+  const entries = statsEntries(opened);
+  for (const [i, t] of entries.entries()) {
+    if (process.stderr.isTTY) process.stderr.write(`\r[${i + 1}/${entries.length}] stats ${showText(t.name)}\x1b[K`);
     try {
-      out.set(t.name, computeTensorStats(model, t));
+      out.set(t.name, t.stats());
     } catch (e) {
       if (!(e instanceof QuantLensError)) throw e;
     }
@@ -66,12 +70,14 @@ export async function compareCommand(file: string, ref: string, pattern: string 
     }
     // Names from the files (and the paths given) are escaped and cut; --json has them whole.
     const ranked = [...tensors].sort((a, b) => b.rel_rmse - a.rel_rmse);
+    // a logical weight's type is its scheme (`GPTQ int4 asym g128 act-order`)
+    const typeWidth = Math.max(8, ...ranked.map((t) => t.type_name.length));
     process.stdout.write(
-      `${'tensor'.padEnd(40)} ${'type'.padEnd(8)} ${'rel RMSE'.padStart(10)} ${'SNR dB'.padStart(8)} ${'max abs'.padStart(10)} ${'cosine'.padStart(9)}\n`,
+      `${'tensor'.padEnd(40)} ${'type'.padEnd(typeWidth)} ${'rel RMSE'.padStart(10)} ${'SNR dB'.padStart(8)} ${'max abs'.padStart(10)} ${'cosine'.padStart(9)}\n`,
     );
     for (const t of ranked) {
       process.stdout.write(
-        `${showText(t.name).padEnd(40)} ${t.type_name.padEnd(8)} ${t.rel_rmse.toPrecision(4).padStart(10)} ${(t.snr_db?.toFixed(2) ?? 'inf').padStart(8)} ${t.max_abs.toPrecision(4).padStart(10)} ${t.cosine.toFixed(6).padStart(9)}\n`,
+        `${showText(t.name).padEnd(40)} ${t.type_name.padEnd(typeWidth)} ${t.rel_rmse.toPrecision(4).padStart(10)} ${(t.snr_db?.toFixed(2) ?? 'inf').padStart(8)} ${t.max_abs.toPrecision(4).padStart(10)} ${t.cosine.toFixed(6).padStart(9)}\n`,
       );
     }
     for (const u of uncompared) process.stdout.write(`${showText(u.name).padEnd(40)} not compared: ${u.error}\n`);
@@ -88,12 +94,12 @@ export async function reportCommand(file: string, ref: string | undefined, forma
     const stats = allStats(model);
     const compared = reference ? compareModels(model, reference) : undefined;
     const comparison = compared ? { reference: ref!, tensors: compared.tensors, uncompared: compared.uncompared } : undefined;
-    process.stdout.write(buildReport({ model, stats, comparison }, format as ReportFormat));
+    process.stdout.write(buildReport({ model: model.model, view: model.view, stats, comparison }, format as ReportFormat));
   });
 }
 
 export async function dumpCommand(file: string, withStats: boolean): Promise<void> {
   await withModels([file], async ([model]) => {
-    process.stdout.write(dumpModel(model, withStats ? allStats(model) : undefined));
+    process.stdout.write(dumpModel(model.model, withStats ? allStats(model) : undefined, model.view));
   });
 }

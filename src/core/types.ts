@@ -375,6 +375,24 @@ export const SAFETENSORS_DTYPES: ReadonlyMap<string, TensorType> = new Map([
   ['F8_E4M3', row(undefined, 'F8_E4M3', 1, 1, 'fp8', 'value:e4m3', [], 'OCP FP8 E4M3FN: bias 7, no infinities, max 448')],
   ['F8_E5M2', row(undefined, 'F8_E5M2', 1, 1, 'fp8', 'value:e5m2', [], 'FP8 E5M2: bias 15, with infinities')],
   ['F8_E8M0', row(undefined, 'F8_E8M0', 1, 1, 'fp8', 'value:e8m0', [], 'E8M0 power-of-two scale (MX block exponent)')],
+  [
+    'F8_E4M3FNUZ',
+    row(undefined, 'F8_E4M3FNUZ', 1, 1, 'fp8', 'value:u8', [], 'FP8 E4M3FNUZ: bias 8, no infinities, no -0 (0x80 is NaN), max 240'),
+  ],
+  [
+    'F8_E5M2FNUZ',
+    row(undefined, 'F8_E5M2FNUZ', 1, 1, 'fp8', 'value:u8', [], 'FP8 E5M2FNUZ: bias 16, no infinities, no -0 (0x80 is NaN), max 57344'),
+  ],
+  // sub-byte dtypes: the header's shape counts elements; a tensor must end on a byte boundary (the reference's rule)
+  ['F4', row(undefined, 'F4', 2, 1, 'fp4', 'codes:u8', [], 'OCP MX FP4 E2M1 elements, two per byte, low nibble first; max 6')],
+  [
+    'F6_E2M3',
+    row(undefined, 'F6_E2M3', 4, 3, 'fp8', 'codes:u8[3]', [], 'OCP MX FP6 E2M3 elements, four per 3 bytes, lowest bits first; max 7.5'),
+  ],
+  [
+    'F6_E3M2',
+    row(undefined, 'F6_E3M2', 4, 3, 'fp8', 'codes:u8[3]', [], 'OCP MX FP6 E3M2 elements, four per 3 bytes, lowest bits first; max 28'),
+  ],
 ]);
 
 export function ggmlType(id: number): TensorType | undefined {

@@ -23,7 +23,8 @@ import { findTokens } from '../core/analysis/tokenizer.ts';
 import { readArrayPage } from '../core/formats/gguf.ts';
 import type { ArrayValue } from '../core/model.ts';
 import { oneLine } from '../core/errors.ts';
-import { DEFAULT_CANDIDATES } from '../core/analysis/whatIf.ts';
+import { DEFAULT_CANDIDATES, whatIfCandidates } from '../core/analysis/whatIf.ts';
+import { tensorSource } from '../core/analysis/valueSource.ts';
 
 export const VIEW_TYPE = 'quantLens.modelEditor';
 const HEATMAP_SIZE = 128;
@@ -134,6 +135,19 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     panel.webview.onDidReceiveMessage(async (m: FromWebview) => {
       const path = modelLocation(doc.uri);
       const settings = readSettings();
+      /** The |w| heatmap of a tensor or logical weight, then (once compared) its values against the reference. */
+      const heatmapAndComparison = async (name: string, reply: (r: Replies['selectTensor']) => void) => {
+        const heat = await doc.run({ kind: 'heatmap', path, tensor: name, width: HEATMAP_SIZE, height: HEATMAP_SIZE });
+        reply({ type: 'heatmap', heatmap: heat.heatmap });
+        if (!doc.reference) return;
+        try {
+          const cmp = await doc.run({ kind: 'compareTensor', path, reference: doc.reference, tensor: name, bins: settings.bins });
+          reply({ type: 'tensorComparison', detail: cmp.detail });
+        } catch (e) {
+          // an entry without a counterpart in the reference simply has no comparison
+          if ((e as { code?: string }).code !== 'usage') throw e;
+        }
+      };
       switch (m.type) {
         case 'ready': {
           const reply = replyTo(m);
@@ -147,12 +161,16 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
             // a logical weight: exact stats of its dequantized values, then its group scales (the worker decodes)
             return runInView(`Quant Lens: ${w.name}`, w.name, replyTo(m), async (progress) => {
               const reply = replyTo(m);
+              // its data-level checks first (a few small reads): act-order, v1 zero overflow ... and the full scheme
+              const checks = await doc.run({ kind: 'weightChecks', path, tensor: w.name });
+              reply({ type: 'checks', checks: checks.checks });
               const stats = await doc.run({ kind: 'stats', path, tensor: w.name, bins: settings.bins }, progress);
               reply({ type: 'stats', tensor: w.name, stats: stats.stats });
               const scales = await doc.run({ kind: 'scales', path, tensor: w.name, bins: settings.bins });
               reply({ type: 'scales', tensor: w.name, scales: scales.scales });
               const group = await doc.run({ kind: 'group', path, tensor: w.name, row: 0, group: 0 });
               reply({ type: 'group', view: groupView(group.record) });
+              await heatmapAndComparison(w.name, reply);
             });
           }
           const t = doc.tensor(m.tensor);
@@ -166,17 +184,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
             reply({ type: 'stats', tensor: t.name, stats: stats.stats });
             const scales = await doc.run({ kind: 'scales', path, tensor: t.name, bins: settings.bins });
             reply({ type: 'scales', tensor: t.name, scales: scales.scales });
-            const heat = await doc.run({ kind: 'heatmap', path, tensor: t.name, width: HEATMAP_SIZE, height: HEATMAP_SIZE });
-            reply({ type: 'heatmap', heatmap: heat.heatmap });
-            if (doc.reference) {
-              try {
-                const cmp = await doc.run({ kind: 'compareTensor', path, reference: doc.reference, tensor: t.name, bins: settings.bins });
-                reply({ type: 'tensorComparison', detail: cmp.detail });
-              } catch (e) {
-                // a tensor without a counterpart in the reference simply has no comparison
-                if ((e as { code?: string }).code !== 'usage') throw e;
-              }
-            }
+            await heatmapAndComparison(t.name, reply);
           });
         }
         case 'block': {
@@ -202,10 +210,15 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         case 'whatIf': {
           const reply = replyTo(m);
           return runInView(`Quant Lens: what-if for ${m.tensor}`, m.tensor, reply, async (progress) => {
-            const r = await doc.run(
-              { kind: 'whatIf', path, tensor: m.tensor, candidates: [...DEFAULT_CANDIDATES], imatrix: doc.imatrix },
-              progress,
-            );
+            // a logical weight's rows are its `in` columns; a tensor's as the streaming views read it
+            const w = doc.logicalWeight(m.tensor);
+            const t = w ? undefined : doc.tensor(m.tensor);
+            const candidates = w
+              ? whatIfCandidates({ rowLength: w.cols }, m.candidates)
+              : t && doc.model
+                ? whatIfCandidates(tensorSource(doc.model, t), m.candidates)
+                : [...DEFAULT_CANDIDATES];
+            const r = await doc.run({ kind: 'whatIf', path, tensor: m.tensor, candidates, imatrix: doc.imatrix }, progress);
             reply({ type: 'whatIf', tensor: m.tensor, rows: r.rows });
           });
         }

@@ -31,9 +31,19 @@ export class ModelRegistry {
    */
   find(name: string): TensorHit[] {
     const out: TensorHit[] = [];
+    // two shards of one split model open in two editors are one model: listed once
+    const seen = new Set<string>();
     // `blk.0.attn_q` stands for its weight; a bare word (`output`) stays a word
     const spellings = [name, ...(name.includes('.') && !/\.(weight|bias)$/.test(name) ? [`${name}.weight`] : [])];
     for (const doc of [...this.docs].reverse()) {
+      const files = doc.model?.files
+        .map((f) => f.path)
+        .sort()
+        .join('\n');
+      if (files !== undefined) {
+        if (seen.has(files)) continue;
+        seen.add(files);
+      }
       for (const written of spellings) {
         const alias = doc.model?.format === 'gguf' ? hfToGguf(written) : ggufToHf(written);
         // a logical weight's name comes first: its main component may have the same name (FP8, bitsandbytes, MLX)

@@ -24,7 +24,7 @@ export function webviewHtml(webview: vscode.Webview, dist: vscode.Uri, title: st
 <title>${escaped}</title>
 </head>
 <body>
-<div id="app" aria-live="polite"><p class="loading"><span class="codicon codicon-loading codicon-modifier-spin"></span> Reading ${escaped}…</p></div>
+<div id="app"><p class="loading"><span class="codicon codicon-loading codicon-modifier-spin"></span> Reading ${escaped}…</p></div>
 <script nonce="${nonce}" src="${asset('webview.js')}"></script>
 </body>
 </html>`;

@@ -2,6 +2,8 @@
 import type { Model, ArrayValue, TensorInfo } from '../core/model.ts';
 import { summarize } from '../core/analysis/summary.ts';
 import { buildQuantMap, blockOf } from '../core/analysis/quantMap.ts';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { estimateMemory } from '../core/analysis/memoryFit.ts';
 import { describeValue } from '../core/analysis/metadataJson.ts';
 import { codecForType } from '../core/quant/index.ts';
@@ -63,6 +65,17 @@ function tensorRow(t: TensorInfo): TensorRow {
   };
 }
 
+/** The Hugging Face config.json beside a local safetensors model (its attention shape sizes the KV cache), if any. */
+async function configBeside(model: Model): Promise<unknown> {
+  const path = model.files[0]?.path;
+  if (!path || /^https?:/.test(path)) return undefined;
+  try {
+    return JSON.parse(await readFile(join(dirname(path), 'config.json'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
 /** The rows: the model's tensors, or (a quantized checkpoint) its logical weights and plain tensors, in file order. */
 export async function buildWebviewModel(
   model: Model,
@@ -86,7 +99,8 @@ export async function buildWebviewModel(
     ...(view ? { quantization: view.summary } : {}),
     tensors,
     metadata,
-    quantMap: buildQuantMap(model),
-    memory: estimateMemory(model),
+    // a quantized checkpoint maps its logical weights (scheme, effective bpw) where their packed components were
+    quantMap: buildQuantMap(model, view && tensors.map((r) => ({ name: r.name, type: r.type, bitsPerWeight: r.bitsPerWeight }))),
+    memory: estimateMemory(model, undefined, 2, model.format === 'safetensors' ? await configBeside(model) : undefined),
   };
 }

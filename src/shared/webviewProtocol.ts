@@ -17,6 +17,7 @@ import type { Heatmap } from '../core/analysis/heatmap.ts';
 import type { WhatIfRow } from '../core/analysis/whatIf.ts';
 import type { Comparison, TensorComparisonDetail } from '../core/compare/compare.ts';
 import type { GroupRecord } from '../core/hfquant/weights.ts';
+import type { WeightChecks } from './workerProtocol.ts';
 
 export interface TensorRow {
   name: string;
@@ -71,7 +72,8 @@ export interface Requests {
   selectTensor: { tensor: string };
   block: { tensor: string; index: number };
   group: { tensor: string; row: number; group: number };
-  whatIf: { tensor: string };
+  /** `candidates`: the user's own, computed beside the defaults, the tensor's own type and its neighbours. */
+  whatIf: { tensor: string; candidates?: string[] };
   candidateError: { tensor: string; candidate: string };
   findTokens: { query: string };
   arrayPage: { key: string; start: number; count: number };
@@ -101,6 +103,8 @@ type Block = { type: 'block'; view: InspectedBlock };
 export type GroupView = Omit<GroupRecord, 'sources'> & { sources: (Omit<GroupRecord['sources'][number], 'bytes'> & { bytes: number[] })[] };
 type Group = { type: 'group'; view: GroupView };
 type HeatmapMessage = { type: 'heatmap'; heatmap: Heatmap };
+/** A logical weight's complete scheme and diagnostics, once the worker has read its scales, zeros and indices. */
+type Checks = { type: 'checks'; checks: WeightChecks };
 type WhatIf = { type: 'whatIf'; tensor: string; rows: WhatIfRow[] };
 type CandidateError = { type: 'candidateError'; tensor: string; candidate: string; stats: TensorStats };
 type TensorComparison = { type: 'tensorComparison'; detail: TensorComparisonDetail };
@@ -117,7 +121,7 @@ type ArrayPage = { type: 'arrayPage'; key: string; start: number; values: string
 /** What each request is answered with. */
 export interface Replies {
   ready: ModelMessage | OpenError;
-  selectTensor: Block | Group | Stats | Scales | HeatmapMessage | TensorComparison | JobProgress;
+  selectTensor: Block | Group | Checks | Stats | Scales | HeatmapMessage | TensorComparison | JobProgress;
   block: Block | Extract<JobProgress, { type: 'jobError' }>;
   group: Group | Extract<JobProgress, { type: 'jobError' }>;
   whatIf: WhatIf | JobProgress;
@@ -146,13 +150,18 @@ export type Notice =
   | { type: 'reveal'; tensor: string }
   | { type: 'settings'; settings: WebviewSettings }
   | { type: 'comparison'; comparison: Comparison }
-  | { type: 'imatrix'; file: string };
+  /** The importance matrix now in use (none after Unload), and how much of the model it covers. */
+  | { type: 'imatrix'; file?: string; coverage?: string };
 
 export type ToWebview = Reply | Notice;
 
 /** What the webview tells the host without waiting for an answer. */
 export type Tell =
   | { type: 'cancel' }
-  | { type: 'command'; command: 'requantize' | 'compare' | 'exportReport' | 'showAsText' | 'loadImatrix'; tensors?: string[] };
+  | {
+      type: 'command';
+      command: 'requantize' | 'compare' | 'exportReport' | 'showAsText' | 'loadImatrix' | 'unloadImatrix';
+      tensors?: string[];
+    };
 
 export type FromWebview = Request | Tell;

@@ -10,12 +10,23 @@ import type { PredictedError, WhatIfRow } from '../core/analysis/whatIf.ts';
 import type { Comparison, TensorComparisonDetail } from '../core/compare/compare.ts';
 import type { GroupRecord } from '../core/hfquant/weights.ts';
 
+/** What a logical weight's data-level checks found (v1 zero overflow, act-order g_idx ...), once loaded. */
+export interface WeightChecks {
+  tensor: string;
+  scheme: string;
+  diagnostics: string[];
+  /** Why it cannot be decoded after all (one line), when the data says so (g_idx out of range ...). */
+  error?: string;
+}
+
 export type WorkerJob =
   | { kind: 'stats'; path: string; tensor: string; bins: number }
   | { kind: 'scales'; path: string; tensor: string; bins: number }
   | { kind: 'block'; path: string; tensor: string; index: number }
   /** Group `group` of row `row` of a quantized Hugging Face checkpoint's logical weight, next to its bytes. */
   | { kind: 'group'; path: string; tensor: string; row: number; group: number }
+  /** A logical weight loaded (its scales, zeros and indices read): its complete scheme, diagnostics and error. */
+  | { kind: 'weightChecks'; path: string; tensor: string }
   | { kind: 'heatmap'; path: string; tensor: string; width: number; height: number }
   | { kind: 'whatIf'; path: string; tensor: string; candidates: string[]; imatrix?: string }
   | { kind: 'candidateError'; path: string; tensor: string; candidate: string; bins: number; imatrix?: string }
@@ -43,6 +54,7 @@ export interface JobResults {
   scales: { kind: 'scales'; scales: ScaleDistribution | null };
   block: { kind: 'block'; view: InspectedBlock };
   group: { kind: 'group'; record: GroupRecord };
+  weightChecks: { kind: 'weightChecks'; checks: WeightChecks };
   heatmap: { kind: 'heatmap'; heatmap: Heatmap };
   whatIf: { kind: 'whatIf'; rows: WhatIfRow[] };
   candidateError: { kind: 'candidateError'; candidate: string; stats: TensorStats };

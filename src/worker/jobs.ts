@@ -3,16 +3,15 @@
  * reuses) its model by path and runs one core analysis, reporting progress and honouring cancellation.
  */
 import { availableParallelism } from 'node:os';
-import { openModel } from '../core/formats/openModel.ts';
 import type { Model, TensorInfo } from '../core/model.ts';
-import { QuantLensError } from '../core/errors.ts';
+import { oneLine, QuantLensError } from '../core/errors.ts';
 import { computeTensorStats, DEFAULT_BINS, type TensorStats } from '../core/analysis/tensorStats.ts';
 import { computeScaleDistribution } from '../core/analysis/blocks.ts';
 import { inspectBlock } from '../core/analysis/inspectedBlock.ts';
 import {
-  computeWhatIf,
+  whatIfOf,
   parseCandidate,
-  candidateErrorStats,
+  candidateErrorStatsOf,
   candidateId,
   predictCandidateError,
   type WhatIfRow,
@@ -34,9 +33,11 @@ import { ggmlType } from '../core/types.ts';
 import { parseSimulationRule, planSimulation, writeSimulated } from '../core/requant/simulate.ts';
 import { imatrixFor, readImatrix } from '../core/requant/imatrix.ts';
 import type { JobKind, JobOf, JobResults, ResultOf, WorkerJob } from '../shared/workerProtocol.ts';
-import { computeHeatmap } from '../core/analysis/heatmap.ts';
+import { heatmapOf } from '../core/analysis/heatmap.ts';
+import type { ValueSource } from '../core/analysis/valueSource.ts';
 import { openModelAndWeights, type QuantizedModel } from '../core/hfquant/open.ts';
 import type { LogicalWeight } from '../core/hfquant/weights.ts';
+import { statsEntries, valueSourceOf, type OpenedModel } from '../core/hfquant/source.ts';
 import { groupScaleDistribution, logicalWeightStats } from '../core/hfquant/stats.ts';
 
 export interface JobContext {
@@ -71,10 +72,27 @@ async function logicalWeightAt(path: string, name: string): Promise<LogicalWeigh
   return (await openedAt(path)).view?.weights.find((w) => w.name === name);
 }
 
+/** A logical weight (by its logical name) or a tensor as the streaming views read it. */
+async function sourceAt(path: string, name: string): Promise<ValueSource> {
+  const source = valueSourceOf(await openedAt(path), name);
+  if (!source) throw new QuantLensError('usage', `no tensor named ${name}`);
+  return source;
+}
+
 export async function closeModel(path: string): Promise<void> {
   const m = models.get(path);
   models.delete(path);
   if (m) await (await m).model.close().catch(() => undefined);
+}
+
+/**
+ * The loaded importance matrix's values for a tensor (every expert's, for a 3-D expert tensor); none for a logical
+ * weight of a quantized checkpoint (llama.cpp's imatrix entries name GGUF tensors).
+ */
+async function importanceOf(path: string, imatrix: string | undefined, name: string): Promise<Float32Array | undefined> {
+  if (!imatrix) return undefined;
+  const tensor = (await modelAt(path)).tensors.find((t) => t.name === name);
+  return tensor ? imatrixFor(imatrix, tensor) : undefined;
 }
 
 function tensorOf(model: Model, name: string): TensorInfo {
@@ -133,22 +151,23 @@ const HELPERS_BESIDE_THIS_THREAD = availableParallelism() - 1;
  * (largest tensors first, so a huge one does not start last); `onTensorDone` counts finished tensors.
  */
 async function everyTensorStats(
-  model: Model,
+  opened: OpenedModel,
   path: string,
   ctx: JobContext,
   onTensorDone: (done: number) => void,
 ): Promise<Map<string, TensorStats>> {
   const stats = new Map<string, TensorStats>();
+  const entries = statsEntries(opened);
   const undecodable = (e: unknown) => {
     if (!(e instanceof QuantLensError) || e.code === 'cancelled') throw e;
   };
   let done = 0;
-  const helpers = model.tensors.length > 1 && HELPERS_BESIDE_THIS_THREAD ? ctx.helpers?.(HELPERS_BESIDE_THIS_THREAD) : undefined;
+  const helpers = entries.length > 1 && HELPERS_BESIDE_THIS_THREAD ? ctx.helpers?.(HELPERS_BESIDE_THIS_THREAD) : undefined;
   if (!helpers) {
-    for (const t of model.tensors) {
+    for (const t of entries) {
       if (ctx.isCancelled()) throw new QuantLensError('cancelled', 'cancelled');
       try {
-        stats.set(t.name, computeTensorStats(model, t, { isCancelled: ctx.isCancelled }));
+        stats.set(t.name, t.stats({ isCancelled: ctx.isCancelled }));
       } catch (e) {
         undecodable(e);
       }
@@ -157,22 +176,20 @@ async function everyTensorStats(
     return stats;
   }
   try {
+    // the helpers' stats job resolves a logical weight's name to its dequantized values as this thread does
     const results = await tensorByTensor(
       helpers,
       ctx,
-      model.tensors,
+      entries,
       (t) => ({ kind: 'stats', path, tensor: t.name, bins: DEFAULT_BINS }),
-      (t) => ({
-        kind: 'stats',
-        stats: computeTensorStats(model, t, { bins: DEFAULT_BINS, isCancelled: ctx.isCancelled }),
-      }),
+      (t) => ({ kind: 'stats', stats: t.stats({ bins: DEFAULT_BINS, isCancelled: ctx.isCancelled }) }),
       (e) => {
         undecodable(e);
         return undefined;
       },
       () => onTensorDone(++done),
     );
-    for (const [i, t] of model.tensors.entries()) {
+    for (const [i, t] of entries.entries()) {
       const r = results[i];
       if (r) stats.set(t.name, r.stats);
     }
@@ -187,12 +204,12 @@ async function everyTensorStats(
  * alone), and on this thread too with `runHere` (WorkerPool.spread); results in the order of `tensors`. A job's
  * error goes to `onError`, which rethrows or gives a stand-in.
  */
-async function tensorByTensor<J extends WorkerJob, T>(
+async function tensorByTensor<E extends { name: string; nElements: number }, J extends WorkerJob, T>(
   helpers: WorkerPool,
   ctx: JobContext,
-  tensors: TensorInfo[],
-  jobFor: (t: TensorInfo) => J,
-  runHere: (t: TensorInfo, index: number) => ResultOf<J>,
+  tensors: E[],
+  jobFor: (t: E) => J,
+  runHere: (t: E, index: number) => ResultOf<J>,
   onError: (e: unknown) => T,
   onDone: () => void,
 ): Promise<(ResultOf<J> | T)[]> {
@@ -211,8 +228,8 @@ async function tensorByTensor<J extends WorkerJob, T>(
  * cannot be decoded, or its helper thread died) is listed as uncompared; cancelling stops the whole comparison.
  */
 async function compareOnHelpers(
-  model: Model,
-  ref: Model,
+  model: OpenedModel,
+  ref: OpenedModel,
   job: JobOf<'compare'>,
   ctx: JobContext,
 ): Promise<ReturnType<typeof compareModels>> {
@@ -307,13 +324,27 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
     if (!weight) throw new QuantLensError('usage', `no logical weight named ${job.tensor}`);
     return { kind: 'group', record: weight.inspectGroup(job.row, job.group) };
   },
+  weightChecks: async (job) => {
+    const weight = await logicalWeightAt(job.path, job.tensor);
+    if (!weight) throw new QuantLensError('usage', `no logical weight named ${job.tensor}`);
+    const error = weight.load();
+    return {
+      kind: 'weightChecks',
+      checks: {
+        tensor: weight.name,
+        scheme: weight.scheme,
+        diagnostics: [...weight.diagnostics],
+        ...(error ? { error: oneLine(error) } : {}),
+      },
+    };
+  },
   heatmap: async (job, ctx) => {
-    const model = await modelAt(job.path);
-    return { kind: 'heatmap', heatmap: computeHeatmap(model, tensorOf(model, job.tensor), job.width, job.height, ctx) };
+    const source = await sourceAt(job.path, job.tensor);
+    return { kind: 'heatmap', heatmap: heatmapOf(source, job.width, job.height, ctx) };
   },
   whatIf: async (job, ctx) => {
-    const model = await modelAt(job.path);
-    if (job.candidates.length > 1 && tensorOf(model, job.tensor).nElements >= FAN_OUT_ELEMENTS && ctx.helpers) {
+    const source = await sourceAt(job.path, job.tensor);
+    if (job.candidates.length > 1 && source.nElements >= FAN_OUT_ELEMENTS && ctx.helpers) {
       const helpers = ctx.helpers();
       try {
         if (helpers.size > 1) return { kind: 'whatIf', rows: await whatIfOnHelpers(job, helpers, ctx) };
@@ -321,10 +352,10 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
         await helpers.dispose();
       }
     }
-    const imatrix = job.imatrix ? await imatrixFor(job.imatrix, job.tensor, tensorOf(model, job.tensor).shape[0]) : undefined;
+    const imatrix = await importanceOf(job.path, job.imatrix, job.tensor);
     return {
       kind: 'whatIf',
-      rows: computeWhatIf(model, tensorOf(model, job.tensor), job.candidates.map(parseCandidate), {
+      rows: whatIfOf(source, job.candidates.map(parseCandidate), {
         onProgress: ctx.onProgress,
         isCancelled: ctx.isCancelled,
         imatrix,
@@ -332,9 +363,9 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
     };
   },
   candidateError: async (job, ctx) => {
-    const model = await modelAt(job.path);
-    const imatrix = job.imatrix ? await imatrixFor(job.imatrix, job.tensor, tensorOf(model, job.tensor).shape[0]) : undefined;
-    const stats = candidateErrorStats(model, tensorOf(model, job.tensor), parseCandidate(job.candidate), {
+    const source = await sourceAt(job.path, job.tensor);
+    const imatrix = await importanceOf(job.path, job.imatrix, job.tensor);
+    const stats = candidateErrorStatsOf(source, parseCandidate(job.candidate), {
       bins: job.bins,
       imatrix,
       isCancelled: ctx.isCancelled,
@@ -342,29 +373,28 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
     return { kind: 'candidateError', candidate: job.candidate, stats };
   },
   report: async (job, ctx) => {
-    const model = await modelAt(job.path);
-    const stats = await everyTensorStats(model, job.path, ctx, (done) =>
-      ctx.onProgress(done, model.tensors.length * (job.reference ? 2 : 1)),
-    );
+    const opened = await openedAt(job.path);
+    const n = statsEntries(opened).length;
+    const stats = await everyTensorStats(opened, job.path, ctx, (done) => ctx.onProgress(done, n * (job.reference ? 2 : 1)));
     let comparison;
     if (job.reference) {
-      const ref = await openModel(job.reference);
+      const ref = await openModelAndWeights(job.reference);
       try {
-        const { tensors, uncompared } = compareModels(model, ref, {
+        const { tensors, uncompared } = compareModels(opened, ref, {
           isCancelled: ctx.isCancelled,
-          onProgress: (done, total) =>
-            ctx.onProgress(model.tensors.length + (done * model.tensors.length) / total, 2 * model.tensors.length),
+          onProgress: (done, total) => ctx.onProgress(n + (done * n) / total, 2 * n),
         });
         comparison = { reference: job.reference, tensors, uncompared };
       } finally {
-        await ref.close();
+        await ref.model.close();
       }
     }
-    return { kind: 'text', text: buildReport({ model, stats, comparison }, job.format) };
+    return { kind: 'text', text: buildReport({ model: opened.model, view: opened.view, stats, comparison }, job.format) };
   },
   compare: async (job, ctx) => {
-    const model = await modelAt(job.path);
-    const ref = job.tensors ? await modelAt(job.reference) : await openModel(job.reference);
+    const model = await openedAt(job.path);
+    // a helper's share reuses the reference it opened; the whole comparison opens it for itself
+    const ref = job.tensors ? await openedAt(job.reference) : await openModelAndWeights(job.reference);
     try {
       const only = job.tensors && new Set(job.tensors);
       const { pairing, tensors, uncompared } = only
@@ -382,22 +412,21 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
         },
       };
     } finally {
-      if (!job.tensors) await ref.close();
+      if (!job.tensors) await ref.model.close();
     }
   },
   compareTensor: async (job, ctx) => {
-    const model = await modelAt(job.path);
-    const ref = await modelAt(job.reference);
+    const model = await openedAt(job.path);
+    const ref = await openedAt(job.reference);
     const pair = pairTensors(model, ref).pairs.find((p) => p.name === job.tensor);
     if (!pair) throw new QuantLensError('usage', `${job.tensor} has no counterpart in the reference`);
     return { kind: 'compareTensor', detail: compareTensorDetail(model, ref, pair, { bins: job.bins, isCancelled: ctx.isCancelled }) };
   },
   dump: async (job, ctx) => {
-    const model = await modelAt(job.path);
-    const stats = job.withStats
-      ? await everyTensorStats(model, job.path, ctx, (done) => ctx.onProgress(done, model.tensors.length))
-      : undefined;
-    return { kind: 'text', text: dumpModel(model, stats) };
+    const opened = await openedAt(job.path);
+    const n = statsEntries(opened).length;
+    const stats = job.withStats ? await everyTensorStats(opened, job.path, ctx, (done) => ctx.onProgress(done, n)) : undefined;
+    return { kind: 'text', text: dumpModel(opened.model, stats, opened.view) };
   },
   simulate: async (job, ctx) => {
     const model = await modelAt(job.path);
@@ -421,7 +450,7 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
     const plan = planRequantize(model, job.rules.map(parseTensorTypeRule));
     const predictions = [];
     for (const [i, c] of plan.changes.entries()) {
-      const imatrix = job.imatrix ? await imatrixFor(job.imatrix, c.tensor.name, c.tensor.shape[0]) : undefined;
+      const imatrix = job.imatrix ? await imatrixFor(job.imatrix, c.tensor) : undefined;
       predictions.push({
         tensor: c.tensor.name,
         ...predictCandidateError(model, c.tensor, { kind: 'ggml', type: c.to }, { imatrix, isCancelled: ctx.isCancelled }),

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { openModel } from '../../src/core/formats/openModel.ts';
 import { summarize } from '../../src/core/analysis/summary.ts';
 import { buildQuantMap, blockOf } from '../../src/core/analysis/quantMap.ts';
-import { estimateMemory } from '../../src/core/analysis/memoryFit.ts';
+import { estimateMemory, fitTotal, shapeFromHfConfig } from '../../src/core/analysis/memoryFit.ts';
 import { findTokens, tokenById, tokenPage } from '../../src/core/analysis/tokenizer.ts';
 import { readBlock, computeScaleDistribution } from '../../src/core/analysis/blocks.ts';
 import { readTensorValues } from '../../src/core/analysis/tensorValues.ts';
@@ -60,6 +60,43 @@ test('memory estimate: weights + KV cache from llama metadata', async () => {
       m.tensors.reduce((a, t) => a + t.nbytes, 0),
     );
     assert.ok(fit.fits.every((f) => f.fits));
+    // compute buffers: the logits of a 512-token batch over the vocabulary (float32) plus 512 MiB
+    const vocab = m.metadata.find((e) => e.key === 'tokenizer.ggml.tokens')!.value as { length: number };
+    assert.equal(fit.computeBytes, 512 * 2 ** 20 + vocab.length * 512 * 4);
+    assert.equal(fit.totalBytes, fit.weightsBytes + fit.kvCacheBytes! + fit.computeBytes);
+    // a q8_0 cache: 34 bytes per 32 elements
+    assert.equal(estimateMemory(m, 2048, 34 / 32).kvCacheBytes, 1 * 2048 * 1 * (64 + 64) * (34 / 32));
+  } finally {
+    await m.close();
+  }
+});
+
+test('5.82 GiB of weights do not fit in 6 GiB once the compute buffers are counted', () => {
+  const weights = 5.82 * 2 ** 30;
+  const { fits, totalBytes } = fitTotal(weights, undefined, 4096, 2, 512 * 2 ** 20);
+  assert.ok(totalBytes > 6 * 2 ** 30);
+  assert.equal(fits.find((f) => f.gib === 6)!.fits, false);
+  assert.equal(fits.find((f) => f.gib === 8)!.fits, true);
+});
+
+test('a safetensors model sizes its KV cache from the config.json beside it', async () => {
+  const m = await openModel(corpusPath('safetensors', 'dtypes.safetensors'));
+  try {
+    assert.match(estimateMemory(m).note!, /config\.json/);
+    // Llama-3-8B's config: 32 layers, 8 KV heads of 128 (4096 / 32)
+    const config = {
+      num_hidden_layers: 32,
+      num_attention_heads: 32,
+      num_key_value_heads: 8,
+      hidden_size: 4096,
+      max_position_embeddings: 8192,
+      vocab_size: 128256,
+    };
+    const fit = estimateMemory(m, 8192, 2, config);
+    assert.equal(fit.note, undefined);
+    assert.equal(fit.kvCacheBytes, 32 * 8192 * 8 * (128 + 128) * 2); // 1 GiB, as llama.cpp reports for Llama-3-8B at 8k
+    assert.equal(fit.kvCacheBytes, 2 ** 30);
+    assert.equal(shapeFromHfConfig({ text_config: config })?.kvHeads, 8);
   } finally {
     await m.close();
   }

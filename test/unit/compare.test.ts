@@ -112,3 +112,22 @@ test('per-tensor comparison detail: overlaid histograms share bins, error histog
     await ref.close();
   }
 });
+
+test('a reference that is another model (cosine about 0) is called out; a quantized copy is not', async () => {
+  const { unrelatedReference } = await import('../../src/core/compare/unrelated.ts');
+  const { compareModels } = await import('../../src/core/compare/compare.ts');
+  const { openModel } = await import('../../src/core/formats/openModel.ts');
+  const { corpusPath } = await import('../helpers/corpus.ts');
+  const q = await openModel(corpusPath('gguf', 'llama-tiny-Q4_K.gguf'));
+  const f = await openModel(corpusPath('gguf', 'llama-tiny-F32.gguf'));
+  try {
+    assert.equal(unrelatedReference(compareModels(q, f).tensors), undefined);
+  } finally {
+    await q.close();
+    await f.close();
+  }
+  assert.match(
+    unrelatedReference([{ cosine: 0.01 }, { cosine: -0.02 }, { cosine: 0.9 }])!,
+    /median cosine of the 3 compared tensors is 0\.010/,
+  );
+});

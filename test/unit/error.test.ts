@@ -202,3 +202,14 @@ test("the requantize preview's predicted error: exact for a small tensor, close 
     await m.close();
   }
 });
+
+test('what-if candidates include the tensor own type and its neighbours for a shape no K-quant fits, and the user own', async () => {
+  const { whatIfCandidates } = await import('../../src/core/analysis/whatIf.ts');
+  const { typeByName } = await import('../../src/core/types.ts');
+  const tensor = { type: typeByName('Q5_1')!, rowLength: 192 };
+  const names = whatIfCandidates(tensor, ['int3-asym-g32', 'q5_1']);
+  // ggml's legacy and IQ4_NL blocks (32) divide 192; the K-quants' 256 does not
+  for (const want of ['Q5_1', 'Q5_0', 'Q4_1', 'IQ4_NL', 'int3-asym-g32']) assert.ok(names.includes(want), `${want} in ${names.join(' ')}`);
+  assert.equal(names.filter((n) => n === 'Q5_1').length, 1);
+  assert.throws(() => whatIfCandidates(tensor, ['q9_z']), /unknown candidate q9_z/);
+});

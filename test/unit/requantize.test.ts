@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, statSync, copyFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openModel } from '../../src/core/formats/openModel.ts';
-import { parseTensorTypeRule, planRequantize, writeRequantized } from '../../src/core/requant/requantize.ts';
+import { outputIdentity, parseRuleLine, parseTensorTypeRule, planRequantize, writeRequantized } from '../../src/core/requant/requantize.ts';
 import { QuantLensError } from '../../src/core/errors.ts';
 import { WorkerPool } from '../../src/node/workerPool.ts';
 import { bundledWorker } from '../helpers/bundles.ts';
@@ -154,5 +154,72 @@ test('split model requantizes into one file', async () => {
     await j.close();
   } finally {
     await m.close();
+  }
+});
+
+test('one line of rules as the editor takes it: REGEX=TYPE and bare REGEX (the chosen type), unmatched rules reported', async () => {
+  const rules = parseRuleLine('attn_v=Q6_K ffn_down nothing_here=q4_0', 'Q8_0');
+  assert.deepEqual(
+    rules.map((r) => [r.text, r.type.name]),
+    [
+      ['attn_v=Q6_K', 'Q6_K'],
+      ['ffn_down=Q8_0', 'Q8_0'],
+      ['nothing_here=q4_0', 'Q4_0'],
+    ],
+  );
+  assert.throws(
+    () => parseRuleLine('attn_v=Q9_X', 'Q8_0'),
+    (e: unknown) => e instanceof Error && /^rule attn_v=Q9_X: unknown ggml type/.test(e.message),
+  );
+  const m = await openModel(corpusPath('gguf', 'llama-mix-Q4_K_M.gguf'));
+  try {
+    const plan = planRequantize(m, rules);
+    assert.deepEqual(plan.unmatched, ['nothing_here=q4_0']);
+    const byTensor = new Map(plan.changes.map((c) => [c.tensor.name, c.to.name]));
+    const exp = readJson('gguf/llama-mix-Q4_K_M.expected.json');
+    // the corpus's attn_v tensors are already Q6_K: only ffn_down changes
+    for (const t of exp.tensors as { name: string; type_name: string; ne: number[] }[]) {
+      const want = /attn_v/.test(t.name) ? 'Q6_K' : /ffn_down/.test(t.name) ? 'Q8_0' : undefined;
+      if (!want || want === t.type_name.toUpperCase() || t.ne.length < 2) assert.equal(byTensor.get(t.name), undefined, t.name);
+      else assert.equal(byTensor.get(t.name), want, t.name);
+    }
+    assert.deepEqual([...new Set(byTensor.values())], ['Q8_0']);
+    const k = planRequantize(m, parseRuleLine('attn_k=Q6_K ffn_down', 'Q8_0'));
+    assert.deepEqual([...new Set(k.changes.map((c) => `${c.tensor.name.replace(/^blk\.\d+\./, '')}=${c.to.name}`))].sort(), [
+      'attn_k.weight=Q6_K',
+      'ffn_down.weight=Q8_0',
+    ]);
+  } finally {
+    await m.close();
+  }
+});
+
+test('the output says what it now is: general.file_type and general.name follow the new type mix', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ql-requant-'));
+  const out = join(dir, 'tiny-q8.gguf');
+  const m = await openModel(corpusPath('gguf', 'llama-tiny-F32.gguf'));
+  try {
+    await writeRequantized(m, planRequantize(m, [parseTensorTypeRule('.=q8_0')]), out);
+  } finally {
+    await m.close();
+  }
+  const w = await openModel(out);
+  try {
+    const kv = (k: string) => w.metadata.find((e) => e.key === k)?.value;
+    // llama.cpp's LLAMA_FTYPE_MOSTLY_Q8_0 is 7; the corpus names its file "... F32"
+    assert.equal(kv('general.file_type'), 7);
+    assert.equal(kv('general.name'), 'Quant Lens Tiny Llama Q8_0');
+  } finally {
+    await w.close();
+  }
+  // a Q4_K_M model with its attn_k tensors raised to Q6_K is still mostly Q4_K: Q4_K_M (15), name unchanged
+  const mix = await openModel(corpusPath('gguf', 'llama-mix-Q4_K_M.gguf'));
+  try {
+    assert.deepEqual(outputIdentity(mix, planRequantize(mix, [parseTensorTypeRule('attn_k=q6_K')])), {
+      fileType: undefined,
+      name: undefined,
+    });
+  } finally {
+    await mix.close();
   }
 });

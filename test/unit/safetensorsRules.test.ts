@@ -15,6 +15,7 @@ import { openModel, openModelFromSource } from '../../src/core/formats/openModel
 import { buildSafetensorsFile, buildSafetensorsHeader } from '../../src/core/formats/safetensorsWriter.ts';
 import { parseJson } from '../../src/core/formats/strictJson.ts';
 import { QuantLensError } from '../../src/core/errors.ts';
+import { readTensorValues } from '../../src/core/analysis/tensorValues.ts';
 
 const REPO = join(import.meta.dirname, '..', '..');
 /** Every file this suite writes, removed at the end. */
@@ -399,4 +400,64 @@ test('opening 200,000 entries costs a small multiple of the header', (t) => {
   t.diagnostic(`header ${m.headerBytes} bytes: retained ${m.retained.toFixed(2)}x, peak resident ${m.peak.toFixed(2)}x`);
   assert.ok(m.retained <= 4, `retained ${m.retained.toFixed(2)}x the header`);
   assert.ok(m.peak <= 8, `peak ${m.peak.toFixed(2)}x the header`);
+});
+
+test('the sub-byte and FNUZ dtypes of the reference open and decode (F4, F6_E2M3, F6_E3M2, F8_E4M3FNUZ, F8_E5M2FNUZ)', async () => {
+  // Expected values written from the formats' definitions (OCP MX v1.0 element types; FNUZ: bias 2^(e-1), no
+  // infinities, 0x80 the only NaN), not from the decoders.
+  const f4 = Uint8Array.from([0x21, 0xf7, 0x8a, 0x00]); // codes low nibble first: 1,2 | 7,15 | 10,8 | 0,0
+  const f4Want = [0.5, 1, 6, -6, -1, -0, 0, 0];
+  // F6_E2M3: four 6-bit codes in one 24-bit little-endian word, first code lowest
+  const e2m3Codes = [0b000001, 0b011111, 0b101000, 0b001000]; // 1/8, 7.5, -1, 1
+  const e2m3Want = [0.125, 7.5, -1, 1];
+  const e3m2Codes = [0b000001, 0b011111, 0b110000, 0b001100]; // 1/16, 28, -2^(4-3)=-2, 1
+  const e3m2Want = [0.0625, 28, -2, 1];
+  const pack6 = (c: number[]) => {
+    const w = c[0] | (c[1] << 6) | (c[2] << 12) | (c[3] << 18);
+    return Uint8Array.from([w & 255, (w >> 8) & 255, (w >> 16) & 255]);
+  };
+  // E4M3FNUZ: 0x01 = 2^-10 (subnormal), 0x7f = 1.875 · 2^7 = 240, 0x80 = NaN, 0x40 = 2^(8-8) = 1
+  // E5M2FNUZ: 0x01 = 2^-17, 0x7f = 1.75 · 2^15 = 57344, 0x80 = NaN, 0xc0 = -2^(16-16) = -1
+  const fnuz4 = Uint8Array.from([0x01, 0x7f, 0x80, 0x40]);
+  const fnuz5 = Uint8Array.from([0x01, 0x7f, 0x80, 0xc0]);
+  const bytes = buildSafetensorsFile([
+    { name: 'f4', dtype: 'F4', shape: [2, 4], data: f4 },
+    { name: 'e2m3', dtype: 'F6_E2M3', shape: [4], data: pack6(e2m3Codes) },
+    { name: 'e3m2', dtype: 'F6_E3M2', shape: [4], data: pack6(e3m2Codes) },
+    { name: 'fnuz4', dtype: 'F8_E4M3FNUZ', shape: [4], data: fnuz4 },
+    { name: 'fnuz5', dtype: 'F8_E5M2FNUZ', shape: [4], data: fnuz5 },
+  ]);
+  const model = await open(bytes);
+  try {
+    const values = (name: string) =>
+      Array.from(
+        readTensorValues(
+          model,
+          model.tensors.find((t) => t.name === name)!,
+          0,
+          undefined,
+        ),
+      );
+    assert.deepEqual(values('f4'), f4Want);
+    assert.ok(Object.is(values('f4')[5], -0), 'F4 code 8 is -0');
+    assert.deepEqual(values('e2m3'), e2m3Want);
+    assert.deepEqual(values('e3m2'), e3m2Want);
+    assert.deepEqual(values('fnuz4'), [2 ** -10, 240, NaN, 1]);
+    assert.deepEqual(values('fnuz5'), [2 ** -17, 57344, NaN, -1]);
+    assert.equal(model.tensors.find((t) => t.name === 'f4')!.nbytes, 4);
+    assert.equal(model.tensors.find((t) => t.name === 'e2m3')!.nbytes, 3);
+  } finally {
+    await model.close();
+  }
+  // the reference's MisalignedSlice: bits that do not end on a byte boundary
+  let h = `{${T('a', 'F4', [3], 0, 2)}}`;
+  await refused(stFile(h, 2), at(h, '[3]'), /tensor "a" .*3 F4 elements of 4 bits, which do not end on a byte boundary/);
+  h = `{${T('a', 'F6_E3M2', [2, 3], 0, 5)}}`;
+  await refused(stFile(h, 5), at(h, '[2,3]'), /6 F6_E3M2 elements of 6 bits, which do not end on a byte boundary/);
+  h = `{${T('a', 'F6_E2M3', [8], 0, 5)}}`;
+  await refused(stFile(h, 5), at(h, '[0,5]'), /F6_E2M3 \[8\] needs 6 bytes but data_offsets \[0, 5\] span 5/);
+  assert.throws(
+    () => buildSafetensorsFile([{ name: 'x', dtype: 'F4', shape: [1], data: new Uint8Array(1) }]),
+    /do not end on a byte boundary/,
+  );
 });

@@ -1,10 +1,13 @@
 /**
- * Compare a model with a reference (its source checkpoint, or another quantization): tensors matched by name
- * (and by the llama.cpp <-> Hugging Face name map), reconstruction metrics per tensor, streamed in bounded memory.
+ * Compare a model with a reference (its source checkpoint, or another quantization): entries matched by name
+ * (and by the llama.cpp <-> Hugging Face name map), reconstruction metrics per entry, streamed in bounded memory.
+ * An entry is a value source (analysis/valueSource.ts): a tensor, or a logical weight of a quantized Hugging Face
+ * checkpoint (a side opened with its hfquant view), compared by its logical name on its dequantized [out, in] values.
  */
-import type { Model, TensorInfo } from '../model.ts';
+import type { Model } from '../model.ts';
 import { QuantLensError } from '../errors.ts';
-import { readTensorValues } from '../analysis/tensorValues.ts';
+import type { ValueSource } from '../analysis/valueSource.ts';
+import { valueSources, type OpenedModel } from '../hfquant/source.ts';
 import { ErrorAccumulator, type ErrorMetrics } from '../analysis/errorMetrics.ts';
 import { StatsAccumulator, type Histogram } from '../analysis/tensorStats.ts';
 import { metadataValue } from '../analysis/summary.ts';
@@ -12,8 +15,8 @@ import { ggufToHf, hfToGguf, permutedKind, hfRowOf } from './nameMap.ts';
 
 export interface TensorPair {
   name: string;
-  tensor: TensorInfo;
-  reference: TensorInfo;
+  tensor: ValueSource;
+  reference: ValueSource;
   /** Rows of the reference are permuted per head of this many rows (q/k from a HF checkpoint). */
   headDim?: number;
 }
@@ -28,9 +31,16 @@ export interface Pairing {
   shapeMismatches: { name: string; shape: number[]; referenceShape: number[] }[];
 }
 
-/** Shapes in one convention: outermost first (GGUF ne reversed; safetensors as stored). */
-function outerFirst(model: Model, t: TensorInfo): number[] {
-  return model.format === 'gguf' ? [...t.shape].reverse() : t.shape;
+/** A side of a comparison: a model, or a model opened with its logical weights (openModelAndWeights). */
+export type CompareSide = Model | OpenedModel;
+
+function sideOf(side: CompareSide): OpenedModel {
+  return 'tensors' in side ? { model: side } : side;
+}
+
+/** The model of a side. */
+export function modelOf(side: CompareSide): Model {
+  return sideOf(side).model;
 }
 
 function num(model: Model, key: string): number | undefined {
@@ -38,16 +48,19 @@ function num(model: Model, key: string): number | undefined {
   return typeof v === 'number' ? v : undefined;
 }
 
-/** Pair the tensors of `model` with those of `reference`. */
-export function pairTensors(model: Model, reference: Model): Pairing {
-  const refByName = new Map(reference.tensors.map((t) => [t.name, t]));
+/** Pair the entries of `model` (its tensors, or its logical weights and plain tensors) with those of `reference`. */
+export function pairTensors(modelSide: CompareSide, referenceSide: CompareSide): Pairing {
+  const model = modelOf(modelSide);
+  const reference = modelOf(referenceSide);
+  const refEntries = valueSources(sideOf(referenceSide));
+  const refByName = new Map(refEntries.map((t) => [t.name, t]));
   const used = new Set<string>();
   const pairs: TensorPair[] = [];
   const missingInReference: string[] = [];
   const shapeMismatches: Pairing['shapeMismatches'] = [];
   const arch = metadataValue(model, 'general.architecture') ?? metadataValue(reference, 'general.architecture');
   const crossFormat = model.format !== reference.format;
-  for (const t of model.tensors) {
+  for (const t of valueSources(sideOf(modelSide))) {
     const mapped = crossFormat ? (model.format === 'gguf' ? ggufToHf(t.name) : hfToGguf(t.name)) : undefined;
     const ref = refByName.get(t.name) ?? (mapped ? refByName.get(mapped) : undefined);
     if (!ref) {
@@ -55,8 +68,8 @@ export function pairTensors(model: Model, reference: Model): Pairing {
       continue;
     }
     used.add(ref.name);
-    const a = outerFirst(model, t);
-    const b = outerFirst(reference, ref);
+    const a = t.shape;
+    const b = ref.shape;
     if (a.length !== b.length || a.some((d, i) => d !== b[i])) {
       shapeMismatches.push({ name: t.name, shape: a, referenceShape: b });
       continue;
@@ -75,7 +88,7 @@ export function pairTensors(model: Model, reference: Model): Pairing {
     }
     pairs.push({ name: t.name, tensor: t, reference: ref, headDim });
   }
-  const missingInModel = reference.tensors.filter((t) => !used.has(t.name)).map((t) => t.name);
+  const missingInModel = refEntries.filter((t) => !used.has(t.name)).map((t) => t.name);
   return { pairs, missingInReference, missingInModel, shapeMismatches };
 }
 
@@ -86,21 +99,22 @@ const CHUNK_WEIGHTS = 1 << 20;
  * rows brought into the model's order (q/k heads from a Hugging Face checkpoint are un-permuted).
  */
 export function forEachPairedChunk(
-  model: Model,
-  reference: Model,
+  modelSide: CompareSide,
+  _reference: CompareSide,
   pair: TensorPair,
   onChunk: (values: Float32Array, referenceValues: Float32Array, firstRow: number, nRows: number, rowLength: number) => void,
   isCancelled?: () => boolean,
 ): void {
-  const rowLength = model.format === 'gguf' ? pair.tensor.shape[0] : (pair.tensor.shape[pair.tensor.shape.length - 1] ?? 1);
-  const rows = pair.tensor.nElements / Math.max(1, rowLength);
+  const model = modelOf(modelSide);
+  const rowLength = pair.tensor.rowLength;
+  const rows = pair.tensor.rows;
   const unit = pair.headDim ?? 1;
   const step = Math.max(unit, Math.floor(CHUNK_WEIGHTS / Math.max(1, rowLength) / unit) * unit);
   for (let r = 0; r < rows; r += step) {
     if (isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while comparing ${pair.name}`);
     const n = Math.min(step, rows - r);
-    const mine = readTensorValues(model, pair.tensor, r * rowLength, n * rowLength);
-    let ref = readTensorValues(reference, pair.reference, r * rowLength, n * rowLength);
+    const mine = pair.tensor.readRows(r, n);
+    let ref = pair.reference.readRows(r, n);
     if (pair.headDim) {
       // Rows r..r+n are whole heads; bring the reference rows into the model's order.
       const fromHf = model.format === 'gguf';
@@ -117,7 +131,7 @@ export function forEachPairedChunk(
 }
 
 /** Reconstruction metrics of pair.tensor against pair.reference over every value. */
-export function compareTensor(model: Model, reference: Model, pair: TensorPair, isCancelled?: () => boolean): ErrorMetrics {
+export function compareTensor(model: CompareSide, reference: CompareSide, pair: TensorPair, isCancelled?: () => boolean): ErrorMetrics {
   const acc = new ErrorAccumulator();
   forEachPairedChunk(model, reference, pair, (mine, ref) => acc.add(mine, ref), isCancelled);
   return acc.result();
@@ -137,8 +151,8 @@ export interface TensorComparisonDetail {
 
 /** Everything the editor shows for one compared tensor: overlaid histograms, error histogram, error heatmap. */
 export function compareTensorDetail(
-  model: Model,
-  reference: Model,
+  model: CompareSide,
+  reference: CompareSide,
   pair: TensorPair,
   options: { bins?: number; width?: number; height?: number; isCancelled?: () => boolean } = {},
 ): TensorComparisonDetail {
@@ -235,8 +249,8 @@ export interface Comparison {
 
 /** One pair's row: its metrics, or why it cannot be compared (a cancelled comparison still throws). */
 export function comparePair(
-  model: Model,
-  reference: Model,
+  model: CompareSide,
+  reference: CompareSide,
   p: TensorPair,
   isCancelled?: () => boolean,
 ): { compared: ComparedTensor } | { uncompared: UncomparedTensor } {
@@ -246,8 +260,8 @@ export function comparePair(
       compared: {
         name: p.name,
         reference_name: p.reference.name,
-        type_name: p.tensor.type.name,
-        reference_type_name: p.reference.type.name,
+        type_name: p.tensor.typeName,
+        reference_type_name: p.reference.typeName,
         ...m,
       },
     };
@@ -258,8 +272,8 @@ export function comparePair(
 }
 
 export function compareModels(
-  model: Model,
-  reference: Model,
+  model: CompareSide,
+  reference: CompareSide,
   /** `filter` picks tensors by name: a RegExp, or a Set's lookalike `{ test }`. */
   options: {
     filter?: { test(name: string): boolean };

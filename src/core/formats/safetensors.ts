@@ -31,7 +31,7 @@ import {
 export const MAX_HEADER_BYTES = 100_000_000;
 
 /** Dtypes of the reference that this version does not read: named as such rather than called invalid. */
-const UNSUPPORTED_REFERENCE_DTYPES = new Set(['F4', 'F6_E2M3', 'F6_E3M2', 'F8_E4M3FNUZ', 'F8_E5M2FNUZ', 'C64']);
+const UNSUPPORTED_REFERENCE_DTYPES = new Set(['C64']);
 
 /** One string per dtype, so a million tensor entries share it. */
 const DTYPE_NAMES = new Map([...SAFETENSORS_DTYPES.keys()].map((k) => [k, k]));
@@ -140,7 +140,15 @@ export async function readSafetensorsHeader(source: ByteSource, fileIndex = 0): 
       nElements *= d;
       if (!Number.isSafeInteger(nElements)) refuse(key, at, 'shape', `shape ${jsonForMessage(shape)} has more than 2^53 elements`);
     }
-    const nbytes = nElements * type.bytesPerBlock;
+    // sub-byte dtypes (F4, F6_*): the reference refuses a tensor whose bits do not end on a byte boundary
+    if (nElements % type.blockSize !== 0)
+      refuse(
+        key,
+        at,
+        'shape',
+        `shape ${jsonForMessage(shape)} holds ${nElements} ${dtype} elements of ${(8 * type.bytesPerBlock) / type.blockSize} bits, which do not end on a byte boundary`,
+      );
+    const nbytes = (nElements / type.blockSize) * type.bytesPerBlock;
     if (!Number.isSafeInteger(nbytes)) refuse(key, at, 'shape', `shape ${jsonForMessage(shape)} is too large`);
     const offsets = entry.data_offsets;
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {

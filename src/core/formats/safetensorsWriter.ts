@@ -54,7 +54,10 @@ export function buildSafetensorsHeader(
     if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
       refuse(`${tensor}: shape ${JSON.stringify(t.shape)} is not a list of non-negative integers`);
     // Every partial product must be exact, as the reader checks.
-    const nbytes = t.shape.reduce((a, d) => (Number.isSafeInteger(a * d) ? a * d : NaN), 1) * type!.bytesPerBlock;
+    const nElements = t.shape.reduce((a, d) => (Number.isSafeInteger(a * d) ? a * d : NaN), 1);
+    if (!Number.isNaN(nElements) && nElements % type!.blockSize !== 0)
+      refuse(`${tensor}: ${nElements} ${t.dtype} elements do not end on a byte boundary`);
+    const nbytes = (nElements / type!.blockSize) * type!.bytesPerBlock;
     if (nbytes !== t.nbytes)
       refuse(
         `${tensor}: ${t.dtype} ${JSON.stringify(t.shape)} needs ${Number.isNaN(nbytes) ? 'more than 2^53' : nbytes} bytes, not ${t.nbytes}`,

@@ -5,6 +5,14 @@
  */
 import type { ByteSpan } from './components.ts';
 import { rounderFor } from './numeric.ts';
+import {
+  countCodeRowsInWasm,
+  countStoredOrderInWasm,
+  decodeCodeRowsInWasm,
+  type CodeRows,
+  type CodeSource,
+  type StoredOrder,
+} from './codeTables.ts';
 import type { Kernel, Listing } from './table.ts';
 
 export interface AffineParts extends Listing {
@@ -16,6 +24,10 @@ export interface AffineParts extends Listing {
   zeros: Float64Array;
   /** Unsigned codes of rows [r0, r1) into codes[(r − r0)·cols + k]. */
   fillCodes(r0: number, r1: number, codes: Uint8Array): void;
+  /** The packed words the WebAssembly unpackers read instead of fillCodes, when the layout is one they know. */
+  packedCodes?: CodeSource;
+  /** The packed words in their stored order, where that is not row order (GPTQ, AWQ GEMM): counted as stored. */
+  storedOrder?: StoredOrder;
   codeSpans(r: number, k: number): ByteSpan[];
   paramSpans(r: number, g: number): ByteSpan[];
 }
@@ -32,6 +44,8 @@ export function affineKernel(p: AffineParts): Kernel {
   let codes = new Uint8Array(0);
   let columns: number[][] | undefined;
   const oneCode = new Uint8Array(cols);
+  const inWasm: CodeRows = { cols, groups, levels, formula: 'zero-point', dtype: p.dtype, group: gidx, scales, zeros };
+  const source = p.packedCodes ?? { fill: p.fillCodes };
   return {
     shape: p.shape,
     rows,
@@ -58,7 +72,11 @@ export function affineKernel(p: AffineParts): Kernel {
     },
     codeSpans: p.codeSpans,
     paramSpans: p.paramSpans,
+    countPatterns: (r0, r1, counts) => countCodeRowsInWasm(inWasm, source, r0, r1, counts),
+    countAllPatterns: (counts, onValues, checkCancelled) =>
+      !!p.storedOrder && countStoredOrderInWasm(inWasm, rows, p.storedOrder, counts, onValues, checkCancelled),
     decodeRows(r0, r1, out) {
+      if (decodeCodeRowsInWasm(inWasm, source, r0, r1, out)) return;
       const n = (r1 - r0) * cols;
       if (codes.length < n) codes = new Uint8Array(n);
       p.fillCodes(r0, r1, codes);

@@ -3,6 +3,7 @@ import { affineKernel, contiguousGroups } from './affine.ts';
 import { bad, expectShape, need, num } from './checks.ts';
 import { asU32, columnSlabs, floatValues, rowSlabs } from './components.ts';
 import { outputDtypeOf } from './numeric.ts';
+import type { CodeSource, StoredOrder } from './codeTables.ts';
 import { plan, type BuildContext, type FormatRow, type Plan } from './table.ts';
 
 /** AWQ's nibble order: output column 8c + ORDER[i] sits in nibble i of word c; column n is nibble REVERSE[n % 8]. */
@@ -26,6 +27,9 @@ interface AwqLayout {
   zeroWord(n: number, g: number): number;
   zeroShift(n: number, g: number): number;
   fillCodes(r0: number, r1: number, codes: Uint8Array): void;
+  /** The packed words the WebAssembly unpackers read instead. */
+  packedCodes: CodeSource;
+  storedOrder?: StoredOrder;
   codeWord(n: number, k: number): number;
 }
 
@@ -60,6 +64,8 @@ function awqPlan(ctx: BuildContext, L: AwqLayout): Plan {
       scales,
       zeros,
       fillCodes: L.fillCodes,
+      packedCodes: L.packedCodes,
+      storedOrder: L.storedOrder,
       codeSpans: (n, k) => [ctx.reader.span('qweight', qw, L.codeWord(n, k) * 4, 4)],
       paramSpans: (n, g) => [
         ctx.reader.span('scales', sc, L.scaleIndex(n, g) * e, e),
@@ -96,6 +102,7 @@ export const AWQ_GEMM: FormatRow = {
     if (Math.ceil(K / gs) !== G)
       throw bad(ctx, `scales has ${G} groups, expected ${Math.ceil(K / gs)} for ${K} inputs at group size ${gs}`, sc);
     const slab = columnSlabs(ctx.reader, qw, K, W * 4);
+    const qwRows = rowSlabs(ctx.reader, qw, W * 4);
     return awqPlan(ctx, {
       version: 'GEMM',
       N,
@@ -106,6 +113,22 @@ export const AWQ_GEMM: FormatRow = {
       zeroWord: (n, g) => g * W + (n >> 3),
       zeroShift: (n) => 4 * AWQ_REVERSE_ORDER[n & 7],
       codeWord: (n, k) => k * W + (n >> 3),
+      packedCodes: {
+        interleaved(r0, r1) {
+          const c0 = r0 >> 3;
+          const Wd = ((r1 + 7) >> 3) - c0;
+          return { words: asU32(slab(c0 * 4, (c0 + Wd) * 4)), c0, Wd };
+        },
+        shifts: AWQ_REVERSE_ORDER.reduce((packed, field, j) => packed | (field << (4 * j)), 0),
+      },
+      storedOrder: {
+        kind: 'awq',
+        inputs: K,
+        W,
+        // nibble j holds row 8c + m where AWQ_REVERSE_ORDER[m] = j
+        order: AWQ_REVERSE_ORDER.reduce((packed, j, m) => packed | (m << (4 * j)), 0),
+        band: (k0, k1) => asU32(qwRows(k0, k1)),
+      },
       fillCodes(r0, r1, codes) {
         const c0 = r0 >> 3;
         const Wd = ((r1 + 7) >> 3) - c0;
@@ -162,6 +185,7 @@ export const AWQ_GEMV: FormatRow = {
       zeroWord: (n, g) => n * zw + (g >> 3),
       zeroShift: (_n, g) => 4 * (g & 7),
       codeWord: (n, k) => n * rowWords + (k >> 3),
+      packedCodes: { words: (r0, r1) => asU32(slab(r0, r1)), wordsPerRow: rowWords, bits: 4 },
       fillCodes(r0, r1, codes) {
         const w = asU32(slab(r0, r1));
         for (let i = 0, n = (r1 - r0) * K; i < n; i++) codes[i] = (w[i >>> 3] >>> ((i & 7) << 2)) & 15;

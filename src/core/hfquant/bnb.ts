@@ -3,6 +3,7 @@ import { QuantLensError } from '../errors.ts';
 import type { TensorInfo } from '../model.ts';
 import { floatValues, integerValues, rowSlabs } from './components.ts';
 import { outputDtypeOf, rounderFor } from './numeric.ts';
+import { countCodeRowsInWasm, decodeCodeRowsInWasm, type CodeRows, type CodeSource } from './codeTables.ts';
 import { plan, type BuildContext, type FormatRow } from './table.ts';
 import { bad, need, prod, range, shapeText } from './checks.ts';
 
@@ -87,6 +88,19 @@ export const BNB_4BIT: FormatRow = {
       let slab = new Uint8Array(0);
       const lut = new Float32Array(16);
       const codeAt = (b: Uint8Array, i: number) => (i & 1 ? b[i >> 1] & 15 : b[i >> 1] >> 4);
+      // blocks that tile the rows (cols a multiple of an even block size) are per-row groups of the code-table kernels
+      const tiled = cols % bs === 0 && bs % 2 === 0;
+      const inWasm: CodeRows = {
+        cols,
+        groups: cols / bs,
+        levels: 16,
+        formula: 'scaled-code',
+        dtype: listing.dtype,
+        group: Int32Array.from({ length: cols }, (_, k) => Math.floor(k / bs)),
+        scales: absmax,
+        codeValues: map,
+      };
+      const source: CodeSource = { bytes: (r0, r1) => ctx.reader.range(w, (r0 * cols) >> 1, ((r1 - r0) * cols) >> 1), highNibbles: true };
       return {
         ...listing,
         rows,
@@ -107,7 +121,9 @@ export const BNB_4BIT: FormatRow = {
           const e = am.nbytes / am.nElements;
           return [ctx.reader.span('absmax', am, b * e, e)];
         },
+        countPatterns: (r0, r1, counts) => tiled && countCodeRowsInWasm(inWasm, source, r0, r1, counts),
         decodeRows(r0, r1, out) {
+          if (tiled && decodeCodeRowsInWasm(inWasm, source, r0, r1, out)) return;
           const e0 = r0 * cols;
           const e1 = r1 * cols;
           const b0 = e0 >> 1;

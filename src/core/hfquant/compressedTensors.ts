@@ -75,6 +75,7 @@ export const CT_PACKED: FormatRow = {
           gidx,
           scales: Float64Array.from({ length: N * G }, (_, i) => s[i]),
           zeros,
+          packedCodes: { words: (r0, r1) => asU32(slab(r0, r1)), wordsPerRow: words, bits },
           fillCodes(r0, r1, codes) {
             const R = r1 - r0;
             const w = asU32(slab(r0, r1));

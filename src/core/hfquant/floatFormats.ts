@@ -6,7 +6,8 @@
  */
 import type { TensorInfo } from '../model.ts';
 import type { ByteSpan } from './components.ts';
-import { floatValues, rowSlabs } from './components.ts';
+import { asU32, floatValues, rowSlabs } from './components.ts';
+import { countCodeRowsInWasm, decodeCodeRowsInWasm, type CodeRows, type CodeSource } from './codeTables.ts';
 import { E2M1, E2M1_MODELOPT, E4M3, outputDtypeOf, rounderFor, type OutputDtype } from './numeric.ts';
 import { plan, type BuildContext, type FormatRow, type Kernel, type Listing, type Plan } from './table.ts';
 import { bad, need, shapeText } from './checks.ts';
@@ -38,6 +39,23 @@ function scaledKernel(p: ScaledParts): Kernel {
   const lut = new Float32Array(useTable ? groups * levels : 0);
   const slab = rowSlabs(ctx.reader, weight, rowBytes);
   const codeOf = (b: Uint8Array, o: number, k: number) => (codeBits === 8 ? b[o + k] : (b[o + (k >> 1)] >> ((k & 1) << 2)) & 15);
+  const inWasm: CodeRows = {
+    cols,
+    groups,
+    levels,
+    formula: 'scaled-code',
+    dtype: p.dtype,
+    group: Int32Array.from({ length: cols }, (_, k) => Math.floor(k / span)),
+    scales,
+    codeValues: table,
+  };
+  // 4-bit codes, low nibble first, are the LSB-first stream of 4-bit fields over the row's words
+  const source: CodeSource | undefined =
+    codeBits === 8
+      ? { bytes: slab }
+      : cols % 8 === 0
+        ? { words: (r0: number, r1: number) => asU32(slab(r0, r1)), wordsPerRow: cols / 8, bits: 4 }
+        : undefined;
   return {
     shape: p.shape,
     rows,
@@ -53,7 +71,9 @@ function scaledKernel(p: ScaledParts): Kernel {
     code: (r, k) => codeOf(ctx.reader.range(weight, r * rowBytes, rowBytes), 0, k),
     codeSpans: (r, k) => [ctx.reader.span(p.weightRole, weight, r * rowBytes + Math.floor((k * codeBits) / 8), 1)],
     paramSpans: p.scaleSpans,
+    countPatterns: (r0, r1, counts) => !!source && countCodeRowsInWasm(inWasm, source, r0, r1, counts),
     decodeRows(r0, r1, out) {
+      if (source && decodeCodeRowsInWasm(inWasm, source, r0, r1, out)) return;
       const b = slab(r0, r1);
       for (let r = r0, j = 0; r < r1; r++, j++) {
         const o = j * cols;

@@ -159,6 +159,17 @@ export const GPTQ: FormatRow = {
           gidx,
           scales,
           zeros,
+          ...(32 % bits === 0
+            ? {
+                packedCodes: { columnWords: (r0: number, r1: number) => asU32(slab(r0 * 4, r1 * 4)), packedRows: P, bits },
+                storedOrder: {
+                  kind: 'gptq' as const,
+                  packedRows: P,
+                  bits,
+                  band: (p0: number, p1: number) => asU32(ctx.reader.range(qw, p0 * rowBytes, (p1 - p0) * rowBytes)),
+                },
+              }
+            : {}),
           fillCodes(r0, r1, codes) {
             const R = r1 - r0;
             const w = asU32(slab(r0 * 4, r1 * 4));

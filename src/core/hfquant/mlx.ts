@@ -3,6 +3,8 @@ import { QuantLensError } from '../errors.ts';
 import { asU32, floatValues, rowSlabs } from './components.ts';
 import { outputDtypeOf, rounderFor, streamField } from './numeric.ts';
 import { plan, type BuildContext, type FormatRow } from './table.ts';
+import { countCodeRowsInWasm, decodeCodeRowsInWasm, type CodeRows } from './codeTables.ts';
+import { contiguousGroups } from './affine.ts';
 import { bad, need, prod, range, shapeText } from './checks.ts';
 
 /** The MLX per-layer entry of `quantization` (mlx-lm utils.py:375-389): an override object, false, or the defaults. */
@@ -70,6 +72,17 @@ export const MLX_AFFINE: FormatRow = {
       const levels = 1 << bits;
       const lut = new Float32Array(levels);
       const e = sc.nbytes / sc.nElements;
+      const inWasm: CodeRows = {
+        cols: K,
+        groups: G,
+        levels,
+        formula: 'mlx-bias',
+        dtype: listing.dtype,
+        group: contiguousGroups(K, gs),
+        scales: s,
+        zeros: b,
+      };
+      const packed = { words: (r0: number, r1: number) => asU32(slab(r0, r1)), wordsPerRow: words, bits };
       return {
         ...listing,
         rows,
@@ -83,7 +96,9 @@ export const MLX_AFFINE: FormatRow = {
         code: (r, k) => streamField(asU32(ctx.reader.range(w, r * rowBytes, rowBytes)), k, bits),
         codeSpans: (r, k) => [ctx.reader.span('weight', w, r * rowBytes + ((k * bits) >>> 5) * 4, ((k * bits) & 31) + bits > 32 ? 8 : 4)],
         paramSpans: (r, g) => [ctx.reader.span('scales', sc, (r * G + g) * e, e), ctx.reader.span('biases', bi, (r * G + g) * e, e)],
+        countPatterns: (r0, r1, counts) => countCodeRowsInWasm(inWasm, packed, r0, r1, counts),
         decodeRows(r0, r1, out) {
+          if (decodeCodeRowsInWasm(inWasm, packed, r0, r1, out)) return;
           const R = r1 - r0;
           const u = asU32(slab(r0, r1));
           for (let j = 0; j < R; j++) {

@@ -9,6 +9,7 @@ import { ErrorAccumulator, type ErrorMetrics } from '../analysis/errorMetrics.ts
 import { readTensorValues } from '../analysis/tensorValues.ts';
 import type { ScaleDistribution } from '../analysis/blocks.ts';
 import type { LogicalWeight } from './weights.ts';
+import { bf16ToNumber, F16_TO_F32 } from '../quant/scalars.ts';
 
 /** Weights up to this many values are decoded once and kept for the histogram pass (64 MB of float32). */
 const KEEP_DECODED = 16 << 20;
@@ -20,6 +21,14 @@ export function logicalWeightStats(w: LogicalWeight, options: ScanOptions = {}):
   let done = 0;
   const rowsPerChunk = options.chunkElements ? Math.max(1, Math.floor(options.chunkElements / Math.max(1, w.cols))) : undefined;
   const progress = (n: number) => options.onProgress?.((done += n), total);
+  // float16 / bfloat16 values: count their patterns in one pass; every statistic and the histogram follow
+  const counts = w.countPatterns(rowsPerChunk, (rows) => progress(2 * rows * w.cols), options.isCancelled);
+  if (counts) {
+    const value = w.dtype === 'float16' ? (b: number) => F16_TO_F32[b] : bf16ToNumber;
+    for (let b = 0; b < 65536; b++) if (counts[b]) acc.addFirstPassRepeated(value(b), counts[b]);
+    for (let b = 0; b < 65536; b++) if (counts[b]) acc.addSecondPassRepeated(value(b), counts[b]);
+    return acc.result();
+  }
   if (w.rows * w.cols <= KEEP_DECODED) {
     const all = new Float32Array(w.rows * w.cols);
     w.forEachChunk(

@@ -77,6 +77,16 @@ export interface Kernel extends Listing {
   paramSpans(r: number, g: number): ByteSpan[];
   /** Dequantize rows [r0, r1) into out (length ≥ (r1 - r0) · cols), bit-exact to the reference. */
   decodeRows(r0: number, r1: number, out: Float32Array): void;
+  /**
+   * Where the kernel can (a float16 or bfloat16 output, the WebAssembly kernels on): add the 16-bit patterns of
+   * rows [r0, r1)'s values to counts (65536 entries) without storing them, and return true.
+   */
+  countPatterns?(r0: number, r1: number, counts: Float64Array): boolean;
+  /**
+   * The same for the whole weight, reading its words in their stored order where that is not row order (GPTQ,
+   * AWQ GEMM); onValues(n) as it goes, checkCancelled() throws when the scan is cancelled.
+   */
+  countAllPatterns?(counts: Float64Array, onValues?: (n: number) => void, checkCancelled?: () => void): boolean;
 }
 
 /** A plan whose load() runs `load` (the kernel's listing fields are the plan's unless load refines them). */

@@ -82,6 +82,12 @@ export interface LogicalWeight {
   decode(): Float32Array;
   /** Calls `onChunk(values, firstRow)` for bounded chunks of rows, reusing one buffer. */
   forEachChunk(onChunk: (values: Float32Array, firstRow: number) => void, rowsPerChunk?: number, isCancelled?: () => boolean): void;
+  /**
+   * Counts the 16-bit patterns of every value (float16 and bfloat16 outputs of the integer-code formats, with the
+   * WebAssembly kernels on), in bounded chunks of rows, calling onRows(rowsDone) after each; null where the
+   * kernel cannot, and the values must be decoded.
+   */
+  countPatterns(rowsPerChunk?: number, onRows?: (rows: number) => void, isCancelled?: () => boolean): Float64Array | null;
   groupScales(): GroupScales;
   inspectGroup(row: number, group: number): GroupRecord;
 }
@@ -262,6 +268,24 @@ function makeWeight(
       return dst;
     },
     decode: () => w.decodeRows(0, k().rows),
+    countPatterns(rowsPerChunk, onRows, isCancelled) {
+      const kk = k();
+      if (!kk.countPatterns) return null;
+      const counts = new Float64Array(65536);
+      const checkCancelled = () => {
+        if (isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while decoding ${name}`);
+      };
+      if (kk.countAllPatterns?.(counts, (n) => onRows?.(n / kk.cols), checkCancelled)) return counts;
+      // counting keeps no values: chunks of 4 M codes
+      const step = Math.max(1, rowsPerChunk ?? Math.floor((4 * ROWS_PER_CHUNK_TARGET_ELEMENTS) / Math.max(1, kk.cols)));
+      for (let r = 0; r < kk.rows; r += step) {
+        if (isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while decoding ${name}`);
+        const r1 = Math.min(kk.rows, r + step);
+        if (!kk.countPatterns(r, r1, counts)) return null;
+        onRows?.(r1 - r);
+      }
+      return counts;
+    },
     forEachChunk(onChunk, rowsPerChunk, isCancelled) {
       const kk = k();
       const step = Math.max(1, rowsPerChunk ?? Math.floor(ROWS_PER_CHUNK_TARGET_ELEMENTS / Math.max(1, kk.cols)));

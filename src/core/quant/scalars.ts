@@ -63,6 +63,25 @@ export function e4m3ToNumber(x: number): number {
   return sign * (1 + mant / 8) * 2 ** (exp - 7);
 }
 
+/**
+ * A small float code -> value: `expBits` exponent bits with bias `bias`, `mantBits` mantissa bits, sign on top;
+ * exponent 0 is subnormal, and there are no infinities or NaNs (the OCP MX element types E2M1, E2M3, E3M2).
+ */
+export function miniFloatToNumber(x: number, expBits: number, mantBits: number, bias: number): number {
+  const sign = (x >> (expBits + mantBits)) & 1 ? -1 : 1;
+  const exp = (x >> mantBits) & ((1 << expBits) - 1);
+  const mant = x & ((1 << mantBits) - 1);
+  if (exp === 0) return sign * (mant / 2 ** mantBits) * 2 ** (1 - bias);
+  return sign * (1 + mant / 2 ** mantBits) * 2 ** (exp - bias);
+}
+
+/** FP8 E4M3FNUZ / E5M2FNUZ byte -> value (bias 8 / 16, no infinities, no -0: 0x80 is the only NaN). */
+export function fnuzToNumber(x: number, expBits: 4 | 5): number {
+  if (x === 0x80) return NaN;
+  const mantBits = 7 - expBits;
+  return miniFloatToNumber(x, expBits, mantBits, 1 << (expBits - 1));
+}
+
 /** FP8 E5M2 byte -> value (bias 15, exponent 31 is Inf/NaN). */
 export function e5m2ToNumber(x: number): number {
   return F16_TO_F32[x << 8];

@@ -13,12 +13,15 @@ import type { Model } from '../model.ts';
 import type { TensorStats } from '../analysis/tensorStats.ts';
 import type { ComparedTensor, UncomparedTensor } from '../compare/compare.ts';
 import { summarize, formatBytes, formatCount } from '../analysis/summary.ts';
-import { isPlainName, showText } from '../errors.ts';
+import { isPlainName, oneLine, showText } from '../errors.ts';
+import { listedEntries, logicalSummary, type QuantizedModel } from '../hfquant/open.ts';
 
 export type ReportFormat = 'md' | 'json' | 'csv';
 
 export interface ReportInput {
   model: Model;
+  /** A quantized Hugging Face checkpoint's logical weights: listed (with their stats and error) instead of their components. */
+  view?: QuantizedModel;
   stats: Map<string, TensorStats>;
   comparison?: { reference: string; tensors: ComparedTensor[]; uncompared?: UncomparedTensor[] };
 }
@@ -50,17 +53,56 @@ export function mdName(name: string): string {
   return name.length <= MAX_MD_TEXT && isPlainName(name) ? `\`${name}\`` : mdText(name);
 }
 
-export function buildReport(input: ReportInput, format: ReportFormat): string {
-  const { model, stats, comparison } = input;
-  const s = summarize(model);
-  const errors = new Map(comparison?.tensors.map((t) => [t.name, t]));
-  const compareErrors = new Map(comparison?.uncompared?.map((t) => [t.name, t.error]));
-  const rows = model.tensors.map((t) => ({
+/**
+ * A report's rows: the tensors, or a quantized checkpoint's logical weights (logical shape, scheme, effective bpw,
+ * bytes of all components, the components by role, diagnostics, why it is not decoded) and its plain tensors.
+ */
+interface ReportEntry {
+  name: string;
+  type: string;
+  shape: number[];
+  bits_per_weight: number;
+  nbytes: number;
+  /** A logical weight's format id, components, diagnostics and why it is not decoded. */
+  format?: string;
+  components?: { role: string; name: string; dtype: string; shape: number[] }[];
+  diagnostics?: string[];
+  not_decoded?: string;
+}
+
+function reportEntries(model: Model, view: QuantizedModel | undefined): ReportEntry[] {
+  const tensor = (t: Model['tensors'][number]): ReportEntry => ({
     name: t.name,
     type: t.type.name,
     shape: t.shape,
     bits_per_weight: t.type.bitsPerWeight,
     nbytes: t.nbytes,
+  });
+  if (!view) return model.tensors.map(tensor);
+  return listedEntries(view).map((e) => {
+    const w = e.weight;
+    if (!w) return tensor(e.tensor);
+    return {
+      name: w.name,
+      type: w.scheme,
+      shape: w.shape,
+      bits_per_weight: w.bitsPerWeight,
+      nbytes: w.bytes,
+      format: w.format.id,
+      components: w.components.map((c, i) => ({ role: w.roles[i], name: c.name, dtype: c.dtype ?? c.type.name, shape: c.shape })),
+      diagnostics: w.diagnostics,
+      ...(w.error ? { not_decoded: oneLine(w.error) } : {}),
+    };
+  });
+}
+
+export function buildReport(input: ReportInput, format: ReportFormat): string {
+  const { model, view, stats, comparison } = input;
+  const s = view ? logicalSummary(summarize(model), view) : summarize(model);
+  const errors = new Map(comparison?.tensors.map((t) => [t.name, t]));
+  const compareErrors = new Map(comparison?.uncompared?.map((t) => [t.name, t.error]));
+  const rows = reportEntries(model, view).map((t) => ({
+    ...t,
     stats: stats.get(t.name),
     error: errors.get(t.name),
     compare_error: compareErrors.get(t.name),
@@ -68,7 +110,13 @@ export function buildReport(input: ReportInput, format: ReportFormat): string {
   if (format === 'json') {
     return (
       JSON.stringify(
-        { file: model.files.map((f) => basename(f.path)), summary: s, reference: comparison?.reference, tensors: rows },
+        {
+          file: model.files.map((f) => basename(f.path)),
+          summary: s,
+          ...(view ? { quantization: view.summary } : {}),
+          reference: comparison?.reference,
+          tensors: rows,
+        },
         null,
         1,
       ) + '\n'
@@ -95,6 +143,7 @@ export function buildReport(input: ReportInput, format: ReportFormat): string {
       'max_abs',
       'cosine',
       'compare_error',
+      ...(view ? ['format', 'components', 'diagnostics'] : []),
     ];
     const lines = [head.join(',')];
     for (const r of rows) {
@@ -118,7 +167,8 @@ export function buildReport(input: ReportInput, format: ReportFormat): string {
           r.error?.snr_db,
           r.error?.max_abs,
           r.error?.cosine,
-          r.compare_error,
+          r.compare_error ?? r.not_decoded,
+          ...(view ? [r.format, r.components?.map((c) => `${c.role}=${c.name}`).join(' '), r.diagnostics?.join('; ')] : []),
         ]
           .map(csvCell)
           .join(','),
@@ -133,6 +183,7 @@ export function buildReport(input: ReportInput, format: ReportFormat): string {
   md.push(`| format | ${s.format} |`);
   if (s.architecture) md.push(`| architecture | ${mdText(s.architecture)} |`);
   if (s.fileType) md.push(`| file type | ${s.fileType} |`);
+  if (view) md.push(`| quantization | ${mdText(view.summary)} |`);
   md.push(`| parameters | ${formatCount(s.parameterCount)} |`);
   md.push(`| size | ${formatBytes(s.tensorBytes)} in ${s.tensorCount} tensors, ${s.averageBitsPerWeight.toFixed(3)} bits/weight |`);
   md.push(`| by type | ${s.byType.map((b) => `${b.type} × ${b.tensors}`).join(', ')} |`);
@@ -143,7 +194,9 @@ export function buildReport(input: ReportInput, format: ReportFormat): string {
     md.push(`#### Error against the reference, worst first`, '');
     md.push(`| tensor | type | rel. RMSE | SNR dB | max abs | cosine |`, `|---|---|---:|---:|---:|---:|`);
     for (const t of ranked)
-      md.push(`| ${mdName(t.name)} | ${t.type_name} | ${sig(t.rel_rmse)} | ${sig(t.snr_db)} | ${sig(t.max_abs)} | ${sig(t.cosine, 6)} |`);
+      md.push(
+        `| ${mdName(t.name)} | ${mdText(t.type_name)} | ${sig(t.rel_rmse)} | ${sig(t.snr_db)} | ${sig(t.max_abs)} | ${sig(t.cosine, 6)} |`,
+      );
     for (const [name, error] of compareErrors) md.push(`| ${mdName(name)} | not compared: ${mdText(error)} | | | | |`);
     md.push('');
   }
@@ -151,7 +204,11 @@ export function buildReport(input: ReportInput, format: ReportFormat): string {
   md.push(`| tensor | type | shape | bpw | min | max | std |`, `|---|---|---|---:|---:|---:|---:|`);
   for (const r of rows)
     md.push(
-      `| ${mdName(r.name)} | ${r.type} | ${r.shape.join('×')} | ${sig(r.bits_per_weight)} | ${sig(r.stats?.min)} | ${sig(r.stats?.max)} | ${sig(r.stats?.std)} |`,
+      `| ${mdName(r.name)} | ${mdText(r.type)} | ${r.shape.join('×')} | ${sig(r.bits_per_weight)} | ${sig(r.stats?.min)} | ${sig(r.stats?.max)} | ${sig(r.stats?.std)} |`,
     );
+  const notes = rows.flatMap((r) =>
+    [...(r.not_decoded ? [`not decoded: ${r.not_decoded}`] : []), ...(r.diagnostics ?? [])].map((d) => `- ${mdName(r.name)}: ${mdText(d)}`),
+  );
+  if (notes.length) md.push('', `#### Notes on logical weights`, '', ...notes);
   return md.join('\n') + '\n';
 }

@@ -15,8 +15,9 @@ import type { Model } from '../model.ts';
 import type { TensorStats } from '../analysis/tensorStats.ts';
 import { summarize, formatCount } from '../analysis/summary.ts';
 import { describeValue } from '../analysis/metadataJson.ts';
-import { isPlainName, PLAIN_NAME, quoteText, showText } from '../errors.ts';
+import { isPlainName, oneLine, PLAIN_NAME, quoteText, showText } from '../errors.ts';
 import { blockOf } from '../analysis/quantMap.ts';
+import { listedEntries, logicalSummary, type QuantizedModel } from '../hfquant/open.ts';
 
 export const DUMP_HEADER = 'quantlens-dump 1';
 
@@ -39,8 +40,13 @@ export function statsLine(s: TensorStats): string {
   return `min=${g(s.min)} max=${g(s.max)} mean=${g(s.mean)} std=${g(s.std)} rms=${g(s.rms)} zeros=${s.zero_count}${special}`;
 }
 
-export function dumpModel(model: Model, stats?: Map<string, TensorStats>): string {
-  const s = summarize(model);
+/**
+ * A quantized Hugging Face checkpoint (`view`) lists its logical weights where their first component is: one
+ * tensor line with the format id as the type, its logical shape and the bytes of all components, then indented
+ * `scheme`, `component ROLE NAME DTYPE [SHAPE] N bytes`, `note` and `error` lines; its plain tensors as they are.
+ */
+export function dumpModel(model: Model, stats?: Map<string, TensorStats>, view?: QuantizedModel): string {
+  const s = view ? logicalSummary(summarize(model), view) : summarize(model);
   const lines: string[] = [DUMP_HEADER];
   const kv = (k: string, v: string | number | undefined) => {
     if (v !== undefined) lines.push(`${k.padEnd(14)}${v}`);
@@ -55,21 +61,31 @@ export function dumpModel(model: Model, stats?: Map<string, TensorStats>): strin
   kv('tensors', s.tensorCount);
   kv('bits/weight', s.averageBitsPerWeight.toFixed(4));
   kv('by_type', s.byType.map((b) => `${b.type}:${b.tensors}`).join(' '));
+  if (view) kv('quantization', showText(view.summary, MAX_DUMP_VALUE));
   lines.push('', `== metadata (${model.metadata.length})`);
   for (const m of model.metadata) lines.push(`${dumpName(m.key)} ${m.type} ${describeValue(m.value, MAX_DUMP_VALUE)}`);
-  lines.push('', `== tensors (${model.tensors.length})`);
-  const groups = new Map<string, typeof model.tensors>();
-  for (const t of model.tensors) {
-    const b = blockOf(t.name);
+  const entries = view ? listedEntries(view) : model.tensors.map((tensor) => ({ tensor, weight: undefined }));
+  lines.push('', `== tensors (${entries.length})`);
+  const groups = new Map<string, typeof entries>();
+  for (const e of entries) {
+    const b = blockOf(e.weight?.name ?? e.tensor!.name);
     const key = b ? `block ${b.block}` : 'global';
-    groups.set(key, [...(groups.get(key) ?? []), t]);
+    groups.set(key, [...(groups.get(key) ?? []), e]);
   }
-  for (const [group, tensors] of groups) {
+  const bpwText = (x: number) => (Number.isFinite(x) ? `${x.toFixed(4)} bpw` : '? bpw');
+  for (const [group, list] of groups) {
     lines.push(`-- ${group}`);
-    for (const t of tensors) {
-      const bpw = Number.isFinite(t.type.bitsPerWeight) ? `${t.type.bitsPerWeight.toFixed(4)} bpw` : '? bpw';
-      lines.push(`${dumpName(t.name)} ${t.type.name} [${t.shape.join(', ')}] ${bpw} ${t.nbytes} bytes`);
-      const st = stats?.get(t.name);
+    for (const { tensor: t, weight: w } of list) {
+      if (w) {
+        lines.push(`${dumpName(w.name)} ${w.format.id} [${w.shape.join(', ')}] ${bpwText(w.bitsPerWeight)} ${w.bytes} bytes`);
+        lines.push(`    scheme ${showText(w.scheme, MAX_DUMP_VALUE)}`);
+        for (const [i, c] of w.components.entries())
+          lines.push(`    component ${w.roles[i]} ${dumpName(c.name)} ${c.dtype ?? c.type.name} [${c.shape.join(', ')}] ${c.nbytes} bytes`);
+        for (const d of w.diagnostics) lines.push(`    note ${showText(d, MAX_DUMP_VALUE)}`);
+        if (w.error) lines.push(`    error ${showText(oneLine(w.error), MAX_DUMP_VALUE)}`);
+      } else
+        lines.push(`${dumpName(t!.name)} ${t!.type.name} [${t!.shape.join(', ')}] ${bpwText(t!.type.bitsPerWeight)} ${t!.nbytes} bytes`);
+      const st = stats?.get(w?.name ?? t!.name);
       if (st) lines.push(`    stats ${statsLine(st)}`);
     }
   }

@@ -5,6 +5,7 @@
  * as llama.cpp's quantize reads them: a tensor [ne0, ne1, ne2] (ne2 experts) takes ne0 * ne2 values, expert e
  * using values [e * ne0, (e + 1) * ne0). `importanceFor` checks an entry against its tensor before it is used.
  */
+import { basename } from 'node:path';
 import { readWholeFile } from '../io/byteSource.ts';
 import { QuantLensError } from '../errors.ts';
 import { openModel } from '../formats/openModel.ts';
@@ -28,7 +29,11 @@ export async function readImatrix(path: string): Promise<Imatrix> {
   const entries = view.getInt32(at, true);
   at += 4;
   if (entries < 0 || entries * 12 > bytes.length)
-    throw new QuantLensError('invalid-value', `imatrix ${path} declares ${entries} entries`, 0);
+    throw new QuantLensError(
+      'invalid-value',
+      `imatrix ${path} declares ${entries} entries in its first 4 bytes, more than its ${bytes.length} bytes can hold`,
+      0,
+    );
   for (let e = 0; e < entries; e++) {
     need(4, 'a name length');
     const len = view.getInt32(at, true);
@@ -123,26 +128,66 @@ export function importanceFor(table: Imatrix, tensor: TensorInfo): { values: Flo
 
 const loaded = new Map<string, Promise<Imatrix>>();
 
-/**
- * The importance of each input column of one tensor, from an imatrix file (read once per path): one value per
- * column (the matrices of an expert tensor averaged when `rowLength` is given). Hugging Face names are looked up
- * under their llama.cpp names. Undefined when the file has no entry for the tensor; NaN, infinite or negative
- * values are refused.
- */
-export async function imatrixFor(path: string, tensor: string, rowLength?: number): Promise<Float32Array | undefined> {
+/** An imatrix file, read once per path (a failed read is tried again next time). */
+export function loadedImatrix(path: string): Promise<Imatrix> {
   let m = loaded.get(path);
   if (!m) {
     m = readImatrix(path);
     loaded.set(path, m);
     m.catch(() => loaded.delete(path));
   }
-  const entry = entryOf(await m, tensor);
-  if (!entry) return undefined;
-  checkImportance(entry.name, entry.values);
-  const { values } = entry;
-  if (!rowLength || values.length <= rowLength || values.length % rowLength) return values;
-  const matrices = values.length / rowLength;
-  const mean = new Float32Array(rowLength);
-  for (let e = 0; e < matrices; e++) for (let i = 0; i < rowLength; i++) mean[i] += values[e * rowLength + i] / matrices;
-  return mean;
+  return m;
+}
+
+/**
+ * The checked importance of one tensor's columns from an imatrix file, as `importanceFor` gives it: ne0 values for
+ * each of its matrices (experts), one after another, so each expert is weighted and quantized with its own.
+ * Hugging Face names are looked up under their llama.cpp names. Undefined when the file has no entry for it.
+ */
+export async function imatrixFor(path: string, tensor: TensorInfo): Promise<Float32Array | undefined> {
+  return importanceFor(await loadedImatrix(path), tensor)?.values;
+}
+
+/** What a loaded imatrix covers of a model: entries used, tensors that have one, tensors that would take one. */
+export interface ImatrixCoverage {
+  entries: number;
+  /** 2-D and expert tensors with an entry that fits them. */
+  covered: number;
+  /** 2-D and expert tensors (what an imatrix is for). */
+  matrices: number;
+}
+
+/**
+ * Reads an imatrix file and checks it against a model before it is used: the file must be one of the two formats
+ * llama.cpp writes (a one-line error saying what it is not), hold at least one entry, and every entry for a tensor
+ * of the model must fit it (ne0 values per matrix); an imatrix for another model (no entry names one of its
+ * tensors) is refused too.
+ */
+export async function checkImatrixFile(path: string, tensors: readonly TensorInfo[]): Promise<ImatrixCoverage> {
+  let table: Imatrix;
+  try {
+    table = await readImatrix(path);
+  } catch (e) {
+    if (!(e instanceof QuantLensError)) throw e;
+    const why = e.message.replace(`imatrix ${path}: `, '').replace(`imatrix ${path} `, 'it ');
+    throw new QuantLensError(
+      e.code,
+      `${basename(path)} is not a llama.cpp importance matrix (the legacy .dat or the GGUF imatrix format): ${why}`,
+      e.byteOffset,
+    );
+  }
+  if (!table.size)
+    throw new QuantLensError(
+      'invalid-value',
+      `${basename(path)} is not a llama.cpp importance matrix: it has no entries (legacy entries or GGUF <tensor>.in_sum2 tensors)`,
+    );
+  const matrices = tensors.filter((t) => t.shape.length >= 2);
+  let covered = 0;
+  for (const t of matrices) if (importanceFor(table, t)) covered++;
+  if (!covered)
+    throw new QuantLensError(
+      'invalid-value',
+      `${basename(path)} has ${table.size} entries but none for a tensor of this model (first: ${[...table.keys()][0]}): an importance matrix of another model?`,
+    );
+  return { entries: table.size, covered, matrices: matrices.length };
 }

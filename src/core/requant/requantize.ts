@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { ArrayValue, MetadataEntry, Model, TensorInfo } from '../model.ts';
 import type { TensorType } from '../types.ts';
-import { typeByName, GGML_TYPES, isUnknownType } from '../types.ts';
+import { typeByName, GGML_TYPES, isUnknownType, LLAMA_FILE_TYPES } from '../types.ts';
 import { QuantLensError } from '../errors.ts';
 import { buildGgufHeader, type WriterEntry, type WriterTensor } from '../formats/ggufWriter.ts';
 import { openModel } from '../formats/openModel.ts';
@@ -51,6 +51,26 @@ export function parseTensorTypeRule(text: string): TensorTypeRule {
   return { pattern, type, text };
 }
 
+/**
+ * Rules as a user types them in one line: space-separated, each `REGEX=TYPE` or a bare `REGEX` that gets
+ * `defaultType` (so `attn_v=Q6_K ffn_down` with Q8_0 is attn_v → Q6_K and ffn_down → Q8_0). Errors name the rule
+ * without the CLI's flag.
+ */
+export function parseRuleLine(line: string, defaultType: string): TensorTypeRule[] {
+  return line
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((word) => {
+      const text = /=[A-Za-z][A-Za-z0-9_]*$/.test(word) ? word : `${word}=${defaultType}`;
+      try {
+        return parseTensorTypeRule(text);
+      } catch (e) {
+        if (e instanceof QuantLensError) throw new QuantLensError(e.code, e.message.replace(/^--tensor-type /, 'rule '));
+        throw e;
+      }
+    });
+}
+
 export interface PlannedChange {
   tensor: TensorInfo;
   from: TensorType;
@@ -64,6 +84,8 @@ export interface RequantPlan {
   changes: PlannedChange[];
   /** Tensors a rule matched but that cannot be changed, with the reason. */
   skipped: { tensor: string; reason: string }[];
+  /** Rules (as written) that match no tensor name at all. */
+  unmatched: string[];
   oldBytes: number;
   newBytes: number;
 }
@@ -76,11 +98,16 @@ export function planRequantize(model: Model, rules: TensorTypeRule[]): RequantPl
   let oldBytes = 0;
   let newBytes = 0;
   const spans = storedSpans(model);
+  const matched = new Set<TensorTypeRule>();
   for (const [i, t] of model.tensors.entries()) {
     const stored = spans[i] ?? 0;
     oldBytes += stored;
     let rule: TensorTypeRule | undefined;
-    for (const r of rules) if (r.pattern.test(t.name)) rule = r;
+    for (const r of rules)
+      if (r.pattern.test(t.name)) {
+        rule = r;
+        matched.add(r);
+      }
     if (!rule || rule.type === t.type) {
       newBytes += stored;
       continue;
@@ -104,7 +131,45 @@ export function planRequantize(model: Model, rules: TensorTypeRule[]): RequantPl
     changes.push({ tensor: t, from: t.type, to: rule.type, oldBytes: t.nbytes, newBytes: bytes, rule: rule.text });
     newBytes += bytes;
   }
-  return { changes, skipped, oldBytes, newBytes };
+  return { changes, skipped, unmatched: rules.filter((r) => !matched.has(r)).map((r) => r.text), oldBytes, newBytes };
+}
+
+/** llama.cpp's file type for a model whose weights are mostly `type`: its own name, or the _M mix of a K-quant. */
+function fileTypeFor(type: TensorType, old: number | undefined): number | undefined {
+  const oldName = old === undefined ? undefined : LLAMA_FILE_TYPES.get(old);
+  // Q4_K_M with a few tensors changed is still Q4_K_M; Q4_K_S stays Q4_K_S
+  if (oldName && (oldName === type.name || oldName.startsWith(`${type.name}_`))) return old;
+  for (const [id, name] of LLAMA_FILE_TYPES) if (name === type.name || name === `${type.name}_M` || name === `${type.name}_MOE`) return id;
+  return undefined;
+}
+
+/**
+ * What the output now is: `general.file_type` from the type holding most of the matrix weights after the
+ * change, and `general.name` with its file-type word (if it ends with one) replaced by the new one. Only keys
+ * the source has are set; undefined when nothing changes.
+ */
+export function outputIdentity(model: Model, plan: RequantPlan): { fileType?: number; name?: string } {
+  if (!plan.changes.length) return {};
+  const to = new Map(plan.changes.map((c) => [c.tensor.name, c.to]));
+  const weights = new Map<TensorType, number>();
+  for (const t of model.tensors) {
+    if (t.shape.length < 2) continue;
+    const type = to.get(t.name) ?? t.type;
+    weights.set(type, (weights.get(type) ?? 0) + t.nElements);
+  }
+  const mostly = [...weights].reduce((a, b) => (b[1] > a[1] ? b : a))[0];
+  const oldType = model.metadata.find((m) => m.key === 'general.file_type')?.value;
+  const oldId = typeof oldType === 'number' ? oldType : undefined;
+  const fileType = oldType === undefined ? undefined : fileTypeFor(mostly, oldId);
+  const oldName = model.metadata.find((m) => m.key === 'general.name')?.value;
+  let name: string | undefined;
+  if (typeof oldName === 'string' && fileType !== undefined && fileType !== oldId) {
+    const words = [...LLAMA_FILE_TYPES.values()].sort((a, b) => b.length - a.length);
+    const word = LLAMA_FILE_TYPES.get(fileType)!;
+    const strip = words.find((w) => new RegExp(`[ _.-]${w}$`, 'i').test(oldName));
+    name = strip ? `${oldName.slice(0, oldName.length - strip.length)}${word}` : `${oldName} ${word}`;
+  }
+  return { fileType: fileType !== oldId ? fileType : undefined, name };
 }
 
 /**
@@ -156,11 +221,17 @@ export interface WriteOptions {
   inFlight?: number;
 }
 
-function metadataForWriting(model: Model, readPayload: (arr: ArrayValue) => Uint8Array): WriterEntry[] {
+function metadataForWriting(
+  model: Model,
+  readPayload: (arr: ArrayValue) => Uint8Array,
+  identity: { fileType?: number; name?: string } = {},
+): WriterEntry[] {
   return model.metadata
     .filter((m: MetadataEntry) => !m.key.startsWith('split.'))
     .map((m) => {
       const v = m.value;
+      if (m.key === 'general.file_type' && identity.fileType !== undefined) return { key: m.key, type: m.type, value: identity.fileType };
+      if (m.key === 'general.name' && identity.name !== undefined) return { key: m.key, type: 'STRING', value: identity.name };
       if (typeof v === 'object' && v !== null && (v as ArrayValue).kind === 'array') {
         const arr = v as ArrayValue;
         return { key: m.key, type: 'ARRAY', value: { elementType: arr.elementType, length: arr.length, payload: readPayload(arr) } };
@@ -195,11 +266,15 @@ export async function writeRequantized(
       if (entry) importance.set(c.tensor.name, entry);
     }
   }
-  const entries = metadataForWriting(model, (arr) => {
-    const buf = new Uint8Array(arr.payloadBytes);
-    readFully(model.files[arr.fileIndex].source, arr.payloadOffset, buf, 'a metadata array');
-    return buf;
-  });
+  const entries = metadataForWriting(
+    model,
+    (arr) => {
+      const buf = new Uint8Array(arr.payloadBytes);
+      readFully(model.files[arr.fileIndex].source, arr.payloadOffset, buf, 'a metadata array');
+      return buf;
+    },
+    outputIdentity(model, plan),
+  );
   const tensors: WriterTensor[] = model.tensors.map((t, i) => {
     const c = byName.get(t.name);
     return { name: t.name, shape: t.shape, ggmlTypeId: (c ? c.to : t.type).ggmlId!, nbytes: c ? c.newBytes : spans[i]! };

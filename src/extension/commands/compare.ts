@@ -2,6 +2,7 @@
  * "Compare With…" and "Compare With Model at URL…": the model against a reference, a local file or a remote one.
  */
 import * as vscode from 'vscode';
+import { unrelatedReference } from '../../core/compare/unrelated.ts';
 import { MODEL_FILTERS, requireTarget, runWithCancel, withJob, type CommandContext } from './common.ts';
 import { folderOfModel, modelLocation, modelName } from '../modelUri.ts';
 import { baseName } from '../../core/io/location.ts';
@@ -40,6 +41,8 @@ async function compareWith(ctx: CommandContext, uri: vscode.Uri, reference: stri
     });
     open.reference = reference;
     ctx.provider.post(open, { type: 'comparison', comparison: result.comparison });
+    const unrelated = unrelatedReference(result.comparison.tensors);
+    if (unrelated) void vscode.window.showWarningMessage(`Quant Lens: ${baseName(reference)} ${unrelated}`);
     return;
   }
   const text = await withJob(title, (p, t) =>

@@ -1,4 +1,7 @@
-/** "Export Stats…": every tensor's stats as Markdown, JSON or CSV, saved beside the model. */
+/**
+ * "Export Stats…": every tensor's stats as Markdown, JSON or CSV, saved beside the model; after Compare With…, the
+ * comparison the editor holds is in it too (the error columns against the same reference).
+ */
 import * as vscode from 'vscode';
 import { requireTarget, runWithCancel, withJob, type CommandContext } from './common.ts';
 import { besideModel, modelLocation, modelName } from '../modelUri.ts';
@@ -12,14 +15,18 @@ export async function exportReport(ctx: CommandContext, arg: unknown): Promise<v
       { label: 'JSON', description: 'summary, tensors, stats', format: 'json' as const },
       { label: 'CSV', description: 'one row per tensor, for a spreadsheet', format: 'csv' as const },
     ],
-    { title: 'Quant Lens: export stats as' },
+    {
+      title: `Quant Lens: export stats as${ctx.provider.documentFor(uri)?.reference ? ' (with the comparison against the reference)' : ''}`,
+    },
   );
   if (!pick) return;
   const base = modelName(uri).replace(/\.(gguf|safetensors|json)$/, '');
   const dest = await vscode.window.showSaveDialog({ defaultUri: besideModel(uri, `${base}.quantlens.${pick.format}`) });
   if (!dest) return;
-  const text = await withJob(`Quant Lens: computing stats of ${modelName(uri)}`, (p, t) =>
-    runWithCancel(ctx, { kind: 'report', path: modelLocation(uri), format: pick.format }, p, t),
+  const reference = ctx.provider.documentFor(uri)?.reference;
+  const text = await withJob(
+    `Quant Lens: computing stats of ${modelName(uri)}${reference ? ' and its error against the reference' : ''}`,
+    (p, t) => runWithCancel(ctx, { kind: 'report', path: modelLocation(uri), format: pick.format, reference }, p, t),
   );
   await vscode.workspace.fs.writeFile(dest, new TextEncoder().encode(text.text));
   await vscode.window.showTextDocument(dest);

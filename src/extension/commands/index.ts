@@ -7,7 +7,7 @@ import { revealTensor } from './revealTensor.ts';
 import { showAsText } from './showAsText.ts';
 import { exportReport } from './exportReport.ts';
 import { compare, compareUrl } from './compare.ts';
-import { loadImatrix } from './loadImatrix.ts';
+import { loadImatrix, unloadImatrix } from './loadImatrix.ts';
 import { simulate } from './simulate.ts';
 import { requantize } from './requantize.ts';
 import { openUrl } from './openUrl.ts';
@@ -22,6 +22,7 @@ const COMMANDS: Record<string, Command> = {
   'quantLens.compare': compare,
   'quantLens.compareUrl': compareUrl,
   'quantLens.loadImatrix': loadImatrix,
+  'quantLens.unloadImatrix': unloadImatrix,
   'quantLens.simulate': simulate,
   'quantLens.requantize': requantize,
   'quantLens.openUrl': openUrl,

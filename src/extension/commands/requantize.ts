@@ -6,21 +6,12 @@ import * as vscode from 'vscode';
 import { basename, extname } from 'node:path';
 import { VIEW_TYPE } from '../modelEditorProvider.ts';
 import { openModel } from '../../core/formats/openModel.ts';
-import { parseTensorTypeRule, planRequantize } from '../../core/requant/requantize.ts';
+import { parseRuleLine, planRequantize } from '../../core/requant/requantize.ts';
 import { requiresImatrix, writableTypes } from '../../core/types.ts';
 import { formatBytes, formatCount } from '../../core/analysis/summary.ts';
 import type { JobResults } from '../../shared/workerProtocol.ts';
 import type { Model } from '../../core/model.ts';
-import {
-  exactNames,
-  refuseUntrusted,
-  requireTarget,
-  rulesFor,
-  runWithCancel,
-  selectedTensors,
-  withJob,
-  type CommandContext,
-} from './common.ts';
+import { exactNames, refuseUntrusted, requireTarget, runWithCancel, selectedTensors, withJob, type CommandContext } from './common.ts';
 import { besideModel, modelLocation, modelName } from '../modelUri.ts';
 import { QuickFlow } from './quickFlow.ts';
 
@@ -76,23 +67,28 @@ async function requantizeSteps(
     })),
   );
   if (!typePick) return;
-  if (requiresImatrix(typePick.type) && !imatrix) {
-    throw new Error(`${typePick.label} needs an importance matrix: run "Quant Lens: Load Importance Matrix…" first`);
-  }
   const selected = selectedTensors(tensors);
   const patterns = await flow.text(
-    'Tensors to change (regular expressions, llama.cpp --tensor-type style; several separated by spaces, last match wins)',
+    'Tensors to change: regular expressions separated by spaces, each alone or as REGEX=TYPE (last match wins)',
     {
       value: selected ? exactNames(selected) : 'attn_v|ffn_down',
-      prompt: `Each pattern gets ${typePick.label}. Example: attn_v|ffn_down  or  blk\\.(0|1)\\.`,
+      prompt: `A bare pattern gets ${typePick.label}; REGEX=TYPE gets its own type. Example: attn_v=Q6_K ffn_down  or  blk\\.(0|1)\\.`,
     },
   );
   if (!patterns) return;
-  const rules = rulesFor(patterns, typePick.label);
-  const plan = planRequantize(model, rules.map(parseTensorTypeRule));
+  const parsed = parseRuleLine(patterns, typePick.label);
+  const needing = [...new Set(parsed.filter((r) => requiresImatrix(r.type)).map((r) => r.type.name))];
+  if (needing.length && !imatrix) {
+    throw new Error(`${needing.join(', ')} needs an importance matrix: run "Quant Lens: Load Importance Matrix…" first`);
+  }
+  const rules = parsed.map((r) => r.text);
+  const plan = planRequantize(model, parsed);
+  const unmatched = plan.unmatched.length
+    ? ` Rule${plan.unmatched.length > 1 ? 's' : ''} matching no tensor: ${plan.unmatched.join(', ')}.`
+    : '';
   if (!plan.changes.length) {
     void vscode.window.showWarningMessage(
-      `Quant Lens: no tensor would change${plan.skipped.length ? ` (${plan.skipped[0].tensor}: ${plan.skipped[0].reason})` : ''}.`,
+      `Quant Lens: no tensor would change${plan.skipped.length ? ` (${plan.skipped[0].tensor}: ${plan.skipped[0].reason})` : ''}.${unmatched}`,
     );
     return;
   }
@@ -112,6 +108,7 @@ async function requantizeSteps(
     [
       {
         label: `$(check) Write ${plan.changes.length} changed tensors`,
+        detail: unmatched.trim() || undefined,
         description: `${formatBytes(plan.oldBytes)} → ${formatBytes(plan.newBytes)} (${delta >= 0 ? '+' : '−'}${formatBytes(Math.abs(delta))})`,
         go: true,
       },
@@ -121,6 +118,7 @@ async function requantizeSteps(
         detail: `${formatBytes(c.oldBytes)} → ${formatBytes(c.newBytes)}${errorText(errorOf, c.tensor.name)}`,
         go: false,
       })),
+      ...plan.unmatched.map((r) => ({ label: `$(warning) ${r}`, description: 'matches no tensor', go: false })),
       ...plan.skipped.map((s) => ({ label: `$(circle-slash) ${s.tensor}`, description: 'unchanged', detail: s.reason, go: false })),
     ],
     // the change rows are the preview: choosing one keeps the preview open

@@ -1,6 +1,6 @@
 /** Plain element types: floats and integers, one element per "block". Integers are plain casts (ggml has no to_float for them). */
 import type { QuantCodec } from '../codec.ts';
-import { F16_TO_F32, e4m3ToNumber, e5m2ToNumber } from '../scalars.ts';
+import { F16_TO_F32, e4m3ToNumber, e5m2ToNumber, fnuzToNumber, miniFloatToNumber } from '../scalars.ts';
 import { GgmlType } from '../../types.ts';
 
 function viewOf<T>(ctor: { new (b: ArrayBufferLike, o: number, n: number): T; BYTES_PER_ELEMENT: number }, src: Uint8Array, n: number): T {
@@ -86,6 +86,32 @@ const E4M3_TABLE = (() => {
   return table;
 })();
 
+/** 4-bit codes, two per byte, low nibble first (torch float4_e2m1fn_x2, as MXFP4 and NVFP4 pack them). */
+function nibbleCodec(table: Float32Array): QuantCodec {
+  return {
+    dequantize(src, dst, nBlocks) {
+      for (let i = 0; i < nBlocks; i++) {
+        dst[2 * i] = table[src[i] & 15];
+        dst[2 * i + 1] = table[src[i] >> 4];
+      }
+    },
+  };
+}
+
+/** 6-bit codes, four per three bytes, as one little-endian bit stream (first code in the lowest bits). */
+function sixBitCodec(table: Float32Array): QuantCodec {
+  return {
+    dequantize(src, dst, nBlocks) {
+      for (let i = 0; i < nBlocks; i++) {
+        const w = src[3 * i] | (src[3 * i + 1] << 8) | (src[3 * i + 2] << 16);
+        for (let j = 0; j < 4; j++) dst[4 * i + j] = table[(w >> (6 * j)) & 63];
+      }
+    },
+  };
+}
+
+const codeTable = (bits: number, f: (code: number) => number) => Float32Array.from({ length: 1 << bits }, (_, c) => f(c));
+
 /** safetensors dtypes that ggml has no id for, keyed by dtype name. */
 export const safetensorsOnlyCodecs: Record<string, QuantCodec> = {
   U8: lookupCodec(byteTable((b) => b)),
@@ -93,6 +119,11 @@ export const safetensorsOnlyCodecs: Record<string, QuantCodec> = {
   F8_E4M3: lookupCodec(E4M3_TABLE),
   F8_E5M2: lookupCodec(byteTable(e5m2ToNumber)),
   F8_E8M0: lookupCodec(byteTable((b) => (b === 0xff ? NaN : 2 ** (b - 127)))),
+  F8_E4M3FNUZ: lookupCodec(byteTable((b) => fnuzToNumber(b, 4))),
+  F8_E5M2FNUZ: lookupCodec(byteTable((b) => fnuzToNumber(b, 5))),
+  F4: nibbleCodec(codeTable(4, (c) => miniFloatToNumber(c, 2, 1, 1))),
+  F6_E2M3: sixBitCodec(codeTable(6, (c) => miniFloatToNumber(c, 2, 3, 1))),
+  F6_E3M2: sixBitCodec(codeTable(6, (c) => miniFloatToNumber(c, 3, 2, 3))),
   U16: { dequantize: (src, dst, n) => dst.set(viewOf(Uint16Array, src, n)) },
   U32: { dequantize: (src, dst, n) => dst.set(viewOf(Uint32Array, src, n)) },
   U64: {

@@ -3,3 +3,4 @@
 export * from './common/memory';
 export { dequantize } from './decode';
 export * from './stats';
+export { buildPatternTable, countAwqWords, countCodeRows, countGptqWords, decodeCodeRows, setCodeValues, unpackColumnWords, unpackFieldRows, unpackHighNibbles, unpackInterleavedColumns } from './codeTables';

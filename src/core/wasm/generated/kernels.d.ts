@@ -11,6 +11,121 @@ declare namespace __AdaptedExports {
    */
   export function dequantize(type: number, src: number, nBlocks: number, dst: number): void;
   /**
+   * src/core/wasm/assembly/codeTables/buildPatternTable
+   * @param scales `usize`
+   * @param zeros `usize`
+   * @param nRows `i32`
+   * @param groups `i32`
+   * @param levels `i32`
+   * @param formula `i32`
+   * @param dtype `i32`
+   * @param table `usize`
+   */
+  export function buildPatternTable(scales: number, zeros: number, nRows: number, groups: number, levels: number, formula: number, dtype: number, table: number): void;
+  /**
+   * src/core/wasm/assembly/codeTables/countAwqWords
+   * @param words `usize`
+   * @param k0 `i32`
+   * @param kRows `i32`
+   * @param W `i32`
+   * @param nRows `i32`
+   * @param order `u32`
+   * @param group `usize`
+   * @param table `usize`
+   * @param levels `i32`
+   * @param counts `usize`
+   */
+  export function countAwqWords(words: number, k0: number, kRows: number, W: number, nRows: number, order: number, group: number, table: number, levels: number, counts: number): void;
+  /**
+   * src/core/wasm/assembly/codeTables/countCodeRows
+   * @param codes `usize`
+   * @param nRows `i32`
+   * @param cols `i32`
+   * @param group `usize`
+   * @param scales `usize`
+   * @param zeros `usize`
+   * @param groups `i32`
+   * @param levels `i32`
+   * @param formula `i32`
+   * @param dtype `i32`
+   * @param table `usize`
+   * @param counts `usize`
+   */
+  export function countCodeRows(codes: number, nRows: number, cols: number, group: number, scales: number, zeros: number, groups: number, levels: number, formula: number, dtype: number, table: number, counts: number): void;
+  /**
+   * src/core/wasm/assembly/codeTables/countGptqWords
+   * @param words `usize`
+   * @param p0 `i32`
+   * @param pRows `i32`
+   * @param nRows `i32`
+   * @param bits `i32`
+   * @param group `usize`
+   * @param table `usize`
+   * @param levels `i32`
+   * @param counts `usize`
+   */
+  export function countGptqWords(words: number, p0: number, pRows: number, nRows: number, bits: number, group: number, table: number, levels: number, counts: number): void;
+  /**
+   * src/core/wasm/assembly/codeTables/decodeCodeRows
+   * @param codes `usize`
+   * @param nRows `i32`
+   * @param cols `i32`
+   * @param group `usize`
+   * @param scales `usize`
+   * @param zeros `usize`
+   * @param groups `i32`
+   * @param levels `i32`
+   * @param formula `i32`
+   * @param dtype `i32`
+   * @param table `usize`
+   * @param out `usize`
+   */
+  export function decodeCodeRows(codes: number, nRows: number, cols: number, group: number, scales: number, zeros: number, groups: number, levels: number, formula: number, dtype: number, table: number, out: number): void;
+  /**
+   * src/core/wasm/assembly/codeTables/setCodeValues
+   * @param ptr `usize`
+   */
+  export function setCodeValues(ptr: number): void;
+  /**
+   * src/core/wasm/assembly/codeTables/unpackColumnWords
+   * @param words `usize`
+   * @param P `i32`
+   * @param nRows `i32`
+   * @param cols `i32`
+   * @param bits `i32`
+   * @param codes `usize`
+   */
+  export function unpackColumnWords(words: number, P: number, nRows: number, cols: number, bits: number, codes: number): void;
+  /**
+   * src/core/wasm/assembly/codeTables/unpackFieldRows
+   * @param words `usize`
+   * @param nRows `i32`
+   * @param wordsPerRow `i32`
+   * @param cols `i32`
+   * @param bits `i32`
+   * @param codes `usize`
+   */
+  export function unpackFieldRows(words: number, nRows: number, wordsPerRow: number, cols: number, bits: number, codes: number): void;
+  /**
+   * src/core/wasm/assembly/codeTables/unpackHighNibbles
+   * @param bytes `usize`
+   * @param n `i32`
+   * @param codes `usize`
+   */
+  export function unpackHighNibbles(bytes: number, n: number, codes: number): void;
+  /**
+   * src/core/wasm/assembly/codeTables/unpackInterleavedColumns
+   * @param words `usize`
+   * @param K `i32`
+   * @param Wd `i32`
+   * @param c0 `i32`
+   * @param r0 `i32`
+   * @param r1 `i32`
+   * @param shifts `u32`
+   * @param codes `usize`
+   */
+  export function unpackInterleavedColumns(words: number, K: number, Wd: number, c0: number, r0: number, r1: number, shifts: number, codes: number): void;
+  /**
    * src/core/wasm/assembly/common/memory/alloc
    * @param bytes `i32`
    * @returns `usize`

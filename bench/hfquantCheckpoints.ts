@@ -1,0 +1,118 @@
+/**
+ * Quantized Hugging Face checkpoints of a realistic shape for the bench: one [4096, 4096] weight (a 7-8B model's
+ * attention projection) per format, in the layout the reference library writes (random codes, plausible scales),
+ * next to the corpus variant's config.json, which says the format. Only the shapes and dtypes matter for speed.
+ */
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildSafetensorsFile, type SafetensorsTensorOut } from '../src/core/formats/safetensorsWriter.ts';
+import { f32ToBf16, f32ToF16Bits } from '../src/core/quant/encode.ts';
+
+// bundled into dist/bench.js (cjs), run from the repository: the corpus is found from the working directory's checkout
+const CORPUS = join(__dirname, '..', 'test', 'fixtures', 'safetensors-quant');
+const N = 4096;
+const K = 4096;
+const NAME = 'model.layers.0.self_attn.q_proj';
+
+/** A small deterministic generator (xorshift32): the same bytes in every run. */
+function randomWords(n: number, seed: number): Uint32Array {
+  const w = new Uint32Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    w[i] = x >>> 0;
+  }
+  return w;
+}
+
+const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/** n 16-bit floats (f16 or bf16 bits) spread over [lo, hi). */
+function halves(n: number, lo: number, hi: number, encode: (x: number) => number, seed: number): Uint8Array {
+  const r = randomWords(n, seed);
+  return bytes(Uint16Array.from(r, (u) => encode(lo + ((hi - lo) * u) / 2 ** 32)));
+}
+
+const t = (name: string, dtype: string, shape: number[], data: Uint8Array): SafetensorsTensorOut => ({
+  name: `${NAME}.${name}`,
+  dtype,
+  shape,
+  data,
+});
+
+/** Each bench format: the corpus variant whose config it borrows, and its components. */
+export const BENCH_CHECKPOINTS: { id: string; variant: string; tensors: () => SafetensorsTensorOut[] }[] = [
+  {
+    id: 'GPTQ int4 g128',
+    variant: 'gptq-v1-4bit-sym-g128',
+    tensors: () => [
+      t('qweight', 'I32', [K / 8, N], bytes(randomWords((K / 8) * N, 1))),
+      t('qzeros', 'I32', [K / 128, N / 8], bytes(new Uint32Array((K / 128) * (N / 8)).fill(0x77777777))),
+      t('scales', 'F16', [K / 128, N], halves((K / 128) * N, 0.001, 0.02, f32ToF16Bits, 2)),
+      t('g_idx', 'I32', [K], bytes(Int32Array.from({ length: K }, (_, k) => k >> 7))),
+    ],
+  },
+  {
+    id: 'AWQ GEMM int4 g128',
+    variant: 'awq-gemm-4bit-g128',
+    tensors: () => [
+      t('qweight', 'I32', [K, N / 8], bytes(randomWords(K * (N / 8), 3))),
+      t('qzeros', 'I32', [K / 128, N / 8], bytes(randomWords((K / 128) * (N / 8), 4))),
+      t('scales', 'F16', [K / 128, N], halves((K / 128) * N, 0.001, 0.02, f32ToF16Bits, 5)),
+    ],
+  },
+  {
+    id: 'compressed-tensors int4 g128',
+    variant: 'ct-w4a16-int4-sym-g128',
+    tensors: () => [
+      t('weight_packed', 'I32', [N, K / 8], bytes(randomWords(N * (K / 8), 6))),
+      t('weight_scale', 'BF16', [N, K / 128], halves(N * (K / 128), 0.001, 0.02, f32ToBf16, 7)),
+      t('weight_shape', 'I64', [2], bytes(BigInt64Array.from([BigInt(N), BigInt(K)]))),
+    ],
+  },
+  {
+    id: 'MLX affine 4-bit g64',
+    variant: 'mlx-affine-4bit-g64',
+    tensors: () => [
+      t('weight', 'U32', [N, K / 8], bytes(randomWords(N * (K / 8), 8))),
+      t('scales', 'BF16', [N, K / 64], halves(N * (K / 64), 0.001, 0.02, f32ToBf16, 9)),
+      t('biases', 'BF16', [N, K / 64], halves(N * (K / 64), -0.1, 0.1, f32ToBf16, 10)),
+    ],
+  },
+  {
+    id: 'FP8 E4M3 block 128',
+    variant: 'fp8-block128-deepseek',
+    tensors: () => [
+      // E4M3FN bytes without the two NaN codes (0x7f, 0xff)
+      t(
+        'weight',
+        'F8_E4M3',
+        [N, K],
+        Uint8Array.from(bytes(randomWords((N * K) / 4, 11)), (b) => ((b & 0x7f) === 0x7f ? b - 1 : b)),
+      ),
+      t(
+        'weight_scale_inv',
+        'F32',
+        [N / 128, K / 128],
+        bytes(Float32Array.from(randomWords((N / 128) * (K / 128), 12), (u) => 1e-4 + u / 2 ** 42)),
+      ),
+    ],
+  },
+];
+
+/** Writes each checkpoint into its own folder under dir; returns the folders by id. */
+export function writeBenchCheckpoints(dir: string): { id: string; folder: string; weights: number }[] {
+  return BENCH_CHECKPOINTS.map((c) => {
+    const folder = join(dir, c.variant);
+    if (!existsSync(folder)) {
+      mkdirSync(folder, { recursive: true });
+      copyFileSync(join(CORPUS, c.variant, 'config.json'), join(folder, 'config.json'));
+      if (existsSync(join(CORPUS, c.variant, 'quantize_config.json')))
+        copyFileSync(join(CORPUS, c.variant, 'quantize_config.json'), join(folder, 'quantize_config.json'));
+      writeFileSync(join(folder, 'model.safetensors'), buildSafetensorsFile(c.tensors(), { format: 'pt' }));
+    }
+    return { id: c.id, folder, weights: N * K };
+  });
+}

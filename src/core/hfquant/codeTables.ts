@@ -1,0 +1,198 @@
+/**
+ * The integer-code decoders in WebAssembly (src/core/wasm/assembly/codeTables.ts, in dist/kernels.wasm): the rows
+ * of a weight whose element (r, k) is its stored code read through its group's scale and zero (GPTQ, AWQ,
+ * compressed-tensors) or scale and bias (MLX). The JavaScript loops of affine.ts and mlx.ts stay the reference
+ * (and run while setWasmEnabled(false) holds); both give the same bits.
+ */
+import { wasmKernel, type KernelExports } from '../wasm/kernels.ts';
+import type { OutputDtype } from './numeric.ts';
+
+const DTYPE_ID: Record<OutputDtype, number> = { float16: 0, bfloat16: 1, float32: 2 };
+
+/** round(s · (q − z)) once, MLX's round(round(q · s) + b), or a float code's round(codeValues[q] · s). */
+export type CodeFormula = 'zero-point' | 'mlx-bias' | 'scaled-code';
+const FORMULA_ID: Record<CodeFormula, number> = { 'zero-point': 0, 'mlx-bias': 1, 'scaled-code': 2 };
+
+export interface CodeRows {
+  cols: number;
+  groups: number;
+  levels: number;
+  formula: CodeFormula;
+  dtype: OutputDtype;
+  /** Group of every column. */
+  group: Int32Array;
+  /** Scale and zero (or bias; unused by 'scaled-code') of (row r, group g) at r·groups + g, every row of the weight. */
+  scales: Float64Array;
+  zeros?: Float64Array;
+  /** 'scaled-code': the value of each code (levels entries). */
+  codeValues?: ArrayLike<number>;
+}
+
+/**
+ * Where rows' codes come from: a format's own unpacker; row-major LSB-first bit streams of b-bit fields (MLX,
+ * compressed-tensors: `words` of the rows); words packed along the input dimension (GPTQ: `columnWords` of the
+ * rows, P packed rows of r1 − r0 words each, whole fields only); or bytes, one code each or two high nibble first
+ * (bitsandbytes).
+ */
+export type CodeSource =
+  | { fill(r0: number, r1: number, codes: Uint8Array): void }
+  | { words(r0: number, r1: number): Uint32Array; wordsPerRow: number; bits: number }
+  | { columnWords(r0: number, r1: number): Uint32Array; packedRows: number; bits: number }
+  | { bytes(r0: number, r1: number): Uint8Array; highNibbles?: boolean }
+  /** AWQ GEMM: the words of output-column groups [c0, c0 + Wd) for every input; `shifts`: nibble j = field of row 8c + j. */
+  | { interleaved(r0: number, r1: number): { words: Uint32Array; c0: number; Wd: number }; shifts: number };
+
+/** Values per decoding call: the module's memory stays about 6 MB whatever the weight. */
+const PIECE_VALUES = 1 << 20;
+/** Values per counting call (codes only, 1 byte each; fewer merges of the 65536-entry tables). */
+const COUNT_PIECE_VALUES = 1 << 22;
+
+/** Rows [r0, r1) in pieces of about `values` values. */
+function pieces(w: CodeRows, r0: number, r1: number, values: number, each: (r0: number, r1: number) => void): void {
+  const step = Math.max(1, Math.floor(values / Math.max(1, w.cols)));
+  for (let r = r0; r < r1; r += step) each(r, Math.min(r1, r + step));
+}
+
+/** Decodes rows [r0, r1) into out in the kernel module; false when the kernels are off (the caller's loop runs). */
+export function decodeCodeRowsInWasm(w: CodeRows, src: CodeSource, r0: number, r1: number, out: Float32Array): boolean {
+  const k = wasmKernel();
+  if (!k) return false;
+  pieces(w, r0, r1, PIECE_VALUES, (a, b) => {
+    const n = (b - a) * w.cols;
+    k.reset();
+    const values = k.alloc(n * 4);
+    const at = stage(k, w, src, a, b);
+    k.decodeCodeRows(at.codes, b - a, w.cols, at.group, at.scales, at.zeros, w.groups, w.levels, at.formula, at.dtype, at.table, values);
+    out.set(new Float32Array(k.memory.buffer, values, n), (a - r0) * w.cols);
+  });
+  return true;
+}
+
+/**
+ * Adds the 16-bit patterns of rows [r0, r1)'s values (float16 or bfloat16) to counts (65536 entries), without
+ * storing the values; false when the kernels are off or the output is float32.
+ */
+export function countCodeRowsInWasm(w: CodeRows, src: CodeSource, r0: number, r1: number, counts: Float64Array): boolean {
+  const k = wasmKernel();
+  if (!k || w.dtype === 'float32') return false;
+  pieces(w, r0, r1, COUNT_PIECE_VALUES, (a, b) => {
+    k.reset();
+    const tables = k.alloc(2 * 65536 * 4);
+    const at = stage(k, w, src, a, b);
+    const t = new Int32Array(k.memory.buffer, tables, 2 * 65536);
+    t.fill(0);
+    k.countCodeRows(at.codes, b - a, w.cols, at.group, at.scales, at.zeros, w.groups, w.levels, at.formula, at.dtype, at.table, tables);
+    for (let i = 0; i < 65536; i++) if (t[i] | t[65536 + i]) counts[i] += t[i] + t[65536 + i];
+  });
+  return true;
+}
+
+/**
+ * Allocates rows [r0, r1)'s codes, groups, scales, zeros and table scratch after what the caller allocated, and
+ * fills them. Every buffer is allocated before any view is made: a view made before the memory grows would be
+ * detached by the growth (the caller makes its views after this returns).
+ */
+function stage(k: KernelExports, w: CodeRows, src: CodeSource, r0: number, r1: number) {
+  const R = r1 - r0;
+  const n = R * w.cols;
+  const P = R * w.groups;
+  const columns = 'interleaved' in src ? src.interleaved(r0, r1) : undefined;
+  const words = 'words' in src ? src.words(r0, r1) : 'columnWords' in src ? src.columnWords(r0, r1) : columns?.words;
+  const bytes = 'bytes' in src ? src.bytes(r0, r1) : undefined;
+  const codes = k.alloc(n);
+  const nibbles = bytes && 'highNibbles' in src && src.highNibbles ? k.alloc(bytes.length) : 0;
+  const group = k.alloc(w.cols * 4);
+  const scales = k.alloc(P * 8);
+  const zeros = k.alloc(P * 8);
+  const table = k.alloc(w.groups * w.levels * 4);
+  const packed = words ? k.alloc(words.byteLength) : 0;
+  const codeValues = w.codeValues ? k.alloc(w.levels * 8) : 0;
+  const mem = k.memory.buffer;
+  new Int32Array(mem, group, w.cols).set(w.group);
+  new Float64Array(mem, scales, P).set(w.scales.subarray(r0 * w.groups, r1 * w.groups));
+  if (w.zeros) new Float64Array(mem, zeros, P).set(w.zeros.subarray(r0 * w.groups, r1 * w.groups));
+  if (words) new Uint32Array(mem, packed, words.length).set(words);
+  if (w.codeValues) new Float64Array(mem, codeValues, w.levels).set(w.codeValues);
+  k.setCodeValues(codeValues);
+  if (nibbles) {
+    new Uint8Array(mem, nibbles, bytes!.length).set(bytes!);
+    k.unpackHighNibbles(nibbles, n, codes);
+  } else if (bytes) new Uint8Array(mem, codes, n).set(bytes.subarray(0, n));
+  else if ('words' in src) k.unpackFieldRows(packed, R, src.wordsPerRow, w.cols, src.bits, codes);
+  else if ('columnWords' in src) k.unpackColumnWords(packed, src.packedRows, R, w.cols, src.bits, codes);
+  else if (columns && 'interleaved' in src) k.unpackInterleavedColumns(packed, w.cols, columns.Wd, columns.c0, r0, r1, src.shifts, codes);
+  else if ('fill' in src) src.fill(r0, r1, new Uint8Array(mem, codes, n));
+  return { codes, group, scales, zeros, table, formula: FORMULA_ID[w.formula], dtype: DTYPE_ID[w.dtype] };
+}
+
+/**
+ * GPTQ's and AWQ GEMM's packed words in their stored order, bands of input columns for every output row, for
+ * counting value patterns without the strided reads that decoding rows needs. GPTQ: packed rows p (32 / bits
+ * input columns each) of N words, one per output row; AWQ: input columns k of W words of eight output rows each,
+ * nibble j holding row 8c + ((order >> 4j) & 7).
+ */
+export type StoredOrder =
+  | { kind: 'gptq'; packedRows: number; bits: number; band(p0: number, p1: number): Uint32Array }
+  | { kind: 'awq'; inputs: number; W: number; order: number; band(k0: number, k1: number): Uint32Array };
+
+/** The (group, row, code) pattern table of the stored-order counters stays below this (else rows are decoded). */
+const MAX_PATTERN_TABLE_BYTES = 32 << 20;
+/** Words per band read. */
+const BAND_WORDS = 1 << 20;
+
+/**
+ * Adds the 16-bit patterns of every value of a weight of `rows` rows to counts, reading its words in stored order;
+ * false when the kernels are off, the output is float32, or the table would be too large. onValues(n) after each band.
+ */
+export function countStoredOrderInWasm(
+  w: CodeRows,
+  rows: number,
+  src: StoredOrder,
+  counts: Float64Array,
+  onValues?: (n: number) => void,
+  isCancelled?: () => void,
+): boolean {
+  const k = wasmKernel();
+  const tableBytes = rows * w.groups * w.levels * 2;
+  if (!k || w.dtype === 'float32' || tableBytes > MAX_PATTERN_TABLE_BYTES || !w.zeros) return false;
+  const perBandRow = src.kind === 'gptq' ? rows : src.W;
+  const bandRows = Math.max(1, Math.floor(BAND_WORDS / perBandRow));
+  const totalBandRows = src.kind === 'gptq' ? src.packedRows : src.inputs;
+  const valuesPerBandRow = src.kind === 'gptq' ? rows * (32 / src.bits) : 8 * src.W;
+  k.reset();
+  const P = rows * w.groups;
+  const scales = k.alloc(P * 8);
+  const zeros = k.alloc(P * 8);
+  const table = k.alloc(tableBytes);
+  const group = k.alloc(w.cols * 4);
+  const tables = k.alloc(2 * 65536 * 4);
+  const band = k.alloc(Math.min(totalBandRows, bandRows) * perBandRow * 4);
+  const mem = k.memory.buffer;
+  new Float64Array(mem, scales, P).set(w.scales.subarray(0, P));
+  new Float64Array(mem, zeros, P).set(w.zeros.subarray(0, P));
+  new Int32Array(mem, group, w.cols).set(w.group);
+  k.buildPatternTable(scales, zeros, rows, w.groups, w.levels, FORMULA_ID[w.formula], DTYPE_ID[w.dtype], table);
+  const t = new Int32Array(mem, tables, 2 * 65536);
+  t.fill(0);
+  for (let b0 = 0; b0 < totalBandRows; b0 += bandRows) {
+    isCancelled?.();
+    const b1 = Math.min(totalBandRows, b0 + bandRows);
+    const words = src.band(b0, b1);
+    new Uint32Array(mem, band, words.length).set(words);
+    if (src.kind === 'gptq') k.countGptqWords(band, b0, b1 - b0, rows, src.bits, group, table, w.levels, tables);
+    else k.countAwqWords(band, b0, b1 - b0, src.W, rows, src.order, group, table, w.levels, tables);
+    onValues?.((b1 - b0) * valuesPerBandRow);
+    // int32 counters: emptied every 64 bands (at most 2^29 values), well before 2^31
+    if (b1 < totalBandRows && ((b1 / bandRows) & 63) === 0) drain(t, counts);
+  }
+  drain(t, counts);
+  return true;
+}
+
+function drain(t: Int32Array, counts: Float64Array): void {
+  for (let i = 0; i < 65536; i++) {
+    if (t[i] | t[65536 + i]) counts[i] += t[i] + t[65536 + i];
+    t[i] = 0;
+    t[65536 + i] = 0;
+  }
+}

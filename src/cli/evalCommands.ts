@@ -103,6 +103,18 @@ function parseBy(value: string | undefined): GroupBy {
   throw new QuantLensError('usage', `--by ${value}: expected kind or block`);
 }
 
+/** Each group's KLD at each of the types, on the options' text, with progress on stderr. */
+async function measureGroups(model: string, by: string | undefined, types: ReturnType<typeof parseTypes>, o: EvalCliOptions) {
+  const { text } = await readText(o.text);
+  return measureSensitivity(childScript(), model, parseBy(by), types, {
+    text,
+    ctx: positiveInt(o.ctx, '--ctx', 512)!,
+    chunks: positiveInt(o.chunks, '--chunks', 1),
+    threads: positiveInt(o.threads, '--threads', undefined),
+    onProgress: (d, t, g) => progress(d, t, g),
+  }).finally(endProgress);
+}
+
 export async function sensitivityCommand(
   model: string,
   type: string | undefined,
@@ -111,15 +123,7 @@ export async function sensitivityCommand(
 ): Promise<void> {
   if (!type) throw new QuantLensError('usage', 'sensitivity needs --type TYPE (the type each group is quantized to)');
   const types = parseTypes(type, type);
-  const script = childScript();
-  const { text } = await readText(o.text);
-  const measured = await measureSensitivity(script, model, parseBy(by), types, {
-    text,
-    ctx: positiveInt(o.ctx, '--ctx', 512)!,
-    chunks: positiveInt(o.chunks, '--chunks', 1),
-    threads: positiveInt(o.threads, '--threads', undefined),
-    onProgress: (d, t, g) => progress(d, t, g),
-  }).finally(endProgress);
+  const measured = await measureGroups(model, by, types, o);
   const rows = measured
     .map((m) => ({ group: m.group.name, pattern: m.group.pattern, tensors: m.group.tensors.length, kld: m.kld.get(types[0].name) ?? 0 }))
     .sort((a, b) => b.kld - a.kld);
@@ -152,15 +156,7 @@ export async function suggestCommand(
   } finally {
     await m.close();
   }
-  const script = childScript();
-  const { text } = await readText(o.text);
-  const measured = await measureSensitivity(script, model, parseBy(by), types, {
-    text,
-    ctx: positiveInt(o.ctx, '--ctx', 512)!,
-    chunks: positiveInt(o.chunks, '--chunks', 1),
-    threads: positiveInt(o.threads, '--threads', undefined),
-    onProgress: (d, t, g) => progress(d, t, g),
-  }).finally(endProgress);
+  const measured = await measureGroups(model, by, types, o);
   const again = await openModel(model);
   try {
     const mix = suggestMix(again, measured, types, budget);

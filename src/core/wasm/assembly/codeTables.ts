@@ -68,6 +68,25 @@ function tableFor(scales: usize, zeros: usize, groups: i32, levels: i32, cols: i
 }
 
 /**
+ * Row r's table of every (group, code) value from its scales and zeros: the values (T = f32) or their 16-bit
+ * patterns (T = u16), `levels` per group.
+ */
+@inline
+function fillRowTable<T>(table: usize, scales: usize, zeros: usize, r: i32, groups: i32, levels: i32, formula: i32, dtype: i32): void {
+  const params = <usize>r * <usize>groups;
+  for (let g = 0; g < groups; g++) {
+    const s = load<f64>(scales + ((params + <usize>g) << 3));
+    const z = load<f64>(zeros + ((params + <usize>g) << 3));
+    const t = table + <usize>(g * levels) * sizeof<T>();
+    for (let q = 0; q < levels; q++) {
+      const v = value(q, s, z, formula, dtype);
+      if (isInteger<T>()) store<u16>(t + (<usize>q << 1), <u16>patternOf(v, dtype));
+      else store<f32>(t + (<usize>q << 2), v);
+    }
+  }
+}
+
+/**
  * Rows [0, nRows) of codes (u8, nRows × cols) into out (f32): group (i32 per column), scales and zeros (f64,
  * nRows × groups, the rows' own), table (f32, groups × levels of scratch).
  */
@@ -81,20 +100,14 @@ export function decodeCodeRows(
     const o = out + ((<usize>r * <usize>cols) << 2);
     const params = <usize>r * <usize>groups;
     const keep = built && sameParams(scales, zeros, groups, r - 1, r);
-    if (keep || tableFor(scales, zeros, groups, levels, cols, nRows, r)) {
-      built = true;
-      if (!keep) for (let g = 0; g < groups; g++) {
-        const s = load<f64>(scales + ((params + <usize>g) << 3));
-        const z = load<f64>(zeros + ((params + <usize>g) << 3));
-        const t = table + (<usize>(g * levels) << 2);
-        for (let q = 0; q < levels; q++) store<f32>(t + (<usize>q << 2), value(q, s, z, formula, dtype));
-      }
+    built = keep || tableFor(scales, zeros, groups, levels, cols, nRows, r);
+    if (built) {
+      if (!keep) fillRowTable<f32>(table, scales, zeros, r, groups, levels, formula, dtype);
       for (let k = 0; k < cols; k++) {
         const at = load<i32>(group + (<usize>k << 2)) * levels + <i32>load<u8>(c + <usize>k);
         store<f32>(o + (<usize>k << 2), load<f32>(table + (<usize>at << 2)));
       }
     } else {
-      built = false;
       for (let k = 0; k < cols; k++) {
         const g = params + <usize>load<i32>(group + (<usize>k << 2));
         const q = <i32>load<u8>(c + <usize>k);
@@ -177,14 +190,9 @@ export function countCodeRows(
     const c = codes + <usize>r * <usize>cols;
     const params = <usize>r * <usize>groups;
     const keep = built && sameParams(scales, zeros, groups, r - 1, r);
-    if (keep || tableFor(scales, zeros, groups, levels, cols, nRows, r)) {
-      built = true;
-      if (!keep) for (let g = 0; g < groups; g++) {
-        const s = load<f64>(scales + ((params + <usize>g) << 3));
-        const z = load<f64>(zeros + ((params + <usize>g) << 3));
-        const t = table + (<usize>(g * levels) << 1);
-        for (let q = 0; q < levels; q++) store<u16>(t + (<usize>q << 1), <u16>patternOf(value(q, s, z, formula, dtype), dtype));
-      }
+    built = keep || tableFor(scales, zeros, groups, levels, cols, nRows, r);
+    if (built) {
+      if (!keep) fillRowTable<u16>(table, scales, zeros, r, groups, levels, formula, dtype);
       let k = 0;
       for (; k + 1 < cols; k += 2) {
         const a = load<i32>(group + (<usize>k << 2)) * levels + <i32>load<u8>(c + <usize>k);
@@ -200,7 +208,6 @@ export function countCodeRows(
         store<i32>(pa, load<i32>(pa) + 1);
       }
     } else {
-      built = false;
       for (let k = 0; k < cols; k++) {
         const g = params + <usize>load<i32>(group + (<usize>k << 2));
         const q = <i32>load<u8>(c + <usize>k);

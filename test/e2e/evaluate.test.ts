@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { start, runCommand, quickOpen, webview, shot, endEachTest, setTheme, ROOT, type Session } from './harness.ts';
+import { start, runCommand, quickOpen, webview, webviewFocused, shot, endEachTest, setTheme, ROOT, type Session } from './harness.ts';
 import { existsSync } from 'node:fs';
 
 // (the E2E tests run on Node's type stripping: the project's sources are reached through tsx or dist/cli.js)
@@ -41,6 +41,13 @@ after(() => dir && rmSync(dir, { recursive: true, force: true }));
 endEachTest('evaluate', () => s);
 
 const quickInput = () => s.page.locator('.quick-input-widget .quick-input-box input');
+/** Types `value` into the input box titled `title` once it shows, and confirms it. */
+async function answer(title: string, value: string): Promise<void> {
+  await s.page.locator('.quick-input-widget .quick-input-title', { hasText: title }).waitFor({ timeout: 30_000 });
+  await quickInput().fill(value);
+  await s.page.keyboard.press('Enter');
+}
+
 const quickRow = (text: string) => s.page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first();
 
 test('Evaluate on Outputs… from the palette: Q4_0 against its F32 source, the report opens', { skip }, async () => {
@@ -48,13 +55,14 @@ test('Evaluate on Outputs… from the palette: Q4_0 against its F32 source, the 
     await quickOpen(s.page, name);
     await webview(s.page).locator('body[data-ready="true"]').waitFor({ timeout: 60_000 });
   }
+  // the focus moves into the webview a moment after it opens, and would close a quick pick opened before that
+  await webviewFocused(s.page);
   await runCommand(s.page, 'Quant Lens: Evaluate on Outputs…');
   await quickRow('tiny-F32.gguf').click();
   await quickRow('Bundled sample text').click();
-  await quickInput().fill('64');
-  await s.page.keyboard.press('Enter');
-  await quickInput().fill('4');
-  await s.page.keyboard.press('Enter');
+  // each input box by its title: typing before the next box has replaced the previous one would go to the old one
+  await answer('Context size', '64');
+  await answer('Chunks to evaluate', '4');
   const lines = s.page.locator('.editor-instance .view-lines').last();
   await lines.getByText('Output evaluation').first().waitFor({ timeout: 180_000 });
   const text = (await lines.innerText()).replace(/\u00a0/g, ' ');

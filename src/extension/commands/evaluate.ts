@@ -11,6 +11,7 @@ import { folderOfModel, modelName } from '../modelUri.ts';
 import { evalChildScript, runEvalJob, runtimeStatus } from '../../node/evalClient.ts';
 import { SAMPLE_TEXT, SAMPLE_TEXT_SOURCE } from '../../core/eval/sampleText.ts';
 import { evalMarkdown } from '../../core/eval/evalReport.ts';
+import { QuickFlow } from './quickFlow.ts';
 
 const VIEW_TYPE = 'quantLens.modelEditor';
 
@@ -24,25 +25,23 @@ function otherOpenModels(uri: vscode.Uri): vscode.Uri[] {
   return [...seen.values()];
 }
 
-async function pickReference(uri: vscode.Uri): Promise<string | undefined> {
+async function pickReference(flow: QuickFlow, uri: vscode.Uri): Promise<string | undefined> {
   const browse = { label: '$(folder-opened) Choose a model file…', uri: undefined as vscode.Uri | undefined };
   const items = [
     ...otherOpenModels(uri).map((u) => ({ label: modelName(u), description: u.fsPath, uri: u as vscode.Uri | undefined })),
     browse,
   ];
-  const picked = await vscode.window.showQuickPick(items, {
-    title: `Evaluate ${modelName(uri)}: the reference (its source, or any model with the same vocabulary)`,
-  });
+  const picked = await flow.pick(`Evaluate ${modelName(uri)}: the reference (its source, or any model with the same vocabulary)`, items);
   if (!picked) return undefined;
   if (picked.uri) return picked.uri.fsPath;
   const files = await vscode.window.showOpenDialog({ filters: MODEL_FILTERS, defaultUri: folderOfModel(uri), canSelectMany: false });
   return files?.[0]?.fsPath;
 }
 
-async function pickText(uri: vscode.Uri): Promise<{ text: string; source: string } | undefined> {
+async function pickText(flow: QuickFlow, uri: vscode.Uri): Promise<{ text: string; source: string } | undefined> {
   const sample = { label: 'Bundled sample text', description: SAMPLE_TEXT_SOURCE };
   const file = { label: '$(file) Choose a text file…', description: '' };
-  const picked = await vscode.window.showQuickPick([sample, file], { title: 'Evaluate on which text?' });
+  const picked = await flow.pick('Evaluate on which text?', [sample, file]);
   if (!picked) return undefined;
   if (picked === sample) return { text: SAMPLE_TEXT, source: `bundled sample: ${SAMPLE_TEXT_SOURCE}` };
   const files = await vscode.window.showOpenDialog({
@@ -54,15 +53,16 @@ async function pickText(uri: vscode.Uri): Promise<{ text: string; source: string
   return { text: await readFile(files[0].fsPath, 'utf8'), source: files[0].fsPath };
 }
 
-async function askNumber(title: string, value: string, optional: boolean): Promise<number | null | undefined> {
-  const answer = await vscode.window.showInputBox({
-    title,
-    value,
-    validateInput: (v) =>
-      (optional && v.trim() === '') || (Number.isInteger(Number(v)) && Number(v) >= 1) ? undefined : 'a positive integer',
-  });
-  if (answer === undefined) return undefined;
-  return answer.trim() === '' ? null : Number(answer);
+/** A positive integer (null: left empty, when optional); asked again, saying why, until it is one. */
+async function askNumber(flow: QuickFlow, title: string, value: string, optional: boolean): Promise<number | null | undefined> {
+  let prompt: string | undefined;
+  for (;;) {
+    const answer = await flow.text(title, { value, prompt });
+    if (answer === undefined) return undefined;
+    if (optional && answer.trim() === '') return null;
+    if (Number.isInteger(Number(answer)) && Number(answer) >= 1) return Number(answer);
+    [value, prompt] = [answer, `${JSON.stringify(answer)} is not a positive integer`];
+  }
 }
 
 export async function evaluate(ctx: CommandContext, arg: unknown): Promise<void> {
@@ -73,14 +73,21 @@ export async function evaluate(ctx: CommandContext, arg: unknown): Promise<void>
   if (status !== true) throw new Error(status);
   const script = evalChildScript(__dirname);
   if (!script) throw new Error('dist/evalChild.js is missing from the extension');
-  const reference = await pickReference(uri);
-  if (!reference) return;
-  const text = await pickText(uri);
-  if (!text) return;
-  const contextSize = await askNumber('Context size (tokens per chunk, as llama-perplexity -c)', '512', false);
-  if (!contextSize) return;
-  const chunks = await askNumber('Chunks to evaluate (empty: all the text allows)', '', true);
-  if (chunks === undefined) return;
+  // one quick-input widget from the first step to the last (quickFlow.ts: separate pickers lose the focus to the editor)
+  const flow = new QuickFlow();
+  let reference, text, contextSize, chunks;
+  try {
+    reference = await pickReference(flow, uri);
+    if (!reference) return;
+    text = await pickText(flow, uri);
+    if (!text) return;
+    contextSize = await askNumber(flow, 'Context size (tokens per chunk, as llama-perplexity -c)', '512', false);
+    if (!contextSize) return;
+    chunks = await askNumber(flow, 'Chunks to evaluate (empty: all the text allows)', '', true);
+    if (chunks === undefined) return;
+  } finally {
+    flow.dispose();
+  }
   const result = await withJob(`Quant Lens: evaluating ${modelName(uri)} on outputs`, (progress, token) => {
     const handle = runEvalJob(
       script,

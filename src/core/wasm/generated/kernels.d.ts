@@ -11,6 +11,54 @@ declare namespace __AdaptedExports {
    */
   export function dequantize(type: number, src: number, nBlocks: number, dst: number): void;
   /**
+   * src/core/wasm/assembly/nibbleGroups/countAwqNibbles
+   * @param words `usize`
+   * @param kRows `i32`
+   * @param W `i32`
+   * @param nRows `i32`
+   * @param groupSize `i32`
+   * @param g0 `i32`
+   * @param order `u32`
+   * @param scales `usize`
+   * @param zeros `usize`
+   * @param groups `i32`
+   * @param formula `i32`
+   * @param dtype `i32`
+   * @param transposed `usize`
+   * @param counts `usize`
+   */
+  export function countAwqNibbles(words: number, kRows: number, W: number, nRows: number, groupSize: number, g0: number, order: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, transposed: number, counts: number): void;
+  /**
+   * src/core/wasm/assembly/nibbleGroups/countGptqNibbles
+   * @param words `usize`
+   * @param pRows `i32`
+   * @param nRows `i32`
+   * @param groupSize `i32`
+   * @param g0 `i32`
+   * @param scales `usize`
+   * @param zeros `usize`
+   * @param groups `i32`
+   * @param formula `i32`
+   * @param dtype `i32`
+   * @param counts `usize`
+   */
+  export function countGptqNibbles(words: number, pRows: number, nRows: number, groupSize: number, g0: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, counts: number): void;
+  /**
+   * src/core/wasm/assembly/nibbleGroups/countNibbleRows
+   * @param words `usize`
+   * @param nRows `i32`
+   * @param wordsPerRow `i32`
+   * @param cols `i32`
+   * @param groupSize `i32`
+   * @param scales `usize`
+   * @param zeros `usize`
+   * @param groups `i32`
+   * @param formula `i32`
+   * @param dtype `i32`
+   * @param counts `usize`
+   */
+  export function countNibbleRows(words: number, nRows: number, wordsPerRow: number, cols: number, groupSize: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, counts: number): void;
+  /**
    * src/core/wasm/assembly/codeTables/buildPatternTable
    * @param scales `usize`
    * @param zeros `usize`

@@ -1,5 +1,6 @@
 /**
- * The integer-code decoders in WebAssembly (src/core/wasm/assembly/codeTables.ts, in dist/kernels.wasm): the rows
+ * The integer-code decoders and counters in WebAssembly (src/core/wasm/assembly/codeTables.ts and nibbleGroups.ts,
+ * in dist/kernels.wasm): the rows
  * of a weight whose element (r, k) is its stored code read through its group's scale and zero (GPTQ, AWQ,
  * compressed-tensors) or scale and bias (MLX). The JavaScript loops of affine.ts and mlx.ts stay the reference
  * (and run while setWasmEnabled(false) holds); both give the same bits.
@@ -9,9 +10,12 @@ import type { OutputDtype } from './numeric.ts';
 
 const DTYPE_ID: Record<OutputDtype, number> = { float16: 0, bfloat16: 1, float32: 2 };
 
-/** round(s · (q − z)) once, MLX's round(round(q · s) + b), or a float code's round(codeValues[q] · s). */
-export type CodeFormula = 'zero-point' | 'mlx-bias' | 'scaled-code';
-const FORMULA_ID: Record<CodeFormula, number> = { 'zero-point': 0, 'mlx-bias': 1, 'scaled-code': 2 };
+/**
+ * round(s · (q − z)) once, MLX's round(round(q · s) + b), a float code's round(codeValues[q] · s), or HQQ's
+ * round(round(q − z) · s).
+ */
+export type CodeFormula = 'zero-point' | 'mlx-bias' | 'scaled-code' | 'hqq';
+const FORMULA_ID: Record<CodeFormula, number> = { 'zero-point': 0, 'mlx-bias': 1, 'scaled-code': 2, hqq: 3 };
 
 export interface CodeRows {
   cols: number;
@@ -70,23 +74,27 @@ export function decodeCodeRowsInWasm(w: CodeRows, src: CodeSource, r0: number, r
 
 /**
  * Adds the 16-bit patterns of rows [r0, r1)'s values (float16 or bfloat16) to counts (65536 entries), without
- * storing the values; false when the kernels are off or the output is float32. Row-major 4-bit streams in
- * contiguous groups are counted by group (countNibbleRows), the others value by value (countCodeRows).
+ * storing the values; false when the kernels are off or the output is float32. Row-major 4-bit codes in
+ * contiguous groups (words of compressed-tensors and MLX, bytes of bitsandbytes) are counted by group
+ * (countNibbleRows), the others value by value (countCodeRows).
  */
 export function countCodeRowsInWasm(w: CodeRows, src: CodeSource, r0: number, r1: number, counts: Float64Array): boolean {
   const k = wasmKernel();
   if (!k || w.dtype === 'float32') return false;
-  const groupSize = 'words' in src && src.bits === 4 && src.wordsPerRow * 8 >= w.cols ? nibbleGroupSize(w) : 0;
+  // 4-bit rows: LSB-first words, or bytes of two codes (their order within a group does not matter to a count)
+  const nibbleRows = ('words' in src && src.bits === 4 && src.wordsPerRow * 8 >= w.cols) || ('bytes' in src && !!src.highNibbles);
+  const groupSize = nibbleRows ? nibbleGroupSize(w) : 0;
   pieces(w, r0, r1, COUNT_PIECE_VALUES, (a, b) => {
     k.reset();
     const tables = k.alloc(2 * 65536 * 4);
-    if (groupSize && 'words' in src) {
+    if (groupSize && ('words' in src || 'bytes' in src)) {
       const at = stageParams(k, w, a, b);
-      const words = src.words(a, b);
-      const packed = k.alloc(words.byteLength);
-      new Uint32Array(k.memory.buffer, packed, words.length).set(words);
+      const packed = 'words' in src ? src.words(a, b) : src.bytes(a, b);
+      const words = k.alloc(packed.byteLength);
+      new Uint8Array(k.memory.buffer, words, packed.byteLength).set(new Uint8Array(packed.buffer, packed.byteOffset, packed.byteLength));
       new Int32Array(k.memory.buffer, tables, 2 * 65536).fill(0);
-      k.countNibbleRows(packed, b - a, src.wordsPerRow, w.cols, groupSize, at.scales, at.zeros, w.groups, at.formula, at.dtype, tables);
+      const wordsPerRow = 'words' in src ? src.wordsPerRow : w.cols / 8;
+      k.countNibbleRows(words, b - a, wordsPerRow, w.cols, groupSize, at.scales, at.zeros, w.groups, at.formula, at.dtype, tables);
     } else {
       const at = stage(k, w, src, a, b);
       new Int32Array(k.memory.buffer, tables, 2 * 65536).fill(0);
@@ -224,7 +232,22 @@ export function countStoredOrderInWasm(
       k.countGptqNibbles(band, b1 - b0, rows, groupSize, g0, at.scales, at.zeros, w.groups, at.formula, at.dtype, tables);
     else if (src.kind === 'gptq') k.countGptqWords(band, b0, b1 - b0, rows, src.bits, group, table, w.levels, tables);
     else if (groupSize)
-      k.countAwqNibbles(band, b1 - b0, src.W, rows, groupSize, g0, src.order, at.scales, at.zeros, w.groups, at.formula, at.dtype, transposed, tables);
+      k.countAwqNibbles(
+        band,
+        b1 - b0,
+        src.W,
+        rows,
+        groupSize,
+        g0,
+        src.order,
+        at.scales,
+        at.zeros,
+        w.groups,
+        at.formula,
+        at.dtype,
+        transposed,
+        tables,
+      );
     else k.countAwqWords(band, b0, b1 - b0, src.W, rows, src.order, group, table, w.levels, tables);
     onValues?.((b1 - b0) * valuesPerBandRow);
     // int32 counters: emptied every 64 bands (at most 2^29 values), well before 2^31
@@ -240,4 +263,49 @@ function drain(t: Int32Array, counts: Float64Array): void {
     t[i] = 0;
     t[65536 + i] = 0;
   }
+}
+
+/** HQQ 4bit_u8 along axis 1: groups (view rows) of groupSize codes, packed row j holding view rows j and j + h. */
+export interface HqqNibbles {
+  groups: number;
+  groupSize: number;
+  h: number;
+  dtype: OutputDtype;
+  /** scale and zero of each group. */
+  scales: Float64Array;
+  zeros: Float64Array;
+  /** Packed rows [j0, j1) (groupSize bytes each). */
+  packedRows(j0: number, j1: number): Uint8Array;
+}
+
+/**
+ * Adds the 16-bit patterns of every value of an HQQ weight to counts (countHqqNibbles, in bands of packed rows);
+ * false when the kernels are off, the output is float32 or the groups are not a multiple of 32 codes.
+ */
+export function countHqqInWasm(p: HqqNibbles, counts: Float64Array, onValues?: (n: number) => void, isCancelled?: () => void): boolean {
+  const k = wasmKernel();
+  if (!k || p.dtype === 'float32' || p.groupSize % 32 !== 0) return false;
+  const bandRows = Math.max(1, Math.floor((4 * BAND_WORDS) / p.groupSize));
+  k.reset();
+  const tables = k.alloc(2 * 65536 * 4);
+  const band = k.alloc(Math.min(p.h, bandRows) * p.groupSize);
+  const scales = k.alloc(p.groups * 8);
+  const zeros = k.alloc(p.groups * 8);
+  const mem = k.memory.buffer;
+  new Float64Array(mem, scales, p.groups).set(p.scales);
+  new Float64Array(mem, zeros, p.groups).set(p.zeros);
+  const t = new Int32Array(mem, tables, 2 * 65536);
+  t.fill(0);
+  for (let j0 = 0; j0 < p.h; j0 += bandRows) {
+    isCancelled?.();
+    const j1 = Math.min(p.h, j0 + bandRows);
+    new Uint8Array(mem, band, (j1 - j0) * p.groupSize).set(p.packedRows(j0, j1));
+    k.countHqqNibbles(band, j0, j1 - j0, p.groupSize, p.h, p.groups, scales, zeros, FORMULA_ID.hqq, DTYPE_ID[p.dtype], tables);
+    // at most 2^23 values a band; int32 counters emptied every 64 bands
+    if (((j1 / bandRows) & 63) === 0) drain(t, counts);
+    // view rows j (all below h) and j + h (those that exist)
+    onValues?.((j1 - j0 + Math.max(0, Math.min(j1, p.groups - p.h) - j0)) * p.groupSize);
+  }
+  drain(t, counts);
+  return true;
 }

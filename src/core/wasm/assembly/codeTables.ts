@@ -15,6 +15,7 @@ export const BF16: i32 = 1;
 export const ZERO_POINT: i32 = 0; // round(s · (q − z))
 export const MLX_BIAS: i32 = 1; // round(round(q · s) + b)
 export const SCALED_CODE: i32 = 2; // round(codeValue[q] · s)
+export const HQQ_ZERO: i32 = 3; // round(round(q − z) · s)
 
 /** The code table of SCALED_CODE (f64 per code), set by setCodeValues. */
 let codeValues: usize = 0;
@@ -22,6 +23,12 @@ let codeValues: usize = 0;
 /** The f64 code table (levels entries at ptr) the SCALED_CODE formula reads until the next call. */
 export function setCodeValues(ptr: usize): void {
   codeValues = ptr;
+}
+
+/** Where the SCALED_CODE table is (nibbleGroups.ts reads it four codes at a time). */
+@inline
+export function codeValueTable(): usize {
+  return codeValues;
 }
 
 @inline
@@ -44,6 +51,7 @@ function roundTo(x: f64, dtype: i32): f32 {
 function unrounded(q: i32, s: f64, z: f64, formula: i32, dtype: i32): f32 {
   if (formula == MLX_BIAS) return <f32>(<f64>roundTo(<f64>q * s, dtype) + z);
   if (formula == SCALED_CODE) return <f32>(load<f64>(codeValues + (<usize>q << 3)) * s);
+  if (formula == HQQ_ZERO) return <f32>(<f64>roundTo(<f64>q - z, dtype) * s);
   return <f32>(s * (<f64>q - z));
 }
 

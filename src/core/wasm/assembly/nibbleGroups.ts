@@ -1,13 +1,11 @@
 // AssemblyScript (part of dist/kernels.wasm): the value patterns of weights with 4-bit codes in contiguous groups
-// (GPTQ, AWQ GEMM, compressed-tensors and MLX int4), counted without decoding a value. A (row, group) has at most 16
-// values: its codes are counted by bit planes straight from the packed words (common/codePlanes.ts, as the Q4_K
-// pass 2 counts a sub-block's), then each code's float16 / bfloat16 pattern (codeTables.ts's codePattern, the
-// arithmetic of the decoders) is added once with its count. Groups span a multiple of 32 columns; the caller
-// (src/core/hfquant/codeTables.ts) sends other layouts to the per-value counters of codeTables.ts.
-import { codePattern, F16, MLX_BIAS, SCALED_CODE } from './codeTables';
+// (GPTQ, AWQ GEMM, compressed-tensors, MLX, bitsandbytes NF4 / FP4, HQQ), counted without decoding a value. A (row,
+// group) has at most 16 values: its codes are counted by bit planes straight from the packed words
+// (common/codePlanes.ts, as the Q4_K pass 2 counts a sub-block's), then the float16 / bfloat16 patterns of its 16
+// values are computed four at a time and each added once with its count. Groups span a multiple of 32 columns; the
+// caller (src/core/hfquant/codeTables.ts) sends other layouts to the per-value counters of codeTables.ts.
+import { codeValueTable, F16, HQQ_ZERO, MLX_BIAS, SCALED_CODE } from './codeTables';
 import { plane, planePairs, popcnt32x4 } from './common/codePlanes';
-
-const groupCounts = memory.data(16 * 4, 16);
 
 // ----------------------------------------------------------- the 16 values of a group, four lanes at a time
 // Lane-wise forms of the scalar arithmetic (common/half.ts's f32ToF16 and halfToFloat, codeTables.ts's bf16 and
@@ -61,15 +59,34 @@ function demote4(a: v128, b: v128): v128 {
   return v128.shuffle<i32>(f32x4.demote_f64x2_zero(a), f32x4.demote_f64x2_zero(b), 0, 1, 4, 5);
 }
 
-/** The values of codes qa (f64x2) and qb (f64x2) before their last rounding, as codeTables.ts's unrounded. */
+/**
+ * The values of codes q .. q + 3 before their last rounding, as codeTables.ts's unrounded: qa and qb hold the codes
+ * (q, q + 1) and (q + 2, q + 3) as f64x2.
+ */
 @inline
-function unrounded4(qa: v128, qb: v128, s: f64, z: f64, formula: i32, dtype: i32): v128 {
+function unrounded4(q: i32, qa: v128, qb: v128, s: f64, z: f64, formula: i32, dtype: i32): v128 {
   const S = f64x2.splat(s);
   const Z = f64x2.splat(z);
-  if (formula != MLX_BIAS) return demote4(f64x2.mul(S, f64x2.sub(qa, Z)), f64x2.mul(S, f64x2.sub(qb, Z)));
-  const products = patterns4(demote4(f64x2.mul(qa, S), f64x2.mul(qb, S)), dtype);
-  const a = dtype == F16 ? halfValues4(products) : i32x4.shl(products, 16);
-  return demote4(f64x2.add(f64x2.promote_low_f32x4(a), Z), f64x2.add(f64x2.promote_low_f32x4(v128.shuffle<i32>(a, a, 2, 3, 0, 1)), Z));
+  if (formula == SCALED_CODE) {
+    const at = codeValueTable() + (<usize>q << 3);
+    return demote4(f64x2.mul(v128.load(at), S), f64x2.mul(v128.load(at, 16), S));
+  }
+  if (formula == MLX_BIAS) {
+    const a = roundedValues4(demote4(f64x2.mul(qa, S), f64x2.mul(qb, S)), dtype);
+    return demote4(f64x2.add(f64x2.promote_low_f32x4(a), Z), f64x2.add(f64x2.promote_low_f32x4(v128.shuffle<i32>(a, a, 2, 3, 0, 1)), Z));
+  }
+  if (formula == HQQ_ZERO) {
+    const a = roundedValues4(demote4(f64x2.sub(qa, Z), f64x2.sub(qb, Z)), dtype);
+    return demote4(f64x2.mul(f64x2.promote_low_f32x4(a), S), f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<i32>(a, a, 2, 3, 0, 1)), S));
+  }
+  return demote4(f64x2.mul(S, f64x2.sub(qa, Z)), f64x2.mul(S, f64x2.sub(qb, Z)));
+}
+
+/** float32 lanes rounded to the output dtype, as float32 values (codeTables.ts's roundTo). */
+@inline
+function roundedValues4(x: v128, dtype: i32): v128 {
+  const p = patterns4(x, dtype);
+  return dtype == F16 ? halfValues4(p) : i32x4.shl(p, 16);
 }
 
 /** Adds the counts c (i32x4) at the patterns p (i32x4). */
@@ -90,21 +107,10 @@ function addCounts4(counts: usize, p: v128, c: v128): void {
  * pattern counts (65536) at the patterns of their values through scale s and zero (or bias) z.
  */
 function addGroup(c0: v128, c1: v128, c2: v128, c3: v128, s: f64, z: f64, formula: i32, dtype: i32, counts: usize): void {
-  if (formula == SCALED_CODE) {
-    v128.store(groupCounts, c0);
-    v128.store(groupCounts, c1, 16);
-    v128.store(groupCounts, c2, 32);
-    v128.store(groupCounts, c3, 48);
-    for (let q = 0; q < 16; q++) {
-      const p = counts + (<usize>codePattern(q, s, z, formula, dtype) << 2);
-      store<i32>(p, load<i32>(p) + load<i32>(groupCounts + (<usize>q << 2)));
-    }
-    return;
-  }
-  addCounts4(counts, patterns4(unrounded4(f64x2(0, 1), f64x2(2, 3), s, z, formula, dtype), dtype), c0);
-  addCounts4(counts, patterns4(unrounded4(f64x2(4, 5), f64x2(6, 7), s, z, formula, dtype), dtype), c1);
-  addCounts4(counts, patterns4(unrounded4(f64x2(8, 9), f64x2(10, 11), s, z, formula, dtype), dtype), c2);
-  addCounts4(counts, patterns4(unrounded4(f64x2(12, 13), f64x2(14, 15), s, z, formula, dtype), dtype), c3);
+  addCounts4(counts, patterns4(unrounded4(0, f64x2(0, 1), f64x2(2, 3), s, z, formula, dtype), dtype), c0);
+  addCounts4(counts, patterns4(unrounded4(4, f64x2(4, 5), f64x2(6, 7), s, z, formula, dtype), dtype), c1);
+  addCounts4(counts, patterns4(unrounded4(8, f64x2(8, 9), f64x2(10, 11), s, z, formula, dtype), dtype), c2);
+  addCounts4(counts, patterns4(unrounded4(12, f64x2(12, 13), f64x2(14, 15), s, z, formula, dtype), dtype), c3);
 }
 
 /** The group (s, z) of (row r, group g) and its counts, to addGroup. */
@@ -135,7 +141,7 @@ function codeCounts3(low: v128, high: v128): v128 {
 }
 
 /**
- * Compressed-tensors and MLX: nRows rows of wordsPerRow u32 words at `words`, 8 codes per word lowest first, cols
+ * Compressed-tensors, MLX and bitsandbytes: nRows rows of wordsPerRow u32 words at `words`, 8 codes per word, cols
  * (a multiple of 32) codes each, groups of groupSize columns (a multiple of 32, or cols); scales and zeros (f64)
  * of (row r, group g) at r · groups + g.
  */
@@ -268,6 +274,40 @@ export function countAwqNibbles(
         }
         addRowGroup(c0, c1, c2, c3, scales, zeros, <usize>n * <usize>groups + <usize>g, formula, dtype, counts);
       }
+    }
+  }
+}
+
+/**
+ * HQQ 4bit_u8 along axis 1 (one group of groupSize codes, a multiple of 32, per view row): nPacked packed rows of
+ * groupSize bytes from packed row `first`; packed row j holds view row j in its high nibbles and view row j + h in
+ * its low nibbles. View row i's scale and zero are at i (groups of them).
+ */
+export function countHqqNibbles(
+  packed: usize, first: i32, nPacked: i32, groupSize: i32, h: i32, groups: i32, scales: usize, zeros: usize,
+  formula: i32, dtype: i32, counts: usize,
+): void {
+  for (let j = 0; j < nPacked; j++) {
+    const row = packed + <usize>j * <usize>groupSize;
+    for (let part = 0; part < 2; part++) {
+      const i = first + j + part * h;
+      if (i >= groups) continue;
+      const top = part == 0 ? 3 : 7;
+      let c0 = i32x4.splat(0);
+      let c1 = c0;
+      let c2 = c0;
+      let c3 = c0;
+      for (let k = 0; k < groupSize; k += 32) {
+        const a = v128.load(row + <usize>k);
+        const b = v128.load(row + <usize>k, 16);
+        const low = planePairs(plane(a, b, top), plane(a, b, top - 1));
+        const high = planePairs(plane(a, b, top - 2), plane(a, b, top - 3));
+        c0 = i32x4.add(c0, codeCounts0(low, high));
+        c1 = i32x4.add(c1, codeCounts1(low, high));
+        c2 = i32x4.add(c2, codeCounts2(low, high));
+        c3 = i32x4.add(c3, codeCounts3(low, high));
+      }
+      addRowGroup(c0, c1, c2, c3, scales, zeros, <usize>i, formula, dtype, counts);
     }
   }
 }

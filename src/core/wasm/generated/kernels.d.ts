@@ -44,6 +44,21 @@ declare namespace __AdaptedExports {
    */
   export function countGptqNibbles(words: number, pRows: number, nRows: number, groupSize: number, g0: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, counts: number): void;
   /**
+   * src/core/wasm/assembly/nibbleGroups/countHqqNibbles
+   * @param packed `usize`
+   * @param first `i32`
+   * @param nPacked `i32`
+   * @param groupSize `i32`
+   * @param h `i32`
+   * @param groups `i32`
+   * @param scales `usize`
+   * @param zeros `usize`
+   * @param formula `i32`
+   * @param dtype `i32`
+   * @param counts `usize`
+   */
+  export function countHqqNibbles(packed: number, first: number, nPacked: number, groupSize: number, h: number, groups: number, scales: number, zeros: number, formula: number, dtype: number, counts: number): void;
+  /**
    * src/core/wasm/assembly/nibbleGroups/countNibbleRows
    * @param words `usize`
    * @param nRows `i32`

@@ -114,10 +114,7 @@ export const BENCH_CHECKPOINTS: { id: string; variant: string; tensors: () => Sa
   {
     id: 'bitsandbytes LLM.int8',
     variant: 'bnb-int8',
-    tensors: () => [
-      t('weight', 'I8', [N, K], bytes(randomWords((N * K) / 4, 18))),
-      t('SCB', 'F32', [N], evenly(N, 0.5, 4)),
-    ],
+    tensors: () => [t('weight', 'I8', [N, K], bytes(randomWords((N * K) / 4, 18))), t('SCB', 'F32', [N], evenly(N, 0.5, 4))],
   },
   {
     id: 'HQQ 4-bit g64',

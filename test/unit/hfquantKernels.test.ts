@@ -28,7 +28,9 @@ for (const c of writeBenchCheckpoints(DIR)) {
       const w = q.weights[0];
       assert.equal(w.error, undefined, w.error?.message);
       assert.equal(w.load(), undefined);
-      assert.ok(w.countPatterns(), 'the kernels count this weight');
+      // float32 outputs (LLM.int8) are decoded by the kernels, not counted
+      if (w.dtype === 'float32') assert.equal(w.countPatterns(), null);
+      else assert.ok(w.countPatterns(), 'the kernels count this weight');
       const rows = [0, 1, 777, 2048, 4095];
       const fast = rows.map((r) => w.decodeRows(r, r + 1));
       const fastStats = logicalWeightStats(w, { bins: 97 });

@@ -30,6 +30,8 @@ export interface CodeRows {
   zeros?: Float64Array;
   /** 'scaled-code': the value of each code (levels entries). */
   codeValues?: ArrayLike<number>;
+  /** 'scaled-code': a factor the product rounded to float32 is multiplied by, then rounded again (LLM.int8's 1/127). */
+  codeFactor?: number;
 }
 
 /**
@@ -135,7 +137,7 @@ function stageParams(k: KernelExports, w: CodeRows, r0: number, r1: number) {
   if (w.zeros) new Float64Array(mem, zeros, P).set(w.zeros.subarray(r0 * w.groups, r1 * w.groups));
   else new Float64Array(mem, zeros, P).fill(0);
   if (w.codeValues) new Float64Array(mem, codeValues, w.levels).set(w.codeValues);
-  k.setCodeValues(codeValues);
+  k.setCodeValues(codeValues, w.codeFactor ?? 1);
   return { scales, zeros, formula: FORMULA_ID[w.formula], dtype: DTYPE_ID[w.dtype] };
 }
 

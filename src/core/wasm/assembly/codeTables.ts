@@ -14,15 +14,26 @@ export const BF16: i32 = 1;
 /** Formulas. */
 export const ZERO_POINT: i32 = 0; // round(s · (q − z))
 export const MLX_BIAS: i32 = 1; // round(round(q · s) + b)
-export const SCALED_CODE: i32 = 2; // round(codeValue[q] · s)
+export const SCALED_CODE: i32 = 2; // round(codeValue[q] · s), or round(round32(codeValue[q] · s) · factor)
 export const HQQ_ZERO: i32 = 3; // round(round(q − z) · s)
 
-/** The code table of SCALED_CODE (f64 per code), set by setCodeValues. */
+/** The code table of SCALED_CODE (f64 per code) and the factor of its second product, set by setCodeValues. */
 let codeValues: usize = 0;
+let codeFactor: f64 = 1;
 
-/** The f64 code table (levels entries at ptr) the SCALED_CODE formula reads until the next call. */
-export function setCodeValues(ptr: usize): void {
+/**
+ * The f64 code table (levels entries at ptr) the SCALED_CODE formula reads until the next call, and a factor the
+ * product rounded to float32 is multiplied by and rounded again (LLM.int8's 1/127; 1 changes nothing).
+ */
+export function setCodeValues(ptr: usize, factor: f64): void {
   codeValues = ptr;
+  codeFactor = factor;
+}
+
+/** The SCALED_CODE factor (nibbleGroups.ts). */
+@inline
+export function codeValueFactor(): f64 {
+  return codeFactor;
 }
 
 /** Where the SCALED_CODE table is (nibbleGroups.ts reads it four codes at a time). */
@@ -50,7 +61,7 @@ function roundTo(x: f64, dtype: i32): f32 {
 @inline
 function unrounded(q: i32, s: f64, z: f64, formula: i32, dtype: i32): f32 {
   if (formula == MLX_BIAS) return <f32>(<f64>roundTo(<f64>q * s, dtype) + z);
-  if (formula == SCALED_CODE) return <f32>(load<f64>(codeValues + (<usize>q << 3)) * s);
+  if (formula == SCALED_CODE) return <f32>(<f64><f32>(load<f64>(codeValues + (<usize>q << 3)) * s) * codeFactor);
   if (formula == HQQ_ZERO) return <f32>(<f64>roundTo(<f64>q - z, dtype) * s);
   return <f32>(s * (<f64>q - z));
 }

@@ -4,7 +4,7 @@
 // (common/codePlanes.ts, as the Q4_K pass 2 counts a sub-block's), then the float16 / bfloat16 patterns of its 16
 // values are computed four at a time and each added once with its count. Groups span a multiple of 32 columns; the
 // caller (src/core/hfquant/codeTables.ts) sends other layouts to the per-value counters of codeTables.ts.
-import { codeValueTable, F16, HQQ_ZERO, MLX_BIAS, SCALED_CODE } from './codeTables';
+import { codeValueFactor, codeValueTable, F16, HQQ_ZERO, MLX_BIAS, SCALED_CODE } from './codeTables';
 import { plane, planePairs, popcnt32x4 } from './common/codePlanes';
 
 // ----------------------------------------------------------- the 16 values of a group, four lanes at a time
@@ -69,7 +69,9 @@ function unrounded4(q: i32, qa: v128, qb: v128, s: f64, z: f64, formula: i32, dt
   const Z = f64x2.splat(z);
   if (formula == SCALED_CODE) {
     const at = codeValueTable() + (<usize>q << 3);
-    return demote4(f64x2.mul(v128.load(at), S), f64x2.mul(v128.load(at, 16), S));
+    const a = demote4(f64x2.mul(v128.load(at), S), f64x2.mul(v128.load(at, 16), S));
+    const F = f64x2.splat(codeValueFactor());
+    return demote4(f64x2.mul(f64x2.promote_low_f32x4(a), F), f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<i32>(a, a, 2, 3, 0, 1)), F));
   }
   if (formula == MLX_BIAS) {
     const a = roundedValues4(demote4(f64x2.mul(qa, S), f64x2.mul(qb, S)), dtype);

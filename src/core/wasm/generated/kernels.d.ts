@@ -147,8 +147,9 @@ declare namespace __AdaptedExports {
   /**
    * src/core/wasm/assembly/codeTables/setCodeValues
    * @param ptr `usize`
+   * @param factor `f64`
    */
-  export function setCodeValues(ptr: number): void;
+  export function setCodeValues(ptr: number, factor: number): void;
   /**
    * src/core/wasm/assembly/codeTables/unpackColumnWords
    * @param words `usize`

@@ -303,8 +303,8 @@ export function countHqqInWasm(p: HqqNibbles, counts: Float64Array, onValues?: (
     const j1 = Math.min(p.h, j0 + bandRows);
     new Uint8Array(mem, band, (j1 - j0) * p.groupSize).set(p.packedRows(j0, j1));
     k.countHqqNibbles(band, j0, j1 - j0, p.groupSize, p.h, p.groups, scales, zeros, FORMULA_ID.hqq, DTYPE_ID[p.dtype], tables);
-    // at most 2^23 values a band; int32 counters emptied every 64 bands
-    if (((j1 / bandRows) & 63) === 0) drain(t, counts);
+    // at most 2^23 values a band: int32 counters emptied every 64 bands
+    if (j1 < p.h && ((j1 / bandRows) & 63) === 0) drain(t, counts);
     // view rows j (all below h) and j + h (those that exist)
     onValues?.((j1 - j0 + Math.max(0, Math.min(j1, p.groups - p.h) - j0)) * p.groupSize);
   }

@@ -42,6 +42,12 @@ const t = (name: string, dtype: string, shape: number[], data: Uint8Array): Safe
   data,
 });
 
+/** A small tensor of raw bytes (bitsandbytes' quant state, HQQ's metadata): UTF-8 text or little-endian int32. */
+const text = (s: string) => new TextEncoder().encode(s);
+const int32 = (x: number) => bytes(Int32Array.of(x));
+/** n float32 values evenly spread over [lo, hi]. */
+const evenly = (n: number, lo: number, hi: number) => bytes(Float32Array.from({ length: n }, (_, i) => lo + ((hi - lo) * i) / (n - 1)));
+
 /** Each bench format: the corpus variant whose config it borrows, and its components. */
 export const BENCH_CHECKPOINTS: { id: string; variant: string; tensors: () => SafetensorsTensorOut[] }[] = [
   {
@@ -80,6 +86,62 @@ export const BENCH_CHECKPOINTS: { id: string; variant: string; tensors: () => Sa
       t('scales', 'BF16', [N, K / 64], halves(N * (K / 64), 0.001, 0.02, f32ToBf16, 9)),
       t('biases', 'BF16', [N, K / 64], halves(N * (K / 64), -0.1, 0.1, f32ToBf16, 10)),
     ],
+  },
+  {
+    id: 'bitsandbytes NF4 double-quant',
+    variant: 'bnb-nf4-dq-bf16',
+    tensors: () => {
+      const state = {
+        quant_type: 'nf4',
+        blocksize: 64,
+        dtype: 'bfloat16',
+        shape: [N, K],
+        nested_blocksize: 256,
+        nested_dtype: 'float32',
+        nested_offset: 0.06,
+      };
+      const blocks = (N * K) / 64;
+      return [
+        t('weight', 'U8', [(N * K) / 2, 1], bytes(randomWords((N * K) / 8, 13))),
+        t('weight.absmax', 'U8', [blocks], bytes(randomWords(blocks / 4, 14))),
+        t('weight.quant_map', 'F32', [16], evenly(16, -1, 1)),
+        t('weight.nested_absmax', 'F32', [blocks / 256], evenly(blocks / 256, 0.001, 0.01)),
+        t('weight.nested_quant_map', 'F32', [256], evenly(256, -1, 1)),
+        t('weight.quant_state.bitsandbytes__nf4', 'U8', [text(JSON.stringify(state)).length], text(JSON.stringify(state))),
+      ];
+    },
+  },
+  {
+    id: 'bitsandbytes LLM.int8',
+    variant: 'bnb-int8',
+    tensors: () => [t('weight', 'I8', [N, K], bytes(randomWords((N * K) / 4, 18))), t('SCB', 'F32', [N], evenly(N, 0.5, 4))],
+  },
+  {
+    id: 'HQQ 4-bit g64',
+    variant: 'hqq-4bit-g64',
+    tensors: () => {
+      const groups = (N * K) / 64;
+      const meta: [string, string, Uint8Array][] = [
+        ['axis', 'I32', int32(1)],
+        ['group_size', 'I32', int32(64)],
+        ['nbits', 'I32', int32(4)],
+        ['channel_wise', 'U8', Uint8Array.of(1)],
+        ['optimize', 'U8', Uint8Array.of(1)],
+        ['round_zero', 'U8', Uint8Array.of(1)],
+        ['quant_scale', 'U8', Uint8Array.of(0)],
+        ['quant_zero', 'U8', Uint8Array.of(0)],
+        ['view_as_float', 'U8', Uint8Array.of(0)],
+      ];
+      return [
+        t('W_q', 'U8', [groups / 2, 64], bytes(randomWords((N * K) / 8, 15))),
+        t('scale', 'BF16', [groups, 1], halves(groups, 0.001, 0.02, f32ToBf16, 16)),
+        t('zero', 'BF16', [groups, 1], halves(groups, 0, 15, f32ToBf16, 17)),
+        t('shape', 'I64', [2], bytes(BigInt64Array.from([BigInt(N), BigInt(K)]))),
+        ...meta.map(([name, dtype, data]) => t(name, dtype, [], data)),
+        t('packing', 'U8', [7], text('4bit_u8')),
+        t('compute_dtype', 'U8', [14], text('torch.bfloat16')),
+      ];
+    },
   },
   {
     id: 'FP8 E4M3 block 128',

@@ -111,6 +111,34 @@ for (const v of VARIANTS.filter((x) => !x.startsWith('gptoss'))) {
   });
 }
 
+test("gptoss-mxfp4: its one-expert experts tensors pair with the dense MLP weights of original/ and have the corpus's error", async () => {
+  const v = 'gptoss-mxfp4';
+  const exp = expected(v);
+  const opened = await openModelAndWeights(join(CORPUS, v));
+  const original = await openModel(ORIGINAL);
+  try {
+    const { pairing, tensors, uncompared } = compareModels(opened, original);
+    assert.deepEqual(uncompared, []);
+    assert.deepEqual(pairing.shapeMismatches, []);
+    const byName = new Map(tensors.map((t) => [t.name, t]));
+    for (const e of exp.weights) {
+      assert.ok(!pairing.missingInReference.includes(e.name), `${e.name} has its original (${e.original_from})`);
+      const got = byName.get(e.name);
+      assert.ok(got, `${e.name} compared`);
+      assert.equal(got.count, e.stats.count, `${e.name} count`);
+      assert.ok(relClose(got.rmse, e.vs_original.rmse), `${e.name} rmse ${got.rmse} vs ${e.vs_original.rmse}`);
+      assert.ok(relClose(got.rel_rmse, e.vs_original.rel_rmse), `${e.name} rel_rmse ${got.rel_rmse} vs ${e.vs_original.rel_rmse}`);
+      assert.equal(got.max_abs, e.vs_original.max_abs_err, `${e.name} max abs`);
+    }
+    // the dense MLP weights the experts were made of are paired, not left over
+    for (const m of ['gate_proj', 'up_proj', 'down_proj'])
+      for (const l of [0, 1]) assert.ok(!pairing.missingInModel.includes(`model.layers.${l}.mlp.${m}.weight`), `layer ${l} ${m} paired`);
+  } finally {
+    await opened.model.close();
+    await original.close();
+  }
+});
+
 test('the compared-weight detail of a logical weight: overlay, error histogram and |error| heatmap from its dequantized values', async () => {
   const v = 'gptq-v1-4bit-asym-actorder-g128';
   const e = expected(v).weights.find((x: { name: string }) => x.name === 'model.layers.0.mlp.down_proj.weight');

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSafetensorsFile, type SafetensorsTensorOut } from '../../src/core/formats/safetensorsWriter.ts';
 import { openQuantizedModel } from '../../src/core/hfquant/open.ts';
+import { logicalInfoLines } from '../../src/cli/logicalWeights.ts';
 import { f32ToF16Bits, roundBf16, roundF16 } from '../../src/core/hfquant/numeric.ts';
 import { F16_TO_F32 } from '../../src/core/quant/scalars.ts';
 import { firstBitMismatch } from '../helpers/corpus.ts';
@@ -504,6 +505,47 @@ test('config locations: text_config, compression_config, quantize_config.json, q
     'quant_config.json',
   );
   await check('modelopt-nvfp4', { 'hf_quant_config.json': readConfig('modelopt-nvfp4', 'hf_quant_config.json') }, 'hf_quant_config.json');
+});
+
+test('config.json quantization_config and quantize_config.json / quant_config.json disagreeing: a warning, and a note of every weight', async () => {
+  const check = async (v: string, configs: Record<string, object>, expected: string[]) => {
+    const q = await openQuantizedModel(variantWith(v, configs), { validate: true });
+    try {
+      assert.deepEqual(q.detection.disagreements, expected, v);
+      for (const line of expected) assert.ok(q.detection.warnings.includes(line), `${v}: a detection warning`);
+      const info = logicalInfoLines(q);
+      for (const line of expected) assert.ok(info.includes(`warning: ${line}`), `${v}: info's warning line`);
+      const exp = expectedOf(v);
+      for (const e of exp.weights.filter((x: any) => x.f32_offset !== null)) {
+        const w = q.weight(e.name)!;
+        for (const line of expected) assert.ok(w.diagnostics.includes(line), `${e.name}: listed with the note`);
+        // decoded with config.json's settings, as transformers does: still the reference's values
+        assert.equal(firstBitMismatch(w.decode(), expectedValues(v, e)), null, `${v} ${e.name}`);
+        for (const line of expected) assert.ok(w.diagnostics.includes(line), `${e.name}: the note stays once loaded`);
+      }
+      if (expected.length)
+        assert.ok(
+          info.some((l) => l === `    note: ${expected[0]}`),
+          "info's note lines",
+        );
+    } finally {
+      await q.close();
+    }
+  };
+  const gptq = 'gptq-v1-4bit-sym-g128';
+  const gq = readConfig(gptq, 'quantize_config.json');
+  await check(gptq, { 'config.json': readConfig(gptq), 'quantize_config.json': gq }, []);
+  await check(gptq, { 'config.json': readConfig(gptq), 'quantize_config.json': { ...gq, group_size: 64, desc_act: true } }, [
+    "config.json quantization_config and quantize_config.json disagree (group_size 128 vs 64, desc_act false vs true); the weights are decoded with config.json quantization_config's, as transformers reads it",
+  ]);
+  const awq = 'awq-gemm-4bit-g128';
+  await check(
+    awq,
+    { 'config.json': readConfig(awq), 'quant_config.json': { zero_point: false, q_group_size: 128, w_bit: 8, version: 'gemm' } },
+    [
+      "config.json quantization_config and quant_config.json disagree (bits 4 vs 8, zero_point true vs false); the weights are decoded with config.json quantization_config's, as transformers reads it",
+    ],
+  );
 });
 
 test('opening a folder, its index, any shard or a single file gives the same logical weights', async () => {

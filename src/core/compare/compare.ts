@@ -1,6 +1,7 @@
 /**
  * Compare a model with a reference (its source checkpoint, or another quantization): entries matched by name
- * (and by the llama.cpp <-> Hugging Face name map), reconstruction metrics per entry, streamed in bounded memory.
+ * (and by the llama.cpp <-> Hugging Face name map; a gpt-oss experts tensor of one expert with the dense MLP weights
+ * it was made of), reconstruction metrics per entry, streamed in bounded memory.
  * An entry is a value source (analysis/valueSource.ts): a tensor, or a logical weight of a quantized Hugging Face
  * checkpoint (a side opened with its hfquant view), compared by its logical name on its dequantized [out, in] values.
  */
@@ -11,7 +12,7 @@ import { valueSources, type OpenedModel } from '../hfquant/source.ts';
 import { ErrorAccumulator, type ErrorMetrics } from '../analysis/errorMetrics.ts';
 import { StatsAccumulator, type Histogram } from '../analysis/tensorStats.ts';
 import { metadataValue } from '../analysis/summary.ts';
-import { ggufToHf, hfToGguf, permutedKind, hfRowOf } from './nameMap.ts';
+import { denseExpertParts, ggufToHf, hfToGguf, permutedKind, hfRowOf } from './nameMap.ts';
 
 export interface TensorPair {
   name: string;
@@ -62,12 +63,15 @@ export function pairTensors(modelSide: CompareSide, referenceSide: CompareSide):
   const crossFormat = model.format !== reference.format;
   for (const t of valueSources(sideOf(modelSide))) {
     const mapped = crossFormat ? (model.format === 'gguf' ? ggufToHf(t.name) : hfToGguf(t.name)) : undefined;
-    const ref = refByName.get(t.name) ?? (mapped ? refByName.get(mapped) : undefined);
+    const named = refByName.get(t.name) ?? (mapped ? refByName.get(mapped) : undefined);
+    const experts = named ? undefined : denseExperts(t, refByName);
+    const ref = named ?? experts?.source;
     if (!ref) {
       missingInReference.push(t.name);
       continue;
     }
     used.add(ref.name);
+    for (const part of experts?.parts ?? []) used.add(part);
     const a = t.shape;
     const b = ref.shape;
     if (a.length !== b.length || a.some((d, i) => d !== b[i])) {
@@ -90,6 +94,43 @@ export function pairTensors(modelSide: CompareSide, referenceSide: CompareSide):
   }
   const missingInModel = refEntries.filter((t) => !used.has(t.name)).map((t) => t.name);
   return { pairs, missingInReference, missingInModel, shapeMismatches };
+}
+
+/**
+ * The reference of a gpt-oss experts tensor of one expert ([1, out, in]) in a dense checkpoint: its MLP weights
+ * (denseExpertParts), gate and up rows interleaved for gate_up_proj; undefined when they are not all there.
+ */
+function denseExperts(t: ValueSource, refByName: Map<string, ValueSource>): { source: ValueSource; parts: string[] } | undefined {
+  const dense = denseExpertParts(t.name);
+  if (!dense || t.shape.length !== 3 || t.shape[0] !== 1) return undefined;
+  if ('down' in dense) {
+    const down = refByName.get(dense.down);
+    return down && { source: { ...down, shape: [1, ...down.shape] }, parts: [down.name] };
+  }
+  const gate = refByName.get(dense.gate);
+  const up = refByName.get(dense.up);
+  if (!gate || !up || gate.shape.length !== 2 || up.shape.join() !== gate.shape.join()) return undefined;
+  const [rows, rowLength] = gate.shape;
+  const source: ValueSource = {
+    ...gate,
+    name: `${gate.name} + ${up.name} (rows interleaved)`,
+    shape: [1, 2 * rows, rowLength],
+    nElements: 2 * gate.nElements,
+    rows: 2 * rows,
+    readRows(r0, n) {
+      const out = new Float32Array(n * rowLength);
+      if (n === 0) return out;
+      const first = r0 >> 1;
+      const count = ((r0 + n - 1) >> 1) - first + 1;
+      const halves = [gate.readRows(first, count), up.readRows(first, count)];
+      for (let r = r0; r < r0 + n; r++) {
+        const from = ((r >> 1) - first) * rowLength;
+        out.set(halves[r & 1].subarray(from, from + rowLength), (r - r0) * rowLength);
+      }
+      return out;
+    },
+  };
+  return { source, parts: [gate.name, up.name] };
 }
 
 const CHUNK_WEIGHTS = 1 << 20;

@@ -1,7 +1,8 @@
 /**
  * llama.cpp <-> Hugging Face tensor names for llama-family checkpoints, and the row permutation llama.cpp's
  * converter applies to the q and k projections (it regroups each head's rows from [first half | second half]
- * to interleaved pairs, for its rotary embedding layout).
+ * to interleaved pairs, for its rotary embedding layout); gpt-oss experts tensors and the dense MLP weights of a
+ * one-expert original.
  */
 const BLOCK_MAP: [string, string][] = [
   ['attn_q', 'self_attn.q_proj'],
@@ -58,4 +59,15 @@ export function hfRowOf(r: number, headDim: number): number {
   const head = Math.floor(r / headDim);
   const rem = r % headDim;
   return head * headDim + (rem & 1) * (headDim / 2) + (rem >> 1);
+}
+
+/**
+ * The dense MLP weights a gpt-oss experts tensor of one expert is made of: `<m>.mlp.experts.down_proj` [1, H, I] is
+ * `<m>.mlp.down_proj.weight` [H, I]; `<m>.mlp.experts.gate_up_proj` [1, 2I, H] interleaves rows, row 2i being
+ * `gate_proj.weight` row i and row 2i + 1 `up_proj.weight` row i. Undefined for any other name.
+ */
+export function denseExpertParts(name: string): { down: string } | { gate: string; up: string } | undefined {
+  const m = /^(.*\.mlp)\.experts\.(gate_up_proj|down_proj)$/.exec(name);
+  if (!m) return undefined;
+  return m[2] === 'down_proj' ? { down: `${m[1]}.down_proj.weight` } : { gate: `${m[1]}.gate_proj.weight`, up: `${m[1]}.up_proj.weight` };
 }

@@ -179,6 +179,19 @@ export const BNB_INT8: FormatRow = {
       const s = floatValues(scb, ctx.reader.whole(scb));
       const C = Math.fround(1 / 127); // 7.874015718698502e-3, 0x3c010204
       const slab = rowSlabs(ctx.reader, w, K);
+      // one group per row, the int8 codes as bytes: code b is the value (b << 24) >> 24
+      const inWasm: CodeRows = {
+        cols: K,
+        groups: 1,
+        levels: 256,
+        formula: 'scaled-code',
+        dtype: 'float32',
+        group: new Int32Array(K),
+        scales: s,
+        codeValues: Float64Array.from({ length: 256 }, (_, b) => (b << 24) >> 24),
+        codeFactor: C,
+      };
+      const source: CodeSource = { bytes: (r0, r1) => slab(r0, r1) };
       return {
         ...listing,
         rows: N,
@@ -190,6 +203,7 @@ export const BNB_INT8: FormatRow = {
         codeSpans: (r, k) => [ctx.reader.span('weight', w, r * K + k, 1)],
         paramSpans: (r) => [ctx.reader.span('SCB', scb, r * 4, 4)],
         decodeRows(r0, r1, out) {
+          if (decodeCodeRowsInWasm(inWasm, source, r0, r1, out)) return;
           const b = slab(r0, r1);
           const a = new Int8Array(b.buffer, b.byteOffset, b.length);
           for (let r = r0, o = 0; r < r1; r++, o += K) {

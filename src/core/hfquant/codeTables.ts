@@ -1,5 +1,6 @@
 /**
- * The integer-code decoders in WebAssembly (src/core/wasm/assembly/codeTables.ts, in dist/kernels.wasm): the rows
+ * The integer-code decoders and counters in WebAssembly (src/core/wasm/assembly/codeTables.ts and nibbleGroups.ts,
+ * in dist/kernels.wasm): the rows
  * of a weight whose element (r, k) is its stored code read through its group's scale and zero (GPTQ, AWQ,
  * compressed-tensors) or scale and bias (MLX). The JavaScript loops of affine.ts and mlx.ts stay the reference
  * (and run while setWasmEnabled(false) holds); both give the same bits.
@@ -9,9 +10,12 @@ import type { OutputDtype } from './numeric.ts';
 
 const DTYPE_ID: Record<OutputDtype, number> = { float16: 0, bfloat16: 1, float32: 2 };
 
-/** round(s · (q − z)) once, MLX's round(round(q · s) + b), or a float code's round(codeValues[q] · s). */
-export type CodeFormula = 'zero-point' | 'mlx-bias' | 'scaled-code';
-const FORMULA_ID: Record<CodeFormula, number> = { 'zero-point': 0, 'mlx-bias': 1, 'scaled-code': 2 };
+/**
+ * round(s · (q − z)) once, MLX's round(round(q · s) + b), a float code's round(codeValues[q] · s), or HQQ's
+ * round(round(q − z) · s).
+ */
+export type CodeFormula = 'zero-point' | 'mlx-bias' | 'scaled-code' | 'hqq';
+const FORMULA_ID: Record<CodeFormula, number> = { 'zero-point': 0, 'mlx-bias': 1, 'scaled-code': 2, hqq: 3 };
 
 export interface CodeRows {
   cols: number;
@@ -26,6 +30,8 @@ export interface CodeRows {
   zeros?: Float64Array;
   /** 'scaled-code': the value of each code (levels entries). */
   codeValues?: ArrayLike<number>;
+  /** 'scaled-code': a factor the product rounded to float32 is multiplied by, then rounded again (LLM.int8's 1/127). */
+  codeFactor?: number;
 }
 
 /**
@@ -70,21 +76,69 @@ export function decodeCodeRowsInWasm(w: CodeRows, src: CodeSource, r0: number, r
 
 /**
  * Adds the 16-bit patterns of rows [r0, r1)'s values (float16 or bfloat16) to counts (65536 entries), without
- * storing the values; false when the kernels are off or the output is float32.
+ * storing the values; false when the kernels are off or the output is float32. Row-major 4-bit codes in
+ * contiguous groups (words of compressed-tensors and MLX, bytes of bitsandbytes) are counted by group
+ * (countNibbleRows), the others value by value (countCodeRows).
  */
 export function countCodeRowsInWasm(w: CodeRows, src: CodeSource, r0: number, r1: number, counts: Float64Array): boolean {
   const k = wasmKernel();
   if (!k || w.dtype === 'float32') return false;
+  // 4-bit rows: LSB-first words, or bytes of two codes (their order within a group does not matter to a count)
+  const nibbleRows = ('words' in src && src.bits === 4 && src.wordsPerRow * 8 >= w.cols) || ('bytes' in src && !!src.highNibbles);
+  const groupSize = nibbleRows ? nibbleGroupSize(w) : 0;
   pieces(w, r0, r1, COUNT_PIECE_VALUES, (a, b) => {
     k.reset();
     const tables = k.alloc(2 * 65536 * 4);
-    const at = stage(k, w, src, a, b);
-    const t = new Int32Array(k.memory.buffer, tables, 2 * 65536);
-    t.fill(0);
-    k.countCodeRows(at.codes, b - a, w.cols, at.group, at.scales, at.zeros, w.groups, w.levels, at.formula, at.dtype, at.table, tables);
-    for (let i = 0; i < 65536; i++) if (t[i] | t[65536 + i]) counts[i] += t[i] + t[65536 + i];
+    if (groupSize && ('words' in src || 'bytes' in src)) {
+      const at = stageParams(k, w, a, b);
+      const packed = 'words' in src ? src.words(a, b) : src.bytes(a, b);
+      const words = k.alloc(packed.byteLength);
+      new Uint8Array(k.memory.buffer, words, packed.byteLength).set(new Uint8Array(packed.buffer, packed.byteOffset, packed.byteLength));
+      new Int32Array(k.memory.buffer, tables, 2 * 65536).fill(0);
+      const wordsPerRow = 'words' in src ? src.wordsPerRow : w.cols / 8;
+      k.countNibbleRows(words, b - a, wordsPerRow, w.cols, groupSize, at.scales, at.zeros, w.groups, at.formula, at.dtype, tables);
+    } else {
+      const at = stage(k, w, src, a, b);
+      new Int32Array(k.memory.buffer, tables, 2 * 65536).fill(0);
+      k.countCodeRows(at.codes, b - a, w.cols, at.group, at.scales, at.zeros, w.groups, w.levels, at.formula, at.dtype, at.table, tables);
+    }
+    drain(new Int32Array(k.memory.buffer, tables, 2 * 65536), counts);
   });
   return true;
+}
+
+const groupSizes = new WeakMap<Int32Array, number>();
+
+/**
+ * The group size of a weight the nibble-group counters take (4-bit codes, column k in group ⌊k / size⌋, size and
+ * cols multiples of 32), else 0.
+ */
+function nibbleGroupSize(w: CodeRows): number {
+  if (w.levels !== 16 || w.cols % 32 !== 0) return 0;
+  let size = groupSizes.get(w.group);
+  if (size === undefined) {
+    size = w.group.indexOf(1);
+    if (size < 0) size = w.cols;
+    if (size % 32 !== 0 || Math.ceil(w.cols / size) !== w.groups) size = 0;
+    for (let c = 0; size && c < w.cols; c++) if (w.group[c] !== Math.floor(c / size)) size = 0;
+    groupSizes.set(w.group, size);
+  }
+  return size;
+}
+
+/** Allocates and fills rows [r0, r1)'s scales and zeros (zeros of 0 where the formula has none) and the code values. */
+function stageParams(k: KernelExports, w: CodeRows, r0: number, r1: number) {
+  const P = (r1 - r0) * w.groups;
+  const scales = k.alloc(P * 8);
+  const zeros = k.alloc(P * 8);
+  const codeValues = w.codeValues ? k.alloc(w.levels * 8) : 0;
+  const mem = k.memory.buffer;
+  new Float64Array(mem, scales, P).set(w.scales.subarray(r0 * w.groups, r1 * w.groups));
+  if (w.zeros) new Float64Array(mem, zeros, P).set(w.zeros.subarray(r0 * w.groups, r1 * w.groups));
+  else new Float64Array(mem, zeros, P).fill(0);
+  if (w.codeValues) new Float64Array(mem, codeValues, w.levels).set(w.codeValues);
+  k.setCodeValues(codeValues, w.codeFactor ?? 1);
+  return { scales, zeros, formula: FORMULA_ID[w.formula], dtype: DTYPE_ID[w.dtype] };
 }
 
 /**
@@ -95,25 +149,18 @@ export function countCodeRowsInWasm(w: CodeRows, src: CodeSource, r0: number, r1
 function stage(k: KernelExports, w: CodeRows, src: CodeSource, r0: number, r1: number) {
   const R = r1 - r0;
   const n = R * w.cols;
-  const P = R * w.groups;
   const columns = 'interleaved' in src ? src.interleaved(r0, r1) : undefined;
   const words = 'words' in src ? src.words(r0, r1) : 'columnWords' in src ? src.columnWords(r0, r1) : columns?.words;
   const bytes = 'bytes' in src ? src.bytes(r0, r1) : undefined;
   const codes = k.alloc(n);
   const nibbles = bytes && 'highNibbles' in src && src.highNibbles ? k.alloc(bytes.length) : 0;
   const group = k.alloc(w.cols * 4);
-  const scales = k.alloc(P * 8);
-  const zeros = k.alloc(P * 8);
   const table = k.alloc(w.groups * w.levels * 4);
   const packed = words ? k.alloc(words.byteLength) : 0;
-  const codeValues = w.codeValues ? k.alloc(w.levels * 8) : 0;
+  const params = stageParams(k, w, r0, r1);
   const mem = k.memory.buffer;
   new Int32Array(mem, group, w.cols).set(w.group);
-  new Float64Array(mem, scales, P).set(w.scales.subarray(r0 * w.groups, r1 * w.groups));
-  if (w.zeros) new Float64Array(mem, zeros, P).set(w.zeros.subarray(r0 * w.groups, r1 * w.groups));
   if (words) new Uint32Array(mem, packed, words.length).set(words);
-  if (w.codeValues) new Float64Array(mem, codeValues, w.levels).set(w.codeValues);
-  k.setCodeValues(codeValues);
   if (nibbles) {
     new Uint8Array(mem, nibbles, bytes!.length).set(bytes!);
     k.unpackHighNibbles(nibbles, n, codes);
@@ -122,7 +169,7 @@ function stage(k: KernelExports, w: CodeRows, src: CodeSource, r0: number, r1: n
   else if ('columnWords' in src) k.unpackColumnWords(packed, src.packedRows, R, w.cols, src.bits, codes);
   else if (columns && 'interleaved' in src) k.unpackInterleavedColumns(packed, w.cols, columns.Wd, columns.c0, r0, r1, src.shifts, codes);
   else if ('fill' in src) src.fill(r0, r1, new Uint8Array(mem, codes, n));
-  return { codes, group, scales, zeros, table, formula: FORMULA_ID[w.formula], dtype: DTYPE_ID[w.dtype] };
+  return { codes, group, table, ...params };
 }
 
 /**
@@ -135,14 +182,16 @@ export type StoredOrder =
   | { kind: 'gptq'; packedRows: number; bits: number; band(p0: number, p1: number): Uint32Array }
   | { kind: 'awq'; inputs: number; W: number; order: number; band(k0: number, k1: number): Uint32Array };
 
-/** The (group, row, code) pattern table of the stored-order counters stays below this (else rows are decoded). */
+/** The (group, row, code) pattern table of the per-value stored-order counters stays below this (else rows are decoded). */
 const MAX_PATTERN_TABLE_BYTES = 32 << 20;
 /** Words per band read. */
 const BAND_WORDS = 1 << 20;
 
 /**
  * Adds the 16-bit patterns of every value of a weight of `rows` rows to counts, reading its words in stored order;
- * false when the kernels are off, the output is float32, or the table would be too large. onValues(n) after each band.
+ * false when the kernels are off, the output is float32, or the table would be too large. onValues(n) after each
+ * band. 4-bit codes in contiguous groups are counted by group (countGptqNibbles, countAwqNibbles, in bands of
+ * whole groups), the others value by value through a table of every (group, row, code) pattern.
  */
 export function countStoredOrderInWasm(
   w: CodeRows,
@@ -153,25 +202,26 @@ export function countStoredOrderInWasm(
   isCancelled?: () => void,
 ): boolean {
   const k = wasmKernel();
-  const tableBytes = rows * w.groups * w.levels * 2;
-  if (!k || w.dtype === 'float32' || tableBytes > MAX_PATTERN_TABLE_BYTES || !w.zeros) return false;
+  if (!k || w.dtype === 'float32' || !w.zeros) return false;
+  const groupSize = src.kind === 'awq' || src.bits === 4 ? nibbleGroupSize(w) : 0;
+  const tableBytes = groupSize ? 0 : rows * w.groups * w.levels * 2;
+  if (tableBytes > MAX_PATTERN_TABLE_BYTES) return false;
   const perBandRow = src.kind === 'gptq' ? rows : src.W;
-  const bandRows = Math.max(1, Math.floor(BAND_WORDS / perBandRow));
+  // the nibble counters take bands of whole groups: groupSize / 8 packed rows (GPTQ) or groupSize inputs (AWQ)
+  const unit = !groupSize ? 1 : src.kind === 'gptq' ? groupSize / 8 : groupSize;
+  const bandRows = unit * Math.max(1, Math.floor(BAND_WORDS / perBandRow / unit));
   const totalBandRows = src.kind === 'gptq' ? src.packedRows : src.inputs;
   const valuesPerBandRow = src.kind === 'gptq' ? rows * (32 / src.bits) : 8 * src.W;
   k.reset();
-  const P = rows * w.groups;
-  const scales = k.alloc(P * 8);
-  const zeros = k.alloc(P * 8);
-  const table = k.alloc(tableBytes);
-  const group = k.alloc(w.cols * 4);
   const tables = k.alloc(2 * 65536 * 4);
   const band = k.alloc(Math.min(totalBandRows, bandRows) * perBandRow * 4);
+  const table = k.alloc(tableBytes);
+  const group = k.alloc(w.cols * 4);
+  const transposed = k.alloc(groupSize * 4);
+  const at = stageParams(k, w, 0, rows);
   const mem = k.memory.buffer;
-  new Float64Array(mem, scales, P).set(w.scales.subarray(0, P));
-  new Float64Array(mem, zeros, P).set(w.zeros.subarray(0, P));
   new Int32Array(mem, group, w.cols).set(w.group);
-  k.buildPatternTable(scales, zeros, rows, w.groups, w.levels, FORMULA_ID[w.formula], DTYPE_ID[w.dtype], table);
+  if (!groupSize) k.buildPatternTable(at.scales, at.zeros, rows, w.groups, w.levels, at.formula, at.dtype, table);
   const t = new Int32Array(mem, tables, 2 * 65536);
   t.fill(0);
   for (let b0 = 0; b0 < totalBandRows; b0 += bandRows) {
@@ -179,7 +229,27 @@ export function countStoredOrderInWasm(
     const b1 = Math.min(totalBandRows, b0 + bandRows);
     const words = src.band(b0, b1);
     new Uint32Array(mem, band, words.length).set(words);
-    if (src.kind === 'gptq') k.countGptqWords(band, b0, b1 - b0, rows, src.bits, group, table, w.levels, tables);
+    const g0 = b0 / unit;
+    if (src.kind === 'gptq' && groupSize)
+      k.countGptqNibbles(band, b1 - b0, rows, groupSize, g0, at.scales, at.zeros, w.groups, at.formula, at.dtype, tables);
+    else if (src.kind === 'gptq') k.countGptqWords(band, b0, b1 - b0, rows, src.bits, group, table, w.levels, tables);
+    else if (groupSize)
+      k.countAwqNibbles(
+        band,
+        b1 - b0,
+        src.W,
+        rows,
+        groupSize,
+        g0,
+        src.order,
+        at.scales,
+        at.zeros,
+        w.groups,
+        at.formula,
+        at.dtype,
+        transposed,
+        tables,
+      );
     else k.countAwqWords(band, b0, b1 - b0, src.W, rows, src.order, group, table, w.levels, tables);
     onValues?.((b1 - b0) * valuesPerBandRow);
     // int32 counters: emptied every 64 bands (at most 2^29 values), well before 2^31
@@ -195,4 +265,49 @@ function drain(t: Int32Array, counts: Float64Array): void {
     t[i] = 0;
     t[65536 + i] = 0;
   }
+}
+
+/** HQQ 4bit_u8 along axis 1: groups (view rows) of groupSize codes, packed row j holding view rows j and j + h. */
+export interface HqqNibbles {
+  groups: number;
+  groupSize: number;
+  h: number;
+  dtype: OutputDtype;
+  /** scale and zero of each group. */
+  scales: Float64Array;
+  zeros: Float64Array;
+  /** Packed rows [j0, j1) (groupSize bytes each). */
+  packedRows(j0: number, j1: number): Uint8Array;
+}
+
+/**
+ * Adds the 16-bit patterns of every value of an HQQ weight to counts (countHqqNibbles, in bands of packed rows);
+ * false when the kernels are off, the output is float32 or the groups are not a multiple of 32 codes.
+ */
+export function countHqqInWasm(p: HqqNibbles, counts: Float64Array, onValues?: (n: number) => void, isCancelled?: () => void): boolean {
+  const k = wasmKernel();
+  if (!k || p.dtype === 'float32' || p.groupSize % 32 !== 0) return false;
+  const bandRows = Math.max(1, Math.floor((4 * BAND_WORDS) / p.groupSize));
+  k.reset();
+  const tables = k.alloc(2 * 65536 * 4);
+  const band = k.alloc(Math.min(p.h, bandRows) * p.groupSize);
+  const scales = k.alloc(p.groups * 8);
+  const zeros = k.alloc(p.groups * 8);
+  const mem = k.memory.buffer;
+  new Float64Array(mem, scales, p.groups).set(p.scales);
+  new Float64Array(mem, zeros, p.groups).set(p.zeros);
+  const t = new Int32Array(mem, tables, 2 * 65536);
+  t.fill(0);
+  for (let j0 = 0; j0 < p.h; j0 += bandRows) {
+    isCancelled?.();
+    const j1 = Math.min(p.h, j0 + bandRows);
+    new Uint8Array(mem, band, (j1 - j0) * p.groupSize).set(p.packedRows(j0, j1));
+    k.countHqqNibbles(band, j0, j1 - j0, p.groupSize, p.h, p.groups, scales, zeros, FORMULA_ID.hqq, DTYPE_ID[p.dtype], tables);
+    // at most 2^23 values a band: int32 counters emptied every 64 bands
+    if (j1 < p.h && ((j1 / bandRows) & 63) === 0) drain(t, counts);
+    // view rows j (all below h) and j + h (those that exist)
+    onValues?.((j1 - j0 + Math.max(0, Math.min(j1, p.groups - p.h) - j0)) * p.groupSize);
+  }
+  drain(t, counts);
+  return true;
 }

@@ -34,6 +34,26 @@ export interface QuantDetection {
   modelDtype: OutputDtype;
   /** Problems with the configuration files themselves (not fatal). */
   warnings: string[];
+  /**
+   * Where config.json's quantization_config and the quantizer's own file (quantize_config.json, quant_config.json)
+   * disagree on bits, group size, sym, desc_act or zero_point: also in warnings, and a note of every weight.
+   */
+  disagreements: string[];
+}
+
+/** The settings a checkpoint's two config files must agree on (after normalize: w_bit -> bits ...). */
+const AGREED_KEYS = ['bits', 'group_size', 'sym', 'desc_act', 'zero_point'] as const;
+
+/**
+ * The line saying how config.json's quantization_config and a quantizer's file disagree, if they do (only the
+ * settings both name count).
+ */
+function disagreement(qc: Json, source: string, other: Json, otherName: string): string | undefined {
+  const b = normalize(other);
+  const differ = AGREED_KEYS.filter((k) => qc[k] !== undefined && b[k] !== undefined && JSON.stringify(qc[k]) !== JSON.stringify(b[k]));
+  if (!differ.length) return undefined;
+  const pairs = differ.map((k) => `${k} ${showText(JSON.stringify(qc[k]))} vs ${showText(JSON.stringify(b[k]))}`);
+  return `${source} and ${otherName} disagree (${pairs.join(', ')}); the weights are decoded with ${source}'s, as transformers reads it`;
 }
 
 const METHOD_FAMILY: Record<string, Family> = {
@@ -132,11 +152,19 @@ export function detectQuantization(files: ConfigFiles, model?: Model, readWarnin
   const warnings: string[] = [...readWarnings];
   const config = parseConfig(files, 'config.json', warnings);
   const modelDtype = outputDtypeOf(config?.torch_dtype ?? config?.dtype ?? config?.text_config?.torch_dtype, 'bfloat16');
-  const base = { config, modelDtype, warnings };
+  const disagreements: string[] = [];
+  const base = { config, modelDtype, warnings, disagreements };
   const found = (qc: Json, source: string, method: string | undefined): QuantDetection => {
     const m = typeof method === 'string' ? method.toLowerCase() : undefined;
     const family = m ? METHOD_FAMILY[m] : undefined;
     const d: QuantDetection = { ...base, qc: normalize(qc), source, method, family };
+    if (source.startsWith('config.json') && (family === 'gptq' || family === 'awq'))
+      for (const name of ['quantize_config.json', 'quant_config.json'] as const) {
+        const other = parseConfig(files, name, warnings);
+        const line = other && disagreement(d.qc, source, other, name);
+        if (line) disagreements.push(line);
+      }
+    warnings.push(...disagreements);
     if (m && !family) {
       if (KNOWN_UNSUPPORTED.has(m)) d.unsupportedMethod = method;
       else d.unknownMethod = method;

@@ -3,6 +3,7 @@ import { QuantLensError } from '../errors.ts';
 import { asU32, floatValues, integerValues } from './components.ts';
 import { outputDtypeOf, rounderFor } from './numeric.ts';
 import { plan, type FormatRow } from './table.ts';
+import { countHqqInWasm, type HqqNibbles } from './codeTables.ts';
 import { bad, need, prod, range, shapeText } from './checks.ts';
 
 const HQQ_META = [
@@ -109,6 +110,19 @@ export const HQQ: FormatRow = {
         return ((words ? words[pr * viewCols + j] : buf[pr * viewCols + j]) >>> shift) & mask;
       };
       const lut = new Float32Array(mask + 1);
+      // 4-bit groups along axis 1 are counted in WebAssembly (one group per view row)
+      const nibbles: HqqNibbles | undefined =
+        axis === 1 && packing === '4bit_u8'
+          ? {
+              groups: M,
+              groupSize: gs,
+              h,
+              dtype: listing.dtype,
+              scales: s,
+              zeros: z,
+              packedRows: (j0, j1) => ctx.reader.range(wq, j0 * rowStride, (j1 - j0) * rowStride),
+            }
+          : undefined;
       const viewOf = (f: number) => (axis === 1 ? [Math.floor(f / gs), f % gs] : [Math.floor(f / M), f % M]);
       return {
         ...listing,
@@ -136,6 +150,9 @@ export const HQQ: FormatRow = {
           const e = sc.nbytes / sc.nElements;
           return [ctx.reader.span('scale', sc, idx * e, e), ctx.reader.span('zero', zt, idx * e, e)];
         },
+        // no row-range counter: the whole weight or nothing
+        countPatterns: () => false,
+        countAllPatterns: (counts, onValues, checkCancelled) => !!nibbles && countHqqInWasm(nibbles, counts, onValues, checkCancelled),
         decodeRows(r0, r1, out) {
           const f0 = r0 * cols;
           const f1 = r1 * cols;

@@ -234,7 +234,8 @@ function makeWeight(
     roles,
     decodable: !!listed.plan,
     error: listed.error,
-    diagnostics: [...(listed.plan?.diagnostics ?? [])], // the header-level ones; load() completes them
+    // the config files' disagreements and the header-level ones; load() completes them
+    diagnostics: [...detection.disagreements, ...(listed.plan?.diagnostics ?? [])],
     loaded: !listed.plan,
     rows: cols ? nElements / cols : 0,
     cols,
@@ -251,7 +252,7 @@ function makeWeight(
           return e;
         }
         w.scheme = kernel.scheme;
-        w.diagnostics.splice(0, w.diagnostics.length, ...kernel.diagnostics);
+        w.diagnostics.splice(0, w.diagnostics.length, ...detection.disagreements, ...kernel.diagnostics);
         w.loaded = true;
       }
       cache.touch(entry);

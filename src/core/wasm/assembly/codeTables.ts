@@ -8,20 +8,38 @@
 import { f32ToF16, halfToFloat } from './common/half';
 
 /** Output dtypes, as src/core/hfquant/codeTables.ts numbers them. */
-const F16: i32 = 0;
-const BF16: i32 = 1;
+export const F16: i32 = 0;
+export const BF16: i32 = 1;
 
 /** Formulas. */
-const ZERO_POINT: i32 = 0; // round(s · (q − z))
-const MLX_BIAS: i32 = 1; // round(round(q · s) + b)
-const SCALED_CODE: i32 = 2; // round(codeValue[q] · s)
+export const ZERO_POINT: i32 = 0; // round(s · (q − z))
+export const MLX_BIAS: i32 = 1; // round(round(q · s) + b)
+export const SCALED_CODE: i32 = 2; // round(codeValue[q] · s), or round(round32(codeValue[q] · s) · factor)
+export const HQQ_ZERO: i32 = 3; // round(round(q − z) · s)
 
-/** The code table of SCALED_CODE (f64 per code), set by setCodeValues. */
+/** The code table of SCALED_CODE (f64 per code) and the factor of its second product, set by setCodeValues. */
 let codeValues: usize = 0;
+let codeFactor: f64 = 1;
 
-/** The f64 code table (levels entries at ptr) the SCALED_CODE formula reads until the next call. */
-export function setCodeValues(ptr: usize): void {
+/**
+ * The f64 code table (levels entries at ptr) the SCALED_CODE formula reads until the next call, and a factor the
+ * product rounded to float32 is multiplied by and rounded again (LLM.int8's 1/127; 1 changes nothing).
+ */
+export function setCodeValues(ptr: usize, factor: f64): void {
   codeValues = ptr;
+  codeFactor = factor;
+}
+
+/** The SCALED_CODE factor (nibbleGroups.ts). */
+@inline
+export function codeValueFactor(): f64 {
+  return codeFactor;
+}
+
+/** Where the SCALED_CODE table is (nibbleGroups.ts reads it four codes at a time). */
+@inline
+export function codeValueTable(): usize {
+  return codeValues;
 }
 
 @inline
@@ -39,11 +57,25 @@ function roundTo(x: f64, dtype: i32): f32 {
   return y;
 }
 
+/** Code q's value before its last rounding to the output dtype, in float32. */
+@inline
+function unrounded(q: i32, s: f64, z: f64, formula: i32, dtype: i32): f32 {
+  if (formula == MLX_BIAS) return <f32>(<f64>roundTo(<f64>q * s, dtype) + z);
+  if (formula == SCALED_CODE) return <f32>(<f64><f32>(load<f64>(codeValues + (<usize>q << 3)) * s) * codeFactor);
+  if (formula == HQQ_ZERO) return <f32>(<f64>roundTo(<f64>q - z, dtype) * s);
+  return <f32>(s * (<f64>q - z));
+}
+
 @inline
 function value(q: i32, s: f64, z: f64, formula: i32, dtype: i32): f32 {
-  if (formula == MLX_BIAS) return roundTo(<f64>roundTo(<f64>q * s, dtype) + z, dtype);
-  if (formula == SCALED_CODE) return roundTo(<f64><f32>(load<f64>(codeValues + (<usize>q << 3)) * s), dtype);
-  return roundTo(s * (<f64>q - z), dtype);
+  return roundTo(<f64>unrounded(q, s, z, formula, dtype), dtype);
+}
+
+/** The 16-bit pattern (float16 or bfloat16) of code q's value (that of value(), converted once). */
+@inline
+export function codePattern(q: i32, s: f64, z: f64, formula: i32, dtype: i32): u32 {
+  const y = unrounded(q, s, z, formula, dtype);
+  return dtype == F16 ? f32ToF16(y) : reinterpret<u32>(bf16(y)) >>> 16;
 }
 
 /** Whether rows a and b have the same scales and zeros in every group (FP8 blocks share them over 128 rows). */
@@ -79,9 +111,8 @@ function fillRowTable<T>(table: usize, scales: usize, zeros: usize, r: i32, grou
     const z = load<f64>(zeros + ((params + <usize>g) << 3));
     const t = table + <usize>(g * levels) * sizeof<T>();
     for (let q = 0; q < levels; q++) {
-      const v = value(q, s, z, formula, dtype);
-      if (isInteger<T>()) store<u16>(t + (<usize>q << 1), <u16>patternOf(v, dtype));
-      else store<f32>(t + (<usize>q << 2), v);
+      if (isInteger<T>()) store<u16>(t + (<usize>q << 1), <u16>codePattern(q, s, z, formula, dtype));
+      else store<f32>(t + (<usize>q << 2), value(q, s, z, formula, dtype));
     }
   }
 }
@@ -170,11 +201,6 @@ export function unpackColumnWords(words: usize, P: i32, nRows: i32, cols: i32, b
   }
 }
 
-@inline
-function patternOf(v: f32, dtype: i32): u32 {
-  return dtype == F16 ? f32ToF16(v) : reinterpret<u32>(v) >>> 16;
-}
-
 /**
  * decodeCodeRows for float16 and bfloat16 outputs, counting the values' 16-bit patterns instead of storing them:
  * counts is two i32 tables of 65536 (even and odd columns, so that runs of one value do not wait on one counter),
@@ -211,8 +237,8 @@ export function countCodeRows(
       for (let k = 0; k < cols; k++) {
         const g = params + <usize>load<i32>(group + (<usize>k << 2));
         const q = <i32>load<u8>(c + <usize>k);
-        const v = value(q, load<f64>(scales + (g << 3)), load<f64>(zeros + (g << 3)), formula, dtype);
-        const p = ((k & 1) != 0 ? odd : counts) + (<usize>patternOf(v, dtype) << 2);
+        const pattern = codePattern(q, load<f64>(scales + (g << 3)), load<f64>(zeros + (g << 3)), formula, dtype);
+        const p = ((k & 1) != 0 ? odd : counts) + (<usize>pattern << 2);
         store<i32>(p, load<i32>(p) + 1);
       }
     }
@@ -257,7 +283,7 @@ export function buildPatternTable(
       const s = load<f64>(scales + (at << 3));
       const z = load<f64>(zeros + (at << 3));
       const t = table + ((<usize>g * <usize>nRows + <usize>r) * <usize>levels << 1);
-      for (let q = 0; q < levels; q++) store<u16>(t + (<usize>q << 1), <u16>patternOf(value(q, s, z, formula, dtype), dtype));
+      for (let q = 0; q < levels; q++) store<u16>(t + (<usize>q << 1), <u16>codePattern(q, s, z, formula, dtype));
     }
   }
 }

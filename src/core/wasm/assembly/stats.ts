@@ -4,6 +4,7 @@
 // counting the codes of each sub-block). Histogram bins are always exactly binOf's. Inputs live in this module's
 // memory.
 import { halfToFloat } from './common/half';
+import { plane, planePairs, popcnt32x4 } from './common/codePlanes';
 import { scaleMin } from './common/scales';
 import { decodeBlocks, iq4xsScale } from './decode';
 import { IQ4_XS_BYTES, IQ4_XS_D, IQ4_XS_QS, Q4_K_BYTES, Q4_K_D, Q4_K_DMIN, Q4_K_QS, Q4_K_SCALES, TYPE_IQ4_XS, TYPE_Q4_K } from './generated/layout';
@@ -200,26 +201,7 @@ export function secondPassF32(ptr: usize, n: i32, hist: usize): void {
 
 // -------------------------------------------------------------------- code counting (sub-blocks of 4-bit codes)
 // A sub-block of 32 weights with 4-bit codes takes at most 16 distinct values, so pass 2 counts how often each code
-// occurs and bins each distinct value once. The codes are read as four 32-bit bit planes (bit k of every code);
-// the count of code c is the popcount of the AND of the planes (or their complements) that c's bits select.
-
-/** Per-lane population count of four 32-bit words. */
-@inline
-function popcnt32x4(x: v128): v128 {
-  return i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_u(i8x16.popcnt(x))); // lanes ≤ 16: signed = unsigned
-}
-
-/** Lane l (0..3) holds the weights whose two code bits (planes a = low bit, b = high bit) spell l. */
-@inline
-function planePairs(a: u32, b: u32): v128 {
-  return v128.and(v128.xor(i32x4.splat(a), i32x4(-1, 0, -1, 0)), v128.xor(i32x4.splat(b), i32x4(-1, -1, 0, 0)));
-}
-
-/** Bit plane k of 32 codes held in the low (shift 7 − k) or high (shift 3 − k) nibbles of the bytes of a, then b. */
-@inline
-function plane(a: v128, b: v128, shift: i32): u32 {
-  return <u32>i8x16.bitmask(i16x8.shl(a, shift)) | (<u32>i8x16.bitmask(i16x8.shl(b, shift)) << 16);
-}
+// occurs (by bit planes, common/codePlanes.ts) and bins each distinct value once.
 
 /** Parameters of pass 2, set by setBins before the kernels run. */
 let bLo: f64 = 0;

@@ -11,6 +11,69 @@ declare namespace __AdaptedExports {
    */
   export function dequantize(type: number, src: number, nBlocks: number, dst: number): void;
   /**
+   * src/core/wasm/assembly/nibbleGroups/countAwqNibbles
+   * @param words `usize`
+   * @param kRows `i32`
+   * @param W `i32`
+   * @param nRows `i32`
+   * @param groupSize `i32`
+   * @param g0 `i32`
+   * @param order `u32`
+   * @param scales `usize`
+   * @param zeros `usize`
+   * @param groups `i32`
+   * @param formula `i32`
+   * @param dtype `i32`
+   * @param transposed `usize`
+   * @param counts `usize`
+   */
+  export function countAwqNibbles(words: number, kRows: number, W: number, nRows: number, groupSize: number, g0: number, order: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, transposed: number, counts: number): void;
+  /**
+   * src/core/wasm/assembly/nibbleGroups/countGptqNibbles
+   * @param words `usize`
+   * @param pRows `i32`
+   * @param nRows `i32`
+   * @param groupSize `i32`
+   * @param g0 `i32`
+   * @param scales `usize`
+   * @param zeros `usize`
+   * @param groups `i32`
+   * @param formula `i32`
+   * @param dtype `i32`
+   * @param counts `usize`
+   */
+  export function countGptqNibbles(words: number, pRows: number, nRows: number, groupSize: number, g0: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, counts: number): void;
+  /**
+   * src/core/wasm/assembly/nibbleGroups/countHqqNibbles
+   * @param packed `usize`
+   * @param first `i32`
+   * @param nPacked `i32`
+   * @param groupSize `i32`
+   * @param h `i32`
+   * @param groups `i32`
+   * @param scales `usize`
+   * @param zeros `usize`
+   * @param formula `i32`
+   * @param dtype `i32`
+   * @param counts `usize`
+   */
+  export function countHqqNibbles(packed: number, first: number, nPacked: number, groupSize: number, h: number, groups: number, scales: number, zeros: number, formula: number, dtype: number, counts: number): void;
+  /**
+   * src/core/wasm/assembly/nibbleGroups/countNibbleRows
+   * @param words `usize`
+   * @param nRows `i32`
+   * @param wordsPerRow `i32`
+   * @param cols `i32`
+   * @param groupSize `i32`
+   * @param scales `usize`
+   * @param zeros `usize`
+   * @param groups `i32`
+   * @param formula `i32`
+   * @param dtype `i32`
+   * @param counts `usize`
+   */
+  export function countNibbleRows(words: number, nRows: number, wordsPerRow: number, cols: number, groupSize: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, counts: number): void;
+  /**
    * src/core/wasm/assembly/codeTables/buildPatternTable
    * @param scales `usize`
    * @param zeros `usize`
@@ -84,8 +147,9 @@ declare namespace __AdaptedExports {
   /**
    * src/core/wasm/assembly/codeTables/setCodeValues
    * @param ptr `usize`
+   * @param factor `f64`
    */
-  export function setCodeValues(ptr: number): void;
+  export function setCodeValues(ptr: number, factor: number): void;
   /**
    * src/core/wasm/assembly/codeTables/unpackColumnWords
    * @param words `usize`

@@ -209,6 +209,21 @@ export function renderModel(m: ModelMessage): void {
   document.body.dataset.ready = 'true';
 }
 
+/**
+ * Ctrl+F / Cmd+F while the editor has the focus (VS Code hands the key to the webview, whose find widget is off):
+ * the tensor filter on the Tensors tab, else the Metadata tab's search.
+ */
+function onFindKey(e: KeyboardEvent): void {
+  if (!(e.ctrlKey || e.metaKey) || e.altKey || e.shiftKey || e.key.toLowerCase() !== 'f' || !tabs) return;
+  e.preventDefault();
+  const onTensors = (tabs as unknown as { selectedIndex: number }).selectedIndex === TAB.tensors;
+  if (!onTensors) selectTab(TAB.metadata);
+  const box = app.querySelector<HTMLElement>(onTensors ? '[data-testid="tensor-filter"]' : '[data-testid="metadata-search"]');
+  box?.focus();
+  (box?.shadowRoot?.querySelector('input') as HTMLInputElement | null)?.select();
+}
+document.addEventListener('keydown', onFindKey);
+
 export function renderOpenError(message: string, unreadable: boolean): void {
   clear(app);
   app.append(openErrorView(document.title, message, unreadable));

@@ -19,7 +19,7 @@ import type {
 import type { ModelRegistry } from './modelRegistry.ts';
 import type { HubToken } from './hubToken.ts';
 import { isRemote, modelLocation, modelName } from './modelUri.ts';
-import { findTokens } from '../core/analysis/tokenizer.ts';
+import { lookupTokens } from '../core/analysis/tokenizer.ts';
 import { readArrayPage } from '../core/formats/gguf.ts';
 import type { ArrayValue } from '../core/model.ts';
 import { oneLine } from '../core/errors.ts';
@@ -233,7 +233,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
           });
         }
         case 'findTokens':
-          if (doc.model) replyTo(m)({ type: 'tokens', query: m.query, matches: await findTokens(doc.model, m.query) });
+          if (doc.model) replyTo(m)({ type: 'tokens', ...(await lookupTokens(doc.model, m.query)) });
           return;
         case 'arrayPage': {
           const entry = doc.model?.metadata.find((e) => e.key === m.key);

@@ -18,6 +18,7 @@ import type { WhatIfRow } from '../core/analysis/whatIf.ts';
 import type { Comparison, TensorComparisonDetail } from '../core/compare/compare.ts';
 import type { GroupRecord } from '../core/hfquant/weights.ts';
 import type { WeightChecks } from './workerProtocol.ts';
+import type { TokenLookup } from '../core/analysis/tokenizer.ts';
 
 export interface TensorRow {
   name: string;
@@ -114,7 +115,8 @@ export type JobProgress =
   | { type: 'progress'; label: string; done: number; total: number; fetched?: number }
   | { type: 'jobDone' }
   | { type: 'jobError'; tensor?: string; message: string };
-type Tokens = { type: 'tokens'; query: string; matches: { id: number; text: string }[] };
+/** A token lookup (core/analysis/tokenizer.ts TokenLookup): at most 50 matches of `total`, or the problem. */
+type Tokens = { type: 'tokens' } & TokenLookup;
 /** values rendered as text: strings JSON-quoted, numbers and booleans as written */
 type ArrayPage = { type: 'arrayPage'; key: string; start: number; values: string[] };
 

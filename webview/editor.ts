@@ -219,8 +219,13 @@ function onFindKey(e: KeyboardEvent): void {
   const onTensors = (tabs as unknown as { selectedIndex: number }).selectedIndex === TAB.tensors;
   if (!onTensors) selectTab(TAB.metadata);
   const box = app.querySelector<HTMLElement>(onTensors ? '[data-testid="tensor-filter"]' : '[data-testid="metadata-search"]');
-  box?.focus();
-  (box?.shadowRoot?.querySelector('input') as HTMLInputElement | null)?.select();
+  // once the tab shows its panel (an element still hidden cannot take the focus)
+  requestAnimationFrame(() => {
+    const input = box?.shadowRoot?.querySelector('input');
+    if (!input) return box?.focus();
+    input.focus();
+    input.select();
+  });
 }
 document.addEventListener('keydown', onFindKey);
 

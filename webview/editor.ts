@@ -13,7 +13,7 @@ import { summaryView } from './summaryView.ts';
 import { metadataView } from './metadataView.ts';
 import { mapView, type MapColour } from './mapView.ts';
 import { errorsView } from './errorsView.ts';
-import { openErrorView } from './openErrorView.ts';
+import { openErrorView, truncationBanner } from './openErrorView.ts';
 
 const app = document.getElementById('app')!;
 
@@ -200,7 +200,7 @@ export function renderModel(m: ModelMessage): void {
     el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-errors' }, 'Errors'),
     el('vscode-tab-panel', {}, h('div', { 'data-testid': 'errors-panel' })),
   );
-  app.append(header, tabs);
+  app.append(header, ...(m.truncation ? [truncationBanner(m.truncation)] : []), tabs);
   quantMap = m.quantMap;
   renderMap();
   renderErrors();

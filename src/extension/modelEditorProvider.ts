@@ -152,7 +152,13 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         case 'ready': {
           const reply = replyTo(m);
           if (!doc.model) return reply({ type: 'openError', ...(doc.openError ?? { message: 'cannot open this file', unreadable: true }) });
-          return reply({ type: 'model', fileName: modelName(doc.uri), ...(await buildWebviewModel(doc.model, doc.quantized)), settings });
+          return reply({
+            type: 'model',
+            fileName: modelName(doc.uri),
+            ...(await buildWebviewModel(doc.model, doc.quantized)),
+            settings,
+            ...(doc.model.truncation ? { truncation: doc.model.truncation } : {}),
+          });
         }
         case 'selectTensor': {
           doc.cancelJobs();

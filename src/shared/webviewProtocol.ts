@@ -19,6 +19,7 @@ import type { Comparison, TensorComparisonDetail } from '../core/compare/compare
 import type { GroupRecord } from '../core/hfquant/weights.ts';
 import type { WeightChecks } from './workerProtocol.ts';
 import type { TokenLookup } from '../core/analysis/tokenizer.ts';
+import type { Truncation } from '../core/model.ts';
 
 export interface TensorRow {
   name: string;
@@ -94,6 +95,8 @@ export type ModelMessage = {
   quantMap: QuantMap;
   memory: MemoryFit;
   settings: WebviewSettings;
+  /** A GGUF file cut short, opened as far as it goes: how much is there and which tensors have no data. */
+  truncation?: Truncation;
 };
 /** `unreadable`: the file could not be read at all (missing, refused, unreachable), as opposed to read and refused. */
 type OpenError = { type: 'openError'; message: string; unreadable: boolean };

@@ -5,15 +5,29 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { start, quickOpen, webview, shot, setTheme, webviewThemed, endEachTest, CORPUS, type Session } from './harness.ts';
+import {
+  start,
+  quickOpen,
+  runCommand,
+  webview,
+  shot,
+  setTheme,
+  webviewThemed,
+  endEachTest,
+  takeConsoleErrors,
+  CORPUS,
+  type Session,
+} from './harness.ts';
 
 let s: Session;
 const MIX = 'llama-mix-Q4_K_M.gguf';
 
 interface Expected {
+  file_size: number;
+  tensor_info_end: number;
   kv: { key: string; value?: unknown; length?: number; payload_offset?: number }[];
   /** ggml's own type names: `q6_K`, `f32` (the editor writes them upper-case, `Q6_K`) */
-  tensors: { name: string; type_name: string }[];
+  tensors: { name: string; type_name: string; absolute_offset: number; nbytes: number; stats: { max: number } }[];
 }
 const expected = JSON.parse(readFileSync(join(CORPUS, 'gguf', 'llama-mix-Q4_K_M.expected.json'), 'utf8')) as Expected;
 
@@ -31,8 +45,18 @@ function vocabulary(): string[] {
   return out;
 }
 
+// a download that stopped halfway through the 10th tensor's data, and one that stopped inside the tensor infos
+const whole = readFileSync(join(CORPUS, 'gguf', MIX));
+const cutInData = expected.tensors[9].absolute_offset + Math.floor(expected.tensors[9].nbytes / 2);
+const cutInInfos = expected.tensor_info_end - 20;
+
 before(async () => {
-  s = await start({ [MIX]: join(CORPUS, 'gguf', MIX) });
+  s = await start({
+    [MIX]: join(CORPUS, 'gguf', MIX),
+    'cut-in-data.gguf': 'bytes:' + whole.subarray(0, cutInData).toString('base64'),
+    'cut-in-infos.gguf': 'bytes:' + whole.subarray(0, cutInInfos).toString('base64'),
+    'gguf-version-4.gguf': join(CORPUS, 'malformed', 'gguf-version-4.gguf'),
+  });
 });
 
 endEachTest('uxfind', () => s);
@@ -61,7 +85,9 @@ test('Ctrl+F in the editor opens the Metadata search, which filters keys and str
   await wv.locator('[data-testid="metadata-search-count"]', { hasText: `1 of ${total} keys match` }).waitFor();
   assert.deepEqual(await wv.locator('[data-testid="metadata-table"] tbody tr:visible .meta-key').allInnerTexts(), ['general.license']);
   await search.locator('input').press('Escape');
-  await wv.locator('[data-testid="metadata-search-count"]', { hasText: /^$/ }).waitFor();
+  // Escape clears the search: every key is back, and the count says nothing
+  await wv.locator('[data-testid="metadata-table"] tr[data-key="general.architecture"]').waitFor();
+  assert.equal(await count.innerText(), '');
   assert.equal(await wv.locator('[data-testid="metadata-table"] tbody tr:visible').count(), total);
 });
 
@@ -142,6 +168,58 @@ test('the tensor filter matches the type column, and block groups collapse from 
   await s.page.keyboard.press('Enter');
   await wv.locator('.row.group .group-toggle[data-group="blk.0"][aria-expanded="false"]').waitFor();
   await shot(s.page, 'uxfind-groups-dark');
+});
+
+test('a GGUF cut in its data section opens with its header, the tensors whose data is there, and how much is missing', async () => {
+  await quickOpen(s.page, 'cut-in-data.gguf');
+  const wv = webview(s.page);
+  await wv.locator('[data-testid="file-name"]', { hasText: 'cut-in-data.gguf' }).waitFor({ timeout: 60_000 });
+  const share = Math.floor((1000 * cutInData) / expected.file_size) / 10;
+  assert.equal(
+    await wv.locator('[data-testid="truncation-size"]').innerText(),
+    `file is ${cutInData.toLocaleString('en-US')} bytes, needs ${expected.file_size.toLocaleString('en-US')} (${share}% present)`,
+  );
+  assert.match(await wv.locator('[data-testid="truncation-reason"]').innerText(), /tensor blk\.0\.ffn_down\.weight .* is cut short/);
+  await wv.locator('[data-testid="tab-tensors"]').click();
+  const present = expected.tensors.filter((t) => t.absolute_offset + t.nbytes <= cutInData).map((t) => t.name);
+  assert.deepEqual(await wv.locator('.row[data-tensor]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-tensor'))), present);
+  await wv.locator('[data-testid="truncation-missing"] summary').click();
+  for (const t of expected.tensors.filter((x) => !present.includes(x.name)))
+    assert.match(await wv.locator(`[data-testid="truncation-missing"] li[data-tensor="${t.name}"]`).innerText(), /data not present$/);
+  // a tensor that is there has its statistics computed as usual
+  await wv.locator('.row[data-tensor="blk.0.attn_q.weight"]').click();
+  await wv.locator('[data-testid="detail-name"]', { hasText: 'blk.0.attn_q.weight' }).waitFor();
+  await wv.locator('canvas[data-testid="histogram"][data-drawn="true"]').waitFor({ timeout: 60_000 });
+  const attnQ = expected.tensors.find((t) => t.name === 'blk.0.attn_q.weight')!;
+  assert.equal(Number(await wv.locator('[data-testid="stat-max"]').getAttribute('data-value')), attnQ.stats.max);
+  await shot(s.page, 'uxfind-cut-in-data');
+});
+
+test('a GGUF cut in its tensor infos opens with its keys and says it needs at least so many bytes', async () => {
+  await quickOpen(s.page, 'cut-in-infos.gguf');
+  const wv = webview(s.page);
+  await wv.locator('[data-testid="file-name"]', { hasText: 'cut-in-infos.gguf' }).waitFor({ timeout: 60_000 });
+  assert.match(
+    await wv.locator('[data-testid="truncation-size"]').innerText(),
+    new RegExp(`^file is ${cutInInfos.toLocaleString('en-US')} bytes, needs at least [\\d,]+ \\(at most [\\d.]+% present\\)$`),
+  );
+  assert.equal(await wv.locator('[data-testid="tab-metadata"]').innerText(), `Metadata (${expected.kv.length})`);
+  await shot(s.page, 'uxfind-cut-in-infos');
+});
+
+test("Show as Text on a file that does not open says why in the editor's words, not with an internal URI", async () => {
+  await quickOpen(s.page, 'gguf-version-4.gguf');
+  const wv = webview(s.page);
+  await wv.locator('[data-testid="open-error"]').waitFor({ timeout: 60_000 });
+  await runCommand(s.page, 'Quant Lens: Show as Text');
+  const toast = s.page.locator('.notifications-toasts .notification-list-item', { hasText: 'cannot be shown as text' }).first();
+  await toast.waitFor({ timeout: 60_000 });
+  const text = await toast.innerText();
+  assert.match(text, /gguf-version-4\.gguf cannot be shown as text: GGUF version 4 is newer than supported/);
+  assert.doesNotMatch(text, /quantlens-dump|file:\/\//);
+  await shot(s.page, 'uxfind-show-as-text-error');
+  takeConsoleErrors(s, /cannot be shown as text|GGUF version 4/);
+  await s.page.keyboard.press('Escape');
 });
 
 for (const [theme, tag] of [

@@ -38,22 +38,21 @@ const grouped = (n: number) => n.toLocaleString('en-US');
 export function truncationBanner(t: Truncation): HTMLElement {
   const share = Math.floor((1000 * t.fileBytes) / t.neededBytes) / 10;
   const size = `file is ${grouped(t.fileBytes)} bytes, needs ${t.atLeast ? 'at least ' : ''}${grouped(t.neededBytes)} (${t.atLeast ? 'at most ' : ''}${share}% present)`;
-  const unread = t.unreadInfos ? `${t.unreadInfos} more tensor${t.unreadInfos === 1 ? '' : 's'} whose infos the file ends before` : '';
+  const parts = [
+    t.missing.length ? `data not present for ${t.missing.length} tensor${t.missing.length === 1 ? '' : 's'}` : '',
+    t.unreadInfos ? `${t.unreadInfos} more tensor${t.unreadInfos === 1 ? '' : 's'} not listed (the file ends before their infos)` : '',
+  ].filter(Boolean);
   return h(
     'div',
     { class: 'open-error truncated', role: 'alert', 'data-testid': 'truncation' },
     h('h2', { class: 'open-error-headline' }, icon('warning'), ' This file is cut short: the editor shows what could be read'),
     h('p', { 'data-testid': 'truncation-size' }, size),
     h('p', { class: 'open-error-reason', 'data-testid': 'truncation-reason' }, t.reason),
-    t.missing.length || unread
+    parts.length
       ? h(
           'details',
           { 'data-testid': 'truncation-missing' },
-          h(
-            'summary',
-            {},
-            `data not present for ${t.missing.length} tensor${t.missing.length === 1 ? '' : 's'}${unread ? ` and ${unread}` : ''}`,
-          ),
+          h('summary', {}, parts.join('; ')),
           h(
             'ul',
             {},

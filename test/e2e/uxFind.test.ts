@@ -141,7 +141,9 @@ test('the tensor filter matches the type column, and block groups collapse from 
   const wv = webview(s.page);
   await wv.locator('[data-testid="tab-tensors"]').click();
   const filter = wv.locator('vscode-textfield[data-testid="tensor-filter"] input');
-  await filter.fill('Q6_K');
+  // on the Tensors tab, Ctrl+F goes to the tensor filter
+  await s.page.keyboard.press('Control+F');
+  await s.page.keyboard.type('Q6_K');
   const q6k = expected.tensors.filter((t) => t.type_name.toUpperCase() === 'Q6_K').map((t) => t.name);
   assert.ok(q6k.length >= 3 && !q6k.some((n) => n.includes('Q6_K')));
   await wv.locator('[data-testid="table-status"]', { hasText: `${q6k.length} of ${expected.tensors.length} tensors match` }).waitFor();

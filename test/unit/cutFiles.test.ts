@@ -130,3 +130,34 @@ test('a whole file, or one broken otherwise, is not a cut file: openCutGguf leav
     (e: unknown) => (e as QuantLensError).code === 'bad-magic',
   );
 });
+
+test("the malformed corpus's cut files open as far as they go; its other broken files keep their own errors", async () => {
+  const verdicts = readJson<{ file: string; reason: string }[] | { files: { file: string; reason: string }[] }>(
+    'malformed',
+    'malformed.json',
+  );
+  const list = Array.isArray(verdicts) ? verdicts : verdicts.files;
+  const reason = (file: string) => list.find((v) => v.file === file)!.reason;
+  const data = await openCutGguf(corpusPath('malformed', 'gguf-truncated-data.gguf'));
+  assert.equal(data?.truncation?.reason, reason('gguf-truncated-data.gguf'));
+  // "the file ends 12 bytes before its end"
+  assert.equal(data.truncation.neededBytes - data.truncation.fileBytes, 12);
+  assert.deepEqual(
+    data.truncation.missing.map((t) => t.name),
+    ['b.weight'],
+  );
+  await data.close();
+  for (const file of ['gguf-truncated-kv.gguf', 'gguf-truncated-tensor-info.gguf']) {
+    const m = await openCutGguf(corpusPath('malformed', file));
+    assert.ok(m?.truncation?.atLeast, file);
+    // the corpus names the section the file ends in; the reader names the field
+    assert.match(reason(file), /^file ends inside the (key\/value|tensor info) section$/);
+    assert.match(
+      m.truncation.reason,
+      file.includes('kv') ? /^file ends inside general\.name length/ : /^file ends inside tensor b\.weight info/,
+    );
+    await m.close();
+  }
+  for (const file of ['gguf-truncated-header.gguf', 'gguf-empty-file.gguf', 'gguf-tensor-count-2pow63.gguf', 'gguf-offset-past-eof.gguf'])
+    await assert.rejects(openCutGguf(corpusPath('malformed', file)), QuantLensError, file);
+});

@@ -351,7 +351,7 @@ export async function readCutGguf(source: ByteSource, fileIndex = 0): Promise<Cu
     // the data section starts after the infos not read (each at least 32 bytes), so after the end of the file
     const unreadInfos = read.tensorCount - tensors.length;
     const infosEnd = source.size + 1 + 32 * Math.max(0, unreadInfos - 1);
-    const dataEnd = Math.max(0, ...tensors.map((t) => t.offset + t.nbytes));
+    const dataEnd = tensors.reduce((end, t) => Math.max(end, t.offset + t.nbytes), 0);
     const neededBytes = Math.ceil(infosEnd / alignment) * alignment + dataEnd;
     return { header, present: [], unreadInfos, neededBytes, atLeast: true, error };
   }
@@ -361,7 +361,7 @@ export async function readCutGguf(source: ByteSource, fileIndex = 0): Promise<Cu
   } catch (e) {
     // the infos are all read and in order: data past the end of the file is a cut file, whichever rule said so
     if (!(e instanceof QuantLensError)) throw e;
-    const neededBytes = Math.max(dataOffset, ...tensors.map((t) => t.absoluteOffset + t.nbytes));
+    const neededBytes = tensors.reduce((end, t) => Math.max(end, t.absoluteOffset + t.nbytes), dataOffset);
     if (neededBytes <= source.size) throw e;
     const present = tensors.filter((t) => t.absoluteOffset + t.nbytes <= source.size);
     return { header, present, unreadInfos: 0, neededBytes, atLeast: false, error: e };

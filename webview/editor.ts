@@ -219,13 +219,15 @@ function onFindKey(e: KeyboardEvent): void {
   const onTensors = (tabs as unknown as { selectedIndex: number }).selectedIndex === TAB.tensors;
   if (!onTensors) selectTab(TAB.metadata);
   const box = app.querySelector<HTMLElement>(onTensors ? '[data-testid="tensor-filter"]' : '[data-testid="metadata-search"]');
-  // once the tab shows its panel (an element still hidden cannot take the focus)
-  requestAnimationFrame(() => {
+  const focus = () => {
     const input = box?.shadowRoot?.querySelector('input');
     if (!input) return box?.focus();
     input.focus();
     input.select();
-  });
+  };
+  // a tab just selected shows its panel on the next frame (an element still hidden cannot take the focus)
+  if (onTensors) focus();
+  else requestAnimationFrame(focus);
 }
 document.addEventListener('keydown', onFindKey);
 

@@ -15,6 +15,7 @@ import {
   webviewThemed,
   endEachTest,
   takeConsoleErrors,
+  textContrast,
   CORPUS,
   type Session,
 } from './harness.ts';
@@ -61,6 +62,19 @@ before(async () => {
 
 endEachTest('uxfind', () => s);
 
+/**
+ * Wait until a text field of the webview holds the keyboard focus (in its shadow root, where Playwright's `:focus`
+ * selector does not look): what is typed next lands in it.
+ */
+async function focused(testId: string): Promise<void> {
+  const outer = await (await s.page.locator('iframe.webview.ready >> visible=true').elementHandle())!.contentFrame();
+  const inner = await (await outer!.locator('iframe#active-frame').elementHandle())!.contentFrame();
+  await inner!.waitForFunction(
+    (id) => document.querySelector(`vscode-textfield[data-testid="${id}"]`)?.matches(':focus-within') === true,
+    testId,
+  );
+}
+
 test('Ctrl+F in the editor opens the Metadata search, which filters keys and string values and says how many match', async () => {
   await quickOpen(s.page, MIX);
   const wv = webview(s.page);
@@ -70,6 +84,7 @@ test('Ctrl+F in the editor opens the Metadata search, which filters keys and str
   const search = wv.locator('vscode-textfield[data-testid="metadata-search"]');
   // the Metadata tab is shown and its search has the keyboard focus: what is typed next lands there
   await wv.locator('[data-testid="metadata-table"]').waitFor({ state: 'visible' });
+  await focused('metadata-search');
   await s.page.keyboard.type('head_count');
   const heads = expected.kv.filter((k) => k.key.includes('head_count')).map((k) => k.key);
   const total = expected.kv.length;
@@ -143,6 +158,7 @@ test('the tensor filter matches the type column, and block groups collapse from 
   const filter = wv.locator('vscode-textfield[data-testid="tensor-filter"] input');
   // on the Tensors tab, Ctrl+F goes to the tensor filter
   await s.page.keyboard.press('Control+F');
+  await focused('tensor-filter');
   await s.page.keyboard.type('Q6_K');
   const q6k = expected.tensors.filter((t) => t.type_name.toUpperCase() === 'Q6_K').map((t) => t.name);
   assert.ok(q6k.length >= 3 && !q6k.some((n) => n.includes('Q6_K')));
@@ -244,5 +260,14 @@ for (const [theme, tag] of [
     await shot(s.page, `uxfind-metadata-${tag}`);
     await wv.locator('vscode-textfield[data-testid="metadata-search"] input').fill('');
     await wv.locator('[data-testid="tab-tensors"]').click();
+    // the cut file's banner reads in this theme too
+    await quickOpen(s.page, 'cut-in-data.gguf');
+    const size = wv.locator('[data-testid="truncation-size"]');
+    await size.waitFor();
+    for (const line of [size, wv.locator('[data-testid="truncation-reason"]')]) {
+      const c = await textContrast(line);
+      assert.ok(c.ratio >= 4.5, `${theme}: cut-file banner text ${c.ratio.toFixed(2)} (${c.color} on ${c.background})`);
+    }
+    await shot(s.page, `uxfind-cut-in-data-${tag}`);
   });
 }

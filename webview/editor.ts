@@ -13,7 +13,7 @@ import { summaryView } from './summaryView.ts';
 import { metadataView } from './metadataView.ts';
 import { mapView, type MapColour } from './mapView.ts';
 import { errorsView } from './errorsView.ts';
-import { openErrorView } from './openErrorView.ts';
+import { openErrorView, truncationBanner } from './openErrorView.ts';
 
 const app = document.getElementById('app')!;
 
@@ -200,7 +200,7 @@ export function renderModel(m: ModelMessage): void {
     el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-errors' }, 'Errors'),
     el('vscode-tab-panel', {}, h('div', { 'data-testid': 'errors-panel' })),
   );
-  app.append(header, tabs);
+  app.append(header, ...(m.truncation ? [truncationBanner(m.truncation)] : []), tabs);
   quantMap = m.quantMap;
   renderMap();
   renderErrors();
@@ -208,6 +208,28 @@ export function renderModel(m: ModelMessage): void {
   if (saved.selected) selectTensor(saved.selected);
   document.body.dataset.ready = 'true';
 }
+
+/**
+ * Ctrl+F / Cmd+F while the editor has the focus (VS Code hands the key to the webview, whose find widget is off):
+ * the tensor filter on the Tensors tab, else the Metadata tab's search.
+ */
+function onFindKey(e: KeyboardEvent): void {
+  if (!(e.ctrlKey || e.metaKey) || e.altKey || e.shiftKey || e.key.toLowerCase() !== 'f' || !tabs) return;
+  e.preventDefault();
+  const onTensors = (tabs as unknown as { selectedIndex: number }).selectedIndex === TAB.tensors;
+  if (!onTensors) selectTab(TAB.metadata);
+  const box = app.querySelector<HTMLElement>(onTensors ? '[data-testid="tensor-filter"]' : '[data-testid="metadata-search"]');
+  const focus = () => {
+    const input = box?.shadowRoot?.querySelector('input');
+    if (!input) return box?.focus();
+    input.focus();
+    input.select();
+  };
+  // a tab just selected shows its panel on the next frame (an element still hidden cannot take the focus)
+  if (onTensors) focus();
+  else requestAnimationFrame(focus);
+}
+document.addEventListener('keydown', onFindKey);
 
 export function renderOpenError(message: string, unreadable: boolean): void {
   clear(app);

@@ -2,6 +2,7 @@
 import type { Comparison } from '../src/core/compare/compare.ts';
 import { h, el, fmt, append } from './dom.ts';
 import { errorColor } from './colours.ts';
+import { SHAPE_ORDER, shapeMismatchText } from '../src/core/compare/shapeText.ts';
 
 export function errorsView(
   comparison: Comparison | undefined,
@@ -67,11 +68,7 @@ export function errorsView(
     c.missingInReference.length ? h('p', { class: 'muted' }, `Not in the reference: ${c.missingInReference.join(', ')}`) : null,
     c.missingInModel.length ? h('p', { class: 'muted' }, `Only in the reference: ${c.missingInModel.join(', ')}`) : null,
     c.shapeMismatches.length
-      ? h(
-          'p',
-          { class: 'error-line' },
-          `Shapes differ: ${c.shapeMismatches.map((m) => `${m.name} [${m.shape}] vs [${m.referenceShape}]`).join('; ')}`,
-        )
+      ? h('p', { class: 'error-line' }, `Shapes differ (${SHAPE_ORDER}): ${c.shapeMismatches.map(shapeMismatchText).join('; ')}`)
       : null,
   ]);
   return box;

@@ -1,4 +1,5 @@
-/** What the editor shows for a file that does not open. */
+/** What the editor shows for a file that does not open, or opens only in part (cut short). */
+import type { Truncation } from '../src/core/model.ts';
 import { h, icon } from './dom.ts';
 
 /**
@@ -24,5 +25,42 @@ export function openErrorView(fileName: string, reason: string, unreadable: bool
     ),
     h('p', { class: 'open-error-reason', 'data-testid': 'open-error-reason' }, reason),
     h('p', { class: 'muted small' }, fileName),
+  );
+}
+
+/** `1,234`: byte counts in the cut-file banner. */
+const grouped = (n: number) => n.toLocaleString('en-US');
+
+/**
+ * A file cut short (a download that stopped), opened as far as it goes: how much of it is there, where it ends,
+ * and the tensors whose data is not present (the table and the views show the others).
+ */
+export function truncationBanner(t: Truncation): HTMLElement {
+  const share = Math.floor((1000 * t.fileBytes) / t.neededBytes) / 10;
+  const size = `file is ${grouped(t.fileBytes)} bytes, needs ${t.atLeast ? 'at least ' : ''}${grouped(t.neededBytes)} (${t.atLeast ? 'at most ' : ''}${share}% present)`;
+  const parts = [
+    t.missing.length ? `data not present for ${t.missing.length} tensor${t.missing.length === 1 ? '' : 's'}` : '',
+    t.unreadInfos ? `${t.unreadInfos} more tensor${t.unreadInfos === 1 ? '' : 's'} not listed (the file ends before their infos)` : '',
+  ].filter(Boolean);
+  return h(
+    'div',
+    { class: 'open-error truncated', role: 'alert', 'data-testid': 'truncation' },
+    h('h2', { class: 'open-error-headline' }, icon('warning'), ' This file is cut short: the editor shows what could be read'),
+    h('p', { 'data-testid': 'truncation-size' }, size),
+    h('p', { class: 'open-error-reason', 'data-testid': 'truncation-reason' }, t.reason),
+    parts.length
+      ? h(
+          'details',
+          { 'data-testid': 'truncation-missing' },
+          h('summary', {}, parts.join('; ')),
+          h(
+            'ul',
+            {},
+            t.missing.map((m) =>
+              h('li', { 'data-tensor': m.name }, h('code', {}, m.name), ` ${m.type}, ${grouped(m.nbytes)} bytes: data not present`),
+            ),
+          ),
+        )
+      : null,
   );
 }

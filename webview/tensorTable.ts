@@ -1,6 +1,7 @@
 /**
  * The tensor table: virtualised (only visible rows are in the DOM, so 50k rows scroll smoothly), filter by text
- * or /regex/, sort by any column, group by block, keyboard navigation (arrows, Page Up/Down, Home/End, Enter).
+ * or /regex/ (matching names and types), sort by any column, group by block (groups collapse), keyboard
+ * navigation (arrows, Page Up/Down, Home/End, Enter).
  */
 import type { TensorRow } from '../src/shared/webviewProtocol.ts';
 import { h, clear, fmt, bytes } from './dom.ts';
@@ -8,7 +9,8 @@ import { h, clear, fmt, bytes } from './dom.ts';
 const ROW_HEIGHT = 24;
 
 type SortKey = 'index' | 'name' | 'shape' | 'type' | 'bitsPerWeight' | 'nbytes' | 'offset';
-type Entry = { kind: 'tensor'; row: TensorRow; index: number } | { kind: 'group'; label: string; count: number; bytes: number };
+type Entry =
+  { kind: 'tensor'; row: TensorRow; index: number } | { kind: 'group'; label: string; count: number; bytes: number; collapsed: boolean };
 
 const COLUMNS: { key: SortKey; label: string; className: string; title?: string }[] = [
   { key: 'name', label: 'Name', className: 'col-name' },
@@ -42,6 +44,8 @@ export class TensorTable {
   private sortKey: SortKey = 'index';
   private sortDesc = false;
   private grouped = false;
+  /** Groups the user collapsed, by label: their tensors are hidden until expanded again. */
+  private readonly collapsed = new Set<string>();
   private selected: string | undefined;
   /** Tooltip text per tensor (stats, once computed). */
   private readonly tooltips = new Map<string, string>();
@@ -114,7 +118,11 @@ export class TensorTable {
     return this.entries.flatMap((e) => (e.kind === 'tensor' ? [e.row.name] : []));
   }
 
-  private matcher(): (name: string) => boolean {
+  /**
+   * The filter as a test on a row: a /regex/ searched in its name or its type (a scheme for a logical weight),
+   * or words that must each be in one of them (`Q8_0`, `attn Q6_K`, `gptq`), case-insensitive.
+   */
+  private matcher(): (row: TensorRow) => boolean {
     this.filterError = '';
     const f = this.filter.trim();
     if (!f) return () => true;
@@ -122,19 +130,30 @@ export class TensorTable {
     if (re) {
       try {
         const r = new RegExp(re[1], re[2]);
-        return (n) => r.test(n);
+        return (row) => r.test(row.name) || r.test(row.type);
       } catch (e) {
         this.filterError = `invalid regular expression: ${(e as Error).message}`;
         return () => false;
       }
     }
     const words = f.toLowerCase().split(/\s+/);
-    return (n) => words.every((w) => n.toLowerCase().includes(w));
+    return (row) => {
+      const name = row.name.toLowerCase();
+      const type = row.type.toLowerCase();
+      const format = row.logical?.format.toLowerCase() ?? '';
+      return words.every((w) => name.includes(w) || type.includes(w) || format.includes(w));
+    };
+  }
+
+  /** Collapses or expands a group of the grouped table (its header row says which, with aria-expanded). */
+  toggleGroup(label: string): void {
+    if (!this.collapsed.delete(label)) this.collapsed.add(label);
+    this.refresh();
   }
 
   refresh(): void {
     const match = this.matcher();
-    let list = this.rows.map((row, index) => ({ row, index })).filter((x) => match(x.row.name));
+    let list = this.rows.map((row, index) => ({ row, index })).filter((x) => match(x.row));
     const key = this.sortKey;
     const val = (x: { row: TensorRow; index: number }): number | string =>
       key === 'index'
@@ -155,10 +174,13 @@ export class TensorTable {
     if (this.grouped) {
       const groups = new Map<string, typeof list>();
       for (const x of list) groups.set(x.row.group || 'outside blocks', [...(groups.get(x.row.group || 'outside blocks') ?? []), x]);
-      this.entries = [...groups].flatMap(([label, items]) => [
-        { kind: 'group' as const, label, count: items.length, bytes: items.reduce((a, x) => a + x.row.nbytes, 0) },
-        ...items.map((x) => ({ kind: 'tensor' as const, ...x })),
-      ]);
+      this.entries = [...groups].flatMap(([label, items]) => {
+        const collapsed = this.collapsed.has(label);
+        return [
+          { kind: 'group' as const, label, count: items.length, bytes: items.reduce((a, x) => a + x.row.nbytes, 0), collapsed },
+          ...(collapsed ? [] : items.map((x) => ({ kind: 'tensor' as const, ...x }))),
+        ];
+      });
       list = list.slice();
     } else {
       this.entries = list.map((x) => ({ kind: 'tensor' as const, ...x }));
@@ -256,6 +278,9 @@ export class TensorTable {
   private renderRows(): void {
     const first = Math.max(0, Math.floor(this.viewport.scrollTop / ROW_HEIGHT) - 5);
     const last = Math.min(this.entries.length, Math.ceil((this.viewport.scrollTop + this.viewport.clientHeight) / ROW_HEIGHT) + 5);
+    // a group's toggle keeps the keyboard focus across re-renders (rows are rebuilt on every scroll)
+    const focused = document.activeElement as HTMLElement | null;
+    const focusedGroup = focused && this.body.contains(focused) ? focused.dataset.group : undefined;
     clear(this.body);
     this.viewport.setAttribute('aria-rowcount', String(this.entries.length + 1));
     this.viewport.removeAttribute('aria-activedescendant');
@@ -270,8 +295,25 @@ export class TensorTable {
             h(
               'div',
               { class: 'cell col-name', role: 'rowheader' },
-              h('span', { class: 'codicon codicon-symbol-namespace' }),
-              ` ${e.label}`,
+              h(
+                'button',
+                {
+                  class: 'group-toggle',
+                  type: 'button',
+                  'data-group': e.label,
+                  'aria-expanded': e.collapsed ? 'false' : 'true',
+                  title: `${e.collapsed ? 'Expand' : 'Collapse'} ${e.label}`,
+                  onclick: (ev: Event) => {
+                    ev.stopPropagation();
+                    this.toggleGroup(e.label);
+                  },
+                  // the grid's own keys (arrows, Enter) stay with the toggle while it has the focus
+                  onkeydown: (ev: Event) => ev.stopPropagation(),
+                },
+                h('span', { class: `codicon codicon-chevron-${e.collapsed ? 'right' : 'down'}`, 'aria-hidden': 'true' }),
+                h('span', { class: 'codicon codicon-symbol-namespace', 'aria-hidden': 'true' }),
+                ` ${e.label}`,
+              ),
             ),
             h(
               'div',
@@ -309,6 +351,8 @@ export class TensorTable {
       // arrow-key moves are announced: the focused grid names its selected row
       if (r.name === this.selected) this.viewport.setAttribute('aria-activedescendant', row.id);
     }
+    if (focusedGroup !== undefined)
+      [...this.body.querySelectorAll<HTMLElement>('.group-toggle')].find((b) => b.dataset.group === focusedGroup)?.focus();
   }
 
   private onKey(e: KeyboardEvent): void {

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { Model, TensorInfo } from '../core/model.ts';
-import { QuantLensError, oneLine, escapeText, showText, MAX_SHOWN } from '../core/errors.ts';
+import { QuantLensError, oneLine, cliLine, escapeText, showText, MAX_SHOWN } from '../core/errors.ts';
 import { computeTensorStats, DEFAULT_BINS, type TensorStats } from '../core/analysis/tensorStats.ts';
 import { forEachChunk } from '../core/analysis/tensorValues.ts';
 import { entryToJson, describeValue } from '../core/analysis/metadataJson.ts';
@@ -417,10 +417,10 @@ main(process.argv.slice(2)).then(
       (e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ||
       (e as { code?: string }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE'
     ) {
-      process.stderr.write(`error: ${oneLine(e)}\n${USAGE}\n`);
+      process.stderr.write(`error: ${cliLine(e)}\n${USAGE}\n`);
       process.exitCode = 1;
     } else if (e instanceof QuantLensError) {
-      process.stderr.write(`error: ${oneLine(e)}\n`);
+      process.stderr.write(`error: ${cliLine(e)}\n`);
       process.exitCode = e.code === 'usage' ? 1 : 2;
     } else {
       process.stderr.write(`error: internal error: ${oneLine(e)}\n`);

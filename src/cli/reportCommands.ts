@@ -9,6 +9,7 @@ import { openModelAndWeights } from '../core/hfquant/open.ts';
 import { statsEntries, type OpenedModel } from '../core/hfquant/source.ts';
 import { buildReport, type ReportFormat } from '../core/report/report.ts';
 import { dumpModel } from '../core/report/textDump.ts';
+import { SHAPE_ORDER, shapeMismatchText } from '../core/compare/shapeText.ts';
 
 function regex(pattern: string | undefined): RegExp | undefined {
   if (pattern === undefined) return undefined;
@@ -61,6 +62,7 @@ export async function compareCommand(file: string, ref: string, pattern: string 
             missing_in_reference: pairing.missingInReference,
             missing_in_file: pairing.missingInModel,
             shape_mismatches: pairing.shapeMismatches,
+            shape_order: SHAPE_ORDER,
           },
           null,
           1,
@@ -84,7 +86,7 @@ export async function compareCommand(file: string, ref: string, pattern: string 
     for (const n of pairing.missingInReference) process.stdout.write(`only in ${escapeText(file)}: ${showText(n)}\n`);
     for (const n of pairing.missingInModel) process.stdout.write(`only in ${escapeText(ref)}: ${showText(n)}\n`);
     for (const s of pairing.shapeMismatches)
-      process.stdout.write(`shape mismatch ${showText(s.name)}: [${s.shape}] vs [${s.referenceShape}]\n`);
+      process.stdout.write(`shape mismatch (${SHAPE_ORDER}) ${shapeMismatchText({ ...s, name: showText(s.name) })}\n`);
   });
 }
 

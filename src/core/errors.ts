@@ -155,6 +155,11 @@ export class QuantLensError extends Error {
     /** Absolute byte offset in the file where the problem was found, when it has one. */
     readonly byteOffset?: number,
     readonly file?: string,
+    /**
+     * The CLI option that supplies what is missing (`--imatrix`): the CLI adds it to the message; the editor, which
+     * has its own commands for it, shows the message alone.
+     */
+    readonly cliOption?: string,
   ) {
     super(safeMessage(message));
   }
@@ -163,4 +168,10 @@ export class QuantLensError extends Error {
 /** A one-line, escaped and bounded description of any thrown value, for UIs and the CLI. */
 export function oneLine(e: unknown): string {
   return safeMessage(e instanceof Error ? e.message : String(e));
+}
+
+/** The one line as the CLI prints it: with the option that would supply what is missing, when the error names one. */
+export function cliLine(e: unknown): string {
+  const option = e instanceof QuantLensError ? e.cliOption : undefined;
+  return option ? `${oneLine(e)} (${option})` : oneLine(e);
 }

@@ -90,5 +90,21 @@ export interface Model {
   headerEnd: number;
   metadata: MetadataEntry[];
   tensors: TensorInfo[];
+  /** A GGUF file cut short, opened as far as it goes (openCutGguf): `tensors` are those whose data is there. */
+  truncation?: Truncation;
   close(): Promise<void>;
+}
+
+/** How much of a file cut short is there (formats/openModel.ts openCutGguf). */
+export interface Truncation {
+  fileBytes: number;
+  /** Exact, or a lower bound when the file ends inside its tensor infos (`atLeast`). */
+  neededBytes: number;
+  atLeast: boolean;
+  /** Where the file ends, in the reader's words (one line). */
+  reason: string;
+  /** Tensors the header lists whose data is not in the file. */
+  missing: { name: string; type: string; shape: number[]; nbytes: number }[];
+  /** Tensor infos the file ends before: their names are not known. */
+  unreadInfos: number;
 }

@@ -487,3 +487,8 @@ export const LLAMA_FILE_TYPES: ReadonlyMap<number, string> = new Map([
   [37, 'TQ2_0'],
   [38, 'MXFP4_MOE'],
 ]);
+
+/** `general.file_type` in llama.cpp's words (`Q4_K_M`), or "file type N" for an id it does not define. */
+export function llamaFileTypeName(id: number): string {
+  return LLAMA_FILE_TYPES.get(id) ?? `file type ${id}`;
+}

@@ -306,7 +306,8 @@ async function runJob(job: EvalJob): Promise<void> {
     await send(job.kind === 'evaluate' ? await evaluate(llama, job) : await distributions(llama, job));
   } catch (e) {
     const code = e instanceof QuantLensError ? e.code : 'internal';
-    await send({ type: 'error', code, message: (e as Error).message ?? String(e) });
+    const cliOption = e instanceof QuantLensError ? e.cliOption : undefined;
+    await send({ type: 'error', code, message: (e as Error).message ?? String(e), ...(cliOption ? { cliOption } : {}) });
   }
   // the parent has the answer: leave without waiting for llama.cpp's teardown
   process.disconnect?.();

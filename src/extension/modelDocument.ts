@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { stat } from 'node:fs/promises';
-import { openModel } from '../core/formats/openModel.ts';
+import { openCutGguf, openModel } from '../core/formats/openModel.ts';
 import type { Model, TensorInfo } from '../core/model.ts';
 import { oneLine, QuantLensError } from '../core/errors.ts';
 import type { TensorStats } from '../core/analysis/tensorStats.ts';
@@ -18,6 +18,21 @@ import type { LogicalWeight } from '../core/hfquant/weights.ts';
 /** Results survive closing and reopening the same file version (path + size + mtime). */
 const resultCache = new Map<string, WorkerResult>();
 const CACHE_LIMIT = 2000;
+
+/**
+ * The model, or, for a GGUF file cut short (a download that stopped), what of it is there: its header and the
+ * tensors whose data is present (the editor says how much is missing). Other errors are thrown as openModel throws them.
+ */
+async function openModelOrWhatIsThere(location: string, remote: RemoteOptions): Promise<Model> {
+  try {
+    return await openModel(location, remote);
+  } catch (e) {
+    const cut =
+      e instanceof QuantLensError && (e.code === 'truncated' || e.code === 'bad-tensor') ? await openCutGguf(location, remote) : undefined;
+    if (!cut) throw e;
+    return cut;
+  }
+}
 
 export class ModelDocument implements vscode.CustomDocument {
   private jobs = new Set<JobHandle>();
@@ -54,7 +69,7 @@ export class ModelDocument implements vscode.CustomDocument {
         version = `${location}:${s.size}:${s.mtimeMs}`;
       }
       // a remote file's version is checked by its ETag on every read (core/io/httpByteSource.ts)
-      const model = await openModel(location, remote);
+      const model = await openModelOrWhatIsThere(location, remote);
       try {
         // config files beside it (over HTTP for a remote model) say whether it is a quantized checkpoint
         return new ModelDocument(uri, model, await quantizedViewOf(model, location, remote), undefined, version, pool);

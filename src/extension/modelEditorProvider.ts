@@ -19,7 +19,7 @@ import type {
 import type { ModelRegistry } from './modelRegistry.ts';
 import type { HubToken } from './hubToken.ts';
 import { isRemote, modelLocation, modelName } from './modelUri.ts';
-import { findTokens } from '../core/analysis/tokenizer.ts';
+import { lookupTokens } from '../core/analysis/tokenizer.ts';
 import { readArrayPage } from '../core/formats/gguf.ts';
 import type { ArrayValue } from '../core/model.ts';
 import { oneLine } from '../core/errors.ts';
@@ -152,7 +152,13 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         case 'ready': {
           const reply = replyTo(m);
           if (!doc.model) return reply({ type: 'openError', ...(doc.openError ?? { message: 'cannot open this file', unreadable: true }) });
-          return reply({ type: 'model', fileName: modelName(doc.uri), ...(await buildWebviewModel(doc.model, doc.quantized)), settings });
+          return reply({
+            type: 'model',
+            fileName: modelName(doc.uri),
+            ...(await buildWebviewModel(doc.model, doc.quantized)),
+            settings,
+            ...(doc.model.truncation ? { truncation: doc.model.truncation } : {}),
+          });
         }
         case 'selectTensor': {
           doc.cancelJobs();
@@ -233,7 +239,7 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
           });
         }
         case 'findTokens':
-          if (doc.model) replyTo(m)({ type: 'tokens', query: m.query, matches: await findTokens(doc.model, m.query) });
+          if (doc.model) replyTo(m)({ type: 'tokens', ...(await lookupTokens(doc.model, m.query)) });
           return;
         case 'arrayPage': {
           const entry = doc.model?.metadata.find((e) => e.key === m.key);

@@ -18,7 +18,8 @@ export function remoteModelUri(url: string): vscode.Uri {
 export function modelLocation(uri: vscode.Uri): string {
   if (uri.scheme !== REMOTE_SCHEME) return uri.fsPath;
   const url = new URLSearchParams(uri.query).get('url');
-  if (!url || !isUrl(url)) throw new Error(`not a remote model: ${uri.toString()}`);
+  if (!url || !isUrl(url))
+    throw new Error(`${baseName(uri.path)} was opened by a URL that is no longer in its address: open it again by URL`);
   return url;
 }
 

@@ -45,6 +45,11 @@ function describe(hit: TensorHit): {
   };
 }
 
+/** The order of the shape shown: a GGUF tensor's as ggml stores it (ne), anything else as PyTorch writes it. */
+function shapeOrder(hit: TensorHit, format: string | undefined): string {
+  return !hit.weight && format === 'gguf' ? 'ne order, row length first' : 'outermost first';
+}
+
 export class TensorHoverProvider implements vscode.HoverProvider {
   constructor(private readonly registry: ModelRegistry) {}
 
@@ -65,7 +70,7 @@ export class TensorHoverProvider implements vscode.HoverProvider {
       const d = describe(hit);
       const args = encodeURIComponent(JSON.stringify([doc.uri.toString(), d.name]));
       md.appendMarkdown(
-        `**${d.name}** · \`${d.type}\` · [${d.shape.join(' × ')}] · ${d.bitsPerWeight.toFixed(3)} bpw${writtenAs ? ` _(as ${writtenAs})_` : ''}\n\n`,
+        `**${d.name}** · \`${d.type}\` · [${d.shape.join(' × ')}] _(${shapeOrder(hit, doc.model?.format)})_ · ${d.bitsPerWeight.toFixed(3)} bpw${writtenAs ? ` _(as ${writtenAs})_` : ''}\n\n`,
       );
       if (hit.weight?.error) md.appendMarkdown(`_${hit.weight.error.message}_\n\n`);
       const s = await this.statsFor(hit, token);

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import type { WorkerPool } from '../node/workerPool.ts';
 import { dumpOutline, type DumpSymbol } from '../core/report/textDump.ts';
 import { modelLocation, modelName } from './modelUri.ts';
+import { oneLine } from '../core/errors.ts';
 
 export const DUMP_SCHEME = 'quantlens-dump';
 
@@ -18,10 +19,22 @@ export class DumpContentProvider implements vscode.TextDocumentContentProvider {
     return vscode.Uri.from({ scheme: DUMP_SCHEME, path: `/${modelName(model)}.qldump`, query: encodeURIComponent(modelLocation(model)) });
   }
 
+  /**
+   * Why the last dump of a model failed, by dump URI: VS Code words a provider's failure with the internal
+   * quantlens-dump URI, so Show as Text says this instead.
+   */
+  static readonly failures = new Map<string, string>();
+
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
     const path = decodeURIComponent(uri.query);
-    const r = await this.pool.run({ kind: 'dump', path, withStats: false }).promise;
-    return r.text;
+    try {
+      const r = await this.pool.run({ kind: 'dump', path, withStats: false }).promise;
+      DumpContentProvider.failures.delete(uri.toString());
+      return r.text;
+    } catch (e) {
+      DumpContentProvider.failures.set(uri.toString(), oneLine(e));
+      throw e;
+    }
   }
 }
 

@@ -11,6 +11,8 @@ import type { MetadataRow, ModelMessage, TensorRow } from '../shared/webviewProt
 import { listedEntries, logicalSummary, type QuantizedModel } from '../core/hfquant/open.ts';
 import type { LogicalWeight } from '../core/hfquant/weights.ts';
 import { oneLine } from '../core/errors.ts';
+import { specialTokenTexts } from '../core/analysis/tokenizer.ts';
+import { llamaFileTypeName } from '../core/types.ts';
 
 /** "blk.3" / "model.layers.3" of a name inside a block, else "". */
 function groupOf(name: string): string {
@@ -84,13 +86,16 @@ export async function buildWebviewModel(
   const tensors = view
     ? listedEntries(view).map((e) => (e.weight ? logicalRow(e.weight) : tensorRow(e.tensor)))
     : model.tensors.map(tensorRow);
+  // ids said in words: general.file_type (as the Summary names it), special token ids with their token's text
+  const specialTokens = await specialTokenTexts(model);
   const metadata: MetadataRow[] = model.metadata.map((m) => {
     const v = m.value;
     if (typeof v === 'object' && v !== null && (v as ArrayValue).kind === 'array') {
       const a = v as ArrayValue;
       return { key: m.key, type: m.type, display: describeValue(v, 120), arrayLength: a.length, arrayType: a.elementType };
     }
-    const display = describeValue(v, 120);
+    const words = m.key === 'general.file_type' && typeof v === 'number' ? llamaFileTypeName(v) : specialTokens.get(m.key);
+    const display = describeValue(v, 120) + (words === undefined ? '' : ` (${words})`);
     return { key: m.key, type: m.type, display, text: typeof v === 'string' && display.length < JSON.stringify(v).length ? v : undefined };
   });
   const summary = summarize(model);

@@ -76,7 +76,14 @@ export function runEvalJob<J extends EvalJob>(script: string, job: J, options: E
         if (m.file) current = m.file;
         options.onProgress?.(m.done, m.total, m.stage);
       } else if (m.type === 'result') settle(() => resolve(m.result as ResultFor<J>));
-      else settle(() => reject(m.code === 'internal' ? new Error(oneLine(m.message)) : new QuantLensError(m.code as ErrorCode, m.message)));
+      else
+        settle(() =>
+          reject(
+            m.code === 'internal'
+              ? new Error(oneLine(m.message))
+              : new QuantLensError(m.code as ErrorCode, m.message, undefined, undefined, m.cliOption),
+          ),
+        );
     });
     child.on('error', (e) => settle(() => reject(new QuantLensError('engine', `cannot start the evaluation process: ${e.message}`))));
     child.on('exit', (code, signal) => {

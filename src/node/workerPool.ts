@@ -70,7 +70,11 @@ export class WorkerPool {
       if (m.type === 'result') p.resolve(m.result);
       // a bug in the worker (not a QuantLensError there) stays one here, as it would on this thread
       else
-        p.reject(m.code === 'internal' ? new Error(m.message) : new QuantLensError((m.code as ErrorCode | undefined) ?? 'io', m.message));
+        p.reject(
+          m.code === 'internal'
+            ? new Error(m.message)
+            : new QuantLensError((m.code as ErrorCode | undefined) ?? 'io', m.message, undefined, undefined, m.cliOption),
+        );
       this.pump();
     });
     w.on('error', (e) => this.replace(w, e));

@@ -38,5 +38,5 @@ export type ChildMessage =
   /** file: the model being loaded, when the stage is loading one. */
   | { type: 'progress'; done: number; total: number; stage: string; file?: string }
   | { type: 'result'; result: EvalResult }
-  /** code: a QuantLensError code, or 'internal' for a bug in the child. */
-  | { type: 'error'; code: string; message: string };
+  /** code: a QuantLensError code, or 'internal' for a bug in the child; cliOption: the error's, if any. */
+  | { type: 'error'; code: string; message: string; cliOption?: string };

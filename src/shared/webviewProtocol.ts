@@ -18,6 +18,8 @@ import type { WhatIfRow } from '../core/analysis/whatIf.ts';
 import type { Comparison, TensorComparisonDetail } from '../core/compare/compare.ts';
 import type { GroupRecord } from '../core/hfquant/weights.ts';
 import type { WeightChecks } from './workerProtocol.ts';
+import type { TokenLookup } from '../core/analysis/tokenizer.ts';
+import type { Truncation } from '../core/model.ts';
 
 export interface TensorRow {
   name: string;
@@ -93,6 +95,8 @@ export type ModelMessage = {
   quantMap: QuantMap;
   memory: MemoryFit;
   settings: WebviewSettings;
+  /** A GGUF file cut short, opened as far as it goes: how much is there and which tensors have no data. */
+  truncation?: Truncation;
 };
 /** `unreadable`: the file could not be read at all (missing, refused, unreachable), as opposed to read and refused. */
 type OpenError = { type: 'openError'; message: string; unreadable: boolean };
@@ -114,7 +118,8 @@ export type JobProgress =
   | { type: 'progress'; label: string; done: number; total: number; fetched?: number }
   | { type: 'jobDone' }
   | { type: 'jobError'; tensor?: string; message: string };
-type Tokens = { type: 'tokens'; query: string; matches: { id: number; text: string }[] };
+/** A token lookup (core/analysis/tokenizer.ts TokenLookup): at most 50 matches of `total`, or the problem. */
+type Tokens = { type: 'tokens' } & TokenLookup;
 /** values rendered as text: strings JSON-quoted, numbers and booleans as written */
 type ArrayPage = { type: 'arrayPage'; key: string; start: number; values: string[] };
 

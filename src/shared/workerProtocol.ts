@@ -87,4 +87,5 @@ export type WorkerResponse =
   /** `fetched`: bytes the worker has received over HTTP so far, when it reads a remote model. */
   | { id: number; type: 'progress'; done: number; total: number; fetched?: number }
   | { id: number; type: 'result'; result: WorkerResult }
-  | { id: number; type: 'error'; message: string; code?: string };
+  /** `cliOption`: a QuantLensError's option that supplies what is missing (the CLI names it). */
+  | { id: number; type: 'error'; message: string; code?: string; cliOption?: string };

@@ -39,6 +39,7 @@ import { openModelAndWeights, type QuantizedModel } from '../core/hfquant/open.t
 import type { LogicalWeight } from '../core/hfquant/weights.ts';
 import { statsEntries, valueSourceOf, type OpenedModel } from '../core/hfquant/source.ts';
 import { groupScaleDistribution, logicalWeightStats } from '../core/hfquant/stats.ts';
+import { openCutGguf } from '../core/formats/openModel.ts';
 
 export interface JobContext {
   onProgress: (done: number, total: number) => void;
@@ -56,7 +57,12 @@ const models = new Map<string, Promise<{ model: Model; view?: QuantizedModel }>>
 function openedAt(path: string): Promise<{ model: Model; view?: QuantizedModel }> {
   let m = models.get(path);
   if (!m) {
-    m = openModelAndWeights(path);
+    // a GGUF file cut short opens as far as it goes, as the editor opened it (its tensors are those with data)
+    m = openModelAndWeights(path).catch(async (e: unknown) => {
+      const cut = e instanceof QuantLensError && (e.code === 'truncated' || e.code === 'bad-tensor') ? await openCutGguf(path) : undefined;
+      if (!cut) throw e;
+      return { model: cut };
+    });
     models.set(path, m);
     m.catch(() => models.delete(path));
   }

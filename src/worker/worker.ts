@@ -32,7 +32,12 @@ port.on('message', async (req: WorkerRequest) => {
     });
     post({ id: req.id, type: 'result', result });
   } catch (e) {
-    post({ id: req.id, type: 'error', message: oneLine(e), code: e instanceof QuantLensError ? e.code : 'internal' });
+    post({
+      id: req.id,
+      type: 'error',
+      message: oneLine(e),
+      ...(e instanceof QuantLensError ? { code: e.code, cliOption: e.cliOption } : { code: 'internal' }),
+    });
   }
 });
 post({ id: 0, type: 'ready' });

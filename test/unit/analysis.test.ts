@@ -105,7 +105,7 @@ test('a safetensors model sizes its KV cache from the config.json beside it', as
 test('tokenizer lookups page the token array from the file', async () => {
   const m = await openModel(corpusPath('gguf', 'llama-tiny-Q4_K.gguf'));
   try {
-    assert.deepEqual(await tokenById(m, 1), { id: 1, text: '<s>' });
+    assert.deepEqual(await tokenById(m, 1), { id: 1, text: '<s>', decoded: '<s>' });
     const page = await tokenPage(m, 1020, 10); // crosses the 1024-element index stride
     const walk = await tokenPage(m, 0, 1030);
     assert.deepEqual(page, walk.slice(1020, 1030));

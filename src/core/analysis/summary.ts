@@ -1,6 +1,6 @@
 /** What a model is, in the words its users use: architecture, parameters, llama.cpp file type, bits per weight. */
 import type { MetadataEntry, Model, ScalarValue } from '../model.ts';
-import { LLAMA_FILE_TYPES } from '../types.ts';
+import { llamaFileTypeName } from '../types.ts';
 
 export interface TypeShare {
   type: string;
@@ -49,7 +49,7 @@ export function summarize(model: Model): ModelSummary {
     byType.set(t.type.name, share);
   }
   const fileTypeId = metadataValue(model, 'general.file_type');
-  const fileType = typeof fileTypeId === 'number' ? (LLAMA_FILE_TYPES.get(fileTypeId) ?? `file type ${fileTypeId}`) : undefined;
+  const fileType = typeof fileTypeId === 'number' ? llamaFileTypeName(fileTypeId) : undefined;
   return {
     format: model.format === 'gguf' ? `GGUF v${model.ggufVersion}` : 'safetensors',
     architecture: scalarString(metadataValue(model, 'general.architecture')),

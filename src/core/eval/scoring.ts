@@ -23,13 +23,18 @@ export interface ChunkPlan {
 
 /** llama-perplexity's chunking: at least 2 * n_ctx tokens, floor(tokens / n_ctx) chunks at most. */
 export function planChunks(nTokens: number, ctx: number, chunks?: number): ChunkPlan {
-  if (!Number.isInteger(ctx) || ctx < 4) throw new QuantLensError('usage', `--ctx ${ctx}: the context must be an integer of at least 4`);
+  // the editor asks for these in its own words; the CLI adds the option (QuantLensError.cliOption)
+  if (!Number.isInteger(ctx) || ctx < 4)
+    throw new QuantLensError('usage', `a context of ${ctx} tokens: it must be a whole number of at least 4`, undefined, undefined, '--ctx');
   if (chunks !== undefined && (!Number.isInteger(chunks) || chunks < 1))
-    throw new QuantLensError('usage', `--chunks ${chunks}: expected a positive integer`);
+    throw new QuantLensError('usage', `${chunks} chunks: expected a positive integer`, undefined, undefined, '--chunks');
   if (nTokens < 2 * ctx)
     throw new QuantLensError(
       'usage',
-      `the text tokenizes to only ${nTokens} tokens; a context of ${ctx} needs at least ${2 * ctx} (as llama-perplexity): give a longer text or a smaller --ctx`,
+      `the text tokenizes to only ${nTokens} tokens; a context of ${ctx} needs at least ${2 * ctx} (as llama-perplexity): give a longer text or a smaller context`,
+      undefined,
+      undefined,
+      '--ctx',
     );
   const max = Math.floor(nTokens / ctx);
   const first = Math.floor(ctx / 2);

@@ -308,6 +308,82 @@ export function cString(name: string): string {
  * Known tensors must also lie wholly inside the file (ggml checks that only when it loads the data).
  */
 export async function readGgufHeader(source: ByteSource, fileIndex = 0): Promise<GgufHeader> {
+  const read = emptyHeader();
+  await readHeaderSections(source, fileIndex, read, false);
+  checkDataInFile(read, source);
+  const { version, alignment, metadata, tensors, tensorInfoEnd, dataOffset } = read;
+  return { version, alignment, metadata, tensors, tensorInfoEnd, dataOffset };
+}
+
+/** What a GGUF file cut short (a download that stopped) still holds, read as far as it goes. */
+export interface CutGguf {
+  /** The keys read and every tensor info read (all of them when the file ends in the data section). */
+  header: GgufHeader;
+  /** The tensors whose data lies wholly in the file. */
+  present: TensorInfo[];
+  /** Tensor infos the file ends before (their names are not known). */
+  unreadInfos: number;
+  /** The size the file needs: exact when every tensor info was read, else a lower bound (`atLeast`). */
+  neededBytes: number;
+  atLeast: boolean;
+  /** Where the file ends, as readGgufHeader says it. */
+  error: QuantLensError;
+}
+
+/**
+ * A GGUF file that readGgufHeader refuses because it ends too soon, read as far as it goes: its keys, its tensor
+ * infos, which tensors' data is there, and how big it should be. Undefined when the file is not cut short (it
+ * reads, or breaks another rule first: those errors are thrown as readGgufHeader throws them), or when it ends
+ * before its first key.
+ */
+export async function readCutGguf(source: ByteSource, fileIndex = 0): Promise<CutGguf | undefined> {
+  const read = emptyHeader();
+  let error: QuantLensError | undefined;
+  try {
+    await readHeaderSections(source, fileIndex, read, true);
+  } catch (e) {
+    if (!(e instanceof QuantLensError) || e.code !== 'truncated' || read.version === 0) throw e;
+    error = e;
+  }
+  const { version, alignment, metadata, tensors, tensorInfoEnd, dataOffset } = read;
+  const header = { version, alignment, metadata, tensors, tensorInfoEnd, dataOffset };
+  if (error) {
+    // the data section starts after the infos not read (each at least 32 bytes), so after the end of the file
+    const unreadInfos = read.tensorCount - tensors.length;
+    const infosEnd = source.size + 1 + 32 * Math.max(0, unreadInfos - 1);
+    const dataEnd = tensors.reduce((end, t) => Math.max(end, t.offset + t.nbytes), 0);
+    const neededBytes = Math.ceil(infosEnd / alignment) * alignment + dataEnd;
+    return { header, present: [], unreadInfos, neededBytes, atLeast: true, error };
+  }
+  try {
+    checkDataInFile(read, source);
+    return undefined;
+  } catch (e) {
+    // the infos are all read and in order: data past the end of the file is a cut file, whichever rule said so
+    if (!(e instanceof QuantLensError)) throw e;
+    const neededBytes = tensors.reduce((end, t) => Math.max(end, t.absoluteOffset + t.nbytes), dataOffset);
+    if (neededBytes <= source.size) throw e;
+    const present = tensors.filter((t) => t.absoluteOffset + t.nbytes <= source.size);
+    return { header, present, unreadInfos: 0, neededBytes, atLeast: false, error: e };
+  }
+}
+
+/** A header being read: each section is filled in as it is read, so a cut file keeps what came before the cut. */
+function emptyHeader(): GgufHeader & { tensorCount: number } {
+  return { version: 0, alignment: DEFAULT_ALIGNMENT, metadata: [], tensors: [], tensorInfoEnd: 0, dataOffset: 0, tensorCount: 0 };
+}
+
+/**
+ * The fixed header, the keys and values, and the tensor infos, into `read`; throws at the first rule broken.
+ * `salvage` (a file being opened as far as it goes) skips the up-front check that the counts fit in the file, so a
+ * cut file is read up to its cut (every loop still ends there: each entry needs at least 13 bytes of the file).
+ */
+async function readHeaderSections(
+  source: ByteSource,
+  fileIndex: number,
+  read: GgufHeader & { tensorCount: number },
+  salvage: boolean,
+): Promise<void> {
   if (source.size === 0) fail('truncated', 'file is empty (0 bytes)', 0, source);
   const c = new Cursor(source);
   if (source.size < FIXED_HEADER_BYTES) {
@@ -327,6 +403,7 @@ export async function readGgufHeader(source: ByteSource, fileIndex = 0): Promise
     fail('truncated', `file ends inside the fixed header (${source.size} of ${FIXED_HEADER_BYTES} bytes)`, source.size, source);
   }
   const version = c.u32();
+  read.version = version;
   if (version !== 2 && version !== 3) {
     // A big-endian file stores 3 as 0x03000000.
     const swapped = ((version & 0xff) << 24) | ((version & 0xff00) << 8) | ((version >>> 8) & 0xff00) | (version >>> 24);
@@ -343,9 +420,10 @@ export async function readGgufHeader(source: ByteSource, fileIndex = 0): Promise
   }
   const tensorCount = c.u64Number('tensor_count');
   const kvCount = c.u64Number('kv_count');
+  read.tensorCount = tensorCount;
   // Each tensor info takes at least 8 (name length) + 4 + 8 + 4 + 8 bytes; each key/value at least 8 + 4 + 1.
   const leastBytes = tensorCount * 32 + kvCount * 13;
-  if (leastBytes > c.remaining) {
+  if (leastBytes > c.remaining && !salvage) {
     fail(
       'truncated',
       `file ends inside the key/value and tensor info sections: ${kvCount} keys and ${tensorCount} tensors need at least ${leastBytes} bytes after byte 24, only ${c.remaining} left`,
@@ -354,7 +432,7 @@ export async function readGgufHeader(source: ByteSource, fileIndex = 0): Promise
     );
   }
 
-  const metadata: MetadataEntry[] = [];
+  const metadata: MetadataEntry[] = read.metadata;
   const keys = new DuplicateFinder((k) => metadata[k].key);
   let alignmentType = -1;
   let alignmentValue: ScalarValue = DEFAULT_ALIGNMENT;
@@ -392,8 +470,9 @@ export async function readGgufHeader(source: ByteSource, fileIndex = 0): Promise
       fail('invalid-value', `general.alignment is ${a}, must be a power of two (at byte ${alignmentAt})`, alignmentAt, source);
     alignment = a;
   }
+  read.alignment = alignment;
 
-  const tensors: TensorInfo[] = [];
+  const tensors: TensorInfo[] = read.tensors;
   const names = new DuplicateFinder((k) => cString(tensors[k].name));
   const unknownTypes = new Map<number, TensorType>();
   /** Where the next tensor must start, relative to the data section; after an unknown type, the least start. */
@@ -490,9 +569,15 @@ export async function readGgufHeader(source: ByteSource, fileIndex = 0): Promise
     previousName = name;
     tensors.push({ name, shape, type, ggmlTypeId: typeId, fileIndex, offset, absoluteOffset: offset, nbytes, nElements });
   }
-  const tensorInfoEnd = c.pos;
-  const dataOffset = Math.ceil(tensorInfoEnd / alignment) * alignment;
-  if (tensorCount > 0 && dataOffset > source.size) {
+  read.tensorInfoEnd = c.pos;
+  read.dataOffset = Math.ceil(c.pos / alignment) * alignment;
+  for (const t of tensors) t.absoluteOffset = read.dataOffset + t.offset;
+}
+
+/** Every known tensor's data lies wholly inside the file (the data section starts inside it). */
+function checkDataInFile(read: GgufHeader, source: ByteSource): void {
+  const { tensorInfoEnd, dataOffset, alignment, tensors } = read;
+  if (tensors.length > 0 && dataOffset > source.size) {
     fail(
       'truncated',
       `file ends at byte ${source.size}, before its data section (byte ${dataOffset}: the tensor infos end at ${tensorInfoEnd}, padded to ${alignment})`,
@@ -501,7 +586,6 @@ export async function readGgufHeader(source: ByteSource, fileIndex = 0): Promise
     );
   }
   for (const t of tensors) {
-    t.absoluteOffset = dataOffset + t.offset;
     if (t.absoluteOffset > source.size) {
       fail(
         'bad-tensor',
@@ -520,7 +604,6 @@ export async function readGgufHeader(source: ByteSource, fileIndex = 0): Promise
       );
     }
   }
-  return { version, alignment, metadata, tensors, tensorInfoEnd, dataOffset };
 }
 
 /**

@@ -20,8 +20,8 @@ import {
   type RemoteOptions,
 } from '../io/location.ts';
 import { QuantLensError } from '../errors.ts';
-import type { Model, ModelFile, TensorInfo, MetadataEntry } from '../model.ts';
-import { readGgufHeader, type GgufHeader } from './gguf.ts';
+import type { Model, ModelFile, TensorInfo, MetadataEntry, Truncation } from '../model.ts';
+import { readCutGguf, readGgufHeader, type GgufHeader } from './gguf.ts';
 import { MAX_HEADER_BYTES, readSafetensorsHeader, type SafetensorsHeader } from './safetensors.ts';
 import { jsonTypeName, memberOffset, parseJson, quoteForMessage, type JsonInput, type JsonObject, type JsonValue } from './strictJson.ts';
 
@@ -113,6 +113,50 @@ async function openSplitGguf(path: string, prefix: string, total: number, remote
     return await ggufModel(sources);
   } catch (e) {
     await closeAll(sources)();
+    throw e;
+  }
+}
+
+/**
+ * A single GGUF file that openModel refuses because it is cut short (a download that stopped), opened as far as it
+ * goes: its keys and the tensors whose data is there, with `truncation` saying what is missing. Undefined when the
+ * file is not a cut GGUF (it opens, or is broken otherwise); the editor shows this where the CLI reports the error.
+ */
+export async function openCutGguf(input: string, remote: RemoteOptions = {}): Promise<Model | undefined> {
+  const path = await resolveInput(input);
+  if (parseGgufShardFilename(baseName(path))) return undefined;
+  const [source] = await openSources([path], remote);
+  try {
+    const cut = (await sniffFormat(source)) === 'gguf' ? await readCutGguf(source) : undefined;
+    if (!cut) {
+      await source.close();
+      return undefined;
+    }
+    const present = new Set(cut.present);
+    const truncation: Truncation = {
+      fileBytes: source.size,
+      neededBytes: cut.neededBytes,
+      atLeast: cut.atLeast,
+      reason: cut.error.message,
+      missing: cut.header.tensors
+        .filter((t) => !present.has(t))
+        .map((t) => ({ name: t.name, type: t.type.name, shape: t.shape, nbytes: t.nbytes })),
+      unreadInfos: cut.unreadInfos,
+    };
+    return {
+      format: 'gguf',
+      files: [{ path: source.name, source, size: source.size }],
+      ggufVersion: cut.header.version,
+      alignment: cut.header.alignment,
+      dataOffset: cut.header.dataOffset,
+      headerEnd: cut.header.tensorInfoEnd,
+      metadata: cut.header.metadata,
+      tensors: cut.present,
+      truncation,
+      close: closeAll([source]),
+    };
+  } catch (e) {
+    await source.close();
     throw e;
   }
 }

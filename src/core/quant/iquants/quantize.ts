@@ -983,14 +983,14 @@ export const gridQuantizers: Partial<Record<GgmlType, Quantizer>> = {
   [GgmlType.IQ2_XXS]: {
     imatrix: 'used',
     quantize(x, _rows, nPerRow, imatrix) {
-      if (!imatrix) throw new QuantLensError('usage', 'IQ2_XXS needs an importance matrix (--imatrix)');
+      if (!imatrix) throw new QuantLensError('usage', 'IQ2_XXS needs an importance matrix', undefined, undefined, '--imatrix');
       return iq2xxs(x, nPerRow, imatrix);
     },
   },
   [GgmlType.IQ2_XS]: {
     imatrix: 'used',
     quantize(x, _rows, nPerRow, imatrix) {
-      if (!imatrix) throw new QuantLensError('usage', 'IQ2_XS needs an importance matrix (--imatrix)');
+      if (!imatrix) throw new QuantLensError('usage', 'IQ2_XS needs an importance matrix', undefined, undefined, '--imatrix');
       return iq2sub16('xs', x, nPerRow, imatrix);
     },
   },
@@ -1000,7 +1000,7 @@ export const gridQuantizers: Partial<Record<GgmlType, Quantizer>> = {
   [GgmlType.IQ1_S]: {
     imatrix: 'used',
     quantize(x, _rows, nPerRow, imatrix) {
-      if (!imatrix) throw new QuantLensError('usage', 'IQ1_S needs an importance matrix (--imatrix)');
+      if (!imatrix) throw new QuantLensError('usage', 'IQ1_S needs an importance matrix', undefined, undefined, '--imatrix');
       return iq1s(x, nPerRow, imatrix);
     },
   },

@@ -1,5 +1,5 @@
 // AssemblyScript, compiled to dist/quantizers.wasm by scripts/build-wasm.mjs.
-// ggml's quantizers (ggml_quantize_chunk) for Q4_K, Q5_K, Q6_K, IQ4_NL and IQ4_XS, with and without an importance
+// ggml's quantizers (ggml_quantize_chunk) for Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL and IQ4_XS, with and without an importance
 // matrix, in native binary32: every f32 operation here is one IEEE binary32 operation (WebAssembly has no implicit
 // FMA and no reassociation), in the order of ggml's C source, with C's int/float conversions and integer
 // truncations. These are the only implementation of these types' quantizers (tests pin ggml's bytes). Inputs and
@@ -49,6 +49,11 @@ let iq4Ready = false;
 /** make_qkx*_quants' *the_min */
 let theMin: f32 = 0;
 
+/** *the_min of the last makeQkx call. */
+export function lastMin(): f32 {
+  return theMin;
+}
+
 // (named so: the search helpers' locals min/max shadow the builtins)
 @inline function imin(a: i32, b: i32): i32 {
   return a < b ? a : b;
@@ -80,7 +85,7 @@ let theMin: f32 = 0;
 }
 
 /** The importance weights qw·√(σ² + x²) of the n values at xs (imatrix at q) into w; returns their sum, in order. */
-@inline function imatrixWeights(xs: usize, q: usize, sigma2: f32, n: i32, w: usize): f32 {
+@inline export function imatrixWeights(xs: usize, q: usize, sigma2: f32, n: i32, w: usize): f32 {
   let sum: f32 = 0;
   for (let l = 0; l < n; l++) {
     const v = ldf(xs, l);
@@ -104,7 +109,7 @@ let theMin: f32 = 0;
  * make_qkx2_quants (v3 false: empty when max == min) and make_qkx3_quants with weights (v3: empty when
  * max <= min). n values at x, weights at w, codes to L (uint8); returns the scale, the_min in theMin.
  */
-function makeQkx(n: i32, nmax: i32, x: usize, w: usize, L: usize, rmin: f32, rdelta: f32, nstep: i32, useMad: bool, v3: bool): f32 {
+export function makeQkx(n: i32, nmax: i32, x: usize, w: usize, L: usize, rmin: f32, rdelta: f32, nstep: i32, useMad: bool, v3: bool): f32 {
   let min = ldf(x, 0);
   let max = min;
   let sumW = ldf(w, 0);
@@ -286,7 +291,7 @@ function makeQp(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
 }
 
 /** make_qx_quants with rmse_type 1: weights qw (or x² when qw is 0); codes l + nmax (int8 in ggml) at L. */
-function makeQx(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
+export function makeQx(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
   let max: f32 = 0;
   let amax: f32 = 0;
   for (let i = 0; i < n; i++) {
@@ -395,7 +400,7 @@ function packScalesK4(q: usize, clamp63: bool): void {
  * over the whole chunk when qw is 0, else quantize_row_q*_K_impl row by row (rows of nPerRow weights; the
  * importance matrix at qw indexed by the column).
  */
-function quantizeQ45K(bits: i32, x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+export function quantizeQ45K(bits: i32, x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
   const size = bits == 4 ? T.Q4_K_BYTES : T.Q5_K_BYTES;
   const atD = bits == 4 ? T.Q4_K_D : T.Q5_K_D;
   const atDmin = bits == 4 ? T.Q4_K_DMIN : T.Q5_K_DMIN;
@@ -504,7 +509,7 @@ function quantizeQ45K(bits: i32, x0: usize, nb: i32, nPerRow: i32, qw0: usize, y
 // ------------------------------------------------------------------------------------------------ Q6_K
 
 /** nb super-blocks of Q6_K: quantize_row_q6_K_ref when qw is 0, else quantize_row_q6_K_impl per row. */
-function quantizeQ6K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+export function quantizeQ6K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
   const L = SL;
   for (let i = 0; i < nb; i++) {
     const x = x0 + (<usize>i << 10);
@@ -696,7 +701,7 @@ function iq4Block(sbs: i32, x: usize, qw: usize, y: usize): void {
 }
 
 /** nb blocks of IQ4_NL (sbs 32) or IQ4_XS (sbs 256): quantize_iq4_nl / quantize_iq4_xs over whole rows. */
-function quantizeIQ4(sbs: i32, x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+export function quantizeIQ4(sbs: i32, x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
   if (!iq4Ready) iq4Init();
   const bytes: usize = sbs == 32 ? T.IQ4_NL_BYTES : T.IQ4_XS_BYTES;
   for (let i = 0; i < nb; i++) {
@@ -719,7 +724,7 @@ function pack2bit(q: usize): void {
 }
 
 /** nb super-blocks of Q2_K (84 bytes): quantize_row_q2_K_ref over the chunk when qw is 0, else quantize_row_q2_K_impl per row. */
-function quantizeQ2K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+export function quantizeQ2K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
   const L = SL;
   const weights = SW;
   for (let i = 0; i < nb; i++) {
@@ -844,7 +849,7 @@ function makeQ3(n: i32, nmax: i32, x: usize, L: usize): f32 {
 }
 
 /** nb super-blocks of Q3_K (110 bytes): quantize_row_q3_K_ref over the chunk when qw is 0, else quantize_row_q3_K_impl per row. */
-function quantizeQ3K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+export function quantizeQ3K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
   const L = SL;
   const weight = SW;
   for (let i = 0; i < nb; i++) {
@@ -920,22 +925,5 @@ function quantizeQ3K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): v
       }
     }
     pack2bit(y + T.Q3_K_QS);
-  }
-}
-
-/**
- * ggml_quantize_chunk(type, x, y, 0, nb · weights per block / nPerRow, nPerRow, qw) for a type whose table row says
- * wasmQuantize: nb blocks from the float32 weights at x to y, the importance matrix at qw (0 for none).
- */
-export function quantize(type: i32, x: usize, nb: i32, nPerRow: i32, qw: usize, y: usize): void {
-  switch (type) {
-    case T.TYPE_Q2_K: quantizeQ2K(x, nb, nPerRow, qw, y); break;
-    case T.TYPE_Q3_K: quantizeQ3K(x, nb, nPerRow, qw, y); break;
-    case T.TYPE_Q4_K: quantizeQ45K(4, x, nb, nPerRow, qw, y); break;
-    case T.TYPE_Q5_K: quantizeQ45K(5, x, nb, nPerRow, qw, y); break;
-    case T.TYPE_Q6_K: quantizeQ6K(x, nb, nPerRow, qw, y); break;
-    case T.TYPE_IQ4_NL: quantizeIQ4(32, x, nb, nPerRow, qw, y); break;
-    case T.TYPE_IQ4_XS: quantizeIQ4(256, x, nb, nPerRow, qw, y); break;
-    default: unreachable();
   }
 }

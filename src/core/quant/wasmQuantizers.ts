@@ -8,7 +8,7 @@ import { QuantLensError } from '../errors.ts';
 import type { TensorType } from '../types.ts';
 
 /** Weights copied into the module per call (whole blocks; with an importance matrix whole rows, at least one). */
-const CHUNK_WEIGHTS = 1 << 20;
+const CHUNK_WEIGHTS = 1 << 16;
 
 /** Calls that ran in WebAssembly (tests check that the kernels ran). */
 export let wasmQuantizeCalls = 0;

@@ -5,7 +5,7 @@
 // float sums that C takes in order stay in order; C's float -> int conversions are x86's (truncation, and INT_MIN for
 // NaN and out of range: the release library's behaviour on those inputs), and the comparisons keep C's NaN rules.
 // These are the only implementation of these types' quantizers (tests pin ggml's bytes, edge inputs included).
-import { imatrixWeights, lastMin, makeQkx, makeQx } from './quantize';
+import { imatrixWeights, lastMin, low8, makeQkx, makeQx } from './quantize';
 import * as T from './generated/layout';
 
 const FLT_MAX: f32 = 3.4028234663852886e38;
@@ -67,13 +67,6 @@ const CODES: usize = memory.data(256, 16); // codes of a super-block of 256 (uin
 /** The low halves of the lanes of a and b: eight u16. */
 @inline function low16(a: v128, b: v128): v128 {
   return i8x16.shuffle(a, b, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29);
-}
-
-/** The low bytes of the lanes of a, b, c, d: sixteen bytes. */
-@inline function low8(a: v128, b: v128, c: v128, d: v128): v128 {
-  const ab = i8x16.shuffle(a, b, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
-  const cd = i8x16.shuffle(c, d, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
-  return i8x16.shuffle(ab, cd, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
 }
 
 /** C's (int) of a float as x86 does it (cvttss2si): truncation toward zero, INT_MIN for NaN and out of range. */

@@ -314,6 +314,43 @@ function makeQp(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
   return suml2 > 0 ? sumlx / suml2 : 0;
 }
 
+/** binary32's unit roundoff, 2^-24 */
+const U: f64 = 5.960464477539063e-8;
+
+/**
+ * Whether make_qx_quants' trial with the codes at TC (weights·x at WX, weights at T2) cannot pass ggml's test
+ * suml2 > 0 && sumlx² > best·suml2 however its float sums round: its terms are summed four lanes at a time (any
+ * order), and ggml's in-order float32 sums are within (n - 1)·u·Σ|t| of the exact ones, these within (n/4 - 1)·u·Σ|t|
+ * (Σ|t| itself a float32 sum of positive terms, low by as little): (n + 8)·1.5·u·Σ|t| covers both, and 1e-40 the
+ * underflow of subnormal terms. If even the largest sumlx² is at most best times the smallest suml2 (real numbers),
+ * the float test fails too (rounding is monotone). NaN and infinities never reject.
+ */
+@inline function cannotPass(n: i32, best: f32): bool {
+  let sx = f32x4.splat(0);
+  let ax = f32x4.splat(0);
+  let s2 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 2;
+    const fl = f32x4.convert_i32x4_s(v128.load(TC + o));
+    const t0 = f32x4.mul(v128.load(WX + o), fl);
+    const t1 = f32x4.mul(f32x4.mul(v128.load(T2 + o), fl), fl);
+    sx = f32x4.add(sx, t0);
+    ax = f32x4.add(ax, f32x4.abs(t0));
+    s2 = f32x4.add(s2, t1);
+    a2 = f32x4.add(a2, f32x4.abs(t1));
+  }
+  const slack: f64 = <f64>(n + 8) * 1.5 * U;
+  const amax: f64 = abs<f64>(hsum64(sx)) + hsum64(ax) * slack + 1e-40;
+  const bmin: f64 = hsum64(s2) - hsum64(a2) * slack - 1e-40;
+  const rhs: f64 = <f64>best * bmin;
+  return bmin > 0 && amax - amax == 0 && rhs - rhs == 0 && amax * amax * (1 + 1e-9) <= rhs * (1 - 1e-9);
+}
+
+@inline function hsum64(v: v128): f64 {
+  return (<f64>f32x4.extract_lane(v, 0) + <f64>f32x4.extract_lane(v, 1)) + (<f64>f32x4.extract_lane(v, 2) + <f64>f32x4.extract_lane(v, 3));
+}
+
 /** make_qx_quants with rmse_type 1: weights qw (or x² when qw is 0); codes l + nmax (int8 in ggml) at L. */
 export function makeQx(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
   let max: f32 = 0;
@@ -371,6 +408,7 @@ export function makeQx(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
       }
     }
     if (first == n) continue;
+    if (cannotPass(n, best)) continue;
     for (let i = first & ~3; i < n; i += 4) {
       const o = <usize>i << 2;
       const lv = v128.load(TC + o);

@@ -7,7 +7,8 @@
 import type { Quantizer } from '../../src/core/quant/quantizer.ts';
 import { putF16 } from '../../src/core/quant/encode.ts';
 import { F16_TO_F32, fr, nearestInt } from '../../src/core/quant/scalars.ts';
-import { clamp, GROUP_MAX_EPS, makeQkxQuants, makeQpQuants, makeQxQuants, TENTH } from '../../src/core/quant/searches.ts';
+import { GROUP_MAX_EPS, makeQpQuants, TENTH } from '../../src/core/quant/searches.ts';
+import { clamp, makeQkxQuants, makeQxQuants } from './searches.ts';
 import { scaleMinK4 } from '../../src/core/quant/kquants/decode.ts';
 import { GgmlType } from '../../src/core/types.ts';
 

@@ -1,9 +1,18 @@
-/** Float -> storage conversions and the simplest reference quantizers, bit-exact with ggml's. */
+/**
+ * Float -> storage conversions of single values (binary16, bfloat16), bit-exact with ggml's scalar ones for finite
+ * values, and whole rows through the WebAssembly kernels (the one implementation of ggml's row conversions).
+ */
 import { F16_TO_F32 } from './scalars.ts';
+import { quantizeWasm } from './wasmQuantizers.ts';
+import { GgmlType, traits } from '../types.ts';
+
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
-/** binary32 -> binary16 bits, round to nearest even (as ggml's GGML_FP32_TO_FP16 on x86 F16C / its scalar fallback). */
+/**
+ * binary32 -> binary16 bits, round to nearest even (x86 F16C's conversion: a NaN keeps its top payload bits, where
+ * ggml's scalar GGML_FP32_TO_FP16, which ggml_quantize_chunk uses, writes 0x7e00).
+ */
 export function f32ToF16Bits(x: number): number {
   f32[0] = x;
   return f16BitsOf(u32[0]);
@@ -46,54 +55,24 @@ export function roundHalfAway(x: number): number {
   return x < 0 ? -Math.floor(-x + 0.5) : Math.floor(x + 0.5);
 }
 
-/**
- * F16 storage of float32 values, converted from their bit patterns in one pass (no per-value scratch writes).
- * Little-endian, as every platform Node and VS Code run on. (F16 and BF16 have a loop each: one loop calling
- * either conversion would not inline it.)
- */
+/** One row of float32 values through the type's WebAssembly quantizer (ggml_quantize_chunk). */
+function throughKernel(id: GgmlType, src: Float32Array): Uint8Array {
+  return src.length === 0 ? new Uint8Array(0) : quantizeWasm(traits(id), src, 1, src.length)!;
+}
+
+/** F16 storage of float32 values, as ggml writes them (ggml_fp32_to_fp16_row, in WebAssembly). */
 export function encodeF16(src: Float32Array): Uint8Array {
-  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
-  const out = new Uint16Array(src.length);
-  for (let i = 0; i < bits.length; i++) out[i] = f16BitsOf(bits[i]);
-  return new Uint8Array(out.buffer);
+  return throughKernel(GgmlType.F16, src);
 }
 
-/** BF16 storage of float32 values, as encodeF16. */
+/** BF16 storage of float32 values, as ggml writes them (ggml_fp32_to_bf16_row_ref, in WebAssembly). */
 export function encodeBf16(src: Float32Array): Uint8Array {
-  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
-  const out = new Uint16Array(src.length);
-  for (let i = 0; i < bits.length; i++) out[i] = bf16BitsOf(bits[i]);
-  return new Uint8Array(out.buffer);
+  return throughKernel(GgmlType.BF16, src);
 }
 
-/** ggml's quantize_row_q8_0_ref: per 32 weights d = absmax / 127 (stored as f16), q = round(x / d). */
+/** Q8_0 blocks of float32 values (a whole number of blocks of 32), as ggml_quantize_chunk writes them. */
 export function quantizeQ8_0(src: Float32Array): Uint8Array {
-  const nBlocks = src.length / 32;
-  const out = new Uint8Array(nBlocks * 34);
-  for (let b = 0, x = 0, o = 0; b < nBlocks; b++, x += 32, o += 34) {
-    let amax = 0;
-    for (let j = 0; j < 32; j++) {
-      const a = Math.abs(src[x + j]);
-      amax = amax > a ? amax : a; // C's MAX(amax, fabsf(v)), NaN handling included
-    }
-    const d = Math.fround(amax / 127);
-    const id = d ? Math.fround(1 / d) : 0;
-    const h = f32ToF16Bits(d);
-    out[o] = h & 0xff;
-    out[o + 1] = h >> 8;
-    for (let j = 0; j < 32; j++) out[o + 2 + j] = roundHalfAwayFast(Math.fround(src[x + j] * id));
-  }
-  return out;
-}
-
-/**
- * roundHalfAway for |x| < 2^30 without a sign-dependent branch (the sign of a weight is a coin toss for the branch
- * predictor): floor(x + 0.5) is right except at negative halves, where C's roundf goes one further from zero.
- */
-function roundHalfAwayFast(x: number): number {
-  const y = x + 0.5;
-  const r = Math.floor(y);
-  return r === y && x < 0 ? r - 1 : r;
+  return throughKernel(GgmlType.Q8_0, src);
 }
 
 /** ggml_compute_fp32_to_bf16: round to nearest even; NaN becomes a quiet NaN with the sign kept. */

@@ -1,14 +1,11 @@
 /**
  * Quantizer registry: ggml type -> a quantizer whose bytes equal ggml's `ggml_quantize_chunk` in strict binary32.
- * The type table (types.ts) says which types have one; each family file adds its JavaScript quantizers, and the
- * types whose row says wasmQuantize run in WebAssembly only (wasmQuantizers.ts).
+ * The type table (types.ts) says which types have one; the types whose row says wasmQuantize run in WebAssembly only
+ * (wasmQuantizers.ts), the I-quant grid searches in JavaScript (iquants/quantize.ts).
  */
-import { encodeF16, encodeBf16, quantizeQ8_0 } from './encode.ts';
 import { QuantLensError } from '../errors.ts';
 import { GgmlType, GGML_TYPES, type TensorType } from '../types.ts';
 import type { Quantizer } from './quantizer.ts';
-import { legacyQuantizers } from './legacy/quantize.ts';
-import { otherQuantizers } from './other/quantize.ts';
 import { gridQuantizers } from './iquants/quantize.ts';
 import { quantizeWasm } from './wasmQuantizers.ts';
 
@@ -18,20 +15,29 @@ const f32ToBytes = (src: Float32Array) => new Uint8Array(src.buffer.slice(src.by
 
 const JAVASCRIPT: Partial<Record<GgmlType, Quantizer>> = {
   [GgmlType.F32]: { quantize: (src) => f32ToBytes(src), imatrix: 'ignored' },
-  [GgmlType.F16]: { quantize: (src) => encodeF16(src), imatrix: 'ignored' },
-  [GgmlType.BF16]: { quantize: (src) => encodeBf16(src), imatrix: 'ignored' },
-  [GgmlType.Q8_0]: { quantize: (src) => quantizeQ8_0(src), imatrix: 'ignored' },
-  ...legacyQuantizers,
-  ...otherQuantizers,
   ...gridQuantizers,
 };
 
-/** A WebAssembly quantizer (these types use their importance matrix); a shape ggml does not take is refused. */
+/** The WebAssembly types whose ggml quantizer ignores an importance matrix (their bytes are the same with one). */
+const IMATRIX_IGNORED = new Set<GgmlType>([
+  GgmlType.F16,
+  GgmlType.BF16,
+  GgmlType.Q8_0,
+  GgmlType.TQ1_0,
+  GgmlType.TQ2_0,
+  GgmlType.MXFP4,
+  GgmlType.NVFP4,
+  GgmlType.Q1_0,
+  GgmlType.Q2_0,
+]);
+
+/** A WebAssembly quantizer; a shape ggml does not take is refused. */
 function wasmQuantizer(ty: TensorType): Quantizer {
+  const ignored = IMATRIX_IGNORED.has(ty.ggmlId!);
   return {
-    imatrix: 'used',
+    imatrix: ignored ? 'ignored' : 'used',
     quantize(src, nRows, nPerRow, imatrix) {
-      const out = quantizeWasm(ty, src, nRows, nPerRow, imatrix);
+      const out = quantizeWasm(ty, src, nRows, nPerRow, ignored ? undefined : imatrix);
       if (!out)
         throw new QuantLensError(
           'usage',

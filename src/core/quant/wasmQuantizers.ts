@@ -7,8 +7,8 @@ import { quantizerModule } from '../wasm/kernels.ts';
 import { QuantLensError } from '../errors.ts';
 import type { TensorType } from '../types.ts';
 
-/** Weights copied into the module per call (whole rows; at least one row). */
-const CHUNK_WEIGHTS = 1 << 20;
+/** Weights copied into the module per call (whole blocks; with an importance matrix whole rows, at least one). */
+const CHUNK_WEIGHTS = 1 << 16;
 
 /** Calls that ran in WebAssembly (tests check that the kernels ran). */
 export let wasmQuantizeCalls = 0;
@@ -16,26 +16,29 @@ export let wasmQuantizeCalls = 0;
 /**
  * ggml_quantize_chunk(type, src, dst, 0, nRows, nPerRow, imatrix) in WebAssembly, or null for a type without a
  * kernel or a shape ggml does not take (rows that are not whole blocks, an importance matrix shorter than a row).
+ * Without an importance matrix every block is quantized on its own, so the weights go through the module in chunks
+ * of whole blocks; with one, in chunks of whole rows.
  */
 export function quantizeWasm(ty: TensorType, src: Float32Array, nRows: number, nPerRow: number, imatrix?: Float32Array): Uint8Array | null {
   const { blockSize, bytesPerBlock } = ty;
   if (!ty.caps.wasmQuantize || nPerRow <= 0 || nPerRow % blockSize !== 0 || src.length !== nRows * nPerRow) return null;
   if (imatrix && imatrix.length < nPerRow) return null;
   const k = quantizerModule();
-  const rowBytes = (nPerRow / blockSize) * bytesPerBlock;
-  const out = new Uint8Array(nRows * rowBytes);
-  const rowsPerChunk = Math.max(1, Math.min(nRows, Math.floor(CHUNK_WEIGHTS / nPerRow)));
+  const nBlocks = src.length / blockSize;
+  const out = new Uint8Array(nBlocks * bytesPerBlock);
+  const chunkWeights = imatrix ? Math.max(1, Math.floor(CHUNK_WEIGHTS / nPerRow)) * nPerRow : CHUNK_WEIGHTS - (CHUNK_WEIGHTS % blockSize);
+  const chunkBlocks = Math.min(nBlocks, chunkWeights / blockSize);
   k.reset();
   try {
     const qw = imatrix ? k.alloc(nPerRow * 4) : 0;
-    const x = k.alloc(rowsPerChunk * nPerRow * 4);
-    const y = k.alloc(rowsPerChunk * rowBytes);
+    const x = k.alloc(chunkBlocks * blockSize * 4);
+    const y = k.alloc(chunkBlocks * bytesPerBlock);
     if (imatrix) new Float32Array(k.memory.buffer, qw, nPerRow).set(imatrix.subarray(0, nPerRow));
-    for (let r = 0; r < nRows; r += rowsPerChunk) {
-      const n = Math.min(rowsPerChunk, nRows - r);
-      new Float32Array(k.memory.buffer, x, n * nPerRow).set(src.subarray(r * nPerRow, (r + n) * nPerRow));
-      k.quantize(ty.ggmlId!, x, (n * nPerRow) / blockSize, nPerRow, qw, y);
-      out.set(new Uint8Array(k.memory.buffer, y, n * rowBytes), r * rowBytes);
+    for (let b = 0; b < nBlocks; b += chunkBlocks) {
+      const n = Math.min(chunkBlocks, nBlocks - b);
+      new Float32Array(k.memory.buffer, x, n * blockSize).set(src.subarray(b * blockSize, (b + n) * blockSize));
+      k.quantize(ty.ggmlId!, x, n, nPerRow, qw, y);
+      out.set(new Uint8Array(k.memory.buffer, y, n * bytesPerBlock), b * bytesPerBlock);
     }
   } catch (e) {
     // the allocator traps when the module's memory cannot grow

@@ -1,5 +1,5 @@
 // AssemblyScript, compiled to dist/quantizers.wasm by scripts/build-wasm.mjs.
-// ggml's quantizers (ggml_quantize_chunk) for Q4_K, Q5_K, Q6_K, IQ4_NL and IQ4_XS, with and without an importance
+// ggml's quantizers (ggml_quantize_chunk) for Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL and IQ4_XS, with and without an importance
 // matrix, in native binary32: every f32 operation here is one IEEE binary32 operation (WebAssembly has no implicit
 // FMA and no reassociation), in the order of ggml's C source, with C's int/float conversions and integer
 // truncations. These are the only implementation of these types' quantizers (tests pin ggml's bytes). Inputs and
@@ -41,6 +41,30 @@ const WX: usize = memory.data(32 * 4, 16);
   return i32x4.sub(v128.and(val, i32x4.splat(0x007fffff)), i32x4.splat(0x00400000));
 }
 
+/** The low bytes of the lanes of a, b, c, d: sixteen bytes. */
+@inline export function low8(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = i8x16.shuffle(a, b, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
+  const cd = i8x16.shuffle(c, d, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
+  return i8x16.shuffle(ab, cd, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+}
+
+/**
+ * The codes of the 16 weights at x, MAX(lo, MIN(hi, nearest_int((x + dm) / d))) + add, as 16 bytes to L (dm 0 for
+ * nearest_int(x / d): adding 0 changes only a -0, which gives the same code), four at a time.
+ */
+@inline function codes16(x: usize, dm: f32, d: f32, lo: i32, hi: i32, add: i32, L: usize): void {
+  const dmv = f32x4.splat(dm);
+  const dv = f32x4.splat(d);
+  const lov = i32x4.splat(lo);
+  const hiv = i32x4.splat(hi);
+  const addv = i32x4.splat(add);
+  const c0 = i32x4.add(i32x4.max_s(lov, i32x4.min_s(hiv, nearestInt4(f32x4.div(f32x4.add(v128.load(x), dmv), dv)))), addv);
+  const c1 = i32x4.add(i32x4.max_s(lov, i32x4.min_s(hiv, nearestInt4(f32x4.div(f32x4.add(v128.load(x + 16), dmv), dv)))), addv);
+  const c2 = i32x4.add(i32x4.max_s(lov, i32x4.min_s(hiv, nearestInt4(f32x4.div(f32x4.add(v128.load(x + 32), dmv), dv)))), addv);
+  const c3 = i32x4.add(i32x4.max_s(lov, i32x4.min_s(hiv, nearestInt4(f32x4.div(f32x4.add(v128.load(x + 48), dmv), dv)))), addv);
+  v128.store(L, low8(c0, c1, c2, c3));
+}
+
 /** kvalues_iq4nl as float, and for each integer k in [-128, 127] (at k + 128) the last level <= k. */
 const IQ4_VALUES: usize = memory.data<f32>([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], 16);
 const IQ4_BELOW: usize = memory.data(256, 16);
@@ -48,6 +72,11 @@ let iq4Ready = false;
 
 /** make_qkx*_quants' *the_min */
 let theMin: f32 = 0;
+
+/** *the_min of the last makeQkx call. */
+export function lastMin(): f32 {
+  return theMin;
+}
 
 // (named so: the search helpers' locals min/max shadow the builtins)
 @inline function imin(a: i32, b: i32): i32 {
@@ -80,7 +109,7 @@ let theMin: f32 = 0;
 }
 
 /** The importance weights qw·√(σ² + x²) of the n values at xs (imatrix at q) into w; returns their sum, in order. */
-@inline function imatrixWeights(xs: usize, q: usize, sigma2: f32, n: i32, w: usize): f32 {
+@inline export function imatrixWeights(xs: usize, q: usize, sigma2: f32, n: i32, w: usize): f32 {
   let sum: f32 = 0;
   for (let l = 0; l < n; l++) {
     const v = ldf(xs, l);
@@ -104,7 +133,7 @@ let theMin: f32 = 0;
  * make_qkx2_quants (v3 false: empty when max == min) and make_qkx3_quants with weights (v3: empty when
  * max <= min). n values at x, weights at w, codes to L (uint8); returns the scale, the_min in theMin.
  */
-function makeQkx(n: i32, nmax: i32, x: usize, w: usize, L: usize, rmin: f32, rdelta: f32, nstep: i32, useMad: bool, v3: bool): f32 {
+export function makeQkx(n: i32, nmax: i32, x: usize, w: usize, L: usize, rmin: f32, rdelta: f32, nstep: i32, useMad: bool, v3: bool): f32 {
   let min = ldf(x, 0);
   let max = min;
   let sumW = ldf(w, 0);
@@ -285,8 +314,45 @@ function makeQp(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
   return suml2 > 0 ? sumlx / suml2 : 0;
 }
 
+/** binary32's unit roundoff, 2^-24 */
+const U: f64 = 5.960464477539063e-8;
+
+/**
+ * Whether make_qx_quants' trial with the codes at TC (weights·x at WX, weights at T2) cannot pass ggml's test
+ * suml2 > 0 && sumlx² > best·suml2 however its float sums round: its terms are summed four lanes at a time (any
+ * order), and ggml's in-order float32 sums are within (n - 1)·u·Σ|t| of the exact ones, these within (n/4 - 1)·u·Σ|t|
+ * (Σ|t| itself a float32 sum of positive terms, low by as little): (n + 8)·1.5·u·Σ|t| covers both, and 1e-40 the
+ * underflow of subnormal terms. If even the largest sumlx² is at most best times the smallest suml2 (real numbers),
+ * the float test fails too (rounding is monotone). NaN and infinities never reject.
+ */
+@inline function cannotPass(n: i32, best: f32): bool {
+  let sx = f32x4.splat(0);
+  let ax = f32x4.splat(0);
+  let s2 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 2;
+    const fl = f32x4.convert_i32x4_s(v128.load(TC + o));
+    const t0 = f32x4.mul(v128.load(WX + o), fl);
+    const t1 = f32x4.mul(f32x4.mul(v128.load(T2 + o), fl), fl);
+    sx = f32x4.add(sx, t0);
+    ax = f32x4.add(ax, f32x4.abs(t0));
+    s2 = f32x4.add(s2, t1);
+    a2 = f32x4.add(a2, f32x4.abs(t1));
+  }
+  const slack: f64 = <f64>(n + 8) * 1.5 * U;
+  const amax: f64 = abs<f64>(hsum64(sx)) + hsum64(ax) * slack + 1e-40;
+  const bmin: f64 = hsum64(s2) - hsum64(a2) * slack - 1e-40;
+  const rhs: f64 = <f64>best * bmin;
+  return bmin > 0 && amax - amax == 0 && rhs - rhs == 0 && amax * amax * (1 + 1e-9) <= rhs * (1 - 1e-9);
+}
+
+@inline function hsum64(v: v128): f64 {
+  return (<f64>f32x4.extract_lane(v, 0) + <f64>f32x4.extract_lane(v, 1)) + (<f64>f32x4.extract_lane(v, 2) + <f64>f32x4.extract_lane(v, 3));
+}
+
 /** make_qx_quants with rmse_type 1: weights qw (or x² when qw is 0); codes l + nmax (int8 in ggml) at L. */
-function makeQx(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
+export function makeQx(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
   let max: f32 = 0;
   let amax: f32 = 0;
   for (let i = 0; i < n; i++) {
@@ -342,6 +408,7 @@ function makeQx(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
       }
     }
     if (first == n) continue;
+    if (cannotPass(n, best)) continue;
     for (let i = first & ~3; i < n; i += 4) {
       const o = <usize>i << 2;
       const lv = v128.load(TC + o);
@@ -395,7 +462,7 @@ function packScalesK4(q: usize, clamp63: bool): void {
  * over the whole chunk when qw is 0, else quantize_row_q*_K_impl row by row (rows of nPerRow weights; the
  * importance matrix at qw indexed by the column).
  */
-function quantizeQ45K(bits: i32, x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+export function quantizeQ45K(bits: i32, x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
   const size = bits == 4 ? T.Q4_K_BYTES : T.Q5_K_BYTES;
   const atD = bits == 4 ? T.Q4_K_D : T.Q5_K_D;
   const atDmin = bits == 4 ? T.Q4_K_DMIN : T.Q5_K_DMIN;
@@ -462,10 +529,8 @@ function quantizeQ45K(bits: i32, x0: usize, nb: i32, nPerRow: i32, qw0: usize, y
       if (d == 0) continue;
       const dm: f32 = m0 * <f32>m;
       const xs = x + (<usize>j << 7);
-      for (let ii = 0; ii < 32; ii++) {
-        const l = nearestInt((ldf(xs, ii) + dm) / d);
-        stb(L, 32 * j + ii, imax(0, imin(nmax, l)));
-      }
+      codes16(xs, dm, d, 0, nmax, 0, L + (<usize>j << 5));
+      codes16(xs + 64, dm, d, 0, nmax, 0, L + (<usize>j << 5) + 16);
     }
     if (bits == 4) {
       let q = y + T.Q4_K_QS;
@@ -504,7 +569,7 @@ function quantizeQ45K(bits: i32, x0: usize, nb: i32, nPerRow: i32, qw0: usize, y
 // ------------------------------------------------------------------------------------------------ Q6_K
 
 /** nb super-blocks of Q6_K: quantize_row_q6_K_ref when qw is 0, else quantize_row_q6_K_impl per row. */
-function quantizeQ6K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+export function quantizeQ6K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
   const L = SL;
   for (let i = 0; i < nb; i++) {
     const x = x0 + (<usize>i << 10);
@@ -532,23 +597,21 @@ function quantizeQ6K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): v
     for (let j = 0; j < 16; j++) {
       const d: f32 = d0 * <f32>load<i8>(scales + <usize>j);
       if (d == 0) continue;
-      const xs = x + (<usize>j << 6);
-      for (let ii = 0; ii < 16; ii++) {
-        const l = imax(-32, imin(31, nearestInt(ldf(xs, ii) / d)));
-        stb(L, 16 * j + ii, l + 32);
-      }
+      codes16(x + (<usize>j << 6), 0, d, -32, 31, 32, L + (<usize>j << 4));
     }
     let ql = y + T.Q6_K_QL;
     let qh = y + T.Q6_K_QH;
+    const low = i8x16.splat(0xf);
     for (let j = 0; j < QK_K; j += 128) {
-      for (let l = 0; l < 32; l++) {
-        const a = ldb(L, j + l);
-        const b = ldb(L, j + l + 32);
-        const c = ldb(L, j + l + 64);
-        const e = ldb(L, j + l + 96);
-        stb(ql, l, (a & 0xf) | ((c & 0xf) << 4));
-        stb(ql, l + 32, (b & 0xf) | ((e & 0xf) << 4));
-        stb(qh, l, (a >> 4) | ((b >> 4) << 2) | ((c >> 4) << 4) | ((e >> 4) << 6));
+      for (let l = 0; l < 32; l += 16) {
+        const a = v128.load(L + <usize>(j + l));
+        const b = v128.load(L + <usize>(j + l + 32));
+        const c = v128.load(L + <usize>(j + l + 64));
+        const e = v128.load(L + <usize>(j + l + 96));
+        v128.store(ql + <usize>l, v128.or(v128.and(a, low), i8x16.shl(c, 4)));
+        v128.store(ql + <usize>(l + 32), v128.or(v128.and(b, low), i8x16.shl(e, 4)));
+        const h = v128.or(v128.or(i8x16.shr_u(a, 4), i8x16.shl(i8x16.shr_u(b, 4), 2)), v128.or(i8x16.shl(i8x16.shr_u(c, 4), 4), i8x16.shl(i8x16.shr_u(e, 4), 6)));
+        v128.store(qh + <usize>l, h);
       }
       ql += 64;
       qh += 32;
@@ -696,7 +759,7 @@ function iq4Block(sbs: i32, x: usize, qw: usize, y: usize): void {
 }
 
 /** nb blocks of IQ4_NL (sbs 32) or IQ4_XS (sbs 256): quantize_iq4_nl / quantize_iq4_xs over whole rows. */
-function quantizeIQ4(sbs: i32, x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+export function quantizeIQ4(sbs: i32, x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
   if (!iq4Ready) iq4Init();
   const bytes: usize = sbs == 32 ? T.IQ4_NL_BYTES : T.IQ4_XS_BYTES;
   for (let i = 0; i < nb; i++) {
@@ -712,14 +775,19 @@ function quantizeIQ4(sbs: i32, x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0:
 function pack2bit(q: usize): void {
   const L = SL;
   for (let j = 0; j < QK_K; j += 128) {
-    for (let l = 0; l < 32; l++) {
-      stb(q, (j >> 2) + l, ldb(L, j + l) | (ldb(L, j + l + 32) << 2) | (ldb(L, j + l + 64) << 4) | (ldb(L, j + l + 96) << 6));
+    for (let l = 0; l < 32; l += 16) {
+      const p = L + <usize>(j + l);
+      const a = v128.load(p);
+      const b = i8x16.shl(v128.load(p + 32), 2);
+      const c = i8x16.shl(v128.load(p + 64), 4);
+      const e = i8x16.shl(v128.load(p + 96), 6);
+      v128.store(q + <usize>((j >> 2) + l), v128.or(v128.or(a, b), v128.or(c, e)));
     }
   }
 }
 
 /** nb super-blocks of Q2_K (84 bytes): quantize_row_q2_K_ref over the chunk when qw is 0, else quantize_row_q2_K_impl per row. */
-function quantizeQ2K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+export function quantizeQ2K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
   const L = SL;
   const weights = SW;
   for (let i = 0; i < nb; i++) {
@@ -777,7 +845,7 @@ function quantizeQ2K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): v
       if (d == 0) continue;
       const dm: f32 = m0 * <f32>(scj >> 4);
       const xs = x + (<usize>j << 6);
-      for (let ii = 0; ii < 16; ii++) stb(L, 16 * j + ii, imax(0, imin(3, nearestInt((ldf(xs, ii) + dm) / d))));
+      codes16(xs, dm, d, 0, 3, 0, L + (<usize>j << 4));
     }
     pack2bit(y + T.Q2_K_QS);
   }
@@ -787,8 +855,41 @@ function quantizeQ2K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): v
 
 const Q3L: usize = memory.data(16 * 4, 16); // make_q3_quants' codes (int8 in ggml, signed while it searches)
 
-/** make_q3_quants with do_rmse (weights x²): n values at x, codes l + nmax (uint8) to L; returns the scale. */
-function makeQ3(n: i32, nmax: i32, x: usize, L: usize): f32 {
+const Q3W: usize = memory.data(16 * 4, 16); // x² of each value (make_q3_quants' weight w)
+const Q3WX: usize = memory.data(16 * 4, 16); // w·x
+
+/**
+ * The values of make_q3_quants' pass at or after `from` that would try a new code under the current sums sumlx and
+ * suml2, as a bitmask (bit i: slx = sumlx - w·x·L > 0 and new_l = clamp(nearest_int(x·sl2 / slx)) != L), four at a
+ * time with each lane the same binary32 operations as the scalar pass (the 16 values of a sub-block).
+ */
+@inline function q3Candidates(nmax: i32, x: usize, sumlx: f32, suml2: f32, from: i32): i32 {
+  const slxV = f32x4.splat(sumlx);
+  const sl2V = f32x4.splat(suml2);
+  const lo = i32x4.splat(-nmax);
+  const hi = i32x4.splat(nmax - 1);
+  let mask = 0;
+  for (let i = from & ~3; i < 16; i += 4) {
+    const o = <usize>i << 2;
+    const l = v128.load(Q3L + o);
+    const lf = f32x4.convert_i32x4_s(l);
+    const w = v128.load(Q3W + o);
+    const slx = f32x4.sub(slxV, f32x4.mul(v128.load(Q3WX + o), lf));
+    const sl2 = f32x4.sub(sl2V, f32x4.mul(f32x4.mul(w, lf), lf));
+    const nl = i32x4.max_s(lo, i32x4.min_s(hi, nearestInt4(f32x4.div(f32x4.mul(v128.load(x + o), sl2), slx))));
+    mask |= i32x4.bitmask(v128.and(f32x4.gt(slx, f32x4.splat(0)), i32x4.ne(nl, l))) << i;
+  }
+  return mask & ~((1 << from) - 1);
+}
+
+/**
+ * make_q3_quants with do_rmse (weights x²) of the 16 values at x: codes l + nmax (uint8) to L; returns the scale.
+ * Its passes try each value in turn, and only a value whose new code differs can change anything: those are found
+ * four at a time under the current sums (q3Candidates), tried one by one in order as ggml does, and found again
+ * after each accepted change (the sums change then).
+ */
+function makeQ3(nmax: i32, x: usize, L: usize): f32 {
+  const n = 16;
   let max: f32 = 0;
   let amax: f32 = 0;
   for (let i = 0; i < n; i++) {
@@ -812,29 +913,31 @@ function makeQ3(n: i32, nmax: i32, x: usize, L: usize): f32 {
     const l = imax(-nmax, imin(nmax - 1, nearestInt(iscale * xi)));
     store<i32>(Q + (<usize>i << 2), l);
     const w: f32 = xi * xi;
+    stf(Q3W, i, w);
+    stf(Q3WX, i, w * xi);
     sumlx += w * xi * <f32>l;
     suml2 += w * <f32>l * <f32>l;
   }
   for (let itry = 0; itry < 5; itry++) {
     let changed = 0;
-    for (let i = 0; i < n; i++) {
+    let mask = q3Candidates(nmax, x, sumlx, suml2, 0);
+    while (mask != 0) {
+      const i = <i32>ctz(mask);
+      mask &= mask - 1;
       const xi = ldf(x, i);
-      const w: f32 = xi * xi;
+      const w = ldf(Q3W, i);
       const Li = load<i32>(Q + (<usize>i << 2));
-      let slx: f32 = sumlx - w * xi * <f32>Li;
-      if (slx > 0) {
-        let sl2: f32 = suml2 - w * <f32>Li * <f32>Li;
-        const newL = imax(-nmax, imin(nmax - 1, nearestInt(xi * sl2 / slx)));
-        if (newL != Li) {
-          slx += w * xi * <f32>newL;
-          sl2 += w * <f32>newL * <f32>newL;
-          if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
-            store<i32>(Q + (<usize>i << 2), newL);
-            sumlx = slx;
-            suml2 = sl2;
-            changed++;
-          }
-        }
+      let slx: f32 = sumlx - ldf(Q3WX, i) * <f32>Li;
+      let sl2: f32 = suml2 - w * <f32>Li * <f32>Li;
+      const newL = imax(-nmax, imin(nmax - 1, nearestInt(xi * sl2 / slx)));
+      slx += ldf(Q3WX, i) * <f32>newL;
+      sl2 += w * <f32>newL * <f32>newL;
+      if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+        store<i32>(Q + (<usize>i << 2), newL);
+        sumlx = slx;
+        suml2 = sl2;
+        changed++;
+        if (i < n - 1) mask = q3Candidates(nmax, x, sumlx, suml2, i + 1);
       }
     }
     if (changed == 0) break;
@@ -844,7 +947,7 @@ function makeQ3(n: i32, nmax: i32, x: usize, L: usize): f32 {
 }
 
 /** nb super-blocks of Q3_K (110 bytes): quantize_row_q3_K_ref over the chunk when qw is 0, else quantize_row_q3_K_impl per row. */
-function quantizeQ3K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+export function quantizeQ3K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
   const L = SL;
   const weight = SW;
   for (let i = 0; i < nb; i++) {
@@ -857,7 +960,7 @@ function quantizeQ3K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): v
       let maxScale: f32 = 0;
       let amax: f32 = 0;
       for (let j = 0; j < 16; j++) {
-        const s = makeQ3(16, 4, x + (<usize>j << 6), L + (<usize>j << 4));
+        const s = makeQ3(4, x + (<usize>j << 6), L + (<usize>j << 4));
         stf(SSCALES, j, s);
         const a = abs<f32>(s);
         if (a > amax) {
@@ -902,40 +1005,27 @@ function quantizeQ3K(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): v
       s = (s | (((ldb(sc, 8 + (j & 3)) >> (2 * (j >> 2))) & 3) << 4)) - 32;
       const d: f32 = d0 * <f32>s;
       if (d == 0) continue;
-      const xs = x + (<usize>j << 6);
-      for (let ii = 0; ii < 16; ii++) stb(L, 16 * j + ii, imax(-4, imin(3, nearestInt(ldf(xs, ii) / d))) + 4);
+      codes16(x + (<usize>j << 6), 0, d, -4, 3, 4, L + (<usize>j << 4));
     }
-    memory.fill(hmask, 0, 32);
-    let m = 0;
-    let hm = 1;
-    for (let j = 0; j < QK_K; j++) {
-      const l = ldb(L, j);
-      if (l > 3) {
-        stb(hmask, m, ldb(hmask, m) | hm);
-        stb(L, j, l - 4);
-      }
-      if (++m == 32) {
-        m = 0;
-        hm <<= 1;
-      }
+    // codes above 3 set bit k of hmask[m] (weight 32k + m) and lose 4
+    let h0 = i8x16.splat(0);
+    let h1 = i8x16.splat(0);
+    const three = i8x16.splat(3);
+    const four = i8x16.splat(4);
+    for (let k = 0; k < 8; k++) {
+      const bit = i32x4.splat(0x01010101 << k);
+      const p = L + (<usize>k << 5);
+      const a = v128.load(p);
+      const b = v128.load(p + 16);
+      const ga = i8x16.gt_u(a, three);
+      const gb = i8x16.gt_u(b, three);
+      h0 = v128.or(h0, v128.and(ga, bit));
+      h1 = v128.or(h1, v128.and(gb, bit));
+      v128.store(p, i8x16.sub(a, v128.and(ga, four)));
+      v128.store(p + 16, i8x16.sub(b, v128.and(gb, four)));
     }
+    v128.store(hmask, h0);
+    v128.store(hmask + 16, h1);
     pack2bit(y + T.Q3_K_QS);
-  }
-}
-
-/**
- * ggml_quantize_chunk(type, x, y, 0, nb · weights per block / nPerRow, nPerRow, qw) for a type whose table row says
- * wasmQuantize: nb blocks from the float32 weights at x to y, the importance matrix at qw (0 for none).
- */
-export function quantize(type: i32, x: usize, nb: i32, nPerRow: i32, qw: usize, y: usize): void {
-  switch (type) {
-    case T.TYPE_Q2_K: quantizeQ2K(x, nb, nPerRow, qw, y); break;
-    case T.TYPE_Q3_K: quantizeQ3K(x, nb, nPerRow, qw, y); break;
-    case T.TYPE_Q4_K: quantizeQ45K(4, x, nb, nPerRow, qw, y); break;
-    case T.TYPE_Q5_K: quantizeQ45K(5, x, nb, nPerRow, qw, y); break;
-    case T.TYPE_Q6_K: quantizeQ6K(x, nb, nPerRow, qw, y); break;
-    case T.TYPE_IQ4_NL: quantizeIQ4(32, x, nb, nPerRow, qw, y); break;
-    case T.TYPE_IQ4_XS: quantizeIQ4(256, x, nb, nPerRow, qw, y); break;
-    default: unreachable();
   }
 }

@@ -3,7 +3,7 @@ declare namespace __AdaptedExports {
   /** Exported memory */
   export const memory: WebAssembly.Memory;
   /**
-   * src/core/wasm/assembly/quantize/quantize
+   * src/core/wasm/assembly/quantizers/quantize
    * @param type `i32`
    * @param x `usize`
    * @param nb `i32`

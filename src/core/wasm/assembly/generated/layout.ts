@@ -111,3 +111,46 @@ export const IQ4_XS_QS: i32 = 8;
 export const TYPE_BF16: i32 = 30;
 export const BF16_WEIGHTS: i32 = 1;
 export const BF16_BYTES: i32 = 2;
+
+// TQ1_0 { qs: u8[48]; qh: u8[4]; d: f16 }: 256 weights in 54 bytes
+export const TYPE_TQ1_0: i32 = 34;
+export const TQ1_0_WEIGHTS: i32 = 256;
+export const TQ1_0_BYTES: i32 = 54;
+export const TQ1_0_QS: i32 = 0;
+export const TQ1_0_QH: i32 = 48;
+export const TQ1_0_D: i32 = 52;
+
+// TQ2_0 { qs: u8[64]; d: f16 }: 256 weights in 66 bytes
+export const TYPE_TQ2_0: i32 = 35;
+export const TQ2_0_WEIGHTS: i32 = 256;
+export const TQ2_0_BYTES: i32 = 66;
+export const TQ2_0_QS: i32 = 0;
+export const TQ2_0_D: i32 = 64;
+
+// MXFP4 { e: e8m0; qs: u8[16] }: 32 weights in 17 bytes
+export const TYPE_MXFP4: i32 = 39;
+export const MXFP4_WEIGHTS: i32 = 32;
+export const MXFP4_BYTES: i32 = 17;
+export const MXFP4_E: i32 = 0;
+export const MXFP4_QS: i32 = 1;
+
+// NVFP4 { d: e4m3[4]; qs: u8[32] }: 64 weights in 36 bytes
+export const TYPE_NVFP4: i32 = 40;
+export const NVFP4_WEIGHTS: i32 = 64;
+export const NVFP4_BYTES: i32 = 36;
+export const NVFP4_D: i32 = 0;
+export const NVFP4_QS: i32 = 4;
+
+// Q1_0 { d: f16; qs: u8[16] }: 128 weights in 18 bytes
+export const TYPE_Q1_0: i32 = 41;
+export const Q1_0_WEIGHTS: i32 = 128;
+export const Q1_0_BYTES: i32 = 18;
+export const Q1_0_D: i32 = 0;
+export const Q1_0_QS: i32 = 2;
+
+// Q2_0 { d: f16; qs: u8[16] }: 64 weights in 18 bytes
+export const TYPE_Q2_0: i32 = 42;
+export const Q2_0_WEIGHTS: i32 = 64;
+export const Q2_0_BYTES: i32 = 18;
+export const Q2_0_D: i32 = 0;
+export const Q2_0_QS: i32 = 2;

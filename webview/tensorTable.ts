@@ -75,7 +75,14 @@ export class TensorTable {
     );
     this.status = h('div', { class: 'table-status', 'data-testid': 'table-status' });
     this.element = h('div', { class: 'tensor-table' }, this.header, this.viewport, this.status);
-    this.viewport.addEventListener('scroll', () => this.renderRows());
+    this.viewport.addEventListener('scroll', () => {
+      // columns wider than the table: the header scrolls sideways with the rows
+      this.header.scrollLeft = this.viewport.scrollLeft;
+      this.renderRows();
+    });
+    // the type column as wide as the longest type or scheme name (up to 24 characters), so no chip is cut
+    const longestType = Math.min(24, Math.max(0, ...rows.map((r) => r.type.length)));
+    this.element.style.setProperty('--type-column', `max(66px, calc(${longestType}ch + 16px))`);
     this.viewport.addEventListener('keydown', (e) => this.onKey(e as KeyboardEvent));
     new ResizeObserver(() => this.renderRows()).observe(this.viewport);
     this.renderHeader();
@@ -244,7 +251,7 @@ export class TensorTable {
     const defaults: Record<string, string> = {
       name: 'minmax(124px, 1fr)',
       shape: '104px',
-      type: '66px',
+      type: 'var(--type-column, 66px)',
       bitsPerWeight: '54px',
       nbytes: '76px',
       offset: '84px',
@@ -300,7 +307,7 @@ export class TensorTable {
         // the full name and shape on hover of their cells, however narrow the columns
         h('div', { class: 'cell col-name', role: 'rowheader', title: r.name }, r.name),
         h('div', { class: 'cell col-shape', role: 'gridcell', title: `[${r.shape.join(', ')}]` }, r.shape.join(' × ')),
-        h('div', { class: 'cell col-type', role: 'gridcell' }, h('span', { class: `type-chip family-${r.family}` }, r.type)),
+        h('div', { class: 'cell col-type', role: 'gridcell', title: r.type }, h('span', { class: `type-chip family-${r.family}` }, r.type)),
         h('div', { class: 'cell col-num', role: 'gridcell' }, Number.isFinite(r.bitsPerWeight) ? fmt(r.bitsPerWeight, 4) : '?'),
         h('div', { class: 'cell col-num', role: 'gridcell' }, bytes(r.nbytes)),
         h('div', { class: 'cell col-num', role: 'gridcell' }, String(r.offset)),

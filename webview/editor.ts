@@ -113,7 +113,8 @@ function onTensorReply(m: Reply<'selectTensor' | 'block' | 'group' | 'whatIf' | 
     case 'jobError':
       return detail?.onError(m.message, m.tensor);
     case 'jobCancelled':
-      return detail?.onCancelled(m.tensor, () => undefined);
+      // a job's cancellation shows where it was asked (askJob), with its Compute again
+      return;
   }
 }
 

@@ -162,7 +162,7 @@ test('a quantized checkpoint: size by type counts logical weights by scheme, typ
   await s.page.mouse.up();
   const grid = wv.locator('[data-testid="tensor-table"]');
   await grid.evaluate((v) => {
-    v.scrollLeft = 400;
+    v.scrollLeft = 150;
     v.dispatchEvent(new Event('scroll'));
   });
   const [headerShape, rowShape] = await Promise.all([

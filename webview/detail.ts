@@ -413,7 +413,7 @@ export class TensorDetail {
       h(
         'div',
         { class: 'cancelled', 'data-testid': 'job-cancelled' },
-        icon('debug-stop'),
+        icon('circle-slash'),
         h('span', {}, ' Cancelled'),
         el('vscode-button', { secondary: true, 'data-testid': 'compute-again', onclick: () => again() }, 'Compute again'),
       );

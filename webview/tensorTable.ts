@@ -80,9 +80,7 @@ export class TensorTable {
       this.header.scrollLeft = this.viewport.scrollLeft;
       this.renderRows();
     });
-    // the type column as wide as the longest type or scheme name (up to 24 characters), so no chip is cut
-    const longestType = Math.min(24, Math.max(0, ...rows.map((r) => r.type.length)));
-    this.element.style.setProperty('--type-column', `max(66px, calc(${longestType}ch + 16px))`);
+
     this.viewport.addEventListener('keydown', (e) => this.onKey(e as KeyboardEvent));
     new ResizeObserver(() => this.renderRows()).observe(this.viewport);
     this.renderHeader();
@@ -260,6 +258,21 @@ export class TensorTable {
     this.element.style.setProperty('--table-columns', template);
   }
 
+  private typeColumnFitted = false;
+
+  /** The type column as wide as the longest type or scheme name in the chip's own font (at most 260 px), so no chip is cut. */
+  private fitTypeColumn(chip: HTMLElement): void {
+    const ctx = document.createElement('canvas').getContext('2d');
+    if (!ctx || !chip.isConnected) return;
+    const style = getComputedStyle(chip);
+    ctx.font = style.font;
+    const text = Math.max(...[...new Set(this.rows.map((r) => r.type))].map((t) => ctx.measureText(t).width));
+    // the chip's padding and the cell's, and a pixel to spare
+    const padding = 2 * parseFloat(style.paddingLeft) + 2 * parseFloat(getComputedStyle(chip.parentElement!).paddingLeft) + 2;
+    this.element.style.setProperty('--type-column', `${Math.min(260, Math.max(66, Math.ceil(text + padding)))}px`);
+    this.typeColumnFitted = true;
+  }
+
   private renderRows(): void {
     const first = Math.max(0, Math.floor(this.viewport.scrollTop / ROW_HEIGHT) - 5);
     const last = Math.min(this.entries.length, Math.ceil((this.viewport.scrollTop + this.viewport.clientHeight) / ROW_HEIGHT) + 5);
@@ -313,6 +326,7 @@ export class TensorTable {
         h('div', { class: 'cell col-num', role: 'gridcell' }, String(r.offset)),
       );
       this.body.appendChild(row);
+      if (!this.typeColumnFitted) this.fitTypeColumn(row.querySelector('.type-chip')!);
       // arrow-key moves are announced: the focused grid names its selected row
       if (r.name === this.selected) this.viewport.setAttribute('aria-activedescendant', row.id);
     }

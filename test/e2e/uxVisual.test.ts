@@ -153,6 +153,16 @@ test('a quantized checkpoint: size by type counts logical weights by scheme, typ
   await chips.first().waitFor();
   const cut = await chips.evaluateAll((cs) => cs.filter((c) => c.scrollWidth > c.clientWidth + 1).map((c) => c.textContent));
   assert.deepEqual(cut, [], 'no type chip is cut');
+  // the header's columns stand above the rows' (the type column sized to the longest scheme in both)
+  for (const key of ['shape', 'type', 'offset']) {
+    const header = await wv.locator(`#tensor-table-header [data-sort="${key}"]`).evaluate((e) => e.getBoundingClientRect().left);
+    const cell = await wv
+      .locator(`.row[data-tensor] [role="gridcell"]`)
+      .nth(['shape', 'type', 'bitsPerWeight', 'nbytes', 'offset'].indexOf(key))
+      .evaluate((e) => e.getBoundingClientRect().left);
+    assert.ok(Math.abs(header - cell) <= 1, `${key}: header at ${header}, cells at ${cell}`);
+  }
+  await shot(s.page, 'ux-visual-awq-table');
   // widen the name column past the table: the header scrolls sideways with the rows
   const handle = wv.locator('#tensor-table-header [data-sort="name"] .col-resize');
   const box = (await handle.boundingBox())!;

@@ -1,4 +1,7 @@
-/** chart.js charts in the theme's colours: histograms (linear or log y) and the error-vs-bits chart. */
+/**
+ * chart.js charts in the theme's chart colours (read when drawn, and drawn again when the theme changes):
+ * histograms (linear or log y) and the error-vs-bits chart; and any chart or heatmap as a PNG.
+ */
 import {
   Chart,
   BarController,
@@ -11,7 +14,8 @@ import {
   ScatterController,
   PointElement,
 } from 'chart.js';
-import { fmt, themeColor } from './dom.ts';
+import { fmt } from './dom.ts';
+import { chartColours } from './colours.ts';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, LogarithmicScale, Tooltip, Legend, ScatterController, PointElement);
 
@@ -22,38 +26,60 @@ export interface HistogramInput {
 }
 
 const charts = new WeakMap<HTMLCanvasElement, Chart>();
+/** How to draw each chart again, in the colours of the theme now (a theme change). */
+const redrawers = new Map<HTMLCanvasElement, () => void>();
 
-function baseColors() {
-  return {
-    text: themeColor('foreground', '#cccccc'),
-    grid: themeColor('editorWidget-border', 'rgba(128,128,128,0.25)'),
-  };
+/** Draw every chart still on the page again: their colours are the theme's, read when drawn. */
+export function redrawCharts(): void {
+  forgetRemoved();
+  for (const draw of redrawers.values()) draw();
 }
 
-/** Draw (or redraw) a histogram into a canvas. Series share the bins of the first. */
+function forgetRemoved(): void {
+  for (const canvas of redrawers.keys()) if (!canvas.isConnected) redrawers.delete(canvas);
+}
+
+function remember(canvas: HTMLCanvasElement, draw: () => void): void {
+  forgetRemoved();
+  redrawers.set(canvas, draw);
+}
+
+/** A series colour: one of the theme's chart colours. */
+export type SeriesColour = 'blue' | 'red' | 'yellow' | 'green' | 'purple';
+
+/**
+ * Draw (or redraw) a histogram into a canvas. Series share the bins of the first; a second series is drawn as
+ * outlined bars over the first, so both show where they overlap. The colours used are on `data-colours`.
+ */
 export function drawHistogram(
   canvas: HTMLCanvasElement,
-  series: { label: string; histogram: HistogramInput; color: string }[],
+  series: { label: string; histogram: HistogramInput; colour: SeriesColour }[],
   scale: 'linear' | 'log',
   onDrawn?: () => void,
 ): void {
+  remember(canvas, () => drawHistogram(canvas, series, scale, onDrawn));
   charts.get(canvas)?.destroy();
   const first = series[0].histogram;
   const bins = first.counts.length;
   const width = (first.hi - first.lo) / bins;
   const labels = Array.from({ length: bins }, (_, i) => fmt(first.lo + (i + 0.5) * width, 3));
-  const { text, grid } = baseColors();
+  const theme = chartColours();
+  const { text, grid } = theme;
+  canvas.dataset.colours = JSON.stringify(series.map((s) => theme[s.colour]));
   const chart = new Chart(canvas, {
     type: 'bar',
     data: {
       labels,
-      datasets: series.map((s) => ({
+      datasets: series.map((s, i) => ({
         label: s.label,
         data: s.histogram.counts.map((c) => (scale === 'log' && c === 0 ? null : c)),
-        backgroundColor: s.color,
-        borderWidth: 0,
+        backgroundColor: i === 0 ? theme[s.colour] : 'transparent',
+        borderColor: theme[s.colour],
+        borderWidth: i === 0 ? 0 : 2,
         barPercentage: 1,
         categoryPercentage: 1,
+        grouped: false,
+        order: -i,
       })),
     },
     options: {
@@ -94,41 +120,48 @@ export function drawHistogram(
   charts.set(canvas, chart);
 }
 
-/** Error (relative RMSE, log scale) against bits per weight for each candidate; the current type highlighted. */
+/**
+ * Error (relative RMSE, log scale) against bits per weight for each candidate: the current type, ggml types and
+ * schemes told apart by shape as well as colour, with a legend.
+ */
 export function drawErrorVsBits(
   canvas: HTMLCanvasElement,
   points: { label: string; bits: number; error: number; current: boolean; ggml: boolean }[],
 ): void {
+  remember(canvas, () => drawErrorVsBits(canvas, points));
   charts.get(canvas)?.destroy();
-  const { text, grid } = baseColors();
-  const color = (p: { current: boolean; ggml: boolean }) =>
-    p.current
-      ? themeColor('charts-red', '#f14c4c')
-      : p.ggml
-        ? themeColor('charts-blue', '#3794ff')
-        : themeColor('charts-orange', '#d18616');
+  const theme = chartColours();
+  const { text, grid } = theme;
+  const drawn = points.filter((p) => p.error > 0);
+  const kinds = [
+    { label: 'current type', colour: theme.red, shape: 'triangle', radius: 7, of: (p: (typeof points)[number]) => p.current },
+    { label: 'ggml types', colour: theme.blue, shape: 'circle', radius: 5, of: (p: (typeof points)[number]) => !p.current && p.ggml },
+    { label: 'schemes', colour: theme.yellow, shape: 'rect', radius: 5, of: (p: (typeof points)[number]) => !p.current && !p.ggml },
+  ] as const;
+  const groups = kinds.map((k) => ({ ...k, points: drawn.filter(k.of) })).filter((k) => k.points.length);
+  canvas.dataset.colours = JSON.stringify(groups.map((g) => g.colour));
   const chart = new Chart(canvas, {
     type: 'scatter',
     data: {
-      datasets: [
-        {
-          label: 'candidates',
-          data: points.filter((p) => p.error > 0).map((p) => ({ x: p.bits, y: p.error })),
-          pointBackgroundColor: points.filter((p) => p.error > 0).map(color),
-          pointRadius: 5,
-        },
-      ],
+      datasets: groups.map((g) => ({
+        label: g.label,
+        data: g.points.map((p) => ({ x: p.bits, y: p.error })),
+        backgroundColor: g.colour,
+        borderColor: g.colour,
+        pointStyle: g.shape,
+        pointRadius: g.radius,
+      })),
     },
     options: {
       animation: false,
       responsive: true,
       maintainAspectRatio: false,
       plugins: {
-        legend: { display: false },
+        legend: { display: true, labels: { color: text, usePointStyle: true } },
         tooltip: {
           callbacks: {
             label: (item) => {
-              const p = points.filter((q) => q.error > 0)[item.dataIndex];
+              const p = groups[item.datasetIndex].points[item.dataIndex];
               return `${p.label}: ${fmt(p.bits, 4)} bpw, rel. RMSE ${fmt(p.error, 3)}`;
             },
           },
@@ -146,6 +179,18 @@ export function drawErrorVsBits(
     },
   });
   charts.set(canvas, chart);
+}
+
+/** A canvas as a PNG of its own size, on the editor's background (a chart's own is transparent): base64. */
+export function canvasPng(canvas: HTMLCanvasElement): string {
+  const out = document.createElement('canvas');
+  out.width = canvas.width;
+  out.height = canvas.height;
+  const ctx = out.getContext('2d')!;
+  ctx.fillStyle = chartColours().background;
+  ctx.fillRect(0, 0, out.width, out.height);
+  ctx.drawImage(canvas, 0, 0);
+  return out.toDataURL('image/png').replace(/^data:image\/png;base64,/, '');
 }
 
 /** Fraction of a canvas's pixels that are painted (tests use it to see a chart was drawn). */

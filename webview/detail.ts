@@ -10,8 +10,9 @@ import type { TensorStats } from '../src/core/analysis/tensorStats.ts';
 import type { ScaleDistribution } from '../src/core/analysis/blocks.ts';
 import type { WhatIfRow } from '../src/core/analysis/whatIf.ts';
 import type { TensorComparisonDetail } from '../src/core/compare/compare.ts';
-import { h, el, clear, fmt, bytes, icon, themeColor, append } from './dom.ts';
-import { drawHistogram, drawErrorVsBits } from './charts.ts';
+import { h, el, clear, fmt, bytes, icon, append } from './dom.ts';
+import { drawHistogram, drawErrorVsBits, canvasPng } from './charts.ts';
+import { heatGradient, heatRgb } from './colours.ts';
 
 export function statsTooltip(name: string, s: TensorStats): string {
   return `${name}\nmin ${fmt(s.min)}  max ${fmt(s.max)}\nmean ${fmt(s.mean)}  std ${fmt(s.std)}\nzeros ${s.zero_count}${s.nan_count ? `  NaN ${s.nan_count}` : ''}`;
@@ -36,6 +37,28 @@ export type DetailRequest = 'block' | 'group' | 'whatIf' | 'candidateError';
 export interface DetailHost {
   ask<K extends DetailRequest>(type: K, body: Requests[K]): void;
   tell(m: Tell): void;
+  /** Whether the tensor has a row in the Errors tab (after Compare) and a cell in the quant map, and going there. */
+  inErrors(tensor: string): boolean;
+  inMap(tensor: string): boolean;
+  showInErrors(tensor: string): void;
+  showInMap(tensor: string): void;
+}
+
+/** A heatmap on the page: its cells, and the tensor rows and columns they cover. */
+type PaintedHeatmap = Pick<Heatmap, 'width' | 'height' | 'cells' | 'max'> & Partial<Pick<Heatmap, 'rows' | 'columns'>>;
+
+/** The rows and columns [from, to) that cell (x, y) covers (core/analysis/heatmap.ts maps row r to cell ⌊r·height/rows⌋). */
+export function cellSpan(m: Pick<Heatmap, 'width' | 'height' | 'rows' | 'columns'>, x: number, y: number) {
+  const edge = (i: number, cells: number, n: number) => Math.ceil((i * n) / cells);
+  return {
+    rows: [edge(y, m.height, m.rows), edge(y + 1, m.height, m.rows)],
+    columns: [edge(x, m.width, m.columns), edge(x + 1, m.width, m.columns)],
+  };
+}
+
+/** "rows 4–5" / "row 4" of a [from, to) span. */
+function span(word: string, [from, to]: number[]): string {
+  return to - from > 1 ? `${word}s ${from}–${to - 1}` : `${word} ${from}`;
 }
 
 export class TensorDetail {
@@ -48,6 +71,10 @@ export class TensorDetail {
   private imatrixFile: string | undefined;
   /** A what-if table was asked for and has not come: its error shows in the What if section, where the user is. */
   private whatIfPending = false;
+  private heatmap: Heatmap | undefined;
+  /** The heatmap cell the keyboard is on. */
+  private heatCursor = { x: 0, y: 0 };
+  private running = false;
 
   /** The importance matrix in use (undefined: none, after Unload), and what of the model it covers. */
   setImatrix(file: string | undefined, coverage?: string): void {
@@ -103,10 +130,55 @@ export class TensorDetail {
     );
   }
 
-  /** Redraw the charts (after a theme change: chart colours come from the theme). */
-  redraw(): void {
-    this.drawHistogram();
-    if (this.row && this.scales !== undefined) this.onScales(this.row.name, this.scales);
+  /** Whether a job of the editor runs: Cancel shows only then. */
+  setRunning(running: boolean): void {
+    this.running = running;
+    const cancel = this.q('cancel');
+    if (cancel) cancel.hidden = !running;
+  }
+
+  /** A "Save as PNG" button for the canvas `testid` (a chart or a heatmap), saved through the extension. */
+  private saveButton(testid: string, what: string): HTMLElement {
+    return el('vscode-button', {
+      secondary: true,
+      icon: 'save',
+      class: 'save-png',
+      'data-testid': `save-${testid}`,
+      title: `Save the ${what} as PNG`,
+      'aria-label': `Save the ${what} as PNG`,
+      onclick: () => {
+        const canvas = this.q<HTMLCanvasElement>(testid);
+        if (!canvas || !this.row) return;
+        const name = `${this.row.name.replace(/[^\w.-]+/g, '_')}-${testid}.png`;
+        this.host.tell({ type: 'savePng', name, png: canvasPng(canvas) });
+      },
+    });
+  }
+
+  /** Links to where else this tensor shows: its Errors row (once compared) and its quant map cell. */
+  updateLinks(): void {
+    const box = this.q('detail-links');
+    const row = this.row;
+    if (!box || !row) return;
+    clear(box);
+    if (this.host.inErrors(row.name))
+      box.append(
+        h(
+          'button',
+          { class: 'link', 'data-testid': 'link-errors', onclick: () => this.host.showInErrors(row.name) },
+          icon('list-ordered'),
+          ' its Errors row',
+        ),
+      );
+    if (this.host.inMap(row.name))
+      box.append(
+        h(
+          'button',
+          { class: 'link', 'data-testid': 'link-map', onclick: () => this.host.showInMap(row.name) },
+          icon('table'),
+          ' its map cell',
+        ),
+      );
   }
 
   setSettings(s: WebviewSettings): void {
@@ -123,6 +195,8 @@ export class TensorDetail {
     this.stats = undefined;
     this.scales = undefined;
     this.block = undefined;
+    this.heatmap = undefined;
+    this.heatCursor = { x: 0, y: 0 };
     this.whatIfPending = false;
     clear(this.element);
     // a new tensor starts at its name, not where the last one was scrolled to
@@ -165,8 +239,13 @@ export class TensorDetail {
                 },
                 'Requantize…',
               ),
-          el('vscode-button', { secondary: true, 'data-testid': 'cancel', onclick: () => this.host.tell({ type: 'cancel' }) }, 'Cancel'),
+          el(
+            'vscode-button',
+            { secondary: true, 'data-testid': 'cancel', hidden: !this.running, onclick: () => this.host.tell({ type: 'cancel' }) },
+            'Cancel',
+          ),
         ),
+        h('div', { class: 'detail-links', 'data-testid': 'detail-links' }),
       ),
       h('div', { class: 'job', 'data-testid': 'job', role: 'status', 'aria-live': 'polite' }),
       row.decodable
@@ -188,7 +267,12 @@ export class TensorDetail {
       h(
         'section',
         {},
-        h('div', { class: 'section-head' }, h('h3', {}, 'Weight histogram'), logBox),
+        h(
+          'div',
+          { class: 'section-head' },
+          h('h3', {}, 'Weight histogram'),
+          h('div', { class: 'section-tools' }, logBox, this.saveButton('histogram', 'weight histogram')),
+        ),
         h(
           'div',
           { class: 'chart-box' },
@@ -204,7 +288,17 @@ export class TensorDetail {
         ? h(
             'section',
             {},
-            h('div', { class: 'section-head' }, h('h3', {}, 'Block scales'), h('div', { class: 'seg', 'data-testid': 'scale-series' })),
+            h(
+              'div',
+              { class: 'section-head' },
+              h('h3', {}, 'Block scales'),
+              h(
+                'div',
+                { class: 'section-tools' },
+                h('div', { class: 'seg', 'data-testid': 'scale-series' }),
+                this.saveButton('scales', 'block scales chart'),
+              ),
+            ),
             h(
               'div',
               { class: 'chart-box small' },
@@ -220,6 +314,7 @@ export class TensorDetail {
         : null,
       ...this.valueSections(row),
     ]);
+    this.updateLinks();
   }
 
   /** The heatmap, the block inspector (a logical weight: its group inspector) and the what-if sections. */
@@ -228,18 +323,18 @@ export class TensorDetail {
       h(
         'section',
         {},
-        h('h3', {}, '|w| heatmap ', h('span', { class: 'muted' }, '(max per cell; rows down, columns across)')),
+        h(
+          'div',
+          { class: 'section-head' },
+          h('h3', {}, '|w| heatmap ', h('span', { class: 'muted' }, '(max per cell; rows down, columns across)')),
+          this.saveButton('heatmap', '|w| heatmap'),
+        ),
         h(
           'div',
           { class: 'heatmap-box' },
-          h('canvas', {
-            id: 'heatmap',
-            'data-testid': 'heatmap',
-            width: 1,
-            height: 1,
-            role: 'img',
-            'aria-label': 'heatmap of |w| over the rows and columns of this tensor, brighter for larger magnitudes',
-          }),
+          this.heatmapCanvas(),
+          h('div', { class: 'heat-tip', 'data-testid': 'heatmap-tip', role: 'tooltip', hidden: true }),
+          h('div', { class: 'heatmap-bar', 'data-testid': 'heatmap-bar' }),
           h('div', { class: 'muted', 'data-testid': 'heatmap-scale' }),
         ),
       ),
@@ -306,6 +401,30 @@ export class TensorDetail {
     }
   }
 
+  /**
+   * A job the user cancelled (or left by selecting again): said as such, not as an error, with a button that asks
+   * again. One about another tensor is not shown.
+   */
+  onCancelled(tensor: string | undefined, again: () => void): void {
+    if (tensor !== undefined && tensor !== this.row?.name) return;
+    const box = this.q('job');
+    if (!box) return;
+    const cancelled = () =>
+      h(
+        'div',
+        { class: 'cancelled', 'data-testid': 'job-cancelled' },
+        icon('circle-slash'),
+        h('span', {}, ' Cancelled'),
+        el('vscode-button', { secondary: true, 'data-testid': 'compute-again', onclick: () => again() }, 'Compute again'),
+      );
+    box.replaceChildren(cancelled());
+    const table = this.whatIfPending ? this.q('what-if-table') : null;
+    if (table) {
+      this.whatIfPending = false;
+      table.replaceChildren(h('p', { class: 'muted' }, 'The what-if table was cancelled: Compute again above, or What if… once more.'));
+    }
+  }
+
   onStats(tensor: string, s: TensorStats): void {
     if (tensor !== this.row?.name) return;
     this.stats = s;
@@ -334,14 +453,9 @@ export class TensorDetail {
     const canvas = this.q<HTMLCanvasElement>('histogram');
     if (!canvas || !this.stats?.histogram) return;
     canvas.dataset.drawn = 'false';
-    drawHistogram(
-      canvas,
-      [{ label: 'weights', histogram: this.stats.histogram, color: themeColor('charts-blue', '#3794ff') }],
-      this.settings.histogramScale,
-      () => {
-        canvas.dataset.drawn = 'true';
-      },
-    );
+    drawHistogram(canvas, [{ label: 'weights', histogram: this.stats.histogram, colour: 'blue' }], this.settings.histogramScale, () => {
+      canvas.dataset.drawn = 'true';
+    });
   }
 
   onScales(tensor: string, scales: ScaleDistribution | null): void {
@@ -378,8 +492,7 @@ export class TensorDetail {
     }
     const s = scales[this.scaleSeries]!;
     const canvas = this.q<HTMLCanvasElement>('scales')!;
-    if (s.histogram)
-      drawHistogram(canvas, [{ label: this.scaleSeries, histogram: s.histogram, color: themeColor('charts-purple', '#b180d7') }], 'linear');
+    if (s.histogram) drawHistogram(canvas, [{ label: this.scaleSeries, histogram: s.histogram, colour: 'purple' }], 'linear');
     const note = this.q('scales-note')!;
     const what = scales.groups
       ? `${scales.groups.rows} rows × ${scales.groups.groupsPerRow} groups`
@@ -402,14 +515,9 @@ export class TensorDetail {
       ),
       h('div', { class: 'chart-box small' }, canvas),
     );
-    drawHistogram(
-      canvas,
-      [{ label: `${candidate} error`, histogram: s.histogram, color: themeColor('charts-red', '#f14c4c') }],
-      'log',
-      () => {
-        canvas.dataset.drawn = 'true';
-      },
-    );
+    drawHistogram(canvas, [{ label: `${candidate} error`, histogram: s.histogram, colour: 'red' }], 'log', () => {
+      canvas.dataset.drawn = 'true';
+    });
   }
 
   onComparison(c: TensorComparisonDetail): void {
@@ -429,22 +537,28 @@ export class TensorDetail {
         `rel. RMSE ${fmt(m.rel_rmse, 4)} · SNR ${m.snr_db === null ? '∞' : fmt(m.snr_db, 4)} dB · max |error| ${fmt(m.max_abs, 4)} · cosine ${fmt(m.cosine, 7)}`,
       ),
       h('div', { class: 'chart-box small' }, overlay),
+      h('div', { class: 'muted small' }, 'this file filled, the reference outlined'),
       h('div', { class: 'muted small' }, 'error = this file − reference'),
       h('div', { class: 'chart-box small' }, errorHist),
-      h('div', { class: 'heatmap-box' }, heat, h('div', { class: 'muted' }, `|error| per cell, black 0 → yellow ${fmt(c.heatmap.max)}`)),
+      h(
+        'div',
+        { class: 'heatmap-box' },
+        heat,
+        colourBar(c.heatmap.max, '|error|'),
+        h('div', { class: 'muted' }, `|error| per cell (sqrt scale), dark 0 → light yellow ${fmt(c.heatmap.max)}`),
+      ),
     );
     if (c.values.counts.length) {
       drawHistogram(
         overlay,
         [
-          { label: 'this file', histogram: c.values, color: themeColor('charts-blue', '#3794ff') },
-          { label: 'reference', histogram: c.referenceValues, color: themeColor('charts-orange', '#d18616') },
+          { label: 'this file', histogram: c.values, colour: 'blue' },
+          { label: 'reference', histogram: c.referenceValues, colour: 'yellow' },
         ],
         'log',
       );
     }
-    if (c.error.counts.length)
-      drawHistogram(errorHist, [{ label: 'error', histogram: c.error, color: themeColor('charts-red', '#f14c4c') }], 'log');
+    if (c.error.counts.length) drawHistogram(errorHist, [{ label: 'error', histogram: c.error, colour: 'red' }], 'log');
     paintHeatmap(heat, c.heatmap);
   }
 
@@ -452,8 +566,101 @@ export class TensorDetail {
     if (m.tensor !== this.row?.name) return;
     const canvas = this.q<HTMLCanvasElement>('heatmap');
     if (!canvas) return;
+    this.heatmap = m;
     paintHeatmap(canvas, m);
-    this.q('heatmap-scale')!.textContent = `${m.height} × ${m.width} cells · black 0 → yellow ${fmt(m.max)} (sqrt scale)`;
+    this.q('heatmap-bar')?.replaceChildren(colourBar(m.max, 'max |w|'));
+    this.q('heatmap-scale')!.textContent =
+      `${m.height} × ${m.width} cells over ${m.rows} rows × ${m.columns} columns · dark 0 → light yellow ${fmt(m.max)} (sqrt scale) · hover a cell for its figure, click it to inspect its block`;
+  }
+
+  /** The |w| heatmap's canvas: a cell's rows, columns and value on hover (or the arrow keys), its block on click (or Enter). */
+  private heatmapCanvas(): HTMLCanvasElement {
+    const canvas = h('canvas', {
+      id: 'heatmap',
+      'data-testid': 'heatmap',
+      width: 1,
+      height: 1,
+      tabindex: 0,
+      role: 'img',
+      'aria-label':
+        'heatmap of |w| over the rows and columns of this tensor, lighter for larger magnitudes; arrow keys move over its cells, Enter inspects the block of one',
+    });
+    const cellAt = (e: MouseEvent) => {
+      const r = canvas.getBoundingClientRect();
+      const m = this.heatmap;
+      if (!m || !r.width || !r.height) return undefined;
+      const x = Math.floor(((e.clientX - r.left - canvas.clientLeft) / canvas.clientWidth) * m.width);
+      const y = Math.floor(((e.clientY - r.top - canvas.clientTop) / canvas.clientHeight) * m.height);
+      return x >= 0 && y >= 0 && x < m.width && y < m.height ? { x, y } : undefined;
+    };
+    canvas.addEventListener('mousemove', (e) => this.showHeatCell(cellAt(e)));
+    canvas.addEventListener('mouseleave', () => this.showHeatCell(undefined));
+    canvas.addEventListener('click', (e) => {
+      const cell = cellAt(e);
+      if (cell) this.inspectHeatCell(cell);
+    });
+    canvas.addEventListener('blur', () => this.showHeatCell(undefined));
+    canvas.addEventListener('keydown', (e) => {
+      const m = this.heatmap;
+      if (!m) return;
+      const moves: Record<string, [number, number]> = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+      const c = this.heatCursor;
+      if (e.key in moves) {
+        const [dx, dy] = moves[e.key];
+        this.heatCursor = { x: Math.max(0, Math.min(m.width - 1, c.x + dx)), y: Math.max(0, Math.min(m.height - 1, c.y + dy)) };
+        this.showHeatCell(this.heatCursor);
+      } else if (e.key === 'Enter' || e.key === ' ') this.inspectHeatCell(c);
+      else return;
+      e.preventDefault();
+    });
+    canvas.addEventListener('focus', () => this.showHeatCell(this.heatCursor));
+    return canvas;
+  }
+
+  /** Where a heatmap cell starts: the block (a logical weight: the group) holding its first weight. */
+  private heatCellTarget(cell: { x: number; y: number }): { row: number; column: number; block?: number; group?: number } | undefined {
+    const m = this.heatmap;
+    if (!m) return undefined;
+    const { rows, columns } = cellSpan(m, cell.x, cell.y);
+    const target = { row: rows[0], column: columns[0] };
+    const groups = this.scales?.groups;
+    if (this.row?.logical) return groups ? { ...target, group: Math.floor((columns[0] * groups.groupsPerRow) / m.columns) } : target;
+    if (!this.block) return target;
+    const blockSize = Math.max(1, Math.round((this.row?.nElements ?? 0) / this.block.blockCount));
+    return { ...target, block: Math.floor((rows[0] * m.columns + columns[0]) / blockSize) };
+  }
+
+  private showHeatCell(cell: { x: number; y: number } | undefined): void {
+    const tip = this.q('heatmap-tip');
+    const canvas = this.q<HTMLCanvasElement>('heatmap');
+    const m = this.heatmap;
+    if (!tip || !canvas) return;
+    if (!cell || !m) {
+      tip.hidden = true;
+      return;
+    }
+    const { rows, columns } = cellSpan(m, cell.x, cell.y);
+    const target = this.heatCellTarget(cell);
+    const where = target?.block !== undefined ? ` · block ${target.block}` : target?.group !== undefined ? ` · group ${target.group}` : '';
+    tip.textContent = `${span('row', rows)} · ${span('column', columns)} · max |w| ${fmt(m.cells[cell.y * m.width + cell.x], 4)}${where}`;
+    tip.dataset.value = String(m.cells[cell.y * m.width + cell.x]);
+    tip.hidden = false;
+    // beside the cell, inside the box
+    const left = canvas.offsetLeft + ((cell.x + 1) / m.width) * canvas.clientWidth + 8;
+    const top = canvas.offsetTop + (cell.y / m.height) * canvas.clientHeight;
+    tip.style.left = `${Math.min(left, canvas.offsetLeft + canvas.clientWidth - 40)}px`;
+    tip.style.top = `${top}px`;
+  }
+
+  /** Open the block (a logical weight: the group) where a heatmap cell starts, and bring the inspector into view. */
+  private inspectHeatCell(cell: { x: number; y: number }): void {
+    const target = this.heatCellTarget(cell);
+    const row = this.row;
+    if (!target || !row) return;
+    if (target.block !== undefined) this.host.ask('block', { tensor: row.name, index: target.block });
+    else if (target.group !== undefined) this.host.ask('group', { tensor: row.name, row: target.row, group: target.group });
+    else return;
+    this.element.querySelector('.inspector')?.scrollIntoView({ block: 'start' });
   }
 
   onBlock(v: InspectedBlock): void {
@@ -674,6 +881,7 @@ export class TensorDetail {
     const box = this.q('what-if-table')!;
     clear(box);
     const canvas = h('canvas', { 'data-testid': 'error-vs-bits' });
+    const save = h('div', { class: 'section-tools end' }, this.saveButton('error-vs-bits', 'error-against-bits chart'));
     const weighted = rows.some((r) => r.metrics.weighted_rel_rmse !== undefined);
     const requantization =
       this.row?.family !== 'float'
@@ -686,6 +894,7 @@ export class TensorDetail {
         : null;
     box.append(
       requantization ?? '',
+      save,
       h(
         'div',
         {
@@ -805,19 +1014,31 @@ function logicalSection(l: LogicalRow): HTMLElement {
   );
 }
 
-/** A max-per-cell grid to pixels, sqrt scale so outliers stand out without flattening the rest. */
-function paintHeatmap(canvas: HTMLCanvasElement, m: { width: number; height: number; cells: number[]; max: number }): void {
+/** The colour bar of a heatmap: 0 to its largest value along the scale (sqrt), with both ends written. */
+function colourBar(max: number, what: string): HTMLElement {
+  const bar = h('span', { class: 'colour-bar', 'aria-hidden': 'true' });
+  bar.style.background = heatGradient();
+  return h(
+    'div',
+    { class: 'colour-bar-row', role: 'img', 'aria-label': `colour scale: ${what} 0 darkest, ${fmt(max)} lightest, square-root scale` },
+    h('span', { class: 'small' }, '0'),
+    bar,
+    h('span', { class: 'small' }, `${fmt(max)} ${what}`),
+  );
+}
+
+/** A max-per-cell grid to pixels on the heat scale, sqrt so outliers stand out without flattening the rest. */
+function paintHeatmap(canvas: HTMLCanvasElement, m: PaintedHeatmap): void {
   canvas.width = m.width;
   canvas.height = m.height;
   const ctx = canvas.getContext('2d')!;
   const img = ctx.createImageData(m.width, m.height);
   const max = m.max || 1;
   for (let i = 0; i < m.cells.length; i++) {
-    // sqrt scale so that outliers stand out without flattening the rest
-    const t = Math.sqrt(Math.min(1, m.cells[i] / max));
-    img.data[4 * i] = Math.round(255 * Math.min(1, 2 * t));
-    img.data[4 * i + 1] = Math.round(255 * Math.max(0, 2 * t - 1));
-    img.data[4 * i + 2] = Math.round(80 * (1 - t));
+    const [r, g, b] = heatRgb(Math.sqrt(Math.min(1, m.cells[i] / max)));
+    img.data[4 * i] = r;
+    img.data[4 * i + 1] = g;
+    img.data[4 * i + 2] = b;
     img.data[4 * i + 3] = 255;
   }
   ctx.putImageData(img, 0, 0);

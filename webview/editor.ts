@@ -2,17 +2,18 @@
  * The model editor's state (the tensors, the table, the detail panel, the comparison) and what changes it: the
  * model page, selecting a tensor, the replies about the tensor shown, and the host's notices.
  */
-import type { ModelMessage, Notice, Reply, TensorRow } from '../src/shared/webviewProtocol.ts';
+import type { ModelMessage, Notice, Reply, Requests, TensorRow } from '../src/shared/webviewProtocol.ts';
 import type { QuantMap } from '../src/core/analysis/quantMap.ts';
 import type { Comparison } from '../src/core/compare/compare.ts';
 import { h, el, clear, fmt, count, icon } from './dom.ts';
 import { ask, saved, saveState, tell } from './host.ts';
 import { TensorTable } from './tensorTable.ts';
 import { TensorDetail, statsTooltip, type DetailRequest } from './detail.ts';
-import { summaryView } from './summaryView.ts';
+import { sizeByType, summaryView } from './summaryView.ts';
 import { metadataView } from './metadataView.ts';
 import { mapView, type MapColour } from './mapView.ts';
-import { errorsView } from './errorsView.ts';
+import { DEFAULT_ERROR_SORT, errorsView, type ErrorSort } from './errorsView.ts';
+import { redrawCharts as redrawAllCharts } from './charts.ts';
 import { openErrorView, truncationBanner } from './openErrorView.ts';
 
 const app = document.getElementById('app')!;
@@ -24,6 +25,10 @@ let tabs: HTMLElement | undefined;
 let quantMap: QuantMap | undefined;
 let comparison: Comparison | undefined;
 let mapColour: MapColour = 'type';
+let errorSort: ErrorSort = DEFAULT_ERROR_SORT;
+let modelMessage: ModelMessage | undefined;
+/** Jobs asked for and not yet ended (done, cancelled or failed): Cancel shows while there is one. */
+let runningJobs = 0;
 const TAB = { summary: 0, tensors: 1, metadata: 2, map: 3, errors: 4 };
 
 const FAMILY_CONCEPTS: Record<string, string> = {
@@ -59,7 +64,24 @@ function selectTensor(name: string, fromTable = false): void {
   table?.select(name, !fromTable);
   selectTab(TAB.tensors);
   detail?.show(row, row.logical ? logicalConcept(row.logical.format) : (FAMILY_CONCEPTS[row.family] ?? ''));
-  if (row.decodable) ask('selectTensor', { tensor: name }, onTensorReply);
+  if (row.decodable) askJob('selectTensor', { tensor: name }, () => selectTensor(name));
+}
+
+type JobRequest = 'selectTensor' | 'whatIf' | 'candidateError' | 'comparisonReport';
+const JOBS: readonly string[] = ['selectTensor', 'whatIf', 'candidateError', 'comparisonReport'] satisfies JobRequest[];
+
+/** Ask for a job: counted while it runs (Cancel shows), and `again` behind the Compute again of a cancelled one. */
+function askJob<K extends JobRequest>(type: K, body: Requests[K], again: () => void = () => askJob(type, body)): void {
+  runningJobs++;
+  detail?.setRunning(true);
+  ask(type, body, (m) => {
+    if (m.type === 'jobDone' || m.type === 'jobCancelled' || m.type === 'jobError') {
+      runningJobs = Math.max(0, runningJobs - 1);
+      detail?.setRunning(runningJobs > 0);
+    }
+    if (m.type === 'jobCancelled') detail?.onCancelled(m.tensor, again);
+    else onTensorReply(m);
+  });
 }
 
 /** Replies about the tensor shown (its analyses, a block, what-if, a candidate's error) and the progress of the editor's jobs. */
@@ -90,7 +112,24 @@ function onTensorReply(m: Reply<'selectTensor' | 'block' | 'group' | 'whatIf' | 
       return detail?.onProgress('', 1, 1);
     case 'jobError':
       return detail?.onError(m.message, m.tensor);
+    case 'jobCancelled':
+      // a job's cancellation shows where it was asked (askJob), with its Compute again
+      return;
   }
+}
+
+/** Show an element of another tab (a tensor's Errors row or map cell): that tab, the element scrolled to, focused. */
+function showElsewhere(tab: number, selector: string): void {
+  selectTab(tab);
+  // the tab's panel shows on its next update
+  requestAnimationFrame(() => {
+    for (const e of app.querySelectorAll('.linked')) e.classList.remove('linked');
+    const target = app.querySelector<HTMLElement>(selector);
+    if (!target) return;
+    target.classList.add('linked');
+    target.scrollIntoView({ block: 'center' });
+    target.focus();
+  });
 }
 
 function renderMap(): void {
@@ -113,10 +152,15 @@ function renderErrors(): void {
   if (!panel) return;
   clear(panel);
   panel.append(
-    errorsView(comparison, {
+    errorsView(comparison, errorSort, {
       select: (tensor) => selectTensor(tensor),
       compare: () => tell({ type: 'command', command: 'compare' }),
-      report: (reference) => ask('comparisonReport', { reference }, onTensorReply),
+      report: (reference) => askJob('comparisonReport', { reference }),
+      sortBy: (sort) => {
+        errorSort = sort;
+        renderErrors();
+        panel.querySelector<HTMLElement>(`th[data-sort="${sort.key}"] button`)?.focus();
+      },
     }),
   );
 }
@@ -125,7 +169,20 @@ export function renderModel(m: ModelMessage): void {
   tensors = m.tensors;
   clear(app);
   table = new TensorTable(m.tensors, (name) => selectTensor(name, true));
-  detail = new TensorDetail({ ask: (type, body) => ask<DetailRequest>(type, body, onTensorReply), tell }, m.settings);
+  modelMessage = m;
+  runningJobs = 0;
+  detail = new TensorDetail(
+    {
+      ask: (type, body) =>
+        JOBS.includes(type) ? askJob(type as JobRequest, body as Requests[JobRequest]) : ask<DetailRequest>(type, body, onTensorReply),
+      tell,
+      inErrors: (tensor) => !!comparison?.tensors.some((t) => t.name === tensor),
+      inMap: (tensor) => !!quantMap?.cells.some((c) => c.tensor === tensor),
+      showInErrors: (tensor) => showElsewhere(TAB.errors, `[data-testid="ranked-errors"] tr[data-tensor="${CSS.escape(tensor)}"]`),
+      showInMap: (tensor) => showElsewhere(TAB.map, `.map-cell[data-tensor="${CSS.escape(tensor)}"]`),
+    },
+    m.settings,
+  );
   const filter = el('vscode-textfield', {
     placeholder: 'Filter tensors (text, or /regex/)',
     'data-testid': 'tensor-filter',
@@ -204,7 +261,6 @@ export function renderModel(m: ModelMessage): void {
   quantMap = m.quantMap;
   renderMap();
   renderErrors();
-  for (const bar of app.querySelectorAll<HTMLElement>('.bar')) bar.style.width = `${bar.dataset.width}%`;
   if (saved.selected) selectTensor(saved.selected);
   document.body.dataset.ready = 'true';
 }
@@ -251,6 +307,13 @@ export function onNotice(m: Notice): void {
       mapColour = 'error';
       renderErrors();
       renderMap();
+      detail?.updateLinks();
+      if (modelMessage)
+        document
+          .querySelector('[data-testid="size-by-type"]')
+          ?.replaceWith(
+            sizeByType(modelMessage.summary.byType, { name: m.comparison.reference.split(/[\\/]/).pop()!, shares: m.referenceTypes }),
+          );
       for (const t of m.comparison.tensors)
         table?.setTooltip(
           t.name,
@@ -262,5 +325,5 @@ export function onNotice(m: Notice): void {
 
 /** Chart colours are read from the theme when drawn: redraw them when it changes. */
 export function redrawCharts(): void {
-  detail?.redraw();
+  redrawAllCharts();
 }

@@ -2,7 +2,7 @@
 import type { QuantMap } from '../src/core/analysis/quantMap.ts';
 import type { Comparison } from '../src/core/compare/compare.ts';
 import { h, fmt } from './dom.ts';
-import { errorColor, labelColourOn, typeColor } from './colours.ts';
+import { ERROR_SCALE, errorColor, heatGradient, labelColourOn, typeColor } from './colours.ts';
 
 export type MapColour = 'type' | 'error';
 
@@ -43,30 +43,27 @@ export function mapView(
         { class: 'map-cell', 'data-tensor': c.tensor, title, 'aria-label': title.replace(/\n/g, ', '), onclick: () => on.select(c.tensor) },
         byError && err ? fmt(err.rel_rmse, 2) : c.type,
       );
-      const background = byError ? (err ? errorColor(err.rel_rmse) : 'var(--vscode-disabledForeground)') : typeColor(c.bitsPerWeight);
-      cell.style.background = background;
-      cell.style.color = labelColourOn(background);
+      // a cell without a colour (no error measured, a type of unknown size) keeps the theme's own colours
+      const background = byError ? err && errorColor(err.rel_rmse) : typeColor(c.bitsPerWeight);
+      if (background) {
+        cell.style.background = background;
+        cell.style.color = labelColourOn(background);
+      } else cell.classList.add('uncoloured');
       grid.appendChild(cell);
     }
   }
   const legend = byError
-    ? h(
-        'div',
-        { class: 'legend' },
-        [1e-4, 1e-3, 1e-2, 1e-1, 1].map((e) => {
-          const sw = h('span', { class: 'swatch' });
-          sw.style.background = errorColor(e);
-          return h('span', { class: 'legend-item' }, sw, ` rel. RMSE ${e}`);
-        }),
-      )
+    ? errorLegend()
     : h(
         'div',
-        { class: 'legend' },
+        { class: 'legend', 'data-testid': 'map-legend' },
         [...types]
           .sort((a, b) => a[1] - b[1])
           .map(([t, bits]) => {
             const sw = h('span', { class: 'swatch' });
-            sw.style.background = typeColor(bits);
+            const colour = typeColor(bits);
+            if (colour) sw.style.background = colour;
+            else sw.classList.add('uncoloured');
             return h('span', { class: 'legend-item' }, sw, ` ${t} (${fmt(bits, 3)} bpw)`);
           }),
       );
@@ -102,5 +99,38 @@ export function mapView(
     h('div', { class: 'map-bar' }, legend, colourBy),
     h('div', { class: 'map-scroll' }, grid),
     outside,
+  );
+}
+
+/** The error scale's colour bar, its ticks as swatches a test (and a magnifier) can read, and a text alternative. */
+export function errorLegend(): HTMLElement {
+  const [first, last] = [Math.round(Math.log10(ERROR_SCALE.from)), Math.round(Math.log10(ERROR_SCALE.to))];
+  const ticks = Array.from({ length: last - first + 1 }, (_, i) => 10 ** (first + i));
+  const label = (e: number) => (e < 1e-3 ? e.toExponential(0) : String(e));
+  const bar = h('span', { class: 'colour-bar', 'aria-hidden': 'true' });
+  bar.style.background = heatGradient();
+  return h(
+    'div',
+    {
+      class: 'legend error-legend',
+      'data-testid': 'map-legend',
+      role: 'img',
+      'aria-label': `colour by relative RMSE, log scale: ${label(ERROR_SCALE.from)} or less darkest, ${label(ERROR_SCALE.to)} or more lightest; each cell also shows its figure`,
+    },
+    h('span', { class: 'legend-title' }, 'rel. RMSE'),
+    h(
+      'span',
+      { class: 'colour-scale' },
+      bar,
+      h(
+        'span',
+        { class: 'colour-ticks' },
+        ticks.map((e) => {
+          const sw = h('span', { class: 'swatch', 'data-error': String(e) });
+          sw.style.background = errorColor(e);
+          return h('span', { class: 'legend-item' }, sw, ` ${label(e)}`);
+        }),
+      ),
+    ),
   );
 }

@@ -1,5 +1,5 @@
 /** The Summary tab: the model's cards, size by type, what fits in memory at a context length, and how to read the numbers. */
-import type { ModelSummary } from '../src/core/analysis/summary.ts';
+import type { ModelSummary, TypeShare } from '../src/core/analysis/summary.ts';
 import type { MemoryFit } from '../src/core/analysis/memoryFit.ts';
 import { h, el, clear, fmt, bytes, count, icon } from './dom.ts';
 
@@ -11,7 +11,6 @@ export function summaryView(fileName: string, s: ModelSummary, memory: MemoryFit
       h('div', { class: 'card-label' }, label),
       h('div', { class: 'card-value', 'data-testid': testid }, value),
     );
-  const maxBytes = Math.max(...s.byType.map((b) => b.bytes), 1);
   const ctxInput = el('vscode-textfield', {
     type: 'number',
     value: String(memory.contextLength),
@@ -105,35 +104,7 @@ export function summaryView(fileName: string, s: ModelSummary, memory: MemoryFit
     h(
       'div',
       { class: 'panels' },
-      h(
-        'section',
-        { class: 'panel' },
-        h('h3', {}, 'Size by type'),
-        h(
-          'table',
-          { class: 'by-type', 'data-testid': 'size-by-type' },
-          h(
-            'thead',
-            {},
-            h('tr', {}, h('th', {}, 'Type'), h('th', {}, 'Tensors'), h('th', {}, 'Parameters'), h('th', {}, 'Bytes'), h('th', {}, '')),
-          ),
-          h(
-            'tbody',
-            {},
-            s.byType.map((b) =>
-              h(
-                'tr',
-                {},
-                h('td', {}, h('span', { class: 'type-chip' }, b.type)),
-                h('td', { class: 'num' }, b.tensors),
-                h('td', { class: 'num' }, count(b.parameters)),
-                h('td', { class: 'num' }, bytes(b.bytes)),
-                h('td', { class: 'bar-cell' }, h('div', { class: 'bar', 'data-width': String(Math.round((100 * b.bytes) / maxBytes)) })),
-              ),
-            ),
-          ),
-        ),
-      ),
+      h('section', { class: 'panel' }, h('h3', {}, 'Size by type'), sizeByType(s.byType)),
       h(
         'section',
         { class: 'panel' },
@@ -185,6 +156,79 @@ export function summaryView(fileName: string, s: ModelSummary, memory: MemoryFit
           ),
         ),
       ),
+    ),
+  );
+}
+
+/**
+ * The size by type table; after Compare, the reference's beside it (`reference.shares` undefined: its header could
+ * not be read). Types in either model, the model's largest first.
+ */
+export function sizeByType(shares: TypeShare[], reference?: { name: string; shares?: TypeShare[] }): HTMLElement {
+  const theirs = new Map(reference?.shares?.map((r) => [r.type, r]));
+  const types = [
+    ...shares.map((b) => b.type),
+    ...(reference?.shares ?? []).map((r) => r.type).filter((t) => !shares.some((b) => b.type === t)),
+  ];
+  const ours = new Map(shares.map((b) => [b.type, b]));
+  const maxBytes = Math.max(...shares.map((b) => b.bytes), ...(reference?.shares ?? []).map((r) => r.bytes), 1);
+  const bar = (b: TypeShare | undefined, cls: string) => {
+    const div = h('div', { class: `bar ${cls}` });
+    div.style.width = `${b ? Math.round((100 * b.bytes) / maxBytes) : 0}%`;
+    return div;
+  };
+  const side = reference?.shares;
+  return h(
+    'table',
+    { class: 'by-type', 'data-testid': 'size-by-type' },
+    side
+      ? h(
+          'caption',
+          { class: 'muted small' },
+          'this model (filled bars) beside the reference ',
+          h('code', {}, reference!.name),
+          ' (outlined)',
+        )
+      : reference
+        ? h('caption', { class: 'muted small' }, `the reference's header could not be read to size its types`)
+        : null,
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        h('th', {}, 'Type'),
+        h('th', {}, 'Tensors'),
+        h('th', {}, 'Parameters'),
+        h('th', {}, 'Bytes'),
+        side ? h('th', { 'data-testid': 'reference-bytes-head' }, 'Reference') : null,
+        h('th', {}, ''),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      types.map((type) => {
+        const b = ours.get(type);
+        const r = theirs.get(type);
+        return h(
+          'tr',
+          { 'data-type': type },
+          h('td', {}, h('span', { class: 'type-chip' }, type)),
+          h('td', { class: 'num' }, b ? b.tensors : '—'),
+          h('td', { class: 'num' }, b ? count(b.parameters) : '—'),
+          h('td', { class: 'num' }, b ? bytes(b.bytes) : '—'),
+          side
+            ? h(
+                'td',
+                { class: 'num', 'data-testid': 'reference-bytes', title: r ? `${r.tensors} tensors, ${r.bytes} bytes` : undefined },
+                r ? bytes(r.bytes) : '—',
+              )
+            : null,
+          h('td', { class: 'bar-cell' }, bar(b, 'ours'), side ? bar(r, 'theirs') : null),
+        );
+      }),
     ),
   );
 }

@@ -79,7 +79,12 @@ export class TensorTable {
     );
     this.status = h('div', { class: 'table-status', 'data-testid': 'table-status' });
     this.element = h('div', { class: 'tensor-table' }, this.header, this.viewport, this.status);
-    this.viewport.addEventListener('scroll', () => this.renderRows());
+    this.viewport.addEventListener('scroll', () => {
+      // columns wider than the table: the header scrolls sideways with the rows
+      this.header.scrollLeft = this.viewport.scrollLeft;
+      this.renderRows();
+    });
+
     this.viewport.addEventListener('keydown', (e) => this.onKey(e as KeyboardEvent));
     new ResizeObserver(() => this.renderRows()).observe(this.viewport);
     this.renderHeader();
@@ -266,13 +271,28 @@ export class TensorTable {
     const defaults: Record<string, string> = {
       name: 'minmax(124px, 1fr)',
       shape: '104px',
-      type: '66px',
+      type: 'var(--type-column, 66px)',
       bitsPerWeight: '54px',
       nbytes: '76px',
       offset: '84px',
     };
     const template = COLUMNS.map((c) => (this.widths.has(c.key) ? `${this.widths.get(c.key)}px` : defaults[c.key])).join(' ');
     this.element.style.setProperty('--table-columns', template);
+  }
+
+  private typeColumnFitted = false;
+
+  /** The type column as wide as the longest type or scheme name in the chip's own font (at most 260 px), so no chip is cut. */
+  private fitTypeColumn(chip: HTMLElement): void {
+    const ctx = document.createElement('canvas').getContext('2d');
+    if (!ctx || !chip.isConnected) return;
+    const style = getComputedStyle(chip);
+    ctx.font = style.font;
+    const text = Math.max(...[...new Set(this.rows.map((r) => r.type))].map((t) => ctx.measureText(t).width));
+    // the chip's padding and the cell's, and a pixel to spare
+    const padding = 2 * parseFloat(style.paddingLeft) + 2 * parseFloat(getComputedStyle(chip.parentElement!).paddingLeft) + 2;
+    this.element.style.setProperty('--type-column', `${Math.min(260, Math.max(66, Math.ceil(text + padding)))}px`);
+    this.typeColumnFitted = true;
   }
 
   private renderRows(): void {
@@ -342,12 +362,13 @@ export class TensorTable {
         // the full name and shape on hover of their cells, however narrow the columns
         h('div', { class: 'cell col-name', role: 'rowheader', title: r.name }, r.name),
         h('div', { class: 'cell col-shape', role: 'gridcell', title: `[${r.shape.join(', ')}]` }, r.shape.join(' × ')),
-        h('div', { class: 'cell col-type', role: 'gridcell' }, h('span', { class: `type-chip family-${r.family}` }, r.type)),
+        h('div', { class: 'cell col-type', role: 'gridcell', title: r.type }, h('span', { class: `type-chip family-${r.family}` }, r.type)),
         h('div', { class: 'cell col-num', role: 'gridcell' }, Number.isFinite(r.bitsPerWeight) ? fmt(r.bitsPerWeight, 4) : '?'),
         h('div', { class: 'cell col-num', role: 'gridcell' }, bytes(r.nbytes)),
         h('div', { class: 'cell col-num', role: 'gridcell' }, String(r.offset)),
       );
       this.body.appendChild(row);
+      if (!this.typeColumnFitted) this.fitTypeColumn(row.querySelector('.type-chip')!);
       // arrow-key moves are announced: the focused grid names its selected row
       if (r.name === this.selected) this.viewport.setAttribute('aria-activedescendant', row.id);
     }

@@ -3,7 +3,10 @@ import * as vscode from 'vscode';
 import { ModelDocument } from './modelDocument.ts';
 import type { ProgressCallback, WorkerPool } from '../node/workerPool.ts';
 import { webviewHtml } from './webviewHtml.ts';
-import { buildWebviewModel } from './webviewModel.ts';
+import { buildWebviewModel, typeSharesOf } from './webviewModel.ts';
+import type { Comparison } from '../core/compare/compare.ts';
+import { openModelAndWeights } from '../core/hfquant/open.ts';
+import { baseName } from '../core/io/location.ts';
 import type { GroupRecord } from '../core/hfquant/weights.ts';
 import type {
   FromWebview,
@@ -51,7 +54,9 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
 
   async openCustomDocument(uri: vscode.Uri): Promise<ModelDocument> {
     const open = () => ModelDocument.open(uri, this.pool, this.hubToken.remoteOptions());
-    if (!isRemote(uri)) return open();
+    // the editor shows nothing until the header is read (a second or two for a large one): say so in the status bar
+    if (!isRemote(uri))
+      return vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Quant Lens: reading ${modelName(uri)}` }, open);
     // a remote header can take a few seconds: say what is happening meanwhile
     return vscode.window.withProgress(
       {
@@ -79,6 +84,50 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     if (!panel) return;
     panel.reveal();
     void panel.webview.postMessage(message);
+  }
+
+  /** A comparison to its model's editor, with the reference's size by type (its header read again, briefly). */
+  async postComparison(doc: ModelDocument, comparison: Comparison): Promise<void> {
+    let referenceTypes;
+    try {
+      const { model, view } = await openModelAndWeights(comparison.reference, this.hubToken.remoteOptions());
+      try {
+        referenceTypes = typeSharesOf(model, view);
+      } finally {
+        await model.close();
+      }
+    } catch {
+      // the comparison itself read the reference: without its types the Summary says it could not size them
+    }
+    this.post(doc, { type: 'comparison', comparison, referenceTypes });
+  }
+
+  /** Save a chart's PNG where the user says: through a temporary file beside it, checked, then renamed. */
+  private async savePng(doc: ModelDocument, name: string, png: string): Promise<void> {
+    const bytes = Buffer.from(png, 'base64');
+    const signature = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+    if (bytes.length < 24 || signature.some((b, i) => bytes[i] !== b)) {
+      void vscode.window.showErrorMessage(`Quant Lens: the chart ${name} could not be drawn as a PNG`);
+      return;
+    }
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? (isRemote(doc.uri) ? undefined : vscode.Uri.joinPath(doc.uri, '..'));
+    const target = await vscode.window.showSaveDialog({
+      title: `Save ${name}`,
+      defaultUri: folder && vscode.Uri.joinPath(folder, name),
+      filters: { 'PNG image': ['png'] },
+    });
+    if (!target) return;
+    const temporary = target.with({ path: `${target.path}.${process.pid}.tmp` });
+    try {
+      await vscode.workspace.fs.writeFile(temporary, bytes);
+      const written = await vscode.workspace.fs.readFile(temporary);
+      if (written.length !== bytes.length || !Buffer.from(written).equals(bytes))
+        throw new Error(`${baseName(temporary.fsPath)} does not read back as written`);
+      await vscode.workspace.fs.rename(temporary, target, { overwrite: true });
+    } catch (e) {
+      await vscode.workspace.fs.delete(temporary).then(undefined, () => undefined);
+      void vscode.window.showErrorMessage(`Quant Lens: could not save ${baseName(target.fsPath)}: ${oneLine(e)}`);
+    }
   }
 
   reveal(doc: ModelDocument, tensor: string): void {
@@ -127,8 +176,8 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         );
         reply({ type: 'jobDone' });
       } catch (e) {
-        const cancelled = (e as { code?: string }).code === 'cancelled';
-        reply({ type: 'jobError', tensor, message: cancelled ? `${label.replace(/^Quant Lens: /, '')}: cancelled` : oneLine(e) });
+        if ((e as { code?: string }).code === 'cancelled') reply({ type: 'jobCancelled', tensor });
+        else reply({ type: 'jobError', tensor, message: oneLine(e) });
       }
     };
 
@@ -256,6 +305,8 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         case 'cancel':
           doc.cancelJobs();
           return;
+        case 'savePng':
+          return this.savePng(doc, m.name, m.png);
         case 'comparisonReport':
           return runInView('Quant Lens: report', undefined, replyTo(m), async (progress) => {
             const r = await doc.run({ kind: 'report', path, reference: m.reference, format: 'md' }, progress);

@@ -1,4 +1,7 @@
-/** The webview's HTML shell: strict Content-Security-Policy with a nonce, resources only from dist/. */
+/**
+ * The webview's HTML shell: strict Content-Security-Policy with a nonce, resources only from dist/, and a loading
+ * state (a line and a moving bar) shown until the model's page replaces it.
+ */
 import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
 
@@ -24,7 +27,7 @@ export function webviewHtml(webview: vscode.Webview, dist: vscode.Uri, title: st
 <title>${escaped}</title>
 </head>
 <body>
-<div id="app"><p class="loading"><span class="codicon codicon-loading codicon-modifier-spin"></span> Reading ${escaped}…</p></div>
+<div id="app"><div class="loading" role="status" aria-busy="true" data-testid="loading"><p><span class="codicon codicon-loading codicon-modifier-spin"></span> Reading ${escaped}: its summary, tensors and metadata…</p><div class="loading-bar"></div></div></div>
 <script nonce="${nonce}" src="${asset('webview.js')}"></script>
 </body>
 </html>`;

@@ -1,6 +1,6 @@
 /** What the webview is sent when a model opens: summary, tensor rows, metadata rows, quant map, memory fit. */
 import type { Model, ArrayValue, TensorInfo } from '../core/model.ts';
-import { summarize } from '../core/analysis/summary.ts';
+import { sharesByType, summarize, type TypeShare } from '../core/analysis/summary.ts';
 import { buildQuantMap, blockOf } from '../core/analysis/quantMap.ts';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -78,6 +78,13 @@ async function configBeside(model: Model): Promise<unknown> {
   }
 }
 
+/** A model's size by type as its editor shows it: a quantized checkpoint's logical weights by scheme. */
+export function typeSharesOf(model: Model, view?: QuantizedModel): TypeShare[] {
+  return view
+    ? sharesByType(listedEntries(view).map((e) => (e.weight ? logicalRow(e.weight) : tensorRow(e.tensor))))
+    : summarize(model).byType;
+}
+
 /** The rows: the model's tensors, or (a quantized checkpoint) its logical weights and plain tensors, in file order. */
 export async function buildWebviewModel(
   model: Model,
@@ -100,7 +107,8 @@ export async function buildWebviewModel(
   });
   const summary = summarize(model);
   return {
-    summary: view ? logicalSummary(summary, view) : summary,
+    // a quantized checkpoint's size by type counts its logical weights by scheme, as its table lists them
+    summary: view ? { ...logicalSummary(summary, view), byType: sharesByType(tensors) } : summary,
     ...(view ? { quantization: view.summary } : {}),
     tensors,
     metadata,

@@ -7,7 +7,7 @@
  * the webview hands it to whoever asked. The host also sends notices of its own accord (`Notice`), and the
  * webview tells the host things that need no answer (`Tell`).
  */
-import type { ModelSummary } from '../core/analysis/summary.ts';
+import type { ModelSummary, TypeShare } from '../core/analysis/summary.ts';
 import type { QuantMap } from '../core/analysis/quantMap.ts';
 import type { MemoryFit } from '../core/analysis/memoryFit.ts';
 import type { TensorStats } from '../core/analysis/tensorStats.ts';
@@ -112,11 +112,12 @@ type Checks = { type: 'checks'; checks: WeightChecks };
 type WhatIf = { type: 'whatIf'; tensor: string; rows: WhatIfRow[] };
 type CandidateError = { type: 'candidateError'; tensor: string; candidate: string; stats: TensorStats };
 type TensorComparison = { type: 'tensorComparison'; detail: TensorComparisonDetail };
-/** A job's progress, then its end: jobDone or jobError. */
+/** A job's progress, then its end: jobDone, jobCancelled (the user's Cancel, or another selection) or jobError. */
 export type JobProgress =
   /** `fetched`: bytes received over HTTP so far, for a model opened by URL. */
   | { type: 'progress'; label: string; done: number; total: number; fetched?: number }
   | { type: 'jobDone' }
+  | { type: 'jobCancelled'; tensor?: string }
   | { type: 'jobError'; tensor?: string; message: string };
 /** A token lookup (core/analysis/tokenizer.ts TokenLookup): at most 50 matches of `total`, or the problem. */
 type Tokens = { type: 'tokens' } & TokenLookup;
@@ -140,21 +141,22 @@ export type Reply<K extends RequestType = RequestType> = Replies[K] & { inReplyT
 /** The replies after which a request has no more. */
 export const LAST_REPLIES: { readonly [K in RequestType]: readonly Replies[K]['type'][] } = {
   ready: ['model', 'openError'],
-  selectTensor: ['jobDone', 'jobError'],
+  selectTensor: ['jobDone', 'jobCancelled', 'jobError'],
   block: ['block', 'jobError'],
   group: ['group', 'jobError'],
-  whatIf: ['jobDone', 'jobError'],
-  candidateError: ['jobDone', 'jobError'],
+  whatIf: ['jobDone', 'jobCancelled', 'jobError'],
+  candidateError: ['jobDone', 'jobCancelled', 'jobError'],
   findTokens: ['tokens'],
   arrayPage: ['arrayPage'],
-  comparisonReport: ['jobDone', 'jobError'],
+  comparisonReport: ['jobDone', 'jobCancelled', 'jobError'],
 };
 
 /** What the host sends of its own accord. */
 export type Notice =
   | { type: 'reveal'; tensor: string }
   | { type: 'settings'; settings: WebviewSettings }
-  | { type: 'comparison'; comparison: Comparison }
+  /** `referenceTypes`: the reference's size by type, counted as the model's is (undefined: its header could not be read). */
+  | { type: 'comparison'; comparison: Comparison; referenceTypes?: TypeShare[] }
   /** The importance matrix now in use (none after Unload), and how much of the model it covers. */
   | { type: 'imatrix'; file?: string; coverage?: string };
 
@@ -163,6 +165,8 @@ export type ToWebview = Reply | Notice;
 /** What the webview tells the host without waiting for an answer. */
 export type Tell =
   | { type: 'cancel' }
+  /** Save a chart as a PNG file the user picks: `name` suggests the file name, `png` is the image, base64. */
+  | { type: 'savePng'; name: string; png: string }
   | {
       type: 'command';
       command: 'requantize' | 'compare' | 'exportReport' | 'showAsText' | 'loadImatrix' | 'unloadImatrix';

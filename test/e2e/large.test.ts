@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { start, quickOpen, show, webview, endEachTest, ROOT, CORPUS, type Session } from './harness.ts';
+import { start, quickOpen, show, webview, shot, endEachTest, ROOT, CORPUS, type Session } from './harness.ts';
 
 let s: Session;
 let bigTensors = 0;
@@ -59,14 +59,24 @@ test('the 128k-token vocabulary is looked up by id without decoding it all', asy
   await wv.locator('[data-testid="tab-tensors"]').click();
 });
 
-test('a scan of a 525 M-weight tensor shows progress, cancels to one line, and the editor stays usable', async () => {
+test('a scan of a 525 M-weight tensor shows progress, cancels to "Cancelled" with Compute again, and the editor stays usable', async () => {
   const wv = webview(s.page);
   await wv.locator('.row[data-tensor="token_embd.weight"]').click();
   await wv.locator('[data-testid="job"] vscode-progress-bar').waitFor({ timeout: 30_000 });
-  await wv.locator('vscode-button[data-testid="cancel"]').click();
-  const err = wv.locator('[data-testid="job-error"]');
-  await err.waitFor({ timeout: 30_000 });
-  assert.match(await err.innerText(), /cancelled/);
+  const cancel = wv.locator('vscode-button[data-testid="cancel"]');
+  const cancelled = wv.locator('[data-testid="job-cancelled"]');
+  await cancel.click();
+  await cancelled.waitFor({ timeout: 30_000 });
+  assert.match(await cancelled.innerText(), /^Cancelled/);
+  assert.equal(await wv.locator('[data-testid="job-error"]').count(), 0, 'a cancelled scan is not an error');
+  await shot(s.page, 'large-cancelled');
+  // no job runs: no Cancel; Compute again scans once more, and can be cancelled again
+  await cancel.waitFor({ state: 'hidden' });
+  await wv.locator('vscode-button[data-testid="compute-again"]').click();
+  await wv.locator('[data-testid="job"] vscode-progress-bar').waitFor({ timeout: 30_000 });
+  await cancel.click();
+  await cancelled.waitFor({ timeout: 30_000 });
+  await cancel.waitFor({ state: 'hidden' });
   await wv.locator('.row[data-tensor="blk.0.attn_norm.weight"]').click();
   await wv.locator('[data-testid="detail-name"]', { hasText: 'blk.0.attn_norm.weight' }).waitFor();
   await wv.locator('[data-testid="stat-count"]').waitFor({ timeout: 30_000 });
@@ -95,5 +105,10 @@ test('selecting another tensor mid-scan cancels the scan without an error on the
   // 4096 F32 weights (16384 bytes) in `blocks` blocks: block 1 starts one block further
   await wv.locator('[data-testid="block-inspector"]', { hasText: new RegExp(`file offset ${offset + 16384 / blocks}(?!\\d)`) }).waitFor();
   assert.equal(await wv.locator('[data-testid="job-error"]').count(), 0, 'no error line for the tensor now shown');
+  assert.equal(
+    await wv.locator('[data-testid="job-cancelled"]').count(),
+    0,
+    'nor a cancelled line: the scan cancelled was another tensor’s',
+  );
   assert.equal(await wv.locator('[data-testid="detail-name"]').innerText(), 'blk.0.ffn_norm.weight');
 });

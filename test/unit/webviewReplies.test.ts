@@ -49,7 +49,7 @@ test("a job's replies reach its handler until its last one (jobDone or jobError)
   const id = idOf(sent[0]);
   const answers: ToWebview[] = [
     { type: 'progress', label: 'a', done: 1, total: 2, inReplyTo: id },
-    { type: 'heatmap', heatmap: { tensor: 'a', width: 1, height: 1, cells: [0], max: 0 }, inReplyTo: id },
+    { type: 'heatmap', heatmap: { tensor: 'a', width: 1, height: 1, cells: [0], max: 0, rows: 1, columns: 1 }, inReplyTo: id },
     { type: 'jobDone', inReplyTo: id },
     { type: 'jobDone', inReplyTo: id },
   ];
@@ -69,4 +69,19 @@ test('the request sent carries its type, body and a fresh id; notices are not re
   assert.equal(replies.route({ type: 'reveal', tensor: 't' }), false);
   assert.equal(replies.route({ type: 'imatrix', file: 'x.dat' }), false);
   assert.equal(replies.pending, 2);
+});
+
+test('a cancelled job ends with jobCancelled: later replies to it are dropped', () => {
+  const { sent, replies } = router();
+  const got: string[] = [];
+  replies.request('whatIf', { tensor: 'a' }, (m) => got.push(m.type));
+  const id = idOf(sent[0]);
+  for (const m of [
+    { type: 'progress', label: 'a', done: 1, total: 2, inReplyTo: id },
+    { type: 'jobCancelled', tensor: 'a', inReplyTo: id },
+    { type: 'jobDone', inReplyTo: id },
+  ] satisfies ToWebview[])
+    assert.equal(replies.route(m), true);
+  assert.deepEqual(got, ['progress', 'jobCancelled']);
+  assert.equal(replies.pending, 0);
 });

@@ -15,6 +15,9 @@ export interface Heatmap {
   /** max |w| per cell, row-major, height x width. */
   cells: number[];
   max: number;
+  /** The tensor's rows and row length: cell (x, y) covers rows [⌈y·rows/height⌉, ⌈(y+1)·rows/height⌉), columns likewise. */
+  rows: number;
+  columns: number;
 }
 
 type HeatmapOptions = { onProgress?: (done: number, total: number) => void; isCancelled?: () => boolean; chunkElements?: number };
@@ -76,5 +79,5 @@ function paint(
   });
   let max = 0;
   for (const v of cells) if (Number.isFinite(v) && v > max) max = v;
-  return { tensor: name, width: w, height: h, cells: Array.from(cells), max };
+  return { tensor: name, width: w, height: h, cells: Array.from(cells), max, rows, columns: cols };
 }

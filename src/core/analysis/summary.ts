@@ -35,18 +35,28 @@ export function scalarString(v: MetadataEntry['value'] | undefined): string | un
   return String(v as ScalarValue);
 }
 
-export function summarize(model: Model): ModelSummary {
+/**
+ * Tensors, parameters and bytes per type, largest share first. The entries are the model's tensors, or a quantized
+ * checkpoint's logical weights (by scheme, every component's bytes) and plain tensors, as its table lists them.
+ */
+export function sharesByType(entries: Iterable<{ type: string; nElements: number; nbytes: number }>): TypeShare[] {
   const byType = new Map<string, TypeShare>();
+  for (const t of entries) {
+    const share = byType.get(t.type) ?? { type: t.type, tensors: 0, parameters: 0, bytes: 0 };
+    share.tensors++;
+    share.parameters += t.nElements;
+    share.bytes += t.nbytes;
+    byType.set(t.type, share);
+  }
+  return [...byType.values()].sort((a, b) => b.bytes - a.bytes);
+}
+
+export function summarize(model: Model): ModelSummary {
   let parameterCount = 0;
   let tensorBytes = 0;
   for (const t of model.tensors) {
     parameterCount += t.nElements;
     tensorBytes += t.nbytes;
-    const share = byType.get(t.type.name) ?? { type: t.type.name, tensors: 0, parameters: 0, bytes: 0 };
-    share.tensors++;
-    share.parameters += t.nElements;
-    share.bytes += t.nbytes;
-    byType.set(t.type.name, share);
   }
   const fileTypeId = metadataValue(model, 'general.file_type');
   const fileType = typeof fileTypeId === 'number' ? llamaFileTypeName(fileTypeId) : undefined;
@@ -60,7 +70,7 @@ export function summarize(model: Model): ModelSummary {
     tensorBytes,
     fileBytes: model.files.reduce((a, f) => a + f.size, 0),
     averageBitsPerWeight: parameterCount ? (8 * tensorBytes) / parameterCount : 0,
-    byType: [...byType.values()].sort((a, b) => b.bytes - a.bytes),
+    byType: sharesByType(model.tensors.map((t) => ({ type: t.type.name, nElements: t.nElements, nbytes: t.nbytes }))),
     files: model.files.length,
   };
 }

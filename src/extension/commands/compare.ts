@@ -40,7 +40,7 @@ async function compareWith(ctx: CommandContext, uri: vscode.Uri, reference: stri
       return run;
     });
     open.reference = reference;
-    ctx.provider.post(open, { type: 'comparison', comparison: result.comparison });
+    await ctx.provider.postComparison(open, result.comparison);
     const unrelated = unrelatedReference(result.comparison.tensors);
     if (unrelated) void vscode.window.showWarningMessage(`Quant Lens: ${baseName(reference)} ${unrelated}`);
     return;

@@ -2,7 +2,7 @@
  * The model editor's state (the tensors, the table, the detail panel, the comparison) and what changes it: the
  * model page, selecting a tensor, the replies about the tensor shown, and the host's notices.
  */
-import type { ModelMessage, Notice, Reply, TensorRow } from '../src/shared/webviewProtocol.ts';
+import type { ModelMessage, Notice, Reply, SensitivityView, TensorRow } from '../src/shared/webviewProtocol.ts';
 import type { QuantMap } from '../src/core/analysis/quantMap.ts';
 import type { Comparison } from '../src/core/compare/compare.ts';
 import { h, el, clear, fmt, count, icon } from './dom.ts';
@@ -24,6 +24,7 @@ let tabs: HTMLElement | undefined;
 let quantMap: QuantMap | undefined;
 let comparison: Comparison | undefined;
 let mapColour: MapColour = 'type';
+let sensitivity: SensitivityView | undefined;
 const TAB = { summary: 0, tensors: 1, metadata: 2, map: 3, errors: 4 };
 
 const FAMILY_CONCEPTS: Record<string, string> = {
@@ -98,13 +99,19 @@ function renderMap(): void {
   if (!panel || !quantMap) return;
   clear(panel);
   panel.append(
-    mapView(quantMap, comparison, mapColour, {
-      select: (tensor) => selectTensor(tensor),
-      colourBy: (colour) => {
-        mapColour = colour;
-        renderMap();
+    mapView(
+      quantMap,
+      comparison,
+      mapColour,
+      {
+        select: (tensor) => selectTensor(tensor),
+        colourBy: (colour) => {
+          mapColour = colour;
+          renderMap();
+        },
       },
-    }),
+      sensitivity,
+    ),
   );
 }
 
@@ -125,6 +132,7 @@ export function renderModel(m: ModelMessage): void {
   tensors = m.tensors;
   clear(app);
   table = new TensorTable(m.tensors, (name) => selectTensor(name, true));
+  if (sensitivity) table.setSensitivity(sensitivity);
   detail = new TensorDetail({ ask: (type, body) => ask<DetailRequest>(type, body, onTensorReply), tell }, m.settings);
   const filter = el('vscode-textfield', {
     placeholder: 'Filter tensors (text, or /regex/)',
@@ -224,6 +232,12 @@ export function onNotice(m: Notice): void {
       return selectTensor(m.tensor);
     case 'imatrix':
       return detail?.setImatrix(m.file, m.coverage);
+    case 'sensitivity':
+      sensitivity = m.sensitivity;
+      mapColour = 'sensitivity';
+      renderMap();
+      table?.setSensitivity(m.sensitivity);
+      return selectTab(TAB.map);
     case 'comparison':
       comparison = m.comparison;
       mapColour = 'error';

@@ -2,12 +2,13 @@
  * The tensor table: virtualised (only visible rows are in the DOM, so 50k rows scroll smoothly), filter by text
  * or /regex/, sort by any column, group by block, keyboard navigation (arrows, Page Up/Down, Home/End, Enter).
  */
-import type { TensorRow } from '../src/shared/webviewProtocol.ts';
+import type { SensitivityView, TensorRow } from '../src/shared/webviewProtocol.ts';
 import { h, clear, fmt, bytes } from './dom.ts';
+import { kldText, sensitivityTitle } from './sensitivity.ts';
 
 const ROW_HEIGHT = 24;
 
-type SortKey = 'index' | 'name' | 'shape' | 'type' | 'bitsPerWeight' | 'nbytes' | 'offset';
+type SortKey = 'index' | 'name' | 'shape' | 'type' | 'bitsPerWeight' | 'nbytes' | 'offset' | 'sensitivity';
 type Entry = { kind: 'tensor'; row: TensorRow; index: number } | { kind: 'group'; label: string; count: number; bytes: number };
 
 const COLUMNS: { key: SortKey; label: string; className: string; title?: string }[] = [
@@ -29,6 +30,14 @@ const COLUMNS: { key: SortKey; label: string; className: string; title?: string 
   },
 ];
 
+/** The column shown once output sensitivity is measured (Measure Output Sensitivity…). */
+const SENSITIVITY_COLUMN = {
+  key: 'sensitivity' as const,
+  label: 'KLD',
+  className: 'col-num',
+  title: "Output sensitivity: the KLD of the model's outputs with only this tensor's group quantized",
+};
+
 export class TensorTable {
   readonly element: HTMLElement;
   private readonly viewport: HTMLElement;
@@ -45,6 +54,20 @@ export class TensorTable {
   private selected: string | undefined;
   /** Tooltip text per tensor (stats, once computed). */
   private readonly tooltips = new Map<string, string>();
+  private sensitivity: SensitivityView | undefined;
+
+  /** The columns: the sensitivity column last, once measured. */
+  private get columns() {
+    return this.sensitivity ? [...COLUMNS, SENSITIVITY_COLUMN] : COLUMNS;
+  }
+
+  /** Shows (or updates) the sensitivity column. */
+  setSensitivity(s: SensitivityView): void {
+    this.sensitivity = s;
+    this.viewport.setAttribute('aria-colcount', String(this.columns.length));
+    this.applyWidths();
+    this.refresh();
+  }
 
   setTooltip(name: string, text: string): void {
     this.tooltips.set(name, text);
@@ -145,7 +168,9 @@ export class TensorTable {
             ? x.row.name
             : key === 'type'
               ? x.row.type
-              : x.row[key];
+              : key === 'sensitivity'
+                ? (this.sensitivity?.kld[x.row.name] ?? -1)
+                : x.row[key];
     list.sort((a, b) => {
       const va = val(a);
       const vb = val(b);
@@ -172,7 +197,7 @@ export class TensorTable {
 
   private renderHeader(): void {
     clear(this.header);
-    for (const c of COLUMNS) {
+    for (const c of this.columns) {
       const active = this.sortKey === c.key;
       this.header.appendChild(
         h(
@@ -248,8 +273,9 @@ export class TensorTable {
       bitsPerWeight: '54px',
       nbytes: '76px',
       offset: '84px',
+      sensitivity: '76px',
     };
-    const template = COLUMNS.map((c) => (this.widths.has(c.key) ? `${this.widths.get(c.key)}px` : defaults[c.key])).join(' ');
+    const template = this.columns.map((c) => (this.widths.has(c.key) ? `${this.widths.get(c.key)}px` : defaults[c.key])).join(' ');
     this.element.style.setProperty('--table-columns', template);
   }
 
@@ -275,7 +301,7 @@ export class TensorTable {
             ),
             h(
               'div',
-              { class: 'cell group-info', role: 'gridcell', 'aria-colspan': COLUMNS.length - 1 },
+              { class: 'cell group-info', role: 'gridcell', 'aria-colspan': this.columns.length - 1 },
               `${e.count} tensors · ${bytes(e.bytes)}`,
             ),
           ),
@@ -304,6 +330,13 @@ export class TensorTable {
         h('div', { class: 'cell col-num', role: 'gridcell' }, Number.isFinite(r.bitsPerWeight) ? fmt(r.bitsPerWeight, 4) : '?'),
         h('div', { class: 'cell col-num', role: 'gridcell' }, bytes(r.nbytes)),
         h('div', { class: 'cell col-num', role: 'gridcell' }, String(r.offset)),
+        this.sensitivity
+          ? h(
+              'div',
+              { class: 'cell col-num col-sensitivity', role: 'gridcell', title: sensitivityTitle(this.sensitivity, r.name) },
+              kldText(this.sensitivity.kld[r.name]),
+            )
+          : null,
       );
       this.body.appendChild(row);
       // arrow-key moves are announced: the focused grid names its selected row

@@ -115,7 +115,13 @@ export function mapView(
         'div',
         { class: 'outside' },
         'Outside blocks: ',
-        map.outside.map((o) => h('button', { class: 'link', onclick: () => on.select(o.tensor) }, `${o.tensor} (${o.type})`)),
+        map.outside.map((o) =>
+          h(
+            'button',
+            { class: 'link', onclick: () => on.select(o.tensor) },
+            `${o.tensor} (${o.type}${bySensitivity && sensitivity.kld[o.tensor] !== undefined ? `, KLD ${kldText(sensitivity.kld[o.tensor])}` : ''})`,
+          ),
+        ),
       )
     : null;
   return h(

@@ -56,9 +56,9 @@ export class TensorTable {
   private readonly tooltips = new Map<string, string>();
   private sensitivity: SensitivityView | undefined;
 
-  /** The columns: the sensitivity column last, once measured. */
+  /** The columns: once sensitivity is measured, its column before the data offset (the first one a narrow pane hides). */
   private get columns() {
-    return this.sensitivity ? [...COLUMNS, SENSITIVITY_COLUMN] : COLUMNS;
+    return this.sensitivity ? [...COLUMNS.slice(0, -1), SENSITIVITY_COLUMN, COLUMNS[COLUMNS.length - 1]] : COLUMNS;
   }
 
   /** Shows (or updates) the sensitivity column. */
@@ -273,7 +273,7 @@ export class TensorTable {
       bitsPerWeight: '54px',
       nbytes: '76px',
       offset: '84px',
-      sensitivity: '76px',
+      sensitivity: '60px',
     };
     const template = this.columns.map((c) => (this.widths.has(c.key) ? `${this.widths.get(c.key)}px` : defaults[c.key])).join(' ');
     this.element.style.setProperty('--table-columns', template);
@@ -329,7 +329,6 @@ export class TensorTable {
         h('div', { class: 'cell col-type', role: 'gridcell' }, h('span', { class: `type-chip family-${r.family}` }, r.type)),
         h('div', { class: 'cell col-num', role: 'gridcell' }, Number.isFinite(r.bitsPerWeight) ? fmt(r.bitsPerWeight, 4) : '?'),
         h('div', { class: 'cell col-num', role: 'gridcell' }, bytes(r.nbytes)),
-        h('div', { class: 'cell col-num', role: 'gridcell' }, String(r.offset)),
         this.sensitivity
           ? h(
               'div',
@@ -337,6 +336,7 @@ export class TensorTable {
               kldText(this.sensitivity.kld[r.name]),
             )
           : null,
+        h('div', { class: 'cell col-num', role: 'gridcell' }, String(r.offset)),
       );
       this.body.appendChild(row);
       // arrow-key moves are announced: the focused grid names its selected row

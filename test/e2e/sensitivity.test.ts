@@ -1,8 +1,8 @@
 // Measure Output Sensitivity… and Suggest Mix for Size… in a real VS Code, on a tiny llama model one of whose tensor
 // kinds was deliberately made sensitive to quantization (test/helpers/writeDamagedLlamaMain.ts): the quant map is
 // coloured by sensitivity and the table gains a KLD column, both ranking the damaged kind first, with the figures
-// the CLI measures; the suggested mix for a budget keeps the damaged kind at the higher type, and "Requantize and
-// evaluate the result" writes a file within the budget and shows its measured output error.
+// the CLI measures; the suggested mix for a budget is the CLI's, and "Requantize and evaluate the result" writes a
+// file within the budget and shows its measured output error.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -140,52 +140,44 @@ test('Measure Output Sensitivity… by kind at Q4_0: the map and the KLD column 
   await shot(s.page, 'sensitivity-table');
 });
 
-test(
-  'Suggest Mix for Size…: within a 6 bpw budget, the damaged kind keeps Q8_0; requantize and evaluate the result',
-  { skip },
-  async () => {
-    const info = cliJson('info', join(s.workspace, 'tiny-damaged.gguf'));
-    const budget = Math.floor((6 * info.summary.parameterCount) / 8);
-    await webviewFocused(s.page);
-    await runCommand(s.page, 'Quant Lens: Suggest Mix for Size…');
-    await answer('candidate types', 'Q8_0, Q4_0');
-    await answer('Size budget', '6');
-    // Q4_0 was measured already; Q8_0 is measured now
-    const title = s.page.locator('.quick-input-widget .quick-input-title', { hasText: 'Suggested mix' });
-    await title.waitFor({ timeout: 600_000 });
-    assert.match(await title.innerText(), /bpw; budget .*\), predicted KLD [\d.e-]+/);
-    const gate = await quickRow('ffn_gate.weight').innerText();
-    assert.match(gate, /Q8_0/, gate);
-    await shot(s.page, 'sensitivity-suggested-mix');
-    await quickRow('Requantize and evaluate the result').click();
-    // the requantize flow with the mix's rules filled in
-    await s.page.locator('.quick-input-widget', { hasText: 'Tensors to change' }).waitFor();
-    assert.match(await quickInput().inputValue(), /ffn_gate\\\.weight\$=Q8_0/);
-    await s.page.keyboard.press('Enter');
-    await quickRow('Write, then evaluate on outputs').waitFor({ timeout: 60_000 });
-    // offered first, as asked
-    assert.match(await s.page.locator('.quick-input-list .monaco-list-row').first().innerText(), /Write, then evaluate on outputs/);
-    await quickRow('Write, then evaluate on outputs').click();
-    await waitForQuickInputValue(s.page, '/tiny-damaged-Q8_0.gguf');
-    await s.page.keyboard.press('Enter');
-    await s.page.locator('.tab', { hasText: 'Output evaluation: tiny-damaged-Q8_0.gguf' }).waitFor({ timeout: 120_000 });
-    await wv().locator('body[data-state="done"]').waitFor({ timeout: 180_000 });
-    const written = cliJson('info', join(s.workspace, 'tiny-damaged-Q8_0.gguf'));
-    assert.ok(written.summary.tensorBytes <= budget, `${written.summary.tensorBytes} bytes within the budget of ${budget}`);
-    const byType = new Map((written.summary.byType as { type: string; parameters: number }[]).map((t) => [t.type, t.parameters]));
-    assert.ok(byType.get('Q8_0')! >= 2 * 128 * 64, 'both ffn_gate tensors at Q8_0');
-    assert.ok(byType.get('Q4_0')! > 0);
-    const e = cliJson(
-      'eval',
-      join(s.workspace, 'tiny-damaged-Q8_0.gguf'),
-      '--reference',
-      join(s.workspace, 'tiny-damaged.gguf'),
-      '--ctx',
-      '128',
-      '--chunks',
-      '4',
-    );
-    assert.equal(await wv().locator('[data-stat="kld-mean"]').innerText(), e.kld.mean.toFixed(6));
-    await shot(s.page, 'sensitivity-mix-evaluated');
-  },
-);
+test("Suggest Mix for Size…: the CLI's mix for a 6 bpw budget; requantize with it and evaluate the result", { skip }, async () => {
+  const model = join(s.workspace, 'tiny-damaged.gguf');
+  const info = cliJson('info', model);
+  const budget = Math.floor((6 * info.summary.parameterCount) / 8);
+  await webviewFocused(s.page);
+  await runCommand(s.page, 'Quant Lens: Suggest Mix for Size…');
+  await answer('candidate types', 'Q8_0, Q4_0');
+  await answer('Size budget', '6');
+  // Q4_0 was measured already; Q8_0 is measured now
+  const title = s.page.locator('.quick-input-widget .quick-input-title', { hasText: 'Suggested mix' });
+  await title.waitFor({ timeout: 600_000 });
+  await shot(s.page, 'sensitivity-suggested-mix');
+  // the CLI's suggestion for the same model, types, grouping, text, context and chunks
+  const mix = cliJson('suggest', model, '--target-bpw', '6', '--types', 'Q8_0,Q4_0', '--by', 'kind', '--ctx', '128', '--chunks', '2');
+  assert.ok(mix.bytes <= budget && mix.budget === budget, JSON.stringify(mix));
+  assert.match(await title.innerText(), new RegExp(`; budget .*\\), predicted KLD ${mix.predictedKld.toPrecision(4)}$`));
+  await quickRow('Requantize and evaluate the result').click();
+  // the requantize flow with the mix's rules filled in
+  await s.page.locator('.quick-input-widget', { hasText: 'Tensors to change' }).waitFor();
+  assert.equal(
+    await quickInput().inputValue(),
+    (mix.assignment as { pattern: string; type: string }[]).map((g) => `${g.pattern}=${g.type}`).join(' '),
+  );
+  await s.page.keyboard.press('Enter');
+  await quickRow('Write, then evaluate on outputs').waitFor({ timeout: 60_000 });
+  // offered first, as asked
+  assert.match(await s.page.locator('.quick-input-list .monaco-list-row').first().innerText(), /Write, then evaluate on outputs/);
+  await quickRow('Write, then evaluate on outputs').click();
+  const written = join(s.workspace, 'tiny-damaged-mix.gguf');
+  await waitForQuickInputValue(s.page, '/tiny-damaged-mix.gguf');
+  await s.page.keyboard.press('Enter');
+  await s.page.locator('.tab', { hasText: 'Output evaluation: tiny-damaged-mix.gguf' }).waitFor({ timeout: 120_000 });
+  await wv().locator('body[data-state="done"]').waitFor({ timeout: 180_000 });
+  const after = cliJson('info', written);
+  assert.ok(after.summary.tensorBytes <= budget, `${after.summary.tensorBytes} bytes within the budget of ${budget}`);
+  // a real mix: both candidate types in the file (the norms stay F32)
+  assert.deepEqual((after.summary.byType as { type: string }[]).map((t) => t.type).sort(), ['F32', 'Q4_0', 'Q8_0']);
+  const e = cliJson('eval', written, '--reference', model, '--ctx', '128', '--chunks', '4');
+  assert.equal(await wv().locator('[data-stat="kld-mean"]').innerText(), e.kld.mean.toFixed(6));
+  await shot(s.page, 'sensitivity-mix-evaluated');
+});

@@ -152,4 +152,3 @@ export function parseBudget(text: string): { bitsPerWeight: number } | { bytes: 
   if (unit === 'bpw') return { bitsPerWeight: value };
   return { bytes: value * { gb: 1e9, mb: 1e6, kb: 1e3 }[unit as 'gb' | 'mb' | 'kb'] };
 }
-

@@ -153,7 +153,7 @@ async function requantizeSteps(
   const base = basename(modelName(uri), ext).replace(/-\d{5}-of-\d{5}$/, '');
   // asked while the flow is still open: the dialog takes its place rather than the editor taking the focus
   const dest = await vscode.window.showSaveDialog({
-    defaultUri: besideModel(uri, `${base}-${typePick.label}.gguf`),
+    defaultUri: besideModel(uri, `${base}-${given ? 'mix' : typePick.label}.gguf`),
     filters: { GGUF: ['gguf'] },
   });
   flow.dispose();

@@ -19,6 +19,7 @@ import {
   shot,
   endEachTest,
   setTheme,
+  exactly,
   takeConsoleErrors,
   waitForQuickInputValue,
   ROOT,
@@ -79,8 +80,11 @@ const quickRow = (text: string) => s.page.locator('.quick-input-list .monaco-lis
 const panel = () => webview(s.page);
 const stat = (id: string) => panel().locator(`[data-stat="${id}"]`).innerText();
 
+/** Brings the model's editor to the front: its own tab when open (not a report panel named after it), else Quick Open. */
 async function openModel(name: string): Promise<void> {
-  await quickOpen(s.page, name);
+  const tab = s.page.locator('.tabs-container .tab', { has: s.page.locator('.label-name', { hasText: exactly(name) }) });
+  if (await tab.count()) await tab.first().click();
+  else await quickOpen(s.page, name);
   await webview(s.page).locator('[data-testid="file-name"]', { hasText: name }).waitFor({ timeout: 60_000 });
   await webview(s.page).locator('body[data-ready="true"]').waitFor({ timeout: 60_000 });
 }

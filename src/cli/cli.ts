@@ -30,8 +30,9 @@ commands:
   dequant FILE TENSOR -o OUT.f32                      a tensor's values as raw little-endian float32
   quantize --type TYPE --row-length N [--imatrix IMATRIX.f32] IN.f32 -o OUT.bin
                                                       raw blocks, as ggml_quantize_chunk writes them
-  requantize IN.gguf OUT.gguf --tensor-type REGEX=TYPE [...] [--imatrix FILE] [--threads N] [--json]
-                                                      a new GGUF with the matching tensors at TYPE (last rule wins)
+  requantize IN.gguf OUT.gguf --tensor-type REGEX=TYPE [...] [--imatrix FILE] [--keep-split] [--threads N] [--json]
+                                                      a new GGUF with the matching tensors at TYPE (last rule wins);
+                                                      --keep-split writes a split input as the same shards
   simulate IN.safetensors OUT.safetensors --tensor-type REGEX=TYPE_OR_SCHEME [...] [--threads N] [--json]
                                                       chosen tensors replaced by quantize -> dequantize, same dtype
   error FILE [--tensor REGEX] [--candidates q8_0,q4_K,int4-sym-g32,nf4,...] [--imatrix FILE] [--json]
@@ -312,6 +313,7 @@ async function main(argv: string[]): Promise<number> {
       types: { type: 'string' },
       'target-bpw': { type: 'string' },
       'target-size': { type: 'string' },
+      'keep-split': { type: 'boolean', default: false },
     },
   });
   const evalOptions = { text: values.text, ctx: values.ctx, chunks: values.chunks, threads: values.threads, json: values.json! };
@@ -345,6 +347,7 @@ async function main(argv: string[]): Promise<number> {
         values.imatrix,
         values.json!,
         parseThreads(values.threads),
+        values['keep-split'],
       );
       return 0;
     case 'simulate':

@@ -55,6 +55,7 @@ export async function requantizeCommand(
   imatrixPath: string | undefined,
   json: boolean,
   threads = 1,
+  keepSplit = false,
 ): Promise<void> {
   if (!rules.length) throw new QuantLensError('usage', 'requantize needs at least one --tensor-type REGEX=TYPE');
   const parsed = rules.map(parseTensorTypeRule);
@@ -73,13 +74,16 @@ export async function requantizeCommand(
       otherInputs: [input, ...(imatrixPath ? [imatrixPath] : [])],
       quantize: pool?.chunkQuantizer(),
       inFlight: pool ? threads + 1 : 1,
+      keepSplit,
       onProgress: (done, total, name) => {
         if (tty) process.stderr.write(`\r${Math.floor((100 * done) / total)}% ${showText(name)}\x1b[K`);
       },
     }).finally(() => pool?.dispose());
     if (tty) process.stderr.write('\r\x1b[K');
     if (json) {
-      process.stdout.write(JSON.stringify({ output: result.path, bytes: result.bytes, changes: result.errors }, null, 1) + '\n');
+      process.stdout.write(
+        JSON.stringify({ output: result.path, files: result.paths, bytes: result.bytes, changes: result.errors }, null, 1) + '\n',
+      );
     } else {
       for (const e of result.errors) {
         process.stdout.write(
@@ -87,7 +91,7 @@ export async function requantizeCommand(
         );
       }
       process.stdout.write(
-        `wrote ${escapeText(output)}: ${formatBytes(plan.oldBytes)} -> ${formatBytes(plan.newBytes)} of tensor data, ${plan.changes.length} tensors changed\n`,
+        `wrote ${result.paths.map(escapeText).join(', ')}: ${formatBytes(plan.oldBytes)} -> ${formatBytes(plan.newBytes)} of tensor data, ${plan.changes.length} tensors changed\n`,
       );
     }
   } finally {

@@ -3,10 +3,13 @@
  * node-llama-cpp, loaded with import() at run time (ESM-only, kept out of every bundle), so a model that makes
  * llama.cpp abort ends this process only. It takes one job, reports progress, answers with one result or error and
  * exits. Distributions are read a short slice of positions at a time and reduced at once (scoring.ts), so memory
- * stays bounded at any vocabulary size.
+ * stays bounded at any vocabulary size. A model is judged against another in two passes, as llama-perplexity's
+ * --kl-divergence-base does: the reference runs alone and its scored distributions go to a temporary file, then it
+ * is released and the model runs against that file, so only one of the two is ever in memory.
  */
-import { basename } from 'node:path';
-import { availableParallelism } from 'node:os';
+import { basename, join } from 'node:path';
+import { availableParallelism, tmpdir } from 'node:os';
+import { closeSync, openSync, readSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
 import type { ChildMessage, EvalJob, ParentMessage } from '../shared/evalProtocol.ts';
 import { EvalAccumulator, chunkTokens, planChunks, scorePosition } from '../core/eval/scoring.ts';
 import { QuantLensError } from '../core/errors.ts';
@@ -19,12 +22,15 @@ interface LlamaModel {
   tokenize(text: string): Token[];
   detokenize(tokens: readonly Token[], specialTokens?: boolean, lastTokens?: readonly Token[]): string;
   createContext(options: Record<string, unknown>): Promise<LlamaContext>;
+  dispose(): Promise<void>;
 }
 interface LlamaContext {
   getSequence(): LlamaSequence;
+  dispose(): Promise<void>;
 }
 type Item = Token | [Token, { generateNext?: { probabilities?: boolean } }];
 interface LlamaSequence {
+  readonly context: LlamaContext;
   clearHistory(): Promise<void>;
   controlledEvaluate(items: Item[]): Promise<({ next: { probabilities?: Map<Token, number> } } | undefined)[]>;
 }
@@ -94,13 +100,13 @@ async function newSequence(model: LlamaModel, ctx: number, threads: number | und
   return context.getSequence();
 }
 
-/** The distributions of a slice of results as one float64 array per position. */
-function toArrays(results: ({ next: { probabilities?: Map<Token, number> } } | undefined)[], vocab: number): Float64Array[] {
-  const out: Float64Array[] = [];
+/** The distributions of a slice of results as one array per position (llama.cpp's probabilities are float32). */
+function toArrays(results: ({ next: { probabilities?: Map<Token, number> } } | undefined)[], vocab: number): Float32Array[] {
+  const out: Float32Array[] = [];
   for (const r of results) {
     const probs = r?.next.probabilities;
     if (!probs) continue;
-    const a = new Float64Array(vocab);
+    const a = new Float32Array(vocab);
     for (const [t, p] of probs) if (t < vocab) a[t] = p;
     out.push(a);
   }
@@ -111,85 +117,151 @@ function bosOf(model: LlamaModel): Token | undefined {
   return model.tokens.shouldPrependBosToken && model.tokens.bos !== null ? model.tokens.bos : undefined;
 }
 
+/** Float32 distributions of the reference, written in pass 1 and read back in the same order in pass 2. */
+class DistributionFile {
+  private readonly fd: number;
+  private writeAt = 0;
+  private readAt = 0;
+
+  constructor(bytes: number) {
+    const dir = tmpdir();
+    let free = Infinity;
+    try {
+      const fs = statfsSync(dir);
+      free = fs.bavail * fs.bsize;
+    } catch {
+      // no figure: the writes will say if space runs out
+    }
+    if (bytes > free)
+      throw new QuantLensError(
+        'limit-exceeded',
+        `the reference's distributions take ${(bytes / 1e9).toFixed(2)} GB and ${dir} has ${(free / 1e9).toFixed(2)} GB free: use fewer chunks or a smaller context`,
+      );
+    const path = join(dir, `.quantlens-reference-${process.pid}.f32`);
+    this.fd = openSync(path, 'wx+', 0o600);
+    // unlinked at once: the space returns to the system when this process ends, however it ends (even killed)
+    unlinkSync(path);
+  }
+
+  write(distributions: Float32Array[]): void {
+    for (const d of distributions) {
+      const bytes = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+      for (let done = 0; done < bytes.length;) done += writeSync(this.fd, bytes, done, bytes.length - done, this.writeAt + done);
+      this.writeAt += bytes.length;
+    }
+  }
+
+  read(count: number, vocab: number): Float32Array[] {
+    const out: Float32Array[] = [];
+    for (let i = 0; i < count; i++) {
+      const d = new Float32Array(vocab);
+      const bytes = new Uint8Array(d.buffer);
+      for (let done = 0; done < bytes.length;) {
+        const n = readSync(this.fd, bytes, done, bytes.length - done, this.readAt + done);
+        if (n === 0) throw new QuantLensError('io', "the reference's distributions file ended early");
+        done += n;
+      }
+      this.readAt += bytes.length;
+      out.push(d);
+    }
+    return out;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
 async function evaluate(llama: Llama, job: Extract<EvalJob, { kind: 'evaluate' }>): Promise<ChildMessage> {
-  const started = performance.now();
-  const model = await loadModel(llama, job.model);
-  const reference = job.reference === job.model ? model : await loadModel(llama, job.reference);
-  const vocab = vocabSize(model);
-  const vocabRef = vocabSize(reference);
-  if (vocab !== vocabRef)
-    throw new QuantLensError(
-      'usage',
-      `${basename(job.model)} and ${basename(job.reference)} do not share a vocabulary (${vocab} and ${vocabRef} tokens)`,
-    );
+  const self = job.reference === job.model;
+  // pass 1: the reference alone
+  const reference = await loadModel(llama, job.reference);
+  const vocab = vocabSize(reference);
   const bos = bosOf(reference);
   const tokens = [...(bos !== undefined ? [bos] : []), ...reference.tokenize(job.text)];
-  const own = [...(bos !== undefined ? [bos] : []), ...model.tokenize(job.text)];
-  if (own.length !== tokens.length || own.some((t, i) => t !== tokens[i]))
-    throw new QuantLensError('usage', `${basename(job.model)} and ${basename(job.reference)} tokenize the text differently`);
   const plan = planChunks(tokens.length, job.ctx, job.chunks);
-  const seq = await newSequence(model, job.ctx, job.threads);
-  const seqRef = reference === model ? seq : await newSequence(reference, job.ctx, job.threads);
   const slice = Math.max(1, Math.floor(SLICE_PROBABILITIES / Math.max(1, vocab)));
-  const acc = new EvalAccumulator();
   const total = plan.chunks * plan.scoredPerChunk;
+  const acc = new EvalAccumulator();
   let transfer = 0;
-  const evalStart = performance.now();
-  for (let c = 0; c < plan.chunks; c++) {
-    const chunk = chunkTokens(tokens, job.ctx, c, bos ?? tokens[c * job.ctx]);
-    const base = c * job.ctx;
-    // the first half fills the cache; only the second half is scored
-    const prefix = chunk.slice(0, plan.first);
-    const run = async (s: LlamaSequence, items: Item[]) => {
-      const r = await s.controlledEvaluate(items);
-      const t0 = performance.now();
-      const arrays = toArrays(r, vocab);
-      transfer += performance.now() - t0;
-      return arrays;
-    };
-    const scoredItems = (from: number, to: number): Item[] =>
-      chunk.slice(from, to).map((t): Item => [t, { generateNext: { probabilities: true } }]);
-    if (seq === seqRef) {
-      // a model against itself: one pass gives both distributions
+  let seconds = 0;
+  const read = async (s: LlamaSequence, items: Item[]) => {
+    const r = await s.controlledEvaluate(items);
+    const t0 = performance.now();
+    const arrays = toArrays(r, vocab);
+    transfer += performance.now() - t0;
+    return arrays;
+  };
+  /** Every scored slice of every chunk, in order: (chunk, first position, its tokens with their distributions). */
+  const forEachScoredSlice = async (seq: LlamaSequence, onSlice: (chunk: number[], at: number, p: Float32Array[]) => void) => {
+    const started = performance.now();
+    for (let c = 0; c < plan.chunks; c++) {
+      const chunk = chunkTokens(tokens, job.ctx, c, bos ?? tokens[c * job.ctx]);
+      // the first half fills the cache; only the second half is scored
       await seq.clearHistory();
-      await seq.controlledEvaluate(prefix);
+      await seq.controlledEvaluate(chunk.slice(0, plan.first));
       for (let j = plan.first; j < job.ctx - 1; j += slice) {
         const end = Math.min(j + slice, job.ctx - 1);
-        const p = await run(seq, scoredItems(j, end));
-        p.forEach((d, k) => acc.add(base + j + k + 1, scorePosition(d, d, chunk[j + k + 1])));
-        void send({ type: 'progress', done: acc.count, total, stage: 'evaluating' });
+        const items = chunk.slice(j, end).map((t): Item => [t, { generateNext: { probabilities: true } }]);
+        onSlice(chunk, c * job.ctx + j, await read(seq, items));
       }
-      continue;
     }
-    await seq.clearHistory();
-    await seqRef.clearHistory();
-    await seq.controlledEvaluate(prefix);
-    await seqRef.controlledEvaluate(prefix);
-    for (let j = plan.first; j < job.ctx - 1; j += slice) {
-      const end = Math.min(j + slice, job.ctx - 1);
-      const pRef = await run(seqRef, scoredItems(j, end));
-      const p = await run(seq, scoredItems(j, end));
-      for (let k = 0; k < p.length; k++) acc.add(base + j + k + 1, scorePosition(pRef[k], p[k], chunk[j + k + 1]));
-      void send({ type: 'progress', done: acc.count, total, stage: 'evaluating' });
-    }
-  }
-  const seconds = (performance.now() - evalStart) / 1000;
-  let plainSeconds: number | undefined;
-  if (job.profile) {
+    seconds += (performance.now() - started) / 1000;
+  };
+  const profile = async (seq: LlamaSequence) => {
     const t0 = performance.now();
     for (let c = 0; c < plan.chunks; c++) {
-      const chunk = chunkTokens(tokens, job.ctx, c, bos ?? tokens[c * job.ctx]).slice(0, job.ctx - 1);
-      for (const s of seq === seqRef ? [seq] : [seq, seqRef]) {
-        await s.clearHistory();
-        await s.controlledEvaluate(chunk);
-      }
+      await seq.clearHistory();
+      await seq.controlledEvaluate(chunkTokens(tokens, job.ctx, c, bos ?? tokens[c * job.ctx]).slice(0, job.ctx - 1));
     }
-    plainSeconds = (performance.now() - t0) / 1000;
-  }
+    return (performance.now() - t0) / 1000;
+  };
   const evaluated = tokens.slice(0, plan.chunks * job.ctx);
   // each token's text as it continues the ones before it (a leading space stays)
   const pieces = evaluated.map((t, i) => reference.detokenize([t], false, evaluated.slice(Math.max(0, i - 4), i)));
-  void started;
+  let plainSeconds: number | undefined;
+  const seqRef = await newSequence(reference, job.ctx, job.threads);
+  if (self) {
+    // a model against itself: one pass gives both distributions
+    await forEachScoredSlice(seqRef, (chunk, at, p) => {
+      p.forEach((d, k) => acc.add(at + k + 1, scorePosition(d, d, chunk[(at % job.ctx) + k + 1])));
+      void send({ type: 'progress', done: acc.count, total, stage: 'evaluating' });
+    });
+    if (job.profile) plainSeconds = await profile(seqRef);
+  } else {
+    const file = new DistributionFile(total * vocab * 4);
+    try {
+      let stored = 0;
+      await forEachScoredSlice(seqRef, (_chunk, _at, p) => {
+        file.write(p);
+        stored += p.length;
+        void send({ type: 'progress', done: stored, total: 2 * total, stage: `evaluating the reference ${basename(job.reference)}` });
+      });
+      if (job.profile) plainSeconds = await profile(seqRef);
+      await seqRef.context.dispose();
+      await reference.dispose();
+      // pass 2: the model against what the reference wrote
+      const model = await loadModel(llama, job.model);
+      const vocabModel = vocabSize(model);
+      if (vocabModel !== vocab)
+        throw new QuantLensError(
+          'usage',
+          `${basename(job.model)} and ${basename(job.reference)} do not share a vocabulary (${vocabModel} and ${vocab} tokens)`,
+        );
+      const own = [...(bos !== undefined ? [bos] : []), ...model.tokenize(job.text)];
+      if (own.length !== tokens.length || own.some((t, i) => t !== tokens[i]))
+        throw new QuantLensError('usage', `${basename(job.model)} and ${basename(job.reference)} tokenize the text differently`);
+      const seq = await newSequence(model, job.ctx, job.threads);
+      await forEachScoredSlice(seq, (chunk, at, p) => {
+        const pRef = file.read(p.length, vocab);
+        for (let k = 0; k < p.length; k++) acc.add(at + k + 1, scorePosition(pRef[k], p[k], chunk[(at % job.ctx) + k + 1]));
+        void send({ type: 'progress', done: total + acc.count, total: 2 * total, stage: `evaluating ${basename(job.model)}` });
+      });
+      if (job.profile) plainSeconds = (plainSeconds ?? 0) + (await profile(seq));
+    } finally {
+      file.close();
+    }
+  }
   return {
     type: 'result',
     result: {

@@ -87,9 +87,11 @@ export function runEvalJob<J extends EvalJob>(script: string, job: J, options: E
           new QuantLensError(
             'engine',
             `llama.cpp stopped (${describeDeath(code, signal)}) while ${
-              stage === 'evaluating' && job.kind === 'evaluate'
-                ? `evaluating ${basename(job.model)} against ${basename(job.reference)}`
-                : `loading ${basename(current)}`
+              !stage.startsWith('evaluating')
+                ? `loading ${basename(current)}`
+                : stage === 'evaluating' && job.kind === 'evaluate'
+                  ? `evaluating ${basename(job.model)} against ${basename(job.reference)}`
+                  : stage
             }${last ? `: ${last}` : ''}`,
             undefined,
             current,

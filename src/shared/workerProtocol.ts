@@ -35,7 +35,7 @@ export type WorkerJob =
   | { kind: 'compare'; path: string; reference: string; tensors?: string[] }
   | { kind: 'compareTensor'; path: string; reference: string; tensor: string; bins: number }
   | { kind: 'dump'; path: string; withStats: boolean }
-  | { kind: 'requantize'; path: string; output: string; rules: string[]; imatrix?: string }
+  | { kind: 'requantize'; path: string; output: string; rules: string[]; imatrix?: string; keepSplit?: boolean }
   /** The requantize preview: each changed tensor's error at its new type, estimated from spread rows. */
   | { kind: 'predictErrors'; path: string; rules: string[]; imatrix?: string }
   | { kind: 'simulate'; path: string; output: string; rules: string[] }
@@ -62,7 +62,8 @@ export interface JobResults {
   compare: { kind: 'compare'; comparison: Comparison };
   compareTensor: { kind: 'compareTensor'; detail: TensorComparisonDetail };
   dump: TextResult;
-  requantize: { kind: 'requantize'; output: string; bytes: number; changed: number };
+  /** output: the file written (the first shard of a split output); files: every file written. */
+  requantize: { kind: 'requantize'; output: string; files: string[]; bytes: number; changed: number };
   predictErrors: { kind: 'predictions'; predictions: ({ tensor: string } & PredictedError)[] };
   simulate: { kind: 'simulated'; output: string; changed: number };
   close: { kind: 'closed' };

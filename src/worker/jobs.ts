@@ -471,8 +471,9 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
         isCancelled: ctx.isCancelled,
         quantize: helpers?.chunkQuantizer(),
         inFlight: helpers ? helpers.size + 1 : 1,
+        keepSplit: job.keepSplit,
       });
-      return { kind: 'requantize', output: result.path, bytes: result.bytes, changed: plan.changes.length };
+      return { kind: 'requantize', output: result.path, files: result.paths, bytes: result.bytes, changed: plan.changes.length };
     } finally {
       await helpers?.dispose();
     }

@@ -32,6 +32,9 @@ before(async () => {
     // the same F32 source under a name no other file starts with (the file dialog completes prefixes)
     'source-F32.gguf': join(CORPUS, 'gguf', 'llama-tiny-F32.gguf'),
     'ckpt.safetensors': 'bytes:' + checkpoint().toString('base64'),
+    // a split model (laid out as llama-gguf-split writes it)
+    'llama-mix-Q4_K_M-00001-of-00002.gguf': join(CORPUS, 'gguf', 'llama-mix-Q4_K_M-00001-of-00002.gguf'),
+    'llama-mix-Q4_K_M-00002-of-00002.gguf': join(CORPUS, 'gguf', 'llama-mix-Q4_K_M-00002-of-00002.gguf'),
   });
 });
 
@@ -89,6 +92,44 @@ test('requantize: palette -> type -> pattern -> preview -> a new verified file o
   await wv.locator('.row[data-tensor="blk.0.attn_q.weight"] .type-chip', { hasText: 'Q8_0' }).waitFor();
   await wv.locator('.row[data-tensor="token_embd.weight"] .type-chip', { hasText: 'F32' }).waitFor();
   assert.ok(existsSync(join(s.workspace, 'llama-tiny-F32-Q8_0.gguf')));
+  assert.deepEqual(
+    readdirSync(s.workspace).filter((f) => f.endsWith('.tmp')),
+    [],
+    'no temporary file left',
+  );
+});
+
+test('requantize keep-split: a split model stays split, shard for shard, and opens as one model', async () => {
+  await quickOpen(s.page, 'llama-mix-Q4_K_M-00001-of-00002.gguf');
+  const wv = webview(s.page);
+  await wv.locator('[data-testid="file-name"]', { hasText: 'llama-mix-Q4_K_M-00001-of-00002.gguf' }).waitFor({ timeout: 60_000 });
+  await wv.locator('body[data-ready="true"]').waitFor({ timeout: 60_000 });
+  await webviewFocused(s.page);
+  await runCommand(s.page, 'Quant Lens: Requantize Tensors…');
+  await quickRow('Q8_0').waitFor();
+  await quickInput().fill('Q8_0');
+  await s.page.keyboard.press('Enter');
+  await s.page.locator('.quick-input-widget', { hasText: 'Tensors to change' }).waitFor();
+  await quickInput().fill('ffn_down');
+  await s.page.keyboard.press('Enter');
+  await quickRow('Write 2 changed tensors').waitFor();
+  await quickRow('Write 2 changed tensors').click();
+  await s.page.locator('.quick-input-widget', { hasText: 'write the requantized model as' }).waitFor();
+  await shot(s.page, 'requantize-keep-split');
+  await quickRow('2 shards, like the source').click();
+  await waitForQuickInputValue(s.page, '/llama-mix-Q4_K_M-Q8_0-00001-of-00002.gguf');
+  await s.page.keyboard.press('Enter');
+  await wv.locator('[data-testid="file-name"]', { hasText: 'llama-mix-Q4_K_M-Q8_0-00001-of-00002.gguf' }).waitFor({ timeout: 60_000 });
+  // both shards' tensors are there: ffn_down of block 0 sits in shard 1, of block 1 in shard 2
+  for (const name of ['blk.0.ffn_down.weight', 'blk.1.ffn_down.weight'])
+    await wv.locator(`.row[data-tensor="${name}"] .type-chip`, { hasText: 'Q8_0' }).waitFor();
+  await wv.locator('.row[data-tensor="output.weight"] .type-chip', { hasText: 'Q6_K' }).waitFor();
+  assert.deepEqual(
+    readdirSync(s.workspace)
+      .filter((f) => f.startsWith('llama-mix-Q4_K_M-Q8_0'))
+      .sort(),
+    ['llama-mix-Q4_K_M-Q8_0-00001-of-00002.gguf', 'llama-mix-Q4_K_M-Q8_0-00002-of-00002.gguf'],
+  );
   assert.deepEqual(
     readdirSync(s.workspace).filter((f) => f.endsWith('.tmp')),
     [],

@@ -143,3 +143,33 @@ test("compare --json ranks every tensor with the issue's field names", () => {
     assert.equal(t.max_abs, exp.tensors.find((x: any) => x.name === t.name).stats.error_vs_source.max_abs_err);
   }
 });
+
+test('requantize --keep-split writes a split input as the same shards, and says which files it wrote', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ql-cli-split-'));
+  const out = join(dir, 'mix-Q8.gguf');
+  const r = run(
+    'requantize',
+    corpusPath('gguf', 'llama-mix-Q4_K_M-00002-of-00002.gguf'),
+    out,
+    '--tensor-type',
+    'ffn_down=q8_0',
+    '--keep-split',
+    '--json',
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const got = JSON.parse(r.stdout);
+  const shards = ['mix-Q8-00001-of-00002.gguf', 'mix-Q8-00002-of-00002.gguf'];
+  assert.deepEqual(
+    got.files,
+    shards.map((s) => join(dir, s)),
+  );
+  assert.equal(got.output, join(dir, shards[0]));
+  assert.deepEqual(readdirSync(dir).sort(), shards);
+  assert.deepEqual(
+    got.changes.map((c: { tensor: string; to: string }) => `${c.tensor} ${c.to}`),
+    ['blk.0.ffn_down.weight Q8_0', 'blk.1.ffn_down.weight Q8_0'],
+  );
+  const info = run('info', join(dir, shards[1]), '--json');
+  assert.equal(info.code, 0, info.stderr);
+  assert.equal(JSON.parse(info.stdout).files.length, 2, 'the written shards open together');
+});

@@ -157,6 +157,116 @@ test('split model requantizes into one file', async () => {
   }
 });
 
+test('keep-split: a split copied shard for shard is byte-identical to the shards llama-gguf-split wrote', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ql-requant-'));
+  const m = await openModel(corpusPath('gguf', 'llama-mix-Q4_K_M-00001-of-00002.gguf'));
+  try {
+    const plan = planRequantize(m, [parseTensorTypeRule('attn_norm=q8_0')]);
+    assert.equal(plan.changes.length, 0);
+    const result = await writeRequantized(m, plan, join(dir, 'copy.gguf'), { keepSplit: true });
+    assert.deepEqual(readdirSync(dir).sort(), ['copy-00001-of-00002.gguf', 'copy-00002-of-00002.gguf'], 'no temporary file left');
+    assert.deepEqual(result.paths, [join(dir, 'copy-00001-of-00002.gguf'), join(dir, 'copy-00002-of-00002.gguf')]);
+    assert.equal(result.path, result.paths[0]);
+    for (const n of [1, 2]) {
+      const written = readFileSync(join(dir, `copy-0000${n}-of-00002.gguf`));
+      const reference = readFileSync(corpusPath('gguf', `llama-mix-Q4_K_M-0000${n}-of-00002.gguf`));
+      assert.equal(written.length, reference.length, `shard ${n} size`);
+      assert.ok(written.equals(reference), `shard ${n} bytes`);
+    }
+    assert.equal(result.bytes, statSync(result.paths[0]).size + statSync(result.paths[1]).size);
+  } finally {
+    await m.close();
+  }
+});
+
+test('keep-split: each tensor stays in its shard, and the shards hold what one merged output holds', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ql-requant-'));
+  const split = await openModel(corpusPath('gguf', 'llama-mix-Q4_K_M-00001-of-00002.gguf'));
+  const whole = await openModel(corpusPath('gguf', 'llama-mix-Q4_K_M.gguf'));
+  const rules = [parseTensorTypeRule('ffn_down=q8_0'), parseTensorTypeRule('attn_q=q4_0')];
+  try {
+    // the given name may carry a shard suffix of its own: it is replaced
+    const out = await writeRequantized(split, planRequantize(split, rules), join(dir, 'mix-00001-of-00009.gguf'), { keepSplit: true });
+    assert.deepEqual(
+      out.paths.map((p) => p.slice(dir.length + 1)),
+      ['mix-00001-of-00002.gguf', 'mix-00002-of-00002.gguf'],
+    );
+    const merged = await writeRequantized(whole, planRequantize(whole, rules), join(dir, 'merged.gguf'));
+    const a = await openModel(out.paths[0]);
+    const b = await openModel(merged.path);
+    try {
+      assert.equal(a.files.length, 2);
+      for (const [k, path] of out.paths.entries()) {
+        // copied to a name without the shard suffix, a shard opens alone
+        const alone = join(dir, `alone-${k + 1}.gguf`);
+        copyFileSync(path, alone);
+        const shard = await openModel(alone);
+        try {
+          // alone, a shard is read as one file: its tensors are the source shard's, its split keys say where it sits
+          const sourceNames = split.tensors.filter((t) => t.fileIndex === k).map((t) => t.name);
+          assert.deepEqual(
+            shard.tensors.map((t) => t.name),
+            sourceNames,
+            `shard ${k + 1} tensors`,
+          );
+          const key = (name: string) => shard.metadata.find((e) => e.key === name)?.value;
+          assert.deepEqual([key('split.no'), key('split.count'), key('split.tensors.count')], [k, 2, split.tensors.length]);
+          if (k > 0) assert.equal(shard.metadata.length, 3, 'a later shard holds only the split.* keys');
+        } finally {
+          await shard.close();
+        }
+      }
+      assert.deepEqual(
+        a.metadata.filter((e) => !e.key.startsWith('split.')).map((e) => [e.key, e.value]),
+        b.metadata.map((e) => [e.key, e.value]),
+      );
+      const bytesOf = (m: typeof a, name: string) => {
+        const t = m.tensors.find((x) => x.name === name)!;
+        return sha(readFileSync(m.files[t.fileIndex].path).subarray(t.absoluteOffset, t.absoluteOffset + t.nbytes));
+      };
+      assert.equal(a.tensors.length, b.tensors.length);
+      for (const t of b.tensors) {
+        assert.equal(a.tensors.find((x) => x.name === t.name)?.type.name, t.type.name, t.name);
+        assert.equal(bytesOf(a, t.name), bytesOf(b, t.name), `${t.name} bytes`);
+      }
+      assert.equal(a.tensors.find((t) => t.name === 'blk.1.ffn_down.weight')?.type.name, 'Q8_0');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  } finally {
+    await split.close();
+    await whole.close();
+  }
+});
+
+test('keep-split: a cancel in the last shard leaves no shard at all', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ql-requant-'));
+  const m = await openModel(corpusPath('gguf', 'llama-mix-Q4_K_M-00001-of-00002.gguf'));
+  try {
+    const plan = planRequantize(m, [parseTensorTypeRule('^output\\.weight$=q8_0')]);
+    assert.deepEqual(
+      plan.changes.map((c) => c.tensor.fileIndex),
+      [1],
+      'output.weight sits in shard 2',
+    );
+    let reachedOutput = false;
+    await assert.rejects(
+      writeRequantized(m, plan, join(dir, 'out.gguf'), {
+        keepSplit: true,
+        onProgress: (_d, _t, name) => {
+          if (name === 'output_norm.weight') reachedOutput = true;
+        },
+        isCancelled: () => reachedOutput,
+      }),
+      (e: unknown) => e instanceof QuantLensError && e.code === 'cancelled',
+    );
+    assert.deepEqual(readdirSync(dir), [], 'neither shard (nor a temporary file) is left');
+  } finally {
+    await m.close();
+  }
+});
+
 test('one line of rules as the editor takes it: REGEX=TYPE and bare REGEX (the chosen type), unmatched rules reported', async () => {
   const rules = parseRuleLine('attn_v=Q6_K ffn_down nothing_here=q4_0', 'Q8_0');
   assert.deepEqual(

@@ -135,41 +135,78 @@ export async function writeFileAtomically(
   fill: (write: WriteBytes) => void | Promise<void>,
   options: AtomicWriteOptions = {},
 ): Promise<void> {
-  const dest = resolve(destination);
+  const { verify } = options;
+  await writeFilesAtomically([destination], (_, write) => fill(write), {
+    protect: options.protect,
+    verify: verify && (([tmp]) => verify(tmp)),
+  });
+}
+
+export interface AtomicWriteSetOptions {
+  /** Called on every flushed, closed temporary file (in the order of the destinations) before any is renamed. */
+  verify?: (temporaryPaths: string[]) => void | Promise<void>;
+  /** Inputs of the write: no destination may be, or resolve to, any of them. */
+  protect?: string[];
+}
+
+/**
+ * Writes a set of files that belong together (the shards of a split model): each is filled, in order, into its own
+ * temporary file; all are verified; only then are they renamed into place, so a failure or cancel leaves none of
+ * them, half-written or not.
+ */
+export async function writeFilesAtomically(
+  destinations: string[],
+  fill: (index: number, write: WriteBytes) => void | Promise<void>,
+  options: AtomicWriteSetOptions = {},
+): Promise<void> {
+  const dests = destinations.map((d) => resolve(d));
   const protect = options.protect ?? [];
-  checkDestination(dest, protect);
-  sweepStaleTemporaryFiles(dest);
-  const tmp = join(dirname(dest), `.${basename(dest)}.${process.pid}.${Date.now().toString(36)}.tmp`);
-  let fd: number;
-  try {
-    fd = openSync(tmp, 'wx');
-  } catch (e) {
-    throw ioError(`cannot create a file in ${dirname(dest)}`, dest, e);
+  for (const [i, dest] of dests.entries()) {
+    if (dests.indexOf(dest) !== i) throw new QuantLensError('usage', `refusing to write ${dest} twice in one output`, undefined, dest);
+    checkDestination(dest, protect);
+    sweepStaleTemporaryFiles(dest);
   }
-  inProgress.add(tmp);
-  let open = true;
+  const stamp = `${process.pid}.${Date.now().toString(36)}`;
+  const tmps = dests.map((dest) => join(dirname(dest), `.${basename(dest)}.${stamp}.tmp`));
+  const created: string[] = [];
+  let fd: number | undefined;
   try {
-    await fill((bytes) => {
-      let done = 0;
-      while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
-    });
-    fsyncSync(fd);
-    closeSync(fd);
-    open = false;
-    await options.verify?.(tmp);
-    checkDestination(dest, protect); // again: a link could have appeared while the file was written
-    renameSync(tmp, dest);
-    inProgress.delete(tmp);
-  } catch (e) {
-    if (open) closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // already gone
+    for (const [i, dest] of dests.entries()) {
+      try {
+        fd = openSync(tmps[i], 'wx');
+      } catch (e) {
+        throw ioError(`cannot create a file in ${dirname(dest)}`, dest, e);
+      }
+      created.push(tmps[i]);
+      inProgress.add(tmps[i]);
+      const out = fd;
+      await fill(i, (bytes) => {
+        let done = 0;
+        while (done < bytes.length) done += writeSync(out, bytes, done, bytes.length - done);
+      });
+      fsyncSync(fd);
+      closeSync(fd);
+      fd = undefined;
     }
-    inProgress.delete(tmp);
+    await options.verify?.(tmps);
+    // again: a link could have appeared while the files were written
+    for (const dest of dests) checkDestination(dest, protect);
+    for (const [i, dest] of dests.entries()) {
+      renameSync(tmps[i], dest);
+      inProgress.delete(tmps[i]);
+    }
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    for (const tmp of created) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // already gone (or renamed)
+      }
+      inProgress.delete(tmp);
+    }
     if (e instanceof QuantLensError) throw e;
-    if ((e as NodeJS.ErrnoException).code) throw ioError(`writing ${dest} failed`, dest, e);
+    if ((e as NodeJS.ErrnoException).code) throw ioError(`writing ${dests[created.length - 1] ?? dests[0]} failed`, dests[0], e);
     throw e;
   }
 }

@@ -19,7 +19,7 @@ import { ChunkPipeline } from './chunkPipeline.ts';
 import { ErrorAccumulator, type ErrorMetrics } from '../analysis/errorMetrics.ts';
 import { requireQuantizer, quantizerFor } from '../quant/quantizers.ts';
 import { codecForType } from '../quant/index.ts';
-import { writeFileAtomically, type WriteBytes } from '../io/atomicWrite.ts';
+import { writeFilesAtomically, type WriteBytes } from '../io/atomicWrite.ts';
 import { readFully, assertSourcesUnchanged, forEachPiece, hashOfSpan } from '../io/byteSource.ts';
 import { storedSpans } from '../formats/tensorSpan.ts';
 import { importanceFor, type Imatrix } from './imatrix.ts';
@@ -202,7 +202,11 @@ class Fingerprint {
 }
 
 export interface RequantResult {
+  /** The output (the first shard of a split output). */
   path: string;
+  /** Every file written: one, or the shards of a split output. */
+  paths: string[];
+  /** Bytes written, over all shards. */
   bytes: number;
   /** Error of each rewritten tensor against the values it had before. */
   errors: { tensor: string; from: string; to: string; metrics: ErrorMetrics }[];
@@ -219,6 +223,29 @@ export interface WriteOptions {
   /** Quantize chunks elsewhere (helper threads), `inFlight` at a time; by default on this thread, one at a time. */
   quantize?: ChunkQuantizer;
   inFlight?: number;
+  /**
+   * A split input is written as the same number of shards (llama-quantize --keep-split): each tensor stays in its
+   * shard, the first shard holds the metadata, every shard its split.* keys; `destination` names the set (its
+   * -0000N-of-0000M suffix, if any, is replaced). Otherwise the output is one file.
+   */
+  keepSplit?: boolean;
+}
+
+/** The shard paths of a split output, as llama.cpp names them (`PREFIX-0000N-of-0000M.gguf`). */
+export function splitOutputPaths(destination: string, count: number): string[] {
+  if (count <= 1) return [destination];
+  const prefix = destination.replace(/(-\d{5}-of-\d{5})?\.gguf$/i, '');
+  const n = (i: number) => String(i).padStart(5, '0');
+  return Array.from({ length: count }, (_, i) => `${prefix}-${n(i + 1)}-of-${n(count)}.gguf`);
+}
+
+/** split.no, split.count and split.tensors.count, as llama.cpp's gguf-split and llama-quantize write them. */
+function splitKeys(shard: number, count: number, tensors: number): WriterEntry[] {
+  return [
+    { key: 'split.no', type: 'UINT16', value: shard },
+    { key: 'split.count', type: 'UINT16', value: count },
+    { key: 'split.tensors.count', type: 'INT32', value: tensors },
+  ];
 }
 
 function metadataForWriting(
@@ -280,7 +307,20 @@ export async function writeRequantized(
     return { name: t.name, shape: t.shape, ggmlTypeId: (c ? c.to : t.type).ggmlId!, nbytes: c ? c.newBytes : spans[i]! };
   });
   const alignment = model.alignment ?? 32;
-  const layout = buildGgufHeader(entries, tensors, alignment);
+  // one output file, or one per input shard with each tensor in its own (model.tensors lists shard by shard)
+  const shardCount = options.keepSplit ? model.files.length : 1;
+  const shardOf = (i: number) => (shardCount > 1 ? model.tensors[i].fileIndex : 0);
+  const paths = splitOutputPaths(destination, shardCount);
+  const shards = paths.map((path, k) => {
+    const members = model.tensors.flatMap((_, i) => (shardOf(i) === k ? [i] : []));
+    const split = shardCount > 1 ? splitKeys(k, shardCount, model.tensors.length) : [];
+    const layout = buildGgufHeader(
+      k === 0 ? [...entries, ...split] : split,
+      members.map((i) => tensors[i]),
+      alignment,
+    );
+    return { path, members, layout };
+  });
   const total = model.tensors.reduce((a, t) => a + t.nElements, 0);
   const fingerprints = new Map<string, number>();
   const copiedHashes = new Map<string, string>();
@@ -306,13 +346,15 @@ export async function writeRequantized(
   const errors: RequantResult['errors'] = [];
   let done = 0;
 
-  await writeFileAtomically(
-    destination,
-    async (write: WriteBytes) => {
+  await writeFilesAtomically(
+    paths,
+    async (k: number, write: WriteBytes) => {
+      const { layout, members } = shards[k];
       write(layout.header);
       let written = layout.header.length;
-      for (const [i, t] of model.tensors.entries()) {
-        const start = layout.dataOffset + layout.offsets[i];
+      for (const [j, i] of members.entries()) {
+        const t = model.tensors[i];
+        const start = layout.dataOffset + layout.offsets[j];
         if (start > written) write(new Uint8Array(start - written));
         written = start;
         const c = byName.get(t.name);
@@ -371,45 +413,53 @@ export async function writeRequantized(
     },
     {
       protect: [...model.files.map((f) => f.path), ...(options.otherInputs ?? [])],
-      verify: async (tmp) => {
-        const check = await openModel(tmp);
-        try {
-          if (check.tensors.length !== model.tensors.length)
-            throw new QuantLensError(
-              'io',
-              `verification failed: ${check.tensors.length} tensors written, ${model.tensors.length} expected`,
-            );
-          const checkSpans = storedSpans(check);
-          for (const [i, t] of check.tensors.entries()) {
-            const want = tensors[i];
-            const span = checkSpans[i] ?? -1;
-            // a tensor sized by its layout may gain the final padding
-            const sizeOk = isUnknownType(t.type) ? span >= want.nbytes && span < want.nbytes + alignment : t.nbytes === want.nbytes;
-            if (t.name !== want.name || t.ggmlTypeId !== want.ggmlTypeId || !sizeOk) {
-              throw new QuantLensError(
-                'io',
-                `verification failed at tensor ${want.name}: read back ${t.name} ${t.type.name} ${span} bytes`,
-              );
-            }
-            const expected = fingerprints.get(t.name);
-            if (expected !== undefined) {
-              const fp = new Fingerprint();
-              forEachChunk(check, t, (v) => fp.add(v as Float32Array));
-              if (fp.value !== expected)
-                throw new QuantLensError('io', `verification failed: ${t.name} does not dequantize to what was computed`);
-            } else if (
-              (await hashOfSpan(check.files[0].source, t.absoluteOffset, want.nbytes, `written tensor ${t.name}`)) !==
-              copiedHashes.get(t.name)
-            ) {
-              throw new QuantLensError('io', `verification failed: the bytes written for ${t.name} differ from those read from the source`);
-            }
-          }
-        } finally {
-          await check.close();
-        }
+      verify: async (tmps: string[]) => {
+        for (const [k, tmp] of tmps.entries()) await verifyShard(tmp, k);
         assertSourcesUnchanged(model.files.map((f) => f.source));
       },
     },
   );
-  return { path: destination, bytes: layout.fileSize, errors };
+  return { path: paths[0], paths, bytes: shards.reduce((a, s) => a + s.layout.fileSize, 0), errors };
+
+  /** One written file read back: its tensors' names, types and sizes, values or bytes, and its split keys. */
+  async function verifyShard(tmp: string, k: number): Promise<void> {
+    const { members } = shards[k];
+    const where = shardCount > 1 ? ` in shard ${k + 1} of ${shardCount}` : '';
+    const check = await openModel(tmp);
+    try {
+      if (check.tensors.length !== members.length)
+        throw new QuantLensError('io', `verification failed: ${check.tensors.length} tensors written${where}, ${members.length} expected`);
+      if (shardCount > 1) {
+        const value = (key: string) => check.metadata.find((m) => m.key === key)?.value;
+        if (value('split.no') !== k || value('split.count') !== shardCount || value('split.tensors.count') !== model.tensors.length)
+          throw new QuantLensError('io', `verification failed: the split.* keys read back${where} are not the ones written`);
+      }
+      const checkSpans = storedSpans(check);
+      for (const [j, t] of check.tensors.entries()) {
+        const want = tensors[members[j]];
+        const span = checkSpans[j] ?? -1;
+        // a tensor sized by its layout may gain the final padding
+        const sizeOk = isUnknownType(t.type) ? span >= want.nbytes && span < want.nbytes + alignment : t.nbytes === want.nbytes;
+        if (t.name !== want.name || t.ggmlTypeId !== want.ggmlTypeId || !sizeOk) {
+          throw new QuantLensError(
+            'io',
+            `verification failed at tensor ${want.name}${where}: read back ${t.name} ${t.type.name} ${span} bytes`,
+          );
+        }
+        const expected = fingerprints.get(t.name);
+        if (expected !== undefined) {
+          const fp = new Fingerprint();
+          forEachChunk(check, t, (v) => fp.add(v as Float32Array));
+          if (fp.value !== expected)
+            throw new QuantLensError('io', `verification failed: ${t.name} does not dequantize to what was computed`);
+        } else if (
+          (await hashOfSpan(check.files[0].source, t.absoluteOffset, want.nbytes, `written tensor ${t.name}`)) !== copiedHashes.get(t.name)
+        ) {
+          throw new QuantLensError('io', `verification failed: the bytes written for ${t.name} differ from those read from the source`);
+        }
+      }
+    } finally {
+      await check.close();
+    }
+  }
 }

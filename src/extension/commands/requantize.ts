@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { basename, extname } from 'node:path';
 import { VIEW_TYPE } from '../modelEditorProvider.ts';
 import { openModel } from '../../core/formats/openModel.ts';
-import { parseRuleLine, planRequantize } from '../../core/requant/requantize.ts';
+import { parseRuleLine, planRequantize, splitOutputPaths } from '../../core/requant/requantize.ts';
 import { requiresImatrix, writableTypes } from '../../core/types.ts';
 import { formatBytes, formatCount } from '../../core/analysis/summary.ts';
 import type { JobResults } from '../../shared/workerProtocol.ts';
@@ -149,28 +149,43 @@ async function requantizeSteps(
     { placeholder: 'Pick the first entry to write the new file (errors are against the current values)', accepts: (item) => item.go },
   );
   if (!preview?.go) return;
+  // a split input can stay split, shard for shard (llama-quantize --keep-split), or become one file
+  let keepSplit = false;
+  if (model.format === 'gguf' && model.files.length > 1) {
+    const shards = model.files.length;
+    const layout = await flow.pick('Quant Lens: write the requantized model as', [
+      { label: `${shards} shards, like the source`, description: 'each tensor stays in its shard', keep: true },
+      { label: 'One file', description: `the ${shards} shards merged`, keep: false },
+    ]);
+    if (!layout) return;
+    keepSplit = layout.keep;
+  }
   const ext = extname(modelName(uri));
   const base = basename(modelName(uri), ext).replace(/-\d{5}-of-\d{5}$/, '');
   // asked while the flow is still open: the dialog takes its place rather than the editor taking the focus
   const dest = await vscode.window.showSaveDialog({
-    defaultUri: besideModel(uri, `${base}-${given ? 'mix' : typePick.label}.gguf`),
+    defaultUri: besideModel(uri, splitOutputPaths(`${base}-${given ? 'mix' : typePick.label}.gguf`, keepSplit ? model.files.length : 1)[0]),
     filters: { GGUF: ['gguf'] },
+    title: keepSplit ? `The first of ${model.files.length} shards (the others are named after it)` : undefined,
   });
   flow.dispose();
   if (!dest) return;
   if (model.files.some((f) => f.path === dest.fsPath)) throw new Error('refusing to overwrite the source file; choose another name');
   const result = await withJob(`Quant Lens: writing ${basename(dest.fsPath)}`, (p, t) =>
-    runWithCancel(ctx, { kind: 'requantize', path: modelLocation(uri), output: dest.fsPath, rules, imatrix }, p, t),
+    runWithCancel(ctx, { kind: 'requantize', path: modelLocation(uri), output: dest.fsPath, rules, imatrix, keepSplit }, p, t),
   );
-  const wrote = `Quant Lens: wrote ${basename(result.output)} (${formatBytes(result.bytes)}, ${result.changed} tensors changed, verified).`;
-  await vscode.commands.executeCommand('vscode.openWith', dest, VIEW_TYPE);
+  const written = result.files.length > 1 ? `${result.files.length} shards ${basename(result.files[0])} …` : basename(result.output);
+  const wrote = `Quant Lens: wrote ${written} (${formatBytes(result.bytes)}, ${result.changed} tensors changed, verified).`;
+  // a split output is opened (and evaluated) by its first shard, named from the chosen name
+  const opened = vscode.Uri.joinPath(dest, '..', basename(result.output));
+  await vscode.commands.executeCommand('vscode.openWith', opened, VIEW_TYPE);
   if (preview.evaluate) {
     void vscode.window.showInformationMessage(wrote);
-    await vscode.commands.executeCommand('quantLens.evaluateAgainst', dest, uri);
+    await vscode.commands.executeCommand('quantLens.evaluateAgainst', opened, uri);
     return;
   }
   const evaluate = 'Evaluate on outputs';
   void vscode.window.showInformationMessage(wrote, ...(canEvaluate ? [evaluate] : [])).then((choice) => {
-    if (choice === evaluate) void vscode.commands.executeCommand('quantLens.evaluateAgainst', dest, uri);
+    if (choice === evaluate) void vscode.commands.executeCommand('quantLens.evaluateAgainst', opened, uri);
   });
 }

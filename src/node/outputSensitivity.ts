@@ -70,6 +70,8 @@ export async function measureSensitivity(
         });
         const cancel = () => handle.cancel();
         options.signal?.addEventListener('abort', cancel);
+        // aborted while the candidate was written: the listener came too late to hear it
+        if (options.signal?.aborted) cancel();
         const r = await handle.promise.finally(() => options.signal?.removeEventListener('abort', cancel));
         kld.set(type.name, r.kld.mean);
         rmSync(file, { force: true });

@@ -237,7 +237,10 @@ test('a model that makes llama.cpp abort: one error line in the panel and a noti
   assert.match(await panel().locator('[role="alert"]').innerText(), /tiny-broken\.gguf/);
   await shot(s.page, 'evaluate-broken-model');
   assert.ok(takeConsoleErrors(s, /^Quant Lens: .*tiny-broken\.gguf/).length >= 1);
-  // nothing else stopped: the model editor opens and the next evaluation works
+  // nothing else stopped: with every editor closed, the models open again and the next evaluation works
+  await runCommand(s.page, 'View: Close All Editors');
+  await s.page.locator('.tabs-container .tab').first().waitFor({ state: 'detached' });
+  await openModel('tiny-F32.gguf');
   await openModel('tiny-Q4_0.gguf');
   await webviewFocused(s.page);
   await runCommand(s.page, 'Quant Lens: Evaluate on Outputs…');

@@ -204,7 +204,7 @@ test('Evaluate on Outputs… from the palette: Q4_0 against its F32 source, the 
   );
 
   // Open as Markdown: the same report as a document
-  await s.page.locator('.tab', { hasText: 'Output evaluation' }).click();
+  await s.page.locator('.tab', { hasText: 'Output evaluation: tiny-Q4_0.gguf' }).click();
   await panel().getByRole('button', { name: 'Open as Markdown' }).click();
   const lines = s.page.locator('.editor-instance .view-lines').last();
   await lines.getByText('# Output evaluation').first().waitFor({ timeout: 30_000 });

@@ -42,7 +42,7 @@ interface Llama {
 /** The package the child loads (an environment variable may point elsewhere, for tests of a missing runtime). */
 const RUNTIME = process.env.QUANTLENS_LLAMA_RUNTIME || 'node-llama-cpp';
 export const RUNTIME_MISSING =
-  'the llama.cpp runtime is not installed: node-llama-cpp 3.21.1 with @node-llama-cpp/linux-x64 (npm ci installs them on linux-x64)';
+  'the llama.cpp runtime is not installed: node-llama-cpp 3.21.1 with @node-llama-cpp/linux-x64 (the linux-x64 .vsix carries them; in a checkout, npm ci installs them)';
 
 /** Positions whose distributions are held in JavaScript at a time: about 2M probabilities (about 0.5 at 152k). */
 const SLICE_PROBABILITIES = 1 << 21;

@@ -123,7 +123,7 @@ export function runtimeStatus(root: string): true | string {
     try {
       req.resolve(pkg);
     } catch {
-      return `the llama.cpp runtime is not installed: ${pkg} is missing (npm ci installs it on linux-x64)`;
+      return `the llama.cpp runtime is not installed: ${pkg} is missing (the linux-x64 .vsix carries it; in a checkout, npm ci installs it)`;
     }
   }
   if (process.platform !== 'linux' || process.arch !== 'x64')

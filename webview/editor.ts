@@ -2,7 +2,7 @@
  * The model editor's state (the tensors, the table, the detail panel, the comparison) and what changes it: the
  * model page, selecting a tensor, the replies about the tensor shown, and the host's notices.
  */
-import type { ModelMessage, Notice, Reply, Requests, TensorRow } from '../src/shared/webviewProtocol.ts';
+import type { ModelMessage, Notice, Reply, Requests, SensitivityView, TensorRow } from '../src/shared/webviewProtocol.ts';
 import type { QuantMap } from '../src/core/analysis/quantMap.ts';
 import type { Comparison } from '../src/core/compare/compare.ts';
 import { h, el, clear, fmt, count, icon } from './dom.ts';
@@ -29,6 +29,7 @@ let errorSort: ErrorSort = DEFAULT_ERROR_SORT;
 let modelMessage: ModelMessage | undefined;
 /** Jobs asked for and not yet ended (done, cancelled or failed): Cancel shows while there is one. */
 let runningJobs = 0;
+let sensitivity: SensitivityView | undefined;
 const TAB = { summary: 0, tensors: 1, metadata: 2, map: 3, errors: 4 };
 
 const FAMILY_CONCEPTS: Record<string, string> = {
@@ -137,13 +138,19 @@ function renderMap(): void {
   if (!panel || !quantMap) return;
   clear(panel);
   panel.append(
-    mapView(quantMap, comparison, mapColour, {
-      select: (tensor) => selectTensor(tensor),
-      colourBy: (colour) => {
-        mapColour = colour;
-        renderMap();
+    mapView(
+      quantMap,
+      comparison,
+      mapColour,
+      {
+        select: (tensor) => selectTensor(tensor),
+        colourBy: (colour) => {
+          mapColour = colour;
+          renderMap();
+        },
       },
-    }),
+      sensitivity,
+    ),
   );
 }
 
@@ -170,6 +177,7 @@ export function renderModel(m: ModelMessage): void {
   clear(app);
   table = new TensorTable(m.tensors, (name) => selectTensor(name, true));
   modelMessage = m;
+  if (sensitivity) table.setSensitivity(sensitivity);
   runningJobs = 0;
   detail = new TensorDetail(
     {
@@ -302,6 +310,12 @@ export function onNotice(m: Notice): void {
       return selectTensor(m.tensor);
     case 'imatrix':
       return detail?.setImatrix(m.file, m.coverage);
+    case 'sensitivity':
+      sensitivity = m.sensitivity;
+      mapColour = 'sensitivity';
+      renderMap();
+      table?.setSensitivity(m.sensitivity);
+      return selectTab(TAB.map);
     case 'comparison':
       comparison = m.comparison;
       mapColour = 'error';

@@ -1,26 +1,33 @@
-/** The Quant map tab: blocks × tensor kinds, each cell coloured by its type (bits per weight) or by its error against a reference. */
+/**
+ * The Quant map tab: blocks × tensor kinds, each cell coloured by its type (bits per weight), by its error against a
+ * reference, or by its measured output sensitivity (sensitivity.ts).
+ */
 import type { QuantMap } from '../src/core/analysis/quantMap.ts';
 import type { Comparison } from '../src/core/compare/compare.ts';
+import type { SensitivityView } from '../src/shared/webviewProtocol.ts';
 import { h, fmt } from './dom.ts';
 import { ERROR_SCALE, errorColor, heatGradient, labelColourOn, typeColor } from './colours.ts';
+import { kldText, sensitivityColour, sensitivityLegend, sensitivityTitle } from './sensitivity.ts';
 
-export type MapColour = 'type' | 'error';
+export type MapColour = 'type' | 'error' | 'sensitivity';
 
 export function mapView(
   map: QuantMap,
   comparison: Comparison | undefined,
   colour: MapColour,
   on: { select(tensor: string): void; colourBy(colour: MapColour): void },
+  sensitivity?: SensitivityView,
 ): HTMLElement {
   if (!map.blocks.length) return h('p', { class: 'muted' }, 'No blk.N / model.layers.N tensors: nothing to map.');
   const errors = new Map(comparison?.tensors.map((t) => [t.name, t]));
   const byError = colour === 'error' && !!comparison;
+  const bySensitivity = colour === 'sensitivity' && !!sensitivity;
   // a set of buttons laid out as a table, not an interactive grid: each cell is a button named by its tensor
   const grid = h('div', {
     class: 'quant-map',
     'data-testid': 'quant-map',
     role: 'group',
-    'aria-label': `quant map: ${map.blocks.length} blocks × ${map.kinds.length} tensor kinds, coloured by ${byError ? 'error' : 'type'}; each cell opens its tensor`,
+    'aria-label': `quant map: ${map.blocks.length} blocks × ${map.kinds.length} tensor kinds, coloured by ${bySensitivity ? 'output sensitivity' : byError ? 'error' : 'type'}; each cell opens its tensor`,
   });
   grid.style.gridTemplateColumns = `max-content repeat(${map.kinds.length}, minmax(44px, 1fr))`;
   grid.appendChild(h('div', { class: 'map-corner' }, 'block'));
@@ -37,14 +44,19 @@ export function mapView(
       }
       types.set(c.type, c.bitsPerWeight);
       const err = errors.get(c.tensor);
-      const title = `${c.tensor}\n${c.type} · ${fmt(c.bitsPerWeight, 4)} bpw${err ? `\nrel. RMSE ${fmt(err.rel_rmse, 4)} · SNR ${err.snr_db === null ? '∞' : fmt(err.snr_db, 4)} dB` : ''}`;
+      const title = `${c.tensor}\n${c.type} · ${fmt(c.bitsPerWeight, 4)} bpw${err ? `\nrel. RMSE ${fmt(err.rel_rmse, 4)} · SNR ${err.snr_db === null ? '∞' : fmt(err.snr_db, 4)} dB` : ''}${sensitivity ? `\n${sensitivityTitle(sensitivity, c.tensor)}` : ''}`;
       const cell = h(
         'button',
         { class: 'map-cell', 'data-tensor': c.tensor, title, 'aria-label': title.replace(/\n/g, ', '), onclick: () => on.select(c.tensor) },
-        byError && err ? fmt(err.rel_rmse, 2) : c.type,
+        bySensitivity ? kldText(sensitivity.kld[c.tensor]) : byError && err ? fmt(err.rel_rmse, 2) : c.type,
       );
       // a cell without a colour (no error measured, a type of unknown size) keeps the theme's own colours
-      const background = byError ? err && errorColor(err.rel_rmse) : typeColor(c.bitsPerWeight);
+      const kld = sensitivity?.kld[c.tensor];
+      const background = bySensitivity
+        ? kld !== undefined && sensitivityColour(kld)
+        : byError
+          ? err && errorColor(err.rel_rmse)
+          : typeColor(c.bitsPerWeight);
       if (background) {
         cell.style.background = background;
         cell.style.color = labelColourOn(background);
@@ -52,36 +64,43 @@ export function mapView(
       grid.appendChild(cell);
     }
   }
-  const legend = byError
-    ? errorLegend()
-    : h(
-        'div',
-        { class: 'legend', 'data-testid': 'map-legend' },
-        [...types]
-          .sort((a, b) => a[1] - b[1])
-          .map(([t, bits]) => {
-            const sw = h('span', { class: 'swatch' });
-            const colour = typeColor(bits);
-            if (colour) sw.style.background = colour;
-            else sw.classList.add('uncoloured');
-            return h('span', { class: 'legend-item' }, sw, ` ${t} (${fmt(bits, 3)} bpw)`);
-          }),
-      );
+  const legend = bySensitivity
+    ? sensitivityLegend(sensitivity)
+    : byError
+      ? errorLegend()
+      : h(
+          'div',
+          { class: 'legend', 'data-testid': 'map-legend' },
+          [...types]
+            .sort((a, b) => a[1] - b[1])
+            .map(([t, bits]) => {
+              const sw = h('span', { class: 'swatch' });
+              const colour = typeColor(bits);
+              if (colour) sw.style.background = colour;
+              else sw.classList.add('uncoloured');
+              return h('span', { class: 'legend-item' }, sw, ` ${t} (${fmt(bits, 3)} bpw)`);
+            }),
+        );
   const colourBy = h(
     'div',
     { class: 'seg', 'data-testid': 'map-colour' },
-    (['type', 'error'] as const).map((k) =>
+    (['type', 'error', 'sensitivity'] as const).map((k) =>
       h(
         'button',
         {
           class: `seg-btn${colour === k ? ' active' : ''}`,
           'aria-pressed': String(colour === k),
           'data-colour': k,
-          disabled: k === 'error' && !comparison,
-          title: k === 'error' && !comparison ? 'Compare with a reference first' : undefined,
+          disabled: (k === 'error' && !comparison) || (k === 'sensitivity' && !sensitivity),
+          title:
+            k === 'error' && !comparison
+              ? 'Compare with a reference first'
+              : k === 'sensitivity' && !sensitivity
+                ? 'Run Measure Output Sensitivity… first'
+                : undefined,
           onclick: () => on.colourBy(k),
         },
-        k === 'type' ? 'colour by type' : 'colour by error',
+        k === 'type' ? 'colour by type' : k === 'error' ? 'colour by error' : 'colour by sensitivity',
       ),
     ),
   );
@@ -90,7 +109,13 @@ export function mapView(
         'div',
         { class: 'outside' },
         'Outside blocks: ',
-        map.outside.map((o) => h('button', { class: 'link', onclick: () => on.select(o.tensor) }, `${o.tensor} (${o.type})`)),
+        map.outside.map((o) =>
+          h(
+            'button',
+            { class: 'link', onclick: () => on.select(o.tensor) },
+            `${o.tensor} (${o.type}${bySensitivity && sensitivity.kld[o.tensor] !== undefined ? `, KLD ${kldText(sensitivity.kld[o.tensor])}` : ''})`,
+          ),
+        ),
       )
     : null;
   return h(

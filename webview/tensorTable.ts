@@ -3,12 +3,13 @@
  * or /regex/ (matching names and types), sort by any column, group by block (groups collapse), keyboard
  * navigation (arrows, Page Up/Down, Home/End, Enter).
  */
-import type { TensorRow } from '../src/shared/webviewProtocol.ts';
+import type { SensitivityView, TensorRow } from '../src/shared/webviewProtocol.ts';
 import { h, clear, fmt, bytes } from './dom.ts';
+import { kldText, sensitivityTitle } from './sensitivity.ts';
 
 const ROW_HEIGHT = 24;
 
-type SortKey = 'index' | 'name' | 'shape' | 'type' | 'bitsPerWeight' | 'nbytes' | 'offset';
+type SortKey = 'index' | 'name' | 'shape' | 'type' | 'bitsPerWeight' | 'nbytes' | 'offset' | 'sensitivity';
 type Entry =
   { kind: 'tensor'; row: TensorRow; index: number } | { kind: 'group'; label: string; count: number; bytes: number; collapsed: boolean };
 
@@ -31,6 +32,14 @@ const COLUMNS: { key: SortKey; label: string; className: string; title?: string 
   },
 ];
 
+/** The column shown once output sensitivity is measured (Measure Output Sensitivity…). */
+const SENSITIVITY_COLUMN = {
+  key: 'sensitivity' as const,
+  label: 'KLD',
+  className: 'col-num',
+  title: "Output sensitivity: the KLD of the model's outputs with only this tensor's group quantized",
+};
+
 export class TensorTable {
   readonly element: HTMLElement;
   private readonly viewport: HTMLElement;
@@ -49,6 +58,20 @@ export class TensorTable {
   private selected: string | undefined;
   /** Tooltip text per tensor (stats, once computed). */
   private readonly tooltips = new Map<string, string>();
+  private sensitivity: SensitivityView | undefined;
+
+  /** The columns: once sensitivity is measured, its column before the data offset (the first one a narrow pane hides). */
+  private get columns() {
+    return this.sensitivity ? [...COLUMNS.slice(0, -1), SENSITIVITY_COLUMN, COLUMNS[COLUMNS.length - 1]] : COLUMNS;
+  }
+
+  /** Shows (or updates) the sensitivity column. */
+  setSensitivity(s: SensitivityView): void {
+    this.sensitivity = s;
+    this.viewport.setAttribute('aria-colcount', String(this.columns.length));
+    this.applyWidths();
+    this.refresh();
+  }
 
   setTooltip(name: string, text: string): void {
     this.tooltips.set(name, text);
@@ -169,7 +192,9 @@ export class TensorTable {
             ? x.row.name
             : key === 'type'
               ? x.row.type
-              : x.row[key];
+              : key === 'sensitivity'
+                ? (this.sensitivity?.kld[x.row.name] ?? -1)
+                : x.row[key];
     list.sort((a, b) => {
       const va = val(a);
       const vb = val(b);
@@ -199,7 +224,7 @@ export class TensorTable {
 
   private renderHeader(): void {
     clear(this.header);
-    for (const c of COLUMNS) {
+    for (const c of this.columns) {
       const active = this.sortKey === c.key;
       this.header.appendChild(
         h(
@@ -275,8 +300,9 @@ export class TensorTable {
       bitsPerWeight: '54px',
       nbytes: '76px',
       offset: '84px',
+      sensitivity: '60px',
     };
-    const template = COLUMNS.map((c) => (this.widths.has(c.key) ? `${this.widths.get(c.key)}px` : defaults[c.key])).join(' ');
+    const template = this.columns.map((c) => (this.widths.has(c.key) ? `${this.widths.get(c.key)}px` : defaults[c.key])).join(' ');
     this.element.style.setProperty('--table-columns', template);
   }
 
@@ -337,7 +363,7 @@ export class TensorTable {
             ),
             h(
               'div',
-              { class: 'cell group-info', role: 'gridcell', 'aria-colspan': COLUMNS.length - 1 },
+              { class: 'cell group-info', role: 'gridcell', 'aria-colspan': this.columns.length - 1 },
               `${e.count} tensors · ${bytes(e.bytes)}`,
             ),
           ),
@@ -365,6 +391,13 @@ export class TensorTable {
         h('div', { class: 'cell col-type', role: 'gridcell', title: r.type }, h('span', { class: `type-chip family-${r.family}` }, r.type)),
         h('div', { class: 'cell col-num', role: 'gridcell' }, Number.isFinite(r.bitsPerWeight) ? fmt(r.bitsPerWeight, 4) : '?'),
         h('div', { class: 'cell col-num', role: 'gridcell' }, bytes(r.nbytes)),
+        this.sensitivity
+          ? h(
+              'div',
+              { class: 'cell col-num col-sensitivity', role: 'gridcell', title: sensitivityTitle(this.sensitivity, r.name) },
+              kldText(this.sensitivity.kld[r.name]),
+            )
+          : null,
         h('div', { class: 'cell col-num', role: 'gridcell' }, String(r.offset)),
       );
       this.body.appendChild(row);

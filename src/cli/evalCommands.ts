@@ -8,7 +8,8 @@ import { basename, join } from 'node:path';
 import { QuantLensError, escapeText } from '../core/errors.ts';
 import { SAMPLE_TEXT, SAMPLE_TEXT_SOURCE } from '../core/eval/sampleText.ts';
 import type { EvalSummary } from '../core/eval/scoring.ts';
-import { suggestMix, type GroupBy } from '../core/eval/sensitivity.ts';
+import { evalJson } from '../core/eval/evalReport.ts';
+import { budgetBytes, suggestMix, type GroupBy } from '../core/eval/sensitivity.ts';
 import { typeByName, type TensorType } from '../core/types.ts';
 import { openModel } from '../core/formats/openModel.ts';
 import { formatBytes } from '../core/analysis/summary.ts';
@@ -83,11 +84,8 @@ export async function evalCommand(model: string, reference: string | undefined, 
     },
     { onProgress: progress },
   ).promise.finally(endProgress);
-  if (o.json) {
-    const { pieces: _pieces, ...rest } = r;
-    void _pieces;
-    process.stdout.write(JSON.stringify({ ...rest, text: source }, null, 1) + '\n');
-  } else process.stdout.write(evalLines(r, source).join('\n') + '\n');
+  if (o.json) process.stdout.write(evalJson(r, source));
+  else process.stdout.write(evalLines(r, source).join('\n') + '\n');
 }
 
 function parseTypes(list: string | undefined, fallback: string): TensorType[] {
@@ -148,11 +146,10 @@ export async function suggestCommand(
   const m = await openModel(model);
   let budget: number;
   try {
-    const weights = m.tensors.reduce((a, t) => a + t.nElements, 0);
     const value = Number(targetBpw ?? targetSize);
     if (!(value > 0))
       throw new QuantLensError('usage', `${targetBpw !== undefined ? '--target-bpw' : '--target-size'} must be a positive number`);
-    budget = targetBpw !== undefined ? Math.floor((value * weights) / 8) : Math.floor(value * 1e9);
+    budget = budgetBytes(m, targetBpw !== undefined ? { bitsPerWeight: value } : { bytes: value * 1e9 });
   } finally {
     await m.close();
   }

@@ -20,6 +20,13 @@ export interface SensitivityOptions {
   threads?: number;
   onProgress?: (done: number, total: number, group: string) => void;
   isCancelled?: () => boolean;
+  /** Aborting it kills the evaluation child at once (isCancelled is asked between steps). */
+  signal?: AbortSignal;
+  /**
+   * Writes the model requantized by `rule` (llama.cpp --tensor-type) to `output`; by default in this process with
+   * the project's requantizer (the editor passes its worker pool's requantize job instead).
+   */
+  writeCandidate?: (rule: string, output: string) => Promise<void>;
 }
 
 /** Measures every group at every type (a group already at a type measures 0 there without running). */
@@ -41,16 +48,18 @@ export async function measureSensitivity(
     for (const group of groups) {
       const kld = new Map<string, number>();
       for (const type of types) {
-        if (options.isCancelled?.()) throw new QuantLensError('cancelled', 'sensitivity cancelled');
+        if (options.isCancelled?.() || options.signal?.aborted) throw new QuantLensError('cancelled', 'sensitivity cancelled');
         options.onProgress?.(done++, total, group.name);
-        const plan = planRequantize(model, [parseTensorTypeRule(`${group.pattern}=${type.name}`)]);
+        const rule = `${group.pattern}=${type.name}`;
+        const plan = planRequantize(model, [parseTensorTypeRule(rule)]);
         if (!plan.changes.length) {
           kld.set(type.name, 0);
           continue;
         }
         const file = join(dir, 'candidate.gguf');
-        await writeRequantized(model, plan, file, { isCancelled: options.isCancelled });
-        const r = await runEvalJob(script, {
+        if (options.writeCandidate) await options.writeCandidate(rule, file);
+        else await writeRequantized(model, plan, file, { isCancelled: options.isCancelled });
+        const handle = runEvalJob(script, {
           kind: 'evaluate',
           model: file,
           reference: modelPath,
@@ -58,7 +67,12 @@ export async function measureSensitivity(
           ctx: options.ctx,
           chunks: options.chunks,
           threads: options.threads,
-        }).promise;
+        });
+        const cancel = () => handle.cancel();
+        options.signal?.addEventListener('abort', cancel);
+        // aborted while the candidate was written: the listener came too late to hear it
+        if (options.signal?.aborted) cancel();
+        const r = await handle.promise.finally(() => options.signal?.removeEventListener('abort', cancel));
         kld.set(type.name, r.kld.mean);
         rmSync(file, { force: true });
       }

@@ -151,8 +151,20 @@ export const LAST_REPLIES: { readonly [K in RequestType]: readonly Replies[K]['t
   comparisonReport: ['jobDone', 'jobCancelled', 'jobError'],
 };
 
+/**
+ * Output sensitivity (Measure Output Sensitivity…): the KLD of the model's outputs with only a tensor's group
+ * (a kind across blocks, or a block) quantized to `quantType`, for every tensor measured.
+ */
+export interface SensitivityView {
+  quantType: string;
+  by: 'kind' | 'block';
+  /** KLD by tensor name (the value of its group). */
+  kld: Record<string, number>;
+}
+
 /** What the host sends of its own accord. */
 export type Notice =
+  | { type: 'sensitivity'; sensitivity: SensitivityView }
   | { type: 'reveal'; tensor: string }
   | { type: 'settings'; settings: WebviewSettings }
   /** `referenceTypes`: the reference's size by type, counted as the model's is (undefined: its header could not be read). */

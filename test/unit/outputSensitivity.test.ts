@@ -14,6 +14,11 @@ import { bundledEvalDir } from '../helpers/bundles.ts';
 import { runtimeStatus } from '../../src/node/evalClient.ts';
 import { openModel } from '../../src/core/formats/openModel.ts';
 import { storedSpans } from '../../src/core/formats/tensorSpan.ts';
+import { measureSensitivity } from '../../src/node/outputSensitivity.ts';
+import { parseTensorTypeRule, planRequantize, writeRequantized } from '../../src/core/requant/requantize.ts';
+import { SAMPLE_TEXT } from '../../src/core/eval/sampleText.ts';
+import { typeByName } from '../../src/core/types.ts';
+import { QuantLensError } from '../../src/core/errors.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const status = runtimeStatus(ROOT);
@@ -179,3 +184,53 @@ test('a suggested mix, applied with requantize, meets its size budget', { skip }
   await mix.close();
   assert.ok(bytes <= Math.floor((Number(bpw) * weights) / 8), `written tensors ${bytes} bytes, budget ${j.budget}`);
 });
+
+test(
+  "the editor's measurement: each group's rule goes to the given writer, and aborting stops it with a cancelled error",
+  { skip },
+  async () => {
+    const script = join(bundledEvalDir(), 'evalChild.js');
+    const q8 = typeByName('Q8_0')!;
+    const rules: string[] = [];
+    // the editor writes candidates with its worker pool; here the same requantizer, in this process
+    const writeCandidate = async (rule: string, output: string) => {
+      rules.push(rule);
+      const model = await openModel(file('damaged.gguf'));
+      try {
+        await writeRequantized(model, planRequantize(model, [parseTensorTypeRule(rule)]), output);
+      } finally {
+        await model.close();
+      }
+    };
+    const measured = await measureSensitivity(script, file('damaged.gguf'), 'block', [q8], {
+      text: SAMPLE_TEXT,
+      ctx: 64,
+      chunks: 1,
+      threads: 1,
+      writeCandidate,
+    });
+    // llama.cpp's --tensor-type regular expressions: whole names outside the blocks, a block's prefix inside
+    assert.deepEqual(rules, ['^token_embd\\.weight$=Q8_0', '^blk\\.0\\.=Q8_0', '^blk\\.1\\.=Q8_0', '^output\\.weight$=Q8_0']);
+    assert.deepEqual(
+      measured.map((m) => m.group.name),
+      ['token_embd.weight', 'blk.0', 'blk.1', 'output.weight'],
+    );
+    // the damaged block (blk.1's ffn_gate) moves the outputs most
+    const kld = measured.map((m) => m.kld.get('Q8_0')!);
+    assert.equal(kld.indexOf(Math.max(...kld)), 2, JSON.stringify(kld));
+    // aborted at the first progress report, while the first candidate is written: the evaluation never finishes
+    const abort = new AbortController();
+    await assert.rejects(
+      measureSensitivity(script, file('damaged.gguf'), 'block', [q8], {
+        text: SAMPLE_TEXT,
+        ctx: 64,
+        chunks: 1,
+        threads: 1,
+        writeCandidate,
+        onProgress: () => abort.abort(),
+        signal: abort.signal,
+      }),
+      (e: unknown) => e instanceof QuantLensError && e.code === 'cancelled',
+    );
+  },
+);

@@ -21,10 +21,24 @@ export function klDPlot(kld: readonly number[], columns = 100): string {
 
 const fence = (text: string) => '~~~~text\n' + text.replace(/~~~~/g, '~ ~ ') + '\n~~~~';
 
+/** The scored positions (indexes into r.positions) of the `n` highest KLDs, highest first (ties: earlier first). */
+export function highestKld(r: EvalSummary, n: number): number[] {
+  return r.positions.kld
+    .map((_, i) => i)
+    .sort((a, b) => r.positions.kld[b] - r.positions.kld[a] || a - b)
+    .slice(0, n);
+}
+
+/** The report as JSON (quantlens eval --json and the report panel's export): every figure, without the token texts. */
+export function evalJson(r: EvalSummary, textSource: string): string {
+  const { pieces: _pieces, ...rest } = r;
+  void _pieces;
+  return JSON.stringify({ ...rest, text: textSource }, null, 1) + '\n';
+}
+
 export function evalMarkdown(r: EvalSummary, textSource: string, marked = 10): string {
   const f = (x: number) => x.toFixed(6);
-  const order = r.positions.kld.map((_, i) => i).sort((a, b) => r.positions.kld[b] - r.positions.kld[a]);
-  const worst = order.slice(0, marked);
+  const worst = highestKld(r, marked);
   const markedIndex = new Set(worst.map((i) => r.positions.index[i]));
   const piece = (i: number) => escapeText(r.pieces[i] ?? '');
   const text = r.pieces.map((_, i) => (markedIndex.has(i) ? `⟦${piece(i)}⟧` : piece(i))).join('');

@@ -9,7 +9,7 @@
 import type { Model, TensorInfo } from '../model.ts';
 import { QuantLensError } from '../errors.ts';
 import { storedSpans } from '../formats/tensorSpan.ts';
-import type { TensorType } from '../types.ts';
+import { requiresImatrix, typeByName, writableTypes, type TensorType } from '../types.ts';
 
 export type GroupBy = 'kind' | 'block';
 
@@ -50,6 +50,15 @@ export interface GroupMeasurement {
   group: SensitivityGroup;
   /** Mean KLD of the model with only this group at each candidate type (by type name); 0 for its own type. */
   kld: Map<string, number>;
+}
+
+/** The tensor bytes a size budget allows: `bitsPerWeight` over every weight of the model, or `bytes` as given. */
+export function budgetBytes(model: Model, target: { bitsPerWeight: number } | { bytes: number }): number {
+  const value = 'bytes' in target ? target.bytes : target.bitsPerWeight;
+  if (!(value > 0) || !Number.isFinite(value)) throw new QuantLensError('usage', `the size budget must be a positive number, not ${value}`);
+  if ('bytes' in target) return Math.floor(target.bytes);
+  const weights = model.tensors.reduce((a, t) => a + t.nElements, 0);
+  return Math.floor((target.bitsPerWeight * weights) / 8);
 }
 
 export interface SuggestedMix {
@@ -112,4 +121,34 @@ export function suggestMix(model: Model, measured: GroupMeasurement[], types: Te
     predictedKld: assignment.reduce((a, g) => a + g.kld, 0),
     tensorTypeLines: assignment.map((g) => `--tensor-type "${g.pattern}=${g.type.toLowerCase()}"`),
   };
+}
+
+/** Types a sensitivity measurement can quantize to: quantized types written without an importance matrix. */
+export function candidateTypes(): TensorType[] {
+  return writableTypes().filter((t) => !requiresImatrix(t) && t.family !== 'float');
+}
+
+/** "Q8_0, Q5_0, Q4_0" as types, highest precision first; a one-line reason when it is not that. */
+export function parseCandidates(text: string): TensorType[] | string {
+  const allowed = new Set(candidateTypes().map((t) => t.name));
+  const names = text.split(/[\s,]+/).filter(Boolean);
+  const types: TensorType[] = [];
+  for (const name of names) {
+    const t = typeByName(name.toUpperCase());
+    if (!t || !allowed.has(t.name)) return `${JSON.stringify(name)} is not a type Quant Lens writes without an importance matrix`;
+    types.push(t);
+  }
+  if (types.length < 2) return 'give at least two types';
+  return types.sort((a, b) => b.bitsPerWeight - a.bitsPerWeight);
+}
+
+/** "5.5" or "5.5 bpw": bits per weight; "3.9 GB", "800 MB": a size. */
+export function parseBudget(text: string): { bitsPerWeight: number } | { bytes: number } | string {
+  const m = /^\s*(\d+(?:\.\d*)?|\.\d+)\s*(bpw|gb|mb|kb)?\s*$/i.exec(text);
+  if (!m) return `${JSON.stringify(text)}: give bits per weight (5.5) or a size (3.9 GB, 800 MB)`;
+  const value = Number(m[1]);
+  if (!(value > 0)) return 'the budget must be more than 0';
+  const unit = (m[2] ?? 'bpw').toLowerCase();
+  if (unit === 'bpw') return { bitsPerWeight: value };
+  return { bytes: value * { gb: 1e9, mb: 1e6, kb: 1e3 }[unit as 'gb' | 'mb' | 'kb'] };
 }

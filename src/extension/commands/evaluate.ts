@@ -1,17 +1,20 @@
 /**
  * "Evaluate on Outputs…": the model against a reference (another open model or a file) on a text (the bundled
- * sample or a file), run through llama.cpp in a child process (src/node/evalClient.ts) with progress and cancel;
- * the report (statistics, KLD per position, the highest-KLD tokens marked in the text) opens as Markdown.
+ * sample or a file), run through llama.cpp in a child process (src/node/evalClient.ts); the report panel
+ * (../evalPanel.ts) shows progress and Cancel, then the statistics, KLD per position and the highest-KLD tokens
+ * marked in the text. `evaluateAgainst` is the one-click form after a requantize or a suggested mix: the result
+ * against its source on the bundled sample with small defaults.
  */
 import * as vscode from 'vscode';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { requireTarget, withJob, MODEL_FILTERS, type CommandContext } from './common.ts';
-import { folderOfModel, modelName } from '../modelUri.ts';
-import { evalChildScript, runEvalJob, runtimeStatus } from '../../node/evalClient.ts';
+import { requireTarget, MODEL_FILTERS, type CommandContext } from './common.ts';
+import { folderOfModel, isRemote, modelName } from '../modelUri.ts';
 import { SAMPLE_TEXT, SAMPLE_TEXT_SOURCE } from '../../core/eval/sampleText.ts';
-import { evalMarkdown } from '../../core/eval/evalReport.ts';
 import { QuickFlow } from './quickFlow.ts';
+import { evalScriptOrThrow, evaluateInPanel } from '../evalPanel.ts';
+
+/** The one-click evaluation's context and chunks: the bundled sample holds about 2000 tokens of a 32k vocabulary. */
+export const QUICK_EVAL = { ctx: 128, chunks: 4 };
 
 const VIEW_TYPE = 'quantLens.modelEditor';
 
@@ -68,11 +71,9 @@ async function askNumber(flow: QuickFlow, title: string, value: string, optional
 export async function evaluate(ctx: CommandContext, arg: unknown): Promise<void> {
   const uri = requireTarget(ctx, arg);
   if (!uri) return;
-  const root = join(__dirname, '..');
-  const status = runtimeStatus(root);
-  if (status !== true) throw new Error(status);
-  const script = evalChildScript(__dirname);
-  if (!script) throw new Error('dist/evalChild.js is missing from the extension');
+  if (isRemote(uri)) throw new Error('llama.cpp evaluates local files only: download the model first');
+  // before any question: without the runtime the command says what is missing at once
+  evalScriptOrThrow();
   // one quick-input widget from the first step to the last (quickFlow.ts: separate pickers lose the focus to the editor)
   const flow = new QuickFlow();
   let reference, text, contextSize, chunks;
@@ -88,15 +89,19 @@ export async function evaluate(ctx: CommandContext, arg: unknown): Promise<void>
   } finally {
     flow.dispose();
   }
-  const result = await withJob(`Quant Lens: evaluating ${modelName(uri)} on outputs`, (progress, token) => {
-    const handle = runEvalJob(
-      script,
-      { kind: 'evaluate', model: uri.fsPath, reference, text: text.text, ctx: contextSize, chunks: chunks ?? undefined },
-      { onProgress: (done, total) => total && progress(done, total) },
-    );
-    token.onCancellationRequested(() => handle.cancel());
-    return handle.promise;
+  await evaluateInPanel({
+    model: uri,
+    job: { kind: 'evaluate', model: uri.fsPath, reference, text: text.text, ctx: contextSize, chunks: chunks ?? undefined },
+    textSource: text.source,
   });
-  const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: evalMarkdown(result, text.source) });
-  await vscode.window.showTextDocument(doc, { preview: false });
+}
+
+/** `model` against `reference` on the bundled sample text with QUICK_EVAL's context and chunks, in the report panel. */
+export async function evaluateAgainst(_ctx: CommandContext, model: unknown, reference: unknown): Promise<void> {
+  if (!(model instanceof vscode.Uri) || !(reference instanceof vscode.Uri)) throw new Error('evaluate against: expected two model files');
+  await evaluateInPanel({
+    model,
+    job: { kind: 'evaluate', model: model.fsPath, reference: reference.fsPath, text: SAMPLE_TEXT, ...QUICK_EVAL },
+    textSource: `bundled sample: ${SAMPLE_TEXT_SOURCE}`,
+  });
 }

@@ -12,7 +12,9 @@ import { simulate } from './simulate.ts';
 import { requantize } from './requantize.ts';
 import { openUrl } from './openUrl.ts';
 import { setHubToken } from './setHubToken.ts';
-import { evaluate } from './evaluate.ts';
+import { evaluate, evaluateAgainst } from './evaluate.ts';
+import { measureOutputSensitivity } from './sensitivity.ts';
+import { suggestMixForSize } from './suggestMix.ts';
 
 const COMMANDS: Record<string, Command> = {
   'quantLens.openWith': openWith,
@@ -28,6 +30,9 @@ const COMMANDS: Record<string, Command> = {
   'quantLens.openUrl': openUrl,
   'quantLens.setHubToken': setHubToken,
   'quantLens.evaluate': evaluate,
+  'quantLens.evaluateAgainst': evaluateAgainst,
+  'quantLens.measureSensitivity': measureOutputSensitivity,
+  'quantLens.suggestMix': suggestMixForSize,
 };
 
 export function registerCommands(context: vscode.ExtensionContext, ctx: CommandContext): void {

@@ -12,7 +12,7 @@ import { formatBytes, formatCount } from '../../core/analysis/summary.ts';
 import type { JobResults } from '../../shared/workerProtocol.ts';
 import type { Model } from '../../core/model.ts';
 import { exactNames, refuseUntrusted, requireTarget, runWithCancel, selectedTensors, withJob, type CommandContext } from './common.ts';
-import { besideModel, modelLocation, modelName } from '../modelUri.ts';
+import { besideModel, isRemote, modelLocation, modelName } from '../modelUri.ts';
 import { QuickFlow } from './quickFlow.ts';
 
 /** A relative error to 3 significant digits. */
@@ -27,7 +27,16 @@ function errorText(predicted: Map<string, JobResults['predictErrors']['predictio
   return ` · rel. RMSE ${fmtError(m.rel_rmse)}${weighted} · SNR ${m.snr_db === null ? '∞' : m.snr_db.toFixed(1)} dB${p.exact ? '' : ` (estimated from ${formatCount(p.sampledWeights)} weights in spread rows)`}`;
 }
 
-export async function requantize(ctx: CommandContext, arg: unknown, tensors: unknown): Promise<void> {
+/** Rules given by another command (Suggest Mix for Size…): asked no type, offered as the patterns. */
+export interface GivenRules {
+  rules: string;
+  /** Put "Write, then evaluate on outputs" first in the preview. */
+  evaluate?: boolean;
+}
+
+const isGivenRules = (x: unknown): x is GivenRules => typeof (x as GivenRules | undefined)?.rules === 'string';
+
+export async function requantize(ctx: CommandContext, arg: unknown, tensors: unknown, given?: unknown): Promise<void> {
   const uri = requireTarget(ctx, arg);
   if (!uri) return;
   refuseUntrusted();
@@ -40,7 +49,7 @@ export async function requantize(ctx: CommandContext, arg: unknown, tensors: unk
     const imatrix = ctx.registry.byUri(uri.toString())?.imatrix;
     const flow = new QuickFlow();
     try {
-      await requantizeSteps(ctx, uri, model, tensors, imatrix, flow);
+      await requantizeSteps(ctx, uri, model, tensors, imatrix, flow, isGivenRules(given) ? given : undefined);
     } finally {
       flow.dispose();
     }
@@ -56,22 +65,26 @@ async function requantizeSteps(
   tensors: unknown,
   imatrix: string | undefined,
   flow: QuickFlow,
+  given: GivenRules | undefined,
 ): Promise<void> {
-  const typePick = await flow.pick(
-    `Quant Lens: requantize to which type?${imatrix ? ` (importance matrix ${basename(imatrix)})` : ''}`,
-    writableTypes().map((t) => ({
-      label: t.name,
-      description: `${t.bitsPerWeight.toFixed(3)} bpw${requiresImatrix(t) ? ' · needs an importance matrix' : ''}`,
-      detail: t.description,
-      type: t,
-    })),
-  );
+  const givenType = given && parseRuleLine(given.rules, 'Q8_0')[0]?.type.name;
+  const typePick = givenType
+    ? { label: givenType }
+    : await flow.pick(
+        `Quant Lens: requantize to which type?${imatrix ? ` (importance matrix ${basename(imatrix)})` : ''}`,
+        writableTypes().map((t) => ({
+          label: t.name,
+          description: `${t.bitsPerWeight.toFixed(3)} bpw${requiresImatrix(t) ? ' · needs an importance matrix' : ''}`,
+          detail: t.description,
+          type: t,
+        })),
+      );
   if (!typePick) return;
   const selected = selectedTensors(tensors);
   const patterns = await flow.text(
     'Tensors to change: regular expressions separated by spaces, each alone or as REGEX=TYPE (last match wins)',
     {
-      value: selected ? exactNames(selected) : 'attn_v|ffn_down',
+      value: given ? given.rules : selected ? exactNames(selected) : 'attn_v|ffn_down',
       prompt: `A bare pattern gets ${typePick.label}; REGEX=TYPE gets its own type. Example: attn_v=Q6_K ffn_down  or  blk\\.(0|1)\\.`,
     },
   );
@@ -103,15 +116,26 @@ async function requantizeSteps(
     flow.busy(false);
   }
   const errorOf = new Map(predicted.predictions.map((p) => [p.tensor, p]));
-  const preview = await flow.pick(
+  const canEvaluate = !isRemote(uri);
+  type PreviewItem = vscode.QuickPickItem & { go: boolean; evaluate?: boolean };
+  const write: PreviewItem = {
+    label: `$(check) Write ${plan.changes.length} changed tensors`,
+    detail: unmatched.trim() || undefined,
+    description: `${formatBytes(plan.oldBytes)} → ${formatBytes(plan.newBytes)} (${delta >= 0 ? '+' : '−'}${formatBytes(Math.abs(delta))})`,
+    go: true,
+  };
+  // the measured output error next to the predicted weight error, one click away
+  const writeAndEvaluate: PreviewItem = {
+    label: '$(pulse) Write, then evaluate on outputs',
+    description: 'KLD, same top token and perplexity against this model, on the bundled sample text',
+    go: true,
+    evaluate: true,
+  };
+  const actions = !canEvaluate ? [write] : given?.evaluate ? [writeAndEvaluate, write] : [write, writeAndEvaluate];
+  const preview = await flow.pick<PreviewItem>(
     'Quant Lens: requantize preview',
     [
-      {
-        label: `$(check) Write ${plan.changes.length} changed tensors`,
-        detail: unmatched.trim() || undefined,
-        description: `${formatBytes(plan.oldBytes)} → ${formatBytes(plan.newBytes)} (${delta >= 0 ? '+' : '−'}${formatBytes(Math.abs(delta))})`,
-        go: true,
-      },
+      ...actions,
       ...plan.changes.map((c) => ({
         label: c.tensor.name,
         description: `${c.from.name} → ${c.to.name}`,
@@ -140,7 +164,7 @@ async function requantizeSteps(
   const base = basename(modelName(uri), ext).replace(/-\d{5}-of-\d{5}$/, '');
   // asked while the flow is still open: the dialog takes its place rather than the editor taking the focus
   const dest = await vscode.window.showSaveDialog({
-    defaultUri: besideModel(uri, splitOutputPaths(`${base}-${typePick.label}.gguf`, keepSplit ? model.files.length : 1)[0]),
+    defaultUri: besideModel(uri, splitOutputPaths(`${base}-${given ? 'mix' : typePick.label}.gguf`, keepSplit ? model.files.length : 1)[0]),
     filters: { GGUF: ['gguf'] },
     title: keepSplit ? `The first of ${model.files.length} shards (the others are named after it)` : undefined,
   });
@@ -151,9 +175,17 @@ async function requantizeSteps(
     runWithCancel(ctx, { kind: 'requantize', path: modelLocation(uri), output: dest.fsPath, rules, imatrix, keepSplit }, p, t),
   );
   const written = result.files.length > 1 ? `${result.files.length} shards ${basename(result.files[0])} …` : basename(result.output);
-  void vscode.window.showInformationMessage(
-    `Quant Lens: wrote ${written} (${formatBytes(result.bytes)}, ${result.changed} tensors changed, verified).`,
-  );
-  // a split output is opened by its first shard, named from the chosen name
-  await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.joinPath(dest, '..', basename(result.output)), VIEW_TYPE);
+  const wrote = `Quant Lens: wrote ${written} (${formatBytes(result.bytes)}, ${result.changed} tensors changed, verified).`;
+  // a split output is opened (and evaluated) by its first shard, named from the chosen name
+  const opened = vscode.Uri.joinPath(dest, '..', basename(result.output));
+  await vscode.commands.executeCommand('vscode.openWith', opened, VIEW_TYPE);
+  if (preview.evaluate) {
+    void vscode.window.showInformationMessage(wrote);
+    await vscode.commands.executeCommand('quantLens.evaluateAgainst', opened, uri);
+    return;
+  }
+  const evaluate = 'Evaluate on outputs';
+  void vscode.window.showInformationMessage(wrote, ...(canEvaluate ? [evaluate] : [])).then((choice) => {
+    if (choice === evaluate) void vscode.commands.executeCommand('quantLens.evaluateAgainst', opened, uri);
+  });
 }

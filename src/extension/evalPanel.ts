@@ -140,7 +140,7 @@ ${evalReportHtml(result, e.textSource)}`,
   );
   panel.webview.onDidReceiveMessage((m: FromEvalPanel) => {
     const run = m.type === 'export' ? exportReport(e, result, m.format) : m.type === 'openMarkdown' ? openMarkdown(e, result) : undefined;
-    run?.catch((err: unknown) => void vscode.window.showErrorMessage(`Quant Lens: ${oneLine(err)}`));
+    run?.catch((err: unknown) => void vscode.window.showErrorMessage(vscode.l10n.t('Quant Lens: {0}', oneLine(err))));
   });
   return result;
 }

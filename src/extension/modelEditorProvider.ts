@@ -56,12 +56,15 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     const open = () => ModelDocument.open(uri, this.pool, this.hubToken.remoteOptions());
     // the editor shows nothing until the header is read (a second or two for a large one): say so in the status bar
     if (!isRemote(uri))
-      return vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Quant Lens: reading ${modelName(uri)}` }, open);
+      return vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Window, title: vscode.l10n.t('Quant Lens: reading {0}', modelName(uri)) },
+        open,
+      );
     // a remote header can take a few seconds: say what is happening meanwhile
     return vscode.window.withProgress(
       {
         location: vscode.ProgressLocation.Notification,
-        title: `Quant Lens: reading the header of ${modelName(uri)} from ${uri.authority}`,
+        title: vscode.l10n.t('Quant Lens: reading the header of {0} from {1}', modelName(uri), uri.authority),
       },
       open,
     );
@@ -107,12 +110,12 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     const bytes = Buffer.from(png, 'base64');
     const signature = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
     if (bytes.length < 24 || signature.some((b, i) => bytes[i] !== b)) {
-      void vscode.window.showErrorMessage(`Quant Lens: the chart ${name} could not be drawn as a PNG`);
+      void vscode.window.showErrorMessage(vscode.l10n.t('Quant Lens: the chart {0} could not be drawn as a PNG', name));
       return;
     }
     const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? (isRemote(doc.uri) ? undefined : vscode.Uri.joinPath(doc.uri, '..'));
     const target = await vscode.window.showSaveDialog({
-      title: `Save ${name}`,
+      title: vscode.l10n.t('Save {0}', name),
       defaultUri: folder && vscode.Uri.joinPath(folder, name),
       filters: { 'PNG image': ['png'] },
     });
@@ -122,11 +125,11 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
       await vscode.workspace.fs.writeFile(temporary, bytes);
       const written = await vscode.workspace.fs.readFile(temporary);
       if (written.length !== bytes.length || !Buffer.from(written).equals(bytes))
-        throw new Error(`${baseName(temporary.fsPath)} does not read back as written`);
+        throw new Error(vscode.l10n.t('{0} does not read back as written', baseName(temporary.fsPath)));
       await vscode.workspace.fs.rename(temporary, target, { overwrite: true });
     } catch (e) {
       await vscode.workspace.fs.delete(temporary).then(undefined, () => undefined);
-      void vscode.window.showErrorMessage(`Quant Lens: could not save ${baseName(target.fsPath)}: ${oneLine(e)}`);
+      void vscode.window.showErrorMessage(vscode.l10n.t('Quant Lens: could not save {0}: {1}', baseName(target.fsPath), oneLine(e)));
     }
   }
 

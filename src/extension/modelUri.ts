@@ -19,7 +19,7 @@ export function modelLocation(uri: vscode.Uri): string {
   if (uri.scheme !== REMOTE_SCHEME) return uri.fsPath;
   const url = new URLSearchParams(uri.query).get('url');
   if (!url || !isUrl(url))
-    throw new Error(`${baseName(uri.path)} was opened by a URL that is no longer in its address: open it again by URL`);
+    throw new Error(vscode.l10n.t('{0} was opened by a URL that is no longer in its address: open it again by URL', baseName(uri.path)));
   return url;
 }
 

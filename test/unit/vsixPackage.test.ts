@@ -48,6 +48,9 @@ after(() => dir && rmSync(dir, { recursive: true, force: true }));
 test('the .vsix is for linux-x64 and carries the bundles, the kernels and the CPU runtime', { skip }, () => {
   const manifest = readFileSync(join(dir, 'unpacked', 'extension.vsixmanifest'), 'utf8');
   assert.match(manifest, /TargetPlatform="linux-x64"/);
+  // the localised strings: package.json's (package.nls.json) and the extension host's English bundle
+  for (const f of ['package.json', 'package.nls.json', 'l10n/bundle.l10n.json'])
+    assert.ok(entries.includes(`extension/${f}`), `${f} is in the package`);
   for (const f of ['extension.js', 'worker.js', 'webview.js', 'webview.css', 'cli.js', 'evalChild.js', 'kernels.wasm', 'quantizers.wasm'])
     assert.ok(entries.includes(`extension/dist/${f}`), `dist/${f} is in the package`);
   for (const f of [

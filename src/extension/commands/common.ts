@@ -32,7 +32,7 @@ function target(ctx: CommandContext, arg: unknown): vscode.Uri | undefined {
 /** target, or an error message saying to open a model first. */
 export function requireTarget(ctx: CommandContext, arg: unknown): vscode.Uri | undefined {
   const uri = target(ctx, arg);
-  if (!uri) void vscode.window.showErrorMessage('Quant Lens: open a .gguf or .safetensors model first.');
+  if (!uri) void vscode.window.showErrorMessage(vscode.l10n.t('Quant Lens: open a .gguf or .safetensors model first.'));
   return uri;
 }
 
@@ -84,5 +84,5 @@ export function rulesFor(patterns: string, type: string): string[] {
 }
 
 export function refuseUntrusted(): void {
-  if (!vscode.workspace.isTrusted) throw new Error('writing files is disabled in untrusted workspaces');
+  if (!vscode.workspace.isTrusted) throw new Error(vscode.l10n.t('writing files is disabled in untrusted workspaces'));
 }

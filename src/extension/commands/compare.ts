@@ -12,7 +12,7 @@ export async function compare(ctx: CommandContext, arg: unknown): Promise<void> 
   const uri = requireTarget(ctx, arg);
   if (!uri) return;
   const picked = await vscode.window.showOpenDialog({
-    title: `Compare ${modelName(uri)} with… (its source checkpoint or another quantization)`,
+    title: vscode.l10n.t('Compare {0} with… (its source checkpoint or another quantization)', modelName(uri)),
     filters: MODEL_FILTERS,
     defaultUri: folderOfModel(uri),
     canSelectMany: false,
@@ -42,7 +42,7 @@ async function compareWith(ctx: CommandContext, uri: vscode.Uri, reference: stri
     open.reference = reference;
     await ctx.provider.postComparison(open, result.comparison);
     const unrelated = unrelatedReference(result.comparison.tensors);
-    if (unrelated) void vscode.window.showWarningMessage(`Quant Lens: ${baseName(reference)} ${unrelated}`);
+    if (unrelated) void vscode.window.showWarningMessage(vscode.l10n.t('Quant Lens: {0} {1}', baseName(reference), unrelated));
     return;
   }
   const text = await withJob(title, (p, t) =>

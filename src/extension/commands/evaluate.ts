@@ -29,12 +29,15 @@ function otherOpenModels(uri: vscode.Uri): vscode.Uri[] {
 }
 
 async function pickReference(flow: QuickFlow, uri: vscode.Uri): Promise<string | undefined> {
-  const browse = { label: '$(folder-opened) Choose a model file…', uri: undefined as vscode.Uri | undefined };
+  const browse = { label: vscode.l10n.t('$(folder-opened) Choose a model file…'), uri: undefined as vscode.Uri | undefined };
   const items = [
     ...otherOpenModels(uri).map((u) => ({ label: modelName(u), description: u.fsPath, uri: u as vscode.Uri | undefined })),
     browse,
   ];
-  const picked = await flow.pick(`Evaluate ${modelName(uri)}: the reference (its source, or any model with the same vocabulary)`, items);
+  const picked = await flow.pick(
+    vscode.l10n.t('Evaluate {0}: the reference (its source, or any model with the same vocabulary)', modelName(uri)),
+    items,
+  );
   if (!picked) return undefined;
   if (picked.uri) return picked.uri.fsPath;
   const files = await vscode.window.showOpenDialog({ filters: MODEL_FILTERS, defaultUri: folderOfModel(uri), canSelectMany: false });
@@ -42,9 +45,9 @@ async function pickReference(flow: QuickFlow, uri: vscode.Uri): Promise<string |
 }
 
 async function pickText(flow: QuickFlow, uri: vscode.Uri): Promise<{ text: string; source: string } | undefined> {
-  const sample = { label: 'Bundled sample text', description: SAMPLE_TEXT_SOURCE };
-  const file = { label: '$(file) Choose a text file…', description: '' };
-  const picked = await flow.pick('Evaluate on which text?', [sample, file]);
+  const sample = { label: vscode.l10n.t('Bundled sample text'), description: SAMPLE_TEXT_SOURCE };
+  const file = { label: vscode.l10n.t('$(file) Choose a text file…'), description: '' };
+  const picked = await flow.pick(vscode.l10n.t('Evaluate on which text?'), [sample, file]);
   if (!picked) return undefined;
   if (picked === sample) return { text: SAMPLE_TEXT, source: `bundled sample: ${SAMPLE_TEXT_SOURCE}` };
   const files = await vscode.window.showOpenDialog({
@@ -71,7 +74,7 @@ async function askNumber(flow: QuickFlow, title: string, value: string, optional
 export async function evaluate(ctx: CommandContext, arg: unknown): Promise<void> {
   const uri = requireTarget(ctx, arg);
   if (!uri) return;
-  if (isRemote(uri)) throw new Error('llama.cpp evaluates local files only: download the model first');
+  if (isRemote(uri)) throw new Error(vscode.l10n.t('llama.cpp evaluates local files only: download the model first'));
   // before any question: without the runtime the command says what is missing at once
   evalScriptOrThrow();
   // one quick-input widget from the first step to the last (quickFlow.ts: separate pickers lose the focus to the editor)
@@ -98,7 +101,8 @@ export async function evaluate(ctx: CommandContext, arg: unknown): Promise<void>
 
 /** `model` against `reference` on the bundled sample text with QUICK_EVAL's context and chunks, in the report panel. */
 export async function evaluateAgainst(_ctx: CommandContext, model: unknown, reference: unknown): Promise<void> {
-  if (!(model instanceof vscode.Uri) || !(reference instanceof vscode.Uri)) throw new Error('evaluate against: expected two model files');
+  if (!(model instanceof vscode.Uri) || !(reference instanceof vscode.Uri))
+    throw new Error(vscode.l10n.t('evaluate against: expected two model files'));
   await evaluateInPanel({
     model,
     job: { kind: 'evaluate', model: model.fsPath, reference: reference.fsPath, text: SAMPLE_TEXT, ...QUICK_EVAL },

@@ -11,12 +11,15 @@ export async function exportReport(ctx: CommandContext, arg: unknown): Promise<v
   if (!uri) return;
   const pick = await vscode.window.showQuickPick(
     [
-      { label: 'Markdown', description: 'ready to paste into a GitHub issue', format: 'md' as const },
-      { label: 'JSON', description: 'summary, tensors, stats', format: 'json' as const },
-      { label: 'CSV', description: 'one row per tensor, for a spreadsheet', format: 'csv' as const },
+      { label: 'Markdown', description: vscode.l10n.t('ready to paste into a GitHub issue'), format: 'md' as const },
+      { label: 'JSON', description: vscode.l10n.t('summary, tensors, stats'), format: 'json' as const },
+      { label: 'CSV', description: vscode.l10n.t('one row per tensor, for a spreadsheet'), format: 'csv' as const },
     ],
     {
-      title: `Quant Lens: export stats as${ctx.provider.documentFor(uri)?.reference ? ' (with the comparison against the reference)' : ''}`,
+      title: vscode.l10n.t(
+        'Quant Lens: export stats as{0}',
+        ctx.provider.documentFor(uri)?.reference ? ' (with the comparison against the reference)' : '',
+      ),
     },
   );
   if (!pick) return;
@@ -25,7 +28,7 @@ export async function exportReport(ctx: CommandContext, arg: unknown): Promise<v
   if (!dest) return;
   const reference = ctx.provider.documentFor(uri)?.reference;
   const text = await withJob(
-    `Quant Lens: computing stats of ${modelName(uri)}${reference ? ' and its error against the reference' : ''}`,
+    vscode.l10n.t('Quant Lens: computing stats of {0}{1}', modelName(uri), reference ? ' and its error against the reference' : ''),
     (p, t) => runWithCancel(ctx, { kind: 'report', path: modelLocation(uri), format: pick.format, reference }, p, t),
   );
   await vscode.workspace.fs.writeFile(dest, new TextEncoder().encode(text.text));

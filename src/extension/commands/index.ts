@@ -42,7 +42,7 @@ export function registerCommands(context: vscode.ExtensionContext, ctx: CommandC
         try {
           await command(ctx, ...args);
         } catch (e) {
-          void vscode.window.showErrorMessage(`Quant Lens: ${oneLine(e)}`);
+          void vscode.window.showErrorMessage(vscode.l10n.t('Quant Lens: {0}', oneLine(e)));
         }
       }),
     );

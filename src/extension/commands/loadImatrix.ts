@@ -13,14 +13,14 @@ import { oneLine } from '../../core/errors.ts';
 function documentOf(ctx: CommandContext, arg: unknown) {
   const uri = requireTarget(ctx, arg);
   const doc = uri ? ctx.provider.documentFor(uri) : undefined;
-  if (!uri || !doc) throw new Error('open the model in Quant Lens first');
+  if (!uri || !doc) throw new Error(vscode.l10n.t('open the model in Quant Lens first'));
   return doc;
 }
 
 export async function loadImatrix(ctx: CommandContext, arg: unknown): Promise<void> {
   const doc = documentOf(ctx, arg);
   const picked = await vscode.window.showOpenDialog({
-    title: 'Importance matrix (llama.cpp imatrix .dat or .gguf) to weight the what-if error',
+    title: vscode.l10n.t('Importance matrix (llama.cpp imatrix .dat or .gguf) to weight the what-if error'),
     filters: { imatrix: ['dat', 'gguf', 'imatrix'], 'All files': ['*'] },
     defaultUri: folderOfModel(doc.uri),
   });

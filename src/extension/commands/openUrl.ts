@@ -30,7 +30,7 @@ export async function askForModelUrl(title: string, given?: unknown): Promise<st
       : await vscode.window.showInputBox({
           title,
           prompt: PROMPT,
-          placeHolder: 'https://huggingface.co/owner/repo/resolve/main/model-Q4_K_M.gguf',
+          placeHolder: vscode.l10n.t('https://huggingface.co/owner/repo/resolve/main/model-Q4_K_M.gguf'),
           ignoreFocusOut: true,
           validateInput: (v) => {
             const r = urlOfReference(v);

@@ -71,10 +71,10 @@ async function requantizeSteps(
   const typePick = givenType
     ? { label: givenType }
     : await flow.pick(
-        `Quant Lens: requantize to which type?${imatrix ? ` (importance matrix ${basename(imatrix)})` : ''}`,
+        vscode.l10n.t('Quant Lens: requantize to which type?{0}', imatrix ? ` (importance matrix ${basename(imatrix)})` : ''),
         writableTypes().map((t) => ({
           label: t.name,
-          description: `${t.bitsPerWeight.toFixed(3)} bpw${requiresImatrix(t) ? ' · needs an importance matrix' : ''}`,
+          description: vscode.l10n.t('{0} bpw{1}', t.bitsPerWeight.toFixed(3), requiresImatrix(t) ? ' · needs an importance matrix' : ''),
           detail: t.description,
           type: t,
         })),
@@ -82,17 +82,20 @@ async function requantizeSteps(
   if (!typePick) return;
   const selected = selectedTensors(tensors);
   const patterns = await flow.text(
-    'Tensors to change: regular expressions separated by spaces, each alone or as REGEX=TYPE (last match wins)',
+    vscode.l10n.t('Tensors to change: regular expressions separated by spaces, each alone or as REGEX=TYPE (last match wins)'),
     {
       value: given ? given.rules : selected ? exactNames(selected) : 'attn_v|ffn_down',
-      prompt: `A bare pattern gets ${typePick.label}; REGEX=TYPE gets its own type. Example: attn_v=Q6_K ffn_down  or  blk\\.(0|1)\\.`,
+      prompt: vscode.l10n.t(
+        'A bare pattern gets {0}; REGEX=TYPE gets its own type. Example: attn_v=Q6_K ffn_down  or  blk\\.(0|1)\\.',
+        typePick.label,
+      ),
     },
   );
   if (!patterns) return;
   const parsed = parseRuleLine(patterns, typePick.label);
   const needing = [...new Set(parsed.filter((r) => requiresImatrix(r.type)).map((r) => r.type.name))];
   if (needing.length && !imatrix) {
-    throw new Error(`${needing.join(', ')} needs an importance matrix: run "Quant Lens: Load Importance Matrix…" first`);
+    throw new Error(vscode.l10n.t('{0} needs an importance matrix: run "Quant Lens: Load Importance Matrix…" first', needing.join(', ')));
   }
   const rules = parsed.map((r) => r.text);
   const plan = planRequantize(model, parsed);
@@ -101,7 +104,11 @@ async function requantizeSteps(
     : '';
   if (!plan.changes.length) {
     void vscode.window.showWarningMessage(
-      `Quant Lens: no tensor would change${plan.skipped.length ? ` (${plan.skipped[0].tensor}: ${plan.skipped[0].reason})` : ''}.${unmatched}`,
+      vscode.l10n.t(
+        'Quant Lens: no tensor would change{0}.{1}',
+        plan.skipped.length ? ` (${plan.skipped[0].tensor}: ${plan.skipped[0].reason})` : '',
+        unmatched,
+      ),
     );
     return;
   }
@@ -109,7 +116,7 @@ async function requantizeSteps(
   flow.busy(true);
   let predicted: JobResults['predictErrors'];
   try {
-    predicted = await withJob(`Quant Lens: predicting the error of ${plan.changes.length} tensors`, (p, t) =>
+    predicted = await withJob(vscode.l10n.t('Quant Lens: predicting the error of {0} tensors', plan.changes.length), (p, t) =>
       runWithCancel(ctx, { kind: 'predictErrors', path: modelLocation(uri), rules, imatrix }, p, t),
     );
   } finally {
@@ -119,21 +126,21 @@ async function requantizeSteps(
   const canEvaluate = !isRemote(uri);
   type PreviewItem = vscode.QuickPickItem & { go: boolean; evaluate?: boolean };
   const write: PreviewItem = {
-    label: `$(check) Write ${plan.changes.length} changed tensors`,
+    label: vscode.l10n.t('$(check) Write {0} changed tensors', plan.changes.length),
     detail: unmatched.trim() || undefined,
     description: `${formatBytes(plan.oldBytes)} → ${formatBytes(plan.newBytes)} (${delta >= 0 ? '+' : '−'}${formatBytes(Math.abs(delta))})`,
     go: true,
   };
   // the measured output error next to the predicted weight error, one click away
   const writeAndEvaluate: PreviewItem = {
-    label: '$(pulse) Write, then evaluate on outputs',
-    description: 'KLD, same top token and perplexity against this model, on the bundled sample text',
+    label: vscode.l10n.t('$(pulse) Write, then evaluate on outputs'),
+    description: vscode.l10n.t('KLD, same top token and perplexity against this model, on the bundled sample text'),
     go: true,
     evaluate: true,
   };
   const actions = !canEvaluate ? [write] : given?.evaluate ? [writeAndEvaluate, write] : [write, writeAndEvaluate];
   const preview = await flow.pick<PreviewItem>(
-    'Quant Lens: requantize preview',
+    vscode.l10n.t('Quant Lens: requantize preview'),
     [
       ...actions,
       ...plan.changes.map((c) => ({
@@ -142,20 +149,36 @@ async function requantizeSteps(
         detail: `${formatBytes(c.oldBytes)} → ${formatBytes(c.newBytes)}${errorText(errorOf, c.tensor.name)}`,
         go: false,
       })),
-      ...plan.unmatched.map((r) => ({ label: `$(warning) ${r}`, description: 'matches no tensor', go: false })),
-      ...plan.skipped.map((s) => ({ label: `$(circle-slash) ${s.tensor}`, description: 'unchanged', detail: s.reason, go: false })),
+      ...plan.unmatched.map((r) => ({
+        label: vscode.l10n.t('$(warning) {0}', r),
+        description: vscode.l10n.t('matches no tensor'),
+        go: false,
+      })),
+      ...plan.skipped.map((s) => ({
+        label: vscode.l10n.t('$(circle-slash) {0}', s.tensor),
+        description: 'unchanged',
+        detail: s.reason,
+        go: false,
+      })),
     ],
     // the change rows are the preview: choosing one keeps the preview open
-    { placeholder: 'Pick the first entry to write the new file (errors are against the current values)', accepts: (item) => item.go },
+    {
+      placeholder: vscode.l10n.t('Pick the first entry to write the new file (errors are against the current values)'),
+      accepts: (item) => item.go,
+    },
   );
   if (!preview?.go) return;
   // a split input can stay split, shard for shard (llama-quantize --keep-split), or become one file
   let keepSplit = false;
   if (model.format === 'gguf' && model.files.length > 1) {
     const shards = model.files.length;
-    const layout = await flow.pick('Quant Lens: write the requantized model as', [
-      { label: `${shards} shards, like the source`, description: 'each tensor stays in its shard', keep: true },
-      { label: 'One file', description: `the ${shards} shards merged`, keep: false },
+    const layout = await flow.pick(vscode.l10n.t('Quant Lens: write the requantized model as'), [
+      {
+        label: vscode.l10n.t('{0} shards, like the source', shards),
+        description: vscode.l10n.t('each tensor stays in its shard'),
+        keep: true,
+      },
+      { label: vscode.l10n.t('One file'), description: vscode.l10n.t('the {0} shards merged', shards), keep: false },
     ]);
     if (!layout) return;
     keepSplit = layout.keep;
@@ -170,8 +193,9 @@ async function requantizeSteps(
   });
   flow.dispose();
   if (!dest) return;
-  if (model.files.some((f) => f.path === dest.fsPath)) throw new Error('refusing to overwrite the source file; choose another name');
-  const result = await withJob(`Quant Lens: writing ${basename(dest.fsPath)}`, (p, t) =>
+  if (model.files.some((f) => f.path === dest.fsPath))
+    throw new Error(vscode.l10n.t('refusing to overwrite the source file; choose another name'));
+  const result = await withJob(vscode.l10n.t('Quant Lens: writing {0}', basename(dest.fsPath)), (p, t) =>
     runWithCancel(ctx, { kind: 'requantize', path: modelLocation(uri), output: dest.fsPath, rules, imatrix, keepSplit }, p, t),
   );
   const written = result.files.length > 1 ? `${result.files.length} shards ${basename(result.files[0])} …` : basename(result.output);

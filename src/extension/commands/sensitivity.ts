@@ -57,7 +57,7 @@ export async function measureInEditor(
   const missing = types.filter((t) => !reuse?.measured.every((m) => m.kld.has(t.name)));
   if (!missing.length && reuse) return reuse;
   const measured = await withJob(
-    `Quant Lens: measuring the output sensitivity of ${modelName(uri)} at ${missing.map((t) => t.name).join(', ')}`,
+    vscode.l10n.t('Quant Lens: measuring the output sensitivity of {0} at {1}', modelName(uri), missing.map((t) => t.name).join(', ')),
     (progress, token) => {
       const abort = new AbortController();
       token.onCancellationRequested(() => abort.abort());
@@ -92,17 +92,24 @@ export function showSensitivity(ctx: CommandContext, uri: vscode.Uri, s: StoredS
 }
 
 export async function pickGrouping(flow: QuickFlow): Promise<GroupBy | undefined> {
-  const picked = await flow.pick('Quantize which groups one at a time?', [
-    { label: 'By kind', description: 'one tensor kind across all blocks (every blk.N.attn_q.weight)', by: 'kind' as const },
-    { label: 'By block', description: 'every matrix of one block (blk.3.*)', by: 'block' as const },
+  const picked = await flow.pick(vscode.l10n.t('Quantize which groups one at a time?'), [
+    {
+      label: vscode.l10n.t('By kind'),
+      description: vscode.l10n.t('one tensor kind across all blocks (every blk.N.attn_q.weight)'),
+      by: 'kind' as const,
+    },
+    { label: vscode.l10n.t('By block'), description: vscode.l10n.t('every matrix of one block (blk.3.*)'), by: 'block' as const },
   ]);
   return picked?.by;
 }
 
 export async function pickSensitivityText(flow: QuickFlow, uri: vscode.Uri): Promise<{ text: string; source: string } | undefined> {
-  const sample = { label: 'Bundled sample text', description: SAMPLE_TEXT_SOURCE };
-  const file = { label: '$(file) Choose a text file…', description: '' };
-  const picked = await flow.pick(`Measure on which text? (${MEASURE.chunks} chunks of ${MEASURE.ctx} tokens per group)`, [sample, file]);
+  const sample = { label: vscode.l10n.t('Bundled sample text'), description: SAMPLE_TEXT_SOURCE };
+  const file = { label: vscode.l10n.t('$(file) Choose a text file…'), description: '' };
+  const picked = await flow.pick(
+    vscode.l10n.t('Measure on which text? ({0} chunks of {1} tokens per group)', MEASURE.chunks, MEASURE.ctx),
+    [sample, file],
+  );
   if (!picked) return undefined;
   if (picked === sample) return { text: SAMPLE_TEXT, source: `bundled sample: ${SAMPLE_TEXT_SOURCE}` };
   const files = await vscode.window.showOpenDialog({
@@ -118,7 +125,7 @@ export async function pickSensitivityText(flow: QuickFlow, uri: vscode.Uri): Pro
 export function sensitivityTarget(ctx: CommandContext, arg: unknown): vscode.Uri | undefined {
   const uri = requireTarget(ctx, arg);
   if (!uri) return undefined;
-  if (isRemote(uri) || !uri.fsPath.endsWith('.gguf')) throw new Error('output sensitivity is measured on a local GGUF file');
+  if (isRemote(uri) || !uri.fsPath.endsWith('.gguf')) throw new Error(vscode.l10n.t('output sensitivity is measured on a local GGUF file'));
   evalScriptOrThrow();
   return uri;
 }
@@ -130,8 +137,13 @@ export async function measureOutputSensitivity(ctx: CommandContext, arg: unknown
   let type, by, text;
   try {
     const picked = await flow.pick(
-      `Measure output sensitivity of ${modelName(uri)}: quantize each group to which type?`,
-      candidateTypes().map((t) => ({ label: t.name, description: `${t.bitsPerWeight.toFixed(3)} bpw`, detail: t.description, type: t })),
+      vscode.l10n.t('Measure output sensitivity of {0}: quantize each group to which type?', modelName(uri)),
+      candidateTypes().map((t) => ({
+        label: t.name,
+        description: vscode.l10n.t('{0} bpw', t.bitsPerWeight.toFixed(3)),
+        detail: t.description,
+        type: t,
+      })),
     );
     if (!picked) return;
     type = picked.type;

@@ -7,7 +7,7 @@ export async function setHubToken(ctx: CommandContext, arg: unknown): Promise<vo
     typeof arg === 'string'
       ? arg
       : await vscode.window.showInputBox({
-          title: 'Quant Lens: Hugging Face token (for gated and private repositories)',
+          title: vscode.l10n.t('Quant Lens: Hugging Face token (for gated and private repositories)'),
           prompt: ctx.hubToken.isSet
             ? 'A token is set. Enter a new one, or leave empty to remove it.'
             : "A read token from huggingface.co/settings/tokens. It is kept in VS Code's secret storage and sent to huggingface.co only.",

@@ -14,7 +14,7 @@ export async function showAsText(ctx: CommandContext, arg: unknown): Promise<voi
   } catch {
     // VS Code's own message names the internal quantlens-dump URI: say what went wrong with the model instead
     const reason = DumpContentProvider.failures.get(dumpUri.toString()) ?? 'its text could not be made';
-    throw new Error(`${modelName(uri)} cannot be shown as text: ${reason}`);
+    throw new Error(vscode.l10n.t('{0} cannot be shown as text: {1}', modelName(uri), reason));
   }
   await vscode.languages.setTextDocumentLanguage(doc, 'quantlens-dump');
   await vscode.window.showTextDocument(doc, { preview: false });

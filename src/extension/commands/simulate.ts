@@ -28,20 +28,26 @@ export async function simulate(ctx: CommandContext, arg: unknown, tensors: unkno
   const candidates = [
     ...writableTypes()
       .filter((t) => t.blockSize > 1 && !requiresImatrix(t))
-      .map((t) => ({ label: t.name, description: `${t.bitsPerWeight.toFixed(3)} bpw (ggml)` })),
-    ...SCHEMES.map((s) => ({ label: s, description: 'textbook scheme' })),
+      .map((t) => ({ label: t.name, description: vscode.l10n.t('{0} bpw (ggml)', t.bitsPerWeight.toFixed(3)) })),
+    ...SCHEMES.map((s) => ({ label: s, description: vscode.l10n.t('textbook scheme') })),
   ];
   const flow = new QuickFlow();
   let pick: (typeof candidates)[number] | undefined;
   let rules: string[];
   let dest: vscode.Uri | undefined;
   try {
-    pick = await flow.pick('Quant Lens: simulate which quantization? (quantize → dequantize, stored in the original dtype)', candidates);
+    pick = await flow.pick(
+      vscode.l10n.t('Quant Lens: simulate which quantization? (quantize → dequantize, stored in the original dtype)'),
+      candidates,
+    );
     if (!pick) return;
     const selected = selectedTensors(tensors);
-    const patterns = await flow.text('Tensors to replace (regular expressions, several separated by spaces, last match wins)', {
-      value: selected ? exactNames(selected) : 'proj',
-    });
+    const patterns = await flow.text(
+      vscode.l10n.t('Tensors to replace (regular expressions, several separated by spaces, last match wins)'),
+      {
+        value: selected ? exactNames(selected) : 'proj',
+      },
+    );
     if (!patterns) return;
     rules = rulesFor(patterns, pick.label);
     const base = modelName(uri).replace(/(-\d{5}-of-\d{5})?\.safetensors$|\.safetensors\.index\.json$/, '');
@@ -54,11 +60,16 @@ export async function simulate(ctx: CommandContext, arg: unknown, tensors: unkno
     flow.dispose();
   }
   if (!dest) return;
-  const result = await withJob(`Quant Lens: writing ${basename(dest.fsPath)}`, (p, t) =>
+  const result = await withJob(vscode.l10n.t('Quant Lens: writing {0}', basename(dest.fsPath)), (p, t) =>
     runWithCancel(ctx, { kind: 'simulate', path: modelLocation(uri), output: dest.fsPath, rules }, p, t),
   );
   void vscode.window.showInformationMessage(
-    `Quant Lens: wrote ${basename(result.output)} (${result.changed} tensors replaced by simulated ${pick.label}, verified).`,
+    vscode.l10n.t(
+      'Quant Lens: wrote {0} ({1} tensors replaced by simulated {2}, verified).',
+      basename(result.output),
+      result.changed,
+      pick.label,
+    ),
   );
   await vscode.commands.executeCommand('vscode.openWith', dest, VIEW_TYPE);
 }

@@ -84,27 +84,40 @@ async function offerMix(uri: vscode.Uri, mix: SuggestedMix, bpw: number, allowed
   let picked;
   try {
     picked = await flow.pick(
-      `Suggested mix: ${formatBytes(mix.bytes)} (${bpw.toFixed(3)} bpw; budget ${formatBytes(allowed)}), predicted KLD ${mix.predictedKld.toPrecision(4)}`,
+      vscode.l10n.t(
+        'Suggested mix: {0} ({1} bpw; budget {2}), predicted KLD {3}',
+        formatBytes(mix.bytes),
+        bpw.toFixed(3),
+        formatBytes(allowed),
+        mix.predictedKld.toPrecision(4),
+      ),
       [
-        { label: '$(copy) Copy --tensor-type lines', description: 'for llama-quantize', action: 'copy' as const },
         {
-          label: '$(wand) Requantize with these rules…',
-          description: 'Requantize Tensors…, rules filled in',
+          label: vscode.l10n.t('$(copy) Copy --tensor-type lines'),
+          description: vscode.l10n.t('for llama-quantize'),
+          action: 'copy' as const,
+        },
+        {
+          label: vscode.l10n.t('$(wand) Requantize with these rules…'),
+          description: vscode.l10n.t('Requantize Tensors…, rules filled in'),
           action: 'requantize' as const,
         },
         {
-          label: '$(pulse) Requantize and evaluate the result…',
-          description: 'the measured KLD of the whole mix against this model',
+          label: vscode.l10n.t('$(pulse) Requantize and evaluate the result…'),
+          description: vscode.l10n.t('the measured KLD of the whole mix against this model'),
           action: 'evaluate' as const,
         },
         ...mix.assignment.map((g) => ({
           label: g.group,
           description: `${g.type} · ${formatBytes(g.bytes)}`,
-          detail: `KLD ${g.kld.toPrecision(3)} with this group alone at ${g.type} · ${g.pattern}`,
+          detail: vscode.l10n.t('KLD {0} with this group alone at {1} · {2}', g.kld.toPrecision(3), g.type, g.pattern),
           action: undefined,
         })),
       ],
-      { placeholder: 'Pick an action (the rows are the groups and their types)', accepts: (item) => item.action !== undefined },
+      {
+        placeholder: vscode.l10n.t('Pick an action (the rows are the groups and their types)'),
+        accepts: (item) => item.action !== undefined,
+      },
     );
   } finally {
     flow.dispose();
@@ -112,7 +125,7 @@ async function offerMix(uri: vscode.Uri, mix: SuggestedMix, bpw: number, allowed
   if (!picked?.action) return;
   if (picked.action === 'copy') {
     await vscode.env.clipboard.writeText(mix.tensorTypeLines.join(' '));
-    void vscode.window.showInformationMessage(`Quant Lens: copied ${mix.tensorTypeLines.length} --tensor-type lines.`);
+    void vscode.window.showInformationMessage(vscode.l10n.t('Quant Lens: copied {0} --tensor-type lines.', mix.tensorTypeLines.length));
     return;
   }
   const given: GivenRules = { rules: mixRules(mix), evaluate: picked.action === 'evaluate' };

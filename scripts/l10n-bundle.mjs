@@ -1,4 +1,5 @@
-// The extension's localisable strings: every vscode.l10n.t('…') message in src/extension, written to
+// The extension's localisable strings: every vscode.l10n.t('…') message in src/extension and l10n.t('…') in the
+// webview, written to
 // l10n/bundle.l10n.json (the English bundle translators start from, as @vscode/l10n-dev export writes it).
 // Usage: node scripts/l10n-bundle.mjs [--check]   (--check: exit 1 if the bundle is not up to date)
 import { readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -14,10 +15,10 @@ function sources(dir) {
   });
 }
 
-/** The message (first argument, a single-quoted literal) of every vscode.l10n.t call in these sources. */
+/** The message (first argument, a single-quoted literal) of every l10n.t call in these sources. */
 export function l10nMessages(files) {
   const messages = new Set();
-  const call = /vscode\.l10n\.t\(\s*'((?:[^'\\\n]|\\.)*)'/g;
+  const call = /\bl10n\.t\(\s*'((?:[^'\\\n]|\\.)*)'/g;
   for (const f of files) {
     for (const m of readFileSync(f, 'utf8').matchAll(call)) {
       messages.add(m[1].replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c === 't' ? '\t' : c)));
@@ -26,7 +27,7 @@ export function l10nMessages(files) {
   return [...messages].sort();
 }
 
-const messages = l10nMessages(sources(join(root, 'src', 'extension')));
+const messages = l10nMessages([...sources(join(root, 'src', 'extension')), ...sources(join(root, 'webview'))]);
 const text = JSON.stringify(Object.fromEntries(messages.map((m) => [m, m])), null, 2) + '\n';
 const bundle = join(root, 'l10n', 'bundle.l10n.json');
 if (process.argv.includes('--check')) {

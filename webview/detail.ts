@@ -13,6 +13,7 @@ import type { TensorComparisonDetail } from '../src/core/compare/compare.ts';
 import { h, el, clear, fmt, bytes, icon, append } from './dom.ts';
 import { drawHistogram, drawErrorVsBits, canvasPng } from './charts.ts';
 import { heatGradient, heatRgb } from './colours.ts';
+import * as l10n from './l10n.ts';
 
 export function statsTooltip(name: string, s: TensorStats): string {
   return `${name}\nmin ${fmt(s.min)}  max ${fmt(s.max)}\nmean ${fmt(s.mean)}  std ${fmt(s.std)}\nzeros ${s.zero_count}${s.nan_count ? `  NaN ${s.nan_count}` : ''}`;
@@ -91,7 +92,7 @@ export class TensorDetail {
     const box = this.q('what-if-table');
     if (box) {
       clear(box);
-      box.append(h('p', { class: 'muted', 'data-testid': 'what-if-computing' }, 'Computing the what-if table…'));
+      box.append(h('p', { class: 'muted', 'data-testid': 'what-if-computing' }, l10n.t('Computing the what-if table…')));
     }
     // the results appear in the What if section: bring it into view, where they (or an error) will show
     this.q('what-if-section')?.scrollIntoView({ block: 'start' });
@@ -112,7 +113,7 @@ export class TensorDetail {
                 'data-testid': 'unload-imatrix',
                 onclick: () => this.host.tell({ type: 'command', command: 'unloadImatrix' }),
               },
-              'Unload',
+              l10n.t('Unload'),
             ),
           ]
         : ['Load a llama.cpp importance matrix to weight the error by how much each input column is used.']),
@@ -126,7 +127,7 @@ export class TensorDetail {
     this.element = h(
       'aside',
       { class: 'detail', 'data-testid': 'detail' },
-      h('p', { class: 'muted empty-detail' }, 'Select a tensor to see its statistics, histogram, block scales and blocks.'),
+      h('p', { class: 'muted empty-detail' }, l10n.t('Select a tensor to see its statistics, histogram, block scales and blocks.')),
     );
   }
 
@@ -144,8 +145,8 @@ export class TensorDetail {
       icon: 'save',
       class: 'save-png',
       'data-testid': `save-${testid}`,
-      title: `Save the ${what} as PNG`,
-      'aria-label': `Save the ${what} as PNG`,
+      title: l10n.t('Save the {0} as PNG', what),
+      'aria-label': l10n.t('Save the {0} as PNG', what),
       onclick: () => {
         const canvas = this.q<HTMLCanvasElement>(testid);
         if (!canvas || !this.row) return;
@@ -167,7 +168,7 @@ export class TensorDetail {
           'button',
           { class: 'link', 'data-testid': 'link-errors', onclick: () => this.host.showInErrors(row.name) },
           icon('list-ordered'),
-          ' its Errors row',
+          l10n.t(' its Errors row'),
         ),
       );
     if (this.host.inMap(row.name))
@@ -176,7 +177,7 @@ export class TensorDetail {
           'button',
           { class: 'link', 'data-testid': 'link-map', onclick: () => this.host.showInMap(row.name) },
           icon('table'),
-          ' its map cell',
+          l10n.t(' its map cell'),
         ),
       );
   }
@@ -220,14 +221,18 @@ export class TensorDetail {
           { class: 'chips' },
           h('span', { class: `type-chip family-${row.family}`, 'data-testid': 'detail-type' }, row.type),
           h('span', { class: 'chip' }, `[${row.shape.join(' × ')}]`),
-          h('span', { class: 'chip' }, `${Number.isFinite(row.bitsPerWeight) ? fmt(row.bitsPerWeight, 4) : '?'} bpw`),
+          h('span', { class: 'chip' }, l10n.t('{0} bpw', Number.isFinite(row.bitsPerWeight) ? fmt(row.bitsPerWeight, 4) : '?')),
           h('span', { class: 'chip' }, bytes(row.nbytes)),
         ),
         h('p', { class: 'concept' }, concept),
         h(
           'div',
           { class: 'detail-actions' },
-          el('vscode-button', { 'data-testid': 'what-if', disabled: !row.decodable, onclick: () => this.askWhatIf(row.name) }, 'What if…'),
+          el(
+            'vscode-button',
+            { 'data-testid': 'what-if', disabled: !row.decodable, onclick: () => this.askWhatIf(row.name) },
+            l10n.t('What if…'),
+          ),
           row.logical
             ? null
             : el(
@@ -237,12 +242,12 @@ export class TensorDetail {
                   'data-testid': 'requantize',
                   onclick: () => this.host.tell({ type: 'command', command: 'requantize', tensors: [row.name] }),
                 },
-                'Requantize…',
+                l10n.t('Requantize…'),
               ),
           el(
             'vscode-button',
             { secondary: true, 'data-testid': 'cancel', hidden: !this.running, onclick: () => this.host.tell({ type: 'cancel' }) },
-            'Cancel',
+            l10n.t('Cancel'),
           ),
         ),
         h('div', { class: 'detail-links', 'data-testid': 'detail-links' }),
@@ -254,13 +259,13 @@ export class TensorDetail {
             'div',
             { class: 'error-line', role: 'alert', 'data-testid': 'tensor-error' },
             icon('error'),
-            ` ${row.logical?.error ?? `${row.type}: this tensor cannot be decoded`}; everything else in the file is usable.`,
+            l10n.t(' {0}; everything else in the file is usable.', row.logical?.error ?? `${row.type}: this tensor cannot be decoded`),
           ),
       row.logical ? logicalSection(row.logical) : null,
       h(
         'section',
         {},
-        h('h3', {}, 'Statistics ', h('span', { class: 'muted' }, '(every value, exact)')),
+        h('h3', {}, l10n.t('Statistics '), h('span', { class: 'muted' }, l10n.t('(every value, exact)'))),
         h('dl', { class: 'stats', 'data-testid': 'stats' }),
       ),
       h('section', { class: 'against', 'data-testid': 'against' }),
@@ -270,7 +275,7 @@ export class TensorDetail {
         h(
           'div',
           { class: 'section-head' },
-          h('h3', {}, 'Weight histogram'),
+          h('h3', {}, l10n.t('Weight histogram')),
           h('div', { class: 'section-tools' }, logBox, this.saveButton('histogram', 'weight histogram')),
         ),
         h(
@@ -280,7 +285,7 @@ export class TensorDetail {
             id: 'histogram',
             'data-testid': 'histogram',
             role: 'img',
-            'aria-label': `weight histogram of ${row.name}; the statistics above give its exact figures`,
+            'aria-label': l10n.t('weight histogram of {0}; the statistics above give its exact figures', row.name),
           }),
         ),
       ),
@@ -291,7 +296,7 @@ export class TensorDetail {
             h(
               'div',
               { class: 'section-head' },
-              h('h3', {}, 'Block scales'),
+              h('h3', {}, l10n.t('Block scales')),
               h(
                 'div',
                 { class: 'section-tools' },
@@ -306,7 +311,7 @@ export class TensorDetail {
                 id: 'scales',
                 'data-testid': 'scales',
                 role: 'img',
-                'aria-label': `distribution of the block scales of ${row.name}; the note below summarises it`,
+                'aria-label': l10n.t('distribution of the block scales of {0}; the note below summarises it', row.name),
               }),
             ),
             h('p', { class: 'muted', 'data-testid': 'scales-note' }),
@@ -326,7 +331,7 @@ export class TensorDetail {
         h(
           'div',
           { class: 'section-head' },
-          h('h3', {}, '|w| heatmap ', h('span', { class: 'muted' }, '(max per cell; rows down, columns across)')),
+          h('h3', {}, l10n.t('|w| heatmap '), h('span', { class: 'muted' }, l10n.t('(max per cell; rows down, columns across)'))),
           this.saveButton('heatmap', '|w| heatmap'),
         ),
         h(
@@ -339,36 +344,36 @@ export class TensorDetail {
         ),
       ),
       row.logical
-        ? h('section', { class: 'inspector' }, h('h3', {}, 'Group inspector'), h('div', { 'data-testid': 'group-inspector' }))
-        : h('section', { class: 'inspector' }, h('h3', {}, 'Block inspector'), h('div', { 'data-testid': 'block-inspector' })),
+        ? h('section', { class: 'inspector' }, h('h3', {}, l10n.t('Group inspector')), h('div', { 'data-testid': 'group-inspector' }))
+        : h('section', { class: 'inspector' }, h('h3', {}, l10n.t('Block inspector')), h('div', { 'data-testid': 'block-inspector' })),
       h(
         'section',
         { 'data-testid': 'what-if-section' },
         h(
           'div',
           { class: 'section-head' },
-          h('h3', {}, 'What if'),
+          h('h3', {}, l10n.t('What if')),
           el(
             'vscode-button',
             { secondary: true, 'data-testid': 'load-imatrix', onclick: () => this.host.tell({ type: 'command', command: 'loadImatrix' }) },
-            'Importance matrix…',
+            l10n.t('Importance matrix…'),
           ),
         ),
         this.imatrixNote(),
         h(
           'label',
           { class: 'small candidates' },
-          'More candidates ',
+          l10n.t('More candidates '),
           el('vscode-textfield', {
             'data-testid': 'what-if-candidates',
-            placeholder: 'q5_1, iq4_nl, int4-asym-g64 …',
-            'aria-label': 'more what-if candidates: ggml types or schemes, separated by commas',
+            placeholder: l10n.t('q5_1, iq4_nl, int4-asym-g64 …'),
+            'aria-label': l10n.t('more what-if candidates: ggml types or schemes, separated by commas'),
           }),
         ),
         h(
           'div',
           { 'data-testid': 'what-if-table', 'aria-live': 'polite' },
-          h('p', { class: 'muted' }, 'Compute the error every candidate type or scheme would give this tensor.'),
+          h('p', { class: 'muted' }, l10n.t('Compute the error every candidate type or scheme would give this tensor.')),
         ),
       ),
     ];
@@ -414,14 +419,16 @@ export class TensorDetail {
         'div',
         { class: 'cancelled', 'data-testid': 'job-cancelled' },
         icon('circle-slash'),
-        h('span', {}, ' Cancelled'),
-        el('vscode-button', { secondary: true, 'data-testid': 'compute-again', onclick: () => again() }, 'Compute again'),
+        h('span', {}, l10n.t(' Cancelled')),
+        el('vscode-button', { secondary: true, 'data-testid': 'compute-again', onclick: () => again() }, l10n.t('Compute again')),
       );
     box.replaceChildren(cancelled());
     const table = this.whatIfPending ? this.q('what-if-table') : null;
     if (table) {
       this.whatIfPending = false;
-      table.replaceChildren(h('p', { class: 'muted' }, 'The what-if table was cancelled: Compute again above, or What if… once more.'));
+      table.replaceChildren(
+        h('p', { class: 'muted' }, l10n.t('The what-if table was cancelled: Compute again above, or What if… once more.')),
+      );
     }
   }
 
@@ -511,7 +518,15 @@ export class TensorDetail {
       h(
         'div',
         { class: 'muted small' },
-        `error of ${candidate} (reconstruction − original): mean ${fmt(s.mean)}, std ${fmt(s.std)}, from ${fmt(s.min)} to ${fmt(s.max)}, ${s.zero_count} weights exact`,
+        l10n.t(
+          'error of {0} (reconstruction − original): mean {1}, std {2}, from {3} to {4}, {5} weights exact',
+          candidate,
+          fmt(s.mean),
+          fmt(s.std),
+          fmt(s.min),
+          fmt(s.max),
+          s.zero_count,
+        ),
       ),
       h('div', { class: 'chart-box small' }, canvas),
     );
@@ -530,22 +545,28 @@ export class TensorDetail {
     const heat = h('canvas', { 'data-testid': 'error-heatmap', width: 1, height: 1 });
     const m = c.metrics;
     box.append(
-      h('h3', {}, 'Against the reference'),
+      h('h3', {}, l10n.t('Against the reference')),
       h(
         'p',
         { 'data-testid': 'against-metrics' },
-        `rel. RMSE ${fmt(m.rel_rmse, 4)} · SNR ${m.snr_db === null ? '∞' : fmt(m.snr_db, 4)} dB · max |error| ${fmt(m.max_abs, 4)} · cosine ${fmt(m.cosine, 7)}`,
+        l10n.t(
+          'rel. RMSE {0} · SNR {1} dB · max |error| {2} · cosine {3}',
+          fmt(m.rel_rmse, 4),
+          m.snr_db === null ? '∞' : fmt(m.snr_db, 4),
+          fmt(m.max_abs, 4),
+          fmt(m.cosine, 7),
+        ),
       ),
       h('div', { class: 'chart-box small' }, overlay),
-      h('div', { class: 'muted small' }, 'this file filled, the reference outlined'),
-      h('div', { class: 'muted small' }, 'error = this file − reference'),
+      h('div', { class: 'muted small' }, l10n.t('this file filled, the reference outlined')),
+      h('div', { class: 'muted small' }, l10n.t('error = this file − reference')),
       h('div', { class: 'chart-box small' }, errorHist),
       h(
         'div',
         { class: 'heatmap-box' },
         heat,
         colourBar(c.heatmap.max, '|error|'),
-        h('div', { class: 'muted' }, `|error| per cell (sqrt scale), dark 0 → light yellow ${fmt(c.heatmap.max)}`),
+        h('div', { class: 'muted' }, l10n.t('|error| per cell (sqrt scale), dark 0 → light yellow {0}', fmt(c.heatmap.max))),
       ),
     );
     if (c.values.counts.length) {
@@ -582,8 +603,9 @@ export class TensorDetail {
       height: 1,
       tabindex: 0,
       role: 'img',
-      'aria-label':
+      'aria-label': l10n.t(
         'heatmap of |w| over the rows and columns of this tensor, lighter for larger magnitudes; arrow keys move over its cells, Enter inspects the block of one',
+      ),
     });
     const cellAt = (e: MouseEvent) => {
       const r = canvas.getBoundingClientRect();
@@ -674,7 +696,7 @@ export class TensorDetail {
       min: 0,
       max: v.blockCount - 1,
       'data-testid': 'block-index',
-      'aria-label': 'block index',
+      'aria-label': l10n.t('block index'),
     }) as HTMLInputElement;
     const go = (i: number) => this.host.ask('block', { tensor: v.tensor, index: Math.max(0, Math.min(v.blockCount - 1, i)) });
     index.addEventListener('change', () => go(Number(index.value)));
@@ -696,25 +718,25 @@ export class TensorDetail {
         el('vscode-button', {
           secondary: true,
           icon: 'chevron-left',
-          'aria-label': 'previous block',
-          title: 'previous block',
+          'aria-label': l10n.t('previous block'),
+          title: l10n.t('previous block'),
           onclick: () => go(v.blockIndex - 1),
         }),
-        h('span', {}, 'block '),
+        h('span', {}, l10n.t('block ')),
         index,
-        h('span', { class: 'muted' }, ` of ${v.blockCount} · file offset ${v.offset}`),
+        h('span', { class: 'muted' }, l10n.t(' of {0} · file offset {1}', v.blockCount, v.offset)),
         el('vscode-button', {
           secondary: true,
           icon: 'chevron-right',
-          'aria-label': 'next block',
-          title: 'next block',
+          'aria-label': l10n.t('next block'),
+          title: l10n.t('next block'),
           onclick: () => go(v.blockIndex + 1),
         }),
       ),
       h(
         'table',
         { class: 'fields', 'data-testid': 'block-fields' },
-        h('thead', {}, h('tr', {}, h('th', {}, 'field'), h('th', {}, 'bytes'), h('th', {}, 'decoded'))),
+        h('thead', {}, h('tr', {}, h('th', {}, l10n.t('field')), h('th', {}, l10n.t('bytes')), h('th', {}, l10n.t('decoded')))),
         h(
           'tbody',
           {},
@@ -747,9 +769,9 @@ export class TensorDetail {
           ),
         ),
       ),
-      h('div', { class: 'muted small' }, `raw bytes (${v.raw.length}) — hover a field to highlight its bytes`),
+      h('div', { class: 'muted small' }, l10n.t('raw bytes ({0}) — hover a field to highlight its bytes', v.raw.length)),
       hex,
-      h('div', { class: 'muted small' }, `dequantized values (${v.values.length})`),
+      h('div', { class: 'muted small' }, l10n.t('dequantized values ({0})', v.values.length)),
       h(
         'div',
         { class: 'values', 'data-testid': 'block-values' },
@@ -805,30 +827,30 @@ export class TensorDetail {
         el('vscode-button', {
           secondary: true,
           icon: 'chevron-left',
-          'aria-label': 'previous group',
-          title: 'previous group',
+          'aria-label': l10n.t('previous group'),
+          title: l10n.t('previous group'),
           onclick: () => go(v.row, v.group - 1),
         }),
-        h('span', {}, 'row '),
+        h('span', {}, l10n.t('row ')),
         field('row', v.row, dims?.rows, 'group-row'),
         h('span', { class: 'muted' }, dims ? ` of ${dims.rows}` : ''),
-        h('span', {}, ' group '),
+        h('span', {}, l10n.t(' group ')),
         field('group', v.group, dims?.groupsPerRow, 'group-col'),
         h('span', { class: 'muted' }, dims ? ` of ${dims.groupsPerRow}` : ''),
         el('vscode-button', {
           secondary: true,
           icon: 'chevron-right',
-          'aria-label': 'next group',
-          title: 'next group',
+          'aria-label': l10n.t('next group'),
+          title: l10n.t('next group'),
           onclick: () => go(v.row, v.group + 1),
         }),
       ),
       h(
         'p',
         { 'data-testid': 'group-params' },
-        `scale ${fmt(v.scale, 6)}`,
+        l10n.t('scale {0}', fmt(v.scale, 6)),
         v.zero === undefined ? '' : ` · ${v.zeroKind === 'bias' ? 'bias' : 'zero point'} ${fmt(v.zero, 6)}`,
-        ` · ${v.columns.length} columns`,
+        l10n.t(' · {0} columns', v.columns.length),
       ),
       h(
         'div',
@@ -838,7 +860,7 @@ export class TensorDetail {
           .map((c, i) =>
             h(
               'span',
-              { class: 'group-value', 'data-col': c, title: `column ${c}: code ${v.codes[i]} → ${v.values[i]}` },
+              { class: 'group-value', 'data-col': c, title: l10n.t('column {0}: code {1} → {2}', c, v.codes[i], v.values[i]) },
               `${v.codes[i]}→${fmt(v.values[i], 4)} `,
             ),
           ),
@@ -846,14 +868,14 @@ export class TensorDetail {
       h(
         'table',
         { class: 'fields', 'data-testid': 'group-sources' },
-        h('thead', {}, h('tr', {}, h('th', {}, 'component'), h('th', {}, 'file offset'), h('th', {}, 'bytes'))),
+        h('thead', {}, h('tr', {}, h('th', {}, l10n.t('component')), h('th', {}, l10n.t('file offset')), h('th', {}, l10n.t('bytes')))),
         h(
           'tbody',
           {},
           v.sources.slice(0, 64).map((s) =>
             h(
               'tr',
-              { 'data-role': s.role, title: `${s.tensor} in ${s.file}` },
+              { 'data-role': s.role, title: l10n.t('{0} in {1}', s.tensor, s.file) },
               h('td', { class: 'field-name' }, s.role),
               h('td', { class: 'muted' }, `${s.offset}..${s.offset + s.length - 1}`),
               h(
@@ -889,7 +911,10 @@ export class TensorDetail {
             'p',
             { class: 'note small', 'data-testid': 'what-if-requantization' },
             icon('info'),
-            ` This tensor is already ${this.row?.type}: these figures are the error of quantizing its dequantized values again, not the precision it lost when it was made. For that, compare the model with its float source (Compare With…, then the Errors tab).`,
+            l10n.t(
+              ' This tensor is already {0}: these figures are the error of quantizing its dequantized values again, not the precision it lost when it was made. For that, compare the model with its float source (Compare With…, then the Errors tab).',
+              this.row?.type,
+            ),
           )
         : null;
     box.append(
@@ -900,13 +925,13 @@ export class TensorDetail {
         {
           class: 'chart-box small',
           role: 'img',
-          'aria-label': `error against bits per weight for ${rows.length} candidates; the table below lists them`,
+          'aria-label': l10n.t('error against bits per weight for {0} candidates; the table below lists them', rows.length),
         },
         canvas,
       ),
       h(
         'table',
-        { class: 'what-if', 'aria-label': `what-if error of ${tensor}` },
+        { class: 'what-if', 'aria-label': l10n.t('what-if error of {0}', tensor) },
         h(
           'thead',
           {},
@@ -929,7 +954,7 @@ export class TensorDetail {
                 {
                   class: `clickable${r.current ? ' current' : ''}`,
                   'data-candidate': r.candidate,
-                  title: "Show the distribution of this candidate's error",
+                  title: l10n.t("Show the distribution of this candidate's error"),
                   tabindex: 0,
                   onclick: () => this.host.ask('candidateError', { tensor, candidate: r.candidate }),
                   onkeydown: (e: Event) => {
@@ -938,7 +963,7 @@ export class TensorDetail {
                     this.host.ask('candidateError', { tensor, candidate: r.candidate });
                   },
                 },
-                h('td', {}, r.label, r.current ? h('span', { class: 'chip' }, 'current') : null),
+                h('td', {}, r.label, r.current ? h('span', { class: 'chip' }, l10n.t('current')) : null),
                 h('td', { class: 'num' }, fmt(r.bitsPerWeight, 4)),
                 h('td', { class: 'num' }, bytes(r.bytes)),
                 h('td', { class: 'num' }, fmt(r.metrics.rel_rmse, 4)),
@@ -980,14 +1005,22 @@ function logicalSection(l: LogicalRow): HTMLElement {
   return h(
     'section',
     {},
-    h('h3', {}, 'Components ', h('span', { class: 'muted' }, `(${l.format}, as stored)`)),
+    h('h3', {}, l10n.t('Components '), h('span', { class: 'muted' }, l10n.t('({0}, as stored)', l.format))),
     h(
       'table',
       { class: 'fields', 'data-testid': 'components' },
       h(
         'thead',
         {},
-        h('tr', {}, h('th', {}, 'role'), h('th', {}, 'tensor'), h('th', {}, 'shape'), h('th', {}, 'dtype'), h('th', {}, 'bytes')),
+        h(
+          'tr',
+          {},
+          h('th', {}, l10n.t('role')),
+          h('th', {}, l10n.t('tensor')),
+          h('th', {}, l10n.t('shape')),
+          h('th', {}, l10n.t('dtype')),
+          h('th', {}, l10n.t('bytes')),
+        ),
       ),
       h(
         'tbody',
@@ -995,7 +1028,7 @@ function logicalSection(l: LogicalRow): HTMLElement {
         l.components.map((c) =>
           h(
             'tr',
-            { 'data-component': c.name, title: `file offset ${c.offset}` },
+            { 'data-component': c.name, title: l10n.t('file offset {0}', c.offset) },
             h('td', { class: 'field-name' }, c.role),
             h('td', {}, c.name),
             h('td', {}, `[${c.shape.join(' × ')}]`),
@@ -1008,7 +1041,7 @@ function logicalSection(l: LogicalRow): HTMLElement {
     // header-level findings now; the data-level ones arrive with the weight's checks (onChecks)
     h(
       'ul',
-      { class: 'muted small', 'data-testid': 'diagnostics', 'aria-label': 'diagnostics' },
+      { class: 'muted small', 'data-testid': 'diagnostics', 'aria-label': l10n.t('diagnostics') },
       l.diagnostics.map((d) => h('li', {}, d)),
     ),
   );
@@ -1020,7 +1053,11 @@ function colourBar(max: number, what: string): HTMLElement {
   bar.style.background = heatGradient();
   return h(
     'div',
-    { class: 'colour-bar-row', role: 'img', 'aria-label': `colour scale: ${what} 0 darkest, ${fmt(max)} lightest, square-root scale` },
+    {
+      class: 'colour-bar-row',
+      role: 'img',
+      'aria-label': l10n.t('colour scale: {0} 0 darkest, {1} lightest, square-root scale', what, fmt(max)),
+    },
     h('span', { class: 'small' }, '0'),
     bar,
     h('span', { class: 'small' }, `${fmt(max)} ${what}`),

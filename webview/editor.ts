@@ -15,6 +15,7 @@ import { mapView, type MapColour } from './mapView.ts';
 import { DEFAULT_ERROR_SORT, errorsView, type ErrorSort } from './errorsView.ts';
 import { redrawCharts as redrawAllCharts } from './charts.ts';
 import { openErrorView, truncationBanner } from './openErrorView.ts';
+import * as l10n from './l10n.ts';
 
 const app = document.getElementById('app')!;
 
@@ -192,9 +193,9 @@ export function renderModel(m: ModelMessage): void {
     m.settings,
   );
   const filter = el('vscode-textfield', {
-    placeholder: 'Filter tensors (text, or /regex/)',
+    placeholder: l10n.t('Filter tensors (text, or /regex/)'),
     'data-testid': 'tensor-filter',
-    'aria-label': 'Filter tensors',
+    'aria-label': l10n.t('Filter tensors'),
     value: saved.filter ?? '',
   }) as HTMLInputElement;
   filter.appendChild(h('span', { slot: 'content-before', class: 'codicon codicon-filter' }));
@@ -217,7 +218,12 @@ export function renderModel(m: ModelMessage): void {
       h(
         'span',
         { class: 'muted' },
-        ` · ${m.summary.format} · ${count(m.summary.parameterCount)} parameters · ${m.summary.fileType ?? fmt(m.summary.averageBitsPerWeight, 3) + ' bpw'}`,
+        l10n.t(
+          ' · {0} · {1} parameters · {2}',
+          m.summary.format,
+          count(m.summary.parameterCount),
+          m.summary.fileType ?? fmt(m.summary.averageBitsPerWeight, 3) + ' bpw',
+        ),
       ),
       m.quantization ? h('span', { class: 'muted', 'data-testid': 'quantization' }, ` · ${m.quantization}`) : null,
     ),
@@ -227,17 +233,17 @@ export function renderModel(m: ModelMessage): void {
       el(
         'vscode-button',
         { secondary: true, 'data-testid': 'cmd-showAsText', onclick: () => tell({ type: 'command', command: 'showAsText' }) },
-        'Show as text',
+        l10n.t('Show as text'),
       ),
       el(
         'vscode-button',
         { secondary: true, 'data-testid': 'cmd-exportReport', onclick: () => tell({ type: 'command', command: 'exportReport' }) },
-        'Export stats…',
+        l10n.t('Export stats…'),
       ),
       el(
         'vscode-button',
         { secondary: true, 'data-testid': 'cmd-compare', onclick: () => tell({ type: 'command', command: 'compare' }) },
-        'Compare with…',
+        l10n.t('Compare with…'),
       ),
     ),
   );
@@ -245,9 +251,9 @@ export function renderModel(m: ModelMessage): void {
   tabs = el('vscode-tabs', { 'data-testid': 'tabs', 'selected-index': String(saved.tab ?? 1) });
   tabs.addEventListener('vsc-tabs-select', (e) => saveState({ tab: (e as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex }));
   tabs.append(
-    el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-summary' }, 'Summary'),
+    el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-summary' }, l10n.t('Summary')),
     el('vscode-tab-panel', {}, summaryView(m.fileName, m.summary, m.memory, m.quantization)),
-    el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-tensors' }, `Tensors (${m.tensors.length})`),
+    el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-tensors' }, l10n.t('Tensors ({0})', m.tensors.length)),
     el(
       'vscode-tab-panel',
       {},
@@ -258,11 +264,11 @@ export function renderModel(m: ModelMessage): void {
         detail.element,
       ),
     ),
-    el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-metadata' }, `Metadata (${m.metadata.length})`),
+    el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-metadata' }, l10n.t('Metadata ({0})', m.metadata.length)),
     el('vscode-tab-panel', {}, metadataView(m.metadata, ask)),
-    el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-map' }, 'Quant map'),
+    el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-map' }, l10n.t('Quant map')),
     el('vscode-tab-panel', {}, h('div', { 'data-testid': 'map-panel' })),
-    el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-errors' }, 'Errors'),
+    el('vscode-tab-header', { slot: 'header', 'data-testid': 'tab-errors' }, l10n.t('Errors')),
     el('vscode-tab-panel', {}, h('div', { 'data-testid': 'errors-panel' })),
   );
   app.append(header, ...(m.truncation ? [truncationBanner(m.truncation)] : []), tabs);

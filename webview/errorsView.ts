@@ -3,6 +3,7 @@ import type { Comparison, ComparedTensor } from '../src/core/compare/compare.ts'
 import { h, el, fmt, append } from './dom.ts';
 import { errorColor } from './colours.ts';
 import { SHAPE_ORDER, shapeMismatchText } from '../src/core/compare/shapeText.ts';
+import * as l10n from './l10n.ts';
 
 /** The columns the table sorts by, each with the direction that puts the worst tensors first. */
 const SORTS = {
@@ -56,9 +57,11 @@ export function errorsView(
       h(
         'p',
         { class: 'muted' },
-        'Compare this model with a reference — its source checkpoint (safetensors, single or sharded) or another quantization — to rank every tensor by the precision it lost.',
+        l10n.t(
+          'Compare this model with a reference — its source checkpoint (safetensors, single or sharded) or another quantization — to rank every tensor by the precision it lost.',
+        ),
       ),
-      el('vscode-button', { 'data-testid': 'errors-compare', onclick: () => on.compare() }, 'Compare with…'),
+      el('vscode-button', { 'data-testid': 'errors-compare', onclick: () => on.compare() }, l10n.t('Compare with…')),
     );
     return box;
   }
@@ -83,7 +86,7 @@ export function errorsView(
       { 'aria-sort': active ? sort.direction : 'none', 'data-sort': key },
       h(
         'button',
-        { class: `sort-btn${active ? ' sorted' : ''}`, title: `sort by ${label}`, onclick: () => on.sortBy(next) },
+        { class: `sort-btn${active ? ' sorted' : ''}`, title: l10n.t('sort by {0}', label), onclick: () => on.sortBy(next) },
         label,
         active
           ? h('span', { class: `codicon codicon-arrow-${sort.direction === 'ascending' ? 'up' : 'down'}`, 'aria-hidden': 'true' })
@@ -100,8 +103,18 @@ export function errorsView(
     h(
       'div',
       { class: 'errors-head' },
-      h('span', {}, `Against `, h('code', {}, c.reference.split(/[\\/]/).pop()!), ` · ${c.tensors.length} tensors paired`),
-      el('vscode-button', { secondary: true, 'data-testid': 'errors-report', onclick: () => on.report(c.reference) }, 'Open as Markdown'),
+      h(
+        'span',
+        {},
+        l10n.t('Against '),
+        h('code', {}, c.reference.split(/[\\/]/).pop()!),
+        l10n.t(' · {0} tensors paired', c.tensors.length),
+      ),
+      el(
+        'vscode-button',
+        { secondary: true, 'data-testid': 'errors-report', onclick: () => on.report(c.reference) },
+        l10n.t('Open as Markdown'),
+      ),
     ),
     h(
       'div',
@@ -120,7 +133,7 @@ export function errorsView(
             header(undefined, 'type'),
             header(undefined, 'reference'),
             header('rel_rmse', 'rel. RMSE'),
-            h('th', { 'aria-label': 'rel. RMSE bar' }),
+            h('th', { 'aria-label': l10n.t('rel. RMSE bar') }),
             header('snr_db', 'SNR dB'),
             header('max_abs', 'max abs'),
             header('cosine', 'cosine'),
@@ -155,24 +168,29 @@ export function errorsView(
             'tr',
             {
               'data-testid': 'errors-aggregate',
-              title:
+              title: l10n.t(
                 'The whole model, each tensor weighted by its element count: root mean square rel. RMSE, lowest SNR, largest error, mean cosine',
+              ),
             },
             h('td', {}, ''),
-            h('th', { scope: 'row', colspan: 3 }, `whole model (${c.tensors.length} tensors, weighted by elements)`),
+            h('th', { scope: 'row', colspan: 3 }, l10n.t('whole model ({0} tensors, weighted by elements)', c.tensors.length)),
             h('td', { class: 'num', 'data-testid': 'aggregate-rel-rmse' }, fmt(whole.relRmse, 4)),
             h('td', {}, ''),
             h('td', { class: 'num', 'data-testid': 'aggregate-snr' }, whole.minSnr === null ? '∞' : `min ${fmt(whole.minSnr, 4)}`),
             h('td', { class: 'num', 'data-testid': 'aggregate-max-abs' }, fmt(whole.maxAbs, 4)),
-            h('td', { class: 'num', 'data-testid': 'aggregate-cosine' }, `mean ${fmt(whole.cosine, 7)}`),
+            h('td', { class: 'num', 'data-testid': 'aggregate-cosine' }, l10n.t('mean {0}', fmt(whole.cosine, 7))),
           ),
         ),
       ),
     ),
-    c.missingInReference.length ? h('p', { class: 'muted' }, `Not in the reference: ${c.missingInReference.join(', ')}`) : null,
-    c.missingInModel.length ? h('p', { class: 'muted' }, `Only in the reference: ${c.missingInModel.join(', ')}`) : null,
+    c.missingInReference.length ? h('p', { class: 'muted' }, l10n.t('Not in the reference: {0}', c.missingInReference.join(', '))) : null,
+    c.missingInModel.length ? h('p', { class: 'muted' }, l10n.t('Only in the reference: {0}', c.missingInModel.join(', '))) : null,
     c.shapeMismatches.length
-      ? h('p', { class: 'error-line' }, `Shapes differ (${SHAPE_ORDER}): ${c.shapeMismatches.map(shapeMismatchText).join('; ')}`)
+      ? h(
+          'p',
+          { class: 'error-line' },
+          l10n.t('Shapes differ ({0}): {1}', SHAPE_ORDER, c.shapeMismatches.map(shapeMismatchText).join('; ')),
+        )
       : null,
   ]);
   return box;

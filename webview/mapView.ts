@@ -8,6 +8,7 @@ import type { SensitivityView } from '../src/shared/webviewProtocol.ts';
 import { h, fmt } from './dom.ts';
 import { ERROR_SCALE, errorColor, heatGradient, labelColourOn, typeColor } from './colours.ts';
 import { kldText, sensitivityColour, sensitivityLegend, sensitivityTitle } from './sensitivity.ts';
+import * as l10n from './l10n.ts';
 
 export type MapColour = 'type' | 'error' | 'sensitivity';
 
@@ -18,7 +19,7 @@ export function mapView(
   on: { select(tensor: string): void; colourBy(colour: MapColour): void },
   sensitivity?: SensitivityView,
 ): HTMLElement {
-  if (!map.blocks.length) return h('p', { class: 'muted' }, 'No blk.N / model.layers.N tensors: nothing to map.');
+  if (!map.blocks.length) return h('p', { class: 'muted' }, l10n.t('No blk.N / model.layers.N tensors: nothing to map.'));
   const errors = new Map(comparison?.tensors.map((t) => [t.name, t]));
   const byError = colour === 'error' && !!comparison;
   const bySensitivity = colour === 'sensitivity' && !!sensitivity;
@@ -27,10 +28,15 @@ export function mapView(
     class: 'quant-map',
     'data-testid': 'quant-map',
     role: 'group',
-    'aria-label': `quant map: ${map.blocks.length} blocks × ${map.kinds.length} tensor kinds, coloured by ${bySensitivity ? 'output sensitivity' : byError ? 'error' : 'type'}; each cell opens its tensor`,
+    'aria-label': l10n.t(
+      'quant map: {0} blocks × {1} tensor kinds, coloured by {2}; each cell opens its tensor',
+      map.blocks.length,
+      map.kinds.length,
+      bySensitivity ? 'output sensitivity' : byError ? 'error' : 'type',
+    ),
   });
   grid.style.gridTemplateColumns = `max-content repeat(${map.kinds.length}, minmax(44px, 1fr))`;
-  grid.appendChild(h('div', { class: 'map-corner' }, 'block'));
+  grid.appendChild(h('div', { class: 'map-corner' }, l10n.t('block')));
   for (const k of map.kinds) grid.appendChild(h('div', { class: 'map-kind', title: k }, k));
   const byKey = new Map(map.cells.map((c) => [`${c.block}|${c.kind}`, c]));
   const types = new Map<string, number>();
@@ -78,7 +84,7 @@ export function mapView(
               const colour = typeColor(bits);
               if (colour) sw.style.background = colour;
               else sw.classList.add('uncoloured');
-              return h('span', { class: 'legend-item' }, sw, ` ${t} (${fmt(bits, 3)} bpw)`);
+              return h('span', { class: 'legend-item' }, sw, l10n.t(' {0} ({1} bpw)', t, fmt(bits, 3)));
             }),
         );
   const colourBy = h(
@@ -108,7 +114,7 @@ export function mapView(
     ? h(
         'div',
         { class: 'outside' },
-        'Outside blocks: ',
+        l10n.t('Outside blocks: '),
         map.outside.map((o) =>
           h(
             'button',
@@ -140,9 +146,13 @@ export function errorLegend(): HTMLElement {
       class: 'legend error-legend',
       'data-testid': 'map-legend',
       role: 'img',
-      'aria-label': `colour by relative RMSE, log scale: ${label(ERROR_SCALE.from)} or less darkest, ${label(ERROR_SCALE.to)} or more lightest; each cell also shows its figure`,
+      'aria-label': l10n.t(
+        'colour by relative RMSE, log scale: {0} or less darkest, {1} or more lightest; each cell also shows its figure',
+        label(ERROR_SCALE.from),
+        label(ERROR_SCALE.to),
+      ),
     },
-    h('span', { class: 'legend-title' }, 'rel. RMSE'),
+    h('span', { class: 'legend-title' }, l10n.t('rel. RMSE')),
     h(
       'span',
       { class: 'colour-scale' },

@@ -5,6 +5,7 @@
 import type { MetadataRow, Reply } from '../src/shared/webviewProtocol.ts';
 import type { ReplyRouter } from './replies.ts';
 import { h, el, clear, icon } from './dom.ts';
+import * as l10n from './l10n.ts';
 
 const TOKENS_KEY = 'tokenizer.ggml.tokens';
 /** Values shown per click of "Show values". */
@@ -27,7 +28,7 @@ function tokenLine(t: { id: number; text: string; decoded: string }): HTMLElemen
 function lookupResult(m: Reply<'findTokens'>): HTMLElement[] {
   if (m.problem) return [h('div', { class: 'muted', 'data-testid': 'token-problem' }, m.problem)];
   if (!m.matches.length)
-    return [h('div', { class: 'muted', 'data-testid': 'token-problem' }, `no token contains ${JSON.stringify(m.searched)}`)];
+    return [h('div', { class: 'muted', 'data-testid': 'token-problem' }, l10n.t('no token contains {0}', JSON.stringify(m.searched)))];
   const spelled = m.searched !== m.query ? ` (searched as ${JSON.stringify(m.searched)})` : '';
   const count =
     m.total > m.matches.length
@@ -45,9 +46,9 @@ function rowMatches(r: MetadataRow, words: string[]): boolean {
 
 export function metadataView(rows: MetadataRow[], ask: ReplyRouter['request']): HTMLElement {
   const tokenBox = el('vscode-textfield', {
-    placeholder: 'token text or id',
+    placeholder: l10n.t('token text or id'),
     'data-testid': 'token-query',
-    'aria-label': 'Find a token',
+    'aria-label': l10n.t('Find a token'),
   }) as HTMLInputElement;
   const tokenResults = h('div', { class: 'token-results', 'data-testid': 'token-results', 'aria-live': 'polite' });
   const hasTokens = rows.some((r) => r.key === TOKENS_KEY);
@@ -62,9 +63,9 @@ export function metadataView(rows: MetadataRow[], ask: ReplyRouter['request']): 
   });
 
   const search = el('vscode-textfield', {
-    placeholder: 'Search keys and values (Ctrl+F)',
+    placeholder: l10n.t('Search keys and values (Ctrl+F)'),
     'data-testid': 'metadata-search',
-    'aria-label': 'Search metadata keys and values',
+    'aria-label': l10n.t('Search metadata keys and values'),
     'aria-keyshortcuts': 'Control+F Meta+F',
   }) as HTMLInputElement;
   search.appendChild(h('span', { slot: 'content-before', class: 'codicon codicon-search' }));
@@ -110,7 +111,7 @@ export function metadataView(rows: MetadataRow[], ask: ReplyRouter['request']): 
               start += PAGE;
             },
           },
-          'Show values',
+          l10n.t('Show values'),
         );
         value.append(' ', btn, more);
       }
@@ -146,11 +147,13 @@ export function metadataView(rows: MetadataRow[], ask: ReplyRouter['request']): 
     'div',
     { class: 'metadata' },
     h('div', { class: 'toolbar meta-search' }, search, searchCount),
-    hasTokens ? h('div', { class: 'token-lookup' }, h('label', {}, icon('search'), ' Tokenizer lookup '), tokenBox, tokenResults) : null,
+    hasTokens
+      ? h('div', { class: 'token-lookup' }, h('label', {}, icon('search'), l10n.t(' Tokenizer lookup ')), tokenBox, tokenResults)
+      : null,
     h(
       'table',
       { class: 'meta-table', 'data-testid': 'metadata-table' },
-      h('thead', {}, h('tr', {}, h('th', {}, 'Key'), h('th', {}, 'Type'), h('th', {}, 'Value'))),
+      h('thead', {}, h('tr', {}, h('th', {}, l10n.t('Key')), h('th', {}, l10n.t('Type')), h('th', {}, l10n.t('Value')))),
       body,
     ),
   );

@@ -1,6 +1,7 @@
 /** What the editor shows for a file that does not open, or opens only in part (cut short). */
 import type { Truncation } from '../src/core/model.ts';
 import { h, icon } from './dom.ts';
+import * as l10n from './l10n.ts';
 
 /**
  * A file that does not open: a headline saying what it is not (from its name: the editor opens .gguf files,
@@ -45,7 +46,7 @@ export function truncationBanner(t: Truncation): HTMLElement {
   return h(
     'div',
     { class: 'open-error truncated', role: 'alert', 'data-testid': 'truncation' },
-    h('h2', { class: 'open-error-headline' }, icon('warning'), ' This file is cut short: the editor shows what could be read'),
+    h('h2', { class: 'open-error-headline' }, icon('warning'), l10n.t(' This file is cut short: the editor shows what could be read')),
     h('p', { 'data-testid': 'truncation-size' }, size),
     h('p', { class: 'open-error-reason', 'data-testid': 'truncation-reason' }, t.reason),
     parts.length
@@ -57,7 +58,12 @@ export function truncationBanner(t: Truncation): HTMLElement {
             'ul',
             {},
             t.missing.map((m) =>
-              h('li', { 'data-tensor': m.name }, h('code', {}, m.name), ` ${m.type}, ${grouped(m.nbytes)} bytes: data not present`),
+              h(
+                'li',
+                { 'data-tensor': m.name },
+                h('code', {}, m.name),
+                l10n.t(' {0}, {1} bytes: data not present', m.type, grouped(m.nbytes)),
+              ),
             ),
           ),
         )

@@ -5,6 +5,7 @@
 import type { SensitivityView } from '../src/shared/webviewProtocol.ts';
 import { h } from './dom.ts';
 import { heatGradient, heatRgb } from './colours.ts';
+import * as l10n from './l10n.ts';
 
 /** The scale's range: KLD 1e-5 (and below, 0 included) to 1, on a log scale. */
 const LOW = -5;
@@ -36,7 +37,7 @@ export function sensitivityLegend(s: SensitivityView): HTMLElement {
       class: 'legend error-legend',
       'data-testid': 'sensitivity-legend',
       role: 'img',
-      'aria-label': `colour by ${what}, log scale: 1e-5 or less darkest, 1 or more lightest; each cell also shows its figure`,
+      'aria-label': l10n.t('colour by {0}, log scale: 1e-5 or less darkest, 1 or more lightest; each cell also shows its figure', what),
     },
     h('span', { class: 'legend-title' }, `${what}:`),
     h(

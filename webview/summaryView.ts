@@ -2,6 +2,7 @@
 import type { ModelSummary, TypeShare } from '../src/core/analysis/summary.ts';
 import type { MemoryFit } from '../src/core/analysis/memoryFit.ts';
 import { h, el, clear, fmt, bytes, count, icon } from './dom.ts';
+import * as l10n from './l10n.ts';
 
 export function summaryView(fileName: string, s: ModelSummary, memory: MemoryFit, quantization?: string): HTMLElement {
   const card = (label: string, value: string, testid: string, title?: string, wide = false) =>
@@ -16,7 +17,7 @@ export function summaryView(fileName: string, s: ModelSummary, memory: MemoryFit
     value: String(memory.contextLength),
     'data-testid': 'context-length',
     min: 1,
-    'aria-label': 'context length',
+    'aria-label': l10n.t('context length'),
   }) as HTMLInputElement;
   const fits = h('div', { class: 'fits' });
   // llama.cpp's KV cache types (--cache-type-k/-v) and their bytes per element
@@ -27,7 +28,7 @@ export function summaryView(fileName: string, s: ModelSummary, memory: MemoryFit
   ];
   const kvSelect = h(
     'select',
-    { 'data-testid': 'kv-type', 'aria-label': 'KV cache type', class: 'kv-type' },
+    { 'data-testid': 'kv-type', 'aria-label': l10n.t('KV cache type'), class: 'kv-type' },
     kvTypes.map(([name]) => h('option', { value: name }, name)),
   );
   const kvPerToken = memory.kvElementsPerToken;
@@ -43,7 +44,7 @@ export function summaryView(fileName: string, s: ModelSummary, memory: MemoryFit
         h(
           'div',
           { class: 'error-line', 'data-testid': 'fits-total' },
-          `The context length must be a whole number of tokens, 1 or more (not ${ctxInput.value || 'empty'}).`,
+          l10n.t('The context length must be a whole number of tokens, 1 or more (not {0}).', ctxInput.value || 'empty'),
         ),
       );
       return;
@@ -55,7 +56,16 @@ export function summaryView(fileName: string, s: ModelSummary, memory: MemoryFit
       h(
         'div',
         { class: 'fits-line', 'data-testid': 'fits-total' },
-        `weights ${bytes(memory.weightsBytes)} + KV cache ${kvPerToken !== undefined ? bytes(kv) : '?'} (${kvSelect.value}, ${raw} ${raw === 1 ? 'token' : 'tokens'}) + compute buffers ${bytes(memory.computeBytes)} = ${bytes(total)}`,
+        l10n.t(
+          'weights {0} + KV cache {1} ({2}, {3} {4}) + compute buffers {5} = {6}',
+          bytes(memory.weightsBytes),
+          kvPerToken !== undefined ? bytes(kv) : '?',
+          kvSelect.value,
+          raw,
+          raw === 1 ? 'token' : 'tokens',
+          bytes(memory.computeBytes),
+          bytes(total),
+        ),
       ),
     );
     fits.appendChild(
@@ -70,12 +80,12 @@ export function summaryView(fileName: string, s: ModelSummary, memory: MemoryFit
               title: total <= g * 2 ** 30 ? `fits in ${g} GiB` : `does not fit in ${g} GiB`,
             },
             total <= g * 2 ** 30 ? icon('check') : icon('close'),
-            ` ${g} GiB`,
+            l10n.t(' {0} GiB', g),
           ),
         ),
       ),
     );
-    if (memory.note) fits.appendChild(h('div', { class: 'muted' }, `KV cache unknown: ${memory.note}`));
+    if (memory.note) fits.appendChild(h('div', { class: 'muted' }, l10n.t('KV cache unknown: {0}', memory.note)));
   };
   ctxInput.addEventListener('input', renderFits);
   kvSelect.addEventListener('change', renderFits);
@@ -104,55 +114,65 @@ export function summaryView(fileName: string, s: ModelSummary, memory: MemoryFit
     h(
       'div',
       { class: 'panels' },
-      h('section', { class: 'panel' }, h('h3', {}, 'Size by type'), sizeByType(s.byType)),
+      h('section', { class: 'panel' }, h('h3', {}, l10n.t('Size by type')), sizeByType(s.byType)),
       h(
         'section',
         { class: 'panel' },
         ...(memory.notAModel
-          ? [h('h3', {}, 'Not a model'), fits]
+          ? [h('h3', {}, l10n.t('Not a model')), fits]
           : [
-              h('h3', {}, 'Fits in'),
-              h('label', { class: 'inline' }, 'Context length ', ctxInput),
-              h('label', { class: 'inline' }, ' KV cache ', kvSelect),
+              h('h3', {}, l10n.t('Fits in')),
+              h('label', { class: 'inline' }, l10n.t('Context length '), ctxInput),
+              h('label', { class: 'inline' }, l10n.t(' KV cache '), kvSelect),
               fits,
             ]),
       ),
       h(
         'section',
         { class: 'panel concepts' },
-        h('h3', {}, 'Reading the numbers'),
+        h('h3', {}, l10n.t('Reading the numbers')),
         h(
           'ul',
           {},
           h(
             'li',
             {},
-            h('b', {}, 'Scale and zero-point. '),
-            'A quantized weight is w = scale·q (symmetric) or w = scale·q + min (asymmetric); the block inspector shows both, field by field.',
+            h('b', {}, l10n.t('Scale and zero-point. ')),
+            l10n.t(
+              'A quantized weight is w = scale·q (symmetric) or w = scale·q + min (asymmetric); the block inspector shows both, field by field.',
+            ),
           ),
           h(
             'li',
             {},
-            h('b', {}, 'Granularity. '),
-            "One scale per tensor, per channel (row) or per group: smaller groups cost bits for scales but keep an outlier from stretching everyone's scale. The what-if table compares them.",
+            h('b', {}, l10n.t('Granularity. ')),
+            l10n.t(
+              "One scale per tensor, per channel (row) or per group: smaller groups cost bits for scales but keep an outlier from stretching everyone's scale. The what-if table compares them.",
+            ),
           ),
           h(
             'li',
             {},
-            h('b', {}, 'Outliers. '),
-            "A single large weight sets its block's scale and rounds its neighbours coarsely: look for hot cells in the |w| heatmap and wide tails in the scale distribution.",
+            h('b', {}, l10n.t('Outliers. ')),
+            l10n.t(
+              "A single large weight sets its block's scale and rounds its neighbours coarsely: look for hot cells in the |w| heatmap and wide tails in the scale distribution.",
+            ),
           ),
           h(
             'li',
             {},
-            h('b', {}, 'Families. '),
-            'Legacy (Q4_0…Q8_0: one scale per 32), K-quants (super-blocks of 256 with quantized sub-scales), I-quants (codebooks chosen with an importance matrix).',
+            h('b', {}, l10n.t('Families. ')),
+            l10n.t(
+              'Legacy (Q4_0…Q8_0: one scale per 32), K-quants (super-blocks of 256 with quantized sub-scales), I-quants (codebooks chosen with an importance matrix).',
+            ),
           ),
           h(
             'li',
             {},
-            h('b', {}, 'Weights are a proxy. '),
-            "What matters is the error on the layer's outputs; an importance matrix (llama.cpp imatrix) weights the error by how much each input column is used.",
+            h('b', {}, l10n.t('Weights are a proxy. ')),
+            l10n.t(
+              "What matters is the error on the layer's outputs; an importance matrix (llama.cpp imatrix) weights the error by how much each input column is used.",
+            ),
           ),
         ),
       ),
@@ -185,12 +205,12 @@ export function sizeByType(shares: TypeShare[], reference?: { name: string; shar
       ? h(
           'caption',
           { class: 'muted small' },
-          'this model (filled bars) beside the reference ',
+          l10n.t('this model (filled bars) beside the reference '),
           h('code', {}, reference!.name),
-          ' (outlined)',
+          l10n.t(' (outlined)'),
         )
       : reference
-        ? h('caption', { class: 'muted small' }, `the reference's header could not be read to size its types`)
+        ? h('caption', { class: 'muted small' }, l10n.t("the reference's header could not be read to size its types"))
         : null,
     h(
       'thead',
@@ -198,11 +218,11 @@ export function sizeByType(shares: TypeShare[], reference?: { name: string; shar
       h(
         'tr',
         {},
-        h('th', {}, 'Type'),
-        h('th', {}, 'Tensors'),
-        h('th', {}, 'Parameters'),
-        h('th', {}, 'Bytes'),
-        side ? h('th', { 'data-testid': 'reference-bytes-head' }, 'Reference') : null,
+        h('th', {}, l10n.t('Type')),
+        h('th', {}, l10n.t('Tensors')),
+        h('th', {}, l10n.t('Parameters')),
+        h('th', {}, l10n.t('Bytes')),
+        side ? h('th', { 'data-testid': 'reference-bytes-head' }, l10n.t('Reference')) : null,
         h('th', {}, ''),
       ),
     ),

@@ -6,6 +6,7 @@
 import type { SensitivityView, TensorRow } from '../src/shared/webviewProtocol.ts';
 import { h, clear, fmt, bytes } from './dom.ts';
 import { kldText, sensitivityTitle } from './sensitivity.ts';
+import * as l10n from './l10n.ts';
 
 const ROW_HEIGHT = 24;
 
@@ -92,7 +93,7 @@ export class TensorTable {
         class: 'table-viewport',
         tabindex: 0,
         role: 'grid',
-        'aria-label': 'Tensors',
+        'aria-label': l10n.t('Tensors'),
         'aria-owns': 'tensor-table-header',
         'aria-colcount': COLUMNS.length,
         'data-testid': 'tensor-table',
@@ -234,7 +235,7 @@ export class TensorTable {
             role: 'columnheader',
             'aria-sort': active ? (this.sortDesc ? 'descending' : 'ascending') : 'none',
             'data-sort': c.key,
-            title: `${c.title ? `${c.title}. ` : ''}Sort by ${c.label.toLowerCase()} (Enter)`,
+            title: l10n.t('{0}Sort by {1} (Enter)', c.title ? `${c.title}. ` : '', c.label.toLowerCase()),
             tabindex: 0,
             onkeydown: (e: Event) => {
               const key = (e as KeyboardEvent).key;
@@ -269,7 +270,7 @@ export class TensorTable {
 
   /** A handle on a header cell's right edge: dragging it widens or narrows that column (the name column too). */
   private resizeHandle(key: SortKey): HTMLElement {
-    const handle = h('span', { class: 'col-resize', title: 'Drag to resize the column', 'aria-hidden': 'true' });
+    const handle = h('span', { class: 'col-resize', title: l10n.t('Drag to resize the column'), 'aria-hidden': 'true' });
     handle.addEventListener('click', (e) => e.stopPropagation());
     handle.addEventListener('pointerdown', (e) => {
       e.preventDefault();
@@ -364,7 +365,7 @@ export class TensorTable {
             h(
               'div',
               { class: 'cell group-info', role: 'gridcell', 'aria-colspan': this.columns.length - 1 },
-              `${e.count} tensors · ${bytes(e.bytes)}`,
+              l10n.t('{0} tensors · {1}', e.count, bytes(e.bytes)),
             ),
           ),
         );

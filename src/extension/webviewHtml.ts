@@ -1,6 +1,7 @@
 /**
  * The webview's HTML shell: strict Content-Security-Policy with a nonce, resources only from dist/, and a loading
- * state (a line and a moving bar) shown until the model's page replaces it.
+ * state (a line and a moving bar) shown until the model's page replaces it, and VS Code's l10n bundle for the webview's
+ * strings.
  */
 import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
@@ -15,7 +16,10 @@ export function webviewHtml(webview: vscode.Webview, dist: vscode.Uri, title: st
     `style-src ${webview.cspSource}`,
     `script-src 'nonce-${nonce}'`,
   ].join('; ');
-  const escaped = title.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const escape = (text: string) => text.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const escaped = escape(title);
+  // the webview's strings in VS Code's display language (webview/l10n.ts); none for English
+  const bundle = vscode.l10n.bundle ? ` data-l10n="${escape(JSON.stringify(vscode.l10n.bundle))}"` : '';
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -26,8 +30,8 @@ export function webviewHtml(webview: vscode.Webview, dist: vscode.Uri, title: st
 <link rel="stylesheet" href="${asset('webview.css')}">
 <title>${escaped}</title>
 </head>
-<body>
-<div id="app"><div class="loading" role="status" aria-busy="true" data-testid="loading"><p><span class="codicon codicon-loading codicon-modifier-spin"></span> Reading ${escaped}: its summary, tensors and metadata…</p><div class="loading-bar"></div></div></div>
+<body${bundle}>
+<div id="app"><div class="loading" role="status" aria-busy="true" data-testid="loading"><p><span class="codicon codicon-loading codicon-modifier-spin"></span> ${escape(vscode.l10n.t('Reading {0}: its summary, tensors and metadata…', title))}</p><div class="loading-bar"></div></div></div>
 <script nonce="${nonce}" src="${asset('webview.js')}"></script>
 </body>
 </html>`;

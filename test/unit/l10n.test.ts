@@ -1,13 +1,15 @@
 /**
  * The extension's strings are localisable as VS Code's own extensions do it: package.json's titles and
- * descriptions are %keys% of package.nls.json, and the extension host's messages, titles, prompts and pick labels
- * go through vscode.l10n.t, whose English bundle (l10n/bundle.l10n.json) is kept up to date.
+ * descriptions are %keys% of package.nls.json, the extension host's messages, titles, prompts and pick labels go
+ * through vscode.l10n.t and the webview's headings, buttons, labels and tooltips through webview/l10n.ts (the same
+ * bundle, passed in the page); the English bundle (l10n/bundle.l10n.json) is kept up to date.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { t } from '../../webview/l10n.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
@@ -70,4 +72,19 @@ test('messages, titles, prompts and placeholders of the extension host are not l
       });
   }
   assert.deepEqual(found, []);
+});
+
+test("the webview's t() fills {0}, {1}… as vscode.l10n.t does, and keeps a placeholder it has no argument for", () => {
+  assert.equal(t('{0} tensors · {1}', 3, '1.5 KiB'), '3 tensors · 1.5 KiB');
+  assert.equal(t('Save the {0} as PNG', 'histogram'), 'Save the histogram as PNG');
+  assert.equal(t('{1} before {0}', 'a', 'b'), 'b before a');
+  assert.equal(t('missing {1}', 'a'), 'missing {1}');
+});
+
+test('the webview wraps its headings and labels in l10n.t', () => {
+  const detail = readFileSync(join(ROOT, 'webview', 'detail.ts'), 'utf8');
+  for (const heading of ['Weight histogram', 'Block scales', 'What if'])
+    assert.ok(detail.includes(`l10n.t('${heading}')`), heading);
+  const bundle = JSON.parse(readFileSync(join(ROOT, 'l10n', 'bundle.l10n.json'), 'utf8'));
+  assert.ok('Weight histogram' in bundle && 'Save the {0} as PNG' in bundle);
 });

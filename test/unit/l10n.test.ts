@@ -83,8 +83,7 @@ test("the webview's t() fills {0}, {1}… as vscode.l10n.t does, and keeps a pla
 
 test('the webview wraps its headings and labels in l10n.t', () => {
   const detail = readFileSync(join(ROOT, 'webview', 'detail.ts'), 'utf8');
-  for (const heading of ['Weight histogram', 'Block scales', 'What if'])
-    assert.ok(detail.includes(`l10n.t('${heading}')`), heading);
+  for (const heading of ['Weight histogram', 'Block scales', 'What if']) assert.ok(detail.includes(`l10n.t('${heading}')`), heading);
   const bundle = JSON.parse(readFileSync(join(ROOT, 'l10n', 'bundle.l10n.json'), 'utf8'));
   assert.ok('Weight histogram' in bundle && 'Save the {0} as PNG' in bundle);
 });

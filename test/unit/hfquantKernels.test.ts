@@ -18,6 +18,7 @@ import { logicalWeightStats } from '../../src/core/hfquant/stats.ts';
 import { f32ToF16Bits } from '../../src/core/quant/encode.ts';
 import { setWasmEnabled } from '../../src/core/wasm/kernels.ts';
 import { firstBitMismatch } from '../helpers/corpus.ts';
+import { ExactMoments, RepeatedFloat32Moments } from '../../src/core/analysis/exactSum.ts';
 
 const DIR = mkdtempSync(join(tmpdir(), 'ql-hfkernels-'));
 after(() => rmSync(DIR, { recursive: true, force: true }));
@@ -313,3 +314,21 @@ for (const c of INT8_EDGES) {
     }
   });
 }
+
+test("counted float32 values' weighted sums (the float64 bins) equal the exact sums of each value added count times", () => {
+  const words = randomWords(4000, 31);
+  // any finite float32 (subnormal to the largest), counts from 1 to 2^31 − 1 (from 2^29 on they go to the expansion)
+  const values = Float32Array.from(words, (u) => new Float32Array(Uint32Array.of(u & 0xff7fffff).buffer)[0]);
+  values.set([2 ** -149, -(2 ** -149), 3.4028234663852886e38, -3.4028234663852886e38, 1, -1], 0);
+  const count = (i: number) => (i % 7 === 0 ? 2 ** 31 - 1 - 2 * i : 1 + (words[(i * 13) % words.length] % 100000));
+  const binned = new ExactMoments();
+  const sums = new RepeatedFloat32Moments(binned);
+  const expanded = new ExactMoments();
+  for (let i = 0; i < values.length; i++) {
+    sums.add(values[i], count(i));
+    expanded.addRepeated(values[i], count(i));
+  }
+  sums.flush();
+  assert.equal(binned.sum.toBigInt(), expanded.sum.toBigInt(), 'Σ n·x');
+  assert.equal(binned.sumSq.toBigInt(), expanded.sumSq.toBigInt(), 'Σ n·x²');
+});

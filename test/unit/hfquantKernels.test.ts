@@ -17,6 +17,8 @@ import { openQuantizedModel } from '../../src/core/hfquant/open.ts';
 import { logicalWeightStats } from '../../src/core/hfquant/stats.ts';
 import { f32ToF16Bits } from '../../src/core/quant/encode.ts';
 import { setWasmEnabled } from '../../src/core/wasm/kernels.ts';
+import { firstBitMismatch } from '../helpers/corpus.ts';
+import { ExactMoments, RepeatedFloat32Moments } from '../../src/core/analysis/exactSum.ts';
 
 const DIR = mkdtempSync(join(tmpdir(), 'ql-hfkernels-'));
 after(() => rmSync(DIR, { recursive: true, force: true }));
@@ -28,9 +30,14 @@ for (const c of writeBenchCheckpoints(DIR)) {
       const w = q.weights[0];
       assert.equal(w.error, undefined, w.error?.message);
       assert.equal(w.load(), undefined);
-      // float32 outputs (LLM.int8) are decoded by the kernels, not counted
-      if (w.dtype === 'float32') assert.equal(w.countPatterns(), null);
-      else assert.ok(w.countPatterns(), 'the kernels count this weight');
+      // float32 outputs (LLM.int8) have no 16-bit patterns: their rows' codes are counted instead
+      if (w.dtype === 'float32') {
+        assert.equal(w.countPatterns(), null);
+        assert.ok(
+          w.countValues(() => {}),
+          'the kernels count the codes of this weight',
+        );
+      } else assert.ok(w.countPatterns(), 'the kernels count this weight');
       const rows = [0, 1, 777, 2048, 4095];
       const fast = rows.map((r) => w.decodeRows(r, r + 1));
       const fastStats = logicalWeightStats(w, { bins: 97 });
@@ -42,6 +49,11 @@ for (const c of writeBenchCheckpoints(DIR)) {
           assert.deepEqual(new Uint32Array(fast[i].buffer), new Uint32Array(slow[i].buffer), `row ${rows[i]}`);
         assert.deepEqual(new Uint32Array(fastRange.buffer), new Uint32Array(w.decodeRows(1000, 1300).buffer), 'rows 1000-1300');
         assert.equal(w.countPatterns(), null, 'the reference path decodes');
+        assert.equal(
+          w.countValues(() => {}),
+          false,
+          'the reference path decodes',
+        );
         assert.deepEqual(fastStats, logicalWeightStats(w, { bins: 97 }));
       } finally {
         setWasmEnabled(true);
@@ -210,3 +222,113 @@ for (const c of EXTREME) {
     }
   });
 }
+
+/** bitsandbytes LLM.int8 per the spec (§4.2): f32(f32(code · SCB[row]) · f32(1/127)), written out here. */
+function int8Values(codes: Int8Array, scb: Float32Array, K: number): Float32Array {
+  const c = new Float32Array(new Uint32Array([0x3c010204]).buffer)[0];
+  return Float32Array.from(codes, (a, i) => Math.fround(Math.fround(a * scb[Math.floor(i / K)]) * c));
+}
+
+/** LLM.int8 weights whose rows' codes are counted: scales of every kind, zeros of both signs, many rows. */
+const INT8_EDGES: { name: string; N: number; K: number; scb: number[]; code: (r: number, k: number, random: number) => number }[] = [
+  {
+    // zero, −0, the smallest subnormal (every value rounds to ±0), a subnormal, negative, overflowing (±Inf), NaN, ±Inf
+    name: 'SCB 0, −0, subnormal, huge, negative, NaN, ±Inf',
+    N: 13,
+    K: 600,
+    scb: [1.5, 0, -0, 2 ** -149, 1e-39, -2.5, 3e38, -3.4e38, NaN, Infinity, -Infinity, 0.0123, 2 ** -126],
+    code: (_r, _k, random) => random,
+  },
+  // every value ≥ 0, so min is a zero: −0 first (−1 · 2^-149 rounds to −0), or +0 first; a negative scale's code 0 is −0
+  ...[
+    ['−0 first', 255],
+    ['+0 first', 1],
+  ].map(([first, code0]) => ({
+    name: `every value ≥ 0, ${first}`,
+    N: 4,
+    K: 301,
+    scb: [2 ** -149, -1, 1, 0.25],
+    code: (r: number, k: number, random: number) =>
+      r === 0 ? (k === 0 ? (code0 as number) : [0, 1, 255][random % 3]) : r === 1 ? -(random % 129) & 255 : random & 127,
+  })),
+  // more than 8 M (value, count) pairs: the codes are counted again for the histogram instead of kept
+  { name: '32776 rows', N: 32776, K: 256, scb: Array.from({ length: 32776 }, (_, r) => 0.5 + r / 9000), code: (_r, _k, random) => random },
+];
+
+for (const c of INT8_EDGES) {
+  test(`bitsandbytes LLM.int8, ${c.name}: the counted codes give the decoded values' stats, bit for bit`, async () => {
+    const random = new Uint8Array(randomWords((c.N * c.K + 3) >> 2, 21).buffer);
+    const codes = Int8Array.from({ length: c.N * c.K }, (_, i) => c.code(Math.floor(i / c.K), i % c.K, random[i]));
+    const scb = Float32Array.from(c.scb);
+    const dir = checkpoint(`int8-${INT8_EDGES.indexOf(c)}`, 'bnb-int8', [
+      ['weight', 'I8', [c.N, c.K], bytes(codes)],
+      ['SCB', 'F32', [c.N], bytes(scb)],
+    ]);
+    const q = await openQuantizedModel(dir);
+    try {
+      const w = q.weights[0];
+      assert.equal(w.error, undefined, w.error?.message);
+      assert.ok(
+        w.countValues(() => {}),
+        'the kernels count the codes',
+      );
+      const chunked = c.N * c.K < 1e5 ? { chunkElements: 2 * c.K } : {};
+      const counted = logicalWeightStats(w, { bins: 53, ...chunked });
+      // the spec's values, independently of the decoders
+      const want = int8Values(codes, scb, c.K);
+      const finite = want.filter((x) => Number.isFinite(x));
+      let min = Infinity;
+      let max = -Infinity;
+      let sum = 0;
+      for (const x of finite) {
+        if (x < min) min = x;
+        if (x > max) max = x;
+        sum += x;
+      }
+      assert.equal(counted.count, c.N * c.K);
+      assert.equal(counted.nan_count, want.filter((x) => Number.isNaN(x)).length);
+      assert.equal(counted.posinf_count, want.filter((x) => x === Infinity).length);
+      assert.equal(counted.neginf_count, want.filter((x) => x === -Infinity).length);
+      assert.equal(counted.zero_count, want.filter((x) => x === 0).length);
+      assert.ok(Object.is(counted.min, min) && Object.is(counted.max, max), `min ${counted.min} max ${counted.max}, want ${min} ${max}`);
+      const mean = sum / finite.length;
+      assert.ok(Math.abs(counted.mean - mean) <= 1e-9 * Math.max(-min, max), `mean ${counted.mean} vs ${mean}`);
+      assert.equal(
+        counted.histogram!.counts.reduce((a, b) => a + b, 0),
+        finite.length,
+      );
+      setWasmEnabled(false);
+      try {
+        assert.equal(
+          w.countValues(() => {}),
+          false,
+          'the reference path decodes',
+        );
+        assert.equal(firstBitMismatch(w.decode(), want), null, 'the reference decoder follows the spec');
+        assert.deepEqual(counted, logicalWeightStats(w, { bins: 53, ...chunked }));
+      } finally {
+        setWasmEnabled(true);
+      }
+    } finally {
+      await q.close();
+    }
+  });
+}
+
+test("counted float32 values' weighted sums (the float64 bins) equal the exact sums of each value added count times", () => {
+  const words = randomWords(4000, 31);
+  // any finite float32 (subnormal to the largest), counts from 1 to 2^31 − 1 (from 2^29 on they go to the expansion)
+  const values = Float32Array.from(words, (u) => new Float32Array(Uint32Array.of(u & 0xff7fffff).buffer)[0]);
+  values.set([2 ** -149, -(2 ** -149), 3.4028234663852886e38, -3.4028234663852886e38, 1, -1], 0);
+  const count = (i: number) => (i % 7 === 0 ? 2 ** 31 - 1 - 2 * i : 1 + (words[(i * 13) % words.length] % 100000));
+  const binned = new ExactMoments();
+  const sums = new RepeatedFloat32Moments(binned);
+  const expanded = new ExactMoments();
+  for (let i = 0; i < values.length; i++) {
+    sums.add(values[i], count(i));
+    expanded.addRepeated(values[i], count(i));
+  }
+  sums.flush();
+  assert.equal(binned.sum.toBigInt(), expanded.sum.toBigInt(), 'Σ n·x');
+  assert.equal(binned.sumSq.toBigInt(), expanded.sumSq.toBigInt(), 'Σ n·x²');
+});

@@ -259,6 +259,55 @@ export function addFloat64Bins(v: Float64Array, sumBins: Float64Array, squareBin
   return skipped;
 }
 
+/** Splits a float64 of at most 48 significant bits (a float32's square) into two of at most 24. */
+const SPLITTER_24 = 2 ** 29 + 1;
+/** A count times a value of at most 24 significant bits is exact in float64 below this. */
+const MAX_BINNED_COUNT = 2 ** 29;
+
+/**
+ * Σ n·x and Σ n·x² of finite float32 values x given with their counts n, exact, through the float64 bins: n·x and
+ * n·x² (x² exact in float64, split in two 24-bit halves) are each exact float64 terms, so a value with its count
+ * costs three bin additions instead of three expansion sums. flush() folds the bins into `into` (it runs on its own
+ * before a bin could lose a bit).
+ */
+export class RepeatedFloat32Moments {
+  private readonly sumBins = new Float64Array(DOUBLE_BINS);
+  private readonly squareBins = new Float64Array(DOUBLE_BINS);
+  private terms = 0;
+
+  constructor(private readonly into: ExactMoments) {}
+
+  /** Adds n copies of a finite float32 value x (n a positive integer). */
+  add(x: number, n: number): void {
+    if (x === 0) return;
+    if (n >= MAX_BINNED_COUNT) {
+      this.into.addRepeated(x, n);
+      return;
+    }
+    const p = x * x;
+    const t = SPLITTER_24 * p;
+    const hi = t - (t - p);
+    this.addTerm(this.sumBins, x * n);
+    this.addTerm(this.squareBins, hi * n);
+    this.addTerm(this.squareBins, (p - hi) * n);
+    // each bin is exact for 2^26 additions; a value adds at most two to one square bin
+    if (++this.terms === 1 << 25) this.flush();
+  }
+
+  private addTerm(bins: Float64Array, d: number): void {
+    if (d === 0) return;
+    wordScratch[0] = d;
+    addToDoubleBins(bins, words[1], words[0], d);
+  }
+
+  flush(): void {
+    this.into.addDoubleBins(this.sumBins, this.squareBins);
+    this.sumBins.fill(0);
+    this.squareBins.fill(0);
+    this.terms = 0;
+  }
+}
+
 function bitLength(v: bigint): number {
   return v.toString(2).length;
 }

@@ -3,7 +3,14 @@ import { QuantLensError } from '../errors.ts';
 import type { TensorInfo } from '../model.ts';
 import { floatValues, integerValues, rowSlabs } from './components.ts';
 import { outputDtypeOf, rounderFor } from './numeric.ts';
-import { countCodeRowsInWasm, decodeCodeRowsInWasm, type CodeRows, type CodeSource } from './codeTables.ts';
+import {
+  countByteRowsInWasm,
+  countCodeRowsInWasm,
+  decodeCodeRowsInWasm,
+  type CodeRows,
+  type CodeSource,
+  type ValueCounts,
+} from './codeTables.ts';
 import { plan, type BuildContext, type FormatRow } from './table.ts';
 import { bad, need, prod, range, shapeText } from './checks.ts';
 
@@ -142,6 +149,9 @@ export const BNB_4BIT: FormatRow = {
   },
 };
 
+/** LLM.int8 rows whose codes are counted at a time (their byte histograms take 1 KB each). */
+const COUNTED_ROWS = 1024;
+
 /** bitsandbytes LLM.int8 (§4.2): weight I8 [N, K], SCB F32 [N]; W = f32(f32(A · SCB) · f32(1/127)). */
 export const BNB_INT8: FormatRow = {
   id: 'bnb-int8',
@@ -192,6 +202,32 @@ export const BNB_INT8: FormatRow = {
         codeFactor: C,
       };
       const source: CodeSource = { bytes: (r0, r1) => slab(r0, r1) };
+      let counts: Int32Array | undefined;
+      const rowValues = new Float64Array(256);
+      /** Rows [r0, r1) (at most COUNTED_ROWS) counted by code: each row's distinct values with their counts, to out. */
+      const countRows = (r0: number, r1: number, out: ValueCounts): boolean => {
+        counts ??= new Int32Array(COUNTED_ROWS * 256);
+        if (!countByteRowsInWasm(slab, K, r0, r1, counts)) return false;
+        for (let r = r0; r < r1; r++) {
+          const sc = s[r];
+          const at = (r - r0) * 256;
+          let zeroSigns = 0; // 1: +0 among the row's values, 2: −0
+          for (let b = 0; b < 256; b++) {
+            const x = Math.fround(Math.fround(((b << 24) >> 24) * sc) * C);
+            rowValues[b] = x;
+            if (x === 0 && counts[at + b]) zeroSigns |= Object.is(x, 0) ? 1 : 2;
+          }
+          if (zeroSigns === 3) {
+            // +0 and −0 (a tiny or zero scale, or a negative one with code 0): which comes first is the row's order
+            const codes = slab(r, r + 1);
+            for (let k = 0; k < K; k++) out.push(rowValues[codes[k]], 1);
+          } else {
+            out.reserve(256);
+            for (let b = 0; b < 256; b++) if (counts[at + b]) out.push(rowValues[b], counts[at + b]);
+          }
+        }
+        return true;
+      };
       return {
         ...listing,
         rows: N,
@@ -202,6 +238,13 @@ export const BNB_INT8: FormatRow = {
         code: (r, k) => (ctx.reader.range(w, r * K + k, 1)[0] << 24) >> 24,
         codeSpans: (r, k) => [ctx.reader.span('weight', w, r * K + k, 1)],
         paramSpans: (r) => [ctx.reader.span('SCB', scb, r * 4, 4)],
+        // at most 256 values a row: count its codes, then add each code's value once with its count (rows shorter
+        // than 256 codes are decoded instead)
+        countValues(r0, r1, out) {
+          if (K < 256) return false;
+          for (let a = r0; a < r1; a += COUNTED_ROWS) if (!countRows(a, Math.min(r1, a + COUNTED_ROWS), out)) return false;
+          return true;
+        },
         decodeRows(r0, r1, out) {
           if (decodeCodeRowsInWasm(inWasm, source, r0, r1, out)) return;
           const b = slab(r0, r1);

@@ -311,3 +311,70 @@ export function countHqqInWasm(p: HqqNibbles, counts: Float64Array, onValues?: (
   drain(t, counts);
   return true;
 }
+
+/** Rows per byte-histogram call (1 MB of codes, 1 KB of counts a row). */
+const BYTE_ROWS_PIECE_VALUES = 1 << 20;
+
+/**
+ * The byte histogram of each of rows [r0, r1) of `cols` one-byte codes (countByteRows): counts[(r − r0) · 256 + b]
+ * is how many times byte b occurs in row r; false when the kernels are off.
+ */
+export function countByteRowsInWasm(
+  bytes: (r0: number, r1: number) => Uint8Array,
+  cols: number,
+  r0: number,
+  r1: number,
+  counts: Int32Array,
+): boolean {
+  const k = wasmKernel();
+  if (!k) return false;
+  const step = Math.max(1, Math.floor(BYTE_ROWS_PIECE_VALUES / Math.max(1, cols)));
+  for (let a = r0; a < r1; a += step) {
+    const b = Math.min(r1, a + step);
+    const codes = bytes(a, b);
+    k.reset();
+    const at = k.alloc(codes.length);
+    const scratch = k.alloc(4 * 256 * 4);
+    const out = k.alloc((b - a) * 256 * 4);
+    new Uint8Array(k.memory.buffer, at, codes.length).set(codes);
+    k.countByteRows(at, b - a, cols, scratch, out);
+    counts.set(new Int32Array(k.memory.buffer, out, (b - a) * 256), (a - r0) * 256);
+  }
+  return true;
+}
+
+/** A growing list of float32 values with their counts (a counted weight's distinct values, row by row). */
+export class ValueCounts {
+  values = new Float32Array(1024);
+  counts = new Int32Array(1024);
+  size = 0;
+
+  clear(): void {
+    this.size = 0;
+  }
+
+  /** Room for n more pairs. */
+  reserve(n: number): void {
+    if (this.size + n <= this.values.length) return;
+    const capacity = Math.max(2 * this.values.length, this.size + n);
+    const values = new Float32Array(capacity);
+    const counts = new Int32Array(capacity);
+    values.set(this.values.subarray(0, this.size));
+    counts.set(this.counts.subarray(0, this.size));
+    this.values = values;
+    this.counts = counts;
+  }
+
+  push(x: number, n: number): void {
+    if (this.size === this.values.length) this.reserve(1);
+    this.values[this.size] = x;
+    this.counts[this.size++] = n;
+  }
+
+  append(other: ValueCounts): void {
+    this.reserve(other.size);
+    this.values.set(other.values.subarray(0, other.size), this.size);
+    this.counts.set(other.counts.subarray(0, other.size), this.size);
+    this.size += other.size;
+  }
+}

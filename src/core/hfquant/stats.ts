@@ -10,6 +10,8 @@ import { readTensorValues } from '../analysis/tensorValues.ts';
 import type { ScaleDistribution } from '../analysis/blocks.ts';
 import type { LogicalWeight } from './weights.ts';
 import { bf16ToNumber, F16_TO_F32 } from '../quant/scalars.ts';
+import { ExactMoments, RepeatedFloat32Moments } from '../analysis/exactSum.ts';
+import { ValueCounts } from './codeTables.ts';
 
 /** Weights up to this many values are decoded once and kept for the histogram pass (64 MB of float32). */
 const KEEP_DECODED = 16 << 20;
@@ -27,6 +29,21 @@ export function logicalWeightStats(w: LogicalWeight, options: ScanOptions = {}):
     const value = w.dtype === 'float16' ? (b: number) => F16_TO_F32[b] : bf16ToNumber;
     for (let b = 0; b < 65536; b++) if (counts[b]) acc.addFirstPassRepeated(value(b), counts[b]);
     for (let b = 0; b < 65536; b++) if (counts[b]) acc.addSecondPassRepeated(value(b), counts[b]);
+    return acc.result();
+  }
+  // float32 values of few per row (LLM.int8): each row's distinct values with their counts, once per pass
+  const onRows = (rows: number) => progress(rows * w.cols);
+  const first = new RepeatedFirstPass(acc);
+  // the (value, count) pairs are kept for pass 2 when they are few (at most 256 a row, 8 bytes each)
+  const kept = w.rows * Math.min(256, w.cols) <= KEEP_PAIRS ? new ValueCounts() : undefined;
+  const firstPass = (p: ValueCounts) => (first.add(p), kept?.append(p));
+  if (w.countValues(firstPass, rowsPerChunk, onRows, options.isCancelled)) {
+    first.finish();
+    const secondPass = repeatedSecondPass(acc);
+    if (kept) {
+      secondPass(kept);
+      progress(w.rows * w.cols);
+    } else w.countValues(secondPass, rowsPerChunk, onRows, options.isCancelled);
     return acc.result();
   }
   if (w.rows * w.cols <= KEEP_DECODED) {
@@ -47,6 +64,62 @@ export function logicalWeightStats(w: LogicalWeight, options: ScanOptions = {}):
     w.forEachChunk((v) => (acc.addSecondPass(v), progress(v.length)), rowsPerChunk, options.isCancelled);
   }
   return acc.result();
+}
+
+/** (value, count) pairs up to this many are kept between the passes (64 MB). */
+const KEEP_PAIRS = 8 << 20;
+
+/** Pass 2 of counted values: the histogram of the finite ones. */
+function repeatedSecondPass(acc: StatsAccumulator): (p: ValueCounts) => void {
+  const bin = acc.binnerRepeated();
+  return ({ values, counts, size }) => {
+    for (let i = 0; i < size; i++) {
+      const x = values[i];
+      if (x - x === 0) bin(x, counts[i]);
+    }
+  };
+}
+
+/**
+ * Pass 1 of float32 values given with their counts, in stream order: what StatsAccumulator.addFirstPassRepeated
+ * does, with the exact sums through RepeatedFloat32Moments (the bins, not an expansion sum per value).
+ */
+class RepeatedFirstPass {
+  private readonly moments = new ExactMoments();
+  private readonly sums = new RepeatedFloat32Moments(this.moments);
+  private count = 0;
+  private zero = 0;
+  private min = Infinity;
+  private max = -Infinity;
+
+  constructor(private readonly acc: StatsAccumulator) {}
+
+  add({ values, counts, size }: ValueCounts): void {
+    let { min, max, count, zero } = this;
+    for (let i = 0; i < size; i++) {
+      const x = values[i];
+      const n = counts[i];
+      if (x - x !== 0) {
+        this.acc.addFirstPassRepeated(x, n); // NaN and ±Inf: counted only
+        continue;
+      }
+      count += n;
+      if (x < min) min = x;
+      if (x > max) max = x;
+      if (x === 0) zero += n;
+      else this.sums.add(x, n);
+    }
+    this.min = min;
+    this.max = max;
+    this.count = count;
+    this.zero = zero;
+  }
+
+  /** Folds the finite values into the accumulator (which has seen only the non-finite ones so far). */
+  finish(): void {
+    this.sums.flush();
+    this.acc.mergeFirstPass(this.count, this.count, this.zero, this.min, this.max, this.moments);
+  }
 }
 
 /** Stats of the finite values of a group-scale table (a row without a group has NaN there). */

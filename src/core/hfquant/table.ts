@@ -7,6 +7,7 @@
 import type { TensorInfo } from '../model.ts';
 import type { ByteSpan, ComponentReader } from './components.ts';
 import type { OutputDtype } from './numeric.ts';
+import type { ValueCounts } from './codeTables.ts';
 import type { QuantDetection } from './detect.ts';
 
 export type Family =
@@ -87,6 +88,12 @@ export interface Kernel extends Listing {
    * AWQ GEMM); onValues(n) as it goes, checkCancelled() throws when the scan is cancelled.
    */
   countAllPatterns?(counts: Float64Array, onValues?: (n: number) => void, checkCancelled?: () => void): boolean;
+  /**
+   * Where the kernel can (a float32 output of few values per row, the WebAssembly kernels on): append every
+   * distinct value x of rows [r0, r1) with its count to `out`, row by row, and return true. Values that compare
+   * equal but differ (+0 and −0) come in their row order, so the first of equal extremes is the decoded stream's.
+   */
+  countValues?(r0: number, r1: number, out: ValueCounts): boolean;
 }
 
 /** A plan whose load() runs `load` (the kernel's listing fields are the plan's unless load refines them). */

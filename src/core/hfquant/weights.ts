@@ -9,6 +9,7 @@ import { ComponentReader, type ByteSpan } from './components.ts';
 import { unknownMethodError, type QuantDetection } from './detect.ts';
 import { FORMAT_TABLE } from './formatTable.ts';
 import type { OutputDtype } from './numeric.ts';
+import { ValueCounts } from './codeTables.ts';
 import { suffixes, type BuildContext, type FormatRow, type Kernel, type Plan } from './table.ts';
 
 /** Rows decoded per call when a whole weight is decoded or scanned: bounded memory for any weight size. */
@@ -88,6 +89,17 @@ export interface LogicalWeight {
    * kernel cannot, and the values must be decoded.
    */
   countPatterns(rowsPerChunk?: number, onRows?: (rows: number) => void, isCancelled?: () => boolean): Float64Array | null;
+  /**
+   * Calls onPairs with the distinct values of each chunk of rows and their counts (LLM.int8's float32 rows of at
+   * most 256 values), rows in order, one reused list, then onRows(rowsDone); false (before any call) where the
+   * kernel cannot, and the values must be decoded.
+   */
+  countValues(
+    onPairs: (pairs: ValueCounts) => void,
+    rowsPerChunk?: number,
+    onRows?: (rows: number) => void,
+    isCancelled?: () => boolean,
+  ): boolean;
   groupScales(): GroupScales;
   inspectGroup(row: number, group: number): GroupRecord;
 }
@@ -286,6 +298,24 @@ function makeWeight(
         onRows?.(r1 - r);
       }
       return counts;
+    },
+    countValues(onPairs, rowsPerChunk, onRows, isCancelled) {
+      const kk = k();
+      if (!kk.countValues) return false;
+      const pairs = new ValueCounts();
+      const step = Math.max(1, rowsPerChunk ?? Math.floor((4 * ROWS_PER_CHUNK_TARGET_ELEMENTS) / Math.max(1, kk.cols)));
+      for (let r = 0; r < kk.rows; r += step) {
+        if (isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while decoding ${name}`);
+        const r1 = Math.min(kk.rows, r + step);
+        pairs.clear();
+        if (!kk.countValues(r, r1, pairs)) {
+          if (r === 0) return false;
+          throw new QuantLensError('wasm', `${name}: rows from ${r} could not be counted (the kernels went off mid-scan)`);
+        }
+        onPairs(pairs);
+        onRows?.(r1 - r);
+      }
+      return true;
     },
     forEachChunk(onChunk, rowsPerChunk, isCancelled) {
       const kk = k();

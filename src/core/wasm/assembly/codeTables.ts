@@ -347,3 +347,40 @@ export function countAwqWords(
     }
   }
 }
+
+/**
+ * The byte histogram of each of nRows rows of cols bytes: counts[r · 256 + b] (i32) is how many times byte b occurs
+ * in row r (LLM.int8's codes; a row's values follow from its 256 counts and its scale). Four interleaved tables of
+ * scratch (4 × 256 i32 at `scratch`) so that runs of one byte do not wait on one counter.
+ */
+export function countByteRows(bytes: usize, nRows: i32, cols: i32, scratch: usize, counts: usize): void {
+  for (let r = 0; r < nRows; r++) {
+    memory.fill(scratch, 0, 4 << 10);
+    const c = bytes + <usize>r * <usize>cols;
+    let k = 0;
+    for (; k + 3 < cols; k += 4) {
+      const word = load<u32>(c + <usize>k);
+      const p0 = scratch + (<usize>(word & 255) << 2);
+      const p1 = scratch + (1 << 10) + (<usize>((word >>> 8) & 255) << 2);
+      const p2 = scratch + (2 << 10) + (<usize>((word >>> 16) & 255) << 2);
+      const p3 = scratch + (3 << 10) + (<usize>(word >>> 24) << 2);
+      store<i32>(p0, load<i32>(p0) + 1);
+      store<i32>(p1, load<i32>(p1) + 1);
+      store<i32>(p2, load<i32>(p2) + 1);
+      store<i32>(p3, load<i32>(p3) + 1);
+    }
+    for (; k < cols; k++) {
+      const p = scratch + (<usize>load<u8>(c + <usize>k) << 2);
+      store<i32>(p, load<i32>(p) + 1);
+    }
+    const o = counts + (<usize>r << 10);
+    for (let b = 0; b < 256; b += 4) {
+      const at = <usize>b << 2;
+      const sum = i32x4.add(
+        i32x4.add(v128.load(scratch + at), v128.load(scratch + (1 << 10) + at)),
+        i32x4.add(v128.load(scratch + (2 << 10) + at), v128.load(scratch + (3 << 10) + at)),
+      );
+      v128.store(o + at, sum);
+    }
+  }
+}

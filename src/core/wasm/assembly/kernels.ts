@@ -4,4 +4,4 @@ export * from './common/memory';
 export { dequantize } from './decode';
 export * from './stats';
 export { countAwqNibbles, countGptqNibbles, countHqqNibbles, countNibbleRows } from './nibbleGroups';
-export { buildPatternTable, countAwqWords, countCodeRows, countGptqWords, decodeCodeRows, setCodeValues, unpackColumnWords, unpackFieldRows, unpackHighNibbles, unpackInterleavedColumns } from './codeTables';
+export { buildPatternTable, countAwqWords, countByteRows, countCodeRows, countGptqWords, decodeCodeRows, setCodeValues, unpackColumnWords, unpackFieldRows, unpackHighNibbles, unpackInterleavedColumns } from './codeTables';

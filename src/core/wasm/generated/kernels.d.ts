@@ -100,6 +100,15 @@ declare namespace __AdaptedExports {
    */
   export function countAwqWords(words: number, k0: number, kRows: number, W: number, nRows: number, order: number, group: number, table: number, levels: number, counts: number): void;
   /**
+   * src/core/wasm/assembly/codeTables/countByteRows
+   * @param bytes `usize`
+   * @param nRows `i32`
+   * @param cols `i32`
+   * @param scratch `usize`
+   * @param counts `usize`
+   */
+  export function countByteRows(bytes: number, nRows: number, cols: number, scratch: number, counts: number): void;
+  /**
    * src/core/wasm/assembly/codeTables/countCodeRows
    * @param codes `usize`
    * @param nRows `i32`

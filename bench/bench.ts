@@ -13,8 +13,9 @@
  * 2. Scan, one thread: for each type, a large tensor made by tiling the corpus tensor's bytes, scanned as
  *    `quantlens stats` does (dequantize, stats, histogram, two passes) against ggml's to_float + min/max/mean/std +
  *    histogram in C (two passes); both sides' min/max/mean/count are checked against each other.
- * 2b. Quantized safetensors checkpoints (bench/hfquantBench.ts): the exact scan of a [4096, 4096] weight of GPTQ,
- *    AWQ, compressed-tensors, MLX and FP8-block checkpoints, per byte against the Q4_K scan, alternating.
+ * 2b. Quantized safetensors checkpoints (bench/hfquantBench.ts): the exact scan of a [4096, 4096] weight of each
+ *    format of bench/hfquantCheckpoints.ts (GPTQ, AWQ, compressed-tensors, MLX, bitsandbytes, HQQ, FP8), per byte
+ *    against the Q4_K scan, alternating.
  * 3. Whole process: `quantlens stats` of a 268M-weight multi-tensor file of each of Q4_K, Q6_K, Q8_0, IQ4_XS and F16,
  *    one thread and all cores, against the peer's scan of the same file on one core, as a whole process.
  * 4. Quantizers: each type Quant Lens can write, one thread, against ggml_quantize_chunk, bytes compared

@@ -162,6 +162,63 @@ export const BENCH_CHECKPOINTS: { id: string; variant: string; tensors: () => Sa
       ),
     ],
   },
+  {
+    id: 'GPTQ int2 g128',
+    variant: 'gptq-v1-2bit-sym-g128',
+    tensors: () => [
+      t('qweight', 'I32', [K / 16, N], bytes(randomWords((K / 16) * N, 19))),
+      t('qzeros', 'I32', [K / 128, N / 16], bytes(new Uint32Array((K / 128) * (N / 16)).fill(0x55555555))),
+      t('scales', 'F16', [K / 128, N], halves((K / 128) * N, 0.001, 0.02, f32ToF16Bits, 20)),
+      t('g_idx', 'I32', [K], bytes(Int32Array.from({ length: K }, (_, k) => k >> 7))),
+    ],
+  },
+  {
+    id: 'compressed-tensors int8 channel',
+    variant: 'ct-w8a16-int8-channel',
+    tensors: () => [
+      t('weight_packed', 'I32', [N, K / 4], bytes(randomWords(N * (K / 4), 21))),
+      t('weight_scale', 'BF16', [N, 1], halves(N, 0.001, 0.02, f32ToBf16, 22)),
+      t('weight_shape', 'I64', [2], bytes(BigInt64Array.from([BigInt(N), BigInt(K)]))),
+    ],
+  },
+  {
+    id: 'MLX affine 8-bit g64',
+    variant: 'mlx-affine-8bit-g64',
+    tensors: () => [
+      t('weight', 'U32', [N, K / 4], bytes(randomWords(N * (K / 4), 23))),
+      t('scales', 'BF16', [N, K / 64], halves(N * (K / 64), 0.001, 0.02, f32ToBf16, 24)),
+      t('biases', 'BF16', [N, K / 64], halves(N * (K / 64), -0.1, 0.1, f32ToBf16, 25)),
+    ],
+  },
+  {
+    id: 'FP8 E4M3 channel',
+    variant: 'ct-fp8-channel',
+    tensors: () => [
+      t(
+        'weight',
+        'F8_E4M3',
+        [N, K],
+        Uint8Array.from(bytes(randomWords((N * K) / 4, 26)), (b) => ((b & 0x7f) === 0x7f ? b - 1 : b)),
+      ),
+      t('weight_scale', 'BF16', [N, 1], halves(N, 0.001, 0.02, f32ToBf16, 27)),
+    ],
+  },
+  {
+    id: 'compressed-tensors NVFP4 g16',
+    variant: 'ct-nvfp4',
+    tensors: () => [
+      t('weight_packed', 'U8', [N, K / 2], bytes(randomWords((N * K) / 8, 28))),
+      // positive E4M3 scales without NaN (0x7f)
+      t(
+        'weight_scale',
+        'F8_E4M3',
+        [N, K / 16],
+        Uint8Array.from(bytes(randomWords((N * K) / 64, 29)), (b) => 0x20 + (b % 0x40)),
+      ),
+      t('weight_global_scale', 'F32', [1], bytes(Float32Array.of(448 * 6))),
+      t('input_global_scale', 'F32', [1], bytes(Float32Array.of(448 * 6))),
+    ],
+  },
 ];
 
 /** Writes each checkpoint into its own folder under dir; returns the folders by id. */

@@ -44,10 +44,11 @@ async function pickReference(flow: QuickFlow, uri: vscode.Uri): Promise<string |
   return files?.[0]?.fsPath;
 }
 
-async function pickText(flow: QuickFlow, uri: vscode.Uri): Promise<{ text: string; source: string } | undefined> {
+/** The text to evaluate on: the bundled sample or a text file (also Measure Output Sensitivity's step). */
+export async function pickText(flow: QuickFlow, uri: vscode.Uri, title: string): Promise<{ text: string; source: string } | undefined> {
   const sample = { label: vscode.l10n.t('Bundled sample text'), description: SAMPLE_TEXT_SOURCE };
   const file = { label: vscode.l10n.t('$(file) Choose a text file…'), description: '' };
-  const picked = await flow.pick(vscode.l10n.t('Evaluate on which text?'), [sample, file]);
+  const picked = await flow.pick(title, [sample, file]);
   if (!picked) return undefined;
   if (picked === sample) return { text: SAMPLE_TEXT, source: `bundled sample: ${SAMPLE_TEXT_SOURCE}` };
   const files = await vscode.window.showOpenDialog({
@@ -83,7 +84,7 @@ export async function evaluate(ctx: CommandContext, arg: unknown): Promise<void>
   try {
     reference = await pickReference(flow, uri);
     if (!reference) return;
-    text = await pickText(flow, uri);
+    text = await pickText(flow, uri, vscode.l10n.t('Evaluate on which text?'));
     if (!text) return;
     contextSize = await askNumber(flow, 'Context size (tokens per chunk, as llama-perplexity -c)', '512', false);
     if (!contextSize) return;

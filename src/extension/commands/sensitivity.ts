@@ -6,17 +6,15 @@
  * for Size…" (suggestMix.ts), which measures more types when it needs them.
  */
 import * as vscode from 'vscode';
-import { readFile } from 'node:fs/promises';
 import { requireTarget, runWithCancel, withJob, type CommandContext } from './common.ts';
-import { folderOfModel, isRemote, modelName } from '../modelUri.ts';
+import { isRemote, modelName } from '../modelUri.ts';
 import { QuickFlow } from './quickFlow.ts';
 import { evalScriptOrThrow } from '../evalPanel.ts';
 import { measureSensitivity } from '../../node/outputSensitivity.ts';
-import { SAMPLE_TEXT, SAMPLE_TEXT_SOURCE } from '../../core/eval/sampleText.ts';
 import type { TensorType } from '../../core/types.ts';
 import { candidateTypes, type GroupBy, type GroupMeasurement } from '../../core/eval/sensitivity.ts';
 import type { SensitivityView } from '../../shared/webviewProtocol.ts';
-import { QUICK_EVAL } from './evaluate.ts';
+import { QUICK_EVAL, pickText } from './evaluate.ts';
 
 /** What a measurement was made with, and its result. */
 export interface StoredSensitivity {
@@ -103,24 +101,6 @@ export async function pickGrouping(flow: QuickFlow): Promise<GroupBy | undefined
   return picked?.by;
 }
 
-export async function pickSensitivityText(flow: QuickFlow, uri: vscode.Uri): Promise<{ text: string; source: string } | undefined> {
-  const sample = { label: vscode.l10n.t('Bundled sample text'), description: SAMPLE_TEXT_SOURCE };
-  const file = { label: vscode.l10n.t('$(file) Choose a text file…'), description: '' };
-  const picked = await flow.pick(
-    vscode.l10n.t('Measure on which text? ({0} chunks of {1} tokens per group)', MEASURE.chunks, MEASURE.ctx),
-    [sample, file],
-  );
-  if (!picked) return undefined;
-  if (picked === sample) return { text: SAMPLE_TEXT, source: `bundled sample: ${SAMPLE_TEXT_SOURCE}` };
-  const files = await vscode.window.showOpenDialog({
-    defaultUri: folderOfModel(uri),
-    canSelectMany: false,
-    filters: { Text: ['txt', 'raw', 'md'], All: ['*'] },
-  });
-  if (!files?.[0]) return undefined;
-  return { text: await readFile(files[0].fsPath, 'utf8'), source: files[0].fsPath };
-}
-
 /** The model a sensitivity command works on: a local GGUF, with the runtime installed. */
 export function sensitivityTarget(ctx: CommandContext, arg: unknown): vscode.Uri | undefined {
   const uri = requireTarget(ctx, arg);
@@ -149,7 +129,11 @@ export async function measureOutputSensitivity(ctx: CommandContext, arg: unknown
     type = picked.type;
     by = await pickGrouping(flow);
     if (!by) return;
-    text = await pickSensitivityText(flow, uri);
+    text = await pickText(
+      flow,
+      uri,
+      vscode.l10n.t('Measure on which text? ({0} chunks of {1} tokens per group)', MEASURE.chunks, MEASURE.ctx),
+    );
     if (!text) return;
   } finally {
     flow.dispose();

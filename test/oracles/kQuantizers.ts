@@ -8,7 +8,7 @@ import type { Quantizer } from '../../src/core/quant/quantizer.ts';
 import { putF16 } from '../../src/core/quant/encode.ts';
 import { F16_TO_F32, fr, nearestInt } from '../../src/core/quant/scalars.ts';
 import { GROUP_MAX_EPS, makeQpQuants, TENTH } from '../../src/core/quant/searches.ts';
-import { clamp, makeQkxQuants, makeQxQuants } from './searches.ts';
+import { clamp, makeQkxQuants, makeQxQuants, signedAbsMax } from './searches.ts';
 import { scaleMinK4 } from '../../src/core/quant/kquants/decode.ts';
 import { GgmlType } from '../../src/core/types.ts';
 
@@ -17,15 +17,7 @@ const scaleMin = new Int32Array(2);
 
 /** make_q3_quants: symmetric scale with iterative refinement of single codes (weights x²). */
 function makeQ3Quants(n: number, nmax: number, x: Float32Array, xo: number, L: Int32Array, lo: number, doRmse: boolean): number {
-  let max = 0;
-  let amax = 0;
-  for (let i = 0; i < n; i++) {
-    const ax = Math.abs(x[xo + i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[xo + i];
-    }
-  }
+  const { max, amax } = signedAbsMax(x, xo, n);
   if (amax < GROUP_MAX_EPS) {
     for (let i = 0; i < n; i++) L[lo + i] = 0;
     return 0;

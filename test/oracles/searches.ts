@@ -10,6 +10,20 @@ import { GROUP_MAX_EPS, TENTH } from '../../src/core/quant/searches.ts';
  * v clamped to [lo, hi]; NaN stays NaN. (Math.min/max keep the result a double: a ternary mixing v with an integer
  * argument makes V8 box it.) Only -0 differs from the comparisons, and the codes clamped here are never -0.
  */
+/** The element of largest magnitude (the first of equals) and that magnitude, as ggml's searches start. */
+export function signedAbsMax(x: Float32Array, xo: number, n: number): { max: number; amax: number } {
+  let max = 0;
+  let amax = 0;
+  for (let i = 0; i < n; i++) {
+    const ax = Math.abs(x[xo + i]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[xo + i];
+    }
+  }
+  return { max, amax };
+}
+
 export function clamp(v: number, lo: number, hi: number): number {
   return Math.min(Math.max(v, lo), hi);
 }
@@ -49,15 +63,7 @@ export function makeQxQuants(
   qw?: Float32Array,
   qo = 0,
 ): number {
-  let max = 0;
-  let amax = 0;
-  for (let i = 0; i < n; i++) {
-    const ax = Math.abs(x[xo + i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[xo + i];
-    }
-  }
+  const { max, amax } = signedAbsMax(x, xo, n);
   if (amax < GROUP_MAX_EPS) {
     for (let i = 0; i < n; i++) L[lo + i] = 0;
     return 0;

@@ -419,7 +419,7 @@ export class TensorDetail {
         'div',
         { class: 'cancelled', 'data-testid': 'job-cancelled' },
         icon('circle-slash'),
-        h('span', {}, l10n.t(' Cancelled')),
+        h('span', {}, l10n.t('Cancelled')),
         el('vscode-button', { secondary: true, 'data-testid': 'compute-again', onclick: () => again() }, l10n.t('Compute again')),
       );
     box.replaceChildren(cancelled());

@@ -43,7 +43,7 @@ test("Open Model from URL: the table from the header, then one tensor's exact st
   const afterHeader = (await server.stats()).bytesSent;
   assert.ok(
     afterHeader <= expected.data_offset + (64 << 10),
-    `opening fetched ${afterHeader} bytes for a ${expected.data_offset}-byte header`,
+    `opening fetched ${afterHeader} bytes for a ${expected.data_offset}-byte header: ${JSON.stringify((await server.stats()).requests.map((r) => `${r.path} ${r.range}`))}`,
   );
 
   await wv.locator(`.row[data-tensor="${ffnDown.name}"]`).click();

@@ -616,18 +616,15 @@ export async function readArrayPage(source: ByteSource, arr: ArrayValue, start: 
   if (start >= end) return [];
   const typeId = GGUF_VALUE_TYPES.indexOf(arr.elementType);
   if (typeId === ARRAY) throw new QuantLensError('not-decodable', `arrays of arrays are not GGUF (${arr.length} elements)`);
-  const c = new Cursor(source, arr.payloadOffset, 1 << 16);
+  // where the reading starts: the element itself, or for strings the nearest indexed one before it
+  const index = typeId === STRING ? (arr as GgufArrayValue).stringIndex : undefined;
+  const indexed = index ? Math.floor(start / STRING_INDEX_STRIDE) : 0;
+  const from = typeId !== STRING ? arr.payloadOffset + start * VALUE_SIZE[typeId] : index ? index[indexed] : arr.payloadOffset;
+  // the cursor never reads past the array (over HTTP, a page of tokens is not a request for tensor data)
+  const c = new Cursor(source, from, Math.max(1, Math.min(1 << 16, arr.payloadOffset + arr.payloadBytes - from)));
   if (typeId === STRING) {
-    const index = (arr as GgufArrayValue).stringIndex;
-    let i = 0;
-    if (index) {
-      const k = Math.floor(start / STRING_INDEX_STRIDE);
-      c.pos = index[k];
-      i = k * STRING_INDEX_STRIDE;
-    }
-    for (; i < start; i++) if (!trySkipString(c, 'array element')) await skipString(c, 'array element');
-  } else {
-    c.pos = arr.payloadOffset + start * VALUE_SIZE[typeId];
+    for (let i = indexed * STRING_INDEX_STRIDE; i < start; i++)
+      if (!trySkipString(c, 'array element')) await skipString(c, 'array element');
   }
   const out: ScalarValue[] = [];
   for (let i = start; i < end; i++) out.push(tryScalar(c, typeId, 'array element') ?? (await readScalar(c, typeId, 'array element')));

@@ -24,7 +24,7 @@ export class Cursor {
   private windowStart = 0;
   /** Absolute file offset of the next byte to read. */
   pos: number;
-  private nextWindow = FIRST_WINDOW;
+  private nextWindow: number;
 
   constructor(
     readonly source: ByteSource,
@@ -32,6 +32,8 @@ export class Cursor {
     private readonly windowSize = DEFAULT_WINDOW,
   ) {
     this.pos = start;
+    // a window smaller than the first is the most a read may ask for (over HTTP: not past what the caller needs)
+    this.nextWindow = Math.min(FIRST_WINDOW, windowSize);
   }
 
   get remaining(): number {

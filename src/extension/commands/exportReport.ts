@@ -1,11 +1,8 @@
 /**
  * "Export Stats…": every tensor's stats as Markdown, JSON or CSV, saved beside the model; after Compare With…, the
- * comparison the editor holds is in it too (the error columns against the same reference), and after Evaluate on
- * Outputs… the last evaluation of the model (Markdown: its report; JSON: an `output_evaluation` field).
+ * comparison the editor holds is in it too (the error columns against the same reference).
  */
 import * as vscode from 'vscode';
-import { evalJson, evalMarkdown } from '../../core/eval/evalReport.ts';
-import { lastEvaluationOf } from '../evalPanel.ts';
 import { requireTarget, runWithCancel, withJob, type CommandContext } from './common.ts';
 import { besideModel, modelLocation, modelName } from '../modelUri.ts';
 
@@ -20,9 +17,8 @@ export async function exportReport(ctx: CommandContext, arg: unknown): Promise<v
     ],
     {
       title: vscode.l10n.t(
-        'Quant Lens: export stats as{0}{1}',
+        'Quant Lens: export stats as{0}',
         ctx.provider.documentFor(uri)?.reference ? ' (with the comparison against the reference)' : '',
-        lastEvaluationOf(uri) ? vscode.l10n.t(' (Markdown and JSON with the last output evaluation)') : '',
       ),
     },
   );
@@ -35,13 +31,6 @@ export async function exportReport(ctx: CommandContext, arg: unknown): Promise<v
     vscode.l10n.t('Quant Lens: computing stats of {0}{1}', modelName(uri), reference ? ' and its error against the reference' : ''),
     (p, t) => runWithCancel(ctx, { kind: 'report', path: modelLocation(uri), format: pick.format, reference }, p, t),
   );
-  const evaluation = lastEvaluationOf(uri);
-  let out = text.text;
-  if (evaluation && pick.format === 'md') out += `\n${evalMarkdown(evaluation.result, evaluation.textSource)}`;
-  if (evaluation && pick.format === 'json')
-    out =
-      JSON.stringify({ ...JSON.parse(out), output_evaluation: JSON.parse(evalJson(evaluation.result, evaluation.textSource)) }, null, 1) +
-      '\n';
-  await vscode.workspace.fs.writeFile(dest, new TextEncoder().encode(out));
+  await vscode.workspace.fs.writeFile(dest, new TextEncoder().encode(text.text));
   await vscode.window.showTextDocument(dest);
 }

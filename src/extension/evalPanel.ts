@@ -70,6 +70,14 @@ ${body}
 </html>`;
 }
 
+/** The last evaluation of each model (by URI), for Export Stats…: its report carries the output error too. */
+const lastEvaluations = new Map<string, { result: EvalSummary; textSource: string }>();
+
+/** The last evaluation of this model in this window, if any. */
+export function lastEvaluationOf(model: vscode.Uri): { result: EvalSummary; textSource: string } | undefined {
+  return lastEvaluations.get(model.toString());
+}
+
 export interface PanelEvaluation {
   /** The model evaluated (a local file) and its reference. */
   model: vscode.Uri;
@@ -127,6 +135,7 @@ export async function evaluateInPanel(e: PanelEvaluation): Promise<EvalSummary |
     if (open) panel.webview.html = page(title, 'error', `${heading}<p class="error" role="alert">${html(oneLine(err))}</p>`);
     throw err;
   }
+  lastEvaluations.set(e.model.toString(), { result, textSource: e.textSource });
   if (!open) return result;
   panel.webview.html = page(
     title,

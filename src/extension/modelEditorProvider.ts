@@ -13,6 +13,7 @@ import type {
   GroupView,
   JobProgress,
   Notice,
+  SensitivityView,
   Replies,
   Request,
   RequestType,
@@ -80,6 +81,16 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
   documentFor(uri: vscode.Uri): ModelDocument | undefined {
     for (const doc of this.panels.keys()) if (doc.uri.toString() === uri.toString()) return doc;
     return undefined;
+  }
+
+  /** The sensitivity colouring last shown for each model (by URI), shown again when its editor opens anew. */
+  private readonly shownSensitivity = new Map<string, SensitivityView>();
+
+  /** Colours a model's quant map and table by a sensitivity measurement, now and whenever its editor reopens. */
+  showSensitivity(uri: vscode.Uri, sensitivity: SensitivityView): void {
+    this.shownSensitivity.set(uri.toString(), sensitivity);
+    const doc = this.documentFor(uri);
+    if (doc) this.post(doc, { type: 'sensitivity', sensitivity });
   }
 
   post(doc: ModelDocument, message: Notice): void {
@@ -204,13 +215,16 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
         case 'ready': {
           const reply = replyTo(m);
           if (!doc.model) return reply({ type: 'openError', ...(doc.openError ?? { message: 'cannot open this file', unreadable: true }) });
-          return reply({
+          reply({
             type: 'model',
             fileName: modelName(doc.uri),
             ...(await buildWebviewModel(doc.model, doc.quantized)),
             settings,
             ...(doc.model.truncation ? { truncation: doc.model.truncation } : {}),
           });
+          const sensitivity = this.shownSensitivity.get(doc.uri.toString());
+          if (sensitivity) post({ type: 'sensitivity', sensitivity });
+          return;
         }
         case 'selectTensor': {
           doc.cancelJobs();

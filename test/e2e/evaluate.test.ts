@@ -210,6 +210,20 @@ test('Evaluate on Outputs… from the palette: Q4_0 against its F32 source, the 
   await lines.getByText('# Output evaluation').first().waitFor({ timeout: 30_000 });
   const text = (await lines.innerText()).replace(/\u00a0/g, ' ');
   assert.equal(new RegExp(`\\| KLD mean \\| ([-\\d.]+)`).exec(text)?.[1], j.kld.mean.toFixed(6));
+
+  // Export Stats… of the model now carries its last output evaluation, after the tensor statistics
+  await openModel('tiny-Q4_0.gguf');
+  await webviewFocused(s.page);
+  await runCommand(s.page, 'Quant Lens: Export Stats…');
+  await s.page.locator('.quick-input-widget', { hasText: 'with the last output evaluation' }).waitFor();
+  await quickRow('Markdown').click();
+  await waitForQuickInputValue(s.page, '/tiny-Q4_0.quantlens.md');
+  await s.page.keyboard.press('Enter');
+  await s.page.locator('.tab', { hasText: 'tiny-Q4_0.quantlens.md' }).waitFor({ timeout: 60_000 });
+  const report = readFileSync(join(s.workspace, 'tiny-Q4_0.quantlens.md'), 'utf8');
+  assert.match(report, /blk\.0\.attn_q\.weight/, 'the tensor statistics');
+  assert.ok(report.indexOf('# Output evaluation') > report.indexOf('blk.0.attn_q.weight'), 'then the evaluation');
+  assert.equal(new RegExp(`\\| KLD mean \\| ([-\\d.]+)`).exec(report)?.[1], j.kld.mean.toFixed(6));
 });
 
 test('Requantize Tensors…: "Write, then evaluate on outputs" shows the measured output error of the new file', { skip }, async () => {

@@ -138,6 +138,13 @@ test('Measure Output Sensitivity… by kind at Q4_0: the map and the KLD column 
   assert.match((await first.getAttribute('data-tensor')) ?? '', /^blk\.\d\.ffn_gate\.weight$/);
   assert.equal(await first.locator('.col-sensitivity').innerText(), sorted[0][1].toPrecision(2));
   await shot(s.page, 'sensitivity-table');
+
+  // closed and opened again in the same window, the editor shows the same measurement
+  await runCommand(s.page, 'View: Close All Editors');
+  await wv().locator('body[data-ready="true"]').waitFor({ state: 'detached', timeout: 60_000 });
+  await quickOpen(s.page, 'tiny-damaged.gguf');
+  await wv().locator('.seg-btn[data-colour="sensitivity"][aria-pressed="true"]').waitFor({ timeout: 60_000 });
+  assert.deepEqual(await mapKld(), kld);
 });
 
 test("Suggest Mix for Size…: the CLI's mix for a 6 bpw budget; requantize with it and evaluate the result", { skip }, async () => {

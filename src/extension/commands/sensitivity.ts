@@ -85,8 +85,7 @@ export async function measureInEditor(
 
 /** Colours the open editor's quant map and table by the measurement at `type`. */
 export function showSensitivity(ctx: CommandContext, uri: vscode.Uri, s: StoredSensitivity, type: string): void {
-  const doc = ctx.provider.documentFor(uri);
-  if (doc) ctx.provider.post(doc, { type: 'sensitivity', sensitivity: sensitivityView(s, type) });
+  ctx.provider.showSensitivity(uri, sensitivityView(s, type));
 }
 
 export async function pickGrouping(flow: QuickFlow): Promise<GroupBy | undefined> {

@@ -33,12 +33,15 @@ export function openErrorView(fileName: string, reason: string, unreadable: bool
 const grouped = (n: number) => n.toLocaleString('en-US');
 
 /**
- * A file cut short (a download that stopped), opened as far as it goes: how much of it is there, where it ends,
+ * A file cut short (a download that stopped; a shard of a sharded model), opened as far as it goes: how much of it is there, where it ends,
  * and the tensors whose data is not present (the table and the views show the others).
  */
 export function truncationBanner(t: Truncation): HTMLElement {
   const share = Math.floor((1000 * t.fileBytes) / t.neededBytes) / 10;
-  const size = `file is ${grouped(t.fileBytes)} bytes, needs ${t.atLeast ? 'at least ' : ''}${grouped(t.neededBytes)} (${t.atLeast ? 'at most ' : ''}${share}% present)`;
+  // a shard of a sharded model is named: the other shards are whole
+  const size = t.file
+    ? l10n.t('{0} is {1} bytes, needs {2} ({3}% present)', t.file, grouped(t.fileBytes), grouped(t.neededBytes), share)
+    : `file is ${grouped(t.fileBytes)} bytes, needs ${t.atLeast ? 'at least ' : ''}${grouped(t.neededBytes)} (${t.atLeast ? 'at most ' : ''}${share}% present)`;
   const parts = [
     t.missing.length ? `data not present for ${t.missing.length} tensor${t.missing.length === 1 ? '' : 's'}` : '',
     t.unreadInfos ? `${t.unreadInfos} more tensor${t.unreadInfos === 1 ? '' : 's'} not listed (the file ends before their infos)` : '',

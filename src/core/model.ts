@@ -90,13 +90,18 @@ export interface Model {
   headerEnd: number;
   metadata: MetadataEntry[];
   tensors: TensorInfo[];
-  /** A GGUF file cut short, opened as far as it goes (openCutGguf): `tensors` are those whose data is there. */
+  /** A file cut short, opened as far as it goes (openCutModel): `tensors` are those whose data is there. */
   truncation?: Truncation;
+  /** A file cut short: the tensors its header lists whose data is not (wholly) in the file. */
+  cutTensors?: TensorInfo[];
   close(): Promise<void>;
 }
 
-/** How much of a file cut short is there (formats/openModel.ts openCutGguf). */
+/** How much of a file cut short is there (formats/openModel.ts openCutModel). */
 export interface Truncation {
+  /** The shard cut short, when the model has several files (names joined when several are cut). */
+  file?: string;
+  /** Its size (the cut shards' sizes summed). */
   fileBytes: number;
   /** Exact, or a lower bound when the file ends inside its tensor infos (`atLeast`). */
   neededBytes: number;

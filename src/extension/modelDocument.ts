@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { stat } from 'node:fs/promises';
-import { openCutGguf, openModel } from '../core/formats/openModel.ts';
+import { mayBeCut, openCutModel, openModel } from '../core/formats/openModel.ts';
 import type { Model, TensorInfo } from '../core/model.ts';
 import { oneLine, QuantLensError } from '../core/errors.ts';
 import type { TensorStats } from '../core/analysis/tensorStats.ts';
@@ -20,15 +20,14 @@ const resultCache = new Map<string, WorkerResult>();
 const CACHE_LIMIT = 2000;
 
 /**
- * The model, or, for a GGUF file cut short (a download that stopped), what of it is there: its header and the
- * tensors whose data is present (the editor says how much is missing). Other errors are thrown as openModel throws them.
+ * The model, or, for a file cut short (a download that stopped: a GGUF or safetensors file, or a shard of a sharded
+ * model), what of it is there: its header and the tensors whose data is present (the editor says how much is missing). Other errors are thrown as openModel throws them.
  */
 async function openModelOrWhatIsThere(location: string, remote: RemoteOptions): Promise<Model> {
   try {
     return await openModel(location, remote);
   } catch (e) {
-    const cut =
-      e instanceof QuantLensError && (e.code === 'truncated' || e.code === 'bad-tensor') ? await openCutGguf(location, remote) : undefined;
+    const cut = mayBeCut(e) ? await openCutModel(location, remote) : undefined;
     if (!cut) throw e;
     return cut;
   }

@@ -35,11 +35,11 @@ import { imatrixFor, readImatrix } from '../core/requant/imatrix.ts';
 import type { JobKind, JobOf, JobResults, ResultOf, WorkerJob } from '../shared/workerProtocol.ts';
 import { heatmapOf } from '../core/analysis/heatmap.ts';
 import type { ValueSource } from '../core/analysis/valueSource.ts';
-import { openModelAndWeights, type QuantizedModel } from '../core/hfquant/open.ts';
+import { openModelAndWeights, quantizedViewOf, type QuantizedModel } from '../core/hfquant/open.ts';
 import type { LogicalWeight } from '../core/hfquant/weights.ts';
 import { statsEntries, valueSourceOf, type OpenedModel } from '../core/hfquant/source.ts';
 import { groupScaleDistribution, logicalWeightStats } from '../core/hfquant/stats.ts';
-import { openCutGguf } from '../core/formats/openModel.ts';
+import { mayBeCut, openCutModel } from '../core/formats/openModel.ts';
 
 export interface JobContext {
   onProgress: (done: number, total: number) => void;
@@ -57,11 +57,16 @@ const models = new Map<string, Promise<{ model: Model; view?: QuantizedModel }>>
 function openedAt(path: string): Promise<{ model: Model; view?: QuantizedModel }> {
   let m = models.get(path);
   if (!m) {
-    // a GGUF file cut short opens as far as it goes, as the editor opened it (its tensors are those with data)
+    // a file cut short opens as far as it goes, as the editor opened it (its tensors are those with data)
     m = openModelAndWeights(path).catch(async (e: unknown) => {
-      const cut = e instanceof QuantLensError && (e.code === 'truncated' || e.code === 'bad-tensor') ? await openCutGguf(path) : undefined;
+      const cut = mayBeCut(e) ? await openCutModel(path) : undefined;
       if (!cut) throw e;
-      return { model: cut };
+      try {
+        return { model: cut, view: await quantizedViewOf(cut, path) };
+      } catch (viewError) {
+        await cut.close();
+        throw viewError;
+      }
     });
     models.set(path, m);
     m.catch(() => models.delete(path));

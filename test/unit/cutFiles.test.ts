@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openCutGguf, openModel } from '../../src/core/formats/openModel.ts';
+import { openCutModel, openModel } from '../../src/core/formats/openModel.ts';
 import { QuantLensError } from '../../src/core/errors.ts';
 import { readTensorValues } from '../../src/core/analysis/tensorValues.ts';
 import { corpusPath, readJson, readF32 } from '../helpers/corpus.ts';
@@ -51,7 +51,7 @@ test('cut in the data section: the header, the tensors whose data is there, and 
   const size = tenth.absolute_offset + Math.floor(tenth.nbytes / 2);
   const path = cutCopy(size);
   await assert.rejects(openModel(path), (e: unknown) => e instanceof QuantLensError && e.code === 'truncated');
-  const m = await openCutGguf(path);
+  const m = await openCutModel(path);
   assert.ok(m?.truncation);
   try {
     const present = expected.tensors.filter((t) => t.absolute_offset + t.nbytes <= size).map((t) => t.name);
@@ -84,7 +84,7 @@ test('cut in the data section: the header, the tensors whose data is there, and 
 
 test('cut at a tensor boundary or in the padding before one: still a cut file, never "offset past the end"', async () => {
   for (const size of [expected.tensors[5].absolute_offset, expected.tensors[5].absolute_offset - 1, expected.data_offset]) {
-    const m = await openCutGguf(cutCopy(size));
+    const m = await openCutModel(cutCopy(size));
     assert.ok(m?.truncation, `cut at ${size}`);
     assert.deepEqual(
       m.tensors.map((t) => t.name),
@@ -99,7 +99,7 @@ test('cut in the tensor infos: the keys, the infos read, no data, and a lower bo
   const starts = infoStarts();
   // inside the 4th tensor info
   const size = starts[3] + 5;
-  const m = await openCutGguf(cutCopy(size));
+  const m = await openCutModel(cutCopy(size));
   assert.ok(m?.truncation);
   try {
     assert.deepEqual(
@@ -120,13 +120,13 @@ test('cut in the tensor infos: the keys, the infos read, no data, and a lower bo
   }
 });
 
-test('a whole file, or one broken otherwise, is not a cut file: openCutGguf leaves it to openModel', async () => {
-  assert.equal(await openCutGguf(corpusPath('gguf', `${NAME}.gguf`)), undefined);
+test('a whole file, or one broken otherwise, is not a cut file: openCutModel leaves it to openModel', async () => {
+  assert.equal(await openCutModel(corpusPath('gguf', `${NAME}.gguf`)), undefined);
   // a file cut inside its fixed header has nothing to show
-  assert.equal(await openCutGguf(cutCopy(10)).catch((e: unknown) => (e as QuantLensError).code), 'truncated');
+  assert.equal(await openCutModel(cutCopy(10)).catch((e: unknown) => (e as QuantLensError).code), 'truncated');
   // the malformed corpus's bad magic stays its own error
   await assert.rejects(
-    openCutGguf(corpusPath('malformed', 'gguf-bad-magic.gguf')),
+    openCutModel(corpusPath('malformed', 'gguf-bad-magic.gguf')),
     (e: unknown) => (e as QuantLensError).code === 'bad-magic',
   );
 });
@@ -138,7 +138,7 @@ test("the malformed corpus's cut files open as far as they go; its other broken 
   );
   const list = Array.isArray(verdicts) ? verdicts : verdicts.files;
   const reason = (file: string) => list.find((v) => v.file === file)!.reason;
-  const data = await openCutGguf(corpusPath('malformed', 'gguf-truncated-data.gguf'));
+  const data = await openCutModel(corpusPath('malformed', 'gguf-truncated-data.gguf'));
   assert.equal(data?.truncation?.reason, reason('gguf-truncated-data.gguf'));
   // "the file ends 12 bytes before its end"
   assert.equal(data.truncation.neededBytes - data.truncation.fileBytes, 12);
@@ -148,7 +148,7 @@ test("the malformed corpus's cut files open as far as they go; its other broken 
   );
   await data.close();
   for (const file of ['gguf-truncated-kv.gguf', 'gguf-truncated-tensor-info.gguf']) {
-    const m = await openCutGguf(corpusPath('malformed', file));
+    const m = await openCutModel(corpusPath('malformed', file));
     assert.ok(m?.truncation?.atLeast, file);
     // the corpus names the section the file ends in; the reader names the field
     assert.match(reason(file), /^file ends inside the (key\/value|tensor info) section$/);
@@ -159,5 +159,5 @@ test("the malformed corpus's cut files open as far as they go; its other broken 
     await m.close();
   }
   for (const file of ['gguf-truncated-header.gguf', 'gguf-empty-file.gguf', 'gguf-tensor-count-2pow63.gguf', 'gguf-offset-past-eof.gguf'])
-    await assert.rejects(openCutGguf(corpusPath('malformed', file)), QuantLensError, file);
+    await assert.rejects(openCutModel(corpusPath('malformed', file)), QuantLensError, file);
 });

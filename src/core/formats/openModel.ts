@@ -22,7 +22,7 @@ import {
 import { QuantLensError } from '../errors.ts';
 import type { Model, ModelFile, TensorInfo, MetadataEntry, Truncation } from '../model.ts';
 import { readCutGguf, readGgufHeader, type GgufHeader } from './gguf.ts';
-import { MAX_HEADER_BYTES, readSafetensorsHeader, type SafetensorsHeader } from './safetensors.ts';
+import { MAX_HEADER_BYTES, readCutSafetensors, readSafetensorsHeader, type CutSafetensors, type SafetensorsHeader } from './safetensors.ts';
 import { jsonTypeName, memberOffset, parseJson, quoteForMessage, type JsonInput, type JsonObject, type JsonValue } from './strictJson.ts';
 
 export const SAFETENSORS_INDEX_SUFFIX = '.safetensors.index.json';
@@ -118,47 +118,80 @@ async function openSplitGguf(path: string, prefix: string, total: number, remote
 }
 
 /**
- * A single GGUF file that openModel refuses because it is cut short (a download that stopped), opened as far as it
- * goes: its keys and the tensors whose data is there, with `truncation` saying what is missing. Undefined when the
- * file is not a cut GGUF (it opens, or is broken otherwise); the editor shows this where the CLI reports the error.
+ * A model that openModel refuses because a file of it is cut short (a download that stopped), opened as far as it
+ * goes: its header and the tensors whose data is there, with `truncation` saying what is missing and `cutTensors`
+ * listing the tensors whose data is not. A GGUF file, a safetensors file, or a sharded safetensors model (its index
+ * or any shard) with one or more shards cut in their data. Undefined when nothing is cut (it opens, or is broken
+ * otherwise); a file cut inside its safetensors header throws the reader's error. The editor shows this where the
+ * CLI reports the error.
  */
-export async function openCutGguf(input: string, remote: RemoteOptions = {}): Promise<Model | undefined> {
+export async function openCutModel(input: string, remote: RemoteOptions = {}): Promise<Model | undefined> {
   const path = await resolveInput(input);
-  if (parseGgufShardFilename(baseName(path))) return undefined;
+  const name = baseName(path);
+  if (name.endsWith('.json')) return cutOrNothing(await openSafetensorsIndex(path, remote, true));
+  if (parseGgufShardFilename(name) && name.toLowerCase().endsWith('.gguf')) return undefined;
   const [source] = await openSources([path], remote);
   try {
-    const cut = (await sniffFormat(source)) === 'gguf' ? await readCutGguf(source) : undefined;
-    if (!cut) {
+    if ((await sniffFormat(source)) === 'gguf') return await cutGgufModel(source);
+    const index = sibling(path, 'model' + SAFETENSORS_INDEX_SUFFIX);
+    if (/-\d{5}-of-\d{5}\.safetensors$/.test(name) && (await fileExists(index, remote))) {
       await source.close();
-      return undefined;
+      return cutOrNothing(await openSafetensorsIndex(index, remote, true));
     }
-    const present = new Set(cut.present);
-    const truncation: Truncation = {
-      fileBytes: source.size,
-      neededBytes: cut.neededBytes,
-      atLeast: cut.atLeast,
-      reason: cut.error.message,
-      missing: cut.header.tensors
-        .filter((t) => !present.has(t))
-        .map((t) => ({ name: t.name, type: t.type.name, shape: t.shape, nbytes: t.nbytes })),
-      unreadInfos: cut.unreadInfos,
-    };
-    return {
-      format: 'gguf',
-      files: [{ path: source.name, source, size: source.size }],
-      ggufVersion: cut.header.version,
-      alignment: cut.header.alignment,
-      dataOffset: cut.header.dataOffset,
-      headerEnd: cut.header.tensorInfoEnd,
-      metadata: cut.header.metadata,
-      tensors: cut.present,
-      truncation,
-      close: closeAll([source]),
-    };
+    return cutOrNothing(await safetensorsModel([source], true));
   } catch (e) {
     await source.close();
     throw e;
   }
+}
+
+/** Whether openModel's error may be a file cut short, which openCutModel may open as far as it goes. */
+export function mayBeCut(e: unknown): boolean {
+  return e instanceof QuantLensError && (e.code === 'truncated' || e.code === 'bad-tensor' || e.code === 'invalid-value');
+}
+
+/** The model when something of it is cut short; else it is closed (it is openModel's to open). */
+async function cutOrNothing(model: Model): Promise<Model | undefined> {
+  if (model.truncation) return model;
+  await model.close();
+  return undefined;
+}
+
+/** A single GGUF file cut short, as far as readCutGguf reads it; undefined (the source closed) when it is not cut. */
+async function cutGgufModel(source: ByteSource): Promise<Model | undefined> {
+  const cut = await readCutGguf(source);
+  if (!cut) {
+    await source.close();
+    return undefined;
+  }
+  const present = new Set(cut.present);
+  const cutTensors = cut.header.tensors.filter((t) => !present.has(t));
+  const truncation: Truncation = {
+    fileBytes: source.size,
+    neededBytes: cut.neededBytes,
+    atLeast: cut.atLeast,
+    reason: cut.error.message,
+    missing: cutTensors.map(missingEntry),
+    unreadInfos: cut.unreadInfos,
+  };
+  return {
+    format: 'gguf',
+    files: [{ path: source.name, source, size: source.size }],
+    ggufVersion: cut.header.version,
+    alignment: cut.header.alignment,
+    dataOffset: cut.header.dataOffset,
+    headerEnd: cut.header.tensorInfoEnd,
+    metadata: cut.header.metadata,
+    tensors: cut.present,
+    truncation,
+    cutTensors,
+    close: closeAll([source]),
+  };
+}
+
+/** A tensor whose data is not in the file, as the cut-file banner lists it. */
+function missingEntry(t: TensorInfo): Truncation['missing'][number] {
+  return { name: t.name, type: t.type.name, shape: t.shape, nbytes: t.nbytes };
 }
 
 /** Open a single in-memory or already-open source (tests, fuzzing, generated files). */
@@ -201,9 +234,18 @@ async function ggufModel(sources: ByteSource[]): Promise<Model> {
   };
 }
 
-async function safetensorsModel(sources: ByteSource[]): Promise<Model> {
+/**
+ * The model of safetensors files. `salvage` (a model being opened as far as it goes) takes a file cut in its data
+ * as readCutSafetensors reads it: `tensors` are those whose data is there, the others are `cutTensors`.
+ */
+async function safetensorsModel(sources: ByteSource[], salvage = false): Promise<Model> {
   const headers: SafetensorsHeader[] = [];
-  for (const [i, s] of sources.entries()) headers.push(await readSafetensorsHeader(s, i));
+  const cuts: { source: ByteSource; cut: CutSafetensors }[] = [];
+  for (const [i, s] of sources.entries()) {
+    const cut = salvage ? await readCutSafetensors(s, i) : undefined;
+    if (cut) cuts.push({ source: s, cut });
+    headers.push(cut ? cut.header : await readSafetensorsHeader(s, i));
+  }
   // Shard 1's metadata, then keys only later shards have.
   const metadata = [...headers[0].metadata];
   const metadataKeys = new Set(metadata.map((m) => m.key));
@@ -226,7 +268,7 @@ async function safetensorsModel(sources: ByteSource[]): Promise<Model> {
     }
   }
   const files: ModelFile[] = sources.map((s) => ({ path: s.name, source: s, size: s.size }));
-  return {
+  const model: Model = {
     format: 'safetensors',
     files,
     dataOffset: headers[0].dataStart,
@@ -235,6 +277,21 @@ async function safetensorsModel(sources: ByteSource[]): Promise<Model> {
     tensors,
     close: closeAll(sources),
   };
+  if (!cuts.length) return model;
+  const isCut = (t: TensorInfo) => t.absoluteOffset + t.nbytes > sources[t.fileIndex].size;
+  const cutTensors = tensors.filter(isCut);
+  model.tensors = tensors.filter((t) => !isCut(t));
+  model.cutTensors = cutTensors;
+  model.truncation = {
+    ...(sources.length > 1 ? { file: cuts.map((c) => baseName(c.source.name)).join(', ') } : {}),
+    fileBytes: cuts.reduce((a, c) => a + c.source.size, 0),
+    neededBytes: cuts.reduce((a, c) => a + c.cut.neededBytes, 0),
+    atLeast: false,
+    reason: cuts[0].cut.error.message,
+    missing: cutTensors.map(missingEntry),
+    unreadInfos: 0,
+  };
+  return model;
 }
 
 function isObject(v: JsonValue | undefined): v is JsonObject {
@@ -246,7 +303,8 @@ function isPlainFileName(name: string): boolean {
   return name !== '' && name !== '.' && name !== '..' && !/[/\\\0]/.test(name) && !isAbsolute(name) && !win32.isAbsolute(name);
 }
 
-async function openSafetensorsIndex(indexPath: string, remote: RemoteOptions): Promise<Model> {
+/** A sharded safetensors model by its index; `salvage` opens shards cut in their data as far as they go (safetensorsModel). */
+async function openSafetensorsIndex(indexPath: string, remote: RemoteOptions, salvage = false): Promise<Model> {
   const what = baseName(indexPath);
   const bytes = await readWhole(indexPath, remote, MAX_HEADER_BYTES);
   const json: JsonInput = { bytes, what, file: indexPath };
@@ -286,9 +344,10 @@ async function openSafetensorsIndex(indexPath: string, remote: RemoteOptions): P
     missing,
   );
   try {
-    const model = await safetensorsModel(sources);
+    const model = await safetensorsModel(sources, salvage);
     const found = new Set<string>();
-    for (const t of model.tensors) {
+    // every tensor a header lists, its data there or not
+    for (const t of model.cutTensors ? [...model.tensors, ...model.cutTensors] : model.tensors) {
       const listed = weightMap[t.name];
       if (listed !== undefined && listed !== shardNames[t.fileIndex]) {
         throw new QuantLensError(

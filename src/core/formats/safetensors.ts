@@ -49,6 +49,67 @@ function isCount(v: JsonValue | undefined): v is number {
 }
 
 export async function readSafetensorsHeader(source: ByteSource, fileIndex = 0): Promise<SafetensorsHeader> {
+  return (await readHeader(source, fileIndex, false)).header;
+}
+
+/** What a safetensors file cut short in its data (a download that stopped) still holds. */
+export interface CutSafetensors {
+  /** The whole header: every tensor it lists. */
+  header: SafetensorsHeader;
+  /** The tensors whose data lies wholly in the file. */
+  present: TensorInfo[];
+  /** The size the file needs (its header and all the data the header lists). */
+  neededBytes: number;
+  /** Where the file ends: the first tensor cut short, at the file's last byte. */
+  error: QuantLensError;
+}
+
+/**
+ * A safetensors file whose header reads whole but whose data ends too soon, read as far as it goes. Undefined when
+ * the file is whole; a file broken otherwise (cut inside its header, a gap, an overlap, a bad entry) throws the
+ * error readSafetensorsHeader throws.
+ */
+export async function readCutSafetensors(source: ByteSource, fileIndex = 0): Promise<CutSafetensors | undefined> {
+  let strict: unknown;
+  try {
+    await readHeader(source, fileIndex, false);
+    return undefined;
+  } catch (e) {
+    strict = e;
+  }
+  let read;
+  try {
+    read = await readHeader(source, fileIndex, true);
+  } catch {
+    throw strict;
+  }
+  const { header, dataEnd } = read;
+  const neededBytes = header.dataStart + dataEnd;
+  if (neededBytes <= source.size) throw strict;
+  const present = header.tensors.filter((t) => t.absoluteOffset + t.nbytes <= source.size);
+  // the first tensor in data order that the file ends inside (or before)
+  let first: TensorInfo | undefined;
+  for (const t of header.tensors) if (t.absoluteOffset + t.nbytes > source.size && (!first || t.offset < first.offset)) first = t;
+  const t = first!;
+  const error = new QuantLensError(
+    'truncated',
+    `tensor ${quoteForMessage(t.name)} (${t.nbytes} bytes at data offset ${t.offset}) is cut short: the file ends at byte ${source.size}, ${t.absoluteOffset + t.nbytes - source.size} bytes before its end`,
+    source.size,
+    source.name,
+  );
+  return { header, present, neededBytes, error };
+}
+
+/**
+ * The header by the reference's rules; `salvage` (a file cut short being opened as far as it goes) lets the
+ * tensors run past the end of the file, so long as they still cover the data from 0 with no gap and no overlap.
+ * `dataEnd` is where the tensors end, relative to the data section.
+ */
+async function readHeader(
+  source: ByteSource,
+  fileIndex: number,
+  salvage: boolean,
+): Promise<{ header: SafetensorsHeader; dataEnd: number }> {
   const name = source.name;
   const fail = (message: string, offset: number): never => {
     throw new QuantLensError('invalid-value', message, offset, name);
@@ -156,7 +217,7 @@ export async function readSafetensorsHeader(source: ByteSource, fileIndex = 0): 
     }
     const [begin, end] = offsets as [number, number];
     if (end < begin) refuse(key, at, 'data_offsets', `data_offsets [${begin}, ${end}] end before they begin`);
-    if (end > dataSize)
+    if (end > dataSize && !salvage)
       refuse(key, at, 'data_offsets', `data_offsets [${begin}, ${end}] run past the end of the ${dataSize}-byte data section`);
     if (end - begin !== nbytes)
       refuse(
@@ -220,11 +281,12 @@ export async function readSafetensorsHeader(source: ByteSource, fileIndex = 0): 
     }
     covered = t.offset + t.nbytes;
   }
-  if (covered !== dataSize) {
+  // (past the end is refused above unless salvaging: then it is where the file was cut)
+  if (covered < dataSize) {
     fail(
       `${dataSize - covered} trailing bytes at byte ${dataStart + covered}: the tensors end ${covered} bytes into the ${dataSize}-byte data section, which must end there`,
       dataStart + covered,
     );
   }
-  return { headerLength, dataStart, metadata, tensors };
+  return { header: { headerLength, dataStart, metadata, tensors }, dataEnd: covered };
 }

@@ -120,7 +120,7 @@ export function quantizedView(
   readWarnings: string[] = [],
 ): QuantizedModel {
   const detection = detectQuantization(configs, model, readWarnings);
-  const { weights, plain } = groupWeights(model, detection);
+  const { weights, plain } = model.cutTensors?.length ? groupCutWeights(model, detection) : groupWeights(model, detection);
   if (options.validate) for (const w of weights) w.load();
   const byName = new Map<string, LogicalWeight>();
   for (const w of weights) {
@@ -131,6 +131,34 @@ export function quantizedView(
   const flagged = weights.filter((w) => w.error).length;
   const summary = `${labels.length ? labels.join(' + ') : 'no quantized weights'}; ${describeDetection(detection)}: ${weights.length} logical weights${flagged ? ` (${flagged} not decoded)` : ''}, ${plain.length} plain tensors`;
   return { model, folder, detection, summary, weights, plain, weight: (n) => byName.get(n), close: () => model.close() };
+}
+
+/** Tensors in file order: by shard, then by where their data starts. */
+function inFileOrder(tensors: TensorInfo[]): TensorInfo[] {
+  return [...tensors].sort((a, b) => a.fileIndex - b.fileIndex || a.absoluteOffset - b.absoluteOffset);
+}
+
+/**
+ * The weights of a checkpoint cut short (openCutModel): grouped from every tensor its headers list, so a weight
+ * whose component's data is not in the file is still one weight, flagged as cut short and not decoded; the others
+ * decode as usual. Plain tensors whose data is not there are left out (the cut-file banner lists them).
+ */
+function groupCutWeights(model: Model, detection: QuantDetection): { weights: LogicalWeight[]; plain: TensorInfo[] } {
+  const cut = new Set(model.cutTensors!.map((t) => t.name));
+  const { weights, plain } = groupWeights({ ...model, tensors: inFileOrder([...model.tensors, ...model.cutTensors!]) }, detection);
+  for (const w of weights) {
+    const i = w.components.findIndex((c) => cut.has(c.name));
+    if (i < 0) continue;
+    w.decodable = false;
+    w.loaded = true;
+    w.error = new QuantLensError(
+      'truncated',
+      `${w.name}: component ${w.roles[i]} ${w.components[i].name} is cut short (its data is not in the file)`,
+      w.components[i].absoluteOffset,
+      model.files[w.components[i].fileIndex].path,
+    );
+  }
+  return { weights, plain: plain.filter((t) => !cut.has(t.name)) };
 }
 
 /**
@@ -184,10 +212,14 @@ export function listedEntries(q: QuantizedModel): ListedEntry[] {
   for (const w of q.weights) for (const c of w.components) owner.set(c.name, w);
   const out: ListedEntry[] = [];
   const seen = new Set<LogicalWeight>();
-  for (const t of q.model.tensors) {
+  // a checkpoint cut short lists its weights whose components' data is not there too (flagged), not its plain tensors
+  const cut = q.model.cutTensors ?? [];
+  const cutNames = new Set(cut.map((t) => t.name));
+  for (const t of cut.length ? inFileOrder([...q.model.tensors, ...cut]) : q.model.tensors) {
     const w = owner.get(t.name);
-    if (!w) out.push({ tensor: t });
-    else if (!seen.has(w)) {
+    if (!w) {
+      if (!cutNames.has(t.name)) out.push({ tensor: t });
+    } else if (!seen.has(w)) {
       seen.add(w);
       out.push({ weight: w });
     }

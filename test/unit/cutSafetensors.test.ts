@@ -57,7 +57,13 @@ test('a safetensors file cut in its data: the whole header, the tensors whose da
   assert.ok(m?.truncation);
   try {
     const fits = (t: ExpectedTensor) => t.absolute_offset + t.nbytes <= size;
-    assert.deepEqual(m.tensors.map((t) => t.name).sort(), single.tensors.filter(fits).map((t) => t.name).sort());
+    assert.deepEqual(
+      m.tensors.map((t) => t.name).sort(),
+      single.tensors
+        .filter(fits)
+        .map((t) => t.name)
+        .sort(),
+    );
     assert.equal(m.tensors.length, 2);
     assert.deepEqual(
       m.truncation.missing.map((t) => t.name).sort(),
@@ -238,7 +244,9 @@ test('a GPTQ checkpoint cut in its data: a weight whose component is cut is flag
     const checked = exp.weights.filter((e) => e.f32_offset !== null && !cutWeights.includes(e.name));
     assert.ok(checked.length >= 2);
     for (const e of checked) {
-      const want = new Float32Array(f32.buffer.slice(f32.byteOffset + 4 * e.f32_offset!, f32.byteOffset + 4 * (e.f32_offset! + e.f32_count!)));
+      const want = new Float32Array(
+        f32.buffer.slice(f32.byteOffset + 4 * e.f32_offset!, f32.byteOffset + 4 * (e.f32_offset! + e.f32_count!)),
+      );
       assert.equal(firstBitMismatch(q.weight(e.name)!.decode(), want), null, e.name);
     }
   } finally {

@@ -46,7 +46,7 @@ export interface DetailHost {
 }
 
 /** A heatmap on the page: its cells, and the tensor rows and columns they cover. */
-type PaintedHeatmap = Pick<Heatmap, 'width' | 'height' | 'cells' | 'max'> & Partial<Pick<Heatmap, 'rows' | 'columns'>>;
+type PaintedHeatmap = Pick<Heatmap, 'width' | 'height' | 'cells' | 'max' | 'rows' | 'columns'>;
 
 /** The rows and columns [from, to) that cell (x, y) covers (core/analysis/heatmap.ts maps row r to cell ⌊r·height/rows⌋). */
 export function cellSpan(m: Pick<Heatmap, 'width' | 'height' | 'rows' | 'columns'>, x: number, y: number) {
@@ -73,8 +73,8 @@ export class TensorDetail {
   /** A what-if table was asked for and has not come: its error shows in the What if section, where the user is. */
   private whatIfPending = false;
   private heatmap: Heatmap | undefined;
-  /** The heatmap cell the keyboard is on. */
-  private heatCursor = { x: 0, y: 0 };
+  /** The |error| heatmap against the reference, once compared. */
+  private errorHeatmap: PaintedHeatmap | undefined;
   private running = false;
 
   /** The importance matrix in use (undefined: none, after Unload), and what of the model it covers. */
@@ -197,7 +197,7 @@ export class TensorDetail {
     this.scales = undefined;
     this.block = undefined;
     this.heatmap = undefined;
-    this.heatCursor = { x: 0, y: 0 };
+    this.errorHeatmap = undefined;
     this.whatIfPending = false;
     clear(this.element);
     // a new tensor starts at its name, not where the last one was scrolled to
@@ -337,7 +337,14 @@ export class TensorDetail {
         h(
           'div',
           { class: 'heatmap-box' },
-          this.heatmapCanvas(),
+          this.heatmapCanvas(
+            'heatmap',
+            'max |w|',
+            () => this.heatmap,
+            l10n.t(
+              'heatmap of |w| over the rows and columns of this tensor, lighter for larger magnitudes; arrow keys move over its cells, Enter inspects the block of one',
+            ),
+          ),
           h('div', { class: 'heat-tip', 'data-testid': 'heatmap-tip', role: 'tooltip', hidden: true }),
           h('div', { class: 'heatmap-bar', 'data-testid': 'heatmap-bar' }),
           h('div', { class: 'muted', 'data-testid': 'heatmap-scale' }),
@@ -542,7 +549,15 @@ export class TensorDetail {
     clear(box);
     const overlay = h('canvas', { 'data-testid': 'overlay' });
     const errorHist = h('canvas', { 'data-testid': 'error-histogram' });
-    const heat = h('canvas', { 'data-testid': 'error-heatmap', width: 1, height: 1 });
+    this.errorHeatmap = c.heatmap;
+    const heat = this.heatmapCanvas(
+      'error-heatmap',
+      'max |error|',
+      () => this.errorHeatmap,
+      l10n.t(
+        'heatmap of |error| against the reference over the rows and columns of this tensor, lighter for larger errors; arrow keys move over its cells, Enter inspects the block of one',
+      ),
+    );
     const m = c.metrics;
     box.append(
       h('h3', {}, l10n.t('Against the reference')),
@@ -557,14 +572,21 @@ export class TensorDetail {
           fmt(m.cosine, 7),
         ),
       ),
+      h('div', { class: 'section-head' }, h('span', { class: 'muted small' }, l10n.t('values')), this.saveButton('overlay', 'overlay')),
       h('div', { class: 'chart-box small' }, overlay),
       h('div', { class: 'muted small' }, l10n.t('this file filled, the reference outlined')),
-      h('div', { class: 'muted small' }, l10n.t('error = this file − reference')),
+      h(
+        'div',
+        { class: 'section-head' },
+        h('span', { class: 'muted small' }, l10n.t('error = this file − reference')),
+        this.saveButton('error-histogram', 'error histogram'),
+      ),
       h('div', { class: 'chart-box small' }, errorHist),
       h(
         'div',
         { class: 'heatmap-box' },
         heat,
+        h('div', { class: 'heat-tip', 'data-testid': 'error-heatmap-tip', role: 'tooltip', hidden: true }),
         colourBar(c.heatmap.max, '|error|'),
         h('div', { class: 'muted' }, l10n.t('|error| per cell (sqrt scale), dark 0 → light yellow {0}', fmt(c.heatmap.max))),
       ),
@@ -594,55 +616,52 @@ export class TensorDetail {
       `${m.height} × ${m.width} cells over ${m.rows} rows × ${m.columns} columns · dark 0 → light yellow ${fmt(m.max)} (sqrt scale) · hover a cell for its figure, click it to inspect its block`;
   }
 
-  /** The |w| heatmap's canvas: a cell's rows, columns and value on hover (or the arrow keys), its block on click (or Enter). */
-  private heatmapCanvas(): HTMLCanvasElement {
-    const canvas = h('canvas', {
-      id: 'heatmap',
-      'data-testid': 'heatmap',
-      width: 1,
-      height: 1,
-      tabindex: 0,
-      role: 'img',
-      'aria-label': l10n.t(
-        'heatmap of |w| over the rows and columns of this tensor, lighter for larger magnitudes; arrow keys move over its cells, Enter inspects the block of one',
-      ),
-    });
+  /**
+   * A heatmap's canvas (`testid`: the |w| heatmap, or the |error| one against the reference): a cell's rows, columns
+   * and value on hover (or the arrow keys) in the tip `testid-tip`, its block on click (or Enter).
+   */
+  private heatmapCanvas(testid: string, what: string, heat: () => PaintedHeatmap | undefined, label: string): HTMLCanvasElement {
+    const canvas = h('canvas', { id: testid, 'data-testid': testid, width: 1, height: 1, tabindex: 0, role: 'img', 'aria-label': label });
+    /** The cell the keyboard is on. */
+    let cursor = { x: 0, y: 0 };
+    const show = (cell: { x: number; y: number } | undefined) => this.showHeatCell(canvas, this.q(`${testid}-tip`), heat(), what, cell);
     const cellAt = (e: MouseEvent) => {
       const r = canvas.getBoundingClientRect();
-      const m = this.heatmap;
+      const m = heat();
       if (!m || !r.width || !r.height) return undefined;
       const x = Math.floor(((e.clientX - r.left - canvas.clientLeft) / canvas.clientWidth) * m.width);
       const y = Math.floor(((e.clientY - r.top - canvas.clientTop) / canvas.clientHeight) * m.height);
       return x >= 0 && y >= 0 && x < m.width && y < m.height ? { x, y } : undefined;
     };
-    canvas.addEventListener('mousemove', (e) => this.showHeatCell(cellAt(e)));
-    canvas.addEventListener('mouseleave', () => this.showHeatCell(undefined));
+    canvas.addEventListener('mousemove', (e) => show(cellAt(e)));
+    canvas.addEventListener('mouseleave', () => show(undefined));
     canvas.addEventListener('click', (e) => {
       const cell = cellAt(e);
-      if (cell) this.inspectHeatCell(cell);
+      const m = heat();
+      if (cell && m) this.inspectHeatCell(m, cell);
     });
-    canvas.addEventListener('blur', () => this.showHeatCell(undefined));
+    canvas.addEventListener('blur', () => show(undefined));
     canvas.addEventListener('keydown', (e) => {
-      const m = this.heatmap;
+      const m = heat();
       if (!m) return;
       const moves: Record<string, [number, number]> = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
-      const c = this.heatCursor;
       if (e.key in moves) {
         const [dx, dy] = moves[e.key];
-        this.heatCursor = { x: Math.max(0, Math.min(m.width - 1, c.x + dx)), y: Math.max(0, Math.min(m.height - 1, c.y + dy)) };
-        this.showHeatCell(this.heatCursor);
-      } else if (e.key === 'Enter' || e.key === ' ') this.inspectHeatCell(c);
+        cursor = { x: Math.max(0, Math.min(m.width - 1, cursor.x + dx)), y: Math.max(0, Math.min(m.height - 1, cursor.y + dy)) };
+        show(cursor);
+      } else if (e.key === 'Enter' || e.key === ' ') this.inspectHeatCell(m, cursor);
       else return;
       e.preventDefault();
     });
-    canvas.addEventListener('focus', () => this.showHeatCell(this.heatCursor));
+    canvas.addEventListener('focus', () => show(cursor));
     return canvas;
   }
 
   /** Where a heatmap cell starts: the block (a logical weight: the group) holding its first weight. */
-  private heatCellTarget(cell: { x: number; y: number }): { row: number; column: number; block?: number; group?: number } | undefined {
-    const m = this.heatmap;
-    if (!m) return undefined;
+  private heatCellTarget(
+    m: PaintedHeatmap,
+    cell: { x: number; y: number },
+  ): { row: number; column: number; block?: number; group?: number } {
     const { rows, columns } = cellSpan(m, cell.x, cell.y);
     const target = { row: rows[0], column: columns[0] };
     const groups = this.scales?.groups;
@@ -652,20 +671,24 @@ export class TensorDetail {
     return { ...target, block: Math.floor((rows[0] * m.columns + columns[0]) / blockSize) };
   }
 
-  private showHeatCell(cell: { x: number; y: number } | undefined): void {
-    const tip = this.q('heatmap-tip');
-    const canvas = this.q<HTMLCanvasElement>('heatmap');
-    const m = this.heatmap;
-    if (!tip || !canvas) return;
+  private showHeatCell(
+    canvas: HTMLCanvasElement,
+    tip: HTMLElement | null,
+    m: PaintedHeatmap | undefined,
+    what: string,
+    cell: { x: number; y: number } | undefined,
+  ): void {
+    if (!tip) return;
     if (!cell || !m) {
       tip.hidden = true;
       return;
     }
     const { rows, columns } = cellSpan(m, cell.x, cell.y);
-    const target = this.heatCellTarget(cell);
-    const where = target?.block !== undefined ? ` · block ${target.block}` : target?.group !== undefined ? ` · group ${target.group}` : '';
-    tip.textContent = `${span('row', rows)} · ${span('column', columns)} · max |w| ${fmt(m.cells[cell.y * m.width + cell.x], 4)}${where}`;
-    tip.dataset.value = String(m.cells[cell.y * m.width + cell.x]);
+    const target = this.heatCellTarget(m, cell);
+    const where = target.block !== undefined ? ` · block ${target.block}` : target.group !== undefined ? ` · group ${target.group}` : '';
+    const value = m.cells[cell.y * m.width + cell.x];
+    tip.textContent = `${span('row', rows)} · ${span('column', columns)} · ${what} ${fmt(value, 4)}${where}`;
+    tip.dataset.value = String(value);
     tip.hidden = false;
     // beside the cell, inside the box
     const left = canvas.offsetLeft + ((cell.x + 1) / m.width) * canvas.clientWidth + 8;
@@ -675,10 +698,10 @@ export class TensorDetail {
   }
 
   /** Open the block (a logical weight: the group) where a heatmap cell starts, and bring the inspector into view. */
-  private inspectHeatCell(cell: { x: number; y: number }): void {
-    const target = this.heatCellTarget(cell);
+  private inspectHeatCell(m: PaintedHeatmap, cell: { x: number; y: number }): void {
+    const target = this.heatCellTarget(m, cell);
     const row = this.row;
-    if (!target || !row) return;
+    if (!row) return;
     if (target.block !== undefined) this.host.ask('block', { tensor: row.name, index: target.block });
     else if (target.group !== undefined) this.host.ask('group', { tensor: row.name, row: target.row, group: target.group });
     else return;

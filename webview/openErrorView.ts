@@ -49,7 +49,14 @@ export function truncationBanner(t: Truncation): HTMLElement {
   return h(
     'div',
     { class: 'open-error truncated', role: 'alert', 'data-testid': 'truncation' },
-    h('h2', { class: 'open-error-headline' }, icon('warning'), l10n.t(' This file is cut short: the editor shows what could be read')),
+    h(
+      'h2',
+      { class: 'open-error-headline' },
+      icon('warning'),
+      t.file
+        ? l10n.t(' A shard of this model is cut short: the editor shows what could be read')
+        : l10n.t(' This file is cut short: the editor shows what could be read'),
+    ),
     h('p', { 'data-testid': 'truncation-size' }, size),
     h('p', { class: 'open-error-reason', 'data-testid': 'truncation-reason' }, t.reason),
     parts.length

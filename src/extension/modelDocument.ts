@@ -11,7 +11,8 @@ import type { TensorStats } from '../core/analysis/tensorStats.ts';
 import type { JobHandle, ProgressCallback, WorkerPool } from '../node/workerPool.ts';
 import type { ResultOf, WorkerJob, WorkerResult } from '../shared/workerProtocol.ts';
 import type { RemoteOptions } from '../core/io/location.ts';
-import { isRemote, modelLocation } from './modelUri.ts';
+import { isRemote, modelLocation, modelName } from './modelUri.ts';
+import { heldForTest } from './testHold.ts';
 import { quantizedViewOf, type QuantizedModel } from '../core/hfquant/open.ts';
 import type { LogicalWeight } from '../core/hfquant/weights.ts';
 
@@ -33,9 +34,20 @@ async function openModelOrWhatIsThere(location: string, remote: RemoteOptions): 
   }
 }
 
+/** What opening a document found: the model (and its logical weights), or why it did not open. */
+interface Opened {
+  model?: Model;
+  /** A quantized Hugging Face checkpoint's logical weights (the table shows them instead of their components). */
+  quantized?: QuantizedModel;
+  /** Why the file did not open, and whether it could not be read at all (missing, refused, unreachable). */
+  openError?: { message: string; unreadable: boolean };
+}
+
 export class ModelDocument implements vscode.CustomDocument {
   private jobs = new Set<JobHandle>();
-  private readonly tensorsByName: Map<string, TensorInfo>;
+  private tensorsByName = new Map<string, TensorInfo>();
+  private opened: Opened = {};
+  private disposed = false;
   private readonly onDidDisposeEmitter = new vscode.EventEmitter<void>();
   readonly onDidDispose = this.onDidDisposeEmitter.event;
   /** Stats computed so far, by tensor name (the hover shows them). */
@@ -44,47 +56,65 @@ export class ModelDocument implements vscode.CustomDocument {
   reference: string | undefined;
   /** An importance matrix file (llama.cpp imatrix) that weights the what-if error, if one was loaded. */
   imatrix: string | undefined;
+  /** Settles once the header is read (or found unreadable): until then the editor shows its loading state. */
+  readonly ready: Promise<void>;
+  private version: string;
 
   private constructor(
     readonly uri: vscode.Uri,
-    readonly model: Model | undefined,
-    /** A quantized Hugging Face checkpoint's logical weights (the table shows them instead of their components). */
-    readonly quantized: QuantizedModel | undefined,
-    /** Why the file did not open, and whether it could not be read at all (missing, refused, unreachable). */
-    readonly openError: { message: string; unreadable: boolean } | undefined,
-    private readonly version: string,
     private readonly pool: WorkerPool,
+    remote: RemoteOptions,
   ) {
-    this.tensorsByName = new Map(model?.tensors.map((t) => [t.name, t]));
+    this.version = uri.toString();
+    this.ready = this.open(remote);
   }
 
-  /** Opens the model's header: a local file, or a remote one by URL (`remote` holds the Hub token, if any). */
-  static async open(uri: vscode.Uri, pool: WorkerPool, remote: RemoteOptions = {}): Promise<ModelDocument> {
-    let version = uri.toString();
+  /** The model's header, read in the background (a local file, or a remote one by URL: `remote` holds the Hub token). */
+  static open(uri: vscode.Uri, pool: WorkerPool, remote: RemoteOptions = {}): ModelDocument {
+    return new ModelDocument(uri, pool, remote);
+  }
+
+  get model(): Model | undefined {
+    return this.opened.model;
+  }
+
+  get quantized(): QuantizedModel | undefined {
+    return this.opened.quantized;
+  }
+
+  get openError(): { message: string; unreadable: boolean } | undefined {
+    return this.opened.openError;
+  }
+
+  private async open(remote: RemoteOptions): Promise<void> {
+    const opened = await this.read(remote);
+    if (this.disposed) {
+      await opened.model?.close();
+      return;
+    }
+    this.opened = opened;
+    this.tensorsByName = new Map(opened.model?.tensors.map((t) => [t.name, t]));
+  }
+
+  private async read(remote: RemoteOptions): Promise<Opened> {
     try {
-      const location = modelLocation(uri);
-      if (!isRemote(uri)) {
+      const location = modelLocation(this.uri);
+      await heldForTest(modelName(this.uri));
+      if (!isRemote(this.uri)) {
         const s = await stat(location);
-        version = `${location}:${s.size}:${s.mtimeMs}`;
+        this.version = `${location}:${s.size}:${s.mtimeMs}`;
       }
       // a remote file's version is checked by its ETag on every read (core/io/httpByteSource.ts)
       const model = await openModelOrWhatIsThere(location, remote);
       try {
         // config files beside it (over HTTP for a remote model) say whether it is a quantized checkpoint
-        return new ModelDocument(uri, model, await quantizedViewOf(model, location, remote), undefined, version, pool);
+        return { model, quantized: await quantizedViewOf(model, location, remote) };
       } catch (e) {
         await model.close();
         throw e;
       }
     } catch (e) {
-      return new ModelDocument(
-        uri,
-        undefined,
-        undefined,
-        { message: oneLine(e), unreadable: e instanceof QuantLensError && e.code === 'io' },
-        version,
-        pool,
-      );
+      return { openError: { message: oneLine(e), unreadable: e instanceof QuantLensError && e.code === 'io' } };
     }
   }
 
@@ -129,6 +159,7 @@ export class ModelDocument implements vscode.CustomDocument {
   }
 
   dispose(): void {
+    this.disposed = true;
     this.cancelJobs();
     this.pool.broadcast({ kind: 'close', path: modelLocation(this.uri) });
     void this.model?.close();

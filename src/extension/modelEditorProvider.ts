@@ -53,22 +53,23 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
     private readonly hubToken: HubToken,
   ) {}
 
-  async openCustomDocument(uri: vscode.Uri): Promise<ModelDocument> {
-    const open = () => ModelDocument.open(uri, this.pool, this.hubToken.remoteOptions());
-    // the editor shows nothing until the header is read (a second or two for a large one): say so in the status bar
-    if (!isRemote(uri))
-      return vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Window, title: vscode.l10n.t('Quant Lens: reading {0}', modelName(uri)) },
-        open,
-      );
-    // a remote header can take a few seconds: say what is happening meanwhile
-    return vscode.window.withProgress(
-      {
-        location: vscode.ProgressLocation.Notification,
-        title: vscode.l10n.t('Quant Lens: reading the header of {0} from {1}', modelName(uri), uri.authority),
-      },
-      open,
+  /**
+   * The document at once, its header read in the background: the editor opens on its loading state (webviewHtml.ts)
+   * and fills when the header is read (a second or two for a large one), which the status bar says too.
+   */
+  openCustomDocument(uri: vscode.Uri): ModelDocument {
+    const doc = ModelDocument.open(uri, this.pool, this.hubToken.remoteOptions());
+    void vscode.window.withProgress(
+      isRemote(uri)
+        ? // a remote header can take a few seconds: say what is happening meanwhile
+          {
+            location: vscode.ProgressLocation.Notification,
+            title: vscode.l10n.t('Quant Lens: reading the header of {0} from {1}', modelName(uri), uri.authority),
+          }
+        : { location: vscode.ProgressLocation.Window, title: vscode.l10n.t('Quant Lens: reading {0}', modelName(uri)) },
+      () => doc.ready,
     );
+    return doc;
   }
 
   /** The editor of a document whose panel is active, for commands run from the title bar or palette. */
@@ -214,6 +215,8 @@ export class ModelEditorProvider implements vscode.CustomReadonlyEditorProvider<
       switch (m.type) {
         case 'ready': {
           const reply = replyTo(m);
+          // the page shows its loading state until the header is read
+          await doc.ready;
           if (!doc.model) return reply({ type: 'openError', ...(doc.openError ?? { message: 'cannot open this file', unreadable: true }) });
           reply({
             type: 'model',

@@ -1,6 +1,7 @@
 // Issue 14 in a real VS Code, what the editor looks like and links to: a quantized checkpoint's size by scheme, type
 // chips whole and the header scrolling with wide columns; the |w| heatmap's hover, colour bar and click-through to
-// the block; charts saved as PNG; Cancel only while a job runs; the Errors tab sorted by SNR and cosine from the
+// the block; the |error| heatmap's hover after Compare; charts saved as PNG, the overlay and error histogram too; the
+// map legend's colour bar drawn at its height; Cancel only while a job runs; the Errors tab sorted by SNR and cosine from the
 // keyboard with the model's aggregate; links from a tensor to its Errors row and map cell; the reference's type mix
 // beside the model's; and in Dark, Light and High Contrast the map's labels readable, the error scale's steps told
 // apart by lightness alone and the charts in the theme's own colours, read again when the theme changes.
@@ -330,6 +331,56 @@ test('Errors: sorted by SNR and cosine from the keyboard, with the model-level a
   await wv.locator('canvas[data-testid="overlay"][data-colours]').waitFor({ timeout: 60_000 });
 });
 
+test('Compare: the |error| heatmap gives a cell’s rows, columns and value on hover and from the keyboard; the overlay and error histogram save as PNG', async () => {
+  const wv = webview(s.page);
+  await wv.locator('[data-testid="detail-name"]', { hasText: 'blk.0.attn_q.weight' }).waitFor();
+  // attn_q: rows of 256 (ne[0]) × 256 rows in 128 × 128 cells, so cell (10, 20) covers rows 40–41, columns 20–21
+  const heat = wv.locator('canvas[data-testid="error-heatmap"][width="128"][height="128"]');
+  await heat.waitFor({ timeout: 60_000 });
+  const valuesOf = (file: string, at: number, count: number) => {
+    const raw = readFileSync(join(CORPUS, 'gguf', file));
+    return new Float32Array(raw.buffer.slice(raw.byteOffset + at, raw.byteOffset + at + 4 * count));
+  };
+  const t = Q4K.tensors.find((x: { name: string }) => x.name === 'blk.0.attn_q.weight');
+  const source = corpusJson('gguf', 'llama-tiny-F32.expected.json').tensors.find((x: { name: string }) => x.name === t.name);
+  const mine = valuesOf(t.dequant.file, t.dequant.offset_bytes, t.dequant.count);
+  const reference = valuesOf(source.dequant.file, source.dequant.offset_bytes, source.dequant.count);
+  const maxError = (r0: number, r1: number, c0: number, c1: number) => {
+    let m = 0;
+    for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) m = Math.max(m, Math.abs(mine[r * 256 + c] - reference[r * 256 + c]));
+    return m;
+  };
+  const blockSize = corpusJson('ggml-types.json').find((x: { name: string }) => x.name === 'q4_K').blck_size;
+  await heat.scrollIntoViewIfNeeded();
+  const b = (await heat.boundingBox())!;
+  await s.page.mouse.move(b.x + 1 + ((10 + 0.5) / 128) * (b.width - 2), b.y + 1 + ((20 + 0.5) / 128) * (b.height - 2));
+  const tip = wv.locator('[data-testid="error-heatmap-tip"]');
+  await tip.waitFor();
+  const hovered = maxError(40, 42, 20, 22);
+  assert.ok(hovered > 0);
+  assert.equal(
+    await tip.innerText(),
+    `rows 40–41 · columns 20–21 · max |error| ${shown(hovered, 4)} · block ${Math.floor((40 * 256 + 20) / blockSize)}`,
+  );
+  assert.equal(Number(await tip.getAttribute('data-value')), hovered);
+  await shot(s.page, 'ux-visual-error-heatmap-hover');
+  // from the keyboard: the first cell on focus, the next one across with the right arrow
+  await s.page.mouse.move(b.x - 40, b.y - 40);
+  await tip.waitFor({ state: 'hidden' });
+  await heat.focus();
+  await tip.waitFor();
+  assert.equal(await tip.innerText(), `rows 0–1 · columns 0–1 · max |error| ${shown(maxError(0, 2, 0, 2), 4)} · block 0`);
+  await s.page.keyboard.press('ArrowRight');
+  await wv.locator('[data-testid="error-heatmap-tip"]', { hasText: /^rows 0–1 · columns 2–3 · / }).waitFor();
+  assert.equal(Number(await tip.getAttribute('data-value')), maxError(0, 2, 2, 4));
+  // the overlay and the error histogram have their PNG buttons, as every other chart
+  await wv.locator('canvas[data-testid="error-histogram"][data-colours]').waitFor();
+  for (const chart of ['overlay', 'error-histogram']) {
+    const { width, height, canvas } = await savePng(chart, 'blk.0.attn_q.weight');
+    assert.deepEqual({ width, height }, canvas, `${chart}: the PNG is the chart's size`);
+  }
+});
+
 for (const [theme, tag] of [
   ['Default Dark Modern', 'dark'],
   ['Default Light Modern', 'light'],
@@ -392,6 +443,11 @@ for (const [theme, tag] of [
       (await legend.getAttribute('aria-label'))!,
       /^colour by relative RMSE, log scale: 1e-4 or less darkest, 1 or more lightest/,
     );
+    // its colour bar is drawn at its own height (a flex basis of 0 had collapsed it to its border), as a gradient
+    const bar = legend.locator('.colour-bar');
+    const barBox = (await bar.boundingBox())!;
+    assert.ok(barBox.height >= 10 && barBox.width >= 160, `${theme}: colour bar ${barBox.width} × ${barBox.height} px`);
+    assert.match(await bar.evaluate((e) => getComputedStyle(e).backgroundImage), /^linear-gradient\(/);
     const steps = await legend.locator('.swatch').evaluateAll((sw) => sw.map((e) => getComputedStyle(e).backgroundColor));
     assert.ok(steps.length >= 5, `${steps.length} steps`);
     const lum = steps.map(luminance);

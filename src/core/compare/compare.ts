@@ -186,8 +186,11 @@ export interface TensorComparisonDetail {
   referenceValues: Histogram;
   /** Histogram of (model − reference). */
   error: Histogram;
-  /** max |model − reference| per cell of a rows × columns grid. */
-  heatmap: { width: number; height: number; cells: number[]; max: number };
+  /**
+   * max |model − reference| per cell of a height × width grid over the tensor's `rows` rows of `columns` values:
+   * cell (x, y) covers rows [⌈y·rows/height⌉, ⌈(y+1)·rows/height⌉), columns likewise (as the |w| heatmap's).
+   */
+  heatmap: { width: number; height: number; cells: number[]; max: number; rows: number; columns: number };
 }
 
 /** Everything the editor shows for one compared tensor: overlaid histograms, error histogram, error heatmap. */
@@ -222,6 +225,8 @@ export function compareTensorDetail(
   refAcc.setRange(lo, hi);
   let width = 0,
     height = 0,
+    rows = 0,
+    columns = 0,
     cells = new Float64Array(0);
   forEachPairedChunk(
     model,
@@ -229,12 +234,12 @@ export function compareTensorDetail(
     pair,
     (mine, ref, firstRow, nRows, rowLength) => {
       if (!cells.length) {
-        const rows = pair.tensor.nElements / rowLength;
+        rows = pair.tensor.nElements / rowLength;
+        columns = rowLength;
         width = Math.max(1, Math.min(options.width ?? 128, rowLength));
         height = Math.max(1, Math.min(options.height ?? 128, rows));
         cells = new Float64Array(width * height);
       }
-      const rows = pair.tensor.nElements / rowLength;
       mineAcc.addSecondPass(mine);
       refAcc.addSecondPass(ref);
       const d = diff(mine, ref);
@@ -258,7 +263,7 @@ export function compareTensorDetail(
     values: mineAcc.result().histogram ?? empty,
     referenceValues: refAcc.result().histogram ?? empty,
     error: errAcc.result().histogram ?? empty,
-    heatmap: { width, height, cells: Array.from(cells), max },
+    heatmap: { width, height, cells: Array.from(cells), max, rows, columns },
   };
 }
 

@@ -460,5 +460,9 @@ for (const [theme, tag] of [
     await wv.locator('[data-testid="detail-name"]', { hasText: 'blk.0.attn_q.weight' }).waitFor();
     await wv.locator('canvas[data-testid="error-heatmap"]').scrollIntoViewIfNeeded();
     await shot(s.page, `ux-visual-detail-${tag}`);
+    // the comparison's charts with their Save as PNG buttons, in this theme
+    await wv.locator('vscode-button[data-testid="save-overlay"]').evaluate((e) => e.scrollIntoView({ block: 'start' }));
+    assert.ok(await wv.locator('vscode-button[data-testid="save-error-histogram"]').isVisible());
+    await shot(s.page, `ux-visual-against-${tag}`);
   });
 }

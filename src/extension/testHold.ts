@@ -16,11 +16,13 @@ export function heldForTest(modelName: string): Promise<void> {
   return new Promise<void>((resolve) => {
     // watch first, then look: a deletion between the two is seen by one or the other
     const watcher = watch(dir, () => release());
-    const release = () => {
-      if (existsSync(hold)) return;
+    const release = (always = false) => {
+      if (existsSync(hold) && !always) return;
       watcher.close();
       resolve();
     };
+    // the folder gone (the suite cleaning up): nothing holds the model any more
+    watcher.on('error', () => release(true));
     release();
   });
 }

@@ -25,6 +25,8 @@ import { buildGgufHeader } from '../../src/core/formats/ggufWriter.ts';
 import { WorkerPool } from '../../src/node/workerPool.ts';
 import { SPLIT_MIN_ELEMENTS, splitTensorStats } from '../../src/worker/splitStats.ts';
 import { bundledCli, bundledWorker } from '../helpers/bundles.ts';
+import { runJob } from '../../src/worker/jobs.ts';
+import { availableParallelism } from 'node:os';
 import { corpusPath, readJson } from '../helpers/corpus.ts';
 
 function sharedStats(model: Model, tensor: TensorInfo, parts: number, bins: number, chunkElements?: number): TensorStats {
@@ -175,3 +177,28 @@ test('stats --tensor of a huge tensor on two threads (its rows split): the JSON 
   assert.ok(one.tensors[0].stats.count >= SPLIT_MIN_ELEMENTS);
   assert.deepEqual(run('2'), one);
 });
+
+test(
+  "the editor's stats job on a huge tensor shares its rows with helper threads: one thread's stats, cancellable",
+  { skip: availableParallelism() < 2 },
+  async () => {
+    const path = tiledQ4K(SPLIT_MIN_ELEMENTS / 131072);
+    const job = { kind: 'stats' as const, path, tensor: 'w', bins: 64 };
+    const sizes: (number | undefined)[] = [];
+    const helpers = (size?: number) => {
+      sizes.push(size);
+      return new WorkerPool(bundledWorker(), size ?? 1, { role: 'helper' }, 2);
+    };
+    const progress: number[][] = [];
+    const split = await runJob(job, { onProgress: (done, total) => progress.push([done, total]), isCancelled: () => false, helpers });
+    assert.deepEqual(sizes, [availableParallelism() - 1], 'one pool of helpers beside this thread');
+    const alone = await runJob(job, { onProgress: () => {}, isCancelled: () => false });
+    assert.deepEqual(split, alone);
+    const [done, total] = progress.at(-1)!;
+    assert.equal(done, total);
+    await assert.rejects(
+      runJob(job, { onProgress: () => {}, isCancelled: () => true, helpers }),
+      (e: unknown) => e instanceof Error && /cancelled/.test(e.message),
+    );
+  },
+);

@@ -1,6 +1,6 @@
 /**
  * npm run bench [-- --json] [-- --types Q4_K,Q8_0] [-- --mweights 32] [-- --quantizers Q4_K,Q6_K] [-- --no-whole] [-- --no-hfquant]
- *   [-- --no-requantize] [-- --requant-layers 2] [-- --no-eval]
+ *   [-- --no-requantize] [-- --requant-layers 1] [-- --no-eval]
  *
  * Every figure is measured in this run, side by side with a real peer: ggml as shipped in llama.cpp's release builds
  * (libggml-base.so of the optional dependency @node-llama-cpp/linux-x64), through the C shim bench/ggml-peer/peer.c
@@ -56,7 +56,7 @@ const typeArg = args.find((a, i) => args[i - 1] === '--types');
 const mweights = Number(args.find((a, i) => args[i - 1] === '--mweights') ?? 32);
 const quantizerTypes = args.find((a, i) => args[i - 1] === '--quantizers');
 /** Layers of the Llama-2-7B-shaped requantize row (of 32). */
-const requantLayers = Number(args.find((a, i) => args[i - 1] === '--requant-layers') ?? 2);
+const requantLayers = Number(args.find((a, i) => args[i - 1] === '--requant-layers') ?? 1);
 const types = (
   typeArg ??
   'F32,F16,BF16,Q4_0,Q4_1,Q5_0,Q5_1,Q8_0,Q2_K,Q3_K,Q4_K,Q5_K,Q6_K,IQ2_XXS,IQ2_XS,IQ2_S,IQ3_XXS,IQ3_S,IQ1_S,IQ1_M,IQ4_NL,IQ4_XS,TQ1_0,TQ2_0,MXFP4,NVFP4,Q1_0,Q2_0'
@@ -258,14 +258,14 @@ function wholeProcessBench(dir: string, typeName: string, peer: Peer | undefined
       const rssText = `peak RSS ${peakRssMB.toFixed(0)} MB`;
       if (!peer) {
         log(
-          `${file}: Quant Lens ${rateRange(weights, one, 1e6)} G w/s on one thread, ${rateRange(weights, all, 1e6)} G w/s on ${cores} cores; ${readText}, scan/read ${(read / Math.min(...all)).toFixed(3)}; ${rssText}`,
+          `${file}: Quant Lens ${rateRange(weights, one)} M w/s on one thread, ${rateRange(weights, all)} M w/s on ${cores} cores; ${readText}, scan/read ${(read / Math.min(...all)).toFixed(3)}; ${rssText}`,
         );
         return { type: typeName, shape, weights, bytes, oneThreadMs: one, allCoresMs: all, readMs: read, peakRssMB };
       }
       const vOne = versus({ ours: one, peer: peerMs });
       const vAll = versus({ ours: all, peer: peerMs });
       log(
-        `${file}: ggml C one core ${rateRange(weights, peerMs, 1e6)} G w/s; Quant Lens one thread ${rateRange(weights, one, 1e6)} G w/s (${ratioText(vOne)}), ${cores} cores ${rateRange(weights, all, 1e6)} G w/s (${ratioText(vAll)}); ${readText}; ${rssText}`,
+        `${file}: ggml C one core ${rateRange(weights, peerMs)} M w/s; Quant Lens one thread ${rateRange(weights, one)} M w/s (${ratioText(vOne)}), ${cores} cores ${rateRange(weights, all)} M w/s (${ratioText(vAll)}); ${readText}; ${rssText}`,
       );
       return {
         type: typeName,
@@ -363,8 +363,9 @@ function moreBitsLayers(layers: number): number[] {
 /**
  * `quantlens requantize` of a Llama-2-7B-shaped F16 model to Q4_K_M (llama.cpp's recipe as --tensor-type rules:
  * Q4_K, output.weight and the use_more_bits layers' attn_v and ffn_down at Q6_K) on all cores, as a whole process:
- * time and peak RSS. `--requant-layers N` takes N of the 32 layers (the same shapes), as the full model is 13 GB of
- * F16 to write and hours of quantization on a 2-core machine.
+ * time and peak RSS. `--requant-layers N` takes N of the 32 layers (the same shapes, the embedding and output
+ * whole; 1 by default): the full model is 13.5 GB of F16 to write and, at the 4-5 M weights/s measured on the loaded
+ * 2-core machine, about 25 minutes of quantization; the row prints the full model's time at the measured rate.
  */
 function requantizeBench(dir: string, layers: number) {
   const input = join(dir, 'llama-7b-shaped-F16.gguf');
@@ -388,8 +389,10 @@ function requantizeBench(dir: string, layers: number) {
       String(cores),
     ]);
     const outBytes = statSync(output).size;
+    const { hidden, ffn, vocab } = LLAMA_7B;
+    const fullWeights = 2 * hidden * vocab + LLAMA_7B.layers * (4 * hidden * hidden + 3 * hidden * ffn + 2 * hidden);
     log(
-      `Llama-2-7B-shaped, ${layers} of ${LLAMA_7B.layers} layers, ${(weights / 1e6).toFixed(0)} M weights, F16 ${(bytes / 1e9).toFixed(2)} GB -> Q4_K_M ${(outBytes / 1e9).toFixed(2)} GB on ${cores} cores: ${(r.ms / 1000).toFixed(1)} s (${fmt(weights / r.ms / 1e3)} M w/s), peak RSS ${r.peakRssMB.toFixed(0)} MB`,
+      `Llama-2-7B-shaped, ${layers} of ${LLAMA_7B.layers} layers, ${(weights / 1e6).toFixed(0)} M weights, F16 ${(bytes / 1e9).toFixed(2)} GB -> Q4_K_M ${(outBytes / 1e9).toFixed(2)} GB on ${cores} cores: ${(r.ms / 1000).toFixed(1)} s (${fmt(weights / r.ms / 1e3)} M w/s), peak RSS ${r.peakRssMB.toFixed(0)} MB; all 32 layers (${(fullWeights / 1e9).toFixed(2)} G weights) at this rate: ${((r.ms * fullWeights) / weights / 60000).toFixed(0)} min`,
     );
     return { layers, weights, inputBytes: bytes, outputBytes: outBytes, cores, ms: r.ms, peakRssMB: r.peakRssMB };
   } finally {

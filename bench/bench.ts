@@ -364,8 +364,8 @@ function moreBitsLayers(layers: number): number[] {
  * `quantlens requantize` of a Llama-2-7B-shaped F16 model to Q4_K_M (llama.cpp's recipe as --tensor-type rules:
  * Q4_K, output.weight and the use_more_bits layers' attn_v and ffn_down at Q6_K) on all cores, as a whole process:
  * time and peak RSS. `--requant-layers N` takes N of the 32 layers (the same shapes, the embedding and output
- * whole; 1 by default): the full model is 13.5 GB of F16 to write and, at the 4-5 M weights/s measured on the loaded
- * 2-core machine, about 25 minutes of quantization; the row prints the full model's time at the measured rate.
+ * whole; 1 by default): the full model is 13.5 GB of F16 to write and, at the 2-5 M weights/s measured on the loaded
+ * 2-core machine, 25-60 minutes of quantization; the row prints the full model's time at the measured rate.
  */
 function requantizeBench(dir: string, layers: number) {
   const input = join(dir, 'llama-7b-shaped-F16.gguf');

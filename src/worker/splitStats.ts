@@ -1,11 +1,19 @@
 /**
  * One huge tensor's exact stats split across threads: its rows in shares, pass 1 of every share on the pool's
  * workers and on this thread, the totals merged in row order, then pass 2 of every share over the merged range
- * (src/core/analysis/tensorStats.ts: the result is identical to one thread's). Used by the worker's stats job
- * (the editor) and by `quantlens stats`.
+ * (src/core/analysis/tensorStats.ts: the result is identical to one thread's), or for F16 and BF16 the histogram
+ * from the shares' summed bit-pattern counts. Used by the worker's stats job (the editor) and by `quantlens stats`.
  */
 import type { Model, TensorInfo } from '../core/model.ts';
-import { mergedFirstPass, rowsFirstPass, rowsHistogram, splitRows, statsOfShares, type TensorStats } from '../core/analysis/tensorStats.ts';
+import {
+  histogramOfTallies,
+  mergedFirstPass,
+  rowsFirstPass,
+  rowsHistogram,
+  splitRows,
+  statsOfShares,
+  type TensorStats,
+} from '../core/analysis/tensorStats.ts';
 import { QuantLensError } from '../core/errors.ts';
 import type { JobHandle, WorkerPool } from '../node/workerPool.ts';
 import type { WorkerResult } from '../shared/workerProtocol.ts';
@@ -14,7 +22,7 @@ import type { WorkerResult } from '../shared/workerProtocol.ts';
 export const SPLIT_MIN_ELEMENTS = 1 << 25;
 
 /** Shares per thread: more than one, so a thread that started late (a worker loading) takes fewer. */
-const SHARES_PER_THREAD = 4;
+const SHARES_PER_THREAD = 8;
 
 /** A share holds at least this many weights (each costs a job's round trip). */
 const MIN_SHARE_ELEMENTS = 1 << 21;
@@ -67,6 +75,12 @@ export async function splitTensorStats(
   );
   const totals = firsts.map((r) => r.totals);
   const range = mergedFirstPass(bins, totals).histogramRange();
+  const tallies = totals.flatMap((t) => (t.tallies ? [t.tallies] : []));
+  if (tallies.length === shares.length) {
+    // F16, BF16: every share counted its bit patterns; the histogram follows from their sum, with no read
+    ctx.onProgress?.(1, 1);
+    return statsOfShares(bins, totals, [histogramOfTallies(tensor, range, bins, tallies)]);
+  }
   const histograms = await settle(
     pool.spread(
       shares.map((rows) => ({ kind: 'statsHistogram' as const, path, tensor: tensor.name, rows, bins, range })),

@@ -159,6 +159,31 @@ test('a tensor split across worker threads and this one: the stats of one thread
   }
 });
 
+test("F16 and BF16 tensors split across worker threads: the shares hand their bit-pattern counts over, one thread's stats", async () => {
+  const pool = new WorkerPool(bundledWorker(), 2, undefined, 2);
+  try {
+    for (const file of ['llama-tiny-F16', 'llama-tiny-BF16', 'edge-cases']) {
+      const path = corpusPath('gguf', `${file}.gguf`);
+      const model = await openModel(path);
+      try {
+        for (const t of model.tensors.filter((x) => x.type.name === 'F16' || x.type.name === 'BF16')) {
+          const rows = splitRows(t, 3);
+          assert.ok(rowsFirstPass(model, t, rows[0]).tallies, `${t.name}: its share counted bit patterns`);
+          assert.deepEqual(
+            await splitTensorStats(pool, path, model, t, 64),
+            computeTensorStats(model, t, { bins: 64 }),
+            `${file} ${t.name}`,
+          );
+        }
+      } finally {
+        await model.close();
+      }
+    }
+  } finally {
+    await pool.dispose();
+  }
+});
+
 test('stats --tensor of a huge tensor on two threads (its rows split): the JSON of one thread', () => {
   // twice the split threshold (131072 weights a tile): 38 MB, enough for the CLI to start a worker
   const path = tiledQ4K((2 * SPLIT_MIN_ELEMENTS) / 131072);

@@ -68,6 +68,8 @@ export interface FirstPassTotals {
   min: number;
   max: number;
   moments: ExactMomentsState;
+  /** What a counting scanner counted (F16, BF16: every bit pattern), whose pass 2 then needs no read (histogramOfTallies). */
+  tallies?: Float64Array;
 }
 
 /** What pass 2 over a share needs from the whole tensor's pass 1: the histogram's range and whether every value is finite. */
@@ -444,6 +446,11 @@ class BlockRangeScan {
     this.kept = kept;
   }
 
+  /** What the counting scanner counted in pass 1, when its pass 2 needs nothing else. */
+  tallies(): Float64Array | undefined {
+    return this.counted && this.scanner?.secondPassFromMemory ? this.scanner.tallies?.() : undefined;
+  }
+
   /** Pass 2: acc's range (min, max) is the whole tensor's. */
   second(acc: StatsAccumulator): void {
     if (this.nBlocks === 0) return;
@@ -546,8 +553,10 @@ function rangeScan(model: Model, tensor: TensorInfo, rows: RowRange, options: Sc
 /** Pass 1 over a share of a tensor's rows. */
 export function rowsFirstPass(model: Model, tensor: TensorInfo, rows: RowRange, options: ScanOptions = {}): FirstPassTotals {
   const acc = new StatsAccumulator(options.bins ?? DEFAULT_BINS);
-  rangeScan(model, tensor, rows, options, 1).first(acc);
-  return acc.firstPassTotals();
+  const scan = rangeScan(model, tensor, rows, options, 1);
+  scan.first(acc);
+  const tallies = scan.tallies();
+  return { ...acc.firstPassTotals(), ...(tallies ? { tallies } : {}) };
 }
 
 /** The merged pass 1 of every share, in row order. */
@@ -568,6 +577,17 @@ export function rowsHistogram(
   const acc = new StatsAccumulator(options.bins ?? DEFAULT_BINS);
   acc.useHistogramRange(range);
   rangeScan(model, tensor, rows, options, 1).second(acc);
+  return acc.histogramCounts();
+}
+
+/** Pass 2 of a tensor whose every share handed its counting scanner's tallies over: no read. */
+export function histogramOfTallies(tensor: TensorInfo, range: HistogramRange, bins: number, tallies: Float64Array[]): number[] {
+  const scanner = countingScanner(tensor.type.ggmlId, tensorCodec(tensor));
+  if (!scanner?.addTallies || !scanner.secondFromMemory) throw new Error(`${tensor.name} has no counting scanner`);
+  for (const t of tallies) scanner.addTallies(t);
+  const acc = new StatsAccumulator(bins);
+  acc.useHistogramRange(range);
+  scanner.secondFromMemory(acc);
   return acc.histogramCounts();
 }
 

@@ -2,7 +2,7 @@
  * The message protocol between the extension host (or the CLI) and its worker threads: the jobs, and for each
  * job kind the one result it is answered with (`JobResults`), so `WorkerPool.run(job)` knows its result type.
  */
-import type { FirstPassTotals, HistogramRange, RowRange, TensorStats } from '../core/analysis/tensorStats.ts';
+import type { HistogramRange, RowRange, SharePass, TensorStats } from '../core/analysis/tensorStats.ts';
 import type { ScaleDistribution } from '../core/analysis/blocks.ts';
 import type { InspectedBlock } from '../core/analysis/inspectedBlock.ts';
 import type { Heatmap } from '../core/analysis/heatmap.ts';
@@ -55,7 +55,7 @@ type TextResult = { kind: 'text'; text: string };
 /** What each kind of job is answered with. */
 export interface JobResults {
   stats: { kind: 'stats'; stats: TensorStats };
-  statsFirstPass: { kind: 'statsFirstPass'; totals: FirstPassTotals };
+  statsFirstPass: { kind: 'statsFirstPass'; share: SharePass };
   statsHistogram: { kind: 'statsHistogram'; counts: number[] };
   scales: { kind: 'scales'; scales: ScaleDistribution | null };
   block: { kind: 'block'; view: InspectedBlock };

@@ -317,7 +317,7 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
   },
   statsFirstPass: async (job, ctx) => {
     const model = await modelAt(job.path);
-    return { kind: 'statsFirstPass', totals: rowsFirstPass(model, tensorOf(model, job.tensor), job.rows, ctx) };
+    return { kind: 'statsFirstPass', share: rowsFirstPass(model, tensorOf(model, job.tensor), job.rows, ctx) };
   },
   statsHistogram: async (job, ctx) => {
     const model = await modelAt(job.path);

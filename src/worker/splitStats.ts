@@ -6,12 +6,12 @@
  */
 import type { Model, TensorInfo } from '../core/model.ts';
 import {
-  histogramOfTallies,
   mergedFirstPass,
   rowsFirstPass,
   rowsHistogram,
   splitRows,
   statsOfShares,
+  statsOfTallies,
   type TensorStats,
 } from '../core/analysis/tensorStats.ts';
 import { QuantLensError } from '../core/errors.ts';
@@ -68,19 +68,19 @@ export async function splitTensorStats(
   const firsts = await settle(
     pool.spread(
       shares.map((rows) => ({ kind: 'statsFirstPass' as const, path, tensor: tensor.name, rows })),
-      (i) => (cancelled(), { kind: 'statsFirstPass' as const, totals: rowsFirstPass(model, tensor, shares[i], scanOptions) }),
+      (i) => (cancelled(), { kind: 'statsFirstPass' as const, share: rowsFirstPass(model, tensor, shares[i], scanOptions) }),
     ),
     ctx,
     shareDone,
   );
-  const totals = firsts.map((r) => r.totals);
-  const range = mergedFirstPass(bins, totals).histogramRange();
-  const tallies = totals.flatMap((t) => (t.tallies ? [t.tallies] : []));
-  if (tallies.length === shares.length) {
-    // F16, BF16: every share counted its bit patterns; the histogram follows from their sum, with no read
+  const tallies = firsts.flatMap((r) => ('tallies' in r.share ? [r.share.tallies] : []));
+  if (tallies.length === firsts.length) {
+    // F16, BF16: every share counted its bit patterns; the stats follow from their sum, with no second read
     ctx.onProgress?.(1, 1);
-    return statsOfShares(bins, totals, [histogramOfTallies(tensor, range, bins, tallies)]);
+    return statsOfTallies(tensor, bins, tallies);
   }
+  const totals = firsts.flatMap((r) => ('totals' in r.share ? [r.share.totals] : []));
+  const range = mergedFirstPass(bins, totals).histogramRange();
   const histograms = await settle(
     pool.spread(
       shares.map((rows) => ({ kind: 'statsHistogram' as const, path, tensor: tensor.name, rows, bins, range })),

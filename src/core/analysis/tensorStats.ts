@@ -68,9 +68,13 @@ export interface FirstPassTotals {
   min: number;
   max: number;
   moments: ExactMomentsState;
-  /** What a counting scanner counted (F16, BF16: every bit pattern), whose pass 2 then needs no read (histogramOfTallies). */
-  tallies?: Float64Array;
 }
+
+/**
+ * A share's pass 1: its totals, or for a type whose counting scanner keeps everything in one table (F16, BF16:
+ * every bit pattern's count) that table, the shares' tables summed giving the whole tensor's stats (statsOfTallies).
+ */
+export type SharePass = { totals: FirstPassTotals } | { tallies: Float64Array };
 
 /** What pass 2 over a share needs from the whole tensor's pass 1: the histogram's range and whether every value is finite. */
 export interface HistogramRange {
@@ -414,7 +418,8 @@ class BlockRangeScan {
     return Math.max(1, Math.floor((this.options.chunkElements ?? DEFAULT_CHUNK_ELEMENTS) / this.tensor.type.blockSize));
   }
 
-  first(acc: StatsAccumulator): void {
+  /** Pass 1; with `talliesOnly`, a scanner that keeps one table only counts (tallies() then has everything). */
+  first(acc: StatsAccumulator, talliesOnly = false): void {
     if (this.nBlocks === 0) return;
     const perBlock = this.tensor.type.blockSize;
     const progress = this.progress;
@@ -424,8 +429,8 @@ class BlockRangeScan {
         scanner.first(chunk, n, acc);
         progress.add(n * perBlock);
       });
-      scanner.finishFirst?.(acc);
       this.counted = true;
+      if (!(talliesOnly && this.tallies())) scanner.finishFirst?.(acc);
       return;
     }
     if (this.fused) {
@@ -551,12 +556,12 @@ function rangeScan(model: Model, tensor: TensorInfo, rows: RowRange, options: Sc
 }
 
 /** Pass 1 over a share of a tensor's rows. */
-export function rowsFirstPass(model: Model, tensor: TensorInfo, rows: RowRange, options: ScanOptions = {}): FirstPassTotals {
+export function rowsFirstPass(model: Model, tensor: TensorInfo, rows: RowRange, options: ScanOptions = {}): SharePass {
   const acc = new StatsAccumulator(options.bins ?? DEFAULT_BINS);
   const scan = rangeScan(model, tensor, rows, options, 1);
-  scan.first(acc);
+  scan.first(acc, true);
   const tallies = scan.tallies();
-  return { ...acc.firstPassTotals(), ...(tallies ? { tallies } : {}) };
+  return tallies ? { tallies } : { totals: acc.firstPassTotals() };
 }
 
 /** The merged pass 1 of every share, in row order. */
@@ -580,15 +585,15 @@ export function rowsHistogram(
   return acc.histogramCounts();
 }
 
-/** Pass 2 of a tensor whose every share handed its counting scanner's tallies over: no read. */
-export function histogramOfTallies(tensor: TensorInfo, range: HistogramRange, bins: number, tallies: Float64Array[]): number[] {
+/** The stats of a tensor whose shares handed their counting scanner's tables over: both passes from their sum, no read. */
+export function statsOfTallies(tensor: TensorInfo, bins: number, tallies: Float64Array[]): TensorStats {
   const scanner = countingScanner(tensor.type.ggmlId, tensorCodec(tensor));
   if (!scanner?.addTallies || !scanner.secondFromMemory) throw new Error(`${tensor.name} has no counting scanner`);
   for (const t of tallies) scanner.addTallies(t);
   const acc = new StatsAccumulator(bins);
-  acc.useHistogramRange(range);
+  scanner.finishFirst?.(acc);
   scanner.secondFromMemory(acc);
-  return acc.histogramCounts();
+  return acc.result();
 }
 
 /** The stats of a tensor scanned in shares: their pass-1 totals and histogram counts, in row order. */

@@ -1,5 +1,6 @@
 /**
- * npm run bench [-- --json] [-- --types Q4_K,Q8_0] [-- --mweights 32] [-- --quantizers Q4_K,Q6_K] [-- --no-whole] [-- --no-hfquant] [-- --no-eval]
+ * npm run bench [-- --json] [-- --types Q4_K,Q8_0] [-- --mweights 32] [-- --quantizers Q4_K,Q6_K] [-- --no-whole] [-- --no-hfquant]
+ *   [-- --no-requantize] [-- --requant-layers 1] [-- --no-eval]
  *
  * Every figure is measured in this run, side by side with a real peer: ggml as shipped in llama.cpp's release builds
  * (libggml-base.so of the optional dependency @node-llama-cpp/linux-x64), through the C shim bench/ggml-peer/peer.c
@@ -17,14 +18,17 @@
  *    format of bench/hfquantCheckpoints.ts (GPTQ, AWQ, compressed-tensors, MLX, bitsandbytes, HQQ, FP8), per byte
  *    against the Q4_K scan, alternating.
  * 3. Whole process: `quantlens stats` of a 268M-weight multi-tensor file of each of Q4_K, Q6_K, Q8_0, IQ4_XS and F16,
- *    one thread and all cores, against the peer's scan of the same file on one core, as a whole process.
+ *    one thread and all cores, against the peer's scan of the same file on one core, as a whole process; then of a
+ *    file of one 268M-weight tensor (its rows split across the cores); each row with Quant Lens's peak RSS.
+ * 3b. Requantize: a Llama-2-7B-shaped F16 model (--requant-layers of its 32 layers) to Q4_K_M on all cores, as a
+ *    whole process: time and peak RSS.
  * 4. Quantizers: each type Quant Lens can write, one thread, against ggml_quantize_chunk, bytes compared
  *    (bench/quantizerBench.ts).
  * 5. Output evaluation: tokens/s through llama.cpp and the share spent reading distributions into JS
  *    (bench/evalBench.ts).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, readFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync, openSync, writeSync, closeSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gguf as hfGguf } from '@huggingface/gguf';
@@ -51,6 +55,8 @@ const json = args.includes('--json');
 const typeArg = args.find((a, i) => args[i - 1] === '--types');
 const mweights = Number(args.find((a, i) => args[i - 1] === '--mweights') ?? 32);
 const quantizerTypes = args.find((a, i) => args[i - 1] === '--quantizers');
+/** Layers of the Llama-2-7B-shaped requantize row (of 32). */
+const requantLayers = Number(args.find((a, i) => args[i - 1] === '--requant-layers') ?? 1);
 const types = (
   typeArg ??
   'F32,F16,BF16,Q4_0,Q4_1,Q5_0,Q5_1,Q8_0,Q2_K,Q3_K,Q4_K,Q5_K,Q6_K,IQ2_XXS,IQ2_XS,IQ2_S,IQ3_XXS,IQ3_S,IQ1_S,IQ1_M,IQ4_NL,IQ4_XS,TQ1_0,TQ2_0,MXFP4,NVFP4,Q1_0,Q2_0'
@@ -199,56 +205,199 @@ async function scanBench(dir: string, typeName: string, peer: Peer | undefined) 
   }
 }
 
+/** A preload that writes the process's peak resident set (getrusage maxRSS, every thread) in kB at exit. */
+const PEAK_RSS_HOOK = `if (require('node:worker_threads').isMainThread) process.on('exit', () => require('node:fs').writeFileSync(process.env.QUANTLENS_BENCH_RSS_FILE, String(process.resourceUsage().maxRSS)));`;
+
+/** Wall time (ms) and peak RSS (MB) of `node args...` as a whole process, through PEAK_RSS_HOOK. */
+function nodeProcess(dir: string, args: string[]): { ms: number; peakRssMB: number } {
+  const hook = join(dir, 'peak-rss-hook.cjs');
+  const rssFile = join(dir, 'peak-rss.txt');
+  if (!existsSync(hook)) writeFileSync(hook, PEAK_RSS_HOOK);
+  const before = process.env.QUANTLENS_BENCH_RSS_FILE;
+  process.env.QUANTLENS_BENCH_RSS_FILE = rssFile;
+  try {
+    const ms = processMs(process.execPath, ['--require', hook, ...args]);
+    return { ms, peakRssMB: Number(readFileSync(rssFile, 'utf8')) / 1024 };
+  } finally {
+    if (before === undefined) delete process.env.QUANTLENS_BENCH_RSS_FILE;
+    else process.env.QUANTLENS_BENCH_RSS_FILE = before;
+  }
+}
+
 /**
  * Whole process: `quantlens stats --bins 256 --json` on a multi-tensor file (64 tensors of 4M weights, the corpus
- * tensor tiled), as a user runs it, on one thread and on all cores; the peer's scan of the same file on one core as
- * a whole process; a page-cached read of the same file.
+ * tensor tiled), as a user runs it, on one thread and on all cores, with its peak RSS; the peer's scan of the same
+ * file on one core as a whole process; a page-cached read of the same file. Then the same on one 268M-weight tensor
+ * (`stats --tensor`: its rows split across the cores), whose peak RSS must not grow with the tensor.
  */
 function wholeProcessBench(dir: string, typeName: string, peer: Peer | undefined) {
-  const path = join(dir, `whole-${typeName}.gguf`);
-  const { weights, bytes } = tiledGguf(path, typeName, 64, 32);
-  try {
-    const read = readMs(path, 0, bytes);
-    const cores = availableParallelism();
-    const stats = (threads: number) => () =>
-      processMs(process.execPath, [CLI, 'stats', path, '--bins', String(BINS), '--json', '--threads', String(threads)]);
-    const file = `${typeName}, 64 tensors, ${(weights / 1e6).toFixed(0)} M weights, ${(bytes / 1e6).toFixed(0)} MB`;
-    const readText = `page-cached read ${(bytes / read / 1e6).toFixed(2)} GB/s`;
-    if (!peer) {
-      const one = [stats(1)(), stats(1)()];
-      const all = [stats(cores)(), stats(cores)()];
+  const row = (shape: 'multi' | 'single') => {
+    const path = join(dir, `whole-${shape}-${typeName}.gguf`);
+    const { weights, bytes } = shape === 'multi' ? tiledGguf(path, typeName, 64, 32) : tiledGguf(path, typeName, 1, 64 * 32);
+    try {
+      const read = readMs(path, 0, bytes);
+      const cores = availableParallelism();
+      const rss: number[] = [];
+      const stats = (threads: number) => () => {
+        const r = nodeProcess(dir, [CLI, 'stats', path, '--bins', String(BINS), '--json', '--threads', String(threads)]);
+        rss.push(r.peakRssMB);
+        return r.ms;
+      };
+      const file = `${typeName}, ${shape === 'multi' ? '64 tensors' : 'one tensor'}, ${(weights / 1e6).toFixed(0)} M weights, ${(bytes / 1e6).toFixed(0)} MB`;
+      const readText = `page-cached read ${(bytes / read / 1e6).toFixed(2)} GB/s`;
+      // rounds of ours on one thread, ours on all cores, the peer
+      const one: number[] = [];
+      const all: number[] = [];
+      const peerMs: number[] = [];
+      for (let i = 0; i < 2; i++) {
+        one.push(stats(1)());
+        all.push(stats(cores)());
+        if (peer) peerMs.push(processMs(...peer.argv('scan', path, String(BINS), '1')));
+      }
+      const peakRssMB = Math.max(...rss);
+      const rssText = `peak RSS ${peakRssMB.toFixed(0)} MB`;
+      if (!peer) {
+        log(
+          `${file}: Quant Lens ${rateRange(weights, one)} M w/s on one thread, ${rateRange(weights, all)} M w/s on ${cores} cores; ${readText}, scan/read ${(read / Math.min(...all)).toFixed(3)}; ${rssText}`,
+        );
+        return { type: typeName, shape, weights, bytes, oneThreadMs: one, allCoresMs: all, readMs: read, peakRssMB };
+      }
+      const vOne = versus({ ours: one, peer: peerMs });
+      const vAll = versus({ ours: all, peer: peerMs });
       log(
-        `${file}: Quant Lens ${rateRange(weights, one, 1e6)} G w/s on one thread, ${rateRange(weights, all, 1e6)} G w/s on ${cores} cores; ${readText}, scan/read ${(read / Math.min(...all)).toFixed(3)}`,
+        `${file}: ggml C one core ${rateRange(weights, peerMs)} M w/s; Quant Lens one thread ${rateRange(weights, one)} M w/s (${ratioText(vOne)}), ${cores} cores ${rateRange(weights, all)} M w/s (${ratioText(vAll)}); ${readText}; ${rssText}`,
       );
-      return { type: typeName, weights, bytes, oneThreadMs: one, allCoresMs: all, readMs: read };
+      return {
+        type: typeName,
+        shape,
+        weights,
+        bytes,
+        oneThreadMs: one,
+        allCoresMs: all,
+        ggmlMs: peerMs,
+        ratioOneThread: vOne,
+        ratioAllCores: vAll,
+        readMs: read,
+        peakRssMB,
+      };
+    } finally {
+      rmSync(path);
     }
-    // rounds of ours on one thread, ours on all cores, the peer
-    const one: number[] = [];
-    const all: number[] = [];
-    const peerMs: number[] = [];
-    for (let i = 0; i < 2; i++) {
-      one.push(stats(1)());
-      all.push(stats(cores)());
-      peerMs.push(processMs(...peer.argv('scan', path, String(BINS), '1')));
+  };
+  return [row('multi'), row('single')];
+}
+
+/** Llama-2-7B's shapes: hidden size, feed-forward size, vocabulary, layers. */
+const LLAMA_7B = { hidden: 4096, ffn: 11008, vocab: 32000, layers: 32 };
+
+/**
+ * A GGUF with Llama-2-7B's tensors (F16 weights, F32 norms) for `layers` of its 32 layers: gaussian-like weights
+ * (std 0.02, a 4 MB random pattern repeated), norms of ones.
+ */
+function llama7bShapedGguf(path: string, layers: number): { weights: number; bytes: number } {
+  const { hidden, ffn, vocab } = LLAMA_7B;
+  const F16 = 1;
+  const F32 = 0;
+  const specs: { name: string; shape: number[]; ggmlTypeId: number }[] = [
+    { name: 'token_embd.weight', shape: [hidden, vocab], ggmlTypeId: F16 },
+  ];
+  for (let i = 0; i < layers; i++) {
+    specs.push({ name: `blk.${i}.attn_norm.weight`, shape: [hidden], ggmlTypeId: F32 });
+    for (const p of ['attn_q', 'attn_k', 'attn_v', 'attn_output'])
+      specs.push({ name: `blk.${i}.${p}.weight`, shape: [hidden, hidden], ggmlTypeId: F16 });
+    specs.push({ name: `blk.${i}.ffn_norm.weight`, shape: [hidden], ggmlTypeId: F32 });
+    specs.push({ name: `blk.${i}.ffn_gate.weight`, shape: [hidden, ffn], ggmlTypeId: F16 });
+    specs.push({ name: `blk.${i}.ffn_up.weight`, shape: [hidden, ffn], ggmlTypeId: F16 });
+    specs.push({ name: `blk.${i}.ffn_down.weight`, shape: [ffn, hidden], ggmlTypeId: F16 });
+  }
+  specs.push({ name: 'output_norm.weight', shape: [hidden], ggmlTypeId: F32 });
+  specs.push({ name: 'output.weight', shape: [hidden, vocab], ggmlTypeId: F16 });
+  const tensors = specs.map((t) => {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    return { ...t, nbytes: n * (t.ggmlTypeId === F16 ? 2 : 4) };
+  });
+  const layout = buildGgufHeader(
+    [
+      { key: 'general.architecture', type: 'STRING', value: 'llama' },
+      { key: 'llama.block_count', type: 'UINT32', value: layers },
+    ],
+    tensors,
+  );
+  // the pattern: sums of uniforms (about gaussian), as float16 bits
+  const pattern = new Uint16Array(2 << 20);
+  let seed = 12345;
+  const uniform = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5;
+  const f32 = new Float32Array(1);
+  const u32 = new Uint32Array(f32.buffer);
+  for (let i = 0; i < pattern.length; i++) {
+    f32[0] = (uniform() + uniform() + uniform() + uniform()) * 0.0346;
+    const b = u32[0];
+    const exp = ((b >>> 23) & 0xff) - 127 + 15;
+    pattern[i] = exp <= 0 ? (b >>> 16) & 0x8000 : ((b >>> 16) & 0x8000) | (exp << 10) | ((b >>> 13) & 0x3ff);
+  }
+  const patternBytes = new Uint8Array(pattern.buffer);
+  const ones = new Uint8Array(new Float32Array(hidden).fill(1).buffer);
+  const fd = openSync(path, 'w');
+  try {
+    writeSync(fd, layout.header);
+    for (const [i, t] of tensors.entries()) {
+      const at = layout.dataOffset + layout.offsets[i];
+      if (t.ggmlTypeId === F32) writeSync(fd, ones, 0, t.nbytes, at);
+      else
+        for (let o = 0; o < t.nbytes; o += patternBytes.length)
+          writeSync(fd, patternBytes, 0, Math.min(patternBytes.length, t.nbytes - o), at + o);
     }
-    const vOne = versus({ ours: one, peer: peerMs });
-    const vAll = versus({ ours: all, peer: peerMs });
-    log(
-      `${file}: ggml C one core ${rateRange(weights, peerMs, 1e6)} G w/s; Quant Lens one thread ${rateRange(weights, one, 1e6)} G w/s (${ratioText(vOne)}), ${cores} cores ${rateRange(weights, all, 1e6)} G w/s (${ratioText(vAll)}); ${readText}`,
-    );
-    return {
-      type: typeName,
-      weights,
-      bytes,
-      oneThreadMs: one,
-      allCoresMs: all,
-      ggmlMs: peerMs,
-      ratioOneThread: vOne,
-      ratioAllCores: vAll,
-      readMs: read,
-    };
   } finally {
-    rmSync(path);
+    closeSync(fd);
+  }
+  return { weights: tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0), bytes: layout.fileSize };
+}
+
+/** llama.cpp's use_more_bits: the layers whose attn_v and ffn_down Q4_K_M keeps at Q6_K. */
+function moreBitsLayers(layers: number): number[] {
+  return Array.from({ length: layers }, (_, i) => i).filter(
+    (i) => i < layers / 8 || i >= (7 * layers) / 8 || (i - Math.floor(layers / 8)) % 3 === 2,
+  );
+}
+
+/**
+ * `quantlens requantize` of a Llama-2-7B-shaped F16 model to Q4_K_M (llama.cpp's recipe as --tensor-type rules:
+ * Q4_K, output.weight and the use_more_bits layers' attn_v and ffn_down at Q6_K) on all cores, as a whole process:
+ * time and peak RSS. `--requant-layers N` takes N of the 32 layers (the same shapes, the embedding and output
+ * whole; 1 by default): the full model is 13.5 GB of F16 to write and, at the 2-5 M weights/s measured on the loaded
+ * 2-core machine, 25-60 minutes of quantization; the row prints the full model's time at the measured rate.
+ */
+function requantizeBench(dir: string, layers: number) {
+  const input = join(dir, 'llama-7b-shaped-F16.gguf');
+  const output = join(dir, 'llama-7b-shaped-Q4_K_M.gguf');
+  const { weights, bytes } = llama7bShapedGguf(input, layers);
+  try {
+    const more = moreBitsLayers(layers);
+    const rules = [
+      '.*=Q4_K',
+      'output\\.weight=Q6_K',
+      ...(more.length ? [`blk\\.(${more.join('|')})\\.(attn_v|ffn_down)\\.weight=Q6_K`] : []),
+    ];
+    const cores = availableParallelism();
+    const r = nodeProcess(dir, [
+      CLI,
+      'requantize',
+      input,
+      output,
+      ...rules.flatMap((x) => ['--tensor-type', x]),
+      '--threads',
+      String(cores),
+    ]);
+    const outBytes = statSync(output).size;
+    const { hidden, ffn, vocab } = LLAMA_7B;
+    const fullWeights = 2 * hidden * vocab + LLAMA_7B.layers * (4 * hidden * hidden + 3 * hidden * ffn + 2 * hidden);
+    log(
+      `Llama-2-7B-shaped, ${layers} of ${LLAMA_7B.layers} layers, ${(weights / 1e6).toFixed(0)} M weights, F16 ${(bytes / 1e9).toFixed(2)} GB -> Q4_K_M ${(outBytes / 1e9).toFixed(2)} GB on ${cores} cores: ${(r.ms / 1000).toFixed(1)} s (${fmt(weights / r.ms / 1e3)} M w/s), peak RSS ${r.peakRssMB.toFixed(0)} MB; all 32 layers (${(fullWeights / 1e9).toFixed(2)} G weights) at this rate: ${((r.ms * fullWeights) / weights / 60000).toFixed(0)} min`,
+    );
+    return { layers, weights, inputBytes: bytes, outputBytes: outBytes, cores, ms: r.ms, peakRssMB: r.peakRssMB };
+  } finally {
+    rmSync(input, { force: true });
+    rmSync(output, { force: true });
   }
 }
 
@@ -287,7 +436,12 @@ async function main() {
     let wholeProcess;
     if (!args.includes('--no-whole')) {
       log(`\nwhole process, quantlens stats --bins ${BINS}${peer ? ' against the ggml shim scanning the same file' : ''}:`);
-      wholeProcess = WHOLE_TYPES.filter((t) => !typeArg || types.includes(t)).map((t) => wholeProcessBench(dir, t, peer));
+      wholeProcess = WHOLE_TYPES.filter((t) => !typeArg || types.includes(t)).flatMap((t) => wholeProcessBench(dir, t, peer));
+    }
+    let requantize;
+    if (!args.includes('--no-requantize')) {
+      log(`\nrequantize to Q4_K_M, whole process, all cores:`);
+      requantize = requantizeBench(dir, requantLayers);
     }
     log(
       `\nquantize, one thread, the corpus float32 source tiled (rows of 512)${peer ? ', against ggml_quantize_chunk, output bytes compared' : ''}:`,
@@ -307,7 +461,17 @@ async function main() {
     if (json)
       process.stdout.write(
         JSON.stringify(
-          { node: process.version, peer: peer?.version ?? loaded, header, scans, hfquant, wholeProcess, quantizers, evaluation },
+          {
+            node: process.version,
+            peer: peer?.version ?? loaded,
+            header,
+            scans,
+            hfquant,
+            wholeProcess,
+            requantize,
+            quantizers,
+            evaluation,
+          },
           null,
           1,
         ) + '\n',

@@ -5,20 +5,18 @@
 import { parseArgs } from 'node:util';
 import type { Model, TensorInfo } from '../core/model.ts';
 import { QuantLensError, oneLine, cliLine, escapeText, showText, MAX_SHOWN } from '../core/errors.ts';
-import { computeTensorStats, DEFAULT_BINS, type TensorStats } from '../core/analysis/tensorStats.ts';
+import { DEFAULT_BINS } from '../core/analysis/tensorStats.ts';
 import { forEachChunk } from '../core/analysis/tensorValues.ts';
 import { entryToJson, describeValue } from '../core/analysis/metadataJson.ts';
 import { summarize, formatBytes, formatCount } from '../core/analysis/summary.ts';
 import { writeSampleModel } from '../core/sample/sampleModel.ts';
 import { writeFileAtomically, removeTemporaryFiles } from '../core/io/atomicWrite.ts';
-import { availableParallelism } from 'node:os';
-import { WorkerPool } from '../node/workerPool.ts';
 import { quantizeCommand, requantizeCommand, errorCommand, simulateCommand } from './quantCommands.ts';
-import { workerScript, parseThreads } from './workers.ts';
+import { parseThreads } from './workers.ts';
 import { compareCommand, reportCommand, dumpCommand } from './reportCommands.ts';
+import { statsCommand } from './statsCommand.ts';
 import { logicalSummary, openModelAndWeights } from '../core/hfquant/open.ts';
-import { logicalWeightStats } from '../core/hfquant/stats.ts';
-import { logicalInfoJson, logicalInfoLines, statsItems } from './logicalWeights.ts';
+import { logicalInfoJson, logicalInfoLines } from './logicalWeights.ts';
 import { evalCommand, sensitivityCommand, suggestCommand } from './evalCommands.ts';
 
 const USAGE = `usage: quantlens <command> [options]
@@ -175,88 +173,6 @@ async function info(file: string, json: boolean): Promise<void> {
   }
 }
 
-function selectTensors<T extends { name: string }>(items: T[], pattern: string | undefined): T[] {
-  if (pattern === undefined) return items;
-  let re: RegExp;
-  try {
-    re = new RegExp(pattern);
-  } catch (e) {
-    throw new UsageError(`--tensor: invalid regular expression: ${(e as Error).message}`);
-  }
-  return items.filter((t) => re.test(t.name));
-}
-
-function formatStats(s: TensorStats): string {
-  const g = (x: number) => (Number.isFinite(x) ? x.toPrecision(6) : String(x));
-  const special = s.nan_count + s.posinf_count + s.neginf_count ? `  nan ${s.nan_count} +inf ${s.posinf_count} -inf ${s.neginf_count}` : '';
-  return `min ${g(s.min)}  max ${g(s.max)}  mean ${g(s.mean)}  std ${g(s.std)}  rms ${g(s.rms)}  zeros ${s.zero_count}${special}`;
-}
-
-/** Tensor bytes worth one worker thread's start-up (loading its script, opening the model): less runs here. */
-const BYTES_PER_WORKER = 32 << 20;
-
-/**
- * Exact stats of the selected tensors, printed in file order. With --threads N, this thread and up to N - 1 worker
- * threads (N no more than the cores, the tensors, or what the work is worth) take one tensor at a time, largest
- * first, so a huge tensor does not start last and run alone (WorkerPool.spread). A tensor that cannot be decoded
- * is a one-line warning, whichever thread it ran on.
- */
-async function stats(file: string, pattern: string | undefined, bins: number, json: boolean, threads: number): Promise<void> {
-  const { model, view } = await openModelAndWeights(file);
-  const items = selectTensors(statsItems(model, view), pattern);
-  const bytes = items.reduce((sum, t) => sum + (t.weight?.bytes ?? t.tensor!.nbytes), 0);
-  const workers = Math.min(threads, availableParallelism(), items.length, Math.floor(bytes / BYTES_PER_WORKER)) - 1;
-  const script = workerScript();
-  const pool = script && workers > 0 ? new WorkerPool(script, workers, undefined, 2) : undefined;
-  // A logical weight's stats are those of its dequantized values; the worker resolves logical names the same way.
-  const computeHere = (i: number, onProgress?: (done: number, total: number) => void): TensorStats => {
-    const { weight, tensor } = items[i];
-    return weight ? logicalWeightStats(weight, { bins, onProgress }) : computeTensorStats(model, tensor!, { bins, onProgress });
-  };
-  try {
-    const results: { name: string; type_name: string; scheme?: string; stats?: TensorStats; error?: string }[] = [];
-    const tty = process.stderr.isTTY;
-    const largestFirst = items.map((t, i) => i).sort((a, b) => items[b].nElements - items[a].nElements || a - b);
-    const jobs = pool?.spread(
-      items.map((t) => ({ kind: 'stats' as const, path: file, tensor: t.name, bins })),
-      (i) => ({ kind: 'stats' as const, stats: computeHere(i) }),
-      largestFirst,
-    );
-    for (const [i, t] of items.entries()) {
-      const label = `[${i + 1}/${items.length}] ${t.name}`;
-      const entry = { name: t.name, type_name: t.typeName, ...(t.weight ? { scheme: t.weight.scheme } : {}) };
-      let lastShown = -1;
-      try {
-        const s = jobs
-          ? (await jobs[i].promise).stats
-          : computeHere(
-              i,
-              tty
-                ? (done, total) => {
-                    const pct = Math.floor((100 * done) / total);
-                    if (pct !== lastShown) process.stderr.write(`\r${label} ${(lastShown = pct)}%`);
-                  }
-                : undefined,
-            );
-        results.push({ ...entry, stats: s });
-        if (tty) process.stderr.write(`\r${label}\x1b[K`);
-        else process.stderr.write(`${label} done\n`);
-        if (!json) out(`${t.name.padEnd(36)} ${(t.weight?.scheme ?? t.shownType).padEnd(8)} ${formatStats(s)}`);
-      } catch (e) {
-        if (!(e instanceof QuantLensError)) throw e;
-        results.push({ ...entry, error: e.message });
-        if (tty) process.stderr.write(`\r\x1b[K`);
-        process.stderr.write(`warning: ${t.name}: ${e.message}\n`);
-      }
-    }
-    if (tty) process.stderr.write(`\r\x1b[K`);
-    if (json) out(JSON.stringify({ file, tensors: results }, null, 1));
-  } finally {
-    await pool?.dispose();
-    await model.close();
-  }
-}
-
 async function dequant(file: string, tensorName: string, outPath: string): Promise<void> {
   const { model, view } = await openModelAndWeights(file);
   try {
@@ -326,7 +242,7 @@ async function main(argv: string[]): Promise<number> {
       if (positionals.length !== 1) throw new UsageError('stats takes one FILE');
       const bins = values.bins === undefined ? DEFAULT_BINS : Number(values.bins);
       if (!Number.isInteger(bins) || bins < 1 || bins > 1 << 20) throw new UsageError('--bins must be an integer from 1 to 1048576');
-      await stats(positionals[0], values.tensor, bins, values.json!, parseThreads(values.threads));
+      await statsCommand(positionals[0], values.tensor, bins, values.json!, parseThreads(values.threads));
       return 0;
     }
     case 'dequant':

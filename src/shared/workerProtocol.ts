@@ -2,7 +2,7 @@
  * The message protocol between the extension host (or the CLI) and its worker threads: the jobs, and for each
  * job kind the one result it is answered with (`JobResults`), so `WorkerPool.run(job)` knows its result type.
  */
-import type { TensorStats } from '../core/analysis/tensorStats.ts';
+import type { HistogramRange, RowRange, SharePass, TensorStats } from '../core/analysis/tensorStats.ts';
 import type { ScaleDistribution } from '../core/analysis/blocks.ts';
 import type { InspectedBlock } from '../core/analysis/inspectedBlock.ts';
 import type { Heatmap } from '../core/analysis/heatmap.ts';
@@ -21,6 +21,10 @@ export interface WeightChecks {
 
 export type WorkerJob =
   | { kind: 'stats'; path: string; tensor: string; bins: number }
+  /** A huge tensor's stats split across threads (src/worker/splitStats.ts): pass 1 over a share of its rows ... */
+  | { kind: 'statsFirstPass'; path: string; tensor: string; rows: RowRange }
+  /** ... then pass 2 over that share, the histogram over the range of every share's merged pass 1. */
+  | { kind: 'statsHistogram'; path: string; tensor: string; rows: RowRange; bins: number; range: HistogramRange }
   | { kind: 'scales'; path: string; tensor: string; bins: number }
   | { kind: 'block'; path: string; tensor: string; index: number }
   /** Group `group` of row `row` of a quantized Hugging Face checkpoint's logical weight, next to its bytes. */
@@ -51,6 +55,8 @@ type TextResult = { kind: 'text'; text: string };
 /** What each kind of job is answered with. */
 export interface JobResults {
   stats: { kind: 'stats'; stats: TensorStats };
+  statsFirstPass: { kind: 'statsFirstPass'; share: SharePass };
+  statsHistogram: { kind: 'statsHistogram'; counts: number[] };
   scales: { kind: 'scales'; scales: ScaleDistribution | null };
   block: { kind: 'block'; view: InspectedBlock };
   group: { kind: 'group'; record: GroupRecord };

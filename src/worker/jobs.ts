@@ -5,7 +5,8 @@
 import { availableParallelism } from 'node:os';
 import type { Model, TensorInfo } from '../core/model.ts';
 import { oneLine, QuantLensError } from '../core/errors.ts';
-import { computeTensorStats, DEFAULT_BINS, type TensorStats } from '../core/analysis/tensorStats.ts';
+import { computeTensorStats, DEFAULT_BINS, rowsFirstPass, rowsHistogram, type TensorStats } from '../core/analysis/tensorStats.ts';
+import { SPLIT_MIN_ELEMENTS, splitTensorStats } from './splitStats.ts';
 import { computeScaleDistribution } from '../core/analysis/blocks.ts';
 import { inspectBlock } from '../core/analysis/inspectedBlock.ts';
 import {
@@ -304,14 +305,29 @@ const HANDLERS: { [K in JobKind]: Handler<K> } = {
         kind: 'stats',
         stats: logicalWeightStats(weight, { bins: job.bins, onProgress: ctx.onProgress, isCancelled: ctx.isCancelled }),
       };
+    const tensor = tensorOf(model, job.tensor);
+    // a huge tensor's rows are shared with helper threads (as many as the cores beside this one)
+    if (tensor.nElements >= SPLIT_MIN_ELEMENTS && HELPERS_BESIDE_THIS_THREAD && ctx.helpers) {
+      const helpers = ctx.helpers(HELPERS_BESIDE_THIS_THREAD);
+      try {
+        return { kind: 'stats', stats: await splitTensorStats(helpers, job.path, model, tensor, job.bins, ctx) };
+      } finally {
+        await helpers.dispose();
+      }
+    }
     return {
       kind: 'stats',
-      stats: computeTensorStats(model, tensorOf(model, job.tensor), {
-        bins: job.bins,
-        onProgress: ctx.onProgress,
-        isCancelled: ctx.isCancelled,
-      }),
+      stats: computeTensorStats(model, tensor, { bins: job.bins, onProgress: ctx.onProgress, isCancelled: ctx.isCancelled }),
     };
+  },
+  statsFirstPass: async (job, ctx) => {
+    const model = await modelAt(job.path);
+    return { kind: 'statsFirstPass', share: rowsFirstPass(model, tensorOf(model, job.tensor), job.rows, ctx) };
+  },
+  statsHistogram: async (job, ctx) => {
+    const model = await modelAt(job.path);
+    const counts = rowsHistogram(model, tensorOf(model, job.tensor), job.rows, job.range, { bins: job.bins, ...ctx });
+    return { kind: 'statsHistogram', counts };
   },
   scales: async (job, ctx) => {
     const model = await modelAt(job.path);

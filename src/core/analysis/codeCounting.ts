@@ -35,6 +35,10 @@ function halfTableScanner(toFloat: (bits: number) => number): () => CountingScan
       finishFirst(acc) {
         for (let b = 0; b < 65536; b++) if (counts[b]) acc.addFirstPassRepeated(values[b], counts[b]);
       },
+      tallies: () => counts.slice(),
+      addTallies(tallies) {
+        for (let b = 0; b < 65536; b++) counts[b] += tallies[b];
+      },
     };
   };
 }

@@ -17,4 +17,10 @@ export interface CountingScanner {
   secondFromMemory?(acc: RepeatedValueSink): void;
   /** Pass 1 statistics added once the whole tensor has been counted. */
   finishFirst?(acc: RepeatedValueSink): void;
+  /**
+   * For scanners with secondPassFromMemory: what pass 1 counted, as one table (a share of a split scan hands it
+   * over instead of reading its rows again for pass 2), and adding another share's table.
+   */
+  tallies?(): Float64Array;
+  addTallies?(tallies: Float64Array): void;
 }

@@ -41,6 +41,12 @@ function scaledBigInt(x: number, scale: bigint): bigint {
   return hi >>> 31 ? -v : v;
 }
 
+/** An ExactSum as structured-cloneable data: its nonoverlapping partials and its BigInt side sum. */
+export interface ExactSumState {
+  parts: number[];
+  side: bigint;
+}
+
 /** An exact sum of float64 terms. */
 export class ExactSum {
   /** Nonoverlapping partials parts[0 .. size), increasing in magnitude. */
@@ -120,6 +126,16 @@ export class ExactSum {
     this.side += other.side;
   }
 
+  /** The sum as plain data (a worker's share of a split scan crosses threads so): addState adds it back exactly. */
+  state(): ExactSumState {
+    return { parts: Array.from(this.parts.subarray(0, this.size)), side: this.side };
+  }
+
+  addState(other: ExactSumState): void {
+    for (const p of other.parts) this.add(p);
+    this.side += other.side;
+  }
+
   /** The sum times 2^scale, as an integer. */
   toBigInt(): bigint {
     let v = this.side;
@@ -137,6 +153,11 @@ function productError(a: number, b: number, p: number): number {
   const bh = t - (t - b);
   const bl = b - bh;
   return al * bl - (p - ah * bh - al * bh - ah * bl);
+}
+
+export interface ExactMomentsState {
+  sum: ExactSumState;
+  sumSq: ExactSumState;
 }
 
 /** Σx and Σx² of the finite values added, exactly. */
@@ -183,6 +204,15 @@ export class ExactMoments {
       if (sumBins[j] !== 0) this.sum.add(sumBins[j]);
       if (squareBins[j] !== 0) this.sumSq.add(squareBins[j]);
     }
+  }
+
+  state(): ExactMomentsState {
+    return { sum: this.sum.state(), sumSq: this.sumSq.state() };
+  }
+
+  addState(other: ExactMomentsState): void {
+    this.sum.addState(other.sum);
+    this.sumSq.addState(other.sumSq);
   }
 
   addMoments(other: ExactMoments): void {

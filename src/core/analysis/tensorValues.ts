@@ -101,24 +101,26 @@ export function forEachChunk(
 }
 
 /**
- * Calls `onChunk(raw, nBlocks)` for consecutive chunks of the tensor's stored blocks (no decoding). The raw
- * buffer is reused between calls and starts at offset 0 of its own ArrayBuffer (aligned for typed views).
+ * Calls `onChunk(raw, nBlocks)` for consecutive chunks of the tensor's stored blocks [firstBlock, firstBlock +
+ * nBlocks) (by default all of them; no decoding). The raw buffer is reused between calls and starts at offset 0 of
+ * its own ArrayBuffer (aligned for typed views).
  */
 export function forEachRawChunk(
   model: Model,
   tensor: TensorInfo,
   onChunk: (raw: Uint8Array, nBlocks: number) => void,
-  options: { chunkElements?: number; isCancelled?: () => boolean } = {},
+  options: { chunkElements?: number; isCancelled?: () => boolean; firstBlock?: number; nBlocks?: number } = {},
 ): void {
   tensorCodec(tensor);
   const { blockSize, bytesPerBlock } = tensor.type;
-  const totalBlocks = tensor.nElements / blockSize;
+  const firstBlock = options.firstBlock ?? 0;
+  const endBlock = firstBlock + (options.nBlocks ?? tensor.nElements / blockSize - firstBlock);
   const blocksPerChunk = Math.max(1, Math.floor((options.chunkElements ?? DEFAULT_CHUNK_ELEMENTS) / blockSize));
-  const raw = new Uint8Array(Math.min(blocksPerChunk, totalBlocks) * bytesPerBlock);
+  const raw = new Uint8Array(Math.min(blocksPerChunk, endBlock - firstBlock) * bytesPerBlock);
   const source = model.files[tensor.fileIndex].source;
-  for (let block = 0; block < totalBlocks; block += blocksPerChunk) {
+  for (let block = firstBlock; block < endBlock; block += blocksPerChunk) {
     if (options.isCancelled?.()) throw new QuantLensError('cancelled', `cancelled while reading ${tensor.name}`);
-    const nBlocks = Math.min(blocksPerChunk, totalBlocks - block);
+    const nBlocks = Math.min(blocksPerChunk, endBlock - block);
     const view = raw.subarray(0, nBlocks * bytesPerBlock);
     const at = tensor.absoluteOffset + block * bytesPerBlock;
     const got = source.readSync(at, view);

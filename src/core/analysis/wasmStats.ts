@@ -61,7 +61,7 @@ export function secondPassWasm(k: KernelExports, v: Float32Array, counts: Float6
   for (let b = 0; b < bins; b++) counts[b] += h[b] + h[bins + b] + h[2 * bins + b] + h[3 * bins + b];
 }
 
-/** Completed fused scans (tests check that the kernels ran rather than the fallback). */
+/** Completed fused scans, counted at the end of their pass 2 (tests check that the kernels ran rather than the fallback). */
 export let fusedScansDone = 0;
 
 /** The type's table row has a fused scan (and the kernels are on). */
@@ -77,34 +77,37 @@ export interface FusedScanTarget {
   addHistogramCounts(counts: Float64Array): void;
 }
 
+/** Reads the blocks [firstBlock, firstBlock + target.length / bytesPerBlock) of the scanned range into target. */
+export type BlockReader = (firstBlock: number, target: Uint8Array) => void;
+
+/** The module's buffers of one fused pass: a chunk of raw blocks and four int32 partial histograms. */
+function fusedBuffers(k: KernelExports, ggmlId: GgmlType, nBlocksTotal: number, blocksPerChunk: number, bins: number) {
+  const { bytesPerBlock, blockSize } = traits(ggmlId);
+  k.reset();
+  const chunkBlocks = Math.min(blocksPerChunk, nBlocksTotal, Math.max(1, Math.floor(PIECE_VALUES / blockSize)));
+  const src = k.alloc(chunkBlocks * bytesPerBlock);
+  const hist = k.alloc(4 * bins * 4);
+  return { chunkBlocks, src, hist, mem: () => new Uint8Array(k.memory.buffer, src, chunkBlocks * bytesPerBlock) };
+}
+
 /**
- * Both passes over a tensor's raw blocks with decode fused into the WebAssembly kernels, chunk by chunk as the
- * generic path runs them (so a per-weight kernel's results are identical). Returns false, having changed nothing,
- * when the data needs the careful path (NaN/Inf or ±0 extremes): the caller then scans generically.
+ * Pass 1 over nBlocksTotal raw blocks with decode fused into the WebAssembly kernels, chunk by chunk as the
+ * generic path runs them (so a per-weight kernel's results are identical); merged into acc once every chunk has
+ * passed. Returns false, having changed nothing, when the data needs the careful path (NaN/Inf or ±0 extremes):
+ * the caller then scans generically.
  */
-export function fusedScan(
+export function fusedFirstPass(
   ggmlId: GgmlType,
   nBlocksTotal: number,
-  readChunk: (firstBlock: number, target: Uint8Array) => void,
+  readChunk: BlockReader,
   blocksPerChunk: number,
   acc: FusedScanTarget,
   onProgress: (weights: number) => void,
   isCancelled: () => void,
 ): boolean {
   const k = wasmKernel()!;
-  const { bytesPerBlock, blockSize, caps } = traits(ggmlId);
-  // pass 2 counts the codes of each sub-block, or scans the decoded weights as pass 1 does
-  const second =
-    caps.wasmFusedScan === 'codes'
-      ? (src: number, n: number, hist: number) => k.countedSecondPass(ggmlId, src, n, hist)
-      : (src: number, n: number, hist: number) => k.decodedSecondPass(ggmlId, src, n, bytesPerBlock, blockSize, hist);
-  k.reset();
-  const chunkBlocks = Math.min(blocksPerChunk, nBlocksTotal, Math.max(1, Math.floor(PIECE_VALUES / blockSize)));
-  const src = k.alloc(chunkBlocks * bytesPerBlock);
-  const bins = acc.bins;
-  const hist = k.alloc(4 * bins * 4);
-  const mem = () => new Uint8Array(k.memory.buffer);
-  // pass 1 (merged into acc only once every chunk has passed)
+  const { bytesPerBlock, blockSize } = traits(ggmlId);
+  const { chunkBlocks, src, mem } = fusedBuffers(k, ggmlId, nBlocksTotal, blocksPerChunk, acc.bins);
   const moments = new ExactMoments();
   let min = acc.min;
   let max = acc.max;
@@ -112,7 +115,7 @@ export function fusedScan(
   for (let b = 0; b < nBlocksTotal; b += chunkBlocks) {
     isCancelled();
     const n = Math.min(chunkBlocks, nBlocksTotal - b);
-    readChunk(b, mem().subarray(src, src + n * bytesPerBlock));
+    readChunk(b, mem().subarray(0, n * bytesPerBlock));
     if (!k.decodedFirstPass(ggmlId, src, n, bytesPerBlock, blockSize, min, max)) return false;
     min = k.resultMin();
     max = k.resultMax();
@@ -123,14 +126,38 @@ export function fusedScan(
   }
   const count = nBlocksTotal * blockSize;
   acc.mergeFirstPass(count, count, zero, min, max, moments);
-  // pass 2: four int32 partial histograms, emptied into `counts` after every chunk (so they cannot overflow)
+  return true;
+}
+
+/**
+ * Pass 2 (the histogram over [acc.min, acc.max]) over raw blocks of finite values, fused as fusedFirstPass: counts
+ * the codes of each sub-block, or scans the decoded weights as pass 1 does; the four int32 partial histograms are
+ * emptied into acc after every chunk (so they cannot overflow).
+ */
+export function fusedSecondPass(
+  ggmlId: GgmlType,
+  nBlocksTotal: number,
+  readChunk: BlockReader,
+  blocksPerChunk: number,
+  acc: FusedScanTarget,
+  onProgress: (weights: number) => void,
+  isCancelled: () => void,
+): void {
+  const k = wasmKernel()!;
+  const { bytesPerBlock, blockSize, caps } = traits(ggmlId);
+  const second =
+    caps.wasmFusedScan === 'codes'
+      ? (src: number, n: number, hist: number) => k.countedSecondPass(ggmlId, src, n, hist)
+      : (src: number, n: number, hist: number) => k.decodedSecondPass(ggmlId, src, n, bytesPerBlock, blockSize, hist);
+  const bins = acc.bins;
+  const { chunkBlocks, src, hist, mem } = fusedBuffers(k, ggmlId, nBlocksTotal, blocksPerChunk, bins);
   k.setBins(acc.min, acc.max - acc.min, bins);
   const counts = new Float64Array(bins);
   new Int32Array(k.memory.buffer, hist, 4 * bins).fill(0);
   for (let b = 0; b < nBlocksTotal; b += chunkBlocks) {
     isCancelled();
     const n = Math.min(chunkBlocks, nBlocksTotal - b);
-    readChunk(b, mem().subarray(src, src + n * bytesPerBlock));
+    readChunk(b, mem().subarray(0, n * bytesPerBlock));
     second(src, n, hist);
     const h = new Int32Array(k.memory.buffer, hist, 4 * bins);
     for (let i = 0; i < bins; i++) counts[i] += h[i] + h[bins + i] + h[2 * bins + i] + h[3 * bins + i];
@@ -139,5 +166,4 @@ export function fusedScan(
   }
   acc.addHistogramCounts(counts);
   fusedScansDone++;
-  return true;
 }

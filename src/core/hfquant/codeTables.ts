@@ -1,9 +1,9 @@
 /**
- * The integer-code decoders and counters in WebAssembly (src/core/wasm/assembly/codeTables.ts and nibbleGroups.ts,
- * in dist/kernels.wasm): the rows
- * of a weight whose element (r, k) is its stored code read through its group's scale and zero (GPTQ, AWQ,
- * compressed-tensors) or scale and bias (MLX). The JavaScript loops of affine.ts and mlx.ts stay the reference
- * (and run while setWasmEnabled(false) holds); both give the same bits.
+ * The integer-code decoders and counters in WebAssembly (src/core/wasm/assembly/codeTables.ts, and the group
+ * counters nibbleGroups.ts, fieldGroups.ts and valueCodes.ts, in dist/kernels.wasm): the rows of a weight whose
+ * element (r, k) is its stored code read through its group's scale and zero (GPTQ, AWQ, compressed-tensors), scale
+ * and bias (MLX) or code table and scale (NVFP4, MXFP4, FP8). The JavaScript loops of affine.ts, mlx.ts and
+ * floatFormats.ts stay the reference (and run while setWasmEnabled(false) holds); both give the same bits.
  */
 import { wasmKernel, type KernelExports } from '../wasm/kernels.ts';
 import type { OutputDtype } from './numeric.ts';

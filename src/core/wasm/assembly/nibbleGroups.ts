@@ -2,8 +2,9 @@
 // (GPTQ, AWQ GEMM, compressed-tensors, MLX, bitsandbytes NF4 / FP4, HQQ, NVFP4, MXFP4), counted without decoding a
 // value. A (row, group) has at most 16 values: its codes are counted by bit planes straight from the packed words
 // (common/codePlanes.ts, as the Q4_K pass 2 counts a sub-block's), 32 at a time, then the float16 / bfloat16
-// patterns of its 16 values are computed four at a time (common/lanePatterns.ts) and each added once with its count.
-// The layouts differ only in where a group's 32-code chunks are and how one is loaded (countGroup's `load`). Groups
+// patterns of its 16 values are computed four at a time (common/lanePatterns.ts) and each added once with its count
+// (with one-byte scales, NVFP4 and MXFP4, the codes are summed per scale byte instead and each byte's 16 patterns
+// added once at the end: addScaleHistogram). The layouts differ only in where a group's 32-code chunks are and how one is loaded (countGroup's `load`). Groups
 // span a multiple of 32 columns (16 for row-major NVFP4: two groups a chunk); the caller
 // (src/core/hfquant/codeTables.ts) sends other layouts to the other counters.
 import { plane, planePairs, popcnt32x4 } from './common/codePlanes';

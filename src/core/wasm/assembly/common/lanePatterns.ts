@@ -55,7 +55,7 @@ function demote4(a: v128, b: v128): v128 {
 
 /** float32 lanes rounded to the output dtype, as float32 values (codeTables.ts's roundTo). */
 @inline
-function roundedValues4(x: v128, dtype: i32): v128 {
+export function roundedValues4(x: v128, dtype: i32): v128 {
   const p = patterns4(x, dtype);
   return dtype == F16 ? halfValues4(p) : i32x4.shl(p, 16);
 }

@@ -16,12 +16,14 @@ export interface ReferenceScan {
   weights: number;
 }
 
-export async function hfquantBench(dir: string, q4k: ReferenceScan, log: (s: string) => void) {
+/** `only`: the checkpoint ids to run (all when absent). */
+export async function hfquantBench(dir: string, q4k: ReferenceScan, log: (s: string) => void, only?: (id: string) => boolean) {
   log(
     `\nquantized safetensors checkpoints: exact scan of one [4096, 4096] weight, one thread, against the Q4_K scan of ${fmt(q4k.weights / 1e6)} M weights (per byte):`,
   );
   const rows = [];
   for (const c of writeBenchCheckpoints(dir)) {
+    if (only && !only(c.id)) continue;
     const q = await openQuantizedModel(c.folder);
     try {
       const w = q.weights[0];

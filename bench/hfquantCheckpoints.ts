@@ -3,7 +3,7 @@
  * attention projection) per format, in the layout the reference library writes (random codes, plausible scales),
  * next to the corpus variant's config.json, which says the format. Only the shapes and dtypes matter for speed.
  */
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildSafetensorsFile, type SafetensorsTensorOut } from '../src/core/formats/safetensorsWriter.ts';
 import { f32ToBf16, f32ToF16Bits } from '../src/core/quant/encode.ts';
@@ -48,8 +48,33 @@ const int32 = (x: number) => bytes(Int32Array.of(x));
 /** n float32 values evenly spread over [lo, hi]. */
 const evenly = (n: number, lo: number, hi: number) => bytes(Float32Array.from({ length: n }, (_, i) => lo + ((hi - lo) * i) / (n - 1)));
 
-/** Each bench format: the corpus variant whose config it borrows, and its components. */
-export const BENCH_CHECKPOINTS: { id: string; variant: string; tensors: () => SafetensorsTensorOut[] }[] = [
+/** The MLX affine components of one [N, K] weight of `bits`-bit codes, groups of 64. */
+const mlxTensors = (bits: number, seed: number) => () => [
+  t('weight', 'U32', [N, (K * bits) / 32], bytes(randomWords((N * K * bits) / 32, seed))),
+  t('scales', 'BF16', [N, K / 64], halves(N * (K / 64), 0.001, 0.02, f32ToBf16, seed + 1)),
+  t('biases', 'BF16', [N, K / 64], halves(N * (K / 64), -0.1, 0.1, f32ToBf16, seed + 2)),
+];
+
+/** An MLX config of `bits`-bit codes (its `quantization` and the copy in `quantization_config`). */
+const mlxBits = (bits: number) => (config: any) => {
+  for (const q of [config.quantization, config.quantization_config]) q.bits = bits;
+};
+
+/** E8M0 exponents of 2^-9 .. 2^0 (MXFP4 group scales). */
+const e8m0Scales = (n: number, seed: number) => Uint8Array.from(bytes(randomWords(n / 4, seed)), (b) => 118 + (b % 10));
+
+/**
+ * Each bench format: the corpus variant whose config it borrows (patched by `config`, and `quantizeConfig` for
+ * quantize_config.json, where the variant's bits differ), and its components.
+ */
+export const BENCH_CHECKPOINTS: {
+  id: string;
+  variant: string;
+  /** The folder's name, when several checkpoints borrow one variant. */
+  folder?: string;
+  config?: (config: any) => void;
+  tensors: () => SafetensorsTensorOut[];
+}[] = [
   {
     id: 'GPTQ int4 g128',
     variant: 'gptq-v1-4bit-sym-g128',
@@ -219,17 +244,108 @@ export const BENCH_CHECKPOINTS: { id: string; variant: string; tensors: () => Sa
       t('input_global_scale', 'F32', [1], bytes(Float32Array.of(448 * 6))),
     ],
   },
+  {
+    id: 'gpt-oss MXFP4 experts',
+    variant: 'gptoss-mxfp4',
+    // one expert's gate_up_proj of [4096, 4096]: groups of 32 inputs, 16 bytes each
+    tensors: () => [
+      {
+        name: 'model.layers.0.mlp.experts.gate_up_proj_blocks',
+        dtype: 'U8',
+        shape: [1, N, K / 32, 16],
+        data: bytes(randomWords((N * K) / 8, 30)),
+      },
+      { name: 'model.layers.0.mlp.experts.gate_up_proj_scales', dtype: 'U8', shape: [1, N, K / 32], data: e8m0Scales((N * K) / 32, 31) },
+    ],
+  },
+  {
+    id: 'compressed-tensors MXFP4 g32',
+    variant: 'ct-nvfp4',
+    folder: 'ct-mxfp4',
+    config: (config) => {
+      const q = config.quantization_config;
+      q.format = 'mxfp4-pack-quantized';
+      q.config_groups.group_0.weights = { ...q.config_groups.group_0.weights, group_size: 32, strategy: 'group' };
+      q.config_groups.group_0.input_activations = null;
+    },
+    tensors: () => [
+      t('weight_packed', 'U8', [N, K / 2], bytes(randomWords((N * K) / 8, 32))),
+      t('weight_scale', 'U8', [N, K / 32], e8m0Scales((N * K) / 32, 33)),
+    ],
+  },
+  {
+    id: 'GPTQ int3 g128',
+    variant: 'gptq-v1-4bit-sym-g128',
+    folder: 'gptq-v1-3bit-sym-g128',
+    config: (config) => {
+      (config.quantization_config ?? config).bits = 3;
+    },
+    // symmetric 3-bit zero points of 4 (stored 3, v1) in a continuous stream: 0b011 repeated, every 3 words the same
+    tensors: () => [
+      t('qweight', 'I32', [(K * 3) / 32, N], bytes(randomWords(((K * 3) / 32) * N, 49))),
+      t(
+        'qzeros',
+        'I32',
+        [K / 128, (N * 3) / 32],
+        bytes(Uint32Array.from({ length: (K / 128) * ((N * 3) / 32) }, (_, i) => [0xdb6db6db, 0xb6db6db6, 0x6db6db6d][i % 3])),
+      ),
+      t('scales', 'F16', [K / 128, N], halves((K / 128) * N, 0.001, 0.02, f32ToF16Bits, 50)),
+      t('g_idx', 'I32', [K], bytes(Int32Array.from({ length: K }, (_, k) => k >> 7))),
+    ],
+  },
+  {
+    id: 'GPTQ int8 g128',
+    variant: 'gptq-v1-4bit-sym-g128',
+    folder: 'gptq-v1-8bit-sym-g128',
+    config: (config) => {
+      (config.quantization_config ?? config).bits = 8;
+    },
+    tensors: () => [
+      t('qweight', 'I32', [K / 4, N], bytes(randomWords((K / 4) * N, 34))),
+      t('qzeros', 'I32', [K / 128, N / 4], bytes(new Uint32Array((K / 128) * (N / 4)).fill(0x7f7f7f7f))),
+      t('scales', 'F16', [K / 128, N], halves((K / 128) * N, 0.001, 0.02, f32ToF16Bits, 35)),
+      t('g_idx', 'I32', [K], bytes(Int32Array.from({ length: K }, (_, k) => k >> 7))),
+    ],
+  },
+  {
+    id: 'MLX affine 2-bit g64',
+    variant: 'mlx-affine-4bit-g64',
+    folder: 'mlx-affine-2bit-g64',
+    config: mlxBits(2),
+    tensors: mlxTensors(2, 36),
+  },
+  {
+    id: 'MLX affine 3-bit g64',
+    variant: 'mlx-affine-4bit-g64',
+    folder: 'mlx-affine-3bit-g64',
+    config: mlxBits(3),
+    tensors: mlxTensors(3, 39),
+  },
+  {
+    id: 'MLX affine 6-bit g64',
+    variant: 'mlx-affine-4bit-g64',
+    folder: 'mlx-affine-6bit-g64',
+    config: mlxBits(6),
+    tensors: mlxTensors(6, 42),
+  },
 ];
 
 /** Writes each checkpoint into its own folder under dir; returns the folders by id. */
 export function writeBenchCheckpoints(dir: string): { id: string; folder: string; weights: number }[] {
   return BENCH_CHECKPOINTS.map((c) => {
-    const folder = join(dir, c.variant);
+    const folder = join(dir, c.folder ?? c.variant);
     if (!existsSync(folder)) {
       mkdirSync(folder, { recursive: true });
-      copyFileSync(join(CORPUS, c.variant, 'config.json'), join(folder, 'config.json'));
-      if (existsSync(join(CORPUS, c.variant, 'quantize_config.json')))
-        copyFileSync(join(CORPUS, c.variant, 'quantize_config.json'), join(folder, 'quantize_config.json'));
+      for (const file of ['config.json', 'quantize_config.json']) {
+        const from = join(CORPUS, c.variant, file);
+        if (!existsSync(from)) continue;
+        if (!c.config) copyFileSync(from, join(folder, file));
+        else {
+          const config = JSON.parse(readFileSync(from, 'utf8'));
+          c.config(config);
+          writeFileSync(join(folder, file), JSON.stringify(config, null, 2));
+        }
+      }
       writeFileSync(join(folder, 'model.safetensors'), buildSafetensorsFile(c.tensors(), { format: 'pt' }));
     }
     return { id: c.id, folder, weights: N * K };

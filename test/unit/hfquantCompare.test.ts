@@ -139,6 +139,39 @@ test("gptoss-mxfp4: its one-expert experts tensors pair with the dense MLP weigh
   }
 });
 
+test("the dense original against gptoss-mxfp4: its MLP weights pair with the experts tensors (gate and up rows interleaved) and have the corpus's error", async () => {
+  const v = 'gptoss-mxfp4';
+  const exp = expected(v);
+  const original = await openModel(ORIGINAL);
+  const opened = await openModelAndWeights(join(CORPUS, v));
+  try {
+    const { pairing, tensors, uncompared } = compareModels(original, opened);
+    assert.deepEqual(uncompared, []);
+    assert.deepEqual(pairing.shapeMismatches, []);
+    for (const e of exp.weights) {
+      assert.ok(!pairing.missingInModel.includes(e.name), `${e.name} has its original (${e.original_from})`);
+      const got = tensors.find((t) => t.reference_name === e.name);
+      assert.ok(got, `${e.name} compared`);
+      assert.equal(got.count, e.stats.count, `${e.name} count`);
+      // rmse and max |error| do not depend on the direction; rel_rmse is relative to the reference, here the
+      // dequantized values, whose mean square is the corpus's std² + mean²
+      assert.ok(relClose(got.rmse, e.vs_original.rmse), `${e.name} rmse ${got.rmse} vs ${e.vs_original.rmse}`);
+      assert.equal(got.max_abs, e.vs_original.max_abs_err, `${e.name} max abs`);
+      const rms = Math.sqrt(e.stats.std ** 2 + e.stats.mean ** 2);
+      assert.ok(relClose(got.rel_rmse, e.vs_original.rmse / rms), `${e.name} rel_rmse ${got.rel_rmse} vs ${e.vs_original.rmse / rms}`);
+    }
+    // the dense MLP weights are paired, not left over
+    for (const m of ['gate_proj', 'up_proj', 'down_proj'])
+      for (const l of [0, 1])
+        assert.ok(!pairing.missingInReference.includes(`model.layers.${l}.mlp.${m}.weight`), `layer ${l} ${m} paired`);
+    const gateUp = pairing.pairs.find((p) => p.reference.name === 'model.layers.0.mlp.experts.gate_up_proj')!;
+    assert.equal(gateUp.name, 'model.layers.0.mlp.gate_proj.weight + model.layers.0.mlp.up_proj.weight (rows interleaved)');
+  } finally {
+    await original.close();
+    await opened.model.close();
+  }
+});
+
 test('the compared-weight detail of a logical weight: overlay, error histogram and |error| heatmap from its dequantized values', async () => {
   const v = 'gptq-v1-4bit-asym-actorder-g128';
   const e = expected(v).weights.find((x: { name: string }) => x.name === 'model.layers.0.mlp.down_proj.weight');

@@ -8,7 +8,7 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeBenchCheckpoints } from '../../bench/hfquantCheckpoints.ts';
@@ -100,8 +100,78 @@ function checkpoint(name: string, variant: string, tensors: [string, string, num
   return dir;
 }
 
-/** Each weight's 16-bit patterns: counted by the kernels, and from the reference decoder's values. */
-const EXTREME: { name: string; folder: () => string }[] = [
+/** A corpus config with its bits (and group size) changed: `bits` of GPTQ's and MLX's configs. */
+function withBits(dir: string, variant: string, bits: number): void {
+  for (const f of ['config.json', 'quantize_config.json']) {
+    if (!existsSync(join(CORPUS, variant, f))) continue;
+    const config = JSON.parse(readFileSync(join(CORPUS, variant, f), 'utf8'));
+    for (const q of [config.quantization, config.quantization_config, f === 'quantize_config.json' ? config : undefined])
+      if (q) q.bits = bits;
+    writeFileSync(join(dir, f), JSON.stringify(config));
+  }
+}
+
+/**
+ * Each weight's 16-bit patterns: counted by the kernels, and from the reference decoder's values. `extreme`: what
+ * the scales make of some values (NaN unless said).
+ */
+const EXTREME: { name: string; folder: () => string; extreme?: 'Infinity' }[] = [
+  // 2, 3 and 8-bit GPTQ (fields in lanes of four output rows; 42 rows: the last two alone), a last group of 80 (96) inputs
+  ...[2, 3, 8].map((bits) => {
+    const [N, K] = [42, bits === 3 ? 224 : 208];
+    const G = Math.ceil(K / 128);
+    return {
+      name: `GPTQ int${bits} g128 [${N}, ${K}]`,
+      folder: () => {
+        const dir = checkpoint(`gptq${bits}`, 'gptq-v1-4bit-sym-g128', [
+          ['qweight', 'I32', [(K * bits) / 32, N], bytes(randomWords(((K * bits) / 32) * N, 41))],
+          ['qzeros', 'I32', [G, Math.ceil((N * bits) / 32)], bytes(randomWords(G * Math.ceil((N * bits) / 32), 42))],
+          ['scales', 'F16', [G, N], anyHalves(G * N, 43)],
+          ['g_idx', 'I32', [K], bytes(Int32Array.from({ length: K }, (_, k) => k >> 7))],
+        ]);
+        withBits(dir, 'gptq-v1-4bit-sym-g128', bits);
+        return dir;
+      },
+    };
+  }),
+  // MLX 2, 3, 6 and 8-bit (fields in lanes, or value by value), both scale dtypes, one row shorter than a group
+  ...[2, 3, 6, 8].flatMap((bits) =>
+    [
+      [40, 192, 'BF16'],
+      [24, 512, 'F16'],
+    ].map(([N, K, dtype]) => ({
+      name: `MLX affine ${bits}-bit g64 ${dtype} [${N}, ${K}]`,
+      folder: () => {
+        const [n, k] = [N as number, K as number];
+        const dir = checkpoint(`mlx${bits}-${dtype}`, 'mlx-affine-4bit-g64', [
+          ['weight', 'U32', [n, (k * bits) / 32], bytes(randomWords((n * k * bits) / 32, 44))],
+          ['scales', dtype as string, [n, Math.ceil(k / 64)], anyHalves(n * Math.ceil(k / 64), 45)],
+          ['biases', dtype as string, [n, Math.ceil(k / 64)], anyHalves(n * Math.ceil(k / 64), 46)],
+        ]);
+        withBits(dir, 'mlx-affine-4bit-g64', bits);
+        return dir;
+      },
+    })),
+  ),
+  // NVFP4 (groups of 16, two a chunk) and MXFP4 of every scale byte: E4M3 NaN (0x7f, 0xff), E8M0 255 (2^128: ±Infinity)
+  {
+    name: 'compressed-tensors NVFP4 g16, every E4M3 scale byte [64, 512]',
+    folder: () =>
+      checkpoint('nvfp4-every-scale', 'ct-nvfp4', [
+        ['weight_packed', 'U8', [64, 256], bytes(randomWords(64 * 64, 47))],
+        ['weight_scale', 'F8_E4M3', [64, 32], Uint8Array.from({ length: 64 * 32 }, (_, i) => (i * 37) & 255)],
+        ['weight_global_scale', 'F32', [1], bytes(Float32Array.of(0.3))],
+      ]),
+  },
+  {
+    name: 'gpt-oss MXFP4, every E8M0 scale byte [2, 64, 256]',
+    extreme: 'Infinity',
+    folder: () =>
+      checkpoint('mxfp4-every-scale', 'gptoss-mxfp4', [
+        ['gate_up_proj_blocks', 'U8', [2, 64, 8, 16], bytes(randomWords((2 * 64 * 8 * 16) / 4, 48))],
+        ['gate_up_proj_scales', 'U8', [2, 64, 8], Uint8Array.from({ length: 2 * 64 * 8 }, (_, i) => (i * 37) & 255)],
+      ]),
+  },
   ...[
     [64, 512],
     [40, 200],
@@ -212,7 +282,10 @@ for (const c of EXTREME) {
           else assert.equal(counted[b], expected[b], `pattern 0x${b.toString(16)}`);
         }
         assert.equal(countedNan, nan, 'NaN values');
-        assert.ok(nan > 0 && nan < w.nElements, 'the scales make some values NaN, not all');
+        if (c.extreme === 'Infinity') {
+          const infinite = expected[pattern(Infinity)] + expected[pattern(-Infinity)];
+          assert.ok(nan === 0 && infinite > 0 && infinite < w.nElements, 'the scales make some values infinite, not all');
+        } else assert.ok(nan > 0 && nan < w.nElements, 'the scales make some values NaN, not all');
         assert.deepEqual(fastStats, logicalWeightStats(w, { bins: 61 }));
       } finally {
         setWasmEnabled(true);

@@ -1,7 +1,7 @@
 /**
  * Compare a model with a reference (its source checkpoint, or another quantization): entries matched by name
  * (and by the llama.cpp <-> Hugging Face name map; a gpt-oss experts tensor of one expert with the dense MLP weights
- * it was made of), reconstruction metrics per entry, streamed in bounded memory.
+ * it was made of, either side), reconstruction metrics per entry, streamed in bounded memory.
  * An entry is a value source (analysis/valueSource.ts): a tensor, or a logical weight of a quantized Hugging Face
  * checkpoint (a side opened with its hfquant view), compared by its logical name on its dequantized [out, in] values.
  */
@@ -61,7 +61,16 @@ export function pairTensors(modelSide: CompareSide, referenceSide: CompareSide):
   const shapeMismatches: Pairing['shapeMismatches'] = [];
   const arch = metadataValue(model, 'general.architecture') ?? metadataValue(reference, 'general.architecture');
   const crossFormat = model.format !== reference.format;
-  for (const t of valueSources(sideOf(modelSide))) {
+  const modelEntries = valueSources(sideOf(modelSide));
+  const fromDense = denseModelPairs(modelEntries, refEntries);
+  for (const t of modelEntries) {
+    const dense = fromDense.get(t.name);
+    if (dense === null) continue; // a part of a dense pair, paired at its first part
+    if (dense) {
+      used.add(dense.reference.name);
+      pairs.push(dense);
+      continue;
+    }
     const mapped = crossFormat ? (model.format === 'gguf' ? ggufToHf(t.name) : hfToGguf(t.name)) : undefined;
     const named = refByName.get(t.name) ?? (mapped ? refByName.get(mapped) : undefined);
     const experts = named ? undefined : denseExperts(t, refByName);
@@ -97,18 +106,36 @@ export function pairTensors(modelSide: CompareSide, referenceSide: CompareSide):
 }
 
 /**
- * The reference of a gpt-oss experts tensor of one expert ([1, out, in]) in a dense checkpoint: its MLP weights
- * (denseExpertParts), gate and up rows interleaved for gate_up_proj; undefined when they are not all there.
+ * A dense model against a gpt-oss reference (the reverse of denseExperts): each one-expert experts tensor of the
+ * reference pairs with the model's MLP weights it was made of, gate and up rows interleaved for gate_up_proj. By the
+ * name of the model's first part: its pair; the other parts: null (paired there); absent: not such a part.
  */
-function denseExperts(t: ValueSource, refByName: Map<string, ValueSource>): { source: ValueSource; parts: string[] } | undefined {
+function denseModelPairs(modelEntries: ValueSource[], refEntries: ValueSource[]): Map<string, TensorPair | null> {
+  const modelByName = new Map(modelEntries.map((t) => [t.name, t]));
+  const byPart = new Map<string, TensorPair | null>();
+  for (const r of refEntries) {
+    if (modelByName.has(r.name)) continue;
+    const dense = denseExperts(r, modelByName);
+    if (!dense || dense.parts.some((part) => byPart.has(part))) continue;
+    if (dense.source.shape.some((d, i) => d !== r.shape[i])) continue; // left to the name match (a shape mismatch)
+    dense.parts.forEach((part, i) => byPart.set(part, i ? null : { name: dense.source.name, tensor: dense.source, reference: r }));
+  }
+  return byPart;
+}
+
+/**
+ * The counterpart of a gpt-oss experts tensor of one expert ([1, out, in]) among dense entries (byName): its MLP
+ * weights (denseExpertParts), gate and up rows interleaved for gate_up_proj; undefined when they are not all there.
+ */
+function denseExperts(t: ValueSource, byName: Map<string, ValueSource>): { source: ValueSource; parts: string[] } | undefined {
   const dense = denseExpertParts(t.name);
   if (!dense || t.shape.length !== 3 || t.shape[0] !== 1) return undefined;
   if ('down' in dense) {
-    const down = refByName.get(dense.down);
+    const down = byName.get(dense.down);
     return down && { source: { ...down, shape: [1, ...down.shape] }, parts: [down.name] };
   }
-  const gate = refByName.get(dense.gate);
-  const up = refByName.get(dense.up);
+  const gate = byName.get(dense.gate);
+  const up = byName.get(dense.up);
   if (!gate || !up || gate.shape.length !== 2 || up.shape.join() !== gate.shape.join()) return undefined;
   const [rows, rowLength] = gate.shape;
   const source: ValueSource = {

@@ -1,9 +1,9 @@
 /**
- * The integer-code decoders and counters in WebAssembly (src/core/wasm/assembly/codeTables.ts and nibbleGroups.ts,
- * in dist/kernels.wasm): the rows
- * of a weight whose element (r, k) is its stored code read through its group's scale and zero (GPTQ, AWQ,
- * compressed-tensors) or scale and bias (MLX). The JavaScript loops of affine.ts and mlx.ts stay the reference
- * (and run while setWasmEnabled(false) holds); both give the same bits.
+ * The integer-code decoders and counters in WebAssembly (src/core/wasm/assembly/codeTables.ts, and the group
+ * counters nibbleGroups.ts, fieldGroups.ts and valueCodes.ts, in dist/kernels.wasm): the rows of a weight whose
+ * element (r, k) is its stored code read through its group's scale and zero (GPTQ, AWQ, compressed-tensors), scale
+ * and bias (MLX) or code table and scale (NVFP4, MXFP4, FP8). The JavaScript loops of affine.ts, mlx.ts and
+ * floatFormats.ts stay the reference (and run while setWasmEnabled(false) holds); both give the same bits.
  */
 import { wasmKernel, type KernelExports } from '../wasm/kernels.ts';
 import type { OutputDtype } from './numeric.ts';
@@ -32,6 +32,12 @@ export interface CodeRows {
   codeValues?: ArrayLike<number>;
   /** 'scaled-code': a factor the product rounded to float32 is multiplied by, then rounded again (LLM.int8's 1/127). */
   codeFactor?: number;
+  /**
+   * One-byte scales (E4M3, E8M0): the byte of (row r, group g) at r·groups + g, and the scale of each byte (256
+   * entries; scales[i] is values[codes[i]]). The group counters then count codes per scale byte and add each
+   * byte's patterns once.
+   */
+  scaleCodes?: { codes: Uint8Array; values: Float64Array };
 }
 
 /**
@@ -76,27 +82,44 @@ export function decodeCodeRowsInWasm(w: CodeRows, src: CodeSource, r0: number, r
 
 /**
  * Adds the 16-bit patterns of rows [r0, r1)'s values (float16 or bfloat16) to counts (65536 entries), without
- * storing the values; false when the kernels are off or the output is float32. Row-major 4-bit codes in
- * contiguous groups (words of compressed-tensors and MLX, bytes of bitsandbytes) are counted by group
- * (countNibbleRows), the others value by value (countCodeRows).
+ * storing the values; false when the kernels are off or the output is float32. Row-major codes in contiguous
+ * groups are counted by group (rowGroupCounter), the others value by value (countCodeRows).
  */
 export function countCodeRowsInWasm(w: CodeRows, src: CodeSource, r0: number, r1: number, counts: Float64Array): boolean {
   const k = wasmKernel();
   if (!k || w.dtype === 'float32') return false;
-  // 4-bit rows: LSB-first words, or bytes of two codes (their order within a group does not matter to a count)
-  const nibbleRows = ('words' in src && src.bits === 4 && src.wordsPerRow * 8 >= w.cols) || ('bytes' in src && !!src.highNibbles);
-  const groupSize = nibbleRows ? nibbleGroupSize(w) : 0;
+  const counter = rowGroupCounter(w, src);
   pieces(w, r0, r1, COUNT_PIECE_VALUES, (a, b) => {
     k.reset();
     const tables = k.alloc(2 * 65536 * 4);
-    if (groupSize && ('words' in src || 'bytes' in src)) {
+    if (counter?.kind === 'nibbles' && w.scaleCodes && 'words' in src) countByScaleCode(k, w, w.scaleCodes, src, a, b, tables);
+    else if (counter && ('words' in src || 'bytes' in src)) {
       const at = stageParams(k, w, a, b);
       const packed = 'words' in src ? src.words(a, b) : src.bytes(a, b);
-      const words = k.alloc(packed.byteLength);
+      // the counters read up to 16 bytes past the last row
+      const words = k.alloc(packed.byteLength + 16);
       new Uint8Array(k.memory.buffer, words, packed.byteLength).set(new Uint8Array(packed.buffer, packed.byteOffset, packed.byteLength));
       new Int32Array(k.memory.buffer, tables, 2 * 65536).fill(0);
-      const wordsPerRow = 'words' in src ? src.wordsPerRow : w.cols / 8;
-      k.countNibbleRows(words, b - a, wordsPerRow, w.cols, groupSize, at.scales, at.zeros, w.groups, at.formula, at.dtype, tables);
+      const { size, wordsPerRow } = counter;
+      const args = [words, b - a, wordsPerRow, w.cols, size, at.scales, at.zeros, w.groups, at.formula, at.dtype, tables] as const;
+      if (counter.kind === 'nibbles') k.countNibbleRows(...args, false);
+      else if (counter.kind === 'fields2') k.countField2Rows(...args);
+      else if (counter.kind === 'fields3') k.countField3Rows(...args);
+      else
+        k.countValueRows(
+          words,
+          b - a,
+          wordsPerRow * 4,
+          w.cols,
+          counter.bits,
+          size,
+          at.scales,
+          at.zeros,
+          w.groups,
+          at.formula,
+          at.dtype,
+          tables,
+        );
     } else {
       const at = stage(k, w, src, a, b);
       new Int32Array(k.memory.buffer, tables, 2 * 65536).fill(0);
@@ -107,19 +130,75 @@ export function countCodeRowsInWasm(w: CodeRows, src: CodeSource, r0: number, r1
   return true;
 }
 
-const groupSizes = new WeakMap<Int32Array, number>();
+/**
+ * Rows [r0, r1) of 4-bit codes with one-byte scales (NVFP4, MXFP4): their codes counted per scale byte
+ * (countNibbleRows into a 256 × 16 histogram), then each byte's 16 patterns added once (addScaleHistogram).
+ */
+function countByScaleCode(
+  k: KernelExports,
+  w: CodeRows,
+  scaleCodes: { codes: Uint8Array; values: Float64Array },
+  src: { words(r0: number, r1: number): Uint32Array; wordsPerRow: number },
+  r0: number,
+  r1: number,
+  tables: number,
+): void {
+  const packed = src.words(r0, r1);
+  const codes = scaleCodes.codes.subarray(r0 * w.groups, r1 * w.groups);
+  const words = k.alloc(packed.byteLength);
+  const scaleBytes = k.alloc(codes.length);
+  const hist = k.alloc(256 * 16 * 4);
+  const values = k.alloc(256 * 8);
+  const codeValues = k.alloc(w.levels * 8);
+  const mem = k.memory.buffer;
+  new Uint32Array(mem, words, packed.length).set(packed);
+  new Uint8Array(mem, scaleBytes, codes.length).set(codes);
+  new Int32Array(mem, hist, 256 * 16).fill(0);
+  new Float64Array(mem, values, 256).set(scaleCodes.values);
+  new Float64Array(mem, codeValues, w.levels).set(w.codeValues!);
+  new Int32Array(mem, tables, 2 * 65536).fill(0);
+  k.setCodeValues(codeValues, w.codeFactor ?? 1);
+  k.countNibbleRows(words, r1 - r0, src.wordsPerRow, w.cols, contiguousGroupSize(w), scaleBytes, 0, w.groups, 0, 0, hist, true);
+  k.addScaleHistogram(hist, values, FORMULA_ID[w.formula], DTYPE_ID[w.dtype], tables);
+}
 
 /**
- * The group size of a weight the nibble-group counters take (4-bit codes, column k in group ⌊k / size⌋, size and
- * cols multiples of 32), else 0.
+ * The group counter of row-major codes, when one takes the weight: 4-bit codes by bit planes (countNibbleRows:
+ * LSB-first words, or bytes of two codes, whose order within a group does not matter to a count; groups of a
+ * multiple of 32 columns, or 16), 2-bit and 3-bit fields in their lanes (countField2Rows, countField3Rows), 6-bit
+ * and 8-bit codes value by value from their fields (countValueRows: groups of fewer columns than codes, where a
+ * row's table of every (group, code) pattern would not pay).
  */
-function nibbleGroupSize(w: CodeRows): number {
-  if (w.levels !== 16 || w.cols % 32 !== 0) return 0;
+function rowGroupCounter(
+  w: CodeRows,
+  src: CodeSource,
+): { kind: 'nibbles' | 'fields2' | 'fields3' | 'values'; size: number; wordsPerRow: number; bits: number } | undefined {
+  const size = contiguousGroupSize(w);
+  if (!size) return undefined;
+  if ('bytes' in src)
+    return src.highNibbles && w.cols % 32 === 0 && size % 32 === 0
+      ? { kind: 'nibbles', size, wordsPerRow: w.cols / 8, bits: 4 }
+      : undefined;
+  if (!('words' in src) || src.wordsPerRow * 32 < w.cols * src.bits) return undefined;
+  const { bits, wordsPerRow } = src;
+  const fits = (multiple: number) => w.cols % multiple === 0 && size % multiple === 0;
+  if (bits === 4 && w.cols % 32 === 0 && (size % 32 === 0 || size === 16)) return { kind: 'nibbles', size, wordsPerRow, bits };
+  if (bits === 2 && fits(16)) return { kind: 'fields2', size, wordsPerRow, bits };
+  if (bits === 3 && fits(32)) return { kind: 'fields3', size, wordsPerRow, bits };
+  const perValue = (bits === 8 || bits === 6) && w.formula !== 'scaled-code' && w.groups * w.levels >= w.cols;
+  if (perValue && fits(16)) return { kind: 'values', size, wordsPerRow, bits };
+  return undefined;
+}
+
+const groupSizes = new WeakMap<Int32Array, number>();
+
+/** The group size of a weight whose column k is in group ⌊k / size⌋ (cols when there is one group), else 0. */
+function contiguousGroupSize(w: CodeRows): number {
   let size = groupSizes.get(w.group);
   if (size === undefined) {
     size = w.group.indexOf(1);
     if (size < 0) size = w.cols;
-    if (size % 32 !== 0 || Math.ceil(w.cols / size) !== w.groups) size = 0;
+    if (size === 0 || Math.ceil(w.cols / size) !== w.groups) size = 0;
     for (let c = 0; size && c < w.cols; c++) if (w.group[c] !== Math.floor(c / size)) size = 0;
     groupSizes.set(w.group, size);
   }
@@ -190,8 +269,8 @@ const BAND_WORDS = 1 << 20;
 /**
  * Adds the 16-bit patterns of every value of a weight of `rows` rows to counts, reading its words in stored order;
  * false when the kernels are off, the output is float32, or the table would be too large. onValues(n) after each
- * band. 4-bit codes in contiguous groups are counted by group (countGptqNibbles, countAwqNibbles, in bands of
- * whole groups), the others value by value through a table of every (group, row, code) pattern.
+ * band. Codes in contiguous groups are counted by group, in bands of whole groups (storedGroupCounter), the
+ * others value by value through a table of every (group, row, code) pattern.
  */
 export function countStoredOrderInWasm(
   w: CodeRows,
@@ -203,21 +282,25 @@ export function countStoredOrderInWasm(
 ): boolean {
   const k = wasmKernel();
   if (!k || w.dtype === 'float32' || !w.zeros) return false;
-  const groupSize = src.kind === 'awq' || src.bits === 4 ? nibbleGroupSize(w) : 0;
+  const counter = storedGroupCounter(w, src);
+  // the per-value counters take whole fields per word only (not 3-bit GPTQ)
+  if (!counter && src.kind === 'gptq' && 32 % src.bits !== 0) return false;
+  const groupSize = counter?.size ?? 0;
   const tableBytes = groupSize ? 0 : rows * w.groups * w.levels * 2;
   if (tableBytes > MAX_PATTERN_TABLE_BYTES) return false;
   const perBandRow = src.kind === 'gptq' ? rows : src.W;
-  // the nibble counters take bands of whole groups: groupSize / 8 packed rows (GPTQ) or groupSize inputs (AWQ)
-  const unit = !groupSize ? 1 : src.kind === 'gptq' ? groupSize / 8 : groupSize;
+  // the group counters take bands of whole groups: groupSize · bits / 32 packed rows (GPTQ) or groupSize inputs (AWQ)
+  const unit = !groupSize ? 1 : src.kind === 'gptq' ? (groupSize * src.bits) / 32 : groupSize;
   const bandRows = unit * Math.max(1, Math.floor(BAND_WORDS / perBandRow / unit));
   const totalBandRows = src.kind === 'gptq' ? src.packedRows : src.inputs;
   const valuesPerBandRow = src.kind === 'gptq' ? rows * (32 / src.bits) : 8 * src.W;
   k.reset();
   const tables = k.alloc(2 * 65536 * 4);
-  const band = k.alloc(Math.min(totalBandRows, bandRows) * perBandRow * 4);
+  // the 2-bit and 8-bit counters read up to 12 bytes past the band
+  const band = k.alloc(Math.min(totalBandRows, bandRows) * perBandRow * 4 + 16);
   const table = k.alloc(tableBytes);
   const group = k.alloc(w.cols * 4);
-  const transposed = k.alloc(groupSize * 4);
+  const transposed = k.alloc(src.kind === 'awq' ? groupSize * 4 : 0);
   const at = stageParams(k, w, 0, rows);
   const mem = k.memory.buffer;
   new Int32Array(mem, group, w.cols).set(w.group);
@@ -230,9 +313,15 @@ export function countStoredOrderInWasm(
     const words = src.band(b0, b1);
     new Uint32Array(mem, band, words.length).set(words);
     const g0 = b0 / unit;
-    if (src.kind === 'gptq' && groupSize)
-      k.countGptqNibbles(band, b1 - b0, rows, groupSize, g0, at.scales, at.zeros, w.groups, at.formula, at.dtype, tables);
-    else if (src.kind === 'gptq') k.countGptqWords(band, b0, b1 - b0, rows, src.bits, group, table, w.levels, tables);
+    if (src.kind === 'gptq' && groupSize) {
+      const count = {
+        nibbles: k.countGptqNibbles,
+        fields2: k.countGptqFields2,
+        fields3: k.countGptqFields3,
+        values: k.countGptqValues,
+      }[counter!.kind];
+      count(band, b1 - b0, rows, groupSize, g0, at.scales, at.zeros, w.groups, at.formula, at.dtype, tables);
+    } else if (src.kind === 'gptq') k.countGptqWords(band, b0, b1 - b0, rows, src.bits, group, table, w.levels, tables);
     else if (groupSize)
       k.countAwqNibbles(
         band,
@@ -252,11 +341,31 @@ export function countStoredOrderInWasm(
       );
     else k.countAwqWords(band, b0, b1 - b0, src.W, rows, src.order, group, table, w.levels, tables);
     onValues?.((b1 - b0) * valuesPerBandRow);
-    // int32 counters: emptied every 64 bands (at most 2^29 values), well before 2^31
+    // int32 counters: emptied every 64 bands (at most 2^30 values: 2^24 2-bit codes a band), before 2^31
     if (b1 < totalBandRows && ((b1 / bandRows) & 63) === 0) drain(t, counts);
   }
   drain(t, counts);
   return true;
+}
+
+/**
+ * The group counter of a weight in stored order, when one takes it: AWQ GEMM and GPTQ 4-bit codes by bit planes
+ * (countAwqNibbles, countGptqNibbles: groups of a multiple of 32 inputs), GPTQ 2-bit and 3-bit fields in their
+ * lanes (countGptqFields2: a multiple of 16; countGptqFields3: of 32), GPTQ 8-bit codes value by value
+ * (countGptqValues: a multiple of 4).
+ */
+function storedGroupCounter(
+  w: CodeRows,
+  src: StoredOrder,
+): { kind: 'nibbles' | 'fields2' | 'fields3' | 'values'; size: number } | undefined {
+  const size = contiguousGroupSize(w);
+  const bits = src.kind === 'awq' ? 4 : src.bits;
+  if (!size || w.levels !== 1 << bits) return undefined;
+  if (bits === 4 && w.cols % 32 === 0 && size % 32 === 0) return { kind: 'nibbles', size };
+  if (src.kind === 'gptq' && bits === 2 && w.cols % 16 === 0 && size % 16 === 0) return { kind: 'fields2', size };
+  if (src.kind === 'gptq' && bits === 3 && w.cols % 32 === 0 && size % 32 === 0) return { kind: 'fields3', size };
+  if (src.kind === 'gptq' && bits === 8 && w.cols % 4 === 0 && size % 4 === 0) return { kind: 'values', size };
+  return undefined;
 }
 
 function drain(t: Int32Array, counts: Float64Array): void {

@@ -25,6 +25,8 @@ interface ScaledParts extends Listing {
   weightRole: string;
   /** 8: one byte per code; 4: two codes per byte, low nibble first. */
   codeBits: 8 | 4;
+  /** One-byte scales: each (row, group)'s byte and the scale of every byte (scales[i] = values[codes[i]]). */
+  scaleCodes?: CodeRows['scaleCodes'];
   scaleSpans(r: number, g: number): ByteSpan[];
   ctx: BuildContext;
 }
@@ -48,6 +50,7 @@ function scaledKernel(p: ScaledParts): Kernel {
     group: Int32Array.from({ length: cols }, (_, k) => Math.floor(k / span)),
     scales,
     codeValues: table,
+    scaleCodes: p.scaleCodes,
   };
   // 4-bit codes, low nibble first, are the LSB-first stream of 4-bit fields over the row's words
   const source: CodeSource | undefined =
@@ -259,10 +262,25 @@ function fp4Plan(
     throw bad(ctx, `${s.name} ${shapeText(s.shape)} holds ${s.nElements} scales, expected ${rows} x ${groups} (one per ${gs} inputs)`, s);
   const listing = { shape, bits: 4, groupSize: gs, scheme, dtype, diagnostics: [] };
   return plan(listing, () => {
-    const raw = floatValues(s, ctx.reader.whole(s), true);
-    const scales = new Float64Array(rows * groups);
-    for (let i = 0; i < scales.length; i++) scales[i] = effective(raw, i);
     const e = elemBytes(s);
+    const bytes = ctx.reader.whole(s);
+    let scales: Float64Array;
+    let scaleCodes: CodeRows['scaleCodes'];
+    if (e === 1) {
+      // one byte a scale (E4M3, E8M0): the scale of each of the 256 bytes, then each group's through its byte
+      const byteValues = floatValues(
+        { ...s, shape: [256], nElements: 256, nbytes: 256 },
+        Uint8Array.from({ length: 256 }, (_, b) => b),
+        true,
+      );
+      const values = Float64Array.from({ length: 256 }, (_, b) => effective(byteValues, b));
+      const codes = bytes.slice(0, rows * groups);
+      scales = Float64Array.from(codes, (b) => values[b]);
+      scaleCodes = { codes, values };
+    } else {
+      const raw = floatValues(s, bytes, true);
+      scales = Float64Array.from({ length: rows * groups }, (_, i) => effective(raw, i));
+    }
     return scaledKernel({
       ...listing,
       rows,
@@ -273,6 +291,7 @@ function fp4Plan(
       weight: w,
       weightRole: w.name.slice(ctx.module.length + 1),
       codeBits: 4,
+      scaleCodes,
       ctx,
       scaleSpans: (r, g) => [ctx.reader.span(s.name.slice(ctx.module.length + 1), s, (r * groups + g) * e, e)],
     });

@@ -159,16 +159,14 @@ export const GPTQ: FormatRow = {
           gidx,
           scales,
           zeros,
+          storedOrder: {
+            kind: 'gptq',
+            packedRows: P,
+            bits,
+            band: (p0: number, p1: number) => asU32(ctx.reader.range(qw, p0 * rowBytes, (p1 - p0) * rowBytes)),
+          },
           ...(32 % bits === 0
-            ? {
-                packedCodes: { columnWords: (r0: number, r1: number) => asU32(slab(r0 * 4, r1 * 4)), packedRows: P, bits },
-                storedOrder: {
-                  kind: 'gptq' as const,
-                  packedRows: P,
-                  bits,
-                  band: (p0: number, p1: number) => asU32(ctx.reader.range(qw, p0 * rowBytes, (p1 - p0) * rowBytes)),
-                },
-              }
+            ? { packedCodes: { columnWords: (r0: number, r1: number) => asU32(slab(r0 * 4, r1 * 4)), packedRows: P, bits } }
             : {}),
           fillCodes(r0, r1, codes) {
             const R = r1 - r0;

@@ -1,124 +1,24 @@
 // AssemblyScript (part of dist/kernels.wasm): the value patterns of weights with 4-bit codes in contiguous groups
-// (GPTQ, AWQ GEMM, compressed-tensors, MLX, bitsandbytes NF4 / FP4, HQQ), counted without decoding a value. A (row,
-// group) has at most 16 values: its codes are counted by bit planes straight from the packed words
-// (common/codePlanes.ts, as the Q4_K pass 2 counts a sub-block's), then the float16 / bfloat16 patterns of its 16
-// values are computed four at a time and each added once with its count. Groups span a multiple of 32 columns; the
-// caller (src/core/hfquant/codeTables.ts) sends other layouts to the per-value counters of codeTables.ts.
-import { codeValueFactor, codeValueTable, F16, HQQ_ZERO, MLX_BIAS, SCALED_CODE } from './codeTables';
+// (GPTQ, AWQ GEMM, compressed-tensors, MLX, bitsandbytes NF4 / FP4, HQQ, NVFP4, MXFP4), counted without decoding a
+// value. A (row, group) has at most 16 values: its codes are counted by bit planes straight from the packed words
+// (common/codePlanes.ts, as the Q4_K pass 2 counts a sub-block's), 32 at a time, then the float16 / bfloat16
+// patterns of its 16 values are computed four at a time (common/lanePatterns.ts) and each added once with its count
+// (with one-byte scales, NVFP4 and MXFP4, the codes are summed per scale byte instead and each byte's 16 patterns
+// added once at the end: addScaleHistogram). The layouts differ only in where a group's 32-code chunks are and how one is loaded (countGroup's `load`). Groups
+// span a multiple of 32 columns (16 for row-major NVFP4: two groups a chunk); the caller
+// (src/core/hfquant/codeTables.ts) sends other layouts to the other counters.
 import { plane, planePairs, popcnt32x4 } from './common/codePlanes';
-
-// ----------------------------------------------------------- the 16 values of a group, four lanes at a time
-// Lane-wise forms of the scalar arithmetic (common/half.ts's f32ToF16 and halfToFloat, codeTables.ts's bf16 and
-// unrounded): the same IEEE operations, so the same bits.
-
-/** float32 lanes -> binary16 bits: round to nearest even, subnormals by the FPU's rounding of x + 0.5, NaN quiet. */
-@inline
-function f16Bits4(x: v128): v128 {
-  const sign = v128.and(x, i32x4.splat(<i32>0x80000000));
-  const a = v128.xor(x, sign);
-  const odd = v128.and(i32x4.shr_u(a, 13), i32x4.splat(1));
-  // rebias the exponent (−112 << 23) and round the 13 dropped bits to even (a carry may reach Infinity, as it should)
-  const normal = i32x4.shr_u(i32x4.add(i32x4.add(a, i32x4.splat(<i32>0xc8000fff)), odd), 13);
-  const subnormal = i32x4.sub(f32x4.add(a, f32x4.splat(0.5)), i32x4.splat(0x3f000000));
-  const nan = i32x4.gt_s(a, i32x4.splat(0x7f800000));
-  const special = v128.or(i32x4.splat(0x7c00), v128.and(nan, v128.or(i32x4.splat(0x200), i32x4.shr_u(v128.and(a, i32x4.splat(0x7fffff)), 13))));
-  let o = v128.bitselect(subnormal, normal, i32x4.lt_s(a, i32x4.splat(113 << 23)));
-  o = v128.bitselect(special, o, i32x4.ge_s(a, i32x4.splat(143 << 23)));
-  return v128.or(o, i32x4.shr_u(sign, 16));
-}
-
-/** float32 lanes -> bfloat16 bits (round to nearest even; NaN quiet). */
-@inline
-function bf16Bits4(x: v128): v128 {
-  const rounded = i32x4.shr_u(i32x4.add(x, i32x4.add(i32x4.splat(0x7fff), v128.and(i32x4.shr_u(x, 16), i32x4.splat(1)))), 16);
-  const nan = i32x4.gt_u(v128.and(x, i32x4.splat(0x7fffffff)), i32x4.splat(0x7f800000));
-  return v128.bitselect(i32x4.shr_u(v128.or(x, i32x4.splat(0x400000)), 16), rounded, nan);
-}
-
-@inline
-function patterns4(x: v128, dtype: i32): v128 {
-  return dtype == F16 ? f16Bits4(x) : bf16Bits4(x);
-}
-
-/** binary16 bits -> float32 lanes (exact; NaN quiet). */
-@inline
-function halfValues4(h: v128): v128 {
-  const e = v128.and(h, i32x4.splat(0x7c00));
-  const m = v128.and(h, i32x4.splat(0x3ff));
-  const normal = i32x4.add(i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13), i32x4.splat(112 << 23));
-  const subnormal = f32x4.mul(f32x4.convert_i32x4_u(m), f32x4.splat(5.9604644775390625e-8));
-  const special = v128.or(v128.or(i32x4.splat(0x7f800000), i32x4.shl(m, 13)), v128.andnot(i32x4.splat(0x400000), i32x4.eq(m, i32x4.splat(0))));
-  let o = v128.bitselect(subnormal, normal, i32x4.eq(e, i32x4.splat(0)));
-  o = v128.bitselect(special, o, i32x4.eq(e, i32x4.splat(0x7c00)));
-  return v128.or(o, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
-}
-
-/** Two f64x2 lanes pairs, rounded to float32, as one f32x4. */
-@inline
-function demote4(a: v128, b: v128): v128 {
-  return v128.shuffle<i32>(f32x4.demote_f64x2_zero(a), f32x4.demote_f64x2_zero(b), 0, 1, 4, 5);
-}
-
-/**
- * The values of codes q .. q + 3 before their last rounding, as codeTables.ts's unrounded: qa and qb hold the codes
- * (q, q + 1) and (q + 2, q + 3) as f64x2.
- */
-@inline
-function unrounded4(q: i32, qa: v128, qb: v128, s: f64, z: f64, formula: i32, dtype: i32): v128 {
-  const S = f64x2.splat(s);
-  const Z = f64x2.splat(z);
-  if (formula == SCALED_CODE) {
-    const at = codeValueTable() + (<usize>q << 3);
-    const a = demote4(f64x2.mul(v128.load(at), S), f64x2.mul(v128.load(at, 16), S));
-    const F = f64x2.splat(codeValueFactor());
-    return demote4(f64x2.mul(f64x2.promote_low_f32x4(a), F), f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<i32>(a, a, 2, 3, 0, 1)), F));
-  }
-  if (formula == MLX_BIAS) {
-    const a = roundedValues4(demote4(f64x2.mul(qa, S), f64x2.mul(qb, S)), dtype);
-    return demote4(f64x2.add(f64x2.promote_low_f32x4(a), Z), f64x2.add(f64x2.promote_low_f32x4(v128.shuffle<i32>(a, a, 2, 3, 0, 1)), Z));
-  }
-  if (formula == HQQ_ZERO) {
-    const a = roundedValues4(demote4(f64x2.sub(qa, Z), f64x2.sub(qb, Z)), dtype);
-    return demote4(f64x2.mul(f64x2.promote_low_f32x4(a), S), f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<i32>(a, a, 2, 3, 0, 1)), S));
-  }
-  return demote4(f64x2.mul(S, f64x2.sub(qa, Z)), f64x2.mul(S, f64x2.sub(qb, Z)));
-}
-
-/** float32 lanes rounded to the output dtype, as float32 values (codeTables.ts's roundTo). */
-@inline
-function roundedValues4(x: v128, dtype: i32): v128 {
-  const p = patterns4(x, dtype);
-  return dtype == F16 ? halfValues4(p) : i32x4.shl(p, 16);
-}
-
-/** Adds the counts c (i32x4) at the patterns p (i32x4). */
-@inline
-function addCounts4(counts: usize, p: v128, c: v128): void {
-  const p0 = counts + (<usize>i32x4.extract_lane(p, 0) << 2);
-  store<i32>(p0, load<i32>(p0) + i32x4.extract_lane(c, 0));
-  const p1 = counts + (<usize>i32x4.extract_lane(p, 1) << 2);
-  store<i32>(p1, load<i32>(p1) + i32x4.extract_lane(c, 1));
-  const p2 = counts + (<usize>i32x4.extract_lane(p, 2) << 2);
-  store<i32>(p2, load<i32>(p2) + i32x4.extract_lane(c, 2));
-  const p3 = counts + (<usize>i32x4.extract_lane(p, 3) << 2);
-  store<i32>(p3, load<i32>(p3) + i32x4.extract_lane(c, 3));
-}
+import { addCounts4, codePatterns4, param } from './common/lanePatterns';
 
 /**
  * Adds the counts of codes 0..15 of one (row, group), c0 = codes 0-3 ... c3 = codes 12-15 (i32x4), to the i32
  * pattern counts (65536) at the patterns of their values through scale s and zero (or bias) z.
  */
 function addGroup(c0: v128, c1: v128, c2: v128, c3: v128, s: f64, z: f64, formula: i32, dtype: i32, counts: usize): void {
-  addCounts4(counts, patterns4(unrounded4(0, f64x2(0, 1), f64x2(2, 3), s, z, formula, dtype), dtype), c0);
-  addCounts4(counts, patterns4(unrounded4(4, f64x2(4, 5), f64x2(6, 7), s, z, formula, dtype), dtype), c1);
-  addCounts4(counts, patterns4(unrounded4(8, f64x2(8, 9), f64x2(10, 11), s, z, formula, dtype), dtype), c2);
-  addCounts4(counts, patterns4(unrounded4(12, f64x2(12, 13), f64x2(14, 15), s, z, formula, dtype), dtype), c3);
-}
-
-/** The group (s, z) of (row r, group g) and its counts, to addGroup. */
-@inline
-function addRowGroup(c0: v128, c1: v128, c2: v128, c3: v128, scales: usize, zeros: usize, at: usize, formula: i32, dtype: i32, counts: usize): void {
-  addGroup(c0, c1, c2, c3, load<f64>(scales + (at << 3)), load<f64>(zeros + (at << 3)), formula, dtype, counts);
+  addCounts4(counts, codePatterns4(0, s, z, formula, dtype), c0);
+  addCounts4(counts, codePatterns4(4, s, z, formula, dtype), c1);
+  addCounts4(counts, codePatterns4(8, s, z, formula, dtype), c2);
+  addCounts4(counts, codePatterns4(12, s, z, formula, dtype), c3);
 }
 
 /**
@@ -126,52 +26,148 @@ function addRowGroup(c0: v128, c1: v128, c2: v128, c3: v128, scales: usize, zero
  * planes (planePairs(p0, p1)) and of the high two (planePairs(p2, p3)).
  */
 @inline
-function codeCounts0(low: v128, high: v128): v128 {
-  return popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 0, 0, 0, 0)));
+function codeCounts(low: v128, high: v128, h: i32): v128 {
+  const select = h == 0 ? v128.shuffle<i32>(high, high, 0, 0, 0, 0) : h == 1 ? v128.shuffle<i32>(high, high, 1, 1, 1, 1) : h == 2 ? v128.shuffle<i32>(high, high, 2, 2, 2, 2) : v128.shuffle<i32>(high, high, 3, 3, 3, 3);
+  return popcnt32x4(v128.and(low, select));
 }
+
+/** Four words at `at`, `at + stride`, ... as one vector. */
 @inline
-function codeCounts1(low: v128, high: v128): v128 {
-  return popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 1, 1, 1, 1)));
-}
-@inline
-function codeCounts2(low: v128, high: v128): v128 {
-  return popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 2, 2, 2, 2)));
-}
-@inline
-function codeCounts3(low: v128, high: v128): v128 {
-  return popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 3, 3, 3, 3)));
+function gather4(at: usize, stride: usize): v128 {
+  let v = v128.load32_zero(at);
+  v = v128.load32_lane(at + stride, v, 1);
+  v = v128.load32_lane(at + 2 * stride, v, 2);
+  return v128.load32_lane(at + 3 * stride, v, 3);
 }
 
 /**
- * Compressed-tensors, MLX and bitsandbytes: nRows rows of wordsPerRow u32 words at `words`, 8 codes per word, cols
- * (a multiple of 32) codes each, groups of groupSize columns (a multiple of 32, or cols); scales and zeros (f64)
- * of (row r, group g) at r · groups + g.
+ * Where a group's counts go. PARAMS: to the pattern counts, through the group's scale and zero (f64 tables at
+ * r · groups + g). SCALE_CODES: to a histogram of codes per scale code (256 × 16 i32), at the group's scale code
+ * (u8 table at r · groups + g), for addScaleHistogram to turn into patterns once per scale code.
+ */
+const PARAMS: i32 = 0;
+const SCALE_CODES: i32 = 1;
+
+@inline
+function finishGroup(
+  sink: i32, c0: v128, c1: v128, c2: v128, c3: v128, r: usize, groups: i32, g: i32, scales: usize, zeros: usize,
+  formula: i32, dtype: i32, counts: usize,
+): void {
+  if (sink == SCALE_CODES) {
+    const at = counts + (<usize>load<u8>(scales + r * <usize>groups + <usize>g) << 6);
+    v128.store(at, i32x4.add(v128.load(at), c0));
+    v128.store(at, i32x4.add(v128.load(at, 16), c1), 16);
+    v128.store(at, i32x4.add(v128.load(at, 32), c2), 32);
+    v128.store(at, i32x4.add(v128.load(at, 48), c3), 48);
+  } else addGroup(c0, c1, c2, c3, param(scales, r, groups, g), param(zeros, r, groups, g), formula, dtype, counts);
+}
+
+/**
+ * Adds the codes counted per scale code (hist: 256 × 16 i32, from countNibbleRows with scale codes) to the pattern
+ * counts, through the value of each scale code (values: 256 f64); zeros of 0.
+ */
+export function addScaleHistogram(hist: usize, values: usize, formula: i32, dtype: i32, counts: usize): void {
+  for (let code = 0; code < 256; code++) {
+    const at = hist + (<usize>code << 6);
+    const c0 = v128.load(at);
+    const c1 = v128.load(at, 16);
+    const c2 = v128.load(at, 32);
+    const c3 = v128.load(at, 48);
+    if (!v128.any_true(v128.or(v128.or(c0, c1), v128.or(c2, c3)))) continue;
+    addGroup(c0, c1, c2, c3, load<f64>(values + (<usize>code << 3)), 0, formula, dtype, counts);
+  }
+}
+
+/** How countGroup loads a 32-code chunk. */
+/** 16 bytes at `at`: their low nibbles, then their high nibbles. */
+const BYTES: i32 = 0;
+/** Words at at, at + stride, at + 2 stride, at + 3 stride (GPTQ: one output row in four packed rows), as BYTES. */
+const WORDS: i32 = 1;
+/** 16 bytes at `at`, then 16 at `at + stride`: nibble bits top .. top − 3 of each byte. */
+const PAIRS: i32 = 2;
+
+/**
+ * The counts of one (row r, group g) of `chunks` chunks of 32 codes, the first at `at`, the next `step` bytes on,
+ * each loaded as `load` says, added where `sink` says (both constants: each caller's copy keeps only its own).
+ */
+@inline
+function countGroup(
+  load: i32, at: usize, step: usize, chunks: i32, stride: usize, top: i32, sink: i32, r: usize, groups: i32, g: i32,
+  scales: usize, zeros: usize, formula: i32, dtype: i32, counts: usize,
+): void {
+  let c0 = i32x4.splat(0);
+  let c1 = c0;
+  let c2 = c0;
+  let c3 = c0;
+  for (let i = 0; i < chunks; i++, at += step) {
+    const a = load == WORDS ? gather4(at, stride) : v128.load(at);
+    const h = load == PAIRS ? v128.load(at + stride) : i8x16.shr_u(a, 4);
+    const t = load == PAIRS ? top : 7;
+    const low = planePairs(plane(a, h, t), plane(a, h, t - 1));
+    const high = planePairs(plane(a, h, t - 2), plane(a, h, t - 3));
+    c0 = i32x4.add(c0, codeCounts(low, high, 0));
+    c1 = i32x4.add(c1, codeCounts(low, high, 1));
+    c2 = i32x4.add(c2, codeCounts(low, high, 2));
+    c3 = i32x4.add(c3, codeCounts(low, high, 3));
+  }
+  finishGroup(sink, c0, c1, c2, c3, r, groups, g, scales, zeros, formula, dtype, counts);
+}
+
+/**
+ * Compressed-tensors, MLX, bitsandbytes, NVFP4 and MXFP4: nRows rows of wordsPerRow u32 words at `words`, 8 codes
+ * per word, cols (a multiple of 32) codes each, groups of groupSize columns (a multiple of 32, 16, or cols);
+ * scales and zeros (f64) of (row r, group g) at r · groups + g. With byScaleCode, `scales` holds a u8 scale code
+ * per (row, group) instead and `counts` is the histogram of addScaleHistogram.
  */
 export function countNibbleRows(
   words: usize, nRows: i32, wordsPerRow: i32, cols: i32, groupSize: i32, scales: usize, zeros: usize, groups: i32,
-  formula: i32, dtype: i32, counts: usize,
+  formula: i32, dtype: i32, counts: usize, byScaleCode: bool,
+): void {
+  if (byScaleCode) nibbleRows(SCALE_CODES, words, nRows, wordsPerRow, cols, groupSize, scales, zeros, groups, formula, dtype, counts);
+  else nibbleRows(PARAMS, words, nRows, wordsPerRow, cols, groupSize, scales, zeros, groups, formula, dtype, counts);
+}
+
+@inline
+function nibbleRows(
+  sink: i32, words: usize, nRows: i32, wordsPerRow: i32, cols: i32, groupSize: i32, scales: usize, zeros: usize,
+  groups: i32, formula: i32, dtype: i32, counts: usize,
 ): void {
   for (let r = 0; r < nRows; r++) {
     const row = words + ((<usize>r * <usize>wordsPerRow) << 2);
-    for (let g = 0; g < groups; g++) {
-      const k1 = min(cols, (g + 1) * groupSize);
-      let c0 = i32x4.splat(0);
-      let c1 = c0;
-      let c2 = c0;
-      let c3 = c0;
-      for (let k = g * groupSize; k < k1; k += 32) {
-        // 32 codes in 16 bytes: low nibbles and high nibbles (their order within the group does not matter)
-        const a = v128.load(row + (<usize>k >> 1));
-        const h = i8x16.shr_u(a, 4);
-        const low = planePairs(plane(a, h, 7), plane(a, h, 6));
-        const high = planePairs(plane(a, h, 5), plane(a, h, 4));
-        c0 = i32x4.add(c0, codeCounts0(low, high));
-        c1 = i32x4.add(c1, codeCounts1(low, high));
-        c2 = i32x4.add(c2, codeCounts2(low, high));
-        c3 = i32x4.add(c3, codeCounts3(low, high));
-      }
-      addRowGroup(c0, c1, c2, c3, scales, zeros, <usize>r * <usize>groups + <usize>g, formula, dtype, counts);
+    if (groupSize == 16) {
+      pairsOf16(sink, row, r, groups, scales, zeros, formula, dtype, counts);
+      continue;
     }
+    for (let g = 0; g < groups; g++) {
+      const k0 = g * groupSize;
+      const chunks = (min(cols, k0 + groupSize) - k0) >> 5;
+      countGroup(BYTES, row + (<usize>k0 >> 1), 16, chunks, 0, 7, sink, r, groups, g, scales, zeros, formula, dtype, counts);
+    }
+  }
+}
+
+/**
+ * Row r of groups of 16 codes (NVFP4): each 16-byte chunk holds groups 2j (bytes 0-7) and 2j + 1 (bytes 8-15),
+ * whose bits in a plane are those of the masks 0x00ff00ff and 0xff00ff00.
+ */
+@inline
+function pairsOf16(sink: i32, row: usize, r: i32, groups: i32, scales: usize, zeros: usize, formula: i32, dtype: i32, counts: usize): void {
+  const even = i32x4.splat(0x00ff00ff);
+  for (let g = 0; g < groups; g += 2) {
+    const a = v128.load(row + (<usize>g << 3));
+    const h = i8x16.shr_u(a, 4);
+    const low = planePairs(plane(a, h, 7), plane(a, h, 6));
+    const high = planePairs(plane(a, h, 5), plane(a, h, 4));
+    const first = v128.and(low, even);
+    const second = v128.andnot(low, even);
+    finishGroup(
+      sink, codeCounts(first, high, 0), codeCounts(first, high, 1), codeCounts(first, high, 2), codeCounts(first, high, 3),
+      r, groups, g, scales, zeros, formula, dtype, counts,
+    );
+    finishGroup(
+      sink, codeCounts(second, high, 0), codeCounts(second, high, 1), codeCounts(second, high, 2), codeCounts(second, high, 3),
+      r, groups, g + 1, scales, zeros, formula, dtype, counts,
+    );
   }
 }
 
@@ -188,38 +184,12 @@ export function countGptqNibbles(
   const stride = <usize>nRows << 2;
   for (let p0 = 0; p0 < pRows; p0 += perGroup) {
     const g = g0 + p0 / perGroup;
-    const p1 = min(pRows, p0 + perGroup);
+    const chunks = (min(pRows, p0 + perGroup) - p0) >> 2;
     for (let n = 0; n < nRows; n++) {
-      let c0 = i32x4.splat(0);
-      let c1 = c0;
-      let c2 = c0;
-      let c3 = c0;
-      for (let p = p0; p < p1; p += 4) {
-        const at = words + ((<usize>p * <usize>nRows + <usize>n) << 2);
-        let a = v128.load32_zero(at);
-        a = v128.load32_lane(at + stride, a, 1);
-        a = v128.load32_lane(at + 2 * stride, a, 2);
-        a = v128.load32_lane(at + 3 * stride, a, 3);
-        const h = i8x16.shr_u(a, 4);
-        const low = planePairs(plane(a, h, 7), plane(a, h, 6));
-        const high = planePairs(plane(a, h, 5), plane(a, h, 4));
-        c0 = i32x4.add(c0, codeCounts0(low, high));
-        c1 = i32x4.add(c1, codeCounts1(low, high));
-        c2 = i32x4.add(c2, codeCounts2(low, high));
-        c3 = i32x4.add(c3, codeCounts3(low, high));
-      }
-      addRowGroup(c0, c1, c2, c3, scales, zeros, <usize>n * <usize>groups + <usize>g, formula, dtype, counts);
+      const at = words + ((<usize>p0 * <usize>nRows + <usize>n) << 2);
+      countGroup(WORDS, at, stride << 2, chunks, stride, 7, PARAMS, n, groups, g, scales, zeros, formula, dtype, counts);
     }
   }
-}
-
-/** Four words at `at`, `at + stride`, ... as one vector. */
-@inline
-function gather4(at: usize, stride: usize): v128 {
-  let v = v128.load32_zero(at);
-  v = v128.load32_lane(at + stride, v, 1);
-  v = v128.load32_lane(at + 2 * stride, v, 2);
-  return v128.load32_lane(at + 3 * stride, v, 3);
 }
 
 /**
@@ -257,24 +227,11 @@ export function countAwqNibbles(
       for (let j = 0; j < 8; j++) {
         const n = (c << 3) + <i32>((order >>> (<u32>j << 2)) & 7);
         if (n >= nRows) continue;
-        // nibble j: byte j >> 1 of each word, its low (bits at 7 − k after the shift) or high nibble (3 − k)
-        const byte = <usize>(j >> 1) << 4;
+        // nibble j: byte j >> 1 of each word, its low (bits at 7 − k after the shift) or high nibble (3 − k); the
+        // two halves of a chunk are batches b and b + 1
+        const at = transposed + (<usize>(j >> 1) << 4);
         const top = (j & 1) != 0 ? 3 : 7;
-        let c0 = i32x4.splat(0);
-        let c1 = c0;
-        let c2 = c0;
-        let c3 = c0;
-        for (let b = 0; b < batches; b += 2) {
-          const a = v128.load(transposed + (<usize>b << 6) + byte);
-          const h = v128.load(transposed + (<usize>(b + 1) << 6) + byte);
-          const low = planePairs(plane(a, h, top), plane(a, h, top - 1));
-          const high = planePairs(plane(a, h, top - 2), plane(a, h, top - 3));
-          c0 = i32x4.add(c0, codeCounts0(low, high));
-          c1 = i32x4.add(c1, codeCounts1(low, high));
-          c2 = i32x4.add(c2, codeCounts2(low, high));
-          c3 = i32x4.add(c3, codeCounts3(low, high));
-        }
-        addRowGroup(c0, c1, c2, c3, scales, zeros, <usize>n * <usize>groups + <usize>g, formula, dtype, counts);
+        countGroup(PAIRS, at, 128, batches >> 1, 64, top, PARAMS, n, groups, g, scales, zeros, formula, dtype, counts);
       }
     }
   }
@@ -294,22 +251,7 @@ export function countHqqNibbles(
     for (let part = 0; part < 2; part++) {
       const i = first + j + part * h;
       if (i >= groups) continue;
-      const top = part == 0 ? 3 : 7;
-      let c0 = i32x4.splat(0);
-      let c1 = c0;
-      let c2 = c0;
-      let c3 = c0;
-      for (let k = 0; k < groupSize; k += 32) {
-        const a = v128.load(row + <usize>k);
-        const b = v128.load(row + <usize>k, 16);
-        const low = planePairs(plane(a, b, top), plane(a, b, top - 1));
-        const high = planePairs(plane(a, b, top - 2), plane(a, b, top - 3));
-        c0 = i32x4.add(c0, codeCounts0(low, high));
-        c1 = i32x4.add(c1, codeCounts1(low, high));
-        c2 = i32x4.add(c2, codeCounts2(low, high));
-        c3 = i32x4.add(c3, codeCounts3(low, high));
-      }
-      addRowGroup(c0, c1, c2, c3, scales, zeros, <usize>i, formula, dtype, counts);
+      countGroup(PAIRS, row, 32, groupSize >> 5, 16, part == 0 ? 3 : 7, PARAMS, i, 1, 0, scales, zeros, formula, dtype, counts);
     }
   }
 }

@@ -11,6 +11,15 @@ declare namespace __AdaptedExports {
    */
   export function dequantize(type: number, src: number, nBlocks: number, dst: number): void;
   /**
+   * src/core/wasm/assembly/nibbleGroups/addScaleHistogram
+   * @param hist `usize`
+   * @param values `usize`
+   * @param formula `i32`
+   * @param dtype `i32`
+   * @param counts `usize`
+   */
+  export function addScaleHistogram(hist: number, values: number, formula: number, dtype: number, counts: number): void;
+  /**
    * src/core/wasm/assembly/nibbleGroups/countAwqNibbles
    * @param words `usize`
    * @param kRows `i32`
@@ -71,8 +80,100 @@ declare namespace __AdaptedExports {
    * @param formula `i32`
    * @param dtype `i32`
    * @param counts `usize`
+   * @param byScaleCode `bool`
    */
-  export function countNibbleRows(words: number, nRows: number, wordsPerRow: number, cols: number, groupSize: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, counts: number): void;
+  export function countNibbleRows(words: number, nRows: number, wordsPerRow: number, cols: number, groupSize: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, counts: number, byScaleCode: boolean): void;
+  /**
+   * src/core/wasm/assembly/fieldGroups/countField2Rows
+   * @param words `usize`
+   * @param nRows `i32`
+   * @param wordsPerRow `i32`
+   * @param cols `i32`
+   * @param groupSize `i32`
+   * @param scales `usize`
+   * @param zeros `usize`
+   * @param groups `i32`
+   * @param formula `i32`
+   * @param dtype `i32`
+   * @param counts `usize`
+   */
+  export function countField2Rows(words: number, nRows: number, wordsPerRow: number, cols: number, groupSize: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, counts: number): void;
+  /**
+   * src/core/wasm/assembly/fieldGroups/countField3Rows
+   * @param words `usize`
+   * @param nRows `i32`
+   * @param wordsPerRow `i32`
+   * @param cols `i32`
+   * @param groupSize `i32`
+   * @param scales `usize`
+   * @param zeros `usize`
+   * @param groups `i32`
+   * @param formula `i32`
+   * @param dtype `i32`
+   * @param counts `usize`
+   */
+  export function countField3Rows(words: number, nRows: number, wordsPerRow: number, cols: number, groupSize: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, counts: number): void;
+  /**
+   * src/core/wasm/assembly/fieldGroups/countGptqFields2
+   * @param words `usize`
+   * @param pRows `i32`
+   * @param nRows `i32`
+   * @param groupSize `i32`
+   * @param g0 `i32`
+   * @param scales `usize`
+   * @param zeros `usize`
+   * @param groups `i32`
+   * @param formula `i32`
+   * @param dtype `i32`
+   * @param counts `usize`
+   */
+  export function countGptqFields2(words: number, pRows: number, nRows: number, groupSize: number, g0: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, counts: number): void;
+  /**
+   * src/core/wasm/assembly/fieldGroups/countGptqFields3
+   * @param words `usize`
+   * @param pRows `i32`
+   * @param nRows `i32`
+   * @param groupSize `i32`
+   * @param g0 `i32`
+   * @param scales `usize`
+   * @param zeros `usize`
+   * @param groups `i32`
+   * @param formula `i32`
+   * @param dtype `i32`
+   * @param counts `usize`
+   */
+  export function countGptqFields3(words: number, pRows: number, nRows: number, groupSize: number, g0: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, counts: number): void;
+  /**
+   * src/core/wasm/assembly/valueCodes/countGptqValues
+   * @param words `usize`
+   * @param pRows `i32`
+   * @param nRows `i32`
+   * @param groupSize `i32`
+   * @param g0 `i32`
+   * @param scales `usize`
+   * @param zeros `usize`
+   * @param groups `i32`
+   * @param formula `i32`
+   * @param dtype `i32`
+   * @param counts `usize`
+   */
+  export function countGptqValues(words: number, pRows: number, nRows: number, groupSize: number, g0: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, counts: number): void;
+  /**
+   * src/core/wasm/assembly/valueCodes/countValueRows
+   * @param codes `usize`
+   * @param nRows `i32`
+   * @param rowBytes `i32`
+   * @param cols `i32`
+   * @param bits `i32`
+   * @param groupSize `i32`
+   * @param scales `usize`
+   * @param zeros `usize`
+   * @param groups `i32`
+   * @param formula `i32`
+   * @param dtype `i32`
+   * @param counts `usize`
+   */
+  export function countValueRows(codes: number, nRows: number, rowBytes: number, cols: number, bits: number, groupSize: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, counts: number): void;
   /**
    * src/core/wasm/assembly/codeTables/buildPatternTable
    * @param scales `usize`

@@ -135,17 +135,17 @@ async function skipString(c: Cursor, what: string): Promise<void> {
  * stringLength, which refuses it. One tight loop over the window's bytes: no call, no allocation per string.
  */
 function walkStrings(c: Cursor, from: number, length: number, index: Float64Array): number {
-  const bytes = c.rest();
-  const end = bytes.length;
-  let p = 0;
+  const { view, at } = c.windowView();
+  const end = view.byteLength;
+  let p = at;
   let i = from;
   for (; i < length && p + 8 <= end; i++) {
-    const len = (bytes[p] | (bytes[p + 1] << 8) | (bytes[p + 2] << 16) | (bytes[p + 3] << 24)) >>> 0;
-    if (len > GGUF_MAX_STRING_LENGTH || (bytes[p + 4] | bytes[p + 5] | bytes[p + 6] | bytes[p + 7]) !== 0 || p + 8 + len > end) break;
-    if (i % STRING_INDEX_STRIDE === 0) index[i / STRING_INDEX_STRIDE] = c.pos + p;
+    const len = view.getUint32(p, true);
+    if (len > GGUF_MAX_STRING_LENGTH || view.getUint32(p + 4, true) !== 0 || p + 8 + len > end) break;
+    if (i % STRING_INDEX_STRIDE === 0) index[i / STRING_INDEX_STRIDE] = c.pos + (p - at);
     p += 8 + len;
   }
-  c.skip(p);
+  c.skip(p - at);
   return i;
 }
 

@@ -155,11 +155,11 @@ export class Cursor {
     return utf8.decode(bytes);
   }
   /**
-   * The bytes of the window from the cursor on, without a copy: for a loop that walks many small fields itself
-   * and then skip()s what it walked. Like bytes(), valid until the next fill() (which reuses the buffer).
+   * The window and the cursor's place in it, without a copy: for a loop that walks many small fields itself and then
+   * skip()s what it walked. Like bytes(), valid until the next fill() (which reuses the buffer).
    */
-  rest(): Uint8Array {
-    return this.window.subarray(this.pos - this.windowStart);
+  windowView(): { view: DataView; at: number } {
+    return { view: this.view, at: this.pos - this.windowStart };
   }
   /** n bytes already in the window, without a copy: valid until the next fill(). */
   bytes(n: number): Uint8Array {

@@ -2,6 +2,7 @@
 // Usage: node esbuild.mjs [--production] [--watch]
 import * as esbuild from 'esbuild';
 import { existsSync, mkdirSync, cpSync } from 'node:fs';
+import { cliBuildOptions } from './scripts/build-cli.mjs';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -9,7 +10,6 @@ const watch = process.argv.includes('--watch');
 const nodeEntries = [
   { in: 'src/extension/extension.ts', out: 'extension' },
   { in: 'src/worker/worker.ts', out: 'worker' },
-  { in: 'src/cli/cli.ts', out: 'cli', banner: '#!/usr/bin/env node' },
   { in: 'bench/bench.ts', out: 'bench' },
   // the evaluation child process: loads node-llama-cpp (external) at run time
   { in: 'src/evalChild/evalChild.ts', out: 'evalChild' },
@@ -25,8 +25,10 @@ const builds = nodeEntries.map((e) => ({
   format: 'cjs',
   // node-llama-cpp (ESM-only, native) is loaded at run time by the evaluation child, never bundled
   external: ['vscode', 'node-llama-cpp'],
-  banner: e.banner ? { js: e.banner } : undefined,
 }));
+
+// the CLI in pieces (dist/cli.js and dist/cli-*.js), each command loading only what it uses: scripts/build-cli.mjs
+builds.push(cliBuildOptions({ outdir: 'dist', production, target: common.target }));
 
 if (existsSync('webview/main.ts')) {
   builds.push({

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryByteSource } from '../../src/core/io/byteSource.ts';
 import { openModelFromSource } from '../../src/core/formats/openModel.ts';
+import { readArrayPage, STRING_INDEX_STRIDE } from '../../src/core/formats/gguf.ts';
 import { buildGgufFile, buildGgufHeader, type WriterEntry, type WriterTensor } from '../../src/core/formats/ggufWriter.ts';
 import { QuantLensError } from '../../src/core/errors.ts';
 import type { ArrayValue } from '../../src/core/model.ts';
@@ -262,6 +263,72 @@ test("strings and arrays over ggml's 2^30 limits are refused before anything is 
       .u64(2 ** 30 + 1),
   );
   await refused(h, 'limit-exceeded', /x\.big declares 1073741825 elements .*2\^30/, h.at.get('len')!);
+});
+
+test('in a long string array, a string over the limit or past the end of the file is refused at its length field', async () => {
+  // element 100: past the elements decoded up front, in the part of the array that is walked, not decoded
+  const array = (bad: (g: Gguf) => void) => {
+    const g = new Gguf().header(0, 1).kv('tokenizer.ggml.tokens', T.ARRAY, (x) => {
+      x.u32(T.STRING).u64(200);
+      for (let i = 0; i < 100; i++) x.str(`t${i}`);
+      bad(x.mark('bad'));
+      for (let i = 101; i < 200; i++) x.str(`t${i}`);
+    });
+    return g;
+  };
+  const over = array((x) => x.u64(2 ** 30 + 1).raw(new Uint8Array(4)));
+  await refused(
+    over,
+    'limit-exceeded',
+    /tokenizer\.ggml\.tokens declares a 1073741825-byte string at byte \d+, more than ggml's limit of 2\^30/,
+    over.at.get('bad')!,
+  );
+  // a length with a high byte set: 2^32 + 5 is not read as 5
+  const high = array((x) => x.u64(2 ** 32 + 5).raw(new Uint8Array(5)));
+  await refused(high, 'limit-exceeded', /declares a 4294967301-byte string/, high.at.get('bad')!);
+  const past = new Gguf().header(0, 1).kv('tokenizer.ggml.merges', T.ARRAY, (x) => {
+    x.u32(T.STRING).u64(100);
+    for (let i = 0; i < 99; i++) x.str(`m ${i}`);
+    x.mark('bad').u64(1000).raw(new TextEncoder().encode('short'));
+  });
+  await refused(
+    past,
+    'truncated',
+    /tokenizer\.ggml\.merges declares a 1000-byte string at byte \d+, but only 5 bytes follow/,
+    past.at.get('bad')!,
+  );
+});
+
+test('long string arrays read back exactly, page by page, across the windows the reader reads the file in', async () => {
+  // 150 k strings of 0 to 40 bytes (some multi-byte UTF-8), about 3.6 MB: the reader's windows (64 KB doubling to
+  // 1 MB) end inside strings and inside length fields at many places
+  const strings: string[] = [];
+  let seed = 12345;
+  const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+  for (let i = 0; i < 150_000; i++) {
+    const n = next() % 41;
+    let s = '';
+    for (let k = 0; k < n; k++) s += next() % 17 === 0 ? 'Ġ' : String.fromCharCode(97 + (next() % 26));
+    strings.push(s);
+  }
+  const g = new Gguf().header(0, 2);
+  g.kv('tokenizer.ggml.tokens', T.ARRAY, (x) => {
+    x.u32(T.STRING).u64(strings.length);
+    for (const s of strings) x.str(s);
+  });
+  g.kv('general.name', T.STRING, (x) => x.str('after the array'));
+  const m = await open(g);
+  const arr = m.metadata[0].value as ArrayValue;
+  assert.equal(arr.length, strings.length);
+  assert.equal(arr.payloadBytes, g.at.get('key general.name')! - arr.payloadOffset);
+  assert.equal(m.metadata[1].value, 'after the array');
+  const source = new MemoryByteSource(g.file(), 'rules.gguf');
+  for (const start of [0, 1, STRING_INDEX_STRIDE - 1, STRING_INDEX_STRIDE, 5 * STRING_INDEX_STRIDE + 17, 70_001, strings.length - 3]) {
+    assert.deepEqual(await readArrayPage(source, arr, start, 50), strings.slice(start, start + 50), `page at ${start}`);
+  }
+  // every element, in pages of 4096
+  for (let start = 0; start < strings.length; start += 4096)
+    assert.deepEqual(await readArrayPage(source, arr, start, 4096), strings.slice(start, start + 4096), `page at ${start}`);
 });
 
 // ---- writer ----

@@ -128,6 +128,27 @@ async function skipString(c: Cursor, what: string): Promise<void> {
   c.skip(stringLength(c, what, GGUF_MAX_STRING_LENGTH, "ggml's limit of 2^30"));
 }
 
+/**
+ * Skips strings `from`, `from + 1` ... of a string array of `length` while each lies wholly in the cursor's window,
+ * recording the offset of every STRING_INDEX_STRIDE-th in `index`; returns the number of the first string not
+ * skipped. A string whose length is over ggml's limit (2^30; any of its length's high four bytes set is) is left to
+ * stringLength, which refuses it. One tight loop over the window's bytes: no call, no allocation per string.
+ */
+function walkStrings(c: Cursor, from: number, length: number, index: Float64Array): number {
+  const { view, at } = c.windowView();
+  const end = view.byteLength;
+  let p = at;
+  let i = from;
+  for (; i < length && p + 8 <= end; i++) {
+    const len = view.getUint32(p, true);
+    if (len > GGUF_MAX_STRING_LENGTH || view.getUint32(p + 4, true) !== 0 || p + 8 + len > end) break;
+    if (i % STRING_INDEX_STRIDE === 0) index[i / STRING_INDEX_STRIDE] = c.pos + (p - at);
+    p += 8 + len;
+  }
+  c.skip(p - at);
+  return i;
+}
+
 /** A value of a fixed-size type whose bytes are in the window. */
 function fixedScalar(c: Cursor, type: number): ScalarValue {
   switch (type) {
@@ -213,9 +234,11 @@ async function readArray(c: Cursor, what: string, fileIndex: number): Promise<Gg
     result.values = values;
   } else if (elementType === STRING) {
     const index = new Float64Array(Math.ceil(length / STRING_INDEX_STRIDE));
-    for (let i = 0; i < length; i++) {
+    for (let i = walkStrings(c, 0, length, index); i < length; i = walkStrings(c, i, length, index)) {
+      // string i is not wholly in the window, or breaks a rule: read and judged one at a time
       if (i % STRING_INDEX_STRIDE === 0) index[i / STRING_INDEX_STRIDE] = c.pos;
       if (!trySkipString(c, what)) await skipString(c, what);
+      i++;
     }
     result.stringIndex = index;
   } else {
@@ -284,6 +307,15 @@ class DuplicateFinder {
 }
 /** Far more probes than a half-full table of distinct hashes needs. */
 const MAX_PROBES = 200;
+
+/**
+ * The shard of a split model a file name says it is, as llama.cpp's gguf-split names shards
+ * (`PREFIX-0000N-of-0000M.gguf`, five digits each); undefined for any other name.
+ */
+export function parseSplitName(fileName: string): { prefix: string; shard: number; total: number } | undefined {
+  const m = /^(.*?)-(\d{5})-of-(\d{5})\.gguf$/.exec(fileName);
+  return m ? { prefix: m[1], shard: Number(m[2]), total: Number(m[3]) } : undefined;
+}
 
 /** A tensor name as ggml compares them: a C string, up to its first NUL. */
 export function cString(name: string): string {

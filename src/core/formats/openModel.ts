@@ -6,7 +6,6 @@
  */
 import { stat } from 'node:fs/promises';
 import { isAbsolute, win32 } from 'node:path';
-import { parseGgufShardFilename } from '@huggingface/gguf';
 import type { ByteSource } from '../io/byteSource.ts';
 import {
   baseName,
@@ -21,7 +20,7 @@ import {
 } from '../io/location.ts';
 import { QuantLensError } from '../errors.ts';
 import type { Model, ModelFile, TensorInfo, MetadataEntry, Truncation } from '../model.ts';
-import { readCutGguf, readGgufHeader, type GgufHeader } from './gguf.ts';
+import { parseSplitName, readCutGguf, readGgufHeader, type GgufHeader } from './gguf.ts';
 import { MAX_HEADER_BYTES, readCutSafetensors, readSafetensorsHeader, type CutSafetensors, type SafetensorsHeader } from './safetensors.ts';
 import { jsonTypeName, memberOffset, parseJson, quoteForMessage, type JsonInput, type JsonObject, type JsonValue } from './strictJson.ts';
 
@@ -81,8 +80,8 @@ export async function openModel(input: string, remote: RemoteOptions = {}): Prom
   const path = await resolveInput(input);
   const name = baseName(path);
   if (name.endsWith('.json')) return openSafetensorsIndex(path, remote);
-  const shard = parseGgufShardFilename(name);
-  if (shard && name.toLowerCase().endsWith('.gguf')) return openSplitGguf(path, shard.prefix, Number(shard.total), remote);
+  const shard = parseSplitName(name);
+  if (shard) return openSplitGguf(path, shard.prefix, shard.total, remote);
   const [source] = await openSources([path], remote);
   try {
     const format = await sniffFormat(source);
@@ -129,7 +128,7 @@ export async function openCutModel(input: string, remote: RemoteOptions = {}): P
   const path = await resolveInput(input);
   const name = baseName(path);
   if (name.endsWith('.json')) return cutOrNothing(await openSafetensorsIndex(path, remote, true));
-  if (parseGgufShardFilename(name) && name.toLowerCase().endsWith('.gguf')) return undefined;
+  if (parseSplitName(name)) return undefined;
   const [source] = await openSources([path], remote);
   try {
     if ((await sniffFormat(source)) === 'gguf') return await cutGgufModel(source);

@@ -5,7 +5,6 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { readSync, fstatSync, statSync, constants, type Stats } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { QuantLensError } from '../errors.ts';
 
 /** What identifies one version of a file. */
@@ -65,6 +64,8 @@ export async function forEachPiece(
 
 /** SHA-256 (hex) of bytes [offset, offset + length) of a source. */
 export async function hashOfSpan(source: ByteSource, offset: number, length: number, what: string): Promise<string> {
+  // node:crypto is loaded when a write is verified, not by every command that opens a file (it costs ms at start-up)
+  const { createHash } = await import('node:crypto');
   const h = createHash('sha256');
   await forEachPiece(source, offset, length, what, (piece) => h.update(piece));
   return h.digest('hex');

@@ -18,6 +18,8 @@ function isAscii(bytes: Uint8Array): boolean {
 }
 
 export class Cursor {
+  /** What the window is read into, reused while it is big enough (a fresh buffer per window costs its zeroing). */
+  private buffer = new Uint8Array(0);
   private window = new Uint8Array(0);
   private view = new DataView(this.window.buffer);
   /** Absolute file offset of window[0]. */
@@ -62,7 +64,8 @@ export class Cursor {
     // The window starts small and doubles: a small header costs one small read (over HTTP, one small request).
     const size = Math.min(Math.max(this.nextWindow, n), this.remaining);
     this.nextWindow = Math.min(this.windowSize, this.nextWindow * 2);
-    const buf = new Uint8Array(size);
+    if (this.buffer.length < size) this.buffer = new Uint8Array(size);
+    const buf = this.buffer.subarray(0, size);
     const got = await this.source.read(this.pos, buf);
     if (got < n) {
       throw new QuantLensError('truncated', `file ends inside ${what} at byte ${this.pos + got}`, this.pos + got, this.source.name);
@@ -151,6 +154,14 @@ export class Cursor {
     if (n <= SHORT_ASCII && isAscii(bytes)) return String.fromCharCode.apply(null, bytes as unknown as number[]);
     return utf8.decode(bytes);
   }
+  /**
+   * The window and the cursor's place in it, without a copy: for a loop that walks many small fields itself and then
+   * skip()s what it walked. Like bytes(), valid until the next fill() (which reuses the buffer).
+   */
+  windowView(): { view: DataView; at: number } {
+    return { view: this.view, at: this.pos - this.windowStart };
+  }
+  /** n bytes already in the window, without a copy: valid until the next fill(). */
   bytes(n: number): Uint8Array {
     const i = this.at(n);
     return this.window.subarray(i, i + n);

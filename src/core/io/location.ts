@@ -8,7 +8,7 @@
 import { stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { FileByteSource, type ByteSource } from './byteSource.ts';
-import { HttpByteSource, type HttpAuth } from './httpByteSource.ts';
+import type { HttpAuth } from './httpByteSource.ts';
 import { QuantLensError } from '../errors.ts';
 
 export const HUB_HOST = 'huggingface.co';
@@ -71,8 +71,17 @@ export async function resolveInput(input: string): Promise<string> {
   return hubUrl(input) ?? input;
 }
 
+/**
+ * The HTTP reader, imported for the first remote file: a local model never loads it (nor the worker_threads helper
+ * behind its blocking reads).
+ */
+async function openHttp(location: string, remote: RemoteOptions): Promise<ByteSource> {
+  const { HttpByteSource } = await import('./httpByteSource.ts');
+  return HttpByteSource.open(location, { auth: authFor(remote) });
+}
+
 export async function openByteSource(location: string, remote: RemoteOptions = {}): Promise<ByteSource> {
-  return isUrl(location) ? HttpByteSource.open(location, { auth: authFor(remote) }) : FileByteSource.open(location);
+  return isUrl(location) ? openHttp(location, remote) : FileByteSource.open(location);
 }
 
 /**
@@ -95,7 +104,7 @@ export async function fileExists(location: string, remote: RemoteOptions = {}): 
     }
   }
   try {
-    await (await HttpByteSource.open(location, { auth: authFor(remote) })).close();
+    await (await openHttp(location, remote)).close();
     return true;
   } catch (e) {
     if (isNotFound(e)) return false;

@@ -1,0 +1,122 @@
+/**
+ * The CLI as esbuild.mjs builds it into dist/: CommonJS pieces (scripts/build-cli.mjs), each command loading its own
+ * when it runs. Built here into a folder of its own, it gives the corpus's answers for each kind of command, and
+ * `info` of a GGUF loads none of the code or Node modules it does not use.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import * as esbuild from 'esbuild';
+import { corpusPath, readJson, readF32, firstBitMismatch } from '../helpers/corpus.ts';
+// @ts-expect-error: a JavaScript build script, without types
+import { cliBuildOptions } from '../../scripts/build-cli.mjs';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+let dir: string;
+/** Piece file name -> the source files (relative to the repository) bundled into it. */
+const sourcesOf = new Map<string, string[]>();
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ql-cli-pieces-'));
+  const result = await esbuild.build({ ...cliBuildOptions({ outdir: dir, metafile: true }), logLevel: 'silent' });
+  for (const [out, meta] of Object.entries(result.metafile!.outputs))
+    sourcesOf.set(
+      out.split('/').pop()!,
+      Object.keys(meta.inputs).map((i) => relative(ROOT, join(process.cwd(), i))),
+    );
+  for (const wasm of ['kernels.wasm', 'quantizers.wasm'])
+    if (existsSync(join(ROOT, 'dist', wasm))) copyFileSync(join(ROOT, 'dist', wasm), join(dir, wasm));
+  // records, at exit, the CLI's pieces this process loaded and the Node modules it loaded
+  writeFileSync(
+    join(dir, 'record.cjs'),
+    `process.on('exit', () => require('fs').writeFileSync(process.env.QL_RECORD, JSON.stringify({ files: Object.keys(require.cache), builtins: process.moduleLoadList })));`,
+  );
+});
+
+after(() => dir && rmSync(dir, { recursive: true, force: true }));
+
+function run(args: string[], record?: string) {
+  const r = spawnSync(process.execPath, [...(record ? ['--require', join(dir, 'record.cjs')] : []), join(dir, 'cli.js'), ...args], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    env: { ...process.env, QL_RECORD: record ?? '' },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('the pieces are CommonJS files beside cli.js, cli.js starts with its #! line', () => {
+  assert.ok(sourcesOf.size > 3, `${sourcesOf.size} pieces`);
+  for (const name of sourcesOf.keys()) {
+    const text = readFileSync(join(dir, name), 'utf8');
+    assert.doesNotMatch(text, /^\s*(import|export) /m, `${name} has no ES module syntax left`);
+  }
+  assert.match(readFileSync(join(dir, 'cli.js'), 'utf8'), /^#!\/usr\/bin\/env node\n/);
+});
+
+test('info of a GGUF gives the corpus fields and loads no scan, quantizer, Hugging Face or HTTP code', () => {
+  const record = join(dir, 'info.json');
+  const r = run(['info', corpusPath('gguf', 'llama-tiny-Q4_K.gguf'), '--json'], record);
+  assert.equal(r.code, 0, r.stderr);
+  const got = JSON.parse(r.stdout);
+  const exp = readJson('gguf/llama-tiny-Q4_K.expected.json');
+  assert.equal(got.data_offset, exp.data_offset);
+  assert.deepEqual(
+    got.kv.map((k: any) => k.key),
+    exp.kv.map((k: any) => k.key),
+  );
+  for (const [i, t] of exp.tensors.entries())
+    for (const f of ['name', 'ne', 'type_name', 'offset', 'nbytes', 'n_elements'])
+      assert.deepEqual(got.tensors[i][f], t[f], `${t.name} ${f}`);
+
+  const { files, builtins } = JSON.parse(readFileSync(record, 'utf8'));
+  const loaded = (files as string[]).filter((f) => f.startsWith(dir)).flatMap((f) => sourcesOf.get(f.split('/').pop()!) ?? []);
+  assert.ok(loaded.includes('src/core/formats/gguf.ts'), 'the header reader is loaded');
+  const unused = loaded.filter((s) =>
+    /^src\/core\/(hfquant|quant|requant|eval|compare|report)\/|tensorStats|httpByteSource|syncFetch|workerPool/.test(s),
+  );
+  assert.deepEqual(unused, []);
+  const heavy = (builtins as string[]).filter((m) => /^NativeModule (crypto|worker_threads|http|https)$/.test(m));
+  assert.deepEqual(heavy, []);
+});
+
+test('stats, dequant and sample run from their pieces with the corpus results', () => {
+  const stats = run(['stats', corpusPath('gguf', 'llama-tiny-F16.gguf'), '--json', '--tensor', 'attn_q', '--threads', '1']);
+  assert.equal(stats.code, 0, stats.stderr);
+  const want = readJson('gguf/llama-tiny-F16.expected.json').tensors.find((x: any) => x.name === 'blk.0.attn_q.weight');
+  const got = JSON.parse(stats.stdout).tensors[0];
+  assert.deepEqual(got.stats.histogram.counts, want.stats.histogram.counts);
+  assert.equal(got.stats.min, want.stats.min);
+
+  const out = join(dir, 'q.f32');
+  const dq = run(['dequant', corpusPath('gguf', 'llama-tiny-BF16.gguf'), 'blk.0.attn_q.weight', '-o', out]);
+  assert.equal(dq.code, 0, dq.stderr);
+  const t = readJson('gguf/llama-tiny-BF16.expected.json').tensors.find((x: any) => x.name === 'blk.0.attn_q.weight');
+  const b = readFileSync(out);
+  assert.equal(
+    firstBitMismatch(
+      new Float32Array(b.buffer, b.byteOffset, b.length / 4),
+      readF32(corpusPath('gguf', t.dequant.file), t.dequant.offset_bytes, t.dequant.count),
+    ),
+    null,
+  );
+
+  const sample = join(dir, 'sample.gguf');
+  const s = run(['sample', sample]);
+  assert.equal(s.code, 0, s.stderr);
+  const info = run(['info', sample, '--json']);
+  assert.equal(info.code, 0, info.stderr);
+  assert.equal(JSON.parse(info.stdout).format, 'gguf');
+});
+
+test('a bad file is one error line and exit code 2, a bad command line exit code 1, from the pieces too', () => {
+  const bad = run(['info', corpusPath('malformed', 'gguf-bad-magic.gguf')]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /^error: .*not a GGUF file/);
+  assert.equal(bad.stderr.trim().split('\n').length, 1);
+  const usage = run(['stats', 'a', 'b']);
+  assert.equal(usage.code, 1);
+  assert.match(usage.stderr, /^error: stats takes one FILE/);
+});

@@ -263,7 +263,7 @@ export const GGML_TYPES: ReadonlyMap<GgmlType, TensorType> = new Map(
       66,
       'i-quant',
       'd:f16 qs:u16[32]',
-      [Q, 'imatrix'],
+      [WQ, 'imatrix'],
       '2.06 bpw: E8 lattice grid of 256 points, signs in groups of 8',
     ),
     row(
@@ -273,7 +273,7 @@ export const GGML_TYPES: ReadonlyMap<GgmlType, TensorType> = new Map(
       74,
       'i-quant',
       'd:f16 qs:u16[32] scales:u8[8]',
-      [Q, 'imatrix'],
+      [WQ, 'imatrix'],
       '2.31 bpw: 512-point grid with 4-bit sub-block scales',
     ),
     row(
@@ -314,7 +314,7 @@ export const GGML_TYPES: ReadonlyMap<GgmlType, TensorType> = new Map(
       82,
       'i-quant',
       'd:f16 qs:u8[32] signs:u8[32] qh:u8[8] scales:u8[8]',
-      [Q],
+      [WQ],
       '2.56 bpw: 1024-point grid with explicit signs',
     ),
     row(

@@ -1,7 +1,7 @@
 /**
  * Quantizer registry: ggml type -> a quantizer whose bytes equal ggml's `ggml_quantize_chunk` in strict binary32.
  * The type table (types.ts) says which types have one; the types whose row says wasmQuantize run in WebAssembly only
- * (wasmQuantizers.ts), the I-quant grid searches in JavaScript (iquants/quantize.ts).
+ * (wasmQuantizers.ts), the remaining I-quant grid searches (IQ3, IQ1) in JavaScript (iquants/quantize.ts).
  */
 import { QuantLensError } from '../errors.ts';
 import { GgmlType, GGML_TYPES, type TensorType } from '../types.ts';
@@ -37,6 +37,8 @@ function wasmQuantizer(ty: TensorType): Quantizer {
   return {
     imatrix: ignored ? 'ignored' : 'used',
     quantize(src, nRows, nPerRow, imatrix) {
+      if (ty.caps.requiresImatrix && !imatrix)
+        throw new QuantLensError('usage', `${ty.name} needs an importance matrix`, undefined, undefined, '--imatrix');
       const out = quantizeWasm(ty, src, nRows, nPerRow, ignored ? undefined : imatrix);
       if (!out)
         throw new QuantLensError(

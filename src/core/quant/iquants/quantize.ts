@@ -1,14 +1,12 @@
 /**
- * The codebook quantizers of ggml's I-quants (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M), byte-identical to
- * ggml_quantize_chunk in strict binary32. Groups of 8 (IQ2) or 4 (IQ3) weight magnitudes are scaled to odd levels
- * 2l + 1 and snapped to the grid, or to the best of the grid's nearest neighbours of a point off the grid; signs
- * are stored apart (an even number of minus signs per 8, the least important weight flipped if needed, except
- * in IQ2_S which stores all eight).
+ * The codebook quantizers of ggml's I-quants IQ3_XXS, IQ3_S, IQ1_S and IQ1_M, byte-identical to ggml_quantize_chunk
+ * in strict binary32, and the grid tables of the IQ2 searches that run in WebAssembly (IQ2_XXS, IQ2_XS, IQ2_S:
+ * src/core/wasm/assembly/quantizeIQ2.ts). Groups of 4 (IQ3) or 8 (IQ1) weight magnitudes are snapped to the grid,
+ * or to the best of the grid's nearest neighbours of a point off the grid; signs are stored apart.
  */
 import type { Quantizer } from '../quantizer.ts';
 import { f32ToF16Bits } from '../encode.ts';
 import { IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID } from './grids.ts';
-import { GROUP_MAX_EPS, makeQpQuants } from '../searches.ts';
 import { QuantLensError } from '../../errors.ts';
 import { GgmlType } from '../../types.ts';
 import { fr, nearestInt } from '../scalars.ts';
@@ -77,6 +75,37 @@ export class Grid {
     return list;
   }
 
+  /**
+   * The tables of the WebAssembly search (assembly/quantizeIQ2.ts): the coordinates 2l + 1 (int8), the grid index by
+   * word (int16, -1 off the grid), and for each word of levels below `levelCount` that is off the grid its neighbours
+   * (uint16 indices, list[start[u] .. start[u + 1])).
+   */
+  searchTables(levelCount: number): GridSearchTables {
+    const words = 1 << (this.dims * this.bits);
+    const mask = (1 << this.bits) - 1;
+    const map = Int16Array.from(this.map);
+    const start = new Int32Array(words + 1);
+    const lists: Int32Array[] = [];
+    let total = 0;
+    for (let u = 0; u < words; u++) {
+      start[u] = total;
+      let reachable = this.map[u] < 0;
+      for (let k = 0; k < this.dims && reachable; k++) reachable = ((u >> (this.bits * k)) & mask) < levelCount;
+      if (!reachable) continue;
+      const list = this.neighboursOf(u);
+      lists.push(list);
+      total += list.length;
+    }
+    start[words] = total;
+    const list = new Uint16Array(total);
+    let at = 0;
+    for (const l of lists) {
+      list.set(l, at);
+      at += l.length;
+    }
+    return { pos: this.pos, map, start, list };
+  }
+
   /** iq2_find_best_neighbour: the neighbour with the least weighted squared error at `scale`; writes its levels. */
   bestNeighbour(u: number, xval: Float32Array, xo: number, w: Float32Array, scale: number, L: Int32Array, lo: number): number {
     const dims = this.dims;
@@ -97,136 +126,6 @@ export class Grid {
     return index;
   }
 }
-
-let iq2xxsGrid: Grid | undefined;
-
-function iq2xxs(x: Float32Array, nPerRow: number, imatrix: Float32Array): Uint8Array {
-  const grid = (iq2xxsGrid ??= new Grid(IQ2XXS_GRID, [8, 25, 43], 2));
-  const kMaxQ = 3;
-  const nbl = x.length / QK_K;
-  const out = new Uint8Array(nbl * 66);
-  const scales = new Float32Array(8);
-  const weight = new Float32Array(32);
-  const waux = new Float32Array(32);
-  const xval = new Float32Array(32);
-  const L = new Int32Array(32);
-  const Laux = new Int32Array(32);
-  const qp = new Int32Array(32);
-  const signs = new Int32Array(4);
-  const q2 = new Uint32Array(16);
-  for (let ibl = 0; ibl < nbl; ibl++) {
-    const xo = ibl * QK_K;
-    const qo = xo % nPerRow;
-    q2.fill(0);
-    let maxScale = 0;
-    let sumx2 = 0;
-    for (let i = 0; i < QK_K; i++) sumx2 = fr(sumx2 + fr(x[xo + i] * x[xo + i]));
-    const sigma2 = fr(sumx2 / QK_K);
-    for (let ib = 0; ib < 8; ib++) {
-      const xb = xo + 32 * ib;
-      for (let i = 0; i < 32; i++) weight[i] = fr(imatrix[qo + 32 * ib + i] * fr(Math.sqrt(fr(sigma2 + fr(x[xb + i] * x[xb + i])))));
-      for (let i = 0; i < 32; i++) waux[i] = fr(Math.sqrt(weight[i]));
-      for (let k = 0; k < 4; k++) signs[k] = signsOf(x, xb + 8 * k, weight, 8 * k, xval, 8 * k);
-      let max = xval[0];
-      for (let i = 1; i < 32; i++) max = max > xval[i] ? max : xval[i];
-      if (max < GROUP_MAX_EPS) {
-        scales[ib] = 0;
-        L.fill(0);
-        continue;
-      }
-      let scale = makeQpQuants(32, kMaxQ + 1, xval, qp, weight);
-      const effMax = fr(scale * kMaxQ);
-      if (effMax <= 0) {
-        scales[ib] = 0;
-        L.fill(0);
-        continue;
-      }
-      let best = 0;
-      for (let is = -6; is <= 6; is++) {
-        const id = fr(fr(2 * kMaxQ - 1 + fr(is * fr(0.1))) / effMax);
-        const thisScale = fr(1 / id);
-        for (let k = 0; k < 4; k++) {
-          let u = 0;
-          for (let i = 0; i < 8; i++) {
-            const l = Math.max(0, Math.min(kMaxQ - 1, nearestInt(fr(0.5 * fr(fr(id * xval[8 * k + i]) - 1)))));
-            Laux[8 * k + i] = l;
-            u |= l << (2 * i);
-          }
-          if (grid.index(u) < 0) grid.bestNeighbour(u, xval, 8 * k, waux, thisScale, Laux, 8 * k);
-        }
-        let sumqx = 0;
-        let sumq2 = 0;
-        for (let i = 0; i < 32; i++) {
-          const w = weight[i];
-          const q = 2 * Laux[i] + 1;
-          sumqx = fr(sumqx + fr(fr(w * xval[i]) * q));
-          sumq2 = fr(sumq2 + fr(fr(w * q) * q));
-        }
-        if (sumq2 > 0 && fr(sumqx * sumqx) > fr(best * sumq2)) {
-          scale = fr(sumqx / sumq2);
-          best = fr(scale * sumqx);
-          L.set(Laux);
-        }
-      }
-      if (scale > 0) {
-        const id = fr(1 / scale);
-        for (let k = 0; k < 4; k++) {
-          let u = 0;
-          for (let i = 0; i < 8; i++) {
-            const l = Math.max(0, Math.min(kMaxQ - 1, nearestInt(fr(0.5 * fr(fr(id * xval[8 * k + i]) - 1)))));
-            u |= l << (2 * i);
-          }
-          let gi = grid.index(u);
-          if (gi < 0) gi = grid.bestNeighbour(u, xval, 8 * k, waux, scale, L, 8 * k);
-          for (let i = 0; i < 8; i++) L[8 * k + i] = (grid.pos[8 * gi + i] - 1) >> 1;
-        }
-        let sumqx = 0;
-        let sumq2 = 0;
-        for (let i = 0; i < 32; i++) {
-          const w = weight[i];
-          const q = 2 * L[i] + 1;
-          sumqx = fr(sumqx + fr(fr(w * xval[i]) * q));
-          sumq2 = fr(sumq2 + fr(fr(w * q) * q));
-        }
-        if (sumq2 > 0) scale = fr(sumqx / sumq2);
-      }
-      if (scale < 0) {
-        scale = -scale;
-        for (let k = 0; k < 4; k++) signs[k] = ~signs[k] & 127;
-      }
-      for (let k = 0; k < 4; k++) {
-        let u = 0;
-        for (let i = 0; i < 8; i++) u |= L[8 * k + i] << (2 * i);
-        const gi = grid.index(u);
-        q2[2 * ib] = (q2[2 * ib] | (gi << (8 * k))) >>> 0;
-        q2[2 * ib + 1] = (q2[2 * ib + 1] | (signs[k] << (7 * k))) >>> 0;
-      }
-      scales[ib] = scale;
-      maxScale = Math.max(maxScale, scale);
-    }
-    const o = ibl * 66;
-    if (!maxScale) continue; // d = 0 and all-zero codes
-    const d = fr(maxScale / 31);
-    const h = f32ToF16Bits(d);
-    out[o] = h & 0xff;
-    out[o + 1] = h >> 8;
-    const id = fr(1 / d);
-    for (let ib = 0; ib < 8; ib++) {
-      const l = Math.max(0, Math.min(15, nearestInt(fr(0.5 * fr(fr(id * scales[ib]) - 1)))));
-      q2[2 * ib + 1] = (q2[2 * ib + 1] | (l << 28)) >>> 0;
-    }
-    for (let i = 0; i < 16; i++) {
-      const v = q2[i];
-      out[o + 2 + 4 * i] = v & 0xff;
-      out[o + 3 + 4 * i] = (v >>> 8) & 0xff;
-      out[o + 4 + 4 * i] = (v >>> 16) & 0xff;
-      out[o + 5 + 4 * i] = v >>> 24;
-    }
-  }
-  return out;
-}
-
-let iq2xsGrid: Grid | undefined;
 
 /** Sign bits of 8 weights (an even count; the least important weight flipped if needed) and their magnitudes. */
 function signsOf(x: Float32Array, xo: number, weight: Float32Array, wo: number, xval: Float32Array, vo: number): number {
@@ -257,148 +156,30 @@ function signsOf(x: Float32Array, xo: number, weight: Float32Array, wo: number, 
   return s & 127;
 }
 
-let iq2sGrid: Grid | undefined;
+/** A grid's tables for the WebAssembly searches (Grid.searchTables). */
+export interface GridSearchTables {
+  pos: Int8Array;
+  map: Int16Array;
+  start: Int32Array;
+  list: Uint16Array;
+}
+
+const searchTables = new Map<GgmlType, GridSearchTables>();
 
 /**
- * quantize_row_iq2_xs_impl and quantize_row_iq2_s_impl: 16-weight sub-blocks with their own 4-bit scale, 8-weight
- * groups snapped to the grid. IQ2_XS keeps an even number of minus signs (7 stored bits) and a 9-bit index in a
- * u16; IQ2_S stores all 8 sign bits and a 10-bit index split over qs and qh, and can run without an imatrix.
+ * The tables of the grid a WebAssembly I-quant search of this type reads (ggml's iq2xs_init_impl: IQ2_XXS and
+ * IQ2_XS keep every point at the 2 smallest distances of a word off the grid, IQ2_S at the smallest), or undefined
+ * for a type without one. Built once per type.
  */
-function iq2sub16(kind: 'xs' | 's', x: Float32Array, nPerRow: number, imatrix: Float32Array | undefined): Uint8Array {
-  const grid = kind === 'xs' ? (iq2xsGrid ??= new Grid(IQ2XS_GRID, [8, 25, 43], 2)) : (iq2sGrid ??= new Grid(IQ2S_GRID, [8, 25, 43], 1));
-  const bytes = kind === 'xs' ? 74 : 82;
-  const eps = kind === 'xs' ? GROUP_MAX_EPS : fr(1e-8);
-  const kMaxQ = 3;
-  const nbl = x.length / QK_K;
-  const out = new Uint8Array(nbl * bytes);
-  const scales = new Float32Array(16);
-  const weight = new Float32Array(16);
-  const waux = new Float32Array(16);
-  const xval = new Float32Array(16);
-  const L = new Int32Array(16);
-  const Laux = new Int32Array(16);
-  const onGrid = [true, true];
-  const onGridAux = [true, true];
-  const signs = new Int32Array(2);
-  for (let ibl = 0; ibl < nbl; ibl++) {
-    const xo = ibl * QK_K;
-    const qo = xo % nPerRow;
-    const o = ibl * bytes;
-    let maxScale = 0;
-    let sumx2 = 0;
-    for (let i = 0; i < QK_K; i++) sumx2 = fr(sumx2 + fr(x[xo + i] * x[xo + i]));
-    const sigma2 = kind === 'xs' ? fr(sumx2 / QK_K) : fr(fr(2 * sumx2) / QK_K);
-    for (let ib = 0; ib < 16; ib++) {
-      const xb = xo + 16 * ib;
-      for (let i = 0; i < 16; i++) {
-        const v = x[xb + i];
-        weight[i] = imatrix ? fr(imatrix[qo + 16 * ib + i] * fr(Math.sqrt(fr(sigma2 + fr(v * v))))) : fr(fr(0.25 * sigma2) + fr(v * v));
-      }
-      for (let i = 0; i < 16; i++) waux[i] = fr(Math.sqrt(weight[i]));
-      for (let k = 0; k < 2; k++) {
-        signs[k] = kind === 'xs' ? signsOf(x, xb + 8 * k, weight, 8 * k, xval, 8 * k) : allSigns(x, xb + 8 * k, xval, 8 * k);
-      }
-      let max = xval[0];
-      for (let i = 1; i < 16; i++) max = max > xval[i] ? max : xval[i];
-      L.fill(0);
-      if (max < eps) {
-        scales[ib] = 0;
-        continue;
-      }
-      let best = 0;
-      let scale = fr(max / (2 * kMaxQ - 1));
-      onGrid[0] = onGrid[1] = true;
-      for (let is = -9; is <= 9; is++) {
-        const id = fr(fr(2 * kMaxQ - 1 + fr(is * fr(0.1))) / max);
-        const thisScale = fr(1 / id);
-        for (let k = 0; k < 2; k++) {
-          let u = 0;
-          for (let i = 0; i < 8; i++) {
-            const l = Math.max(0, Math.min(kMaxQ - 1, nearestInt(fr(0.5 * fr(fr(id * xval[8 * k + i]) - 1)))));
-            Laux[8 * k + i] = l;
-            u |= l << (2 * i);
-          }
-          onGridAux[k] = true;
-          if (grid.index(u) < 0) {
-            onGridAux[k] = false;
-            grid.bestNeighbour(u, xval, 8 * k, waux, thisScale, Laux, 8 * k);
-          }
-        }
-        let sumqx = 0;
-        let sumq2 = 0;
-        for (let i = 0; i < 16; i++) {
-          const q = 2 * Laux[i] + 1;
-          sumqx = fr(sumqx + fr(fr(weight[i] * xval[i]) * q));
-          sumq2 = fr(sumq2 + fr(fr(weight[i] * q) * q));
-        }
-        if (sumq2 > 0 && fr(sumqx * sumqx) > fr(best * sumq2)) {
-          scale = fr(sumqx / sumq2);
-          best = fr(scale * sumqx);
-          L.set(Laux);
-          onGrid[0] = onGridAux[0];
-          onGrid[1] = onGridAux[1];
-        }
-      }
-      if ((!onGrid[0] || !onGrid[1]) && scale > 0) {
-        const id = fr(1 / scale);
-        for (let k = 0; k < 2; k++) {
-          if (onGrid[k]) continue;
-          let u = 0;
-          for (let i = 0; i < 8; i++) {
-            const l = Math.max(0, Math.min(kMaxQ - 1, nearestInt(fr(0.5 * fr(fr(id * xval[8 * k + i]) - 1)))));
-            u |= l << (2 * i);
-            L[8 * k + i] = l;
-          }
-          if (grid.index(u) < 0) grid.bestNeighbour(u, xval, 8 * k, waux, scale, L, 8 * k);
-        }
-        let sumqx = 0;
-        let sumq2 = 0;
-        for (let i = 0; i < 16; i++) {
-          const q = 2 * L[i] + 1;
-          sumqx = fr(sumqx + fr(fr(weight[i] * xval[i]) * q));
-          sumq2 = fr(sumq2 + fr(fr(weight[i] * q) * q));
-        }
-        if (sumq2 > 0) scale = fr(sumqx / sumq2);
-      }
-      if (scale < 0) {
-        scale = -scale;
-        for (let k = 0; k < 2; k++) signs[k] = ~signs[k] & (kind === 'xs' ? 127 : 255);
-      }
-      for (let k = 0; k < 2; k++) {
-        let u = 0;
-        for (let i = 0; i < 8; i++) u |= L[8 * k + i] << (2 * i);
-        const gi = grid.index(u);
-        const i8 = 2 * ib + k;
-        if (kind === 'xs') {
-          const v = gi | (signs[k] << 9);
-          out[o + 2 + 2 * i8] = v & 0xff;
-          out[o + 3 + 2 * i8] = v >> 8;
-        } else {
-          out[o + 2 + i8] = gi & 255;
-          out[o + 66 + (i8 >> 2)] |= (gi >> 8) << (2 * (i8 % 4));
-          out[o + 34 + i8] = signs[k];
-        }
-      }
-      scales[ib] = scale;
-      maxScale = Math.max(maxScale, scale);
-    }
-    if (!maxScale) {
-      if (kind === 'xs') out.fill(0, o + 2, o + 66);
-      continue;
-    }
-    const d = fr(maxScale / 31);
-    const h = f32ToF16Bits(kind === 'xs' ? d : fr(d * fr(0.9875)));
-    out[o] = h & 0xff;
-    out[o + 1] = h >> 8;
-    const id = fr(1 / d);
-    const so = o + (kind === 'xs' ? 66 : 74);
-    for (let ib = 0; ib < 16; ib++) {
-      const l = Math.max(0, Math.min(15, nearestInt(fr(0.5 * fr(fr(id * scales[ib]) - 1)))));
-      if (ib % 2 === 0) out[so + (ib >> 1)] = l;
-      else out[so + (ib >> 1)] |= l << 4;
-    }
-  }
-  return out;
+export function gridSearchTables(type: GgmlType): GridSearchTables | undefined {
+  let t = searchTables.get(type);
+  if (t) return t;
+  const levels = [8, 25, 43];
+  if (type === GgmlType.IQ2_XXS) t = new Grid(IQ2XXS_GRID, levels, 2).searchTables(3);
+  else if (type === GgmlType.IQ2_XS) t = new Grid(IQ2XS_GRID, levels, 2).searchTables(3);
+  else if (type === GgmlType.IQ2_S) t = new Grid(IQ2S_GRID, levels, 1).searchTables(3);
+  if (t) searchTables.set(type, t);
+  return t;
 }
 
 let iq3xxsGrid: Grid | undefined;
@@ -980,21 +761,6 @@ function iq1m(x: Float32Array, nPerRow: number, imatrix: Float32Array | undefine
 }
 
 export const gridQuantizers: Partial<Record<GgmlType, Quantizer>> = {
-  [GgmlType.IQ2_XXS]: {
-    imatrix: 'used',
-    quantize(x, _rows, nPerRow, imatrix) {
-      if (!imatrix) throw new QuantLensError('usage', 'IQ2_XXS needs an importance matrix', undefined, undefined, '--imatrix');
-      return iq2xxs(x, nPerRow, imatrix);
-    },
-  },
-  [GgmlType.IQ2_XS]: {
-    imatrix: 'used',
-    quantize(x, _rows, nPerRow, imatrix) {
-      if (!imatrix) throw new QuantLensError('usage', 'IQ2_XS needs an importance matrix', undefined, undefined, '--imatrix');
-      return iq2sub16('xs', x, nPerRow, imatrix);
-    },
-  },
-  [GgmlType.IQ2_S]: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq2sub16('s', x, nPerRow, imatrix) },
   [GgmlType.IQ3_XXS]: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq3('xxs', x, nPerRow, imatrix) },
   [GgmlType.IQ3_S]: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq3('s', x, nPerRow, imatrix) },
   [GgmlType.IQ1_S]: {

@@ -1,0 +1,370 @@
+// AssemblyScript (part of dist/quantizers.wasm): the 2-bit grid searches of ggml's I-quants, IQ2_XXS (32-weight
+// sub-blocks, quantize_row_iq2_xxs_impl), IQ2_XS and IQ2_S (16-weight sub-blocks, quantize_row_iq2_xs_impl /
+// quantize_row_iq2_s_impl). Groups of 8 magnitudes are scaled to odd levels 2l + 1 (l in 0..2) and snapped to the
+// grid, or to the best of the grid's nearest neighbours of a word off the grid. The grid tables come from
+// src/core/quant/iquants/quantize.ts (Grid.searchTables) through setGrid before each call.
+import { f32ToF16 } from './common/half';
+import { makeQp, nearestInt } from './quantize';
+import * as T from './generated/layout';
+
+const QK_K = 256;
+const GROUP_MAX_EPS: f32 = 1e-15;
+const K_MAX_Q = 3;
+const FLT_MAX: f32 = 3.4028234663852886e38;
+/** 2·kMaxQ − 1, the top odd level */
+const TOP: f32 = 5;
+
+/** Coordinates 2l + 1 (int8, 8 per point), grid index by word of levels (int16, -1 off the grid), neighbours. */
+let gridPos: usize = 0;
+let gridMap: usize = 0;
+/** For a word u off the grid, its neighbours are the uint16 indices nbrList[nbrStart[u] .. nbrStart[u + 1]). */
+let nbrStart: usize = 0;
+let nbrList: usize = 0;
+
+/** The tables of the grid the next quantize call searches (Grid.searchTables in iquants/quantize.ts). */
+export function setGrid(pos: usize, map: usize, start: usize, list: usize): void {
+  gridPos = pos;
+  gridMap = map;
+  nbrStart = start;
+  nbrList = list;
+}
+
+/**
+ * Set where ggml asserts (NaN or infinite weights): a word off the grid with no neighbour within FLT_MAX, or (IQ2_XS,
+ * IQ2_S) a sub-block scale that is not >= 0.
+ */
+let aborted = false;
+let stoppedAt = -1;
+
+/** The block (from the last call's first) where the last call stopped, as ggml aborts there, or -1. */
+export function failedBlock(): i32 {
+  return stoppedAt;
+}
+
+const WEIGHT: usize = memory.data(32 * 4, 16);
+const WAUX: usize = memory.data(32 * 4, 16);
+const XVAL: usize = memory.data(32 * 4, 16);
+const LBEST: usize = memory.data(32 * 4, 16);
+const LAUX: usize = memory.data(32 * 4, 16);
+const QP: usize = memory.data(32, 16);
+const SCALES: usize = memory.data(16 * 4, 16);
+const SIGNS: usize = memory.data(4 * 4, 16);
+const ONGRID: usize = memory.data(2 * 4, 16);
+const ONGRIDAUX: usize = memory.data(2 * 4, 16);
+
+@inline function ldf(p: usize, i: i32): f32 {
+  return load<f32>(p + (<usize>i << 2));
+}
+@inline function stf(p: usize, i: i32, v: f32): void {
+  store<f32>(p + (<usize>i << 2), v);
+}
+@inline function ldi(p: usize, i: i32): i32 {
+  return load<i32>(p + (<usize>i << 2));
+}
+@inline function sti(p: usize, i: i32, v: i32): void {
+  store<i32>(p + (<usize>i << 2), v);
+}
+@inline function gridIndex(u: i32): i32 {
+  return <i32>load<i16>(gridMap + (<usize>u << 1));
+}
+@inline function gridLevel(gi: i32, i: i32): i32 {
+  return (<i32>load<i8>(gridPos + (<usize>gi << 3) + <usize>i) - 1) >> 1;
+}
+/** MAX(0, MIN(2, nearest_int(0.5·(id·x − 1)))) */
+@inline function level(id: f32, x: f32): i32 {
+  const l = nearestInt(<f32>0.5 * (id * x - <f32>1));
+  return l < 0 ? 0 : l > K_MAX_Q - 1 ? K_MAX_Q - 1 : l;
+}
+
+/** iq2_find_best_neighbour: of u's neighbours, the least Σ w·(scale·q − x)² over the 8 values at o; writes its levels to L. */
+function bestNeighbour(u: i32, o: i32, scale: f32, L: usize): i32 {
+  const from = ldi(nbrStart, u);
+  const to = ldi(nbrStart, u + 1);
+  let best: f32 = FLT_MAX; // ggml's start: a distance that overflows to +Inf is never taken
+  let index = -1;
+  for (let n = from; n < to; n++) {
+    const j = <i32>load<u16>(nbrList + (<usize>n << 1));
+    const p = gridPos + (<usize>j << 3);
+    let d2: f32 = 0;
+    for (let i = 0; i < 8; i++) {
+      const diff: f32 = scale * <f32>load<i8>(p + <usize>i) - ldf(XVAL, o + i);
+      d2 += ldf(WAUX, o + i) * diff * diff;
+    }
+    if (d2 < best) {
+      best = d2;
+      index = j;
+    }
+  }
+  if (index < 0) aborted = true;
+  else for (let i = 0; i < 8; i++) sti(L, o + i, gridLevel(index, i));
+  return index;
+}
+
+/** Levels of the 8 magnitudes at o scaled by id into L; their word. */
+@inline function levels8(id: f32, o: i32, L: usize): i32 {
+  let u = 0;
+  for (let i = 0; i < 8; i++) {
+    const l = level(id, ldf(XVAL, o + i));
+    sti(L, o + i, l);
+    u |= l << (2 * i);
+  }
+  return u;
+}
+
+/** Signs of the 8 weights at x (an even count of minus signs: the least important weight flipped), magnitudes to XVAL + o. */
+function evenSigns(x: usize, o: i32): i32 {
+  let nflip = 0;
+  let s = 0;
+  for (let i = 0; i < 8; i++) {
+    const v = ldf(x, i);
+    if (v >= 0) stf(XVAL, o + i, v);
+    else {
+      stf(XVAL, o + i, -v);
+      nflip++;
+      s |= 1 << i;
+    }
+  }
+  if (nflip & 1) {
+    let imin = 0;
+    let min: f32 = ldf(WEIGHT, o) * ldf(x, 0) * ldf(x, 0);
+    for (let i = 1; i < 8; i++) {
+      const v = ldf(x, i);
+      const ax: f32 = ldf(WEIGHT, o + i) * v * v;
+      if (ax < min) {
+        min = ax;
+        imin = i;
+      }
+    }
+    stf(XVAL, o + imin, -ldf(XVAL, o + imin));
+    s ^= 1 << imin;
+  }
+  return s & 127;
+}
+
+/** All 8 signs of the weights at x, magnitudes to XVAL + o. */
+function allSigns(x: usize, o: i32): i32 {
+  let s = 0;
+  for (let i = 0; i < 8; i++) {
+    const v = ldf(x, i);
+    if (v >= 0) stf(XVAL, o + i, v);
+    else {
+      stf(XVAL, o + i, -v);
+      s |= 1 << i;
+    }
+  }
+  return s;
+}
+
+/** Σ w·x·q and Σ w·q² of the n codes q = 2l + 1 at L; Σ w·q² in SUMQ2. */
+let sumq2Of: f32 = 0;
+@inline function sumqx(n: i32, L: usize): f32 {
+  let sqx: f32 = 0;
+  let sq2: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    const w = ldf(WEIGHT, i);
+    const q = <f32>((ldi(L, i) << 1) | 1);
+    sqx += w * ldf(XVAL, i) * q;
+    sq2 += w * q * q;
+  }
+  sumq2Of = sq2;
+  return sqx;
+}
+
+/** quantize_row_iq2_xxs_impl for nb super-blocks at x0 (rows of nPerRow, importance matrix qw0) to y0. */
+export function quantizeIQ2XXS(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+  aborted = false;
+  stoppedAt = -1;
+  for (let ibl = 0; ibl < nb; ibl++) {
+    const xs = x0 + (<usize>ibl << 10);
+    const qw = qw0 + ((<usize>(ibl * QK_K) % <usize>nPerRow) << 2);
+    const y = y0 + <usize>ibl * T.IQ2_XXS_BYTES;
+    memory.fill(y, 0, T.IQ2_XXS_BYTES);
+    let maxScale: f32 = 0;
+    let sumx2: f32 = 0;
+    for (let i = 0; i < QK_K; i++) sumx2 += ldf(xs, i) * ldf(xs, i);
+    const sigma2: f32 = sumx2 / <f32>QK_K;
+    for (let ib = 0; ib < 8; ib++) {
+      const xb = xs + (<usize>ib << 7);
+      for (let i = 0; i < 32; i++) stf(WEIGHT, i, ldf(qw, 32 * ib + i) * sqrt<f32>(sigma2 + ldf(xb, i) * ldf(xb, i)));
+      for (let i = 0; i < 32; i++) stf(WAUX, i, sqrt<f32>(ldf(WEIGHT, i)));
+      for (let k = 0; k < 4; k++) sti(SIGNS, k, evenSigns(xb + (<usize>k << 5), 8 * k));
+      let vmax = ldf(XVAL, 0);
+      for (let i = 1; i < 32; i++) vmax = vmax > ldf(XVAL, i) ? vmax : ldf(XVAL, i);
+      if (vmax < GROUP_MAX_EPS) {
+        stf(SCALES, ib, 0);
+        memory.fill(LBEST, 0, 32 * 4);
+        continue;
+      }
+      let scale = makeQp(32, K_MAX_Q + 1, XVAL, QP, WEIGHT);
+      const effMax: f32 = scale * <f32>K_MAX_Q;
+      if (effMax <= 0) {
+        stf(SCALES, ib, 0);
+        memory.fill(LBEST, 0, 32 * 4);
+        continue;
+      }
+      let best: f32 = 0;
+      for (let is = -6; is <= 6; is++) {
+        const id: f32 = (TOP + <f32>is * <f32>0.1) / effMax;
+        const thisScale: f32 = <f32>1 / id;
+        for (let k = 0; k < 4; k++) {
+          const u = levels8(id, 8 * k, LAUX);
+          if (gridIndex(u) < 0) bestNeighbour(u, 8 * k, thisScale, LAUX);
+        }
+        const sqx = sumqx(32, LAUX);
+        const sq2 = sumq2Of;
+        if (sq2 > 0 && sqx * sqx > best * sq2) {
+          scale = sqx / sq2;
+          best = scale * sqx;
+          memory.copy(LBEST, LAUX, 32 * 4);
+        }
+      }
+      if (scale > 0) {
+        const id: f32 = <f32>1 / scale;
+        for (let k = 0; k < 4; k++) {
+          let u = 0;
+          for (let i = 0; i < 8; i++) u |= level(id, ldf(XVAL, 8 * k + i)) << (2 * i);
+          let gi = gridIndex(u);
+          if (gi < 0) gi = bestNeighbour(u, 8 * k, scale, LBEST);
+          for (let i = 0; i < 8; i++) sti(LBEST, 8 * k + i, gridLevel(gi, i));
+        }
+        const sqx = sumqx(32, LBEST);
+        if (sumq2Of > 0) scale = sqx / sumq2Of;
+      }
+      if (scale < 0) {
+        scale = -scale;
+        for (let k = 0; k < 4; k++) sti(SIGNS, k, ~ldi(SIGNS, k) & 127);
+      }
+      for (let k = 0; k < 4; k++) {
+        let u = 0;
+        for (let i = 0; i < 8; i++) u |= ldi(LBEST, 8 * k + i) << (2 * i);
+        const gi = gridIndex(u);
+        const q = y + 2 + (<usize>ib << 3);
+        store<u32>(q, load<u32>(q) | (<u32>gi << (8 * k)));
+        store<u32>(q + 4, load<u32>(q + 4) | (<u32>ldi(SIGNS, k) << (7 * k)));
+      }
+      stf(SCALES, ib, scale);
+      maxScale = max(maxScale, scale);
+      if (aborted) {
+        stoppedAt = ibl;
+        return;
+      }
+    }
+    if (maxScale == 0) continue; // d = 0 and all-zero codes
+    const d: f32 = maxScale / 31;
+    store<u16>(y, <u16>f32ToF16(d));
+    const id: f32 = <f32>1 / d;
+    for (let ib = 0; ib < 8; ib++) {
+      const l = min(15, max(0, nearestInt(<f32>0.5 * (id * ldf(SCALES, ib) - 1))));
+      const q = y + 6 + (<usize>ib << 3);
+      store<u32>(q, load<u32>(q) | (<u32>l << 28));
+    }
+  }
+}
+
+/** quantize_row_iq2_xs_impl (IQ2_XS, importance matrix required) and quantize_row_iq2_s_impl (IQ2_S, qw0 may be 0). */
+export function quantizeIQ2Sub16(xsKind: bool, x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+  aborted = false;
+  stoppedAt = -1;
+  const bytes: usize = xsKind ? T.IQ2_XS_BYTES : T.IQ2_S_BYTES;
+  const eps: f32 = xsKind ? GROUP_MAX_EPS : <f32>1e-8;
+  for (let ibl = 0; ibl < nb; ibl++) {
+    const xs = x0 + (<usize>ibl << 10);
+    const qw = qw0 + ((<usize>(ibl * QK_K) % <usize>nPerRow) << 2);
+    const y = y0 + <usize>ibl * bytes;
+    memory.fill(y, 0, bytes);
+    let maxScale: f32 = 0;
+    let sumx2: f32 = 0;
+    for (let i = 0; i < QK_K; i++) sumx2 += ldf(xs, i) * ldf(xs, i);
+    const sigma2: f32 = xsKind ? sumx2 / <f32>QK_K : (<f32>2 * sumx2) / <f32>QK_K;
+    for (let ib = 0; ib < 16; ib++) {
+      const xb = xs + (<usize>ib << 6);
+      for (let i = 0; i < 16; i++) {
+        const v = ldf(xb, i);
+        stf(WEIGHT, i, qw0 ? ldf(qw, 16 * ib + i) * sqrt<f32>(sigma2 + v * v) : <f32>0.25 * sigma2 + v * v);
+      }
+      for (let i = 0; i < 16; i++) stf(WAUX, i, sqrt<f32>(ldf(WEIGHT, i)));
+      for (let k = 0; k < 2; k++) sti(SIGNS, k, xsKind ? evenSigns(xb + (<usize>k << 5), 8 * k) : allSigns(xb + (<usize>k << 5), 8 * k));
+      let vmax = ldf(XVAL, 0);
+      for (let i = 1; i < 16; i++) vmax = vmax > ldf(XVAL, i) ? vmax : ldf(XVAL, i);
+      memory.fill(LBEST, 0, 16 * 4);
+      if (vmax < eps) {
+        stf(SCALES, ib, 0);
+        continue;
+      }
+      let best: f32 = 0;
+      let scale: f32 = vmax / TOP;
+      sti(ONGRID, 0, 1);
+      sti(ONGRID, 1, 1);
+      for (let is = -9; is <= 9; is++) {
+        const id: f32 = (TOP + <f32>is * <f32>0.1) / vmax;
+        const thisScale: f32 = <f32>1 / id;
+        for (let k = 0; k < 2; k++) {
+          const u = levels8(id, 8 * k, LAUX);
+          sti(ONGRIDAUX, k, 1);
+          if (gridIndex(u) < 0) {
+            sti(ONGRIDAUX, k, 0);
+            bestNeighbour(u, 8 * k, thisScale, LAUX);
+          }
+        }
+        const sqx = sumqx(16, LAUX);
+        const sq2 = sumq2Of;
+        if (sq2 > 0 && sqx * sqx > best * sq2) {
+          scale = sqx / sq2;
+          best = scale * sqx;
+          memory.copy(LBEST, LAUX, 16 * 4);
+          sti(ONGRID, 0, ldi(ONGRIDAUX, 0));
+          sti(ONGRID, 1, ldi(ONGRIDAUX, 1));
+        }
+      }
+      if ((!ldi(ONGRID, 0) || !ldi(ONGRID, 1)) && scale > 0) {
+        const id: f32 = <f32>1 / scale;
+        for (let k = 0; k < 2; k++) {
+          if (ldi(ONGRID, k)) continue;
+          const u = levels8(id, 8 * k, LBEST);
+          if (gridIndex(u) < 0) bestNeighbour(u, 8 * k, scale, LBEST);
+        }
+        const sqx = sumqx(16, LBEST);
+        if (sumq2Of > 0) scale = sqx / sumq2Of;
+      }
+      if (scale < 0) {
+        scale = -scale;
+        for (let k = 0; k < 2; k++) sti(SIGNS, k, ~ldi(SIGNS, k) & (xsKind ? 127 : 255));
+      }
+      if (!(scale >= 0)) aborted = true;
+      for (let k = 0; k < 2; k++) {
+        let u = 0;
+        for (let i = 0; i < 8; i++) u |= ldi(LBEST, 8 * k + i) << (2 * i);
+        const gi = gridIndex(u);
+        const i8 = 2 * ib + k;
+        if (xsKind) {
+          store<u16>(y + 2 + (<usize>i8 << 1), <u16>(gi | (ldi(SIGNS, k) << 9)));
+        } else {
+          store<u8>(y + 2 + <usize>i8, <u8>gi);
+          const qh = y + 66 + <usize>(i8 >> 2);
+          store<u8>(qh, load<u8>(qh) | <u8>((gi >> 8) << (2 * (i8 & 3))));
+          store<u8>(y + 34 + <usize>i8, <u8>ldi(SIGNS, k));
+        }
+      }
+      stf(SCALES, ib, scale);
+      maxScale = max(maxScale, scale);
+      if (aborted) {
+        stoppedAt = ibl;
+        return;
+      }
+    }
+    if (maxScale == 0) {
+      if (!xsKind) continue;
+      memory.fill(y + 2, 0, 64);
+      continue;
+    }
+    const d: f32 = maxScale / 31;
+    store<u16>(y, <u16>f32ToF16(xsKind ? d : d * <f32>0.9875));
+    const id: f32 = <f32>1 / d;
+    const so = y + (xsKind ? 66 : 74);
+    for (let ib = 0; ib < 16; ib++) {
+      const l = min(15, max(0, nearestInt(<f32>0.5 * (id * ldf(SCALES, ib) - 1))));
+      const p = so + <usize>(ib >> 1);
+      store<u8>(p, ib & 1 ? load<u8>(p) | <u8>(l << 4) : <u8>l);
+    }
+  }
+}

@@ -283,7 +283,7 @@ export const GGML_TYPES: ReadonlyMap<GgmlType, TensorType> = new Map(
       98,
       'i-quant',
       'd:f16 qs:u8[64] scales_and_signs:u8[32]',
-      [Q],
+      [WQ],
       '3.06 bpw: 256-point grid of 4-tuples, signs in groups of 8',
     ),
     row(
@@ -304,7 +304,7 @@ export const GGML_TYPES: ReadonlyMap<GgmlType, TensorType> = new Map(
       110,
       'i-quant',
       'd:f16 qs:u8[64] qh:u8[8] signs:u8[32] scales:u8[4]',
-      [Q],
+      [WQ],
       '3.44 bpw: 512-point grid with explicit signs and 4-bit scales',
     ),
     row(

@@ -1,8 +1,8 @@
 /**
- * The codebook quantizers of ggml's I-quants IQ3_XXS, IQ3_S, IQ1_S and IQ1_M, byte-identical to ggml_quantize_chunk
- * in strict binary32, and the grid tables of the IQ2 searches that run in WebAssembly (IQ2_XXS, IQ2_XS, IQ2_S:
- * src/core/wasm/assembly/quantizeIQ2.ts). Groups of 4 (IQ3) or 8 (IQ1) weight magnitudes are snapped to the grid,
- * or to the best of the grid's nearest neighbours of a point off the grid; signs are stored apart.
+ * The codebook quantizers of ggml's I-quants IQ1_S and IQ1_M, byte-identical to ggml_quantize_chunk in strict
+ * binary32, and the grid tables of the IQ2 and IQ3 searches that run in WebAssembly (IQ2_XXS, IQ2_XS, IQ2_S,
+ * IQ3_XXS, IQ3_S: src/core/wasm/assembly/quantizeGrid.ts). Groups of 8 (IQ1) weight magnitudes are snapped to the
+ * grid, or to the best of the grid's nearest neighbours of a point off the grid; signs are stored apart.
  */
 import type { Quantizer } from '../quantizer.ts';
 import { f32ToF16Bits } from '../encode.ts';
@@ -76,7 +76,7 @@ export class Grid {
   }
 
   /**
-   * The tables of the WebAssembly search (assembly/quantizeIQ2.ts): the coordinates 2l + 1 (int8), the grid index by
+   * The tables of the WebAssembly search (assembly/quantizeGrid.ts): the coordinates 2l + 1 (int8), the grid index by
    * word (int16, -1 off the grid), and for each word of levels below `levelCount` that is off the grid its neighbours
    * (uint16 indices, list[start[u] .. start[u + 1])).
    */
@@ -105,55 +105,6 @@ export class Grid {
     }
     return { pos: this.pos, map, start, list };
   }
-
-  /** iq2_find_best_neighbour: the neighbour with the least weighted squared error at `scale`; writes its levels. */
-  bestNeighbour(u: number, xval: Float32Array, xo: number, w: Float32Array, scale: number, L: Int32Array, lo: number): number {
-    const dims = this.dims;
-    let best = Infinity;
-    let index = -1;
-    for (const j of this.neighboursOf(u)) {
-      let d2 = 0;
-      for (let i = 0; i < dims; i++) {
-        const diff = fr(fr(scale * this.pos[dims * j + i]) - xval[xo + i]);
-        d2 = fr(d2 + fr(fr(w[xo + i] * diff) * diff));
-      }
-      if (d2 < best) {
-        best = d2;
-        index = j;
-      }
-    }
-    for (let i = 0; i < dims; i++) L[lo + i] = (this.pos[dims * index + i] - 1) >> 1;
-    return index;
-  }
-}
-
-/** Sign bits of 8 weights (an even count; the least important weight flipped if needed) and their magnitudes. */
-function signsOf(x: Float32Array, xo: number, weight: Float32Array, wo: number, xval: Float32Array, vo: number): number {
-  let nflip = 0;
-  let s = 0;
-  for (let i = 0; i < 8; i++) {
-    const v = x[xo + i];
-    if (v >= 0) xval[vo + i] = v;
-    else {
-      xval[vo + i] = -v;
-      nflip++;
-      s |= 1 << i;
-    }
-  }
-  if (nflip % 2) {
-    let imin = 0;
-    let min = fr(fr(weight[wo] * x[xo]) * x[xo]);
-    for (let i = 1; i < 8; i++) {
-      const ax = fr(fr(weight[wo + i] * x[xo + i]) * x[xo + i]);
-      if (ax < min) {
-        min = ax;
-        imin = i;
-      }
-    }
-    xval[vo + imin] = -xval[vo + imin];
-    s ^= 1 << imin;
-  }
-  return s & 127;
 }
 
 /** A grid's tables for the WebAssembly searches (Grid.searchTables). */
@@ -168,8 +119,9 @@ const searchTables = new Map<GgmlType, GridSearchTables>();
 
 /**
  * The tables of the grid a WebAssembly I-quant search of this type reads (ggml's iq2xs_init_impl: IQ2_XXS and
- * IQ2_XS keep every point at the 2 smallest distances of a word off the grid, IQ2_S at the smallest), or undefined
- * for a type without one. Built once per type.
+ * IQ2_XS keep every point at the 2 smallest distances of a word off the grid, IQ2_S at the smallest;
+ * iq3xs_init_impl: IQ3_XXS at the 2 smallest, IQ3_S at the 3 smallest), or undefined for a type without one. Built
+ * once per type.
  */
 export function gridSearchTables(type: GgmlType): GridSearchTables | undefined {
   let t = searchTables.get(type);
@@ -178,172 +130,10 @@ export function gridSearchTables(type: GgmlType): GridSearchTables | undefined {
   if (type === GgmlType.IQ2_XXS) t = new Grid(IQ2XXS_GRID, levels, 2).searchTables(3);
   else if (type === GgmlType.IQ2_XS) t = new Grid(IQ2XS_GRID, levels, 2).searchTables(3);
   else if (type === GgmlType.IQ2_S) t = new Grid(IQ2S_GRID, levels, 1).searchTables(3);
+  else if (type === GgmlType.IQ3_XXS) t = new Grid(IQ3XXS_GRID, [4, 12, 20, 28, 36, 44, 52, 62], 2, 4, 3).searchTables(8);
+  else if (type === GgmlType.IQ3_S) t = new Grid(IQ3S_GRID, [1, 3, 5, 7, 9, 11, 13, 15], 3, 4, 3).searchTables(8);
   if (t) searchTables.set(type, t);
   return t;
-}
-
-let iq3xxsGrid: Grid | undefined;
-let iq3sGrid: Grid | undefined;
-
-/**
- * quantize_row_iq3_xxs_impl(256, …) and quantize_row_iq3_s_impl: 32-weight sub-blocks, 8 groups of 4 on a grid
- * of 3-bit levels (256 points for IQ3_XXS, 512 for IQ3_S whose ninth index bit goes to qh). IQ3_XXS keeps an even
- * number of minus signs and packs 4-bit scales with the signs; IQ3_S stores every sign and packs scales by pairs.
- */
-function iq3(kind: 'xxs' | 's', x: Float32Array, nPerRow: number, imatrix: Float32Array | undefined): Uint8Array {
-  const xxs = kind === 'xxs';
-  const grid = xxs
-    ? (iq3xxsGrid ??= new Grid(IQ3XXS_GRID, [4, 12, 20, 28, 36, 44, 52, 62], 2, 4, 3))
-    : (iq3sGrid ??= new Grid(IQ3S_GRID, [1, 3, 5, 7, 9, 11, 13, 15], 3, 4, 3));
-  const bytes = xxs ? 98 : 110;
-  const kMaxQ = 8;
-  const nbl = x.length / QK_K;
-  const out = new Uint8Array(nbl * bytes);
-  const scales = new Float32Array(8);
-  const weight = new Float32Array(32);
-  const waux = new Float32Array(32);
-  const xval = new Float32Array(32);
-  const L = new Int32Array(32);
-  const Laux = new Int32Array(32);
-  const onGrid = new Array<boolean>(8).fill(true);
-  const onGridAux = new Array<boolean>(8).fill(true);
-  const signs = new Int32Array(4);
-  const signsAndScales = new Uint32Array(8);
-  const eps = fr(1e-8);
-  const level = (id: number, v: number) => Math.max(0, Math.min(kMaxQ - 1, nearestInt(fr(0.5 * fr(fr(id * v) - 1)))));
-  for (let ibl = 0; ibl < nbl; ibl++) {
-    const xo = ibl * QK_K;
-    const qo = xo % nPerRow;
-    const o = ibl * bytes;
-    signsAndScales.fill(0);
-    let maxScale = 0;
-    let sumx2 = 0;
-    for (let i = 0; i < QK_K; i++) sumx2 = fr(sumx2 + fr(x[xo + i] * x[xo + i]));
-    const sigma2 = fr(fr(2 * sumx2) / QK_K);
-    for (let ib = 0; ib < 8; ib++) {
-      const xb = xo + 32 * ib;
-      for (let i = 0; i < 32; i++) {
-        const v = x[xb + i];
-        weight[i] = imatrix ? fr(imatrix[qo + 32 * ib + i] * fr(Math.sqrt(fr(sigma2 + fr(v * v))))) : fr(v * v);
-      }
-      for (let i = 0; i < 32; i++) waux[i] = fr(Math.sqrt(weight[i]));
-      for (let k = 0; k < 4; k++)
-        signs[k] = xxs ? signsOf(x, xb + 8 * k, weight, 8 * k, xval, 8 * k) : allSigns(x, xb + 8 * k, xval, 8 * k);
-      let max = xval[0];
-      for (let i = 1; i < 32; i++) max = max > xval[i] ? max : xval[i];
-      L.fill(0);
-      if (xxs ? max < eps : !max) {
-        scales[ib] = 0;
-        continue;
-      }
-      let best = 0;
-      let scale = fr(max / (2 * kMaxQ - 1));
-      onGrid.fill(xxs);
-      const range = xxs ? 15 : 9;
-      for (let is = -range; is <= range; is++) {
-        const id = fr(fr(2 * kMaxQ - 1 + fr(is * fr(0.2))) / max);
-        const thisScale = fr(1 / id);
-        for (let k = 0; k < 8; k++) {
-          let u = 0;
-          for (let i = 0; i < 4; i++) {
-            const l = level(id, xval[4 * k + i]);
-            Laux[4 * k + i] = l;
-            u |= l << (3 * i);
-          }
-          onGridAux[k] = true;
-          if (grid.index(u) < 0) {
-            onGridAux[k] = false;
-            grid.bestNeighbour(u, xval, 4 * k, waux, thisScale, Laux, 4 * k);
-          }
-        }
-        let sumqx = 0;
-        let sumq2 = 0;
-        for (let i = 0; i < 32; i++) {
-          const q = 2 * Laux[i] + 1;
-          sumqx = fr(sumqx + fr(fr(weight[i] * xval[i]) * q));
-          sumq2 = fr(sumq2 + fr(fr(weight[i] * q) * q));
-        }
-        if (sumq2 > 0 && fr(sumqx * sumqx) > fr(best * sumq2)) {
-          scale = fr(sumqx / sumq2);
-          best = fr(scale * sumqx);
-          L.set(Laux);
-          for (let k = 0; k < 8; k++) onGrid[k] = onGridAux[k];
-        }
-      }
-      if (onGrid.some((g) => !g) && scale > 0) {
-        const id = fr(1 / scale);
-        for (let k = 0; k < 8; k++) {
-          if (xxs && onGrid[k]) continue;
-          let u = 0;
-          for (let i = 0; i < 4; i++) u |= level(id, xval[4 * k + i]) << (3 * i);
-          let gi = grid.index(u);
-          if (gi < 0) gi = grid.bestNeighbour(u, xval, 4 * k, waux, scale, L, 4 * k);
-          for (let i = 0; i < 4; i++) L[4 * k + i] = (grid.pos[4 * gi + i] - 1) >> 1;
-        }
-        let sumqx = 0;
-        let sumq2 = 0;
-        for (let i = 0; i < 32; i++) {
-          const q = 2 * L[i] + 1;
-          sumqx = fr(sumqx + fr(fr(weight[i] * xval[i]) * q));
-          sumq2 = fr(sumq2 + fr(fr(weight[i] * q) * q));
-        }
-        if (sumq2 > 0) scale = fr(sumqx / sumq2);
-      }
-      if (scale < 0) {
-        scale = -scale;
-        for (let k = 0; k < 4; k++) signs[k] = ~signs[k] & (xxs ? 127 : 255);
-      }
-      for (let k = 0; k < 8; k++) {
-        let u = 0;
-        for (let i = 0; i < 4; i++) u |= L[4 * k + i] << (3 * i);
-        const gi = grid.index(u);
-        out[o + 2 + 8 * ib + k] = gi & 255;
-        if (!xxs) out[o + 66 + ib] |= (gi >> 8) << k;
-      }
-      if (xxs) signsAndScales[ib] = (signs[0] | (signs[1] << 7) | (signs[2] << 14) | (signs[3] << 21)) >>> 0;
-      else for (let k = 0; k < 4; k++) out[o + 74 + 4 * ib + k] = signs[k];
-      scales[ib] = scale;
-      maxScale = Math.max(maxScale, scale);
-    }
-    if (!maxScale) {
-      if (xxs) out.fill(0, o + 2, o + 98);
-      continue;
-    }
-    const d = fr(maxScale / 31);
-    const h = f32ToF16Bits(fr(d * fr(xxs ? 1.0125 : 1.033)));
-    out[o] = h & 0xff;
-    out[o + 1] = h >> 8;
-    const id = fr(1 / d);
-    for (let ib = 0; ib < 8; ib++) {
-      const l = Math.max(0, Math.min(15, nearestInt(fr(0.5 * fr(fr(id * scales[ib]) - 1)))));
-      if (!xxs) {
-        if (ib % 2 === 0) out[o + 106 + (ib >> 1)] = l;
-        else out[o + 106 + (ib >> 1)] |= l << 4;
-        continue;
-      }
-      const v = (signsAndScales[ib] | (l << 28)) >>> 0;
-      const at = o + 66 + 4 * ib;
-      out[at] = v & 0xff;
-      out[at + 1] = (v >>> 8) & 0xff;
-      out[at + 2] = (v >>> 16) & 0xff;
-      out[at + 3] = v >>> 24;
-    }
-  }
-  return out;
-}
-
-/** All eight sign bits of a group, and its magnitudes (IQ2_S, IQ3_S). */
-function allSigns(x: Float32Array, xo: number, xval: Float32Array, vo: number): number {
-  let s = 0;
-  for (let i = 0; i < 8; i++) {
-    const v = x[xo + i];
-    if (v >= 0) xval[vo + i] = v;
-    else {
-      xval[vo + i] = -v;
-      s |= 1 << i;
-    }
-  }
-  return s;
 }
 
 let iq1sGrid: Grid | undefined;
@@ -761,8 +551,6 @@ function iq1m(x: Float32Array, nPerRow: number, imatrix: Float32Array | undefine
 }
 
 export const gridQuantizers: Partial<Record<GgmlType, Quantizer>> = {
-  [GgmlType.IQ3_XXS]: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq3('xxs', x, nPerRow, imatrix) },
-  [GgmlType.IQ3_S]: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq3('s', x, nPerRow, imatrix) },
   [GgmlType.IQ1_S]: {
     imatrix: 'used',
     quantize(x, _rows, nPerRow, imatrix) {

@@ -13,12 +13,12 @@ declare namespace __AdaptedExports {
    */
   export function quantize(type: number, x: number, nb: number, nPerRow: number, qw: number, y: number): void;
   /**
-   * src/core/wasm/assembly/quantizeIQ2/failedBlock
+   * src/core/wasm/assembly/quantizeGrid/failedBlock
    * @returns `i32`
    */
   export function failedBlock(): number;
   /**
-   * src/core/wasm/assembly/quantizeIQ2/setGrid
+   * src/core/wasm/assembly/quantizeGrid/setGrid
    * @param pos `usize`
    * @param map `usize`
    * @param start `usize`

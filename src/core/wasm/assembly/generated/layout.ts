@@ -106,12 +106,30 @@ export const IQ2_XS_D: i32 = 0;
 export const IQ2_XS_QS: i32 = 2;
 export const IQ2_XS_SCALES: i32 = 66;
 
+// IQ3_XXS { d: f16; qs: u8[64]; scales_and_signs: u8[32] }: 256 weights in 98 bytes
+export const TYPE_IQ3_XXS: i32 = 18;
+export const IQ3_XXS_WEIGHTS: i32 = 256;
+export const IQ3_XXS_BYTES: i32 = 98;
+export const IQ3_XXS_D: i32 = 0;
+export const IQ3_XXS_QS: i32 = 2;
+export const IQ3_XXS_SCALES_AND_SIGNS: i32 = 66;
+
 // IQ4_NL { d: f16; qs: u8[16] }: 32 weights in 18 bytes
 export const TYPE_IQ4_NL: i32 = 20;
 export const IQ4_NL_WEIGHTS: i32 = 32;
 export const IQ4_NL_BYTES: i32 = 18;
 export const IQ4_NL_D: i32 = 0;
 export const IQ4_NL_QS: i32 = 2;
+
+// IQ3_S { d: f16; qs: u8[64]; qh: u8[8]; signs: u8[32]; scales: u8[4] }: 256 weights in 110 bytes
+export const TYPE_IQ3_S: i32 = 21;
+export const IQ3_S_WEIGHTS: i32 = 256;
+export const IQ3_S_BYTES: i32 = 110;
+export const IQ3_S_D: i32 = 0;
+export const IQ3_S_QS: i32 = 2;
+export const IQ3_S_QH: i32 = 66;
+export const IQ3_S_SIGNS: i32 = 74;
+export const IQ3_S_SCALES: i32 = 106;
 
 // IQ2_S { d: f16; qs: u8[32]; signs: u8[32]; qh: u8[8]; scales: u8[8] }: 256 weights in 82 bytes
 export const TYPE_IQ2_S: i32 = 22;

@@ -1,7 +1,8 @@
-// AssemblyScript (part of dist/quantizers.wasm): the 2-bit grid searches of ggml's I-quants, IQ2_XXS (32-weight
+// AssemblyScript (part of dist/quantizers.wasm): the grid searches of ggml's I-quants. IQ2_XXS (32-weight
 // sub-blocks, quantize_row_iq2_xxs_impl), IQ2_XS and IQ2_S (16-weight sub-blocks, quantize_row_iq2_xs_impl /
-// quantize_row_iq2_s_impl). Groups of 8 magnitudes are scaled to odd levels 2l + 1 (l in 0..2) and snapped to the
-// grid, or to the best of the grid's nearest neighbours of a word off the grid. The grid tables come from
+// quantize_row_iq2_s_impl): groups of 8 magnitudes scaled to odd levels 2l + 1 (l in 0..2). IQ3_XXS and IQ3_S
+// (quantize_row_iq3_xxs_impl / quantize_row_iq3_s_impl): groups of 4 magnitudes, l in 0..7. Each group is snapped
+// to the grid, or to the best of the grid's nearest neighbours of a word off the grid. The grid tables come from
 // src/core/quant/iquants/quantize.ts (Grid.searchTables) through setGrid before each call.
 import { f32ToF16 } from './common/half';
 import { makeQp, nearestInt } from './quantize';
@@ -42,6 +43,8 @@ export function failedBlock(): i32 {
 }
 
 const WEIGHT: usize = memory.data(32 * 4, 16);
+const ONGRID8: usize = memory.data(8 * 4, 16);
+const ONGRID8AUX: usize = memory.data(8 * 4, 16);
 const WAUX: usize = memory.data(32 * 4, 16);
 const XVAL: usize = memory.data(32 * 4, 16);
 const LBEST: usize = memory.data(32 * 4, 16);
@@ -67,26 +70,31 @@ const ONGRIDAUX: usize = memory.data(2 * 4, 16);
 @inline function gridIndex(u: i32): i32 {
   return <i32>load<i16>(gridMap + (<usize>u << 1));
 }
-@inline function gridLevel(gi: i32, i: i32): i32 {
-  return (<i32>load<i8>(gridPos + (<usize>gi << 3) + <usize>i) - 1) >> 1;
+/** Level i of grid point gi, of `dims` coordinates (8 for IQ2, 4 for IQ3). */
+@inline function gridLevel(gi: i32, i: i32, dims: i32 = 8): i32 {
+  return (<i32>load<i8>(gridPos + <usize>(gi * dims) + <usize>i) - 1) >> 1;
 }
-/** MAX(0, MIN(2, nearest_int(0.5·(id·x − 1)))) */
-@inline function level(id: f32, x: f32): i32 {
+/** MAX(0, MIN(top, nearest_int(0.5·(id·x − 1)))) */
+@inline function level(id: f32, x: f32, top: i32 = K_MAX_Q - 1): i32 {
   const l = nearestInt(<f32>0.5 * (id * x - <f32>1));
-  return l < 0 ? 0 : l > K_MAX_Q - 1 ? K_MAX_Q - 1 : l;
+  return l < 0 ? 0 : l > top ? top : l;
 }
 
-/** iq2_find_best_neighbour: of u's neighbours, the least Σ w·(scale·q − x)² over the 8 values at o; writes its levels to L. */
-function bestNeighbour(u: i32, o: i32, scale: f32, L: usize): i32 {
+/**
+ * iq2_find_best_neighbour / iq3_find_best_neighbour: of u's neighbours, the least Σ w·(scale·q − x)² over the `dims`
+ * values at o (summed in order, as ggml does); writes its levels to L. None below FLT_MAX (NaN or infinite weights):
+ * ggml asserts, so the call stops (aborted).
+ */
+@inline function bestNeighbour(u: i32, o: i32, scale: f32, L: usize, dims: i32 = 8): i32 {
   const from = ldi(nbrStart, u);
   const to = ldi(nbrStart, u + 1);
   let best: f32 = FLT_MAX; // ggml's start: a distance that overflows to +Inf is never taken
   let index = -1;
   for (let n = from; n < to; n++) {
     const j = <i32>load<u16>(nbrList + (<usize>n << 1));
-    const p = gridPos + (<usize>j << 3);
+    const p = gridPos + <usize>(j * dims);
     let d2: f32 = 0;
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < dims; i++) {
       const diff: f32 = scale * <f32>load<i8>(p + <usize>i) - ldf(XVAL, o + i);
       d2 += ldf(WAUX, o + i) * diff * diff;
     }
@@ -96,7 +104,7 @@ function bestNeighbour(u: i32, o: i32, scale: f32, L: usize): i32 {
     }
   }
   if (index < 0) aborted = true;
-  else for (let i = 0; i < 8; i++) sti(L, o + i, gridLevel(index, i));
+  else for (let i = 0; i < dims; i++) sti(L, o + i, gridLevel(index, i, dims));
   return index;
 }
 
@@ -155,7 +163,7 @@ function allSigns(x: usize, o: i32): i32 {
   return s;
 }
 
-/** Σ w·x·q and Σ w·q² of the n codes q = 2l + 1 at L; Σ w·q² in SUMQ2. */
+/** Σ w·x·q and Σ w·q² of the n codes q = 2l + 1 at L; Σ w·q² in sumq2Of. */
 let sumq2Of: f32 = 0;
 @inline function sumqx(n: i32, L: usize): f32 {
   let sqx: f32 = 0;
@@ -365,6 +373,148 @@ export function quantizeIQ2Sub16(xsKind: bool, x0: usize, nb: i32, nPerRow: i32,
       const l = min(15, max(0, nearestInt(<f32>0.5 * (id * ldf(SCALES, ib) - 1))));
       const p = so + <usize>(ib >> 1);
       store<u8>(p, ib & 1 ? load<u8>(p) | <u8>(l << 4) : <u8>l);
+    }
+  }
+}
+
+const IQ3_EPS: f32 = 1e-8;
+const IQ3_MAX_Q = 8;
+
+/** Levels of the 4 magnitudes at o scaled by id into L (0..7); their word of 3-bit levels. */
+@inline function levels4(id: f32, o: i32, L: usize): i32 {
+  let u = 0;
+  for (let i = 0; i < 4; i++) {
+    const l = level(id, ldf(XVAL, o + i), IQ3_MAX_Q - 1);
+    sti(L, o + i, l);
+    u |= l << (3 * i);
+  }
+  return u;
+}
+
+/**
+ * quantize_row_iq3_xxs_impl(256, …) (xxs) and quantize_row_iq3_s_impl for nb super-blocks at x0 (rows of nPerRow,
+ * importance matrix qw0, 0 for none: weights x²) to y0: 32-weight sub-blocks, 8 groups of 4 on a grid of 3-bit
+ * levels (256 points for IQ3_XXS, 512 for IQ3_S whose ninth index bit goes to qh). IQ3_XXS keeps an even number of
+ * minus signs and packs 4-bit scales with the signs, and refits only the groups off the grid; IQ3_S stores every
+ * sign, refits every group and packs scales by pairs.
+ */
+export function quantizeIQ3(xxs: bool, x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+  aborted = false;
+  stoppedAt = -1;
+  const bytes: usize = xxs ? T.IQ3_XXS_BYTES : T.IQ3_S_BYTES;
+  const top: f32 = 15; // 2·kMaxQ − 1, the top odd level
+  const range = xxs ? 15 : 9;
+  for (let ibl = 0; ibl < nb; ibl++) {
+    const xs = x0 + (<usize>ibl << 10);
+    const qw = qw0 + ((<usize>(ibl * QK_K) % <usize>nPerRow) << 2);
+    const y = y0 + <usize>ibl * bytes;
+    memory.fill(y, 0, bytes);
+    let maxScale: f32 = 0;
+    let sumx2: f32 = 0;
+    for (let i = 0; i < QK_K; i++) sumx2 += ldf(xs, i) * ldf(xs, i);
+    const sigma2: f32 = (<f32>2 * sumx2) / <f32>QK_K;
+    // IQ3_S writes the grid indices and signs of the sub-blocks it searches one after the other: ggml's qs and signs
+    // pointers move on only past a searched sub-block, so one of all-zero weights shifts the later ones down (qh and
+    // the scales stay at each sub-block's own place)
+    let searched = 0;
+    for (let ib = 0; ib < 8; ib++) {
+      const xb = xs + (<usize>ib << 7);
+      for (let i = 0; i < 32; i++) {
+        const v = ldf(xb, i);
+        stf(WEIGHT, i, qw0 ? ldf(qw, 32 * ib + i) * sqrt<f32>(sigma2 + v * v) : v * v);
+      }
+      for (let i = 0; i < 32; i++) stf(WAUX, i, sqrt<f32>(ldf(WEIGHT, i)));
+      for (let k = 0; k < 4; k++) sti(SIGNS, k, xxs ? evenSigns(xb + (<usize>k << 5), 8 * k) : allSigns(xb + (<usize>k << 5), 8 * k));
+      let vmax = ldf(XVAL, 0);
+      for (let i = 1; i < 32; i++) vmax = vmax > ldf(XVAL, i) ? vmax : ldf(XVAL, i);
+      memory.fill(LBEST, 0, 32 * 4);
+      if (xxs ? vmax < IQ3_EPS : vmax == 0) {
+        stf(SCALES, ib, 0);
+        continue;
+      }
+      let best: f32 = 0;
+      let scale: f32 = vmax / top;
+      for (let k = 0; k < 8; k++) sti(ONGRID8, k, xxs ? 1 : 0);
+      for (let is = -range; is <= range; is++) {
+        const id: f32 = (top + <f32>is * <f32>0.2) / vmax;
+        const thisScale: f32 = <f32>1 / id;
+        for (let k = 0; k < 8; k++) {
+          const u = levels4(id, 4 * k, LAUX);
+          sti(ONGRID8AUX, k, 1);
+          if (gridIndex(u) < 0) {
+            sti(ONGRID8AUX, k, 0);
+            bestNeighbour(u, 4 * k, thisScale, LAUX, 4);
+          }
+        }
+        const sqx = sumqx(32, LAUX);
+        const sq2 = sumq2Of;
+        if (sq2 > 0 && sqx * sqx > best * sq2) {
+          scale = sqx / sq2;
+          best = scale * sqx;
+          memory.copy(LBEST, LAUX, 32 * 4);
+          memory.copy(ONGRID8, ONGRID8AUX, 8 * 4);
+        }
+      }
+      let offGrid = false;
+      for (let k = 0; k < 8; k++) if (!ldi(ONGRID8, k)) offGrid = true;
+      if (offGrid && scale > 0) {
+        const id: f32 = <f32>1 / scale;
+        for (let k = 0; k < 8; k++) {
+          if (xxs && ldi(ONGRID8, k)) continue;
+          let u = 0;
+          for (let i = 0; i < 4; i++) u |= level(id, ldf(XVAL, 4 * k + i), IQ3_MAX_Q - 1) << (3 * i);
+          let gi = gridIndex(u);
+          if (gi < 0) gi = bestNeighbour(u, 4 * k, scale, LBEST, 4);
+          if (gi >= 0) for (let i = 0; i < 4; i++) sti(LBEST, 4 * k + i, gridLevel(gi, i, 4));
+        }
+        const sqx = sumqx(32, LBEST);
+        if (sumq2Of > 0) scale = sqx / sumq2Of;
+      }
+      if (scale < 0) {
+        scale = -scale;
+        for (let k = 0; k < 4; k++) sti(SIGNS, k, ~ldi(SIGNS, k) & (xxs ? 127 : 255));
+      }
+      if (!(scale >= 0)) aborted = true; // GGML_ASSERT(scale >= 0)
+      for (let k = 0; k < 8; k++) {
+        let u = 0;
+        for (let i = 0; i < 4; i++) u |= ldi(LBEST, 4 * k + i) << (3 * i);
+        const gi = gridIndex(u);
+        store<u8>(y + 2 + <usize>(8 * (xxs ? ib : searched) + k), <u8>gi);
+        if (!xxs) {
+          const qh = y + 66 + <usize>ib;
+          store<u8>(qh, load<u8>(qh) | <u8>((gi >> 8) << k));
+        }
+      }
+      if (xxs) {
+        const signs = <u32>ldi(SIGNS, 0) | (<u32>ldi(SIGNS, 1) << 7) | (<u32>ldi(SIGNS, 2) << 14) | (<u32>ldi(SIGNS, 3) << 21);
+        store<u32>(y + 66 + (<usize>ib << 2), signs);
+      } else {
+        for (let k = 0; k < 4; k++) store<u8>(y + 74 + <usize>(4 * searched + k), <u8>ldi(SIGNS, k));
+      }
+      searched++;
+      stf(SCALES, ib, scale);
+      maxScale = maxScale > scale ? maxScale : scale;
+      if (aborted) {
+        stoppedAt = ibl;
+        return;
+      }
+    }
+    if (maxScale == 0) {
+      if (xxs) memory.fill(y + 2, 0, 96);
+      continue;
+    }
+    const d: f32 = maxScale / 31;
+    store<u16>(y, <u16>f32ToF16(d * (xxs ? <f32>1.0125 : <f32>1.033)));
+    const id: f32 = <f32>1 / d;
+    for (let ib = 0; ib < 8; ib++) {
+      const l = min(15, max(0, nearestInt(<f32>0.5 * (id * ldf(SCALES, ib) - 1))));
+      if (xxs) {
+        const p = y + 66 + (<usize>ib << 2);
+        store<u32>(p, load<u32>(p) | (<u32>l << 28));
+      } else {
+        const p = y + 106 + <usize>(ib >> 1);
+        store<u8>(p, ib & 1 ? load<u8>(p) | <u8>(l << 4) : <u8>l);
+      }
     }
   }
 }

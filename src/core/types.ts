@@ -293,7 +293,7 @@ export const GGML_TYPES: ReadonlyMap<GgmlType, TensorType> = new Map(
       50,
       'i-quant',
       'd:f16 qs:u8[32] qh:u16[8]',
-      [Q, 'imatrix'],
+      [WQ, 'imatrix'],
       '1.56 bpw: 2048-point ternary grid with sub-block scale and shift',
     ),
     row(T.IQ4_NL, 'IQ4_NL', 32, 18, 'i-quant', 'd:f16 qs:u8[16]', [WQ, WD], '4-bit non-linear levels, blocks of 32'),

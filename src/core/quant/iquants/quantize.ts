@@ -7,7 +7,6 @@
 import type { Quantizer } from '../quantizer.ts';
 import { f32ToF16Bits } from '../encode.ts';
 import { IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID } from './grids.ts';
-import { QuantLensError } from '../../errors.ts';
 import { GgmlType } from '../../types.ts';
 import { fr, nearestInt } from '../scalars.ts';
 
@@ -116,11 +115,12 @@ export interface GridSearchTables {
 }
 
 const searchTables = new Map<GgmlType, GridSearchTables>();
+let iq1sGrid: Grid | undefined;
 
 /**
  * The tables of the grid a WebAssembly I-quant search of this type reads (ggml's iq2xs_init_impl: IQ2_XXS and
  * IQ2_XS keep every point at the 2 smallest distances of a word off the grid, IQ2_S at the smallest;
- * iq3xs_init_impl: IQ3_XXS at the 2 smallest, IQ3_S at the 3 smallest), or undefined for a type without one. Built
+ * iq3xs_init_impl: IQ3_XXS at the 2 smallest, IQ3_S at the 3 smallest; IQ1_S at the 3 smallest), or undefined for a type without one. Built
  * once per type.
  */
 export function gridSearchTables(type: GgmlType): GridSearchTables | undefined {
@@ -132,11 +132,11 @@ export function gridSearchTables(type: GgmlType): GridSearchTables | undefined {
   else if (type === GgmlType.IQ2_S) t = new Grid(IQ2S_GRID, levels, 1).searchTables(3);
   else if (type === GgmlType.IQ3_XXS) t = new Grid(IQ3XXS_GRID, [4, 12, 20, 28, 36, 44, 52, 62], 2, 4, 3).searchTables(8);
   else if (type === GgmlType.IQ3_S) t = new Grid(IQ3S_GRID, [1, 3, 5, 7, 9, 11, 13, 15], 3, 4, 3).searchTables(8);
+  else if (type === GgmlType.IQ1_S) t = (iq1sGrid ??= new Grid(IQ1S_GRID, [-1, 0, 1], 3)).searchTables(3);
   if (t) searchTables.set(type, t);
   return t;
 }
 
-let iq1sGrid: Grid | undefined;
 const FLT_MAX = fr(3.4028234663852886e38);
 const X_P = [fr(-0.875), fr(0.125), fr(1.125)];
 const X_M = [fr(-1.125), fr(-0.125), fr(0.875)];
@@ -176,143 +176,6 @@ function iq1BestNeighbour(
   if (index < 0) index = nb[0];
   for (let i = 0; i < 8; i++) L[lo + i] = (grid.pos[8 * index + i] - 1) >> 1;
   return index;
-}
-
-/**
- * quantize_row_iq1_s_impl: per 32 weights, the exact best split of the sorted weights into the three ternary
- * values (shifted by ±1/8) and its scale, snapped to the 2048-point grid; 3-bit scales and the shift sign in qh.
- */
-function iq1s(x: Float32Array, nPerRow: number, imatrix: Float32Array): Uint8Array {
-  const grid = (iq1sGrid ??= new Grid(IQ1S_GRID, [-1, 0, 1], 3));
-  const nbl = x.length / QK_K;
-  const out = new Uint8Array(nbl * 50);
-  const bs = 32;
-  const scales = new Float32Array(8);
-  const shifts = new Int32Array(8);
-  const weight = new Float32Array(bs);
-  const sumx = new Float32Array(bs + 1);
-  const sumw = new Float32Array(bs + 1);
-  const L = new Int32Array(bs);
-  const index = new Int32Array(4);
-  const eps = fr(1e-12);
-  for (let ibl = 0; ibl < nbl; ibl++) {
-    const xo = ibl * QK_K;
-    const qo = xo % nPerRow;
-    const o = ibl * 50;
-    let maxScale = 0;
-    let sumx2 = 0;
-    for (let i = 0; i < QK_K; i++) sumx2 = fr(sumx2 + fr(x[xo + i] * x[xo + i]));
-    const sigma2 = fr(fr(2 * sumx2) / QK_K);
-    for (let ib = 0; ib < 8; ib++) {
-      const xb = xo + bs * ib;
-      for (let i = 0; i < bs; i++) weight[i] = fr(imatrix[qo + bs * ib + i] * fr(Math.sqrt(fr(sigma2 + fr(x[xb + i] * x[xb + i])))));
-      let max = Math.abs(x[xb]);
-      for (let i = 1; i < bs; i++) max = Math.max(max, Math.abs(x[xb + i]));
-      if (max < eps) {
-        scales[ib] = 0;
-        shifts[ib] = 1;
-        continue;
-      }
-      // sort by value (a stable sort, as glibc's merge-sort qsort is for these small arrays)
-      const idx = Array.from({ length: bs }, (_, j) => j).sort((a, b) => x[xb + a] - x[xb + b]);
-      sumx[0] = 0;
-      sumw[0] = 0;
-      for (let j = 0; j < bs; j++) {
-        const i = idx[j];
-        sumx[j + 1] = fr(sumx[j] + fr(weight[i] * x[xb + i]));
-        sumw[j + 1] = fr(sumw[j] + weight[i]);
-      }
-      let bestScore = -FLT_MAX;
-      let scale = max;
-      let besti1 = -1;
-      let besti2 = -1;
-      let bestShift = 0;
-      for (let i1 = 0; i1 <= bs; i1++) {
-        for (let i2 = i1; i2 <= bs; i2++) {
-          for (const [xs, shift] of [
-            [X_P, 1],
-            [X_M, -1],
-          ] as const) {
-            const a = fr(sumx[i1] - sumx[0]);
-            const b = fr(sumx[i2] - sumx[i1]);
-            const c = fr(sumx[bs] - sumx[i2]);
-            const sumqx = fr(fr(fr(a * xs[0]) + fr(b * xs[1])) + fr(c * xs[2]));
-            const wa = fr(sumw[i1] - sumw[0]);
-            const wb = fr(sumw[i2] - sumw[i1]);
-            const wc = fr(sumw[bs] - sumw[i2]);
-            const sumq2 = fr(fr(fr(fr(wa * xs[0]) * xs[0]) + fr(fr(wb * xs[1]) * xs[1])) + fr(fr(wc * xs[2]) * xs[2]));
-            if (sumq2 > 0 && fr(sumqx * sumqx) > fr(bestScore * sumq2)) {
-              scale = fr(sumqx / sumq2);
-              bestScore = fr(scale * sumqx);
-              besti1 = i1;
-              besti2 = i2;
-              bestShift = shift;
-            }
-          }
-        }
-      }
-      if (besti1 < 0 || besti2 < 0 || bestShift === 0) {
-        scales[ib] = 0;
-        shifts[ib] = 1;
-        continue;
-      }
-      for (let j = 0; j < besti1; j++) L[idx[j]] = 0;
-      for (let j = besti1; j < besti2; j++) L[idx[j]] = 1;
-      for (let j = besti2; j < bs; j++) L[idx[j]] = 2;
-      if (scale < 0) {
-        for (let j = 0; j < bs; j++) L[j] = 2 - L[j];
-        scale = -scale;
-        bestShift = -bestShift;
-      }
-      let allOnGrid = true;
-      const xx = bestShift === 1 ? X_P : X_M;
-      for (let k = 0; k < bs / 8; k++) {
-        let u = 0;
-        for (let j = 0; j < 8; j++) u |= L[8 * k + j] << (2 * j);
-        let gi = grid.index(u);
-        if (gi < 0) {
-          allOnGrid = false;
-          gi = iq1BestNeighbour(grid, u, x, xb + 8 * k, weight, 8 * k, scale, xx as unknown as number[], L, 8 * k);
-        }
-        index[k] = gi;
-      }
-      if (!allOnGrid) {
-        let sumqx = 0;
-        let sumq2 = 0;
-        for (let k = 0; k < bs / 8; k++) {
-          for (let j = 0; j < 8; j++) {
-            const w = weight[8 * k + j];
-            const q = xx[(grid.pos[8 * index[k] + j] - 1) >> 1];
-            sumqx = fr(sumqx + fr(fr(w * q) * x[xb + 8 * k + j]));
-            sumq2 = fr(sumq2 + fr(fr(w * q) * q));
-          }
-        }
-        if (sumqx > 0 && sumq2 > 0) scale = fr(sumqx / sumq2);
-      }
-      let h = 0;
-      for (let k = 0; k < bs / 8; k++) {
-        out[o + 2 + 4 * ib + k] = index[k] & 255;
-        h |= (index[k] >> 8) << (3 * k);
-      }
-      out[o + 34 + 2 * ib] = h & 0xff;
-      out[o + 35 + 2 * ib] = h >> 8;
-      scales[ib] = scale;
-      shifts[ib] = bestShift;
-      maxScale = Math.max(maxScale, scale);
-    }
-    if (!maxScale) continue;
-    const d = fr(maxScale / 15);
-    const hd = f32ToF16Bits(fr(d * fr(1.125)));
-    out[o] = hd & 0xff;
-    out[o + 1] = hd >> 8;
-    const id = fr(1 / d);
-    for (let ib = 0; ib < 8; ib++) {
-      let l = Math.max(0, Math.min(7, nearestInt(fr(0.5 * fr(fr(id * scales[ib]) - 1)))));
-      if (shifts[ib] === -1) l |= 8;
-      out[o + 35 + 2 * ib] |= l << 4;
-    }
-  }
-  return out;
 }
 
 const IQ1M_EPS = fr(1e-7);
@@ -551,12 +414,5 @@ function iq1m(x: Float32Array, nPerRow: number, imatrix: Float32Array | undefine
 }
 
 export const gridQuantizers: Partial<Record<GgmlType, Quantizer>> = {
-  [GgmlType.IQ1_S]: {
-    imatrix: 'used',
-    quantize(x, _rows, nPerRow, imatrix) {
-      if (!imatrix) throw new QuantLensError('usage', 'IQ1_S needs an importance matrix', undefined, undefined, '--imatrix');
-      return iq1s(x, nPerRow, imatrix);
-    },
-  },
   [GgmlType.IQ1_M]: { imatrix: 'used', quantize: (x, _rows, nPerRow, imatrix) => iq1m(x, nPerRow, imatrix) },
 };

@@ -518,3 +518,216 @@ export function quantizeIQ3(xxs: bool, x0: usize, nb: i32, nPerRow: i32, qw0: us
     }
   }
 }
+
+// ------------------------------------------------------------------------------------------------ IQ1_S
+
+const IQ1S_EPS: f32 = 1e-12;
+/** The ternary values shifted by +1/8 (X_P) and by -1/8 (X_M), by level 0..2. */
+const X_P: usize = memory.data<f32>([-0.875, 0.125, 1.125], 16);
+const X_M: usize = memory.data<f32>([-1.125, -0.125, 0.875], 16);
+/** Sorted order of a sub-block's weights (indices), and merge sort scratch. */
+const IDX: usize = memory.data(32 * 4, 16);
+const IDX_TMP: usize = memory.data(32 * 4, 16);
+/** Running sums over the sorted weights of w·x and w (33 each). */
+const SUMX: usize = memory.data(33 * 4, 16);
+const SUMW: usize = memory.data(33 * 4, 16);
+const SHIFTS: usize = memory.data(16 * 4, 16);
+const GRID_AT: usize = memory.data(4 * 4, 16);
+
+/**
+ * The indices lo..lo+n of IDX sorted by the weight values at x, as glibc's qsort sorts these small arrays (its
+ * merge sort: halves of n/2 and n − n/2, the left element taken unless it compares greater), with ggml's
+ * comparison of the values (a NaN compares equal to everything).
+ */
+function mergeSort(x: usize, lo: i32, n: i32): void {
+  if (n <= 1) return;
+  const n1 = n >> 1;
+  const n2 = n - n1;
+  mergeSort(x, lo, n1);
+  mergeSort(x, lo + n1, n2);
+  let a = lo;
+  let b = lo + n1;
+  const aEnd = lo + n1;
+  const bEnd = lo + n;
+  let t = 0;
+  while (a < aEnd && b < bEnd) {
+    const ia = ldi(IDX, a);
+    const ib = ldi(IDX, b);
+    if (ldf(x, ia) > ldf(x, ib)) {
+      sti(IDX_TMP, t++, ib);
+      b++;
+    } else {
+      sti(IDX_TMP, t++, ia);
+      a++;
+    }
+  }
+  while (a < aEnd) sti(IDX_TMP, t++, ldi(IDX, a++));
+  for (let i = 0; i < t; i++) sti(IDX, lo + i, ldi(IDX_TMP, i));
+}
+
+/**
+ * iq1_find_best_neighbour2: of u's neighbours, the least Σ w·(scale·q − x)² over the 8 weights at x (w at WEIGHT + o),
+ * q the shifted ternary value (xg) of each level; writes its levels to L at o. None below FLT_MAX: ggml asserts.
+ */
+function iq1Neighbour(u: i32, x: usize, o: i32, scale: f32, xg: usize, L: usize): i32 {
+  const from = ldi(nbrStart, u);
+  const to = ldi(nbrStart, u + 1);
+  let best: f32 = FLT_MAX;
+  let index = -1;
+  for (let n = from; n < to; n++) {
+    const j = <i32>load<u16>(nbrList + (<usize>n << 1));
+    let d2: f32 = 0;
+    for (let i = 0; i < 8; i++) {
+      const q = ldf(xg, gridLevel(j, i));
+      const diff: f32 = scale * q - ldf(x, i);
+      d2 += ldf(WEIGHT, o + i) * diff * diff;
+    }
+    if (d2 < best) {
+      best = d2;
+      index = j;
+    }
+  }
+  if (index < 0) aborted = true;
+  else for (let i = 0; i < 8; i++) sti(L, o + i, gridLevel(index, i));
+  return index;
+}
+
+/**
+ * quantize_row_iq1_s_impl for nb super-blocks at x0 (rows of nPerRow, importance matrix qw0, required) to y0: per
+ * 32 weights, the exact best split of the sorted weights into the three ternary values (shifted by ±1/8) and its
+ * scale, snapped to the 2048-point grid; 3-bit scales and the shift sign in qh.
+ */
+export function quantizeIQ1S(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+  aborted = false;
+  stoppedAt = -1;
+  for (let ibl = 0; ibl < nb; ibl++) {
+    const xs = x0 + (<usize>ibl << 10);
+    const qw = qw0 + ((<usize>(ibl * QK_K) % <usize>nPerRow) << 2);
+    const y = y0 + <usize>ibl * T.IQ1_S_BYTES;
+    memory.fill(y, 0, T.IQ1_S_BYTES);
+    let maxScale: f32 = 0;
+    let sumx2: f32 = 0;
+    for (let i = 0; i < QK_K; i++) sumx2 += ldf(xs, i) * ldf(xs, i);
+    const sigma2: f32 = (<f32>2 * sumx2) / <f32>QK_K;
+    for (let ib = 0; ib < 8; ib++) {
+      const xb = xs + (<usize>ib << 7);
+      for (let i = 0; i < 32; i++) {
+        const v = ldf(xb, i);
+        stf(WEIGHT, i, ldf(qw, 32 * ib + i) * sqrt<f32>(sigma2 + v * v));
+      }
+      let vmax = abs<f32>(ldf(xb, 0));
+      for (let i = 1; i < 32; i++) {
+        const a = abs<f32>(ldf(xb, i));
+        vmax = vmax > a ? vmax : a;
+      }
+      if (vmax < IQ1S_EPS) {
+        stf(SCALES, ib, 0);
+        sti(SHIFTS, ib, 1);
+        continue;
+      }
+      for (let j = 0; j < 32; j++) sti(IDX, j, j);
+      mergeSort(xb, 0, 32);
+      stf(SUMX, 0, 0);
+      stf(SUMW, 0, 0);
+      for (let j = 0; j < 32; j++) {
+        const i = ldi(IDX, j);
+        stf(SUMX, j + 1, ldf(SUMX, j) + ldf(WEIGHT, i) * ldf(xb, i));
+        stf(SUMW, j + 1, ldf(SUMW, j) + ldf(WEIGHT, i));
+      }
+      let bestScore: f32 = -FLT_MAX;
+      let scale: f32 = vmax;
+      let besti1 = -1;
+      let besti2 = -1;
+      let bestShift = 0;
+      const sx0 = ldf(SUMX, 0);
+      const sw0 = ldf(SUMW, 0);
+      const sxn = ldf(SUMX, 32);
+      const swn = ldf(SUMW, 32);
+      for (let i1 = 0; i1 <= 32; i1++) {
+        const a: f32 = ldf(SUMX, i1) - sx0;
+        const wa: f32 = ldf(SUMW, i1) - sw0;
+        for (let i2 = i1; i2 <= 32; i2++) {
+          const b: f32 = ldf(SUMX, i2) - ldf(SUMX, i1);
+          const c: f32 = sxn - ldf(SUMX, i2);
+          const wb: f32 = ldf(SUMW, i2) - ldf(SUMW, i1);
+          const wc: f32 = swn - ldf(SUMW, i2);
+          for (let s = 0; s < 2; s++) {
+            const xg = s == 0 ? X_P : X_M;
+            const q0 = ldf(xg, 0);
+            const q1 = ldf(xg, 1);
+            const q2 = ldf(xg, 2);
+            const sumqx: f32 = a * q0 + b * q1 + c * q2;
+            const sumq2: f32 = wa * q0 * q0 + wb * q1 * q1 + wc * q2 * q2;
+            if (sumq2 > 0 && sumqx * sumqx > bestScore * sumq2) {
+              scale = sumqx / sumq2;
+              bestScore = scale * sumqx;
+              besti1 = i1;
+              besti2 = i2;
+              bestShift = s == 0 ? 1 : -1;
+            }
+          }
+        }
+      }
+      if (besti1 < 0 || besti2 < 0 || bestShift == 0) {
+        stf(SCALES, ib, 0);
+        sti(SHIFTS, ib, 1);
+        continue;
+      }
+      for (let j = 0; j < 32; j++) sti(LBEST, ldi(IDX, j), j < besti1 ? 0 : j < besti2 ? 1 : 2);
+      if (scale < 0) {
+        for (let j = 0; j < 32; j++) sti(LBEST, j, 2 - ldi(LBEST, j));
+        scale = -scale;
+        bestShift = -bestShift;
+      }
+      const xg = bestShift == 1 ? X_P : X_M;
+      let allOnGrid = true;
+      for (let k = 0; k < 4; k++) {
+        let u = 0;
+        for (let j = 0; j < 8; j++) u |= ldi(LBEST, 8 * k + j) << (2 * j);
+        let gi = gridIndex(u);
+        if (gi < 0) {
+          allOnGrid = false;
+          gi = iq1Neighbour(u, xb + (<usize>k << 5), 8 * k, scale, xg, LBEST);
+        }
+        sti(GRID_AT, k, gi);
+      }
+      if (aborted) {
+        stoppedAt = ibl;
+        return;
+      }
+      if (!allOnGrid) {
+        let sumqx: f32 = 0;
+        let sumq2: f32 = 0;
+        for (let k = 0; k < 4; k++) {
+          for (let j = 0; j < 8; j++) {
+            const w = ldf(WEIGHT, 8 * k + j);
+            const q = ldf(xg, gridLevel(ldi(GRID_AT, k), j));
+            sumqx += w * q * ldf(xb, 8 * k + j);
+            sumq2 += w * q * q;
+          }
+        }
+        if (sumqx > 0 && sumq2 > 0) scale = sumqx / sumq2;
+      }
+      let h = 0;
+      for (let k = 0; k < 4; k++) {
+        const gi = ldi(GRID_AT, k);
+        store<u8>(y + 2 + <usize>(4 * ib + k), <u8>gi);
+        h |= (gi >> 8) << (3 * k);
+      }
+      store<u16>(y + 34 + (<usize>ib << 1), <u16>h);
+      stf(SCALES, ib, scale);
+      sti(SHIFTS, ib, bestShift);
+      maxScale = maxScale > scale ? maxScale : scale;
+    }
+    if (maxScale == 0) continue;
+    const d: f32 = maxScale / 15;
+    store<u16>(y, <u16>f32ToF16(d * <f32>1.125));
+    const id: f32 = <f32>1 / d;
+    for (let ib = 0; ib < 8; ib++) {
+      let l = min(7, max(0, nearestInt(<f32>0.5 * (id * ldf(SCALES, ib) - 1))));
+      if (ldi(SHIFTS, ib) == -1) l |= 8;
+      const p = y + 35 + (<usize>ib << 1);
+      store<u8>(p, load<u8>(p) | <u8>(l << 4));
+    }
+  }
+}

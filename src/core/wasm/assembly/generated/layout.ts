@@ -114,6 +114,14 @@ export const IQ3_XXS_D: i32 = 0;
 export const IQ3_XXS_QS: i32 = 2;
 export const IQ3_XXS_SCALES_AND_SIGNS: i32 = 66;
 
+// IQ1_S { d: f16; qs: u8[32]; qh: u16[8] }: 256 weights in 50 bytes
+export const TYPE_IQ1_S: i32 = 19;
+export const IQ1_S_WEIGHTS: i32 = 256;
+export const IQ1_S_BYTES: i32 = 50;
+export const IQ1_S_D: i32 = 0;
+export const IQ1_S_QS: i32 = 2;
+export const IQ1_S_QH: i32 = 34;
+
 // IQ4_NL { d: f16; qs: u8[16] }: 32 weights in 18 bytes
 export const TYPE_IQ4_NL: i32 = 20;
 export const IQ4_NL_WEIGHTS: i32 = 32;

@@ -339,7 +339,7 @@ export const GGML_TYPES: ReadonlyMap<GgmlType, TensorType> = new Map(
       56,
       'i-quant',
       'qs:u8[32] qh:u8[16] scales:u8[8]',
-      [Q],
+      [WQ],
       '1.75 bpw: ternary grid with per-group shifts and 3-bit scales',
     ),
     row(T.BF16, 'BF16', 1, 2, 'float', 'value:bf16', [WQ, WD], 'bfloat16 (upper half of binary32)'),

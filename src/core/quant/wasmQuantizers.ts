@@ -6,7 +6,7 @@
 import { quantizerModule } from '../wasm/kernels.ts';
 import { QuantLensError } from '../errors.ts';
 import type { TensorType } from '../types.ts';
-import { gridSearchTables } from './iquants/quantize.ts';
+import { gridSearchTables } from './iquants/gridTables.ts';
 
 /** Weights copied into the module per call (whole blocks; with an importance matrix whole rows, at least one). */
 const CHUNK_WEIGHTS = 1 << 16;

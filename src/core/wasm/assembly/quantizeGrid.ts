@@ -3,7 +3,8 @@
 // quantize_row_iq2_s_impl): groups of 8 magnitudes scaled to odd levels 2l + 1 (l in 0..2). IQ3_XXS and IQ3_S
 // (quantize_row_iq3_xxs_impl / quantize_row_iq3_s_impl): groups of 4 magnitudes, l in 0..7. Each group is snapped
 // to the grid, or to the best of the grid's nearest neighbours of a word off the grid. The grid tables come from
-// src/core/quant/iquants/quantize.ts (Grid.searchTables) through setGrid before each call.
+// src/core/quant/iquants/gridTables.ts (Grid.searchTables) through setGrid before each call. IQ1_S and IQ1_M
+// (quantize_row_iq1_s_impl / quantize_row_iq1_m_impl): groups of 8 ternary levels on a 2048-point grid.
 import { f32ToF16 } from './common/half';
 import { makeQp, nearestInt } from './quantize';
 import * as T from './generated/layout';
@@ -22,7 +23,7 @@ let gridMap: usize = 0;
 let nbrStart: usize = 0;
 let nbrList: usize = 0;
 
-/** The tables of the grid the next quantize call searches (Grid.searchTables in iquants/quantize.ts). */
+/** The tables of the grid the next quantize call searches (Grid.searchTables in iquants/gridTables.ts). */
 export function setGrid(pos: usize, map: usize, start: usize, list: usize): void {
   gridPos = pos;
   gridMap = map;
@@ -566,10 +567,10 @@ function mergeSort(x: usize, lo: i32, n: i32): void {
 }
 
 /**
- * iq1_find_best_neighbour2: of u's neighbours, the least Σ w·(scale·q − x)² over the 8 weights at x (w at WEIGHT + o),
- * q the shifted ternary value (xg) of each level; writes its levels to L at o. None below FLT_MAX: ggml asserts.
+ * iq1_find_best_neighbour2: of u's neighbours, the least Σ w·(scale·q − x)² over the 8 weights at x (importances at
+ * w), q the shifted ternary value (xg) of each level; writes its levels to L at o. None below FLT_MAX: ggml asserts.
  */
-function iq1Neighbour(u: i32, x: usize, o: i32, scale: f32, xg: usize, L: usize): i32 {
+function iq1Neighbour(u: i32, x: usize, w: usize, scale: f32, xg: usize, L: usize, o: i32): i32 {
   const from = ldi(nbrStart, u);
   const to = ldi(nbrStart, u + 1);
   let best: f32 = FLT_MAX;
@@ -580,7 +581,7 @@ function iq1Neighbour(u: i32, x: usize, o: i32, scale: f32, xg: usize, L: usize)
     for (let i = 0; i < 8; i++) {
       const q = ldf(xg, gridLevel(j, i));
       const diff: f32 = scale * q - ldf(x, i);
-      d2 += ldf(WEIGHT, o + i) * diff * diff;
+      d2 += ldf(w, i) * diff * diff;
     }
     if (d2 < best) {
       best = d2;
@@ -687,7 +688,7 @@ export function quantizeIQ1S(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: u
         let gi = gridIndex(u);
         if (gi < 0) {
           allOnGrid = false;
-          gi = iq1Neighbour(u, xb + (<usize>k << 5), 8 * k, scale, xg, LBEST);
+          gi = iq1Neighbour(u, xb + (<usize>k << 5), WEIGHT + (<usize>k << 5), scale, xg, LBEST, 8 * k);
         }
         sti(GRID_AT, k, gi);
       }
@@ -729,5 +730,249 @@ export function quantizeIQ1S(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: u
       const p = y + 35 + (<usize>ib << 1);
       store<u8>(p, load<u8>(p) | <u8>(l << 4));
     }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ IQ1_M
+
+const IQ1M_EPS: f32 = 1e-7;
+/** qh bits of the delta sign of a 16-weight sub-block's two groups of 8, by shift kind (k < 2: first +; k even: second +) */
+const IQ1M_MASKS: usize = memory.data<u8>([0x00, 0x80, 0x08, 0x88]);
+const WEIGHT256: usize = memory.data(256 * 4, 16);
+/** Per sorted position j and level g: w·x±[g]·x (TP, TM) and w·x±[g]² (QPP, QM), for the shifts + and −. */
+const TP: usize = memory.data(48 * 4, 16);
+const TM: usize = memory.data(48 * 4, 16);
+const QPP: usize = memory.data(48 * 4, 16);
+const QM: usize = memory.data(48 * 4, 16);
+/** 1 where the sorted position j holds a weight of the first group of 8 */
+const LOW: usize = memory.data(16 * 4, 16);
+/** Running sums Σqx of the four shift kinds, then Σq² of them. */
+const SUM_A: usize = memory.data(8 * 4, 16);
+const SUM_B: usize = memory.data(8 * 4, 16);
+const GRID16: usize = memory.data(32 * 4, 16);
+
+/** Adds sorted position j at level g to the eight sums at s (the first group's shift + for kinds 0, 1, the second's for 0, 2). */
+@inline function addTo(s: usize, j: i32, g: i32): void {
+  const k = 3 * j + g;
+  const p = ldf(TP, k);
+  const m = ldf(TM, k);
+  const p2 = ldf(QPP, k);
+  const m2 = ldf(QM, k);
+  stf(s, 0, ldf(s, 0) + p);
+  stf(s, 3, ldf(s, 3) + m);
+  stf(s, 4, ldf(s, 4) + p2);
+  stf(s, 7, ldf(s, 7) + m2);
+  if (ldi(LOW, j)) {
+    stf(s, 1, ldf(s, 1) + p);
+    stf(s, 2, ldf(s, 2) + m);
+    stf(s, 5, ldf(s, 5) + p2);
+    stf(s, 6, ldf(s, 6) + m2);
+  } else {
+    stf(s, 1, ldf(s, 1) + m);
+    stf(s, 2, ldf(s, 2) + p);
+    stf(s, 5, ldf(s, 5) + m2);
+    stf(s, 6, ldf(s, 6) + p2);
+  }
+}
+
+/** The shifted ternary values of group k (0, 1) of a sub-block of shift kind kind. */
+@inline function iq1mShift(kind: i32, k: i32): usize {
+  return k == 0 ? (kind < 2 ? X_P : X_M) : kind % 2 == 0 ? X_P : X_M;
+}
+
+/**
+ * quantize_row_iq1_m_impl for nb super-blocks at x0 (rows of nPerRow, importance matrix qw0, 0 for none: weights x²)
+ * to y0: like IQ1_S, but per 16 weights, with a separate ±1/8 shift for each group of 8 (four shift kinds searched
+ * with every split), and a super-scale refit by least squares over the whole block once the 3-bit sub-block scales
+ * are chosen. ggml sums each split afresh in sorted order; the sums over the first i1 and then i2 positions are
+ * carried from split to split here, which adds the same terms in the same order.
+ */
+export function quantizeIQ1M(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: usize): void {
+  aborted = false;
+  stoppedAt = -1;
+  for (let ibl = 0; ibl < nb; ibl++) {
+    const xs = x0 + (<usize>ibl << 10);
+    const qw = qw0 + ((<usize>(ibl * QK_K) % <usize>nPerRow) << 2);
+    const y = y0 + <usize>ibl * T.IQ1_M_BYTES;
+    memory.fill(y, 0, T.IQ1_M_BYTES);
+    let maxScale: f32 = 0;
+    let sumx2: f32 = 0;
+    for (let i = 0; i < QK_K; i++) sumx2 += ldf(xs, i) * ldf(xs, i);
+    const sigma2: f32 = (<f32>2 * sumx2) / <f32>QK_K;
+    for (let i = 0; i < QK_K; i++) {
+      const v = ldf(xs, i);
+      stf(WEIGHT256, i, qw0 ? ldf(qw, i) * sqrt<f32>(sigma2 + v * v) : v * v);
+    }
+    memory.fill(GRID16, 0, 32 * 4);
+    for (let ib = 0; ib < 16; ib++) {
+      const xb = xs + (<usize>ib << 6);
+      const w = WEIGHT256 + (<usize>ib << 6);
+      stf(SCALES, ib, 0);
+      sti(SHIFTS, ib, 0);
+      let vmax = abs<f32>(ldf(xb, 0));
+      for (let i = 1; i < 16; i++) {
+        const a = abs<f32>(ldf(xb, i));
+        vmax = vmax > a ? vmax : a;
+      }
+      if (vmax < IQ1M_EPS) continue;
+      for (let j = 0; j < 16; j++) sti(IDX, j, j);
+      mergeSort(xb, 0, 16);
+      for (let j = 0; j < 16; j++) {
+        const i = ldi(IDX, j);
+        const wi = ldf(w, i);
+        const v = ldf(xb, i);
+        sti(LOW, j, i < 8 ? 1 : 0);
+        for (let g = 0; g < 3; g++) {
+          const wp: f32 = wi * ldf(X_P, g);
+          const wm: f32 = wi * ldf(X_M, g);
+          stf(TP, 3 * j + g, wp * v);
+          stf(TM, 3 * j + g, wm * v);
+          stf(QPP, 3 * j + g, wp * ldf(X_P, g));
+          stf(QM, 3 * j + g, wm * ldf(X_M, g));
+        }
+      }
+      let bestScore: f32 = -FLT_MAX;
+      let scale: f32 = vmax;
+      let besti1 = -1;
+      let besti2 = -1;
+      let bestK = -1;
+      memory.fill(SUM_A, 0, 8 * 4);
+      for (let i1 = 0; i1 <= 16; i1++) {
+        if (i1 > 0) addTo(SUM_A, i1 - 1, 0);
+        memory.copy(SUM_B, SUM_A, 8 * 4);
+        for (let i2 = i1; i2 <= 16; i2++) {
+          if (i2 > i1) addTo(SUM_B, i2 - 1, 1);
+          let s0 = ldf(SUM_B, 0);
+          let s1 = ldf(SUM_B, 1);
+          let s2 = ldf(SUM_B, 2);
+          let s3 = ldf(SUM_B, 3);
+          let s4 = ldf(SUM_B, 4);
+          let s5 = ldf(SUM_B, 5);
+          let s6 = ldf(SUM_B, 6);
+          let s7 = ldf(SUM_B, 7);
+          for (let j = i2; j < 16; j++) {
+            const k = 3 * j + 2;
+            const p = ldf(TP, k);
+            const m = ldf(TM, k);
+            const p2 = ldf(QPP, k);
+            const m2 = ldf(QM, k);
+            s0 += p;
+            s3 += m;
+            s4 += p2;
+            s7 += m2;
+            if (ldi(LOW, j)) {
+              s1 += p;
+              s2 += m;
+              s5 += p2;
+              s6 += m2;
+            } else {
+              s1 += m;
+              s2 += p;
+              s5 += m2;
+              s6 += p2;
+            }
+          }
+          for (let k = 0; k < 4; k++) {
+            const sumqx = k == 0 ? s0 : k == 1 ? s1 : k == 2 ? s2 : s3;
+            const sumq2 = k == 0 ? s4 : k == 1 ? s5 : k == 2 ? s6 : s7;
+            if (sumq2 > 0 && sumqx * sumqx > bestScore * sumq2) {
+              scale = sumqx / sumq2;
+              bestScore = scale * sumqx;
+              besti1 = i1;
+              besti2 = i2;
+              bestK = k;
+            }
+          }
+        }
+      }
+      if (besti1 < 0 || besti2 < 0 || bestK < 0) continue;
+      for (let j = 0; j < 16; j++) sti(LBEST, ldi(IDX, j), j < besti1 ? 0 : j < besti2 ? 1 : 2);
+      if (scale < 0) {
+        for (let j = 0; j < 16; j++) sti(LBEST, j, 2 - ldi(LBEST, j));
+        scale = -scale;
+        bestK = 3 - bestK;
+      }
+      let allOnGrid = true;
+      for (let k = 0; k < 2; k++) {
+        let u = 0;
+        for (let j = 0; j < 8; j++) u |= ldi(LBEST, 8 * k + j) << (2 * j);
+        let gi = gridIndex(u);
+        if (gi < 0) {
+          allOnGrid = false;
+          gi = iq1Neighbour(u, xb + (<usize>k << 5), w + (<usize>k << 5), scale, iq1mShift(bestK, k), LBEST, 8 * k);
+        }
+        sti(GRID16, 2 * ib + k, gi);
+      }
+      if (aborted) {
+        stoppedAt = ibl;
+        return;
+      }
+      if (!allOnGrid) {
+        let sumqx: f32 = 0;
+        let sumq2: f32 = 0;
+        for (let k = 0; k < 2; k++) {
+          const xg = iq1mShift(bestK, k);
+          for (let j = 0; j < 8; j++) {
+            const wj = ldf(w, 8 * k + j);
+            const q = ldf(xg, gridLevel(ldi(GRID16, 2 * ib + k), j));
+            sumqx += wj * q * ldf(xb, 8 * k + j);
+            sumq2 += wj * q * q;
+          }
+        }
+        if (sumqx > 0 && sumq2 > 0) scale = sumqx / sumq2;
+      }
+      const g0 = ldi(GRID16, 2 * ib);
+      const g1 = ldi(GRID16, 2 * ib + 1);
+      store<u8>(y + (<usize>ib << 1), <u8>g0);
+      store<u8>(y + (<usize>ib << 1) + 1, <u8>g1);
+      store<u8>(y + 32 + <usize>ib, <u8>((g0 >> 8) | ((g1 >> 8) << 4)));
+      stf(SCALES, ib, scale);
+      sti(SHIFTS, ib, bestK);
+      maxScale = maxScale > scale ? maxScale : scale;
+    }
+    if (maxScale == 0) continue;
+    // 3-bit sub-block scales at d = max/15, then d refit to them over the whole block (sub-blocks without a fit
+    // count too, as grid point 0 with the + shift)
+    let d: f32 = maxScale / 15;
+    const id: f32 = <f32>1 / d;
+    let sc0: u32 = 0;
+    let sc1: u32 = 0;
+    let sc2: u32 = 0;
+    let sc3: u32 = 0;
+    let sumqx: f32 = 0;
+    let sumq2: f32 = 0;
+    for (let ib = 0; ib < 16; ib++) {
+      const l = min(7, max(0, nearestInt(<f32>0.5 * (id * ldf(SCALES, ib) - 1))));
+      const bits = <u32>l << (3 * (ib & 3));
+      const q4 = ib >> 2;
+      if (q4 == 0) sc0 |= bits;
+      else if (q4 == 1) sc1 |= bits;
+      else if (q4 == 2) sc2 |= bits;
+      else sc3 |= bits;
+      const kind = ldi(SHIFTS, ib);
+      const qh = y + 32 + <usize>ib;
+      store<u8>(qh, load<u8>(qh) | load<u8>(IQ1M_MASKS + <usize>kind));
+      for (let k = 0; k < 2; k++) {
+        const xg = iq1mShift(kind, k);
+        const g = ldi(GRID16, 2 * ib + k);
+        for (let j = 0; j < 8; j++) {
+          const i = 16 * ib + 8 * k + j;
+          const wi = ldf(WEIGHT256, i);
+          const q: f32 = ldf(xg, gridLevel(g, j)) * <f32>(l * 2 + 1);
+          sumqx += wi * q * ldf(xs, i);
+          sumq2 += wi * q * q;
+        }
+      }
+    }
+    if (sumq2 > 0) d = sumqx / sumq2;
+    const hd = <u32>f32ToF16(d * <f32>1.1125);
+    sc0 |= (hd & 0x000f) << 12;
+    sc1 |= (hd & 0x00f0) << 8;
+    sc2 |= (hd & 0x0f00) << 4;
+    sc3 |= hd & 0xf000;
+    store<u16>(y + 48, <u16>sc0);
+    store<u16>(y + 50, <u16>sc1);
+    store<u16>(y + 52, <u16>sc2);
+    store<u16>(y + 54, <u16>sc3);
   }
 }

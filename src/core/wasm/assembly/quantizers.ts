@@ -3,7 +3,7 @@
 export * from './common/memory';
 import { quantizeIQ4, quantizeQ2K, quantizeQ3K, quantizeQ45K, quantizeQ6K } from './quantize';
 import { quantizeSimple } from './quantizeSimple';
-import { quantizeIQ1S, quantizeIQ2Sub16, quantizeIQ2XXS, quantizeIQ3 } from './quantizeGrid';
+import { quantizeIQ1M, quantizeIQ1S, quantizeIQ2Sub16, quantizeIQ2XXS, quantizeIQ3 } from './quantizeGrid';
 export { failedBlock, setGrid } from './quantizeGrid';
 import * as T from './generated/layout';
 
@@ -25,6 +25,7 @@ export function quantize(type: i32, x: usize, nb: i32, nPerRow: i32, qw: usize, 
     case T.TYPE_IQ3_XXS: quantizeIQ3(true, x, nb, nPerRow, qw, y); break;
     case T.TYPE_IQ3_S: quantizeIQ3(false, x, nb, nPerRow, qw, y); break;
     case T.TYPE_IQ1_S: quantizeIQ1S(x, nb, nPerRow, qw, y); break;
+    case T.TYPE_IQ1_M: quantizeIQ1M(x, nb, nPerRow, qw, y); break;
     case T.TYPE_IQ4_NL: quantizeIQ4(32, x, nb, nPerRow, qw, y); break;
     case T.TYPE_IQ4_XS: quantizeIQ4(256, x, nb, nPerRow, qw, y); break;
     default: unreachable();

@@ -158,6 +158,14 @@ export const IQ4_XS_SCALES_H: i32 = 2;
 export const IQ4_XS_SCALES_L: i32 = 4;
 export const IQ4_XS_QS: i32 = 8;
 
+// IQ1_M { qs: u8[32]; qh: u8[16]; scales: u8[8] }: 256 weights in 56 bytes
+export const TYPE_IQ1_M: i32 = 29;
+export const IQ1_M_WEIGHTS: i32 = 256;
+export const IQ1_M_BYTES: i32 = 56;
+export const IQ1_M_QS: i32 = 0;
+export const IQ1_M_QH: i32 = 32;
+export const IQ1_M_SCALES: i32 = 48;
+
 // BF16 { value: bf16 }: 1 weights in 2 bytes
 export const TYPE_BF16: i32 = 30;
 export const BF16_WEIGHTS: i32 = 1;

@@ -37,12 +37,12 @@ export function quantizeWasm(ty: TensorType, src: Float32Array, nRows: number, n
     if (imatrix) new Float32Array(k.memory.buffer, qw, nPerRow).set(imatrix.subarray(0, nPerRow));
     const grid = gridSearchTables(ty.ggmlId!);
     if (grid) {
-      const at = [grid.pos, grid.map, grid.start, grid.list].map((a) => {
+      const at = [grid.pos, grid.map, grid.start, grid.list, grid.coords].map((a) => {
         const p = k.alloc(a.byteLength);
         new Uint8Array(k.memory.buffer, p, a.byteLength).set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
         return p;
       });
-      k.setGrid(at[0], at[1], at[2], at[3]);
+      k.setGrid(at[0], at[1], at[2], at[3], at[4]);
     }
     for (let b = 0; b < nBlocks; b += chunkBlocks) {
       const n = Math.min(chunkBlocks, nBlocks - b);

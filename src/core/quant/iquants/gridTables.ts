@@ -71,11 +71,14 @@ export class Grid {
   /**
    * The tables of the WebAssembly search (assembly/quantizeGrid.ts): the coordinates 2l + 1 (int8), the grid index by
    * word (int16, -1 off the grid), and for each word of levels below `levelCount` that is off the grid its neighbours
-   * (uint16 indices, list[start[u] .. start[u + 1])).
+   * (uint16 indices, list[start[u] .. start[u + 1])), padded to a multiple of 4 by repeating the last one (a repeat
+   * never wins: the search takes a neighbour only when strictly nearer), with their coordinates as float32, four
+   * neighbours at a time by coordinate (coords[4·dims·g + 4·i + lane]: coordinate i of neighbour 4g + lane).
    */
   searchTables(levelCount: number): GridSearchTables {
-    const words = 1 << (this.dims * this.bits);
-    const mask = (1 << this.bits) - 1;
+    const { dims, bits } = this;
+    const words = 1 << (dims * bits);
+    const mask = (1 << bits) - 1;
     const map = Int16Array.from(this.map);
     const start = new Int32Array(words + 1);
     const lists: Int32Array[] = [];
@@ -83,20 +86,27 @@ export class Grid {
     for (let u = 0; u < words; u++) {
       start[u] = total;
       let reachable = this.map[u] < 0;
-      for (let k = 0; k < this.dims && reachable; k++) reachable = ((u >> (this.bits * k)) & mask) < levelCount;
+      for (let k = 0; k < dims && reachable; k++) reachable = ((u >> (bits * k)) & mask) < levelCount;
       if (!reachable) continue;
       const list = this.neighboursOf(u);
       lists.push(list);
-      total += list.length;
+      total += Math.ceil(list.length / 4) * 4;
     }
     start[words] = total;
     const list = new Uint16Array(total);
+    const coords = new Float32Array(total * dims);
     let at = 0;
     for (const l of lists) {
-      list.set(l, at);
-      at += l.length;
+      const padded = Math.ceil(l.length / 4) * 4;
+      for (let n = 0; n < padded; n++) {
+        const j = l[Math.min(n, l.length - 1)];
+        list[at + n] = j;
+        const g = (at + n) >> 2;
+        for (let i = 0; i < dims; i++) coords[4 * dims * g + 4 * i + ((at + n) & 3)] = this.pos[dims * j + i];
+      }
+      at += padded;
     }
-    return { pos: this.pos, map, start, list };
+    return { pos: this.pos, map, start, list, coords };
   }
 }
 
@@ -106,6 +116,7 @@ export interface GridSearchTables {
   map: Int16Array;
   start: Int32Array;
   list: Uint16Array;
+  coords: Float32Array;
 }
 
 const searchTables = new Map<GgmlType, GridSearchTables>();
@@ -131,4 +142,3 @@ export function gridSearchTables(type: GgmlType): GridSearchTables | undefined {
   if (t) searchTables.set(type, t);
   return t;
 }
-

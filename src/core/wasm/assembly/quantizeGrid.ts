@@ -22,9 +22,13 @@ let gridMap: usize = 0;
 /** For a word u off the grid, its neighbours are the uint16 indices nbrList[nbrStart[u] .. nbrStart[u + 1]). */
 let nbrStart: usize = 0;
 let nbrList: usize = 0;
+/** The neighbours' coordinates 2l + 1 as float32, four neighbours at a time: coordinate i of neighbour 4g + lane at
+ * nbrCoords + 16·(dims·g + i) + 4·lane (the lists are padded to multiples of 4 by repeating their last neighbour). */
+let nbrCoords: usize = 0;
 
 /** The tables of the grid the next quantize call searches (Grid.searchTables in iquants/gridTables.ts). */
-export function setGrid(pos: usize, map: usize, start: usize, list: usize): void {
+export function setGrid(pos: usize, map: usize, start: usize, list: usize, coords: usize): void {
+  nbrCoords = coords;
   gridPos = pos;
   gridMap = map;
   nbrStart = start;
@@ -81,29 +85,49 @@ const ONGRIDAUX: usize = memory.data(2 * 4, 16);
   return l < 0 ? 0 : l > top ? top : l;
 }
 
+/** The group's magnitudes and weights, each splatted to four lanes (bestNeighbour). */
+const XSPLAT: usize = memory.data(8 * 16, 16);
+const WSPLAT: usize = memory.data(8 * 16, 16);
+
+/** Takes lane `lane` of the distances d2 of neighbours n.. when strictly below the best so far. */
+let bestD2: f32 = 0;
+let bestIndex = -1;
+@inline function takeLane(d2: f32, n: i32): void {
+  if (d2 < bestD2) {
+    bestD2 = d2;
+    bestIndex = <i32>load<u16>(nbrList + (<usize>n << 1));
+  }
+}
+
 /**
  * iq2_find_best_neighbour / iq3_find_best_neighbour: of u's neighbours, the least Σ w·(scale·q − x)² over the `dims`
- * values at o (summed in order, as ggml does); writes its levels to L. None below FLT_MAX (NaN or infinite weights):
- * ggml asserts, so the call stops (aborted).
+ * values at o, the first of equal ones; writes its levels to L. Four neighbours at a time, one per lane: each lane
+ * sums its terms in ggml's order, so every distance is ggml's. None below FLT_MAX (NaN or infinite weights): ggml
+ * asserts, so the call stops (aborted).
  */
 @inline function bestNeighbour(u: i32, o: i32, scale: f32, L: usize, dims: i32 = 8): i32 {
   const from = ldi(nbrStart, u);
   const to = ldi(nbrStart, u + 1);
-  let best: f32 = FLT_MAX; // ggml's start: a distance that overflows to +Inf is never taken
-  let index = -1;
-  for (let n = from; n < to; n++) {
-    const j = <i32>load<u16>(nbrList + (<usize>n << 1));
-    const p = gridPos + <usize>(j * dims);
-    let d2: f32 = 0;
-    for (let i = 0; i < dims; i++) {
-      const diff: f32 = scale * <f32>load<i8>(p + <usize>i) - ldf(XVAL, o + i);
-      d2 += ldf(WAUX, o + i) * diff * diff;
-    }
-    if (d2 < best) {
-      best = d2;
-      index = j;
-    }
+  for (let i = 0; i < dims; i++) {
+    v128.store(XSPLAT + (<usize>i << 4), f32x4.splat(ldf(XVAL, o + i)));
+    v128.store(WSPLAT + (<usize>i << 4), f32x4.splat(ldf(WAUX, o + i)));
   }
+  const sv = f32x4.splat(scale);
+  bestD2 = FLT_MAX; // ggml's start: a distance that overflows to +Inf is never taken
+  bestIndex = -1;
+  for (let n = from; n < to; n += 4) {
+    const c = nbrCoords + ((<usize>n * <usize>dims) << 2);
+    let d2 = f32x4.splat(0);
+    for (let i = 0; i < dims; i++) {
+      const diff = f32x4.sub(f32x4.mul(sv, v128.load(c + (<usize>i << 4))), v128.load(XSPLAT + (<usize>i << 4)));
+      d2 = f32x4.add(d2, f32x4.mul(f32x4.mul(v128.load(WSPLAT + (<usize>i << 4)), diff), diff));
+    }
+    takeLane(f32x4.extract_lane(d2, 0), n);
+    takeLane(f32x4.extract_lane(d2, 1), n + 1);
+    takeLane(f32x4.extract_lane(d2, 2), n + 2);
+    takeLane(f32x4.extract_lane(d2, 3), n + 3);
+  }
+  const index = bestIndex;
   if (index < 0) aborted = true;
   else for (let i = 0; i < dims; i++) sti(L, o + i, gridLevel(index, i, dims));
   return index;

@@ -23,8 +23,9 @@ declare namespace __AdaptedExports {
    * @param map `usize`
    * @param start `usize`
    * @param list `usize`
+   * @param coords `usize`
    */
-  export function setGrid(pos: number, map: number, start: number, list: number): void;
+  export function setGrid(pos: number, map: number, start: number, list: number, coords: number): void;
   /**
    * src/core/wasm/assembly/common/memory/alloc
    * @param bytes `i32`

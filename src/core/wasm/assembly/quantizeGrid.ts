@@ -592,26 +592,37 @@ function mergeSort(x: usize, lo: i32, n: i32): void {
 
 /**
  * iq1_find_best_neighbour2: of u's neighbours, the least Σ w·(scale·q − x)² over the 8 weights at x (importances at
- * w), q the shifted ternary value (xg) of each level; writes its levels to L at o. None below FLT_MAX: ggml asserts.
+ * w), q the shifted ternary value of each level (X_P[l] = l − 0.875, X_M[l] = l − 1.125, both exact from the
+ * coordinate 2l + 1); writes its levels to L at o. Four neighbours at a time, each lane summing in ggml's order, as
+ * bestNeighbour. None below FLT_MAX: ggml asserts.
  */
 function iq1Neighbour(u: i32, x: usize, w: usize, scale: f32, xg: usize, L: usize, o: i32): i32 {
   const from = ldi(nbrStart, u);
   const to = ldi(nbrStart, u + 1);
-  let best: f32 = FLT_MAX;
-  let index = -1;
-  for (let n = from; n < to; n++) {
-    const j = <i32>load<u16>(nbrList + (<usize>n << 1));
-    let d2: f32 = 0;
-    for (let i = 0; i < 8; i++) {
-      const q = ldf(xg, gridLevel(j, i));
-      const diff: f32 = scale * q - ldf(x, i);
-      d2 += ldf(w, i) * diff * diff;
-    }
-    if (d2 < best) {
-      best = d2;
-      index = j;
-    }
+  for (let i = 0; i < 8; i++) {
+    v128.store(XSPLAT + (<usize>i << 4), f32x4.splat(ldf(x, i)));
+    v128.store(WSPLAT + (<usize>i << 4), f32x4.splat(ldf(w, i)));
   }
+  const sv = f32x4.splat(scale);
+  const shift = f32x4.splat(xg == X_P ? <f32>0.875 : <f32>1.125);
+  const one = f32x4.splat(1);
+  const half = f32x4.splat(0.5);
+  bestD2 = FLT_MAX;
+  bestIndex = -1;
+  for (let n = from; n < to; n += 4) {
+    const c = nbrCoords + (<usize>n << 5);
+    let d2 = f32x4.splat(0);
+    for (let i = 0; i < 8; i++) {
+      const q = f32x4.sub(f32x4.mul(f32x4.sub(v128.load(c + (<usize>i << 4)), one), half), shift);
+      const diff = f32x4.sub(f32x4.mul(sv, q), v128.load(XSPLAT + (<usize>i << 4)));
+      d2 = f32x4.add(d2, f32x4.mul(f32x4.mul(v128.load(WSPLAT + (<usize>i << 4)), diff), diff));
+    }
+    takeLane(f32x4.extract_lane(d2, 0), n);
+    takeLane(f32x4.extract_lane(d2, 1), n + 1);
+    takeLane(f32x4.extract_lane(d2, 2), n + 2);
+    takeLane(f32x4.extract_lane(d2, 3), n + 3);
+  }
+  const index = bestIndex;
   if (index < 0) aborted = true;
   else for (let i = 0; i < 8; i++) sti(L, o + i, gridLevel(index, i));
   return index;

@@ -4,9 +4,10 @@
  * machine's gcc (-O2, rpath to the library) into bench/ggml-peer/build/ (gitignored), once per source and library.
  * Nothing imports the package: the bundles never contain it.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { GGML_TYPES } from '../src/core/types.ts';
 
@@ -29,12 +30,26 @@ export interface Peer {
   requiresImatrix: Set<number>;
   /** ggml_quantize_chunk of the float32 file SRC (rows of nPerRow), `reps` times; ms per repetition; output in OUT. */
   quantize(typeId: number, src: string, nPerRow: number, imatrix: string | undefined, out: string, reps: number): number[];
+  /**
+   * ggml_quantize_chunk of each job in one process (each grid type set up once); per job, in order, undefined when
+   * its output is in `out`, or the message ggml aborted with (GGML_ASSERT). The job list is written to `listPath`.
+   */
+  quantizeJobs(jobs: QuantizeJob[], listPath: string): Promise<(string | undefined)[]>;
   /** Every tensor of a GGUF: to_float + stats, then to_float + histogram; ms per repetition and the first tensor's stats. */
   scan(path: string, bins: number, reps: number): { ms: number[]; stats: PeerStats };
   /** gguf_init_from_file(no_alloc) + gguf_free in one process, `reps` times. */
   header(path: string, reps: number): number[];
   /** argv of a whole `peer` process (for timing it as one). */
   argv(...args: string[]): [string, string[]];
+}
+
+/** One ggml_quantize_chunk of the float32 file src (rows of nPerRow) into out; paths without spaces. */
+export interface QuantizeJob {
+  typeId: number;
+  src: string;
+  nPerRow: number;
+  imatrix?: string;
+  out: string;
 }
 
 const PACKAGE = '@node-llama-cpp/linux-x64';
@@ -105,6 +120,14 @@ export function loadPeer(root: string): Peer | string {
     requiresImatrix,
     quantize: (typeId, src, nPerRow, imatrix, out, reps) =>
       msLines(run(bin, ['quantize', String(typeId), src, String(nPerRow), imatrix ?? '-', out, String(reps)])),
+    async quantizeJobs(jobs, listPath) {
+      writeFileSync(listPath, jobs.map((j) => `${j.typeId} ${j.src} ${j.nPerRow} ${j.imatrix ?? '-'} ${j.out}\n`).join(''));
+      const { stdout } = await promisify(execFile)(bin, ['quantize-jobs', listPath], { encoding: 'utf8', maxBuffer: 1 << 24 });
+      const results = new Map<number, string | undefined>();
+      for (const m of stdout.matchAll(/^job (\d+) (?:ok|aborted: (.*))$/gm)) results.set(Number(m[1]), m[2] ?? undefined);
+      if (results.size !== jobs.length) throw new Error(`peer quantize-jobs answered ${results.size} of ${jobs.length} jobs`);
+      return jobs.map((_, i) => results.get(i));
+    },
     scan(path, bins, reps) {
       const out = run(bin, ['scan', path, String(bins), String(reps)]);
       const s = out

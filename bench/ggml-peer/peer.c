@@ -6,6 +6,11 @@
  *   peer traits                                   one line per ggml type: id blck_size type_size to_float imatrix name
  *   peer quantize TYPE SRC.f32 N_PER_ROW IMATRIX.f32|- OUT REPS
  *                                                 ggml_quantize_chunk over the whole file, REPS times, output written once
+ *   peer quantize-jobs LIST                       one ggml_quantize_chunk per line of LIST (TYPE SRC.f32 N_PER_ROW
+ *                                                 IMATRIX.f32|- OUT, paths without spaces), each in a child forked after the type's
+ *                                                 ggml_quantize_init (a grid is set up once per process, and an input
+ *                                                 ggml aborts on only ends its child); prints "job I ok" or
+ *                                                 "job I aborted: MESSAGE" (the child's last stderr line)
  *   peer scan FILE.gguf BINS REPS                  every tensor: to_float into float32 + min/max/mean/std, then to_float
  *                                                 again + histogram over [min, max] (two passes, as `quantlens stats`)
  *   peer header FILE.gguf REPS                     gguf_init_from_file(no_alloc) + gguf_free
@@ -18,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -120,6 +126,53 @@ static int cmd_quantize(int type, const char *src_path, int64_t n_per_row, const
   FILE *f = fopen(out_path, "wb");
   if (!f || fwrite(dst, 1, out_bytes, f) != out_bytes) die(out_path);
   fclose(f);
+  return 0;
+}
+
+/* the last line of a small text file, without its newline ("" when empty or missing) */
+static void last_line(const char *path, char *line, size_t size) {
+  line[0] = 0;
+  FILE *f = fopen(path, "r");
+  if (!f) return;
+  char buf[1024];
+  while (fgets(buf, sizeof buf, f))
+    if (buf[0] != '\n') snprintf(line, size, "%s", buf);
+  fclose(f);
+  line[strcspn(line, "\n")] = 0;
+}
+
+static int cmd_quantize_jobs(const char *list_path) {
+  FILE *list = fopen(list_path, "r");
+  if (!list) die(list_path);
+  char src[4096], imatrix[4096], out[4096];
+  int type;
+  long long n_per_row;
+  for (int job = 0; fscanf(list, "%d %4095s %lld %4095s %4095s", &type, src, &n_per_row, imatrix, out) == 5; job++) {
+    ggml_quantize_init(type); /* in the parent: every child inherits the grid */
+    char err_path[4200];
+    snprintf(err_path, sizeof err_path, "%s.err", out);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) die("fork");
+    if (pid == 0) {
+      setenv("GGML_NO_BACKTRACE", "1", 1); /* ggml_abort would otherwise attach gdb to print a backtrace */
+      int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int null = open("/dev/null", O_WRONLY);
+      if (err < 0 || null < 0 || dup2(err, 2) < 0 || dup2(null, 1) < 0) _exit(3);
+      _exit(cmd_quantize(type, src, n_per_row, imatrix, out, 1));
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid) die("waitpid");
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+      printf("job %d ok\n", job);
+    } else {
+      char line[1024];
+      last_line(err_path, line, sizeof line);
+      printf("job %d aborted: %s\n", job, line[0] ? line : "no message");
+    }
+    remove(err_path);
+  }
+  fclose(list);
   return 0;
 }
 
@@ -268,8 +321,9 @@ static int cmd_header(const char *path, int reps) {
 int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "traits")) return cmd_traits();
   if (argc == 8 && !strcmp(argv[1], "quantize")) return cmd_quantize(atoi(argv[2]), argv[3], atoll(argv[4]), argv[5], argv[6], atoi(argv[7]));
+  if (argc == 3 && !strcmp(argv[1], "quantize-jobs")) return cmd_quantize_jobs(argv[2]);
   if (argc == 5 && !strcmp(argv[1], "scan")) return cmd_scan(argv[2], atoi(argv[3]), atoi(argv[4]));
   if (argc == 4 && !strcmp(argv[1], "header")) return cmd_header(argv[2], atoi(argv[3]));
-  fprintf(stderr, "usage: peer traits | quantize TYPE SRC N_PER_ROW IMATRIX|- OUT REPS | scan FILE BINS REPS | header FILE REPS\n");
+  fprintf(stderr, "usage: peer traits | quantize TYPE SRC N_PER_ROW IMATRIX|- OUT REPS | quantize-jobs LIST | scan FILE BINS REPS | header FILE REPS\n");
   return 2;
 }

@@ -263,7 +263,7 @@ export const GGML_TYPES: ReadonlyMap<GgmlType, TensorType> = new Map(
       66,
       'i-quant',
       'd:f16 qs:u16[32]',
-      [Q, 'imatrix'],
+      [WQ, 'imatrix'],
       '2.06 bpw: E8 lattice grid of 256 points, signs in groups of 8',
     ),
     row(
@@ -273,7 +273,7 @@ export const GGML_TYPES: ReadonlyMap<GgmlType, TensorType> = new Map(
       74,
       'i-quant',
       'd:f16 qs:u16[32] scales:u8[8]',
-      [Q, 'imatrix'],
+      [WQ, 'imatrix'],
       '2.31 bpw: 512-point grid with 4-bit sub-block scales',
     ),
     row(
@@ -283,7 +283,7 @@ export const GGML_TYPES: ReadonlyMap<GgmlType, TensorType> = new Map(
       98,
       'i-quant',
       'd:f16 qs:u8[64] scales_and_signs:u8[32]',
-      [Q],
+      [WQ],
       '3.06 bpw: 256-point grid of 4-tuples, signs in groups of 8',
     ),
     row(
@@ -293,7 +293,7 @@ export const GGML_TYPES: ReadonlyMap<GgmlType, TensorType> = new Map(
       50,
       'i-quant',
       'd:f16 qs:u8[32] qh:u16[8]',
-      [Q, 'imatrix'],
+      [WQ, 'imatrix'],
       '1.56 bpw: 2048-point ternary grid with sub-block scale and shift',
     ),
     row(T.IQ4_NL, 'IQ4_NL', 32, 18, 'i-quant', 'd:f16 qs:u8[16]', [WQ, WD], '4-bit non-linear levels, blocks of 32'),
@@ -304,7 +304,7 @@ export const GGML_TYPES: ReadonlyMap<GgmlType, TensorType> = new Map(
       110,
       'i-quant',
       'd:f16 qs:u8[64] qh:u8[8] signs:u8[32] scales:u8[4]',
-      [Q],
+      [WQ],
       '3.44 bpw: 512-point grid with explicit signs and 4-bit scales',
     ),
     row(
@@ -314,7 +314,7 @@ export const GGML_TYPES: ReadonlyMap<GgmlType, TensorType> = new Map(
       82,
       'i-quant',
       'd:f16 qs:u8[32] signs:u8[32] qh:u8[8] scales:u8[8]',
-      [Q],
+      [WQ],
       '2.56 bpw: 1024-point grid with explicit signs',
     ),
     row(
@@ -339,7 +339,7 @@ export const GGML_TYPES: ReadonlyMap<GgmlType, TensorType> = new Map(
       56,
       'i-quant',
       'qs:u8[32] qh:u8[16] scales:u8[8]',
-      [Q],
+      [WQ],
       '1.75 bpw: ternary grid with per-group shifts and 3-bit scales',
     ),
     row(T.BF16, 'BF16', 1, 2, 'float', 'value:bf16', [WQ, WD], 'bfloat16 (upper half of binary32)'),

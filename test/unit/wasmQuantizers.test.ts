@@ -64,7 +64,8 @@ for (const wasm of [true, false]) {
       }
     }
     for (const id of types)
-      for (const p of ['chunk_no_imatrix', 'chunk_imatrix']) assert.ok(checked.has(`${id}/${p}`), `checked ${id}/${p}`);
+      for (const p of ggmlType(id)!.caps.requiresImatrix ? ['chunk_imatrix'] : ['chunk_no_imatrix', 'chunk_imatrix'])
+        assert.ok(checked.has(`${id}/${p}`), `checked ${id}/${p}`);
   });
 
   test(`${path} quantizers: every tensor of the per-type GGUF fixtures equals ggml's bytes`, () => {

@@ -1,12 +1,11 @@
 /**
  * Quantizer registry: ggml type -> a quantizer whose bytes equal ggml's `ggml_quantize_chunk` in strict binary32.
  * The type table (types.ts) says which types have one; the types whose row says wasmQuantize run in WebAssembly only
- * (wasmQuantizers.ts), the I-quant grid searches in JavaScript (iquants/quantize.ts).
+ * (wasmQuantizers.ts); F32 is a copy.
  */
 import { QuantLensError } from '../errors.ts';
 import { GgmlType, GGML_TYPES, type TensorType } from '../types.ts';
 import type { Quantizer } from './quantizer.ts';
-import { gridQuantizers } from './iquants/quantize.ts';
 import { quantizeWasm } from './wasmQuantizers.ts';
 
 export type { Quantizer } from './quantizer.ts';
@@ -15,7 +14,6 @@ const f32ToBytes = (src: Float32Array) => new Uint8Array(src.buffer.slice(src.by
 
 const JAVASCRIPT: Partial<Record<GgmlType, Quantizer>> = {
   [GgmlType.F32]: { quantize: (src) => f32ToBytes(src), imatrix: 'ignored' },
-  ...gridQuantizers,
 };
 
 /** The WebAssembly types whose ggml quantizer ignores an importance matrix (their bytes are the same with one). */
@@ -37,6 +35,8 @@ function wasmQuantizer(ty: TensorType): Quantizer {
   return {
     imatrix: ignored ? 'ignored' : 'used',
     quantize(src, nRows, nPerRow, imatrix) {
+      if (ty.caps.requiresImatrix && !imatrix)
+        throw new QuantLensError('usage', `${ty.name} needs an importance matrix`, undefined, undefined, '--imatrix');
       const out = quantizeWasm(ty, src, nRows, nPerRow, ignored ? undefined : imatrix);
       if (!out)
         throw new QuantLensError(

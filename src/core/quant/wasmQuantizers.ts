@@ -6,6 +6,7 @@
 import { quantizerModule } from '../wasm/kernels.ts';
 import { QuantLensError } from '../errors.ts';
 import type { TensorType } from '../types.ts';
+import { gridSearchTables } from './iquants/gridTables.ts';
 
 /** Weights copied into the module per call (whole blocks; with an importance matrix whole rows, at least one). */
 const CHUNK_WEIGHTS = 1 << 16;
@@ -34,10 +35,26 @@ export function quantizeWasm(ty: TensorType, src: Float32Array, nRows: number, n
     const x = k.alloc(chunkBlocks * blockSize * 4);
     const y = k.alloc(chunkBlocks * bytesPerBlock);
     if (imatrix) new Float32Array(k.memory.buffer, qw, nPerRow).set(imatrix.subarray(0, nPerRow));
+    const grid = gridSearchTables(ty.ggmlId!);
+    if (grid) {
+      const at = [grid.pos, grid.map, grid.start, grid.list, grid.coords].map((a) => {
+        const p = k.alloc(a.byteLength);
+        new Uint8Array(k.memory.buffer, p, a.byteLength).set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+        return p;
+      });
+      k.setGrid(at[0], at[1], at[2], at[3], at[4]);
+    }
     for (let b = 0; b < nBlocks; b += chunkBlocks) {
       const n = Math.min(chunkBlocks, nBlocks - b);
       new Float32Array(k.memory.buffer, x, n * blockSize).set(src.subarray(b * blockSize, (b + n) * blockSize));
       k.quantize(ty.ggmlId!, x, n, nPerRow, qw, y);
+      if (grid && k.failedBlock() >= 0) {
+        const block = b + k.failedBlock();
+        throw new QuantLensError(
+          'invalid-value',
+          `cannot quantize to ${ty.name}: block ${block} (weights ${block * blockSize}..${(block + 1) * blockSize - 1}) cannot be placed on the grid (NaN or infinite weights; ggml aborts on them)`,
+        );
+      }
       out.set(new Uint8Array(k.memory.buffer, y, n * bytesPerBlock), b * bytesPerBlock);
     }
   } catch (e) {

@@ -121,7 +121,7 @@ export function lastMin(): f32 {
 }
 
 /** ggml's nearest_int: the bits of fval + 1.5·2^23 (exactly, for any argument). */
-@inline function nearestInt(fval: f32): i32 {
+@inline export function nearestInt(fval: f32): i32 {
   const val: f32 = fval + <f32>12582912.0;
   return (reinterpret<i32>(val) & 0x007fffff) - 0x00400000;
 }
@@ -243,7 +243,7 @@ export function makeQkx(n: i32, nmax: i32, x: usize, w: usize, L: usize, rmin: f
 }
 
 /** make_qp_quants: n values at x to codes 0..nmax (uint8, as ggml stores them) at L, weights qw. */
-function makeQp(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
+export function makeQp(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
   let max: f32 = 0;
   for (let i = 0; i < n; i++) {
     const xi = ldf(x, i);

@@ -101,14 +101,22 @@ const CODES: usize = memory.data(256, 16); // codes of a super-block of 256 (uin
 
 // ------------------------------------------------------------------------------------------------ block maxima
 
-/** max over lanes of a vector holding no NaN */
-@inline function hmax(a: v128): f32 {
-  return max<f32>(max<f32>(f32x4.extract_lane(a, 0), f32x4.extract_lane(a, 1)), max<f32>(f32x4.extract_lane(a, 2), f32x4.extract_lane(a, 3)));
+/** a > b ? a : b, for operands that are not NaN (a select: f32.max also orders -0 and +0, at a cost) */
+@inline function maxOf(a: f32, b: f32): f32 {
+  return a > b ? a : b;
+}
+@inline function minOf(a: f32, b: f32): f32 {
+  return a < b ? a : b;
 }
 
-/** min over lanes of a vector holding no NaN */
+/** max over lanes of a vector holding no NaN (of +0 and -0, either) */
+@inline function hmax(a: v128): f32 {
+  return maxOf(maxOf(f32x4.extract_lane(a, 0), f32x4.extract_lane(a, 1)), maxOf(f32x4.extract_lane(a, 2), f32x4.extract_lane(a, 3)));
+}
+
+/** min over lanes of a vector holding no NaN (of +0 and -0, either) */
 @inline function hmin(a: v128): f32 {
-  return min<f32>(min<f32>(f32x4.extract_lane(a, 0), f32x4.extract_lane(a, 1)), min<f32>(f32x4.extract_lane(a, 2), f32x4.extract_lane(a, 3)));
+  return minOf(minOf(f32x4.extract_lane(a, 0), f32x4.extract_lane(a, 1)), minOf(f32x4.extract_lane(a, 2), f32x4.extract_lane(a, 3)));
 }
 
 /** `if (amax < fabsf(v)) amax = fabsf(v)` over n weights (a multiple of 4) from 0: NaN never taken. */
@@ -185,32 +193,81 @@ function floatRow(bf16: bool, x: usize, n: i32, y: usize): void {
 }
 
 /**
+ * (int)((x - min)·id + offset) of the 16 weights at x + 4j as bytes, where every value is known to be below 128 and
+ * above -129 (or NaN, which truncates to 0 as x86's INT_MIN does to its low byte): there the conversion of x86 is
+ * trunc_sat's and (int8_t) keeps the value. The 16 results in order, one per byte (signed narrowing: exact).
+ */
+@inline function smallCodes16(withMin: bool, x: usize, j: i32, mv: v128, iv: v128, offset: v128): v128 {
+  let a = ld4(x, j);
+  let b = ld4(x, j + 4);
+  let c = ld4(x, j + 8);
+  let e = ld4(x, j + 12);
+  if (withMin) {
+    a = f32x4.sub(a, mv);
+    b = f32x4.sub(b, mv);
+    c = f32x4.sub(c, mv);
+    e = f32x4.sub(e, mv);
+  }
+  const ia = i32x4.trunc_sat_f32x4_s(f32x4.add(f32x4.mul(a, iv), offset));
+  const ib = i32x4.trunc_sat_f32x4_s(f32x4.add(f32x4.mul(b, iv), offset));
+  const ic = i32x4.trunc_sat_f32x4_s(f32x4.add(f32x4.mul(c, iv), offset));
+  const ie = i32x4.trunc_sat_f32x4_s(f32x4.add(f32x4.mul(e, iv), offset));
+  return i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(ia, ib), i16x8.narrow_i32x4_s(ic, ie));
+}
+
+/**
+ * The block's f16 scale d at y; its inverse (0 for d = 0), the prologue of ggml's simple quantizers
+ * (`const float id = d ? 1.0f/d : 0.0f; y[i].d = GGML_FP32_TO_FP16(d);`).
+ */
+@inline function storeScale(y: usize, d: f32): f32 {
+  store<u16>(y, <u16>ggmlF16(d));
+  return d != 0 ? <f32>1 / d : 0;
+}
+
+/** The 32 codes of a Q4_0 .. Q5_1 block, the first 16 in lo, the last 16 in hi (one per byte). */
+let codesLo = i32x4.splat(0);
+let codesHi = i32x4.splat(0);
+
+/** Packs codesLo / codesHi into the block's qs (Q4: both nibbles; Q5: low nibbles, bit 4 of each in qh). */
+@inline function packBlock(bits: i32, qs: usize, qh: usize): void {
+  if (bits == 4) {
+    // y.qs[j] = xi0 | xi1 << 4, all eight bits of each
+    v128.store(qs, v128.or(codesLo, i8x16.shl(codesHi, 4)));
+  } else {
+    packNibbles(codesLo, codesHi, qs);
+    store<u32>(qh, highBits(codesLo, codesHi));
+  }
+}
+
+/**
  * nb blocks of Q4_0 (bits 4) or Q5_0 (bits 5): quantize_row_q4_0_ref / q5_0_ref. d = max / -2^(bits-1), with max
- * the first weight of largest magnitude; code = MIN(2^bits - 1, (int8_t)(x·id + 2^(bits-1) + 0.5)).
+ * the first weight of largest magnitude; code = MIN(2^bits - 1, (int8_t)(x·id + 2^(bits-1) + 0.5)). Every
+ * x·id + offset of a block lies within ±amax·|id| of the offset (rounding is monotonic): when that bound is below
+ * 128, the codes are trunc_sat's (smallCodes16), else each conversion is x86's (cvtt4, int8x4).
  */
 function quantizeSymmetric(bits: i32, x0: usize, nb: i32, y0: usize): void {
   const bytes: usize = bits == 4 ? T.Q4_0_BYTES : T.Q5_0_BYTES;
+  const qsAt: usize = bits == 4 ? T.Q4_0_QS : T.Q5_0_QS;
   const half: f32 = bits == 4 ? 8 : 16;
   const offset = f32x4.splat(half + <f32>0.5);
   const top = i32x4.splat(bits == 4 ? 15 : 31);
+  const zero = f32x4.splat(0);
   for (let i = 0; i < nb; i++) {
     const x = x0 + (<usize>i << 7);
     const y = y0 + <usize>i * bytes;
     const amax = absMax(x, 32);
     const max: f32 = amax == 0 ? 0 : firstOfMagnitude(x, amax);
-    const d: f32 = max / -half;
-    const id: f32 = d != 0 ? <f32>1 / d : 0;
-    store<u16>(y, <u16>ggmlF16(d));
+    const id = storeScale(y, max / -half);
     const iv = f32x4.splat(id);
-    const lo = low8(symmetricCodes(x, 0, iv, offset, top), symmetricCodes(x, 4, iv, offset, top), symmetricCodes(x, 8, iv, offset, top), symmetricCodes(x, 12, iv, offset, top));
-    const hi = low8(symmetricCodes(x, 16, iv, offset, top), symmetricCodes(x, 20, iv, offset, top), symmetricCodes(x, 24, iv, offset, top), symmetricCodes(x, 28, iv, offset, top));
-    if (bits == 4) {
-      // y.qs[j] = xi0 | xi1 << 4, all eight bits of each
-      v128.store(y + T.Q4_0_QS, v128.or(lo, i8x16.shl(hi, 4)));
+    if (amax * abs<f32>(id) + (half + <f32>0.5) < <f32>128) {
+      const top8 = i8x16.splat(bits == 4 ? 15 : 31);
+      codesLo = i8x16.min_s(top8, smallCodes16(false, x, 0, zero, iv, offset));
+      codesHi = i8x16.min_s(top8, smallCodes16(false, x, 16, zero, iv, offset));
     } else {
-      packNibbles(lo, hi, y + T.Q5_0_QS);
-      store<u32>(y + T.Q5_0_QH, highBits(lo, hi));
+      codesLo = low8(symmetricCodes(x, 0, iv, offset, top), symmetricCodes(x, 4, iv, offset, top), symmetricCodes(x, 8, iv, offset, top), symmetricCodes(x, 12, iv, offset, top));
+      codesHi = low8(symmetricCodes(x, 16, iv, offset, top), symmetricCodes(x, 20, iv, offset, top), symmetricCodes(x, 24, iv, offset, top), symmetricCodes(x, 28, iv, offset, top));
     }
+    packBlock(bits, y + qsAt, y + T.Q5_0_QH);
   }
 }
 
@@ -222,12 +279,16 @@ function quantizeSymmetric(bits: i32, x0: usize, nb: i32, y0: usize): void {
 
 /**
  * nb blocks of Q4_1 (bits 4) or Q5_1 (bits 5): quantize_row_q4_1_ref / q5_1_ref. min and max start at ±FLT_MAX and
- * take a weight only when it is strictly below / above them (NaN never; of +0 and -0 the first one).
+ * take a weight only when it is strictly below / above them (NaN never; of +0 and -0 the first one). Every
+ * (x - min)·id + 0.5 of a block lies in [0.5, (max - min)·id + 0.5] (rounding is monotonic): when that is below 128,
+ * the codes are trunc_sat's (smallCodes16), else each conversion is x86's (cvtt4, int8x4).
  */
 function quantizeAsymmetric(bits: i32, x0: usize, nb: i32, y0: usize): void {
   const bytes: usize = bits == 4 ? T.Q4_1_BYTES : T.Q5_1_BYTES;
+  const qsAt: usize = bits == 4 ? T.Q4_1_QS : T.Q5_1_QS;
   const levels: f32 = bits == 4 ? 15 : 31;
   const q4 = bits == 4;
+  const half = f32x4.splat(0.5);
   for (let i = 0; i < nb; i++) {
     const x = x0 + (<usize>i << 7);
     const y = y0 + <usize>i * bytes;
@@ -242,20 +303,22 @@ function quantizeAsymmetric(bits: i32, x0: usize, nb: i32, y0: usize): void {
     let hi = hmax(mx);
     if (lo == 0) lo = firstZero(x);
     if (hi == 0) hi = firstZero(x);
-    const d: f32 = (hi - lo) / levels;
-    const id: f32 = d != 0 ? <f32>1 / d : 0;
-    store<u16>(y, <u16>ggmlF16(d));
+    const id = storeScale(y, (hi - lo) / levels);
     store<u16>(y + 2, <u16>ggmlF16(lo));
     const mv = f32x4.splat(lo);
     const iv = f32x4.splat(id);
-    const codesLo = low8(asymmetricCodes(x, 0, mv, iv, q4), asymmetricCodes(x, 4, mv, iv, q4), asymmetricCodes(x, 8, mv, iv, q4), asymmetricCodes(x, 12, mv, iv, q4));
-    const codesHi = low8(asymmetricCodes(x, 16, mv, iv, q4), asymmetricCodes(x, 20, mv, iv, q4), asymmetricCodes(x, 24, mv, iv, q4), asymmetricCodes(x, 28, mv, iv, q4));
-    if (q4) {
-      v128.store(y + T.Q4_1_QS, v128.or(codesLo, i8x16.shl(codesHi, 4)));
+    if ((hi - lo) * id + <f32>0.5 < <f32>128) {
+      codesLo = smallCodes16(true, x, 0, mv, iv, half);
+      codesHi = smallCodes16(true, x, 16, mv, iv, half);
+      if (q4) {
+        codesLo = i8x16.min_s(codesLo, i8x16.splat(15));
+        codesHi = i8x16.min_s(codesHi, i8x16.splat(15));
+      }
     } else {
-      packNibbles(codesLo, codesHi, y + T.Q5_1_QS);
-      store<u32>(y + T.Q5_1_QH, highBits(codesLo, codesHi));
+      codesLo = low8(asymmetricCodes(x, 0, mv, iv, q4), asymmetricCodes(x, 4, mv, iv, q4), asymmetricCodes(x, 8, mv, iv, q4), asymmetricCodes(x, 12, mv, iv, q4));
+      codesHi = low8(asymmetricCodes(x, 16, mv, iv, q4), asymmetricCodes(x, 20, mv, iv, q4), asymmetricCodes(x, 24, mv, iv, q4), asymmetricCodes(x, 28, mv, iv, q4));
     }
+    packBlock(bits, y + qsAt, y + T.Q5_1_QH);
   }
 }
 
@@ -315,10 +378,7 @@ function quantizeQ8_0(x0: usize, nb: i32, y0: usize): void {
   for (let i = 0; i < nb; i++) {
     const x = x0 + (<usize>i << 7);
     const y = y0 + <usize>i * T.Q8_0_BYTES;
-    const d: f32 = foldMaxAbs(x, 32) / <f32>127;
-    const id: f32 = d != 0 ? <f32>1 / d : 0;
-    store<u16>(y, <u16>ggmlF16(d));
-    const iv = f32x4.splat(id);
+    const iv = f32x4.splat(storeScale(y, foldMaxAbs(x, 32) / <f32>127));
     v128.store(y + T.Q8_0_QS, low8(q8Codes(x, 0, iv), q8Codes(x, 4, iv), q8Codes(x, 8, iv), q8Codes(x, 12, iv)));
     v128.store(y + T.Q8_0_QS + 16, low8(q8Codes(x, 16, iv), q8Codes(x, 20, iv), q8Codes(x, 24, iv), q8Codes(x, 28, iv)));
   }

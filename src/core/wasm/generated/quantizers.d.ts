@@ -13,6 +13,20 @@ declare namespace __AdaptedExports {
    */
   export function quantize(type: number, x: number, nb: number, nPerRow: number, qw: number, y: number): void;
   /**
+   * src/core/wasm/assembly/quantizeGrid/failedBlock
+   * @returns `i32`
+   */
+  export function failedBlock(): number;
+  /**
+   * src/core/wasm/assembly/quantizeGrid/setGrid
+   * @param pos `usize`
+   * @param map `usize`
+   * @param start `usize`
+   * @param list `usize`
+   * @param coords `usize`
+   */
+  export function setGrid(pos: number, map: number, start: number, list: number, coords: number): void;
+  /**
    * src/core/wasm/assembly/common/memory/alloc
    * @param bytes `i32`
    * @returns `usize`

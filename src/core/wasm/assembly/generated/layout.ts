@@ -91,12 +91,63 @@ export const Q6_K_QH: i32 = 128;
 export const Q6_K_SCALES: i32 = 192;
 export const Q6_K_D: i32 = 208;
 
+// IQ2_XXS { d: f16; qs: u16[32] }: 256 weights in 66 bytes
+export const TYPE_IQ2_XXS: i32 = 16;
+export const IQ2_XXS_WEIGHTS: i32 = 256;
+export const IQ2_XXS_BYTES: i32 = 66;
+export const IQ2_XXS_D: i32 = 0;
+export const IQ2_XXS_QS: i32 = 2;
+
+// IQ2_XS { d: f16; qs: u16[32]; scales: u8[8] }: 256 weights in 74 bytes
+export const TYPE_IQ2_XS: i32 = 17;
+export const IQ2_XS_WEIGHTS: i32 = 256;
+export const IQ2_XS_BYTES: i32 = 74;
+export const IQ2_XS_D: i32 = 0;
+export const IQ2_XS_QS: i32 = 2;
+export const IQ2_XS_SCALES: i32 = 66;
+
+// IQ3_XXS { d: f16; qs: u8[64]; scales_and_signs: u8[32] }: 256 weights in 98 bytes
+export const TYPE_IQ3_XXS: i32 = 18;
+export const IQ3_XXS_WEIGHTS: i32 = 256;
+export const IQ3_XXS_BYTES: i32 = 98;
+export const IQ3_XXS_D: i32 = 0;
+export const IQ3_XXS_QS: i32 = 2;
+export const IQ3_XXS_SCALES_AND_SIGNS: i32 = 66;
+
+// IQ1_S { d: f16; qs: u8[32]; qh: u16[8] }: 256 weights in 50 bytes
+export const TYPE_IQ1_S: i32 = 19;
+export const IQ1_S_WEIGHTS: i32 = 256;
+export const IQ1_S_BYTES: i32 = 50;
+export const IQ1_S_D: i32 = 0;
+export const IQ1_S_QS: i32 = 2;
+export const IQ1_S_QH: i32 = 34;
+
 // IQ4_NL { d: f16; qs: u8[16] }: 32 weights in 18 bytes
 export const TYPE_IQ4_NL: i32 = 20;
 export const IQ4_NL_WEIGHTS: i32 = 32;
 export const IQ4_NL_BYTES: i32 = 18;
 export const IQ4_NL_D: i32 = 0;
 export const IQ4_NL_QS: i32 = 2;
+
+// IQ3_S { d: f16; qs: u8[64]; qh: u8[8]; signs: u8[32]; scales: u8[4] }: 256 weights in 110 bytes
+export const TYPE_IQ3_S: i32 = 21;
+export const IQ3_S_WEIGHTS: i32 = 256;
+export const IQ3_S_BYTES: i32 = 110;
+export const IQ3_S_D: i32 = 0;
+export const IQ3_S_QS: i32 = 2;
+export const IQ3_S_QH: i32 = 66;
+export const IQ3_S_SIGNS: i32 = 74;
+export const IQ3_S_SCALES: i32 = 106;
+
+// IQ2_S { d: f16; qs: u8[32]; signs: u8[32]; qh: u8[8]; scales: u8[8] }: 256 weights in 82 bytes
+export const TYPE_IQ2_S: i32 = 22;
+export const IQ2_S_WEIGHTS: i32 = 256;
+export const IQ2_S_BYTES: i32 = 82;
+export const IQ2_S_D: i32 = 0;
+export const IQ2_S_QS: i32 = 2;
+export const IQ2_S_SIGNS: i32 = 34;
+export const IQ2_S_QH: i32 = 66;
+export const IQ2_S_SCALES: i32 = 74;
 
 // IQ4_XS { d: f16; scales_h: u16; scales_l: u8[4]; qs: u8[128] }: 256 weights in 136 bytes
 export const TYPE_IQ4_XS: i32 = 23;
@@ -106,6 +157,14 @@ export const IQ4_XS_D: i32 = 0;
 export const IQ4_XS_SCALES_H: i32 = 2;
 export const IQ4_XS_SCALES_L: i32 = 4;
 export const IQ4_XS_QS: i32 = 8;
+
+// IQ1_M { qs: u8[32]; qh: u8[16]; scales: u8[8] }: 256 weights in 56 bytes
+export const TYPE_IQ1_M: i32 = 29;
+export const IQ1_M_WEIGHTS: i32 = 256;
+export const IQ1_M_BYTES: i32 = 56;
+export const IQ1_M_QS: i32 = 0;
+export const IQ1_M_QH: i32 = 32;
+export const IQ1_M_SCALES: i32 = 48;
 
 // BF16 { value: bf16 }: 1 weights in 2 bytes
 export const TYPE_BF16: i32 = 30;

@@ -54,6 +54,14 @@ const shardCut = secondTensor.absolute_offset + 10;
 const gptqSpans = spans(join(GPTQ, 'model.safetensors'));
 const gptqCut = gptqSpans.get('model.layers.1.mlp.up_proj.scales')![0] + 100;
 
+// a split GGUF whose second shard is cut halfway through its 4th tensor (ggml's gguf-split wrote the shards)
+const splitShards = [1, 2].map((i) => `llama-mix-Q4_K_M-0000${i}-of-00002`);
+const splitExpected = splitShards.map(
+  (name) => readJson(join(CORPUS, 'gguf', `${name}.expected.json`)) as { file_size: number; tensors: ExpectedTensor[] },
+);
+const splitFourth = splitExpected[1].tensors[3];
+const splitCut = splitFourth.absolute_offset + Math.floor(splitFourth.nbytes / 2);
+
 const hold = mkdtempSync(join(tmpdir(), 'quantlens-hold-'));
 let s: Session;
 
@@ -69,6 +77,8 @@ before(async () => {
     'gptq/config.json': join(GPTQ, 'config.json'),
     'gptq/quantize_config.json': join(GPTQ, 'quantize_config.json'),
     'gptq/model.safetensors': b64(join(GPTQ, 'model.safetensors'), gptqCut),
+    [`split/${splitShards[0]}.gguf`]: join(CORPUS, 'gguf', `${splitShards[0]}.gguf`),
+    [`split/${splitShards[1]}.gguf`]: b64(join(CORPUS, 'gguf', `${splitShards[1]}.gguf`), splitCut),
   });
 });
 after(() => rmSync(hold, { recursive: true, force: true }));
@@ -151,6 +161,28 @@ test('a sharded model with a shard cut short: the banner names the shard, the wh
   const present = [...sharded.shards[0].tensors, ...second.tensors.filter((t) => t.absolute_offset + t.nbytes <= shardCut)];
   assert.equal(await wv.locator('[data-testid="tab-tensors"]').innerText(), `Tensors (${present.length})`);
   await shot(s.page, 'ux-open-cut-shard');
+});
+
+test('a split GGUF with its second shard cut short: the banner names that shard, the tensors there are listed', async () => {
+  await quickOpen(s.page, `${splitShards[0]}.gguf`);
+  const wv = webview(s.page);
+  await wv.locator('[data-testid="truncation-size"]').waitFor({ timeout: 60_000 });
+  assert.equal(
+    (await wv.locator('[data-testid="truncation"] h2').innerText()).trim(),
+    'A shard of this model is cut short: the editor shows what could be read',
+  );
+  const need = splitExpected[1].file_size;
+  assert.equal(
+    await wv.locator('[data-testid="truncation-size"]').innerText(),
+    `${splitShards[1]}.gguf is ${grouped(splitCut)} bytes, needs ${grouped(need)} (${share(splitCut, need)}% present)`,
+  );
+  assert.match(
+    await wv.locator('[data-testid="truncation-reason"]').innerText(),
+    new RegExp(`^tensor ${splitFourth.name.replace(/\./g, '\\.')} .*is cut short`),
+  );
+  const present = splitExpected[0].tensors.length + 3;
+  assert.equal(await wv.locator('[data-testid="tab-tensors"]').innerText(), `Tensors (${present})`);
+  await shot(s.page, 'ux-open-cut-split-gguf');
 });
 
 test('a GPTQ checkpoint cut short: a weight whose component is cut is flagged, the others open', async () => {

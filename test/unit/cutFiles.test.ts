@@ -161,3 +161,49 @@ test("the malformed corpus's cut files open as far as they go; its other broken 
   for (const file of ['gguf-truncated-header.gguf', 'gguf-empty-file.gguf', 'gguf-tensor-count-2pow63.gguf', 'gguf-offset-past-eof.gguf'])
     await assert.rejects(openCutModel(corpusPath('malformed', file)), QuantLensError, file);
 });
+
+test('a split GGUF whose second shard is cut: the whole first shard, the second as far as it goes, by either shard', async () => {
+  const SPLIT = 'llama-mix-Q4_K_M';
+  const shards = [1, 2].map((i) => `${SPLIT}-0000${i}-of-00002`);
+  const exp = shards.map((s) => readJson<Expected>('gguf', `${s}.expected.json`));
+  const splitDir = mkdtempSync(join(dir, 'split-'));
+  writeFileSync(join(splitDir, `${shards[0]}.gguf`), readFileSync(corpusPath('gguf', `${shards[0]}.gguf`)));
+  // halfway through the 4th tensor's data of shard 2
+  const fourth = exp[1].tensors[3];
+  const size = fourth.absolute_offset + Math.floor(fourth.nbytes / 2);
+  writeFileSync(join(splitDir, `${shards[1]}.gguf`), readFileSync(corpusPath('gguf', `${shards[1]}.gguf`)).subarray(0, size));
+  for (const opened of shards) {
+    const path = join(splitDir, `${opened}.gguf`);
+    await assert.rejects(openModel(path), (e: unknown) => e instanceof QuantLensError && e.code === 'truncated');
+    const m = await openCutModel(path);
+    assert.ok(m?.truncation, opened);
+    try {
+      assert.equal(m.truncation.file, `${shards[1]}.gguf`);
+      assert.equal(m.truncation.fileBytes, size);
+      assert.equal(m.truncation.neededBytes, exp[1].file_size);
+      assert.equal(m.truncation.atLeast, false);
+      assert.deepEqual(
+        m.tensors.map((t) => t.name),
+        [...exp[0].tensors.map((t) => t.name), ...exp[1].tensors.slice(0, 3).map((t) => t.name)],
+      );
+      assert.deepEqual(
+        m.truncation.missing.map((t) => t.name),
+        exp[1].tensors.slice(3).map((t) => t.name),
+      );
+      // shard 1's keys are the model's
+      assert.deepEqual(
+        m.metadata.map((e) => e.key),
+        exp[0].kv.map((k) => k.key),
+      );
+      // a tensor of the cut shard that is there reads as ggml dequantizes it (in the unsplit file of the same model)
+      const t = m.tensors.find((x) => x.name === exp[1].tensors[1].name)!;
+      const e = expected.tensors.find((x) => x.name === t.name)!;
+      assert.deepEqual(readTensorValues(m, t), readF32(corpusPath('gguf', `${NAME}.dequant.f32`), e.dequant.offset_bytes, e.dequant.count));
+    } finally {
+      await m.close();
+    }
+  }
+  // both shards whole: not a cut model
+  writeFileSync(join(splitDir, `${shards[1]}.gguf`), readFileSync(corpusPath('gguf', `${shards[1]}.gguf`)));
+  assert.equal(await openCutModel(join(splitDir, `${shards[0]}.gguf`)), undefined);
+});

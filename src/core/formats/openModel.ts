@@ -20,7 +20,7 @@ import {
 } from '../io/location.ts';
 import { QuantLensError } from '../errors.ts';
 import type { Model, ModelFile, TensorInfo, MetadataEntry, Truncation } from '../model.ts';
-import { parseSplitName, readCutGguf, readGgufHeader, type GgufHeader } from './gguf.ts';
+import { parseSplitName, readCutGguf, readGgufHeader, type CutGguf, type GgufHeader } from './gguf.ts';
 import { MAX_HEADER_BYTES, readCutSafetensors, readSafetensorsHeader, type CutSafetensors, type SafetensorsHeader } from './safetensors.ts';
 import { jsonTypeName, memberOffset, parseJson, quoteForMessage, type JsonInput, type JsonObject, type JsonValue } from './strictJson.ts';
 
@@ -98,7 +98,8 @@ export async function openModel(input: string, remote: RemoteOptions = {}): Prom
   }
 }
 
-async function openSplitGguf(path: string, prefix: string, total: number, remote: RemoteOptions): Promise<Model> {
+/** A split GGUF by any of its shards; `salvage` opens shards cut short as far as they go (ggufModel). */
+async function openSplitGguf(path: string, prefix: string, total: number, remote: RemoteOptions, salvage = false): Promise<Model> {
   const width = 5;
   const paths = Array.from({ length: total }, (_, i) =>
     sibling(path, `${prefix}-${String(i + 1).padStart(width, '0')}-of-${String(total).padStart(width, '0')}.gguf`),
@@ -109,7 +110,7 @@ async function openSplitGguf(path: string, prefix: string, total: number, remote
   for (const [i, p] of paths.entries()) if (!isUrl(p) && !(await fileExists(p))) throw missing(i);
   const sources = await openSources(paths, remote, missing);
   try {
-    return await ggufModel(sources);
+    return await ggufModel(sources, salvage);
   } catch (e) {
     await closeAll(sources)();
     throw e;
@@ -119,8 +120,8 @@ async function openSplitGguf(path: string, prefix: string, total: number, remote
 /**
  * A model that openModel refuses because a file of it is cut short (a download that stopped), opened as far as it
  * goes: its header and the tensors whose data is there, with `truncation` saying what is missing and `cutTensors`
- * listing the tensors whose data is not. A GGUF file, a safetensors file, or a sharded safetensors model (its index
- * or any shard) with one or more shards cut in their data. Undefined when nothing is cut (it opens, or is broken
+ * listing the tensors whose data is not. A GGUF file, a split GGUF (any shard) with one or more shards cut short, a
+ * safetensors file, or a sharded safetensors model (its index or any shard) with one or more shards cut in their data. Undefined when nothing is cut (it opens, or is broken
  * otherwise); a file cut inside its safetensors header throws the reader's error. The editor shows this where the
  * CLI reports the error.
  */
@@ -128,10 +129,11 @@ export async function openCutModel(input: string, remote: RemoteOptions = {}): P
   const path = await resolveInput(input);
   const name = baseName(path);
   if (name.endsWith('.json')) return cutOrNothing(await openSafetensorsIndex(path, remote, true));
-  if (parseSplitName(name)) return undefined;
+  const shard = parseSplitName(name);
+  if (shard) return cutOrNothing(await openSplitGguf(path, shard.prefix, shard.total, remote, true));
   const [source] = await openSources([path], remote);
   try {
-    if ((await sniffFormat(source)) === 'gguf') return await cutGgufModel(source);
+    if ((await sniffFormat(source)) === 'gguf') return cutOrNothing(await ggufModel([source], true));
     const index = sibling(path, 'model' + SAFETENSORS_INDEX_SUFFIX);
     if (/-\d{5}-of-\d{5}\.safetensors$/.test(name) && (await fileExists(index, remote))) {
       await source.close();
@@ -156,38 +158,6 @@ async function cutOrNothing(model: Model): Promise<Model | undefined> {
   return undefined;
 }
 
-/** A single GGUF file cut short, as far as readCutGguf reads it; undefined (the source closed) when it is not cut. */
-async function cutGgufModel(source: ByteSource): Promise<Model | undefined> {
-  const cut = await readCutGguf(source);
-  if (!cut) {
-    await source.close();
-    return undefined;
-  }
-  const present = new Set(cut.present);
-  const cutTensors = cut.header.tensors.filter((t) => !present.has(t));
-  const truncation: Truncation = {
-    fileBytes: source.size,
-    neededBytes: cut.neededBytes,
-    atLeast: cut.atLeast,
-    reason: cut.error.message,
-    missing: cutTensors.map(missingEntry),
-    unreadInfos: cut.unreadInfos,
-  };
-  return {
-    format: 'gguf',
-    files: [{ path: source.name, source, size: source.size }],
-    ggufVersion: cut.header.version,
-    alignment: cut.header.alignment,
-    dataOffset: cut.header.dataOffset,
-    headerEnd: cut.header.tensorInfoEnd,
-    metadata: cut.header.metadata,
-    tensors: cut.present,
-    truncation,
-    cutTensors,
-    close: closeAll([source]),
-  };
-}
-
 /** A tensor whose data is not in the file, as the cut-file banner lists it. */
 function missingEntry(t: TensorInfo): Truncation['missing'][number] {
   return { name: t.name, type: t.type.name, shape: t.shape, nbytes: t.nbytes };
@@ -198,9 +168,18 @@ export async function openModelFromSource(source: ByteSource): Promise<Model> {
   return (await sniffFormat(source)) === 'gguf' ? ggufModel([source]) : safetensorsModel([source]);
 }
 
-async function ggufModel(sources: ByteSource[]): Promise<Model> {
+/**
+ * The model of GGUF files (one, or the shards of a split). `salvage` (a model being opened as far as it goes) takes a
+ * file cut short as readCutGguf reads it: `tensors` are those whose data is there, the others are `cutTensors`.
+ */
+async function ggufModel(sources: ByteSource[], salvage = false): Promise<Model> {
   const headers: GgufHeader[] = [];
-  for (const [i, s] of sources.entries()) headers.push(await readGgufHeader(s, i));
+  const cuts: { source: ByteSource; cut: CutGguf }[] = [];
+  for (const [i, s] of sources.entries()) {
+    const cut = salvage ? await readCutGguf(s, i) : undefined;
+    if (cut) cuts.push({ source: s, cut });
+    headers.push(cut ? cut.header : await readGgufHeader(s, i));
+  }
   const first = headers[0];
   // Shard 1 holds the model's metadata; later shards repeat only the split.* keys.
   const metadata: MetadataEntry[] = [...first.metadata];
@@ -220,7 +199,7 @@ async function ggufModel(sources: ByteSource[]): Promise<Model> {
     }
   }
   const files: ModelFile[] = sources.map((s) => ({ path: s.name, source: s, size: s.size }));
-  return {
+  const model: Model = {
     format: 'gguf',
     files,
     ggufVersion: first.version,
@@ -231,6 +210,22 @@ async function ggufModel(sources: ByteSource[]): Promise<Model> {
     tensors,
     close: closeAll(sources),
   };
+  if (!cuts.length) return model;
+  const present = new Set(cuts.flatMap((c) => c.cut.present));
+  const cutFiles = new Set(cuts.map((c) => c.source));
+  const isCut = (t: TensorInfo) => cutFiles.has(sources[t.fileIndex]) && !present.has(t);
+  model.cutTensors = tensors.filter(isCut);
+  model.tensors = tensors.filter((t) => !isCut(t));
+  model.truncation = {
+    ...(sources.length > 1 ? { file: cuts.map((c) => baseName(c.source.name)).join(', ') } : {}),
+    fileBytes: cuts.reduce((a, c) => a + c.source.size, 0),
+    neededBytes: cuts.reduce((a, c) => a + c.cut.neededBytes, 0),
+    atLeast: cuts.some((c) => c.cut.atLeast),
+    reason: cuts[0].cut.error.message,
+    missing: model.cutTensors.map(missingEntry),
+    unreadInfos: cuts.reduce((a, c) => a + c.cut.unreadInfos, 0),
+  };
+  return model;
 }
 
 /**

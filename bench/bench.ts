@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --json] [-- --types Q4_K,Q8_0] [-- --mweights 32] [-- --quantizers Q4_K,Q6_K] [-- --no-whole] [-- --no-hfquant]
+ * npm run bench [-- --json] [-- --types Q4_K,Q8_0] [-- --mweights 32] [-- --quantizers Q4_K,Q6_K] [-- --no-whole] [-- --no-hfquant] [-- --hfquant GPTQ,AWQ]
  *   [-- --no-requantize] [-- --requant-layers 1] [-- --no-eval]
  *
  * Every figure is measured in this run, side by side with a real peer: ggml as shipped in llama.cpp's release builds
@@ -55,6 +55,8 @@ const json = args.includes('--json');
 const typeArg = args.find((a, i) => args[i - 1] === '--types');
 const mweights = Number(args.find((a, i) => args[i - 1] === '--mweights') ?? 32);
 const quantizerTypes = args.find((a, i) => args[i - 1] === '--quantizers');
+/** Only the checkpoint rows whose names contain one of these. */
+const hfquantRows = args.find((a, i) => args[i - 1] === '--hfquant')?.split(',');
 /** Layers of the Llama-2-7B-shaped requantize row (of 32). */
 const requantLayers = Number(args.find((a, i) => args[i - 1] === '--requant-layers') ?? 1);
 const types = (
@@ -427,6 +429,7 @@ async function main() {
           dir,
           { run: () => timed(() => computeTensorStats(model, tensor, { bins: BINS })), bytes: bytes - tensor.absoluteOffset, weights },
           log,
+          hfquantRows && ((id) => hfquantRows.some((part) => id.includes(part))),
         );
       } finally {
         await model.close();

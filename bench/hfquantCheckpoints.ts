@@ -86,6 +86,23 @@ export const BENCH_CHECKPOINTS: {
     ],
   },
   {
+    // desc_act: the input columns in the order GPTQ quantized them (by importance), so g_idx is not monotone
+    id: 'GPTQ int4 g128 act-order',
+    variant: 'gptq-v1-4bit-asym-actorder-g128',
+    tensors: () => {
+      const order = randomWords(K, 40);
+      const perm = Array.from({ length: K }, (_, k) => k).sort((a, b) => order[a] - order[b] || a - b);
+      const gIdx = new Int32Array(K);
+      perm.forEach((k, position) => (gIdx[k] = position >> 7));
+      return [
+        t('qweight', 'I32', [K / 8, N], bytes(randomWords((K / 8) * N, 41))),
+        t('qzeros', 'I32', [K / 128, N / 8], bytes(randomWords((K / 128) * (N / 8), 42))),
+        t('scales', 'F16', [K / 128, N], halves((K / 128) * N, 0.001, 0.02, f32ToF16Bits, 43)),
+        t('g_idx', 'I32', [K], bytes(gIdx)),
+      ];
+    },
+  },
+  {
     id: 'AWQ GEMM int4 g128',
     variant: 'awq-gemm-4bit-g128',
     tensors: () => [

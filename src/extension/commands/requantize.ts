@@ -32,6 +32,8 @@ export interface GivenRules {
   rules: string;
   /** Put "Write, then evaluate on outputs" first in the preview. */
   evaluate?: boolean;
+  /** The caller's open steps, continued here: the widget never closes between the two commands (see QuickFlow). */
+  flow?: QuickFlow;
 }
 
 const isGivenRules = (x: unknown): x is GivenRules => typeof (x as GivenRules | undefined)?.rules === 'string';
@@ -47,9 +49,10 @@ export async function requantize(ctx: CommandContext, arg: unknown, tensors: unk
       return;
     }
     const imatrix = ctx.registry.byUri(uri.toString())?.imatrix;
-    const flow = new QuickFlow();
+    const rules = isGivenRules(given) ? given : undefined;
+    const flow = rules?.flow ?? new QuickFlow();
     try {
-      await requantizeSteps(ctx, uri, model, tensors, imatrix, flow, isGivenRules(given) ? given : undefined);
+      await requantizeSteps(ctx, uri, model, tensors, imatrix, flow, rules);
     } finally {
       flow.dispose();
     }

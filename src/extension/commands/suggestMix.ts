@@ -119,15 +119,18 @@ async function offerMix(uri: vscode.Uri, mix: SuggestedMix, bpw: number, allowed
         accepts: (item) => item.action !== undefined,
       },
     );
+    if (!picked?.action) return;
+    if (picked.action === 'copy') {
+      flow.dispose();
+      await vscode.env.clipboard.writeText(mix.tensorTypeLines.join(' '));
+      void vscode.window.showInformationMessage(vscode.l10n.t('Quant Lens: copied {0} --tensor-type lines.', mix.tensorTypeLines.length));
+      return;
+    }
+    // the requantize steps continue in this widget while it opens the model
+    flow.busy(true);
+    const given: GivenRules = { rules: mixRules(mix), evaluate: picked.action === 'evaluate', flow };
+    await vscode.commands.executeCommand('quantLens.requantize', uri, undefined, given);
   } finally {
     flow.dispose();
   }
-  if (!picked?.action) return;
-  if (picked.action === 'copy') {
-    await vscode.env.clipboard.writeText(mix.tensorTypeLines.join(' '));
-    void vscode.window.showInformationMessage(vscode.l10n.t('Quant Lens: copied {0} --tensor-type lines.', mix.tensorTypeLines.length));
-    return;
-  }
-  const given: GivenRules = { rules: mixRules(mix), evaluate: picked.action === 'evaluate' };
-  await vscode.commands.executeCommand('quantLens.requantize', uri, undefined, given);
 }

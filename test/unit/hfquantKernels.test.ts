@@ -134,6 +134,22 @@ const EXTREME: { name: string; folder: () => string; extreme?: 'Infinity' }[] = 
       },
     };
   }),
+  // GPTQ int4 act-order (countGptqActOrderNibbles): g_idx scattered and uneven, group 0 holding 600 of the 1000 inputs
+  // (more than its byte counters hold at once), K not a multiple of 128, N = 42 (two blocks of 16 outputs, then 10)
+  {
+    name: 'GPTQ int4 act-order, uneven scattered g_idx [42, 1000]',
+    folder: () => {
+      const [N, K, G] = [42, 1000, 4];
+      const order = randomWords(K, 49);
+      const gIdx = Int32Array.from({ length: K }, (_, k) => (order[k] % 5 < 3 ? 0 : 1 + (order[k] % 3)));
+      return checkpoint('gptq-actorder-uneven', 'gptq-v1-4bit-asym-actorder-g128', [
+        ['qweight', 'I32', [K / 8, N], bytes(randomWords((K / 8) * N, 50))],
+        ['qzeros', 'I32', [G, Math.ceil(N / 8)], bytes(randomWords(G * Math.ceil(N / 8), 51))],
+        ['scales', 'F16', [G, N], anyHalves(G * N, 52)],
+        ['g_idx', 'I32', [K], bytes(gIdx)],
+      ]);
+    },
+  },
   // MLX 2, 3, 6 and 8-bit (fields in lanes, or value by value), both scale dtypes, one row shorter than a group
   ...[2, 3, 6, 8].flatMap((bits) =>
     [

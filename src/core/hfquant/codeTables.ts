@@ -1,6 +1,6 @@
 /**
  * The integer-code decoders and counters in WebAssembly (src/core/wasm/assembly/codeTables.ts, and the group
- * counters nibbleGroups.ts, fieldGroups.ts and valueCodes.ts, in dist/kernels.wasm): the rows of a weight whose
+ * counters nibbleGroups.ts, fieldGroups.ts, valueCodes.ts and actOrderNibbles.ts, in dist/kernels.wasm): the rows of a weight whose
  * element (r, k) is its stored code read through its group's scale and zero (GPTQ, AWQ, compressed-tensors), scale
  * and bias (MLX) or code table and scale (NVFP4, MXFP4, FP8). The JavaScript loops of affine.ts, mlx.ts and
  * floatFormats.ts stay the reference (and run while setWasmEnabled(false) holds); both give the same bits.
@@ -269,8 +269,9 @@ const BAND_WORDS = 1 << 20;
 /**
  * Adds the 16-bit patterns of every value of a weight of `rows` rows to counts, reading its words in stored order;
  * false when the kernels are off, the output is float32, or the table would be too large. onValues(n) after each
- * band. Codes in contiguous groups are counted by group, in bands of whole groups (storedGroupCounter), the
- * others value by value through a table of every (group, row, code) pattern.
+ * band. Codes in contiguous groups are counted by group, in bands of whole groups (storedGroupCounter); GPTQ 4-bit
+ * codes in other groups (act-order) per (row, group) by countActOrderInWasm; the others value by value through a
+ * table of every (group, row, code) pattern.
  */
 export function countStoredOrderInWasm(
   w: CodeRows,
@@ -283,6 +284,8 @@ export function countStoredOrderInWasm(
   const k = wasmKernel();
   if (!k || w.dtype === 'float32' || !w.zeros) return false;
   const counter = storedGroupCounter(w, src);
+  if (!counter && src.kind === 'gptq' && src.bits === 4 && w.levels === 16)
+    return countActOrderInWasm(k, w, rows, src, counts, onValues, isCancelled);
   // the per-value counters take whole fields per word only (not 3-bit GPTQ)
   if (!counter && src.kind === 'gptq' && 32 % src.bits !== 0) return false;
   const groupSize = counter?.size ?? 0;
@@ -344,6 +347,64 @@ export function countStoredOrderInWasm(
     // int32 counters: emptied every 64 bands (at most 2^30 values: 2^24 2-bit codes a band), before 2^31
     if (b1 < totalBandRows && ((b1 / bandRows) & 63) === 0) drain(t, counts);
   }
+  drain(t, counts);
+  return true;
+}
+
+/**
+ * GPTQ 4-bit codes in any groups (act-order g_idx): each packed row's nibble positions counted per (output, group)
+ * into one-hot byte counters (countGptqActOrderNibbles), each (output, group)'s 16 code counts then added once
+ * through its scale and zero; false when the counters (groups × outputs × 16 bytes) would be too large.
+ */
+function countActOrderInWasm(
+  k: KernelExports,
+  w: CodeRows,
+  rows: number,
+  src: { packedRows: number; band(p0: number, p1: number): Uint32Array },
+  counts: Float64Array,
+  onValues?: (n: number) => void,
+  isCancelled?: () => void,
+): boolean {
+  const counterBytes = w.groups * Math.ceil(rows / 16) * 256;
+  if (counterBytes > MAX_PATTERN_TABLE_BYTES) return false;
+  const bandRows = Math.max(1, Math.floor(BAND_WORDS / Math.max(1, rows)));
+  k.reset();
+  const tables = k.alloc(2 * 65536 * 4);
+  const band = k.alloc(Math.min(src.packedRows, bandRows) * rows * 4);
+  const group = k.alloc(w.cols * 4);
+  const pending = k.alloc(w.groups * 4);
+  const counters = k.alloc(counterBytes);
+  const at = stageParams(k, w, 0, rows);
+  const mem = k.memory.buffer;
+  new Int32Array(mem, group, w.cols).set(w.group);
+  new Int32Array(mem, pending, w.groups).fill(0);
+  new Uint8Array(mem, counters, counterBytes).fill(0);
+  const t = new Int32Array(mem, tables, 2 * 65536);
+  t.fill(0);
+  for (let p0 = 0; p0 < src.packedRows; p0 += bandRows) {
+    isCancelled?.();
+    const p1 = Math.min(src.packedRows, p0 + bandRows);
+    new Uint32Array(mem, band, (p1 - p0) * rows).set(src.band(p0, p1));
+    k.countGptqActOrderNibbles(
+      band,
+      p0,
+      p1 - p0,
+      rows,
+      group,
+      pending,
+      counters,
+      at.scales,
+      at.zeros,
+      w.groups,
+      at.formula,
+      at.dtype,
+      tables,
+    );
+    // a band adds at most its own values plus 255 columns' worth per (output, group) flushed: emptied each band
+    drain(t, counts);
+    onValues?.((p1 - p0) * rows * 8);
+  }
+  k.flushActOrderGroups(rows, pending, counters, at.scales, at.zeros, w.groups, at.formula, at.dtype, tables);
   drain(t, counts);
   return true;
 }

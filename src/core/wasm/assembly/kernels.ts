@@ -3,6 +3,7 @@
 export * from './common/memory';
 export { dequantize } from './decode';
 export * from './stats';
+export { countGptqActOrderNibbles, flushActOrderGroups } from './actOrderNibbles';
 export { addScaleHistogram, countAwqNibbles, countGptqNibbles, countHqqNibbles, countNibbleRows } from './nibbleGroups';
 export { countField2Rows, countField3Rows, countGptqFields2, countGptqFields3 } from './fieldGroups';
 export { countGptqValues, countValueRows } from './valueCodes';

@@ -11,6 +11,36 @@ declare namespace __AdaptedExports {
    */
   export function dequantize(type: number, src: number, nBlocks: number, dst: number): void;
   /**
+   * src/core/wasm/assembly/actOrderNibbles/countGptqActOrderNibbles
+   * @param words `usize`
+   * @param p0 `i32`
+   * @param pRows `i32`
+   * @param nRows `i32`
+   * @param group `usize`
+   * @param pending `usize`
+   * @param counters `usize`
+   * @param scales `usize`
+   * @param zeros `usize`
+   * @param groups `i32`
+   * @param formula `i32`
+   * @param dtype `i32`
+   * @param counts `usize`
+   */
+  export function countGptqActOrderNibbles(words: number, p0: number, pRows: number, nRows: number, group: number, pending: number, counters: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, counts: number): void;
+  /**
+   * src/core/wasm/assembly/actOrderNibbles/flushActOrderGroups
+   * @param nRows `i32`
+   * @param pending `usize`
+   * @param counters `usize`
+   * @param scales `usize`
+   * @param zeros `usize`
+   * @param groups `i32`
+   * @param formula `i32`
+   * @param dtype `i32`
+   * @param counts `usize`
+   */
+  export function flushActOrderGroups(nRows: number, pending: number, counters: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, counts: number): void;
+  /**
    * src/core/wasm/assembly/nibbleGroups/addScaleHistogram
    * @param hist `usize`
    * @param values `usize`

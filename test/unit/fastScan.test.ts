@@ -295,6 +295,56 @@ test('Q4_K: all-equal sub-blocks (zero scales), a constant tensor', async () => 
   assert.equal(await compareOn(12, constant, 40 * 256, 'Q4_K constant sub-blocks', 64), 2, 'the fused kernel ran');
 });
 
+/**
+ * Pass 1 from the codes (Q8_0, IQ4_XS: integer sums of the codes, extremes from each group's extreme codes): the
+ * extreme codes in only a few blocks, sub-block scales 0 and −32, ±0 block scales, against the generic path.
+ */
+test('pass 1 from the codes: extreme codes in a few blocks, zero and negative scales, ±0 scales', async () => {
+  const n = 97;
+  const q80 = FUSED_TYPES.find((t) => t.name === 'Q8_0')!;
+  const iq4xs = FUSED_TYPES.find((t) => t.name === 'IQ4_XS')!;
+  for (const [seed, negativeZero] of [
+    [20, false],
+    [21, true],
+  ] as const) {
+    const signedZero = negativeZero ? 0x80 : 0;
+    // Q8_0: codes within [-100, 100] but in blocks 37, 60 and 61; every 9th scale ±0
+    const q8 = randomBlocks(q80, n, seed, (b, r) => {
+      for (let i = 2; i < 34; i++) b[i] = (Math.floor(r() * 201) - 100) & 0xff;
+      if (r() < 1 / 9) b.set([0, signedZero], 0);
+    });
+    // the tensor's extremes: 127 times the largest scales, +4 (max) and -4 (min); -128 in block 61
+    q8.set([0x00, 0x44], 37 * 34);
+    q8[37 * 34 + 2 + 5] = 127;
+    q8.set([0x00, 0xc4], 60 * 34);
+    q8[60 * 34 + 2 + 31] = 127;
+    q8[61 * 34 + 2 + 31] = 0x80;
+    assert.equal(await compareOn(8, q8, n * 32, `Q8_0 extreme codes, seed ${seed}`, 256), 2, 'the fused kernel ran');
+    // IQ4_XS: codes 1..14 but for code 15 in blocks 11, 80 and code 0 in block 30; sub-block scales ls = 32 (zero) and
+    // ls = 0 (−32) in some sub-blocks; every 9th block scale ±0
+    const iq = randomBlocks(iq4xs, n, seed, (b, r) => {
+      for (let i = 8; i < 136; i++) b[i] = (1 + Math.floor(r() * 14)) | ((1 + Math.floor(r() * 14)) << 4);
+      if (r() < 0.3) b[4] = (b[4] & 0xf0) | 0x0; // sub-block 0: ls low bits 0
+      if (r() < 0.3) b[2] = (b[2] & ~3) | 2; // sub-block 0: ls high bits 2 (ls = 32 with low bits 0)
+      if (r() < 0.3) b[5] = 0; // sub-blocks 2, 3: low bits 0
+      if (r() < 1 / 9) b.set([0, signedZero], 0);
+    });
+    // the tensor's extremes: level[15] = 113 in sub-block 0 (ls = 63) of the two blocks with d = +4 (max) and -4 (min)
+    for (const [block, d] of [
+      [11, 0x44],
+      [80, 0xc4],
+    ]) {
+      const o = block * 136;
+      iq.set([0x00, d], o);
+      iq[o + 2] |= 3;
+      iq[o + 4] |= 0xf;
+      iq[o + 8 + 3] |= 0xf;
+    }
+    iq[30 * 136 + 8 + 100] &= 0x0f;
+    assert.equal(await compareOn(23, iq, n * 256, `IQ4_XS extreme codes, seed ${seed}`, 256), 2, 'the fused kernel ran');
+  }
+});
+
 test("float32 pass 2 in WebAssembly (float32 bin estimate, exact near edges) gives the JavaScript loop's exact result", async () => {
   const { binOf } = await import('../../src/core/analysis/tensorStats.ts');
   const r = rng(2026);

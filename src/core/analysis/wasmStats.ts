@@ -116,7 +116,7 @@ export function fusedFirstPass(
     isCancelled();
     const n = Math.min(chunkBlocks, nBlocksTotal - b);
     readChunk(b, mem().subarray(0, n * bytesPerBlock));
-    if (!k.decodedFirstPass(ggmlId, src, n, bytesPerBlock, blockSize, min, max)) return false;
+    if (!k.blocksFirstPass(ggmlId, src, n, bytesPerBlock, blockSize, min, max)) return false;
     min = k.resultMin();
     max = k.resultMax();
     if (min === 0 || max === 0) return false;

@@ -7,7 +7,7 @@ import { halfToFloat } from './common/half';
 import { plane, planePairs, popcnt32x4 } from './common/codePlanes';
 import { scaleMin } from './common/scales';
 import { decodeBlocks, iq4xsScale } from './decode';
-import { IQ4_XS_BYTES, IQ4_XS_D, IQ4_XS_QS, Q4_K_BYTES, Q4_K_D, Q4_K_DMIN, Q4_K_QS, Q4_K_SCALES, TYPE_IQ4_XS, TYPE_Q4_K } from './generated/layout';
+import { IQ4_XS_BYTES, IQ4_XS_D, IQ4_XS_QS, Q4_K_BYTES, Q4_K_D, Q4_K_DMIN, Q4_K_QS, Q4_K_SCALES, Q8_0_BYTES, Q8_0_D, Q8_0_QS, TYPE_IQ4_XS, TYPE_Q4_K, TYPE_Q8_0 } from './generated/layout';
 
 
 // pass-1 results
@@ -151,6 +151,12 @@ function firstEnd(ptr: usize, n: i32): i32 {
   flushLaneBins();
   // exponent field 255 (NaN, ±Inf): m² is not 0
   if (load<f64>(totals + 255 * TOTAL_BYTES + 8) != 0 || load<f64>(totals + 255 * TOTAL_BYTES + 16) != 0) return 0;
+  publishTotals(mn, mx, z);
+  return 1;
+}
+
+/** Scales the totals (integer sums in units u_e, u_e²) into resultBins() and publishes min, max and zeros. */
+function publishTotals(mn: f32, mx: f32, z: i32): void {
   for (let e = 0; e < 255; e++) {
     const t = totals + <usize>e * TOTAL_BYTES;
     const u = max(e, 1) - 150;
@@ -161,7 +167,6 @@ function firstEnd(ptr: usize, n: i32): i32 {
   rMin = mn;
   rMax = mx;
   rZero = z;
-  return 1;
 }
 
 /**
@@ -423,8 +428,15 @@ function secondCore(ptr: usize, n: i32, hist: usize): void {
   }
 }
 
-/** Pass 1 over nBlocks blocks of `type` (a type with a wasmFusedScan in the table), exactly as firstPassF32 over the decoded values. */
-export function decodedFirstPass(type: i32, src: usize, nBlocks: i32, blockBytes: i32, blockWeights: i32, min0: f32, max0: f32): i32 {
+/**
+ * Pass 1 over nBlocks (< 2^20) blocks of `type` (a type with a wasmFusedScan in the table): the results of
+ * firstPassF32 over the decoded values, from the codes for Q8_0 and IQ4_XS (codeFirstPass), else by decoding.
+ */
+export function blocksFirstPass(type: i32, src: usize, nBlocks: i32, blockBytes: i32, blockWeights: i32, min0: f32, max0: f32): i32 {
+  switch (type) {
+    case TYPE_Q8_0: return q80FirstPass(src, nBlocks, min0, max0);
+    case TYPE_IQ4_XS: return iq4xsFirstPass(src, nBlocks, min0, max0);
+  }
   const per = SCRATCH_WEIGHTS / blockWeights;
   firstBegin(min0, max0);
   for (let b = 0; b < nBlocks; b += per) {
@@ -443,6 +455,146 @@ export function decodedSecondPass(type: i32, src: usize, nBlocks: i32, blockByte
     decodeBlocks(type, src + <usize>b * blockBytes, n, scratch);
     secondCore(scratch, n * blockWeights, hist);
   }
+}
+
+// ------------------------------------------------------------------------------------- pass 1 from the codes
+// In Q8_0 and IQ4_XS every weight is an exact float32 product d·s·k: d the block's fp16 scale (md·2^u, md its
+// signed 11-bit integer significand, u = max(E, 1) − 25 for its exponent field E), s an integer sub-block scale
+// (ls − 32 for IQ4_XS, 1 for Q8_0) and k an integer code value (|md·s·k| ≤ 2047·32·127 < 2^24). So a block adds
+// md·Σ s·Σk to Σx in units 2^u and md²·Σ s²·Σk² to Σx² in units 2^2u, exactly, from integer sums of its codes
+// (no decode); its extremes are d·s times each sub-block's extreme code values; its zeros those of s = 0 or k = 0.
+// A non-finite d makes a value NaN or infinite (d·0 or d·s·k): then the caller takes its careful path, as after
+// firstPassF32.
+
+/** Per exponent field E of d (0..30): Σ md·Σ s·Σk, and Σ md²·Σ s²·Σk² as its high and low 32 bits (int64). */
+const CODE_SUMS_BYTES: usize = 24;
+const codeSums = memory.data(<i32>(32 * CODE_SUMS_BYTES), 16);
+
+/** Adds a block with fp16 scale bits h and code sums Σ s·Σk (|.| < 2^21), Σ s²·Σk² (< 2^33). */
+@inline
+function addCodeSums(h: u32, sumK: i64, sumK2: i64): void {
+  const e = (h >> 10) & 0x1f;
+  const md = <i64>((h & 0x3ff) | (e ? 0x400 : 0));
+  const at = codeSums + <usize>e * CODE_SUMS_BYTES;
+  const sq = md * md * sumK2;
+  store<i64>(at, load<i64>(at) + (h & 0x8000 ? -md : md) * sumK);
+  store<i64>(at + 8, load<i64>(at + 8) + (sq >>> 32));
+  store<i64>(at + 16, load<i64>(at + 16) + (sq & 0xffffffff));
+}
+
+/**
+ * Moves the code sums into the totals of float32 exponent u + 150 (whose unit is 2^u) and publishes the results.
+ * Exact for fewer than 2^20 blocks: every total stays below 2^53.
+ */
+function codeSumsEnd(mn: f32, mx: f32, z: i32): i32 {
+  memory.fill(totals, 0, 256 * TOTAL_BYTES);
+  for (let e = 0; e < 31; e++) {
+    const at = codeSums + <usize>e * CODE_SUMS_BYTES;
+    const t = totals + <usize>(max(e, 1) - 25 + 150) * TOTAL_BYTES;
+    store<f64>(t, load<f64>(t) + <f64>load<i64>(at));
+    store<f64>(t + 8, load<f64>(t + 8) + <f64>load<i64>(at + 8));
+    store<f64>(t + 16, load<f64>(t + 16) + <f64>load<i64>(at + 16));
+  }
+  publishTotals(mn, mx, z);
+  return 1;
+}
+
+/** Lanes 0, 1 of the result: Σ of the int32 lanes of s and of q. */
+@inline
+function sumPairs(s: v128, q: v128): v128 {
+  const t = i32x4.add(v128.shuffle<i32>(s, q, 0, 1, 4, 5), v128.shuffle<i32>(s, q, 2, 3, 6, 7));
+  return i32x4.add(t, v128.shuffle<i32>(t, t, 1, 0, 3, 2));
+}
+
+/** Σk (lane 0) and Σk² (lane 2) of the 32 int8 codes a, b. */
+@inline
+function codeSums32(a: v128, b: v128): v128 {
+  const s = i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.extadd_pairwise_i8x16_s(a), i16x8.extadd_pairwise_i8x16_s(b)));
+  const a0 = i16x8.extend_low_i8x16_s(a);
+  const a1 = i16x8.extend_high_i8x16_s(a);
+  const b0 = i16x8.extend_low_i8x16_s(b);
+  const b1 = i16x8.extend_high_i8x16_s(b);
+  const q = i32x4.add(i32x4.add(i32x4.dot_i16x8_s(a0, a0), i32x4.dot_i16x8_s(a1, a1)), i32x4.add(i32x4.dot_i16x8_s(b0, b0), i32x4.dot_i16x8_s(b1, b1)));
+  return sumPairs(s, q);
+}
+
+/** The least (lane 0) and minus the greatest (lane 4) of the 32 int8 codes a, b, as int16. */
+@inline
+function codeRange32(a: v128, b: v128): v128 {
+  const lo = i8x16.min_s(a, b);
+  const hi = i8x16.max_s(a, b);
+  const mins = i16x8.min_s(i16x8.extend_low_i8x16_s(lo), i16x8.extend_high_i8x16_s(lo));
+  const negMaxes = i16x8.min_s(i16x8.neg(i16x8.extend_low_i8x16_s(hi)), i16x8.neg(i16x8.extend_high_i8x16_s(hi)));
+  let r = i16x8.min_s(v128.shuffle<i16>(mins, negMaxes, 0, 1, 2, 3, 8, 9, 10, 11), v128.shuffle<i16>(mins, negMaxes, 4, 5, 6, 7, 12, 13, 14, 15));
+  r = i16x8.min_s(r, v128.shuffle<i16>(r, r, 2, 3, 0, 1, 6, 7, 4, 5));
+  return i16x8.min_s(r, v128.shuffle<i16>(r, r, 1, 0, 3, 2, 5, 4, 7, 6));
+}
+
+// running extremes of the code passes
+let cMin: f32 = 0;
+let cMax: f32 = 0;
+
+/** Takes the values f·k of the codes k in [kLo, kHi] (f·k exact) into the running extremes. */
+@inline
+function takeExtremes(f: f32, range: v128): void {
+  const x = f * <f32>i16x8.extract_lane_s(range, 0);
+  const y = -f * <f32>i16x8.extract_lane_s(range, 4);
+  cMin = min(cMin, min(x, y));
+  cMax = max(cMax, max(x, y));
+}
+
+/** Pass 1 over Q8_0 blocks from their codes (w = d·q). */
+function q80FirstPass(src: usize, nBlocks: i32, min0: f32, max0: f32): i32 {
+  memory.fill(codeSums, 0, 32 * CODE_SUMS_BYTES);
+  cMin = min0;
+  cMax = max0;
+  let zeros = 0;
+  const zero = i8x16.splat(0);
+  for (let i = 0; i < nBlocks; i++) {
+    const o = src + <usize>i * Q8_0_BYTES;
+    const h = <u32>load<u16>(o + Q8_0_D);
+    if ((h & 0x7c00) == 0x7c00) return 0;
+    const a = v128.load(o + Q8_0_QS);
+    const b = v128.load(o + Q8_0_QS + 16);
+    const sums = codeSums32(a, b);
+    addCodeSums(h, <i64>i32x4.extract_lane(sums, 0), <i64>i32x4.extract_lane(sums, 2));
+    takeExtremes(halfToFloat(h), codeRange32(a, b));
+    zeros += h & 0x7fff ? popcnt(i8x16.bitmask(i8x16.eq(a, zero)) | (i8x16.bitmask(i8x16.eq(b, zero)) << 16)) : 32;
+  }
+  return codeSumsEnd(cMin, cMax, zeros);
+}
+
+/** Pass 1 over IQ4_XS blocks from their codes (w = (d·(ls − 32))·level[q]; no level is 0). */
+function iq4xsFirstPass(src: usize, nBlocks: i32, min0: f32, max0: f32): i32 {
+  const levels = i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+  const m4 = i8x16.splat(0xf);
+  memory.fill(codeSums, 0, 32 * CODE_SUMS_BYTES);
+  cMin = min0;
+  cMax = max0;
+  let zeros = 0;
+  for (let i = 0; i < nBlocks; i++) {
+    const o = src + <usize>i * IQ4_XS_BYTES;
+    const h = <u32>load<u16>(o + IQ4_XS_D);
+    if ((h & 0x7c00) == 0x7c00) return 0;
+    const d = halfToFloat(h);
+    let sumK: i64 = 0;
+    let sumK2: i64 = 0;
+    let zeroScales = 0;
+    for (let ib = 0; ib < 8; ib++) {
+      const s = iq4xsScale(o, ib) - 32;
+      const a = v128.load(o + IQ4_XS_QS + 16 * ib);
+      const ka = i8x16.swizzle(levels, v128.and(a, m4));
+      const kb = i8x16.swizzle(levels, i8x16.shr_u(a, 4));
+      const sums = codeSums32(ka, kb);
+      sumK += <i64>(s * i32x4.extract_lane(sums, 0));
+      sumK2 += <i64>(s * s) * <i64>i32x4.extract_lane(sums, 2);
+      takeExtremes(d * <f32>s, codeRange32(ka, kb));
+      if (s == 0) zeroScales++;
+    }
+    addCodeSums(h, sumK, sumK2);
+    zeros += h & 0x7fff ? 32 * zeroScales : 256;
+  }
+  return codeSumsEnd(cMin, cMax, zeros);
 }
 
 // ------------------------------------------------------------------------------------------- F16 / BF16

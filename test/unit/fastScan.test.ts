@@ -345,6 +345,49 @@ test('pass 1 from the codes: extreme codes in a few blocks, zero and negative sc
   }
 });
 
+/**
+ * Q4_K's pass 1 from the codes: sub-blocks where m1 = d1·q0 for a code q0 (zeros found from a·q = b), d and dmin
+ * binades apart (the per-value path) next to exact sub-blocks, extreme codes in a few blocks, against the generic path.
+ * Q6_K's: scales −128 and 0, codes 0 and 63 in a few blocks.
+ */
+test('pass 1 from the codes: Q4_K exact and rounded sub-blocks, zeros from a·q = b; Q6_K extreme scales and codes', async () => {
+  const n = 97;
+  const q4k = FUSED_TYPES.find((t) => t.name === 'Q4_K')!;
+  const q6k = FUSED_TYPES.find((t) => t.name === 'Q6_K')!;
+  const q4 = randomBlocks(q4k, n, 30, (b, r) => {
+    // codes 1..14 (0 and 15 go in below)
+    for (let i = 16; i < 144; i++) b[i] = (1 + Math.floor(r() * 14)) | ((1 + Math.floor(r() * 14)) << 4);
+    const kind = Math.floor(r() * 4);
+    if (kind === 0) {
+      // d = dmin: sub-blocks 0..3 get m = sc·q0, so the weights of code q0 are 0
+      b.set([0x00, 0x3c, 0x00, 0x3c], 0);
+      for (let j = 0; j < 4; j++) {
+        const sc = 1 + Math.floor(r() * 4);
+        b[4 + j] = (b[4 + j] & 0xc0) | sc;
+        b[8 + j] = (b[8 + j] & 0xc0) | (sc * (1 + Math.floor(r() * 14)));
+      }
+    } else if (kind === 1) b.set([0x00, 0x3c, 0x01, 0x04], 0); // dmin 2^-14 binades below d = 1
+    else if (kind === 2) b.set([0x01, 0x04, 0x00, 0xbc], 0); // d 2^-14 binades below dmin = -1
+  });
+  for (const [block, code] of [
+    [7, 0x00],
+    [50, 0xff],
+  ])
+    q4[block * 144 + 16 + 9] = code;
+  assert.equal(await compareOn(12, q4, n * 256, 'Q4_K exact and rounded sub-blocks', 256), 2, 'the fused kernel ran');
+  const q6 = randomBlocks(q6k, n, 31, (b, r) => {
+    for (let i = 0; i < 128; i++) b[i] = (1 + Math.floor(r() * 14)) | ((1 + Math.floor(r() * 14)) << 4);
+    for (let i = 128; i < 192; i++) b[i] = Math.floor(r() * 256);
+    for (let g = 0; g < 16; g++) if (r() < 0.2) b[192 + g] = r() < 0.5 ? 0x80 : 0;
+  });
+  // code 0 (ql 0, qh 0) and code 63 of the first group in blocks 20 and 70
+  q6[20 * 210 + 3] &= 0xf0;
+  q6[20 * 210 + 128 + 3] &= 0xfc;
+  q6[70 * 210 + 5] |= 0x0f;
+  q6[70 * 210 + 128 + 5] |= 0x03;
+  assert.equal(await compareOn(14, q6, n * 256, 'Q6_K extreme scales and codes', 256), 2, 'the fused kernel ran');
+});
+
 test("float32 pass 2 in WebAssembly (float32 bin estimate, exact near edges) gives the JavaScript loop's exact result", async () => {
   const { binOf } = await import('../../src/core/analysis/tensorStats.ts');
   const r = rng(2026);

@@ -88,7 +88,7 @@ function decodeQ4K(src: usize, nBlocks: i32, dst: usize): void {
 
 /** Stores q·d1 − m1 (q·d1 + m1 with plusM) for the 16 unsigned codes q (float32, as the JavaScript decoder) at dst. */
 @inline
-function storeAffine16(dst: usize, q: v128, d1: v128, m1: v128, plusM: bool = false): void {
+export function storeAffine16(dst: usize, q: v128, d1: v128, m1: v128, plusM: bool = false): void {
   const lo = i16x8.extend_low_i8x16_u(q);
   const hi = i16x8.extend_high_i8x16_u(q);
   v128.store(dst, affine4(f32x4.mul(d1, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(lo))), m1, plusM));

@@ -366,7 +366,8 @@ test('pass 1 from the codes: Q4_K exact and rounded sub-blocks, zeros from a·q 
         b[4 + j] = (b[4 + j] & 0xc0) | sc;
         b[8 + j] = (b[8 + j] & 0xc0) | (sc * (1 + Math.floor(r() * 14)));
       }
-    } else if (kind === 1) b.set([0x00, 0x3c, 0x01, 0x04], 0); // dmin 2^-14 binades below d = 1
+    } else if (kind === 1)
+      b.set([0x00, 0x3c, 0x01, 0x04], 0); // dmin 2^-14 binades below d = 1
     else if (kind === 2) b.set([0x01, 0x04, 0x00, 0xbc], 0); // d 2^-14 binades below dmin = -1
   });
   for (const [block, code] of [

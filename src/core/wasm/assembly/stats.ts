@@ -6,7 +6,7 @@
 import { halfToFloat } from './common/half';
 import { plane, planePairs, popcnt32x4 } from './common/codePlanes';
 import { scaleMin } from './common/scales';
-import { decodeBlocks, iq4xsScale, storeAffine16 } from './decode';
+import { decodeBlocks, iq4xsScale, q6kCodes, storeAffine16 } from './decode';
 import { IQ4_XS_BYTES, IQ4_XS_D, IQ4_XS_QS, Q4_K_BYTES, Q4_K_D, Q4_K_DMIN, Q4_K_QS, Q4_K_SCALES, Q6_K_BYTES, Q6_K_D, Q6_K_QH, Q6_K_QL, Q6_K_SCALES, Q8_0_BYTES, Q8_0_D, Q8_0_QS, TYPE_IQ4_XS, TYPE_Q4_K, TYPE_Q6_K, TYPE_Q8_0 } from './generated/layout';
 
 
@@ -642,9 +642,6 @@ function q6kGroup(k: v128, d: f32, sc: i32): i32 {
 
 /** Pass 1 over Q6_K blocks from their codes (w = (d·sc)·(q − 32), the groups of 16 as decodeQ6K reads them). */
 function q6kFirstPass(src: usize, nBlocks: i32, min0: f32, max0: f32): i32 {
-  const m4 = i8x16.splat(0xf);
-  const m2 = i8x16.splat(3);
-  const bias = i8x16.splat(32);
   codesBegin(min0, max0);
   let zeros = 0;
   for (let i = 0; i < nBlocks; i++) {
@@ -664,10 +661,7 @@ function q6kFirstPass(src: usize, nBlocks: i32, min0: f32, max0: f32): i32 {
         const a = v128.load(ql + l);
         const b = v128.load(ql + l + 32);
         const hb = v128.load(qh + l);
-        z += q6kGroup(i8x16.sub(v128.or(v128.and(a, m4), i8x16.shl(v128.and(hb, m2), 4)), bias), d, <i32>load<i8>(sc + is));
-        z += q6kGroup(i8x16.sub(v128.or(v128.and(b, m4), i8x16.shl(v128.and(i8x16.shr_u(hb, 2), m2), 4)), bias), d, <i32>load<i8>(sc + is + 2));
-        z += q6kGroup(i8x16.sub(v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(hb, 4), m2), 4)), bias), d, <i32>load<i8>(sc + is + 4));
-        z += q6kGroup(i8x16.sub(v128.or(i8x16.shr_u(b, 4), i8x16.shl(i8x16.shr_u(hb, 6), 4)), bias), d, <i32>load<i8>(sc + is + 6));
+        for (let g = 0; g < 4; g++) z += q6kGroup(q6kCodes(a, b, hb, g), d, <i32>load<i8>(sc + is + 2 * g));
       }
     }
     addCodeSums(h, q6kSumK, q6kSumK2);

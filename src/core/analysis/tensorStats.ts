@@ -12,7 +12,15 @@ import type { Model, TensorInfo } from '../model.ts';
 import { forEachChunk, forEachRawChunk, isWide, tensorCodec, type Values } from './tensorValues.ts';
 import { countingScanner } from './codeCounting.ts';
 import type { CountingScanner, RepeatedValueSink } from './countingScanner.ts';
-import { firstPassWasm, secondPassWasm, WASM_MIN_LENGTH, hasFusedScan, fusedFirstPass, fusedSecondPass, type FusedBuffers } from './wasmStats.ts';
+import {
+  firstPassWasm,
+  secondPassWasm,
+  WASM_MIN_LENGTH,
+  hasFusedScan,
+  fusedFirstPass,
+  fusedSecondPass,
+  type FusedBuffers,
+} from './wasmStats.ts';
 import { wasmKernel } from '../wasm/kernels.ts';
 import { addFloat64Bins, DOUBLE_BINS, ExactMoments, SQUARE_HI, SQUARE_LO, type ExactMomentsState } from './exactSum.ts';
 import { QuantLensError } from '../errors.ts';
@@ -438,7 +446,15 @@ class BlockRangeScan {
     if (this.fused) {
       const start = progress.at;
       const n = (w: number) => progress.add(w);
-      this.fusedKept = fusedFirstPass(this.tensor.type.ggmlId!, this.nBlocks, this.readBlocks, this.blocksPerChunk, acc, n, this.checkCancelled);
+      this.fusedKept = fusedFirstPass(
+        this.tensor.type.ggmlId!,
+        this.nBlocks,
+        this.readBlocks,
+        this.blocksPerChunk,
+        acc,
+        n,
+        this.checkCancelled,
+      );
       if (this.fusedKept) return;
       this.fused = false;
       progress.rewind(start);

@@ -105,7 +105,15 @@ function fusedBuffers(k: KernelExports, ggmlId: GgmlType, nBlocksTotal: number, 
 }
 
 /** The address of the n blocks from block b of the range, read there by readChunk unless `read` is false. */
-function chunkAt(k: KernelExports, buffers: FusedBuffers, bytesPerBlock: number, b: number, n: number, readChunk: BlockReader, read: boolean): number {
+function chunkAt(
+  k: KernelExports,
+  buffers: FusedBuffers,
+  bytesPerBlock: number,
+  b: number,
+  n: number,
+  readChunk: BlockReader,
+  read: boolean,
+): number {
   const at = buffers.src + (buffers.resident ? b * bytesPerBlock : 0);
   if (read) readChunk(b, new Uint8Array(k.memory.buffer, at, n * bytesPerBlock));
   return at;

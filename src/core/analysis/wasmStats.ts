@@ -120,8 +120,8 @@ function chunkAt(
 }
 
 /**
- * Pass 1 over nBlocksTotal raw blocks with decode fused into the WebAssembly kernels, chunk by chunk as the
- * generic path runs them (so a per-weight kernel's results are identical); merged into acc once every chunk has
+ * Pass 1 over nBlocksTotal raw blocks inside the WebAssembly kernels (from the codes, or decoding), chunk by chunk
+ * as the generic path runs them (the sums are exact, so the results are identical); merged into acc once every chunk has
  * passed. Returns the buffers (for fusedSecondPass, when resident and no other kernel runs in between), or
  * undefined, having changed nothing, when the data needs the careful path (NaN/Inf or ±0 extremes): the caller
  * then scans generically.

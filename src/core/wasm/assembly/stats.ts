@@ -1,7 +1,7 @@
 // AssemblyScript (part of dist/kernels.wasm, see kernels.ts): the exact-statistics inner loops of
 // src/core/analysis/tensorStats.ts. Pass 1 sums into the exponent bins of src/core/analysis/exactSum.ts (exact, so
-// the JavaScript and WebAssembly paths give identical results), pass 2 counts the histogram (Q4_K and IQ4_XS by
-// counting the codes of each sub-block). Histogram bins are always exactly binOf's. Inputs live in this module's
+// the JavaScript and WebAssembly paths give identical results; Q4_K, Q6_K, Q8_0 and IQ4_XS from integer sums of
+// their codes), pass 2 counts the histogram (Q4_K and IQ4_XS by counting the codes of each sub-block). Histogram bins are always exactly binOf's. Inputs live in this module's
 // memory.
 import { halfToFloat } from './common/half';
 import { plane, planePairs, popcnt32x4 } from './common/codePlanes';
@@ -374,9 +374,9 @@ export function countedSecondPass(type: i32, src: usize, nBlocks: i32, hist: usi
 }
 
 // ------------------------------------------------------------------------------ decoded weight by weight
-// Pass 1 of every fused type, and pass 2 of the types with too many codes per sub-block to count (Q8_0, Q6_K):
-// each piece of blocks is decoded (decode.ts) into a scratch buffer that stays in the L1 cache and scanned by the
-// float32 loops, in the generic path's order (so the results are identical to it).
+// Pass 2 of the types with too many codes per sub-block to count (Q8_0, Q6_K), and pass 1 of a fused type without
+// a pass from the codes: each piece of blocks is decoded (decode.ts) into a scratch buffer that stays in the L1
+// cache and scanned by the float32 loops, in the generic path's order (so the results are identical to it).
 
 const SCRATCH_WEIGHTS = 4096;
 const scratch = memory.data(SCRATCH_WEIGHTS * 4, 16);

@@ -144,10 +144,11 @@ function countRun(
         const high = i16x8.narrow_i32x4_u(fieldLanes(v2, at + 32, stride, j, bits), fieldLanes(v3, at + 48, stride, j, bits));
         const codes = i8x16.narrow_i16x8_u(low, high);
         const c = blockAt(counters, load<i32>(columns + (<usize>j << 2)), groups, b, bits);
-        // eq gives -1 in the lanes holding code q: subtracting it counts them
-        for (let q = 0; q < levels; q++) {
-          const cq = c + (<usize>q << 4);
-          v128.store(cq, i8x16.sub(v128.load(cq), i8x16.eq(codes, i8x16.splat(<i8>q))));
+        // eq gives -1 in the lanes holding code q: subtracting it counts them (q splat in every lane of `code`)
+        let code = i8x16.splat(0);
+        for (let cq = c, end = c + (<usize>levels << 4); cq < end; cq += 16) {
+          v128.store(cq, i8x16.sub(v128.load(cq), i8x16.eq(codes, code)));
+          code = i8x16.add(code, i8x16.splat(1));
         }
       }
     }

@@ -5,7 +5,7 @@
 // input columns 32p / bits .. of every output, the same columns (so the same groups) for every n: 16 outputs at a
 // time, the 16 codes of one field position go into one-hot u8 counters of their group (lane = output), then each
 // (n, g)'s code counts are added once through its scale and zero (common/lanePatterns.ts).
-import { addCounts4, codePatterns4, param } from './common/lanePatterns';
+import { codePatterns4, param } from './common/lanePatterns';
 
 /** Input columns a group may take before its u8 counters are emptied (each adds at most one to a counter). */
 const MAX_PENDING: i32 = 255;
@@ -180,14 +180,17 @@ export function flushActOrderGroups(
   }
 }
 
-/** The counts of codes 4h .. 4h + 3 of lane l of a block, as i32x4. */
+/** Adds the u8 counts at `at`, at + 16, at + 32, at + 48 (codes q .. q + 3 of one lane) at the patterns p (i32x4). */
 @inline
-function laneCounts(c: usize, l: usize, h: usize): v128 {
-  const at = c + (h << 6) + l;
-  let v = i32x4.splat(<i32>load<u8>(at));
-  v = i32x4.replace_lane(v, 1, <i32>load<u8>(at + 16));
-  v = i32x4.replace_lane(v, 2, <i32>load<u8>(at + 32));
-  return i32x4.replace_lane(v, 3, <i32>load<u8>(at + 48));
+function addByteCounts4(counts: usize, p: v128, at: usize): void {
+  const p0 = counts + (<usize>i32x4.extract_lane(p, 0) << 2);
+  store<i32>(p0, load<i32>(p0) + <i32>load<u8>(at));
+  const p1 = counts + (<usize>i32x4.extract_lane(p, 1) << 2);
+  store<i32>(p1, load<i32>(p1) + <i32>load<u8>(at, 16));
+  const p2 = counts + (<usize>i32x4.extract_lane(p, 2) << 2);
+  store<i32>(p2, load<i32>(p2) + <i32>load<u8>(at, 32));
+  const p3 = counts + (<usize>i32x4.extract_lane(p, 3) << 2);
+  store<i32>(p3, load<i32>(p3) + <i32>load<u8>(at, 48));
 }
 
 /** Adds group g's code counts of every output to counts through (n, g)'s scale and zero, and zeroes them. */
@@ -204,8 +207,7 @@ function flushActOrderGroup(
       const n = (b << 4) + l;
       const s = param(scales, <usize>n, groups, g);
       const z = param(zeros, <usize>n, groups, g);
-      for (let q = 0; q < levels; q += 4)
-        addCounts4(counts, codePatterns4(q, s, z, formula, dtype), laneCounts(c, l, <usize>(q >> 2)));
+      for (let q = 0; q < levels; q += 4) addByteCounts4(counts, codePatterns4(q, s, z, formula, dtype), c + (<usize>q << 4) + <usize>l);
     }
     memory.fill(c, 0, <usize>(16 << bits));
   }

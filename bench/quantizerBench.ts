@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ggmlType, typeByName } from '../src/core/types.ts';
 import { quantizerFor, writableTypeIds } from '../src/core/quant/quantizers.ts';
-import { moduleInput, releaseModuleInput } from '../src/core/quant/wasmQuantizers.ts';
+import { moduleInput } from '../src/core/quant/wasmQuantizers.ts';
 import type { Peer } from './peer.ts';
 import { alternate, fmt, rateRange, ratioText, readMs, timed, versus, type Versus } from './timing.ts';
 
@@ -77,64 +77,61 @@ export function quantizerBench(
   writeFileSync(srcPath, src);
   if (imatrix) writeFileSync(imatrixPath, imatrix);
   const weights = src.length;
+  // (it stays there until the next row's moduleInput)
   const input = moduleInput(ty, weights / nPerRow, nPerRow, !!imatrix) ?? new Float32Array(weights);
   input.set(src);
-  try {
-    const tag = `${typeName.padEnd(8)} ${fmt(weights / 1e6).padStart(5)} Mw${withImatrix ? ' (imatrix)' : '          '}`;
-    let ours!: Uint8Array;
-    const oursRun = () => {
-      const t0 = performance.now();
-      ours = q.quantize(input, weights / nPerRow, nPerRow, imatrix);
-      return performance.now() - t0;
-    };
-    // one untimed pass over the whole input first: the peer's kernels are compiled ahead of time, ours are tiered up
-    // by V8 while they run (on a loaded machine the optimized module may arrive only during the first full pass)
-    oursRun();
-    if (!peer) {
-      const ms = [oursRun(), oursRun()];
-      const read = readMs(srcPath, 0, weights * 4);
-      const row: QuantizerRow = {
-        type: typeName,
-        mweights: weights / 1e6,
-        imatrix: withImatrix,
-        quantizeMWeightsPerS: weights / Math.min(...ms) / 1e3,
-        readMWeightsPerS: weights / read / 1e3,
-        ratioToRead: read / Math.min(...ms),
-      };
-      log(
-        `${tag}  Quant Lens ${rateRange(weights, ms).padStart(11)} Mw/s  page-cached read of the input ${fmt(row.readMWeightsPerS!)} Mw/s  quantize/read ${row.ratioToRead!.toFixed(3)}`,
-      );
-      return row;
-    }
-    const ms = alternate(ROUNDS, oursRun, () => peer.quantize(ty.ggmlId!, srcPath, nPerRow, imatrix && imatrixPath, outPath, 1)[0]);
-    const v = versus(ms);
-    const theirs = readFileSync(outPath);
-    const identical = Buffer.compare(Buffer.from(ours.buffer, ours.byteOffset, ours.byteLength), theirs) === 0;
-    let firstMismatchBlock: number | undefined;
-    if (!identical) {
-      const n = Math.min(ours.length, theirs.length);
-      let i = 0;
-      while (i < n && ours[i] === theirs[i]) i++;
-      firstMismatchBlock = Math.floor(i / ty.bytesPerBlock);
-    }
+  const tag = `${typeName.padEnd(8)} ${fmt(weights / 1e6).padStart(5)} Mw${withImatrix ? ' (imatrix)' : '          '}`;
+  let ours!: Uint8Array;
+  const oursRun = () => {
+    const t0 = performance.now();
+    ours = q.quantize(input, weights / nPerRow, nPerRow, imatrix);
+    return performance.now() - t0;
+  };
+  // one untimed pass over the whole input first: the peer's kernels are compiled ahead of time, ours are tiered up
+  // by V8 while they run (on a loaded machine the optimized module may arrive only during the first full pass)
+  oursRun();
+  if (!peer) {
+    const ms = [oursRun(), oursRun()];
+    const read = readMs(srcPath, 0, weights * 4);
     const row: QuantizerRow = {
       type: typeName,
-      mweights: +(weights / 1e6).toFixed(2),
+      mweights: weights / 1e6,
       imatrix: withImatrix,
-      quantizeMWeightsPerS: weights / v.ours / 1e3,
-      ggmlMWeightsPerS: weights / v.peer / 1e3,
-      ratioToGgml: v,
-      bytesIdentical: identical,
-      ...(identical ? {} : { firstMismatchBlock }),
+      quantizeMWeightsPerS: weights / Math.min(...ms) / 1e3,
+      readMWeightsPerS: weights / read / 1e3,
+      ratioToRead: read / Math.min(...ms),
     };
-    const bytes = identical
-      ? 'bytes identical'
-      : `*** BYTE MISMATCH with ggml: ${ours.length} vs ${theirs.length} bytes, first differing block ${firstMismatchBlock} ***`;
     log(
-      `${tag}  Quant Lens ${rateRange(weights, ms.ours).padStart(11)} Mw/s  ggml ${rateRange(weights, ms.peer).padStart(11)} Mw/s  ${ratioText(v).padEnd(18)} ${bytes}`,
+      `${tag}  Quant Lens ${rateRange(weights, ms).padStart(11)} Mw/s  page-cached read of the input ${fmt(row.readMWeightsPerS!)} Mw/s  quantize/read ${row.ratioToRead!.toFixed(3)}`,
     );
     return row;
-  } finally {
-    releaseModuleInput();
   }
+  const ms = alternate(ROUNDS, oursRun, () => peer.quantize(ty.ggmlId!, srcPath, nPerRow, imatrix && imatrixPath, outPath, 1)[0]);
+  const v = versus(ms);
+  const theirs = readFileSync(outPath);
+  const identical = Buffer.compare(Buffer.from(ours.buffer, ours.byteOffset, ours.byteLength), theirs) === 0;
+  let firstMismatchBlock: number | undefined;
+  if (!identical) {
+    const n = Math.min(ours.length, theirs.length);
+    let i = 0;
+    while (i < n && ours[i] === theirs[i]) i++;
+    firstMismatchBlock = Math.floor(i / ty.bytesPerBlock);
+  }
+  const row: QuantizerRow = {
+    type: typeName,
+    mweights: +(weights / 1e6).toFixed(2),
+    imatrix: withImatrix,
+    quantizeMWeightsPerS: weights / v.ours / 1e3,
+    ggmlMWeightsPerS: weights / v.peer / 1e3,
+    ratioToGgml: v,
+    bytesIdentical: identical,
+    ...(identical ? {} : { firstMismatchBlock }),
+  };
+  const bytes = identical
+    ? 'bytes identical'
+    : `*** BYTE MISMATCH with ggml: ${ours.length} vs ${theirs.length} bytes, first differing block ${firstMismatchBlock} ***`;
+  log(
+    `${tag}  Quant Lens ${rateRange(weights, ms.ours).padStart(11)} Mw/s  ggml ${rateRange(weights, ms.peer).padStart(11)} Mw/s  ${ratioText(v).padEnd(18)} ${bytes}`,
+  );
+  return row;
 }

@@ -27,7 +27,7 @@ before(async () => {
       out.split('/').pop()!,
       Object.keys(meta.inputs).map((i) => relative(ROOT, join(process.cwd(), i))),
     );
-  for (const wasm of ['kernels.wasm', 'quantizers.wasm'])
+  for (const wasm of ['kernels.wasm', 'quantizers.wasm', 'header.wasm'])
     if (existsSync(join(ROOT, 'dist', wasm))) copyFileSync(join(ROOT, 'dist', wasm), join(dir, wasm));
   // records, at exit, the CLI's pieces this process loaded and the Node modules it loaded
   writeFileSync(

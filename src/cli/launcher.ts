@@ -4,7 +4,8 @@
  * compiles about 120 KB). Each piece's compiled code is kept in one file of the cache folder, named by the piece
  * (whose name carries a hash of its content), the V8 version and the CPU architecture, and written at exit by the
  * first run that loads the piece without it. A missing, stale or corrupt cache only costs a normal compile: V8
- * refuses data of another version, flags or source length, and each file starts with its length and a checksum.
+ * refuses data of another version, flags or source length, and each file holds its data twice, which must agree
+ * (V8 checks nothing else, and a damaged cache it takes can crash the process).
  *
  * The folder is QUANTLENS_CODE_CACHE, else $XDG_CACHE_HOME/quantlens/code-cache, else ~/.cache/quantlens/code-cache;
  * QUANTLENS_CODE_CACHE set to an empty string turns the cache off.
@@ -20,8 +21,12 @@ declare const CLI_MAIN: string;
 
 /** How a piece names another in its require() calls. */
 const PIECE_REQUEST = /^\.\/(cli-[\w-]+\.js)$/;
-/** Each cache file: u32 payload length, u32 checksum of the payload, then V8's data. */
-const FRAME_BYTES = 8;
+/**
+ * Each cache file: u32 length of V8's data, then the data twice. Comparing the copies (one memcmp) catches a bad
+ * block or a cut write as surely as a checksum would, which in JavaScript would cost a fair part of what the cache
+ * saves.
+ */
+const LENGTH_BYTES = 4;
 /** Cache files are named `PIECE.V8VERSION-ARCH.cache` (and `.PID.tmp` while they are written). */
 const CACHE_FILE = /^cli(-[\w-]+)?\.js\.[\w.-]+\.cache(\.\d+\.tmp)?$/;
 /** Cache files not written for this long are removed when a new one is written (most are old builds' pieces). */
@@ -33,15 +38,6 @@ function cacheFolder(): string | undefined {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'quantlens', 'code-cache');
 }
 
-/** FNV-1a over the payload's 32-bit words (and its last bytes): tells a damaged file from V8's own. */
-function checksum(data: Uint8Array): number {
-  const words = new Int32Array(data.buffer, data.byteOffset, data.length >>> 2);
-  let h = 0x811c9dc5;
-  for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i], 0x01000193);
-  for (let i = words.length << 2; i < data.length; i++) h = Math.imul(h ^ data[i], 0x01000193);
-  return h >>> 0;
-}
-
 /** The cached data in `file` if it is whole and intact, else undefined. */
 function readCache(file: string): Buffer | undefined {
   let bytes: Buffer;
@@ -50,20 +46,19 @@ function readCache(file: string): Buffer | undefined {
   } catch {
     return undefined;
   }
-  if (bytes.length < FRAME_BYTES || (bytes.byteOffset & 3) !== 0) return undefined;
-  const payload = bytes.subarray(FRAME_BYTES);
-  const intact = bytes.readUInt32LE(0) === payload.length && bytes.readUInt32LE(4) === checksum(payload);
-  return intact ? payload : undefined;
+  if (bytes.length < LENGTH_BYTES) return undefined;
+  const length = bytes.readUInt32LE(0);
+  if (bytes.length !== LENGTH_BYTES + 2 * length) return undefined;
+  const data = bytes.subarray(LENGTH_BYTES, LENGTH_BYTES + length);
+  return data.equals(bytes.subarray(LENGTH_BYTES + length)) ? data : undefined;
 }
 
 /** Writes `data` framed to `file` through a temporary file, so that a reader never sees half of it. */
-function writeCache(folder: string, file: string, data: Buffer): void {
-  const frame = Buffer.alloc(FRAME_BYTES + data.length);
-  data.copy(frame, FRAME_BYTES);
-  frame.writeUInt32LE(data.length, 0);
-  frame.writeUInt32LE(checksum(frame.subarray(FRAME_BYTES)), 4);
+function writeCache(file: string, data: Buffer): void {
+  const length = Buffer.alloc(LENGTH_BYTES);
+  length.writeUInt32LE(data.length, 0);
   const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, frame, { mode: 0o600 });
+  writeFileSync(temporary, Buffer.concat([length, data, data]), { mode: 0o600 });
   renameSync(temporary, file);
 }
 
@@ -112,7 +107,7 @@ process.on('exit', () => {
   // the cache is only an optimisation: a folder that cannot be written leaves the next run to compile again
   try {
     mkdirSync(folder, { recursive: true, mode: 0o700 });
-    for (const { script, file } of uncached) writeCache(folder, file, script.createCachedData());
+    for (const { script, file } of uncached) writeCache(file, script.createCachedData());
     removeStaleCaches(folder, new Set(uncached.map((u) => u.file)));
   } catch {
     // nothing to do

@@ -11,7 +11,6 @@
  * QUANTLENS_CODE_CACHE set to an empty string turns the cache off.
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire, Module } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
@@ -73,9 +72,14 @@ function removeStaleCaches(folder: string, kept: Set<string>): void {
 
 const folder = cacheFolder();
 const cacheTag = `${process.versions.v8}-${process.arch}`;
-const nodeRequire = createRequire(__filename);
+/**
+ * CommonJS's require and Module class as this file has them (Node's CommonJS loader runs it): importing node:module
+ * for them would also load Node's ES module loader.
+ */
+const nodeRequire = require;
+const Module = module.constructor as typeof import('node:module').Module;
 /** Pieces loaded, by file name (also entered in require.cache, as require() would). */
-const loaded = new Map<string, Module>();
+const loaded = new Map<string, NodeJS.Module>();
 /** Compiled without usable cached data: their code is cached at exit. */
 const uncached: { script: Script; file: string }[] = [];
 

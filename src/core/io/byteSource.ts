@@ -13,9 +13,19 @@ import { QuantLensError } from '../errors.ts';
  */
 const openAsync = promisify(open);
 const fstatAsync = promisify(fstat);
-const readAsync = promisify(read);
 const closeAsync = promisify(close);
 export const statAsync = promisify(stat);
+
+/**
+ * fs.read as a promise of the bytes read, settled on the next turn of the event loop: Node's read request holds the
+ * target buffer until its callback returns, and what awaits the promise would otherwise run inside that callback (a
+ * whole header parse, keeping the request and its buffer alive to the end).
+ */
+function readAsync(fd: number, target: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    read(fd, target, offset, length, position, (e, bytesRead) => setImmediate(() => (e ? reject(e) : resolve(bytesRead)))),
+  );
+}
 
 /** What identifies one version of a file. */
 export interface FileIdentity {
@@ -147,7 +157,7 @@ export class FileByteSource implements ByteSource {
   async read(offset: number, target: Uint8Array): Promise<number> {
     let done = 0;
     while (done < target.length && offset + done < this.size) {
-      const { bytesRead } = await readAsync(this.fd, target, done, target.length - done, offset + done);
+      const bytesRead = await readAsync(this.fd, target, done, target.length - done, offset + done);
       if (bytesRead === 0) break;
       done += bytesRead;
     }

@@ -92,18 +92,18 @@ function loadPiece(name: string): unknown {
   const done = loaded.get(name);
   if (done) return done.exports;
   const filename = join(__dirname, name);
-  const module = new Module(filename);
-  module.filename = filename;
-  loaded.set(name, module);
-  nodeRequire.cache[filename] = module;
+  const piece = new Module(filename);
+  piece.filename = filename;
+  loaded.set(name, piece);
+  nodeRequire.cache[filename] = piece;
   const cacheFile = folder && join(folder, `${name}.${cacheTag}.cache`);
   const cachedData = cacheFile ? readCache(cacheFile) : undefined;
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${readFileSync(filename, 'utf8')}\n})`;
   const script = new Script(wrapped, { filename, cachedData });
   if (cacheFile && (!cachedData || script.cachedDataRejected)) uncached.push({ script, file: cacheFile });
-  script.runInThisContext()(module.exports, requireFromPiece, module, filename, __dirname);
-  module.loaded = true;
-  return module.exports;
+  script.runInThisContext()(piece.exports, requireFromPiece, piece, filename, __dirname);
+  piece.loaded = true;
+  return piece.exports;
 }
 
 process.on('exit', () => {

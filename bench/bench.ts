@@ -10,7 +10,7 @@
  *
  * 1. Header: a Llama-3-8B-shaped GGUF header (7.9 MB, 128k vocabulary, 280k merges, 291 tensors) opened by Quant Lens,
  *    @huggingface/gguf and gguf_init_from_file(no_alloc), in process; then `quantlens info --json` and the peer's
- *    header read as whole processes.
+ *    header read as whole processes, 10 alternating rounds, each `info` just after a bare `node -e 0`.
  * 2. Scan, one thread: for each type, a large tensor made by tiling the corpus tensor's bytes, scanned as
  *    `quantlens stats` does (dequantize, stats, histogram, two passes) against ggml's to_float + min/max/mean/std +
  *    histogram in C (two passes); both sides' min/max/mean/count are checked against each other.
@@ -41,7 +41,7 @@ import { quantizerBench, QUANTIZER_BENCH_TYPES } from './quantizerBench.ts';
 import { hfquantBench } from './hfquantBench.ts';
 import { loadPeer, type Peer, type PeerStats } from './peer.ts';
 import { evalBench } from './evalBench.ts';
-import { alternate, bestOf, bestOfAsync, fmt, processMs, rateRange, ratioText, readMs, timed, versus } from './timing.ts';
+import { alternate, bestOfAsync, fmt, processMs, rateRange, ratioText, readMs, timed, versus } from './timing.ts';
 
 const ROOT = join(__dirname, '..');
 const CORPUS = join(ROOT, 'test', 'fixtures', 'corpus', 'gguf');
@@ -114,23 +114,30 @@ async function headerBench(dir: string, peer: Peer | undefined) {
   log(
     `  Quant Lens ${ours.ms.toFixed(1)} ms, @huggingface/gguf ${hf.ms.toFixed(1)} ms (ours ${fmt(hf.ms / ours.ms)}x)${peerMs !== undefined ? `, ggml gguf_init_from_file ${peerMs.toFixed(1)} ms (ours ${fmt(peerMs / ours.ms)}x)` : ''}`,
   );
-  const nodeMs = bestOf(3, () => processMs(process.execPath, ['-e', '0'])).ms;
-  const info = () => processMs(process.execPath, [CLI, 'info', big, '--json']);
+  // bare `node -e 0` runs in the same rounds, just before each `info`: the machine's load falls on both alike
+  const bare: number[] = [];
+  const info = () => {
+    bare.push(processMs(process.execPath, ['-e', '0']));
+    return processMs(process.execPath, [CLI, 'info', big, '--json']);
+  };
+  const beyondNode = (ms: number[]) =>
+    `bare node -e 0 ${Math.min(...bare).toFixed(0)} ms (best against best, info ${(Math.min(...ms) - Math.min(...bare)).toFixed(0)} ms beyond it)`;
   let whole;
   if (peer) {
-    const ms = alternate(5, info, () => processMs(...peer.argv('header', big, '1')));
+    const ms = alternate(10, info, () => processMs(...peer.argv('header', big, '1')));
     const v = versus(ms);
     whole = { quantLensMs: ms.ours, ggmlMs: ms.peer, ratio: v };
     log(
-      `  whole process: quantlens info --json ${Math.min(...ms.ours).toFixed(0)}-${Math.max(...ms.ours).toFixed(0)} ms, ggml (shim, gguf_init_from_file) ${Math.min(...ms.peer).toFixed(0)}-${Math.max(...ms.peer).toFixed(0)} ms: ours ${ratioText(v)}; bare node -e 0 ${nodeMs.toFixed(0)} ms`,
+      `  whole process, 10 rounds: quantlens info --json ${Math.min(...ms.ours).toFixed(0)}-${Math.max(...ms.ours).toFixed(0)} ms, ggml (shim, gguf_init_from_file) ${Math.min(...ms.peer).toFixed(0)}-${Math.max(...ms.peer).toFixed(0)} ms: ours ${ratioText(v)}; ${beyondNode(ms.ours)}`,
     );
   } else {
-    const ms = [info(), info(), info()];
+    const ms = Array.from({ length: 10 }, info);
     whole = { quantLensMs: ms };
     log(
-      `  whole process: quantlens info --json ${Math.min(...ms).toFixed(0)}-${Math.max(...ms).toFixed(0)} ms; bare node -e 0 ${nodeMs.toFixed(0)} ms`,
+      `  whole process, 10 rounds: quantlens info --json ${Math.min(...ms).toFixed(0)}-${Math.max(...ms).toFixed(0)} ms; ${beyondNode(ms)}`,
     );
   }
+  const nodeMs = Math.min(...bare);
   return {
     tensors: ours.result,
     quantLensMs: +ours.ms.toFixed(1),

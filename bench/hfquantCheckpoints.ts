@@ -64,6 +64,32 @@ const mlxBits = (bits: number) => (config: any) => {
 const e8m0Scales = (n: number, seed: number) => Uint8Array.from(bytes(randomWords(n / 4, seed)), (b) => 118 + (b % 10));
 
 /**
+ * GPTQ act-order (desc_act) of `bits`-bit codes, groups of 128: the input columns in the order GPTQ quantized them
+ * (by importance), so g_idx is not monotone; random zero points.
+ */
+const gptqActOrder = (bits: number, seed: number) => () => {
+  const order = randomWords(K, seed);
+  const perm = Array.from({ length: K }, (_, k) => k).sort((a, b) => order[a] - order[b] || a - b);
+  const gIdx = new Int32Array(K);
+  perm.forEach((k, position) => (gIdx[k] = position >> 7));
+  return [
+    t('qweight', 'I32', [(K * bits) / 32, N], bytes(randomWords(((K * bits) / 32) * N, seed + 1))),
+    t('qzeros', 'I32', [K / 128, (N * bits) / 32], bytes(randomWords((K / 128) * ((N * bits) / 32), seed + 2))),
+    t('scales', 'F16', [K / 128, N], halves((K / 128) * N, 0.001, 0.02, f32ToF16Bits, seed + 3)),
+    t('g_idx', 'I32', [K], bytes(gIdx)),
+  ];
+};
+
+/** A GPTQ config of `bits`-bit codes (and a group size), in config.json's quantization_config and quantize_config.json. */
+const gptqConfig =
+  (bits: number, groupSize = 128) =>
+  (config: any) => {
+    const q = config.quantization_config ?? config;
+    q.bits = bits;
+    q.group_size = groupSize;
+  };
+
+/**
  * Each bench format: the corpus variant whose config it borrows (patched by `config`, and `quantizeConfig` for
  * quantize_config.json, where the variant's bits differ), and its components.
  */
@@ -86,21 +112,9 @@ export const BENCH_CHECKPOINTS: {
     ],
   },
   {
-    // desc_act: the input columns in the order GPTQ quantized them (by importance), so g_idx is not monotone
     id: 'GPTQ int4 g128 act-order',
     variant: 'gptq-v1-4bit-asym-actorder-g128',
-    tensors: () => {
-      const order = randomWords(K, 40);
-      const perm = Array.from({ length: K }, (_, k) => k).sort((a, b) => order[a] - order[b] || a - b);
-      const gIdx = new Int32Array(K);
-      perm.forEach((k, position) => (gIdx[k] = position >> 7));
-      return [
-        t('qweight', 'I32', [K / 8, N], bytes(randomWords((K / 8) * N, 41))),
-        t('qzeros', 'I32', [K / 128, N / 8], bytes(randomWords((K / 128) * (N / 8), 42))),
-        t('scales', 'F16', [K / 128, N], halves((K / 128) * N, 0.001, 0.02, f32ToF16Bits, 43)),
-        t('g_idx', 'I32', [K], bytes(gIdx)),
-      ];
-    },
+    tensors: gptqActOrder(4, 40),
   },
   {
     id: 'AWQ GEMM int4 g128',
@@ -294,9 +308,7 @@ export const BENCH_CHECKPOINTS: {
     id: 'GPTQ int3 g128',
     variant: 'gptq-v1-4bit-sym-g128',
     folder: 'gptq-v1-3bit-sym-g128',
-    config: (config) => {
-      (config.quantization_config ?? config).bits = 3;
-    },
+    config: gptqConfig(3),
     // symmetric 3-bit zero points of 4 (stored 3, v1) in a continuous stream: 0b011 repeated, every 3 words the same
     tensors: () => [
       t('qweight', 'I32', [(K * 3) / 32, N], bytes(randomWords(((K * 3) / 32) * N, 49))),
@@ -314,9 +326,7 @@ export const BENCH_CHECKPOINTS: {
     id: 'GPTQ int8 g128',
     variant: 'gptq-v1-4bit-sym-g128',
     folder: 'gptq-v1-8bit-sym-g128',
-    config: (config) => {
-      (config.quantization_config ?? config).bits = 8;
-    },
+    config: gptqConfig(8),
     tensors: () => [
       t('qweight', 'I32', [K / 4, N], bytes(randomWords((K / 4) * N, 34))),
       t('qzeros', 'I32', [K / 128, N / 4], bytes(new Uint32Array((K / 128) * (N / 4)).fill(0x7f7f7f7f))),
@@ -344,6 +354,29 @@ export const BENCH_CHECKPOINTS: {
     folder: 'mlx-affine-6bit-g64',
     config: mlxBits(6),
     tensors: mlxTensors(6, 42),
+  },
+  ...[2, 3, 8].map((bits) => ({
+    id: `GPTQ int${bits} g128 act-order`,
+    variant: 'gptq-v1-4bit-asym-actorder-g128',
+    folder: `gptq-v1-${bits}bit-asym-actorder-g128`,
+    config: gptqConfig(bits),
+    tensors: gptqActOrder(bits, 60 + 10 * bits),
+  })),
+  {
+    // AutoGPTQ and GPTQModel take any positive group size: 48 is not a multiple of the 4-bit group counters' 32
+    id: 'GPTQ int4 g48',
+    variant: 'gptq-v1-4bit-sym-g128',
+    folder: 'gptq-v1-4bit-sym-g48',
+    config: gptqConfig(4, 48),
+    tensors: () => {
+      const G = Math.ceil(K / 48);
+      return [
+        t('qweight', 'I32', [K / 8, N], bytes(randomWords((K / 8) * N, 90))),
+        t('qzeros', 'I32', [G, N / 8], bytes(new Uint32Array(G * (N / 8)).fill(0x77777777))),
+        t('scales', 'F16', [G, N], halves(G * N, 0.001, 0.02, f32ToF16Bits, 91)),
+        t('g_idx', 'I32', [K], bytes(Int32Array.from({ length: K }, (_, k) => Math.floor(k / 48)))),
+      ];
+    },
   },
 ];
 

@@ -1,13 +1,16 @@
 /**
  * Quantizer throughput, one thread: Quant Lens's byte-exact quantizers and ggml's ggml_quantize_chunk (the peer,
  * bench/peer.ts) on the same float32 input, the corpus's float32 source of blk.0.ffn_down.weight tiled, with the
- * corpus importance matrix where either side requires one. Runs alternate (ours, ggml, ours, ggml, ...); the output
+ * corpus importance matrix where either side requires one. Ours quantizes the input where the CLI's quantize reads it,
+ * in the quantizer module's memory (moduleInput), into a new array, as ggml quantizes its input in memory into a new
+ * buffer; neither side's reading of the input is timed. Runs alternate (ours, ggml, ours, ggml, ...); the output
  * bytes of both are compared. Without the peer, the ratio is to a page-cached read of the float32 input.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ggmlType, typeByName } from '../src/core/types.ts';
 import { quantizerFor, writableTypeIds } from '../src/core/quant/quantizers.ts';
+import { moduleInput } from '../src/core/quant/wasmQuantizers.ts';
 import type { Peer } from './peer.ts';
 import { alternate, fmt, rateRange, ratioText, readMs, timed, versus, type Versus } from './timing.ts';
 
@@ -74,11 +77,14 @@ export function quantizerBench(
   writeFileSync(srcPath, src);
   if (imatrix) writeFileSync(imatrixPath, imatrix);
   const weights = src.length;
+  // (it stays there until the next row's moduleInput)
+  const input = moduleInput(ty, weights / nPerRow, nPerRow, !!imatrix) ?? new Float32Array(weights);
+  input.set(src);
   const tag = `${typeName.padEnd(8)} ${fmt(weights / 1e6).padStart(5)} Mw${withImatrix ? ' (imatrix)' : '          '}`;
   let ours!: Uint8Array;
   const oursRun = () => {
     const t0 = performance.now();
-    ours = q.quantize(src, weights / nPerRow, nPerRow, imatrix);
+    ours = q.quantize(input, weights / nPerRow, nPerRow, imatrix);
     return performance.now() - t0;
   };
   // one untimed pass over the whole input first: the peer's kernels are compiled ahead of time, ours are tiered up

@@ -1,5 +1,6 @@
 // Compiles the AssemblyScript kernels in src/core/wasm/assembly/ (WebAssembly SIMD): kernels.ts (decode and the
-// statistics passes) to dist/kernels.wasm, quantizers.ts to dist/quantizers.wasm. First the layout constants they use
+// statistics passes) to dist/kernels.wasm, quantizers.ts to dist/quantizers.wasm, header.ts (the GGUF header's string
+// walk) to dist/header.wasm. First the layout constants they use
 // are generated from the type table (scripts/wasmLayout.ts); then each module's TypeScript bindings are written to
 // src/core/wasm/generated/ (scripts/wasmModules.ts). Both generated files are committed; tests fail when stale.
 import asc from 'assemblyscript/asc';

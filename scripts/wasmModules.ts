@@ -1,11 +1,11 @@
 /**
- * The two WebAssembly modules and how they are compiled (scripts/build-wasm.mjs runs this; a test compiles again to
+ * The WebAssembly modules and how they are compiled (scripts/build-wasm.mjs runs this; a test compiles again to
  * check the committed bindings). Each entry in src/core/wasm/assembly/ compiles to dist/<name>.wasm, and its
  * TypeScript bindings (the exports with their signatures, as AssemblyScript declares them) to
  * src/core/wasm/generated/<name>.d.ts, which src/core/wasm/kernels.ts types the modules with.
  */
 
-export const MODULES = ['kernels', 'quantizers'] as const;
+export const MODULES = ['kernels', 'quantizers', 'header'] as const;
 export type ModuleName = (typeof MODULES)[number];
 
 export const bindingsFile = (name: ModuleName) => `src/core/wasm/generated/${name}.d.ts`;

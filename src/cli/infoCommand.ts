@@ -3,7 +3,7 @@
  * alone: the Hugging Face quantization code (logical weights of GPTQ, AWQ ... checkpoints) is loaded only for a folder
  * or a safetensors model, the only inputs that can have logical weights.
  */
-import { statSync } from 'node:fs';
+import { statSync, writeSync } from 'node:fs';
 import type { Model, TensorInfo } from '../core/model.ts';
 import { escapeText, showText, MAX_SHOWN } from '../core/errors.ts';
 import { entryToJson, describeValue } from '../core/analysis/metadataJson.ts';
@@ -27,10 +27,15 @@ function tensorJson(model: Model, t: TensorInfo) {
 }
 
 /**
- * Standard output for long listings: lines are gathered into pieces of about 1 MB and each piece waits for the
- * pipe to drain, so a header of millions of keys streams in bounded memory instead of becoming one huge string.
+ * Standard output for long listings: lines are gathered into pieces of about 1 MB and each piece is written before
+ * the next is gathered, so a header of millions of keys streams in bounded memory instead of becoming one huge string.
+ * A piece goes straight to file descriptor 1 with blocking writes: process.stdout would first load Node's stream
+ * classes (a few ms of a 40 ms `info`). Only a non-blocking pipe (EAGAIN) is left to process.stdout, waiting for it to
+ * drain; a reader that closed the pipe (EPIPE, `quantlens info ... | head`) ends the output without an error.
  */
 class StreamedOutput {
+  private closed = false;
+  private viaStream = false;
   private lines: string[] = [];
   private size = 0;
   /** Adds a line; returns a promise to await only when a piece was handed to the pipe. */
@@ -44,7 +49,23 @@ class StreamedOutput {
     const piece = this.lines.join('\n') + '\n';
     this.lines = [];
     this.size = 0;
-    if (!process.stdout.write(piece)) await new Promise((resolve) => process.stdout.once('drain', resolve));
+    if (this.closed) return;
+    let bytes = Buffer.from(piece);
+    if (!this.viaStream) {
+      try {
+        while (bytes.length) bytes = bytes.subarray(writeSync(1, bytes));
+        return;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EPIPE') {
+          this.closed = true;
+          return;
+        }
+        if (code !== 'EAGAIN') throw e;
+        this.viaStream = true;
+      }
+    }
+    if (!process.stdout.write(bytes)) await new Promise((resolve) => process.stdout.once('drain', resolve));
   }
 }
 

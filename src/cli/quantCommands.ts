@@ -1,9 +1,10 @@
 /** CLI commands that quantize: quantize (raw blocks), requantize (a new GGUF), error (what-if table). */
-import { readWholeFile } from '../core/io/byteSource.ts';
+import { FileByteSource, readFully, readWholeFile } from '../core/io/byteSource.ts';
 import { openModel } from '../core/formats/openModel.ts';
 import { QuantLensError, escapeText, showText } from '../core/errors.ts';
 import { typeByName } from '../core/types.ts';
 import { requireQuantizer } from '../core/quant/quantizers.ts';
+import { moduleInput, releaseModuleInput } from '../core/quant/wasmQuantizers.ts';
 import { writeFileAtomically } from '../core/io/atomicWrite.ts';
 import { parseTensorTypeRule, planRequantize, writeRequantized } from '../core/requant/requantize.ts';
 import { WorkerPool } from '../node/workerPool.ts';
@@ -29,23 +30,37 @@ export async function quantizeCommand(
 ): Promise<void> {
   const type = typeByName(typeName);
   if (!type || type.ggmlId === undefined) throw new QuantLensError('usage', `unknown ggml type ${typeName}`);
-  const src = await readF32File(input, 'input');
-  if (!Number.isInteger(rowLength) || rowLength <= 0 || src.length % rowLength) {
-    throw new QuantLensError('usage', `--row-length ${rowLength} does not divide the ${src.length} input values`);
+  const source = await FileByteSource.open(input);
+  try {
+    if (source.size % 4)
+      throw new QuantLensError('invalid-value', `input ${escapeText(input)} is ${source.size} bytes, not a whole number of float32 values`);
+    const count = source.size / 4;
+    if (!Number.isInteger(rowLength) || rowLength <= 0 || count % rowLength) {
+      throw new QuantLensError('usage', `--row-length ${rowLength} does not divide the ${count} input values`);
+    }
+    if (rowLength % type.blockSize)
+      throw new QuantLensError('usage', `--row-length ${rowLength} is not a multiple of the ${type.name} block size ${type.blockSize}`);
+    const imatrix = imatrixPath ? await readF32File(imatrixPath, 'imatrix') : undefined;
+    if (imatrix && imatrix.length !== rowLength)
+      throw new QuantLensError('usage', `imatrix has ${imatrix.length} values; expected one per column (${rowLength})`);
+    if (imatrix) checkImportance(imatrixPath!, imatrix);
+    const quantizer = requireQuantizer(type);
+    if (quantizer.requiresImatrix && !imatrix) throw new QuantLensError('usage', `${type.name} needs an importance matrix (--imatrix)`);
+    // the weights are read straight into the quantizer module's memory: quantizing them copies nothing in
+    const src = moduleInput(type, count / rowLength, rowLength, !!imatrix) ?? new Float32Array(count);
+    try {
+      readFully(source, 0, new Uint8Array(src.buffer, src.byteOffset, src.byteLength), 'the input');
+      const bytes = quantizer.quantize(src, count / rowLength, rowLength, imatrix);
+      await writeFileAtomically(output, (write) => write(bytes), { protect: imatrixPath ? [input, imatrixPath] : [input] });
+      process.stderr.write(
+        `wrote ${bytes.length} bytes of ${type.name} blocks (${count / rowLength} rows of ${rowLength}) to ${escapeText(output)}\n`,
+      );
+    } finally {
+      releaseModuleInput();
+    }
+  } finally {
+    await source.close();
   }
-  if (rowLength % type.blockSize)
-    throw new QuantLensError('usage', `--row-length ${rowLength} is not a multiple of the ${type.name} block size ${type.blockSize}`);
-  const imatrix = imatrixPath ? await readF32File(imatrixPath, 'imatrix') : undefined;
-  if (imatrix && imatrix.length !== rowLength)
-    throw new QuantLensError('usage', `imatrix has ${imatrix.length} values; expected one per column (${rowLength})`);
-  if (imatrix) checkImportance(imatrixPath!, imatrix);
-  const quantizer = requireQuantizer(type);
-  if (quantizer.requiresImatrix && !imatrix) throw new QuantLensError('usage', `${type.name} needs an importance matrix (--imatrix)`);
-  const bytes = quantizer.quantize(src, src.length / rowLength, rowLength, imatrix);
-  await writeFileAtomically(output, (write) => write(bytes), { protect: imatrixPath ? [input, imatrixPath] : [input] });
-  process.stderr.write(
-    `wrote ${bytes.length} bytes of ${type.name} blocks (${src.length / rowLength} rows of ${rowLength}) to ${escapeText(output)}\n`,
-  );
 }
 
 export async function requantizeCommand(

@@ -40,7 +40,7 @@ export function bundledCli(): string {
       outdir: dir,
       logLevel: 'silent',
     });
-    for (const wasm of ['kernels.wasm', 'quantizers.wasm'])
+    for (const wasm of ['kernels.wasm', 'quantizers.wasm', 'header.wasm'])
       if (existsSync(join(ROOT, 'dist', wasm))) copyFileSync(join(ROOT, 'dist', wasm), join(dir, wasm));
     cliScript = join(dir, 'cli.js');
   }
@@ -70,7 +70,7 @@ export function bundledEvalDir(): string {
       external: ['node-llama-cpp'],
       logLevel: 'silent',
     });
-    for (const wasm of ['kernels.wasm', 'quantizers.wasm'])
+    for (const wasm of ['kernels.wasm', 'quantizers.wasm', 'header.wasm'])
       if (existsSync(join(ROOT, 'dist', wasm))) copyFileSync(join(ROOT, 'dist', wasm), join(dir, wasm));
     evalBundleDir = dir;
   }

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import * as esbuild from 'esbuild';
@@ -27,7 +27,7 @@ before(async () => {
       out.split('/').pop()!,
       Object.keys(meta.inputs).map((i) => relative(ROOT, join(process.cwd(), i))),
     );
-  for (const wasm of ['kernels.wasm', 'quantizers.wasm'])
+  for (const wasm of ['kernels.wasm', 'quantizers.wasm', 'header.wasm'])
     if (existsSync(join(ROOT, 'dist', wasm))) copyFileSync(join(ROOT, 'dist', wasm), join(dir, wasm));
   // records, at exit, the CLI's pieces this process loaded and the Node modules it loaded
   writeFileSync(
@@ -38,11 +38,12 @@ before(async () => {
 
 after(() => dir && rmSync(dir, { recursive: true, force: true }));
 
-function run(args: string[], record?: string) {
+/** The CLI in `dir`, with its code cache in dir/code-cache unless `env` says otherwise. */
+function run(args: string[], record?: string, env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [...(record ? ['--require', join(dir, 'record.cjs')] : []), join(dir, 'cli.js'), ...args], {
     encoding: 'utf8',
     maxBuffer: 64 << 20,
-    env: { ...process.env, QL_RECORD: record ?? '' },
+    env: { ...process.env, QL_RECORD: record ?? '', QUANTLENS_CODE_CACHE: join(dir, 'code-cache'), ...env },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -119,4 +120,57 @@ test('a bad file is one error line and exit code 2, a bad command line exit code
   const usage = run(['stats', 'a', 'b']);
   assert.equal(usage.code, 1);
   assert.match(usage.stderr, /^error: stats takes one FILE/);
+});
+
+test('V8 code cache: written by the first run, taken by the next; a damaged or foreign cache is compiled afresh', () => {
+  const cache = join(dir, 'cache-test');
+  const env = { QUANTLENS_CODE_CACHE: cache };
+  const model = corpusPath('gguf', 'llama-tiny-Q4_K.gguf');
+  const want = readJson('gguf/llama-tiny-Q4_K.expected.json');
+  const info = () => {
+    const r = run(['info', model, '--json'], undefined, env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    const got = JSON.parse(r.stdout);
+    assert.equal(got.data_offset, want.data_offset);
+    assert.deepEqual(
+      got.tensors.map((t: any) => [t.name, t.offset, t.nbytes]),
+      want.tensors.map((t: any) => [t.name, t.offset, t.nbytes]),
+    );
+    return r.stdout;
+  };
+  const files = () => new Map(readdirSync(cache).map((f) => [f, readFileSync(join(cache, f))]));
+
+  const first = info();
+  const written = files();
+  const main = [...written.keys()].find((f) => f.startsWith('cli-main-'))!;
+  const infoPiece = [...written.keys()].find((f) => f.startsWith('cli-infoCommand-'))!;
+  assert.ok(main && infoPiece, [...written.keys()].join(' '));
+  const mtimes = () => [...written.keys()].map((f) => statSync(join(cache, f)).mtimeMs);
+  const taken = () => {
+    const before = mtimes();
+    assert.equal(info(), first);
+    assert.deepEqual(mtimes(), before, 'a cache V8 accepted is not written again');
+  };
+  taken();
+
+  // bytes flipped in the middle, a file cut short, and another piece's cache (intact, but V8 refuses it here)
+  const damaged = Buffer.from(written.get(main)!);
+  for (let i = damaged.length >> 1; i < (damaged.length >> 1) + 64; i++) damaged[i] ^= 0x5a;
+  writeFileSync(join(cache, main), damaged);
+  writeFileSync(join(cache, infoPiece), written.get(infoPiece)!.subarray(0, 3));
+  const other = [...written.keys()].find((f) => f !== main && f !== infoPiece)!;
+  writeFileSync(join(cache, other), written.get(main)!);
+  const bad = files();
+  assert.equal(info(), first);
+  const rewritten = files();
+  for (const f of [main, infoPiece, other]) assert.notDeepEqual(rewritten.get(f), bad.get(f), `${f} is written again`);
+  taken();
+
+  // a cache folder that cannot be made, or the cache turned off: the CLI runs all the same
+  assert.equal(run(['info', model, '--json'], undefined, { QUANTLENS_CODE_CACHE: join(model, 'not-a-folder') }).stdout, first);
+  const home = join(dir, 'xdg');
+  const off = run(['info', model, '--json'], undefined, { QUANTLENS_CODE_CACHE: '', XDG_CACHE_HOME: home });
+  assert.equal(off.stdout, first);
+  assert.equal(existsSync(home), false);
 });

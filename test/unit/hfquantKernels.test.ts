@@ -84,6 +84,10 @@ const SPECIAL_HALVES = [0xffff, 0x7c00, 0x7f80, 0x0001, 0x8001, 0x0000];
 /** n random 16-bit patterns (any float16 or bfloat16), the special ones first. */
 const anyHalves = (n: number, seed: number) => bytes(Uint16Array.from(randomWords(n, seed), (u, i) => SPECIAL_HALVES[i] ?? u >>> 16));
 
+/** anyHalves with float16 NaN patterns made ±Infinity. */
+const finiteHalves = (n: number, seed: number) =>
+  bytes(Uint16Array.from(new Uint16Array(anyHalves(n, seed).buffer), (h) => ((h & 0x7c00) === 0x7c00 ? h & 0xfc00 : h)));
+
 /** A model folder: the corpus variant's configs and one weight's tensors. */
 function checkpoint(name: string, variant: string, tensors: [string, string, number[], Uint8Array][]): string {
   const dir = join(DIR, name);
@@ -101,12 +105,12 @@ function checkpoint(name: string, variant: string, tensors: [string, string, num
 }
 
 /** A corpus config with its bits (and group size) changed: `bits` of GPTQ's and MLX's configs. */
-function withBits(dir: string, variant: string, bits: number): void {
+function withBits(dir: string, variant: string, bits: number, groupSize?: number): void {
   for (const f of ['config.json', 'quantize_config.json']) {
     if (!existsSync(join(CORPUS, variant, f))) continue;
     const config = JSON.parse(readFileSync(join(CORPUS, variant, f), 'utf8'));
     for (const q of [config.quantization, config.quantization_config, f === 'quantize_config.json' ? config : undefined])
-      if (q) q.bits = bits;
+      if (q) Object.assign(q, { bits }, groupSize ? { group_size: groupSize } : {});
     writeFileSync(join(dir, f), JSON.stringify(config));
   }
 }
@@ -150,6 +154,56 @@ const EXTREME: { name: string; folder: () => string; extreme?: 'Infinity' }[] = 
       ]);
     },
   },
+  // GPTQ int2, int3 and int8 act-order (countGptqActOrder, countGptqValuesAnyGroups): g_idx scattered and uneven as
+  // above, N = 43 (two blocks of 16 outputs, then 11; 8-bit: four-output lanes, then 3); 8-bit scales without NaN
+  // (their arithmetic runs in float32 lanes only for float32 scales: ±Infinity instead, so q = z still gives NaN)
+  ...[2, 3, 8].map((bits) => {
+    const [N, K, G] = [43, { 2: 1008, 3: 992, 8: 1000 }[bits]!, 4];
+    const zWords = Math.ceil((N * bits) / 32);
+    return {
+      name: `GPTQ int${bits} act-order, uneven scattered g_idx [${N}, ${K}]`,
+      folder: () => {
+        const order = randomWords(K, 53 + bits);
+        const gIdx = Int32Array.from({ length: K }, (_, k) => (order[k] % 5 < 3 ? 0 : 1 + (order[k] % 3)));
+        const dir = checkpoint(`gptq${bits}-actorder-uneven`, 'gptq-v1-4bit-asym-actorder-g128', [
+          ['qweight', 'I32', [(K * bits) / 32, N], bytes(randomWords(((K * bits) / 32) * N, 54 + bits))],
+          ['qzeros', 'I32', [G, zWords], bytes(randomWords(G * zWords, 55 + bits))],
+          ['scales', 'F16', [G, N], bits === 8 ? finiteHalves(G * N, 56) : anyHalves(G * N, 56 + bits)],
+          ['g_idx', 'I32', [K], bytes(gIdx)],
+        ]);
+        withBits(dir, 'gptq-v1-4bit-asym-actorder-g128', bits);
+        return dir;
+      },
+    };
+  }),
+  // GPTQ groups of sizes the group counters do not all take (AutoGPTQ takes any positive size), each with a shorter
+  // last group: 4-bit g40 (bit planes, a chunk of 4 packed rows and one of 1; the last group 3 packed rows only),
+  // 4-bit g12, 2-bit g40 and 3-bit g48 (one-hot counters per (output, group)), 8-bit g6 (value by value, per field)
+  ...[
+    [4, 40, 424],
+    [4, 12, 200],
+    [2, 40, 208],
+    [3, 48, 224],
+    [8, 6, 100],
+  ].map(([bits, gs, K]) => {
+    const [N, G] = [42, Math.ceil(K / gs)];
+    const zWords = Math.ceil((N * bits) / 32);
+    return {
+      name: `GPTQ int${bits} g${gs} [${N}, ${K}]`,
+      // groups of 6 of 256 codes: no code meets its zero where the scale is infinite
+      ...(bits === 8 ? { extreme: 'Infinity' as const } : {}),
+      folder: () => {
+        const dir = checkpoint(`gptq${bits}-g${gs}`, 'gptq-v1-4bit-sym-g128', [
+          ['qweight', 'I32', [(K * bits) / 32, N], bytes(randomWords(((K * bits) / 32) * N, 57 + bits))],
+          ['qzeros', 'I32', [G, zWords], bytes(randomWords(G * zWords, 58 + bits))],
+          ['scales', 'F16', [G, N], bits === 8 ? finiteHalves(G * N, 59) : anyHalves(G * N, 59 + bits)],
+          ['g_idx', 'I32', [K], bytes(Int32Array.from({ length: K }, (_, k) => Math.floor(k / gs)))],
+        ]);
+        withBits(dir, 'gptq-v1-4bit-sym-g128', bits, gs);
+        return dir;
+      },
+    };
+  }),
   // MLX 2, 3, 6 and 8-bit (fields in lanes, or value by value), both scale dtypes, one row shorter than a group
   ...[2, 3, 6, 8].flatMap((bits) =>
     [

@@ -51,7 +51,17 @@ test('the .vsix is for linux-x64 and carries the bundles, the kernels and the CP
   // the localised strings: package.json's (package.nls.json) and the extension host's English bundle
   for (const f of ['package.json', 'package.nls.json', 'l10n/bundle.l10n.json'])
     assert.ok(entries.includes(`extension/${f}`), `${f} is in the package`);
-  for (const f of ['extension.js', 'worker.js', 'webview.js', 'webview.css', 'cli.js', 'evalChild.js', 'kernels.wasm', 'quantizers.wasm'])
+  for (const f of [
+    'extension.js',
+    'worker.js',
+    'webview.js',
+    'webview.css',
+    'cli.js',
+    'evalChild.js',
+    'kernels.wasm',
+    'quantizers.wasm',
+    'header.wasm',
+  ])
     assert.ok(entries.includes(`extension/dist/${f}`), `dist/${f} is in the package`);
   for (const f of [
     'node-llama-cpp/package.json',

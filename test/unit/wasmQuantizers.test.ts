@@ -248,6 +248,49 @@ test("WebAssembly quantizers equal ggml's bytes on every generated edge-case kin
   }
 });
 
+test("weights placed in the module's memory (moduleInput, the CLI's quantize) are quantized in place to ggml's bytes", () => {
+  const rq = readJson('requant/requant.json');
+  let n = 0;
+  try {
+    for (const entry of rq.types) {
+      if (!PORTED.includes(entry.type_id)) continue;
+      const ty = ggmlType(entry.type_id)!;
+      for (const t of entry.tensors) {
+        const src = readF32(corpusPath('gguf', t.source.file), t.source.offset_bytes, t.source.count);
+        const imatrix = readF32(corpusPath('gguf', t.imatrix.file), t.imatrix.offset_bytes, t.imatrix.count);
+        for (const p of t.paths) {
+          if (!p.available || (p.path !== 'chunk_no_imatrix' && p.path !== 'chunk_imatrix')) continue;
+          const im = p.path === 'chunk_imatrix' ? imatrix : undefined;
+          const input = wasmQ.moduleInput(ty, t.nrows, t.n_per_row, !!im)!;
+          input.set(src);
+          const bytes = quantize(entry.type_id, true, input, t.nrows, t.n_per_row, im);
+          assert.equal(sha(bytes), p.sha256, `${entry.type} ${t.tensor} ${p.path} in place`);
+          // quantizing a copy of the same shape meanwhile leaves the module input where it is
+          assert.equal(sha(quantize(entry.type_id, true, src, t.nrows, t.n_per_row, im)), p.sha256);
+          assert.equal(sha(quantize(entry.type_id, true, input, t.nrows, t.n_per_row, im)), p.sha256, 'in place again');
+          n++;
+        }
+      }
+    }
+  } finally {
+    wasmQ.releaseModuleInput();
+  }
+  assert.ok(n >= PORTED.length, `${n} paths`);
+});
+
+test('a module input detached by a larger quantization is refused, not read as empty', () => {
+  const ty = ggmlType(8)!; // Q8_0
+  const input = wasmQ.moduleInput(ty, 1, 32, false)!;
+  input.fill(1);
+  try {
+    // one row of 2^22 weights with an importance matrix goes into the module whole: its memory grows
+    quantizerFor(ggmlType(2)!)!.quantize(new Float32Array(1 << 22).fill(0.5), 1, 1 << 22, new Float32Array(1 << 22).fill(1));
+    assert.throws(() => quantizerFor(ty)!.quantize(input, 1, 32), /module input was detached/);
+  } finally {
+    wasmQ.releaseModuleInput();
+  }
+});
+
 test('a shape the kernels do not take is refused with a typed error (there is no other path)', () => {
   const src = new Float32Array(300);
   assert.equal(wasmQ.quantizeWasm(ggmlType(12)!, src, 1, 300), null);

@@ -18,6 +18,7 @@ import {
   type TensorInfo,
 } from '../model.ts';
 import { ggmlType, unknownGgmlType, type TensorType } from '../types.ts';
+import { headerModule } from '../wasm/kernels.ts';
 
 const GGUF_MAGIC = 'GGUF';
 const FIXED_HEADER_BYTES = 24; // magic, version u32, tensor_count u64, kv_count u64
@@ -26,6 +27,8 @@ export const DEFAULT_ALIGNMENT = 32;
 const EAGER_ARRAY_LENGTH = 64;
 /** String arrays record the offset of every STRING_INDEX_STRIDE-th element, so any page is a short walk away. */
 export const STRING_INDEX_STRIDE = 1024;
+/** The most of the window walkStrings copies into WebAssembly memory at once (which never shrinks). */
+const WALK_BYTES = 1 << 20;
 const MAX_DIMS = 4;
 /** ggml.h GGML_MAX_NAME: a tensor name is stored in char[64] with its terminator, so at most 63 bytes. */
 export const GGML_MAX_NAME = 64;
@@ -129,23 +132,32 @@ async function skipString(c: Cursor, what: string): Promise<void> {
 }
 
 /**
- * Skips strings `from`, `from + 1` ... of a string array of `length` while each lies wholly in the cursor's window,
- * recording the offset of every STRING_INDEX_STRIDE-th in `index`; returns the number of the first string not
- * skipped. A string whose length is over ggml's limit (2^30; any of its length's high four bytes set is) is left to
- * stringLength, which refuses it. One tight loop over the window's bytes: no call, no allocation per string.
+ * Skips strings `from`, `from + 1` ... of a string array of `length` while each lies wholly in the next WALK_BYTES
+ * of the cursor's window, recording the offset of every STRING_INDEX_STRIDE-th in `index`; returns the number of the
+ * first string not skipped. A string whose length is over ggml's limit (2^30; any of its length's high four bytes
+ * set is) is left to stringLength, which refuses it. The walk itself is skipStrings in dist/header.wasm
+ * (src/core/wasm/assembly/header.ts), over a copy of those bytes, STRING_INDEX_STRIDE strings a call.
  */
 function walkStrings(c: Cursor, from: number, length: number, index: Float64Array): number {
-  const { view, at } = c.windowView();
-  const end = view.byteLength;
-  let p = at;
+  const window = c.rest();
+  const bytes = window.subarray(0, Math.min(window.length, WALK_BYTES));
+  const wasm = headerModule();
+  wasm.reset();
+  const start = wasm.alloc(bytes.length);
+  new Uint8Array(wasm.memory.buffer, start, bytes.length).set(bytes);
+  const end = start + bytes.length;
+  let p = start;
   let i = from;
-  for (; i < length && p + 8 <= end; i++) {
-    const len = view.getUint32(p, true);
-    if (len > GGUF_MAX_STRING_LENGTH || view.getUint32(p + 4, true) !== 0 || p + 8 + len > end) break;
-    if (i % STRING_INDEX_STRIDE === 0) index[i / STRING_INDEX_STRIDE] = c.pos + (p - at);
-    p += 8 + len;
+  while (i < length) {
+    // string i is recorded before it is known to fit: if it does not, the caller records the same offset again
+    if (i % STRING_INDEX_STRIDE === 0) index[i / STRING_INDEX_STRIDE] = c.pos + (p - start);
+    const count = Math.min(length - i, STRING_INDEX_STRIDE - (i % STRING_INDEX_STRIDE));
+    const skipped = wasm.skipStrings(p, end, count, GGUF_MAX_STRING_LENGTH);
+    i += skipped;
+    p = wasm.walkedTo();
+    if (skipped < count) break;
   }
-  c.skip(p - at);
+  c.skip(p - start);
   return i;
 }
 

@@ -4,9 +4,8 @@
  * when the index sits beside it). Only headers are read. Each of these can be a local path or an http(s) URL
  * (shards and index are then found beside it on the same server; see io/location.ts).
  */
-import { stat } from 'node:fs/promises';
 import { isAbsolute, win32 } from 'node:path';
-import type { ByteSource } from '../io/byteSource.ts';
+import { statAsync, type ByteSource } from '../io/byteSource.ts';
 import {
   baseName,
   fileExists,
@@ -31,7 +30,7 @@ async function requireRegularFile(path: string, missing: () => QuantLensError): 
   if (isUrl(path)) return; // a remote shard is not probed twice: openSources turns its 404 into `missing`
   let st;
   try {
-    st = await stat(path);
+    st = await statAsync(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw missing();
     throw new QuantLensError('io', `cannot open ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, undefined, path);

@@ -1,6 +1,6 @@
 /**
  * The integer-code decoders and counters in WebAssembly (src/core/wasm/assembly/codeTables.ts, and the group
- * counters nibbleGroups.ts, fieldGroups.ts, valueCodes.ts and actOrderNibbles.ts, in dist/kernels.wasm): the rows of a weight whose
+ * counters nibbleGroups.ts, fieldGroups.ts, valueCodes.ts and actOrderCodes.ts, in dist/kernels.wasm): the rows of a weight whose
  * element (r, k) is its stored code read through its group's scale and zero (GPTQ, AWQ, compressed-tensors), scale
  * and bias (MLX) or code table and scale (NVFP4, MXFP4, FP8). The JavaScript loops of affine.ts, mlx.ts and
  * floatFormats.ts stay the reference (and run while setWasmEnabled(false) holds); both give the same bits.
@@ -269,9 +269,9 @@ const BAND_WORDS = 1 << 20;
 /**
  * Adds the 16-bit patterns of every value of a weight of `rows` rows to counts, reading its words in stored order;
  * false when the kernels are off, the output is float32, or the table would be too large. onValues(n) after each
- * band. Codes in contiguous groups are counted by group, in bands of whole groups (storedGroupCounter); GPTQ 4-bit
- * codes in other groups (act-order) per (row, group) by countActOrderInWasm; the others value by value through a
- * table of every (group, row, code) pattern.
+ * band. Codes in contiguous groups are counted by group, in bands of whole groups (storedGroupCounter); GPTQ codes
+ * in other groups (act-order, or sizes the group counters do not take) by countAnyGroupsInWasm; the others value
+ * by value through a table of every (group, row, code) pattern.
  */
 export function countStoredOrderInWasm(
   w: CodeRows,
@@ -284,8 +284,7 @@ export function countStoredOrderInWasm(
   const k = wasmKernel();
   if (!k || w.dtype === 'float32' || !w.zeros) return false;
   const counter = storedGroupCounter(w, src);
-  if (!counter && src.kind === 'gptq' && src.bits === 4 && w.levels === 16)
-    return countActOrderInWasm(k, w, rows, src, counts, onValues, isCancelled);
+  if (!counter && src.kind === 'gptq' && countAnyGroupsInWasm(k, w, rows, src, counts, onValues, isCancelled)) return true;
   // the per-value counters take whole fields per word only (not 3-bit GPTQ)
   if (!counter && src.kind === 'gptq' && 32 % src.bits !== 0) return false;
   const groupSize = counter?.size ?? 0;
@@ -352,66 +351,76 @@ export function countStoredOrderInWasm(
 }
 
 /**
- * GPTQ 4-bit codes in any groups (act-order g_idx): each packed row's nibble positions counted per (output, group)
- * into one-hot byte counters (countGptqActOrderNibbles), each (output, group)'s 16 code counts then added once
- * through its scale and zero; false when the counters (groups × outputs × 16 bytes) would be too large.
+ * GPTQ codes in groups no group counter takes (act-order g_idx, or contiguous groups of another size): 2-, 3- and
+ * 4-bit codes per (output, group) into one-hot byte counters (countGptqActOrder), each (output, group)'s code counts
+ * then added once through its scale and zero; 8-bit codes value by value, each field through its group's scales and
+ * zeros as float32 rows of (group, output) (countGptqValuesAnyGroups). False when the counters (groups × outputs ×
+ * 2^bits bytes) would be too large, or 8-bit scales or zeros are not float32 values (exact in float32 lanes).
  */
-function countActOrderInWasm(
+function countAnyGroupsInWasm(
   k: KernelExports,
   w: CodeRows,
   rows: number,
-  src: { packedRows: number; band(p0: number, p1: number): Uint32Array },
+  src: { packedRows: number; bits: number; band(p0: number, p1: number): Uint32Array },
   counts: Float64Array,
   onValues?: (n: number) => void,
   isCancelled?: () => void,
 ): boolean {
-  const counterBytes = w.groups * Math.ceil(rows / 16) * 256;
+  const { bits } = src;
+  if (w.levels !== 1 << bits || w.formula !== 'zero-point') return false;
+  const oneHot = bits !== 8;
+  const counterBytes = oneHot ? w.groups * Math.ceil(rows / 16) * (16 << bits) : 0;
   if (counterBytes > MAX_PATTERN_TABLE_BYTES) return false;
-  const bandRows = Math.max(1, Math.floor(BAND_WORDS / Math.max(1, rows)));
+  // float32 (group, output) rows of the scales and zeros, each rounded up to 4 outputs
+  const rowLength = oneHot ? 0 : Math.ceil(rows / 4) * 4;
+  if (!oneHot && !w.scales.every((s, i) => Math.fround(s) === s && Number.isInteger(w.zeros![i]) && Math.abs(w.zeros![i]) <= 65536))
+    return false;
+  // a band is whole units: 3 packed rows of 32 fields for 3-bit codes (fields straddle words), else 1
+  const unit = bits === 3 ? 3 : 1;
+  const bandRows = unit * Math.max(1, Math.floor(BAND_WORDS / Math.max(1, rows) / unit));
   k.reset();
   const tables = k.alloc(2 * 65536 * 4);
   const band = k.alloc(Math.min(src.packedRows, bandRows) * rows * 4);
   const group = k.alloc(w.cols * 4);
-  const pending = k.alloc(w.groups * 4);
+  const pending = k.alloc(oneHot ? w.groups * 4 : 0);
   const counters = k.alloc(counterBytes);
-  const at = stageParams(k, w, 0, rows);
+  const at = oneHot ? stageParams(k, w, 0, rows) : undefined;
+  const scalesT = k.alloc(w.groups * rowLength * 4);
+  const zerosT = k.alloc(w.groups * rowLength * 4);
   const mem = k.memory.buffer;
   new Int32Array(mem, group, w.cols).set(w.group);
-  new Int32Array(mem, pending, w.groups).fill(0);
+  new Int32Array(mem, pending, oneHot ? w.groups : 0).fill(0);
   new Uint8Array(mem, counters, counterBytes).fill(0);
+  if (!oneHot) {
+    const [S, Z] = [new Float32Array(mem, scalesT, w.groups * rowLength), new Float32Array(mem, zerosT, w.groups * rowLength)];
+    for (let n = 0; n < rows; n++)
+      for (let g = 0; g < w.groups; g++) {
+        S[g * rowLength + n] = w.scales[n * w.groups + g];
+        Z[g * rowLength + n] = w.zeros![n * w.groups + g];
+      }
+  }
+  const [formula, dtype] = [FORMULA_ID[w.formula], DTYPE_ID[w.dtype]];
   const t = new Int32Array(mem, tables, 2 * 65536);
   t.fill(0);
   for (let p0 = 0; p0 < src.packedRows; p0 += bandRows) {
     isCancelled?.();
     const p1 = Math.min(src.packedRows, p0 + bandRows);
     new Uint32Array(mem, band, (p1 - p0) * rows).set(src.band(p0, p1));
-    k.countGptqActOrderNibbles(
-      band,
-      p0,
-      p1 - p0,
-      rows,
-      group,
-      pending,
-      counters,
-      at.scales,
-      at.zeros,
-      w.groups,
-      at.formula,
-      at.dtype,
-      tables,
-    );
+    if (at)
+      k.countGptqActOrder(band, p0, p1 - p0, rows, bits, group, pending, counters, at.scales, at.zeros, w.groups, formula, dtype, tables);
+    else k.countGptqValuesAnyGroups(band, p0, p1 - p0, rows, group, scalesT, zerosT, formula, dtype, tables);
     // a band adds at most its own values plus 255 columns' worth per (output, group) flushed: emptied each band
     drain(t, counts);
-    onValues?.((p1 - p0) * rows * 8);
+    onValues?.(((p1 - p0) * rows * 32) / bits);
   }
-  k.flushActOrderGroups(rows, pending, counters, at.scales, at.zeros, w.groups, at.formula, at.dtype, tables);
+  if (at) k.flushActOrderGroups(rows, bits, pending, counters, at.scales, at.zeros, w.groups, formula, dtype, tables);
   drain(t, counts);
   return true;
 }
 
 /**
  * The group counter of a weight in stored order, when one takes it: AWQ GEMM and GPTQ 4-bit codes by bit planes
- * (countAwqNibbles, countGptqNibbles: groups of a multiple of 32 inputs), GPTQ 2-bit and 3-bit fields in their
+ * (countAwqNibbles: groups of a multiple of 32 inputs; countGptqNibbles: whole packed rows, a multiple of 8), GPTQ 2-bit and 3-bit fields in their
  * lanes (countGptqFields2: a multiple of 16; countGptqFields3: of 32), GPTQ 8-bit codes value by value
  * (countGptqValues: a multiple of 4).
  */
@@ -423,6 +432,7 @@ function storedGroupCounter(
   const bits = src.kind === 'awq' ? 4 : src.bits;
   if (!size || w.levels !== 1 << bits) return undefined;
   if (bits === 4 && w.cols % 32 === 0 && size % 32 === 0) return { kind: 'nibbles', size };
+  if (src.kind === 'gptq' && bits === 4 && size % 8 === 0) return { kind: 'nibbles', size };
   if (src.kind === 'gptq' && bits === 2 && w.cols % 16 === 0 && size % 16 === 0) return { kind: 'fields2', size };
   if (src.kind === 'gptq' && bits === 3 && w.cols % 32 === 0 && size % 32 === 0) return { kind: 'fields3', size };
   if (src.kind === 'gptq' && bits === 8 && w.cols % 4 === 0 && size % 4 === 0) return { kind: 'values', size };

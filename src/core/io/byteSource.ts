@@ -3,9 +3,29 @@
  * identity (device, inode, size, modification time) from when it was opened, so a job can check before it commits
  * its output that the file it read did not change under it.
  */
-import { open, type FileHandle } from 'node:fs/promises';
-import { readSync, fstatSync, statSync, constants, type Stats } from 'node:fs';
+import { close, fstat, open, read, readSync, stat, fstatSync, statSync, constants, type Stats } from 'node:fs';
+import { promisify } from 'node:util';
 import { QuantLensError } from '../errors.ts';
+
+/*
+ * node:fs's callback functions as promises, rather than node:fs/promises: loading that module (FileHandle and the
+ * readline and watcher machinery it brings) costs a few milliseconds of a `quantlens info`.
+ */
+const openAsync = promisify(open);
+const fstatAsync = promisify(fstat);
+const closeAsync = promisify(close);
+export const statAsync = promisify(stat);
+
+/**
+ * fs.read as a promise of the bytes read, settled on the next turn of the event loop: Node's read request holds the
+ * target buffer until its callback returns, and what awaits the promise would otherwise run inside that callback (a
+ * whole header parse, keeping the request and its buffer alive to the end).
+ */
+function readAsync(fd: number, target: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    read(fd, target, offset, length, position, (e, bytesRead) => setImmediate(() => (e ? reject(e) : resolve(bytesRead)))),
+  );
+}
 
 /** What identifies one version of a file. */
 export interface FileIdentity {
@@ -97,25 +117,24 @@ export class FileByteSource implements ByteSource {
     readonly name: string,
     readonly size: number,
     private readonly fd: number,
-    private readonly handle: FileHandle,
     readonly identity: FileIdentity,
   ) {}
 
   static async open(path: string): Promise<FileByteSource> {
     // Only regular files: opening a FIFO for reading would wait forever for a writer, and a directory or a device
     // is no model. O_NONBLOCK makes the open itself return at once whatever the path turns into meanwhile.
-    let handle: FileHandle;
+    let fd: number;
     try {
-      handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+      fd = await openAsync(path, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (e) {
       throw new QuantLensError('io', `cannot open ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, undefined, path);
     }
-    const st = await handle.stat();
+    const st = await fstatAsync(fd);
     if (!st.isFile()) {
-      await handle.close();
+      await closeAsync(fd);
       throw new QuantLensError('io', `${path} is ${kindOfNonFile(st)}, not a regular file`, undefined, path);
     }
-    return new FileByteSource(path, st.size, handle.fd, handle, { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs });
+    return new FileByteSource(path, st.size, fd, { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs });
   }
 
   assertUnchanged(): void {
@@ -138,7 +157,7 @@ export class FileByteSource implements ByteSource {
   async read(offset: number, target: Uint8Array): Promise<number> {
     let done = 0;
     while (done < target.length && offset + done < this.size) {
-      const { bytesRead } = await this.handle.read(target, done, target.length - done, offset + done);
+      const bytesRead = await readAsync(this.fd, target, done, target.length - done, offset + done);
       if (bytesRead === 0) break;
       done += bytesRead;
     }
@@ -156,7 +175,7 @@ export class FileByteSource implements ByteSource {
   }
 
   async close(): Promise<void> {
-    await this.handle.close();
+    await closeAsync(this.fd);
   }
 }
 

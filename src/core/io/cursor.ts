@@ -155,11 +155,11 @@ export class Cursor {
     return utf8.decode(bytes);
   }
   /**
-   * The window and the cursor's place in it, without a copy: for a loop that walks many small fields itself and then
+   * The window from the cursor to its end, without a copy: for a loop that walks many small fields itself and then
    * skip()s what it walked. Like bytes(), valid until the next fill() (which reuses the buffer).
    */
-  windowView(): { view: DataView; at: number } {
-    return { view: this.view, at: this.pos - this.windowStart };
+  rest(): Uint8Array {
+    return this.window.subarray(this.pos - this.windowStart);
   }
   /** n bytes already in the window, without a copy: valid until the next fill(). */
   bytes(n: number): Uint8Array {

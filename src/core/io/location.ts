@@ -5,9 +5,8 @@
  * A Hugging Face Hub reference is turned into its download URL first (`hubUrl`): `owner/repo/file`,
  * `owner/repo@revision/file`, `hf://owner/repo/file`, or a page URL `https://huggingface.co/owner/repo/blob/rev/file`.
  */
-import { stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { FileByteSource, type ByteSource } from './byteSource.ts';
+import { FileByteSource, statAsync, type ByteSource } from './byteSource.ts';
 import type { HttpAuth } from './httpByteSource.ts';
 import { QuantLensError } from '../errors.ts';
 
@@ -91,7 +90,7 @@ export async function openByteSource(location: string, remote: RemoteOptions = {
 export async function fileExists(location: string, remote: RemoteOptions = {}): Promise<boolean> {
   if (!isUrl(location)) {
     try {
-      await stat(location);
+      await statAsync(location);
       return true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;

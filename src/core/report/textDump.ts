@@ -93,7 +93,7 @@ export function dumpModel(model: Model, stats?: Map<string, TensorStats>, view?:
 }
 
 /** The line shapes of the dump, shared by the outline here and mirrored by the TextMate grammar. */
-const NAME = String.raw`(?:"(?:[^"\\]|\\.)*"(?: \(\d+ chars\))?|${PLAIN_NAME.source.slice(1, -1)})`;
+const NAME = String.raw`(?:"(?:[^"\\]|\\.)*"(?: \(\d+ chars\))?|${PLAIN_NAME})`;
 const DUMP_SECTION = /^== (\w+) \(\d+\)$/;
 const DUMP_GROUP = /^-- (global|block \d+)$/;
 const DUMP_TENSOR = new RegExp(String.raw`^(${NAME}) (\S+(?: type \d+)?) \[[\d, ]*\] [\d.?]+ bpw \d+ bytes$`, 'u');

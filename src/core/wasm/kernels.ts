@@ -1,19 +1,22 @@
 /**
- * The two WebAssembly modules, as TypeScript sees them: dist/kernels.wasm (decoders and statistics passes,
- * src/core/wasm/assembly/kernels.ts) and dist/quantizers.wasm (quantizers, assembly/quantizers.ts). Both are
- * required and load on first use; a missing module is a QuantLensError('wasm') (loadModule.ts). Types are passed as
+ * The WebAssembly modules, as TypeScript sees them: dist/kernels.wasm (decoders and statistics passes,
+ * src/core/wasm/assembly/kernels.ts), dist/quantizers.wasm (quantizers, assembly/quantizers.ts) and dist/header.wasm
+ * (the GGUF header's string walk, assembly/header.ts). All are required and load on first use; a missing module is a QuantLensError('wasm') (loadModule.ts). Types are passed as
  * their ggml ids; the kernels take only types whose row in the type table (src/core/types.ts) names them.
  */
 import { loadWasmModule } from './loadModule.ts';
 import type { instantiate as instantiateKernels } from './generated/kernels.js';
 import type { instantiate as instantiateQuantizers } from './generated/quantizers.js';
+import type { instantiate as instantiateHeader } from './generated/header.js';
 
-/** The exports of dist/kernels.wasm and dist/quantizers.wasm, as generated from the AssemblyScript (generated/*.d.ts). */
+/** The exports of each module, as generated from the AssemblyScript (generated/*.d.ts). */
 export type KernelExports = Awaited<ReturnType<typeof instantiateKernels>>;
 export type QuantizerExports = Awaited<ReturnType<typeof instantiateQuantizers>>;
+export type HeaderExports = Awaited<ReturnType<typeof instantiateHeader>>;
 
 let kernels: KernelExports | undefined;
 let quantizers: QuantizerExports | undefined;
+let header: HeaderExports | undefined;
 
 export function kernelModule(): KernelExports {
   return (kernels ??= loadWasmModule<KernelExports>('kernels.wasm'));
@@ -21,6 +24,10 @@ export function kernelModule(): KernelExports {
 
 export function quantizerModule(): QuantizerExports {
   return (quantizers ??= loadWasmModule<QuantizerExports>('quantizers.wasm'));
+}
+
+export function headerModule(): HeaderExports {
+  return (header ??= loadWasmModule<HeaderExports>('header.wasm'));
 }
 
 let referenceOnly = false;

@@ -3,8 +3,8 @@
 export * from './common/memory';
 export { dequantize } from './decode';
 export * from './stats';
-export { countGptqActOrderNibbles, flushActOrderGroups } from './actOrderNibbles';
+export { countGptqActOrder, flushActOrderGroups } from './actOrderCodes';
 export { addScaleHistogram, countAwqNibbles, countGptqNibbles, countHqqNibbles, countNibbleRows } from './nibbleGroups';
 export { countField2Rows, countField3Rows, countGptqFields2, countGptqFields3 } from './fieldGroups';
-export { countGptqValues, countValueRows } from './valueCodes';
+export { countGptqValues, countGptqValuesAnyGroups, countValueRows } from './valueCodes';
 export { buildPatternTable, countAwqWords, countByteRows, countCodeRows, countGptqWords, decodeCodeRows, setCodeValues, unpackColumnWords, unpackFieldRows, unpackHighNibbles, unpackInterleavedColumns } from './codeTables';

@@ -86,21 +86,31 @@ const WORDS: i32 = 1;
 /** 16 bytes at `at`, then 16 at `at + stride`: nibble bits top .. top − 3 of each byte. */
 const PAIRS: i32 = 2;
 
+/** The first `words` (1..3) of gather4's words, the others zero. */
+@inline
+function gatherSome(at: usize, stride: usize, words: i32): v128 {
+  let v = v128.load32_zero(at);
+  if (words > 1) v = v128.load32_lane(at + stride, v, 1);
+  if (words > 2) v = v128.load32_lane(at + 2 * stride, v, 2);
+  return v;
+}
+
 /**
  * The counts of one (row r, group g) of `chunks` chunks of 32 codes, the first at `at`, the next `step` bytes on,
  * each loaded as `load` says, added where `sink` says (both constants: each caller's copy keeps only its own).
+ * WORDS only: then tailWords (0..3) words more, 8 codes each (a GPTQ group of a multiple of 8 codes, not of 32).
  */
 @inline
 function countGroup(
   load: i32, at: usize, step: usize, chunks: i32, stride: usize, top: i32, sink: i32, r: usize, groups: i32, g: i32,
-  scales: usize, zeros: usize, formula: i32, dtype: i32, counts: usize,
+  scales: usize, zeros: usize, formula: i32, dtype: i32, counts: usize, tailWords: i32 = 0,
 ): void {
   let c0 = i32x4.splat(0);
   let c1 = c0;
   let c2 = c0;
   let c3 = c0;
-  for (let i = 0; i < chunks; i++, at += step) {
-    const a = load == WORDS ? gather4(at, stride) : v128.load(at);
+  for (let i = 0, n = chunks + (tailWords > 0 ? 1 : 0); i < n; i++, at += step) {
+    const a = load == WORDS ? (i < chunks ? gather4(at, stride) : gatherSome(at, stride, tailWords)) : v128.load(at);
     const h = load == PAIRS ? v128.load(at + stride) : i8x16.shr_u(a, 4);
     const t = load == PAIRS ? top : 7;
     const low = planePairs(plane(a, h, t), plane(a, h, t - 1));
@@ -110,6 +120,8 @@ function countGroup(
     c2 = i32x4.add(c2, codeCounts(low, high, 2));
     c3 = i32x4.add(c3, codeCounts(low, high, 3));
   }
+  // the missing words of the tail read as 8 codes 0 each
+  if (tailWords > 0) c0 = i32x4.sub(c0, i32x4.replace_lane(i32x4.splat(0), 0, 8 * (4 - tailWords)));
   finishGroup(sink, c0, c1, c2, c3, r, groups, g, scales, zeros, formula, dtype, counts);
 }
 
@@ -173,8 +185,9 @@ function pairsOf16(sink: i32, row: usize, r: i32, groups: i32, scales: usize, ze
 
 /**
  * GPTQ: pRows packed rows of nRows words (one per output row, 8 codes of consecutive input columns each, lowest
- * first), starting at the first packed row of group g0; groups of groupSize input columns (a multiple of 32), pRows
- * a multiple of 4. The four words of row n in packed rows p .. p + 3 are 32 codes of one group.
+ * first), starting at the first packed row of group g0; groups of groupSize input columns (a multiple of 8). The
+ * four words of row n in packed rows p .. p + 3 are 32 codes of one group; a group's last 1-3 packed rows, a
+ * partial chunk.
  */
 export function countGptqNibbles(
   words: usize, pRows: i32, nRows: i32, groupSize: i32, g0: i32, scales: usize, zeros: usize, groups: i32,
@@ -184,10 +197,11 @@ export function countGptqNibbles(
   const stride = <usize>nRows << 2;
   for (let p0 = 0; p0 < pRows; p0 += perGroup) {
     const g = g0 + p0 / perGroup;
-    const chunks = (min(pRows, p0 + perGroup) - p0) >> 2;
+    const rows = min(pRows, p0 + perGroup) - p0;
+    const chunks = rows >> 2;
     for (let n = 0; n < nRows; n++) {
       const at = words + ((<usize>p0 * <usize>nRows + <usize>n) << 2);
-      countGroup(WORDS, at, stride << 2, chunks, stride, 7, PARAMS, n, groups, g, scales, zeros, formula, dtype, counts);
+      countGroup(WORDS, at, stride << 2, chunks, stride, 7, PARAMS, n, groups, g, scales, zeros, formula, dtype, counts, rows & 3);
     }
   }
 }

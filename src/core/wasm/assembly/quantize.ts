@@ -314,41 +314,48 @@ export function makeQp(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
   return suml2 > 0 ? sumlx / suml2 : 0;
 }
 
-/** binary32's unit roundoff, 2^-24 */
-const U: f64 = 5.960464477539063e-8;
+/** Each trial's sumlx and suml2 (make_qx_quants' 18 trials, is = -9..-1, 1..9, then six of padding). */
+const TRIAL_SUMLX: usize = memory.data(24 * 4, 16);
+const TRIAL_SUML2: usize = memory.data(24 * 4, 16);
 
-/**
- * Whether make_qx_quants' trial with the codes at TC (weights·x at WX, weights at T2) cannot pass ggml's test
- * suml2 > 0 && sumlx² > best·suml2 however its float sums round: its terms are summed four lanes at a time (any
- * order), and ggml's in-order float32 sums are within (n - 1)·u·Σ|t| of the exact ones, these within (n/4 - 1)·u·Σ|t|
- * (Σ|t| itself a float32 sum of positive terms, low by as little): (n + 8)·1.5·u·Σ|t| covers both, and 1e-40 the
- * underflow of subnormal terms. If even the largest sumlx² is at most best times the smallest suml2 (real numbers),
- * the float test fails too (rounding is monotone). NaN and infinities never reject.
- */
-@inline function cannotPass(n: i32, best: f32): bool {
-  let sx = f32x4.splat(0);
-  let ax = f32x4.splat(0);
-  let s2 = f32x4.splat(0);
-  let a2 = f32x4.splat(0);
-  for (let i = 0; i < n; i += 4) {
-    const o = <usize>i << 2;
-    const fl = f32x4.convert_i32x4_s(v128.load(TC + o));
-    const t0 = f32x4.mul(v128.load(WX + o), fl);
-    const t1 = f32x4.mul(f32x4.mul(v128.load(T2 + o), fl), fl);
-    sx = f32x4.add(sx, t0);
-    ax = f32x4.add(ax, f32x4.abs(t0));
-    s2 = f32x4.add(s2, t1);
-    a2 = f32x4.add(a2, f32x4.abs(t1));
-  }
-  const slack: f64 = <f64>(n + 8) * 1.5 * U;
-  const amax: f64 = abs<f64>(hsum64(sx)) + hsum64(ax) * slack + 1e-40;
-  const bmin: f64 = hsum64(s2) - hsum64(a2) * slack - 1e-40;
-  const rhs: f64 = <f64>best * bmin;
-  return bmin > 0 && amax - amax == 0 && rhs - rhs == 0 && amax * amax * (1 + 1e-9) <= rhs * (1 - 1e-9);
+/** The trials' iscale = -(nmax + 0.1·is) / max, four trials a vector from trial `from` (is as ggml counts it). */
+@inline function trialScales(nmax: i32, max: f32, from: i32): v128 {
+  const is = i32x4(from < 9 ? from - 9 : from - 8, from + 1 < 9 ? from - 8 : from - 7, from + 2 < 9 ? from - 7 : from - 6, from + 3 < 9 ? from - 6 : from - 5);
+  const a = f32x4.add(f32x4.splat(<f32>nmax), f32x4.mul(f32x4.splat(<f32>0.1), f32x4.convert_i32x4_s(is)));
+  return f32x4.div(f32x4.neg(a), f32x4.splat(max));
 }
 
-@inline function hsum64(v: v128): f64 {
-  return (<f64>f32x4.extract_lane(v, 0) + <f64>f32x4.extract_lane(v, 1)) + (<f64>f32x4.extract_lane(v, 2) + <f64>f32x4.extract_lane(v, 3));
+/**
+ * sumlx and suml2 of eight trials from `from` (two vectors of four, one trial a lane) of the n weights at x (their
+ * weights at T2, weights·x at WX) into TRIAL_SUMLX/SUML2: each lane does ggml's operations of its trial in ggml's
+ * order (l clamped to [-nmax, nmax - 1], sumlx += w·x·l, suml2 += w·l·l, i = 0..n-1), so its sums are ggml's bit
+ * for bit. Two vectors at once: four independent chains of additions.
+ */
+@inline function trialSums(x: usize, n: i32, nmax: i32, max: f32, from: i32): void {
+  const ia = trialScales(nmax, max, from);
+  const ib = trialScales(nmax, max, from + 4);
+  const lo = i32x4.splat(-nmax);
+  const hi = i32x4.splat(nmax - 1);
+  let sxa = f32x4.splat(0);
+  let s2a = f32x4.splat(0);
+  let sxb = f32x4.splat(0);
+  let s2b = f32x4.splat(0);
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const xv = v128.load32_splat(x + o);
+    const wv = v128.load32_splat(T2 + o);
+    const wx = v128.load32_splat(WX + o);
+    const la = f32x4.convert_i32x4_s(i32x4.max_s(lo, i32x4.min_s(hi, nearestInt4(f32x4.mul(ia, xv)))));
+    const lb = f32x4.convert_i32x4_s(i32x4.max_s(lo, i32x4.min_s(hi, nearestInt4(f32x4.mul(ib, xv)))));
+    sxa = f32x4.add(sxa, f32x4.mul(wx, la));
+    s2a = f32x4.add(s2a, f32x4.mul(f32x4.mul(wv, la), la));
+    sxb = f32x4.add(sxb, f32x4.mul(wx, lb));
+    s2b = f32x4.add(s2b, f32x4.mul(f32x4.mul(wv, lb), lb));
+  }
+  v128.store(TRIAL_SUMLX + (<usize>from << 2), sxa);
+  v128.store(TRIAL_SUML2 + (<usize>from << 2), s2a);
+  v128.store(TRIAL_SUMLX + (<usize>(from + 4) << 2), sxb);
+  v128.store(TRIAL_SUML2 + (<usize>(from + 4) << 2), s2b);
 }
 
 /** make_qx_quants with rmse_type 1: weights qw (or x² when qw is 0); codes l + nmax (int8 in ggml) at L. */
@@ -375,61 +382,31 @@ export function makeQx(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
     const l = imax(-nmax, imin(nmax - 1, nearestInt(iscale * xi)));
     stb(L, i, l + nmax);
     const w: f32 = qw ? ldf(qw, i) : xi * xi;
+    stf(T2, i, w);
+    stf(WX, i, w * xi);
     sumlx += w * xi * <f32>l;
     suml2 += w * <f32>l * <f32>l;
   }
   let scale: f32 = suml2 != 0 ? sumlx / suml2 : 0;
   let best: f32 = scale * sumlx;
-  // ggml's 18 trials, codes and terms four at a time, the float sums in ggml's order; a trial whose codes equal the
-  // last summed trial's repeats its outcome (taken again, it sets the same codes and scale), so it is skipped, and
-  // the sums restart at the first code that differs (see makeQkx)
-  const loV = i32x4.splat(-nmax);
-  const hiV = i32x4.splat(nmax - 1);
-  for (let i = 0; i < n; i += 4) {
-    const o = <usize>i << 2;
-    const xv = v128.load(x + o);
-    const wv = qw ? v128.load(qw + o) : f32x4.mul(xv, xv);
-    v128.store(T2 + o, wv);
-    v128.store(WX + o, f32x4.mul(wv, xv));
-    v128.store(PC + o, i32x4.splat(0x7fffffff));
-  }
-  for (let is = -9; is <= 9; is++) {
-    if (is == 0) continue;
-    iscale = -(<f32>nmax + <f32>0.1 * <f32>is) / max;
-    const iv = f32x4.splat(iscale);
-    let first = n;
-    for (let i = 0; i < n; i += 4) {
-      const o = <usize>i << 2;
-      const lv = i32x4.max_s(loV, i32x4.min_s(hiV, nearestInt4(f32x4.mul(iv, v128.load(x + o)))));
-      v128.store(TC + o, lv);
-      if (first == n) {
-        const ne = i32x4.bitmask(i32x4.ne(lv, v128.load(PC + o)));
-        if (ne != 0) first = i + <i32>ctz(ne);
-      }
-    }
-    if (first == n) continue;
-    if (cannotPass(n, best)) continue;
-    for (let i = first & ~3; i < n; i += 4) {
-      const o = <usize>i << 2;
-      const lv = v128.load(TC + o);
-      v128.store(PC + o, lv);
-      const fl = f32x4.convert_i32x4_s(lv);
-      v128.store(T0 + o, f32x4.mul(v128.load(WX + o), fl));
-      v128.store(T1 + o, f32x4.mul(f32x4.mul(v128.load(T2 + o), fl), fl));
-    }
-    sumlx = first ? ldf(S0, first - 1) : 0;
-    suml2 = first ? ldf(S1, first - 1) : 0;
-    for (let i = first; i < n; i++) {
-      sumlx += ldf(T0, i);
-      suml2 += ldf(T1, i);
-      stf(S0, i, sumlx);
-      stf(S1, i, suml2);
-    }
+  // ggml's 18 trials: their sums four trials a vector (none depends on another), then ggml's test in its order
+  trialSums(x, n, nmax, max, 0);
+  trialSums(x, n, nmax, max, 8);
+  trialSums(x, n, nmax, max, 16);
+  let taken = -1;
+  for (let t = 0; t < 18; t++) {
+    sumlx = ldf(TRIAL_SUMLX, t);
+    suml2 = ldf(TRIAL_SUML2, t);
     if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-      for (let i = 0; i < n; i++) stb(L, i, nmax + load<i32>(PC + (<usize>i << 2)));
       scale = sumlx / suml2;
       best = scale * sumlx;
+      taken = t;
     }
+  }
+  if (taken >= 0) {
+    // the codes of the last trial taken
+    iscale = -(<f32>nmax + <f32>0.1 * <f32>(taken < 9 ? taken - 9 : taken - 8)) / max;
+    for (let i = 0; i < n; i++) stb(L, i, nmax + imax(-nmax, imin(nmax - 1, nearestInt(iscale * ldf(x, i)))));
   }
   return scale;
 }

@@ -554,8 +554,9 @@ const X_M: usize = memory.data<f32>([-1.125, -0.125, 0.875], 16);
 const IDX: usize = memory.data(32 * 4, 16);
 const IDX_TMP: usize = memory.data(32 * 4, 16);
 /** Running sums over the sorted weights of w·x and w (33 each). */
-const SUMX: usize = memory.data(33 * 4, 16);
-const SUMW: usize = memory.data(33 * 4, 16);
+// prefix sums of the sorted weights (33, and three of padding for the four-wide loads)
+const SUMX: usize = memory.data(36 * 4, 16);
+const SUMW: usize = memory.data(36 * 4, 16);
 const SHIFTS: usize = memory.data(16 * 4, 16);
 const GRID_AT: usize = memory.data(4 * 4, 16);
 
@@ -628,6 +629,34 @@ function iq1Neighbour(u: i32, x: usize, w: usize, scale: f32, xg: usize, L: usiz
   return index;
 }
 
+/** Whether ggml's test passes against bestScore for one shift's levels q0..q2 of the splits (i1, i2..i2+3). */
+@inline function iq1sShiftPasses(xg: usize, a: v128, b: v128, c: v128, wa: v128, wb: v128, wc: v128, bestScore: f32): v128 {
+  const q0 = f32x4.splat(ldf(xg, 0));
+  const q1 = f32x4.splat(ldf(xg, 1));
+  const q2 = f32x4.splat(ldf(xg, 2));
+  const sumqx = f32x4.add(f32x4.add(f32x4.mul(a, q0), f32x4.mul(b, q1)), f32x4.mul(c, q2));
+  const sumq2 = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(wa, q0), q0), f32x4.mul(f32x4.mul(wb, q1), q1)), f32x4.mul(f32x4.mul(wc, q2), q2));
+  return v128.and(f32x4.gt(sumq2, f32x4.splat(0)), f32x4.gt(f32x4.mul(sumqx, sumqx), f32x4.mul(f32x4.splat(bestScore), sumq2)));
+}
+
+/**
+ * Whether any of the splits (i1, i2..i2+3 up to 32, either shift) passes ggml's test `sumq2 > 0 && sumqx² >
+ * bestScore·sumq2`, each lane with ggml's operations in its order (so its sums are ggml's).
+ */
+@inline function iq1sSplitsPass(a: f32, wa: f32, i1: i32, i2: i32, sxn: f32, swn: f32, bestScore: f32): bool {
+  const sx2 = v128.load(SUMX + (<usize>i2 << 2));
+  const sw2 = v128.load(SUMW + (<usize>i2 << 2));
+  const b = f32x4.sub(sx2, f32x4.splat(ldf(SUMX, i1)));
+  const c = f32x4.sub(f32x4.splat(sxn), sx2);
+  const wb = f32x4.sub(sw2, f32x4.splat(ldf(SUMW, i1)));
+  const wc = f32x4.sub(f32x4.splat(swn), sw2);
+  const av = f32x4.splat(a);
+  const wav = f32x4.splat(wa);
+  const pass = v128.or(iq1sShiftPasses(X_P, av, b, c, wav, wb, wc, bestScore), iq1sShiftPasses(X_M, av, b, c, wav, wb, wc, bestScore));
+  // lanes past i2 = 32 are padding
+  return (i32x4.bitmask(pass) & ((1 << min(4, 33 - i2)) - 1)) != 0;
+}
+
 /**
  * quantize_row_iq1_s_impl for nb super-blocks at x0 (rows of nPerRow, importance matrix qw0, required) to y0: per
  * 32 weights, the exact best split of the sorted weights into the three ternary values (shifted by ±1/8) and its
@@ -679,27 +708,32 @@ export function quantizeIQ1S(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: u
       const sw0 = ldf(SUMW, 0);
       const sxn = ldf(SUMX, 32);
       const swn = ldf(SUMW, 32);
+      // the splits (i1, i2, shift) in ggml's order, four i2 a vector: a vector none of whose eight splits passes the
+      // test against the best score so far changes nothing, as in ggml; one that does is run one split at a time
       for (let i1 = 0; i1 <= 32; i1++) {
         const a: f32 = ldf(SUMX, i1) - sx0;
         const wa: f32 = ldf(SUMW, i1) - sw0;
-        for (let i2 = i1; i2 <= 32; i2++) {
-          const b: f32 = ldf(SUMX, i2) - ldf(SUMX, i1);
-          const c: f32 = sxn - ldf(SUMX, i2);
-          const wb: f32 = ldf(SUMW, i2) - ldf(SUMW, i1);
-          const wc: f32 = swn - ldf(SUMW, i2);
-          for (let s = 0; s < 2; s++) {
-            const xg = s == 0 ? X_P : X_M;
-            const q0 = ldf(xg, 0);
-            const q1 = ldf(xg, 1);
-            const q2 = ldf(xg, 2);
-            const sumqx: f32 = a * q0 + b * q1 + c * q2;
-            const sumq2: f32 = wa * q0 * q0 + wb * q1 * q1 + wc * q2 * q2;
-            if (sumq2 > 0 && sumqx * sumqx > bestScore * sumq2) {
-              scale = sumqx / sumq2;
-              bestScore = scale * sumqx;
-              besti1 = i1;
-              besti2 = i2;
-              bestShift = s == 0 ? 1 : -1;
+        for (let i2 = i1; i2 <= 32; i2 += 4) {
+          if (!iq1sSplitsPass(a, wa, i1, i2, sxn, swn, bestScore)) continue;
+          for (let j = i2; j <= min(i2 + 3, 32); j++) {
+            const b: f32 = ldf(SUMX, j) - ldf(SUMX, i1);
+            const c: f32 = sxn - ldf(SUMX, j);
+            const wb: f32 = ldf(SUMW, j) - ldf(SUMW, i1);
+            const wc: f32 = swn - ldf(SUMW, j);
+            for (let s = 0; s < 2; s++) {
+              const xg = s == 0 ? X_P : X_M;
+              const q0 = ldf(xg, 0);
+              const q1 = ldf(xg, 1);
+              const q2 = ldf(xg, 2);
+              const sumqx: f32 = a * q0 + b * q1 + c * q2;
+              const sumq2: f32 = wa * q0 * q0 + wb * q1 * q1 + wc * q2 * q2;
+              if (sumq2 > 0 && sumqx * sumqx > bestScore * sumq2) {
+                scale = sumqx / sumq2;
+                bestScore = scale * sumqx;
+                besti1 = i1;
+                besti2 = j;
+                bestShift = s == 0 ? 1 : -1;
+              }
             }
           }
         }

@@ -1,5 +1,5 @@
-// AssemblyScript (part of dist/kernels.wasm): the value patterns of weights with 6-bit and 8-bit codes in contiguous
-// groups smaller than their 64 or 256 codes (GPTQ int8, MLX 6-bit and 8-bit, compressed-tensors int8 groups), where
+// AssemblyScript (part of dist/kernels.wasm): the value patterns of weights with 6-bit and 8-bit codes in groups
+// smaller than their 64 or 256 codes (GPTQ int8, also act-order, MLX 6-bit and 8-bit, compressed-tensors int8 groups), where
 // counting codes first would not pay: each value's pattern is computed from its code, four lanes at a time
 // (common/lanePatterns.ts; in float32 lanes where that gives the same bits, float32Exact), and counted. Zero-point,
 // MLX-bias and HQQ formulas (a code's value is a function of the code, not a table).
@@ -162,6 +162,47 @@ export function countGptqValues(
           const at = counts + (<usize>codePattern(<i32>((word >>> i) & 255), s, z, formula, dtype) << 2);
           store<i32>(at, load<i32>(at) + 1);
         }
+      }
+    }
+  }
+}
+
+/**
+ * GPTQ 8-bit in any groups (act-order g_idx, or groups of a size not a multiple of 4): pRows packed rows of nRows
+ * words from packed row p0 (4 codes of input columns 4p .. 4p + 3 each); group: the group of every input column
+ * (i32, checked in range by the caller); scalesT, zerosT: float32 (group g, output n) at g · rowLength + n, rowLength
+ * nRows rounded up to 4, every (n, g) float32Exact (checked by the caller). Four outputs a lane, each field's scales
+ * and zeros one load; the last nRows % 4 outputs value by value.
+ */
+export function countGptqValuesAnyGroups(
+  words: usize, p0: i32, pRows: i32, nRows: i32, group: usize, scalesT: usize, zerosT: usize, formula: i32, dtype: i32,
+  counts: usize,
+): void {
+  const odd = counts + (65536 << 2);
+  const m = i32x4.splat(255);
+  const whole = nRows & ~3;
+  const rowBytes = <usize>((nRows + 3) & ~3) << 2;
+  for (let p = 0; p < pRows; p++) {
+    const columns = group + (<usize>(p0 + p) << 4);
+    const t0 = <usize>load<i32>(columns) * rowBytes;
+    const t1 = <usize>load<i32>(columns, 4) * rowBytes;
+    const t2 = <usize>load<i32>(columns, 8) * rowBytes;
+    const t3 = <usize>load<i32>(columns, 12) * rowBytes;
+    const row = words + ((<usize>p * <usize>nRows) << 2);
+    for (let o: usize = 0, end = <usize>whole << 2; o < end; o += 16) {
+      const v = v128.load(row + o);
+      count4f(v128.and(v, m), v128.load(scalesT + t0 + o), v128.load(zerosT + t0 + o), formula, dtype, counts, odd);
+      count4f(v128.and(i32x4.shr_u(v, 8), m), v128.load(scalesT + t1 + o), v128.load(zerosT + t1 + o), formula, dtype, counts, odd);
+      count4f(v128.and(i32x4.shr_u(v, 16), m), v128.load(scalesT + t2 + o), v128.load(zerosT + t2 + o), formula, dtype, counts, odd);
+      count4f(i32x4.shr_u(v, 24), v128.load(scalesT + t3 + o), v128.load(zerosT + t3 + o), formula, dtype, counts, odd);
+    }
+    for (let n = whole; n < nRows; n++) {
+      const word = load<u32>(row + (<usize>n << 2));
+      for (let j = 0; j < 4; j++) {
+        const t = <usize>load<i32>(columns + (<usize>j << 2)) * rowBytes + (<usize>n << 2);
+        const q = <i32>((word >>> (<u32>j << 3)) & 255);
+        const at = counts + (<usize>codePattern(q, <f64>load<f32>(scalesT + t), <f64>load<f32>(zerosT + t), formula, dtype) << 2);
+        store<i32>(at, load<i32>(at) + 1);
       }
     }
   }

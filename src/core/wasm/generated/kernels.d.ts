@@ -11,11 +11,12 @@ declare namespace __AdaptedExports {
    */
   export function dequantize(type: number, src: number, nBlocks: number, dst: number): void;
   /**
-   * src/core/wasm/assembly/actOrderNibbles/countGptqActOrderNibbles
+   * src/core/wasm/assembly/actOrderCodes/countGptqActOrder
    * @param words `usize`
    * @param p0 `i32`
    * @param pRows `i32`
    * @param nRows `i32`
+   * @param bits `i32`
    * @param group `usize`
    * @param pending `usize`
    * @param counters `usize`
@@ -26,10 +27,11 @@ declare namespace __AdaptedExports {
    * @param dtype `i32`
    * @param counts `usize`
    */
-  export function countGptqActOrderNibbles(words: number, p0: number, pRows: number, nRows: number, group: number, pending: number, counters: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, counts: number): void;
+  export function countGptqActOrder(words: number, p0: number, pRows: number, nRows: number, bits: number, group: number, pending: number, counters: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, counts: number): void;
   /**
-   * src/core/wasm/assembly/actOrderNibbles/flushActOrderGroups
+   * src/core/wasm/assembly/actOrderCodes/flushActOrderGroups
    * @param nRows `i32`
+   * @param bits `i32`
    * @param pending `usize`
    * @param counters `usize`
    * @param scales `usize`
@@ -39,7 +41,7 @@ declare namespace __AdaptedExports {
    * @param dtype `i32`
    * @param counts `usize`
    */
-  export function flushActOrderGroups(nRows: number, pending: number, counters: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, counts: number): void;
+  export function flushActOrderGroups(nRows: number, bits: number, pending: number, counters: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, counts: number): void;
   /**
    * src/core/wasm/assembly/nibbleGroups/addScaleHistogram
    * @param hist `usize`
@@ -188,6 +190,20 @@ declare namespace __AdaptedExports {
    * @param counts `usize`
    */
   export function countGptqValues(words: number, pRows: number, nRows: number, groupSize: number, g0: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, counts: number): void;
+  /**
+   * src/core/wasm/assembly/valueCodes/countGptqValuesAnyGroups
+   * @param words `usize`
+   * @param p0 `i32`
+   * @param pRows `i32`
+   * @param nRows `i32`
+   * @param group `usize`
+   * @param scalesT `usize`
+   * @param zerosT `usize`
+   * @param formula `i32`
+   * @param dtype `i32`
+   * @param counts `usize`
+   */
+  export function countGptqValuesAnyGroups(words: number, p0: number, pRows: number, nRows: number, group: number, scalesT: number, zerosT: number, formula: number, dtype: number, counts: number): void;
   /**
    * src/core/wasm/assembly/valueCodes/countValueRows
    * @param codes `usize`

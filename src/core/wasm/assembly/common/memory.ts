@@ -1,4 +1,4 @@
-// AssemblyScript: the bump allocator of both modules (dist/kernels.wasm and dist/quantizers.wasm).
+// AssemblyScript: the bump allocator of the modules (dist/kernels.wasm, dist/quantizers.wasm and dist/header.wasm).
 
 let heapTop: usize = __heap_base;
 

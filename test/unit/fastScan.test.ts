@@ -26,18 +26,16 @@ function same(fast: TensorStats, generic: TensorStats, what: string): void {
 }
 
 /**
- * Every fused kernel decodes pass 1 weight by weight in the generic path's order; Q8_0 and Q6_K do pass 2 so too,
- * so their results must be identical. Q4_K and IQ4_XS count codes in pass 2: all but std must be identical, and
- * std within `same`'s tolerance.
+ * Every fused kernel (Q8_0, Q4_K, Q6_K, IQ4_XS) sums exactly in pass 1 (from the codes, or value by value in exponent
+ * bins) and bins exactly in pass 2 (decoding, or counting codes), so its results must be identical to the generic
+ * path's, std included.
  */
-const DECODING_KERNELS = new Set([8, 14]);
-const COUNTING_KERNELS = new Set([12, 23]);
+const FUSED_KERNELS = new Set([8, 12, 14, 23]);
 
 /** The fast path against the generic one (the F16/BF16 count tables: `same`'s tolerance on all sums). */
 function checkFused(typeId: number, fast: TensorStats, generic: TensorStats, what: string): void {
-  if (DECODING_KERNELS.has(typeId)) return assert.deepEqual(fast, generic, what);
+  if (FUSED_KERNELS.has(typeId)) return assert.deepEqual(fast, generic, what);
   same(fast, generic, what);
-  if (COUNTING_KERNELS.has(typeId)) assert.deepEqual({ ...fast, std: 0 }, { ...generic, std: 0 }, what);
 }
 
 /** Compares the fast and generic paths; returns how many fused WebAssembly scans ran. */
@@ -293,6 +291,100 @@ test('Q4_K: all-equal sub-blocks (zero scales), a constant tensor', async () => 
     b[3] = 0x3c; // d = dmin = 1
   });
   assert.equal(await compareOn(12, constant, 40 * 256, 'Q4_K constant sub-blocks', 64), 2, 'the fused kernel ran');
+});
+
+/**
+ * Pass 1 from the codes (Q8_0, IQ4_XS: integer sums of the codes, extremes from each group's extreme codes): the
+ * extreme codes in only a few blocks, sub-block scales 0 and −32, ±0 block scales, against the generic path.
+ */
+test('pass 1 from the codes: extreme codes in a few blocks, zero and negative scales, ±0 scales', async () => {
+  const n = 97;
+  const q80 = FUSED_TYPES.find((t) => t.name === 'Q8_0')!;
+  const iq4xs = FUSED_TYPES.find((t) => t.name === 'IQ4_XS')!;
+  for (const [seed, negativeZero] of [
+    [20, false],
+    [21, true],
+  ] as const) {
+    const signedZero = negativeZero ? 0x80 : 0;
+    // Q8_0: codes within [-100, 100] but in blocks 37, 60 and 61; every 9th scale ±0
+    const q8 = randomBlocks(q80, n, seed, (b, r) => {
+      for (let i = 2; i < 34; i++) b[i] = (Math.floor(r() * 201) - 100) & 0xff;
+      if (r() < 1 / 9) b.set([0, signedZero], 0);
+    });
+    // the tensor's extremes: 127 times the largest scales, +4 (max) and -4 (min); -128 in block 61
+    q8.set([0x00, 0x44], 37 * 34);
+    q8[37 * 34 + 2 + 5] = 127;
+    q8.set([0x00, 0xc4], 60 * 34);
+    q8[60 * 34 + 2 + 31] = 127;
+    q8[61 * 34 + 2 + 31] = 0x80;
+    assert.equal(await compareOn(8, q8, n * 32, `Q8_0 extreme codes, seed ${seed}`, 256), 2, 'the fused kernel ran');
+    // IQ4_XS: codes 1..14 but for code 15 in blocks 11, 80 and code 0 in block 30; sub-block scales ls = 32 (zero) and
+    // ls = 0 (−32) in some sub-blocks; every 9th block scale ±0
+    const iq = randomBlocks(iq4xs, n, seed, (b, r) => {
+      for (let i = 8; i < 136; i++) b[i] = (1 + Math.floor(r() * 14)) | ((1 + Math.floor(r() * 14)) << 4);
+      if (r() < 0.3) b[4] = (b[4] & 0xf0) | 0x0; // sub-block 0: ls low bits 0
+      if (r() < 0.3) b[2] = (b[2] & ~3) | 2; // sub-block 0: ls high bits 2 (ls = 32 with low bits 0)
+      if (r() < 0.3) b[5] = 0; // sub-blocks 2, 3: low bits 0
+      if (r() < 1 / 9) b.set([0, signedZero], 0);
+    });
+    // the tensor's extremes: level[15] = 113 in sub-block 0 (ls = 63) of the two blocks with d = +4 (max) and -4 (min)
+    for (const [block, d] of [
+      [11, 0x44],
+      [80, 0xc4],
+    ]) {
+      const o = block * 136;
+      iq.set([0x00, d], o);
+      iq[o + 2] |= 3;
+      iq[o + 4] |= 0xf;
+      iq[o + 8 + 3] |= 0xf;
+    }
+    iq[30 * 136 + 8 + 100] &= 0x0f;
+    assert.equal(await compareOn(23, iq, n * 256, `IQ4_XS extreme codes, seed ${seed}`, 256), 2, 'the fused kernel ran');
+  }
+});
+
+/**
+ * Q4_K's pass 1 from the codes: sub-blocks where m1 = d1·q0 for a code q0 (zeros found from a·q = b), d and dmin
+ * binades apart (the per-value path) next to exact sub-blocks, extreme codes in a few blocks, against the generic path.
+ * Q6_K's: scales −128 and 0, codes 0 and 63 in a few blocks.
+ */
+test('pass 1 from the codes: Q4_K exact and rounded sub-blocks, zeros from a·q = b; Q6_K extreme scales and codes', async () => {
+  const n = 97;
+  const q4k = FUSED_TYPES.find((t) => t.name === 'Q4_K')!;
+  const q6k = FUSED_TYPES.find((t) => t.name === 'Q6_K')!;
+  const q4 = randomBlocks(q4k, n, 30, (b, r) => {
+    // codes 1..14 (0 and 15 go in below)
+    for (let i = 16; i < 144; i++) b[i] = (1 + Math.floor(r() * 14)) | ((1 + Math.floor(r() * 14)) << 4);
+    const kind = Math.floor(r() * 4);
+    if (kind === 0) {
+      // d = dmin: sub-blocks 0..3 get m = sc·q0, so the weights of code q0 are 0
+      b.set([0x00, 0x3c, 0x00, 0x3c], 0);
+      for (let j = 0; j < 4; j++) {
+        const sc = 1 + Math.floor(r() * 4);
+        b[4 + j] = (b[4 + j] & 0xc0) | sc;
+        b[8 + j] = (b[8 + j] & 0xc0) | (sc * (1 + Math.floor(r() * 14)));
+      }
+    } else if (kind === 1)
+      b.set([0x00, 0x3c, 0x01, 0x04], 0); // dmin 2^-14 binades below d = 1
+    else if (kind === 2) b.set([0x01, 0x04, 0x00, 0xbc], 0); // d 2^-14 binades below dmin = -1
+  });
+  for (const [block, code] of [
+    [7, 0x00],
+    [50, 0xff],
+  ])
+    q4[block * 144 + 16 + 9] = code;
+  assert.equal(await compareOn(12, q4, n * 256, 'Q4_K exact and rounded sub-blocks', 256), 2, 'the fused kernel ran');
+  const q6 = randomBlocks(q6k, n, 31, (b, r) => {
+    for (let i = 0; i < 128; i++) b[i] = (1 + Math.floor(r() * 14)) | ((1 + Math.floor(r() * 14)) << 4);
+    for (let i = 128; i < 192; i++) b[i] = Math.floor(r() * 256);
+    for (let g = 0; g < 16; g++) if (r() < 0.2) b[192 + g] = r() < 0.5 ? 0x80 : 0;
+  });
+  // code 0 (ql 0, qh 0) and code 63 of the first group in blocks 20 and 70
+  q6[20 * 210 + 3] &= 0xf0;
+  q6[20 * 210 + 128 + 3] &= 0xfc;
+  q6[70 * 210 + 5] |= 0x0f;
+  q6[70 * 210 + 128 + 5] |= 0x03;
+  assert.equal(await compareOn(14, q6, n * 256, 'Q6_K extreme scales and codes', 256), 2, 'the fused kernel ran');
 });
 
 test("float32 pass 2 in WebAssembly (float32 bin estimate, exact near edges) gives the JavaScript loop's exact result", async () => {

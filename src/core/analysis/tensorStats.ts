@@ -12,7 +12,15 @@ import type { Model, TensorInfo } from '../model.ts';
 import { forEachChunk, forEachRawChunk, isWide, tensorCodec, type Values } from './tensorValues.ts';
 import { countingScanner } from './codeCounting.ts';
 import type { CountingScanner, RepeatedValueSink } from './countingScanner.ts';
-import { firstPassWasm, secondPassWasm, WASM_MIN_LENGTH, hasFusedScan, fusedFirstPass, fusedSecondPass } from './wasmStats.ts';
+import {
+  firstPassWasm,
+  secondPassWasm,
+  WASM_MIN_LENGTH,
+  hasFusedScan,
+  fusedFirstPass,
+  fusedSecondPass,
+  type FusedBuffers,
+} from './wasmStats.ts';
 import { wasmKernel } from '../wasm/kernels.ts';
 import { addFloat64Bins, DOUBLE_BINS, ExactMoments, SQUARE_HI, SQUARE_LO, type ExactMomentsState } from './exactSum.ts';
 import { QuantLensError } from '../errors.ts';
@@ -367,6 +375,8 @@ class BlockRangeScan {
   private fused: boolean;
   /** The decoded values, kept from pass 1 for pass 2. */
   private kept: Values | undefined;
+  /** The fused pass 1's buffers in the module's memory (its raw blocks, when resident, serve pass 2 right after). */
+  private fusedKept: FusedBuffers | undefined;
 
   constructor(
     private readonly model: Model,
@@ -436,7 +446,16 @@ class BlockRangeScan {
     if (this.fused) {
       const start = progress.at;
       const n = (w: number) => progress.add(w);
-      if (fusedFirstPass(this.tensor.type.ggmlId!, this.nBlocks, this.readBlocks, this.blocksPerChunk, acc, n, this.checkCancelled)) return;
+      this.fusedKept = fusedFirstPass(
+        this.tensor.type.ggmlId!,
+        this.nBlocks,
+        this.readBlocks,
+        this.blocksPerChunk,
+        acc,
+        n,
+        this.checkCancelled,
+      );
+      if (this.fusedKept) return;
       this.fused = false;
       progress.rewind(start);
     }
@@ -481,7 +500,9 @@ class BlockRangeScan {
     }
     if (this.fused && acc.allFinite) {
       const n = (w: number) => progress.add(w);
-      fusedSecondPass(this.tensor.type.ggmlId!, this.nBlocks, this.readBlocks, this.blocksPerChunk, acc, n, this.checkCancelled);
+      const kept = this.fusedKept;
+      this.fusedKept = undefined;
+      fusedSecondPass(this.tensor.type.ggmlId!, this.nBlocks, this.readBlocks, this.blocksPerChunk, acc, n, this.checkCancelled, kept);
       return;
     }
     const kept = this.kept;

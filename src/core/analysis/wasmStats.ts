@@ -80,21 +80,51 @@ export interface FusedScanTarget {
 /** Reads the blocks [firstBlock, firstBlock + target.length / bytesPerBlock) of the scanned range into target. */
 export type BlockReader = (firstBlock: number, target: Uint8Array) => void;
 
-/** The module's buffers of one fused pass: a chunk of raw blocks and four int32 partial histograms. */
-function fusedBuffers(k: KernelExports, ggmlId: GgmlType, nBlocksTotal: number, blocksPerChunk: number, bins: number) {
+/** Raw blocks of at most this many bytes stay in the module's memory from pass 1 to pass 2 (the range is read once). */
+const RESIDENT_BYTES = 32 << 20;
+
+/**
+ * The module's buffers of a fused scan: raw blocks at src (one chunk, or with `resident` the whole range, which
+ * pass 1 reads and pass 2 reuses) and four int32 partial histograms at hist.
+ */
+export interface FusedBuffers {
+  chunkBlocks: number;
+  src: number;
+  hist: number;
+  resident: boolean;
+}
+
+function fusedBuffers(k: KernelExports, ggmlId: GgmlType, nBlocksTotal: number, blocksPerChunk: number, bins: number): FusedBuffers {
   const { bytesPerBlock, blockSize } = traits(ggmlId);
   k.reset();
   const chunkBlocks = Math.min(blocksPerChunk, nBlocksTotal, Math.max(1, Math.floor(PIECE_VALUES / blockSize)));
-  const src = k.alloc(chunkBlocks * bytesPerBlock);
+  const resident = nBlocksTotal * bytesPerBlock <= RESIDENT_BYTES;
+  const src = k.alloc((resident ? nBlocksTotal : chunkBlocks) * bytesPerBlock);
   const hist = k.alloc(4 * bins * 4);
-  return { chunkBlocks, src, hist, mem: () => new Uint8Array(k.memory.buffer, src, chunkBlocks * bytesPerBlock) };
+  return { chunkBlocks, src, hist, resident };
+}
+
+/** The address of the n blocks from block b of the range, read there by readChunk unless `read` is false. */
+function chunkAt(
+  k: KernelExports,
+  buffers: FusedBuffers,
+  bytesPerBlock: number,
+  b: number,
+  n: number,
+  readChunk: BlockReader,
+  read: boolean,
+): number {
+  const at = buffers.src + (buffers.resident ? b * bytesPerBlock : 0);
+  if (read) readChunk(b, new Uint8Array(k.memory.buffer, at, n * bytesPerBlock));
+  return at;
 }
 
 /**
- * Pass 1 over nBlocksTotal raw blocks with decode fused into the WebAssembly kernels, chunk by chunk as the
- * generic path runs them (so a per-weight kernel's results are identical); merged into acc once every chunk has
- * passed. Returns false, having changed nothing, when the data needs the careful path (NaN/Inf or ±0 extremes):
- * the caller then scans generically.
+ * Pass 1 over nBlocksTotal raw blocks inside the WebAssembly kernels (from the codes, or decoding), chunk by chunk
+ * as the generic path runs them (the sums are exact, so the results are identical); merged into acc once every chunk has
+ * passed. Returns the buffers (for fusedSecondPass, when resident and no other kernel runs in between), or
+ * undefined, having changed nothing, when the data needs the careful path (NaN/Inf or ±0 extremes): the caller
+ * then scans generically.
  */
 export function fusedFirstPass(
   ggmlId: GgmlType,
@@ -104,35 +134,36 @@ export function fusedFirstPass(
   acc: FusedScanTarget,
   onProgress: (weights: number) => void,
   isCancelled: () => void,
-): boolean {
+): FusedBuffers | undefined {
   const k = wasmKernel()!;
   const { bytesPerBlock, blockSize } = traits(ggmlId);
-  const { chunkBlocks, src, mem } = fusedBuffers(k, ggmlId, nBlocksTotal, blocksPerChunk, acc.bins);
+  const buffers = fusedBuffers(k, ggmlId, nBlocksTotal, blocksPerChunk, acc.bins);
   const moments = new ExactMoments();
   let min = acc.min;
   let max = acc.max;
   let zero = 0;
-  for (let b = 0; b < nBlocksTotal; b += chunkBlocks) {
+  for (let b = 0; b < nBlocksTotal; b += buffers.chunkBlocks) {
     isCancelled();
-    const n = Math.min(chunkBlocks, nBlocksTotal - b);
-    readChunk(b, mem().subarray(0, n * bytesPerBlock));
-    if (!k.decodedFirstPass(ggmlId, src, n, bytesPerBlock, blockSize, min, max)) return false;
+    const n = Math.min(buffers.chunkBlocks, nBlocksTotal - b);
+    const src = chunkAt(k, buffers, bytesPerBlock, b, n, readChunk, true);
+    if (!k.blocksFirstPass(ggmlId, src, n, bytesPerBlock, blockSize, min, max)) return undefined;
     min = k.resultMin();
     max = k.resultMax();
-    if (min === 0 || max === 0) return false;
+    if (min === 0 || max === 0) return undefined;
     zero += k.resultZero();
     addKernelBins(k, moments);
     onProgress(n * blockSize);
   }
   const count = nBlocksTotal * blockSize;
   acc.mergeFirstPass(count, count, zero, min, max, moments);
-  return true;
+  return buffers;
 }
 
 /**
  * Pass 2 (the histogram over [acc.min, acc.max]) over raw blocks of finite values, fused as fusedFirstPass: counts
  * the codes of each sub-block, or scans the decoded weights as pass 1 does; the four int32 partial histograms are
- * emptied into acc after every chunk (so they cannot overflow).
+ * emptied into acc after every chunk (so they cannot overflow). With `kept`, pass 1's resident buffers (no kernel
+ * ran since), the blocks are not read again.
  */
 export function fusedSecondPass(
   ggmlId: GgmlType,
@@ -142,6 +173,7 @@ export function fusedSecondPass(
   acc: FusedScanTarget,
   onProgress: (weights: number) => void,
   isCancelled: () => void,
+  kept?: FusedBuffers,
 ): void {
   const k = wasmKernel()!;
   const { bytesPerBlock, blockSize, caps } = traits(ggmlId);
@@ -150,15 +182,15 @@ export function fusedSecondPass(
       ? (src: number, n: number, hist: number) => k.countedSecondPass(ggmlId, src, n, hist)
       : (src: number, n: number, hist: number) => k.decodedSecondPass(ggmlId, src, n, bytesPerBlock, blockSize, hist);
   const bins = acc.bins;
-  const { chunkBlocks, src, hist, mem } = fusedBuffers(k, ggmlId, nBlocksTotal, blocksPerChunk, bins);
+  const buffers = kept?.resident ? kept : fusedBuffers(k, ggmlId, nBlocksTotal, blocksPerChunk, bins);
+  const { chunkBlocks, hist } = buffers;
   k.setBins(acc.min, acc.max - acc.min, bins);
   const counts = new Float64Array(bins);
   new Int32Array(k.memory.buffer, hist, 4 * bins).fill(0);
   for (let b = 0; b < nBlocksTotal; b += chunkBlocks) {
     isCancelled();
     const n = Math.min(chunkBlocks, nBlocksTotal - b);
-    readChunk(b, mem().subarray(0, n * bytesPerBlock));
-    second(src, n, hist);
+    second(chunkAt(k, buffers, bytesPerBlock, b, n, readChunk, buffers !== kept), n, hist);
     const h = new Int32Array(k.memory.buffer, hist, 4 * bins);
     for (let i = 0; i < bins; i++) counts[i] += h[i] + h[bins + i] + h[2 * bins + i] + h[3 * bins + i];
     h.fill(0);

@@ -34,11 +34,24 @@ function decodeQ80(src: usize, nBlocks: i32, dst: usize): void {
   }
 }
 
-/** Q6_K: w = (d·scale)·(q − 32), q = 4 low bits from ql, 2 high from qh. */
-function decodeQ6K(src: usize, nBlocks: i32, dst: usize): void {
+/**
+ * The 16 codes q − 32 of group g (0..3) of a Q6_K half-block at offset l: 4 low bits from ql (a = ql[l..], b =
+ * ql[l + 32..]), 2 high bits from qh (h = qh[l..]). Group g's weights are l + 32g .. l + 32g + 15.
+ */
+@inline
+export function q6kCodes(a: v128, b: v128, h: v128, g: i32): v128 {
   const m4 = i8x16.splat(0xf);
   const m2 = i8x16.splat(3);
-  const bias = i8x16.splat(32);
+  let q: v128;
+  if (g == 0) q = v128.or(v128.and(a, m4), i8x16.shl(v128.and(h, m2), 4));
+  else if (g == 1) q = v128.or(v128.and(b, m4), i8x16.shl(v128.and(i8x16.shr_u(h, 2), m2), 4));
+  else if (g == 2) q = v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), m2), 4));
+  else q = v128.or(i8x16.shr_u(b, 4), i8x16.shl(i8x16.shr_u(h, 6), 4));
+  return i8x16.sub(q, i8x16.splat(32));
+}
+
+/** Q6_K: w = (d·scale)·(q − 32), q = 4 low bits from ql, 2 high from qh. */
+function decodeQ6K(src: usize, nBlocks: i32, dst: usize): void {
   for (let i = 0; i < nBlocks; i++) {
     const o = src + <usize>i * T.Q6_K_BYTES;
     const d = halfToFloat(<u32>load<u16>(o + T.Q6_K_D));
@@ -52,14 +65,8 @@ function decodeQ6K(src: usize, nBlocks: i32, dst: usize): void {
         const a = v128.load(ql + l);
         const b = v128.load(ql + l + 32);
         const h = v128.load(qh + l);
-        const q1 = v128.or(v128.and(a, m4), i8x16.shl(v128.and(h, m2), 4));
-        const q2 = v128.or(v128.and(b, m4), i8x16.shl(v128.and(i8x16.shr_u(h, 2), m2), 4));
-        const q3 = v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), m2), 4));
-        const q4 = v128.or(i8x16.shr_u(b, 4), i8x16.shl(i8x16.shr_u(h, 6), 4));
-        storeScaled16(y + (<usize>l << 2), i8x16.sub(q1, bias), f32x4.splat(d * <f32>load<i8>(sc + is)));
-        storeScaled16(y + (<usize>(l + 32) << 2), i8x16.sub(q2, bias), f32x4.splat(d * <f32>load<i8>(sc + is + 2)));
-        storeScaled16(y + (<usize>(l + 64) << 2), i8x16.sub(q3, bias), f32x4.splat(d * <f32>load<i8>(sc + is + 4)));
-        storeScaled16(y + (<usize>(l + 96) << 2), i8x16.sub(q4, bias), f32x4.splat(d * <f32>load<i8>(sc + is + 6)));
+        for (let g = 0; g < 4; g++)
+          storeScaled16(y + (<usize>(l + 32 * g) << 2), q6kCodes(a, b, h, g), f32x4.splat(d * <f32>load<i8>(sc + is + 2 * g)));
       }
     }
   }
@@ -88,7 +95,7 @@ function decodeQ4K(src: usize, nBlocks: i32, dst: usize): void {
 
 /** Stores q·d1 − m1 (q·d1 + m1 with plusM) for the 16 unsigned codes q (float32, as the JavaScript decoder) at dst. */
 @inline
-function storeAffine16(dst: usize, q: v128, d1: v128, m1: v128, plusM: bool = false): void {
+export function storeAffine16(dst: usize, q: v128, d1: v128, m1: v128, plusM: bool = false): void {
   const lo = i16x8.extend_low_i8x16_u(q);
   const hi = i16x8.extend_high_i8x16_u(q);
   v128.store(dst, affine4(f32x4.mul(d1, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(lo))), m1, plusM));

@@ -1,13 +1,13 @@
 // AssemblyScript (part of dist/kernels.wasm, see kernels.ts): the exact-statistics inner loops of
 // src/core/analysis/tensorStats.ts. Pass 1 sums into the exponent bins of src/core/analysis/exactSum.ts (exact, so
-// the JavaScript and WebAssembly paths give identical results), pass 2 counts the histogram (Q4_K and IQ4_XS by
-// counting the codes of each sub-block). Histogram bins are always exactly binOf's. Inputs live in this module's
+// the JavaScript and WebAssembly paths give identical results; Q4_K, Q6_K, Q8_0 and IQ4_XS from integer sums of
+// their codes), pass 2 counts the histogram (Q4_K and IQ4_XS by counting the codes of each sub-block). Histogram bins are always exactly binOf's. Inputs live in this module's
 // memory.
 import { halfToFloat } from './common/half';
 import { plane, planePairs, popcnt32x4 } from './common/codePlanes';
 import { scaleMin } from './common/scales';
-import { decodeBlocks, iq4xsScale } from './decode';
-import { IQ4_XS_BYTES, IQ4_XS_D, IQ4_XS_QS, Q4_K_BYTES, Q4_K_D, Q4_K_DMIN, Q4_K_QS, Q4_K_SCALES, TYPE_IQ4_XS, TYPE_Q4_K } from './generated/layout';
+import { decodeBlocks, iq4xsScale, q6kCodes, storeAffine16 } from './decode';
+import { IQ4_XS_BYTES, IQ4_XS_D, IQ4_XS_QS, Q4_K_BYTES, Q4_K_D, Q4_K_DMIN, Q4_K_QS, Q4_K_SCALES, Q6_K_BYTES, Q6_K_D, Q6_K_QH, Q6_K_QL, Q6_K_SCALES, Q8_0_BYTES, Q8_0_D, Q8_0_QS, TYPE_IQ4_XS, TYPE_Q4_K, TYPE_Q6_K, TYPE_Q8_0 } from './generated/layout';
 
 
 // pass-1 results
@@ -151,6 +151,12 @@ function firstEnd(ptr: usize, n: i32): i32 {
   flushLaneBins();
   // exponent field 255 (NaN, ±Inf): m² is not 0
   if (load<f64>(totals + 255 * TOTAL_BYTES + 8) != 0 || load<f64>(totals + 255 * TOTAL_BYTES + 16) != 0) return 0;
+  publishTotals(mn, mx, z);
+  return 1;
+}
+
+/** Scales the totals (integer sums in units u_e, u_e²) into resultBins() and publishes min, max and zeros. */
+function publishTotals(mn: f32, mx: f32, z: i32): void {
   for (let e = 0; e < 255; e++) {
     const t = totals + <usize>e * TOTAL_BYTES;
     const u = max(e, 1) - 150;
@@ -161,7 +167,6 @@ function firstEnd(ptr: usize, n: i32): i32 {
   rMin = mn;
   rMax = mx;
   rZero = z;
-  return 1;
 }
 
 /**
@@ -369,9 +374,9 @@ export function countedSecondPass(type: i32, src: usize, nBlocks: i32, hist: usi
 }
 
 // ------------------------------------------------------------------------------ decoded weight by weight
-// Pass 1 of every fused type, and pass 2 of the types with too many codes per sub-block to count (Q8_0, Q6_K):
-// each piece of blocks is decoded (decode.ts) into a scratch buffer that stays in the L1 cache and scanned by the
-// float32 loops, in the generic path's order (so the results are identical to it).
+// Pass 2 of the types with too many codes per sub-block to count (Q8_0, Q6_K), and pass 1 of a fused type without
+// a pass from the codes: each piece of blocks is decoded (decode.ts) into a scratch buffer that stays in the L1
+// cache and scanned by the float32 loops, in the generic path's order (so the results are identical to it).
 
 const SCRATCH_WEIGHTS = 4096;
 const scratch = memory.data(SCRATCH_WEIGHTS * 4, 16);
@@ -423,8 +428,17 @@ function secondCore(ptr: usize, n: i32, hist: usize): void {
   }
 }
 
-/** Pass 1 over nBlocks blocks of `type` (a type with a wasmFusedScan in the table), exactly as firstPassF32 over the decoded values. */
-export function decodedFirstPass(type: i32, src: usize, nBlocks: i32, blockBytes: i32, blockWeights: i32, min0: f32, max0: f32): i32 {
+/**
+ * Pass 1 over nBlocks (< 2^20) blocks of `type` (a type with a wasmFusedScan in the table): the results of
+ * firstPassF32 over the decoded values, from the codes for Q8_0 and IQ4_XS (codeFirstPass), else by decoding.
+ */
+export function blocksFirstPass(type: i32, src: usize, nBlocks: i32, blockBytes: i32, blockWeights: i32, min0: f32, max0: f32): i32 {
+  switch (type) {
+    case TYPE_Q8_0: return q80FirstPass(src, nBlocks, min0, max0);
+    case TYPE_IQ4_XS: return iq4xsFirstPass(src, nBlocks, min0, max0);
+    case TYPE_Q4_K: return q4kFirstPass(src, nBlocks, min0, max0);
+    case TYPE_Q6_K: return q6kFirstPass(src, nBlocks, min0, max0);
+  }
   const per = SCRATCH_WEIGHTS / blockWeights;
   firstBegin(min0, max0);
   for (let b = 0; b < nBlocks; b += per) {
@@ -443,6 +457,282 @@ export function decodedSecondPass(type: i32, src: usize, nBlocks: i32, blockByte
     decodeBlocks(type, src + <usize>b * blockBytes, n, scratch);
     secondCore(scratch, n * blockWeights, hist);
   }
+}
+
+// ------------------------------------------------------------------------------------- pass 1 from the codes
+// In Q8_0 and IQ4_XS every weight is an exact float32 product d·s·k: d the block's fp16 scale (md·2^u, md its
+// signed 11-bit integer significand, u = max(E, 1) − 25 for its exponent field E), s an integer sub-block scale
+// (ls − 32 for IQ4_XS, 1 for Q8_0) and k an integer code value (|md·s·k| ≤ 2047·32·127 < 2^24). So a block adds
+// md·Σ s·Σk to Σx in units 2^u and md²·Σ s²·Σk² to Σx² in units 2^2u, exactly, from integer sums of its codes
+// (no decode); its extremes are d·s times each sub-block's extreme code values; its zeros those of s = 0 or k = 0.
+// A non-finite d makes a value NaN or infinite (d·0 or d·s·k): then the caller takes its careful path, as after
+// firstPassF32.
+
+/** Per unit 2^u (u = −24..6, at u + 24): Σx in units 2^u, and Σx² in units 2^2u as its high and low 32 bits (int64). */
+const CODE_SUMS_BYTES: usize = 24;
+const codeSums = memory.data(<i32>(31 * CODE_SUMS_BYTES), 16);
+
+/** Adds sum (|sum| < 2^32) to Σx in units 2^u and sq (0 ≤ sq < 2^56) to Σx² in units 2^2u. */
+@inline
+function addUnitSums(u: i32, sum: i64, sq: i64): void {
+  const at = codeSums + <usize>(u + 24) * CODE_SUMS_BYTES;
+  store<i64>(at, load<i64>(at) + sum);
+  store<i64>(at + 8, load<i64>(at + 8) + (sq >>> 32));
+  store<i64>(at + 16, load<i64>(at + 16) + (sq & 0xffffffff));
+}
+
+/** The fp16 bits h (finite) as md·2^u, u = max(E, 1) − 25: md, signed. */
+@inline
+function signedSignificand(h: u32): i64 {
+  const md = <i64>((h & 0x3ff) | (h & 0x7c00 ? 0x400 : 0));
+  return h & 0x8000 ? -md : md;
+}
+
+/** Adds a block with fp16 scale bits h and code sums Σ s·Σk (|.| < 2^21), Σ s²·Σk² (< 2^33). */
+@inline
+function addCodeSums(h: u32, sumK: i64, sumK2: i64): void {
+  const md = signedSignificand(h);
+  addUnitSums(max(<i32>((h >> 10) & 0x1f), 1) - 25, md * sumK, md * md * sumK2);
+}
+
+// running extremes of the code passes
+let cMin: f32 = 0;
+let cMax: f32 = 0;
+
+/** Starts a pass 1 from the codes (the lane tables too, for the weights that take the per-value path). */
+function codesBegin(min0: f32, max0: f32): void {
+  firstBegin(min0, max0);
+  memory.fill(codeSums, 0, 31 * CODE_SUMS_BYTES);
+  cMin = min0;
+  cMax = max0;
+}
+
+/**
+ * Adds the code sums to the totals of float32 exponent u + 150 (whose unit is 2^u), with what the per-value path
+ * added, and publishes the results. Exact for fewer than 2^21 additions: every total stays below 2^53.
+ */
+function codeSumsEnd(zeros: i32): i32 {
+  flushLaneBins();
+  for (let i = 0; i < 31; i++) {
+    const at = codeSums + <usize>i * CODE_SUMS_BYTES;
+    const t = totals + <usize>(i - 24 + 150) * TOTAL_BYTES;
+    store<f64>(t, load<f64>(t) + <f64>load<i64>(at));
+    store<f64>(t + 8, load<f64>(t + 8) + <f64>load<i64>(at + 8));
+    store<f64>(t + 16, load<f64>(t + 16) + <f64>load<i64>(at + 16));
+  }
+  const mn = min(min(min(f32x4.extract_lane(fMin, 0), f32x4.extract_lane(fMin, 1)), min(f32x4.extract_lane(fMin, 2), f32x4.extract_lane(fMin, 3))), cMin);
+  const mx = max(max(max(f32x4.extract_lane(fMax, 0), f32x4.extract_lane(fMax, 1)), max(f32x4.extract_lane(fMax, 2), f32x4.extract_lane(fMax, 3))), cMax);
+  const z = i32x4.extract_lane(fZeros, 0) + i32x4.extract_lane(fZeros, 1) + i32x4.extract_lane(fZeros, 2) + i32x4.extract_lane(fZeros, 3);
+  publishTotals(mn, mx, zeros + z);
+  return 1;
+}
+
+/** Lanes 0, 1 of the result: Σ of the int32 lanes of s and of q. */
+@inline
+function sumPairs(s: v128, q: v128): v128 {
+  const t = i32x4.add(v128.shuffle<i32>(s, q, 0, 1, 4, 5), v128.shuffle<i32>(s, q, 2, 3, 6, 7));
+  return i32x4.add(t, v128.shuffle<i32>(t, t, 1, 0, 3, 2));
+}
+
+/** Σk (lane 0) and Σk² (lane 2) of the 32 int8 codes a, b. */
+@inline
+function codeSums32(a: v128, b: v128): v128 {
+  const s = i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.extadd_pairwise_i8x16_s(a), i16x8.extadd_pairwise_i8x16_s(b)));
+  const a0 = i16x8.extend_low_i8x16_s(a);
+  const a1 = i16x8.extend_high_i8x16_s(a);
+  const b0 = i16x8.extend_low_i8x16_s(b);
+  const b1 = i16x8.extend_high_i8x16_s(b);
+  const q = i32x4.add(i32x4.add(i32x4.dot_i16x8_s(a0, a0), i32x4.dot_i16x8_s(a1, a1)), i32x4.add(i32x4.dot_i16x8_s(b0, b0), i32x4.dot_i16x8_s(b1, b1)));
+  return sumPairs(s, q);
+}
+
+/** Σk (lane 0) and Σk² (lane 2) of the 16 int8 codes a. */
+@inline
+function codeSums16(a: v128): v128 {
+  const s = i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(a));
+  const a0 = i16x8.extend_low_i8x16_s(a);
+  const a1 = i16x8.extend_high_i8x16_s(a);
+  return sumPairs(s, i32x4.add(i32x4.dot_i16x8_s(a0, a0), i32x4.dot_i16x8_s(a1, a1)));
+}
+
+/** The least (lane 0) and minus the greatest (lane 4) of the 32 int8 codes a, b, as int16. */
+@inline
+function codeRange32(a: v128, b: v128): v128 {
+  const lo = i8x16.min_s(a, b);
+  const hi = i8x16.max_s(a, b);
+  const mins = i16x8.min_s(i16x8.extend_low_i8x16_s(lo), i16x8.extend_high_i8x16_s(lo));
+  const negMaxes = i16x8.min_s(i16x8.neg(i16x8.extend_low_i8x16_s(hi)), i16x8.neg(i16x8.extend_high_i8x16_s(hi)));
+  let r = i16x8.min_s(v128.shuffle<i16>(mins, negMaxes, 0, 1, 2, 3, 8, 9, 10, 11), v128.shuffle<i16>(mins, negMaxes, 4, 5, 6, 7, 12, 13, 14, 15));
+  r = i16x8.min_s(r, v128.shuffle<i16>(r, r, 2, 3, 0, 1, 6, 7, 4, 5));
+  return i16x8.min_s(r, v128.shuffle<i16>(r, r, 1, 0, 3, 2, 5, 4, 7, 6));
+}
+
+/** Takes the values f·k of the codes k in [kLo, kHi] (f·k exact) into the running extremes. */
+@inline
+function takeExtremes(f: f32, range: v128): void {
+  const x = f * <f32>i16x8.extract_lane_s(range, 0);
+  const y = -f * <f32>i16x8.extract_lane_s(range, 4);
+  cMin = min(cMin, min(x, y));
+  cMax = max(cMax, max(x, y));
+}
+
+/** Pass 1 over Q8_0 blocks from their codes (w = d·q). */
+function q80FirstPass(src: usize, nBlocks: i32, min0: f32, max0: f32): i32 {
+  codesBegin(min0, max0);
+  let zeros = 0;
+  const zero = i8x16.splat(0);
+  for (let i = 0; i < nBlocks; i++) {
+    const o = src + <usize>i * Q8_0_BYTES;
+    const h = <u32>load<u16>(o + Q8_0_D);
+    if ((h & 0x7c00) == 0x7c00) return 0;
+    const a = v128.load(o + Q8_0_QS);
+    const b = v128.load(o + Q8_0_QS + 16);
+    const sums = codeSums32(a, b);
+    addCodeSums(h, <i64>i32x4.extract_lane(sums, 0), <i64>i32x4.extract_lane(sums, 2));
+    takeExtremes(halfToFloat(h), codeRange32(a, b));
+    zeros += h & 0x7fff ? popcnt(i8x16.bitmask(i8x16.eq(a, zero)) | (i8x16.bitmask(i8x16.eq(b, zero)) << 16)) : 32;
+  }
+  return codeSumsEnd(zeros);
+}
+
+/** Pass 1 over IQ4_XS blocks from their codes (w = (d·(ls − 32))·level[q]; no level is 0). */
+function iq4xsFirstPass(src: usize, nBlocks: i32, min0: f32, max0: f32): i32 {
+  const levels = i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+  const m4 = i8x16.splat(0xf);
+  codesBegin(min0, max0);
+  let zeros = 0;
+  for (let i = 0; i < nBlocks; i++) {
+    const o = src + <usize>i * IQ4_XS_BYTES;
+    const h = <u32>load<u16>(o + IQ4_XS_D);
+    if ((h & 0x7c00) == 0x7c00) return 0;
+    const d = halfToFloat(h);
+    let sumK: i64 = 0;
+    let sumK2: i64 = 0;
+    let zeroScales = 0;
+    for (let ib = 0; ib < 8; ib++) {
+      const s = iq4xsScale(o, ib) - 32;
+      const a = v128.load(o + IQ4_XS_QS + 16 * ib);
+      const ka = i8x16.swizzle(levels, v128.and(a, m4));
+      const kb = i8x16.swizzle(levels, i8x16.shr_u(a, 4));
+      const sums = codeSums32(ka, kb);
+      sumK += <i64>(s * i32x4.extract_lane(sums, 0));
+      sumK2 += <i64>(s * s) * <i64>i32x4.extract_lane(sums, 2);
+      takeExtremes(d * <f32>s, codeRange32(ka, kb));
+      if (s == 0) zeroScales++;
+    }
+    addCodeSums(h, sumK, sumK2);
+    zeros += h & 0x7fff ? 32 * zeroScales : 256;
+  }
+  return codeSumsEnd(zeros);
+}
+
+// Σ sc·Σk and Σ sc²·Σk² of the Q6_K block being summed
+let q6kSumK: i64 = 0;
+let q6kSumK2: i64 = 0;
+
+/** Adds a Q6_K group of 16 weights (codes k = q − 32, scale sc) to the block's sums and the extremes; its zeros. */
+@inline
+function q6kGroup(k: v128, d: f32, sc: i32): i32 {
+  const sums = codeSums16(k);
+  q6kSumK += <i64>(sc * i32x4.extract_lane(sums, 0));
+  q6kSumK2 += <i64>(sc * sc) * <i64>i32x4.extract_lane(sums, 2);
+  takeExtremes(d * <f32>sc, codeRange32(k, k));
+  return sc ? popcnt(i8x16.bitmask(i8x16.eq(k, i8x16.splat(0)))) : 16;
+}
+
+/** Pass 1 over Q6_K blocks from their codes (w = (d·sc)·(q − 32), the groups of 16 as decodeQ6K reads them). */
+function q6kFirstPass(src: usize, nBlocks: i32, min0: f32, max0: f32): i32 {
+  codesBegin(min0, max0);
+  let zeros = 0;
+  for (let i = 0; i < nBlocks; i++) {
+    const o = src + <usize>i * Q6_K_BYTES;
+    const h = <u32>load<u16>(o + Q6_K_D);
+    if ((h & 0x7c00) == 0x7c00) return 0;
+    const d = halfToFloat(h);
+    q6kSumK = 0;
+    q6kSumK2 = 0;
+    let z = 0;
+    for (let n = 0; n < 2; n++) {
+      const ql = o + Q6_K_QL + 64 * n;
+      const qh = o + Q6_K_QH + 32 * n;
+      const sc = o + Q6_K_SCALES + 8 * n;
+      for (let is = 0; is < 2; is++) {
+        const l = 16 * is;
+        const a = v128.load(ql + l);
+        const b = v128.load(ql + l + 32);
+        const hb = v128.load(qh + l);
+        for (let g = 0; g < 4; g++) z += q6kGroup(q6kCodes(a, b, hb, g), d, <i32>load<i8>(sc + is + 2 * g));
+      }
+    }
+    addCodeSums(h, q6kSumK, q6kSumK2);
+    zeros += h & 0x7fff ? z : 256;
+  }
+  return codeSumsEnd(zeros);
+}
+
+/** Σx, Σx² and zeros of a Q4_K sub-block: see q4kFirstPass. */
+@inline
+function q4kSubBlock(qa: v128, qb: v128, d: f32, dmin: f32, sm: i32, md: i64, mm: i64, u: i32): i32 {
+  const sc = sm & 0xff;
+  const m = sm >> 8;
+  const d1 = d * <f32>sc;
+  const m1 = dmin * <f32>m;
+  const range = codeRange32(qa, qb);
+  const x = d1 * <f32>i16x8.extract_lane_s(range, 0) - m1;
+  const y = d1 * <f32>(-i16x8.extract_lane_s(range, 4)) - m1;
+  cMin = min(cMin, min(x, y));
+  cMax = max(cMax, max(x, y));
+  const a = md * <i64>sc;
+  const b = mm * <i64>m;
+  const top = 15 * a - b;
+  if (b < -0xffffff || b > 0xffffff || top < -0xffffff || top > 0xffffff) {
+    // a rounded difference: these 32 weights go through the per-value path
+    storeAffine16(scratch, qa, f32x4.splat(d1), f32x4.splat(m1));
+    storeAffine16(scratch + 64, qb, f32x4.splat(d1), f32x4.splat(m1));
+    firstCore(scratch, 32);
+    return 0;
+  }
+  const sums = codeSums32(qa, qb);
+  const sumQ = <i64>i32x4.extract_lane(sums, 0);
+  addUnitSums(u, a * sumQ - 32 * b, a * a * <i64>i32x4.extract_lane(sums, 2) - 2 * a * b * sumQ + 32 * b * b);
+  // a weight is 0 where a·q = b
+  if (a == 0) return b == 0 ? 32 : 0;
+  const q0 = <f64>b / <f64>a; // an integer only when a divides b (|a|, |b| < 2^26)
+  if (!(q0 >= 0 && q0 <= 15 && q0 == Math.floor(q0))) return 0;
+  const c = i8x16.splat(<i8>q0);
+  return popcnt(i8x16.bitmask(i8x16.eq(qa, c)) | (i8x16.bitmask(i8x16.eq(qb, c)) << 16));
+}
+
+/**
+ * Pass 1 over Q4_K blocks from their codes. A weight is fl(d1·q − m1) with d1 = d·sc and m1 = dmin·m exact: in
+ * units 2^u (u the smaller of d's and dmin's), d1 = a·2^u and m1 = b·2^u for integers a, b, so where |b| and
+ * |15a − b| are below 2^24 every difference a·q − b is exact and the sub-block adds a·Σq − 32b to Σx and
+ * a²·Σq² − 2ab·Σq + 32b² to Σx²; other sub-blocks (d and dmin binades apart) are decoded and summed value by value.
+ */
+function q4kFirstPass(src: usize, nBlocks: i32, min0: f32, max0: f32): i32 {
+  const m4 = i8x16.splat(0xf);
+  codesBegin(min0, max0);
+  let zeros = 0;
+  for (let i = 0; i < nBlocks; i++) {
+    const o = src + <usize>i * Q4_K_BYTES;
+    const hd = <u32>load<u16>(o + Q4_K_D);
+    const hm = <u32>load<u16>(o + Q4_K_DMIN);
+    if ((hd & 0x7c00) == 0x7c00 || (hm & 0x7c00) == 0x7c00) return 0;
+    const ed = max(<i32>((hd >> 10) & 0x1f), 1) - 25;
+    const em = max(<i32>((hm >> 10) & 0x1f), 1) - 25;
+    const u = min(ed, em);
+    const md = signedSignificand(hd) << <i64>(ed - u);
+    const mm = signedSignificand(hm) << <i64>(em - u);
+    const d = halfToFloat(hd);
+    const dmin = halfToFloat(hm);
+    for (let j = 0; j < 4; j++) {
+      const a = v128.load(o + Q4_K_QS + 32 * j);
+      const b = v128.load(o + Q4_K_QS + 16 + 32 * j);
+      zeros += q4kSubBlock(v128.and(a, m4), v128.and(b, m4), d, dmin, scaleMin(o + Q4_K_SCALES, 2 * j), md, mm, u);
+      zeros += q4kSubBlock(i8x16.shr_u(a, 4), i8x16.shr_u(b, 4), d, dmin, scaleMin(o + Q4_K_SCALES, 2 * j + 1), md, mm, u);
+    }
+  }
+  return codeSumsEnd(zeros);
 }
 
 // ------------------------------------------------------------------------------------------- F16 / BF16

@@ -407,7 +407,7 @@ declare namespace __AdaptedExports {
    */
   export function countedSecondPass(type: number, src: number, nBlocks: number, hist: number): void;
   /**
-   * src/core/wasm/assembly/stats/decodedFirstPass
+   * src/core/wasm/assembly/stats/blocksFirstPass
    * @param type `i32`
    * @param src `usize`
    * @param nBlocks `i32`
@@ -417,7 +417,7 @@ declare namespace __AdaptedExports {
    * @param max0 `f32`
    * @returns `i32`
    */
-  export function decodedFirstPass(type: number, src: number, nBlocks: number, blockBytes: number, blockWeights: number, min0: number, max0: number): number;
+  export function blocksFirstPass(type: number, src: number, nBlocks: number, blockBytes: number, blockWeights: number, min0: number, max0: number): number;
   /**
    * src/core/wasm/assembly/stats/decodedSecondPass
    * @param type `i32`

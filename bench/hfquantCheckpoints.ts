@@ -80,6 +80,29 @@ const gptqActOrder = (bits: number, seed: number) => () => {
   ];
 };
 
+/**
+ * compressed-tensors pack-quantized act-order (llm-compressor's GPTQ with actorder "group"): `bits`-bit codes
+ * row-major along K, groups of 128 of the columns in the order GPTQ quantized them (weight_g_idx not monotone).
+ */
+const ctActOrder = (bits: number, seed: number) => () => {
+  const order = randomWords(K, seed);
+  const perm = Array.from({ length: K }, (_, k) => k).sort((a, b) => order[a] - order[b] || a - b);
+  const gIdx = new Int32Array(K);
+  perm.forEach((k, position) => (gIdx[k] = position >> 7));
+  return [
+    t('weight_packed', 'I32', [N, (K * bits) / 32], bytes(randomWords(N * ((K * bits) / 32), seed + 1))),
+    t('weight_scale', 'BF16', [N, K / 128], halves(N * (K / 128), 0.001, 0.02, f32ToBf16, seed + 2)),
+    t('weight_shape', 'I64', [2], bytes(BigInt64Array.from([BigInt(N), BigInt(K)]))),
+    t('weight_g_idx', 'I32', [K], bytes(gIdx)),
+  ];
+};
+
+/** A compressed-tensors config of `bits`-bit codes in groups of 128 with actorder "group". */
+const ctActOrderConfig = (bits: number) => (config: any) => {
+  const weights = config.quantization_config.config_groups.group_0.weights;
+  Object.assign(weights, { num_bits: bits, group_size: 128, strategy: 'group', actorder: 'group' });
+};
+
 /** A GPTQ config of `bits`-bit codes (and a group size), in config.json's quantization_config and quantize_config.json. */
 const gptqConfig =
   (bits: number, groupSize = 128) =>
@@ -361,6 +384,13 @@ export const BENCH_CHECKPOINTS: {
     folder: `gptq-v1-${bits}bit-asym-actorder-g128`,
     config: gptqConfig(bits),
     tensors: gptqActOrder(bits, 60 + 10 * bits),
+  })),
+  ...[4, 8].map((bits) => ({
+    id: `compressed-tensors int${bits} g128 act-order`,
+    variant: 'ct-w4a16-int4-sym-g128',
+    folder: `ct-w${bits}a16-int${bits}-sym-actorder-g128`,
+    config: ctActOrderConfig(bits),
+    tensors: ctActOrder(bits, 100 + 10 * bits),
   })),
   {
     // AutoGPTQ and GPTQModel take any positive group size: 48 is not a multiple of the 4-bit group counters' 32

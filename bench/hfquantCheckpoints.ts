@@ -64,14 +64,23 @@ const mlxBits = (bits: number) => (config: any) => {
 const e8m0Scales = (n: number, seed: number) => Uint8Array.from(bytes(randomWords(n / 4, seed)), (b) => 118 + (b % 10));
 
 /**
- * GPTQ act-order (desc_act) of `bits`-bit codes, groups of 128: the input columns in the order GPTQ quantized them
- * (by importance), so g_idx is not monotone; random zero points.
+ * The group of each of K input columns quantized in a random order (by importance, as GPTQ's act-order does), in
+ * groups of 128 of that order: not monotone.
  */
-const gptqActOrder = (bits: number, seed: number) => () => {
+function actOrderGroups(seed: number): Int32Array {
   const order = randomWords(K, seed);
   const perm = Array.from({ length: K }, (_, k) => k).sort((a, b) => order[a] - order[b] || a - b);
   const gIdx = new Int32Array(K);
   perm.forEach((k, position) => (gIdx[k] = position >> 7));
+  return gIdx;
+}
+
+/**
+ * GPTQ act-order (desc_act) of `bits`-bit codes, groups of 128: the input columns in the order GPTQ quantized them
+ * (by importance), so g_idx is not monotone; random zero points.
+ */
+const gptqActOrder = (bits: number, seed: number) => () => {
+  const gIdx = actOrderGroups(seed);
   return [
     t('qweight', 'I32', [(K * bits) / 32, N], bytes(randomWords(((K * bits) / 32) * N, seed + 1))),
     t('qzeros', 'I32', [K / 128, (N * bits) / 32], bytes(randomWords((K / 128) * ((N * bits) / 32), seed + 2))),
@@ -85,10 +94,7 @@ const gptqActOrder = (bits: number, seed: number) => () => {
  * row-major along K, groups of 128 of the columns in the order GPTQ quantized them (weight_g_idx not monotone).
  */
 const ctActOrder = (bits: number, seed: number) => () => {
-  const order = randomWords(K, seed);
-  const perm = Array.from({ length: K }, (_, k) => k).sort((a, b) => order[a] - order[b] || a - b);
-  const gIdx = new Int32Array(K);
-  perm.forEach((k, position) => (gIdx[k] = position >> 7));
+  const gIdx = actOrderGroups(seed);
   return [
     t('weight_packed', 'I32', [N, (K * bits) / 32], bytes(randomWords(N * ((K * bits) / 32), seed + 1))),
     t('weight_scale', 'BF16', [N, K / 128], halves(N * (K / 128), 0.001, 0.02, f32ToBf16, seed + 2)),

@@ -194,9 +194,13 @@ function rowGroupCounter(
   return undefined;
 }
 
-/** Whether rows of LSB-first `bits`-bit fields fill their words exactly with whole fields (2, 4 or 8 bits). */
+/**
+ * Whether rows of LSB-first `bits`-bit fields fill their words exactly with whole fields, 2 or 4 bits, or 8 bits in
+ * groups of fewer columns than codes (else a row's table of every (group, code) pattern costs less than a value).
+ */
 function wholeFieldRows(w: CodeRows, src: { wordsPerRow: number; bits: number }): boolean {
-  return (src.bits === 2 || src.bits === 4 || src.bits === 8) && src.wordsPerRow * 32 === w.cols * src.bits;
+  const perValue = src.bits === 8 && w.groups * w.levels >= w.cols;
+  return (src.bits === 2 || src.bits === 4 || perValue) && src.wordsPerRow * 32 === w.cols * src.bits;
 }
 
 /** The weight of rows [r0, r1) alone (their scales and zeros). */

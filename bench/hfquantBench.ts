@@ -36,7 +36,7 @@ export async function hfquantBench(dir: string, q4k: ReferenceScan, log: (s: str
       const ms = alternate(3, ours, () => (q4k.run() * w.bytes) / q4k.bytes);
       const v = versus(ms);
       log(
-        `${c.id.padEnd(30)} ${w.scheme.padEnd(34)} ${fmt((w.bytes * 8) / w.nElements)} bpw  ${rateRange(w.nElements, ms.ours).padStart(11)} Mw/s  ${rateRange(w.bytes, ms.ours).padStart(11)} MB/s  ${ratioText(v)} Q4_K per byte`,
+        `${c.id.padEnd(38)} ${w.scheme.padEnd(42)} ${fmt((w.bytes * 8) / w.nElements)} bpw  ${rateRange(w.nElements, ms.ours).padStart(11)} Mw/s  ${rateRange(w.bytes, ms.ours).padStart(11)} MB/s  ${ratioText(v)} Q4_K per byte`,
       );
       rows.push({ format: c.id, scheme: w.scheme, weights: w.nElements, bytes: w.bytes, ms: ms.ours, ratioToQ4KPerByte: v });
     } finally {

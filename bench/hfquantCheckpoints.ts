@@ -64,20 +64,49 @@ const mlxBits = (bits: number) => (config: any) => {
 const e8m0Scales = (n: number, seed: number) => Uint8Array.from(bytes(randomWords(n / 4, seed)), (b) => 118 + (b % 10));
 
 /**
- * GPTQ act-order (desc_act) of `bits`-bit codes, groups of 128: the input columns in the order GPTQ quantized them
- * (by importance), so g_idx is not monotone; random zero points.
+ * The group of each of K input columns quantized in a random order (by importance, as GPTQ's act-order does), in
+ * groups of 128 of that order: not monotone.
  */
-const gptqActOrder = (bits: number, seed: number) => () => {
+function actOrderGroups(seed: number): Int32Array {
   const order = randomWords(K, seed);
   const perm = Array.from({ length: K }, (_, k) => k).sort((a, b) => order[a] - order[b] || a - b);
   const gIdx = new Int32Array(K);
   perm.forEach((k, position) => (gIdx[k] = position >> 7));
+  return gIdx;
+}
+
+/**
+ * GPTQ act-order (desc_act) of `bits`-bit codes, groups of 128: the input columns in the order GPTQ quantized them
+ * (by importance), so g_idx is not monotone; random zero points.
+ */
+const gptqActOrder = (bits: number, seed: number) => () => {
+  const gIdx = actOrderGroups(seed);
   return [
     t('qweight', 'I32', [(K * bits) / 32, N], bytes(randomWords(((K * bits) / 32) * N, seed + 1))),
     t('qzeros', 'I32', [K / 128, (N * bits) / 32], bytes(randomWords((K / 128) * ((N * bits) / 32), seed + 2))),
     t('scales', 'F16', [K / 128, N], halves((K / 128) * N, 0.001, 0.02, f32ToF16Bits, seed + 3)),
     t('g_idx', 'I32', [K], bytes(gIdx)),
   ];
+};
+
+/**
+ * compressed-tensors pack-quantized act-order (llm-compressor's GPTQ with actorder "group"): `bits`-bit codes
+ * row-major along K, groups of 128 of the columns in the order GPTQ quantized them (weight_g_idx not monotone).
+ */
+const ctActOrder = (bits: number, seed: number) => () => {
+  const gIdx = actOrderGroups(seed);
+  return [
+    t('weight_packed', 'I32', [N, (K * bits) / 32], bytes(randomWords(N * ((K * bits) / 32), seed + 1))),
+    t('weight_scale', 'BF16', [N, K / 128], halves(N * (K / 128), 0.001, 0.02, f32ToBf16, seed + 2)),
+    t('weight_shape', 'I64', [2], bytes(BigInt64Array.from([BigInt(N), BigInt(K)]))),
+    t('weight_g_idx', 'I32', [K], bytes(gIdx)),
+  ];
+};
+
+/** A compressed-tensors config of `bits`-bit codes in groups of 128 with actorder "group". */
+const ctActOrderConfig = (bits: number) => (config: any) => {
+  const weights = config.quantization_config.config_groups.group_0.weights;
+  Object.assign(weights, { num_bits: bits, group_size: 128, strategy: 'group', actorder: 'group' });
 };
 
 /** A GPTQ config of `bits`-bit codes (and a group size), in config.json's quantization_config and quantize_config.json. */
@@ -361,6 +390,13 @@ export const BENCH_CHECKPOINTS: {
     folder: `gptq-v1-${bits}bit-asym-actorder-g128`,
     config: gptqConfig(bits),
     tensors: gptqActOrder(bits, 60 + 10 * bits),
+  })),
+  ...[4, 8].map((bits) => ({
+    id: `compressed-tensors int${bits} g128 act-order`,
+    variant: 'ct-w4a16-int4-sym-g128',
+    folder: `ct-w${bits}a16-int${bits}-sym-actorder-g128`,
+    config: ctActOrderConfig(bits),
+    tensors: ctActOrder(bits, 100 + 10 * bits),
   })),
   {
     // AutoGPTQ and GPTQModel take any positive group size: 48 is not a multiple of the 4-bit group counters' 32

@@ -176,6 +176,48 @@ const EXTREME: { name: string; folder: () => string; extreme?: 'Infinity' }[] = 
       },
     };
   }),
+  // compressed-tensors pack-quantized act-order (weight_g_idx; row-major codes transposed into GPTQ's layout for the
+  // any-group counters): g_idx scattered and uneven as above, N = 43; int4 asymmetric (zero points packed along N)
+  // with bfloat16 scales of any pattern, int2 and int8 symmetric with float16 scales (8-bit: without NaN, as above);
+  // K = 1001 and 1002: rows that end inside a word (the value-by-value counter); int4 in contiguous groups of 40 (not
+  // a multiple of the bit-plane counter's 32) and int8 in groups of 24, each with a shorter last group
+  ...(
+    [
+      [4, 1000, true],
+      [2, 1008, false],
+      [8, 1000, false],
+      [4, 1001, true],
+      [8, 1002, false],
+      [4, 1000, true, 40],
+      [8, 1000, false, 24],
+    ] as [number, number, boolean, number?][]
+  ).map(([bits, K, asym, groupSize]) => {
+    const N = 43;
+    const G = groupSize ? Math.ceil(K / groupSize) : 4;
+    const [words, zWords] = [Math.ceil((K * bits) / 32), Math.ceil((N * bits) / 32)];
+    const groups = groupSize ? `g${groupSize}` : 'act-order, uneven scattered g_idx';
+    return {
+      name: `compressed-tensors int${bits} ${asym ? 'asym' : 'sym'} ${groups} [${N}, ${K}]`,
+      folder: () => {
+        const order = randomWords(K, 70 + bits);
+        const gIdx = Int32Array.from({ length: K }, (_, k) => (order[k] % 5 < 3 ? 0 : 1 + (order[k] % 3)));
+        const scales = bits === 8 ? finiteHalves(N * G, 71) : asym ? anyHalves(N * G, 72) : anyHalves(N * G, 73 + bits);
+        const tensors: [string, string, number[], Uint8Array][] = [
+          ['weight_packed', 'I32', [N, words], bytes(randomWords(N * words, 74 + bits))],
+          ['weight_scale', asym ? 'BF16' : 'F16', [N, G], scales],
+          ['weight_shape', 'I64', [2], bytes(BigInt64Array.from([BigInt(N), BigInt(K)]))],
+        ];
+        if (asym) tensors.push(['weight_zero_point', 'I32', [zWords, G], bytes(randomWords(zWords * G, 75))]);
+        if (!groupSize) tensors.push(['weight_g_idx', 'I32', [K], bytes(gIdx)]);
+        const dir = checkpoint(`ct${bits}-${groupSize ? `g${groupSize}` : 'actorder'}-${K}`, 'ct-w4a16-int4-sym-g128', tensors);
+        const config = JSON.parse(readFileSync(join(CORPUS, 'ct-w4a16-int4-sym-g128', 'config.json'), 'utf8'));
+        const weights = { num_bits: bits, symmetric: !asym, group_size: groupSize ?? 128, actorder: groupSize ? null : 'group' };
+        Object.assign(config.quantization_config.config_groups.group_0.weights, weights);
+        writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+        return dir;
+      },
+    };
+  }),
   // GPTQ groups of sizes the group counters do not all take (AutoGPTQ takes any positive size), each with a shorter
   // last group: 4-bit g40 (bit planes, a chunk of 4 packed rows and one of 1; the last group 3 packed rows only),
   // 4-bit g12, 2-bit g40 and 3-bit g48 (one-hot counters per (output, group)), 8-bit g6 (value by value, per field)

@@ -83,13 +83,17 @@ export function decodeCodeRowsInWasm(w: CodeRows, src: CodeSource, r0: number, r
 /**
  * Adds the 16-bit patterns of rows [r0, r1)'s values (float16 or bfloat16) to counts (65536 entries), without
  * storing the values; false when the kernels are off or the output is float32. Row-major codes in contiguous
- * groups are counted by group (rowGroupCounter), the others value by value (countCodeRows).
+ * groups are counted by group (rowGroupCounter); row-major 2-, 4- and 8-bit fields in other groups (act-order
+ * weight_g_idx, other group sizes) by the GPTQ any-group counters on the piece's words transposed into GPTQ's
+ * layout (countAnyGroupsInWasm); the others value by value (countCodeRows).
  */
 export function countCodeRowsInWasm(w: CodeRows, src: CodeSource, r0: number, r1: number, counts: Float64Array): boolean {
   const k = wasmKernel();
   if (!k || w.dtype === 'float32') return false;
   const counter = rowGroupCounter(w, src);
+  const anyGroups = !counter && 'words' in src && wholeFieldRows(w, src);
   pieces(w, r0, r1, COUNT_PIECE_VALUES, (a, b) => {
+    if (anyGroups && countAnyGroupsInWasm(k, rowsOf(w, a, b), b - a, { ...src, rowWords: src.words(a, b) }, counts)) return;
     k.reset();
     const tables = k.alloc(2 * 65536 * 4);
     if (counter?.kind === 'nibbles' && w.scaleCodes && 'words' in src) countByScaleCode(k, w, w.scaleCodes, src, a, b, tables);
@@ -188,6 +192,21 @@ function rowGroupCounter(
   const perValue = (bits === 8 || bits === 6) && w.formula !== 'scaled-code' && w.groups * w.levels >= w.cols;
   if (perValue && fits(16)) return { kind: 'values', size, wordsPerRow, bits };
   return undefined;
+}
+
+/**
+ * Whether rows of LSB-first `bits`-bit fields fill their words exactly with whole fields, 2 or 4 bits, or 8 bits in
+ * groups of fewer columns than codes (else a row's table of every (group, code) pattern costs less than a value).
+ */
+function wholeFieldRows(w: CodeRows, src: { wordsPerRow: number; bits: number }): boolean {
+  const perValue = src.bits === 8 && w.groups * w.levels >= w.cols;
+  return (src.bits === 2 || src.bits === 4 || perValue) && src.wordsPerRow * 32 === w.cols * src.bits;
+}
+
+/** The weight of rows [r0, r1) alone (their scales and zeros). */
+function rowsOf(w: CodeRows, r0: number, r1: number): CodeRows {
+  const [g0, g1] = [r0 * w.groups, r1 * w.groups];
+  return { ...w, scales: w.scales.subarray(g0, g1), zeros: w.zeros?.subarray(g0, g1) };
 }
 
 const groupSizes = new WeakMap<Int32Array, number>();
@@ -351,7 +370,9 @@ export function countStoredOrderInWasm(
 }
 
 /**
- * GPTQ codes in groups no group counter takes (act-order g_idx, or contiguous groups of another size): 2-, 3- and
+ * GPTQ codes in groups no group counter takes (act-order g_idx, or contiguous groups of another size), as bands of
+ * packed rows (`band`) or as row-major rows of whole fields (`rowWords`: compressed-tensors), transposed into
+ * GPTQ's layout a band at a time (transposeWords): 2-, 3- and
  * 4-bit codes per (output, group) into one-hot byte counters (countGptqActOrder), each (output, group)'s code counts
  * then added once through its scale and zero; 8-bit codes value by value, each field through its group's scales and
  * zeros as float32 rows of (group, output) (countGptqValuesAnyGroups). False when the counters (groups × outputs ×
@@ -361,12 +382,15 @@ function countAnyGroupsInWasm(
   k: KernelExports,
   w: CodeRows,
   rows: number,
-  src: { packedRows: number; bits: number; band(p0: number, p1: number): Uint32Array },
+  src:
+    | { packedRows: number; bits: number; band(p0: number, p1: number): Uint32Array }
+    | { wordsPerRow: number; bits: number; rowWords: Uint32Array },
   counts: Float64Array,
   onValues?: (n: number) => void,
   isCancelled?: () => void,
 ): boolean {
   const { bits } = src;
+  const packedRows = 'band' in src ? src.packedRows : src.wordsPerRow;
   if (w.levels !== 1 << bits || w.formula !== 'zero-point') return false;
   const oneHot = bits !== 8;
   const counterBytes = oneHot ? w.groups * Math.ceil(rows / 16) * (16 << bits) : 0;
@@ -380,7 +404,8 @@ function countAnyGroupsInWasm(
   const bandRows = unit * Math.max(1, Math.floor(BAND_WORDS / Math.max(1, rows) / unit));
   k.reset();
   const tables = k.alloc(2 * 65536 * 4);
-  const band = k.alloc(Math.min(src.packedRows, bandRows) * rows * 4);
+  const band = k.alloc(Math.min(packedRows, bandRows) * rows * 4);
+  const rowWords = k.alloc('rowWords' in src ? src.rowWords.byteLength : 0);
   const group = k.alloc(w.cols * 4);
   const pending = k.alloc(oneHot ? w.groups * 4 : 0);
   const counters = k.alloc(counterBytes);
@@ -389,6 +414,7 @@ function countAnyGroupsInWasm(
   const zerosT = k.alloc(w.groups * rowLength * 4);
   const mem = k.memory.buffer;
   new Int32Array(mem, group, w.cols).set(w.group);
+  if ('rowWords' in src) new Uint32Array(mem, rowWords, src.rowWords.length).set(src.rowWords);
   new Int32Array(mem, pending, oneHot ? w.groups : 0).fill(0);
   new Uint8Array(mem, counters, counterBytes).fill(0);
   if (!oneHot) {
@@ -402,10 +428,11 @@ function countAnyGroupsInWasm(
   const [formula, dtype] = [FORMULA_ID[w.formula], DTYPE_ID[w.dtype]];
   const t = new Int32Array(mem, tables, 2 * 65536);
   t.fill(0);
-  for (let p0 = 0; p0 < src.packedRows; p0 += bandRows) {
+  for (let p0 = 0; p0 < packedRows; p0 += bandRows) {
     isCancelled?.();
-    const p1 = Math.min(src.packedRows, p0 + bandRows);
-    new Uint32Array(mem, band, (p1 - p0) * rows).set(src.band(p0, p1));
+    const p1 = Math.min(packedRows, p0 + bandRows);
+    if ('band' in src) new Uint32Array(mem, band, (p1 - p0) * rows).set(src.band(p0, p1));
+    else k.transposeWords(rowWords, rows, packedRows, p0, p1 - p0, band);
     if (at)
       k.countGptqActOrder(band, p0, p1 - p0, rows, bits, group, pending, counters, at.scales, at.zeros, w.groups, formula, dtype, tables);
     else k.countGptqValuesAnyGroups(band, p0, p1 - p0, rows, group, scalesT, zerosT, formula, dtype, tables);

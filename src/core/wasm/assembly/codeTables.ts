@@ -149,6 +149,24 @@ export function decodeCodeRows(
 }
 
 /**
+ * Columns [c0, c0 + nCols) of nRows rows of rowWords u32 words at `words` into `out` column after column
+ * (out[(c − c0) · nRows + r] = words[r · rowWords + c]): row-major packed codes (compressed-tensors) into
+ * GPTQ's layout of packed rows of one word per output, which the any-group counters read 16 or 4 outputs at a time.
+ * 16 rows at a time, so each output run of 16 words is one cache line and the 16 rows are read in order.
+ */
+export function transposeWords(words: usize, nRows: i32, rowWords: i32, c0: i32, nCols: i32, out: usize): void {
+  const stride = <usize>rowWords << 2;
+  for (let r0 = 0; r0 < nRows; r0 += 16) {
+    const r1 = min(nRows, r0 + 16);
+    for (let c = 0; c < nCols; c++) {
+      const from = words + <usize>r0 * stride + (<usize>(c0 + c) << 2);
+      const to = out + ((<usize>c * <usize>nRows + <usize>r0) << 2);
+      for (let r = 0; r < r1 - r0; r++) store<u32>(to + (<usize>r << 2), load<u32>(from + <usize>r * stride));
+    }
+  }
+}
+
+/**
  * Codes of row-major little-endian bit streams of `bits`-bit fields (LSB first, a field may straddle two words):
  * nRows rows of wordsPerRow u32 words at `words`, cols codes each into `codes` (u8). MLX (all widths) and
  * compressed-tensors pack-quantized.

@@ -7,4 +7,4 @@ export { countGptqActOrder, flushActOrderGroups } from './actOrderCodes';
 export { addScaleHistogram, countAwqNibbles, countGptqNibbles, countHqqNibbles, countNibbleRows } from './nibbleGroups';
 export { countField2Rows, countField3Rows, countGptqFields2, countGptqFields3 } from './fieldGroups';
 export { countGptqValues, countGptqValuesAnyGroups, countValueRows } from './valueCodes';
-export { buildPatternTable, countAwqWords, countByteRows, countCodeRows, countGptqWords, decodeCodeRows, setCodeValues, unpackColumnWords, unpackFieldRows, unpackHighNibbles, unpackInterleavedColumns } from './codeTables';
+export { buildPatternTable, countAwqWords, countByteRows, countCodeRows, countGptqWords, decodeCodeRows, setCodeValues, transposeWords, unpackColumnWords, unpackFieldRows, unpackHighNibbles, unpackInterleavedColumns } from './codeTables';

@@ -307,6 +307,16 @@ declare namespace __AdaptedExports {
    */
   export function setCodeValues(ptr: number, factor: number): void;
   /**
+   * src/core/wasm/assembly/codeTables/transposeWords
+   * @param words `usize`
+   * @param nRows `i32`
+   * @param rowWords `i32`
+   * @param c0 `i32`
+   * @param nCols `i32`
+   * @param out `usize`
+   */
+  export function transposeWords(words: number, nRows: number, rowWords: number, c0: number, nCols: number, out: number): void;
+  /**
    * src/core/wasm/assembly/codeTables/unpackColumnWords
    * @param words `usize`
    * @param P `i32`

@@ -85,9 +85,17 @@ const ONGRIDAUX: usize = memory.data(2 * 4, 16);
   return l < 0 ? 0 : l > top ? top : l;
 }
 
-/** The group's magnitudes and weights, each splatted to four lanes (bestNeighbour). */
-const XSPLAT: usize = memory.data(8 * 16, 16);
-const WSPLAT: usize = memory.data(8 * 16, 16);
+/** The group's magnitudes and weights, each splatted to four lanes (bestNeighbour: XVAL and WAUX, 32 at most). */
+const XSPLAT: usize = memory.data(32 * 16, 16);
+const WSPLAT: usize = memory.data(32 * 16, 16);
+
+/** Splats the sub-block's n magnitudes (XVAL) and weights (WAUX) for bestNeighbour, once for all its searches. */
+function splatSubBlock(n: i32): void {
+  for (let i = 0; i < n; i++) {
+    v128.store(XSPLAT + (<usize>i << 4), f32x4.splat(ldf(XVAL, i)));
+    v128.store(WSPLAT + (<usize>i << 4), f32x4.splat(ldf(WAUX, i)));
+  }
+}
 
 /**
  * The least distance so far in each lane, and the list position of its first neighbour (-1: none below FLT_MAX): a
@@ -133,18 +141,16 @@ function bestOfLanes(): i32 {
 @inline function bestNeighbour(u: i32, o: i32, scale: f32, L: usize, dims: i32 = 8): i32 {
   const from = ldi(nbrStart, u);
   const to = ldi(nbrStart, u + 1);
-  for (let i = 0; i < dims; i++) {
-    v128.store(XSPLAT + (<usize>i << 4), f32x4.splat(ldf(XVAL, o + i)));
-    v128.store(WSPLAT + (<usize>i << 4), f32x4.splat(ldf(WAUX, o + i)));
-  }
+  const xs = XSPLAT + (<usize>o << 4);
+  const ws = WSPLAT + (<usize>o << 4);
   const sv = f32x4.splat(scale);
   startLanes();
   for (let n = from; n < to; n += 4) {
     const c = nbrCoords + ((<usize>n * <usize>dims) << 2);
     let d2 = f32x4.splat(0);
     for (let i = 0; i < dims; i++) {
-      const diff = f32x4.sub(f32x4.mul(sv, v128.load(c + (<usize>i << 4))), v128.load(XSPLAT + (<usize>i << 4)));
-      d2 = f32x4.add(d2, f32x4.mul(f32x4.mul(v128.load(WSPLAT + (<usize>i << 4)), diff), diff));
+      const diff = f32x4.sub(f32x4.mul(sv, v128.load(c + (<usize>i << 4))), v128.load(xs + (<usize>i << 4)));
+      d2 = f32x4.add(d2, f32x4.mul(f32x4.mul(v128.load(ws + (<usize>i << 4)), diff), diff));
     }
     takeLanes(d2, n);
   }
@@ -242,6 +248,7 @@ export function quantizeIQ2XXS(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0:
       for (let i = 0; i < 32; i++) stf(WEIGHT, i, ldf(qw, 32 * ib + i) * sqrt<f32>(sigma2 + ldf(xb, i) * ldf(xb, i)));
       for (let i = 0; i < 32; i++) stf(WAUX, i, sqrt<f32>(ldf(WEIGHT, i)));
       for (let k = 0; k < 4; k++) sti(SIGNS, k, evenSigns(xb + (<usize>k << 5), 8 * k));
+      splatSubBlock(32);
       let vmax = ldf(XVAL, 0);
       for (let i = 1; i < 32; i++) vmax = vmax > ldf(XVAL, i) ? vmax : ldf(XVAL, i);
       if (vmax < GROUP_MAX_EPS) {
@@ -338,6 +345,7 @@ export function quantizeIQ2Sub16(xsKind: bool, x0: usize, nb: i32, nPerRow: i32,
       }
       for (let i = 0; i < 16; i++) stf(WAUX, i, sqrt<f32>(ldf(WEIGHT, i)));
       for (let k = 0; k < 2; k++) sti(SIGNS, k, xsKind ? evenSigns(xb + (<usize>k << 5), 8 * k) : allSigns(xb + (<usize>k << 5), 8 * k));
+      splatSubBlock(16);
       let vmax = ldf(XVAL, 0);
       for (let i = 1; i < 16; i++) vmax = vmax > ldf(XVAL, i) ? vmax : ldf(XVAL, i);
       memory.fill(LBEST, 0, 16 * 4);
@@ -471,6 +479,7 @@ export function quantizeIQ3(xxs: bool, x0: usize, nb: i32, nPerRow: i32, qw0: us
       }
       for (let i = 0; i < 32; i++) stf(WAUX, i, sqrt<f32>(ldf(WEIGHT, i)));
       for (let k = 0; k < 4; k++) sti(SIGNS, k, xxs ? evenSigns(xb + (<usize>k << 5), 8 * k) : allSigns(xb + (<usize>k << 5), 8 * k));
+      splatSubBlock(32);
       let vmax = ldf(XVAL, 0);
       for (let i = 1; i < 32; i++) vmax = vmax > ldf(XVAL, i) ? vmax : ldf(XVAL, i);
       memory.fill(LBEST, 0, 32 * 4);

@@ -2,8 +2,9 @@
  * Quantizer throughput, one thread: Quant Lens's byte-exact quantizers and ggml's ggml_quantize_chunk (the peer,
  * bench/peer.ts) on the same float32 input, the corpus's float32 source of blk.0.ffn_down.weight tiled, with the
  * corpus importance matrix where either side requires one. Ours quantizes the input where the CLI's quantize reads it,
- * in the quantizer module's memory (moduleInput), into a new array, as ggml quantizes its input in memory into a new
- * buffer; neither side's reading of the input is timed. Runs alternate (ours, ggml, ours, ggml, ...); the output
+ * in the quantizer module's memory (moduleInput), handing each chunk's blocks over from there (the CLI writes them to
+ * its file from there), as ggml quantizes its input in memory into a new buffer; neither side's reading of the input
+ * nor writing of the output is timed. Runs alternate (ours, ggml, ours, ggml, ...); the output
  * bytes of both are compared. Without the peer, the ratio is to a page-cached read of the float32 input.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -81,10 +82,12 @@ export function quantizerBench(
   const input = moduleInput(ty, weights / nPerRow, nPerRow, !!imatrix) ?? new Float32Array(weights);
   input.set(src);
   const tag = `${typeName.padEnd(8)} ${fmt(weights / 1e6).padStart(5)} Mw${withImatrix ? ' (imatrix)' : '          '}`;
-  let ours!: Uint8Array;
+  // as the CLI's quantize: each chunk's blocks are handed over (there to the file's write) from the module's memory
+  let handed = 0;
+  const handOver = (bytes: Uint8Array) => void (handed += bytes.length);
   const oursRun = () => {
     const t0 = performance.now();
-    ours = q.quantize(input, weights / nPerRow, nPerRow, imatrix);
+    q.quantizeTo(input, weights / nPerRow, nPerRow, handOver, imatrix);
     return performance.now() - t0;
   };
   // one untimed pass over the whole input first: the peer's kernels are compiled ahead of time, ours are tiered up
@@ -109,6 +112,10 @@ export function quantizerBench(
   const ms = alternate(ROUNDS, oursRun, () => peer.quantize(ty.ggmlId!, srcPath, nPerRow, imatrix && imatrixPath, outPath, 1)[0]);
   const v = versus(ms);
   const theirs = readFileSync(outPath);
+  // the bytes handed over, collected in an untimed run
+  const ours = new Uint8Array((weights / ty.blockSize) * ty.bytesPerBlock);
+  handed = 0;
+  q.quantizeTo(input, weights / nPerRow, nPerRow, (bytes) => (ours.set(bytes, handed), (handed += bytes.length)), imatrix);
   const identical = Buffer.compare(Buffer.from(ours.buffer, ours.byteOffset, ours.byteLength), theirs) === 0;
   let firstMismatchBlock: number | undefined;
   if (!identical) {

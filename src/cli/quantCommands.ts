@@ -50,10 +50,13 @@ export async function quantizeCommand(
     const src = moduleInput(type, count / rowLength, rowLength, !!imatrix) ?? new Float32Array(count);
     try {
       readFully(source, 0, new Uint8Array(src.buffer, src.byteOffset, src.byteLength), 'the input');
-      const bytes = quantizer.quantize(src, count / rowLength, rowLength, imatrix);
-      await writeFileAtomically(output, (write) => write(bytes), { protect: imatrixPath ? [input, imatrixPath] : [input] });
+      // and each chunk's blocks are written to the file from where the quantizer made them: nothing is copied out
+      let wrote = 0;
+      const quantizeTo = (write: (bytes: Uint8Array) => void) =>
+        quantizer.quantizeTo(src, count / rowLength, rowLength, (bytes) => (write(bytes), (wrote += bytes.length)), imatrix);
+      await writeFileAtomically(output, quantizeTo, { protect: imatrixPath ? [input, imatrixPath] : [input] });
       process.stderr.write(
-        `wrote ${bytes.length} bytes of ${type.name} blocks (${count / rowLength} rows of ${rowLength}) to ${escapeText(output)}\n`,
+        `wrote ${wrote} bytes of ${type.name} blocks (${count / rowLength} rows of ${rowLength}) to ${escapeText(output)}\n`,
       );
     } finally {
       releaseModuleInput();

@@ -278,6 +278,39 @@ test("weights placed in the module's memory (moduleInput, the CLI's quantize) ar
   assert.ok(n >= PORTED.length, `${n} paths`);
 });
 
+test("quantizeTo hands over ggml's bytes chunk by chunk from the module's memory (the CLI's quantize writes them so)", () => {
+  const rq = readJson('requant/requant.json');
+  const TILES = 3;
+  let n = 0;
+  try {
+    for (const entry of rq.types) {
+      if (!PORTED.includes(entry.type_id)) continue;
+      const ty = ggmlType(entry.type_id)!;
+      const t = entry.tensors[0];
+      const src = readF32(corpusPath('gguf', t.source.file), t.source.offset_bytes, t.source.count);
+      const imatrix = readF32(corpusPath('gguf', t.imatrix.file), t.imatrix.offset_bytes, t.imatrix.count);
+      for (const p of t.paths) {
+        if (!p.available || (p.path !== 'chunk_no_imatrix' && p.path !== 'chunk_imatrix')) continue;
+        const im = p.path === 'chunk_imatrix' ? imatrix : undefined;
+        // the tensor three times over: rows are quantized independently, so each tile's bytes are ggml's
+        const input = wasmQ.moduleInput(ty, TILES * t.nrows, t.n_per_row, !!im)!;
+        for (let i = 0; i < TILES; i++) input.set(src, i * src.length);
+        const chunks: Buffer[] = [];
+        quantizerFor(ty)!.quantizeTo(input, TILES * t.nrows, t.n_per_row, (bytes) => chunks.push(Buffer.from(bytes)), im);
+        assert.ok(chunks.length > 1, `${entry.type}: ${chunks.length} chunk`);
+        const all = Buffer.concat(chunks);
+        const tile = all.length / TILES;
+        for (let i = 0; i < TILES; i++)
+          assert.equal(sha(all.subarray(i * tile, (i + 1) * tile)), p.sha256, `${entry.type} ${p.path} tile ${i}`);
+        n++;
+      }
+    }
+  } finally {
+    wasmQ.releaseModuleInput();
+  }
+  assert.ok(n >= PORTED.length, `${n} paths`);
+});
+
 test('a module input detached by a larger quantization is refused, not read as empty', () => {
   const ty = ggmlType(8)!; // Q8_0
   const input = wasmQ.moduleInput(ty, 1, 32, false)!;

@@ -87,19 +87,53 @@ function outOfWasmMemory(e: unknown): boolean {
   return e instanceof WebAssembly.RuntimeError && /unreachable/.test(e.message);
 }
 
+/** Receives quantized blocks in order; `bytes` is a view of the module's memory, valid only during the call. */
+export type BlockSink = (bytes: Uint8Array) => void;
+
 /**
- * ggml_quantize_chunk(type, src, dst, 0, nRows, nPerRow, imatrix) in WebAssembly, or null for a type without a
- * kernel or a shape ggml does not take (rows that are not whole blocks, an importance matrix shorter than a row).
- * Without an importance matrix every block is quantized on its own, so the weights go through the module in chunks
- * of whole blocks; with one, in chunks of whole rows. Weights of moduleInput are read where they are; others are
- * copied into the module chunk by chunk. Each chunk's blocks are copied out into the result.
+ * ggml_quantize_chunk(type, src, dst, 0, nRows, nPerRow, imatrix) in WebAssembly into a new array, or null for a type
+ * without a kernel or a shape ggml does not take (as quantizeWasmTo).
  */
 export function quantizeWasm(ty: TensorType, src: Float32Array, nRows: number, nPerRow: number, imatrix?: Float32Array): Uint8Array | null {
+  let out: Uint8Array | undefined;
+  let at = 0;
+  const taken = quantizeWasmTo(
+    ty,
+    src,
+    nRows,
+    nPerRow,
+    (bytes) => {
+      // every byte is written: no zero-filling, and the allocator may hand back pages already mapped
+      out ??= new Uint8Array(Buffer.allocUnsafeSlow(((nRows * nPerRow) / ty.blockSize) * ty.bytesPerBlock).buffer);
+      out.set(bytes, at);
+      at += bytes.length;
+    },
+    imatrix,
+  );
+  return taken ? (out ?? new Uint8Array(0)) : null;
+}
+
+/**
+ * ggml_quantize_chunk(type, src, dst, 0, nRows, nPerRow, imatrix) in WebAssembly, handing each chunk's blocks to
+ * `write` straight from the module's memory (the CLI writes them to its file from there: nothing is copied out);
+ * false for a type without a kernel or a shape ggml does not take (rows that are not whole blocks, an importance
+ * matrix shorter than a row). Without an importance matrix every block is quantized on its own, so the weights go
+ * through the module in chunks of whole blocks; with one, in chunks of whole rows. Weights of moduleInput are read
+ * where they are; others are copied into the module chunk by chunk. `write` may not call the quantizers.
+ */
+export function quantizeWasmTo(
+  ty: TensorType,
+  src: Float32Array,
+  nRows: number,
+  nPerRow: number,
+  write: BlockSink,
+  imatrix?: Float32Array,
+): boolean {
   const { blockSize, bytesPerBlock } = ty;
   if (src === resident?.values && src.buffer !== quantizerModule().memory.buffer)
     throw new Error('quantizeWasm: the module input was detached (the module memory grew since moduleInput)');
-  if (!ty.caps.wasmQuantize || nPerRow <= 0 || nPerRow % blockSize !== 0 || src.length !== nRows * nPerRow) return null;
-  if (imatrix && imatrix.length < nPerRow) return null;
+  if (!ty.caps.wasmQuantize || nPerRow <= 0 || nPerRow % blockSize !== 0 || src.length !== nRows * nPerRow) return false;
+  if (imatrix && imatrix.length < nPerRow) return false;
   const k = quantizerModule();
   const inPlace = src === resident?.values && src.length > 0;
   const { nBlocks, chunkBlocks, grid, bytes } = chunkLayout(ty, nRows, nPerRow, !!imatrix, !inPlace);
@@ -107,8 +141,6 @@ export function quantizeWasm(ty: TensorType, src: Float32Array, nRows: number, n
     throw new Error(
       `quantizeWasm: ${bytes} bytes needed above the module input, ${resident!.reserved} reserved (moduleInput was for another type or shape)`,
     );
-  // every byte is written below: no zero-filling, and the allocator may hand back pages already mapped
-  const out = new Uint8Array(Buffer.allocUnsafeSlow(nBlocks * bytesPerBlock).buffer);
   const base = resetKeepingInput(k);
   try {
     const qw = imatrix ? k.alloc(nPerRow * 4) : 0;
@@ -135,7 +167,7 @@ export function quantizeWasm(ty: TensorType, src: Float32Array, nRows: number, n
           `cannot quantize to ${ty.name}: block ${block} (weights ${block * blockSize}..${(block + 1) * blockSize - 1}) cannot be placed on the grid (NaN or infinite weights; ggml aborts on them)`,
         );
       }
-      out.set(new Uint8Array(k.memory.buffer, y, n * bytesPerBlock), b * bytesPerBlock);
+      write(new Uint8Array(k.memory.buffer, y, n * bytesPerBlock));
     }
   } catch (e) {
     if (outOfWasmMemory(e))
@@ -145,5 +177,5 @@ export function quantizeWasm(ty: TensorType, src: Float32Array, nRows: number, n
     resetKeepingInput(k);
   }
   wasmQuantizeCalls++;
-  return out;
+  return true;
 }

@@ -85,18 +85,51 @@ const ONGRIDAUX: usize = memory.data(2 * 4, 16);
   return l < 0 ? 0 : l > top ? top : l;
 }
 
-/** The group's magnitudes and weights, each splatted to four lanes (bestNeighbour). */
-const XSPLAT: usize = memory.data(8 * 16, 16);
-const WSPLAT: usize = memory.data(8 * 16, 16);
+/** The group's magnitudes and weights, each splatted to four lanes (bestNeighbour: XVAL and WAUX, 32 at most). */
+const XSPLAT: usize = memory.data(32 * 16, 16);
+const WSPLAT: usize = memory.data(32 * 16, 16);
 
-/** Takes lane `lane` of the distances d2 of neighbours n.. when strictly below the best so far. */
-let bestD2: f32 = 0;
-let bestIndex = -1;
-@inline function takeLane(d2: f32, n: i32): void {
-  if (d2 < bestD2) {
-    bestD2 = d2;
-    bestIndex = <i32>load<u16>(nbrList + (<usize>n << 1));
+/** Splats the sub-block's n magnitudes (XVAL) and weights (WAUX) for bestNeighbour, once for all its searches. */
+function splatSubBlock(n: i32): void {
+  for (let i = 0; i < n; i++) {
+    v128.store(XSPLAT + (<usize>i << 4), f32x4.splat(ldf(XVAL, i)));
+    v128.store(WSPLAT + (<usize>i << 4), f32x4.splat(ldf(WAUX, i)));
   }
+}
+
+/**
+ * The least distance so far in each lane, and the list position of its first neighbour (-1: none below FLT_MAX): a
+ * lane takes a distance only when strictly below its best, as ggml's scan does.
+ */
+let laneD2 = f32x4.splat(0);
+let laneAt = i32x4.splat(-1);
+@inline function startLanes(): void {
+  laneD2 = f32x4.splat(FLT_MAX); // ggml's start: a distance that overflows to +Inf is never taken
+  laneAt = i32x4.splat(-1);
+}
+/** Takes the lanes of the distances d2 of the neighbours at list positions n..n+3 that are below their best. */
+@inline function takeLanes(d2: v128, n: i32): void {
+  const below = f32x4.lt(d2, laneD2);
+  laneD2 = v128.bitselect(d2, laneD2, below);
+  laneAt = v128.bitselect(i32x4.add(i32x4.splat(n), i32x4(0, 1, 2, 3)), laneAt, below);
+}
+/** Lane (d2, at) over the pick so far when its distance is less, or equal at an earlier position. */
+let pickD2: f32 = 0;
+let pickAt = -1;
+@inline function pickLane(d2: f32, at: i32): void {
+  if (at >= 0 && (pickAt < 0 || d2 < pickD2 || (d2 == pickD2 && at < pickAt))) {
+    pickD2 = d2;
+    pickAt = at;
+  }
+}
+/** ggml's pick, the first neighbour of the least distance: of the lanes' bests, the least, the first of equal ones; -1 for none. */
+function bestOfLanes(): i32 {
+  pickAt = -1;
+  pickLane(f32x4.extract_lane(laneD2, 0), i32x4.extract_lane(laneAt, 0));
+  pickLane(f32x4.extract_lane(laneD2, 1), i32x4.extract_lane(laneAt, 1));
+  pickLane(f32x4.extract_lane(laneD2, 2), i32x4.extract_lane(laneAt, 2));
+  pickLane(f32x4.extract_lane(laneD2, 3), i32x4.extract_lane(laneAt, 3));
+  return pickAt < 0 ? -1 : <i32>load<u16>(nbrList + (<usize>pickAt << 1));
 }
 
 /**
@@ -108,26 +141,20 @@ let bestIndex = -1;
 @inline function bestNeighbour(u: i32, o: i32, scale: f32, L: usize, dims: i32 = 8): i32 {
   const from = ldi(nbrStart, u);
   const to = ldi(nbrStart, u + 1);
-  for (let i = 0; i < dims; i++) {
-    v128.store(XSPLAT + (<usize>i << 4), f32x4.splat(ldf(XVAL, o + i)));
-    v128.store(WSPLAT + (<usize>i << 4), f32x4.splat(ldf(WAUX, o + i)));
-  }
+  const xs = XSPLAT + (<usize>o << 4);
+  const ws = WSPLAT + (<usize>o << 4);
   const sv = f32x4.splat(scale);
-  bestD2 = FLT_MAX; // ggml's start: a distance that overflows to +Inf is never taken
-  bestIndex = -1;
+  startLanes();
   for (let n = from; n < to; n += 4) {
     const c = nbrCoords + ((<usize>n * <usize>dims) << 2);
     let d2 = f32x4.splat(0);
     for (let i = 0; i < dims; i++) {
-      const diff = f32x4.sub(f32x4.mul(sv, v128.load(c + (<usize>i << 4))), v128.load(XSPLAT + (<usize>i << 4)));
-      d2 = f32x4.add(d2, f32x4.mul(f32x4.mul(v128.load(WSPLAT + (<usize>i << 4)), diff), diff));
+      const diff = f32x4.sub(f32x4.mul(sv, v128.load(c + (<usize>i << 4))), v128.load(xs + (<usize>i << 4)));
+      d2 = f32x4.add(d2, f32x4.mul(f32x4.mul(v128.load(ws + (<usize>i << 4)), diff), diff));
     }
-    takeLane(f32x4.extract_lane(d2, 0), n);
-    takeLane(f32x4.extract_lane(d2, 1), n + 1);
-    takeLane(f32x4.extract_lane(d2, 2), n + 2);
-    takeLane(f32x4.extract_lane(d2, 3), n + 3);
+    takeLanes(d2, n);
   }
-  const index = bestIndex;
+  const index = bestOfLanes();
   if (index < 0) aborted = true;
   else for (let i = 0; i < dims; i++) sti(L, o + i, gridLevel(index, i, dims));
   return index;
@@ -221,6 +248,7 @@ export function quantizeIQ2XXS(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0:
       for (let i = 0; i < 32; i++) stf(WEIGHT, i, ldf(qw, 32 * ib + i) * sqrt<f32>(sigma2 + ldf(xb, i) * ldf(xb, i)));
       for (let i = 0; i < 32; i++) stf(WAUX, i, sqrt<f32>(ldf(WEIGHT, i)));
       for (let k = 0; k < 4; k++) sti(SIGNS, k, evenSigns(xb + (<usize>k << 5), 8 * k));
+      splatSubBlock(32);
       let vmax = ldf(XVAL, 0);
       for (let i = 1; i < 32; i++) vmax = vmax > ldf(XVAL, i) ? vmax : ldf(XVAL, i);
       if (vmax < GROUP_MAX_EPS) {
@@ -317,6 +345,7 @@ export function quantizeIQ2Sub16(xsKind: bool, x0: usize, nb: i32, nPerRow: i32,
       }
       for (let i = 0; i < 16; i++) stf(WAUX, i, sqrt<f32>(ldf(WEIGHT, i)));
       for (let k = 0; k < 2; k++) sti(SIGNS, k, xsKind ? evenSigns(xb + (<usize>k << 5), 8 * k) : allSigns(xb + (<usize>k << 5), 8 * k));
+      splatSubBlock(16);
       let vmax = ldf(XVAL, 0);
       for (let i = 1; i < 16; i++) vmax = vmax > ldf(XVAL, i) ? vmax : ldf(XVAL, i);
       memory.fill(LBEST, 0, 16 * 4);
@@ -450,6 +479,7 @@ export function quantizeIQ3(xxs: bool, x0: usize, nb: i32, nPerRow: i32, qw0: us
       }
       for (let i = 0; i < 32; i++) stf(WAUX, i, sqrt<f32>(ldf(WEIGHT, i)));
       for (let k = 0; k < 4; k++) sti(SIGNS, k, xxs ? evenSigns(xb + (<usize>k << 5), 8 * k) : allSigns(xb + (<usize>k << 5), 8 * k));
+      splatSubBlock(32);
       let vmax = ldf(XVAL, 0);
       for (let i = 1; i < 32; i++) vmax = vmax > ldf(XVAL, i) ? vmax : ldf(XVAL, i);
       memory.fill(LBEST, 0, 32 * 4);
@@ -592,6 +622,39 @@ function mergeSort(x: usize, lo: i32, n: i32): void {
 }
 
 /**
+ * IDX[0..n) = the indices 0..n of the n weights at x (n a multiple of 4) in glibc's qsort order (mergeSort). Without a
+ * NaN that is the stable order by value, so index i goes to its rank: the count of j < i with x[j] <= x[i] and of
+ * j > i with x[j] < x[i], counted four i at a time without a branch. With a NaN, mergeSort itself.
+ */
+function sortIndices(x: usize, n: i32): void {
+  let nan = i32x4.splat(0);
+  for (let i = 0; i < n; i += 4) {
+    const v = v128.load(x + (<usize>i << 2));
+    nan = v128.or(nan, f32x4.ne(v, v));
+  }
+  if (v128.any_true(nan)) {
+    for (let j = 0; j < n; j++) sti(IDX, j, j);
+    mergeSort(x, 0, n);
+    return;
+  }
+  for (let i = 0; i < n; i += 4) {
+    const xi = v128.load(x + (<usize>i << 2));
+    const lanes = i32x4(i, i + 1, i + 2, i + 3);
+    let rank = i32x4.splat(0);
+    for (let j = 0; j < n; j++) {
+      const xj = v128.load32_splat(x + (<usize>j << 2));
+      const before = i32x4.lt_s(i32x4.splat(j), lanes);
+      // true lanes are -1: subtracting counts them
+      rank = i32x4.sub(rank, v128.bitselect(f32x4.le(xj, xi), f32x4.lt(xj, xi), before));
+    }
+    sti(IDX, i32x4.extract_lane(rank, 0), i);
+    sti(IDX, i32x4.extract_lane(rank, 1), i + 1);
+    sti(IDX, i32x4.extract_lane(rank, 2), i + 2);
+    sti(IDX, i32x4.extract_lane(rank, 3), i + 3);
+  }
+}
+
+/**
  * iq1_find_best_neighbour2: of u's neighbours, the least Σ w·(scale·q − x)² over the 8 weights at x (importances at
  * w), q the shifted ternary value of each level (X_P[l] = l − 0.875, X_M[l] = l − 1.125, both exact from the
  * coordinate 2l + 1); writes its levels to L at o. Four neighbours at a time, each lane summing in ggml's order, as
@@ -608,8 +671,7 @@ function iq1Neighbour(u: i32, x: usize, w: usize, scale: f32, xg: usize, L: usiz
   const shift = f32x4.splat(xg == X_P ? <f32>0.875 : <f32>1.125);
   const one = f32x4.splat(1);
   const half = f32x4.splat(0.5);
-  bestD2 = FLT_MAX;
-  bestIndex = -1;
+  startLanes();
   for (let n = from; n < to; n += 4) {
     const c = nbrCoords + (<usize>n << 5);
     let d2 = f32x4.splat(0);
@@ -618,12 +680,9 @@ function iq1Neighbour(u: i32, x: usize, w: usize, scale: f32, xg: usize, L: usiz
       const diff = f32x4.sub(f32x4.mul(sv, q), v128.load(XSPLAT + (<usize>i << 4)));
       d2 = f32x4.add(d2, f32x4.mul(f32x4.mul(v128.load(WSPLAT + (<usize>i << 4)), diff), diff));
     }
-    takeLane(f32x4.extract_lane(d2, 0), n);
-    takeLane(f32x4.extract_lane(d2, 1), n + 1);
-    takeLane(f32x4.extract_lane(d2, 2), n + 2);
-    takeLane(f32x4.extract_lane(d2, 3), n + 3);
+    takeLanes(d2, n);
   }
-  const index = bestIndex;
+  const index = bestOfLanes();
   if (index < 0) aborted = true;
   else for (let i = 0; i < 8; i++) sti(L, o + i, gridLevel(index, i));
   return index;
@@ -690,8 +749,7 @@ export function quantizeIQ1S(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: u
         sti(SHIFTS, ib, 1);
         continue;
       }
-      for (let j = 0; j < 32; j++) sti(IDX, j, j);
-      mergeSort(xb, 0, 32);
+      sortIndices(xb, 32);
       stf(SUMX, 0, 0);
       stf(SUMW, 0, 0);
       for (let j = 0; j < 32; j++) {
@@ -884,8 +942,7 @@ export function quantizeIQ1M(x0: usize, nb: i32, nPerRow: i32, qw0: usize, y0: u
         vmax = vmax > a ? vmax : a;
       }
       if (vmax < IQ1M_EPS) continue;
-      for (let j = 0; j < 16; j++) sti(IDX, j, j);
-      mergeSort(xb, 0, 16);
+      sortIndices(xb, 16);
       for (let j = 0; j < 16; j++) {
         const i = ldi(IDX, j);
         const wi = ldf(w, i);

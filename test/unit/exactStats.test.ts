@@ -13,6 +13,7 @@ import { buildGgufFile } from '../../src/core/formats/ggufWriter.ts';
 import { MemoryByteSource } from '../../src/core/io/byteSource.ts';
 import { openModelFromSource } from '../../src/core/formats/openModel.ts';
 import { rng } from '../helpers/rng.ts';
+import { ExactMoments, RepeatedFloat32Moments } from '../../src/core/analysis/exactSum.ts';
 
 // ------------------------------------------------------------------ exact rational reference (this test's own)
 
@@ -187,4 +188,85 @@ test('Q8_0 (fused WebAssembly kernel): ±65504·127 blocks around small blocks, 
     i === 0 ? 0x7bff : i === 1 ? 0xfbff : Math.floor(r() * 0x7c00) | (r() < 0.6 ? 0x8000 : 0),
   );
   assertExact('F16 tensor', await tensorStats(1, halves.length, new Uint8Array(halves.buffer)), Array.from(halves, half));
+});
+
+test('RepeatedFloat32Moments (float32 values with counts): Σn·x and Σn·x² exact', () => {
+  // more values than one batch (4096) and than one bin fold would take unchecked; exponents from subnormal to
+  // near float32's max, signs mixed, counts 1 to 2^28 (the binned path) and above (added as expansion sums)
+  const f = new Float32Array(1);
+  const values: number[] = [];
+  const counts: number[] = [];
+  for (let i = 0; i < 20000; i++) {
+    f[0] = (r() - 0.5) * 2 ** Math.floor(r() * 250 - 140);
+    values.push(f[0]);
+    counts.push(i % 997 === 0 ? 2 ** 29 + (i % 5) : 1 + Math.floor(r() * (i % 3 === 0 ? 2 ** 28 : 4096)));
+  }
+  values.push(0, -0, 1.401298464324817e-45, -F32_MAX, F32_MAX);
+  counts.push(7, 9, 3, 2, 2);
+  const moments = new ExactMoments();
+  const repeated = new RepeatedFloat32Moments(moments);
+  values.forEach((x, i) => repeated.add(x, counts[i]));
+  repeated.flush();
+  let s1 = 0n;
+  let s2 = 0n;
+  let n = 0n;
+  values.forEach((x, i) => {
+    const v = scaled(x);
+    s1 += v * BigInt(counts[i]);
+    s2 += v * v * BigInt(counts[i]);
+    n += BigInt(counts[i]);
+  });
+  const got = moments.results(Number(n));
+  assertNearest('mean', got.mean, s1, n);
+  assertNearestSqrt('rms', got.rms, s2, n);
+  assertNearestSqrt('std', got.std, n * s2 - s1 * s1, n * n);
+});
+
+test('RepeatedFloat32Moments.addRun (a run of values within 2^11 of each other, as one exact integer sum): exact', () => {
+  const f = new Float32Array(1);
+  for (const [lowExp, span] of [
+    [-149, 11], // subnormals and the smallest normals
+    [-130, 11], // across the subnormal boundary
+    [-10, 7], // an LLM.int8 row: codes up to 127 times one scale
+    [116.9, 11], // up to float32's max
+  ]) {
+    const values = new Float32Array(256);
+    const counts = new Int32Array(256);
+    for (let i = 0; i < 256; i++) {
+      f[0] = (r() < 0.5 ? -1 : 1) * 2 ** (lowExp + r() * span);
+      values[i] = i % 17 === 0 ? (i % 2 ? 0 : -0) : f[0];
+      counts[i] = 1 + Math.floor(r() * 500);
+    }
+    let minAbs = Infinity;
+    let maxAbs = 0;
+    let total = 0;
+    for (let i = 0; i < 256; i++)
+      if (values[i] !== 0) {
+        minAbs = Math.min(minAbs, Math.abs(values[i]));
+        maxAbs = Math.max(maxAbs, Math.abs(values[i]));
+        total += counts[i];
+      }
+    const moments = new ExactMoments();
+    const added = new RepeatedFloat32Moments(moments).addRun(values, counts, 0, 256, minAbs, maxAbs, total);
+    assert.ok(added, `2^${lowExp}, ${span} binades: taken`);
+    let s1 = 0n;
+    let s2 = 0n;
+    let n = 0n;
+    values.forEach((x, i) => {
+      const v = scaled(x);
+      s1 += v * BigInt(counts[i]);
+      s2 += v * v * BigInt(counts[i]);
+      n += BigInt(counts[i]);
+    });
+    const got = moments.results(Number(n));
+    assertNearest(`2^${lowExp} mean`, got.mean, s1, n);
+    assertNearestSqrt(`2^${lowExp} rms`, got.rms, s2, n);
+    assertNearestSqrt(`2^${lowExp} std`, got.std, n * s2 - s1 * s1, n * n);
+  }
+  // too wide a run, or too many values in it: refused, nothing added
+  const moments = new ExactMoments();
+  const sums = new RepeatedFloat32Moments(moments);
+  assert.equal(sums.addRun(new Float32Array([1, 2 ** 13]), new Int32Array([1, 1]), 0, 2, 1, 2 ** 13, 2), false);
+  assert.equal(sums.addRun(new Float32Array([1, 2]), new Int32Array([2 ** 16, 2 ** 16]), 0, 2, 1, 2, 2 ** 17), false);
+  assert.equal(moments.results(0).mean, NaN);
 });

@@ -66,6 +66,9 @@ export function logicalWeightStats(w: LogicalWeight, options: ScanOptions = {}):
   return acc.result();
 }
 
+/** Pairs summed at a time by RepeatedFloat32Moments.addRun (about one row of LLM.int8's counted codes). */
+const RUN_PAIRS = 256;
+
 /** (value, count) pairs up to this many are kept between the passes (64 MB). */
 const KEEP_PAIRS = 8 << 20;
 
@@ -96,18 +99,37 @@ class RepeatedFirstPass {
 
   add({ values, counts, size }: ValueCounts): void {
     let { min, max, count, zero } = this;
-    for (let i = 0; i < size; i++) {
-      const x = values[i];
-      const n = counts[i];
-      if (x - x !== 0) {
-        this.acc.addFirstPassRepeated(x, n); // NaN and ±Inf: counted only
-        continue;
+    for (let from = 0; from < size; from += RUN_PAIRS) {
+      const to = Math.min(size, from + RUN_PAIRS);
+      let minAbs = Infinity;
+      let maxAbs = 0;
+      let total = 0;
+      let nonFinite = false;
+      for (let i = from; i < to; i++) {
+        const x = values[i];
+        const n = counts[i];
+        if (x - x !== 0) {
+          nonFinite = true;
+          continue;
+        }
+        count += n;
+        if (x < min) min = x;
+        if (x > max) max = x;
+        if (x === 0) zero += n;
+        else {
+          const ax = Math.abs(x);
+          if (ax < minAbs) minAbs = ax;
+          if (ax > maxAbs) maxAbs = ax;
+          total += n;
+        }
       }
-      count += n;
-      if (x < min) min = x;
-      if (x > max) max = x;
-      if (x === 0) zero += n;
-      else this.sums.add(x, n);
+      if (!nonFinite && (total === 0 || this.sums.addRun(values, counts, from, to, minAbs, maxAbs, total))) continue;
+      for (let i = from; i < to; i++) {
+        const x = values[i];
+        if (x - x !== 0)
+          this.acc.addFirstPassRepeated(x, counts[i]); // NaN and ±Inf: counted only
+        else if (x !== 0) this.sums.add(x, counts[i]);
+      }
     }
     this.min = min;
     this.max = max;

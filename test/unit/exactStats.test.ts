@@ -190,6 +190,23 @@ test('Q8_0 (fused WebAssembly kernel): ±65504·127 blocks around small blocks, 
   assertExact('F16 tensor', await tensorStats(1, halves.length, new Uint8Array(halves.buffer)), Array.from(halves, half));
 });
 
+/** Asserts that moments hold Σn·x and Σn·x² of the values x with their counts n (mean, std and rms correctly rounded). */
+function assertCountedMoments(label: string, moments: ExactMoments, values: ArrayLike<number>, counts: ArrayLike<number>): void {
+  let s1 = 0n;
+  let s2 = 0n;
+  let n = 0n;
+  for (let i = 0; i < values.length; i++) {
+    const v = scaled(values[i]);
+    s1 += v * BigInt(counts[i]);
+    s2 += v * v * BigInt(counts[i]);
+    n += BigInt(counts[i]);
+  }
+  const got = moments.results(Number(n));
+  assertNearest(`${label}mean`, got.mean, s1, n);
+  assertNearestSqrt(`${label}rms`, got.rms, s2, n);
+  assertNearestSqrt(`${label}std`, got.std, n * s2 - s1 * s1, n * n);
+}
+
 test('RepeatedFloat32Moments (float32 values with counts): Σn·x and Σn·x² exact', () => {
   // more values than one batch (4096) and than one bin fold would take unchecked; exponents from subnormal to
   // near float32's max, signs mixed, counts 1 to 2^28 (the binned path) and above (added as expansion sums)
@@ -207,19 +224,7 @@ test('RepeatedFloat32Moments (float32 values with counts): Σn·x and Σn·x² e
   const repeated = new RepeatedFloat32Moments(moments);
   values.forEach((x, i) => repeated.add(x, counts[i]));
   repeated.flush();
-  let s1 = 0n;
-  let s2 = 0n;
-  let n = 0n;
-  values.forEach((x, i) => {
-    const v = scaled(x);
-    s1 += v * BigInt(counts[i]);
-    s2 += v * v * BigInt(counts[i]);
-    n += BigInt(counts[i]);
-  });
-  const got = moments.results(Number(n));
-  assertNearest('mean', got.mean, s1, n);
-  assertNearestSqrt('rms', got.rms, s2, n);
-  assertNearestSqrt('std', got.std, n * s2 - s1 * s1, n * n);
+  assertCountedMoments('', moments, values, counts);
 });
 
 test('RepeatedFloat32Moments.addRun (a run of values within 2^11 of each other, as one exact integer sum): exact', () => {
@@ -249,19 +254,7 @@ test('RepeatedFloat32Moments.addRun (a run of values within 2^11 of each other, 
     const moments = new ExactMoments();
     const added = new RepeatedFloat32Moments(moments).addRun(values, counts, 0, 256, minAbs, maxAbs, total);
     assert.ok(added, `2^${lowExp}, ${span} binades: taken`);
-    let s1 = 0n;
-    let s2 = 0n;
-    let n = 0n;
-    values.forEach((x, i) => {
-      const v = scaled(x);
-      s1 += v * BigInt(counts[i]);
-      s2 += v * v * BigInt(counts[i]);
-      n += BigInt(counts[i]);
-    });
-    const got = moments.results(Number(n));
-    assertNearest(`2^${lowExp} mean`, got.mean, s1, n);
-    assertNearestSqrt(`2^${lowExp} rms`, got.rms, s2, n);
-    assertNearestSqrt(`2^${lowExp} std`, got.std, n * s2 - s1 * s1, n * n);
+    assertCountedMoments(`2^${lowExp} `, moments, values, counts);
   }
   // too wide a run, or too many values in it: refused, nothing added
   const moments = new ExactMoments();

@@ -345,26 +345,37 @@ export async function show(page: Page, name: string): Promise<void> {
 
 export async function quickOpen(page: Page, name: string, deadline = Date.now() + 60_000): Promise<void> {
   const input = page.locator('.quick-input-widget .quick-input-box input');
+  const activeTab = page.locator(`.editor-group-container.active .tab.active[data-resource-name=${JSON.stringify(name)}]`);
   for (;;) {
-    // A quick pick still closing (e.g. the Color Theme picker) would take the key and then go inert under fill.
-    await waitForQuickInputClosed(page);
-    await page.keyboard.press('Control+P');
+    for (;;) {
+      // A quick pick still closing (e.g. the Color Theme picker) would take the key and then go inert under fill.
+      await waitForQuickInputClosed(page);
+      await page.keyboard.press('Control+P');
+      try {
+        await input.waitFor({ state: 'visible', timeout: 2000 });
+        await input.fill(name, { timeout: 5000 });
+        break;
+      } catch (e) {
+        // Focus was inside a webview that kept the key, or the input closed under us: give the workbench the focus
+        // and try again.
+        await page.locator('.part.sidebar .composite.title').first().click();
+        if (Date.now() > deadline) throw e;
+      }
+    }
+    // A webview taking the focus as it opens closes the quick pick as if the user had pressed Escape, and the click
+    // then opens nothing: go on only once the file is the active editor, else open it again (opening twice is harmless).
     try {
-      await input.waitFor({ state: 'visible', timeout: 2000 });
-      await input.fill(name, { timeout: 5000 });
-      break;
+      // click the file's own row (Enter would take whichever row is active)
+      await page
+        .locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: exactly(name) }) })
+        .first()
+        .click({ timeout: 10_000 });
+      await activeTab.waitFor({ state: 'visible', timeout: 10_000 });
+      return;
     } catch (e) {
-      // Focus was inside a webview that kept the key, or the input closed under us: give the workbench the focus
-      // and try again.
-      await page.locator('.part.sidebar .composite.title').first().click();
       if (Date.now() > deadline) throw e;
     }
   }
-  // click the file's own row (Enter would take whichever row is active)
-  await page
-    .locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: exactly(name) }) })
-    .first()
-    .click();
 }
 
 /**

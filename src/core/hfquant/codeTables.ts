@@ -122,6 +122,7 @@ export function countCodeRowsInWasm(w: CodeRows, src: CodeSource, r0: number, r1
           w.groups,
           at.formula,
           at.dtype,
+          plainLanes(w, a, b),
           tables,
         );
     } else {
@@ -323,6 +324,7 @@ export function countStoredOrderInWasm(
   const group = k.alloc(w.cols * 4);
   const transposed = k.alloc(src.kind === 'awq' ? groupSize * 4 : 0);
   const at = stageParams(k, w, 0, rows);
+  const plain = counter?.kind === 'values' && plainLanes(w, 0, rows);
   const mem = k.memory.buffer;
   new Int32Array(mem, group, w.cols).set(w.group);
   if (!groupSize) k.buildPatternTable(at.scales, at.zeros, rows, w.groups, w.levels, at.formula, at.dtype, table);
@@ -335,13 +337,9 @@ export function countStoredOrderInWasm(
     new Uint32Array(mem, band, words.length).set(words);
     const g0 = b0 / unit;
     if (src.kind === 'gptq' && groupSize) {
-      const count = {
-        nibbles: k.countGptqNibbles,
-        fields2: k.countGptqFields2,
-        fields3: k.countGptqFields3,
-        values: k.countGptqValues,
-      }[counter!.kind];
-      count(band, b1 - b0, rows, groupSize, g0, at.scales, at.zeros, w.groups, at.formula, at.dtype, tables);
+      const args = [band, b1 - b0, rows, groupSize, g0, at.scales, at.zeros, w.groups, at.formula, at.dtype] as const;
+      if (counter!.kind === 'values') k.countGptqValues(...args, plain, tables);
+      else ({ nibbles: k.countGptqNibbles, fields2: k.countGptqFields2, fields3: k.countGptqFields3 })[counter!.kind](...args, tables);
     } else if (src.kind === 'gptq') k.countGptqWords(band, b0, b1 - b0, rows, src.bits, group, table, w.levels, tables);
     else if (groupSize)
       k.countAwqNibbles(
@@ -426,6 +424,7 @@ function countAnyGroupsInWasm(
       }
   }
   const [formula, dtype] = [FORMULA_ID[w.formula], DTYPE_ID[w.dtype]];
+  const plain = !oneHot && plainLanes(w, 0, rows);
   const t = new Int32Array(mem, tables, 2 * 65536);
   t.fill(0);
   for (let p0 = 0; p0 < packedRows; p0 += bandRows) {
@@ -435,7 +434,7 @@ function countAnyGroupsInWasm(
     else k.transposeWords(rowWords, rows, packedRows, p0, p1 - p0, band);
     if (at)
       k.countGptqActOrder(band, p0, p1 - p0, rows, bits, group, pending, counters, at.scales, at.zeros, w.groups, formula, dtype, tables);
-    else k.countGptqValuesAnyGroups(band, p0, p1 - p0, rows, group, scalesT, zerosT, formula, dtype, tables);
+    else k.countGptqValuesAnyGroups(band, p0, p1 - p0, rows, group, scalesT, zerosT, formula, dtype, plain, tables);
     // a band adds at most its own values plus 255 columns' worth per (output, group) flushed: emptied each band
     drain(t, counts);
     onValues?.(((p1 - p0) * rows * 32) / bits);
@@ -464,6 +463,26 @@ function storedGroupCounter(
   if (src.kind === 'gptq' && bits === 3 && w.cols % 32 === 0 && size % 32 === 0) return { kind: 'fields3', size };
   if (src.kind === 'gptq' && bits === 8 && w.cols % 4 === 0 && size % 4 === 0) return { kind: 'values', size };
   return undefined;
+}
+
+/**
+ * Whether rows [r0, r1)'s values are plain for the lane counters of 6- and 8-bit codes (valueCodes.ts, whose
+ * patterns then skip the cases that cannot occur): every scale and zero (or bias) finite, so no NaN arises; for
+ * float16 also a zero-point formula with integer zeros and every value s · (q − z) zero or in binary16's normal
+ * range: 2^-14 <= |s| (as |q − z| >= 1 where it is not 0) and |s| · |q − z| <= 65504 for every code q.
+ */
+function plainLanes(w: CodeRows, r0: number, r1: number): boolean {
+  const float16 = w.dtype === 'float16';
+  if (float16 && w.formula !== 'zero-point') return false;
+  for (let i = r0 * w.groups, end = r1 * w.groups; i < end; i++) {
+    const s = w.scales[i];
+    const z = w.zeros ? w.zeros[i] : 0;
+    if (!Number.isFinite(s) || !Number.isFinite(z)) return false;
+    if (!float16 || s === 0) continue;
+    const farthest = Math.max(Math.abs(z), Math.abs(w.levels - 1 - z));
+    if (!Number.isInteger(z) || Math.abs(s) < 2 ** -14 || Math.abs(s) * farthest > 65504) return false;
+  }
+  return true;
 }
 
 function drain(t: Int32Array, counts: Float64Array): void {

@@ -4,12 +4,24 @@
 // (common/lanePatterns.ts; in float32 lanes where that gives the same bits, float32Exact), and counted. Zero-point,
 // MLX-bias and HQQ formulas (a code's value is a function of the code, not a table).
 import { codePattern, MLX_BIAS, ZERO_POINT } from './codeTables';
-import { bump4, highPair, lowPair, param, patterns4, roundedValues4, unrounded4 } from './common/lanePatterns';
+import {
+  bump4, highPair, lowPair, param, patterns4, plainPatterns4, plainRoundedValues4, roundedValues4, unrounded4,
+} from './common/lanePatterns';
+
+// Every counter below takes `plain`: true when the caller has checked that the weight's lanes are plain
+// (lanePatterns.ts's plainPatterns4: finite scales and zeros or biases, and for F16 a zero-point formula whose
+// every value is zero or in binary16's normal range), whose patterns then take fewer operations.
+
+/** The 16-bit patterns of float32 lanes x, plain or not (a constant in each copy). */
+@inline
+function lanePatterns(x: v128, dtype: i32, plain: bool): v128 {
+  return plain ? plainPatterns4(x, dtype) : patterns4(x, dtype);
+}
 
 /** Adds one at the patterns of the four codes q (i32 lanes) through lanes' scales (sa, sb) and zeros (za, zb). */
 @inline
-function count4(q: v128, sa: v128, sb: v128, za: v128, zb: v128, formula: i32, dtype: i32, even: usize, odd: usize): void {
-  bump4(even, odd, patterns4(unrounded4(0, lowPair(q), highPair(q), sa, sb, za, zb, formula, dtype), dtype));
+function count4(q: v128, sa: v128, sb: v128, za: v128, zb: v128, formula: i32, dtype: i32, plain: bool, even: usize, odd: usize): void {
+  bump4(even, odd, lanePatterns(unrounded4(0, lowPair(q), highPair(q), sa, sb, za, zb, formula, dtype), dtype, plain));
 }
 
 /**
@@ -25,10 +37,14 @@ function float32Exact(s: f64, z: f64, formula: i32): bool {
 
 /** count4 in float32 lanes (float32Exact groups): scale S and zero (or bias) Z as f32x4. */
 @inline
-function count4f(q: v128, S: v128, Z: v128, formula: i32, dtype: i32, even: usize, odd: usize): void {
+function count4f(q: v128, S: v128, Z: v128, formula: i32, dtype: i32, plain: bool, even: usize, odd: usize): void {
   const x = f32x4.convert_i32x4_u(q);
-  const y = formula == MLX_BIAS ? f32x4.add(roundedValues4(f32x4.mul(x, S), dtype), Z) : f32x4.mul(S, f32x4.sub(x, Z));
-  bump4(even, odd, patterns4(y, dtype));
+  let y: v128;
+  if (formula == MLX_BIAS) {
+    const product = f32x4.mul(x, S);
+    y = f32x4.add(plain ? plainRoundedValues4(product, dtype) : roundedValues4(product, dtype), Z);
+  } else y = f32x4.mul(S, f32x4.sub(x, Z));
+  bump4(even, odd, lanePatterns(y, dtype, plain));
 }
 
 /**
@@ -39,7 +55,16 @@ function count4f(q: v128, S: v128, Z: v128, formula: i32, dtype: i32, even: usiz
  */
 export function countValueRows(
   codes: usize, nRows: i32, rowBytes: i32, cols: i32, bits: i32, groupSize: i32, scales: usize, zeros: usize,
-  groups: i32, formula: i32, dtype: i32, counts: usize,
+  groups: i32, formula: i32, dtype: i32, plain: bool, counts: usize,
+): void {
+  if (plain) valueRows(true, codes, nRows, rowBytes, cols, bits, groupSize, scales, zeros, groups, formula, dtype, counts);
+  else valueRows(false, codes, nRows, rowBytes, cols, bits, groupSize, scales, zeros, groups, formula, dtype, counts);
+}
+
+@inline
+function valueRows(
+  plain: bool, codes: usize, nRows: i32, rowBytes: i32, cols: i32, bits: i32, groupSize: i32, scales: usize,
+  zeros: usize, groups: i32, formula: i32, dtype: i32, counts: usize,
 ): void {
   const odd = counts + (65536 << 2);
   const chunkBytes: usize = bits == 8 ? 16 : 12;
@@ -51,8 +76,8 @@ export function countValueRows(
       const k0 = g * groupSize;
       const chunks = <usize>((min(cols, k0 + groupSize) - k0) >> 4);
       const at = row + (<usize>(k0 >> 4)) * chunkBytes;
-      if (float32Exact(s, z, formula)) valueChunks(true, at, chunks, chunkBytes, bits, s, z, formula, dtype, counts, odd);
-      else valueChunks(false, at, chunks, chunkBytes, bits, s, z, formula, dtype, counts, odd);
+      if (float32Exact(s, z, formula)) valueChunks(true, plain, at, chunks, chunkBytes, bits, s, z, formula, dtype, counts, odd);
+      else valueChunks(false, plain, at, chunks, chunkBytes, bits, s, z, formula, dtype, counts, odd);
     }
   }
 }
@@ -60,7 +85,7 @@ export function countValueRows(
 /** The chunks of 16 codes of one group, in float32 lanes or float64 pairs (inFloat32, a constant in each copy). */
 @inline
 function valueChunks(
-  inFloat32: bool, at: usize, chunks: usize, chunkBytes: usize, bits: i32, s: f64, z: f64, formula: i32, dtype: i32,
+  inFloat32: bool, plain: bool, at: usize, chunks: usize, chunkBytes: usize, bits: i32, s: f64, z: f64, formula: i32, dtype: i32,
   even: usize, odd: usize,
 ): void {
   const S = f64x2.splat(s);
@@ -86,15 +111,15 @@ function valueChunks(
       q3 = i32x4.shr_u(x, 18);
     }
     if (inFloat32) {
-      count4f(q0, S32, Z32, formula, dtype, even, odd);
-      count4f(q1, S32, Z32, formula, dtype, even, odd);
-      count4f(q2, S32, Z32, formula, dtype, even, odd);
-      count4f(q3, S32, Z32, formula, dtype, even, odd);
+      count4f(q0, S32, Z32, formula, dtype, plain, even, odd);
+      count4f(q1, S32, Z32, formula, dtype, plain, even, odd);
+      count4f(q2, S32, Z32, formula, dtype, plain, even, odd);
+      count4f(q3, S32, Z32, formula, dtype, plain, even, odd);
     } else {
-      count4(q0, S, S, Z, Z, formula, dtype, even, odd);
-      count4(q1, S, S, Z, Z, formula, dtype, even, odd);
-      count4(q2, S, S, Z, Z, formula, dtype, even, odd);
-      count4(q3, S, S, Z, Z, formula, dtype, even, odd);
+      count4(q0, S, S, Z, Z, formula, dtype, plain, even, odd);
+      count4(q1, S, S, Z, Z, formula, dtype, plain, even, odd);
+      count4(q2, S, S, Z, Z, formula, dtype, plain, even, odd);
+      count4(q3, S, S, Z, Z, formula, dtype, plain, even, odd);
     }
   }
 }
@@ -107,7 +132,16 @@ function valueChunks(
  */
 export function countGptqValues(
   words: usize, pRows: i32, nRows: i32, groupSize: i32, g0: i32, scales: usize, zeros: usize, groups: i32,
-  formula: i32, dtype: i32, counts: usize,
+  formula: i32, dtype: i32, plain: bool, counts: usize,
+): void {
+  if (plain) gptqValues(true, words, pRows, nRows, groupSize, g0, scales, zeros, groups, formula, dtype, counts);
+  else gptqValues(false, words, pRows, nRows, groupSize, g0, scales, zeros, groups, formula, dtype, counts);
+}
+
+@inline
+function gptqValues(
+  plain: bool, words: usize, pRows: i32, nRows: i32, groupSize: i32, g0: i32, scales: usize, zeros: usize,
+  groups: i32, formula: i32, dtype: i32, counts: usize,
 ): void {
   const odd = counts + (65536 << 2);
   const perGroup = groupSize >> 2;
@@ -134,10 +168,10 @@ export function countGptqValues(
         const Z = f32x4(<f32>z0, <f32>z1, <f32>z2, <f32>z3);
         for (let p = p0, w = at; p < p1; p++, w += stride) {
           const v = v128.load(w);
-          count4f(v128.and(v, m), S, Z, formula, dtype, counts, odd);
-          count4f(v128.and(i32x4.shr_u(v, 8), m), S, Z, formula, dtype, counts, odd);
-          count4f(v128.and(i32x4.shr_u(v, 16), m), S, Z, formula, dtype, counts, odd);
-          count4f(i32x4.shr_u(v, 24), S, Z, formula, dtype, counts, odd);
+          count4f(v128.and(v, m), S, Z, formula, dtype, plain, counts, odd);
+          count4f(v128.and(i32x4.shr_u(v, 8), m), S, Z, formula, dtype, plain, counts, odd);
+          count4f(v128.and(i32x4.shr_u(v, 16), m), S, Z, formula, dtype, plain, counts, odd);
+          count4f(i32x4.shr_u(v, 24), S, Z, formula, dtype, plain, counts, odd);
         }
         continue;
       }
@@ -147,10 +181,10 @@ export function countGptqValues(
       const zb = f64x2(z2, z3);
       for (let p = p0, w = at; p < p1; p++, w += stride) {
         const v = v128.load(w);
-        count4(v128.and(v, m), sa, sb, za, zb, formula, dtype, counts, odd);
-        count4(v128.and(i32x4.shr_u(v, 8), m), sa, sb, za, zb, formula, dtype, counts, odd);
-        count4(v128.and(i32x4.shr_u(v, 16), m), sa, sb, za, zb, formula, dtype, counts, odd);
-        count4(i32x4.shr_u(v, 24), sa, sb, za, zb, formula, dtype, counts, odd);
+        count4(v128.and(v, m), sa, sb, za, zb, formula, dtype, plain, counts, odd);
+        count4(v128.and(i32x4.shr_u(v, 8), m), sa, sb, za, zb, formula, dtype, plain, counts, odd);
+        count4(v128.and(i32x4.shr_u(v, 16), m), sa, sb, za, zb, formula, dtype, plain, counts, odd);
+        count4(i32x4.shr_u(v, 24), sa, sb, za, zb, formula, dtype, plain, counts, odd);
       }
     }
     for (let n = whole; n < nRows; n++) {
@@ -176,7 +210,16 @@ export function countGptqValues(
  */
 export function countGptqValuesAnyGroups(
   words: usize, p0: i32, pRows: i32, nRows: i32, group: usize, scalesT: usize, zerosT: usize, formula: i32, dtype: i32,
-  counts: usize,
+  plain: bool, counts: usize,
+): void {
+  if (plain) gptqValuesAnyGroups(true, words, p0, pRows, nRows, group, scalesT, zerosT, formula, dtype, counts);
+  else gptqValuesAnyGroups(false, words, p0, pRows, nRows, group, scalesT, zerosT, formula, dtype, counts);
+}
+
+@inline
+function gptqValuesAnyGroups(
+  plain: bool, words: usize, p0: i32, pRows: i32, nRows: i32, group: usize, scalesT: usize, zerosT: usize,
+  formula: i32, dtype: i32, counts: usize,
 ): void {
   const odd = counts + (65536 << 2);
   const m = i32x4.splat(255);
@@ -191,10 +234,10 @@ export function countGptqValuesAnyGroups(
     const row = words + ((<usize>p * <usize>nRows) << 2);
     for (let o: usize = 0, end = <usize>whole << 2; o < end; o += 16) {
       const v = v128.load(row + o);
-      count4f(v128.and(v, m), v128.load(scalesT + t0 + o), v128.load(zerosT + t0 + o), formula, dtype, counts, odd);
-      count4f(v128.and(i32x4.shr_u(v, 8), m), v128.load(scalesT + t1 + o), v128.load(zerosT + t1 + o), formula, dtype, counts, odd);
-      count4f(v128.and(i32x4.shr_u(v, 16), m), v128.load(scalesT + t2 + o), v128.load(zerosT + t2 + o), formula, dtype, counts, odd);
-      count4f(i32x4.shr_u(v, 24), v128.load(scalesT + t3 + o), v128.load(zerosT + t3 + o), formula, dtype, counts, odd);
+      count4f(v128.and(v, m), v128.load(scalesT + t0 + o), v128.load(zerosT + t0 + o), formula, dtype, plain, counts, odd);
+      count4f(v128.and(i32x4.shr_u(v, 8), m), v128.load(scalesT + t1 + o), v128.load(zerosT + t1 + o), formula, dtype, plain, counts, odd);
+      count4f(v128.and(i32x4.shr_u(v, 16), m), v128.load(scalesT + t2 + o), v128.load(zerosT + t2 + o), formula, dtype, plain, counts, odd);
+      count4f(i32x4.shr_u(v, 24), v128.load(scalesT + t3 + o), v128.load(zerosT + t3 + o), formula, dtype, plain, counts, odd);
     }
     for (let n = whole; n < nRows; n++) {
       const word = load<u32>(row + (<usize>n << 2));

@@ -187,9 +187,10 @@ declare namespace __AdaptedExports {
    * @param groups `i32`
    * @param formula `i32`
    * @param dtype `i32`
+   * @param plain `bool`
    * @param counts `usize`
    */
-  export function countGptqValues(words: number, pRows: number, nRows: number, groupSize: number, g0: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, counts: number): void;
+  export function countGptqValues(words: number, pRows: number, nRows: number, groupSize: number, g0: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, plain: boolean, counts: number): void;
   /**
    * src/core/wasm/assembly/valueCodes/countGptqValuesAnyGroups
    * @param words `usize`
@@ -201,9 +202,10 @@ declare namespace __AdaptedExports {
    * @param zerosT `usize`
    * @param formula `i32`
    * @param dtype `i32`
+   * @param plain `bool`
    * @param counts `usize`
    */
-  export function countGptqValuesAnyGroups(words: number, p0: number, pRows: number, nRows: number, group: number, scalesT: number, zerosT: number, formula: number, dtype: number, counts: number): void;
+  export function countGptqValuesAnyGroups(words: number, p0: number, pRows: number, nRows: number, group: number, scalesT: number, zerosT: number, formula: number, dtype: number, plain: boolean, counts: number): void;
   /**
    * src/core/wasm/assembly/valueCodes/countValueRows
    * @param codes `usize`
@@ -217,9 +219,10 @@ declare namespace __AdaptedExports {
    * @param groups `i32`
    * @param formula `i32`
    * @param dtype `i32`
+   * @param plain `bool`
    * @param counts `usize`
    */
-  export function countValueRows(codes: number, nRows: number, rowBytes: number, cols: number, bits: number, groupSize: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, counts: number): void;
+  export function countValueRows(codes: number, nRows: number, rowBytes: number, cols: number, bits: number, groupSize: number, scales: number, zeros: number, groups: number, formula: number, dtype: number, plain: boolean, counts: number): void;
   /**
    * src/core/wasm/assembly/codeTables/buildPatternTable
    * @param scales `usize`

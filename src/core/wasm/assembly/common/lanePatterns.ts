@@ -34,6 +34,22 @@ export function patterns4(x: v128, dtype: i32): v128 {
   return dtype == F16 ? f16Bits4(x) : bf16Bits4(x);
 }
 
+/**
+ * patterns4 for plain lanes, where no NaN can arise and, for F16, every lane is zero or in binary16's normal range
+ * (2^-14 <= |x| <= 65504): f16Bits4 without its subnormal and special cases, bf16Bits4 without its NaN case; the
+ * same bits on such lanes.
+ */
+@inline
+export function plainPatterns4(x: v128, dtype: i32): v128 {
+  if (dtype != F16)
+    return i32x4.shr_u(i32x4.add(x, i32x4.add(i32x4.splat(0x7fff), v128.and(i32x4.shr_u(x, 16), i32x4.splat(1)))), 16);
+  const sign = v128.and(x, i32x4.splat(<i32>0x80000000));
+  const a = v128.xor(x, sign);
+  const odd = v128.and(i32x4.shr_u(a, 13), i32x4.splat(1));
+  const normal = i32x4.shr_u(i32x4.add(i32x4.add(a, i32x4.splat(<i32>0xc8000fff)), odd), 13);
+  return v128.or(v128.andnot(normal, i32x4.eq(a, i32x4.splat(0))), i32x4.shr_u(sign, 16));
+}
+
 /** binary16 bits -> float32 lanes (exact; NaN quiet). */
 @inline
 function halfValues4(h: v128): v128 {
@@ -57,6 +73,13 @@ function demote4(a: v128, b: v128): v128 {
 @inline
 export function roundedValues4(x: v128, dtype: i32): v128 {
   const p = patterns4(x, dtype);
+  return dtype == F16 ? halfValues4(p) : i32x4.shl(p, 16);
+}
+
+/** roundedValues4 of plain lanes (plainPatterns4). */
+@inline
+export function plainRoundedValues4(x: v128, dtype: i32): v128 {
+  const p = plainPatterns4(x, dtype);
   return dtype == F16 ? halfValues4(p) : i32x4.shl(p, 16);
 }
 

@@ -117,9 +117,14 @@ function withBits(dir: string, variant: string, bits: number, groupSize?: number
 
 /**
  * Each weight's 16-bit patterns: counted by the kernels, and from the reference decoder's values. `extreme`: what
- * the scales make of some values (NaN unless said).
+ * the scales make of some values (NaN unless said; 'finite': neither NaN nor ±Infinity).
  */
-const EXTREME: { name: string; folder: () => string; extreme?: 'Infinity' }[] = [
+interface PatternCase {
+  name: string;
+  folder: () => string;
+  extreme?: 'Infinity' | 'finite';
+}
+const EXTREME: PatternCase[] = [
   // 2, 3 and 8-bit GPTQ (fields in lanes of four output rows; 42 rows: the last two alone), a last group of 80 (96) inputs
   ...[2, 3, 8].map((bits) => {
     const [N, K] = [42, bits === 3 ? 224 : 208];
@@ -369,8 +374,98 @@ const EXTREME: { name: string; folder: () => string; extreme?: 'Infinity' }[] = 
   }),
 ];
 
-for (const c of EXTREME) {
-  test(`${c.name}, scales of every 16-bit pattern: the kernels count each value pattern as the reference decodes it`, async () => {
+/**
+ * Float16 scales at the edges of the plain lanes of the 6- and 8-bit value counters (codeTables.ts plainLanes): ±0,
+ * ±2^-14 (a value s · 1 is binary16's smallest normal), 256 and 255.875 (s · 255 just inside 65504), ordinary ones;
+ * `outside` adds 2^-15 (its s · 1 is subnormal) and 60000 (s · 2 overflows), which no plain lane takes.
+ */
+const PLAIN_EDGE_SCALES = [0, -0, 2 ** -14, -(2 ** -14), 1.5 * 2 ** -14, 256, -256, 255.875, 0.0123, -1.75];
+const plainEdgeHalves = (n: number, seed: number, outside: boolean) => {
+  const scales = outside ? [...PLAIN_EDGE_SCALES, 2 ** -15, 60000] : PLAIN_EDGE_SCALES;
+  return bytes(Uint16Array.from(randomWords(n, seed), (u, i) => f32ToF16Bits(scales[i < scales.length ? i : u % scales.length])));
+};
+/** bfloat16 finite patterns of any size (the smallest subnormals, the largest finite: s · q overflows), no NaN. */
+const finiteBf16 = (n: number, seed: number) =>
+  bytes(
+    Uint16Array.from(randomWords(n, seed), (u, i) => {
+      const h = [0x0001, 0x8001, 0x7f7f, 0xff7f, 0][i] ?? u >>> 16;
+      return (h & 0x7f80) === 0x7f80 ? h & 0xff7f : h;
+    }),
+  );
+
+const PLAIN_EDGES: PatternCase[] = [
+  ...[false, true].flatMap((outside) => {
+    const where = outside ? 'just outside the plain lanes' : 'at the edges of the plain lanes';
+    // 60000 · 2 overflows; inside the edges every value is finite
+    const extreme = outside ? ('Infinity' as const) : ('finite' as const);
+    const [N, K, G] = [43, 1000, 4];
+    const order = randomWords(K, 90);
+    const gIdx = Int32Array.from({ length: K }, (_, k) => (order[k] % 5 < 3 ? 0 : 1 + (order[k] % 3)));
+    return [
+      {
+        name: `GPTQ int8 act-order, float16 scales ${where} [${N}, ${K}]`,
+        extreme,
+        folder: () => {
+          const dir = checkpoint(`plain-gptq8-actorder-${outside}`, 'gptq-v1-4bit-asym-actorder-g128', [
+            ['qweight', 'I32', [K / 4, N], bytes(randomWords((K / 4) * N, 91))],
+            ['qzeros', 'I32', [G, Math.ceil(N / 4)], bytes(randomWords(G * Math.ceil(N / 4), 92))],
+            ['scales', 'F16', [G, N], plainEdgeHalves(G * N, 93, outside)],
+            ['g_idx', 'I32', [K], bytes(gIdx)],
+          ]);
+          withBits(dir, 'gptq-v1-4bit-asym-actorder-g128', 8);
+          return dir;
+        },
+      },
+      {
+        name: `GPTQ int8 g128, float16 scales ${where} [42, 208]`,
+        extreme,
+        folder: () => {
+          const dir = checkpoint(`plain-gptq8-${outside}`, 'gptq-v1-4bit-sym-g128', [
+            ['qweight', 'I32', [52, 42], bytes(randomWords(52 * 42, 94))],
+            ['qzeros', 'I32', [2, 11], bytes(randomWords(2 * 11, 95))],
+            ['scales', 'F16', [2, 42], plainEdgeHalves(2 * 42, 96, outside)],
+            ['g_idx', 'I32', [208], bytes(Int32Array.from({ length: 208 }, (_, k) => k >> 7))],
+          ]);
+          withBits(dir, 'gptq-v1-4bit-sym-g128', 8);
+          return dir;
+        },
+      },
+      {
+        name: `compressed-tensors int8 sym g128, float16 scales ${where} [43, 1024]`,
+        extreme,
+        folder: () => {
+          const dir = checkpoint(`plain-ct8-${outside}`, 'ct-w4a16-int4-sym-g128', [
+            ['weight_packed', 'I32', [43, 256], bytes(randomWords(43 * 256, 97))],
+            ['weight_scale', 'F16', [43, 8], plainEdgeHalves(43 * 8, 98, outside)],
+            ['weight_shape', 'I64', [2], bytes(BigInt64Array.from([43n, 1024n]))],
+          ]);
+          const config = JSON.parse(readFileSync(join(CORPUS, 'ct-w4a16-int4-sym-g128', 'config.json'), 'utf8'));
+          Object.assign(config.quantization_config.config_groups.group_0.weights, { num_bits: 8, symmetric: true, group_size: 128 });
+          writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+          return dir;
+        },
+      },
+    ];
+  }),
+  // MLX 6-bit and 8-bit, bfloat16 scales and biases of every finite size: plain lanes (no NaN can arise), where
+  // products overflow to ±Infinity and subnormals meet
+  ...[6, 8].map((bits) => ({
+    name: `MLX affine ${bits}-bit g64, finite bfloat16 scales and biases of every size [40, 192]`,
+    extreme: 'Infinity' as const,
+    folder: () => {
+      const dir = checkpoint(`plain-mlx${bits}`, 'mlx-affine-4bit-g64', [
+        ['weight', 'U32', [40, (192 * bits) / 32], bytes(randomWords((40 * 192 * bits) / 32, 99))],
+        ['scales', 'BF16', [40, 3], finiteBf16(40 * 3, 100)],
+        ['biases', 'BF16', [40, 3], finiteBf16(40 * 3, 101)],
+      ]);
+      withBits(dir, 'mlx-affine-4bit-g64', bits);
+      return dir;
+    },
+  })),
+];
+
+for (const c of [...EXTREME.map((e) => ({ ...e, name: `${e.name}, scales of every 16-bit pattern` })), ...PLAIN_EDGES]) {
+  test(`${c.name}: the kernels count each value pattern as the reference decodes it`, async () => {
     const q = await openQuantizedModel(c.folder());
     try {
       const w = q.weights[0];
@@ -394,119 +489,12 @@ for (const c of EXTREME) {
           else assert.equal(counted[b], expected[b], `pattern 0x${b.toString(16)}`);
         }
         assert.equal(countedNan, nan, 'NaN values');
-        if (c.extreme === 'Infinity') {
-          const infinite = expected[pattern(Infinity)] + expected[pattern(-Infinity)];
+        const infinite = expected[pattern(Infinity)] + expected[pattern(-Infinity)];
+        if (c.extreme === 'finite') assert.ok(nan === 0 && infinite === 0, 'every value is finite');
+        else if (c.extreme === 'Infinity')
           assert.ok(nan === 0 && infinite > 0 && infinite < w.nElements, 'the scales make some values infinite, not all');
-        } else assert.ok(nan > 0 && nan < w.nElements, 'the scales make some values NaN, not all');
+        else assert.ok(nan > 0 && nan < w.nElements, 'the scales make some values NaN, not all');
         assert.deepEqual(fastStats, logicalWeightStats(w, { bins: 61 }));
-      } finally {
-        setWasmEnabled(true);
-      }
-    } finally {
-      await q.close();
-    }
-  });
-}
-
-/**
- * Float16 scales at the edges of the plain lanes of the 6- and 8-bit value counters (codeTables.ts plainLanes): ±0,
- * ±2^-14 (a value s · 1 is binary16's smallest normal), 256 and 255.875 (s · 255 just inside 65504), ordinary ones;
- * `outside` adds 2^-15 (its s · 1 is subnormal) and 60000 (s · 2 overflows), which no plain lane takes.
- */
-const PLAIN_EDGE_SCALES = [0, -0, 2 ** -14, -(2 ** -14), 1.5 * 2 ** -14, 256, -256, 255.875, 0.0123, -1.75];
-const plainEdgeHalves = (n: number, seed: number, outside: boolean) => {
-  const scales = outside ? [...PLAIN_EDGE_SCALES, 2 ** -15, 60000] : PLAIN_EDGE_SCALES;
-  return bytes(Uint16Array.from(randomWords(n, seed), (u, i) => f32ToF16Bits(scales[i < scales.length ? i : u % scales.length])));
-};
-/** bfloat16 finite patterns of any size (the smallest subnormals, the largest finite: s · q overflows), no NaN. */
-const finiteBf16 = (n: number, seed: number) =>
-  bytes(
-    Uint16Array.from(randomWords(n, seed), (u, i) => {
-      const h = [0x0001, 0x8001, 0x7f7f, 0xff7f, 0][i] ?? u >>> 16;
-      return (h & 0x7f80) === 0x7f80 ? h & 0xff7f : h;
-    }),
-  );
-
-const PLAIN_EDGES: { name: string; folder: () => string }[] = [
-  ...[false, true].flatMap((outside) => {
-    const where = outside ? 'just outside the plain lanes' : 'at the edges of the plain lanes';
-    const [N, K, G] = [43, 1000, 4];
-    const order = randomWords(K, 90);
-    const gIdx = Int32Array.from({ length: K }, (_, k) => (order[k] % 5 < 3 ? 0 : 1 + (order[k] % 3)));
-    return [
-      {
-        name: `GPTQ int8 act-order, float16 scales ${where} [${N}, ${K}]`,
-        folder: () => {
-          const dir = checkpoint(`plain-gptq8-actorder-${outside}`, 'gptq-v1-4bit-asym-actorder-g128', [
-            ['qweight', 'I32', [K / 4, N], bytes(randomWords((K / 4) * N, 91))],
-            ['qzeros', 'I32', [G, Math.ceil(N / 4)], bytes(randomWords(G * Math.ceil(N / 4), 92))],
-            ['scales', 'F16', [G, N], plainEdgeHalves(G * N, 93, outside)],
-            ['g_idx', 'I32', [K], bytes(gIdx)],
-          ]);
-          withBits(dir, 'gptq-v1-4bit-asym-actorder-g128', 8);
-          return dir;
-        },
-      },
-      {
-        name: `GPTQ int8 g128, float16 scales ${where} [42, 208]`,
-        folder: () => {
-          const dir = checkpoint(`plain-gptq8-${outside}`, 'gptq-v1-4bit-sym-g128', [
-            ['qweight', 'I32', [52, 42], bytes(randomWords(52 * 42, 94))],
-            ['qzeros', 'I32', [2, 11], bytes(randomWords(2 * 11, 95))],
-            ['scales', 'F16', [2, 42], plainEdgeHalves(2 * 42, 96, outside)],
-            ['g_idx', 'I32', [208], bytes(Int32Array.from({ length: 208 }, (_, k) => k >> 7))],
-          ]);
-          withBits(dir, 'gptq-v1-4bit-sym-g128', 8);
-          return dir;
-        },
-      },
-      {
-        name: `compressed-tensors int8 sym g128, float16 scales ${where} [43, 1024]`,
-        folder: () => {
-          const dir = checkpoint(`plain-ct8-${outside}`, 'ct-w4a16-int4-sym-g128', [
-            ['weight_packed', 'I32', [43, 256], bytes(randomWords(43 * 256, 97))],
-            ['weight_scale', 'F16', [43, 8], plainEdgeHalves(43 * 8, 98, outside)],
-            ['weight_shape', 'I64', [2], bytes(BigInt64Array.from([43n, 1024n]))],
-          ]);
-          const config = JSON.parse(readFileSync(join(CORPUS, 'ct-w4a16-int4-sym-g128', 'config.json'), 'utf8'));
-          Object.assign(config.quantization_config.config_groups.group_0.weights, { num_bits: 8, symmetric: true, group_size: 128 });
-          writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
-          return dir;
-        },
-      },
-    ];
-  }),
-  // MLX 6-bit and 8-bit, bfloat16 scales and biases of every finite size: plain lanes (no NaN can arise), where
-  // products overflow to ±Infinity and subnormals meet
-  ...[6, 8].map((bits) => ({
-    name: `MLX affine ${bits}-bit g64, finite bfloat16 scales and biases of every size [40, 192]`,
-    folder: () => {
-      const dir = checkpoint(`plain-mlx${bits}`, 'mlx-affine-4bit-g64', [
-        ['weight', 'U32', [40, (192 * bits) / 32], bytes(randomWords((40 * 192 * bits) / 32, 99))],
-        ['scales', 'BF16', [40, 3], finiteBf16(40 * 3, 100)],
-        ['biases', 'BF16', [40, 3], finiteBf16(40 * 3, 101)],
-      ]);
-      withBits(dir, 'mlx-affine-4bit-g64', bits);
-      return dir;
-    },
-  })),
-];
-
-for (const c of PLAIN_EDGES) {
-  test(`${c.name}: the kernels count each value pattern as the reference decodes it`, async () => {
-    const q = await openQuantizedModel(c.folder());
-    try {
-      const w = q.weights[0];
-      assert.equal(w.error, undefined, w.error?.message);
-      assert.equal(w.load(), undefined);
-      const counted = w.countPatterns();
-      assert.ok(counted, 'the kernels count this weight');
-      setWasmEnabled(false);
-      try {
-        const pattern = w.dtype === 'float16' ? f32ToF16Bits : (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0] >>> 16;
-        const expected = new Float64Array(65536);
-        for (const x of w.decode()) expected[pattern(x)]++;
-        for (let b = 0; b < 65536; b++) assert.equal(counted[b], expected[b], `pattern 0x${b.toString(16)}`);
       } finally {
         setWasmEnabled(true);
       }

@@ -111,12 +111,12 @@ function firstOfLeast(best: v128, at: v128): i32 {
 }
 
 /**
- * iq2_find_best_neighbour / iq3_find_best_neighbour: of u's neighbours, the least Σ w·(scale·q − x)² over the `dims`
- * values at o, the first of equal ones; writes its levels to L. Four neighbours at a time, one per lane: each lane
- * sums its terms in ggml's order, so every distance is ggml's. None below FLT_MAX (NaN or infinite weights): ggml
- * asserts, so the call stops (aborted).
+ * iq2_find_best_neighbour: of u's neighbours, the least Σ w·(scale·q − x)² over the 8 values at o, the first of
+ * equal ones; writes its levels to L. Four neighbours at a time, one per lane: each lane sums its terms in ggml's
+ * order, so every distance is ggml's. None below FLT_MAX (NaN or infinite weights): ggml asserts, so the call stops
+ * (aborted).
  */
-@inline function bestNeighbour(u: i32, o: i32, scale: f32, L: usize, dims: i32 = 8): i32 {
+@inline function bestNeighbour(u: i32, o: i32, scale: f32, L: usize): i32 {
   const from = ldi(nbrStart, u);
   const to = ldi(nbrStart, u + 1);
   const xs = XSPLAT + (<usize>o << 4);
@@ -128,9 +128,9 @@ function firstOfLeast(best: v128, at: v128): i32 {
   let best = f32x4.splat(FLT_MAX);
   let at = i32x4.splat(-1);
   for (let n = from; n < to; n += 4) {
-    const c = nbrCoords + ((<usize>n * <usize>dims) << 2);
+    const c = nbrCoords + (<usize>n << 5);
     let d2 = f32x4.splat(0);
-    for (let i = 0; i < dims; i++) {
+    for (let i = 0; i < 8; i++) {
       const diff = f32x4.sub(f32x4.mul(sv, v128.load(c + (<usize>i << 4))), v128.load(xs + (<usize>i << 4)));
       d2 = f32x4.add(d2, f32x4.mul(f32x4.mul(v128.load(ws + (<usize>i << 4)), diff), diff));
     }
@@ -140,7 +140,54 @@ function firstOfLeast(best: v128, at: v128): i32 {
   }
   const index = firstOfLeast(best, at);
   if (index < 0) aborted = true;
-  else for (let i = 0; i < dims; i++) sti(L, o + i, gridLevel(index, i, dims));
+  else for (let i = 0; i < 8; i++) sti(L, o + i, gridLevel(index, i));
+  return index;
+}
+
+/**
+ * iq3_find_best_neighbour: bestNeighbour for the 4 values at o of a grid of 4 coordinates, their magnitudes and
+ * weights held in registers across the scan. Each distance starts from its first term: ggml adds that to 0, which
+ * changes only a -0 to +0, equal in every comparison (and the distances are only compared).
+ */
+@inline function bestNeighbour4(u: i32, o: i32, scale: f32, L: usize): i32 {
+  const from = ldi(nbrStart, u);
+  const to = ldi(nbrStart, u + 1);
+  const xs = XSPLAT + (<usize>o << 4);
+  const ws = WSPLAT + (<usize>o << 4);
+  const x0 = v128.load(xs);
+  const x1 = v128.load(xs + 16);
+  const x2 = v128.load(xs + 32);
+  const x3 = v128.load(xs + 48);
+  const w0 = v128.load(ws);
+  const w1 = v128.load(ws + 16);
+  const w2 = v128.load(ws + 32);
+  const w3 = v128.load(ws + 48);
+  const sv = f32x4.splat(scale);
+  // the lanes as in bestNeighbour; pos: the list positions of this step's four neighbours
+  let best = f32x4.splat(FLT_MAX);
+  let at = i32x4.splat(-1);
+  let pos = i32x4.add(i32x4.splat(from), i32x4(0, 1, 2, 3));
+  for (let n = from; n < to; n += 4) {
+    const c = nbrCoords + (<usize>n << 4);
+    const e0 = f32x4.sub(f32x4.mul(sv, v128.load(c)), x0);
+    const e1 = f32x4.sub(f32x4.mul(sv, v128.load(c + 16)), x1);
+    const e2 = f32x4.sub(f32x4.mul(sv, v128.load(c + 32)), x2);
+    const e3 = f32x4.sub(f32x4.mul(sv, v128.load(c + 48)), x3);
+    let d2 = f32x4.add(f32x4.mul(f32x4.mul(w0, e0), e0), f32x4.mul(f32x4.mul(w1, e1), e1));
+    d2 = f32x4.add(d2, f32x4.mul(f32x4.mul(w2, e2), e2));
+    d2 = f32x4.add(d2, f32x4.mul(f32x4.mul(w3, e3), e3));
+    const below = f32x4.lt(d2, best);
+    best = v128.bitselect(d2, best, below);
+    at = v128.bitselect(pos, at, below);
+    pos = i32x4.add(pos, i32x4.splat(4));
+  }
+  const index = firstOfLeast(best, at);
+  if (index < 0) aborted = true;
+  else {
+    // the levels (2l + 1 - 1) / 2 of its coordinates
+    const q = i32x4.extend_low_i16x8_s(i16x8.extend_low_i8x16_s(v128.load32_zero(gridPos + (<usize>index << 2))));
+    v128.store(L + (<usize>o << 2), i32x4.shr_s(i32x4.sub(q, i32x4.splat(1)), 1));
+  }
   return index;
 }
 
@@ -466,7 +513,7 @@ function iq3Levels(id: f32, scale: f32, L: usize): i32 {
   // (each search changes only its own group's levels)
   for (let off = ~onGrid & 0xff; off != 0; off &= off - 1) {
     const k = <i32>ctz(off);
-    bestNeighbour(ldi(IQ3_WORDS, k), 4 * k, scale, L, 4);
+    bestNeighbour4(ldi(IQ3_WORDS, k), 4 * k, scale, L);
   }
   return onGrid;
 }
@@ -596,7 +643,7 @@ export function quantizeIQ3(xxs: bool, x0: usize, nb: i32, nPerRow: i32, qw0: us
           let u = 0;
           for (let i = 0; i < 4; i++) u |= level(id, ldf(XVAL, 4 * k + i), IQ3_MAX_Q - 1) << (3 * i);
           let gi = gridIndex(u);
-          if (gi < 0) gi = bestNeighbour(u, 4 * k, scale, LBEST, 4);
+          if (gi < 0) gi = bestNeighbour4(u, 4 * k, scale, LBEST);
           if (gi >= 0) for (let i = 0; i < 4; i++) sti(LBEST, 4 * k + i, gridLevel(gi, i, 4));
         }
         const sqx = sumqx(32, LBEST);

@@ -34,6 +34,8 @@ const S1: usize = memory.data(32 * 4, 16);
 const S2: usize = memory.data(32 * 4, 16);
 const TE: usize = memory.data(32 * 4, 16);
 const WX: usize = memory.data(32 * 4, 16);
+// make_qx_quants' weights x that are finite, 0 for the others (trialSums)
+const XR: usize = memory.data(32 * 4, 16);
 
 /** nearest_int of four floats (the same bit trick per lane). */
 @inline export function nearestInt4(f: v128): v128 {
@@ -332,22 +334,26 @@ const TRIAL_SUML2: usize = memory.data(20 * 4, 16);
 }
 
 /**
- * sumlx and suml2 of the four trials from `from` (one trial a lane) of the n weights at x (their weights at T2,
- * weights·x at WX) into TRIAL_SUMLX/SUML2: each lane does ggml's operations of its trial in ggml's order (l clamped
- * to [-nmax, nmax - 1], sumlx += w·x·l, suml2 += w·l·l, i = 0..n-1), so its sums are ggml's bit for bit.
+ * sumlx and suml2 of the four trials from `from` (one trial a lane) of n weights (the finite ones at XR, their
+ * weights at T2, weights·x at WX) into TRIAL_SUMLX/SUML2: each lane does ggml's operations of its trial in ggml's
+ * order (l clamped to [-nmax, nmax - 1], sumlx += w·x·l, suml2 += w·l·l, i = 0..n-1), so its sums are ggml's bit
+ * for bit. The codes are rounded and clamped as floats: for a finite x, |iscale·x| is about nmax + 1 at most
+ * (|x| <= |max|), far below 2^22, where nearest_int's bit trick rounds half to even as f32x4.nearest does; ggml's
+ * code of a NaN or infinite x (iscale·x is NaN then, nearest_int gives 0) is that of the 0 at XR. (A code's zero sign cannot change a sum: the terms of a
+ * zero code are zeros, and a float sum from +0 never turns -0.)
  */
-@inline function trialSums(x: usize, n: i32, nmax: i32, max: f32, from: i32): void {
+@inline function trialSums(n: i32, nmax: i32, max: f32, from: i32): void {
   const iv = trialScales(nmax, max, from);
-  const lo = i32x4.splat(-nmax);
-  const hi = i32x4.splat(nmax - 1);
+  const lo = f32x4.splat(<f32>-nmax);
+  const hi = f32x4.splat(<f32>(nmax - 1));
   let sumlx = f32x4.splat(0);
   let suml2 = f32x4.splat(0);
   for (let i = 0; i < n; i++) {
     const o = <usize>i << 2;
-    const xv = v128.load32_splat(x + o);
+    const xv = v128.load32_splat(XR + o);
     const wv = v128.load32_splat(T2 + o);
     const wx = v128.load32_splat(WX + o);
-    const l = f32x4.convert_i32x4_s(i32x4.max_s(lo, i32x4.min_s(hi, nearestInt4(f32x4.mul(iv, xv)))));
+    const l = f32x4.pmax(f32x4.pmin(f32x4.nearest(f32x4.mul(iv, xv)), hi), lo);
     sumlx = f32x4.add(sumlx, f32x4.mul(wx, l));
     suml2 = f32x4.add(suml2, f32x4.mul(f32x4.mul(wv, l), l));
   }
@@ -387,14 +393,15 @@ export function makeQx(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
     const w = qw ? v128.load(qw + o) : f32x4.mul(xv, xv);
     v128.store(T2 + o, w);
     v128.store(WX + o, f32x4.mul(w, xv));
+    v128.store(XR + o, v128.and(xv, f32x4.lt(f32x4.abs(xv), f32x4.splat(Infinity))));
   }
   // ggml's first fit and its 18 trials: their sums four trials a vector (none depends on another), then ggml's
   // tests in its order
-  trialSums(x, n, nmax, max, 0);
-  trialSums(x, n, nmax, max, 4);
-  trialSums(x, n, nmax, max, 8);
-  trialSums(x, n, nmax, max, 12);
-  trialSums(x, n, nmax, max, 16);
+  trialSums(n, nmax, max, 0);
+  trialSums(n, nmax, max, 4);
+  trialSums(n, nmax, max, 8);
+  trialSums(n, nmax, max, 12);
+  trialSums(n, nmax, max, 16);
   let sumlx = ldf(TRIAL_SUMLX, 9);
   let suml2 = ldf(TRIAL_SUML2, 9);
   let scale: f32 = suml2 != 0 ? sumlx / suml2 : 0;

@@ -34,9 +34,11 @@ const S1: usize = memory.data(32 * 4, 16);
 const S2: usize = memory.data(32 * 4, 16);
 const TE: usize = memory.data(32 * 4, 16);
 const WX: usize = memory.data(32 * 4, 16);
+// make_qx_quants' weights x that are finite, 0 for the others (trialSums)
+const XR: usize = memory.data(32 * 4, 16);
 
 /** nearest_int of four floats (the same bit trick per lane). */
-@inline function nearestInt4(f: v128): v128 {
+@inline export function nearestInt4(f: v128): v128 {
   const val = f32x4.add(f, f32x4.splat(<f32>12582912.0));
   return i32x4.sub(v128.and(val, i32x4.splat(0x007fffff)), i32x4.splat(0x00400000));
 }
@@ -314,87 +316,99 @@ export function makeQp(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
   return suml2 > 0 ? sumlx / suml2 : 0;
 }
 
-/** Each trial's sumlx and suml2 (make_qx_quants' 18 trials, is = -9..-1, 1..9, then six of padding). */
-const TRIAL_SUMLX: usize = memory.data(24 * 4, 16);
-const TRIAL_SUML2: usize = memory.data(24 * 4, 16);
+/**
+ * Each trial's sumlx and suml2: lane t holds make_qx_quants' trial is = t - 9, so lane 9 is its first fit (is 0:
+ * iscale -nmax / max) and lanes 0..8, 10..18 its 18 trials; lane 19 is padding.
+ */
+const TRIAL_SUMLX: usize = memory.data(20 * 4, 16);
+const TRIAL_SUML2: usize = memory.data(20 * 4, 16);
 
-/** The trials' iscale = -(nmax + 0.1·is) / max, four trials a vector from trial `from` (is as ggml counts it). */
+/**
+ * The trials' iscale = -(nmax + 0.1·is) / max of lanes from..from + 3 (is = lane - 9). For is 0 this is ggml's first
+ * iscale, -nmax / max: 0.1·0 adds +0 to nmax, and negating before or after the division gives the same float.
+ */
 @inline function trialScales(nmax: i32, max: f32, from: i32): v128 {
-  const is = i32x4(from < 9 ? from - 9 : from - 8, from + 1 < 9 ? from - 8 : from - 7, from + 2 < 9 ? from - 7 : from - 6, from + 3 < 9 ? from - 6 : from - 5);
+  const is = i32x4.add(i32x4.splat(from - 9), i32x4(0, 1, 2, 3));
   const a = f32x4.add(f32x4.splat(<f32>nmax), f32x4.mul(f32x4.splat(<f32>0.1), f32x4.convert_i32x4_s(is)));
   return f32x4.div(f32x4.neg(a), f32x4.splat(max));
 }
 
 /**
- * sumlx and suml2 of eight trials from `from` (two vectors of four, one trial a lane) of the n weights at x (their
+ * sumlx and suml2 of the four trials from `from` (one trial a lane) of n weights (the finite ones at XR, their
  * weights at T2, weights·x at WX) into TRIAL_SUMLX/SUML2: each lane does ggml's operations of its trial in ggml's
  * order (l clamped to [-nmax, nmax - 1], sumlx += w·x·l, suml2 += w·l·l, i = 0..n-1), so its sums are ggml's bit
- * for bit. Two vectors at once: four independent chains of additions.
+ * for bit. The codes are rounded and clamped as floats: for a finite x, |iscale·x| is about nmax + 1 at most
+ * (|x| <= |max|), far below 2^22, where nearest_int's bit trick rounds half to even as f32x4.nearest does; ggml's
+ * code of a NaN or infinite x (iscale·x is NaN then, nearest_int gives 0) is that of the 0 at XR. (A code's zero sign cannot change a sum: the terms of a
+ * zero code are zeros, and a float sum from +0 never turns -0.)
  */
-@inline function trialSums(x: usize, n: i32, nmax: i32, max: f32, from: i32): void {
-  const ia = trialScales(nmax, max, from);
-  const ib = trialScales(nmax, max, from + 4);
-  const lo = i32x4.splat(-nmax);
-  const hi = i32x4.splat(nmax - 1);
-  let sxa = f32x4.splat(0);
-  let s2a = f32x4.splat(0);
-  let sxb = f32x4.splat(0);
-  let s2b = f32x4.splat(0);
+@inline function trialSums(n: i32, nmax: i32, max: f32, from: i32): void {
+  const iv = trialScales(nmax, max, from);
+  const lo = f32x4.splat(<f32>-nmax);
+  const hi = f32x4.splat(<f32>(nmax - 1));
+  let sumlx = f32x4.splat(0);
+  let suml2 = f32x4.splat(0);
   for (let i = 0; i < n; i++) {
     const o = <usize>i << 2;
-    const xv = v128.load32_splat(x + o);
+    const xv = v128.load32_splat(XR + o);
     const wv = v128.load32_splat(T2 + o);
     const wx = v128.load32_splat(WX + o);
-    const la = f32x4.convert_i32x4_s(i32x4.max_s(lo, i32x4.min_s(hi, nearestInt4(f32x4.mul(ia, xv)))));
-    const lb = f32x4.convert_i32x4_s(i32x4.max_s(lo, i32x4.min_s(hi, nearestInt4(f32x4.mul(ib, xv)))));
-    sxa = f32x4.add(sxa, f32x4.mul(wx, la));
-    s2a = f32x4.add(s2a, f32x4.mul(f32x4.mul(wv, la), la));
-    sxb = f32x4.add(sxb, f32x4.mul(wx, lb));
-    s2b = f32x4.add(s2b, f32x4.mul(f32x4.mul(wv, lb), lb));
+    const l = f32x4.pmax(f32x4.pmin(f32x4.nearest(f32x4.mul(iv, xv)), hi), lo);
+    sumlx = f32x4.add(sumlx, f32x4.mul(wx, l));
+    suml2 = f32x4.add(suml2, f32x4.mul(f32x4.mul(wv, l), l));
   }
-  v128.store(TRIAL_SUMLX + (<usize>from << 2), sxa);
-  v128.store(TRIAL_SUML2 + (<usize>from << 2), s2a);
-  v128.store(TRIAL_SUMLX + (<usize>(from + 4) << 2), sxb);
-  v128.store(TRIAL_SUML2 + (<usize>(from + 4) << 2), s2b);
+  v128.store(TRIAL_SUMLX + (<usize>from << 2), sumlx);
+  v128.store(TRIAL_SUML2 + (<usize>from << 2), suml2);
 }
 
-/** make_qx_quants with rmse_type 1: weights qw (or x² when qw is 0); codes l + nmax (int8 in ggml) at L. */
+/**
+ * make_qx_quants with rmse_type 1 for n values (a multiple of 16, at most 32) at x: weights qw (or x² when qw is 0);
+ * codes l + nmax (int8 in ggml) at L.
+ */
 export function makeQx(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
-  let max: f32 = 0;
-  let amax: f32 = 0;
-  for (let i = 0; i < n; i++) {
-    const xi = ldf(x, i);
-    const ax = abs<f32>(xi);
-    if (ax > amax) {
-      amax = ax;
-      max = xi;
-    }
-  }
+  // ggml's max is the first value of the largest magnitude (a NaN's magnitude is never larger): the largest
+  // magnitude four lanes at a time (pmax keeps its first operand against a NaN), then its first value
+  let av = f32x4.splat(0);
+  for (let i = 0; i < n; i += 4) av = f32x4.pmax(av, f32x4.abs(v128.load(x + (<usize>i << 2))));
+  av = f32x4.pmax(av, i32x4.shuffle(av, av, 2, 3, 0, 1));
+  av = f32x4.pmax(av, i32x4.shuffle(av, av, 1, 0, 3, 2));
+  const amax = f32x4.extract_lane(av, 0);
   if (amax < GROUP_MAX_EPS) {
     memory.fill(L, 0, <usize>n);
     return 0;
   }
-  let iscale: f32 = <f32>(-nmax) / max;
-  let sumlx: f32 = 0;
-  let suml2: f32 = 0;
-  for (let i = 0; i < n; i++) {
-    const xi = ldf(x, i);
-    const l = imax(-nmax, imin(nmax - 1, nearestInt(iscale * xi)));
-    stb(L, i, l + nmax);
-    const w: f32 = qw ? ldf(qw, i) : xi * xi;
-    stf(T2, i, w);
-    stf(WX, i, w * xi);
-    sumlx += w * xi * <f32>l;
-    suml2 += w * <f32>l * <f32>l;
+  let at = 0;
+  while (true) {
+    const eq = i32x4.bitmask(f32x4.eq(f32x4.abs(v128.load(x + (<usize>at << 2))), av));
+    if (eq != 0) {
+      at += <i32>ctz(eq);
+      break;
+    }
+    at += 4;
   }
+  const max = ldf(x, at);
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 2;
+    const xv = v128.load(x + o);
+    const w = qw ? v128.load(qw + o) : f32x4.mul(xv, xv);
+    v128.store(T2 + o, w);
+    v128.store(WX + o, f32x4.mul(w, xv));
+    v128.store(XR + o, v128.and(xv, f32x4.lt(f32x4.abs(xv), f32x4.splat(Infinity))));
+  }
+  // ggml's first fit and its 18 trials: their sums four trials a vector (none depends on another), then ggml's
+  // tests in its order
+  trialSums(n, nmax, max, 0);
+  trialSums(n, nmax, max, 4);
+  trialSums(n, nmax, max, 8);
+  trialSums(n, nmax, max, 12);
+  trialSums(n, nmax, max, 16);
+  let sumlx = ldf(TRIAL_SUMLX, 9);
+  let suml2 = ldf(TRIAL_SUML2, 9);
   let scale: f32 = suml2 != 0 ? sumlx / suml2 : 0;
   let best: f32 = scale * sumlx;
-  // ggml's 18 trials: their sums four trials a vector (none depends on another), then ggml's test in its order
-  trialSums(x, n, nmax, max, 0);
-  trialSums(x, n, nmax, max, 8);
-  trialSums(x, n, nmax, max, 16);
-  let taken = -1;
-  for (let t = 0; t < 18; t++) {
+  let taken = 9;
+  for (let t = 0; t < 19; t++) {
+    if (t == 9) continue;
     sumlx = ldf(TRIAL_SUMLX, t);
     suml2 = ldf(TRIAL_SUML2, t);
     if (suml2 > 0 && sumlx * sumlx > best * suml2) {
@@ -403,10 +417,18 @@ export function makeQx(n: i32, nmax: i32, x: usize, L: usize, qw: usize): f32 {
       taken = t;
     }
   }
-  if (taken >= 0) {
-    // the codes of the last trial taken
-    iscale = -(<f32>nmax + <f32>0.1 * <f32>(taken < 9 ? taken - 9 : taken - 8)) / max;
-    for (let i = 0; i < n; i++) stb(L, i, nmax + imax(-nmax, imin(nmax - 1, nearestInt(iscale * ldf(x, i)))));
+  // the codes of the last trial taken (or of the first fit)
+  const iv = f32x4.splat(-(<f32>nmax + <f32>0.1 * <f32>(taken - 9)) / max);
+  const lo = i32x4.splat(-nmax);
+  const hi = i32x4.splat(nmax - 1);
+  const add = i32x4.splat(nmax);
+  for (let i = 0; i < n; i += 16) {
+    const p = x + (<usize>i << 2);
+    const c0 = i32x4.add(i32x4.max_s(lo, i32x4.min_s(hi, nearestInt4(f32x4.mul(iv, v128.load(p))))), add);
+    const c1 = i32x4.add(i32x4.max_s(lo, i32x4.min_s(hi, nearestInt4(f32x4.mul(iv, v128.load(p + 16))))), add);
+    const c2 = i32x4.add(i32x4.max_s(lo, i32x4.min_s(hi, nearestInt4(f32x4.mul(iv, v128.load(p + 32))))), add);
+    const c3 = i32x4.add(i32x4.max_s(lo, i32x4.min_s(hi, nearestInt4(f32x4.mul(iv, v128.load(p + 48))))), add);
+    v128.store(L + <usize>i, low8(c0, c1, c2, c3));
   }
   return scale;
 }

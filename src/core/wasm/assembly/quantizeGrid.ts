@@ -6,7 +6,7 @@
 // src/core/quant/iquants/gridTables.ts (Grid.searchTables) through setGrid before each call. IQ1_S and IQ1_M
 // (quantize_row_iq1_s_impl / quantize_row_iq1_m_impl): groups of 8 ternary levels on a 2048-point grid.
 import { f32ToF16 } from './common/half';
-import { makeQp, nearestInt } from './quantize';
+import { makeQp, nearestInt, nearestInt4 } from './quantize';
 import * as T from './generated/layout';
 
 const QK_K = 256;
@@ -48,8 +48,6 @@ export function failedBlock(): i32 {
 }
 
 const WEIGHT: usize = memory.data(32 * 4, 16);
-const ONGRID8: usize = memory.data(8 * 4, 16);
-const ONGRID8AUX: usize = memory.data(8 * 4, 16);
 const WAUX: usize = memory.data(32 * 4, 16);
 const XVAL: usize = memory.data(32 * 4, 16);
 const LBEST: usize = memory.data(32 * 4, 16);
@@ -98,65 +96,98 @@ function splatSubBlock(n: i32): void {
 }
 
 /**
- * The least distance so far in each lane, and the list position of its first neighbour (-1: none below FLT_MAX): a
- * lane takes a distance only when strictly below its best, as ggml's scan does.
+ * ggml's pick from the lanes' least distances `best` and their list positions `at`: the first neighbour of the least
+ * distance, that is of the lanes' bests the least (when below FLT_MAX: a lane has a neighbour exactly then), and of
+ * the lanes at that distance the first position; -1 for none.
  */
-let laneD2 = f32x4.splat(0);
-let laneAt = i32x4.splat(-1);
-@inline function startLanes(): void {
-  laneD2 = f32x4.splat(FLT_MAX); // ggml's start: a distance that overflows to +Inf is never taken
-  laneAt = i32x4.splat(-1);
-}
-/** Takes the lanes of the distances d2 of the neighbours at list positions n..n+3 that are below their best. */
-@inline function takeLanes(d2: v128, n: i32): void {
-  const below = f32x4.lt(d2, laneD2);
-  laneD2 = v128.bitselect(d2, laneD2, below);
-  laneAt = v128.bitselect(i32x4.add(i32x4.splat(n), i32x4(0, 1, 2, 3)), laneAt, below);
-}
-/** Lane (d2, at) over the pick so far when its distance is less, or equal at an earlier position. */
-let pickD2: f32 = 0;
-let pickAt = -1;
-@inline function pickLane(d2: f32, at: i32): void {
-  if (at >= 0 && (pickAt < 0 || d2 < pickD2 || (d2 == pickD2 && at < pickAt))) {
-    pickD2 = d2;
-    pickAt = at;
-  }
-}
-/** ggml's pick, the first neighbour of the least distance: of the lanes' bests, the least, the first of equal ones; -1 for none. */
-function bestOfLanes(): i32 {
-  pickAt = -1;
-  pickLane(f32x4.extract_lane(laneD2, 0), i32x4.extract_lane(laneAt, 0));
-  pickLane(f32x4.extract_lane(laneD2, 1), i32x4.extract_lane(laneAt, 1));
-  pickLane(f32x4.extract_lane(laneD2, 2), i32x4.extract_lane(laneAt, 2));
-  pickLane(f32x4.extract_lane(laneD2, 3), i32x4.extract_lane(laneAt, 3));
-  return pickAt < 0 ? -1 : <i32>load<u16>(nbrList + (<usize>pickAt << 1));
+function firstOfLeast(best: v128, at: v128): i32 {
+  let m = f32x4.pmin(best, i32x4.shuffle(best, best, 2, 3, 0, 1));
+  m = f32x4.pmin(m, i32x4.shuffle(m, m, 1, 0, 3, 2));
+  if (!(f32x4.extract_lane(m, 0) < FLT_MAX)) return -1;
+  let first = v128.bitselect(at, i32x4.splat(i32.MAX_VALUE), f32x4.eq(best, m));
+  first = i32x4.min_s(first, i32x4.shuffle(first, first, 2, 3, 0, 1));
+  first = i32x4.min_s(first, i32x4.shuffle(first, first, 1, 0, 3, 2));
+  return <i32>load<u16>(nbrList + (<usize>i32x4.extract_lane(first, 0) << 1));
 }
 
 /**
- * iq2_find_best_neighbour / iq3_find_best_neighbour: of u's neighbours, the least Σ w·(scale·q − x)² over the `dims`
- * values at o, the first of equal ones; writes its levels to L. Four neighbours at a time, one per lane: each lane
- * sums its terms in ggml's order, so every distance is ggml's. None below FLT_MAX (NaN or infinite weights): ggml
- * asserts, so the call stops (aborted).
+ * iq2_find_best_neighbour: of u's neighbours, the least Σ w·(scale·q − x)² over the 8 values at o, the first of
+ * equal ones; writes its levels to L. Four neighbours at a time, one per lane: each lane sums its terms in ggml's
+ * order, so every distance is ggml's. None below FLT_MAX (NaN or infinite weights): ggml asserts, so the call stops
+ * (aborted).
  */
-@inline function bestNeighbour(u: i32, o: i32, scale: f32, L: usize, dims: i32 = 8): i32 {
+@inline function bestNeighbour(u: i32, o: i32, scale: f32, L: usize): i32 {
   const from = ldi(nbrStart, u);
   const to = ldi(nbrStart, u + 1);
   const xs = XSPLAT + (<usize>o << 4);
   const ws = WSPLAT + (<usize>o << 4);
   const sv = f32x4.splat(scale);
-  startLanes();
+  // each lane's least distance so far (ggml's start FLT_MAX: a distance that overflows to +Inf is never taken) and
+  // the list position of its first neighbour at that distance (-1: none); a lane takes a distance only when strictly
+  // below its best, as ggml's scan does
+  let best = f32x4.splat(FLT_MAX);
+  let at = i32x4.splat(-1);
   for (let n = from; n < to; n += 4) {
-    const c = nbrCoords + ((<usize>n * <usize>dims) << 2);
+    const c = nbrCoords + (<usize>n << 5);
     let d2 = f32x4.splat(0);
-    for (let i = 0; i < dims; i++) {
+    for (let i = 0; i < 8; i++) {
       const diff = f32x4.sub(f32x4.mul(sv, v128.load(c + (<usize>i << 4))), v128.load(xs + (<usize>i << 4)));
       d2 = f32x4.add(d2, f32x4.mul(f32x4.mul(v128.load(ws + (<usize>i << 4)), diff), diff));
     }
-    takeLanes(d2, n);
+    const below = f32x4.lt(d2, best);
+    best = v128.bitselect(d2, best, below);
+    at = v128.bitselect(i32x4.add(i32x4.splat(n), i32x4(0, 1, 2, 3)), at, below);
   }
-  const index = bestOfLanes();
+  const index = firstOfLeast(best, at);
   if (index < 0) aborted = true;
-  else for (let i = 0; i < dims; i++) sti(L, o + i, gridLevel(index, i, dims));
+  else for (let i = 0; i < 8; i++) sti(L, o + i, gridLevel(index, i));
+  return index;
+}
+
+/**
+ * iq3_find_best_neighbour: bestNeighbour for the 4 values at o of a grid of 4 coordinates, their magnitudes and
+ * weights held in registers across the scan. Each distance starts from its first term: ggml adds that to 0, which
+ * changes only a -0 to +0, equal in every comparison (and the distances are only compared).
+ */
+@inline function bestNeighbour4(u: i32, o: i32, scale: f32, L: usize): i32 {
+  const from = ldi(nbrStart, u);
+  const to = ldi(nbrStart, u + 1);
+  const xs = XSPLAT + (<usize>o << 4);
+  const ws = WSPLAT + (<usize>o << 4);
+  const x0 = v128.load(xs);
+  const x1 = v128.load(xs + 16);
+  const x2 = v128.load(xs + 32);
+  const x3 = v128.load(xs + 48);
+  const w0 = v128.load(ws);
+  const w1 = v128.load(ws + 16);
+  const w2 = v128.load(ws + 32);
+  const w3 = v128.load(ws + 48);
+  const sv = f32x4.splat(scale);
+  // the lanes as in bestNeighbour; pos: the list positions of this step's four neighbours
+  let best = f32x4.splat(FLT_MAX);
+  let at = i32x4.splat(-1);
+  let pos = i32x4.add(i32x4.splat(from), i32x4(0, 1, 2, 3));
+  for (let n = from; n < to; n += 4) {
+    const c = nbrCoords + (<usize>n << 4);
+    const e0 = f32x4.sub(f32x4.mul(sv, v128.load(c)), x0);
+    const e1 = f32x4.sub(f32x4.mul(sv, v128.load(c + 16)), x1);
+    const e2 = f32x4.sub(f32x4.mul(sv, v128.load(c + 32)), x2);
+    const e3 = f32x4.sub(f32x4.mul(sv, v128.load(c + 48)), x3);
+    let d2 = f32x4.add(f32x4.mul(f32x4.mul(w0, e0), e0), f32x4.mul(f32x4.mul(w1, e1), e1));
+    d2 = f32x4.add(d2, f32x4.mul(f32x4.mul(w2, e2), e2));
+    d2 = f32x4.add(d2, f32x4.mul(f32x4.mul(w3, e3), e3));
+    const below = f32x4.lt(d2, best);
+    best = v128.bitselect(d2, best, below);
+    at = v128.bitselect(pos, at, below);
+    pos = i32x4.add(pos, i32x4.splat(4));
+  }
+  const index = firstOfLeast(best, at);
+  if (index < 0) aborted = true;
+  else {
+    // the levels (2l + 1 - 1) / 2 of its coordinates
+    const q = i32x4.extend_low_i16x8_s(i16x8.extend_low_i8x16_s(v128.load32_zero(gridPos + (<usize>index << 2))));
+    v128.store(L + (<usize>o << 2), i32x4.shr_s(i32x4.sub(q, i32x4.splat(1)), 1));
+  }
   return index;
 }
 
@@ -201,18 +232,20 @@ function evenSigns(x: usize, o: i32): i32 {
   return s & 127;
 }
 
-/** All 8 signs of the weights at x, magnitudes to XVAL + o. */
+/**
+ * All 8 signs of the weights at x (bit i set where x_i >= 0 fails, NaN too), magnitudes to XVAL + o as ggml takes
+ * them: x where x >= 0, else -x (the sign flipped, of a NaN too).
+ */
 function allSigns(x: usize, o: i32): i32 {
-  let s = 0;
-  for (let i = 0; i < 8; i++) {
-    const v = ldf(x, i);
-    if (v >= 0) stf(XVAL, o + i, v);
-    else {
-      stf(XVAL, o + i, -v);
-      s |= 1 << i;
-    }
-  }
-  return s;
+  const zero = f32x4.splat(0);
+  const a = v128.load(x);
+  const b = v128.load(x + 16);
+  const ga = f32x4.ge(a, zero);
+  const gb = f32x4.ge(b, zero);
+  const m = XVAL + (<usize>o << 2);
+  v128.store(m, v128.bitselect(a, f32x4.neg(a), ga));
+  v128.store(m + 16, v128.bitselect(b, f32x4.neg(b), gb));
+  return (i32x4.bitmask(ga) | (i32x4.bitmask(gb) << 4)) ^ 0xff;
 }
 
 /** Σ w·x·q and Σ w·q² of the n codes q = 2l + 1 at L; Σ w·q² in sumq2Of. */
@@ -434,15 +467,99 @@ export function quantizeIQ2Sub16(xsKind: bool, x0: usize, nb: i32, nPerRow: i32,
 const IQ3_EPS: f32 = 1e-8;
 const IQ3_MAX_Q = 8;
 
-/** Levels of the 4 magnitudes at o scaled by id into L (0..7); their word of 3-bit levels. */
-@inline function levels4(id: f32, o: i32, L: usize): i32 {
-  let u = 0;
-  for (let i = 0; i < 4; i++) {
-    const l = level(id, ldf(XVAL, o + i), IQ3_MAX_Q - 1);
-    sti(L, o + i, l);
-    u |= l << (3 * i);
+/** Each trial's 32 levels (int32, trial t's at IQ3_LEVELS + 128·t; 31 trials at most, and one of padding). */
+const IQ3_LEVELS: usize = memory.data(32 * 32 * 4, 16);
+/** Each trial's groups on the grid (bit k: group k), and its sums Σ w·x·q and Σ w·q² (one trial a lane). */
+const IQ3_ON_GRID: usize = memory.data(32 * 4, 16);
+const IQ3_SUMQX: usize = memory.data(32 * 4, 16);
+const IQ3_SUMQ2: usize = memory.data(32 * 4, 16);
+/** The words of a trial's eight groups. */
+const IQ3_WORDS: usize = memory.data(8 * 4, 16);
+/** w·x of each magnitude (the first product of ggml's w·xval·q). */
+const WX: usize = memory.data(32 * 4, 16);
+
+/**
+ * The levels MAX(0, MIN(7, nearest_int(0.5·(id·x − 1)))) of the 32 magnitudes (XVAL) into L, and the words of their
+ * eight groups of four (level i of a group at bits 3i); returns the groups on the grid as a bitmask (bit k: group k),
+ * after each group off the grid took the levels of its best neighbour (bestNeighbour at `scale`).
+ */
+function iq3Levels(id: f32, scale: f32, L: usize): i32 {
+  const idv = f32x4.splat(id);
+  const half = f32x4.splat(0.5);
+  const one = f32x4.splat(1);
+  const zero = i32x4.splat(0);
+  const top = i32x4.splat(IQ3_MAX_Q - 1);
+  // (pairs of i16 lanes: level 0 + 8·level 1, 64·level 2 + 512·level 3)
+  const weights = i16x8(1, 8, 64, 512, 1, 8, 64, 512);
+  let onGrid = 0;
+  for (let k = 0; k < 8; k += 4) {
+    const p = XVAL + (<usize>k << 4);
+    const q = L + (<usize>k << 4);
+    const l0 = i32x4.max_s(zero, i32x4.min_s(top, nearestInt4(f32x4.mul(half, f32x4.sub(f32x4.mul(idv, v128.load(p)), one)))));
+    const l1 = i32x4.max_s(zero, i32x4.min_s(top, nearestInt4(f32x4.mul(half, f32x4.sub(f32x4.mul(idv, v128.load(p + 16)), one)))));
+    const l2 = i32x4.max_s(zero, i32x4.min_s(top, nearestInt4(f32x4.mul(half, f32x4.sub(f32x4.mul(idv, v128.load(p + 32)), one)))));
+    const l3 = i32x4.max_s(zero, i32x4.min_s(top, nearestInt4(f32x4.mul(half, f32x4.sub(f32x4.mul(idv, v128.load(p + 48)), one)))));
+    v128.store(q, l0);
+    v128.store(q + 16, l1);
+    v128.store(q + 32, l2);
+    v128.store(q + 48, l3);
+    const a = i32x4.dot_i16x8_s(i16x8.narrow_i32x4_s(l0, l1), weights);
+    const b = i32x4.dot_i16x8_s(i16x8.narrow_i32x4_s(l2, l3), weights);
+    const words = i32x4.add(i32x4.shuffle(a, b, 0, 2, 4, 6), i32x4.shuffle(a, b, 1, 3, 5, 7));
+    v128.store(IQ3_WORDS + (<usize>k << 2), words);
+    onGrid |= (<i32>(gridIndex(i32x4.extract_lane(words, 0)) >= 0) << k) | (<i32>(gridIndex(i32x4.extract_lane(words, 1)) >= 0) << (k + 1));
+    onGrid |= (<i32>(gridIndex(i32x4.extract_lane(words, 2)) >= 0) << (k + 2)) | (<i32>(gridIndex(i32x4.extract_lane(words, 3)) >= 0) << (k + 3));
   }
-  return u;
+  // (each search changes only its own group's levels)
+  for (let off = ~onGrid & 0xff; off != 0; off &= off - 1) {
+    const k = <i32>ctz(off);
+    bestNeighbour4(ldi(IQ3_WORDS, k), 4 * k, scale, L);
+  }
+  return onGrid;
+}
+
+/** The codes q = 2l + 1 of four levels, as float. */
+@inline function codesOf(l: v128): v128 {
+  return f32x4.convert_i32x4_s(v128.or(i32x4.shl(l, 1), i32x4.splat(1)));
+}
+
+/**
+ * Σ w·x·q and Σ w·q² (q = 2l + 1) of each trial's levels (IQ3_LEVELS) into IQ3_SUMQX/SUMQ2, four trials a vector:
+ * each lane does ggml's operations of its trial in ggml's order (sumqx += w·xval·q, sumq2 += w·q·q, i = 0..31), so
+ * its sums are ggml's bit for bit. The levels of four trials are read four values at a time and transposed to the
+ * four trials of each value.
+ */
+function iq3TrialSums(trials: i32): void {
+  for (let t = 0; t < trials; t += 4) {
+    const r = IQ3_LEVELS + (<usize>t << 7);
+    let sqx = f32x4.splat(0);
+    let sq2 = f32x4.splat(0);
+    for (let i = 0; i < 32; i += 4) {
+      const o = <usize>i << 2;
+      const a = v128.load(r + o);
+      const b = v128.load(r + 128 + o);
+      const c = v128.load(r + 256 + o);
+      const d = v128.load(r + 384 + o);
+      const ab01 = i32x4.shuffle(a, b, 0, 4, 1, 5);
+      const ab23 = i32x4.shuffle(a, b, 2, 6, 3, 7);
+      const cd01 = i32x4.shuffle(c, d, 0, 4, 1, 5);
+      const cd23 = i32x4.shuffle(c, d, 2, 6, 3, 7);
+      const q0 = codesOf(i32x4.shuffle(ab01, cd01, 0, 1, 4, 5));
+      const q1 = codesOf(i32x4.shuffle(ab01, cd01, 2, 3, 6, 7));
+      const q2 = codesOf(i32x4.shuffle(ab23, cd23, 0, 1, 4, 5));
+      const q3 = codesOf(i32x4.shuffle(ab23, cd23, 2, 3, 6, 7));
+      sqx = f32x4.add(sqx, f32x4.mul(v128.load32_splat(WX + o), q0));
+      sq2 = f32x4.add(sq2, f32x4.mul(f32x4.mul(v128.load32_splat(WEIGHT + o), q0), q0));
+      sqx = f32x4.add(sqx, f32x4.mul(v128.load32_splat(WX + o + 4), q1));
+      sq2 = f32x4.add(sq2, f32x4.mul(f32x4.mul(v128.load32_splat(WEIGHT + o + 4), q1), q1));
+      sqx = f32x4.add(sqx, f32x4.mul(v128.load32_splat(WX + o + 8), q2));
+      sq2 = f32x4.add(sq2, f32x4.mul(f32x4.mul(v128.load32_splat(WEIGHT + o + 8), q2), q2));
+      sqx = f32x4.add(sqx, f32x4.mul(v128.load32_splat(WX + o + 12), q3));
+      sq2 = f32x4.add(sq2, f32x4.mul(f32x4.mul(v128.load32_splat(WEIGHT + o + 12), q3), q3));
+    }
+    v128.store(IQ3_SUMQX + (<usize>t << 2), sqx);
+    v128.store(IQ3_SUMQ2 + (<usize>t << 2), sq2);
+  }
 }
 
 /**
@@ -473,11 +590,14 @@ export function quantizeIQ3(xxs: bool, x0: usize, nb: i32, nPerRow: i32, qw0: us
     let searched = 0;
     for (let ib = 0; ib < 8; ib++) {
       const xb = xs + (<usize>ib << 7);
-      for (let i = 0; i < 32; i++) {
-        const v = ldf(xb, i);
-        stf(WEIGHT, i, qw0 ? ldf(qw, 32 * ib + i) * sqrt<f32>(sigma2 + v * v) : v * v);
+      const qb = qw + (<usize>ib << 7);
+      for (let i = 0; i < 32; i += 4) {
+        const o = <usize>i << 2;
+        const v = v128.load(xb + o);
+        const w = qw0 ? f32x4.mul(v128.load(qb + o), f32x4.sqrt(f32x4.add(f32x4.splat(sigma2), f32x4.mul(v, v)))) : f32x4.mul(v, v);
+        v128.store(WEIGHT + o, w);
+        v128.store(WAUX + o, f32x4.sqrt(w));
       }
-      for (let i = 0; i < 32; i++) stf(WAUX, i, sqrt<f32>(ldf(WEIGHT, i)));
       for (let k = 0; k < 4; k++) sti(SIGNS, k, xxs ? evenSigns(xb + (<usize>k << 5), 8 * k) : allSigns(xb + (<usize>k << 5), 8 * k));
       splatSubBlock(32);
       let vmax = ldf(XVAL, 0);
@@ -487,39 +607,43 @@ export function quantizeIQ3(xxs: bool, x0: usize, nb: i32, nPerRow: i32, qw0: us
         stf(SCALES, ib, 0);
         continue;
       }
+      for (let i = 0; i < 32; i += 4) {
+        const o = <usize>i << 2;
+        v128.store(WX + o, f32x4.mul(v128.load(WEIGHT + o), v128.load(XVAL + o)));
+      }
       let best: f32 = 0;
       let scale: f32 = vmax / top;
-      for (let k = 0; k < 8; k++) sti(ONGRID8, k, xxs ? 1 : 0);
-      for (let is = -range; is <= range; is++) {
-        const id: f32 = (top + <f32>is * <f32>0.2) / vmax;
-        const thisScale: f32 = <f32>1 / id;
-        for (let k = 0; k < 8; k++) {
-          const u = levels4(id, 4 * k, LAUX);
-          sti(ONGRID8AUX, k, 1);
-          if (gridIndex(u) < 0) {
-            sti(ONGRID8AUX, k, 0);
-            bestNeighbour(u, 4 * k, thisScale, LAUX, 4);
-          }
-        }
-        const sqx = sumqx(32, LAUX);
-        const sq2 = sumq2Of;
+      let onGrid = xxs ? 0xff : 0;
+      // ggml's trials is = -range..range (trial t = is + range): each one's levels and groups on the grid (none
+      // depends on another), their sums four trials a vector, then ggml's test in its order
+      const trials = 2 * range + 1;
+      for (let t = 0; t < trials; t++) {
+        const id: f32 = (top + <f32>(t - range) * <f32>0.2) / vmax;
+        sti(IQ3_ON_GRID, t, iq3Levels(id, <f32>1 / id, IQ3_LEVELS + (<usize>t << 7)));
+      }
+      iq3TrialSums(trials);
+      let taken = -1;
+      for (let t = 0; t < trials; t++) {
+        const sqx = ldf(IQ3_SUMQX, t);
+        const sq2 = ldf(IQ3_SUMQ2, t);
         if (sq2 > 0 && sqx * sqx > best * sq2) {
           scale = sqx / sq2;
           best = scale * sqx;
-          memory.copy(LBEST, LAUX, 32 * 4);
-          memory.copy(ONGRID8, ONGRID8AUX, 8 * 4);
+          taken = t;
         }
       }
-      let offGrid = false;
-      for (let k = 0; k < 8; k++) if (!ldi(ONGRID8, k)) offGrid = true;
-      if (offGrid && scale > 0) {
+      if (taken >= 0) {
+        memory.copy(LBEST, IQ3_LEVELS + (<usize>taken << 7), 32 * 4);
+        onGrid = ldi(IQ3_ON_GRID, taken);
+      }
+      if (onGrid != 0xff && scale > 0) {
         const id: f32 = <f32>1 / scale;
         for (let k = 0; k < 8; k++) {
-          if (xxs && ldi(ONGRID8, k)) continue;
+          if (xxs && (onGrid >> k) & 1) continue;
           let u = 0;
           for (let i = 0; i < 4; i++) u |= level(id, ldf(XVAL, 4 * k + i), IQ3_MAX_Q - 1) << (3 * i);
           let gi = gridIndex(u);
-          if (gi < 0) gi = bestNeighbour(u, 4 * k, scale, LBEST, 4);
+          if (gi < 0) gi = bestNeighbour4(u, 4 * k, scale, LBEST);
           if (gi >= 0) for (let i = 0; i < 4; i++) sti(LBEST, 4 * k + i, gridLevel(gi, i, 4));
         }
         const sqx = sumqx(32, LBEST);
@@ -671,7 +795,9 @@ function iq1Neighbour(u: i32, x: usize, w: usize, scale: f32, xg: usize, L: usiz
   const shift = f32x4.splat(xg == X_P ? <f32>0.875 : <f32>1.125);
   const one = f32x4.splat(1);
   const half = f32x4.splat(0.5);
-  startLanes();
+  // as bestNeighbour's lanes
+  let best = f32x4.splat(FLT_MAX);
+  let at = i32x4.splat(-1);
   for (let n = from; n < to; n += 4) {
     const c = nbrCoords + (<usize>n << 5);
     let d2 = f32x4.splat(0);
@@ -680,9 +806,11 @@ function iq1Neighbour(u: i32, x: usize, w: usize, scale: f32, xg: usize, L: usiz
       const diff = f32x4.sub(f32x4.mul(sv, q), v128.load(XSPLAT + (<usize>i << 4)));
       d2 = f32x4.add(d2, f32x4.mul(f32x4.mul(v128.load(WSPLAT + (<usize>i << 4)), diff), diff));
     }
-    takeLanes(d2, n);
+    const below = f32x4.lt(d2, best);
+    best = v128.bitselect(d2, best, below);
+    at = v128.bitselect(i32x4.add(i32x4.splat(n), i32x4(0, 1, 2, 3)), at, below);
   }
-  const index = bestOfLanes();
+  const index = firstOfLeast(best, at);
   if (index < 0) aborted = true;
   else for (let i = 0; i < 8; i++) sti(L, o + i, gridLevel(index, i));
   return index;

@@ -532,6 +532,20 @@ function addCodeSums(h: u32, sumK: i64, sumK2: i64): void {
 let cMin: f32 = 0;
 let cMax: f32 = 0;
 
+/**
+ * Takes x and y into the running extremes. By comparisons, not f32.min and f32.max, whose ordering of NaN and ±0
+ * V8 pays for with a longer instruction sequence: no NaN comes here (the scales are finite, every product is far
+ * below float32's max), and a zero extreme sends the scan to the careful path (fusedFirstPass), so which zero is
+ * kept does not matter.
+ */
+@inline
+function takeValues(x: f32, y: f32): void {
+  const lo = x < y ? x : y;
+  const hi = x < y ? y : x;
+  if (lo < cMin) cMin = lo;
+  if (hi > cMax) cMax = hi;
+}
+
 /** Starts a pass 1 from the codes (the lane tables too, for the weights that take the per-value path). */
 function codesBegin(min0: f32, max0: f32): void {
   firstBegin(min0, max0);
@@ -605,8 +619,7 @@ function codeRange32(a: v128, b: v128): v128 {
 function takeExtremes(f: f32, range: v128): void {
   const x = f * <f32>i16x8.extract_lane_s(range, 0);
   const y = -f * <f32>i16x8.extract_lane_s(range, 4);
-  cMin = min(cMin, min(x, y));
-  cMax = max(cMax, max(x, y));
+  takeValues(x, y);
 }
 
 /** Pass 1 over Q8_0 blocks from their codes (w = d·q). */
@@ -713,8 +726,7 @@ function q4kSubBlock(qa: v128, qb: v128, d: f32, dmin: f32, sm: i32, md: i64, mm
   const range = codeRange32(qa, qb);
   const x = d1 * <f32>i16x8.extract_lane_s(range, 0) - m1;
   const y = d1 * <f32>(-i16x8.extract_lane_s(range, 4)) - m1;
-  cMin = min(cMin, min(x, y));
-  cMax = max(cMax, max(x, y));
+  takeValues(x, y);
   const a = md * <i64>sc;
   const b = mm * <i64>m;
   const top = 15 * a - b;

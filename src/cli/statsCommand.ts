@@ -45,7 +45,7 @@ export async function statsCommand(
   bins = DEFAULT_BINS,
   json: boolean,
   threads: number,
-  /** Workers started before the command loaded (statsWorkers.ts's earlyStatsWorkers): kept if the work is worth any. */
+  /** Workers started before the command loaded (statsWorkers.ts's earlyStatsWorkers): kept if the work is worth them. */
   started?: WorkerPool,
 ): Promise<void> {
   let opened;
@@ -65,8 +65,10 @@ export async function statsCommand(
   const isSplit = items.map((t) => !!t.tensor && t.nElements >= SPLIT_MIN_ELEMENTS && t.nElements * cores > elements);
   const units = items.length + isSplit.filter(Boolean).length * (cores - 1);
   const workers = Math.min(cores, units, Math.floor(bytes / BYTES_PER_WORKER)) - 1;
-  if (workers <= 0) await started?.dispose();
-  const pool = workers > 0 ? (started ?? statsWorkerPool(workers)) : undefined;
+  // the workers started with the command serve unless the work is worth none or more (a split model's other shards)
+  const fits = started && workers > 0 && started.size >= workers;
+  if (started && !fits) await started.dispose();
+  const pool = fits ? started : statsWorkerPool(workers);
   // A logical weight's stats are those of its dequantized values; the worker resolves logical names the same way.
   const computeHere = (i: number, onProgress?: (done: number, total: number) => void): TensorStats => {
     const { weight, tensor } = items[i];

@@ -19,8 +19,8 @@ export function statsWorkerPool(workers: number): WorkerPool | undefined {
 
 /**
  * The workers for a local file before it is opened: as many as its size is worth beside this thread, within
- * --threads and the cores (statsCommand keeps them if its tensors are worth any, else stops them). None for a
- * remote file or a folder: they start once the model is open.
+ * --threads and the cores (statsCommand keeps them if the selected tensors are worth as many, else stops them and
+ * starts what they are worth). None for a remote file or a folder: they start once the model is open.
  */
 export function earlyStatsWorkers(file: string, threads: number): WorkerPool | undefined {
   let bytes: number;

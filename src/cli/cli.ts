@@ -91,11 +91,15 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'stats': {
       if (positionals.length !== 1) throw new UsageError('stats takes one FILE');
-      const { DEFAULT_BINS } = await import('../core/analysis/tensorStats.ts');
-      const bins = values.bins === undefined ? DEFAULT_BINS : Number(values.bins);
-      if (!Number.isInteger(bins) || bins < 1 || bins > 1 << 20) throw new UsageError('--bins must be an integer from 1 to 1048576');
+      const threads = parseThreads(values.threads);
+      const bins = values.bins === undefined ? undefined : Number(values.bins);
+      if (bins !== undefined && (!Number.isInteger(bins) || bins < 1 || bins > 1 << 20))
+        throw new UsageError('--bins must be an integer from 1 to 1048576');
+      // the workers start while this thread loads the command and opens the model
+      const { earlyStatsWorkers } = await import('./statsWorkers.ts');
+      const started = earlyStatsWorkers(positionals[0], threads);
       const { statsCommand } = await import('./statsCommand.ts');
-      await statsCommand(positionals[0], values.tensor, bins, values.json!, parseThreads(values.threads));
+      await statsCommand(positionals[0], values.tensor, bins, values.json!, threads, started);
       return 0;
     }
     case 'dequant': {

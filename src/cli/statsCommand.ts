@@ -1,14 +1,14 @@
 /** `quantlens stats`: exact per-tensor statistics and histograms, on this thread and worker threads. */
 import { availableParallelism } from 'node:os';
 import { QuantLensError } from '../core/errors.ts';
-import { computeTensorStats, type TensorStats } from '../core/analysis/tensorStats.ts';
+import { computeTensorStats, DEFAULT_BINS, type TensorStats } from '../core/analysis/tensorStats.ts';
 import { openModelAndWeights } from '../core/hfquant/open.ts';
 import { logicalWeightStats } from '../core/hfquant/stats.ts';
-import { WorkerPool, type JobHandle } from '../node/workerPool.ts';
+import type { JobHandle, WorkerPool } from '../node/workerPool.ts';
 import { SPLIT_MIN_ELEMENTS, splitTensorStats } from '../worker/splitStats.ts';
 import type { JobResults } from '../shared/workerProtocol.ts';
 import { statsItems } from './logicalWeights.ts';
-import { workerScript } from './workers.ts';
+import { BYTES_PER_WORKER, statsWorkerPool } from './statsWorkers.ts';
 
 function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : text + '\n');
@@ -31,9 +31,6 @@ function formatStats(s: TensorStats): string {
   return `min ${g(s.min)}  max ${g(s.max)}  mean ${g(s.mean)}  std ${g(s.std)}  rms ${g(s.rms)}  zeros ${s.zero_count}${special}`;
 }
 
-/** Tensor bytes worth one worker thread's start-up (loading its script, opening the model): less runs here. */
-const BYTES_PER_WORKER = 32 << 20;
-
 /**
  * Exact stats of the selected tensors, printed in file order. With --threads N, this thread and up to N - 1 worker
  * threads (N no more than the cores, the work's units, or what the work is worth) share the work. A huge tensor
@@ -42,17 +39,36 @@ const BYTES_PER_WORKER = 32 << 20;
  * first, so a big one does not start last and run alone (WorkerPool.spread). A tensor that cannot be decoded is a
  * one-line warning, whichever thread it ran on.
  */
-export async function statsCommand(file: string, pattern: string | undefined, bins: number, json: boolean, threads: number): Promise<void> {
-  const { model, view } = await openModelAndWeights(file);
-  const items = selectTensors(statsItems(model, view), pattern);
+export async function statsCommand(
+  file: string,
+  pattern: string | undefined,
+  bins = DEFAULT_BINS,
+  json: boolean,
+  threads: number,
+  /** Workers started before the command loaded (statsWorkers.ts's earlyStatsWorkers): kept if the work is worth them. */
+  started?: WorkerPool,
+): Promise<void> {
+  let opened;
+  let items;
+  try {
+    opened = await openModelAndWeights(file);
+    items = selectTensors(statsItems(opened.model, opened.view), pattern);
+  } catch (e) {
+    await opened?.model.close();
+    await started?.dispose();
+    throw e;
+  }
+  const { model } = opened;
   const bytes = items.reduce((sum, t) => sum + (t.weight?.bytes ?? t.tensor!.nbytes), 0);
   const elements = items.reduce((sum, t) => sum + t.nElements, 0);
   const cores = Math.min(threads, availableParallelism());
   const isSplit = items.map((t) => !!t.tensor && t.nElements >= SPLIT_MIN_ELEMENTS && t.nElements * cores > elements);
   const units = items.length + isSplit.filter(Boolean).length * (cores - 1);
   const workers = Math.min(cores, units, Math.floor(bytes / BYTES_PER_WORKER)) - 1;
-  const script = workerScript();
-  const pool = script && workers > 0 ? new WorkerPool(script, workers, undefined, 2) : undefined;
+  // the workers started with the command serve unless the work is worth none or more (a split model's other shards)
+  const fits = started && workers > 0 && started.size >= workers;
+  if (started && !fits) await started.dispose();
+  const pool = fits ? started : statsWorkerPool(workers);
   // A logical weight's stats are those of its dequantized values; the worker resolves logical names the same way.
   const computeHere = (i: number, onProgress?: (done: number, total: number) => void): TensorStats => {
     const { weight, tensor } = items[i];

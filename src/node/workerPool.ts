@@ -5,7 +5,16 @@
  */
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import type { ResultOf, WorkerJob, WorkerRequest, WorkerResponse, WorkerResult } from '../shared/workerProtocol.ts';
+import {
+  JOB_CANCELLED,
+  JOB_QUEUED,
+  JOB_TAKEN_BACK,
+  type ResultOf,
+  type WorkerJob,
+  type WorkerRequest,
+  type WorkerResponse,
+  type WorkerResult,
+} from '../shared/workerProtocol.ts';
 import { QuantLensError, type ErrorCode } from '../core/errors.ts';
 import type { ChunkQuantizer } from '../core/requant/requantize.ts';
 
@@ -67,6 +76,8 @@ export class WorkerPool {
       if (!jobs || !p) return;
       if (m.type === 'progress') return p.onProgress?.(m.done, m.total, m.fetched);
       jobs.splice(jobs.indexOf(p), 1);
+      // a job taken back (spread) settles with this thread's run of it, not with the worker's answer
+      if (Atomics.load(new Int32Array(p.flag), 0) === JOB_TAKEN_BACK) return this.pump();
       if (m.type === 'result') p.resolve(m.result);
       // a bug in the worker (not a QuantLensError there) stays one here, as it would on this thread
       else
@@ -87,7 +98,8 @@ export class WorkerPool {
   /** A worker that failed or exited (both events come for one crash): its job fails, a new worker takes its place. */
   private replace(w: Worker, e: Error): void {
     if (!this.workers.includes(w)) return;
-    for (const p of this.posted.get(w) ?? []) p.reject(new QuantLensError('io', `worker failed: ${e.message}`));
+    for (const p of this.posted.get(w) ?? [])
+      if (Atomics.load(new Int32Array(p.flag), 0) !== JOB_TAKEN_BACK) p.reject(new QuantLensError('io', `worker failed: ${e.message}`));
     this.posted.delete(w);
     this.workers = this.workers.filter((x) => x !== w);
     if (!this.disposed) {
@@ -103,7 +115,7 @@ export class WorkerPool {
       for (const [x, jobs] of this.posted) if (jobs.length < this.jobsPerWorker && (!w || jobs.length < this.posted.get(w)!.length)) w = x;
       if (!w) return;
       const p = this.queue.shift()!;
-      if (new Int32Array(p.flag)[0] === 1) {
+      if (new Int32Array(p.flag)[0] === JOB_CANCELLED) {
         p.reject(new QuantLensError('cancelled', 'cancelled'));
         continue;
       }
@@ -136,7 +148,7 @@ export class WorkerPool {
       handle: {
         promise,
         cancel: () => {
-          Atomics.store(new Int32Array(flag), 0, 1);
+          Atomics.store(new Int32Array(flag), 0, JOB_CANCELLED);
           this.pump();
         },
       },
@@ -147,7 +159,8 @@ export class WorkerPool {
    * Many jobs at once, started in `order` (say largest first), each handle at its job's index. The calling thread
    * is one of the workers: with `runHere` it runs the front job of the batch while no worker has loaded (so work
    * shorter than a worker's start-up never waits for one), then the back ones (the smallest, so that it lets
-   * worker messages in often), one job at a time with messages in between.
+   * worker messages in often), one job at a time with messages in between; once none is queued, it takes back the
+   * jobs queued on a worker behind the one it runs (takeBack), so that it does not wait for them at the end.
    */
   spread<J extends WorkerJob>(
     jobs: J[],
@@ -164,14 +177,17 @@ export class WorkerPool {
     void (async () => {
       while (!this.disposed) {
         let at = this.queue.findIndex((p) => indexOf.has(p));
-        if (at < 0) return;
-        if (this.posted.size) {
-          // a worker has loaded: this thread takes the batch's last job
-          at = this.queue.length - 1;
-          while (!indexOf.has(this.queue[at])) at--;
-        }
-        const [p] = this.queue.splice(at, 1);
-        if (new Int32Array(p.flag)[0] === 1) p.reject(new QuantLensError('cancelled', 'cancelled'));
+        let p: Pending | undefined;
+        if (at >= 0) {
+          if (this.posted.size) {
+            // a worker has loaded: this thread takes the batch's last job
+            at = this.queue.length - 1;
+            while (!indexOf.has(this.queue[at])) at--;
+          }
+          [p] = this.queue.splice(at, 1);
+        } else p = this.takeBack(indexOf);
+        if (!p) return;
+        if (new Int32Array(p.flag)[0] === JOB_CANCELLED) p.reject(new QuantLensError('cancelled', 'cancelled'));
         else {
           try {
             p.resolve(await runHere(indexOf.get(p)!));
@@ -183,6 +199,20 @@ export class WorkerPool {
       }
     })();
     return handles;
+  }
+
+  /**
+   * One of `batch`'s jobs queued on a worker behind the one it runs (newest first: the last it would come to) and
+   * not started, now marked as taken back: the worker answers it as cancelled, while its promise settles with the
+   * caller's run.
+   */
+  private takeBack(batch: Map<Pending, number>): Pending | undefined {
+    for (const jobs of this.posted.values())
+      for (let i = jobs.length - 1; i >= 1; i--) {
+        const p = jobs[i];
+        if (batch.has(p) && Atomics.compareExchange(new Int32Array(p.flag), 0, JOB_QUEUED, JOB_TAKEN_BACK) === JOB_QUEUED) return p;
+      }
+    return undefined;
   }
 
   /**

@@ -80,10 +80,20 @@ export interface JobResults {
 export type ResultOf<J extends WorkerJob> = JobResults[J['kind']];
 export type WorkerResult = JobResults[JobKind];
 
+/** The states of a job's shared flag (WorkerRequest.cancel). */
+export const JOB_QUEUED = 0;
+export const JOB_CANCELLED = 1;
+/** The caller ran the job itself before the worker started it (WorkerPool.spread): the worker answers it as cancelled. */
+export const JOB_TAKEN_BACK = 2;
+export const JOB_STARTED = 3;
+
 export interface WorkerRequest {
   id: number;
   job: WorkerJob;
-  /** Int32Array view: element 0 becomes 1 when the job is cancelled. */
+  /**
+   * Int32Array view, element 0: JOB_QUEUED until the worker starts the job (JOB_STARTED), JOB_TAKEN_BACK if its
+   * caller took it back before that, and JOB_CANCELLED once it is cancelled.
+   */
   cancel: SharedArrayBuffer;
 }
 

@@ -22,7 +22,7 @@ import type { WorkerResult } from '../shared/workerProtocol.ts';
 export const SPLIT_MIN_ELEMENTS = 1 << 25;
 
 /** Shares per thread: more than one, so a thread that started late (a worker loading) takes fewer. */
-const SHARES_PER_THREAD = 8;
+const SHARES_PER_THREAD = 16;
 
 /** A share holds at least this many weights (each costs a job's round trip). */
 const MIN_SHARE_ELEMENTS = 1 << 21;

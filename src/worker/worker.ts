@@ -5,7 +5,14 @@ import { runJob } from './jobs.ts';
 import { bytesFetchedByThisThread } from '../core/io/httpByteSource.ts';
 import { WorkerPool } from '../node/workerPool.ts';
 import { QuantLensError, oneLine } from '../core/errors.ts';
-import type { WorkerRequest, WorkerResponse } from '../shared/workerProtocol.ts';
+import {
+  JOB_CANCELLED,
+  JOB_QUEUED,
+  JOB_STARTED,
+  JOB_TAKEN_BACK,
+  type WorkerRequest,
+  type WorkerResponse,
+} from '../shared/workerProtocol.ts';
 
 const port = parentPort!;
 const HELPER = { role: 'helper' };
@@ -14,10 +21,13 @@ const post = (m: WorkerResponse) => port.postMessage(m);
 
 port.on('message', async (req: WorkerRequest) => {
   const flag = new Int32Array(req.cancel);
+  // a job its caller took back before this thread came to it (the caller runs it) is not run here
+  if (Atomics.compareExchange(flag, 0, JOB_QUEUED, JOB_STARTED) === JOB_TAKEN_BACK)
+    return post({ id: req.id, type: 'error', message: 'taken back by the caller', code: 'cancelled' });
   let lastPost = 0;
   try {
     const result = await runJob(req.job, {
-      isCancelled: () => Atomics.load(flag, 0) === 1,
+      isCancelled: () => Atomics.load(flag, 0) === JOB_CANCELLED,
       onProgress: (done, total) => {
         const now = Date.now();
         if (now - lastPost > 100 || done >= total) {

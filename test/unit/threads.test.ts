@@ -10,7 +10,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildGgufHeader } from '../../src/core/formats/ggufWriter.ts';
+import { Worker } from 'node:worker_threads';
 import { WorkerPool } from '../../src/node/workerPool.ts';
+import { JOB_QUEUED, JOB_STARTED, JOB_TAKEN_BACK, type WorkerRequest, type WorkerResponse } from '../../src/shared/workerProtocol.ts';
 import { runJob, type JobContext } from '../../src/worker/jobs.ts';
 import { QuantLensError } from '../../src/core/errors.ts';
 import { unknownGgmlType } from '../../src/core/types.ts';
@@ -173,6 +175,42 @@ test('spread: the calling thread takes the front job while no worker is ready, t
   } finally {
     await pool.dispose();
     await model.close();
+  }
+});
+
+test('a worker answers a job its caller took back as cancelled without running it, and marks the jobs it starts', async () => {
+  const w = new Worker(bundledWorker());
+  try {
+    const answers = new Map<number, WorkerResponse>();
+    const answered = new Promise<void>((resolve) =>
+      w.on('message', (m: WorkerResponse) => {
+        if (m.type === 'ready') return;
+        answers.set(m.id, m);
+        if (answers.size === 2) resolve();
+      }),
+    );
+    const flag = (state: number) => {
+      const f = new SharedArrayBuffer(4);
+      Atomics.store(new Int32Array(f), 0, state);
+      return f;
+    };
+    const takenBack = flag(JOB_TAKEN_BACK);
+    const queued = flag(JOB_QUEUED);
+    const job = { kind: 'close' as const, path: '/nonexistent.gguf' };
+    w.postMessage({ id: 1, job, cancel: takenBack } satisfies WorkerRequest);
+    w.postMessage({ id: 2, job, cancel: queued } satisfies WorkerRequest);
+    await answered;
+    const first = answers.get(1);
+    assert.deepEqual(
+      [first?.type, first?.type === 'error' && first.code],
+      ['error', 'cancelled'],
+      'the taken-back job is answered as cancelled',
+    );
+    assert.equal(Atomics.load(new Int32Array(takenBack), 0), JOB_TAKEN_BACK);
+    assert.deepEqual(answers.get(2), { id: 2, type: 'result', result: { kind: 'closed' } }, 'the queued job runs');
+    assert.equal(Atomics.load(new Int32Array(queued), 0), JOB_STARTED, 'and is marked started');
+  } finally {
+    await w.terminate();
   }
 });
 

@@ -13,11 +13,21 @@ import type { CountingScanner } from './countingScanner.ts';
 import { wasmKernel, type KernelExports } from '../wasm/kernels.ts';
 import { GgmlType } from '../types.ts';
 
-/** F16 and BF16: one table of 65536 counts per tensor. */
+/**
+ * F16 and BF16: one table of 65536 counts per tensor. The value of every pattern is tabulated on the first scan,
+ * not when the module loads (a process or worker thread that scans no such tensor never pays for it).
+ */
 function halfTableScanner(toFloat: (bits: number) => number): () => CountingScanner {
-  const values = new Float64Array(65536);
-  for (let b = 0; b < 65536; b++) values[b] = toFloat(b);
+  let tabulated: Float64Array | undefined;
+  const patternValues = (): Float64Array => {
+    if (!tabulated) {
+      tabulated = new Float64Array(65536);
+      for (let b = 0; b < 65536; b++) tabulated[b] = toFloat(b);
+    }
+    return tabulated;
+  };
   return () => {
+    const values = patternValues();
     const counts = new Float64Array(65536);
     return {
       secondPassFromMemory: true,

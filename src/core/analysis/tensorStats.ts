@@ -428,8 +428,11 @@ class BlockRangeScan {
     return Math.max(1, Math.floor((this.options.chunkElements ?? DEFAULT_CHUNK_ELEMENTS) / this.tensor.type.blockSize));
   }
 
-  /** Pass 1; with `talliesOnly`, a scanner that keeps one table only counts (tallies() then has everything). */
-  first(acc: StatsAccumulator, talliesOnly = false): void {
+  /**
+   * Pass 1; with `share`, the pass 1 of a share of a split scan, which no pass 2 follows on this scan: nothing is
+   * kept for one, and a scanner that keeps one table only counts (tallies() then has everything).
+   */
+  first(acc: StatsAccumulator, share = false): void {
     if (this.nBlocks === 0) return;
     const perBlock = this.tensor.type.blockSize;
     const progress = this.progress;
@@ -440,7 +443,7 @@ class BlockRangeScan {
         progress.add(n * perBlock);
       });
       this.counted = true;
-      if (!(talliesOnly && this.tallies())) scanner.finishFirst?.(acc);
+      if (!(share && this.tallies())) scanner.finishFirst?.(acc);
       return;
     }
     if (this.fused) {
@@ -454,12 +457,13 @@ class BlockRangeScan {
         acc,
         n,
         this.checkCancelled,
+        !share,
       );
       if (this.fusedKept) return;
       this.fused = false;
       progress.rewind(start);
     }
-    const keep = this.nElements <= KEEP_DECODED_ELEMENTS;
+    const keep = !share && this.nElements <= KEEP_DECODED_ELEMENTS;
     const kept = keep ? new (isWide(this.tensor) ? Float64Array : Float32Array)(this.nElements) : undefined;
     const offset = this.firstBlock * perBlock;
     this.forEachValues((v, first) => {

@@ -80,7 +80,11 @@ export interface FusedScanTarget {
 /** Reads the blocks [firstBlock, firstBlock + target.length / bytesPerBlock) of the scanned range into target. */
 export type BlockReader = (firstBlock: number, target: Uint8Array) => void;
 
-/** Raw blocks of at most this many bytes stay in the module's memory from pass 1 to pass 2 (the range is read once). */
+/**
+ * Raw blocks of at most this many bytes stay in the module's memory from pass 1 to pass 2 (the range is read once).
+ * A pass that no other follows on the same blocks (a share of a split scan) reads chunk after chunk into one
+ * buffer instead, which the read leaves in the CPU's cache for the kernel.
+ */
 const RESIDENT_BYTES = 32 << 20;
 
 /**
@@ -94,11 +98,19 @@ export interface FusedBuffers {
   resident: boolean;
 }
 
-function fusedBuffers(k: KernelExports, ggmlId: GgmlType, nBlocksTotal: number, blocksPerChunk: number, bins: number): FusedBuffers {
+/** The buffers for nBlocksTotal blocks, the whole range resident if `keep` asks for it and RESIDENT_BYTES allow. */
+function fusedBuffers(
+  k: KernelExports,
+  ggmlId: GgmlType,
+  nBlocksTotal: number,
+  blocksPerChunk: number,
+  bins: number,
+  keep: boolean,
+): FusedBuffers {
   const { bytesPerBlock, blockSize } = traits(ggmlId);
   k.reset();
   const chunkBlocks = Math.min(blocksPerChunk, nBlocksTotal, Math.max(1, Math.floor(PIECE_VALUES / blockSize)));
-  const resident = nBlocksTotal * bytesPerBlock <= RESIDENT_BYTES;
+  const resident = keep && nBlocksTotal * bytesPerBlock <= RESIDENT_BYTES;
   const src = k.alloc((resident ? nBlocksTotal : chunkBlocks) * bytesPerBlock);
   const hist = k.alloc(4 * bins * 4);
   return { chunkBlocks, src, hist, resident };
@@ -134,10 +146,12 @@ export function fusedFirstPass(
   acc: FusedScanTarget,
   onProgress: (weights: number) => void,
   isCancelled: () => void,
+  /** Pass 2 follows on the same blocks: keep them resident for it where they fit. */
+  keepForSecondPass: boolean,
 ): FusedBuffers | undefined {
   const k = wasmKernel()!;
   const { bytesPerBlock, blockSize } = traits(ggmlId);
-  const buffers = fusedBuffers(k, ggmlId, nBlocksTotal, blocksPerChunk, acc.bins);
+  const buffers = fusedBuffers(k, ggmlId, nBlocksTotal, blocksPerChunk, acc.bins, keepForSecondPass);
   const moments = new ExactMoments();
   let min = acc.min;
   let max = acc.max;
@@ -182,7 +196,7 @@ export function fusedSecondPass(
       ? (src: number, n: number, hist: number) => k.countedSecondPass(ggmlId, src, n, hist)
       : (src: number, n: number, hist: number) => k.decodedSecondPass(ggmlId, src, n, bytesPerBlock, blockSize, hist);
   const bins = acc.bins;
-  const buffers = kept?.resident ? kept : fusedBuffers(k, ggmlId, nBlocksTotal, blocksPerChunk, bins);
+  const buffers = kept?.resident ? kept : fusedBuffers(k, ggmlId, nBlocksTotal, blocksPerChunk, bins, false);
   const { chunkBlocks, hist } = buffers;
   k.setBins(acc.min, acc.max - acc.min, bins);
   const counts = new Float64Array(bins);

@@ -1,26 +1,26 @@
 /** Small-float conversions shared by every codec. All results are exact float32 values. */
 
-function halfBitsToNumber(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1024 + mant) * 2 ** (exp - 25);
-}
+/** The value of the binary16 unit in the last place of the subnormals: 2^-24. */
+const HALF_SUBNORMAL_UNIT = 2 ** -24;
 
 /**
  * binary16 -> binary32 for all 65536 bit patterns, ggml's bits included for NaN: sign and payload kept (shifted
  * into the top mantissa bits) and the quiet bit set, so a signalling NaN such as 0x7d00 becomes the quiet 0x7fe00000
- * (as ggml_fp16_to_fp32 and the x86 F16C conversion do).
+ * (as ggml_fp16_to_fp32 and the x86 F16C conversion do). Built from the bit patterns (exponent rebiased by
+ * 127 − 15, mantissa shifted by 13), but for the subnormals, which become normal float32 values: the loop runs once
+ * per thread as the module loads, before V8 optimises it, and bit operations take a third of the time that a
+ * power of two per pattern took.
  */
 export const F16_TO_F32: Float32Array = (() => {
   const table = new Float32Array(65536);
   const bits = new Uint32Array(table.buffer);
   for (let h = 0; h < 65536; h++) {
+    const sign = (h & 0x8000) << 16;
     const exp = (h >> 10) & 0x1f;
-    if (exp === 0x1f && h & 0x3ff) bits[h] = ((h & 0x8000) << 16) | 0x7fc00000 | ((h & 0x3ff) << 13);
-    else table[h] = halfBitsToNumber(h);
+    const mant = h & 0x3ff;
+    if (exp === 0x1f) bits[h] = sign | (mant ? 0x7fc00000 : 0x7f800000) | (mant << 13);
+    else if (exp) bits[h] = sign | ((exp + 112) << 23) | (mant << 13);
+    else table[h] = (sign ? -mant : mant) * HALF_SUBNORMAL_UNIT;
   }
   return table;
 })();

@@ -216,6 +216,8 @@ let bLast: i32 = 0;
 let bLo32: f32 = 0;
 let bScale32: f32 = 0;
 let bMargin: f32 = 0;
+/** Every value takes the exact formula (the float32 estimate cannot be trusted for this range). */
+let bExactOnly = false;
 
 /** Histogram [lo, lo + range] in `bins` bins, for the pass-2 kernels. */
 export function setBins(lo: f64, range: f64, bins: i32): void {
@@ -225,53 +227,81 @@ export function setBins(lo: f64, range: f64, bins: i32): void {
   bLast = bins - 1;
   bLo32 = <f32>lo;
   bScale32 = range > 0 ? <f32>(<f64>bins / range) : 0;
-  // a subnormal scale has fewer bits: then every lane takes the exact formula (no r lies in [1, 0])
-  bMargin = bScale32 >= <f32>1.1754943508222875e-38 ? <f32>(<f64>bins * 4e-7) : 1;
+  bMargin = <f32>(<f64>bins * 4e-7);
+  // A zero, subnormal or infinite scale has too few bits, and a range near float32's limit lets x − lo overflow to
+  // infinity: then every value takes the exact formula.
+  bExactOnly = !(bScale32 >= <f32>1.1754943508222875e-38 && bScale32 < Infinity && range < 1.7014118346046923e38);
 }
 
 /**
- * Pass 2 for four codes of a sub-block: bins b (i32x4) occurring c (i32x4) times. Adds c to the int32 histograms
- * at hist (lane l to the partial histogram l, so adjacent codes do not wait on each other).
+ * Pass 2 for four codes of a sub-block: the histogram counters at `at` (binAddresses) occur c (i32x4) times.
  */
 @inline
-function binCounted(b: v128, c: v128, hist: usize, stride: usize): void {
-  const p0 = hist + (<usize>i32x4.extract_lane(b, 0) << 2);
-  const p1 = hist + stride + (<usize>i32x4.extract_lane(b, 1) << 2);
-  const p2 = hist + 2 * stride + (<usize>i32x4.extract_lane(b, 2) << 2);
-  const p3 = hist + 3 * stride + (<usize>i32x4.extract_lane(b, 3) << 2);
+function binCounted(at: v128, c: v128): void {
+  const p0 = <usize>i32x4.extract_lane(at, 0);
+  const p1 = <usize>i32x4.extract_lane(at, 1);
+  const p2 = <usize>i32x4.extract_lane(at, 2);
+  const p3 = <usize>i32x4.extract_lane(at, 3);
   store<i32>(p0, load<i32>(p0) + i32x4.extract_lane(c, 0));
   store<i32>(p1, load<i32>(p1) + i32x4.extract_lane(c, 1));
   store<i32>(p2, load<i32>(p2) + i32x4.extract_lane(c, 2));
   store<i32>(p3, load<i32>(p3) + i32x4.extract_lane(c, 3));
 }
 
+/** 2^23 as float32: adding it to an integer float in [0, 2^23) puts the integer in the low bits. */
+const TWO_23: f32 = 8388608;
+
+/**
+ * What binAddresses adds: each lane's partial histogram (hist + l·stride in lane l, so that adjacent values do not
+ * wait on each other's counter), less the bits of 2^23 times 4.
+ */
+@inline
+function laneHistograms(hist: usize, stride: usize): v128 {
+  const starts = i32x4.add(i32x4.splat(<i32>hist), i32x4.mul(i32x4(0, 1, 2, 3), i32x4.splat(<i32>stride)));
+  return i32x4.sub(starts, i32x4.splat(reinterpret<i32>(TWO_23) << 2));
+}
+
+/**
+ * The addresses of the counters of bins b (whole float32 numbers), clamped to [0, last], in their lane's partial
+ * histogram (`lanes` from laneHistograms). The bits of b + 2^23 are those of 2^23 plus b, so no float-to-integer
+ * conversion is needed.
+ */
+@inline
+function binAddresses(b: v128, lanes: v128): v128 {
+  const clamped = f32x4.pmax(f32x4.pmin(b, f32x4.splat(<f32>bLast)), f32x4.splat(0));
+  return i32x4.add(i32x4.shl(f32x4.add(clamped, f32x4.splat(TWO_23)), 2), lanes);
+}
+
 /**
  * The float32 bin estimate t = (x − lo)·scale of each lane. It is within bins·1.8e-7 of the real quotient
  * (x − lo)·bins/range (three roundings of 2⁻²⁴), so where t lies more than the margin (bins·4e-7) from an
- * integer its floor is the bin binOf computes (floor(((x − lo)·bins)/range) in float64); the other lanes (and NaN
- * from an overflowing range) take that float64 formula (exactSubBlockBins).
+ * integer its floor is the bin binOf computes (floor(((x − lo)·bins)/range) in float64); the other lanes take that
+ * float64 formula (exactSubBlockBins).
  */
 @inline
 function binEstimate(v: v128): v128 {
   return f32x4.mul(f32x4.sub(v, f32x4.splat(bLo32)), f32x4.splat(bScale32));
 }
 
-/** The bins of estimates t: floor(t), clamped. */
+/**
+ * floor(t − margin), t's bin wherever it equals floor(t + margin) (binAbove): no integer then lies within the
+ * margin of t. Rounding t ± margin to float32 moves it by at most bins·6e-8, which leaves more than the estimate's
+ * error; NaN (an estimate of no use) never equals itself.
+ */
 @inline
-function estimatedBins(t: v128): v128 {
-  return i32x4.max_s(i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.floor(t)), i32x4.splat(bLast)), i32x4.splat(0));
+function binBelow(t: v128): v128 {
+  return f32x4.floor(f32x4.sub(t, f32x4.splat(bMargin)));
 }
 
-/** Lanes whose estimate t lies within the margin of an integer (or is NaN): their floor may not be the bin. */
+/** floor(t + margin): see binBelow. */
 @inline
-function nearEdge(t: v128): v128 {
-  const r = f32x4.sub(t, f32x4.floor(t));
-  return v128.not(v128.and(f32x4.ge(r, f32x4.splat(bMargin)), f32x4.le(r, f32x4.splat(1 - bMargin))));
+function binAbove(t: v128): v128 {
+  return f32x4.floor(f32x4.add(t, f32x4.splat(bMargin)));
 }
 
 const exactBins16 = memory.data(16 * 4, 16);
 
-/** The exact bins of the 16 values v0..v3, to exactBins16 (the rare slow path of subBlockPass2). */
+/** The exact bins of the 16 values v0..v3, as float32, to exactBins16 (the rare slow path of the pass-2 loops). */
 function exactSubBlockBins(v0: v128, v1: v128, v2: v128, v3: v128): void {
   v128.store(exactBins16, v0);
   v128.store(exactBins16 + 16, v1);
@@ -279,7 +309,7 @@ function exactSubBlockBins(v0: v128, v1: v128, v2: v128, v3: v128): void {
   v128.store(exactBins16 + 48, v3);
   for (let q = 0; q < 16; q++) {
     const at = exactBins16 + (<usize>q << 2);
-    store<i32>(at, clampBin(exactBin(<f64>load<f32>(at), bLo, bBins, bRange), bLast));
+    store<f32>(at, <f32>clampBin(exactBin(<f64>load<f32>(at), bLo, bBins, bRange), bLast));
   }
 }
 
@@ -291,16 +321,17 @@ let exactSubBlockBinsOutOfLine = exactSubBlockBins;
  * (v0 = codes 0..3, ..., v3 = codes 12..15).
  */
 @inline
-function subBlockPass2(p0: u32, p1: u32, p2: u32, p3: u32, v0: v128, v1: v128, v2: v128, v3: v128, hist: usize, stride: usize): void {
+function subBlockPass2(p0: u32, p1: u32, p2: u32, p3: u32, v0: v128, v1: v128, v2: v128, v3: v128, lanes: v128): void {
   const t0 = binEstimate(v0);
   const t1 = binEstimate(v1);
   const t2 = binEstimate(v2);
   const t3 = binEstimate(v3);
-  let b0 = estimatedBins(t0);
-  let b1 = estimatedBins(t1);
-  let b2 = estimatedBins(t2);
-  let b3 = estimatedBins(t3);
-  if (v128.any_true(v128.or(v128.or(nearEdge(t0), nearEdge(t1)), v128.or(nearEdge(t2), nearEdge(t3))))) {
+  let b0 = binBelow(t0);
+  let b1 = binBelow(t1);
+  let b2 = binBelow(t2);
+  let b3 = binBelow(t3);
+  const edge = v128.or(v128.or(f32x4.ne(b0, binAbove(t0)), f32x4.ne(b1, binAbove(t1))), v128.or(f32x4.ne(b2, binAbove(t2)), f32x4.ne(b3, binAbove(t3))));
+  if (bExactOnly || v128.any_true(edge)) {
     exactSubBlockBinsOutOfLine(v0, v1, v2, v3);
     b0 = v128.load(exactBins16);
     b1 = v128.load(exactBins16 + 16);
@@ -309,15 +340,15 @@ function subBlockPass2(p0: u32, p1: u32, p2: u32, p3: u32, v0: v128, v1: v128, v
   }
   const low = planePairs(p0, p1);
   const high = planePairs(p2, p3);
-  binCounted(b0, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 0, 0, 0, 0))), hist, stride);
-  binCounted(b1, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 1, 1, 1, 1))), hist, stride);
-  binCounted(b2, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 2, 2, 2, 2))), hist, stride);
-  binCounted(b3, popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 3, 3, 3, 3))), hist, stride);
+  binCounted(binAddresses(b0, lanes), popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 0, 0, 0, 0))));
+  binCounted(binAddresses(b1, lanes), popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 1, 1, 1, 1))));
+  binCounted(binAddresses(b2, lanes), popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 2, 2, 2, 2))));
+  binCounted(binAddresses(b3, lanes), popcnt32x4(v128.and(low, v128.shuffle<i32>(high, high, 3, 3, 3, 3))));
 }
 
 /** Pass 2 over Q4_K blocks by code counting (subBlockPass2): histogram counts equal the per-weight path's. */
 function q4kSecondPass(src: usize, nBlocks: i32, hist: usize): void {
-  const stride = <usize>(bLast + 1) << 2;
+  const lanes = laneHistograms(hist, <usize>(bLast + 1) << 2);
   const q0 = f32x4(0, 1, 2, 3);
   const q1 = f32x4(4, 5, 6, 7);
   const q2 = f32x4(8, 9, 10, 11);
@@ -335,13 +366,13 @@ function q4kSecondPass(src: usize, nBlocks: i32, hist: usize): void {
       let m1 = f32x4.splat(dmin * <f32>(sm >> 8));
       subBlockPass2(plane(a, b, 7), plane(a, b, 6), plane(a, b, 5), plane(a, b, 4),
         f32x4.sub(f32x4.mul(d1, q0), m1), f32x4.sub(f32x4.mul(d1, q1), m1), f32x4.sub(f32x4.mul(d1, q2), m1), f32x4.sub(f32x4.mul(d1, q3), m1),
-        hist, stride);
+        lanes);
       sm = scaleMin(o + Q4_K_SCALES, 2 * j + 1);
       d1 = f32x4.splat(d * <f32>(sm & 0xff));
       m1 = f32x4.splat(dmin * <f32>(sm >> 8));
       subBlockPass2(plane(a, b, 3), plane(a, b, 2), plane(a, b, 1), plane(a, b, 0),
         f32x4.sub(f32x4.mul(d1, q0), m1), f32x4.sub(f32x4.mul(d1, q1), m1), f32x4.sub(f32x4.mul(d1, q2), m1), f32x4.sub(f32x4.mul(d1, q3), m1),
-        hist, stride);
+        lanes);
     }
   }
 }
@@ -350,7 +381,7 @@ function q4kSecondPass(src: usize, nBlocks: i32, hist: usize): void {
 
 /** Pass 2 over IQ4_XS blocks by code counting (as q4kSecondPass). */
 function iq4xsSecondPass(src: usize, nBlocks: i32, hist: usize): void {
-  const stride = <usize>(bLast + 1) << 2;
+  const lanes = laneHistograms(hist, <usize>(bLast + 1) << 2);
   for (let i = 0; i < nBlocks; i++) {
     const o = src + <usize>i * IQ4_XS_BYTES;
     const d = halfToFloat(<u32>load<u16>(o + IQ4_XS_D));
@@ -360,7 +391,7 @@ function iq4xsSecondPass(src: usize, nBlocks: i32, hist: usize): void {
       const hi = i8x16.shr_u(a, 4);
       subBlockPass2(plane(a, hi, 7), plane(a, hi, 6), plane(a, hi, 5), plane(a, hi, 4),
         f32x4.mul(dl, f32x4(-127, -104, -83, -65)), f32x4.mul(dl, f32x4(-49, -35, -22, -10)), f32x4.mul(dl, f32x4(1, 13, 25, 38)), f32x4.mul(dl, f32x4(53, 69, 89, 113)),
-        hist, stride);
+        lanes);
     }
   }
 }
@@ -381,13 +412,13 @@ export function countedSecondPass(type: i32, src: usize, nBlocks: i32, hist: usi
 const SCRATCH_WEIGHTS = 4096;
 const scratch = memory.data(SCRATCH_WEIGHTS * 4, 16);
 
-/** Adds 1 to the bins b (i32x4) of four weights, lane l to the partial histogram l. */
+/** Adds 1 to the histogram counters at `at` (binAddresses) of four weights. */
 @inline
-function countWeights(b: v128, hist: usize, stride: usize): void {
-  const p0 = hist + (<usize>i32x4.extract_lane(b, 0) << 2);
-  const p1 = hist + stride + (<usize>i32x4.extract_lane(b, 1) << 2);
-  const p2 = hist + 2 * stride + (<usize>i32x4.extract_lane(b, 2) << 2);
-  const p3 = hist + 3 * stride + (<usize>i32x4.extract_lane(b, 3) << 2);
+function countWeights(at: v128): void {
+  const p0 = <usize>i32x4.extract_lane(at, 0);
+  const p1 = <usize>i32x4.extract_lane(at, 1);
+  const p2 = <usize>i32x4.extract_lane(at, 2);
+  const p3 = <usize>i32x4.extract_lane(at, 3);
   store<i32>(p0, load<i32>(p0) + 1);
   store<i32>(p1, load<i32>(p1) + 1);
   store<i32>(p2, load<i32>(p2) + 1);
@@ -399,7 +430,8 @@ function countWeights(b: v128, hist: usize, stride: usize): void {
  * per 16 values) into the int32 histograms at hist.
  */
 function secondCore(ptr: usize, n: i32, hist: usize): void {
-  const stride = <usize>(bLast + 1) << 2;
+  const lanes = laneHistograms(hist, <usize>(bLast + 1) << 2);
+  const exactOnly = bExactOnly;
   for (let i = 0; i < n; i += 16) {
     const at = ptr + (<usize>i << 2);
     const v0 = v128.load(at);
@@ -410,21 +442,22 @@ function secondCore(ptr: usize, n: i32, hist: usize): void {
     const t1 = binEstimate(v1);
     const t2 = binEstimate(v2);
     const t3 = binEstimate(v3);
-    let b0 = estimatedBins(t0);
-    let b1 = estimatedBins(t1);
-    let b2 = estimatedBins(t2);
-    let b3 = estimatedBins(t3);
-    if (v128.any_true(v128.or(v128.or(nearEdge(t0), nearEdge(t1)), v128.or(nearEdge(t2), nearEdge(t3))))) {
+    let b0 = binBelow(t0);
+    let b1 = binBelow(t1);
+    let b2 = binBelow(t2);
+    let b3 = binBelow(t3);
+    const edge = v128.or(v128.or(f32x4.ne(b0, binAbove(t0)), f32x4.ne(b1, binAbove(t1))), v128.or(f32x4.ne(b2, binAbove(t2)), f32x4.ne(b3, binAbove(t3))));
+    if (exactOnly || v128.any_true(edge)) {
       exactSubBlockBinsOutOfLine(v0, v1, v2, v3);
       b0 = v128.load(exactBins16);
       b1 = v128.load(exactBins16 + 16);
       b2 = v128.load(exactBins16 + 32);
       b3 = v128.load(exactBins16 + 48);
     }
-    countWeights(b0, hist, stride);
-    countWeights(b1, hist, stride);
-    countWeights(b2, hist, stride);
-    countWeights(b3, hist, stride);
+    countWeights(binAddresses(b0, lanes));
+    countWeights(binAddresses(b1, lanes));
+    countWeights(binAddresses(b2, lanes));
+    countWeights(binAddresses(b3, lanes));
   }
 }
 
@@ -499,6 +532,20 @@ function addCodeSums(h: u32, sumK: i64, sumK2: i64): void {
 let cMin: f32 = 0;
 let cMax: f32 = 0;
 
+/**
+ * Takes x and y into the running extremes. By comparisons, not f32.min and f32.max, whose ordering of NaN and ±0
+ * V8 pays for with a longer instruction sequence: no NaN comes here (the scales are finite, every product is far
+ * below float32's max), and a zero extreme sends the scan to the careful path (fusedFirstPass), so which zero is
+ * kept does not matter.
+ */
+@inline
+function takeValues(x: f32, y: f32): void {
+  const lo = x < y ? x : y;
+  const hi = x < y ? y : x;
+  if (lo < cMin) cMin = lo;
+  if (hi > cMax) cMax = hi;
+}
+
 /** Starts a pass 1 from the codes (the lane tables too, for the weights that take the per-value path). */
 function codesBegin(min0: f32, max0: f32): void {
   firstBegin(min0, max0);
@@ -572,8 +619,7 @@ function codeRange32(a: v128, b: v128): v128 {
 function takeExtremes(f: f32, range: v128): void {
   const x = f * <f32>i16x8.extract_lane_s(range, 0);
   const y = -f * <f32>i16x8.extract_lane_s(range, 4);
-  cMin = min(cMin, min(x, y));
-  cMax = max(cMax, max(x, y));
+  takeValues(x, y);
 }
 
 /** Pass 1 over Q8_0 blocks from their codes (w = d·q). */
@@ -680,8 +726,7 @@ function q4kSubBlock(qa: v128, qb: v128, d: f32, dmin: f32, sm: i32, md: i64, mm
   const range = codeRange32(qa, qb);
   const x = d1 * <f32>i16x8.extract_lane_s(range, 0) - m1;
   const y = d1 * <f32>(-i16x8.extract_lane_s(range, 4)) - m1;
-  cMin = min(cMin, min(x, y));
-  cMax = max(cMax, max(x, y));
+  takeValues(x, y);
   const a = md * <i64>sc;
   const b = mm * <i64>m;
   const top = 15 * a - b;

@@ -119,6 +119,19 @@ function fieldCode(at: usize, stride: usize, j: i32, bits: i32): u32 {
   return v & ((1 << bits) - 1);
 }
 
+/**
+ * Counts the lanes of `codes` holding codes q .. q + 3 (q a constant: each compare against a constant vector) in
+ * their u8 counters at c + 16q ..: eq gives -1 in the lanes holding the code, and subtracting it counts them.
+ */
+@inline
+function countLevels(c: usize, codes: v128, q: i32): void {
+  const at = c + (<usize>q << 4);
+  v128.store(at, i8x16.sub(v128.load(at), i8x16.eq(codes, i8x16.splat(<i8>q))));
+  v128.store(at, i8x16.sub(v128.load(at, 16), i8x16.eq(codes, i8x16.splat(<i8>(q + 1)))), 16);
+  v128.store(at, i8x16.sub(v128.load(at, 32), i8x16.eq(codes, i8x16.splat(<i8>(q + 2)))), 32);
+  v128.store(at, i8x16.sub(v128.load(at, 48), i8x16.eq(codes, i8x16.splat(<i8>(q + 3)))), 48);
+}
+
 /** Adds the codes of packed rows [s0, s1) (of the band at `words`, from p0) to their groups' counters. */
 @inline
 function countRun(
@@ -126,7 +139,6 @@ function countRun(
 ): void {
   const U = unitRows(bits);
   const F = unitFields(bits);
-  const levels = 1 << bits;
   const full = nRows >> 4;
   const stride = <usize>nRows << 2;
   for (let b = 0; b < full; b++) {
@@ -144,12 +156,11 @@ function countRun(
         const high = i16x8.narrow_i32x4_u(fieldLanes(v2, at + 32, stride, j, bits), fieldLanes(v3, at + 48, stride, j, bits));
         const codes = i8x16.narrow_i16x8_u(low, high);
         const c = blockAt(counters, load<i32>(columns + (<usize>j << 2)), groups, b, bits);
-        // eq gives -1 in the lanes holding code q: subtracting it counts them (q splat in every lane of `code`)
-        let code = i8x16.splat(0);
-        for (let cq = c, end = c + (<usize>levels << 4); cq < end; cq += 16) {
-          v128.store(cq, i8x16.sub(v128.load(cq), i8x16.eq(codes, code)));
-          code = i8x16.add(code, i8x16.splat(1));
-        }
+        // 2^bits codes (bits a constant in each copy), four at a time
+        countLevels(c, codes, 0);
+        if (bits > 2) countLevels(c, codes, 4);
+        if (bits > 3) countLevels(c, codes, 8);
+        if (bits > 3) countLevels(c, codes, 12);
       }
     }
   }

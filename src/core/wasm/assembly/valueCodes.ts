@@ -3,9 +3,9 @@
 // counting codes first would not pay: each value's pattern is computed from its code, four lanes at a time
 // (common/lanePatterns.ts; in float32 lanes where that gives the same bits, float32Exact), and counted. Zero-point,
 // MLX-bias and HQQ formulas (a code's value is a function of the code, not a table).
-import { codePattern, MLX_BIAS, ZERO_POINT } from './codeTables';
+import { codePattern } from './codeTables';
 import {
-  bump4, highPair, lowPair, param, patterns4, plainPatterns4, plainRoundedValues4, roundedValues4, unrounded4,
+  bump4, float32Exact, float32Values4, highPair, lowPair, param, patterns4, plainPatterns4, unrounded4,
 } from './common/lanePatterns';
 
 // Every counter below takes `plain`: true when the caller has checked that the weight's lanes are plain
@@ -24,27 +24,10 @@ function count4(q: v128, sa: v128, sb: v128, za: v128, zb: v128, formula: i32, d
   bump4(even, odd, lanePatterns(unrounded4(0, lowPair(q), highPair(q), sa, sb, za, zb, formula, dtype), dtype, plain));
 }
 
-/**
- * Whether a group's arithmetic may run in float32 lanes with the same bits: a float64 product or sum of two float32
- * values rounded to float32 is the float32 operation's result (float64 has more than 2 · 24 + 2 bits), so when the
- * scale and the zero (or bias) are float32 values, and the zero an integer the codes' differences keep exact.
- */
-@inline
-function float32Exact(s: f64, z: f64, formula: i32): bool {
-  if (<f64><f32>s != s || <f64><f32>z != z) return false;
-  return formula == MLX_BIAS || (formula == ZERO_POINT && Math.floor(z) == z && Math.abs(z) <= 65536);
-}
-
 /** count4 in float32 lanes (float32Exact groups): scale S and zero (or bias) Z as f32x4. */
 @inline
 function count4f(q: v128, S: v128, Z: v128, formula: i32, dtype: i32, plain: bool, even: usize, odd: usize): void {
-  const x = f32x4.convert_i32x4_u(q);
-  let y: v128;
-  if (formula == MLX_BIAS) {
-    const product = f32x4.mul(x, S);
-    y = f32x4.add(plain ? plainRoundedValues4(product, dtype) : roundedValues4(product, dtype), Z);
-  } else y = f32x4.mul(S, f32x4.sub(x, Z));
-  bump4(even, odd, lanePatterns(y, dtype, plain));
+  bump4(even, odd, lanePatterns(float32Values4(f32x4.convert_i32x4_u(q), S, Z, formula, dtype, plain), dtype, plain));
 }
 
 /**

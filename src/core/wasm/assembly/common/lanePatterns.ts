@@ -2,7 +2,7 @@
 // quantized checkpoints (nibbleGroups.ts, fieldGroups.ts, valueCodes.ts). Lane-wise forms of the scalar arithmetic
 // (common/half.ts's f32ToF16 and halfToFloat, codeTables.ts's bf16 and unrounded): the same IEEE operations, so the
 // same bits.
-import { codeValueFactor, codeValueTable, F16, HQQ_ZERO, MLX_BIAS, SCALED_CODE } from '../codeTables';
+import { codeValueFactor, codeValueTable, F16, HQQ_ZERO, MLX_BIAS, SCALED_CODE, ZERO_POINT } from '../codeTables';
 
 /** float32 lanes -> binary16 bits: round to nearest even, subnormals by the FPU's rounding of x + 0.5, NaN quiet. */
 @inline
@@ -119,9 +119,37 @@ export function unrounded4(q: i32, qa: v128, qb: v128, sa: v128, sb: v128, za: v
   return demote4(f64x2.mul(sa, f64x2.sub(qa, za)), f64x2.mul(sb, f64x2.sub(qb, zb)));
 }
 
+/**
+ * Whether a group's arithmetic may run in float32 lanes with the same bits: a float64 product or sum of two float32
+ * values rounded to float32 is the float32 operation's result (float64 has more than 2 · 24 + 2 bits), so when the
+ * scale and the zero (or bias) are float32 values, and the zero an integer the codes' differences keep exact.
+ */
+@inline
+export function float32Exact(s: f64, z: f64, formula: i32): bool {
+  if (<f64><f32>s != s || <f64><f32>z != z) return false;
+  return formula == MLX_BIAS || (formula == ZERO_POINT && Math.floor(z) == z && Math.abs(z) <= 65536);
+}
+
+/**
+ * The float32 values of codes x (float32 lanes) of a float32Exact group, its scale S and zero (or bias) Z as f32x4:
+ * codeTables.ts's unrounded in float32 lanes, the same bits (plain: plainRoundedValues4 for MLX's rounded product).
+ */
+@inline
+export function float32Values4(x: v128, S: v128, Z: v128, formula: i32, dtype: i32, plain: bool): v128 {
+  if (formula != MLX_BIAS) return f32x4.mul(S, f32x4.sub(x, Z));
+  const product = f32x4.mul(x, S);
+  return f32x4.add(plain ? plainRoundedValues4(product, dtype) : roundedValues4(product, dtype), Z);
+}
+
 /** The 16-bit patterns of codes q .. q + 3 through one scale s and zero (or bias) z. */
 @inline
 export function codePatterns4(q: i32, s: f64, z: f64, formula: i32, dtype: i32): v128 {
+  // MLX's bias in float32 lanes where that gives the same bits (fewer operations than its float64 pairs with their
+  // rounding between; the zero-point formula is as fast in its float64 pairs)
+  if (formula == MLX_BIAS && float32Exact(s, z, formula)) {
+    const x = f32x4(<f32>q, <f32>(q + 1), <f32>(q + 2), <f32>(q + 3));
+    return patterns4(float32Values4(x, f32x4.splat(<f32>s), f32x4.splat(<f32>z), formula, dtype, false), dtype);
+  }
   const S = f64x2.splat(s);
   const Z = f64x2.splat(z);
   const qa = f64x2(<f64>q, <f64>(q + 1));
